@@ -1,0 +1,48 @@
+/**
+ * `bun run build` → dist/hookrelay: one executable with the libSQL native
+ * addon, the migrations and the UI inside. libsql picks its addon with a
+ * dynamic `require(\`@libsql/${target}\`)` that the bundler cannot follow, so
+ * a plugin rewrites it into a static require of this platform's index.node,
+ * which Bun then embeds.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { BunPlugin } from "bun";
+
+const root = join(import.meta.dir, "..");
+
+function libsqlTarget(): string {
+  const arch = process.arch;
+  const isMusl = existsSync("/etc/alpine-release");
+  if (process.platform === "linux") return `linux-${arch}-${isMusl ? "musl" : "gnu"}`;
+  return `${process.platform}-${arch}`;
+}
+
+const embedLibsqlAddon: BunPlugin = {
+  name: "embed-libsql-addon",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]libsql[\\/]index\.js$/ }, async (args) => {
+      const target = libsqlTarget();
+      const addon = require.resolve(`@libsql/${target}/index.node`, { paths: [dirname(args.path)] });
+      let text = await Bun.file(args.path).text();
+      const dynamic = "require(`@libsql/${target}`)";
+      if (!text.includes(dynamic)) throw new Error("libsql's loader changed: cannot embed the native addon");
+      text = text.replace(dynamic, `require(${JSON.stringify(addon)})`);
+      return { contents: text, loader: "js" };
+    });
+  },
+};
+
+mkdirSync(join(root, "dist"), { recursive: true });
+const result = await Bun.build({
+  entrypoints: [join(root, "src/main.ts")],
+  compile: { outfile: join(root, "dist/hookrelay") },
+  minify: true,
+  sourcemap: "linked",
+  plugins: [embedLibsqlAddon],
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+console.log("built dist/hookrelay");

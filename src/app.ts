@@ -1,0 +1,74 @@
+/**
+ * The one place where modules are wired together: config + store → ingest
+ * pipeline, delivery engine, public and admin HTTP apps. Used by main.ts and
+ * by tests (which call `app.publicApp.handle(new Request(…))` in memory).
+ */
+import { Elysia } from "elysia";
+import type { Config } from "./config/types.ts";
+import { ingestController } from "./http/ingest-controller.ts";
+import type { IngestDeps } from "./ingest/ingest.ts";
+import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
+import { compileSources, type CompiledSource } from "./ingest/sources.ts";
+import type { Logger } from "./log/logger.ts";
+import type { Store } from "./store/index.ts";
+
+/** What the app needs from the delivery engine (src/delivery). */
+export interface DeliveryEngine {
+  start(): void;
+  /** New deliveries were committed: look for due work now. */
+  wake(): void;
+  /** Deliveries for a disabled target are created paused. */
+  isPaused(target: string): boolean;
+  /** Stop leasing, let in-flight attempts end (bounded), release leases. */
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  config: Config;
+  store: Store;
+  log: Logger;
+  nowMs?: () => number;
+  delivery?: DeliveryEngine;
+}
+
+export interface App {
+  config: Config;
+  sources: Map<string, CompiledSource>;
+  publicApp: Elysia<any, any, any, any, any, any, any>;
+  adminApp: Elysia<any, any, any, any, any, any, any>;
+  delivery: DeliveryEngine | null;
+}
+
+/** Builds the apps without listening on anything. */
+export function createApp(opts: AppOptions): App {
+  const { config, store, log } = opts;
+  const nowMs = opts.nowMs ?? Date.now;
+  const sources = compileSources(config);
+  const delivery = opts.delivery ?? null;
+  const deps: IngestDeps = {
+    writer: store.writer,
+    limiter: new RejectionLimiter(),
+    nowMs,
+    isPaused: (t) => delivery?.isPaused(t) ?? false,
+    log,
+    onStored: (r) => {
+      if (r.targets.length > 0) delivery?.wake();
+    },
+  };
+  const publicApp = new Elysia().use(
+    ingestController({
+      sources,
+      deps,
+      maxBodyBytes: config.server.maxBodyBytes,
+      readTimeoutMs: config.server.readTimeoutMs,
+    }),
+  );
+  const adminApp = new Elysia()
+    .get("/healthz", () => ({ ok: true }))
+    .get("/readyz", async ({ set }) => {
+      const writable = await store.isWritable();
+      if (!writable) set.status = 503;
+      return { ok: writable, store: writable ? "writable" : "not writable" };
+    });
+  return { config, sources, publicApp, adminApp, delivery };
+}

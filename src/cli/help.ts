@@ -1,0 +1,49 @@
+/** Usage texts for `hookrelay --help` and `hookrelay <command> --help`. */
+export const VERSION = "0.1.0";
+
+export const HELP: Record<string, string> = {
+  main: `hookrelay ${VERSION} — receive, verify, dedupe, store and forward webhooks
+
+Usage: hookrelay <command> [options]
+
+Commands:
+  serve     run the relay (public listener + admin UI/API)
+  check     validate a config file and print every problem
+  dev       zero-config local relay forwarding to one URL
+  replay    schedule new deliveries for stored events
+  listen    pull a listen target's deliveries to a local URL
+  version   print the version
+
+Run "hookrelay <command> --help" for a command's options.
+`,
+  serve: `Usage: hookrelay serve [--config hookrelay.toml]
+
+Runs the relay: POST /in/<source> on server.listen; UI, /api, /metrics,
+/healthz and /readyz on server.admin_listen. Refuses to start on a bad config.
+SIGTERM/SIGINT stop accepting, finish writes and in-flight attempts, exit 0.
+`,
+  check: `Usage: hookrelay check [--config hookrelay.toml]
+
+Validates the config (types, references, secrets reachable) and prints every
+problem with its key path. Exit 1 on any problem, 0 otherwise. Secrets are
+never printed.
+`,
+  dev: `Usage: hookrelay dev --forward-to URL [--preset P --secret S] [--port 8080] [--admin-port 8081]
+
+Zero-config local relay: one source at /in/dev (verify with --preset and
+--secret, or accept anything), store in ./.hookrelay/, UI on. Prints the URL
+to paste into the provider and the UI address.
+`,
+  replay: `Usage: hookrelay replay [--config hookrelay.toml] [--source S] [--target T] [--since 2h] [--status failed] [--dry-run]
+
+Schedules new deliveries for the stored events that match and prints how many.
+A running relay picks them up.
+`,
+  listen: `Usage: hookrelay listen <relay-admin-url> --target NAME --forward-to URL --token T
+
+Pulls the deliveries of a listen target from a relay and posts each to URL,
+acking only after a local 2xx. --forward-to type=URL may repeat to route event
+types to different local paths.
+`,
+  version: "Usage: hookrelay version\n",
+};

@@ -1,0 +1,18 @@
+/** Loads and validates the config for a command, printing problems the same way everywhere. */
+import { resolve } from "node:path";
+import { readConfigFile } from "../config/index.ts";
+import type { Config } from "../config/types.ts";
+
+export const DEFAULT_CONFIG_PATH = "hookrelay.toml";
+
+/** The config, or null after printing every problem (key path first) to stderr. */
+export async function loadConfigOrReport(path: string | undefined): Promise<{ config: Config; warnings: string[] } | null> {
+  const file = resolve(path ?? DEFAULT_CONFIG_PATH);
+  const result = await readConfigFile(file, process.env);
+  if (!result.ok) {
+    process.stderr.write(`hookrelay: ${file}: ${result.problems.length} problem(s)\n`);
+    for (const p of result.problems) process.stderr.write(`  ${p}\n`);
+    return null;
+  }
+  return { config: result.config, warnings: result.warnings };
+}

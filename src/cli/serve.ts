@@ -1,0 +1,48 @@
+/** `hookrelay serve`: run the relay until SIGTERM/SIGINT, then drain and exit 0. */
+import type { Config } from "../config/types.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import { openStore } from "../store/index.ts";
+import { parseFlags } from "./args.ts";
+import { loadConfigOrReport } from "./load-config.ts";
+import { startRelay } from "./start-relay.ts";
+
+/** Runs until a signal; returns -1 (keep the process alive) or an exit code on failure to start. */
+export async function runServe(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, { config: { type: "string", short: "c" } });
+  if (!parsed) return 2;
+  const loaded = await loadConfigOrReport(parsed.values.config as string | undefined);
+  if (!loaded) return 1;
+  const log = createLogger(loaded.config.logLevel);
+  for (const w of loaded.warnings) log.warn(w);
+  return serveConfig(loaded.config, log);
+}
+
+/** Opens the store and listeners for a loaded config; shared by `serve` and `dev`. */
+export async function serveConfig(config: Config, log: Logger, banner?: (urls: { publicUrl: string; adminUrl: string }) => void): Promise<number> {
+  let store;
+  try {
+    store = await openStore({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now });
+  } catch (err) {
+    process.stderr.write(`hookrelay: cannot open the store: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const relay = await startRelay({ config, store, log });
+  if (!relay.ok) {
+    process.stderr.write(`hookrelay: ${relay.error}\n`);
+    await store.close();
+    return 1;
+  }
+  banner?.({ publicUrl: relay.publicUrl, adminUrl: relay.adminUrl });
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal });
+    await relay.stop();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  return -1;
+}

@@ -1,0 +1,78 @@
+import type { ValueRef, VerifySpec } from "../core/types.ts";
+
+/** host:port pair parsed from "0.0.0.0:8080" or ":8080". */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface SourceConfig {
+  name: string;
+  verify: VerifySpec;
+  /** null → the preset's default id, else the body hash. */
+  dedupeKeys: ValueRef[] | null;
+  dedupeWindowMs: number;
+  /** null → the preset's default event type. */
+  eventType: ValueRef[] | null;
+  /** null → the preset's default forward headers. Lower-cased. */
+  forwardHeaders: string[] | null;
+}
+
+export interface RetryPolicy {
+  /** Delay before each attempt, the first one included (usually 0). */
+  scheduleMs: number[];
+  /** 0..1: each delay is multiplied by a random factor in [1-jitter, 1+jitter]. */
+  jitter: number;
+}
+
+export interface TargetConfig {
+  name: string;
+  kind: "push" | "listen";
+  /** push targets only. */
+  url: string;
+  /** Standard Webhooks secrets (whsec_…), newest first; both sign during rotation. */
+  signingSecrets: string[];
+  /** listen targets only: token the `hookrelay listen` client presents. */
+  token: string | null;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  retry: RetryPolicy;
+  concurrency: number;
+  /** requests per second, null = unlimited. */
+  ratePerSec: number | null;
+  ordered: boolean;
+  disableAfterMs: number;
+  /** Config says this target starts disabled. */
+  enabled: boolean;
+}
+
+export interface RouteConfig {
+  from: string;
+  to: string[];
+  /** Globs over the event type; null = every event. */
+  eventTypes: string[] | null;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** The validated, resolved config: secrets read, durations and sizes in numbers. */
+export interface Config {
+  server: {
+    listen: ListenAddress;
+    adminListen: ListenAddress;
+    publicUrl: string | null;
+    maxBodyBytes: number;
+    /** Deadline for reading a whole request (slow-drip bodies). */
+    readTimeoutMs: number;
+  };
+  store: {
+    url: string;
+    retentionMs: number;
+    busyTimeoutMs: number;
+  };
+  admin: { token: string | null };
+  logLevel: LogLevel;
+  sources: SourceConfig[];
+  targets: TargetConfig[];
+  routes: RouteConfig[];
+}

@@ -1,0 +1,37 @@
+import { expect, test } from "bun:test";
+import { bodyHashKey, dedupeKeyOf, eventTypeOf, makeFieldReader, type ExtractContext } from "./extract.ts";
+
+function ctx(body: string, headers: Record<string, string> = {}, contentType = "application/json"): ExtractContext {
+  return { headers: new Headers(headers), query: new URLSearchParams(), body: new TextEncoder().encode(body), contentType };
+}
+
+test("a composite key joins every part, as the Points seed asks", () => {
+  const c = ctx('{"order":{"id":"550e"},"event":"approved"}', { "X-Webhook-Event": "approved" });
+  const key = dedupeKeyOf(
+    [{ kind: "json", path: ["order", "id"] }, { kind: "header", name: "x-webhook-event" }],
+    c,
+    makeFieldReader(c),
+  );
+  expect(key).toBe('["550e","approved"]');
+});
+
+test("malformed JSON falls back to the body hash", () => {
+  const c = ctx('{"id": "evt_1",');
+  expect(dedupeKeyOf([{ kind: "json", path: ["id"] }], c, makeFieldReader(c))).toBe(bodyHashKey(c.body));
+});
+
+test("a missing part falls back to the body hash", () => {
+  const c = ctx('{"other": 1}');
+  expect(dedupeKeyOf([{ kind: "json", path: ["id"] }], c, makeFieldReader(c))).toMatch(/^sha256:[0-9a-f]{64}$/);
+});
+
+test("form bodies are read as flat fields", () => {
+  const c = ctx("MessageSid=SM1&Body=hi", {}, "application/x-www-form-urlencoded");
+  expect(dedupeKeyOf([{ kind: "json", path: ["MessageSid"] }], c, makeFieldReader(c))).toBe("SM1");
+});
+
+test("the event type is the first ref that has a value", () => {
+  const c = ctx('{"type":"points.earned"}', { "x-event": "" });
+  const t = eventTypeOf([{ kind: "header", name: "x-event" }, { kind: "json", path: ["type"] }], c, makeFieldReader(c));
+  expect(t).toBe("points.earned");
+});

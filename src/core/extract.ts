@@ -1,0 +1,91 @@
+/**
+ * Reads dedupe keys and event types out of a raw request. JSON paths look into
+ * the body (a form-encoded body counts as a flat object of its fields),
+ * `header:` and `query:` refs into the request line and headers.
+ */
+import { createHash } from "node:crypto";
+import type { ValueRef } from "./types.ts";
+
+/** What the extractors may look at; `fields` is parsed lazily once. */
+export interface ExtractContext {
+  headers: Headers;
+  query: URLSearchParams;
+  body: Uint8Array;
+  contentType: string | null;
+}
+
+const NOT_PARSED = Symbol("not parsed");
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Parses the body once into an object for JSON-path refs, or undefined when it is not JSON/form. */
+export function makeFieldReader(ctx: ExtractContext): () => unknown {
+  let cached: unknown = NOT_PARSED;
+  return () => {
+    if (cached !== NOT_PARSED) return cached;
+    cached = undefined;
+    try {
+      const text = decoder.decode(ctx.body);
+      if (ctx.contentType?.toLowerCase().includes("application/x-www-form-urlencoded")) {
+        cached = Object.fromEntries(new URLSearchParams(text));
+      } else {
+        cached = JSON.parse(text);
+      }
+    } catch {
+      cached = undefined; // malformed: callers fall back to the body hash
+    }
+    return cached;
+  };
+}
+
+function scalar(v: unknown): string | null {
+  if (typeof v === "string") return v.length > 0 ? v : null;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return null;
+}
+
+/** The value a ref points at, as a non-empty string, or null. */
+export function readRef(ref: ValueRef, ctx: ExtractContext, fields: () => unknown): string | null {
+  switch (ref.kind) {
+    case "header":
+      return scalar(ctx.headers.get(ref.name));
+    case "query":
+      return scalar(ctx.query.get(ref.name));
+    case "json": {
+      let cur: unknown = fields();
+      for (const key of ref.path) {
+        if (cur === null || typeof cur !== "object") return null;
+        cur = (cur as Record<string, unknown>)[key];
+      }
+      return scalar(cur);
+    }
+  }
+}
+
+/** `sha256:<hex>` of the exact body bytes: the key of last resort. */
+export function bodyHashKey(body: Uint8Array): string {
+  return `sha256:${createHash("sha256").update(body).digest("hex")}`;
+}
+
+/**
+ * The dedupe key: every ref's value joined (a composite key such as Points'
+ * order id + event), or the body hash when there are no refs or any is missing.
+ */
+export function dedupeKeyOf(refs: ValueRef[], ctx: ExtractContext, fields: () => unknown): string {
+  if (refs.length === 0) return bodyHashKey(ctx.body);
+  const parts: string[] = [];
+  for (const ref of refs) {
+    const v = readRef(ref, ctx, fields);
+    if (v === null) return bodyHashKey(ctx.body);
+    parts.push(v);
+  }
+  return parts.length === 1 ? parts[0]! : JSON.stringify(parts);
+}
+
+/** The event type: the first ref with a value, or null. */
+export function eventTypeOf(refs: ValueRef[], ctx: ExtractContext, fields: () => unknown): string | null {
+  for (const ref of refs) {
+    const v = readRef(ref, ctx, fields);
+    if (v !== null) return v.slice(0, 200);
+  }
+  return null;
+}

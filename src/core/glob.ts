@@ -1,0 +1,12 @@
+/** Glob matching for route `event_types`: `*` matches any run of characters, `?` one. */
+export function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${escaped}$`);
+}
+
+/** True when `value` matches any glob; a null glob list matches everything. */
+export function matchesAnyGlob(globs: RegExp[] | null, value: string | null): boolean {
+  if (globs === null) return true;
+  if (value === null) return false;
+  return globs.some((g) => g.test(value));
+}

@@ -1,0 +1,84 @@
+/**
+ * Domain types shared by every module. `core/` imports nothing of ours but
+ * this file, so config, store, delivery and http all speak these shapes.
+ */
+
+/** Where a value comes from in a request: a JSON path into the body or a header. */
+export type ValueRef =
+  | { kind: "json"; path: string[] } // "$.order.id" → ["order", "id"]
+  | { kind: "header"; name: string } // "header:X-Webhook-Event" → lower-cased name
+  | { kind: "query"; name: string }; // "query:id"
+
+/** Named provider presets (SPEC.md "verify"). */
+export const PRESETS = [
+  "standard-webhooks",
+  "svix",
+  "stripe",
+  "github",
+  "gitlab",
+  "shopify",
+  "slack",
+  "twilio",
+  "paddle",
+  "square",
+  "mailgun",
+  "points",
+  "ploints",
+  "poynt",
+  "point",
+  "pinpoint",
+] as const;
+export type PresetName = (typeof PRESETS)[number];
+
+export type HmacAlgorithm = "sha1" | "sha256" | "sha512";
+export type SignatureEncoding = "hex" | "base64";
+
+/**
+ * A resolved verification spec: secrets are already read from env:/file:,
+ * durations are numbers. Built by config/, consumed by core/verify.
+ */
+export type VerifySpec =
+  | {
+      kind: "preset";
+      preset: PresetName;
+      secrets: string[];
+      toleranceSec: number;
+      /** Public URL the provider calls (Twilio, Square sign it). */
+      url?: string;
+    }
+  | {
+      kind: "hmac";
+      header: string; // lower-cased
+      algorithm: HmacAlgorithm;
+      encoding: SignatureEncoding;
+      prefix: string;
+      /** Template over {body}, {timestamp}, {id}, {url}. */
+      signed: string;
+      secrets: string[];
+      timestampHeader?: string; // lower-cased
+      idHeader?: string; // lower-cased
+      toleranceSec: number;
+      url?: string;
+    }
+  | { kind: "shared-secret"; header: string; secrets: string[] }
+  | { kind: "basic"; username: string; secrets: string[] }
+  | { kind: "none" };
+
+/** The request as the verifier sees it: raw bytes, case-insensitive headers. */
+export interface InboundRequest {
+  method: string;
+  /** The URL as the provider called it (public_url + path + query when configured). */
+  url: string;
+  headers: Headers;
+  body: Uint8Array;
+}
+
+/** Expected outcomes are values, never exceptions (STYLE.md). */
+export type VerifyResult = { ok: true } | { ok: false; reason: string };
+
+/** Per-preset defaults a source inherits unless config overrides them. */
+export interface PresetDefaults {
+  dedupe: ValueRef[]; // empty → body hash
+  eventType: ValueRef[]; // first non-empty wins
+  forwardHeaders: string[]; // lower-cased provider headers forwarded to targets
+}

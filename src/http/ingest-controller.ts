@@ -1,0 +1,74 @@
+/**
+ * The public listener: `POST /in/<source>` only. Reads the raw bytes itself
+ * (Elysia's parsers are off) so the verifier sees exactly what was sent, then
+ * maps the pipeline's outcome to a status: 200 stored or duplicate, 401
+ * rejected, 404 unknown source, 405 other methods, 413/408 while reading,
+ * 503 + Retry-After when the store cannot write.
+ */
+import { Elysia } from "elysia";
+import { ingest, type IngestDeps } from "../ingest/ingest.ts";
+import type { CompiledSource } from "../ingest/sources.ts";
+import { errorResponse, HttpError } from "./http-error.ts";
+import { readBodyLimited } from "./read-body.ts";
+
+export interface IngestControllerOptions {
+  sources: Map<string, CompiledSource>;
+  deps: IngestDeps;
+  maxBodyBytes: number;
+  readTimeoutMs: number;
+  /** Seconds a provider should wait before retrying after a 503. */
+  retryAfterSec?: number;
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+
+/** Elysia instance serving the public inbound routes. */
+export function ingestController(opts: IngestControllerOptions) {
+  const retryAfter = String(opts.retryAfterSec ?? 5);
+  return new Elysia({ name: "ingest" })
+    .onError(({ error, code }) => {
+      if (code === "NOT_FOUND") return errorResponse(new HttpError(404, "not_found", "no such route; webhooks go to POST /in/<source>"));
+      return errorResponse(error);
+    })
+    .post(
+      "/in/:source",
+      async ({ request, params, server }) => {
+        const source = opts.sources.get(params.source);
+        if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
+        let body: Uint8Array;
+        try {
+          body = await readBodyLimited(request, opts.maxBodyBytes, opts.readTimeoutMs);
+        } catch (err) {
+          return errorResponse(err);
+        }
+        const result = await ingest(opts.deps, source, {
+          method: request.method,
+          url: new URL(request.url),
+          headers: request.headers,
+          body,
+          remoteAddr: server?.requestIP(request)?.address ?? null,
+        });
+        switch (result.kind) {
+          case "stored":
+            return json(200, { id: result.id });
+          case "duplicate":
+            return json(200, { id: result.id, duplicate: true });
+          case "handshake":
+            return new Response(result.body, { status: result.status, headers: { "content-type": result.contentType } });
+          case "rejected":
+            return errorResponse(new HttpError(401, result.reason, `verification failed: ${result.reason}`));
+          case "unavailable":
+            return errorResponse(
+              new HttpError(503, "store_unavailable", `event not stored (${result.error.code}); retry later`, { "retry-after": retryAfter }),
+            );
+        }
+      },
+      { parse: "none" },
+    )
+    .all("/in/:source", ({ params }) => {
+      if (!opts.sources.has(params.source))
+        return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
+      return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
+    });
+}

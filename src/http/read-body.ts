@@ -1,0 +1,44 @@
+/**
+ * Reads a request body with a size cap checked while reading (also without
+ * Content-Length: chunked uploads are counted as they stream) and a total
+ * deadline, so a slow-drip sender cannot hold a connection forever.
+ */
+import { HttpError } from "./http-error.ts";
+
+/** The exact body bytes, or an HttpError (413 too large, 408 too slow, 400 broken). */
+export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs: number): Promise<Uint8Array> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes)
+    throw new HttpError(413, "body_too_large", `body exceeds max_body (${maxBytes} bytes)`);
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HttpError(408, "read_timeout", "request body not received in time")), deadlineMs);
+  });
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), deadline]);
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) throw new HttpError(413, "body_too_large", `body exceeds max_body (${maxBytes} bytes)`);
+      chunks.push(value);
+    }
+  } catch (err) {
+    reader.cancel().catch(() => {});
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, "bad_body", "request body could not be read", {}, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,120 @@
+/**
+ * The inbound pipeline as a plain function (no HTTP framework in sight):
+ * verify → handshake → dedupe key and event type → route → one durable write
+ * → outcome. The controller turns outcomes into responses.
+ */
+import { randomBytes } from "node:crypto";
+import { dedupeKeyOf, eventTypeOf, makeFieldReader } from "../core/extract.ts";
+import { makeId } from "../core/ids.ts";
+import type { InboundRequest } from "../core/types.ts";
+import type { Logger } from "../log/logger.ts";
+import { classifyStoreError, type IngestWriter, type StoreError } from "../store/index.ts";
+import type { RejectionLimiter } from "./rejection-limiter.ts";
+import { routedTargets, type CompiledSource } from "./sources.ts";
+
+export interface RawRequest {
+  method: string;
+  /** URL as received by the process (origin may be internal). */
+  url: URL;
+  headers: Headers;
+  body: Uint8Array;
+  remoteAddr: string | null;
+}
+
+export type IngestResult =
+  | { kind: "stored"; id: string; eventType: string | null; targets: string[] }
+  | { kind: "duplicate"; id: string }
+  | { kind: "handshake"; status: number; contentType: string; body: string }
+  | { kind: "rejected"; reason: string }
+  | { kind: "unavailable"; error: StoreError };
+
+export interface IngestDeps {
+  writer: IngestWriter;
+  limiter: RejectionLimiter;
+  nowMs: () => number;
+  /** Whether new deliveries for a target start paused (disabled target). */
+  isPaused: (target: string) => boolean;
+  log: Logger;
+  /** Called after a new event is durably stored (wakes the scheduler, metrics). */
+  onStored?: (r: { source: string; id: string; targets: string[] }) => void;
+  onRejected?: (source: string, reason: string) => void;
+  onDuplicate?: (source: string) => void;
+}
+
+const REJECTION_EXCERPT_BYTES = 4096;
+
+/** The URL the provider signed: the configured public URL (or verify url) plus path and query. */
+function providerUrl(source: CompiledSource, url: URL): string {
+  const spec = source.config.verify;
+  const base = "url" in spec && spec.url ? spec.url : source.publicUrl ? source.publicUrl.replace(/\/+$/, "") + url.pathname : null;
+  return base ? base + url.search : url.href;
+}
+
+/** Runs one request through the pipeline; never throws for expected outcomes. */
+export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawRequest): Promise<IngestResult> {
+  const now = deps.nowMs();
+  const req: InboundRequest = { method: raw.method, url: providerUrl(source, raw.url), headers: raw.headers, body: raw.body };
+  const headerPairs = [...raw.headers.entries()] as [string, string][];
+  const verdict = source.verify(req, now);
+  if (!verdict.ok) {
+    deps.writer.recordRejection({
+      id: makeId("rej", now, randomBytes(10)),
+      source: source.config.name,
+      receivedAt: now,
+      reason: verdict.reason,
+      method: raw.method,
+      path: raw.url.pathname + raw.url.search,
+      headers: headerPairs,
+      bodyExcerpt: raw.body.subarray(0, REJECTION_EXCERPT_BYTES),
+      remoteAddr: raw.remoteAddr,
+      keep: deps.limiter.shouldKeep(source.config.name, now),
+    });
+    deps.onRejected?.(source.config.name, verdict.reason);
+    deps.log.info("rejected", { source: source.config.name, reason: verdict.reason, remote: raw.remoteAddr });
+    return { kind: "rejected", reason: verdict.reason };
+  }
+  const hs = source.handshake(req);
+  if (hs) return { kind: "handshake", ...hs };
+
+  const contentType = raw.headers.get("content-type");
+  const ctx = { headers: raw.headers, query: raw.url.searchParams, body: raw.body, contentType };
+  const fields = makeFieldReader(ctx);
+  const eventType = eventTypeOf(source.eventTypeRefs, ctx, fields);
+  const dedupeKey = dedupeKeyOf(source.dedupeRefs, ctx, fields);
+  const targets = routedTargets(source, eventType);
+  const id = makeId("evt", now, randomBytes(10));
+  try {
+    const outcome = await deps.writer.submit({
+      id,
+      source: source.config.name,
+      eventType,
+      dedupeKey,
+      dedupeWindowMs: source.config.dedupeWindowMs,
+      receivedAt: now,
+      method: raw.method,
+      path: raw.url.pathname,
+      query: raw.url.search.replace(/^\?/, ""),
+      headers: headerPairs,
+      body: raw.body,
+      contentType,
+      remoteAddr: raw.remoteAddr,
+      deliveries: targets.map((target) => ({
+        id: makeId("dlv", now, randomBytes(10)),
+        target,
+        status: deps.isPaused(target) ? "paused" : "pending",
+      })),
+    });
+    if (outcome.kind === "duplicate") {
+      deps.onDuplicate?.(source.config.name);
+      deps.log.debug("duplicate", { source: source.config.name, id: outcome.id });
+      return { kind: "duplicate", id: outcome.id };
+    }
+    deps.onStored?.({ source: source.config.name, id, targets });
+    deps.log.info("received", { source: source.config.name, id, eventType, targets });
+    return { kind: "stored", id, eventType, targets };
+  } catch (err) {
+    const error = classifyStoreError(err);
+    deps.log.error("store write failed", { source: source.config.name, code: error.code });
+    return { kind: "unavailable", error };
+  }
+}

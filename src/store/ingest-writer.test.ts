@@ -1,0 +1,69 @@
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openStore, type IngestItem, type Store } from "./index.ts";
+
+const dirs: string[] = [];
+const stores: Store[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function freshStore(): Promise<Store> {
+  const dir = mkdtempSync(join(tmpdir(), "hookrelay-store-"));
+  dirs.push(dir);
+  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 1000, nowMs: () => 1_000_000, checkpointEveryMs: 0 });
+  stores.push(store);
+  return store;
+}
+
+function item(id: string, dedupeKey: string, body = "{}"): IngestItem {
+  return {
+    id, source: "s", eventType: "x", dedupeKey, dedupeWindowMs: 60_000, receivedAt: 1_000_000,
+    method: "POST", path: "/in/s", query: "", headers: [["content-type", "application/json"]],
+    body: new TextEncoder().encode(body), contentType: "application/json", remoteAddr: "127.0.0.1",
+    deliveries: [{ id: `dlv_${id}`, target: "t", status: "pending" }],
+  };
+}
+
+test("concurrent submissions share a transaction and each gets its own id", async () => {
+  const store = await freshStore();
+  const outcomes = await Promise.all(Array.from({ length: 50 }, (_, i) => store.writer.submit(item(`evt_${i}`, `k${i}`))));
+  expect(outcomes.map((o) => o.kind)).toEqual(Array(50).fill("stored"));
+  const rows = await store.conn.client.execute("SELECT count(*) AS n FROM events");
+  expect(Number(rows.rows[0]!.n)).toBe(50);
+  const dl = await store.conn.client.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'pending'");
+  expect(Number(dl.rows[0]!.n)).toBe(50);
+});
+
+test("a duplicate in the same batch answers with the original id and is counted", async () => {
+  const store = await freshStore();
+  const [a, b] = await Promise.all([store.writer.submit(item("evt_a", "same")), store.writer.submit(item("evt_b", "same"))]);
+  expect(a).toEqual({ kind: "stored", id: "evt_a" });
+  expect(b).toEqual({ kind: "duplicate", id: "evt_a" });
+  const c = await store.writer.submit(item("evt_c", "same"));
+  expect(c).toEqual({ kind: "duplicate", id: "evt_a" });
+  const row = await store.conn.client.execute("SELECT duplicates FROM events WHERE id = 'evt_a'");
+  expect(Number(row.rows[0]!.duplicates)).toBe(2);
+  const dl = await store.conn.client.execute("SELECT count(*) AS n FROM deliveries");
+  expect(Number(dl.rows[0]!.n)).toBe(1);
+});
+
+test("body bytes are stored exactly, invalid UTF-8 included", async () => {
+  const store = await freshStore();
+  const it = item("evt_raw", "raw");
+  it.body = new Uint8Array([0xef, 0xbb, 0xbf, 0xff, 0x00, 0x0a]);
+  await store.writer.submit(it);
+  const row = await store.conn.client.execute("SELECT body FROM events WHERE id = 'evt_raw'");
+  expect(new Uint8Array(row.rows[0]!.body as ArrayBuffer)).toEqual(it.body);
+});
+
+test("a store that cannot write rejects every request of the batch", async () => {
+  const store = await freshStore();
+  await store.conn.client.execute("PRAGMA query_only = ON");
+  await expect(store.writer.submit(item("evt_ro", "ro"))).rejects.toMatchObject({ name: "StoreError" });
+  await store.conn.client.execute("PRAGMA query_only = OFF");
+  expect(await store.writer.submit(item("evt_ok", "ok"))).toEqual({ kind: "stored", id: "evt_ok" });
+});

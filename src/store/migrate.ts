@@ -1,0 +1,48 @@
+/**
+ * Applies the embedded drizzle migrations at start, each in its own
+ * transaction, recording applied tags so that every process on one store
+ * agrees on the schema.
+ */
+import type { Client } from "@libsql/client";
+import { migrations } from "./migrations.gen.ts";
+import { classifyStoreError, StoreError } from "./errors.ts";
+
+const BREAKPOINT = "--> statement-breakpoint";
+
+/** Brings the store's schema up to date; returns the tags it applied. */
+export async function applyMigrations(client: Client, nowMs: number): Promise<string[]> {
+  try {
+    await client.execute(
+      "CREATE TABLE IF NOT EXISTS hookrelay_migrations (tag TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    );
+  } catch (cause) {
+    const err = classifyStoreError(cause);
+    throw new StoreError(err.code, `cannot prepare the store: ${err.message}`, { cause });
+  }
+  const applied = new Set(
+    (await client.execute("SELECT tag FROM hookrelay_migrations")).rows.map((r) => String(r.tag)),
+  );
+  const done: string[] = [];
+  for (const m of migrations) {
+    if (applied.has(m.tag)) continue;
+    const statements = m.sql
+      .split(BREAKPOINT)
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    const tx = await client.transaction("write");
+    try {
+      // Another process may have applied it between our read and our lock.
+      const again = await tx.execute({ sql: "SELECT 1 FROM hookrelay_migrations WHERE tag = ?", args: [m.tag] });
+      if (again.rows.length === 0) {
+        for (const s of statements) await tx.execute(s);
+        await tx.execute({ sql: "INSERT INTO hookrelay_migrations (tag, applied_at) VALUES (?, ?)", args: [m.tag, nowMs] });
+        done.push(m.tag);
+      }
+      await tx.commit();
+    } catch (cause) {
+      tx.close();
+      throw new StoreError(classifyStoreError(cause).code, `migration ${m.tag} failed`, { cause });
+    }
+  }
+  return done;
+}

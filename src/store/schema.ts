@@ -1,0 +1,118 @@
+/**
+ * The store's tables. The durable state machines (delivery status, lease,
+ * next attempt) live here, not in memory. Times are integer milliseconds
+ * since the Unix epoch; ids are prefixed and time-sortable (evt_, dlv_, att_, rej_).
+ */
+import { sql } from "drizzle-orm";
+import { blob, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** One row per accepted raw request (duplicates only bump `duplicates`). */
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    source: text("source").notNull(),
+    eventType: text("event_type"),
+    dedupeKey: text("dedupe_key").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    method: text("method").notNull(),
+    path: text("path").notNull(),
+    query: text("query").notNull(),
+    /** JSON array of [name, value] pairs in received order; null once erased. */
+    headers: text("headers"),
+    /** Exact body bytes; null once erased. */
+    body: blob("body", { mode: "buffer" }),
+    contentType: text("content_type"),
+    remoteAddr: text("remote_addr"),
+    duplicates: integer("duplicates").notNull().default(0),
+    lastDuplicateAt: integer("last_duplicate_at"),
+    erasedAt: integer("erased_at"),
+  },
+  (t) => [
+    index("events_dedupe").on(t.source, t.dedupeKey, t.receivedAt),
+    index("events_received").on(t.receivedAt),
+    index("events_source_received").on(t.source, t.receivedAt),
+    index("events_type_received").on(t.eventType, t.receivedAt),
+  ],
+);
+
+/** One row per (event, routed target). Status: pending|delivering|delivered|failed|paused. */
+export const deliveries = sqliteTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id").notNull(),
+    target: text("target").notNull(),
+    status: text("status").notNull(),
+    /** Attempts made so far (the next one is attempts + 1). */
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    /** Set while a worker holds the delivery; a stale worker cannot finish a job it lost. */
+    leaseId: text("lease_id"),
+    leaseUntil: integer("lease_until"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("deliveries_due").on(t.status, t.nextAttemptAt),
+    index("deliveries_target_due").on(t.target, t.status, t.nextAttemptAt),
+    index("deliveries_event").on(t.eventId),
+  ],
+);
+
+/** One row per attempt of a delivery. */
+export const attempts = sqliteTable(
+  "attempts",
+  {
+    id: text("id").primaryKey(),
+    deliveryId: text("delivery_id").notNull(),
+    eventId: text("event_id").notNull(),
+    target: text("target").notNull(),
+    at: integer("at").notNull(),
+    /** HTTP status, null on timeout / network error. */
+    statusCode: integer("status_code"),
+    durationMs: integer("duration_ms").notNull(),
+    error: text("error"),
+    responseExcerpt: text("response_excerpt"),
+  },
+  (t) => [index("attempts_delivery").on(t.deliveryId), index("attempts_at").on(t.at)],
+);
+
+/** Requests that failed verification (capped and rate-limited by the writer). */
+export const rejections = sqliteTable(
+  "rejections",
+  {
+    id: text("id").primaryKey(),
+    source: text("source").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    reason: text("reason").notNull(),
+    method: text("method").notNull(),
+    path: text("path").notNull(),
+    headers: text("headers").notNull(),
+    /** First 4 KB of the body. */
+    bodyExcerpt: blob("body_excerpt", { mode: "buffer" }),
+    remoteAddr: text("remote_addr"),
+  },
+  (t) => [index("rejections_source_at").on(t.source, t.receivedAt), index("rejections_at").on(t.receivedAt)],
+);
+
+/** Runtime state of a target that must survive restarts (disabled, circuit). */
+export const targetState = sqliteTable("target_state", {
+  name: text("name").primaryKey(),
+  disabled: integer("disabled", { mode: "boolean" }).notNull().default(false),
+  disabledReason: text("disabled_reason"),
+  lastError: text("last_error"),
+  consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+  failingSince: integer("failing_since"),
+  circuitOpenUntil: integer("circuit_open_until"),
+  updatedAt: integer("updated_at").notNull().default(sql`0`),
+});
+
+/** Per-source counters that outlive the process (rejections counted even when not stored). */
+export const sourceCounters = sqliteTable("source_counters", {
+  source: text("source").primaryKey(),
+  received: integer("received").notNull().default(0),
+  duplicates: integer("duplicates").notNull().default(0),
+  rejected: integer("rejected").notNull().default(0),
+});
