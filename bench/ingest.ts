@@ -1,0 +1,122 @@
+/**
+ * Ingest benchmark (by hand: `bun bench/ingest.ts`). In one run, wrk at 64
+ * connections drives (1) a bare Bun.serve POST handler — the ceiling — and
+ * (2) the compiled hookrelay with one HMAC source and one route, on a durable
+ * store (synchronous=FULL). Prints req/s, p50/p99 and the ratio, then checks
+ * that every acked request was stored. Needs `wrk` (Debian package).
+ */
+import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureBinary } from "../test/support/binary.ts";
+
+const DURATION = process.env.BENCH_DURATION ?? "10s";
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const SECRET = "bench-secret";
+const BODY = JSON.stringify({ type: "order.paid", data: { id: "ord_123", amount: 4200, currency: "EUR", note: "ë Ñ ú ✓" } });
+const SIG = createHmac("sha256", SECRET).update(BODY).digest("hex");
+
+const dir = mkdtempSync(join(tmpdir(), "hookrelay-bench-"));
+const lua = join(dir, "post.lua");
+writeFileSync(
+  lua,
+  `wrk.method = "POST"
+wrk.body = ${JSON.stringify(BODY)}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Signature"] = "sha256=${SIG}"
+local counter = 0
+local tid = 0
+setup = function(thread) tid = tid + 1; thread:set("tid", tid) end
+init = function() counter = 0 end
+request = function()
+  counter = counter + 1
+  wrk.headers["X-Request-Id"] = tid .. "-" .. counter
+  return wrk.format()
+end
+`,
+);
+
+interface WrkResult { rps: number; p50: number; p99: number; requests: number; errors: number }
+
+async function runWrk(url: string): Promise<WrkResult> {
+  const p = Bun.spawn(["wrk", "-t2", `-c${CONNECTIONS}`, `-d${DURATION}`, "--latency", "-s", lua, url], { stdout: "pipe" });
+  const out = await new Response(p.stdout).text();
+  await p.exited;
+  const ms = (label: string) => {
+    const m = out.match(new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`));
+    if (!m) return Number.NaN;
+    const v = Number(m[1]);
+    return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
+  };
+  const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
+  const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+  const sockErr = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+  const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), p50: ms("50%"), p99: ms("99%"), requests, errors: non2xx + 0 * errors };
+}
+
+async function waitForPort(url: string) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await Bun.sleep(50);
+    }
+  }
+  throw new Error(`nothing listening at ${url}`);
+}
+
+// 1. Bare Bun.serve: read the body, answer JSON. The ceiling on this machine.
+const barePort = 18090;
+const bare = Bun.spawn([process.execPath, "-e", `Bun.serve({ port: ${barePort}, hostname: "127.0.0.1", async fetch(req) { await req.arrayBuffer(); return Response.json({ id: "evt_x" }); } })`]);
+await waitForPort(`http://127.0.0.1:${barePort}/`);
+const baseline = await runWrk(`http://127.0.0.1:${barePort}/in/bench`);
+bare.kill();
+
+// 2. hookrelay, compiled, durable store.
+const bin = await ensureBinary();
+const sink = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("ok") });
+writeFileSync(
+  join(dir, "hookrelay.toml"),
+  `[server]
+listen = "127.0.0.1:18091"
+admin_listen = "127.0.0.1:18092"
+[store]
+url = "file:./relay.db"
+log_level = "warn"
+[[sources]]
+name = "bench"
+verify = { scheme = "hmac", header = "X-Signature", algorithm = "sha256", encoding = "hex", prefix = "sha256=", signed = "{body}", secret = "${SECRET}" }
+dedupe = { key = ["header:X-Request-Id"] }
+event_type = "$.type"
+[[targets]]
+name = "sink"
+url = "http://127.0.0.1:${sink.port}/"
+signing = { secret = "whsec_${Buffer.from("bench-signing-secret-32-bytes!!!").toString("base64")}" }
+[[routes]]
+from = "bench"
+to = ["sink"]
+`.replace('log_level = "warn"\n', "").replace("[server]", 'log_level = "warn"\n[server]'),
+);
+const relay = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd: dir, stderr: "inherit" });
+await waitForPort("http://127.0.0.1:18092/healthz");
+const hr = await runWrk("http://127.0.0.1:18091/in/bench");
+relay.kill("SIGTERM");
+await relay.exited;
+sink.stop(true);
+
+const { openStore } = await import("../src/store/index.ts");
+const store = await openStore({ url: `file:${join(dir, "relay.db")}`, busyTimeoutMs: 5000, nowMs: Date.now, checkpointEveryMs: 0 });
+const stored = Number((await store.conn.client.execute("SELECT count(*) AS n FROM events")).rows[0]!.n);
+await store.close();
+rmSync(dir, { recursive: true, force: true });
+
+const acked = hr.requests - hr.errors;
+const fmt = (r: WrkResult) => `${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms`;
+console.log(`wrk -t2 -c${CONNECTIONS} -d${DURATION}, body ${BODY.length} B`);
+console.log(`bare Bun.serve   ${fmt(baseline)}`);
+console.log(`hookrelay        ${fmt(hr)}   non-2xx ${hr.errors}`);
+console.log(`ratio            ${(hr.rps / baseline.rps).toFixed(2)}× bare Bun.serve (target ≥ 0.35×), p99 ${hr.p99.toFixed(2)} ms (target ≤ 10 ms)`);
+console.log(`durability       acked ${acked}, stored ${stored} → ${stored >= acked ? "every acked request stored" : `LOST ${acked - stored}`}`);

@@ -1,0 +1,435 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULTS } from "./defaults.ts";
+import { loadConfig, readConfigFile, type LoadResult } from "./load.ts";
+import { parseDurationMs } from "./units.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "hookrelay-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const WHSEC = "whsec_PwxOU6reGenbCqoeWrBcNEohgBMsDB33iJZ5aOB9UGY=";
+
+const BASE = `
+[[sources]]
+name = "ploints"
+verify = { preset = "ploints", secret = "lit-secret" }
+
+[[targets]]
+name = "orders"
+url = "http://10.0.0.5:3000/webhooks"
+signing = { secret = "${WHSEC}" }
+
+[[routes]]
+from = "ploints"
+to = "orders"
+`;
+
+function load(text: string, env: Record<string, string | undefined> = {}): LoadResult {
+  return loadConfig(text, { env, baseDir: dir });
+}
+
+function problemsOf(text: string, env: Record<string, string | undefined> = {}): string[] {
+  const result = load(text, env);
+  if (result.ok) throw new Error("expected problems, config loaded");
+  return result.problems;
+}
+
+function configOf(text: string, env: Record<string, string | undefined> = {}) {
+  const result = load(text, env);
+  if (!result.ok) throw new Error(`unexpected problems:\n${result.problems.join("\n")}`);
+  return result;
+}
+
+const ms = (d: string) => (parseDurationMs(d) as { value: number }).value;
+
+describe("loadConfig", () => {
+  test("a wrong type and an unset env secret are both reported, each under its key path", () => {
+    const problems = problemsOf(`
+[server]
+max_body = 12
+
+[[sources]]
+name = "other"
+verify = { preset = "ploints", secret = "x" }
+
+[[sources]]
+name = "ploints"
+verify = { preset = "ploints", secret = "env:PLOINTS_SECRET" }
+dedupe = { window = 7 }
+
+[[targets]]
+name = "orders"
+url = "http://10.0.0.5/hooks"
+timeout = "ten"
+`);
+    expect(problems).toContain('server.max_body: expected a size like "1mb", got 12');
+    expect(problems).toContain("sources[1].verify.secret: env var PLOINTS_SECRET is not set");
+    expect(problems).toContain('sources[1].dedupe.window: expected a duration like "10s", got 7');
+    expect(problems).toContain('targets[0].timeout: expected a duration like "10s", got "ten"');
+  });
+
+  test("names the index of a failing secret in a rotation list", () => {
+    const problems = problemsOf(BASE.replace('secret = "lit-secret"', 'secret = ["env:NEW", "env:OLD"]'), { NEW: "n" });
+    expect(problems).toEqual(["sources[0].verify.secret[1]: env var OLD is not set"]);
+  });
+
+  test("an unknown key is a problem, so typos are caught", () => {
+    const problems = problemsOf(BASE.replace("verify = {", "verfy = {"));
+    expect(problems).toContain("sources[0].verfy: unknown key");
+    expect(problems).toContain("sources[0].verify: required");
+    expect(problemsOf(`log_levl = "info"\n${BASE}`)).toEqual(["log_levl: unknown key"]);
+    // TOML puts a key written after [[routes]] inside the last route: still caught.
+    expect(problemsOf(`${BASE}\nlog_levl = "info"`)).toEqual(["routes[0].log_levl: unknown key"]);
+    expect(problemsOf(`${BASE}\n[server]\nlisten_addr = ":80"`)).toEqual(["server.listen_addr: unknown key"]);
+  });
+
+  test("applies every default when keys are left out", () => {
+    const { config, warnings } = configOf(`
+[[sources]]
+name = "s"
+verify = { preset = "stripe", secret = "sk" }
+
+[[targets]]
+name = "t"
+url = "https://example.com/hooks"
+
+[[routes]]
+from = "s"
+to = ["t"]
+`);
+    expect(config.server).toEqual({
+      listen: { host: "0.0.0.0", port: 8080 },
+      adminListen: { host: "127.0.0.1", port: 8081 },
+      publicUrl: null,
+      maxBodyBytes: 1024 * 1024,
+      readTimeoutMs: 30_000,
+    });
+    expect(config.store).toEqual({ url: "file:./data/hookrelay.db", retentionMs: ms("14d"), busyTimeoutMs: 5000 });
+    expect(config.admin).toEqual({ token: null });
+    expect(config.logLevel).toBe("info");
+    expect(config.sources[0]).toEqual({
+      name: "s",
+      verify: { kind: "preset", preset: "stripe", secrets: ["sk"], toleranceSec: 300 },
+      dedupeKeys: null,
+      dedupeWindowMs: ms("7d"),
+      eventType: null,
+      forwardHeaders: null,
+    });
+    expect(config.targets[0]).toEqual({
+      name: "t",
+      kind: "push",
+      url: "https://example.com/hooks",
+      signingSecrets: [],
+      token: null,
+      timeoutMs: 10_000,
+      connectTimeoutMs: 5_000,
+      retry: { scheduleMs: [0, 5_000, 60_000, 300_000, 1_800_000, 7_200_000, 21_600_000, 43_200_000], jitter: 0.2 },
+      concurrency: 16,
+      ratePerSec: null,
+      ordered: false,
+      disableAfterMs: ms("3d"),
+      enabled: true,
+    });
+    expect(config.routes).toEqual([{ from: "s", to: ["t"], eventTypes: null }]);
+    expect(warnings).toEqual(["targets[0].signing: no signing secret; deliveries carry no webhook-signature"]);
+  });
+
+  test("reads every key when given", () => {
+    const { config } = configOf(`
+log_level = "debug"
+[server]
+listen = ":9000"
+admin_listen = "[::1]:9001"
+public_url = "https://hooks.example.com/"
+max_body = "512kb"
+read_timeout = "5s"
+[store]
+url = "libsql://db.example.com"
+retention = "2d"
+busy_timeout = "500ms"
+
+[[sources]]
+name = "custom"
+verify = { scheme = "hmac", header = "X-Signature", algorithm = "sha512", encoding = "base64", prefix = "v1=",
+           signed = "{timestamp}.{url}.{body}", timestamp_header = "X-Ts", tolerance = "1m", secret = ["a", "b"] }
+dedupe = { key = ["$.data.id", "header:X-Delivery"], window = "1d" }
+event_type = ["$.type", "header:X-Event"]
+forward_headers = ["X-Event", "x-event"]
+
+[[targets]]
+name = "alice"
+kind = "listen"
+token = "env:ALICE"
+signing = { secret = ["${WHSEC}", "${WHSEC}"] }
+retry = { schedule = ["1s"], jitter = 0 }
+concurrency = 1
+rate = "10/m"
+ordered = true
+disable_after = "1h"
+enabled = false
+timeout = "2s"
+connect_timeout = "1s"
+
+[[routes]]
+from = "custom"
+to = "alice"
+event_types = ["order.*"]
+`, { ALICE: "alice-token" });
+    expect(config.logLevel).toBe("debug");
+    expect(config.server).toEqual({
+      listen: { host: "0.0.0.0", port: 9000 },
+      adminListen: { host: "::1", port: 9001 },
+      publicUrl: "https://hooks.example.com",
+      maxBodyBytes: 512 * 1024,
+      readTimeoutMs: 5000,
+    });
+    expect(config.store).toEqual({ url: "libsql://db.example.com", retentionMs: ms("2d"), busyTimeoutMs: 500 });
+    expect(config.sources[0]).toEqual({
+      name: "custom",
+      verify: {
+        kind: "hmac",
+        header: "x-signature",
+        algorithm: "sha512",
+        encoding: "base64",
+        prefix: "v1=",
+        signed: "{timestamp}.{url}.{body}",
+        secrets: ["a", "b"],
+        timestampHeader: "x-ts",
+        toleranceSec: 60,
+        url: "https://hooks.example.com/in/custom",
+      },
+      dedupeKeys: [
+        { kind: "json", path: ["data", "id"] },
+        { kind: "header", name: "x-delivery" },
+      ],
+      dedupeWindowMs: ms("1d"),
+      eventType: [
+        { kind: "json", path: ["type"] },
+        { kind: "header", name: "x-event" },
+      ],
+      forwardHeaders: ["x-event"],
+    });
+    expect(config.targets[0]).toMatchObject({
+      kind: "listen",
+      token: "alice-token",
+      signingSecrets: [WHSEC, WHSEC],
+      retry: { scheduleMs: [1000], jitter: 0 },
+      concurrency: 1,
+      ratePerSec: 10 / 60,
+      ordered: true,
+      disableAfterMs: 3_600_000,
+      enabled: false,
+      timeoutMs: 2000,
+      connectTimeoutMs: 1000,
+    });
+    expect(config.routes).toEqual([{ from: "custom", to: ["alice"], eventTypes: ["order.*"] }]);
+  });
+
+  test("refuses duplicate and malformed names", () => {
+    const problems = problemsOf(`${BASE}
+[[sources]]
+name = "ploints"
+verify = { preset = "ploints", secret = "x" }
+
+[[targets]]
+name = "Orders!"
+url = "http://10.0.0.6/"
+`);
+    expect(problems).toContain('sources[1].name: duplicate name "ploints" (also sources[0])');
+    expect(problems).toContain('targets[1].name: expected lower-case letters, digits, "-" and "_" (like "orders"), got "Orders!"');
+  });
+
+  test("refuses a route to a missing target or from a missing source", () => {
+    const problems = problemsOf(`${BASE}
+[[routes]]
+from = "nope"
+to = ["orders", "missing"]
+`);
+    expect(problems).toEqual(['routes[1].from: no source named "nope"', 'routes[1].to[1]: no target named "missing"']);
+  });
+
+  test("a route to a listen target is fine", () => {
+    const { config } = configOf(`${BASE}
+[[targets]]
+name = "alice"
+kind = "listen"
+token = "t0ken-value"
+
+[[routes]]
+from = "ploints"
+to = "alice"
+`);
+    expect(config.routes[1]).toEqual({ from: "ploints", to: ["alice"], eventTypes: null });
+  });
+
+  test("refuses link-local and cloud metadata target hosts in any spelling", () => {
+    for (const host of ["2852039166", "169.254.169.254", "0xa9fea9fe", "[::ffff:169.254.169.254]", "[fe80::1]", "metadata.google.internal"]) {
+      const problems = problemsOf(BASE.replace("10.0.0.5:3000", host));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toStartWith("targets[0].url: host ");
+      expect(problems[0]).toEndWith("is link-local or a cloud metadata address; refused");
+    }
+    expect(problemsOf(BASE.replace("http://10.0.0.5:3000", "ftp://10.0.0.5"))).toEqual([
+      "targets[0].url: expected an http:// or https:// URL, got a ftp: URL",
+    ]);
+  });
+
+  test("requires an admin token when the admin side listens off loopback", () => {
+    expect(problemsOf(`${BASE}\n[server]\nadmin_listen = "0.0.0.0:8081"`)).toEqual([
+      "admin.token: required when server.admin_listen (0.0.0.0:8081) is not a loopback address",
+    ]);
+    const withToken = configOf(`${BASE}\n[server]\nadmin_listen = "0.0.0.0:8081"\n[admin]\ntoken = "env:TOK"`, { TOK: "adm" });
+    expect(withToken.config.admin.token).toBe("adm");
+    for (const addr of ["127.0.0.1:8081", "127.5.0.1:1", "localhost:8081", "[::1]:8081"]) {
+      configOf(`${BASE}\n[server]\nadmin_listen = "${addr}"`);
+    }
+    expect(problemsOf(`${BASE}\n[server]\nlisten = "0.0.0.0:8080"\nadmin_listen = "127.0.0.1:8080"`)).toEqual([
+      "server.admin_listen: same port as server.listen (0.0.0.0:8080); the admin side must be separate",
+    ]);
+  });
+
+  test("reads file: secrets relative to the config file's directory", () => {
+    writeFileSync(join(dir, "ploints.secret"), "from-a-file\n");
+    const { config } = configOf(BASE.replace('"lit-secret"', '"file:ploints.secret"'));
+    expect(config.sources[0]!.verify).toMatchObject({ secrets: ["from-a-file"] });
+    expect(problemsOf(BASE.replace('"lit-secret"', '"file:missing.secret"'))).toEqual([
+      `sources[0].verify.secret: file ${join(dir, "missing.secret")}: cannot read (ENOENT)`,
+    ]);
+  });
+
+  test("never puts a secret value in a problem message", () => {
+    const SECRET = "hunter2-TOP-SECRET";
+    writeFileSync(join(dir, "bad-whsec"), `${SECRET}\n`);
+    const cases = [
+      // A signing secret that is not whsec_ base64, as a literal, from env and from a file.
+      BASE.replace(`"${WHSEC}"`, `"${SECRET}"`),
+      BASE.replace(`"${WHSEC}"`, '"env:ORDERS_WHSEC"'),
+      BASE.replace(`"${WHSEC}"`, '"file:bad-whsec"'),
+      BASE.replace(`"${WHSEC}"`, '"whsec_aGk="'), // too short: 2 bytes
+      // Secrets in the wrong type or in a key that is not used.
+      BASE.replace('secret = "lit-secret"', `secret = { v = "${SECRET}" }`),
+      BASE.replace('secret = "lit-secret"', `secret = "x", username = "${SECRET}", header = "${SECRET}"`),
+      `${BASE}\n[admin]\ntoken = ["${SECRET}"]`,
+      // Unquoted in the TOML: the parser's own message would quote it.
+      `[admin]\ntoken = ${SECRET}\n`,
+    ];
+    for (const text of cases) {
+      const problems = problemsOf(text, { ORDERS_WHSEC: SECRET });
+      expect(problems.length).toBeGreaterThan(0);
+      expect(problems.join("\n")).not.toContain(SECRET);
+      expect(problems.join("\n")).not.toContain("hunter2");
+    }
+    expect(problemsOf(BASE.replace(`"${WHSEC}"`, '"whsec_aGk="'))).toEqual([
+      'targets[0].signing.secret: expected "whsec_" followed by base64 of at least 16 random bytes',
+    ]);
+    expect(problemsOf(`[admin]\ntoken = ${SECRET}\n`)[0]).toStartWith("config: invalid TOML near line 2: ");
+  });
+
+  test("checks the verify table by scheme", () => {
+    const verify = (v: string) => problemsOf(BASE.replace('{ preset = "ploints", secret = "lit-secret" }', v));
+    expect(verify('{ preset = "ploints", scheme = "hmac", secret = "x" }')).toEqual([
+      "sources[0].verify: set either preset or scheme, not both",
+    ]);
+    expect(verify('{ secret = "x" }')).toEqual([
+      'sources[0].verify: expected a preset (like preset = "stripe") or a scheme (hmac, shared-secret, basic, none)',
+    ]);
+    expect(verify('{ preset = "plonk", secret = "x" }')[0]).toStartWith('sources[0].verify.preset: expected a preset (standard-webhooks, ');
+    expect(verify('{ scheme = "rsa", secret = "x" }')[0]).toStartWith("sources[0].verify.scheme: expected a scheme (hmac, shared-secret, basic, none), got \"rsa\"");
+    expect(verify('{ preset = "ploints" }')).toEqual(['sources[0].verify.secret: required for preset "ploints"']);
+    expect(verify('{ scheme = "hmac", secret = "x" }')).toEqual(["sources[0].verify.header: required for scheme hmac"]);
+    expect(verify('{ scheme = "shared-secret", secret = "x" }')).toEqual(["sources[0].verify.header: required for scheme shared-secret"]);
+    expect(verify('{ scheme = "basic", secret = "x" }')).toEqual(["sources[0].verify.username: required for scheme basic"]);
+    expect(verify('{ scheme = "hmac", header = "X-S", secret = "x", signed = "{timestamp}.{bdy}" }')).toEqual([
+      "sources[0].verify.signed: unknown placeholder {bdy}; expected {body}, {timestamp}, {id} or {url}",
+      "sources[0].verify.timestamp_header: required when signed uses {timestamp}",
+    ]);
+    expect(verify('{ preset = "ploints", secret = "x", header = "X-S" }')).toEqual([
+      'sources[0].verify.header: not used by preset "ploints"',
+    ]);
+    expect(verify('{ scheme = "none", secret = "x" }')).toEqual(["sources[0].verify.secret: not used by scheme none"]);
+  });
+
+  test("scheme none loads with a warning", () => {
+    const result = configOf(BASE.replace('{ preset = "ploints", secret = "lit-secret" }', '{ scheme = "none" }'));
+    expect(result.config.sources[0]!.verify).toEqual({ kind: "none" });
+    expect(result.warnings).toContain("sources[0].verify: scheme none accepts unsigned requests");
+  });
+
+  test("URL-signed presets take their URL from verify.url or server.public_url, and warn without either", () => {
+    const twilio = BASE.replace('preset = "ploints"', 'preset = "twilio"');
+    const derived = configOf(`${twilio}\n[server]\npublic_url = "https://hooks.example.com"`);
+    expect(derived.config.sources[0]!.verify).toMatchObject({ url: "https://hooks.example.com/in/ploints" });
+    const explicit = configOf(twilio.replace('secret = "lit-secret"', 'secret = "x", url = "https://a.example/in/x"'));
+    expect(explicit.config.sources[0]!.verify).toMatchObject({ url: "https://a.example/in/x" });
+    const neither = configOf(twilio);
+    expect(neither.config.sources[0]!.verify).not.toHaveProperty("url");
+    expect(neither.warnings.some((w) => w.startsWith("sources[0].verify.url: preset \"twilio\" signs the public URL"))).toBe(true);
+  });
+
+  test("checks target kinds, retry, concurrency, jitter and rate", () => {
+    expect(problemsOf(`${BASE}\n[[targets]]\nname = "alice"\nkind = "listen"`)).toEqual([
+      'targets[1].token: required for kind = "listen" targets (the token `hookrelay listen` presents)',
+    ]);
+    expect(problemsOf(`${BASE}\n[[targets]]\nname = "p"`)).toEqual(["targets[1].url: required for push targets"]);
+    const bad = problemsOf(
+      BASE.replace(
+        `signing = { secret = "${WHSEC}" }`,
+        `retry = { schedule = [], jitter = 1.5 }\nconcurrency = 0\nrate = "lots"\nordered = "yes"`,
+      ),
+    );
+    expect(bad).toEqual([
+      'targets[0].retry.schedule: expected at least one delay (the first attempt\'s, usually "0s")',
+      "targets[0].retry.jitter: expected a number between 0 and 1, got 1.5",
+      "targets[0].concurrency: expected a whole number ≥ 1, got 0",
+      'targets[0].rate: expected a rate like "50/s" or "10/m", got "lots"',
+      'targets[0].ordered: expected true or false, got "yes"',
+    ]);
+  });
+
+  test("reports a non-table section and a non-array list", () => {
+    expect(problemsOf(`server = 1\n${BASE}`)).toEqual(["server: expected a [server] table, got 1"]);
+    expect(problemsOf(`routes = "x"\n${BASE.replace(/\[\[routes\]\][\s\S]*$/, "")}`)).toEqual([
+      'routes: expected [[routes]] tables, got "x"',
+    ]);
+  });
+
+  test("warns about sources without routes and targets nothing routes to", () => {
+    const { warnings } = configOf(BASE.replace(/\[\[routes\]\][\s\S]*$/, ""));
+    expect(warnings).toContain('source "ploints": no route; its events are stored but not forwarded');
+    expect(warnings).toContain('target "orders": no route sends to it');
+  });
+});
+
+describe("readConfigFile", () => {
+  test("a missing file is one clear problem", () => {
+    const result = readConfigFile(join(dir, "nope.toml"), {});
+    expect(result).toEqual({
+      ok: false,
+      problems: [`${join(dir, "nope.toml")}: no such file (use --config to point at one; see hookrelay.example.toml)`],
+    });
+  });
+
+  test("hookrelay.example.toml loads with no env vars, no problems and no warnings", () => {
+    const result = readConfigFile(join(import.meta.dir, "../../hookrelay.example.toml"), {});
+    if (!result.ok) throw new Error(result.problems.join("\n"));
+    expect(result.warnings).toEqual([]);
+    // The example spells out every default: keep it in step with defaults.ts.
+    const { config } = result;
+    expect(config.server.maxBodyBytes).toBe(1024 * 1024);
+    expect(config.server.readTimeoutMs).toBe(ms(DEFAULTS.server.read_timeout));
+    expect(config.store.url).toBe(DEFAULTS.store.url);
+    expect(config.store.retentionMs).toBe(ms(DEFAULTS.store.retention));
+    expect(config.store.busyTimeoutMs).toBe(ms(DEFAULTS.store.busy_timeout));
+    expect(config.logLevel).toBe(DEFAULTS.log_level);
+    const target = config.targets[0]!;
+    expect(target.retry.scheduleMs).toEqual(DEFAULTS.target.retry.schedule.map(ms));
+    expect(target.retry.jitter).toBe(DEFAULTS.target.retry.jitter);
+    expect(target.timeoutMs).toBe(ms(DEFAULTS.target.timeout));
+    expect(target.connectTimeoutMs).toBe(ms(DEFAULTS.target.connect_timeout));
+    expect(target.concurrency).toBe(DEFAULTS.target.concurrency);
+    expect(target.disableAfterMs).toBe(ms(DEFAULTS.target.disable_after));
+    expect(config.sources[0]!.dedupeWindowMs).toBe(ms(DEFAULTS.source.dedupe_window));
+  });
+});

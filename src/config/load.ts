@@ -1,0 +1,328 @@
+/**
+ * Turns TOML text into a validated, resolved Config, collecting EVERY problem
+ * (each prefixed by its key path, `sources[1].verify.secret: …`) instead of
+ * stopping at the first, so `hookrelay check` shows the whole list at once.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import * as v from "valibot";
+import { parseIPv4, parseIPv6 } from "../core/address-guard.ts";
+import { DEFAULTS, defaultMs } from "./defaults.ts";
+import { createSchemas, type RawServer, type RawSource, type RawTarget, type Schemas } from "./schema.ts";
+import type { Config, ListenAddress, RouteConfig, SourceConfig, TargetConfig } from "./types.ts";
+import { formatPath, isTable, type Path } from "./key-path.ts";
+import { buildVerifySpec, type Report } from "./verify-spec.ts";
+
+export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[] };
+
+export interface LoadOptions {
+  /** Where env: secret refs are read from (the process env, in main.ts). */
+  env: Record<string, string | undefined>;
+  /** Directory relative file: secret refs resolve against: the config file's. */
+  baseDir: string;
+}
+
+
+/**
+ * Validates and resolves a config from TOML text.
+ *
+ * @example loadConfig(await Bun.file("hookrelay.toml").text(), { env: process.env, baseDir: "." })
+ */
+export function loadConfig(text: string, opts: LoadOptions): LoadResult {
+  const parsed = parseToml(text);
+  if (!parsed.ok) return { ok: false, problems: [parsed.problem] };
+  return new ConfigBuilder(createSchemas(opts)).build(parsed.value);
+}
+
+/** Reads and loads a config file; a missing file is one clear problem. */
+export function readConfigFile(path: string, env: Record<string, string | undefined>): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file (use --config to point at one; see hookrelay.example.toml)" : `cannot read (${code ?? "error"})`;
+    return { ok: false, problems: [`${path}: ${why}`] };
+  }
+  return loadConfig(text, { env, baseDir: dirname(resolve(path)) });
+}
+
+
+function parseToml(text: string): { ok: true; value: unknown } | { ok: false; problem: string } {
+  try {
+    return { ok: true, value: Bun.TOML.parse(text) };
+  } catch (err) {
+    // Bun's message may quote the offending text (`Strings must be quoted: "s3cr3t"`),
+    // which may be a secret: keep only the reason, and find the line ourselves.
+    const reason = String((err as Error).message ?? err)
+      .replace(/^TOML Parse error:\s*/, "")
+      .replace(/:\s*".*$/, "");
+    const lines = text.split("\n");
+    let line = 0;
+    for (let n = 1; n <= lines.length; n++) {
+      try {
+        Bun.TOML.parse(lines.slice(0, n).join("\n"));
+      } catch {
+        line = n;
+        break;
+      }
+    }
+    return { ok: false, problem: `config: invalid TOML${line ? ` near line ${line}` : ""}: ${reason}` };
+  }
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  const v4 = parseIPv4(h);
+  if (v4 !== null) return v4 >>> 24 === 127;
+  const v6 = parseIPv6(h);
+  if (v6 === null) return false;
+  if (v6.slice(0, 7).every((g) => g === 0) && v6[7] === 1) return true;
+  // ::ffff:127.x.x.x
+  return v6.slice(0, 5).every((g) => g === 0) && v6[5] === 0xffff && v6[6]! >>> 8 === 127;
+}
+
+const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
+
+/** True when a Standard Webhooks secret is whsec_ + base64 of at least 16 bytes. */
+export function isValidSigningSecret(secret: string): boolean {
+  const match = WHSEC.exec(secret);
+  if (!match) return false;
+  const b64 = match[1]!;
+  if (b64.replace(/=+$/, "").length % 4 === 1) return false;
+  return Buffer.from(b64, "base64").length >= 16;
+}
+
+
+class ConfigBuilder {
+  private problems: string[] = [];
+  private warnings: string[] = [];
+
+  constructor(private schemas: Schemas) {}
+
+  private report: Report = {
+    problem: (path, message) => this.problem(path, message),
+    warn: (path, message) => this.warnings.push(`${formatPath(path)}: ${message}`),
+  };
+
+  private problem(path: Path, message: string) {
+    this.problems.push(`${formatPath(path)}: ${message}`);
+  }
+
+  /** Parses one section; its issues become problems under `prefix`. */
+  private parse<S extends v.GenericSchema>(schema: S, input: unknown, prefix: Path): v.InferOutput<S> | null {
+    const result = v.safeParse(schema, input, { abortEarly: false });
+    if (result.success) return result.output;
+    for (const issue of result.issues) {
+      const path = [...prefix, ...(issue.path ?? []).map((item) => item.key as string | number)];
+      const objectIssue = issue.type === "strict_object" || issue.type === "object";
+      let message = issue.message;
+      if (objectIssue && issue.expected === "never") message = "unknown key";
+      else if (objectIssue && issue.received === "undefined" && issue.path?.length) message = "required";
+      this.problem(path, message);
+    }
+    return null;
+  }
+
+  build(input: unknown): LoadResult {
+    const s = this.schemas;
+    const root = this.parse(s.root, input, []);
+    // Even when the top level has problems, keep checking the sections that are usable.
+    const raw = (root ?? (typeof input === "object" && input !== null ? input : {})) as Record<string, unknown>;
+    const table = (key: string) => (isTable(raw[key]) || raw[key] === undefined ? (raw[key] ?? {}) : undefined);
+    const list = (key: string) => (Array.isArray(raw[key]) ? (raw[key] as unknown[]) : []);
+
+    const server = table("server") === undefined ? null : this.parse(s.server, table("server"), ["server"]);
+    const store = table("store") === undefined ? null : this.parse(s.store, table("store"), ["store"]);
+    const admin = table("admin") === undefined ? null : this.parse(s.admin, table("admin"), ["admin"]);
+    const logLevel = this.parse(s.logLevel, raw.log_level, ["log_level"]);
+
+    const rawSources = list("sources");
+    const rawTargets = list("targets");
+    const rawRoutes = list("routes");
+    const sources = rawSources.map((item, i) => this.parse(s.source, item, ["sources", i]));
+    const targets = rawTargets.map((item, i) => this.parse(s.target, item, ["targets", i]));
+    const routes = rawRoutes.map((item, i) => this.parse(s.route, item, ["routes", i]));
+
+    if (server) this.checkServer(server, admin?.token);
+    this.checkUniqueNames("sources", rawSources);
+    this.checkUniqueNames("targets", rawTargets);
+
+    const sourceConfigs = sources.map((src, i) => (src ? this.buildSource(src, i, server, rawSources[i]) : null));
+    const targetConfigs = targets.map((tgt, i) => (tgt ? this.buildTarget(tgt, i, rawTargets[i]) : null));
+    const routeConfigs = this.buildRoutes(routes, rawRoutes, namesOf(rawSources), namesOf(rawTargets));
+
+    if (this.problems.length > 0 || !server || !store || !admin || !logLevel) {
+      return { ok: false, problems: this.problems };
+    }
+    return {
+      ok: true,
+      warnings: this.warnings,
+      config: {
+        server: {
+          listen: server.listen,
+          adminListen: server.admin_listen,
+          publicUrl: server.public_url ?? null,
+          maxBodyBytes: server.max_body,
+          readTimeoutMs: server.read_timeout,
+        },
+        store: { url: store.url, retentionMs: store.retention, busyTimeoutMs: store.busy_timeout },
+        admin: { token: admin.token ?? null },
+        logLevel,
+        sources: sourceConfigs as SourceConfig[],
+        targets: targetConfigs as TargetConfig[],
+        routes: routeConfigs,
+      },
+    };
+  }
+
+  private checkServer(server: RawServer, adminToken: string | undefined) {
+    const { listen, admin_listen: adminListen } = server;
+    if (!isLoopback(adminListen.host) && adminToken === undefined) {
+      this.problem(
+        ["admin", "token"],
+        `required when server.admin_listen (${showAddress(adminListen)}) is not a loopback address`,
+      );
+    }
+    const wildcard = (h: string) => h === "0.0.0.0" || h === "::";
+    if (
+      listen.port !== 0 &&
+      listen.port === adminListen.port &&
+      (listen.host === adminListen.host || wildcard(listen.host) || wildcard(adminListen.host))
+    ) {
+      this.problem(["server", "admin_listen"], `same port as server.listen (${showAddress(listen)}); the admin side must be separate`);
+    }
+  }
+
+  private checkUniqueNames(section: "sources" | "targets", items: unknown[]) {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const name = isTable(item) ? item.name : undefined;
+      if (typeof name !== "string") return;
+      const first = seen.get(name);
+      if (first === undefined) seen.set(name, i);
+      else this.problem([section, i, "name"], `duplicate name "${name}" (also ${section}[${first}])`);
+    });
+  }
+
+  private buildSource(src: RawSource, i: number, server: RawServer | null, rawItem: unknown): SourceConfig | null {
+    const at = (...keys: string[]): Path => ["sources", i, "verify", ...keys];
+    const verify = buildVerifySpec(src, at, server?.public_url, server !== null, rawItem, this.report);
+    if (!verify) return null;
+    return {
+      name: src.name,
+      verify,
+      dedupeKeys: src.dedupe?.key ?? null,
+      dedupeWindowMs: src.dedupe?.window ?? defaultMs(DEFAULTS.source.dedupe_window),
+      eventType: src.event_type ?? null,
+      forwardHeaders: src.forward_headers ?? null,
+    };
+  }
+
+  private buildTarget(tgt: RawTarget, i: number, rawItem: unknown): TargetConfig | null {
+    const at = (...keys: (string | number)[]): Path => ["targets", i, ...keys];
+    const raw = isTable(rawItem) ? rawItem : {};
+    let ok = true;
+    if (tgt.kind === "push") {
+      if (!("url" in raw)) {
+        this.problem(at("url"), "required for push targets");
+        ok = false;
+      }
+      if ("token" in raw) {
+        this.problem(at("token"), 'only used by kind = "listen" targets');
+        ok = false;
+      }
+    } else {
+      if (!("token" in raw)) {
+        this.problem(at("token"), 'required for kind = "listen" targets (the token `hookrelay listen` presents)');
+        ok = false;
+      }
+      if ("url" in raw) {
+        this.problem(at("url"), 'not used by kind = "listen" targets: `hookrelay listen` pulls their deliveries');
+        ok = false;
+      }
+    }
+    const signingSecrets = tgt.signing?.secret ?? [];
+    const rawSecret = isTable(raw.signing) ? raw.signing.secret : undefined;
+    signingSecrets.forEach((secret, k) => {
+      if (!isValidSigningSecret(secret)) {
+        const path = Array.isArray(rawSecret) ? at("signing", "secret", k) : at("signing", "secret");
+        // Never show the secret: describe what is expected instead.
+        this.problem(path, 'expected "whsec_" followed by base64 of at least 16 random bytes');
+        ok = false;
+      }
+    });
+    if (!("signing" in raw)) {
+      this.warnings.push(`${formatPath(at("signing"))}: no signing secret; deliveries carry no webhook-signature`);
+    }
+    if (!ok) return null;
+    const retry = tgt.retry;
+    return {
+      name: tgt.name,
+      kind: tgt.kind,
+      url: tgt.url ?? "",
+      signingSecrets,
+      token: tgt.token ?? null,
+      timeoutMs: tgt.timeout,
+      connectTimeoutMs: tgt.connect_timeout,
+      retry: {
+        scheduleMs: retry.schedule,
+        jitter: retry.jitter,
+      },
+      concurrency: tgt.concurrency,
+      ratePerSec: tgt.rate ?? null,
+      ordered: tgt.ordered,
+      disableAfterMs: tgt.disable_after,
+      enabled: tgt.enabled,
+    };
+  }
+
+  private buildRoutes(
+    routes: (v.InferOutput<Schemas["route"]> | null)[],
+    rawRoutes: unknown[],
+    sourceNames: Set<string>,
+    targetNames: Set<string>,
+  ): RouteConfig[] {
+    const out: RouteConfig[] = [];
+    const routedSources = new Set<string>();
+    const routedTargets = new Set<string>();
+    routes.forEach((route, i) => {
+      if (!route) return;
+      let ok = true;
+      if (!sourceNames.has(route.from)) {
+        this.problem(["routes", i, "from"], `no source named "${route.from}"`);
+        ok = false;
+      }
+      const toIsList = isTable(rawRoutes[i]) && Array.isArray(rawRoutes[i].to);
+      route.to.forEach((name, k) => {
+        if (!targetNames.has(name)) {
+          this.problem(toIsList ? ["routes", i, "to", k] : ["routes", i, "to"], `no target named "${name}"`);
+          ok = false;
+        }
+        routedTargets.add(name);
+      });
+      routedSources.add(route.from);
+      if (ok) out.push({ from: route.from, to: [...new Set(route.to)], eventTypes: route.event_types ?? null });
+    });
+    for (const name of sourceNames) {
+      if (!routedSources.has(name)) this.warnings.push(`source "${name}": no route; its events are stored but not forwarded`);
+    }
+    for (const name of targetNames) {
+      if (!routedTargets.has(name)) this.warnings.push(`target "${name}": no route sends to it`);
+    }
+    return out;
+  }
+}
+
+
+function namesOf(items: unknown[]): Set<string> {
+  const names = new Set<string>();
+  for (const item of items) if (isTable(item) && typeof item.name === "string") names.add(item.name);
+  return names;
+}
+
+
+function showAddress(addr: ListenAddress): string {
+  return addr.host.includes(":") ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+}

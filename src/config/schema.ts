@@ -1,0 +1,326 @@
+/**
+ * valibot schema of the raw TOML (SPEC.md "Config"). Leaves are checked and
+ * converted here (durations → ms, sizes → bytes, secret refs → values, value
+ * refs → ValueRef); rules that span several keys live in load.ts.
+ * Tables are strict so that a typo (`verfy`) is a problem, not a silent default.
+ */
+import * as v from "valibot";
+import { isForbiddenAddress } from "../core/address-guard.ts";
+import { PRESETS, type ValueRef } from "../core/types.ts";
+import { DEFAULTS } from "./defaults.ts";
+import { resolveSecret, type SecretContext } from "./secret-ref.ts";
+import type { ListenAddress } from "./types.ts";
+import { describeValue, parseDurationMs, parseRatePerSec, parseSizeBytes } from "./units.ts";
+import { parseValueRef } from "../core/value-ref.ts";
+
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
+export const SCHEMES = ["hmac", "shared-secret", "basic", "none"] as const;
+
+type Ctx = SecretContext;
+/** A value-or-error result, as every leaf parser returns. */
+type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Message for a wrong type: `expected a string, got 12`. */
+const expected = (what: string) => (issue: { input: unknown }) => `expected ${what}, got ${describeValue(issue.input)}`;
+
+/** A leaf converted by a value-or-error parser; the error becomes the issue message. */
+function converted<T>(parse: (input: unknown) => Parsed<T>) {
+  return v.pipe(
+    v.unknown(),
+    v.rawTransform<unknown, T>(({ dataset, addIssue, NEVER }) => {
+      const result = parse(dataset.value);
+      if (result.ok) return result.value;
+      addIssue({ message: result.error });
+      return NEVER;
+    }),
+  );
+}
+
+const duration = () => converted(parseDurationMs);
+const size = () => converted(parseSizeBytes);
+const rate = () => converted(parseRatePerSec);
+const str = () => v.string(expected("a string"));
+/** A strict table: unknown keys are problems, so typos are caught. */
+const tbl = <E extends v.ObjectEntries>(entries: E) => v.strictObject(entries, expected("a table"));
+const bool = () => v.boolean(expected("true or false"));
+
+const name = () =>
+  v.pipe(
+    str(),
+    v.regex(NAME_PATTERN, (issue) => `expected lower-case letters, digits, "-" and "_" (like "orders"), got ${describeValue(issue.input)}`),
+  );
+
+/** "0.0.0.0:8080", ":8080" (all interfaces), "[::1]:8081", "localhost:8081". */
+export function parseListenAddress(input: unknown): Parsed<ListenAddress> {
+  const fail = { ok: false as const, error: `expected host:port like "127.0.0.1:8081", got ${describeValue(input)}` };
+  if (typeof input !== "string") return fail;
+  const match = /^(?:\[([0-9a-fA-F:.%\w]+)\]|([^:\[\]\s]*)):(\d{1,5})$/.exec(input.trim());
+  if (!match) return fail;
+  const port = Number(match[3]);
+  if (port > 65535) return fail;
+  const host = match[1] ?? (match[2] || "0.0.0.0");
+  return { ok: true, value: { host, port } };
+}
+
+/** An http(s) URL. Its value is never echoed: it may carry credentials. */
+function parseHttpUrl(input: unknown): Parsed<string> {
+  if (typeof input !== "string") return { ok: false, error: `expected an http:// or https:// URL, got ${describeValue(input)}` };
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return { ok: false, error: "expected an http:// or https:// URL, got something that is not a URL" };
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return { ok: false, error: `expected an http:// or https:// URL, got a ${url.protocol} URL` };
+  }
+  return { ok: true, value: input };
+}
+
+const httpUrl = () => converted(parseHttpUrl);
+
+/** A push target URL: http(s), and never a link-local or cloud-metadata host. */
+function parseTargetUrl(input: unknown): Parsed<string> {
+  const base = parseHttpUrl(input);
+  if (!base.ok) return base;
+  const text = input as string;
+  const url = new URL(text);
+  // The URL parser already rewrites 2852039166 to 169.254.169.254; check what
+  // the user wrote as well, so the rule does not rest on that normalisation.
+  const written = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)/i.exec(text)?.[1] ?? url.hostname;
+  if (isForbiddenAddress(url.hostname) || isForbiddenAddress(written)) {
+    const shown = written === url.hostname ? written : `${written} (${url.hostname})`;
+    return { ok: false, error: `host ${shown} is link-local or a cloud metadata address; refused` };
+  }
+  return { ok: true, value: text };
+}
+
+/** `secret = "…"` or `secret = ["new", "old"]`, each a literal, env:NAME or file:/path. */
+function secretList(ctx: Ctx) {
+  return v.pipe(
+    v.unknown(),
+    v.rawTransform<unknown, string[]>(({ dataset, addIssue, NEVER }) => {
+      const input = dataset.value;
+      // The value may be a secret written with the wrong type: never describe it.
+      const typeError = "expected a string or a list of strings (literal, env:NAME or file:/path)";
+      const refs = typeof input === "string" ? [input] : Array.isArray(input) ? input : null;
+      if (refs === null || refs.length === 0) {
+        addIssue({ message: refs === null ? typeError : "expected at least one secret" });
+        return NEVER;
+      }
+      const values: string[] = [];
+      let failed = false;
+      refs.forEach((ref, index) => {
+        const path = Array.isArray(input)
+          ? ([{ type: "array", origin: "value", input, key: index, value: ref }] as never)
+          : undefined;
+        if (typeof ref !== "string") {
+          addIssue({ message: typeError, path });
+          failed = true;
+          return;
+        }
+        const result = resolveSecret(ref, ctx);
+        if (result.ok) values.push(result.value);
+        else {
+          addIssue({ message: result.error, path });
+          failed = true;
+        }
+      });
+      return failed ? NEVER : values;
+    }),
+  );
+}
+
+/** A single secret (admin token, listen token). */
+function secretOne(ctx: Ctx) {
+  return converted<string>((input) => {
+    if (typeof input !== "string") return { ok: false, error: "expected a string (literal, env:NAME or file:/path)" };
+    const result = resolveSecret(input, ctx);
+    return result;
+  });
+}
+
+/** A string or a list of strings, as a list. */
+function stringList(what: string, check?: (s: string) => string | null) {
+  return converted<string[]>((input) => {
+    const items = typeof input === "string" ? [input] : Array.isArray(input) ? input : null;
+    if (items === null || items.length === 0 || items.some((s) => typeof s !== "string")) {
+      return { ok: false, error: `expected ${what} or a non-empty list of them, got ${describeValue(input)}` };
+    }
+    for (const item of items as string[]) {
+      const error = check?.(item);
+      if (error) return { ok: false, error };
+    }
+    return { ok: true, value: items as string[] };
+  });
+}
+
+/** `"$.a.b"`, `"header:Name"` or `"query:n"`, one or a list. */
+const valueRefs = () =>
+  converted<ValueRef[]>((input) => {
+    const items = typeof input === "string" ? [input] : Array.isArray(input) ? input : null;
+    const fail = (got: unknown) => ({
+      ok: false as const,
+      error: `expected "$.json.path", "header:Name" or "query:name" (or a list of them), got ${describeValue(got)}`,
+    });
+    if (items === null || items.length === 0) return fail(input);
+    const refs: ValueRef[] = [];
+    for (const item of items) {
+      const ref = typeof item === "string" ? parseValueRef(item) : null;
+      if (ref === null) return fail(item);
+      refs.push(ref);
+    }
+    return { ok: true, value: refs };
+  });
+
+const headerName = () =>
+  v.pipe(
+    str(),
+    v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, (issue) => `expected an HTTP header name, got ${describeValue(issue.input)}`),
+    v.toLowerCase(),
+  );
+
+/** Builds the schemas with the context secret refs are resolved in. */
+export function createSchemas(ctx: Ctx) {
+  const server = tbl({
+    listen: v.optional(converted(parseListenAddress), DEFAULTS.server.listen),
+    admin_listen: v.optional(converted(parseListenAddress), DEFAULTS.server.admin_listen),
+    public_url: v.optional(v.pipe(httpUrl(), v.transform((u) => u.replace(/\/+$/, "")))),
+    max_body: v.optional(size(), DEFAULTS.server.max_body),
+    read_timeout: v.optional(duration(), DEFAULTS.server.read_timeout),
+  });
+
+  const store = tbl({
+    url: v.optional(
+      v.pipe(
+        str(),
+        v.check(
+          (url) => url === ":memory:" || /^(file|libsql|https?|wss?):/.test(url),
+          (issue) => `expected a file:, libsql:, http(s): or ws(s): URL, got ${describeValue(issue.input)}`,
+        ),
+      ),
+      DEFAULTS.store.url,
+    ),
+    retention: v.optional(duration(), DEFAULTS.store.retention),
+    busy_timeout: v.optional(duration(), DEFAULTS.store.busy_timeout),
+  });
+
+  const admin = tbl({ token: v.optional(secretOne(ctx)) });
+
+  const logLevel = v.optional(
+    v.picklist(["debug", "info", "warn", "error"], expected('one of "debug", "info", "warn", "error"')),
+    DEFAULTS.log_level,
+  );
+
+  const verify = tbl({
+    preset: v.optional(v.picklist(PRESETS, expected(`a preset (${PRESETS.join(", ")})`))),
+    scheme: v.optional(v.picklist(SCHEMES, expected(`a scheme (${SCHEMES.join(", ")})`))),
+    secret: v.optional(secretList(ctx)),
+    tolerance: v.optional(duration()),
+    url: v.optional(httpUrl()),
+    header: v.optional(headerName()),
+    algorithm: v.optional(v.picklist(["sha1", "sha256", "sha512"], expected('"sha1", "sha256" or "sha512"'))),
+    encoding: v.optional(v.picklist(["hex", "base64"], expected('"hex" or "base64"'))),
+    prefix: v.optional(str()),
+    signed: v.optional(str()),
+    timestamp_header: v.optional(headerName()),
+    id_header: v.optional(headerName()),
+    username: v.optional(str()),
+  });
+
+  const source = tbl({
+    name: name(),
+    verify,
+    dedupe: v.optional(
+      tbl({
+        key: v.optional(valueRefs()),
+        window: v.optional(duration(), DEFAULTS.source.dedupe_window),
+      }),
+    ),
+    event_type: v.optional(valueRefs()),
+    forward_headers: v.optional(
+      v.pipe(v.array(headerName(), expected("a list of header names")), v.transform((names) => [...new Set(names)])),
+    ),
+  });
+
+  const target = tbl({
+    name: name(),
+    kind: v.optional(v.picklist(["push", "listen"], expected('"push" or "listen"')), DEFAULTS.target.kind),
+    url: v.optional(converted(parseTargetUrl)),
+    signing: v.optional(tbl({ secret: secretList(ctx) })),
+    token: v.optional(secretOne(ctx)),
+    timeout: v.optional(duration(), DEFAULTS.target.timeout),
+    connect_timeout: v.optional(duration(), DEFAULTS.target.connect_timeout),
+    retry: v.optional(
+      tbl({
+        schedule: v.optional(
+          v.pipe(
+            v.array(duration(), expected('a list of durations like ["0s", "5s", "1m"]')),
+            v.minLength(1, "expected at least one delay (the first attempt's, usually \"0s\")"),
+          ),
+          [...DEFAULTS.target.retry.schedule],
+        ),
+        jitter: v.optional(
+          v.pipe(
+            v.number(expected("a number between 0 and 1")),
+            v.minValue(0, expected("a number between 0 and 1")),
+            v.maxValue(1, expected("a number between 0 and 1")),
+          ),
+          DEFAULTS.target.retry.jitter,
+        ),
+      }),
+      {},
+    ),
+    concurrency: v.optional(
+      v.pipe(
+        v.number(expected("a whole number ≥ 1")),
+        v.integer(expected("a whole number ≥ 1")),
+        v.minValue(1, expected("a whole number ≥ 1")),
+      ),
+      DEFAULTS.target.concurrency,
+    ),
+    rate: v.optional(rate()),
+    ordered: v.optional(bool(), DEFAULTS.target.ordered),
+    disable_after: v.optional(duration(), DEFAULTS.target.disable_after),
+    enabled: v.optional(bool(), DEFAULTS.target.enabled),
+  });
+
+  const route = tbl({
+    from: str(),
+    to: stringList("a target name"),
+    event_types: v.optional(stringList("an event type glob")),
+  });
+
+  const table = (what: string) => v.record(v.string(), v.unknown(), expected(what));
+  const tables = (what: string) => v.array(v.unknown(), expected(what));
+  /** Top level only: which keys exist and which are tables or arrays of tables. */
+  const root = tbl({
+    server: v.optional(table("a [server] table")),
+    store: v.optional(table("a [store] table")),
+    admin: v.optional(table("an [admin] table")),
+    log_level: v.optional(v.unknown()),
+    sources: v.optional(tables("[[sources]] tables")),
+    targets: v.optional(tables("[[targets]] tables")),
+    routes: v.optional(tables("[[routes]] tables")),
+  });
+
+  /** The whole raw config as one schema (load.ts parses it section by section). */
+  const config = tbl({
+    server: v.optional(server, {}),
+    store: v.optional(store, {}),
+    admin: v.optional(admin, {}),
+    log_level: logLevel,
+    sources: v.optional(v.array(source), []),
+    targets: v.optional(v.array(target), []),
+    routes: v.optional(v.array(route), []),
+  });
+
+  return { root, server, store, admin, logLevel, verify, source, target, route, config };
+}
+
+export type Schemas = ReturnType<typeof createSchemas>;
+export type RawConfig = v.InferOutput<Schemas["config"]>;
+export type RawSource = v.InferOutput<Schemas["source"]>;
+export type RawTarget = v.InferOutput<Schemas["target"]>;
+export type RawRoute = v.InferOutput<Schemas["route"]>;
+export type RawServer = v.InferOutput<Schemas["server"]>;

@@ -1,0 +1,121 @@
+/**
+ * Which target hosts hookrelay refuses: link-local and cloud-metadata
+ * addresses, in every spelling a URL parser or resolver may accept. Checked at
+ * config time on the URL's host and at send time on the resolved address,
+ * so a DNS name pointing at 169.254.169.254 is caught too. Other private
+ * addresses (10/8, 192.168/16, loopback) are allowed: they are the point.
+ */
+
+// Hostnames that cloud providers resolve to their metadata service.
+const METADATA_HOSTNAMES = new Set([
+  "metadata.google.internal",
+  "metadata.goog",
+  "instance-data",
+  "instance-data.ec2.internal",
+]);
+
+// Alibaba Cloud's metadata service sits outside link-local.
+const ALIBABA_METADATA_V4 = (100 << 24) | (100 << 16) | (100 << 8) | 200;
+
+/**
+ * True when `host` (a hostname, an IPv4 address in any inet_aton spelling, or
+ * an IPv6 address, bracketed or not) is link-local or a cloud metadata service.
+ *
+ * @example isForbiddenAddress("2852039166") // true: 169.254.169.254
+ */
+export function isForbiddenAddress(host: string): boolean {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
+  h = h.replace(/\.+$/, "");
+  if (METADATA_HOSTNAMES.has(h)) return true;
+  const v4 = parseIPv4(h);
+  if (v4 !== null) return isForbiddenIPv4(v4);
+  const v6 = parseIPv6(h);
+  if (v6 !== null) return isForbiddenIPv6(v6);
+  return false;
+}
+
+function isForbiddenIPv4(addr: number): boolean {
+  return addr >>> 16 === 0xa9fe || addr === ALIBABA_METADATA_V4;
+}
+
+function isForbiddenIPv6(g: number[]): boolean {
+  const [g0, g1, g2, g3, g4, g5, g6, g7] = g as [number, number, number, number, number, number, number, number];
+  if ((g0 & 0xffc0) === 0xfe80) return true; // fe80::/10 link-local
+  // AWS IMDS over IPv6.
+  if (g0 === 0xfd00 && g1 === 0x0ec2 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0 && g6 === 0 && g7 === 0x254) {
+    return true;
+  }
+  const low32 = ((g6 << 16) | g7) >>> 0;
+  const zeroPrefix = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0;
+  // ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (translated), ::a.b.c.d (compatible).
+  if (zeroPrefix && ((g4 === 0 && (g5 === 0xffff || g5 === 0)) || (g4 === 0xffff && g5 === 0))) {
+    return isForbiddenIPv4(low32);
+  }
+  // 64:ff9b::/96 NAT64 embeds the IPv4 address in the last 32 bits.
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return isForbiddenIPv4(low32);
+  // 2002::/16 6to4 embeds it in bits 16..48.
+  if (g0 === 0x2002) return isForbiddenIPv4(((g1 << 16) | g2) >>> 0);
+  return false;
+}
+
+/**
+ * Parses IPv4 the way inet_aton and the WHATWG URL parser do: 1 to 4 parts,
+ * each decimal, 0x-hex or 0-octal, the last part filling the remaining bytes
+ * (so "2852039166", "0xa9fea9fe" and "0251.0376.0251.0376" are all 169.254.169.254).
+ */
+export function parseIPv4(host: string): number | null {
+  const parts = host.split(".");
+  if (parts.length < 1 || parts.length > 4) return null;
+  const values: number[] = [];
+  for (const part of parts) {
+    let value: number;
+    if (/^0x[0-9a-f]*$/i.test(part)) value = part.length === 2 ? 0 : parseInt(part.slice(2), 16);
+    else if (/^0[0-7]+$/.test(part)) value = parseInt(part.slice(1), 8);
+    else if (/^(0|[1-9][0-9]*)$/.test(part)) value = parseInt(part, 10);
+    else return null;
+    values.push(value);
+  }
+  const last = values.pop()!;
+  if (values.some((v) => v > 255)) return null;
+  if (last >= 256 ** (4 - values.length)) return null;
+  let addr = 0;
+  values.forEach((v, i) => {
+    addr += v * 256 ** (3 - i);
+  });
+  return addr + last;
+}
+
+/** Parses an IPv6 address (zone id allowed, dotted IPv4 tail allowed) into 8 groups. */
+export function parseIPv6(host: string): number[] | null {
+  const text = host.replace(/%.*$/, "");
+  if (!text.includes(":")) return null;
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const toGroups = (s: string): number[] | null => {
+    if (s === "") return [];
+    const groups: number[] = [];
+    const pieces = s.split(":");
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!;
+      if (i === pieces.length - 1 && piece.includes(".")) {
+        if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(piece)) return null;
+        const v4 = parseIPv4(piece);
+        if (v4 === null) return null;
+        groups.push(v4 >>> 16, v4 & 0xffff);
+      } else if (/^[0-9a-f]{1,4}$/i.test(piece)) {
+        groups.push(parseInt(piece, 16));
+      } else {
+        return null;
+      }
+    }
+    return groups;
+  };
+  const head = toGroups(halves[0]!);
+  const tail = halves.length === 2 ? toGroups(halves[1]!) : [];
+  if (head === null || tail === null) return null;
+  if (halves.length === 1) return head.length === 8 ? head : null;
+  const missing = 8 - head.length - tail.length;
+  if (missing < 1) return null;
+  return [...head, ...new Array<number>(missing).fill(0), ...tail];
+}

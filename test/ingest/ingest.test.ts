@@ -1,0 +1,129 @@
+import { afterEach, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
+import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
+
+const SECRET = "whsec_k8x2_ploints_demo";
+const sign = (body: string | Uint8Array) => createHmac("sha256", SECRET).update(body).digest("hex");
+
+const CONFIG = `
+[server]
+max_body = "1kb"
+[[sources]]
+name = "ploints"
+verify = { preset = "ploints", secret = "${SECRET}" }
+[[sources]]
+name = "points"
+verify = { preset = "points", secret = "pts_secret" }
+[[targets]]
+name = "orders"
+url = "http://127.0.0.1:9/hooks"
+signing = { secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }
+[[routes]]
+from = "ploints"
+to = ["orders"]
+event_types = ["points.*"]
+`;
+
+let relay: TestRelay;
+afterEach(async () => relay?.close());
+
+test("a signed request is stored byte-exact with one pending delivery and answered with its id", async () => {
+  relay = await startTestRelay(CONFIG);
+  const body = '{"id":"evt_1","type":"points.earned","name":"ë Ñ ú ✓"}\n';
+  const res = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
+  expect(res.status).toBe(200);
+  const { id } = (await res.json()) as { id: string };
+  expect(id).toMatch(/^evt_/);
+  const [ev] = await rows(relay.store, "SELECT * FROM events WHERE id = ?", [id]);
+  expect(new Uint8Array(ev!.body as ArrayBuffer)).toEqual(new TextEncoder().encode(body));
+  expect(ev!.event_type).toBe("points.earned");
+  expect(ev!.dedupe_key).toBe("evt_1");
+  const dl = await rows(relay.store, "SELECT target, status FROM deliveries WHERE event_id = ?", [id]);
+  expect(dl).toEqual([{ target: "orders", status: "pending" }] as never);
+});
+
+test("an event type outside the route's globs is stored but not routed", async () => {
+  relay = await startTestRelay(CONFIG);
+  const body = '{"id":"evt_2","type":"customer.created"}';
+  const res = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
+  const { id } = (await res.json()) as { id: string };
+  expect(await rows(relay.store, "SELECT * FROM deliveries WHERE event_id = ?", [id])).toHaveLength(0);
+});
+
+test("a bad signature gets 401 with a reason, is recorded and stores no event", async () => {
+  relay = await startTestRelay(CONFIG);
+  const res = await relay.post("ploints", '{"id":"x"}', { "x-ploints-signature": sign('{"id":"y"}') });
+  expect(res.status).toBe(401);
+  expect(((await res.json()) as { error: { code: string } }).error.code).toBe("bad_signature");
+  await relay.store.writer.flushed();
+  expect(await rows(relay.store, "SELECT reason FROM rejections")).toEqual([{ reason: "bad_signature" }] as never);
+  expect(await rows(relay.store, "SELECT rejected FROM source_counters WHERE source = 'ploints'")).toEqual([{ rejected: 1 }] as never);
+  expect(await rows(relay.store, "SELECT id FROM events")).toHaveLength(0);
+});
+
+test("the same Points (order.id, event) twice is one event, both answered 200 with the same id", async () => {
+  relay = await startTestRelay(CONFIG);
+  const body = JSON.stringify({ event: "approved", order: { id: "550e8400-e29b-41d4-a716-446655440000" } });
+  const headers = { "x-webhook-secret": "pts_secret", "x-webhook-event": "approved" };
+  const a = await relay.post("points", body, headers);
+  const b = await relay.post("points", body.replace("{", '{ "retry": 1, '), headers);
+  expect(a.status).toBe(200);
+  expect(b.status).toBe(200);
+  const ja = (await a.json()) as { id: string };
+  const jb = (await b.json()) as { id: string; duplicate?: boolean };
+  expect(jb.id).toBe(ja.id);
+  expect(jb.duplicate).toBe(true);
+  expect(await rows(relay.store, "SELECT duplicates FROM events")).toEqual([{ duplicates: 1 }] as never);
+  const other = await relay.post("points", body, { ...headers, "x-webhook-event": "cancelled" });
+  expect(((await other.json()) as { id: string }).id).not.toBe(ja.id);
+});
+
+test("malformed JSON with a valid signature is stored and keyed by the body hash", async () => {
+  relay = await startTestRelay(CONFIG);
+  const body = '{"id": "evt_3", "type": "points.earned",';
+  const res = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
+  expect(res.status).toBe(200);
+  const [ev] = await rows(relay.store, "SELECT dedupe_key, event_type FROM events");
+  expect(String(ev!.dedupe_key)).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(ev!.event_type).toBeNull();
+});
+
+test("a body over max_body gets 413 and nothing is stored, with or without Content-Length", async () => {
+  relay = await startTestRelay(CONFIG);
+  const big = "x".repeat(2048);
+  const res = await relay.post("ploints", big, { "x-ploints-signature": sign(big) });
+  expect(res.status).toBe(413);
+  const stream = new ReadableStream({
+    start(c) {
+      for (let i = 0; i < 4; i++) c.enqueue(new TextEncoder().encode("y".repeat(512)));
+      c.close();
+    },
+  });
+  const chunked = await relay.app.publicApp.handle(
+    new Request("http://127.0.0.1/in/ploints", { method: "POST", body: stream, headers: { "x-ploints-signature": "00" } }),
+  );
+  expect(chunked.status).toBe(413);
+  expect(await rows(relay.store, "SELECT id FROM events")).toHaveLength(0);
+});
+
+test("unknown sources get 404 and other methods 405", async () => {
+  relay = await startTestRelay(CONFIG);
+  expect((await relay.post("nope", "{}")).status).toBe(404);
+  const get = await relay.app.publicApp.handle(new Request("http://127.0.0.1/in/ploints"));
+  expect(get.status).toBe(405);
+  expect(get.headers.get("allow")).toBe("POST");
+  expect((await relay.app.publicApp.handle(new Request("http://127.0.0.1/other"))).status).toBe(404);
+});
+
+test("a store that cannot write answers 503 with Retry-After, never 200", async () => {
+  relay = await startTestRelay(CONFIG);
+  await relay.store.conn.client.execute("PRAGMA query_only = ON");
+  const body = '{"id":"evt_ro","type":"points.earned"}';
+  const res = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
+  expect(res.status).toBe(503);
+  expect(res.headers.get("retry-after")).toBeTruthy();
+  await relay.store.conn.client.execute("PRAGMA query_only = OFF");
+  expect(await rows(relay.store, "SELECT id FROM events")).toHaveLength(0);
+  const again = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
+  expect(again.status).toBe(200);
+});

@@ -1,0 +1,62 @@
+/**
+ * Test harness: a relay built from TOML text on a fresh SQLite file in a temp
+ * dir, with its apps callable in memory (`app.publicApp.handle(req)`).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp, type App, type DeliveryEngine } from "../../src/app.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import type { Config } from "../../src/config/types.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
+
+export interface TestRelay {
+  dir: string;
+  config: Config;
+  store: Store;
+  app: App;
+  /** POST raw bytes to /in/<source> in memory. */
+  post(source: string, body: string | Uint8Array, headers?: Record<string, string>): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Makes a temp dir that is removed by the returned function. */
+export function tempDir(prefix = "hookrelay-test-"): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Loads TOML (store.url is forced into a temp dir) and builds the app. */
+export async function startTestRelay(
+  toml: string,
+  opts: { env?: Record<string, string>; nowMs?: () => number; delivery?: DeliveryEngine } = {},
+): Promise<TestRelay> {
+  const tmp = tempDir();
+  const loaded = loadConfig(toml, { env: opts.env ?? {}, baseDir: tmp.dir });
+  if (!loaded.ok) throw new Error(`test config invalid:\n${loaded.problems.join("\n")}`);
+  const config = loaded.config;
+  config.store.url = `file:${join(tmp.dir, "relay.db")}`;
+  const nowMs = opts.nowMs ?? Date.now;
+  const store = await openStore({ url: config.store.url, busyTimeoutMs: 1000, nowMs, checkpointEveryMs: 0 });
+  const app = createApp({ config, store, log: silentLogger, nowMs, delivery: opts.delivery });
+  return {
+    dir: tmp.dir,
+    config,
+    store,
+    app,
+    post: (source, body, headers = {}) =>
+      app.publicApp.handle(
+        new Request(`http://127.0.0.1/in/${source}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } }),
+      ),
+    async close() {
+      await store.close();
+      tmp.remove();
+    },
+  };
+}
+
+/** Rows of a raw SQL query, for assertions. */
+export async function rows(store: Store, sql: string, args: (string | number)[] = []) {
+  return (await store.conn.client.execute({ sql, args })).rows;
+}
