@@ -1,0 +1,89 @@
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import type { HmacAlgorithm, SignatureEncoding, VerifyResult } from "../types.ts";
+import { OK, reject } from "./result.ts";
+
+/** A piece of signed content: text (hashed as UTF-8) or raw bytes. */
+export type Part = string | Uint8Array;
+
+/**
+ * Strict decoders: a signature must be in the provider's canonical form
+ * (lowercase hex, standard padded base64). Node's Buffer decoders are lenient
+ * (they skip junk, accept base64url), so we require the round trip to be exact.
+ */
+const DECODERS: Record<SignatureEncoding, (text: string) => Buffer | null> = {
+  hex: (text) => roundTrip(text, "hex"),
+  base64: (text) => roundTrip(text, "base64"),
+};
+
+function roundTrip(text: string, encoding: BufferEncoding): Buffer | null {
+  if (text === "") return null;
+  const bytes = Buffer.from(text, encoding);
+  return bytes.toString(encoding) === text ? bytes : null;
+}
+
+/** Decode a signature strictly; null when it is not canonical hex/base64. */
+export function decodeSignature(encoding: SignatureEncoding, text: string): Buffer | null {
+  return DECODERS[encoding](text);
+}
+
+/** HMAC of the concatenated parts. */
+export function hmacDigest(algorithm: HmacAlgorithm, key: Uint8Array, parts: readonly Part[]): Buffer {
+  const mac = createHmac(algorithm, key);
+  for (const part of parts) mac.update(part);
+  return mac.digest();
+}
+
+/** Constant-time byte comparison that returns false (never throws) on a length mismatch. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Constant-time string equality for bearer secrets. Hashing both sides first
+ * gives equal lengths, so the comparison leaks neither content nor length.
+ */
+export function secretsEqual(given: string, expected: string): boolean {
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** Lowercase hex SHA-256 of raw bytes. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** A plain-string secret used as its UTF-8 bytes (Stripe, GitHub, Slack…). */
+export function utf8Key(secret: string): Uint8Array {
+  return Buffer.from(secret, "utf8");
+}
+
+/** What checkSignatures compares: every key × content variant against every candidate. */
+export interface SignatureCheck {
+  algorithm: HmacAlgorithm;
+  encoding: SignatureEncoding;
+  keys: readonly Uint8Array[];
+  /** Signed content, one list per variant (Twilio tries several URLs). */
+  contents: readonly (readonly Part[])[];
+  /** Encoded signatures from the request, prefix already removed. */
+  candidates: readonly string[];
+}
+
+/**
+ * The one HMAC check every scheme uses: passes when any candidate equals the
+ * HMAC of any content variant under any key (rotation), compared as bytes in
+ * constant time. `malformed_signature` when no candidate decodes at all.
+ */
+export function checkSignatures(check: SignatureCheck): VerifyResult {
+  const decoded = check.candidates
+    .map((c) => decodeSignature(check.encoding, c))
+    .filter((b): b is Buffer => b !== null);
+  if (decoded.length === 0) return reject("malformed_signature");
+  for (const key of check.keys) {
+    for (const parts of check.contents) {
+      const expected = hmacDigest(check.algorithm, key, parts);
+      if (decoded.some((sig) => bytesEqual(sig, expected))) return OK;
+    }
+  }
+  return reject("bad_signature");
+}

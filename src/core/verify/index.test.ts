@@ -1,0 +1,61 @@
+import { describe, expect, test } from "bun:test";
+import { PRESETS, type InboundRequest, type VerifySpec } from "../types.ts";
+import { answerHandshake, presetDefaults } from "./index.ts";
+
+const slack: VerifySpec = { kind: "preset", preset: "slack", secrets: ["s"], toleranceSec: 300 };
+const req = (body: string): InboundRequest => ({
+  method: "POST",
+  url: "https://hooks.example.com/in/slack",
+  headers: new Headers({ "content-type": "application/json" }),
+  body: new TextEncoder().encode(body),
+});
+
+describe("presetDefaults", () => {
+  test("every preset has defaults with lower-cased forward headers", () => {
+    for (const preset of PRESETS) {
+      const d = presetDefaults(preset);
+      expect(d.forwardHeaders.every((h) => h === h.toLowerCase())).toBe(true);
+    }
+  });
+
+  test("presets dedupe on the provider's natural id", () => {
+    expect(presetDefaults("standard-webhooks").dedupe).toEqual([{ kind: "header", name: "webhook-id" }]);
+    expect(presetDefaults("stripe")).toMatchObject({ dedupe: [{ kind: "json", path: ["id"] }], eventType: [{ kind: "json", path: ["type"] }] });
+    expect(presetDefaults("github")).toMatchObject({ dedupe: [{ kind: "header", name: "x-github-delivery" }], eventType: [{ kind: "header", name: "x-github-event" }] });
+    expect(presetDefaults("gitlab").dedupe).toEqual([{ kind: "header", name: "idempotency-key" }]);
+    expect(presetDefaults("shopify").dedupe).toEqual([{ kind: "header", name: "x-shopify-event-id" }]);
+    expect(presetDefaults("slack").eventType).toEqual([{ kind: "json", path: ["event", "type"] }, { kind: "json", path: ["type"] }]);
+    expect(presetDefaults("mailgun").dedupe).toEqual([{ kind: "json", path: ["signature", "token"] }]);
+    expect(presetDefaults("points").dedupe).toEqual([{ kind: "json", path: ["order", "id"] }, { kind: "header", name: "x-webhook-event" }]);
+    expect(presetDefaults("point").dedupe).toEqual([]);
+    expect(presetDefaults("twilio").dedupe).toEqual([]);
+  });
+
+  test("bearer secrets are never among the forwarded headers", () => {
+    expect(presetDefaults("gitlab").forwardHeaders).not.toContain("x-gitlab-token");
+    expect(presetDefaults("points").forwardHeaders).not.toContain("x-webhook-secret");
+  });
+
+  test("callers get a copy they may change without affecting the table", () => {
+    presetDefaults("stripe").dedupe.push({ kind: "json", path: ["x"] });
+    expect(presetDefaults("stripe").dedupe).toHaveLength(1);
+  });
+});
+
+describe("answerHandshake", () => {
+  test("Slack url_verification is answered with the challenge as plain text", () => {
+    expect(answerHandshake(slack, req('{"token":"t","challenge":"x","type":"url_verification"}'))).toEqual({
+      status: 200,
+      contentType: "text/plain",
+      body: "x",
+    });
+  });
+
+  test("ordinary Slack events, form bodies and other presets get no handshake", () => {
+    expect(answerHandshake(slack, req('{"type":"event_callback","event":{"type":"message"}}'))).toBeNull();
+    expect(answerHandshake(slack, req("command=%2Fdeploy&text=x"))).toBeNull();
+    expect(answerHandshake(slack, req('{"type":"url_verification","challenge":42}'))).toBeNull();
+    const github: VerifySpec = { kind: "preset", preset: "github", secrets: ["s"], toleranceSec: 300 };
+    expect(answerHandshake(github, req('{"type":"url_verification","challenge":"x"}'))).toBeNull();
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * Inbound signature verification: one verifier per source, built once from a
+ * resolved VerifySpec and called with the raw request and an injected clock.
+ * Expected failures are values (`{ ok: false, reason }`), never exceptions.
+ */
+import type { InboundRequest, PresetDefaults, PresetName, VerifyResult, VerifySpec } from "../types.ts";
+import { basicVerifier, hmacVerifier, noneVerifier, sharedSecretVerifier } from "./generic.ts";
+import { PRESET_TABLE } from "./presets.ts";
+
+export { answerHandshake, type HandshakeResponse } from "./handshake.ts";
+export type { Verifier } from "./result.ts";
+
+/**
+ * Build the verifier for a source. Throws only for a broken spec (an unknown
+ * template placeholder, `{timestamp}` without a timestamp header), so config
+ * errors surface at start rather than on every request.
+ *
+ * @example
+ * const verify = buildVerifier({ kind: "preset", preset: "github", secrets: ["s"], toleranceSec: 300 });
+ * verify(req, clock.nowMs()) // { ok: true } or { ok: false, reason: "bad_signature" }
+ */
+export function buildVerifier(spec: VerifySpec): (req: InboundRequest, nowMs: number) => VerifyResult {
+  switch (spec.kind) {
+    case "preset":
+      return PRESET_TABLE[spec.preset].build(spec);
+    case "hmac":
+      return hmacVerifier(spec);
+    case "shared-secret":
+      return sharedSecretVerifier(spec.header, spec.secrets);
+    case "basic":
+      return basicVerifier(spec.username, spec.secrets);
+    case "none":
+      return noneVerifier();
+  }
+}
+
+/** The provider's natural dedupe key, event type and forwarded headers (a fresh copy). */
+export function presetDefaults(preset: PresetName): PresetDefaults {
+  return structuredClone(PRESET_TABLE[preset].defaults);
+}

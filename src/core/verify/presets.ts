@@ -1,0 +1,152 @@
+import type { PresetDefaults, PresetName, ValueRef, VerifySpec } from "../types.ts";
+import { hmacVerifier, sharedSecretVerifier, type HmacSpec } from "./generic.ts";
+import { mailgunVerifier } from "./mailgun.ts";
+import { reject, type Verifier } from "./result.ts";
+import { standardWebhooksVerifier, SVIX_HEADERS, WEBHOOK_HEADERS } from "./standard-webhooks.ts";
+import { keyValueVerifier } from "./stripe-like.ts";
+import { twilioVerifier } from "./twilio.ts";
+
+/** The preset variant of VerifySpec. */
+export type PresetSpec = Extract<VerifySpec, { kind: "preset" }>;
+
+interface PresetEntry {
+  build: (spec: PresetSpec) => Verifier;
+  defaults: PresetDefaults;
+}
+
+const json = (path: string): ValueRef => ({ kind: "json", path: path.split(".") });
+const header = (name: string): ValueRef => ({ kind: "header", name });
+
+/** A generic HMAC scheme with fixed settings, filled in from the preset spec. */
+function hmacPreset(settings: Omit<HmacSpec, "kind" | "secrets" | "toleranceSec" | "url">) {
+  return (spec: PresetSpec): Verifier =>
+    hmacVerifier({ kind: "hmac", ...settings, secrets: spec.secrets, toleranceSec: spec.toleranceSec, url: spec.url });
+}
+
+/**
+ * Try alternative signature headers in order; the first one present decides.
+ * Used for a current/legacy pair (GitHub sha256/sha1) or renamed headers (Shopify).
+ */
+function firstPresent(...alternatives: { header: string; build: (spec: PresetSpec) => Verifier }[]) {
+  return (spec: PresetSpec): Verifier => {
+    const built = alternatives.map((a) => ({ header: a.header, verify: a.build(spec) }));
+    return (req, nowMs) => {
+      const chosen = built.find((b) => req.headers.has(b.header));
+      return chosen ? chosen.verify(req, nowMs) : reject("missing_signature");
+    };
+  };
+}
+
+const bodyHmac = (name: string, algorithm: HmacSpec["algorithm"], encoding: HmacSpec["encoding"], prefix = "", signed = "{body}") => ({
+  header: name,
+  build: hmacPreset({ header: name, algorithm, encoding, prefix, signed }),
+});
+
+/** GitLab: Standard Webhooks when the signing token is in use, else the plain `X-Gitlab-Token`. */
+function gitlab(spec: PresetSpec): Verifier {
+  const signed = standardWebhooksVerifier(spec.secrets, spec.toleranceSec, WEBHOOK_HEADERS);
+  const token = sharedSecretVerifier("x-gitlab-token", spec.secrets);
+  return (req, nowMs) => (req.headers.has("webhook-signature") ? signed(req, nowMs) : token(req, nowMs));
+}
+
+/** Every preset: how to verify it and the provider's natural dedupe/event/forward settings. */
+export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
+  "standard-webhooks": {
+    build: (s) => standardWebhooksVerifier(s.secrets, s.toleranceSec, WEBHOOK_HEADERS),
+    defaults: { dedupe: [header("webhook-id")], eventType: [json("type")], forwardHeaders: ["webhook-id", "webhook-timestamp", "webhook-signature"] },
+  },
+  svix: {
+    build: (s) => standardWebhooksVerifier(s.secrets, s.toleranceSec, SVIX_HEADERS),
+    defaults: { dedupe: [header("svix-id")], eventType: [json("type")], forwardHeaders: ["svix-id", "svix-timestamp", "svix-signature"] },
+  },
+  stripe: {
+    build: (s) => keyValueVerifier("stripe", s.secrets, s.toleranceSec),
+    defaults: { dedupe: [json("id")], eventType: [json("type")], forwardHeaders: ["stripe-signature"] },
+  },
+  github: {
+    build: firstPresent(bodyHmac("x-hub-signature-256", "sha256", "hex", "sha256="), bodyHmac("x-hub-signature", "sha1", "hex", "sha1=")),
+    defaults: {
+      dedupe: [header("x-github-delivery")],
+      eventType: [header("x-github-event")],
+      forwardHeaders: [
+        "x-github-delivery", "x-github-event", "x-github-hook-id", "x-github-hook-installation-target-type",
+        "x-github-hook-installation-target-id", "x-hub-signature-256", "x-hub-signature",
+      ],
+    },
+  },
+  gitlab: {
+    build: gitlab,
+    // Never forward x-gitlab-token: it is the secret itself.
+    defaults: {
+      dedupe: [header("idempotency-key")],
+      eventType: [header("x-gitlab-event")],
+      forwardHeaders: [
+        "x-gitlab-event", "x-gitlab-event-uuid", "x-gitlab-webhook-uuid", "x-gitlab-instance", "idempotency-key",
+        "webhook-id", "webhook-timestamp", "webhook-signature",
+      ],
+    },
+  },
+  shopify: {
+    build: firstPresent(bodyHmac("x-shopify-hmac-sha256", "sha256", "base64"), bodyHmac("shopify-hmac-sha256", "sha256", "base64")),
+    defaults: {
+      dedupe: [header("x-shopify-event-id")],
+      eventType: [header("x-shopify-topic")],
+      forwardHeaders: [
+        "x-shopify-topic", "x-shopify-hmac-sha256", "x-shopify-shop-domain", "x-shopify-api-version",
+        "x-shopify-webhook-id", "x-shopify-event-id", "x-shopify-triggered-at",
+      ],
+    },
+  },
+  slack: {
+    build: hmacPreset({
+      header: "x-slack-signature", algorithm: "sha256", encoding: "hex", prefix: "v0=",
+      signed: "v0:{timestamp}:{body}", timestampHeader: "x-slack-request-timestamp",
+    }),
+    defaults: {
+      dedupe: [json("event_id")],
+      eventType: [json("event.type"), json("type")],
+      forwardHeaders: ["x-slack-signature", "x-slack-request-timestamp", "x-slack-retry-num", "x-slack-retry-reason"],
+    },
+  },
+  twilio: {
+    build: (s) => twilioVerifier(s.secrets, s.url),
+    // Form bodies: no JSON path applies, so dedupe falls back to the body hash.
+    defaults: { dedupe: [], eventType: [], forwardHeaders: ["x-twilio-signature"] },
+  },
+  paddle: {
+    build: (s) => keyValueVerifier("paddle", s.secrets, s.toleranceSec),
+    defaults: { dedupe: [json("event_id")], eventType: [json("event_type")], forwardHeaders: ["paddle-signature"] },
+  },
+  square: {
+    build: firstPresent(
+      bodyHmac("x-square-hmacsha256-signature", "sha256", "base64", "", "{url}{body}"),
+      bodyHmac("x-square-signature", "sha1", "base64", "", "{url}{body}"),
+    ),
+    defaults: { dedupe: [json("event_id")], eventType: [json("type")], forwardHeaders: ["x-square-hmacsha256-signature", "x-square-signature"] },
+  },
+  mailgun: {
+    build: (s) => mailgunVerifier(s.secrets, s.toleranceSec),
+    defaults: { dedupe: [json("signature.token")], eventType: [json("event-data.event")], forwardHeaders: [] },
+  },
+  points: {
+    build: (s) => sharedSecretVerifier("x-webhook-secret", s.secrets),
+    // Never forward x-webhook-secret: it is the secret itself.
+    defaults: { dedupe: [json("order.id"), header("x-webhook-event")], eventType: [header("x-webhook-event")], forwardHeaders: ["x-webhook-event"] },
+  },
+  ploints: {
+    build: hmacPreset({ header: "x-ploints-signature", algorithm: "sha256", encoding: "hex", prefix: "", signed: "{body}" }),
+    defaults: { dedupe: [json("id")], eventType: [json("type")], forwardHeaders: ["x-ploints-signature"] },
+  },
+  poynt: {
+    build: hmacPreset({ header: "poynt-webhook-signature", algorithm: "sha1", encoding: "base64", prefix: "", signed: "{body}" }),
+    defaults: { dedupe: [json("id")], eventType: [json("eventType")], forwardHeaders: ["poynt-webhook-signature"] },
+  },
+  point: {
+    build: (s) => keyValueVerifier("point", s.secrets, s.toleranceSec),
+    defaults: { dedupe: [], eventType: [json("eventType")], forwardHeaders: ["point-signature"] },
+  },
+  pinpoint: {
+    build: hmacPreset({ header: "pinpoint-hmac-sha256", algorithm: "sha256", encoding: "base64", prefix: "", signed: "{body}" }),
+    defaults: { dedupe: [], eventType: [json("event")], forwardHeaders: ["pinpoint-hmac-sha256"] },
+  },
+};

@@ -1,0 +1,77 @@
+import { checkSignatures } from "./hmac.ts";
+import { firstHeader, reject, type Verifier } from "./result.ts";
+import { checkTimestamp, parseTimestamp } from "./timestamp.ts";
+
+/** Header names to read, first present wins (svix accepts svix-* or webhook-*). */
+export interface StandardHeaderNames {
+  id: readonly string[];
+  timestamp: readonly string[];
+  signature: readonly string[];
+}
+
+/** The spec's own names (Standard Webhooks, GitLab signing token). */
+export const WEBHOOK_HEADERS: StandardHeaderNames = {
+  id: ["webhook-id"],
+  timestamp: ["webhook-timestamp"],
+  signature: ["webhook-signature"],
+};
+
+/** Svix names first, falling back to webhook-* per header like the svix library. */
+export const SVIX_HEADERS: StandardHeaderNames = {
+  id: ["svix-id", "webhook-id"],
+  timestamp: ["svix-timestamp", "webhook-timestamp"],
+  signature: ["svix-signature", "webhook-signature"],
+};
+
+/**
+ * The HMAC key of a Standard Webhooks secret: `whsec_` stripped, the rest
+ * base64-decoded. Unlike Stripe, the string itself is never the key.
+ */
+export function standardWebhooksKey(secret: string): Uint8Array {
+  const body = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret;
+  return Buffer.from(body, "base64");
+}
+
+/**
+ * `v1` signatures from a `webhook-signature` value: a space-separated list of
+ * `version,signature`. A header sent twice arrives joined by ", ", which leaves
+ * a trailing comma on an entry; base64 never ends in a comma, so it is dropped.
+ * Other versions (`v1a`, future ones) are ignored, as the spec asks.
+ */
+export function v1Signatures(value: string): string[] {
+  const signatures: string[] = [];
+  for (const raw of value.split(/\s+/)) {
+    const entry = raw.endsWith(",") ? raw.slice(0, -1) : raw;
+    const comma = entry.indexOf(",");
+    if (comma > 0 && entry.slice(0, comma) === "v1") signatures.push(entry.slice(comma + 1));
+  }
+  return signatures;
+}
+
+/** Standard Webhooks / Svix / GitLab signing: HMAC-SHA256 base64 over `{id}.{ts}.{body}`, ±tolerance. */
+export function standardWebhooksVerifier(
+  secrets: readonly string[],
+  toleranceSec: number,
+  names: StandardHeaderNames = WEBHOOK_HEADERS,
+): Verifier {
+  const keys = secrets.map(standardWebhooksKey);
+  return (req, nowMs) => {
+    const signature = firstHeader(req.headers, names.signature);
+    if (signature === null) return reject("missing_signature");
+    const id = firstHeader(req.headers, names.id);
+    if (id === null) return reject("missing_id");
+    const timestamp = firstHeader(req.headers, names.timestamp);
+    if (timestamp === null) return reject("missing_timestamp");
+    if (parseTimestamp(timestamp) === null) return reject("bad_timestamp");
+    const candidates = v1Signatures(signature);
+    if (candidates.length === 0) return reject("malformed_signature");
+    const result = checkSignatures({
+      algorithm: "sha256",
+      encoding: "base64",
+      keys,
+      contents: [[`${id}.${timestamp}.`, req.body]],
+      candidates,
+    });
+    return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, { unit: "s", window: "both" }) : result;
+  };
+}
