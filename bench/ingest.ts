@@ -26,8 +26,8 @@ wrk.body = ${JSON.stringify(BODY)}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Signature"] = "sha256=${SIG}"
 local counter = 0
-local tid = 0
-setup = function(thread) tid = tid + 1; thread:set("tid", tid) end
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
 init = function() counter = 0 end
 request = function()
   counter = counter + 1
@@ -53,7 +53,7 @@ async function runWrk(url: string): Promise<WrkResult> {
   const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
   const sockErr = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
   const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), p50: ms("50%"), p99: ms("99%"), requests, errors: non2xx + 0 * errors };
+  return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), p50: ms("50%"), p99: ms("99%"), requests, errors };
 }
 
 async function waitForPort(url: string) {

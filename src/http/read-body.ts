@@ -11,6 +11,9 @@ export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs
   if (declared !== null && Number(declared) > maxBytes)
     throw new HttpError(413, "body_too_large", `body exceeds max_body (${maxBytes} bytes)`);
   if (!req.body) return new Uint8Array(0);
+  // With a declared length (checked above, and enforced by Bun) one native
+  // read is far cheaper than pulling the stream chunk by chunk.
+  if (declared !== null) return readWhole(req, deadlineMs);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -41,4 +44,19 @@ export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs
     at += c.byteLength;
   }
   return out;
+}
+
+async function readWhole(req: Request, deadlineMs: number): Promise<Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HttpError(408, "read_timeout", "request body not received in time")), deadlineMs);
+  });
+  try {
+    return await Promise.race([req.bytes(), deadline]);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, "bad_body", "request body could not be read", {}, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
 }

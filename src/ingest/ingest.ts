@@ -8,7 +8,7 @@ import { dedupeKeyOf, eventTypeOf, makeFieldReader } from "../core/extract.ts";
 import { makeId } from "../core/ids.ts";
 import type { InboundRequest } from "../core/types.ts";
 import type { Logger } from "../log/logger.ts";
-import { classifyStoreError, type IngestWriter, type StoreError } from "../store/index.ts";
+import { classifyStoreError, type StoreError, type Writer } from "../store/index.ts";
 import type { RejectionLimiter } from "./rejection-limiter.ts";
 import { routedTargets, type CompiledSource } from "./sources.ts";
 
@@ -29,7 +29,7 @@ export type IngestResult =
   | { kind: "unavailable"; error: StoreError };
 
 export interface IngestDeps {
-  writer: IngestWriter;
+  writer: Writer;
   limiter: RejectionLimiter;
   nowMs: () => number;
   /** Whether new deliveries for a target start paused (disabled target). */

@@ -1,21 +1,25 @@
 /**
  * The store as the rest of the program sees it: open (migrate, PRAGMAs),
- * the group-commit ingest writer, a WAL checkpoint timer kept off the request
- * path, a writability probe for /readyz, and close.
+ * the group-commit ingest writer, WAL checkpoints on a worker thread (off the
+ * request path), a writability probe for /readyz, and close.
  */
 import { applyMigrations } from "./migrate.ts";
 import { openConnection, type StoreConnection } from "./client.ts";
 import { IngestWriter } from "./ingest-writer.ts";
+import { WorkerWriter, type Writer } from "./worker-writer.ts";
 import { classifyStoreError } from "./errors.ts";
+import { startCheckpointer } from "./checkpointer.ts";
 
 export { StoreError, classifyStoreError } from "./errors.ts";
 export type { IngestItem, IngestOutcome, RejectionItem } from "./ingest-writer.ts";
 export type { StoreConnection, Db } from "./client.ts";
+export type { Writer } from "./worker-writer.ts";
 
 export interface Store {
   conn: StoreConnection;
-  writer: IngestWriter;
-  /** Runs a PASSIVE WAL checkpoint now (the timer calls it too). */
+  /** Group-commit ingest writes (on a worker thread for embedded files). */
+  writer: Writer;
+  /** Runs a PASSIVE WAL checkpoint now on this connection (tests, tools). */
   checkpoint(): Promise<void>;
   /** True when a write transaction can be opened and committed. */
   isWritable(): Promise<boolean>;
@@ -31,9 +35,11 @@ export interface StoreOptions {
   checkpointEveryMs?: number;
   mustExist?: boolean;
   onFlush?(rows: number, ms: number): void;
+  /** Run ingest writes on this thread's connection instead of a worker (remote URLs always do). */
+  inlineWriter?: boolean;
 }
 
-/** Opens the store, applies embedded migrations and starts the checkpoint timer. */
+/** Opens the store, applies embedded migrations and starts the checkpoint worker. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
   const conn = await openConnection({ url: opts.url, busyTimeoutMs: opts.busyTimeoutMs, mustExist: opts.mustExist });
   try {
@@ -42,7 +48,16 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     conn.close();
     throw err;
   }
-  const writer = new IngestWriter(conn.client, { onFlush: opts.onFlush });
+  let writer: Writer & { close?(): Promise<void> };
+  try {
+    writer =
+      conn.filePath && !opts.inlineWriter
+        ? await WorkerWriter.start(`file:${conn.filePath}`, opts.busyTimeoutMs, opts.onFlush)
+        : new IngestWriter({ get: async () => conn.client }, { onFlush: opts.onFlush });
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
   const checkpoint = async () => {
     if (!conn.isFile) return;
     try {
@@ -52,8 +67,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     }
   };
   const every = opts.checkpointEveryMs ?? 1000;
-  const timer = every > 0 ? setInterval(checkpoint, every) : null;
-  timer?.unref?.();
+  const checkpointer = every > 0 && conn.filePath ? startCheckpointer(`file:${conn.filePath}`, every, opts.busyTimeoutMs) : null;
   let closed = false;
   return {
     conn,
@@ -77,8 +91,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     async close() {
       if (closed) return;
       closed = true;
-      if (timer) clearInterval(timer);
       await writer.flushed();
+      await writer.close?.();
+      await checkpointer?.stop();
       if (conn.isFile) {
         try {
           await conn.client.execute("PRAGMA wal_checkpoint(TRUNCATE)");

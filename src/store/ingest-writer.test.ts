@@ -14,7 +14,7 @@ afterEach(async () => {
 async function freshStore(): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), "hookrelay-store-"));
   dirs.push(dir);
-  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 1000, nowMs: () => 1_000_000, checkpointEveryMs: 0 });
+  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 1000, nowMs: () => 1_000_000, checkpointEveryMs: 0, inlineWriter: true });
   stores.push(store);
   return store;
 }

@@ -48,6 +48,17 @@ interface Waiting {
   reject(e: StoreError): void;
 }
 
+/**
+ * Where the writer gets its connection. After a failed transaction the
+ * writer hands the client back with `discard` and asks for a fresh one:
+ * libSQL can leave a statement that failed with SQLITE_BUSY "in progress",
+ * which makes every later COMMIT on that connection fail too.
+ */
+export interface WriterConnection {
+  get(): Promise<Client>;
+  discard?(client: Client): void;
+}
+
 export interface IngestWriterOptions {
   /** Flush at most this many requests per transaction. */
   maxBatch?: number;
@@ -64,7 +75,7 @@ export class IngestWriter {
   readonly #maxBatch: number;
 
   constructor(
-    private readonly client: Client,
+    private readonly connection: WriterConnection,
     private readonly opts: IngestWriterOptions = {},
   ) {
     this.#maxBatch = opts.maxBatch ?? 512;
@@ -116,6 +127,7 @@ export class IngestWriter {
         } catch (cause) {
           const err = classifyStoreError(cause);
           for (const w of batch) w.reject(err);
+          await this.#resetConnection();
         }
         this.opts.onFlush?.(batch.length, performance.now() - started);
       }
@@ -126,12 +138,24 @@ export class IngestWriter {
     return this.#flushing;
   }
 
+  #client: Client | null = null;
+
+  async #resetConnection(): Promise<void> {
+    const c = this.#client;
+    this.#client = null;
+    if (c) this.connection.discard?.(c);
+  }
+
   async #write(items: IngestItem[], rejections: RejectionItem[]): Promise<IngestOutcome[]> {
-    const tx = await this.client.transaction("write");
+    this.#client ??= await this.connection.get();
+    const tx = await this.#client.transaction("write");
     try {
+      // Multi-row statements: the driver's cost is per statement, not per row,
+      // so a batch of N requests costs a handful of statements, not 4N.
+      const originals = await findOriginals(tx, items);
       const outcomes: IngestOutcome[] = [];
-      // Dedupe inside the batch too: two copies can arrive in one flush.
-      const inBatch = new Map<string, string>();
+      const fresh: IngestItem[] = [];
+      const dupCounts = new Map<string, { n: number; lastAt: number }>();
       const counters = new Map<string, { received: number; duplicates: number; rejected: number }>();
       const count = (source: string) => {
         let c = counters.get(source);
@@ -139,53 +163,40 @@ export class IngestWriter {
         return c;
       };
       for (const it of items) {
-        const batchKey = `${it.source}\u0000${it.dedupeKey}`;
-        let original = inBatch.get(batchKey) ?? null;
-        if (original === null && it.dedupeWindowMs > 0) {
-          const found = await tx.execute({
-            sql: "SELECT id FROM events WHERE source = ? AND dedupe_key = ? AND received_at >= ? ORDER BY received_at DESC LIMIT 1",
-            args: [it.source, it.dedupeKey, it.receivedAt - it.dedupeWindowMs],
-          });
-          original = found.rows.length > 0 ? String(found.rows[0]!.id) : null;
-        }
-        const c = count(it.source);
-        if (original !== null) {
-          await tx.execute({
-            sql: "UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = ? WHERE id = ?",
-            args: [it.receivedAt, original],
-          });
-          c.duplicates++;
-          outcomes.push({ kind: "duplicate", id: original });
+        const key = dedupeMapKey(it.source, it.dedupeKey);
+        const found = it.dedupeWindowMs > 0 ? originals.get(key) : undefined;
+        if (found && found.receivedAt >= it.receivedAt - it.dedupeWindowMs) {
+          const d = dupCounts.get(found.id) ?? { n: 0, lastAt: 0 };
+          d.n++;
+          d.lastAt = Math.max(d.lastAt, it.receivedAt);
+          dupCounts.set(found.id, d);
+          count(it.source).duplicates++;
+          outcomes.push({ kind: "duplicate", id: found.id });
           continue;
         }
-        await tx.execute({
-          sql: `INSERT INTO events (id, source, event_type, dedupe_key, received_at, method, path, query, headers, body, content_type, remote_addr)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          args: [
-            it.id, it.source, it.eventType, it.dedupeKey, it.receivedAt, it.method, it.path, it.query,
-            JSON.stringify(it.headers), it.body, it.contentType, it.remoteAddr,
-          ],
-        });
-        for (const d of it.deliveries) {
-          await tx.execute({
-            sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at)
-                  VALUES (?, ?, ?, ?, 0, ?, ?, ?)`,
-            args: [d.id, it.id, d.target, d.status, it.receivedAt, it.receivedAt, it.receivedAt],
-          });
-        }
-        if (it.dedupeWindowMs > 0) inBatch.set(batchKey, it.id);
-        c.received++;
+        // Later copies in this same batch are duplicates of this one.
+        if (it.dedupeWindowMs > 0) originals.set(key, { id: it.id, receivedAt: it.receivedAt });
+        fresh.push(it);
+        count(it.source).received++;
         outcomes.push({ kind: "stored", id: it.id });
       }
-      for (const r of rejections) {
-        count(r.source).rejected++;
-        if (!r.keep) continue;
+      await insertRows(tx, "events", EVENT_COLUMNS, fresh.map((it) => [
+        it.id, it.source, it.eventType, it.dedupeKey, it.receivedAt, it.method, it.path, it.query,
+        JSON.stringify(it.headers), it.body, it.contentType, it.remoteAddr,
+      ]));
+      await insertRows(tx, "deliveries", DELIVERY_COLUMNS, fresh.flatMap((it) =>
+        it.deliveries.map((d) => [d.id, it.id, d.target, d.status, 0, it.receivedAt, it.receivedAt, it.receivedAt]),
+      ));
+      for (const [id, d] of dupCounts) {
         await tx.execute({
-          sql: `INSERT INTO rejections (id, source, received_at, reason, method, path, headers, body_excerpt, remote_addr)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          args: [r.id, r.source, r.receivedAt, r.reason, r.method, r.path, JSON.stringify(r.headers), r.bodyExcerpt, r.remoteAddr],
+          sql: "UPDATE events SET duplicates = duplicates + ?, last_duplicate_at = ? WHERE id = ?",
+          args: [d.n, d.lastAt, id],
         });
       }
+      for (const r of rejections) count(r.source).rejected++;
+      await insertRows(tx, "rejections", REJECTION_COLUMNS, rejections.filter((r) => r.keep).map((r) => [
+        r.id, r.source, r.receivedAt, r.reason, r.method, r.path, JSON.stringify(r.headers), r.bodyExcerpt, r.remoteAddr,
+      ]));
       for (const [source, c] of counters) {
         await tx.execute({
           sql: `INSERT INTO source_counters (source, received, duplicates, rejected) VALUES (?, ?, ?, ?)
@@ -201,4 +212,50 @@ export class IngestWriter {
       throw err;
     }
   }
+}
+
+type Value = string | number | null | Uint8Array;
+type Tx = Awaited<ReturnType<Client["transaction"]>>;
+
+const EVENT_COLUMNS = ["id", "source", "event_type", "dedupe_key", "received_at", "method", "path", "query", "headers", "body", "content_type", "remote_addr"];
+const DELIVERY_COLUMNS = ["id", "event_id", "target", "status", "attempts", "next_attempt_at", "created_at", "updated_at"];
+const REJECTION_COLUMNS = ["id", "source", "received_at", "reason", "method", "path", "headers", "body_excerpt", "remote_addr"];
+/** Stays well under SQLite's bound-parameter limit. */
+const MAX_PARAMS = 4000;
+
+const dedupeMapKey = (source: string, key: string) => `${source}\u0000${key}`;
+
+/** INSERTs rows in as few multi-row statements as the parameter limit allows. */
+async function insertRows(tx: Tx, table: string, columns: string[], rows: Value[][]): Promise<void> {
+  const perStatement = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
+  const tuple = `(${columns.map(() => "?").join(", ")})`;
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const chunk = rows.slice(i, i + perStatement);
+    await tx.execute({
+      sql: `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => tuple).join(", ")}`,
+      args: chunk.flat(),
+    });
+  }
+}
+
+/** The newest stored event for each (source, dedupe key) in the batch. */
+async function findOriginals(tx: Tx, items: IngestItem[]): Promise<Map<string, { id: string; receivedAt: number }>> {
+  const found = new Map<string, { id: string; receivedAt: number }>();
+  const keyed = items.filter((it) => it.dedupeWindowMs > 0);
+  const perStatement = Math.floor(MAX_PARAMS / 2);
+  for (let i = 0; i < keyed.length; i += perStatement) {
+    const chunk = keyed.slice(i, i + perStatement);
+    const res = await tx.execute({
+      sql: `SELECT id, source, dedupe_key, received_at FROM events
+            WHERE (source, dedupe_key) IN (VALUES ${chunk.map(() => "(?, ?)").join(", ")})`,
+      args: chunk.flatMap((it) => [it.source, it.dedupeKey]),
+    });
+    for (const row of res.rows) {
+      const key = dedupeMapKey(String(row.source), String(row.dedupe_key));
+      const at = Number(row.received_at);
+      const prev = found.get(key);
+      if (!prev || at > prev.receivedAt) found.set(key, { id: String(row.id), receivedAt: at });
+    }
+  }
+  return found;
 }

@@ -115,14 +115,15 @@ test("unknown sources get 404 and other methods 405", async () => {
   expect((await relay.app.publicApp.handle(new Request("http://127.0.0.1/other"))).status).toBe(404);
 });
 
-test("a store that cannot write answers 503 with Retry-After, never 200", async () => {
-  relay = await startTestRelay(CONFIG);
-  await relay.store.conn.client.execute("PRAGMA query_only = ON");
-  const body = '{"id":"evt_ro","type":"points.earned"}';
+test("a store locked by another writer past the busy timeout answers 503 with Retry-After, never 200", async () => {
+  relay = await startTestRelay(CONFIG, { busyTimeoutMs: 200 });
+  // Another connection holds the write lock, as another process would.
+  const lock = await relay.store.conn.client.transaction("write");
+  const body = '{"id":"evt_locked","type":"points.earned"}';
   const res = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
   expect(res.status).toBe(503);
   expect(res.headers.get("retry-after")).toBeTruthy();
-  await relay.store.conn.client.execute("PRAGMA query_only = OFF");
+  await lock.rollback();
   expect(await rows(relay.store, "SELECT id FROM events")).toHaveLength(0);
   const again = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
   expect(again.status).toBe(200);

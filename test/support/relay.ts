@@ -30,7 +30,7 @@ export function tempDir(prefix = "hookrelay-test-"): { dir: string; remove(): vo
 /** Loads TOML (store.url is forced into a temp dir) and builds the app. */
 export async function startTestRelay(
   toml: string,
-  opts: { env?: Record<string, string>; nowMs?: () => number; delivery?: DeliveryEngine } = {},
+  opts: { env?: Record<string, string>; nowMs?: () => number; delivery?: DeliveryEngine; busyTimeoutMs?: number } = {},
 ): Promise<TestRelay> {
   const tmp = tempDir();
   const loaded = loadConfig(toml, { env: opts.env ?? {}, baseDir: tmp.dir });
@@ -38,7 +38,7 @@ export async function startTestRelay(
   const config = loaded.config;
   config.store.url = `file:${join(tmp.dir, "relay.db")}`;
   const nowMs = opts.nowMs ?? Date.now;
-  const store = await openStore({ url: config.store.url, busyTimeoutMs: 1000, nowMs, checkpointEveryMs: 0 });
+  const store = await openStore({ url: config.store.url, busyTimeoutMs: opts.busyTimeoutMs ?? 1000, nowMs, checkpointEveryMs: 0 });
   const app = createApp({ config, store, log: silentLogger, nowMs, delivery: opts.delivery });
   return {
     dir: tmp.dir,

@@ -1,0 +1,143 @@
+/**
+ * The ingest writer as the main thread sees it: same contract as
+ * IngestWriter (submit resolves only once the row is durable), but the
+ * transaction runs on writer-worker.ts's thread. Requests that arrive in the
+ * same tick travel to the worker in one message and commit together.
+ */
+import { StoreError, type StoreErrorCode } from "./errors.ts";
+import type { IngestItem, IngestOutcome, RejectionItem } from "./ingest-writer.ts";
+import type { FromWorker, ToWorker } from "./writer-worker.ts";
+
+/** What ingest needs from a writer, in-process or on a worker. */
+export interface Writer {
+  submit(item: IngestItem): Promise<IngestOutcome>;
+  recordRejection(item: RejectionItem): void;
+  flushed(): Promise<void>;
+}
+
+interface Pending {
+  resolve(o: IngestOutcome): void;
+  reject(e: StoreError): void;
+}
+
+/** Main-thread side of the writer worker. */
+export class WorkerWriter implements Writer {
+  #worker: Worker;
+  #seq = 0;
+  #queue: { seq: number; item: IngestItem }[] = [];
+  #rejections: RejectionItem[] = [];
+  #pending = new Map<number, Pending>();
+  #scheduled = false;
+  /** Batches sent and not yet answered (a rejection-only batch is answered too). */
+  #inflight = 0;
+  #idle: (() => void)[] = [];
+  #onClosed: (() => void) | null = null;
+
+  private constructor(worker: Worker, private readonly onFlush?: (rows: number, ms: number) => void) {
+    this.#worker = worker;
+    worker.onmessage = (e: MessageEvent<FromWorker>) => this.#receive(e.data);
+    worker.addEventListener("error", (e) => this.#failAll(new StoreError("unavailable", `store writer crashed: ${e.message}`)));
+  }
+
+  /** Starts the worker and opens its connection; rejects if the store cannot be opened. */
+  static async start(url: string, busyTimeoutMs: number, onFlush?: (rows: number, ms: number) => void): Promise<WorkerWriter> {
+    const worker = new Worker(workerPath("writer-worker"));
+    const opened = new Promise<void>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        if (e.data.kind === "opened") resolve();
+        else if (e.data.kind === "failed") reject(new StoreError("unavailable", e.data.message));
+      };
+      worker.addEventListener("error", (e) => reject(new StoreError("unavailable", e.message)));
+    });
+    worker.postMessage({ kind: "open", url, busyTimeoutMs } satisfies ToWorker);
+    await opened;
+    return new WorkerWriter(worker, onFlush);
+  }
+
+  submit(item: IngestItem): Promise<IngestOutcome> {
+    return new Promise((resolve, reject) => {
+      const seq = ++this.#seq;
+      this.#pending.set(seq, { resolve, reject });
+      this.#queue.push({ seq, item });
+      this.#schedule();
+    });
+  }
+
+  recordRejection(item: RejectionItem): void {
+    this.#rejections.push(item);
+    this.#schedule();
+  }
+
+  async flushed(): Promise<void> {
+    if (this.#isIdle()) return;
+    await new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Waits for queued writes, then ends the worker (its connection closes with it). */
+  async close(): Promise<void> {
+    await this.flushed();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      this.#onClosed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#worker.postMessage({ kind: "close" } satisfies ToWorker);
+    });
+    this.#worker.terminate();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      const msg: ToWorker = { kind: "batch", items: this.#queue, rejections: this.#rejections };
+      this.#queue = [];
+      this.#rejections = [];
+      this.#inflight++;
+      this.#worker.postMessage(msg);
+    });
+  }
+
+  #receive(m: FromWorker): void {
+    if (m.kind === "flush") return this.onFlush?.(m.rows, m.ms);
+    if (m.kind === "closed") return this.#onClosed?.();
+    if (m.kind !== "results") return;
+    this.#inflight--;
+    for (const r of m.results) {
+      const p = this.#pending.get(r.seq);
+      if (!p) continue;
+      this.#pending.delete(r.seq);
+      if ("outcome" in r) p.resolve(r.outcome);
+      else p.reject(new StoreError(r.error.code as StoreErrorCode, r.error.message));
+    }
+    this.#settleIdle();
+  }
+
+  #failAll(err: StoreError): void {
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+    this.#inflight = 0;
+    this.#settleIdle();
+  }
+
+  #isIdle(): boolean {
+    return this.#inflight === 0 && this.#pending.size === 0 && this.#queue.length === 0 && this.#rejections.length === 0;
+  }
+
+  #settleIdle(): void {
+    if (!this.#isIdle()) return;
+    for (const f of this.#idle.splice(0)) f();
+  }
+}
+
+/**
+ * A store worker's module path. The build embeds each worker as an extra
+ * entrypoint under the binary's virtual root (`/$bunfs/root/`, mirroring
+ * src/); from source it sits beside this file.
+ */
+export function workerPath(name: "writer-worker" | "checkpoint-worker"): string {
+  if (import.meta.url.includes("$bunfs")) return `/$bunfs/root/store/${name}.ts`;
+  return new URL(`./${name}.ts`, import.meta.url).href;
+}
