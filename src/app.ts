@@ -5,11 +5,14 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "./config/types.ts";
+import { adminController } from "./http/admin-controller.ts";
 import { ingestController } from "./http/ingest-controller.ts";
+import { metricsController } from "./http/metrics-controller.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
 import { compileSources, type CompiledSource } from "./ingest/sources.ts";
 import type { Logger } from "./log/logger.ts";
+import { createRelayMetrics, type RelayMetrics } from "./metrics/relay-metrics.ts";
 import type { Store } from "./store/index.ts";
 
 /** What the app needs from the delivery engine (src/delivery). */
@@ -29,6 +32,8 @@ export interface AppOptions {
   log: Logger;
   nowMs?: () => number;
   delivery?: DeliveryEngine;
+  /** Pass one when the delivery engine was built first (its onAttempt feeds it); else one is made. */
+  metrics?: RelayMetrics;
 }
 
 export interface App {
@@ -37,6 +42,7 @@ export interface App {
   publicApp: Elysia<any, any, any, any, any, any, any>;
   adminApp: Elysia<any, any, any, any, any, any, any>;
   delivery: DeliveryEngine | null;
+  metrics: RelayMetrics;
 }
 
 /** Builds the apps without listening on anything. */
@@ -45,6 +51,7 @@ export function createApp(opts: AppOptions): App {
   const nowMs = opts.nowMs ?? Date.now;
   const sources = compileSources(config);
   const delivery = opts.delivery ?? null;
+  const metrics = opts.metrics ?? createRelayMetrics({ config, store, nowMs });
   const deps: IngestDeps = {
     writer: store.writer,
     limiter: new RejectionLimiter(),
@@ -52,8 +59,11 @@ export function createApp(opts: AppOptions): App {
     isPaused: (t) => delivery?.isPaused(t) ?? false,
     log,
     onStored: (r) => {
+      metrics.received(r.source);
       if (r.targets.length > 0) delivery?.wake();
     },
+    onRejected: (source, reason) => metrics.rejected(source, reason),
+    onDuplicate: (source) => metrics.duplicate(source),
   };
   const publicApp = new Elysia().use(
     ingestController({
@@ -69,6 +79,8 @@ export function createApp(opts: AppOptions): App {
       const writable = await store.isWritable();
       if (!writable) set.status = 503;
       return { ok: writable, store: writable ? "writable" : "not writable" };
-    });
-  return { config, sources, publicApp, adminApp, delivery };
+    })
+    .use(metricsController({ metrics, token: config.admin.token }))
+    .use(adminController({ config, store, sources, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null }));
+  return { config, sources, publicApp, adminApp, delivery, metrics };
 }

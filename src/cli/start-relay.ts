@@ -5,8 +5,11 @@
  */
 import { createApp } from "../app.ts";
 import type { Config, ListenAddress } from "../config/types.ts";
+import { createDeliveryEngine } from "../delivery/engine.ts";
+import { createRelayMetrics } from "../metrics/relay-metrics.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
+import { startRetentionRunner } from "../store/retention.ts";
 
 export interface RunningRelay {
   ok: true;
@@ -23,7 +26,9 @@ const urlOf = (a: ListenAddress, port: number) =>
 /** Listens on server.listen and server.admin_listen; an error value if a port is taken. */
 export async function startRelay(opts: { config: Config; store: Store; log: Logger }): Promise<RunningRelay | { ok: false; error: string }> {
   const { config, store, log } = opts;
-  const app = createApp({ config, store, log });
+  const metrics = createRelayMetrics({ config, store, nowMs: Date.now });
+  const delivery = createDeliveryEngine({ config, store, log, onAttempt: metrics.onAttempt });
+  const app = createApp({ config, store, log, delivery, metrics });
   const { listen, adminListen, maxBodyBytes } = config.server;
   try {
     app.publicApp.listen({
@@ -38,6 +43,13 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     return { ok: false, error: `cannot listen: ${(err as Error).message}` };
   }
   app.delivery?.start();
+  const retention = startRetentionRunner({
+    client: store.conn.client,
+    retentionMs: config.store.retentionMs,
+    dedupeWindowMs: Object.fromEntries(config.sources.map((s) => [s.name, s.dedupeWindowMs])),
+    nowMs: Date.now,
+    log,
+  });
   const publicPort = app.publicApp.server!.port!;
   const adminPort = app.adminApp.server!.port!;
   const publicUrl = urlOf(listen, publicPort);
@@ -47,7 +59,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     public: `${listen.host}:${publicPort}`,
     admin: `${adminListen.host}:${adminPort}`,
     sources: config.sources.map((s) => `${base.replace(/\/+$/, "")}/in/${s.name}`),
-    store: config.store.url,
+    // A libSQL server URL may carry credentials: log only its scheme and host.
+    store: redactStoreUrl(config.store.url),
   });
   return {
     ok: true,
@@ -58,10 +71,22 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     async stop() {
       // Stop accepting; requests already inside finish and get their answer.
       await app.publicApp.stop();
+      await retention.stop();
       await store.writer.flushed();
       await app.delivery?.stop();
       await app.adminApp.stop(true);
       await store.close();
     },
   };
+}
+
+/** The store URL without userinfo or query (where a libSQL authToken may sit). */
+function redactStoreUrl(url: string): string {
+  if (url.startsWith("file:") || url.includes(":memory:")) return url.split("?")[0]!;
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "(unparseable url)";
+  }
 }

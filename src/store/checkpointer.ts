@@ -9,7 +9,7 @@ export interface Checkpointer {
 export function startCheckpointer(url: string, everyMs: number, busyTimeoutMs: number): Checkpointer {
   const worker = new Worker(workerPath("checkpoint-worker"));
   worker.postMessage({ url, everyMs, busyTimeoutMs });
-  worker.unref();
+  (worker as unknown as { unref?(): void }).unref?.();
   return {
     stop: () =>
       new Promise<void>((resolve) => {

@@ -57,7 +57,7 @@ test("body bytes are stored exactly, invalid UTF-8 included", async () => {
   it.body = new Uint8Array([0xef, 0xbb, 0xbf, 0xff, 0x00, 0x0a]);
   await store.writer.submit(it);
   const row = await store.conn.client.execute("SELECT body FROM events WHERE id = 'evt_raw'");
-  expect(new Uint8Array(row.rows[0]!.body as ArrayBuffer)).toEqual(it.body);
+  expect(new Uint8Array(row.rows[0]!.body as ArrayBuffer)).toEqual(new Uint8Array(it.body));
 });
 
 test("a store that cannot write rejects every request of the batch", async () => {

@@ -33,6 +33,10 @@ export const events = sqliteTable(
     index("events_received").on(t.receivedAt),
     index("events_source_received").on(t.source, t.receivedAt),
     index("events_type_received").on(t.eventType, t.receivedAt),
+    // Admin list: newest-first id cursors per filter, and dedupe-key search (store/admin-queries.ts).
+    index("events_source_id").on(t.source, t.id),
+    index("events_type_id").on(t.eventType, t.id),
+    index("events_dedupe_key").on(t.dedupeKey),
   ],
 );
 
@@ -58,6 +62,12 @@ export const deliveries = sqliteTable(
     index("deliveries_due").on(t.status, t.nextAttemptAt),
     index("deliveries_target_due").on(t.target, t.status, t.nextAttemptAt),
     index("deliveries_event").on(t.eventId),
+    // Ordered targets deliver the oldest open delivery first (receive order).
+    index("deliveries_target_order").on(t.target, t.status, t.createdAt),
+    // Admin list filtered by status/target walks these in event-id order (store/admin-queries.ts).
+    index("deliveries_status_event").on(t.status, t.eventId),
+    index("deliveries_target_status_event").on(t.target, t.status, t.eventId),
+    index("deliveries_target_event").on(t.target, t.eventId),
   ],
 );
 
@@ -76,7 +86,12 @@ export const attempts = sqliteTable(
     error: text("error"),
     responseExcerpt: text("response_excerpt"),
   },
-  (t) => [index("attempts_delivery").on(t.deliveryId), index("attempts_at").on(t.at)],
+  (t) => [
+    index("attempts_delivery").on(t.deliveryId),
+    index("attempts_at").on(t.at),
+    // Per-target success rate over a recent window (admin targets page).
+    index("attempts_target_at").on(t.target, t.at),
+  ],
 );
 
 /** Requests that failed verification (capped and rate-limited by the writer). */
@@ -102,6 +117,8 @@ export const targetState = sqliteTable("target_state", {
   name: text("name").primaryKey(),
   disabled: integer("disabled", { mode: "boolean" }).notNull().default(false),
   disabledReason: text("disabled_reason"),
+  /** Who disabled it: config | api | gone (410) | auto (disable_after); config re-enables only its own. */
+  disabledBy: text("disabled_by"),
   lastError: text("last_error"),
   consecutiveFailures: integer("consecutive_failures").notNull().default(0),
   failingSince: integer("failing_since"),

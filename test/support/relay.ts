@@ -47,7 +47,7 @@ export async function startTestRelay(
     app,
     post: (source, body, headers = {}) =>
       app.publicApp.handle(
-        new Request(`http://127.0.0.1/in/${source}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } }),
+        new Request(`http://127.0.0.1/in/${source}`, { method: "POST", body: body as BodyInit, headers: { "content-type": "application/json", ...headers } }),
       ),
     async close() {
       await store.close();

@@ -1,0 +1,52 @@
+/**
+ * Which stored provider headers go on to a target. The source names them
+ * (`forward_headers`, or its preset's default); some are never forwarded
+ * whatever the config says: hop-by-hop headers belong to one connection,
+ * Host/Content-Length describe the inbound request, Cookie/Authorization are
+ * credentials for the relay, and the headers hookrelay sets itself would
+ * collide with (or spoof) its own signature.
+ */
+
+// RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy ones proxies still send.
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
+const NEVER = new Set([
+  ...HOP_BY_HOP,
+  "host",
+  "content-length",
+  "content-type", // sent from the stored content type, exactly once
+  "content-encoding", // the stored body is sent as stored; the target must not re-decode it
+  "cookie",
+  "authorization",
+  "expect",
+]);
+// Headers hookrelay sets on every delivery.
+const OWN_PREFIXES = ["webhook-", "hookrelay-"];
+
+/** True when a header name may be forwarded to a target at all. */
+export function isForwardableHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return !NEVER.has(lower) && !OWN_PREFIXES.some((p) => lower.startsWith(p));
+}
+
+/**
+ * The stored headers (in received order) whose names are in `allowed`
+ * (lower-cased) and forwardable.
+ *
+ * @example selectForwardHeaders([["X-GitHub-Event", "push"], ["Host", "a"]], ["x-github-event", "host"])
+ * // [["X-GitHub-Event", "push"]]
+ */
+export function selectForwardHeaders(stored: readonly [string, string][], allowed: readonly string[]): [string, string][] {
+  if (allowed.length === 0) return [];
+  const wanted = new Set(allowed.map((n) => n.toLowerCase()));
+  return stored.filter(([name]) => wanted.has(name.toLowerCase()) && isForwardableHeader(name));
+}

@@ -1,0 +1,42 @@
+import { expect, test } from "bun:test";
+import { clampRetryAfter, nextAttemptAt, parseRetryAfter } from "./retry-schedule.ts";
+
+const policy = { scheduleMs: [0, 5_000, 60_000, 300_000], jitter: 0.2 };
+
+test("the delay before attempt n+1 is the schedule's n-th entry", () => {
+  expect(nextAttemptAt({ ...policy, jitter: 0 }, 1, 1_000, 0.9)).toBe(6_000);
+  expect(nextAttemptAt({ ...policy, jitter: 0 }, 2, 1_000, 0.9)).toBe(61_000);
+});
+
+test("the schedule exhausted means no next attempt", () => {
+  expect(nextAttemptAt(policy, 4, 1_000, 0.5)).toBeNull();
+});
+
+test("jitter stays within plus or minus the configured fraction", () => {
+  expect(nextAttemptAt(policy, 1, 0, 0)).toBe(4_000);
+  expect(nextAttemptAt(policy, 1, 0, 0.5)).toBe(5_000);
+  expect(nextAttemptAt(policy, 1, 0, 0.999999)).toBe(6_000);
+});
+
+test("Retry-After replaces the scheduled delay within the schedule's bounds", () => {
+  expect(nextAttemptAt(policy, 1, 0, 0.5, 20_000)).toBe(20_000);
+  expect(clampRetryAfter(policy, 0)).toBe(5_000);
+  expect(clampRetryAfter(policy, 86_400_000)).toBe(300_000);
+});
+
+test("Retry-After does not extend a finished schedule", () => {
+  expect(nextAttemptAt(policy, 4, 0, 0.5, 1_000)).toBeNull();
+});
+
+test("Retry-After parses delay-seconds and HTTP dates, and rejects junk", () => {
+  const now = Date.parse("Wed, 21 Oct 2015 07:28:00 GMT");
+  expect(parseRetryAfter("120", now)).toBe(120_000);
+  expect(parseRetryAfter(" 7 ", now)).toBe(7_000);
+  expect(parseRetryAfter("Wed, 21 Oct 2015 07:29:30 GMT", now)).toBe(90_000);
+  expect(parseRetryAfter("Wed, 21 Oct 2015 07:00:00 GMT", now)).toBe(0);
+  expect(parseRetryAfter("-5", now)).toBeNull();
+  expect(parseRetryAfter("soon", now)).toBeNull();
+  expect(parseRetryAfter("21 Oct 2015", now)).toBeNull();
+  expect(parseRetryAfter("1.5", now)).toBeNull();
+  expect(parseRetryAfter(null, now)).toBeNull();
+});

@@ -1,0 +1,56 @@
+/**
+ * When the next attempt of a delivery is due. The schedule is plain data
+ * (RetryPolicy.scheduleMs: the delay before each attempt, the first one
+ * included); jitter spreads retries of a burst so a recovering target is not
+ * hit by all of them in the same second. Clock and randomness come in.
+ */
+import type { RetryPolicy } from "../config/types.ts";
+
+/**
+ * Time of attempt `attemptsMade + 1`, or null when the schedule is exhausted.
+ * `random` is a number in [0, 1); `retryAfterMs` (from a 429/503) replaces the
+ * scheduled delay, clamped within the schedule's bounds.
+ *
+ * @example nextAttemptAt({ scheduleMs: [0, 5000], jitter: 0 }, 1, 1000, 0.5) // 6000
+ */
+export function nextAttemptAt(
+  policy: RetryPolicy,
+  attemptsMade: number,
+  nowMs: number,
+  random: number,
+  retryAfterMs: number | null = null,
+): number | null {
+  const scheduled = policy.scheduleMs[attemptsMade];
+  if (scheduled === undefined) return null;
+  if (retryAfterMs !== null) return nowMs + clampRetryAfter(policy, retryAfterMs);
+  const factor = 1 + policy.jitter * (2 * random - 1);
+  return nowMs + Math.max(0, Math.round(scheduled * factor));
+}
+
+/**
+ * Keeps a target's Retry-After between the schedule's smallest non-zero delay
+ * (so "Retry-After: 0" cannot turn retries into a tight loop) and its largest
+ * delay (so a target cannot park a delivery for a year).
+ */
+export function clampRetryAfter(policy: RetryPolicy, retryAfterMs: number): number {
+  const nonZero = policy.scheduleMs.filter((d) => d > 0);
+  const low = nonZero.length > 0 ? Math.min(...nonZero) : 0;
+  const high = Math.max(low, ...policy.scheduleMs);
+  return Math.min(high, Math.max(low, retryAfterMs));
+}
+
+/**
+ * Parses a Retry-After header (delay-seconds or an HTTP date) into a delay in
+ * ms from `nowMs`; null when absent or malformed. A date in the past is 0.
+ *
+ * @example parseRetryAfter("120", 0) // 120000
+ */
+export function parseRetryAfter(value: string | null, nowMs: number): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // Only full HTTP dates: Date.parse alone accepts "1" or "2024" as dates.
+  if (!/[a-z]{3},? .*\d{2}:\d{2}:\d{2}/i.test(text)) return null;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
+}

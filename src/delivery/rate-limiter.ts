@@ -1,0 +1,25 @@
+/**
+ * Per-target `rate` ("50/s") as a token bucket on the injected clock. It is
+ * per process: several processes on one store each apply the full rate.
+ */
+export class RateLimiter {
+  #buckets = new Map<string, { tokens: number; atMs: number }>();
+
+  /** Whole attempts `target` may start now (Infinity when it has no rate). */
+  available(target: string, ratePerSec: number | null, nowMs: number): number {
+    if (ratePerSec === null || ratePerSec <= 0) return Number.POSITIVE_INFINITY;
+    // A one-second burst at most: a quiet minute does not bank a flood.
+    const capacity = Math.max(1, ratePerSec);
+    let b = this.#buckets.get(target);
+    if (!b) this.#buckets.set(target, (b = { tokens: capacity, atMs: nowMs }));
+    b.tokens = Math.min(capacity, b.tokens + (Math.max(0, nowMs - b.atMs) * ratePerSec) / 1000);
+    b.atMs = nowMs;
+    return Math.floor(b.tokens);
+  }
+
+  /** Spends one token of `target` (no-op without a rate). */
+  take(target: string, nowMs: number): void {
+    const b = this.#buckets.get(target);
+    if (b && b.atMs <= nowMs) b.tokens -= 1;
+  }
+}

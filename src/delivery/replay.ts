@@ -1,0 +1,49 @@
+/**
+ * `hookrelay replay`: schedules new deliveries for stored events. The CLI
+ * parses its flags and prints the count; the running scheduler (or the next
+ * `serve`) sends them, since they are plain pending rows in the store.
+ */
+import type { Config } from "../config/types.ts";
+import { globToRegExp, matchesAnyGlob } from "../core/glob.ts";
+import type { DeliveryStatus } from "../store/deliveries.ts";
+import type { Store } from "../store/index.ts";
+import { scheduleReplay } from "../store/redeliver.ts";
+
+/** The replay filters; each one narrows the selection. */
+export interface ReplayOptions {
+  source?: string;
+  target?: string;
+  /** Only events received at or after this time (ms since epoch). */
+  sinceMs?: number;
+  /** Only (event, target) pairs whose latest delivery has this status, e.g. "failed". */
+  status?: DeliveryStatus;
+  /** Count, create nothing. */
+  dryRun: boolean;
+  /** Defaults to the wall clock. */
+  nowMs?: number;
+}
+
+/**
+ * Creates a new delivery for each matching (event, target) pair — the
+ * targets the event already had, plus those the current routes send it to —
+ * for targets that exist in config, skipping erased events and pairs with a
+ * delivery still open. Returns how many were (with dryRun: would be) created.
+ *
+ * @example await replay(store, config, { target: "orders", status: "failed", dryRun: true }) // 12
+ */
+export async function replay(store: Store, config: Pick<Config, "routes" | "targets">, opts: ReplayOptions): Promise<number> {
+  const routes = config.routes.map((r) => ({ from: r.from, to: r.to, globs: r.eventTypes?.map(globToRegExp) ?? null }));
+  const routeTargets = (source: string, eventType: string | null) => [
+    ...new Set(routes.filter((r) => r.from === source && matchesAnyGlob(r.globs, eventType)).flatMap((r) => r.to)),
+  ];
+  return scheduleReplay(store.conn.client, {
+    source: opts.source,
+    target: opts.target,
+    sinceMs: opts.sinceMs,
+    status: opts.status,
+    dryRun: opts.dryRun,
+    nowMs: opts.nowMs ?? Date.now(),
+    routeTargets,
+    knownTargets: new Set(config.targets.map((t) => t.name)),
+  });
+}

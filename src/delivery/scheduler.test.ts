@@ -1,0 +1,154 @@
+import { afterEach, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { TargetConfig } from "../config/types.ts";
+import { fakeClock, recordingTarget, runCleanups, storeAt, submitEvent, targetConfig, tempDir } from "../../test/delivery/fixtures.ts";
+import { createScheduler, type SchedulerOptions } from "./scheduler.ts";
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(() => runCleanups(cleanups));
+
+async function setup(targets: TargetConfig[], extra: Partial<SchedulerOptions> = {}, file?: string) {
+  const clock = fakeClock();
+  const store = await storeAt(file ?? join(tempDir(cleanups), "s.db"), cleanups, clock);
+  const make = (over: Partial<SchedulerOptions> = {}) => {
+    const s = createScheduler({ store, targets, clock, random: () => 0.5, pollMs: 60_000, ...extra, ...over });
+    cleanups.unshift(() => s.stop(100));
+    return s;
+  };
+  return { clock, store, scheduler: make(), make };
+}
+
+const statuses = async (store: Awaited<ReturnType<typeof setup>>["store"]) =>
+  (await store.conn.client.execute("SELECT status FROM deliveries ORDER BY created_at, rowid")).rows.map((r) => r.status);
+
+test("an ordered target receives events one at a time in receive order, a retry holding the line", async () => {
+  const target = recordingTarget(cleanups, (_r, n) => ({ status: n === 1 ? 500 : 200 }));
+  const { clock, store, scheduler } = await setup([targetConfig("o", target.url, { ordered: true, concurrency: 8 })]);
+  const ids: string[] = [];
+  for (let i = 0; i < 4; i++) ids.push(await submitEvent(store, { targets: ["o"], receivedAt: clock() + i }));
+  clock.advance(10);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(1);
+  clock.advance(5_000);
+  await scheduler.drain();
+  expect(target.received.map((r) => r.headers.get("webhook-id"))).toEqual([ids[0]!, ...ids]);
+  // One at a time: each request arrived after the previous reply.
+  for (let i = 1; i < target.received.length; i++) expect(target.received[i]!.at).toBeGreaterThanOrEqual(target.received[i - 1]!.doneAt);
+});
+
+test("a target failing many in a row is backed off as a whole, then probed once", async () => {
+  let up = false;
+  const target = recordingTarget(cleanups, () => ({ status: up ? 200 : 500 }));
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 1 })], {
+    circuit: { threshold: 3, baseMs: 10_000, maxMs: 60_000 },
+  });
+  for (let i = 0; i < 6; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  // Three failures open the circuit: the other three events are not tried one by one.
+  expect(target.received).toHaveLength(3);
+  clock.advance(9_999);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(3);
+  clock.advance(1);
+  up = true;
+  await scheduler.drain();
+  // The probe succeeds, the circuit closes: the three untried events and the three retries (due by now) go.
+  expect(target.received).toHaveLength(9);
+  expect(await statuses(store)).toEqual(Array(6).fill("delivered"));
+  const state = await store.conn.client.execute("SELECT consecutive_failures, circuit_open_until FROM target_state");
+  expect(state.rows[0]).toMatchObject({ consecutive_failures: 0, circuit_open_until: null });
+});
+
+test("a half-open circuit that fails again stays open twice as long", async () => {
+  const target = recordingTarget(cleanups, () => ({ status: 500 }));
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 1, retry: { scheduleMs: [0, 1], jitter: 0 } })], {
+    circuit: { threshold: 2, baseMs: 10_000, maxMs: 60_000 },
+  });
+  for (let i = 0; i < 5; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(target.received).toHaveLength(2);
+  clock.advance(10_000);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(3);
+  clock.advance(19_999);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(3);
+  clock.advance(1);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(4);
+});
+
+test("a target failing continuously for disable_after is disabled with its last error, deliveries kept", async () => {
+  const target = recordingTarget(cleanups, () => ({ status: 502 }));
+  const { clock, store, scheduler } = await setup([
+    targetConfig("t", target.url, { disableAfterMs: 3_600_000, retry: { scheduleMs: [0, 1_800_000, 1_800_000, 1_800_000], jitter: 0 } }),
+  ]);
+  await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  clock.advance(1_800_000);
+  await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(scheduler.isPaused("t")).toBe(false);
+  clock.advance(1_800_000);
+  await scheduler.drain();
+  expect(scheduler.isPaused("t")).toBe(true);
+  const state = await store.conn.client.execute("SELECT disabled_by, disabled_reason, last_error FROM target_state");
+  expect(state.rows[0]).toMatchObject({ disabled_by: "auto", last_error: "HTTP 502" });
+  expect(String(state.rows[0]!.disabled_reason)).toContain("last error: HTTP 502");
+  expect(await statuses(store)).toEqual(["paused", "paused"]);
+});
+
+test("config enabled = false starts the target disabled, and config re-enables only what config disabled", async () => {
+  const target = recordingTarget(cleanups);
+  const file = join(tempDir(cleanups), "cfg.db");
+  const off = await setup([targetConfig("t", target.url, { enabled: false })], {}, file);
+  await off.scheduler.start();
+  expect(off.scheduler.isPaused("t")).toBe(true);
+  await submitEvent(off.store, { targets: ["t"], receivedAt: off.clock(), paused: ["t"] });
+  await off.scheduler.stop();
+  // Restart with the target enabled in config: it flows.
+  const on = createScheduler({ store: off.store, targets: [targetConfig("t", target.url)], clock: off.clock, random: () => 0.5, pollMs: 60_000 });
+  cleanups.unshift(() => on.stop(100));
+  await on.drain();
+  expect(target.received).toHaveLength(1);
+  // Disabled at run time (API): a restart with the target enabled in config keeps it disabled.
+  await on.disableTarget("t", "maintenance");
+  const again = createScheduler({ store: off.store, targets: [targetConfig("t", target.url)], clock: off.clock, random: () => 0.5, pollMs: 60_000 });
+  cleanups.unshift(() => again.stop(100));
+  await again.start();
+  expect(again.isPaused("t")).toBe(true);
+});
+
+test("an erased event's delivery fails without a request", async () => {
+  const target = recordingTarget(cleanups);
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url)]);
+  const id = await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await store.conn.client.execute({ sql: "UPDATE events SET body = NULL, headers = NULL, erased_at = 1 WHERE id = ?", args: [id] });
+  await scheduler.drain();
+  expect(target.received).toHaveLength(0);
+  expect(await statuses(store)).toEqual(["failed"]);
+});
+
+test("a rate caps how many attempts start per second of the clock", async () => {
+  const target = recordingTarget(cleanups);
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { ratePerSec: 2, concurrency: 10 })]);
+  for (let i = 0; i < 5; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(target.received).toHaveLength(2);
+  clock.advance(500);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(3);
+  clock.advance(1_000);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(5);
+});
+
+test("wake() sends a newly stored event without waiting for the poll", async () => {
+  const target = recordingTarget(cleanups);
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url)], { pollMs: 3_600_000 });
+  await scheduler.start();
+  await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  scheduler.wake();
+  await target.until(1);
+  expect(target.received).toHaveLength(1);
+});

@@ -1,0 +1,298 @@
+/**
+ * The delivery loop. Each round leases due deliveries from the store (one
+ * statement, bounded per target), launches one attempt per lease without
+ * awaiting it (a hanging target holds only its own slots), and records each
+ * outcome fenced by its lease. All retry state is in the store; this object
+ * holds only slots, rate tokens and a cache of target state.
+ *
+ * Target enablement (documented choice): the store's target_state is the
+ * truth at run time. At start, config `enabled = false` disables a target
+ * (disabled_by = "config"); config `enabled = true` re-enables only a target
+ * that config had disabled. A target disabled at run time (API, 410,
+ * disable_after) stays disabled across restarts until enabled via the API/UI,
+ * or until config toggles it off and on again.
+ */
+import type { TargetConfig } from "../config/types.ts";
+import { classifyDelivery } from "../core/delivery-outcome.ts";
+import { makeId } from "../core/ids.ts";
+import { decodeSigningSecret } from "../core/outbound-signing.ts";
+import { nextAttemptAt } from "../core/retry-schedule.ts";
+import { leaseDueDeliveries, releaseLeases, type LeasedDelivery, type OutcomeRecord } from "../store/deliveries.ts";
+import { silentLogger, type Logger } from "../log/logger.ts";
+import type { Store } from "../store/index.ts";
+import * as targetState from "../store/target-state.ts";
+import { buildOutboundHeaders } from "./outbound-request.ts";
+import { OutcomeWriter, type Recorded } from "./outcome-writer.ts";
+import { createSender, type Sender } from "./sender.ts";
+import { RateLimiter } from "./rate-limiter.ts";
+
+/** Reported after every attempt (metrics). */
+export interface AttemptReport {
+  target: string;
+  deliveryId: string;
+  eventId: string;
+  attempt: number;
+  status: OutcomeRecord["status"];
+  statusCode: number | null;
+  durationMs: number;
+}
+
+export interface SchedulerOptions {
+  store: Store;
+  targets: TargetConfig[];
+  /** Injected clock (ms): due times, retry schedule, webhook-timestamp, circuit. */
+  clock: () => number;
+  /** Injected randomness in [0, 1): retry jitter. */
+  random: () => number;
+  sender?: Sender;
+  /** Margin added to a target's connect + total timeout to make its lease length. Default 30 s. */
+  leaseMs?: number;
+  /** How often the loop looks for due work when nothing wakes it. Default 1 s. */
+  pollMs?: number;
+  log?: Logger;
+  /** The lower-cased provider headers a source forwards (config or its preset's default). */
+  forwardHeadersFor?: (source: string) => readonly string[];
+  onAttempt?: (report: AttemptReport) => void;
+  /** Failures in a row that open a target's circuit, and its first and longest open time. */
+  circuit?: { threshold: number; baseMs: number; maxMs: number };
+}
+
+/** What `createScheduler` returns; see the file comment for the loop. */
+export interface Scheduler {
+  /** Applies config enablement, then runs the loop (poll timer + wake-ups). */
+  start(): Promise<void>;
+  /** Stops leasing, waits (bounded) for in-flight attempts, releases what is left. */
+  stop(timeoutMs?: number): Promise<void>;
+  /** One round: lease what is due and launch it. Resolves with how many were leased. */
+  tick(): Promise<number>;
+  /** Ticks until nothing is due or in flight (tests, by the injected clock). */
+  drain(): Promise<void>;
+  /** New work was committed (ingest): look now instead of at the next poll. */
+  wake(): void;
+  /** Enables a target and resumes its paused deliveries; returns how many resumed. */
+  enableTarget(name: string): Promise<number>;
+  /** Disables a target and pauses its pending deliveries; returns how many were paused. */
+  disableTarget(name: string, reason: string): Promise<number>;
+  /** True when new deliveries to this target should be inserted as `paused`. */
+  isPaused(name: string): boolean;
+  /** Attempts in flight in this process. */
+  inFlight(): number;
+}
+
+/** Creates the delivery scheduler for the configured targets. */
+export function createScheduler(opts: SchedulerOptions): Scheduler {
+  const client = opts.store.conn.client;
+  const clock = opts.clock;
+  const log = opts.log ?? silentLogger;
+  const send = opts.sender ?? createSender();
+  const leaseMargin = opts.leaseMs ?? 30_000;
+  const pollMs = opts.pollMs ?? 1000;
+  const circuit = opts.circuit ?? { threshold: 10, baseMs: 5_000, maxMs: 300_000 };
+  const targets = new Map(opts.targets.map((t) => [t.name, t]));
+  const keys = new Map(opts.targets.map((t) => [t.name, t.signingSecrets.map(decodeSigningSecret).filter((k) => k !== null)]));
+  const rate = new RateLimiter();
+  const writer = new OutcomeWriter(client, clock);
+  const rnd = () => crypto.getRandomValues(new Uint8Array(10));
+
+  let states = new Map<string, targetState.TargetState>();
+  let loaded = false;
+  let started = false;
+  let stopped = false;
+  let poll: ReturnType<typeof setInterval> | null = null;
+  let chain: Promise<unknown> = Promise.resolve();
+  let tickQueued = false;
+  let lastSweepMs = -Infinity;
+  const inflight = new Map<string, Promise<void>>();
+  const perTarget = new Map<string, number>();
+  // lease id → deliveries of that lease not yet finished, for release on stop.
+  const openLeases = new Map<string, number>();
+
+  async function applyConfig(): Promise<void> {
+    const stored = await targetState.readTargetStates(client);
+    const now = clock();
+    for (const t of opts.targets) {
+      const s = stored.get(t.name);
+      if (!t.enabled && !s?.disabled) {
+        await targetState.disableTarget(client, { name: t.name, reason: "disabled in config", by: "config", nowMs: now });
+      } else if (t.enabled && s?.disabled && s.disabledBy === "config") {
+        await targetState.enableTarget(client, { name: t.name, nowMs: now });
+      }
+    }
+    states = await targetState.readTargetStates(client);
+    loaded = true;
+  }
+
+  function requestTick(): void {
+    if (!started || stopped || tickQueued) return;
+    tickQueued = true;
+    setImmediate(() => {
+      tickQueued = false;
+      tick().catch((err) => log.error("delivery round failed", { error: String(err) }));
+    });
+  }
+
+  function tick(): Promise<number> {
+    const run = chain.then(() => tickOnce());
+    chain = run.catch(() => {});
+    return run;
+  }
+
+  async function tickOnce(): Promise<number> {
+    if (stopped) return 0;
+    if (!loaded) await applyConfig();
+    const now = clock();
+    states = await targetState.readTargetStates(client);
+    const disabled = [...states.values()].filter((s) => s.disabled && targets.has(s.name)).map((s) => s.name);
+    if (disabled.length > 0 && now - lastSweepMs >= pollMs) {
+      lastSweepMs = now;
+      await targetState.pausePendingDeliveries(client, disabled, now);
+    }
+    const wants = [];
+    for (const t of targets.values()) {
+      if (t.kind !== "push") continue;
+      const s = states.get(t.name);
+      if (s?.disabled) continue;
+      if (s?.circuitOpenUntil != null && now < s.circuitOpenUntil) continue;
+      // Half-open: after the circuit's time is up, one probe attempt until a success closes it.
+      const halfOpen = s?.circuitOpenUntil != null;
+      const concurrency = t.ordered || halfOpen ? 1 : t.concurrency;
+      const slots = Math.min(concurrency - (perTarget.get(t.name) ?? 0), rate.available(t.name, t.ratePerSec, now));
+      if (slots <= 0) continue;
+      wants.push({ target: t.name, slots, concurrency, ordered: t.ordered, leaseMs: t.connectTimeoutMs + t.timeoutMs + leaseMargin });
+    }
+    if (wants.length === 0) return 0;
+    const leaseId = makeId("lease", now, rnd());
+    const leased = await leaseDueDeliveries(client, { leaseId, nowMs: now, wants });
+    if (leased.length > 0) openLeases.set(leaseId, leased.length);
+    for (const d of leased) {
+      rate.take(d.target, now);
+      perTarget.set(d.target, (perTarget.get(d.target) ?? 0) + 1);
+      const p = attempt(d).finally(() => {
+        inflight.delete(d.id);
+        perTarget.set(d.target, (perTarget.get(d.target) ?? 1) - 1);
+        const left = (openLeases.get(d.leaseId) ?? 1) - 1;
+        if (left <= 0) openLeases.delete(d.leaseId);
+        else openLeases.set(d.leaseId, left);
+        requestTick();
+      });
+      inflight.set(d.id, p);
+    }
+    return leased.length;
+  }
+
+  async function attempt(d: LeasedDelivery): Promise<void> {
+    const t = targets.get(d.target)!;
+    const number = d.attempts + 1;
+    const base = { deliveryId: d.id, leaseId: d.leaseId, eventId: d.eventId, target: d.target };
+    try {
+      if (d.body === null) {
+        // Erased for privacy: there is nothing left to send.
+        await writer.write({ ...base, attempt: null, status: "failed", nextAttemptAt: null, error: "event erased", healthy: null });
+        return;
+      }
+      const at = clock();
+      const headers = buildOutboundHeaders({ ...d, body: d.body }, {
+        attempt: number,
+        nowMs: at,
+        keys: keys.get(t.name) ?? [],
+        forwardHeaders: opts.forwardHeadersFor?.(d.source) ?? [],
+      });
+      const report = await send({ url: t.url, body: d.body, headers, timeoutMs: t.timeoutMs, connectTimeoutMs: t.connectTimeoutMs });
+      const done = clock();
+      const outcome = classifyDelivery(report.result, done);
+      let record: OutcomeRecord;
+      const statusCode = report.result.kind === "response" ? report.result.status : null;
+      const attemptRow = { id: makeId("att", at, rnd()), at, statusCode, durationMs: report.durationMs, responseExcerpt: report.excerpt };
+      if (outcome.kind === "delivered") {
+        record = { ...base, attempt: { ...attemptRow, error: null }, status: "delivered", nextAttemptAt: null, error: null, healthy: true };
+      } else if (outcome.kind === "gone") {
+        // Kept, paused: it flows again when the target is re-enabled.
+        record = { ...base, attempt: { ...attemptRow, error: outcome.error }, status: "paused", nextAttemptAt: done, error: outcome.error, healthy: false };
+      } else {
+        const next = nextAttemptAt(t.retry, number, done, opts.random(), outcome.retryAfterMs);
+        const status = next === null ? "failed" : "pending";
+        record = { ...base, attempt: { ...attemptRow, error: outcome.error }, status, nextAttemptAt: next, error: outcome.error, healthy: false };
+      }
+      const recorded = await writer.write(record);
+      opts.onAttempt?.({ target: t.name, deliveryId: d.id, eventId: d.eventId, attempt: number, status: record.status, statusCode, durationMs: report.durationMs });
+      const fields = { target: t.name, delivery: d.id, event: d.eventId, attempt: number, statusCode, durationMs: report.durationMs, error: record.error };
+      if (!recorded.updated) log.warn("attempt finished after its lease was lost", fields);
+      else if (record.status === "delivered") log.info("delivered", fields);
+      else if (record.status === "failed") log.warn("delivery failed", fields);
+      else log.debug("attempt failed", { ...fields, nextAttemptAt: record.nextAttemptAt });
+      if (outcome.kind === "gone") await disable(t.name, outcome.error, "gone");
+      else await afterFailureState(t, recorded);
+    } catch (err) {
+      // The lease expires and another attempt follows: at-least-once, never lost.
+      log.error("could not record an attempt", { target: t.name, delivery: d.id, error: String(err) });
+    }
+  }
+
+  async function afterFailureState(t: TargetConfig, recorded: Recorded): Promise<void> {
+    const s = recorded.target;
+    if (!s || s.disabled || s.consecutiveFailures === 0) return;
+    const now = clock();
+    if (s.failingSince !== null && now - s.failingSince >= t.disableAfterMs) {
+      const reason = `failing continuously since ${new Date(s.failingSince).toISOString()}; last error: ${s.lastError ?? "unknown"}`;
+      await disable(t.name, reason, "auto");
+      return;
+    }
+    const open = s.circuitOpenUntil !== null && now < s.circuitOpenUntil;
+    if (s.consecutiveFailures >= circuit.threshold && !open) {
+      const untilMs = now + Math.min(circuit.maxMs, circuit.baseMs * 2 ** Math.min(30, s.consecutiveFailures - circuit.threshold));
+      await targetState.openCircuit(client, { name: t.name, untilMs, nowMs: now });
+      log.warn("target circuit open", { target: t.name, untilMs, consecutiveFailures: s.consecutiveFailures });
+    }
+  }
+
+  async function disable(name: string, reason: string, by: targetState.DisabledBy): Promise<number> {
+    const paused = await targetState.disableTarget(client, { name, reason, by, nowMs: clock() });
+    states = await targetState.readTargetStates(client);
+    log.warn("target disabled", { target: name, reason, by, paused });
+    return paused;
+  }
+
+  return {
+    async start() {
+      if (started) return;
+      await applyConfig();
+      started = true;
+      poll = setInterval(requestTick, pollMs);
+      requestTick();
+    },
+    async stop(timeoutMs) {
+      stopped = true;
+      if (poll) clearInterval(poll);
+      await chain;
+      const bound = timeoutMs ?? Math.max(1000, ...opts.targets.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([Promise.allSettled(inflight.values()), new Promise((r) => (timer = setTimeout(r, bound)))]);
+      clearTimeout(timer);
+      await writer.flushed();
+      const released = await releaseLeases(client, [...openLeases.keys()], clock());
+      if (released > 0) log.info("released leases at shutdown", { released });
+    },
+    tick,
+    async drain() {
+      for (;;) {
+        const leased = await tick();
+        if (leased === 0 && inflight.size === 0) return;
+        if (inflight.size > 0) await Promise.race(inflight.values());
+      }
+    },
+    wake: requestTick,
+    async enableTarget(name) {
+      const resumed = await targetState.enableTarget(client, { name, nowMs: clock() });
+      states = await targetState.readTargetStates(client);
+      log.info("target enabled", { target: name, resumed });
+      requestTick();
+      return resumed;
+    },
+    disableTarget: (name, reason) => disable(name, reason, "api"),
+    isPaused(name) {
+      const s = states.get(name);
+      return s ? s.disabled : !(targets.get(name)?.enabled ?? true);
+    },
+    inFlight: () => inflight.size,
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * One HTTP attempt to a target: POST the exact bytes, never follow a
+ * redirect, give up at the connect and total timeouts, read at most 4 KB of
+ * the reply (a target streaming a huge body is cut off, not read whole), and
+ * refuse a name that resolves to a link-local / cloud-metadata address.
+ * Keep-alive is fetch's default, so one connection serves many attempts.
+ */
+import { lookup } from "node:dns/promises";
+import { isForbiddenAddress, parseIPv4, parseIPv6 } from "../core/address-guard.ts";
+import type { SendResult } from "../core/delivery-outcome.ts";
+
+/** How many bytes of a target's reply are kept for the UI. */
+export const EXCERPT_BYTES = 4096;
+// After the status line the reply body only feeds the excerpt: do not hold a slot for it.
+const EXCERPT_READ_MS = 1000;
+// An origin that answered within this window is assumed connectable (no probe).
+const CONNECTED_RECENTLY_MS = 30_000;
+
+/** One request to send. */
+export interface SendRequest {
+  url: string;
+  body: Uint8Array<ArrayBuffer>;
+  headers: [string, string][];
+  timeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+/** The sender's full report: the classified input plus what the UI shows. */
+export interface SendReport {
+  result: SendResult;
+  durationMs: number;
+  /** First 4 KB of the reply, decoded as UTF-8 (lossy); null when there was no reply. */
+  excerpt: string | null;
+}
+
+/** Sends one attempt; injectable so the scheduler can be tested without a network. */
+export type Sender = (req: SendRequest) => Promise<SendReport>;
+
+/**
+ * Makes the real sender. Bun's fetch has no connect timeout, so an origin not
+ * heard from recently is first probed with a bare TCP connect bounded by
+ * `connectTimeoutMs`: a blackholed target then fails fast instead of at the
+ * total timeout. Healthy origins skip the probe and reuse pooled connections.
+ */
+export function createSender(opts: { resolve?: (host: string) => Promise<string[]> } = {}): Sender {
+  const resolveHost = opts.resolve ?? resolveAll;
+  const lastHeard = new Map<string, number>();
+  return async (req) => {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    const url = new URL(req.url);
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    let addresses: string[];
+    try {
+      addresses = isIpLiteral(host) ? [host] : await resolveHost(host);
+    } catch (err) {
+      return { result: { kind: "network", message: `cannot resolve ${host}: ${errorText(err)}` }, durationMs: elapsed(), excerpt: null };
+    }
+    const forbidden = [host, ...addresses].find(isForbiddenAddress);
+    if (forbidden !== undefined) return { result: { kind: "forbidden-address", address: forbidden }, durationMs: elapsed(), excerpt: null };
+    const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
+    const origin = `${url.protocol}//${url.host}`;
+    if ((lastHeard.get(origin) ?? -Infinity) < performance.now() - CONNECTED_RECENTLY_MS) {
+      const probe = await probeConnect(addresses[0] ?? host, port, req.connectTimeoutMs);
+      if (probe !== null) return { result: probe, durationMs: elapsed(), excerpt: null };
+    }
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), Math.max(1, req.timeoutMs - elapsed()));
+    try {
+      const res = await fetch(req.url, {
+        method: "POST",
+        body: req.body,
+        headers: req.headers,
+        redirect: "manual",
+        signal: controller.signal,
+        keepalive: true,
+      });
+      lastHeard.set(origin, performance.now());
+      const excerpt = await readExcerpt(res, controller);
+      return {
+        result: { kind: "response", status: res.status, retryAfter: res.headers.get("retry-after"), location: res.headers.get("location") },
+        durationMs: elapsed(),
+        excerpt,
+      };
+    } catch (err) {
+      if (controller.signal.aborted) return { result: { kind: "timeout", phase: "total", afterMs: req.timeoutMs }, durationMs: elapsed(), excerpt: null };
+      lastHeard.delete(origin);
+      return { result: { kind: "network", message: errorText(err) }, durationMs: elapsed(), excerpt: null };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+// Reads up to EXCERPT_BYTES, then cancels the stream so the rest is never read.
+async function readExcerpt(res: Response, controller: AbortController): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const cutoff = setTimeout(() => void reader.cancel().catch(() => {}), EXCERPT_READ_MS);
+  try {
+    while (size < EXCERPT_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } catch {
+    // A reply cut short (timeout, reset) still has its status; keep what was read.
+  } finally {
+    clearTimeout(cutoff);
+    if (size >= EXCERPT_BYTES) {
+      await reader.cancel().catch(() => {});
+      controller.abort();
+    }
+  }
+  const all = new Uint8Array(Math.min(size, EXCERPT_BYTES));
+  let at = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, all.length - at);
+    all.set(part, at);
+    at += part.length;
+    if (at >= all.length) break;
+  }
+  return new TextDecoder().decode(all);
+}
+
+// A bare TCP connect with a deadline; null when it connected.
+async function probeConnect(address: string, port: number, timeoutMs: number): Promise<SendResult | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<SendResult>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: "timeout", phase: "connect", afterMs: timeoutMs }), timeoutMs);
+  });
+  const attempt = Bun.connect({ hostname: address, port, socket: { data() {} } }).then(
+    (socket) => {
+      socket.end();
+      return null;
+    },
+    (err: unknown): SendResult => ({ kind: "network", message: errorText(err) }),
+  );
+  try {
+    // A connect landing after the deadline is still closed by the `then` above.
+    return await Promise.race([attempt, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function resolveAll(host: string): Promise<string[]> {
+  const found = await lookup(host, { all: true, verbatim: true });
+  return found.map((a) => a.address);
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^[\d.]+$/.test(host) ? parseIPv4(host) !== null : parseIPv6(host) !== null;
+}
+
+function errorText(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return [e?.code, e?.message ?? String(err)].filter(Boolean).join(": ").slice(0, 300);
+}

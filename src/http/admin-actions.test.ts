@@ -1,0 +1,93 @@
+import { afterEach, expect, test } from "bun:test";
+import { ADMIN_TOKEN, adminToml, seedEvents } from "../../test/support/admin-fixture.ts";
+import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
+
+const relays: TestRelay[] = [];
+afterEach(async () => {
+  for (const r of relays.splice(0)) await r.close();
+});
+async function relayWithEvents(n: number) {
+  const r = await startTestRelay(adminToml());
+  relays.push(r);
+  const events = await seedEvents(r.store, n, Date.UTC(2025, 0, 1));
+  const api = async (path: string, init: RequestInit = {}) => {
+    const res = await r.app.adminApp.handle(
+      new Request(`http://127.0.0.1${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(init.headers as object) } }),
+    );
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  return { r, events, api };
+}
+
+test("erase removes body and headers and keeps a metadata row marked erased", async () => {
+  const { events, api } = await relayWithEvents(3);
+  const e = events[1]!;
+  const del = await api(`/api/events/${e.id}`, { method: "DELETE" });
+  expect(del.status).toBe(200);
+  expect(del.body.id).toBe(e.id);
+  const ev = await api(`/api/events/${e.id}`);
+  expect(ev.body).toMatchObject({ id: e.id, dedupeKey: e.dedupeKey, erasedAt: del.body.erasedAt });
+  expect(ev.body.request).toMatchObject({ headers: [], body: null, bodyBase64: null });
+  expect((await api(`/api/events/${e.id}/body`)).status).toBe(410);
+  expect((await api(`/api/events/${e.id}/redeliver`, { method: "POST" })).status).toBe(409);
+  const list = await api(`/api/events?q=${e.dedupeKey}`);
+  expect(list.body.events[0].erasedAt).toBe(del.body.erasedAt);
+});
+
+test("redeliver creates a new pending delivery per target, or for the named one", async () => {
+  const { events, api } = await relayWithEvents(3);
+  const e = events.find((x) => x.source === "shop")!;
+  const all = await api(`/api/events/${e.id}/redeliver`, { method: "POST" });
+  expect(all).toEqual({ status: 202, body: { created: 2 } });
+  const one = await api(`/api/events/${e.id}/redeliver`, { method: "POST", body: JSON.stringify({ target: "audit" }) });
+  expect(one.body).toEqual({ created: 1 });
+  const ev = await api(`/api/events/${e.id}`);
+  expect(ev.body.deliveries.map((d: any) => `${d.target}:${d.status}`)).toEqual(
+    expect.arrayContaining(["orders:pending", "audit:pending", "audit:pending"]),
+  );
+  expect(ev.body.deliveries.length).toBe(5);
+  expect((await api(`/api/events/${e.id}/redeliver`, { method: "POST", body: JSON.stringify({ target: "ghost" }) })).status).toBe(404);
+  expect((await api(`/api/events/${e.id}/redeliver`, { method: "POST", body: "{not json" })).status).toBe(400);
+});
+
+test("disabling a target pauses its pending deliveries and enabling makes them pending again", async () => {
+  const { r, api } = await relayWithEvents(40);
+  const count = async (status: string) =>
+    Number((await r.store.conn.client.execute({ sql: "SELECT count(*) AS n FROM deliveries WHERE target = 'orders' AND status = ?", args: [status] })).rows[0]!.n);
+  const pendingBefore = await count("pending");
+  const pausedBefore = await count("paused");
+  expect(pendingBefore).toBeGreaterThan(0);
+  const off = await api("/api/targets/orders/disable", { method: "POST" });
+  expect(off.body).toMatchObject({ name: "orders", enabled: false, state: "disabled" });
+  expect(await count("pending")).toBe(0);
+  expect(await count("paused")).toBe(pendingBefore + pausedBefore);
+  const on = await api("/api/targets/orders/enable", { method: "POST" });
+  expect(on.body).toMatchObject({ name: "orders", enabled: true });
+  expect(await count("paused")).toBe(0);
+  expect((await api("/api/targets/ghost/enable", { method: "POST" })).status).toBe(404);
+});
+
+test("a test event is stored with one delivery to the target", async () => {
+  const { api } = await relayWithEvents(0);
+  const sent = await api("/api/targets/audit/test", { method: "POST" });
+  expect(sent.status).toBe(202);
+  const ev = await api(`/api/events/${sent.body.eventId}`);
+  expect(ev.body).toMatchObject({ source: "_test", eventType: "hookrelay.test", status: "pending" });
+  expect(ev.body.deliveries.map((d: any) => d.target)).toEqual(["audit"]);
+  expect(JSON.parse(ev.body.request.body)).toMatchObject({ type: "hookrelay.test", target: "audit" });
+});
+
+test("a spike of signature mismatches on a source is flagged", async () => {
+  const { r, api } = await relayWithEvents(0);
+  const now = Date.now();
+  for (let i = 0; i < 6; i++)
+    await r.store.conn.client.execute({
+      sql: "INSERT INTO rejections (id, source, received_at, reason, method, path, headers) VALUES (?, 'billing', ?, 'bad_credentials', 'POST', '/in/billing', '[]')",
+      args: [`rej_${String(i).padStart(26, "0")}`, now - i * 1000],
+    });
+  const body = (await api("/api/sources")).body;
+  const billing = body.sources.find((s: any) => s.name === "billing");
+  expect(billing.recent.mismatches).toBe(6);
+  expect(billing.mismatchWarning).toContain("rotated on one side only");
+  expect(body.sources.find((s: any) => s.name === "shop").mismatchWarning).toBeNull();
+});

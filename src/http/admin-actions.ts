@@ -1,0 +1,125 @@
+/**
+ * The state changes the admin API and UI make, behind one interface so the
+ * controllers stay free of store and engine details. `createAdminActions`
+ * builds them from the store functions, preferring the delivery engine's own
+ * enable/disable (which also update its in-memory view) when it has them.
+ */
+import { randomBytes } from "node:crypto";
+import type { Config } from "../config/types.ts";
+import { makeId } from "../core/ids.ts";
+import { routedTargets, type CompiledSource } from "../ingest/sources.ts";
+import { getEventSummary } from "../store/admin-queries.ts";
+import { eraseEvent } from "../store/erase-event.ts";
+import type { Store } from "../store/index.ts";
+import { redeliverEvent } from "../store/redeliver.ts";
+import { disableTarget, enableTarget, readTargetStates } from "../store/target-state.ts";
+
+/** What a redeliver did: how many deliveries it created, or why none. */
+export type RedeliverResult = { ok: true; created: number } | { ok: false; reason: "not_found" | "erased" | "no_targets" | "unknown_target" };
+
+/** What the admin side can do to events and targets. */
+export interface AdminActions {
+  /** New deliveries for one event: to `target`, else to every target it had (or is now routed to). */
+  redeliver(eventId: string, target?: string): Promise<RedeliverResult>;
+  /** Re-enables a target; its paused deliveries become due now. */
+  enableTarget(name: string): Promise<void>;
+  /** Disables a target; its pending deliveries are kept, paused. */
+  disableTarget(name: string): Promise<void>;
+  /** Stores a synthetic event (source `_test`) with one delivery to the target. */
+  sendTestEvent(targetName: string): Promise<{ eventId: string }>;
+  /** Removes an event's raw body and headers, keeping a metadata row marked erased. */
+  eraseEvent(id: string): Promise<{ found: boolean; erasedAt: number | null }>;
+}
+
+/** The parts of the delivery engine the actions use; every one optional. */
+export interface EngineHooks {
+  wake?(): void;
+  enableTarget?(name: string): unknown;
+  disableTarget?(name: string, reason: string): unknown;
+  isPaused?(name: string): boolean;
+}
+
+/** What createAdminActions needs. */
+export interface AdminActionsDeps {
+  store: Store;
+  config: Config;
+  sources: Map<string, CompiledSource>;
+  nowMs: () => number;
+  engine?: EngineHooks | null;
+}
+
+/** Source name of test events; config names cannot start with "_", so it never collides. */
+export const TEST_SOURCE = "_test";
+const DISABLED_REASON = "disabled by an operator";
+
+/** AdminActions over the store (and the engine when present). */
+export function createAdminActions(deps: AdminActionsDeps): AdminActions {
+  const { store, config, nowMs } = deps;
+  const client = store.conn.client;
+  const known = new Set(config.targets.map((t) => t.name));
+  const wake = () => deps.engine?.wake?.();
+
+  const isDisabled = async (name: string) => {
+    if (deps.engine?.isPaused) return deps.engine.isPaused(name);
+    const state = (await readTargetStates(client)).get(name);
+    return state?.disabled ?? !(config.targets.find((t) => t.name === name)?.enabled ?? true);
+  };
+
+  return {
+    async redeliver(eventId, target) {
+      if (target !== undefined && !known.has(target)) return { ok: false, reason: "unknown_target" };
+      const first = await redeliverEvent(client, { eventId, target, nowMs: nowMs() });
+      if (first.ok) {
+        wake();
+        return { ok: true, created: first.deliveryIds.length };
+      }
+      if (first.reason !== "no_targets") return first;
+      // Never delivered (no route when it arrived): use today's routes.
+      const ev = await getEventSummary(client, eventId);
+      const src = ev ? deps.sources.get(ev.source) : undefined;
+      let created = 0;
+      for (const t of src && ev ? routedTargets(src, ev.eventType).filter((t) => known.has(t)) : []) {
+        const r = await redeliverEvent(client, { eventId, target: t, nowMs: nowMs() });
+        if (r.ok) created += r.deliveryIds.length;
+      }
+      if (created === 0) return first;
+      wake();
+      return { ok: true, created };
+    },
+    async enableTarget(name) {
+      if (deps.engine?.enableTarget) await deps.engine.enableTarget(name);
+      else await enableTarget(client, { name, nowMs: nowMs() });
+      wake();
+    },
+    async disableTarget(name) {
+      if (deps.engine?.disableTarget) await deps.engine.disableTarget(name, DISABLED_REASON);
+      else await disableTarget(client, { name, reason: DISABLED_REASON, by: "api", nowMs: nowMs() });
+    },
+    async sendTestEvent(targetName) {
+      const now = nowMs();
+      const id = makeId("evt", now, randomBytes(10));
+      const body = JSON.stringify({ type: "hookrelay.test", id, target: targetName, sentAt: new Date(now).toISOString() });
+      await store.writer.submit({
+        id,
+        source: TEST_SOURCE,
+        eventType: "hookrelay.test",
+        dedupeKey: id,
+        dedupeWindowMs: 0,
+        receivedAt: now,
+        method: "POST",
+        path: `/in/${TEST_SOURCE}`,
+        query: "",
+        headers: [["content-type", "application/json"], ["user-agent", "hookrelay-admin"]],
+        body: new TextEncoder().encode(body),
+        contentType: "application/json",
+        remoteAddr: null,
+        deliveries: [{ id: makeId("dlv", now, randomBytes(10)), target: targetName, status: (await isDisabled(targetName)) ? "paused" : "pending" }],
+      });
+      wake();
+      return { eventId: id };
+    },
+    async eraseEvent(id) {
+      return eraseEvent(client, id, nowMs());
+    },
+  };
+}

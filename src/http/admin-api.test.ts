@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ADMIN_TOKEN, adminToml, seedEvents, type SeededEvent } from "../../test/support/admin-fixture.ts";
+import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
+
+const START = Date.UTC(2025, 0, 1);
+const COUNT = 3000;
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+let relay: TestRelay;
+let seeded: SeededEvent[];
+const api = (path: string, init: RequestInit = {}) =>
+  relay.app.adminApp.handle(new Request(`http://127.0.0.1${path}`, { ...init, headers: { ...auth, ...(init.headers as object) } }));
+
+beforeAll(async () => {
+  relay = await startTestRelay(adminToml());
+  seeded = await seedEvents(relay.store, COUNT, START);
+});
+afterAll(() => relay.close());
+
+/** Follows nextCursor to the end and returns every id. */
+async function allIds(query: string, limit = 500): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  for (;;) {
+    const res = await api(`/api/events?${query}&limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { events: { id: string }[]; nextCursor: string | null };
+    ids.push(...body.events.map((e) => e.id));
+    if (!body.nextCursor) return ids;
+    cursor = body.nextCursor;
+  }
+}
+const newestFirst = (events: SeededEvent[]) => events.map((e) => e.id).reverse();
+
+describe("authentication", () => {
+  test("a request without a token is refused with 401", async () => {
+    const res = await relay.app.adminApp.handle(new Request("http://127.0.0.1/api/events"));
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: { code: "unauthorized", message: "missing or wrong admin token" } });
+    expect(res.headers.get("www-authenticate")).toBe("Bearer");
+  });
+
+  test("a wrong token is refused with 401, whatever its length", async () => {
+    for (const token of ["nope", `${ADMIN_TOKEN}x`, ADMIN_TOKEN.slice(0, -1)]) {
+      const res = await relay.app.adminApp.handle(new Request("http://127.0.0.1/api/events", { headers: { authorization: `Bearer ${token}` } }));
+      expect(res.status).toBe(401);
+    }
+  });
+
+  test("a UI page without a session redirects to the login form", async () => {
+    const res = await relay.app.adminApp.handle(new Request("http://127.0.0.1/targets"));
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/login?next=%2Ftargets");
+  });
+});
+
+describe("events list", () => {
+  test("cursor paging walks every event exactly once, newest first", async () => {
+    const ids = await allIds("", 137);
+    expect(ids).toEqual(newestFirst(seeded));
+  });
+
+  test("each filter returns exactly the matching events", async () => {
+    const cases: [string, (e: SeededEvent) => boolean][] = [
+      ["source=billing", (e) => e.source === "billing"],
+      ["type=order.paid", (e) => e.type === "order.paid"],
+      ["source=shop&type=invoice.sent", (e) => e.source === "shop" && e.type === "invoice.sent"],
+      ["status=failed", (e) => Object.values(e.statuses).includes("failed")],
+      ["status=pending", (e) => Object.values(e.statuses).includes("pending")],
+      ["target=audit", (e) => "audit" in e.statuses],
+      ["target=audit&status=failed", (e) => e.statuses.audit === "failed"],
+      ["target=orders&status=paused&source=shop", (e) => e.statuses.orders === "paused" && e.source === "shop"],
+    ];
+    for (const [query, match] of cases) {
+      const expected = newestFirst(seeded.filter(match));
+      expect(expected.length).toBeGreaterThan(0);
+      expect({ query, ids: await allIds(query, 97) }).toEqual({ query, ids: expected });
+    }
+  });
+
+  test("since and until restrict the list to a time range", async () => {
+    const since = new Date(START + 1000 * 1000).toISOString();
+    const until = START + 1100 * 1000;
+    const expected = newestFirst(seeded.filter((e) => e.receivedAt >= START + 1000 * 1000 && e.receivedAt < until));
+    expect(expected.length).toBe(100);
+    expect(await allIds(`since=${since}&until=${until}`)).toEqual(expected);
+  });
+
+  test("q finds an event by its dedupe key, a key prefix, or its id", async () => {
+    const e = seeded[1234]!;
+    expect(await allIds(`q=${e.dedupeKey}`)).toEqual([e.id]);
+    expect(await allIds(`q=${e.id}`)).toEqual([e.id]);
+    expect((await allIds("q=inv_0012")).length).toBe(seeded.filter((x) => x.dedupeKey.startsWith("inv_0012")).length);
+  });
+
+  test("list entries carry the contract's fields and the overall status", async () => {
+    const res = await api("/api/events?limit=1");
+    const body = (await res.json()) as { events: Record<string, unknown>[]; nextCursor: string };
+    const e = seeded.at(-1)!;
+    expect(body.events[0]).toMatchObject({
+      id: e.id, source: e.source, eventType: e.type, dedupeKey: e.dedupeKey,
+      receivedAt: new Date(e.receivedAt).toISOString(), duplicates: 0,
+    });
+    expect(["pending", "delivering", "delivered", "failed", "paused"]).toContain(body.events[0]!.status as string);
+    expect(body.nextCursor).toBe(e.id);
+  });
+
+  test("invalid filters answer 400 with the one error shape", async () => {
+    for (const q of ["status=lost", "limit=0", "limit=abc", "cursor=nope", "since=yesterday-ish"]) {
+      const res = await api(`/api/events?${q}`);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+    }
+  });
+});
+
+describe("one event", () => {
+  test("the event shows its raw request with secret headers masked, and every attempt", async () => {
+    const e = seeded.find((x) => x.source === "shop" && x.statuses.audit === "failed")!;
+    const res = await api(`/api/events/${e.id}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body.request.method).toBe("POST");
+    expect(body.request.path).toBe("/in/shop");
+    expect(body.request.headers[0]).toEqual(["content-type", "application/json"]);
+    expect(body.request.headers[2][1]).toBe("[masked, 14 chars]");
+    expect(JSON.parse(body.request.body).id).toBe(e.dedupeKey);
+    expect(Buffer.from(body.request.bodyBase64, "base64").toString()).toBe(body.request.body);
+    const audit = body.deliveries.find((d: any) => d.target === "audit");
+    expect(audit.status).toBe("failed");
+    expect(audit.attempts).toEqual([
+      { at: new Date(e.receivedAt + 50).toISOString(), status: 500, durationMs: 310, error: "HTTP 500", responseExcerpt: "Internal Server Error" },
+    ]);
+  });
+
+  test("the body download is the exact bytes as an attachment", async () => {
+    const e = seeded[10]!;
+    const res = await api(`/api/events/${e.id}/body`);
+    expect(res.headers.get("content-type")).toBe("application/octet-stream");
+    expect(res.headers.get("content-disposition")).toBe(`attachment; filename="${e.id}.bin"`);
+    expect(JSON.parse(await res.text()).id).toBe(e.dedupeKey);
+  });
+
+  test("unknown or malformed ids answer 404", async () => {
+    for (const path of ["/api/events/evt_00000000000000000000000000", "/api/events/garbage", "/api/events/evt_00000000000000000000000000/body"]) {
+      const res = await api(path);
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
+    }
+    expect((await api("/api/events/evt_00000000000000000000000000", { method: "DELETE" })).status).toBe(404);
+    expect((await api("/api/events/evt_00000000000000000000000000/redeliver", { method: "POST" })).status).toBe(404);
+  });
+});
+
+describe("sources, targets and rejections", () => {
+  test("sources list endpoint URLs and counts", async () => {
+    const body = (await (await api("/api/sources")).json()) as { sources: any[] };
+    expect(body.sources.map((s) => s.name)).toEqual(["shop", "billing"]);
+    expect(body.sources[1].endpoint).toBe("http://127.0.0.1:0/in/billing");
+    expect(body.sources[1].received).toBe(seeded.filter((e) => e.source === "billing").length);
+    expect(body.sources[1].mismatchWarning).toBeNull();
+  });
+
+  test("targets show queue depth, success rate and last error", async () => {
+    const body = (await (await api("/api/targets")).json()) as { targets: any[] };
+    const orders = body.targets.find((t) => t.name === "orders");
+    const open = seeded.filter((e) => ["pending", "paused"].includes(e.statuses.orders!)).length;
+    expect(orders).toMatchObject({ kind: "push", url: "http://127.0.0.1:9/hooks", enabled: true, queueDepth: open });
+    expect(orders.queue.failed).toBe(seeded.filter((e) => e.statuses.orders === "failed").length);
+  });
+
+  test("rejections are listed newest first with headers masked", async () => {
+    for (const [i, reason] of ["bad_signature", "missing_signature"].entries())
+      await relay.store.conn.client.execute({
+        sql: "INSERT INTO rejections (id, source, received_at, reason, method, path, headers, body_excerpt) VALUES (?, 'billing', ?, ?, 'POST', '/in/billing', ?, ?)",
+        args: [`rej_0000000000000000000000000${i}`, START + i, reason, JSON.stringify([["x-webhook-secret", "wrong"]]), new TextEncoder().encode("{}")],
+      });
+    const body = (await (await api("/api/rejections")).json()) as { rejections: any[] };
+    expect(body.rejections.map((r) => r.reason)).toEqual(["missing_signature", "bad_signature"]);
+    expect(body.rejections[0].headers).toEqual([["x-webhook-secret", "[masked, 5 chars]"]]);
+    expect(body.rejections[0].bodyExcerpt).toBe("{}");
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * The admin JSON API under /api (SPEC.md "Admin side"). Bearer token, or the
+ * UI's session cookie; a cookie (or open loopback mode) never suffices for a
+ * state change without a same-origin proof, since a browser attaches both to
+ * cross-site requests. Handlers validate input, call store functions or
+ * AdminActions, and return the shapes of admin-views.ts.
+ */
+import { Elysia } from "elysia";
+import type { Config } from "../config/types.ts";
+import { getEvent, listEvents, listRejections } from "../store/admin-queries.ts";
+import { sourceStats, targetStats } from "../store/admin-stats.ts";
+import type { Store } from "../store/index.ts";
+import type { AdminActions } from "./admin-actions.ts";
+import { parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter } from "./admin-params.ts";
+import { eventDetailJson, eventJson, publicBaseUrl, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
+import { isSameOrigin, type AdminAuth } from "./auth.ts";
+import { errorResponse, HttpError } from "./http-error.ts";
+import { API_HEADERS, withHeaders } from "./security-headers.ts";
+
+/** What the admin controllers (API and UI) need. */
+export interface AdminControllerOptions {
+  store: Store;
+  config: Config;
+  actions: AdminActions;
+  auth: AdminAuth;
+  nowMs: () => number;
+  /** The public listener's bound port once listening (endpoint URLs), else null. */
+  publicPort: () => number | null;
+}
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...API_HEADERS } });
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Why a request may not use the API, or null when it may. */
+export function refuseAdminRequest(auth: AdminAuth, request: Request): HttpError | null {
+  const who = auth.identify(request);
+  if (who === null)
+    return new HttpError(401, "unauthorized", "missing or wrong admin token", auth.required ? { "www-authenticate": "Bearer" } : {});
+  // A custom header cannot be sent cross-site without a CORS preflight, which we never grant.
+  if (who !== "bearer" && !SAFE_METHODS.has(request.method) && !isSameOrigin(request) && !request.headers.has("x-requested-with"))
+    return new HttpError(403, "csrf", "cross-site request refused");
+  return null;
+}
+
+function targetNamed(config: Config, name: string) {
+  const t = config.targets.find((x) => x.name === name);
+  if (!t) throw new HttpError(404, "not_found", `no target named "${name}"`);
+  return t;
+}
+
+/** Elysia instance serving /api/…. */
+export function adminApiController(opts: AdminControllerOptions) {
+  const { store, config, actions, auth, nowMs } = opts;
+  const client = store.conn.client;
+  return new Elysia()
+    .onError(({ error }) => withHeaders(errorResponse(error), API_HEADERS))
+    .onBeforeHandle(({ request }) => {
+      const refused = refuseAdminRequest(auth, request);
+      if (refused) return withHeaders(errorResponse(refused), API_HEADERS);
+    })
+    .get("/api/events", async ({ query }) => {
+      const page = await listEvents(client, parseEventFilter(query, nowMs()));
+      return json({ events: page.events.map(eventJson), nextCursor: page.nextCursor });
+    })
+    .get("/api/events/:id", async ({ params }) => {
+      const ev = await getEvent(client, parseEventId(params.id));
+      if (!ev) throw new HttpError(404, "not_found", "no such event");
+      return json(eventDetailJson(ev));
+    })
+    .get("/api/events/:id/body", async ({ params }) => {
+      const ev = await getEvent(client, parseEventId(params.id));
+      if (!ev) throw new HttpError(404, "not_found", "no such event");
+      if (ev.body === null) throw new HttpError(410, "erased", "this event was erased");
+      return new Response(new Uint8Array(ev.body), {
+        headers: {
+          ...API_HEADERS,
+          "content-type": "application/octet-stream",
+          "content-disposition": `attachment; filename="${ev.id}.bin"`,
+        },
+      });
+    })
+    .post(
+      "/api/events/:id/redeliver",
+      async ({ params, request }) => {
+        const id = parseEventId(params.id);
+        const body = parseRedeliverBody(await request.text());
+        const r = await actions.redeliver(id, body.target);
+        if (r.ok) return json({ created: r.created }, 202);
+        if (r.reason === "not_found") throw new HttpError(404, "not_found", "no such event");
+        if (r.reason === "unknown_target") throw new HttpError(404, "not_found", `no target named "${body.target}"`);
+        if (r.reason === "erased") throw new HttpError(409, "erased", "an erased event cannot be redelivered");
+        throw new HttpError(409, "no_targets", "the event is routed to no target; name one");
+      },
+      { parse: "none" },
+    )
+    .delete("/api/events/:id", async ({ params }) => {
+      const r = await actions.eraseEvent(parseEventId(params.id));
+      if (!r.found) throw new HttpError(404, "not_found", "no such event");
+      return json({ id: params.id, erasedAt: new Date(r.erasedAt!).toISOString() });
+    })
+    .get("/api/targets", async () => {
+      const stats = await targetStats(client, config.targets.map((t) => t.name), nowMs());
+      return json({ targets: config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs())) });
+    })
+    .post(
+      "/api/targets/:name/:action",
+      async ({ params }) => {
+        const t = targetNamed(config, params.name);
+        if (params.action === "enable") await actions.enableTarget(t.name);
+        else if (params.action === "disable") await actions.disableTarget(t.name);
+        else if (params.action === "test") return json(await actions.sendTestEvent(t.name), 202);
+        else throw new HttpError(404, "not_found", "expected enable, disable or test");
+        const [s] = await targetStats(client, [t.name], nowMs());
+        return json(targetJson(t, s!, nowMs()));
+      },
+      { parse: "none" },
+    )
+    .get("/api/sources", async ({ request }) => {
+      const stats = await sourceStats(client, config.sources.map((s) => s.name), nowMs());
+      const base = publicBaseUrl(config, request, opts.publicPort());
+      return json({ sources: stats.map((s) => sourceJson(config, s, base)) });
+    })
+    .get("/api/rejections", async ({ query }) => {
+      const page = await listRejections(client, parseRejectionFilter(query));
+      return json({ rejections: page.rejections.map(rejectionJson), nextCursor: page.nextCursor });
+    })
+    .all("/api/*", () => {
+      throw new HttpError(404, "not_found", "no such API route");
+    });
+}

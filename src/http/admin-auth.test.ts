@@ -1,0 +1,118 @@
+import { afterEach, expect, test } from "bun:test";
+import { ADMIN_TOKEN, adminToml, seedEvents } from "../../test/support/admin-fixture.ts";
+import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
+import { PAGE_CSP } from "./security-headers.ts";
+
+const relays: TestRelay[] = [];
+afterEach(async () => {
+  for (const r of relays.splice(0)) await r.close();
+});
+async function relayWith(toml = adminToml()) {
+  const r = await startTestRelay(toml);
+  relays.push(r);
+  return r;
+}
+const SAME_SITE = { origin: "http://127.0.0.1", "sec-fetch-site": "same-origin" };
+const CROSS_SITE = { origin: "https://evil.example", "sec-fetch-site": "cross-site" };
+const FORM = { "content-type": "application/x-www-form-urlencoded" };
+
+async function login(r: TestRelay, token = ADMIN_TOKEN, headers: Record<string, string> = SAME_SITE): Promise<Response> {
+  return r.app.adminApp.handle(
+    new Request("http://127.0.0.1/login", { method: "POST", headers: { ...FORM, ...headers }, body: `token=${encodeURIComponent(token)}&next=%2Ftargets` }),
+  );
+}
+async function sessionCookie(r: TestRelay): Promise<string> {
+  const res = await login(r);
+  expect(res.status).toBe(303);
+  return res.headers.get("set-cookie")!.split(";")[0]!;
+}
+
+test("logging in sets an HttpOnly SameSite=Strict session cookie that does not contain the token", async () => {
+  const r = await relayWith();
+  const res = await login(r);
+  expect(res.headers.get("location")).toBe("/targets");
+  const cookie = res.headers.get("set-cookie")!;
+  expect(cookie).toMatch(/^hookrelay_session=\d+\.[\w-]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+  expect(cookie).not.toContain(ADMIN_TOKEN);
+  const page = await r.app.adminApp.handle(new Request("http://127.0.0.1/targets", { headers: { cookie: cookie.split(";")[0]! } }));
+  expect(page.status).toBe(200);
+});
+
+test("a forged or tampered session cookie is refused", async () => {
+  const r = await relayWith();
+  const good = await sessionCookie(r);
+  const [name, value] = good.split("=") as [string, string];
+  const [expiry, mac] = value.split(".") as [string, string];
+  for (const bad of [`${name}=${Number(expiry) + 1000}.${mac}`, `${name}=${expiry}.${mac.slice(0, -2)}AA`, `${name}=${ADMIN_TOKEN}`]) {
+    const res = await r.app.adminApp.handle(new Request("http://127.0.0.1/api/events", { headers: { cookie: bad } }));
+    expect(res.status).toBe(401);
+  }
+});
+
+test("a cross-site form post carrying the session cookie is refused and changes nothing", async () => {
+  const r = await relayWith();
+  const [e] = await seedEvents(r.store, 1, Date.UTC(2025, 0, 1));
+  const cookie = await sessionCookie(r);
+  const attempts: Record<string, string>[] = [CROSS_SITE, { origin: "https://evil.example" }, { "sec-fetch-site": "same-site" }, {}];
+  for (const headers of attempts) {
+    const ui = await r.app.adminApp.handle(
+      new Request(`http://127.0.0.1/events/${e!.id}/erase`, { method: "POST", headers: { ...FORM, cookie, ...headers }, body: "" }),
+    );
+    expect(ui.status).toBe(403);
+    const apiDelete = await r.app.adminApp.handle(new Request(`http://127.0.0.1/api/events/${e!.id}`, { method: "DELETE", headers: { cookie, ...headers } }));
+    expect(apiDelete.status).toBe(403);
+  }
+  const disable = await r.app.adminApp.handle(
+    new Request("http://127.0.0.1/targets/orders/disable", { method: "POST", headers: { ...FORM, cookie, ...CROSS_SITE }, body: "" }),
+  );
+  expect(disable.status).toBe(403);
+  const ev = (await (await r.app.adminApp.handle(new Request(`http://127.0.0.1/api/events/${e!.id}`, { headers: { cookie } }))).json()) as any;
+  expect(ev.erasedAt).toBeNull();
+  // The same post from our own page goes through.
+  const ok = await r.app.adminApp.handle(
+    new Request(`http://127.0.0.1/events/${e!.id}/erase`, { method: "POST", headers: { ...FORM, cookie, ...SAME_SITE }, body: "" }),
+  );
+  expect(ok.status).toBe(303);
+});
+
+test("a cross-site login post is refused", async () => {
+  const r = await relayWith();
+  expect((await login(r, ADMIN_TOKEN, CROSS_SITE)).status).toBe(403);
+});
+
+test("failed logins are rate-limited per address, even when the right token follows", async () => {
+  const r = await relayWith();
+  for (let i = 0; i < 5; i++) expect((await login(r, "wrong")).status).toBe(401);
+  const res = await login(r);
+  expect(res.status).toBe(429);
+  expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+  expect(res.headers.get("set-cookie")).toBeNull();
+});
+
+test("every page carries the Content-Security-Policy and loads no inline script or style", async () => {
+  const r = await relayWith();
+  const [e] = await seedEvents(r.store, 1, Date.UTC(2025, 0, 1));
+  const cookie = await sessionCookie(r);
+  for (const path of ["/", `/events/${e!.id}`, "/rejections", "/targets", "/sources", "/login", "/assets/style.css", "/nope"]) {
+    const res = await r.app.adminApp.handle(new Request(`http://127.0.0.1${path}`, { headers: { cookie } }));
+    expect(res.headers.get("content-security-policy")).toBe(PAGE_CSP);
+    const text = await res.text();
+    expect(text).not.toMatch(/<script>|<script [^>]*>[^<]|<style|style="| on\w+=/);
+  }
+});
+
+test("without a token (loopback only) no auth is needed, but a foreign Host is refused", async () => {
+  const r = await relayWith(adminToml({ token: null }));
+  expect((await r.app.adminApp.handle(new Request("http://127.0.0.1/api/events"))).status).toBe(200);
+  expect((await r.app.adminApp.handle(new Request("http://localhost:8081/"))).status).toBe(200);
+  // DNS rebinding: a page on attacker.example resolving to 127.0.0.1.
+  expect((await r.app.adminApp.handle(new Request("http://attacker.example:8081/api/events"))).status).toBe(401);
+  const cross = await r.app.adminApp.handle(
+    new Request("http://127.0.0.1/targets/orders/disable", { method: "POST", headers: { ...FORM, ...CROSS_SITE }, body: "" }),
+  );
+  expect(cross.status).toBe(403);
+  const simplePost = await r.app.adminApp.handle(
+    new Request("http://127.0.0.1/api/targets/orders/disable", { method: "POST", headers: { "content-type": "text/plain", ...CROSS_SITE } }),
+  );
+  expect(simplePost.status).toBe(403);
+});

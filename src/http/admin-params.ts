@@ -1,0 +1,107 @@
+/**
+ * Input of the admin API and UI, validated with valibot: the events-list
+ * query (shared by GET /api/events and the UI's filter form), the
+ * rejections query, ids and names in paths, and the redeliver body. Invalid
+ * input becomes one HttpError(400) with the first problem's path.
+ */
+import * as v from "valibot";
+import { parseDurationMs } from "../config/units.ts";
+import { DELIVERY_STATUSES, type EventFilter } from "../store/admin-queries.ts";
+import { HttpError } from "./http-error.ts";
+
+const Name = v.pipe(v.string(), v.regex(/^[a-z0-9_][a-z0-9_-]{0,99}$/, "must be a source or target name"));
+const EventId = v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, "must be an event id (evt_…)"));
+const RejectionId = v.pipe(v.string(), v.regex(/^rej_[0-9A-Z]{26}$/, "must be a rejection id (rej_…)"));
+/** ms since epoch, an ISO 8601 time, or a duration back from now ("2h"). */
+const TimeParam = v.pipe(v.string(), v.maxLength(40));
+const Limit = v.pipe(
+  v.string(),
+  v.regex(/^\d{1,4}$/, "must be a whole number"),
+  v.transform(Number),
+  v.minValue(1),
+  v.maxValue(500),
+);
+
+const EventsQuery = v.object({
+  source: v.optional(Name),
+  target: v.optional(Name),
+  status: v.optional(v.picklist(DELIVERY_STATUSES)),
+  type: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  q: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(500))),
+  since: v.optional(TimeParam),
+  until: v.optional(TimeParam),
+  cursor: v.optional(EventId),
+  limit: v.optional(Limit),
+});
+
+const RejectionsQuery = v.object({
+  source: v.optional(Name),
+  cursor: v.optional(RejectionId),
+  limit: v.optional(Limit),
+});
+
+const RedeliverBody = v.object({ target: v.optional(Name) });
+
+/** Parses `input` or throws HttpError(400) naming the first problem. */
+export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  const r = v.safeParse(schema, input);
+  if (r.success) return r.output;
+  const issue = r.issues[0]!;
+  const path = v.getDotPath(issue);
+  throw new HttpError(400, "invalid_request", path ? `${path}: ${issue.message}` : issue.message);
+}
+
+// Empty form fields mean "no filter", not "match the empty string".
+function withoutEmpty(query: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(query).filter(([, val]) => val !== "" && val !== undefined));
+}
+
+/** Milliseconds for a time parameter, or throws HttpError(400). */
+export function parseTimeMs(name: string, value: string, nowMs: number): number {
+  if (/^\d{1,15}$/.test(value)) return Number(value);
+  const ago = parseDurationMs(value);
+  if (ago.ok) return nowMs - ago.value;
+  const t = Date.parse(value);
+  if (Number.isFinite(t)) return t;
+  throw new HttpError(400, "invalid_request", `${name}: expected ms since epoch, an ISO 8601 time or a duration like "2h"`);
+}
+
+/** The events-list filter from a query object (API or UI form). */
+export function parseEventFilter(query: Record<string, unknown>, nowMs: number, defaultLimit = 50): EventFilter {
+  const q = parseInput(EventsQuery, withoutEmpty(query));
+  return {
+    source: q.source,
+    target: q.target,
+    status: q.status,
+    type: q.type,
+    q: q.q,
+    sinceMs: q.since === undefined ? undefined : parseTimeMs("since", q.since, nowMs),
+    untilMs: q.until === undefined ? undefined : parseTimeMs("until", q.until, nowMs),
+    cursor: q.cursor,
+    limit: q.limit ?? defaultLimit,
+  };
+}
+
+/** The rejections-list filter from a query object. */
+export function parseRejectionFilter(query: Record<string, unknown>, defaultLimit = 50) {
+  const q = parseInput(RejectionsQuery, withoutEmpty(query));
+  return { source: q.source, cursor: q.cursor, limit: q.limit ?? defaultLimit };
+}
+
+/** An event id from a path, or HttpError(404): a malformed id names no event. */
+export function parseEventId(id: string): string {
+  if (!v.is(EventId, id)) throw new HttpError(404, "not_found", "no such event");
+  return id;
+}
+
+/** The optional `{"target"}` of a redeliver request (empty body allowed). */
+export function parseRedeliverBody(text: string): { target?: string } {
+  if (text.trim() === "") return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_request", "body must be JSON");
+  }
+  return parseInput(RedeliverBody, json);
+}

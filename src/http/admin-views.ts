@@ -1,0 +1,166 @@
+/**
+ * The admin side's JSON shapes (camelCase, ISO 8601 times), built from store
+ * rows plus config. The API returns them as they are and the UI renders the
+ * same objects, so the two never disagree. Credential-carrying headers are
+ * masked here, once, for both.
+ */
+import type { Config, TargetConfig } from "../config/types.ts";
+import { maskHeaders } from "../core/header-mask.ts";
+import type { EventDetail, EventSummary, RejectionRow } from "../store/admin-queries.ts";
+import type { SourceStats, TargetStats } from "../store/admin-stats.ts";
+
+/** ISO 8601 for a stored ms time (null stays null). */
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The body as UTF-8 text, or null when it is not valid UTF-8. */
+export function bodyText(body: Uint8Array | null): string | null {
+  if (body === null) return null;
+  try {
+    return utf8.decode(body);
+  } catch {
+    return null;
+  }
+}
+
+/** One events-list entry. */
+export function eventJson(e: EventSummary) {
+  return {
+    id: e.id,
+    source: e.source,
+    eventType: e.eventType,
+    dedupeKey: e.dedupeKey,
+    receivedAt: iso(e.receivedAt)!,
+    duplicates: e.duplicates,
+    status: e.status,
+    erasedAt: iso(e.erasedAt),
+  };
+}
+/** An events-list entry as the API returns it. */
+export type EventJson = ReturnType<typeof eventJson>;
+
+/** One event with its raw request (headers masked) and every delivery attempt. */
+export function eventDetailJson(e: EventDetail) {
+  return {
+    ...eventJson(e),
+    lastDuplicateAt: iso(e.lastDuplicateAt),
+    contentType: e.contentType,
+    remoteAddr: e.remoteAddr,
+    request: {
+      method: e.method,
+      path: e.path,
+      query: e.query,
+      headers: e.headers === null ? [] : maskHeaders(e.headers),
+      body: bodyText(e.body),
+      bodyBase64: e.body === null ? null : Buffer.from(e.body).toString("base64"),
+      bodyBytes: e.body?.length ?? 0,
+    },
+    deliveries: e.deliveries.map((d) => ({
+      id: d.id,
+      target: d.target,
+      status: d.status,
+      attemptCount: d.attemptCount,
+      nextAttemptAt: d.status === "pending" ? iso(d.nextAttemptAt) : null,
+      lastError: d.lastError,
+      createdAt: iso(d.createdAt)!,
+      attempts: d.attempts.map((a) => ({
+        at: iso(a.at)!,
+        status: a.statusCode,
+        durationMs: a.durationMs,
+        error: a.error,
+        responseExcerpt: a.responseExcerpt,
+      })),
+    })),
+  };
+}
+/** One event as the API returns it. */
+export type EventDetailJson = ReturnType<typeof eventDetailJson>;
+
+/** One rejected request (headers masked, body excerpt as text when UTF-8). */
+export function rejectionJson(r: RejectionRow) {
+  return {
+    id: r.id,
+    source: r.source,
+    receivedAt: iso(r.receivedAt)!,
+    reason: r.reason,
+    method: r.method,
+    path: r.path,
+    headers: maskHeaders(r.headers),
+    bodyExcerpt: bodyText(r.bodyExcerpt),
+    bodyExcerptBase64: r.bodyExcerpt === null ? null : Buffer.from(r.bodyExcerpt).toString("base64"),
+    remoteAddr: r.remoteAddr,
+  };
+}
+/** A rejection as the API returns it. */
+export type RejectionJson = ReturnType<typeof rejectionJson>;
+
+// A target URL may carry credentials in its userinfo or query: show neither.
+function displayUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
+  } catch {
+    return "";
+  }
+}
+
+/** One target's state and figures. */
+export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number) {
+  const disabled = s.disabled ?? !t.enabled;
+  const circuitOpen = s.circuitOpenUntil !== null && s.circuitOpenUntil > nowMs;
+  const la = s.lastAttempt;
+  const lastAttemptFailed = la !== null && (la.statusCode === null || la.statusCode < 200 || la.statusCode > 299);
+  return {
+    name: t.name,
+    kind: t.kind,
+    url: t.kind === "push" ? displayUrl(t.url) : null,
+    state: disabled ? "disabled" : circuitOpen ? "circuit-open" : s.consecutiveFailures > 0 ? "failing" : "healthy",
+    enabled: !disabled,
+    disabledReason: disabled ? s.disabledReason : null,
+    queueDepth: s.queue.pending + s.queue.delivering + s.queue.paused,
+    queue: s.queue,
+    successRate: s.recentAttempts > 0 ? s.recentSuccesses / s.recentAttempts : null,
+    successWindowMs: s.windowMs,
+    recentAttempts: s.recentAttempts,
+    consecutiveFailures: s.consecutiveFailures,
+    failingSince: iso(s.failingSince),
+    circuitOpenUntil: circuitOpen ? iso(s.circuitOpenUntil) : null,
+    lastAttemptAt: iso(la?.at ?? null),
+    lastError: s.lastError ?? (lastAttemptFailed ? (la.error ?? `HTTP ${la.statusCode}`) : null),
+  };
+}
+/** A target as the API returns it. */
+export type TargetJson = ReturnType<typeof targetJson>;
+
+/** Where providers reach this relay: server.public_url, else the public listener's address. */
+export function publicBaseUrl(config: Config, request: Request, boundPort: number | null): string {
+  if (config.server.publicUrl) return config.server.publicUrl.replace(/\/+$/, "");
+  const { host, port } = config.server.listen;
+  // A wildcard listener has no name of its own; the one the operator used to reach us is the best guess.
+  const name = host === "0.0.0.0" || host === "::" ? new URL(request.url).hostname : host.includes(":") ? `[${host}]` : host;
+  return `http://${name}:${boundPort ?? port}`;
+}
+
+/** One source's endpoint, counts and mismatch warning. */
+export function sourceJson(config: Config, s: SourceStats, baseUrl: string) {
+  const src = config.sources.find((x) => x.name === s.name)!;
+  const windowMin = Math.round(s.windowMs / 60_000);
+  return {
+    name: s.name,
+    endpoint: `${baseUrl}/in/${s.name}`,
+    verify: src.verify.kind === "preset" ? src.verify.preset : src.verify.kind,
+    received: s.received,
+    duplicates: s.duplicates,
+    rejected: s.rejected,
+    lastReceivedAt: iso(s.lastReceivedAt),
+    lastRejectedAt: iso(s.lastRejectedAt),
+    recent: { windowMs: s.windowMs, received: s.recentReceived, mismatches: s.recentMismatches },
+    mismatchWarning: s.mismatchSpike
+      ? `${s.recentMismatches} signature mismatches in the last ${windowMin} min against ${s.recentReceived} accepted: ` +
+        "the secret was probably rotated on one side only (provider or config)."
+      : null,
+  };
+}
+/** A source as the API returns it. */
+export type SourceJson = ReturnType<typeof sourceJson>;

@@ -1,0 +1,45 @@
+import { expect, test } from "bun:test";
+import { AdminAuth, isSameOrigin, readCookie, secretsEqual } from "./auth.ts";
+
+const req = (headers: Record<string, string>, url = "http://127.0.0.1:8081/x") => new Request(url, { method: "POST", headers });
+
+test("a session value expires after its time to live and is bound to the process key", () => {
+  let now = 1_000_000;
+  const a = new AdminAuth({ token: "t", nowMs: () => now, sessionTtlMs: 60_000 });
+  const b = new AdminAuth({ token: "t", nowMs: () => now, sessionTtlMs: 60_000 });
+  const s = a.issueSession();
+  expect(a.verifySession(s)).toBe(true);
+  expect(b.verifySession(s)).toBe(false);
+  now += 60_001;
+  expect(a.verifySession(s)).toBe(false);
+});
+
+test("same-origin is proven by Sec-Fetch-Site, else by an Origin naming this host", () => {
+  expect(isSameOrigin(req({ "sec-fetch-site": "same-origin", origin: "https://evil.example" }))).toBe(true);
+  expect(isSameOrigin(req({ "sec-fetch-site": "cross-site", origin: "http://127.0.0.1:8081" }))).toBe(false);
+  expect(isSameOrigin(req({ "sec-fetch-site": "same-site" }))).toBe(false);
+  expect(isSameOrigin(req({ origin: "http://127.0.0.1:8081" }))).toBe(true);
+  expect(isSameOrigin(req({ origin: "http://127.0.0.1:9999" }))).toBe(false);
+  expect(isSameOrigin(req({ origin: "null" }))).toBe(false);
+  expect(isSameOrigin(req({}))).toBe(false);
+});
+
+test("the login limiter blocks an address after five failures until the window passes", () => {
+  let now = 0;
+  const a = new AdminAuth({ token: "t", nowMs: () => now, maxFailures: 5, failureWindowMs: 60_000 });
+  for (let i = 0; i < 5; i++) {
+    expect(a.loginRetryAfterSec("1.2.3.4")).toBe(0);
+    a.recordLoginFailure("1.2.3.4");
+  }
+  expect(a.loginRetryAfterSec("1.2.3.4")).toBe(60);
+  expect(a.loginRetryAfterSec("5.6.7.8")).toBe(0);
+  now = 60_000;
+  expect(a.loginRetryAfterSec("1.2.3.4")).toBe(0);
+});
+
+test("secrets compare equal only when identical, and cookies are read by name", () => {
+  expect(secretsEqual("abc", "abc")).toBe(true);
+  expect(secretsEqual("abc", "abcd")).toBe(false);
+  expect(readCookie("a=1; hookrelay_session=x.y; b=2", "hookrelay_session")).toBe("x.y");
+  expect(readCookie("xhookrelay_session=z", "hookrelay_session")).toBeNull();
+});

@@ -1,0 +1,197 @@
+/**
+ * The admin web UI: server-rendered pages (/, /events/<id>, /rejections,
+ * /targets, /sources, /login), their assets, and the form posts behind the
+ * buttons. Pages need a session cookie (or open loopback mode); every post
+ * must also prove it came from our own origin (CSRF). Confirmations after a
+ * post come from a fixed list keyed by a code, never from request text.
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { getEvent, listEvents, listRejections } from "../store/admin-queries.ts";
+import { sourceStats, targetStats } from "../store/admin-stats.ts";
+import { ASSETS } from "../ui/assets.ts";
+import { eventPage } from "../ui/event-page.ts";
+import { eventsPage } from "../ui/events-page.ts";
+import { html, type SafeHtml } from "../ui/html.ts";
+import { page, type Section } from "../ui/layout.ts";
+import { loginPage } from "../ui/login-page.ts";
+import { rejectionsPage } from "../ui/rejections-page.ts";
+import { sourcesPage } from "../ui/sources-page.ts";
+import { targetsPage } from "../ui/targets-page.ts";
+import type { AdminControllerOptions } from "./admin-api.ts";
+import { parseEventFilter, parseEventId, parseInput, parseRejectionFilter } from "./admin-params.ts";
+import { eventDetailJson, eventJson, publicBaseUrl, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
+import { CLEAR_SESSION_COOKIE, isSameOrigin, type AdminAuth } from "./auth.ts";
+import { HttpError } from "./http-error.ts";
+import { PAGE_HEADERS } from "./security-headers.ts";
+
+const htmlResponse = (body: string, status = 200, headers: Record<string, string> = {}) =>
+  new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS, ...headers } });
+const redirect = (location: string, headers: Record<string, string> = {}) =>
+  new Response(null, { status: 303, headers: { location, ...PAGE_HEADERS, ...headers } });
+
+// Only local paths: "//evil.example" or "/\evil" would leave the site.
+const safeNext = (next: unknown) => (typeof next === "string" && /^\/(?![/\\])[^\s]*$/.test(next) ? next : "/");
+const ONE_QUERY = (q: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(q).map(([k, val]) => [k, Array.isArray(val) ? String(val[0]) : val === undefined ? undefined : String(val)]));
+const FormTarget = v.object({ target: v.optional(v.pipe(v.string(), v.regex(/^([a-z0-9_][a-z0-9_-]{0,99})?$/))) });
+
+function flashOf(q: Record<string, string | undefined>): string | SafeHtml | null {
+  switch (q.done) {
+    case "redelivered":
+      return `Redelivery scheduled: ${Number(q.n) || 0} new deliver${Number(q.n) === 1 ? "y" : "ies"}.`;
+    case "erased":
+      return "Body and headers erased.";
+    case "enabled":
+      return "Target enabled: its paused deliveries are due now.";
+    case "disabled":
+      return "Target disabled: its deliveries are kept, paused.";
+    case "test":
+      return q.event && /^evt_[0-9A-Z]{26}$/.test(q.event)
+        ? html`Test event stored: <a href="/events/${q.event}">${q.event}</a>.`
+        : "Test event stored.";
+  }
+  const errors: Record<string, string> = {
+    erased: "An erased event cannot be redelivered.",
+    no_targets: "This event is routed to no target; pick one.",
+    unknown_target: "No such target.",
+  };
+  return q.error ? (errors[q.error] ?? null) : null;
+}
+
+/** Elysia instance serving the UI pages, assets and form posts. */
+export function uiController(opts: AdminControllerOptions) {
+  const { store, config, actions, auth, nowMs } = opts;
+  const client = store.conn.client;
+  const render = (title: string, section: Section, body: SafeHtml, status = 200, extra: { flash?: string | SafeHtml | null; error?: string | null } = {}) =>
+    htmlResponse(page({ title, section, body, signOut: auth.required, ...extra }), status);
+
+  const open = new Elysia()
+    .get("/assets/:file", ({ params }) => {
+      const a = ASSETS[params.file];
+      if (!a) return htmlResponse("not found", 404);
+      return new Response(a.body, { headers: { ...PAGE_HEADERS, "content-type": a.contentType, "cache-control": "public, max-age=300" } });
+    })
+    .get("/login", ({ request, query }) => {
+      const next = safeNext(query.next);
+      if (auth.identify(request) !== null) return redirect(next);
+      return htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next) }));
+    })
+    .post(
+      "/login",
+      async ({ request, server }) => {
+        if (!isSameOrigin(request)) return htmlResponse(page({ title: "Refused", section: null, body: html`<h1>Cross-site request refused</h1>` }), 403);
+        const form = new URLSearchParams(await request.text());
+        const next = safeNext(form.get("next"));
+        if (!auth.required) return redirect(next);
+        const addr = server?.requestIP(request)?.address ?? "unknown";
+        const wait = auth.loginRetryAfterSec(addr);
+        const again = (status: number, error: string, headers: Record<string, string> = {}) =>
+          htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next), error }), status, headers);
+        if (wait > 0) return again(429, `Too many failed sign-ins. Try again in ${wait} s.`, { "retry-after": String(wait) });
+        if (!auth.checkToken(form.get("token") ?? "")) {
+          auth.recordLoginFailure(addr);
+          return again(401, "Wrong token.");
+        }
+        return redirect(next, { "set-cookie": auth.sessionCookie(new URL(request.url).protocol === "https:") });
+      },
+      { parse: "none" },
+    )
+    .post("/logout", ({ request }) =>
+      isSameOrigin(request) ? redirect("/login", { "set-cookie": CLEAR_SESSION_COOKIE }) : htmlResponse("cross-site request refused", 403),
+    );
+
+  const pages = new Elysia()
+    .onError(({ error, code }) => {
+      const e = code === "NOT_FOUND" ? new HttpError(404, "not_found", "No such page.") : error instanceof HttpError ? error : null;
+      return render("Error", null, html`<h1>${e ? e.message : "Something went wrong."}</h1><p><a href="/">Back to events</a></p>`, e?.status ?? 500);
+    })
+    .onBeforeHandle(({ request }) => guardPage(auth, request))
+    .get("/", async ({ query }) => {
+      const raw = ONE_QUERY(query);
+      const lists = { sources: config.sources.map((s) => s.name).concat("_test"), targets: config.targets.map((t) => t.name) };
+      let error: string | null = null;
+      let data = { events: [] as ReturnType<typeof eventJson>[], nextCursor: null as string | null };
+      try {
+        const r = await listEvents(client, parseEventFilter(raw, nowMs()));
+        data = { events: r.events.map(eventJson), nextCursor: r.nextCursor };
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        error = err.message;
+      }
+      return render("Events", "events", eventsPage({ query: raw, ...lists, ...data }), error ? 400 : 200, { error, flash: flashOf(raw) });
+    })
+    .get("/events/:id", async ({ params, query }) => {
+      const ev = await getEvent(client, parseEventId(params.id));
+      if (!ev) throw new HttpError(404, "not_found", "No such event.");
+      const body = eventPage(eventDetailJson(ev), config.targets.map((t) => t.name));
+      return render(ev.id, "events", body, 200, { flash: flashOf(ONE_QUERY(query)) });
+    })
+    .post(
+      "/events/:id/redeliver",
+      async ({ params, request }) => {
+        const id = parseEventId(params.id);
+        const form = parseInput(FormTarget, Object.fromEntries(new URLSearchParams(await request.text())));
+        const r = await actions.redeliver(id, form.target || undefined);
+        if (!r.ok && r.reason === "not_found") throw new HttpError(404, "not_found", "No such event.");
+        return redirect(`/events/${id}?${r.ok ? `done=redelivered&n=${r.created}` : `error=${r.reason}`}`);
+      },
+      { parse: "none" },
+    )
+    .post("/events/:id/erase", async ({ params }) => {
+      const r = await actions.eraseEvent(parseEventId(params.id));
+      if (!r.found) throw new HttpError(404, "not_found", "No such event.");
+      return redirect(`/events/${params.id}?done=erased`);
+    })
+    .get("/targets", async ({ query }) => {
+      const stats = await targetStats(client, config.targets.map((t) => t.name), nowMs());
+      const body = targetsPage(config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs())));
+      return render("Targets", "targets", body, 200, { flash: flashOf(ONE_QUERY(query)) });
+    })
+    .post("/targets/:name/:action", async ({ params }) => {
+      const t = config.targets.find((x) => x.name === params.name);
+      if (!t) throw new HttpError(404, "not_found", "No such target.");
+      if (params.action === "enable") await actions.enableTarget(t.name);
+      else if (params.action === "disable") await actions.disableTarget(t.name);
+      else if (params.action === "test") return redirect(`/targets?done=test&event=${(await actions.sendTestEvent(t.name)).eventId}`);
+      else throw new HttpError(404, "not_found", "No such action.");
+      return redirect(`/targets?done=${params.action}d`);
+    })
+    .get("/sources", async ({ request }) => {
+      const stats = await sourceStats(client, config.sources.map((s) => s.name), nowMs());
+      const base = publicBaseUrl(config, request, opts.publicPort());
+      return render("Sources", "sources", sourcesPage(stats.map((s) => sourceJson(config, s, base)), config.server.publicUrl !== null));
+    })
+    .get("/rejections", async ({ query, request }) => {
+      const raw = ONE_QUERY(query);
+      const f = parseRejectionFilter(raw);
+      const [list, stats] = [await listRejections(client, f), await sourceStats(client, config.sources.map((s) => s.name), nowMs())];
+      const base = publicBaseUrl(config, request, opts.publicPort());
+      const body = rejectionsPage({
+        source: f.source,
+        cursor: f.cursor,
+        sources: stats.map((s) => sourceJson(config, s, base)),
+        rejections: list.rejections.map(rejectionJson),
+        nextCursor: list.nextCursor,
+      });
+      return render("Rejections", "rejections", body);
+    })
+    // Unknown paths get a page with the same headers as every other.
+    .all("*", () => {
+      throw new HttpError(404, "not_found", "No such page.");
+    });
+
+  return new Elysia().use(open).use(pages);
+}
+
+// Pages need a principal; posts also need a same-origin proof (a cookie alone rides along on cross-site posts).
+function guardPage(auth: AdminAuth, request: Request): Response | undefined {
+  const who = auth.identify(request);
+  if (request.method === "GET" || request.method === "HEAD") {
+    if (who !== null) return;
+    const url = new URL(request.url);
+    return auth.required ? redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`) : htmlResponse("forbidden host", 403);
+  }
+  if (who === null) return htmlResponse("sign in first", 401);
+  if (!isSameOrigin(request)) return htmlResponse(page({ title: "Refused", section: null, body: html`<h1>Cross-site request refused</h1>` }), 403);
+}

@@ -1,0 +1,99 @@
+/**
+ * hookrelay's metrics (SPEC.md "Admin side" → /metrics). Counters move from
+ * the ingest hooks and the delivery engine's onAttempt; queue depth, oldest
+ * pending age and store size are read from the store at scrape time, so they
+ * are right even with several processes on one store.
+ */
+import { statSync } from "node:fs";
+import type { Config } from "../config/types.ts";
+import type { Store } from "../store/index.ts";
+import { queueStats, type QueueStat } from "../store/queue-stats.ts";
+import { Registry, type Sample } from "./registry.ts";
+
+/** The delivery status an attempt left behind, as the delivery engine reports it. */
+export type AttemptStatus = "delivered" | "pending" | "failed" | "paused" | (string & {});
+
+// "pending" after an attempt means a retry is scheduled: name it for what it means.
+const OUTCOME: Record<string, string> = { delivered: "delivered", pending: "retrying", failed: "failed", paused: "paused" };
+
+const LATENCY_BUCKETS_SEC = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface RelayMetrics {
+  registry: Registry;
+  received(source: string): void;
+  rejected(source: string, reason: string): void;
+  duplicate(source: string): void;
+  /** One finished attempt: its target, the delivery status it left, and how long it took. */
+  recordAttempt(target: string, status: AttemptStatus, durationMs: number): void;
+  /** Adapter for the delivery engine's `onAttempt` hook. */
+  onAttempt(report: { target: string; status: AttemptStatus; durationMs: number }): void;
+  /** The exposition text. */
+  render(): Promise<string>;
+}
+
+/** Creates the registry for one process, seeded with zero series for every configured source and target. */
+export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: () => number }): RelayMetrics {
+  const { config, store, nowMs } = opts;
+  const registry = new Registry();
+  const received = registry.counter("hookrelay_received_total", "Requests accepted and stored, by source.", ["source"]);
+  const rejected = registry.counter("hookrelay_rejected_total", "Requests refused by verification, by source and reason.", ["source", "reason"]);
+  const duplicates = registry.counter("hookrelay_duplicates_total", "Requests acknowledged as duplicates of a stored event.", ["source"]);
+  const deliveries = registry.counter(
+    "hookrelay_deliveries_total",
+    "Delivery attempts by target and outcome (delivered, retrying, failed = gave up, paused = target gone).",
+    ["target", "outcome"],
+  );
+  const latency = registry.histogram("hookrelay_attempt_duration_seconds", "Delivery attempt duration.", ["target"], LATENCY_BUCKETS_SEC);
+  // Zero series from the start, so rate() and absent-series alerts work before the first event.
+  for (const s of config.sources) {
+    received.inc({ source: s.name }, 0);
+    duplicates.inc({ source: s.name }, 0);
+  }
+  for (const t of config.targets) for (const outcome of ["delivered", "failed"]) deliveries.inc({ target: t.name, outcome }, 0);
+
+  // Both queue gauges read one query per scrape: render() takes it once for both.
+  let scrape: Promise<QueueStat[]> | null = null;
+  const readQueue = () => scrape ?? queueStats(store.conn.client);
+  const perTarget = async (value: (q: { depth: number; oldestCreatedAt: number } | undefined) => number): Promise<Sample[]> => {
+    const stats = new Map((await readQueue()).map((q) => [q.target, q]));
+    const names = new Set([...config.targets.map((t) => t.name), ...stats.keys()]);
+    return [...names].map((target) => ({ labels: { target }, value: value(stats.get(target)) }));
+  };
+  registry.gauge("hookrelay_queue_depth", "Deliveries pending, delivering or paused, by target.", () => perTarget((q) => q?.depth ?? 0));
+  registry.gauge("hookrelay_oldest_pending_age_seconds", "Age of the oldest open delivery, by target (0 when none).", () =>
+    perTarget((q) => (q ? Math.max(0, (nowMs() - q.oldestCreatedAt) / 1000) : 0)),
+  );
+  registry.gauge("hookrelay_store_size_bytes", "Size of the embedded store: database plus WAL file.", () => {
+    const path = store.conn.filePath;
+    if (!path) return []; // a libSQL server's size is not ours to see
+    const size = (p: string) => {
+      try {
+        return statSync(p).size;
+      } catch {
+        return 0;
+      }
+    };
+    return [{ labels: {}, value: size(path) + size(`${path}-wal`) }];
+  });
+
+  const recordAttempt = (target: string, status: AttemptStatus, durationMs: number) => {
+    deliveries.inc({ target, outcome: OUTCOME[status] ?? status });
+    latency.observe({ target }, durationMs / 1000);
+  };
+  return {
+    registry,
+    received: (source) => received.inc({ source }),
+    rejected: (source, reason) => rejected.inc({ source, reason }),
+    duplicate: (source) => duplicates.inc({ source }),
+    recordAttempt,
+    onAttempt: (r) => recordAttempt(r.target, r.status, r.durationMs),
+    async render() {
+      scrape = queueStats(store.conn.client);
+      try {
+        return await registry.render();
+      } finally {
+        scrape = null;
+      }
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { adminToml, seedEvents, type SeededEvent } from "../../test/support/admin-fixture.ts";
+import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
+import { eventStatusOf, listEvents, type EventFilter } from "./admin-queries.ts";
+
+let relay: TestRelay;
+let seeded: SeededEvent[];
+beforeAll(async () => {
+  relay = await startTestRelay(adminToml());
+  seeded = await seedEvents(relay.store, 600, Date.UTC(2025, 0, 1));
+});
+afterAll(() => relay.close());
+
+async function walk(f: Omit<EventFilter, "limit">, tuning = { broadPrefix: 10, scanWindow: 50 }) {
+  const ids: string[] = [];
+  const pageSizes: number[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await listEvents(relay.store.conn.client, { ...f, cursor, limit: 20 }, tuning);
+    ids.push(...page.events.map((e) => e.id));
+    pageSizes.push(page.events.length);
+    if (!page.nextCursor) return { ids, pageSizes };
+    cursor = page.nextCursor;
+  }
+}
+
+test("a broad key prefix is searched window by window and still yields every match once, newest first", async () => {
+  const expected = seeded.filter((e) => e.dedupeKey.startsWith("inv_")).map((e) => e.id).reverse();
+  const { ids, pageSizes } = await walk({ q: "inv_" });
+  expect(ids).toEqual(expected);
+  // Windows of 50 events hold ~17 billing events each: pages come back short but the walk goes on.
+  expect(pageSizes.some((n) => n > 0 && n < 20)).toBe(true);
+});
+
+test("a broad prefix combines with delivery filters", async () => {
+  const expected = seeded.filter((e) => e.dedupeKey.startsWith("ord_") && e.statuses.audit === "failed").map((e) => e.id).reverse();
+  expect((await walk({ q: "ord_", target: "audit", status: "failed" })).ids).toEqual(expected);
+});
+
+test("a narrow prefix is answered from the key index in one sorted page", async () => {
+  const expected = seeded.filter((e) => e.dedupeKey.startsWith("ord_00012")).map((e) => e.id).reverse();
+  const { ids, pageSizes } = await walk({ q: "ord_00012" }, { broadPrefix: 2000, scanWindow: 20_000 });
+  expect(ids).toEqual(expected);
+  expect(pageSizes).toEqual([expected.length]);
+});
+
+test("an event's status comes from the latest delivery per target, failures first", () => {
+  expect(eventStatusOf([])).toBe("none");
+  expect(eventStatusOf([{ id: "dlv_1", target: "a", status: "failed" }, { id: "dlv_2", target: "a", status: "delivered" }])).toBe("delivered");
+  expect(eventStatusOf([{ id: "dlv_1", target: "a", status: "pending" }, { id: "dlv_2", target: "b", status: "failed" }])).toBe("failed");
+  expect(eventStatusOf([{ id: "dlv_1", target: "a", status: "delivered" }, { id: "dlv_2", target: "b", status: "paused" }])).toBe("paused");
+});

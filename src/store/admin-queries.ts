@@ -1,0 +1,328 @@
+/**
+ * Read queries for the admin side: the events list with filters and id
+ * cursors, one event with its deliveries and attempts, rejections, and the
+ * per-source / per-target figures. Every list is a walk down an index in id
+ * order that stops at the page size, so a page costs the same at 1 M rows as
+ * at 1 k (see bench/admin-queries.ts and the indexes named in schema.ts).
+ */
+import type { InValue, Row } from "@libsql/client";
+import { makeId } from "../core/ids.ts";
+import type { StoreConnection } from "./client.ts";
+
+type Client = StoreConnection["client"];
+
+/** Every delivery status, in lifecycle order. */
+export const DELIVERY_STATUSES = ["pending", "delivering", "delivered", "failed", "paused"] as const;
+/** One delivery status. */
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+/** An event's overall status: the most actionable of its current deliveries, "none" without any. */
+export type EventStatus = DeliveryStatus | "none";
+
+/** Filters of the events list; all optional, combined with AND. */
+export interface EventFilter {
+  source?: string;
+  target?: string;
+  /** Matches events whose CURRENT delivery (latest per target) has this status. */
+  status?: DeliveryStatus;
+  type?: string;
+  /** Exact event id, or a prefix of the dedupe key (an exact key is a prefix of itself). */
+  q?: string;
+  sinceMs?: number;
+  /** Exclusive upper bound. */
+  untilMs?: number;
+  /** The last id of the previous page: the next page holds older events. */
+  cursor?: string;
+  limit: number;
+}
+
+/** An event as the list shows it (no body, no headers). */
+export interface EventSummary {
+  id: string;
+  source: string;
+  eventType: string | null;
+  dedupeKey: string;
+  receivedAt: number;
+  duplicates: number;
+  status: EventStatus;
+  erasedAt: number | null;
+}
+
+/** One attempt of a delivery. */
+export interface AttemptRow {
+  id: string;
+  at: number;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+  responseExcerpt: string | null;
+}
+
+/** One delivery with its attempts, oldest first. */
+export interface DeliveryRow {
+  id: string;
+  target: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  createdAt: number;
+  attempts: AttemptRow[];
+}
+
+/** One event with its raw request and deliveries. */
+export interface EventDetail extends EventSummary {
+  method: string;
+  path: string;
+  query: string;
+  /** null once erased. */
+  headers: [string, string][] | null;
+  body: Uint8Array | null;
+  contentType: string | null;
+  remoteAddr: string | null;
+  lastDuplicateAt: number | null;
+  deliveries: DeliveryRow[];
+}
+
+const s = (v: unknown) => (v === null || v === undefined ? null : String(v));
+const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+const bytes = (v: unknown) => (v === null || v === undefined ? null : new Uint8Array(v as ArrayBuffer));
+
+/** The smallest event id made at `ms`: time bounds become id bounds on the primary key. */
+export function eventIdFloor(ms: number): string {
+  return makeId("evt", Math.max(0, ms), new Uint8Array(10));
+}
+
+// failed first: the list should surface what needs a human.
+const PRIORITY: DeliveryStatus[] = ["failed", "paused", "delivering", "pending", "delivered"];
+
+/** Overall status from an event's deliveries: only the latest one per target counts (a redelivery supersedes). */
+export function eventStatusOf(deliveries: { id: string; target: string; status: string }[]): EventStatus {
+  const latest = new Map<string, { id: string; status: string }>();
+  for (const d of deliveries) {
+    const cur = latest.get(d.target);
+    if (!cur || d.id > cur.id) latest.set(d.target, d);
+  }
+  if (latest.size === 0) return "none";
+  const present = new Set([...latest.values()].map((d) => d.status));
+  return PRIORITY.find((p) => present.has(p)) ?? "none";
+}
+
+const SUMMARY_COLS = "e.id, e.source, e.event_type, e.dedupe_key, e.received_at, e.duplicates, e.erased_at";
+
+/**
+ * Search tuning. A key prefix matching more than `broadPrefix` events is
+ * searched in windows of `scanWindow` events instead of sorting every match;
+ * such a page may hold fewer than `limit` events while nextCursor continues.
+ */
+export interface SearchTuning {
+  broadPrefix: number;
+  scanWindow: number;
+}
+const TUNING: SearchTuning = { broadPrefix: 2000, scanWindow: 20_000 };
+
+type Page = { events: EventSummary[]; nextCursor: string | null };
+const keyRange = (q: string) => [q, `${q}\u{10FFFF}`]; // U+10FFFF sorts after any continuation of q
+
+/** One page of events, newest first, and the cursor of the next page (null on the last). */
+export async function listEvents(client: Client, f: EventFilter, tuning: SearchTuning = TUNING): Promise<Page> {
+  if (f.q !== undefined) {
+    const rs = await client.execute({
+      sql: `SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE dedupe_key >= ? AND dedupe_key < ? LIMIT ${tuning.broadPrefix + 1})`,
+      args: keyRange(f.q),
+    });
+    if (Number(rs.rows[0]!.n) > tuning.broadPrefix) return listWindowed(client, f, tuning.scanWindow);
+  }
+  return listIndexed(client, f);
+}
+
+// Walks one index in id order and stops at the page size: a delivery index
+// (d.event_id) with a target/status filter, else an events index.
+async function listIndexed(client: Client, f: EventFilter): Promise<Page> {
+  const where: string[] = [];
+  const args: InValue[] = [];
+  const byDelivery = f.status !== undefined || f.target !== undefined;
+  const idCol = byDelivery ? "d.event_id" : "e.id";
+  if (f.cursor !== undefined) where.push(`${idCol} < ?`), args.push(f.cursor);
+  if (f.sinceMs !== undefined) where.push(`${idCol} >= ?`), args.push(eventIdFloor(f.sinceMs));
+  if (f.untilMs !== undefined) where.push(`${idCol} < ?`), args.push(eventIdFloor(f.untilMs));
+  if (f.source !== undefined) where.push("e.source = ?"), args.push(f.source);
+  if (f.type !== undefined) where.push("e.event_type = ?"), args.push(f.type);
+  if (f.q !== undefined) {
+    // Few matches (checked by the caller): collect them from the id and dedupe-key indexes, then sort.
+    where.push("e.id IN (SELECT id FROM events WHERE id = ? UNION ALL SELECT id FROM events WHERE dedupe_key >= ? AND dedupe_key < ?)");
+    args.push(f.q, ...keyRange(f.q));
+  }
+  if (f.target !== undefined) where.push("d.target = ?"), args.push(f.target);
+  if (f.status !== undefined) where.push("d.status = ?", CURRENT), args.push(f.status);
+  const cond = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+  const sql = byDelivery
+    ? `SELECT ${SUMMARY_COLS} FROM deliveries d JOIN events e ON e.id = d.event_id ${cond} GROUP BY d.event_id ORDER BY d.event_id DESC LIMIT ?`
+    : `SELECT ${SUMMARY_COLS} FROM events e ${cond} ORDER BY e.id DESC LIMIT ?`;
+  args.push(f.limit + 1);
+  const rs = await client.execute({ sql, args });
+  const events = await withStatuses(client, rs.rows.slice(0, f.limit));
+  return { events, nextCursor: rs.rows.length > f.limit ? (events.at(-1)?.id ?? null) : null };
+}
+
+// "d is the latest delivery of its (event, target)": a redelivery supersedes older ones.
+const CURRENT = "NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = d.event_id AND n.target = d.target AND n.id > d.id)";
+
+// A broad key prefix: examine the next `scanWindow` events in id order and keep
+// the matches, so a page costs a bounded scan however the matches are spread.
+async function listWindowed(client: Client, f: EventFilter, scanWindow: number): Promise<Page> {
+  const bounds: string[] = [];
+  const bargs: InValue[] = [];
+  if (f.cursor !== undefined) bounds.push("id < ?"), bargs.push(f.cursor);
+  if (f.sinceMs !== undefined) bounds.push("id >= ?"), bargs.push(eventIdFloor(f.sinceMs));
+  if (f.untilMs !== undefined) bounds.push("id < ?"), bargs.push(eventIdFloor(f.untilMs));
+  const within = bounds.length > 0 ? `WHERE ${bounds.join(" AND ")}` : "";
+  const where = ["(e.id = ? OR (e.dedupe_key >= ? AND e.dedupe_key < ?))"];
+  const args: InValue[] = [f.q!, ...keyRange(f.q!)];
+  if (f.source !== undefined) where.push("e.source = ?"), args.push(f.source);
+  if (f.type !== undefined) where.push("e.event_type = ?"), args.push(f.type);
+  if (f.target !== undefined || f.status !== undefined) {
+    const d: string[] = ["d.event_id = e.id"];
+    if (f.target !== undefined) d.push("d.target = ?"), args.push(f.target);
+    if (f.status !== undefined) d.push("d.status = ?", CURRENT), args.push(f.status);
+    where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE ${d.join(" AND ")})`);
+  }
+  const window = `SELECT id, source, event_type, dedupe_key, received_at, duplicates, erased_at FROM events ${within} ORDER BY id DESC LIMIT ${scanWindow}`;
+  const rs = await client.execute({
+    sql: `SELECT ${SUMMARY_COLS} FROM (${window}) e WHERE ${where.join(" AND ")} ORDER BY e.id DESC LIMIT ?`,
+    args: [...bargs, ...args, f.limit + 1],
+  });
+  const events = await withStatuses(client, rs.rows.slice(0, f.limit));
+  if (rs.rows.length > f.limit) return { events, nextCursor: events.at(-1)!.id };
+  // Fewer than a page in this window: continue below it, if the window was full.
+  const last = await client.execute({ sql: `SELECT id FROM events ${within} ORDER BY id DESC LIMIT 1 OFFSET ${scanWindow - 1}`, args: bargs });
+  return { events, nextCursor: last.rows[0] ? String(last.rows[0].id) : null };
+}
+
+async function withStatuses(client: Client, rows: Row[]): Promise<EventSummary[]> {
+  const statuses = await statusesOf(client, rows.map((r) => String(r.id)));
+  return rows.map((r) => ({ ...summaryOf(r), status: statuses.get(String(r.id)) ?? "none" }));
+}
+
+function summaryOf(r: Row): Omit<EventSummary, "status"> {
+  return {
+    id: String(r.id),
+    source: String(r.source),
+    eventType: s(r.event_type),
+    dedupeKey: String(r.dedupe_key),
+    receivedAt: Number(r.received_at),
+    duplicates: Number(r.duplicates),
+    erasedAt: n(r.erased_at),
+  };
+}
+
+async function statusesOf(client: Client, ids: string[]): Promise<Map<string, EventStatus>> {
+  const out = new Map<string, EventStatus>();
+  if (ids.length === 0) return out;
+  const rs = await client.execute({
+    sql: `SELECT id, event_id, target, status FROM deliveries WHERE event_id IN (${ids.map(() => "?").join(",")})`,
+    args: ids,
+  });
+  const byEvent = new Map<string, { id: string; target: string; status: string }[]>();
+  for (const r of rs.rows) {
+    const list = byEvent.get(String(r.event_id)) ?? [];
+    list.push({ id: String(r.id), target: String(r.target), status: String(r.status) });
+    byEvent.set(String(r.event_id), list);
+  }
+  for (const id of ids) out.set(id, eventStatusOf(byEvent.get(id) ?? []));
+  return out;
+}
+
+/** An event's list fields without its status (cheap: one primary-key lookup); null when unknown. */
+export async function getEventSummary(client: Client, id: string): Promise<Omit<EventSummary, "status"> | null> {
+  const rs = await client.execute({ sql: `SELECT ${SUMMARY_COLS} FROM events e WHERE e.id = ?`, args: [id] });
+  return rs.rows[0] ? summaryOf(rs.rows[0]) : null;
+}
+
+/** One event with its raw request, deliveries (oldest first) and their attempts; null when unknown. */
+export async function getEvent(client: Client, id: string): Promise<EventDetail | null> {
+  const ev = await client.execute({ sql: "SELECT * FROM events WHERE id = ?", args: [id] });
+  const r = ev.rows[0];
+  if (!r) return null;
+  const dl = await client.execute({ sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY id", args: [id] });
+  const dIds = dl.rows.map((d) => String(d.id));
+  const at =
+    dIds.length === 0
+      ? { rows: [] as Row[] }
+      : await client.execute({
+          sql: `SELECT * FROM attempts WHERE delivery_id IN (${dIds.map(() => "?").join(",")}) ORDER BY at, id`,
+          args: dIds,
+        });
+  const deliveries: DeliveryRow[] = dl.rows.map((d) => ({
+    id: String(d.id),
+    target: String(d.target),
+    status: String(d.status) as DeliveryStatus,
+    attemptCount: Number(d.attempts),
+    nextAttemptAt: Number(d.next_attempt_at),
+    lastError: s(d.last_error),
+    createdAt: Number(d.created_at),
+    attempts: at.rows
+      .filter((a) => String(a.delivery_id) === String(d.id))
+      .map((a) => ({
+        id: String(a.id),
+        at: Number(a.at),
+        statusCode: n(a.status_code),
+        durationMs: Number(a.duration_ms),
+        error: s(a.error),
+        responseExcerpt: s(a.response_excerpt),
+      })),
+  }));
+  return {
+    ...summaryOf(r),
+    status: eventStatusOf(deliveries),
+    method: String(r.method),
+    path: String(r.path),
+    query: String(r.query),
+    headers: r.headers === null ? null : (JSON.parse(String(r.headers)) as [string, string][]),
+    body: bytes(r.body),
+    contentType: s(r.content_type),
+    remoteAddr: s(r.remote_addr),
+    lastDuplicateAt: n(r.last_duplicate_at),
+    deliveries,
+  };
+}
+
+/** One stored rejected request. */
+export interface RejectionRow {
+  id: string;
+  source: string;
+  receivedAt: number;
+  reason: string;
+  method: string;
+  path: string;
+  headers: [string, string][];
+  bodyExcerpt: Uint8Array | null;
+  remoteAddr: string | null;
+}
+
+/** One page of rejected requests, newest first. */
+export async function listRejections(
+  client: Client,
+  f: { source?: string; cursor?: string; limit: number },
+): Promise<{ rejections: RejectionRow[]; nextCursor: string | null }> {
+  const where: string[] = [];
+  const args: InValue[] = [];
+  if (f.source !== undefined) where.push("source = ?"), args.push(f.source);
+  if (f.cursor !== undefined) where.push("id < ?"), args.push(f.cursor);
+  args.push(f.limit + 1);
+  const rs = await client.execute({
+    sql: `SELECT * FROM rejections ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`,
+    args,
+  });
+  const rejections = rs.rows.slice(0, f.limit).map((r) => ({
+    id: String(r.id),
+    source: String(r.source),
+    receivedAt: Number(r.received_at),
+    reason: String(r.reason),
+    method: String(r.method),
+    path: String(r.path),
+    headers: JSON.parse(String(r.headers)) as [string, string][],
+    bodyExcerpt: bytes(r.body_excerpt),
+    remoteAddr: s(r.remote_addr),
+  }));
+  return { rejections, nextCursor: rs.rows.length > f.limit ? (rejections.at(-1)?.id ?? null) : null };
+}

@@ -1,0 +1,127 @@
+/**
+ * Per-source and per-target figures for the admin pages: counters, recent
+ * signature mismatches (a spike usually means a secret was rotated on one
+ * side only), queue depth, success rate and last error. Each figure is an
+ * index range count bounded by a recent window, never a table scan.
+ */
+import type { StoreConnection } from "./client.ts";
+
+type Client = StoreConnection["client"];
+
+/** Rejection reasons that mean "the request was signed, but not with our secret". */
+export const MISMATCH_REASONS = ["bad_signature", "bad_credentials", "body_hash_mismatch"] as const;
+
+/** Counters and recent figures of one source. */
+export interface SourceStats {
+  name: string;
+  received: number;
+  duplicates: number;
+  rejected: number;
+  lastReceivedAt: number | null;
+  lastRejectedAt: number | null;
+  windowMs: number;
+  recentReceived: number;
+  recentMismatches: number;
+  /** Many recent mismatches against few accepted requests. */
+  mismatchSpike: boolean;
+}
+
+/** Figures for each named source over the last `windowMs`. */
+export async function sourceStats(client: Client, names: string[], nowMs: number, windowMs = 15 * 60_000): Promise<SourceStats[]> {
+  const since = nowMs - windowMs;
+  const out: SourceStats[] = [];
+  const reasons = MISMATCH_REASONS.map(() => "?").join(",");
+  for (const name of names) {
+    const rs = await client.batch(
+      [
+        { sql: "SELECT received, duplicates, rejected FROM source_counters WHERE source = ?", args: [name] },
+        { sql: "SELECT max(received_at) AS t FROM events WHERE source = ?", args: [name] },
+        { sql: "SELECT max(received_at) AS t FROM rejections WHERE source = ?", args: [name] },
+        { sql: "SELECT count(*) AS c FROM events WHERE source = ? AND received_at >= ?", args: [name, since] },
+        {
+          sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
+          args: [name, since, ...MISMATCH_REASONS],
+        },
+      ],
+      "read",
+    );
+    const c = rs[0]!.rows[0];
+    const recentReceived = Number(rs[3]!.rows[0]!.c);
+    const recentMismatches = Number(rs[4]!.rows[0]!.c);
+    const last = (i: number) => (rs[i]!.rows[0]!.t === null ? null : Number(rs[i]!.rows[0]!.t));
+    out.push({
+      name,
+      received: Number(c?.received ?? 0),
+      duplicates: Number(c?.duplicates ?? 0),
+      rejected: Number(c?.rejected ?? 0),
+      lastReceivedAt: last(1),
+      lastRejectedAt: last(2),
+      windowMs,
+      recentReceived,
+      recentMismatches,
+      // Stored rejections are rate-limited (10/s per source), so compare against a fifth of the accepted.
+      mismatchSpike: recentMismatches >= 5 && recentMismatches * 5 >= recentReceived,
+    });
+  }
+  return out;
+}
+
+/** State, queue and recent figures of one target. */
+export interface TargetStats {
+  name: string;
+  disabled: boolean | null;
+  disabledReason: string | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+  failingSince: number | null;
+  circuitOpenUntil: number | null;
+  queue: { pending: number; delivering: number; paused: number; failed: number };
+  windowMs: number;
+  recentAttempts: number;
+  recentSuccesses: number;
+  lastAttempt: { at: number; statusCode: number | null; error: string | null } | null;
+}
+
+/** Figures for each named target; `disabled` is null when the store holds no state for it. */
+export async function targetStats(client: Client, names: string[], nowMs: number, windowMs = 60 * 60_000): Promise<TargetStats[]> {
+  const out: TargetStats[] = [];
+  for (const name of names) {
+    const rs = await client.batch(
+      [
+        { sql: "SELECT * FROM target_state WHERE name = ?", args: [name] },
+        {
+          sql: "SELECT status, count(*) AS c FROM deliveries WHERE target = ? AND status IN ('pending','delivering','paused','failed') GROUP BY status",
+          args: [name],
+        },
+        {
+          sql: "SELECT count(*) AS c, coalesce(sum(status_code BETWEEN 200 AND 299), 0) AS ok FROM attempts WHERE target = ? AND at >= ?",
+          args: [name, nowMs - windowMs],
+        },
+        { sql: "SELECT at, status_code, error FROM attempts WHERE target = ? ORDER BY at DESC LIMIT 1", args: [name] },
+      ],
+      "read",
+    );
+    const st = rs[0]!.rows[0];
+    const queue = { pending: 0, delivering: 0, paused: 0, failed: 0 };
+    for (const r of rs[1]!.rows) queue[String(r.status) as keyof typeof queue] = Number(r.c);
+    const win = rs[2]!.rows[0]!;
+    const la = rs[3]!.rows[0];
+    out.push({
+      name,
+      disabled: st ? Boolean(Number(st.disabled)) : null,
+      disabledReason: st?.disabled_reason == null ? null : String(st.disabled_reason),
+      lastError: st?.last_error == null ? null : String(st.last_error),
+      consecutiveFailures: Number(st?.consecutive_failures ?? 0),
+      failingSince: st?.failing_since == null ? null : Number(st.failing_since),
+      circuitOpenUntil: st?.circuit_open_until == null ? null : Number(st.circuit_open_until),
+      queue,
+      windowMs,
+      recentAttempts: Number(win.c),
+      recentSuccesses: Number(win.ok),
+      lastAttempt: la
+        ? { at: Number(la.at), statusCode: la.status_code === null ? null : Number(la.status_code), error: la.error === null ? null : String(la.error) }
+        : null,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,262 @@
+/**
+ * The delivery queue's store functions: lease due deliveries, record attempts
+ * and outcomes fenced by the lease, release leases. The state machine lives in
+ * the `deliveries` row (status, attempts, next_attempt_at, lease_id,
+ * lease_until), so nothing the scheduler knows lives only in memory.
+ *
+ * Due-ness compares next_attempt_at with the caller's (injectable) clock;
+ * lease expiry compares lease_until with the database clock (DB_NOW_MS).
+ */
+import type { Client, InStatement } from "@libsql/client";
+import { DB_NOW_MS } from "./db-clock.ts";
+import { type TargetState, targetStateFromRow } from "./target-state.ts";
+
+export type DeliveryStatus = "pending" | "delivering" | "delivered" | "failed" | "paused";
+
+/** What the scheduler may lease for one target in this round. */
+export interface LeaseWant {
+  target: string;
+  /** How many this process may start now (its own free slots, rate tokens). */
+  slots: number;
+  /** The target's concurrency across every process: live leases in the store count against it. */
+  concurrency: number;
+  /** Lease length; must outlast one attempt (the target's timeout plus a margin). */
+  leaseMs: number;
+  /** Ordered targets: only the oldest open delivery, and only when none is in flight. */
+  ordered: boolean;
+}
+
+/** A leased delivery with the stored request it must send. */
+export interface LeasedDelivery {
+  id: string;
+  eventId: string;
+  target: string;
+  leaseId: string;
+  /** Attempts already made; this one is attempts + 1. */
+  attempts: number;
+  source: string;
+  eventType: string | null;
+  contentType: string | null;
+  /** Stored provider headers in received order; null once the event was erased. */
+  headers: [string, string][] | null;
+  /** Exact stored body bytes; null once the event was erased. */
+  body: Uint8Array<ArrayBuffer> | null;
+}
+
+/**
+ * Leases due deliveries for several targets in ONE statement: pending ones due
+ * by `nowMs`, plus ones whose lease expired on the database clock (a crashed
+ * or stalled worker's), up to each target's free slots.
+ */
+export async function leaseDueDeliveries(
+  client: Client,
+  opts: { leaseId: string; nowMs: number; wants: LeaseWant[] },
+): Promise<LeasedDelivery[]> {
+  const wants = opts.wants.filter((w) => w.slots > 0);
+  if (wants.length === 0) return [];
+  const args: Record<string, string | number> = { lease: opts.leaseId, now: opts.nowMs };
+  const values: string[] = [];
+  const arms: string[] = [];
+  wants.forEach((w, i) => {
+    args[`t${i}`] = w.target;
+    values.push(`(:t${i}, ${int(w.slots)}, ${int(w.ordered ? 1 : w.concurrency)}, ${int(w.leaseMs)})`);
+    // Free slots across every process: live leases in the store count against concurrency.
+    const limit = `(SELECT max(0, min(w.slots, w.conc - (SELECT count(*) FROM deliveries x WHERE x.target = w.target
+      AND x.status = 'delivering' AND x.lease_until > (SELECT ms FROM clock)))) FROM want w WHERE w.target = :t${i})`;
+    const expired = `SELECT id FROM (SELECT id FROM deliveries WHERE target = :t${i} AND status = 'delivering'
+      AND lease_until <= (SELECT ms FROM clock) LIMIT ${limit})`;
+    if (w.ordered) {
+      // The head of the line is the oldest open delivery in receive order; nothing behind it may go first.
+      arms.push(`SELECT id FROM (SELECT d.id FROM (SELECT id FROM deliveries WHERE target = :t${i}
+        AND status IN ('pending', 'delivering', 'paused') ORDER BY created_at, rowid LIMIT 1) head
+        JOIN deliveries d ON d.id = head.id
+        WHERE (d.status = 'pending' AND d.next_attempt_at <= :now)
+           OR (d.status = 'delivering' AND d.lease_until <= (SELECT ms FROM clock))
+        LIMIT ${limit})`);
+    } else {
+      const pending = `SELECT id FROM (SELECT id FROM deliveries WHERE target = :t${i} AND status = 'pending'
+        AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT ${limit})`;
+      // Expired leases first: they are the oldest work.
+      arms.push(`SELECT id FROM (${expired} UNION ALL ${pending}) LIMIT ${limit}`);
+    }
+  });
+  const sql = `WITH clock(ms) AS (SELECT ${DB_NOW_MS}),
+      want(target, slots, conc, lease_ms) AS (VALUES ${values.join(", ")})
+    UPDATE deliveries SET status = 'delivering', lease_id = :lease, updated_at = :now,
+      lease_until = (SELECT ms FROM clock) + (SELECT lease_ms FROM want WHERE want.target = deliveries.target)
+    WHERE id IN (${arms.map((a) => `SELECT id FROM (${a})`).join(" UNION ALL ")})
+    RETURNING id, event_id, target, attempts,
+      (SELECT source FROM events e WHERE e.id = deliveries.event_id) AS source,
+      (SELECT event_type FROM events e WHERE e.id = deliveries.event_id) AS event_type,
+      (SELECT content_type FROM events e WHERE e.id = deliveries.event_id) AS content_type,
+      (SELECT headers FROM events e WHERE e.id = deliveries.event_id) AS headers,
+      (SELECT body FROM events e WHERE e.id = deliveries.event_id) AS body`;
+  const rs = await client.execute({ sql, args });
+  return rs.rows.map((r) => ({
+    id: String(r.id),
+    eventId: String(r.event_id),
+    target: String(r.target),
+    leaseId: opts.leaseId,
+    attempts: Number(r.attempts),
+    source: String(r.source ?? ""),
+    eventType: r.event_type === null ? null : String(r.event_type),
+    contentType: r.content_type === null ? null : String(r.content_type),
+    headers: r.headers === null ? null : (JSON.parse(String(r.headers)) as [string, string][]),
+    body: r.body === null ? null : new Uint8Array(r.body as ArrayBuffer),
+  }));
+}
+
+/** One attempt as it is recorded (the attempts table). */
+export interface AttemptRecord {
+  id: string;
+  at: number;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+  responseExcerpt: string | null;
+}
+
+/** The result of one leased delivery, written by `recordOutcomes`. */
+export interface OutcomeRecord {
+  deliveryId: string;
+  leaseId: string;
+  eventId: string;
+  target: string;
+  /** null when no request was made (e.g. the event was erased). */
+  attempt: AttemptRecord | null;
+  /** `pending` becomes `paused` when the target is disabled meanwhile. */
+  status: "delivered" | "pending" | "failed" | "paused";
+  /** For `pending`: when the next attempt is due (caller's clock). */
+  nextAttemptAt: number | null;
+  error: string | null;
+  /** true/false counts towards the target's health (circuit, disable_after); null leaves it alone. */
+  healthy: boolean | null;
+}
+
+/**
+ * Records a batch of outcomes in ONE transaction. A delivery whose lease was
+ * lost (expired and taken by another worker) is not changed: the fence is
+ * `lease_id`. Its attempt row is still written, because the request was made.
+ * Returns the delivery ids that were updated and the new state of each target.
+ */
+export async function recordOutcomes(
+  client: Client,
+  outcomes: OutcomeRecord[],
+  nowMs: number,
+): Promise<{ updated: Set<string>; targets: TargetState[] }> {
+  if (outcomes.length === 0) return { updated: new Set(), targets: [] };
+  const stmts: InStatement[] = [];
+  const dArgs: (string | number | null)[] = [];
+  const dValues = outcomes.map((o) => {
+    dArgs.push(o.deliveryId, o.leaseId, o.status, o.attempt ? 1 : 0, o.nextAttemptAt, o.error);
+    return "(?, ?, ?, ?, ?, ?)";
+  });
+  stmts.push({
+    sql: `UPDATE deliveries SET
+        status = CASE WHEN v.column3 = 'pending' AND EXISTS (SELECT 1 FROM target_state t
+          WHERE t.name = deliveries.target AND t.disabled) THEN 'paused' ELSE v.column3 END,
+        attempts = attempts + v.column4, next_attempt_at = coalesce(v.column5, next_attempt_at),
+        last_error = v.column6, lease_id = NULL, lease_until = NULL, updated_at = ?
+      FROM (VALUES ${dValues.join(", ")}) AS v
+      WHERE deliveries.id = v.column1 AND deliveries.lease_id = v.column2 AND deliveries.status = 'delivering'
+      RETURNING deliveries.id`,
+    args: [nowMs, ...dArgs],
+  });
+  const made = outcomes.filter((o) => o.attempt !== null);
+  if (made.length > 0) {
+    const aArgs: (string | number | null)[] = [];
+    for (const o of made) {
+      const a = o.attempt!;
+      aArgs.push(a.id, o.deliveryId, o.eventId, o.target, a.at, a.statusCode, a.durationMs, a.error, a.responseExcerpt);
+    }
+    stmts.push({
+      sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt)
+        VALUES ${made.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+      args: aArgs,
+    });
+  }
+  for (const [target, h] of summariseHealth(outcomes)) stmts.push(healthStatement(target, h, nowMs));
+  const results = await client.batch(stmts, "write");
+  const updated = new Set(results[0]!.rows.map((r) => String(r.id)));
+  const targets = results.slice(made.length > 0 ? 2 : 1).flatMap((rs) => rs.rows.map(targetStateFromRow));
+  return { updated, targets };
+}
+
+interface Health {
+  /** A success came after the last failure run, or before the trailing failures. */
+  sawSuccess: boolean;
+  trailingFailures: number;
+  firstTrailingFailureAt: number | null;
+  lastError: string | null;
+}
+
+// Outcomes of a batch arrive in completion order; only the trailing run of failures matters.
+function summariseHealth(outcomes: OutcomeRecord[]): Map<string, Health> {
+  const out = new Map<string, Health>();
+  for (const o of outcomes) {
+    if (o.healthy === null) continue;
+    let h = out.get(o.target);
+    if (!h) out.set(o.target, (h = { sawSuccess: false, trailingFailures: 0, firstTrailingFailureAt: null, lastError: null }));
+    if (o.healthy) {
+      h.sawSuccess = true;
+      h.trailingFailures = 0;
+      h.firstTrailingFailureAt = null;
+    } else {
+      h.trailingFailures++;
+      h.firstTrailingFailureAt ??= o.attempt?.at ?? null;
+      h.lastError = o.error;
+    }
+  }
+  return out;
+}
+
+function healthStatement(target: string, h: Health, nowMs: number): InStatement {
+  const upsert = `INSERT INTO target_state (name, consecutive_failures, failing_since, last_error, updated_at)
+    VALUES (:name, :n, :since, :err, :now) ON CONFLICT (name) DO UPDATE SET`;
+  const ret = "RETURNING *";
+  const args = { name: target, n: h.trailingFailures, since: h.firstTrailingFailureAt, err: h.lastError, now: nowMs };
+  if (h.trailingFailures === 0) {
+    // Healthy again: the circuit closes and the failure clock stops; the last error stays for the UI.
+    return {
+      sql: `${upsert} consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = :now ${ret}`,
+      args,
+    };
+  }
+  if (h.sawSuccess) {
+    return {
+      sql: `${upsert} consecutive_failures = :n, failing_since = :since, last_error = :err, updated_at = :now ${ret}`,
+      args,
+    };
+  }
+  return {
+    sql: `${upsert} consecutive_failures = consecutive_failures + :n, failing_since = coalesce(failing_since, :since),
+      last_error = :err, updated_at = :now ${ret}`,
+    args,
+  };
+}
+
+/**
+ * Gives leased deliveries back (shutdown): still-`delivering` rows holding one
+ * of these leases become `pending` again, due now, so another process takes them.
+ */
+export async function releaseLeases(client: Client, leaseIds: string[], nowMs: number): Promise<number> {
+  if (leaseIds.length === 0) return 0;
+  const rs = await client.execute({
+    sql: `UPDATE deliveries SET status = 'pending', lease_id = NULL, lease_until = NULL, updated_at = ?
+      WHERE status = 'delivering' AND lease_id IN (${leaseIds.map(() => "?").join(", ")})`,
+    args: [nowMs, ...leaseIds],
+  });
+  return rs.rowsAffected;
+}
+
+/** Delivery counts per target and status (queue depth for the UI and /metrics). */
+export async function countDeliveriesByTarget(client: Client): Promise<{ target: string; status: DeliveryStatus; count: number }[]> {
+  const rs = await client.execute("SELECT target, status, count(*) AS n FROM deliveries GROUP BY target, status");
+  return rs.rows.map((r) => ({ target: String(r.target), status: String(r.status) as DeliveryStatus, count: Number(r.n) }));
+}
+
+// Values inlined into SQL are our own integers; never text from a request.
+function int(n: number): number {
+  if (!Number.isFinite(n)) throw new Error(`not a finite number: ${n}`);
+  return Math.max(0, Math.floor(n));
+}

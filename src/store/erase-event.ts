@@ -1,0 +1,28 @@
+/**
+ * Erasing one event for a privacy request: the raw body and headers go, the
+ * metadata row stays with `erased_at` set, so the list still shows that the
+ * event existed and when it was erased.
+ */
+import type { StoreConnection } from "./client.ts";
+
+type Client = StoreConnection["client"];
+
+/**
+ * Sets body and headers to NULL and erased_at (first erase wins); false when
+ * the id is unknown. Open deliveries end as failed: there is nothing left to send.
+ */
+export async function eraseEvent(client: Client, id: string, nowMs: number): Promise<{ found: boolean; erasedAt: number | null }> {
+  const rs = await client.batch(
+    [
+      { sql: "UPDATE events SET body = NULL, headers = NULL, erased_at = coalesce(erased_at, ?) WHERE id = ?", args: [nowMs, id] },
+      {
+        sql: "UPDATE deliveries SET status = 'failed', last_error = 'event erased', updated_at = ? WHERE event_id = ? AND status IN ('pending','paused')",
+        args: [nowMs, id],
+      },
+      { sql: "SELECT erased_at FROM events WHERE id = ?", args: [id] },
+    ],
+    "write",
+  );
+  const row = rs[2]!.rows[0];
+  return { found: rs[0]!.rowsAffected > 0, erasedAt: row ? Number(row.erased_at) : null };
+}

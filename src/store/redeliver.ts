@@ -1,0 +1,118 @@
+/**
+ * Creating NEW deliveries for stored events: `hookrelay replay` in bulk and
+ * the UI's "redeliver" for one event. Old deliveries and their attempts stay
+ * as they were (history); a new delivery starts at attempt 1, due now, or
+ * `paused` when its target is disabled.
+ */
+import type { Client, InStatement } from "@libsql/client";
+import { makeId } from "../core/ids.ts";
+import type { DeliveryStatus } from "./deliveries.ts";
+
+const PAGE = 500;
+// A pair with one of these is already on its way; another copy would double it.
+const OPEN: readonly string[] = ["pending", "delivering", "paused"];
+
+/** Filters of `hookrelay replay`; every field narrows the selection. */
+export interface ReplayFilter {
+  source?: string;
+  target?: string;
+  /** Events received at or after this time (ms). */
+  sinceMs?: number;
+  /** Only (event, target) pairs whose latest delivery has this status. */
+  status?: DeliveryStatus;
+  dryRun: boolean;
+  nowMs: number;
+  /** Targets an event is routed to now; pairs routed but never delivered are included. */
+  routeTargets?: (source: string, eventType: string | null) => string[];
+  /** Targets that exist; pairs for any other target are skipped. */
+  knownTargets?: ReadonlySet<string>;
+}
+
+/**
+ * Schedules a new delivery for every matching (event, target) pair — the
+ * event's existing deliveries plus its currently routed targets — skipping
+ * erased events and pairs that already have an open delivery. Returns how many
+ * were (or, with dryRun, would be) created.
+ */
+export async function scheduleReplay(client: Client, f: ReplayFilter): Promise<number> {
+  let cursor = "";
+  let count = 0;
+  for (;;) {
+    const page = await client.execute({
+      sql: `SELECT id, source, event_type FROM events
+        WHERE id > ? AND erased_at IS NULL AND (? IS NULL OR source = ?) AND received_at >= ?
+        ORDER BY id LIMIT ${PAGE}`,
+      args: [cursor, f.source ?? null, f.source ?? null, f.sinceMs ?? 0],
+    });
+    if (page.rows.length === 0) return count;
+    cursor = String(page.rows.at(-1)!.id);
+    const ids = page.rows.map((r) => String(r.id));
+    const latest = await latestStatuses(client, ids);
+    const inserts: { eventId: string; target: string }[] = [];
+    for (const r of page.rows) {
+      const eventId = String(r.id);
+      const statuses = latest.get(eventId) ?? new Map<string, string>();
+      const targets = new Set(statuses.keys());
+      for (const t of f.routeTargets?.(String(r.source), r.event_type === null ? null : String(r.event_type)) ?? []) targets.add(t);
+      for (const target of targets) {
+        if (f.target !== undefined && target !== f.target) continue;
+        if (f.knownTargets && !f.knownTargets.has(target)) continue;
+        const status = statuses.get(target) ?? null;
+        if (status !== null && OPEN.includes(status)) continue;
+        if (f.status !== undefined && status !== f.status) continue;
+        inserts.push({ eventId, target });
+      }
+    }
+    count += inserts.length;
+    if (!f.dryRun && inserts.length > 0) await client.batch(inserts.map((p) => insertDelivery(p.eventId, p.target, f.nowMs)), "write");
+  }
+}
+
+/**
+ * Redelivers one event: to `target` if given, else to every target it had a
+ * delivery for. Returns the new delivery ids, or why nothing was scheduled.
+ */
+export async function redeliverEvent(
+  client: Client,
+  opts: { eventId: string; target?: string; nowMs: number },
+): Promise<{ ok: true; deliveryIds: string[] } | { ok: false; reason: "not_found" | "erased" | "no_targets" }> {
+  const ev = await client.execute({ sql: "SELECT erased_at FROM events WHERE id = ?", args: [opts.eventId] });
+  if (ev.rows.length === 0) return { ok: false, reason: "not_found" };
+  if (ev.rows[0]!.erased_at !== null) return { ok: false, reason: "erased" };
+  let targets: string[];
+  if (opts.target !== undefined) targets = [opts.target];
+  else {
+    const rs = await client.execute({ sql: "SELECT DISTINCT target FROM deliveries WHERE event_id = ?", args: [opts.eventId] });
+    targets = rs.rows.map((r) => String(r.target));
+  }
+  if (targets.length === 0) return { ok: false, reason: "no_targets" };
+  const stmts = targets.map((t) => insertDelivery(opts.eventId, t, opts.nowMs));
+  await client.batch(stmts, "write");
+  return { ok: true, deliveryIds: stmts.map((s) => String((s as { args: unknown[] }).args[0])) };
+}
+
+// eventId → target → status of the newest delivery of that pair.
+async function latestStatuses(client: Client, eventIds: string[]): Promise<Map<string, Map<string, string>>> {
+  const rs = await client.execute({
+    sql: `SELECT event_id, target, status FROM deliveries WHERE event_id IN (${eventIds.map(() => "?").join(", ")})
+      ORDER BY created_at, rowid`,
+    args: eventIds,
+  });
+  const out = new Map<string, Map<string, string>>();
+  for (const r of rs.rows) {
+    const id = String(r.event_id);
+    if (!out.has(id)) out.set(id, new Map());
+    out.get(id)!.set(String(r.target), String(r.status));
+  }
+  return out;
+}
+
+function insertDelivery(eventId: string, target: string, nowMs: number): InStatement {
+  const id = makeId("dlv", nowMs, crypto.getRandomValues(new Uint8Array(10)));
+  return {
+    sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at)
+      VALUES (?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled) THEN 'paused' ELSE 'pending' END,
+        0, ?, ?, ?)`,
+    args: [id, eventId, target, target, nowMs, nowMs, nowMs],
+  };
+}

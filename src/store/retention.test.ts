@@ -1,0 +1,146 @@
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeId } from "../core/ids.ts";
+import { openStore, type IngestItem, type Store } from "./index.ts";
+import { createLogger } from "../log/logger.ts";
+import { purgeExpired, startRetentionRunner } from "./retention.ts";
+
+const DAY = 86_400_000;
+const NOW = 100 * DAY;
+const RETENTION = 14 * DAY;
+
+const dirs: string[] = [];
+const stores: Store[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function freshStore(): Promise<Store> {
+  const dir = mkdtempSync(join(tmpdir(), "hookrelay-retention-"));
+  dirs.push(dir);
+  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 1000, nowMs: () => NOW, checkpointEveryMs: 0, inlineWriter: true });
+  stores.push(store);
+  return store;
+}
+
+let seq = 0;
+/** Stores one event received at `atMs` with one delivery to "t" in `status`, and one attempt at the same time. */
+async function event(store: Store, atMs: number, status: string, source = "s"): Promise<string> {
+  const rnd = new Uint8Array(10).fill(++seq);
+  const id = makeId("evt", atMs, rnd);
+  const dlv = makeId("dlv", atMs, rnd);
+  const item: IngestItem = {
+    id, source, eventType: "x", dedupeKey: `k${seq}`, dedupeWindowMs: 0, receivedAt: atMs,
+    method: "POST", path: `/in/${source}`, query: "", headers: [], body: new TextEncoder().encode("{}"),
+    contentType: "application/json", remoteAddr: null, deliveries: [{ id: dlv, target: "t", status: "pending" }],
+  };
+  await store.writer.submit(item);
+  await store.conn.client.batch([
+    { sql: "UPDATE deliveries SET status = ? WHERE id = ?", args: [status, dlv] },
+    {
+      sql: "INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms) VALUES (?, ?, ?, 't', ?, 500, 10)",
+      args: [makeId("att", atMs, rnd), dlv, id, atMs],
+    },
+  ], "write");
+  return id;
+}
+
+async function rejection(store: Store, atMs: number): Promise<void> {
+  store.writer.recordRejection({
+    id: makeId("rej", atMs, new Uint8Array(10).fill(++seq)), source: "s", receivedAt: atMs, reason: "bad_signature",
+    method: "POST", path: "/in/s", headers: [], bodyExcerpt: new Uint8Array(), remoteAddr: null, keep: true,
+  });
+  await store.writer.flushed();
+}
+
+const ids = async (store: Store, table: string) =>
+  (await store.conn.client.execute(`SELECT id FROM ${table} ORDER BY id`)).rows.map((r) => String(r.id));
+const count = async (store: Store, table: string) => (await ids(store, table)).length;
+
+test("old finished events go with their deliveries and attempts; recent ones stay", async () => {
+  const store = await freshStore();
+  await event(store, NOW - 20 * DAY, "delivered");
+  await event(store, NOW - 15 * DAY, "failed");
+  const recent = await event(store, NOW - 13 * DAY, "delivered");
+  const counts = await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION });
+  expect(counts).toEqual({ events: 2, deliveries: 2, attempts: 2, rejections: 0 });
+  expect(await ids(store, "events")).toEqual([recent]);
+  expect(await count(store, "deliveries")).toBe(1);
+  expect(await count(store, "attempts")).toBe(1);
+});
+
+test("an old event with a pending, delivering or paused delivery is kept until it ends", async () => {
+  const store = await freshStore();
+  const kept = [
+    await event(store, NOW - 30 * DAY, "pending"),
+    await event(store, NOW - 30 * DAY, "delivering"),
+    await event(store, NOW - 30 * DAY, "paused"),
+  ];
+  await event(store, NOW - 30 * DAY, "delivered");
+  await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION });
+  expect(await ids(store, "events")).toEqual(kept.sort());
+  expect(await count(store, "deliveries")).toBe(3);
+
+  await store.conn.client.execute({ sql: "UPDATE deliveries SET status = 'delivered' WHERE event_id = ?", args: [kept[0]!] });
+  await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION });
+  expect(await ids(store, "events")).toEqual(kept.slice(1));
+});
+
+test("old rejections and old attempts of kept events are purged", async () => {
+  const store = await freshStore();
+  await rejection(store, NOW - 20 * DAY);
+  await rejection(store, NOW - DAY);
+  const pending = await event(store, NOW - 20 * DAY, "pending");
+  const counts = await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION });
+  expect(counts.rejections).toBe(1);
+  expect(counts.attempts).toBe(1);
+  expect(await count(store, "rejections")).toBe(1);
+  expect(await ids(store, "events")).toEqual([pending]);
+  expect(await count(store, "attempts")).toBe(0);
+});
+
+test("events inside their source's dedupe window outlive retention", async () => {
+  const store = await freshStore();
+  const inWindow = await event(store, NOW - 20 * DAY, "delivered", "long");
+  await event(store, NOW - 40 * DAY, "delivered", "long");
+  await event(store, NOW - 20 * DAY, "delivered", "short");
+  await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION, dedupeWindowMs: { long: 30 * DAY, short: DAY } });
+  expect(await ids(store, "events")).toEqual([inWindow]);
+});
+
+test("a purge larger than one batch walks every batch, past kept events", async () => {
+  const store = await freshStore();
+  for (let i = 0; i < 25; i++) await event(store, NOW - 20 * DAY + i, i % 5 === 0 ? "pending" : "delivered");
+  for (let i = 0; i < 12; i++) await rejection(store, NOW - 20 * DAY + i);
+  const counts = await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION, batchRows: 4, pauseMs: 0 });
+  expect(counts.events).toBe(20);
+  expect(counts.rejections).toBe(12);
+  expect(await count(store, "events")).toBe(5);
+});
+
+test("a purge stops between batches when asked", async () => {
+  const store = await freshStore();
+  for (let i = 0; i < 10; i++) await event(store, NOW - 20 * DAY + i, "delivered");
+  let batches = 0;
+  const counts = await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION, batchRows: 3, pauseMs: 0, stopped: () => batches++ >= 1 });
+  expect(counts.events).toBe(3);
+});
+
+test("the runner purges shortly after start, logs what it removed, and stops cleanly", async () => {
+  const store = await freshStore();
+  await event(store, NOW - 20 * DAY, "delivered");
+  const lines: string[] = [];
+  let done = () => {};
+  const logged = new Promise<void>((r) => (done = r));
+  const runner = startRetentionRunner({
+    client: store.conn.client, retentionMs: RETENTION, dedupeWindowMs: {}, nowMs: () => NOW, firstAfterMs: 0,
+    log: createLogger("info", (l) => (lines.push(l), done())),
+  });
+  await logged;
+  await runner.stop();
+  expect(JSON.parse(lines[0]!)).toMatchObject({ msg: "retention purge", events: 1, deliveries: 1, attempts: 1 });
+  expect(await count(store, "events")).toBe(0);
+});

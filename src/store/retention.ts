@@ -1,0 +1,194 @@
+/**
+ * Retention: deletes events (with their deliveries and attempts), attempts and
+ * rejections older than `store.retention`, a couple of hundred rows per
+ * transaction with a pause between transactions, so neither the ingest writer
+ * (another connection, waiting for the write lock) nor request handling (this
+ * thread, which the driver blocks while it runs) waits long. An event is kept while any of its
+ * deliveries is still open, and while it can still be a dedupe original.
+ */
+import { makeId } from "../core/ids.ts";
+import type { Logger } from "../log/logger.ts";
+import type { StoreConnection } from "./client.ts";
+
+type Client = StoreConnection["client"];
+
+const OPEN = "'pending','delivering','paused'";
+
+export interface PurgeOptions {
+  nowMs: number;
+  retentionMs: number;
+  /** Rows looked at per transaction. Default 200: about 10 ms of this thread per transaction. */
+  batchRows?: number;
+  /** Per source: keep its events at least this long (its dedupe window). */
+  dedupeWindowMs?: Record<string, number>;
+  /**
+   * Least pause between transactions. Each pause is at least as long as the
+   * transaction before it: the driver runs on this thread, so a purge never
+   * takes more than half of it from request handling. Default 5 ms.
+   */
+  pauseMs?: number;
+  /** Checked between transactions: true ends the purge early (shutdown). */
+  stopped?: () => boolean;
+}
+
+export interface PurgeCounts {
+  events: number;
+  deliveries: number;
+  attempts: number;
+  rejections: number;
+}
+
+/** One event range to walk: every source but `except`, or one `source`, below `cutoffMs`. */
+type Group = { cutoffMs: number; source?: string; except: string[] };
+
+/** Deletes expired rows in small transactions; returns how many of each went. */
+export async function purgeExpired(client: Client, opts: PurgeOptions): Promise<PurgeCounts> {
+  const batch = opts.batchRows ?? 200;
+  let busySince = performance.now();
+  const pause = async () => {
+    await new Promise((r) => setTimeout(r, Math.max(opts.pauseMs ?? 5, performance.now() - busySince)));
+    busySince = performance.now();
+  };
+  const stopped = opts.stopped ?? (() => false);
+  const cutoffMs = opts.nowMs - opts.retentionMs;
+  const counts: PurgeCounts = { events: 0, deliveries: 0, attempts: 0, rejections: 0 };
+
+  // Sources whose dedupe window outlives retention get their own, earlier cutoff.
+  const longer = Object.entries(opts.dedupeWindowMs ?? {}).filter(([, w]) => w > opts.retentionMs);
+  const groups: Group[] = [
+    { cutoffMs, except: longer.map(([s]) => s) },
+    ...longer.map(([source, w]) => ({ cutoffMs: opts.nowMs - w, source, except: [] })),
+  ];
+  for (const g of groups) {
+    // Walk ids with a cursor so events kept for open deliveries are looked at once, not every batch.
+    let cursor = "";
+    const below = makeId("evt", Math.max(0, g.cutoffMs), new Uint8Array(10));
+    while (!stopped()) {
+      const range = rangeSql(g);
+      const page = await client.execute({
+        sql: `SELECT id FROM events WHERE id > ? AND id < ? ${range.sql} ORDER BY id LIMIT ?`,
+        args: [cursor, below, ...range.args, batch],
+      });
+      if (page.rows.length === 0) break;
+      const last = String(page.rows[page.rows.length - 1]!.id);
+      const deleted = await deleteEvents(client, cursor, last, range);
+      counts.events += deleted.events;
+      counts.deliveries += deleted.deliveries;
+      counts.attempts += deleted.attempts;
+      cursor = last;
+      if (page.rows.length < batch) break;
+      await pause();
+    }
+  }
+  counts.attempts += await deleteByAge(client, "attempts", "at", cutoffMs, batch, pause, stopped);
+  counts.rejections += await deleteByAge(client, "rejections", "received_at", cutoffMs, batch, pause, stopped);
+  return counts;
+}
+
+function rangeSql(g: Group): { sql: string; args: string[] } {
+  if (g.source !== undefined) return { sql: "AND source = ?", args: [g.source] };
+  if (g.except.length === 0) return { sql: "", args: [] };
+  return { sql: `AND source NOT IN (${g.except.map(() => "?").join(",")})`, args: g.except };
+}
+
+/**
+ * Deletes the events in (after, last] with no open delivery, their deliveries
+ * and attempts, in ONE transaction. The open-delivery check runs inside it, so
+ * a redelivery created a moment earlier keeps its event.
+ */
+async function deleteEvents(client: Client, after: string, last: string, range: { sql: string; args: string[] }) {
+  const doomed = `SELECT id FROM events WHERE id > ? AND id <= ? ${range.sql}
+    AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.event_id = events.id AND o.status IN (${OPEN}))`;
+  const args = [after, last, ...range.args];
+  const rs = await client.batch(
+    [
+      {
+        sql: `DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d WHERE d.event_id IN (${doomed}))`,
+        args,
+      },
+      { sql: `DELETE FROM deliveries WHERE event_id IN (${doomed})`, args },
+      { sql: `DELETE FROM events WHERE id IN (${doomed})`, args },
+    ],
+    "write",
+  );
+  return { attempts: rs[0]!.rowsAffected, deliveries: rs[1]!.rowsAffected, events: rs[2]!.rowsAffected };
+}
+
+/** Deletes rows of `table` with `column` < cutoff, `batch` per transaction (the column is indexed). */
+async function deleteByAge(
+  client: Client,
+  table: "attempts" | "rejections",
+  column: "at" | "received_at",
+  cutoffMs: number,
+  batch: number,
+  pause: () => Promise<unknown>,
+  stopped: () => boolean,
+): Promise<number> {
+  let total = 0;
+  while (!stopped()) {
+    const rs = await client.execute({
+      sql: `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ?)`,
+      args: [cutoffMs, batch],
+    });
+    total += rs.rowsAffected;
+    if (rs.rowsAffected < batch) break;
+    await pause();
+  }
+  return total;
+}
+
+export interface RetentionRunner {
+  /** Runs one purge now (or joins the one running). */
+  runNow(): Promise<PurgeCounts | null>;
+  /** Stops the timer and ends a running purge at its next batch boundary. */
+  stop(): Promise<void>;
+}
+
+/** Purges every `everyMs` (first run `firstAfterMs` after start); failures are logged and retried next time. */
+export function startRetentionRunner(opts: {
+  client: Client;
+  retentionMs: number;
+  dedupeWindowMs: Record<string, number>;
+  nowMs: () => number;
+  log: Logger;
+  everyMs?: number;
+  firstAfterMs?: number;
+}): RetentionRunner {
+  let stopping = false;
+  let running: Promise<PurgeCounts | null> | null = null;
+  const runNow = () =>
+    (running ??= (async () => {
+      const started = performance.now();
+      try {
+        const counts = await purgeExpired(opts.client, {
+          nowMs: opts.nowMs(),
+          retentionMs: opts.retentionMs,
+          dedupeWindowMs: opts.dedupeWindowMs,
+          stopped: () => stopping,
+        });
+        const total = counts.events + counts.attempts + counts.rejections;
+        if (total > 0) opts.log.info("retention purge", { ...counts, durationMs: Math.round(performance.now() - started) });
+        return counts;
+      } catch (err) {
+        // A busy store is the usual cause; the next run catches up.
+        opts.log.warn("retention purge failed", { error: String((err as Error).message ?? err) });
+        return null;
+      } finally {
+        running = null;
+      }
+    })());
+  const first = setTimeout(() => void runNow(), opts.firstAfterMs ?? 60_000);
+  const timer = setInterval(() => void runNow(), opts.everyMs ?? 5 * 60_000);
+  // Never the reason the process stays alive.
+  first.unref?.();
+  timer.unref?.();
+  return {
+    runNow,
+    async stop() {
+      stopping = true;
+      clearTimeout(first);
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Runtime state of each target that must survive restarts and be shared by
+ * every process on the store: disabled (and by whom, why), the last error,
+ * the failure streak and the circuit. Disabling pauses the target's pending
+ * deliveries in the same transaction; enabling resumes them, due now.
+ */
+import type { Client, Row } from "@libsql/client";
+
+/** Who disabled a target. Config start-up re-enables only what config disabled. */
+export type DisabledBy = "config" | "api" | "gone" | "auto";
+
+/** One target_state row. */
+export interface TargetState {
+  name: string;
+  disabled: boolean;
+  disabledReason: string | null;
+  disabledBy: DisabledBy | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+  /** First failure since the last success (caller's clock), null when healthy. */
+  failingSince: number | null;
+  /** While now < this, the target gets no attempts at all (caller's clock). */
+  circuitOpenUntil: number | null;
+  updatedAt: number;
+}
+
+/** Maps a raw target_state row (RETURNING * or SELECT *) to a TargetState. */
+export function targetStateFromRow(r: Row): TargetState {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    name: String(r.name),
+    disabled: Number(r.disabled) !== 0,
+    disabledReason: r.disabled_reason === null ? null : String(r.disabled_reason),
+    disabledBy: r.disabled_by === null || r.disabled_by === undefined ? null : (String(r.disabled_by) as DisabledBy),
+    lastError: r.last_error === null ? null : String(r.last_error),
+    consecutiveFailures: Number(r.consecutive_failures),
+    failingSince: num(r.failing_since),
+    circuitOpenUntil: num(r.circuit_open_until),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+/** Every stored target state (targets never touched have no row: healthy, enabled). */
+export async function readTargetStates(client: Client): Promise<Map<string, TargetState>> {
+  const rs = await client.execute("SELECT * FROM target_state");
+  return new Map(rs.rows.map((r) => [String(r.name), targetStateFromRow(r)]));
+}
+
+/** Disables a target and pauses its pending deliveries in one transaction; returns how many were paused. */
+export async function disableTarget(
+  client: Client,
+  opts: { name: string; reason: string; by: DisabledBy; nowMs: number },
+): Promise<number> {
+  const [, paused] = await client.batch(
+    [
+      {
+        sql: `INSERT INTO target_state (name, disabled, disabled_reason, disabled_by, updated_at) VALUES (?, 1, ?, ?, ?)
+          ON CONFLICT (name) DO UPDATE SET disabled = 1, disabled_reason = excluded.disabled_reason,
+            disabled_by = excluded.disabled_by, updated_at = excluded.updated_at`,
+        args: [opts.name, opts.reason, opts.by, opts.nowMs],
+      },
+      {
+        sql: "UPDATE deliveries SET status = 'paused', updated_at = ? WHERE target = ? AND status = 'pending'",
+        args: [opts.nowMs, opts.name],
+      },
+    ],
+    "write",
+  );
+  return paused!.rowsAffected;
+}
+
+/**
+ * Enables a target: clears the disable, the failure streak and the circuit,
+ * and makes its paused deliveries pending and due now. Returns how many resumed.
+ */
+export async function enableTarget(client: Client, opts: { name: string; nowMs: number }): Promise<number> {
+  const [, resumed] = await client.batch(
+    [
+      {
+        sql: `INSERT INTO target_state (name, disabled, updated_at) VALUES (?, 0, ?)
+          ON CONFLICT (name) DO UPDATE SET disabled = 0, disabled_reason = NULL, disabled_by = NULL,
+            consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = excluded.updated_at`,
+        args: [opts.name, opts.nowMs],
+      },
+      {
+        sql: "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE target = ? AND status = 'paused'",
+        args: [opts.nowMs, opts.nowMs, opts.name],
+      },
+    ],
+    "write",
+  );
+  return resumed!.rowsAffected;
+}
+
+/**
+ * Pauses pending deliveries of disabled targets: a delivery inserted as
+ * `pending` by a process that had not yet seen the disable gets caught here.
+ */
+export async function pausePendingDeliveries(client: Client, targets: string[], nowMs: number): Promise<number> {
+  if (targets.length === 0) return 0;
+  const rs = await client.execute({
+    sql: `UPDATE deliveries SET status = 'paused', updated_at = ?
+      WHERE status = 'pending' AND target IN (${targets.map(() => "?").join(", ")})`,
+    args: [nowMs, ...targets],
+  });
+  return rs.rowsAffected;
+}
+
+/** Opens a target's circuit until `untilMs` (caller's clock): no attempts to it until then. */
+export async function openCircuit(client: Client, opts: { name: string; untilMs: number; nowMs: number }): Promise<void> {
+  await client.execute({
+    sql: `INSERT INTO target_state (name, circuit_open_until, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET circuit_open_until = excluded.circuit_open_until, updated_at = excluded.updated_at`,
+    args: [opts.name, opts.untilMs, opts.nowMs],
+  });
+}

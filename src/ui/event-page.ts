@@ -1,0 +1,98 @@
+/** `/events/<id>` — one stored request: metadata, deliveries with every attempt, body (raw and pretty), headers. */
+import { isSensitiveHeader } from "../core/header-mask.ts";
+import type { EventDetailJson } from "../http/admin-views.ts";
+import { badge, bytes, duration, prettyJson, time } from "./format.ts";
+import { html, type SafeHtml } from "./html.ts";
+
+const idPath = (id: string) => `/events/${encodeURIComponent(id)}`;
+
+function deliveries(ev: EventDetailJson): SafeHtml {
+  if (ev.deliveries.length === 0) return html`<p class="empty">No deliveries: no route matched this event when it arrived.</p>`;
+  return html`${ev.deliveries.map(
+    (d) => html`
+<article class="card delivery">
+  <header>
+    <h3>${d.target}</h3> ${badge(d.status)}
+    <span class="muted">${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"} · created ${time(d.createdAt)}</span>
+    ${d.nextAttemptAt ? html`<span class="muted">· next ${time(d.nextAttemptAt)}</span>` : null}
+  </header>
+  ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
+  ${
+    d.attempts.length === 0
+      ? html`<p class="muted">No attempt yet.</p>`
+      : html`<div class="table-wrap"><table class="list attempts">
+    <thead><tr><th>Time</th><th>Status</th><th class="num">Latency</th><th>Error</th><th>Response</th></tr></thead>
+    <tbody>${d.attempts.map(
+      (a) => html`<tr>
+      <td class="nowrap">${time(a.at)}</td>
+      <td>${a.status === null ? html`<span class="muted">no response</span>` : html`<span class="${a.status >= 200 && a.status < 300 ? "ok" : "bad"}">${a.status}</span>`}</td>
+      <td class="num nowrap">${duration(a.durationMs)}</td>
+      <td>${a.error ?? ""}</td>
+      <td>${a.responseExcerpt ? html`<pre class="excerpt">${a.responseExcerpt}</pre>` : ""}</td>
+    </tr>`,
+    )}</tbody></table></div>`
+  }
+</article>`,
+  )}`;
+}
+
+function body(ev: EventDetailJson): SafeHtml {
+  if (ev.erasedAt) return html`<p class="notice">The body and headers of this event were erased on ${time(ev.erasedAt)}.</p>`;
+  const r = ev.request;
+  const pretty = prettyJson(r.body);
+  return html`
+<p class="muted">${bytes(r.bodyBytes)}${ev.contentType ? ` · ${ev.contentType}` : ""} ·
+  <a href="/api/events/${encodeURIComponent(ev.id)}/body" download>Download exact bytes</a></p>
+<details open class="body"><summary>Raw</summary>
+  <pre class="raw" id="raw-body">${r.body ?? `(not UTF-8 text; base64 of the ${r.bodyBytes} bytes)\n${r.bodyBase64 ?? ""}`}</pre>
+</details>
+${pretty ? html`<details class="body"><summary>Pretty JSON</summary><pre class="raw" id="pretty-body">${pretty}</pre></details>` : null}`;
+}
+
+/** The event page's body markup; `targets` are the configured target names (redeliver choices). */
+export function eventPage(ev: EventDetailJson, targets: string[]): SafeHtml {
+  const r = ev.request;
+  return html`
+<p class="crumbs"><a href="/">Events</a> /</p>
+<h1 class="mono wrap">${ev.id} ${badge(ev.status)}${ev.erasedAt ? html` ${badge("erased")}` : null}</h1>
+<dl class="meta">
+  <div><dt>Source</dt><dd><a href="/?source=${encodeURIComponent(ev.source)}">${ev.source}</a></dd></div>
+  <div><dt>Event type</dt><dd>${ev.eventType ?? "—"}</dd></div>
+  <div><dt>Dedupe key</dt><dd class="mono wrap" id="dedupe-key">${ev.dedupeKey}</dd></div>
+  <div><dt>Received</dt><dd>${time(ev.receivedAt)}</dd></div>
+  <div><dt>Duplicates</dt><dd>${ev.duplicates}${ev.lastDuplicateAt ? html` <span class="muted">(last ${time(ev.lastDuplicateAt)})</span>` : null}</dd></div>
+  <div><dt>From</dt><dd class="mono">${ev.remoteAddr ?? "—"}</dd></div>
+</dl>
+<div class="actions">
+  ${
+    ev.erasedAt
+      ? null
+      : html`<form method="post" action="${idPath(ev.id)}/redeliver" class="inline">
+    <select name="target" aria-label="Redeliver to">
+      <option value="">all its targets</option>
+      ${targets.map((t) => html`<option value="${t}">${t}</option>`)}
+    </select>
+    <button type="submit">Redeliver</button>
+  </form>
+  <form method="post" action="${idPath(ev.id)}/erase" class="inline" data-confirm="Erase the body and headers of this event? This cannot be undone.">
+    <button type="submit" class="danger">Erase</button>
+  </form>`
+  }
+</div>
+<h2>Deliveries</h2>
+${deliveries(ev)}
+<h2>Request</h2>
+<p class="mono wrap request-line">${r.method} ${r.path}${r.query ? `?${r.query.replace(/^\?/, "")}` : ""}</p>
+<h3>Body</h3>
+${body(ev)}
+${
+  ev.erasedAt
+    ? null
+    : html`<h3>Headers <span class="muted">(received order)</span></h3>
+<div class="table-wrap"><table class="list headers">
+  <tbody>${r.headers.map(
+    ([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) ? " masked" : ""}">${v}</td></tr>`,
+  )}</tbody>
+</table></div>`
+}`;
+}

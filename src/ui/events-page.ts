@@ -1,0 +1,72 @@
+/** `/` — the events list: filter form, one table row per event, cursor paging. */
+import { DELIVERY_STATUSES } from "../store/admin-queries.ts";
+import type { EventJson } from "../http/admin-views.ts";
+import { badge, queryString, time } from "./format.ts";
+import { html, type SafeHtml } from "./html.ts";
+
+/** What the events page renders. */
+export interface EventsPageData {
+  /** The raw filter values as typed, to refill the form. */
+  query: Record<string, string | undefined>;
+  sources: string[];
+  targets: string[];
+  events: EventJson[];
+  nextCursor: string | null;
+}
+
+const select = (name: string, label: string, current: string | undefined, options: string[]) => html`
+  <label>${label}
+    <select name="${name}">
+      <option value="">any</option>
+      ${options.map((o) => html`<option value="${o}"${o === current ? html` selected` : null}>${o}</option>`)}
+    </select>
+  </label>`;
+
+const text = (name: string, label: string, current: string | undefined, placeholder: string) => html`
+  <label>${label}<input type="text" name="${name}" value="${current ?? ""}" placeholder="${placeholder}" autocomplete="off"></label>`;
+
+/** The list's body markup. */
+export function eventsPage(d: EventsPageData): SafeHtml {
+  const q = d.query;
+  const filters = { source: q.source, target: q.target, status: q.status, type: q.type, q: q.q, since: q.since, until: q.until };
+  const filtered = Object.values(filters).some((v) => v !== undefined && v !== "");
+  return html`
+<h1>Events</h1>
+<form class="filters" method="get" action="/">
+  ${text("q", "Search", q.q, "dedupe key or evt_ id")}
+  ${select("source", "Source", q.source, d.sources)}
+  ${select("target", "Target", q.target, d.targets)}
+  ${select("status", "Status", q.status, [...DELIVERY_STATUSES])}
+  ${text("type", "Event type", q.type, "e.g. invoice.paid")}
+  ${text("since", "Since", q.since, "2h or 2025-01-31T12:00Z")}
+  ${text("until", "Until", q.until, "ISO time or 30m")}
+  <div class="filter-actions"><button type="submit">Filter</button>${filtered ? html`<a href="/">Clear</a>` : null}</div>
+</form>
+${
+  d.events.length === 0
+    ? html`<p class="empty">No events${filtered ? " match these filters" : " stored yet"}.</p>`
+    : html`
+<div class="table-wrap">
+<table class="list">
+  <thead><tr><th>Received</th><th>Event</th><th>Source</th><th>Type</th><th>Dedupe key</th><th class="num">Dups</th><th>Status</th></tr></thead>
+  <tbody>
+  ${d.events.map(
+    (e) => html`<tr>
+    <td class="nowrap">${time(e.receivedAt)}</td>
+    <td><a class="mono" href="/events/${encodeURIComponent(e.id)}">${e.id}</a></td>
+    <td>${e.source}</td>
+    <td>${e.eventType ?? html`<span class="muted">—</span>`}</td>
+    <td class="mono clip" title="${e.dedupeKey}">${e.dedupeKey}</td>
+    <td class="num">${e.duplicates || ""}</td>
+    <td>${badge(e.status)}${e.erasedAt ? html` ${badge("erased")}` : null}</td>
+  </tr>`,
+  )}
+  </tbody>
+</table>
+</div>`
+}
+<nav class="pager">
+  ${q.cursor ? html`<a href="/${queryString(filters)}">← Newest</a>` : html`<span></span>`}
+  ${d.nextCursor ? html`<a href="/${queryString({ ...filters, cursor: d.nextCursor })}" rel="next">Older →</a>` : null}
+</nav>`;
+}

@@ -1,0 +1,54 @@
+/** Small formatters shared by the UI pages; all return escaped markup or plain text. */
+import { html, type SafeHtml } from "./html.ts";
+
+/** An ISO time as `<time>` showing "YYYY-MM-DD HH:MM:SS UTC" (the script adds the local time as a tooltip). */
+export function time(isoTime: string | null): SafeHtml {
+  if (isoTime === null) return html`<span class="muted">—</span>`;
+  return html`<time datetime="${isoTime}">${isoTime.replace("T", " ").replace(/\.\d+Z$/, "").replace(/Z$/, "")}<span class="muted"> UTC</span></time>`;
+}
+
+const KNOWN_BADGES = new Set([
+  "pending", "delivering", "delivered", "failed", "paused", "none", "erased",
+  "healthy", "failing", "disabled", "circuit-open",
+]);
+
+/** A coloured status label; unknown values get the neutral style. */
+export function badge(status: string): SafeHtml {
+  const cls = KNOWN_BADGES.has(status) ? status : "none";
+  return html`<span class="badge badge-${cls}">${status}</span>`;
+}
+
+/** "1.2 kB"-style size. */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** "123 ms" / "4.5 s". */
+export function duration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** "97.5 %" or "—". */
+export function percent(ratio: number | null): string {
+  return ratio === null ? "—" : `${(ratio * 100).toFixed(ratio === 1 ? 0 : 1)} %`;
+}
+
+/** The body pretty-printed when it is JSON, else null. */
+export function prettyJson(text: string | null): string | null {
+  if (text === null || !/^\s*[[{]/.test(text)) return null;
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return null;
+  }
+}
+
+/** A query string from the non-empty entries, with a leading "?" (or ""). */
+export function queryString(params: Record<string, string | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}

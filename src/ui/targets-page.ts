@@ -1,0 +1,41 @@
+/** `/targets` — one card per configured target: state, queue, success rate, last error, actions. */
+import type { TargetJson } from "../http/admin-views.ts";
+import { badge, percent, time } from "./format.ts";
+import { html, type SafeHtml } from "./html.ts";
+
+/** The targets page's body markup. */
+export function targetsPage(targets: TargetJson[]): SafeHtml {
+  if (targets.length === 0) return html`<h1>Targets</h1><p class="empty">No targets configured.</p>`;
+  return html`<h1>Targets</h1>
+<div class="cards">
+${targets.map((t) => {
+  const path = `/targets/${encodeURIComponent(t.name)}`;
+  return html`
+<article class="card target" id="target-${t.name}">
+  <header><h2>${t.name}</h2> ${badge(t.state)}</header>
+  <p class="mono wrap muted">${t.kind === "listen" ? "listen target (pulled by hookrelay listen)" : t.url}</p>
+  ${t.disabledReason ? html`<p class="notice">Disabled: ${t.disabledReason}</p>` : null}
+  <dl class="meta compact">
+    <div><dt>Queue</dt><dd class="queue-depth">${t.queueDepth}</dd></div>
+    <div><dt>Pending · in flight · paused</dt><dd>${t.queue.pending} · ${t.queue.delivering} · ${t.queue.paused}</dd></div>
+    <div><dt>Failed</dt><dd>${t.queue.failed ? html`<a href="/?target=${encodeURIComponent(t.name)}&status=failed">${t.queue.failed}</a>` : "0"}</dd></div>
+    <div><dt>Success (${Math.round(t.successWindowMs / 60_000)} min)</dt><dd>${percent(t.successRate)} <span class="muted">of ${t.recentAttempts}</span></dd></div>
+    <div><dt>Last attempt</dt><dd>${time(t.lastAttemptAt)}</dd></div>
+    ${t.failingSince ? html`<div><dt>Failing since</dt><dd>${time(t.failingSince)}</dd></div>` : null}
+    ${t.circuitOpenUntil ? html`<div><dt>Circuit open until</dt><dd>${time(t.circuitOpenUntil)}</dd></div>` : null}
+  </dl>
+  ${t.lastError ? html`<p class="error-text last-error">Last error: ${t.lastError}</p>` : null}
+  <div class="actions">
+    ${
+      t.enabled
+        ? html`<form method="post" action="${path}/disable" class="inline" data-confirm="Disable ${t.name}? Its deliveries are kept, paused.">
+        <button type="submit" class="danger">Disable</button></form>`
+        : html`<form method="post" action="${path}/enable" class="inline"><button type="submit">Enable</button></form>`
+    }
+    <form method="post" action="${path}/test" class="inline"><button type="submit" class="secondary">Send test event</button></form>
+    <a href="/?target=${encodeURIComponent(t.name)}">Events →</a>
+  </div>
+</article>`;
+})}
+</div>`;
+}

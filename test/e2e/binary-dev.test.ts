@@ -1,0 +1,65 @@
+/**
+ * `hookrelay dev` as a user runs it: the compiled binary in an empty
+ * directory, a real local receiver, the banner on stdout.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startBinary } from "../support/binary.ts";
+import { tempDir } from "../support/relay.ts";
+
+const tmp = tempDir("hookrelay-dev-e2e-");
+afterAll(() => tmp.remove());
+
+// The forward needs the delivery engine wired into start-relay.ts (createDeliveryEngine).
+
+/** Reads the child's stdout until `marker` appears. */
+async function readUntil(stream: ReadableStream<Uint8Array>, marker: string): Promise<string> {
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    text += decoder.decode(chunk, { stream: true });
+    if (text.includes(marker)) return text;
+  }
+  throw new Error(`stdout ended without "${marker}":\n${text}`);
+}
+
+test("dev in an empty directory prints the URLs, stores under ./.hookrelay and forwards to the local receiver", async () => {
+  const received: { path: string; body: string; signature: string | null }[] = [];
+  let firstArrived = () => {};
+  const arrived = new Promise<void>((r) => (firstArrived = r));
+  const receiver = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      received.push({ path: new URL(req.url).pathname, body: await req.text(), signature: req.headers.get("webhook-signature") });
+      firstArrived();
+      return new Response("ok");
+    },
+  });
+  const relay = await startBinary(["dev", "--forward-to", `http://127.0.0.1:${receiver.port}/hooks`, "--port", "0", "--admin-port", "0"], tmp.dir);
+  try {
+    const banner = await readUntil(relay.proc.stdout as ReadableStream<Uint8Array>, "Web UI");
+    expect(banner).toContain(`Paste into the provider:  ${relay.publicUrl}/in/dev`);
+    expect(banner).toContain(`Web UI:                   ${relay.adminUrl}/`);
+    expect(banner).not.toContain("whsec_");
+    expect(relay.logs()).toContain("accepts unsigned requests");
+    expect(existsSync(join(tmp.dir, ".hookrelay/hookrelay.db"))).toBe(true);
+    expect(existsSync(join(tmp.dir, ".hookrelay/signing-secret"))).toBe(true);
+
+    const body = '{"type":"dev.test","n":1.50,"note":"ë ✓"}';
+    const res = await fetch(`${relay.publicUrl}/in/dev`, { method: "POST", body, headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(200);
+    const { id } = (await res.json()) as { id: string };
+    const listed = (await (await fetch(`${relay.adminUrl}/api/events`)).json()) as { events: { id: string }[] };
+    expect(listed.events.map((e) => e.id)).toEqual([id]);
+
+    await Promise.race([arrived, Bun.sleep(5000)]);
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatchObject({ path: "/hooks", body });
+    expect(received[0]!.signature).toMatch(/^v1,/);
+  } finally {
+    expect(await relay.stop()).toBe(0);
+    receiver.stop(true);
+  }
+});

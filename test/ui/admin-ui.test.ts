@@ -1,0 +1,143 @@
+/**
+ * The admin UI in a real Chromium against a real relay over HTTP: sign in,
+ * find an event by its dedupe key, read its raw body, redeliver it, disable
+ * and enable a target, erase an event, and check a hostile body stays text.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Browser, Page } from "playwright-core";
+import { ADMIN_TOKEN, seedEvents } from "../support/admin-fixture.ts";
+import { startLiveRelay, type LiveRelay } from "../support/admin-relay.ts";
+import { hasChromium, launchChromium } from "../support/chromium.ts";
+
+if (!hasChromium) console.warn("SKIPPING UI tests: /usr/bin/chromium is missing (apt-get install -y chromium)");
+
+const XSS_BODY = JSON.stringify({
+  id: "xss-1",
+  type: "<b>bold</b>",
+  note: "<img src=x onerror=window.__pwned=1>",
+  html: "<script>window.__pwned=1</script>",
+});
+
+describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
+  let live: LiveRelay;
+  let browser: Browser;
+  let page: Page;
+  let admin: string;
+  const cspViolations: string[] = [];
+
+  beforeAll(async () => {
+    live = await startLiveRelay();
+    admin = live.relay.adminUrl;
+    await seedEvents(live.store, 300, Date.now() - 3_600_000);
+    browser = await launchChromium();
+    page = await browser.newPage();
+    page.on("dialog", (d) => void d.accept());
+    page.on("console", (m) => {
+      if (/Content.Security.Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await live?.stop();
+  });
+
+  const flash = () => page.locator(".flash").innerText();
+
+  test("an unauthenticated visit leads to the login form, and the token signs in", async () => {
+    await page.goto(`${admin}/targets`);
+    expect(new URL(page.url()).pathname).toBe("/login");
+    await page.fill('input[name="token"]', "wrong-token");
+    await page.click('button[type="submit"]');
+    expect(await page.locator(".error").innerText()).toContain("Wrong token");
+    await page.fill('input[name="token"]', ADMIN_TOKEN);
+    await page.click('button[type="submit"]');
+    expect(new URL(page.url()).pathname).toBe("/targets");
+    const cookies = await page.context().cookies();
+    expect(cookies.find((c) => c.name === "hookrelay_session")).toMatchObject({ httpOnly: true, sameSite: "Strict" });
+  });
+
+  test("an event is found by its dedupe key, and its page shows the raw body", async () => {
+    const res = await live.send("shop", JSON.stringify({ id: "ord_findme_42", type: "order.created", total: 4200 }));
+    const { id } = (await res.json()) as { id: string };
+    await page.goto(`${admin}/`);
+    await page.fill('input[name="q"]', "ord_findme_42");
+    await page.click('.filters button[type="submit"]');
+    const rows = page.locator("table.list tbody tr");
+    expect(await rows.count()).toBe(1);
+    await rows.locator(`a[href="/events/${id}"]`).click();
+    expect(new URL(page.url()).pathname).toBe(`/events/${id}`);
+    expect(await page.locator("#dedupe-key").innerText()).toBe("ord_findme_42");
+    expect(await page.locator("#raw-body").innerText()).toBe(JSON.stringify({ id: "ord_findme_42", type: "order.created", total: 4200 }));
+    expect(await page.locator("a[download]").getAttribute("href")).toBe(`/api/events/${id}/body`);
+  });
+
+  test("redeliver adds a new delivery for each target, shown on the event page", async () => {
+    const before = await page.locator("article.delivery").count();
+    expect(before).toBe(2);
+    await page.click('form[action$="/redeliver"] button');
+    expect(await flash()).toContain("2 new deliveries");
+    expect(await page.locator("article.delivery").count()).toBe(before + 2);
+    await page.selectOption('form[action$="/redeliver"] select', "audit");
+    await page.click('form[action$="/redeliver"] button');
+    expect(await flash()).toContain("1 new delivery");
+    expect(await page.locator("article.delivery").count()).toBe(before + 3);
+  });
+
+  test("a target is disabled and enabled again from the targets page", async () => {
+    await page.goto(`${admin}/targets`);
+    const card = page.locator("#target-orders");
+    expect(await card.locator(".badge").innerText()).not.toBe("disabled");
+    await card.locator('form[action$="/disable"] button').click();
+    expect(await flash()).toContain("Target disabled");
+    expect(await page.locator("#target-orders .badge").innerText()).toBe("disabled");
+    await page.locator('#target-orders form[action$="/enable"] button').click();
+    expect(await flash()).toContain("Target enabled");
+    expect(await page.locator("#target-orders .badge").innerText()).not.toBe("disabled");
+  });
+
+  test("send test event stores an event for the target and links to it", async () => {
+    await page.locator('#target-audit form[action$="/test"] button').click();
+    await page.locator(".flash a").click();
+    expect(await page.locator("h1").innerText()).toContain("evt_");
+    expect(await page.locator("article.delivery h3").innerText()).toBe("audit");
+  });
+
+  test("a hostile body and event type show as text and run nothing", async () => {
+    const res = await live.send("shop", XSS_BODY);
+    const { id } = (await res.json()) as { id: string };
+    await page.goto(`${admin}/?q=xss-1`);
+    expect(await page.locator("table.list tbody tr td").nth(3).innerText()).toBe("<b>bold</b>");
+    await page.goto(`${admin}/events/${id}`);
+    const raw = await page.locator("#raw-body").innerText();
+    expect(raw).toContain("<img src=x onerror=window.__pwned=1>");
+    expect(raw).toContain("<script>window.__pwned=1</script>");
+    await page.locator("details.body summary", { hasText: "Pretty JSON" }).click();
+    expect(await page.locator("#pretty-body").innerText()).toContain('"html": "<script>window.__pwned=1</script>"');
+    expect(await page.locator("dl.meta").innerText()).toContain("<b>bold</b>");
+    expect(await page.locator("#raw-body img, #raw-body script, dl.meta b").count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  test("erase removes the body and headers and says so", async () => {
+    await page.locator('form[action$="/erase"] button').click();
+    expect(await flash()).toContain("erased");
+    expect(await page.locator(".notice").innerText()).toContain("were erased");
+    expect(await page.locator("#raw-body").count()).toBe(0);
+    expect(await page.locator(".badge-erased").count()).toBeGreaterThan(0);
+  });
+
+  test("on a phone-sized screen the page does not scroll sideways; tables scroll inside their frame", async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.context().addCookies(await page.context().cookies());
+    for (const path of ["/", "/targets", "/sources", "/rejections"]) {
+      await phone.goto(`${admin}${path}`);
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect({ path, overflow }).toEqual({ path, overflow: 0 });
+    }
+    await phone.close();
+  });
+
+  test("our own pages never trip their Content-Security-Policy", () => {
+    expect(cspViolations).toEqual([]);
+  });
+});
