@@ -1,5 +1,62 @@
-/** `hookrelay replay`: not built yet (see the open issues). */
-export async function runReplay(_args: string[]): Promise<number> {
-  process.stderr.write("hookrelay replay: not available in this version yet\n");
-  return 2;
+/** `hookrelay replay`: schedule new deliveries for stored events and print how many. */
+import { parseDurationMs } from "../config/units.ts";
+import { replay } from "../delivery/replay.ts";
+import type { DeliveryStatus } from "../store/deliveries.ts";
+import { openStore } from "../store/index.ts";
+import { parseFlags } from "./args.ts";
+import { loadConfigOrReport } from "./load-config.ts";
+
+const STATUSES: DeliveryStatus[] = ["pending", "delivering", "delivered", "failed", "paused"];
+
+/** Exit 0 after printing the count; 1 on a bad config, flag or store. */
+export async function runReplay(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, {
+    config: { type: "string", short: "c" },
+    source: { type: "string" },
+    target: { type: "string" },
+    since: { type: "string" },
+    status: { type: "string" },
+    "dry-run": { type: "boolean" },
+  });
+  if (!parsed) return 2;
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const loaded = await loadConfigOrReport(v.config as string | undefined);
+  if (!loaded) return 1;
+  const { config } = loaded;
+  const problems: string[] = [];
+  let sinceMs: number | undefined;
+  if (typeof v.since === "string") {
+    const d = parseDurationMs(v.since);
+    if (d.ok) sinceMs = Date.now() - d.value;
+    else problems.push(`--since: ${d.error}`);
+  }
+  const status = v.status as DeliveryStatus | undefined;
+  if (status !== undefined && !STATUSES.includes(status)) problems.push(`--status: expected one of ${STATUSES.join(", ")}, got "${status}"`);
+  if (typeof v.source === "string" && !config.sources.some((s) => s.name === v.source)) problems.push(`--source: no source named "${v.source}"`);
+  if (typeof v.target === "string" && !config.targets.some((t) => t.name === v.target)) problems.push(`--target: no target named "${v.target}"`);
+  if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(`hookrelay replay: ${p}\n`);
+    return 1;
+  }
+  let store;
+  try {
+    store = await openStore({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now, checkpointEveryMs: 0, mustExist: true, inlineWriter: true });
+  } catch (err) {
+    process.stderr.write(`hookrelay replay: cannot open the store: ${(err as Error).message}\n`);
+    return 1;
+  }
+  try {
+    const dryRun = v["dry-run"] === true;
+    const count = await replay(store, config, {
+      source: v.source as string | undefined,
+      target: v.target as string | undefined,
+      sinceMs,
+      status,
+      dryRun,
+    });
+    process.stdout.write(dryRun ? `would schedule ${count} deliveries (dry run)\n` : `scheduled ${count} deliveries\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
 }

@@ -1,0 +1,64 @@
+import { afterAll, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BINARY, startBinary } from "../support/binary.ts";
+import { tempDir } from "../support/relay.ts";
+
+const tmp = tempDir("hookrelay-replay-");
+afterAll(() => tmp.remove());
+
+async function run(args: string[]) {
+  const p = Bun.spawn([BINARY, ...args], { cwd: tmp.dir, stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } });
+  const [out, err] = await Promise.all([new Response(p.stdout as ReadableStream).text(), new Response(p.stderr as ReadableStream).text()]);
+  return { code: await p.exited, out, err };
+}
+
+test("replay counts and schedules deliveries for stored events, and a dry run creates none", async () => {
+  const received: string[] = [];
+  const target = Bun.serve({ port: 0, hostname: "127.0.0.1", async fetch(req) { received.push(await req.text()); return new Response("ok"); } });
+  const cfg = join(tmp.dir, "hookrelay.toml");
+  writeFileSync(cfg, `
+[server]
+listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+[store]
+url = "file:./relay.db"
+[[sources]]
+name = "ploints"
+verify = { preset = "ploints", secret = "whsec_replay" }
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:${target.port}/hooks"
+signing = { secret = "whsec_${Buffer.from("replay-test-signing-key-32-bytes").toString("base64")}" }
+[[routes]]
+from = "ploints"
+to = ["app"]
+`);
+  const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+  for (let i = 0; i < 3; i++) {
+    const body = `{"id":"evt_${i}","type":"points.earned"}`;
+    const res = await fetch(`${relay.publicUrl}/in/ploints`, { method: "POST", body, headers: { "x-ploints-signature": createHmac("sha256", "whsec_replay").update(body).digest("hex") } });
+    expect(res.status).toBe(200);
+  }
+  for (let i = 0; i < 50 && received.length < 3; i++) await Bun.sleep(100);
+  expect(received).toHaveLength(3);
+  expect(await relay.stop()).toBe(0);
+
+  const dry = await run(["replay", "--config", cfg, "--target", "app", "--dry-run"]);
+  expect(dry).toMatchObject({ code: 0, out: "would schedule 3 deliveries (dry run)\n" });
+  const none = await run(["replay", "--config", cfg, "--status", "failed"]);
+  expect(none.out).toBe("scheduled 0 deliveries\n");
+  const real = await run(["replay", "--config", cfg, "--since", "1h"]);
+  expect(real.out).toBe("scheduled 3 deliveries\n");
+  const bad = await run(["replay", "--config", cfg, "--status", "lost", "--since", "soon"]);
+  expect(bad.code).toBe(1);
+  expect(bad.err).toContain("--status");
+  expect(bad.err).toContain("--since");
+
+  const again = await startBinary(["serve", "--config", cfg], tmp.dir);
+  for (let i = 0; i < 50 && received.length < 6; i++) await Bun.sleep(100);
+  expect(await again.stop()).toBe(0);
+  target.stop(true);
+  expect(received).toHaveLength(6);
+});
