@@ -88,7 +88,7 @@ ${body(ev)}
 ${
   ev.erasedAt
     ? null
-    : html`<h3>Headers <span class="muted">(received order)</span></h3>
+    : html`<h3>Headers <span class="muted">(as received; names lower-cased by the HTTP server)</span></h3>
 <div class="table-wrap"><table class="list headers">
   <tbody>${r.headers.map(
     ([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) ? " masked" : ""}">${v}</td></tr>`,
