@@ -5,8 +5,11 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "./config/types.ts";
+import { createListenHub, type ListenHub } from "./delivery/listen-hub.ts";
 import { adminController } from "./http/admin-controller.ts";
+import { errorResponse, HttpError } from "./http/http-error.ts";
 import { ingestController } from "./http/ingest-controller.ts";
+import { listenController } from "./http/listen-controller.ts";
 import { metricsController } from "./http/metrics-controller.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
@@ -43,6 +46,8 @@ export interface App {
   adminApp: Elysia<any, any, any, any, any, any, any>;
   delivery: DeliveryEngine | null;
   metrics: RelayMetrics;
+  /** Connected `hookrelay listen` clients (listen targets); stop it before the public app. */
+  listen: ListenHub;
 }
 
 /** Builds the apps without listening on anything. */
@@ -52,6 +57,7 @@ export function createApp(opts: AppOptions): App {
   const sources = compileSources(config);
   const delivery = opts.delivery ?? null;
   const metrics = opts.metrics ?? createRelayMetrics({ config, store, nowMs });
+  const listen = createListenHub({ client: store.conn.client, targets: config.targets, sources: config.sources, log, clock: nowMs, onAttempt: metrics.onAttempt });
   const deps: IngestDeps = {
     writer: store.writer,
     limiter: new RejectionLimiter(),
@@ -60,19 +66,30 @@ export function createApp(opts: AppOptions): App {
     log,
     onStored: (r) => {
       metrics.received(r.source);
-      if (r.targets.length > 0) delivery?.wake();
+      if (r.targets.length > 0) {
+        delivery?.wake();
+        listen.wake();
+      }
     },
     onRejected: (source, reason) => metrics.rejected(source, reason),
     onDuplicate: (source) => metrics.duplicate(source),
   };
-  const publicApp = new Elysia().use(
-    ingestController({
-      sources,
-      deps,
-      maxBodyBytes: config.server.maxBodyBytes,
-      readTimeoutMs: config.server.readTimeoutMs,
-    }),
-  );
+  const publicApp = new Elysia()
+    // Anything that is not a route of ours gets the same JSON error shape.
+    .onError(({ code, error }) =>
+      code === "NOT_FOUND"
+        ? errorResponse(new HttpError(404, "not_found", "no such route; webhooks go to POST /in/<source>"))
+        : errorResponse(error),
+    )
+    .use(
+      ingestController({
+        sources,
+        deps,
+        maxBodyBytes: config.server.maxBodyBytes,
+        readTimeoutMs: config.server.readTimeoutMs,
+      }),
+    )
+    .use(listenController({ hub: listen, log }));
   const adminApp = new Elysia()
     .get("/healthz", () => ({ ok: true }))
     .get("/readyz", async ({ set }) => {
@@ -82,5 +99,5 @@ export function createApp(opts: AppOptions): App {
     })
     .use(metricsController({ metrics, token: config.admin.token }))
     .use(adminController({ config, store, sources, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null }));
-  return { config, sources, publicApp, adminApp, delivery, metrics };
+  return { config, sources, publicApp, adminApp, delivery, metrics, listen };
 }

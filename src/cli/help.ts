@@ -39,11 +39,28 @@ to paste into the provider and the UI address.
 Schedules new deliveries for the stored events that match and prints how many.
 A running relay picks them up.
 `,
-  listen: `Usage: hookrelay listen <relay-admin-url> --target NAME --forward-to URL --token T
+  listen: `Usage: hookrelay listen <relay-url> --target NAME --forward-to URL [--forward-to TYPE=URL ...] [--token T]
+                        [--timeout 10s] [--max-backoff 30s] [--log-level info]
 
-Pulls the deliveries of a listen target from a relay and posts each to URL,
-acking only after a local 2xx. --forward-to type=URL may repeat to route event
-types to different local paths.
+Opens an outbound WebSocket to <relay-url>/listen/NAME (the relay's public
+listener), receives the listen target's deliveries one at a time in receive
+order, posts each body's exact bytes with the relay's Standard Webhooks
+headers to the local URL, and acks only after a local 2xx. A failed local
+post is retried by the relay on the target's schedule; deliveries queued
+while offline flow on connect. Reconnects with capped, jittered backoff.
+
+  --forward-to URL        default local URL
+  --forward-to TYPE=URL   route event types matching the glob TYPE (e.g.
+                          "order.*=http://localhost:3000/orders"); repeat;
+                          first match wins, then the default
+  --token T               the target's token: a literal, env:NAME or
+                          file:/path (default env:HOOKRELAY_LISTEN_TOKEN)
+  --timeout 10s           per local POST
+  --max-backoff 30s       longest wait between reconnects
+
+Exit 0 on SIGINT/SIGTERM; 1 when the relay refuses the token (401) or the
+target (404), or another listen client for the target took over; 2 on bad
+flags. See docs/LISTEN.md.
 `,
   version: "Usage: hookrelay version\n",
 };

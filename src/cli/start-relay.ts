@@ -69,6 +69,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     publicPort,
     adminPort,
     async stop() {
+      // Listen clients first: their open sockets would keep the public server from stopping.
+      await app.listen.stop();
       // Stop accepting; requests already inside finish and get their answer.
       await app.publicApp.stop();
       await retention.stop();

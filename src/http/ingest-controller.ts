@@ -27,10 +27,6 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 export function ingestController(opts: IngestControllerOptions) {
   const retryAfter = String(opts.retryAfterSec ?? 5);
   return new Elysia({ name: "ingest" })
-    .onError(({ error, code }) => {
-      if (code === "NOT_FOUND") return errorResponse(new HttpError(404, "not_found", "no such route; webhooks go to POST /in/<source>"));
-      return errorResponse(error);
-    })
     .post(
       "/in/:source",
       async ({ request, params, server }) => {

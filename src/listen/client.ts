@@ -1,0 +1,195 @@
+/**
+ * The `hookrelay listen` client: keeps one outbound WebSocket to the relay's
+ * `/listen/<target>`, posts each delivery's exact bytes (with the headers a
+ * push target would get) to the local URL for its event type, and acks only
+ * after a local 2xx. Each connection starts with a plain GET preflight of the
+ * same URL so a refusal is seen with its status: 401/404 end the client (a
+ * wrong token or target is not fixed by retrying); anything else transient
+ * (relay down, 5xx, dropped socket) reconnects with capped, jittered backoff.
+ */
+import { parseListenMessage, encodeListenMessage, LISTEN_CLOSE, type AckMessage, type DeliveryMessage } from "../core/listen-protocol.ts";
+import type { SendResult } from "../core/delivery-outcome.ts";
+import { createSender, type Sender } from "../delivery/sender.ts";
+import type { Logger } from "../log/logger.ts";
+import { pickForwardUrl, type ForwardRoutes } from "./forward-routes.ts";
+import { reconnectDelayMs, type BackoffPolicy } from "./reconnect-backoff.ts";
+
+/** Everything the client needs; `sender` and `random` are injectable for tests. */
+export interface ListenClientOptions {
+  /** The relay's public base URL (http/https; a path prefix is kept). */
+  relayUrl: string;
+  target: string;
+  token: string;
+  routes: ForwardRoutes;
+  /** Per local POST. */
+  timeoutMs: number;
+  backoff: BackoffPolicy;
+  log: Logger;
+  sender?: Sender;
+  random?: () => number;
+}
+
+/** Why the client ended. */
+export type ListenExit = { ok: true } | { ok: false; code: "unauthorized" | "unknown_target" | "replaced"; message: string };
+
+/** A running client. */
+export interface ListenClient {
+  /** Resolves when the client ends: stopped, or refused for good. */
+  done: Promise<ListenExit>;
+  /** Closes the connection (the relay re-sends anything unacked) and ends the client. */
+  stop(): void;
+}
+
+// Deliveries acked in this run, so a re-send after a lost ack is acked without posting twice.
+const REMEMBER = 10_000;
+
+/** Starts the client; see the file comment. */
+export function startListenClient(opts: ListenClientOptions): ListenClient {
+  const send = opts.sender ?? createSender();
+  const random = opts.random ?? Math.random;
+  const base = opts.relayUrl.replace(/\/+$/, "");
+  const httpUrl = `${base}/listen/${encodeURIComponent(opts.target)}`;
+  const wsUrl = httpUrl.replace(/^http/i, "ws");
+  const origin = new URL(base).origin;
+  const auth = { authorization: `Bearer ${opts.token}` };
+  const acked = new Map<string, number>();
+  let stopped = false;
+  let socket: WebSocket | null = null;
+  let wakeSleep = () => {};
+  let stopNow = () => {};
+
+  async function preflight(): Promise<{ go: true } | { go: false; exit?: ListenExit; why: string }> {
+    try {
+      const res = await fetch(httpUrl, { headers: auth, signal: AbortSignal.timeout(10_000), redirect: "manual" });
+      const text = await res.text();
+      if (res.status === 401) return { go: false, exit: { ok: false, code: "unauthorized", message: `the relay refused the token for target "${opts.target}" (401)` }, why: "401" };
+      if (res.status === 404) {
+        const message = text.includes("unknown_target") ? `the relay has no listen target "${opts.target}"` : `no listen endpoint at ${origin} (404): is this a hookrelay relay?`;
+        return { go: false, exit: { ok: false, code: "unknown_target", message }, why: "404" };
+      }
+      if (res.status === 426) return { go: true };
+      return { go: false, why: `HTTP ${res.status}` };
+    } catch (err) {
+      return { go: false, why: (err as Error).message.slice(0, 200) };
+    }
+  }
+
+  function connect(): Promise<{ code: number; reason: string; ready: boolean }> {
+    return new Promise((resolve) => {
+      // Bun's WebSocket takes headers: the token never goes in the URL (where proxies log it).
+      const ws = new WebSocket(wsUrl, { headers: auth } as unknown as string[]);
+      socket = ws;
+      let ready = false;
+      let chain = Promise.resolve();
+      ws.onmessage = (e) => {
+        const msg = parseListenMessage(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer));
+        if (msg?.type === "ready") {
+          ready = true;
+          opts.log.info("connected", { relay: origin, target: opts.target });
+        } else if (msg?.type === "delivery") {
+          // One at a time, in the order sent: the relay waits for each ack anyway.
+          chain = chain.then(() => forward(ws, msg));
+        } else {
+          opts.log.warn("relay sent a malformed frame");
+        }
+      };
+      ws.onclose = (e) => {
+        if (socket === ws) socket = null;
+        resolve({ code: e.code, reason: e.reason, ready });
+      };
+    });
+  }
+
+  async function forward(ws: WebSocket, d: DeliveryMessage): Promise<void> {
+    const fields = { delivery: d.deliveryId, event: d.webhookId, eventType: d.eventType, attempt: d.attempt };
+    const seen = acked.get(d.deliveryId);
+    if (seen !== undefined) {
+      reply(ws, { type: "ack", deliveryId: d.deliveryId, ok: true, status: seen, durationMs: 0, error: null, responseExcerpt: "already delivered in this run" });
+      opts.log.info("re-sent delivery acked without posting again", fields);
+      return;
+    }
+    const url = pickForwardUrl(opts.routes, d.eventType);
+    if (url === null) {
+      const error = `no --forward-to for event type ${JSON.stringify(d.eventType)}`;
+      reply(ws, { type: "ack", deliveryId: d.deliveryId, ok: false, status: null, durationMs: 0, error, responseExcerpt: null });
+      opts.log.warn("not forwarded", { ...fields, error });
+      return;
+    }
+    const body = new Uint8Array(Buffer.from(d.bodyBase64, "base64"));
+    const report = await send({ url, body, headers: d.headers, timeoutMs: opts.timeoutMs, connectTimeoutMs: Math.min(opts.timeoutMs, 5000) });
+    const status = report.result.kind === "response" ? report.result.status : null;
+    const ok = status !== null && status >= 200 && status < 300;
+    const error = ok ? null : describe(report.result);
+    if (ok) remember(d.deliveryId, status);
+    reply(ws, { type: "ack", deliveryId: d.deliveryId, ok, status, durationMs: report.durationMs, error, responseExcerpt: report.excerpt });
+    // The local path only: a local URL may carry credentials in its query.
+    const local = new URL(url).pathname;
+    if (ok) opts.log.info("forwarded", { ...fields, to: local, statusCode: status, durationMs: report.durationMs });
+    else opts.log.warn("local target failed; the relay retries", { ...fields, to: local, statusCode: status, error });
+  }
+
+  function reply(ws: WebSocket, ack: AckMessage): void {
+    if (ws.readyState === WebSocket.OPEN) ws.send(encodeListenMessage(ack));
+  }
+
+  function remember(id: string, status: number): void {
+    acked.set(id, status);
+    if (acked.size > REMEMBER) acked.delete(acked.keys().next().value!);
+  }
+
+  async function run(): Promise<ListenExit> {
+    let failures = 0;
+    while (!stopped) {
+      const pre = await preflight();
+      if (stopped) break;
+      if (pre.go) {
+        const closed = await connect();
+        if (stopped) break;
+        if (closed.code === LISTEN_CLOSE.replaced) {
+          return { ok: false, code: "replaced", message: `another "hookrelay listen" connected for target "${opts.target}" and took over` };
+        }
+        if (closed.ready) failures = 0;
+        opts.log.warn("connection closed", { relay: origin, target: opts.target, code: closed.code, reason: closed.reason || undefined });
+      } else if (pre.exit) {
+        return pre.exit;
+      } else {
+        opts.log.warn("cannot reach the relay", { relay: origin, target: opts.target, error: pre.why });
+      }
+      failures++;
+      const delayMs = reconnectDelayMs(failures, random(), opts.backoff);
+      opts.log.info("reconnecting", { inMs: delayMs, failures });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        wakeSleep = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return { ok: true };
+  }
+
+  const done = Promise.race([run(), new Promise<ListenExit>((resolve) => (stopNow = () => resolve({ ok: true })))]);
+  return {
+    done,
+    stop() {
+      stopped = true;
+      socket?.close(1000, "client stopping");
+      wakeSleep();
+      stopNow();
+    },
+  };
+}
+
+function describe(r: SendResult): string {
+  switch (r.kind) {
+    case "response":
+      return `HTTP ${r.status}`;
+    case "timeout":
+      return `timeout (${r.phase}) after ${r.afterMs} ms`;
+    case "network":
+      return r.message;
+    case "forbidden-address":
+      return `refused address ${r.address}`;
+  }
+}

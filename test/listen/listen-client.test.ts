@@ -1,0 +1,127 @@
+/**
+ * The `hookrelay listen` client in process against a relay on port 0 and a
+ * local receiver on port 0: routing by event type, exact bytes, ack only after
+ * a 2xx, reconnect after the relay drops it, and refusal on a wrong token.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { createApp } from "../../src/app.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { startListenClient, type ListenClient } from "../../src/listen/client.ts";
+import { parseForwardRoutes } from "../../src/listen/forward-routes.ts";
+import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
+
+const TOKEN = "tok-alice-0123456789";
+const CONFIG = `
+[[sources]]
+name = "src"
+verify = { scheme = "none" }
+event_type = "$.type"
+[[targets]]
+name = "alice"
+kind = "listen"
+token = "${TOKEN}"
+retry = { schedule = ["0s", "100ms", "100ms"], jitter = 0 }
+[[routes]]
+from = "src"
+to = ["alice"]
+`;
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  // A step may find its piece already stopped by the test (a relay restart).
+  for (const c of cleanups.splice(0).reverse()) await Promise.resolve().then(c).catch(() => {});
+});
+
+async function relayOnPort(): Promise<{ relay: TestRelay; url: string }> {
+  const relay = await startTestRelay(CONFIG);
+  relay.app.publicApp.listen({ hostname: "127.0.0.1", port: 0 });
+  cleanups.push(() => relay.close(), () => relay.app.publicApp.stop(true), () => relay.app.listen.stop());
+  return { relay, url: `http://127.0.0.1:${relay.app.publicApp.server!.port}` };
+}
+
+/** A local receiver on port 0; `replies` scripts statuses per request (then 200). */
+function receiver(replies: number[] = []) {
+  const got: { path: string; body: Uint8Array; headers: Headers }[] = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      got.push({ path: new URL(req.url).pathname, body: new Uint8Array(await req.arrayBuffer()), headers: req.headers });
+      return new Response("ok", { status: replies.shift() ?? 200 });
+    },
+  });
+  cleanups.push(() => server.stop(true));
+  return { got, url: (path: string) => `http://127.0.0.1:${server.port}${path}` };
+}
+
+function client(relayUrl: string, forwardTo: string[], token = TOKEN): ListenClient {
+  const routes = parseForwardRoutes(forwardTo);
+  if (!routes.ok) throw new Error(routes.error);
+  const c = startListenClient({ relayUrl, target: "alice", token, routes: routes.value, timeoutMs: 2000, backoff: { baseMs: 20, maxMs: 100 }, log: silentLogger });
+  cleanups.push(() => c.stop());
+  return c;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false> | T, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+const statuses = async (relay: TestRelay) =>
+  (await rows(relay.store, "SELECT status FROM deliveries ORDER BY created_at")).map((r) => String(r.status));
+
+test("the client posts the exact bytes to the URL for its event type and acks after a 2xx", async () => {
+  const { relay, url } = await relayOnPort();
+  const local = receiver();
+  const bodies = ['{"type":"order.paid","note":"ë ✓"}\n', '{"type":"customer.created"}'];
+  for (const b of bodies) await relay.post("src", b);
+  client(url, [local.url("/hooks"), `order.*=${local.url("/orders")}`]);
+  await until("both delivered", async () => (await statuses(relay)).every((s) => s === "delivered"));
+  expect(local.got.map((g) => g.path)).toEqual(["/orders", "/hooks"]);
+  expect(local.got.map((g) => new TextDecoder().decode(g.body))).toEqual(bodies);
+  expect(local.got[0]!.headers.get("webhook-id")).toMatch(/^evt_/);
+  expect(local.got[0]!.headers.get("hookrelay-event-type")).toBe("order.paid");
+});
+
+test("a local non-2xx is not acked: the relay retries and the client posts again", async () => {
+  const { relay, url } = await relayOnPort();
+  const local = receiver([500]);
+  await relay.post("src", '{"type":"x"}');
+  client(url, [local.url("/hooks")]);
+  await until("delivered", async () => (await statuses(relay))[0] === "delivered");
+  expect(local.got).toHaveLength(2);
+  const attempts = await rows(relay.store, "SELECT status_code, error FROM attempts ORDER BY at, id");
+  expect(attempts.map((a) => [a.status_code, a.error])).toEqual([
+    [500, "HTTP 500"],
+    [200, null],
+  ]);
+});
+
+test("the client reconnects with backoff after the relay restarts, and what was queued meanwhile flows", async () => {
+  const { relay, url } = await relayOnPort();
+  const local = receiver();
+  client(url, [local.url("/hooks")]);
+  await until("connected", () => relay.app.listen.connected().length === 1);
+  const port = relay.app.publicApp.server!.port!;
+  await relay.app.listen.stop();
+  await relay.app.publicApp.stop(true);
+  // The same store and port, a new relay process in all but name.
+  const again = createApp({ config: relay.config, store: relay.store, log: silentLogger });
+  await again.publicApp.handle(new Request("http://127.0.0.1/in/src", { method: "POST", body: '{"type":"queued"}' }));
+  again.publicApp.listen({ hostname: "127.0.0.1", port });
+  cleanups.push(() => again.publicApp.stop(true), () => again.listen.stop());
+  await until("delivered after reconnect", async () => (await statuses(relay))[0] === "delivered");
+  expect(new TextDecoder().decode(local.got[0]!.body)).toBe('{"type":"queued"}');
+  expect(again.listen.connected()).toEqual(["alice"]);
+});
+
+test("a wrong token ends the client with a clear refusal instead of retrying", async () => {
+  const { url } = await relayOnPort();
+  const c = client(url, ["http://127.0.0.1:9/hooks"], "wrong");
+  expect(await c.done).toMatchObject({ ok: false, code: "unauthorized" });
+});

@@ -1,0 +1,203 @@
+/**
+ * The relay side of `hookrelay listen`, over a real WebSocket on port 0 with a
+ * raw client speaking the protocol (docs/LISTEN.md): auth, ack → delivered,
+ * nack → retried, disconnect → re-sent, one client per target.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { Webhook } from "standardwebhooks";
+import type { DeliveryMessage } from "../../src/core/listen-protocol.ts";
+import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
+
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const TOKEN = "tok-alice-0123456789";
+const config = (schedule = '["0s", "5m"]') => `
+[[sources]]
+name = "src"
+verify = { scheme = "none" }
+event_type = "$.type"
+[[targets]]
+name = "alice"
+kind = "listen"
+token = "${TOKEN}"
+signing = { secret = "${SECRET}" }
+retry = { schedule = ${schedule}, jitter = 0 }
+[[targets]]
+name = "pushy"
+url = "http://127.0.0.1:9/never"
+enabled = false
+[[routes]]
+from = "src"
+to = ["alice"]
+`;
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  // A step may find its piece already stopped by the test (a relay restart).
+  for (const c of cleanups.splice(0).reverse()) await Promise.resolve().then(c).catch(() => {});
+});
+
+async function relayOnPort(schedule?: string): Promise<{ relay: TestRelay; wsUrl: (t: string) => string }> {
+  const relay = await startTestRelay(config(schedule));
+  relay.app.publicApp.listen({ hostname: "127.0.0.1", port: 0 });
+  cleanups.push(() => relay.close(), () => relay.app.publicApp.stop(true), () => relay.app.listen.stop());
+  const port = relay.app.publicApp.server!.port;
+  return { relay, wsUrl: (t) => `ws://127.0.0.1:${port}/listen/${t}` };
+}
+
+/** A raw protocol client: a queue of frames, and the close event once it comes. */
+function rawClient(url: string, token: string | null) {
+  const headers = token === null ? {} : { authorization: `Bearer ${token}` };
+  const ws = new WebSocket(url, { headers } as unknown as string[]);
+  const frames: Record<string, unknown>[] = [];
+  let closed: { code: number; reason: string } | null = null;
+  let error: string | null = null;
+  ws.onmessage = (e) => frames.push(JSON.parse(String(e.data)));
+  ws.onerror = (e) => (error = (e as ErrorEvent).message ?? "error");
+  ws.onclose = (e) => (closed = { code: e.code, reason: e.reason });
+  cleanups.push(() => ws.close());
+  return {
+    ws,
+    frames,
+    closed: () => closed,
+    error: () => error,
+    /** Waits for the next frame of `type` not yet taken. */
+    async next<T = Record<string, unknown>>(type: string, timeoutMs = 5000): Promise<T> {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const i = frames.findIndex((f) => f.type === type);
+        if (i >= 0) return frames.splice(i, 1)[0] as T;
+        await Bun.sleep(10);
+      }
+      throw new Error(`no "${type}" frame within ${timeoutMs} ms; got ${JSON.stringify(frames)}`);
+    },
+    ack(d: DeliveryMessage, ok = true, status = ok ? 200 : 500) {
+      ws.send(JSON.stringify({ type: "ack", deliveryId: d.deliveryId, ok, status, durationMs: 3, error: ok ? null : `HTTP ${status}` }));
+    },
+  };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+const deliveryRow = async (relay: TestRelay, id: string) =>
+  (await rows(relay.store, "SELECT status, attempts, lease_id FROM deliveries WHERE id = ?", [id]))[0]!;
+const attemptRows = (relay: TestRelay, id: string) =>
+  rows(relay.store, "SELECT status_code, duration_ms, error FROM attempts WHERE delivery_id = ? ORDER BY at, id", [id]);
+
+test("a missing or wrong token is refused with 401 and an unknown or push target with 404, before the upgrade", async () => {
+  const { relay, wsUrl } = await relayOnPort();
+  const get = (target: string, auth?: string) =>
+    relay.app.publicApp.handle(new Request(`http://127.0.0.1/listen/${target}`, { headers: auth ? { authorization: auth } : {} }));
+  expect((await get("alice")).status).toBe(401);
+  expect((await get("alice", "Bearer nope")).status).toBe(401);
+  expect((await get("alice", TOKEN)).status).toBe(401); // the scheme is required
+  expect((await get("nobody", `Bearer ${TOKEN}`)).status).toBe(404);
+  expect((await get("pushy", `Bearer ${TOKEN}`)).status).toBe(404);
+  const ok = await get("alice", `Bearer ${TOKEN}`);
+  expect(ok.status).toBe(426);
+
+  const wrong = rawClient(wsUrl("alice"), "nope");
+  await until("refusal", async () => wrong.closed());
+  expect(wrong.error()).toContain("401");
+  const unknown = rawClient(wsUrl("nobody"), TOKEN);
+  await until("refusal", async () => unknown.closed());
+  expect(unknown.error()).toContain("404");
+  expect(relay.app.listen.connected()).toEqual([]);
+});
+
+test("an acked delivery is delivered with one attempt row, and deliveries go out one at a time in receive order", async () => {
+  const { relay, wsUrl } = await relayOnPort();
+  const bodies = ['{"type":"a.one","n":1}', '{"type":"a.two","n":2}\n'];
+  const ids: string[] = [];
+  for (const b of bodies) ids.push(((await (await relay.post("src", b)).json()) as { id: string }).id);
+
+  const c = rawClient(wsUrl("alice"), TOKEN);
+  expect(await c.next("ready")).toMatchObject({ target: "alice", protocol: 1 });
+  const first = await c.next<DeliveryMessage>("delivery");
+  expect(first).toMatchObject({ webhookId: ids[0], attempt: 1, eventType: "a.one", source: "src" });
+  expect(Buffer.from(first.bodyBase64, "base64").toString()).toBe(bodies[0]!);
+  // The headers are the ones a push target would get, signed with the target's secret.
+  const headers = Object.fromEntries(first.headers);
+  expect(new Webhook(SECRET).verify(bodies[0]!, headers)).toEqual({ type: "a.one", n: 1 });
+  expect(headers["hookrelay-event-type"]).toBe("a.one");
+
+  // Ordered: nothing else is sent before the first is acked.
+  await Bun.sleep(300);
+  expect(c.frames).toEqual([]);
+  c.ack(first);
+  const second = await c.next<DeliveryMessage>("delivery");
+  expect(second.webhookId).toBe(ids[1]!);
+  expect(Buffer.from(second.bodyBase64, "base64").toString()).toBe(bodies[1]!);
+  c.ack(second);
+
+  for (const d of [first, second]) {
+    await until("delivered", async () => (await deliveryRow(relay, d.deliveryId)).status === "delivered");
+    expect(await deliveryRow(relay, d.deliveryId)).toMatchObject({ attempts: 1, lease_id: null });
+    expect(await attemptRows(relay, d.deliveryId)).toEqual([expect.objectContaining({ status_code: 200, duration_ms: 3, error: null })]);
+  }
+  expect(await relay.app.metrics.render()).toContain('hookrelay_deliveries_total{target="alice",outcome="delivered"} 2');
+});
+
+test("an event ingested while a client is connected is pushed to it promptly", async () => {
+  const { relay, wsUrl } = await relayOnPort();
+  const c = rawClient(wsUrl("alice"), TOKEN);
+  await c.next("ready");
+  const started = Date.now();
+  await relay.post("src", '{"type":"live"}');
+  const d = await c.next<DeliveryMessage>("delivery", 2000);
+  expect(d.eventType).toBe("live");
+  expect(Date.now() - started).toBeLessThan(1000);
+});
+
+test("a delivery in flight when the client disconnects is re-sent on reconnect without counting an attempt", async () => {
+  const { relay, wsUrl } = await relayOnPort();
+  await relay.post("src", '{"type":"x"}');
+  const c1 = rawClient(wsUrl("alice"), TOKEN);
+  const d1 = await c1.next<DeliveryMessage>("delivery");
+  c1.ws.close();
+  await until("lease released", async () => (await deliveryRow(relay, d1.deliveryId)).status === "pending");
+
+  const c2 = rawClient(wsUrl("alice"), TOKEN);
+  const d2 = await c2.next<DeliveryMessage>("delivery");
+  expect(d2).toMatchObject({ deliveryId: d1.deliveryId, attempt: 1 });
+  c2.ack(d2);
+  await until("delivered", async () => (await deliveryRow(relay, d2.deliveryId)).status === "delivered");
+  expect(await attemptRows(relay, d2.deliveryId)).toHaveLength(1);
+});
+
+test("a nack records the local failure and the relay retries on the target's schedule", async () => {
+  const { relay, wsUrl } = await relayOnPort('["0s", "200ms"]');
+  await relay.post("src", '{"type":"x"}');
+  const c = rawClient(wsUrl("alice"), TOKEN);
+  const d1 = await c.next<DeliveryMessage>("delivery");
+  c.ack(d1, false, 503);
+  const d2 = await c.next<DeliveryMessage>("delivery");
+  expect(d2).toMatchObject({ deliveryId: d1.deliveryId, attempt: 2 });
+  c.ack(d2);
+  await until("delivered", async () => (await deliveryRow(relay, d2.deliveryId)).status === "delivered");
+  const attempts = await attemptRows(relay, d1.deliveryId);
+  expect(attempts.map((a) => [a.status_code, a.error])).toEqual([
+    [503, "HTTP 503"],
+    [200, null],
+  ]);
+});
+
+test("a second client for the same target replaces the first, which is closed with 4009", async () => {
+  const { relay, wsUrl } = await relayOnPort();
+  const c1 = rawClient(wsUrl("alice"), TOKEN);
+  await c1.next("ready");
+  const c2 = rawClient(wsUrl("alice"), TOKEN);
+  await c2.next("ready");
+  const closed = await until("first closed", async () => c1.closed());
+  expect(closed.code).toBe(4009);
+  await relay.post("src", '{"type":"x"}');
+  expect((await c2.next<DeliveryMessage>("delivery")).eventType).toBe("x");
+  expect(relay.app.listen.connected()).toEqual(["alice"]);
+});
