@@ -1,11 +1,12 @@
 /**
  * Group commit for attempt outcomes: every attempt that finishes while a
  * write is running joins the next one, so N finished attempts cost one
- * transaction (one fsync) instead of N. This is what lets delivery keep up
- * with a fast target.
+ * transaction (one fsync) instead of N, and the same transaction leases the
+ * work that fills the freed slots. This is what lets delivery keep up with a
+ * fast target.
  */
 import type { Client } from "@libsql/client";
-import { recordOutcomes, type OutcomeRecord } from "../store/deliveries.ts";
+import { recordOutcomes, type LeasedDelivery, type LeaseRequest, type OutcomeRecord } from "../store/deliveries.ts";
 import type { TargetState } from "../store/target-state.ts";
 
 const MAX_BATCH = 400;
@@ -26,6 +27,9 @@ export class OutcomeWriter {
   constructor(
     private readonly client: Client,
     private readonly nowMs: () => number,
+    /** Asked at each write: what to lease in the same transaction (the slots this batch frees). */
+    private readonly leaseAlong: (batch: OutcomeRecord[]) => LeaseRequest | null = () => null,
+    private readonly onLeased: (leased: LeasedDelivery[]) => void = () => {},
   ) {}
 
   /** Resolves once the outcome is committed; rejects if the store cannot write. */
@@ -46,7 +50,9 @@ export class OutcomeWriter {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, MAX_BATCH);
         try {
-          const res = await recordOutcomes(this.client, batch.map((b) => b.record), this.nowMs());
+          const records = batch.map((b) => b.record);
+          const res = await recordOutcomes(this.client, records, this.nowMs(), this.leaseAlong(records));
+          this.onLeased(res.leased);
           const states = new Map(res.targets.map((t) => [t.name, t]));
           for (const b of batch) b.resolve({ updated: res.updated.has(b.record.deliveryId), target: states.get(b.record.target) ?? null });
         } catch (err) {

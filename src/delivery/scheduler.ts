@@ -2,8 +2,11 @@
  * The delivery loop. Each round leases due deliveries from the store (one
  * statement, bounded per target), launches one attempt per lease without
  * awaiting it (a hanging target holds only its own slots), and records each
- * outcome fenced by its lease. All retry state is in the store; this object
- * holds only slots, rate tokens and a cache of target state.
+ * outcome fenced by its lease. Outcomes are group-committed, and each such
+ * transaction also leases the work for the slots it frees (one commit per
+ * round). Poll ticks also hand back leases that expired on the database clock
+ * (a crashed process's). All retry state is in the store; this object holds
+ * only slots, rate tokens and a cache of target state.
  *
  * Target enablement (documented choice): the store's target_state is the
  * truth at run time. At start, config `enabled = false` disables a target
@@ -17,7 +20,15 @@ import { classifyDelivery } from "../core/delivery-outcome.ts";
 import { makeId } from "../core/ids.ts";
 import { decodeSigningSecret } from "../core/outbound-signing.ts";
 import { nextAttemptAt } from "../core/retry-schedule.ts";
-import { leaseDueDeliveries, releaseLeases, type LeasedDelivery, type OutcomeRecord } from "../store/deliveries.ts";
+import {
+  leaseDueDeliveries,
+  reclaimExpiredLeases,
+  releaseLeases,
+  type LeasedDelivery,
+  type LeaseRequest,
+  type LeaseWant,
+  type OutcomeRecord,
+} from "../store/deliveries.ts";
 import { silentLogger, type Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
 import * as targetState from "../store/target-state.ts";
@@ -45,7 +56,11 @@ export interface SchedulerOptions {
   /** Injected randomness in [0, 1): retry jitter. */
   random: () => number;
   sender?: Sender;
-  /** Margin added to a target's connect + total timeout to make its lease length. Default 30 s. */
+  /**
+   * Margin added to a target's total timeout (which bounds a whole attempt, connect
+   * included) to make its lease. It is how long a crashed process's attempts wait
+   * before another process retries them. Default 5 s.
+   */
   leaseMs?: number;
   /** How often the loop looks for due work when nothing wakes it. Default 1 s. */
   pollMs?: number;
@@ -85,13 +100,19 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const clock = opts.clock;
   const log = opts.log ?? silentLogger;
   const send = opts.sender ?? createSender();
-  const leaseMargin = opts.leaseMs ?? 30_000;
+  const leaseMargin = opts.leaseMs ?? 5_000;
   const pollMs = opts.pollMs ?? 1000;
   const circuit = opts.circuit ?? { threshold: 10, baseMs: 5_000, maxMs: 300_000 };
   const targets = new Map(opts.targets.map((t) => [t.name, t]));
   const keys = new Map(opts.targets.map((t) => [t.name, t.signingSecrets.map(decodeSigningSecret).filter((k) => k !== null)]));
   const rate = new RateLimiter();
-  const writer = new OutcomeWriter(client, clock);
+  // Each outcome write also leases the work for the slots it frees: one transaction per round.
+  const writer = new OutcomeWriter(
+    client,
+    clock,
+    (batch) => (stopped ? null : leaseRequest(clock(), held(batch))),
+    (leased) => launch(leased, clock()),
+  );
   const rnd = () => crypto.getRandomValues(new Uint8Array(10));
 
   let states = new Map<string, targetState.TargetState>();
@@ -101,7 +122,6 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   let poll: ReturnType<typeof setInterval> | null = null;
   let chain: Promise<unknown> = Promise.resolve();
   let tickQueued = false;
-  let lastSweepMs = -Infinity;
   const inflight = new Map<string, Promise<void>>();
   const perTarget = new Map<string, number>();
   // lease id → deliveries of that lease not yet finished, for release on stop.
@@ -122,71 +142,126 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     loaded = true;
   }
 
-  function requestTick(): void {
+  // Wake-ups after an ingest commit skip the housekeeping reads (target state,
+  // expired leases): that keeps provider → target latency to one lease round.
+  // Poll ticks and tick()/drain() always do it.
+  let queuedFull = false;
+  function requestTick(full = false): void {
+    queuedFull ||= full;
     if (!started || stopped || tickQueued) return;
     tickQueued = true;
     setImmediate(() => {
       tickQueued = false;
-      tick().catch((err) => log.error("delivery round failed", { error: String(err) }));
+      const wasFull = queuedFull;
+      queuedFull = false;
+      tick(wasFull).catch((err) => log.error("delivery round failed", { error: String(err) }));
     });
   }
 
-  function tick(): Promise<number> {
-    const run = chain.then(() => tickOnce());
+  let wakeTimer: ReturnType<typeof setTimeout> | null = null;
+  function wakeIn(ms: number): void {
+    if (!started || stopped || wakeTimer) return;
+    wakeTimer = setTimeout(() => {
+      wakeTimer = null;
+      requestTick();
+    }, ms);
+  }
+
+  function tick(full = true): Promise<number> {
+    const run = chain.then(() => tickOnce(full));
     chain = run.catch(() => {});
     return run;
   }
 
-  async function tickOnce(): Promise<number> {
+  let lastHousekeepingAt = -Infinity;
+  async function tickOnce(full: boolean): Promise<number> {
     if (stopped) return 0;
     if (!loaded) await applyConfig();
     const now = clock();
-    states = await targetState.readTargetStates(client);
-    const disabled = [...states.values()].filter((s) => s.disabled && targets.has(s.name)).map((s) => s.name);
-    if (disabled.length > 0 && now - lastSweepMs >= pollMs) {
-      lastSweepMs = now;
+    if (full || performance.now() - lastHousekeepingAt >= pollMs) {
+      lastHousekeepingAt = performance.now();
+      states = await targetState.readTargetStates(client);
+      // Catches deliveries inserted `pending` by a process that had not yet seen a disable.
+      const disabled = [...states.values()].filter((s) => s.disabled && targets.has(s.name)).map((s) => s.name);
       await targetState.pausePendingDeliveries(client, disabled, now);
+      const reclaimed = await reclaimExpiredLeases(client, now);
+      if (reclaimed > 0) log.warn("reclaimed deliveries whose lease expired", { reclaimed });
     }
-    const wants = [];
+    const request = leaseRequest(now);
+    if (request === null) return 0;
+    const leased = await leaseDueDeliveries(client, request);
+    launch(leased, now);
+    return leased.length;
+  }
+
+  // Targets this batch of outcomes is about to disable (410) or trip the circuit of: the
+  // lease in the same transaction must not hand them more work before that is decided.
+  function held(batch: OutcomeRecord[]): Set<string> {
+    const failures = new Map<string, number>();
+    const out = new Set<string>();
+    for (const r of batch) {
+      if (r.status === "paused") out.add(r.target);
+      if (r.healthy === false) failures.set(r.target, (failures.get(r.target) ?? 0) + 1);
+    }
+    for (const [name, n] of failures) {
+      if ((states.get(name)?.consecutiveFailures ?? 0) + n >= circuit.threshold) out.add(name);
+    }
+    return out;
+  }
+
+  // What each push target may take now: its free local slots, rate tokens, circuit and disable state.
+  function leaseRequest(now: number, hold: ReadonlySet<string> = new Set()): LeaseRequest | null {
+    const wants: LeaseWant[] = [];
     for (const t of targets.values()) {
-      if (t.kind !== "push") continue;
+      if (t.kind !== "push" || hold.has(t.name)) continue;
       const s = states.get(t.name);
       if (s?.disabled) continue;
       if (s?.circuitOpenUntil != null && now < s.circuitOpenUntil) continue;
       // Half-open: after the circuit's time is up, one probe attempt until a success closes it.
       const halfOpen = s?.circuitOpenUntil != null;
       const concurrency = t.ordered || halfOpen ? 1 : t.concurrency;
-      const slots = Math.min(concurrency - (perTarget.get(t.name) ?? 0), rate.available(t.name, t.ratePerSec, now));
+      const tokens = rate.available(t.name, t.ratePerSec, now);
+      // Out of tokens: look again when the next one is due rather than at the next poll.
+      if (tokens <= 0 && t.ratePerSec !== null) wakeIn(Math.ceil(1000 / t.ratePerSec));
+      const slots = Math.min(concurrency - (perTarget.get(t.name) ?? 0), tokens);
       if (slots <= 0) continue;
-      wants.push({ target: t.name, slots, concurrency, ordered: t.ordered, leaseMs: t.connectTimeoutMs + t.timeoutMs + leaseMargin });
+      wants.push({ target: t.name, slots, concurrency, ordered: t.ordered, leaseMs: t.timeoutMs + leaseMargin });
     }
-    if (wants.length === 0) return 0;
-    const leaseId = makeId("lease", now, rnd());
-    const leased = await leaseDueDeliveries(client, { leaseId, nowMs: now, wants });
-    if (leased.length > 0) openLeases.set(leaseId, leased.length);
+    return wants.length === 0 ? null : { leaseId: makeId("lease", now, rnd()), nowMs: now, wants };
+  }
+
+  function launch(leased: LeasedDelivery[], now: number): void {
+    if (leased.length > 0) openLeases.set(leased[0]!.leaseId, leased.length);
     for (const d of leased) {
       rate.take(d.target, now);
       perTarget.set(d.target, (perTarget.get(d.target) ?? 0) + 1);
-      const p = attempt(d).finally(() => {
-        inflight.delete(d.id);
+      let slotFreed = false;
+      const freeSlot = () => {
+        if (slotFreed) return;
+        slotFreed = true;
         perTarget.set(d.target, (perTarget.get(d.target) ?? 1) - 1);
+      };
+      const p = attempt(d, freeSlot).finally(() => {
+        freeSlot();
+        inflight.delete(d.id);
         const left = (openLeases.get(d.leaseId) ?? 1) - 1;
         if (left <= 0) openLeases.delete(d.leaseId);
         else openLeases.set(d.leaseId, left);
-        requestTick();
       });
       inflight.set(d.id, p);
     }
-    return leased.length;
   }
 
-  async function attempt(d: LeasedDelivery): Promise<void> {
+  // `freeSlot` is called once the request is over, before its outcome is written, so that
+  // the outcome's transaction can already lease the next delivery into the slot.
+  async function attempt(d: LeasedDelivery, freeSlot: () => void): Promise<void> {
     const t = targets.get(d.target)!;
     const number = d.attempts + 1;
     const base = { deliveryId: d.id, leaseId: d.leaseId, eventId: d.eventId, target: d.target };
     try {
       if (d.body === null) {
         // Erased for privacy: there is nothing left to send.
+        freeSlot();
         await writer.write({ ...base, attempt: null, status: "failed", nextAttemptAt: null, error: "event erased", healthy: null });
         return;
       }
@@ -198,6 +273,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         forwardHeaders: opts.forwardHeadersFor?.(d.source) ?? [],
       });
       const report = await send({ url: t.url, body: d.body, headers, timeoutMs: t.timeoutMs, connectTimeoutMs: t.connectTimeoutMs });
+      freeSlot();
       const done = clock();
       const outcome = classifyDelivery(report.result, done);
       let record: OutcomeRecord;
@@ -214,6 +290,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         record = { ...base, attempt: { ...attemptRow, error: outcome.error }, status, nextAttemptAt: next, error: outcome.error, healthy: false };
       }
       const recorded = await writer.write(record);
+      if (recorded.target) states.set(t.name, recorded.target);
       opts.onAttempt?.({ target: t.name, deliveryId: d.id, eventId: d.eventId, attempt: number, status: record.status, statusCode, durationMs: report.durationMs });
       const fields = { target: t.name, delivery: d.id, event: d.eventId, attempt: number, statusCode, durationMs: report.durationMs, error: record.error };
       if (!recorded.updated) log.warn("attempt finished after its lease was lost", fields);
@@ -241,6 +318,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     if (s.consecutiveFailures >= circuit.threshold && !open) {
       const untilMs = now + Math.min(circuit.maxMs, circuit.baseMs * 2 ** Math.min(30, s.consecutiveFailures - circuit.threshold));
       await targetState.openCircuit(client, { name: t.name, untilMs, nowMs: now });
+      states.set(t.name, { ...s, circuitOpenUntil: untilMs });
       log.warn("target circuit open", { target: t.name, untilMs, consecutiveFailures: s.consecutiveFailures });
     }
   }
@@ -257,12 +335,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (started) return;
       await applyConfig();
       started = true;
-      poll = setInterval(requestTick, pollMs);
-      requestTick();
+      poll = setInterval(() => requestTick(true), pollMs);
+      requestTick(true);
     },
     async stop(timeoutMs) {
       stopped = true;
       if (poll) clearInterval(poll);
+      if (wakeTimer) clearTimeout(wakeTimer);
       await chain;
       const bound = timeoutMs ?? Math.max(1000, ...opts.targets.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -280,7 +359,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         if (inflight.size > 0) await Promise.race(inflight.values());
       }
     },
-    wake: requestTick,
+    wake: () => requestTick(),
     async enableTarget(name) {
       const resumed = await targetState.enableTarget(client, { name, nowMs: clock() });
       states = await targetState.readTargetStates(client);

@@ -61,7 +61,8 @@ export function createSender(opts: { resolve?: (host: string) => Promise<string[
     const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
     const origin = `${url.protocol}//${url.host}`;
     if ((lastHeard.get(origin) ?? -Infinity) < performance.now() - CONNECTED_RECENTLY_MS) {
-      const probe = await probeConnect(addresses[0] ?? host, port, req.connectTimeoutMs);
+      // The total timeout bounds the whole attempt, probe included: it is what the lease is sized by.
+      const probe = await probeConnect(addresses[0] ?? host, port, Math.min(req.connectTimeoutMs, req.timeoutMs));
       if (probe !== null) return { result: probe, durationMs: elapsed(), excerpt: null };
     }
     const controller = new AbortController();

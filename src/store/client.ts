@@ -3,7 +3,7 @@
  * embedded file (or a libSQL server URL), applies the per-connection PRAGMAs
  * and hands out a drizzle instance plus the raw client for the hot paths.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { createClient, type Client, type InStatement, type ResultSet, type Transaction } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
@@ -45,6 +45,9 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
   if (filePath) {
     if (opts.mustExist && !(await Bun.file(filePath).exists()))
       throw new StoreError("unavailable", `store file ${filePath} does not exist`);
+    // SQLite's own error for a directory is "unable to open database file"; say what is wrong.
+    if (existsSync(filePath) && !statSync(filePath).isFile())
+      throw new StoreError("unavailable", `${filePath} is not a regular file (a directory?), so it cannot be the store`);
     try {
       mkdirSync(dirname(filePath), { recursive: true });
     } catch (cause) {
@@ -63,7 +66,9 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
       authToken: undefined,
     });
   } catch (cause) {
-    throw classifyStoreError(cause);
+    const err = classifyStoreError(cause);
+    // A server URL may carry a token: name only a file path.
+    throw new StoreError(err.code, `${filePath ?? "the store URL"}: ${err.message}`, { cause });
   }
   if (isFile) {
     try {
@@ -76,7 +81,7 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
     } catch (cause) {
       client.close();
       const err = classifyStoreError(cause);
-      throw new StoreError(err.code, `cannot open the store at ${filePath ?? opts.url}: ${err.message}`, { cause });
+      throw new StoreError(err.code, `${filePath ?? opts.url}: ${err.message}`, { cause });
     }
   }
   const db = drizzle(client, { schema });

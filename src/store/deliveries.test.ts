@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { runCleanups, storeAt, submitEvent, tempDir } from "../../test/delivery/fixtures.ts";
-import { leaseDueDeliveries, recordOutcomes, releaseLeases, type LeaseWant, type OutcomeRecord } from "./deliveries.ts";
+import { leaseDueDeliveries, reclaimExpiredLeases, recordOutcomes, releaseLeases, type LeaseWant, type OutcomeRecord } from "./deliveries.ts";
 import { disableTarget, enableTarget, readTargetStates } from "./target-state.ts";
 import { redeliverEvent, scheduleReplay } from "./redeliver.ts";
 
@@ -71,13 +71,25 @@ test("a worker that lost its lease cannot finish the delivery, but its attempt i
   const { store, client } = await fresh();
   await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
   const [d] = await leaseDueDeliveries(client, { leaseId: "old", nowMs: 2000, wants: [want("a", { leaseMs: 0 })] });
+  expect(await reclaimExpiredLeases(client, 2000)).toBe(1);
   const [taken] = await leaseDueDeliveries(client, { leaseId: "new", nowMs: 2000, wants: [want("a")] });
   expect(taken!.id).toBe(d!.id);
   const res = await recordOutcomes(client, [outcome(d!)], 3000);
   expect(res.updated.size).toBe(0);
-  const row = await client.execute({ sql: "SELECT status, lease_id FROM deliveries WHERE id = ?", args: [d!.id] });
-  expect(row.rows[0]).toMatchObject({ status: "delivering", lease_id: "new" });
-  expect((await client.execute("SELECT count(*) AS n FROM attempts")).rows[0]!.n).toBe(1);
+  const row = await client.execute({ sql: "SELECT status, lease_id, attempts FROM deliveries WHERE id = ?", args: [d!.id] });
+  expect(row.rows[0]).toMatchObject({ status: "delivering", lease_id: "new", attempts: 1 });
+  // The lost attempt and the stale worker's late report are both on record.
+  const attempts = await client.execute("SELECT error FROM attempts ORDER BY rowid");
+  expect(String(attempts.rows[0]!.error)).toContain("lease expired");
+  expect(attempts.rows).toHaveLength(2);
+});
+
+test("a live lease is not reclaimed", async () => {
+  const { store, client } = await fresh();
+  await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
+  await leaseDueDeliveries(client, { leaseId: "live", nowMs: 2000, wants: [want("a")] });
+  expect(await reclaimExpiredLeases(client, 2000)).toBe(0);
+  expect(await leaseDueDeliveries(client, { leaseId: "other", nowMs: 2000, wants: [want("a")] })).toHaveLength(0);
 });
 
 test("released leases go back to pending for another process", async () => {

@@ -7,7 +7,8 @@
  * Due-ness compares next_attempt_at with the caller's (injectable) clock;
  * lease expiry compares lease_until with the database clock (DB_NOW_MS).
  */
-import type { Client, InStatement } from "@libsql/client";
+import type { Client, InStatement, Row } from "@libsql/client";
+import { makeId } from "../core/ids.ts";
 import { DB_NOW_MS } from "./db-clock.ts";
 import { type TargetState, targetStateFromRow } from "./target-state.ts";
 
@@ -45,58 +46,95 @@ export interface LeasedDelivery {
 
 /**
  * Leases due deliveries for several targets in ONE statement: pending ones due
- * by `nowMs`, plus ones whose lease expired on the database clock (a crashed
- * or stalled worker's), up to each target's free slots.
+ * by `nowMs` (the caller's clock), up to each target's free slots, with a
+ * lease that expires on the database clock. Expired leases come back through
+ * `reclaimExpiredLeases`.
  */
-export async function leaseDueDeliveries(
-  client: Client,
-  opts: { leaseId: string; nowMs: number; wants: LeaseWant[] },
-): Promise<LeasedDelivery[]> {
+export async function leaseDueDeliveries(client: Client, opts: LeaseRequest): Promise<LeasedDelivery[]> {
+  const stmt = leaseStatement(opts);
+  if (stmt === null) return [];
+  return leasedFromRows((await client.execute(stmt)).rows, opts.leaseId);
+}
+
+/** One round of leasing: a lease id for the round, the caller's clock, what each target may take. */
+export interface LeaseRequest {
+  leaseId: string;
+  nowMs: number;
+  wants: LeaseWant[];
+}
+
+function leaseStatement(opts: LeaseRequest): InStatement | null {
   const wants = opts.wants.filter((w) => w.slots > 0);
-  if (wants.length === 0) return [];
+  if (wants.length === 0) return null;
   const args: Record<string, string | number> = { lease: opts.leaseId, now: opts.nowMs };
-  const values: string[] = [];
-  const arms: string[] = [];
-  wants.forEach((w, i) => {
+  const arms = wants.map((w, i) => {
     args[`t${i}`] = w.target;
-    values.push(`(:t${i}, ${int(w.slots)}, ${int(w.ordered ? 1 : w.concurrency)}, ${int(w.leaseMs)})`);
     // Free slots across every process: live leases in the store count against concurrency.
-    const limit = `(SELECT max(0, min(w.slots, w.conc - (SELECT count(*) FROM deliveries x WHERE x.target = w.target
-      AND x.status = 'delivering' AND x.lease_until > (SELECT ms FROM clock)))) FROM want w WHERE w.target = :t${i})`;
-    const expired = `SELECT id FROM (SELECT id FROM deliveries WHERE target = :t${i} AND status = 'delivering'
-      AND lease_until <= (SELECT ms FROM clock) LIMIT ${limit})`;
+    const limit = `max(0, min(${int(w.slots)}, ${int(w.ordered ? 1 : w.concurrency)} - (SELECT count(*) FROM deliveries
+      WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${DB_NOW_MS})))`;
     if (w.ordered) {
       // The head of the line is the oldest open delivery in receive order; nothing behind it may go first.
-      arms.push(`SELECT id FROM (SELECT d.id FROM (SELECT id FROM deliveries WHERE target = :t${i}
-        AND status IN ('pending', 'delivering', 'paused') ORDER BY created_at, rowid LIMIT 1) head
-        JOIN deliveries d ON d.id = head.id
-        WHERE (d.status = 'pending' AND d.next_attempt_at <= :now)
-           OR (d.status = 'delivering' AND d.lease_until <= (SELECT ms FROM clock))
-        LIMIT ${limit})`);
-    } else {
-      const pending = `SELECT id FROM (SELECT id FROM deliveries WHERE target = :t${i} AND status = 'pending'
-        AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT ${limit})`;
-      // Expired leases first: they are the oldest work.
-      arms.push(`SELECT id FROM (${expired} UNION ALL ${pending}) LIMIT ${limit}`);
+      return `SELECT id FROM (SELECT id, status, next_attempt_at FROM deliveries WHERE target = :t${i}
+        AND status IN ('pending', 'delivering', 'paused') ORDER BY created_at, rowid LIMIT 1)
+        WHERE status = 'pending' AND next_attempt_at <= :now LIMIT ${limit}`;
     }
+    return `SELECT id FROM (SELECT id FROM deliveries WHERE target = :t${i} AND status = 'pending'
+      AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT ${limit})`;
   });
-  const sql = `WITH clock(ms) AS (SELECT ${DB_NOW_MS}),
-      want(target, slots, conc, lease_ms) AS (VALUES ${values.join(", ")})
-    UPDATE deliveries SET status = 'delivering', lease_id = :lease, updated_at = :now,
-      lease_until = (SELECT ms FROM clock) + (SELECT lease_ms FROM want WHERE want.target = deliveries.target)
-    WHERE id IN (${arms.map((a) => `SELECT id FROM (${a})`).join(" UNION ALL ")})
+  const leaseMs = new Set(wants.map((w) => w.leaseMs)).size === 1
+    ? `${int(wants[0]!.leaseMs)}`
+    : `CASE target ${wants.map((w, i) => `WHEN :t${i} THEN ${int(w.leaseMs)}`).join(" ")} END`;
+  // Kept deliberately simple: it is prepared on every round, and expired leases
+  // are handed back to `pending` by reclaimExpiredLeases instead of here.
+  const sql = `UPDATE deliveries SET status = 'delivering', lease_id = :lease, updated_at = :now,
+      lease_until = ${DB_NOW_MS} + ${leaseMs}
+    WHERE id IN (${arms.join(" UNION ALL ")})
     RETURNING id, event_id, target, attempts,
       (SELECT source FROM events e WHERE e.id = deliveries.event_id) AS source,
       (SELECT event_type FROM events e WHERE e.id = deliveries.event_id) AS event_type,
       (SELECT content_type FROM events e WHERE e.id = deliveries.event_id) AS content_type,
       (SELECT headers FROM events e WHERE e.id = deliveries.event_id) AS headers,
       (SELECT body FROM events e WHERE e.id = deliveries.event_id) AS body`;
-  const rs = await client.execute({ sql, args });
-  return rs.rows.map((r) => ({
+  return { sql, args };
+}
+
+/**
+ * Hands deliveries whose lease ran out on the database clock (a crashed or
+ * stalled worker's) back to `pending`, due now. The lost attempt counts: it
+ * may have reached the target (so the next one says `hookrelay-attempt: 2`),
+ * and a delivery that keeps killing its worker still runs out of attempts.
+ * It is recorded with an error saying no outcome came back. A cheap read
+ * first, so the usual case takes no write lock.
+ */
+export async function reclaimExpiredLeases(client: Client, nowMs: number): Promise<number> {
+  const expired = `status = 'delivering' AND lease_until <= ${DB_NOW_MS}`;
+  const found = await client.execute(`SELECT id FROM deliveries WHERE ${expired} LIMIT 500`);
+  if (found.rows.length === 0) return 0;
+  const ids = found.rows.map((r) => String(r.id));
+  const stmts: InStatement[] = ids.map((id) => ({
+    // Re-checked inside the transaction: another process may have reclaimed it meanwhile.
+    sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt)
+      SELECT ?, id, event_id, target, updated_at, NULL, 0, ?, NULL FROM deliveries WHERE id = ? AND ${expired}`,
+    args: [makeId("att", nowMs, crypto.getRandomValues(new Uint8Array(10))), LOST_ATTEMPT, id],
+  }));
+  stmts.push({
+    sql: `UPDATE deliveries SET status = 'pending', attempts = attempts + 1, last_error = ?, lease_id = NULL,
+        lease_until = NULL, next_attempt_at = min(next_attempt_at, ?), updated_at = ?
+      WHERE id IN (${ids.map(() => "?").join(", ")}) AND ${expired}`,
+    args: [LOST_ATTEMPT, nowMs, nowMs, ...ids],
+  });
+  const results = await client.batch(stmts, "write");
+  return results.at(-1)!.rowsAffected;
+}
+
+const LOST_ATTEMPT = "no outcome: the lease expired (the process making this attempt stopped or stalled)";
+
+function leasedFromRows(rows: Row[], leaseId: string): LeasedDelivery[] {
+  return rows.map((r) => ({
     id: String(r.id),
     eventId: String(r.event_id),
     target: String(r.target),
-    leaseId: opts.leaseId,
+    leaseId,
     attempts: Number(r.attempts),
     source: String(r.source ?? ""),
     eventType: r.event_type === null ? null : String(r.event_type),
@@ -134,17 +172,24 @@ export interface OutcomeRecord {
 }
 
 /**
- * Records a batch of outcomes in ONE transaction. A delivery whose lease was
- * lost (expired and taken by another worker) is not changed: the fence is
- * `lease_id`. Its attempt row is still written, because the request was made.
- * Returns the delivery ids that were updated and the new state of each target.
+ * Records a batch of outcomes in ONE transaction and, when `lease` is given,
+ * leases the next due work in the same transaction (one commit, one fsync per
+ * round instead of two). A delivery whose lease was lost (expired and taken by
+ * another worker) is not changed: the fence is `lease_id`. Its attempt row is
+ * still written, because the request was made. Returns the delivery ids that
+ * were updated, the new state of each target, and what was leased.
  */
 export async function recordOutcomes(
   client: Client,
   outcomes: OutcomeRecord[],
   nowMs: number,
-): Promise<{ updated: Set<string>; targets: TargetState[] }> {
-  if (outcomes.length === 0) return { updated: new Set(), targets: [] };
+  lease?: LeaseRequest | null,
+): Promise<{ updated: Set<string>; targets: TargetState[]; leased: LeasedDelivery[] }> {
+  const leaseStmt = lease ? leaseStatement(lease) : null;
+  if (outcomes.length === 0) {
+    const leased = leaseStmt ? leasedFromRows((await client.execute(leaseStmt)).rows, lease!.leaseId) : [];
+    return { updated: new Set(), targets: [], leased };
+  }
   const stmts: InStatement[] = [];
   const dArgs: (string | number | null)[] = [];
   const dValues = outcomes.map((o) => {
@@ -175,11 +220,16 @@ export async function recordOutcomes(
       args: aArgs,
     });
   }
-  for (const [target, h] of summariseHealth(outcomes)) stmts.push(healthStatement(target, h, nowMs));
+  const health = [...summariseHealth(outcomes)].map(([target, h]) => healthStatement(target, h, nowMs));
+  stmts.push(...health);
+  // Last, so that the slots freed by this batch's outcomes count as free.
+  if (leaseStmt) stmts.push(leaseStmt);
   const results = await client.batch(stmts, "write");
   const updated = new Set(results[0]!.rows.map((r) => String(r.id)));
-  const targets = results.slice(made.length > 0 ? 2 : 1).flatMap((rs) => rs.rows.map(targetStateFromRow));
-  return { updated, targets };
+  const firstHealth = made.length > 0 ? 2 : 1;
+  const targets = results.slice(firstHealth, firstHealth + health.length).flatMap((rs) => rs.rows.map(targetStateFromRow));
+  const leased = leaseStmt ? leasedFromRows(results.at(-1)!.rows, lease!.leaseId) : [];
+  return { updated, targets, leased };
 }
 
 interface Health {

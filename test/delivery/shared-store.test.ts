@@ -39,7 +39,7 @@ test("two worker processes on one SQLite file deliver a batch once each, never t
   const rows = await store.conn.client.execute("SELECT status, attempts, count(*) AS n FROM deliveries GROUP BY status, attempts");
   expect(rows.rows.map((r) => [r.status, r.attempts, r.n])).toEqual([["delivered", 1, ids.length]]);
   console.log(`worker attempts: ${outputs.map((o) => o.attempts).join(" + ")}`);
-});
+}, 30_000);
 
 test("a crashed worker's lease is picked up by another worker once it expires", async () => {
   const clock = fakeClock();
@@ -63,6 +63,8 @@ test("a crashed worker's lease is picked up by another worker once it expires", 
   await survivor.conn.client.execute("UPDATE deliveries SET lease_until = lease_until - 61000");
   await scheduler.drain();
   expect(target.received.map((r) => r.headers.get("webhook-id"))).toEqual([id]);
+  // The crashed worker's attempt counts: this one is the second.
+  expect(target.received[0]!.headers.get("hookrelay-attempt")).toBe("2");
   // The crashed worker coming back cannot overwrite the survivor's result.
   const late = await recordOutcomes(crashed.conn.client, [{
     deliveryId: lost!.id, leaseId: "lease_crashed", eventId: id, target: "t", attempt: null,
@@ -70,7 +72,7 @@ test("a crashed worker's lease is picked up by another worker once it expires", 
   }], clock());
   expect(late.updated.size).toBe(0);
   const row = await survivor.conn.client.execute("SELECT status, attempts FROM deliveries");
-  expect(row.rows[0]).toMatchObject({ status: "delivered", attempts: 1 });
+  expect(row.rows[0]).toMatchObject({ status: "delivered", attempts: 2 });
 });
 
 test("stopping a scheduler releases the leases of attempts that did not finish", async () => {

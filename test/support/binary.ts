@@ -35,10 +35,14 @@ export async function startBinary(args: string[], cwd: string, env: Record<strin
   const listening = new Promise<{ publicUrl: string; adminUrl: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`binary did not start:\n${text}`)), 15_000);
     (async () => {
+      let found = false;
       for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
         text += decoder.decode(chunk, { stream: true });
+        // Keep collecting the log after "listening", but stop searching it (busy runs log a lot).
+        if (found) continue;
         const line = text.split("\n").find((l) => l.includes('"msg":"listening"'));
         if (line) {
+          found = true;
           clearTimeout(timer);
           const o = JSON.parse(line) as { public: string; admin: string };
           resolve({ publicUrl: `http://${o.public}`, adminUrl: `http://${o.admin}` });
