@@ -57,7 +57,7 @@ export function createApp(opts: AppOptions): App {
   const sources = compileSources(config);
   const delivery = opts.delivery ?? null;
   const metrics = opts.metrics ?? createRelayMetrics({ config, store, nowMs });
-  const listen = createListenHub({ client: store.conn.client, targets: config.targets, sources: config.sources, log, clock: nowMs, onAttempt: metrics.onAttempt });
+  const listen = createListenHub({ client: store.deliveryClient, targets: config.targets, sources: config.sources, log, clock: nowMs, onAttempt: metrics.onAttempt });
   const deps: IngestDeps = {
     writer: store.writer,
     limiter: new RejectionLimiter(),

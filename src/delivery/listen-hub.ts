@@ -7,7 +7,7 @@
  * store each allow one client, but the store's lease still hands every
  * delivery to one of them at a time, in order.
  */
-import type { Client } from "@libsql/client";
+import type { SqlClient as Client } from "../store/remote-client.ts";
 import type { SourceConfig, TargetConfig } from "../config/types.ts";
 import { LISTEN_CLOSE, type AckMessage } from "../core/listen-protocol.ts";
 import { decodeSigningSecret } from "../core/outbound-signing.ts";

@@ -7,7 +7,7 @@
  * delivery is due again at once), so it is re-sent on the next connection.
  * That is at-least-once: the client dedupes by delivery id within its run.
  */
-import type { Client } from "@libsql/client";
+import type { SqlClient as Client } from "../store/remote-client.ts";
 import type { TargetConfig } from "../config/types.ts";
 import { makeId } from "../core/ids.ts";
 import { encodeListenMessage, LISTEN_CLOSE, LISTEN_PROTOCOL_VERSION, type AckMessage } from "../core/listen-protocol.ts";

@@ -5,7 +5,7 @@
  * work that fills the freed slots. This is what lets delivery keep up with a
  * fast target.
  */
-import type { Client } from "@libsql/client";
+import type { SqlClient as Client } from "../store/remote-client.ts";
 import { recordOutcomes, type LeasedDelivery, type LeaseRequest, type OutcomeRecord } from "../store/deliveries.ts";
 import type { TargetState } from "../store/target-state.ts";
 

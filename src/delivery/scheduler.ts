@@ -96,7 +96,8 @@ export interface Scheduler {
 
 /** Creates the delivery scheduler for the configured targets. */
 export function createScheduler(opts: SchedulerOptions): Scheduler {
-  const client = opts.store.conn.client;
+  // Its own connection (a worker thread for embedded files): no SQL on the event loop.
+  const client = opts.store.deliveryClient;
   const clock = opts.clock;
   const log = opts.log ?? silentLogger;
   const send = opts.sender ?? createSender();
@@ -116,6 +117,22 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const rnd = () => crypto.getRandomValues(new Uint8Array(10));
 
   let states = new Map<string, targetState.TargetState>();
+  // Bumped by every local change to `states`. A re-read that started before a
+  // change is stale when it lands (the store runs on another thread) and must
+  // not overwrite what the change put there.
+  let statesVersion = 0;
+  const setState = (name: string, s: targetState.TargetState) => {
+    statesVersion++;
+    states.set(name, s);
+  };
+  const refreshStates = async (force = false) => {
+    const before = statesVersion;
+    const fresh = await targetState.readTargetStates(client);
+    if (force || before === statesVersion) {
+      statesVersion++;
+      states = fresh;
+    }
+  };
   let loaded = false;
   let started = false;
   let stopped = false;
@@ -138,7 +155,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         await targetState.enableTarget(client, { name: t.name, nowMs: now });
       }
     }
-    states = await targetState.readTargetStates(client);
+    await refreshStates(true);
     loaded = true;
   }
 
@@ -180,7 +197,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const now = clock();
     if (full || performance.now() - lastHousekeepingAt >= pollMs) {
       lastHousekeepingAt = performance.now();
-      states = await targetState.readTargetStates(client);
+      await refreshStates();
       // Catches deliveries inserted `pending` by a process that had not yet seen a disable.
       const disabled = [...states.values()].filter((s) => s.disabled && targets.has(s.name)).map((s) => s.name);
       await targetState.pausePendingDeliveries(client, disabled, now);
@@ -197,23 +214,25 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   // Targets this batch of outcomes is about to disable (410) or trip the circuit of: the
   // lease in the same transaction must not hand them more work before that is decided.
   function held(batch: OutcomeRecord[]): Set<string> {
-    const failures = new Map<string, number>();
     const out = new Set<string>();
-    for (const r of batch) {
-      if (r.status === "paused") out.add(r.target);
-      if (r.healthy === false) failures.set(r.target, (failures.get(r.target) ?? 0) + 1);
-    }
-    for (const [name, n] of failures) {
-      if ((states.get(name)?.consecutiveFailures ?? 0) + n >= circuit.threshold) out.add(name);
-    }
+    for (const r of batch) if (r.status === "paused" || mayTripCircuit(r.target)) out.add(r.target);
     return out;
+  }
+
+  // Failures whose outcome is being written: the slot is already free, but the
+  // target state that counts them is not back yet. Until it is, a target they
+  // may push over the circuit threshold gets no new work.
+  const unrecordedFailures = new Map<string, number>();
+  function mayTripCircuit(name: string): boolean {
+    const pending = unrecordedFailures.get(name) ?? 0;
+    return pending > 0 && (states.get(name)?.consecutiveFailures ?? 0) + pending >= circuit.threshold;
   }
 
   // What each push target may take now: its free local slots, rate tokens, circuit and disable state.
   function leaseRequest(now: number, hold: ReadonlySet<string> = new Set()): LeaseRequest | null {
     const wants: LeaseWant[] = [];
     for (const t of targets.values()) {
-      if (t.kind !== "push" || hold.has(t.name)) continue;
+      if (t.kind !== "push" || hold.has(t.name) || mayTripCircuit(t.name)) continue;
       const s = states.get(t.name);
       if (s?.disabled) continue;
       if (s?.circuitOpenUntil != null && now < s.circuitOpenUntil) continue;
@@ -289,8 +308,15 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         const status = next === null ? "failed" : "pending";
         record = { ...base, attempt: { ...attemptRow, error: outcome.error }, status, nextAttemptAt: next, error: outcome.error, healthy: false };
       }
-      const recorded = await writer.write(record);
-      if (recorded.target) states.set(t.name, recorded.target);
+      const failed = record.healthy === false;
+      if (failed) unrecordedFailures.set(t.name, (unrecordedFailures.get(t.name) ?? 0) + 1);
+      let recorded: Recorded;
+      try {
+        recorded = await writer.write(record);
+        if (recorded.target) setState(t.name, recorded.target);
+      } finally {
+        if (failed) unrecordedFailures.set(t.name, (unrecordedFailures.get(t.name) ?? 1) - 1);
+      }
       opts.onAttempt?.({ target: t.name, deliveryId: d.id, eventId: d.eventId, attempt: number, status: record.status, statusCode, durationMs: report.durationMs });
       const fields = { target: t.name, delivery: d.id, event: d.eventId, attempt: number, statusCode, durationMs: report.durationMs, error: record.error };
       if (!recorded.updated) log.warn("attempt finished after its lease was lost", fields);
@@ -317,15 +343,19 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const open = s.circuitOpenUntil !== null && now < s.circuitOpenUntil;
     if (s.consecutiveFailures >= circuit.threshold && !open) {
       const untilMs = now + Math.min(circuit.maxMs, circuit.baseMs * 2 ** Math.min(30, s.consecutiveFailures - circuit.threshold));
+      // Cache first: leasing reads the cache, and the store write is a round trip away.
+      setState(t.name, { ...s, circuitOpenUntil: untilMs });
       await targetState.openCircuit(client, { name: t.name, untilMs, nowMs: now });
-      states.set(t.name, { ...s, circuitOpenUntil: untilMs });
       log.warn("target circuit open", { target: t.name, untilMs, consecutiveFailures: s.consecutiveFailures });
     }
   }
 
   async function disable(name: string, reason: string, by: targetState.DisabledBy): Promise<number> {
+    // Cache first, so no round of leasing hands the target more work meanwhile.
+    const known = states.get(name);
+    if (known) setState(name, { ...known, disabled: true });
     const paused = await targetState.disableTarget(client, { name, reason, by, nowMs: clock() });
-    states = await targetState.readTargetStates(client);
+    await refreshStates(true);
     log.warn("target disabled", { target: name, reason, by, paused });
     return paused;
   }
@@ -362,7 +392,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     wake: () => requestTick(),
     async enableTarget(name) {
       const resumed = await targetState.enableTarget(client, { name, nowMs: clock() });
-      states = await targetState.readTargetStates(client);
+      await refreshStates(true);
       log.info("target enabled", { target: name, resumed });
       requestTick();
       return resumed;

@@ -7,7 +7,8 @@
  * Due-ness compares next_attempt_at with the caller's (injectable) clock;
  * lease expiry compares lease_until with the database clock (DB_NOW_MS).
  */
-import type { Client, InStatement, Row } from "@libsql/client";
+import type { InStatement, Row } from "@libsql/client";
+import type { SqlClient as Client } from "./remote-client.ts";
 import { makeId } from "../core/ids.ts";
 import { DB_NOW_MS } from "./db-clock.ts";
 import { type TargetState, targetStateFromRow } from "./target-state.ts";

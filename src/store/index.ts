@@ -7,6 +7,7 @@ import { applyMigrations } from "./migrate.ts";
 import { openConnection, type StoreConnection } from "./client.ts";
 import { IngestWriter } from "./ingest-writer.ts";
 import { WorkerWriter, type Writer } from "./worker-writer.ts";
+import { RemoteClient, type SqlClient } from "./remote-client.ts";
 import { classifyStoreError } from "./errors.ts";
 import { startCheckpointer } from "./checkpointer.ts";
 
@@ -14,11 +15,14 @@ export { StoreError, classifyStoreError } from "./errors.ts";
 export type { IngestItem, IngestOutcome, RejectionItem } from "./ingest-writer.ts";
 export type { StoreConnection, Db } from "./client.ts";
 export type { Writer } from "./worker-writer.ts";
+export type { SqlClient } from "./remote-client.ts";
 
 export interface Store {
   conn: StoreConnection;
   /** Group-commit ingest writes (on a worker thread for embedded files). */
   writer: Writer;
+  /** Connection for the delivery engine's statements (a worker thread for embedded files). */
+  deliveryClient: SqlClient;
   /** Runs a PASSIVE WAL checkpoint now on this connection (tests, tools). */
   checkpoint(): Promise<void>;
   /** True when a write transaction can be opened and committed. */
@@ -35,7 +39,7 @@ export interface StoreOptions {
   checkpointEveryMs?: number;
   mustExist?: boolean;
   onFlush?(rows: number, ms: number): void;
-  /** Run ingest writes on this thread's connection instead of a worker (remote URLs always do). */
+  /** Run ingest writes and delivery statements on this thread's connection instead of worker threads (remote URLs always do). */
   inlineWriter?: boolean;
 }
 
@@ -58,6 +62,17 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     conn.close();
     throw err;
   }
+  let remote: RemoteClient | null = null;
+  if (conn.filePath && !opts.inlineWriter) {
+    try {
+      remote = await RemoteClient.start(`file:${conn.filePath}`, opts.busyTimeoutMs);
+    } catch (err) {
+      await writer.close?.();
+      conn.close();
+      throw err;
+    }
+  }
+  const deliveryClient: SqlClient = remote ?? conn.client;
   const checkpoint = async () => {
     if (!conn.isFile) return;
     try {
@@ -72,6 +87,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   return {
     conn,
     writer,
+    deliveryClient,
     checkpoint,
     async isWritable() {
       try {
@@ -93,6 +109,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       closed = true;
       await writer.flushed();
       await writer.close?.();
+      await remote?.close();
       await checkpointer?.stop();
       if (conn.isFile) {
         try {

@@ -4,7 +4,7 @@
  * the line due?" with a read, so an idle connected client polls without
  * taking the write lock that the lease UPDATE would take every round.
  */
-import type { Client } from "@libsql/client";
+import type { SqlClient as Client } from "./remote-client.ts";
 import { DB_NOW_MS } from "./db-clock.ts";
 
 /**

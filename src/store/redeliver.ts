@@ -4,7 +4,8 @@
  * as they were (history); a new delivery starts at attempt 1, due now, or
  * `paused` when its target is disabled.
  */
-import type { Client, InStatement } from "@libsql/client";
+import type { InStatement } from "@libsql/client";
+import type { SqlClient as Client } from "./remote-client.ts";
 import { makeId } from "../core/ids.ts";
 import type { DeliveryStatus } from "./deliveries.ts";
 

@@ -4,7 +4,8 @@
  * the failure streak and the circuit. Disabling pauses the target's pending
  * deliveries in the same transaction; enabling resumes them, due now.
  */
-import type { Client, Row } from "@libsql/client";
+import type { Row } from "@libsql/client";
+import type { SqlClient as Client } from "./remote-client.ts";
 
 /** Who disabled a target. Config start-up re-enables only what config disabled. */
 export type DisabledBy = "config" | "api" | "gone" | "auto";

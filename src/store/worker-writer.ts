@@ -137,7 +137,7 @@ export class WorkerWriter implements Writer {
  * entrypoint under the binary's virtual root (`/$bunfs/root/`, mirroring
  * src/); from source it sits beside this file.
  */
-export function workerPath(name: "writer-worker" | "checkpoint-worker"): string {
+export function workerPath(name: "writer-worker" | "checkpoint-worker" | "sql-worker"): string {
   if (import.meta.url.includes("$bunfs")) return `/$bunfs/root/store/${name}.ts`;
   return new URL(`./${name}.ts`, import.meta.url).href;
 }
