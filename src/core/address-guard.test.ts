@@ -37,6 +37,8 @@ describe("isForbiddenAddress", () => {
   test("refuses metadata hostnames in any case", () => {
     expect(isForbiddenAddress("metadata.google.internal")).toBe(true);
     expect(isForbiddenAddress("METADATA.google.internal.")).toBe(true);
+    expect(isForbiddenAddress("metadata")).toBe(true);
+    expect(isForbiddenAddress("Metadata.")).toBe(true);
     expect(isForbiddenAddress("100.100.100.200")).toBe(true);
   });
 

@@ -8,6 +8,8 @@
 
 // Hostnames that cloud providers resolve to their metadata service.
 const METADATA_HOSTNAMES = new Set([
+  // GCE's documented short name (found through the VM's google.internal search domain).
+  "metadata",
   "metadata.google.internal",
   "metadata.goog",
   "instance-data",

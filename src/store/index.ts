@@ -7,7 +7,7 @@ import { applyMigrations } from "./migrate.ts";
 import { openConnection, type StoreConnection } from "./client.ts";
 import { IngestWriter } from "./ingest-writer.ts";
 import { WorkerWriter, type Writer } from "./worker-writer.ts";
-import { RemoteClient, type SqlClient } from "./remote-client.ts";
+import type { SqlClient } from "./remote-client.ts";
 import { classifyStoreError } from "./errors.ts";
 import { startCheckpointer } from "./checkpointer.ts";
 
@@ -21,7 +21,7 @@ export interface Store {
   conn: StoreConnection;
   /** Group-commit ingest writes (on a worker thread for embedded files). */
   writer: Writer;
-  /** Connection for the delivery engine's statements (a worker thread for embedded files). */
+  /** Connection for the delivery engine's statements (the writer thread's, for embedded files). */
   deliveryClient: SqlClient;
   /** Runs a PASSIVE WAL checkpoint now on this connection (tests, tools). */
   checkpoint(): Promise<void>;
@@ -62,17 +62,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     conn.close();
     throw err;
   }
-  let remote: RemoteClient | null = null;
-  if (conn.filePath && !opts.inlineWriter) {
-    try {
-      remote = await RemoteClient.start(`file:${conn.filePath}`, opts.busyTimeoutMs);
-    } catch (err) {
-      await writer.close?.();
-      conn.close();
-      throw err;
-    }
-  }
-  const deliveryClient: SqlClient = remote ?? conn.client;
+  // Delivery statements share the writer thread's connection: one writer per process.
+  const deliveryClient: SqlClient = writer instanceof WorkerWriter ? writer.sql : conn.client;
   const checkpoint = async () => {
     if (!conn.isFile) return;
     try {
@@ -109,7 +100,6 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       closed = true;
       await writer.flushed();
       await writer.close?.();
-      await remote?.close();
       await checkpointer?.stop();
       if (conn.isFile) {
         try {

@@ -6,7 +6,9 @@
  */
 import { StoreError, type StoreErrorCode } from "./errors.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./ingest-writer.ts";
-import type { FromWorker, ToWorker } from "./writer-worker.ts";
+import type { FromWorker, ToWorker, WireResult } from "./writer-worker.ts";
+import { fromWire, RemoteSqlError, type SqlClient } from "./remote-client.ts";
+import type { InArgs, InStatement, ResultSet, TransactionMode } from "@libsql/client";
 
 /** What ingest needs from a writer, in-process or on a worker. */
 export interface Writer {
@@ -20,7 +22,10 @@ interface Pending {
   reject(e: StoreError): void;
 }
 
-/** Main-thread side of the writer worker. */
+/**
+ * Main-thread side of the writer worker: the ingest writer, and (`sql`) a
+ * client whose statements run on the same worker connection.
+ */
 export class WorkerWriter implements Writer {
   #worker: Worker;
   #seq = 0;
@@ -32,6 +37,26 @@ export class WorkerWriter implements Writer {
   #inflight = 0;
   #idle: (() => void)[] = [];
   #onClosed: (() => void) | null = null;
+  #sqlSeq = 0;
+  #sqlPending = new Map<number, { resolve(r: WireResult | WireResult[]): void; reject(e: Error): void }>();
+
+  /** Runs the delivery engine's statements on the writer thread's connection. */
+  readonly sql: SqlClient = {
+    execute: (stmtOrSql: InStatement | string, args?: InArgs): Promise<ResultSet> => {
+      const stmt: InStatement = typeof stmtOrSql === "string" ? { sql: stmtOrSql, args: args ?? [] } : stmtOrSql;
+      return this.#sql((id) => ({ kind: "execute", id, stmt })).then((r) => fromWire(r as WireResult));
+    },
+    batch: (stmts: InStatement[], mode?: TransactionMode): Promise<ResultSet[]> =>
+      this.#sql((id) => ({ kind: "sql-batch", id, stmts, mode })).then((r) => (r as WireResult[]).map(fromWire)),
+  };
+
+  #sql(make: (id: number) => ToWorker): Promise<WireResult | WireResult[]> {
+    return new Promise((resolve, reject) => {
+      const id = ++this.#sqlSeq;
+      this.#sqlPending.set(id, { resolve, reject });
+      this.#worker.postMessage(make(id));
+    });
+  }
 
   private constructor(worker: Worker, private readonly onFlush?: (rows: number, ms: number) => void) {
     this.#worker = worker;
@@ -103,6 +128,13 @@ export class WorkerWriter implements Writer {
   #receive(m: FromWorker): void {
     if (m.kind === "flush") return this.onFlush?.(m.rows, m.ms);
     if (m.kind === "closed") return this.#onClosed?.();
+    if (m.kind === "sql-result" || m.kind === "sql-error") {
+      const p = this.#sqlPending.get(m.id);
+      this.#sqlPending.delete(m.id);
+      if (m.kind === "sql-result") p?.resolve(m.result);
+      else p?.reject(new RemoteSqlError(m.error.message, m.error.code));
+      return;
+    }
     if (m.kind !== "results") return;
     this.#inflight--;
     for (const r of m.results) {
@@ -118,6 +150,8 @@ export class WorkerWriter implements Writer {
   #failAll(err: StoreError): void {
     for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
+    for (const p of this.#sqlPending.values()) p.reject(err);
+    this.#sqlPending.clear();
     this.#inflight = 0;
     this.#settleIdle();
   }
@@ -137,7 +171,7 @@ export class WorkerWriter implements Writer {
  * entrypoint under the binary's virtual root (`/$bunfs/root/`, mirroring
  * src/); from source it sits beside this file.
  */
-export function workerPath(name: "writer-worker" | "checkpoint-worker" | "sql-worker"): string {
+export function workerPath(name: "writer-worker" | "checkpoint-worker"): string {
   if (import.meta.url.includes("$bunfs")) return `/$bunfs/root/store/${name}.ts`;
   return new URL(`./${name}.ts`, import.meta.url).href;
 }

@@ -1,10 +1,13 @@
 /**
- * Worker thread that owns the ingest write connection: it runs the group
- * commit (IngestWriter) so that SQLite's statement work and fsyncs happen off
- * the event loop that reads requests and verifies signatures.
- * Protocol: see worker-writer.ts.
+ * Worker thread that owns the process's write connection. It runs the ingest
+ * group commit (IngestWriter) and the delivery engine's statements, so that
+ * SQLite's statement work and fsyncs stay off the event loop that reads
+ * requests, and so that this process's writers never wait on each other
+ * through SQLite's busy handler (which sleeps in coarse steps): one
+ * connection, one queue. Main side: worker-writer.ts.
  */
-import { openConnection } from "./client.ts";
+import type { InStatement, ResultSet, TransactionMode } from "@libsql/client";
+import { openConnection, type StoreConnection } from "./client.ts";
 import { classifyStoreError } from "./errors.ts";
 import { IngestWriter, type IngestItem, type IngestOutcome, type RejectionItem } from "./ingest-writer.ts";
 
@@ -13,62 +16,103 @@ declare const self: Worker;
 export type ToWorker =
   | { kind: "open"; url: string; busyTimeoutMs: number }
   | { kind: "batch"; items: { seq: number; item: IngestItem }[]; rejections: RejectionItem[] }
+  | { kind: "execute"; id: number; stmt: InStatement }
+  | { kind: "sql-batch"; id: number; stmts: InStatement[]; mode?: TransactionMode }
   | { kind: "close" };
+
+/** A result set reduced to what survives structured cloning. */
+export interface WireResult {
+  columns: string[];
+  columnTypes: string[];
+  rows: unknown[][];
+  rowsAffected: number;
+  lastInsertRowid: bigint | undefined;
+}
 
 export type FromWorker =
   | { kind: "opened" }
   | { kind: "failed"; message: string }
   | { kind: "results"; results: ({ seq: number; outcome: IngestOutcome } | { seq: number; error: { code: string; message: string } })[] }
+  | { kind: "sql-result"; id: number; result: WireResult | WireResult[] }
+  | { kind: "sql-error"; id: number; error: { message: string; code?: string } }
   | { kind: "flush"; rows: number; ms: number }
   | { kind: "closed" };
 
+const toWire = (rs: ResultSet): WireResult => ({
+  columns: rs.columns,
+  columnTypes: rs.columnTypes,
+  rows: rs.rows.map((r) => Array.from(r as ArrayLike<unknown>)),
+  rowsAffected: rs.rowsAffected,
+  lastInsertRowid: rs.lastInsertRowid,
+});
+
+let conn: StoreConnection | null = null;
+let opened: { url: string; busyTimeoutMs: number } | null = null;
 let writer: IngestWriter | null = null;
-let close: (() => void) | null = null;
 const post = (m: FromWorker) => self.postMessage(m);
+
+// libSQL can leave a statement that failed with SQLITE_BUSY "in progress",
+// after which every COMMIT on that connection fails: after a failure the
+// connection is dropped and the next use opens a fresh one.
+const connection = {
+  get: async () => {
+    if (!conn || conn.client.closed) conn = await openConnection(opened!);
+    return conn.client;
+  },
+  discard: () => conn?.close(),
+};
 
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const msg = e.data;
-  if (msg.kind === "open") {
-    try {
-      let conn = await openConnection({ url: msg.url, busyTimeoutMs: msg.busyTimeoutMs });
-      const connection = {
-        get: async () => {
-          if (conn.client.closed) conn = await openConnection({ url: msg.url, busyTimeoutMs: msg.busyTimeoutMs });
-          return conn.client;
-        },
-        discard: () => conn.close(),
-      };
-      writer = new IngestWriter(connection, { onFlush: (rows, ms) => post({ kind: "flush", rows, ms }) });
-      close = () => conn.close();
-      post({ kind: "opened" });
-    } catch (err) {
-      post({ kind: "failed", message: (err as Error).message });
+  switch (msg.kind) {
+    case "open":
+      opened = { url: msg.url, busyTimeoutMs: msg.busyTimeoutMs };
+      try {
+        await connection.get();
+        writer = new IngestWriter(connection, { onFlush: (rows, ms) => post({ kind: "flush", rows, ms }) });
+        post({ kind: "opened" });
+      } catch (err) {
+        post({ kind: "failed", message: (err as Error).message });
+      }
+      return;
+    case "close":
+      // Close the connection here, between statements: terminating a thread
+      // in the middle of a native call aborts the whole process.
+      await writer?.flushed();
+      conn?.close();
+      post({ kind: "closed" });
+      return;
+    case "execute":
+    case "sql-batch":
+      try {
+        const client = await connection.get();
+        const result =
+          msg.kind === "execute" ? toWire(await client.execute(msg.stmt)) : (await client.batch(msg.stmts, msg.mode)).map(toWire);
+        post({ kind: "sql-result", id: msg.id, result });
+      } catch (err) {
+        const error = { message: (err as Error).message, code: (err as { code?: string }).code };
+        if (/SQLITE_BUSY|database is locked/i.test(`${error.code} ${error.message}`)) connection.discard();
+        post({ kind: "sql-error", id: msg.id, error });
+      }
+      return;
+    case "batch": {
+      const w = writer!;
+      for (const r of msg.rejections) w.recordRejection(r);
+      // Every item of this message joins the same flush (IngestWriter batches per tick).
+      const results = await Promise.all(
+        msg.items.map(({ seq, item }) =>
+          w.submit(item).then(
+            (outcome) => ({ seq, outcome }),
+            (err: unknown) => {
+              const e = classifyStoreError(err);
+              return { seq, error: { code: e.code, message: e.message } };
+            },
+          ),
+        ),
+      );
+      // Rejections ride the same flush; answer only once they are written too.
+      if (msg.rejections.length > 0) await w.flushed();
+      post({ kind: "results", results });
     }
-    return;
   }
-  if (msg.kind === "close") {
-    // Close the connection here, between statements: terminating a thread
-    // in the middle of a native call aborts the whole process.
-    await writer?.flushed();
-    close?.();
-    post({ kind: "closed" });
-    return;
-  }
-  const w = writer!;
-  for (const r of msg.rejections) w.recordRejection(r);
-  // Every item of this message joins the same flush (IngestWriter batches per tick).
-  const results = await Promise.all(
-    msg.items.map(({ seq, item }) =>
-      w.submit(item).then(
-        (outcome) => ({ seq, outcome }),
-        (err: unknown) => {
-          const e = classifyStoreError(err);
-          return { seq, error: { code: e.code, message: e.message } };
-        },
-      ),
-    ),
-  );
-  // Rejections ride the same flush; answer only once they are written too.
-  if (msg.rejections.length > 0) await w.flushed();
-  post({ kind: "results", results });
 };

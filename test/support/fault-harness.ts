@@ -279,8 +279,9 @@ export interface RawReply {
 /**
  * Speaks HTTP/1.1 by hand over TCP (for what fetch refuses to send: wrong
  * Content-Length, duplicate header lines, slow drips). Writes `parts` with
- * `gapMs` between them, optionally half-closes, then reads until the server
- * closes or `waitMs` passes.
+ * `gapMs` between them (stopping early once the server has answered),
+ * optionally half-closes, then reads until the first response is complete,
+ * the server closes, or `waitMs` passes.
  */
 export async function rawHttp(
   port: number,
@@ -289,41 +290,50 @@ export async function rawHttp(
 ): Promise<RawReply> {
   const chunks: Uint8Array[] = [];
   let closed = false;
-  let onClose: () => void = () => {};
-  const closedP = new Promise<void>((r) => (onClose = r));
+  let wake: () => void = () => {};
+  const joined = () => Buffer.concat(chunks);
+  const complete = () => {
+    const text = joined().toString("latin1");
+    const end = text.indexOf("\r\n\r\n");
+    if (end < 0) return false;
+    const cl = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+    return cl ? text.length - end - 4 >= Number(cl[1]) : false;
+  };
   const socket = await Bun.connect({
     hostname: "127.0.0.1",
     port,
     socket: {
-      data: (_s, d) => void chunks.push(new Uint8Array(d)),
+      data: (_s, d) => {
+        chunks.push(new Uint8Array(d));
+        if (complete()) wake();
+      },
       close: () => {
         closed = true;
-        onClose();
+        wake();
       },
       error: () => {
         closed = true;
-        onClose();
+        wake();
       },
     },
   });
+  const done = new Promise<void>((r) => (wake = r));
   try {
     for (const [i, part] of parts.entries()) {
-      if (closed) break;
-      if (i > 0 && opts.gapMs) await Bun.sleep(opts.gapMs);
+      if (closed || chunks.length > 0) break;
+      if (i > 0 && opts.gapMs) await Promise.race([Bun.sleep(opts.gapMs), done]);
+      if (closed || chunks.length > 0) break;
       socket.write(typeof part === "string" ? new TextEncoder().encode(part) : part);
       socket.flush();
     }
-    if (opts.endAfterWrite) socket.shutdown(true);
-    await Promise.race([closedP, Bun.sleep(opts.waitMs ?? 3000)]);
+    if (opts.endAfterWrite && !closed) socket.shutdown(true);
+    if (!complete() && !closed) await Promise.race([done, Bun.sleep(opts.waitMs ?? 3000)]);
+    // A server that closes right after answering may deliver the close a moment later.
+    if (!closed) await Promise.race([done, Bun.sleep(20)]);
   } finally {
     socket.end();
   }
-  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
+  const bytes = new Uint8Array(joined());
   const text = new TextDecoder().decode(bytes);
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
   return { text, bytes, status: m ? Number(m[1]) : null, closed };

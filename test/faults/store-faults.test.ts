@@ -1,0 +1,186 @@
+/**
+ * The store failing under the compiled binary: full (a tiny tmpfs), locked by
+ * another process past busy_timeout, and unusable at start (garbage, a
+ * truncated file, a directory). Never ack what is not stored; never replace
+ * a store that cannot be read.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { RunningBinary } from "../support/binary.ts";
+import { openStoreFile, relayToml, runBinary, scratchDir, sendEvent, serveBinary, waitFor } from "../support/fault-harness.ts";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch {
+      // best effort
+    }
+  }
+});
+
+function setup() {
+  const tmp = scratchDir();
+  cleanups.push(tmp.remove);
+  return tmp.dir;
+}
+
+function track(bin: RunningBinary): RunningBinary {
+  cleanups.push(() => (bin.proc.exitCode === null ? bin.stop("SIGKILL") : undefined));
+  return bin;
+}
+
+/** Mounts a tmpfs of `size` at `dir` (needs CAP_SYS_ADMIN); the reason it cannot, or null. */
+function mountTmpfs(dir: string, size: string): string | null {
+  mkdirSync(dir, { recursive: true });
+  const p = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stderr: "pipe" });
+  if (p.exitCode !== 0) return `mount -t tmpfs failed: ${p.stderr.toString().trim() || `exit ${p.exitCode}`}`;
+  return null;
+}
+
+// A full disk needs a small filesystem: a tmpfs, which only root (CAP_SYS_ADMIN) may mount.
+// Probe once, so that the test is reported as skipped (with the reason) rather than passed.
+const cannotMount = (() => {
+  if (process.platform !== "linux") return "not Linux";
+  if (process.getuid?.() !== 0) return "not root";
+  const probe = scratchDir("hookrelay-mount-probe-");
+  try {
+    const reason = mountTmpfs(join(probe.dir, "m"), "64k");
+    if (reason === null) Bun.spawnSync(["umount", join(probe.dir, "m")]);
+    return reason;
+  } finally {
+    probe.remove();
+  }
+})();
+if (cannotMount) console.warn(`store-full test skipped: cannot mount a small tmpfs to fill (${cannotMount})`);
+
+test.skipIf(cannotMount !== null)("a full disk answers 503 with Retry-After, the process stays up, and writes succeed again once space is freed", async () => {
+  const dir = setup();
+  const mnt = join(dir, "small");
+  expect(mountTmpfs(mnt, "4m")).toBeNull();
+  cleanups.push(() => Bun.spawnSync(["umount", "-l", mnt]));
+  const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/relay.db`, maxBody: "256kb" })));
+  const acked = new Map<string, string>();
+  const send = async (i: number) => {
+    const body = JSON.stringify({ id: `full_${i}`, type: "points.earned", pad: "z".repeat(60_000) + i });
+    const r = await sendEvent(bin.publicUrl, body);
+    if (r.status === 200) acked.set(r.json.id!, body);
+    return r;
+  };
+  // Leave ~300 KB free, then write 60 KB events until the store cannot take more.
+  const free = () => {
+    const out = Bun.spawnSync(["df", "-B1", "--output=avail", mnt]).stdout.toString().trim().split("\n").pop()!;
+    return Number(out);
+  };
+  writeFileSync(join(mnt, "filler"), new Uint8Array(Math.max(0, free() - 300_000)));
+  let full: Awaited<ReturnType<typeof send>> | null = null;
+  for (let i = 0; i < 40 && !full; i++) {
+    const r = await send(i);
+    if (r.status !== 200) full = r;
+  }
+  expect(full).not.toBeNull();
+  expect(full!.status).toBe(503);
+  expect(full!.json.error).toEqual({ code: "store_unavailable", message: "event not stored (full); retry later" });
+  expect(Number(full!.headers.get("retry-after"))).toBeGreaterThan(0);
+  // Still up: health answers and another request is refused the same way, not crashed.
+  expect((await fetch(`${bin.adminUrl}/healthz`)).status).toBe(200);
+  expect((await send(1000)).status).toBe(503);
+  expect(bin.proc.exitCode).toBeNull();
+
+  // Space comes back; the same process stores again (no restart).
+  Bun.spawnSync(["rm", "-f", join(mnt, "filler")]);
+  const again = await waitFor("a 200 after space was freed", async () => ((await send(2000)).status === 200 ? true : null), 10_000, 200);
+  expect(again).toBe(true);
+  expect((await fetch(`${bin.adminUrl}/readyz`)).status).toBe(200);
+  expect(await bin.stop()).toBe(0);
+
+  const store = await openStoreFile(join(mnt, "relay.db"));
+  const rows = await store.conn.client.execute("SELECT id, body FROM events");
+  await store.close();
+  const stored = new Map(rows.rows.map((r) => [String(r.id), Buffer.from(r.body as ArrayBuffer).toString()]));
+  console.log(`store full: ${acked.size} acked (${acked.size - 1} before the disk filled), ${stored.size} stored`);
+  for (const [id, body] of acked) expect(stored.get(id)).toBe(body);
+}, 30_000);
+
+test("a store locked by another process past busy_timeout answers 503 with Retry-After, then 200 once released", async () => {
+  const dir = setup();
+  const db = join(dir, "data/relay.db");
+  const bin = track(await serveBinary(dir, relayToml({ busyTimeout: "300ms" })));
+  const before = await sendEvent(bin.publicUrl, JSON.stringify({ id: "before_lock", type: "x" }));
+  expect(before.status).toBe(200);
+
+  const holder = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures/hold-lock.ts"), db], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  cleanups.push(() => holder.kill("SIGKILL"));
+  const out = (holder.stdout as ReadableStream<Uint8Array>).getReader();
+  expect(new TextDecoder().decode((await out.read()).value)).toContain("locked");
+
+  const started = performance.now();
+  const locked = await sendEvent(bin.publicUrl, JSON.stringify({ id: "while_locked", type: "x" }));
+  const waitedMs = performance.now() - started;
+  expect(locked.status).toBe(503);
+  expect(locked.json.error).toEqual({ code: "store_unavailable", message: "event not stored (busy); retry later" });
+  expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
+  // It waited for the lock (busy_timeout) before giving up, and did not hang.
+  expect(waitedMs).toBeGreaterThan(250);
+  expect(waitedMs).toBeLessThan(5_000);
+  expect((await fetch(`${bin.adminUrl}/readyz`)).status).toBe(503);
+
+  holder.stdin!.write("release\n");
+  await holder.stdin!.end();
+  expect(await holder.exited).toBe(0);
+  const retried = await sendEvent(bin.publicUrl, JSON.stringify({ id: "while_locked", type: "x" }));
+  expect(retried.status).toBe(200);
+  expect(retried.json.duplicate).toBeUndefined();
+  expect(await bin.stop()).toBe(0);
+
+  const store = await openStoreFile(db);
+  const keys = (await store.conn.client.execute("SELECT dedupe_key FROM events ORDER BY dedupe_key")).rows.map((r) => r.dedupe_key);
+  await store.close();
+  expect(keys).toEqual(["before_lock", "while_locked"]);
+});
+
+const sha = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+test("garbage in the store file makes serve exit 1 with a clear message and leaves the file untouched", async () => {
+  const dir = setup();
+  mkdirSync(join(dir, "data"));
+  const db = join(dir, "data/relay.db");
+  writeFileSync(db, "this is not a database, it is a shopping list\n".repeat(200));
+  const digest = sha(db);
+  writeFileSync(join(dir, "hookrelay.toml"), relayToml({}));
+  const r = await runBinary(["serve", "--config", "hookrelay.toml"], dir);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain(`cannot open the store: ${db}: store file is corrupt or not a database`);
+  expect(r.stderr).not.toContain('"msg":"listening"');
+  expect(sha(db)).toBe(digest);
+  expect(readdirSync(join(dir, "data")).filter((f) => !f.startsWith("relay.db"))).toEqual([]);
+});
+
+test("a store file cut in half is refused at start, never replaced by a new empty store", async () => {
+  const dir = setup();
+  const db = join(dir, "data/relay.db");
+  writeFileSync(join(dir, "hookrelay.toml"), relayToml({}));
+  const bin = track(await serveBinary(dir, relayToml({})));
+  for (let i = 0; i < 60; i++) expect((await sendEvent(bin.publicUrl, JSON.stringify({ id: `c${i}`, pad: "y".repeat(4000) }))).status).toBe(200);
+  expect(await bin.stop()).toBe(0);
+  const size = statSync(db).size;
+  copyFileSync(db, `${db}.orig`);
+  truncateSync(db, Math.floor(size / 2));
+  const r = await runBinary(["serve", "--config", "hookrelay.toml"], dir);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("corrupt or not a database");
+  expect(statSync(db).size).toBe(Math.floor(size / 2));
+});
+
+test("a directory where the store file should be makes serve exit 1 and says so", async () => {
+  const dir = setup();
+  mkdirSync(join(dir, "data/relay.db"), { recursive: true });
+  writeFileSync(join(dir, "hookrelay.toml"), relayToml({}));
+  const r = await runBinary(["serve", "--config", "hookrelay.toml"], dir);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain(`cannot open the store: ${join(dir, "data/relay.db")} is not a regular file (a directory?)`);
+  expect(statSync(join(dir, "data/relay.db")).isDirectory()).toBe(true);
+});
