@@ -4,6 +4,13 @@
  * the reply (a target streaming a huge body is cut off, not read whole), and
  * refuse a name that resolves to a link-local / cloud-metadata address.
  * Keep-alive is fetch's default, so one connection serves many attempts.
+ *
+ * The request goes to the address the guard checked, never to a second lookup
+ * of the name: otherwise a name whose answer changes in between (DNS
+ * rebinding, TTL 0) passes the check and is then requested at 169.254.169.254.
+ * The URL's host becomes that address; the name stays in the Host header and,
+ * for https, in the TLS server name (SNI and the certificate check), which
+ * Bun's fetch takes as `tls.serverName`.
  */
 import { lookup } from "node:dns/promises";
 import { isForbiddenAddress, parseIPv4, parseIPv6 } from "../core/address-guard.ts";
@@ -60,21 +67,26 @@ export function createSender(opts: { resolve?: (host: string) => Promise<string[
     if (forbidden !== undefined) return { result: { kind: "forbidden-address", address: forbidden }, durationMs: elapsed(), excerpt: null };
     const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
     const origin = `${url.protocol}//${url.host}`;
+    // The first answer, as a resolver orders them; the probe and the request both use it.
+    const address = addresses[0] ?? host;
     if ((lastHeard.get(origin) ?? -Infinity) < performance.now() - CONNECTED_RECENTLY_MS) {
       // The total timeout bounds the whole attempt, probe included: it is what the lease is sized by.
-      const probe = await probeConnect(addresses[0] ?? host, port, Math.min(req.connectTimeoutMs, req.timeoutMs));
+      const probe = await probeConnect(address, port, Math.min(req.connectTimeoutMs, req.timeoutMs));
       if (probe !== null) return { result: probe, durationMs: elapsed(), excerpt: null };
     }
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), Math.max(1, req.timeoutMs - elapsed()));
     try {
-      const res = await fetch(req.url, {
+      const res = await fetch(pinnedUrl(url, address), {
         method: "POST",
         body: req.body,
-        headers: req.headers,
+        // The caller never sets Host (forward headers exclude it); this one names the target.
+        headers: [...req.headers.filter(([name]) => name.toLowerCase() !== "host"), ["host", url.host]],
         redirect: "manual",
         signal: controller.signal,
         keepalive: true,
+        // Bun keys its connection pool by server name too, so two names on one address never share a TLS session.
+        ...(url.protocol === "https:" && !isIpLiteral(host) ? { tls: { serverName: host.replace(/\.$/, "") } } : {}),
       });
       lastHeard.set(origin, performance.now());
       const excerpt = await readExcerpt(res, controller);
@@ -151,6 +163,13 @@ async function probeConnect(address: string, port: number, timeoutMs: number): P
 async function resolveAll(host: string): Promise<string[]> {
   const found = await lookup(host, { all: true, verbatim: true });
   return found.map((a) => a.address);
+}
+
+// The target URL with its host replaced by the checked address (bracketed when IPv6).
+function pinnedUrl(url: URL, address: string): string {
+  const pinned = new URL(url.href);
+  pinned.hostname = address.includes(":") ? `[${address.replace(/%.*$/, "")}]` : address;
+  return pinned.href;
 }
 
 function isIpLiteral(host: string): boolean {

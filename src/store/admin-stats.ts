@@ -4,6 +4,7 @@
  * side only), queue depth, success rate and last error. Each figure is an
  * index range count bounded by a recent window, never a table scan.
  */
+import { makeId } from "../core/ids.ts";
 import type { StoreConnection } from "./client.ts";
 
 type Client = StoreConnection["client"];
@@ -35,9 +36,10 @@ export async function sourceStats(client: Client, names: string[], nowMs: number
     const rs = await client.batch(
       [
         { sql: "SELECT received, duplicates, rejected FROM source_counters WHERE source = ?", args: [name] },
-        { sql: "SELECT max(received_at) AS t FROM events WHERE source = ?", args: [name] },
+        // Event ids sort by receive time, so (source, id) answers both without a time index.
+        { sql: "SELECT received_at AS t FROM events WHERE source = ? ORDER BY id DESC LIMIT 1", args: [name] },
         { sql: "SELECT max(received_at) AS t FROM rejections WHERE source = ?", args: [name] },
-        { sql: "SELECT count(*) AS c FROM events WHERE source = ? AND received_at >= ?", args: [name, since] },
+        { sql: "SELECT count(*) AS c FROM events WHERE source = ? AND id >= ?", args: [name, makeId("evt", since, new Uint8Array(10))] },
         {
           sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
           args: [name, since, ...MISMATCH_REASONS],
@@ -48,7 +50,10 @@ export async function sourceStats(client: Client, names: string[], nowMs: number
     const c = rs[0]!.rows[0];
     const recentReceived = Number(rs[3]!.rows[0]!.c);
     const recentMismatches = Number(rs[4]!.rows[0]!.c);
-    const last = (i: number) => (rs[i]!.rows[0]!.t === null ? null : Number(rs[i]!.rows[0]!.t));
+    const last = (i: number) => {
+      const t = rs[i]!.rows[0]?.t;
+      return t === null || t === undefined ? null : Number(t);
+    };
     out.push({
       name,
       received: Number(c?.received ?? 0),

@@ -15,5 +15,9 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0003_admin_delivery_indexes",
     "sql": "CREATE INDEX `deliveries_status_event` ON `deliveries` (`status`,`event_id`);--> statement-breakpoint\nCREATE INDEX `deliveries_target_status_event` ON `deliveries` (`target`,`status`,`event_id`);--> statement-breakpoint\nCREATE INDEX `deliveries_target_event` ON `deliveries` (`target`,`event_id`);"
+  },
+  {
+    "tag": "0004_trim_indexes",
+    "sql": "DROP INDEX `deliveries_due`;--> statement-breakpoint\nDROP INDEX `events_received`;--> statement-breakpoint\nDROP INDEX `events_source_received`;--> statement-breakpoint\nDROP INDEX `events_type_received`;"
   }
 ];

@@ -30,9 +30,6 @@ export const events = sqliteTable(
   },
   (t) => [
     index("events_dedupe").on(t.source, t.dedupeKey, t.receivedAt),
-    index("events_received").on(t.receivedAt),
-    index("events_source_received").on(t.source, t.receivedAt),
-    index("events_type_received").on(t.eventType, t.receivedAt),
     // Admin list: newest-first id cursors per filter, and dedupe-key search (store/admin-queries.ts).
     index("events_source_id").on(t.source, t.id),
     index("events_type_id").on(t.eventType, t.id),
@@ -59,7 +56,6 @@ export const deliveries = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
-    index("deliveries_due").on(t.status, t.nextAttemptAt),
     index("deliveries_target_due").on(t.target, t.status, t.nextAttemptAt),
     index("deliveries_event").on(t.eventId),
     // Ordered targets deliver the oldest open delivery first (receive order).
