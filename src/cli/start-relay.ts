@@ -44,7 +44,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
   }
   app.delivery?.start();
   const retention = startRetentionRunner({
-    client: store.conn.client,
+    // The writer thread's connection: purging neither blocks the event loop nor waits on our own writer.
+    client: store.deliveryClient,
     retentionMs: config.store.retentionMs,
     dedupeWindowMs: Object.fromEntries(config.sources.map((s) => [s.name, s.dedupeWindowMs])),
     nowMs: Date.now,

@@ -8,9 +8,7 @@
  */
 import { makeId } from "../core/ids.ts";
 import type { Logger } from "../log/logger.ts";
-import type { StoreConnection } from "./client.ts";
-
-type Client = StoreConnection["client"];
+import type { SqlClient as Client } from "./remote-client.ts";
 
 const OPEN = "'pending','delivering','paused'";
 
@@ -23,8 +21,8 @@ export interface PurgeOptions {
   dedupeWindowMs?: Record<string, number>;
   /**
    * Least pause between transactions. Each pause is at least as long as the
-   * transaction before it: the driver runs on this thread, so a purge never
-   * takes more than half of it from request handling. Default 5 ms.
+   * transaction before it, so a purge never takes more than half of the write
+   * connection's time from ingest. Default 5 ms.
    */
   pauseMs?: number;
   /** Checked between transactions: true ends the purge early (shutdown). */
