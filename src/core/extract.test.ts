@@ -35,3 +35,9 @@ test("the event type is the first ref that has a value", () => {
   const t = eventTypeOf([{ kind: "header", name: "x-event" }, { kind: "json", path: ["type"] }], c, makeFieldReader(c));
   expect(t).toBe("points.earned");
 });
+
+test("a JSON body labelled as form data is still read as JSON", () => {
+  const c = ctx('{"id":"evt_1","type":"points.earned"}', {}, "application/x-www-form-urlencoded");
+  expect(dedupeKeyOf([{ kind: "json", path: ["id"] }], c, makeFieldReader(c))).toBe("evt_1");
+  expect(eventTypeOf([{ kind: "json", path: ["type"] }], c, makeFieldReader(c))).toBe("points.earned");
+});

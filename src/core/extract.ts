@@ -25,7 +25,10 @@ export function makeFieldReader(ctx: ExtractContext): () => unknown {
     cached = undefined;
     try {
       const text = decoder.decode(ctx.body);
-      if (ctx.contentType?.toLowerCase().includes("application/x-www-form-urlencoded")) {
+      // A JSON body is read as JSON whatever its Content-Type says (curl -d and
+      // some providers label JSON as form data); a form body never starts with { or [.
+      const looksJson = /^\s*[[{]/.test(text);
+      if (!looksJson && ctx.contentType?.toLowerCase().includes("application/x-www-form-urlencoded")) {
         cached = Object.fromEntries(new URLSearchParams(text));
       } else {
         cached = JSON.parse(text);
