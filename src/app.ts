@@ -76,11 +76,14 @@ export function createApp(opts: AppOptions): App {
   };
   const publicApp = new Elysia()
     // Anything that is not a route of ours gets the same JSON error shape.
-    .onError(({ code, error }) =>
-      code === "NOT_FOUND"
-        ? errorResponse(new HttpError(404, "not_found", "no such route; webhooks go to POST /in/<source>"))
-        : errorResponse(error),
-    )
+    .onError(({ code, error, request }) => {
+      if (code !== "NOT_FOUND") return errorResponse(error);
+      // Methods Elysia's .all() does not route (PROPFIND, …) on a real source are still 405.
+      const name = /^\/in\/([^/]+)\/?$/.exec(new URL(request.url).pathname)?.[1];
+      if (name !== undefined && sources.has(decodeURIComponent(name)))
+        return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
+      return errorResponse(new HttpError(404, "not_found", "no such route; webhooks go to POST /in/<source>"));
+    })
     .use(
       ingestController({
         sources,

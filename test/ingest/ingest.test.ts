@@ -112,6 +112,8 @@ test("unknown sources get 404 and other methods 405", async () => {
   const get = await relay.app.publicApp.handle(new Request("http://127.0.0.1/in/ploints"));
   expect(get.status).toBe(405);
   expect(get.headers.get("allow")).toBe("POST");
+  const propfind = await relay.app.publicApp.handle(new Request("http://127.0.0.1/in/ploints", { method: "PROPFIND" }));
+  expect(propfind.status).toBe(405);
   const other = await relay.app.publicApp.handle(new Request("http://127.0.0.1/other"));
   expect(other.status).toBe(404);
   expect(((await other.json()) as { error: { code: string } }).error.code).toBe("not_found");
