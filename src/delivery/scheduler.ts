@@ -14,6 +14,13 @@
  * that config had disabled. A target disabled at run time (API, 410,
  * disable_after) stays disabled across restarts until enabled via the API/UI,
  * or until config toggles it off and on again.
+ *
+ * Clock steps: due times are absolute on the injected clock. When a round
+ * reads the clock more than a second behind the previous round's reading, the
+ * clock stepped back: due times written before the step are moved back by it
+ * (store/clock-step.ts), so no retry waits longer than its scheduled delay.
+ * The same is done at start without knowing the step's size (a step while
+ * nothing ran): each such retry is then due at most its delay from now.
  */
 import type { TargetConfig } from "../config/types.ts";
 import { classifyDelivery } from "../core/delivery-outcome.ts";
@@ -29,6 +36,7 @@ import {
   type LeaseWant,
   type OutcomeRecord,
 } from "../store/deliveries.ts";
+import { CLOCK_STEP_TOLERANCE_MS, rebaseAfterClockStep } from "../store/clock-step.ts";
 import { silentLogger, type Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
 import * as targetState from "../store/target-state.ts";
@@ -144,9 +152,18 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   // lease id → deliveries of that lease not yet finished, for release on stop.
   const openLeases = new Map<string, number>();
 
+  // The clock at the previous round: a later reading behind it is a backward step.
+  let lastClockMs = -Infinity;
+  async function undoClockStep(now: number, stepMs: number): Promise<void> {
+    const moved = await rebaseAfterClockStep(client, { nowMs: now, stepMs });
+    if (moved.deliveries + moved.circuits > 0) log.warn("the clock stepped back: due times moved back with it", { stepMs, ...moved });
+  }
+
   async function applyConfig(): Promise<void> {
-    const stored = await targetState.readTargetStates(client);
     const now = clock();
+    lastClockMs = now;
+    await undoClockStep(now, 0);
+    const stored = await targetState.readTargetStates(client);
     for (const t of opts.targets) {
       const s = stored.get(t.name);
       if (!t.enabled && !s?.disabled) {
@@ -195,6 +212,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     if (stopped) return 0;
     if (!loaded) await applyConfig();
     const now = clock();
+    const stepBackMs = lastClockMs - now;
+    lastClockMs = now;
+    if (stepBackMs > CLOCK_STEP_TOLERANCE_MS) {
+      await undoClockStep(now, stepBackMs);
+      full = true; // re-read the target state: circuits may have moved
+    }
     if (full || performance.now() - lastHousekeepingAt >= pollMs) {
       lastHousekeepingAt = performance.now();
       await refreshStates();

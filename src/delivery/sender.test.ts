@@ -1,4 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
+import type { AddressInfo } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { TEST_TLS_CERT, TEST_TLS_KEY } from "../../test/support/self-signed-cert.ts";
 import { createSender, EXCERPT_BYTES } from "./sender.ts";
 
 const servers: { stop(force?: boolean): void }[] = [];
@@ -84,4 +87,57 @@ test("redirects are returned, not followed", async () => {
   const report = await createSender()(request(`http://127.0.0.1:${server.port}/first`));
   expect(report.result).toEqual({ kind: "response", status: 307, retryAfter: null, location: "/next" });
   expect(paths).toEqual(["/first"]);
+});
+
+test("a name is requested at the address the guard checked, with its Host kept, never looked up again", async () => {
+  const seen: { host: string | null; path: string }[] = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req) => {
+      seen.push({ host: req.headers.get("host"), path: new URL(req.url).pathname });
+      return new Response("ok");
+    },
+  });
+  servers.push(server);
+  // The system resolver does not know this name: only the checked answer can reach the server.
+  const send = createSender({ resolve: async () => ["127.0.0.1"] });
+  const report = await send(request(`http://checked-only.invalid:${server.port}/hooks?x=1`));
+  expect(report.result).toMatchObject({ kind: "response", status: 200 });
+  expect(seen).toEqual([{ host: `checked-only.invalid:${server.port}`, path: "/hooks" }]);
+});
+
+test("an IPv6 answer is requested in brackets", async () => {
+  const server = Bun.serve({ hostname: "::1", port: 0, fetch: (req) => new Response(req.headers.get("host")) });
+  servers.push(server);
+  const report = await createSender({ resolve: async () => ["::1"] })(request(`http://v6-only.invalid:${server.port}/`));
+  expect(report.result).toMatchObject({ kind: "response", status: 200 });
+  expect(report.excerpt).toBe(`v6-only.invalid:${server.port}`);
+});
+
+test("an https name is requested at the checked address with the name as TLS server name (SNI) and Host", async () => {
+  // node:tls shows the SNI the client sent; the reply is written by hand.
+  const seen: { sni: string | false | null; head: string }[] = [];
+  const server = createTlsServer({ key: TEST_TLS_KEY, cert: TEST_TLS_CERT }, (socket) => {
+    socket.once("data", (chunk: Buffer) => {
+      seen.push({ sni: socket.servername, head: chunk.toString("latin1").split("\r\n\r\n")[0]! });
+      socket.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  servers.push({ stop: () => server.close() });
+  const port = (server.address() as AddressInfo).port;
+  // The certificate is self-signed: verification is off for this test only (it is read per request).
+  const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+  try {
+    const report = await createSender({ resolve: async () => ["127.0.0.1"] })(request(`https://hook.example.test:${port}/hooks`));
+    expect(report.result).toMatchObject({ kind: "response", status: 200 });
+  } finally {
+    if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+  }
+  expect(seen).toHaveLength(1);
+  expect(seen[0]!.sni).toBe("hook.example.test");
+  expect(seen[0]!.head.toLowerCase()).toContain(`\r\nhost: hook.example.test:${port}`);
 });

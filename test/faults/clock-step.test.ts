@@ -62,19 +62,56 @@ test("a forward clock step sends every pending retry once, within the target's c
   for (const r of pending) expect(r.at).toBe(clock() + HOUR);
 });
 
-// Found by this suite (src/delivery, owned elsewhere): next_attempt_at is an absolute time on
-// the process clock, so a backward step of the wall clock holds every pending retry for the
-// size of the step on top of its delay (an hour's NTP/VM correction = an hour of silence).
-// Expected: a due time further ahead than the schedule allows is treated as a clock step and
-// the retry goes at most its scheduled delay after it was set.
-test.todo("a backward clock step does not hold pending retries longer than their scheduled delay", async () => {
+// Found by this suite, fixed in src/store/clock-step.ts: next_attempt_at is an absolute time on
+// the process clock, so a backward step of the wall clock held every pending retry for the size
+// of the step on top of its delay (an hour's NTP/VM correction = an hour of silence). Now the
+// scheduler notices the step at its next round (each poll, 1 s by default) and moves the due
+// times written before it back by the step. The test lets one round see the step before the
+// retry's minute passes, as the poll would: a single reading of "2 h back, then a minute" could
+// not be told from a step of 2 h less a minute, after which nothing may go yet.
+test("a backward clock step does not hold pending retries longer than their scheduled delay", async () => {
   const { clock, store, target, scheduler } = await setup((n) => n <= 5);
   for (let i = 0; i < 5; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
   await scheduler.drain();
   expect(target.hits).toHaveLength(5);
   clock.advance(-2 * HOUR); // the step back
-  clock.advance(60_000); // the retry's own delay passes
+  await scheduler.drain(); // a poll round sees it: nothing is due yet
+  expect(target.hits).toHaveLength(5);
+  clock.advance(59_000);
   await scheduler.drain();
+  expect(target.hits).toHaveLength(5);
+  clock.advance(1_000); // the retry's own delay has passed
+  await scheduler.drain();
+  expect(target.hits).toHaveLength(10);
+  expect([...target.byId.values()].every((n) => n === 2)).toBe(true);
+  expect((await pendingDue(store)).every((r) => r.status === "delivered")).toBe(true);
+});
+
+test("a relay started after a backward step waits at most the scheduled delay, and an open circuit at most its own time", async () => {
+  const { clock, store, target, scheduler } = await setup((n) => n <= 5);
+  for (let i = 0; i < 5; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  // A circuit opened for a minute (as the scheduler would after a run of failures).
+  const now = clock();
+  await store.conn.client.execute({ sql: "UPDATE target_state SET circuit_open_until = ?, updated_at = ? WHERE name = 't'", args: [now + 60_000, now] });
+  await scheduler.stop(100);
+  clock.advance(-2 * HOUR); // stepped while stopped: a new process cannot know by how much
+  const restarted = createScheduler({
+    store,
+    targets: [targetConfig("t", target.url, { concurrency: 4, retry: { scheduleMs: [0, 60_000, HOUR, 6 * HOUR], jitter: 0 } })],
+    clock,
+    random: () => 0.5,
+    pollMs: 60_000,
+    circuit: { threshold: 1_000, baseMs: 5_000, maxMs: 300_000 },
+  });
+  cleanups.unshift(() => restarted.stop(100));
+  await restarted.drain();
+  expect(target.hits).toHaveLength(5);
+  const circuit = await store.conn.client.execute("SELECT circuit_open_until FROM target_state WHERE name = 't'");
+  expect(Number(circuit.rows[0]!.circuit_open_until)).toBe(clock() + 60_000);
+  for (const r of await pendingDue(store)) expect(r.at).toBe(clock() + 60_000);
+  clock.advance(60_000);
+  await restarted.drain();
   expect(target.hits).toHaveLength(10);
   expect((await pendingDue(store)).every((r) => r.status === "delivered")).toBe(true);
 });
