@@ -1,4 +1,6 @@
-import type { ValueRef, VerifySpec } from "../core/types.ts";
+import type { RetryPolicy, ValueRef, VerifySpec } from "../core/types.ts";
+
+export type { RetryPolicy };
 
 /** host:port pair parsed from "0.0.0.0:8080" or ":8080". */
 export interface ListenAddress {
@@ -18,12 +20,6 @@ export interface SourceConfig {
   forwardHeaders: string[] | null;
 }
 
-export interface RetryPolicy {
-  /** Delay before each attempt, the first one included (usually 0). */
-  scheduleMs: number[];
-  /** 0..1: each delay is multiplied by a random factor in [1-jitter, 1+jitter]. */
-  jitter: number;
-}
 
 export interface TargetConfig {
   name: string;

@@ -4,7 +4,7 @@
  * included); jitter spreads retries of a burst so a recovering target is not
  * hit by all of them in the same second. Clock and randomness come in.
  */
-import type { RetryPolicy } from "../config/types.ts";
+import type { RetryPolicy } from "./types.ts";
 
 /**
  * Time of attempt `attemptsMade + 1`, or null when the schedule is exhausted.

@@ -82,3 +82,11 @@ export interface PresetDefaults {
   eventType: ValueRef[]; // first non-empty wins
   forwardHeaders: string[]; // lower-cased provider headers forwarded to targets
 }
+
+/** A target's retry schedule, resolved from config (durations in ms). */
+export interface RetryPolicy {
+  /** Delay before each attempt, the first one included (usually 0). */
+  scheduleMs: number[];
+  /** 0..1: each delay is multiplied by a random factor in [1-jitter, 1+jitter]. */
+  jitter: number;
+}

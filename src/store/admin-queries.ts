@@ -5,6 +5,8 @@
  * order that stops at the page size, so a page costs the same at 1 M rows as
  * at 1 k (see bench/admin-queries.ts and the indexes named in schema.ts).
  */
+import type { AttemptRecord } from "./deliveries.ts";
+import type { RejectionItem } from "./ingest-writer.ts";
 import type { InValue, Row } from "@libsql/client";
 import { makeId } from "../core/ids.ts";
 import type { StoreConnection } from "./client.ts";
@@ -47,15 +49,8 @@ export interface EventSummary {
   erasedAt: number | null;
 }
 
-/** One attempt of a delivery. */
-export interface AttemptRow {
-  id: string;
-  at: number;
-  statusCode: number | null;
-  durationMs: number;
-  error: string | null;
-  responseExcerpt: string | null;
-}
+/** One attempt of a delivery: the attempts row as the delivery engine records it. */
+export type AttemptRow = AttemptRecord;
 
 /** One delivery with its attempts, oldest first. */
 export interface DeliveryRow {
@@ -286,18 +281,8 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
   };
 }
 
-/** One stored rejected request. */
-export interface RejectionRow {
-  id: string;
-  source: string;
-  receivedAt: number;
-  reason: string;
-  method: string;
-  path: string;
-  headers: [string, string][];
-  bodyExcerpt: Uint8Array | null;
-  remoteAddr: string | null;
-}
+/** One stored rejected request: what ingest recorded, the excerpt possibly absent. */
+export type RejectionRow = Omit<RejectionItem, "keep" | "bodyExcerpt"> & { bodyExcerpt: Uint8Array | null };
 
 /** One page of rejected requests, newest first. */
 export async function listRejections(
