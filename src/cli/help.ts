@@ -28,11 +28,19 @@ Validates the config (types, references, secrets reachable) and prints every
 problem with its key path. Exit 1 on any problem, 0 otherwise. Secrets are
 never printed.
 `,
-  dev: `Usage: hookrelay dev --forward-to URL [--preset P --secret S] [--port 8080] [--admin-port 8081]
+  dev: `Usage: hookrelay dev --forward-to URL [--preset P --secret S] [--port 8080] [--admin-port 8081] [--public-url URL]
 
 Zero-config local relay: one source at /in/dev (verify with --preset and
---secret, or accept anything), store in ./.hookrelay/, UI on. Prints the URL
-to paste into the provider and the UI address.
+--secret, or accept anything — with a warning), store in ./.hookrelay/, UI
+on. Prints the URL to paste into the provider and the UI address.
+Deliveries to URL are signed with a Standard Webhooks secret kept in
+./.hookrelay/signing-secret (mode 0600; never printed).
+
+  --forward-to URL   where events go (your local app)
+  --preset P         a provider preset (stripe, github, svix, …; see README)
+  --secret S         the provider's secret: a literal, env:NAME or file:/path
+  --port / --admin-port   listeners (0 = any free port)
+  --public-url URL   the URL a tunnel exposes (for URL-signed presets)
 `,
   replay: `Usage: hookrelay replay [--config hookrelay.toml] [--source S] [--target T] [--since 2h] [--status failed] [--dry-run]
 
