@@ -71,7 +71,7 @@ describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
     expect(await page.locator("a[download]").getAttribute("href")).toBe(`/api/events/${id}/body`);
   });
 
-  test("redeliver adds a new delivery for each target, shown on the event page", async () => {
+  test("redeliver adds a new delivery for each target, and the event page shows each new attempt delivered", async () => {
     const before = await page.locator("article.delivery").count();
     expect(before).toBe(2);
     await page.click('form[action$="/redeliver"] button');
@@ -81,6 +81,17 @@ describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
     await page.click('form[action$="/redeliver"] button');
     expect(await flash()).toContain("1 new delivery");
     expect(await page.locator("article.delivery").count()).toBe(before + 3);
+    // The engine sends them to the test receiver (it answers 200): each new delivery shows its attempt.
+    const eventUrl = page.url();
+    let delivered = 0;
+    for (let i = 0; i < 50 && delivered < before + 3; i++) {
+      await Bun.sleep(100);
+      await page.goto(eventUrl);
+      delivered = await page.locator("article.delivery").filter({ has: page.locator(".badge", { hasText: /^delivered$/ }) }).count();
+    }
+    expect(delivered).toBe(before + 3);
+    const okAttempts = await page.locator("article.delivery td", { hasText: /^200$/ }).count();
+    expect(okAttempts).toBeGreaterThanOrEqual(before + 3);
   });
 
   test("a target is disabled and enabled again from the targets page", async () => {
