@@ -144,3 +144,12 @@ test("the runner purges shortly after start, logs what it removed, and stops cle
   expect(JSON.parse(lines[0]!)).toMatchObject({ msg: "retention purge", events: 1, deliveries: 1, attempts: 1 });
   expect(await count(store, "events")).toBe(0);
 });
+
+test("each source keeps at most its newest rejections, however recent the flood", async () => {
+  const store = await freshStore();
+  for (let i = 0; i < 30; i++) await rejection(store, NOW - 1000 + i);
+  const counts = await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION, maxRejectionsPerSource: 10, batchRows: 4, pauseMs: 0 });
+  expect(counts.rejections).toBe(20);
+  const kept = (await store.conn.client.execute("SELECT received_at FROM rejections ORDER BY received_at")).rows.map((r) => Number(r.received_at));
+  expect(kept).toEqual(Array.from({ length: 10 }, (_, i) => NOW - 1000 + 20 + i));
+});

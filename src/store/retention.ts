@@ -25,6 +25,8 @@ export interface PurgeOptions {
    * connection's time from ingest. Default 5 ms.
    */
   pauseMs?: number;
+  /** Rejections kept per source at most (default MAX_REJECTIONS_PER_SOURCE). */
+  maxRejectionsPerSource?: number;
   /** Checked between transactions: true ends the purge early (shutdown). */
   stopped?: () => boolean;
 }
@@ -80,7 +82,35 @@ export async function purgeExpired(client: Client, opts: PurgeOptions): Promise<
   }
   counts.attempts += await deleteByAge(client, "attempts", "at", cutoffMs, batch, pause, stopped);
   counts.rejections += await deleteByAge(client, "rejections", "received_at", cutoffMs, batch, pause, stopped);
+  counts.rejections += await capRejections(client, opts.maxRejectionsPerSource ?? MAX_REJECTIONS_PER_SOURCE, batch, pause, stopped);
   return counts;
+}
+
+/** Rejected requests kept per source at most, whatever their age. */
+export const MAX_REJECTIONS_PER_SOURCE = 10_000;
+
+/**
+ * Keeps only the newest `max` rejections of each source: the per-source rate
+ * limit bounds how fast a flood of bad signatures is stored, this bounds how
+ * much of it is kept for the whole retention period.
+ */
+async function capRejections(client: Client, max: number, batch: number, pause: () => Promise<unknown>, stopped: () => boolean): Promise<number> {
+  let total = 0;
+  const sources = (await client.execute("SELECT DISTINCT source FROM rejections")).rows.map((r) => String(r.source));
+  for (const source of sources) {
+    while (!stopped()) {
+      const rs = await client.execute({
+        sql: `DELETE FROM rejections WHERE rowid IN (SELECT rowid FROM rejections WHERE source = ? AND received_at <
+                (SELECT received_at FROM rejections WHERE source = ? ORDER BY received_at DESC LIMIT 1 OFFSET ?)
+              ORDER BY received_at LIMIT ?)`,
+        args: [source, source, max - 1, batch],
+      });
+      total += rs.rowsAffected;
+      if (rs.rowsAffected < batch) break;
+      await pause();
+    }
+  }
+  return total;
 }
 
 function rangeSql(g: Group): { sql: string; args: string[] } {
