@@ -6,6 +6,7 @@
  * 503 + Retry-After when the store cannot write.
  */
 import { Elysia } from "elysia";
+import { answerGetChallenge } from "../core/verify/index.ts";
 import { ingest, type IngestDeps } from "../ingest/ingest.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
@@ -62,6 +63,14 @@ export function ingestController(opts: IngestControllerOptions) {
       },
       { parse: "none" },
     )
+    .get("/in/:source", ({ params, request }) => {
+      const source = opts.sources.get(params.source);
+      if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
+      // Verification challenges some providers send before the first event (never stored).
+      const hs = answerGetChallenge(source.config.verify, new URL(request.url).searchParams);
+      if (hs) return new Response(hs.body, { status: hs.status, headers: { "content-type": hs.contentType, "x-content-type-options": "nosniff" } });
+      return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
+    })
     .all("/in/:source", ({ params }) => {
       if (!opts.sources.has(params.source))
         return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));

@@ -132,3 +132,18 @@ test("a store locked by another writer past the busy timeout answers 503 with Re
   const again = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
   expect(again.status).toBe(200);
 });
+
+test("GET verification challenges are echoed as inert text and never stored; a wrong hub token is refused", async () => {
+  relay = await startTestRelay(CONFIG);
+  const get = (q: string) => relay.app.publicApp.handle(new Request(`http://127.0.0.1/in/ploints?${q}`));
+  const dropbox = await get("challenge=abc123");
+  expect(dropbox.status).toBe(200);
+  expect(await dropbox.text()).toBe("abc123");
+  expect(dropbox.headers.get("x-content-type-options")).toBe("nosniff");
+  expect(dropbox.headers.get("content-type")).toStartWith("text/plain");
+  const hub = await get(`hub.mode=subscribe&hub.challenge=c9&hub.verify_token=${encodeURIComponent(SECRET)}`);
+  expect([hub.status, await hub.text()]).toEqual([200, "c9"]);
+  const wrong = await get("hub.mode=subscribe&hub.challenge=c9&hub.verify_token=nope");
+  expect(wrong.status).toBe(403);
+  expect(await rows(relay.store, "SELECT id FROM events")).toHaveLength(0);
+});

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import type { InboundRequest, VerifySpec } from "../types.ts";
 
 /** A response the relay sends instead of storing the request as an event. */
@@ -26,4 +27,36 @@ export function answerHandshake(spec: VerifySpec, req: InboundRequest): Handshak
   const { type, challenge } = parsed as Record<string, unknown>;
   if (type !== "url_verification" || typeof challenge !== "string") return null;
   return { status: 200, contentType: "text/plain", body: challenge };
+}
+
+/** Challenges longer than this are not echoed (they are tokens, not documents). */
+const MAX_CHALLENGE = 512;
+
+/**
+ * Answer a GET verification challenge on a source's endpoint, or null:
+ * - `?hub.mode=subscribe&hub.challenge=X&hub.verify_token=T` (WebSub, Meta):
+ *   echoed only when T is one of the source's secrets (constant-time);
+ * - `?challenge=X` (Dropbox-style echo): echoed as inert text.
+ * The echo is plain text (the controller adds `nosniff`) and never stored.
+ *
+ * @example answerGetChallenge(spec, new URLSearchParams("challenge=abc")) // { status: 200, …, body: "abc" }
+ */
+export function answerGetChallenge(spec: VerifySpec, query: URLSearchParams): HandshakeResponse | null {
+  const hub = query.get("hub.challenge");
+  if (hub !== null) {
+    const token = query.get("hub.verify_token") ?? "";
+    const secrets = "secrets" in spec ? spec.secrets : [];
+    const ok = query.get("hub.mode") === "subscribe" && secrets.some((s) => sameText(s, token));
+    if (!ok || hub.length > MAX_CHALLENGE) return { status: 403, contentType: "text/plain", body: "verification token mismatch" };
+    return { status: 200, contentType: "text/plain", body: hub };
+  }
+  const echo = query.get("challenge");
+  if (echo !== null && echo.length <= MAX_CHALLENGE) return { status: 200, contentType: "text/plain", body: echo };
+  return null;
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }

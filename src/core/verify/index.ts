@@ -7,7 +7,7 @@ import type { InboundRequest, PresetDefaults, PresetName, VerifyResult, VerifySp
 import { basicVerifier, hmacVerifier, noneVerifier, sharedSecretVerifier } from "./generic.ts";
 import { PRESET_TABLE } from "./presets.ts";
 
-export { answerHandshake, type HandshakeResponse } from "./handshake.ts";
+export { answerGetChallenge, answerHandshake, type HandshakeResponse } from "./handshake.ts";
 export type { Verifier } from "./result.ts";
 
 /**
