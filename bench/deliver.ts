@@ -8,7 +8,7 @@
  *     endpoint (in-process app, real HTTP) until the target receives it.
  * Prints deliveries/s, the ratio to the bare loop, and latency percentiles.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../src/app.ts";
@@ -48,6 +48,21 @@ async function bareLoop(n: number): Promise<number> {
   return n / ((performance.now() - started) / 1000);
 }
 
+/** CPU ms (user + system) of each thread of this process, from /proc; empty elsewhere. */
+function threadCpuMs(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync("/proc/self/task")) {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      out.set(tid, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100); // clock ticks, USER_HZ = 100
+    }
+  } catch {
+    // not Linux: no per-thread figures
+  }
+  return out;
+}
+let cpu = { mainUs: Number.NaN, busiestOtherUs: Number.NaN, totalUs: Number.NaN };
+
 async function relayDrain(n: number): Promise<{ rate: number; delivered: number }> {
   const store = await openStore({ url: `file:${join(dir, "drain.db")}`, busyTimeoutMs: 5000, nowMs: Date.now, checkpointEveryMs: 1000 });
   const rnd = () => crypto.getRandomValues(new Uint8Array(10));
@@ -84,9 +99,15 @@ async function relayDrain(n: number): Promise<{ rate: number; delivered: number 
     },
   });
   const started = performance.now();
+  const cpuBefore = threadCpuMs();
   await scheduler.start();
   await all;
   const rate = n / ((performance.now() - started) / 1000);
+  const cpuAfter = threadCpuMs();
+  const spent = (tid: string) => (cpuAfter.get(tid) ?? 0) - (cpuBefore.get(tid) ?? 0);
+  const main = spent(String(process.pid));
+  const others = [...cpuAfter.keys()].filter((t) => t !== String(process.pid)).map(spent).sort((a, b) => b - a);
+  cpu = { mainUs: (main * 1000) / n, busiestOtherUs: ((others[0] ?? 0) * 1000) / n, totalUs: ((main + others.reduce((a, b) => a + b, 0)) * 1000) / n };
   await scheduler.stop();
   const delivered = Number((await store.conn.client.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'delivered'")).rows[0]!.n);
   await store.close();
@@ -160,6 +181,7 @@ acks.sort((a, b) => a - b);
 console.log(`${EVENTS} deliveries, concurrency ${CONCURRENCY}, body ${BODY.length} B, durable store (synchronous=FULL)`);
 console.log(`bare fetch loop   ${bare.toFixed(0).padStart(7)} req/s`);
 console.log(`hookrelay         ${relay.rate.toFixed(0).padStart(7)} deliveries/s   (${relay.delivered} delivered)`);
+console.log(`  CPU per delivery ${cpu.totalUs.toFixed(0)} µs in this process: main thread ${cpu.mainUs.toFixed(0)} µs, busiest other thread (the writer) ${cpu.busiestOtherUs.toFixed(0)} µs`);
 console.log(`ratio             ${(relay.rate / bare).toFixed(2)}× the bare loop (target ≥ 0.5×)`);
 console.log(`end-to-end        p50 ${pct(50)} ms   p90 ${pct(90)} ms   p99 ${pct(99)} ms   (provider POST → target receive, ${lat.length} sequential events; target p50 ≤ 5 ms)`);
 console.log(`  of which ack   p50 ${pct(50, acks)} ms   p90 ${pct(90, acks)} ms   (provider POST → 200 from ingest: durable commit)`);

@@ -6,7 +6,7 @@
  * that every acked request was stored. Needs `wrk` (Debian package).
  */
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary } from "../test/support/binary.ts";
@@ -56,6 +56,16 @@ async function runWrk(url: string): Promise<WrkResult> {
   return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), p50: ms("50%"), p99: ms("99%"), requests, errors };
 }
 
+/** User + system CPU time of a process (all its threads) in ms, from /proc; NaN elsewhere. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function waitForPort(url: string) {
   for (let i = 0; i < 100; i++) {
     try {
@@ -102,7 +112,9 @@ to = ["sink"]
 );
 const relay = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd: dir, stderr: "inherit" });
 await waitForPort("http://127.0.0.1:18092/healthz");
+const cpuBefore = cpuMs(relay.pid);
 const hr = await runWrk("http://127.0.0.1:18091/in/bench");
+const relayCpuMs = cpuMs(relay.pid) - cpuBefore;
 relay.kill("SIGTERM");
 await relay.exited;
 sink.stop(true);
@@ -118,5 +130,6 @@ const fmt = (r: WrkResult) => `${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p
 console.log(`wrk -t2 -c${CONNECTIONS} -d${DURATION}, body ${BODY.length} B`);
 console.log(`bare Bun.serve   ${fmt(baseline)}`);
 console.log(`hookrelay        ${fmt(hr)}   non-2xx ${hr.errors}`);
+console.log(`relay CPU        ${((relayCpuMs * 1000) / Math.max(1, hr.requests)).toFixed(0)} µs per request (all threads, ingest + delivery)`);
 console.log(`ratio            ${(hr.rps / baseline.rps).toFixed(2)}× bare Bun.serve (target ≥ 0.35×), p99 ${hr.p99.toFixed(2)} ms (target ≤ 10 ms)`);
 console.log(`durability       acked ${acked}, stored ${stored} → ${stored >= acked ? "every acked request stored" : `LOST ${acked - stored}`}`);

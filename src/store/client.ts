@@ -2,13 +2,28 @@
  * The only file that names the database driver. Opens @libsql/client on an
  * embedded file (or a libSQL server URL), applies the per-connection PRAGMAs
  * and hands out a drizzle instance plus the raw client for the hot paths.
+ * The writer thread's connection (openWriteConnection) is a thinner client
+ * over the `libsql` package itself that keeps its prepared statements.
  */
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { createClient, type Client, type InStatement, type ResultSet, type Transaction } from "@libsql/client";
+import {
+  createClient,
+  LibsqlError,
+  type Client,
+  type InArgs,
+  type InStatement,
+  type InValue,
+  type ResultSet,
+  type Row,
+  type Transaction,
+  type TransactionMode,
+} from "@libsql/client";
+import Database from "libsql";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import * as schema from "./schema.ts";
 import { classifyStoreError, StoreError } from "./errors.ts";
+import { rowBuilder } from "./result-rows.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
 export type { InStatement, ResultSet, Transaction };
@@ -86,4 +101,280 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
   }
   const db = drizzle(client, { schema });
   return { client, db, isFile, filePath, close: () => client.close() };
+}
+
+/** The part of a client the writer thread uses: statements, batches and one open transaction at a time. */
+export interface WriteClient {
+  readonly closed: boolean;
+  execute(stmt: InStatement): Promise<ResultSet>;
+  execute(sql: string, args?: InArgs): Promise<ResultSet>;
+  batch(stmts: InStatement[], mode?: TransactionMode): Promise<ResultSet[]>;
+  transaction(mode?: TransactionMode): Promise<WriteTransaction>;
+  close(): void;
+}
+
+/** An open transaction of a WriteClient. */
+export interface WriteTransaction {
+  execute(stmt: InStatement): Promise<ResultSet>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Opens the writer thread's connection. For an embedded file this is a
+ * {@link CachedClient}: @libsql/client prepares every statement again on every
+ * call (~14 % of the writer's profile), while the writer runs the same few
+ * statements thousands of times. Other URLs get @libsql/client.
+ */
+export async function openWriteConnection(opts: OpenOptions): Promise<{ client: WriteClient; close(): void }> {
+  const filePath = filePathOf(opts.url);
+  if (!filePath) {
+    const conn = await openConnection(opts);
+    return { client: conn.client, close: conn.close };
+  }
+  let client: CachedClient;
+  try {
+    client = new CachedClient(new Database(filePath, { timeout: opts.busyTimeoutMs }));
+    await client.execute(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
+    await client.execute("PRAGMA journal_mode = WAL");
+    await client.execute("PRAGMA synchronous = FULL");
+    await client.execute("PRAGMA wal_autocheckpoint = 0");
+    await client.execute("PRAGMA foreign_keys = ON");
+  } catch (cause) {
+    const err = classifyStoreError(mapDriverError(cause));
+    throw new StoreError(err.code, `${filePath}: ${err.message}`, { cause });
+  }
+  return { client, close: () => client.close() };
+}
+
+type Statement = ReturnType<Database.Database["prepare"]>;
+
+interface Prepared {
+  stmt: Statement;
+  /** Returns rows (SELECT, RETURNING, some PRAGMAs): run with all(), else run(). */
+  reader: boolean;
+  columns: string[];
+  columnTypes: string[];
+  makeRow: ((values: unknown[]) => Row) | null;
+}
+
+/** Prepared statements kept per connection; the writer's statement texts are few (multi-row ones come in fixed sizes). */
+const MAX_PREPARED = 256;
+
+/**
+ * A client over one `libsql` connection that keeps prepared statements by SQL
+ * text (least recently used dropped first). Results have @libsql/client's
+ * shape: rows answer by column name and index, integers are numbers, blobs
+ * ArrayBuffers; errors are LibsqlErrors with the same codes.
+ */
+class CachedClient implements WriteClient {
+  #db: Database.Database;
+  #prepared = new Map<string, Prepared>();
+  #closed = false;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  get closed(): boolean {
+    return this.#closed || !this.#db.open;
+  }
+
+  async execute(stmtOrSql: InStatement | string, args?: InArgs): Promise<ResultSet> {
+    this.#checkOpen();
+    return this.#run(typeof stmtOrSql === "string" ? { sql: stmtOrSql, args: args ?? [] } : stmtOrSql);
+  }
+
+  async batch(stmts: InStatement[], mode: TransactionMode = "deferred"): Promise<ResultSet[]> {
+    this.#checkOpen();
+    this.#run(beginStatement(mode));
+    try {
+      const results = stmts.map((s) => this.#run(s));
+      this.#run("COMMIT");
+      return results;
+    } finally {
+      this.#rollbackIfOpen();
+    }
+  }
+
+  async transaction(mode: TransactionMode = "write"): Promise<WriteTransaction> {
+    this.#checkOpen();
+    this.#run(beginStatement(mode));
+    let open = true;
+    const settle = () => {
+      if (!open) return;
+      open = false;
+      this.#rollbackIfOpen();
+    };
+    const live = () => {
+      if (!open || this.closed || !this.#db.inTransaction) throw new LibsqlError("The transaction is closed", "TRANSACTION_CLOSED");
+    };
+    return {
+      execute: async (stmt) => {
+        live();
+        return this.#run(stmt);
+      },
+      commit: async () => {
+        try {
+          live();
+          this.#run("COMMIT");
+        } finally {
+          settle();
+        }
+      },
+      rollback: async () => settle(),
+      close: settle,
+    };
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#prepared.clear();
+    try {
+      if (this.#db.open) this.#db.close();
+    } catch {
+      // nothing useful to do while tearing down
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.closed) throw new LibsqlError("The client is closed", "CLIENT_CLOSED");
+  }
+
+  // Reading inTransaction on a closed database aborts the process: check open first.
+  #rollbackIfOpen(): void {
+    if (!this.#db.open || !this.#db.inTransaction) return;
+    try {
+      this.#run("ROLLBACK");
+    } catch {
+      this.close();
+    }
+  }
+
+  #prepare(sql: string): Prepared {
+    let p = this.#prepared.get(sql);
+    if (p) {
+      // Most recently used goes last; the first key is the one to drop.
+      this.#prepared.delete(sql);
+      this.#prepared.set(sql, p);
+      return p;
+    }
+    const stmt = this.#db.prepare(sql);
+    const reader = stmt.reader;
+    if (reader) stmt.raw(true).safeIntegers(true);
+    const cols = reader ? stmt.columns() : [];
+    const columns = cols.map((c) => c.name);
+    p = { stmt, reader, columns, columnTypes: cols.map((c) => c.type ?? ""), makeRow: reader ? rowBuilder(columns) : null };
+    this.#prepared.set(sql, p);
+    if (this.#prepared.size > MAX_PREPARED) this.#prepared.delete(this.#prepared.keys().next().value!);
+    return p;
+  }
+
+  #run(stmt: InStatement | string): ResultSet {
+    const sql = typeof stmt === "string" ? stmt : stmt.sql;
+    const args = typeof stmt === "string" ? [] : argsToSql(stmt.args);
+    try {
+      const p = this.#prepare(sql);
+      if (p.reader) {
+        const raw = p.stmt.all(args) as unknown[][];
+        for (const values of raw) for (let i = 0; i < values.length; i++) values[i] = valueFromSql(values[i]);
+        return new CachedResultSet(p.columns, p.columnTypes, raw, p.makeRow!, 0, undefined);
+      }
+      const info = p.stmt.run(args);
+      return new CachedResultSet([], [], [], null, info.changes, BigInt(info.lastInsertRowid));
+    } catch (e) {
+      // A statement that failed may be left mid-step: prepare it afresh next time.
+      this.#prepared.delete(sql);
+      throw mapDriverError(e);
+    }
+  }
+}
+
+/**
+ * A result set whose rows are built only when read. `values` (plain arrays)
+ * is what the writer thread sends to the main thread, so rows that only cross
+ * the thread boundary are never built as objects here.
+ */
+export class CachedResultSet implements ResultSet {
+  #rows: Row[] | null = null;
+  constructor(
+    readonly columns: string[],
+    readonly columnTypes: string[],
+    readonly values: unknown[][],
+    private readonly makeRow: ((values: unknown[]) => Row) | null,
+    readonly rowsAffected: number,
+    readonly lastInsertRowid: bigint | undefined,
+  ) {}
+
+  get rows(): Row[] {
+    return (this.#rows ??= this.makeRow ? this.values.map(this.makeRow) : []);
+  }
+
+  toJSON() {
+    return {
+      columns: this.columns,
+      columnTypes: this.columnTypes,
+      rows: this.values.map((r) => r.map((v) => (v instanceof ArrayBuffer ? Buffer.from(v).toString("base64") : v))),
+      rowsAffected: this.rowsAffected,
+      lastInsertRowid: this.lastInsertRowid !== undefined ? `${this.lastInsertRowid}` : null,
+    };
+  }
+}
+
+function beginStatement(mode: TransactionMode): string {
+  if (mode === "write") return "BEGIN IMMEDIATE";
+  if (mode === "read") return "BEGIN TRANSACTION READONLY";
+  if (mode === "deferred") return "BEGIN DEFERRED";
+  throw new RangeError('Unknown transaction mode, supported values are "write", "read" and "deferred"');
+}
+
+function argsToSql(args: InArgs | undefined): unknown[] | Record<string, unknown> {
+  if (args === undefined) return [];
+  if (Array.isArray(args)) return args.map(valueToSql);
+  const named: Record<string, unknown> = {};
+  for (const name in args) {
+    const c = name[0];
+    named[c === "@" || c === "$" || c === ":" ? name.slice(1) : name] = valueToSql((args as Record<string, InValue>)[name]!);
+  }
+  return named;
+}
+
+// The same conversions as @libsql/client's embedded mode (intMode "number").
+function valueToSql(value: InValue | undefined): unknown {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new RangeError("Only finite numbers (not Infinity or NaN) can be passed as arguments");
+    return value;
+  }
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (value instanceof ArrayBuffer) return Buffer.from(value);
+  if (value instanceof Date) return value.valueOf();
+  if (value === undefined) throw new TypeError("undefined cannot be passed as argument to the database");
+  return value;
+}
+
+function valueFromSql(v: unknown): unknown {
+  if (typeof v === "bigint") {
+    if (v < -9007199254740991n || v > 9007199254740991n)
+      throw new RangeError("Received integer which cannot be safely represented as a JavaScript number");
+    return Number(v);
+  }
+  if (v instanceof Buffer) return v.buffer;
+  return v;
+}
+
+const SQLITE_CODES: Record<number, string> = {
+  1: "SQLITE_ERROR", 2: "SQLITE_INTERNAL", 3: "SQLITE_PERM", 4: "SQLITE_ABORT", 5: "SQLITE_BUSY", 6: "SQLITE_LOCKED",
+  7: "SQLITE_NOMEM", 8: "SQLITE_READONLY", 9: "SQLITE_INTERRUPT", 10: "SQLITE_IOERR", 11: "SQLITE_CORRUPT",
+  12: "SQLITE_NOTFOUND", 13: "SQLITE_FULL", 14: "SQLITE_CANTOPEN", 15: "SQLITE_PROTOCOL", 16: "SQLITE_EMPTY",
+  17: "SQLITE_SCHEMA", 18: "SQLITE_TOOBIG", 19: "SQLITE_CONSTRAINT", 20: "SQLITE_MISMATCH", 21: "SQLITE_MISUSE",
+  22: "SQLITE_NOLFS", 23: "SQLITE_AUTH", 24: "SQLITE_FORMAT", 25: "SQLITE_RANGE", 26: "SQLITE_NOTADB",
+};
+
+// As @libsql/client maps them: code is the base SQLite code, extendedCode the driver's.
+function mapDriverError(e: unknown): unknown {
+  if (!(e instanceof Database.SqliteError)) return e;
+  const raw = (e as { rawCode?: number }).rawCode;
+  const code = raw === undefined ? "SQLITE_UNKNOWN" : (SQLITE_CODES[raw & 0xff] ?? `SQLITE_UNKNOWN_${raw & 0xff}`);
+  return new LibsqlError(e.message, code, (e as { code?: string }).code, raw, e);
 }

@@ -70,8 +70,12 @@ function leaseStatement(opts: LeaseRequest): InStatement | null {
   const args: Record<string, string | number> = { lease: opts.leaseId, now: opts.nowMs };
   const arms = wants.map((w, i) => {
     args[`t${i}`] = w.target;
+    // Numbers are bound, not inlined, so that a round's SQL text depends only on
+    // its targets' count and kinds and the writer reuses its prepared statement.
+    args[`s${i}`] = int(w.slots);
+    args[`c${i}`] = int(w.ordered ? 1 : w.concurrency);
     // Free slots across every process: live leases in the store count against concurrency.
-    const limit = `max(0, min(${int(w.slots)}, ${int(w.ordered ? 1 : w.concurrency)} - (SELECT count(*) FROM deliveries
+    const limit = `max(0, min(:s${i}, :c${i} - (SELECT count(*) FROM deliveries
       WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${DB_NOW_MS})))`;
     if (w.ordered) {
       // The head of the line is the oldest open delivery in receive order; nothing behind it may go first.
@@ -82,10 +86,10 @@ function leaseStatement(opts: LeaseRequest): InStatement | null {
     return `SELECT id FROM (SELECT id FROM deliveries WHERE target = :t${i} AND status = 'pending'
       AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT ${limit})`;
   });
-  const leaseMs = new Set(wants.map((w) => w.leaseMs)).size === 1
-    ? `${int(wants[0]!.leaseMs)}`
-    : `CASE target ${wants.map((w, i) => `WHEN :t${i} THEN ${int(w.leaseMs)}`).join(" ")} END`;
-  // Kept deliberately simple: it is prepared on every round, and expired leases
+  const oneLeaseMs = new Set(wants.map((w) => w.leaseMs)).size === 1;
+  (oneLeaseMs ? wants.slice(0, 1) : wants).forEach((w, i) => (args[`ms${i}`] = int(w.leaseMs)));
+  const leaseMs = oneLeaseMs ? ":ms0" : `CASE target ${wants.map((_, i) => `WHEN :t${i} THEN :ms${i}`).join(" ")} END`;
+  // Kept deliberately simple (a long statement costs more to prepare), and expired leases
   // are handed back to `pending` by reclaimExpiredLeases instead of here.
   const sql = `UPDATE deliveries SET status = 'delivering', lease_id = :lease, updated_at = :now,
       lease_until = ${DB_NOW_MS} + ${leaseMs}

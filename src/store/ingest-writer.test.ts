@@ -11,10 +11,10 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function freshStore(): Promise<Store> {
+async function freshStore(inlineWriter = true): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), "hookrelay-store-"));
   dirs.push(dir);
-  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 1000, nowMs: () => 1_000_000, checkpointEveryMs: 0, inlineWriter: true });
+  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 1000, nowMs: () => 1_000_000, checkpointEveryMs: 0, inlineWriter });
   stores.push(store);
   return store;
 }
@@ -66,4 +66,17 @@ test("a store that cannot write rejects every request of the batch", async () =>
   await expect(store.writer.submit(item("evt_ro", "ro"))).rejects.toMatchObject({ name: "StoreError" });
   await store.conn.client.execute("PRAGMA query_only = OFF");
   expect(await store.writer.submit(item("evt_ok", "ok"))).toEqual({ kind: "stored", id: "evt_ok" });
+});
+
+test("on the writer thread, a batch cut into fixed-size statements stores every row and finds every original", async () => {
+  const store = await freshStore(false);
+  // 75 = 64 + 8 + 1 + 1 + 1 rows per statement; then 75 again, 70 of them duplicates.
+  const first = await Promise.all(Array.from({ length: 75 }, (_, i) => store.writer.submit(item(`evt_a${i}`, `k${i}`))));
+  expect(first.every((o) => o.kind === "stored")).toBe(true);
+  const second = await Promise.all(Array.from({ length: 75 }, (_, i) => store.writer.submit(item(`evt_b${i}`, `k${i + 5}`))));
+  expect(second.map((o) => o.id)).toEqual(Array.from({ length: 75 }, (_, i) => (i < 70 ? `evt_a${i + 5}` : `evt_b${i}`)));
+  const n = await store.conn.client.execute("SELECT (SELECT count(*) FROM events) AS e, (SELECT count(*) FROM deliveries) AS d");
+  expect([n.rows[0]!.e, n.rows[0]!.d]).toEqual([80, 80]);
+  const leased = await store.deliveryClient.execute({ sql: "SELECT id, attempts FROM deliveries ORDER BY id LIMIT 2", args: [] });
+  expect(leased.rows.map((r) => [r.id, r[1]])).toEqual([["dlv_evt_a0", 0], ["dlv_evt_a1", 0]]);
 });

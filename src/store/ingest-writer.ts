@@ -5,7 +5,7 @@
  * settles every waiting request. Under load this turns N fsyncs into one.
  * Rejections ride the same transactions, best-effort.
  */
-import type { Client } from "@libsql/client";
+import type { WriteClient as Client } from "./client.ts";
 import { classifyStoreError, type StoreError } from "./errors.ts";
 
 export interface IngestItem {
@@ -215,22 +215,33 @@ export class IngestWriter {
 }
 
 type Value = string | number | null | Uint8Array;
-type Tx = Awaited<ReturnType<Client["transaction"]>>;
+type Tx = Pick<Awaited<ReturnType<Client["transaction"]>>, "execute">;
 
 const EVENT_COLUMNS = ["id", "source", "event_type", "dedupe_key", "received_at", "method", "path", "query", "headers", "body", "content_type", "remote_addr"];
 const DELIVERY_COLUMNS = ["id", "event_id", "target", "status", "attempts", "next_attempt_at", "created_at", "updated_at"];
 const REJECTION_COLUMNS = ["id", "source", "received_at", "reason", "method", "path", "headers", "body_excerpt", "remote_addr"];
-/** Stays well under SQLite's bound-parameter limit. */
-const MAX_PARAMS = 4000;
+/**
+ * Rows per multi-row statement, largest first. A batch is cut into these
+ * fixed sizes so that the writer's connection sees a handful of distinct SQL
+ * texts and reuses their prepared statements (64 × 12 event columns stays
+ * well under SQLite's bound-parameter limit).
+ */
+const CHUNK_SIZES = [64, 8, 1];
+
+/** Splits rows into chunks of CHUNK_SIZES (e.g. 75 rows → 64, 8, 1, 1, 1). */
+function* fixedChunks<T>(rows: T[]): Generator<T[]> {
+  let i = 0;
+  for (const size of CHUNK_SIZES) {
+    for (; rows.length - i >= size; i += size) yield rows.slice(i, i + size);
+  }
+}
 
 const dedupeMapKey = (source: string, key: string) => `${source}\u0000${key}`;
 
-/** INSERTs rows in as few multi-row statements as the parameter limit allows. */
+/** INSERTs rows in multi-row statements of fixed sizes (see CHUNK_SIZES). */
 async function insertRows(tx: Tx, table: string, columns: string[], rows: Value[][]): Promise<void> {
-  const perStatement = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
   const tuple = `(${columns.map(() => "?").join(", ")})`;
-  for (let i = 0; i < rows.length; i += perStatement) {
-    const chunk = rows.slice(i, i + perStatement);
+  for (const chunk of fixedChunks(rows)) {
     await tx.execute({
       sql: `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => tuple).join(", ")}`,
       args: chunk.flat(),
@@ -242,9 +253,7 @@ async function insertRows(tx: Tx, table: string, columns: string[], rows: Value[
 async function findOriginals(tx: Tx, items: IngestItem[]): Promise<Map<string, { id: string; receivedAt: number }>> {
   const found = new Map<string, { id: string; receivedAt: number }>();
   const keyed = items.filter((it) => it.dedupeWindowMs > 0);
-  const perStatement = Math.floor(MAX_PARAMS / 2);
-  for (let i = 0; i < keyed.length; i += perStatement) {
-    const chunk = keyed.slice(i, i + perStatement);
+  for (const chunk of fixedChunks(keyed)) {
     const res = await tx.execute({
       sql: `SELECT id, source, dedupe_key, received_at FROM events
             WHERE (source, dedupe_key) IN (VALUES ${chunk.map(() => "(?, ?)").join(", ")})`,

@@ -5,6 +5,7 @@
  */
 import type { InArgs, InStatement, ResultSet, TransactionMode } from "@libsql/client";
 import type { WireResult } from "./writer-worker.ts";
+import { rowBuilder } from "./result-rows.ts";
 
 /** What the delivery-side store functions need from a client. */
 export interface SqlClient {
@@ -22,20 +23,11 @@ export class RemoteSqlError extends Error {
 
 /** Rebuilds a ResultSet whose rows answer by column name and by index, as the driver's do. */
 export function fromWire(w: WireResult): ResultSet {
-  const rows = w.rows.map((values) => {
-    const row: Record<string | number, unknown> = {};
-    Object.defineProperty(row, "length", { value: values.length });
-    values.forEach((v, i) => {
-      Object.defineProperty(row, i, { value: v });
-      const column = w.columns[i]!;
-      if (!Object.hasOwn(row, column)) row[column] = v;
-    });
-    return row;
-  });
+  const rows = w.rows.length === 0 ? [] : w.rows.map(rowBuilder(w.columns));
   return {
     columns: w.columns,
     columnTypes: w.columnTypes,
-    rows: rows as unknown as ResultSet["rows"],
+    rows,
     rowsAffected: w.rowsAffected,
     lastInsertRowid: w.lastInsertRowid,
     toJSON: () => ({ columns: w.columns, rows: w.rows }),

@@ -7,7 +7,7 @@
  * connection, one queue. Main side: worker-writer.ts.
  */
 import type { InStatement, ResultSet, TransactionMode } from "@libsql/client";
-import { openConnection, type StoreConnection } from "./client.ts";
+import { CachedResultSet, openWriteConnection, type WriteClient } from "./client.ts";
 import { classifyStoreError } from "./errors.ts";
 import { IngestWriter, type IngestItem, type IngestOutcome, type RejectionItem } from "./ingest-writer.ts";
 
@@ -38,15 +38,16 @@ export type FromWorker =
   | { kind: "flush"; rows: number; ms: number }
   | { kind: "closed" };
 
+// The cached client's results carry plain value arrays: no row objects are built on this thread.
 const toWire = (rs: ResultSet): WireResult => ({
   columns: rs.columns,
   columnTypes: rs.columnTypes,
-  rows: rs.rows.map((r) => Array.from(r as ArrayLike<unknown>)),
+  rows: rs instanceof CachedResultSet ? rs.values : rs.rows.map((r) => Array.from(r as ArrayLike<unknown>)),
   rowsAffected: rs.rowsAffected,
   lastInsertRowid: rs.lastInsertRowid,
 });
 
-let conn: StoreConnection | null = null;
+let conn: { client: WriteClient; close(): void } | null = null;
 let opened: { url: string; busyTimeoutMs: number } | null = null;
 let writer: IngestWriter | null = null;
 const post = (m: FromWorker) => self.postMessage(m);
@@ -56,7 +57,7 @@ const post = (m: FromWorker) => self.postMessage(m);
 // connection is dropped and the next use opens a fresh one.
 const connection = {
   get: async () => {
-    if (!conn || conn.client.closed) conn = await openConnection(opened!);
+    if (!conn || conn.client.closed) conn = await openWriteConnection(opened!);
     return conn.client;
   },
   discard: () => conn?.close(),
