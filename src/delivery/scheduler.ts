@@ -397,10 +397,20 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (wakeTimer) clearTimeout(wakeTimer);
       await chain;
       const bound = timeoutMs ?? Math.max(1000, ...opts.targets.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([Promise.allSettled(inflight.values()), new Promise((r) => (timer = setTimeout(r, bound)))]);
-      clearTimeout(timer);
-      await writer.flushed();
+      const deadline = performance.now() + bound;
+      // An outcome write already under way when we stopped may still lease and
+      // launch one more attempt: wait until nothing is in flight AND nothing is
+      // being written, so every attempt that reached a target is recorded.
+      while (performance.now() < deadline) {
+        if (inflight.size > 0) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const left = Math.max(0, deadline - performance.now());
+          await Promise.race([Promise.allSettled(inflight.values()), new Promise((r) => (timer = setTimeout(r, left)))]);
+          clearTimeout(timer);
+        }
+        await writer.flushed();
+        if (inflight.size === 0) break;
+      }
       const released = await releaseLeases(client, [...openLeases.keys()], clock());
       if (released > 0) log.info("released leases at shutdown", { released });
     },
