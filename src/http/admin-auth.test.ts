@@ -38,6 +38,13 @@ test("logging in sets an HttpOnly SameSite=Strict session cookie that does not c
   expect(page.status).toBe(200);
 });
 
+test("behind a TLS-terminating proxy (X-Forwarded-Proto: https) the session cookie is Secure", async () => {
+  const r = await relayWith();
+  expect((await login(r)).headers.get("set-cookie")).not.toContain("Secure");
+  const res = await login(r, ADMIN_TOKEN, { ...SAME_SITE, "x-forwarded-proto": "https" });
+  expect(res.headers.get("set-cookie")).toContain("; Secure");
+});
+
 test("a forged or tampered session cookie is refused", async () => {
   const r = await relayWith();
   const good = await sessionCookie(r);

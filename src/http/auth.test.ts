@@ -3,10 +3,10 @@ import { AdminAuth, isSameOrigin, readCookie, secretsEqual } from "./auth.ts";
 
 const req = (headers: Record<string, string>, url = "http://127.0.0.1:8081/x") => new Request(url, { method: "POST", headers });
 
-test("a session value expires after its time to live and is bound to the process key", () => {
+test("a session value expires after its time to live and is bound to the admin token", () => {
   let now = 1_000_000;
   const a = new AdminAuth({ token: "t", nowMs: () => now, sessionTtlMs: 60_000 });
-  const b = new AdminAuth({ token: "t", nowMs: () => now, sessionTtlMs: 60_000 });
+  const b = new AdminAuth({ token: "another token", nowMs: () => now, sessionTtlMs: 60_000 });
   const s = a.issueSession();
   expect(a.verifySession(s)).toBe(true);
   expect(b.verifySession(s)).toBe(false);
@@ -42,4 +42,11 @@ test("secrets compare equal only when identical, and cookies are read by name", 
   expect(secretsEqual("abc", "abcd")).toBe(false);
   expect(readCookie("a=1; hookrelay_session=x.y; b=2", "hookrelay_session")).toBe("x.y");
   expect(readCookie("xhookrelay_session=z", "hookrelay_session")).toBeNull();
+});
+
+test("a session stays valid across a restart (a new AdminAuth with the same token) and ends when the token changes", () => {
+  const session = new AdminAuth({ token: "tok-1" }).issueSession();
+  expect(new AdminAuth({ token: "tok-1" }).verifySession(session)).toBe(true);
+  expect(new AdminAuth({ token: "tok-2" }).verifySession(session)).toBe(false);
+  expect(new AdminAuth({ token: "tok-1" }).verifySession(session.slice(0, -2) + "xx")).toBe(false);
 });

@@ -1,8 +1,9 @@
 /**
  * Admin authentication. The API takes `Authorization: Bearer <admin.token>`;
  * the UI logs in once with the token and gets a session cookie holding only
- * an expiry and its HMAC under a per-process random key (the token itself
- * never leaves the server, and a restart logs everyone out). Cookie-borne
+ * an expiry and its HMAC under a key derived from the admin token (the token
+ * itself never leaves the server; sessions survive a restart and work on
+ * every process sharing the token; changing the token ends them). Cookie-borne
  * state changes must come from our own origin (CSRF); failed logins are
  * rate-limited per remote address. Without a token (loopback only, enforced
  * by config) everything is open, but the Host must be a loopback name so a
@@ -67,7 +68,7 @@ export function isSameOrigin(request: Request): boolean {
 /** Session cookies, bearer checks and the failed-login limiter for one process. */
 export class AdminAuth {
   readonly #token: string | null;
-  readonly #key = randomBytes(32);
+  readonly #key: Buffer;
   readonly #nowMs: () => number;
   readonly #ttlMs: number;
   readonly #maxFailures: number;
@@ -76,6 +77,8 @@ export class AdminAuth {
 
   constructor(opts: AdminAuthOptions) {
     this.#token = opts.token;
+    // Derived, not random: a restart or a second process behind the same address keeps sessions valid.
+    this.#key = opts.token === null ? randomBytes(32) : createHmac("sha256", opts.token).update("hookrelay session key v1").digest();
     this.#nowMs = opts.nowMs ?? Date.now;
     this.#ttlMs = opts.sessionTtlMs ?? 12 * 3600_000;
     this.#maxFailures = opts.maxFailures ?? 5;

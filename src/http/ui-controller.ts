@@ -93,7 +93,7 @@ export function uiController(opts: AdminControllerOptions) {
           auth.recordLoginFailure(addr);
           return again(401, "Wrong token.");
         }
-        return redirect(next, { "set-cookie": auth.sessionCookie(new URL(request.url).protocol === "https:") });
+        return redirect(next, { "set-cookie": auth.sessionCookie(servedOverHttps(request)) });
       },
       { parse: "none" },
     )
@@ -194,4 +194,9 @@ function guardPage(auth: AdminAuth, request: Request): Response | undefined {
   }
   if (who === null) return htmlResponse("sign in first", 401);
   if (!isSameOrigin(request)) return htmlResponse(page({ title: "Refused", section: null, body: html`<h1>Cross-site request refused</h1>` }), 403);
+}
+
+/** https directly, or behind a TLS-terminating proxy that says so: the session cookie is then `Secure`. */
+function servedOverHttps(request: Request): boolean {
+  return new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim() === "https";
 }
