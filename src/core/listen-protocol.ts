@@ -11,6 +11,8 @@ export const LISTEN_PROTOCOL_VERSION = 1;
 
 /** Close codes the relay uses (4000–4999 are the application's range). */
 export const LISTEN_CLOSE = {
+  /** The client heard nothing from the relay for LISTEN_SILENCE_MS. */
+  relaySilent: 4000,
   /** The client did not ack within the relay's deadline. */
   ackTimeout: 4008,
   /** A newer connection for the same target took over. */
@@ -25,6 +27,19 @@ export interface ReadyMessage {
   target: string;
   protocol: number;
 }
+
+/**
+ * Relay → client, every LISTEN_PING_MS while connected: lets the client tell
+ * a quiet relay from a dead network (no frame for LISTEN_SILENCE_MS → reconnect).
+ */
+export interface PingMessage {
+  type: "ping";
+}
+
+/** How often the relay pings a connected client. */
+export const LISTEN_PING_MS = 15_000;
+/** A client that hears nothing for this long drops the connection and reconnects. */
+export const LISTEN_SILENCE_MS = 45_000;
 
 /** Relay → client: one delivery to post locally. Headers are the ones a push target would get. */
 export interface DeliveryMessage {
@@ -55,7 +70,7 @@ export interface AckMessage {
 }
 
 /** Every frame either side sends. */
-export type ListenMessage = ReadyMessage | DeliveryMessage | AckMessage;
+export type ListenMessage = ReadyMessage | PingMessage | DeliveryMessage | AckMessage;
 
 const MAX_TEXT = 4096;
 
@@ -74,6 +89,8 @@ export function parseListenMessage(frame: unknown): ListenMessage | null {
   const str = (v: unknown) => typeof v === "string";
   const strOrNull = (v: unknown) => v === null || v === undefined || typeof v === "string";
   switch (o.type) {
+    case "ping":
+      return { type: "ping" };
     case "ready":
       return str(o.target) && typeof o.protocol === "number" ? { type: "ready", target: o.target as string, protocol: o.protocol } : null;
     case "delivery": {

@@ -29,6 +29,8 @@ export interface ListenHubOptions {
   pollMs?: number;
   /** Time beyond a target's timeout that a client gets to ack. Default 15 s. */
   ackMarginMs?: number;
+  /** Heartbeat period to connected clients. Default LISTEN_PING_MS. */
+  pingMs?: number;
 }
 
 /** The sessions of one relay process. */
@@ -67,6 +69,7 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
     onAttempt: opts.onAttempt,
     pollMs: opts.pollMs ?? 200,
     ackMarginMs: opts.ackMarginMs ?? 15_000,
+    pingMs: opts.pingMs,
   };
   const sessions = new Map<string, ListenSession>();
   let stopping = false;

@@ -10,7 +10,7 @@
 import type { SqlClient as Client } from "../store/remote-client.ts";
 import type { TargetConfig } from "../config/types.ts";
 import { makeId } from "../core/ids.ts";
-import { encodeListenMessage, LISTEN_CLOSE, LISTEN_PROTOCOL_VERSION, type AckMessage } from "../core/listen-protocol.ts";
+import { encodeListenMessage, LISTEN_CLOSE, LISTEN_PING_MS, LISTEN_PROTOCOL_VERSION, type AckMessage } from "../core/listen-protocol.ts";
 import { nextAttemptAt } from "../core/retry-schedule.ts";
 import type { Logger } from "../log/logger.ts";
 import { leaseDueDeliveries, recordOutcomes, releaseLeases, type LeasedDelivery, type OutcomeRecord } from "../store/deliveries.ts";
@@ -37,6 +37,8 @@ export interface ListenSessionDeps {
   pollMs: number;
   /** Extra time the client gets beyond the target's timeout to ack. */
   ackMarginMs: number;
+  /** Heartbeat period (default LISTEN_PING_MS). */
+  pingMs?: number;
 }
 
 type AckWait = AckMessage | "closed" | "timeout";
@@ -45,6 +47,7 @@ type AckWait = AckMessage | "closed" | "timeout";
 export class ListenSession {
   readonly done: Promise<void>;
   #closed = false;
+  #ping: ReturnType<typeof setInterval>;
   #idle: (() => void) | null = null;
   #waiting: { deliveryId: string; resolve(r: AckWait): void } | null = null;
   readonly #rnd = () => crypto.getRandomValues(new Uint8Array(10));
@@ -56,6 +59,11 @@ export class ListenSession {
     private readonly socket: ListenSocket,
   ) {
     socket.send(encodeListenMessage({ type: "ready", target: target.name, protocol: LISTEN_PROTOCOL_VERSION }));
+    // The heartbeat the client watches for: silence means the network, not an idle relay.
+    this.#ping = setInterval(() => {
+      if (!this.#closed) this.socket.send(encodeListenMessage({ type: "ping" }));
+    }, deps.pingMs ?? LISTEN_PING_MS);
+    (this.#ping as { unref?(): void }).unref?.();
     this.done = this.#run().catch((err) => {
       // The store failed: drop the client so it reconnects; a lease it held expires and is retaken.
       deps.log.error("listen session failed", { target: target.name, error: String(err) });
@@ -83,6 +91,7 @@ export class ListenSession {
   #close(code: number | undefined, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#ping);
     if (code !== undefined) this.socket.close(code, reason);
     this.#waiting?.resolve("closed");
     this.#idle?.();

@@ -7,7 +7,7 @@
  * wrong token or target is not fixed by retrying); anything else transient
  * (relay down, 5xx, dropped socket) reconnects with capped, jittered backoff.
  */
-import { parseListenMessage, encodeListenMessage, LISTEN_CLOSE, type AckMessage, type DeliveryMessage } from "../core/listen-protocol.ts";
+import { parseListenMessage, encodeListenMessage, LISTEN_CLOSE, LISTEN_SILENCE_MS, type AckMessage, type DeliveryMessage } from "../core/listen-protocol.ts";
 import type { SendResult } from "../core/delivery-outcome.ts";
 import { createSender, type Sender } from "../delivery/sender.ts";
 import type { Logger } from "../log/logger.ts";
@@ -27,6 +27,8 @@ export interface ListenClientOptions {
   log: Logger;
   sender?: Sender;
   random?: () => number;
+  /** Drop and reconnect after this long without a frame from the relay (default LISTEN_SILENCE_MS). */
+  silenceMs?: number;
 }
 
 /** Why the client ended. */
@@ -81,8 +83,16 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
       socket = ws;
       let ready = false;
       let chain = Promise.resolve();
+      // The relay pings every LISTEN_PING_MS: a long silence is a dead network, not a quiet relay.
+      let heardAt = performance.now();
+      const silenceMs = opts.silenceMs ?? LISTEN_SILENCE_MS;
+      const watchdog = setInterval(() => {
+        if (performance.now() - heardAt > silenceMs) ws.close(LISTEN_CLOSE.relaySilent, "relay silent");
+      }, Math.max(50, Math.min(5_000, silenceMs / 3)));
       ws.onmessage = (e) => {
+        heardAt = performance.now();
         const msg = parseListenMessage(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer));
+        if (msg?.type === "ping") return;
         if (msg?.type === "ready") {
           ready = true;
           opts.log.info("connected", { relay: origin, target: opts.target });
@@ -94,6 +104,7 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
         }
       };
       ws.onclose = (e) => {
+        clearInterval(watchdog);
         if (socket === ws) socket = null;
         resolve({ code: e.code, reason: e.reason, ready });
       };

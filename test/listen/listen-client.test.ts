@@ -125,3 +125,50 @@ test("a wrong token ends the client with a clear refusal instead of retrying", a
   const c = client(url, ["http://127.0.0.1:9/hooks"], "wrong");
   expect(await c.done).toMatchObject({ ok: false, code: "unauthorized" });
 });
+
+test("a relay that goes silent (no heartbeat) is dropped and reconnected to; a pinging relay is kept", async () => {
+  // A stand-in relay: answers the preflight with 426, accepts the upgrade, sends `ready`,
+  // then pings only when told to. Each upgrade counts as one connection.
+  let connections = 0;
+  let pinging = false;
+  const sockets = new Set<import("bun").ServerWebSocket<unknown>>();
+  const fake = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req, server) {
+      if (req.headers.get("upgrade") === "websocket" && server.upgrade(req)) return undefined;
+      return new Response("upgrade required", { status: 426 });
+    },
+    websocket: {
+      open(ws) {
+        connections++;
+        sockets.add(ws);
+        ws.send(JSON.stringify({ type: "ready", target: "alice", protocol: 1 }));
+      },
+      close(ws) {
+        sockets.delete(ws);
+      },
+      message() {},
+    },
+  });
+  const pinger = setInterval(() => {
+    if (pinging) for (const ws of sockets) ws.send(JSON.stringify({ type: "ping" }));
+  }, 50);
+  cleanups.push(() => clearInterval(pinger), () => fake.stop(true));
+  const routes = parseForwardRoutes(["http://127.0.0.1:9/x"]);
+  if (!routes.ok) throw new Error(routes.error);
+  const c = startListenClient({
+    relayUrl: `http://127.0.0.1:${fake.port}`, target: "alice", token: TOKEN, routes: routes.value,
+    timeoutMs: 500, backoff: { baseMs: 20, maxMs: 50 }, log: silentLogger, silenceMs: 300,
+  });
+  cleanups.push(() => c.stop());
+  const deadline = performance.now() + 5_000;
+  while (connections < 2 && performance.now() < deadline) await Bun.sleep(20);
+  expect(connections).toBeGreaterThanOrEqual(2);
+  // With pings every 50 ms the connection is kept: no new connection for well over the silence limit.
+  pinging = true;
+  await Bun.sleep(100);
+  const before = connections;
+  await Bun.sleep(900);
+  expect(connections).toBe(before);
+});

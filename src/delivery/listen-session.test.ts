@@ -1,0 +1,35 @@
+import { afterEach, expect, test } from "bun:test";
+import { silentLogger } from "../log/logger.ts";
+import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
+import { ListenSession } from "./listen-session.ts";
+
+let relay: TestRelay | null = null;
+afterEach(async () => {
+  await relay?.close();
+  relay = null;
+});
+
+test("a connected session sends ready, then a ping every heartbeat period until it ends", async () => {
+  relay = await startTestRelay(`
+[[targets]]
+name = "alice"
+kind = "listen"
+token = "tok-alice-0123456789"
+`);
+  const sent: string[] = [];
+  const socket = { send: (t: string) => void sent.push(t), close: () => {} };
+  const session = new ListenSession(
+    { client: relay.store.deliveryClient, clock: Date.now, random: Math.random, log: silentLogger, forwardHeadersFor: () => [], pollMs: 50, ackMarginMs: 1000, pingMs: 40 },
+    relay.config.targets[0]!,
+    [],
+    socket,
+  );
+  await Bun.sleep(220);
+  await session.end();
+  const types = sent.map((t) => (JSON.parse(t) as { type: string }).type);
+  expect(types[0]).toBe("ready");
+  expect(types.filter((t) => t === "ping").length).toBeGreaterThanOrEqual(3);
+  const after = sent.length;
+  await Bun.sleep(120);
+  expect(sent.length).toBe(after);
+});
