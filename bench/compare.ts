@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
+import { processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -88,48 +89,8 @@ function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-const lua = join(dir, "post.lua");
-writeFileSync(
-  lua,
-  `wrk.method = "POST"
-wrk.body = ${JSON.stringify(BODY)}
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Signature"] = "${SIG}"
-local counter = 0
-local threads = 0
-setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
-init = function() counter = 0 end
-request = function()
-  counter = counter + 1
-  wrk.headers["X-Request-Id"] = tid .. "-" .. counter
-  return wrk.format()
-end
-`,
-);
-
-interface WrkResult { rps: number; p50: number; p99: number; requests: number; non2xx: number; sockErrors: number }
-
-async function runWrk(url: string): Promise<WrkResult> {
-  const p = Bun.spawn(["wrk", "-t2", `-c${CONNECTIONS}`, `-d${DURATION}`, "--latency", "-s", lua, url], { stdout: "pipe" });
-  children.push(p);
-  const out = await new Response(p.stdout).text();
-  await p.exited;
-  const ms = (label: string) => {
-    const m = out.match(new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`));
-    if (!m) return Number.NaN;
-    const v = Number(m[1]);
-    return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
-  };
-  const sock = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-  return {
-    rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0),
-    p50: ms("50%"),
-    p99: ms("99%"),
-    requests: Number(out.match(/(\d+) requests in/)?.[1] ?? 0),
-    non2xx: Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0),
-    sockErrors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-  };
-}
+const lua = writeWrkScript(dir, BODY, SIG);
+const runWrk = (url: string) => runWrkWith({ url, script: lua, connections: CONNECTIONS, duration: DURATION, onSpawn: (p) => children.push(p) });
 
 /** One signed and one badly signed request: the server must accept the first and refuse the second. */
 async function checkVerifies(url: string, name: string): Promise<void> {
@@ -147,11 +108,6 @@ interface Run { wrk: WrkResult; rssMb: number; cpuUsPerReq: number; load: string
 interface Row extends Run { name: string; note: string; runs: Run[] }
 const rows: Row[] = [];
 
-/** User + system CPU seconds a process (all its threads) has used so far. */
-function cpuSec(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100; // clock ticks; USER_HZ is 100 on Linux
-}
 
 const loadAvg = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0]!;
 
@@ -159,9 +115,9 @@ const loadAvg = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0]!;
 async function measure(name: string, proc: Subprocess, url: string, verifies = true): Promise<Run> {
   if (verifies) await checkVerifies(url, name);
   const load = loadAvg();
-  const cpu0 = cpuSec(proc.pid);
+  const cpu0 = processCpuMs(proc.pid);
   const wrk = await runWrk(url);
-  const run = { wrk, rssMb: peakRssMb(proc.pid), cpuUsPerReq: ((cpuSec(proc.pid) - cpu0) * 1e6) / Math.max(1, wrk.requests), load };
+  const run = { wrk, rssMb: peakRssMb(proc.pid), cpuUsPerReq: ((processCpuMs(proc.pid) - cpu0) * 1e3) / Math.max(1, wrk.requests), load };
   console.error(`${name}: ${wrk.rps.toFixed(0)} req/s, p99 ${wrk.p99} ms, peak RSS ${run.rssMb.toFixed(0)} MB, ${run.cpuUsPerReq.toFixed(0)} CPU µs/req (load ${load})`);
   return run;
 }

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary } from "../test/support/binary.ts";
+import { processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -18,53 +19,9 @@ const BODY = JSON.stringify({ type: "order.paid", data: { id: "ord_123", amount:
 const SIG = createHmac("sha256", SECRET).update(BODY).digest("hex");
 
 const dir = mkdtempSync(join(tmpdir(), "hookrelay-bench-"));
-const lua = join(dir, "post.lua");
-writeFileSync(
-  lua,
-  `wrk.method = "POST"
-wrk.body = ${JSON.stringify(BODY)}
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Signature"] = "sha256=${SIG}"
-local counter = 0
-local threads = 0
-setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
-init = function() counter = 0 end
-request = function()
-  counter = counter + 1
-  wrk.headers["X-Request-Id"] = tid .. "-" .. counter
-  return wrk.format()
-end
-`,
-);
+const lua = writeWrkScript(dir, BODY, `sha256=${SIG}`);
+const runWrk = (url: string) => runWrkWith({ url, script: lua, connections: CONNECTIONS, duration: DURATION });
 
-interface WrkResult { rps: number; p50: number; p99: number; requests: number; errors: number }
-
-async function runWrk(url: string): Promise<WrkResult> {
-  const p = Bun.spawn(["wrk", "-t2", `-c${CONNECTIONS}`, `-d${DURATION}`, "--latency", "-s", lua, url], { stdout: "pipe" });
-  const out = await new Response(p.stdout).text();
-  await p.exited;
-  const ms = (label: string) => {
-    const m = out.match(new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`));
-    if (!m) return Number.NaN;
-    const v = Number(m[1]);
-    return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
-  };
-  const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
-  const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
-  const sockErr = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-  const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), p50: ms("50%"), p99: ms("99%"), requests, errors };
-}
-
-/** User + system CPU time of a process (all its threads) in ms, from /proc; NaN elsewhere. */
-function cpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return Number.NaN;
-  }
-}
 
 async function waitForPort(url: string) {
   for (let i = 0; i < 100; i++) {
@@ -112,9 +69,9 @@ to = ["sink"]
 );
 const relay = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd: dir, stderr: "inherit" });
 await waitForPort("http://127.0.0.1:18092/healthz");
-const cpuBefore = cpuMs(relay.pid);
+const cpuBefore = processCpuMs(relay.pid);
 const hr = await runWrk("http://127.0.0.1:18091/in/bench");
-const relayCpuMs = cpuMs(relay.pid) - cpuBefore;
+const relayCpuMs = processCpuMs(relay.pid) - cpuBefore;
 relay.kill("SIGTERM");
 await relay.exited;
 sink.stop(true);
@@ -125,11 +82,11 @@ const stored = Number((await store.conn.client.execute("SELECT count(*) AS n FRO
 await store.close();
 rmSync(dir, { recursive: true, force: true });
 
-const acked = hr.requests - hr.errors;
+const acked = hr.requests - hr.non2xx - hr.sockErrors;
 const fmt = (r: WrkResult) => `${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms`;
 console.log(`wrk -t2 -c${CONNECTIONS} -d${DURATION}, body ${BODY.length} B`);
 console.log(`bare Bun.serve   ${fmt(baseline)}`);
-console.log(`hookrelay        ${fmt(hr)}   non-2xx ${hr.errors}`);
+console.log(`hookrelay        ${fmt(hr)}   non-2xx ${hr.non2xx + hr.sockErrors}`);
 console.log(`relay CPU        ${((relayCpuMs * 1000) / Math.max(1, hr.requests)).toFixed(0)} µs per request (all threads, ingest + delivery)`);
 console.log(`ratio            ${(hr.rps / baseline.rps).toFixed(2)}× bare Bun.serve (target ≥ 0.35×), p99 ${hr.p99.toFixed(2)} ms (target ≤ 10 ms)`);
 console.log(`durability       acked ${acked}, stored ${stored} → ${stored >= acked ? "every acked request stored" : `LOST ${acked - stored}`}`);

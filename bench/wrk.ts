@@ -1,0 +1,73 @@
+/**
+ * What the ingest benchmarks share: the wrk Lua script (each request a new
+ * event: X-Request-Id varies per thread and request), one wrk run parsed into
+ * figures, and a process's CPU time from /proc.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Figures of one wrk run; latencies in ms. */
+export interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  sockErrors: number;
+}
+
+/** Writes the POST script into `dir` and returns its path. */
+export function writeWrkScript(dir: string, body: string, signatureHeader: string): string {
+  const path = join(dir, "post.lua");
+  writeFileSync(
+    path,
+    `wrk.method = "POST"
+wrk.body = ${JSON.stringify(body)}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Signature"] = "${signatureHeader}"
+local counter = 0
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
+init = function() counter = 0 end
+request = function()
+  counter = counter + 1
+  wrk.headers["X-Request-Id"] = tid .. "-" .. counter
+  return wrk.format()
+end
+`,
+  );
+  return path;
+}
+
+/** Runs `wrk -t2 --latency` with the script against `url` and parses its report. */
+export async function runWrk(opts: { url: string; script: string; connections: number; duration: string; onSpawn?: (p: ReturnType<typeof Bun.spawn>) => void }): Promise<WrkResult> {
+  const p = Bun.spawn(["wrk", "-t2", `-c${opts.connections}`, `-d${opts.duration}`, "--latency", "-s", opts.script, opts.url], { stdout: "pipe" });
+  opts.onSpawn?.(p);
+  const out = await new Response(p.stdout as ReadableStream).text();
+  await p.exited;
+  const ms = (label: string) => {
+    const m = out.match(new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`));
+    if (!m) return Number.NaN;
+    const v = Number(m[1]);
+    return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
+  };
+  const sock = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+  return {
+    rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0),
+    p50: ms("50%"),
+    p99: ms("99%"),
+    requests: Number(out.match(/(\d+) requests in/)?.[1] ?? 0),
+    non2xx: Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0),
+    sockErrors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+  };
+}
+
+/** User + system CPU time of a process (all its threads) in ms, from /proc; NaN elsewhere. */
+export function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
+}
