@@ -87,12 +87,7 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
   }
   if (isFile) {
     try {
-      await client.execute(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
-      await client.execute("PRAGMA journal_mode = WAL");
-      await client.execute("PRAGMA synchronous = FULL");
-      // Checkpoints run from a timer between batches, never inside a request's commit.
-      await client.execute("PRAGMA wal_autocheckpoint = 0");
-      await client.execute("PRAGMA foreign_keys = ON");
+      await applyConnectionPragmas(client, opts.busyTimeoutMs);
     } catch (cause) {
       client.close();
       const err = classifyStoreError(cause);
@@ -101,6 +96,16 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
   }
   const db = drizzle(client, { schema });
   return { client, db, isFile, filePath, close: () => client.close() };
+}
+
+/** The per-connection settings every embedded-file connection of ours gets. */
+async function applyConnectionPragmas(client: { execute(sql: string): Promise<unknown> }, busyTimeoutMs: number): Promise<void> {
+  await client.execute(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+  await client.execute("PRAGMA journal_mode = WAL");
+  await client.execute("PRAGMA synchronous = FULL");
+  // Checkpoints run on the checkpoint worker's connection, never inside a request's commit.
+  await client.execute("PRAGMA wal_autocheckpoint = 0");
+  await client.execute("PRAGMA foreign_keys = ON");
 }
 
 /** The part of a client the writer thread uses: statements, batches and one open transaction at a time. */
@@ -136,11 +141,7 @@ export async function openWriteConnection(opts: OpenOptions): Promise<{ client: 
   let client: CachedClient;
   try {
     client = new CachedClient(new Database(filePath, { timeout: opts.busyTimeoutMs }));
-    await client.execute(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
-    await client.execute("PRAGMA journal_mode = WAL");
-    await client.execute("PRAGMA synchronous = FULL");
-    await client.execute("PRAGMA wal_autocheckpoint = 0");
-    await client.execute("PRAGMA foreign_keys = ON");
+    await applyConnectionPragmas(client, opts.busyTimeoutMs);
   } catch (cause) {
     const err = classifyStoreError(mapDriverError(cause));
     throw new StoreError(err.code, `${filePath}: ${err.message}`, { cause });
