@@ -15,6 +15,8 @@ import { processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } fr
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const SECRET = "bench-secret";
+/** BENCH_NO_ROUTE=1: the source routes nowhere, so the run measures ingest alone (no delivery rows, no deliveries). */
+const NO_ROUTE = process.env.BENCH_NO_ROUTE === "1";
 const BODY = JSON.stringify({ type: "order.paid", data: { id: "ord_123", amount: 4200, currency: "EUR", note: "ë Ñ ú ✓" } });
 const SIG = createHmac("sha256", SECRET).update(BODY).digest("hex");
 
@@ -62,10 +64,7 @@ event_type = "$.type"
 name = "sink"
 url = "http://127.0.0.1:${sink.port}/"
 signing = { secret = "whsec_${Buffer.from("bench-signing-secret-32-bytes!!!").toString("base64")}" }
-[[routes]]
-from = "bench"
-to = ["sink"]
-`.replace('log_level = "warn"\n', "").replace("[server]", 'log_level = "warn"\n[server]'),
+${NO_ROUTE ? "" : '[[routes]]\nfrom = "bench"\nto = ["sink"]\n'}`.replace('log_level = "warn"\n', "").replace("[server]", 'log_level = "warn"\n[server]'),
 );
 const relay = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd: dir, stderr: "inherit" });
 await waitForPort("http://127.0.0.1:18092/healthz");

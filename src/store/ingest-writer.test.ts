@@ -80,3 +80,36 @@ test("on the writer thread, a batch cut into fixed-size statements stores every 
   const leased = await store.deliveryClient.execute({ sql: "SELECT id, attempts FROM deliveries ORDER BY id LIMIT 2", args: [] });
   expect(leased.rows.map((r) => [r.id, r[1]])).toEqual([["dlv_evt_a0", 0], ["dlv_evt_a1", 0]]);
 });
+
+test("on the writer thread, every field crosses the thread boundary intact: raw bytes, odd header values, nulls, rejections", async () => {
+  const store = await freshStore(false);
+  const odd = item("evt_wire", "wire");
+  odd.body = new Uint8Array([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x0a]);
+  odd.headers = [["x-latin1", "caf\u00e9 \u00ff"], ["x-quote", 'a"b\\c\u0000'], ["x-empty", ""]];
+  odd.eventType = null;
+  odd.contentType = null;
+  odd.remoteAddr = null;
+  odd.query = "a=1&b=%E2%9C%93";
+  const plain = item("evt_plain", "plain", '{"ok":"✓"}');
+  store.writer.recordRejection({
+    id: "rej_wire", source: "s", receivedAt: 1_000_000, reason: "bad_signature", method: "POST", path: "/in/s?x=1",
+    headers: [["x-signature", "v1=\u00e9"]], bodyExcerpt: new Uint8Array([0x80, 0x81]), remoteAddr: null, keep: true,
+  });
+  expect(await Promise.all([store.writer.submit(odd), store.writer.submit(plain)])).toEqual([
+    { kind: "stored", id: "evt_wire" },
+    { kind: "stored", id: "evt_plain" },
+  ]);
+  await store.writer.flushed();
+  const rs = await store.conn.client.execute("SELECT id, event_type, content_type, remote_addr, query, headers, body FROM events ORDER BY id");
+  const [p, w] = rs.rows;
+  expect(new TextDecoder().decode(p!.body as ArrayBuffer)).toBe('{"ok":"✓"}');
+  expect([w!.event_type, w!.content_type, w!.remote_addr, w!.query]).toEqual([null, null, null, "a=1&b=%E2%9C%93"]);
+  expect(JSON.parse(String(w!.headers))).toEqual(odd.headers);
+  expect(new Uint8Array(w!.body as ArrayBuffer)).toEqual(odd.body);
+  const rej = await store.conn.client.execute("SELECT reason, headers, body_excerpt, remote_addr FROM rejections WHERE id = 'rej_wire'");
+  expect(rej.rows[0]!.reason).toBe("bad_signature");
+  expect(JSON.parse(String(rej.rows[0]!.headers))).toEqual([["x-signature", "v1=\u00e9"]]);
+  expect(new Uint8Array(rej.rows[0]!.body_excerpt as ArrayBuffer)).toEqual(new Uint8Array([0x80, 0x81]));
+  const dl = await store.conn.client.execute("SELECT id FROM deliveries ORDER BY id");
+  expect(dl.rows.map((r) => r.id)).toEqual(["dlv_evt_plain", "dlv_evt_wire"]);
+});

@@ -6,7 +6,8 @@
  */
 import { StoreError, type StoreErrorCode } from "./errors.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./ingest-writer.ts";
-import type { FromWorker, ToWorker, WireResult } from "./writer-worker.ts";
+import type { BatchResult, FromWorker, ToWorker, WireResult } from "./writer-worker.ts";
+import { encodeBatch } from "./ingest-wire.ts";
 import { fromWire, RemoteSqlError, type SqlClient } from "./remote-client.ts";
 import type { InArgs, InStatement, ResultSet, TransactionMode } from "@libsql/client";
 
@@ -29,7 +30,8 @@ interface Pending {
 export class WorkerWriter implements Writer {
   #worker: Worker;
   #seq = 0;
-  #queue: { seq: number; item: IngestItem }[] = [];
+  /** Waiting to be sent; the first has sequence number #seq - #queue.length + 1. */
+  #queue: IngestItem[] = [];
   #rejections: RejectionItem[] = [];
   #pending = new Map<number, Pending>();
   #scheduled = false;
@@ -83,7 +85,7 @@ export class WorkerWriter implements Writer {
     return new Promise((resolve, reject) => {
       const seq = ++this.#seq;
       this.#pending.set(seq, { resolve, reject });
-      this.#queue.push({ seq, item });
+      this.#queue.push(item);
       this.#schedule();
     });
   }
@@ -117,11 +119,11 @@ export class WorkerWriter implements Writer {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      const msg: ToWorker = { kind: "batch", items: this.#queue, rejections: this.#rejections };
+      const msg: ToWorker = { kind: "batch", firstSeq: this.#seq - this.#queue.length + 1, wire: encodeBatch(this.#queue, this.#rejections) };
       this.#queue = [];
       this.#rejections = [];
       this.#inflight++;
-      this.#worker.postMessage(msg);
+      this.#worker.postMessage(msg, [msg.wire.bodies]);
     });
   }
 
@@ -137,13 +139,14 @@ export class WorkerWriter implements Writer {
     }
     if (m.kind !== "results") return;
     this.#inflight--;
-    for (const r of m.results) {
-      const p = this.#pending.get(r.seq);
-      if (!p) continue;
-      this.#pending.delete(r.seq);
-      if ("outcome" in r) p.resolve(r.outcome);
-      else p.reject(new StoreError(r.error.code as StoreErrorCode, r.error.message));
-    }
+    (JSON.parse(m.results) as BatchResult[]).forEach((r, i) => {
+      const seq = m.firstSeq + i;
+      const p = this.#pending.get(seq);
+      if (!p) return;
+      this.#pending.delete(seq);
+      if (r[0] === "error") p.reject(new StoreError(r[1] as StoreErrorCode, r[2]));
+      else p.resolve({ kind: r[0], id: r[1] });
+    });
     this.#settleIdle();
   }
 

@@ -9,13 +9,15 @@
 import type { InStatement, ResultSet, TransactionMode } from "@libsql/client";
 import { CachedResultSet, openWriteConnection, type WriteClient } from "./client.ts";
 import { classifyStoreError } from "./errors.ts";
-import { IngestWriter, type IngestItem, type IngestOutcome, type RejectionItem } from "./ingest-writer.ts";
+import { decodeBatch, type WireBatch } from "./ingest-wire.ts";
+import { IngestWriter } from "./ingest-writer.ts";
 
 declare const self: Worker;
 
 export type ToWorker =
   | { kind: "open"; url: string; busyTimeoutMs: number }
-  | { kind: "batch"; items: { seq: number; item: IngestItem }[]; rejections: RejectionItem[] }
+  /** Items carry the consecutive sequence numbers firstSeq, firstSeq + 1, … */
+  | { kind: "batch"; firstSeq: number; wire: WireBatch }
   | { kind: "execute"; id: number; stmt: InStatement }
   | { kind: "sql-batch"; id: number; stmts: InStatement[]; mode?: TransactionMode }
   | { kind: "close" };
@@ -29,10 +31,14 @@ export interface WireResult {
   lastInsertRowid: bigint | undefined;
 }
 
+/** One item's outcome: stored or duplicate with the event id, or a store error. */
+export type BatchResult = ["stored" | "duplicate", string] | ["error", string, string];
+
 export type FromWorker =
   | { kind: "opened" }
   | { kind: "failed"; message: string }
-  | { kind: "results"; results: ({ seq: number; outcome: IngestOutcome } | { seq: number; error: { code: string; message: string } })[] }
+  /** Outcomes in the batch's item order, as JSON (see BatchResult). */
+  | { kind: "results"; firstSeq: number; results: string }
   | { kind: "sql-result"; id: number; result: WireResult | WireResult[] }
   | { kind: "sql-error"; id: number; error: { message: string; code?: string } }
   | { kind: "flush"; rows: number; ms: number }
@@ -98,22 +104,23 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       return;
     case "batch": {
       const w = writer!;
-      for (const r of msg.rejections) w.recordRejection(r);
+      const { items, rejections } = decodeBatch(msg.wire);
+      for (const r of rejections) w.recordRejection(r);
       // Every item of this message joins the same flush (IngestWriter batches per tick).
       const results = await Promise.all(
-        msg.items.map(({ seq, item }) =>
+        items.map((item) =>
           w.submit(item).then(
-            (outcome) => ({ seq, outcome }),
-            (err: unknown) => {
+            (outcome): BatchResult => [outcome.kind, outcome.id],
+            (err: unknown): BatchResult => {
               const e = classifyStoreError(err);
-              return { seq, error: { code: e.code, message: e.message } };
+              return ["error", e.code, e.message];
             },
           ),
         ),
       );
       // Rejections ride the same flush; answer only once they are written too.
-      if (msg.rejections.length > 0) await w.flushed();
-      post({ kind: "results", results });
+      if (rejections.length > 0) await w.flushed();
+      post({ kind: "results", firstSeq: msg.firstSeq, results: JSON.stringify(results) });
     }
   }
 };
