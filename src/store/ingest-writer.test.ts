@@ -70,7 +70,7 @@ test("a store that cannot write rejects every request of the batch", async () =>
 
 test("on the writer thread, a batch cut into fixed-size statements stores every row and finds every original", async () => {
   const store = await freshStore(false);
-  // 75 = 64 + 8 + 1 + 1 + 1 rows per statement; then 75 again, 70 of them duplicates.
+  // 75 = 64 + 8 + 2 + 1 rows per statement; then 75 again, 70 of them duplicates.
   const first = await Promise.all(Array.from({ length: 75 }, (_, i) => store.writer.submit(item(`evt_a${i}`, `k${i}`))));
   expect(first.every((o) => o.kind === "stored")).toBe(true);
   const second = await Promise.all(Array.from({ length: 75 }, (_, i) => store.writer.submit(item(`evt_b${i}`, `k${i + 5}`))));
@@ -105,11 +105,44 @@ test("on the writer thread, every field crosses the thread boundary intact: raw 
   expect(new TextDecoder().decode(p!.body as ArrayBuffer)).toBe('{"ok":"✓"}');
   expect([w!.event_type, w!.content_type, w!.remote_addr, w!.query]).toEqual([null, null, null, "a=1&b=%E2%9C%93"]);
   expect(JSON.parse(String(w!.headers))).toEqual(odd.headers);
-  expect(new Uint8Array(w!.body as ArrayBuffer)).toEqual(odd.body);
+  expect(new Uint8Array(w!.body as ArrayBuffer)).toEqual(new Uint8Array(odd.body));
   const rej = await store.conn.client.execute("SELECT reason, headers, body_excerpt, remote_addr FROM rejections WHERE id = 'rej_wire'");
   expect(rej.rows[0]!.reason).toBe("bad_signature");
   expect(JSON.parse(String(rej.rows[0]!.headers))).toEqual([["x-signature", "v1=\u00e9"]]);
   expect(new Uint8Array(rej.rows[0]!.body_excerpt as ArrayBuffer)).toEqual(new Uint8Array([0x80, 0x81]));
   const dl = await store.conn.client.execute("SELECT id FROM deliveries ORDER BY id");
   expect(dl.rows.map((r) => r.id)).toEqual(["dlv_evt_plain", "dlv_evt_wire"]);
+});
+
+test("on the writer thread, delivery writes join the ingest commit; a failing one is undone alone", async () => {
+  const store = await freshStore(false);
+  const client = store.deliveryClient;
+  await store.writer.submit(item("evt_j0", "j0"));
+  const [ingested, good, bad] = await Promise.allSettled([
+    store.writer.submit(item("evt_j1", "j1")),
+    client.batch(
+      [
+        { sql: "UPDATE deliveries SET status = 'failed' WHERE id = ? RETURNING id", args: ["dlv_evt_j0"] },
+        { sql: "INSERT INTO source_counters (source, received, duplicates, rejected) VALUES ('other', 5, 0, 0)", args: [] },
+      ],
+      "write",
+    ),
+    client.batch(
+      [
+        { sql: "UPDATE deliveries SET status = 'delivered' WHERE id = ?", args: ["dlv_evt_j0"] },
+        // Same primary key twice: the second statement fails, and the first must not stay applied.
+        { sql: "INSERT INTO rejections (id, source, received_at, reason, method, path, headers, remote_addr) VALUES ('rej_x', 's', 1, 'r', 'POST', '/', '[]', NULL), ('rej_x', 's', 1, 'r', 'POST', '/', '[]', NULL)", args: [] },
+      ],
+      "write",
+    ),
+  ]);
+  expect(ingested).toEqual({ status: "fulfilled", value: { kind: "stored", id: "evt_j1" } });
+  expect(good.status).toBe("fulfilled");
+  expect((good as PromiseFulfilledResult<{ rows: { id: unknown }[] }[]>).value[0]!.rows.map((r) => r.id)).toEqual(["dlv_evt_j0"]);
+  expect(bad.status).toBe("rejected");
+  expect(String((bad as PromiseRejectedResult).reason.code ?? (bad as PromiseRejectedResult).reason.message)).toMatch(/CONSTRAINT/);
+  const rs = await store.conn.client.execute(
+    "SELECT (SELECT status FROM deliveries WHERE id = 'dlv_evt_j0') AS s, (SELECT count(*) FROM rejections) AS r, (SELECT received FROM source_counters WHERE source = 'other') AS o, (SELECT count(*) FROM events) AS e",
+  );
+  expect([rs.rows[0]!.s, rs.rows[0]!.r, rs.rows[0]!.o, rs.rows[0]!.e]).toEqual(["failed", 0, 5, 2]);
 });

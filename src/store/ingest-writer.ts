@@ -1,10 +1,14 @@
 /**
- * Group commit for ingest. Concurrent requests queue their raw request here;
- * one flush writes the whole queue in ONE durable transaction (dedupe check,
- * event row, one pending delivery per routed target, counters) and then
- * settles every waiting request. Under load this turns N fsyncs into one.
- * Rejections ride the same transactions, best-effort.
+ * Group commit for the process's one write connection. Concurrent requests
+ * queue their raw request here; one flush writes the whole queue in ONE
+ * durable transaction (dedupe check, event row, one pending delivery per
+ * routed target, counters) and then settles every waiting request. Under load
+ * this turns N fsyncs into one. Rejections ride the same transactions,
+ * best-effort, and so do the delivery engine's writes (`run`: leases,
+ * outcomes, admin actions), each in a savepoint of its own: one fsync per
+ * round for everything the process writes.
  */
+import type { InStatement, ResultSet } from "@libsql/client";
 import type { WriteClient as Client } from "./client.ts";
 import { classifyStoreError, type StoreError } from "./errors.ts";
 
@@ -48,6 +52,13 @@ interface Waiting {
   reject(e: StoreError): void;
 }
 
+/** Statements that must apply together (or not at all) in the next flush. */
+interface Job {
+  stmts: InStatement[];
+  resolve(r: ResultSet[]): void;
+  reject(e: unknown): void;
+}
+
 /**
  * Where the writer gets its connection. After a failed transaction the
  * writer hands the client back with `discard` and asks for a fresh one:
@@ -70,6 +81,7 @@ export interface IngestWriterOptions {
 export class IngestWriter {
   #queue: Waiting[] = [];
   #rejections: RejectionItem[] = [];
+  #jobs: Job[] = [];
   #scheduled = false;
   #flushing: Promise<void> | null = null;
   readonly #maxBatch: number;
@@ -95,9 +107,26 @@ export class IngestWriter {
     this.#schedule();
   }
 
+  /**
+   * Runs write statements atomically (a savepoint) inside the next flush's
+   * transaction; resolves with their results once that transaction is
+   * committed, rejects with the statement's error (the rest of the flush
+   * still commits) or, if the flush fails, with its error.
+   */
+  run(stmts: InStatement[]): Promise<ResultSet[]> {
+    return new Promise((resolve, reject) => {
+      this.#jobs.push({ stmts, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #pending(): boolean {
+    return this.#queue.length > 0 || this.#rejections.length > 0 || this.#jobs.length > 0;
+  }
+
   /** Resolves when everything queued so far is written (shutdown, tests). */
   async flushed(): Promise<void> {
-    while (this.#queue.length > 0 || this.#rejections.length > 0 || this.#flushing) {
+    while (this.#pending() || this.#flushing) {
       if (this.#flushing) await this.#flushing;
       else await this.#flush();
     }
@@ -117,16 +146,23 @@ export class IngestWriter {
 
   #flush(): Promise<void> {
     const run = async () => {
-      while (this.#queue.length > 0 || this.#rejections.length > 0) {
+      while (this.#pending()) {
         const batch = this.#queue.splice(0, this.#maxBatch);
         const rejections = this.#rejections.splice(0, this.#maxBatch);
+        const jobs = this.#jobs.splice(0);
         const started = performance.now();
         try {
-          const outcomes = await this.#write(batch.map((w) => w.item), rejections);
+          const { outcomes, jobResults } = await this.#write(batch.map((w) => w.item), rejections, jobs);
           batch.forEach((w, i) => w.resolve(outcomes[i]!));
+          jobs.forEach((j, i) => {
+            const r = jobResults[i]!;
+            if (r.ok) j.resolve(r.results);
+            else j.reject(r.error);
+          });
         } catch (cause) {
           const err = classifyStoreError(cause);
           for (const w of batch) w.reject(err);
+          for (const j of jobs) j.reject(cause);
           await this.#resetConnection();
         }
         this.opts.onFlush?.(batch.length, performance.now() - started);
@@ -146,7 +182,11 @@ export class IngestWriter {
     if (c) this.connection.discard?.(c);
   }
 
-  async #write(items: IngestItem[], rejections: RejectionItem[]): Promise<IngestOutcome[]> {
+  async #write(
+    items: IngestItem[],
+    rejections: RejectionItem[],
+    jobs: Job[],
+  ): Promise<{ outcomes: IngestOutcome[]; jobResults: ({ ok: true; results: ResultSet[] } | { ok: false; error: unknown })[] }> {
     this.#client ??= await this.connection.get();
     const tx = await this.#client.transaction("write");
     try {
@@ -197,6 +237,9 @@ export class IngestWriter {
       await insertRows(tx, "rejections", REJECTION_COLUMNS, rejections.filter((r) => r.keep).map((r) => [
         r.id, r.source, r.receivedAt, r.reason, r.method, r.path, JSON.stringify(r.headers), r.bodyExcerpt, r.remoteAddr,
       ]));
+      // After the events, so that a lease in this flush already sees them.
+      const jobResults = [];
+      for (const job of jobs) jobResults.push(await runInSavepoint(tx, job.stmts));
       for (const [source, c] of counters) {
         await tx.execute({
           sql: `INSERT INTO source_counters (source, received, duplicates, rejected) VALUES (?, ?, ?, ?)
@@ -206,7 +249,7 @@ export class IngestWriter {
         });
       }
       await tx.commit();
-      return outcomes;
+      return { outcomes, jobResults };
     } catch (err) {
       tx.close();
       throw err;
@@ -224,15 +267,39 @@ const REJECTION_COLUMNS = ["id", "source", "received_at", "reason", "method", "p
  * Rows per multi-row statement, largest first. A batch is cut into these
  * fixed sizes so that the writer's connection sees a handful of distinct SQL
  * texts and reuses their prepared statements (64 × 12 event columns stays
- * well under SQLite's bound-parameter limit).
+ * well under SQLite's bound-parameter limit). Powers of two: any batch up to
+ * 127 rows takes at most 7 statements per table.
  */
-const CHUNK_SIZES = [64, 8, 1];
+const CHUNK_SIZES = [64, 32, 16, 8, 4, 2, 1];
 
-/** Splits rows into chunks of CHUNK_SIZES (e.g. 75 rows → 64, 8, 1, 1, 1). */
+/** Splits rows into chunks of CHUNK_SIZES (e.g. 75 rows → 64, 8, 2, 1). */
 function* fixedChunks<T>(rows: T[]): Generator<T[]> {
   let i = 0;
   for (const size of CHUNK_SIZES) {
     for (; rows.length - i >= size; i += size) yield rows.slice(i, i + size);
+  }
+}
+
+/**
+ * Runs one job's statements between SAVEPOINT and RELEASE. A failing
+ * statement undoes only that job; if SQLite ended the whole transaction (a
+ * full disk, I/O error), the ROLLBACK TO fails too and the flush fails.
+ */
+async function runInSavepoint(tx: Tx, stmts: InStatement[]): Promise<{ ok: true; results: ResultSet[] } | { ok: false; error: unknown }> {
+  await tx.execute("SAVEPOINT job");
+  try {
+    const results: ResultSet[] = [];
+    for (const stmt of stmts) results.push(await tx.execute(stmt));
+    await tx.execute("RELEASE job");
+    return { ok: true, results };
+  } catch (error) {
+    try {
+      await tx.execute("ROLLBACK TO job");
+      await tx.execute("RELEASE job");
+    } catch {
+      throw error;
+    }
+    return { ok: false, error };
   }
 }
 

@@ -4,7 +4,8 @@
  * SQLite's statement work and fsyncs stay off the event loop that reads
  * requests, and so that this process's writers never wait on each other
  * through SQLite's busy handler (which sleeps in coarse steps): one
- * connection, one queue. Main side: worker-writer.ts.
+ * connection, one queue, and one transaction per round — the delivery
+ * engine's writes join the ingest batch's commit. Main side: worker-writer.ts.
  */
 import type { InStatement, ResultSet, TransactionMode } from "@libsql/client";
 import { CachedResultSet, openWriteConnection, type WriteClient } from "./client.ts";
@@ -58,6 +59,9 @@ let opened: { url: string; busyTimeoutMs: number } | null = null;
 let writer: IngestWriter | null = null;
 const post = (m: FromWorker) => self.postMessage(m);
 
+/** INSERT, UPDATE, DELETE, REPLACE or WITH … (which may write): statements that can join a group transaction. */
+const isDataWrite = (s: InStatement) => /^\s*(insert|update|delete|replace|with)\b/i.test(typeof s === "string" ? s : s.sql);
+
 // libSQL can leave a statement that failed with SQLITE_BUSY "in progress",
 // after which every COMMIT on that connection fails: after a failure the
 // connection is dropped and the next use opens a fresh one.
@@ -92,9 +96,16 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     case "execute":
     case "sql-batch":
       try {
-        const client = await connection.get();
-        const result =
-          msg.kind === "execute" ? toWire(await client.execute(msg.stmt)) : (await client.batch(msg.stmts, msg.mode)).map(toWire);
+        const stmts = msg.kind === "execute" ? [msg.stmt] : msg.stmts;
+        // Writes join the ingest writer's next transaction (one fsync per round
+        // for everything); reads and anything else (PRAGMAs) run at once.
+        const results =
+          (msg.kind === "sql-batch" && msg.mode === "read") || !stmts.some(isDataWrite)
+            ? msg.kind === "execute"
+              ? [await (await connection.get()).execute(msg.stmt)]
+              : await (await connection.get()).batch(msg.stmts, msg.mode)
+            : await writer!.run(stmts);
+        const result = msg.kind === "execute" ? toWire(results[0]!) : results.map(toWire);
         post({ kind: "sql-result", id: msg.id, result });
       } catch (err) {
         const error = { message: (err as Error).message, code: (err as { code?: string }).code };
