@@ -144,8 +144,8 @@ async function startSink(): Promise<{ proc: Subprocess; url: string }> {
   return { proc, url: `http://127.0.0.1:${port}/hooks` };
 }
 
-/** Writes a config for one hmac source routed to the sink and starts the binary in `cwd`. */
-async function startRelay(bin: string, cwd: string, sinkUrl: string) {
+/** Writes a config for one hmac source routed to the sink (or, with route false, to nothing) and starts the binary in `cwd`. */
+async function startRelay(bin: string, cwd: string, sinkUrl: string, route = true) {
   const [pub, admin] = [freePort(), freePort()];
   writeFileSync(
     join(cwd, "hookrelay.toml"),
@@ -165,10 +165,7 @@ name = "sink"
 url = "${sinkUrl}"
 signing = { secret = "${SIGNING}" }
 concurrency = 64
-[[routes]]
-from = "bench"
-to = ["sink"]
-`,
+${route ? '[[routes]]\nfrom = "bench"\nto = ["sink"]\n' : ""}`,
   );
   const proc = spawnChild([bin, "serve", "--config", "hookrelay.toml"], { cwd });
   const adminUrl = `http://127.0.0.1:${admin}`;
@@ -266,20 +263,25 @@ async function roundBare(): Promise<void> {
   await stop(proc);
 }
 
-/** hookrelay, compiled, fresh durable store, delivering to the sink while it ingests. */
-async function roundRelay(bin: string): Promise<void> {
+/**
+ * hookrelay, compiled, fresh durable store, delivering to the sink while it
+ * ingests — or, with `route` false, only storing (the source routes nowhere):
+ * its ingest capacity without delivery competing for the CPU.
+ */
+async function roundRelay(bin: string, route = true): Promise<void> {
+  const name = route ? "hookrelay" : "hookrelay, store only";
   const cwd = mkdtempSync(join(dir, "relay-"));
   const sink = await startSink();
-  const relay = await startRelay(bin, cwd, sink.url);
-  const run = await measure("hookrelay", relay.proc, relay.ingestUrl);
+  const relay = await startRelay(bin, cwd, sink.url, route);
+  const run = await measure(name, relay.proc, relay.ingestUrl);
   const depth = (await relayStats(relay.adminUrl)).depth;
   await stop(relay.proc);
   await stop(sink.proc);
   const stored = await countStored(cwd);
   const acked = run.wrk.requests - run.wrk.non2xx - run.wrk.sockErrors;
   // +2: the signed and badly signed check requests (the bad one is not stored, the good one is).
-  durability.push(`hookrelay: acked ${acked} (+1 check), stored ${stored} → ${stored >= acked + 1 ? "every acked request stored" : `LOST ${acked + 1 - stored}`}`);
-  record("hookrelay", run, `HMAC + dedupe + durable store + delivery to a sink; queue after the run: ${depth}`);
+  durability.push(`${name}: acked ${acked} (+1 check), stored ${stored} → ${stored >= acked + 1 ? "every acked request stored" : `LOST ${acked + 1 - stored}`}`);
+  record(name, run, route ? `HMAC + dedupe + durable store + delivery to a sink; queue after the run: ${depth}` : "HMAC + dedupe + durable store; routes nowhere, so nothing is delivered");
 }
 
 /** adnanh/webhook: payload-hmac-sha256 trigger rule, runs /bin/true per accepted request. */
@@ -327,6 +329,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     await roundBare();
     await roundRelay(bin);
+    await roundRelay(bin, false);
     await roundWebhook();
     await roundNode();
   }
@@ -376,7 +379,7 @@ try {
   // Report.
   const bare = rows[0]!;
   const get = (name: string) => rows.find((r) => r.name === name)!;
-  const [hr, wh, nd] = [get("hookrelay"), get("adnanh/webhook"), get("node:http receiver")];
+  const [hr, so, wh, nd] = [get("hookrelay"), get("hookrelay, store only"), get("adnanh/webhook"), get("node:http receiver")];
   const n = (v: number, d = 0) => (Number.isFinite(v) ? v.toFixed(d) : "—");
   console.log(`\nwrk -t2 -c${CONNECTIONS} -d${DURATION} --latency, body ${Buffer.byteLength(BODY)} B, ${navigator.hardwareConcurrency} CPUs, wrk on the same machine, best of ${ROUNDS} interleaved rounds`);
   console.log("| server | req/s | × bare | p50 ms | p99 ms | non-2xx + socket errors | peak RSS MB | CPU µs/req | req/s per round (load avg) | notes |");
@@ -394,6 +397,7 @@ try {
   console.log(`hookrelay / webhook peak RSS    ${n(hr.rssMb / wh.rssMb, 2)}×  (target < 1: ${mark(hr.rssMb < wh.rssMb)})`);
   console.log(`hookrelay / bare Bun.serve      ${n(hr.wrk.rps / bare.wrk.rps, 2)}×  (target ≥ 0.35×: ${mark(hr.wrk.rps >= 0.35 * bare.wrk.rps)})`);
   console.log(`hookrelay / node receiver       ${n(hr.wrk.rps / nd.wrk.rps, 2)}×  throughput, p99 ${n(hr.wrk.p99 / nd.wrk.p99, 2)}×`);
+  console.log(`store only / webhook throughput ${n(so.wrk.rps / wh.wrk.rps, 2)}×, p99 ${n(so.wrk.p99 / wh.wrk.p99, 2)}×, peak RSS ${n(so.rssMb / wh.rssMb, 2)}×; / bare Bun.serve ${n(so.wrk.rps / bare.wrk.rps, 2)}×`);
   console.log(`\nend to end (hookrelay ingesting at a fixed rate while delivering to a sink process, ${STEP_SEC} s per step, target concurrency 64)`);
   console.log("| offered /s | ingested /s | ingest p99 ms | failed | skipped | delivered /s | queue start → end |");
   console.log("|---:|---:|---:|---:|---:|---:|---|");

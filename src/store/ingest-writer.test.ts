@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ResultSet } from "@libsql/client";
 import { openStore, type IngestItem, type Store } from "./index.ts";
 
 const dirs: string[] = [];
@@ -138,7 +139,7 @@ test("on the writer thread, delivery writes join the ingest commit; a failing on
   ]);
   expect(ingested).toEqual({ status: "fulfilled", value: { kind: "stored", id: "evt_j1" } });
   expect(good.status).toBe("fulfilled");
-  expect((good as PromiseFulfilledResult<{ rows: { id: unknown }[] }[]>).value[0]!.rows.map((r) => r.id)).toEqual(["dlv_evt_j0"]);
+  expect((good as PromiseFulfilledResult<ResultSet[]>).value[0]!.rows.map((r) => r.id)).toEqual(["dlv_evt_j0"]);
   expect(bad.status).toBe("rejected");
   expect(String((bad as PromiseRejectedResult).reason.code ?? (bad as PromiseRejectedResult).reason.message)).toMatch(/CONSTRAINT/);
   const rs = await store.conn.client.execute(
