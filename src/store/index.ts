@@ -38,7 +38,6 @@ export interface StoreOptions {
   /** How often to checkpoint the WAL; 0 disables the timer (tests). */
   checkpointEveryMs?: number;
   mustExist?: boolean;
-  onFlush?(rows: number, ms: number): void;
   /** Run ingest writes and delivery statements on this thread's connection instead of worker threads (remote URLs always do). */
   inlineWriter?: boolean;
 }
@@ -56,8 +55,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   try {
     writer =
       conn.filePath && !opts.inlineWriter
-        ? await WorkerWriter.start(`file:${conn.filePath}`, opts.busyTimeoutMs, opts.onFlush)
-        : new IngestWriter({ get: async () => conn.client }, { onFlush: opts.onFlush });
+        ? await WorkerWriter.start(`file:${conn.filePath}`, opts.busyTimeoutMs)
+        : new IngestWriter({ get: async () => conn.client });
   } catch (err) {
     conn.close();
     throw err;

@@ -73,8 +73,6 @@ export interface WriterConnection {
 export interface IngestWriterOptions {
   /** Flush at most this many requests per transaction. */
   maxBatch?: number;
-  /** Called after each flush with its size and duration (metrics, benches). */
-  onFlush?(rows: number, ms: number): void;
 }
 
 /** Queues ingest writes and commits them in shared transactions. */
@@ -150,7 +148,6 @@ export class IngestWriter {
         const batch = this.#queue.splice(0, this.#maxBatch);
         const rejections = this.#rejections.splice(0, this.#maxBatch);
         const jobs = this.#jobs.splice(0);
-        const started = performance.now();
         try {
           const { outcomes, jobResults } = await this.#write(batch.map((w) => w.item), rejections, jobs);
           batch.forEach((w, i) => w.resolve(outcomes[i]!));
@@ -165,7 +162,6 @@ export class IngestWriter {
           for (const j of jobs) j.reject(cause);
           await this.#resetConnection();
         }
-        this.opts.onFlush?.(batch.length, performance.now() - started);
       }
     };
     this.#flushing = run().finally(() => {

@@ -60,14 +60,14 @@ export class WorkerWriter implements Writer {
     });
   }
 
-  private constructor(worker: Worker, private readonly onFlush?: (rows: number, ms: number) => void) {
+  private constructor(worker: Worker) {
     this.#worker = worker;
     worker.onmessage = (e: MessageEvent<FromWorker>) => this.#receive(e.data);
     worker.addEventListener("error", (e) => this.#failAll(new StoreError("unavailable", `store writer crashed: ${e.message}`)));
   }
 
   /** Starts the worker and opens its connection; rejects if the store cannot be opened. */
-  static async start(url: string, busyTimeoutMs: number, onFlush?: (rows: number, ms: number) => void): Promise<WorkerWriter> {
+  static async start(url: string, busyTimeoutMs: number): Promise<WorkerWriter> {
     const worker = new Worker(workerPath("writer-worker"));
     const opened = new Promise<void>((resolve, reject) => {
       worker.onmessage = (e: MessageEvent<FromWorker>) => {
@@ -78,7 +78,7 @@ export class WorkerWriter implements Writer {
     });
     worker.postMessage({ kind: "open", url, busyTimeoutMs } satisfies ToWorker);
     await opened;
-    return new WorkerWriter(worker, onFlush);
+    return new WorkerWriter(worker);
   }
 
   submit(item: IngestItem): Promise<IngestOutcome> {
@@ -128,7 +128,6 @@ export class WorkerWriter implements Writer {
   }
 
   #receive(m: FromWorker): void {
-    if (m.kind === "flush") return this.onFlush?.(m.rows, m.ms);
     if (m.kind === "closed") return this.#onClosed?.();
     if (m.kind === "sql-result" || m.kind === "sql-error") {
       const p = this.#sqlPending.get(m.id);

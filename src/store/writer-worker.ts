@@ -42,7 +42,6 @@ export type FromWorker =
   | { kind: "results"; firstSeq: number; results: string }
   | { kind: "sql-result"; id: number; result: WireResult | WireResult[] }
   | { kind: "sql-error"; id: number; error: { message: string; code?: string } }
-  | { kind: "flush"; rows: number; ms: number }
   | { kind: "closed" };
 
 // The cached client's results carry plain value arrays: no row objects are built on this thread.
@@ -80,7 +79,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       opened = { url: msg.url, busyTimeoutMs: msg.busyTimeoutMs };
       try {
         await connection.get();
-        writer = new IngestWriter(connection, { onFlush: (rows, ms) => post({ kind: "flush", rows, ms }) });
+        writer = new IngestWriter(connection);
         post({ kind: "opened" });
       } catch (err) {
         post({ kind: "failed", message: (err as Error).message });
