@@ -141,3 +141,45 @@ test("an https name is requested at the checked address with the name as TLS ser
   expect(seen[0]!.sni).toBe("hook.example.test");
   expect(seen[0]!.head.toLowerCase()).toContain(`\r\nhost: hook.example.test:${port}`);
 });
+
+test("a name with several answers falls over to the next address when one cannot be connected to", async () => {
+  const hits: string[] = [];
+  // Listening on 127.0.0.1 only: the first answer (::1, same port) refuses the connection.
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (hits.push(req.headers.get("host")!), new Response("ok")) });
+  servers.push(server);
+  const send = createSender({ resolve: async () => ["::1", "127.0.0.1"] });
+  const url = `http://two-answers.invalid:${server.port}/`;
+  for (let i = 0; i < 2; i++) {
+    const report = await send(request(url));
+    expect(report.result).toMatchObject({ kind: "response", status: 200 });
+    expect(report.durationMs).toBeLessThan(1000);
+  }
+  // Each attempt reached the target once: nothing was sent to the refusing address.
+  expect(hits).toEqual([`two-answers.invalid:${server.port}`, `two-answers.invalid:${server.port}`]);
+});
+
+test("when every answer refuses, the attempt is one network error naming the last address", async () => {
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  const port = server.port;
+  server.stop(true);
+  const report = await createSender({ resolve: async () => ["::1", "127.0.0.1"] })(request(`http://nobody-home.invalid:${port}/`));
+  expect(report.result.kind).toBe("network");
+  expect(report.durationMs).toBeLessThan(1000);
+});
+
+test("an address that worked and then refuses hands the attempt to the next one, sending nothing twice", async () => {
+  const hitsB: number[] = [];
+  const b = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => (hitsB.push(1), new Response("b")) });
+  servers.push(b);
+  const hitsA: number[] = [];
+  const a = Bun.serve({ hostname: "::1", port: b.port, fetch: () => (hitsA.push(1), new Response("a")) });
+  const send = createSender({ resolve: async () => ["::1", "127.0.0.1"] });
+  const url = `http://fails-over.invalid:${b.port}/`;
+  expect((await send(request(url))).excerpt).toBe("a");
+  a.stop(true);
+  // ::1 was heard from a moment ago, so no probe: the fetch itself is refused, then 127.0.0.1 answers.
+  const report = await send(request(url));
+  expect(report.result).toMatchObject({ kind: "response", status: 200 });
+  expect(report.excerpt).toBe("b");
+  expect([hitsA.length, hitsB.length]).toEqual([1, 1]);
+});

@@ -10,7 +10,11 @@
  * rebinding, TTL 0) passes the check and is then requested at 169.254.169.254.
  * The URL's host becomes that address; the name stays in the Host header and,
  * for https, in the TLS server name (SNI and the certificate check), which
- * Bun's fetch takes as `tls.serverName`.
+ * Bun's fetch takes as `tls.serverName`. A name with several answers is
+ * tried in the resolver's order: an address that cannot be connected to
+ * (probe failed, or connection refused — nothing was sent) hands over to the
+ * next, all within the attempt's total timeout; any failure after the
+ * request may have left ends the attempt.
  */
 import { lookup } from "node:dns/promises";
 import { isForbiddenAddress, parseIPv4, parseIPv6 } from "../core/address-guard.ts";
@@ -44,10 +48,10 @@ export interface SendReport {
 export type Sender = (req: SendRequest) => Promise<SendReport>;
 
 /**
- * Makes the real sender. Bun's fetch has no connect timeout, so an origin not
- * heard from recently is first probed with a bare TCP connect bounded by
+ * Makes the real sender. Bun's fetch has no connect timeout, so an address
+ * not heard from recently is first probed with a bare TCP connect bounded by
  * `connectTimeoutMs`: a blackholed target then fails fast instead of at the
- * total timeout. Healthy origins skip the probe and reuse pooled connections.
+ * total timeout. Healthy addresses skip the probe and reuse pooled connections.
  */
 export function createSender(opts: { resolve?: (host: string) => Promise<string[]> } = {}): Sender {
   const resolveHost = opts.resolve ?? resolveAll;
@@ -67,42 +71,79 @@ export function createSender(opts: { resolve?: (host: string) => Promise<string[
     if (forbidden !== undefined) return { result: { kind: "forbidden-address", address: forbidden }, durationMs: elapsed(), excerpt: null };
     const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
     const origin = `${url.protocol}//${url.host}`;
-    // The first answer, as a resolver orders them; the probe and the request both use it.
-    const address = addresses[0] ?? host;
-    if ((lastHeard.get(origin) ?? -Infinity) < performance.now() - CONNECTED_RECENTLY_MS) {
-      // The total timeout bounds the whole attempt, probe included: it is what the lease is sized by.
-      const probe = await probeConnect(address, port, Math.min(req.connectTimeoutMs, req.timeoutMs));
-      if (probe !== null) return { result: probe, durationMs: elapsed(), excerpt: null };
+    // Every answer in the resolver's order; one that cannot be connected to hands over to the next.
+    const candidates = [...new Set(addresses.length > 0 ? addresses : [host])];
+    let unreachable: SendResult | null = null;
+    for (const address of candidates) {
+      const left = req.timeoutMs - elapsed();
+      // The total timeout bounds the whole attempt, every address included: it is what the lease is sized by.
+      if (left <= 0) break;
+      const key = `${origin} ${address}`;
+      if ((lastHeard.get(key) ?? -Infinity) < performance.now() - CONNECTED_RECENTLY_MS) {
+        unreachable = await probeConnect(address, port, Math.min(req.connectTimeoutMs, left));
+        if (unreachable !== null) continue;
+      }
+      const report = await request(req, url, host, address, req.timeoutMs - elapsed(), elapsed);
+      if (report === "refused") {
+        lastHeard.delete(key);
+        unreachable = { kind: "network", message: `connection refused by ${address}` };
+        continue;
+      }
+      if (report.result.kind === "network") lastHeard.delete(key);
+      else lastHeard.set(key, performance.now());
+      return report;
     }
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), Math.max(1, req.timeoutMs - elapsed()));
-    try {
-      const res = await fetch(pinnedUrl(url, address), {
-        method: "POST",
-        body: req.body,
-        // The caller never sets Host (forward headers exclude it); this one names the target.
-        headers: [...req.headers.filter(([name]) => name.toLowerCase() !== "host"), ["host", url.host]],
-        redirect: "manual",
-        signal: controller.signal,
-        keepalive: true,
-        // Bun keys its connection pool by server name too, so two names on one address never share a TLS session.
-        ...(url.protocol === "https:" && !isIpLiteral(host) ? { tls: { serverName: host.replace(/\.$/, "") } } : {}),
-      });
-      lastHeard.set(origin, performance.now());
-      const excerpt = await readExcerpt(res, controller);
-      return {
-        result: { kind: "response", status: res.status, retryAfter: res.headers.get("retry-after"), location: res.headers.get("location") },
-        durationMs: elapsed(),
-        excerpt,
-      };
-    } catch (err) {
-      if (controller.signal.aborted) return { result: { kind: "timeout", phase: "total", afterMs: req.timeoutMs }, durationMs: elapsed(), excerpt: null };
-      lastHeard.delete(origin);
-      return { result: { kind: "network", message: errorText(err) }, durationMs: elapsed(), excerpt: null };
-    } finally {
-      clearTimeout(timer);
-    }
+    if (unreachable === null) return { result: { kind: "timeout", phase: "total", afterMs: req.timeoutMs }, durationMs: elapsed(), excerpt: null };
+    return { result: unreachable, durationMs: elapsed(), excerpt: null };
   };
+}
+
+/**
+ * One POST to one checked address. "refused" when the connection was refused
+ * before anything was sent (the next address may be tried: the target cannot
+ * have seen this request); any other failure is the attempt's result.
+ */
+async function request(
+  req: SendRequest,
+  url: URL,
+  host: string,
+  address: string,
+  timeoutMs: number,
+  elapsed: () => number,
+): Promise<SendReport | "refused"> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), Math.max(1, timeoutMs));
+  try {
+    const res = await fetch(pinnedUrl(url, address), {
+      method: "POST",
+      body: req.body,
+      // The caller never sets Host (forward headers exclude it); this one names the target.
+      headers: [...req.headers.filter(([name]) => name.toLowerCase() !== "host"), ["host", url.host]],
+      redirect: "manual",
+      signal: controller.signal,
+      keepalive: true,
+      // Bun keys its connection pool by server name too, so two names on one address never share a TLS session.
+      ...(url.protocol === "https:" && !isIpLiteral(host) ? { tls: { serverName: host.replace(/\.$/, "") } } : {}),
+    });
+    const excerpt = await readExcerpt(res, controller);
+    return {
+      result: { kind: "response", status: res.status, retryAfter: res.headers.get("retry-after"), location: res.headers.get("location") },
+      durationMs: elapsed(),
+      excerpt,
+    };
+  } catch (err) {
+    if (controller.signal.aborted) return { result: { kind: "timeout", phase: "total", afterMs: req.timeoutMs }, durationMs: elapsed(), excerpt: null };
+    if (isRefused(err)) return "refused";
+    return { result: { kind: "network", message: errorText(err) }, durationMs: elapsed(), excerpt: null };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// A refused connect is the only failure known to happen before the request left.
+function isRefused(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === "ConnectionRefused" || code === "ECONNREFUSED";
 }
 
 // Reads up to EXCERPT_BYTES, then cancels the stream so the rest is never read.
