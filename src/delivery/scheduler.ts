@@ -6,14 +6,8 @@
  * transaction also leases the work for the slots it frees (one commit per
  * round). Poll ticks also hand back leases that expired on the database clock
  * (a crashed process's). All retry state is in the store; this object holds
- * only slots, rate tokens and a cache of target state.
- *
- * Target enablement (documented choice): the store's target_state is the
- * truth at run time. At start, config `enabled = false` disables a target
- * (disabled_by = "config"); config `enabled = true` re-enables only a target
- * that config had disabled. A target disabled at run time (API, 410,
- * disable_after) stays disabled across restarts until enabled via the API/UI,
- * or until config toggles it off and on again.
+ * only slots and rate tokens, and target-health.ts its cache of target state
+ * (enablement, circuit, auto-disable).
  *
  * Clock steps: due times are absolute on the injected clock. When a round
  * reads the clock more than a second behind the previous round's reading, the
@@ -39,11 +33,11 @@ import {
 import { CLOCK_STEP_TOLERANCE_MS, rebaseAfterClockStep } from "../store/clock-step.ts";
 import { silentLogger, type Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
-import * as targetState from "../store/target-state.ts";
 import { buildOutboundHeaders } from "./outbound-request.ts";
 import { OutcomeWriter, type Recorded } from "./outcome-writer.ts";
 import { createSender, type Sender } from "./sender.ts";
 import { RateLimiter } from "./rate-limiter.ts";
+import { TargetHealth, type CircuitPolicy } from "./target-health.ts";
 
 /** Reported after every attempt (metrics). */
 export interface AttemptReport {
@@ -77,7 +71,7 @@ export interface SchedulerOptions {
   forwardHeadersFor?: (source: string) => readonly string[];
   onAttempt?: (report: AttemptReport) => void;
   /** Failures in a row that open a target's circuit, and its first and longest open time. */
-  circuit?: { threshold: number; baseMs: number; maxMs: number };
+  circuit?: CircuitPolicy;
 }
 
 /** What `createScheduler` returns; see the file comment for the loop. */
@@ -123,24 +117,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     (leased) => launch(leased, clock()),
   );
   const rnd = () => crypto.getRandomValues(new Uint8Array(10));
-
-  let states = new Map<string, targetState.TargetState>();
-  // Bumped by every local change to `states`. A re-read that started before a
-  // change is stale when it lands (the store runs on another thread) and must
-  // not overwrite what the change put there.
-  let statesVersion = 0;
-  const setState = (name: string, s: targetState.TargetState) => {
-    statesVersion++;
-    states.set(name, s);
-  };
-  const refreshStates = async (force = false) => {
-    const before = statesVersion;
-    const fresh = await targetState.readTargetStates(client);
-    if (force || before === statesVersion) {
-      statesVersion++;
-      states = fresh;
-    }
-  };
+  const health = new TargetHealth(client, targets, circuit, log);
   let loaded = false;
   let started = false;
   let stopped = false;
@@ -163,16 +140,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const now = clock();
     lastClockMs = now;
     await undoClockStep(now, 0);
-    const stored = await targetState.readTargetStates(client);
-    for (const t of opts.targets) {
-      const s = stored.get(t.name);
-      if (!t.enabled && !s?.disabled) {
-        await targetState.disableTarget(client, { name: t.name, reason: "disabled in config", by: "config", nowMs: now });
-      } else if (t.enabled && s?.disabled && s.disabledBy === "config") {
-        await targetState.enableTarget(client, { name: t.name, nowMs: now });
-      }
-    }
-    await refreshStates(true);
+    await health.applyConfig(now);
     loaded = true;
   }
 
@@ -220,10 +188,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     }
     if (full || performance.now() - lastHousekeepingAt >= pollMs) {
       lastHousekeepingAt = performance.now();
-      await refreshStates();
-      // Catches deliveries inserted `pending` by a process that had not yet seen a disable.
-      const disabled = [...states.values()].filter((s) => s.disabled && targets.has(s.name)).map((s) => s.name);
-      await targetState.pausePendingDeliveries(client, disabled, now);
+      await health.refresh();
+      await health.pauseStragglers(now);
       const reclaimed = await reclaimExpiredLeases(client, now);
       if (reclaimed > 0) log.warn("reclaimed deliveries whose lease expired", { reclaimed });
     }
@@ -238,30 +204,18 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   // lease in the same transaction must not hand them more work before that is decided.
   function held(batch: OutcomeRecord[]): Set<string> {
     const out = new Set<string>();
-    for (const r of batch) if (r.status === "paused" || mayTripCircuit(r.target)) out.add(r.target);
+    for (const r of batch) if (r.status === "paused" || health.mayTripCircuit(r.target)) out.add(r.target);
     return out;
-  }
-
-  // Failures whose outcome is being written: the slot is already free, but the
-  // target state that counts them is not back yet. Until it is, a target they
-  // may push over the circuit threshold gets no new work.
-  const unrecordedFailures = new Map<string, number>();
-  function mayTripCircuit(name: string): boolean {
-    const pending = unrecordedFailures.get(name) ?? 0;
-    return pending > 0 && (states.get(name)?.consecutiveFailures ?? 0) + pending >= circuit.threshold;
   }
 
   // What each push target may take now: its free local slots, rate tokens, circuit and disable state.
   function leaseRequest(now: number, hold: ReadonlySet<string> = new Set()): LeaseRequest | null {
     const wants: LeaseWant[] = [];
     for (const t of targets.values()) {
-      if (t.kind !== "push" || hold.has(t.name) || mayTripCircuit(t.name)) continue;
-      const s = states.get(t.name);
-      if (s?.disabled) continue;
-      if (s?.circuitOpenUntil != null && now < s.circuitOpenUntil) continue;
-      // Half-open: after the circuit's time is up, one probe attempt until a success closes it.
-      const halfOpen = s?.circuitOpenUntil != null;
-      const concurrency = t.ordered || halfOpen ? 1 : t.concurrency;
+      if (t.kind !== "push" || hold.has(t.name)) continue;
+      const gate = health.gate(t.name, now);
+      if (!gate.open) continue;
+      const concurrency = t.ordered || gate.probeOnly ? 1 : t.concurrency;
       const tokens = rate.available(t.name, t.ratePerSec, now);
       // Out of tokens: look again when the next one is due rather than at the next poll.
       if (tokens <= 0 && t.ratePerSec !== null) wakeIn(Math.ceil(1000 / t.ratePerSec));
@@ -332,13 +286,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         record = { ...base, attempt: { ...attemptRow, error: outcome.error }, status, nextAttemptAt: next, error: outcome.error, healthy: false };
       }
       const failed = record.healthy === false;
-      if (failed) unrecordedFailures.set(t.name, (unrecordedFailures.get(t.name) ?? 0) + 1);
+      if (failed) health.failureWriting(t.name);
       let recorded: Recorded;
       try {
         recorded = await writer.write(record);
-        if (recorded.target) setState(t.name, recorded.target);
+        if (recorded.target) health.recorded(recorded.target);
       } finally {
-        if (failed) unrecordedFailures.set(t.name, (unrecordedFailures.get(t.name) ?? 1) - 1);
+        if (failed) health.failureWritten(t.name);
       }
       opts.onAttempt?.({ target: t.name, deliveryId: d.id, eventId: d.eventId, attempt: number, status: record.status, statusCode, durationMs: report.durationMs });
       const fields = { target: t.name, delivery: d.id, event: d.eventId, attempt: number, statusCode, durationMs: report.durationMs, error: record.error };
@@ -346,41 +300,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       else if (record.status === "delivered") log.info("delivered", fields);
       else if (record.status === "failed") log.warn("delivery failed", fields);
       else log.debug("attempt failed", { ...fields, nextAttemptAt: record.nextAttemptAt });
-      if (outcome.kind === "gone") await disable(t.name, outcome.error, "gone");
-      else await afterFailureState(t, recorded);
+      if (outcome.kind === "gone") await health.disable(t.name, outcome.error, "gone", clock());
+      else await health.afterFailure(t, recorded.target, clock());
     } catch (err) {
       // The lease expires and another attempt follows: at-least-once, never lost.
       log.error("could not record an attempt", { target: t.name, delivery: d.id, error: String(err) });
     }
-  }
-
-  async function afterFailureState(t: TargetConfig, recorded: Recorded): Promise<void> {
-    const s = recorded.target;
-    if (!s || s.disabled || s.consecutiveFailures === 0) return;
-    const now = clock();
-    if (s.failingSince !== null && now - s.failingSince >= t.disableAfterMs) {
-      const reason = `failing continuously since ${new Date(s.failingSince).toISOString()}; last error: ${s.lastError ?? "unknown"}`;
-      await disable(t.name, reason, "auto");
-      return;
-    }
-    const open = s.circuitOpenUntil !== null && now < s.circuitOpenUntil;
-    if (s.consecutiveFailures >= circuit.threshold && !open) {
-      const untilMs = now + Math.min(circuit.maxMs, circuit.baseMs * 2 ** Math.min(30, s.consecutiveFailures - circuit.threshold));
-      // Cache first: leasing reads the cache, and the store write is a round trip away.
-      setState(t.name, { ...s, circuitOpenUntil: untilMs });
-      await targetState.openCircuit(client, { name: t.name, untilMs, nowMs: now });
-      log.warn("target circuit open", { target: t.name, untilMs, consecutiveFailures: s.consecutiveFailures });
-    }
-  }
-
-  async function disable(name: string, reason: string, by: targetState.DisabledBy): Promise<number> {
-    // Cache first, so no round of leasing hands the target more work meanwhile.
-    const known = states.get(name);
-    if (known) setState(name, { ...known, disabled: true });
-    const paused = await targetState.disableTarget(client, { name, reason, by, nowMs: clock() });
-    await refreshStates(true);
-    log.warn("target disabled", { target: name, reason, by, paused });
-    return paused;
   }
 
   return {
@@ -424,17 +349,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     },
     wake: () => requestTick(),
     async enableTarget(name) {
-      const resumed = await targetState.enableTarget(client, { name, nowMs: clock() });
-      await refreshStates(true);
-      log.info("target enabled", { target: name, resumed });
+      const resumed = await health.enable(name, clock());
       requestTick();
       return resumed;
     },
-    disableTarget: (name, reason) => disable(name, reason, "api"),
-    isPaused(name) {
-      const s = states.get(name);
-      return s ? s.disabled : !(targets.get(name)?.enabled ?? true);
-    },
+    disableTarget: (name, reason) => health.disable(name, reason, "api", clock()),
+    isPaused: (name) => health.isPaused(name),
     inFlight: () => inflight.size,
   };
 }

@@ -1,0 +1,158 @@
+/**
+ * What the delivery loop knows of each target's health, and the decisions it
+ * takes from outcomes: the cache of target_state (disabled, failure streak,
+ * circuit), config enablement at start, the circuit opening after a streak of
+ * failures, auto-disable after `disable_after` of continuous failure, and
+ * disabling on 410. The store's target_state is the truth; this cache lets a
+ * leasing round decide without a read, and every decision is written to the
+ * cache first so that no round hands a target work in between.
+ *
+ * Target enablement (documented choice): at start, config `enabled = false`
+ * disables a target (disabled_by = "config"); config `enabled = true`
+ * re-enables only a target that config had disabled. A target disabled at run
+ * time (API, 410, disable_after) stays disabled across restarts until enabled
+ * via the API/UI, or until config toggles it off and on again.
+ */
+import type { TargetConfig } from "../config/types.ts";
+import type { Logger } from "../log/logger.ts";
+import type { SqlClient } from "../store/remote-client.ts";
+import * as targetState from "../store/target-state.ts";
+
+/** Failures in a row that open a target's circuit, and its first and longest open time. */
+export interface CircuitPolicy {
+  threshold: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+/** How a leasing round may use a target now. */
+export type LeaseGate = { open: false } | { open: true; /** Half-open circuit: one probe attempt at a time. */ probeOnly: boolean };
+
+export class TargetHealth {
+  #states = new Map<string, targetState.TargetState>();
+  // Bumped by every local change to the cache. A re-read that started before a
+  // change is stale when it lands (the store runs on another thread) and must
+  // not overwrite what the change put there.
+  #version = 0;
+  // Failures whose outcome is being written: the slot is already free, but the
+  // target state that counts them is not back yet. Until it is, a target they
+  // may push over the circuit threshold gets no new work.
+  #unrecordedFailures = new Map<string, number>();
+
+  constructor(
+    private readonly client: SqlClient,
+    private readonly targets: ReadonlyMap<string, TargetConfig>,
+    private readonly circuit: CircuitPolicy,
+    private readonly log: Logger,
+  ) {}
+
+  /** Applies config enablement (see the file comment), then loads the cache. */
+  async applyConfig(nowMs: number): Promise<void> {
+    const stored = await targetState.readTargetStates(this.client);
+    for (const t of this.targets.values()) {
+      const s = stored.get(t.name);
+      if (!t.enabled && !s?.disabled) {
+        await targetState.disableTarget(this.client, { name: t.name, reason: "disabled in config", by: "config", nowMs });
+      } else if (t.enabled && s?.disabled && s.disabledBy === "config") {
+        await targetState.enableTarget(this.client, { name: t.name, nowMs });
+      }
+    }
+    await this.refresh(true);
+  }
+
+  /** Re-reads target_state (other processes, the API); `force` wins over local changes made meanwhile. */
+  async refresh(force = false): Promise<void> {
+    const before = this.#version;
+    const fresh = await targetState.readTargetStates(this.client);
+    if (force || before === this.#version) {
+      this.#version++;
+      this.#states = fresh;
+    }
+  }
+
+  /** Pauses deliveries inserted `pending` for a disabled target by a process that had not yet seen the disable. */
+  async pauseStragglers(nowMs: number): Promise<void> {
+    const disabled = [...this.#states.values()].filter((s) => s.disabled && this.targets.has(s.name)).map((s) => s.name);
+    await targetState.pausePendingDeliveries(this.client, disabled, nowMs);
+  }
+
+  /** True when new deliveries to this target should be inserted as `paused`. */
+  isPaused(name: string): boolean {
+    const s = this.#states.get(name);
+    return s ? s.disabled : !(this.targets.get(name)?.enabled ?? true);
+  }
+
+  /** Whether a round may lease for this target now: not disabled, circuit not open, no pending failure about to open it. */
+  gate(name: string, nowMs: number): LeaseGate {
+    if (this.mayTripCircuit(name)) return { open: false };
+    const s = this.#states.get(name);
+    if (s?.disabled) return { open: false };
+    if (s?.circuitOpenUntil != null && nowMs < s.circuitOpenUntil) return { open: false };
+    // Half-open: after the circuit's time is up, one probe attempt until a success closes it.
+    return { open: true, probeOnly: s?.circuitOpenUntil != null };
+  }
+
+  /** A failed attempt's outcome is about to be written (see #unrecordedFailures). */
+  failureWriting(name: string): void {
+    this.#unrecordedFailures.set(name, (this.#unrecordedFailures.get(name) ?? 0) + 1);
+  }
+
+  /** That outcome is written (or its write failed). */
+  failureWritten(name: string): void {
+    this.#unrecordedFailures.set(name, (this.#unrecordedFailures.get(name) ?? 1) - 1);
+  }
+
+  /** True when failures not yet written may push the target over the circuit threshold. */
+  mayTripCircuit(name: string): boolean {
+    const pending = this.#unrecordedFailures.get(name) ?? 0;
+    return pending > 0 && (this.#states.get(name)?.consecutiveFailures ?? 0) + pending >= this.circuit.threshold;
+  }
+
+  /** The target's state as an outcome batch wrote it. */
+  recorded(state: targetState.TargetState): void {
+    this.#set(state.name, state);
+  }
+
+  /** After a failed attempt is recorded: disable after `disable_after` of continuous failure, or open the circuit. */
+  async afterFailure(t: TargetConfig, s: targetState.TargetState | null, nowMs: number): Promise<void> {
+    if (!s || s.disabled || s.consecutiveFailures === 0) return;
+    if (s.failingSince !== null && nowMs - s.failingSince >= t.disableAfterMs) {
+      const reason = `failing continuously since ${new Date(s.failingSince).toISOString()}; last error: ${s.lastError ?? "unknown"}`;
+      await this.disable(t.name, reason, "auto", nowMs);
+      return;
+    }
+    const open = s.circuitOpenUntil !== null && nowMs < s.circuitOpenUntil;
+    if (s.consecutiveFailures >= this.circuit.threshold && !open) {
+      const c = this.circuit;
+      const untilMs = nowMs + Math.min(c.maxMs, c.baseMs * 2 ** Math.min(30, s.consecutiveFailures - c.threshold));
+      // Cache first: leasing reads the cache, and the store write is a round trip away.
+      this.#set(t.name, { ...s, circuitOpenUntil: untilMs });
+      await targetState.openCircuit(this.client, { name: t.name, untilMs, nowMs });
+      this.log.warn("target circuit open", { target: t.name, untilMs, consecutiveFailures: s.consecutiveFailures });
+    }
+  }
+
+  /** Disables a target and pauses its pending deliveries; returns how many were paused. */
+  async disable(name: string, reason: string, by: targetState.DisabledBy, nowMs: number): Promise<number> {
+    // Cache first, so no round of leasing hands the target more work meanwhile.
+    const known = this.#states.get(name);
+    if (known) this.#set(name, { ...known, disabled: true });
+    const paused = await targetState.disableTarget(this.client, { name, reason, by, nowMs });
+    await this.refresh(true);
+    this.log.warn("target disabled", { target: name, reason, by, paused });
+    return paused;
+  }
+
+  /** Enables a target and resumes its paused deliveries; returns how many resumed. */
+  async enable(name: string, nowMs: number): Promise<number> {
+    const resumed = await targetState.enableTarget(this.client, { name, nowMs });
+    await this.refresh(true);
+    this.log.info("target enabled", { target: name, resumed });
+    return resumed;
+  }
+
+  #set(name: string, s: targetState.TargetState): void {
+    this.#version++;
+    this.#states.set(name, s);
+  }
+}
