@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
-import { processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
+import { fixedRate, pct, processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -201,58 +201,6 @@ async function countStored(cwd: string): Promise<number> {
 
 interface StepResult { offered: number; ingest: number; ingestP99: number; failed: number; skipped: number; delivery: number; depthStart: number; depthEnd: number }
 
-/**
- * Open-loop load at a fixed rate: requests are sent on schedule whether or
- * not earlier ones were answered (up to 256 in flight; beyond that a request
- * is counted as skipped, i.e. the server fell behind).
- */
-async function fixedRate(url: string, ratePerSec: number, seconds: number, tag: string): Promise<{ ok: number; failed: number; skipped: number; latMs: number[] }> {
-  const total = Math.round(ratePerSec * seconds);
-  let issued = 0;
-  let inflight = 0;
-  let ok = 0;
-  let failed = 0;
-  let skipped = 0;
-  const latMs: number[] = [];
-  const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    const finishIfDone = () => {
-      if (issued >= total && inflight === 0) {
-        clearInterval(timer);
-        resolve();
-      }
-    };
-    const timer = setInterval(() => {
-      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * ratePerSec));
-      while (issued < due) {
-        issued++;
-        if (inflight >= 256) {
-          skipped++;
-          continue;
-        }
-        inflight++;
-        const started = performance.now();
-        fetch(url, { method: "POST", body: BODY, headers: { "content-type": "application/json", "x-signature": SIG, "x-request-id": `${tag}-${issued}` } })
-          .then(async (res) => {
-            await res.arrayBuffer();
-            if (res.status === 200) ok++;
-            else failed++;
-            latMs.push(performance.now() - started);
-          })
-          .catch(() => failed++)
-          .finally(() => {
-            inflight--;
-            finishIfDone();
-          });
-      }
-      finishIfDone();
-    }, 2);
-  });
-  return { ok, failed, skipped, latMs: latMs.sort((a, b) => a - b) };
-}
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
-
 /** Bare Bun.serve: read the body, answer JSON. The ceiling; it verifies nothing, so no checkVerifies. */
 async function roundBare(): Promise<void> {
   const port = freePort();
@@ -342,14 +290,14 @@ try {
     const cwd = mkdtempSync(join(dir, "e2e-"));
     const sink = await startSink();
     const relay = await startRelay(bin, cwd, sink.url);
-    await fixedRate(relay.ingestUrl, 200, 1, "warm"); // connections and JIT
+    await fixedRate({ url: relay.ingestUrl, body: BODY, signature: SIG }, 200, 1, "warm"); // connections and JIT
     while ((await relayStats(relay.adminUrl)).depth > 0) await Bun.sleep(100);
     const max = relayRow.wrk.rps;
     for (const fraction of [0.2, 0.35, 0.5, 0.65, 0.8]) {
       const offered = Math.round((max * fraction) / 50) * 50;
       const before = await relayStats(relay.adminUrl);
       const t0 = performance.now();
-      const r = await fixedRate(relay.ingestUrl, offered, STEP_SEC, `e2e${offered}`);
+      const r = await fixedRate({ url: relay.ingestUrl, body: BODY, signature: SIG }, offered, STEP_SEC, `e2e${offered}`);
       const sec = (performance.now() - t0) / 1000;
       const after = await relayStats(relay.adminUrl);
       const step = {

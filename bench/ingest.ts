@@ -3,20 +3,25 @@
  * connections drives (1) a bare Bun.serve POST handler — the ceiling — and
  * (2) the compiled hookrelay with one HMAC source and one route, on a durable
  * store (synchronous=FULL). Prints req/s, p50/p99 and the ratio, then checks
- * that every acked request was stored. Needs `wrk` (Debian package).
+ * that every acked request was stored. Before wrk, an open-loop load at fixed
+ * rates (BENCH_RATES, default 1000,3000/s) gives the latency below
+ * saturation. Needs `wrk` (Debian package).
  */
 import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary } from "../test/support/binary.ts";
-import { processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
+import { fixedRate, pct, processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const SECRET = "bench-secret";
 /** BENCH_NO_ROUTE=1: the source routes nowhere, so the run measures ingest alone (no delivery rows, no deliveries). */
 const NO_ROUTE = process.env.BENCH_NO_ROUTE === "1";
+/** BENCH_RATES: open-loop rates (requests/s) measured before wrk, BENCH_RATE_SEC seconds each; "" skips them. */
+const RATES = (process.env.BENCH_RATES ?? "1000,3000").split(",").filter(Boolean).map(Number);
+const RATE_SEC = Number(process.env.BENCH_RATE_SEC ?? 8);
 const BODY = JSON.stringify({ type: "order.paid", data: { id: "ord_123", amount: 4200, currency: "EUR", note: "ë Ñ ú ✓" } });
 const SIG = createHmac("sha256", SECRET).update(BODY).digest("hex");
 
@@ -68,6 +73,12 @@ ${NO_ROUTE ? "" : '[[routes]]\nfrom = "bench"\nto = ["sink"]\n'}`.replace('log_l
 );
 const relay = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd: dir, stderr: "inherit" });
 await waitForPort("http://127.0.0.1:18092/healthz");
+// Below saturation first: an open-loop load at fixed rates (the relay is fresh), for the latency a provider sees.
+const belowSaturation: { rate: number; ok: number; failed: number; skipped: number; latMs: number[] }[] = [];
+for (const rate of RATES) {
+  const r = await fixedRate({ url: "http://127.0.0.1:18091/in/bench", body: BODY, signature: `sha256=${SIG}` }, rate, RATE_SEC, `rate${rate}`);
+  belowSaturation.push({ rate, ...r });
+}
 const cpuBefore = processCpuMs(relay.pid);
 const hr = await runWrk("http://127.0.0.1:18091/in/bench");
 const relayCpuMs = processCpuMs(relay.pid) - cpuBefore;
@@ -81,11 +92,15 @@ const stored = Number((await store.conn.client.execute("SELECT count(*) AS n FRO
 await store.close();
 rmSync(dir, { recursive: true, force: true });
 
-const acked = hr.requests - hr.non2xx - hr.sockErrors;
+const acked = hr.requests - hr.non2xx - hr.sockErrors + belowSaturation.reduce((n, r) => n + r.ok, 0);
 const fmt = (r: WrkResult) => `${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms`;
 console.log(`wrk -t2 -c${CONNECTIONS} -d${DURATION}, body ${BODY.length} B`);
 console.log(`bare Bun.serve   ${fmt(baseline)}`);
 console.log(`hookrelay        ${fmt(hr)}   non-2xx ${hr.non2xx + hr.sockErrors}`);
 console.log(`relay CPU        ${((relayCpuMs * 1000) / Math.max(1, hr.requests)).toFixed(0)} µs per request (all threads, ingest + delivery)`);
 console.log(`ratio            ${(hr.rps / baseline.rps).toFixed(2)}× bare Bun.serve (target ≥ 0.35×), p99 ${hr.p99.toFixed(2)} ms (target ≤ 10 ms)`);
+for (const r of belowSaturation)
+  console.log(
+    `open loop ${String(r.rate).padStart(5)}/s  p50 ${pct(r.latMs, 0.5).toFixed(2)} ms   p90 ${pct(r.latMs, 0.9).toFixed(2)} ms   p99 ${pct(r.latMs, 0.99).toFixed(2)} ms   max ${pct(r.latMs, 1).toFixed(1)} ms   failed ${r.failed}, skipped ${r.skipped}`,
+  );
 console.log(`durability       acked ${acked}, stored ${stored} → ${stored >= acked ? "every acked request stored" : `LOST ${acked - stored}`}`);

@@ -1,7 +1,8 @@
 /**
  * What the ingest benchmarks share: the wrk Lua script (each request a new
  * event: X-Request-Id varies per thread and request), one wrk run parsed into
- * figures, and a process's CPU time from /proc.
+ * figures, an open-loop load at a fixed rate (latency below saturation), and
+ * a process's CPU time from /proc.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -71,3 +72,62 @@ export function processCpuMs(pid: number): number {
     return Number.NaN;
   }
 }
+
+/**
+ * Open-loop load at a fixed rate: requests are sent on schedule whether or
+ * not earlier ones were answered (up to 256 in flight; beyond that a request
+ * is counted as skipped, i.e. the server fell behind).
+ */
+export async function fixedRate(
+  target: { url: string; body: string; signature: string },
+  ratePerSec: number,
+  seconds: number,
+  tag: string,
+): Promise<{ ok: number; failed: number; skipped: number; latMs: number[] }> {
+  const { url, body, signature } = target;
+  const total = Math.round(ratePerSec * seconds);
+  let issued = 0;
+  let inflight = 0;
+  let ok = 0;
+  let failed = 0;
+  let skipped = 0;
+  const latMs: number[] = [];
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    const finishIfDone = () => {
+      if (issued >= total && inflight === 0) {
+        clearInterval(timer);
+        resolve();
+      }
+    };
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * ratePerSec));
+      while (issued < due) {
+        issued++;
+        if (inflight >= 256) {
+          skipped++;
+          continue;
+        }
+        inflight++;
+        const started = performance.now();
+        fetch(url, { method: "POST", body, headers: { "content-type": "application/json", "x-signature": signature, "x-request-id": `${tag}-${issued}` } })
+          .then(async (res) => {
+            await res.arrayBuffer();
+            if (res.status === 200) ok++;
+            else failed++;
+            latMs.push(performance.now() - started);
+          })
+          .catch(() => failed++)
+          .finally(() => {
+            inflight--;
+            finishIfDone();
+          });
+      }
+      finishIfDone();
+    }, 2);
+  });
+  return { ok, failed, skipped, latMs: latMs.sort((a, b) => a - b) };
+}
+
+/** The p-quantile (0–1) of ascending values. */
+export const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
