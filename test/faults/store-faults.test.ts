@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunningBinary } from "../support/binary.ts";
-import { openStoreFile, relayToml, runBinary, scratchDir, sendEvent, serveBinary, waitFor } from "../support/fault-harness.ts";
+import { openStoreFile, recordingTarget, relayToml, runBinary, scratchDir, sendEvent, serveBinary, waitFor } from "../support/fault-harness.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -104,6 +104,37 @@ test.skipIf(cannotMount !== null)("a full disk answers 503 with Retry-After, the
   console.log(`store full: ${acked.size} acked (${acked.size - 1} before the disk filled), ${stored.size} stored`);
   for (const [id, body] of acked) expect(stored.get(id)).toBe(body);
 }, 30_000);
+
+test.skipIf(cannotMount !== null)("a full disk while delivering: 503s, the relay keeps running, and every acked event reaches the target once space is back", async () => {
+  const dir = setup();
+  const mnt = join(dir, "small");
+  expect(mountTmpfs(mnt, "4m")).toBeNull();
+  cleanups.push(() => Bun.spawnSync(["umount", "-l", mnt]));
+  const target = recordingTarget();
+  cleanups.push(() => target.stop());
+  // Delivery writes (leases, outcomes, attempts) share the ingest commit: they meet the full disk too.
+  const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/relay.db`, maxBody: "256kb", targets: [{ url: target.url }] })));
+  const acked = new Set<string>();
+  const send = async (i: number) => {
+    const r = await sendEvent(bin.publicUrl, JSON.stringify({ id: `fulld_${i}`, type: "points.earned", pad: "y".repeat(60_000) + i }));
+    if (r.status === 200) acked.add(r.json.id!);
+    return r.status;
+  };
+  const free = () => Number(Bun.spawnSync(["df", "-B1", "--output=avail", mnt]).stdout.toString().trim().split("\n").pop()!);
+  writeFileSync(join(mnt, "filler"), new Uint8Array(Math.max(0, free() - 300_000)));
+  const statuses: number[] = [];
+  for (let i = 0; i < 40 && !statuses.includes(503); i++) statuses.push(await send(i));
+  expect(statuses.at(-1)).toBe(503);
+  expect(acked.size).toBeGreaterThan(0);
+  expect(bin.proc.exitCode).toBeNull();
+
+  Bun.spawnSync(["rm", "-f", join(mnt, "filler")]);
+  await waitFor("a 200 after space was freed", async () => ((await send(1000)) === 200 ? true : null), 10_000, 200);
+  // Every acked event is delivered (webhook-id is the event id), whatever happened to its first lease or outcome.
+  await waitFor("every acked event delivered", () => [...acked].every((id) => target.byId.has(id)), 20_000, 100);
+  expect(bin.proc.exitCode).toBeNull();
+  expect(await bin.stop()).toBe(0);
+}, 45_000);
 
 test("a store locked by another process past busy_timeout answers 503 with Retry-After, then 200 once released", async () => {
   const dir = setup();
