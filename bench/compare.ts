@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
-import { fixedRate, pct, processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
+import { benchRelayToml, fixedRate, pct, processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -149,23 +149,7 @@ async function startRelay(bin: string, cwd: string, sinkUrl: string, route = tru
   const [pub, admin] = [freePort(), freePort()];
   writeFileSync(
     join(cwd, "hookrelay.toml"),
-    `log_level = "warn"
-[server]
-listen = "127.0.0.1:${pub}"
-admin_listen = "127.0.0.1:${admin}"
-[store]
-url = "file:./relay.db"
-[[sources]]
-name = "bench"
-verify = { scheme = "hmac", header = "X-Signature", algorithm = "sha256", encoding = "hex", prefix = "sha256=", signed = "{body}", secret = "${SECRET}" }
-dedupe = { key = ["header:X-Request-Id"] }
-event_type = "$.type"
-[[targets]]
-name = "sink"
-url = "${sinkUrl}"
-signing = { secret = "${SIGNING}" }
-concurrency = 64
-${route ? '[[routes]]\nfrom = "bench"\nto = ["sink"]\n' : ""}`,
+    benchRelayToml({ publicPort: pub, adminPort: admin, secret: SECRET, sinkUrl, signingSecret: SIGNING, route, concurrency: 64 }),
   );
   const proc = spawnChild([bin, "serve", "--config", "hookrelay.toml"], { cwd });
   const adminUrl = `http://127.0.0.1:${admin}`;

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary } from "../test/support/binary.ts";
-import { fixedRate, pct, processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
+import { benchRelayToml, fixedRate, pct, processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -54,22 +54,14 @@ const bin = await ensureBinary();
 const sink = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("ok") });
 writeFileSync(
   join(dir, "hookrelay.toml"),
-  `[server]
-listen = "127.0.0.1:18091"
-admin_listen = "127.0.0.1:18092"
-[store]
-url = "file:./relay.db"
-log_level = "warn"
-[[sources]]
-name = "bench"
-verify = { scheme = "hmac", header = "X-Signature", algorithm = "sha256", encoding = "hex", prefix = "sha256=", signed = "{body}", secret = "${SECRET}" }
-dedupe = { key = ["header:X-Request-Id"] }
-event_type = "$.type"
-[[targets]]
-name = "sink"
-url = "http://127.0.0.1:${sink.port}/"
-signing = { secret = "whsec_${Buffer.from("bench-signing-secret-32-bytes!!!").toString("base64")}" }
-${NO_ROUTE ? "" : '[[routes]]\nfrom = "bench"\nto = ["sink"]\n'}`.replace('log_level = "warn"\n', "").replace("[server]", 'log_level = "warn"\n[server]'),
+  benchRelayToml({
+    publicPort: 18091,
+    adminPort: 18092,
+    secret: SECRET,
+    sinkUrl: `http://127.0.0.1:${sink.port}/`,
+    signingSecret: `whsec_${Buffer.from("bench-signing-secret-32-bytes!!!").toString("base64")}`,
+    route: !NO_ROUTE,
+  }),
 );
 const relay = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd: dir, stderr: "inherit" });
 await waitForPort("http://127.0.0.1:18092/healthz");

@@ -1,8 +1,9 @@
 /**
  * What the ingest benchmarks share: the wrk Lua script (each request a new
  * event: X-Request-Id varies per thread and request), one wrk run parsed into
- * figures, an open-loop load at a fixed rate (latency below saturation), and
- * a process's CPU time from /proc.
+ * figures, an open-loop load at a fixed rate (latency below saturation), the
+ * relay's config (one generic-hmac source, one sink target), and a process's
+ * CPU time from /proc.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -131,3 +132,35 @@ export async function fixedRate(
 
 /** The p-quantile (0–1) of ascending values. */
 export const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+
+/**
+ * The benches' relay config: one generic `hmac` source "bench" (X-Signature,
+ * sha256 hex, prefix `sha256=`, dedupe on X-Request-Id) and one target "sink";
+ * with `route` false the source routes nowhere (ingest alone).
+ */
+export function benchRelayToml(o: {
+  publicPort: number;
+  adminPort: number;
+  secret: string;
+  sinkUrl: string;
+  signingSecret: string;
+  route: boolean;
+  concurrency?: number;
+}): string {
+  return `log_level = "warn"
+[server]
+listen = "127.0.0.1:${o.publicPort}"
+admin_listen = "127.0.0.1:${o.adminPort}"
+[store]
+url = "file:./relay.db"
+[[sources]]
+name = "bench"
+verify = { scheme = "hmac", header = "X-Signature", algorithm = "sha256", encoding = "hex", prefix = "sha256=", signed = "{body}", secret = "${o.secret}" }
+dedupe = { key = ["header:X-Request-Id"] }
+event_type = "$.type"
+[[targets]]
+name = "sink"
+url = "${o.sinkUrl}"
+signing = { secret = "${o.signingSecret}" }
+${o.concurrency ? `concurrency = ${o.concurrency}\n` : ""}${o.route ? '[[routes]]\nfrom = "bench"\nto = ["sink"]\n' : ""}`;
+}
