@@ -19,5 +19,9 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0004_trim_indexes",
     "sql": "DROP INDEX `deliveries_due`;--> statement-breakpoint\nDROP INDEX `events_received`;--> statement-breakpoint\nDROP INDEX `events_source_received`;--> statement-breakpoint\nDROP INDEX `events_type_received`;"
+  },
+  {
+    "tag": "0005_one_dedupe_index",
+    "sql": "DROP INDEX `events_dedupe_key`;--> statement-breakpoint\nDROP INDEX `events_dedupe`;--> statement-breakpoint\nCREATE INDEX `events_dedupe` ON `events` (`dedupe_key`,`source`,`received_at`);"
   }
 ];

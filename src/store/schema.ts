@@ -29,11 +29,12 @@ export const events = sqliteTable(
     erasedAt: integer("erased_at"),
   },
   (t) => [
-    index("events_dedupe").on(t.source, t.dedupeKey, t.receivedAt),
-    // Admin list: newest-first id cursors per filter, and dedupe-key search (store/admin-queries.ts).
+    // Dedupe lookups (dedupe_key, source) and the admin's dedupe-key search share one
+    // index: provider keys are random, so each row costs one random page per index.
+    index("events_dedupe").on(t.dedupeKey, t.source, t.receivedAt),
+    // Admin list: newest-first id cursors per filter (store/admin-queries.ts).
     index("events_source_id").on(t.source, t.id),
     index("events_type_id").on(t.eventType, t.id),
-    index("events_dedupe_key").on(t.dedupeKey),
   ],
 );
 
