@@ -143,6 +143,26 @@ test("a rate caps how many attempts start per second of the clock", async () => 
   expect(target.received).toHaveLength(5);
 });
 
+test("deliveries yield to providers queueing for their ack, down to the floor, and come back once the queue is gone", async () => {
+  const target = recordingTarget(cleanups, () => "hang");
+  const backlog = { n: 40 };
+  const period = { t: 0 };
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 16 })], {
+    ingestFirst: { backlog: () => backlog.n, now: () => period.t, busyAt: 16, floor: 2, periodMs: 100 },
+  });
+  for (let i = 0; i < 20; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  const leased = [await scheduler.tick(), await scheduler.tick()];
+  backlog.n = 0;
+  for (let i = 1; i <= 3; i++) {
+    period.t = i * 100;
+    leased.push(await scheduler.tick());
+  }
+  // Busy: the floor (2), nothing more in the same period; calm: 4, 8, then the target's own 16.
+  expect(leased).toEqual([2, 0, 2, 4, 8]);
+  await target.until(16);
+  expect(scheduler.inFlight()).toBe(16);
+});
+
 test("wake() sends a newly stored event without waiting for the poll", async () => {
   const target = recordingTarget(cleanups);
   const { clock, store, scheduler } = await setup([targetConfig("t", target.url)], { pollMs: 3_600_000 });

@@ -38,6 +38,7 @@ import { OutcomeWriter, type Recorded } from "./outcome-writer.ts";
 import { createSender, type Sender } from "./sender.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import { TargetHealth, type CircuitPolicy } from "./target-health.ts";
+import { IngestFirst, type IngestFirstOptions } from "./ingest-first.ts";
 
 /** Reported after every attempt (metrics). */
 export interface AttemptReport {
@@ -72,6 +73,8 @@ export interface SchedulerOptions {
   onAttempt?: (report: AttemptReport) => void;
   /** Failures in a row that open a target's circuit, and its first and longest open time. */
   circuit?: CircuitPolicy;
+  /** Ingest first (ingest-first.ts): yield to a queue of providers waiting for their ack. */
+  ingestFirst?: IngestFirstOptions;
 }
 
 /** What `createScheduler` returns; see the file comment for the loop. */
@@ -118,6 +121,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   );
   const rnd = () => crypto.getRandomValues(new Uint8Array(10));
   const health = new TargetHealth(client, targets, circuit, log);
+  const ingestFirst = opts.ingestFirst ? new IngestFirst(opts.ingestFirst) : null;
+  const ceiling = opts.targets.reduce((n, t) => n + (t.kind === "push" ? t.concurrency : 0), 0);
+  // While ingest comes first: since when, and the lowest cap (one log line per episode).
+  let yielded: { since: number; lowest: number } | null = null;
+  // First target asked in each round: a cap shared by several targets rotates among them.
+  let turn = 0;
   let loaded = false;
   let started = false;
   let stopped = false;
@@ -208,10 +217,24 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     return out;
   }
 
-  // What each push target may take now: its free local slots, rate tokens, circuit and disable state.
+  // What each push target may take now: its free local slots, rate tokens, circuit and disable
+  // state, and the ingest-first cap shared by all targets.
   function leaseRequest(now: number, hold: ReadonlySet<string> = new Set()): LeaseRequest | null {
+    let budget = Infinity;
+    if (ingestFirst) {
+      let busy = 0;
+      for (const n of perTarget.values()) busy += n;
+      budget = ingestFirst.cap(busy, ceiling) - busy;
+      noteYield(budget + busy);
+      if (budget <= 0) return null;
+    }
     const wants: LeaseWant[] = [];
-    for (const t of targets.values()) {
+    let list = [...targets.values()];
+    if (budget !== Infinity && list.length > 1) {
+      const first = turn++ % list.length;
+      list = [...list.slice(first), ...list.slice(0, first)];
+    }
+    for (const t of list) {
       if (t.kind !== "push" || hold.has(t.name)) continue;
       const gate = health.gate(t.name, now);
       if (!gate.open) continue;
@@ -219,11 +242,25 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       const tokens = rate.available(t.name, t.ratePerSec, now);
       // Out of tokens: look again when the next one is due rather than at the next poll.
       if (tokens <= 0 && t.ratePerSec !== null) wakeIn(Math.ceil(1000 / t.ratePerSec));
-      const slots = Math.min(concurrency - (perTarget.get(t.name) ?? 0), tokens);
+      const slots = Math.min(concurrency - (perTarget.get(t.name) ?? 0), tokens, budget);
       if (slots <= 0) continue;
+      budget -= slots;
       wants.push({ target: t.name, slots, concurrency, ordered: t.ordered, leaseMs: t.timeoutMs + leaseMargin });
     }
     return wants.length === 0 ? null : { leaseId: makeId("lease", now, rnd()), nowMs: now, wants };
+  }
+
+  function noteYield(cap: number): void {
+    if (cap !== Infinity) {
+      if (!yielded) log.debug("ingest is queueing: deliveries yield", { cap });
+      yielded = { since: yielded?.since ?? performance.now(), lowest: Math.min(cap, yielded?.lowest ?? cap) };
+    } else if (yielded) {
+      log.info("deliveries yielded to queueing ingest requests", {
+        forMs: Math.round(performance.now() - yielded.since),
+        lowestInFlight: yielded.lowest,
+      });
+      yielded = null;
+    }
   }
 
   function launch(leased: LeasedDelivery[], now: number): void {

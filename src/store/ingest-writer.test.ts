@@ -147,3 +147,15 @@ test("on the writer thread, delivery writes join the ingest commit; a failing on
   );
   expect([rs.rows[0]!.s, rs.rows[0]!.r, rs.rows[0]!.o, rs.rows[0]!.e]).toEqual(["failed", 0, 5, 2]);
 });
+
+for (const inline of [true, false])
+  test(`${inline ? "inline" : "on the writer thread"}, ackBacklogPeak reports the most requests that waited for a commit at once, once`, async () => {
+    const store = await freshStore(inline);
+    expect(store.writer.ackBacklogPeak()).toBe(0);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => store.writer.submit(item(`evt_${i}`, `k${i}`))));
+    expect(store.writer.ackBacklogPeak()).toBe(30);
+    // Everything was answered: the next reading starts from nothing waiting.
+    expect(store.writer.ackBacklogPeak()).toBe(0);
+    await store.writer.submit(item("evt_x", "kx"));
+    expect(store.writer.ackBacklogPeak()).toBe(1);
+  });

@@ -83,6 +83,9 @@ export class IngestWriter {
   #scheduled = false;
   #flushing: Promise<void> | null = null;
   readonly #maxBatch: number;
+  /** Ingest requests submitted and not yet settled, and their peak since ackBacklogPeak(). */
+  #waiting = 0;
+  #peak = 0;
 
   constructor(
     private readonly connection: WriterConnection,
@@ -93,10 +96,18 @@ export class IngestWriter {
 
   /** Stores one request (or finds its original); resolves only once durable. */
   submit(item: IngestItem): Promise<IngestOutcome> {
+    if (++this.#waiting > this.#peak) this.#peak = this.#waiting;
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
       this.#schedule();
     });
+  }
+
+  /** The most ingest requests that waited for their commit at once since the previous call. */
+  ackBacklogPeak(): number {
+    const peak = this.#peak;
+    this.#peak = this.#waiting;
+    return peak;
   }
 
   /** Records a rejection on the next flush; never fails the caller. */
@@ -150,6 +161,7 @@ export class IngestWriter {
         const jobs = this.#jobs.splice(0);
         try {
           const { outcomes, jobResults } = await this.#write(batch.map((w) => w.item), rejections, jobs);
+          this.#waiting -= batch.length;
           batch.forEach((w, i) => w.resolve(outcomes[i]!));
           jobs.forEach((j, i) => {
             const r = jobResults[i]!;
@@ -158,6 +170,7 @@ export class IngestWriter {
           });
         } catch (cause) {
           const err = classifyStoreError(cause);
+          this.#waiting -= batch.length;
           for (const w of batch) w.reject(err);
           for (const j of jobs) j.reject(cause);
           await this.#resetConnection();

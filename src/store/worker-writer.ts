@@ -16,6 +16,8 @@ export interface Writer {
   submit(item: IngestItem): Promise<IngestOutcome>;
   recordRejection(item: RejectionItem): void;
   flushed(): Promise<void>;
+  /** The most ingest requests that waited for their commit at once since the previous call. */
+  ackBacklogPeak(): number;
 }
 
 interface Pending {
@@ -34,6 +36,7 @@ export class WorkerWriter implements Writer {
   #queue: IngestItem[] = [];
   #rejections: RejectionItem[] = [];
   #pending = new Map<number, Pending>();
+  #peak = 0;
   #scheduled = false;
   /** Batches sent and not yet answered (a rejection-only batch is answered too). */
   #inflight = 0;
@@ -85,6 +88,7 @@ export class WorkerWriter implements Writer {
     return new Promise((resolve, reject) => {
       const seq = ++this.#seq;
       this.#pending.set(seq, { resolve, reject });
+      if (this.#pending.size > this.#peak) this.#peak = this.#pending.size;
       this.#queue.push(item);
       this.#schedule();
     });
@@ -93,6 +97,12 @@ export class WorkerWriter implements Writer {
   recordRejection(item: RejectionItem): void {
     this.#rejections.push(item);
     this.#schedule();
+  }
+
+  ackBacklogPeak(): number {
+    const peak = this.#peak;
+    this.#peak = this.#pending.size;
+    return peak;
   }
 
   async flushed(): Promise<void> {

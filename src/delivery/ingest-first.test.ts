@@ -1,0 +1,43 @@
+import { expect, test } from "bun:test";
+import { IngestFirst } from "./ingest-first.ts";
+
+function controller(backlog: { n: number }, clock: { t: number }) {
+  return new IngestFirst({ backlog: () => backlog.n, now: () => clock.t, busyAt: 16, floor: 2, periodMs: 100 });
+}
+
+test("a queue of acks halves the attempts in flight each period down to the floor; a calm one doubles them back to no cap", () => {
+  const backlog = { n: 40 };
+  const clock = { t: 0 };
+  const f = controller(backlog, clock);
+  expect(f.cap(24, 64)).toBe(12); // from what is in flight now
+  expect(f.cap(12, 64)).toBe(12); // at most one move per period
+  const caps: number[] = [];
+  for (let i = 1; i <= 4; i++) {
+    clock.t = i * 100;
+    caps.push(f.cap(caps.at(-1) ?? 12, 64));
+  }
+  expect(caps).toEqual([6, 3, 2, 2]);
+  expect(f.yielding()).toBe(true);
+  backlog.n = 15;
+  const back: number[] = [];
+  for (let i = 5; i <= 9; i++) {
+    clock.t = i * 100;
+    back.push(f.cap(2, 64));
+  }
+  expect(back).toEqual([4, 8, 16, 32, Infinity]);
+  expect(f.yielding()).toBe(false);
+});
+
+test("a backlog below busyAt never caps deliveries", () => {
+  const clock = { t: 0 };
+  const f = controller({ n: 15 }, clock);
+  for (let i = 0; i < 10; i++) {
+    clock.t = i * 100;
+    expect(f.cap(64, 64)).toBe(Infinity);
+  }
+});
+
+test("busy with nothing in flight, the floor is the cap", () => {
+  const f = controller({ n: 100 }, { t: 0 });
+  expect(f.cap(0, 64)).toBe(2);
+});

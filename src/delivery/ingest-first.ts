@@ -1,0 +1,65 @@
+/**
+ * Ingest first. A provider waits for our ack, and retries or gives up on us
+ * when it is slow; a target waits for nothing: its deliveries are safe in
+ * the store. Both share the process's CPU and its one write connection, so
+ * when providers' requests queue up for their commit the delivery engine
+ * yields. Every period the ingest backlog is high it halves the attempts it
+ * keeps in flight, down to a floor that keeps deliveries moving; every period
+ * it is low it doubles them back, until no cap is left. A burst is absorbed
+ * by the queue and delivered once it is over; below saturation nothing
+ * changes.
+ */
+
+export interface IngestFirstOptions {
+  /** The most ingest requests that waited for a commit at once since the previous call. */
+  backlog: () => number;
+  /** A backlog at or above this means providers are queueing. Default 16. */
+  busyAt?: number;
+  /** Attempts kept in flight however busy ingest is. Default 2. */
+  floor?: number;
+  /** How often the cap may move. Default 100 ms. */
+  periodMs?: number;
+  /** Monotonic ms. Default performance.now. */
+  now?: () => number;
+}
+
+/** The cap on attempts in flight across all targets (see the file comment). */
+export class IngestFirst {
+  #cap = Infinity;
+  #at = -Infinity;
+  readonly #busyAt: number;
+  readonly #floor: number;
+  readonly #periodMs: number;
+  readonly #now: () => number;
+
+  constructor(private readonly opts: IngestFirstOptions) {
+    this.#busyAt = opts.busyAt ?? 16;
+    this.#floor = Math.max(1, opts.floor ?? 2);
+    this.#periodMs = opts.periodMs ?? 100;
+    this.#now = opts.now ?? (() => performance.now());
+  }
+
+  /**
+   * How many attempts may be in flight now, `inFlight` being in flight and
+   * `ceiling` the most the targets' concurrency allows. Infinity: no cap.
+   */
+  cap(inFlight: number, ceiling: number): number {
+    const now = this.#now();
+    if (now - this.#at < this.#periodMs) return this.#cap;
+    this.#at = now;
+    if (this.opts.backlog() >= this.#busyAt) {
+      // From no cap, start from what is in flight: that is what competes now.
+      const from = Math.min(this.#cap, Math.max(inFlight, this.#floor));
+      this.#cap = Math.max(this.#floor, Math.floor(from / 2));
+    } else if (this.#cap !== Infinity) {
+      this.#cap *= 2;
+      if (this.#cap >= ceiling) this.#cap = Infinity;
+    }
+    return this.#cap;
+  }
+
+  /** True while deliveries are held below the targets' own concurrency. */
+  yielding(): boolean {
+    return this.#cap !== Infinity;
+  }
+}
