@@ -38,6 +38,6 @@ export function createDeliveryEngine(opts: {
     pollMs: opts.pollMs,
     onAttempt: opts.onAttempt,
     forwardHeadersFor: (source) => forward.get(source) ?? [],
-    ingestFirst: { backlog: () => opts.store.writer.ackBacklogPeak() },
+    ingestFirst: { backlog: () => opts.store.writer.ackBacklog() },
   });
 }

@@ -5,14 +5,16 @@ function controller(backlog: { n: number }, clock: { t: number }) {
   return new IngestFirst({ backlog: () => backlog.n, now: () => clock.t, busyAt: 16, floor: 2, periodMs: 100 });
 }
 
-test("a queue of acks halves the attempts in flight each period down to the floor; a calm one doubles them back to no cap", () => {
+test("a queue of acks two periods in a row halves the attempts in flight each period down to the floor; a calm one doubles them back to no cap", () => {
   const backlog = { n: 40 };
   const clock = { t: 0 };
   const f = controller(backlog, clock);
+  expect(f.cap(24, 64)).toBe(Infinity); // one busy period could be one slow commit
+  clock.t = 100;
   expect(f.cap(24, 64)).toBe(12); // from what is in flight now
   expect(f.cap(12, 64)).toBe(12); // at most one move per period
   const caps: number[] = [];
-  for (let i = 1; i <= 4; i++) {
+  for (let i = 2; i <= 5; i++) {
     clock.t = i * 100;
     caps.push(f.cap(caps.at(-1) ?? 12, 64));
   }
@@ -20,7 +22,7 @@ test("a queue of acks halves the attempts in flight each period down to the floo
   expect(f.yielding()).toBe(true);
   backlog.n = 15;
   const back: number[] = [];
-  for (let i = 5; i <= 9; i++) {
+  for (let i = 6; i <= 10; i++) {
     clock.t = i * 100;
     back.push(f.cap(2, 64));
   }
@@ -38,6 +40,20 @@ test("a backlog below busyAt never caps deliveries", () => {
 });
 
 test("busy with nothing in flight, the floor is the cap", () => {
-  const f = controller({ n: 100 }, { t: 0 });
+  const clock = { t: 0 };
+  const f = controller({ n: 100 }, clock);
+  f.cap(0, 64);
+  clock.t = 100;
   expect(f.cap(0, 64)).toBe(2);
+});
+
+test("busy periods with a calm one between them never cap", () => {
+  const backlog = { n: 0 };
+  const clock = { t: 0 };
+  const f = controller(backlog, clock);
+  for (let i = 0; i < 10; i++) {
+    clock.t = i * 100;
+    backlog.n = i % 2 === 0 ? 50 : 0;
+    expect(f.cap(16, 64)).toBe(Infinity);
+  }
 });

@@ -150,14 +150,16 @@ test("deliveries yield to providers queueing for their ack, down to the floor, a
   const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 16 })], {
     ingestFirst: { backlog: () => backlog.n, now: () => period.t, busyAt: 16, floor: 2, periodMs: 100 },
   });
+  await scheduler.tick(); // nothing due yet; the first busy period
   for (let i = 0; i < 20; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  period.t = 100;
   const leased = [await scheduler.tick(), await scheduler.tick()];
   backlog.n = 0;
-  for (let i = 1; i <= 3; i++) {
+  for (let i = 2; i <= 4; i++) {
     period.t = i * 100;
     leased.push(await scheduler.tick());
   }
-  // Busy: the floor (2), nothing more in the same period; calm: 4, 8, then the target's own 16.
+  // Busy a second period: the floor (2), nothing more in the same period; calm: 4, 8, then the target's own 16.
   expect(leased).toEqual([2, 0, 2, 4, 8]);
   await target.until(16);
   expect(scheduler.inFlight()).toBe(16);

@@ -149,13 +149,14 @@ test("on the writer thread, delivery writes join the ingest commit; a failing on
 });
 
 for (const inline of [true, false])
-  test(`${inline ? "inline" : "on the writer thread"}, ackBacklogPeak reports the most requests that waited for a commit at once, once`, async () => {
+  test(`${inline ? "inline" : "on the writer thread"}, ackBacklog is the mean number of requests each new one found waiting for the commit`, async () => {
     const store = await freshStore(inline);
-    expect(store.writer.ackBacklogPeak()).toBe(0);
+    expect(store.writer.ackBacklog()).toBe(0);
+    // 30 submitted at once: the k-th finds k waiting (itself included), mean (1 + … + 30) / 30.
     await Promise.all(Array.from({ length: 30 }, (_, i) => store.writer.submit(item(`evt_${i}`, `k${i}`))));
-    expect(store.writer.ackBacklogPeak()).toBe(30);
-    // Everything was answered: the next reading starts from nothing waiting.
-    expect(store.writer.ackBacklogPeak()).toBe(0);
+    expect(store.writer.ackBacklog()).toBe(15.5);
+    expect(store.writer.ackBacklog()).toBe(0);
     await store.writer.submit(item("evt_x", "kx"));
-    expect(store.writer.ackBacklogPeak()).toBe(1);
+    await store.writer.submit(item("evt_y", "ky"));
+    expect(store.writer.ackBacklog()).toBe(1);
   });

@@ -83,9 +83,10 @@ export class IngestWriter {
   #scheduled = false;
   #flushing: Promise<void> | null = null;
   readonly #maxBatch: number;
-  /** Ingest requests submitted and not yet settled, and their peak since ackBacklogPeak(). */
+  /** Ingest requests submitted and not yet settled; what each submit saw since ackBacklog(). */
   #waiting = 0;
-  #peak = 0;
+  #seen = 0;
+  #seenBy = 0;
 
   constructor(
     private readonly connection: WriterConnection,
@@ -96,18 +97,19 @@ export class IngestWriter {
 
   /** Stores one request (or finds its original); resolves only once durable. */
   submit(item: IngestItem): Promise<IngestOutcome> {
-    if (++this.#waiting > this.#peak) this.#peak = this.#waiting;
+    this.#seen += ++this.#waiting;
+    this.#seenBy++;
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
       this.#schedule();
     });
   }
 
-  /** The most ingest requests that waited for their commit at once since the previous call. */
-  ackBacklogPeak(): number {
-    const peak = this.#peak;
-    this.#peak = this.#waiting;
-    return peak;
+  /** Mean count of ingest requests waiting for their commit, as each submit since the previous call saw it. */
+  ackBacklog(): number {
+    const mean = this.#seenBy === 0 ? 0 : this.#seen / this.#seenBy;
+    this.#seen = this.#seenBy = 0;
+    return mean;
   }
 
   /** Records a rejection on the next flush; never fails the caller. */

@@ -16,8 +16,11 @@ export interface Writer {
   submit(item: IngestItem): Promise<IngestOutcome>;
   recordRejection(item: RejectionItem): void;
   flushed(): Promise<void>;
-  /** The most ingest requests that waited for their commit at once since the previous call. */
-  ackBacklogPeak(): number;
+  /**
+   * How many ingest requests were waiting for their commit, on average, as each
+   * request submitted since the previous call found it (itself included); 0 if none.
+   */
+  ackBacklog(): number;
 }
 
 interface Pending {
@@ -36,7 +39,9 @@ export class WorkerWriter implements Writer {
   #queue: IngestItem[] = [];
   #rejections: RejectionItem[] = [];
   #pending = new Map<number, Pending>();
-  #peak = 0;
+  /** Sum of the waiting counts seen by each submit since ackBacklog(), and how many. */
+  #seen = 0;
+  #seenBy = 0;
   #scheduled = false;
   /** Batches sent and not yet answered (a rejection-only batch is answered too). */
   #inflight = 0;
@@ -88,7 +93,8 @@ export class WorkerWriter implements Writer {
     return new Promise((resolve, reject) => {
       const seq = ++this.#seq;
       this.#pending.set(seq, { resolve, reject });
-      if (this.#pending.size > this.#peak) this.#peak = this.#pending.size;
+      this.#seen += this.#pending.size;
+      this.#seenBy++;
       this.#queue.push(item);
       this.#schedule();
     });
@@ -99,10 +105,10 @@ export class WorkerWriter implements Writer {
     this.#schedule();
   }
 
-  ackBacklogPeak(): number {
-    const peak = this.#peak;
-    this.#peak = this.#pending.size;
-    return peak;
+  ackBacklog(): number {
+    const mean = this.#seenBy === 0 ? 0 : this.#seen / this.#seenBy;
+    this.#seen = this.#seenBy = 0;
+    return mean;
   }
 
   async flushed(): Promise<void> {
