@@ -1,0 +1,89 @@
+/**
+ * Ingest first, with the compiled binary: a burst of providers (more at once
+ * than the relay can ack) makes the delivery engine yield to them, and once
+ * the burst is over every acknowledged event still reaches the target.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startBinary } from "../support/binary.ts";
+import { tempDir } from "../support/relay.ts";
+
+const SECRET = "burst-secret";
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+test("a burst of providers makes deliveries yield to their acks, and every acked event is delivered after it", async () => {
+  const tmp = tempDir("hookrelay-burst-");
+  cleanups.push(() => tmp.remove());
+  const delivered = new Set<string>();
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const sink = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await req.arrayBuffer();
+      await Bun.sleep(2);
+      delivered.add(req.headers.get("webhook-id")!);
+      inFlight--;
+      return new Response("ok");
+    },
+  });
+  cleanups.push(() => sink.stop(true));
+  const config = join(tmp.dir, "hookrelay.toml");
+  writeFileSync(
+    config,
+    `log_level = "info"
+[server]
+listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+[store]
+url = "file:./relay.db"
+[[sources]]
+name = "burst"
+verify = { scheme = "hmac", header = "X-Signature", algorithm = "sha256", encoding = "hex", signed = "{body}", secret = "${SECRET}" }
+dedupe = { key = ["$.n"] }
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:${sink.port}/hooks"
+concurrency = 16
+[[routes]]
+from = "burst"
+to = ["app"]
+`,
+  );
+  const relay = await startBinary(["serve", "--config", config], tmp.dir);
+  cleanups.push(() => relay.stop());
+  // 128 providers at once for at most 2 s (and at most 20,000 events): more than one commit can take.
+  const acked: string[] = [];
+  let n = 0;
+  const until = performance.now() + 2_000;
+  await Promise.all(
+    Array.from({ length: 128 }, async () => {
+      while (performance.now() < until && n < 20_000) {
+        const body = JSON.stringify({ n: n++ });
+        const res = await fetch(`${relay.publicUrl}/in/burst`, {
+          method: "POST",
+          body,
+          headers: { "content-type": "application/json", "x-signature": createHmac("sha256", SECRET).update(body).digest("hex") },
+        });
+        if (res.status === 200) acked.push(((await res.json()) as { id: string }).id);
+        else await res.arrayBuffer();
+      }
+    }),
+  );
+  expect(acked.length).toBeGreaterThan(500);
+  const deadline = performance.now() + 60_000;
+  while (acked.some((id) => !delivered.has(id)) && performance.now() < deadline) await Bun.sleep(100);
+  expect(acked.filter((id) => !delivered.has(id))).toEqual([]);
+  expect(maxInFlight).toBeLessThanOrEqual(16);
+  const line = relay.logs().split("\n").find((l) => l.includes("deliveries yielded to queueing ingest requests"));
+  expect(line).toBeDefined();
+  expect(JSON.parse(line!).lowestInFlight).toBeLessThanOrEqual(4);
+}, 90_000);
