@@ -9,6 +9,8 @@
  *      checks payload-hmac-sha256 on X-Signature and runs /bin/true;
  *   4. bench/node-receiver.mjs: node:http, constant-time HMAC check, appends
  *      each body to a file with a group fsync before the 200.
+ * Each server first gets the same load for BENCH_WARMUP (3s), unmeasured, so
+ * that every one is measured warm (JIT compiled), as a long-running server is.
  * Records req/s, p50/p99, non-2xx and the server's peak RSS (VmHWM), prints
  * the table and the ratios. Then the end-to-end in-and-out rate: hookrelay
  * ingesting at fixed offered rates while delivering to a sink in another
@@ -26,7 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
-import { benchRelayToml, fixedRate, pct, processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
+import { ackedBy, benchRelayToml, fixedRate, pct, processCpuMs, runWrk as runWrkWith, WARMUP, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -107,20 +109,22 @@ async function checkVerifies(url: string, name: string): Promise<void> {
   if (good < 200 || good > 299 || bad < 400) throw new Error(`${name}: signed → ${good}, bad signature → ${bad}; not a fair comparison`);
 }
 
-interface Run { wrk: WrkResult; rssMb: number; cpuUsPerReq: number; load: string }
+/** `warmAcked`: requests the unmeasured warm-up got a 2xx for (durability checks count them). */
+interface Run { wrk: WrkResult; rssMb: number; cpuUsPerReq: number; load: string; warmAcked: number }
 interface Row extends Run { name: string; note: string; runs: Run[] }
 const rows: Row[] = [];
 
 
 const loadAvg = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0]!;
 
-/** One wrk run against a started server: throughput, latency, its peak RSS and CPU per request. */
+/** One wrk run against a started, warmed-up server: throughput, latency, its peak RSS and CPU per request. */
 async function measure(name: string, proc: Subprocess, url: string, verifies = true): Promise<Run> {
   if (verifies) await checkVerifies(url, name);
+  const warm = await warmUp({ url, script: lua, connections: CONNECTIONS });
   const load = loadAvg();
   const cpu0 = processCpuMs(proc.pid);
   const wrk = await runWrk(url);
-  const run = { wrk, rssMb: peakRssMb(proc.pid), cpuUsPerReq: ((processCpuMs(proc.pid) - cpu0) * 1e3) / Math.max(1, wrk.requests), load };
+  const run = { wrk, rssMb: peakRssMb(proc.pid), cpuUsPerReq: ((processCpuMs(proc.pid) - cpu0) * 1e3) / Math.max(1, wrk.requests), load, warmAcked: ackedBy(warm) };
   console.error(`${name}: ${wrk.rps.toFixed(0)} req/s, p99 ${wrk.p99} ms, peak RSS ${run.rssMb.toFixed(0)} MB, ${run.cpuUsPerReq.toFixed(0)} CPU µs/req (load ${load})`);
   return run;
 }
@@ -213,7 +217,7 @@ async function roundRelay(bin: string, route = true): Promise<void> {
   await stop(relay.proc);
   await stop(sink.proc);
   const stored = await countStored(cwd);
-  const acked = run.wrk.requests - run.wrk.non2xx - run.wrk.sockErrors;
+  const acked = ackedBy(run.wrk) + run.warmAcked;
   // +2: the signed and badly signed check requests (the bad one is not stored, the good one is).
   durability.push(`${name}: acked ${acked} (+1 check), stored ${stored} → ${stored >= acked + 1 ? "every acked request stored" : `LOST ${acked + 1 - stored}`}`);
   record(name, run, route ? `HMAC + dedupe + durable store + delivery to a sink; queue after the run: ${depth}` : "HMAC + dedupe + durable store; routes nowhere, so nothing is delivered");
@@ -249,7 +253,7 @@ async function roundNode(): Promise<void> {
   const run = await measure("node:http receiver", proc, `http://127.0.0.1:${port}/in/bench`);
   await stop(proc);
   const lines = readFileSync(file, "utf8").split("\n").length - 1;
-  const acked = run.wrk.requests - run.wrk.non2xx - run.wrk.sockErrors;
+  const acked = ackedBy(run.wrk) + run.warmAcked;
   durability.push(`node receiver: acked ${acked} (+1 check), lines in file ${lines}`);
   record("node:http receiver", run, "HMAC + append + group fsync; no dedupe, no delivery");
 }
@@ -319,7 +323,7 @@ try {
     const bare = rows[0]!;
     const get = (name: string) => rows.find((r) => r.name === name)!;
     const [hr, so, wh, nd] = [get("hookrelay"), get("hookrelay, store only"), get("adnanh/webhook"), get("node:http receiver")];
-    console.log(`\nwrk -t2 -c${CONNECTIONS} -d${DURATION} --latency, body ${Buffer.byteLength(BODY)} B, ${navigator.hardwareConcurrency} CPUs, wrk on the same machine, best of ${ROUNDS} interleaved rounds`);
+    console.log(`\nwrk -t2 -c${CONNECTIONS} -d${DURATION} --latency, body ${Buffer.byteLength(BODY)} B, ${navigator.hardwareConcurrency} CPUs, wrk on the same machine, each server warmed up for ${WARMUP} first, best of ${ROUNDS} interleaved rounds`);
     console.log("| server | req/s | × bare | p50 ms | p99 ms | non-2xx + socket errors | peak RSS MB | CPU µs/req | req/s per round (load avg) | notes |");
     console.log("|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
     for (const r of rows)

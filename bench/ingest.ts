@@ -5,14 +5,15 @@
  * store (synchronous=FULL). Prints req/s, p50/p99 and the ratio, then checks
  * that every acked request was stored. Before wrk, an open-loop load at fixed
  * rates (BENCH_RATES, default 1000,3000/s) gives the latency below
- * saturation. Needs `wrk` (Debian package).
+ * saturation. Before each measured wrk run the server gets the same load for
+ * BENCH_WARMUP (3s), unmeasured: servers are measured warm. Needs `wrk`.
  */
 import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary } from "../test/support/binary.ts";
-import { benchRelayToml, fixedRate, pct, processCpuMs, runWrk as runWrkWith, writeWrkScript, type WrkResult } from "./wrk.ts";
+import { ackedBy, benchRelayToml, fixedRate, pct, processCpuMs, runWrk as runWrkWith, WARMUP, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -46,6 +47,7 @@ async function waitForPort(url: string) {
 const barePort = 18090;
 const bare = Bun.spawn([process.execPath, "-e", `Bun.serve({ port: ${barePort}, hostname: "127.0.0.1", async fetch(req) { await req.arrayBuffer(); return Response.json({ id: "evt_x" }); } })`]);
 await waitForPort(`http://127.0.0.1:${barePort}/`);
+await warmUp({ url: `http://127.0.0.1:${barePort}/in/bench`, script: lua, connections: CONNECTIONS });
 const baseline = await runWrk(`http://127.0.0.1:${barePort}/in/bench`);
 bare.kill();
 
@@ -71,6 +73,7 @@ for (const rate of RATES) {
   const r = await fixedRate({ url: "http://127.0.0.1:18091/in/bench", body: BODY, signature: `sha256=${SIG}` }, rate, RATE_SEC, `rate${rate}`);
   belowSaturation.push({ rate, ...r });
 }
+const warm = await warmUp({ url: "http://127.0.0.1:18091/in/bench", script: lua, connections: CONNECTIONS });
 const cpuBefore = processCpuMs(relay.pid);
 const hr = await runWrk("http://127.0.0.1:18091/in/bench");
 const relayCpuMs = processCpuMs(relay.pid) - cpuBefore;
@@ -84,9 +87,9 @@ const stored = Number((await store.conn.client.execute("SELECT count(*) AS n FRO
 await store.close();
 rmSync(dir, { recursive: true, force: true });
 
-const acked = hr.requests - hr.non2xx - hr.sockErrors + belowSaturation.reduce((n, r) => n + r.ok, 0);
+const acked = ackedBy(hr) + ackedBy(warm) + belowSaturation.reduce((n, r) => n + r.ok, 0);
 const fmt = (r: WrkResult) => `${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms`;
-console.log(`wrk -t2 -c${CONNECTIONS} -d${DURATION}, body ${BODY.length} B`);
+console.log(`wrk -t2 -c${CONNECTIONS} -d${DURATION}, body ${BODY.length} B, each server warmed up with the same load for ${WARMUP} first`);
 console.log(`bare Bun.serve   ${fmt(baseline)}`);
 console.log(`hookrelay        ${fmt(hr)}   non-2xx ${hr.non2xx + hr.sockErrors}`);
 console.log(`relay CPU        ${((relayCpuMs * 1000) / Math.max(1, hr.requests)).toFixed(0)} µs per request (all threads, ingest + delivery)`);

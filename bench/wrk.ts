@@ -64,6 +64,24 @@ export async function runWrk(opts: { url: string; script: string; connections: n
   };
 }
 
+/**
+ * BENCH_WARMUP (default 3s, "0" for none): how long each server is driven by
+ * the same wrk load, unmeasured, before its measured run. Servers are
+ * measured warm, as they run in production: JIT compilation (Bun, Node) and
+ * first allocations are not counted against the figures of a long-running
+ * process. The requests it makes are counted for the durability checks.
+ */
+export const WARMUP = process.env.BENCH_WARMUP ?? "3s";
+
+/** The unmeasured warm-up run (see WARMUP); null when disabled. */
+export async function warmUp(opts: { url: string; script: string; connections: number }): Promise<WrkResult | null> {
+  if (WARMUP === "0" || WARMUP === "") return null;
+  return runWrk({ ...opts, duration: WARMUP });
+}
+
+/** Requests a wrk run got a 2xx answer for (0 for none). */
+export const ackedBy = (r: WrkResult | null) => (r ? r.requests - r.non2xx - r.sockErrors : 0);
+
 /** User + system CPU time of a process (all its threads) in ms, from /proc; NaN elsewhere. */
 export function processCpuMs(pid: number): number {
   try {
