@@ -1,6 +1,6 @@
 /**
  * What the ingest benchmarks share: the wrk Lua script (each request a new
- * event: X-Request-Id varies per thread and request), one wrk run parsed into
+ * event: X-Request-Id varies per run, thread and request), one wrk run parsed into
  * figures, an open-loop load at a fixed rate (latency below saturation), the
  * relay's config (one generic-hmac source, one sink target), and a process's
  * CPU time from /proc.
@@ -29,11 +29,16 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Signature"] = "${signatureHeader}"
 local counter = 0
 local threads = 0
-setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
+local runId = nil
+-- A fresh prefix per wrk run, so that a warm-up's ids are not the measured run's (dedupe).
+setup = function(thread)
+  if runId == nil then local f = io.open("/proc/sys/kernel/random/uuid"); runId = f:read("*l"); f:close() end
+  threads = threads + 1; thread:set("tid", threads); thread:set("run", runId)
+end
 init = function() counter = 0 end
 request = function()
   counter = counter + 1
-  wrk.headers["X-Request-Id"] = tid .. "-" .. counter
+  wrk.headers["X-Request-Id"] = run .. "-" .. tid .. "-" .. counter
   return wrk.format()
 end
 `,
