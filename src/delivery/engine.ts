@@ -10,6 +10,7 @@ import type { Config } from "../config/types.ts";
 import { presetDefaults } from "../core/verify/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
+import type { IngestFirstOptions } from "./ingest-first.ts";
 import { createScheduler, type AttemptReport, type Scheduler } from "./scheduler.ts";
 
 /** Builds the production scheduler for `config`; call `start()` once the listeners are up. */
@@ -38,6 +39,21 @@ export function createDeliveryEngine(opts: {
     pollMs: opts.pollMs,
     onAttempt: opts.onAttempt,
     forwardHeadersFor: (source) => forward.get(source) ?? [],
-    ingestFirst: { backlog: () => opts.store.writer.ackBacklog() },
+    ingestFirst: ingestFirstFromEnv(() => opts.store.writer.ackBacklog(), opts.log, process.env.HOOKRELAY_INGEST_FIRST_BUSY_AT),
   });
+}
+
+/**
+ * Ingest first (ingest-first.ts) on the store's ack backlog. The environment
+ * variable HOOKRELAY_INGEST_FIRST_BUSY_AT tunes the backlog at which
+ * deliveries yield (default 32); 0 turns it off (OPERATIONS.md).
+ */
+export function ingestFirstFromEnv(backlog: () => number, log: Logger, value: string | undefined): IngestFirstOptions | undefined {
+  if (value === undefined || value === "") return { backlog };
+  const busyAt = Number(value);
+  if (!Number.isFinite(busyAt) || busyAt < 0) {
+    log.warn("HOOKRELAY_INGEST_FIRST_BUSY_AT: expected a number ≥ 0; using the default", { value });
+    return { backlog };
+  }
+  return busyAt === 0 ? undefined : { backlog, busyAt };
 }

@@ -1,4 +1,6 @@
 import { expect, test } from "bun:test";
+import { createLogger } from "../log/logger.ts";
+import { ingestFirstFromEnv } from "./engine.ts";
 import { IngestFirst } from "./ingest-first.ts";
 
 function controller(backlog: { n: number }, clock: { t: number }) {
@@ -56,4 +58,31 @@ test("busy periods with a calm one between them never cap", () => {
     backlog.n = i % 2 === 0 ? 50 : 0;
     expect(f.cap(16, 64)).toBe(Infinity);
   }
+});
+
+test("by default a mean backlog of 32 is a queue and 31 is not", () => {
+  const backlog = { n: 31 };
+  const clock = { t: 0 };
+  const f = new IngestFirst({ backlog: () => backlog.n, now: () => clock.t });
+  for (let i = 0; i < 5; i++) {
+    clock.t = i * 100;
+    expect(f.cap(16, 64)).toBe(Infinity);
+  }
+  backlog.n = 32;
+  clock.t = 500;
+  expect(f.cap(16, 64)).toBe(Infinity);
+  clock.t = 600;
+  expect(f.cap(16, 64)).toBe(8);
+});
+
+test("HOOKRELAY_INGEST_FIRST_BUSY_AT sets the backlog, 0 turns ingest first off, nonsense keeps the default and says so", () => {
+  const lines: string[] = [];
+  const log = createLogger("warn", (l) => lines.push(l));
+  const backlog = () => 0;
+  expect(ingestFirstFromEnv(backlog, log, undefined)).toEqual({ backlog });
+  expect(ingestFirstFromEnv(backlog, log, "8")).toEqual({ backlog, busyAt: 8 });
+  expect(ingestFirstFromEnv(backlog, log, "0")).toBeUndefined();
+  expect(lines).toEqual([]);
+  expect(ingestFirstFromEnv(backlog, log, "lots")).toEqual({ backlog });
+  expect(JSON.parse(lines[0]!)).toMatchObject({ level: "warn", value: "lots" });
 });
