@@ -28,6 +28,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
   const { config, store, log } = opts;
   const metrics = createRelayMetrics({ config, store, nowMs: Date.now });
   const delivery = createDeliveryEngine({ config, store, log, onAttempt: metrics.onAttempt });
+  metrics.watchDelivery(delivery);
   const app = createApp({ config, store, log, delivery, metrics });
   const { listen, adminListen, maxBodyBytes } = config.server;
   try {

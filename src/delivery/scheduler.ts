@@ -97,6 +97,8 @@ export interface Scheduler {
   isPaused(name: string): boolean;
   /** Attempts in flight in this process. */
   inFlight(): number;
+  /** True while ingest first holds attempts below the targets' concurrency. */
+  yielding(): boolean;
 }
 
 /** Creates the delivery scheduler for the configured targets. */
@@ -393,5 +395,6 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     disableTarget: (name, reason) => health.disable(name, reason, "api", clock()),
     isPaused: (name) => health.isPaused(name),
     inFlight: () => inflight.size,
+    yielding: () => ingestFirst?.yielding() ?? false,
   };
 }

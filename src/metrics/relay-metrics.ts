@@ -27,6 +27,8 @@ export interface RelayMetrics {
   recordAttempt(target: string, status: AttemptStatus, durationMs: number): void;
   /** Adapter for the delivery engine's `onAttempt` hook. */
   onAttempt(report: { target: string; status: AttemptStatus; durationMs: number }): void;
+  /** Gauges of this process's delivery engine: attempts in flight, and whether they yield to ingest. */
+  watchDelivery(engine: { inFlight(): number; yielding(): boolean }): void;
   /** The exposition text. */
   render(): Promise<string>;
 }
@@ -87,6 +89,14 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
     duplicate: (source) => duplicates.inc({ source }),
     recordAttempt,
     onAttempt: (r) => recordAttempt(r.target, r.status, r.durationMs),
+    watchDelivery(engine) {
+      registry.gauge("hookrelay_deliveries_in_flight", "Delivery attempts this process has in flight.", () => [{ labels: {}, value: engine.inFlight() }]);
+      registry.gauge(
+        "hookrelay_delivery_yielding",
+        "1 while deliveries are held back because providers queue for their ack (ingest first), else 0.",
+        () => [{ labels: {}, value: engine.yielding() ? 1 : 0 }],
+      );
+    },
     async render() {
       scrape = queueStats(store.conn.client);
       try {

@@ -2,6 +2,7 @@
  * Ingest first, with the compiled binary: a burst of providers (more at once
  * than the relay can ack) makes the delivery engine yield to them, and once
  * the burst is over every acknowledged event still reaches the target.
+ * /metrics shows it (hookrelay_delivery_yielding).
  */
 import { afterEach, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
@@ -66,6 +67,16 @@ to = ["app"]
   const acked: string[] = [];
   let n = 0;
   const until = performance.now() + 2_000;
+  const gauge = async (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, "m").exec(await (await fetch(`${relay.adminUrl}/metrics`)).text())?.[1]);
+  // /metrics says so while it happens: a few scrapes during the burst.
+  const yieldingSeen: number[] = [];
+  const scrapes = (async () => {
+    for (let i = 0; i < 6; i++) {
+      await Bun.sleep(300);
+      yieldingSeen.push(await gauge("hookrelay_delivery_yielding"));
+    }
+  })();
   await Promise.all(
     Array.from({ length: 128 }, async () => {
       while (performance.now() < until && n < 20_000) {
@@ -80,7 +91,9 @@ to = ["app"]
       }
     }),
   );
+  await scrapes;
   expect(acked.length).toBeGreaterThan(500);
+  expect(yieldingSeen).toContain(1);
   const deadline = performance.now() + 60_000;
   while (acked.some((id) => !delivered.has(id)) && performance.now() < deadline) await Bun.sleep(100);
   expect(acked.filter((id) => !delivered.has(id))).toEqual([]);
@@ -88,4 +101,6 @@ to = ["app"]
   const line = relay.logs().split("\n").find((l) => l.includes("deliveries yielded to queueing ingest requests"));
   expect(line).toBeDefined();
   expect(JSON.parse(line!).lowestInFlight).toBeLessThanOrEqual(4);
+  expect(await gauge("hookrelay_delivery_yielding")).toBe(0);
+  expect(await gauge("hookrelay_deliveries_in_flight")).toBe(0);
 }, 90_000);
