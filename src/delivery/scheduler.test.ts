@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { TargetConfig } from "../config/types.ts";
 import { fakeClock, recordingTarget, runCleanups, storeAt, submitEvent, targetConfig, tempDir } from "../../test/delivery/fixtures.ts";
+import { createLogger } from "../log/logger.ts";
 import { createScheduler, type SchedulerOptions } from "./scheduler.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -163,6 +164,31 @@ test("deliveries yield to providers queueing for their ack, down to the floor, a
   expect(leased).toEqual([2, 0, 2, 4, 8]);
   await target.until(16);
   expect(scheduler.inFlight()).toBe(16);
+});
+
+test("a burst is logged once it is over, and a second burst within the minute adds no line of its own", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const backlog = { n: 0 };
+  const period = { t: 0 };
+  const target = recordingTarget(cleanups);
+  const { scheduler } = await setup([targetConfig("t", target.url, { concurrency: 4 })], {
+    log: createLogger("info", (l) => lines.push(JSON.parse(l))),
+    ingestFirst: { backlog: () => backlog.n, now: () => period.t, busyAt: 16, floor: 2, periodMs: 100 },
+  });
+  // Busy two periods (capped at 2), then calm until the cap is gone (4 is the targets' ceiling).
+  const burst = async () => {
+    for (const n of [40, 40, 0, 0]) {
+      backlog.n = n;
+      period.t += 100;
+      await scheduler.tick();
+    }
+  };
+  await burst();
+  await burst();
+  const yielded = lines.filter((l) => l.msg === "deliveries yielded to queueing ingest requests");
+  expect(yielded).toHaveLength(1);
+  expect(yielded[0]).toMatchObject({ level: "info", lowestInFlight: 2 });
+  expect(yielded[0]).not.toHaveProperty("episodes");
 });
 
 test("wake() sends a newly stored event without waiting for the poll", async () => {

@@ -125,8 +125,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const health = new TargetHealth(client, targets, circuit, log);
   const ingestFirst = opts.ingestFirst ? new IngestFirst(opts.ingestFirst) : null;
   const ceiling = opts.targets.reduce((n, t) => n + (t.kind === "push" ? t.concurrency : 0), 0);
-  // While ingest comes first: since when, and the lowest cap (one log line per episode).
+  // While ingest comes first: since when, and the lowest cap; what the next log line sums up.
   let yielded: { since: number; lowest: number } | null = null;
+  let yieldLog = { at: -Infinity, episodes: 0, ms: 0, lowest: Infinity };
   // First target asked in each round: a cap shared by several targets rotates among them.
   let turn = 0;
   let loaded = false;
@@ -252,17 +253,27 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     return wants.length === 0 ? null : { leaseId: makeId("lease", now, rnd()), nowMs: now, wants };
   }
 
+  // One info line per episode, at most one a minute: a load that keeps tipping over the
+  // threshold sums its episodes into the next line instead of logging each.
   function noteYield(cap: number): void {
+    const now = performance.now();
     if (cap !== Infinity) {
       if (!yielded) log.debug("ingest is queueing: deliveries yield", { cap });
-      yielded = { since: yielded?.since ?? performance.now(), lowest: Math.min(cap, yielded?.lowest ?? cap) };
-    } else if (yielded) {
-      log.info("deliveries yielded to queueing ingest requests", {
-        forMs: Math.round(performance.now() - yielded.since),
-        lowestInFlight: yielded.lowest,
-      });
-      yielded = null;
+      yielded = { since: yielded?.since ?? now, lowest: Math.min(cap, yielded?.lowest ?? cap) };
+      return;
     }
+    if (!yielded) return;
+    yieldLog.episodes++;
+    yieldLog.ms += now - yielded.since;
+    yieldLog.lowest = Math.min(yieldLog.lowest, yielded.lowest);
+    yielded = null;
+    if (now - yieldLog.at < 60_000) return;
+    log.info("deliveries yielded to queueing ingest requests", {
+      forMs: Math.round(yieldLog.ms),
+      lowestInFlight: yieldLog.lowest,
+      ...(yieldLog.episodes > 1 ? { episodes: yieldLog.episodes } : {}),
+    });
+    yieldLog = { at: now, episodes: 0, ms: 0, lowest: Infinity };
   }
 
   function launch(leased: LeasedDelivery[], now: number): void {
