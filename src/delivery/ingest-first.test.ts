@@ -86,3 +86,18 @@ test("HOOKRELAY_INGEST_FIRST_BUSY_AT sets the backlog, 0 turns ingest first off,
   expect(ingestFirstFromEnv(backlog, log, "lots")).toEqual({ backlog });
   expect(JSON.parse(lines[0]!)).toMatchObject({ level: "warn", value: "lots" });
 });
+
+test("yielding lasts at most maxYieldMs in a row; then deliveries rest at full concurrency for restMs, whatever the backlog", () => {
+  const clock = { t: 0 };
+  const f = new IngestFirst({ backlog: () => 100, now: () => clock.t, busyAt: 16, floor: 2, periodMs: 100, maxYieldMs: 1_000, restMs: 500 });
+  const caps: number[] = [];
+  for (let t = 0; t <= 2_000; t += 100) {
+    clock.t = t;
+    caps.push(f.cap(2, 64));
+  }
+  // t=0 first busy period; 100 capped (from the 2 in flight); until 1,100 (1 s of yielding),
+  // then full for 500 ms (1,100-1,500); then busy again: 1,600 the first period, 1,700 capped.
+  expect(caps).toEqual([
+    Infinity, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, Infinity, Infinity, Infinity, Infinity, Infinity, Infinity, 2, 2, 2, 2,
+  ]);
+});

@@ -8,7 +8,11 @@
  * that keeps deliveries moving; every period it is low it doubles them back,
  * until no cap is left. A burst is absorbed
  * by the queue and delivered once it is over; below saturation nothing
- * changes.
+ * changes. It is a burst absorber, not a state: after `maxYieldMs` of
+ * yielding in a row deliveries get their full concurrency back for `restMs`,
+ * whatever the backlog, so a queue that is not a burst (a load past the
+ * machine's capacity, or a slow disk whose commits keep many acks waiting)
+ * never starves them.
  */
 
 export interface IngestFirstOptions {
@@ -22,6 +26,10 @@ export interface IngestFirstOptions {
   busyAt?: number;
   /** Attempts kept in flight however busy ingest is. Default 2. */
   floor?: number;
+  /** The longest stretch of yielding. Default 30 s. */
+  maxYieldMs?: number;
+  /** After it, how long deliveries keep full concurrency whatever the backlog. Default 30 s. */
+  restMs?: number;
   /** How often the cap may move. Default 100 ms. */
   periodMs?: number;
   /** Monotonic ms. Default performance.now. */
@@ -34,6 +42,9 @@ export class IngestFirst {
   #at = -Infinity;
   /** The previous period was busy too: a single slow commit is not a queue. */
   #wasBusy = false;
+  /** When the current stretch of yielding began, and until when deliveries rest from it. */
+  #yieldingSince = 0;
+  #restUntil = -Infinity;
   readonly #busyAt: number;
   readonly #floor: number;
   readonly #periodMs: number;
@@ -54,11 +65,16 @@ export class IngestFirst {
     const now = this.#now();
     if (now - this.#at < this.#periodMs) return this.#cap;
     this.#at = now;
-    const busy = this.opts.backlog() >= this.#busyAt;
+    const busy = this.opts.backlog() >= this.#busyAt && now >= this.#restUntil;
     const wasBusy = this.#wasBusy;
     this.#wasBusy = busy;
-    if (busy) {
+    if (this.#cap !== Infinity && now - this.#yieldingSince >= (this.opts.maxYieldMs ?? 30_000)) {
+      this.#cap = Infinity;
+      this.#wasBusy = false;
+      this.#restUntil = now + (this.opts.restMs ?? 30_000);
+    } else if (busy) {
       if (!wasBusy && this.#cap === Infinity) return this.#cap;
+      if (this.#cap === Infinity) this.#yieldingSince = now;
       // From no cap, start from what is in flight: that is what competes now.
       const from = Math.min(this.#cap, Math.max(inFlight, this.#floor));
       this.#cap = Math.max(this.#floor, Math.floor(from / 2));
