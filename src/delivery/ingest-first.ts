@@ -6,9 +6,8 @@
  * yields. Every period the ingest backlog is high it halves the attempts it
  * keeps in flight (from the second busy period in a row), down to a floor
  * that keeps deliveries moving; every period it is low it doubles them back,
- * until no cap is left. A burst is absorbed
- * by the queue and delivered once it is over; below saturation nothing
- * changes. It is a burst absorber, not a state: after `maxYieldMs` of
+ * until no cap is left. A burst is absorbed by the queue and delivered once
+ * it is over; below saturation nothing changes. It is a burst absorber, not a state: after `maxYieldMs` of
  * yielding in a row deliveries get their full concurrency back for `restMs`,
  * whatever the backlog, so a queue that is not a burst (a load past the
  * machine's capacity, or a slow disk whose commits keep many acks waiting)
@@ -48,12 +47,16 @@ export class IngestFirst {
   readonly #busyAt: number;
   readonly #floor: number;
   readonly #periodMs: number;
+  readonly #maxYieldMs: number;
+  readonly #restMs: number;
   readonly #now: () => number;
 
   constructor(private readonly opts: IngestFirstOptions) {
     this.#busyAt = opts.busyAt ?? 32;
     this.#floor = Math.max(1, opts.floor ?? 2);
     this.#periodMs = opts.periodMs ?? 100;
+    this.#maxYieldMs = opts.maxYieldMs ?? 30_000;
+    this.#restMs = opts.restMs ?? 30_000;
     this.#now = opts.now ?? (() => performance.now());
   }
 
@@ -68,10 +71,10 @@ export class IngestFirst {
     const busy = this.opts.backlog() >= this.#busyAt && now >= this.#restUntil;
     const wasBusy = this.#wasBusy;
     this.#wasBusy = busy;
-    if (this.#cap !== Infinity && now - this.#yieldingSince >= (this.opts.maxYieldMs ?? 30_000)) {
+    if (this.#cap !== Infinity && now - this.#yieldingSince >= this.#maxYieldMs) {
       this.#cap = Infinity;
       this.#wasBusy = false;
-      this.#restUntil = now + (this.opts.restMs ?? 30_000);
+      this.#restUntil = now + this.#restMs;
     } else if (busy) {
       if (!wasBusy && this.#cap === Infinity) return this.#cap;
       if (this.#cap === Infinity) this.#yieldingSince = now;
