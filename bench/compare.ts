@@ -28,7 +28,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
-import { ackedBy, benchRelayToml, fixedRate, pct, processCpuMs, runWrk as runWrkWith, WARMUP, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
+import {
+  ackedBy, benchRelayToml, fixedRate, freePort, pct, processCpuMs, runWrk as runWrkWith, SINK_COMMAND, sinkUrlOf, waitForHttp,
+  WARMUP, warmUp, writeWrkScript, type WrkResult,
+} from "./wrk.ts";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -65,27 +68,6 @@ async function stop(p: Subprocess): Promise<void> {
   const timer = setTimeout(() => p.kill("SIGKILL"), 5000);
   await p.exited;
   clearTimeout(timer);
-}
-
-/** A port nothing listens on right now (the OS picks it). */
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
-
-async function waitForHttp(url: string, proc: Subprocess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null) throw new Error(`server for ${url} exited with ${proc.exitCode}`);
-    try {
-      await (await fetch(url)).arrayBuffer();
-      return;
-    } catch {
-      await Bun.sleep(50);
-    }
-  }
-  throw new Error(`nothing listening at ${url}`);
 }
 
 /** Peak resident set of a live process, in MB (VmHWM from /proc). */
@@ -141,14 +123,8 @@ function record(name: string, run: Run, note: string): Row {
 
 /** The sink target, in its own process as a real internal service would be. */
 async function startSink(): Promise<{ proc: Subprocess; url: string }> {
-  const proc = spawnChild(
-    [process.execPath, "-e", `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) { await req.arrayBuffer(); return new Response("ok"); } }); console.log(s.port);`],
-    { stdout: "pipe" },
-  );
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
-  reader.releaseLock();
-  return { proc, url: `http://127.0.0.1:${port}/hooks` };
+  const proc = spawnChild(SINK_COMMAND, { stdout: "pipe" });
+  return { proc, url: await sinkUrlOf(proc) };
 }
 
 /** Writes a config for one hmac source routed to the sink (or, with route false, to nothing) and starts the binary in `cwd`. */

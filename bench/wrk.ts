@@ -5,7 +5,7 @@
  * relay's config (one generic-hmac source, one sink target), and a process's
  * CPU time from /proc.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Figures of one wrk run; latencies in ms. */
@@ -86,6 +86,59 @@ export async function warmUp(opts: { url: string; script: string; connections: n
 
 /** Requests a wrk run got a 2xx answer for (0 for none). */
 export const ackedBy = (r: WrkResult | null) => (r ? r.requests - r.non2xx - r.sockErrors : 0);
+
+/** A port free on 127.0.0.1 right now. */
+export function freePort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  return port;
+}
+
+/** Resolves once `url` answers over HTTP; throws if `proc` exits first or nothing answers in 10 s. */
+export async function waitForHttp(url: string, proc: { exitCode: number | null }): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (proc.exitCode !== null) throw new Error(`server for ${url} exited with ${proc.exitCode}`);
+    try {
+      await (await fetch(url)).arrayBuffer();
+      return;
+    } catch {
+      await Bun.sleep(50);
+    }
+  }
+  throw new Error(`nothing listening at ${url}`);
+}
+
+/** The command of a sink target in its own process (as a real internal service would be); it prints its port. */
+export const SINK_COMMAND = [
+  process.execPath,
+  "-e",
+  `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) { await req.arrayBuffer(); return new Response("ok"); } }); console.log(s.port);`,
+];
+
+/** Reads the port a SINK_COMMAND process prints and gives its URL. */
+export async function sinkUrlOf(proc: { stdout: unknown }): Promise<string> {
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
+  reader.releaseLock();
+  return `http://127.0.0.1:${port}/hooks`;
+}
+
+/** CPU time (ms) of each thread of a process by thread id, with the thread's name, from /proc; empty elsewhere. */
+export function threadCpuMs(pid: number): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+      out.set(Number(tid), { name, ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 });
+    }
+  } catch {
+    // not Linux, or the process is gone
+  }
+  return out;
+}
 
 /** User + system CPU time of a process (all its threads) in ms, from /proc; NaN elsewhere. */
 export function processCpuMs(pid: number): number {
