@@ -232,10 +232,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (budget <= 0) return null;
     }
     const wants: LeaseWant[] = [];
-    let list = [...targets.values()];
-    if (budget !== Infinity && list.length > 1) {
-      const first = turn++ % list.length;
-      list = [...list.slice(first), ...list.slice(0, first)];
+    // Rotated only while capped; otherwise config order, with no copy (this runs per outcome batch).
+    let list: Iterable<TargetConfig> = targets.values();
+    if (budget !== Infinity && targets.size > 1) {
+      const all = [...targets.values()];
+      const first = turn++ % all.length;
+      list = [...all.slice(first), ...all.slice(0, first)];
     }
     for (const t of list) {
       if (t.kind !== "push" || hold.has(t.name)) continue;
