@@ -37,6 +37,8 @@ export interface StoreOptions {
   nowMs: () => number;
   /** How often to checkpoint the WAL; 0 disables the timer (tests). */
   checkpointEveryMs?: number;
+  /** WAL size past which the writer lets the WAL start over (checkpoint-worker.ts); 64 MiB. */
+  walRestartBytes?: number;
   mustExist?: boolean;
   /** Run ingest writes and delivery statements on this thread's connection instead of worker threads (remote URLs always do). */
   inlineWriter?: boolean;
@@ -72,7 +74,16 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     }
   };
   const every = opts.checkpointEveryMs ?? 1000;
-  const checkpointer = every > 0 && conn.filePath ? startCheckpointer(`file:${conn.filePath}`, every, opts.busyTimeoutMs) : null;
+  const checkpointer =
+    every > 0 && conn.filePath
+      ? startCheckpointer({
+          url: `file:${conn.filePath}`,
+          everyMs: every,
+          busyTimeoutMs: opts.busyTimeoutMs,
+          restartBytes: opts.walRestartBytes ?? 64 * 1024 * 1024,
+          restartWal: () => deliveryClient.execute("PRAGMA wal_checkpoint(PASSIVE)"),
+        })
+      : null;
   let closed = false;
   return {
     conn,
@@ -97,9 +108,10 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     async close() {
       if (closed) return;
       closed = true;
+      // The checkpointer first: it may still ask the writer for a checkpoint.
+      await checkpointer?.stop();
       await writer.flushed();
       await writer.close?.();
-      await checkpointer?.stop();
       if (conn.isFile) {
         try {
           await conn.client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
