@@ -7,13 +7,12 @@
  * ingest it never finds the WAL fully copied either, and SQLite only starts
  * the WAL over when a write begins with every frame copied: the file grew by
  * every commit, without bound (840 MB after 20 s at 11k req/s). So once the
- * file passes `restartBytes`, this thread catches up (a second pass copies
+ * WAL in use passes `restartBytes`, this thread catches up (a second pass copies
  * what arrived during the first) and posts "caught-up": the writer then runs
  * one PASSIVE checkpoint itself, between two of its transactions, which has
  * only the last few milliseconds of frames to copy, and its next transaction
  * starts the WAL over from the beginning of the file.
  */
-import { statSync } from "node:fs";
 import { openConnection } from "./client.ts";
 
 declare const self: Worker;
@@ -46,22 +45,19 @@ self.onmessage = async (e: MessageEvent<CheckpointStart | "stop">) => {
   const { url, everyMs, busyTimeoutMs, restartBytes } = e.data;
   const conn = await openConnection({ url, busyTimeoutMs });
   closeConnection = () => conn.close();
-  const walPath = `${conn.filePath}-wal`;
-  const walBytes = () => {
-    try {
-      return statSync(walPath).size;
-    } catch {
-      return 0;
-    }
-  };
-  const passive = () => conn.client.execute("PRAGMA wal_checkpoint(PASSIVE)");
+  const pageSize = Number((await conn.client.execute("PRAGMA page_size")).rows[0]?.[0] ?? 4096);
+  // The WAL in use is what a pass reports (`log` frames): the file itself
+  // keeps its largest size after starting over.
+  const passive = async () => Number((await conn.client.execute("PRAGMA wal_checkpoint(PASSIVE)")).rows[0]?.[1] ?? 0);
   timer = setInterval(() => {
     if (running) return;
     // A busy or full store is reported by the write path; try again next tick.
     running = (async () => {
-      await passive();
-      if (walBytes() < restartBytes) return;
-      await passive();
+      const frames = await passive();
+      if (frames * (pageSize + 24) < restartBytes) return;
+      // No frame added since (or the WAL started over): the writer is idle and
+      // its next write starts the WAL over by itself.
+      if ((await passive()) <= frames) return;
       self.postMessage("caught-up" satisfies FromCheckpointWorker);
     })()
       .catch(() => {})

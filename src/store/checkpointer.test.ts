@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startCheckpointer } from "./checkpointer.ts";
 import { openStore, type IngestItem, type Store } from "./index.ts";
 
 const dirs: string[] = [];
@@ -70,4 +71,36 @@ test("under sustained ingest the WAL starts over once past walRestartBytes inste
   expect(kept.maxWal).toBeLessThan(32 * MiB);
   const count = await bounded.store.conn.client.execute("SELECT count(*) AS n FROM events");
   expect(Number(count.rows[0]!.n)).toBe(kept.stored);
+}, 20_000);
+
+test("once the load stops the writer is no longer asked for checkpoints, though the WAL file keeps its size", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "hookrelay-wal-"));
+  dirs.push(dir);
+  const file = join(dir, "t.db");
+  const store = await openStore({ url: `file:${file}`, busyTimeoutMs: 2000, nowMs: Date.now, checkpointEveryMs: 0 });
+  stores.push(store);
+  let asked = 0;
+  const checkpointer = startCheckpointer({
+    url: `file:${file}`,
+    everyMs: 50,
+    busyTimeoutMs: 2000,
+    restartBytes: 1024 * 1024,
+    restartWal: () => {
+      asked++;
+      return store.deliveryClient.execute("PRAGMA wal_checkpoint(PASSIVE)");
+    },
+  });
+  try {
+    const { maxWal } = await sustainedIngest(store, `${file}-wal`, 1000);
+    expect(asked).toBeGreaterThan(0);
+    expect(maxWal).toBeLessThan(32 * 1024 * 1024);
+    await Bun.sleep(300);
+    const afterLoad = asked;
+    await Bun.sleep(600);
+    // The file is as large as it ever was (SQLite overwrites it in place) but holds little: no more requests.
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(1024 * 1024);
+    expect(asked).toBe(afterLoad);
+  } finally {
+    await checkpointer.stop();
+  }
 }, 20_000);
