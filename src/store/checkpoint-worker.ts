@@ -28,13 +28,15 @@ export interface CheckpointStart {
 /** "caught-up": everything but the latest frames is copied; the writer may finish the job. */
 export type FromCheckpointWorker = "caught-up" | "stopped";
 
-let timer: ReturnType<typeof setInterval> | null = null;
+let timer: ReturnType<typeof setTimeout> | null = null;
+let stopping = false;
 let closeConnection: (() => void) | null = null;
 let running: Promise<unknown> | null = null;
 
 self.onmessage = async (e: MessageEvent<CheckpointStart | "stop">) => {
   if (e.data === "stop") {
-    if (timer) clearInterval(timer);
+    stopping = true;
+    if (timer) clearTimeout(timer);
     // Finish the checkpoint under way and close between statements:
     // terminating the thread inside a native call aborts the process.
     await running;
@@ -49,20 +51,27 @@ self.onmessage = async (e: MessageEvent<CheckpointStart | "stop">) => {
   // The WAL in use is what a pass reports (`log` frames): the file itself
   // keeps its largest size after starting over.
   const passive = async () => Number((await conn.client.execute("PRAGMA wal_checkpoint(PASSIVE)")).rows[0]?.[1] ?? 0);
-  timer = setInterval(() => {
-    if (running) return;
+  // Every `everyMs` while the WAL grows; ten times slower while it does not
+  // (an idle relay then wakes this thread once a second, not ten times).
+  let lastFrames = -1;
+  const tick = () => {
     // A busy or full store is reported by the write path; try again next tick.
     running = (async () => {
       const frames = await passive();
-      if (frames * (pageSize + 24) < restartBytes) return;
+      const idle = frames === lastFrames;
+      lastFrames = frames;
+      if (frames * (pageSize + 24) < restartBytes) return idle;
       // No frame added since (or the WAL started over): the writer is idle and
       // its next write starts the WAL over by itself.
-      if ((await passive()) <= frames) return;
+      if ((await passive()) <= frames) return idle;
       self.postMessage("caught-up" satisfies FromCheckpointWorker);
+      return false;
     })()
-      .catch(() => {})
-      .finally(() => {
+      .catch(() => false)
+      .then((idle) => {
         running = null;
+        if (!stopping) timer = setTimeout(tick, idle ? everyMs * 10 : everyMs);
       });
-  }, everyMs);
+  };
+  timer = setTimeout(tick, everyMs);
 };
