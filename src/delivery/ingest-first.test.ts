@@ -32,6 +32,32 @@ test("a queue of acks two periods in a row halves the attempts in flight each pe
   expect(f.yielding()).toBe(false);
 });
 
+test("while capped, lease rounds run at most once a period; uncapped, whenever asked", () => {
+  const backlog = { n: 40 };
+  const clock = { t: 0 };
+  const f = controller(backlog, clock);
+  f.cap(0, 64);
+  expect(f.roundWait()).toBe(0); // no cap yet
+  expect(f.roundWait()).toBe(0);
+  clock.t = 100;
+  expect(f.cap(0, 64)).toBe(2);
+  expect(f.roundWait()).toBe(0); // this period's round
+  clock.t = 130;
+  expect(f.roundWait()).toBe(70); // the next one 100 ms after it
+  clock.t = 200;
+  f.cap(2, 64);
+  expect(f.roundWait()).toBe(0);
+  expect(f.roundWait()).toBe(100);
+  backlog.n = 0;
+  for (let i = 3; i <= 8; i++) {
+    clock.t = i * 100;
+    f.cap(2, 64);
+  }
+  expect(f.yielding()).toBe(false);
+  expect(f.roundWait()).toBe(0);
+  expect(f.roundWait()).toBe(0);
+});
+
 test("a backlog below busyAt never caps deliveries", () => {
   const clock = { t: 0 };
   const f = controller({ n: 15 }, clock);

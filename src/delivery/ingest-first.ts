@@ -6,7 +6,8 @@
  * yields. Every period the ingest backlog is high it halves the attempts it
  * keeps in flight (from the second busy period in a row), down to a floor
  * that keeps deliveries moving; every period it is low it doubles them back,
- * until no cap is left. A burst is absorbed by the queue and delivered once
+ * until no cap is left; and while capped it starts attempts in rounds, at
+ * most one a period (roundWait). A burst is absorbed by the queue and delivered once
  * it is over; below saturation nothing changes. It is a burst absorber, not a state: after `maxYieldMs` of
  * yielding in a row deliveries get their full concurrency back for `restMs`,
  * whatever the backlog, so a queue that is not a burst (a load past the
@@ -86,6 +87,26 @@ export class IngestFirst {
       if (this.#cap >= ceiling) this.#cap = Infinity;
     }
     return this.#cap;
+  }
+
+  #lastRoundAt = -Infinity;
+
+  /**
+   * While capped, lease rounds run at most once a period, each topping the
+   * attempts in flight up to the cap: a round then carries the slots freed
+   * meanwhile together instead of one delivery per freed slot. A lease, an
+   * outcome batch and the messages and commits around them cost about as much
+   * for one delivery as for sixteen; one at a time, the few deliveries at the
+   * floor cost ingest a quarter of its throughput. Returns 0 (and counts the
+   * round) if a round may run now, else the ms until one may.
+   */
+  roundWait(): number {
+    if (this.#cap === Infinity) return 0;
+    const now = this.#now();
+    const wait = this.#lastRoundAt + this.#periodMs - now;
+    if (wait > 0) return wait;
+    this.#lastRoundAt = now;
+    return 0;
   }
 
   /** True while deliveries are held below the targets' own concurrency. */

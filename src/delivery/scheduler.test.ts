@@ -166,6 +166,26 @@ test("deliveries yield to providers queueing for their ack, down to the floor, a
   expect(scheduler.inFlight()).toBe(16);
 });
 
+test("while deliveries yield, slots freed within a period wait for the next period's round instead of one lease each", async () => {
+  const target = recordingTarget(cleanups);
+  const backlog = { n: 40 };
+  const period = { t: 0 };
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 16 })], {
+    ingestFirst: { backlog: () => backlog.n, now: () => period.t, busyAt: 16, floor: 2, periodMs: 100 },
+  });
+  await scheduler.tick(); // the first busy period
+  for (let i = 0; i < 20; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  period.t = 100;
+  expect(await scheduler.tick()).toBe(2); // capped at the floor: this period's round
+  await scheduler.drain();
+  expect(target.received).toHaveLength(2);
+  period.t = 150;
+  expect(scheduler.inFlight()).toBe(0);
+  expect(await scheduler.tick()).toBe(0); // both slots free again, but the round of this period was taken
+  period.t = 200;
+  expect(await scheduler.tick()).toBe(2);
+});
+
 test("a burst is logged once it is over, and a second burst within the minute adds no line of its own", async () => {
   const lines: Record<string, unknown>[] = [];
   const backlog = { n: 0 };

@@ -230,6 +230,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       budget = ingestFirst.cap(busy, ceiling) - busy;
       noteYield(budget + busy);
       if (budget <= 0) return null;
+      const wait = ingestFirst.roundWait();
+      if (wait > 0) {
+        wakeIn(Math.ceil(wait));
+        return null;
+      }
     }
     const wants: LeaseWant[] = [];
     // Rotated only while capped; otherwise config order, with no copy (this runs per outcome batch).
