@@ -7,8 +7,8 @@
  * keeps in flight (from the second busy period in a row), down to a floor
  * that keeps deliveries moving; every period it is low it doubles them back,
  * until no cap is left; and while capped it starts attempts in rounds, at
- * most one a period (roundWait). A burst is absorbed by the queue and delivered once
- * it is over; below saturation nothing changes. It is a burst absorber, not a state: after `maxYieldMs` of
+ * most one a period (roundWait). A burst is absorbed by the queue and
+ * delivered once it is over; below saturation nothing changes. It is a burst absorber, not a state: after `maxYieldMs` of
  * yielding in a row deliveries get their full concurrency back for `restMs`,
  * whatever the backlog, so a queue that is not a burst (a load past the
  * machine's capacity, or a slow disk whose commits keep many acks waiting)
@@ -45,6 +45,8 @@ export class IngestFirst {
   /** When the current stretch of yielding began, and until when deliveries rest from it. */
   #yieldingSince = 0;
   #restUntil = -Infinity;
+  /** When the last lease round ran while capped (roundWait). */
+  #lastRoundAt = -Infinity;
   readonly #busyAt: number;
   readonly #floor: number;
   readonly #periodMs: number;
@@ -88,8 +90,6 @@ export class IngestFirst {
     }
     return this.#cap;
   }
-
-  #lastRoundAt = -Infinity;
 
   /**
    * While capped, lease rounds run at most once a period, each topping the
