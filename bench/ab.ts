@@ -38,7 +38,8 @@ const SECRET = "bench-secret";
 const BODY = JSON.stringify({ type: "order.paid", data: { id: "ord_123", amount: 4200, currency: "EUR", note: "ë Ñ ú ✓" } });
 
 const dir = mkdtempSync(join(tmpdir(), "hookrelay-ab-"));
-const lua = writeWrkScript(dir, BODY, `sha256=${createHmac("sha256", SECRET).update(BODY).digest("hex")}`);
+const SIGNATURE = `sha256=${createHmac("sha256", SECRET).update(BODY).digest("hex")}`;
+const lua = writeWrkScript(dir, BODY, SIGNATURE);
 const children: Subprocess[] = [];
 
 interface Run {
@@ -54,7 +55,6 @@ interface Run {
   total: number;
 }
 
-const SIGNATURE = `sha256=${createHmac("sha256", SECRET).update(BODY).digest("hex")}`;
 const seconds = (d: string) => Number.parseFloat(d) * (d.endsWith("m") ? 60 : 1);
 
 /** The load of one run, wrk to saturation or the open loop at BENCH_RATE; `measuring` is called after the warm-up. */
