@@ -6,6 +6,7 @@
 import { HELP, VERSION } from "./cli/help.ts";
 import { runCheck } from "./cli/check.ts";
 import { runServe } from "./cli/serve.ts";
+import { reexecWithAllocatorTuning } from "./cli/allocator-tuning.ts";
 
 const [command, ...rest] = process.argv.slice(2);
 
@@ -26,10 +27,12 @@ async function main(): Promise<number> {
   }
   switch (command) {
     case "serve":
+      reexecWithAllocatorTuning();
       return runServe(rest);
     case "check":
       return runCheck(rest);
     case "dev":
+      reexecWithAllocatorTuning();
       return (await import("./cli/dev.ts")).runDev(rest);
     case "replay":
       return (await import("./cli/replay.ts")).runReplay(rest);

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from "bun:test";
 import { createHash, createHmac } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { startBinary } from "../support/binary.ts";
@@ -75,6 +75,33 @@ test("the compiled binary stores every acked request byte-identical across a res
   await store.close();
   expect(stored).toHaveLength(200);
   for (const row of stored) expect(sha(new Uint8Array(row.body as ArrayBuffer))).toBe(acked.get(String(row.id))!);
+});
+
+test("serve replaces itself, same PID and environment, with allocator purging off unless the operator set it", async () => {
+  const cfg = join(tmp.dir, "tuning.toml");
+  writeFileSync(cfg, config.replace("./data/relay.db", "./tuning.db"));
+  const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  for (const [set, expected] of [[undefined, "-1"], ["100", "100"]] as const) {
+    const env: Record<string, string> = { PLOINTS_SECRET: PLOINTS, ...(set ? { MIMALLOC_PURGE_DELAY: set } : {}) };
+    const relay = await startBinary(["serve", "--config", cfg], tmp.dir, env);
+    try {
+      // The spawned PID itself serves: execve replaced it in place.
+      const environ = environOf(relay.proc.pid!);
+      expect(environ).toContain(`MIMALLOC_PURGE_DELAY=${expected}`);
+      expect(environ.filter((e) => e.startsWith("MIMALLOC_PURGE_DELAY="))).toHaveLength(1);
+      expect(environ).toContain(`PLOINTS_SECRET=${PLOINTS}`);
+      expect(readFileSync(`/proc/${relay.proc.pid}/cmdline`, "utf8").split("\0").slice(1, 4)).toEqual(["serve", "--config", cfg]);
+      const body = '{"id":"tuned"}';
+      const res = await fetch(`${relay.publicUrl}/in/ploints`, {
+        method: "POST",
+        body,
+        headers: { "x-ploints-signature": createHmac("sha256", PLOINTS).update(body).digest("hex") },
+      });
+      expect(res.status).toBe(200);
+    } finally {
+      expect(await relay.stop()).toBe(0);
+    }
+  }
 });
 
 test("hookrelay check names every bad key and exits 1", async () => {
