@@ -4,11 +4,13 @@
  * Every command lives in src/cli/; this file only dispatches.
  */
 import { HELP, VERSION } from "./cli/help.ts";
-import { runCheck } from "./cli/check.ts";
-import { runServe } from "./cli/serve.ts";
 import { reexecWithAllocatorTuning } from "./cli/allocator-tuning.ts";
 
 const [command, ...rest] = process.argv.slice(2);
+// Before any command's modules load: a relay may replace itself (execve) here,
+// and what was loaded before would only be loaded again.
+const wantsHelp = rest.includes("--help") || rest.includes("-h");
+if ((command === "serve" || command === "dev") && !wantsHelp) reexecWithAllocatorTuning();
 
 async function main(): Promise<number> {
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
@@ -19,7 +21,7 @@ async function main(): Promise<number> {
     process.stdout.write(`hookrelay ${VERSION}\n`);
     return 0;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
+  if (wantsHelp) {
     const text = HELP[command];
     if (!text) return unknown(command);
     process.stdout.write(text);
@@ -27,12 +29,10 @@ async function main(): Promise<number> {
   }
   switch (command) {
     case "serve":
-      reexecWithAllocatorTuning();
-      return runServe(rest);
+      return (await import("./cli/serve.ts")).runServe(rest);
     case "check":
-      return runCheck(rest);
+      return (await import("./cli/check.ts")).runCheck(rest);
     case "dev":
-      reexecWithAllocatorTuning();
       return (await import("./cli/dev.ts")).runDev(rest);
     case "replay":
       return (await import("./cli/replay.ts")).runReplay(rest);
