@@ -16,6 +16,7 @@ import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
 import { compileSources, type CompiledSource } from "./ingest/sources.ts";
 import type { Logger } from "./log/logger.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics/relay-metrics.ts";
+import type { LeaseClaim, LeasedDelivery } from "./store/deliveries.ts";
 import type { Store } from "./store/index.ts";
 
 /** What the app needs from the delivery engine (src/delivery). */
@@ -25,8 +26,14 @@ export interface DeliveryEngine {
   wake(): void;
   /** Deliveries for a disabled target are created paused. */
   isPaused(target: string): boolean;
+  /** Fast path for fresh events (ingest.ts): a slot claimed, the row written leased, the attempt started from memory. */
+  claim(target: string): LeaseClaim | null;
+  unclaim(target: string): void;
+  launchClaimed(d: LeasedDelivery): void;
   /** Stop leasing, let in-flight attempts end (bounded), release leases. */
   stop(): Promise<void>;
+  /** The connected `hookrelay listen` clients, when the engine carries listen targets. */
+  listen?: ListenHub;
 }
 
 export interface AppOptions {
@@ -57,19 +64,20 @@ export function createApp(opts: AppOptions): App {
   const sources = compileSources(config);
   const delivery = opts.delivery ?? null;
   const metrics = opts.metrics ?? createRelayMetrics({ config, store, nowMs });
-  const listen = createListenHub({ client: store.deliveryClient, targets: config.targets, sources: config.sources, log, clock: nowMs, onAttempt: metrics.onAttempt });
+  // Without an engine (tests of ingest alone) listen clients may connect, and get nothing.
+  const listen = delivery?.listen ?? createListenHub({ targets: config.targets, log });
   const deps: IngestDeps = {
     writer: store.writer,
     limiter: new RejectionLimiter(),
     nowMs,
     isPaused: (t) => delivery?.isPaused(t) ?? false,
+    claim: delivery ? (t) => delivery.claim(t) : undefined,
+    unclaim: (t) => delivery?.unclaim(t),
     log,
     onStored: (r) => {
       metrics.received(r.source);
-      if (r.targets.length > 0) {
-        delivery?.wake();
-        listen.wake();
-      }
+      for (const d of r.leased) delivery?.launchClaimed(d);
+      if (r.targets.length > r.leased.length) delivery?.wake();
     },
     onRejected: (source, reason) => metrics.rejected(source, reason),
     onDuplicate: (source) => metrics.duplicate(source),

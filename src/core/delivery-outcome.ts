@@ -3,8 +3,11 @@
  * (SPEC.md "Outbound behaviour"): any 2xx delivers; 410 Gone disables the
  * target; everything else (3xx, other statuses, timeouts, network errors) is a
  * failure retried on the schedule, with Retry-After honoured on 429/503.
+ * `classifyDelivery` reads the result; `decideOutcome` turns it into the
+ * delivery's next state with the target's retry policy.
  */
-import { parseRetryAfter } from "./retry-schedule.ts";
+import { nextAttemptAt, parseRetryAfter } from "./retry-schedule.ts";
+import type { RetryPolicy } from "./types.ts";
 
 /** The raw result of one HTTP attempt, as the sender reports it. */
 export type SendResult =
@@ -12,14 +15,24 @@ export type SendResult =
   | { kind: "timeout"; phase: "connect" | "total"; afterMs: number }
   | { kind: "network"; message: string }
   /** The target's name resolved to a link-local / metadata address. */
-  | { kind: "forbidden-address"; address: string };
+  | { kind: "forbidden-address"; address: string }
+  /** A `listen` client answered: its local request failed (status null: no response at all; the message says what happened). */
+  | { kind: "client-failed"; status: number | null; message: string }
+  /** Nothing reached the target, and nothing says it failed (a `listen` client went away): try again at once, uncounted. */
+  | { kind: "not-sent"; reason: string }
+  /** There was nothing to send: the event was erased. */
+  | { kind: "erased" };
 
 /** The classified outcome: a value, never an exception (STYLE.md). */
 export type DeliveryOutcome =
   | { kind: "delivered" }
   /** 410: the target says this endpoint is gone for good; disable it, keep the delivery. */
   | { kind: "gone"; error: string }
-  | { kind: "retry"; error: string; retryAfterMs: number | null };
+  | { kind: "retry"; error: string; retryAfterMs: number | null }
+  /** No attempt took place: the delivery goes back to the queue as it was. */
+  | { kind: "release"; error: string }
+  /** No attempt can ever take place. */
+  | { kind: "give-up"; error: string };
 
 /**
  * Classifies one attempt's result.
@@ -53,5 +66,54 @@ export function classifyDelivery(result: SendResult, nowMs: number): DeliveryOut
     case "forbidden-address":
       // DNS may change back, so this is retried like any failure, and stays visible.
       return { kind: "retry", error: `refused: target resolved to forbidden address ${result.address}`, retryAfterMs: null };
+    case "client-failed":
+      // The developer's local service failing says nothing about the endpoint: no 410 or Retry-After rules.
+      return { kind: "retry", error: result.message, retryAfterMs: null };
+    case "not-sent":
+      return { kind: "release", error: result.reason };
+    case "erased":
+      return { kind: "give-up", error: "event erased" };
+  }
+}
+
+/** What an attempt's result does to its delivery, and what it says of the target's health. */
+export interface Decision {
+  /**
+   * The delivery's next status. `paused`: the target is gone (410) and is
+   * being disabled; the delivery flows again when it is re-enabled.
+   */
+  status: "delivered" | "pending" | "failed" | "paused";
+  /** For `pending` and `paused`: when it is due (ms). */
+  nextAttemptAt: number | null;
+  error: string | null;
+  /** success/failure count towards the circuit and disable_after; gone disables the target; null: no verdict. */
+  health: "success" | "failure" | "gone" | null;
+  /** False when no request was made: no attempt row, and the attempt number is not used up. */
+  counted: boolean;
+}
+
+/**
+ * Decides attempt number `attempt`'s consequences: delivered, retried on the
+ * schedule (Retry-After within its bounds), failed once the schedule is used
+ * up, paused by a 410, or handed back untouched when nothing was sent.
+ *
+ * @example decideOutcome({ kind: "response", status: 500, retryAfter: null, location: null }, { scheduleMs: [0, 5000], jitter: 0 }, 1, 1000, 0.5)
+ * // { status: "pending", nextAttemptAt: 6000, error: "HTTP 500", health: "failure", counted: true }
+ */
+export function decideOutcome(result: SendResult, policy: RetryPolicy, attempt: number, nowMs: number, random: number): Decision {
+  const outcome = classifyDelivery(result, nowMs);
+  switch (outcome.kind) {
+    case "delivered":
+      return { status: "delivered", nextAttemptAt: null, error: null, health: "success", counted: true };
+    case "gone":
+      return { status: "paused", nextAttemptAt: nowMs, error: outcome.error, health: "gone", counted: true };
+    case "retry": {
+      const next = nextAttemptAt(policy, attempt, nowMs, random, outcome.retryAfterMs);
+      return { status: next === null ? "failed" : "pending", nextAttemptAt: next, error: outcome.error, health: "failure", counted: true };
+    }
+    case "release":
+      return { status: "pending", nextAttemptAt: nowMs, error: outcome.error, health: null, counted: false };
+    case "give-up":
+      return { status: "failed", nextAttemptAt: null, error: outcome.error, health: null, counted: false };
   }
 }

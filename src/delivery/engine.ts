@@ -1,7 +1,9 @@
 /**
  * The delivery engine as `serve` runs it: the scheduler over the configured
  * targets with the wall clock, real randomness and each source's forward
- * headers (config, else its preset's default). app.ts / start-relay wire it:
+ * headers (config, else its preset's default), and the hub of connected
+ * `hookrelay listen` clients that carries the listen targets' attempts.
+ * app.ts / start-relay wire it:
  *
  *   const delivery = createDeliveryEngine({ config, store, log });
  *   createApp({ config, store, log, delivery });
@@ -11,9 +13,13 @@ import { presetDefaults } from "../core/verify/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
 import type { IngestFirstOptions } from "./ingest-first.ts";
+import { createListenHub, type ListenHub } from "./listen-hub.ts";
 import { createScheduler, type AttemptReport, type Scheduler } from "./scheduler.ts";
 
-/** Builds the production scheduler for `config`; call `start()` once the listeners are up. */
+/** The scheduler and the listen hub it sends listen targets' attempts through. */
+export type DeliveryEngine = Scheduler & { listen: ListenHub };
+
+/** Builds the production engine for `config`; call `start()` once the listeners are up. */
 export function createDeliveryEngine(opts: {
   config: Config;
   store: Store;
@@ -22,15 +28,18 @@ export function createDeliveryEngine(opts: {
   /** Lease margin over a target's timeouts; shorter means a crashed process's work is retried sooner. */
   leaseMs?: number;
   pollMs?: number;
-}): Scheduler {
+}): DeliveryEngine {
   const forward = new Map(
     opts.config.sources.map((s) => [
       s.name,
       s.forwardHeaders ?? (s.verify.kind === "preset" ? presetDefaults(s.verify.preset).forwardHeaders : []),
     ]),
   );
-  return createScheduler({
+  let wake = () => {};
+  const listen = createListenHub({ targets: opts.config.targets, log: opts.log, onIdle: () => wake() });
+  const scheduler = createScheduler({
     store: opts.store,
+    listen,
     targets: opts.config.targets,
     clock: Date.now,
     random: Math.random,
@@ -41,6 +50,8 @@ export function createDeliveryEngine(opts: {
     forwardHeadersFor: (source) => forward.get(source) ?? [],
     ingestFirst: ingestFirstFromEnv(() => opts.store.writer.ackBacklog(), opts.log, process.env.HOOKRELAY_INGEST_FIRST_BUSY_AT),
   });
+  wake = scheduler.wake;
+  return { ...scheduler, listen };
 }
 
 /**

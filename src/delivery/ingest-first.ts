@@ -15,6 +15,8 @@
  * never starves them.
  */
 
+import { silentLogger, type Logger } from "../log/logger.ts";
+
 export interface IngestFirstOptions {
   /** How many ingest requests wait for their commit on average since the previous call (store Writer.ackBacklog). */
   backlog: () => number;
@@ -34,6 +36,8 @@ export interface IngestFirstOptions {
   periodMs?: number;
   /** Monotonic ms. Default performance.now. */
   now?: () => number;
+  /** Where a burst's summary goes (one info line per episode, at most one a minute). */
+  log?: Logger;
 }
 
 /** The cap on attempts in flight across all targets (see the file comment). */
@@ -53,14 +57,34 @@ export class IngestFirst {
   readonly #maxYieldMs: number;
   readonly #restMs: number;
   readonly #now: () => number;
+  readonly #log: Logger;
+  /** While capped: since when, and the lowest cap; what the next log line sums up. */
+  #episode: { since: number; lowest: number } | null = null;
+  #summary = { at: -Infinity, episodes: 0, ms: 0, lowest: Infinity };
 
   constructor(private readonly opts: IngestFirstOptions) {
+    this.#log = opts.log ?? silentLogger;
     this.#busyAt = opts.busyAt ?? 32;
     this.#floor = Math.max(1, opts.floor ?? 2);
     this.#periodMs = opts.periodMs ?? 100;
     this.#maxYieldMs = opts.maxYieldMs ?? 30_000;
     this.#restMs = opts.restMs ?? 30_000;
     this.#now = opts.now ?? (() => performance.now());
+  }
+
+  /**
+   * How many more attempts may start in this round, `inFlight` being in
+   * flight and `ceiling` the most the targets' concurrency allows: Infinity
+   * without a cap; 0 while capped and either full or waiting for the next
+   * period's round (roundWait, returned as `waitMs`).
+   */
+  budget(inFlight: number, ceiling: number): { slots: number; waitMs: number } {
+    const cap = this.cap(inFlight, ceiling);
+    this.#note(cap);
+    if (cap === Infinity) return { slots: Infinity, waitMs: 0 };
+    if (cap - inFlight <= 0) return { slots: 0, waitMs: 0 };
+    const waitMs = this.roundWait();
+    return waitMs > 0 ? { slots: 0, waitMs } : { slots: cap - inFlight, waitMs: 0 };
   }
 
   /**
@@ -112,5 +136,29 @@ export class IngestFirst {
   /** True while deliveries are held below the targets' own concurrency. */
   yielding(): boolean {
     return this.#cap !== Infinity;
+  }
+
+  // One info line per episode, at most one a minute: a load that keeps tipping over the
+  // threshold sums its episodes into the next line instead of logging each.
+  #note(cap: number): void {
+    const now = this.#now();
+    if (cap !== Infinity) {
+      if (!this.#episode) this.#log.debug("ingest is queueing: deliveries yield", { cap });
+      this.#episode = { since: this.#episode?.since ?? now, lowest: Math.min(cap, this.#episode?.lowest ?? cap) };
+      return;
+    }
+    if (!this.#episode) return;
+    const s = this.#summary;
+    s.episodes++;
+    s.ms += now - this.#episode.since;
+    s.lowest = Math.min(s.lowest, this.#episode.lowest);
+    this.#episode = null;
+    if (now - s.at < 60_000) return;
+    this.#log.info("deliveries yielded to queueing ingest requests", {
+      forMs: Math.round(s.ms),
+      lowestInFlight: s.lowest,
+      ...(s.episodes > 1 ? { episodes: s.episodes } : {}),
+    });
+    this.#summary = { at: now, episodes: 0, ms: 0, lowest: Infinity };
   }
 }

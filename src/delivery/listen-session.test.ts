@@ -18,14 +18,9 @@ token = "tok-alice-0123456789"
 `);
   const sent: string[] = [];
   const socket = { send: (t: string) => void sent.push(t), close: () => {} };
-  const session = new ListenSession(
-    { client: relay.store.deliveryClient, clock: Date.now, random: Math.random, log: silentLogger, forwardHeadersFor: () => [], pollMs: 50, ackMarginMs: 1000, pingMs: 40 },
-    relay.config.targets[0]!,
-    [],
-    socket,
-  );
+  const session = new ListenSession({ log: silentLogger, ackMarginMs: 1000, pingMs: 40 }, relay.config.targets[0]!, socket);
   await Bun.sleep(220);
-  await session.end();
+  session.end();
   const types = sent.map((t) => (JSON.parse(t) as { type: string }).type);
   expect(types[0]).toBe("ready");
   expect(types.filter((t) => t === "ping").length).toBeGreaterThanOrEqual(3);

@@ -1,55 +1,38 @@
 /**
- * The delivery loop. Each round leases due deliveries from the store (one
- * statement, bounded per target), launches one attempt per lease without
- * awaiting it (a hanging target holds only its own slots), and records each
- * outcome fenced by its lease. Outcomes are group-committed, and each such
- * transaction also leases the work for the slots it frees (one commit per
- * round). Poll ticks also hand back leases that expired on the database clock
- * (a crashed process's). All retry state is in the store; this object holds
- * only slots and rate tokens, and target-health.ts its cache of target state
- * (enablement, circuit, auto-disable).
+ * The delivery loop. A round records the outcomes of every attempt finished
+ * since the last round and leases new work for the slots that frees, in one
+ * store write (one commit):
  *
- * Clock steps: due times are absolute on the injected clock. When a round
- * reads the clock more than a second behind the previous round's reading, the
- * clock stepped back: due times written before the step are moved back by it
- * (store/clock-step.ts), so no retry waits longer than its scheduled delay.
- * The same is done at start without knowing the step's size (a step while
- * nothing ran): each such retry is then due at most its delay from now.
+ *   round:   housekeeping (now and then) → plan (lease-planner.ts) → record + lease → launch
+ *   attempt: prepare → send → decide → record (joins the next round) → after   (attempt.ts)
+ *
+ * Rounds run one at a time; attempts that finish while one is being written
+ * join the next, so under load a commit carries many outcomes. A round is
+ * asked for by a recorded outcome, by ingest (wake), and by the poll timer.
+ * Fresh events skip the lease: ingest claims a free slot (claim), the
+ * delivery row is written already leased in the event's own transaction, and
+ * the attempt starts from the bytes in memory right after the commit
+ * (launchClaimed). All retry state is in the store; this object holds only
+ * slots, rate tokens and target-health.ts's cache of target state.
  */
 import type { TargetConfig } from "../config/types.ts";
-import { classifyDelivery } from "../core/delivery-outcome.ts";
 import { makeId } from "../core/ids.ts";
 import { decodeSigningSecret } from "../core/outbound-signing.ts";
-import { nextAttemptAt } from "../core/retry-schedule.ts";
-import {
-  leaseDueDeliveries,
-  reclaimExpiredLeases,
-  releaseLeases,
-  type LeasedDelivery,
-  type LeaseRequest,
-  type LeaseWant,
-  type OutcomeRecord,
-} from "../store/deliveries.ts";
-import { CLOCK_STEP_TOLERANCE_MS, rebaseAfterClockStep } from "../store/clock-step.ts";
 import { silentLogger, type Logger } from "../log/logger.ts";
+import { recordOutcomes, releaseLeases, type LeaseClaim, type LeasedDelivery, type LeaseRequest, type OutcomeRecord } from "../store/deliveries.ts";
 import type { Store } from "../store/index.ts";
-import { buildOutboundHeaders } from "./outbound-request.ts";
-import { OutcomeWriter, type Recorded } from "./outcome-writer.ts";
-import { createSender, type Sender } from "./sender.ts";
-import { RateLimiter } from "./rate-limiter.ts";
-import { TargetHealth, type CircuitPolicy } from "./target-health.ts";
+import { runAttempt, type AttemptContext, type AttemptReport, type DeliveryTarget, type Recorded } from "./attempt.ts";
+import { Housekeeping } from "./housekeeping.ts";
 import { IngestFirst, type IngestFirstOptions } from "./ingest-first.ts";
+import { freeSlots, planLeases, type TargetView } from "./lease-planner.ts";
+import type { ListenHub } from "./listen-hub.ts";
+import { RateLimiter } from "./rate-limiter.ts";
+import { createSender, type Sender } from "./sender.ts";
+import { Slots } from "./slots.ts";
+import { TargetHealth, type CircuitPolicy } from "./target-health.ts";
+import { httpTransport } from "./transport.ts";
 
-/** Reported after every attempt (metrics). */
-export interface AttemptReport {
-  target: string;
-  deliveryId: string;
-  eventId: string;
-  attempt: number;
-  status: OutcomeRecord["status"];
-  statusCode: number | null;
-  durationMs: number;
-}
+export type { AttemptReport } from "./attempt.ts";
 
 export interface SchedulerOptions {
   store: Store;
@@ -59,6 +42,8 @@ export interface SchedulerOptions {
   /** Injected randomness in [0, 1): retry jitter. */
   random: () => number;
   sender?: Sender;
+  /** The connected `hookrelay listen` clients: the transport of listen targets. Without it listen targets get nothing. */
+  listen?: ListenHub;
   /**
    * Margin added to a target's total timeout (which bounds a whole attempt, connect
    * included) to make its lease. It is how long a crashed process's attempts wait
@@ -83,12 +68,22 @@ export interface Scheduler {
   start(): Promise<void>;
   /** Stops leasing, waits (bounded) for in-flight attempts, releases what is left. */
   stop(timeoutMs?: number): Promise<void>;
-  /** One round: lease what is due and launch it. Resolves with how many were leased. */
+  /** One round: record finished outcomes, lease what is due and launch it. Resolves with how many were leased. */
   tick(): Promise<number>;
   /** Ticks until nothing is due or in flight (tests, by the injected clock). */
   drain(): Promise<void>;
   /** New work was committed (ingest): look now instead of at the next poll. */
   wake(): void;
+  /**
+   * Ingest asks for a fresh event's delivery to start at once: a free slot of
+   * `target` is reserved and the claim says how to write the row leased, or
+   * null (write it pending; a round leases it).
+   */
+  claim(target: string): LeaseClaim | null;
+  /** A claimed delivery was committed leased to us: send it from memory now. */
+  launchClaimed(d: LeasedDelivery): void;
+  /** A claim was not used (duplicate, store error, over the target's concurrency across processes). */
+  unclaim(target: string): void;
   /** Enables a target and resumes its paused deliveries; returns how many resumed. */
   enableTarget(name: string): Promise<number>;
   /** Disables a target and pauses its pending deliveries; returns how many were paused. */
@@ -101,318 +96,234 @@ export interface Scheduler {
   yielding(): boolean;
 }
 
+interface Finished {
+  record: OutcomeRecord;
+  resolve(r: Recorded): void;
+  reject(e: unknown): void;
+}
+
 /** Creates the delivery scheduler for the configured targets. */
 export function createScheduler(opts: SchedulerOptions): Scheduler {
-  // Its own connection (a worker thread for embedded files): no SQL on the event loop.
+  // The writer thread's connection for embedded files: no SQL on the event loop.
   const client = opts.store.deliveryClient;
-  const clock = opts.clock;
+  const { clock } = opts;
   const log = opts.log ?? silentLogger;
-  const send = opts.sender ?? createSender();
-  const leaseMargin = opts.leaseMs ?? 5_000;
   const pollMs = opts.pollMs ?? 1000;
-  const circuit = opts.circuit ?? { threshold: 10, baseMs: 5_000, maxMs: 300_000 };
-  const targets = new Map(opts.targets.map((t) => [t.name, t]));
-  const keys = new Map(opts.targets.map((t) => [t.name, t.signingSecrets.map(decodeSigningSecret).filter((k) => k !== null)]));
-  const rate = new RateLimiter();
-  // Each outcome write also leases the work for the slots it frees: one transaction per round.
-  const writer = new OutcomeWriter(
-    client,
-    clock,
-    (batch) => (stopped ? null : leaseRequest(clock(), held(batch))),
-    (leased) => launch(leased, clock()),
-  );
-  const rnd = () => crypto.getRandomValues(new Uint8Array(10));
-  const health = new TargetHealth(client, targets, circuit, log);
-  const ingestFirst = opts.ingestFirst ? new IngestFirst(opts.ingestFirst) : null;
+  const targets = deliveryTargets(opts);
+  const health = new TargetHealth(client, new Map(opts.targets.map((t) => [t.name, t])), opts.circuit ?? { threshold: 10, baseMs: 5_000, maxMs: 300_000 }, log);
+  const housekeeping = new Housekeeping(client, health, clock, pollMs, log);
+  const ingestFirst = opts.ingestFirst ? new IngestFirst({ log, ...opts.ingestFirst }) : null;
   const ceiling = opts.targets.reduce((n, t) => n + (t.kind === "push" ? t.concurrency : 0), 0);
-  // While ingest comes first: since when, and the lowest cap; what the next log line sums up.
-  let yielded: { since: number; lowest: number } | null = null;
-  let yieldLog = { at: -Infinity, episodes: 0, ms: 0, lowest: Infinity };
-  // First target asked in each round: a cap shared by several targets rotates among them.
+  const rate = new RateLimiter();
+  const slots = new Slots();
+  const leaseIds = leaseIdMaker(clock);
+  let finished: Finished[] = [];
+  // First target asked in each round: a budget shared by several targets rotates among them.
   let turn = 0;
-  let loaded = false;
   let started = false;
   let stopped = false;
-  let poll: ReturnType<typeof setInterval> | null = null;
-  let chain: Promise<unknown> = Promise.resolve();
-  let tickQueued = false;
-  const inflight = new Map<string, Promise<void>>();
-  const perTarget = new Map<string, number>();
-  // lease id → deliveries of that lease not yet finished, for release on stop.
-  const openLeases = new Map<string, number>();
 
-  // The clock at the previous round: a later reading behind it is a backward step.
-  let lastClockMs = -Infinity;
-  async function undoClockStep(now: number, stepMs: number): Promise<void> {
-    const moved = await rebaseAfterClockStep(client, { nowMs: now, stepMs });
-    if (moved.deliveries + moved.circuits > 0) log.warn("the clock stepped back: due times moved back with it", { stepMs, ...moved });
-  }
+  const attemptContext: AttemptContext = {
+    clock,
+    random: opts.random,
+    forwardHeaders: opts.forwardHeadersFor ?? (() => []),
+    freeSlot: (d) => slots.free(d.id),
+    record: (record) =>
+      new Promise((resolve, reject) => {
+        finished.push({ record, resolve, reject });
+        requestRound();
+      }),
+    health,
+    onAttempt: opts.onAttempt,
+    log,
+  };
 
-  async function applyConfig(): Promise<void> {
+  /** One round: record what finished, lease for the free slots, launch what was leased. */
+  async function round(full: boolean): Promise<number> {
+    if (!stopped) await housekeeping.run(full);
+    const outcomes = finished;
+    finished = [];
     const now = clock();
-    lastClockMs = now;
-    await undoClockStep(now, 0);
-    await health.applyConfig(now);
-    loaded = true;
+    const lease = stopped ? null : plan(now);
+    if (outcomes.length === 0 && lease === null) return 0;
+    try {
+      const res = await recordOutcomes(client, outcomes.map((f) => f.record), now, lease);
+      const states = new Map(res.targets.map((t) => [t.name, t]));
+      for (const f of outcomes) f.resolve({ updated: res.updated.has(f.record.deliveryId), target: states.get(f.record.target) ?? null });
+      for (const d of res.leased) launch(d);
+      return res.leased.length;
+    } catch (err) {
+      for (const f of outcomes) f.reject(err);
+      throw err;
+    }
   }
 
-  // Wake-ups after an ingest commit skip the housekeeping reads (target state,
-  // expired leases): that keeps provider → target latency to one lease round.
-  // Poll ticks and tick()/drain() always do it.
-  let queuedFull = false;
-  function requestTick(full = false): void {
-    queuedFull ||= full;
-    if (!started || stopped || tickQueued) return;
-    tickQueued = true;
-    setImmediate(() => {
-      tickQueued = false;
-      const wasFull = queuedFull;
-      queuedFull = false;
-      tick(wasFull).catch((err) => log.error("delivery round failed", { error: String(err) }));
-    });
+  /** What each target may lease now: free slots, rate tokens, health, and the ingest-first budget. */
+  function plan(now: number): LeaseRequest | null {
+    let budget = Number.POSITIVE_INFINITY;
+    if (ingestFirst) {
+      const b = ingestFirst.budget(slots.total(), ceiling);
+      if (b.waitMs > 0) wakeIn(Math.ceil(b.waitMs));
+      if (b.slots <= 0) return null;
+      budget = b.slots;
+    }
+    const views = [...targets.values()].map((t) => targetView(t, now));
+    const wants = planLeases(views, budget, budget === Number.POSITIVE_INFINITY ? 0 : turn++);
+    return wants.length === 0 ? null : { leaseId: leaseIds.next(), nowMs: now, wants };
   }
 
+  function targetView(t: DeliveryTarget, now: number): TargetView {
+    const c = t.config;
+    const tokens = rate.available(c.name, c.ratePerSec, now);
+    // Out of tokens: look again when the next one is due rather than at the next poll.
+    if (tokens <= 0 && c.ratePerSec !== null) wakeIn(Math.ceil(1000 / c.ratePerSec));
+    const listen = c.kind === "listen";
+    return {
+      name: c.name,
+      concurrency: listen ? 1 : c.concurrency,
+      ordered: listen || c.ordered,
+      leaseMs: t.leaseMs,
+      inFlight: slots.of(c.name),
+      tokens,
+      gate: health.gate(c.name, now),
+      reachable: !listen || (opts.listen?.idle(c.name) ?? false),
+    };
+  }
+
+  function launch(d: LeasedDelivery): void {
+    rate.take(d.target, clock());
+    slots.take(d.target);
+    start(d);
+  }
+
+  function start(d: LeasedDelivery): void {
+    const target = targets.get(d.target);
+    if (!target) return slots.release(d.target); // not ours (another process's config): its lease expires
+    slots.track(d, runAttempt(attemptContext, target, d));
+  }
+
+  // Rounds run one at a time: a request while one runs makes one more run after it.
+  let running = false;
+  let again = false;
+  let againFull = false;
+  function requestRound(full = false): void {
+    againFull ||= full;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    setImmediate(runRounds);
+  }
+  async function runRounds(): Promise<void> {
+    do {
+      again = false;
+      const full = againFull;
+      againFull = false;
+      await round(full).catch((err) => log.error("delivery round failed", { error: String(err) }));
+    } while (again);
+    running = false;
+  }
+  // tick() and drain() run rounds in the same one-at-a-time order (tests).
+  async function tick(): Promise<number> {
+    while (running) await new Promise((r) => setImmediate(r));
+    running = true;
+    try {
+      return await round(true);
+    } finally {
+      running = false;
+      if (again) requestRound();
+    }
+  }
+
+  let poll: ReturnType<typeof setInterval> | null = null;
   let wakeTimer: ReturnType<typeof setTimeout> | null = null;
   function wakeIn(ms: number): void {
     if (!started || stopped || wakeTimer) return;
     wakeTimer = setTimeout(() => {
       wakeTimer = null;
-      requestTick();
+      requestRound();
     }, ms);
-  }
-
-  function tick(full = true): Promise<number> {
-    const run = chain.then(() => tickOnce(full));
-    chain = run.catch(() => {});
-    return run;
-  }
-
-  let lastHousekeepingAt = -Infinity;
-  async function tickOnce(full: boolean): Promise<number> {
-    if (stopped) return 0;
-    if (!loaded) await applyConfig();
-    const now = clock();
-    const stepBackMs = lastClockMs - now;
-    lastClockMs = now;
-    if (stepBackMs > CLOCK_STEP_TOLERANCE_MS) {
-      await undoClockStep(now, stepBackMs);
-      full = true; // re-read the target state: circuits may have moved
-    }
-    if (full || performance.now() - lastHousekeepingAt >= pollMs) {
-      lastHousekeepingAt = performance.now();
-      await health.refresh();
-      await health.pauseStragglers(now);
-      const reclaimed = await reclaimExpiredLeases(client, now);
-      if (reclaimed > 0) log.warn("reclaimed deliveries whose lease expired", { reclaimed });
-    }
-    const request = leaseRequest(now);
-    if (request === null) return 0;
-    const leased = await leaseDueDeliveries(client, request);
-    launch(leased, now);
-    return leased.length;
-  }
-
-  // Targets this batch of outcomes is about to disable (410) or trip the circuit of: the
-  // lease in the same transaction must not hand them more work before that is decided.
-  function held(batch: OutcomeRecord[]): Set<string> {
-    const out = new Set<string>();
-    for (const r of batch) if (r.status === "paused" || health.mayTripCircuit(r.target)) out.add(r.target);
-    return out;
-  }
-
-  // What each push target may take now: its free local slots, rate tokens, circuit and disable
-  // state, and the ingest-first cap shared by all targets.
-  function leaseRequest(now: number, hold: ReadonlySet<string> = new Set()): LeaseRequest | null {
-    let budget = Infinity;
-    if (ingestFirst) {
-      let busy = 0;
-      for (const n of perTarget.values()) busy += n;
-      budget = ingestFirst.cap(busy, ceiling) - busy;
-      noteYield(budget + busy);
-      if (budget <= 0) return null;
-      const wait = ingestFirst.roundWait();
-      if (wait > 0) {
-        wakeIn(Math.ceil(wait));
-        return null;
-      }
-    }
-    const wants: LeaseWant[] = [];
-    // Rotated only while capped; otherwise config order, with no copy (this runs per outcome batch).
-    let list: Iterable<TargetConfig> = targets.values();
-    if (budget !== Infinity && targets.size > 1) {
-      const all = [...targets.values()];
-      const first = turn++ % all.length;
-      list = [...all.slice(first), ...all.slice(0, first)];
-    }
-    for (const t of list) {
-      if (t.kind !== "push" || hold.has(t.name)) continue;
-      const gate = health.gate(t.name, now);
-      if (!gate.open) continue;
-      const concurrency = t.ordered || gate.probeOnly ? 1 : t.concurrency;
-      const tokens = rate.available(t.name, t.ratePerSec, now);
-      // Out of tokens: look again when the next one is due rather than at the next poll.
-      if (tokens <= 0 && t.ratePerSec !== null) wakeIn(Math.ceil(1000 / t.ratePerSec));
-      const slots = Math.min(concurrency - (perTarget.get(t.name) ?? 0), tokens, budget);
-      if (slots <= 0) continue;
-      budget -= slots;
-      wants.push({ target: t.name, slots, concurrency, ordered: t.ordered, leaseMs: t.timeoutMs + leaseMargin });
-    }
-    return wants.length === 0 ? null : { leaseId: makeId("lease", now, rnd()), nowMs: now, wants };
-  }
-
-  // One info line per episode, at most one a minute: a load that keeps tipping over the
-  // threshold sums its episodes into the next line instead of logging each.
-  function noteYield(cap: number): void {
-    const now = performance.now();
-    if (cap !== Infinity) {
-      if (!yielded) log.debug("ingest is queueing: deliveries yield", { cap });
-      yielded = { since: yielded?.since ?? now, lowest: Math.min(cap, yielded?.lowest ?? cap) };
-      return;
-    }
-    if (!yielded) return;
-    yieldLog.episodes++;
-    yieldLog.ms += now - yielded.since;
-    yieldLog.lowest = Math.min(yieldLog.lowest, yielded.lowest);
-    yielded = null;
-    if (now - yieldLog.at < 60_000) return;
-    log.info("deliveries yielded to queueing ingest requests", {
-      forMs: Math.round(yieldLog.ms),
-      lowestInFlight: yieldLog.lowest,
-      ...(yieldLog.episodes > 1 ? { episodes: yieldLog.episodes } : {}),
-    });
-    yieldLog = { at: now, episodes: 0, ms: 0, lowest: Infinity };
-  }
-
-  function launch(leased: LeasedDelivery[], now: number): void {
-    if (leased.length > 0) openLeases.set(leased[0]!.leaseId, leased.length);
-    for (const d of leased) {
-      rate.take(d.target, now);
-      perTarget.set(d.target, (perTarget.get(d.target) ?? 0) + 1);
-      let slotFreed = false;
-      const freeSlot = () => {
-        if (slotFreed) return;
-        slotFreed = true;
-        perTarget.set(d.target, (perTarget.get(d.target) ?? 1) - 1);
-      };
-      const p = attempt(d, freeSlot).finally(() => {
-        freeSlot();
-        inflight.delete(d.id);
-        const left = (openLeases.get(d.leaseId) ?? 1) - 1;
-        if (left <= 0) openLeases.delete(d.leaseId);
-        else openLeases.set(d.leaseId, left);
-      });
-      inflight.set(d.id, p);
-    }
-  }
-
-  // `freeSlot` is called once the request is over, before its outcome is written, so that
-  // the outcome's transaction can already lease the next delivery into the slot.
-  async function attempt(d: LeasedDelivery, freeSlot: () => void): Promise<void> {
-    const t = targets.get(d.target)!;
-    const number = d.attempts + 1;
-    const base = { deliveryId: d.id, leaseId: d.leaseId, eventId: d.eventId, target: d.target };
-    try {
-      if (d.body === null) {
-        // Erased for privacy: there is nothing left to send.
-        freeSlot();
-        await writer.write({ ...base, attempt: null, status: "failed", nextAttemptAt: null, error: "event erased", healthy: null });
-        return;
-      }
-      const at = clock();
-      const headers = buildOutboundHeaders({ ...d, body: d.body }, {
-        attempt: number,
-        nowMs: at,
-        keys: keys.get(t.name) ?? [],
-        forwardHeaders: opts.forwardHeadersFor?.(d.source) ?? [],
-      });
-      const report = await send({ url: t.url, body: d.body, headers, timeoutMs: t.timeoutMs, connectTimeoutMs: t.connectTimeoutMs });
-      freeSlot();
-      const done = clock();
-      const outcome = classifyDelivery(report.result, done);
-      let record: OutcomeRecord;
-      const statusCode = report.result.kind === "response" ? report.result.status : null;
-      const attemptRow = { id: makeId("att", at, rnd()), at, statusCode, durationMs: report.durationMs, responseExcerpt: report.excerpt };
-      if (outcome.kind === "delivered") {
-        record = { ...base, attempt: { ...attemptRow, error: null }, status: "delivered", nextAttemptAt: null, error: null, healthy: true };
-      } else if (outcome.kind === "gone") {
-        // Kept, paused: it flows again when the target is re-enabled.
-        record = { ...base, attempt: { ...attemptRow, error: outcome.error }, status: "paused", nextAttemptAt: done, error: outcome.error, healthy: false };
-      } else {
-        const next = nextAttemptAt(t.retry, number, done, opts.random(), outcome.retryAfterMs);
-        const status = next === null ? "failed" : "pending";
-        record = { ...base, attempt: { ...attemptRow, error: outcome.error }, status, nextAttemptAt: next, error: outcome.error, healthy: false };
-      }
-      const failed = record.healthy === false;
-      if (failed) health.failureWriting(t.name);
-      let recorded: Recorded;
-      try {
-        recorded = await writer.write(record);
-        if (recorded.target) health.recorded(recorded.target);
-      } finally {
-        if (failed) health.failureWritten(t.name);
-      }
-      opts.onAttempt?.({ target: t.name, deliveryId: d.id, eventId: d.eventId, attempt: number, status: record.status, statusCode, durationMs: report.durationMs });
-      const fields = { target: t.name, delivery: d.id, event: d.eventId, attempt: number, statusCode, durationMs: report.durationMs, error: record.error };
-      if (!recorded.updated) log.warn("attempt finished after its lease was lost", fields);
-      else if (record.status === "delivered") log.info("delivered", fields);
-      else if (record.status === "failed") log.warn("delivery failed", fields);
-      else log.debug("attempt failed", { ...fields, nextAttemptAt: record.nextAttemptAt });
-      if (outcome.kind === "gone") await health.disable(t.name, outcome.error, "gone", clock());
-      else await health.afterFailure(t, recorded.target, clock());
-    } catch (err) {
-      // The lease expires and another attempt follows: at-least-once, never lost.
-      log.error("could not record an attempt", { target: t.name, delivery: d.id, error: String(err) });
-    }
   }
 
   return {
     async start() {
       if (started) return;
-      await applyConfig();
+      await housekeeping.start();
       started = true;
-      poll = setInterval(() => requestTick(true), pollMs);
-      requestTick(true);
+      poll = setInterval(() => requestRound(true), pollMs);
+      requestRound(true);
     },
     async stop(timeoutMs) {
       stopped = true;
       if (poll) clearInterval(poll);
       if (wakeTimer) clearTimeout(wakeTimer);
-      await chain;
       const bound = timeoutMs ?? Math.max(1000, ...opts.targets.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
-      const deadline = performance.now() + bound;
-      // An outcome write already under way when we stopped may still lease and
-      // launch one more attempt: wait until nothing is in flight AND nothing is
-      // being written, so every attempt that reached a target is recorded.
-      while (performance.now() < deadline) {
-        if (inflight.size > 0) {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const left = Math.max(0, deadline - performance.now());
-          await Promise.race([Promise.allSettled(inflight.values()), new Promise((r) => (timer = setTimeout(r, left)))]);
-          clearTimeout(timer);
-        }
-        await writer.flushed();
-        if (inflight.size === 0) break;
-      }
-      const released = await releaseLeases(client, [...openLeases.keys()], clock());
+      // Every attempt that reached a target is recorded: rounds keep recording outcomes (and lease nothing).
+      await slots.settled(performance.now() + bound);
+      while (running || finished.length > 0) await tick();
+      const released = await releaseLeases(client, slots.leaseIds(), clock());
       if (released > 0) log.info("released leases at shutdown", { released });
     },
     tick,
     async drain() {
       for (;;) {
         const leased = await tick();
-        if (leased === 0 && inflight.size === 0) return;
-        if (inflight.size > 0) await Promise.race(inflight.values());
+        if (leased === 0 && slots.running() === 0 && finished.length === 0) return;
+        if (slots.running() > 0) await slots.any();
       }
     },
-    wake: () => requestTick(),
+    wake: () => {
+      if (started && !stopped) requestRound();
+    },
+    claim(name) {
+      const t = targets.get(name);
+      if (!t || stopped || t.config.kind !== "push" || t.config.ordered || ingestFirst?.yielding()) return null;
+      const now = clock();
+      if (freeSlots(targetView(t, now)) <= 0) return null;
+      rate.take(name, now);
+      slots.take(name);
+      return { leaseId: leaseIds.next(), leaseMs: t.leaseMs, concurrency: t.config.concurrency };
+    },
+    launchClaimed: (d) => start(d),
+    unclaim: (name) => slots.release(name),
     async enableTarget(name) {
       const resumed = await health.enable(name, clock());
-      requestTick();
+      requestRound();
       return resumed;
     },
     disableTarget: (name, reason) => health.disable(name, reason, "api", clock()),
     isPaused: (name) => health.isPaused(name),
-    inFlight: () => inflight.size,
+    inFlight: () => slots.total(),
     yielding: () => ingestFirst?.yielding() ?? false,
   };
+}
+
+/** Each configured target with its decoded signing keys and transport, decoded once. */
+function deliveryTargets(opts: SchedulerOptions): Map<string, DeliveryTarget> {
+  const sender = opts.sender ?? createSender();
+  const margin = opts.leaseMs ?? 5_000;
+  const out = new Map<string, DeliveryTarget>();
+  for (const config of opts.targets) {
+    const keys = config.signingSecrets.map(decodeSigningSecret).filter((k) => k !== null);
+    if (config.kind === "listen") {
+      if (!opts.listen) continue;
+      // A listen client gets its ack margin beyond the timeout, and reconnecting takes a while.
+      out.set(config.name, { config, keys, transport: opts.listen.transport(config.name), leaseMs: config.timeoutMs + 15_000 + 30_000 });
+    } else {
+      out.set(config.name, { config, keys, transport: httpTransport(config, sender), leaseMs: config.timeoutMs + margin });
+    }
+  }
+  return out;
+}
+
+/**
+ * Lease ids: a random prefix per scheduler and a counter. Unique across
+ * processes and restarts (the prefix), and far cheaper than a random id per
+ * claim, which fresh events take one each of.
+ */
+function leaseIdMaker(clock: () => number): { next(): string } {
+  const prefix = makeId("lease", clock(), crypto.getRandomValues(new Uint8Array(10)));
+  let n = 0;
+  return { next: () => `${prefix}.${(++n).toString(36)}` };
 }

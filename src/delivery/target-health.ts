@@ -14,9 +14,11 @@
  * via the API/UI, or until config toggles it off and on again.
  */
 import type { TargetConfig } from "../config/types.ts";
+import type { Decision } from "../core/delivery-outcome.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SqlClient } from "../store/remote-client.ts";
 import * as targetState from "../store/target-state.ts";
+import type { LeaseGate } from "./lease-planner.ts";
 
 /** Failures in a row that open a target's circuit, and its first and longest open time. */
 export interface CircuitPolicy {
@@ -24,9 +26,6 @@ export interface CircuitPolicy {
   baseMs: number;
   maxMs: number;
 }
-
-/** How a leasing round may use a target now. */
-export type LeaseGate = { open: false } | { open: true; /** Half-open circuit: one probe attempt at a time. */ probeOnly: boolean };
 
 export class TargetHealth {
   #states = new Map<string, targetState.TargetState>();
@@ -36,8 +35,10 @@ export class TargetHealth {
   #version = 0;
   // Failures whose outcome is being written: the slot is already free, but the
   // target state that counts them is not back yet. Until it is, a target they
-  // may push over the circuit threshold gets no new work.
+  // may push over the circuit threshold gets no new work, and neither does a
+  // target whose 410 is being written (it is about to be disabled).
   #unrecordedFailures = new Map<string, number>();
+  #goneWriting = new Map<string, number>();
 
   constructor(
     private readonly client: SqlClient,
@@ -84,7 +85,7 @@ export class TargetHealth {
 
   /** Whether a round may lease for this target now: not disabled, circuit not open, no pending failure about to open it. */
   gate(name: string, nowMs: number): LeaseGate {
-    if (this.mayTripCircuit(name)) return { open: false };
+    if (this.mayTripCircuit(name) || (this.#goneWriting.get(name) ?? 0) > 0) return { open: false };
     const s = this.#states.get(name);
     if (s?.disabled) return { open: false };
     if (s?.circuitOpenUntil != null && nowMs < s.circuitOpenUntil) return { open: false };
@@ -92,14 +93,23 @@ export class TargetHealth {
     return { open: true, probeOnly: s?.circuitOpenUntil != null };
   }
 
-  /** A failed attempt's outcome is about to be written (see #unrecordedFailures). */
-  failureWriting(name: string): void {
-    this.#unrecordedFailures.set(name, (this.#unrecordedFailures.get(name) ?? 0) + 1);
+  /** An attempt's outcome is decided and about to be written (see #unrecordedFailures). */
+  outcomeDecided(name: string, d: Decision): void {
+    if (d.health === "failure" || d.health === "gone") bump(this.#unrecordedFailures, name, 1);
+    if (d.health === "gone") bump(this.#goneWriting, name, 1);
   }
 
   /** That outcome is written (or its write failed). */
-  failureWritten(name: string): void {
-    this.#unrecordedFailures.set(name, (this.#unrecordedFailures.get(name) ?? 1) - 1);
+  outcomeSettled(name: string, d: Decision): void {
+    if (d.health === "failure" || d.health === "gone") bump(this.#unrecordedFailures, name, -1);
+    if (d.health === "gone") bump(this.#goneWriting, name, -1);
+  }
+
+  /** After an outcome is recorded: take the target state it wrote, then disable (410, disable_after) or open the circuit. */
+  async afterOutcome(t: TargetConfig, d: Decision, recorded: { target: targetState.TargetState | null }, nowMs: number): Promise<void> {
+    if (recorded.target) this.recorded(recorded.target);
+    if (d.health === "gone") await this.disable(t.name, d.error ?? "HTTP 410 Gone", "gone", nowMs);
+    else if (d.health === "failure") await this.afterFailure(t, recorded.target, nowMs);
   }
 
   /** True when failures not yet written may push the target over the circuit threshold. */
@@ -155,4 +165,10 @@ export class TargetHealth {
     this.#version++;
     this.#states.set(name, s);
   }
+}
+
+function bump(counts: Map<string, number>, name: string, by: number): void {
+  const n = (counts.get(name) ?? 0) + by;
+  if (n <= 0) counts.delete(name);
+  else counts.set(name, n);
 }

@@ -8,7 +8,8 @@ import { dedupeKeyOf, eventTypeOf, makeFieldReader } from "../core/extract.ts";
 import { makeId } from "../core/ids.ts";
 import type { InboundRequest } from "../core/types.ts";
 import type { Logger } from "../log/logger.ts";
-import { classifyStoreError, type StoreError, type Writer } from "../store/index.ts";
+import { leasedDeliveriesOf, type LeaseClaim, type LeasedDelivery } from "../store/deliveries.ts";
+import { classifyStoreError, type IngestItem, type StoreError, type Writer } from "../store/index.ts";
 import type { RejectionLimiter } from "./rejection-limiter.ts";
 import { routedTargets, type CompiledSource } from "./sources.ts";
 
@@ -34,9 +35,16 @@ export interface IngestDeps {
   nowMs: () => number;
   /** Whether new deliveries for a target start paused (disabled target). */
   isPaused: (target: string) => boolean;
+  /** The delivery engine's fast path: a free slot of `target` for a fresh event's delivery, written leased (null: pending). */
+  claim?: (target: string) => LeaseClaim | null;
+  /** A claim that was not used (duplicate, store error, no room across processes). */
+  unclaim?: (target: string) => void;
   log: Logger;
-  /** Called after a new event is durably stored (wakes the scheduler, metrics). */
-  onStored?: (r: { source: string; id: string; targets: string[] }) => void;
+  /**
+   * Called after a new event is durably stored (metrics; wakes the scheduler)
+   * with the deliveries written leased to this process, to send from memory now.
+   */
+  onStored?: (r: { source: string; id: string; targets: string[]; leased: LeasedDelivery[] }) => void;
   onRejected?: (source: string, reason: string) => void;
   onDuplicate?: (source: string) => void;
 }
@@ -83,38 +91,48 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
   const dedupeKey = dedupeKeyOf(source.dedupeRefs, ctx, fields);
   const targets = routedTargets(source, eventType);
   const id = makeId("evt", now, randomBytes(10));
+  const item: IngestItem = {
+    id,
+    source: source.config.name,
+    eventType,
+    dedupeKey,
+    dedupeWindowMs: source.config.dedupeWindowMs,
+    receivedAt: now,
+    method: raw.method,
+    path: raw.url.pathname,
+    query: raw.url.search.replace(/^\?/, ""),
+    headers: headerPairs,
+    body: raw.body,
+    contentType,
+    remoteAddr: raw.remoteAddr,
+    // A disabled target's delivery waits paused; one with a free slot is written leased and sent from memory.
+    deliveries: targets.map((target) => {
+      const delivery = { id: makeId("dlv", now, randomBytes(10)), target };
+      if (deps.isPaused(target)) return { ...delivery, status: "paused" as const };
+      const claim = deps.claim?.(target);
+      return claim ? { ...delivery, status: "pending" as const, claim } : { ...delivery, status: "pending" as const };
+    }),
+  };
   try {
-    const outcome = await deps.writer.submit({
-      id,
-      source: source.config.name,
-      eventType,
-      dedupeKey,
-      dedupeWindowMs: source.config.dedupeWindowMs,
-      receivedAt: now,
-      method: raw.method,
-      path: raw.url.pathname,
-      query: raw.url.search.replace(/^\?/, ""),
-      headers: headerPairs,
-      body: raw.body,
-      contentType,
-      remoteAddr: raw.remoteAddr,
-      deliveries: targets.map((target) => ({
-        id: makeId("dlv", now, randomBytes(10)),
-        target,
-        status: deps.isPaused(target) ? "paused" : "pending",
-      })),
-    });
+    const outcome = await deps.writer.submit(item);
+    unclaim(deps, item, outcome.kind === "stored" ? outcome.leased : []);
     if (outcome.kind === "duplicate") {
       deps.onDuplicate?.(source.config.name);
       deps.log.debug("duplicate", { source: source.config.name, id: outcome.id });
       return { kind: "duplicate", id: outcome.id };
     }
-    deps.onStored?.({ source: source.config.name, id, targets });
+    deps.onStored?.({ source: source.config.name, id, targets, leased: leasedDeliveriesOf(item, outcome.leased) });
     deps.log.info("received", { source: source.config.name, id, eventType, targets });
     return { kind: "stored", id, eventType, targets };
   } catch (err) {
+    unclaim(deps, item, []);
     const error = classifyStoreError(err);
     deps.log.error("store write failed", { source: source.config.name, code: error.code });
     return { kind: "unavailable", error };
   }
+}
+
+/** Hands back the slots claimed for deliveries that were not written leased. */
+function unclaim(deps: IngestDeps, item: IngestItem, leased: readonly string[]): void {
+  for (const d of item.deliveries) if (d.claim && !leased.includes(d.id)) deps.unclaim?.(d.target);
 }

@@ -202,5 +202,11 @@ function describe(r: SendResult): string {
       return r.message;
     case "forbidden-address":
       return `refused address ${r.address}`;
+    case "client-failed":
+      return r.message;
+    case "not-sent":
+      return r.reason;
+    case "erased":
+      return "event erased";
   }
 }

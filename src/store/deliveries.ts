@@ -8,6 +8,7 @@
  * lease expiry compares lease_until with the database clock (DB_NOW_MS).
  */
 import type { InStatement, Row } from "@libsql/client";
+import type { IngestItem } from "./ingest-writer.ts";
 import type { SqlClient as Client } from "./remote-client.ts";
 import { makeId } from "../core/ids.ts";
 import { DB_NOW_MS } from "./db-clock.ts";
@@ -26,6 +27,18 @@ export interface LeaseWant {
   leaseMs: number;
   /** Ordered targets: only the oldest open delivery, and only when none is in flight. */
   ordered: boolean;
+}
+
+/**
+ * A fresh delivery that ingest asks to write already leased to this process
+ * (the scheduler had a free slot): the row skips the pending state and the
+ * lease round trip. Granted while the target's live leases across every
+ * process stay under `concurrency`; otherwise the row is written pending.
+ */
+export interface LeaseClaim {
+  leaseId: string;
+  leaseMs: number;
+  concurrency: number;
 }
 
 /** A leased delivery with the stored request it must send. */
@@ -104,6 +117,29 @@ function leaseStatement(opts: LeaseRequest): InStatement | null {
 }
 
 /**
+ * The deliveries of a just-stored item that were written leased (ingest's
+ * fast path), with the request bytes the caller still holds: nothing is
+ * read back from the store.
+ */
+export function leasedDeliveriesOf(item: IngestItem, leasedIds: readonly string[]): LeasedDelivery[] {
+  if (leasedIds.length === 0) return [];
+  return item.deliveries
+    .filter((d) => d.claim !== undefined && leasedIds.includes(d.id))
+    .map((d) => ({
+      id: d.id,
+      eventId: item.id,
+      target: d.target,
+      leaseId: d.claim!.leaseId,
+      attempts: 0,
+      source: item.source,
+      eventType: item.eventType,
+      contentType: item.contentType,
+      headers: item.headers,
+      body: item.body as Uint8Array<ArrayBuffer>,
+    }));
+}
+
+/**
  * Hands deliveries whose lease ran out on the database clock (a crashed or
  * stalled worker's) back to `pending`, due now. The lost attempt counts: it
  * may have reached the target (so the next one says `hookrelay-attempt: 2`),
@@ -167,10 +203,15 @@ export interface OutcomeRecord {
   target: string;
   /** null when no request was made (e.g. the event was erased). */
   attempt: AttemptRecord | null;
-  /** `pending` becomes `paused` when the target is disabled meanwhile. */
+  /**
+   * `pending` becomes `paused` when the target is disabled meanwhile. An
+   * outcome with no attempt and status `pending` hands the delivery back
+   * uncounted (nothing was sent).
+   */
   status: "delivered" | "pending" | "failed" | "paused";
   /** For `pending`: when the next attempt is due (caller's clock). */
   nextAttemptAt: number | null;
+  /** null with no attempt keeps the delivery's last error. */
   error: string | null;
   /** true/false counts towards the target's health (circuit, disable_after); null leaves it alone. */
   healthy: boolean | null;
@@ -206,7 +247,8 @@ export async function recordOutcomes(
         status = CASE WHEN v.column3 = 'pending' AND EXISTS (SELECT 1 FROM target_state t
           WHERE t.name = deliveries.target AND t.disabled) THEN 'paused' ELSE v.column3 END,
         attempts = attempts + v.column4, next_attempt_at = coalesce(v.column5, next_attempt_at),
-        last_error = v.column6, lease_id = NULL, lease_until = NULL, updated_at = ?
+        last_error = coalesce(v.column6, CASE WHEN v.column4 = 1 THEN NULL ELSE last_error END),
+        lease_id = NULL, lease_until = NULL, updated_at = ?
       FROM (VALUES ${dValues.join(", ")}) AS v
       WHERE deliveries.id = v.column1 AND deliveries.lease_id = v.column2 AND deliveries.status = 'delivering'
       RETURNING deliveries.id`,

@@ -42,7 +42,7 @@ test("concurrent submissions share a transaction and each gets its own id", asyn
 test("a duplicate in the same batch answers with the original id and is counted", async () => {
   const store = await freshStore();
   const [a, b] = await Promise.all([store.writer.submit(item("evt_a", "same")), store.writer.submit(item("evt_b", "same"))]);
-  expect(a).toEqual({ kind: "stored", id: "evt_a" });
+  expect(a).toEqual({ kind: "stored", id: "evt_a", leased: [] });
   expect(b).toEqual({ kind: "duplicate", id: "evt_a" });
   const c = await store.writer.submit(item("evt_c", "same"));
   expect(c).toEqual({ kind: "duplicate", id: "evt_a" });
@@ -66,7 +66,7 @@ test("a store that cannot write rejects every request of the batch", async () =>
   await store.conn.client.execute("PRAGMA query_only = ON");
   await expect(store.writer.submit(item("evt_ro", "ro"))).rejects.toMatchObject({ name: "StoreError" });
   await store.conn.client.execute("PRAGMA query_only = OFF");
-  expect(await store.writer.submit(item("evt_ok", "ok"))).toEqual({ kind: "stored", id: "evt_ok" });
+  expect(await store.writer.submit(item("evt_ok", "ok"))).toEqual({ kind: "stored", id: "evt_ok", leased: [] });
 });
 
 test("on the writer thread, a batch cut into fixed-size statements stores every row and finds every original", async () => {
@@ -97,8 +97,8 @@ test("on the writer thread, every field crosses the thread boundary intact: raw 
     headers: [["x-signature", "v1=\u00e9"]], bodyExcerpt: new Uint8Array([0x80, 0x81]), remoteAddr: null, keep: true,
   });
   expect(await Promise.all([store.writer.submit(odd), store.writer.submit(plain)])).toEqual([
-    { kind: "stored", id: "evt_wire" },
-    { kind: "stored", id: "evt_plain" },
+    { kind: "stored", id: "evt_wire", leased: [] },
+    { kind: "stored", id: "evt_plain", leased: [] },
   ]);
   await store.writer.flushed();
   const rs = await store.conn.client.execute("SELECT id, event_type, content_type, remote_addr, query, headers, body FROM events ORDER BY id");
@@ -137,7 +137,7 @@ test("on the writer thread, delivery writes join the ingest commit; a failing on
       "write",
     ),
   ]);
-  expect(ingested).toEqual({ status: "fulfilled", value: { kind: "stored", id: "evt_j1" } });
+  expect(ingested).toEqual({ status: "fulfilled", value: { kind: "stored", id: "evt_j1", leased: [] } });
   expect(good.status).toBe("fulfilled");
   expect((good as PromiseFulfilledResult<ResultSet[]>).value[0]!.rows.map((r) => r.id)).toEqual(["dlv_evt_j0"]);
   expect(bad.status).toBe("rejected");

@@ -10,6 +10,8 @@
  */
 import type { InStatement, ResultSet } from "@libsql/client";
 import type { WriteClient as Client } from "./client.ts";
+import { DB_NOW_MS } from "./db-clock.ts";
+import type { LeaseClaim } from "./deliveries.ts";
 import { classifyStoreError, type StoreError } from "./errors.ts";
 
 export interface IngestItem {
@@ -26,11 +28,12 @@ export interface IngestItem {
   body: Uint8Array;
   contentType: string | null;
   remoteAddr: string | null;
-  /** One delivery per entry; ids are made by the caller. */
-  deliveries: { id: string; target: string; status: "pending" | "paused" }[];
+  /** One delivery per entry; ids are made by the caller. A claim asks for the row to be written leased (deliveries.ts LeaseClaim). */
+  deliveries: { id: string; target: string; status: "pending" | "paused"; claim?: LeaseClaim }[];
 }
 
-export type IngestOutcome = { kind: "stored"; id: string } | { kind: "duplicate"; id: string };
+/** Stored (with the ids of the deliveries written leased, as claimed) or a duplicate of `id`. */
+export type IngestOutcome = { kind: "stored"; id: string; leased: string[] } | { kind: "duplicate"; id: string };
 
 export interface RejectionItem {
   id: string;
@@ -205,7 +208,7 @@ export class IngestWriter {
       // so a batch of N requests costs a handful of statements, not 4N.
       const originals = await findOriginals(tx, items);
       const outcomes: IngestOutcome[] = [];
-      const fresh: IngestItem[] = [];
+      const fresh: { item: IngestItem; outcome: { kind: "stored"; id: string; leased: string[] } }[] = [];
       const dupCounts = new Map<string, { n: number; lastAt: number }>();
       const counters = new Map<string, { received: number; duplicates: number; rejected: number }>();
       const count = (source: string) => {
@@ -227,16 +230,23 @@ export class IngestWriter {
         }
         // Later copies in this same batch are duplicates of this one.
         if (it.dedupeWindowMs > 0) originals.set(key, { id: it.id, receivedAt: it.receivedAt });
-        fresh.push(it);
+        const stored = { kind: "stored" as const, id: it.id, leased: [] as string[] };
+        fresh.push({ item: it, outcome: stored });
         count(it.source).received++;
-        outcomes.push({ kind: "stored", id: it.id });
+        outcomes.push(stored);
       }
-      await insertRows(tx, "events", EVENT_COLUMNS, fresh.map((it) => [
+      await insertRows(tx, "events", EVENT_COLUMNS, fresh.map(({ item: it }) => [
         it.id, it.source, it.eventType, it.dedupeKey, it.receivedAt, it.method, it.path, it.query,
         JSON.stringify(it.headers), it.body, it.contentType, it.remoteAddr,
       ]));
-      await insertRows(tx, "deliveries", DELIVERY_COLUMNS, fresh.flatMap((it) =>
-        it.deliveries.map((d) => [d.id, it.id, d.target, d.status, 0, it.receivedAt, it.receivedAt, it.receivedAt]),
+      const leases = await grantClaims(tx, fresh.flatMap((f) => f.item.deliveries));
+      await insertRows(tx, "deliveries", DELIVERY_COLUMNS, fresh.flatMap(({ item: it, outcome }) =>
+        it.deliveries.map((d) => {
+          const leaseUntil = leases.get(d.id);
+          if (leaseUntil === undefined) return [d.id, it.id, d.target, d.status, 0, it.receivedAt, null, null, it.receivedAt, it.receivedAt];
+          outcome.leased.push(d.id);
+          return [d.id, it.id, d.target, "delivering", 0, it.receivedAt, d.claim!.leaseId, leaseUntil, it.receivedAt, it.receivedAt];
+        }),
       ));
       for (const [id, d] of dupCounts) {
         await tx.execute({
@@ -272,7 +282,7 @@ type Value = string | number | null | Uint8Array;
 type Tx = Pick<Awaited<ReturnType<Client["transaction"]>>, "execute">;
 
 const EVENT_COLUMNS = ["id", "source", "event_type", "dedupe_key", "received_at", "method", "path", "query", "headers", "body", "content_type", "remote_addr"];
-const DELIVERY_COLUMNS = ["id", "event_id", "target", "status", "attempts", "next_attempt_at", "created_at", "updated_at"];
+const DELIVERY_COLUMNS = ["id", "event_id", "target", "status", "attempts", "next_attempt_at", "lease_id", "lease_until", "created_at", "updated_at"];
 const REJECTION_COLUMNS = ["id", "source", "received_at", "reason", "method", "path", "headers", "body_excerpt", "remote_addr"];
 /**
  * Rows per multi-row statement, largest first. A batch is cut into these
@@ -325,6 +335,31 @@ async function insertRows(tx: Tx, table: string, columns: string[], rows: Value[
       args: chunk.flat(),
     });
   }
+}
+
+/**
+ * Which claimed deliveries are written leased, and until when (database
+ * clock): per target, as many as its concurrency leaves beside the live
+ * leases of every process; the rest are written pending and leased by a
+ * round. One read per batch, whatever its size.
+ */
+async function grantClaims(tx: Tx, deliveries: IngestItem["deliveries"]): Promise<Map<string, number>> {
+  const granted = new Map<string, number>();
+  const claimed = deliveries.filter((d) => d.claim !== undefined);
+  if (claimed.length === 0) return granted;
+  const targets = [...new Set(claimed.map((d) => d.target))];
+  const live = targets.map(
+    (_, i) => `(SELECT count(*) FROM deliveries WHERE target = ?${i + 1} AND status = 'delivering' AND lease_until > ${DB_NOW_MS}) AS c${i}`,
+  );
+  const row = (await tx.execute({ sql: `SELECT ${DB_NOW_MS} AS now, ${live.join(", ")}`, args: targets })).rows[0]!;
+  const room = new Map(targets.map((t, i) => [t, Number(row[`c${i}`])]));
+  for (const d of claimed) {
+    const inUse = room.get(d.target)!;
+    if (inUse >= d.claim!.concurrency) continue;
+    room.set(d.target, inUse + 1);
+    granted.set(d.id, Number(row.now) + d.claim!.leaseMs);
+  }
+  return granted;
 }
 
 /** The newest stored event for each (source, dedupe key) in the batch. */

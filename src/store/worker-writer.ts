@@ -160,7 +160,8 @@ export class WorkerWriter implements Writer {
       if (!p) return;
       this.#pending.delete(seq);
       if (r[0] === "error") p.reject(new StoreError(r[1] as StoreErrorCode, r[2]));
-      else p.resolve({ kind: r[0], id: r[1] });
+      else if (r[0] === "stored") p.resolve({ kind: "stored", id: r[1], leased: r[2] });
+      else p.resolve({ kind: "duplicate", id: r[1] });
     });
     this.#settleIdle();
   }

@@ -32,8 +32,8 @@ export interface WireResult {
   lastInsertRowid: bigint | undefined;
 }
 
-/** One item's outcome: stored or duplicate with the event id, or a store error. */
-export type BatchResult = ["stored" | "duplicate", string] | ["error", string, string];
+/** One item's outcome: stored (with the deliveries written leased) or duplicate with the event id, or a store error. */
+export type BatchResult = ["stored", string, string[]] | ["duplicate", string] | ["error", string, string];
 
 export type FromWorker =
   | { kind: "opened" }
@@ -120,7 +120,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       const results = await Promise.all(
         items.map((item) =>
           w.submit(item).then(
-            (outcome): BatchResult => [outcome.kind, outcome.id],
+            (outcome): BatchResult => (outcome.kind === "stored" ? ["stored", outcome.id, outcome.leased] : ["duplicate", outcome.id]),
             (err: unknown): BatchResult => {
               const e = classifyStoreError(err);
               return ["error", e.code, e.message];

@@ -5,6 +5,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { createApp } from "../../src/app.ts";
+import { createDeliveryEngine } from "../../src/delivery/engine.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { startListenClient, type ListenClient } from "../../src/listen/client.ts";
 import { parseForwardRoutes } from "../../src/listen/forward-routes.ts";
@@ -33,7 +34,7 @@ afterEach(async () => {
 });
 
 async function relayOnPort(): Promise<{ relay: TestRelay; url: string }> {
-  const relay = await startTestRelay(CONFIG);
+  const relay = await startTestRelay(CONFIG, { engine: { pollMs: 200 } });
   relay.app.publicApp.listen({ hostname: "127.0.0.1", port: 0 });
   cleanups.push(() => relay.close(), () => relay.app.publicApp.stop(true), () => relay.app.listen.stop());
   return { relay, url: `http://127.0.0.1:${relay.app.publicApp.server!.port}` };
@@ -111,7 +112,10 @@ test("the client reconnects with backoff after the relay restarts, and what was 
   await relay.app.listen.stop();
   await relay.app.publicApp.stop(true);
   // The same store and port, a new relay process in all but name.
-  const again = createApp({ config: relay.config, store: relay.store, log: silentLogger });
+  const engine = createDeliveryEngine({ config: relay.config, store: relay.store, log: silentLogger, pollMs: 200 });
+  const again = createApp({ config: relay.config, store: relay.store, log: silentLogger, delivery: engine });
+  await engine.start();
+  cleanups.push(() => engine.stop(1000));
   await again.publicApp.handle(new Request("http://127.0.0.1/in/src", { method: "POST", body: '{"type":"queued"}' }));
   again.publicApp.listen({ hostname: "127.0.0.1", port });
   cleanups.push(() => again.publicApp.stop(true), () => again.listen.stop());

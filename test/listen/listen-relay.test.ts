@@ -37,7 +37,7 @@ afterEach(async () => {
 });
 
 async function relayOnPort(schedule?: string): Promise<{ relay: TestRelay; wsUrl: (t: string) => string }> {
-  const relay = await startTestRelay(config(schedule));
+  const relay = await startTestRelay(config(schedule), { engine: { pollMs: 200 } });
   relay.app.publicApp.listen({ hostname: "127.0.0.1", port: 0 });
   cleanups.push(() => relay.close(), () => relay.app.publicApp.stop(true), () => relay.app.listen.stop());
   const port = relay.app.publicApp.server!.port;

@@ -7,8 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, type App, type DeliveryEngine } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
+import { createDeliveryEngine } from "../../src/delivery/engine.ts";
 import type { Config } from "../../src/config/types.ts";
 import { silentLogger } from "../../src/log/logger.ts";
+import { createRelayMetrics } from "../../src/metrics/relay-metrics.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 
 export interface TestRelay {
@@ -30,7 +32,14 @@ export function tempDir(prefix = "hookrelay-test-"): { dir: string; remove(): vo
 /** Loads TOML (store.url is forced into a temp dir) and builds the app. */
 export async function startTestRelay(
   toml: string,
-  opts: { env?: Record<string, string>; nowMs?: () => number; delivery?: DeliveryEngine; busyTimeoutMs?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    nowMs?: () => number;
+    delivery?: DeliveryEngine;
+    /** Build and start the production delivery engine on the relay's store (listen targets need it). */
+    engine?: { pollMs?: number };
+    busyTimeoutMs?: number;
+  } = {},
 ): Promise<TestRelay> {
   const tmp = tempDir();
   const loaded = loadConfig(toml, { env: opts.env ?? {}, baseDir: tmp.dir });
@@ -39,7 +48,10 @@ export async function startTestRelay(
   config.store.url = `file:${join(tmp.dir, "relay.db")}`;
   const nowMs = opts.nowMs ?? Date.now;
   const store = await openStore({ url: config.store.url, busyTimeoutMs: opts.busyTimeoutMs ?? 1000, nowMs, checkpointEveryMs: 0 });
-  const app = createApp({ config, store, log: silentLogger, nowMs, delivery: opts.delivery });
+  const metrics = createRelayMetrics({ config, store, nowMs });
+  const engine = opts.engine ? createDeliveryEngine({ config, store, log: silentLogger, pollMs: opts.engine.pollMs, onAttempt: metrics.onAttempt }) : null;
+  const app = createApp({ config, store, log: silentLogger, nowMs, delivery: opts.delivery ?? engine ?? undefined, metrics });
+  await engine?.start();
   return {
     dir: tmp.dir,
     config,
@@ -50,6 +62,8 @@ export async function startTestRelay(
         new Request(`http://127.0.0.1/in/${source}`, { method: "POST", body: body as BodyInit, headers: { "content-type": "application/json", ...headers } }),
       ),
     async close() {
+      await app.listen.stop();
+      await engine?.stop(1000);
       await store.close();
       tmp.remove();
     },

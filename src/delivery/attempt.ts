@@ -1,0 +1,150 @@
+/**
+ * One attempt of one leased delivery, for every kind of target:
+ *
+ *   prepare → send → (free the slot) → decide → record → after
+ *
+ * prepare signs the stored request for this attempt; the target's transport
+ * sends it (an HTTP POST, or a `listen` client's ack); core's decideOutcome
+ * turns the result into the delivery's next state; the outcome joins the
+ * scheduler's next round (one commit for every outcome finished meanwhile,
+ * fenced by the lease); then the target's health, the metrics and the log
+ * line. Nothing here throws for an expected outcome: a store that cannot
+ * write leaves the lease to expire, and the attempt is made again
+ * (at-least-once).
+ */
+import type { TargetConfig } from "../config/types.ts";
+import { decideOutcome, type Decision, type SendResult } from "../core/delivery-outcome.ts";
+import { makeId } from "../core/ids.ts";
+import type { Logger } from "../log/logger.ts";
+import type { LeasedDelivery, OutcomeRecord } from "../store/deliveries.ts";
+import type { TargetState } from "../store/target-state.ts";
+import { buildOutboundHeaders } from "./outbound-request.ts";
+import type { SendReport } from "./sender.ts";
+import type { TargetHealth } from "./target-health.ts";
+import type { PreparedAttempt, Transport } from "./transport.ts";
+
+/** A configured target as the engine runs it: its config, decoded signing keys and transport. */
+export interface DeliveryTarget {
+  config: TargetConfig;
+  keys: Uint8Array[];
+  transport: Transport;
+  /** Lease length: how long a crashed process's attempt keeps another from retrying it. */
+  leaseMs: number;
+}
+
+/** What the store said of a recorded outcome. */
+export interface Recorded {
+  /** false: the lease was lost (another process owns the delivery now); nothing was changed. */
+  updated: boolean;
+  /** The target's state after the commit (failure streak, circuit), when this outcome touched it. */
+  target: TargetState | null;
+}
+
+/** Reported after every attempt that was made (metrics). */
+export interface AttemptReport {
+  target: string;
+  deliveryId: string;
+  eventId: string;
+  attempt: number;
+  status: OutcomeRecord["status"];
+  statusCode: number | null;
+  durationMs: number;
+}
+
+/** What an attempt needs from the engine around it. */
+export interface AttemptContext {
+  clock: () => number;
+  random: () => number;
+  /** The provider headers a source forwards (resolved in config). */
+  forwardHeaders: (source: string) => readonly string[];
+  /** The target answered (or the attempt ended without a request): its slot may take the next delivery. */
+  freeSlot(d: LeasedDelivery): void;
+  /** Queues the outcome for the next round's commit; resolves once it is durable. */
+  record(r: OutcomeRecord): Promise<Recorded>;
+  health: TargetHealth;
+  onAttempt?: (r: AttemptReport) => void;
+  log: Logger;
+}
+
+const ERASED: SendReport = { result: { kind: "erased" }, durationMs: 0, excerpt: null };
+
+/** Runs one attempt of `d` to `target` from preparation to recorded outcome. */
+export async function runAttempt(ctx: AttemptContext, target: DeliveryTarget, d: LeasedDelivery): Promise<void> {
+  const attempt = d.attempts + 1;
+  const at = ctx.clock();
+  try {
+    const prepared = prepare(ctx, target, d, attempt, at);
+    const sent = prepared ? await target.transport.send(prepared) : ERASED;
+    ctx.freeSlot(d);
+    const decision = decideOutcome(sent.result, target.config.retry, attempt, ctx.clock(), ctx.random());
+    ctx.health.outcomeDecided(d.target, decision);
+    let recorded: Recorded;
+    try {
+      recorded = await ctx.record(outcomeRecord(d, at, sent, decision));
+    } finally {
+      ctx.health.outcomeSettled(d.target, decision);
+    }
+    await ctx.health.afterOutcome(target.config, decision, recorded, ctx.clock());
+    report(ctx, d, attempt, sent, decision, recorded);
+  } catch (err) {
+    ctx.freeSlot(d);
+    // The lease expires and another attempt follows: at-least-once, never lost.
+    ctx.log.error("could not record an attempt", { target: d.target, delivery: d.id, error: String(err) });
+  }
+}
+
+/** The request of attempt number `attempt`, signed now; null when the event was erased (nothing to send). */
+function prepare(ctx: AttemptContext, target: DeliveryTarget, d: LeasedDelivery, attempt: number, nowMs: number): PreparedAttempt | null {
+  if (d.body === null) return null;
+  const body = d.body;
+  const headers = buildOutboundHeaders({ ...d, body }, { attempt, nowMs, keys: target.keys, forwardHeaders: ctx.forwardHeaders(d.source) });
+  return { delivery: d, attempt, headers, body };
+}
+
+/** The outcome row: the attempt made (if any) and the delivery's next state, fenced by the lease. */
+function outcomeRecord(d: LeasedDelivery, at: number, sent: SendReport, decision: Decision): OutcomeRecord {
+  const statusCode = statusCodeOf(sent.result);
+  return {
+    deliveryId: d.id,
+    leaseId: d.leaseId,
+    eventId: d.eventId,
+    target: d.target,
+    attempt: decision.counted
+      ? { id: makeId("att", at, crypto.getRandomValues(new Uint8Array(10))), at, statusCode, durationMs: sent.durationMs, error: decision.error, responseExcerpt: sent.excerpt }
+      : null,
+    status: decision.status,
+    nextAttemptAt: decision.nextAttemptAt,
+    // An attempt not made (nothing sent) leaves the last real error in place.
+    error: decision.counted || decision.status === "failed" ? decision.error : null,
+    healthy: decision.health === null ? null : decision.health === "success",
+  };
+}
+
+function statusCodeOf(result: SendResult): number | null {
+  if (result.kind === "response") return result.status;
+  if (result.kind === "client-failed") return result.status;
+  return null;
+}
+
+// One line per attempt: delivered at info; a failure at warn, with when the next attempt is due.
+function report(ctx: AttemptContext, d: LeasedDelivery, attempt: number, sent: SendReport, decision: Decision, recorded: Recorded): void {
+  const fields = {
+    target: d.target,
+    delivery: d.id,
+    event: d.eventId,
+    attempt,
+    statusCode: statusCodeOf(sent.result),
+    durationMs: sent.durationMs,
+    error: decision.error,
+  };
+  if (!decision.counted) {
+    ctx.log.debug("attempt not made; the delivery goes back to the queue", { ...fields, status: decision.status });
+    return;
+  }
+  ctx.onAttempt?.({ target: d.target, deliveryId: d.id, eventId: d.eventId, attempt, status: decision.status, statusCode: fields.statusCode, durationMs: sent.durationMs });
+  if (!recorded.updated) ctx.log.warn("attempt finished after its lease was lost", fields);
+  else if (decision.status === "delivered") ctx.log.info("delivered", fields);
+  else if (decision.status === "failed") ctx.log.warn("delivery failed", fields);
+  else if (decision.status === "paused") ctx.log.warn("target gone (410): delivery paused", fields);
+  else ctx.log.warn("attempt failed; will retry", { ...fields, nextAttemptAt: new Date(decision.nextAttemptAt!).toISOString() });
+}

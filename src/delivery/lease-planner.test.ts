@@ -1,0 +1,50 @@
+import { expect, test } from "bun:test";
+import { freeSlots, planLeases, type TargetView } from "./lease-planner.ts";
+
+const view = (name: string, over: Partial<TargetView> = {}): TargetView => ({
+  name,
+  concurrency: 8,
+  ordered: false,
+  leaseMs: 15_000,
+  inFlight: 0,
+  tokens: Number.POSITIVE_INFINITY,
+  gate: { open: true, probeOnly: false },
+  reachable: true,
+  ...over,
+});
+
+test("a target may start its concurrency less what is in flight", () => {
+  expect(freeSlots(view("t", { inFlight: 3 }))).toBe(5);
+  expect(freeSlots(view("t", { inFlight: 8 }))).toBe(0);
+});
+
+test("rate tokens and the shared budget bound the slots", () => {
+  expect(freeSlots(view("t", { tokens: 2 }))).toBe(2);
+  expect(freeSlots(view("t"), 3)).toBe(3);
+});
+
+test("an ordered target or a half-open circuit takes one at a time", () => {
+  expect(freeSlots(view("t", { ordered: true }))).toBe(1);
+  expect(freeSlots(view("t", { ordered: true, inFlight: 1 }))).toBe(0);
+  expect(freeSlots(view("t", { gate: { open: true, probeOnly: true } }))).toBe(1);
+});
+
+test("a closed gate or an unreachable target gets nothing", () => {
+  expect(freeSlots(view("t", { gate: { open: false } }))).toBe(0);
+  expect(freeSlots(view("t", { reachable: false }))).toBe(0);
+});
+
+test("a round asks for every target with free slots, with the store-wide concurrency it must respect", () => {
+  const wants = planLeases([view("a", { inFlight: 6 }), view("b", { gate: { open: false } }), view("c", { gate: { open: true, probeOnly: true } })], Infinity);
+  expect(wants).toEqual([
+    { target: "a", slots: 2, concurrency: 8, ordered: false, leaseMs: 15_000 },
+    { target: "c", slots: 1, concurrency: 1, ordered: false, leaseMs: 15_000 },
+  ]);
+});
+
+test("a shared budget is spent in order from the rotating first target", () => {
+  const targets = [view("a"), view("b"), view("c")];
+  expect(planLeases(targets, 10, 0).map((w) => [w.target, w.slots])).toEqual([["a", 8], ["b", 2]]);
+  expect(planLeases(targets, 10, 2).map((w) => [w.target, w.slots])).toEqual([["c", 8], ["a", 2]]);
+  expect(planLeases(targets, 0, 0)).toEqual([]);
+});
