@@ -20,7 +20,7 @@ const config = loaded.config;
 config.store.url = `file:${BENCH_DB}`;
 const store = await openStore({ url: config.store.url, busyTimeoutMs: 5000, nowMs: Date.now, checkpointEveryMs: 0, mustExist: true });
 const app = createApp({ config, store, log: silentLogger });
-const client = store.conn.client;
+const client = store.reads;
 
 const total = Number((await client.execute("SELECT count(*) AS n FROM events")).rows[0]!.n);
 const at = async (offset: number) =>

@@ -160,7 +160,7 @@ async function countStored(cwd: string): Promise<number> {
   const { openStore } = await import("../src/store/index.ts");
   const store = await openStore({ url: `file:${join(cwd, "relay.db")}`, busyTimeoutMs: 5000, nowMs: Date.now, checkpointEveryMs: 0 });
   try {
-    return Number((await store.conn.client.execute("SELECT count(*) AS n FROM events")).rows[0]!.n);
+    return Number((await store.reads.execute("SELECT count(*) AS n FROM events")).rows[0]!.n);
   } finally {
     await store.close();
   }

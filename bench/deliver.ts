@@ -109,7 +109,7 @@ async function relayDrain(n: number): Promise<{ rate: number; delivered: number 
   const others = [...cpuAfter.keys()].filter((t) => t !== String(process.pid)).map(spent).sort((a, b) => b - a);
   cpu = { mainUs: (main * 1000) / n, busiestOtherUs: ((others[0] ?? 0) * 1000) / n, totalUs: ((main + others.reduce((a, b) => a + b, 0)) * 1000) / n };
   await scheduler.stop();
-  const delivered = Number((await store.conn.client.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'delivered'")).rows[0]!.n);
+  const delivered = Number((await store.reads.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'delivered'")).rows[0]!.n);
   await store.close();
   return { rate, delivered };
 }

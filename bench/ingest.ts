@@ -83,7 +83,7 @@ sink.stop(true);
 
 const { openStore } = await import("../src/store/index.ts");
 const store = await openStore({ url: `file:${join(dir, "relay.db")}`, busyTimeoutMs: 5000, nowMs: Date.now, checkpointEveryMs: 0 });
-const stored = Number((await store.conn.client.execute("SELECT count(*) AS n FROM events")).rows[0]!.n);
+const stored = Number((await store.reads.execute("SELECT count(*) AS n FROM events")).rows[0]!.n);
 await store.close();
 rmSync(dir, { recursive: true, force: true });
 

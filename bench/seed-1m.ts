@@ -21,7 +21,7 @@ const ROUTES: Record<string, string[]> = { shop: ["orders", "audit"], billing: [
 
 rmSync(dirname(BENCH_DB), { recursive: true, force: true });
 const store = await openStore({ url: `file:${BENCH_DB}`, busyTimeoutMs: 10_000, nowMs: Date.now, checkpointEveryMs: 0 });
-const client = store.conn.client;
+const client = store.reads;
 await client.execute("PRAGMA synchronous = OFF");
 
 const now = Date.now();

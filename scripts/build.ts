@@ -35,8 +35,8 @@ const embedLibsqlAddon: BunPlugin = {
 
 mkdirSync(join(root, "dist"), { recursive: true });
 const result = await Bun.build({
-  entrypoints: [join(root, "src/main.ts"), join(root, "src/store/checkpoint-worker.ts"), join(root, "src/store/writer-worker.ts")],
-  // src/ is the virtual root, so workers are /$bunfs/root/store/<name>.ts (see worker-writer.ts).
+  entrypoints: [join(root, "src/main.ts"), join(root, "src/store/checkpoint-worker.ts"), join(root, "src/store/writer/thread.ts")],
+  // src/ is the virtual root, so workers are /$bunfs/root/store/<name>.ts (see store/writer/proxy.ts).
   root: join(root, "src"),
   compile: { outfile: join(root, "dist/hookrelay") },
   minify: true,

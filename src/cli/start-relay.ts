@@ -45,8 +45,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
   }
   app.delivery?.start();
   const retention = startRetentionRunner({
-    // The writer thread's connection: purging neither blocks the event loop nor waits on our own writer.
-    client: store.deliveryClient,
+    // Deletes go through the writer in small batches: purging never waits on our own writer.
+    db: store,
     retentionMs: config.store.retentionMs,
     dedupeWindowMs: Object.fromEntries(config.sources.map((s) => [s.name, s.dedupeWindowMs])),
     nowMs: Date.now,

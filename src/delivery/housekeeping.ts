@@ -16,7 +16,7 @@
 import type { Logger } from "../log/logger.ts";
 import { CLOCK_STEP_TOLERANCE_MS, rebaseAfterClockStep } from "../store/clock-step.ts";
 import { reclaimExpiredLeases } from "../store/deliveries.ts";
-import type { SqlClient } from "../store/remote-client.ts";
+import type { SqlDoors } from "../store/sql-client.ts";
 import type { TargetHealth } from "./target-health.ts";
 
 /** The loop's periodic checks; `run` is cheap to call on every round. */
@@ -26,7 +26,7 @@ export class Housekeeping {
   #started = false;
 
   constructor(
-    private readonly client: SqlClient,
+    private readonly db: SqlDoors,
     private readonly health: TargetHealth,
     private readonly clock: () => number,
     private readonly everyMs: number,
@@ -57,12 +57,12 @@ export class Housekeeping {
     this.#lastRunAt = performance.now();
     await this.health.refresh();
     await this.health.pauseStragglers(now);
-    const reclaimed = await reclaimExpiredLeases(this.client, now);
+    const reclaimed = await reclaimExpiredLeases(this.db, now);
     if (reclaimed > 0) this.log.warn("reclaimed deliveries whose lease expired", { reclaimed });
   }
 
   async #undoClockStep(now: number, stepMs: number): Promise<void> {
-    const moved = await rebaseAfterClockStep(this.client, { nowMs: now, stepMs });
+    const moved = await rebaseAfterClockStep(this.db.writer, { nowMs: now, stepMs });
     if (moved.deliveries + moved.circuits > 0) this.log.warn("the clock stepped back: due times moved back with it", { stepMs, ...moved });
   }
 }

@@ -36,7 +36,7 @@ export async function replay(store: Store, config: Pick<Config, "routes" | "targ
   const routeTargets = (source: string, eventType: string | null) => [
     ...new Set(routes.filter((r) => r.from === source && matchesAnyGlob(r.globs, eventType)).flatMap((r) => r.to)),
   ];
-  return scheduleReplay(store.conn.client, {
+  return scheduleReplay(store, {
     source: opts.source,
     target: opts.target,
     sinceMs: opts.sinceMs,

@@ -20,7 +20,7 @@ async function setup(targets: TargetConfig[], extra: Partial<SchedulerOptions> =
 }
 
 const statuses = async (store: Awaited<ReturnType<typeof setup>>["store"]) =>
-  (await store.conn.client.execute("SELECT status FROM deliveries ORDER BY created_at, rowid")).rows.map((r) => r.status);
+  (await store.reads.execute("SELECT status FROM deliveries ORDER BY created_at, rowid")).rows.map((r) => r.status);
 
 test("an ordered target receives events one at a time in receive order, a retry holding the line", async () => {
   const target = recordingTarget(cleanups, (_r, n) => ({ status: n === 1 ? 500 : 200 }));
@@ -56,7 +56,7 @@ test("a target failing many in a row is backed off as a whole, then probed once"
   // The probe succeeds, the circuit closes: the three untried events and the three retries (due by now) go.
   expect(target.received).toHaveLength(9);
   expect(await statuses(store)).toEqual(Array(6).fill("delivered"));
-  const state = await store.conn.client.execute("SELECT consecutive_failures, circuit_open_until FROM target_state");
+  const state = await store.reads.execute("SELECT consecutive_failures, circuit_open_until FROM target_state");
   expect(state.rows[0]).toMatchObject({ consecutive_failures: 0, circuit_open_until: null });
 });
 
@@ -93,7 +93,7 @@ test("a target failing continuously for disable_after is disabled with its last 
   clock.advance(1_800_000);
   await scheduler.drain();
   expect(scheduler.isPaused("t")).toBe(true);
-  const state = await store.conn.client.execute("SELECT disabled_by, disabled_reason, last_error FROM target_state");
+  const state = await store.reads.execute("SELECT disabled_by, disabled_reason, last_error FROM target_state");
   expect(state.rows[0]).toMatchObject({ disabled_by: "auto", last_error: "HTTP 502" });
   expect(String(state.rows[0]!.disabled_reason)).toContain("last error: HTTP 502");
   expect(await statuses(store)).toEqual(["paused", "paused"]);
@@ -124,7 +124,7 @@ test("an erased event's delivery fails without a request", async () => {
   const target = recordingTarget(cleanups);
   const { clock, store, scheduler } = await setup([targetConfig("t", target.url)]);
   const id = await submitEvent(store, { targets: ["t"], receivedAt: clock() });
-  await store.conn.client.execute({ sql: "UPDATE events SET body = NULL, headers = NULL, erased_at = 1 WHERE id = ?", args: [id] });
+  await store.reads.execute({ sql: "UPDATE events SET body = NULL, headers = NULL, erased_at = 1 WHERE id = ?", args: [id] });
   await scheduler.drain();
   expect(target.received).toHaveLength(0);
   expect(await statuses(store)).toEqual(["failed"]);

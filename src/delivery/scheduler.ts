@@ -104,14 +104,14 @@ interface Finished {
 
 /** Creates the delivery scheduler for the configured targets. */
 export function createScheduler(opts: SchedulerOptions): Scheduler {
-  // The writer thread's connection for embedded files: no SQL on the event loop.
-  const client = opts.store.deliveryClient;
+  // Leases and outcomes go through the store's one writer; its few reads (target state, expired leases) through reads.
+  const { store } = opts;
   const { clock } = opts;
   const log = opts.log ?? silentLogger;
   const pollMs = opts.pollMs ?? 1000;
   const targets = deliveryTargets(opts);
-  const health = new TargetHealth(client, new Map(opts.targets.map((t) => [t.name, t])), opts.circuit ?? { threshold: 10, baseMs: 5_000, maxMs: 300_000 }, log);
-  const housekeeping = new Housekeeping(client, health, clock, pollMs, log);
+  const health = new TargetHealth(store, new Map(opts.targets.map((t) => [t.name, t])), opts.circuit ?? { threshold: 10, baseMs: 5_000, maxMs: 300_000 }, log);
+  const housekeeping = new Housekeeping(store, health, clock, pollMs, log);
   const ingestFirst = opts.ingestFirst ? new IngestFirst({ log, ...opts.ingestFirst }) : null;
   const ceiling = opts.targets.reduce((n, t) => n + (t.kind === "push" ? t.concurrency : 0), 0);
   const rate = new RateLimiter();
@@ -147,7 +147,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const lease = stopped ? null : plan(now);
     if (outcomes.length === 0 && lease === null) return 0;
     try {
-      const res = await recordOutcomes(client, outcomes.map((f) => f.record), now, lease);
+      const res = await recordOutcomes(store.writer, outcomes.map((f) => f.record), now, lease);
       const states = new Map(res.targets.map((t) => [t.name, t]));
       for (const f of outcomes) f.resolve({ updated: res.updated.has(f.record.deliveryId), target: states.get(f.record.target) ?? null });
       for (const d of res.leased) launch(d);
@@ -262,7 +262,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       // Every attempt that reached a target is recorded: rounds keep recording outcomes (and lease nothing).
       await slots.settled(performance.now() + bound);
       while (running || finished.length > 0) await tick();
-      const released = await releaseLeases(client, slots.leaseIds(), clock());
+      const released = await releaseLeases(store.writer, slots.leaseIds(), clock());
       if (released > 0) log.info("released leases at shutdown", { released });
     },
     tick,

@@ -16,7 +16,7 @@
 import type { TargetConfig } from "../config/types.ts";
 import type { Decision } from "../core/delivery-outcome.ts";
 import type { Logger } from "../log/logger.ts";
-import type { SqlClient } from "../store/remote-client.ts";
+import type { SqlDoors } from "../store/sql-client.ts";
 import * as targetState from "../store/target-state.ts";
 import type { LeaseGate } from "./lease-planner.ts";
 
@@ -41,7 +41,7 @@ export class TargetHealth {
   #goneWriting = new Map<string, number>();
 
   constructor(
-    private readonly client: SqlClient,
+    private readonly db: SqlDoors,
     private readonly targets: ReadonlyMap<string, TargetConfig>,
     private readonly circuit: CircuitPolicy,
     private readonly log: Logger,
@@ -49,13 +49,13 @@ export class TargetHealth {
 
   /** Applies config enablement (see the file comment), then loads the cache. */
   async applyConfig(nowMs: number): Promise<void> {
-    const stored = await targetState.readTargetStates(this.client);
+    const stored = await targetState.readTargetStates(this.db.reads);
     for (const t of this.targets.values()) {
       const s = stored.get(t.name);
       if (!t.enabled && !s?.disabled) {
-        await targetState.disableTarget(this.client, { name: t.name, reason: "disabled in config", by: "config", nowMs });
+        await targetState.disableTarget(this.db.writer, { name: t.name, reason: "disabled in config", by: "config", nowMs });
       } else if (t.enabled && s?.disabled && s.disabledBy === "config") {
-        await targetState.enableTarget(this.client, { name: t.name, nowMs });
+        await targetState.enableTarget(this.db.writer, { name: t.name, nowMs });
       }
     }
     await this.refresh(true);
@@ -64,7 +64,7 @@ export class TargetHealth {
   /** Re-reads target_state (other processes, the API); `force` wins over local changes made meanwhile. */
   async refresh(force = false): Promise<void> {
     const before = this.#version;
-    const fresh = await targetState.readTargetStates(this.client);
+    const fresh = await targetState.readTargetStates(this.db.reads);
     if (force || before === this.#version) {
       this.#version++;
       this.#states = fresh;
@@ -74,7 +74,7 @@ export class TargetHealth {
   /** Pauses deliveries inserted `pending` for a disabled target by a process that had not yet seen the disable. */
   async pauseStragglers(nowMs: number): Promise<void> {
     const disabled = [...this.#states.values()].filter((s) => s.disabled && this.targets.has(s.name)).map((s) => s.name);
-    await targetState.pausePendingDeliveries(this.client, disabled, nowMs);
+    await targetState.pausePendingDeliveries(this.db.writer, disabled, nowMs);
   }
 
   /** True when new deliveries to this target should be inserted as `paused`. */
@@ -137,7 +137,7 @@ export class TargetHealth {
       const untilMs = nowMs + Math.min(c.maxMs, c.baseMs * 2 ** Math.min(30, s.consecutiveFailures - c.threshold));
       // Cache first: leasing reads the cache, and the store write is a round trip away.
       this.#set(t.name, { ...s, circuitOpenUntil: untilMs });
-      await targetState.openCircuit(this.client, { name: t.name, untilMs, nowMs });
+      await targetState.openCircuit(this.db.writer, { name: t.name, untilMs, nowMs });
       this.log.warn("target circuit open", { target: t.name, untilMs, consecutiveFailures: s.consecutiveFailures });
     }
   }
@@ -147,7 +147,7 @@ export class TargetHealth {
     // Cache first, so no round of leasing hands the target more work meanwhile.
     const known = this.#states.get(name);
     if (known) this.#set(name, { ...known, disabled: true });
-    const paused = await targetState.disableTarget(this.client, { name, reason, by, nowMs });
+    const paused = await targetState.disableTarget(this.db.writer, { name, reason, by, nowMs });
     await this.refresh(true);
     this.log.warn("target disabled", { target: name, reason, by, paused });
     return paused;
@@ -155,7 +155,7 @@ export class TargetHealth {
 
   /** Enables a target and resumes its paused deliveries; returns how many resumed. */
   async enable(name: string, nowMs: number): Promise<number> {
-    const resumed = await targetState.enableTarget(this.client, { name, nowMs });
+    const resumed = await targetState.enableTarget(this.db.writer, { name, nowMs });
     await this.refresh(true);
     this.log.info("target enabled", { target: name, resumed });
     return resumed;

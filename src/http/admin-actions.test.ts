@@ -53,7 +53,7 @@ test("redeliver creates a new pending delivery per target, or for the named one"
 test("disabling a target pauses its pending deliveries and enabling makes them pending again", async () => {
   const { r, api } = await relayWithEvents(40);
   const count = async (status: string) =>
-    Number((await r.store.conn.client.execute({ sql: "SELECT count(*) AS n FROM deliveries WHERE target = 'orders' AND status = ?", args: [status] })).rows[0]!.n);
+    Number((await r.store.reads.execute({ sql: "SELECT count(*) AS n FROM deliveries WHERE target = 'orders' AND status = ?", args: [status] })).rows[0]!.n);
   const pendingBefore = await count("pending");
   const pausedBefore = await count("paused");
   expect(pendingBefore).toBeGreaterThan(0);
@@ -81,7 +81,7 @@ test("a spike of signature mismatches on a source is flagged", async () => {
   const { r, api } = await relayWithEvents(0);
   const now = Date.now();
   for (let i = 0; i < 6; i++)
-    await r.store.conn.client.execute({
+    await r.store.reads.execute({
       sql: "INSERT INTO rejections (id, source, received_at, reason, method, path, headers) VALUES (?, 'billing', ?, 'bad_credentials', 'POST', '/in/billing', '[]')",
       args: [`rej_${String(i).padStart(26, "0")}`, now - i * 1000],
     });

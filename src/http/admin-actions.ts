@@ -55,7 +55,7 @@ const DISABLED_REASON = "disabled by an operator";
 /** AdminActions over the store (and the engine when present). */
 export function createAdminActions(deps: AdminActionsDeps): AdminActions {
   const { store, config, nowMs } = deps;
-  const client = store.conn.client;
+  const client = store.reads;
   const known = new Set(config.targets.map((t) => t.name));
   const wake = () => deps.engine?.wake?.();
 
@@ -68,7 +68,7 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
   return {
     async redeliver(eventId, target) {
       if (target !== undefined && !known.has(target)) return { ok: false, reason: "unknown_target" };
-      const first = await redeliverEvent(client, { eventId, target, nowMs: nowMs() });
+      const first = await redeliverEvent(store, { eventId, target, nowMs: nowMs() });
       if (first.ok) {
         wake();
         return { ok: true, created: first.deliveryIds.length };
@@ -79,7 +79,7 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
       const src = ev ? deps.sources.get(ev.source) : undefined;
       let created = 0;
       for (const t of src && ev ? routedTargets(src, ev.eventType).filter((t) => known.has(t)) : []) {
-        const r = await redeliverEvent(client, { eventId, target: t, nowMs: nowMs() });
+        const r = await redeliverEvent(store, { eventId, target: t, nowMs: nowMs() });
         if (r.ok) created += r.deliveryIds.length;
       }
       if (created === 0) return first;
@@ -88,12 +88,12 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
     },
     async enableTarget(name) {
       if (deps.engine?.enableTarget) await deps.engine.enableTarget(name);
-      else await enableTarget(client, { name, nowMs: nowMs() });
+      else await enableTarget(store.writer, { name, nowMs: nowMs() });
       wake();
     },
     async disableTarget(name) {
       if (deps.engine?.disableTarget) await deps.engine.disableTarget(name, DISABLED_REASON);
-      else await disableTarget(client, { name, reason: DISABLED_REASON, by: "api", nowMs: nowMs() });
+      else await disableTarget(store.writer, { name, reason: DISABLED_REASON, by: "api", nowMs: nowMs() });
     },
     async sendTestEvent(targetName) {
       const now = nowMs();
@@ -119,7 +119,7 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
       return { eventId: id };
     },
     async eraseEvent(id) {
-      return eraseEvent(client, id, nowMs());
+      return eraseEvent(store.writer, id, nowMs());
     },
   };
 }

@@ -171,7 +171,7 @@ describe("sources, targets and rejections", () => {
 
   test("rejections are listed newest first with headers masked", async () => {
     for (const [i, reason] of ["bad_signature", "missing_signature"].entries())
-      await relay.store.conn.client.execute({
+      await relay.store.reads.execute({
         sql: "INSERT INTO rejections (id, source, received_at, reason, method, path, headers, body_excerpt) VALUES (?, 'billing', ?, ?, 'POST', '/in/billing', ?, ?)",
         args: [`rej_0000000000000000000000000${i}`, START + i, reason, JSON.stringify([["x-webhook-secret", "wrong"]]), new TextEncoder().encode("{}")],
       });

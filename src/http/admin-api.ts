@@ -52,7 +52,7 @@ function targetNamed(config: Config, name: string) {
 /** Elysia instance serving /api/…. */
 export function adminApiController(opts: AdminControllerOptions) {
   const { store, config, actions, auth, nowMs } = opts;
-  const client = store.conn.client;
+  const client = store.reads;
   return new Elysia()
     .onError(({ error }) => withHeaders(errorResponse(error), API_HEADERS))
     .onBeforeHandle(({ request }) => {

@@ -62,7 +62,7 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
 /** Elysia instance serving the UI pages, assets and form posts. */
 export function uiController(opts: AdminControllerOptions) {
   const { store, config, actions, auth, nowMs } = opts;
-  const client = store.conn.client;
+  const client = store.reads;
   const render = (title: string, section: Section, body: SafeHtml, status = 200, extra: { flash?: string | SafeHtml | null; error?: string | null } = {}) =>
     htmlResponse(page({ title, section, body, signOut: auth.required, ...extra }), status);
 

@@ -55,7 +55,7 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
 
   // Both queue gauges read one query per scrape: render() takes it once for both.
   let scrape: Promise<QueueStat[]> | null = null;
-  const readQueue = () => scrape ?? queueStats(store.conn.client);
+  const readQueue = () => scrape ?? queueStats(store.reads);
   const perTarget = async (value: (q: { depth: number; oldestCreatedAt: number } | undefined) => number): Promise<Sample[]> => {
     const stats = new Map((await readQueue()).map((q) => [q.target, q]));
     const names = new Set([...config.targets.map((t) => t.name), ...stats.keys()]);
@@ -66,7 +66,7 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
     perTarget((q) => (q ? Math.max(0, (nowMs() - q.oldestCreatedAt) / 1000) : 0)),
   );
   registry.gauge("hookrelay_store_size_bytes", "Size of the embedded store: database plus WAL file.", () => {
-    const path = store.conn.filePath;
+    const path = store.filePath;
     if (!path) return []; // a libSQL server's size is not ours to see
     const size = (p: string) => {
       try {
@@ -98,7 +98,7 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
       );
     },
     async render() {
-      scrape = queueStats(store.conn.client);
+      scrape = queueStats(store.reads);
       try {
         return await registry.render();
       } finally {

@@ -16,7 +16,7 @@ async function walk(f: Omit<EventFilter, "limit">, tuning = { broadPrefix: 10, s
   const pageSizes: number[] = [];
   let cursor: string | undefined;
   for (;;) {
-    const page = await listEvents(relay.store.conn.client, { ...f, cursor, limit: 20 }, tuning);
+    const page = await listEvents(relay.store.reads, { ...f, cursor, limit: 20 }, tuning);
     ids.push(...page.events.map((e) => e.id));
     pageSizes.push(page.events.length);
     if (!page.nextCursor) return { ids, pageSizes };

@@ -6,7 +6,7 @@
  * at 1 k (see bench/admin-queries.ts and the indexes named in schema.ts).
  */
 import type { AttemptRecord } from "./deliveries.ts";
-import type { RejectionItem } from "./ingest-writer.ts";
+import type { RejectionItem } from "./writer/group-commit.ts";
 import type { InValue, Row } from "@libsql/client";
 import { makeId } from "../core/ids.ts";
 import type { StoreConnection } from "./client.ts";

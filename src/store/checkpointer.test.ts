@@ -70,7 +70,7 @@ test("under sustained ingest the WAL starts over once past walRestartBytes inste
   // (measured: 151 MB without the restart, 7 MB with it).
   expect(kept.maxWal).toBeLessThan(grown.maxWal / 5);
   expect(kept.maxWal).toBeLessThan(32 * MiB);
-  const count = await bounded.store.conn.client.execute("SELECT count(*) AS n FROM events");
+  const count = await bounded.store.reads.execute("SELECT count(*) AS n FROM events");
   expect(Number(count.rows[0]!.n)).toBe(kept.stored);
 }, 20_000);
 
@@ -85,7 +85,7 @@ test("once the load stops the writer is no longer asked for checkpoints, though 
     restartBytes: 1024 * 1024,
     restartWal: () => {
       asked++;
-      return store.deliveryClient.execute("PRAGMA wal_checkpoint(PASSIVE)");
+      return store.writer.checkpoint();
     },
   });
   try {

@@ -12,7 +12,7 @@
  * processes that all notice the same step move each row once. A forward step
  * needs nothing here: what was due is overdue and goes once.
  */
-import type { SqlClient as Client } from "./remote-client.ts";
+import type { SqlWriter } from "./sql-client.ts";
 
 /** `updated_at` must be this far ahead of now to count as written before a step (processes' clocks differ a little). */
 export const CLOCK_STEP_TOLERANCE_MS = 1000;
@@ -25,10 +25,10 @@ export const CLOCK_STEP_TOLERANCE_MS = 1000;
  *
  * @example rebaseAfterClockStep(client, { nowMs: Date.now(), stepMs: 3_600_000 })
  */
-export async function rebaseAfterClockStep(client: Client, opts: { nowMs: number; stepMs: number }): Promise<{ deliveries: number; circuits: number }> {
+export async function rebaseAfterClockStep(writer: SqlWriter, opts: { nowMs: number; stepMs: number }): Promise<{ deliveries: number; circuits: number }> {
   const args = { now: opts.nowMs, step: Math.max(0, Math.floor(opts.stepMs)), tolerance: CLOCK_STEP_TOLERANCE_MS };
   const rebased = (column: string) => `:now + max(0, min(${column} - updated_at, ${column} - :step - :now))`;
-  const [deliveries, circuits] = await client.batch(
+  const [deliveries, circuits] = await writer.write(
     [
       {
         sql: `UPDATE deliveries SET next_attempt_at = ${rebased("next_attempt_at")}, updated_at = :now
@@ -42,7 +42,6 @@ export async function rebaseAfterClockStep(client: Client, opts: { nowMs: number
         args,
       },
     ],
-    "write",
   );
   return { deliveries: deliveries!.rowsAffected, circuits: circuits!.rowsAffected };
 }

@@ -14,7 +14,7 @@ const want = (target: string, over: Partial<LeaseWant> = {}): LeaseWant => ({
 
 async function fresh() {
   const store = await storeAt(join(tempDir(cleanups), "s.db"), cleanups);
-  return { store, client: store.conn.client };
+  return { store, client: store.reads };
 }
 
 function outcome(d: { id: string; leaseId: string; eventId: string; target: string }, over: Partial<OutcomeRecord> = {}): OutcomeRecord {
@@ -29,24 +29,24 @@ test("leasing returns due deliveries with the stored body and never hands one ou
   const { store, client } = await fresh();
   await submitEvent(store, { targets: ["a"], receivedAt: 1000, body: "ë\n" });
   await submitEvent(store, { targets: ["a"], receivedAt: 5000 });
-  const first = await leaseDueDeliveries(client, { leaseId: "lease_1", nowMs: 2000, wants: [want("a")] });
+  const first = await leaseDueDeliveries(store.writer, { leaseId: "lease_1", nowMs: 2000, wants: [want("a")] });
   expect(first).toHaveLength(1);
   expect(new TextDecoder().decode(first[0]!.body!)).toBe("ë\n");
   expect(first[0]!.headers).toEqual([["content-type", "application/json"]]);
-  expect(await leaseDueDeliveries(client, { leaseId: "lease_2", nowMs: 2000, wants: [want("a")] })).toHaveLength(0);
+  expect(await leaseDueDeliveries(store.writer, { leaseId: "lease_2", nowMs: 2000, wants: [want("a")] })).toHaveLength(0);
 });
 
 test("live leases in the store count against a target's concurrency", async () => {
   const { store, client } = await fresh();
   for (let i = 0; i < 5; i++) await submitEvent(store, { targets: ["a", "b"], receivedAt: 1000 + i });
-  const one = await leaseDueDeliveries(client, { leaseId: "l1", nowMs: 9000, wants: [want("a", { concurrency: 3 }), want("b", { slots: 1 })] });
+  const one = await leaseDueDeliveries(store.writer, { leaseId: "l1", nowMs: 9000, wants: [want("a", { concurrency: 3 }), want("b", { slots: 1 })] });
   expect(one.filter((d) => d.target === "a")).toHaveLength(3);
   expect(one.filter((d) => d.target === "b")).toHaveLength(1);
   // Another process asking for more of "a" gets none until one finishes.
-  expect(await leaseDueDeliveries(client, { leaseId: "l2", nowMs: 9000, wants: [want("a", { concurrency: 3 })] })).toHaveLength(0);
+  expect(await leaseDueDeliveries(store.writer, { leaseId: "l2", nowMs: 9000, wants: [want("a", { concurrency: 3 })] })).toHaveLength(0);
   const a = one.find((d) => d.target === "a")!;
-  await recordOutcomes(client, [outcome(a)], 9000);
-  expect(await leaseDueDeliveries(client, { leaseId: "l3", nowMs: 9000, wants: [want("a", { concurrency: 3 })] })).toHaveLength(1);
+  await recordOutcomes(store.writer, [outcome(a)], 9000);
+  expect(await leaseDueDeliveries(store.writer, { leaseId: "l3", nowMs: 9000, wants: [want("a", { concurrency: 3 })] })).toHaveLength(1);
 });
 
 test("an ordered target hands out only the oldest open delivery, one at a time", async () => {
@@ -54,27 +54,27 @@ test("an ordered target hands out only the oldest open delivery, one at a time",
   const ids = [];
   for (let i = 0; i < 3; i++) ids.push(await submitEvent(store, { targets: ["o"], receivedAt: 1000 }));
   const w = want("o", { ordered: true });
-  const [head] = await leaseDueDeliveries(client, { leaseId: "l1", nowMs: 2000, wants: [w] });
+  const [head] = await leaseDueDeliveries(store.writer, { leaseId: "l1", nowMs: 2000, wants: [w] });
   expect(head!.eventId).toBe(ids[0]!);
-  expect(await leaseDueDeliveries(client, { leaseId: "l2", nowMs: 2000, wants: [w] })).toHaveLength(0);
+  expect(await leaseDueDeliveries(store.writer, { leaseId: "l2", nowMs: 2000, wants: [w] })).toHaveLength(0);
   // A failed attempt waiting for its retry still blocks the ones behind it.
-  await recordOutcomes(client, [outcome(head!, { status: "pending", nextAttemptAt: 10_000, healthy: false, error: "HTTP 500" })], 2000);
-  expect(await leaseDueDeliveries(client, { leaseId: "l3", nowMs: 5000, wants: [w] })).toHaveLength(0);
-  const again = await leaseDueDeliveries(client, { leaseId: "l4", nowMs: 10_000, wants: [w] });
+  await recordOutcomes(store.writer, [outcome(head!, { status: "pending", nextAttemptAt: 10_000, healthy: false, error: "HTTP 500" })], 2000);
+  expect(await leaseDueDeliveries(store.writer, { leaseId: "l3", nowMs: 5000, wants: [w] })).toHaveLength(0);
+  const again = await leaseDueDeliveries(store.writer, { leaseId: "l4", nowMs: 10_000, wants: [w] });
   expect(again.map((d) => d.eventId)).toEqual([ids[0]!]);
-  await recordOutcomes(client, [outcome(again[0]!)], 10_000);
-  const next = await leaseDueDeliveries(client, { leaseId: "l5", nowMs: 10_000, wants: [w] });
+  await recordOutcomes(store.writer, [outcome(again[0]!)], 10_000);
+  const next = await leaseDueDeliveries(store.writer, { leaseId: "l5", nowMs: 10_000, wants: [w] });
   expect(next.map((d) => d.eventId)).toEqual([ids[1]!]);
 });
 
 test("a worker that lost its lease cannot finish the delivery, but its attempt is kept", async () => {
   const { store, client } = await fresh();
   await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
-  const [d] = await leaseDueDeliveries(client, { leaseId: "old", nowMs: 2000, wants: [want("a", { leaseMs: 0 })] });
-  expect(await reclaimExpiredLeases(client, 2000)).toBe(1);
-  const [taken] = await leaseDueDeliveries(client, { leaseId: "new", nowMs: 2000, wants: [want("a")] });
+  const [d] = await leaseDueDeliveries(store.writer, { leaseId: "old", nowMs: 2000, wants: [want("a", { leaseMs: 0 })] });
+  expect(await reclaimExpiredLeases(store, 2000)).toBe(1);
+  const [taken] = await leaseDueDeliveries(store.writer, { leaseId: "new", nowMs: 2000, wants: [want("a")] });
   expect(taken!.id).toBe(d!.id);
-  const res = await recordOutcomes(client, [outcome(d!)], 3000);
+  const res = await recordOutcomes(store.writer, [outcome(d!)], 3000);
   expect(res.updated.size).toBe(0);
   const row = await client.execute({ sql: "SELECT status, lease_id, attempts FROM deliveries WHERE id = ?", args: [d!.id] });
   expect(row.rows[0]).toMatchObject({ status: "delivering", lease_id: "new", attempts: 1 });
@@ -87,37 +87,37 @@ test("a worker that lost its lease cannot finish the delivery, but its attempt i
 test("a live lease is not reclaimed", async () => {
   const { store, client } = await fresh();
   await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
-  await leaseDueDeliveries(client, { leaseId: "live", nowMs: 2000, wants: [want("a")] });
-  expect(await reclaimExpiredLeases(client, 2000)).toBe(0);
-  expect(await leaseDueDeliveries(client, { leaseId: "other", nowMs: 2000, wants: [want("a")] })).toHaveLength(0);
+  await leaseDueDeliveries(store.writer, { leaseId: "live", nowMs: 2000, wants: [want("a")] });
+  expect(await reclaimExpiredLeases(store, 2000)).toBe(0);
+  expect(await leaseDueDeliveries(store.writer, { leaseId: "other", nowMs: 2000, wants: [want("a")] })).toHaveLength(0);
 });
 
 test("released leases go back to pending for another process", async () => {
   const { store, client } = await fresh();
   await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
-  await leaseDueDeliveries(client, { leaseId: "mine", nowMs: 2000, wants: [want("a")] });
-  expect(await releaseLeases(client, ["mine"], 2500)).toBe(1);
-  expect(await leaseDueDeliveries(client, { leaseId: "other", nowMs: 2500, wants: [want("a")] })).toHaveLength(1);
+  await leaseDueDeliveries(store.writer, { leaseId: "mine", nowMs: 2000, wants: [want("a")] });
+  expect(await releaseLeases(store.writer, ["mine"], 2500)).toBe(1);
+  expect(await leaseDueDeliveries(store.writer, { leaseId: "other", nowMs: 2500, wants: [want("a")] })).toHaveLength(1);
 });
 
 test("failures build a streak with its start time, and a success clears it", async () => {
   const { store, client } = await fresh();
   for (let i = 0; i < 3; i++) await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
-  const ds = await leaseDueDeliveries(client, { leaseId: "l", nowMs: 2000, wants: [want("a")] });
+  const ds = await leaseDueDeliveries(store.writer, { leaseId: "l", nowMs: 2000, wants: [want("a")] });
   const fail = (d: (typeof ds)[0], at: number) =>
     outcome(d, { status: "pending", nextAttemptAt: 9e9, healthy: false, error: `HTTP 500 at ${at}`, attempt: { id: `att_${at}`, at, statusCode: 500, durationMs: 1, error: "HTTP 500", responseExcerpt: null } });
-  let res = await recordOutcomes(client, [fail(ds[0]!, 2000), fail(ds[1]!, 2100)], 2100);
+  let res = await recordOutcomes(store.writer, [fail(ds[0]!, 2000), fail(ds[1]!, 2100)], 2100);
   expect(res.targets[0]).toMatchObject({ name: "a", consecutiveFailures: 2, failingSince: 2000, lastError: "HTTP 500 at 2100" });
-  res = await recordOutcomes(client, [outcome(ds[2]!)], 2200);
+  res = await recordOutcomes(store.writer, [outcome(ds[2]!)], 2200);
   expect(res.targets[0]).toMatchObject({ consecutiveFailures: 0, failingSince: null, lastError: "HTTP 500 at 2100" });
 });
 
 test("disabling pauses pending deliveries and enabling makes them due now", async () => {
   const { store, client } = await fresh();
   await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
-  expect(await disableTarget(client, { name: "a", reason: "maintenance", by: "api", nowMs: 1500 })).toBe(1);
+  expect(await disableTarget(store.writer, { name: "a", reason: "maintenance", by: "api", nowMs: 1500 })).toBe(1);
   expect((await readTargetStates(client)).get("a")).toMatchObject({ disabled: true, disabledBy: "api", disabledReason: "maintenance" });
-  expect(await enableTarget(client, { name: "a", nowMs: 7000 })).toBe(1);
+  expect(await enableTarget(store.writer, { name: "a", nowMs: 7000 })).toBe(1);
   const row = await client.execute("SELECT status, next_attempt_at FROM deliveries");
   expect(row.rows[0]).toMatchObject({ status: "pending", next_attempt_at: 7000 });
 });
@@ -126,26 +126,26 @@ test("replay creates new deliveries for finished pairs only, filtered by status,
   const { store, client } = await fresh();
   await submitEvent(store, { targets: ["a", "b"], receivedAt: 1000 });
   await submitEvent(store, { targets: ["a"], receivedAt: 9000 });
-  const ds = await leaseDueDeliveries(client, { leaseId: "l", nowMs: 10_000, wants: [want("a"), want("b")] });
-  await recordOutcomes(client, ds.map((d) => outcome(d, d.target === "b" ? { status: "failed", healthy: false, error: "x" } : {})), 10_000);
-  expect(await scheduleReplay(client, { dryRun: true, nowMs: 11_000 })).toBe(3);
-  expect(await scheduleReplay(client, { status: "failed", dryRun: true, nowMs: 11_000 })).toBe(1);
-  expect(await scheduleReplay(client, { sinceMs: 5000, dryRun: true, nowMs: 11_000 })).toBe(1);
+  const ds = await leaseDueDeliveries(store.writer, { leaseId: "l", nowMs: 10_000, wants: [want("a"), want("b")] });
+  await recordOutcomes(store.writer, ds.map((d) => outcome(d, d.target === "b" ? { status: "failed", healthy: false, error: "x" } : {})), 10_000);
+  expect(await scheduleReplay(store, { dryRun: true, nowMs: 11_000 })).toBe(3);
+  expect(await scheduleReplay(store, { status: "failed", dryRun: true, nowMs: 11_000 })).toBe(1);
+  expect(await scheduleReplay(store, { sinceMs: 5000, dryRun: true, nowMs: 11_000 })).toBe(1);
   // A newly routed target counts too.
-  expect(await scheduleReplay(client, { target: "c", routeTargets: () => ["c"], dryRun: true, nowMs: 11_000 })).toBe(2);
-  expect(await scheduleReplay(client, { target: "a", dryRun: false, nowMs: 11_000 })).toBe(2);
+  expect(await scheduleReplay(store, { target: "c", routeTargets: () => ["c"], dryRun: true, nowMs: 11_000 })).toBe(2);
+  expect(await scheduleReplay(store, { target: "a", dryRun: false, nowMs: 11_000 })).toBe(2);
   // The new ones are open now, so replaying again adds nothing for "a".
-  expect(await scheduleReplay(client, { target: "a", dryRun: true, nowMs: 11_000 })).toBe(0);
+  expect(await scheduleReplay(store, { target: "a", dryRun: true, nowMs: 11_000 })).toBe(0);
   expect(Number((await client.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'pending'")).rows[0]!.n)).toBe(2);
 });
 
 test("redelivering an event to a disabled target creates a paused delivery", async () => {
   const { store, client } = await fresh();
   const id = await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
-  await disableTarget(client, { name: "a", reason: "x", by: "api", nowMs: 1000 });
-  const res = await redeliverEvent(client, { eventId: id, nowMs: 2000 });
+  await disableTarget(store.writer, { name: "a", reason: "x", by: "api", nowMs: 1000 });
+  const res = await redeliverEvent(store, { eventId: id, nowMs: 2000 });
   expect(res.ok).toBe(true);
   const rows = await client.execute("SELECT status FROM deliveries ORDER BY created_at");
   expect(rows.rows.map((r) => r.status)).toEqual(["paused", "paused"]);
-  expect(await redeliverEvent(client, { eventId: "evt_nope", nowMs: 2000 })).toEqual({ ok: false, reason: "not_found" });
+  expect(await redeliverEvent(store, { eventId: "evt_nope", nowMs: 2000 })).toEqual({ ok: false, reason: "not_found" });
 });

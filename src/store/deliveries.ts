@@ -8,8 +8,8 @@
  * lease expiry compares lease_until with the database clock (DB_NOW_MS).
  */
 import type { InStatement, Row } from "@libsql/client";
-import type { IngestItem } from "./ingest-writer.ts";
-import type { SqlClient as Client } from "./remote-client.ts";
+import type { SqlDoors, SqlReader, SqlWriter } from "./sql-client.ts";
+import type { IngestItem } from "./writer/group-commit.ts";
 import { makeId } from "../core/ids.ts";
 import { DB_NOW_MS } from "./db-clock.ts";
 import { type TargetState, targetStateFromRow } from "./target-state.ts";
@@ -64,10 +64,11 @@ export interface LeasedDelivery {
  * lease that expires on the database clock. Expired leases come back through
  * `reclaimExpiredLeases`.
  */
-export async function leaseDueDeliveries(client: Client, opts: LeaseRequest): Promise<LeasedDelivery[]> {
+export async function leaseDueDeliveries(writer: SqlWriter, opts: LeaseRequest): Promise<LeasedDelivery[]> {
   const stmt = leaseStatement(opts);
   if (stmt === null) return [];
-  return leasedFromRows((await client.execute(stmt)).rows, opts.leaseId);
+  const [leased] = await writer.write([stmt]);
+  return leasedFromRows(leased!.rows, opts.leaseId);
 }
 
 /** One round of leasing: a lease id for the round, the caller's clock, what each target may take. */
@@ -147,9 +148,9 @@ export function leasedDeliveriesOf(item: IngestItem, leasedIds: readonly string[
  * It is recorded with an error saying no outcome came back. A cheap read
  * first, so the usual case takes no write lock.
  */
-export async function reclaimExpiredLeases(client: Client, nowMs: number): Promise<number> {
+export async function reclaimExpiredLeases(db: SqlDoors, nowMs: number): Promise<number> {
   const expired = `status = 'delivering' AND lease_until <= ${DB_NOW_MS}`;
-  const found = await client.execute(`SELECT id FROM deliveries WHERE ${expired} LIMIT 500`);
+  const found = await db.reads.execute(`SELECT id FROM deliveries WHERE ${expired} LIMIT 500`);
   if (found.rows.length === 0) return 0;
   const ids = found.rows.map((r) => String(r.id));
   const stmts: InStatement[] = ids.map((id) => ({
@@ -164,7 +165,7 @@ export async function reclaimExpiredLeases(client: Client, nowMs: number): Promi
       WHERE id IN (${ids.map(() => "?").join(", ")}) AND ${expired}`,
     args: [LOST_ATTEMPT, nowMs, nowMs, ...ids],
   });
-  const results = await client.batch(stmts, "write");
+  const results = await db.writer.write(stmts);
   return results.at(-1)!.rowsAffected;
 }
 
@@ -226,14 +227,14 @@ export interface OutcomeRecord {
  * were updated, the new state of each target, and what was leased.
  */
 export async function recordOutcomes(
-  client: Client,
+  writer: SqlWriter,
   outcomes: OutcomeRecord[],
   nowMs: number,
   lease?: LeaseRequest | null,
 ): Promise<{ updated: Set<string>; targets: TargetState[]; leased: LeasedDelivery[] }> {
   const leaseStmt = lease ? leaseStatement(lease) : null;
   if (outcomes.length === 0) {
-    const leased = leaseStmt ? leasedFromRows((await client.execute(leaseStmt)).rows, lease!.leaseId) : [];
+    const leased = leaseStmt ? leasedFromRows((await writer.write([leaseStmt]))[0]!.rows, lease!.leaseId) : [];
     return { updated: new Set(), targets: [], leased };
   }
   const stmts: InStatement[] = [];
@@ -271,7 +272,7 @@ export async function recordOutcomes(
   stmts.push(...health);
   // Last, so that the slots freed by this batch's outcomes count as free.
   if (leaseStmt) stmts.push(leaseStmt);
-  const results = await client.batch(stmts, "write");
+  const results = await writer.write(stmts);
   const updated = new Set(results[0]!.rows.map((r) => String(r.id)));
   const firstHealth = made.length > 0 ? 2 : 1;
   const targets = results.slice(firstHealth, firstHealth + health.length).flatMap((rs) => rs.rows.map(targetStateFromRow));
@@ -336,18 +337,18 @@ function healthStatement(target: string, h: Health, nowMs: number): InStatement 
  * Gives leased deliveries back (shutdown): still-`delivering` rows holding one
  * of these leases become `pending` again, due now, so another process takes them.
  */
-export async function releaseLeases(client: Client, leaseIds: string[], nowMs: number): Promise<number> {
+export async function releaseLeases(writer: SqlWriter, leaseIds: string[], nowMs: number): Promise<number> {
   if (leaseIds.length === 0) return 0;
-  const rs = await client.execute({
+  const [rs] = await writer.write([{
     sql: `UPDATE deliveries SET status = 'pending', lease_id = NULL, lease_until = NULL, updated_at = ?
       WHERE status = 'delivering' AND lease_id IN (${leaseIds.map(() => "?").join(", ")})`,
     args: [nowMs, ...leaseIds],
-  });
-  return rs.rowsAffected;
+  }]);
+  return rs!.rowsAffected;
 }
 
 /** Delivery counts per target and status (queue depth for the UI and /metrics). */
-export async function countDeliveriesByTarget(client: Client): Promise<{ target: string; status: DeliveryStatus; count: number }[]> {
+export async function countDeliveriesByTarget(client: SqlReader): Promise<{ target: string; status: DeliveryStatus; count: number }[]> {
   const rs = await client.execute("SELECT target, status, count(*) AS n FROM deliveries GROUP BY target, status");
   return rs.rows.map((r) => ({ target: String(r.target), status: String(r.status) as DeliveryStatus, count: Number(r.n) }));
 }

@@ -3,16 +3,14 @@
  * metadata row stays with `erased_at` set, so the list still shows that the
  * event existed and when it was erased.
  */
-import type { StoreConnection } from "./client.ts";
-
-type Client = StoreConnection["client"];
+import type { SqlWriter } from "./sql-client.ts";
 
 /**
  * Sets body and headers to NULL and erased_at (first erase wins); false when
  * the id is unknown. Open deliveries end as failed: there is nothing left to send.
  */
-export async function eraseEvent(client: Client, id: string, nowMs: number): Promise<{ found: boolean; erasedAt: number | null }> {
-  const rs = await client.batch(
+export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): Promise<{ found: boolean; erasedAt: number | null }> {
+  const rs = await writer.write(
     [
       { sql: "UPDATE events SET body = NULL, headers = NULL, erased_at = coalesce(erased_at, ?) WHERE id = ?", args: [nowMs, id] },
       {
@@ -21,7 +19,6 @@ export async function eraseEvent(client: Client, id: string, nowMs: number): Pro
       },
       { sql: "SELECT erased_at FROM events WHERE id = ?", args: [id] },
     ],
-    "write",
   );
   const row = rs[2]!.rows[0];
   return { found: rs[0]!.rowsAffected > 0, erasedAt: row ? Number(row.erased_at) : null };

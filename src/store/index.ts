@@ -1,28 +1,32 @@
 /**
- * The store as the rest of the program sees it: open (migrate, PRAGMAs),
- * the group-commit ingest writer, WAL checkpoints on a worker thread (off the
- * request path), a writability probe for /readyz, and close.
+ * The store as the rest of the program sees it, through two doors: `reads`
+ * (this thread's connection: admin pages and API, metrics, the delivery
+ * engine's small reads) and `writer` (every write of the process: ingest,
+ * leases and outcomes, target state, retention, admin actions, group-committed
+ * on the writer thread). Also: open (migrate, PRAGMAs), WAL checkpoints on a
+ * worker thread (off the request path), a writability probe for /readyz, and
+ * close.
  */
+import type { Client } from "@libsql/client";
 import { applyMigrations } from "./migrate.ts";
-import { openConnection, type StoreConnection } from "./client.ts";
-import { IngestWriter } from "./ingest-writer.ts";
-import { WorkerWriter, type Writer } from "./worker-writer.ts";
-import type { SqlClient } from "./remote-client.ts";
+import { openConnection } from "./client.ts";
+import { GroupCommit } from "./writer/group-commit.ts";
+import { WriterProxy, type Writer } from "./writer/proxy.ts";
 import { classifyStoreError } from "./errors.ts";
 import { startCheckpointer } from "./checkpointer.ts";
 
 export { StoreError, classifyStoreError } from "./errors.ts";
-export type { IngestItem, IngestOutcome, RejectionItem } from "./ingest-writer.ts";
-export type { StoreConnection, Db } from "./client.ts";
-export type { Writer } from "./worker-writer.ts";
-export type { SqlClient } from "./remote-client.ts";
+export type { IngestItem, IngestOutcome, RejectionItem } from "./writer/group-commit.ts";
+export type { Writer } from "./writer/proxy.ts";
+export type { SqlReader, SqlWriter } from "./sql-client.ts";
 
 export interface Store {
-  conn: StoreConnection;
-  /** Group-commit ingest writes (on a worker thread for embedded files). */
+  /** Reads, on this thread's connection. (Tests also use it to stage faults.) */
+  reads: Client;
+  /** Every write, group-committed (on the writer thread for embedded files). */
   writer: Writer;
-  /** Connection for the delivery engine's statements (the writer thread's, for embedded files). */
-  deliveryClient: SqlClient;
+  /** Absolute path of an embedded store file, or null (a libSQL server). */
+  filePath: string | null;
   /** Runs a PASSIVE WAL checkpoint now on this connection (tests, tools). */
   checkpoint(): Promise<void>;
   /** True when a write transaction can be opened and committed. */
@@ -44,7 +48,7 @@ export interface StoreOptions {
   /** WAL size past which the writer lets the WAL start over (checkpoint-worker.ts); 64 MiB. */
   walRestartBytes?: number;
   mustExist?: boolean;
-  /** Run ingest writes and delivery statements on this thread's connection instead of worker threads (remote URLs always do). */
+  /** Run the group commit on this thread's connection instead of the writer thread (remote URLs always do). */
   inlineWriter?: boolean;
 }
 
@@ -61,14 +65,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   try {
     writer =
       conn.filePath && !opts.inlineWriter
-        ? await WorkerWriter.start(`file:${conn.filePath}`, opts.busyTimeoutMs)
-        : new IngestWriter({ get: async () => conn.client });
+        ? await WriterProxy.start(`file:${conn.filePath}`, opts.busyTimeoutMs)
+        : new GroupCommit({ get: async () => conn.client });
   } catch (err) {
     conn.close();
     throw err;
   }
-  // Delivery statements share the writer thread's connection: one writer per process.
-  const deliveryClient: SqlClient = writer instanceof WorkerWriter ? writer.sql : conn.client;
   const checkpoint = async () => {
     if (!conn.isFile) return;
     try {
@@ -85,14 +87,14 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
           everyMs: every,
           busyTimeoutMs: opts.busyTimeoutMs,
           restartBytes: opts.walRestartBytes ?? 64 * 1024 * 1024,
-          restartWal: () => deliveryClient.execute("PRAGMA wal_checkpoint(PASSIVE)"),
+          restartWal: () => writer.checkpoint(),
         })
       : null;
   let closed = false;
   return {
-    conn,
+    reads: conn.client,
     writer,
-    deliveryClient,
+    filePath: conn.filePath,
     checkpoint,
     async isWritable() {
       try {

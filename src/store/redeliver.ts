@@ -5,7 +5,7 @@
  * `paused` when its target is disabled.
  */
 import type { InStatement } from "@libsql/client";
-import type { SqlClient as Client } from "./remote-client.ts";
+import type { SqlDoors, SqlReader } from "./sql-client.ts";
 import { makeId } from "../core/ids.ts";
 import type { DeliveryStatus } from "./deliveries.ts";
 
@@ -35,11 +35,11 @@ export interface ReplayFilter {
  * erased events and pairs that already have an open delivery. Returns how many
  * were (or, with dryRun, would be) created.
  */
-export async function scheduleReplay(client: Client, f: ReplayFilter): Promise<number> {
+export async function scheduleReplay(db: SqlDoors, f: ReplayFilter): Promise<number> {
   let cursor = "";
   let count = 0;
   for (;;) {
-    const page = await client.execute({
+    const page = await db.reads.execute({
       sql: `SELECT id, source, event_type FROM events
         WHERE id > ? AND erased_at IS NULL AND (? IS NULL OR source = ?) AND received_at >= ?
         ORDER BY id LIMIT ${PAGE}`,
@@ -48,7 +48,7 @@ export async function scheduleReplay(client: Client, f: ReplayFilter): Promise<n
     if (page.rows.length === 0) return count;
     cursor = String(page.rows.at(-1)!.id);
     const ids = page.rows.map((r) => String(r.id));
-    const latest = await latestStatuses(client, ids);
+    const latest = await latestStatuses(db.reads, ids);
     const inserts: { eventId: string; target: string }[] = [];
     for (const r of page.rows) {
       const eventId = String(r.id);
@@ -65,7 +65,7 @@ export async function scheduleReplay(client: Client, f: ReplayFilter): Promise<n
       }
     }
     count += inserts.length;
-    if (!f.dryRun && inserts.length > 0) await client.batch(inserts.map((p) => insertDelivery(p.eventId, p.target, f.nowMs)), "write");
+    if (!f.dryRun && inserts.length > 0) await db.writer.write(inserts.map((p) => insertDelivery(p.eventId, p.target, f.nowMs)));
   }
 }
 
@@ -74,26 +74,26 @@ export async function scheduleReplay(client: Client, f: ReplayFilter): Promise<n
  * delivery for. Returns the new delivery ids, or why nothing was scheduled.
  */
 export async function redeliverEvent(
-  client: Client,
+  db: SqlDoors,
   opts: { eventId: string; target?: string; nowMs: number },
 ): Promise<{ ok: true; deliveryIds: string[] } | { ok: false; reason: "not_found" | "erased" | "no_targets" }> {
-  const ev = await client.execute({ sql: "SELECT erased_at FROM events WHERE id = ?", args: [opts.eventId] });
+  const ev = await db.reads.execute({ sql: "SELECT erased_at FROM events WHERE id = ?", args: [opts.eventId] });
   if (ev.rows.length === 0) return { ok: false, reason: "not_found" };
   if (ev.rows[0]!.erased_at !== null) return { ok: false, reason: "erased" };
   let targets: string[];
   if (opts.target !== undefined) targets = [opts.target];
   else {
-    const rs = await client.execute({ sql: "SELECT DISTINCT target FROM deliveries WHERE event_id = ?", args: [opts.eventId] });
+    const rs = await db.reads.execute({ sql: "SELECT DISTINCT target FROM deliveries WHERE event_id = ?", args: [opts.eventId] });
     targets = rs.rows.map((r) => String(r.target));
   }
   if (targets.length === 0) return { ok: false, reason: "no_targets" };
   const stmts = targets.map((t) => insertDelivery(opts.eventId, t, opts.nowMs));
-  await client.batch(stmts, "write");
+  await db.writer.write(stmts);
   return { ok: true, deliveryIds: stmts.map((s) => String((s as { args: unknown[] }).args[0])) };
 }
 
 // eventId → target → status of the newest delivery of that pair.
-async function latestStatuses(client: Client, eventIds: string[]): Promise<Map<string, Map<string, string>>> {
+async function latestStatuses(client: SqlReader, eventIds: string[]): Promise<Map<string, Map<string, string>>> {
   const rs = await client.execute({
     sql: `SELECT event_id, target, status FROM deliveries WHERE event_id IN (${eventIds.map(() => "?").join(", ")})
       ORDER BY created_at, rowid`,

@@ -38,7 +38,7 @@ async function event(store: Store, atMs: number, status: string, source = "s"): 
     contentType: "application/json", remoteAddr: null, deliveries: [{ id: dlv, target: "t", status: "pending" }],
   };
   await store.writer.submit(item);
-  await store.conn.client.batch([
+  await store.reads.batch([
     { sql: "UPDATE deliveries SET status = ? WHERE id = ?", args: [status, dlv] },
     {
       sql: "INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms) VALUES (?, ?, ?, 't', ?, 500, 10)",
@@ -57,7 +57,7 @@ async function rejection(store: Store, atMs: number): Promise<void> {
 }
 
 const ids = async (store: Store, table: string) =>
-  (await store.conn.client.execute(`SELECT id FROM ${table} ORDER BY id`)).rows.map((r) => String(r.id));
+  (await store.reads.execute(`SELECT id FROM ${table} ORDER BY id`)).rows.map((r) => String(r.id));
 const count = async (store: Store, table: string) => (await ids(store, table)).length;
 
 test("old finished events go with their deliveries and attempts; recent ones stay", async () => {
@@ -65,7 +65,7 @@ test("old finished events go with their deliveries and attempts; recent ones sta
   await event(store, NOW - 20 * DAY, "delivered");
   await event(store, NOW - 15 * DAY, "failed");
   const recent = await event(store, NOW - 13 * DAY, "delivered");
-  const counts = await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION });
+  const counts = await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION });
   expect(counts).toEqual({ events: 2, deliveries: 2, attempts: 2, rejections: 0 });
   expect(await ids(store, "events")).toEqual([recent]);
   expect(await count(store, "deliveries")).toBe(1);
@@ -80,12 +80,12 @@ test("an old event with a pending, delivering or paused delivery is kept until i
     await event(store, NOW - 30 * DAY, "paused"),
   ];
   await event(store, NOW - 30 * DAY, "delivered");
-  await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION });
+  await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION });
   expect(await ids(store, "events")).toEqual(kept.sort());
   expect(await count(store, "deliveries")).toBe(3);
 
-  await store.conn.client.execute({ sql: "UPDATE deliveries SET status = 'delivered' WHERE event_id = ?", args: [kept[0]!] });
-  await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION });
+  await store.reads.execute({ sql: "UPDATE deliveries SET status = 'delivered' WHERE event_id = ?", args: [kept[0]!] });
+  await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION });
   expect(await ids(store, "events")).toEqual(kept.slice(1));
 });
 
@@ -94,7 +94,7 @@ test("old rejections and old attempts of kept events are purged", async () => {
   await rejection(store, NOW - 20 * DAY);
   await rejection(store, NOW - DAY);
   const pending = await event(store, NOW - 20 * DAY, "pending");
-  const counts = await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION });
+  const counts = await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION });
   expect(counts.rejections).toBe(1);
   expect(counts.attempts).toBe(1);
   expect(await count(store, "rejections")).toBe(1);
@@ -107,7 +107,7 @@ test("events inside their source's dedupe window outlive retention", async () =>
   const inWindow = await event(store, NOW - 20 * DAY, "delivered", "long");
   await event(store, NOW - 40 * DAY, "delivered", "long");
   await event(store, NOW - 20 * DAY, "delivered", "short");
-  await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION, dedupeWindowMs: { long: 30 * DAY, short: DAY } });
+  await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, dedupeWindowMs: { long: 30 * DAY, short: DAY } });
   expect(await ids(store, "events")).toEqual([inWindow]);
 });
 
@@ -115,7 +115,7 @@ test("a purge larger than one batch walks every batch, past kept events", async 
   const store = await freshStore();
   for (let i = 0; i < 25; i++) await event(store, NOW - 20 * DAY + i, i % 5 === 0 ? "pending" : "delivered");
   for (let i = 0; i < 12; i++) await rejection(store, NOW - 20 * DAY + i);
-  const counts = await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION, batchRows: 4, pauseMs: 0 });
+  const counts = await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, batchRows: 4, pauseMs: 0 });
   expect(counts.events).toBe(20);
   expect(counts.rejections).toBe(12);
   expect(await count(store, "events")).toBe(5);
@@ -125,7 +125,7 @@ test("a purge stops between batches when asked", async () => {
   const store = await freshStore();
   for (let i = 0; i < 10; i++) await event(store, NOW - 20 * DAY + i, "delivered");
   let batches = 0;
-  const counts = await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION, batchRows: 3, pauseMs: 0, stopped: () => batches++ >= 1 });
+  const counts = await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, batchRows: 3, pauseMs: 0, stopped: () => batches++ >= 1 });
   expect(counts.events).toBe(3);
 });
 
@@ -136,7 +136,7 @@ test("the runner purges shortly after start, logs what it removed, and stops cle
   let done = () => {};
   const logged = new Promise<void>((r) => (done = r));
   const runner = startRetentionRunner({
-    client: store.conn.client, retentionMs: RETENTION, dedupeWindowMs: {}, nowMs: () => NOW, firstAfterMs: 0,
+    db: store, retentionMs: RETENTION, dedupeWindowMs: {}, nowMs: () => NOW, firstAfterMs: 0,
     log: createLogger("info", (l) => (lines.push(l), done())),
   });
   await logged;
@@ -148,8 +148,8 @@ test("the runner purges shortly after start, logs what it removed, and stops cle
 test("each source keeps at most its newest rejections, however recent the flood", async () => {
   const store = await freshStore();
   for (let i = 0; i < 30; i++) await rejection(store, NOW - 1000 + i);
-  const counts = await purgeExpired(store.conn.client, { nowMs: NOW, retentionMs: RETENTION, maxRejectionsPerSource: 10, batchRows: 4, pauseMs: 0 });
+  const counts = await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, maxRejectionsPerSource: 10, batchRows: 4, pauseMs: 0 });
   expect(counts.rejections).toBe(20);
-  const kept = (await store.conn.client.execute("SELECT received_at FROM rejections ORDER BY received_at")).rows.map((r) => Number(r.received_at));
+  const kept = (await store.reads.execute("SELECT received_at FROM rejections ORDER BY received_at")).rows.map((r) => Number(r.received_at));
   expect(kept).toEqual(Array.from({ length: 10 }, (_, i) => NOW - 1000 + 20 + i));
 });

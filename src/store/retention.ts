@@ -8,7 +8,7 @@
  */
 import { makeId } from "../core/ids.ts";
 import type { Logger } from "../log/logger.ts";
-import type { SqlClient as Client } from "./remote-client.ts";
+import type { SqlDoors, SqlWriter } from "./sql-client.ts";
 
 const OPEN = "'pending','delivering','paused'";
 
@@ -42,7 +42,7 @@ export interface PurgeCounts {
 type Group = { cutoffMs: number; source?: string; except: string[] };
 
 /** Deletes expired rows in small transactions; returns how many of each went. */
-export async function purgeExpired(client: Client, opts: PurgeOptions): Promise<PurgeCounts> {
+export async function purgeExpired(db: SqlDoors, opts: PurgeOptions): Promise<PurgeCounts> {
   const batch = opts.batchRows ?? 200;
   let busySince = performance.now();
   const pause = async () => {
@@ -65,13 +65,13 @@ export async function purgeExpired(client: Client, opts: PurgeOptions): Promise<
     const below = makeId("evt", Math.max(0, g.cutoffMs), new Uint8Array(10));
     while (!stopped()) {
       const range = rangeSql(g);
-      const page = await client.execute({
+      const page = await db.reads.execute({
         sql: `SELECT id FROM events WHERE id > ? AND id < ? ${range.sql} ORDER BY id LIMIT ?`,
         args: [cursor, below, ...range.args, batch],
       });
       if (page.rows.length === 0) break;
       const last = String(page.rows[page.rows.length - 1]!.id);
-      const deleted = await deleteEvents(client, cursor, last, range);
+      const deleted = await deleteEvents(db.writer, cursor, last, range);
       counts.events += deleted.events;
       counts.deliveries += deleted.deliveries;
       counts.attempts += deleted.attempts;
@@ -80,9 +80,9 @@ export async function purgeExpired(client: Client, opts: PurgeOptions): Promise<
       await pause();
     }
   }
-  counts.attempts += await deleteByAge(client, "attempts", "at", cutoffMs, batch, pause, stopped);
-  counts.rejections += await deleteByAge(client, "rejections", "received_at", cutoffMs, batch, pause, stopped);
-  counts.rejections += await capRejections(client, opts.maxRejectionsPerSource ?? MAX_REJECTIONS_PER_SOURCE, batch, pause, stopped);
+  counts.attempts += await deleteByAge(db.writer, "attempts", "at", cutoffMs, batch, pause, stopped);
+  counts.rejections += await deleteByAge(db.writer, "rejections", "received_at", cutoffMs, batch, pause, stopped);
+  counts.rejections += await capRejections(db, opts.maxRejectionsPerSource ?? MAX_REJECTIONS_PER_SOURCE, batch, pause, stopped);
   return counts;
 }
 
@@ -94,19 +94,19 @@ export const MAX_REJECTIONS_PER_SOURCE = 10_000;
  * limit bounds how fast a flood of bad signatures is stored, this bounds how
  * much of it is kept for the whole retention period.
  */
-async function capRejections(client: Client, max: number, batch: number, pause: () => Promise<unknown>, stopped: () => boolean): Promise<number> {
+async function capRejections(db: SqlDoors, max: number, batch: number, pause: () => Promise<unknown>, stopped: () => boolean): Promise<number> {
   let total = 0;
-  const sources = (await client.execute("SELECT DISTINCT source FROM rejections")).rows.map((r) => String(r.source));
+  const sources = (await db.reads.execute("SELECT DISTINCT source FROM rejections")).rows.map((r) => String(r.source));
   for (const source of sources) {
     while (!stopped()) {
-      const rs = await client.execute({
+      const [rs] = await db.writer.write([{
         sql: `DELETE FROM rejections WHERE rowid IN (SELECT rowid FROM rejections WHERE source = ? AND received_at <
                 (SELECT received_at FROM rejections WHERE source = ? ORDER BY received_at DESC LIMIT 1 OFFSET ?)
               ORDER BY received_at LIMIT ?)`,
         args: [source, source, max - 1, batch],
-      });
-      total += rs.rowsAffected;
-      if (rs.rowsAffected < batch) break;
+      }]);
+      total += rs!.rowsAffected;
+      if (rs!.rowsAffected < batch) break;
       await pause();
     }
   }
@@ -124,11 +124,11 @@ function rangeSql(g: Group): { sql: string; args: string[] } {
  * and attempts, in ONE transaction. The open-delivery check runs inside it, so
  * a redelivery created a moment earlier keeps its event.
  */
-async function deleteEvents(client: Client, after: string, last: string, range: { sql: string; args: string[] }) {
+async function deleteEvents(writer: SqlWriter, after: string, last: string, range: { sql: string; args: string[] }) {
   const doomed = `SELECT id FROM events WHERE id > ? AND id <= ? ${range.sql}
     AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.event_id = events.id AND o.status IN (${OPEN}))`;
   const args = [after, last, ...range.args];
-  const rs = await client.batch(
+  const rs = await writer.write(
     [
       {
         sql: `DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d WHERE d.event_id IN (${doomed}))`,
@@ -137,14 +137,13 @@ async function deleteEvents(client: Client, after: string, last: string, range: 
       { sql: `DELETE FROM deliveries WHERE event_id IN (${doomed})`, args },
       { sql: `DELETE FROM events WHERE id IN (${doomed})`, args },
     ],
-    "write",
   );
   return { attempts: rs[0]!.rowsAffected, deliveries: rs[1]!.rowsAffected, events: rs[2]!.rowsAffected };
 }
 
 /** Deletes rows of `table` with `column` < cutoff, `batch` per transaction (the column is indexed). */
 async function deleteByAge(
-  client: Client,
+  writer: SqlWriter,
   table: "attempts" | "rejections",
   column: "at" | "received_at",
   cutoffMs: number,
@@ -154,12 +153,12 @@ async function deleteByAge(
 ): Promise<number> {
   let total = 0;
   while (!stopped()) {
-    const rs = await client.execute({
+    const [rs] = await writer.write([{
       sql: `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ?)`,
       args: [cutoffMs, batch],
-    });
-    total += rs.rowsAffected;
-    if (rs.rowsAffected < batch) break;
+    }]);
+    total += rs!.rowsAffected;
+    if (rs!.rowsAffected < batch) break;
     await pause();
   }
   return total;
@@ -174,7 +173,7 @@ export interface RetentionRunner {
 
 /** Purges every `everyMs` (first run `firstAfterMs` after start); failures are logged and retried next time. */
 export function startRetentionRunner(opts: {
-  client: Client;
+  db: SqlDoors;
   retentionMs: number;
   dedupeWindowMs: Record<string, number>;
   nowMs: () => number;
@@ -188,7 +187,7 @@ export function startRetentionRunner(opts: {
     (running ??= (async () => {
       const started = performance.now();
       try {
-        const counts = await purgeExpired(opts.client, {
+        const counts = await purgeExpired(opts.db, {
           nowMs: opts.nowMs(),
           retentionMs: opts.retentionMs,
           dedupeWindowMs: opts.dedupeWindowMs,

@@ -5,7 +5,7 @@
  * deliveries in the same transaction; enabling resumes them, due now.
  */
 import type { Row } from "@libsql/client";
-import type { SqlClient as Client } from "./remote-client.ts";
+import type { SqlReader, SqlWriter } from "./sql-client.ts";
 
 /** Who disabled a target. Config start-up re-enables only what config disabled. */
 export type DisabledBy = "config" | "api" | "gone" | "auto";
@@ -42,17 +42,17 @@ export function targetStateFromRow(r: Row): TargetState {
 }
 
 /** Every stored target state (targets never touched have no row: healthy, enabled). */
-export async function readTargetStates(client: Client): Promise<Map<string, TargetState>> {
+export async function readTargetStates(client: SqlReader): Promise<Map<string, TargetState>> {
   const rs = await client.execute("SELECT * FROM target_state");
   return new Map(rs.rows.map((r) => [String(r.name), targetStateFromRow(r)]));
 }
 
 /** Disables a target and pauses its pending deliveries in one transaction; returns how many were paused. */
 export async function disableTarget(
-  client: Client,
+  writer: SqlWriter,
   opts: { name: string; reason: string; by: DisabledBy; nowMs: number },
 ): Promise<number> {
-  const [, paused] = await client.batch(
+  const [, paused] = await writer.write(
     [
       {
         sql: `INSERT INTO target_state (name, disabled, disabled_reason, disabled_by, updated_at) VALUES (?, 1, ?, ?, ?)
@@ -65,7 +65,6 @@ export async function disableTarget(
         args: [opts.nowMs, opts.name],
       },
     ],
-    "write",
   );
   return paused!.rowsAffected;
 }
@@ -74,8 +73,8 @@ export async function disableTarget(
  * Enables a target: clears the disable, the failure streak and the circuit,
  * and makes its paused deliveries pending and due now. Returns how many resumed.
  */
-export async function enableTarget(client: Client, opts: { name: string; nowMs: number }): Promise<number> {
-  const [, resumed] = await client.batch(
+export async function enableTarget(writer: SqlWriter, opts: { name: string; nowMs: number }): Promise<number> {
+  const [, resumed] = await writer.write(
     [
       {
         sql: `INSERT INTO target_state (name, disabled, updated_at) VALUES (?, 0, ?)
@@ -88,7 +87,6 @@ export async function enableTarget(client: Client, opts: { name: string; nowMs: 
         args: [opts.nowMs, opts.nowMs, opts.name],
       },
     ],
-    "write",
   );
   return resumed!.rowsAffected;
 }
@@ -97,21 +95,21 @@ export async function enableTarget(client: Client, opts: { name: string; nowMs: 
  * Pauses pending deliveries of disabled targets: a delivery inserted as
  * `pending` by a process that had not yet seen the disable gets caught here.
  */
-export async function pausePendingDeliveries(client: Client, targets: string[], nowMs: number): Promise<number> {
+export async function pausePendingDeliveries(writer: SqlWriter, targets: string[], nowMs: number): Promise<number> {
   if (targets.length === 0) return 0;
-  const rs = await client.execute({
+  const [rs] = await writer.write([{
     sql: `UPDATE deliveries SET status = 'paused', updated_at = ?
       WHERE status = 'pending' AND target IN (${targets.map(() => "?").join(", ")})`,
     args: [nowMs, ...targets],
-  });
-  return rs.rowsAffected;
+  }]);
+  return rs!.rowsAffected;
 }
 
 /** Opens a target's circuit until `untilMs` (caller's clock): no attempts to it until then. */
-export async function openCircuit(client: Client, opts: { name: string; untilMs: number; nowMs: number }): Promise<void> {
-  await client.execute({
+export async function openCircuit(writer: SqlWriter, opts: { name: string; untilMs: number; nowMs: number }): Promise<void> {
+  await writer.write([{
     sql: `INSERT INTO target_state (name, circuit_open_until, updated_at) VALUES (?, ?, ?)
       ON CONFLICT (name) DO UPDATE SET circuit_open_until = excluded.circuit_open_until, updated_at = excluded.updated_at`,
     args: [opts.name, opts.untilMs, opts.nowMs],
-  });
+  }]);
 }

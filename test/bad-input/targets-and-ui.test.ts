@@ -82,7 +82,7 @@ test("at send time, a target name that resolves to a metadata address is refused
   await submitEvent(store, { targets: targets.map((t) => t.name), receivedAt: clock() });
   await scheduler.drain();
   expect(bait.hits).toHaveLength(0);
-  const rows = await store.conn.client.execute("SELECT target, status, last_error FROM deliveries ORDER BY target");
+  const rows = await store.reads.execute("SELECT target, status, last_error FROM deliveries ORDER BY target");
   expect(rows.rows.map((r) => [r.target, r.status, String(r.last_error).replace(/ \S+$/, "")])).toEqual(
     targets.map((t) => [t.name, "pending", "refused: target resolved to forbidden address"]),
   );

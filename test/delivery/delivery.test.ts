@@ -35,7 +35,7 @@ function verify(rec: Received, secret = SECRET) {
 }
 
 async function deliveryRows(store: Store) {
-  const rs = await store.conn.client.execute("SELECT target, status, attempts, last_error FROM deliveries ORDER BY created_at, rowid");
+  const rs = await store.reads.execute("SELECT target, status, attempts, last_error FROM deliveries ORDER BY created_at, rowid");
   return rs.rows.map((r) => ({ target: r.target, status: r.status, attempts: r.attempts, lastError: r.last_error }));
 }
 
@@ -86,7 +86,7 @@ test("500, 500, 200 makes exactly three attempts with one webhook-id, each fresh
   expect(new Set(target.received.map((r) => r.headers.get("webhook-timestamp"))).size).toBe(3);
   for (const r of target.received) expect(() => verify(r)).not.toThrow();
   expect(await deliveryRows(store)).toEqual([{ target: "t", status: "delivered", attempts: 3, lastError: null }]);
-  const attempts = await store.conn.client.execute("SELECT status_code FROM attempts ORDER BY at");
+  const attempts = await store.reads.execute("SELECT status_code FROM attempts ORDER BY at");
   expect(attempts.rows.map((r) => r.status_code)).toEqual([500, 500, 200]);
 });
 
@@ -127,7 +127,7 @@ test("410 disables the target, later events wait paused, and all are delivered a
   await scheduler.drain();
   expect(target.received).toHaveLength(1);
   expect((await deliveryRows(store)).map((r) => r.status)).toEqual(["paused", "paused"]);
-  const state = await store.conn.client.execute("SELECT disabled, disabled_by, last_error FROM target_state WHERE name = 't'");
+  const state = await store.reads.execute("SELECT disabled, disabled_by, last_error FROM target_state WHERE name = 't'");
   expect(state.rows[0]).toMatchObject({ disabled: 1, disabled_by: "gone", last_error: "HTTP 410 Gone: target disabled" });
   gone = false;
   expect(await scheduler.enableTarget("t")).toBe(2);

@@ -36,7 +36,7 @@ test("two worker processes on one SQLite file deliver a batch once each, never t
   let maxOpen = 0;
   for (const [, d] of edges) maxOpen = Math.max(maxOpen, (open += d));
   expect(maxOpen).toBeLessThanOrEqual(8);
-  const rows = await store.conn.client.execute("SELECT status, attempts, count(*) AS n FROM deliveries GROUP BY status, attempts");
+  const rows = await store.reads.execute("SELECT status, attempts, count(*) AS n FROM deliveries GROUP BY status, attempts");
   expect(rows.rows.map((r) => [r.status, r.attempts, r.n])).toEqual([["delivered", 1, ids.length]]);
   console.log(`worker attempts: ${outputs.map((o) => o.attempts).join(" + ")}`);
 }, 30_000);
@@ -51,7 +51,7 @@ test("a crashed worker's lease is picked up by another worker once it expires", 
   cleanups.unshift(() => scheduler.stop(100));
   const id = await submitEvent(crashed, { targets: ["t"], receivedAt: clock() });
   // The crashed worker leased it (and perhaps sent it), then died without recording anything.
-  const [lost] = await leaseDueDeliveries(crashed.conn.client, {
+  const [lost] = await leaseDueDeliveries(crashed.writer, {
     leaseId: "lease_crashed",
     nowMs: clock(),
     wants: [{ target: "t", slots: 1, concurrency: 4, leaseMs: 60_000, ordered: false }],
@@ -60,18 +60,18 @@ test("a crashed worker's lease is picked up by another worker once it expires", 
   await scheduler.drain();
   expect(target.received).toHaveLength(0);
   // Time passes on the database clock: the lease ran out. (Rewinding lease_until stands in for a minute of waiting.)
-  await survivor.conn.client.execute("UPDATE deliveries SET lease_until = lease_until - 61000");
+  await survivor.reads.execute("UPDATE deliveries SET lease_until = lease_until - 61000");
   await scheduler.drain();
   expect(target.received.map((r) => r.headers.get("webhook-id"))).toEqual([id]);
   // The crashed worker's attempt counts: this one is the second.
   expect(target.received[0]!.headers.get("hookrelay-attempt")).toBe("2");
   // The crashed worker coming back cannot overwrite the survivor's result.
-  const late = await recordOutcomes(crashed.conn.client, [{
+  const late = await recordOutcomes(crashed.writer, [{
     deliveryId: lost!.id, leaseId: "lease_crashed", eventId: id, target: "t", attempt: null,
     status: "pending", nextAttemptAt: clock(), error: "late", healthy: null,
   }], clock());
   expect(late.updated.size).toBe(0);
-  const row = await survivor.conn.client.execute("SELECT status, attempts FROM deliveries");
+  const row = await survivor.reads.execute("SELECT status, attempts FROM deliveries");
   expect(row.rows[0]).toMatchObject({ status: "delivered", attempts: 2 });
 });
 
@@ -85,6 +85,6 @@ test("stopping a scheduler releases the leases of attempts that did not finish",
   expect(await scheduler.tick()).toBe(1);
   await target.until(1);
   await scheduler.stop(50);
-  const row = await store.conn.client.execute("SELECT status, lease_id, attempts FROM deliveries");
+  const row = await store.reads.execute("SELECT status, lease_id, attempts FROM deliveries");
   expect(row.rows[0]).toMatchObject({ status: "pending", lease_id: null, attempts: 0 });
 });

@@ -24,7 +24,7 @@ const scheduler = createScheduler({
 });
 await scheduler.start();
 for (;;) {
-  const counts = await countDeliveriesByTarget(store.conn.client);
+  const counts = await countDeliveriesByTarget(store.reads);
   if (!counts.some((c) => c.status === "pending" || c.status === "delivering")) break;
   await Bun.sleep(20);
 }

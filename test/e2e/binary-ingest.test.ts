@@ -71,7 +71,7 @@ test("the compiled binary stores every acked request byte-identical across a res
   expect(second.logs()).not.toContain(PLOINTS);
 
   const store = await openStore({ url: `file:${join(tmp.dir, "data/relay.db")}`, busyTimeoutMs: 1000, nowMs: Date.now, checkpointEveryMs: 0 });
-  const stored = (await store.conn.client.execute("SELECT id, body FROM events")).rows;
+  const stored = (await store.reads.execute("SELECT id, body FROM events")).rows;
   await store.close();
   expect(stored).toHaveLength(200);
   for (const row of stored) expect(sha(new Uint8Array(row.body as ArrayBuffer))).toBe(acked.get(String(row.id))!);

@@ -37,7 +37,7 @@ async function setup(fail: (n: number) => boolean) {
 }
 
 const pendingDue = async (store: Awaited<ReturnType<typeof setup>>["store"]) =>
-  (await store.conn.client.execute("SELECT status, next_attempt_at FROM deliveries")).rows.map((r) => ({ status: r.status, at: Number(r.next_attempt_at) }));
+  (await store.reads.execute("SELECT status, next_attempt_at FROM deliveries")).rows.map((r) => ({ status: r.status, at: Number(r.next_attempt_at) }));
 
 test("a forward clock step sends every pending retry once, within the target's concurrency, and later retries count from the new time", async () => {
   // The first 20 attempts fail, the next 10 too, then the target recovers.
@@ -93,7 +93,7 @@ test("a relay started after a backward step waits at most the scheduled delay, a
   await scheduler.drain();
   // A circuit opened for a minute (as the scheduler would after a run of failures).
   const now = clock();
-  await store.conn.client.execute({ sql: "UPDATE target_state SET circuit_open_until = ?, updated_at = ? WHERE name = 't'", args: [now + 60_000, now] });
+  await store.reads.execute({ sql: "UPDATE target_state SET circuit_open_until = ?, updated_at = ? WHERE name = 't'", args: [now + 60_000, now] });
   await scheduler.stop(100);
   clock.advance(-2 * HOUR); // stepped while stopped: a new process cannot know by how much
   const restarted = createScheduler({
@@ -107,7 +107,7 @@ test("a relay started after a backward step waits at most the scheduled delay, a
   cleanups.unshift(() => restarted.stop(100));
   await restarted.drain();
   expect(target.hits).toHaveLength(5);
-  const circuit = await store.conn.client.execute("SELECT circuit_open_until FROM target_state WHERE name = 't'");
+  const circuit = await store.reads.execute("SELECT circuit_open_until FROM target_state WHERE name = 't'");
   expect(Number(circuit.rows[0]!.circuit_open_until)).toBe(clock() + 60_000);
   for (const r of await pendingDue(store)) expect(r.at).toBe(clock() + 60_000);
   clock.advance(60_000);

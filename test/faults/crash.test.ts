@@ -41,7 +41,7 @@ function target(script?: Parameters<typeof recordingTarget>[0]) {
 async function storedEvents(db: string) {
   const store = await openStoreFile(db);
   try {
-    const rs = await store.conn.client.execute("SELECT id, dedupe_key, body FROM events");
+    const rs = await store.reads.execute("SELECT id, dedupe_key, body FROM events");
     return new Map(rs.rows.map((r) => [String(r.id), { key: String(r.dedupe_key), body: Buffer.from(r.body as ArrayBuffer).toString() }]));
   } finally {
     await store.close();
@@ -51,7 +51,7 @@ async function storedEvents(db: string) {
 async function deliveryStatuses(db: string) {
   const store = await openStoreFile(db);
   try {
-    const rs = await store.conn.client.execute("SELECT status, count(*) AS n FROM deliveries GROUP BY status");
+    const rs = await store.reads.execute("SELECT status, count(*) AS n FROM deliveries GROUP BY status");
     return Object.fromEntries(rs.rows.map((r) => [String(r.status), Number(r.n)]));
   } finally {
     await store.close();
@@ -126,7 +126,7 @@ test("a provider retrying an event whose answer was lost in a crash gets the sam
   expect(await second.stop()).toBe(0);
 
   const store = await openStoreFile(db);
-  const rows = await store.conn.client.execute({ sql: "SELECT e.duplicates, count(d.id) AS n FROM events e JOIN deliveries d ON d.event_id = e.id WHERE e.id = ?", args: [original.json.id!] });
+  const rows = await store.reads.execute({ sql: "SELECT e.duplicates, count(d.id) AS n FROM events e JOIN deliveries d ON d.event_id = e.id WHERE e.id = ?", args: [original.json.id!] });
   await store.close();
   expect(rows.rows[0]).toMatchObject({ duplicates: 1, n: 1 });
 });

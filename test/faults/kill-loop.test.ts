@@ -58,7 +58,7 @@ test("3 SIGKILLs during 3,000 events lose no acknowledged event and no delivery"
   const watcher = await openStoreFile(db);
   try {
     const open = async () =>
-      Number((await watcher.conn.client.execute("SELECT count(*) AS n FROM deliveries WHERE status <> 'delivered'")).rows[0]!.n);
+      Number((await watcher.reads.execute("SELECT count(*) AS n FROM deliveries WHERE status <> 'delivered'")).rows[0]!.n);
     await waitFor("every delivery recorded as delivered", async () => (await open()) === 0, 60_000, 200);
   } finally {
     await watcher.close();
@@ -67,8 +67,8 @@ test("3 SIGKILLs during 3,000 events lose no acknowledged event and no delivery"
   bin = null;
 
   const store = await openStoreFile(db);
-  const events = await store.conn.client.execute("SELECT id, dedupe_key FROM events");
-  const deliveries = await store.conn.client.execute("SELECT status, count(*) AS n FROM deliveries GROUP BY status");
+  const events = await store.reads.execute("SELECT id, dedupe_key FROM events");
+  const deliveries = await store.reads.execute("SELECT status, count(*) AS n FROM deliveries GROUP BY status");
   await store.close();
   const stored = new Map(events.rows.map((r) => [String(r.id), String(r.dedupe_key)]));
   const ackedLost = [...send.acked].filter(([key, id]) => stored.get(id) !== key).length;

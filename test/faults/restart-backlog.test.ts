@@ -29,7 +29,7 @@ afterAll(async () => {
 /** Writes `BACKLOG` events with one delivery each straight into the SQLite file, 1,000 rows per INSERT. */
 async function seed(db: string): Promise<void> {
   const store = await openStoreFile(db);
-  const client = store.conn.client;
+  const client = store.reads;
   const now = Date.now();
   const rnd = () => crypto.getRandomValues(new Uint8Array(10));
   const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -82,7 +82,7 @@ test("a restart with 100,000 pending deliveries listens within seconds and never
   bin = null;
 
   const store = await openStoreFile(db);
-  const rows = await store.conn.client.execute("SELECT status, count(*) AS n FROM deliveries GROUP BY status ORDER BY status");
+  const rows = await store.reads.execute("SELECT status, count(*) AS n FROM deliveries GROUP BY status ORDER BY status");
   await store.close();
   const counts = Object.fromEntries(rows.rows.map((r) => [String(r.status), Number(r.n)]));
   console.log(

@@ -98,7 +98,7 @@ test.skipIf(cannotMount !== null)("a full disk answers 503 with Retry-After, the
   expect(await bin.stop()).toBe(0);
 
   const store = await openStoreFile(join(mnt, "relay.db"));
-  const rows = await store.conn.client.execute("SELECT id, body FROM events");
+  const rows = await store.reads.execute("SELECT id, body FROM events");
   await store.close();
   const stored = new Map(rows.rows.map((r) => [String(r.id), Buffer.from(r.body as ArrayBuffer).toString()]));
   console.log(`store full: ${acked.size} acked (${acked.size - 1} before the disk filled), ${stored.size} stored`);
@@ -168,7 +168,7 @@ test("a store locked by another process past busy_timeout answers 503 with Retry
   expect(await bin.stop()).toBe(0);
 
   const store = await openStoreFile(db);
-  const keys = (await store.conn.client.execute("SELECT dedupe_key FROM events ORDER BY dedupe_key")).rows.map((r) => r.dedupe_key);
+  const keys = (await store.reads.execute("SELECT dedupe_key FROM events ORDER BY dedupe_key")).rows.map((r) => r.dedupe_key);
   await store.close();
   expect(keys).toEqual(["before_lock", "while_locked"]);
 });

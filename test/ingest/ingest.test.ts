@@ -122,7 +122,7 @@ test("unknown sources get 404 and other methods 405", async () => {
 test("a store locked by another writer past the busy timeout answers 503 with Retry-After, never 200", async () => {
   relay = await startTestRelay(CONFIG, { busyTimeoutMs: 200 });
   // Another connection holds the write lock, as another process would.
-  const lock = await relay.store.conn.client.transaction("write");
+  const lock = await relay.store.reads.transaction("write");
   const body = '{"id":"evt_locked","type":"points.earned"}';
   const res = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
   expect(res.status).toBe(503);

@@ -110,7 +110,7 @@ export async function seedEvents(store: Store, count: number, startMs: number): 
 
 // What the delivery engine would have written: final statuses and one attempt per finished delivery.
 async function applyOutcomes(store: Store, seeded: SeededEvent[]): Promise<void> {
-  const client = store.conn.client;
+  const client = store.reads;
   const byId = new Map(seeded.map((e) => [e.id, e]));
   const rows = await client.execute("SELECT id, event_id, target FROM deliveries");
   const stmts = [];

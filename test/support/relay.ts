@@ -72,5 +72,5 @@ export async function startTestRelay(
 
 /** Rows of a raw SQL query, for assertions. */
 export async function rows(store: Store, sql: string, args: (string | number)[] = []) {
-  return (await store.conn.client.execute({ sql, args })).rows;
+  return (await store.reads.execute({ sql, args })).rows;
 }

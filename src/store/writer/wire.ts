@@ -1,10 +1,14 @@
 /**
- * How a tick's ingest items and rejections cross from the event loop to the
- * writer thread: the fields as one JSON string and every body in one
- * transferred buffer. Structured cloning the item objects cost ~5 µs per item
- * on each side; this costs under 1.
+ * What crosses between the event loop and the writer thread. A tick's ingest
+ * items and rejections: the fields as one JSON string and every body in one
+ * transferred buffer (structured cloning the item objects cost ~5 µs per item
+ * on each side; this costs under 1). Results of written statements: plain
+ * value arrays, rebuilt into the driver's row shape on arrival.
  */
-import type { IngestItem, RejectionItem } from "./ingest-writer.ts";
+import type { ResultSet } from "@libsql/client";
+import { CachedResultSet } from "../client.ts";
+import { rowBuilder } from "../result-rows.ts";
+import type { IngestItem, RejectionItem } from "./group-commit.ts";
 
 export interface WireBatch {
   /** JSON: [items as field tuples, rejections as field tuples]. */
@@ -56,4 +60,37 @@ export function decodeBatch(batch: WireBatch): { items: IngestItem[]; rejections
     }),
   );
   return { items, rejections };
+}
+
+/** A result set reduced to what survives structured cloning. */
+export interface WireResult {
+  columns: string[];
+  columnTypes: string[];
+  rows: unknown[][];
+  rowsAffected: number;
+  lastInsertRowid: bigint | undefined;
+}
+
+/** A result set as it leaves the writer thread; the cached client's carry plain value arrays, so no row objects are built there. */
+export function toWire(rs: ResultSet): WireResult {
+  return {
+    columns: rs.columns,
+    columnTypes: rs.columnTypes,
+    rows: rs instanceof CachedResultSet ? rs.values : rs.rows.map((r) => Array.from(r as ArrayLike<unknown>)),
+    rowsAffected: rs.rowsAffected,
+    lastInsertRowid: rs.lastInsertRowid,
+  };
+}
+
+/** Rebuilds a ResultSet whose rows answer by column name and by index, as the driver's do. */
+export function fromWire(w: WireResult): ResultSet {
+  const rows = w.rows.length === 0 ? [] : w.rows.map(rowBuilder(w.columns));
+  return {
+    columns: w.columns,
+    columnTypes: w.columnTypes,
+    rows,
+    rowsAffected: w.rowsAffected,
+    lastInsertRowid: w.lastInsertRowid,
+    toJSON: () => ({ columns: w.columns, rows: w.rows }),
+  };
 }

@@ -1,18 +1,20 @@
 /**
  * Group commit for the process's one write connection. Concurrent requests
  * queue their raw request here; one flush writes the whole queue in ONE
- * durable transaction (dedupe check, event row, one pending delivery per
- * routed target, counters) and then settles every waiting request. Under load
- * this turns N fsyncs into one. Rejections ride the same transactions,
- * best-effort, and so do the delivery engine's writes (`run`: leases,
- * outcomes, admin actions), each in a savepoint of its own: one fsync per
+ * durable transaction (dedupe check, event row, one delivery per routed
+ * target — written leased when ingest claimed a slot — counters) and then
+ * settles every waiting request. Under load this turns N fsyncs into one.
+ * Rejections ride the same transactions, best-effort, and so does every
+ * other write of the process (`write`: leases and outcomes, target state,
+ * retention, admin actions), each in a savepoint of its own: one fsync per
  * round for everything the process writes.
  */
 import type { InStatement, ResultSet } from "@libsql/client";
-import type { WriteClient as Client } from "./client.ts";
-import { DB_NOW_MS } from "./db-clock.ts";
-import type { LeaseClaim } from "./deliveries.ts";
-import { classifyStoreError, type StoreError } from "./errors.ts";
+import type { WriteClient as Client } from "../client.ts";
+import { DB_NOW_MS } from "../db-clock.ts";
+import type { LeaseClaim } from "../deliveries.ts";
+import { classifyStoreError, type StoreError } from "../errors.ts";
+import type { SqlWriter } from "../sql-client.ts";
 
 export interface IngestItem {
   id: string;
@@ -73,13 +75,13 @@ export interface WriterConnection {
   discard?(client: Client): void;
 }
 
-export interface IngestWriterOptions {
+export interface GroupCommitOptions {
   /** Flush at most this many requests per transaction. */
   maxBatch?: number;
 }
 
-/** Queues ingest writes and commits them in shared transactions. */
-export class IngestWriter {
+/** Queues the process's writes and commits them in shared transactions. */
+export class GroupCommit implements SqlWriter {
   #queue: Waiting[] = [];
   #rejections: RejectionItem[] = [];
   #jobs: Job[] = [];
@@ -93,7 +95,7 @@ export class IngestWriter {
 
   constructor(
     private readonly connection: WriterConnection,
-    private readonly opts: IngestWriterOptions = {},
+    private readonly opts: GroupCommitOptions = {},
   ) {
     this.#maxBatch = opts.maxBatch ?? 512;
   }
@@ -127,11 +129,22 @@ export class IngestWriter {
    * committed, rejects with the statement's error (the rest of the flush
    * still commits) or, if the flush fails, with its error.
    */
-  run(stmts: InStatement[]): Promise<ResultSet[]> {
+  write(stmts: InStatement[]): Promise<ResultSet[]> {
     return new Promise((resolve, reject) => {
       this.#jobs.push({ stmts, resolve, reject });
       this.#schedule();
     });
+  }
+
+  /**
+   * Runs a PASSIVE WAL checkpoint on the write connection between two
+   * transactions: the checkpoint thread found the WAL past its restart size,
+   * and only the writer can let it start over (checkpoint-worker.ts).
+   */
+  async checkpoint(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    this.#client ??= await this.connection.get();
+    await this.#client.execute("PRAGMA wal_checkpoint(PASSIVE)");
   }
 
   #pending(): boolean {

@@ -1,21 +1,26 @@
 /**
- * The ingest writer as the main thread sees it: same contract as
- * IngestWriter (submit resolves only once the row is durable), but the
- * transaction runs on writer-worker.ts's thread. Requests that arrive in the
- * same tick travel to the worker in one message and commit together.
+ * The writer as the main thread sees it: ingest submits, rejections and
+ * `write` jobs, each resolving only once durable, while the group commit
+ * itself runs on the writer thread (thread.ts). Requests that arrive in the
+ * same tick travel to the thread in one message and commit together.
  */
-import { StoreError, type StoreErrorCode } from "./errors.ts";
-import type { IngestItem, IngestOutcome, RejectionItem } from "./ingest-writer.ts";
-import type { BatchResult, FromWorker, ToWorker, WireResult } from "./writer-worker.ts";
-import { encodeBatch } from "./ingest-wire.ts";
-import { fromWire, RemoteSqlError, type SqlClient } from "./remote-client.ts";
-import type { InArgs, InStatement, ResultSet, TransactionMode } from "@libsql/client";
+import type { InStatement, ResultSet } from "@libsql/client";
+import { StoreError, type StoreErrorCode } from "../errors.ts";
+import { RemoteSqlError, type SqlWriter } from "../sql-client.ts";
+import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
+import type { BatchResult, FromWriter, ToWriter } from "./thread.ts";
+import { encodeBatch, fromWire, type WireResult } from "./wire.ts";
 
-/** What ingest needs from a writer, in-process or on a worker. */
-export interface Writer {
+/** Every write of the process goes through this, in-process or on the writer thread. */
+export interface Writer extends SqlWriter {
+  /** Stores one request (or finds its original); resolves only once durable. */
   submit(item: IngestItem): Promise<IngestOutcome>;
+  /** Records a rejection with the next round; never fails the caller. */
   recordRejection(item: RejectionItem): void;
+  /** Resolves when everything queued so far is written. */
   flushed(): Promise<void>;
+  /** Runs a PASSIVE WAL checkpoint on the write connection between two transactions (so that the WAL can start over). */
+  checkpoint(): Promise<void>;
   /**
    * How many ingest requests were waiting for their commit, on average, as each
    * request submitted since the previous call found it (itself included); 0 if none.
@@ -28,11 +33,8 @@ interface Pending {
   reject(e: StoreError): void;
 }
 
-/**
- * Main-thread side of the writer worker: the ingest writer, and (`sql`) a
- * client whose statements run on the same worker connection.
- */
-export class WorkerWriter implements Writer {
+/** Main-thread side of the writer thread. */
+export class WriterProxy implements Writer {
   #worker: Worker;
   #seq = 0;
   /** Waiting to be sent; the first has sequence number #seq - #queue.length + 1. */
@@ -47,46 +49,44 @@ export class WorkerWriter implements Writer {
   #inflight = 0;
   #idle: (() => void)[] = [];
   #onClosed: (() => void) | null = null;
-  #sqlSeq = 0;
-  #sqlPending = new Map<number, { resolve(r: WireResult | WireResult[]): void; reject(e: Error): void }>();
+  #writeSeq = 0;
+  #writes = new Map<number, { resolve(r: WireResult[]): void; reject(e: Error): void }>();
 
-  /** Runs the delivery engine's statements on the writer thread's connection. */
-  readonly sql: SqlClient = {
-    execute: (stmtOrSql: InStatement | string, args?: InArgs): Promise<ResultSet> => {
-      const stmt: InStatement = typeof stmtOrSql === "string" ? { sql: stmtOrSql, args: args ?? [] } : stmtOrSql;
-      return this.#sql((id) => ({ kind: "execute", id, stmt })).then((r) => fromWire(r as WireResult));
-    },
-    batch: (stmts: InStatement[], mode?: TransactionMode): Promise<ResultSet[]> =>
-      this.#sql((id) => ({ kind: "sql-batch", id, stmts, mode })).then((r) => (r as WireResult[]).map(fromWire)),
-  };
+  write(stmts: InStatement[]): Promise<ResultSet[]> {
+    return this.#ask((id) => ({ kind: "write", id, stmts })).then((results) => results.map(fromWire));
+  }
 
-  #sql(make: (id: number) => ToWorker): Promise<WireResult | WireResult[]> {
-    return new Promise((resolve, reject) => {
-      const id = ++this.#sqlSeq;
-      this.#sqlPending.set(id, { resolve, reject });
-      this.#worker.postMessage(make(id));
+  async checkpoint(): Promise<void> {
+    await this.#ask((id) => ({ kind: "checkpoint", id }));
+  }
+
+  #ask(message: (id: number) => ToWriter): Promise<WireResult[]> {
+    return new Promise<WireResult[]>((resolve, reject) => {
+      const id = ++this.#writeSeq;
+      this.#writes.set(id, { resolve, reject });
+      this.#worker.postMessage(message(id));
     });
   }
 
   private constructor(worker: Worker) {
     this.#worker = worker;
-    worker.onmessage = (e: MessageEvent<FromWorker>) => this.#receive(e.data);
+    worker.onmessage = (e: MessageEvent<FromWriter>) => this.#receive(e.data);
     worker.addEventListener("error", (e) => this.#failAll(new StoreError("unavailable", `store writer crashed: ${e.message}`)));
   }
 
-  /** Starts the worker and opens its connection; rejects if the store cannot be opened. */
-  static async start(url: string, busyTimeoutMs: number): Promise<WorkerWriter> {
-    const worker = new Worker(workerPath("writer-worker"));
+  /** Starts the writer thread and opens its connection; rejects if the store cannot be opened. */
+  static async start(url: string, busyTimeoutMs: number): Promise<WriterProxy> {
+    const worker = new Worker(workerPath("writer/thread"));
     const opened = new Promise<void>((resolve, reject) => {
-      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      worker.onmessage = (e: MessageEvent<FromWriter>) => {
         if (e.data.kind === "opened") resolve();
         else if (e.data.kind === "failed") reject(new StoreError("unavailable", e.data.message));
       };
       worker.addEventListener("error", (e) => reject(new StoreError("unavailable", e.message)));
     });
-    worker.postMessage({ kind: "open", url, busyTimeoutMs } satisfies ToWorker);
+    worker.postMessage({ kind: "open", url, busyTimeoutMs } satisfies ToWriter);
     await opened;
-    return new WorkerWriter(worker);
+    return new WriterProxy(worker);
   }
 
   submit(item: IngestItem): Promise<IngestOutcome> {
@@ -125,7 +125,7 @@ export class WorkerWriter implements Writer {
         clearTimeout(timer);
         resolve();
       };
-      this.#worker.postMessage({ kind: "close" } satisfies ToWorker);
+      this.#worker.postMessage({ kind: "close" } satisfies ToWriter);
     });
     this.#worker.terminate();
   }
@@ -135,7 +135,7 @@ export class WorkerWriter implements Writer {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      const msg: ToWorker = { kind: "batch", firstSeq: this.#seq - this.#queue.length + 1, wire: encodeBatch(this.#queue, this.#rejections) };
+      const msg: ToWriter = { kind: "batch", firstSeq: this.#seq - this.#queue.length + 1, wire: encodeBatch(this.#queue, this.#rejections) };
       this.#queue = [];
       this.#rejections = [];
       this.#inflight++;
@@ -143,12 +143,12 @@ export class WorkerWriter implements Writer {
     });
   }
 
-  #receive(m: FromWorker): void {
+  #receive(m: FromWriter): void {
     if (m.kind === "closed") return this.#onClosed?.();
-    if (m.kind === "sql-result" || m.kind === "sql-error") {
-      const p = this.#sqlPending.get(m.id);
-      this.#sqlPending.delete(m.id);
-      if (m.kind === "sql-result") p?.resolve(m.result);
+    if (m.kind === "written" || m.kind === "write-failed") {
+      const p = this.#writes.get(m.id);
+      this.#writes.delete(m.id);
+      if (m.kind === "written") p?.resolve(m.results);
       else p?.reject(new RemoteSqlError(m.error.message, m.error.code));
       return;
     }
@@ -169,8 +169,8 @@ export class WorkerWriter implements Writer {
   #failAll(err: StoreError): void {
     for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
-    for (const p of this.#sqlPending.values()) p.reject(err);
-    this.#sqlPending.clear();
+    for (const p of this.#writes.values()) p.reject(err);
+    this.#writes.clear();
     this.#inflight = 0;
     this.#settleIdle();
   }
@@ -186,11 +186,11 @@ export class WorkerWriter implements Writer {
 }
 
 /**
- * A store worker's module path. The build embeds each worker as an extra
- * entrypoint under the binary's virtual root (`/$bunfs/root/`, mirroring
- * src/); from source it sits beside this file.
+ * A store worker's module path, relative to store/. The build embeds each
+ * worker as an extra entrypoint under the binary's virtual root
+ * (`/$bunfs/root/`, mirroring src/); from source it sits under store/.
  */
-export function workerPath(name: "writer-worker" | "checkpoint-worker"): string {
+export function workerPath(name: "writer/thread" | "checkpoint-worker"): string {
   if (import.meta.url.includes("$bunfs")) return `/$bunfs/root/store/${name}.ts`;
-  return new URL(`./${name}.ts`, import.meta.url).href;
+  return new URL(`../${name}.ts`, import.meta.url).href;
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResultSet } from "@libsql/client";
-import { openStore, type IngestItem, type Store } from "./index.ts";
+import { openStore, type IngestItem, type Store } from "../index.ts";
 
 const dirs: string[] = [];
 const stores: Store[] = [];
@@ -33,9 +33,9 @@ test("concurrent submissions share a transaction and each gets its own id", asyn
   const store = await freshStore();
   const outcomes = await Promise.all(Array.from({ length: 50 }, (_, i) => store.writer.submit(item(`evt_${i}`, `k${i}`))));
   expect(outcomes.map((o) => o.kind)).toEqual(Array(50).fill("stored"));
-  const rows = await store.conn.client.execute("SELECT count(*) AS n FROM events");
+  const rows = await store.reads.execute("SELECT count(*) AS n FROM events");
   expect(Number(rows.rows[0]!.n)).toBe(50);
-  const dl = await store.conn.client.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'pending'");
+  const dl = await store.reads.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'pending'");
   expect(Number(dl.rows[0]!.n)).toBe(50);
 });
 
@@ -46,9 +46,9 @@ test("a duplicate in the same batch answers with the original id and is counted"
   expect(b).toEqual({ kind: "duplicate", id: "evt_a" });
   const c = await store.writer.submit(item("evt_c", "same"));
   expect(c).toEqual({ kind: "duplicate", id: "evt_a" });
-  const row = await store.conn.client.execute("SELECT duplicates FROM events WHERE id = 'evt_a'");
+  const row = await store.reads.execute("SELECT duplicates FROM events WHERE id = 'evt_a'");
   expect(Number(row.rows[0]!.duplicates)).toBe(2);
-  const dl = await store.conn.client.execute("SELECT count(*) AS n FROM deliveries");
+  const dl = await store.reads.execute("SELECT count(*) AS n FROM deliveries");
   expect(Number(dl.rows[0]!.n)).toBe(1);
 });
 
@@ -57,15 +57,15 @@ test("body bytes are stored exactly, invalid UTF-8 included", async () => {
   const it = item("evt_raw", "raw");
   it.body = new Uint8Array([0xef, 0xbb, 0xbf, 0xff, 0x00, 0x0a]);
   await store.writer.submit(it);
-  const row = await store.conn.client.execute("SELECT body FROM events WHERE id = 'evt_raw'");
+  const row = await store.reads.execute("SELECT body FROM events WHERE id = 'evt_raw'");
   expect(new Uint8Array(row.rows[0]!.body as ArrayBuffer)).toEqual(new Uint8Array(it.body));
 });
 
 test("a store that cannot write rejects every request of the batch", async () => {
   const store = await freshStore();
-  await store.conn.client.execute("PRAGMA query_only = ON");
+  await store.reads.execute("PRAGMA query_only = ON");
   await expect(store.writer.submit(item("evt_ro", "ro"))).rejects.toMatchObject({ name: "StoreError" });
-  await store.conn.client.execute("PRAGMA query_only = OFF");
+  await store.reads.execute("PRAGMA query_only = OFF");
   expect(await store.writer.submit(item("evt_ok", "ok"))).toEqual({ kind: "stored", id: "evt_ok", leased: [] });
 });
 
@@ -76,10 +76,13 @@ test("on the writer thread, a batch cut into fixed-size statements stores every 
   expect(first.every((o) => o.kind === "stored")).toBe(true);
   const second = await Promise.all(Array.from({ length: 75 }, (_, i) => store.writer.submit(item(`evt_b${i}`, `k${i + 5}`))));
   expect(second.map((o) => o.id)).toEqual(Array.from({ length: 75 }, (_, i) => (i < 70 ? `evt_a${i + 5}` : `evt_b${i}`)));
-  const n = await store.conn.client.execute("SELECT (SELECT count(*) FROM events) AS e, (SELECT count(*) FROM deliveries) AS d");
+  const n = await store.reads.execute("SELECT (SELECT count(*) FROM events) AS e, (SELECT count(*) FROM deliveries) AS d");
   expect([n.rows[0]!.e, n.rows[0]!.d]).toEqual([80, 80]);
-  const leased = await store.deliveryClient.execute({ sql: "SELECT id, attempts FROM deliveries ORDER BY id LIMIT 2", args: [] });
-  expect(leased.rows.map((r) => [r.id, r[1]])).toEqual([["dlv_evt_a0", 0], ["dlv_evt_a1", 0]]);
+  // Rows written back across the thread boundary answer by name and by index, as the driver's do.
+  const [touched] = await store.writer.write([
+    { sql: "UPDATE deliveries SET attempts = attempts WHERE id IN ('dlv_evt_a0', 'dlv_evt_a1') RETURNING id, attempts", args: [] },
+  ]);
+  expect(touched!.rows.map((r) => [r.id, r[1]]).sort()).toEqual([["dlv_evt_a0", 0], ["dlv_evt_a1", 0]]);
 });
 
 test("on the writer thread, every field crosses the thread boundary intact: raw bytes, odd header values, nulls, rejections", async () => {
@@ -101,48 +104,41 @@ test("on the writer thread, every field crosses the thread boundary intact: raw 
     { kind: "stored", id: "evt_plain", leased: [] },
   ]);
   await store.writer.flushed();
-  const rs = await store.conn.client.execute("SELECT id, event_type, content_type, remote_addr, query, headers, body FROM events ORDER BY id");
+  const rs = await store.reads.execute("SELECT id, event_type, content_type, remote_addr, query, headers, body FROM events ORDER BY id");
   const [p, w] = rs.rows;
   expect(new TextDecoder().decode(p!.body as ArrayBuffer)).toBe('{"ok":"✓"}');
   expect([w!.event_type, w!.content_type, w!.remote_addr, w!.query]).toEqual([null, null, null, "a=1&b=%E2%9C%93"]);
   expect(JSON.parse(String(w!.headers))).toEqual(odd.headers);
   expect(new Uint8Array(w!.body as ArrayBuffer)).toEqual(new Uint8Array(odd.body));
-  const rej = await store.conn.client.execute("SELECT reason, headers, body_excerpt, remote_addr FROM rejections WHERE id = 'rej_wire'");
+  const rej = await store.reads.execute("SELECT reason, headers, body_excerpt, remote_addr FROM rejections WHERE id = 'rej_wire'");
   expect(rej.rows[0]!.reason).toBe("bad_signature");
   expect(JSON.parse(String(rej.rows[0]!.headers))).toEqual([["x-signature", "v1=\u00e9"]]);
   expect(new Uint8Array(rej.rows[0]!.body_excerpt as ArrayBuffer)).toEqual(new Uint8Array([0x80, 0x81]));
-  const dl = await store.conn.client.execute("SELECT id FROM deliveries ORDER BY id");
+  const dl = await store.reads.execute("SELECT id FROM deliveries ORDER BY id");
   expect(dl.rows.map((r) => r.id)).toEqual(["dlv_evt_plain", "dlv_evt_wire"]);
 });
 
-test("on the writer thread, delivery writes join the ingest commit; a failing one is undone alone", async () => {
+test("on the writer thread, write jobs join the ingest commit; a failing one is undone alone", async () => {
   const store = await freshStore(false);
-  const client = store.deliveryClient;
   await store.writer.submit(item("evt_j0", "j0"));
   const [ingested, good, bad] = await Promise.allSettled([
     store.writer.submit(item("evt_j1", "j1")),
-    client.batch(
-      [
-        { sql: "UPDATE deliveries SET status = 'failed' WHERE id = ? RETURNING id", args: ["dlv_evt_j0"] },
-        { sql: "INSERT INTO source_counters (source, received, duplicates, rejected) VALUES ('other', 5, 0, 0)", args: [] },
-      ],
-      "write",
-    ),
-    client.batch(
-      [
-        { sql: "UPDATE deliveries SET status = 'delivered' WHERE id = ?", args: ["dlv_evt_j0"] },
-        // Same primary key twice: the second statement fails, and the first must not stay applied.
-        { sql: "INSERT INTO rejections (id, source, received_at, reason, method, path, headers, remote_addr) VALUES ('rej_x', 's', 1, 'r', 'POST', '/', '[]', NULL), ('rej_x', 's', 1, 'r', 'POST', '/', '[]', NULL)", args: [] },
-      ],
-      "write",
-    ),
+    store.writer.write([
+      { sql: "UPDATE deliveries SET status = 'failed' WHERE id = ? RETURNING id", args: ["dlv_evt_j0"] },
+      { sql: "INSERT INTO source_counters (source, received, duplicates, rejected) VALUES ('other', 5, 0, 0)", args: [] },
+    ]),
+    store.writer.write([
+      { sql: "UPDATE deliveries SET status = 'delivered' WHERE id = ?", args: ["dlv_evt_j0"] },
+      // Same primary key twice: the second statement fails, and the first must not stay applied.
+      { sql: "INSERT INTO rejections (id, source, received_at, reason, method, path, headers, remote_addr) VALUES ('rej_x', 's', 1, 'r', 'POST', '/', '[]', NULL), ('rej_x', 's', 1, 'r', 'POST', '/', '[]', NULL)", args: [] },
+    ]),
   ]);
   expect(ingested).toEqual({ status: "fulfilled", value: { kind: "stored", id: "evt_j1", leased: [] } });
   expect(good.status).toBe("fulfilled");
   expect((good as PromiseFulfilledResult<ResultSet[]>).value[0]!.rows.map((r) => r.id)).toEqual(["dlv_evt_j0"]);
   expect(bad.status).toBe("rejected");
   expect(String((bad as PromiseRejectedResult).reason.code ?? (bad as PromiseRejectedResult).reason.message)).toMatch(/CONSTRAINT/);
-  const rs = await store.conn.client.execute(
+  const rs = await store.reads.execute(
     "SELECT (SELECT status FROM deliveries WHERE id = 'dlv_evt_j0') AS s, (SELECT count(*) FROM rejections) AS r, (SELECT received FROM source_counters WHERE source = 'other') AS o, (SELECT count(*) FROM events) AS e",
   );
   expect([rs.rows[0]!.s, rs.rows[0]!.r, rs.rows[0]!.o, rs.rows[0]!.e]).toEqual(["failed", 0, 5, 2]);

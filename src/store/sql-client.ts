@@ -1,0 +1,40 @@
+/**
+ * The store's two doors, as the store functions see them. Reads run on the
+ * main thread's connection (store.reads): WAL readers never wait for the
+ * writer. Every write of the process — ingest, leases and outcomes, target
+ * state, retention, admin actions — goes through the one writer (store.writer,
+ * writer/): it joins the writer's next group transaction, so the disk sees
+ * one fsync per round for all of them, and this process's writes never wait
+ * on each other in SQLite's busy handler.
+ */
+import type { InArgs, InStatement, ResultSet } from "@libsql/client";
+
+/** Reads: the part of a libSQL client the read-side store functions use. */
+export interface SqlReader {
+  execute(stmt: InStatement): Promise<ResultSet>;
+  execute(sql: string, args?: InArgs): Promise<ResultSet>;
+}
+
+/** Writes: statements that commit together, in the writer's next group transaction. */
+export interface SqlWriter {
+  /**
+   * Runs `stmts` atomically (a savepoint of the next group transaction) and
+   * resolves with their results once that transaction is committed; rejects
+   * with the failing statement's error (the rest of the round still commits)
+   * or the transaction's.
+   */
+  write(stmts: InStatement[]): Promise<ResultSet[]>;
+}
+
+/** Error carrying the driver's code across the writer thread, so classifyStoreError reads it as before. */
+export class RemoteSqlError extends Error {
+  constructor(message: string, readonly code: string | undefined) {
+    super(message);
+  }
+}
+
+/** Both doors, for store functions that read and then write (the Store itself fits). */
+export interface SqlDoors {
+  reads: SqlReader;
+  writer: SqlWriter;
+}

@@ -1,0 +1,112 @@
+/**
+ * The writer thread: owns the process's one write connection and runs its
+ * group commit (group-commit.ts). SQLite's statement work and fsyncs stay off
+ * the event loop that reads requests, and this process's writes never wait
+ * on each other through SQLite's busy handler (which sleeps in coarse
+ * steps): one connection, one queue, one transaction per round. Two kinds of
+ * work arrive: a tick's ingest batch, and `write` jobs (statements that
+ * commit together); and now and then a checkpoint between two transactions. The main thread's side is proxy.ts.
+ */
+import type { InStatement } from "@libsql/client";
+import { openWriteConnection, type WriteClient } from "../client.ts";
+import { classifyStoreError } from "../errors.ts";
+import { GroupCommit } from "./group-commit.ts";
+import { decodeBatch, toWire, type WireBatch, type WireResult } from "./wire.ts";
+
+declare const self: Worker;
+
+export type ToWriter =
+  | { kind: "open"; url: string; busyTimeoutMs: number }
+  /** Items carry the consecutive sequence numbers firstSeq, firstSeq + 1, … */
+  | { kind: "batch"; firstSeq: number; wire: WireBatch }
+  /** Statements that commit together in the next group transaction. */
+  | { kind: "write"; id: number; stmts: InStatement[] }
+  /** A WAL checkpoint between two transactions (the WAL may start over). */
+  | { kind: "checkpoint"; id: number }
+  | { kind: "close" };
+
+/** One item's outcome: stored (with the deliveries written leased) or duplicate with the event id, or a store error. */
+export type BatchResult = ["stored", string, string[]] | ["duplicate", string] | ["error", string, string];
+
+export type FromWriter =
+  | { kind: "opened" }
+  | { kind: "failed"; message: string }
+  /** Outcomes in the batch's item order, as JSON (see BatchResult). */
+  | { kind: "results"; firstSeq: number; results: string }
+  | { kind: "written"; id: number; results: WireResult[] }
+  | { kind: "write-failed"; id: number; error: { message: string; code?: string } }
+  | { kind: "closed" };
+
+let conn: { client: WriteClient; close(): void } | null = null;
+let opened: { url: string; busyTimeoutMs: number } | null = null;
+let commit: GroupCommit | null = null;
+const post = (m: FromWriter) => self.postMessage(m);
+
+// libSQL can leave a statement that failed with SQLITE_BUSY "in progress",
+// after which every COMMIT on that connection fails: after a failure the
+// connection is dropped and the next use opens a fresh one.
+const connection = {
+  get: async () => {
+    if (!conn || conn.client.closed) conn = await openWriteConnection(opened!);
+    return conn.client;
+  },
+  discard: () => conn?.close(),
+};
+
+self.onmessage = async (e: MessageEvent<ToWriter>) => {
+  const msg = e.data;
+  switch (msg.kind) {
+    case "open":
+      opened = { url: msg.url, busyTimeoutMs: msg.busyTimeoutMs };
+      try {
+        await connection.get();
+        commit = new GroupCommit(connection);
+        post({ kind: "opened" });
+      } catch (err) {
+        post({ kind: "failed", message: (err as Error).message });
+      }
+      return;
+    case "close":
+      // Close the connection here, between statements: terminating a thread
+      // in the middle of a native call aborts the whole process.
+      await commit?.flushed();
+      conn?.close();
+      post({ kind: "closed" });
+      return;
+    case "write":
+      try {
+        post({ kind: "written", id: msg.id, results: (await commit!.write(msg.stmts)).map(toWire) });
+      } catch (err) {
+        post({ kind: "write-failed", id: msg.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
+      }
+      return;
+    case "checkpoint":
+      try {
+        await commit!.checkpoint();
+        post({ kind: "written", id: msg.id, results: [] });
+      } catch (err) {
+        post({ kind: "write-failed", id: msg.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
+      }
+      return;
+    case "batch": {
+      const c = commit!;
+      const { items, rejections } = decodeBatch(msg.wire);
+      for (const r of rejections) c.recordRejection(r);
+      // Every item of this message joins the same flush (GroupCommit batches per tick).
+      const results = await Promise.all(
+        items.map((item) =>
+          c.submit(item).then(
+            (outcome): BatchResult => (outcome.kind === "stored" ? ["stored", outcome.id, outcome.leased] : ["duplicate", outcome.id]),
+            (err: unknown): BatchResult => {
+              const e = classifyStoreError(err);
+              return ["error", e.code, e.message];
+            },
+          ),
+        ),
+      );
+      // Rejections ride the same flush; answer only once they are written too.
+      if (rejections.length > 0) await c.flushed();
+      post({ kind: "results", firstSeq: msg.firstSeq, results: JSON.stringify(results) });
+    }
+  }
+};
