@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { ADMIN_TOKEN, adminToml, seedEvents } from "../../test/support/admin-fixture.ts";
+import { startLiveRelay } from "../../test/support/admin-relay.ts";
 import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
 import { PAGE_CSP } from "./security-headers.ts";
 
@@ -80,6 +81,23 @@ test("a cross-site form post carrying the session cookie is refused and changes 
     new Request(`http://127.0.0.1/events/${e!.id}/erase`, { method: "POST", headers: { ...FORM, cookie, ...SAME_SITE }, body: "" }),
   );
   expect(ok.status).toBe(303);
+});
+
+test("on a real http admin listener, a post whose Origin is https on the same host and port is refused", async () => {
+  const live = await startLiveRelay();
+  try {
+    const { adminUrl, adminPort } = live.relay;
+    const post = (path: string, origin: string, headers: Record<string, string> = {}) =>
+      fetch(`${adminUrl}${path}`, { method: "POST", redirect: "manual", headers: { ...FORM, origin, ...headers }, body: `token=${ADMIN_TOKEN}` });
+    expect((await post("/login", `https://127.0.0.1:${adminPort}`)).status).toBe(403);
+    const ok = await post("/login", `http://127.0.0.1:${adminPort}`);
+    expect(ok.status).toBe(303);
+    const cookie = ok.headers.get("set-cookie")!.split(";")[0]!;
+    expect((await post("/targets/orders/disable", `https://127.0.0.1:${adminPort}`, { cookie })).status).toBe(403);
+    expect((await post("/targets/orders/disable", `http://127.0.0.1:${adminPort}`, { cookie })).status).toBe(303);
+  } finally {
+    await live.stop();
+  }
 });
 
 test("a cross-site login post is refused", async () => {

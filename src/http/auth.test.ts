@@ -24,6 +24,17 @@ test("same-origin is proven by Sec-Fetch-Site, else by an Origin naming this hos
   expect(isSameOrigin(req({}))).toBe(false);
 });
 
+test("an Origin with another scheme is not same-origin, even with the same host and port", () => {
+  expect(isSameOrigin(req({ origin: "https://127.0.0.1:8081" }))).toBe(false);
+  expect(isSameOrigin(req({ origin: "https://127.0.0.1:8081" }, "https://127.0.0.1:8081/x"))).toBe(true);
+  expect(isSameOrigin(req({ origin: "http://127.0.0.1:8081" }, "https://127.0.0.1:8081/x"))).toBe(false);
+  // Default ports may be written or left out on either side.
+  expect(isSameOrigin(req({ origin: "http://127.0.0.1", host: "127.0.0.1:80" }))).toBe(true);
+  // Behind a TLS-terminating proxy that says so, the page's origin is https.
+  expect(isSameOrigin(req({ origin: "https://admin.example", host: "admin.example", "x-forwarded-proto": "https" }))).toBe(true);
+  expect(isSameOrigin(req({ origin: "http://admin.example", host: "admin.example", "x-forwarded-proto": "https" }))).toBe(false);
+});
+
 test("the login limiter blocks an address after five failures until the window passes", () => {
   let now = 0;
   const a = new AdminAuth({ token: "t", nowMs: () => now, maxFailures: 5, failureWindowMs: 60_000 });

@@ -49,8 +49,10 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 /**
  * True when a state-changing request was sent by a page of this origin.
  * Sec-Fetch-Site is authoritative when present; otherwise Origin must name
- * this host. A request carrying neither is refused: every current browser
- * sends one of them on a POST, so only a forged or ancient client lacks both.
+ * this scheme, host and port (an https page is another origin than the http
+ * listener on the same port). A request carrying neither is refused: every
+ * current browser sends one of them on a POST, so only a forged or ancient
+ * client lacks both.
  */
 export function isSameOrigin(request: Request): boolean {
   const site = request.headers.get("sec-fetch-site");
@@ -58,11 +60,22 @@ export function isSameOrigin(request: Request): boolean {
   const origin = request.headers.get("origin");
   if (origin === null || origin === "null") return false;
   const host = request.headers.get("host") ?? new URL(request.url).host;
+  const scheme = servedOverHttps(request) ? "https:" : "http:";
   try {
-    return new URL(origin).host.toLowerCase() === host.toLowerCase();
+    // Through URL so that default ports and letter case compare equal.
+    return new URL(origin).origin === new URL(`${scheme}//${host}`).origin;
   } catch {
     return false;
   }
+}
+
+/**
+ * https directly, or behind a TLS-terminating proxy that says so. A cross-site
+ * page cannot set X-Forwarded-Proto (not a CORS-safelisted header), so trusting it
+ * opens no CSRF path.
+ */
+export function servedOverHttps(request: Request): boolean {
+  return new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim() === "https";
 }
 
 /** Session cookies, bearer checks and the failed-login limiter for one process. */

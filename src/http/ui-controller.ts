@@ -21,7 +21,7 @@ import { targetsPage } from "../ui/targets-page.ts";
 import type { AdminControllerOptions } from "./admin-api.ts";
 import { parseEventFilter, parseEventId, parseInput, parseRejectionFilter } from "./admin-params.ts";
 import { eventDetailJson, eventJson, publicBaseUrl, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
-import { CLEAR_SESSION_COOKIE, isSameOrigin, type AdminAuth } from "./auth.ts";
+import { CLEAR_SESSION_COOKIE, isSameOrigin, servedOverHttps, type AdminAuth } from "./auth.ts";
 import { HttpError } from "./http-error.ts";
 import { PAGE_HEADERS } from "./security-headers.ts";
 
@@ -194,9 +194,4 @@ function guardPage(auth: AdminAuth, request: Request): Response | undefined {
   }
   if (who === null) return htmlResponse("sign in first", 401);
   if (!isSameOrigin(request)) return htmlResponse(page({ title: "Refused", section: null, body: html`<h1>Cross-site request refused</h1>` }), 403);
-}
-
-/** https directly, or behind a TLS-terminating proxy that says so: the session cookie is then `Secure`. */
-function servedOverHttps(request: Request): boolean {
-  return new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim() === "https";
 }
