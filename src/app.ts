@@ -7,6 +7,8 @@ import { Elysia } from "elysia";
 import type { Config } from "./config/types.ts";
 import { createListenHub, type ListenHub } from "./delivery/listen-hub.ts";
 import { adminController } from "./http/admin-controller.ts";
+import { AdminAuth } from "./http/auth.ts";
+import { FailedAuthLimiter } from "./http/failed-auth-limiter.ts";
 import { errorResponse, HttpError } from "./http/http-error.ts";
 import { ingestController } from "./http/ingest-controller.ts";
 import { listenController } from "./http/listen-controller.ts";
@@ -92,7 +94,9 @@ export function createApp(opts: AppOptions): App {
         readTimeoutMs: config.server.readTimeoutMs,
       }),
     )
-    .use(listenController({ hub: listen, log }));
+    // Each listener counts failed tokens on its own: a public-port guesser does not shut admins out.
+    .use(listenController({ hub: listen, limiter: new FailedAuthLimiter(nowMs), log }));
+  const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs) });
   const adminApp = new Elysia()
     .get("/healthz", () => ({ ok: true }))
     .get("/readyz", async ({ set }) => {
@@ -100,7 +104,7 @@ export function createApp(opts: AppOptions): App {
       if (!writable) set.status = 503;
       return { ok: writable, store: writable ? "writable" : "not writable" };
     })
-    .use(metricsController({ metrics, token: config.admin.token }))
-    .use(adminController({ config, store, sources, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null }));
+    .use(metricsController({ metrics, auth: adminAuth }))
+    .use(adminController({ config, store, sources, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));
   return { config, sources, publicApp, adminApp, delivery, metrics, listen };
 }

@@ -8,11 +8,18 @@ const relays: TestRelay[] = [];
 afterEach(async () => {
   for (const r of relays.splice(0)) await r.close();
 });
-async function relayWith(toml = adminToml()) {
-  const r = await startTestRelay(toml);
+async function relayWith(toml = adminToml(), nowMs?: () => number) {
+  const r = await startTestRelay(toml, { nowMs });
   relays.push(r);
   return r;
 }
+/** A relay whose clock moves only when the test says so. */
+async function relayWithClock() {
+  const clock = { now: Date.now() };
+  return { clock, r: await relayWith(adminToml(), () => clock.now) };
+}
+const api = (r: TestRelay, path: string, token: string) =>
+  r.app.adminApp.handle(new Request(`http://127.0.0.1${path}`, { headers: { authorization: `Bearer ${token}` } }));
 const SAME_SITE = { origin: "http://127.0.0.1", "sec-fetch-site": "same-origin" };
 const CROSS_SITE = { origin: "https://evil.example", "sec-fetch-site": "cross-site" };
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
@@ -105,13 +112,59 @@ test("a cross-site login post is refused", async () => {
   expect((await login(r, ADMIN_TOKEN, CROSS_SITE)).status).toBe(403);
 });
 
-test("failed logins are rate-limited per address, even when the right token follows", async () => {
-  const r = await relayWith();
+test("failed logins are rate-limited per address, even when the right token follows, which signs in once the back-off has passed", async () => {
+  const { clock, r } = await relayWithClock();
   for (let i = 0; i < 5; i++) expect((await login(r, "wrong")).status).toBe(401);
   const res = await login(r);
   expect(res.status).toBe(429);
-  expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+  expect(res.headers.get("retry-after")).toBe("1");
   expect(res.headers.get("set-cookie")).toBeNull();
+  clock.now += 1000;
+  expect((await login(r)).status).toBe(303);
+});
+
+test("wrong bearer tokens get 429 after five, even with the right token, which works again once the back-off has passed", async () => {
+  const { clock, r } = await relayWithClock();
+  for (let i = 0; i < 5; i++) expect((await api(r, "/api/events", "wrong")).status).toBe(401);
+  const limited = await api(r, "/api/events", "wrong");
+  expect(limited.status).toBe(429);
+  expect(limited.headers.get("retry-after")).toBe("1");
+  expect(((await limited.json()) as any).error.code).toBe("too_many_attempts");
+  // While limited, the answer says nothing about the token: the right one is refused alike, on every route.
+  expect((await api(r, "/api/events", ADMIN_TOKEN)).status).toBe(429);
+  expect((await api(r, "/metrics", ADMIN_TOKEN)).status).toBe(429);
+  expect((await login(r)).status).toBe(429);
+  clock.now += 1000;
+  expect((await api(r, "/api/events", ADMIN_TOKEN)).status).toBe(200);
+  // The next failure doubles the back-off.
+  expect((await api(r, "/metrics", "wrong")).status).toBe(401);
+  expect((await api(r, "/api/events", ADMIN_TOKEN)).headers.get("retry-after")).toBe("2");
+  clock.now += 2000;
+  expect((await api(r, "/metrics", ADMIN_TOKEN)).status).toBe(200);
+});
+
+test("a session keeps working while its address is limited for wrong bearer tokens", async () => {
+  const { r } = await relayWithClock();
+  const cookie = await sessionCookie(r);
+  for (let i = 0; i < 6; i++) await api(r, "/api/events", "wrong");
+  expect((await api(r, "/api/events", ADMIN_TOKEN)).status).toBe(429);
+  expect((await r.app.adminApp.handle(new Request("http://127.0.0.1/api/events", { headers: { cookie } }))).status).toBe(200);
+});
+
+test("over real HTTP, wrong tokens are limited per client address, the admin and public listeners each with their own count", async () => {
+  const live = await startLiveRelay();
+  try {
+    const { adminUrl, publicUrl } = live.relay;
+    const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+    for (let i = 0; i < 5; i++) expect((await fetch(`${adminUrl}/api/events`, bearer("wrong"))).status).toBe(401);
+    const limited = await fetch(`${adminUrl}/api/events`, bearer(ADMIN_TOKEN));
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 5; i++) expect((await fetch(`${publicUrl}/listen/nobody`, bearer("wrong"))).status).toBe(401);
+    expect((await fetch(`${publicUrl}/listen/nobody`, bearer("wrong"))).status).toBe(429);
+  } finally {
+    await live.stop();
+  }
 });
 
 test("every page carries the Content-Security-Policy and loads no inline script or style", async () => {

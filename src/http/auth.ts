@@ -4,12 +4,14 @@
  * an expiry and its HMAC under a key derived from the admin token (the token
  * itself never leaves the server; sessions survive a restart and work on
  * every process sharing the token; changing the token ends them). Cookie-borne
- * state changes must come from our own origin (CSRF); failed logins are
- * rate-limited per remote address. Without a token (loopback only, enforced
- * by config) everything is open, but the Host must be a loopback name so a
+ * state changes must come from our own origin (CSRF); failed token attempts
+ * (bearer and login) are rate-limited per client address
+ * (failed-auth-limiter.ts). Without a token (loopback only, enforced by
+ * config) everything is open, but the Host must be a loopback name so a
  * DNS-rebinding page cannot drive the UI.
  */
 import { createHmac, randomBytes, timingSafeEqual, createHash } from "node:crypto";
+import type { FailedAuthLimiter } from "./failed-auth-limiter.ts";
 
 /** Name of the UI's session cookie. */
 export const SESSION_COOKIE = "hookrelay_session";
@@ -17,14 +19,16 @@ export const SESSION_COOKIE = "hookrelay_session";
 /** How a request proved who it is. */
 export type Principal = "bearer" | "session" | "open";
 
+/** Who a request is: a principal, or refused (with a wait when its address is shut out for failed tokens). */
+export type Identity = { ok: true; who: Principal } | { ok: false; retryAfterSec: number };
+
 /** Token, clock and limits of an AdminAuth. */
 export interface AdminAuthOptions {
   token: string | null;
   nowMs?: () => number;
   sessionTtlMs?: number;
-  /** Failed logins allowed per address within `failureWindowMs`. */
-  maxFailures?: number;
-  failureWindowMs?: number;
+  /** Counts failed tokens per address; without one, nothing is limited. */
+  limiter?: FailedAuthLimiter;
 }
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
@@ -78,15 +82,13 @@ export function servedOverHttps(request: Request): boolean {
   return new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim() === "https";
 }
 
-/** Session cookies, bearer checks and the failed-login limiter for one process. */
+/** Session cookies, bearer checks and the failed-token limiter for one process. */
 export class AdminAuth {
   readonly #token: string | null;
   readonly #key: Buffer;
   readonly #nowMs: () => number;
   readonly #ttlMs: number;
-  readonly #maxFailures: number;
-  readonly #windowMs: number;
-  readonly #failures = new Map<string, { startMs: number; count: number }>();
+  readonly #limiter: FailedAuthLimiter | null;
 
   constructor(opts: AdminAuthOptions) {
     this.#token = opts.token;
@@ -94,8 +96,7 @@ export class AdminAuth {
     this.#key = opts.token === null ? randomBytes(32) : createHmac("sha256", opts.token).update("hookrelay session key v1").digest();
     this.#nowMs = opts.nowMs ?? Date.now;
     this.#ttlMs = opts.sessionTtlMs ?? 12 * 3600_000;
-    this.#maxFailures = opts.maxFailures ?? 5;
-    this.#windowMs = opts.failureWindowMs ?? 15 * 60_000;
+    this.#limiter = opts.limiter ?? null;
   }
 
   /** False when no token is configured (loopback-only mode). */
@@ -103,23 +104,39 @@ export class AdminAuth {
     return this.#token !== null;
   }
 
-  /** Who the request is, or null when it must be refused. */
-  identify(request: Request): Principal | null {
+  /** Who the request from client address `addr` is; a wrong bearer token counts against `addr`. */
+  identify(request: Request, addr: string): Identity {
     if (this.#token === null) {
       const host = request.headers.get("host") ?? new URL(request.url).host;
-      return LOOPBACK_HOST.test(host) ? "open" : null;
+      return LOOPBACK_HOST.test(host) ? { ok: true, who: "open" } : { ok: false, retryAfterSec: 0 };
     }
     const auth = request.headers.get("authorization");
     if (auth !== null) {
+      const wait = this.retryAfterSec(addr);
+      if (wait > 0) return { ok: false, retryAfterSec: wait };
       const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
-      return m && secretsEqual(m[1]!, this.#token) ? "bearer" : null;
+      return this.checkToken(m?.[1] ?? "", addr) ? { ok: true, who: "bearer" } : { ok: false, retryAfterSec: 0 };
     }
-    return this.verifySession(readCookie(request.headers.get("cookie"), SESSION_COOKIE)) ? "session" : null;
+    // Not limited: a session id is not guessable, and an expired cookie is a normal sight.
+    const session = this.verifySession(readCookie(request.headers.get("cookie"), SESSION_COOKIE));
+    return session ? { ok: true, who: "session" } : { ok: false, retryAfterSec: 0 };
   }
 
-  /** True when `candidate` is the admin token. */
-  checkToken(candidate: string): boolean {
-    return this.#token !== null && secretsEqual(candidate, this.#token);
+  /**
+   * True when `candidate` is the admin token and `addr` is not shut out; a
+   * wrong one counts against `addr`. While shut out the token is not even
+   * compared, so the answer cannot tell a right guess from a wrong one.
+   */
+  checkToken(candidate: string, addr: string): boolean {
+    if (this.#token === null || this.retryAfterSec(addr) > 0) return false;
+    if (secretsEqual(candidate, this.#token)) return true;
+    this.#limiter?.recordFailure(addr);
+    return false;
+  }
+
+  /** Seconds until `addr` may try a token again, or 0. */
+  retryAfterSec(addr: string): number {
+    return this.#limiter?.retryAfterSec(addr) ?? 0;
   }
 
   /** A new session value: `<expiryMs>.<hmac>`. */
@@ -143,30 +160,6 @@ export class AdminAuth {
   sessionCookie(secure: boolean): string {
     const attrs = `Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(this.#ttlMs / 1000)}${secure ? "; Secure" : ""}`;
     return `${SESSION_COOKIE}=${this.issueSession()}; ${attrs}`;
-  }
-
-  /** Seconds until `addr` may try again, or 0 when a login attempt is allowed now. */
-  loginRetryAfterSec(addr: string): number {
-    const f = this.#failures.get(addr);
-    if (!f) return 0;
-    const left = f.startMs + this.#windowMs - this.#nowMs();
-    if (left <= 0) {
-      this.#failures.delete(addr);
-      return 0;
-    }
-    return f.count >= this.#maxFailures ? Math.ceil(left / 1000) : 0;
-  }
-
-  /** Counts a failed login against `addr`. */
-  recordLoginFailure(addr: string): void {
-    const now = this.#nowMs();
-    const f = this.#failures.get(addr);
-    if (f && now - f.startMs < this.#windowMs) f.count++;
-    else {
-      // Bound memory under a spray of addresses: forget the oldest entry.
-      if (this.#failures.size >= 10_000) this.#failures.delete(this.#failures.keys().next().value!);
-      this.#failures.set(addr, { startMs: now, count: 1 });
-    }
   }
 
   #sign(expiry: string): string {

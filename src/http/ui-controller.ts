@@ -22,6 +22,7 @@ import type { AdminControllerOptions } from "./admin-api.ts";
 import { parseEventFilter, parseEventId, parseInput, parseRejectionFilter } from "./admin-params.ts";
 import { eventDetailJson, eventJson, publicBaseUrl, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { CLEAR_SESSION_COOKIE, isSameOrigin, servedOverHttps, type AdminAuth } from "./auth.ts";
+import { requestClientKey } from "./failed-auth-limiter.ts";
 import { HttpError } from "./http-error.ts";
 import { PAGE_HEADERS } from "./security-headers.ts";
 
@@ -72,9 +73,9 @@ export function uiController(opts: AdminControllerOptions) {
       if (!a) return htmlResponse("not found", 404);
       return new Response(a.body, { headers: { ...PAGE_HEADERS, "content-type": a.contentType, "cache-control": "public, max-age=300" } });
     })
-    .get("/login", ({ request, query }) => {
+    .get("/login", ({ request, query, server }) => {
       const next = safeNext(query.next);
-      if (auth.identify(request) !== null) return redirect(next);
+      if (auth.identify(request, requestClientKey(server, request)).ok) return redirect(next);
       return htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next) }));
     })
     .post(
@@ -84,15 +85,12 @@ export function uiController(opts: AdminControllerOptions) {
         const form = new URLSearchParams(await request.text());
         const next = safeNext(form.get("next"));
         if (!auth.required) return redirect(next);
-        const addr = server?.requestIP(request)?.address ?? "unknown";
-        const wait = auth.loginRetryAfterSec(addr);
+        const addr = requestClientKey(server, request);
+        const wait = auth.retryAfterSec(addr);
         const again = (status: number, error: string, headers: Record<string, string> = {}) =>
           htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next), error }), status, headers);
-        if (wait > 0) return again(429, `Too many failed sign-ins. Try again in ${wait} s.`, { "retry-after": String(wait) });
-        if (!auth.checkToken(form.get("token") ?? "")) {
-          auth.recordLoginFailure(addr);
-          return again(401, "Wrong token.");
-        }
+        if (wait > 0) return again(429, tooManySignIns(wait), { "retry-after": String(wait) });
+        if (!auth.checkToken(form.get("token") ?? "", addr)) return again(401, "Wrong token.");
         return redirect(next, { "set-cookie": auth.sessionCookie(servedOverHttps(request)) });
       },
       { parse: "none" },
@@ -106,7 +104,7 @@ export function uiController(opts: AdminControllerOptions) {
       const e = code === "NOT_FOUND" ? new HttpError(404, "not_found", "No such page.") : error instanceof HttpError ? error : null;
       return render("Error", null, html`<h1>${e ? e.message : "Something went wrong."}</h1><p><a href="/">Back to events</a></p>`, e?.status ?? 500);
     })
-    .onBeforeHandle(({ request }) => guardPage(auth, request))
+    .onBeforeHandle(({ request, server }) => guardPage(auth, request, requestClientKey(server, request)))
     .get("/", async ({ query }) => {
       const raw = ONE_QUERY(query);
       const lists = { sources: config.sources.map((s) => s.name).concat("_test"), targets: config.targets.map((t) => t.name) };
@@ -184,9 +182,13 @@ export function uiController(opts: AdminControllerOptions) {
   return new Elysia().use(open).use(pages);
 }
 
+const tooManySignIns = (sec: number) => `Too many failed sign-ins. Try again in ${sec} s.`;
+
 // Pages need a principal; posts also need a same-origin proof (a cookie alone rides along on cross-site posts).
-function guardPage(auth: AdminAuth, request: Request): Response | undefined {
-  const who = auth.identify(request);
+function guardPage(auth: AdminAuth, request: Request, addr: string): Response | undefined {
+  const id = auth.identify(request, addr);
+  if (!id.ok && id.retryAfterSec > 0) return htmlResponse(tooManySignIns(id.retryAfterSec), 429, { "retry-after": String(id.retryAfterSec) });
+  const who = id.ok ? id.who : null;
   if (request.method === "GET" || request.method === "HEAD") {
     if (who !== null) return;
     const url = new URL(request.url);
