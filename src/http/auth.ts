@@ -1,16 +1,15 @@
 /**
  * Admin authentication. The API takes `Authorization: Bearer <admin.token>`;
- * the UI logs in once with the token and gets a session cookie holding only
- * an expiry and its HMAC under a key derived from the admin token (the token
- * itself never leaves the server; sessions survive a restart and work on
- * every process sharing the token; changing the token ends them). Cookie-borne
- * state changes must come from our own origin (CSRF); failed token attempts
- * (bearer and login) are rate-limited per client address
- * (failed-auth-limiter.ts). Without a token (loopback only, enforced by
- * config) everything is open, but the Host must be a loopback name so a
- * DNS-rebinding page cannot drive the UI.
+ * the UI logs in once with the token and gets a session cookie holding a
+ * random session id, which this process keeps in a bounded table until the
+ * session expires or logs out (so logout ends it for good, even for a copy of
+ * the cookie; a restart ends every session). Cookie-borne state changes must
+ * come from our own origin (CSRF); failed token attempts (bearer and login)
+ * are rate-limited per client address (failed-auth-limiter.ts). Without a
+ * token (loopback only, enforced by config) everything is open, but the Host
+ * must be a loopback name so a DNS-rebinding page cannot drive the UI.
  */
-import { createHmac, randomBytes, timingSafeEqual, createHash } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { FailedAuthLimiter } from "./failed-auth-limiter.ts";
 
 /** Name of the UI's session cookie. */
@@ -27,6 +26,8 @@ export interface AdminAuthOptions {
   token: string | null;
   nowMs?: () => number;
   sessionTtlMs?: number;
+  /** Sessions kept at once; past it the oldest is ended. */
+  maxSessions?: number;
   /** Counts failed tokens per address; without one, nothing is limited. */
   limiter?: FailedAuthLimiter;
 }
@@ -82,20 +83,21 @@ export function servedOverHttps(request: Request): boolean {
   return new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim() === "https";
 }
 
-/** Session cookies, bearer checks and the failed-token limiter for one process. */
+/** Session table, bearer checks and the failed-token limiter for one process. */
 export class AdminAuth {
   readonly #token: string | null;
-  readonly #key: Buffer;
   readonly #nowMs: () => number;
   readonly #ttlMs: number;
+  readonly #maxSessions: number;
   readonly #limiter: FailedAuthLimiter | null;
+  // sha256(session id) → expiry, in order of issue; only the hash is kept, so the table holds nothing a cookie can be rebuilt from.
+  readonly #sessions = new Map<string, number>();
 
   constructor(opts: AdminAuthOptions) {
     this.#token = opts.token;
-    // Derived, not random: a restart or a second process behind the same address keeps sessions valid.
-    this.#key = opts.token === null ? randomBytes(32) : createHmac("sha256", opts.token).update("hookrelay session key v1").digest();
     this.#nowMs = opts.nowMs ?? Date.now;
     this.#ttlMs = opts.sessionTtlMs ?? 12 * 3600_000;
+    this.#maxSessions = opts.maxSessions ?? 10_000;
     this.#limiter = opts.limiter ?? null;
   }
 
@@ -139,21 +141,28 @@ export class AdminAuth {
     return this.#limiter?.retryAfterSec(addr) ?? 0;
   }
 
-  /** A new session value: `<expiryMs>.<hmac>`. */
+  /** A new session id, valid for the session lifetime or until ended. */
   issueSession(): string {
-    const expiry = String(this.#nowMs() + this.#ttlMs);
-    return `${expiry}.${this.#sign(expiry)}`;
+    const now = this.#nowMs();
+    for (const [key, expiry] of this.#sessions) {
+      if (expiry > now && this.#sessions.size < this.#maxSessions) break;
+      this.#sessions.delete(key);
+    }
+    const id = randomBytes(32).toString("base64url");
+    this.#sessions.set(sessionKey(id), now + this.#ttlMs);
+    return id;
   }
 
-  /** True for an unexpired session value signed by this process. */
+  /** True for a session this process issued that has neither expired nor ended. */
   verifySession(value: string | null): boolean {
     if (!value) return false;
-    const dot = value.indexOf(".");
-    const expiry = value.slice(0, dot);
-    if (dot <= 0 || !/^\d+$/.test(expiry) || Number(expiry) <= this.#nowMs()) return false;
-    const given = Buffer.from(value.slice(dot + 1));
-    const want = Buffer.from(this.#sign(expiry));
-    return given.length === want.length && timingSafeEqual(given, want);
+    const expiry = this.#sessions.get(sessionKey(value));
+    return expiry !== undefined && expiry > this.#nowMs();
+  }
+
+  /** Ends a session: its cookie, and every copy of it, is refused from now on. */
+  endSession(value: string | null): void {
+    if (value) this.#sessions.delete(sessionKey(value));
   }
 
   /** Set-Cookie value for a fresh session. */
@@ -161,11 +170,9 @@ export class AdminAuth {
     const attrs = `Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(this.#ttlMs / 1000)}${secure ? "; Secure" : ""}`;
     return `${SESSION_COOKIE}=${this.issueSession()}; ${attrs}`;
   }
-
-  #sign(expiry: string): string {
-    return createHmac("sha256", this.#key).update(`session:${expiry}`).digest("base64url");
-  }
 }
+
+const sessionKey = (id: string) => sha256(id).toString("base64url");
 
 /** Set-Cookie value that removes the session. */
 export const CLEAR_SESSION_COOKIE = `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;

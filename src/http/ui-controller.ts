@@ -21,7 +21,7 @@ import { targetsPage } from "../ui/targets-page.ts";
 import type { AdminControllerOptions } from "./admin-api.ts";
 import { parseEventFilter, parseEventId, parseInput, parseRejectionFilter } from "./admin-params.ts";
 import { eventDetailJson, eventJson, publicBaseUrl, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
-import { CLEAR_SESSION_COOKIE, isSameOrigin, servedOverHttps, type AdminAuth } from "./auth.ts";
+import { CLEAR_SESSION_COOKIE, isSameOrigin, readCookie, servedOverHttps, SESSION_COOKIE, type AdminAuth } from "./auth.ts";
 import { requestClientKey } from "./failed-auth-limiter.ts";
 import { HttpError } from "./http-error.ts";
 import { PAGE_HEADERS } from "./security-headers.ts";
@@ -95,9 +95,11 @@ export function uiController(opts: AdminControllerOptions) {
       },
       { parse: "none" },
     )
-    .post("/logout", ({ request }) =>
-      isSameOrigin(request) ? redirect("/login", { "set-cookie": CLEAR_SESSION_COOKIE }) : htmlResponse("cross-site request refused", 403),
-    );
+    .post("/logout", ({ request }) => {
+      if (!isSameOrigin(request)) return htmlResponse("cross-site request refused", 403);
+      auth.endSession(readCookie(request.headers.get("cookie"), SESSION_COOKIE));
+      return redirect("/login", { "set-cookie": CLEAR_SESSION_COOKIE });
+    });
 
   const pages = new Elysia()
     .onError(({ error, code }) => {
