@@ -3,6 +3,7 @@ import type { Config } from "../config/types.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { openStore } from "../store/index.ts";
 import { parseFlags } from "./args.ts";
+import { probeListenAddresses } from "./listen-address.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 import { startRelay } from "./start-relay.ts";
 
@@ -19,6 +20,12 @@ export async function runServe(args: string[]): Promise<number> {
 
 /** Opens the store and listeners for a loaded config; shared by `serve` and `dev`. */
 export async function serveConfig(config: Config, log: Logger, banner?: (urls: { publicUrl: string; adminUrl: string }) => void): Promise<number> {
+  // Before the store is opened: a second relay on taken ports must not touch (or create) its store.
+  const taken = probeListenAddresses([config.server.listen, config.server.adminListen]);
+  if (taken) {
+    process.stderr.write(`hookrelay: ${taken}\n`);
+    return 1;
+  }
   let store;
   try {
     store = await openStore({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now });
