@@ -5,7 +5,7 @@
  * The writer thread's connection (openWriteConnection) is a thinner client
  * over the `libsql` package itself that keeps its prepared statements.
  */
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import {
   createClient,
@@ -64,10 +64,13 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
     if (existsSync(filePath) && !statSync(filePath).isFile())
       throw new StoreError("unavailable", `${filePath} is not a regular file (a directory?), so it cannot be the store`);
     try {
-      mkdirSync(dirname(filePath), { recursive: true });
+      // The store holds every raw request: only our user may read it. SQLite
+      // creates files 0644, and its -wal/-shm copy the database file's mode.
+      mkdirSync(dirname(filePath), { recursive: true, mode: 0o700 });
     } catch (cause) {
       throw new StoreError("unavailable", `cannot create the store directory ${dirname(filePath)}`, { cause });
     }
+    createPrivateFile(filePath);
   }
   let client: Client;
   try {
@@ -96,6 +99,16 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
   }
   const db = drizzle(client, { schema });
   return { client, db, isFile, filePath, close: () => client.close() };
+}
+
+/** Creates `path` empty with mode 0600 unless it exists (an empty file is an empty SQLite database). */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, "wx", 0o600));
+  } catch (err) {
+    // Already there (an existing store keeps its mode); any other failure is reported by the open that follows.
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return;
+  }
 }
 
 /** The per-connection settings every embedded-file connection of ours gets. */
