@@ -28,7 +28,13 @@ export async function serveConfig(config: Config, log: Logger, banner?: (urls: {
   }
   let store;
   try {
-    store = await openStore({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now });
+    store = await openStore({
+      url: config.store.url,
+      busyTimeoutMs: config.store.busyTimeoutMs,
+      nowMs: Date.now,
+      // After a full disk, ready again once a largest request fits in the WAL and, at checkpoint, in the database file.
+      roomBytes: 2 * config.server.maxBodyBytes + 1024 * 1024,
+    });
   } catch (err) {
     process.stderr.write(`hookrelay: cannot open the store: ${(err as Error).message}\n`);
     return 1;
