@@ -41,6 +41,13 @@ function mountTmpfs(dir: string, size: string): string | null {
   return null;
 }
 
+/** A tmpfs of `size` mounted at `dir` for this test (lazily unmounted after it). */
+function mountedTmpfs(dir: string, size: string): string {
+  expect(mountTmpfs(dir, size)).toBeNull();
+  cleanups.push(() => Bun.spawnSync(["umount", "-l", dir]));
+  return dir;
+}
+
 // A full disk needs a small filesystem: a tmpfs, which only root (CAP_SYS_ADMIN) may mount.
 // Probe once, so that the test is reported as skipped (with the reason) rather than passed.
 const cannotMount = (() => {
@@ -59,9 +66,7 @@ if (cannotMount) console.warn(`store-full test skipped: cannot mount a small tmp
 
 test.skipIf(cannotMount !== null)("a full disk answers 503 with Retry-After, the process stays up, and writes succeed again once space is freed", async () => {
   const dir = setup();
-  const mnt = join(dir, "small");
-  expect(mountTmpfs(mnt, "4m")).toBeNull();
-  cleanups.push(() => Bun.spawnSync(["umount", "-l", mnt]));
+  const mnt = mountedTmpfs(join(dir, "small"), "4m");
   const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/relay.db`, maxBody: "256kb" })));
   const acked = new Map<string, string>();
   const send = async (i: number) => {
@@ -107,9 +112,7 @@ test.skipIf(cannotMount !== null)("a full disk answers 503 with Retry-After, the
 
 test.skipIf(cannotMount !== null)("a full disk while delivering: 503s, the relay keeps running, and every acked event reaches the target once space is back", async () => {
   const dir = setup();
-  const mnt = join(dir, "small");
-  expect(mountTmpfs(mnt, "4m")).toBeNull();
-  cleanups.push(() => Bun.spawnSync(["umount", "-l", mnt]));
+  const mnt = mountedTmpfs(join(dir, "small"), "4m");
   const target = recordingTarget();
   cleanups.push(() => target.stop());
   // Delivery writes (leases, outcomes, attempts) share the ingest commit: they meet the full disk too.
@@ -138,9 +141,7 @@ test.skipIf(cannotMount !== null)("a full disk while delivering: 503s, the relay
 
 test.skipIf(cannotMount !== null)("/readyz answers 503 while the full store cannot commit, and 200 again once space is freed, with no request in between", async () => {
   const dir = setup();
-  const mnt = join(dir, "small");
-  expect(mountTmpfs(mnt, "4m")).toBeNull();
-  cleanups.push(() => Bun.spawnSync(["umount", "-l", mnt]));
+  const mnt = mountedTmpfs(join(dir, "small"), "4m");
   const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/relay.db`, maxBody: "256kb" })));
   const readyz = async () => {
     const res = await fetch(`${bin.adminUrl}/readyz`);
@@ -181,9 +182,7 @@ function expectRefusedReadOnly(r: { code: number; stdout: string; stderr: string
 
 test.skipIf(cannotMount !== null)("a store on a read-only filesystem makes serve exit 1 with one clear line before listening: existing store, new file, new directory", async () => {
   const dir = setup();
-  const mnt = join(dir, "ro");
-  expect(mountTmpfs(mnt, "8m")).toBeNull();
-  cleanups.push(() => Bun.spawnSync(["umount", "-l", mnt]));
+  const mnt = mountedTmpfs(join(dir, "ro"), "8m");
   const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/data/relay.db` })));
   expect((await sendEvent(bin.publicUrl, JSON.stringify({ id: "before_ro" }))).status).toBe(200);
   expect(await bin.stop()).toBe(0);
@@ -200,9 +199,7 @@ test.skipIf(cannotMount !== null)("a store on a read-only filesystem makes serve
 
 test.skipIf(cannotMount !== null)("dev whose ./.hookrelay became read-only exits 1 with the same one line before listening", async () => {
   const dir = setup();
-  const mnt = join(dir, "ro");
-  expect(mountTmpfs(mnt, "8m")).toBeNull();
-  cleanups.push(() => Bun.spawnSync(["umount", "-l", mnt]));
+  const mnt = mountedTmpfs(join(dir, "ro"), "8m");
   const args = ["dev", "--forward-to", "http://127.0.0.1:9/hooks", "--port", "0", "--admin-port", "0"];
   const first = track(await startBinary(args, mnt));
   expect(await first.stop()).toBe(0);

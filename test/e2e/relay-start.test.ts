@@ -1,15 +1,17 @@
 /**
- * A second relay (serve or dev) pointed at the ports of a running one must
- * refuse to start: Elysia's listen turns on SO_REUSEPORT, which let both
- * processes bind the same ports and split the requests between two stores.
+ * What `serve` and `dev` make sure of as they start. A second relay pointed at
+ * the ports of a running one refuses to start (Elysia's listen turns on
+ * SO_REUSEPORT, which let both processes bind the same ports and split the
+ * requests between two stores). The store, which holds every raw request, is
+ * created readable by the relay's own user only.
  */
 import { afterEach, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startRelay } from "../../src/cli/start-relay.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
-import type { RunningBinary } from "../support/binary.ts";
+import { startBinary, type RunningBinary } from "../support/binary.ts";
 import { adminJson, openStoreFile, relayToml, runBinary, scratchDir, sendEvent, serveBinary } from "../support/fault-harness.ts";
 
 const cleanups: (() => unknown)[] = [];
@@ -18,7 +20,7 @@ afterEach(async () => {
 });
 
 function dir(): string {
-  const tmp = scratchDir("hookrelay-ports-");
+  const tmp = scratchDir("hookrelay-start-");
   cleanups.push(tmp.remove);
   return tmp.dir;
 }
@@ -31,11 +33,15 @@ function freePorts(n: number): number[] {
   return ports;
 }
 
-/** The first relay, on fixed ports, stopped after the test. */
-async function firstRelay(publicPort: number, adminPort: number): Promise<RunningBinary> {
-  const bin = await serveBinary(dir(), relayToml({ listen: `127.0.0.1:${publicPort}`, adminListen: `127.0.0.1:${adminPort}` }));
+/** `bin`, stopped after the test if it is still running. */
+function tracked(bin: RunningBinary): RunningBinary {
   cleanups.push(() => (bin.proc.exitCode === null ? bin.stop() : undefined));
   return bin;
+}
+
+/** The first relay, on fixed ports. */
+async function firstRelay(publicPort: number, adminPort: number): Promise<RunningBinary> {
+  return tracked(await serveBinary(dir(), relayToml({ listen: `127.0.0.1:${publicPort}`, adminListen: `127.0.0.1:${adminPort}` })));
 }
 
 /** PIDs listening on a local TCP port, from `ss` (null when ss is not installed). */
@@ -111,4 +117,26 @@ test("startRelay itself refuses a port held by a listener that allows sharing (S
   expect(relay).toEqual({ ok: false, error: `cannot listen on 127.0.0.1:${holder.port}: address in use` });
   expect(await (await fetch(`http://127.0.0.1:${holder.port}/`)).text()).toBe("holder");
   Bun.serve({ hostname: "127.0.0.1", port: publicPort, reusePort: false, fetch: () => new Response() }).stop(true);
+});
+
+const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8);
+
+/** The modes of a store file, its WAL and shared-memory files and their directory. */
+function storeModes(db: string) {
+  return { dir: modeOf(join(db, "..")), db: modeOf(db), wal: modeOf(`${db}-wal`), shm: modeOf(`${db}-shm`) };
+}
+
+test("serve on a fresh directory creates the store directory 0700 and the store, -wal and -shm files 0600", async () => {
+  const cwd = dir();
+  const bin = tracked(await serveBinary(cwd, relayToml({ storeUrl: "file:./data/relay.db" })));
+  expect(storeModes(join(cwd, "data/relay.db"))).toEqual({ dir: "700", db: "600", wal: "600", shm: "600" });
+  expect(await bin.stop()).toBe(0);
+});
+
+test("dev on a fresh directory creates ./.hookrelay 0700 and the store, -wal and -shm files 0600", async () => {
+  const cwd = dir();
+  const bin = tracked(await startBinary(["dev", "--forward-to", "http://127.0.0.1:9/hooks", "--port", "0", "--admin-port", "0"], cwd));
+  expect(storeModes(join(cwd, ".hookrelay/hookrelay.db"))).toEqual({ dir: "700", db: "600", wal: "600", shm: "600" });
+  expect(modeOf(join(cwd, ".hookrelay/signing-secret"))).toBe("600");
+  expect(await bin.stop()).toBe(0);
 });
