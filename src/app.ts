@@ -18,7 +18,7 @@ import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
 import { compileSources, type CompiledSource } from "./ingest/sources.ts";
 import type { Logger } from "./log/logger.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics/relay-metrics.ts";
-import type { Store } from "./store/index.ts";
+import type { Store, StoreErrorCode } from "./store/index.ts";
 
 /** What the app needs from the delivery engine (src/delivery). */
 export interface DeliveryEngine {
@@ -51,6 +51,16 @@ export interface App {
   /** Connected `hookrelay listen` clients (listen targets); stop it before the public app. */
   listen: ListenHub;
 }
+
+/** What /readyz says when the store cannot take writes. */
+const UNWRITABLE: Record<StoreErrorCode, string> = {
+  full: "full",
+  readonly: "read-only",
+  busy: "busy",
+  corrupt: "corrupt",
+  unavailable: "not writable",
+  invalid: "not writable",
+};
 
 /** Builds the apps without listening on anything. */
 export function createApp(opts: AppOptions): App {
@@ -100,9 +110,10 @@ export function createApp(opts: AppOptions): App {
   const adminApp = new Elysia()
     .get("/healthz", () => ({ ok: true }))
     .get("/readyz", async ({ set }) => {
-      const writable = await store.isWritable();
-      if (!writable) set.status = 503;
-      return { ok: writable, store: writable ? "writable" : "not writable" };
+      const reason = await store.unwritableReason();
+      if (reason === null) return { ok: true, store: "writable" };
+      set.status = 503;
+      return { ok: false, store: UNWRITABLE[reason] };
     })
     .use(metricsController({ metrics, auth: adminAuth }))
     .use(adminController({ config, store, sources, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));

@@ -432,4 +432,11 @@ describe("readConfigFile", () => {
     expect(target.disableAfterMs).toBe(ms(DEFAULTS.target.disable_after));
     expect(config.sources[0]!.dedupeWindowMs).toBe(ms(DEFAULTS.source.dedupe_window));
   });
+
+  test("hookrelay.example.toml (npm start, demo secrets) listens on loopback only, public side included", () => {
+    const result = readConfigFile(join(import.meta.dir, "../../hookrelay.example.toml"), {});
+    if (!result.ok) throw new Error(result.problems.join("\n"));
+    expect(result.config.server.listen).toEqual({ host: "127.0.0.1", port: 8080 });
+    expect(result.config.server.adminListen).toEqual({ host: "127.0.0.1", port: 8081 });
+  });
 });

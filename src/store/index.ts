@@ -1,17 +1,20 @@
 /**
- * The store as the rest of the program sees it: open (migrate, PRAGMAs),
- * the group-commit ingest writer, WAL checkpoints on a worker thread (off the
- * request path), a writability probe for /readyz, and close.
+ * The store as the rest of the program sees it: open (migrate, PRAGMAs,
+ * refuse a read-only store), the group-commit ingest writer, WAL checkpoints
+ * on a worker thread (off the request path), a writability check for /readyz
+ * (a probe plus the writer's failing commits), and close.
  */
+import { dirname } from "node:path";
 import { applyMigrations } from "./migrate.ts";
-import { openConnection, type StoreConnection } from "./client.ts";
+import { openConnection, readOnlyCause, type StoreConnection } from "./client.ts";
 import { IngestWriter } from "./ingest-writer.ts";
 import { WorkerWriter, type Writer } from "./worker-writer.ts";
 import type { SqlClient } from "./remote-client.ts";
-import { classifyStoreError } from "./errors.ts";
+import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
 import { startCheckpointer } from "./checkpointer.ts";
+import { CommitHealth } from "./commit-health.ts";
 
-export { StoreError, classifyStoreError } from "./errors.ts";
+export { StoreError, classifyStoreError, type StoreErrorCode } from "./errors.ts";
 export type { IngestItem, IngestOutcome, RejectionItem } from "./ingest-writer.ts";
 export type { StoreConnection, Db } from "./client.ts";
 export type { Writer } from "./worker-writer.ts";
@@ -25,8 +28,10 @@ export interface Store {
   deliveryClient: SqlClient;
   /** Runs a PASSIVE WAL checkpoint now on this connection (tests, tools). */
   checkpoint(): Promise<void>;
-  /** True when a write transaction can be opened and committed. */
+  /** True when a write transaction can be opened and committed and no commit of the writer's is failing. */
   isWritable(): Promise<boolean>;
+  /** Why the store cannot take writes now (a probe fails, or the writer's commits do), or null. */
+  unwritableReason(): Promise<StoreErrorCode | null>;
   /** Flushes pending writes, checkpoints and closes. */
   close(): Promise<void>;
 }
@@ -46,6 +51,24 @@ export interface StoreOptions {
   mustExist?: boolean;
   /** Run ingest writes and delivery statements on this thread's connection instead of worker threads (remote URLs always do). */
   inlineWriter?: boolean;
+  /** Free bytes that count as room again after a commit failed on a full disk (default 3 MiB; serve: 2 × max_body + 1 MiB). */
+  roomBytes?: number;
+}
+
+/** Opens and commits a write transaction; the classified failure, or null. */
+async function probeWrite(client: StoreConnection["client"]): Promise<StoreError | null> {
+  try {
+    const tx = await client.transaction("write");
+    try {
+      await tx.execute("UPDATE source_counters SET received = received WHERE 0");
+      await tx.commit();
+    } finally {
+      tx.close();
+    }
+    return null;
+  } catch (err) {
+    return classifyStoreError(err);
+  }
 }
 
 /** Opens the store, applies embedded migrations and starts the checkpoint worker. */
@@ -56,6 +79,14 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   } catch (err) {
     conn.close();
     throw err;
+  }
+  // Migrations write nothing to an up-to-date store: without this, a read-only
+  // one would start, say "listening", and fail at its first write.
+  const readOnly = await probeWrite(conn.client);
+  if (readOnly?.code === "readonly") {
+    conn.close();
+    const where = conn.filePath ?? "the store";
+    throw new StoreError("readonly", `${where}: store is read-only (${conn.filePath ? readOnlyCause(conn.filePath) : readOnly.message})`, { cause: readOnly });
   }
   let writer: Writer & { close?(): Promise<void> };
   try {
@@ -68,7 +99,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     throw err;
   }
   // Delivery statements share the writer thread's connection: one writer per process.
-  const deliveryClient: SqlClient = writer instanceof WorkerWriter ? writer.sql : conn.client;
+  const sqlClient: SqlClient = writer instanceof WorkerWriter ? writer.sql : conn.client;
+  const health = new CommitHealth({ dir: conn.filePath && dirname(conn.filePath), roomBytes: opts.roomBytes ?? 3 * 1024 * 1024 });
+  const watched = watchCommits(writer, sqlClient, health);
   const checkpoint = async () => {
     if (!conn.isFile) return;
     try {
@@ -85,30 +118,18 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
           everyMs: every,
           busyTimeoutMs: opts.busyTimeoutMs,
           restartBytes: opts.walRestartBytes ?? 64 * 1024 * 1024,
-          restartWal: () => deliveryClient.execute("PRAGMA wal_checkpoint(PASSIVE)"),
+          restartWal: () => sqlClient.execute("PRAGMA wal_checkpoint(PASSIVE)"),
         })
       : null;
   let closed = false;
+  const unwritableReason = async () => (await probeWrite(conn.client))?.code ?? health.standingFailure();
   return {
     conn,
-    writer,
-    deliveryClient,
+    writer: watched.writer,
+    deliveryClient: watched.sql,
     checkpoint,
-    async isWritable() {
-      try {
-        const tx = await conn.client.transaction("write");
-        try {
-          await tx.execute("UPDATE source_counters SET received = received WHERE 0");
-          await tx.commit();
-        } finally {
-          tx.close();
-        }
-        return true;
-      } catch (err) {
-        classifyStoreError(err);
-        return false;
-      }
-    },
+    unwritableReason,
+    isWritable: async () => (await unwritableReason()) === null,
     async close() {
       if (closed) return;
       closed = true;
@@ -124,6 +145,39 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         }
       }
       conn.close();
+    },
+  };
+}
+
+/**
+ * The writer and delivery client as the rest sees them, reporting to `health`:
+ * every ingest commit, and delivery statements that failed for want of space
+ * or write access (their other errors may be the statement's own).
+ */
+function watchCommits(writer: Writer, sql: SqlClient, health: CommitHealth): { writer: Writer; sql: SqlClient } {
+  const failed = (err: unknown): never => {
+    health.failed(classifyStoreError(err).code);
+    throw err;
+  };
+  const failedDelivery = (err: unknown): never => {
+    const code = classifyStoreError(err).code;
+    if (code === "full" || code === "readonly") health.failed(code);
+    throw err;
+  };
+  return {
+    writer: {
+      submit: (item) =>
+        writer.submit(item).then((outcome) => {
+          health.succeeded();
+          return outcome;
+        }, failed),
+      recordRejection: (item) => writer.recordRejection(item),
+      flushed: () => writer.flushed(),
+      ackBacklog: () => writer.ackBacklog(),
+    },
+    sql: {
+      execute: ((stmt: string, args?: never) => sql.execute(stmt, args).catch(failedDelivery)) as SqlClient["execute"],
+      batch: (stmts, mode) => sql.batch(stmts, mode).catch(failedDelivery),
     },
   };
 }
