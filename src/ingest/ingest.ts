@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { dedupeKeyOf, eventTypeOf, makeFieldReader } from "../core/extract.ts";
+import { redactHeaders } from "../core/header-mask.ts";
 import { makeId } from "../core/ids.ts";
 import type { InboundRequest } from "../core/types.ts";
 import type { Logger } from "../log/logger.ts";
@@ -54,7 +55,8 @@ function providerUrl(source: CompiledSource, url: URL): string {
 export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawRequest): Promise<IngestResult> {
   const now = deps.nowMs();
   const req: InboundRequest = { method: raw.method, url: providerUrl(source, raw.url), headers: raw.headers, body: raw.body };
-  const headerPairs = [...raw.headers.entries()] as [string, string][];
+  // Stored (event or rejection) without the source's credentials: the UI and API show what is stored.
+  const headerPairs = redactHeaders([...raw.headers.entries()], source.redactedHeaders);
   const verdict = source.verify(req, now);
   if (!verdict.ok) {
     deps.writer.recordRejection({

@@ -12,6 +12,8 @@ export type PresetSpec = Extract<VerifySpec, { kind: "preset" }>;
 interface PresetEntry {
   build: (spec: PresetSpec) => Verifier;
   defaults: PresetDefaults;
+  /** Headers whose value is the secret itself (never a derived signature): stored redacted. */
+  credentialHeaders?: readonly string[];
 }
 
 const json = (path: string): ValueRef => ({ kind: "json", path: path.split(".") });
@@ -76,6 +78,7 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
   },
   gitlab: {
     build: gitlab,
+    credentialHeaders: ["x-gitlab-token"],
     // Never forward x-gitlab-token: it is the secret itself.
     defaults: {
       dedupe: [header("idempotency-key")],
@@ -130,6 +133,7 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
   },
   points: {
     build: (s) => sharedSecretVerifier("x-webhook-secret", s.secrets),
+    credentialHeaders: ["x-webhook-secret"],
     // Never forward x-webhook-secret: it is the secret itself.
     defaults: { dedupe: [json("order.id"), header("x-webhook-event")], eventType: [header("x-webhook-event")], forwardHeaders: ["x-webhook-event"] },
   },
