@@ -66,6 +66,7 @@ export function createApp(opts: AppOptions): App {
     nowMs,
     isPaused: (t) => delivery?.isPaused(t) ?? false,
     log,
+    maxDecodedBytes: config.server.maxBodyBytes,
     onStored: (r) => {
       metrics.received(r.source);
       if (r.targets.length > 0) {

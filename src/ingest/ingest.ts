@@ -10,6 +10,7 @@ import { makeId } from "../core/ids.ts";
 import type { InboundRequest } from "../core/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { classifyStoreError, type StoreError, type Writer } from "../store/index.ts";
+import { decodeBody } from "./decode-body.ts";
 import type { RejectionLimiter } from "./rejection-limiter.ts";
 import { routedTargets, type CompiledSource } from "./sources.ts";
 
@@ -36,6 +37,8 @@ export interface IngestDeps {
   /** Whether new deliveries for a target start paused (disabled target). */
   isPaused: (target: string) => boolean;
   log: Logger;
+  /** Cap on a Content-Encoded body once decoded (server.max_body): decoding stops there. */
+  maxDecodedBytes: number;
   /** Called after a new event is durably stored (wakes the scheduler, metrics). */
   onStored?: (r: { source: string; id: string; targets: string[] }) => void;
   onRejected?: (source: string, reason: string) => void;
@@ -79,8 +82,13 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
   if (hs) return { kind: "handshake", ...hs };
 
   const contentType = raw.headers.get("content-type");
-  const ctx = { headers: raw.headers, query: raw.url.searchParams, body: raw.body, contentType };
-  const fields = makeFieldReader(ctx);
+  // Keys and types are read from the decoded body; what is stored and forwarded stays the bytes received.
+  const encoding = raw.headers.get("content-encoding");
+  const decoded = encoding === null ? { ok: true as const, body: raw.body } : await decodeBody(raw.body, encoding, deps.maxDecodedBytes);
+  if (!decoded.ok) deps.log.warn("body not decoded", { source: source.config.name, encoding, reason: decoded.reason });
+  const ctx = { headers: raw.headers, query: raw.url.searchParams, body: decoded.ok ? decoded.body : raw.body, contentType };
+  // An undecodable body has no fields: JSON-path keys fall back to the hash of the bytes received.
+  const fields = decoded.ok ? makeFieldReader(ctx) : () => undefined;
   const eventType = eventTypeOf(source.eventTypeRefs, ctx, fields);
   const dedupeKey = dedupeKeyOf(source.dedupeRefs, ctx, fields);
   const targets = routedTargets(source, eventType);
