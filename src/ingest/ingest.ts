@@ -27,7 +27,7 @@ export type IngestResult =
   | { kind: "stored"; id: string; eventType: string | null; targets: string[] }
   | { kind: "duplicate"; id: string }
   | { kind: "handshake"; status: number; contentType: string; body: string }
-  | { kind: "rejected"; reason: string }
+  | { kind: "rejected"; reason: string; message: string }
   | { kind: "unavailable"; error: StoreError };
 
 export interface IngestDeps {
@@ -75,8 +75,8 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
       keep: deps.limiter.shouldKeep(source.config.name, now),
     });
     deps.onRejected?.(source.config.name, verdict.reason);
-    deps.log.info("rejected", { source: source.config.name, reason: verdict.reason, remote: raw.remoteAddr });
-    return { kind: "rejected", reason: verdict.reason };
+    deps.log.info("rejected", { source: source.config.name, reason: verdict.reason, message: verdict.message, remote: raw.remoteAddr });
+    return { kind: "rejected", reason: verdict.reason, message: verdict.message };
   }
   const hs = source.handshake(req);
   if (hs) return { kind: "handshake", ...hs };

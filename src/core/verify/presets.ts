@@ -1,7 +1,7 @@
 import type { PresetDefaults, PresetName, ValueRef, VerifySpec } from "../types.ts";
 import { hmacVerifier, sharedSecretVerifier, type HmacSpec } from "./generic.ts";
 import { mailgunVerifier } from "./mailgun.ts";
-import { reject, type Verifier } from "./result.ts";
+import { missingHeader, type Verifier } from "./result.ts";
 import { standardWebhooksVerifier, SVIX_HEADERS, WEBHOOK_HEADERS } from "./standard-webhooks.ts";
 import { keyValueVerifier } from "./stripe-like.ts";
 import { twilioVerifier } from "./twilio.ts";
@@ -32,9 +32,10 @@ function hmacPreset(settings: Omit<HmacSpec, "kind" | "secrets" | "toleranceSec"
 function firstPresent(...alternatives: { header: string; build: (spec: PresetSpec) => Verifier }[]) {
   return (spec: PresetSpec): Verifier => {
     const built = alternatives.map((a) => ({ header: a.header, verify: a.build(spec) }));
+    const missing = missingHeader("missing_signature", alternatives.map((a) => a.header));
     return (req, nowMs) => {
       const chosen = built.find((b) => req.headers.has(b.header));
-      return chosen ? chosen.verify(req, nowMs) : reject("missing_signature");
+      return chosen ? chosen.verify(req, nowMs) : missing;
     };
   };
 }
