@@ -12,6 +12,7 @@ import type { Logger } from "../log/logger.ts";
 import { classifyStoreError, type StoreError, type Writer } from "../store/index.ts";
 import { decodeBody } from "./decode-body.ts";
 import type { RejectionLimiter } from "./rejection-limiter.ts";
+import type { RejectionLog } from "./rejection-log.ts";
 import { routedTargets, type CompiledSource } from "./sources.ts";
 
 export interface RawRequest {
@@ -33,6 +34,8 @@ export type IngestResult =
 export interface IngestDeps {
   writer: Writer;
   limiter: RejectionLimiter;
+  /** "rejected" log lines, aggregated per source and reason. */
+  rejectionLog: RejectionLog;
   nowMs: () => number;
   /** Whether new deliveries for a target start paused (disabled target). */
   isPaused: (target: string) => boolean;
@@ -75,7 +78,7 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
       keep: deps.limiter.shouldKeep(source.config.name, now),
     });
     deps.onRejected?.(source.config.name, verdict.reason);
-    deps.log.info("rejected", { source: source.config.name, reason: verdict.reason, message: verdict.message, remote: raw.remoteAddr });
+    deps.rejectionLog.record({ source: source.config.name, reason: verdict.reason, message: verdict.message, remote: raw.remoteAddr });
     return { kind: "rejected", reason: verdict.reason, message: verdict.message };
   }
   const hs = source.handshake(req);
