@@ -15,6 +15,7 @@ import { listenController } from "./http/listen-controller.ts";
 import { metricsController } from "./http/metrics-controller.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
+import { RejectionLog } from "./ingest/rejection-log.ts";
 import { compileSources, type CompiledSource } from "./ingest/sources.ts";
 import type { Logger } from "./log/logger.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics/relay-metrics.ts";
@@ -50,6 +51,8 @@ export interface App {
   metrics: RelayMetrics;
   /** Connected `hookrelay listen` clients (listen targets); stop it before the public app. */
   listen: ListenHub;
+  /** Aggregated "rejected" log lines; flush it once the public app has stopped. */
+  rejectionLog: RejectionLog;
 }
 
 /** What /readyz says when the store cannot take writes. */
@@ -70,12 +73,15 @@ export function createApp(opts: AppOptions): App {
   const delivery = opts.delivery ?? null;
   const metrics = opts.metrics ?? createRelayMetrics({ config, store, nowMs });
   const listen = createListenHub({ client: store.deliveryClient, targets: config.targets, sources: config.sources, log, clock: nowMs, onAttempt: metrics.onAttempt });
+  const rejectionLog = new RejectionLog(log, { nowMs });
   const deps: IngestDeps = {
     writer: store.writer,
     limiter: new RejectionLimiter(),
+    rejectionLog,
     nowMs,
     isPaused: (t) => delivery?.isPaused(t) ?? false,
     log,
+    maxDecodedBytes: config.server.maxBodyBytes,
     onStored: (r) => {
       metrics.received(r.source);
       if (r.targets.length > 0) {
@@ -117,5 +123,5 @@ export function createApp(opts: AppOptions): App {
     })
     .use(metricsController({ metrics, auth: adminAuth }))
     .use(adminController({ config, store, sources, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));
-  return { config, sources, publicApp, adminApp, delivery, metrics, listen };
+  return { config, sources, publicApp, adminApp, delivery, metrics, listen, rejectionLog };
 }

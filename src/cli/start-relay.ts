@@ -82,6 +82,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
       await app.listen.stop();
       // Stop accepting; requests already inside finish and get their answer.
       await app.publicApp.stop();
+      // No request can be rejected any more: write the last second's counts.
+      app.rejectionLog.flush();
       await retention.stop();
       await store.writer.flushed();
       await app.delivery?.stop();

@@ -1,5 +1,5 @@
 /** `/events/<id>` — one stored request: metadata, deliveries with every attempt, body (raw and pretty), headers. */
-import { isSensitiveHeader } from "../core/header-mask.ts";
+import { isRedacted, isSensitiveHeader } from "../core/header-mask.ts";
 import type { EventDetailJson } from "../http/admin-views.ts";
 import { badge, bytes, duration, prettyJson, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
@@ -91,7 +91,7 @@ ${
     : html`<h3>Headers <span class="muted">(as received; names lower-cased by the HTTP server)</span></h3>
 <div class="table-wrap"><table class="list headers">
   <tbody>${r.headers.map(
-    ([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) ? " masked" : ""}">${v}</td></tr>`,
+    ([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${v}</td></tr>`,
   )}</tbody>
 </table></div>`
 }`;
