@@ -7,12 +7,12 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "../config/types.ts";
-import { getEvent, listEvents, listRejections } from "../store/admin-queries.ts";
+import { getEvent, getRejection, listEvents, listRejections } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import type { Store } from "../store/index.ts";
 import type { AdminActions } from "./admin-actions.ts";
-import { parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter } from "./admin-params.ts";
-import { eventDetailJson, eventJson, publicBaseUrl, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
+import { parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
+import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { isSameOrigin, type AdminAuth } from "./auth.ts";
 import { requestClientKey, tooManyAttempts } from "./failed-auth-limiter.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
@@ -125,6 +125,11 @@ export function adminApiController(opts: AdminControllerOptions) {
     .get("/api/rejections", async ({ query }) => {
       const page = await listRejections(client, parseRejectionFilter(query));
       return json({ rejections: page.rejections.map(rejectionJson), nextCursor: page.nextCursor });
+    })
+    .get("/api/rejections/:id", async ({ params }) => {
+      const r = await getRejection(client, parseRejectionId(params.id));
+      if (!r) throw new HttpError(404, "not_found", "no such rejection");
+      return json(rejectionDetailJson(r));
     })
     .all("/api/*", () => {
       throw new HttpError(404, "not_found", "no such API route");

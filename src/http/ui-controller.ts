@@ -7,7 +7,7 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { getEvent, listEvents, listRejections } from "../store/admin-queries.ts";
+import { getEvent, getRejection, listEvents, listRejections } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
 import { eventPage } from "../ui/event-page.ts";
@@ -15,12 +15,12 @@ import { eventsPage } from "../ui/events-page.ts";
 import { html, type SafeHtml } from "../ui/html.ts";
 import { page, type Section } from "../ui/layout.ts";
 import { loginPage } from "../ui/login-page.ts";
-import { rejectionsPage } from "../ui/rejections-page.ts";
+import { rejectionPage, rejectionsPage } from "../ui/rejections-page.ts";
 import { sourcesPage } from "../ui/sources-page.ts";
 import { targetsPage } from "../ui/targets-page.ts";
 import type { AdminControllerOptions } from "./admin-api.ts";
-import { parseEventFilter, parseEventId, parseInput, parseRejectionFilter } from "./admin-params.ts";
-import { eventDetailJson, eventJson, publicBaseUrl, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
+import { parseEventFilter, parseEventId, parseInput, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
+import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { CLEAR_SESSION_COOKIE, isSameOrigin, readCookie, servedOverHttps, SESSION_COOKIE, type AdminAuth } from "./auth.ts";
 import { requestClientKey } from "./failed-auth-limiter.ts";
 import { HttpError } from "./http-error.ts";
@@ -175,6 +175,11 @@ export function uiController(opts: AdminControllerOptions) {
         nextCursor: list.nextCursor,
       });
       return render("Rejections", "rejections", body);
+    })
+    .get("/rejections/:id", async ({ params }) => {
+      const r = await getRejection(client, parseRejectionId(params.id));
+      if (!r) throw new HttpError(404, "not_found", "No such rejection.");
+      return render(r.id, "rejections", rejectionPage(rejectionDetailJson(r)));
     })
     // Unknown paths get a page with the same headers as every other.
     .all("*", () => {
