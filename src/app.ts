@@ -7,17 +7,20 @@ import { Elysia } from "elysia";
 import type { Config } from "./config/types.ts";
 import { createListenHub, type ListenHub } from "./delivery/listen-hub.ts";
 import { adminController } from "./http/admin-controller.ts";
+import { AdminAuth } from "./http/auth.ts";
+import { FailedAuthLimiter } from "./http/failed-auth-limiter.ts";
 import { errorResponse, HttpError } from "./http/http-error.ts";
 import { ingestController } from "./http/ingest-controller.ts";
 import { listenController } from "./http/listen-controller.ts";
 import { metricsController } from "./http/metrics-controller.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
+import { RejectionLog } from "./ingest/rejection-log.ts";
 import { compileSources, type CompiledSource } from "./ingest/sources.ts";
 import type { Logger } from "./log/logger.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics/relay-metrics.ts";
 import type { LeaseClaim, LeasedDelivery } from "./store/deliveries.ts";
-import type { Store } from "./store/index.ts";
+import type { Store, StoreErrorCode } from "./store/index.ts";
 
 /** What the app needs from the delivery engine (src/delivery). */
 export interface DeliveryEngine {
@@ -55,7 +58,19 @@ export interface App {
   metrics: RelayMetrics;
   /** Connected `hookrelay listen` clients (listen targets); stop it before the public app. */
   listen: ListenHub;
+  /** Aggregated "rejected" log lines; flush it once the public app has stopped. */
+  rejectionLog: RejectionLog;
 }
+
+/** What /readyz says when the store cannot take writes. */
+const UNWRITABLE: Record<StoreErrorCode, string> = {
+  full: "full",
+  readonly: "read-only",
+  busy: "busy",
+  corrupt: "corrupt",
+  unavailable: "not writable",
+  invalid: "not writable",
+};
 
 /** Builds the apps without listening on anything. */
 export function createApp(opts: AppOptions): App {
@@ -66,14 +81,17 @@ export function createApp(opts: AppOptions): App {
   const metrics = opts.metrics ?? createRelayMetrics({ config, store, nowMs });
   // Without an engine (tests of ingest alone) listen clients may connect, and get nothing.
   const listen = delivery?.listen ?? createListenHub({ targets: config.targets, log });
+  const rejectionLog = new RejectionLog(log, { nowMs });
   const deps: IngestDeps = {
     writer: store.writer,
     limiter: new RejectionLimiter(),
+    rejectionLog,
     nowMs,
     isPaused: (t) => delivery?.isPaused(t) ?? false,
     claim: delivery ? (t) => delivery.claim(t) : undefined,
     unclaim: (t) => delivery?.unclaim(t),
     log,
+    maxDecodedBytes: config.server.maxBodyBytes,
     onStored: (r) => {
       metrics.received(r.source);
       for (const d of r.leased) delivery?.launchClaimed(d);
@@ -100,15 +118,18 @@ export function createApp(opts: AppOptions): App {
         readTimeoutMs: config.server.readTimeoutMs,
       }),
     )
-    .use(listenController({ hub: listen, log }));
+    // Each listener counts failed tokens on its own: a public-port guesser does not shut admins out.
+    .use(listenController({ hub: listen, limiter: new FailedAuthLimiter(nowMs), log }));
+  const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs) });
   const adminApp = new Elysia()
     .get("/healthz", () => ({ ok: true }))
     .get("/readyz", async ({ set }) => {
-      const writable = await store.isWritable();
-      if (!writable) set.status = 503;
-      return { ok: writable, store: writable ? "writable" : "not writable" };
+      const reason = await store.unwritableReason();
+      if (reason === null) return { ok: true, store: "writable" };
+      set.status = 503;
+      return { ok: false, store: UNWRITABLE[reason] };
     })
-    .use(metricsController({ metrics, token: config.admin.token }))
-    .use(adminController({ config, store, sources, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null }));
-  return { config, sources, publicApp, adminApp, delivery, metrics, listen };
+    .use(metricsController({ metrics, auth: adminAuth }))
+    .use(adminController({ config, store, sources, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));
+  return { config, sources, publicApp, adminApp, delivery, metrics, listen, rejectionLog };
 }

@@ -5,13 +5,15 @@ import type { Config } from "../config/types.ts";
 
 export const DEFAULT_CONFIG_PATH = "hookrelay.toml";
 
-/** The config, or null after printing every problem (key path first) to stderr. */
+/** The config, or null after printing every problem (key path first), then the warnings, to stderr. */
 export async function loadConfigOrReport(path: string | undefined): Promise<{ config: Config; warnings: string[] } | null> {
   const file = resolve(path ?? DEFAULT_CONFIG_PATH);
   const result = await readConfigFile(file, process.env);
   if (!result.ok) {
     process.stderr.write(`hookrelay: ${file}: ${result.problems.length} problem(s)\n`);
     for (const p of result.problems) process.stderr.write(`  ${p}\n`);
+    // Found in the same pass: showing them now saves a second round of fixes.
+    for (const w of result.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
     return null;
   }
   return { config: result.config, warnings: result.warnings };

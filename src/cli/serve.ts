@@ -3,6 +3,7 @@ import type { Config } from "../config/types.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { openStore } from "../store/index.ts";
 import { parseFlags } from "./args.ts";
+import { probeListenAddresses } from "./listen-address.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 import { startRelay } from "./start-relay.ts";
 
@@ -19,9 +20,21 @@ export async function runServe(args: string[]): Promise<number> {
 
 /** Opens the store and listeners for a loaded config; shared by `serve` and `dev`. */
 export async function serveConfig(config: Config, log: Logger, banner?: (urls: { publicUrl: string; adminUrl: string }) => void): Promise<number> {
+  // Before the store is opened: a second relay on taken ports must not touch (or create) its store.
+  const taken = probeListenAddresses([config.server.listen, config.server.adminListen]);
+  if (taken) {
+    process.stderr.write(`hookrelay: ${taken}\n`);
+    return 1;
+  }
   let store;
   try {
-    store = await openStore({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now });
+    store = await openStore({
+      url: config.store.url,
+      busyTimeoutMs: config.store.busyTimeoutMs,
+      nowMs: Date.now,
+      // After a full disk, ready again once a largest request fits in the WAL and, at checkpoint, in the database file.
+      roomBytes: 2 * config.server.maxBodyBytes + 1024 * 1024,
+    });
   } catch (err) {
     process.stderr.write(`hookrelay: cannot open the store: ${(err as Error).message}\n`);
     return 1;

@@ -10,6 +10,7 @@ import { createRelayMetrics } from "../metrics/relay-metrics.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
 import { startRetentionRunner } from "../store/retention.ts";
+import { listenProblem } from "./listen-address.ts";
 
 export interface RunningRelay {
   ok: true;
@@ -23,7 +24,7 @@ export interface RunningRelay {
 const urlOf = (a: ListenAddress, port: number) =>
   `http://${a.host === "0.0.0.0" || a.host === "::" ? "127.0.0.1" : a.host.includes(":") ? `[${a.host}]` : a.host}:${port}`;
 
-/** Listens on server.listen and server.admin_listen; an error value if a port is taken. */
+/** Listens on server.listen and server.admin_listen; an error value if either cannot be bound (a port is taken). */
 export async function startRelay(opts: { config: Config; store: Store; log: Logger }): Promise<RunningRelay | { ok: false; error: string }> {
   const { config, store, log } = opts;
   const metrics = createRelayMetrics({ config, store, nowMs: Date.now });
@@ -31,17 +32,23 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
   metrics.watchDelivery(delivery);
   const app = createApp({ config, store, log, delivery, metrics });
   const { listen, adminListen, maxBodyBytes } = config.server;
+  // reusePort off (Elysia turns it on): a port held by another process is an error, never shared.
   try {
     app.publicApp.listen({
       hostname: listen.host,
       port: listen.port,
+      reusePort: false,
       // Bun's own cap (plus slack for headers); ours is checked while reading.
       maxRequestBodySize: maxBodyBytes + 64 * 1024,
     });
-    app.adminApp.listen({ hostname: adminListen.host, port: adminListen.port });
   } catch (err) {
-    await app.publicApp.stop().catch(() => {});
-    return { ok: false, error: `cannot listen: ${(err as Error).message}` };
+    return { ok: false, error: listenProblem(listen, err) };
+  }
+  try {
+    app.adminApp.listen({ hostname: adminListen.host, port: adminListen.port, reusePort: false });
+  } catch (err) {
+    await app.publicApp.stop(true).catch(() => {});
+    return { ok: false, error: listenProblem(adminListen, err) };
   }
   app.delivery?.start();
   const retention = startRetentionRunner({
@@ -75,6 +82,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
       await app.listen.stop();
       // Stop accepting; requests already inside finish and get their answer.
       await app.publicApp.stop();
+      // No request can be rejected any more: write the last second's counts.
+      app.rejectionLog.flush();
       await retention.stop();
       await store.writer.flushed();
       await app.delivery?.stop();

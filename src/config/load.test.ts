@@ -77,12 +77,12 @@ timeout = "ten"
 
   test("an unknown key is a problem, so typos are caught", () => {
     const problems = problemsOf(BASE.replace("verify = {", "verfy = {"));
-    expect(problems).toContain("sources[0].verfy: unknown key");
+    expect(problems).toContain('sources[0].verfy: unknown key; did you mean "verify"?');
     expect(problems).toContain("sources[0].verify: required");
-    expect(problemsOf(`log_levl = "info"\n${BASE}`)).toEqual(["log_levl: unknown key"]);
+    expect(problemsOf(`log_levl = "info"\n${BASE}`)).toEqual(['log_levl: unknown key; did you mean "log_level"?']);
     // TOML puts a key written after [[routes]] inside the last route: still caught.
     expect(problemsOf(`${BASE}\nlog_levl = "info"`)).toEqual(["routes[0].log_levl: unknown key"]);
-    expect(problemsOf(`${BASE}\n[server]\nlisten_addr = ":80"`)).toEqual(["server.listen_addr: unknown key"]);
+    expect(problemsOf(`${BASE}\n[server]\nlisten_addr = ":80"`)).toEqual(['server.listen_addr: unknown key; did you mean "listen"?']);
   });
 
   test("applies every default when keys are left out", () => {
@@ -176,7 +176,7 @@ connect_timeout = "1s"
 from = "custom"
 to = "alice"
 event_types = ["order.*"]
-`, { ALICE: "alice-token" });
+`, { ALICE: "alice-token-0123456789" });
     expect(config.logLevel).toBe("debug");
     expect(config.server).toEqual({
       listen: { host: "0.0.0.0", port: 9000 },
@@ -213,7 +213,7 @@ event_types = ["order.*"]
     });
     expect(config.targets[0]).toMatchObject({
       kind: "listen",
-      token: "alice-token",
+      token: "alice-token-0123456789",
       signingSecrets: [WHSEC, WHSEC],
       retry: { scheduleMs: [1000], jitter: 0 },
       concurrency: 1,
@@ -255,7 +255,7 @@ to = ["orders", "missing"]
 [[targets]]
 name = "alice"
 kind = "listen"
-token = "t0ken-value"
+token = "t0ken-value-0123456789"
 
 [[routes]]
 from = "ploints"
@@ -280,8 +280,8 @@ to = "alice"
     expect(problemsOf(`${BASE}\n[server]\nadmin_listen = "0.0.0.0:8081"`)).toEqual([
       "admin.token: required when server.admin_listen (0.0.0.0:8081) is not a loopback address",
     ]);
-    const withToken = configOf(`${BASE}\n[server]\nadmin_listen = "0.0.0.0:8081"\n[admin]\ntoken = "env:TOK"`, { TOK: "adm" });
-    expect(withToken.config.admin.token).toBe("adm");
+    const withToken = configOf(`${BASE}\n[server]\nadmin_listen = "0.0.0.0:8081"\n[admin]\ntoken = "env:TOK"`, { TOK: "admin-token-0123456789" });
+    expect(withToken.config.admin.token).toBe("admin-token-0123456789");
     for (const addr of ["127.0.0.1:8081", "127.5.0.1:1", "localhost:8081", "[::1]:8081"]) {
       configOf(`${BASE}\n[server]\nadmin_listen = "${addr}"`);
     }
@@ -402,6 +402,186 @@ to = "alice"
   });
 });
 
+describe("loadConfig finds every problem in one pass", () => {
+  test("schema problems and cross-field problems are reported together", () => {
+    const result = load(`
+[server]
+admin_listen = "0.0.0.0:8081"
+max_body = 12
+
+[[sources]]
+name = "s"
+verify = { preset = "stripe", scheme = "hmac", secret = "x" }
+dedupe = { window = 7 }
+
+[[sources]]
+name = "h"
+verify = { scheme = "hmac", secret = "x", tolerance = "soon" }
+
+[[targets]]
+name = "t"
+url = "http://10.0.0.5/"
+signing = { secret = "not-a-whsec" }
+timeout = "ten"
+
+[[targets]]
+name = "l"
+kind = "listen"
+concurrency = 0
+`);
+    if (result.ok) throw new Error("expected problems");
+    expect(result.problems).toEqual(
+      expect.arrayContaining([
+        // Schema problems…
+        'server.max_body: expected a size like "1mb", got 12',
+        'sources[0].dedupe.window: expected a duration like "10s", got 7',
+        'sources[1].verify.tolerance: expected a duration like "10s", got "soon"',
+        'targets[0].timeout: expected a duration like "10s", got "ten"',
+        "targets[1].concurrency: expected a whole number ≥ 1, got 0",
+        // …and the cross-field ones, though the same tables had schema problems.
+        "admin.token: required when server.admin_listen (0.0.0.0:8081) is not a loopback address",
+        "sources[0].verify: set either preset or scheme, not both",
+        "sources[1].verify.header: required for scheme hmac",
+        'targets[0].signing.secret: expected "whsec_" followed by base64 of at least 16 random bytes',
+        'targets[1].token: required for kind = "listen" targets (the token `hookrelay listen` presents)',
+      ]),
+    );
+    expect(result.problems).toHaveLength(10);
+  });
+
+  test("a key whose value failed is not also reported missing", () => {
+    const problems = problemsOf(BASE.replace('{ preset = "ploints", secret = "lit-secret" }', '{ scheme = "hmac", header = "bad header", secret = "env:NOPE" }'));
+    expect(problems).toEqual([
+      'sources[0].verify.header: expected an HTTP header name, got "bad header"',
+      "sources[0].verify.secret: env var NOPE is not set",
+    ]);
+    expect(problemsOf(BASE.replace('preset = "ploints"', 'preset = "plonts"'))).toHaveLength(1);
+  });
+
+  test("the problems come with the warnings found meanwhile", () => {
+    const result = load(`${BASE}
+[server]
+max_body = 12
+[[sources]]
+name = "g"
+verify = { preset = "github", secret = "x", tolerance = "1m" }`);
+    if (result.ok) throw new Error("expected problems");
+    expect(result.problems).toEqual(['server.max_body: expected a size like "1mb", got 12']);
+    expect(result.warnings).toContain('sources[1].verify.tolerance: has no effect: preset "github" signs no timestamp');
+  });
+});
+
+describe("loadConfig warns about keys that have no effect", () => {
+  test("tolerance and url on presets that do not use them, and hmac keys its template does not use", () => {
+    const { warnings } = configOf(`${BASE}
+[[sources]]
+name = "g"
+verify = { preset = "github", secret = "x", tolerance = "1m", url = "https://a.example/in/g" }
+
+[[sources]]
+name = "st"
+verify = { preset = "stripe", secret = "x", tolerance = "1m" }
+
+[[sources]]
+name = "h"
+verify = { scheme = "hmac", header = "X-S", secret = "x", tolerance = "1m", url = "https://a.example/in/h", id_header = "X-Id" }
+
+[[targets]]
+name = "o"
+url = "http://10.0.0.6/"
+signing = { secret = "${WHSEC}" }
+ordered = true
+concurrency = 4
+
+[[routes]]
+from = "g"
+to = ["o"]
+[[routes]]
+from = "st"
+to = ["o"]
+[[routes]]
+from = "h"
+to = ["o"]
+`);
+    expect(warnings).toEqual([
+      'sources[1].verify.tolerance: has no effect: preset "github" signs no timestamp',
+      'sources[1].verify.url: has no effect: preset "github" does not sign the URL',
+      "sources[3].verify.tolerance: has no effect without timestamp_header",
+      "sources[3].verify.url: has no effect: signed does not use {url}",
+      "sources[3].verify.id_header: has no effect: signed does not use {id}",
+      "targets[1].concurrency: has no effect with ordered = true (one delivery at a time)",
+    ]);
+  });
+
+  test("tolerance on a timestamped preset and on hmac with a timestamp header is used, so no warning", () => {
+    const { warnings } = configOf(
+      BASE.replace('{ preset = "ploints", secret = "lit-secret" }', '{ preset = "stripe", secret = "x", tolerance = "1m" }') +
+        '\n[[sources]]\nname = "h"\nverify = { scheme = "hmac", header = "X-S", secret = "x", timestamp_header = "X-T", tolerance = "1m" }\n[[routes]]\nfrom = "h"\nto = "orders"\n',
+    );
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe("loadConfig suggests what a misspelt name probably meant", () => {
+  test("enum values: preset, scheme, algorithm, encoding, kind and log_level", () => {
+    const verify = (v: string) => problemsOf(BASE.replace('{ preset = "ploints", secret = "lit-secret" }', v));
+    expect(verify('{ preset = "stripee", secret = "x" }')[0]).toEndWith('got "stripee"; did you mean "stripe"?');
+    expect(verify('{ preset = "GitHub", secret = "x" }')[0]).toEndWith('got "GitHub"; did you mean "github"?');
+    expect(verify('{ scheme = "hamc", header = "X", secret = "x" }')[0]).toEndWith('got "hamc"; did you mean "hmac"?');
+    expect(verify('{ scheme = "hmac", header = "X", secret = "x", algorithm = "sha265" }')).toEqual([
+      'sources[0].verify.algorithm: expected "sha1", "sha256" or "sha512", got "sha265"; did you mean "sha256"?',
+    ]);
+    expect(verify('{ scheme = "hmac", header = "X", secret = "x", encoding = "base46" }')).toEqual([
+      'sources[0].verify.encoding: expected "hex" or "base64", got "base46"; did you mean "base64"?',
+    ]);
+    expect(problemsOf(`${BASE}\n[[targets]]\nname = "a"\nkind = "listn"\ntoken = "tok-alice-0123456789"`)).toEqual([
+      'targets[1].kind: expected "push" or "listen", got "listn"; did you mean "listen"?',
+    ]);
+    expect(problemsOf(`log_level = "warning"\n${BASE}`)).toEqual([
+      'log_level: expected one of "debug", "info", "warn", "error", got "warning"; did you mean "warn"?',
+    ]);
+    // Nothing close: no guess.
+    expect(verify('{ scheme = "rsa", secret = "x" }')[0]).toEndWith('got "rsa"');
+  });
+
+  test("unknown keys, at every level", () => {
+    expect(problemsOf(`log_levl = "info"\n${BASE}`)).toEqual(['log_levl: unknown key; did you mean "log_level"?']);
+    expect(problemsOf(`${BASE}\n[server]\nadmin_listn = "127.0.0.1:1"`)).toEqual(['server.admin_listn: unknown key; did you mean "admin_listen"?']);
+    expect(problemsOf(BASE.replace('secret = "lit-secret"', 'secert = "lit-secret"'))).toEqual([
+      'sources[0].verify.secert: unknown key; did you mean "secret"?',
+      'sources[0].verify.secret: required for preset "ploints"',
+    ]);
+    expect(problemsOf(BASE.replace("signing = {", "signing = { secrte = 1,"))).toEqual(['targets[0].signing.secrte: unknown key; did you mean "secret"?']);
+    expect(problemsOf(`${BASE}\n[server]\ncolour = "blue"`)).toEqual(["server.colour: unknown key"]);
+  });
+});
+
+describe("loadConfig refuses short tokens off loopback", () => {
+  const LISTEN = `${BASE}\n[[targets]]\nname = "alice"\nkind = "listen"\ntoken = "env:ALICE"\n`;
+
+  test("an admin token shorter than 16 characters, unless admin_listen is loopback", () => {
+    expect(problemsOf(`${BASE}\n[server]\nadmin_listen = "0.0.0.0:8081"\n[admin]\ntoken = "env:TOK"`, { TOK: "short-token" })).toEqual([
+      "admin.token: expected at least 16 characters when server.admin_listen (0.0.0.0:8081) is not a loopback address",
+    ]);
+    configOf(`${BASE}\n[server]\nadmin_listen = "0.0.0.0:8081"\n[admin]\ntoken = "env:TOK"`, { TOK: "0123456789abcdef" });
+    configOf(`${BASE}\n[server]\nadmin_listen = "127.0.0.1:8081"\n[admin]\ntoken = "env:TOK"`, { TOK: "short" });
+  });
+
+  test("a listen target's token shorter than 16 characters, unless server.listen is loopback", () => {
+    expect(problemsOf(`${LISTEN}[server]\nlisten = "0.0.0.0:8080"`, { ALICE: "short-token" })).toEqual([
+      "targets[1].token: expected at least 16 characters when server.listen (0.0.0.0:8080) is not a loopback address",
+    ]);
+    configOf(`${LISTEN}[server]\nlisten = "0.0.0.0:8080"`, { ALICE: "0123456789abcdef" });
+    configOf(`${LISTEN}[server]\nlisten = "[::1]:8080"`, { ALICE: "short" });
+  });
+
+  test("the message never shows the token", () => {
+    const problems = problemsOf(`${LISTEN}\n[admin]\ntoken = "tiny-admin"\n[server]\nadmin_listen = "0.0.0.0:1"`, { ALICE: "tiny-alice" });
+    expect(problems).toHaveLength(2);
+    expect(problems.join("\n")).not.toContain("tiny");
+  });
+});
+
 describe("readConfigFile", () => {
   test("a missing file is one clear problem", () => {
     const result = readConfigFile(join(dir, "nope.toml"), {});
@@ -431,5 +611,12 @@ describe("readConfigFile", () => {
     expect(target.concurrency).toBe(DEFAULTS.target.concurrency);
     expect(target.disableAfterMs).toBe(ms(DEFAULTS.target.disable_after));
     expect(config.sources[0]!.dedupeWindowMs).toBe(ms(DEFAULTS.source.dedupe_window));
+  });
+
+  test("hookrelay.example.toml (npm start, demo secrets) listens on loopback only, public side included", () => {
+    const result = readConfigFile(join(import.meta.dir, "../../hookrelay.example.toml"), {});
+    if (!result.ok) throw new Error(result.problems.join("\n"));
+    expect(result.config.server.listen).toEqual({ host: "127.0.0.1", port: 8080 });
+    expect(result.config.server.adminListen).toEqual({ host: "127.0.0.1", port: 8081 });
   });
 });

@@ -8,12 +8,13 @@ import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIPv4, parseIPv6 } from "../core/address-guard.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
+import { didYouMean } from "./did-you-mean.ts";
 import { createSchemas, type RawServer, type RawSource, type RawTarget, type Schemas } from "./schema.ts";
 import type { Config, ListenAddress, RouteConfig, SourceConfig, TargetConfig } from "./types.ts";
 import { formatPath, isTable, type Path } from "./key-path.ts";
 import { buildVerifySpec, type Report } from "./verify-spec.ts";
 
-export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[] };
+export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[]; warnings?: string[] };
 
 export interface LoadOptions {
   /** Where env: secret refs are read from (the process env, in main.ts). */
@@ -83,6 +84,19 @@ function isLoopback(host: string): boolean {
   return v6.slice(0, 5).every((g) => g === 0) && v6[5] === 0xffff && v6[6]! >>> 8 === 127;
 }
 
+/** Tokens that guard a listener reachable from other hosts must be at least this long (SPEC "Hardening rules"). */
+const MIN_TOKEN_CHARS = 16;
+
+/** A parse result: `value` holds every part that parsed, also when `ok` is false. */
+type Parsed<T> = { ok: boolean; value: T | undefined };
+
+/** The entries of the strict table `schema` is (through `optional`), or null for any other schema. */
+function tableEntries(schema: v.GenericSchema): Record<string, v.GenericSchema> | null {
+  let inner = schema as v.GenericSchema & { wrapped?: v.GenericSchema; entries?: Record<string, v.GenericSchema> };
+  while (inner.type === "optional" && inner.wrapped) inner = inner.wrapped;
+  return inner.type === "strict_object" && inner.entries ? inner.entries : null;
+}
+
 const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
 
 /** True when a Standard Webhooks secret is whsec_ + base64 of at least 16 bytes. */
@@ -110,10 +124,39 @@ class ConfigBuilder {
     this.problems.push(`${formatPath(path)}: ${message}`);
   }
 
-  /** Parses one section; its issues become problems under `prefix`. */
-  private parse<S extends v.GenericSchema>(schema: S, input: unknown, prefix: Path): v.InferOutput<S> | null {
+  /**
+   * Parses `input` against `schema`; its issues become problems under `prefix`.
+   * Strict tables are parsed key by key, so `value` holds every key that is
+   * fine even when another one is not (`ok` false): the cross-field checks then
+   * run in the same pass instead of after the schema problems are fixed.
+   */
+  private parse<S extends v.GenericSchema>(schema: S, input: unknown, prefix: Path): Parsed<v.InferOutput<S>> {
+    const entries = tableEntries(schema);
+    if (entries === null || !isTable(input)) return this.parseLeaf(schema, input, prefix);
+    const value: Record<string, unknown> = {};
+    let ok = true;
+    // The keys as written first (problems in file order), then the ones left out (defaults, "required").
+    const keys = [...Object.keys(input), ...Object.keys(entries).filter((key) => !(key in input))];
+    for (const key of keys) {
+      const entry = entries[key];
+      if (entry === undefined) {
+        this.problem([...prefix, key], `unknown key${didYouMean(key, Object.keys(entries))}`);
+        ok = false;
+      } else if (input[key] === undefined && entry.type !== "optional") {
+        this.problem([...prefix, key], "required");
+        ok = false;
+      } else {
+        const field = this.parse(entry, input[key], [...prefix, key]);
+        if (field.value !== undefined) value[key] = field.value;
+        ok &&= field.ok;
+      }
+    }
+    return { ok, value: value as v.InferOutput<S> };
+  }
+
+  private parseLeaf<S extends v.GenericSchema>(schema: S, input: unknown, prefix: Path): Parsed<v.InferOutput<S>> {
     const result = v.safeParse(schema, input, { abortEarly: false });
-    if (result.success) return result.output;
+    if (result.success) return { ok: true, value: result.output };
     for (const issue of result.issues) {
       const path = [...prefix, ...(issue.path ?? []).map((item) => item.key as string | number)];
       const objectIssue = issue.type === "strict_object" || issue.type === "object";
@@ -122,20 +165,22 @@ class ConfigBuilder {
       else if (objectIssue && issue.received === "undefined" && issue.path?.length) message = "required";
       this.problem(path, message);
     }
-    return null;
+    return { ok: false, value: undefined };
   }
 
   build(input: unknown): LoadResult {
     const s = this.schemas;
     const root = this.parse(s.root, input, []);
     // Even when the top level has problems, keep checking the sections that are usable.
-    const raw = (root ?? (typeof input === "object" && input !== null ? input : {})) as Record<string, unknown>;
+    const raw = isTable(input) ? input : {};
     const table = (key: string) => (isTable(raw[key]) || raw[key] === undefined ? (raw[key] ?? {}) : undefined);
     const list = (key: string) => (Array.isArray(raw[key]) ? (raw[key] as unknown[]) : []);
+    const section = <S extends v.GenericSchema>(schema: S, key: string): Parsed<v.InferOutput<S>> =>
+      table(key) === undefined ? { ok: false, value: undefined } : this.parse(schema, table(key), [key]);
 
-    const server = table("server") === undefined ? null : this.parse(s.server, table("server"), ["server"]);
-    const store = table("store") === undefined ? null : this.parse(s.store, table("store"), ["store"]);
-    const admin = table("admin") === undefined ? null : this.parse(s.admin, table("admin"), ["admin"]);
+    const server = section(s.server, "server");
+    const store = section(s.store, "store");
+    const admin = section(s.admin, "admin");
     const logLevel = this.parse(s.logLevel, raw.log_level, ["log_level"]);
 
     const rawSources = list("sources");
@@ -145,31 +190,38 @@ class ConfigBuilder {
     const targets = rawTargets.map((item, i) => this.parse(s.target, item, ["targets", i]));
     const routes = rawRoutes.map((item, i) => this.parse(s.route, item, ["routes", i]));
 
-    if (server) this.checkServer(server, admin?.token);
+    const rawAdmin = table("admin");
+    this.checkServer(server.value ?? {}, rawAdmin?.token !== undefined, admin.value?.token);
     this.checkUniqueNames("sources", rawSources);
     this.checkUniqueNames("targets", rawTargets);
 
-    const sourceConfigs = sources.map((src, i) => (src ? this.buildSource(src, i, server, rawSources[i]) : null));
-    const targetConfigs = targets.map((tgt, i) => (tgt ? this.buildTarget(tgt, i, rawTargets[i]) : null));
-    const routeConfigs = this.buildRoutes(routes, rawRoutes, namesOf(rawSources), namesOf(rawTargets));
+    const sourceConfigs = sources.map((src, i) => (src.value ? this.buildSource(src, i, server, rawSources[i]) : null));
+    const targetConfigs = targets.map((tgt, i) => (tgt.value ? this.buildTarget(tgt, i, rawTargets[i], server.value?.listen) : null));
+    const routeConfigs = this.buildRoutes(
+      routes.map((r) => (r.ok ? r.value! : null)),
+      rawRoutes,
+      namesOf(rawSources),
+      namesOf(rawTargets),
+    );
 
-    if (this.problems.length > 0 || !server || !store || !admin || !logLevel) {
-      return { ok: false, problems: this.problems };
+    if (this.problems.length > 0 || !root.ok || !server.ok || !store.ok || !admin.ok || !logLevel.ok) {
+      return { ok: false, problems: this.problems, warnings: this.warnings };
     }
+    const [srv, sto, adm] = [server.value!, store.value!, admin.value!];
     return {
       ok: true,
       warnings: this.warnings,
       config: {
         server: {
-          listen: server.listen,
-          adminListen: server.admin_listen,
-          publicUrl: server.public_url ?? null,
-          maxBodyBytes: server.max_body,
-          readTimeoutMs: server.read_timeout,
+          listen: srv.listen,
+          adminListen: srv.admin_listen,
+          publicUrl: srv.public_url ?? null,
+          maxBodyBytes: srv.max_body,
+          readTimeoutMs: srv.read_timeout,
         },
-        store: { url: store.url, retentionMs: store.retention, busyTimeoutMs: store.busy_timeout },
-        admin: { token: admin.token ?? null },
-        logLevel,
+        store: { url: sto.url, retentionMs: sto.retention, busyTimeoutMs: sto.busy_timeout },
+        admin: { token: adm.token ?? null },
+        logLevel: logLevel.value!,
         sources: sourceConfigs as SourceConfig[],
         targets: targetConfigs as TargetConfig[],
         routes: routeConfigs,
@@ -177,16 +229,19 @@ class ConfigBuilder {
     };
   }
 
-  private checkServer(server: RawServer, adminToken: string | undefined) {
+  private checkServer(server: Partial<RawServer>, adminTokenSet: boolean, adminToken: string | undefined) {
     const { listen, admin_listen: adminListen } = server;
-    if (!isLoopback(adminListen.host) && adminToken === undefined) {
-      this.problem(
-        ["admin", "token"],
-        `required when server.admin_listen (${showAddress(adminListen)}) is not a loopback address`,
-      );
+    if (adminListen && !isLoopback(adminListen.host)) {
+      const where = `when server.admin_listen (${showAddress(adminListen)}) is not a loopback address`;
+      if (!adminTokenSet) this.problem(["admin", "token"], `required ${where}`);
+      else if (adminToken !== undefined && adminToken.length < MIN_TOKEN_CHARS) {
+        this.problem(["admin", "token"], `expected at least ${MIN_TOKEN_CHARS} characters ${where}`);
+      }
     }
     const wildcard = (h: string) => h === "0.0.0.0" || h === "::";
     if (
+      listen &&
+      adminListen &&
       listen.port !== 0 &&
       listen.port === adminListen.port &&
       (listen.host === adminListen.host || wildcard(listen.host) || wildcard(adminListen.host))
@@ -206,24 +261,29 @@ class ConfigBuilder {
     });
   }
 
-  private buildSource(src: RawSource, i: number, server: RawServer | null, rawItem: unknown): SourceConfig | null {
+  private buildSource(src: Parsed<RawSource>, i: number, server: Parsed<RawServer>, rawItem: unknown): SourceConfig | null {
     const at = (...keys: string[]): Path => ["sources", i, "verify", ...keys];
-    const verify = buildVerifySpec(src, at, server?.public_url, server !== null, rawItem, this.report);
-    if (!verify) return null;
+    const value = src.value!;
+    // A verify table that is not a table at all has its problem already.
+    if (value.verify === undefined) return null;
+    const verify = buildVerifySpec(value, at, server.value?.public_url, server.ok, rawItem, this.report);
+    if (!verify || !src.ok) return null;
     return {
-      name: src.name,
+      name: value.name,
       verify,
-      dedupeKeys: src.dedupe?.key ?? null,
-      dedupeWindowMs: src.dedupe?.window ?? defaultMs(DEFAULTS.source.dedupe_window),
-      eventType: src.event_type ?? null,
-      forwardHeaders: src.forward_headers ?? null,
+      dedupeKeys: value.dedupe?.key ?? null,
+      dedupeWindowMs: value.dedupe?.window ?? defaultMs(DEFAULTS.source.dedupe_window),
+      eventType: value.event_type ?? null,
+      forwardHeaders: value.forward_headers ?? null,
     };
   }
 
-  private buildTarget(tgt: RawTarget, i: number, rawItem: unknown): TargetConfig | null {
+  private buildTarget(parsed: Parsed<RawTarget>, i: number, rawItem: unknown, listen: ListenAddress | undefined): TargetConfig | null {
     const at = (...keys: (string | number)[]): Path => ["targets", i, ...keys];
     const raw = isTable(rawItem) ? rawItem : {};
-    let ok = true;
+    // Partial when parsed.ok is false: every check below reads only keys it finds.
+    const tgt = parsed.value!;
+    let ok = parsed.ok;
     if (tgt.kind === "push") {
       if (!("url" in raw)) {
         this.problem(at("url"), "required for push targets");
@@ -233,13 +293,18 @@ class ConfigBuilder {
         this.problem(at("token"), 'only used by kind = "listen" targets');
         ok = false;
       }
-    } else {
+    } else if (tgt.kind === "listen") {
       if (!("token" in raw)) {
         this.problem(at("token"), 'required for kind = "listen" targets (the token `hookrelay listen` presents)');
         ok = false;
       }
       if ("url" in raw) {
         this.problem(at("url"), 'not used by kind = "listen" targets: `hookrelay listen` pulls their deliveries');
+        ok = false;
+      }
+      // The listen endpoint is on the public listener: a short token there can be guessed.
+      if (tgt.token !== undefined && tgt.token.length < MIN_TOKEN_CHARS && listen && !isLoopback(listen.host)) {
+        this.problem(at("token"), `expected at least ${MIN_TOKEN_CHARS} characters when server.listen (${showAddress(listen)}) is not a loopback address`);
         ok = false;
       }
     }
@@ -253,6 +318,9 @@ class ConfigBuilder {
         ok = false;
       }
     });
+    if (tgt.ordered && raw.concurrency !== undefined && tgt.concurrency !== 1) {
+      this.report.warn(at("concurrency"), "has no effect with ordered = true (one delivery at a time)");
+    }
     if (!("signing" in raw)) {
       this.warnings.push(`${formatPath(at("signing"))}: no signing secret; deliveries carry no webhook-signature`);
     }

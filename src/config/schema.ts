@@ -12,6 +12,7 @@ import { resolveSecret, type SecretContext } from "./secret-ref.ts";
 import type { ListenAddress } from "./types.ts";
 import { describeValue, parseDurationMs, parseRatePerSec, parseSizeBytes } from "./units.ts";
 import { parseValueRef } from "../core/value-ref.ts";
+import { didYouMean } from "./did-you-mean.ts";
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 export const SCHEMES = ["hmac", "shared-secret", "basic", "none"] as const;
@@ -43,6 +44,9 @@ const str = () => v.string(expected("a string"));
 /** A strict table: unknown keys are problems, so typos are caught. */
 const tbl = <E extends v.ObjectEntries>(entries: E) => v.strictObject(entries, expected("a table"));
 const bool = () => v.boolean(expected("true or false"));
+/** One of `values`; a misspelling gets a suggestion (`got "stripee"; did you mean "stripe"?`). */
+const oneOf = <const T extends readonly string[]>(values: T, what: string) =>
+  v.picklist(values, (issue) => `expected ${what}, got ${describeValue(issue.input)}${didYouMean(issue.input, values)}`);
 
 const name = () =>
   v.pipe(
@@ -208,19 +212,19 @@ export function createSchemas(ctx: Ctx) {
   const admin = tbl({ token: v.optional(secretOne(ctx)) });
 
   const logLevel = v.optional(
-    v.picklist(["debug", "info", "warn", "error"], expected('one of "debug", "info", "warn", "error"')),
+    oneOf(["debug", "info", "warn", "error"], 'one of "debug", "info", "warn", "error"'),
     DEFAULTS.log_level,
   );
 
   const verify = tbl({
-    preset: v.optional(v.picklist(PRESETS, expected(`a preset (${PRESETS.join(", ")})`))),
-    scheme: v.optional(v.picklist(SCHEMES, expected(`a scheme (${SCHEMES.join(", ")})`))),
+    preset: v.optional(oneOf(PRESETS, `a preset (${PRESETS.join(", ")})`)),
+    scheme: v.optional(oneOf(SCHEMES, `a scheme (${SCHEMES.join(", ")})`)),
     secret: v.optional(secretList(ctx)),
     tolerance: v.optional(duration()),
     url: v.optional(httpUrl()),
     header: v.optional(headerName()),
-    algorithm: v.optional(v.picklist(["sha1", "sha256", "sha512"], expected('"sha1", "sha256" or "sha512"'))),
-    encoding: v.optional(v.picklist(["hex", "base64"], expected('"hex" or "base64"'))),
+    algorithm: v.optional(oneOf(["sha1", "sha256", "sha512"], '"sha1", "sha256" or "sha512"')),
+    encoding: v.optional(oneOf(["hex", "base64"], '"hex" or "base64"')),
     prefix: v.optional(str()),
     signed: v.optional(str()),
     timestamp_header: v.optional(headerName()),
@@ -245,7 +249,7 @@ export function createSchemas(ctx: Ctx) {
 
   const target = tbl({
     name: name(),
-    kind: v.optional(v.picklist(["push", "listen"], expected('"push" or "listen"')), DEFAULTS.target.kind),
+    kind: v.optional(oneOf(["push", "listen"], '"push" or "listen"'), DEFAULTS.target.kind),
     url: v.optional(converted(parseTargetUrl)),
     signing: v.optional(tbl({ secret: secretList(ctx) })),
     token: v.optional(secretOne(ctx)),

@@ -16,14 +16,19 @@ export interface Report {
 const TEMPLATE_FIELDS = new Set(["body", "timestamp", "id", "url"]);
 // Presets whose providers sign the URL they called, so we must know it.
 const URL_SIGNING_PRESETS = new Set(["twilio", "square"]);
+// Presets that sign a timestamp and check it against `tolerance` (core/verify/presets.ts:
+// the ones built with s.toleranceSec). On the others `tolerance` has no effect.
+const TIMESTAMPED_PRESETS = new Set(["standard-webhooks", "svix", "stripe", "gitlab", "slack", "paddle", "mailgun", "point"]);
 
 /**
  * Builds a source's VerifySpec from its verify table: exactly one of preset or
- * scheme, only the keys that kind uses, the secrets and headers it needs.
+ * scheme, only the keys that kind uses, the secrets and headers it needs, and
+ * a warning for keys that would have no effect. `src.verify` may lack keys whose
+ * value was wrong (already reported): a key counts as set when the raw table has it.
  * Problems and warnings go to `report`; null when there were problems.
  */
 export function buildVerifySpec(
-  src: RawSource,
+  src: Pick<Partial<RawSource>, "name"> & { verify: Partial<RawSource["verify"]> },
   at: (...keys: string[]) => Path,
   publicUrl: string | undefined,
   serverKnown: boolean,
@@ -31,14 +36,19 @@ export function buildVerifySpec(
   report: Report,
 ): VerifySpec | null {
   const vf = src.verify;
-  if (vf.preset !== undefined && vf.scheme !== undefined) {
+  // Look at the raw table: a key whose value failed to parse or resolve is still "set".
+  const rawVerify: Record<string, unknown> = isTable(rawItem) && isTable(rawItem.verify) ? rawItem.verify : vf;
+  const isSet = (key: string) => rawVerify[key] !== undefined;
+  if (isSet("preset") && isSet("scheme")) {
     report.problem(at(), "set either preset or scheme, not both");
     return null;
   }
-  if (vf.preset === undefined && vf.scheme === undefined) {
+  if (!isSet("preset") && !isSet("scheme")) {
     report.problem(at(), 'expected a preset (like preset = "stripe") or a scheme (hmac, shared-secret, basic, none)');
     return null;
   }
+  // An unknown preset or scheme (reported with its suggestion): which keys it takes is unknown.
+  if (vf.preset === undefined && vf.scheme === undefined) return null;
   const kind = vf.preset !== undefined ? "preset" : vf.scheme!;
   const label = vf.preset !== undefined ? `preset "${vf.preset}"` : `scheme ${vf.scheme}`;
   const allowed: Record<string, string[]> = {
@@ -49,10 +59,10 @@ export function buildVerifySpec(
     none: ["scheme"],
   };
   let ok = true;
-  // Look at the raw table: a key whose value failed to resolve is still "set".
-  const rawVerify = isTable(rawItem) && isTable(rawItem.verify) ? rawItem.verify : vf;
+  const known = new Set(Object.values(allowed).flat());
   for (const key of Object.keys(rawVerify)) {
-    if (rawVerify[key as keyof typeof rawVerify] !== undefined && !allowed[kind]!.includes(key)) {
+    // An unknown key (`secert`) is reported as such, with its suggestion.
+    if (isSet(key) && known.has(key) && !allowed[kind]!.includes(key)) {
       report.problem(at(key), `not used by ${label}`);
       ok = false;
     }
@@ -63,9 +73,13 @@ export function buildVerifySpec(
   }
   const secrets = vf.secret;
   if (secrets === undefined) {
-    if (!("secret" in rawVerify)) report.problem(at("secret"), `required for ${label}`);
+    if (!isSet("secret")) report.problem(at("secret"), `required for ${label}`);
     ok = false;
   }
+  // Set, but unused by what was chosen: not an error (the config still means something), but said.
+  const noEffect = (key: string, why: string) => {
+    if (vf[key as keyof typeof vf] !== undefined) report.warn(at(key), `has no effect: ${why}`);
+  };
   const toleranceSec = (vf.tolerance ?? defaultMs(DEFAULTS.source.tolerance)) / 1000;
   const derivedUrl = (why: string): string | undefined => {
     const url = vf.url ?? (publicUrl ? `${publicUrl}/in/${src.name}` : undefined);
@@ -77,25 +91,28 @@ export function buildVerifySpec(
   };
 
   if (kind === "preset") {
+    if (!TIMESTAMPED_PRESETS.has(vf.preset!)) noEffect("tolerance", `${label} signs no timestamp`);
+    if (!URL_SIGNING_PRESETS.has(vf.preset!)) noEffect("url", `${label} does not sign the URL`);
     const url = URL_SIGNING_PRESETS.has(vf.preset!) ? derivedUrl(`${label} signs the public URL`) : vf.url;
     return ok ? { kind: "preset", preset: vf.preset!, secrets: secrets!, toleranceSec, ...(url ? { url } : {}) } : null;
   }
   if (kind === "shared-secret" || kind === "hmac") {
-    if (vf.header === undefined) {
+    if (!isSet("header")) {
       report.problem(at("header"), `required for ${label}`);
       ok = false;
     }
   }
   if (kind === "shared-secret") return ok ? { kind, header: vf.header!, secrets: secrets! } : null;
   if (kind === "basic") {
-    if (vf.username === undefined) {
+    if (!isSet("username")) {
       report.problem(at("username"), `required for ${label}`);
       ok = false;
     }
     return ok ? { kind, username: vf.username!, secrets: secrets! } : null;
   }
 
-  // hmac
+  // hmac. A `signed` that is not a string is reported already; its placeholders are unknown.
+  if (isSet("signed") && vf.signed === undefined) return null;
   const signed = vf.signed ?? DEFAULTS.hmac.signed;
   for (const [, field] of signed.matchAll(/\{([^}]*)\}/g)) {
     if (!TEMPLATE_FIELDS.has(field!)) {
@@ -103,14 +120,18 @@ export function buildVerifySpec(
       ok = false;
     }
   }
-  if (signed.includes("{timestamp}") && vf.timestamp_header === undefined) {
+  if (signed.includes("{timestamp}") && !isSet("timestamp_header")) {
     report.problem(at("timestamp_header"), "required when signed uses {timestamp}");
     ok = false;
   }
-  if (signed.includes("{id}") && vf.id_header === undefined) {
+  if (signed.includes("{id}") && !isSet("id_header")) {
     report.problem(at("id_header"), "required when signed uses {id}");
     ok = false;
   }
+  // The timestamp header alone turns the tolerance check on (core/verify/generic.ts).
+  if (vf.tolerance !== undefined && !isSet("timestamp_header")) report.warn(at("tolerance"), "has no effect without timestamp_header");
+  if (!signed.includes("{url}")) noEffect("url", "signed does not use {url}");
+  if (!signed.includes("{id}")) noEffect("id_header", "signed does not use {id}");
   const url = signed.includes("{url}") ? derivedUrl("signed uses {url}") : vf.url;
   if (!ok) return null;
   return {

@@ -34,6 +34,38 @@ describe("isForbiddenAddress", () => {
     }
   });
 
+  test("refuses IPv6 that embeds a refused IPv4: NAT64 (well-known and local-use, every RFC 6052 length), 6to4 and Teredo", () => {
+    for (const host of [
+      "64:ff9b::a9fe:a9fe", // well-known NAT64 prefix, 64:ff9b::/96
+      "[64:ff9b:1::a9fe:a9fe]", // local-use 64:ff9b:1::/48 used as a /96
+      "64:ff9b:1::169.254.169.254",
+      "64:ff9b:1:a9fe:a9:fe00::", // a /48 prefix: bits 48-63 and 72-87
+      "64:ff9b:1:a9:fe:a9fe::", // a /56 prefix: bits 56-63 and 72-95
+      "64:ff9b:1:0:a9:fea9:fe00:0", // a /64 prefix: bits 72-103
+      "64:ff9b:1::6464:64c8", // Alibaba's 100.100.100.200
+      "2002:a9fe:a9fe::1", // 6to4: bits 16-48
+      "[2002:a9fe:1::]",
+      "2001:0:4136:e378:8000:63bf:5601:5601", // Teredo: client 169.254.169.254, obfuscated (XOR 0xffffffff)
+      "2001::5601:fffe", // Teredo client 169.254.0.1
+    ]) {
+      expect([host, isForbiddenAddress(host)]).toEqual([host, true]);
+    }
+  });
+
+  test("allows NAT64, 6to4 and Teredo addresses whose embedded IPv4 is allowed", () => {
+    for (const host of [
+      "64:ff9b::a00:1", // 10.0.0.1
+      "64:ff9b:1::c0a8:10a", // 192.168.1.10
+      "64:ff9b:1:c0a8:1:a00::", // /48 form of 192.168.1.10
+      "2002:a00:1::1", // 6to4 of 10.0.0.1
+      "2001:0:4136:e378:8000:63bf:f5ff:fffe", // Teredo client 10.0.0.1
+      "2001:db8::a9fe:a9fe", // documentation prefix, not Teredo (2001:0::/32)
+      "64:ff9c::a9fe:a9fe", // outside both NAT64 prefixes
+    ]) {
+      expect([host, isForbiddenAddress(host)]).toEqual([host, false]);
+    }
+  });
+
   test("refuses metadata hostnames in any case", () => {
     expect(isForbiddenAddress("metadata.google.internal")).toBe(true);
     expect(isForbiddenAddress("METADATA.google.internal.")).toBe(true);

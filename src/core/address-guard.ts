@@ -1,6 +1,7 @@
 /**
  * Which target hosts hookrelay refuses: link-local and cloud-metadata
- * addresses, in every spelling a URL parser or resolver may accept. Checked at
+ * addresses, in every spelling a URL parser or resolver may accept, also when
+ * embedded in an IPv6 address (mapped, NAT64, 6to4, Teredo). Checked at
  * config time on the URL's host and at send time on the resolved address,
  * so a DNS name pointing at 169.254.169.254 is caught too. Other private
  * addresses (10/8, 192.168/16, loopback) are allowed: they are the point.
@@ -56,9 +57,23 @@ function isForbiddenIPv6(g: number[]): boolean {
   }
   // 64:ff9b::/96 NAT64 embeds the IPv4 address in the last 32 bits.
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return isForbiddenIPv4(low32);
+  // 64:ff9b:1::/48 is NAT64 for local use (RFC 8215): the operator picks a prefix of 48 bits or
+  // longer, which we cannot see, so every RFC 6052 layout that fits is decoded and any refused one refuses.
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return LOCAL_NAT64_PREFIX_BITS.some((bits) => isForbiddenIPv4(nat64Embedded(g, bits)));
   // 2002::/16 6to4 embeds it in bits 16..48.
   if (g0 === 0x2002) return isForbiddenIPv4(((g1 << 16) | g2) >>> 0);
+  // 2001:0::/32 Teredo ends with the client's IPv4 address, every bit inverted.
+  if (g0 === 0x2001 && g1 === 0) return isForbiddenIPv4(~low32 >>> 0);
   return false;
+}
+
+const LOCAL_NAT64_PREFIX_BITS = [48, 56, 64, 96];
+
+// RFC 6052 §2.2: the IPv4 address follows a prefix of `prefixBits`; below /96 it skips bits 64..71 (the "u" octet).
+function nat64Embedded(g: number[], prefixBits: number): number {
+  const bytes = g.flatMap((x) => [x >> 8, x & 0xff]);
+  const v4Bytes = prefixBits === 96 ? bytes.slice(12) : bytes.filter((_, i) => i !== 8).slice(prefixBits / 8, prefixBits / 8 + 4);
+  return ((v4Bytes[0]! << 24) | (v4Bytes[1]! << 16) | (v4Bytes[2]! << 8) | v4Bytes[3]!) >>> 0;
 }
 
 /**

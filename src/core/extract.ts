@@ -69,9 +69,28 @@ export function bodyHashKey(body: Uint8Array): string {
   return `sha256:${createHash("sha256").update(body).digest("hex")}`;
 }
 
+/** Dedupe keys longer than this (UTF-8 bytes) are stored as `key-sha256:<hex>` of the key. */
+export const MAX_DEDUPE_KEY_BYTES = 256;
+/** Event types are cut to this many characters. */
+export const MAX_EVENT_TYPE_CHARS = 200;
+const HASHED_KEY_PREFIX = "key-sha256:";
+
+/**
+ * A key as stored: as given up to MAX_DEDUPE_KEY_BYTES, else its SHA-256, so
+ * that a provider's megabyte-long id neither bloats the index and every list
+ * page nor loses exactness (different keys, different hashes). Its own
+ * prefix differs from the body hash's, and a short key that already starts
+ * with it is hashed too: a literal key can never equal a long key's hash.
+ */
+function storedKey(key: string): string {
+  if (Buffer.byteLength(key, "utf8") <= MAX_DEDUPE_KEY_BYTES && !key.startsWith(HASHED_KEY_PREFIX)) return key;
+  return HASHED_KEY_PREFIX + createHash("sha256").update(key, "utf8").digest("hex");
+}
+
 /**
  * The dedupe key: every ref's value joined (a composite key such as Points'
  * order id + event), or the body hash when there are no refs or any is missing.
+ * A key over MAX_DEDUPE_KEY_BYTES is stored as its hash (storedKey).
  */
 export function dedupeKeyOf(refs: ValueRef[], ctx: ExtractContext, fields: () => unknown): string {
   if (refs.length === 0) return bodyHashKey(ctx.body);
@@ -81,14 +100,14 @@ export function dedupeKeyOf(refs: ValueRef[], ctx: ExtractContext, fields: () =>
     if (v === null) return bodyHashKey(ctx.body);
     parts.push(v);
   }
-  return parts.length === 1 ? parts[0]! : JSON.stringify(parts);
+  return storedKey(parts.length === 1 ? parts[0]! : JSON.stringify(parts));
 }
 
-/** The event type: the first ref with a value, or null. */
+/** The event type: the first ref with a value (cut to MAX_EVENT_TYPE_CHARS), or null. */
 export function eventTypeOf(refs: ValueRef[], ctx: ExtractContext, fields: () => unknown): string | null {
   for (const ref of refs) {
     const v = readRef(ref, ctx, fields);
-    if (v !== null) return v.slice(0, 200);
+    if (v !== null) return v.slice(0, MAX_EVENT_TYPE_CHARS);
   }
   return null;
 }

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { isForwardableHeader, selectForwardHeaders } from "./forward-headers.ts";
+import { contentEncodingHeader, isForwardableHeader, selectForwardHeaders } from "./forward-headers.ts";
 
 const stored: [string, string][] = [
   ["Host", "hooks.example.com"],
@@ -30,4 +30,11 @@ test("a provider's webhook-* headers cannot override hookrelay's own signature",
   expect(isForwardableHeader("Webhook-Signature")).toBe(false);
   expect(isForwardableHeader("hookrelay-attempt")).toBe(false);
   expect(isForwardableHeader("svix-signature")).toBe(true);
+});
+
+test("the stored Content-Encoding is always sent, once, even when forward_headers also names it", () => {
+  const stored: [string, string][] = [["Content-Encoding", "gzip"], ["x-event", "a"]];
+  expect(selectForwardHeaders(stored, ["content-encoding", "x-event"])).toEqual([["x-event", "a"]]);
+  expect(contentEncodingHeader(stored)).toEqual(["content-encoding", "gzip"]);
+  expect(contentEncodingHeader([["x-event", "a"]])).toBeNull();
 });

@@ -24,7 +24,7 @@ const NEVER = new Set([
   "host",
   "content-length",
   "content-type", // sent from the stored content type, exactly once
-  "content-encoding", // the stored body is sent as stored; the target must not re-decode it
+  "content-encoding", // sent from contentEncodingHeader, exactly once, whatever forward_headers says
   "cookie",
   "authorization",
   "expect",
@@ -49,4 +49,15 @@ export function selectForwardHeaders(stored: readonly [string, string][], allowe
   if (allowed.length === 0) return [];
   const wanted = new Set(allowed.map((n) => n.toLowerCase()));
   return stored.filter(([name]) => wanted.has(name.toLowerCase()) && isForwardableHeader(name));
+}
+
+/**
+ * The stored Content-Encoding, sent with every delivery: the body goes out as
+ * received (still compressed), so the target needs it to read the body.
+ *
+ * @example contentEncodingHeader([["content-encoding", "gzip"]]) // ["content-encoding", "gzip"]
+ */
+export function contentEncodingHeader(stored: readonly [string, string][]): [string, string] | null {
+  const found = stored.find(([name]) => name.toLowerCase() === "content-encoding");
+  return found ? ["content-encoding", found[1]] : null;
 }

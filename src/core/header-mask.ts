@@ -1,12 +1,17 @@
 /**
- * Which provider headers carry credentials, and their masked form. Shared
- * secrets (Points' X-Webhook-Secret, GitLab's X-Gitlab-Token), basic-auth and
- * cookies arrive as plain header values; the admin side never shows them.
+ * Which provider headers carry credentials, and their redacted form. Shared
+ * secrets (Points' X-Webhook-Secret, GitLab's X-Gitlab-Token, a shared-secret
+ * source's own header), basic-auth and cookies arrive as plain header values:
+ * ingest stores them redacted (redactHeaders, names from the source's scheme),
+ * and the admin side masks any other header whose name looks secret.
  * Signatures stay visible: they are derived values, and comparing them is
  * how an operator debugs a mismatch.
  */
 const SENSITIVE_NAMES = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-webhook-secret", "x-gitlab-token", "x-api-key"]);
 const SENSITIVE_PARTS = ["secret", "token", "password", "passwd", "api-key", "apikey", "credential", "session"];
+// Credentials for the relay or a proxy in front of it, whatever the scheme: never forwarded, never needed later.
+const ALWAYS_REDACTED = ["authorization", "proxy-authorization", "cookie"];
+const REDACTED = /^\[redacted: \d+ chars\]$/;
 
 /** True when a header's value may be a credential and must not be displayed. */
 export function isSensitiveHeader(name: string): boolean {
@@ -14,12 +19,31 @@ export function isSensitiveHeader(name: string): boolean {
   return SENSITIVE_NAMES.has(n) || SENSITIVE_PARTS.some((p) => n.includes(p));
 }
 
-/** The value shown in place of a sensitive one: its length only. */
-export function maskedValue(value: string): string {
-  return `[masked, ${value.length} chars]`;
+/** The value stored or shown in place of a credential: its length only. */
+export function redactedValue(value: string): string {
+  return `[redacted: ${value.length} chars]`;
 }
 
-/** Copies headers with every sensitive value replaced by its masked form. */
+/** True when a value is already in its redacted form. */
+export function isRedacted(value: string): boolean {
+  return REDACTED.test(value);
+}
+
+/** Copies headers with every sensitive value replaced by its redacted form (for display). */
 export function maskHeaders(headers: readonly (readonly [string, string])[]): [string, string][] {
-  return headers.map(([n, v]) => [n, isSensitiveHeader(n) ? maskedValue(v) : v]);
+  return headers.map(([n, v]) => [n, isSensitiveHeader(n) && !isRedacted(v) ? redactedValue(v) : v]);
+}
+
+/** The lower-cased header names a source stores redacted: its scheme's credential headers and the relay-wide ones. */
+export function redactionSet(credentialHeaders: readonly string[]): ReadonlySet<string> {
+  return new Set([...ALWAYS_REDACTED, ...credentialHeaders.map((n) => n.toLowerCase())]);
+}
+
+/**
+ * Copies headers with the values of `names` (lower-cased) redacted, for storage.
+ *
+ * @example redactHeaders([["x-hook-key", "s3cret"]], new Set(["x-hook-key"])) // [["x-hook-key", "[redacted: 6 chars]"]]
+ */
+export function redactHeaders(headers: readonly (readonly [string, string])[], names: ReadonlySet<string>): [string, string][] {
+  return headers.map(([n, v]) => [n, names.has(n.toLowerCase()) ? redactedValue(v) : v]);
 }

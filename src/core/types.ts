@@ -73,8 +73,12 @@ export interface InboundRequest {
   body: Uint8Array;
 }
 
-/** Expected outcomes are values, never exceptions (STYLE.md). */
-export type VerifyResult = { ok: true } | { ok: false; reason: string };
+/**
+ * Expected outcomes are values, never exceptions (STYLE.md). `reason` is a
+ * short code (metrics, stored rejections); `message` says in words what was
+ * wrong, without secrets or the expected signature.
+ */
+export type VerifyResult = { ok: true } | { ok: false; reason: string; message: string };
 
 /** Per-preset defaults a source inherits unless config overrides them. */
 export interface PresetDefaults {

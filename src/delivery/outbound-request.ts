@@ -1,10 +1,11 @@
 /**
  * The headers of one attempt: the provider headers the source forwards, the
- * stored Content-Type, and hookrelay's own Standard Webhooks signature.
+ * stored Content-Type and Content-Encoding, and hookrelay's own Standard
+ * Webhooks signature.
  * `webhook-id` is the event id: stable across retries, replays and targets,
  * so a target can dedupe on it; the timestamp and signature are fresh per attempt.
  */
-import { selectForwardHeaders } from "../core/forward-headers.ts";
+import { contentEncodingHeader, selectForwardHeaders } from "../core/forward-headers.ts";
 import { signStandardWebhook } from "../core/outbound-signing.ts";
 import type { LeasedDelivery } from "../store/deliveries.ts";
 
@@ -18,6 +19,8 @@ export function buildOutboundHeaders(
   const timestampSec = Math.floor(opts.nowMs / 1000);
   const headers: [string, string][] = selectForwardHeaders(d.headers ?? [], opts.forwardHeaders);
   if (d.contentType !== null) headers.push(["content-type", d.contentType]);
+  const encoding = contentEncodingHeader(d.headers ?? []);
+  if (encoding) headers.push(encoding);
   headers.push(["user-agent", USER_AGENT]);
   headers.push(["webhook-id", d.eventId]);
   headers.push(["webhook-timestamp", String(timestampSec)]);

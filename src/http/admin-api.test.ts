@@ -123,7 +123,7 @@ describe("one event", () => {
     expect(body.request.method).toBe("POST");
     expect(body.request.path).toBe("/in/shop");
     expect(body.request.headers[0]).toEqual(["content-type", "application/json"]);
-    expect(body.request.headers[2][1]).toBe("[masked, 14 chars]");
+    expect(body.request.headers[2][1]).toBe("[redacted: 14 chars]");
     expect(JSON.parse(body.request.body).id).toBe(e.dedupeKey);
     expect(Buffer.from(body.request.bodyBase64, "base64").toString()).toBe(body.request.body);
     const audit = body.deliveries.find((d: any) => d.target === "audit");
@@ -177,7 +177,7 @@ describe("sources, targets and rejections", () => {
       });
     const body = (await (await api("/api/rejections")).json()) as { rejections: any[] };
     expect(body.rejections.map((r) => r.reason)).toEqual(["missing_signature", "bad_signature"]);
-    expect(body.rejections[0].headers).toEqual([["x-webhook-secret", "[masked, 5 chars]"]]);
+    expect(body.rejections[0].headers).toEqual([["x-webhook-secret", "[redacted: 5 chars]"]]);
     expect(body.rejections[0].bodyExcerpt).toBe("{}");
   });
 });

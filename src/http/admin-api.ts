@@ -7,13 +7,14 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "../config/types.ts";
-import { getEvent, listEvents, listRejections } from "../store/admin-queries.ts";
+import { getEvent, getRejection, listEvents, listRejections } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import type { Store } from "../store/index.ts";
 import type { AdminActions } from "./admin-actions.ts";
-import { parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter } from "./admin-params.ts";
-import { eventDetailJson, eventJson, publicBaseUrl, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
+import { parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
+import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { isSameOrigin, type AdminAuth } from "./auth.ts";
+import { requestClientKey, tooManyAttempts } from "./failed-auth-limiter.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { API_HEADERS, withHeaders } from "./security-headers.ts";
 
@@ -32,13 +33,13 @@ const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...API_HEADERS } });
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** Why a request may not use the API, or null when it may. */
-export function refuseAdminRequest(auth: AdminAuth, request: Request): HttpError | null {
-  const who = auth.identify(request);
-  if (who === null)
-    return new HttpError(401, "unauthorized", "missing or wrong admin token", auth.required ? { "www-authenticate": "Bearer" } : {});
+/** Why a request from client address `addr` may not use the API, or null when it may. */
+export function refuseAdminRequest(auth: AdminAuth, request: Request, addr: string): HttpError | null {
+  const id = auth.identify(request, addr);
+  if (!id.ok && id.retryAfterSec > 0) return tooManyAttempts(id.retryAfterSec);
+  if (!id.ok) return new HttpError(401, "unauthorized", "missing or wrong admin token", auth.required ? { "www-authenticate": "Bearer" } : {});
   // A custom header cannot be sent cross-site without a CORS preflight, which we never grant.
-  if (who !== "bearer" && !SAFE_METHODS.has(request.method) && !isSameOrigin(request) && !request.headers.has("x-requested-with"))
+  if (id.who !== "bearer" && !SAFE_METHODS.has(request.method) && !isSameOrigin(request) && !request.headers.has("x-requested-with"))
     return new HttpError(403, "csrf", "cross-site request refused");
   return null;
 }
@@ -55,8 +56,8 @@ export function adminApiController(opts: AdminControllerOptions) {
   const client = store.reads;
   return new Elysia()
     .onError(({ error }) => withHeaders(errorResponse(error), API_HEADERS))
-    .onBeforeHandle(({ request }) => {
-      const refused = refuseAdminRequest(auth, request);
+    .onBeforeHandle(({ request, server }) => {
+      const refused = refuseAdminRequest(auth, request, requestClientKey(server, request));
       if (refused) return withHeaders(errorResponse(refused), API_HEADERS);
     })
     .get("/api/events", async ({ query }) => {
@@ -124,6 +125,11 @@ export function adminApiController(opts: AdminControllerOptions) {
     .get("/api/rejections", async ({ query }) => {
       const page = await listRejections(client, parseRejectionFilter(query));
       return json({ rejections: page.rejections.map(rejectionJson), nextCursor: page.nextCursor });
+    })
+    .get("/api/rejections/:id", async ({ params }) => {
+      const r = await getRejection(client, parseRejectionId(params.id));
+      if (!r) throw new HttpError(404, "not_found", "no such rejection");
+      return json(rejectionDetailJson(r));
     })
     .all("/api/*", () => {
       throw new HttpError(404, "not_found", "no such API route");

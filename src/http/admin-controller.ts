@@ -1,6 +1,6 @@
 /**
  * Everything served on admin_listen besides health: the JSON API and the UI,
- * sharing one AdminAuth (sessions, login limiter) and one AdminActions.
+ * sharing one AdminAuth (sessions, failed-token limiter) and one AdminActions.
  */
 import { Elysia } from "elysia";
 import type { Config } from "../config/types.ts";
@@ -8,7 +8,7 @@ import type { CompiledSource } from "../ingest/sources.ts";
 import type { Store } from "../store/index.ts";
 import { createAdminActions, type EngineHooks } from "./admin-actions.ts";
 import { adminApiController } from "./admin-api.ts";
-import { AdminAuth } from "./auth.ts";
+import type { AdminAuth } from "./auth.ts";
 import { uiController } from "./ui-controller.ts";
 
 /** What the admin side needs from app.ts. */
@@ -20,11 +20,13 @@ export interface AdminOptions {
   engine?: EngineHooks | null;
   /** The public listener's bound port once listening, for endpoint URLs. */
   publicPort?: () => number | null;
+  /** Sessions and failed-token counts, shared with /metrics. */
+  auth: AdminAuth;
 }
 
 /** The admin API and UI as one Elysia plugin. */
 export function adminController(o: AdminOptions) {
-  const auth = new AdminAuth({ token: o.config.admin.token, nowMs: o.nowMs });
+  const auth = o.auth;
   const actions = createAdminActions({ store: o.store, config: o.config, sources: o.sources, nowMs: o.nowMs, engine: o.engine });
   const opts = { store: o.store, config: o.config, actions, auth, nowMs: o.nowMs, publicPort: o.publicPort ?? (() => null) };
   return new Elysia().use(adminApiController(opts)).use(uiController(opts));

@@ -94,6 +94,12 @@ export function parseEventId(id: string): string {
   return id;
 }
 
+/** A rejection id from a path, or HttpError(404). */
+export function parseRejectionId(id: string): string {
+  if (!v.is(RejectionId, id)) throw new HttpError(404, "not_found", "no such rejection");
+  return id;
+}
+
 /** The optional `{"target"}` of a redeliver request (empty body allowed). */
 export function parseRedeliverBody(text: string): { target?: string } {
   if (text.trim() === "") return {};

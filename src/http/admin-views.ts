@@ -24,8 +24,31 @@ export function bodyText(body: Uint8Array | null): string | null {
   }
 }
 
-/** One events-list entry. */
-export function eventJson(e: EventSummary) {
+/** Longest value a list entry carries (characters); a longer one is cut and ends in "…". */
+export const LIST_VALUE_MAX_CHARS = 256;
+
+/** `value` cut to LIST_VALUE_MAX_CHARS with an ellipsis, never inside a surrogate pair. */
+function clipValue(value: string): string {
+  if (value.length <= LIST_VALUE_MAX_CHARS) return value;
+  const end = LIST_VALUE_MAX_CHARS - 1;
+  const code = value.charCodeAt(end - 1);
+  return `${value.slice(0, code >= 0xd800 && code <= 0xdbff ? end - 1 : end)}…`;
+}
+
+/**
+ * A list entry with the long ones among `fields` cut (a dedupe key, event type
+ * or error may be a megabyte, and a list repeats it on every row) and, when any
+ * was, `truncated` naming them. The detail page and endpoint carry them whole.
+ */
+function clipFields<T extends Record<string, unknown>>(entry: T, fields: (keyof T & string)[]): T & { truncated?: string[] } {
+  const cut = fields.filter((f) => typeof entry[f] === "string" && (entry[f] as string).length > LIST_VALUE_MAX_CHARS);
+  if (cut.length === 0) return entry;
+  const out: Record<string, unknown> = { ...entry, truncated: cut };
+  for (const f of cut) out[f] = clipValue(entry[f] as string);
+  return out as T & { truncated: string[] };
+}
+
+function eventFields(e: EventSummary) {
   return {
     id: e.id,
     source: e.source,
@@ -37,13 +60,18 @@ export function eventJson(e: EventSummary) {
     erasedAt: iso(e.erasedAt),
   };
 }
+
+/** One events-list entry (long dedupe key and event type cut). */
+export function eventJson(e: EventSummary) {
+  return clipFields(eventFields(e), ["dedupeKey", "eventType"]);
+}
 /** An events-list entry as the API returns it. */
 export type EventJson = ReturnType<typeof eventJson>;
 
-/** One event with its raw request (headers masked) and every delivery attempt. */
+/** One event with its raw request (headers masked) and every delivery attempt, every value whole. */
 export function eventDetailJson(e: EventDetail) {
   return {
-    ...eventJson(e),
+    ...eventFields(e),
     lastDuplicateAt: iso(e.lastDuplicateAt),
     contentType: e.contentType,
     remoteAddr: e.remoteAddr,
@@ -77,8 +105,8 @@ export function eventDetailJson(e: EventDetail) {
 /** One event as the API returns it. */
 export type EventDetailJson = ReturnType<typeof eventDetailJson>;
 
-/** One rejected request (headers masked, body excerpt as text when UTF-8). */
-export function rejectionJson(r: RejectionRow) {
+/** One rejected request, every value whole (headers masked, body excerpt as text when UTF-8). */
+export function rejectionDetailJson(r: RejectionRow) {
   return {
     id: r.id,
     source: r.source,
@@ -92,7 +120,17 @@ export function rejectionJson(r: RejectionRow) {
     remoteAddr: r.remoteAddr,
   };
 }
-/** A rejection as the API returns it. */
+/** A rejection as its own endpoint returns it. */
+export type RejectionDetailJson = ReturnType<typeof rejectionDetailJson>;
+
+/** One rejections-list entry (long header values cut). */
+export function rejectionJson(r: RejectionRow) {
+  const full = rejectionDetailJson(r);
+  if (!full.headers.some(([, value]) => value.length > LIST_VALUE_MAX_CHARS)) return full as typeof full & { truncated?: string[] };
+  const headers = full.headers.map(([name, value]): [string, string] => [name, clipValue(value)]);
+  return { ...full, headers, truncated: ["headers"] };
+}
+/** A rejections-list entry as the API returns it. */
 export type RejectionJson = ReturnType<typeof rejectionJson>;
 
 // A target URL may carry credentials in its userinfo or query: show neither.
@@ -111,7 +149,7 @@ export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number) {
   const circuitOpen = s.circuitOpenUntil !== null && s.circuitOpenUntil > nowMs;
   const la = s.lastAttempt;
   const lastAttemptFailed = la !== null && (la.statusCode === null || la.statusCode < 200 || la.statusCode > 299);
-  return {
+  const entry = {
     name: t.name,
     kind: t.kind,
     url: t.kind === "push" ? displayUrl(t.url) : null,
@@ -129,6 +167,7 @@ export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number) {
     lastAttemptAt: iso(la?.at ?? null),
     lastError: s.lastError ?? (lastAttemptFailed ? (la.error ?? `HTTP ${la.statusCode}`) : null),
   };
+  return clipFields(entry, ["disabledReason", "lastError"]);
 }
 /** A target as the API returns it. */
 export type TargetJson = ReturnType<typeof targetJson>;

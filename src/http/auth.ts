@@ -1,15 +1,16 @@
 /**
  * Admin authentication. The API takes `Authorization: Bearer <admin.token>`;
- * the UI logs in once with the token and gets a session cookie holding only
- * an expiry and its HMAC under a key derived from the admin token (the token
- * itself never leaves the server; sessions survive a restart and work on
- * every process sharing the token; changing the token ends them). Cookie-borne
- * state changes must come from our own origin (CSRF); failed logins are
- * rate-limited per remote address. Without a token (loopback only, enforced
- * by config) everything is open, but the Host must be a loopback name so a
- * DNS-rebinding page cannot drive the UI.
+ * the UI logs in once with the token and gets a session cookie holding a
+ * random session id, which this process keeps in a bounded table until the
+ * session expires or logs out (so logout ends it for good, even for a copy of
+ * the cookie; a restart ends every session). Cookie-borne state changes must
+ * come from our own origin (CSRF); failed token attempts (bearer and login)
+ * are rate-limited per client address (failed-auth-limiter.ts). Without a
+ * token (loopback only, enforced by config) everything is open, but the Host
+ * must be a loopback name so a DNS-rebinding page cannot drive the UI.
  */
-import { createHmac, randomBytes, timingSafeEqual, createHash } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { FailedAuthLimiter } from "./failed-auth-limiter.ts";
 
 /** Name of the UI's session cookie. */
 export const SESSION_COOKIE = "hookrelay_session";
@@ -17,14 +18,18 @@ export const SESSION_COOKIE = "hookrelay_session";
 /** How a request proved who it is. */
 export type Principal = "bearer" | "session" | "open";
 
+/** Who a request is: a principal, or refused (with a wait when its address is shut out for failed tokens). */
+export type Identity = { ok: true; who: Principal } | { ok: false; retryAfterSec: number };
+
 /** Token, clock and limits of an AdminAuth. */
 export interface AdminAuthOptions {
   token: string | null;
   nowMs?: () => number;
   sessionTtlMs?: number;
-  /** Failed logins allowed per address within `failureWindowMs`. */
-  maxFailures?: number;
-  failureWindowMs?: number;
+  /** Sessions kept at once; past it the oldest is ended. */
+  maxSessions?: number;
+  /** Counts failed tokens per address; without one, nothing is limited. */
+  limiter?: FailedAuthLimiter;
 }
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
@@ -49,8 +54,10 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 /**
  * True when a state-changing request was sent by a page of this origin.
  * Sec-Fetch-Site is authoritative when present; otherwise Origin must name
- * this host. A request carrying neither is refused: every current browser
- * sends one of them on a POST, so only a forged or ancient client lacks both.
+ * this scheme, host and port (an https page is another origin than the http
+ * listener on the same port). A request carrying neither is refused: every
+ * current browser sends one of them on a POST, so only a forged or ancient
+ * client lacks both.
  */
 export function isSameOrigin(request: Request): boolean {
   const site = request.headers.get("sec-fetch-site");
@@ -58,31 +65,40 @@ export function isSameOrigin(request: Request): boolean {
   const origin = request.headers.get("origin");
   if (origin === null || origin === "null") return false;
   const host = request.headers.get("host") ?? new URL(request.url).host;
+  const scheme = servedOverHttps(request) ? "https:" : "http:";
   try {
-    return new URL(origin).host.toLowerCase() === host.toLowerCase();
+    // Through URL so that default ports and letter case compare equal.
+    return new URL(origin).origin === new URL(`${scheme}//${host}`).origin;
   } catch {
     return false;
   }
 }
 
-/** Session cookies, bearer checks and the failed-login limiter for one process. */
+/**
+ * https directly, or behind a TLS-terminating proxy that says so. A cross-site
+ * page cannot set X-Forwarded-Proto (not a CORS-safelisted header), so trusting it
+ * opens no CSRF path.
+ */
+export function servedOverHttps(request: Request): boolean {
+  return new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim() === "https";
+}
+
+/** Session table, bearer checks and the failed-token limiter for one process. */
 export class AdminAuth {
   readonly #token: string | null;
-  readonly #key: Buffer;
   readonly #nowMs: () => number;
   readonly #ttlMs: number;
-  readonly #maxFailures: number;
-  readonly #windowMs: number;
-  readonly #failures = new Map<string, { startMs: number; count: number }>();
+  readonly #maxSessions: number;
+  readonly #limiter: FailedAuthLimiter | null;
+  // sha256(session id) → expiry, in order of issue; only the hash is kept, so the table holds nothing a cookie can be rebuilt from.
+  readonly #sessions = new Map<string, number>();
 
   constructor(opts: AdminAuthOptions) {
     this.#token = opts.token;
-    // Derived, not random: a restart or a second process behind the same address keeps sessions valid.
-    this.#key = opts.token === null ? randomBytes(32) : createHmac("sha256", opts.token).update("hookrelay session key v1").digest();
     this.#nowMs = opts.nowMs ?? Date.now;
     this.#ttlMs = opts.sessionTtlMs ?? 12 * 3600_000;
-    this.#maxFailures = opts.maxFailures ?? 5;
-    this.#windowMs = opts.failureWindowMs ?? 15 * 60_000;
+    this.#maxSessions = opts.maxSessions ?? 10_000;
+    this.#limiter = opts.limiter ?? null;
   }
 
   /** False when no token is configured (loopback-only mode). */
@@ -90,40 +106,63 @@ export class AdminAuth {
     return this.#token !== null;
   }
 
-  /** Who the request is, or null when it must be refused. */
-  identify(request: Request): Principal | null {
+  /** Who the request from client address `addr` is; a wrong bearer token counts against `addr`. */
+  identify(request: Request, addr: string): Identity {
     if (this.#token === null) {
       const host = request.headers.get("host") ?? new URL(request.url).host;
-      return LOOPBACK_HOST.test(host) ? "open" : null;
+      return LOOPBACK_HOST.test(host) ? { ok: true, who: "open" } : { ok: false, retryAfterSec: 0 };
     }
     const auth = request.headers.get("authorization");
     if (auth !== null) {
+      const wait = this.retryAfterSec(addr);
+      if (wait > 0) return { ok: false, retryAfterSec: wait };
       const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
-      return m && secretsEqual(m[1]!, this.#token) ? "bearer" : null;
+      return this.checkToken(m?.[1] ?? "", addr) ? { ok: true, who: "bearer" } : { ok: false, retryAfterSec: 0 };
     }
-    return this.verifySession(readCookie(request.headers.get("cookie"), SESSION_COOKIE)) ? "session" : null;
+    // Not limited: a session id is not guessable, and an expired cookie is a normal sight.
+    const session = this.verifySession(readCookie(request.headers.get("cookie"), SESSION_COOKIE));
+    return session ? { ok: true, who: "session" } : { ok: false, retryAfterSec: 0 };
   }
 
-  /** True when `candidate` is the admin token. */
-  checkToken(candidate: string): boolean {
-    return this.#token !== null && secretsEqual(candidate, this.#token);
+  /**
+   * True when `candidate` is the admin token and `addr` is not shut out; a
+   * wrong one counts against `addr`. While shut out the token is not even
+   * compared, so the answer cannot tell a right guess from a wrong one.
+   */
+  checkToken(candidate: string, addr: string): boolean {
+    if (this.#token === null || this.retryAfterSec(addr) > 0) return false;
+    if (secretsEqual(candidate, this.#token)) return true;
+    this.#limiter?.recordFailure(addr);
+    return false;
   }
 
-  /** A new session value: `<expiryMs>.<hmac>`. */
+  /** Seconds until `addr` may try a token again, or 0. */
+  retryAfterSec(addr: string): number {
+    return this.#limiter?.retryAfterSec(addr) ?? 0;
+  }
+
+  /** A new session id, valid for the session lifetime or until ended. */
   issueSession(): string {
-    const expiry = String(this.#nowMs() + this.#ttlMs);
-    return `${expiry}.${this.#sign(expiry)}`;
+    const now = this.#nowMs();
+    for (const [key, expiry] of this.#sessions) {
+      if (expiry > now && this.#sessions.size < this.#maxSessions) break;
+      this.#sessions.delete(key);
+    }
+    const id = randomBytes(32).toString("base64url");
+    this.#sessions.set(sessionKey(id), now + this.#ttlMs);
+    return id;
   }
 
-  /** True for an unexpired session value signed by this process. */
+  /** True for a session this process issued that has neither expired nor ended. */
   verifySession(value: string | null): boolean {
     if (!value) return false;
-    const dot = value.indexOf(".");
-    const expiry = value.slice(0, dot);
-    if (dot <= 0 || !/^\d+$/.test(expiry) || Number(expiry) <= this.#nowMs()) return false;
-    const given = Buffer.from(value.slice(dot + 1));
-    const want = Buffer.from(this.#sign(expiry));
-    return given.length === want.length && timingSafeEqual(given, want);
+    const expiry = this.#sessions.get(sessionKey(value));
+    return expiry !== undefined && expiry > this.#nowMs();
+  }
+
+  /** Ends a session: its cookie, and every copy of it, is refused from now on. */
+  endSession(value: string | null): void {
+    if (value) this.#sessions.delete(sessionKey(value));
   }
 
   /** Set-Cookie value for a fresh session. */
@@ -131,35 +170,9 @@ export class AdminAuth {
     const attrs = `Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(this.#ttlMs / 1000)}${secure ? "; Secure" : ""}`;
     return `${SESSION_COOKIE}=${this.issueSession()}; ${attrs}`;
   }
-
-  /** Seconds until `addr` may try again, or 0 when a login attempt is allowed now. */
-  loginRetryAfterSec(addr: string): number {
-    const f = this.#failures.get(addr);
-    if (!f) return 0;
-    const left = f.startMs + this.#windowMs - this.#nowMs();
-    if (left <= 0) {
-      this.#failures.delete(addr);
-      return 0;
-    }
-    return f.count >= this.#maxFailures ? Math.ceil(left / 1000) : 0;
-  }
-
-  /** Counts a failed login against `addr`. */
-  recordLoginFailure(addr: string): void {
-    const now = this.#nowMs();
-    const f = this.#failures.get(addr);
-    if (f && now - f.startMs < this.#windowMs) f.count++;
-    else {
-      // Bound memory under a spray of addresses: forget the oldest entry.
-      if (this.#failures.size >= 10_000) this.#failures.delete(this.#failures.keys().next().value!);
-      this.#failures.set(addr, { startMs: now, count: 1 });
-    }
-  }
-
-  #sign(expiry: string): string {
-    return createHmac("sha256", this.#key).update(`session:${expiry}`).digest("base64url");
-  }
 }
+
+const sessionKey = (id: string) => sha256(id).toString("base64url");
 
 /** Set-Cookie value that removes the session. */
 export const CLEAR_SESSION_COOKIE = `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;

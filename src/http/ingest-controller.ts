@@ -55,7 +55,7 @@ export function ingestController(opts: IngestControllerOptions) {
           case "handshake":
             return new Response(result.body, { status: result.status, headers: { "content-type": result.contentType } });
           case "rejected":
-            return errorResponse(new HttpError(401, result.reason, `verification failed: ${result.reason}`));
+            return errorResponse(new HttpError(401, result.reason, result.message));
           case "unavailable":
             return errorResponse(
               new HttpError(503, "store_unavailable", `event not stored (${result.error.code}); retry later`, { "retry-after": retryAfter }),

@@ -2,45 +2,56 @@
  * `GET /listen/<target>` on the public listener: the WebSocket that a
  * `hookrelay listen` client opens (docs/LISTEN.md). The upgrade request must
  * carry `Authorization: Bearer <target token>`, checked in constant time
- * before the upgrade: unknown or push target → 404, missing or wrong token →
- * 401, relay stopping → 503. The same route without an upgrade answers the
- * same checks, then 426: the client's preflight, because a browser-style
- * WebSocket client cannot see why an upgrade was refused.
+ * before the upgrade: an unknown or push target, a missing or wrong token all
+ * get the same 401 (so the public port does not tell which names exist), and
+ * count as failed attempts of the client's address (failed-auth-limiter.ts:
+ * past a few, 429); relay stopping → 503. The same route without an upgrade
+ * answers the same checks, then 426: the client's preflight, because a
+ * browser-style WebSocket client cannot see why an upgrade was refused.
  */
+import { randomBytes } from "node:crypto";
 import { Elysia } from "elysia";
 import { parseListenMessage } from "../core/listen-protocol.ts";
 import type { ListenHub } from "../delivery/listen-hub.ts";
 import type { ListenSession } from "../delivery/listen-session.ts";
 import type { Logger } from "../log/logger.ts";
 import { secretsEqual } from "./auth.ts";
+import { requestClientKey, tooManyAttempts, type FailedAuthLimiter } from "./failed-auth-limiter.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 
-/** Why a listen connection is refused, or null when it may proceed. */
-export function refuseListen(hub: ListenHub, name: string, authorization: string | null): HttpError | null {
-  const target = hub.target(name);
-  if (!target || target.token === null) return new HttpError(404, "unknown_target", `no listen target named "${name}"`);
-  const match = /^Bearer\s+(.+)$/i.exec(authorization ?? "");
-  if (!match || !secretsEqual(match[1]!.trim(), target.token)) {
-    return new HttpError(401, "unauthorized", "missing or wrong listen token", { "www-authenticate": "Bearer" });
+// What a name without a token is compared against, so that it costs what a wrong token costs; nothing sent can match it.
+const NO_TOKEN = randomBytes(32).toString("base64url");
+
+/** Why a listen connection from client address `addr` is refused, or null when it may proceed. */
+export function refuseListen(hub: ListenHub, limiter: FailedAuthLimiter, name: string, authorization: string | null, addr: string): HttpError | null {
+  const wait = limiter.retryAfterSec(addr);
+  if (wait > 0) return tooManyAttempts(wait);
+  const token = hub.target(name)?.token ?? null;
+  const given = /^Bearer\s+(.+)$/i.exec(authorization ?? "")?.[1]?.trim() ?? null;
+  const matches = secretsEqual(given ?? "", token ?? NO_TOKEN);
+  if (!matches || token === null || given === null) {
+    limiter.recordFailure(addr);
+    return new HttpError(401, "unauthorized", "no listen target of that name, or a missing or wrong token", { "www-authenticate": "Bearer" });
   }
   if (!hub.accepting()) return new HttpError(503, "shutting_down", "relay is shutting down; reconnect later", { "retry-after": "5" });
   return null;
 }
 
 /** Elysia instance serving the listen WebSocket and its preflight. */
-export function listenController(opts: { hub: ListenHub; log: Logger }) {
-  const { hub, log } = opts;
+export function listenController(opts: { hub: ListenHub; limiter: FailedAuthLimiter; log: Logger }) {
+  const { hub, limiter, log } = opts;
+  const refuse = (name: string, request: Request, addr: string) => refuseListen(hub, limiter, name, request.headers.get("authorization"), addr);
   // Elysia hands each callback its own wrapper; the connection id is stable.
   const sessions = new Map<string, ListenSession>();
   return new Elysia({ name: "listen" })
     .onError(({ error }) => errorResponse(error))
-    .get("/listen/:target", ({ params, request }) => {
-      const refused = refuseListen(hub, params.target, request.headers.get("authorization"));
+    .get("/listen/:target", ({ params, request, server }) => {
+      const refused = refuse(params.target, request, requestClientKey(server, request));
       return errorResponse(refused ?? new HttpError(426, "upgrade_required", "open this URL as a WebSocket", { upgrade: "websocket" }));
     })
     .ws("/listen/:target", {
-      beforeHandle({ params, request }) {
-        const refused = refuseListen(hub, params.target, request.headers.get("authorization"));
+      beforeHandle({ params, request, server }) {
+        const refused = refuse(params.target, request, requestClientKey(server, request));
         if (refused) throw refused;
       },
       open(ws) {

@@ -7,7 +7,7 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { getEvent, listEvents, listRejections } from "../store/admin-queries.ts";
+import { getEvent, getRejection, listEvents, listRejections } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
 import { eventPage } from "../ui/event-page.ts";
@@ -15,13 +15,14 @@ import { eventsPage } from "../ui/events-page.ts";
 import { html, type SafeHtml } from "../ui/html.ts";
 import { page, type Section } from "../ui/layout.ts";
 import { loginPage } from "../ui/login-page.ts";
-import { rejectionsPage } from "../ui/rejections-page.ts";
+import { rejectionPage, rejectionsPage } from "../ui/rejections-page.ts";
 import { sourcesPage } from "../ui/sources-page.ts";
 import { targetsPage } from "../ui/targets-page.ts";
 import type { AdminControllerOptions } from "./admin-api.ts";
-import { parseEventFilter, parseEventId, parseInput, parseRejectionFilter } from "./admin-params.ts";
-import { eventDetailJson, eventJson, publicBaseUrl, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
-import { CLEAR_SESSION_COOKIE, isSameOrigin, type AdminAuth } from "./auth.ts";
+import { parseEventFilter, parseEventId, parseInput, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
+import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
+import { CLEAR_SESSION_COOKIE, isSameOrigin, readCookie, servedOverHttps, SESSION_COOKIE, type AdminAuth } from "./auth.ts";
+import { requestClientKey } from "./failed-auth-limiter.ts";
 import { HttpError } from "./http-error.ts";
 import { PAGE_HEADERS } from "./security-headers.ts";
 
@@ -72,9 +73,9 @@ export function uiController(opts: AdminControllerOptions) {
       if (!a) return htmlResponse("not found", 404);
       return new Response(a.body, { headers: { ...PAGE_HEADERS, "content-type": a.contentType, "cache-control": "public, max-age=300" } });
     })
-    .get("/login", ({ request, query }) => {
+    .get("/login", ({ request, query, server }) => {
       const next = safeNext(query.next);
-      if (auth.identify(request) !== null) return redirect(next);
+      if (auth.identify(request, requestClientKey(server, request)).ok) return redirect(next);
       return htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next) }));
     })
     .post(
@@ -84,29 +85,28 @@ export function uiController(opts: AdminControllerOptions) {
         const form = new URLSearchParams(await request.text());
         const next = safeNext(form.get("next"));
         if (!auth.required) return redirect(next);
-        const addr = server?.requestIP(request)?.address ?? "unknown";
-        const wait = auth.loginRetryAfterSec(addr);
+        const addr = requestClientKey(server, request);
+        const wait = auth.retryAfterSec(addr);
         const again = (status: number, error: string, headers: Record<string, string> = {}) =>
           htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next), error }), status, headers);
-        if (wait > 0) return again(429, `Too many failed sign-ins. Try again in ${wait} s.`, { "retry-after": String(wait) });
-        if (!auth.checkToken(form.get("token") ?? "")) {
-          auth.recordLoginFailure(addr);
-          return again(401, "Wrong token.");
-        }
+        if (wait > 0) return again(429, tooManySignIns(wait), { "retry-after": String(wait) });
+        if (!auth.checkToken(form.get("token") ?? "", addr)) return again(401, "Wrong token.");
         return redirect(next, { "set-cookie": auth.sessionCookie(servedOverHttps(request)) });
       },
       { parse: "none" },
     )
-    .post("/logout", ({ request }) =>
-      isSameOrigin(request) ? redirect("/login", { "set-cookie": CLEAR_SESSION_COOKIE }) : htmlResponse("cross-site request refused", 403),
-    );
+    .post("/logout", ({ request }) => {
+      if (!isSameOrigin(request)) return htmlResponse("cross-site request refused", 403);
+      auth.endSession(readCookie(request.headers.get("cookie"), SESSION_COOKIE));
+      return redirect("/login", { "set-cookie": CLEAR_SESSION_COOKIE });
+    });
 
   const pages = new Elysia()
     .onError(({ error, code }) => {
       const e = code === "NOT_FOUND" ? new HttpError(404, "not_found", "No such page.") : error instanceof HttpError ? error : null;
       return render("Error", null, html`<h1>${e ? e.message : "Something went wrong."}</h1><p><a href="/">Back to events</a></p>`, e?.status ?? 500);
     })
-    .onBeforeHandle(({ request }) => guardPage(auth, request))
+    .onBeforeHandle(({ request, server }) => guardPage(auth, request, requestClientKey(server, request)))
     .get("/", async ({ query }) => {
       const raw = ONE_QUERY(query);
       const lists = { sources: config.sources.map((s) => s.name).concat("_test"), targets: config.targets.map((t) => t.name) };
@@ -176,6 +176,11 @@ export function uiController(opts: AdminControllerOptions) {
       });
       return render("Rejections", "rejections", body);
     })
+    .get("/rejections/:id", async ({ params }) => {
+      const r = await getRejection(client, parseRejectionId(params.id));
+      if (!r) throw new HttpError(404, "not_found", "No such rejection.");
+      return render(r.id, "rejections", rejectionPage(rejectionDetailJson(r)));
+    })
     // Unknown paths get a page with the same headers as every other.
     .all("*", () => {
       throw new HttpError(404, "not_found", "No such page.");
@@ -184,9 +189,13 @@ export function uiController(opts: AdminControllerOptions) {
   return new Elysia().use(open).use(pages);
 }
 
+const tooManySignIns = (sec: number) => `Too many failed sign-ins. Try again in ${sec} s.`;
+
 // Pages need a principal; posts also need a same-origin proof (a cookie alone rides along on cross-site posts).
-function guardPage(auth: AdminAuth, request: Request): Response | undefined {
-  const who = auth.identify(request);
+function guardPage(auth: AdminAuth, request: Request, addr: string): Response | undefined {
+  const id = auth.identify(request, addr);
+  if (!id.ok && id.retryAfterSec > 0) return htmlResponse(tooManySignIns(id.retryAfterSec), 429, { "retry-after": String(id.retryAfterSec) });
+  const who = id.ok ? id.who : null;
   if (request.method === "GET" || request.method === "HEAD") {
     if (who !== null) return;
     const url = new URL(request.url);
@@ -194,9 +203,4 @@ function guardPage(auth: AdminAuth, request: Request): Response | undefined {
   }
   if (who === null) return htmlResponse("sign in first", 401);
   if (!isSameOrigin(request)) return htmlResponse(page({ title: "Refused", section: null, body: html`<h1>Cross-site request refused</h1>` }), 403);
-}
-
-/** https directly, or behind a TLS-terminating proxy that says so: the session cookie is then `Secure`. */
-function servedOverHttps(request: Request): boolean {
-  return new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim() === "https";
 }

@@ -5,12 +5,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { dedupeKeyOf, eventTypeOf, makeFieldReader } from "../core/extract.ts";
+import { redactHeaders } from "../core/header-mask.ts";
 import { makeId } from "../core/ids.ts";
 import type { InboundRequest } from "../core/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { leasedDeliveriesOf, type LeaseClaim, type LeasedDelivery } from "../store/deliveries.ts";
 import { classifyStoreError, type IngestItem, type StoreError, type Writer } from "../store/index.ts";
+import { decodeBody } from "./decode-body.ts";
 import type { RejectionLimiter } from "./rejection-limiter.ts";
+import type { RejectionLog } from "./rejection-log.ts";
 import { routedTargets, type CompiledSource } from "./sources.ts";
 
 export interface RawRequest {
@@ -26,12 +29,14 @@ export type IngestResult =
   | { kind: "stored"; id: string; eventType: string | null; targets: string[] }
   | { kind: "duplicate"; id: string }
   | { kind: "handshake"; status: number; contentType: string; body: string }
-  | { kind: "rejected"; reason: string }
+  | { kind: "rejected"; reason: string; message: string }
   | { kind: "unavailable"; error: StoreError };
 
 export interface IngestDeps {
   writer: Writer;
   limiter: RejectionLimiter;
+  /** "rejected" log lines, aggregated per source and reason. */
+  rejectionLog: RejectionLog;
   nowMs: () => number;
   /** Whether new deliveries for a target start paused (disabled target). */
   isPaused: (target: string) => boolean;
@@ -40,6 +45,8 @@ export interface IngestDeps {
   /** A claim that was not used (duplicate, store error, no room across processes). */
   unclaim?: (target: string) => void;
   log: Logger;
+  /** Cap on a Content-Encoded body once decoded (server.max_body): decoding stops there. */
+  maxDecodedBytes: number;
   /**
    * Called after a new event is durably stored (metrics; wakes the scheduler)
    * with the deliveries written leased to this process, to send from memory now.
@@ -62,7 +69,8 @@ function providerUrl(source: CompiledSource, url: URL): string {
 export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawRequest): Promise<IngestResult> {
   const now = deps.nowMs();
   const req: InboundRequest = { method: raw.method, url: providerUrl(source, raw.url), headers: raw.headers, body: raw.body };
-  const headerPairs = [...raw.headers.entries()] as [string, string][];
+  // Stored (event or rejection) without the source's credentials: the UI and API show what is stored.
+  const headerPairs = redactHeaders([...raw.headers.entries()], source.redactedHeaders);
   const verdict = source.verify(req, now);
   if (!verdict.ok) {
     deps.writer.recordRejection({
@@ -78,15 +86,20 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
       keep: deps.limiter.shouldKeep(source.config.name, now),
     });
     deps.onRejected?.(source.config.name, verdict.reason);
-    deps.log.info("rejected", { source: source.config.name, reason: verdict.reason, remote: raw.remoteAddr });
-    return { kind: "rejected", reason: verdict.reason };
+    deps.rejectionLog.record({ source: source.config.name, reason: verdict.reason, message: verdict.message, remote: raw.remoteAddr });
+    return { kind: "rejected", reason: verdict.reason, message: verdict.message };
   }
   const hs = source.handshake(req);
   if (hs) return { kind: "handshake", ...hs };
 
   const contentType = raw.headers.get("content-type");
-  const ctx = { headers: raw.headers, query: raw.url.searchParams, body: raw.body, contentType };
-  const fields = makeFieldReader(ctx);
+  // Keys and types are read from the decoded body; what is stored and forwarded stays the bytes received.
+  const encoding = raw.headers.get("content-encoding");
+  const decoded = encoding === null ? { ok: true as const, body: raw.body } : await decodeBody(raw.body, encoding, deps.maxDecodedBytes);
+  if (!decoded.ok) deps.log.warn("body not decoded", { source: source.config.name, encoding, reason: decoded.reason });
+  const ctx = { headers: raw.headers, query: raw.url.searchParams, body: decoded.ok ? decoded.body : raw.body, contentType };
+  // An undecodable body has no fields: JSON-path keys fall back to the hash of the bytes received.
+  const fields = decoded.ok ? makeFieldReader(ctx) : () => undefined;
   const eventType = eventTypeOf(source.eventTypeRefs, ctx, fields);
   const dedupeKey = dedupeKeyOf(source.dedupeRefs, ctx, fields);
   const targets = routedTargets(source, eventType);

@@ -4,8 +4,9 @@
  */
 import type { Config, SourceConfig } from "../config/types.ts";
 import { globToRegExp, matchesAnyGlob } from "../core/glob.ts";
+import { redactionSet } from "../core/header-mask.ts";
 import type { InboundRequest, ValueRef, VerifyResult, VerifySpec } from "../core/types.ts";
-import { answerHandshake, buildVerifier, presetDefaults } from "../core/verify/index.ts";
+import { answerHandshake, buildVerifier, credentialHeaders, presetDefaults } from "../core/verify/index.ts";
 
 export interface CompiledSource {
   config: SourceConfig;
@@ -14,6 +15,8 @@ export interface CompiledSource {
   dedupeRefs: ValueRef[];
   eventTypeRefs: ValueRef[];
   forwardHeaders: string[];
+  /** Lower-cased names of the headers stored redacted: they carry this source's secret. */
+  redactedHeaders: ReadonlySet<string>;
   /** Targets this source routes to, with their event-type filters. */
   routes: { targets: string[]; globs: RegExp[] | null }[];
   /** URL base the provider calls, for URL-signed schemes. */
@@ -36,6 +39,7 @@ export function compileSources(config: Config): Map<string, CompiledSource> {
       dedupeRefs: s.dedupeKeys ?? d.dedupe,
       eventTypeRefs: s.eventType ?? d.eventType,
       forwardHeaders: s.forwardHeaders ?? d.forwardHeaders,
+      redactedHeaders: redactionSet(credentialHeaders(s.verify)),
       routes: config.routes
         .filter((r) => r.from === s.name)
         .map((r) => ({ targets: r.to, globs: r.eventTypes ? r.eventTypes.map(globToRegExp) : null })),

@@ -5,7 +5,8 @@
  * after a local 2xx. Each connection starts with a plain GET preflight of the
  * same URL so a refusal is seen with its status: 401/404 end the client (a
  * wrong token or target is not fixed by retrying); anything else transient
- * (relay down, 5xx, dropped socket) reconnects with capped, jittered backoff.
+ * (relay down, 5xx, 429 after failed tokens, dropped socket) reconnects with
+ * capped, jittered backoff.
  */
 import { parseListenMessage, encodeListenMessage, LISTEN_CLOSE, LISTEN_SILENCE_MS, type AckMessage, type DeliveryMessage } from "../core/listen-protocol.ts";
 import type { SendResult } from "../core/delivery-outcome.ts";
@@ -64,7 +65,11 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
     try {
       const res = await fetch(httpUrl, { headers: auth, signal: AbortSignal.timeout(10_000), redirect: "manual" });
       const text = await res.text();
-      if (res.status === 401) return { go: false, exit: { ok: false, code: "unauthorized", message: `the relay refused the token for target "${opts.target}" (401)` }, why: "401" };
+      // The relay answers an unknown target like a wrong token, so that its public port does not tell which names exist.
+      if (res.status === 401) {
+        const message = `the relay refused the token for target "${opts.target}" (401): wrong token, or no listen target of that name`;
+        return { go: false, exit: { ok: false, code: "unauthorized", message }, why: "401" };
+      }
       if (res.status === 404) {
         const message = text.includes("unknown_target") ? `the relay has no listen target "${opts.target}"` : `no listen endpoint at ${origin} (404): is this a hookrelay relay?`;
         return { go: false, exit: { ok: false, code: "unknown_target", message }, why: "404" };

@@ -298,7 +298,18 @@ export async function listRejections(
     sql: `SELECT * FROM rejections ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`,
     args,
   });
-  const rejections = rs.rows.slice(0, f.limit).map((r) => ({
+  const rejections = rs.rows.slice(0, f.limit).map(rejectionOf);
+  return { rejections, nextCursor: rs.rows.length > f.limit ? (rejections.at(-1)?.id ?? null) : null };
+}
+
+/** One rejected request; null when unknown (or already purged). */
+export async function getRejection(client: Client, id: string): Promise<RejectionRow | null> {
+  const rs = await client.execute({ sql: "SELECT * FROM rejections WHERE id = ?", args: [id] });
+  return rs.rows[0] ? rejectionOf(rs.rows[0]) : null;
+}
+
+function rejectionOf(r: Row): RejectionRow {
+  return {
     id: String(r.id),
     source: String(r.source),
     receivedAt: Number(r.received_at),
@@ -308,6 +319,5 @@ export async function listRejections(
     headers: JSON.parse(String(r.headers)) as [string, string][],
     bodyExcerpt: bytes(r.body_excerpt),
     remoteAddr: s(r.remote_addr),
-  }));
-  return { rejections, nextCursor: rs.rows.length > f.limit ? (rejections.at(-1)?.id ?? null) : null };
+  };
 }

@@ -5,7 +5,7 @@
  * The writer thread's connection (openWriteConnection) is a thinner client
  * over the `libsql` package itself that keeps its prepared statements.
  */
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import {
   createClient,
@@ -22,7 +22,7 @@ import {
 import Database from "libsql";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import * as schema from "./schema.ts";
-import { classifyStoreError, StoreError } from "./errors.ts";
+import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
 import { rowBuilder } from "./result-rows.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
@@ -64,10 +64,13 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
     if (existsSync(filePath) && !statSync(filePath).isFile())
       throw new StoreError("unavailable", `${filePath} is not a regular file (a directory?), so it cannot be the store`);
     try {
-      mkdirSync(dirname(filePath), { recursive: true });
+      // The store holds every raw request: only our user may read it. SQLite
+      // creates files 0644, and its -wal/-shm copy the database file's mode.
+      mkdirSync(dirname(filePath), { recursive: true, mode: 0o700 });
     } catch (cause) {
-      throw new StoreError("unavailable", `cannot create the store directory ${dirname(filePath)}`, { cause });
+      throw new StoreError(fsErrorCode(cause), `cannot create the store directory ${dirname(filePath)} (${fsReason(cause)})`, { cause });
     }
+    createPrivateFile(filePath);
   }
   let client: Client;
   try {
@@ -91,11 +94,50 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
     } catch (cause) {
       client.close();
       const err = classifyStoreError(cause);
-      throw new StoreError(err.code, `${filePath ?? opts.url}: ${err.message}`, { cause });
+      const why = err.code === "readonly" && filePath ? ` (${readOnlyCause(filePath)})` : "";
+      throw new StoreError(err.code, `${filePath ?? opts.url}: ${err.message}${why}`, { cause });
     }
   }
   const db = drizzle(client, { schema });
   return { client, db, isFile, filePath, close: () => client.close() };
+}
+
+/** Creates `path` empty with mode 0600 unless it exists (an empty file is an empty SQLite database). */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, "wx", 0o600));
+  } catch (cause) {
+    // Already there: an existing store keeps its mode.
+    if ((cause as NodeJS.ErrnoException).code === "EEXIST") return;
+    const code = fsErrorCode(cause);
+    throw new StoreError(code, `${path}: ${code === "readonly" ? "store is read-only" : "cannot create the store"} (${fsReason(cause)})`, { cause });
+  }
+}
+
+/** A failed file operation as a StoreError code. */
+function fsErrorCode(err: unknown): StoreErrorCode {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "EROFS" || code === "EACCES" || code === "EPERM" ? "readonly" : code === "ENOSPC" ? "full" : "unavailable";
+}
+
+/** A failed file operation in a few words: "read-only file system", "permission denied", … */
+function fsReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const words: Record<string, string> = { EROFS: "read-only file system", EACCES: "permission denied", EPERM: "permission denied", ENOSPC: "no space left" };
+  return words[e.code ?? ""] ?? e.code ?? e.message;
+}
+
+/** Why an existing store at `filePath` cannot be written: its filesystem, or the permissions on it or its directory. */
+export function readOnlyCause(filePath: string): string {
+  for (const path of [filePath, dirname(filePath)]) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (err) {
+      const reason = fsReason(err);
+      return reason === "read-only file system" ? reason : `${reason} on ${path}`;
+    }
+  }
+  return "the file or its directory cannot be written";
 }
 
 /** The per-connection settings every embedded-file connection of ours gets. */

@@ -1,21 +1,25 @@
 /**
+/**
  * The store as the rest of the program sees it, through two doors: `reads`
  * (this thread's connection: admin pages and API, metrics, the delivery
  * engine's small reads) and `writer` (every write of the process: ingest,
  * leases and outcomes, target state, retention, admin actions, group-committed
- * on the writer thread). Also: open (migrate, PRAGMAs), WAL checkpoints on a
- * worker thread (off the request path), a writability probe for /readyz, and
- * close.
+ * on the writer thread). Also: open (migrate, PRAGMAs, refuse a read-only
+ * store), WAL checkpoints on a worker thread (off the request path), a
+ * writability check for /readyz (a probe plus the writer's failing commits),
+ * and close.
  */
+import { dirname } from "node:path";
 import type { Client } from "@libsql/client";
 import { applyMigrations } from "./migrate.ts";
-import { openConnection } from "./client.ts";
+import { openConnection, readOnlyCause, type StoreConnection } from "./client.ts";
 import { GroupCommit } from "./writer/group-commit.ts";
 import { WriterProxy, type Writer } from "./writer/proxy.ts";
-import { classifyStoreError } from "./errors.ts";
+import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
 import { startCheckpointer } from "./checkpointer.ts";
+import { CommitHealth } from "./commit-health.ts";
 
-export { StoreError, classifyStoreError } from "./errors.ts";
+export { StoreError, classifyStoreError, type StoreErrorCode } from "./errors.ts";
 export type { IngestItem, IngestOutcome, RejectionItem } from "./writer/group-commit.ts";
 export type { Writer } from "./writer/proxy.ts";
 export type { SqlReader, SqlWriter } from "./sql-client.ts";
@@ -29,8 +33,10 @@ export interface Store {
   filePath: string | null;
   /** Runs a PASSIVE WAL checkpoint now on this connection (tests, tools). */
   checkpoint(): Promise<void>;
-  /** True when a write transaction can be opened and committed. */
+  /** True when a write transaction can be opened and committed and no commit of the writer's is failing. */
   isWritable(): Promise<boolean>;
+  /** Why the store cannot take writes now (a probe fails, or the writer's commits do), or null. */
+  unwritableReason(): Promise<StoreErrorCode | null>;
   /** Flushes pending writes, checkpoints and closes. */
   close(): Promise<void>;
 }
@@ -50,6 +56,24 @@ export interface StoreOptions {
   mustExist?: boolean;
   /** Run the group commit on this thread's connection instead of the writer thread (remote URLs always do). */
   inlineWriter?: boolean;
+  /** Free bytes that count as room again after a commit failed on a full disk (default 3 MiB; serve: 2 × max_body + 1 MiB). */
+  roomBytes?: number;
+}
+
+/** Opens and commits a write transaction; the classified failure, or null. */
+async function probeWrite(client: StoreConnection["client"]): Promise<StoreError | null> {
+  try {
+    const tx = await client.transaction("write");
+    try {
+      await tx.execute("UPDATE source_counters SET received = received WHERE 0");
+      await tx.commit();
+    } finally {
+      tx.close();
+    }
+    return null;
+  } catch (err) {
+    return classifyStoreError(err);
+  }
 }
 
 /** Opens the store, applies embedded migrations and starts the checkpoint worker. */
@@ -61,6 +85,14 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     conn.close();
     throw err;
   }
+  // Migrations write nothing to an up-to-date store: without this, a read-only
+  // one would start, say "listening", and fail at its first write.
+  const readOnly = await probeWrite(conn.client);
+  if (readOnly?.code === "readonly") {
+    conn.close();
+    const where = conn.filePath ?? "the store";
+    throw new StoreError("readonly", `${where}: store is read-only (${conn.filePath ? readOnlyCause(conn.filePath) : readOnly.message})`, { cause: readOnly });
+  }
   let writer: Writer & { close?(): Promise<void> };
   try {
     writer =
@@ -71,6 +103,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     conn.close();
     throw err;
   }
+  const health = new CommitHealth({ dir: conn.filePath && dirname(conn.filePath), roomBytes: opts.roomBytes ?? 3 * 1024 * 1024 });
+  const watched = watchCommits(writer, health);
   const checkpoint = async () => {
     if (!conn.isFile) return;
     try {
@@ -91,26 +125,14 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         })
       : null;
   let closed = false;
+  const unwritableReason = async () => (await probeWrite(conn.client))?.code ?? health.standingFailure();
   return {
     reads: conn.client,
-    writer,
+    writer: watched,
     filePath: conn.filePath,
     checkpoint,
-    async isWritable() {
-      try {
-        const tx = await conn.client.transaction("write");
-        try {
-          await tx.execute("UPDATE source_counters SET received = received WHERE 0");
-          await tx.commit();
-        } finally {
-          tx.close();
-        }
-        return true;
-      } catch (err) {
-        classifyStoreError(err);
-        return false;
-      }
-    },
+    unwritableReason,
+    isWritable: async () => (await unwritableReason()) === null,
     async close() {
       if (closed) return;
       closed = true;
@@ -127,5 +149,35 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       }
       conn.close();
     },
+  };
+}
+
+/**
+ * The writer as the rest sees it, reporting to `health`:
+ * every ingest commit, and write jobs that failed for want of space
+ * or write access (their other errors may be the statement's own).
+ */
+function watchCommits(writer: Writer, health: CommitHealth): Writer {
+  const failed = (err: unknown): never => {
+    health.failed(classifyStoreError(err).code);
+    throw err;
+  };
+  // A write job fails alone for its own reasons (a constraint); only a full or read-only store is the store's.
+  const failedJob = (err: unknown): never => {
+    const code = classifyStoreError(err).code;
+    if (code === "full" || code === "readonly") health.failed(code);
+    throw err;
+  };
+  return {
+    submit: (item) =>
+      writer.submit(item).then((outcome) => {
+        health.succeeded();
+        return outcome;
+      }, failed),
+    recordRejection: (item) => writer.recordRejection(item),
+    write: (stmts) => writer.write(stmts).catch(failedJob),
+    checkpoint: () => writer.checkpoint(),
+    flushed: () => writer.flushed(),
+    ackBacklog: () => writer.ackBacklog(),
   };
 }

@@ -1,8 +1,9 @@
 /** `/events/<id>` — one stored request: metadata, deliveries with every attempt, body (raw and pretty), headers. */
-import { isSensitiveHeader } from "../core/header-mask.ts";
+import { isRedacted, isSensitiveHeader } from "../core/header-mask.ts";
 import type { EventDetailJson } from "../http/admin-views.ts";
-import { badge, bytes, duration, prettyJson, time } from "./format.ts";
+import { badge, bytes, duration, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
+import { prettyJson } from "./pretty-json.ts";
 
 const idPath = (id: string) => `/events/${encodeURIComponent(id)}`;
 
@@ -46,7 +47,13 @@ function body(ev: EventDetailJson): SafeHtml {
 <details open class="body"><summary>Raw</summary>
   <pre class="raw" id="raw-body">${r.body ?? `(not UTF-8 text; base64 of the ${r.bodyBytes} bytes)\n${r.bodyBase64 ?? ""}`}</pre>
 </details>
-${pretty ? html`<details class="body"><summary>Pretty JSON</summary><pre class="raw" id="pretty-body">${pretty}</pre></details>` : null}`;
+${
+  pretty === null
+    ? null
+    : pretty.ok
+      ? html`<details class="body"><summary>Pretty JSON</summary><pre class="raw" id="pretty-body">${pretty.text}</pre></details>`
+      : html`<p class="muted" id="pretty-omitted">Pretty JSON view left out: ${pretty.reason}. The raw body above is complete.</p>`
+}`;
 }
 
 /** The event page's body markup; `targets` are the configured target names (redeliver choices). */
@@ -91,7 +98,7 @@ ${
     : html`<h3>Headers <span class="muted">(as received; names lower-cased by the HTTP server)</span></h3>
 <div class="table-wrap"><table class="list headers">
   <tbody>${r.headers.map(
-    ([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) ? " masked" : ""}">${v}</td></tr>`,
+    ([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${v}</td></tr>`,
   )}</tbody>
 </table></div>`
 }`;

@@ -35,16 +35,6 @@ export function percent(ratio: number | null): string {
   return ratio === null ? "—" : `${(ratio * 100).toFixed(ratio === 1 ? 0 : 1)} %`;
 }
 
-/** The body pretty-printed when it is JSON, else null. */
-export function prettyJson(text: string | null): string | null {
-  if (text === null || !/^\s*[[{]/.test(text)) return null;
-  try {
-    return JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
-    return null;
-  }
-}
-
 /** A query string from the non-empty entries, with a leading "?" (or ""). */
 export function queryString(params: Record<string, string | undefined>): string {
   const q = new URLSearchParams();

@@ -6,7 +6,7 @@ test("interpolated text is escaped, markup from html passes through", () => {
   const out = html`<p title="${evil}">${evil}${html`<b>ok</b>`}</p>`;
   expect(out).toBeInstanceOf(SafeHtml);
   expect(out.value).toBe(
-    `<p title="&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&#39;&amp;">&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&#39;&amp;<b>ok</b></p>`,
+    `<p title="&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&#x27;&amp;">&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&#x27;&amp;<b>ok</b></p>`,
   );
 });
 

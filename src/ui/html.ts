@@ -13,11 +13,13 @@ export class SafeHtml {
   }
 }
 
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-/** Escapes text for element content and quoted attribute values. */
+/**
+ * Escapes text for element content and quoted attribute values (& < > " ').
+ * Bun's native escape: a megabyte body full of quotes took 20–40 ms with a
+ * regex replace, and the event page escapes the body twice (raw and pretty).
+ */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+  return Bun.escapeHTML(text);
 }
 
 function render(value: unknown): string {

@@ -1,5 +1,5 @@
-/** `/rejections` — requests that failed verification, newest first, with the mismatch warnings on top. */
-import type { RejectionJson, SourceJson } from "../http/admin-views.ts";
+/** `/rejections` — requests that failed verification, newest first, with the mismatch warnings on top; `/rejections/<id>` — one of them whole. */
+import type { RejectionDetailJson, RejectionJson, SourceJson } from "../http/admin-views.ts";
 import { badge, queryString, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 import { mismatchWarnings } from "./sources-page.ts";
@@ -11,6 +11,29 @@ export interface RejectionsPageData {
   sources: SourceJson[];
   rejections: RejectionJson[];
   nextCursor: string | null;
+}
+
+// Headers and body excerpt of a rejected request, as far as `r` has them (cut in the list, whole on its page).
+const rejectedRequest = (r: RejectionJson) => html`
+  <div class="table-wrap"><table class="list headers"><tbody>
+    ${r.headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap">${v}</td></tr>`)}
+  </tbody></table></div>
+  <h4>Body (first 4 KB)</h4>
+  <pre class="raw">${r.bodyExcerpt ?? `(not UTF-8 text; base64)\n${r.bodyExcerptBase64 ?? ""}`}</pre>`;
+
+/** `/rejections/<id>`: one rejected request with every header value whole. */
+export function rejectionPage(r: RejectionDetailJson): SafeHtml {
+  return html`
+<p class="crumbs"><a href="/rejections">Rejections</a> /</p>
+<h1 class="mono wrap">${r.id} ${badge(r.reason)}</h1>
+<dl class="meta">
+  <div><dt>Source</dt><dd><a href="/rejections?source=${encodeURIComponent(r.source)}">${r.source}</a></dd></div>
+  <div><dt>Received</dt><dd>${time(r.receivedAt)}</dd></div>
+  <div><dt>Request</dt><dd class="mono">${r.method} ${r.path}</dd></div>
+  <div><dt>From</dt><dd class="mono">${r.remoteAddr ?? "—"}</dd></div>
+</dl>
+<h2>Headers <span class="muted">(as received; names lower-cased by the HTTP server)</span></h2>
+${rejectedRequest(r)}`;
 }
 
 /** The rejections page's body markup. */
@@ -30,11 +53,8 @@ ${d.rejections.map(
 <details class="card rejection">
   <summary>${time(r.receivedAt)} <strong>${r.source}</strong> ${badge(r.reason)} <span class="mono">${r.method} ${r.path}</span>
     <span class="muted">${r.remoteAddr ?? ""}</span></summary>
-  <div class="table-wrap"><table class="list headers"><tbody>
-    ${r.headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap">${v}</td></tr>`)}
-  </tbody></table></div>
-  <h4>Body (first 4 KB)</h4>
-  <pre class="raw">${r.bodyExcerpt ?? `(not UTF-8 text; base64)\n${r.bodyExcerptBase64 ?? ""}`}</pre>
+  ${rejectedRequest(r)}
+  <p>${r.truncated ? "Long values are cut here. " : ""}<a href="/rejections/${encodeURIComponent(r.id)}">The whole request →</a></p>
 </details>`,
 )}
 </div>

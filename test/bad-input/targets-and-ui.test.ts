@@ -38,6 +38,8 @@ const METADATA_URLS = [
   "http://[::169.254.169.254]/",
   "http://[64:ff9b::a9fe:a9fe]/",
   "http://[2002:a9fe:a9fe::]/",
+  "http://[64:ff9b:1::a9fe:a9fe]/",
+  "http://[2001:0:4136:e378:8000:63bf:5601:5601]/",
   "http://[fe80::1]/",
   "http://[FE80::a9fe:a9fe]/",
   "http://[fd00:ec2::254]/",

@@ -39,6 +39,9 @@ test("the production config loads with file:%d/… secrets from $CREDENTIALS_DIR
   if (!loaded.ok) throw new Error(loaded.problems.join("\n"));
   expect(loaded.config.admin.token).toBe("admin-token-value");
   expect(loaded.config.store.url).toBe("file:/var/lib/hookrelay/hookrelay.db");
+  // Behind a TLS proxy on the same VM: neither side listens beyond loopback.
+  expect(loaded.config.server.listen.host).toBe("127.0.0.1");
+  expect(loaded.config.server.adminListen.host).toBe("127.0.0.1");
   // Every credential the config reads is loaded by the unit.
   const unit = readFileSync(join(DEPLOY, "hookrelay.service"), "utf8");
   for (const name of ["admin-token", "ploints-secret", "orders-whsec"]) expect(unit).toContain(`LoadCredential=${name}:/etc/hookrelay/credentials/${name}\n`);

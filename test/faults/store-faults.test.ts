@@ -6,9 +6,9 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { RunningBinary } from "../support/binary.ts";
+import { ensureBinary, startBinary, type RunningBinary } from "../support/binary.ts";
 import { openStoreFile, recordingTarget, relayToml, runBinary, scratchDir, sendEvent, serveBinary, waitFor } from "../support/fault-harness.ts";
 
 const cleanups: (() => unknown)[] = [];
@@ -41,6 +41,13 @@ function mountTmpfs(dir: string, size: string): string | null {
   return null;
 }
 
+/** A tmpfs of `size` mounted at `dir` for this test (lazily unmounted after it). */
+function mountedTmpfs(dir: string, size: string): string {
+  expect(mountTmpfs(dir, size)).toBeNull();
+  cleanups.push(() => Bun.spawnSync(["umount", "-l", dir]));
+  return dir;
+}
+
 // A full disk needs a small filesystem: a tmpfs, which only root (CAP_SYS_ADMIN) may mount.
 // Probe once, so that the test is reported as skipped (with the reason) rather than passed.
 const cannotMount = (() => {
@@ -59,9 +66,7 @@ if (cannotMount) console.warn(`store-full test skipped: cannot mount a small tmp
 
 test.skipIf(cannotMount !== null)("a full disk answers 503 with Retry-After, the process stays up, and writes succeed again once space is freed", async () => {
   const dir = setup();
-  const mnt = join(dir, "small");
-  expect(mountTmpfs(mnt, "4m")).toBeNull();
-  cleanups.push(() => Bun.spawnSync(["umount", "-l", mnt]));
+  const mnt = mountedTmpfs(join(dir, "small"), "4m");
   const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/relay.db`, maxBody: "256kb" })));
   const acked = new Map<string, string>();
   const send = async (i: number) => {
@@ -107,9 +112,7 @@ test.skipIf(cannotMount !== null)("a full disk answers 503 with Retry-After, the
 
 test.skipIf(cannotMount !== null)("a full disk while delivering: 503s, the relay keeps running, and every acked event reaches the target once space is back", async () => {
   const dir = setup();
-  const mnt = join(dir, "small");
-  expect(mountTmpfs(mnt, "4m")).toBeNull();
-  cleanups.push(() => Bun.spawnSync(["umount", "-l", mnt]));
+  const mnt = mountedTmpfs(join(dir, "small"), "4m");
   const target = recordingTarget();
   cleanups.push(() => target.stop());
   // Delivery writes (leases, outcomes, attempts) share the ingest commit: they meet the full disk too.
@@ -135,6 +138,102 @@ test.skipIf(cannotMount !== null)("a full disk while delivering: 503s, the relay
   expect(bin.proc.exitCode).toBeNull();
   expect(await bin.stop()).toBe(0);
 }, 45_000);
+
+test.skipIf(cannotMount !== null)("/readyz answers 503 while the full store cannot commit, and 200 again once space is freed, with no request in between", async () => {
+  const dir = setup();
+  const mnt = mountedTmpfs(join(dir, "small"), "4m");
+  const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/relay.db`, maxBody: "256kb" })));
+  const readyz = async () => {
+    const res = await fetch(`${bin.adminUrl}/readyz`);
+    return { status: res.status, body: (await res.json()) as { ok: boolean; store: string } };
+  };
+  expect((await readyz()).status).toBe(200);
+  const free = () => Number(Bun.spawnSync(["df", "-B1", "--output=avail", mnt]).stdout.toString().trim().split("\n").pop()!);
+  writeFileSync(join(mnt, "filler"), new Uint8Array(Math.max(0, free() - 300_000)));
+  let status = 200;
+  for (let i = 0; i < 40 && status === 200; i++) status = (await sendEvent(bin.publicUrl, JSON.stringify({ id: `rz_${i}`, pad: "r".repeat(60_000) + i }))).status;
+  expect(status).toBe(503);
+  // A commit just failed for want of space: not ready, however cheap a probe commit would be.
+  expect(await readyz()).toEqual({ status: 503, body: { ok: false, store: "full" } });
+  expect((await readyz()).status).toBe(503);
+
+  Bun.spawnSync(["rm", "-f", join(mnt, "filler")]);
+  // Ready again by itself: a balancer that stopped sending while it was 503 would never send the request that proves it.
+  await waitFor("/readyz 200 after space was freed", async () => ((await readyz()).status === 200 ? true : null), 10_000, 100);
+  expect(await readyz()).toEqual({ status: 200, body: { ok: true, store: "writable" } });
+  expect((await sendEvent(bin.publicUrl, JSON.stringify({ id: "rz_after", pad: "r".repeat(60_000) }))).status).toBe(200);
+  expect(await bin.stop()).toBe(0);
+}, 30_000);
+
+/** Makes the tmpfs at `mnt` read-only (root ignores permission bits, but not a read-only mount). */
+function remountReadOnly(mnt: string): void {
+  const p = Bun.spawnSync(["mount", "-o", "remount,ro", mnt], { stderr: "pipe" });
+  if (p.exitCode !== 0) throw new Error(`remount,ro ${mnt}: ${p.stderr.toString().trim()}`);
+}
+
+/** The store-open failure of a start on a read-only store: one line, before anything listened. */
+function expectRefusedReadOnly(r: { code: number; stdout: string; stderr: string }, line: string): void {
+  expect(r.code).toBe(1);
+  const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("{") && !l.startsWith("WARNING") && !l.startsWith("         "));
+  expect(lines).toEqual([line]);
+  expect(r.stderr).not.toContain('"msg":"listening"');
+  expect(r.stdout).not.toContain("Paste into the provider");
+}
+
+test.skipIf(cannotMount !== null)("a store on a read-only filesystem makes serve exit 1 with one clear line before listening: existing store, new file, new directory", async () => {
+  const dir = setup();
+  const mnt = mountedTmpfs(join(dir, "ro"), "8m");
+  const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/data/relay.db` })));
+  expect((await sendEvent(bin.publicUrl, JSON.stringify({ id: "before_ro" }))).status).toBe(200);
+  expect(await bin.stop()).toBe(0);
+  remountReadOnly(mnt);
+  for (const [url, line] of [
+    [`file:${mnt}/data/relay.db`, `hookrelay: cannot open the store: ${mnt}/data/relay.db: store is read-only (read-only file system)`],
+    [`file:${mnt}/data/new.db`, `hookrelay: cannot open the store: ${mnt}/data/new.db: store is read-only (read-only file system)`],
+    [`file:${mnt}/fresh/relay.db`, `hookrelay: cannot open the store: cannot create the store directory ${mnt}/fresh (read-only file system)`],
+  ] as const) {
+    writeFileSync(join(dir, "hookrelay.toml"), relayToml({ storeUrl: url }));
+    expectRefusedReadOnly(await runBinary(["serve", "--config", "hookrelay.toml"], dir, 10_000), line);
+  }
+});
+
+test.skipIf(cannotMount !== null)("dev whose ./.hookrelay became read-only exits 1 with the same one line before listening", async () => {
+  const dir = setup();
+  const mnt = mountedTmpfs(join(dir, "ro"), "8m");
+  const args = ["dev", "--forward-to", "http://127.0.0.1:9/hooks", "--port", "0", "--admin-port", "0"];
+  const first = track(await startBinary(args, mnt));
+  expect(await first.stop()).toBe(0);
+  remountReadOnly(mnt);
+  const db = join(mnt, ".hookrelay/hookrelay.db");
+  expectRefusedReadOnly(await runBinary(args, mnt, 10_000), `hookrelay: cannot open the store: ${db}: store is read-only (read-only file system)`);
+});
+
+// Permission bits bind only an unprivileged user: as root, run the binary as nobody.
+const cannotDropPrivileges = process.getuid?.() !== 0 ? "not root" : !Bun.which("setpriv") ? "setpriv is missing" : null;
+if (cannotDropPrivileges) console.warn(`store-permissions test skipped: cannot run the binary as another user (${cannotDropPrivileges})`);
+
+test.skipIf(cannotDropPrivileges !== null)("a store whose directory its user may not write makes serve exit 1 naming the directory, before listening", async () => {
+  const dir = setup();
+  chmodSync(dir, 0o755);
+  const db = join(dir, "data/relay.db");
+  await (await openStoreFile(db)).close();
+  for (const f of readdirSync(join(dir, "data"))) if (f !== "relay.db") rmSync(join(dir, "data", f));
+  Bun.spawnSync(["chown", "-R", "nobody", join(dir, "data")]);
+  chmodSync(join(dir, "data"), 0o500);
+  writeFileSync(join(dir, "hookrelay.toml"), relayToml({}));
+  const p = Bun.spawn(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", await ensureBinary(), "serve", "--config", "hookrelay.toml"], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "" },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 10_000,
+  });
+  const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  expectRefusedReadOnly(
+    { code: await p.exited, stdout, stderr },
+    `hookrelay: cannot open the store: ${db}: store is read-only (permission denied on ${join(dir, "data")})`,
+  );
+});
 
 test("a store locked by another process past busy_timeout answers 503 with Retry-After, then 200 once released", async () => {
   const dir = setup();

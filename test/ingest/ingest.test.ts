@@ -147,3 +147,13 @@ test("GET verification challenges are echoed as inert text and never stored; a w
   expect(wrong.status).toBe(403);
   expect(await rows(relay.store, "SELECT id FROM events")).toHaveLength(0);
 });
+
+test("a rejection's message says what was wrong in words, naming the expected header", async () => {
+  relay = await startTestRelay(CONFIG);
+  const missing = await relay.post("ploints", '{"id":"x"}');
+  expect(await missing.json()).toEqual({ error: { code: "missing_signature", message: "missing X-Ploints-Signature header" } });
+  const wrong = await relay.post("ploints", '{"id":"x"}', { "x-ploints-signature": sign('{"id":"y"}') });
+  expect(await wrong.json()).toEqual({
+    error: { code: "bad_signature", message: "X-Ploints-Signature does not match: the request was not signed with the configured secret" },
+  });
+});

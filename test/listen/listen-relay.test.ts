@@ -91,25 +91,47 @@ const deliveryRow = async (relay: TestRelay, id: string) =>
 const attemptRows = (relay: TestRelay, id: string) =>
   rows(relay.store, "SELECT status_code, duration_ms, error FROM attempts WHERE delivery_id = ? ORDER BY at, id", [id]);
 
-test("a missing or wrong token is refused with 401 and an unknown or push target with 404, before the upgrade", async () => {
+test("a missing or wrong token, an unknown name and a push target all get the same 401, before the upgrade", async () => {
   const { relay, wsUrl } = await relayOnPort();
   const get = (target: string, auth?: string) =>
     relay.app.publicApp.handle(new Request(`http://127.0.0.1/listen/${target}`, { headers: auth ? { authorization: auth } : {} }));
-  expect((await get("alice")).status).toBe(401);
-  expect((await get("alice", "Bearer nope")).status).toBe(401);
-  expect((await get("alice", TOKEN)).status).toBe(401); // the scheme is required
-  expect((await get("nobody", `Bearer ${TOKEN}`)).status).toBe(404);
-  expect((await get("pushy", `Bearer ${TOKEN}`)).status).toBe(404);
-  const ok = await get("alice", `Bearer ${TOKEN}`);
-  expect(ok.status).toBe(426);
+  const answer = async (res: Response) => ({ status: res.status, headers: [...res.headers].filter(([k]) => k !== "date"), body: await res.text() });
+  expect((await get("alice", `Bearer ${TOKEN}`)).status).toBe(426);
+  // Five refusals: the most an address gets before it must wait.
+  const refusals = [
+    await answer(await get("alice")),
+    await answer(await get("alice", "Bearer nope")),
+    await answer(await get("alice", TOKEN)), // the scheme is required
+    await answer(await get("nobody", `Bearer ${TOKEN}`)),
+    await answer(await get("pushy", `Bearer ${TOKEN}`)),
+  ];
+  expect(refusals[0]!.status).toBe(401);
+  // Nothing in the answer tells a real name from an unknown one.
+  for (const r of refusals) expect(r).toEqual(refusals[0]!);
 
   const wrong = rawClient(wsUrl("alice"), "nope");
   await until("refusal", async () => wrong.closed());
   expect(wrong.error()).toContain("401");
   const unknown = rawClient(wsUrl("nobody"), TOKEN);
   await until("refusal", async () => unknown.closed());
-  expect(unknown.error()).toContain("404");
+  expect(unknown.error()).toContain("401");
   expect(relay.app.listen.connected()).toEqual([]);
+});
+
+test("wrong listen tokens get 429 after five, even with the right token, which works again once the back-off has passed", async () => {
+  const clock = { now: Date.now() };
+  const relay = await startTestRelay(config(), { nowMs: () => clock.now });
+  cleanups.push(() => relay.close(), () => relay.app.listen.stop());
+  const get = (target: string, token: string) =>
+    relay.app.publicApp.handle(new Request(`http://127.0.0.1/listen/${target}`, { headers: { authorization: `Bearer ${token}` } }));
+  for (let i = 0; i < 5; i++) expect((await get(i % 2 ? "alice" : "nobody", "nope")).status).toBe(401);
+  const limited = await get("alice", "nope");
+  expect(limited.status).toBe(429);
+  expect(limited.headers.get("retry-after")).toBe("1");
+  expect((await get("alice", TOKEN)).status).toBe(429);
+  expect((await get("nobody", TOKEN)).status).toBe(429);
+  clock.now += 1000;
+  expect((await get("alice", TOKEN)).status).toBe(426);
 });
 
 test("an acked delivery is delivered with one attempt row, and deliveries go out one at a time in receive order", async () => {

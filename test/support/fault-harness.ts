@@ -31,6 +31,9 @@ export interface TargetOptions {
 
 /** TOML for one `ploints` source `p` routed to the given push targets. */
 export function relayToml(opts: {
+  /** server.listen and server.admin_listen; 127.0.0.1:0 (a free port) by default. */
+  listen?: string;
+  adminListen?: string;
   storeUrl?: string;
   targets?: TargetOptions[];
   busyTimeout?: string;
@@ -44,8 +47,8 @@ export function relayToml(opts: {
   const lines = [
     `log_level = "${opts.logLevel ?? "info"}"`,
     "[server]",
-    `listen = "127.0.0.1:0"`,
-    `admin_listen = "127.0.0.1:0"`,
+    `listen = "${opts.listen ?? "127.0.0.1:0"}"`,
+    `admin_listen = "${opts.adminListen ?? "127.0.0.1:0"}"`,
     `max_body = "${opts.maxBody ?? "256kb"}"`,
     `read_timeout = "${opts.readTimeout ?? "30s"}"`,
     "[store]",
@@ -81,11 +84,11 @@ export async function serveBinary(dir: string, toml: string): Promise<RunningBin
   return startBinary(["serve", "--config", cfg], dir);
 }
 
-/** Runs `hookrelay <args>` to completion; returns its exit code and output. */
-export async function runBinary(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `hookrelay <args>` to completion (SIGKILLed after `timeoutMs`, if given); returns its exit code and output. */
+export async function runBinary(args: string[], cwd: string, timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }> {
   const { ensureBinary } = await import("./binary.ts");
   const bin = await ensureBinary();
-  const p = Bun.spawn([bin, ...args], { cwd, env: { PATH: process.env.PATH ?? "" }, stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn([bin, ...args], { cwd, env: { PATH: process.env.PATH ?? "" }, stdout: "pipe", stderr: "pipe", timeout: timeoutMs, killSignal: "SIGKILL" });
   const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   return { code: await p.exited, stdout, stderr };
 }

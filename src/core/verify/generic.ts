@@ -1,7 +1,7 @@
 import type { InboundRequest, VerifySpec } from "../types.ts";
 import { checkSignatures, decodeSignature, secretsEqual, utf8Key, type Part } from "./hmac.ts";
-import { OK, reject, type Verifier } from "./result.ts";
-import { checkTimestamp, parseTimestamp } from "./timestamp.ts";
+import { configuredSecrets, headerLabel, missingHeader, OK, reject, SIGNED_URL_HINT, type Verifier } from "./result.ts";
+import { checkTimestamp, timestampHeader, timestampProblem } from "./timestamp.ts";
 
 /** The generic HMAC variant of VerifySpec. */
 export type HmacSpec = Extract<VerifySpec, { kind: "hmac" }>;
@@ -49,19 +49,23 @@ export function hmacVerifier(spec: HmacSpec): Verifier {
   const needsId = uses("id");
   if (needsId && !spec.idHeader) throw new Error("verify: {id} needs an id header");
   const keys = spec.secrets.map(utf8Key);
+  const label = headerLabel(spec.header);
+  const timestampWhere = spec.timestampHeader ? timestampHeader(headerLabel(spec.timestampHeader)) : undefined;
+  // A provider signing the URL it called fails when we rebuild another one: say where to look.
+  const hint = uses("url") ? SIGNED_URL_HINT : undefined;
   return (req, nowMs) => {
     const value = req.headers.get(spec.header);
-    if (value === null || value === "") return reject("missing_signature");
+    if (value === null || value === "") return missingHeader("missing_signature", [spec.header]);
     let timestamp: string | null = null;
     if (spec.timestampHeader) {
       timestamp = req.headers.get(spec.timestampHeader);
-      if (timestamp === null) return reject("missing_timestamp");
-      if (parseTimestamp(timestamp) === null) return reject("bad_timestamp");
+      const problem = timestampProblem(timestamp, timestampWhere!, "s");
+      if (problem) return problem;
     }
     const id = spec.idHeader ? req.headers.get(spec.idHeader) : null;
-    if (needsId && (id === null || id === "")) return reject("missing_id");
+    if (needsId && (id === null || id === "")) return missingHeader("missing_id", [spec.idHeader!]);
     const candidates = prefixedCandidates(value, spec.prefix);
-    if (candidates === null) return reject("malformed_signature");
+    if (candidates === null) return reject("malformed_signature", `${label} does not start with "${spec.prefix}"`);
     const values: Record<Placeholder, Part> = {
       body: req.body,
       timestamp: timestamp ?? "",
@@ -69,20 +73,21 @@ export function hmacVerifier(spec: HmacSpec): Verifier {
       url: spec.url ?? req.url,
     };
     const parts = pieces.map((piece) => ("literal" in piece ? piece.literal : values[piece.placeholder]));
-    const result = checkSignatures({ algorithm: spec.algorithm, encoding: spec.encoding, keys, contents: [parts], candidates });
+    const result = checkSignatures({ algorithm: spec.algorithm, encoding: spec.encoding, keys, contents: [parts], candidates, label, hint });
     if (!result.ok || !spec.timestampHeader) return result;
-    return checkTimestamp(timestamp, nowMs, spec.toleranceSec, { unit: "s", window: "both" });
+    return checkTimestamp(timestamp, nowMs, spec.toleranceSec, { unit: "s", window: "both" }, timestampWhere);
   };
 }
 
 /** A bearer secret in a header (GitLab token, Points), compared in constant time. */
 export function sharedSecretVerifier(header: string, secrets: readonly string[]): Verifier {
+  const mismatch = reject("bad_signature", `${headerLabel(header.toLowerCase())} does not match ${configuredSecrets(secrets.length)}`);
   return (req) => {
     const value = req.headers.get(header);
-    if (value === null || value === "") return reject("missing_signature");
+    if (value === null || value === "") return missingHeader("missing_signature", [header.toLowerCase()]);
     // Evaluate every secret (no early exit) so timing does not reveal which one matched.
     const matched = secrets.map((s) => secretsEqual(value, s)).includes(true);
-    return matched ? OK : reject("bad_signature");
+    return matched ? OK : mismatch;
   };
 }
 
@@ -90,15 +95,15 @@ export function sharedSecretVerifier(header: string, secrets: readonly string[])
 export function basicVerifier(username: string, secrets: readonly string[]): Verifier {
   return (req: InboundRequest) => {
     const header = req.headers.get("authorization");
-    if (header === null || header === "") return reject("missing_credentials");
+    if (header === null || header === "") return reject("missing_credentials", "missing Authorization header (Basic credentials expected)");
     const match = /^Basic +(\S+)$/i.exec(header);
     const decoded = match?.[1] ? (decodeSignature("base64", match[1])?.toString("utf8") ?? "") : "";
     const colon = decoded.indexOf(":");
-    if (colon < 0) return reject("malformed_credentials");
+    if (colon < 0) return reject("malformed_credentials", "Authorization is not Basic base64(username:password)");
     const userOk = secretsEqual(decoded.slice(0, colon), username);
     const password = decoded.slice(colon + 1);
     const passOk = secrets.map((s) => secretsEqual(password, s)).includes(true);
-    return userOk && passOk ? OK : reject("bad_credentials");
+    return userOk && passOk ? OK : reject("bad_credentials", "the Basic username or password does not match");
   };
 }
 

@@ -39,14 +39,14 @@ describe("checkSignatures", () => {
   const good = createHmac("sha512", key).update("a").update("b").digest("base64");
 
   test("passes when any candidate matches and the content is made of several parts", () => {
-    const result = checkSignatures({ algorithm: "sha512", encoding: "base64", keys: [key], contents: [["a", Buffer.from("b")]], candidates: ["AAAA", good] });
+    const result = checkSignatures({ algorithm: "sha512", encoding: "base64", keys: [key], contents: [["a", Buffer.from("b")]], candidates: ["AAAA", good], label: "X-Sig" });
     expect(result).toEqual({ ok: true });
   });
 
   test("reports malformed_signature when no candidate decodes and bad_signature when none matches", () => {
-    const base = { algorithm: "sha512", encoding: "base64", keys: [key], contents: [["ab"]] } as const;
-    expect(checkSignatures({ ...base, candidates: ["%%%"] })).toEqual({ ok: false, reason: "malformed_signature" });
-    expect(checkSignatures({ ...base, candidates: ["AAAA"] })).toEqual({ ok: false, reason: "bad_signature" });
+    const base = { algorithm: "sha512", encoding: "base64", keys: [key], contents: [["ab"]], label: "X-Sig" } as const;
+    expect(checkSignatures({ ...base, candidates: ["%%%"] })).toMatchObject({ ok: false, reason: "malformed_signature" });
+    expect(checkSignatures({ ...base, candidates: ["AAAA"] })).toMatchObject({ ok: false, reason: "bad_signature" });
   });
 });
 
@@ -60,13 +60,13 @@ describe("timestamps", () => {
 
   test("a missing header and an unparsable one have distinct reasons", () => {
     const rule = { unit: "s", window: "both" } as const;
-    expect(checkTimestamp(null, 0, 300, rule)).toEqual({ ok: false, reason: "missing_timestamp" });
-    expect(checkTimestamp("abc", 0, 300, rule)).toEqual({ ok: false, reason: "bad_timestamp" });
+    expect(checkTimestamp(null, 0, 300, rule)).toMatchObject({ ok: false, reason: "missing_timestamp" });
+    expect(checkTimestamp("abc", 0, 300, rule)).toMatchObject({ ok: false, reason: "bad_timestamp" });
   });
 
   test("a seconds timestamp sent in milliseconds is rejected as from the future", () => {
     const nowMs = 1_700_000_000_000;
-    expect(checkTimestamp(String(nowMs), nowMs, 300, { unit: "s", window: "both" })).toEqual({
+    expect(checkTimestamp(String(nowMs), nowMs, 300, { unit: "s", window: "both" })).toMatchObject({
       ok: false,
       reason: "future_timestamp",
     });

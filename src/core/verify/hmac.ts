@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { HmacAlgorithm, SignatureEncoding, VerifyResult } from "../types.ts";
-import { OK, reject } from "./result.ts";
+import { configuredSecrets, OK, reject } from "./result.ts";
 
 /** A piece of signed content: text (hashed as UTF-8) or raw bytes. */
 export type Part = string | Uint8Array;
@@ -67,7 +67,13 @@ export interface SignatureCheck {
   contents: readonly (readonly Part[])[];
   /** Encoded signatures from the request, prefix already removed. */
   candidates: readonly string[];
+  /** Where the signatures came from, for messages ("X-Hub-Signature-256"). */
+  label: string;
+  /** Appended to the mismatch message (URL-signed schemes: which URL to check). */
+  hint?: string;
 }
+
+const ENCODING_NAMES: Record<SignatureEncoding, string> = { hex: "lowercase hex", base64: "base64" };
 
 /**
  * The one HMAC check every scheme uses: passes when any candidate equals the
@@ -78,12 +84,14 @@ export function checkSignatures(check: SignatureCheck): VerifyResult {
   const decoded = check.candidates
     .map((c) => decodeSignature(check.encoding, c))
     .filter((b): b is Buffer => b !== null);
-  if (decoded.length === 0) return reject("malformed_signature");
+  const scheme = `HMAC-${check.algorithm.toUpperCase()}`;
+  if (decoded.length === 0) return reject("malformed_signature", `${check.label} is not a ${ENCODING_NAMES[check.encoding]} ${scheme}`);
   for (const key of check.keys) {
     for (const parts of check.contents) {
       const expected = hmacDigest(check.algorithm, key, parts);
       if (decoded.some((sig) => bytesEqual(sig, expected))) return OK;
     }
   }
-  return reject("bad_signature");
+  const hint = check.hint ? ` (${check.hint})` : "";
+  return reject("bad_signature", `${check.label} does not match: the request was not signed with ${configuredSecrets(check.keys.length)}${hint}`);
 }

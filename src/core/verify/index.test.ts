@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { PRESETS, type InboundRequest, type VerifySpec } from "../types.ts";
-import { answerHandshake, presetDefaults } from "./index.ts";
+import { answerHandshake, buildVerifier, credentialHeaders, presetDefaults } from "./index.ts";
 
 const slack: VerifySpec = { kind: "preset", preset: "slack", secrets: ["s"], toleranceSec: 300 };
 const req = (body: string): InboundRequest => ({
@@ -57,5 +57,27 @@ describe("answerHandshake", () => {
     expect(answerHandshake(slack, req('{"type":"url_verification","challenge":42}'))).toBeNull();
     const github: VerifySpec = { kind: "preset", preset: "github", secrets: ["s"], toleranceSec: 300 };
     expect(answerHandshake(github, req('{"type":"url_verification","challenge":"x"}'))).toBeNull();
+  });
+});
+
+describe("credentialHeaders", () => {
+  const secret = "plain-secret-value";
+  // Every header name a preset reads or forwards, plus the usual bearer names.
+  const candidates = [...new Set([...PRESETS.flatMap((p) => presetDefaults(p).forwardHeaders), "x-gitlab-token", "x-webhook-secret", "authorization"])];
+
+  test("a preset that accepts its secret as a plain header value declares that header", () => {
+    for (const preset of PRESETS) {
+      const verify = buildVerifier({ kind: "preset", preset, secrets: [secret], toleranceSec: 300 });
+      const accepting = candidates.filter((name) => verify({ ...req("{}"), headers: new Headers({ [name]: secret }) }, 0).ok);
+      expect({ preset, headers: credentialHeaders({ kind: "preset", preset, secrets: [secret], toleranceSec: 300 }) }).toEqual({ preset, headers: accepting });
+    }
+  });
+
+  test("generic schemes name their secret-bearing header, lower-cased; signature schemes none", () => {
+    expect(credentialHeaders({ kind: "shared-secret", header: "X-Hook-Key", secrets: [secret] })).toEqual(["x-hook-key"]);
+    expect(credentialHeaders({ kind: "basic", username: "u", secrets: [secret] })).toEqual(["authorization"]);
+    const hmac: VerifySpec = { kind: "hmac", header: "x-sig", algorithm: "sha256", encoding: "hex", prefix: "", signed: "{body}", secrets: [secret], toleranceSec: 300 };
+    expect(credentialHeaders(hmac)).toEqual([]);
+    expect(credentialHeaders({ kind: "none" })).toEqual([]);
   });
 });

@@ -38,3 +38,24 @@ export function buildVerifier(spec: VerifySpec): (req: InboundRequest, nowMs: nu
 export function presetDefaults(preset: PresetName): PresetDefaults {
   return structuredClone(PRESET_TABLE[preset].defaults);
 }
+
+/**
+ * Lower-cased names of the headers that carry this scheme's secret as a plain
+ * value (a shared-secret header, Basic credentials, a preset's token header).
+ * Signature headers are not among them: an HMAC reveals nothing of its key.
+ *
+ * @example credentialHeaders({ kind: "shared-secret", header: "X-Hook-Key", secrets: ["s"] }) // ["x-hook-key"]
+ */
+export function credentialHeaders(spec: VerifySpec): string[] {
+  switch (spec.kind) {
+    case "preset":
+      return [...(PRESET_TABLE[spec.preset].credentialHeaders ?? [])];
+    case "shared-secret":
+      return [spec.header.toLowerCase()];
+    case "basic":
+      return ["authorization"];
+    case "hmac":
+    case "none":
+      return [];
+  }
+}

@@ -1,7 +1,7 @@
 import type { InboundRequest } from "../types.ts";
 import { checkSignatures, utf8Key } from "./hmac.ts";
 import { reject, type Verifier } from "./result.ts";
-import { checkTimestamp, parseTimestamp } from "./timestamp.ts";
+import { checkTimestamp, timestampProblem } from "./timestamp.ts";
 
 interface SignatureBlock {
   timestamp: string | null;
@@ -9,6 +9,8 @@ interface SignatureBlock {
   signature: string | null;
 }
 
+// Where Mailgun puts it: `signature.{timestamp,token,signature}` in JSON, plain fields in a form.
+const BLOCK = "the body's signature block";
 const EMPTY: SignatureBlock = { timestamp: null, token: null, signature: null };
 
 function text(value: unknown): string | null {
@@ -43,19 +45,21 @@ function readSignatureBlock(req: InboundRequest): SignatureBlock {
  */
 export function mailgunVerifier(secrets: readonly string[], toleranceSec: number): Verifier {
   const keys = secrets.map(utf8Key);
+  const where = { missing: `${BLOCK} has no timestamp`, label: `the timestamp in ${BLOCK}` };
   return (req, nowMs) => {
     const { timestamp, token, signature } = readSignatureBlock(req);
-    if (signature === null || signature === "") return reject("missing_signature");
-    if (timestamp === null) return reject("missing_timestamp");
-    if (parseTimestamp(timestamp) === null) return reject("bad_timestamp");
-    if (token === null || token === "") return reject("missing_token");
+    if (signature === null || signature === "") return reject("missing_signature", `${BLOCK} has no signature`);
+    const problem = timestampProblem(timestamp, where, "s");
+    if (problem) return problem;
+    if (token === null || token === "") return reject("missing_token", `${BLOCK} has no token`);
     const result = checkSignatures({
       algorithm: "sha256",
       encoding: "hex",
       keys,
-      contents: [[timestamp + token]],
+      contents: [[timestamp! + token]],
       candidates: [signature],
+      label: `the signature in ${BLOCK}`,
     });
-    return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, { unit: "s", window: "both" }) : result;
+    return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, { unit: "s", window: "both" }, where) : result;
   };
 }

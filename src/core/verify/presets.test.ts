@@ -258,7 +258,7 @@ for (const row of ROWS) {
 
     test("a request without the signature is rejected as missing_signature", async () => {
       const signed = await row.sign(BODY, primary, tsAt(row, 0));
-      expect(verifierFor(row)(toRequest(without(signed, row.signatureHeader)), NOW_MS)).toEqual({
+      expect(verifierFor(row)(toRequest(without(signed, row.signatureHeader)), NOW_MS)).toMatchObject({
         ok: false,
         reason: "missing_signature",
       });
@@ -274,7 +274,7 @@ for (const row of ROWS) {
         const signed = await row.sign(BODY, primary, tsAt(row, 0));
         const tampered = (row.tamper ?? ((b: string) => b.replace("evt_1", "evt_2")))(signed.body);
         expect(tampered).not.toBe(signed.body);
-        expect(verifierFor(row)(toRequest(signed, tampered), NOW_MS)).toEqual({ ok: false, reason: "bad_signature" });
+        expect(verifierFor(row)(toRequest(signed, tampered), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
       });
     }
 
@@ -288,7 +288,7 @@ for (const row of ROWS) {
       test("a timestamp one unit older than the tolerance is rejected as stale_timestamp", async () => {
         const old = tsAt(row, -TOLERANCE_SEC) - 1;
         const signed = await row.sign(BODY, primary, old);
-        expect(verifierFor(row)(toRequest(signed), NOW_MS)).toEqual({ ok: false, reason: "stale_timestamp" });
+        expect(verifierFor(row)(toRequest(signed), NOW_MS)).toMatchObject({ ok: false, reason: "stale_timestamp" });
       });
 
       test("a stale timestamp passes when the tolerance is 0 (disabled)", async () => {
@@ -305,7 +305,7 @@ for (const row of ROWS) {
       if (window === "both") {
         test("a timestamp one unit beyond the tolerance in the future is rejected as future_timestamp", async () => {
           const signed = await row.sign(BODY, primary, tsAt(row, TOLERANCE_SEC) + 1);
-          expect(verifierFor(row)(toRequest(signed), NOW_MS)).toEqual({ ok: false, reason: "future_timestamp" });
+          expect(verifierFor(row)(toRequest(signed), NOW_MS)).toMatchObject({ ok: false, reason: "future_timestamp" });
         });
       } else {
         test("a timestamp far in the future passes, like the official library (past-only window)", async () => {

@@ -1,7 +1,7 @@
 import type { PresetDefaults, PresetName, ValueRef, VerifySpec } from "../types.ts";
 import { hmacVerifier, sharedSecretVerifier, type HmacSpec } from "./generic.ts";
 import { mailgunVerifier } from "./mailgun.ts";
-import { reject, type Verifier } from "./result.ts";
+import { missingHeader, type Verifier } from "./result.ts";
 import { standardWebhooksVerifier, SVIX_HEADERS, WEBHOOK_HEADERS } from "./standard-webhooks.ts";
 import { keyValueVerifier } from "./stripe-like.ts";
 import { twilioVerifier } from "./twilio.ts";
@@ -12,6 +12,8 @@ export type PresetSpec = Extract<VerifySpec, { kind: "preset" }>;
 interface PresetEntry {
   build: (spec: PresetSpec) => Verifier;
   defaults: PresetDefaults;
+  /** Headers whose value is the secret itself (never a derived signature): stored redacted. */
+  credentialHeaders?: readonly string[];
 }
 
 const json = (path: string): ValueRef => ({ kind: "json", path: path.split(".") });
@@ -30,9 +32,10 @@ function hmacPreset(settings: Omit<HmacSpec, "kind" | "secrets" | "toleranceSec"
 function firstPresent(...alternatives: { header: string; build: (spec: PresetSpec) => Verifier }[]) {
   return (spec: PresetSpec): Verifier => {
     const built = alternatives.map((a) => ({ header: a.header, verify: a.build(spec) }));
+    const missing = missingHeader("missing_signature", alternatives.map((a) => a.header));
     return (req, nowMs) => {
       const chosen = built.find((b) => req.headers.has(b.header));
-      return chosen ? chosen.verify(req, nowMs) : reject("missing_signature");
+      return chosen ? chosen.verify(req, nowMs) : missing;
     };
   };
 }
@@ -76,6 +79,7 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
   },
   gitlab: {
     build: gitlab,
+    credentialHeaders: ["x-gitlab-token"],
     // Never forward x-gitlab-token: it is the secret itself.
     defaults: {
       dedupe: [header("idempotency-key")],
@@ -130,6 +134,7 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
   },
   points: {
     build: (s) => sharedSecretVerifier("x-webhook-secret", s.secrets),
+    credentialHeaders: ["x-webhook-secret"],
     // Never forward x-webhook-secret: it is the secret itself.
     defaults: { dedupe: [json("order.id"), header("x-webhook-event")], eventType: [header("x-webhook-event")], forwardHeaders: ["x-webhook-event"] },
   },

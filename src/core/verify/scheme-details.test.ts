@@ -31,11 +31,11 @@ describe("Standard Webhooks header parsing", () => {
 
   test("a header with only unknown versions is malformed", () => {
     const verify = preset("standard-webhooks", [key]);
-    expect(verify(req({ ...base, "webhook-signature": "v1a,AAAA v2,BBBB" }), NOW_MS)).toEqual({ ok: false, reason: "malformed_signature" });
+    expect(verify(req({ ...base, "webhook-signature": "v1a,AAAA v2,BBBB" }), NOW_MS)).toMatchObject({ ok: false, reason: "malformed_signature" });
   });
 
   test("a missing id is rejected before any HMAC is computed", () => {
-    expect(preset("standard-webhooks", [key])(req({ "webhook-timestamp": String(NOW_S), "webhook-signature": sig }), NOW_MS)).toEqual({
+    expect(preset("standard-webhooks", [key])(req({ "webhook-timestamp": String(NOW_S), "webhook-signature": sig }), NOW_MS)).toMatchObject({
       ok: false,
       reason: "missing_id",
     });
@@ -48,7 +48,7 @@ describe("Standard Webhooks header parsing", () => {
 
   test("a float or negative timestamp is rejected as bad_timestamp", () => {
     for (const ts of ["1700000000.5", "-1700000000"]) {
-      expect(preset("standard-webhooks", [key])(req({ ...base, "webhook-timestamp": ts, "webhook-signature": sig }), NOW_MS)).toEqual({
+      expect(preset("standard-webhooks", [key])(req({ ...base, "webhook-timestamp": ts, "webhook-signature": sig }), NOW_MS)).toMatchObject({
         ok: false,
         reason: "bad_timestamp",
       });
@@ -61,8 +61,8 @@ describe("GitLab", () => {
     const verify = preset("gitlab", ["glpat-token", "old-token"]);
     expect(verify(req({ "X-Gitlab-Token": "old-token" }), NOW_MS)).toEqual({ ok: true });
     expect(verify(req({ "X-Gitlab-Token": "old-token " }), NOW_MS)).toEqual({ ok: true }); // Headers trims
-    expect(verify(req({ "X-Gitlab-Token": "old-tokeN" }), NOW_MS)).toEqual({ ok: false, reason: "bad_signature" });
-    expect(verify(req({}), NOW_MS)).toEqual({ ok: false, reason: "missing_signature" });
+    expect(verify(req({ "X-Gitlab-Token": "old-tokeN" }), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
+    expect(verify(req({}), NOW_MS)).toMatchObject({ ok: false, reason: "missing_signature" });
   });
 });
 
@@ -83,7 +83,7 @@ describe("Stripe-like headers", () => {
     const mixed = new Headers();
     mixed.append("stripe-signature", `t=${NOW_S - 1},v1=${"0".repeat(64)}`);
     mixed.append("stripe-signature", `t=${NOW_S},v1=${v1}`);
-    expect(preset("stripe", [secret])(req(mixed), NOW_MS)).toEqual({ ok: false, reason: "malformed_signature" });
+    expect(preset("stripe", [secret])(req(mixed), NOW_MS)).toMatchObject({ ok: false, reason: "malformed_signature" });
   });
 
   test("uppercase hex is rejected like stripe-node's string compare", () => {
@@ -92,9 +92,9 @@ describe("Stripe-like headers", () => {
 
   test("a header without t or without v1 is rejected with a precise reason", () => {
     const verify = preset("stripe", [secret]);
-    expect(verify(req({ "stripe-signature": `v1=${v1}` }), NOW_MS)).toEqual({ ok: false, reason: "missing_timestamp" });
-    expect(verify(req({ "stripe-signature": `t=${NOW_S}` }), NOW_MS)).toEqual({ ok: false, reason: "malformed_signature" });
-    expect(verify(req({ "stripe-signature": `t=abc,v1=${v1}` }), NOW_MS)).toEqual({ ok: false, reason: "bad_timestamp" });
+    expect(verify(req({ "stripe-signature": `v1=${v1}` }), NOW_MS)).toMatchObject({ ok: false, reason: "missing_timestamp" });
+    expect(verify(req({ "stripe-signature": `t=${NOW_S}` }), NOW_MS)).toMatchObject({ ok: false, reason: "malformed_signature" });
+    expect(verify(req({ "stripe-signature": `t=abc,v1=${v1}` }), NOW_MS)).toMatchObject({ ok: false, reason: "bad_timestamp" });
   });
 
   test("Paddle accepts a matching h1 that is not the last one (the SDK keeps only the last)", () => {
@@ -107,7 +107,7 @@ describe("Stripe-like headers", () => {
   test("Point reads t as milliseconds, so a seconds value is stale", () => {
     const secret = "point-secret";
     const header = `t=${NOW_S},v1=${hex(secret, `${NOW_S}.${BODY}`)}`;
-    expect(preset("point", [secret])(req({ "point-signature": header }), NOW_MS)).toEqual({ ok: false, reason: "stale_timestamp" });
+    expect(preset("point", [secret])(req({ "point-signature": header }), NOW_MS)).toMatchObject({ ok: false, reason: "stale_timestamp" });
   });
 });
 
@@ -117,11 +117,11 @@ describe("GitHub and Shopify header variants", () => {
     const sha1 = `sha1=${hex(secret, BODY, "sha1")}`;
     const verify = preset("github", [secret]);
     expect(verify(req({ "x-hub-signature": sha1 }), NOW_MS)).toEqual({ ok: true });
-    expect(verify(req({ "x-hub-signature": sha1, "x-hub-signature-256": "sha256=00" }), NOW_MS)).toEqual({ ok: false, reason: "bad_signature" });
+    expect(verify(req({ "x-hub-signature": sha1, "x-hub-signature-256": "sha256=00" }), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
   });
 
   test("GitHub rejects a signature without its sha256= prefix as malformed", () => {
-    expect(preset("github", ["gh"])(req({ "x-hub-signature-256": hex("gh", BODY) }), NOW_MS)).toEqual({ ok: false, reason: "malformed_signature" });
+    expect(preset("github", ["gh"])(req({ "x-hub-signature-256": hex("gh", BODY) }), NOW_MS)).toMatchObject({ ok: false, reason: "malformed_signature" });
   });
 
   test("Shopify's newer un-prefixed Shopify-Hmac-Sha256 header verifies too", () => {
@@ -145,7 +145,7 @@ describe("Square", () => {
 
   test("a trailing slash difference in the URL breaks the signature", () => {
     const verify = buildVerifier({ kind: "preset", preset: "square", secrets: ["sq"], toleranceSec: 300, url: `${url}/` });
-    expect(verify(req({ "x-square-hmacsha256-signature": sig }), NOW_MS)).toEqual({ ok: false, reason: "bad_signature" });
+    expect(verify(req({ "x-square-hmacsha256-signature": sig }), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
   });
 
   test("without a configured URL the request URL is used", () => {
@@ -176,8 +176,8 @@ describe("Mailgun", () => {
 
   test("a missing token or an invalid JSON body is rejected without throwing", () => {
     const noToken = JSON.stringify({ signature: { timestamp: String(NOW_S), signature } });
-    expect(preset("mailgun", [key])(req({}, noToken), NOW_MS)).toEqual({ ok: false, reason: "missing_token" });
-    expect(preset("mailgun", [key])(req({ "content-type": "application/json" }, "{not json"), NOW_MS)).toEqual({
+    expect(preset("mailgun", [key])(req({}, noToken), NOW_MS)).toMatchObject({ ok: false, reason: "missing_token" });
+    expect(preset("mailgun", [key])(req({ "content-type": "application/json" }, "{not json"), NOW_MS)).toMatchObject({
       ok: false,
       reason: "missing_signature",
     });

@@ -1,6 +1,6 @@
 import { checkSignatures } from "./hmac.ts";
-import { firstHeader, reject, type Verifier } from "./result.ts";
-import { checkTimestamp, parseTimestamp } from "./timestamp.ts";
+import { firstHeader, headerLabel, missingHeader, reject, type Verifier } from "./result.ts";
+import { checkTimestamp, timestampProblem } from "./timestamp.ts";
 
 /** Header names to read, first present wins (svix accepts svix-* or webhook-*). */
 export interface StandardHeaderNames {
@@ -55,23 +55,30 @@ export function standardWebhooksVerifier(
   names: StandardHeaderNames = WEBHOOK_HEADERS,
 ): Verifier {
   const keys = secrets.map(standardWebhooksKey);
+  const where = {
+    missing: `missing ${names.timestamp.map(headerLabel).join(" or ")} header`,
+    label: names.timestamp.map(headerLabel).join(" or "),
+  };
   return (req, nowMs) => {
-    const signature = firstHeader(req.headers, names.signature);
-    if (signature === null) return reject("missing_signature");
+    const signatureName = names.signature.find((name) => (req.headers.get(name) ?? "") !== "");
+    if (signatureName === undefined) return missingHeader("missing_signature", names.signature);
+    const signature = req.headers.get(signatureName)!;
+    const label = headerLabel(signatureName);
     const id = firstHeader(req.headers, names.id);
-    if (id === null) return reject("missing_id");
+    if (id === null) return missingHeader("missing_id", names.id);
     const timestamp = firstHeader(req.headers, names.timestamp);
-    if (timestamp === null) return reject("missing_timestamp");
-    if (parseTimestamp(timestamp) === null) return reject("bad_timestamp");
+    const problem = timestampProblem(timestamp, where, "s");
+    if (problem) return problem;
     const candidates = v1Signatures(signature);
-    if (candidates.length === 0) return reject("malformed_signature");
+    if (candidates.length === 0) return reject("malformed_signature", `${label} has no v1,<base64> signature`);
     const result = checkSignatures({
       algorithm: "sha256",
       encoding: "base64",
       keys,
       contents: [[`${id}.${timestamp}.`, req.body]],
       candidates,
+      label,
     });
-    return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, { unit: "s", window: "both" }) : result;
+    return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, { unit: "s", window: "both" }, where) : result;
   };
 }

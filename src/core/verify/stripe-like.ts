@@ -1,7 +1,7 @@
 import type { PresetName } from "../types.ts";
 import { checkSignatures, utf8Key } from "./hmac.ts";
-import { reject, type Verifier } from "./result.ts";
-import { checkTimestamp, parseTimestamp, type TimestampRule } from "./timestamp.ts";
+import { headerLabel, missingHeader, reject, type Verifier } from "./result.ts";
+import { checkTimestamp, timestampProblem, type TimestampRule } from "./timestamp.ts";
 
 /** A `key=value` list signature header carrying a timestamp and one or more hex signatures. */
 interface KeyValueScheme {
@@ -50,23 +50,26 @@ function parseKeyValues(value: string, scheme: KeyValueScheme): ParsedHeader {
 export function keyValueVerifier(preset: KeyValuePreset, secrets: readonly string[], toleranceSec: number): Verifier {
   const scheme: KeyValueScheme = KEY_VALUE_SCHEMES[preset];
   const keys = secrets.map(utf8Key);
+  const label = headerLabel(scheme.header);
+  const where = { missing: `${label} has no ${scheme.timestampKey}= timestamp`, label: `the ${scheme.timestampKey}= timestamp in ${label}` };
   return (req, nowMs) => {
     const value = req.headers.get(scheme.header);
-    if (value === null || value === "") return reject("missing_signature");
+    if (value === null || value === "") return missingHeader("missing_signature", [scheme.header]);
     const { timestamps, signatures } = parseKeyValues(value, scheme);
     // Two different timestamps (a duplicated header from two attempts) is ambiguous: reject.
-    if (timestamps.size > 1) return reject("malformed_signature");
+    if (timestamps.size > 1) return reject("malformed_signature", `${label} carries two different ${scheme.timestampKey}= timestamps`);
     const [timestamp] = timestamps;
-    if (timestamp === undefined) return reject("missing_timestamp");
-    if (parseTimestamp(timestamp) === null) return reject("bad_timestamp");
-    if (signatures.length === 0) return reject("malformed_signature");
+    const problem = timestampProblem(timestamp ?? null, where, scheme.rule.unit);
+    if (problem) return problem;
+    if (signatures.length === 0) return reject("malformed_signature", `${label} has no ${scheme.signatureKey}= signature`);
     const result = checkSignatures({
       algorithm: "sha256",
       encoding: "hex",
       keys,
       contents: [[timestamp + scheme.joiner, req.body]],
       candidates: signatures,
+      label,
     });
-    return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, scheme.rule) : result;
+    return result.ok ? checkTimestamp(timestamp!, nowMs, toleranceSec, scheme.rule, where) : result;
   };
 }

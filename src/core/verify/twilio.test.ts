@@ -25,7 +25,7 @@ describe("Twilio JSON bodies (bodySHA256)", () => {
   });
 
   test("a tampered JSON body is rejected as body_hash_mismatch", () => {
-    expect(verifier()(req(signature, url, body.replace("ë", "e")), NOW_MS)).toEqual({ ok: false, reason: "body_hash_mismatch" });
+    expect(verifier()(req(signature, url, body.replace("ë", "e")), NOW_MS)).toMatchObject({ ok: false, reason: "body_hash_mismatch" });
   });
 
   test("a configured URL without a query keeps the request's bodySHA256 query", () => {
@@ -66,6 +66,6 @@ describe("Twilio URL and parameter rules", () => {
   test("an added form parameter is rejected as bad_signature", () => {
     const url = "https://example.com/in/t";
     const signature = twilio.getExpectedTwilioSignature(TOKEN, url, { A: "1" });
-    expect(verifier()(req(signature, url, "A=1&B=2"), NOW_MS)).toEqual({ ok: false, reason: "bad_signature" });
+    expect(verifier()(req(signature, url, "A=1&B=2"), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
   });
 });

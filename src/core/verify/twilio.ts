@@ -1,6 +1,6 @@
 import { parse as parseQuery, stringify as stringifyQuery } from "node:querystring";
 import { bytesEqual, checkSignatures, sha256Hex, utf8Key } from "./hmac.ts";
-import { commaCandidates, reject, type Verifier } from "./result.ts";
+import { commaCandidates, missingHeader, reject, SIGNED_URL_HINT, type Verifier } from "./result.ts";
 
 const SCHEME_AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)/i;
 
@@ -87,7 +87,7 @@ export function twilioVerifier(secrets: readonly string[], configuredUrl: string
   const keys = secrets.map(utf8Key);
   return (req) => {
     const header = req.headers.get("x-twilio-signature");
-    if (header === null || header === "") return reject("missing_signature");
+    if (header === null || header === "") return missingHeader("missing_signature", ["x-twilio-signature"]);
     const url = signedUrl(configuredUrl, req.url);
     const bodyHash = URL.canParse(url) ? new URL(url).searchParams.get("bodySHA256") : null;
     const params = bodyHash === null ? twilioParamString(req.body) : "";
@@ -97,9 +97,11 @@ export function twilioVerifier(secrets: readonly string[], configuredUrl: string
       keys,
       contents: twilioUrlVariants(url).map((u) => [u + params]),
       candidates: commaCandidates(header),
+      label: "X-Twilio-Signature",
+      hint: SIGNED_URL_HINT,
     });
     if (!result.ok || bodyHash === null) return result;
     const matches = bytesEqual(Buffer.from(bodyHash), Buffer.from(sha256Hex(req.body)));
-    return matches ? result : reject("body_hash_mismatch");
+    return matches ? result : reject("body_hash_mismatch", "the body's SHA-256 does not match bodySHA256 in the URL");
   };
 }

@@ -1,0 +1,54 @@
+import { describe, expect, test } from "bun:test";
+import type { TargetConfig } from "../config/types.ts";
+import type { TargetStats } from "../store/admin-stats.ts";
+import { eventJson, LIST_VALUE_MAX_CHARS, rejectionDetailJson, rejectionJson, targetJson } from "./admin-views.ts";
+
+const event = { id: "evt_01", source: "s", eventType: "t", dedupeKey: "k", receivedAt: 0, duplicates: 0, status: "delivered" as const, erasedAt: null };
+const rejection = {
+  id: "rej_01", source: "s", receivedAt: 0, reason: "bad_signature", method: "POST", path: "/in/s",
+  headers: [["x-short", "v"]] as [string, string][], bodyExcerpt: null, remoteAddr: null,
+};
+
+describe("list entries", () => {
+  test("a value at the limit is kept whole and the entry has no truncated field", () => {
+    const entry = eventJson({ ...event, dedupeKey: "k".repeat(LIST_VALUE_MAX_CHARS) });
+    expect(entry.dedupeKey).toBe("k".repeat(LIST_VALUE_MAX_CHARS));
+    expect(entry).not.toHaveProperty("truncated");
+  });
+
+  test("a longer value is cut to the limit with an ellipsis, and truncated names it", () => {
+    const entry = eventJson({ ...event, dedupeKey: "k".repeat(1_000_000), eventType: "t".repeat(300) });
+    expect(entry.dedupeKey).toBe(`${"k".repeat(LIST_VALUE_MAX_CHARS - 1)}…`);
+    expect(entry.eventType).toBe(`${"t".repeat(LIST_VALUE_MAX_CHARS - 1)}…`);
+    expect(entry.truncated).toEqual(["dedupeKey", "eventType"]);
+  });
+
+  test("a cut never splits a surrogate pair", () => {
+    const key = "k".repeat(LIST_VALUE_MAX_CHARS - 2) + "😀".repeat(10);
+    const cut = eventJson({ ...event, dedupeKey: key }).dedupeKey;
+    expect(cut).toBe(`${"k".repeat(LIST_VALUE_MAX_CHARS - 2)}…`);
+    expect(cut.isWellFormed()).toBe(true);
+  });
+
+  test("a rejection's long header values are cut in the list entry and whole in its detail", () => {
+    const long = { ...rejection, headers: [...rejection.headers, ["x-long", "v".repeat(10_000)]] as [string, string][] };
+    const entry = rejectionJson(long);
+    expect(entry.headers).toEqual([["x-short", "v"], ["x-long", `${"v".repeat(LIST_VALUE_MAX_CHARS - 1)}…`]]);
+    expect(entry.truncated).toEqual(["headers"]);
+    expect(rejectionDetailJson(long).headers[1]![1]).toHaveLength(10_000);
+    expect(rejectionJson(rejection)).not.toHaveProperty("truncated");
+  });
+
+  test("a target's long last error and disabled reason are cut", () => {
+    const target = { name: "t", kind: "push", url: "http://10.0.0.1/", enabled: true } as TargetConfig;
+    const stats: TargetStats = {
+      name: "t", disabled: true, disabledReason: "r".repeat(5000), lastError: "e".repeat(5000), consecutiveFailures: 3,
+      failingSince: null, circuitOpenUntil: null, queue: { pending: 0, delivering: 0, paused: 0, failed: 0 },
+      windowMs: 3_600_000, recentAttempts: 0, recentSuccesses: 0, lastAttempt: null,
+    };
+    const entry = targetJson(target, stats, 0);
+    expect(entry.lastError).toHaveLength(LIST_VALUE_MAX_CHARS);
+    expect(entry.disabledReason).toHaveLength(LIST_VALUE_MAX_CHARS);
+    expect(entry.truncated).toEqual(["disabledReason", "lastError"]);
+  });
+});

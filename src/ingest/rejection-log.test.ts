@@ -1,0 +1,90 @@
+import { expect, test } from "bun:test";
+import { createLogger } from "../log/logger.ts";
+import { RejectionLog } from "./rejection-log.ts";
+
+/** A RejectionLog on a fake clock whose timers run only when the test moves time. */
+function harness() {
+  let now = 1_000_000;
+  const lines: Record<string, unknown>[] = [];
+  const timers: { at: number; fn: () => void }[] = [];
+  const log = new RejectionLog(createLogger("info", (l) => lines.push(JSON.parse(l))), {
+    nowMs: () => now,
+    setTimer: (fn, ms) => {
+      const t = { at: now + ms, fn };
+      timers.push(t);
+      return () => timers.splice(timers.indexOf(t), 1);
+    },
+  });
+  const advance = (ms: number) => {
+    now += ms;
+    for (const t of timers.filter((t) => t.at <= now)) {
+      timers.splice(timers.indexOf(t), 1);
+      t.fn();
+    }
+  };
+  const reject = (source: string, reason: string, message = `${reason} message`) =>
+    log.record({ source, reason, message, remote: "127.0.0.1" });
+  const summary = () => lines.map((l) => [l.source, l.reason, l.count]);
+  return { log, lines, advance, reject, summary, pending: () => timers.length };
+}
+
+test("the first rejection of a source and reason is logged at once, the rest of its second as one counted line", () => {
+  const h = harness();
+  h.reject("a", "bad_signature");
+  expect(h.summary()).toEqual([["a", "bad_signature", 1]]);
+  expect(h.lines[0]).toMatchObject({ level: "info", msg: "rejected", message: "bad_signature message", remote: "127.0.0.1" });
+  for (let i = 0; i < 99; i++) {
+    h.advance(5);
+    h.reject("a", "bad_signature", `last ${i}`);
+  }
+  expect(h.lines).toHaveLength(1);
+  h.advance(505);
+  expect(h.summary()).toEqual([["a", "bad_signature", 1], ["a", "bad_signature", 99]]);
+  expect(h.lines[1]).toMatchObject({ msg: "rejected", message: "last 98" });
+});
+
+test("sources and reasons are counted apart", () => {
+  const h = harness();
+  h.reject("a", "bad_signature");
+  h.reject("a", "missing_signature");
+  h.reject("b", "bad_signature");
+  h.reject("a", "bad_signature");
+  h.advance(1000);
+  expect(h.summary()).toEqual([
+    ["a", "bad_signature", 1],
+    ["a", "missing_signature", 1],
+    ["b", "bad_signature", 1],
+    ["a", "bad_signature", 1],
+  ]);
+});
+
+test("a steady flood writes one line a second, and a quiet second lets the next one through at once", () => {
+  const h = harness();
+  for (let ms = 0; ms < 5000; ms += 10) {
+    h.reject("a", "bad_signature");
+    h.advance(10);
+  }
+  // One line at once, then one summary at the end of each second: never two lines in a second.
+  expect(h.summary()).toEqual([
+    ["a", "bad_signature", 1],
+    ["a", "bad_signature", 99],
+    ...Array.from({ length: 4 }, () => ["a", "bad_signature", 100]),
+  ]);
+  expect(h.lines.reduce((n, l) => n + Number(l.count), 0)).toBe(500);
+  h.advance(2000);
+  expect(h.pending()).toBe(0);
+  h.reject("a", "bad_signature");
+  expect(h.lines.at(-1)).toMatchObject({ count: 1 });
+});
+
+test("flush writes what is pending at once and cancels its timer", () => {
+  const h = harness();
+  h.reject("a", "bad_signature");
+  h.reject("a", "bad_signature");
+  h.reject("a", "bad_signature");
+  h.log.flush();
+  expect(h.summary()).toEqual([["a", "bad_signature", 1], ["a", "bad_signature", 2]]);
+  expect(h.pending()).toBe(0);
+  h.log.flush();
+  expect(h.lines).toHaveLength(2);
+});

@@ -1,0 +1,59 @@
+/**
+ * Whether the writer's commits are failing, for /readyz. A probe transaction
+ * alone does not tell: on a full disk it commits (it needs no new page) while
+ * every event fails. So a failed commit is remembered until a later one
+ * succeeds, or, for a full disk, until the store's filesystem has room again:
+ * a balancer stops sending to a relay that is not ready, so no request may
+ * come to prove it. Other failures are also cleared by a probe that commits.
+ */
+import { statfsSync } from "node:fs";
+import type { StoreErrorCode } from "./errors.ts";
+
+export interface CommitHealthOptions {
+  /** Directory of the embedded store file, or null for a libSQL server. */
+  dir: string | null;
+  /** Free bytes on the store's filesystem that count as room again after a commit failed for want of space. */
+  roomBytes: number;
+  /** Free bytes on the filesystem of `dir` (statfs); null if unknown. */
+  freeBytes?: (dir: string) => number | null;
+}
+
+/** Free bytes an unprivileged process may use on the filesystem holding `dir`; null if it cannot be read. */
+export function freeBytesAt(dir: string): number | null {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return null;
+  }
+}
+
+/** Remembers the writer's last failed commit until it is known to be over. */
+export class CommitHealth {
+  #failure: StoreErrorCode | null = null;
+  readonly #opts: CommitHealthOptions;
+
+  constructor(opts: CommitHealthOptions) {
+    this.#opts = opts;
+  }
+
+  /** A commit of the writer succeeded. */
+  succeeded(): void {
+    this.#failure = null;
+  }
+
+  /** A commit of the writer failed; a lock held by another process (busy) is for the probe to see, not remembered. */
+  failed(code: StoreErrorCode): void {
+    if (code !== "busy") this.#failure = code;
+  }
+
+  /** The failure that still stands, given that a probe transaction just committed; null when there is none. */
+  standingFailure(): StoreErrorCode | null {
+    if (this.#failure === "full" && this.#opts.dir !== null) {
+      const free = (this.#opts.freeBytes ?? freeBytesAt)(this.#opts.dir);
+      if (free === null || free < this.#opts.roomBytes) return "full";
+    }
+    this.#failure = null;
+    return null;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Stored requests that are small on the wire but costly to show: a body of
+ * deeply nested JSON (a pretty view that indents every level is quadratic in
+ * the body) and long dedupe keys, event types and header values (repeated on
+ * every row of a list). Through the compiled binary: the pages and the API
+ * stay linear in what is stored, lists cut long values, detail pages show them
+ * whole, and ingest keeps being acked while a page renders.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { RunningBinary } from "../support/binary.ts";
+import { adminJson, relayToml, scratchDir, sendEvent, serveBinary, waitFor } from "../support/fault-harness.ts";
+
+const tmp = scratchDir("hookrelay-ui-bounds-");
+let bin: RunningBinary;
+beforeAll(async () => {
+  bin = await serveBinary(tmp.dir, relayToml({ maxBody: "512kb" }));
+});
+afterAll(async () => {
+  if (bin?.proc.exitCode === null) await bin.stop();
+  tmp.remove();
+});
+
+const page = async (path: string) => {
+  const res = await fetch(`${bin.adminUrl}${path}`);
+  expect([path, res.status]).toEqual([path, 200]);
+  return res.text();
+};
+
+test("a deeply nested JSON body gets an event page linear in its size that says the pretty view is left out, and ingest is acked meanwhile", async () => {
+  const depth = 15_000;
+  const body = "[".repeat(depth) + "]".repeat(depth); // 30 KB; indented level by level it was a 450 MB page
+  const stored = await sendEvent(bin.publicUrl, body);
+  expect(stored.status).toBe(200);
+  const id = stored.json.id!;
+
+  // An ingest request sent while the page renders is acked like any other.
+  const [html, ack] = await Promise.all([page(`/events/${id}`), sendEvent(bin.publicUrl, JSON.stringify({ id: "meanwhile", type: "t" }))]);
+  expect(ack.status).toBe(200);
+  expect(ack.json.id).toStartWith("evt_");
+
+  expect(html.length).toBeLessThan(4 * body.length + 16_384);
+  expect(html).toContain('id="pretty-omitted"');
+  expect(html).toMatch(/Pretty JSON view left out: nested deeper than \d+ levels/);
+  expect(html).not.toContain('id="pretty-body"');
+  // The raw view is still the whole body.
+  expect(html).toContain(`<pre class="raw" id="raw-body">${body}</pre>`);
+
+  const api = await fetch(`${bin.adminUrl}/api/events/${id}`);
+  const apiText = await api.text();
+  expect(apiText.length).toBeLessThan(4 * body.length + 16_384);
+  expect(JSON.parse(apiText).request.body).toBe(body);
+}, 60_000);
+
+test("an ordinary JSON body still gets its pretty view, with numbers exactly as sent", async () => {
+  const body = '{"id":"plain-1","type":"order.paid","amount":12345678901234567890,"items":[{"sku":"a"},{"sku":"b"}],"empty":{}}';
+  const r = await sendEvent(bin.publicUrl, body);
+  expect(r.status).toBe(200);
+  const html = await page(`/events/${r.json.id}`);
+  const pretty = /<pre class="raw" id="pretty-body">([\s\S]*?)<\/pre>/.exec(html)?.[1];
+  expect(pretty).toBe(
+    [
+      "{",
+      '  &quot;id&quot;: &quot;plain-1&quot;,',
+      '  &quot;type&quot;: &quot;order.paid&quot;,',
+      '  &quot;amount&quot;: 12345678901234567890,',
+      '  &quot;items&quot;: [',
+      "    {",
+      '      &quot;sku&quot;: &quot;a&quot;',
+      "    },",
+      "    {",
+      '      &quot;sku&quot;: &quot;b&quot;',
+      "    }",
+      "  ],",
+      '  &quot;empty&quot;: {}',
+      "}",
+    ].join("\n"),
+  );
+  expect(html).not.toContain('id="pretty-omitted"');
+});
+
+test("long dedupe keys are cut in the events list and the list API, and shown whole on the event page and in the event API", async () => {
+  const n = 5;
+  const long = (i: number, what: string) => `${what}-${i}-`.padEnd(100_000, String.fromCharCode(97 + i));
+  // Event types are cut to 200 characters when extracted (core/extract.ts), so they fit a list as they are.
+  const type = (i: number) => long(i, "type").slice(0, 200);
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await sendEvent(bin.publicUrl, JSON.stringify({ id: long(i, "key"), type: long(i, "type") }));
+    expect(r.status).toBe(200);
+    ids.push(r.json.id!);
+  }
+
+  // 5 rows × 2 × 100 KB (twice each: the cell and its title) was a 2 MB page; 49 rows of 1 MB keys, 104 MB.
+  const list = await page("/");
+  expect(list.length).toBeLessThan(64 * 1024);
+  for (let i = 0; i < n; i++) {
+    expect(list).toContain(`${long(i, "key").slice(0, 100)}`);
+    expect(list).not.toContain(long(i, "key").slice(0, 1000));
+    expect(list).toContain(type(i));
+  }
+  expect(list).toContain("…");
+
+  const api = await fetch(`${bin.adminUrl}/api/events?limit=${n}`);
+  const apiText = await api.text();
+  expect(apiText.length).toBeLessThan(32 * 1024);
+  const entries = (JSON.parse(apiText) as { events: { id: string; dedupeKey: string; eventType: string; truncated?: string[] }[] }).events;
+  for (const e of entries) {
+    const i = ids.indexOf(e.id);
+    expect(i).toBeGreaterThanOrEqual(0);
+    expect(e.dedupeKey.endsWith("…")).toBe(true);
+    expect(long(i, "key").startsWith(e.dedupeKey.slice(0, -1))).toBe(true);
+    expect(e.eventType).toBe(type(i));
+    expect(e.truncated).toEqual(["dedupeKey"]);
+  }
+
+  // The detail page and the detail API carry the whole values.
+  const detail = await page(`/events/${ids[2]}`);
+  expect(detail).toContain(`<dd class="mono wrap" id="dedupe-key">${long(2, "key")}</dd>`);
+  expect(detail).toContain(type(2));
+  const full = await adminJson(bin.adminUrl, `/api/events/${ids[2]}`);
+  expect(full.dedupeKey).toBe(long(2, "key"));
+  expect(full.eventType).toBe(type(2));
+  expect(full.truncated).toBeUndefined();
+
+  // A search by the cut key (a prefix) still finds the event.
+  const found = await adminJson(bin.adminUrl, `/api/events?q=${encodeURIComponent(entries[0]!.dedupeKey.slice(0, -1))}`);
+  expect(found.events.map((e: { id: string }) => e.id)).toEqual([entries[0]!.id]);
+}, 60_000);
+
+test("long header values are cut in the rejections list and shown whole on the rejection's own page and in the API", async () => {
+  const value = "v".repeat(8_000);
+  const res = await fetch(`${bin.publicUrl}/in/p`, { method: "POST", body: "{}", headers: { "x-ploints-signature": "00", "x-long": value } });
+  expect(res.status).toBe(401);
+  // Rejections are written off the response path.
+  await waitFor("the rejection to be stored", async () => (await adminJson(bin.adminUrl, "/api/rejections")).rejections.length > 0);
+
+  const list = await page("/rejections");
+  expect(list).not.toContain(value.slice(0, 1000));
+  expect(list).toContain(`${"v".repeat(200)}`);
+  const rejectionId = /href="\/rejections\/(rej_[0-9A-Z]{26})"/.exec(list)?.[1];
+  expect(rejectionId).toBeDefined();
+
+  const listApi = await adminJson(bin.adminUrl, "/api/rejections");
+  const entry = listApi.rejections.find((r: { id: string }) => r.id === rejectionId);
+  const header = entry.headers.find(([n]: [string]) => n === "x-long");
+  expect(header[1].endsWith("…")).toBe(true);
+  expect(header[1].length).toBeLessThan(1000);
+  expect(entry.truncated).toEqual(["headers"]);
+
+  const detail = await page(`/rejections/${rejectionId}`);
+  expect(detail).toContain(value);
+  const full = await adminJson(bin.adminUrl, `/api/rejections/${rejectionId}`);
+  expect(full.headers.find(([n]: [string]) => n === "x-long")[1]).toBe(value);
+}, 60_000);

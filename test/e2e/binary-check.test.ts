@@ -1,0 +1,97 @@
+/**
+ * `hookrelay check` through the compiled binary: every problem in one pass
+ * (schema and cross-field together) with exit 1, warnings for keys that have
+ * no effect printed without changing the exit code, and suggestions for
+ * misspelt names.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runBinary, scratchDir } from "../support/fault-harness.ts";
+
+const tmp = scratchDir("hookrelay-check-");
+afterAll(() => tmp.remove());
+
+const WHSEC = "whsec_PwxOU6reGenbCqoeWrBcNEohgBMsDB33iJZ5aOB9UGY=";
+
+async function check(toml: string) {
+  writeFileSync(join(tmp.dir, "hookrelay.toml"), toml);
+  return runBinary(["check", "--config", "hookrelay.toml"], tmp.dir);
+}
+
+test("hookrelay check prints every problem at once, schema and cross-field together, and exits 1", async () => {
+  const r = await check(`
+[server]
+listen = "0.0.0.0:8080"
+admin_listen = "0.0.0.0:8081"
+max_body = 12
+
+[admin]
+token = "too-short"
+
+[[sources]]
+name = "shop"
+verify = { preset = "stripee", secret = "x" }
+dedupe = { window = 7 }
+
+[[sources]]
+name = "gh"
+verify = { preset = "github", secret = "x", tolerance = "1m" }
+
+[[targets]]
+name = "orders"
+url = "http://10.0.0.5/hooks"
+signing = { secret = "not-whsec" }
+timeout = "ten"
+
+[[targets]]
+name = "alice"
+kind = "listen"
+token = "short"
+concurency = 4
+`);
+  expect(r.code).toBe(1);
+  for (const line of [
+    "8 problem(s)",
+    'server.max_body: expected a size like "1mb", got 12',
+    "admin.token: expected at least 16 characters when server.admin_listen (0.0.0.0:8081) is not a loopback address",
+    'sources[0].verify.preset: expected a preset (',
+    'got "stripee"; did you mean "stripe"?',
+    'sources[0].dedupe.window: expected a duration like "10s", got 7',
+    'targets[0].signing.secret: expected "whsec_" followed by base64 of at least 16 random bytes',
+    'targets[0].timeout: expected a duration like "10s", got "ten"',
+    "targets[1].token: expected at least 16 characters when server.listen (0.0.0.0:8080) is not a loopback address",
+    'targets[1].concurency: unknown key; did you mean "concurrency"?',
+    'warning: sources[1].verify.tolerance: has no effect: preset "github" signs no timestamp',
+  ]) {
+    expect(r.stderr).toContain(line);
+  }
+  // Secrets and tokens are never echoed.
+  expect(r.stderr).not.toContain("too-short");
+  expect(r.stderr).not.toContain("not-whsec");
+  expect(r.stdout).toBe("");
+});
+
+test("hookrelay check prints warnings for keys that have no effect and still exits 0", async () => {
+  const r = await check(`
+[[sources]]
+name = "gh"
+verify = { preset = "github", secret = "x", tolerance = "1m", url = "https://hooks.example.com/in/gh" }
+
+[[targets]]
+name = "orders"
+url = "http://10.0.0.5/hooks"
+signing = { secret = "${WHSEC}" }
+ordered = true
+concurrency = 8
+
+[[routes]]
+from = "gh"
+to = ["orders"]
+`);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("config ok: 1 source(s), 1 target(s), 1 route(s)");
+  expect(r.stderr).toContain('warning: sources[0].verify.tolerance: has no effect: preset "github" signs no timestamp');
+  expect(r.stderr).toContain('warning: sources[0].verify.url: has no effect: preset "github" does not sign the URL');
+  expect(r.stderr).toContain("warning: targets[0].concurrency: has no effect with ordered = true (one delivery at a time)");
+});

@@ -1,0 +1,108 @@
+/**
+ * Headers that carry a source's credential are stored redacted, in events and
+ * rejections alike: whatever their name, and also the value a provider tried
+ * during a rotation (the other side's new secret). Signatures stay visible.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
+import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
+
+const HOOK_KEY = "hook-key-current-0123";
+const HOOK_KEY_NEW = "hook-key-rotated-4567-new";
+const BASIC_PASSWORD = "basic-password-89ab";
+const POINTS_SECRET = "points-secret-cdef";
+const GITLAB_TOKEN = "gitlab-token-1357";
+const PLOINTS_SECRET = "ploints-secret-2468";
+
+const CONFIG = `
+[[sources]]
+name = "hook"
+verify = { scheme = "shared-secret", header = "X-Hook-Key", secret = "${HOOK_KEY}" }
+[[sources]]
+name = "basic"
+verify = { scheme = "basic", username = "relay", secret = "${BASIC_PASSWORD}" }
+[[sources]]
+name = "points"
+verify = { preset = "points", secret = "${POINTS_SECRET}" }
+[[sources]]
+name = "gitlab"
+verify = { preset = "gitlab", secret = "${GITLAB_TOKEN}" }
+[[sources]]
+name = "ploints"
+verify = { preset = "ploints", secret = "${PLOINTS_SECRET}" }
+`;
+
+const redacted = (secret: string) => `[redacted: ${secret.length} chars]`;
+const basic = (password: string) => `Basic ${Buffer.from(`relay:${password}`).toString("base64")}`;
+
+let relay: TestRelay;
+afterEach(async () => relay?.close());
+
+async function adminJson(path: string): Promise<any> {
+  const res = await relay.app.adminApp.handle(new Request(`http://127.0.0.1${path}`));
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+async function adminHtml(path: string): Promise<string> {
+  const res = await relay.app.adminApp.handle(new Request(`http://127.0.0.1${path}`));
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+/** Every stored byte of events and rejections, as text, to look for a secret in. */
+async function storedText(): Promise<string> {
+  await relay.store.writer.flushed();
+  const ev = await rows(relay.store, "SELECT headers FROM events");
+  const rej = await rows(relay.store, "SELECT headers FROM rejections");
+  return JSON.stringify([...ev, ...rej]);
+}
+
+const headerOf = (headers: [string, string][], name: string) => headers.find(([n]) => n === name)?.[1];
+
+test("a shared-secret header with an unsecret-looking name is stored and shown redacted, in events and rejections", async () => {
+  relay = await startTestRelay(CONFIG);
+  const ok = await relay.post("hook", '{"id":"a"}', { "x-hook-key": HOOK_KEY });
+  expect(ok.status).toBe(200);
+  const { id } = (await ok.json()) as { id: string };
+  // A rotation done on the provider's side first: it sends the new secret, which we reject.
+  const bad = await relay.post("hook", '{"id":"b"}', { "x-hook-key": HOOK_KEY_NEW });
+  expect(bad.status).toBe(401);
+
+  const stored = await storedText();
+  expect(stored).not.toContain(HOOK_KEY);
+  expect(stored).not.toContain(HOOK_KEY_NEW);
+
+  const event = await adminJson(`/api/events/${id}`);
+  expect(headerOf(event.request.headers, "x-hook-key")).toBe(redacted(HOOK_KEY));
+  const { rejections } = await adminJson("/api/rejections");
+  expect(headerOf(rejections[0].headers, "x-hook-key")).toBe(redacted(HOOK_KEY_NEW));
+
+  const pages = (await adminHtml(`/events/${id}`)) + (await adminHtml("/rejections"));
+  expect(pages).not.toContain(HOOK_KEY);
+  expect(pages).not.toContain(HOOK_KEY_NEW);
+  expect(pages).toContain(redacted(HOOK_KEY_NEW));
+});
+
+test("basic credentials, the Points secret and the GitLab token are stored redacted; an HMAC signature is kept", async () => {
+  relay = await startTestRelay(CONFIG);
+  expect((await relay.post("basic", '{"id":"c"}', { authorization: basic(BASIC_PASSWORD) })).status).toBe(200);
+  expect((await relay.post("basic", '{"id":"d"}', { authorization: basic("guessed-password") })).status).toBe(401);
+  expect((await relay.post("points", '{"order":{"id":"o1"}}', { "x-webhook-secret": POINTS_SECRET, "x-webhook-event": "approved" })).status).toBe(200);
+  expect((await relay.post("gitlab", '{"object_kind":"push"}', { "x-gitlab-token": GITLAB_TOKEN, "x-gitlab-event": "Push Hook" })).status).toBe(200);
+  const body = '{"id":"p1","type":"points.earned"}';
+  const signature = createHmac("sha256", PLOINTS_SECRET).update(body).digest("hex");
+  expect((await relay.post("ploints", body, { "x-ploints-signature": signature })).status).toBe(200);
+
+  const stored = await storedText();
+  for (const secret of [BASIC_PASSWORD, POINTS_SECRET, GITLAB_TOKEN, basic(BASIC_PASSWORD).slice(6), basic("guessed-password").slice(6)])
+    expect(stored).not.toContain(secret);
+  expect(stored).toContain(redacted(basic(BASIC_PASSWORD)));
+  expect(stored).toContain(redacted(POINTS_SECRET));
+  expect(stored).toContain(redacted(GITLAB_TOKEN));
+  expect(stored).toContain(signature);
+
+  const { events } = await adminJson("/api/events?source=ploints");
+  const detail = await adminJson(`/api/events/${events[0].id}`);
+  expect(headerOf(detail.request.headers, "x-ploints-signature")).toBe(signature);
+});
