@@ -60,12 +60,14 @@ export interface StoreOptions {
   roomBytes?: number;
 }
 
-/** Opens and commits a write transaction; the classified failure, or null. */
+const PROBE = "UPDATE source_counters SET received = received WHERE 0";
+
+/** Opens and commits a write transaction on `client` before the writer starts; the classified failure, or null. */
 async function probeWrite(client: StoreConnection["client"]): Promise<StoreError | null> {
   try {
     const tx = await client.transaction("write");
     try {
-      await tx.execute("UPDATE source_counters SET received = received WHERE 0");
+      await tx.execute(PROBE);
       await tx.commit();
     } finally {
       tx.close();
@@ -125,7 +127,13 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         })
       : null;
   let closed = false;
-  const unwritableReason = async () => (await probeWrite(conn.client))?.code ?? health.standingFailure();
+  // Through the writer, like every write: a probe that takes the write lock from this thread
+  // would wait in SQLite's busy handler behind our own writer.
+  const unwritableReason = async () =>
+    (await watched.write([PROBE]).then(
+      () => null,
+      (err: unknown) => classifyStoreError(err).code,
+    )) ?? health.standingFailure();
   return {
     reads: conn.client,
     writer: watched,
