@@ -164,7 +164,9 @@ test("an acked delivery is delivered with one attempt row, and deliveries go out
     expect(await deliveryRow(relay, d.deliveryId)).toMatchObject({ attempts: 1, lease_id: null });
     expect(await attemptRows(relay, d.deliveryId)).toEqual([expect.objectContaining({ status_code: 200, duration_ms: 3, error: null })]);
   }
-  expect(await relay.app.metrics.render()).toContain('hookrelay_deliveries_total{target="alice",outcome="delivered"} 2');
+  // The metric counts an attempt once its outcome is committed, a moment after the row is visible: poll it too.
+  const metric = 'hookrelay_deliveries_total{target="alice",outcome="delivered"} 2';
+  expect(await until("metric", async () => (await relay.app.metrics.render()).includes(metric))).toBe(true);
 });
 
 test("an event ingested while a client is connected is pushed to it promptly", async () => {
