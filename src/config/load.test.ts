@@ -112,10 +112,11 @@ to = ["t"]
     expect(config.sources[0]).toEqual({
       name: "s",
       verify: { kind: "preset", preset: "stripe", secrets: ["sk"], toleranceSec: 300 },
-      dedupeKeys: null,
+      // Left out: the preset's defaults, filled in here once.
+      dedupeKeys: [{ kind: "json", path: ["id"] }],
       dedupeWindowMs: ms("7d"),
-      eventType: null,
-      forwardHeaders: null,
+      eventType: [{ kind: "json", path: ["type"] }],
+      forwardHeaders: ["stripe-signature"],
     });
     expect(config.targets[0]).toEqual({
       name: "t",

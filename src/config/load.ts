@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIPv4, parseIPv6 } from "../core/address-guard.ts";
+import { presetDefaults } from "../core/verify/index.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { didYouMean } from "./did-you-mean.ts";
 import { createSchemas, type RawServer, type RawSource, type RawTarget, type Schemas } from "./schema.ts";
@@ -268,13 +269,15 @@ class ConfigBuilder {
     if (value.verify === undefined) return null;
     const verify = buildVerifySpec(value, at, server.value?.public_url, server.ok, rawItem, this.report);
     if (!verify || !src.ok) return null;
+    // What config leaves out comes from the preset, here and only here.
+    const preset = verify.kind === "preset" ? presetDefaults(verify.preset) : { dedupe: [], eventType: [], forwardHeaders: [] };
     return {
       name: value.name,
       verify,
-      dedupeKeys: value.dedupe?.key ?? null,
+      dedupeKeys: value.dedupe?.key ?? preset.dedupe,
       dedupeWindowMs: value.dedupe?.window ?? defaultMs(DEFAULTS.source.dedupe_window),
-      eventType: value.event_type ?? null,
-      forwardHeaders: value.forward_headers ?? null,
+      eventType: value.event_type ?? preset.eventType,
+      forwardHeaders: value.forward_headers ?? preset.forwardHeaders,
     };
   }
 

@@ -11,13 +11,13 @@ export interface ListenAddress {
 export interface SourceConfig {
   name: string;
   verify: VerifySpec;
-  /** null → the preset's default id, else the body hash. */
-  dedupeKeys: ValueRef[] | null;
+  /** Config, else the preset's default id; empty → the body hash. */
+  dedupeKeys: ValueRef[];
   dedupeWindowMs: number;
-  /** null → the preset's default event type. */
-  eventType: ValueRef[] | null;
-  /** null → the preset's default forward headers. Lower-cased. */
-  forwardHeaders: string[] | null;
+  /** Config, else the preset's default event type; empty → no event type. */
+  eventType: ValueRef[];
+  /** Config, else the preset's default forward headers. Lower-cased. */
+  forwardHeaders: string[];
 }
 
 

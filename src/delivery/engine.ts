@@ -1,7 +1,7 @@
 /**
  * The delivery engine as `serve` runs it: the scheduler over the configured
  * targets with the wall clock, real randomness and each source's forward
- * headers (config, else its preset's default), and the hub of connected
+ * headers, and the hub of connected
  * `hookrelay listen` clients that carries the listen targets' attempts.
  * app.ts / start-relay wire it:
  *
@@ -9,7 +9,6 @@
  *   createApp({ config, store, log, delivery });
  */
 import type { Config } from "../config/types.ts";
-import { presetDefaults } from "../core/verify/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
 import type { IngestFirstOptions } from "./ingest-first.ts";
@@ -29,12 +28,7 @@ export function createDeliveryEngine(opts: {
   leaseMs?: number;
   pollMs?: number;
 }): DeliveryEngine {
-  const forward = new Map(
-    opts.config.sources.map((s) => [
-      s.name,
-      s.forwardHeaders ?? (s.verify.kind === "preset" ? presetDefaults(s.verify.preset).forwardHeaders : []),
-    ]),
-  );
+  const forward = new Map(opts.config.sources.map((s) => [s.name, s.forwardHeaders]));
   let wake = () => {};
   const listen = createListenHub({ targets: opts.config.targets, log: opts.log, onIdle: () => wake() });
   const scheduler = createScheduler({

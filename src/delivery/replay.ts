@@ -4,7 +4,7 @@
  * `serve`) sends them, since they are plain pending rows in the store.
  */
 import type { Config } from "../config/types.ts";
-import { globToRegExp, matchesAnyGlob } from "../core/glob.ts";
+import { compileRoutes, routeTargets } from "../core/routing.ts";
 import type { DeliveryStatus } from "../store/deliveries.ts";
 import type { Store } from "../store/index.ts";
 import { scheduleReplay } from "../store/redeliver.ts";
@@ -32,10 +32,7 @@ export interface ReplayOptions {
  * @example await replay(store, config, { target: "orders", status: "failed", dryRun: true }) // 12
  */
 export async function replay(store: Store, config: Pick<Config, "routes" | "targets">, opts: ReplayOptions): Promise<number> {
-  const routes = config.routes.map((r) => ({ from: r.from, to: r.to, globs: r.eventTypes?.map(globToRegExp) ?? null }));
-  const routeTargets = (source: string, eventType: string | null) => [
-    ...new Set(routes.filter((r) => r.from === source && matchesAnyGlob(r.globs, eventType)).flatMap((r) => r.to)),
-  ];
+  const routes = compileRoutes(config.routes);
   return scheduleReplay(store, {
     source: opts.source,
     target: opts.target,
@@ -43,7 +40,7 @@ export async function replay(store: Store, config: Pick<Config, "routes" | "targ
     status: opts.status,
     dryRun: opts.dryRun,
     nowMs: opts.nowMs ?? Date.now(),
-    routeTargets,
+    routeTargets: (source, eventType) => routeTargets(routes, source, eventType),
     knownTargets: new Set(config.targets.map((t) => t.name)),
   });
 }

@@ -100,8 +100,8 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
   const ctx = { headers: raw.headers, query: raw.url.searchParams, body: decoded.ok ? decoded.body : raw.body, contentType };
   // An undecodable body has no fields: JSON-path keys fall back to the hash of the bytes received.
   const fields = decoded.ok ? makeFieldReader(ctx) : () => undefined;
-  const eventType = eventTypeOf(source.eventTypeRefs, ctx, fields);
-  const dedupeKey = dedupeKeyOf(source.dedupeRefs, ctx, fields);
+  const eventType = eventTypeOf(source.config.eventType, ctx, fields);
+  const dedupeKey = dedupeKeyOf(source.config.dedupeKeys, ctx, fields);
   const targets = routedTargets(source, eventType);
   const id = makeId("evt", now, randomBytes(10));
   const item: IngestItem = {
