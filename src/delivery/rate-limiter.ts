@@ -17,9 +17,15 @@ export class RateLimiter {
     return Math.floor(b.tokens);
   }
 
-  /** Spends one token of `target` (no-op without a rate). */
-  take(target: string, nowMs: number): void {
+  /** Spends `n` tokens of `target` (no-op without a rate). */
+  take(target: string, nowMs: number, n = 1): void {
     const b = this.#buckets.get(target);
-    if (b && b.atMs <= nowMs) b.tokens -= 1;
+    if (b && b.atMs <= nowMs) b.tokens -= n;
+  }
+
+  /** Gives back `n` tokens taken for attempts that did not start (a lease that found less than it asked for). */
+  refund(target: string, n: number): void {
+    const b = this.#buckets.get(target);
+    if (b) b.tokens += n;
   }
 }

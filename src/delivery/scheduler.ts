@@ -117,6 +117,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const rate = new RateLimiter();
   const slots = new Slots();
   const leaseIds = leaseIdMaker(clock);
+  const ROUNDS_IN_FLIGHT = 2;
   let finished: Finished[] = [];
   // First target asked in each round: a budget shared by several targets rotates among them.
   let turn = 0;
@@ -138,7 +139,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     log,
   };
 
-  /** One round: record what finished, lease for the free slots, launch what was leased. */
+  /**
+   * One round: record what finished, lease for the free slots, launch what
+   * was leased. The slots and rate tokens a round asks for are taken when it
+   * is planned and what the store could not fill is given back, so that a
+   * round planned while another is being written never asks for the same slot.
+   */
   async function round(full: boolean): Promise<number> {
     if (!stopped) await housekeeping.run(full);
     const outcomes = finished;
@@ -146,19 +152,22 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const now = clock();
     const lease = stopped ? null : plan(now);
     if (outcomes.length === 0 && lease === null) return 0;
+    let res: Awaited<ReturnType<typeof recordOutcomes>>;
     try {
-      const res = await recordOutcomes(store.writer, outcomes.map((f) => f.record), now, lease);
-      const states = new Map(res.targets.map((t) => [t.name, t]));
-      for (const f of outcomes) f.resolve({ updated: res.updated.has(f.record.deliveryId), target: states.get(f.record.target) ?? null });
-      for (const d of res.leased) launch(d);
-      return res.leased.length;
+      res = await recordOutcomes(store.writer, outcomes.map((f) => f.record), now, lease);
     } catch (err) {
       for (const f of outcomes) f.reject(err);
+      if (lease) unreserve(lease, []);
       throw err;
     }
+    const states = new Map(res.targets.map((t) => [t.name, t]));
+    for (const f of outcomes) f.resolve({ updated: res.updated.has(f.record.deliveryId), target: states.get(f.record.target) ?? null });
+    if (lease) unreserve(lease, res.leased);
+    for (const d of res.leased) start(d);
+    return res.leased.length;
   }
 
-  /** What each target may lease now: free slots, rate tokens, health, and the ingest-first budget. */
+  /** What each target may lease now (free slots, rate tokens, health, the ingest-first budget), taken for the request. */
   function plan(now: number): LeaseRequest | null {
     let budget = Number.POSITIVE_INFINITY;
     if (ingestFirst) {
@@ -169,7 +178,22 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     }
     const views = [...targets.values()].map((t) => targetView(t, now));
     const wants = planLeases(views, budget, budget === Number.POSITIVE_INFINITY ? 0 : turn++);
-    return wants.length === 0 ? null : { leaseId: leaseIds.next(), nowMs: now, wants };
+    if (wants.length === 0) return null;
+    for (const w of wants) {
+      slots.take(w.target, w.slots);
+      rate.take(w.target, now, w.slots);
+    }
+    return { leaseId: leaseIds.next(), nowMs: now, wants };
+  }
+
+  /** Gives back the slots and tokens of a lease request that the store did not fill. */
+  function unreserve(lease: LeaseRequest, leased: LeasedDelivery[]): void {
+    for (const w of lease.wants) {
+      const unfilled = w.slots - leased.filter((d) => d.target === w.target).length;
+      if (unfilled <= 0) continue;
+      slots.release(w.target, unfilled);
+      rate.refund(w.target, unfilled);
+    }
   }
 
   function targetView(t: DeliveryTarget, now: number): TargetView {
@@ -190,49 +214,50 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     };
   }
 
-  function launch(d: LeasedDelivery): void {
-    rate.take(d.target, clock());
-    slots.take(d.target);
-    start(d);
-  }
-
+  /** Starts the attempt of a delivery leased (or claimed) into a slot already taken for it. */
   function start(d: LeasedDelivery): void {
     const target = targets.get(d.target);
     if (!target) return slots.release(d.target); // not ours (another process's config): its lease expires
     slots.track(d, runAttempt(attemptContext, target, d));
   }
 
-  // Rounds run one at a time: a request while one runs makes one more run after it.
-  let running = false;
-  let again = false;
-  let againFull = false;
+  // Rounds are pipelined: while one is being written, the next may be planned and sent (the
+  // writer runs them in order, often in the same commit), so that slots freed meanwhile do
+  // not wait a whole round trip. At most ROUNDS_IN_FLIGHT at once; a request made while
+  // that many are out runs when one of them ends.
+  let inFlightRounds = 0;
+  let wanted = false;
+  let wantedFull = false;
+  let scheduled = false;
   function requestRound(full = false): void {
-    againFull ||= full;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    setImmediate(runRounds);
+    wanted = true;
+    wantedFull ||= full;
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(startRound);
   }
-  async function runRounds(): Promise<void> {
-    do {
-      again = false;
-      const full = againFull;
-      againFull = false;
-      await round(full).catch((err) => log.error("delivery round failed", { error: String(err) }));
-    } while (again);
-    running = false;
+  function startRound(): void {
+    scheduled = false;
+    if (!wanted || inFlightRounds >= ROUNDS_IN_FLIGHT) return;
+    const full = wantedFull;
+    wanted = wantedFull = false;
+    inFlightRounds++;
+    void round(full)
+      .catch((err) => log.error("delivery round failed", { error: String(err) }))
+      .finally(() => {
+        inFlightRounds--;
+        startRound();
+      });
   }
-  // tick() and drain() run rounds in the same one-at-a-time order (tests).
+  // tick() and drain() run one round at a time, after any in flight (tests).
   async function tick(): Promise<number> {
-    while (running) await new Promise((r) => setImmediate(r));
-    running = true;
+    while (inFlightRounds > 0) await new Promise((r) => setImmediate(r));
+    inFlightRounds++;
     try {
       return await round(true);
     } finally {
-      running = false;
-      if (again) requestRound();
+      inFlightRounds--;
+      startRound();
     }
   }
 
@@ -261,7 +286,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       const bound = timeoutMs ?? Math.max(1000, ...opts.targets.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
       // Every attempt that reached a target is recorded: rounds keep recording outcomes (and lease nothing).
       await slots.settled(performance.now() + bound);
-      while (running || finished.length > 0) await tick();
+      while (inFlightRounds > 0 || finished.length > 0) await tick();
       const released = await releaseLeases(store.writer, slots.leaseIds(), clock());
       if (released > 0) log.info("released leases at shutdown", { released });
     },
@@ -286,7 +311,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       return { leaseId: leaseIds.next(), leaseMs: t.leaseMs, concurrency: t.config.concurrency };
     },
     launchClaimed: (d) => start(d),
-    unclaim: (name) => slots.release(name),
+    unclaim(name) {
+      slots.release(name);
+      rate.refund(name, 1);
+    },
     async enableTarget(name) {
       const resumed = await health.enable(name, clock());
       requestRound();

@@ -31,16 +31,16 @@ export class Slots {
     return this.#total;
   }
 
-  /** Takes a slot of `target` (a lease or a claim). */
-  take(target: string): void {
-    this.#perTarget.set(target, this.of(target) + 1);
-    this.#total++;
+  /** Takes `n` slots of `target`: a claim, or a lease request on its way (its unfilled slots are released). */
+  take(target: string, n = 1): void {
+    this.#perTarget.set(target, this.of(target) + n);
+    this.#total += n;
   }
 
-  /** Gives back a slot taken for an attempt that never started (an unused claim). */
-  release(target: string): void {
-    this.#perTarget.set(target, this.of(target) - 1);
-    this.#total--;
+  /** Gives back `n` slots taken for attempts that never started (an unused claim, a lease that found less). */
+  release(target: string, n = 1): void {
+    this.#perTarget.set(target, this.of(target) - n);
+    this.#total -= n;
   }
 
   /** The attempt of `d`, running in the slot taken for it, until `done` settles. */
