@@ -220,3 +220,18 @@ test("wake() sends a newly stored event without waiting for the poll", async () 
   await target.until(1);
   expect(target.received).toHaveLength(1);
 });
+
+test("a burst of failures in flight together opens the circuit once, with one log line", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const target = recordingTarget(cleanups, () => ({ status: 500, delayMs: 20 }));
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 16 })], {
+    circuit: { threshold: 3, baseMs: 10_000, maxMs: 60_000 },
+    log: createLogger("info", (l) => lines.push(JSON.parse(l))),
+  });
+  for (let i = 0; i < 16; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(target.received).toHaveLength(16);
+  expect(lines.filter((l) => l.msg === "target circuit open")).toHaveLength(1);
+  // Every failure that will be retried says so, with when.
+  expect(lines.filter((l) => l.msg === "attempt failed; will retry" && l.level === "warn" && typeof l.nextAttemptAt === "string")).toHaveLength(16);
+});

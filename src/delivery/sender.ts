@@ -56,34 +56,35 @@ export type Sender = (req: SendRequest) => Promise<SendReport>;
 export function createSender(opts: { resolve?: (host: string) => Promise<string[]> } = {}): Sender {
   const resolveHost = opts.resolve ?? resolveAll;
   const lastHeard = new Map<string, number>();
+  // Target URLs are few and fixed (config): each is parsed once, and a literal address checked once.
+  const parsed = new Map<string, ParsedTarget>();
   return async (req) => {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const url = new URL(req.url);
-    const host = url.hostname.replace(/^\[|\]$/g, "");
+    let target = parsed.get(req.url);
+    if (!target) parsed.set(req.url, (target = parseTarget(req.url)));
+    const { host } = target;
     let addresses: string[];
     try {
-      addresses = isIpLiteral(host) ? [host] : await resolveHost(host);
+      addresses = target.literal ? [host] : await resolveHost(host);
     } catch (err) {
       return { result: { kind: "network", message: `cannot resolve ${host}: ${errorText(err)}` }, durationMs: elapsed(), excerpt: null };
     }
-    const forbidden = [host, ...addresses].find(isForbiddenAddress);
+    const forbidden = target.literal ? target.forbidden : [host, ...addresses].find(isForbiddenAddress);
     if (forbidden !== undefined) return { result: { kind: "forbidden-address", address: forbidden }, durationMs: elapsed(), excerpt: null };
-    const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
-    const origin = `${url.protocol}//${url.host}`;
     // Every answer in the resolver's order; one that cannot be connected to hands over to the next.
-    const candidates = [...new Set(addresses.length > 0 ? addresses : [host])];
+    const candidates = addresses.length === 1 ? addresses : [...new Set(addresses.length > 0 ? addresses : [host])];
     let unreachable: SendResult | null = null;
     for (const address of candidates) {
       const left = req.timeoutMs - elapsed();
       // The total timeout bounds the whole attempt, every address included: it is what the lease is sized by.
       if (left <= 0) break;
-      const key = `${origin} ${address}`;
+      const key = `${target.origin} ${address}`;
       if ((lastHeard.get(key) ?? -Infinity) < performance.now() - CONNECTED_RECENTLY_MS) {
-        unreachable = await probeConnect(address, port, Math.min(req.connectTimeoutMs, left));
+        unreachable = await probeConnect(address, target.port, Math.min(req.connectTimeoutMs, left));
         if (unreachable !== null) continue;
       }
-      const report = await request(req, url, host, address, req.timeoutMs - elapsed(), elapsed);
+      const report = await request(req, target, address, req.timeoutMs - elapsed(), elapsed);
       if (report === "refused") {
         lastHeard.delete(key);
         unreachable = { kind: "network", message: `connection refused by ${address}` };
@@ -98,6 +99,35 @@ export function createSender(opts: { resolve?: (host: string) => Promise<string[
   };
 }
 
+/** A target URL taken apart once: its host (a name or a literal address), port and origin. */
+interface ParsedTarget {
+  url: URL;
+  host: string;
+  port: number;
+  origin: string;
+  /** The host is an address: nothing to resolve. */
+  literal: boolean;
+  /** For a literal: the host itself when the guard refuses it. */
+  forbidden: string | undefined;
+  /** The URL with its host replaced by each address it was requested at. */
+  pinned: Map<string, string>;
+}
+
+function parseTarget(href: string): ParsedTarget {
+  const url = new URL(href);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const literal = isIpLiteral(host);
+  return {
+    url,
+    host,
+    port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+    origin: `${url.protocol}//${url.host}`,
+    literal,
+    forbidden: literal && isForbiddenAddress(host) ? host : undefined,
+    pinned: new Map(),
+  };
+}
+
 /**
  * One POST to one checked address. "refused" when the connection was refused
  * before anything was sent (the next address may be tried: the target cannot
@@ -105,16 +135,18 @@ export function createSender(opts: { resolve?: (host: string) => Promise<string[
  */
 async function request(
   req: SendRequest,
-  url: URL,
-  host: string,
+  target: ParsedTarget,
   address: string,
   timeoutMs: number,
   elapsed: () => number,
 ): Promise<SendReport | "refused"> {
+  const { url, host } = target;
+  let pinned = target.pinned.get(address);
+  if (pinned === undefined) target.pinned.set(address, (pinned = pinnedUrl(url, address)));
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), Math.max(1, timeoutMs));
   try {
-    const res = await fetch(pinnedUrl(url, address), {
+    const res = await fetch(pinned, {
       method: "POST",
       body: req.body,
       // The caller never sets Host (forward headers exclude it); this one names the target.
@@ -149,6 +181,9 @@ function isRefused(err: unknown): boolean {
 // Reads up to EXCERPT_BYTES, then cancels the stream so the rest is never read.
 async function readExcerpt(res: Response, controller: AbortController): Promise<string> {
   if (!res.body) return "";
+  // A short reply that says its length (the usual "ok") is read whole, without a stream reader.
+  const length = Number(res.headers.get("content-length") ?? Number.NaN);
+  if (length <= EXCERPT_BYTES) return excerptText(new Uint8Array(await res.arrayBuffer()));
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -177,8 +212,12 @@ async function readExcerpt(res: Response, controller: AbortController): Promise<
     at += part.length;
     if (at >= all.length) break;
   }
-  return new TextDecoder().decode(all);
+  return excerptText(all);
 }
+
+const utf8 = new TextDecoder();
+// Lossy on purpose: the excerpt is for a human, whatever bytes the target sent.
+const excerptText = (bytes: Uint8Array) => utf8.decode(bytes.subarray(0, EXCERPT_BYTES));
 
 // A bare TCP connect with a deadline; null when it connected.
 async function probeConnect(address: string, port: number, timeoutMs: number): Promise<SendResult | null> {

@@ -118,9 +118,15 @@ export class TargetHealth {
     return pending > 0 && (this.#states.get(name)?.consecutiveFailures ?? 0) + pending >= this.circuit.threshold;
   }
 
-  /** The target's state as an outcome batch wrote it. */
+  /**
+   * The target's state as an outcome batch wrote it. A circuit this process
+   * opened meanwhile is kept: the batch may have been written before the
+   * circuit was, and a failure streak that goes on leaves it open.
+   */
   recorded(state: targetState.TargetState): void {
-    this.#set(state.name, state);
+    const openUntil = this.#states.get(state.name)?.circuitOpenUntil ?? null;
+    const keepOpen = state.consecutiveFailures > 0 && openUntil !== null && openUntil > (state.circuitOpenUntil ?? -Infinity);
+    this.#set(state.name, keepOpen ? { ...state, circuitOpenUntil: openUntil } : state);
   }
 
   /** After a failed attempt is recorded: disable after `disable_after` of continuous failure, or open the circuit. */
@@ -131,7 +137,9 @@ export class TargetHealth {
       await this.disable(t.name, reason, "auto", nowMs);
       return;
     }
-    const open = s.circuitOpenUntil !== null && nowMs < s.circuitOpenUntil;
+    // The cache, not `s`: another failure of the same batch may have opened it a moment ago.
+    const openUntil = this.#states.get(t.name)?.circuitOpenUntil ?? s.circuitOpenUntil;
+    const open = openUntil !== null && nowMs < openUntil;
     if (s.consecutiveFailures >= this.circuit.threshold && !open) {
       const c = this.circuit;
       const untilMs = nowMs + Math.min(c.maxMs, c.baseMs * 2 ** Math.min(30, s.consecutiveFailures - c.threshold));
