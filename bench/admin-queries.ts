@@ -46,6 +46,8 @@ const cases: [string, string][] = [
   ["list: status=failed", "/api/events?status=failed"],
   ["list: status=failed, deep cursor", `/api/events?status=failed&cursor=${deep}`],
   ["list: target=audit&status=pending", "/api/events?target=audit&status=pending"],
+  ["list: status=delivered", "/api/events?status=delivered"],
+  ["list: target=orders&status=delivering (none in flight)", "/api/events?target=orders&status=delivering"],
   ["list: target=orders", "/api/events?target=orders"],
   ["list: status=paused&source=rare", "/api/events?status=paused&source=rare"],
   ["list: since 24h", `/api/events?since=${dayAgo}`],

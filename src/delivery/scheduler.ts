@@ -117,7 +117,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const rate = new RateLimiter();
   const slots = new Slots();
   const leaseIds = leaseIdMaker(clock);
-  const ROUNDS_IN_FLIGHT = 2;
+  const ROUNDS_IN_FLIGHT = 1;
   let finished: Finished[] = [];
   // First target asked in each round: a budget shared by several targets rotates among them.
   let turn = 0;

@@ -148,15 +148,27 @@ async function listIndexed(client: Client, f: EventFilter): Promise<Page> {
     args.push(f.q, ...keyRange(f.q));
   }
   if (f.target !== undefined) where.push("d.target = ?"), args.push(f.target);
-  if (f.status !== undefined) where.push("d.status = ?", CURRENT), args.push(f.status);
+  if (f.status !== undefined) where.push(statusIs(f.status), CURRENT);
   const cond = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
   const sql = byDelivery
-    ? `SELECT ${SUMMARY_COLS} FROM deliveries d JOIN events e ON e.id = d.event_id ${cond} GROUP BY d.event_id ORDER BY d.event_id DESC LIMIT ?`
+    ? `SELECT ${SUMMARY_COLS} FROM deliveries d ${f.status === "delivering" ? DELIVERING_INDEX : ""}JOIN events e ON e.id = d.event_id ${cond} GROUP BY d.event_id ORDER BY d.event_id DESC LIMIT ?`
     : `SELECT ${SUMMARY_COLS} FROM events e ${cond} ORDER BY e.id DESC LIMIT ?`;
   args.push(f.limit + 1);
   const rs = await client.execute({ sql, args });
   const events = await withStatuses(client, rs.rows.slice(0, f.limit));
   return { events, nextCursor: rs.rows.length > f.limit ? (events.at(-1)?.id ?? null) : null };
+}
+
+// Deliveries in flight are few: collect them from the open-deliveries index and sort, rather
+// than walk a target's whole history in event order looking for them (the planner's guess
+// without statistics; 275 ms against 1 M deliveries).
+const DELIVERING_INDEX = "INDEXED BY deliveries_open ";
+
+// The status as a literal (one of DELIVERY_STATUSES, never request text): a bound parameter
+// would keep SQLite from the partial indexes that hold the statuses a human looks for.
+function statusIs(status: DeliveryStatus): string {
+  if (!DELIVERY_STATUSES.includes(status)) throw new Error(`not a delivery status: ${status}`);
+  return `d.status = '${status}'`;
 }
 
 // "d is the latest delivery of its (event, target)": a redelivery supersedes older ones.
@@ -178,7 +190,7 @@ async function listWindowed(client: Client, f: EventFilter, scanWindow: number):
   if (f.target !== undefined || f.status !== undefined) {
     const d: string[] = ["d.event_id = e.id"];
     if (f.target !== undefined) d.push("d.target = ?"), args.push(f.target);
-    if (f.status !== undefined) d.push("d.status = ?", CURRENT), args.push(f.status);
+    if (f.status !== undefined) d.push(statusIs(f.status), CURRENT);
     where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE ${d.join(" AND ")})`);
   }
   const window = `SELECT id, source, event_type, dedupe_key, received_at, duplicates, erased_at FROM events ${within} ORDER BY id DESC LIMIT ${scanWindow}`;

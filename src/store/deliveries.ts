@@ -16,6 +16,9 @@ import { type TargetState, targetStateFromRow } from "./target-state.ts";
 
 export type DeliveryStatus = "pending" | "delivering" | "delivered" | "failed" | "paused";
 
+/** The statuses of a delivery not yet finished (the deliveries_open index holds these). */
+export const OPEN_STATUSES = ["pending", "delivering", "paused"] as const;
+
 /** What the scheduler may lease for one target in this round. */
 export interface LeaseWant {
   target: string;
@@ -92,9 +95,12 @@ function leaseStatement(opts: LeaseRequest): InStatement | null {
     const limit = `max(0, min(:s${i}, :c${i} - (SELECT count(*) FROM deliveries
       WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${DB_NOW_MS})))`;
     if (w.ordered) {
-      // The head of the line is the oldest open delivery in receive order; nothing behind it may go first.
-      return `SELECT id FROM (SELECT id, status, next_attempt_at FROM deliveries WHERE target = :t${i}
-        AND status IN ('pending', 'delivering', 'paused') ORDER BY created_at, rowid LIMIT 1)
+      // The head of the line is the oldest open delivery in receive order; nothing behind it may
+      // go first. The oldest of each open status, one index seek each (deliveries_open), then the oldest of those.
+      const oldest = (status: string) =>
+        `SELECT * FROM (SELECT id, status, next_attempt_at, created_at, rowid AS r FROM deliveries
+          WHERE status = '${status}' AND target = :t${i} ORDER BY created_at LIMIT 1)`;
+      return `SELECT id FROM (SELECT * FROM (${OPEN_STATUSES.map(oldest).join(" UNION ALL ")}) ORDER BY created_at, r LIMIT 1)
         WHERE status = 'pending' AND next_attempt_at <= :now LIMIT ${limit}`;
     }
     return `SELECT id FROM (SELECT id FROM deliveries WHERE target = :t${i} AND status = 'pending'

@@ -23,5 +23,9 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0005_one_dedupe_index",
     "sql": "DROP INDEX `events_dedupe_key`;--> statement-breakpoint\nDROP INDEX `events_dedupe`;--> statement-breakpoint\nCREATE INDEX `events_dedupe` ON `events` (`dedupe_key`,`source`,`received_at`);"
+  },
+  {
+    "tag": "0006_partial_delivery_indexes",
+    "sql": "DROP INDEX `deliveries_target_due`;--> statement-breakpoint\nDROP INDEX `deliveries_target_order`;--> statement-breakpoint\nDROP INDEX `deliveries_status_event`;--> statement-breakpoint\nDROP INDEX `deliveries_target_status_event`;--> statement-breakpoint\nCREATE INDEX `deliveries_due` ON `deliveries` (`target`,`next_attempt_at`) WHERE status = 'pending';--> statement-breakpoint\nCREATE INDEX `deliveries_open` ON `deliveries` (`status`,`target`,`created_at`) WHERE status = 'pending' OR status = 'delivering' OR status = 'paused';--> statement-breakpoint\nCREATE INDEX `deliveries_attention` ON `deliveries` (`status`,`event_id`) WHERE status = 'pending' OR status = 'failed' OR status = 'paused';--> statement-breakpoint\nCREATE INDEX `deliveries_target_attention` ON `deliveries` (`target`,`status`,`event_id`) WHERE status = 'pending' OR status = 'failed' OR status = 'paused';"
   }
 ];

@@ -56,15 +56,25 @@ export const deliveries = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
+  // Partial indexes hold only the rows a query looks for, so that the common life of a
+  // delivery — written leased by ingest, then delivered — touches as few B-trees as it can
+  // (the primary key, deliveries_event, deliveries_target_event, and deliveries_open twice).
+  // A query uses a partial index only when its WHERE names the status as a literal.
   (t) => [
-    index("deliveries_target_due").on(t.target, t.status, t.nextAttemptAt),
+    // Leasing: due pending deliveries of a target, soonest first.
+    index("deliveries_due").on(t.target, t.nextAttemptAt).where(sql`status = 'pending'`),
+    // Open deliveries: an ordered target's head of line (receive order), live leases per target
+    // (concurrency across processes), expired leases, queue depth.
+    index("deliveries_open")
+      .on(t.status, t.target, t.createdAt)
+      .where(sql`status = 'pending' OR status = 'delivering' OR status = 'paused'`),
     index("deliveries_event").on(t.eventId),
-    // Ordered targets deliver the oldest open delivery first (receive order).
-    index("deliveries_target_order").on(t.target, t.status, t.createdAt),
-    // Admin list filtered by status/target walks these in event-id order (store/admin-queries.ts).
-    index("deliveries_status_event").on(t.status, t.eventId),
-    index("deliveries_target_status_event").on(t.target, t.status, t.eventId),
+    // Admin list filtered by target (and by a status that needs a human) walks these in event-id order (store/admin-queries.ts).
     index("deliveries_target_event").on(t.target, t.eventId),
+    index("deliveries_attention").on(t.status, t.eventId).where(sql`status = 'pending' OR status = 'failed' OR status = 'paused'`),
+    index("deliveries_target_attention")
+      .on(t.target, t.status, t.eventId)
+      .where(sql`status = 'pending' OR status = 'failed' OR status = 'paused'`),
   ],
 );
 
