@@ -117,7 +117,6 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const rate = new RateLimiter();
   const slots = new Slots();
   const leaseIds = leaseIdMaker(clock);
-  const ROUNDS_IN_FLIGHT = 1;
   let finished: Finished[] = [];
   // First target asked in each round: a budget shared by several targets rotates among them.
   let turn = 0;
@@ -143,7 +142,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
    * One round: record what finished, lease for the free slots, launch what
    * was leased. The slots and rate tokens a round asks for are taken when it
    * is planned and what the store could not fill is given back, so that a
-   * round planned while another is being written never asks for the same slot.
+   * fresh event claiming a slot while the round is being written never takes
+   * one the lease may fill.
    */
   async function round(full: boolean): Promise<number> {
     if (!stopped) await housekeeping.run(full);
@@ -221,11 +221,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     slots.track(d, runAttempt(attemptContext, target, d));
   }
 
-  // Rounds are pipelined: while one is being written, the next may be planned and sent (the
-  // writer runs them in order, often in the same commit), so that slots freed meanwhile do
-  // not wait a whole round trip. At most ROUNDS_IN_FLIGHT at once; a request made while
-  // that many are out runs when one of them ends.
-  let inFlightRounds = 0;
+  // Rounds run one at a time: outcomes that finish while one is being written wait for the
+  // next, so under load a commit carries many (two rounds in flight were measured slower:
+  // smaller batches cost the writer more per delivery than the overlap saved).
+  let running = false;
   let wanted = false;
   let wantedFull = false;
   let scheduled = false;
@@ -238,25 +237,25 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   }
   function startRound(): void {
     scheduled = false;
-    if (!wanted || inFlightRounds >= ROUNDS_IN_FLIGHT) return;
+    if (!wanted || running) return; // the round running starts the next when it ends
     const full = wantedFull;
     wanted = wantedFull = false;
-    inFlightRounds++;
+    running = true;
     void round(full)
       .catch((err) => log.error("delivery round failed", { error: String(err) }))
       .finally(() => {
-        inFlightRounds--;
+        running = false;
         startRound();
       });
   }
-  // tick() and drain() run one round at a time, after any in flight (tests).
+  // tick() and drain() run a round in the same one-at-a-time order (tests).
   async function tick(): Promise<number> {
-    while (inFlightRounds > 0) await new Promise((r) => setImmediate(r));
-    inFlightRounds++;
+    while (running) await new Promise((r) => setImmediate(r));
+    running = true;
     try {
       return await round(true);
     } finally {
-      inFlightRounds--;
+      running = false;
       startRound();
     }
   }
@@ -286,7 +285,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       const bound = timeoutMs ?? Math.max(1000, ...opts.targets.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
       // Every attempt that reached a target is recorded: rounds keep recording outcomes (and lease nothing).
       await slots.settled(performance.now() + bound);
-      while (inFlightRounds > 0 || finished.length > 0) await tick();
+      while (running || finished.length > 0) await tick();
       const released = await releaseLeases(store.writer, slots.leaseIds(), clock());
       if (released > 0) log.info("released leases at shutdown", { released });
     },
