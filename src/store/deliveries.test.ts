@@ -149,3 +149,28 @@ test("redelivering an event to a disabled target creates a paused delivery", asy
   expect(rows.rows.map((r) => r.status)).toEqual(["paused", "paused"]);
   expect(await redeliverEvent(store, { eventId: "evt_nope", nowMs: 2000 })).toEqual({ ok: false, reason: "not_found" });
 });
+
+test("a claimed delivery is written leased to the claimant, as long as the target's concurrency leaves room beside every process's live leases", async () => {
+  const { store, client } = await fresh();
+  // Another process holds 3 live leases of "a", whose concurrency is 4.
+  for (let i = 0; i < 3; i++) await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
+  expect(await leaseDueDeliveries(store.writer, { leaseId: "other", nowMs: 2000, wants: [want("a", { concurrency: 4 })] })).toHaveLength(3);
+  const claim = { leaseId: "lease_fresh.1", leaseMs: 60_000, concurrency: 4 };
+  const item = (n: number) => ({
+    id: `evt_fresh${n}`, source: "src", eventType: "t", dedupeKey: `k${n}`, dedupeWindowMs: 0, receivedAt: 3000, method: "POST", path: "/in/src",
+    query: "", headers: [] as [string, string][], body: new TextEncoder().encode("{}"), contentType: null, remoteAddr: null,
+    deliveries: [{ id: `dlv_fresh${n}`, target: "a", status: "pending" as const, claim: { ...claim, leaseId: `lease_fresh.${n}` } }],
+  });
+  // Two fresh events in one commit: room for one.
+  const [first, second] = await Promise.all([store.writer.submit(item(1)), store.writer.submit(item(2))]);
+  expect(first).toEqual({ kind: "stored", id: "evt_fresh1", leased: ["dlv_fresh1"] });
+  expect(second).toEqual({ kind: "stored", id: "evt_fresh2", leased: [] });
+  const rows = await client.execute("SELECT id, status, lease_id, lease_until - CAST(unixepoch('subsec') * 1000 AS INTEGER) AS left FROM deliveries WHERE id LIKE 'dlv_fresh%' ORDER BY id");
+  expect(rows.rows.map((r) => [r.id, r.status, r.lease_id])).toEqual([["dlv_fresh1", "delivering", "lease_fresh.1"], ["dlv_fresh2", "pending", null]]);
+  // The lease runs on the database clock, for the claim's length.
+  expect(Number(rows.rows[0]!.left)).toBeGreaterThan(55_000);
+  expect(Number(rows.rows[0]!.left)).toBeLessThanOrEqual(60_000);
+  // The claimant records its outcome like any leased delivery's.
+  const done = await recordOutcomes(store.writer, [outcome({ id: "dlv_fresh1", leaseId: "lease_fresh.1", eventId: "evt_fresh1", target: "a" })], 4000);
+  expect(done.updated).toEqual(new Set(["dlv_fresh1"]));
+});
