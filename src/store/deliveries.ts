@@ -70,7 +70,7 @@ export interface LeasedDelivery {
 export async function leaseDueDeliveries(writer: SqlWriter, opts: LeaseRequest): Promise<LeasedDelivery[]> {
   const stmt = leaseStatement(opts);
   if (stmt === null) return [];
-  const [leased] = await writer.write([stmt]);
+  const [leased] = await writer.write([stmt], "redoable");
   return leasedFromRows(leased!.rows, opts.leaseId);
 }
 
@@ -171,7 +171,7 @@ export async function reclaimExpiredLeases(db: SqlDoors, nowMs: number): Promise
       WHERE id IN (${ids.map(() => "?").join(", ")}) AND ${expired}`,
     args: [LOST_ATTEMPT, nowMs, nowMs, ...ids],
   });
-  const results = await db.writer.write(stmts);
+  const results = await db.writer.write(stmts, "redoable");
   return results.at(-1)!.rowsAffected;
 }
 
@@ -240,7 +240,7 @@ export async function recordOutcomes(
 ): Promise<{ updated: Set<string>; targets: TargetState[]; leased: LeasedDelivery[] }> {
   const leaseStmt = lease ? leaseStatement(lease) : null;
   if (outcomes.length === 0) {
-    const leased = leaseStmt ? leasedFromRows((await writer.write([leaseStmt]))[0]!.rows, lease!.leaseId) : [];
+    const leased = leaseStmt ? leasedFromRows((await writer.write([leaseStmt], "redoable"))[0]!.rows, lease!.leaseId) : [];
     return { updated: new Set(), targets: [], leased };
   }
   const stmts: InStatement[] = [];
@@ -278,7 +278,9 @@ export async function recordOutcomes(
   stmts.push(...health);
   // Last, so that the slots freed by this batch's outcomes count as free.
   if (leaseStmt) stmts.push(leaseStmt);
-  const results = await writer.write(stmts);
+  // A power failure that loses a round loses leases that expire and outcomes whose attempts
+  // are made again (at-least-once): no reason to wait for the disk.
+  const results = await writer.write(stmts, "redoable");
   const updated = new Set(results[0]!.rows.map((r) => String(r.id)));
   const firstHealth = made.length > 0 ? 2 : 1;
   const targets = results.slice(firstHealth, firstHealth + health.length).flatMap((rs) => rs.rows.map(targetStateFromRow));

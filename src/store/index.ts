@@ -100,7 +100,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     writer =
       conn.filePath && !opts.inlineWriter
         ? await WriterProxy.start(`file:${conn.filePath}`, opts.busyTimeoutMs)
-        : new GroupCommit({ get: async () => conn.client });
+        : new GroupCommit({ get: async () => conn.client }, { relaxRedoable: conn.filePath !== null });
   } catch (err) {
     conn.close();
     throw err;
@@ -183,7 +183,7 @@ function watchCommits(writer: Writer, health: CommitHealth): Writer {
         return outcome;
       }, failed),
     recordRejection: (item) => writer.recordRejection(item),
-    write: (stmts) => writer.write(stmts).catch(failedJob),
+    write: (stmts, durability) => writer.write(stmts, durability).catch(failedJob),
     checkpoint: () => writer.checkpoint(),
     flushed: () => writer.flushed(),
     ackBacklog: () => writer.ackBacklog(),

@@ -104,7 +104,7 @@ async function capRejections(db: SqlDoors, max: number, batch: number, pause: ()
                 (SELECT received_at FROM rejections WHERE source = ? ORDER BY received_at DESC LIMIT 1 OFFSET ?)
               ORDER BY received_at LIMIT ?)`,
         args: [source, source, max - 1, batch],
-      }]);
+      }], "redoable");
       total += rs!.rowsAffected;
       if (rs!.rowsAffected < batch) break;
       await pause();
@@ -137,6 +137,7 @@ async function deleteEvents(writer: SqlWriter, after: string, last: string, rang
       { sql: `DELETE FROM deliveries WHERE event_id IN (${doomed})`, args },
       { sql: `DELETE FROM events WHERE id IN (${doomed})`, args },
     ],
+    "redoable", // the next purge deletes them again
   );
   return { attempts: rs[0]!.rowsAffected, deliveries: rs[1]!.rowsAffected, events: rs[2]!.rowsAffected };
 }
@@ -156,7 +157,7 @@ async function deleteByAge(
     const [rs] = await writer.write([{
       sql: `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ?)`,
       args: [cutoffMs, batch],
-    }]);
+    }], "redoable");
     total += rs!.rowsAffected;
     if (rs!.rowsAffected < batch) break;
     await pause();

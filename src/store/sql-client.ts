@@ -15,6 +15,17 @@ export interface SqlReader {
   execute(sql: string, args?: InArgs): Promise<ResultSet>;
 }
 
+/**
+ * How durable a write must be. `durable` (the default): committed with an
+ * fsync (synchronous=FULL) before it resolves — an acknowledged event, an
+ * admin action. `redoable`: work that is done again if a power failure loses
+ * it (a lease or an attempt's outcome: the lease expires and the attempt is
+ * made again, at-least-once) — committed without waiting for the disk when
+ * nothing durable shares its transaction. A crash of the process loses
+ * neither: the operating system holds what was written.
+ */
+export type Durability = "durable" | "redoable";
+
 /** Writes: statements that commit together, in the writer's next group transaction. */
 export interface SqlWriter {
   /**
@@ -23,7 +34,7 @@ export interface SqlWriter {
    * with the failing statement's error (the rest of the round still commits)
    * or the transaction's.
    */
-  write(stmts: InStatement[]): Promise<ResultSet[]>;
+  write(stmts: InStatement[], durability?: Durability): Promise<ResultSet[]>;
 }
 
 /** Error carrying the driver's code across the writer thread, so classifyStoreError reads it as before. */

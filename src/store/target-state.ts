@@ -101,7 +101,7 @@ export async function pausePendingDeliveries(writer: SqlWriter, targets: string[
     sql: `UPDATE deliveries SET status = 'paused', updated_at = ?
       WHERE status = 'pending' AND target IN (${targets.map(() => "?").join(", ")})`,
     args: [nowMs, ...targets],
-  }]);
+  }], "redoable"); // the next check pauses them again
   return rs!.rowsAffected;
 }
 
@@ -111,5 +111,5 @@ export async function openCircuit(writer: SqlWriter, opts: { name: string; until
     sql: `INSERT INTO target_state (name, circuit_open_until, updated_at) VALUES (?, ?, ?)
       ON CONFLICT (name) DO UPDATE SET circuit_open_until = excluded.circuit_open_until, updated_at = excluded.updated_at`,
     args: [opts.name, opts.untilMs, opts.nowMs],
-  }]);
+  }], "redoable"); // a circuit lost to a power failure opens again at the next failures
 }

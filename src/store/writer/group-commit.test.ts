@@ -156,3 +156,18 @@ for (const inline of [true, false])
     await store.writer.submit(item("evt_y", "ky"));
     expect(store.writer.ackBacklog()).toBe(1);
   });
+
+test("a transaction holding only redoable writes commits without an fsync; an ingest item or a durable job in it brings the fsync back", async () => {
+  const store = await freshStore(); // inline: the group commit runs on store.reads' connection
+  const synchronous = async () => Number((await store.reads.execute("PRAGMA synchronous")).rows[0]![0]);
+  const counter = (source: string) => ({ sql: "INSERT INTO source_counters (source) VALUES (?)", args: [source] });
+  await store.writer.write([counter("a")], "redoable");
+  expect(await synchronous()).toBe(1); // NORMAL: a delivery round does not wait for the disk
+  await store.writer.submit(item("evt_s1", "s1"));
+  expect(await synchronous()).toBe(2); // FULL: an acknowledged event is on disk before its 200
+  await Promise.all([store.writer.write([counter("b")], "redoable"), store.writer.write([counter("c")])]);
+  expect(await synchronous()).toBe(2); // a durable admin write shares the round: FULL for all of it
+  await store.writer.write([counter("d")], "redoable");
+  expect(await synchronous()).toBe(1);
+  expect((await store.reads.execute("SELECT count(*) AS n FROM source_counters WHERE source IN ('a', 'b', 'c', 'd')")).rows[0]!.n).toBe(4);
+});

@@ -14,7 +14,7 @@ import type { WriteClient as Client } from "../client.ts";
 import { DB_NOW_MS } from "../db-clock.ts";
 import type { LeaseClaim } from "../deliveries.ts";
 import { classifyStoreError, type StoreError } from "../errors.ts";
-import type { SqlWriter } from "../sql-client.ts";
+import type { Durability, SqlWriter } from "../sql-client.ts";
 
 export interface IngestItem {
   id: string;
@@ -60,6 +60,7 @@ interface Waiting {
 /** Statements that must apply together (or not at all) in the next flush. */
 interface Job {
   stmts: InStatement[];
+  durability: Durability;
   resolve(r: ResultSet[]): void;
   reject(e: unknown): void;
 }
@@ -78,6 +79,13 @@ export interface WriterConnection {
 export interface GroupCommitOptions {
   /** Flush at most this many requests per transaction. */
   maxBatch?: number;
+  /**
+   * Commit a transaction that holds only redoable writes without an fsync
+   * (synchronous=NORMAL; an embedded file in WAL mode): a delivery round then
+   * does not wait for the disk. Any ingest item or durable job in the same
+   * transaction makes it FULL again, and its fsync covers the WAL written before.
+   */
+  relaxRedoable?: boolean;
 }
 
 /** Queues the process's writes and commits them in shared transactions. */
@@ -129,9 +137,9 @@ export class GroupCommit implements SqlWriter {
    * committed, rejects with the statement's error (the rest of the flush
    * still commits) or, if the flush fails, with its error.
    */
-  write(stmts: InStatement[]): Promise<ResultSet[]> {
+  write(stmts: InStatement[], durability: Durability = "durable"): Promise<ResultSet[]> {
     return new Promise((resolve, reject) => {
-      this.#jobs.push({ stmts, resolve, reject });
+      this.#jobs.push({ stmts, durability, resolve, reject });
       this.#schedule();
     });
   }
@@ -202,10 +210,22 @@ export class GroupCommit implements SqlWriter {
   }
 
   #client: Client | null = null;
+  /** The connection's synchronous setting as last set here; null when unknown (a fresh connection: FULL). */
+  #synchronous: "FULL" | "NORMAL" | null = null;
+
+  // Set between transactions (SQLite reads it at each commit): only a transaction with nothing
+  // durable in it skips the fsync.
+  async #syncFor(durable: boolean): Promise<void> {
+    const wanted = durable || !this.opts.relaxRedoable ? "FULL" : "NORMAL";
+    if (wanted === (this.#synchronous ?? "FULL")) return;
+    await this.#client!.execute(`PRAGMA synchronous = ${wanted}`);
+    this.#synchronous = wanted;
+  }
 
   async #resetConnection(): Promise<void> {
     const c = this.#client;
     this.#client = null;
+    this.#synchronous = null;
     if (c) this.connection.discard?.(c);
   }
 
@@ -215,6 +235,7 @@ export class GroupCommit implements SqlWriter {
     jobs: Job[],
   ): Promise<{ outcomes: IngestOutcome[]; jobResults: ({ ok: true; results: ResultSet[] } | { ok: false; error: unknown })[] }> {
     this.#client ??= await this.connection.get();
+    await this.#syncFor(items.length > 0 || jobs.some((j) => j.durability === "durable"));
     const tx = await this.#client.transaction("write");
     try {
       // Multi-row statements: the driver's cost is per statement, not per row,

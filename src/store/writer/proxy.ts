@@ -6,7 +6,7 @@
  */
 import type { InStatement, ResultSet } from "@libsql/client";
 import { StoreError, type StoreErrorCode } from "../errors.ts";
-import { RemoteSqlError, type SqlWriter } from "../sql-client.ts";
+import { RemoteSqlError, type Durability, type SqlWriter } from "../sql-client.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
 import type { BatchResult, FromWriter, ToWriter } from "./thread.ts";
 import { encodeBatch, fromWire, type WireResult } from "./wire.ts";
@@ -52,8 +52,8 @@ export class WriterProxy implements Writer {
   #writeSeq = 0;
   #writes = new Map<number, { resolve(r: WireResult[]): void; reject(e: Error): void }>();
 
-  write(stmts: InStatement[]): Promise<ResultSet[]> {
-    return this.#ask((id) => ({ kind: "write", id, stmts })).then((results) => results.map(fromWire));
+  write(stmts: InStatement[], durability: Durability = "durable"): Promise<ResultSet[]> {
+    return this.#ask((id) => ({ kind: "write", id, stmts, durability })).then((results) => results.map(fromWire));
   }
 
   async checkpoint(): Promise<void> {

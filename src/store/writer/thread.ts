@@ -8,6 +8,7 @@
  * commit together); and now and then a checkpoint between two transactions. The main thread's side is proxy.ts.
  */
 import type { InStatement } from "@libsql/client";
+import type { Durability } from "../sql-client.ts";
 import { openWriteConnection, type WriteClient } from "../client.ts";
 import { classifyStoreError } from "../errors.ts";
 import { GroupCommit } from "./group-commit.ts";
@@ -20,7 +21,7 @@ export type ToWriter =
   /** Items carry the consecutive sequence numbers firstSeq, firstSeq + 1, … */
   | { kind: "batch"; firstSeq: number; wire: WireBatch }
   /** Statements that commit together in the next group transaction. */
-  | { kind: "write"; id: number; stmts: InStatement[] }
+  | { kind: "write"; id: number; stmts: InStatement[]; durability: Durability }
   /** A WAL checkpoint between two transactions (the WAL may start over). */
   | { kind: "checkpoint"; id: number }
   | { kind: "close" };
@@ -60,7 +61,8 @@ self.onmessage = async (e: MessageEvent<ToWriter>) => {
       opened = { url: msg.url, busyTimeoutMs: msg.busyTimeoutMs };
       try {
         await connection.get();
-        commit = new GroupCommit(connection);
+        // The writer thread always holds an embedded file in WAL mode.
+        commit = new GroupCommit(connection, { relaxRedoable: true });
         post({ kind: "opened" });
       } catch (err) {
         post({ kind: "failed", message: (err as Error).message });
@@ -75,7 +77,7 @@ self.onmessage = async (e: MessageEvent<ToWriter>) => {
       return;
     case "write":
       try {
-        post({ kind: "written", id: msg.id, results: (await commit!.write(msg.stmts)).map(toWire) });
+        post({ kind: "written", id: msg.id, results: (await commit!.write(msg.stmts, msg.durability)).map(toWire) });
       } catch (err) {
         post({ kind: "write-failed", id: msg.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
       }
