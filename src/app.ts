@@ -11,6 +11,7 @@ import { errorResponse, HttpError } from "./http/http-error.ts";
 import { ingestController } from "./http/ingest-controller.ts";
 import { listenController } from "./http/listen-controller.ts";
 import { metricsController } from "./http/metrics-controller.ts";
+import { requireHost } from "./http/require-host.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
 import { compileSources, type CompiledSource } from "./ingest/sources.ts";
@@ -75,6 +76,7 @@ export function createApp(opts: AppOptions): App {
     onDuplicate: (source) => metrics.duplicate(source),
   };
   const publicApp = new Elysia()
+    .onRequest(requireHost(log, "public"))
     // Anything that is not a route of ours gets the same JSON error shape.
     .onError(({ code, error, request }) => {
       if (code !== "NOT_FOUND") return errorResponse(error);
@@ -94,6 +96,7 @@ export function createApp(opts: AppOptions): App {
     )
     .use(listenController({ hub: listen, log }));
   const adminApp = new Elysia()
+    .onRequest(requireHost(log, "admin", ["/healthz", "/readyz"]))
     .get("/healthz", () => ({ ok: true }))
     .get("/readyz", async ({ set }) => {
       const writable = await store.isWritable();
