@@ -92,6 +92,7 @@ export function createApp(opts: AppOptions): App {
         deps,
         maxBodyBytes: config.server.maxBodyBytes,
         readTimeoutMs: config.server.readTimeoutMs,
+        maxInflightBytes: config.server.maxInflightBytes,
       }),
     )
     .use(listenController({ hub: listen, log }));

@@ -166,6 +166,7 @@ class ConfigBuilder {
           publicUrl: server.public_url ?? null,
           maxBodyBytes: server.max_body,
           readTimeoutMs: server.read_timeout,
+          maxInflightBytes: server.max_inflight,
         },
         store: { url: store.url, retentionMs: store.retention, busyTimeoutMs: store.busy_timeout },
         admin: { token: admin.token ?? null },
@@ -192,6 +193,12 @@ class ConfigBuilder {
       (listen.host === adminListen.host || wildcard(listen.host) || wildcard(adminListen.host))
     ) {
       this.problem(["server", "admin_listen"], `same port as server.listen (${showAddress(listen)}); the admin side must be separate`);
+    }
+    if (server.max_inflight < server.max_body) {
+      this.problem(
+        ["server", "max_inflight"],
+        `${server.max_inflight} bytes is less than server.max_body (${server.max_body} bytes); a body that size would always get 503`,
+      );
     }
   }
 
