@@ -26,10 +26,10 @@ test("releasing a share gives back everything it took, once", () => {
   expect(budget.hold().take(70)).toBe(true);
 });
 
-test("the refusal is a 503 with Retry-After naming server.max_inflight", () => {
+test("the refusal is a 503 with Retry-After naming server.max_inflight that closes the connection", () => {
   const err = inflightBudget(64, 7).hold().refusal();
   expect(err.status).toBe(503);
   expect(err.code).toBe("server_busy");
-  expect(err.headers).toEqual({ "retry-after": "7" });
+  expect(err.headers).toEqual({ "retry-after": "7", connection: "close" });
   expect(err.message).toContain("server.max_inflight (64 bytes)");
 });

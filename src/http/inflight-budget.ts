@@ -5,7 +5,9 @@
  * to 1.7–3.2 GB resident). Each request takes its share before reading, by
  * Content-Length when declared, else chunk by chunk as read, and gives it
  * back once it has been answered; a share that does not fit is refused with
- * 503 + Retry-After, and the provider retries later.
+ * 503 + Retry-After, and the provider retries later. The refusal closes the
+ * connection: the rest of the body is never read, and Bun would otherwise
+ * keep the connection waiting for it (a stop then waited 12–28 s for it).
  */
 import { HttpError } from "./http-error.ts";
 
@@ -25,6 +27,7 @@ export function inflightBudget(maxBytes: number, retryAfterSec: number) {
   const refusal = () =>
     new HttpError(503, "server_busy", `more than server.max_inflight (${maxBytes} bytes) of request bodies in flight; retry later`, {
       "retry-after": String(retryAfterSec),
+      connection: "close",
     });
   return {
     usedBytes: () => usedBytes,
