@@ -124,8 +124,8 @@ test("requests one after another on one keep-alive connection are answered in or
   for (const id of ids) expect(stored).toContain(id);
 });
 
-/** Writes `request` at once, reads until `count` responses arrived or the server closed (2 s at most); returns their bodies. */
-async function collect(port: number, request: string, count: number): Promise<{ responses: string[]; closed: boolean }> {
+/** A raw TCP connection that collects the Content-Length-framed responses it gets. */
+async function rawConnection(port: number) {
   let buf = Buffer.alloc(0);
   let closed = false;
   let wake = () => {};
@@ -135,7 +135,7 @@ async function collect(port: number, request: string, count: number): Promise<{ 
     socket: {
       data(_s, d) {
         buf = Buffer.concat([buf, d]);
-        if (parseResponses(buf).length >= count) wake();
+        wake();
       },
       close() {
         closed = true;
@@ -144,41 +144,43 @@ async function collect(port: number, request: string, count: number): Promise<{ 
       error() {},
     },
   });
-  const done = new Promise<void>((r) => (wake = r));
-  socket.write(request);
-  await Promise.race([done, Bun.sleep(2_000)]);
-  socket.end();
-  return { responses: parseResponses(buf).map((r) => r.body), closed };
+  return {
+    write: (text: string) => socket.write(text),
+    responses: () => parseResponses(buf),
+    closed: () => closed,
+    /** Resolves once `count` responses arrived, the server closed, or `ms` passed. */
+    async until(count: number, ms: number) {
+      const deadline = performance.now() + ms;
+      while (parseResponses(buf).length < count && !closed && performance.now() < deadline) {
+        await Promise.race([new Promise<void>((r) => (wake = r)), Bun.sleep(50)]);
+      }
+    },
+    end: () => socket.end(),
+  };
+}
+
+/** Writes `request` at once, reads until `count` responses arrived or the server closed (2 s at most); returns their bodies. */
+async function collect(port: number, request: string, count: number): Promise<{ responses: string[]; closed: boolean }> {
+  const conn = await rawConnection(port);
+  conn.write(request);
+  await conn.until(count, 2_000);
+  conn.end();
+  return { responses: conn.responses().map((r) => r.body), closed: conn.closed() };
 }
 
 /** Sends each request on one connection after the previous answer arrived. */
 async function keepAlive(port: number, requests: string[]): Promise<{ status: number; body: string }[]> {
-  let buf = Buffer.alloc(0);
-  let wake = () => {};
-  const socket = await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: {
-      data(_s, d) {
-        buf = Buffer.concat([buf, d]);
-        wake();
-      },
-      error() {},
-    },
-  });
+  const conn = await rawConnection(port);
   try {
     for (const [i, request] of requests.entries()) {
-      socket.write(request);
-      const deadline = performance.now() + 5_000;
-      while (parseResponses(buf).length <= i) {
-        if (performance.now() > deadline) throw new Error(`no answer to request ${i + 1}`);
-        await Promise.race([new Promise<void>((r) => (wake = r)), Bun.sleep(100)]);
-      }
+      conn.write(request);
+      await conn.until(i + 1, 5_000);
+      if (conn.responses().length <= i) throw new Error(`no answer to request ${i + 1}`);
     }
   } finally {
-    socket.end();
+    conn.end();
   }
-  return parseResponses(buf);
+  return conn.responses();
 }
 
 /** The complete Content-Length-framed responses in `buf`, in order. */
