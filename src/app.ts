@@ -13,6 +13,7 @@ import { errorResponse, HttpError } from "./http/http-error.ts";
 import { ingestController } from "./http/ingest-controller.ts";
 import { listenController } from "./http/listen-controller.ts";
 import { metricsController } from "./http/metrics-controller.ts";
+import { requireHost } from "./http/require-host.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
 import { RejectionLog } from "./ingest/rejection-log.ts";
@@ -101,6 +102,7 @@ export function createApp(opts: AppOptions): App {
     onDuplicate: (source) => metrics.duplicate(source),
   };
   const publicApp = new Elysia()
+    .onRequest(requireHost(log, "public"))
     // Anything that is not a route of ours gets the same JSON error shape.
     .onError(({ code, error, request }) => {
       if (code !== "NOT_FOUND") return errorResponse(error);
@@ -116,12 +118,14 @@ export function createApp(opts: AppOptions): App {
         deps,
         maxBodyBytes: config.server.maxBodyBytes,
         readTimeoutMs: config.server.readTimeoutMs,
+        maxInflightBytes: config.server.maxInflightBytes,
       }),
     )
     // Each listener counts failed tokens on its own: a public-port guesser does not shut admins out.
     .use(listenController({ hub: listen, limiter: new FailedAuthLimiter(nowMs), log }));
   const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs) });
   const adminApp = new Elysia()
+    .onRequest(requireHost(log, "admin", ["/healthz", "/readyz"]))
     .get("/healthz", () => ({ ok: true }))
     .get("/readyz", async ({ set }) => {
       const reason = await store.unwritableReason();

@@ -4,19 +4,24 @@
  * same pages are emptied, purged and faulted back in over and over: measured
  * on the ingest benchmark, the scavenger and the page faults cost ~16 µs of
  * CPU per request stored only and ~30 µs routed (+14% and +26% req/s with
- * purging off). mimalloc reads its options once, at process start, so a
+ * purging off). Purging off altogether (-1) kept a burst's memory for good,
+ * though: 1,000 bodies of 1 MB left 1.7 GB resident. With 1000 ms a page
+ * stays mapped for a second after it empties, which gets back part of that
+ * throughput (0.86–0.93× of -1, against 0.82–0.89× with 100), and a burst's
+ * memory is returned within ~15 s of the relay going idle (docs/PERFORMANCE.md
+ * "Bounded bodies"). mimalloc reads its options once, at process start, so a
  * relay replaces itself (execve: same PID, same arguments, same environment)
- * once with MIMALLOC_PURGE_DELAY=-1 before doing anything else. The price:
- * the process keeps the native memory of its busiest moment (+15 MB at
- * saturation) instead of returning it after a burst. An operator who sets
- * MIMALLOC_PURGE_DELAY (e.g. 100, Bun's default) keeps their value.
+ * once with MIMALLOC_PURGE_DELAY=1000 before doing anything else. An operator
+ * who sets MIMALLOC_PURGE_DELAY (e.g. 100, Bun's default) keeps their value.
  */
 import { readFileSync } from "node:fs";
 
 const OPTION = "MIMALLOC_PURGE_DELAY";
+/** Milliseconds a freed page stays mapped for reuse before it is returned to the OS. */
+const PURGE_DELAY_MS = 1000;
 
 /**
- * Re-executes this process with allocator purging off, unless the variable
+ * Re-executes this process with a longer allocator purge delay, unless the variable
  * is already set (by the operator, or by this very re-exec) or the platform
  * has no execve to call. Returns only when it did not re-execute.
  */
@@ -27,7 +32,7 @@ export function reexecWithAllocatorTuning(): void {
     const argv = nulList(readFileSync("/proc/self/cmdline"));
     const env = nulList(readFileSync("/proc/self/environ"));
     if (argv.length === 0) return;
-    execve("/proc/self/exe", argv, [...env, `${OPTION}=-1`]);
+    execve("/proc/self/exe", argv, [...env, `${OPTION}=${PURGE_DELAY_MS}`]);
   } catch {
     // No /proc, no libc, or execve refused: run as we are, with Bun's default.
   }

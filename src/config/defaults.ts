@@ -13,6 +13,8 @@ export const DEFAULTS = {
     max_body: "1mb",
     /** Whole-request read deadline, against slow-drip bodies. */
     read_timeout: "30s",
+    /** Body bytes being read and stored at once across all inbound requests; past it, 503 + Retry-After. */
+    max_inflight: "64mb",
   },
   store: {
     /** Relative file: paths resolve against the process's working directory (like the libSQL client), not the config file's directory. */

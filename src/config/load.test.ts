@@ -105,6 +105,7 @@ to = ["t"]
       publicUrl: null,
       maxBodyBytes: 1024 * 1024,
       readTimeoutMs: 30_000,
+      maxInflightBytes: 64 * 1024 * 1024,
     });
     expect(config.store).toEqual({ url: "file:./data/hookrelay.db", retentionMs: ms("14d"), busyTimeoutMs: 5000 });
     expect(config.admin).toEqual({ token: null });
@@ -146,6 +147,7 @@ admin_listen = "[::1]:9001"
 public_url = "https://hooks.example.com/"
 max_body = "512kb"
 read_timeout = "5s"
+max_inflight = "8mb"
 [store]
 url = "libsql://db.example.com"
 retention = "2d"
@@ -185,6 +187,7 @@ event_types = ["order.*"]
       publicUrl: "https://hooks.example.com",
       maxBodyBytes: 512 * 1024,
       readTimeoutMs: 5000,
+      maxInflightBytes: 8 * 1024 * 1024,
     });
     expect(config.store).toEqual({ url: "libsql://db.example.com", retentionMs: ms("2d"), busyTimeoutMs: 500 });
     expect(config.sources[0]).toEqual({
@@ -289,6 +292,13 @@ to = "alice"
     expect(problemsOf(`${BASE}\n[server]\nlisten = "0.0.0.0:8080"\nadmin_listen = "127.0.0.1:8080"`)).toEqual([
       "server.admin_listen: same port as server.listen (0.0.0.0:8080); the admin side must be separate",
     ]);
+  });
+
+  test("refuses a max_inflight that one body of max_body would not fit in", () => {
+    expect(problemsOf(`${BASE}\n[server]\nmax_body = "2mb"\nmax_inflight = "1mb"`)).toEqual([
+      "server.max_inflight: 1048576 bytes is less than server.max_body (2097152 bytes); a body that size would always get 503",
+    ]);
+    expect(configOf(`${BASE}\n[server]\nmax_body = "2mb"\nmax_inflight = "2mb"`).config.server.maxInflightBytes).toBe(2 * 1024 * 1024);
   });
 
   test("reads file: secrets relative to the config file's directory", () => {
@@ -600,6 +610,7 @@ describe("readConfigFile", () => {
     const { config } = result;
     expect(config.server.maxBodyBytes).toBe(1024 * 1024);
     expect(config.server.readTimeoutMs).toBe(ms(DEFAULTS.server.read_timeout));
+    expect(config.server.maxInflightBytes).toBe(64 * 1024 * 1024);
     expect(config.store.url).toBe(DEFAULTS.store.url);
     expect(config.store.retentionMs).toBe(ms(DEFAULTS.store.retention));
     expect(config.store.busyTimeoutMs).toBe(ms(DEFAULTS.store.busy_timeout));

@@ -219,6 +219,7 @@ class ConfigBuilder {
           publicUrl: srv.public_url ?? null,
           maxBodyBytes: srv.max_body,
           readTimeoutMs: srv.read_timeout,
+          maxInflightBytes: srv.max_inflight,
         },
         store: { url: sto.url, retentionMs: sto.retention, busyTimeoutMs: sto.busy_timeout },
         admin: { token: adm.token ?? null },
@@ -248,6 +249,13 @@ class ConfigBuilder {
       (listen.host === adminListen.host || wildcard(listen.host) || wildcard(adminListen.host))
     ) {
       this.problem(["server", "admin_listen"], `same port as server.listen (${showAddress(listen)}); the admin side must be separate`);
+    }
+    // Partial: a key whose value failed has its problem already.
+    if (server.max_inflight !== undefined && server.max_body !== undefined && server.max_inflight < server.max_body) {
+      this.problem(
+        ["server", "max_inflight"],
+        `${server.max_inflight} bytes is less than server.max_body (${server.max_body} bytes); a body that size would always get 503`,
+      );
     }
   }
 

@@ -192,6 +192,7 @@ export function createSchemas(ctx: Ctx) {
     public_url: v.optional(v.pipe(httpUrl(), v.transform((u) => u.replace(/\/+$/, "")))),
     max_body: v.optional(size(), DEFAULTS.server.max_body),
     read_timeout: v.optional(duration(), DEFAULTS.server.read_timeout),
+    max_inflight: v.optional(size(), DEFAULTS.server.max_inflight),
   });
 
   const store = tbl({

@@ -60,6 +60,8 @@ export interface Config {
     maxBodyBytes: number;
     /** Deadline for reading a whole request (slow-drip bodies). */
     readTimeoutMs: number;
+    /** Cap on the body bytes being read and stored at once, across all inbound requests. */
+    maxInflightBytes: number;
   };
   store: {
     url: string;

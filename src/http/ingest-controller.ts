@@ -3,13 +3,15 @@
  * (Elysia's parsers are off) so the verifier sees exactly what was sent, then
  * maps the pipeline's outcome to a status: 200 stored or duplicate, 401
  * rejected, 404 unknown source, 405 other methods, 413/408 while reading,
- * 503 + Retry-After when the store cannot write.
+ * 503 + Retry-After when server.max_inflight of bodies are already in
+ * flight or when the store cannot write.
  */
 import { Elysia } from "elysia";
 import { answerGetChallenge } from "../core/verify/index.ts";
-import { ingest, type IngestDeps } from "../ingest/ingest.ts";
+import { ingest, type IngestDeps, type IngestResult } from "../ingest/ingest.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
+import { inflightBudget } from "./inflight-budget.ts";
 import { readBodyLimited } from "./read-body.ts";
 
 export interface IngestControllerOptions {
@@ -17,6 +19,8 @@ export interface IngestControllerOptions {
   deps: IngestDeps;
   maxBodyBytes: number;
   readTimeoutMs: number;
+  /** Body bytes read and stored at once across all requests (server.max_inflight). */
+  maxInflightBytes: number;
   /** Seconds a provider should wait before retrying after a 503. */
   retryAfterSec?: number;
 }
@@ -28,25 +32,31 @@ const json = (status: number, body: unknown) => new Response(JSON.stringify(body
 /** Elysia instance serving the public inbound routes. */
 export function ingestController(opts: IngestControllerOptions) {
   const retryAfter = String(opts.retryAfterSec ?? 5);
+  const inflight = inflightBudget(opts.maxInflightBytes, opts.retryAfterSec ?? 5);
   return new Elysia({ name: "ingest" })
     .post(
       "/in/:source",
       async ({ request, params, server }) => {
         const source = opts.sources.get(params.source);
         if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
-        let body: Uint8Array;
+        // The body counts against max_inflight until its answer: it is in
+        // memory (and on its way to the writer) until then.
+        const hold = inflight.hold();
+        let result: IngestResult;
         try {
-          body = await readBodyLimited(request, opts.maxBodyBytes, opts.readTimeoutMs);
+          const body = await readBodyLimited(request, opts.maxBodyBytes, opts.readTimeoutMs, hold);
+          result = await ingest(opts.deps, source, {
+            method: request.method,
+            url: new URL(request.url),
+            headers: request.headers,
+            body,
+            remoteAddr: server?.requestIP(request)?.address ?? null,
+          });
         } catch (err) {
           return errorResponse(err);
+        } finally {
+          hold.release();
         }
-        const result = await ingest(opts.deps, source, {
-          method: request.method,
-          url: new URL(request.url),
-          headers: request.headers,
-          body,
-          remoteAddr: server?.requestIP(request)?.address ?? null,
-        });
         switch (result.kind) {
           case "stored":
             return json(200, { id: result.id });

@@ -1,15 +1,19 @@
 /**
  * Reads a request body with a size cap checked while reading (also without
  * Content-Length: chunked uploads are counted as they stream) and a total
- * deadline, so a slow-drip sender cannot hold a connection forever.
+ * deadline, so a slow-drip sender cannot hold a connection forever. The
+ * bytes also count against server.max_inflight (the request's `hold`):
+ * the declared length before anything is read, else each chunk as it comes.
  */
 import { HttpError } from "./http-error.ts";
+import type { BodyHold } from "./inflight-budget.ts";
 
-/** The exact body bytes, or an HttpError (413 too large, 408 too slow, 400 broken). */
-export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs: number): Promise<Uint8Array> {
+/** The exact body bytes, or an HttpError (413 too large, 503 max_inflight full, 408 too slow, 400 broken). */
+export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs: number, hold: BodyHold): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes)
     throw new HttpError(413, "body_too_large", `body exceeds max_body (${maxBytes} bytes)`);
+  if (declared !== null && !hold.take(Number(declared))) throw hold.refusal();
   if (!req.body) return new Uint8Array(0);
   // With a declared length (checked above, and enforced by Bun) one native
   // read is far cheaper than pulling the stream chunk by chunk.
@@ -27,6 +31,7 @@ export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs
       if (done) break;
       total += value.byteLength;
       if (total > maxBytes) throw new HttpError(413, "body_too_large", `body exceeds max_body (${maxBytes} bytes)`);
+      if (!hold.take(value.byteLength)) throw hold.refusal();
       chunks.push(value);
     }
   } catch (err) {

@@ -39,6 +39,7 @@ export function relayToml(opts: {
   busyTimeout?: string;
   maxBody?: string;
   readTimeout?: string;
+  maxInflight?: string;
   logLevel?: string;
   /** Raw TOML appended at the end (more sources, routes). */
   extra?: string;
@@ -51,6 +52,7 @@ export function relayToml(opts: {
     `admin_listen = "${opts.adminListen ?? "127.0.0.1:0"}"`,
     `max_body = "${opts.maxBody ?? "256kb"}"`,
     `read_timeout = "${opts.readTimeout ?? "30s"}"`,
+    ...(opts.maxInflight ? [`max_inflight = "${opts.maxInflight}"`] : []),
     "[store]",
     `url = "${opts.storeUrl ?? "file:./data/relay.db"}"`,
     `busy_timeout = "${opts.busyTimeout ?? "5s"}"`,

@@ -1,0 +1,35 @@
+import { expect, test } from "bun:test";
+import { inflightBudget } from "./inflight-budget.ts";
+
+test("shares are taken while they fit and refused, untouched, past the cap", () => {
+  const budget = inflightBudget(100, 5);
+  const a = budget.hold();
+  const b = budget.hold();
+  expect(a.take(60)).toBe(true);
+  expect(b.take(30)).toBe(true);
+  expect(b.take(11)).toBe(false);
+  expect(budget.usedBytes()).toBe(90);
+  expect(b.take(10)).toBe(true);
+  expect(budget.usedBytes()).toBe(100);
+});
+
+test("releasing a share gives back everything it took, once", () => {
+  const budget = inflightBudget(100, 5);
+  const a = budget.hold();
+  a.take(40);
+  a.take(20);
+  const b = budget.hold();
+  b.take(30);
+  a.release();
+  a.release();
+  expect(budget.usedBytes()).toBe(30);
+  expect(budget.hold().take(70)).toBe(true);
+});
+
+test("the refusal is a 503 with Retry-After naming server.max_inflight that closes the connection", () => {
+  const err = inflightBudget(64, 7).hold().refusal();
+  expect(err.status).toBe(503);
+  expect(err.code).toBe("server_busy");
+  expect(err.headers).toEqual({ "retry-after": "7", connection: "close" });
+  expect(err.message).toContain("server.max_inflight (64 bytes)");
+});

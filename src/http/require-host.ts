@@ -1,0 +1,32 @@
+/**
+ * Refuses a request whose URL cannot be built before any route sees it.
+ * Bun answers an HTTP/1.1 request with no Host line itself, but an HTTP/1.0
+ * request without one, or any request with an empty or invalid Host
+ * ("a b", "x:99999", "[::1"), reaches the handlers with a `request.url` that
+ * is relative or unparseable, where every `new URL(request.url)` throws: a
+ * 500, or Bun's own error page with our source lines on it. Health probes
+ * are let through: some checkers (haproxy's httpchk) send HTTP/1.0 without a
+ * Host, and /healthz and /readyz read nothing from the URL.
+ */
+import type { Logger } from "../log/logger.ts";
+import { errorResponse, HttpError } from "./http-error.ts";
+
+type RequestContext = { request: Request; server: { requestIP(r: Request): { address: string } | null } | null };
+
+/**
+ * An Elysia `onRequest` hook for one listener: 400 `missing_host` (no or
+ * an empty Host) or `bad_host` (one no URL can be built with), with an info
+ * log line, except for the `exempt` paths; else nothing.
+ */
+export function requireHost(log: Logger, listener: "public" | "admin", exempt: readonly string[] = []) {
+  return ({ request, server }: RequestContext) => {
+    if (URL.canParse(request.url)) return;
+    // Relative ("/in/x?…") or "http://<bad host>/in/x?…": the path without parsing a URL.
+    const path = request.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").split("?")[0]!.slice(0, 200);
+    if (exempt.includes(path)) return;
+    const reason = request.headers.get("host") ? "bad_host" : "missing_host";
+    log.info("bad request", { listener, reason, method: request.method, path, remote: server?.requestIP(request)?.address ?? null });
+    const message = reason === "missing_host" ? "the request has no Host header" : "the Host header is not a valid host[:port]";
+    return errorResponse(new HttpError(400, reason, message));
+  };
+}
