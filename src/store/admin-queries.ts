@@ -247,19 +247,19 @@ export async function getEventSummary(client: Client, id: string): Promise<Omit<
 
 /** One event with its raw request, deliveries (oldest first) and their attempts; null when unknown. */
 export async function getEvent(client: Client, id: string): Promise<EventDetail | null> {
-  const ev = await client.execute({ sql: "SELECT * FROM events WHERE id = ?", args: [id] });
-  const r = ev.rows[0];
+  // One read transaction: the three reads see one snapshot, so an outcome committed in between
+  // cannot show a delivery's new attempt beside its old status.
+  const [ev, dl, at] = await client.batch(
+    [
+      { sql: "SELECT * FROM events WHERE id = ?", args: [id] },
+      { sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY id", args: [id] },
+      { sql: "SELECT * FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?) ORDER BY at, id", args: [id] },
+    ],
+    "read",
+  );
+  const r = ev!.rows[0];
   if (!r) return null;
-  const dl = await client.execute({ sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY id", args: [id] });
-  const dIds = dl.rows.map((d) => String(d.id));
-  const at =
-    dIds.length === 0
-      ? { rows: [] as Row[] }
-      : await client.execute({
-          sql: `SELECT * FROM attempts WHERE delivery_id IN (${dIds.map(() => "?").join(",")}) ORDER BY at, id`,
-          args: dIds,
-        });
-  const deliveries: DeliveryRow[] = dl.rows.map((d) => ({
+  const deliveries: DeliveryRow[] = dl!.rows.map((d) => ({
     id: String(d.id),
     target: String(d.target),
     status: String(d.status) as DeliveryStatus,
@@ -267,7 +267,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
     nextAttemptAt: Number(d.next_attempt_at),
     lastError: s(d.last_error),
     createdAt: Number(d.created_at),
-    attempts: at.rows
+    attempts: at!.rows
       .filter((a) => String(a.delivery_id) === String(d.id))
       .map((a) => ({
         id: String(a.id),
