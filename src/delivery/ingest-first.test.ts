@@ -86,15 +86,15 @@ test("busy periods with a calm one between them never cap", () => {
   }
 });
 
-test("by default a mean backlog of 32 is a queue and 31 is not", () => {
-  const backlog = { n: 31 };
+test("by default a mean backlog of 64 is a queue and 63 is not", () => {
+  const backlog = { n: 63 };
   const clock = { t: 0 };
   const f = new IngestFirst({ backlog: () => backlog.n, now: () => clock.t });
   for (let i = 0; i < 5; i++) {
     clock.t = i * 100;
     expect(f.cap(16, 64)).toBe(Infinity);
   }
-  backlog.n = 32;
+  backlog.n = 64;
   clock.t = 500;
   expect(f.cap(16, 64)).toBe(Infinity);
   clock.t = 600;

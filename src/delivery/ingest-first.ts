@@ -22,8 +22,10 @@ export interface IngestFirstOptions {
   backlog: () => number;
   /**
    * A backlog at or above this for two periods in a row means providers are
-   * queueing. Default 32: measured here, 64 connections at saturation keep
-   * 35–46 waiting; an open-loop 2,000/s with deliveries keeping up, 14 (p90 22).
+   * queueing. Default 64: with fresh events delivered straight from ingest,
+   * an open loop of 3,500–4,000 events/s in and out, which the relay keeps up
+   * with, keeps 30–40 waiting; at 32 deliveries yielded there and the queue
+   * grew without the acks getting faster (docs/PERFORMANCE.md).
    */
   busyAt?: number;
   /** Attempts kept in flight however busy ingest is. Default 2. */
@@ -64,7 +66,7 @@ export class IngestFirst {
 
   constructor(private readonly opts: IngestFirstOptions) {
     this.#log = opts.log ?? silentLogger;
-    this.#busyAt = opts.busyAt ?? 32;
+    this.#busyAt = opts.busyAt ?? 64;
     this.#floor = Math.max(1, opts.floor ?? 2);
     this.#periodMs = opts.periodMs ?? 100;
     this.#maxYieldMs = opts.maxYieldMs ?? 30_000;
