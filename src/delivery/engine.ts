@@ -1,8 +1,8 @@
 /**
  * The delivery engine as `serve` runs it: the scheduler over the configured
  * targets with the wall clock, real randomness and each source's forward
- * headers, and the hub of connected
- * `hookrelay listen` clients that carries the listen targets' attempts.
+ * headers, and the hub of connected `hookrelay listen` clients that carries
+ * the listen targets' attempts.
  * app.ts / start-relay wire it:
  *
  *   const delivery = createDeliveryEngine({ config, store, log });
@@ -51,7 +51,7 @@ export function createDeliveryEngine(opts: {
 /**
  * Ingest first (ingest-first.ts) on the store's ack backlog. The environment
  * variable HOOKRELAY_INGEST_FIRST_BUSY_AT tunes the backlog at which
- * deliveries yield (default 32); 0 turns it off (OPERATIONS.md).
+ * deliveries yield (default 64); 0 turns it off (OPERATIONS.md).
  */
 export function ingestFirstFromEnv(backlog: () => number, log: Logger, value: string | undefined): IngestFirstOptions | undefined {
   if (value === undefined || value === "") return { backlog };
