@@ -9,7 +9,9 @@
  */
 import type { InStatement, Row } from "@libsql/client";
 import type { SqlDoors, SqlReader, SqlWriter } from "./sql-client.ts";
-import type { IngestItem } from "./writer/group-commit.ts";
+import type { IngestItem, LeaseClaim } from "./writer/group-commit.ts";
+
+export type { LeaseClaim } from "./writer/group-commit.ts";
 import { makeId } from "../core/ids.ts";
 import { DB_NOW_MS } from "./db-clock.ts";
 import { type TargetState, targetStateFromRow } from "./target-state.ts";
@@ -30,18 +32,6 @@ export interface LeaseWant {
   leaseMs: number;
   /** Ordered targets: only the oldest open delivery, and only when none is in flight. */
   ordered: boolean;
-}
-
-/**
- * A fresh delivery that ingest asks to write already leased to this process
- * (the scheduler had a free slot): the row skips the pending state and the
- * lease round trip. Granted while the target's live leases across every
- * process stay under `concurrency`; otherwise the row is written pending.
- */
-export interface LeaseClaim {
-  leaseId: string;
-  leaseMs: number;
-  concurrency: number;
 }
 
 /** A leased delivery with the stored request it must send. */

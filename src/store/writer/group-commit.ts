@@ -12,9 +12,20 @@
 import type { InStatement, ResultSet } from "@libsql/client";
 import type { WriteClient as Client } from "../client.ts";
 import { DB_NOW_MS } from "../db-clock.ts";
-import type { LeaseClaim } from "../deliveries.ts";
 import { classifyStoreError, type StoreError } from "../errors.ts";
 import type { Durability, SqlWriter } from "../sql-client.ts";
+
+/**
+ * A fresh delivery that ingest asks to write already leased to this process
+ * (the scheduler had a free slot): the row skips the pending state and the
+ * lease round trip. Granted while the target's live leases across every
+ * process stay under `concurrency`; otherwise the row is written pending.
+ */
+export interface LeaseClaim {
+  leaseId: string;
+  leaseMs: number;
+  concurrency: number;
+}
 
 export interface IngestItem {
   id: string;
