@@ -80,6 +80,11 @@ describe("target headers", () => {
       "targets[0].headers.x-env: set twice (also X-Env)",
     ]);
   });
+
+  test("a value with a line break is refused without showing it: it would split the request's headers", () => {
+    const problems = problemsOf(withTarget('headers = { "X-Api-Key" = "env:KEY" }'), { KEY: "hunter2\r\nX-Injected: 1" });
+    expect(problems).toEqual(["targets[0].headers.X-Api-Key: expected a header value without line breaks or control characters"]);
+  });
 });
 
 describe("target auth", () => {
@@ -113,6 +118,15 @@ describe("target auth", () => {
       "targets[0].auth.oauth2.client_secret: required",
     ]);
     expect(problemsOf(withTarget('auth = { bearer = "env:MISSING_TOKEN" }'))).toEqual(["targets[0].auth.bearer: env var MISSING_TOKEN is not set"]);
+  });
+
+  test("credentials that cannot go into an Authorization header are refused", () => {
+    expect(problemsOf(withTarget('auth = { basic = { username = "re:lay", password = "p" } }'))).toEqual([
+      'targets[0].auth.basic.username: may not contain ":" (it separates username and password)',
+    ]);
+    expect(problemsOf(withTarget('auth = { bearer = "env:TOKEN" }'), { TOKEN: "tok\nX-Injected: 1" })).toEqual([
+      "targets[0].auth.bearer: expected a token without spaces, line breaks or control characters",
+    ]);
   });
 
   test("exactly one kind: none and two are both refused", () => {

@@ -14,6 +14,8 @@ import { resolveSecret, type SecretContext } from "./secret-ref.ts";
 import type { TargetAuth, TargetTls } from "./types.ts";
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// A line break would split the request's headers (another header injected); tab is allowed.
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 // Headers hookrelay writes on every delivery: a configured value would collide with (or spoof) them.
 const SET_BY_RELAY = new Set(["host", "content-length", "content-type", "content-encoding"]);
 const OWN_PREFIXES = ["webhook-", "hookrelay-"];
@@ -56,6 +58,7 @@ export function targetHeaders(ctx: SecretContext) {
         // The value may be a secret written with the wrong type: never describe it.
         else if (resolved === null) fail("expected a string (literal, env:NAME or file:/path)");
         else if (!resolved.ok) fail(resolved.error);
+        else if (CONTROL.test(resolved.value)) fail("expected a header value without line breaks or control characters");
         else out.push([lower, resolved.value]);
         seen.set(lower, name);
       }
@@ -138,6 +141,11 @@ export function checkTargetCredentials(
     for (const key of ["headers", "auth", "tls"]) if (key in raw) fail(at(key), "only used by push targets");
     return ok;
   }
+  if (tgt.auth?.bearer !== undefined && !/^[\x21-\x7e]+$/.test(tgt.auth.bearer)) {
+    fail(at("auth", "bearer"), "expected a token without spaces, line breaks or control characters");
+  }
+  // Partial when a key failed: a missing username has its problem already.
+  if (tgt.auth?.basic?.username?.includes(":")) fail(at("auth", "basic", "username"), 'may not contain ":" (it separates username and password)');
   if (isTable(raw.auth)) {
     const given = AUTH_KINDS.filter((k) => k in (raw.auth as object));
     // A misspelt kind (`beaer`) is an unknown key already.
