@@ -12,7 +12,7 @@
  * the client secret nor the endpoint's reply (only its `error` code).
  */
 import { rootCertificates } from "node:tls";
-import type { TargetAuth, TargetConfig } from "../config/types.ts";
+import type { TargetAuth, TargetConfig, TargetTls } from "../config/types.ts";
 import type { SendResult } from "../core/delivery-outcome.ts";
 import type { SendReport, Sender, SendTls } from "./sender.ts";
 
@@ -82,7 +82,7 @@ function oauth2Tokens(auth: Extract<TargetAuth, { kind: "oauth2" }>, target: Tar
     // RFC 6749 §2.3.1: HTTP Basic over the form-encoded id and secret, which every server must accept.
     ["authorization", `Basic ${btoa(`${formEncode(auth.clientId)}:${formEncode(auth.clientSecret)}`)}`],
   ];
-  const tls = tokenEndpointTls(target);
+  const tls = sendTls(target.tls, true);
 
   async function fetchToken(timeoutMs: number): Promise<TokenResult> {
     const report = await opts.sender({
@@ -117,12 +117,16 @@ function oauth2Tokens(auth: Extract<TargetAuth, { kind: "oauth2" }>, target: Tar
   };
 }
 
-// The token endpoint is often public (an IdP) while the target is behind a private CA: it
-// trusts the system's CAs and the target's, and sees the client certificate if it asks (RFC 8705).
-function tokenEndpointTls(target: TargetConfig): SendTls | undefined {
-  const t = target.tls;
+/**
+ * A target's `tls` as the sender takes it. `withSystemCAs`: for its token
+ * endpoint, often public (an IdP) while the target is behind a private CA,
+ * the system's CAs are trusted beside the target's; it sees the client
+ * certificate if it asks for one (RFC 8705).
+ */
+export function sendTls(t: TargetTls | null, withSystemCAs = false): SendTls | undefined {
   if (t === null) return undefined;
-  return { ...(t.ca === null ? {} : { ca: [...rootCertificates, t.ca] }), ...(t.cert === null ? {} : { cert: t.cert }), ...(t.key === null ? {} : { key: t.key }) };
+  const ca = t.ca === null ? {} : { ca: withSystemCAs ? [...rootCertificates, t.ca] : t.ca };
+  return { ...ca, ...(t.cert === null ? {} : { cert: t.cert }), ...(t.key === null ? {} : { key: t.key }) };
 }
 
 type TokenReply = { ok: true; token: string; expiresInSec: number | null } | { ok: false; error: string };

@@ -9,8 +9,8 @@
 import type { TargetConfig } from "../config/types.ts";
 import { isSensitiveHeader } from "../core/header-mask.ts";
 import type { LeasedDelivery } from "../store/deliveries.ts";
-import type { Sender, SendReport, SendTls } from "./sender.ts";
-import { createTargetAuth } from "./target-auth.ts";
+import type { Sender, SendReport } from "./sender.ts";
+import { createTargetAuth, sendTls } from "./target-auth.ts";
 
 /** One attempt ready to go: the delivery, its attempt number, the headers to send and the exact stored body. */
 export interface PreparedAttempt {
@@ -28,7 +28,7 @@ export interface Transport {
 /** The push transport: one POST to the target's URL within its timeouts, with its headers, credentials and TLS material. */
 export function httpTransport(target: TargetConfig, sender: Sender, clock: () => number = Date.now): Transport {
   const credentials = createTargetAuth(target, { sender, clock });
-  const tls = sendTls(target);
+  const tls = sendTls(target.tls);
   // Values a target echoing its request (a debugging endpoint) would put in the stored reply excerpt.
   const secretValues = target.headers.filter(([name]) => isSensitiveHeader(name)).map(([, value]) => value);
   return {
@@ -53,12 +53,6 @@ function withTargetHeaders(prepared: [string, string][], configured: [string, st
   headers.push(...configured);
   if (authorization !== null) headers.push(["authorization", authorization]);
   return headers;
-}
-
-function sendTls(target: TargetConfig): SendTls | undefined {
-  const t = target.tls;
-  if (t === null) return undefined;
-  return { ...(t.ca === null ? {} : { ca: t.ca }), ...(t.cert === null ? {} : { cert: t.cert }), ...(t.key === null ? {} : { key: t.key }) };
 }
 
 /** The report with every credential sent replaced in the reply excerpt (it is stored and shown). */
