@@ -109,7 +109,7 @@ export function pem(kind: "certificates" | "private key", ctx: SecretContext) {
   );
 }
 
-/** The raw `auth` and `tls` tables as the schema leaves them. */
+/** A target's `headers`, `auth` and `tls` as the schema leaves them (partial when a key failed). */
 export interface RawCredentials {
   headers?: [string, string][];
   auth?: {
@@ -157,7 +157,7 @@ export function checkTargetCredentials(
     if (cert !== undefined && key === undefined) fail(at("tls", "key"), "required with tls.cert");
     if (key !== undefined && cert === undefined) fail(at("tls", "cert"), "required with tls.key");
     if (tgt.tls?.cert && tgt.tls.key && !keyMatches(tgt.tls.cert, tgt.tls.key)) fail(at("tls", "key"), "does not match tls.cert");
-    if (tgt.url !== undefined && !tgt.url.startsWith("https:")) fail(at("tls"), "only used with an https:// url");
+    if (tgt.url !== undefined && new URL(tgt.url).protocol !== "https:") fail(at("tls"), "only used with an https:// url");
   }
   return ok;
 }
