@@ -133,6 +133,9 @@ to = ["t"]
       ordered: false,
       disableAfterMs: ms("3d"),
       enabled: true,
+      headers: [],
+      auth: null,
+      tls: null,
     });
     expect(config.routes).toEqual([{ from: "s", to: ["t"], eventTypes: null }]);
     expect(warnings).toEqual(["targets[0].signing: no signing secret; deliveries carry no webhook-signature"]);

@@ -14,6 +14,7 @@ import { createSchemas, type RawServer, type RawSource, type RawTarget, type Sch
 import type { Config, ListenAddress, RouteConfig, SourceConfig, TargetConfig } from "./types.ts";
 import { formatPath, isTable, type Path } from "./key-path.ts";
 import { buildVerifySpec, type Report } from "./verify-spec.ts";
+import { checkTargetCredentials, targetCredentials } from "./target-credentials.ts";
 
 export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[]; warnings?: string[] };
 
@@ -332,6 +333,7 @@ class ConfigBuilder {
     if (tgt.ordered && raw.concurrency !== undefined && tgt.concurrency !== 1) {
       this.report.warn(at("concurrency"), "has no effect with ordered = true (one delivery at a time)");
     }
+    if (!checkTargetCredentials(tgt, raw, at, (path, message) => this.problem(path, message))) ok = false;
     if (!("signing" in raw)) {
       this.warnings.push(`${formatPath(at("signing"))}: no signing secret; deliveries carry no webhook-signature`);
     }
@@ -354,6 +356,7 @@ class ConfigBuilder {
       ordered: tgt.ordered,
       disableAfterMs: tgt.disable_after,
       enabled: tgt.enabled,
+      ...targetCredentials(tgt),
     };
   }
 

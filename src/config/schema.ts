@@ -13,6 +13,7 @@ import type { ListenAddress } from "./types.ts";
 import { describeValue, parseDurationMs, parseRatePerSec, parseSizeBytes } from "./units.ts";
 import { parseValueRef } from "../core/value-ref.ts";
 import { didYouMean } from "./did-you-mean.ts";
+import { pem, targetHeaders } from "./target-credentials.ts";
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 export const SCHEMES = ["hmac", "shared-secret", "basic", "none"] as const;
@@ -288,6 +289,23 @@ export function createSchemas(ctx: Ctx) {
     ordered: v.optional(bool(), DEFAULTS.target.ordered),
     disable_after: v.optional(duration(), DEFAULTS.target.disable_after),
     enabled: v.optional(bool(), DEFAULTS.target.enabled),
+    // Push targets behind credentials (target-credentials.ts has the rules across these keys).
+    headers: v.optional(targetHeaders(ctx)),
+    auth: v.optional(
+      tbl({
+        bearer: v.optional(secretOne(ctx)),
+        basic: v.optional(tbl({ username: secretOne(ctx), password: secretOne(ctx) })),
+        oauth2: v.optional(
+          tbl({
+            token_url: converted(parseTargetUrl),
+            client_id: secretOne(ctx),
+            client_secret: secretOne(ctx),
+            scope: v.optional(str()),
+          }),
+        ),
+      }),
+    ),
+    tls: v.optional(tbl({ ca: v.optional(pem("certificates", ctx)), cert: v.optional(pem("certificates", ctx)), key: v.optional(pem("private key", ctx)) })),
   });
 
   const route = tbl({

@@ -40,6 +40,24 @@ export interface TargetConfig {
   disableAfterMs: number;
   /** Config says this target starts disabled. */
   enabled: boolean;
+  /** push targets only: extra request headers, lower-cased names, values resolved. */
+  headers: [string, string][];
+  auth: TargetAuth | null;
+  tls: TargetTls | null;
+}
+
+/** How a push target's requests carry credentials (one kind per target). */
+export type TargetAuth =
+  | { kind: "bearer"; token: string }
+  | { kind: "basic"; username: string; password: string }
+  /** OAuth2 client-credentials grant: a token from tokenUrl, sent as a bearer token. */
+  | { kind: "oauth2"; tokenUrl: string; clientId: string; clientSecret: string; scope: string | null };
+
+/** PEM text: CAs to trust instead of the system's, and a client certificate with its key (mTLS). */
+export interface TargetTls {
+  ca: string | null;
+  cert: string | null;
+  key: string | null;
 }
 
 export interface RouteConfig {

@@ -40,6 +40,11 @@ test("client errors, timeouts, network errors and forbidden addresses are retrie
 
 const policy = { scheduleMs: [0, 5_000, 60_000], jitter: 0 };
 
+test("credentials that could not be had fail the attempt: retried on the schedule, with the reason as the error", () => {
+  const decision = decideOutcome({ kind: "auth-failed", message: "oauth2: token endpoint answered HTTP 503" }, { scheduleMs: [0, 5000], jitter: 0 }, 1, 1000, 0.5);
+  expect(decision).toEqual({ status: "pending", nextAttemptAt: 6000, error: "oauth2: token endpoint answered HTTP 503", health: "failure", counted: true });
+});
+
 test("a 2xx decides delivered and counts as a success for the target", () => {
   expect(decideOutcome(response(204), policy, 1, 1_000, 0.5)).toEqual({
     status: "delivered", nextAttemptAt: null, error: null, health: "success", counted: true,

@@ -18,6 +18,8 @@ export type SendResult =
   | { kind: "forbidden-address"; address: string }
   /** A `listen` client answered: its local request failed (status null: no response at all; the message says what happened). */
   | { kind: "client-failed"; status: number | null; message: string }
+  /** The target's credentials could not be had (an OAuth2 token endpoint failed): the message says why, never a secret. */
+  | { kind: "auth-failed"; message: string }
   /** Nothing reached the target, and nothing says it failed (a `listen` client went away): try again at once, uncounted. */
   | { kind: "not-sent"; reason: string }
   /** There was nothing to send: the event was erased. */
@@ -68,6 +70,9 @@ export function classifyDelivery(result: SendResult, nowMs: number): DeliveryOut
       return { kind: "retry", error: `refused: target resolved to forbidden address ${result.address}`, retryAfterMs: null };
     case "client-failed":
       // The developer's local service failing says nothing about the endpoint: no 410 or Retry-After rules.
+      return { kind: "retry", error: result.message, retryAfterMs: null };
+    case "auth-failed":
+      // The request was never sent, but the target cannot be reached without it: retried on the schedule like any failure.
       return { kind: "retry", error: result.message, retryAfterMs: null };
     case "not-sent":
       return { kind: "release", error: result.reason };

@@ -338,7 +338,7 @@ function deliveryTargets(opts: SchedulerOptions): Map<string, DeliveryTarget> {
       // A listen client gets its ack margin beyond the timeout, and reconnecting takes a while.
       out.set(config.name, { config, keys, transport: opts.listen.transport(config.name), leaseMs: config.timeoutMs + 15_000 + 30_000 });
     } else {
-      out.set(config.name, { config, keys, transport: httpTransport(config, sender), leaseMs: config.timeoutMs + margin });
+      out.set(config.name, { config, keys, transport: httpTransport(config, sender, opts.clock), leaseMs: config.timeoutMs + margin });
     }
   }
   return out;

@@ -10,11 +10,13 @@
  * rebinding, TTL 0) passes the check and is then requested at 169.254.169.254.
  * The URL's host becomes that address; the name stays in the Host header and,
  * for https, in the TLS server name (SNI and the certificate check), which
- * Bun's fetch takes as `tls.serverName`. A name with several answers is
- * tried in the resolver's order: an address that cannot be connected to
- * (probe failed, or connection refused — nothing was sent) hands over to the
- * next, all within the attempt's total timeout; any failure after the
- * request may have left ends the attempt.
+ * Bun's fetch takes as `tls.serverName`; a target's own CAs and client
+ * certificate (`tls` in its config) go beside it, so a private CA's
+ * certificate is checked against the name, never the address. A name with
+ * several answers is tried in the resolver's order: an address that cannot
+ * be connected to (probe failed, or connection refused — nothing was sent)
+ * hands over to the next, all within the attempt's total timeout; any failure
+ * after the request may have left ends the attempt.
  */
 import { lookup } from "node:dns/promises";
 import { isForbiddenAddress, parseIPv4, parseIPv6 } from "../core/address-guard.ts";
@@ -34,13 +36,24 @@ export interface SendRequest {
   headers: [string, string][];
   timeoutMs: number;
   connectTimeoutMs: number;
+  /** https only: CAs to trust instead of the system's, and a client certificate with its key (PEM). */
+  tls?: SendTls;
+  /** Reply bytes to read (default EXCERPT_BYTES); an OAuth2 token reply is read whole up to a larger cap. */
+  replyBytes?: number;
+}
+
+/** TLS material for one request, as Bun's fetch takes it. */
+export interface SendTls {
+  ca?: string | string[];
+  cert?: string;
+  key?: string;
 }
 
 /** The sender's full report: the classified input plus what the UI shows. */
 export interface SendReport {
   result: SendResult;
   durationMs: number;
-  /** First 4 KB of the reply, decoded as UTF-8 (lossy); null when there was no reply. */
+  /** First 4 KB (or `replyBytes`) of the reply, decoded as UTF-8 (lossy); null when there was no reply. */
   excerpt: string | null;
 }
 
@@ -154,10 +167,11 @@ async function request(
       redirect: "manual",
       signal: controller.signal,
       keepalive: true,
-      // Bun keys its connection pool by server name too, so two names on one address never share a TLS session.
-      ...(url.protocol === "https:" && !isIpLiteral(host) ? { tls: { serverName: host.replace(/\.$/, "") } } : {}),
+      // Bun keys its connection pool by server name and TLS material too, so two names (or two
+      // client certificates) on one address never share a TLS session.
+      ...(url.protocol === "https:" ? { tls: isIpLiteral(host) ? req.tls : { ...req.tls, serverName: host.replace(/\.$/, "") } } : {}),
     });
-    const excerpt = await readExcerpt(res, controller);
+    const excerpt = await readExcerpt(res, controller, req.replyBytes ?? EXCERPT_BYTES);
     return {
       result: { kind: "response", status: res.status, retryAfter: res.headers.get("retry-after"), location: res.headers.get("location") },
       durationMs: elapsed(),
@@ -178,18 +192,18 @@ function isRefused(err: unknown): boolean {
   return code === "ConnectionRefused" || code === "ECONNREFUSED";
 }
 
-// Reads up to EXCERPT_BYTES, then cancels the stream so the rest is never read.
-async function readExcerpt(res: Response, controller: AbortController): Promise<string> {
+// Reads up to `limit` bytes, then cancels the stream so the rest is never read.
+async function readExcerpt(res: Response, controller: AbortController, limit: number): Promise<string> {
   if (!res.body) return "";
   // A short reply that says its length (the usual "ok") is read whole, without a stream reader.
   const length = Number(res.headers.get("content-length") ?? Number.NaN);
-  if (length <= EXCERPT_BYTES) return excerptText(new Uint8Array(await res.arrayBuffer()));
+  if (length <= limit) return excerptText(new Uint8Array(await res.arrayBuffer()), limit);
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   const cutoff = setTimeout(() => void reader.cancel().catch(() => {}), EXCERPT_READ_MS);
   try {
-    while (size < EXCERPT_BYTES) {
+    while (size < limit) {
       const { done, value } = await reader.read();
       if (done) break;
       chunks.push(value);
@@ -199,12 +213,12 @@ async function readExcerpt(res: Response, controller: AbortController): Promise<
     // A reply cut short (timeout, reset) still has its status; keep what was read.
   } finally {
     clearTimeout(cutoff);
-    if (size >= EXCERPT_BYTES) {
+    if (size >= limit) {
       await reader.cancel().catch(() => {});
       controller.abort();
     }
   }
-  const all = new Uint8Array(Math.min(size, EXCERPT_BYTES));
+  const all = new Uint8Array(Math.min(size, limit));
   let at = 0;
   for (const c of chunks) {
     const part = c.subarray(0, all.length - at);
@@ -212,12 +226,12 @@ async function readExcerpt(res: Response, controller: AbortController): Promise<
     at += part.length;
     if (at >= all.length) break;
   }
-  return excerptText(all);
+  return excerptText(all, limit);
 }
 
 const utf8 = new TextDecoder();
 // Lossy on purpose: the excerpt is for a human, whatever bytes the target sent.
-const excerptText = (bytes: Uint8Array) => utf8.decode(bytes.subarray(0, EXCERPT_BYTES));
+const excerptText = (bytes: Uint8Array, limit: number) => utf8.decode(bytes.subarray(0, limit));
 
 // A bare TCP connect with a deadline; null when it connected.
 async function probeConnect(address: string, port: number, timeoutMs: number): Promise<SendResult | null> {

@@ -1,13 +1,16 @@
 /**
  * How an attempt reaches its target. A push target gets an HTTP POST
- * (sender.ts); a `listen` target's attempt is handed to the connected
- * `hookrelay listen` client and ends with its ack (listen-hub.ts). Everything
- * around the send — preparing the headers, deciding the outcome, recording
- * it — is the same for both (attempt.ts).
+ * (sender.ts) carrying its configured headers and credentials (target-auth.ts)
+ * over its TLS settings; a `listen` target's attempt is handed to the
+ * connected `hookrelay listen` client and ends with its ack (listen-hub.ts).
+ * Everything around the send — preparing the headers, deciding the outcome,
+ * recording it — is the same for both (attempt.ts).
  */
 import type { TargetConfig } from "../config/types.ts";
+import { isSensitiveHeader } from "../core/header-mask.ts";
 import type { LeasedDelivery } from "../store/deliveries.ts";
 import type { Sender, SendReport } from "./sender.ts";
+import { createTargetAuth, sendTls } from "./target-auth.ts";
 
 /** One attempt ready to go: the delivery, its attempt number, the headers to send and the exact stored body. */
 export interface PreparedAttempt {
@@ -22,9 +25,42 @@ export interface Transport {
   send(a: PreparedAttempt): Promise<SendReport>;
 }
 
-/** The push transport: one POST to the target's URL within its timeouts. */
-export function httpTransport(target: TargetConfig, sender: Sender): Transport {
+/** The push transport: one POST to the target's URL within its timeouts, with its headers, credentials and TLS material. */
+export function httpTransport(target: TargetConfig, sender: Sender, clock: () => number = Date.now): Transport {
+  const credentials = createTargetAuth(target, { sender, clock });
+  const tls = sendTls(target.tls);
+  // Values a target echoing its request (a debugging endpoint) would put in the stored reply excerpt.
+  const secretValues = target.headers.filter(([name]) => isSensitiveHeader(name)).map(([, value]) => value);
   return {
-    send: (a) => sender({ url: target.url, body: a.body, headers: a.headers, timeoutMs: target.timeoutMs, connectTimeoutMs: target.connectTimeoutMs }),
+    send: (a) =>
+      credentials.send(async (authorization, timeoutMs) => {
+        const headers = withTargetHeaders(a.headers, target.headers, authorization);
+        const report = await sender({ url: target.url, body: a.body, headers, timeoutMs, connectTimeoutMs: target.connectTimeoutMs, tls });
+        return withoutSecrets(report, authorization, secretValues);
+      }, target.timeoutMs),
   };
+}
+
+/**
+ * The prepared headers plus the target's own (which replace a forwarded
+ * provider header of the same name) and its Authorization. Config refuses
+ * names that would collide with hookrelay's own headers.
+ */
+function withTargetHeaders(prepared: [string, string][], configured: [string, string][], authorization: string | null): [string, string][] {
+  if (configured.length === 0 && authorization === null) return prepared;
+  const names = new Set(configured.map(([name]) => name));
+  const headers = prepared.filter(([name]) => !names.has(name.toLowerCase()));
+  headers.push(...configured);
+  if (authorization !== null) headers.push(["authorization", authorization]);
+  return headers;
+}
+
+/** The report with every credential sent replaced in the reply excerpt (it is stored and shown). */
+function withoutSecrets(report: SendReport, authorization: string | null, secretValues: string[]): SendReport {
+  const excerpt = report.excerpt;
+  if (excerpt === null || (authorization === null && secretValues.length === 0)) return report;
+  // The credential part of "Bearer <token>" / "Basic <base64>".
+  const secrets = authorization === null ? secretValues : [...secretValues, authorization.slice(authorization.indexOf(" ") + 1)];
+  const scrubbed = secrets.reduce((text, secret) => (secret.length > 0 ? text.replaceAll(secret, "[redacted]") : text), excerpt);
+  return scrubbed === excerpt ? report : { ...report, excerpt: scrubbed };
 }

@@ -40,7 +40,7 @@ describe("list entries", () => {
   });
 
   test("a target's long last error and disabled reason are cut", () => {
-    const target = { name: "t", kind: "push", url: "http://10.0.0.1/", enabled: true } as TargetConfig;
+    const target = { name: "t", kind: "push", url: "http://10.0.0.1/", enabled: true, headers: [] as [string, string][], auth: null, tls: null } as TargetConfig;
     const stats: TargetStats = {
       name: "t", disabled: true, disabledReason: "r".repeat(5000), lastError: "e".repeat(5000), consecutiveFailures: 3,
       failingSince: null, circuitOpenUntil: null, queue: { pending: 0, delivering: 0, paused: 0, failed: 0 },
@@ -50,5 +50,27 @@ describe("list entries", () => {
     expect(entry.lastError).toHaveLength(LIST_VALUE_MAX_CHARS);
     expect(entry.disabledReason).toHaveLength(LIST_VALUE_MAX_CHARS);
     expect(entry.truncated).toEqual(["disabledReason", "lastError"]);
+  });
+});
+
+describe("targets behind credentials", () => {
+  test("configured headers are shown masked, with the auth kind and TLS parts, never a value", () => {
+    const target = {
+      name: "billing", kind: "push", url: "https://billing.internal/hooks", enabled: true,
+      headers: [["x-api-key", "k-SECRET-1"], ["x-env", "prod"]],
+      auth: { kind: "oauth2", tokenUrl: "https://auth.internal/token", clientId: "relay", clientSecret: "cs-SECRET-2", scope: null },
+      tls: { ca: "-----BEGIN CERTIFICATE-----", cert: "-----BEGIN CERTIFICATE-----", key: "key-SECRET-3" },
+    } as TargetConfig;
+    const stats: TargetStats = {
+      name: "billing", disabled: null, disabledReason: null, lastError: null, consecutiveFailures: 0, failingSince: null, circuitOpenUntil: null,
+      queue: { pending: 0, delivering: 0, paused: 0, failed: 0 }, windowMs: 3_600_000, recentAttempts: 0, recentSuccesses: 0, lastAttempt: null,
+    };
+    const entry = targetJson(target, stats, 0);
+    expect(entry).toMatchObject({
+      headers: [["x-api-key", "[redacted: 10 chars]"], ["x-env", "[redacted: 4 chars]"]],
+      auth: "oauth2",
+      tls: { ca: true, clientCertificate: true },
+    });
+    expect(JSON.stringify(entry)).not.toContain("SECRET");
   });
 });

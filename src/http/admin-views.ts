@@ -5,7 +5,7 @@
  * masked here, once, for both.
  */
 import type { Config, TargetConfig } from "../config/types.ts";
-import { maskHeaders } from "../core/header-mask.ts";
+import { maskHeaders, redactedValue } from "../core/header-mask.ts";
 import type { EventDetail, EventSummary, RejectionRow } from "../store/admin-queries.ts";
 import type { SourceStats, TargetStats } from "../store/admin-stats.ts";
 
@@ -166,6 +166,10 @@ export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number) {
     circuitOpenUntil: circuitOpen ? iso(s.circuitOpenUntil) : null,
     lastAttemptAt: iso(la?.at ?? null),
     lastError: s.lastError ?? (lastAttemptFailed ? (la.error ?? `HTTP ${la.statusCode}`) : null),
+    // Credentials: which are set, never a value (a header's value may come from a secret).
+    headers: t.headers.map(([name, value]): [string, string] => [name, redactedValue(value)]),
+    auth: t.auth?.kind ?? null,
+    tls: t.tls === null ? null : { ca: t.tls.ca !== null, clientCertificate: t.tls.cert !== null },
   };
   return clipFields(entry, ["disabledReason", "lastError"]);
 }

@@ -208,6 +208,7 @@ function describe(r: SendResult): string {
     case "forbidden-address":
       return `refused address ${r.address}`;
     case "client-failed":
+    case "auth-failed":
       return r.message;
     case "not-sent":
       return r.reason;

@@ -14,6 +14,7 @@ ${targets.map((t) => {
 <article class="card target" id="target-${t.name}">
   <header><h2>${t.name}</h2> ${badge(t.state)}</header>
   <p class="mono wrap muted">${t.kind === "listen" ? "listen target (pulled by hookrelay listen)" : t.url}</p>
+  ${credentials(t)}
   ${t.disabledReason ? html`<p class="notice">Disabled: ${t.disabledReason}</p>` : null}
   <dl class="meta compact">
     <div><dt>Queue</dt><dd class="queue-depth">${t.queueDepth}</dd></div>
@@ -38,4 +39,14 @@ ${targets.map((t) => {
 </article>`;
 })}
 </div>`;
+}
+
+// Which credentials a target sends: kinds and header names, never a value.
+function credentials(t: TargetJson): SafeHtml | null {
+  const parts = [
+    t.auth ? `auth: ${t.auth}` : null,
+    t.headers.length > 0 ? `headers: ${t.headers.map(([name]) => name).join(", ")}` : null,
+    t.tls ? `tls: ${[t.tls.ca ? "private CA" : null, t.tls.clientCertificate ? "client certificate" : null].filter(Boolean).join(", ")}` : null,
+  ].filter((p) => p !== null);
+  return parts.length > 0 ? html`<p class="muted credentials">${parts.join(" · ")}</p>` : null;
 }

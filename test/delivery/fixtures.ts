@@ -81,6 +81,9 @@ export function targetConfig(name: string, url: string, over: Partial<TargetConf
     ordered: false,
     disableAfterMs: 3 * 86_400_000,
     enabled: true,
+    headers: [],
+    auth: null,
+    tls: null,
     ...over,
   };
 }
