@@ -593,6 +593,60 @@ describe("loadConfig refuses short tokens off loopback", () => {
   });
 });
 
+describe("loadConfig reads route filters", () => {
+  test("a route's filter.body, filter.headers and filter.query load as one filter, header names lower-cased", () => {
+    const { config } = configOf(`${BASE}
+[[routes]]
+from = "ploints"
+to = ["orders"]
+event_types = ["order.*"]
+filter.body = { data = { amount = { "$gte" = 10000 }, currency = { "$in" = ["EUR", "USD"] } } }
+filter.headers = { "X-Shop-Domain" = "acme.myshopify.com" }
+filter.query = { env = "live" }
+`);
+    expect(config.routes[0]!.filter).toBeUndefined();
+    expect(config.routes[1]!.filter).toEqual({
+      body: {
+        op: "field",
+        key: "data",
+        filter: {
+          op: "all",
+          filters: [
+            { op: "field", key: "amount", filter: { op: "$gte", value: 10000 } },
+            { op: "field", key: "currency", filter: { op: "$in", values: ["EUR", "USD"] } },
+          ],
+        },
+      },
+      headers: { op: "field", key: "x-shop-domain", filter: { op: "$eq", value: "acme.myshopify.com" } },
+      query: { op: "field", key: "env", filter: { op: "$eq", value: "live" } },
+    });
+  });
+
+  test("an unknown operator and a wrong operand type are reported with their key paths, several at once", () => {
+    const problems = problemsOf(`${BASE}
+[[routes]]
+from = "ploints"
+to = ["orders"]
+filter.body = { data = { amount = { "$gte" = "x" }, currency = { "$inn" = ["EUR"] } }, "$or" = [{ a = 1 }, { b = { "$exists" = "yes" } }] }
+filter.headers = { "x-a" = { "$startsWith" = 5 } }
+filter.qurey = { env = "live" }
+
+[[routes]]
+from = "ploints"
+to = ["orders"]
+filter.query = { env = ["live", "test"] }
+`);
+    expect(problems).toEqual([
+      'routes[1].filter.body.data.amount.$gte: expected a number, got "x"',
+      'routes[1].filter.body.data.currency.$inn: unknown operator; did you mean "$in"?',
+      'routes[1].filter.body.$or[1].b.$exists: expected true or false, got "yes"',
+      "routes[1].filter.headers.x-a.$startsWith: expected a string, got 5",
+      "routes[1].filter.qurey: unknown key (expected body, headers or query)",
+      'routes[2].filter.query.env: expected a value or a table of operators, got a list (use "$in" for one of several values)',
+    ]);
+  });
+});
+
 describe("readConfigFile", () => {
   test("a missing file is one clear problem", () => {
     const result = readConfigFile(join(dir, "nope.toml"), {});
