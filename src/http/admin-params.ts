@@ -6,7 +6,7 @@
  */
 import * as v from "valibot";
 import { parseDurationMs } from "../config/units.ts";
-import { DELIVERY_STATUSES, type EventFilter } from "../store/admin-queries.ts";
+import { EVENT_STATUSES, type EventFilter } from "../store/admin-queries.ts";
 import { HttpError } from "./http-error.ts";
 
 const Name = v.pipe(v.string(), v.regex(/^[a-z0-9_][a-z0-9_-]{0,99}$/, "must be a source or target name"));
@@ -25,7 +25,7 @@ const Limit = v.pipe(
 const EventsQuery = v.object({
   source: v.optional(Name),
   target: v.optional(Name),
-  status: v.optional(v.picklist(DELIVERY_STATUSES)),
+  status: v.optional(v.picklist(EVENT_STATUSES)),
   type: v.optional(v.pipe(v.string(), v.maxLength(200))),
   q: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(500))),
   since: v.optional(TimeParam),
