@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS } from "./defaults.ts";
@@ -644,6 +644,20 @@ filter.query = { env = ["live", "test"] }
       "routes[1].filter.qurey: unknown key (expected body, headers or query)",
       'routes[2].filter.query.env: expected a value or a table of operators, got a list (use "$in" for one of several values)',
     ]);
+  });
+
+  test("the README's routing examples load as written", () => {
+    const readme = readFileSync(join(import.meta.dir, "../../README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Routing"), readme.indexOf("## The web UI"));
+    const examples = [...section.matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(examples).toHaveLength(3);
+    const names = (kind: string, list: string[], extra: string) => list.map((n) => `[[${kind}]]\nname = "${n}"\n${extra}\n`).join("");
+    const { config } = configOf(
+      names("sources", ["stripe", "shopify", "github"], 'verify = { scheme = "none" }') +
+        names("targets", ["finance", "acme-backend", "ci"], `url = "http://10.0.0.5/hooks"\nsigning = { secret = "${WHSEC}" }`) +
+        examples.join("\n"),
+    );
+    expect(config.routes.map((r) => Object.keys(r.filter ?? {}).filter((k) => r.filter![k as "body"] !== null))).toEqual([["body"], ["headers"], ["body"]]);
   });
 });
 
