@@ -104,8 +104,9 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
   const fields = decoded.ok ? makeFieldReader(ctx) : () => undefined;
   const eventType = eventTypeOf(source.config.eventType, ctx, fields);
   const dedupeKey = dedupeKeyOf(source.config.dedupeKeys, ctx, fields);
-  // Routes read the same parse of the body as the event type did.
-  const targets = routedTargets(source, requestView({ eventType, fields, headers: raw.headers, query: raw.url.searchParams }));
+  // Routes read the same parse of the body as the event type did, and the headers as stored
+  // (credentials redacted): replay and the routing explanation see exactly what ingest saw.
+  const targets = routedTargets(source, requestView({ eventType, fields, headers: headerPairs, query: raw.url.searchParams }));
   const id = makeId("evt", now, randomBytes(10));
   const item: IngestItem = {
     id,

@@ -14,7 +14,7 @@ const WHSEC = "whsec_PwxOU6reGenbCqoeWrBcNEohgBMsDB33iJZ5aOB9UGY=";
 const cleanups: (() => void | Promise<void>)[] = [];
 let relay: TestRelay;
 let targets: Record<"big" | "acme" | "vip" | "sms", ReturnType<typeof recordingTarget>>;
-const ids = {} as Record<"big" | "acme" | "refund" | "vipGbp" | "small" | "inbound" | "outbound", string>;
+const ids = {} as Record<"big" | "acme" | "refund" | "vipGbp" | "small" | "inbound" | "outbound" | "billing", string>;
 
 const toml = (url: (name: keyof typeof targets) => string) => `
 [server]
@@ -32,6 +32,10 @@ event_type = "$.type"
 [[sources]]
 name = "sms"
 verify = { scheme = "none" }
+
+[[sources]]
+name = "billing"
+verify = { scheme = "shared-secret", header = "X-Webhook-Secret", secret = "billing-secret" }
 
 ${(["big", "acme", "vip", "sms"] as const).map((n) => `[[targets]]\nname = "${n}"\nurl = "${url(n)}"\nsigning = { secret = "${WHSEC}" }\n`).join("\n")}
 [[routes]]
@@ -55,6 +59,11 @@ from = "sms"
 to = ["sms"]
 filter.body = { Direction = "inbound" }
 filter.query = { env = "live" }
+
+[[routes]]
+from = "billing"
+to = ["big"]
+filter.headers = { "X-Webhook-Secret" = { "$startsWith" = "billing" } }
 `;
 
 const order = (id: string, type: string, amount: number, currency = "EUR", tags: string[] = []) =>
@@ -83,6 +92,7 @@ beforeAll(async () => {
   ids.small = await send("shop", order("o5", "order.paid", 10));
   ids.inbound = await send("sms", "MessageSid=SM1&Direction=inbound&Body=hi", { headers: form, query: "?env=live" });
   ids.outbound = await send("sms", "MessageSid=SM2&Direction=outbound-api&Body=hi", { headers: form, query: "?env=live" });
+  ids.billing = await send("billing", JSON.stringify({ id: "b1" }), { headers: { "x-webhook-secret": "billing-secret" } });
   await Promise.all([targets.big.until(1), targets.acme.until(1), targets.vip.until(2), targets.sms.until(1)]);
 });
 afterAll(async () => {
@@ -106,7 +116,11 @@ describe("delivery by filter", () => {
     const list = await api("/api/events?status=unrouted");
     expect(list.status).toBe(200);
     const { events } = (await list.json()) as { events: { id: string; status: string }[] };
-    expect(events).toEqual([expect.objectContaining({ id: ids.outbound, status: "unrouted" }), expect.objectContaining({ id: ids.small, status: "unrouted" })]);
+    expect(events.map((e) => [e.id, e.status])).toEqual([
+      [ids.billing, "unrouted"],
+      [ids.outbound, "unrouted"],
+      [ids.small, "unrouted"],
+    ]);
     const one = (await (await api(`/api/events/${ids.small}`)).json()) as { status: string; deliveries: unknown[] };
     expect(one).toMatchObject({ status: "unrouted", deliveries: [] });
     const delivered = (await (await api("/api/events?status=delivered")).json()) as { events: { id: string }[] };
@@ -130,7 +144,7 @@ describe("delivery by filter", () => {
     await targets.big.until(2);
     expect(dedupeIds(targets.big.received)).toEqual(["o1", "o5"]);
     const list = (await (await api("/api/events?status=unrouted")).json()) as { events: { id: string }[] };
-    expect(list.events.map((e) => e.id)).toEqual([ids.outbound]);
+    expect(list.events.map((e) => e.id)).toEqual([ids.billing, ids.outbound]);
   });
 });
 
@@ -150,10 +164,22 @@ describe("routing explanation", () => {
           reason: 'body: none of the "$or" filters match (body.type: "order.paid" is not "order.refunded"; body.customer.tags: [] is not "vip")',
         },
         { index: 3, from: "sms", to: ["sms"], matched: false, reason: 'from source "sms", not "shop"' },
+        { index: 4, from: "billing", to: ["big"], matched: false, reason: 'from source "billing", not "shop"' },
       ],
     });
     const sms = (await (await api(`/api/events/${ids.outbound}/routing`)).json()) as { routes: { reason: string }[] };
     expect(sms.routes[3]!.reason).toBe('body.Direction: "outbound-api" is not "inbound"');
+  });
+
+  test("a filter sees a credential header as it is stored, redacted, at ingest as in the explanation", async () => {
+    const res = (await (await api(`/api/events/${ids.billing}/routing`)).json()) as { routes: { matched: boolean; reason: string }[] };
+    expect(res.routes[4]).toEqual({
+      index: 4,
+      from: "billing",
+      to: ["big"],
+      matched: false,
+      reason: 'headers.x-webhook-secret: "[redacted: 14 chars]" does not start with "billing"',
+    });
   });
 
   test("the event page shows the same verdicts", async () => {
