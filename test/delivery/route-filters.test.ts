@@ -172,7 +172,7 @@ describe("routing explanation", () => {
   });
 
   test("a filter sees a credential header as it is stored, redacted, at ingest as in the explanation", async () => {
-    const res = (await (await api(`/api/events/${ids.billing}/routing`)).json()) as { routes: { matched: boolean; reason: string }[] };
+    const res = (await (await api(`/api/events/${ids.billing}/routing`)).json()) as { routes: unknown[] };
     expect(res.routes[4]).toEqual({
       index: 4,
       from: "billing",
