@@ -16,6 +16,12 @@
  *
  * BENCH_RATE=N measures latency below saturation instead: an open loop at N
  * requests/s (2 s unmeasured, then BENCH_DURATION), printing p50/p90/p99/max.
+ *
+ * BENCH_FILTERED=B (labels, comma-separated) runs those binaries with ten
+ * routes with payload filters instead of the one plain route (wrk.ts
+ * FILTERED_ROUTES; each event still goes to the sink once): the same binary
+ * twice, `BENCH_FILTERED=B bun bench/ab.ts dist/hookrelay dist/hookrelay`,
+ * gives what filters cost in the same run.
  */
 import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -34,6 +40,7 @@ const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const DURATION = process.env.BENCH_DURATION ?? "6s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const ROUTE = process.env.BENCH_NO_ROUTE !== "1";
+const FILTERED = new Set((process.env.BENCH_FILTERED ?? "").split(",").filter(Boolean));
 const SECRET = "bench-secret";
 const BODY = JSON.stringify({ type: "order.paid", data: { id: "ord_123", amount: 4200, currency: "EUR", note: "ë Ñ ú ✓" } });
 
@@ -77,7 +84,7 @@ async function measure(label: string, bin: string, sinkUrl: string): Promise<Run
   const cwd = mkdtempSync(join(dir, "run-"));
   const [pub, admin] = [freePort(), freePort()];
   const signingSecret = `whsec_${Buffer.from("bench-signing-secret-32-bytes!!!").toString("base64")}`;
-  writeFileSync(join(cwd, "hookrelay.toml"), benchRelayToml({ publicPort: pub, adminPort: admin, secret: SECRET, sinkUrl, signingSecret, route: ROUTE }));
+  writeFileSync(join(cwd, "hookrelay.toml"), benchRelayToml({ publicPort: pub, adminPort: admin, secret: SECRET, sinkUrl, signingSecret, route: ROUTE, filteredRoutes: FILTERED.has(label) }));
   const proc = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd, stdout: "ignore", stderr: "ignore" });
   children.push(proc);
   try {
@@ -114,7 +121,7 @@ try {
   const sink = Bun.spawn(SINK_COMMAND, { stdout: "pipe", stderr: "inherit" });
   children.push(sink);
   const sinkUrl = await sinkUrlOf(sink);
-  for (const { label, bin } of bins) console.log(`${label} = ${bin}`);
+  for (const { label, bin } of bins) console.log(`${label} = ${bin}${FILTERED.has(label) ? " (ten filtered routes)" : ""}`);
   const how = RATE === null ? `wrk -c${CONNECTIONS} -d${DURATION} after a warm-up` : `open loop at ${RATE}/s for ${DURATION} after 2 s`;
   console.log(`${ROUTE ? "one route to a sink process" : "no route (ingest alone)"}, ${how}, ${PAIRS} rounds\n`);
   const runs: Run[] = [];

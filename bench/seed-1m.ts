@@ -6,7 +6,8 @@
  *   bun bench/seed-1m.ts            # BENCH_DB=/tmp/… BENCH_EVENTS=1000000
  *
  * Mix: 96 % delivered, ~2 % failed (3 attempts), 1 % pending, 1 % paused;
- * 1 % of events are duplicated. The rare source makes selective filters.
+ * 1 % of events are duplicated; 1 % are unrouted (no route took them: no
+ * deliveries). The rare source makes selective filters.
  */
 import { rmSync } from "node:fs";
 import { dirname } from "node:path";
@@ -61,8 +62,9 @@ for (let base = 0; base < TOTAL; base += PER_TX) {
     const id = makeId("evt", at, rnd());
     const key = `${source}_${i.toString(36).padStart(6, "0")}`;
     const body = JSON.stringify({ id: key, type, data: { amount: i % 10_000, currency: "EUR", customer: `cus_${i % 5000}` } });
-    events.push([id, source, type, key, at, "POST", `/in/${source}`, "", headers, Buffer.from(body), "application/json", "203.0.113.9", i % 100 === 0 ? 1 : 0]);
-    for (const t of ROUTES[source]!) {
+    const unrouted = i % 100 === 37;
+    events.push([id, source, type, key, at, "POST", `/in/${source}`, "", headers, Buffer.from(body), "application/json", "203.0.113.9", i % 100 === 0 ? 1 : 0, unrouted ? 1 : null]);
+    for (const t of unrouted ? [] : ROUTES[source]!) {
       const status = statusOf(i, t);
       const did = makeId("dlv", at, rnd());
       const n = status === "failed" ? 3 : status === "delivered" ? 1 : 0;
@@ -74,7 +76,7 @@ for (let base = 0; base < TOTAL; base += PER_TX) {
     }
   }
   const tx = await client.transaction("write");
-  await insertMany(tx, `INSERT INTO events (id, source, event_type, dedupe_key, received_at, method, path, query, headers, body, content_type, remote_addr, duplicates)`, 13, events);
+  await insertMany(tx, `INSERT INTO events (id, source, event_type, dedupe_key, received_at, method, path, query, headers, body, content_type, remote_addr, duplicates, unrouted)`, 14, events);
   await insertMany(tx, `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, last_error, created_at, updated_at)`, 9, deliveries);
   await insertMany(tx, `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt)`, 9, attempts);
   await tx.commit();

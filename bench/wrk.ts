@@ -212,7 +212,9 @@ export const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 /**
  * The benches' relay config: one generic `hmac` source "bench" (X-Signature,
  * sha256 hex, prefix `sha256=`, dedupe on X-Request-Id) and one target "sink";
- * with `route` false the source routes nowhere (ingest alone).
+ * with `route` false the source routes nowhere (ingest alone); with
+ * `filteredRoutes` the one route is ten routes with payload filters instead
+ * (FILTERED_ROUTES: the first takes every bench event, nine never do).
  */
 export function benchRelayToml(o: {
   publicPort: number;
@@ -222,6 +224,7 @@ export function benchRelayToml(o: {
   signingSecret: string;
   route: boolean;
   concurrency?: number;
+  filteredRoutes?: boolean;
 }): string {
   return `log_level = "warn"
 [server]
@@ -238,5 +241,25 @@ event_type = "$.type"
 name = "sink"
 url = "${o.sinkUrl}"
 signing = { secret = "${o.signingSecret}" }
-${o.concurrency ? `concurrency = ${o.concurrency}\n` : ""}${o.route ? '[[routes]]\nfrom = "bench"\nto = ["sink"]\n' : ""}`;
+${o.concurrency ? `concurrency = ${o.concurrency}\n` : ""}${!o.route ? "" : o.filteredRoutes ? FILTERED_ROUTES : '[[routes]]\nfrom = "bench"\nto = ["sink"]\n'}`;
 }
+
+/**
+ * Ten routes with payload filters for the bench body ({"type": "order.paid", "data": {"id": "ord_123",
+ * "amount": 4200, "currency": "EUR", …}}): the first matches, the nine others fail at body, header,
+ * query, \$or, \$not and glob checks, so every event is judged by all ten and still goes to the sink once.
+ */
+export const FILTERED_ROUTES = [
+  `event_types = ["order.*"]\nfilter.body = { data = { amount = { "$gte" = 1000 }, currency = { "$in" = ["EUR", "USD"] } } }`,
+  `filter.body = { data = { amount = { "$gte" = 100000 } } }`,
+  `filter.body = { data = { currency = "GBP" } }`,
+  `filter.headers = { "X-Shop-Domain" = "acme.myshopify.com" }`,
+  `filter.body = { "$or" = [{ type = "order.refunded" }, { data = { note = { "$contains" = "vip" } } }] }`,
+  `filter.query = { env = "live" }`,
+  `event_types = ["invoice.*"]\nfilter.body = { data = { amount = { "$gte" = 1 } } }`,
+  `filter.body = { data = { id = { "$startsWith" = "sub_" } } }`,
+  `filter.body = { "$not" = { data = { currency = "EUR" } } }`,
+  `filter.headers = { "x-request-id" = { "$exists" = false } }`,
+]
+  .map((filter) => `[[routes]]\nfrom = "bench"\nto = ["sink"]\n${filter}\n`)
+  .join("\n");

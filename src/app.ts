@@ -17,6 +17,7 @@ import { requireHost } from "./http/require-host.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
 import { RejectionLog } from "./ingest/rejection-log.ts";
+import { compileRoutes } from "./core/routing.ts";
 import { compileSources, type CompiledSource } from "./ingest/sources.ts";
 import type { Logger } from "./log/logger.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics/relay-metrics.ts";
@@ -77,7 +78,9 @@ const UNWRITABLE: Record<StoreErrorCode, string> = {
 export function createApp(opts: AppOptions): App {
   const { config, store, log } = opts;
   const nowMs = opts.nowMs ?? Date.now;
-  const sources = compileSources(config);
+  // Compiled once: ingest routes by them, the admin side explains them.
+  const routes = compileRoutes(config.routes);
+  const sources = compileSources(config, routes);
   const delivery = opts.delivery ?? null;
   const metrics = opts.metrics ?? createRelayMetrics({ config, store, nowMs });
   // Without an engine (tests of ingest alone) listen clients may connect, and get nothing.
@@ -134,6 +137,6 @@ export function createApp(opts: AppOptions): App {
       return { ok: false, store: UNWRITABLE[reason] };
     })
     .use(metricsController({ metrics, auth: adminAuth }))
-    .use(adminController({ config, store, sources, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));
+    .use(adminController({ config, store, sources, routes, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));
   return { config, sources, publicApp, adminApp, delivery, metrics, listen, rejectionLog };
 }

@@ -8,7 +8,8 @@ export function formatPath(path: Path): string {
   return path
     .map((key, i) => {
       if (typeof key === "number") return `[${key}]`;
-      const safe = /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+      // Filter operators print bare: routes[0].filter.body.amount.$gte
+      const safe = /^\$?[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
       return i === 0 ? safe : `.${safe}`;
     })
     .join("");

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS } from "./defaults.ts";
@@ -593,6 +593,74 @@ describe("loadConfig refuses short tokens off loopback", () => {
     const problems = problemsOf(`${LISTEN}\n[admin]\ntoken = "tiny-admin"\n[server]\nadmin_listen = "0.0.0.0:1"`, { ALICE: "tiny-alice" });
     expect(problems).toHaveLength(2);
     expect(problems.join("\n")).not.toContain("tiny");
+  });
+});
+
+describe("loadConfig reads route filters", () => {
+  test("a route's filter.body, filter.headers and filter.query load as one filter, header names lower-cased", () => {
+    const { config } = configOf(`${BASE}
+[[routes]]
+from = "ploints"
+to = ["orders"]
+event_types = ["order.*"]
+filter.body = { data = { amount = { "$gte" = 10000 }, currency = { "$in" = ["EUR", "USD"] } } }
+filter.headers = { "X-Shop-Domain" = "acme.myshopify.com" }
+filter.query = { env = "live" }
+`);
+    expect(config.routes[0]!.filter).toBeUndefined();
+    expect(config.routes[1]!.filter).toEqual({
+      body: {
+        op: "field",
+        key: "data",
+        filter: {
+          op: "all",
+          filters: [
+            { op: "field", key: "amount", filter: { op: "$gte", value: 10000 } },
+            { op: "field", key: "currency", filter: { op: "$in", values: ["EUR", "USD"] } },
+          ],
+        },
+      },
+      headers: { op: "field", key: "x-shop-domain", filter: { op: "$eq", value: "acme.myshopify.com" } },
+      query: { op: "field", key: "env", filter: { op: "$eq", value: "live" } },
+    });
+  });
+
+  test("an unknown operator and a wrong operand type are reported with their key paths, several at once", () => {
+    const problems = problemsOf(`${BASE}
+[[routes]]
+from = "ploints"
+to = ["orders"]
+filter.body = { data = { amount = { "$gte" = "x" }, currency = { "$inn" = ["EUR"] } }, "$or" = [{ a = 1 }, { b = { "$exists" = "yes" } }] }
+filter.headers = { "x-a" = { "$startsWith" = 5 } }
+filter.qurey = { env = "live" }
+
+[[routes]]
+from = "ploints"
+to = ["orders"]
+filter.query = { env = ["live", "test"] }
+`);
+    expect(problems).toEqual([
+      'routes[1].filter.body.data.amount.$gte: expected a number, got "x"',
+      'routes[1].filter.body.data.currency.$inn: unknown operator; did you mean "$in"?',
+      'routes[1].filter.body.$or[1].b.$exists: expected true or false, got "yes"',
+      "routes[1].filter.headers.x-a.$startsWith: expected a string, got 5",
+      "routes[1].filter.qurey: unknown key (expected body, headers or query)",
+      'routes[2].filter.query.env: expected a value or a table of operators, got a list (use "$in" for one of several values)',
+    ]);
+  });
+
+  test("the README's routing examples load as written", () => {
+    const readme = readFileSync(join(import.meta.dir, "../../README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Routing"), readme.indexOf("## The web UI"));
+    const examples = [...section.matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(examples).toHaveLength(3);
+    const names = (kind: string, list: string[], extra: string) => list.map((n) => `[[${kind}]]\nname = "${n}"\n${extra}\n`).join("");
+    const { config } = configOf(
+      names("sources", ["stripe", "shopify", "github"], 'verify = { scheme = "none" }') +
+        names("targets", ["finance", "acme-backend", "ci"], `url = "http://10.0.0.5/hooks"\nsigning = { secret = "${WHSEC}" }`) +
+        examples.join("\n"),
+    );
+    expect(config.routes.map((r) => Object.keys(r.filter ?? {}).filter((k) => r.filter![k as "body"] !== null))).toEqual([["body"], ["headers"], ["body"]]);
   });
 });
 

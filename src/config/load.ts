@@ -385,7 +385,7 @@ class ConfigBuilder {
         routedTargets.add(name);
       });
       routedSources.add(route.from);
-      if (ok) out.push({ from: route.from, to: [...new Set(route.to)], eventTypes: route.event_types ?? null });
+      if (ok) out.push({ from: route.from, to: [...new Set(route.to)], eventTypes: route.event_types ?? null, ...(route.filter && { filter: route.filter }) });
     });
     for (const name of sourceNames) {
       if (!routedSources.has(name)) this.warnings.push(`source "${name}": no route; its events are stored but not forwarded`);

@@ -12,6 +12,7 @@ import { resolveSecret, type SecretContext } from "./secret-ref.ts";
 import type { ListenAddress } from "./types.ts";
 import { describeValue, parseDurationMs, parseRatePerSec, parseSizeBytes } from "./units.ts";
 import { parseValueRef } from "../core/value-ref.ts";
+import { parseRouteFilter, type RouteFilter } from "../core/route-filter.ts";
 import { didYouMean } from "./did-you-mean.ts";
 import { pem, targetHeaders } from "./target-credentials.ts";
 
@@ -178,6 +179,21 @@ const valueRefs = () =>
     return { ok: true, value: refs };
   });
 
+/** A route's `filter` table (core/route-filter.ts): every problem under its own key path. */
+const routeFilter = () =>
+  v.pipe(
+    v.unknown(),
+    v.rawTransform<unknown, RouteFilter>(({ dataset, addIssue, NEVER }) => {
+      const parsed = parseRouteFilter(dataset.value);
+      if (parsed.ok) return parsed.filter;
+      for (const p of parsed.problems) {
+        const path = p.path.map((key) => ({ type: "object", origin: "value", input: null, key, value: null }));
+        addIssue({ message: p.message, path: path.length > 0 ? (path as never) : undefined });
+      }
+      return NEVER;
+    }),
+  );
+
 const headerName = () =>
   v.pipe(
     str(),
@@ -312,6 +328,7 @@ export function createSchemas(ctx: Ctx) {
     from: str(),
     to: stringList("a target name"),
     event_types: v.optional(stringList("an event type glob")),
+    filter: v.optional(routeFilter()),
   });
 
   const table = (what: string) => v.record(v.string(), v.unknown(), expected(what));

@@ -1,3 +1,4 @@
+import type { RouteFilter } from "../core/route-filter.ts";
 import type { RetryPolicy, ValueRef, VerifySpec } from "../core/types.ts";
 
 export type { RetryPolicy };
@@ -65,6 +66,8 @@ export interface RouteConfig {
   to: string[];
   /** Globs over the event type; null = every event. */
   eventTypes: string[] | null;
+  /** filter.body / filter.headers / filter.query, validated; absent = every event. */
+  filter?: RouteFilter;
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -5,6 +5,7 @@
  */
 import type { Config } from "../config/types.ts";
 import { compileRoutes, routeTargets } from "../core/routing.ts";
+import { storedRequestView } from "../ingest/request-view.ts";
 import type { DeliveryStatus } from "../store/deliveries.ts";
 import type { Store } from "../store/index.ts";
 import { scheduleReplay } from "../store/redeliver.ts";
@@ -31,7 +32,11 @@ export interface ReplayOptions {
  *
  * @example await replay(store, config, { target: "orders", status: "failed", dryRun: true }) // 12
  */
-export async function replay(store: Store, config: Pick<Config, "routes" | "targets">, opts: ReplayOptions): Promise<number> {
+export async function replay(
+  store: Store,
+  config: Pick<Config, "routes" | "targets"> & { server: Pick<Config["server"], "maxBodyBytes"> },
+  opts: ReplayOptions,
+): Promise<number> {
   const routes = compileRoutes(config.routes);
   return scheduleReplay(store, {
     source: opts.source,
@@ -40,7 +45,8 @@ export async function replay(store: Store, config: Pick<Config, "routes" | "targ
     status: opts.status,
     dryRun: opts.dryRun,
     nowMs: opts.nowMs ?? Date.now(),
-    routeTargets: (source, eventType) => routeTargets(routes, source, eventType),
+    // Routed as ingest routed it: event type and payload filters over the stored request.
+    routeTargets: async (ev) => routeTargets(routes, ev.source, await storedRequestView(ev, config.server.maxBodyBytes)),
     knownTargets: new Set(config.targets.map((t) => t.name)),
   });
 }

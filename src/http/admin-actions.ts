@@ -8,10 +8,11 @@ import { randomBytes } from "node:crypto";
 import type { Config } from "../config/types.ts";
 import { makeId } from "../core/ids.ts";
 import { routedTargets, type CompiledSource } from "../ingest/sources.ts";
-import { getEventSummary } from "../store/admin-queries.ts";
+import { getEvent } from "../store/admin-queries.ts";
 import { eraseEvent } from "../store/erase-event.ts";
 import type { Store } from "../store/index.ts";
 import { redeliverEvent } from "../store/redeliver.ts";
+import { eventRequestView } from "./admin-routing.ts";
 import { disableTarget, enableTarget, readTargetStates } from "../store/target-state.ts";
 
 /** What a redeliver did: how many deliveries it created, or why none. */
@@ -74,11 +75,12 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
         return { ok: true, created: first.deliveryIds.length };
       }
       if (first.reason !== "no_targets") return first;
-      // Never delivered (no route when it arrived): use today's routes.
-      const ev = await getEventSummary(client, eventId);
+      // Never delivered (unrouted when it arrived): route it again with today's routes and filters.
+      const ev = await getEvent(client, eventId);
       const src = ev ? deps.sources.get(ev.source) : undefined;
+      const view = ev && eventRequestView(ev, config.server.maxBodyBytes);
       let created = 0;
-      for (const t of src && ev ? routedTargets(src, ev.eventType).filter((t) => known.has(t)) : []) {
+      for (const t of src && view ? routedTargets(src, await view).filter((t) => known.has(t)) : []) {
         const r = await redeliverEvent(store, { eventId, target: t, nowMs: nowMs() });
         if (r.ok) created += r.deliveryIds.length;
       }

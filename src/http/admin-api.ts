@@ -7,11 +7,13 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "../config/types.ts";
-import { getEvent, getRejection, listEvents, listRejections } from "../store/admin-queries.ts";
+import { compileRoutes, type RouteTable } from "../core/routing.ts";
+import { getEvent, getRejection, listEvents, listRejections, type EventDetail } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import type { Store } from "../store/index.ts";
 import type { AdminActions } from "./admin-actions.ts";
-import { parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
+import { parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter, parseRejectionId, parseRouteTestBody } from "./admin-params.ts";
+import { explainEvent } from "./admin-routing.ts";
 import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { isSameOrigin, type AdminAuth } from "./auth.ts";
 import { requestClientKey, tooManyAttempts } from "./failed-auth-limiter.ts";
@@ -22,6 +24,8 @@ import { API_HEADERS, withHeaders } from "./security-headers.ts";
 export interface AdminControllerOptions {
   store: Store;
   config: Config;
+  /** The configured routes, compiled (the routing explanation). */
+  routes: RouteTable;
   actions: AdminActions;
   auth: AdminAuth;
   nowMs: () => number;
@@ -54,6 +58,17 @@ function targetNamed(config: Config, name: string) {
 export function adminApiController(opts: AdminControllerOptions) {
   const { store, config, actions, auth, nowMs } = opts;
   const client = store.reads;
+  const known = { sources: new Set(config.sources.map((s) => s.name)), targets: new Set(config.targets.map((t) => t.name)) };
+  const eventNamed = async (id: string): Promise<EventDetail> => {
+    const ev = await getEvent(client, id);
+    if (!ev) throw new HttpError(404, "not_found", "no such event");
+    return ev;
+  };
+  const routing = async (ev: EventDetail, routes: RouteTable) => {
+    const verdicts = await explainEvent(ev, routes, config.server.maxBodyBytes);
+    if (verdicts === null) throw new HttpError(410, "erased", "this event was erased: no body or headers left to route by");
+    return json({ routes: verdicts });
+  };
   return new Elysia()
     .onError(({ error }) => withHeaders(errorResponse(error), API_HEADERS))
     .onBeforeHandle(({ request, server }) => {
@@ -81,6 +96,15 @@ export function adminApiController(opts: AdminControllerOptions) {
         },
       });
     })
+    .get("/api/events/:id/routing", async ({ params }) => routing(await eventNamed(parseEventId(params.id)), opts.routes))
+    .post(
+      "/api/routes/test",
+      async ({ request }) => {
+        const { eventId, route } = parseRouteTestBody(await request.text(), known);
+        return routing(await eventNamed(eventId), compileRoutes([route]));
+      },
+      { parse: "none" },
+    )
     .post(
       "/api/events/:id/redeliver",
       async ({ params, request }) => {

@@ -4,6 +4,7 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "../config/types.ts";
+import type { RouteTable } from "../core/routing.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import type { Store } from "../store/index.ts";
 import { createAdminActions, type EngineHooks } from "./admin-actions.ts";
@@ -16,6 +17,8 @@ export interface AdminOptions {
   config: Config;
   store: Store;
   sources: Map<string, CompiledSource>;
+  /** The configured routes, compiled (the routing explanation). */
+  routes: RouteTable;
   nowMs: () => number;
   engine?: EngineHooks | null;
   /** The public listener's bound port once listening, for endpoint URLs. */
@@ -28,6 +31,6 @@ export interface AdminOptions {
 export function adminController(o: AdminOptions) {
   const auth = o.auth;
   const actions = createAdminActions({ store: o.store, config: o.config, sources: o.sources, nowMs: o.nowMs, engine: o.engine });
-  const opts = { store: o.store, config: o.config, actions, auth, nowMs: o.nowMs, publicPort: o.publicPort ?? (() => null) };
+  const opts = { store: o.store, config: o.config, routes: o.routes, actions, auth, nowMs: o.nowMs, publicPort: o.publicPort ?? (() => null) };
   return new Elysia().use(adminApiController(opts)).use(uiController(opts));
 }

@@ -1,12 +1,16 @@
 /**
  * Input of the admin API and UI, validated with valibot: the events-list
  * query (shared by GET /api/events and the UI's filter form), the
- * rejections query, ids and names in paths, and the redeliver body. Invalid
- * input becomes one HttpError(400) with the first problem's path.
+ * rejections query, ids and names in paths, the redeliver body and the
+ * route-test body. Invalid input becomes one HttpError(400) with the first
+ * problem's path (the route test: every problem, as `hookrelay check` does).
  */
 import * as v from "valibot";
-import { parseDurationMs } from "../config/units.ts";
-import { DELIVERY_STATUSES, type EventFilter } from "../store/admin-queries.ts";
+import { formatPath, type Path } from "../config/key-path.ts";
+import type { RouteConfig } from "../config/types.ts";
+import { describeValue, parseDurationMs } from "../config/units.ts";
+import { parseRouteFilter } from "../core/route-filter.ts";
+import { EVENT_STATUSES, type EventFilter } from "../store/admin-queries.ts";
 import { HttpError } from "./http-error.ts";
 
 const Name = v.pipe(v.string(), v.regex(/^[a-z0-9_][a-z0-9_-]{0,99}$/, "must be a source or target name"));
@@ -25,7 +29,7 @@ const Limit = v.pipe(
 const EventsQuery = v.object({
   source: v.optional(Name),
   target: v.optional(Name),
-  status: v.optional(v.picklist(DELIVERY_STATUSES)),
+  status: v.optional(v.picklist(EVENT_STATUSES)),
   type: v.optional(v.pipe(v.string(), v.maxLength(200))),
   q: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(500))),
   since: v.optional(TimeParam),
@@ -110,4 +114,62 @@ export function parseRedeliverBody(text: string): { target?: string } {
     throw new HttpError(400, "invalid_request", "body must be JSON");
   }
   return parseInput(RedeliverBody, json);
+}
+
+/** The body of POST /api/routes/test: an event and a route checked as config checks a `[[routes]]` table. */
+export function parseRouteTestBody(text: string, known: { sources: ReadonlySet<string>; targets: ReadonlySet<string> }): { eventId: string; route: RouteConfig } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_request", "body must be JSON");
+  }
+  const problems: string[] = [];
+  const problem = (path: Path, message: string) => problems.push(`${formatPath(path)}: ${message}`);
+  const body = isObject(json) ? json : {};
+  if (!isObject(json)) problem([], 'expected {"eventId": "evt_…", "route": {…}}');
+  if (body.eventId === undefined) problem(["eventId"], "required");
+  else if (!v.is(EventId, body.eventId)) problem(["eventId"], "must be an event id (evt_…)");
+  const route = routeOf(body.route, known, problem);
+  if (problems.length > 0) throw new HttpError(400, "invalid_request", problems.join("; "));
+  return { eventId: body.eventId as string, route: route! };
+}
+
+const ROUTE_KEYS = ["from", "to", "event_types", "filter"];
+
+/** A `[[routes]]` table from JSON, or null after reporting its problems under `route`. */
+function routeOf(input: unknown, known: { sources: ReadonlySet<string>; targets: ReadonlySet<string> }, problem: (path: Path, message: string) => void): RouteConfig | null {
+  if (input === undefined) return problem(["route"], "required"), null;
+  if (!isObject(input)) return problem(["route"], `expected a table with ${ROUTE_KEYS.join(", ")}, got ${describeValue(input)}`), null;
+  let ok = true;
+  const fail = (path: Path, message: string) => {
+    problem(path, message);
+    ok = false;
+  };
+  const from = input.from;
+  if (typeof from !== "string") fail(["route", "from"], from === undefined ? "required" : `expected a string, got ${describeValue(from)}`);
+  else if (!known.sources.has(from)) fail(["route", "from"], `no source named ${JSON.stringify(from)}`);
+  const to = stringsOf(input.to);
+  if (to === null) fail(["route", "to"], input.to === undefined ? "required" : `expected a target name or a non-empty list of them, got ${describeValue(input.to)}`);
+  else
+    to.forEach((name, k) => {
+      if (!known.targets.has(name)) fail(Array.isArray(input.to) ? ["route", "to", k] : ["route", "to"], `no target named ${JSON.stringify(name)}`);
+    });
+  const eventTypes = input.event_types === undefined ? undefined : stringsOf(input.event_types);
+  if (eventTypes === null) fail(["route", "event_types"], `expected an event type glob or a non-empty list of them, got ${describeValue(input.event_types)}`);
+  const filter = input.filter === undefined ? undefined : parseRouteFilter(input.filter);
+  if (filter && !filter.ok) for (const p of filter.problems) fail(["route", "filter", ...p.path], p.message);
+  for (const key of Object.keys(input)) if (!ROUTE_KEYS.includes(key)) fail(["route", key], "unknown key");
+  if (!ok) return null;
+  return { from: from as string, to: [...new Set(to)], eventTypes: eventTypes ?? null, ...(filter?.ok && { filter: filter.filter }) };
+}
+
+/** A string or a non-empty list of strings, as a list; null otherwise. */
+function stringsOf(input: unknown): string[] | null {
+  const items = typeof input === "string" ? [input] : Array.isArray(input) ? input : null;
+  return items !== null && items.length > 0 && items.every((s) => typeof s === "string") ? (items as string[]) : null;
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
 }

@@ -23,6 +23,7 @@ import { parseEventFilter, parseEventId, parseInput, parseRejectionFilter, parse
 import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { CLEAR_SESSION_COOKIE, isSameOrigin, readCookie, servedOverHttps, SESSION_COOKIE, type AdminAuth } from "./auth.ts";
 import { requestClientKey } from "./failed-auth-limiter.ts";
+import { explainEvent } from "./admin-routing.ts";
 import { HttpError } from "./http-error.ts";
 import { PAGE_HEADERS } from "./security-headers.ts";
 
@@ -124,7 +125,8 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/events/:id", async ({ params, query }) => {
       const ev = await getEvent(client, parseEventId(params.id));
       if (!ev) throw new HttpError(404, "not_found", "No such event.");
-      const body = eventPage(eventDetailJson(ev), config.targets.map((t) => t.name));
+      const routing = await explainEvent(ev, opts.routes, config.server.maxBodyBytes);
+      const body = eventPage(eventDetailJson(ev), config.targets.map((t) => t.name), routing);
       return render(ev.id, "events", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })
     .post(

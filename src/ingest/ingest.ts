@@ -1,12 +1,14 @@
 /**
  * The inbound pipeline as a plain function (no HTTP framework in sight):
- * verify → handshake → dedupe key and event type → route → one durable write
- * → outcome. The controller turns outcomes into responses.
+ * verify → handshake → dedupe key and event type → route (event type and
+ * payload filters) → one durable write → outcome. An event no route takes is
+ * stored all the same (unrouted). The controller turns outcomes into responses.
  */
 import { randomBytes } from "node:crypto";
 import { dedupeKeyOf, eventTypeOf, makeFieldReader } from "../core/extract.ts";
 import { redactHeaders } from "../core/header-mask.ts";
 import { makeId } from "../core/ids.ts";
+import { requestView } from "../core/routing.ts";
 import type { InboundRequest } from "../core/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { leasedDeliveriesOf, type LeaseClaim, type LeasedDelivery } from "../store/deliveries.ts";
@@ -102,7 +104,9 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
   const fields = decoded.ok ? makeFieldReader(ctx) : () => undefined;
   const eventType = eventTypeOf(source.config.eventType, ctx, fields);
   const dedupeKey = dedupeKeyOf(source.config.dedupeKeys, ctx, fields);
-  const targets = routedTargets(source, eventType);
+  // Routes read the same parse of the body as the event type did, and the headers as stored
+  // (credentials redacted): replay and the routing explanation see exactly what ingest saw.
+  const targets = routedTargets(source, requestView({ eventType, fields, headers: headerPairs, query: raw.url.searchParams }));
   const id = makeId("evt", now, randomBytes(10));
   const item: IngestItem = {
     id,

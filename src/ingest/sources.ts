@@ -6,7 +6,7 @@
  */
 import type { Config, SourceConfig } from "../config/types.ts";
 import { redactionSet } from "../core/header-mask.ts";
-import { compileRoutes, routeTargets, type RouteTable } from "../core/routing.ts";
+import { compileRoutes, routeTargets, type RequestView, type RouteTable } from "../core/routing.ts";
 import type { InboundRequest, VerifyResult } from "../core/types.ts";
 import { answerHandshake, buildVerifier, credentialHeaders } from "../core/verify/index.ts";
 
@@ -22,9 +22,8 @@ export interface CompiledSource {
   publicUrl: string | null;
 }
 
-/** One CompiledSource per configured source, keyed by name. */
-export function compileSources(config: Config): Map<string, CompiledSource> {
-  const routes = compileRoutes(config.routes);
+/** One CompiledSource per configured source, keyed by name; `routes` compiled from config unless given. */
+export function compileSources(config: Config, routes: RouteTable = compileRoutes(config.routes)): Map<string, CompiledSource> {
   const out = new Map<string, CompiledSource>();
   for (const s of config.sources) {
     out.set(s.name, {
@@ -39,7 +38,7 @@ export function compileSources(config: Config): Map<string, CompiledSource> {
   return out;
 }
 
-/** The distinct targets an event of `eventType` from this source goes to. */
-export function routedTargets(source: CompiledSource, eventType: string | null): string[] {
-  return routeTargets(source.routes, source.config.name, eventType);
+/** The distinct targets an event from this source goes to. */
+export function routedTargets(source: CompiledSource, view: RequestView): string[] {
+  return routeTargets(source.routes, source.config.name, view);
 }

@@ -45,7 +45,7 @@ test("a narrow prefix is answered from the key index in one sorted page", async 
 });
 
 test("an event's status comes from the latest delivery per target, failures first", () => {
-  expect(eventStatusOf([])).toBe("none");
+  expect(eventStatusOf([])).toBe("unrouted");
   expect(eventStatusOf([{ id: "dlv_1", target: "a", status: "failed" }, { id: "dlv_2", target: "a", status: "delivered" }])).toBe("delivered");
   expect(eventStatusOf([{ id: "dlv_1", target: "a", status: "pending" }, { id: "dlv_2", target: "b", status: "failed" }])).toBe("failed");
   expect(eventStatusOf([{ id: "dlv_1", target: "a", status: "delivered" }, { id: "dlv_2", target: "b", status: "paused" }])).toBe("paused");

@@ -17,15 +17,17 @@ type Client = StoreConnection["client"];
 export const DELIVERY_STATUSES = ["pending", "delivering", "delivered", "failed", "paused"] as const;
 /** One delivery status. */
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
-/** An event's overall status: the most actionable of its current deliveries, "none" without any. */
-export type EventStatus = DeliveryStatus | "none";
+/** An event's overall status: the most actionable of its current deliveries; "unrouted" without any (no route took it). */
+export type EventStatus = DeliveryStatus | "unrouted";
+/** Every status the events list filters on. */
+export const EVENT_STATUSES = [...DELIVERY_STATUSES, "unrouted"] as const;
 
 /** Filters of the events list; all optional, combined with AND. */
 export interface EventFilter {
   source?: string;
   target?: string;
-  /** Matches events whose CURRENT delivery (latest per target) has this status. */
-  status?: DeliveryStatus;
+  /** Matches events whose CURRENT delivery (latest per target) has this status; "unrouted": events without deliveries. */
+  status?: EventStatus;
   type?: string;
   /** Exact event id, or a prefix of the dedupe key (an exact key is a prefix of itself). */
   q?: string;
@@ -97,9 +99,9 @@ export function eventStatusOf(deliveries: { id: string; target: string; status: 
     const cur = latest.get(d.target);
     if (!cur || d.id > cur.id) latest.set(d.target, d);
   }
-  if (latest.size === 0) return "none";
+  if (latest.size === 0) return "unrouted";
   const present = new Set([...latest.values()].map((d) => d.status));
-  return PRIORITY.find((p) => present.has(p)) ?? "none";
+  return PRIORITY.find((p) => present.has(p)) ?? "unrouted";
 }
 
 const SUMMARY_COLS = "e.id, e.source, e.event_type, e.dedupe_key, e.received_at, e.duplicates, e.erased_at";
@@ -120,6 +122,7 @@ const keyRange = (q: string) => [q, `${q}\u{10FFFF}`]; // U+10FFFF sorts after a
 
 /** One page of events, newest first, and the cursor of the next page (null on the last). */
 export async function listEvents(client: Client, f: EventFilter, tuning: SearchTuning = TUNING): Promise<Page> {
+  if (f.status === "unrouted" && f.target !== undefined) return { events: [], nextCursor: null }; // an unrouted event has no target
   if (f.q !== undefined) {
     const rs = await client.execute({
       sql: `SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE dedupe_key >= ? AND dedupe_key < ? LIMIT ${tuning.broadPrefix + 1})`,
@@ -135,7 +138,7 @@ export async function listEvents(client: Client, f: EventFilter, tuning: SearchT
 async function listIndexed(client: Client, f: EventFilter): Promise<Page> {
   const where: string[] = [];
   const args: InValue[] = [];
-  const byDelivery = f.status !== undefined || f.target !== undefined;
+  const byDelivery = (f.status !== undefined && f.status !== "unrouted") || f.target !== undefined;
   const idCol = byDelivery ? "d.event_id" : "e.id";
   if (f.cursor !== undefined) where.push(`${idCol} < ?`), args.push(f.cursor);
   if (f.sinceMs !== undefined) where.push(`${idCol} >= ?`), args.push(eventIdFloor(f.sinceMs));
@@ -148,11 +151,12 @@ async function listIndexed(client: Client, f: EventFilter): Promise<Page> {
     args.push(f.q, ...keyRange(f.q));
   }
   if (f.target !== undefined) where.push("d.target = ?"), args.push(f.target);
-  if (f.status !== undefined) where.push(statusIs(f.status), CURRENT);
+  if (f.status === "unrouted") where.push(UNROUTED);
+  else if (f.status !== undefined) where.push(statusIs(f.status), CURRENT);
   const cond = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
   const sql = byDelivery
     ? `SELECT ${SUMMARY_COLS} FROM deliveries d ${f.status === "delivering" ? DELIVERING_INDEX : ""}JOIN events e ON e.id = d.event_id ${cond} GROUP BY d.event_id ORDER BY d.event_id DESC LIMIT ?`
-    : `SELECT ${SUMMARY_COLS} FROM events e ${cond} ORDER BY e.id DESC LIMIT ?`;
+    : `SELECT ${SUMMARY_COLS} FROM events e ${f.status === "unrouted" ? UNROUTED_INDEX : ""}${cond} ORDER BY e.id DESC LIMIT ?`;
   args.push(f.limit + 1);
   const rs = await client.execute({ sql, args });
   const events = await withStatuses(client, rs.rows.slice(0, f.limit));
@@ -163,6 +167,13 @@ async function listIndexed(client: Client, f: EventFilter): Promise<Page> {
 // than walk a target's whole history in event order looking for them (the planner's guess
 // without statistics; 275 ms against 1 M deliveries).
 const DELIVERING_INDEX = "INDEXED BY deliveries_open ";
+
+// Unrouted events are few: walk their partial index newest first rather than let a source or
+// type index lead (the planner's guess without statistics) and test every event of it.
+const UNROUTED_INDEX = "INDEXED BY events_unrouted ";
+// Flagged at ingest (no route took it) and still without a delivery: a redelivery to a named
+// target makes it an event like any other.
+const UNROUTED = "e.unrouted = 1 AND NOT EXISTS (SELECT 1 FROM deliveries u WHERE u.event_id = e.id)";
 
 // The status as a literal (one of DELIVERY_STATUSES, never request text): a bound parameter
 // would keep SQLite from the partial indexes that hold the statuses a human looks for.
@@ -187,13 +198,14 @@ async function listWindowed(client: Client, f: EventFilter, scanWindow: number):
   const args: InValue[] = [f.q!, ...keyRange(f.q!)];
   if (f.source !== undefined) where.push("e.source = ?"), args.push(f.source);
   if (f.type !== undefined) where.push("e.event_type = ?"), args.push(f.type);
-  if (f.target !== undefined || f.status !== undefined) {
+  if (f.status === "unrouted") where.push(UNROUTED);
+  if (f.target !== undefined || (f.status !== undefined && f.status !== "unrouted")) {
     const d: string[] = ["d.event_id = e.id"];
     if (f.target !== undefined) d.push("d.target = ?"), args.push(f.target);
-    if (f.status !== undefined) d.push(statusIs(f.status), CURRENT);
+    if (f.status !== undefined && f.status !== "unrouted") d.push(statusIs(f.status), CURRENT);
     where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE ${d.join(" AND ")})`);
   }
-  const window = `SELECT id, source, event_type, dedupe_key, received_at, duplicates, erased_at FROM events ${within} ORDER BY id DESC LIMIT ${scanWindow}`;
+  const window = `SELECT id, source, event_type, dedupe_key, received_at, duplicates, erased_at, unrouted FROM events ${within} ORDER BY id DESC LIMIT ${scanWindow}`;
   const rs = await client.execute({
     sql: `SELECT ${SUMMARY_COLS} FROM (${window}) e WHERE ${where.join(" AND ")} ORDER BY e.id DESC LIMIT ?`,
     args: [...bargs, ...args, f.limit + 1],
@@ -207,7 +219,7 @@ async function listWindowed(client: Client, f: EventFilter, scanWindow: number):
 
 async function withStatuses(client: Client, rows: Row[]): Promise<EventSummary[]> {
   const statuses = await statusesOf(client, rows.map((r) => String(r.id)));
-  return rows.map((r) => ({ ...summaryOf(r), status: statuses.get(String(r.id)) ?? "none" }));
+  return rows.map((r) => ({ ...summaryOf(r), status: statuses.get(String(r.id)) ?? "unrouted" }));
 }
 
 function summaryOf(r: Row): Omit<EventSummary, "status"> {

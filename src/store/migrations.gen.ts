@@ -27,5 +27,13 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0006_partial_delivery_indexes",
     "sql": "DROP INDEX `deliveries_target_due`;--> statement-breakpoint\nDROP INDEX `deliveries_target_order`;--> statement-breakpoint\nDROP INDEX `deliveries_status_event`;--> statement-breakpoint\nDROP INDEX `deliveries_target_status_event`;--> statement-breakpoint\nCREATE INDEX `deliveries_due` ON `deliveries` (`target`,`next_attempt_at`) WHERE status = 'pending';--> statement-breakpoint\nCREATE INDEX `deliveries_open` ON `deliveries` (`status`,`target`,`created_at`) WHERE status = 'pending' OR status = 'delivering' OR status = 'paused';--> statement-breakpoint\nCREATE INDEX `deliveries_attention` ON `deliveries` (`status`,`event_id`) WHERE status = 'pending' OR status = 'failed' OR status = 'paused';--> statement-breakpoint\nCREATE INDEX `deliveries_target_attention` ON `deliveries` (`target`,`status`,`event_id`) WHERE status = 'pending' OR status = 'failed' OR status = 'paused';"
+  },
+  {
+    "tag": "0007_unrouted_events",
+    "sql": "ALTER TABLE `events` ADD `unrouted` integer;--> statement-breakpoint\nCREATE INDEX `events_unrouted` ON `events` (`id`) WHERE unrouted = 1;"
+  },
+  {
+    "tag": "0008_backfill_unrouted",
+    "sql": "-- Events stored before 0007 that no route took (no delivery at all) are unrouted too.\nUPDATE `events` SET `unrouted` = 1 WHERE NOT EXISTS (SELECT 1 FROM `deliveries` WHERE `deliveries`.`event_id` = `events`.`id`);\n"
   }
 ];

@@ -4,7 +4,7 @@
  * as they were (history); a new delivery starts at attempt 1, due now, or
  * `paused` when its target is disabled.
  */
-import type { InStatement } from "@libsql/client";
+import type { InStatement, Row } from "@libsql/client";
 import type { SqlDoors, SqlReader } from "./sql-client.ts";
 import { makeId } from "../core/ids.ts";
 import type { DeliveryStatus } from "./deliveries.ts";
@@ -12,6 +12,17 @@ import type { DeliveryStatus } from "./deliveries.ts";
 const PAGE = 500;
 // A pair with one of these is already on its way; another copy would double it.
 const OPEN: readonly string[] = ["pending", "delivering", "paused"];
+
+/** A stored event as routing reads it: its request as received (never an erased one). */
+export interface StoredEvent {
+  source: string;
+  eventType: string | null;
+  /** The query string without "?". */
+  query: string;
+  headers: [string, string][];
+  body: Uint8Array;
+  contentType: string | null;
+}
 
 /** Filters of `hookrelay replay`; every field narrows the selection. */
 export interface ReplayFilter {
@@ -24,7 +35,7 @@ export interface ReplayFilter {
   dryRun: boolean;
   nowMs: number;
   /** Targets an event is routed to now; pairs routed but never delivered are included. */
-  routeTargets?: (source: string, eventType: string | null) => string[];
+  routeTargets?: (event: StoredEvent) => string[] | Promise<string[]>;
   /** Targets that exist; pairs for any other target are skipped. */
   knownTargets?: ReadonlySet<string>;
 }
@@ -40,7 +51,7 @@ export async function scheduleReplay(db: SqlDoors, f: ReplayFilter): Promise<num
   let count = 0;
   for (;;) {
     const page = await db.reads.execute({
-      sql: `SELECT id, source, event_type FROM events
+      sql: `SELECT id, source, event_type, query, headers, body, content_type FROM events
         WHERE id > ? AND erased_at IS NULL AND (? IS NULL OR source = ?) AND received_at >= ?
         ORDER BY id LIMIT ${PAGE}`,
       args: [cursor, f.source ?? null, f.source ?? null, f.sinceMs ?? 0],
@@ -54,7 +65,7 @@ export async function scheduleReplay(db: SqlDoors, f: ReplayFilter): Promise<num
       const eventId = String(r.id);
       const statuses = latest.get(eventId) ?? new Map<string, string>();
       const targets = new Set(statuses.keys());
-      for (const t of f.routeTargets?.(String(r.source), r.event_type === null ? null : String(r.event_type)) ?? []) targets.add(t);
+      for (const t of (await f.routeTargets?.(storedEventOf(r))) ?? []) targets.add(t);
       for (const target of targets) {
         if (f.target !== undefined && target !== f.target) continue;
         if (f.knownTargets && !f.knownTargets.has(target)) continue;
@@ -90,6 +101,17 @@ export async function redeliverEvent(
   const stmts = targets.map((t) => insertDelivery(opts.eventId, t, opts.nowMs));
   await db.writer.write(stmts);
   return { ok: true, deliveryIds: stmts.map((s) => String((s as { args: unknown[] }).args[0])) };
+}
+
+function storedEventOf(r: Row): StoredEvent {
+  return {
+    source: String(r.source),
+    eventType: r.event_type === null ? null : String(r.event_type),
+    query: String(r.query),
+    headers: JSON.parse(String(r.headers)) as [string, string][],
+    body: new Uint8Array(r.body as ArrayBuffer),
+    contentType: r.content_type === null ? null : String(r.content_type),
+  };
 }
 
 // eventId → target → status of the newest delivery of that pair.

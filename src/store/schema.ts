@@ -27,6 +27,8 @@ export const events = sqliteTable(
     duplicates: integer("duplicates").notNull().default(0),
     lastDuplicateAt: integer("last_duplicate_at"),
     erasedAt: integer("erased_at"),
+    /** 1 when no route took the event as it arrived (no deliveries were made), else null. */
+    unrouted: integer("unrouted"),
   },
   (t) => [
     // Dedupe lookups (dedupe_key, source) and the admin's dedupe-key search share one
@@ -35,6 +37,8 @@ export const events = sqliteTable(
     // Admin list: newest-first id cursors per filter (store/admin-queries.ts).
     index("events_source_id").on(t.source, t.id),
     index("events_type_id").on(t.eventType, t.id),
+    // The admin list's status=unrouted walks this newest first; routed events (nearly all) are not in it.
+    index("events_unrouted").on(t.id).where(sql`unrouted = 1`),
   ],
 );
 

@@ -1,5 +1,6 @@
 /** `/events/<id>` — one stored request: metadata, deliveries with every attempt, body (raw and pretty), headers. */
 import { isRedacted, isSensitiveHeader } from "../core/header-mask.ts";
+import type { RouteVerdict } from "../core/routing.ts";
 import type { EventDetailJson } from "../http/admin-views.ts";
 import { badge, bytes, duration, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
@@ -8,7 +9,7 @@ import { prettyJson } from "./pretty-json.ts";
 const idPath = (id: string) => `/events/${encodeURIComponent(id)}`;
 
 function deliveries(ev: EventDetailJson): SafeHtml {
-  if (ev.deliveries.length === 0) return html`<p class="empty">No deliveries: no route matched this event when it arrived.</p>`;
+  if (ev.deliveries.length === 0) return html`<p class="empty">No deliveries: no route matched this event when it arrived (see Routing).</p>`;
   return html`${ev.deliveries.map(
     (d) => html`
 <article class="card delivery">
@@ -37,6 +38,25 @@ function deliveries(ev: EventDetailJson): SafeHtml {
   )}`;
 }
 
+/** Each configured route's verdict on this event, as GET /api/events/<id>/routing gives it. */
+function routing(verdicts: RouteVerdict[] | null): SafeHtml {
+  if (verdicts === null) return html`<p class="muted">Erased: no body or headers left to route by.</p>`;
+  if (verdicts.length === 0) return html`<p class="empty">No routes are configured.</p>`;
+  return html`<p class="muted">What the current routes say about this event (routes may have changed since it arrived).</p>
+<div class="table-wrap"><table class="list routing">
+  <thead><tr><th class="num">Route</th><th>From</th><th>To</th><th>Verdict</th><th>Why</th></tr></thead>
+  <tbody>${verdicts.map(
+    (v) => html`<tr>
+    <td class="num mono">${v.index}</td>
+    <td>${v.from}</td>
+    <td>${v.to.join(", ")}</td>
+    <td>${v.matched ? html`<span class="ok">matched</span>` : html`<span class="muted">no match</span>`}</td>
+    <td class="wrap">${v.reason}</td>
+  </tr>`,
+  )}</tbody>
+</table></div>`;
+}
+
 function body(ev: EventDetailJson): SafeHtml {
   if (ev.erasedAt) return html`<p class="notice">The body and headers of this event were erased on ${time(ev.erasedAt)}.</p>`;
   const r = ev.request;
@@ -56,8 +76,11 @@ ${
 }`;
 }
 
-/** The event page's body markup; `targets` are the configured target names (redeliver choices). */
-export function eventPage(ev: EventDetailJson, targets: string[]): SafeHtml {
+/**
+ * The event page's body markup; `targets` are the configured target names (redeliver choices),
+ * `verdicts` each route's verdict on the event (null once erased).
+ */
+export function eventPage(ev: EventDetailJson, targets: string[], verdicts: RouteVerdict[] | null): SafeHtml {
   const r = ev.request;
   return html`
 <p class="crumbs"><a href="/">Events</a> /</p>
@@ -88,6 +111,8 @@ export function eventPage(ev: EventDetailJson, targets: string[]): SafeHtml {
 </div>
 <h2>Deliveries</h2>
 ${deliveries(ev)}
+<h2>Routing</h2>
+${routing(verdicts)}
 <h2>Request</h2>
 <p class="mono wrap request-line">${r.method} ${r.path}${r.query ? `?${r.query.replace(/^\?/, "")}` : ""}</p>
 <h3>Body</h3>

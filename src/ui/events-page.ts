@@ -1,5 +1,5 @@
 /** `/` — the events list: filter form, one table row per event, cursor paging. */
-import { DELIVERY_STATUSES } from "../store/admin-queries.ts";
+import { EVENT_STATUSES } from "../store/admin-queries.ts";
 import type { EventJson } from "../http/admin-views.ts";
 import { badge, queryString, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
@@ -36,7 +36,7 @@ export function eventsPage(d: EventsPageData): SafeHtml {
   ${text("q", "Search", q.q, "dedupe key or evt_ id")}
   ${select("source", "Source", q.source, d.sources)}
   ${select("target", "Target", q.target, d.targets)}
-  ${select("status", "Status", q.status, [...DELIVERY_STATUSES])}
+  ${select("status", "Status", q.status, [...EVENT_STATUSES])}
   ${text("type", "Event type", q.type, "e.g. invoice.paid")}
   ${text("since", "Since", q.since, "2h or 2025-01-31T12:00Z")}
   ${text("until", "Until", q.until, "ISO time or 30m")}

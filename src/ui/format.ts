@@ -8,7 +8,7 @@ export function time(isoTime: string | null): SafeHtml {
 }
 
 const KNOWN_BADGES = new Set([
-  "pending", "delivering", "delivered", "failed", "paused", "none", "erased",
+  "pending", "delivering", "delivered", "failed", "paused", "unrouted", "erased",
   "healthy", "failing", "disabled", "circuit-open",
 ]);
 

@@ -41,7 +41,10 @@ export interface IngestItem {
   body: Uint8Array;
   contentType: string | null;
   remoteAddr: string | null;
-  /** One delivery per entry; ids are made by the caller. A claim asks for the row to be written leased (deliveries.ts LeaseClaim). */
+  /**
+   * One delivery per entry; ids are made by the caller. A claim asks for the row to be written leased (deliveries.ts LeaseClaim).
+   * None: no route took the event, which is stored as unrouted.
+   */
   deliveries: { id: string; target: string; status: "pending" | "paused"; claim?: LeaseClaim }[];
 }
 
@@ -282,7 +285,7 @@ export class GroupCommit implements SqlWriter {
       }
       await insertRows(tx, "events", EVENT_COLUMNS, fresh.map(({ item: it }) => [
         it.id, it.source, it.eventType, it.dedupeKey, it.receivedAt, it.method, it.path, it.query,
-        JSON.stringify(it.headers), it.body, it.contentType, it.remoteAddr,
+        JSON.stringify(it.headers), it.body, it.contentType, it.remoteAddr, it.deliveries.length === 0 ? 1 : null,
       ]));
       const leases = await grantClaims(tx, fresh.flatMap((f) => f.item.deliveries));
       await insertRows(tx, "deliveries", DELIVERY_COLUMNS, fresh.flatMap(({ item: it, outcome }) =>
@@ -326,7 +329,8 @@ export class GroupCommit implements SqlWriter {
 type Value = string | number | null | Uint8Array;
 type Tx = Pick<Awaited<ReturnType<Client["transaction"]>>, "execute">;
 
-const EVENT_COLUMNS = ["id", "source", "event_type", "dedupe_key", "received_at", "method", "path", "query", "headers", "body", "content_type", "remote_addr"];
+// unrouted: no route took the event (it gets no delivery), the admin list's status=unrouted.
+const EVENT_COLUMNS = ["id", "source", "event_type", "dedupe_key", "received_at", "method", "path", "query", "headers", "body", "content_type", "remote_addr", "unrouted"];
 const DELIVERY_COLUMNS = ["id", "event_id", "target", "status", "attempts", "next_attempt_at", "lease_id", "lease_until", "created_at", "updated_at"];
 const REJECTION_COLUMNS = ["id", "source", "received_at", "reason", "method", "path", "headers", "body_excerpt", "remote_addr"];
 /**

@@ -1,0 +1,2 @@
+ALTER TABLE `events` ADD `unrouted` integer;--> statement-breakpoint
+CREATE INDEX `events_unrouted` ON `events` (`id`) WHERE unrouted = 1;
