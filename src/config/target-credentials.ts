@@ -8,6 +8,7 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import * as v from "valibot";
+import { HOP_BY_HOP_HEADERS, isRelayHeader } from "../core/forward-headers.ts";
 import type { Path } from "./key-path.ts";
 import { isTable } from "./key-path.ts";
 import { resolveSecret, type SecretContext } from "./secret-ref.ts";
@@ -18,15 +19,13 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 // Headers hookrelay writes on every delivery: a configured value would collide with (or spoof) them.
 const SET_BY_RELAY = new Set(["host", "content-length", "content-type", "content-encoding"]);
-const OWN_PREFIXES = ["webhook-", "hookrelay-"];
-// RFC 9110 §7.6.1: these describe one connection, not the request.
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
+const HOP_BY_HOP = new Set(HOP_BY_HOP_HEADERS);
 
 /** Why a configured header name may not be set, or null when it may. */
 function forbiddenHeader(name: string): string | null {
   const lower = name.toLowerCase();
   if (lower === "authorization") return "may not be set in headers; use auth (bearer, basic or oauth2)";
-  if (SET_BY_RELAY.has(lower) || OWN_PREFIXES.some((p) => lower.startsWith(p))) return "may not be set in headers: hookrelay sets it on every delivery";
+  if (SET_BY_RELAY.has(lower) || isRelayHeader(lower)) return "may not be set in headers: hookrelay sets it on every delivery";
   if (HOP_BY_HOP.has(lower)) return "may not be set in headers: it belongs to one connection, not to the request";
   return null;
 }

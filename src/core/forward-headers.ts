@@ -7,8 +7,8 @@
  * collide with (or spoof) its own signature.
  */
 
-// RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy ones proxies still send.
-const HOP_BY_HOP = [
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy ones proxies still send: they belong to one connection. */
+export const HOP_BY_HOP_HEADERS: readonly string[] = [
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -20,7 +20,7 @@ const HOP_BY_HOP = [
   "upgrade",
 ];
 const NEVER = new Set([
-  ...HOP_BY_HOP,
+  ...HOP_BY_HOP_HEADERS,
   "host",
   "content-length",
   "content-type", // sent from the stored content type, exactly once
@@ -32,10 +32,15 @@ const NEVER = new Set([
 // Headers hookrelay sets on every delivery.
 const OWN_PREFIXES = ["webhook-", "hookrelay-"];
 
+/** True for a header hookrelay sets on every delivery (`webhook-*`, `hookrelay-*`): another value would collide with (or spoof) its own. */
+export function isRelayHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return OWN_PREFIXES.some((p) => lower.startsWith(p));
+}
+
 /** True when a header name may be forwarded to a target at all. */
 export function isForwardableHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  return !NEVER.has(lower) && !OWN_PREFIXES.some((p) => lower.startsWith(p));
+  return !NEVER.has(name.toLowerCase()) && !isRelayHeader(name);
 }
 
 /**

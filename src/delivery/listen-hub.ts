@@ -38,6 +38,8 @@ export interface ListenHub {
   receive(session: ListenSession, ack: AckMessage): void;
   /** The socket closed: a delivery waiting for its ack goes back to the queue. */
   close(session: ListenSession): void;
+  /** The longest a delivery may wait for its client's ack: the target's timeout plus the ack margin. */
+  ackTimeoutMs(target: TargetConfig): number;
   /** True while `target` has a connected client with no delivery waiting for its ack. */
   idle(target: string): boolean;
   /** The transport of `target`'s attempts: its current session. */
@@ -84,6 +86,7 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
         opts.log.info("listen client disconnected", { target: session.target.name });
       }
     },
+    ackTimeoutMs: (t) => t.timeoutMs + sessionOptions.ackMarginMs,
     idle: (name) => sessions.get(name)?.idle() ?? false,
     transport: (name) => ({
       send: (a) =>

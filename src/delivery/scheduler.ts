@@ -335,8 +335,8 @@ function deliveryTargets(opts: SchedulerOptions): Map<string, DeliveryTarget> {
     const keys = config.signingSecrets.map(decodeSigningSecret).filter((k) => k !== null);
     if (config.kind === "listen") {
       if (!opts.listen) continue;
-      // A listen client gets its ack margin beyond the timeout, and reconnecting takes a while.
-      out.set(config.name, { config, keys, transport: opts.listen.transport(config.name), leaseMs: config.timeoutMs + 15_000 + 30_000 });
+      // The lease outlasts the wait for the client's ack, and a while to reconnect.
+      out.set(config.name, { config, keys, transport: opts.listen.transport(config.name), leaseMs: opts.listen.ackTimeoutMs(config) + 30_000 });
     } else {
       out.set(config.name, { config, keys, transport: httpTransport(config, sender, opts.clock), leaseMs: config.timeoutMs + margin });
     }

@@ -228,11 +228,8 @@ export async function recordOutcomes(
   nowMs: number,
   lease?: LeaseRequest | null,
 ): Promise<{ updated: Set<string>; targets: TargetState[]; leased: LeasedDelivery[] }> {
+  if (outcomes.length === 0) return { updated: new Set(), targets: [], leased: lease ? await leaseDueDeliveries(writer, lease) : [] };
   const leaseStmt = lease ? leaseStatement(lease) : null;
-  if (outcomes.length === 0) {
-    const leased = leaseStmt ? leasedFromRows((await writer.write([leaseStmt], "redoable"))[0]!.rows, lease!.leaseId) : [];
-    return { updated: new Set(), targets: [], leased };
-  }
   const stmts: InStatement[] = [];
   const dArgs: (string | number | null)[] = [];
   const dValues = outcomes.map((o) => {
