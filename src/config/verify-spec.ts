@@ -3,6 +3,7 @@
  * preset or scheme takes, and what it requires, lives here.
  */
 import type { VerifySpec } from "../core/types.ts";
+import { presetSigns } from "../core/verify/index.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { isTable, type Path } from "./key-path.ts";
 import type { RawSource } from "./schema.ts";
@@ -14,11 +15,6 @@ export interface Report {
 }
 
 const TEMPLATE_FIELDS = new Set(["body", "timestamp", "id", "url"]);
-// Presets whose providers sign the URL they called, so we must know it.
-const URL_SIGNING_PRESETS = new Set(["twilio", "square"]);
-// Presets that sign a timestamp and check it against `tolerance` (core/verify/presets.ts:
-// the ones built with s.toleranceSec). On the others `tolerance` has no effect.
-const TIMESTAMPED_PRESETS = new Set(["standard-webhooks", "svix", "stripe", "gitlab", "slack", "paddle", "mailgun", "point"]);
 
 /**
  * Builds a source's VerifySpec from its verify table: exactly one of preset or
@@ -91,9 +87,11 @@ export function buildVerifySpec(
   };
 
   if (kind === "preset") {
-    if (!TIMESTAMPED_PRESETS.has(vf.preset!)) noEffect("tolerance", `${label} signs no timestamp`);
-    if (!URL_SIGNING_PRESETS.has(vf.preset!)) noEffect("url", `${label} does not sign the URL`);
-    const url = URL_SIGNING_PRESETS.has(vf.preset!) ? derivedUrl(`${label} signs the public URL`) : vf.url;
+    // What the preset's signature covers (core/verify/presets.ts): tolerance and url matter only if it does.
+    const signs = presetSigns(vf.preset!);
+    if (!signs.timestamp) noEffect("tolerance", `${label} signs no timestamp`);
+    if (!signs.url) noEffect("url", `${label} does not sign the URL`);
+    const url = signs.url ? derivedUrl(`${label} signs the public URL`) : vf.url;
     return ok ? { kind: "preset", preset: vf.preset!, secrets: secrets!, toleranceSec, ...(url ? { url } : {}) } : null;
   }
   if (kind === "shared-secret" || kind === "hmac") {

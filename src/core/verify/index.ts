@@ -39,6 +39,12 @@ export function presetDefaults(preset: PresetName): PresetDefaults {
   return structuredClone(PRESET_TABLE[preset].defaults);
 }
 
+/** Whether a preset's signature covers a timestamp (so `tolerance` applies) and the URL (so it needs the public URL). */
+export function presetSigns(preset: PresetName): { timestamp: boolean; url: boolean } {
+  const signs = PRESET_TABLE[preset].signs;
+  return { timestamp: signs?.timestamp === true, url: signs?.url === true };
+}
+
 /**
  * Lower-cased names of the headers that carry this scheme's secret as a plain
  * value (a shared-secret header, Basic credentials, a preset's token header).

@@ -14,6 +14,8 @@ interface PresetEntry {
   defaults: PresetDefaults;
   /** Headers whose value is the secret itself (never a derived signature): stored redacted. */
   credentialHeaders?: readonly string[];
+  /** What the signature covers besides the body: a timestamp checked against `tolerance`, the URL the provider called. */
+  signs?: { timestamp?: true; url?: true };
 }
 
 const json = (path: string): ValueRef => ({ kind: "json", path: path.split(".") });
@@ -55,14 +57,17 @@ function gitlab(spec: PresetSpec): Verifier {
 /** Every preset: how to verify it and the provider's natural dedupe/event/forward settings. */
 export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
   "standard-webhooks": {
+    signs: { timestamp: true },
     build: (s) => standardWebhooksVerifier(s.secrets, s.toleranceSec, WEBHOOK_HEADERS),
     defaults: { dedupe: [header("webhook-id")], eventType: [json("type")], forwardHeaders: ["webhook-id", "webhook-timestamp", "webhook-signature"] },
   },
   svix: {
+    signs: { timestamp: true },
     build: (s) => standardWebhooksVerifier(s.secrets, s.toleranceSec, SVIX_HEADERS),
     defaults: { dedupe: [header("svix-id")], eventType: [json("type")], forwardHeaders: ["svix-id", "svix-timestamp", "svix-signature"] },
   },
   stripe: {
+    signs: { timestamp: true },
     build: (s) => keyValueVerifier("stripe", s.secrets, s.toleranceSec),
     defaults: { dedupe: [json("id")], eventType: [json("type")], forwardHeaders: ["stripe-signature"] },
   },
@@ -78,6 +83,7 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
     },
   },
   gitlab: {
+    signs: { timestamp: true },
     build: gitlab,
     credentialHeaders: ["x-gitlab-token"],
     // Never forward x-gitlab-token: it is the secret itself.
@@ -102,6 +108,7 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
     },
   },
   slack: {
+    signs: { timestamp: true },
     build: hmacPreset({
       header: "x-slack-signature", algorithm: "sha256", encoding: "hex", prefix: "v0=",
       signed: "v0:{timestamp}:{body}", timestampHeader: "x-slack-request-timestamp",
@@ -113,15 +120,18 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
     },
   },
   twilio: {
+    signs: { url: true },
     build: (s) => twilioVerifier(s.secrets, s.url),
     // Form bodies: no JSON path applies, so dedupe falls back to the body hash.
     defaults: { dedupe: [], eventType: [], forwardHeaders: ["x-twilio-signature"] },
   },
   paddle: {
+    signs: { timestamp: true },
     build: (s) => keyValueVerifier("paddle", s.secrets, s.toleranceSec),
     defaults: { dedupe: [json("event_id")], eventType: [json("event_type")], forwardHeaders: ["paddle-signature"] },
   },
   square: {
+    signs: { url: true },
     build: firstPresent(
       bodyHmac("x-square-hmacsha256-signature", "sha256", "base64", "", "{url}{body}"),
       bodyHmac("x-square-signature", "sha1", "base64", "", "{url}{body}"),
@@ -129,6 +139,7 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
     defaults: { dedupe: [json("event_id")], eventType: [json("type")], forwardHeaders: ["x-square-hmacsha256-signature", "x-square-signature"] },
   },
   mailgun: {
+    signs: { timestamp: true },
     build: (s) => mailgunVerifier(s.secrets, s.toleranceSec),
     defaults: { dedupe: [json("signature.token")], eventType: [json("event-data.event")], forwardHeaders: [] },
   },
@@ -147,6 +158,7 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
     defaults: { dedupe: [json("id")], eventType: [json("eventType")], forwardHeaders: ["poynt-webhook-signature"] },
   },
   point: {
+    signs: { timestamp: true },
     build: (s) => keyValueVerifier("point", s.secrets, s.toleranceSec),
     defaults: { dedupe: [], eventType: [json("eventType")], forwardHeaders: ["point-signature"] },
   },
