@@ -78,15 +78,18 @@ export class IngestFirst {
    * How many more attempts may start in this round, `inFlight` being in
    * flight and `ceiling` the most the targets' concurrency allows: Infinity
    * without a cap; 0 while capped and either full or waiting for the next
-   * period's round (roundWait, returned as `waitMs`).
+   * period's round. While capped, `againInMs` says when to ask again even if
+   * nothing else happens: the cap moves only when asked, and a relay whose
+   * backlog just drained asks nothing until its next poll, staying capped
+   * (and saying so in /metrics) for seconds after the burst.
    */
-  budget(inFlight: number, ceiling: number): { slots: number; waitMs: number } {
+  budget(inFlight: number, ceiling: number): { slots: number; againInMs: number } {
     const cap = this.cap(inFlight, ceiling);
     this.#note(cap);
-    if (cap === Infinity) return { slots: Infinity, waitMs: 0 };
-    if (cap - inFlight <= 0) return { slots: 0, waitMs: 0 };
+    if (cap === Infinity) return { slots: Infinity, againInMs: 0 };
+    if (cap - inFlight <= 0) return { slots: 0, againInMs: this.#periodMs };
     const waitMs = this.roundWait();
-    return waitMs > 0 ? { slots: 0, waitMs } : { slots: cap - inFlight, waitMs: 0 };
+    return waitMs > 0 ? { slots: 0, againInMs: waitMs } : { slots: cap - inFlight, againInMs: this.#periodMs };
   }
 
   /**

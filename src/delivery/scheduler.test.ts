@@ -186,6 +186,29 @@ test("while deliveries yield, slots freed within a period wait for the next peri
   expect(await scheduler.tick()).toBe(2);
 });
 
+test("once a burst is over, the cap relaxes without rounds of its own: an idle relay stops yielding within a few periods", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const backlog = { n: 40 };
+  const target = recordingTarget(cleanups);
+  // Real time, short periods, and a poll far away: nothing but the scheduler's own wake-ups runs a round.
+  const { scheduler } = await setup([targetConfig("t", target.url, { concurrency: 16 })], {
+    pollMs: 3_600_000,
+    log: createLogger("info", (l) => lines.push(JSON.parse(l))),
+    ingestFirst: { backlog: () => backlog.n, busyAt: 16, floor: 2, periodMs: 20 },
+  });
+  await scheduler.start();
+  for (let i = 0; i < 3 && !scheduler.yielding(); i++) {
+    await Bun.sleep(25);
+    await scheduler.tick();
+  }
+  expect(scheduler.yielding()).toBe(true);
+  backlog.n = 0;
+  // 2 → 4 → 8 → 16 (the ceiling): four periods; allow ten.
+  await Bun.sleep(200);
+  expect(scheduler.yielding()).toBe(false);
+  expect(lines.filter((l) => l.msg === "deliveries yielded to queueing ingest requests")).toHaveLength(1);
+});
+
 test("a burst is logged once it is over, and a second burst within the minute adds no line of its own", async () => {
   const lines: Record<string, unknown>[] = [];
   const backlog = { n: 0 };

@@ -172,7 +172,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     let budget = Number.POSITIVE_INFINITY;
     if (ingestFirst) {
       const b = ingestFirst.budget(slots.total(), ceiling);
-      if (b.waitMs > 0) wakeIn(Math.ceil(b.waitMs));
+      if (b.againInMs > 0) wakeIn(Math.ceil(b.againInMs));
       if (b.slots <= 0) return null;
       budget = b.slots;
     }

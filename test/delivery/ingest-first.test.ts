@@ -98,9 +98,13 @@ to = ["app"]
   while (acked.some((id) => !delivered.has(id)) && performance.now() < deadline) await Bun.sleep(100);
   expect(acked.filter((id) => !delivered.has(id))).toEqual([]);
   expect(maxInFlight).toBeLessThanOrEqual(16);
+  // The cap relaxes a period at a time once the queue is gone (2 → 4 → 8 → 16: ~0.4 s), with or
+  // without deliveries left to make; the episode's log line is written when it ends.
+  const relaxedBy = performance.now() + 3_000;
+  while ((await gauge("hookrelay_delivery_yielding")) !== 0 && performance.now() < relaxedBy) await Bun.sleep(50);
+  expect(await gauge("hookrelay_delivery_yielding")).toBe(0);
   const line = relay.logs().split("\n").find((l) => l.includes("deliveries yielded to queueing ingest requests"));
   expect(line).toBeDefined();
   expect(JSON.parse(line!).lowestInFlight).toBeLessThanOrEqual(4);
-  expect(await gauge("hookrelay_delivery_yielding")).toBe(0);
   expect(await gauge("hookrelay_deliveries_in_flight")).toBe(0);
 }, 90_000);
