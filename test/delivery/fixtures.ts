@@ -84,6 +84,7 @@ export function targetConfig(name: string, url: string, over: Partial<TargetConf
     headers: [],
     auth: null,
     tls: null,
+    format: "raw",
     ...over,
   };
 }
