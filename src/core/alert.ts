@@ -112,7 +112,7 @@ export function targetAlerts(name: string, before: TargetCondition | undefined, 
   };
   if (now === "disabled") {
     const reason = s?.disabledReason ?? "unknown";
-    const message = `target ${name} was disabled (${s?.disabledBy === "gone" ? "it answered 410 Gone" : "failing for too long"}): ${reason}; its deliveries wait, paused, until it is enabled`;
+    const message = `target ${name} was disabled: ${reason}; its deliveries wait, paused, until it is enabled`;
     return [{ type: "target.disabled", subject: name, message, atMs, resolved: false, condition: "target.disabled", details: { ...details, disabledBy: s?.disabledBy ?? null, reason } }];
   }
   if (now === "circuit_open") {
