@@ -349,3 +349,19 @@ test("a store that cannot commit is logged and counted, and its store.unwritable
   expect(alert).toMatchObject({ type: "store.unwritable", subject: "store", resolved: true, details: { reason: "full" } });
   expect(alert!.message).toStartWith("the store could not commit (full) for 3m, from ");
 });
+
+test("a new config's [alerts] replaces the old one in a running watcher (reload), keeping what it has seen", async () => {
+  const r = await setup([{ name: "orders", script: () => ({ status: 410 }) }, { name: "ops" }, { name: "pager" }], 'to = ["ops"]\non = ["queue.stale"]');
+  await submitEvent(r.store, { targets: ["orders"], receivedAt: r.clock() });
+  await r.settle();
+  expect(r.target("ops").received).toHaveLength(0); // target.disabled is not on
+  r.watch.reconfigure({ ...r.config, alerts: { ...r.config.alerts!, to: ["pager"], on: ["target.disabled", "target.recovered"] } });
+  r.clock.advance(MIN);
+  await r.settle();
+  expect(r.target("ops").received).toHaveLength(0);
+  expect(alertsOf(r.target("pager").received).map((a) => [a.type, a.subject])).toEqual([["target.disabled", "orders"]]);
+  r.watch.reconfigure({ ...r.config, alerts: null });
+  await r.scheduler.enableTarget("orders");
+  await r.settle();
+  expect(r.target("pager").received).toHaveLength(1); // alerts off: no recovered notice
+});
