@@ -58,6 +58,14 @@ test("a target answering 410 sends a signed target.disabled alert, and enabling 
       ["hookrelay", "target.disabled"],
     ]);
     expect(orders.hits.length).toBe(2); // the paused delivery went out after enable
+    // An alert's event page and API detail show it like any event: its body and its delivery to ops.
+    const id = ops.hits[0]!.webhookId;
+    const detail = await adminJson<{ source: string; deliveries: { target: string; status: string }[] }>(relay.adminUrl, `/api/events/${id}`);
+    expect(detail.source).toBe("hookrelay");
+    expect(detail.deliveries.map((d) => [d.target, d.status])).toEqual([["ops", "delivered"]]);
+    const page = await fetch(`${relay.adminUrl}/events/${id}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("target.disabled");
   } finally {
     await relay.stop();
     orders.stop();
