@@ -2,12 +2,11 @@
  * Alerts in process: a real SQLite store with the real migrations, the real
  * delivery scheduler on a fake clock, real recording targets on 127.0.0.1,
  * the official `standardwebhooks` library as the oracle for the alert's
- * signature, and the alert watcher driven by check() instead of its timer.
+ * signature (fixtures.ts verify), and the alert watcher driven by check() instead of its timer.
  */
-import { afterEach, expect, setSystemTime, test } from "bun:test";
+import { afterEach, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { join } from "node:path";
-import { Webhook } from "standardwebhooks";
 import { AlertWatch } from "../../src/alerts/alert-watch.ts";
 import { createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
@@ -17,7 +16,7 @@ import { silentLogger } from "../../src/log/logger.ts";
 import { createRelayMetrics, type RelayMetrics } from "../../src/metrics/relay-metrics.ts";
 import type { Store } from "../../src/store/index.ts";
 import { disableTarget } from "../../src/store/target-state.ts";
-import { fakeClock, recordingTarget, runCleanups, SECRET, storeAt, submitEvent, tempDir, type Received, type Reply } from "../delivery/fixtures.ts";
+import { fakeClock, recordingTarget, runCleanups, SECRET, storeAt, submitEvent, tempDir, verify, type Received, type Reply } from "../delivery/fixtures.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(() => runCleanups(cleanups));
@@ -103,18 +102,6 @@ async function setup(targets: TargetSpec[], alerts: string) {
 
 type AlertJson = { type: string; subject: string; message: string; at: string; resolved: boolean; details: Record<string, unknown> };
 const alertsOf = (received: Received[]) => received.map((r) => JSON.parse(new TextDecoder().decode(r.body)) as AlertJson);
-
-/** Verifies with the official library, its clock set to the (fake) time of the attempt. */
-function verify(rec: Received) {
-  const h: Record<string, string> = {};
-  rec.headers.forEach((v, k) => (h[k] = v));
-  setSystemTime(new Date(Number(h["webhook-timestamp"]) * 1000));
-  try {
-    return new Webhook(SECRET).verify(Buffer.from(rec.body), h);
-  } finally {
-    setSystemTime();
-  }
-}
 
 const metric = (m: RelayMetrics, line: string) => m.render().then((text) => text.split("\n").find((l) => l.startsWith(line)));
 const value = async (m: RelayMetrics, series: string) => Number((await metric(m, `${series} `))?.split(" ")[1] ?? 0);
