@@ -3,6 +3,7 @@
  * delivery engine, and a stop() that drains in the order that loses nothing
  * (stop accepting → finish store writes → end in-flight attempts → close store).
  */
+import { AlertWatch } from "../alerts/alert-watch.ts";
 import { createApp } from "../app.ts";
 import type { Config, ListenAddress } from "../config/types.ts";
 import { createDeliveryEngine } from "../delivery/engine.ts";
@@ -11,6 +12,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
 import { startRetentionRunner } from "../store/retention.ts";
 import { listenProblem } from "./listen-address.ts";
+import { ALERT_SOURCE } from "../core/alert.ts";
 
 export interface RunningRelay {
   ok: true;
@@ -28,7 +30,17 @@ const urlOf = (a: ListenAddress, port: number) =>
 export async function startRelay(opts: { config: Config; store: Store; log: Logger }): Promise<RunningRelay | { ok: false; error: string }> {
   const { config, store, log } = opts;
   const metrics = createRelayMetrics({ config, store, nowMs: Date.now });
-  const delivery = createDeliveryEngine({ config, store, log, onAttempt: metrics.onAttempt });
+  // Built whatever the config says, so that a reloaded config can turn alerts on (reconfigure).
+  const alerts = new AlertWatch({ store, config, clock: Date.now, log, engine: () => delivery, counts: metrics });
+  const delivery = createDeliveryEngine({
+    config,
+    store,
+    log,
+    onAttempt: (r) => {
+      metrics.onAttempt(r);
+      alerts.onAttempt(r);
+    },
+  });
   metrics.watchDelivery(delivery);
   const app = createApp({ config, store, log, delivery, metrics });
   const { listen, adminListen, maxBodyBytes } = config.server;
@@ -51,11 +63,16 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     return { ok: false, error: listenProblem(adminListen, err) };
   }
   app.delivery?.start();
+  alerts.start();
   const retention = startRetentionRunner({
     // Deletes go through the writer in small batches: purging never waits on our own writer.
     db: store,
     retentionMs: config.store.retentionMs,
-    dedupeWindowMs: Object.fromEntries(config.sources.map((s) => [s.name, s.dedupeWindowMs])),
+    dedupeWindowMs: Object.fromEntries([
+      ...config.sources.map((s) => [s.name, s.dedupeWindowMs] as const),
+      // An alert is the original its repeats are debounced against (alert-sender.ts).
+      ...(config.alerts ? [[ALERT_SOURCE, config.alerts.repeatAfterMs] as const] : []),
+    ]),
     nowMs: Date.now,
     log,
   });
@@ -87,6 +104,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
       await retention.stop();
       await store.writer.flushed();
       await app.delivery?.stop();
+      // After the engine: the last attempts' delivery.failed alerts are stored before the store closes.
+      await alerts.stop();
       await app.adminApp.stop(true);
       await store.close();
     },

@@ -47,6 +47,13 @@ export const DEFAULTS = {
     disable_after: "3d",
     ordered: false,
     enabled: true,
+    format: "raw",
+  },
+  alerts: {
+    /** queue.stale: a target's oldest pending delivery is older than this. */
+    stale_after: "15m",
+    /** The same alert (kind + subject) at most once per this. */
+    repeat_after: "1h",
   },
 } as const;
 

@@ -136,6 +136,7 @@ to = ["t"]
       headers: [],
       auth: null,
       tls: null,
+      format: "raw",
     });
     expect(config.routes).toEqual([{ from: "s", to: ["t"], eventTypes: null }]);
     expect(warnings).toEqual(["targets[0].signing: no signing secret; deliveries carry no webhook-signature"]);

@@ -15,6 +15,7 @@ import type { Config, ListenAddress, RouteConfig, SourceConfig, TargetConfig } f
 import { formatPath, isTable, type Path } from "./key-path.ts";
 import { buildVerifySpec, type Report } from "./verify-spec.ts";
 import { checkTargetCredentials, targetCredentials } from "./target-credentials.ts";
+import { buildAlerts, checkReservedSourceNames } from "./alerts.ts";
 
 export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[]; warnings?: string[] };
 
@@ -196,6 +197,11 @@ class ConfigBuilder {
     this.checkServer(server.value ?? {}, rawAdmin?.token !== undefined, admin.value?.token);
     this.checkUniqueNames("sources", rawSources);
     this.checkUniqueNames("targets", rawTargets);
+    checkReservedSourceNames(rawSources, (path, message) => this.problem(path, message));
+    const rawAlerts = raw.alerts;
+    const alerts = rawAlerts === undefined || table("alerts") === undefined ? null : this.parse(s.alerts, rawAlerts, ["alerts"]);
+    // Partial: `to` is checked even when another key of [alerts] has a problem.
+    const alertsConfig = alerts?.value?.to ? buildAlerts(alerts.value, rawAlerts, rawTargets, (path, message) => this.problem(path, message)) : null;
 
     const sourceConfigs = sources.map((src, i) => (src.value ? this.buildSource(src, i, server, rawSources[i]) : null));
     const targetConfigs = targets.map((tgt, i) => (tgt.value ? this.buildTarget(tgt, i, rawTargets[i], server.value?.listen) : null));
@@ -204,9 +210,10 @@ class ConfigBuilder {
       rawRoutes,
       namesOf(rawSources),
       namesOf(rawTargets),
+      new Set(alerts?.value?.to ?? []),
     );
 
-    if (this.problems.length > 0 || !root.ok || !server.ok || !store.ok || !admin.ok || !logLevel.ok) {
+    if (this.problems.length > 0 || !root.ok || !server.ok || !store.ok || !admin.ok || !logLevel.ok || alerts?.ok === false) {
       return { ok: false, problems: this.problems, warnings: this.warnings };
     }
     const [srv, sto, adm] = [server.value!, store.value!, admin.value!];
@@ -228,6 +235,7 @@ class ConfigBuilder {
         sources: sourceConfigs as SourceConfig[],
         targets: targetConfigs as TargetConfig[],
         routes: routeConfigs,
+        alerts: alertsConfig,
       },
     };
   }
@@ -357,6 +365,7 @@ class ConfigBuilder {
       disableAfterMs: tgt.disable_after,
       enabled: tgt.enabled,
       ...targetCredentials(tgt),
+      format: tgt.format,
     };
   }
 
@@ -365,6 +374,8 @@ class ConfigBuilder {
     rawRoutes: unknown[],
     sourceNames: Set<string>,
     targetNames: Set<string>,
+    /** Targets that get events without a route (alert targets). */
+    unrouted: Set<string>,
   ): RouteConfig[] {
     const out: RouteConfig[] = [];
     const routedSources = new Set<string>();
@@ -391,7 +402,7 @@ class ConfigBuilder {
       if (!routedSources.has(name)) this.warnings.push(`source "${name}": no route; its events are stored but not forwarded`);
     }
     for (const name of targetNames) {
-      if (!routedTargets.has(name)) this.warnings.push(`target "${name}": no route sends to it`);
+      if (!routedTargets.has(name) && !unrouted.has(name)) this.warnings.push(`target "${name}": no route sends to it`);
     }
     return out;
   }

@@ -15,6 +15,7 @@ import { parseValueRef } from "../core/value-ref.ts";
 import { parseRouteFilter, type RouteFilter } from "../core/route-filter.ts";
 import { didYouMean } from "./did-you-mean.ts";
 import { pem, targetHeaders } from "./target-credentials.ts";
+import { ALERT_KINDS } from "../core/alert.ts";
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 export const SCHEMES = ["hmac", "shared-secret", "basic", "none"] as const;
@@ -322,6 +323,7 @@ export function createSchemas(ctx: Ctx) {
       }),
     ),
     tls: v.optional(tbl({ ca: v.optional(pem("certificates", ctx)), cert: v.optional(pem("certificates", ctx)), key: v.optional(pem("private key", ctx)) })),
+    format: v.optional(oneOf(["raw", "slack"], '"raw" or "slack"'), DEFAULTS.target.format),
   });
 
   const route = tbl({
@@ -329,6 +331,17 @@ export function createSchemas(ctx: Ctx) {
     to: stringList("a target name"),
     event_types: v.optional(stringList("an event type glob")),
     filter: v.optional(routeFilter()),
+  });
+
+  // Which targets exist is checked in load.ts (alerts.ts), like a route's `to`.
+  const alerts = tbl({
+    to: stringList("a target name"),
+    on: v.optional(
+      v.array(oneOf(ALERT_KINDS, `an alert kind (${ALERT_KINDS.join(", ")})`), expected("a list of alert kinds")),
+      [...ALERT_KINDS],
+    ),
+    stale_after: v.optional(duration(), DEFAULTS.alerts.stale_after),
+    repeat_after: v.optional(duration(), DEFAULTS.alerts.repeat_after),
   });
 
   const table = (what: string) => v.record(v.string(), v.unknown(), expected(what));
@@ -342,6 +355,7 @@ export function createSchemas(ctx: Ctx) {
     sources: v.optional(tables("[[sources]] tables")),
     targets: v.optional(tables("[[targets]] tables")),
     routes: v.optional(tables("[[routes]] tables")),
+    alerts: v.optional(table("an [alerts] table")),
   });
 
   /** The whole raw config as one schema (load.ts parses it section by section). */
@@ -353,9 +367,10 @@ export function createSchemas(ctx: Ctx) {
     sources: v.optional(v.array(source), []),
     targets: v.optional(v.array(target), []),
     routes: v.optional(v.array(route), []),
+    alerts: v.optional(alerts),
   });
 
-  return { root, server, store, admin, logLevel, verify, source, target, route, config };
+  return { root, server, store, admin, logLevel, verify, source, target, route, alerts, config };
 }
 
 export type Schemas = ReturnType<typeof createSchemas>;
@@ -364,3 +379,4 @@ export type RawSource = v.InferOutput<Schemas["source"]>;
 export type RawTarget = v.InferOutput<Schemas["target"]>;
 export type RawRoute = v.InferOutput<Schemas["route"]>;
 export type RawServer = v.InferOutput<Schemas["server"]>;
+export type RawAlerts = v.InferOutput<Schemas["alerts"]>;

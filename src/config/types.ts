@@ -1,3 +1,4 @@
+import type { AlertKind } from "../core/alert.ts";
 import type { RouteFilter } from "../core/route-filter.ts";
 import type { RetryPolicy, ValueRef, VerifySpec } from "../core/types.ts";
 
@@ -45,6 +46,8 @@ export interface TargetConfig {
   headers: [string, string][];
   auth: TargetAuth | null;
   tls: TargetTls | null;
+  /** "raw": the stored request's bytes; "slack": a `{"text": …}` summary (core/slack-format.ts). */
+  format: "raw" | "slack";
 }
 
 /** How a push target's requests carry credentials (one kind per target). */
@@ -94,4 +97,17 @@ export interface Config {
   sources: SourceConfig[];
   targets: TargetConfig[];
   routes: RouteConfig[];
+  /** [alerts] (SPEC.md "Alerts"); null: no alerts. */
+  alerts: AlertsConfig | null;
+}
+
+/** Who is told when a target dies, and of what. */
+export interface AlertsConfig {
+  /** Push targets that receive alerts. */
+  to: string[];
+  on: AlertKind[];
+  /** queue.stale: a target's oldest pending delivery is older than this. */
+  staleAfterMs: number;
+  /** The same alert (kind + subject) at most once per this. */
+  repeatAfterMs: number;
 }

@@ -15,6 +15,7 @@
 import type { TargetConfig } from "../config/types.ts";
 import { decideOutcome, type Decision, type SendResult } from "../core/delivery-outcome.ts";
 import { makeId } from "../core/ids.ts";
+import { slackBody } from "../core/slack-format.ts";
 import type { Logger } from "../log/logger.ts";
 import type { LeasedDelivery, OutcomeRecord } from "../store/deliveries.ts";
 import type { TargetState } from "../store/target-state.ts";
@@ -45,10 +46,13 @@ export interface AttemptReport {
   target: string;
   deliveryId: string;
   eventId: string;
+  source: string;
+  eventType: string | null;
   attempt: number;
   status: OutcomeRecord["status"];
   statusCode: number | null;
   durationMs: number;
+  error: string | null;
 }
 
 /** What an attempt needs from the engine around it. */
@@ -93,12 +97,20 @@ export async function runAttempt(ctx: AttemptContext, target: DeliveryTarget, d:
   }
 }
 
-/** The request of attempt number `attempt`, signed now; null when the event was erased (nothing to send). */
+/**
+ * The request of attempt number `attempt`, signed now; null when the event was erased (nothing to send).
+ * A slack-format target gets a `{"text": …}` summary instead of the stored request (no provider headers,
+ * no Content-Encoding), signed like any body.
+ */
 function prepare(ctx: AttemptContext, target: DeliveryTarget, d: LeasedDelivery, attempt: number, nowMs: number): PreparedAttempt | null {
   if (d.body === null) return null;
-  const body = d.body;
-  const headers = buildOutboundHeaders({ ...d, body }, { attempt, nowMs, keys: target.keys, forwardHeaders: ctx.forwardHeaders(d.source) });
-  return { delivery: d, attempt, headers, body };
+  const sent =
+    target.config.format === "slack"
+      ? { ...d, body: slackBody({ ...d, body: d.body }), contentType: "application/json", headers: [] }
+      : { ...d, body: d.body };
+  const forwardHeaders = target.config.format === "slack" ? [] : ctx.forwardHeaders(d.source);
+  const headers = buildOutboundHeaders(sent, { attempt, nowMs, keys: target.keys, forwardHeaders });
+  return { delivery: d, attempt, headers, body: sent.body };
 }
 
 /** The outcome row: the attempt made (if any) and the delivery's next state, fenced by the lease. */
@@ -141,7 +153,18 @@ function report(ctx: AttemptContext, d: LeasedDelivery, attempt: number, sent: S
     ctx.log.debug("attempt not made; the delivery goes back to the queue", { ...fields, status: decision.status });
     return;
   }
-  ctx.onAttempt?.({ target: d.target, deliveryId: d.id, eventId: d.eventId, attempt, status: decision.status, statusCode: fields.statusCode, durationMs: sent.durationMs });
+  ctx.onAttempt?.({
+    target: d.target,
+    deliveryId: d.id,
+    eventId: d.eventId,
+    source: d.source,
+    eventType: d.eventType,
+    attempt,
+    status: decision.status,
+    statusCode: fields.statusCode,
+    durationMs: sent.durationMs,
+    error: decision.error,
+  });
   if (!recorded.updated) ctx.log.warn("attempt finished after its lease was lost", fields);
   else if (decision.status === "delivered") ctx.log.info("delivered", fields);
   else if (decision.status === "failed") ctx.log.warn("delivery failed", fields);

@@ -5,6 +5,7 @@
  * masked here, once, for both.
  */
 import type { Config, TargetConfig } from "../config/types.ts";
+import { mismatchWarning } from "../core/alert.ts";
 import { maskHeaders, redactedValue } from "../core/header-mask.ts";
 import type { EventDetail, EventSummary, RejectionRow } from "../store/admin-queries.ts";
 import type { SourceStats, TargetStats } from "../store/admin-stats.ts";
@@ -188,7 +189,6 @@ export function publicBaseUrl(config: Config, request: Request, boundPort: numbe
 /** One source's endpoint, counts and mismatch warning. */
 export function sourceJson(config: Config, s: SourceStats, baseUrl: string) {
   const src = config.sources.find((x) => x.name === s.name)!;
-  const windowMin = Math.round(s.windowMs / 60_000);
   return {
     name: s.name,
     endpoint: `${baseUrl}/in/${s.name}`,
@@ -199,10 +199,7 @@ export function sourceJson(config: Config, s: SourceStats, baseUrl: string) {
     lastReceivedAt: iso(s.lastReceivedAt),
     lastRejectedAt: iso(s.lastRejectedAt),
     recent: { windowMs: s.windowMs, received: s.recentReceived, mismatches: s.recentMismatches },
-    mismatchWarning: s.mismatchSpike
-      ? `${s.recentMismatches} signature mismatches in the last ${windowMin} min against ${s.recentReceived} accepted: ` +
-        "the secret was probably rotated on one side only (provider or config)."
-      : null,
+    mismatchWarning: s.mismatchSpike ? mismatchWarning({ mismatches: s.recentMismatches, accepted: s.recentReceived, windowMs: s.windowMs }) : null,
   };
 }
 /** A source as the API returns it. */

@@ -7,6 +7,7 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
+import { ALERT_SOURCE } from "../core/alert.ts";
 import { getEvent, getRejection, listEvents, listRejections } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
@@ -110,7 +111,7 @@ export function uiController(opts: AdminControllerOptions) {
     .onBeforeHandle(({ request, server }) => guardPage(auth, request, requestClientKey(server, request)))
     .get("/", async ({ query }) => {
       const raw = ONE_QUERY(query);
-      const lists = { sources: config.sources.map((s) => s.name).concat("_test"), targets: config.targets.map((t) => t.name) };
+      const lists = { sources: config.sources.map((s) => s.name).concat(ALERT_SOURCE, "_test"), targets: config.targets.map((t) => t.name) };
       let error: string | null = null;
       let data = { events: [] as ReturnType<typeof eventJson>[], nextCursor: null as string | null };
       try {

@@ -27,6 +27,8 @@ export interface RelayMetrics {
   recordAttempt(target: string, status: AttemptStatus, durationMs: number): void;
   /** Adapter for the delivery engine's `onAttempt` hook. */
   onAttempt(report: { target: string; status: AttemptStatus; durationMs: number }): void;
+  /** An alert condition found (raised), stored for the alert targets (sent), or not sent and why (suppressed). */
+  alert(kind: string, outcome: "raised" | "sent" | "suppressed", reason?: string): void;
   /** Gauges of this process's delivery engine: attempts in flight, and whether they yield to ingest. */
   watchDelivery(engine: { inFlight(): number; yielding(): boolean }): void;
   /** The exposition text. */
@@ -46,6 +48,15 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
     ["target", "outcome"],
   );
   const latency = registry.histogram("hookrelay_attempt_duration_seconds", "Delivery attempt duration.", ["target"], LATENCY_BUCKETS_SEC);
+  const alerts = {
+    raised: registry.counter("hookrelay_alerts_raised_total", "Alert conditions found by this process, by kind.", ["kind"]),
+    sent: registry.counter("hookrelay_alerts_sent_total", "Alerts stored as events of the source hookrelay for the alert targets, by kind.", ["kind"]),
+    suppressed: registry.counter(
+      "hookrelay_alerts_suppressed_total",
+      "Alerts not sent, by kind and reason (repeat_after, about_alert_target, store_unwritable, outbox_full).",
+      ["kind", "reason"],
+    ),
+  };
   // Zero series from the start, so rate() and absent-series alerts work before the first event.
   for (const s of config.sources) {
     received.inc({ source: s.name }, 0);
@@ -87,6 +98,7 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
     received: (source) => received.inc({ source }),
     rejected: (source, reason) => rejected.inc({ source, reason }),
     duplicate: (source) => duplicates.inc({ source }),
+    alert: (kind, outcome, reason) => (outcome === "suppressed" ? alerts.suppressed.inc({ kind, reason: reason ?? "" }) : alerts[outcome].inc({ kind })),
     recordAttempt,
     onAttempt: (r) => recordAttempt(r.target, r.status, r.durationMs),
     watchDelivery(engine) {

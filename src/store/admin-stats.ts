@@ -64,9 +64,47 @@ export async function sourceStats(client: Client, names: string[], nowMs: number
       windowMs,
       recentReceived,
       recentMismatches,
-      // Stored rejections are rate-limited (10/s per source), so compare against a fifth of the accepted.
-      mismatchSpike: recentMismatches >= 5 && recentMismatches * 5 >= recentReceived,
+      mismatchSpike: isMismatchSpike(recentMismatches, recentReceived),
     });
+  }
+  return out;
+}
+
+/** Many recent mismatches against few accepted requests: a secret rotated on one side only, most likely. */
+export function isMismatchSpike(mismatches: number, accepted: number): boolean {
+  // Stored rejections are rate-limited (10/s per source), so compare against a fifth of the accepted.
+  return mismatches >= 5 && mismatches * 5 >= accepted;
+}
+
+/**
+ * The sources whose last `windowMs` is a mismatch spike, with its figures.
+ * Cheaper than sourceStats for a check that runs every few seconds: the
+ * accepted requests are counted only for a source with mismatches, and
+ * only as far as the spike rule needs.
+ */
+export async function mismatchSpikes(
+  client: Client,
+  names: string[],
+  nowMs: number,
+  windowMs: number,
+): Promise<Map<string, { mismatches: number; accepted: number }>> {
+  const out = new Map<string, { mismatches: number; accepted: number }>();
+  const since = nowMs - windowMs;
+  const reasons = MISMATCH_REASONS.map(() => "?").join(",");
+  for (const name of names) {
+    const m = await client.execute({
+      sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
+      args: [name, since, ...MISMATCH_REASONS],
+    });
+    const mismatches = Number(m.rows[0]!.c);
+    if (!isMismatchSpike(mismatches, 0)) continue;
+    // Past mismatches × 5 accepted it is no spike, whatever the exact count.
+    const a = await client.execute({
+      sql: "SELECT count(*) AS c FROM (SELECT 1 FROM events WHERE source = ? AND id >= ? LIMIT ?)",
+      args: [name, makeId("evt", since, new Uint8Array(10)), mismatches * 5 + 1],
+    });
+    const accepted = Number(a.rows[0]!.c);
+    if (isMismatchSpike(mismatches, accepted)) out.set(name, { mismatches, accepted });
   }
   return out;
 }

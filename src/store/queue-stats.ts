@@ -23,3 +23,21 @@ export async function queueStats(client: Client): Promise<QueueStat[]> {
   );
   return rs.rows.map((r) => ({ target: String(r.target), depth: Number(r.depth), oldestCreatedAt: Number(r.oldest) }));
 }
+
+/**
+ * created_at of each target's oldest delivery waiting to be delivered
+ * (pending, or being attempted: a retry in flight is still waiting); targets
+ * with none are absent. Two index lookups per target (deliveries_open), so a
+ * long queue costs no more than a short one.
+ */
+export async function oldestWaitingAt(client: Client, targets: string[]): Promise<Map<string, number>> {
+  if (targets.length === 0) return new Map();
+  const oldest = (status: string, i: number) => `SELECT min(created_at) AS t FROM deliveries WHERE status = '${status}' AND target = ?${i + 1}`;
+  const rs = await client.execute({
+    sql: targets.map((_, i) => `SELECT ?${i + 1} AS target, (SELECT min(t) FROM (${oldest("pending", i)} UNION ALL ${oldest("delivering", i)})) AS oldest`).join(" UNION ALL "),
+    args: targets,
+  });
+  const out = new Map<string, number>();
+  for (const r of rs.rows) if (r.oldest !== null) out.set(String(r.target), Number(r.oldest));
+  return out;
+}

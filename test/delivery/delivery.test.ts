@@ -3,13 +3,12 @@
  * real HTTP targets on port 0, the official `standardwebhooks` library as the
  * oracle, the scheduler driven by drain() and a fake clock.
  */
-import { afterEach, expect, setSystemTime, test } from "bun:test";
+import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Webhook } from "standardwebhooks";
 import type { TargetConfig } from "../../src/config/types.ts";
 import { createScheduler, type Scheduler } from "../../src/delivery/scheduler.ts";
 import type { Store } from "../../src/store/index.ts";
-import { fakeClock, recordingTarget, runCleanups, SECRET, storeAt, submitEvent, targetConfig, tempDir, type Received, type Reply } from "./fixtures.ts";
+import { fakeClock, recordingTarget, runCleanups, SECRET, storeAt, submitEvent, targetConfig, tempDir, verify, type Reply } from "./fixtures.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(() => runCleanups(cleanups));
@@ -20,18 +19,6 @@ async function setup(targets: TargetConfig[], extra: Partial<Parameters<typeof c
   const scheduler = createScheduler({ store, targets, clock, random: () => 0.5, pollMs: 60_000, ...extra });
   cleanups.unshift(() => scheduler.stop(100));
   return { clock, store, scheduler };
-}
-
-/** Verifies with the official library, its clock set to the (fake) time of the attempt. */
-function verify(rec: Received, secret = SECRET) {
-  const h: Record<string, string> = {};
-  rec.headers.forEach((v, k) => (h[k] = v));
-  setSystemTime(new Date(Number(h["webhook-timestamp"]) * 1000));
-  try {
-    return new Webhook(secret).verify(Buffer.from(rec.body), h);
-  } finally {
-    setSystemTime();
-  }
 }
 
 async function deliveryRows(store: Store) {

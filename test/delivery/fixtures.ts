@@ -4,12 +4,14 @@
  * a fake clock, and a recording target (Bun.serve on port 0) whose replies are
  * scripted per request.
  */
+import { setSystemTime } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TargetConfig } from "../../src/config/types.ts";
 import { makeId } from "../../src/core/ids.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
+import { Webhook } from "standardwebhooks";
 
 export const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -84,6 +86,7 @@ export function targetConfig(name: string, url: string, over: Partial<TargetConf
     headers: [],
     auth: null,
     tls: null,
+    format: "raw",
     ...over,
   };
 }
@@ -134,5 +137,17 @@ export async function runCleanups(cleanups: (() => void | Promise<void>)[]): Pro
     } catch {
       // best effort
     }
+  }
+}
+
+/** Verifies a received request with the official library, its clock set to the (fake) time of the attempt. */
+export function verify(rec: Received, secret = SECRET) {
+  const h: Record<string, string> = {};
+  rec.headers.forEach((v, k) => (h[k] = v));
+  setSystemTime(new Date(Number(h["webhook-timestamp"]) * 1000));
+  try {
+    return new Webhook(secret).verify(Buffer.from(rec.body), h);
+  } finally {
+    setSystemTime();
   }
 }

@@ -1,0 +1,140 @@
+/**
+ * Sends one alert: stores it as an event of the built-in source `hookrelay`
+ * through the store's writer (the same submit as ingest), with one delivery
+ * per alert target, so the delivery engine signs, leases and retries it like
+ * any event. Decides, in this order, who gets it and whether it goes at all:
+ *
+ * - never to the target it is about (no alert loops): when that leaves no
+ *   recipient, it is only logged and counted;
+ * - at most once per repeat_after for the same kind and subject: a memory of
+ *   what this process sent answers first, and the store decides for good (the
+ *   alert's dedupe key, with repeat_after as its window, inside the writer's
+ *   transaction): two relays on one store never both send it;
+ * - a store that cannot commit keeps it in a small outbox, sent by the next
+ *   check that finds the store writable.
+ */
+import { randomBytes } from "node:crypto";
+import type { AlertsConfig } from "../config/types.ts";
+import { ALERT_SOURCE, alertBody, alertEnabled, alertKey, type Alert, type AlertKind } from "../core/alert.ts";
+import { makeId } from "../core/ids.ts";
+import type { Logger } from "../log/logger.ts";
+import type { IngestItem, Writer } from "../store/index.ts";
+
+/** Why an alert was not sent (the `reason` label of hookrelay_alerts_suppressed_total). */
+export type SuppressedReason = "repeat_after" | "about_alert_target" | "store_unwritable" | "outbox_full";
+
+/** Where alert counts go (metrics/relay-metrics.ts). */
+export interface AlertCounts {
+  alert(kind: AlertKind, outcome: "raised" | "sent" | "suppressed", reason?: SuppressedReason): void;
+}
+
+/** What the sender needs around it. */
+export interface AlertSenderDeps {
+  writer: Writer;
+  log: Logger;
+  /** Whether new deliveries to a target start paused (it is disabled). */
+  isPaused(target: string): boolean;
+  /** Alert deliveries were written: look for due work now. */
+  wake(): void;
+  counts?: AlertCounts;
+}
+
+/** Alerts kept while the store cannot commit; past this the oldest go (counted). */
+const OUTBOX_MAX = 100;
+
+/** Stores alerts for the alert targets, debounced and loop-free (see the file comment). */
+export class AlertSender {
+  /** When this process last stored (or found stored) each alert key. */
+  #lastSent = new Map<string, number>();
+  #outbox: { alert: Alert; to: string[] }[] = [];
+
+  constructor(private readonly deps: AlertSenderDeps) {}
+
+  /**
+   * Raises `a` under `config`: counted, then sent, debounced or suppressed.
+   * `about` is the target the alert concerns, never a recipient. `repeat`: a
+   * condition that persists, raised again by every check; it is let through
+   * (and counted) only once repeat_after has passed.
+   */
+  async send(a: Alert, config: AlertsConfig, about: string | null, repeat = false): Promise<void> {
+    if (!alertEnabled(a, config.on)) return;
+    const counts = this.deps.counts;
+    const key = alertKey(a);
+    const last = this.#lastSent.get(key);
+    // <= as in the store's dedupe window (group-commit.ts): the same instant is still inside it.
+    const inWindow = last !== undefined && a.atMs - last <= config.repeatAfterMs;
+    if (repeat && inWindow) return;
+    counts?.alert(a.type, "raised");
+    if (inWindow) {
+      counts?.alert(a.type, "suppressed", "repeat_after");
+      return;
+    }
+    const to = config.to.filter((t) => t !== about);
+    if (to.length === 0) {
+      // Its only recipient is the target it is about: an alert loop. Logged, counted, never sent.
+      this.#lastSent.set(key, a.atMs);
+      this.deps.log.warn("alert not sent: it is about the alert target itself", { type: a.type, subject: a.subject, message: a.message });
+      counts?.alert(a.type, "suppressed", "about_alert_target");
+      return;
+    }
+    await this.#store(a, to, config);
+  }
+
+  /** Sends what the outbox kept (the store is writable again); each that fails again goes back. */
+  async flush(config: AlertsConfig): Promise<void> {
+    for (const kept of this.#outbox.splice(0)) await this.#store(kept.alert, kept.to.filter((t) => config.to.includes(t)), config);
+  }
+
+  async #store(a: Alert, to: string[], config: AlertsConfig): Promise<void> {
+    const counts = this.deps.counts;
+    if (to.length === 0) return; // a new config took its recipients away
+    try {
+      const outcome = await this.deps.writer.submit(this.#item(a, to, config.repeatAfterMs));
+      this.#lastSent.set(alertKey(a), a.atMs);
+      if (outcome.kind === "duplicate") {
+        // Another relay on this store (or this one before a restart) sent it inside repeat_after.
+        counts?.alert(a.type, "suppressed", "repeat_after");
+        return;
+      }
+      counts?.alert(a.type, "sent");
+      this.deps.log.warn("alert", { type: a.type, subject: a.subject, resolved: a.resolved, event: outcome.id, to, message: a.message });
+      this.deps.wake();
+    } catch (err) {
+      this.#keep({ alert: a, to });
+      this.deps.log.error("alert not stored yet: the store cannot commit; sent once it can", { type: a.type, subject: a.subject, error: String(err) });
+    }
+  }
+
+  /** Forgets what was sent: a new config may have other targets or another repeat_after. */
+  forget(): void {
+    this.#lastSent.clear();
+  }
+
+  #keep(kept: { alert: Alert; to: string[] }): void {
+    this.#outbox.push(kept);
+    if (this.#outbox.length <= OUTBOX_MAX) return;
+    const dropped = this.#outbox.shift()!.alert;
+    this.deps.counts?.alert(dropped.type, "suppressed", "outbox_full");
+    this.deps.log.error("alert dropped: too many waiting for the store", { type: dropped.type, subject: dropped.subject });
+  }
+
+  #item(a: Alert, to: string[], repeatAfterMs: number): IngestItem {
+    const id = makeId("evt", a.atMs, randomBytes(10));
+    return {
+      id,
+      source: ALERT_SOURCE,
+      eventType: a.type,
+      dedupeKey: alertKey(a),
+      dedupeWindowMs: repeatAfterMs,
+      receivedAt: a.atMs,
+      method: "POST",
+      path: `/in/${ALERT_SOURCE}`,
+      query: "",
+      headers: [["content-type", "application/json"], ["user-agent", "hookrelay-alerts"]],
+      body: new TextEncoder().encode(alertBody(a)),
+      contentType: "application/json",
+      remoteAddr: null,
+      deliveries: to.map((target) => ({ id: makeId("dlv", a.atMs, randomBytes(10)), target, status: this.deps.isPaused(target) ? "paused" : "pending" })),
+    };
+  }
+}
