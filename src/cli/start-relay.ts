@@ -4,6 +4,8 @@
  * (stop accepting → finish store writes → end in-flight attempts → close store).
  */
 import { createApp } from "../app.ts";
+import type { ReloadOutcome } from "../config/config-diff.ts";
+import type { LoadResult } from "../config/load.ts";
 import type { Config, ListenAddress } from "../config/types.ts";
 import { createDeliveryEngine } from "../delivery/engine.ts";
 import { createRelayMetrics } from "../metrics/relay-metrics.ts";
@@ -18,6 +20,8 @@ export interface RunningRelay {
   adminUrl: string;
   publicPort: number;
   adminPort: number;
+  /** Re-reads the config file and applies it, or changes nothing (src/reload.ts). */
+  reload(): ReloadOutcome;
   stop(): Promise<void>;
 }
 
@@ -25,12 +29,18 @@ const urlOf = (a: ListenAddress, port: number) =>
   `http://${a.host === "0.0.0.0" || a.host === "::" ? "127.0.0.1" : a.host.includes(":") ? `[${a.host}]` : a.host}:${port}`;
 
 /** Listens on server.listen and server.admin_listen; an error value if either cannot be bound (a port is taken). */
-export async function startRelay(opts: { config: Config; store: Store; log: Logger }): Promise<RunningRelay | { ok: false; error: string }> {
+export async function startRelay(opts: {
+  config: Config;
+  store: Store;
+  log: Logger;
+  /** Reads and checks the config file again, for reloads; without it a reload is refused. */
+  readConfig?: () => LoadResult;
+}): Promise<RunningRelay | { ok: false; error: string }> {
   const { config, store, log } = opts;
   const metrics = createRelayMetrics({ config, store, nowMs: Date.now });
   const delivery = createDeliveryEngine({ config, store, log, onAttempt: metrics.onAttempt });
   metrics.watchDelivery(delivery);
-  const app = createApp({ config, store, log, delivery, metrics });
+  const app = createApp({ config, store, log, delivery, metrics, readConfig: opts.readConfig });
   const { listen, adminListen, maxBodyBytes } = config.server;
   // reusePort off (Elysia turns it on): a port held by another process is an error, never shared.
   try {
@@ -51,11 +61,17 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     return { ok: false, error: listenProblem(adminListen, err) };
   }
   app.delivery?.start();
+  const current = () => app.live.current().config;
   const retention = startRetentionRunner({
     // Deletes go through the writer in small batches: purging never waits on our own writer.
     db: store,
-    retentionMs: config.store.retentionMs,
-    dedupeWindowMs: Object.fromEntries(config.sources.map((s) => [s.name, s.dedupeWindowMs])),
+    // Read at each run: a reload's retention and dedupe windows apply from the next purge.
+    get retentionMs() {
+      return current().store.retentionMs;
+    },
+    get dedupeWindowMs() {
+      return Object.fromEntries(current().sources.map((s) => [s.name, s.dedupeWindowMs]));
+    },
     nowMs: Date.now,
     log,
   });
@@ -77,6 +93,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     adminUrl,
     publicPort,
     adminPort,
+    reload: () => app.reload(),
     async stop() {
       // Listen clients first: their open sockets would keep the public server from stopping.
       await app.listen.stop();

@@ -112,3 +112,6 @@ export function keepRunning(before: Config, after: Config): Config {
     logLevel: before.logLevel,
   };
 }
+
+/** What a reload answers: applied, with its changes, or refused with every problem (nothing changed). */
+export type ReloadOutcome = { ok: true; changes: ConfigChanges; warnings: string[] } | { ok: false; problems: string[] };
