@@ -10,7 +10,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { BINARY, startBinary } from "../support/binary.ts";
+import { BINARY, startBinary, until } from "../support/binary.ts";
 import { tempDir } from "../support/relay.ts";
 
 const NGINX = ["/usr/sbin/nginx", Bun.which("nginx")].find((p) => p && Bun.file(p).size > 0) ?? null;
@@ -22,16 +22,6 @@ afterAll(() => tmp.remove());
 const TOKEN = "listen-token-nginx-0123456789";
 // nginx connects to the relay from this address (proxy_bind): the relay trusts it, and only it.
 const PROXY_ADDR = "127.0.0.3";
-
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
 
 /** A free loopback port (nginx needs a number in its config). */
 function freePort(): Promise<number> {

@@ -8,23 +8,13 @@ import { afterAll, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startBinary, type RunningBinary } from "../support/binary.ts";
+import { startBinary, until, type RunningBinary } from "../support/binary.ts";
 import { tempDir } from "../support/relay.ts";
 
 const tmp = tempDir("hookrelay-reload-e2e-");
 afterAll(() => tmp.remove());
 
 const WHSEC = `whsec_${Buffer.alloc(24, 3).toString("base64")}`;
-
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
 
 function configText(o: { sources: { name: string; secret: string }[]; targetUrl: string; listen?: string; extra?: string }): string {
   return `
