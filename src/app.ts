@@ -4,6 +4,8 @@
  * by tests (which call `app.publicApp.handle(new Request(…))` in memory).
  */
 import { Elysia } from "elysia";
+import type { ReloadOutcome } from "./config/config-diff.ts";
+import type { LoadResult } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
 import { createListenHub, type ListenHub } from "./delivery/listen-hub.ts";
 import { adminController } from "./http/admin-controller.ts";
@@ -13,15 +15,16 @@ import { errorResponse, HttpError } from "./http/http-error.ts";
 import { ingestController } from "./http/ingest-controller.ts";
 import { listenController } from "./http/listen-controller.ts";
 import { metricsController } from "./http/metrics-controller.ts";
+import { resolveClientAddress } from "./http/client-address.ts";
 import { requireHost } from "./http/require-host.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
 import { RejectionLog } from "./ingest/rejection-log.ts";
-import { compileRoutes } from "./core/routing.ts";
-import { compileSources, type CompiledSource } from "./ingest/sources.ts";
+import { compileRuntimeConfig, LiveConfig } from "./ingest/runtime-config.ts";
 import type { Logger } from "./log/logger.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics/relay-metrics.ts";
 import type { LeaseClaim, LeasedDelivery } from "./store/deliveries.ts";
+import { reloadConfig } from "./reload.ts";
 import type { Store, StoreErrorCode } from "./store/index.ts";
 
 /** What the app needs from the delivery engine (src/delivery). */
@@ -37,6 +40,8 @@ export interface DeliveryEngine {
   launchClaimed(d: LeasedDelivery): void;
   /** Stop leasing, let in-flight attempts end (bounded), release leases. */
   stop(): Promise<void>;
+  /** A reloaded config's targets and forward headers (src/reload.ts). */
+  reconfigure?(config: Config): void;
   /** The connected `hookrelay listen` clients, when the engine carries listen targets. */
   listen?: ListenHub;
 }
@@ -49,11 +54,17 @@ export interface AppOptions {
   delivery?: DeliveryEngine;
   /** Pass one when the delivery engine was built first (its onAttempt feeds it); else one is made. */
   metrics?: RelayMetrics;
+  /** Reads and checks the config file again (SIGHUP, POST /api/reload); without it a reload is refused. */
+  readConfig?: () => LoadResult;
+  /** Parts built outside the app (the alert watch) that take a reloaded config, with the app's own. */
+  reconfigure?: ((config: Config) => void)[];
 }
 
 export interface App {
-  config: Config;
-  sources: Map<string, CompiledSource>;
+  /** The runtime config in force (config + what is compiled from it); replaced whole by reload(). */
+  live: LiveConfig;
+  /** Re-reads the config file: checked first, then applied at once, or nothing changes (src/reload.ts). */
+  reload(): ReloadOutcome;
   publicApp: Elysia<any, any, any, any, any, any, any>;
   adminApp: Elysia<any, any, any, any, any, any, any>;
   delivery: DeliveryEngine | null;
@@ -78,9 +89,8 @@ const UNWRITABLE: Record<StoreErrorCode, string> = {
 export function createApp(opts: AppOptions): App {
   const { config, store, log } = opts;
   const nowMs = opts.nowMs ?? Date.now;
-  // Compiled once: ingest routes by them, the admin side explains them.
-  const routes = compileRoutes(config.routes);
-  const sources = compileSources(config, routes);
+  // Compiled once per config: ingest routes by it, the admin side explains it; a reload replaces it whole.
+  const live = new LiveConfig(compileRuntimeConfig(config));
   const delivery = opts.delivery ?? null;
   const metrics = opts.metrics ?? createRelayMetrics({ config, store, nowMs });
   // Without an engine (tests of ingest alone) listen clients may connect, and get nothing.
@@ -104,31 +114,50 @@ export function createApp(opts: AppOptions): App {
     onRejected: (source, reason) => metrics.rejected(source, reason),
     onDuplicate: (source) => metrics.duplicate(source),
   };
+  const trustedProxies = () => live.current().trustedProxies;
   const publicApp = new Elysia()
-    .onRequest(requireHost(log, "public"))
+    .onRequest(requireHost(log, "public", ["/healthz"]))
+    .onRequest(resolveClientAddress(trustedProxies))
     // Anything that is not a route of ours gets the same JSON error shape.
     .onError(({ code, error, request }) => {
       if (code !== "NOT_FOUND") return errorResponse(error);
       // Methods Elysia's .all() does not route (PROPFIND, …) on a real source are still 405.
       const name = /^\/in\/([^/]+)\/?$/.exec(new URL(request.url).pathname)?.[1];
-      if (name !== undefined && sources.has(decodeURIComponent(name)))
+      if (name !== undefined && live.current().sources.has(decodeURIComponent(name)))
         return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
       return errorResponse(new HttpError(404, "not_found", "no such route; webhooks go to POST /in/<source>"));
     })
+    // For load balancers: no auth, nothing read, a few bytes.
+    .get("/healthz", () => new Response('{"ok":true}', { headers: { "content-type": "application/json" } }))
     .use(
       ingestController({
-        sources,
+        current: () => live.current(),
         deps,
         maxBodyBytes: config.server.maxBodyBytes,
-        readTimeoutMs: config.server.readTimeoutMs,
         maxInflightBytes: config.server.maxInflightBytes,
       }),
     )
     // Each listener counts failed tokens on its own: a public-port guesser does not shut admins out.
     .use(listenController({ hub: listen, limiter: new FailedAuthLimiter(nowMs), log }));
   const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs) });
+  const reload = () =>
+    reloadConfig({
+      live,
+      read: opts.readConfig ?? (() => ({ ok: false, problems: ["this relay was not started from a config file (hookrelay dev): nothing to reload"] })),
+      apply: [
+        (c) => delivery?.reconfigure?.(c),
+        // The engine's own hub is reconfigured by the engine.
+        (c) => listen !== delivery?.listen && listen.setTargets(c.targets),
+        (c) => adminAuth.setToken(c.admin.token),
+        (c) => metrics.reconfigure(c),
+        ...(opts.reconfigure ?? []),
+      ],
+      metrics,
+      log,
+    });
   const adminApp = new Elysia()
     .onRequest(requireHost(log, "admin", ["/healthz", "/readyz"]))
+    .onRequest(resolveClientAddress(trustedProxies))
     .get("/healthz", () => ({ ok: true }))
     .get("/readyz", async ({ set }) => {
       const reason = await store.unwritableReason();
@@ -137,6 +166,6 @@ export function createApp(opts: AppOptions): App {
       return { ok: false, store: UNWRITABLE[reason] };
     })
     .use(metricsController({ metrics, auth: adminAuth }))
-    .use(adminController({ config, store, sources, routes, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));
-  return { config, sources, publicApp, adminApp, delivery, metrics, listen, rejectionLog };
+    .use(adminController({ live, store, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload }));
+  return { live, reload, publicApp, adminApp, delivery, metrics, listen, rejectionLog };
 }

@@ -1,10 +1,12 @@
 /** `hookrelay serve`: run the relay until SIGTERM/SIGINT, then drain and exit 0. */
+import { resolve } from "node:path";
+import { readConfigFile, type LoadResult } from "../config/index.ts";
 import type { Config } from "../config/types.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { openStore } from "../store/index.ts";
 import { parseFlags } from "./args.ts";
 import { probeListenAddresses } from "./listen-address.ts";
-import { loadConfigOrReport } from "./load-config.ts";
+import { DEFAULT_CONFIG_PATH, loadConfigOrReport } from "./load-config.ts";
 import { startRelay } from "./start-relay.ts";
 
 /** Runs until a signal; returns -1 (keep the process alive) or an exit code on failure to start. */
@@ -15,11 +17,18 @@ export async function runServe(args: string[]): Promise<number> {
   if (!loaded) return 1;
   const log = createLogger(loaded.config.logLevel);
   for (const w of loaded.warnings) log.warn(w);
-  return serveConfig(loaded.config, log);
+  // The same file, read and checked again on SIGHUP / POST /api/reload.
+  const file = resolve((parsed.values.config as string | undefined) ?? DEFAULT_CONFIG_PATH);
+  return serveConfig(loaded.config, log, undefined, () => readConfigFile(file, process.env));
 }
 
-/** Opens the store and listeners for a loaded config; shared by `serve` and `dev`. */
-export async function serveConfig(config: Config, log: Logger, banner?: (urls: { publicUrl: string; adminUrl: string }) => void): Promise<number> {
+/** Opens the store and listeners for a loaded config; shared by `serve` and `dev` (which has no file to reload). */
+export async function serveConfig(
+  config: Config,
+  log: Logger,
+  banner?: (urls: { publicUrl: string; adminUrl: string }) => void,
+  readConfig?: () => LoadResult,
+): Promise<number> {
   // Before the store is opened: a second relay on taken ports must not touch (or create) its store.
   const taken = probeListenAddresses([config.server.listen, config.server.adminListen]);
   if (taken) {
@@ -39,7 +48,7 @@ export async function serveConfig(config: Config, log: Logger, banner?: (urls: {
     process.stderr.write(`hookrelay: cannot open the store: ${(err as Error).message}\n`);
     return 1;
   }
-  const relay = await startRelay({ config, store, log });
+  const relay = await startRelay({ config, store, log, readConfig });
   if (!relay.ok) {
     process.stderr.write(`hookrelay: ${relay.error}\n`);
     await store.close();
@@ -57,5 +66,9 @@ export async function serveConfig(config: Config, log: Logger, banner?: (urls: {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  // systemctl reload (ExecReload=/bin/kill -HUP $MAINPID): the outcome is logged by the reload itself.
+  process.on("SIGHUP", () => {
+    if (!stopping) relay.reload();
+  });
   return -1;
 }

@@ -5,6 +5,8 @@
  */
 import { AlertWatch } from "../alerts/alert-watch.ts";
 import { createApp } from "../app.ts";
+import type { ReloadOutcome } from "../config/config-diff.ts";
+import type { LoadResult } from "../config/load.ts";
 import type { Config, ListenAddress } from "../config/types.ts";
 import { createDeliveryEngine } from "../delivery/engine.ts";
 import { createRelayMetrics } from "../metrics/relay-metrics.ts";
@@ -20,6 +22,8 @@ export interface RunningRelay {
   adminUrl: string;
   publicPort: number;
   adminPort: number;
+  /** Re-reads the config file and applies it, or changes nothing (src/reload.ts). */
+  reload(): ReloadOutcome;
   stop(): Promise<void>;
 }
 
@@ -27,7 +31,13 @@ const urlOf = (a: ListenAddress, port: number) =>
   `http://${a.host === "0.0.0.0" || a.host === "::" ? "127.0.0.1" : a.host.includes(":") ? `[${a.host}]` : a.host}:${port}`;
 
 /** Listens on server.listen and server.admin_listen; an error value if either cannot be bound (a port is taken). */
-export async function startRelay(opts: { config: Config; store: Store; log: Logger }): Promise<RunningRelay | { ok: false; error: string }> {
+export async function startRelay(opts: {
+  config: Config;
+  store: Store;
+  log: Logger;
+  /** Reads and checks the config file again, for reloads; without it a reload is refused. */
+  readConfig?: () => LoadResult;
+}): Promise<RunningRelay | { ok: false; error: string }> {
   const { config, store, log } = opts;
   const metrics = createRelayMetrics({ config, store, nowMs: Date.now });
   // Built whatever the config says, so that a reloaded config can turn alerts on (reconfigure).
@@ -42,7 +52,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     },
   });
   metrics.watchDelivery(delivery);
-  const app = createApp({ config, store, log, delivery, metrics });
+  const app = createApp({ config, store, log, delivery, metrics, readConfig: opts.readConfig, reconfigure: [(c) => alerts.reconfigure(c)] });
   const { listen, adminListen, maxBodyBytes } = config.server;
   // reusePort off (Elysia turns it on): a port held by another process is an error, never shared.
   try {
@@ -64,15 +74,22 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
   }
   app.delivery?.start();
   alerts.start();
+  const current = () => app.live.current().config;
   const retention = startRetentionRunner({
     // Deletes go through the writer in small batches: purging never waits on our own writer.
     db: store,
-    retentionMs: config.store.retentionMs,
-    dedupeWindowMs: Object.fromEntries([
-      ...config.sources.map((s) => [s.name, s.dedupeWindowMs] as const),
-      // An alert is the original its repeats are debounced against (alert-sender.ts).
-      ...(config.alerts ? [[ALERT_SOURCE, config.alerts.repeatAfterMs] as const] : []),
-    ]),
+    // Read at each run: a reload's retention and dedupe windows apply from the next purge.
+    get retentionMs() {
+      return current().store.retentionMs;
+    },
+    get dedupeWindowMs() {
+      const c = current();
+      return Object.fromEntries([
+        ...c.sources.map((s) => [s.name, s.dedupeWindowMs] as const),
+        // An alert is the original its repeats are debounced against (alert-sender.ts).
+        ...(c.alerts ? [[ALERT_SOURCE, c.alerts.repeatAfterMs] as const] : []),
+      ]);
+    },
     nowMs: Date.now,
     log,
   });
@@ -94,6 +111,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     adminUrl,
     publicPort,
     adminPort,
+    reload: () => app.reload(),
     async stop() {
       // Listen clients first: their open sockets would keep the public server from stopping.
       await app.listen.stop();

@@ -106,6 +106,7 @@ to = ["t"]
       maxBodyBytes: 1024 * 1024,
       readTimeoutMs: 30_000,
       maxInflightBytes: 64 * 1024 * 1024,
+      trustedProxies: [],
     });
     expect(config.store).toEqual({ url: "file:./data/hookrelay.db", retentionMs: ms("14d"), busyTimeoutMs: 5000 });
     expect(config.admin).toEqual({ token: null });
@@ -118,6 +119,7 @@ to = ["t"]
       dedupeWindowMs: ms("7d"),
       eventType: [{ kind: "json", path: ["type"] }],
       forwardHeaders: ["stripe-signature"],
+      allowIps: null,
     });
     expect(config.targets[0]).toEqual({
       name: "t",
@@ -152,6 +154,7 @@ public_url = "https://hooks.example.com/"
 max_body = "512kb"
 read_timeout = "5s"
 max_inflight = "8mb"
+trusted_proxies = ["10.0.0.0/8"]
 [store]
 url = "libsql://db.example.com"
 retention = "2d"
@@ -164,6 +167,7 @@ verify = { scheme = "hmac", header = "X-Signature", algorithm = "sha512", encodi
 dedupe = { key = ["$.data.id", "header:X-Delivery"], window = "1d" }
 event_type = ["$.type", "header:X-Event"]
 forward_headers = ["X-Event", "x-event"]
+allow_ips = ["192.30.252.0/22"]
 
 [[targets]]
 name = "alice"
@@ -192,6 +196,7 @@ event_types = ["order.*"]
       maxBodyBytes: 512 * 1024,
       readTimeoutMs: 5000,
       maxInflightBytes: 8 * 1024 * 1024,
+      trustedProxies: [{ groups: [0, 0, 0, 0, 0, 0xffff, 0x0a00, 0], prefixBits: 104, text: "10.0.0.0/8" }],
     });
     expect(config.store).toEqual({ url: "libsql://db.example.com", retentionMs: ms("2d"), busyTimeoutMs: 500 });
     expect(config.sources[0]).toEqual({
@@ -218,6 +223,7 @@ event_types = ["order.*"]
         { kind: "header", name: "x-event" },
       ],
       forwardHeaders: ["x-event"],
+      allowIps: [{ groups: [0, 0, 0, 0, 0, 0xffff, 0xc01e, 0xfc00], prefixBits: 118, text: "192.30.252.0/22" }],
     });
     expect(config.targets[0]).toMatchObject({
       kind: "listen",

@@ -228,6 +228,7 @@ class ConfigBuilder {
           maxBodyBytes: srv.max_body,
           readTimeoutMs: srv.read_timeout,
           maxInflightBytes: srv.max_inflight,
+          trustedProxies: srv.trusted_proxies ?? [],
         },
         store: { url: sto.url, retentionMs: sto.retention, busyTimeoutMs: sto.busy_timeout },
         admin: { token: adm.token ?? null },
@@ -295,6 +296,7 @@ class ConfigBuilder {
       dedupeWindowMs: value.dedupe?.window ?? defaultMs(DEFAULTS.source.dedupe_window),
       eventType: value.event_type ?? preset.eventType,
       forwardHeaders: value.forward_headers ?? preset.forwardHeaders,
+      allowIps: value.allow_ips ?? null,
     };
   }
 

@@ -13,6 +13,7 @@ import type { ListenAddress } from "./types.ts";
 import { describeValue, parseDurationMs, parseRatePerSec, parseSizeBytes } from "./units.ts";
 import { parseValueRef } from "../core/value-ref.ts";
 import { parseRouteFilter, type RouteFilter } from "../core/route-filter.ts";
+import { parseRange, type IpRange } from "../core/ip-ranges.ts";
 import { didYouMean } from "./did-you-mean.ts";
 import { pem, targetHeaders } from "./target-credentials.ts";
 import { ALERT_KINDS } from "../core/alert.ts";
@@ -195,6 +196,30 @@ const routeFilter = () =>
     }),
   );
 
+/** A list of CIDR ranges (`server.trusted_proxies`, `allow_ips`); each bad one reported under its index. */
+const ipRanges = () =>
+  v.pipe(
+    v.unknown(),
+    v.rawTransform<unknown, IpRange[]>(({ dataset, addIssue, NEVER }) => {
+      const input = dataset.value;
+      if (!Array.isArray(input)) {
+        addIssue({ message: `expected a list of address ranges like ["10.0.0.0/8"], got ${describeValue(input)}` });
+        return NEVER;
+      }
+      if (input.length === 0) {
+        addIssue({ message: "expected at least one range (leave the key out to allow every address)" });
+        return NEVER;
+      }
+      const ranges: IpRange[] = [];
+      input.forEach((item, key) => {
+        const parsed = typeof item === "string" ? parseRange(item) : { ok: false as const, error: `expected a string, got ${describeValue(item)}` };
+        if (parsed.ok) ranges.push(parsed.value);
+        else addIssue({ message: parsed.error, path: [{ type: "array", origin: "value", input, key, value: item }] as never });
+      });
+      return ranges.length === input.length ? ranges : NEVER;
+    }),
+  );
+
 const headerName = () =>
   v.pipe(
     str(),
@@ -211,6 +236,7 @@ export function createSchemas(ctx: Ctx) {
     max_body: v.optional(size(), DEFAULTS.server.max_body),
     read_timeout: v.optional(duration(), DEFAULTS.server.read_timeout),
     max_inflight: v.optional(size(), DEFAULTS.server.max_inflight),
+    trusted_proxies: v.optional(ipRanges()),
   });
 
   const store = tbl({
@@ -264,6 +290,7 @@ export function createSchemas(ctx: Ctx) {
     forward_headers: v.optional(
       v.pipe(v.array(headerName(), expected("a list of header names")), v.transform((names) => [...new Set(names)])),
     ),
+    allow_ips: v.optional(ipRanges()),
   });
 
   const target = tbl({

@@ -1,4 +1,5 @@
 import type { AlertKind } from "../core/alert.ts";
+import type { IpRange } from "../core/ip-ranges.ts";
 import type { RouteFilter } from "../core/route-filter.ts";
 import type { RetryPolicy, ValueRef, VerifySpec } from "../core/types.ts";
 
@@ -20,6 +21,8 @@ export interface SourceConfig {
   eventType: ValueRef[];
   /** Config, else the preset's default forward headers. Lower-cased. */
   forwardHeaders: string[];
+  /** Peers allowed to send (allow_ips); null = every address. */
+  allowIps: IpRange[] | null;
 }
 
 
@@ -86,6 +89,8 @@ export interface Config {
     readTimeoutMs: number;
     /** Cap on the body bytes being read and stored at once, across all inbound requests. */
     maxInflightBytes: number;
+    /** Peers whose X-Forwarded-For / Forwarded name the client; empty = none (the headers are ignored). */
+    trustedProxies: IpRange[];
   };
   store: {
     url: string;

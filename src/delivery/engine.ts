@@ -16,7 +16,11 @@ import { createListenHub, type ListenHub } from "./listen-hub.ts";
 import { createScheduler, type AttemptReport, type Scheduler } from "./scheduler.ts";
 
 /** The scheduler and the listen hub it sends listen targets' attempts through. */
-export type DeliveryEngine = Scheduler & { listen: ListenHub };
+export type DeliveryEngine = Scheduler & {
+  listen: ListenHub;
+  /** A reloaded config's targets and forward headers, taken by this same engine (see Scheduler.setTargets). */
+  reconfigure(config: Config): void;
+};
 
 /** Builds the production engine for `config`; call `start()` once the listeners are up. */
 export function createDeliveryEngine(opts: {
@@ -28,7 +32,8 @@ export function createDeliveryEngine(opts: {
   leaseMs?: number;
   pollMs?: number;
 }): DeliveryEngine {
-  const forward = new Map(opts.config.sources.map((s) => [s.name, s.forwardHeaders]));
+  const forwardOf = (config: Config) => new Map(config.sources.map((s) => [s.name, s.forwardHeaders]));
+  let forward = forwardOf(opts.config);
   let wake = () => {};
   const listen = createListenHub({ targets: opts.config.targets, log: opts.log, onIdle: () => wake() });
   const scheduler = createScheduler({
@@ -45,7 +50,15 @@ export function createDeliveryEngine(opts: {
     ingestFirst: ingestFirstFromEnv(() => opts.store.writer.ackBacklog(), opts.log, process.env.HOOKRELAY_INGEST_FIRST_BUSY_AT),
   });
   wake = scheduler.wake;
-  return { ...scheduler, listen };
+  return {
+    ...scheduler,
+    listen,
+    reconfigure(config) {
+      forward = forwardOf(config);
+      listen.setTargets(config.targets);
+      scheduler.setTargets(config.targets);
+    },
+  };
 }
 
 /**

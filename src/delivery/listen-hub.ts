@@ -46,13 +46,21 @@ export interface ListenHub {
   transport(target: string): Transport;
   /** Names of targets with a connected client. */
   connected(): string[];
+  /**
+   * Takes the listen targets of a reloaded config. A client whose target is
+   * gone or whose token changed is disconnected (1012, "reconnect"): it must
+   * authenticate against the new config; a delivery waiting for its ack goes
+   * back to the queue. Other sessions carry on.
+   */
+  setTargets(targets: TargetConfig[]): void;
   /** Refuses new connections and closes every session. */
   stop(): Promise<void>;
 }
 
 /** Creates the hub for the config's listen targets. */
 export function createListenHub(opts: ListenHubOptions): ListenHub {
-  const targets = new Map(opts.targets.filter((t) => t.kind === "listen").map((t) => [t.name, t]));
+  const listenTargets = (all: TargetConfig[]) => new Map(all.filter((t) => t.kind === "listen").map((t) => [t.name, t]));
+  let targets = listenTargets(opts.targets);
   const sessionOptions = { log: opts.log, ackMarginMs: opts.ackMarginMs ?? 15_000, pingMs: opts.pingMs };
   const sessions = new Map<string, ListenSession>();
   let stopping = false;
@@ -94,6 +102,17 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
         Promise.resolve({ result: { kind: "not-sent", reason: "no listen client connected" }, durationMs: 0, excerpt: null }),
     }),
     connected: () => [...sessions.keys()],
+    setTargets(all) {
+      targets = listenTargets(all);
+      for (const [name, session] of sessions) {
+        const now = targets.get(name);
+        if (now && now.token === session.target.token) continue;
+        sessions.delete(name);
+        opts.log.info("listen client disconnected: its target changed in the reloaded config", { target: name });
+        // 1012 (service restart): the client reconnects, and is checked against the new config.
+        session.end(1012, "target reconfigured; reconnect");
+      }
+    },
     async stop() {
       stopping = true;
       const all = [...sessions.values()];

@@ -90,6 +90,14 @@ export interface Scheduler {
   disableTarget(name: string, reason: string): Promise<number>;
   /** True when new deliveries to this target should be inserted as `paused`. */
   isPaused(name: string): boolean;
+  /**
+   * Takes a new target list (a config reload), replacing the one it was
+   * created with: attempts in flight finish on the target they started with
+   * and keep their slots; the next attempt of each delivery uses the new
+   * config; a target no longer listed is neither leased nor claimed, so its
+   * deliveries wait in the store (pending) until it is listed again.
+   */
+  setTargets(targets: TargetConfig[]): void;
   /** Attempts in flight in this process. */
   inFlight(): number;
   /** True while ingest first holds attempts below the targets' concurrency. */
@@ -109,11 +117,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const { clock } = opts;
   const log = opts.log ?? silentLogger;
   const pollMs = opts.pollMs ?? 1000;
-  const targets = deliveryTargets(opts);
-  const health = new TargetHealth(store, new Map(opts.targets.map((t) => [t.name, t])), opts.circuit ?? { threshold: 10, baseMs: 5_000, maxMs: 300_000 }, log);
+  const sender = opts.sender ?? createSender();
+  let configs = opts.targets;
+  let targets = deliveryTargets(opts, sender, configs, new Map());
+  const health = new TargetHealth(store, configMap(configs), opts.circuit ?? { threshold: 10, baseMs: 5_000, maxMs: 300_000 }, log);
   const housekeeping = new Housekeeping(store, health, clock, pollMs, log);
   const ingestFirst = opts.ingestFirst ? new IngestFirst({ log, ...opts.ingestFirst }) : null;
-  const ceiling = opts.targets.reduce((n, t) => n + (t.kind === "push" ? t.concurrency : 0), 0);
+  let ceiling = concurrencyCeiling(configs);
   const rate = new RateLimiter();
   const slots = new Slots();
   const leaseIds = leaseIdMaker(clock);
@@ -282,7 +292,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       stopped = true;
       if (poll) clearInterval(poll);
       if (wakeTimer) clearTimeout(wakeTimer);
-      const bound = timeoutMs ?? Math.max(1000, ...opts.targets.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
+      const bound = timeoutMs ?? Math.max(1000, ...configs.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
       // Every attempt that reached a target is recorded: rounds keep recording outcomes (and lease nothing).
       await slots.settled(performance.now() + bound);
       while (running || finished.length > 0) await tick();
@@ -321,17 +331,44 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     },
     disableTarget: (name, reason) => health.disable(name, reason, "api", clock()),
     isPaused: (name) => health.isPaused(name),
+    setTargets(next) {
+      // One synchronous swap: no round or claim sees half of it. Slots and rate
+      // buckets are kept by name, so what is in flight still counts.
+      configs = next;
+      targets = deliveryTargets(opts, sender, next, targets);
+      health.setTargets(configMap(next));
+      ceiling = concurrencyCeiling(next);
+      // A target that config now enables or disables (or a new one that starts disabled).
+      if (started && !stopped)
+        void health
+          .applyConfig(clock())
+          .catch((err) => log.error("could not apply target enablement after a reload", { error: String(err) }))
+          .finally(() => requestRound(true));
+    },
     inFlight: () => slots.total(),
     yielding: () => ingestFirst?.yielding() ?? false,
   };
 }
 
-/** Each configured target with its decoded signing keys and transport, decoded once. */
-function deliveryTargets(opts: SchedulerOptions): Map<string, DeliveryTarget> {
-  const sender = opts.sender ?? createSender();
+const configMap = (configs: TargetConfig[]) => new Map(configs.map((t) => [t.name, t]));
+
+/** The most push attempts the targets' concurrency allows at once (ingest first's ceiling). */
+const concurrencyCeiling = (configs: TargetConfig[]) => configs.reduce((n, t) => n + (t.kind === "push" ? t.concurrency : 0), 0);
+
+/**
+ * Each configured target with its decoded signing keys and transport, decoded
+ * once. A target whose config is unchanged from `previous` keeps its object,
+ * and with it its transport's state (a cached OAuth2 token).
+ */
+function deliveryTargets(opts: SchedulerOptions, sender: Sender, configs: TargetConfig[], previous: Map<string, DeliveryTarget>): Map<string, DeliveryTarget> {
   const margin = opts.leaseMs ?? 5_000;
   const out = new Map<string, DeliveryTarget>();
-  for (const config of opts.targets) {
+  for (const config of configs) {
+    const kept = previous.get(config.name);
+    if (kept && JSON.stringify(kept.config) === JSON.stringify(config)) {
+      out.set(config.name, kept);
+      continue;
+    }
     const keys = config.signingSecrets.map(decodeSigningSecret).filter((k) => k !== null);
     if (config.kind === "listen") {
       if (!opts.listen) continue;

@@ -42,10 +42,15 @@ export class TargetHealth {
 
   constructor(
     private readonly db: SqlDoors,
-    private readonly targets: ReadonlyMap<string, TargetConfig>,
+    private targets: ReadonlyMap<string, TargetConfig>,
     private readonly circuit: CircuitPolicy,
     private readonly log: Logger,
   ) {}
+
+  /** The configured targets after a reload; applyConfig then applies their enablement. */
+  setTargets(targets: ReadonlyMap<string, TargetConfig>): void {
+    this.targets = targets;
+  }
 
   /** Applies config enablement (see the file comment), then loads the cache. */
   async applyConfig(nowMs: number): Promise<void> {

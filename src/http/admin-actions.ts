@@ -43,8 +43,9 @@ export interface EngineHooks {
 /** What createAdminActions needs. */
 export interface AdminActionsDeps {
   store: Store;
-  config: Config;
-  sources: Map<string, CompiledSource>;
+  /** The config in force (read on each action: a reload changes it). */
+  readonly config: Config;
+  readonly sources: ReadonlyMap<string, CompiledSource>;
   nowMs: () => number;
   engine?: EngineHooks | null;
 }
@@ -55,15 +56,15 @@ const DISABLED_REASON = "disabled by an operator";
 
 /** AdminActions over the store (and the engine when present). */
 export function createAdminActions(deps: AdminActionsDeps): AdminActions {
-  const { store, config, nowMs } = deps;
+  const { store, nowMs } = deps;
   const client = store.reads;
-  const known = new Set(config.targets.map((t) => t.name));
+  const known = { has: (name: string) => deps.config.targets.some((t) => t.name === name) };
   const wake = () => deps.engine?.wake?.();
 
   const isDisabled = async (name: string) => {
     if (deps.engine?.isPaused) return deps.engine.isPaused(name);
     const state = (await readTargetStates(client)).get(name);
-    return state?.disabled ?? !(config.targets.find((t) => t.name === name)?.enabled ?? true);
+    return state?.disabled ?? !(deps.config.targets.find((t) => t.name === name)?.enabled ?? true);
   };
 
   return {
@@ -78,7 +79,7 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
       // Never delivered (unrouted when it arrived): route it again with today's routes and filters.
       const ev = await getEvent(client, eventId);
       const src = ev ? deps.sources.get(ev.source) : undefined;
-      const view = ev && eventRequestView(ev, config.server.maxBodyBytes);
+      const view = ev && eventRequestView(ev, deps.config.server.maxBodyBytes);
       let created = 0;
       for (const t of src && view ? routedTargets(src, await view).filter((t) => known.has(t)) : []) {
         const r = await redeliverEvent(store, { eventId, target: t, nowMs: nowMs() });

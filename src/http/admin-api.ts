@@ -6,6 +6,7 @@
  * AdminActions, and return the shapes of admin-views.ts.
  */
 import { Elysia } from "elysia";
+import type { ReloadOutcome } from "../config/config-diff.ts";
 import type { Config } from "../config/types.ts";
 import { compileRoutes, type RouteTable } from "../core/routing.ts";
 import { getEvent, getRejection, listEvents, listRejections, type EventDetail } from "../store/admin-queries.ts";
@@ -23,14 +24,17 @@ import { API_HEADERS, withHeaders } from "./security-headers.ts";
 /** What the admin controllers (API and UI) need. */
 export interface AdminControllerOptions {
   store: Store;
-  config: Config;
-  /** The configured routes, compiled (the routing explanation). */
-  routes: RouteTable;
+  /** The config in force: read it in the handler (a reload replaces it), never once at construction. */
+  readonly config: Config;
+  /** The configured routes, compiled (the routing explanation); replaced with the config. */
+  readonly routes: RouteTable;
   actions: AdminActions;
   auth: AdminAuth;
   nowMs: () => number;
   /** The public listener's bound port once listening (endpoint URLs), else null. */
   publicPort: () => number | null;
+  /** Re-reads the config file (POST /api/reload). */
+  reload?: () => ReloadOutcome;
 }
 
 const json = (body: unknown, status = 200) =>
@@ -56,16 +60,16 @@ function targetNamed(config: Config, name: string) {
 
 /** Elysia instance serving /api/…. */
 export function adminApiController(opts: AdminControllerOptions) {
-  const { store, config, actions, auth, nowMs } = opts;
+  const { store, actions, auth, nowMs } = opts;
   const client = store.reads;
-  const known = { sources: new Set(config.sources.map((s) => s.name)), targets: new Set(config.targets.map((t) => t.name)) };
+  const known = () => ({ sources: new Set(opts.config.sources.map((s) => s.name)), targets: new Set(opts.config.targets.map((t) => t.name)) });
   const eventNamed = async (id: string): Promise<EventDetail> => {
     const ev = await getEvent(client, id);
     if (!ev) throw new HttpError(404, "not_found", "no such event");
     return ev;
   };
   const routing = async (ev: EventDetail, routes: RouteTable) => {
-    const verdicts = await explainEvent(ev, routes, config.server.maxBodyBytes);
+    const verdicts = await explainEvent(ev, routes, opts.config.server.maxBodyBytes);
     if (verdicts === null) throw new HttpError(410, "erased", "this event was erased: no body or headers left to route by");
     return json({ routes: verdicts });
   };
@@ -100,7 +104,7 @@ export function adminApiController(opts: AdminControllerOptions) {
     .post(
       "/api/routes/test",
       async ({ request }) => {
-        const { eventId, route } = parseRouteTestBody(await request.text(), known);
+        const { eventId, route } = parseRouteTestBody(await request.text(), known());
         return routing(await eventNamed(eventId), compileRoutes([route]));
       },
       { parse: "none" },
@@ -125,13 +129,14 @@ export function adminApiController(opts: AdminControllerOptions) {
       return json({ id: params.id, erasedAt: new Date(r.erasedAt!).toISOString() });
     })
     .get("/api/targets", async () => {
-      const stats = await targetStats(client, config.targets.map((t) => t.name), nowMs());
-      return json({ targets: config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs())) });
+      const { targets } = opts.config;
+      const stats = await targetStats(client, targets.map((t) => t.name), nowMs());
+      return json({ targets: targets.map((t, i) => targetJson(t, stats[i]!, nowMs())) });
     })
     .post(
       "/api/targets/:name/:action",
       async ({ params }) => {
-        const t = targetNamed(config, params.name);
+        const t = targetNamed(opts.config, params.name);
         if (params.action === "enable") await actions.enableTarget(t.name);
         else if (params.action === "disable") await actions.disableTarget(t.name);
         else if (params.action === "test") return json(await actions.sendTestEvent(t.name), 202);
@@ -142,6 +147,7 @@ export function adminApiController(opts: AdminControllerOptions) {
       { parse: "none" },
     )
     .get("/api/sources", async ({ request }) => {
+      const { config } = opts;
       const stats = await sourceStats(client, config.sources.map((s) => s.name), nowMs());
       const base = publicBaseUrl(config, request, opts.publicPort());
       return json({ sources: stats.map((s) => sourceJson(config, s, base)) });
@@ -155,6 +161,15 @@ export function adminApiController(opts: AdminControllerOptions) {
       if (!r) throw new HttpError(404, "not_found", "no such rejection");
       return json(rejectionDetailJson(r));
     })
+    .post(
+      "/api/reload",
+      () => {
+        const r = opts.reload?.() ?? { ok: false as const, problems: ["reload is not available here"] };
+        if (!r.ok) return json({ error: { code: "invalid_config", message: `the config file has ${r.problems.length} problem(s); nothing changed`, problems: r.problems } }, 400);
+        return json({ reloaded: true, ...r.changes, warnings: r.warnings });
+      },
+      { parse: "none" },
+    )
     .all("/api/*", () => {
       throw new HttpError(404, "not_found", "no such API route");
     });

@@ -3,9 +3,8 @@
  * sharing one AdminAuth (sessions, failed-token limiter) and one AdminActions.
  */
 import { Elysia } from "elysia";
-import type { Config } from "../config/types.ts";
-import type { RouteTable } from "../core/routing.ts";
-import type { CompiledSource } from "../ingest/sources.ts";
+import type { ReloadOutcome } from "../config/config-diff.ts";
+import type { LiveConfig } from "../ingest/runtime-config.ts";
 import type { Store } from "../store/index.ts";
 import { createAdminActions, type EngineHooks } from "./admin-actions.ts";
 import { adminApiController } from "./admin-api.ts";
@@ -14,23 +13,47 @@ import { uiController } from "./ui-controller.ts";
 
 /** What the admin side needs from app.ts. */
 export interface AdminOptions {
-  config: Config;
+  /** The runtime config in force: every handler reads it when it runs, so a reload shows at once. */
+  live: LiveConfig;
   store: Store;
-  sources: Map<string, CompiledSource>;
-  /** The configured routes, compiled (the routing explanation). */
-  routes: RouteTable;
   nowMs: () => number;
   engine?: EngineHooks | null;
   /** The public listener's bound port once listening, for endpoint URLs. */
   publicPort?: () => number | null;
   /** Sessions and failed-token counts, shared with /metrics. */
   auth: AdminAuth;
+  /** Re-reads the config file (POST /api/reload). */
+  reload: () => ReloadOutcome;
 }
 
 /** The admin API and UI as one Elysia plugin. */
 export function adminController(o: AdminOptions) {
   const auth = o.auth;
-  const actions = createAdminActions({ store: o.store, config: o.config, sources: o.sources, nowMs: o.nowMs, engine: o.engine });
-  const opts = { store: o.store, config: o.config, routes: o.routes, actions, auth, nowMs: o.nowMs, publicPort: o.publicPort ?? (() => null) };
+  // Getters: `config`, `routes` and `sources` are the ones in force whenever a handler reads them.
+  const actions = createAdminActions({
+    store: o.store,
+    get config() {
+      return o.live.current().config;
+    },
+    get sources() {
+      return o.live.current().sources;
+    },
+    nowMs: o.nowMs,
+    engine: o.engine,
+  });
+  const opts = {
+    store: o.store,
+    get config() {
+      return o.live.current().config;
+    },
+    get routes() {
+      return o.live.current().routes;
+    },
+    actions,
+    auth,
+    nowMs: o.nowMs,
+    publicPort: o.publicPort ?? (() => null),
+    reload: o.reload,
+  };
   return new Elysia().use(adminApiController(opts)).use(uiController(opts));
 }

@@ -85,7 +85,7 @@ export function servedOverHttps(request: Request): boolean {
 
 /** Session table, bearer checks and the failed-token limiter for one process. */
 export class AdminAuth {
-  readonly #token: string | null;
+  #token: string | null;
   readonly #nowMs: () => number;
   readonly #ttlMs: number;
   readonly #maxSessions: number;
@@ -99,6 +99,16 @@ export class AdminAuth {
     this.#ttlMs = opts.sessionTtlMs ?? 12 * 3600_000;
     this.#maxSessions = opts.maxSessions ?? 10_000;
     this.#limiter = opts.limiter ?? null;
+  }
+
+  /**
+   * A reloaded config's admin token. A changed token ends every session: they
+   * were opened with the old one, and a token is rotated because it leaked.
+   */
+  setToken(token: string | null): void {
+    if (token === this.#token) return;
+    this.#token = token;
+    this.#sessions.clear();
   }
 
   /** False when no token is configured (loopback-only mode). */

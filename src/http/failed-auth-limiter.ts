@@ -10,6 +10,7 @@
  * `maxAddresses` (the least recently failing go first).
  */
 import { parseIPv6 } from "../core/address-guard.ts";
+import { requestClientAddress, type RequestIPSource } from "./client-address.ts";
 import { HttpError } from "./http-error.ts";
 
 /** How many failures are free, how the back-off grows, and how much is remembered. */
@@ -94,14 +95,9 @@ export function clientKey(address: string | null | undefined): string {
   return `${g.slice(0, 4).map((x) => x.toString(16)).join(":")}::/64`;
 }
 
-/** What Bun's server offers to tell who is calling. */
-interface RequestIPSource {
-  requestIP(request: Request): { address: string } | null;
-}
-
-/** The limiter's key for the client that sent `request` ("unknown" when served in memory, without a socket). */
+/** The limiter's key for the client that sent `request` (behind trusted proxies, the forwarded client; "unknown" in memory). */
 export function requestClientKey(server: RequestIPSource | null | undefined, request: Request): string {
-  return clientKey(server?.requestIP(request)?.address);
+  return clientKey(requestClientAddress(server, request));
 }
 
 /** The 429 for an address shut out after failed token attempts. */

@@ -2,23 +2,28 @@
  * The public listener: `POST /in/<source>` only. Reads the raw bytes itself
  * (Elysia's parsers are off) so the verifier sees exactly what was sent, then
  * maps the pipeline's outcome to a status: 200 stored or duplicate, 401
- * rejected, 404 unknown source, 405 other methods, 413/408 while reading,
+ * rejected, 403 a client address not in the source's allow_ips (checked
+ * before the body is read), 404 unknown source, 405 other methods, 413/408 while reading,
  * 503 + Retry-After when server.max_inflight of bodies are already in
- * flight or when the store cannot write.
+ * flight or when the store cannot write. Each request takes the runtime
+ * config once when it arrives and runs on it to its answer: a reload
+ * meanwhile changes the requests that come after it.
  */
 import { Elysia } from "elysia";
+import { clientAddress } from "../core/client-address.ts";
 import { answerGetChallenge } from "../core/verify/index.ts";
-import { ingest, type IngestDeps, type IngestResult } from "../ingest/ingest.ts";
+import { ingest, rejectRequest, type IngestDeps, type IngestResult, type RawRequest } from "../ingest/ingest.ts";
+import type { RuntimeConfig } from "../ingest/runtime-config.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { inflightBudget } from "./inflight-budget.ts";
 import { readBodyLimited } from "./read-body.ts";
 
 export interface IngestControllerOptions {
-  sources: Map<string, CompiledSource>;
+  /** The runtime config in force (sources, trusted proxies, read timeout); replaced by a reload. */
+  current: () => RuntimeConfig;
   deps: IngestDeps;
   maxBodyBytes: number;
-  readTimeoutMs: number;
   /** Body bytes read and stored at once across all requests (server.max_inflight). */
   maxInflightBytes: number;
   /** Seconds a provider should wait before retrying after a 503. */
@@ -28,6 +33,14 @@ export interface IngestControllerOptions {
 const JSON_TYPE = { "content-type": "application/json" };
 // The Response copies its headers: one shared object serves every 200.
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: JSON_TYPE });
+const NO_BODY = new Uint8Array(0);
+
+/** The 403 of a client address outside the source's allow_ips; recorded as rejection `ip_not_allowed`. */
+function refuseAddress(deps: IngestDeps, source: CompiledSource, raw: RawRequest): Response {
+  const message = `requests from ${raw.remoteAddr ?? "an unknown address"} are not allowed for this source (allow_ips)`;
+  rejectRequest(deps, source, raw, { reason: "ip_not_allowed", message });
+  return errorResponse(new HttpError(403, "ip_not_allowed", message));
+}
 
 /** Elysia instance serving the public inbound routes. */
 export function ingestController(opts: IngestControllerOptions) {
@@ -37,21 +50,20 @@ export function ingestController(opts: IngestControllerOptions) {
     .post(
       "/in/:source",
       async ({ request, params, server }) => {
-        const source = opts.sources.get(params.source);
+        const rc = opts.current();
+        const source = rc.sources.get(params.source);
         if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
+        const remoteAddr = clientAddress(server?.requestIP(request)?.address ?? null, request.headers, rc.trustedProxies);
+        const raw: RawRequest = { method: request.method, url: new URL(request.url), headers: request.headers, body: NO_BODY, remoteAddr };
+        // Before the body is read: a sender that may not send does not get to use our memory.
+        if (source.allowed && (remoteAddr === null || !source.allowed.has(remoteAddr))) return refuseAddress(opts.deps, source, raw);
         // The body counts against max_inflight until its answer: it is in
         // memory (and on its way to the writer) until then.
         const hold = inflight.hold();
         let result: IngestResult;
         try {
-          const body = await readBodyLimited(request, opts.maxBodyBytes, opts.readTimeoutMs, hold);
-          result = await ingest(opts.deps, source, {
-            method: request.method,
-            url: new URL(request.url),
-            headers: request.headers,
-            body,
-            remoteAddr: server?.requestIP(request)?.address ?? null,
-          });
+          raw.body = await readBodyLimited(request, opts.maxBodyBytes, rc.config.server.readTimeoutMs, hold);
+          result = await ingest(opts.deps, source, raw);
         } catch (err) {
           return errorResponse(err);
         } finally {
@@ -75,7 +87,7 @@ export function ingestController(opts: IngestControllerOptions) {
       { parse: "none" },
     )
     .get("/in/:source", ({ params, request }) => {
-      const source = opts.sources.get(params.source);
+      const source = opts.current().sources.get(params.source);
       if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
       // Verification challenges some providers send before the first event (never stored).
       const hs = answerGetChallenge(source.config.verify, new URL(request.url).searchParams);
@@ -83,7 +95,7 @@ export function ingestController(opts: IngestControllerOptions) {
       return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
     })
     .all("/in/:source", ({ params }) => {
-      if (!opts.sources.has(params.source))
+      if (!opts.current().sources.has(params.source))
         return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
       return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
     });

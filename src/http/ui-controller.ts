@@ -64,7 +64,7 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
 
 /** Elysia instance serving the UI pages, assets and form posts. */
 export function uiController(opts: AdminControllerOptions) {
-  const { store, config, actions, auth, nowMs } = opts;
+  const { store, actions, auth, nowMs } = opts;
   const client = store.reads;
   const render = (title: string, section: Section, body: SafeHtml, status = 200, extra: { flash?: string | SafeHtml | null; error?: string | null } = {}) =>
     htmlResponse(page({ title, section, body, signOut: auth.required, ...extra }), status);
@@ -111,7 +111,7 @@ export function uiController(opts: AdminControllerOptions) {
     .onBeforeHandle(({ request, server }) => guardPage(auth, request, requestClientKey(server, request)))
     .get("/", async ({ query }) => {
       const raw = ONE_QUERY(query);
-      const lists = { sources: config.sources.map((s) => s.name).concat(ALERT_SOURCE, "_test"), targets: config.targets.map((t) => t.name) };
+      const lists = { sources: opts.config.sources.map((s) => s.name).concat(ALERT_SOURCE, "_test"), targets: opts.config.targets.map((t) => t.name) };
       let error: string | null = null;
       let data = { events: [] as ReturnType<typeof eventJson>[], nextCursor: null as string | null };
       try {
@@ -126,8 +126,8 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/events/:id", async ({ params, query }) => {
       const ev = await getEvent(client, parseEventId(params.id));
       if (!ev) throw new HttpError(404, "not_found", "No such event.");
-      const routing = await explainEvent(ev, opts.routes, config.server.maxBodyBytes);
-      const body = eventPage(eventDetailJson(ev), config.targets.map((t) => t.name), routing);
+      const routing = await explainEvent(ev, opts.routes, opts.config.server.maxBodyBytes);
+      const body = eventPage(eventDetailJson(ev), opts.config.targets.map((t) => t.name), routing);
       return render(ev.id, "events", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })
     .post(
@@ -147,12 +147,13 @@ export function uiController(opts: AdminControllerOptions) {
       return redirect(`/events/${params.id}?done=erased`);
     })
     .get("/targets", async ({ query }) => {
+      const { config } = opts;
       const stats = await targetStats(client, config.targets.map((t) => t.name), nowMs());
       const body = targetsPage(config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs())));
       return render("Targets", "targets", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })
     .post("/targets/:name/:action", async ({ params }) => {
-      const t = config.targets.find((x) => x.name === params.name);
+      const t = opts.config.targets.find((x) => x.name === params.name);
       if (!t) throw new HttpError(404, "not_found", "No such target.");
       if (params.action === "enable") await actions.enableTarget(t.name);
       else if (params.action === "disable") await actions.disableTarget(t.name);
@@ -161,11 +162,13 @@ export function uiController(opts: AdminControllerOptions) {
       return redirect(`/targets?done=${params.action}d`);
     })
     .get("/sources", async ({ request }) => {
+      const { config } = opts;
       const stats = await sourceStats(client, config.sources.map((s) => s.name), nowMs());
       const base = publicBaseUrl(config, request, opts.publicPort());
       return render("Sources", "sources", sourcesPage(stats.map((s) => sourceJson(config, s, base)), config.server.publicUrl !== null));
     })
     .get("/rejections", async ({ query, request }) => {
+      const { config } = opts;
       const raw = ONE_QUERY(query);
       const f = parseRejectionFilter(raw);
       const [list, stats] = [await listRejections(client, f), await sourceStats(client, config.sources.map((s) => s.name), nowMs())];

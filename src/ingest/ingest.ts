@@ -74,23 +74,7 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
   // Stored (event or rejection) without the source's credentials: the UI and API show what is stored.
   const headerPairs = redactHeaders([...raw.headers.entries()], source.redactedHeaders);
   const verdict = source.verify(req, now);
-  if (!verdict.ok) {
-    deps.writer.recordRejection({
-      id: makeId("rej", now, randomBytes(10)),
-      source: source.config.name,
-      receivedAt: now,
-      reason: verdict.reason,
-      method: raw.method,
-      path: raw.url.pathname + raw.url.search,
-      headers: headerPairs,
-      bodyExcerpt: raw.body.subarray(0, REJECTION_EXCERPT_BYTES),
-      remoteAddr: raw.remoteAddr,
-      keep: deps.limiter.shouldKeep(source.config.name, now),
-    });
-    deps.onRejected?.(source.config.name, verdict.reason);
-    deps.rejectionLog.record({ source: source.config.name, reason: verdict.reason, message: verdict.message, remote: raw.remoteAddr });
-    return { kind: "rejected", reason: verdict.reason, message: verdict.message };
-  }
+  if (!verdict.ok) return rejectRequest(deps, source, raw, verdict, headerPairs, now);
   const hs = source.handshake(req);
   if (hs) return { kind: "handshake", ...hs };
 
@@ -147,6 +131,36 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
     deps.log.error("store write failed", { source: source.config.name, code: error.code });
     return { kind: "unavailable", error };
   }
+}
+
+/**
+ * A request refused before it became an event (failed verification, an
+ * address not in allow_ips): stored as a rejection (rate-limited, credential
+ * headers redacted), counted, and logged aggregated per source and reason.
+ */
+export function rejectRequest(
+  deps: IngestDeps,
+  source: CompiledSource,
+  raw: RawRequest,
+  why: { reason: string; message: string },
+  headerPairs: [string, string][] = redactHeaders([...raw.headers.entries()], source.redactedHeaders),
+  now: number = deps.nowMs(),
+): IngestResult & { kind: "rejected" } {
+  deps.writer.recordRejection({
+    id: makeId("rej", now, randomBytes(10)),
+    source: source.config.name,
+    receivedAt: now,
+    reason: why.reason,
+    method: raw.method,
+    path: raw.url.pathname + raw.url.search,
+    headers: headerPairs,
+    bodyExcerpt: raw.body.subarray(0, REJECTION_EXCERPT_BYTES),
+    remoteAddr: raw.remoteAddr,
+    keep: deps.limiter.shouldKeep(source.config.name, now),
+  });
+  deps.onRejected?.(source.config.name, why.reason);
+  deps.rejectionLog.record({ source: source.config.name, reason: why.reason, message: why.message, remote: raw.remoteAddr });
+  return { kind: "rejected", reason: why.reason, message: why.message };
 }
 
 /** Hands back the slots claimed for deliveries that were not written leased. */

@@ -6,6 +6,7 @@
  */
 import type { Config, SourceConfig } from "../config/types.ts";
 import { redactionSet } from "../core/header-mask.ts";
+import { compileRanges, type IpRanges } from "../core/ip-ranges.ts";
 import { compileRoutes, routeTargets, type RequestView, type RouteTable } from "../core/routing.ts";
 import type { InboundRequest, VerifyResult } from "../core/types.ts";
 import { answerHandshake, buildVerifier, credentialHeaders } from "../core/verify/index.ts";
@@ -20,6 +21,8 @@ export interface CompiledSource {
   routes: RouteTable;
   /** URL base the provider calls, for URL-signed schemes. */
   publicUrl: string | null;
+  /** allow_ips compiled: the client addresses this source takes requests from; null = every one. */
+  allowed: IpRanges | null;
 }
 
 /** One CompiledSource per configured source, keyed by name; `routes` compiled from config unless given. */
@@ -33,6 +36,7 @@ export function compileSources(config: Config, routes: RouteTable = compileRoute
       redactedHeaders: redactionSet(credentialHeaders(s.verify)),
       routes,
       publicUrl: config.server.publicUrl,
+      allowed: s.allowIps === null ? null : compileRanges(s.allowIps),
     });
   }
   return out;

@@ -31,13 +31,18 @@ export interface RelayMetrics {
   alert(kind: string, outcome: "raised" | "sent" | "suppressed", reason?: string): void;
   /** Gauges of this process's delivery engine: attempts in flight, and whether they yield to ingest. */
   watchDelivery(engine: { inFlight(): number; yielding(): boolean }): void;
+  /** A config reload: applied (ok) or refused as invalid. */
+  configReload(ok: boolean): void;
+  /** A reloaded config: zero series for its new sources and targets, and its targets for the queue gauges. */
+  reconfigure(config: Config): void;
   /** The exposition text. */
   render(): Promise<string>;
 }
 
 /** Creates the registry for one process, seeded with zero series for every configured source and target. */
 export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: () => number }): RelayMetrics {
-  const { config, store, nowMs } = opts;
+  const { store, nowMs } = opts;
+  let config = opts.config;
   const registry = new Registry();
   const received = registry.counter("hookrelay_received_total", "Requests accepted and stored, by source.", ["source"]);
   const rejected = registry.counter("hookrelay_rejected_total", "Requests refused by verification, by source and reason.", ["source", "reason"]);
@@ -57,12 +62,19 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
       ["kind", "reason"],
     ),
   };
+  const reloads = registry.counter("hookrelay_config_reloads_total", "Config reloads applied (SIGHUP, systemctl reload, POST /api/reload).", []);
+  const reloadFailures = registry.counter("hookrelay_config_reload_failures_total", "Config reloads refused because the file was invalid (nothing changed).", []);
+  reloads.inc({}, 0);
+  reloadFailures.inc({}, 0);
   // Zero series from the start, so rate() and absent-series alerts work before the first event.
-  for (const s of config.sources) {
-    received.inc({ source: s.name }, 0);
-    duplicates.inc({ source: s.name }, 0);
-  }
-  for (const t of config.targets) for (const outcome of ["delivered", "failed"]) deliveries.inc({ target: t.name, outcome }, 0);
+  const seed = (c: Config) => {
+    for (const s of c.sources) {
+      received.inc({ source: s.name }, 0);
+      duplicates.inc({ source: s.name }, 0);
+    }
+    for (const t of c.targets) for (const outcome of ["delivered", "failed"]) deliveries.inc({ target: t.name, outcome }, 0);
+  };
+  seed(config);
 
   // Both queue gauges read one query per scrape: render() takes it once for both.
   let scrape: Promise<QueueStat[]> | null = null;
@@ -108,6 +120,11 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
         "1 while deliveries are held back because providers queue for their ack (ingest first), else 0.",
         () => [{ labels: {}, value: engine.yielding() ? 1 : 0 }],
       );
+    },
+    configReload: (ok) => (ok ? reloads : reloadFailures).inc({}),
+    reconfigure(next) {
+      config = next;
+      seed(next);
     },
     async render() {
       scrape = queueStats(store.reads);

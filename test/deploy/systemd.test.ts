@@ -19,6 +19,8 @@ test.skipIf(process.platform !== "linux")("systemd-analyze verify passes on depl
   if (!analyze) throw new Error("systemd-analyze is missing: apt-get install -y systemd (.ci/run does this)");
   const unit = readFileSync(join(DEPLOY, "hookrelay.service"), "utf8");
   expect(unit).toContain("ExecStart=/usr/local/bin/hookrelay serve --config /etc/hookrelay/hookrelay.toml\n");
+  // systemctl reload: SIGHUP re-reads the config (docs/OPERATIONS.md).
+  expect(unit).toContain("ExecReload=/bin/kill -HUP $MAINPID\n");
   // verify wants the ExecStart binary to exist: point it at the built one, nothing else changes.
   const copy = join(tmp.dir, "hookrelay.service");
   writeFileSync(copy, unit.replace("ExecStart=/usr/local/bin/hookrelay ", `ExecStart=${await ensureBinary()} `));

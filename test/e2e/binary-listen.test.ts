@@ -6,7 +6,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, startBinary } from "../support/binary.ts";
+import { BINARY, startBinary, until } from "../support/binary.ts";
 import { tempDir } from "../support/relay.ts";
 
 const tmp = tempDir("hookrelay-listen-e2e-");
@@ -23,16 +23,6 @@ function startListen(args: string[], env: Record<string, string>) {
     for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) text += decoder.decode(chunk, { stream: true });
   })();
   return { proc, logs: () => text, reading };
-}
-
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
 }
 
 test("events sent while the listen client is down arrive once it starts, exact bytes, routed by type, each acked once", async () => {

@@ -63,3 +63,14 @@ export async function startBinary(args: string[], cwd: string, env: Record<strin
     },
   };
 }
+
+/** Polls `fn` until it returns something truthy, or throws naming `what` after `timeoutMs`. */
+export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(25);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Reload without restart, on the compiled binary: SIGHUP and POST /api/reload
+ * re-read the config file while signed requests keep arriving; every one is
+ * answered 200, a new source starts answering, an invalid file changes
+ * nothing, a rotated secret and a moved target apply at once.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startBinary, until, type RunningBinary } from "../support/binary.ts";
+import { tempDir } from "../support/relay.ts";
+
+const tmp = tempDir("hookrelay-reload-e2e-");
+afterAll(() => tmp.remove());
+
+const WHSEC = `whsec_${Buffer.alloc(24, 3).toString("base64")}`;
+
+function configText(o: { sources: { name: string; secret: string }[]; targetUrl: string; listen?: string; extra?: string }): string {
+  return `
+[server]
+listen = "${o.listen ?? "127.0.0.1:0"}"
+admin_listen = "127.0.0.1:0"
+[store]
+url = "file:./relay.db"
+${o.sources.map((s) => `
+[[sources]]
+name = "${s.name}"
+verify = { scheme = "hmac", header = "X-Sig", secret = "${s.secret}" }
+event_type = "$.type"
+[[routes]]
+from = "${s.name}"
+to = ["t"]
+`).join("")}
+[[targets]]
+name = "t"
+url = "${o.targetUrl}"
+signing = { secret = "${WHSEC}" }
+retry = { schedule = ["0s", "1s"], jitter = 0 }
+${o.extra ?? ""}
+`;
+}
+
+const sign = (secret: string, body: string) => createHmac("sha256", secret).update(body).digest("hex");
+const post = (relay: RunningBinary, source: string, secret: string, body: string) =>
+  fetch(`${relay.publicUrl}/in/${source}`, { method: "POST", body, headers: { "content-type": "application/json", "x-sig": sign(secret, body) } });
+const reloadApi = (relay: RunningBinary) => fetch(`${relay.adminUrl}/api/reload`, { method: "POST", headers: { "x-requested-with": "test" } });
+const metric = async (relay: RunningBinary, name: string) => {
+  const text = await (await fetch(`${relay.adminUrl}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+};
+
+function receiver() {
+  const got: { body: string }[] = [];
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) { got.push({ body: await req.text() }); return new Response("ok"); } });
+  return { got, url: `http://127.0.0.1:${server.port}/hook`, stop: () => server.stop(true) };
+}
+
+test("under a steady stream of signed requests, SIGHUP adds a source and an invalid file changes nothing; every request is answered 200", async () => {
+  const rx = receiver();
+  const cfg = join(tmp.dir, "stream.toml");
+  writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "secret-a" }], targetUrl: rx.url }));
+  const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+  const statuses: number[] = [];
+  let streaming = true;
+  // Four senders in a loop, bounded in count: the reloads happen while they send.
+  const senders = Array.from({ length: 4 }, async (_, k) => {
+    for (let i = 0; streaming && i < 5000; i++) {
+      const res = await post(relay, "a", "secret-a", JSON.stringify({ type: "x", k, i }));
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+  });
+  try {
+    await until("some requests stored", () => statuses.length >= 20);
+    expect((await fetch(`${relay.publicUrl}/in/b`, { method: "POST", body: "{}" })).status).toBe(404);
+
+    writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "secret-a" }, { name: "b", secret: "secret-b" }], targetUrl: rx.url }));
+    relay.proc.kill("SIGHUP");
+    await until("source b answering", async () => (await post(relay, "b", "secret-b", '{"type":"b"}')).status === 200);
+    await until("the reload logged", () => relay.logs().includes('"msg":"config reloaded"'));
+    const line = relay.logs().split("\n").find((l) => l.includes('"msg":"config reloaded"'))!;
+    expect(JSON.parse(line)).toMatchObject({ sources: { added: ["b"], removed: [], changed: [] }, routes: { added: ["b → t"], removed: [] } });
+    expect(line).not.toContain("secret-b");
+
+    // Invalid: a bad CIDR and an unknown key. The old config keeps serving.
+    writeFileSync(cfg, `${configText({ sources: [{ name: "a", secret: "secret-a" }], targetUrl: rx.url })}\n[server2]\nx = 1\n`.replace('name = "a"\n', 'name = "a"\nallow_ips = ["10.0.0.0/33"]\n'));
+    const before = statuses.length;
+    relay.proc.kill("SIGHUP");
+    await until("the failed reload logged", () => relay.logs().includes('"msg":"config reload failed"'));
+    const failed = JSON.parse(relay.logs().split("\n").find((l) => l.includes('"msg":"config reload failed"'))!);
+    expect(failed.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^sources\[0\]\.allow_ips\[0\]: /), expect.stringMatching(/^server2: unknown key/)]));
+
+    const api = await reloadApi(relay);
+    expect(api.status).toBe(400);
+    const answer = (await api.json()) as { error: { code: string; problems: string[] } };
+    expect(answer.error.code).toBe("invalid_config");
+    expect(answer.error.problems).toHaveLength(2);
+    expect((await post(relay, "b", "secret-b", '{"type":"b"}')).status).toBe(200);
+    await until("more requests after the failed reloads", () => statuses.length >= before + 20);
+
+    expect(await metric(relay, "hookrelay_config_reloads_total")).toBe(1);
+    expect(await metric(relay, "hookrelay_config_reload_failures_total")).toBe(2);
+  } finally {
+    streaming = false;
+    await Promise.all(senders);
+    await relay.stop();
+    rx.stop();
+  }
+  expect(statuses.length).toBeGreaterThan(40);
+  expect(statuses.filter((s) => s !== 200)).toEqual([]);
+}, 60_000);
+
+test("POST /api/reload: a rotated source secret works at once, and a target's new URL gets the next attempt", async () => {
+  const [first, second] = [receiver(), receiver()];
+  const cfg = join(tmp.dir, "rotate.toml");
+  writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "old-secret" }], targetUrl: first.url }));
+  const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+  try {
+    expect((await post(relay, "a", "old-secret", '{"type":"one"}')).status).toBe(200);
+    await until("delivered to the first receiver", () => first.got.length === 1);
+
+    writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "new-secret" }], targetUrl: second.url }));
+    const res = await reloadApi(relay);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ reloaded: true, restartNeeded: [], sources: { changed: ["a"] }, targets: { changed: ["t"] } });
+    expect(JSON.stringify(body)).not.toContain("new-secret");
+
+    expect((await post(relay, "a", "new-secret", '{"type":"two"}')).status).toBe(200);
+    expect((await post(relay, "a", "old-secret", '{"type":"three"}')).status).toBe(401);
+    await until("delivered to the second receiver", () => second.got.length === 1);
+    expect(second.got[0]!.body).toBe('{"type":"two"}');
+    expect(first.got).toHaveLength(1);
+  } finally {
+    await relay.stop();
+    first.stop();
+    second.stop();
+  }
+}, 30_000);
+
+test("a reload that changes the listen address applies the rest and says a restart is needed", async () => {
+  const rx = receiver();
+  const cfg = join(tmp.dir, "listen.toml");
+  writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "s" }], targetUrl: rx.url }));
+  const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+  try {
+    writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "s" }, { name: "c", secret: "s" }], targetUrl: rx.url, listen: "127.0.0.1:1" }));
+    const res = await reloadApi(relay);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ reloaded: true, restartNeeded: ["server.listen"], sources: { added: ["c"] } });
+    expect((await post(relay, "c", "s", "{}")).status).toBe(200);
+    await until("the restart warning logged", () => relay.logs().includes("server.listen"));
+  } finally {
+    await relay.stop();
+    rx.stop();
+  }
+}, 30_000);
