@@ -34,6 +34,21 @@ export function maskHeaders(headers: readonly (readonly [string, string])[]): [s
   return headers.map(([n, v]) => [n, isSensitiveHeader(n) && !isRedacted(v) ? redactedValue(v) : v]);
 }
 
+/**
+ * A URL as shown and recorded: a target URL may carry credentials in its
+ * userinfo or query, so neither is kept ("?…" says there was a query).
+ *
+ * @example maskUrl("https://u:p@h.example/x?key=s") // "https://h.example/x?…"
+ */
+export function maskUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
+  } catch {
+    return "";
+  }
+}
+
 /** The lower-cased header names a source stores redacted: its scheme's credential headers and the relay-wide ones. */
 export function redactionSet(credentialHeaders: readonly string[]): ReadonlySet<string> {
   return new Set([...ALWAYS_REDACTED, ...credentialHeaders.map((n) => n.toLowerCase())]);

@@ -109,6 +109,8 @@ test("through a listen client, the same attempt sends the same signed request an
     ["delivered", 200, 4, null],
   ]);
   expect(reports.map((r) => r.status)).toEqual(["pending", "delivered"]);
+  // Each attempt records what went over the socket: the frame's headers, webhook-* included.
+  expect(records.map((r) => r.attempt?.request)).toEqual(frames.map((f) => ({ method: "POST", url: "listen://t", headers: f.headers })));
 });
 
 test("a listen client that goes away mid-attempt hands the delivery back uncounted, keeping its last error", async () => {
@@ -127,7 +129,7 @@ test("a listen client that goes away mid-attempt hands the delivery back uncount
 test("an erased event fails without any request and without an attempt row", async () => {
   let sent = 0;
   const { ctx, records } = context();
-  await runAttempt(ctx, target({ send: async () => (sent++, { result: { kind: "response", status: 200, retryAfter: null, location: null }, durationMs: 0, excerpt: null }) }), delivery({ body: null, headers: null }));
+  await runAttempt(ctx, target({ send: async () => (sent++, { result: { kind: "response", status: 200, retryAfter: null, location: null }, durationMs: 0, excerpt: null, request: null }) }), delivery({ body: null, headers: null }));
   expect(sent).toBe(0);
   expect(records).toEqual([expect.objectContaining({ status: "failed", attempt: null, error: "event erased", healthy: null })]);
 });

@@ -91,7 +91,7 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
     transport: (name) => ({
       send: (a) =>
         sessions.get(name)?.deliver(a) ??
-        Promise.resolve({ result: { kind: "not-sent", reason: "no listen client connected" }, durationMs: 0, excerpt: null }),
+        Promise.resolve({ result: { kind: "not-sent", reason: "no listen client connected" }, durationMs: 0, excerpt: null, request: null }),
     }),
     connected: () => [...sessions.keys()],
     async stop() {

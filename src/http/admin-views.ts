@@ -5,7 +5,7 @@
  * masked here, once, for both.
  */
 import type { Config, TargetConfig } from "../config/types.ts";
-import { maskHeaders, redactedValue } from "../core/header-mask.ts";
+import { maskHeaders, maskUrl, redactedValue } from "../core/header-mask.ts";
 import type { EventDetail, EventSummary, RejectionRow } from "../store/admin-queries.ts";
 import type { SourceStats, TargetStats } from "../store/admin-stats.ts";
 
@@ -91,6 +91,7 @@ export function eventDetailJson(e: EventDetail) {
       attemptCount: d.attemptCount,
       nextAttemptAt: d.status === "pending" ? iso(d.nextAttemptAt) : null,
       lastError: d.lastError,
+      origin: d.origin,
       createdAt: iso(d.createdAt)!,
       attempts: d.attempts.map((a) => ({
         at: iso(a.at)!,
@@ -98,6 +99,7 @@ export function eventDetailJson(e: EventDetail) {
         durationMs: a.durationMs,
         error: a.error,
         responseExcerpt: a.responseExcerpt,
+        request: a.request,
       })),
     })),
   };
@@ -133,16 +135,6 @@ export function rejectionJson(r: RejectionRow) {
 /** A rejections-list entry as the API returns it. */
 export type RejectionJson = ReturnType<typeof rejectionJson>;
 
-// A target URL may carry credentials in its userinfo or query: show neither.
-function displayUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
-  } catch {
-    return "";
-  }
-}
-
 /** One target's state and figures. */
 export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number) {
   const disabled = s.disabled ?? !t.enabled;
@@ -152,7 +144,7 @@ export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number) {
   const entry = {
     name: t.name,
     kind: t.kind,
-    url: t.kind === "push" ? displayUrl(t.url) : null,
+    url: t.kind === "push" ? maskUrl(t.url) : null,
     state: disabled ? "disabled" : circuitOpen ? "circuit-open" : s.consecutiveFailures > 0 ? "failing" : "healthy",
     enabled: !disabled,
     disabledReason: disabled ? s.disabledReason : null,

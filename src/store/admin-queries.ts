@@ -6,6 +6,7 @@
  * at 1 k (see bench/admin-queries.ts and the indexes named in schema.ts).
  */
 import type { AttemptRecord } from "./deliveries.ts";
+import type { DeliveryOrigin } from "./redeliver.ts";
 import type { RejectionItem } from "./writer/group-commit.ts";
 import type { InValue, Row } from "@libsql/client";
 import { makeId } from "../core/ids.ts";
@@ -62,6 +63,8 @@ export interface DeliveryRow {
   attemptCount: number;
   nextAttemptAt: number;
   lastError: string | null;
+  /** Who made it: ingest (and a test event), an operator's redeliver, or `hookrelay replay`. */
+  origin: DeliveryOrigin;
   createdAt: number;
   attempts: AttemptRow[];
 }
@@ -278,6 +281,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
     attemptCount: Number(d.attempts),
     nextAttemptAt: Number(d.next_attempt_at),
     lastError: s(d.last_error),
+    origin: (s(d.origin) ?? "ingest") as DeliveryOrigin,
     createdAt: Number(d.created_at),
     attempts: at!.rows
       .filter((a) => String(a.delivery_id) === String(d.id))
@@ -288,6 +292,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
         durationMs: Number(a.duration_ms),
         error: s(a.error),
         responseExcerpt: s(a.response_excerpt),
+        request: a.request === null ? null : (JSON.parse(String(a.request)) as AttemptRow["request"]),
       })),
   }));
   return {

@@ -190,6 +190,15 @@ export interface AttemptRecord {
   durationMs: number;
   error: string | null;
   responseExcerpt: string | null;
+  /** The request sent (secrets masked); null when none was made. */
+  request: AttemptRequest | null;
+}
+
+/** The request an attempt made, as stored with it (delivery/transport.ts masks it). */
+export interface AttemptRequest {
+  method: string;
+  url: string;
+  headers: [string, string][];
 }
 
 /** The result of one leased delivery, written by `recordOutcomes`. */
@@ -253,11 +262,12 @@ export async function recordOutcomes(
     const aArgs: (string | number | null)[] = [];
     for (const o of made) {
       const a = o.attempt!;
-      aArgs.push(a.id, o.deliveryId, o.eventId, o.target, a.at, a.statusCode, a.durationMs, a.error, a.responseExcerpt);
+      const request = a.request === null ? null : JSON.stringify(a.request);
+      aArgs.push(a.id, o.deliveryId, o.eventId, o.target, a.at, a.statusCode, a.durationMs, a.error, a.responseExcerpt, request);
     }
     stmts.push({
-      sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt)
-        VALUES ${made.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+      sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt, request)
+        VALUES ${made.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
       args: aArgs,
     });
   }

@@ -57,6 +57,8 @@ export const deliveries = sqliteTable(
     leaseId: text("lease_id"),
     leaseUntil: integer("lease_until"),
     lastError: text("last_error"),
+    /** Who made it: null for ingest (and a test event), "redeliver" for an operator's redeliver, "replay" for `hookrelay replay`. */
+    origin: text("origin"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -96,6 +98,8 @@ export const attempts = sqliteTable(
     durationMs: integer("duration_ms").notNull(),
     error: text("error"),
     responseExcerpt: text("response_excerpt"),
+    /** The request sent, secrets masked: JSON {method, url, headers} (delivery/transport.ts); null when none was made. */
+    request: text("request"),
   },
   (t) => [
     index("attempts_delivery").on(t.deliveryId),
