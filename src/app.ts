@@ -137,6 +137,6 @@ export function createApp(opts: AppOptions): App {
       return { ok: false, store: UNWRITABLE[reason] };
     })
     .use(metricsController({ metrics, auth: adminAuth }))
-    .use(adminController({ config, store, sources, routes, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));
+    .use(adminController({ config, store, sources, routes, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, listenStatus: (t) => listen.status(t) }));
   return { config, sources, publicApp, adminApp, delivery, metrics, listen, rejectionLog };
 }

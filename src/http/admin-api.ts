@@ -7,6 +7,7 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "../config/types.ts";
+import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { compileRoutes, type RouteTable } from "../core/routing.ts";
 import { getEvent, getRejection, listEvents, listRejections, type EventDetail } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
@@ -31,6 +32,8 @@ export interface AdminControllerOptions {
   nowMs: () => number;
   /** The public listener's bound port once listening (endpoint URLs), else null. */
   publicPort: () => number | null;
+  /** A listen target's client in this process (connected, since, from where). */
+  listenStatus: (target: string) => ListenStatus;
 }
 
 const json = (body: unknown, status = 200) =>
@@ -126,7 +129,7 @@ export function adminApiController(opts: AdminControllerOptions) {
     })
     .get("/api/targets", async () => {
       const stats = await targetStats(client, config.targets.map((t) => t.name), nowMs());
-      return json({ targets: config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs())) });
+      return json({ targets: config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs(), opts.listenStatus(t.name))) });
     })
     .post(
       "/api/targets/:name/:action",
@@ -137,7 +140,7 @@ export function adminApiController(opts: AdminControllerOptions) {
         else if (params.action === "test") return json(await actions.sendTestEvent(t.name), 202);
         else throw new HttpError(404, "not_found", "expected enable, disable or test");
         const [s] = await targetStats(client, [t.name], nowMs());
-        return json(targetJson(t, s!, nowMs()));
+        return json(targetJson(t, s!, nowMs(), opts.listenStatus(t.name)));
       },
       { parse: "none" },
     )

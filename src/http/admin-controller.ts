@@ -4,6 +4,7 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "../config/types.ts";
+import type { ListenStatus } from "../delivery/listen-hub.ts";
 import type { RouteTable } from "../core/routing.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import type { Store } from "../store/index.ts";
@@ -25,12 +26,16 @@ export interface AdminOptions {
   publicPort?: () => number | null;
   /** Sessions and failed-token counts, shared with /metrics. */
   auth: AdminAuth;
+  /** A listen target's client in this process; without it none is connected. */
+  listenStatus?: (target: string) => ListenStatus;
 }
+
+const NO_CLIENT = (): ListenStatus => ({ connected: false, sinceMs: null, remoteAddr: null });
 
 /** The admin API and UI as one Elysia plugin. */
 export function adminController(o: AdminOptions) {
   const auth = o.auth;
   const actions = createAdminActions({ store: o.store, config: o.config, sources: o.sources, nowMs: o.nowMs, engine: o.engine });
-  const opts = { store: o.store, config: o.config, routes: o.routes, actions, auth, nowMs: o.nowMs, publicPort: o.publicPort ?? (() => null) };
+  const opts = { store: o.store, config: o.config, routes: o.routes, actions, auth, nowMs: o.nowMs, publicPort: o.publicPort ?? (() => null), listenStatus: o.listenStatus ?? NO_CLIENT };
   return new Elysia().use(adminApiController(opts)).use(uiController(opts));
 }

@@ -314,8 +314,8 @@ function summariseHealth(outcomes: OutcomeRecord[]): Map<string, Health> {
 }
 
 function healthStatement(target: string, h: Health, nowMs: number): InStatement {
-  const upsert = `INSERT INTO target_state (name, consecutive_failures, failing_since, last_error, updated_at)
-    VALUES (:name, :n, :since, :err, :now) ON CONFLICT (name) DO UPDATE SET`;
+  const upsert = `INSERT INTO target_state (name, consecutive_failures, failing_since, last_error, last_error_at, updated_at)
+    VALUES (:name, :n, :since, :err, CASE WHEN :err IS NULL THEN NULL ELSE :now END, :now) ON CONFLICT (name) DO UPDATE SET`;
   const ret = "RETURNING *";
   const args = { name: target, n: h.trailingFailures, since: h.firstTrailingFailureAt, err: h.lastError, now: nowMs };
   if (h.trailingFailures === 0) {
@@ -327,13 +327,13 @@ function healthStatement(target: string, h: Health, nowMs: number): InStatement 
   }
   if (h.sawSuccess) {
     return {
-      sql: `${upsert} consecutive_failures = :n, failing_since = :since, last_error = :err, updated_at = :now ${ret}`,
+      sql: `${upsert} consecutive_failures = :n, failing_since = :since, last_error = :err, last_error_at = :now, updated_at = :now ${ret}`,
       args,
     };
   }
   return {
     sql: `${upsert} consecutive_failures = consecutive_failures + :n, failing_since = coalesce(failing_since, :since),
-      last_error = :err, updated_at = :now ${ret}`,
+      last_error = :err, last_error_at = :now, updated_at = :now ${ret}`,
     args,
   };
 }

@@ -38,6 +38,6 @@ export const migrations: { tag: string; sql: string }[] = [
   },
   {
     "tag": "0009_attempt_requests",
-    "sql": "ALTER TABLE `attempts` ADD `request` text;--> statement-breakpoint\nALTER TABLE `deliveries` ADD `origin` text;"
+    "sql": "ALTER TABLE `attempts` ADD `request` text;--> statement-breakpoint\nALTER TABLE `deliveries` ADD `origin` text;--> statement-breakpoint\nALTER TABLE `target_state` ADD `last_error_at` integer;"
   }
 ];

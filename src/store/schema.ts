@@ -135,6 +135,8 @@ export const targetState = sqliteTable("target_state", {
   /** Who disabled it: config | api | gone (410) | auto (disable_after); config re-enables only its own. */
   disabledBy: text("disabled_by"),
   lastError: text("last_error"),
+  /** When last_error was written: the UI shows an error from before a recovery as past. */
+  lastErrorAt: integer("last_error_at"),
   consecutiveFailures: integer("consecutive_failures").notNull().default(0),
   failingSince: integer("failing_since"),
   circuitOpenUntil: integer("circuit_open_until"),

@@ -21,7 +21,7 @@ beforeAll(async () => {
   // Raw bytes, not a parsed request: the HTTP server under test would normalise what we compare.
   server = createServer((socket) => {
     const chunks: Buffer[] = [];
-    socket.on("data", (c) => {
+    socket.on("data", (c: Buffer) => {
       chunks.push(c);
       const all = Buffer.concat(chunks);
       const end = all.indexOf("\r\n\r\n");
