@@ -80,7 +80,7 @@ export function curlCommand(r: CurlRequest): string {
   for (const name of CURL_DEFAULTS) if (!names.has(name)) headers.push(shellWord(`${name}:`));
   const text = r.body.length === 0 ? null : pasteableText(r.body);
   const binary = r.body.length > 0 && text === null;
-  const args = ["--globoff", "--request", shellWord(r.method), shellWord(r.url), ...headers.map((h) => `--header ${h}`)];
+  const args = ["--globoff", `--request ${shellWord(r.method)}`, shellWord(r.url), ...headers.map((h) => `--header ${h}`)];
   if (text !== null) args.push(`--data-raw ${shellWord(text)}`);
   if (binary) args.push("--data-binary @-");
   const lines: string[] = [];
