@@ -5,6 +5,7 @@
  * is never shown as healthy. A real WebSocket client on 127.0.0.1.
  */
 import { afterEach, expect, test } from "bun:test";
+import { waitFor } from "../support/fault-harness.ts";
 import { startTestRelay, type TestRelay } from "../support/relay.ts";
 
 const TOKEN = "tok-listen-0123456789";
@@ -51,28 +52,18 @@ async function start(): Promise<{ relay: TestRelay; target: () => Promise<Listen
   };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
 test("a listen target reports its client: not connected, then connected since when and from where, then gone since when", async () => {
   const { target, connect } = await start();
   expect((await target()).listen).toEqual({ connected: false, since: null, remoteAddr: null });
   const before = Date.now();
   const ws = connect();
-  const on = await until("connected", async () => ((await target()).listen?.connected ? (await target()).listen : null));
+  const on = await waitFor("connected", async () => ((await target()).listen?.connected ? (await target()).listen : null));
   expect(on.remoteAddr).toBe("127.0.0.1");
   expect(Date.parse(on.since!)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
   expect(Date.parse(on.since!)).toBeLessThanOrEqual(Date.now());
   const closedAt = Date.now();
   ws.close();
-  const off = await until("disconnected", async () => ((await target()).listen?.connected === false ? (await target()).listen : null));
+  const off = await waitFor("disconnected", async () => ((await target()).listen?.connected === false ? (await target()).listen : null));
   // Since when there has been no client, and where the last one was.
   expect(Date.parse(off.since!)).toBeGreaterThanOrEqual(Math.floor(closedAt / 1000) * 1000);
   expect(off.remoteAddr).toBe("127.0.0.1");
@@ -86,7 +77,7 @@ test("with deliveries waiting and no client connected, a listen target is not he
   expect((await target()).state).toBe("no-client");
   expect(await page()).toContain("badge-no-client");
   connect();
-  await until("client connected", async () => (await target()).listen?.connected);
+  await waitFor("client connected", async () => (await target()).listen?.connected);
   expect(await page()).toContain("client connected");
   expect(await page()).not.toContain("no client connected");
 });
