@@ -34,7 +34,8 @@ describe.skipIf(!hasChromium)("event page and layout in Chromium", () => {
     await page.click('button[type="submit"]');
     const res = await live.send("shop", JSON.stringify({ id: "ord_curl_1", type: "order.paid" }), { "x-note": "it's $(whoami)" });
     eventId = ((await res.json()) as { id: string }).id;
-  });
+    // Starting Chromium on a busy machine can take longer than the 5 s default.
+  }, 30_000);
   afterAll(async () => {
     await browser?.close();
     await live?.stop();
