@@ -9,6 +9,7 @@ import { runAttempt, type AttemptContext, type AttemptReport, type DeliveryTarge
 import { ListenSession } from "./listen-session.ts";
 import { createSender } from "./sender.ts";
 import { TargetHealth } from "./target-health.ts";
+import { unpackAttemptRequest } from "../store/attempt-request.ts";
 import { httpTransport, type Transport } from "./transport.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -110,7 +111,9 @@ test("through a listen client, the same attempt sends the same signed request an
   ]);
   expect(reports.map((r) => r.status)).toEqual(["pending", "delivered"]);
   // Each attempt records what went over the socket: the frame's headers, webhook-* included.
-  expect(records.map((r) => r.attempt?.request)).toEqual(frames.map((f) => ({ method: "POST", url: "listen://t", headers: f.headers })));
+  const d = delivery();
+  const event = { id: d.eventId, source: d.source, eventType: d.eventType, contentType: d.contentType, headers: d.headers };
+  expect(records.map((r) => unpackAttemptRequest(r.attempt!.request!, event))).toEqual(frames.map((f) => ({ method: "POST", url: "listen://t", headers: f.headers })));
 });
 
 test("a listen client that goes away mid-attempt hands the delivery back uncounted, keeping its last error", async () => {

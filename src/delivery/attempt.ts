@@ -16,6 +16,7 @@ import type { TargetConfig } from "../config/types.ts";
 import { decideOutcome, type Decision, type SendResult } from "../core/delivery-outcome.ts";
 import { makeId } from "../core/ids.ts";
 import type { Logger } from "../log/logger.ts";
+import { packAttemptRequest } from "../store/attempt-request.ts";
 import type { LeasedDelivery, OutcomeRecord } from "../store/deliveries.ts";
 import type { TargetState } from "../store/target-state.ts";
 import { buildOutboundHeaders } from "./outbound-request.ts";
@@ -117,7 +118,7 @@ function outcomeRecord(d: LeasedDelivery, at: number, sent: TransportReport, dec
           durationMs: sent.durationMs,
           error: decision.error,
           responseExcerpt: sent.excerpt,
-          request: sent.request,
+          request: sent.request && packAttemptRequest(sent.request, { id: d.eventId, source: d.source, eventType: d.eventType, contentType: d.contentType, headers: d.headers }),
         }
       : null,
     status: decision.status,

@@ -190,8 +190,8 @@ export interface AttemptRecord {
   durationMs: number;
   error: string | null;
   responseExcerpt: string | null;
-  /** The request sent (secrets masked); null when none was made. */
-  request: AttemptRequest | null;
+  /** The request sent (secrets masked) in its stored form (attempt-request.ts); null when none was made. */
+  request: string | null;
 }
 
 /** The request an attempt made, as stored with it (delivery/transport.ts masks it). */
@@ -262,8 +262,7 @@ export async function recordOutcomes(
     const aArgs: (string | number | null)[] = [];
     for (const o of made) {
       const a = o.attempt!;
-      const request = a.request === null ? null : JSON.stringify(a.request);
-      aArgs.push(a.id, o.deliveryId, o.eventId, o.target, a.at, a.statusCode, a.durationMs, a.error, a.responseExcerpt, request);
+      aArgs.push(a.id, o.deliveryId, o.eventId, o.target, a.at, a.statusCode, a.durationMs, a.error, a.responseExcerpt, a.request);
     }
     stmts.push({
       sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt, request)
