@@ -7,8 +7,9 @@
  * alone and read back from the event row; every other value (the signature,
  * the timestamp, the target's masked headers) is stored as sent. Names and
  * their order are always stored, so the record says what was sent even after
- * the code that builds the headers changes. bench/deliver.ts measured the
- * plain JSON form at about 10 % more CPU per delivery.
+ * the code that builds the headers changes. In bench/deliver.ts (drain) the
+ * record is about a third smaller than plain JSON of the whole list, and the
+ * CPU per delivery over not recording went from 1.08–1.10× to about 1.04×.
  *
  * Stored form (JSON): [method, url, entry…], an entry being "name" (the
  * event's value) or ["name", "value"].

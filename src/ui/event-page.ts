@@ -40,15 +40,17 @@ function deliveries(ev: EventDetailJson): SafeHtml {
   )}`;
 }
 
+// Header rows, a masked value shown as such.
+const headerRows = (headers: [string, string][]) =>
+  headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${v}</td></tr>`);
+
 type SentRequest = NonNullable<EventDetailJson["deliveries"][number]["attempts"][number]["request"]>;
 
 // The request an attempt sent, under its row: secrets were masked when it was recorded.
 const sentRequest = (r: SentRequest) => html`<tr class="attempt-request"><td colspan="5">
   <details><summary>Request sent</summary>
     <p class="mono wrap">${r.method} ${r.url}</p>
-    <table class="list headers"><tbody>${r.headers.map(
-      ([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${v}</td></tr>`,
-    )}</tbody></table>
+    <table class="list headers"><tbody>${headerRows(r.headers)}</tbody></table>
   </details>
 </td></tr>`;
 
@@ -160,9 +162,7 @@ ${
     ? null
     : html`<h3>Headers <span class="muted">(as received; names lower-cased by the HTTP server)</span></h3>
 <div class="table-wrap"><table class="list headers">
-  <tbody>${r.headers.map(
-    ([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${v}</td></tr>`,
-  )}</tbody>
+  <tbody>${headerRows(r.headers)}</tbody>
 </table></div>`
 }`;
 }
