@@ -166,6 +166,6 @@ export function createApp(opts: AppOptions): App {
       return { ok: false, store: UNWRITABLE[reason] };
     })
     .use(metricsController({ metrics, auth: adminAuth }))
-    .use(adminController({ live, store, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload }));
+    .use(adminController({ live, store, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload, listenStatus: (t) => listen.status(t) }));
   return { live, reload, publicApp, adminApp, delivery, metrics, listen, rejectionLog };
 }

@@ -7,16 +7,15 @@
  * Signatures stay visible: they are derived values, and comparing them is
  * how an operator debugs a mismatch.
  */
-const SENSITIVE_NAMES = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-webhook-secret", "x-gitlab-token", "x-api-key"]);
-const SENSITIVE_PARTS = ["secret", "token", "password", "passwd", "api-key", "apikey", "credential", "session"];
+// Exact names, then parts of names (X-Webhook-Secret, X-Gitlab-Token, X-Api-Key, …); one regex: every attempt's record is masked with it.
+const SENSITIVE = /^(?:authorization|proxy-authorization|cookie|set-cookie)$|secret|token|passw(?:or)?d|api-?key|credential|session/i;
 // Credentials for the relay or a proxy in front of it, whatever the scheme: never forwarded, never needed later.
 const ALWAYS_REDACTED = ["authorization", "proxy-authorization", "cookie"];
 const REDACTED = /^\[redacted: \d+ chars\]$/;
 
 /** True when a header's value may be a credential and must not be displayed. */
 export function isSensitiveHeader(name: string): boolean {
-  const n = name.toLowerCase();
-  return SENSITIVE_NAMES.has(n) || SENSITIVE_PARTS.some((p) => n.includes(p));
+  return SENSITIVE.test(name);
 }
 
 /** The value stored or shown in place of a credential: its length only. */
@@ -32,6 +31,21 @@ export function isRedacted(value: string): boolean {
 /** Copies headers with every sensitive value replaced by its redacted form (for display). */
 export function maskHeaders(headers: readonly (readonly [string, string])[]): [string, string][] {
   return headers.map(([n, v]) => [n, isSensitiveHeader(n) && !isRedacted(v) ? redactedValue(v) : v]);
+}
+
+/**
+ * A URL as shown and recorded: a target URL may carry credentials in its
+ * userinfo or query, so neither is kept ("?…" says there was a query).
+ *
+ * @example maskUrl("https://u:p@h.example/x?key=s") // "https://h.example/x?…"
+ */
+export function maskUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
+  } catch {
+    return "";
+  }
 }
 
 /** The lower-cased header names a source stores redacted: its scheme's credential headers and the relay-wide ones. */

@@ -9,6 +9,7 @@ import { runAttempt, type AttemptContext, type AttemptReport, type DeliveryTarge
 import { ListenSession } from "./listen-session.ts";
 import { createSender } from "./sender.ts";
 import { TargetHealth } from "./target-health.ts";
+import { unpackAttemptRequest } from "../store/attempt-request.ts";
 import { httpTransport, type Transport } from "./transport.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -109,6 +110,10 @@ test("through a listen client, the same attempt sends the same signed request an
     ["delivered", 200, 4, null],
   ]);
   expect(reports.map((r) => r.status)).toEqual(["pending", "delivered"]);
+  // Each attempt records what went over the socket: the frame's headers, webhook-* included.
+  const d = delivery();
+  const event = { id: d.eventId, source: d.source, eventType: d.eventType, contentType: d.contentType, headers: d.headers };
+  expect(records.map((r) => unpackAttemptRequest(r.attempt!.request!, event))).toEqual(frames.map((f) => ({ method: "POST", url: "listen://t", headers: f.headers })));
 });
 
 test("a listen client that goes away mid-attempt hands the delivery back uncounted, keeping its last error", async () => {
@@ -127,7 +132,7 @@ test("a listen client that goes away mid-attempt hands the delivery back uncount
 test("an erased event fails without any request and without an attempt row", async () => {
   let sent = 0;
   const { ctx, records } = context();
-  await runAttempt(ctx, target({ send: async () => (sent++, { result: { kind: "response", status: 200, retryAfter: null, location: null }, durationMs: 0, excerpt: null }) }), delivery({ body: null, headers: null }));
+  await runAttempt(ctx, target({ send: async () => (sent++, { result: { kind: "response", status: 200, retryAfter: null, location: null }, durationMs: 0, excerpt: null, request: null }) }), delivery({ body: null, headers: null }));
   expect(sent).toBe(0);
   expect(records).toEqual([expect.objectContaining({ status: "failed", attempt: null, error: "event erased", healthy: null })]);
 });

@@ -17,12 +17,13 @@ import { decideOutcome, type Decision, type SendResult } from "../core/delivery-
 import { makeId } from "../core/ids.ts";
 import { slackBody } from "../core/slack-format.ts";
 import type { Logger } from "../log/logger.ts";
+import { packAttemptRequest } from "../store/attempt-request.ts";
 import type { LeasedDelivery, OutcomeRecord } from "../store/deliveries.ts";
 import type { TargetState } from "../store/target-state.ts";
 import { buildOutboundHeaders } from "./outbound-request.ts";
 import type { SendReport } from "./sender.ts";
 import type { TargetHealth } from "./target-health.ts";
-import type { PreparedAttempt, Transport } from "./transport.ts";
+import type { PreparedAttempt, Transport, TransportReport } from "./transport.ts";
 
 /** A configured target as the engine runs it: its config, decoded signing keys and transport. */
 export interface DeliveryTarget {
@@ -70,7 +71,7 @@ export interface AttemptContext {
   log: Logger;
 }
 
-const ERASED: SendReport = { result: { kind: "erased" }, durationMs: 0, excerpt: null };
+const ERASED: TransportReport = { result: { kind: "erased" }, durationMs: 0, excerpt: null, request: null };
 
 /** Runs one attempt of `d` to `target` from preparation to recorded outcome. */
 export async function runAttempt(ctx: AttemptContext, target: DeliveryTarget, d: LeasedDelivery): Promise<void> {
@@ -114,7 +115,7 @@ function prepare(ctx: AttemptContext, target: DeliveryTarget, d: LeasedDelivery,
 }
 
 /** The outcome row: the attempt made (if any) and the delivery's next state, fenced by the lease. */
-function outcomeRecord(d: LeasedDelivery, at: number, sent: SendReport, decision: Decision): OutcomeRecord {
+function outcomeRecord(d: LeasedDelivery, at: number, sent: TransportReport, decision: Decision): OutcomeRecord {
   const statusCode = statusCodeOf(sent.result);
   return {
     deliveryId: d.id,
@@ -122,7 +123,15 @@ function outcomeRecord(d: LeasedDelivery, at: number, sent: SendReport, decision
     eventId: d.eventId,
     target: d.target,
     attempt: decision.counted
-      ? { id: makeId("att", at, crypto.getRandomValues(new Uint8Array(10))), at, statusCode, durationMs: sent.durationMs, error: decision.error, responseExcerpt: sent.excerpt }
+      ? {
+          id: makeId("att", at, crypto.getRandomValues(new Uint8Array(10))),
+          at,
+          statusCode,
+          durationMs: sent.durationMs,
+          error: decision.error,
+          responseExcerpt: sent.excerpt,
+          request: sent.request && packAttemptRequest(sent.request, { id: d.eventId, source: d.source, eventType: d.eventType, contentType: d.contentType, headers: d.headers }),
+        }
       : null,
     status: decision.status,
     nextAttemptAt: decision.nextAttemptAt,

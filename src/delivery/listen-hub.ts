@@ -24,6 +24,15 @@ export interface ListenHubOptions {
   pingMs?: number;
   /** A client connected: its target can take a delivery (the scheduler looks now). */
   onIdle?: () => void;
+  /** Clock of the connection times (admin API). Default Date.now. */
+  nowMs?: () => number;
+}
+
+/** Whether a listen target has a client in this process: connected since when and from where, else gone since when (null: never came). */
+export interface ListenStatus {
+  connected: boolean;
+  sinceMs: number | null;
+  remoteAddr: string | null;
 }
 
 /** The sessions of one relay process. */
@@ -32,8 +41,8 @@ export interface ListenHub {
   target(name: string): TargetConfig | null;
   /** False once stopping: new connections are refused. */
   accepting(): boolean;
-  /** Starts a session for an upgraded socket, replacing the target's current one; null (socket closed) when stopping. */
-  open(target: string, socket: ListenSocket): ListenSession | null;
+  /** Starts a session for an upgraded socket from `remoteAddr`, replacing the target's current one; null (socket closed) when stopping. */
+  open(target: string, socket: ListenSocket, remoteAddr?: string | null): ListenSession | null;
   /** Hands a client's ack to its session. */
   receive(session: ListenSession, ack: AckMessage): void;
   /** The socket closed: a delivery waiting for its ack goes back to the queue. */
@@ -53,6 +62,8 @@ export interface ListenHub {
    * back to the queue. Other sessions carry on.
    */
   setTargets(targets: TargetConfig[]): void;
+  /** The client of `target` as the admin side shows it. */
+  status(target: string): ListenStatus;
   /** Refuses new connections and closes every session. */
   stop(): Promise<void>;
 }
@@ -63,12 +74,15 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
   let targets = listenTargets(opts.targets);
   const sessionOptions = { log: opts.log, ackMarginMs: opts.ackMarginMs ?? 15_000, pingMs: opts.pingMs };
   const sessions = new Map<string, ListenSession>();
+  // Per target: the current client's connection, or when the last one went.
+  const seen = new Map<string, ListenStatus>();
+  const nowMs = opts.nowMs ?? Date.now;
   let stopping = false;
 
   return {
     target: (name) => targets.get(name) ?? null,
     accepting: () => !stopping,
-    open(name, socket) {
+    open(name, socket, remoteAddr = null) {
       const t = targets.get(name);
       if (!t) throw new Error(`not a listen target: ${name}`);
       if (stopping) {
@@ -82,7 +96,8 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
       }
       const session = new ListenSession(sessionOptions, t, socket);
       sessions.set(name, session);
-      opts.log.info("listen client connected", { target: name });
+      seen.set(name, { connected: true, sinceMs: nowMs(), remoteAddr });
+      opts.log.info("listen client connected", { target: name, remote: remoteAddr });
       opts.onIdle?.();
       return session;
     },
@@ -91,6 +106,8 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
       session.end();
       if (sessions.get(session.target.name) === session) {
         sessions.delete(session.target.name);
+        const last = seen.get(session.target.name);
+        seen.set(session.target.name, { connected: false, sinceMs: nowMs(), remoteAddr: last?.remoteAddr ?? null });
         opts.log.info("listen client disconnected", { target: session.target.name });
       }
     },
@@ -99,7 +116,7 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
     transport: (name) => ({
       send: (a) =>
         sessions.get(name)?.deliver(a) ??
-        Promise.resolve({ result: { kind: "not-sent", reason: "no listen client connected" }, durationMs: 0, excerpt: null }),
+        Promise.resolve({ result: { kind: "not-sent", reason: "no listen client connected" }, durationMs: 0, excerpt: null, request: null }),
     }),
     connected: () => [...sessions.keys()],
     setTargets(all) {
@@ -113,6 +130,7 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
         session.end(1012, "target reconfigured; reconnect");
       }
     },
+    status: (name) => seen.get(name) ?? { connected: false, sinceMs: null, remoteAddr: null },
     async stop() {
       stopping = true;
       const all = [...sessions.values()];

@@ -10,11 +10,11 @@
  * connection. That is at-least-once: the client dedupes by delivery id.
  */
 import type { TargetConfig } from "../config/types.ts";
+import { maskHeaders } from "../core/header-mask.ts";
 import type { SendResult } from "../core/delivery-outcome.ts";
 import { encodeListenMessage, LISTEN_CLOSE, LISTEN_PING_MS, LISTEN_PROTOCOL_VERSION, type AckMessage } from "../core/listen-protocol.ts";
 import type { Logger } from "../log/logger.ts";
-import type { SendReport } from "./sender.ts";
-import type { PreparedAttempt } from "./transport.ts";
+import type { PreparedAttempt, TransportReport } from "./transport.ts";
 
 /** The socket as the session needs it (Elysia's ws in production, a fake in unit tests). */
 export interface ListenSocket {
@@ -58,7 +58,7 @@ export class ListenSession {
   }
 
   /** Sends one attempt and waits for its ack (at most the target's timeout plus the ack margin). */
-  async deliver(a: PreparedAttempt): Promise<SendReport> {
+  async deliver(a: PreparedAttempt): Promise<TransportReport> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     if (!this.idle()) return notSent("no idle listen client", elapsed());
@@ -94,7 +94,9 @@ export class ListenSession {
     const result: SendResult = ack.ok
       ? { kind: "response", status: ack.status!, retryAfter: null, location: null }
       : { kind: "client-failed", status: ack.status, message: ack.error ?? "local delivery failed" };
-    return { result, durationMs: ack.durationMs, excerpt: ack.responseExcerpt };
+    // The client posts it to its own --forward-to URL, which the relay never learns.
+    const request = { method: "POST", url: `listen://${this.target.name}`, headers: maskHeaders(a.headers) };
+    return { result, durationMs: ack.durationMs, excerpt: ack.responseExcerpt, request };
   }
 
   /** An ack from the client; acks for anything but the delivery in flight are ignored. */
@@ -113,6 +115,6 @@ export class ListenSession {
   }
 }
 
-function notSent(reason: string, durationMs: number): SendReport {
-  return { result: { kind: "not-sent", reason }, durationMs, excerpt: null };
+function notSent(reason: string, durationMs: number): TransportReport {
+  return { result: { kind: "not-sent", reason }, durationMs, excerpt: null, request: null };
 }

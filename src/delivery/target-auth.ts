@@ -14,6 +14,7 @@
 import { rootCertificates } from "node:tls";
 import type { TargetAuth, TargetConfig, TargetTls } from "../config/types.ts";
 import type { SendResult } from "../core/delivery-outcome.ts";
+import { redactedValue } from "../core/header-mask.ts";
 import type { SendReport, Sender, SendTls } from "./sender.ts";
 
 /** One request to the target carrying `authorization` (null: none), within `timeoutMs`. */
@@ -38,7 +39,7 @@ const REFRESH_BEFORE_MS = 30_000;
 export function createTargetAuth(target: TargetConfig, opts: { sender: Sender; clock: () => number }): TargetAuthorizer {
   const auth = target.auth;
   if (auth === null || auth.kind !== "oauth2") {
-    const value = auth === null ? null : auth.kind === "bearer" ? `Bearer ${auth.token}` : `Basic ${btoa(utf8Binary(`${auth.username}:${auth.password}`))}`;
+    const value = auth === null ? null : fixedAuthorization(auth);
     return { send: (post, timeoutMs) => post(value, timeoutMs) };
   }
   const tokens = oauth2Tokens(auth, target, opts);
@@ -64,6 +65,20 @@ export function createTargetAuth(target: TargetConfig, opts: { sender: Sender; c
       return finish(second.result, second);
     },
   };
+}
+
+// The Authorization value of bearer and basic auth: the same on every attempt.
+function fixedAuthorization(auth: Exclude<TargetAuth, { kind: "oauth2" }>): string {
+  return auth.kind === "bearer" ? `Bearer ${auth.token}` : `Basic ${btoa(utf8Binary(`${auth.username}:${auth.password}`))}`;
+}
+
+/** The Authorization header of `auth` as recorded with an attempt: the scheme kept, the credential masked (null: no auth). */
+export function maskedAuthorization(auth: TargetAuth | null): string | null {
+  if (auth === null) return null;
+  // An OAuth2 token changes from one fetch to the next; its length says nothing useful.
+  if (auth.kind === "oauth2") return "Bearer [redacted: OAuth2 access token]";
+  const [scheme, credential] = fixedAuthorization(auth).split(" ") as [string, string];
+  return `${scheme} ${redactedValue(credential)}`;
 }
 
 const isUnauthorized = (r: SendResult) => r.kind === "response" && r.status === 401;

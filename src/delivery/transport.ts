@@ -5,12 +5,20 @@
  * connected `hookrelay listen` client and ends with its ack (listen-hub.ts).
  * Everything around the send — preparing the headers, deciding the outcome,
  * recording it — is the same for both (attempt.ts).
+ *
+ * Each report carries the request as it is recorded with the attempt and
+ * shown on the event page: the headers actually sent, with every value the
+ * target's config supplies masked (its `headers`, which may come from secret
+ * refs, and the credential part of Authorization) and the URL without
+ * userinfo or query. The signing secret is never in a header; the
+ * `webhook-signature` derived from it is kept, so that an operator can
+ * compare it with what the target computed.
  */
 import type { TargetConfig } from "../config/types.ts";
-import { isSensitiveHeader } from "../core/header-mask.ts";
-import type { LeasedDelivery } from "../store/deliveries.ts";
+import { isSensitiveHeader, maskHeaders, maskUrl, redactedValue } from "../core/header-mask.ts";
+import type { AttemptRequest, LeasedDelivery } from "../store/deliveries.ts";
 import type { Sender, SendReport } from "./sender.ts";
-import { createTargetAuth, sendTls } from "./target-auth.ts";
+import { createTargetAuth, maskedAuthorization, sendTls } from "./target-auth.ts";
 
 /** One attempt ready to go: the delivery, its attempt number, the headers to send and the exact stored body. */
 export interface PreparedAttempt {
@@ -20,9 +28,14 @@ export interface PreparedAttempt {
   body: Uint8Array<ArrayBuffer>;
 }
 
+/** What a send reports: its result and the request made (null when none was: no client, no token). */
+export interface TransportReport extends SendReport {
+  request: AttemptRequest | null;
+}
+
 /** Sends prepared attempts to one kind of target; the report is a value, never an exception. */
 export interface Transport {
-  send(a: PreparedAttempt): Promise<SendReport>;
+  send(a: PreparedAttempt): Promise<TransportReport>;
 }
 
 /** The push transport: one POST to the target's URL within its timeouts, with its headers, credentials and TLS material. */
@@ -31,13 +44,25 @@ export function httpTransport(target: TargetConfig, sender: Sender, clock: () =>
   const tls = sendTls(target.tls);
   // Values a target echoing its request (a debugging endpoint) would put in the stored reply excerpt.
   const secretValues = target.headers.filter(([name]) => isSensitiveHeader(name)).map(([, value]) => value);
+  // What the record shows of the target's own parts, masked once.
+  const shown = {
+    url: maskUrl(target.url),
+    headers: target.headers.map(([name, value]): [string, string] => [name, redactedValue(value)]),
+    authorization: maskedAuthorization(target.auth),
+  };
   return {
-    send: (a) =>
-      credentials.send(async (authorization, timeoutMs) => {
+    async send(a) {
+      let posted = false;
+      const report = await credentials.send(async (authorization, timeoutMs) => {
+        posted = true;
         const headers = withTargetHeaders(a.headers, target.headers, authorization);
         const report = await sender({ url: target.url, body: a.body, headers, timeoutMs, connectTimeoutMs: target.connectTimeoutMs, tls });
         return withoutSecrets(report, authorization, secretValues);
-      }, target.timeoutMs),
+      }, target.timeoutMs);
+      // Provider headers were stored redacted; maskHeaders catches any other credential-looking name.
+      const request = posted ? { method: "POST", url: shown.url, headers: withTargetHeaders(maskHeaders(a.headers), shown.headers, shown.authorization) } : null;
+      return { ...report, request };
+    },
   };
 }
 

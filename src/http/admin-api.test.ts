@@ -129,7 +129,7 @@ describe("one event", () => {
     const audit = body.deliveries.find((d: any) => d.target === "audit");
     expect(audit.status).toBe("failed");
     expect(audit.attempts).toEqual([
-      { at: new Date(e.receivedAt + 50).toISOString(), status: 500, durationMs: 310, error: "HTTP 500", responseExcerpt: "Internal Server Error" },
+      { at: new Date(e.receivedAt + 50).toISOString(), status: 500, durationMs: 310, error: "HTTP 500", responseExcerpt: "Internal Server Error", request: null },
     ]);
   });
 

@@ -8,6 +8,7 @@
 import { Elysia } from "elysia";
 import type { ReloadOutcome } from "../config/config-diff.ts";
 import type { Config } from "../config/types.ts";
+import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { compileRoutes, type RouteTable } from "../core/routing.ts";
 import { getEvent, getRejection, listEvents, listRejections, type EventDetail } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
@@ -35,6 +36,8 @@ export interface AdminControllerOptions {
   publicPort: () => number | null;
   /** Re-reads the config file (POST /api/reload). */
   reload?: () => ReloadOutcome;
+  /** A listen target's client in this process (connected, since, from where). */
+  listenStatus: (target: string) => ListenStatus;
 }
 
 const json = (body: unknown, status = 200) =>
@@ -131,7 +134,7 @@ export function adminApiController(opts: AdminControllerOptions) {
     .get("/api/targets", async () => {
       const { targets } = opts.config;
       const stats = await targetStats(client, targets.map((t) => t.name), nowMs());
-      return json({ targets: targets.map((t, i) => targetJson(t, stats[i]!, nowMs())) });
+      return json({ targets: targets.map((t, i) => targetJson(t, stats[i]!, nowMs(), opts.listenStatus(t.name))) });
     })
     .post(
       "/api/targets/:name/:action",
@@ -142,7 +145,7 @@ export function adminApiController(opts: AdminControllerOptions) {
         else if (params.action === "test") return json(await actions.sendTestEvent(t.name), 202);
         else throw new HttpError(404, "not_found", "expected enable, disable or test");
         const [s] = await targetStats(client, [t.name], nowMs());
-        return json(targetJson(t, s!, nowMs()));
+        return json(targetJson(t, s!, nowMs(), opts.listenStatus(t.name)));
       },
       { parse: "none" },
     )

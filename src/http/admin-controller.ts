@@ -5,6 +5,7 @@
 import { Elysia } from "elysia";
 import type { ReloadOutcome } from "../config/config-diff.ts";
 import type { LiveConfig } from "../ingest/runtime-config.ts";
+import type { ListenStatus } from "../delivery/listen-hub.ts";
 import type { Store } from "../store/index.ts";
 import { createAdminActions, type EngineHooks } from "./admin-actions.ts";
 import { adminApiController } from "./admin-api.ts";
@@ -24,7 +25,11 @@ export interface AdminOptions {
   auth: AdminAuth;
   /** Re-reads the config file (POST /api/reload). */
   reload: () => ReloadOutcome;
+  /** A listen target's client in this process; without it none is connected. */
+  listenStatus?: (target: string) => ListenStatus;
 }
+
+const NO_CLIENT = (): ListenStatus => ({ connected: false, sinceMs: null, remoteAddr: null });
 
 /** The admin API and UI as one Elysia plugin. */
 export function adminController(o: AdminOptions) {
@@ -54,6 +59,7 @@ export function adminController(o: AdminOptions) {
     nowMs: o.nowMs,
     publicPort: o.publicPort ?? (() => null),
     reload: o.reload,
+    listenStatus: o.listenStatus ?? NO_CLIENT,
   };
   return new Elysia().use(adminApiController(opts)).use(uiController(opts));
 }

@@ -6,7 +6,8 @@
  */
 import type { Config, TargetConfig } from "../config/types.ts";
 import { mismatchWarning } from "../core/alert.ts";
-import { maskHeaders, redactedValue } from "../core/header-mask.ts";
+import type { ListenStatus } from "../delivery/listen-hub.ts";
+import { maskHeaders, maskUrl, redactedValue } from "../core/header-mask.ts";
 import type { EventDetail, EventSummary, RejectionRow } from "../store/admin-queries.ts";
 import type { SourceStats, TargetStats } from "../store/admin-stats.ts";
 
@@ -92,6 +93,7 @@ export function eventDetailJson(e: EventDetail) {
       attemptCount: d.attemptCount,
       nextAttemptAt: d.status === "pending" ? iso(d.nextAttemptAt) : null,
       lastError: d.lastError,
+      origin: d.origin,
       createdAt: iso(d.createdAt)!,
       attempts: d.attempts.map((a) => ({
         at: iso(a.at)!,
@@ -99,6 +101,7 @@ export function eventDetailJson(e: EventDetail) {
         durationMs: a.durationMs,
         error: a.error,
         responseExcerpt: a.responseExcerpt,
+        request: a.request,
       })),
     })),
   };
@@ -134,27 +137,23 @@ export function rejectionJson(r: RejectionRow) {
 /** A rejections-list entry as the API returns it. */
 export type RejectionJson = ReturnType<typeof rejectionJson>;
 
-// A target URL may carry credentials in its userinfo or query: show neither.
-function displayUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
-  } catch {
-    return "";
-  }
-}
-
-/** One target's state and figures. */
-export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number) {
+/**
+ * One target's state and figures; `listen` is a listen target's client in this process.
+ * A listen target with deliveries waiting and no client is "no-client", never "healthy".
+ */
+export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number, listen: ListenStatus | null = null) {
   const disabled = s.disabled ?? !t.enabled;
   const circuitOpen = s.circuitOpenUntil !== null && s.circuitOpenUntil > nowMs;
   const la = s.lastAttempt;
   const lastAttemptFailed = la !== null && (la.statusCode === null || la.statusCode < 200 || la.statusCode > 299);
+  const client = t.kind === "listen" ? (listen ?? { connected: false, sinceMs: null, remoteAddr: null }) : null;
+  const waiting = client !== null && !client.connected && s.queue.pending + s.queue.delivering > 0;
   const entry = {
     name: t.name,
     kind: t.kind,
-    url: t.kind === "push" ? displayUrl(t.url) : null,
-    state: disabled ? "disabled" : circuitOpen ? "circuit-open" : s.consecutiveFailures > 0 ? "failing" : "healthy",
+    url: t.kind === "push" ? maskUrl(t.url) : null,
+    state: disabled ? "disabled" : circuitOpen ? "circuit-open" : s.consecutiveFailures > 0 ? "failing" : waiting ? "no-client" : "healthy",
+    listen: client === null ? null : { connected: client.connected, since: iso(client.sinceMs), remoteAddr: client.remoteAddr },
     enabled: !disabled,
     disabledReason: disabled ? s.disabledReason : null,
     queueDepth: s.queue.pending + s.queue.delivering + s.queue.paused,
@@ -167,6 +166,7 @@ export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number) {
     circuitOpenUntil: circuitOpen ? iso(s.circuitOpenUntil) : null,
     lastAttemptAt: iso(la?.at ?? null),
     lastError: s.lastError ?? (lastAttemptFailed ? (la.error ?? `HTTP ${la.statusCode}`) : null),
+    lastErrorAt: iso(s.lastError !== null ? s.lastErrorAt : lastAttemptFailed ? la.at : null),
     // Credentials: which are set, never a value (a header's value may come from a secret).
     headers: t.headers.map(([name, value]): [string, string] => [name, redactedValue(value)]),
     auth: t.auth?.kind ?? null,

@@ -56,10 +56,14 @@ export function listenController(opts: { hub: ListenHub; limiter: FailedAuthLimi
       },
       open(ws) {
         const target = (ws.data.params as { target: string }).target;
-        const session = hub.open(target, {
-          send: (text) => void ws.send(text),
-          close: (code, reason) => ws.close(code, reason),
-        });
+        const session = hub.open(
+          target,
+          {
+            send: (text) => void ws.send(text),
+            close: (code, reason) => ws.close(code, reason),
+          },
+          ws.remoteAddress || null,
+        );
         if (session) sessions.set(ws.id, session);
       },
       message(ws, frame) {

@@ -123,11 +123,12 @@ export function uiController(opts: AdminControllerOptions) {
       }
       return render("Events", "events", eventsPage({ query: raw, ...lists, ...data }), error ? 400 : 200, { error, flash: flashOf(raw) });
     })
-    .get("/events/:id", async ({ params, query }) => {
+    .get("/events/:id", async ({ params, query, request }) => {
       const ev = await getEvent(client, parseEventId(params.id));
       if (!ev) throw new HttpError(404, "not_found", "No such event.");
       const routing = await explainEvent(ev, opts.routes, opts.config.server.maxBodyBytes);
-      const body = eventPage(eventDetailJson(ev), opts.config.targets.map((t) => t.name), routing);
+      const base = publicBaseUrl(opts.config, request, opts.publicPort());
+      const body = eventPage(eventDetailJson(ev), opts.config.targets.map((t) => t.name), routing, base);
       return render(ev.id, "events", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })
     .post(
@@ -149,7 +150,7 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/targets", async ({ query }) => {
       const { config } = opts;
       const stats = await targetStats(client, config.targets.map((t) => t.name), nowMs());
-      const body = targetsPage(config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs())));
+      const body = targetsPage(config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs(), opts.listenStatus(t.name))));
       return render("Targets", "targets", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })
     .post("/targets/:name/:action", async ({ params }) => {

@@ -5,7 +5,9 @@
  * order that stops at the page size, so a page costs the same at 1 M rows as
  * at 1 k (see bench/admin-queries.ts and the indexes named in schema.ts).
  */
-import type { AttemptRecord } from "./deliveries.ts";
+import { unpackAttemptRequest } from "./attempt-request.ts";
+import type { AttemptRecord, AttemptRequest } from "./deliveries.ts";
+import type { DeliveryOrigin } from "./redeliver.ts";
 import type { RejectionItem } from "./writer/group-commit.ts";
 import type { InValue, Row } from "@libsql/client";
 import { makeId } from "../core/ids.ts";
@@ -52,7 +54,7 @@ export interface EventSummary {
 }
 
 /** One attempt of a delivery: the attempts row as the delivery engine records it. */
-export type AttemptRow = AttemptRecord;
+export type AttemptRow = Omit<AttemptRecord, "request"> & { request: AttemptRequest | null };
 
 /** One delivery with its attempts, oldest first. */
 export interface DeliveryRow {
@@ -62,6 +64,8 @@ export interface DeliveryRow {
   attemptCount: number;
   nextAttemptAt: number;
   lastError: string | null;
+  /** Who made it: ingest (and a test event), an operator's redeliver, or `hookrelay replay`. */
+  origin: DeliveryOrigin;
   createdAt: number;
   attempts: AttemptRow[];
 }
@@ -271,6 +275,9 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
   );
   const r = ev!.rows[0];
   if (!r) return null;
+  const headers = r.headers === null ? null : (JSON.parse(String(r.headers)) as [string, string][]);
+  // What an attempt's stored request refers to instead of repeating it.
+  const event = { id: String(r.id), source: String(r.source), eventType: s(r.event_type), contentType: s(r.content_type), headers };
   const deliveries: DeliveryRow[] = dl!.rows.map((d) => ({
     id: String(d.id),
     target: String(d.target),
@@ -278,6 +285,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
     attemptCount: Number(d.attempts),
     nextAttemptAt: Number(d.next_attempt_at),
     lastError: s(d.last_error),
+    origin: (s(d.origin) ?? "ingest") as DeliveryOrigin,
     createdAt: Number(d.created_at),
     attempts: at!.rows
       .filter((a) => String(a.delivery_id) === String(d.id))
@@ -288,6 +296,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
         durationMs: Number(a.duration_ms),
         error: s(a.error),
         responseExcerpt: s(a.response_excerpt),
+        request: a.request === null ? null : unpackAttemptRequest(String(a.request), event),
       })),
   }));
   return {
@@ -296,7 +305,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
     method: String(r.method),
     path: String(r.path),
     query: String(r.query),
-    headers: r.headers === null ? null : (JSON.parse(String(r.headers)) as [string, string][]),
+    headers,
     body: bytes(r.body),
     contentType: s(r.content_type),
     remoteAddr: s(r.remote_addr),

@@ -115,6 +115,8 @@ export interface TargetStats {
   disabled: boolean | null;
   disabledReason: string | null;
   lastError: string | null;
+  /** When lastError was recorded (null: before that was kept). */
+  lastErrorAt: number | null;
   consecutiveFailures: number;
   failingSince: number | null;
   circuitOpenUntil: number | null;
@@ -157,6 +159,7 @@ export async function targetStats(client: Client, names: string[], nowMs: number
       disabled: st ? Boolean(Number(st.disabled)) : null,
       disabledReason: st?.disabled_reason == null ? null : String(st.disabled_reason),
       lastError: st?.last_error == null ? null : String(st.last_error),
+      lastErrorAt: st?.last_error_at == null ? null : Number(st.last_error_at),
       consecutiveFailures: Number(st?.consecutive_failures ?? 0),
       failingSince: st?.failing_since == null ? null : Number(st.failing_since),
       circuitOpenUntil: st?.circuit_open_until == null ? null : Number(st.circuit_open_until),

@@ -20,7 +20,7 @@ async function fresh() {
 function outcome(d: { id: string; leaseId: string; eventId: string; target: string }, over: Partial<OutcomeRecord> = {}): OutcomeRecord {
   return {
     deliveryId: d.id, leaseId: d.leaseId, eventId: d.eventId, target: d.target, status: "delivered", nextAttemptAt: null, error: null, healthy: true,
-    attempt: { id: `att_${crypto.randomUUID()}`, at: 1000, statusCode: 200, durationMs: 3, error: null, responseExcerpt: "ok" },
+    attempt: { id: `att_${crypto.randomUUID()}`, at: 1000, statusCode: 200, durationMs: 3, error: null, responseExcerpt: "ok", request: null },
     ...over,
   };
 }
@@ -105,7 +105,7 @@ test("failures build a streak with its start time, and a success clears it", asy
   for (let i = 0; i < 3; i++) await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
   const ds = await leaseDueDeliveries(store.writer, { leaseId: "l", nowMs: 2000, wants: [want("a")] });
   const fail = (d: (typeof ds)[0], at: number) =>
-    outcome(d, { status: "pending", nextAttemptAt: 9e9, healthy: false, error: `HTTP 500 at ${at}`, attempt: { id: `att_${at}`, at, statusCode: 500, durationMs: 1, error: "HTTP 500", responseExcerpt: null } });
+    outcome(d, { status: "pending", nextAttemptAt: 9e9, healthy: false, error: `HTTP 500 at ${at}`, attempt: { id: `att_${at}`, at, statusCode: 500, durationMs: 1, error: "HTTP 500", responseExcerpt: null, request: null } });
   let res = await recordOutcomes(store.writer, [fail(ds[0]!, 2000), fail(ds[1]!, 2100)], 2100);
   expect(res.targets[0]).toMatchObject({ name: "a", consecutiveFailures: 2, failingSince: 2000, lastError: "HTTP 500 at 2100" });
   res = await recordOutcomes(store.writer, [outcome(ds[2]!)], 2200);

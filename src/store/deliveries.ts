@@ -190,6 +190,15 @@ export interface AttemptRecord {
   durationMs: number;
   error: string | null;
   responseExcerpt: string | null;
+  /** The request sent (secrets masked) in its stored form (attempt-request.ts); null when none was made. */
+  request: string | null;
+}
+
+/** The request an attempt made, as stored with it (delivery/transport.ts masks it). */
+export interface AttemptRequest {
+  method: string;
+  url: string;
+  headers: [string, string][];
 }
 
 /** The result of one leased delivery, written by `recordOutcomes`. */
@@ -253,11 +262,11 @@ export async function recordOutcomes(
     const aArgs: (string | number | null)[] = [];
     for (const o of made) {
       const a = o.attempt!;
-      aArgs.push(a.id, o.deliveryId, o.eventId, o.target, a.at, a.statusCode, a.durationMs, a.error, a.responseExcerpt);
+      aArgs.push(a.id, o.deliveryId, o.eventId, o.target, a.at, a.statusCode, a.durationMs, a.error, a.responseExcerpt, a.request);
     }
     stmts.push({
-      sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt)
-        VALUES ${made.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+      sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt, request)
+        VALUES ${made.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
       args: aArgs,
     });
   }
@@ -304,8 +313,8 @@ function summariseHealth(outcomes: OutcomeRecord[]): Map<string, Health> {
 }
 
 function healthStatement(target: string, h: Health, nowMs: number): InStatement {
-  const upsert = `INSERT INTO target_state (name, consecutive_failures, failing_since, last_error, updated_at)
-    VALUES (:name, :n, :since, :err, :now) ON CONFLICT (name) DO UPDATE SET`;
+  const upsert = `INSERT INTO target_state (name, consecutive_failures, failing_since, last_error, last_error_at, updated_at)
+    VALUES (:name, :n, :since, :err, CASE WHEN :err IS NULL THEN NULL ELSE :now END, :now) ON CONFLICT (name) DO UPDATE SET`;
   const ret = "RETURNING *";
   const args = { name: target, n: h.trailingFailures, since: h.firstTrailingFailureAt, err: h.lastError, now: nowMs };
   if (h.trailingFailures === 0) {
@@ -317,13 +326,13 @@ function healthStatement(target: string, h: Health, nowMs: number): InStatement 
   }
   if (h.sawSuccess) {
     return {
-      sql: `${upsert} consecutive_failures = :n, failing_since = :since, last_error = :err, updated_at = :now ${ret}`,
+      sql: `${upsert} consecutive_failures = :n, failing_since = :since, last_error = :err, last_error_at = :now, updated_at = :now ${ret}`,
       args,
     };
   }
   return {
     sql: `${upsert} consecutive_failures = consecutive_failures + :n, failing_since = coalesce(failing_since, :since),
-      last_error = :err, updated_at = :now ${ret}`,
+      last_error = :err, last_error_at = :now, updated_at = :now ${ret}`,
     args,
   };
 }

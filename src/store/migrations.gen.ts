@@ -35,5 +35,9 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0008_backfill_unrouted",
     "sql": "-- Events stored before 0007 that no route took (no delivery at all) are unrouted too.\nUPDATE `events` SET `unrouted` = 1 WHERE NOT EXISTS (SELECT 1 FROM `deliveries` WHERE `deliveries`.`event_id` = `events`.`id`);\n"
+  },
+  {
+    "tag": "0009_attempt_requests",
+    "sql": "ALTER TABLE `attempts` ADD `request` text;--> statement-breakpoint\nALTER TABLE `deliveries` ADD `origin` text;--> statement-breakpoint\nALTER TABLE `target_state` ADD `last_error_at` integer;"
   }
 ];

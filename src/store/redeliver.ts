@@ -2,12 +2,17 @@
  * Creating NEW deliveries for stored events: `hookrelay replay` in bulk and
  * the UI's "redeliver" for one event. Old deliveries and their attempts stay
  * as they were (history); a new delivery starts at attempt 1, due now, or
- * `paused` when its target is disabled.
+ * `paused` when its target is disabled. Each new delivery says which of the
+ * two made it (deliveries.origin), so the event page can tell an operator's
+ * redelivery from the delivery ingest scheduled.
  */
 import type { InStatement, Row } from "@libsql/client";
 import type { SqlDoors, SqlReader } from "./sql-client.ts";
 import { makeId } from "../core/ids.ts";
 import type { DeliveryStatus } from "./deliveries.ts";
+
+/** Who made a delivery: ingest (a test event too), an operator's redeliver (UI or API), or `hookrelay replay`. */
+export type DeliveryOrigin = "ingest" | "redeliver" | "replay";
 
 const PAGE = 500;
 // A pair with one of these is already on its way; another copy would double it.
@@ -76,7 +81,7 @@ export async function scheduleReplay(db: SqlDoors, f: ReplayFilter): Promise<num
       }
     }
     count += inserts.length;
-    if (!f.dryRun && inserts.length > 0) await db.writer.write(inserts.map((p) => insertDelivery(p.eventId, p.target, f.nowMs)));
+    if (!f.dryRun && inserts.length > 0) await db.writer.write(inserts.map((p) => insertDelivery(p.eventId, p.target, f.nowMs, "replay")));
   }
 }
 
@@ -98,7 +103,7 @@ export async function redeliverEvent(
     targets = rs.rows.map((r) => String(r.target));
   }
   if (targets.length === 0) return { ok: false, reason: "no_targets" };
-  const stmts = targets.map((t) => insertDelivery(opts.eventId, t, opts.nowMs));
+  const stmts = targets.map((t) => insertDelivery(opts.eventId, t, opts.nowMs, "redeliver"));
   await db.writer.write(stmts);
   return { ok: true, deliveryIds: stmts.map((s) => String((s as { args: unknown[] }).args[0])) };
 }
@@ -130,12 +135,12 @@ async function latestStatuses(client: SqlReader, eventIds: string[]): Promise<Ma
   return out;
 }
 
-function insertDelivery(eventId: string, target: string, nowMs: number): InStatement {
+function insertDelivery(eventId: string, target: string, nowMs: number, origin: Exclude<DeliveryOrigin, "ingest">): InStatement {
   const id = makeId("dlv", nowMs, crypto.getRandomValues(new Uint8Array(10)));
   return {
-    sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at)
+    sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at, origin)
       VALUES (?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled) THEN 'paused' ELSE 'pending' END,
-        0, ?, ?, ?)`,
-    args: [id, eventId, target, target, nowMs, nowMs, nowMs],
+        0, ?, ?, ?, ?)`,
+    args: [id, eventId, target, target, nowMs, nowMs, nowMs, origin],
   };
 }

@@ -57,6 +57,8 @@ export const deliveries = sqliteTable(
     leaseId: text("lease_id"),
     leaseUntil: integer("lease_until"),
     lastError: text("last_error"),
+    /** Who made it: null for ingest (and a test event), "redeliver" for an operator's redeliver, "replay" for `hookrelay replay`. */
+    origin: text("origin"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -96,6 +98,8 @@ export const attempts = sqliteTable(
     durationMs: integer("duration_ms").notNull(),
     error: text("error"),
     responseExcerpt: text("response_excerpt"),
+    /** The request sent, secrets masked: JSON {method, url, headers} (delivery/transport.ts); null when none was made. */
+    request: text("request"),
   },
   (t) => [
     index("attempts_delivery").on(t.deliveryId),
@@ -131,6 +135,8 @@ export const targetState = sqliteTable("target_state", {
   /** Who disabled it: config | api | gone (410) | auto (disable_after); config re-enables only its own. */
   disabledBy: text("disabled_by"),
   lastError: text("last_error"),
+  /** When last_error was written: the UI shows an error from before a recovery as past. */
+  lastErrorAt: integer("last_error_at"),
   consecutiveFailures: integer("consecutive_failures").notNull().default(0),
   failingSince: integer("failing_since"),
   circuitOpenUntil: integer("circuit_open_until"),

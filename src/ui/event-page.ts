@@ -2,6 +2,7 @@
 import { isRedacted, isSensitiveHeader } from "../core/header-mask.ts";
 import type { RouteVerdict } from "../core/routing.ts";
 import type { EventDetailJson } from "../http/admin-views.ts";
+import { curlCommand } from "./curl-command.ts";
 import { badge, bytes, duration, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 import { prettyJson } from "./pretty-json.ts";
@@ -15,6 +16,7 @@ function deliveries(ev: EventDetailJson): SafeHtml {
 <article class="card delivery">
   <header>
     <h3>${d.target}</h3> ${badge(d.status)}
+    ${d.origin === "ingest" ? null : html`<span class="pill origin">${d.origin === "redeliver" ? "manual redelivery" : "replay"}</span>`}
     <span class="muted">${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"} · created ${time(d.createdAt)}</span>
     ${d.nextAttemptAt ? html`<span class="muted">· next ${time(d.nextAttemptAt)}</span>` : null}
   </header>
@@ -31,12 +33,26 @@ function deliveries(ev: EventDetailJson): SafeHtml {
       <td class="num nowrap">${duration(a.durationMs)}</td>
       <td>${a.error ?? ""}</td>
       <td>${a.responseExcerpt ? html`<pre class="excerpt">${a.responseExcerpt}</pre>` : ""}</td>
-    </tr>`,
+    </tr>${a.request ? sentRequest(a.request) : null}`,
     )}</tbody></table></div>`
   }
 </article>`,
   )}`;
 }
+
+// Header rows, a masked value shown as such.
+const headerRows = (headers: [string, string][]) =>
+  headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${v}</td></tr>`);
+
+type SentRequest = NonNullable<EventDetailJson["deliveries"][number]["attempts"][number]["request"]>;
+
+// The request an attempt sent, under its row: secrets were masked when it was recorded.
+const sentRequest = (r: SentRequest) => html`<tr class="attempt-request"><td colspan="5">
+  <details><summary>Request sent</summary>
+    <p class="mono wrap">${r.method} ${r.url}</p>
+    <table class="list headers"><tbody>${headerRows(r.headers)}</tbody></table>
+  </details>
+</td></tr>`;
 
 /** Each configured route's verdict on this event, as GET /api/events/<id>/routing gives it. */
 function routing(verdicts: RouteVerdict[] | null): SafeHtml {
@@ -55,6 +71,29 @@ function routing(verdicts: RouteVerdict[] | null): SafeHtml {
   </tr>`,
   )}</tbody>
 </table></div>`;
+}
+
+const query = (q: string) => (q ? `?${q.replace(/^\?/, "")}` : "");
+
+// The stored request as a curl command to the relay again: a button (copy.js) and the text itself, for when there is no clipboard.
+function copyAsCurl(ev: EventDetailJson, publicBase: string): SafeHtml {
+  const r = ev.request;
+  const command = curlCommand({
+    method: r.method,
+    url: `${publicBase}${r.path}${query(r.query)}`,
+    headers: r.headers,
+    body: Buffer.from(r.bodyBase64 ?? "", "base64"),
+  });
+  return html`<div class="copy-curl">
+  <button type="button" class="secondary" data-copy="curl-command" hidden>Copy as curl</button>
+  <span class="muted copy-status" role="status"></span>
+  <details><summary>curl command</summary>
+    <pre class="raw" id="curl-command">${command}</pre>
+    <p class="muted">Sends the stored bytes to this relay again (a duplicate unless the dedupe window has passed; a signed timestamp may be too old by now).
+    Credentials stored redacted are left out. A binary body travels as base64; or use "Download exact bytes" below with <code>--data-binary @file</code>.</p>
+  </details>
+</div>
+<script src="/assets/copy.js" defer></script>`;
 }
 
 function body(ev: EventDetailJson): SafeHtml {
@@ -78,9 +117,9 @@ ${
 
 /**
  * The event page's body markup; `targets` are the configured target names (redeliver choices),
- * `verdicts` each route's verdict on the event (null once erased).
+ * `verdicts` each route's verdict on the event (null once erased), `publicBase` where providers reach the relay.
  */
-export function eventPage(ev: EventDetailJson, targets: string[], verdicts: RouteVerdict[] | null): SafeHtml {
+export function eventPage(ev: EventDetailJson, targets: string[], verdicts: RouteVerdict[] | null, publicBase: string): SafeHtml {
   const r = ev.request;
   return html`
 <p class="crumbs"><a href="/">Events</a> /</p>
@@ -114,7 +153,8 @@ ${deliveries(ev)}
 <h2>Routing</h2>
 ${routing(verdicts)}
 <h2>Request</h2>
-<p class="mono wrap request-line">${r.method} ${r.path}${r.query ? `?${r.query.replace(/^\?/, "")}` : ""}</p>
+<p class="mono wrap request-line">${r.method} ${r.path}${query(r.query)}</p>
+${ev.erasedAt ? null : copyAsCurl(ev, publicBase)}
 <h3>Body</h3>
 ${body(ev)}
 ${
@@ -122,9 +162,7 @@ ${
     ? null
     : html`<h3>Headers <span class="muted">(as received; names lower-cased by the HTTP server)</span></h3>
 <div class="table-wrap"><table class="list headers">
-  <tbody>${r.headers.map(
-    ([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${v}</td></tr>`,
-  )}</tbody>
+  <tbody>${headerRows(r.headers)}</tbody>
 </table></div>`
 }`;
 }

@@ -47,7 +47,7 @@ ${
     ? html`<p class="empty">No events${filtered ? " match these filters" : " stored yet"}.</p>`
     : html`
 <div class="table-wrap">
-<table class="list">
+<table class="list events">
   <thead><tr><th>Received</th><th>Event</th><th>Source</th><th>Type</th><th>Dedupe key</th><th class="num">Dups</th><th>Status</th></tr></thead>
   <tbody>
   ${d.events.map(
@@ -58,7 +58,7 @@ ${
     <td>${e.eventType ?? html`<span class="muted">—</span>`}</td>
     <td class="mono clip" title="${e.dedupeKey}">${e.dedupeKey}</td>
     <td class="num">${e.duplicates || ""}</td>
-    <td>${badge(e.status)}${e.erasedAt ? html` ${badge("erased")}` : null}</td>
+    <td class="col-status">${badge(e.status)}${e.erasedAt ? html` ${badge("erased")}` : null}</td>
   </tr>`,
   )}
   </tbody>

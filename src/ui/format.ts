@@ -9,7 +9,7 @@ export function time(isoTime: string | null): SafeHtml {
 
 const KNOWN_BADGES = new Set([
   "pending", "delivering", "delivered", "failed", "paused", "unrouted", "erased",
-  "healthy", "failing", "disabled", "circuit-open",
+  "healthy", "failing", "disabled", "circuit-open", "no-client",
 ]);
 
 /** A coloured status label; unknown values get the neutral style. */

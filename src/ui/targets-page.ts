@@ -14,6 +14,7 @@ ${targets.map((t) => {
 <article class="card target" id="target-${t.name}">
   <header><h2>${t.name}</h2> ${badge(t.state)}</header>
   <p class="mono wrap muted">${t.kind === "listen" ? "listen target (pulled by hookrelay listen)" : t.url}</p>
+  ${t.listen ? listenClient(t.listen) : null}
   ${credentials(t)}
   ${t.disabledReason ? html`<p class="notice">Disabled: ${t.disabledReason}</p>` : null}
   <dl class="meta compact">
@@ -25,7 +26,7 @@ ${targets.map((t) => {
     ${t.failingSince ? html`<div><dt>Failing since</dt><dd>${time(t.failingSince)}</dd></div>` : null}
     ${t.circuitOpenUntil ? html`<div><dt>Circuit open until</dt><dd>${time(t.circuitOpenUntil)}</dd></div>` : null}
   </dl>
-  ${t.lastError ? html`<p class="error-text last-error">Last error: ${t.lastError}</p>` : null}
+  ${lastError(t)}
   <div class="actions">
     ${
       t.enabled
@@ -49,4 +50,20 @@ function credentials(t: TargetJson): SafeHtml | null {
     t.tls ? `tls: ${[t.tls.ca ? "private CA" : null, t.tls.clientCertificate ? "client certificate" : null].filter(Boolean).join(", ")}` : null,
   ].filter((p) => p !== null);
   return parts.length > 0 ? html`<p class="muted credentials">${parts.join(" · ")}</p>` : null;
+}
+
+// Whether a `hookrelay listen` client is connected to this process, since when and from where.
+function listenClient(l: NonNullable<TargetJson["listen"]>): SafeHtml {
+  if (l.connected) return html`<p class="listen-client"><span class="ok">client connected</span> since ${time(l.since)} from <span class="mono">${l.remoteAddr ?? "?"}</span></p>`;
+  return html`<p class="listen-client"><span class="warn-text">no client connected</span>${
+    l.since ? html` since ${time(l.since)}${l.remoteAddr ? html` <span class="muted">(last from <span class="mono">${l.remoteAddr}</span>)</span>` : null}` : null
+  }</p>`;
+}
+
+// Red while the target is failing; greyed, as past, once it is healthy again.
+function lastError(t: TargetJson): SafeHtml | null {
+  if (!t.lastError) return null;
+  const at = t.lastErrorAt ? html` (${time(t.lastErrorAt)})` : null;
+  if (t.state === "healthy") return html`<p class="muted last-error past">Last error${at}, before it recovered: ${t.lastError}</p>`;
+  return html`<p class="error-text last-error">Last error${at}: ${t.lastError}</p>`;
 }

@@ -1,0 +1,91 @@
+/**
+ * "Copy as curl" for a stored request: a command that sends the same method,
+ * headers and body bytes to the relay's public URL of the source again.
+ *
+ * Everything in it comes from a provider, so every word is quoted for a
+ * POSIX shell: printable ASCII in single quotes (where nothing expands), any
+ * other header byte as `$'\xNN'` (bash, zsh), and a body that is not plain
+ * UTF-8 text — or holds a control character a terminal would act on when
+ * pasted (an escape sequence, a tab, a carriage return) — as base64 piped
+ * through `base64 -d` into `--data-binary @-`. A text body goes as
+ * `--data-raw`, which, unlike `--data-binary`, never reads a file for a body
+ * starting with "@".
+ *
+ * Hop-by-hop headers, Host and Content-Length (curl sets them for the new
+ * connection) and credentials stored redacted are left out, the last named
+ * in a comment line, since a request that needs them will be refused.
+ */
+import { HOP_BY_HOP_HEADERS } from "../core/forward-headers.ts";
+import { isRedacted } from "../core/header-mask.ts";
+
+/** The request to reproduce: masked headers as received, the exact body bytes. */
+export interface CurlRequest {
+  method: string;
+  url: string;
+  headers: readonly (readonly [string, string])[];
+  body: Uint8Array;
+}
+
+const LEFT_OUT = new Set([...HOP_BY_HOP_HEADERS, "host", "content-length", "expect"]);
+// Headers curl adds on its own unless told not to (an empty `name:` removes one).
+const CURL_DEFAULTS = ["content-type", "accept", "user-agent"];
+const PRINTABLE = /^[\x20-\x7e]*$/;
+// C0 controls but newline, DEL, and C1 controls: a terminal may act on them when pasted.
+const UNSAFE_IN_TEXT = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * A shell word: single-quoted when printable ASCII, else ANSI-C quoted with
+ * each other char as its byte (chars up to U+00FF are bytes: Bun decodes
+ * header values as latin-1), beyond that as its UTF-8 bytes.
+ *
+ * @example shellWord("it's $(x)") // `'it'\''s $(x)'`
+ */
+export function shellWord(s: string): string {
+  if (PRINTABLE.test(s)) return `'${s.replaceAll("'", `'\\''`)}'`;
+  let out = "";
+  for (const ch of s) {
+    const code = ch.codePointAt(0)!;
+    if (ch === "'" || ch === "\\") out += `\\${ch}`;
+    else if (code >= 0x20 && code <= 0x7e) out += ch;
+    else {
+      const bytes = code <= 0xff ? [code] : [...new TextEncoder().encode(ch)];
+      out += bytes.map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("");
+    }
+  }
+  return `$'${out}'`;
+}
+
+// The body as pasteable text, or null when it must travel as base64.
+function pasteableText(body: Uint8Array): string | null {
+  try {
+    const text = utf8.decode(body);
+    return UNSAFE_IN_TEXT.test(text) ? null : text;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The curl command for `r`, one option per line.
+ *
+ * @example curlCommand({ method: "POST", url: "https://hooks.example.com/in/shop", headers: [["content-type", "application/json"]], body })
+ */
+export function curlCommand(r: CurlRequest): string {
+  const kept = r.headers.filter(([name, value]) => !LEFT_OUT.has(name.toLowerCase()) && !isRedacted(value));
+  const redacted = r.headers.filter(([, value]) => isRedacted(value)).map(([name]) => name);
+  const names = new Set(kept.map(([name]) => name.toLowerCase()));
+  // An empty value is sent as `name;` (curl drops a header given as `name:`).
+  const headers = kept.map(([name, value]) => shellWord(value === "" ? `${name};` : `${name}: ${value}`));
+  for (const name of CURL_DEFAULTS) if (!names.has(name)) headers.push(shellWord(`${name}:`));
+  const text = r.body.length === 0 ? null : pasteableText(r.body);
+  const binary = r.body.length > 0 && text === null;
+  const args = ["--globoff", `--request ${shellWord(r.method)}`, shellWord(r.url), ...headers.map((h) => `--header ${h}`)];
+  if (text !== null) args.push(`--data-raw ${shellWord(text)}`);
+  if (binary) args.push("--data-binary @-");
+  const lines: string[] = [];
+  if (redacted.length > 0) lines.push(`# left out, stored redacted: ${redacted.join(", ")}`);
+  const curl = `curl ${args.join(" \\\n  ")}`;
+  lines.push(binary ? `printf %s ${shellWord(Buffer.from(r.body).toString("base64"))} | base64 -d | ${curl}` : curl);
+  return lines.join("\n");
+}

@@ -1,0 +1,133 @@
+/**
+ * The event page in a real Chromium: each attempt shows the request sent,
+ * "Copy as curl" copies the stored request (script from /assets/, no CSP
+ * violation), a manual redelivery is labelled; and the small layout fixes:
+ * the filter bar on one line at 1280 px, the events list's status in view on
+ * a 390 px phone, a marker on rejection rows, a past last error greyed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Browser, Page } from "playwright-core";
+import { ADMIN_TOKEN } from "../support/admin-fixture.ts";
+import { startLiveRelay, type LiveRelay } from "../support/admin-relay.ts";
+import { hasChromium, launchChromium } from "../support/chromium.ts";
+
+describe.skipIf(!hasChromium)("event page and layout in Chromium", () => {
+  let live: LiveRelay;
+  let browser: Browser;
+  let page: Page;
+  let admin: string;
+  let eventId: string;
+  const cspViolations: string[] = [];
+
+  beforeAll(async () => {
+    live = await startLiveRelay({ publicUrl: "https://hooks.example.com" });
+    admin = live.relay.adminUrl;
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: admin });
+    page = await context.newPage();
+    page.on("console", (m) => {
+      if (/Content.Security.Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
+    });
+    await page.goto(`${admin}/login`);
+    await page.fill('input[name="token"]', ADMIN_TOKEN);
+    await page.click('button[type="submit"]');
+    const res = await live.send("shop", JSON.stringify({ id: "ord_curl_1", type: "order.paid" }), { "x-note": "it's $(whoami)" });
+    eventId = ((await res.json()) as { id: string }).id;
+    // Starting Chromium on a busy machine can take longer than the 5 s default.
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+    await live?.stop();
+  });
+
+  /** Reloads the event page until every delivery shows an attempt. */
+  async function eventPageWithAttempts(deliveries: number): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      await page.goto(`${admin}/events/${eventId}`);
+      if ((await page.locator("tr.attempt-request").count()) >= deliveries) return;
+      if (Date.now() > deadline) throw new Error("attempts not shown in time");
+      await Bun.sleep(100);
+    }
+  }
+
+  test("each attempt shows the request sent, webhook headers included", async () => {
+    await eventPageWithAttempts(2);
+    const first = page.locator("tr.attempt-request").first();
+    await first.locator("summary").click();
+    const text = await first.innerText();
+    expect(text).toContain(`POST http://127.0.0.1:`);
+    for (const name of ["webhook-id", "webhook-timestamp", "webhook-signature", "hookrelay-attempt"]) expect(text).toContain(name);
+    expect(text).toContain(eventId);
+  });
+
+  test("copy as curl copies the stored request to the relay's public URL, with the script from /assets and no CSP violation", async () => {
+    const button = page.locator('button[data-copy="curl-command"]');
+    expect(await button.isVisible()).toBe(true);
+    expect(await button.innerText()).toBe("Copy as curl");
+    await button.click();
+    await page.locator(".copy-status", { hasText: "Copied." }).waitFor();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    expect(copied).toBe((await page.locator("#curl-command").textContent())!);
+    expect(copied).toContain("'https://hooks.example.com/in/shop'");
+    expect(copied).toContain(`--header 'x-note: it'\\''s $(whoami)'`);
+    expect(copied).toContain(`--data-raw '{"id":"ord_curl_1","type":"order.paid"}'`);
+    expect(cspViolations).toEqual([]);
+  });
+
+  test("a manual redelivery is labelled on the event page", async () => {
+    expect(await page.locator(".pill.origin").count()).toBe(0);
+    await page.selectOption('form[action$="/redeliver"] select', "orders");
+    await page.click('form[action$="/redeliver"] button');
+    const cards = page.locator("article.delivery");
+    expect(await cards.count()).toBe(3);
+    expect(await cards.nth(2).locator(".pill.origin").innerText()).toBe("manual redelivery");
+  });
+
+  test("the events filter bar is one line at 1280 px", async () => {
+    await page.goto(`${admin}/`);
+    const tops = await page.locator("form.filters > *").evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().bottom)));
+    expect(tops.length).toBeGreaterThan(5);
+    expect(new Set(tops).size).toBe(1);
+  });
+
+  test("on a 390 px phone every event's status is in view and the page does not scroll sideways", async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.context().addCookies(await page.context().cookies());
+    await phone.goto(`${admin}/`);
+    const rights = await phone.locator("table.list td.col-status").evaluateAll((els) => els.map((e) => e.getBoundingClientRect().right));
+    expect(rights.length).toBeGreaterThan(0);
+    expect(rights.filter((r) => r > 390)).toEqual([]);
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBe(0);
+    await phone.close();
+  });
+
+  test("rejection rows carry a disclosure marker that turns when opened", async () => {
+    await live.send("billing", JSON.stringify({ id: "inv_1", type: "invoice.paid" }), { "x-webhook-secret": "wrong" });
+    await page.goto(`${admin}/rejections`);
+    const summary = page.locator("details.rejection > summary").first();
+    const marker = () => summary.evaluate((el) => getComputedStyle(el, "::before").content);
+    expect(await marker()).toBe('"▸"');
+    await summary.click();
+    expect(await marker()).toBe('"▾"');
+  });
+
+  test("a target that is healthy again shows its last error greyed, as past, with its time", async () => {
+    const at = Date.now() - 60_000;
+    await live.store.writer.write([
+      {
+        sql: `INSERT INTO target_state (name, last_error, last_error_at, consecutive_failures, updated_at) VALUES ('audit', 'HTTP 503', ?, 0, ?)
+          ON CONFLICT (name) DO UPDATE SET last_error = 'HTTP 503', last_error_at = excluded.last_error_at, consecutive_failures = 0`,
+        args: [at, at],
+      },
+    ]);
+    await page.goto(`${admin}/targets`);
+    const card = page.locator("#target-audit");
+    expect(await card.locator(".badge").innerText()).toBe("healthy");
+    expect(await card.locator(".error-text").count()).toBe(0);
+    const past = card.locator(".last-error.past");
+    expect(await past.innerText()).toContain("HTTP 503");
+    expect(await past.locator("time").getAttribute("datetime")).toBe(new Date(at).toISOString());
+  });
+});
