@@ -107,7 +107,7 @@ to = ["t"]
       readTimeoutMs: 30_000,
       maxInflightBytes: 64 * 1024 * 1024,
     });
-    expect(config.store).toEqual({ url: "file:./data/hookrelay.db", retentionMs: ms("14d"), busyTimeoutMs: 5000 });
+    expect(config.store).toEqual({ url: "file:./data/hookrelay.db", retentionMs: ms("14d"), busyTimeoutMs: 5000, search: true });
     expect(config.admin).toEqual({ token: null });
     expect(config.logLevel).toBe("info");
     expect(config.sources[0]).toEqual({
@@ -155,6 +155,7 @@ max_inflight = "8mb"
 url = "libsql://db.example.com"
 retention = "2d"
 busy_timeout = "500ms"
+search = false
 
 [[sources]]
 name = "custom"
@@ -192,7 +193,7 @@ event_types = ["order.*"]
       readTimeoutMs: 5000,
       maxInflightBytes: 8 * 1024 * 1024,
     });
-    expect(config.store).toEqual({ url: "libsql://db.example.com", retentionMs: ms("2d"), busyTimeoutMs: 500 });
+    expect(config.store).toEqual({ url: "libsql://db.example.com", retentionMs: ms("2d"), busyTimeoutMs: 500, search: false });
     expect(config.sources[0]).toEqual({
       name: "custom",
       verify: {
@@ -400,6 +401,10 @@ to = "alice"
       'targets[0].rate: expected a rate like "50/s" or "10/m", got "lots"',
       'targets[0].ordered: expected true or false, got "yes"',
     ]);
+  });
+
+  test("store.search must be true or false", () => {
+    expect(problemsOf(`${BASE}\n[store]\nsearch = "yes"\n`)).toEqual(['store.search: expected true or false, got "yes"']);
   });
 
   test("reports a non-table section and a non-array list", () => {
@@ -685,6 +690,7 @@ describe("readConfigFile", () => {
     expect(config.store.url).toBe(DEFAULTS.store.url);
     expect(config.store.retentionMs).toBe(ms(DEFAULTS.store.retention));
     expect(config.store.busyTimeoutMs).toBe(ms(DEFAULTS.store.busy_timeout));
+    expect(config.store.search).toBe(DEFAULTS.store.search);
     expect(config.logLevel).toBe(DEFAULTS.log_level);
     const target = config.targets[0]!;
     expect(target.retry.scheduleMs).toEqual(DEFAULTS.target.retry.schedule.map(ms));
