@@ -6,6 +6,7 @@
 import { createApp } from "../app.ts";
 import type { Config, ListenAddress } from "../config/types.ts";
 import { createDeliveryEngine } from "../delivery/engine.ts";
+import { startSearchIndexer } from "../ingest/search-indexer.ts";
 import { createRelayMetrics } from "../metrics/relay-metrics.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
@@ -59,6 +60,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     nowMs: Date.now,
     log,
   });
+  // Off the ack path: indexes what ingest committed, through the same writer ([store] search = false: none).
+  const indexer = config.store.search ? startSearchIndexer({ store, log, maxDecodedBytes: maxBodyBytes }) : null;
   const publicPort = app.publicApp.server!.port!;
   const adminPort = app.adminApp.server!.port!;
   const publicUrl = urlOf(listen, publicPort);
@@ -85,6 +88,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
       // No request can be rejected any more: write the last second's counts.
       app.rejectionLog.flush();
       await retention.stop();
+      await indexer?.stop();
       await store.writer.flushed();
       await app.delivery?.stop();
       await app.adminApp.stop(true);

@@ -103,7 +103,7 @@ describe("searching stored events by words", () => {
     const ids = [];
     for (let i = 0; i < 10; i++) ids.push(await put(store, "bounded word", { atMs: t0 + i * 60_000, contentType: "text/plain" }));
     await indexerOf(store).drain();
-    expect(await search(store, "bounded", { sinceMs: t0 + 3 * 60_000, untilMs: t0 + 6 * 60_000 })).toEqual([ids[5], ids[4], ids[3]]);
+    expect(await search(store, "bounded", { sinceMs: t0 + 3 * 60_000, untilMs: t0 + 6 * 60_000 })).toEqual([ids[5]!, ids[4]!, ids[3]!]);
   });
 
   test("the box's exact dedupe key is found before the event is indexed, and together with the word matches", async () => {
