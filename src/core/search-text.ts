@@ -19,6 +19,9 @@ export interface SearchableRequest {
 export const MAX_SEARCH_CHARS = 256 * 1024;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+// The field reader looks at the body and its type only.
+const NO_HEADERS = new Headers();
+const NO_QUERY = new URLSearchParams();
 
 /**
  * The searchable text of one request, at most `maxChars` long.
@@ -35,7 +38,7 @@ export function searchTextOf(req: SearchableRequest, maxChars = MAX_SEARCH_CHARS
   };
   for (const [, value] of req.headers ?? []) add(value);
   if (req.body !== null && req.body.length > 0) {
-    const parsed = makeFieldReader({ headers: new Headers(), query: new URLSearchParams(), body: req.body, contentType: req.contentType })();
+    const parsed = makeFieldReader({ headers: NO_HEADERS, query: NO_QUERY, body: req.body, contentType: req.contentType })();
     if (parsed !== undefined) walkJson(parsed, add, () => size >= maxChars);
     else {
       try {

@@ -6,11 +6,13 @@
  * Content-Encoding undone as at ingest) and writes the batch through the one
  * writer as a redoable job, which joins a group transaction like any other.
  *
- * Ingest comes first: after each batch the indexer pauses at least `pauseFactor`
- * times as long as the batch took, so it takes a bounded share of the main
- * thread and the writer however far behind it is; with nothing to do it looks
- * again every `everyMs`. At 1,000 events/s a batch every few ms keeps up, so an
- * event is searchable well within 2 s of its ack.
+ * Ingest comes first. Caught up (nothing past the batch it took), the indexer
+ * looks again after `everyMs`: at 1,000 events/s that is one batch of ~200
+ * events every 200 ms, so an event is searchable well within 2 s of its ack.
+ * Behind (more waiting: a burst, a backfill, a relay running at saturation),
+ * it pauses `pauseFactor` times as long as the batch took, so it takes about a
+ * twentieth of the time however far behind it is, and catches up once ingest
+ * slows down (bench/ab.ts BENCH_NO_SEARCH, docs/PERFORMANCE.md).
  */
 import { searchTextOf } from "../core/search-text.ts";
 import type { Logger } from "../log/logger.ts";
@@ -29,7 +31,7 @@ export interface SearchIndexerOptions {
   batchRows?: number;
   /** Body bytes per batch at most (one larger event still goes alone). Default 4 MiB. */
   batchBytes?: number;
-  /** Pause after a batch, as a multiple of the time it took. Default 1. */
+  /** Pause after a batch with more waiting, as a multiple of the time it took. Default 19. */
   pauseFactor?: number;
 }
 
@@ -45,7 +47,7 @@ export interface SearchIndexer {
 export function startSearchIndexer(opts: SearchIndexerOptions): SearchIndexer {
   const everyMs = opts.everyMs ?? 200;
   const limits = { maxRows: opts.batchRows ?? 256, maxBytes: opts.batchBytes ?? 4 * 1024 * 1024 };
-  const pauseFactor = opts.pauseFactor ?? 1;
+  const pauseFactor = opts.pauseFactor ?? 19;
   let stopped = false;
   let failing = false;
   let wakeUp: (() => void) | null = null;
@@ -61,8 +63,8 @@ export function startSearchIndexer(opts: SearchIndexerOptions): SearchIndexer {
     return { rowid: ev.rowid, id: ev.id, text: searchTextOf({ headers: ev.headers, body, contentType: ev.contentType }) };
   };
 
-  // One batch, new events first; how many events it looked at (0: nothing waits).
-  const indexOneBatch = (): Promise<number> => {
+  // One batch, new events first: how many events it looked at (0: nothing waits), and whether more wait.
+  const indexOneBatch = (): Promise<{ n: number; more: boolean }> => {
     const run = chain.then(async () => {
       for (const direction of ["new", "backfill"] as IndexDirection[]) {
         const batch = await nextIndexBatch(opts.store.reads, direction, limits);
@@ -70,9 +72,9 @@ export function startSearchIndexer(opts: SearchIndexerOptions): SearchIndexer {
         const texts = await Promise.all(batch.events.map(textOf));
         // Lost to another relay on the store: it indexed them; the next read starts past them.
         await writeIndexBatch(opts.store.writer, batch, texts);
-        return batch.events.length;
+        return { n: batch.events.length, more: batch.more };
       }
-      return 0;
+      return { n: 0, more: false };
     });
     chain = run.catch(() => {});
     return run;
@@ -87,9 +89,9 @@ export function startSearchIndexer(opts: SearchIndexerOptions): SearchIndexer {
   const loop = (async () => {
     while (!stopped) {
       const started = performance.now();
-      let n = 0;
+      let more = false;
       try {
-        n = await indexOneBatch();
+        more = (await indexOneBatch()).more;
         if (failing) opts.log.info("search indexing resumed");
         failing = false;
       } catch (err) {
@@ -98,14 +100,14 @@ export function startSearchIndexer(opts: SearchIndexerOptions): SearchIndexer {
         failing = true;
       }
       if (stopped) break;
-      await sleep(n > 0 && !failing ? Math.max(1, (performance.now() - started) * pauseFactor) : everyMs);
+      await sleep(more && !failing ? Math.max(1, (performance.now() - started) * pauseFactor) : everyMs);
     }
   })();
 
   return {
     async drain() {
       let total = 0;
-      for (let n = await indexOneBatch(); n > 0; n = await indexOneBatch()) total += n;
+      for (let b = await indexOneBatch(); b.n > 0; b = await indexOneBatch()) total += b.n;
       return total;
     },
     async stop() {

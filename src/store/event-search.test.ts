@@ -76,6 +76,19 @@ describe("searching stored events by words", () => {
     expect(await search(store, "zipped")).toEqual([id]);
   });
 
+  test("large bodies are indexed too, a batch taking no more body bytes than its budget", async () => {
+    const store = await freshStore();
+    const big = await put(store, JSON.stringify({ pad: "x".repeat(200_000), note: "needle-in-big" }));
+    const small = await put(store, JSON.stringify({ note: "needle-in-small" }));
+    // Over budget alone: the big body goes in a batch of its own, the small one waits for the next.
+    const first = await nextIndexBatch(store.reads, "new", { maxRows: 10, maxBytes: 100_000 });
+    expect(first!.events.map((e) => e.id)).toEqual([big]);
+    expect(first!.more).toBe(true);
+    await indexerOf(store).drain();
+    expect(await search(store, "needle-in-big")).toEqual([big]);
+    expect(await search(store, "needle-in-small")).toEqual([small]);
+  });
+
   test("matches come newest first, page by cursor without repeats, and combine with the source and status filters", async () => {
     const store = await freshStore();
     const ids: string[] = [];

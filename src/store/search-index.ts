@@ -40,9 +40,14 @@ export interface IndexBatch {
   mark: number;
   through: number;
   events: EventToIndex[];
+  /** More events wait past this batch (it was cut by the row or byte limit). */
+  more: boolean;
 }
 
 const MARK = { new: "hi", backfill: "lo" } as const;
+
+/** Bodies up to this size come with the batch's one read; larger ones are read one by one. */
+const INLINE_BODY_BYTES = 64 * 1024;
 
 /**
  * The next events to index in `direction`: at most `maxRows`, and no more
@@ -50,38 +55,41 @@ const MARK = { new: "hi", backfill: "lo" } as const;
  */
 export async function nextIndexBatch(reads: SqlReader, direction: IndexDirection, limits: { maxRows: number; maxBytes: number }): Promise<IndexBatch | null> {
   const [cmp, order] = direction === "new" ? [">", "ASC"] : ["<", "DESC"];
-  // length(body) reads a blob's size from its header, not its pages.
-  const sizes = await reads.execute({
-    sql: `SELECT s.${MARK[direction]} AS mark, e.rowid AS rid, coalesce(length(e.body), 0) AS n
+  // length(body) reads a blob's size from its header, not its pages: a large body is not loaded here.
+  const rs = await reads.execute({
+    sql: `SELECT s.${MARK[direction]} AS mark, e.rowid AS rid, e.id, e.headers, e.content_type,
+            CASE WHEN length(e.body) <= ${INLINE_BODY_BYTES} THEN e.body END AS body, coalesce(length(e.body), 0) AS n
           FROM search_state s JOIN events e ON e.rowid ${cmp} s.${MARK[direction]} WHERE s.id = 1 ORDER BY e.rowid ${order} LIMIT ?`,
     args: [limits.maxRows],
   });
-  if (sizes.rows.length === 0) return null;
-  let taken = 0;
+  if (rs.rows.length === 0) return null;
+  const events: EventToIndex[] = [];
   let bytes = 0;
-  for (const r of sizes.rows) {
-    if (taken > 0 && bytes + Number(r.n) > limits.maxBytes) break;
-    bytes += Number(r.n);
-    taken++;
-  }
-  const first = Number(sizes.rows[0]!.rid);
-  const last = Number(sizes.rows[taken - 1]!.rid);
-  const rs = await reads.execute({
-    sql: "SELECT rowid AS rid, id, headers, body, content_type FROM events WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
-    args: [Math.min(first, last), Math.max(first, last)],
-  });
-  return {
-    direction,
-    mark: Number(sizes.rows[0]!.mark),
-    through: last,
-    events: rs.rows.map((r) => ({
+  for (const r of rs.rows) {
+    const n = Number(r.n);
+    if (events.length > 0 && bytes + n > limits.maxBytes) break;
+    bytes += n;
+    const body = n > INLINE_BODY_BYTES ? await bodyOf(reads, Number(r.rid)) : r.body;
+    events.push({
       rowid: Number(r.rid),
       id: String(r.id),
       headers: r.headers === null ? null : (JSON.parse(String(r.headers)) as [string, string][]),
-      body: r.body === null ? null : new Uint8Array(r.body as ArrayBuffer),
+      body: body === null ? null : new Uint8Array(body as ArrayBuffer),
       contentType: r.content_type === null ? null : String(r.content_type),
-    })),
+    });
+  }
+  return {
+    direction,
+    mark: Number(rs.rows[0]!.mark),
+    through: events.at(-1)!.rowid,
+    more: events.length < rs.rows.length || rs.rows.length === limits.maxRows,
+    events,
   };
+}
+
+async function bodyOf(reads: SqlReader, rowid: number): Promise<unknown> {
+  const rs = await reads.execute({ sql: "SELECT body FROM events WHERE rowid = ?", args: [rowid] });
+  return rs.rows[0]?.body ?? null;
 }
 
 /**
@@ -92,16 +100,18 @@ export async function nextIndexBatch(reads: SqlReader, direction: IndexDirection
  */
 export async function writeIndexBatch(writer: SqlWriter, batch: IndexBatch, texts: IndexedText[]): Promise<boolean> {
   const mark = MARK[batch.direction];
-  const stmts: InStatement[] = texts
-    .filter((t) => t.text !== "")
-    .map((t) => ({
-      sql: `INSERT INTO events_fts (rowid, text) SELECT ?, ?
-            WHERE (SELECT ${mark} FROM search_state WHERE id = 1) = ?
-              AND EXISTS (SELECT 1 FROM events WHERE rowid = ? AND id = ? AND erased_at IS NULL)`,
-      args: [t.rowid, t.text, batch.mark, t.rowid, t.id],
-    }));
-  stmts.push({ sql: `UPDATE search_state SET ${mark} = ? WHERE id = 1 AND ${mark} = ?`, args: [batch.through, batch.mark] });
+  const docs = JSON.stringify(texts.filter((t) => t.text !== "").map((t) => [t.rowid, t.id, t.text]));
+  // One statement of one text for the whole batch (the writer keeps it prepared), the texts as one JSON argument.
+  const stmts: InStatement[] = [
+    {
+      sql: `INSERT INTO events_fts (rowid, text)
+            SELECT e.rowid, d.value ->> 2 FROM json_each(?) d JOIN events e ON e.rowid = d.value ->> 0 AND e.id = d.value ->> 1
+            WHERE e.erased_at IS NULL AND (SELECT ${mark} FROM search_state WHERE id = 1) = ?`,
+      args: [docs, batch.mark],
+    },
+    { sql: `UPDATE search_state SET ${mark} = ? WHERE id = 1 AND ${mark} = ?`, args: [batch.through, batch.mark] },
+  ];
   // Redoable: a batch lost to a power failure is read and written again.
   const rs = await writer.write(stmts, "redoable");
-  return rs.at(-1)!.rowsAffected === 1;
+  return rs[1]!.rowsAffected === 1;
 }
