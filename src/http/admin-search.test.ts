@@ -1,45 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startSearchIndexer, type SearchIndexer } from "../ingest/search-indexer.ts";
 import { silentLogger } from "../log/logger.ts";
+import { ADMIN_TOKEN, adminToml } from "../../test/support/admin-fixture.ts";
 import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
 
-const TOKEN = "search-admin-token-0123456789";
-const toml = (search: boolean) => `
-[server]
-listen = "127.0.0.1:0"
-admin_listen = "127.0.0.1:0"
-[store]
-search = ${search}
-[admin]
-token = "${TOKEN}"
-
-[[sources]]
-name = "shop"
-verify = { scheme = "none" }
-dedupe = { key = ["$.id"] }
-event_type = "$.type"
-
-[[sources]]
-name = "sms"
-verify = { scheme = "none" }
-
-[[targets]]
-name = "orders"
-url = "http://127.0.0.1:9/hooks"
-
-[[routes]]
-from = "shop"
-to = "orders"
-
-[[routes]]
-from = "sms"
-to = "orders"
-`;
+// The admin fixtures' relay (sources shop and billing), with [store] search set.
+const toml = (search: boolean) => `${adminToml()}\n[store]\nsearch = ${search}\n`;
 
 let relay: TestRelay;
 let indexer: SearchIndexer;
 const ids = { json: "", header: "", form: "", later: "" };
-const get = (path: string, r = relay) => r.app.adminApp.handle(new Request(`http://127.0.0.1${path}`, { headers: { authorization: `Bearer ${TOKEN}` } }));
+const get = (path: string, r = relay) => r.app.adminApp.handle(new Request(`http://127.0.0.1${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
 const found = async (query: string): Promise<string[]> => {
   const res = await get(`/api/events?${query}`);
   expect(res.status).toBe(200);
@@ -56,7 +27,10 @@ beforeAll(async () => {
   ids.json = await stored(await relay.post("shop", JSON.stringify({ id: "ord_1", type: "charge.refunded", data: { reason: "duplicate charge", currency: "EUR" }, zanzibar_flag: 1 })));
   ids.header = await stored(await relay.post("shop", JSON.stringify({ id: "ord_2", type: "order.paid" }), { "x-shop-domain": "acme-widgets.example" }));
   ids.form = await stored(
-    await relay.post("sms", "MessageSid=SM123&Body=bonjour+tout+le+monde&FromCity=Lyon", { "content-type": "application/x-www-form-urlencoded" }),
+    await relay.post("billing", "MessageSid=SM123&Body=bonjour+tout+le+monde&FromCity=Lyon", {
+      "content-type": "application/x-www-form-urlencoded",
+      "x-webhook-secret": "billing-secret",
+    }),
   );
   ids.later = await stored(await relay.post("shop", JSON.stringify({ id: "ord_3", type: "charge.refunded", data: { reason: "fraud", currency: "EUR" } })));
   await relay.store.writer.write([{ sql: "UPDATE deliveries SET status = 'failed' WHERE event_id = ?", args: [ids.json] }]);
@@ -84,7 +58,7 @@ describe("GET /api/events?text=", () => {
 
   test("matches come newest first and combine with the source and status filters", async () => {
     expect(await found("text=refunded+EUR")).toEqual([ids.later, ids.json]);
-    expect(await found("text=EUR&source=sms")).toEqual([]);
+    expect(await found("text=EUR&source=billing")).toEqual([]);
     expect(await found("text=EUR&source=shop&status=failed")).toEqual([ids.json]);
     expect(await found("text=EUR&status=pending")).toEqual([ids.later]);
   });
@@ -99,7 +73,7 @@ describe("GET /api/events?text=", () => {
     const id = await stored(await relay.post("shop", JSON.stringify({ id: "ord_9", note: "forget-me-please" })));
     await indexer.drain();
     expect(await found("text=forget-me-please")).toEqual([id]);
-    const res = await relay.app.adminApp.handle(new Request(`http://127.0.0.1/api/events/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${TOKEN}` } }));
+    const res = await relay.app.adminApp.handle(new Request(`http://127.0.0.1/api/events/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
     expect(res.status).toBe(200);
     expect(await found("text=forget-me-please")).toEqual([]);
   });
