@@ -22,6 +22,10 @@
  * FILTERED_ROUTES; each event still goes to the sink once): the same binary
  * twice, `BENCH_FILTERED=B bun bench/ab.ts dist/hookrelay dist/hookrelay`,
  * gives what filters cost in the same run.
+ *
+ * BENCH_NO_SEARCH=B (labels) runs those binaries with `[store] search = false`:
+ * `BENCH_NO_SEARCH=B bun bench/ab.ts dist/hookrelay dist/hookrelay` gives
+ * ingest with the full-text indexer (A) against without it (B) in the same run.
  */
 import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -41,6 +45,7 @@ const DURATION = process.env.BENCH_DURATION ?? "6s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const ROUTE = process.env.BENCH_NO_ROUTE !== "1";
 const FILTERED = new Set((process.env.BENCH_FILTERED ?? "").split(",").filter(Boolean));
+const NO_SEARCH = new Set((process.env.BENCH_NO_SEARCH ?? "").split(",").filter(Boolean));
 const SECRET = "bench-secret";
 const BODY = JSON.stringify({ type: "order.paid", data: { id: "ord_123", amount: 4200, currency: "EUR", note: "ë Ñ ú ✓" } });
 
@@ -84,7 +89,7 @@ async function measure(label: string, bin: string, sinkUrl: string): Promise<Run
   const cwd = mkdtempSync(join(dir, "run-"));
   const [pub, admin] = [freePort(), freePort()];
   const signingSecret = `whsec_${Buffer.from("bench-signing-secret-32-bytes!!!").toString("base64")}`;
-  writeFileSync(join(cwd, "hookrelay.toml"), benchRelayToml({ publicPort: pub, adminPort: admin, secret: SECRET, sinkUrl, signingSecret, route: ROUTE, filteredRoutes: FILTERED.has(label) }));
+  writeFileSync(join(cwd, "hookrelay.toml"), benchRelayToml({ publicPort: pub, adminPort: admin, secret: SECRET, sinkUrl, signingSecret, route: ROUTE, filteredRoutes: FILTERED.has(label), noSearch: NO_SEARCH.has(label) }));
   const proc = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd, stdout: "ignore", stderr: "ignore" });
   children.push(proc);
   try {
@@ -121,7 +126,7 @@ try {
   const sink = Bun.spawn(SINK_COMMAND, { stdout: "pipe", stderr: "inherit" });
   children.push(sink);
   const sinkUrl = await sinkUrlOf(sink);
-  for (const { label, bin } of bins) console.log(`${label} = ${bin}${FILTERED.has(label) ? " (ten filtered routes)" : ""}`);
+  for (const { label, bin } of bins) console.log(`${label} = ${bin}${FILTERED.has(label) ? " (ten filtered routes)" : ""}${NO_SEARCH.has(label) ? " (search = false)" : ""}`);
   const how = RATE === null ? `wrk -c${CONNECTIONS} -d${DURATION} after a warm-up` : `open loop at ${RATE}/s for ${DURATION} after 2 s`;
   console.log(`${ROUTE ? "one route to a sink process" : "no route (ingest alone)"}, ${how}, ${PAIRS} rounds\n`);
   const runs: Run[] = [];

@@ -59,6 +59,15 @@ const cases: [string, string][] = [
   ["list: q=key prefix", `/api/events?q=${String(sample.dedupe_key).slice(0, -2)}`],
   ["list: q=event id", `/api/events?q=${sample.id}`],
   ["list: limit=500", "/api/events?limit=500"],
+  // Full-text search (the seed indexes every event; 1 in 5,000 has a given customer).
+  ["words: text=EUR (every event)", "/api/events?text=EUR"],
+  ["words: text=refunded (1 in 10)", "/api/events?text=refunded"],
+  ["words: text=cus_1234 (200 events)", "/api/events?text=cus_1234"],
+  ["words: text=EUR, deep cursor", `/api/events?text=EUR&cursor=${deep}`],
+  ["words: text=refunded&source=rare&status=failed", "/api/events?text=refunded&source=rare&status=failed"],
+  ["words: text=cus_1234&source=shop", "/api/events?text=cus_1234&source=shop"],
+  ["words: text=EUR since 24h", `/api/events?text=EUR&since=${dayAgo}`],
+  ["UI: events page, box=cus_1234", "/?q=cus_1234"],
   // Adversarial: filters that the driving index cannot narrow.
   ["worst: q=shop_ (prefix of half the keys)", "/api/events?q=shop_"],
   ["worst: status=failed&source=rare&type=ping", "/api/events?status=failed&source=rare&type=ping"],
@@ -66,6 +75,8 @@ const cases: [string, string][] = [
   // No unrouted event has this type in the seed: the walk reads every unrouted event.
   ["worst: status=unrouted&type=ping (none match)", "/api/events?status=unrouted&type=ping"],
   ["worst: status=unrouted&q=shop_", "/api/events?status=unrouted&q=shop_"],
+  // Every event has the word and none the filter: the walk reads the whole index.
+  ["worst: text=EUR&type=no.such.type", "/api/events?text=EUR&type=no.such.type"],
   ["event: JSON", `/api/events/${sample.id}`],
   ["event: JSON, failed with attempts", `/api/events/${failedEvent}`],
   ["UI: events page", "/"],

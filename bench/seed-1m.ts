@@ -8,11 +8,17 @@
  * Mix: 96 % delivered, ~2 % failed (3 attempts), 1 % pending, 1 % paused;
  * 1 % of events are duplicated; 1 % are unrouted (no route took them: no
  * deliveries). The rare source makes selective filters.
+ *
+ * Then the full-text index of every event, built by the relay's indexer with
+ * no pauses (the time it took is printed); BENCH_NO_INDEX=1 skips it, leaving
+ * the events to the indexer of the next relay that opens the store.
  */
 import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import type { InValue } from "@libsql/client";
 import { makeId } from "../src/core/ids.ts";
+import { startSearchIndexer } from "../src/ingest/search-indexer.ts";
+import { silentLogger } from "../src/log/logger.ts";
 import { openStore } from "../src/store/index.ts";
 import { BENCH_DB, BENCH_SOURCES, BENCH_TYPES } from "./admin-fixture.ts";
 
@@ -86,5 +92,13 @@ await client.execute(
   "INSERT INTO source_counters (source, received, duplicates) SELECT source, count(*), sum(duplicates) FROM events GROUP BY source",
 );
 // No ANALYZE: a production store has no sqlite_stat1 either, so the bench sees the same query plans.
+if (process.env.BENCH_NO_INDEX !== "1") {
+  const indexing = performance.now();
+  const indexer = startSearchIndexer({ store, log: silentLogger, maxDecodedBytes: 1 << 20, everyMs: 3_600_000, batchRows: 1024 });
+  await indexer.drain();
+  await indexer.stop();
+  const sec = (performance.now() - indexing) / 1000;
+  console.log(`indexed ${TOTAL} events in ${sec.toFixed(1)} s (${Math.round(TOTAL / sec)}/s, no pauses)`);
+}
 await store.close();
 console.log(`seeded ${TOTAL} events into ${BENCH_DB} in ${((performance.now() - started) / 1000).toFixed(1)} s`);

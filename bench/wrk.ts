@@ -225,6 +225,8 @@ export function benchRelayToml(o: {
   route: boolean;
   concurrency?: number;
   filteredRoutes?: boolean;
+  /** [store] search = false (no full-text indexing). */
+  noSearch?: boolean;
 }): string {
   return `log_level = "warn"
 [server]
@@ -232,7 +234,7 @@ listen = "127.0.0.1:${o.publicPort}"
 admin_listen = "127.0.0.1:${o.adminPort}"
 [store]
 url = "file:./relay.db"
-[[sources]]
+${o.noSearch ? "search = false\n" : ""}[[sources]]
 name = "bench"
 verify = { scheme = "hmac", header = "X-Signature", algorithm = "sha256", encoding = "hex", prefix = "sha256=", signed = "{body}", secret = "${o.secret}" }
 dedupe = { key = ["header:X-Request-Id"] }

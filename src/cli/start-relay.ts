@@ -9,6 +9,7 @@ import type { ReloadOutcome } from "../config/config-diff.ts";
 import type { LoadResult } from "../config/load.ts";
 import type { Config, ListenAddress } from "../config/types.ts";
 import { createDeliveryEngine } from "../delivery/engine.ts";
+import { startSearchIndexer } from "../ingest/search-indexer.ts";
 import { createRelayMetrics } from "../metrics/relay-metrics.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
@@ -93,6 +94,8 @@ export async function startRelay(opts: {
     nowMs: Date.now,
     log,
   });
+  // Off the ack path: indexes what ingest committed, through the same writer ([store] search = false: none).
+  const indexer = config.store.search ? startSearchIndexer({ store, log, maxDecodedBytes: maxBodyBytes }) : null;
   const publicPort = app.publicApp.server!.port!;
   const adminPort = app.adminApp.server!.port!;
   const publicUrl = urlOf(listen, publicPort);
@@ -120,6 +123,7 @@ export async function startRelay(opts: {
       // No request can be rejected any more: write the last second's counts.
       app.rejectionLog.flush();
       await retention.stop();
+      await indexer?.stop();
       await store.writer.flushed();
       await app.delivery?.stop();
       // After the engine: the last attempts' delivery.failed alerts are stored before the store closes.

@@ -29,7 +29,7 @@ export interface ConfigChanges {
  * Keys bound at start: the listeners (their addresses, Bun's body cap, the
  * shared in-flight budget), the store connection, and the logger.
  */
-const RESTART_BOUND = ["server.listen", "server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.busy_timeout", "log_level"];
+const RESTART_BOUND = ["server.listen", "server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.busy_timeout", "store.search", "log_level"];
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -108,7 +108,8 @@ export function keepRunning(before: Config, after: Config): Config {
       maxBodyBytes: before.server.maxBodyBytes,
       maxInflightBytes: before.server.maxInflightBytes,
     },
-    store: { ...after.store, url: before.store.url, busyTimeoutMs: before.store.busyTimeoutMs },
+    // The search indexer is started (or not) with the relay.
+    store: { ...after.store, url: before.store.url, busyTimeoutMs: before.store.busyTimeoutMs, search: before.store.search },
     logLevel: before.logLevel,
   };
 }

@@ -21,6 +21,8 @@ export const DEFAULTS = {
     url: "file:./data/hookrelay.db",
     retention: "14d",
     busy_timeout: "5s",
+    /** Full-text index of bodies and header values, built in the background. */
+    search: true,
   },
   log_level: "info",
   source: {

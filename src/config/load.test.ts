@@ -108,7 +108,7 @@ to = ["t"]
       maxInflightBytes: 64 * 1024 * 1024,
       trustedProxies: [],
     });
-    expect(config.store).toEqual({ url: "file:./data/hookrelay.db", retentionMs: ms("14d"), busyTimeoutMs: 5000 });
+    expect(config.store).toEqual({ url: "file:./data/hookrelay.db", retentionMs: ms("14d"), busyTimeoutMs: 5000, search: true });
     expect(config.admin).toEqual({ token: null });
     expect(config.logLevel).toBe("info");
     expect(config.sources[0]).toEqual({
@@ -159,6 +159,7 @@ trusted_proxies = ["10.0.0.0/8"]
 url = "libsql://db.example.com"
 retention = "2d"
 busy_timeout = "500ms"
+search = false
 
 [[sources]]
 name = "custom"
@@ -198,7 +199,7 @@ event_types = ["order.*"]
       maxInflightBytes: 8 * 1024 * 1024,
       trustedProxies: [{ groups: [0, 0, 0, 0, 0, 0xffff, 0x0a00, 0], prefixBits: 104, text: "10.0.0.0/8" }],
     });
-    expect(config.store).toEqual({ url: "libsql://db.example.com", retentionMs: ms("2d"), busyTimeoutMs: 500 });
+    expect(config.store).toEqual({ url: "libsql://db.example.com", retentionMs: ms("2d"), busyTimeoutMs: 500, search: false });
     expect(config.sources[0]).toEqual({
       name: "custom",
       verify: {
@@ -407,6 +408,10 @@ to = "alice"
       'targets[0].rate: expected a rate like "50/s" or "10/m", got "lots"',
       'targets[0].ordered: expected true or false, got "yes"',
     ]);
+  });
+
+  test("store.search must be true or false", () => {
+    expect(problemsOf(`${BASE}\n[store]\nsearch = "yes"\n`)).toEqual(['store.search: expected true or false, got "yes"']);
   });
 
   test("reports a non-table section and a non-array list", () => {
@@ -692,6 +697,7 @@ describe("readConfigFile", () => {
     expect(config.store.url).toBe(DEFAULTS.store.url);
     expect(config.store.retentionMs).toBe(ms(DEFAULTS.store.retention));
     expect(config.store.busyTimeoutMs).toBe(ms(DEFAULTS.store.busy_timeout));
+    expect(config.store.search).toBe(DEFAULTS.store.search);
     expect(config.logLevel).toBe(DEFAULTS.log_level);
     const target = config.targets[0]!;
     expect(target.retry.scheduleMs).toEqual(DEFAULTS.target.retry.schedule.map(ms));

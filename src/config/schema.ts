@@ -252,6 +252,7 @@ export function createSchemas(ctx: Ctx) {
     ),
     retention: v.optional(duration(), DEFAULTS.store.retention),
     busy_timeout: v.optional(duration(), DEFAULTS.store.busy_timeout),
+    search: v.optional(bool(), DEFAULTS.store.search),
   });
 
   const admin = tbl({ token: v.optional(secretOne(ctx)) });

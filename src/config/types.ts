@@ -96,6 +96,8 @@ export interface Config {
     url: string;
     retentionMs: number;
     busyTimeoutMs: number;
+    /** Full-text search over stored requests: the background indexer and GET /api/events?text=. */
+    search: boolean;
   };
   admin: { token: string | null };
   logLevel: LogLevel;

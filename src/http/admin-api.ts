@@ -10,11 +10,12 @@ import type { ReloadOutcome } from "../config/config-diff.ts";
 import type { Config } from "../config/types.ts";
 import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { compileRoutes, type RouteTable } from "../core/routing.ts";
-import { getEvent, getRejection, listEvents, listRejections, type EventDetail } from "../store/admin-queries.ts";
+import { getEvent, getRejection, listRejections, type EventDetail } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import type { Store } from "../store/index.ts";
 import type { AdminActions } from "./admin-actions.ts";
-import { parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter, parseRejectionId, parseRouteTestBody } from "./admin-params.ts";
+import { listEventsMatching } from "../store/event-search.ts";
+import { checkSearchable, parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter, parseRejectionId, parseRouteTestBody } from "./admin-params.ts";
 import { explainEvent } from "./admin-routing.ts";
 import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { isSameOrigin, type AdminAuth } from "./auth.ts";
@@ -83,7 +84,7 @@ export function adminApiController(opts: AdminControllerOptions) {
       if (refused) return withHeaders(errorResponse(refused), API_HEADERS);
     })
     .get("/api/events", async ({ query }) => {
-      const page = await listEvents(client, parseEventFilter(query, nowMs()));
+      const page = await listEventsMatching(client, checkSearchable(parseEventFilter(query, nowMs()), opts.config.store.search));
       return json({ events: page.events.map(eventJson), nextCursor: page.nextCursor });
     })
     .get("/api/events/:id", async ({ params }) => {

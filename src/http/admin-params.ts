@@ -10,6 +10,7 @@ import { formatPath, type Path } from "../config/key-path.ts";
 import type { RouteConfig } from "../config/types.ts";
 import { describeValue, parseDurationMs } from "../config/units.ts";
 import { parseRouteFilter } from "../core/route-filter.ts";
+import { searchQueryOf } from "../core/search-text.ts";
 import { EVENT_STATUSES, type EventFilter } from "../store/admin-queries.ts";
 import { HttpError } from "./http-error.ts";
 
@@ -32,6 +33,7 @@ const EventsQuery = v.object({
   status: v.optional(v.picklist(EVENT_STATUSES)),
   type: v.optional(v.pipe(v.string(), v.maxLength(200))),
   q: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(500))),
+  text: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(500))),
   since: v.optional(TimeParam),
   until: v.optional(TimeParam),
   cursor: v.optional(EventId),
@@ -79,11 +81,37 @@ export function parseEventFilter(query: Record<string, unknown>, nowMs: number, 
     status: q.status,
     type: q.type,
     q: q.q,
+    text: q.text === undefined ? undefined : wordsOf(q.text),
     sinceMs: q.since === undefined ? undefined : parseTimeMs("since", q.since, nowMs),
     untilMs: q.until === undefined ? undefined : parseTimeMs("until", q.until, nowMs),
     cursor: q.cursor,
     limit: q.limit ?? defaultLimit,
   };
+}
+
+function wordsOf(text: string): string {
+  const words = searchQueryOf(text);
+  if (words === null) throw new HttpError(400, "invalid_request", "text: no words to search for (letters or digits)");
+  return words;
+}
+
+/** `f`, or HttpError(400) when it searches words and the relay keeps no index ([store] search = false). */
+export function checkSearchable(f: EventFilter, searchOn: boolean): EventFilter {
+  // Refused rather than ignored: an unfiltered or empty list would read as an answer.
+  if (f.text !== undefined && !searchOn) throw new HttpError(400, "search_off", "text: full-text search is off ([store] search = false)");
+  return f;
+}
+
+/**
+ * The events page's filter. Its one search box (q) finds an event by its id;
+ * with search on, by the box's words or an exact dedupe key; with search off
+ * (or no word in it), by a dedupe-key prefix as the API's q does.
+ */
+export function eventsPageFilter(query: Record<string, unknown>, nowMs: number, searchOn: boolean): EventFilter {
+  const f = checkSearchable(parseEventFilter(query, nowMs), searchOn);
+  if (f.q === undefined || !searchOn || v.is(EventId, f.q)) return f;
+  const words = searchQueryOf(f.q);
+  return words === null ? f : { ...f, q: undefined, text: f.text === undefined ? words : `${f.text} ${words}`, orKey: f.q };
 }
 
 /** The rejections-list filter from a query object. */

@@ -8,7 +8,8 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { ALERT_SOURCE } from "../core/alert.ts";
-import { getEvent, getRejection, listEvents, listRejections } from "../store/admin-queries.ts";
+import { getEvent, getRejection, listRejections } from "../store/admin-queries.ts";
+import { listEventsMatching } from "../store/event-search.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
 import { eventPage } from "../ui/event-page.ts";
@@ -20,7 +21,7 @@ import { rejectionPage, rejectionsPage } from "../ui/rejections-page.ts";
 import { sourcesPage } from "../ui/sources-page.ts";
 import { targetsPage } from "../ui/targets-page.ts";
 import type { AdminControllerOptions } from "./admin-api.ts";
-import { parseEventFilter, parseEventId, parseInput, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
+import { eventsPageFilter, parseEventId, parseInput, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
 import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { CLEAR_SESSION_COOKIE, isSameOrigin, readCookie, servedOverHttps, SESSION_COOKIE, type AdminAuth } from "./auth.ts";
 import { requestClientKey } from "./failed-auth-limiter.ts";
@@ -115,7 +116,7 @@ export function uiController(opts: AdminControllerOptions) {
       let error: string | null = null;
       let data = { events: [] as ReturnType<typeof eventJson>[], nextCursor: null as string | null };
       try {
-        const r = await listEvents(client, parseEventFilter(raw, nowMs()));
+        const r = await listEventsMatching(client, eventsPageFilter(raw, nowMs(), opts.config.store.search));
         data = { events: r.events.map(eventJson), nextCursor: r.nextCursor };
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;

@@ -33,6 +33,10 @@ export interface EventFilter {
   type?: string;
   /** Exact event id, or a prefix of the dedupe key (an exact key is a prefix of itself). */
   q?: string;
+  /** Words of the body and header values, as an FTS5 query (core/search-text.ts); listed by store/event-search.ts. */
+  text?: string;
+  /** With `text`: also the events whose id or dedupe key is exactly this (the UI's one search box). */
+  orKey?: string;
   sinceMs?: number;
   /** Exclusive upper bound. */
   untilMs?: number;
@@ -108,7 +112,8 @@ export function eventStatusOf(deliveries: { id: string; target: string; status: 
   return PRIORITY.find((p) => present.has(p)) ?? "unrouted";
 }
 
-const SUMMARY_COLS = "e.id, e.source, e.event_type, e.dedupe_key, e.received_at, e.duplicates, e.erased_at";
+/** The list columns of events aliased `e`. */
+export const SUMMARY_COLS = "e.id, e.source, e.event_type, e.dedupe_key, e.received_at, e.duplicates, e.erased_at";
 
 /**
  * Search tuning. A key prefix matching more than `broadPrefix` events is
@@ -126,6 +131,7 @@ const keyRange = (q: string) => [q, `${q}\u{10FFFF}`]; // U+10FFFF sorts after a
 
 /** One page of events, newest first, and the cursor of the next page (null on the last). */
 export async function listEvents(client: Client, f: EventFilter, tuning: SearchTuning = TUNING): Promise<Page> {
+  if (f.text !== undefined) throw new Error("listEvents does not search words: use listEventsMatching (store/event-search.ts)");
   if (f.status === "unrouted" && f.target !== undefined) return { events: [], nextCursor: null }; // an unrouted event has no target
   if (f.q !== undefined) {
     const rs = await client.execute({
@@ -177,17 +183,19 @@ const DELIVERING_INDEX = "INDEXED BY deliveries_open ";
 const UNROUTED_INDEX = "INDEXED BY events_unrouted ";
 // Flagged at ingest (no route took it) and still without a delivery: a redelivery to a named
 // target makes it an event like any other.
-const UNROUTED = "e.unrouted = 1 AND NOT EXISTS (SELECT 1 FROM deliveries u WHERE u.event_id = e.id)";
+/** Events aliased `e` that no route took. */
+export const UNROUTED = "e.unrouted = 1 AND NOT EXISTS (SELECT 1 FROM deliveries u WHERE u.event_id = e.id)";
 
 // The status as a literal (one of DELIVERY_STATUSES, never request text): a bound parameter
 // would keep SQLite from the partial indexes that hold the statuses a human looks for.
-function statusIs(status: DeliveryStatus): string {
+export function statusIs(status: DeliveryStatus): string {
   if (!DELIVERY_STATUSES.includes(status)) throw new Error(`not a delivery status: ${status}`);
   return `d.status = '${status}'`;
 }
 
 // "d is the latest delivery of its (event, target)": a redelivery supersedes older ones.
-const CURRENT = "NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = d.event_id AND n.target = d.target AND n.id > d.id)";
+/** Deliveries aliased `d` that are their (event, target)'s latest. */
+export const CURRENT = "NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = d.event_id AND n.target = d.target AND n.id > d.id)";
 
 // A broad key prefix: examine the next `scanWindow` events in id order and keep
 // the matches, so a page costs a bounded scan however the matches are spread.
@@ -221,7 +229,8 @@ async function listWindowed(client: Client, f: EventFilter, scanWindow: number):
   return { events, nextCursor: last.rows[0] ? String(last.rows[0].id) : null };
 }
 
-async function withStatuses(client: Client, rows: Row[]): Promise<EventSummary[]> {
+/** List rows with each event's overall status. */
+export async function withStatuses(client: Client, rows: Row[]): Promise<EventSummary[]> {
   const statuses = await statusesOf(client, rows.map((r) => String(r.id)));
   return rows.map((r) => ({ ...summaryOf(r), status: statuses.get(String(r.id)) ?? "unrouted" }));
 }

@@ -33,7 +33,7 @@ export function eventsPage(d: EventsPageData): SafeHtml {
   return html`
 <h1>Events</h1>
 <form class="filters" method="get" action="/">
-  ${text("q", "Search", q.q, "dedupe key or evt_ id")}
+  ${text("q", "Search", q.q, "words, dedupe key or evt_ id")}
   ${select("source", "Source", q.source, d.sources)}
   ${select("target", "Target", q.target, d.targets)}
   ${select("status", "Status", q.status, [...EVENT_STATUSES])}

@@ -1,6 +1,6 @@
 /**
  * The admin UI in a real Chromium against a real relay over HTTP: sign in,
- * find an event by its dedupe key, read its raw body, redeliver it, disable
+ * find an event by its dedupe key and by a word of its body, read its raw body, redeliver it, disable
  * and enable a target, erase an event, and check a hostile body stays text.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -69,6 +69,28 @@ describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
     expect(await page.locator("#dedupe-key").innerText()).toBe("ord_findme_42");
     expect(await page.locator("#raw-body").innerText()).toBe(JSON.stringify({ id: "ord_findme_42", type: "order.created", total: 4200 }));
     expect(await page.locator("a[download]").getAttribute("href")).toBe(`/api/events/${id}/body`);
+  });
+
+  test("the search box finds an event by a word of its body once the indexer has it, its fields shown as text", async () => {
+    const res = await live.send("shop", JSON.stringify({ id: "ord_words_7", type: "<i>order.note</i>", note: "customer asked for marmalade" }));
+    const { id } = (await res.json()) as { id: string };
+    const previous = page.url();
+    const rows = page.locator("table.list tbody tr");
+    try {
+      // Indexed in the background within 2 s of the ack: search again until it shows.
+      const deadline = performance.now() + 3000;
+      do {
+        await page.goto(`${admin}/`);
+        await page.fill('input[name="q"]', "Marmalade");
+        await page.click('.filters button[type="submit"]');
+      } while ((await rows.count()) === 0 && performance.now() < deadline);
+      expect(await rows.count()).toBe(1);
+      expect(await rows.locator(`a[href="/events/${id}"]`).count()).toBe(1);
+      expect(await rows.locator("td").nth(3).innerText()).toBe("<i>order.note</i>");
+      expect(await page.locator('input[name="q"]').inputValue()).toBe("Marmalade");
+    } finally {
+      await page.goto(previous); // the next test redelivers the event the one before opened
+    }
   });
 
   test("redeliver adds a new delivery for each target, and the event page shows each new attempt delivered", async () => {
