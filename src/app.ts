@@ -12,6 +12,7 @@ import { FailedAuthLimiter } from "./http/failed-auth-limiter.ts";
 import { errorResponse, HttpError } from "./http/http-error.ts";
 import { ingestController } from "./http/ingest-controller.ts";
 import { listenController } from "./http/listen-controller.ts";
+import { LiveHub } from "./http/live-stream.ts";
 import { metricsController } from "./http/metrics-controller.ts";
 import { requireHost } from "./http/require-host.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
@@ -62,6 +63,8 @@ export interface App {
   listen: ListenHub;
   /** Aggregated "rejected" log lines; flush it once the public app has stopped. */
   rejectionLog: RejectionLog;
+  /** The admin UI's live-update streams; close them before the admin app stops. */
+  live: LiveHub;
 }
 
 /** What /readyz says when the store cannot take writes. */
@@ -126,6 +129,7 @@ export function createApp(opts: AppOptions): App {
     )
     // Each listener counts failed tokens on its own: a public-port guesser does not shut admins out.
     .use(listenController({ hub: listen, limiter: new FailedAuthLimiter(nowMs), log }));
+  const live = new LiveHub({ reads: store.reads, targets: config.targets, nowMs, log });
   const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs) });
   const adminApp = new Elysia()
     .onRequest(requireHost(log, "admin", ["/healthz", "/readyz"]))
@@ -137,6 +141,6 @@ export function createApp(opts: AppOptions): App {
       return { ok: false, store: UNWRITABLE[reason] };
     })
     .use(metricsController({ metrics, auth: adminAuth }))
-    .use(adminController({ config, store, sources, routes, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));
-  return { config, sources, publicApp, adminApp, delivery, metrics, listen, rejectionLog };
+    .use(adminController({ config, store, sources, routes, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, live }));
+  return { config, sources, publicApp, adminApp, delivery, metrics, listen, rejectionLog, live };
 }

@@ -87,6 +87,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
       await retention.stop();
       await store.writer.flushed();
       await app.delivery?.stop();
+      app.live.close();
       await app.adminApp.stop(true);
       await store.close();
     },

@@ -14,6 +14,7 @@ import type { Store } from "../store/index.ts";
 import type { AdminActions } from "./admin-actions.ts";
 import { parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter, parseRejectionId, parseRouteTestBody } from "./admin-params.ts";
 import { explainEvent } from "./admin-routing.ts";
+import { parseLiveView, type LiveHub } from "./live-stream.ts";
 import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { isSameOrigin, type AdminAuth } from "./auth.ts";
 import { requestClientKey, tooManyAttempts } from "./failed-auth-limiter.ts";
@@ -31,6 +32,8 @@ export interface AdminControllerOptions {
   nowMs: () => number;
   /** The public listener's bound port once listening (endpoint URLs), else null. */
   publicPort: () => number | null;
+  /** Open live-update streams (GET /api/stream). */
+  live: LiveHub;
 }
 
 const json = (body: unknown, status = 200) =>
@@ -95,6 +98,13 @@ export function adminApiController(opts: AdminControllerOptions) {
           "content-disposition": `attachment; filename="${ev.id}.bin"`,
         },
       });
+    })
+    .get("/api/stream", ({ query, request, server }) => {
+      const view = parseLiveView(query, nowMs());
+      // A stream may stay open for hours: no idle timeout (a heartbeat keeps it alive instead).
+      server?.timeout(request, 0);
+      const addr = requestClientKey(server, request);
+      return opts.live.open(view, () => refuseAdminRequest(auth, request, addr) === null);
     })
     .get("/api/events/:id/routing", async ({ params }) => routing(await eventNamed(parseEventId(params.id)), opts.routes))
     .post(

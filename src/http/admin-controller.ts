@@ -10,7 +10,9 @@ import type { Store } from "../store/index.ts";
 import { createAdminActions, type EngineHooks } from "./admin-actions.ts";
 import { adminApiController } from "./admin-api.ts";
 import type { AdminAuth } from "./auth.ts";
+import { LiveHub } from "./live-stream.ts";
 import { uiController } from "./ui-controller.ts";
+import { silentLogger } from "../log/logger.ts";
 
 /** What the admin side needs from app.ts. */
 export interface AdminOptions {
@@ -25,12 +27,15 @@ export interface AdminOptions {
   publicPort?: () => number | null;
   /** Sessions and failed-token counts, shared with /metrics. */
   auth: AdminAuth;
+  /** Live-update streams; one is made when absent (app.ts passes its own, to end them at stop). */
+  live?: LiveHub;
 }
 
 /** The admin API and UI as one Elysia plugin. */
 export function adminController(o: AdminOptions) {
   const auth = o.auth;
   const actions = createAdminActions({ store: o.store, config: o.config, sources: o.sources, nowMs: o.nowMs, engine: o.engine });
-  const opts = { store: o.store, config: o.config, routes: o.routes, actions, auth, nowMs: o.nowMs, publicPort: o.publicPort ?? (() => null) };
+  const live = o.live ?? new LiveHub({ reads: o.store.reads, targets: o.config.targets, nowMs: o.nowMs, log: silentLogger });
+  const opts = { store: o.store, config: o.config, routes: o.routes, actions, auth, nowMs: o.nowMs, publicPort: o.publicPort ?? (() => null), live };
   return new Elysia().use(adminApiController(opts)).use(uiController(opts));
 }
