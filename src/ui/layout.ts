@@ -34,6 +34,7 @@ export function page(o: PageOptions): string {
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/style.css">
 <script src="/assets/app.js" defer></script>
+<script src="/assets/live.js" defer></script>
 </head>
 <body>
 <header class="top">
