@@ -9,6 +9,7 @@ import { createDeliveryEngine } from "../delivery/engine.ts";
 import { createRelayMetrics } from "../metrics/relay-metrics.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
+import { startOverviewJob } from "../store/overview.ts";
 import { startRetentionRunner } from "../store/retention.ts";
 import { listenProblem } from "./listen-address.ts";
 
@@ -59,6 +60,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     nowMs: Date.now,
     log,
   });
+  // Queue-depth samples and summed buckets for /overview, once a minute.
+  const overview = startOverviewJob({ db: store, targets: config.targets.map((t) => t.name), nowMs: Date.now, log });
   const publicPort = app.publicApp.server!.port!;
   const adminPort = app.adminApp.server!.port!;
   const publicUrl = urlOf(listen, publicPort);
@@ -85,6 +88,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
       // No request can be rejected any more: write the last second's counts.
       app.rejectionLog.flush();
       await retention.stop();
+      await overview.stop();
       await store.writer.flushed();
       await app.delivery?.stop();
       app.live.close();

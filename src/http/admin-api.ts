@@ -10,6 +10,7 @@ import type { Config } from "../config/types.ts";
 import { compileRoutes, type RouteTable } from "../core/routing.ts";
 import { getEvent, getRejection, listEvents, listRejections, type EventDetail } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
+import { readOverview } from "../store/overview.ts";
 import type { Store } from "../store/index.ts";
 import type { AdminActions } from "./admin-actions.ts";
 import { parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter, parseRejectionId, parseRouteTestBody } from "./admin-params.ts";
@@ -151,6 +152,7 @@ export function adminApiController(opts: AdminControllerOptions) {
       },
       { parse: "none" },
     )
+    .get("/api/overview", async () => json(await readOverview(client, nowMs(), config.targets.map((t) => t.name))))
     .get("/api/sources", async ({ request }) => {
       const stats = await sourceStats(client, config.sources.map((s) => s.name), nowMs());
       const base = publicBaseUrl(config, request, opts.publicPort());

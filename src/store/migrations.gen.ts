@@ -35,5 +35,9 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0008_backfill_unrouted",
     "sql": "-- Events stored before 0007 that no route took (no delivery at all) are unrouted too.\nUPDATE `events` SET `unrouted` = 1 WHERE NOT EXISTS (SELECT 1 FROM `deliveries` WHERE `deliveries`.`event_id` = `events`.`id`);\n"
+  },
+  {
+    "tag": "0009_overview_buckets",
+    "sql": "CREATE TABLE `overview_buckets` (\n\t`start_ms` integer NOT NULL,\n\t`series` text NOT NULL,\n\t`key` text NOT NULL,\n\t`value` integer NOT NULL,\n\tPRIMARY KEY(`start_ms`, `series`, `key`)\n);\n"
   }
 ];
