@@ -87,7 +87,7 @@ export function lineChart(c: LineChart): SafeHtml {
   const dots = (values: (number | null)[], cls: string) =>
     values.map((v, i) =>
       v !== null && (i === 0 || values[i - 1] === null) && (i + 1 === values.length || values[i + 1] === null)
-        ? html`<circle class="dot ${cls}" cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="1"></circle>`
+        ? html`<circle class="dot ${cls}" cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5"></circle>`
         : null,
     );
   return html`<figure class="chart" id="${c.id}"><figcaption>${c.title}</figcaption>

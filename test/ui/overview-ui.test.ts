@@ -93,6 +93,14 @@ describe.skipIf(!hasChromium)("the overview page in Chromium", () => {
     });
   });
 
+  test("on a phone-sized screen the overview does not scroll sideways", async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.context().addCookies(await page.context().cookies());
+    await phone.goto(`${admin}/overview`);
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBe(0);
+    await phone.close();
+  });
+
   test("the overview never trips its Content-Security-Policy", () => {
     expect(cspViolations).toEqual([]);
   });
