@@ -36,7 +36,9 @@ export const LIVE_TICK_MS = 1000;
 const HEARTBEAT_MS = 15_000;
 // Ticks between two runs of the queries when the commit counter did not move.
 const QUERY_ANYWAY_TICKS = 5;
-// A live list keeps this many rows at most (the page trims older ones; see ui/live.js).
+// A client this far behind in reading is cut off (memory stays bounded; its browser reconnects and catches up).
+const BEHIND_BYTES = 1024 * 1024;
+// An events view reads its newest page each tick: a burst of more in one second shows its newest 50.
 const EVENTS_PAGE = 50;
 
 /** What one stream shows. */
@@ -84,6 +86,8 @@ export interface LiveHubOptions {
   log: Logger;
   tickMs?: number;
   maxStreams?: number;
+  /** Bytes a client may fall behind in reading before its stream is ended (1 MiB). */
+  behindBytes?: number;
 }
 
 const encoder = new TextEncoder();
@@ -116,7 +120,7 @@ export class LiveHub {
         this.#write(stream, "retry: 2000\n\n");
       },
       cancel: () => this.#remove(stream),
-    });
+    }, { highWaterMark: this.o.behindBytes ?? BEHIND_BYTES, size: (chunk) => chunk?.byteLength ?? 0 });
     this.#timer ??= setInterval(() => this.#kick(), this.o.tickMs ?? LIVE_TICK_MS);
     this.#timer.unref?.();
     queueMicrotask(() => this.#kick());
@@ -127,13 +131,15 @@ export class LiveHub {
 
   /** Ends every stream (shutdown). */
   close(): void {
-    for (const s of [...this.#streams]) {
-      this.#remove(s);
-      try {
-        s.controller.close();
-      } catch {
-        // already closed by the client
-      }
+    for (const s of [...this.#streams]) this.#end(s);
+  }
+
+  #end(s: Stream): void {
+    this.#remove(s);
+    try {
+      s.controller.close();
+    } catch {
+      // already closed by the client
     }
   }
 
@@ -150,8 +156,9 @@ export class LiveHub {
       s.controller.enqueue(encoder.encode(text));
       s.lastWriteMs = this.o.nowMs();
     } catch {
-      this.#remove(s); // the client went away
+      return this.#remove(s); // the client went away
     }
+    if ((s.controller.desiredSize ?? 0) < 0) this.#end(s);
   }
 
   #send(s: Stream, message: unknown): void {
@@ -184,18 +191,18 @@ export class LiveHub {
     const tick = new TickReads(this.o);
     for (const s of [...this.#streams]) {
       if (!s.allowed()) {
-        this.#remove(s);
-        s.controller.close();
+        this.#end(s);
         continue;
       }
-      if (changed || !s.started) await this.#update(s, tick);
+      if (changed || !s.started) {
+        await this.#update(s, tick, !s.started);
+        s.started = true; // only once its first message went out: a failed read is tried again next tick
+      }
       if (this.o.nowMs() - s.lastWriteMs >= HEARTBEAT_MS) this.#write(s, ": keep-alive\n\n");
     }
   }
 
-  async #update(s: Stream, tick: TickReads): Promise<void> {
-    const first = !s.started;
-    s.started = true;
+  async #update(s: Stream, tick: TickReads, first: boolean): Promise<void> {
     const view = s.view;
     if (view.kind === "events") {
       const page = await tick.events(view.filter);
