@@ -1,26 +1,11 @@
-import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { expect, test } from "bun:test";
+import { tempStores } from "../../test/support/temp-store.ts";
 import { makeId } from "../core/ids.ts";
 import { silentLogger } from "../log/logger.ts";
-import { openStore, type Store } from "../store/index.ts";
+import type { Store } from "../store/index.ts";
 import { LiveHub } from "./live-stream.ts";
 
-const dirs: string[] = [];
-const stores: Store[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-async function freshStore(): Promise<Store> {
-  const dir = mkdtempSync(join(tmpdir(), "hookrelay-live-"));
-  dirs.push(dir);
-  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 1000, nowMs: Date.now, checkpointEveryMs: 0 });
-  stores.push(store);
-  return store;
-}
+const freshStore = tempStores("hookrelay-live-");
 
 let seq = 0;
 const submit = (store: Store) => {

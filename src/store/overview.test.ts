@@ -1,9 +1,7 @@
-import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { expect, test } from "bun:test";
+import { tempStores } from "../../test/support/temp-store.ts";
 import { makeId } from "../core/ids.ts";
-import { openStore, type Store } from "./index.ts";
+import type { Store } from "./index.ts";
 import { bucketOf, OVERVIEW_BUCKETS, OVERVIEW_STEP_MS, readOverview, updateOverview } from "./overview.ts";
 
 const HOUR = 3_600_000;
@@ -11,20 +9,8 @@ const NOW = bucketOf(1000 * HOUR) + 60_000; // one minute into a bucket
 const STEP = OVERVIEW_STEP_MS;
 const LAST = OVERVIEW_BUCKETS - 1;
 
-const dirs: string[] = [];
-const stores: Store[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-async function freshStore(): Promise<Store> {
-  const dir = mkdtempSync(join(tmpdir(), "hookrelay-overview-"));
-  dirs.push(dir);
-  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 1000, nowMs: () => NOW, checkpointEveryMs: 0, inlineWriter: true });
-  stores.push(store);
-  return store;
-}
+const fresh = tempStores("hookrelay-overview-");
+const freshStore = () => fresh({ nowMs: () => NOW, inlineWriter: true });
 
 let seq = 0;
 /** An event at `atMs` with one delivery to `target` in `status`, and attempts of the given statuses and durations. */

@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { ADMIN_TOKEN } from "../support/admin-fixture.ts";
 import { startLiveRelay, type LiveRelay } from "../support/admin-relay.ts";
-import { hasChromium, launchChromium } from "../support/chromium.ts";
+import { hasChromium, launchChromium, signedInPage } from "../support/chromium.ts";
 
 describe.skipIf(!hasChromium)("live updates in Chromium", () => {
   let live: LiveRelay;
   let browser: Browser;
   let page: Page;
   let admin: string;
-  const cspViolations: string[] = [];
+  let cspViolations: string[] = [];
   const send = async (source: string, body: object, headers: Record<string, string> = {}) => {
     const res = await live.send(source, JSON.stringify(body), headers);
     return ((await res.json()) as { id: string }).id;
@@ -31,16 +31,7 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     admin = live.relay.adminUrl;
     await send("shop", { id: "before-1", type: "order.created" });
     browser = await launchChromium();
-    page = await browser.newPage();
-    page.on("console", (m) => {
-      if (/Content.Security.Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
-    });
-    await page.goto(`${admin}/login`);
-    await page.fill('input[name="token"]', ADMIN_TOKEN);
-    await page.click('button[type="submit"]');
-    await page.addInitScript(() =>
-      document.addEventListener("securitypolicyviolation", (e) => console.error(`Refused to load: CSP ${e.violatedDirective}`)),
-    );
+    ({ page, cspViolations } = await signedInPage(browser, admin, ADMIN_TOKEN));
   }, 30_000);
   afterAll(async () => {
     await browser?.close();

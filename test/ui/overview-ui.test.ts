@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { ADMIN_TOKEN } from "../support/admin-fixture.ts";
 import { startLiveRelay, type LiveRelay } from "../support/admin-relay.ts";
-import { hasChromium, launchChromium } from "../support/chromium.ts";
+import { hasChromium, launchChromium, signedInPage } from "../support/chromium.ts";
 
 describe.skipIf(!hasChromium)("the overview page in Chromium", () => {
   let live: LiveRelay;
   let browser: Browser;
   let page: Page;
   let admin: string;
-  const cspViolations: string[] = [];
+  let cspViolations: string[] = [];
   const figure = (chart: string, series: string) => page.locator(`#${chart} li[data-series="${series}"] .total`).innerText();
 
   beforeAll(async () => {
@@ -27,16 +27,7 @@ describe.skipIf(!hasChromium)("the overview page in Chromium", () => {
     });
     admin = live.relay.adminUrl;
     browser = await launchChromium();
-    page = await browser.newPage();
-    page.on("console", (m) => {
-      if (/Content.Security.Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
-    });
-    await page.addInitScript(() =>
-      document.addEventListener("securitypolicyviolation", (e) => console.error(`Refused to load: CSP ${e.violatedDirective}`)),
-    );
-    await page.goto(`${admin}/login`);
-    await page.fill('input[name="token"]', ADMIN_TOKEN);
-    await page.click('button[type="submit"]');
+    ({ page, cspViolations } = await signedInPage(browser, admin, ADMIN_TOKEN));
   }, 30_000);
   afterAll(async () => {
     await browser?.close();
