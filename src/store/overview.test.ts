@@ -2,7 +2,8 @@ import { expect, test } from "bun:test";
 import { tempStores } from "../../test/support/temp-store.ts";
 import { makeId } from "../core/ids.ts";
 import type { Store } from "./index.ts";
-import { bucketOf, OVERVIEW_BUCKETS, OVERVIEW_STEP_MS, readOverview, updateOverview } from "./overview.ts";
+import { silentLogger } from "../log/logger.ts";
+import { bucketOf, OVERVIEW_BUCKETS, OVERVIEW_STEP_MS, readOverview, startOverviewJob, updateOverview } from "./overview.ts";
 
 const HOUR = 3_600_000;
 const NOW = bucketOf(1000 * HOUR) + 60_000; // one minute into a bucket
@@ -99,4 +100,14 @@ test("queue depth keeps the highest sample of each bucket, the current one reads
   expect(o.queue.a![LAST]).toBe(1);
   const old = await store.reads.execute({ sql: "SELECT count(*) AS n FROM overview_buckets WHERE start_ms < ?", args: [NOW - 25 * HOUR] });
   expect(Number(old.rows[0]!.n)).toBe(0);
+});
+
+test("the minute job takes its first sample after its delay, and stop waits for a run in progress", async () => {
+  const store = await fresh();
+  const job = startOverviewJob({ db: store, targets: ["a"], nowMs: Date.now, log: silentLogger, firstAfterMs: 20, everyMs: 60_000 });
+  const samples = async () => Number((await store.reads.execute("SELECT count(*) AS n FROM overview_buckets WHERE series = 'queue'")).rows[0]!.n);
+  expect(await samples()).toBe(0);
+  for (let i = 0; i < 100 && (await samples()) === 0; i++) await Bun.sleep(10);
+  expect(await samples()).toBe(1);
+  await job.stop();
 });

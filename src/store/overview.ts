@@ -182,13 +182,19 @@ export async function updateOverview(db: OverviewDoors, nowMs: number, targets: 
   const done = await db.reads.execute({ sql: "SELECT start_ms FROM overview_buckets WHERE series = 'summed' AND start_ms >= ?", args: [first] });
   const have = new Set(done.rows.map((r) => Number(r.start_ms)));
   let summed = 0;
+  let pending: InStatement[] = [];
+  const flush = async () => {
+    if (pending.length > 0) await db.writer.write(pending, "redoable");
+    pending = [];
+  };
   for (let start = first; start + OVERVIEW_STEP_MS + SETTLE_MS <= nowMs && !stopped(); start += OVERVIEW_STEP_MS) {
     if (have.has(start)) continue;
-    await db.writer.write(bucketRows(start, await countBucket(db.reads, start)), "redoable");
-    summed++;
-    // Between buckets, let requests in: a first run on a big store sums 288 of them.
+    pending.push(...bucketRows(start, await countBucket(db.reads, start)));
+    // A first run sums up to 286 buckets: one write job per 32 of them, and requests get in between buckets.
+    if (++summed % 32 === 0) await flush();
     await new Promise((r) => setTimeout(r, 1));
   }
+  await flush();
   return { summed };
 }
 
@@ -199,8 +205,15 @@ export interface OverviewJob {
   stop(): Promise<void>;
 }
 
-/** Runs updateOverview now and every `everyMs` (1 min); failures are logged and retried next time. */
-export function startOverviewJob(o: { db: OverviewDoors; targets: string[]; nowMs: () => number; log: Logger; everyMs?: number }): OverviewJob {
+/** Runs updateOverview `firstAfterMs` (10 s) after start, then every `everyMs` (1 min); failures are logged and retried next time. */
+export function startOverviewJob(o: {
+  db: OverviewDoors;
+  targets: string[];
+  nowMs: () => number;
+  log: Logger;
+  everyMs?: number;
+  firstAfterMs?: number;
+}): OverviewJob {
   let running: Promise<void> | null = null;
   let stopping = false;
   const runNow = () =>
@@ -210,13 +223,16 @@ export function startOverviewJob(o: { db: OverviewDoors; targets: string[]; nowM
         (err: unknown) => o.log.warn("overview update failed", { error: String((err as Error)?.message ?? err) }),
       )
       .finally(() => (running = null)));
+  // Not at once: a relay starting up has better things to do, and one stopped within seconds never needs it.
+  const first = setTimeout(() => void runNow(), o.firstAfterMs ?? 10_000);
   const timer = setInterval(() => void runNow(), o.everyMs ?? 60_000);
+  first.unref?.();
   timer.unref?.();
-  void runNow();
   return {
     runNow,
     async stop() {
       stopping = true;
+      clearTimeout(first);
       clearInterval(timer);
       await running;
     },
