@@ -3,7 +3,7 @@
  * Times `adminApp.handle(request)` in-process — routing, validation, store
  * queries and JSON/HTML rendering, i.e. the server-side time — for the events
  * list under several filters and a deep cursor, one event's page, and the
- * targets / sources pages. Target: ≤ 100 ms each (docs/PERFORMANCE.md).
+ * targets / sources pages, and /overview. Target: ≤ 100 ms each (docs/PERFORMANCE.md).
  *
  *   bun bench/admin-queries.ts       # BENCH_DB=/tmp/hookrelay-bench-1m/relay.db BENCH_RUNS=20
  */
@@ -11,6 +11,7 @@ import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import { openStore } from "../src/store/index.ts";
+import { updateOverview } from "../src/store/overview.ts";
 import { BENCH_DB, BENCH_TOKEN, benchToml } from "./admin-fixture.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
@@ -87,6 +88,8 @@ const cases: [string, string][] = [
   ["UI: sources page", "/sources"],
   ["API: targets", "/api/targets"],
   ["API: sources", "/api/sources"],
+  ["UI: overview (24 h, minute job has run)", "/overview"],
+  ["API: overview", "/api/overview"],
 ];
 
 const login = await app.adminApp.handle(
@@ -97,6 +100,19 @@ const login = await app.adminApp.handle(
   }),
 );
 cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+
+// /overview reads the buckets the relay's minute job summed; time it also before that job ever ran
+// (every bucket counted from the raw rows), and the job's first run on this store.
+await client.execute("DELETE FROM overview_buckets");
+const coldTimes: number[] = [];
+for (let i = 0; i < 3; i++) {
+  const t0 = performance.now();
+  await (await app.adminApp.handle(new Request("http://127.0.0.1/overview", { headers: { cookie } }))).text();
+  coldTimes.push(performance.now() - t0);
+}
+const jobStarted = performance.now();
+const { summed } = await updateOverview(store, Date.now(), config.targets.map((t) => t.name));
+const jobMs = performance.now() - jobStarted;
 
 console.log(`store: ${BENCH_DB} — ${total.toLocaleString("en")} events; ${RUNS} runs per case (after 3 warm-ups)\n`);
 console.log("| case | p50 ms | p95 ms | max ms | rows |");
@@ -126,4 +142,5 @@ for (const [name, path] of cases) {
   console.log(`| ${name} | ${q(0.5).toFixed(1)} | ${q(0.95).toFixed(1)} | ${times.at(-1)!.toFixed(1)} | ${rows} |`);
 }
 console.log(`\nworst p95: ${worst.toFixed(1)} ms (target ≤ 100 ms)`);
+console.log(`overview before the minute job's first run: ${coldTimes.map((t) => t.toFixed(0)).join(", ")} ms; the job's first run summed ${summed} buckets in ${jobMs.toFixed(0)} ms`);
 await store.close();

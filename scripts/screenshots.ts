@@ -18,6 +18,8 @@ if (!hasChromium) {
 }
 const live = await startLiveRelay({ publicUrl: "https://hooks.example.com" });
 const admin = live.relay.adminUrl;
+// A day of traffic for the overview's charts, in bursts of varying size, then the last 50 minutes in full.
+for (let h = 23.5; h >= 1; h -= 0.5) await seedEvents(live.store, 20 + Math.round(15 * Math.sin(h / 2)), Date.now() - h * 3_600_000);
 const seeded = await seedEvents(live.store, 400, Date.now() - 50 * 60_000);
 for (let i = 0; i < 8; i++)
   await live.send("billing", JSON.stringify({ id: `inv_rotated_${i}`, type: "invoice.paid" }), { "x-webhook-secret": "the-old-secret" });
@@ -39,6 +41,7 @@ const shot = async (name: string, path: string, fullPage = true, prepare?: () =>
 await page.goto(`${admin}/targets`);
 await page.locator('#target-audit form[action$="/disable"] button').click();
 const failed = seeded.find((e) => e.source === "shop" && e.statuses.audit === "failed")!;
+await shot("overview", "/overview");
 await shot("events", "/", false);
 await shot("events-filtered", "/?source=shop&status=failed", false);
 await shot("event", `/events/${failed.id}`);

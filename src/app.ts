@@ -14,6 +14,7 @@ import { FailedAuthLimiter } from "./http/failed-auth-limiter.ts";
 import { errorResponse, HttpError } from "./http/http-error.ts";
 import { ingestController } from "./http/ingest-controller.ts";
 import { listenController } from "./http/listen-controller.ts";
+import { LiveHub } from "./http/live-stream.ts";
 import { metricsController } from "./http/metrics-controller.ts";
 import { resolveClientAddress } from "./http/client-address.ts";
 import { requireHost } from "./http/require-host.ts";
@@ -73,6 +74,8 @@ export interface App {
   listen: ListenHub;
   /** Aggregated "rejected" log lines; flush it once the public app has stopped. */
   rejectionLog: RejectionLog;
+  /** The admin UI's live-update streams; close them before the admin app stops. */
+  streams: LiveHub;
 }
 
 /** What /readyz says when the store cannot take writes. */
@@ -139,6 +142,7 @@ export function createApp(opts: AppOptions): App {
     )
     // Each listener counts failed tokens on its own: a public-port guesser does not shut admins out.
     .use(listenController({ hub: listen, limiter: new FailedAuthLimiter(nowMs), log }));
+  const streams = new LiveHub({ reads: store.reads, targets: () => live.current().config.targets, listenStatus: (t) => listen.status(t), nowMs, log });
   const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs) });
   const reload = () =>
     reloadConfig({
@@ -166,6 +170,6 @@ export function createApp(opts: AppOptions): App {
       return { ok: false, store: UNWRITABLE[reason] };
     })
     .use(metricsController({ metrics, auth: adminAuth }))
-    .use(adminController({ live, store, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload, listenStatus: (t) => listen.status(t) }));
-  return { live, reload, publicApp, adminApp, delivery, metrics, listen, rejectionLog };
+    .use(adminController({ live, store, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload, listenStatus: (t) => listen.status(t), streams }));
+  return { live, reload, publicApp, adminApp, delivery, metrics, listen, rejectionLog, streams };
 }

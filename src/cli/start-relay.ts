@@ -13,6 +13,7 @@ import { startSearchIndexer } from "../ingest/search-indexer.ts";
 import { createRelayMetrics } from "../metrics/relay-metrics.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
+import { startOverviewJob } from "../store/overview.ts";
 import { startRetentionRunner } from "../store/retention.ts";
 import { listenProblem } from "./listen-address.ts";
 import { ALERT_SOURCE } from "../core/alert.ts";
@@ -96,6 +97,8 @@ export async function startRelay(opts: {
   });
   // Off the ack path: indexes what ingest committed, through the same writer ([store] search = false: none).
   const indexer = config.store.search ? startSearchIndexer({ store, log, maxDecodedBytes: maxBodyBytes }) : null;
+  // Queue-depth samples and summed buckets for /overview, once a minute.
+  const overview = startOverviewJob({ db: store, targets: () => app.live.current().config.targets.map((t) => t.name), nowMs: Date.now, log });
   const publicPort = app.publicApp.server!.port!;
   const adminPort = app.adminApp.server!.port!;
   const publicUrl = urlOf(listen, publicPort);
@@ -124,10 +127,12 @@ export async function startRelay(opts: {
       app.rejectionLog.flush();
       await retention.stop();
       await indexer?.stop();
+      await overview.stop();
       await store.writer.flushed();
       await app.delivery?.stop();
       // After the engine: the last attempts' delivery.failed alerts are stored before the store closes.
       await alerts.stop();
+      app.streams.close();
       await app.adminApp.stop(true);
       await store.close();
     },

@@ -12,11 +12,13 @@ import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { compileRoutes, type RouteTable } from "../core/routing.ts";
 import { getEvent, getRejection, listRejections, type EventDetail } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
+import { readOverview } from "../store/overview.ts";
 import type { Store } from "../store/index.ts";
 import type { AdminActions } from "./admin-actions.ts";
 import { listEventsMatching } from "../store/event-search.ts";
 import { checkSearchable, parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter, parseRejectionId, parseRouteTestBody } from "./admin-params.ts";
 import { explainEvent } from "./admin-routing.ts";
+import { parseLiveView, type LiveHub } from "./live-stream.ts";
 import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { isSameOrigin, type AdminAuth } from "./auth.ts";
 import { requestClientKey, tooManyAttempts } from "./failed-auth-limiter.ts";
@@ -39,6 +41,8 @@ export interface AdminControllerOptions {
   reload?: () => ReloadOutcome;
   /** A listen target's client in this process (connected, since, from where). */
   listenStatus: (target: string) => ListenStatus;
+  /** Open live-update streams (GET /api/stream). */
+  streams: LiveHub;
 }
 
 const json = (body: unknown, status = 200) =>
@@ -104,6 +108,13 @@ export function adminApiController(opts: AdminControllerOptions) {
         },
       });
     })
+    .get("/api/stream", ({ query, request, server }) => {
+      const view = parseLiveView(query, nowMs());
+      // A stream may stay open for hours: no idle timeout (a heartbeat keeps it alive instead).
+      server?.timeout(request, 0);
+      const addr = requestClientKey(server, request);
+      return opts.streams.open(view, () => refuseAdminRequest(auth, request, addr) === null);
+    })
     .get("/api/events/:id/routing", async ({ params }) => routing(await eventNamed(parseEventId(params.id)), opts.routes))
     .post(
       "/api/routes/test",
@@ -150,6 +161,7 @@ export function adminApiController(opts: AdminControllerOptions) {
       },
       { parse: "none" },
     )
+    .get("/api/overview", async () => json(await readOverview(client, nowMs(), opts.config.targets.map((t) => t.name))))
     .get("/api/sources", async ({ request }) => {
       const { config } = opts;
       const stats = await sourceStats(client, config.sources.map((s) => s.name), nowMs());

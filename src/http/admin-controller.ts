@@ -10,7 +10,9 @@ import type { Store } from "../store/index.ts";
 import { createAdminActions, type EngineHooks } from "./admin-actions.ts";
 import { adminApiController } from "./admin-api.ts";
 import type { AdminAuth } from "./auth.ts";
+import { LiveHub } from "./live-stream.ts";
 import { uiController } from "./ui-controller.ts";
+import { silentLogger } from "../log/logger.ts";
 
 /** What the admin side needs from app.ts. */
 export interface AdminOptions {
@@ -27,6 +29,8 @@ export interface AdminOptions {
   reload: () => ReloadOutcome;
   /** A listen target's client in this process; without it none is connected. */
   listenStatus?: (target: string) => ListenStatus;
+  /** Live-update streams; one is made when absent (app.ts passes its own, to end them at stop). */
+  streams?: LiveHub;
 }
 
 const NO_CLIENT = (): ListenStatus => ({ connected: false, sinceMs: null, remoteAddr: null });
@@ -60,6 +64,9 @@ export function adminController(o: AdminOptions) {
     publicPort: o.publicPort ?? (() => null),
     reload: o.reload,
     listenStatus: o.listenStatus ?? NO_CLIENT,
+    streams:
+      o.streams ??
+      new LiveHub({ reads: o.store.reads, targets: () => o.live.current().config.targets, listenStatus: o.listenStatus, nowMs: o.nowMs, log: silentLogger }),
   };
   return new Elysia().use(adminApiController(opts)).use(uiController(opts));
 }

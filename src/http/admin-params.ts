@@ -15,7 +15,8 @@ import { EVENT_STATUSES, type EventFilter } from "../store/admin-queries.ts";
 import { HttpError } from "./http-error.ts";
 
 const Name = v.pipe(v.string(), v.regex(/^[a-z0-9_][a-z0-9_-]{0,99}$/, "must be a source or target name"));
-const EventId = v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, "must be an event id (evt_…)"));
+/** An event id (evt_…). */
+export const EventId = v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, "must be an event id (evt_…)"));
 const RejectionId = v.pipe(v.string(), v.regex(/^rej_[0-9A-Z]{26}$/, "must be a rejection id (rej_…)"));
 /** ms since epoch, an ISO 8601 time, or a duration back from now ("2h"). */
 const TimeParam = v.pipe(v.string(), v.maxLength(40));

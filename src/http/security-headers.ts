@@ -6,7 +6,7 @@
 
 /** The Content-Security-Policy of every UI page. */
 export const PAGE_CSP =
-  "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** Headers for HTML pages and assets. */
 export const PAGE_HEADERS: Record<string, string> = {

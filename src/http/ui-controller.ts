@@ -1,5 +1,5 @@
 /**
- * The admin web UI: server-rendered pages (/, /events/<id>, /rejections,
+ * The admin web UI: server-rendered pages (/overview, /, /events/<id>, /rejections,
  * /targets, /sources, /login), their assets, and the form posts behind the
  * buttons. Pages need a session cookie (or open loopback mode); every post
  * must also prove it came from our own origin (CSRF). Confirmations after a
@@ -17,6 +17,8 @@ import { eventsPage } from "../ui/events-page.ts";
 import { html, type SafeHtml } from "../ui/html.ts";
 import { page, type Section } from "../ui/layout.ts";
 import { loginPage } from "../ui/login-page.ts";
+import { overviewPage } from "../ui/overview-page.ts";
+import { readOverview } from "../store/overview.ts";
 import { rejectionPage, rejectionsPage } from "../ui/rejections-page.ts";
 import { sourcesPage } from "../ui/sources-page.ts";
 import { targetsPage } from "../ui/targets-page.ts";
@@ -147,6 +149,10 @@ export function uiController(opts: AdminControllerOptions) {
       const r = await actions.eraseEvent(parseEventId(params.id));
       if (!r.found) throw new HttpError(404, "not_found", "No such event.");
       return redirect(`/events/${params.id}?done=erased`);
+    })
+    .get("/overview", async () => {
+      const figures = await readOverview(client, nowMs(), opts.config.targets.map((t) => t.name));
+      return render("Overview", "overview", overviewPage(figures));
     })
     .get("/targets", async ({ query }) => {
       const { config } = opts;

@@ -270,6 +270,20 @@ export async function getEventSummary(client: Client, id: string): Promise<Omit<
   return rs.rows[0] ? summaryOf(rs.rows[0]) : null;
 }
 
+/**
+ * A short text that changes whenever the event's duplicates, erasure or any of its deliveries
+ * (status, attempt count, next time) change: live views re-read the whole event only then.
+ */
+export async function eventVersion(client: Client, id: string): Promise<string | null> {
+  const rs = await client.execute({
+    sql: `SELECT e.duplicates || '/' || coalesce(e.erased_at, '') || '/' ||
+            coalesce((SELECT group_concat(d.id || d.status || d.attempts || d.next_attempt_at || d.updated_at) FROM deliveries d WHERE d.event_id = e.id), '') AS v
+          FROM events e WHERE e.id = ?`,
+    args: [id],
+  });
+  return rs.rows[0] ? String(rs.rows[0].v) : null;
+}
+
 /** One event with its raw request, deliveries (oldest first) and their attempts; null when unknown. */
 export async function getEvent(client: Client, id: string): Promise<EventDetail | null> {
   // One read transaction: the three reads see one snapshot, so an outcome committed in between

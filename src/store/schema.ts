@@ -4,7 +4,7 @@
  * since the Unix epoch; ids are prefixed and time-sortable (evt_, dlv_, att_, rej_).
  */
 import { sql } from "drizzle-orm";
-import { blob, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /** One row per accepted raw request (duplicates only bump `duplicates`). */
 export const events = sqliteTable(
@@ -150,3 +150,22 @@ export const sourceCounters = sqliteTable("source_counters", {
   duplicates: integer("duplicates").notNull().default(0),
   rejected: integer("rejected").notNull().default(0),
 });
+
+/**
+ * The overview page's figures per 5-minute bucket (store/overview.ts): queue depth
+ * sampled each minute (the highest sample of the bucket), and, once a bucket is
+ * closed, its counts and latency percentiles summed up from the raw rows so the
+ * page need not scan 24 h of attempts. Kept 25 h.
+ */
+export const overviewBuckets = sqliteTable(
+  "overview_buckets",
+  {
+    startMs: integer("start_ms").notNull(),
+    /** received | rejected | delivered | failed | latency_p50 | latency_p95 | queue | summed */
+    series: text("series").notNull(),
+    /** The target for per-target series, else "". */
+    key: text("key").notNull(),
+    value: integer("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.startMs, t.series, t.key] })],
+);

@@ -13,12 +13,12 @@ function deliveries(ev: EventDetailJson): SafeHtml {
   if (ev.deliveries.length === 0) return html`<p class="empty">No deliveries: no route matched this event when it arrived (see Routing).</p>`;
   return html`${ev.deliveries.map(
     (d) => html`
-<article class="card delivery">
+<article class="card delivery" data-delivery-id="${d.id}">
   <header>
     <h3>${d.target}</h3> ${badge(d.status)}
     ${d.origin === "ingest" ? null : html`<span class="pill origin">${d.origin === "redeliver" ? "manual redelivery" : "replay"}</span>`}
-    <span class="muted">${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"} · created ${time(d.createdAt)}</span>
-    ${d.nextAttemptAt ? html`<span class="muted">· next ${time(d.nextAttemptAt)}</span>` : null}
+    <span class="muted"><span data-field="attempts">${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"}</span> · created ${time(d.createdAt)}</span>
+    <span class="muted" data-field="next">${d.nextAttemptAt ? html`· next ${time(d.nextAttemptAt)}` : null}</span>
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
   ${
@@ -123,7 +123,7 @@ export function eventPage(ev: EventDetailJson, targets: string[], verdicts: Rout
   const r = ev.request;
   return html`
 <p class="crumbs"><a href="/">Events</a> /</p>
-<h1 class="mono wrap">${ev.id} ${badge(ev.status)}${ev.erasedAt ? html` ${badge("erased")}` : null}</h1>
+<h1 class="mono wrap" data-live-src="/api/stream?view=event&amp;id=${encodeURIComponent(ev.id)}">${ev.id} ${badge(ev.status)}${ev.erasedAt ? html` ${badge("erased")}` : null}</h1>
 <dl class="meta">
   <div><dt>Source</dt><dd><a href="/?source=${encodeURIComponent(ev.source)}">${ev.source}</a></dd></div>
   <div><dt>Event type</dt><dd>${ev.eventType ?? "—"}</dd></div>
@@ -149,7 +149,7 @@ export function eventPage(ev: EventDetailJson, targets: string[], verdicts: Rout
   }
 </div>
 <h2>Deliveries</h2>
-${deliveries(ev)}
+<div id="deliveries">${deliveries(ev)}</div>
 <h2>Routing</h2>
 ${routing(verdicts)}
 <h2>Request</h2>

@@ -30,8 +30,10 @@ export function eventsPage(d: EventsPageData): SafeHtml {
   const q = d.query;
   const filters = { source: q.source, target: q.target, status: q.status, type: q.type, q: q.q, since: q.since, until: q.until };
   const filtered = Object.values(filters).some((v) => v !== undefined && v !== "");
+  // Live updates (ui/live.js) add new events at the top: only on the newest page.
+  const live = q.cursor ? "" : `/api/stream${queryString({ view: "events", ...filters })}`;
   return html`
-<h1>Events</h1>
+<h1${live ? html` data-live-src="${live}"` : null}>Events</h1>
 <form class="filters" method="get" action="/">
   ${text("q", "Search", q.q, "words, dedupe key or evt_ id")}
   ${select("source", "Source", q.source, d.sources)}
@@ -51,7 +53,7 @@ ${
   <thead><tr><th>Received</th><th>Event</th><th>Source</th><th>Type</th><th>Dedupe key</th><th class="num">Dups</th><th>Status</th></tr></thead>
   <tbody>
   ${d.events.map(
-    (e) => html`<tr>
+    (e) => html`<tr data-event-id="${e.id}">
     <td class="nowrap">${time(e.receivedAt)}</td>
     <td><a class="mono" href="/events/${encodeURIComponent(e.id)}">${e.id}</a></td>
     <td>${e.source}</td>

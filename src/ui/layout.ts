@@ -2,7 +2,7 @@
 import { html, type SafeHtml } from "./html.ts";
 
 /** The navigation entry a page belongs to (null: none highlighted). */
-export type Section = "events" | "rejections" | "targets" | "sources" | null;
+export type Section = "overview" | "events" | "rejections" | "targets" | "sources" | null;
 
 /** What a page shell needs. */
 export interface PageOptions {
@@ -17,6 +17,7 @@ export interface PageOptions {
 }
 
 const NAV: [Exclude<Section, null>, string, string][] = [
+  ["overview", "/overview", "Overview"],
   ["events", "/", "Events"],
   ["rejections", "/rejections", "Rejections"],
   ["targets", "/targets", "Targets"],
@@ -34,6 +35,7 @@ export function page(o: PageOptions): string {
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/style.css">
 <script src="/assets/app.js" defer></script>
+<script src="/assets/live.js" defer></script>
 </head>
 <body>
 <header class="top">

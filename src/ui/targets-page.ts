@@ -6,7 +6,7 @@ import { html, type SafeHtml } from "./html.ts";
 /** The targets page's body markup. */
 export function targetsPage(targets: TargetJson[]): SafeHtml {
   if (targets.length === 0) return html`<h1>Targets</h1><p class="empty">No targets configured.</p>`;
-  return html`<h1>Targets</h1>
+  return html`<h1 data-live-src="/api/stream?view=targets">Targets</h1>
 <div class="cards">
 ${targets.map((t) => {
   const path = `/targets/${encodeURIComponent(t.name)}`;
@@ -19,10 +19,10 @@ ${targets.map((t) => {
   ${t.disabledReason ? html`<p class="notice">Disabled: ${t.disabledReason}</p>` : null}
   <dl class="meta compact">
     <div><dt>Queue</dt><dd class="queue-depth">${t.queueDepth}</dd></div>
-    <div><dt>Pending · in flight · paused</dt><dd>${t.queue.pending} · ${t.queue.delivering} · ${t.queue.paused}</dd></div>
-    <div><dt>Failed</dt><dd>${t.queue.failed ? html`<a href="/?target=${encodeURIComponent(t.name)}&status=failed">${t.queue.failed}</a>` : "0"}</dd></div>
-    <div><dt>Success (${Math.round(t.successWindowMs / 60_000)} min)</dt><dd>${percent(t.successRate)} <span class="muted">of ${t.recentAttempts}</span></dd></div>
-    <div><dt>Last attempt</dt><dd>${time(t.lastAttemptAt)}</dd></div>
+    <div><dt>Pending · in flight · paused</dt><dd data-field="queue">${t.queue.pending} · ${t.queue.delivering} · ${t.queue.paused}</dd></div>
+    <div><dt>Failed</dt><dd data-field="failed">${t.queue.failed ? html`<a href="/?target=${encodeURIComponent(t.name)}&status=failed">${t.queue.failed}</a>` : "0"}</dd></div>
+    <div><dt>Success (${Math.round(t.successWindowMs / 60_000)} min)</dt><dd data-field="success">${percent(t.successRate)} <span class="muted">of ${t.recentAttempts}</span></dd></div>
+    <div><dt>Last attempt</dt><dd data-field="last-attempt">${time(t.lastAttemptAt)}</dd></div>
     ${t.failingSince ? html`<div><dt>Failing since</dt><dd>${time(t.failingSince)}</dd></div>` : null}
     ${t.circuitOpenUntil ? html`<div><dt>Circuit open until</dt><dd>${time(t.circuitOpenUntil)}</dd></div>` : null}
   </dl>

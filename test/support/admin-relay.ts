@@ -1,7 +1,7 @@
 /**
  * A real relay for the browser tests and screenshots: config from the admin
  * fixtures, a store in a temp dir, both listeners on port 0 via startRelay,
- * and a throwaway target receiver that answers 200.
+ * and a throwaway target receiver that answers 200 (or as `receiver` says).
  */
 import { join } from "node:path";
 import { startRelay, type RunningRelay } from "../../src/cli/start-relay.ts";
@@ -21,9 +21,11 @@ export interface LiveRelay {
 }
 
 /** Starts the relay; `token` null runs in open loopback mode. */
-export async function startLiveRelay(opts: { token?: string | null; publicUrl?: string } = {}): Promise<LiveRelay> {
+export async function startLiveRelay(
+  opts: { token?: string | null; publicUrl?: string; receiver?: (req: Request) => Response | Promise<Response> } = {},
+): Promise<LiveRelay> {
   const tmp = tempDir("hookrelay-ui-");
-  const receiver = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response('{"received":true}') });
+  const receiver = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: opts.receiver ?? (() => new Response('{"received":true}')) });
   const loaded = loadConfig(adminToml({ token: opts.token, targetUrl: `http://127.0.0.1:${receiver.port}/hooks` }), { env: {}, baseDir: tmp.dir });
   if (!loaded.ok) throw new Error(loaded.problems.join("\n"));
   const config = loaded.config;

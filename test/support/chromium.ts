@@ -3,7 +3,7 @@
  * screenshot script. No browser download: the system binary or nothing.
  */
 import { existsSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 
 /** Where Debian installs Chromium. */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -20,4 +20,23 @@ export function launchChromium(): Promise<Browser> {
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
     ],
   });
+}
+
+/**
+ * A new page signed in to the admin UI at `adminUrl`, and the Content-Security-Policy
+ * violations it reports (console errors and securitypolicyviolation events), for a test to assert empty.
+ */
+export async function signedInPage(browser: Browser, adminUrl: string, token: string): Promise<{ page: Page; cspViolations: string[] }> {
+  const page = await browser.newPage();
+  const cspViolations: string[] = [];
+  page.on("console", (m) => {
+    if (/Content.Security.Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
+  });
+  await page.addInitScript(() =>
+    document.addEventListener("securitypolicyviolation", (e) => console.error(`Refused to load: CSP ${e.violatedDirective}`)),
+  );
+  await page.goto(`${adminUrl}/login`);
+  await page.fill('input[name="token"]', token);
+  await page.click('button[type="submit"]');
+  return { page, cspViolations };
 }

@@ -1,0 +1,46 @@
+import { expect, test } from "bun:test";
+import { tempStores } from "../../test/support/temp-store.ts";
+import { makeId } from "../core/ids.ts";
+import { silentLogger } from "../log/logger.ts";
+import type { Store } from "../store/index.ts";
+import { LiveHub } from "./live-stream.ts";
+
+const freshStore = tempStores("hookrelay-live-");
+
+let seq = 0;
+const submit = (store: Store) => {
+  const id = makeId("evt", Date.now(), new Uint8Array(10).fill(++seq));
+  return store.writer.submit({
+    id, source: "s", eventType: "x".repeat(200), dedupeKey: `k${seq}`, dedupeWindowMs: 0, receivedAt: Date.now(),
+    method: "POST", path: "/in/s", query: "", headers: [], body: new TextEncoder().encode("{}"),
+    contentType: "application/json", remoteAddr: null, deliveries: [],
+  });
+};
+
+test("a client that stops reading is cut off once it is too far behind, so its stream cannot grow without bound", async () => {
+  const store = await freshStore();
+  const hub = new LiveHub({ reads: store.reads, targets: () => [], nowMs: Date.now, log: silentLogger, tickMs: 20, behindBytes: 4096 });
+  const res = hub.open({ kind: "events", filter: { limit: 50 }, afterId: null }, () => true);
+  expect(res.headers.get("content-type")).toContain("text/event-stream");
+  // Never read: every new event lands in the stream's queue.
+  for (let i = 0; i < 200 && hub.size > 0; i++) {
+    await submit(store);
+    await Bun.sleep(25);
+  }
+  expect(hub.size).toBe(0);
+});
+
+test("a stream whose credentials stop being accepted is ended at the next tick", async () => {
+  const store = await freshStore();
+  const hub = new LiveHub({ reads: store.reads, targets: () => [], nowMs: Date.now, log: silentLogger, tickMs: 20 });
+  let signedIn = true;
+  const res = hub.open({ kind: "targets" }, () => signedIn);
+  const reader = res.body!.getReader();
+  await reader.read();
+  expect(hub.size).toBe(1);
+  signedIn = false;
+  for (let i = 0; i < 100 && hub.size > 0; i++) await Bun.sleep(10);
+  expect(hub.size).toBe(0);
+  // The client sees the end of the stream after what was already sent.
+  for (;;) if ((await reader.read()).done) break;
+});

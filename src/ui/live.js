@@ -1,0 +1,263 @@
+// hookrelay admin UI: live updates, served from /assets/live.js (CSP: script-src 'self').
+// A page opts in with data-live-src on its <h1>: the URL of its GET /api/stream view.
+// Everything from a provider is set with textContent, never parsed as HTML.
+(() => {
+  const heading = document.querySelector("h1[data-live-src]");
+  if (!heading || typeof EventSource === "undefined") return;
+  const MAX_ROWS = 200; // a list left open for hours keeps this many rows; "Older →" continues below them
+  const src = heading.getAttribute("data-live-src");
+
+  const el = (tag, className, text) => {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  };
+  // As the server's format.ts time(): "YYYY-MM-DD HH:MM:SS UTC", local time as the tooltip.
+  const timeEl = (iso) => {
+    if (!iso) return el("span", "muted", "—");
+    const t = el("time", "", iso.replace("T", " ").replace(/\.\d+Z$/, "").replace(/Z$/, ""));
+    t.setAttribute("datetime", iso);
+    t.append(el("span", "muted", " UTC"));
+    const d = new Date(iso);
+    if (!Number.isNaN(d.getTime())) t.title = d.toLocaleString();
+    return t;
+  };
+  const KNOWN = ["pending", "delivering", "delivered", "failed", "paused", "unrouted", "erased", "healthy", "failing", "disabled", "circuit-open"];
+  const setBadge = (badge, status) => {
+    badge.className = `badge badge-${KNOWN.includes(status) ? status : "none"}`;
+    badge.textContent = status;
+  };
+  const badgeEl = (status) => {
+    const b = el("span");
+    setBadge(b, status);
+    return b;
+  };
+  const setChildren = (parent, ...children) => parent.replaceChildren(...children.filter((c) => c !== null));
+
+  // ── The events list ────────────────────────────────────────────────
+  function eventRow(e) {
+    const tr = el("tr");
+    tr.setAttribute("data-event-id", e.id);
+    tr.className = "live-new";
+    const link = el("a", "mono", e.id);
+    link.href = `/events/${encodeURIComponent(e.id)}`;
+    const key = el("td", "mono clip", e.dedupeKey);
+    key.title = e.dedupeKey;
+    const status = el("td");
+    status.append(badgeEl(e.status));
+    if (e.erasedAt) status.append(" ", badgeEl("erased"));
+    setChildren(
+      tr,
+      (() => { const td = el("td", "nowrap"); td.append(timeEl(e.receivedAt)); return td; })(),
+      (() => { const td = el("td"); td.append(link); return td; })(),
+      el("td", "", e.source),
+      e.eventType === null ? (() => { const td = el("td"); td.append(el("span", "muted", "—")); return td; })() : el("td", "", e.eventType),
+      key,
+      el("td", "num", e.duplicates || ""),
+      status,
+    );
+    return tr;
+  }
+  function listBody() {
+    const existing = document.querySelector("table.list tbody");
+    if (existing) return existing;
+    // The page said "No events …": make the table it would have drawn.
+    const wrap = el("div", "table-wrap");
+    const table = el("table", "list");
+    const head = el("tr");
+    for (const [label, cls] of [["Received"], ["Event"], ["Source"], ["Type"], ["Dedupe key"], ["Dups", "num"], ["Status"]]) head.append(el("th", cls || "", label));
+    const thead = el("thead");
+    thead.append(head);
+    const tbody = el("tbody");
+    table.append(thead, tbody);
+    wrap.append(table);
+    const empty = document.querySelector("main p.empty");
+    if (empty) empty.replaceWith(wrap);
+    else document.querySelector("main").append(wrap);
+    return tbody;
+  }
+  const newestId = () => document.querySelector("tr[data-event-id]")?.getAttribute("data-event-id") ?? null;
+  function onEvents(m) {
+    for (const [id, status] of m.statuses) {
+      const badge = document.querySelector(`tr[data-event-id="${CSS.escape(id)}"] td:last-child .badge`);
+      if (badge && badge.textContent !== status) setBadge(badge, status);
+    }
+    if (m.events.length === 0) return;
+    const tbody = listBody();
+    const known = new Set([...tbody.querySelectorAll("tr[data-event-id]")].map((r) => r.getAttribute("data-event-id")));
+    const rows = m.events.filter((e) => !known.has(e.id)).map(eventRow);
+    tbody.prepend(...rows);
+    const all = tbody.querySelectorAll("tr[data-event-id]");
+    if (all.length > MAX_ROWS) {
+      for (const r of [...all].slice(MAX_ROWS)) r.remove();
+      // Older events now start below the last row kept.
+      const older = document.querySelector('.pager a[rel="next"]') ?? (() => {
+        const a = el("a", "", "Older →");
+        a.rel = "next";
+        document.querySelector(".pager")?.append(a);
+        return a;
+      })();
+      const url = new URL(older.href || location.href, location.href);
+      url.searchParams.set("cursor", tbody.lastElementChild.getAttribute("data-event-id"));
+      older.href = url.pathname + url.search;
+    }
+  }
+
+  // ── An event page ──────────────────────────────────────────────────
+  function attemptRow(a) {
+    const status = el("td");
+    if (a.status === null) status.append(el("span", "muted", "no response"));
+    else status.append(el("span", a.status >= 200 && a.status < 300 ? "ok" : "bad", a.status));
+    const response = el("td");
+    if (a.responseExcerpt) response.append(el("pre", "excerpt", a.responseExcerpt));
+    const tr = el("tr");
+    const at = el("td", "nowrap");
+    at.append(timeEl(a.at));
+    setChildren(tr, at, status, el("td", "num nowrap", a.durationMs < 1000 ? `${a.durationMs} ms` : `${(a.durationMs / 1000).toFixed(1)} s`), el("td", "", a.error ?? ""), response);
+    return tr;
+  }
+  function attemptsTable() {
+    const wrap = el("div", "table-wrap");
+    const table = el("table", "list attempts");
+    const head = el("tr");
+    for (const [label, cls] of [["Time"], ["Status"], ["Latency", "num"], ["Error"], ["Response"]]) head.append(el("th", cls || "", label));
+    const thead = el("thead");
+    thead.append(head);
+    table.append(thead, el("tbody"));
+    wrap.append(table);
+    return wrap;
+  }
+  function deliveryCard(d) {
+    const card = el("article", "card delivery");
+    card.setAttribute("data-delivery-id", d.id);
+    const header = el("header");
+    const count = el("span", "muted");
+    const n = el("span", "", "");
+    n.setAttribute("data-field", "attempts");
+    count.append(n, " · created ", timeEl(d.createdAt));
+    const next = el("span", "muted");
+    next.setAttribute("data-field", "next");
+    header.append(el("h3", "", d.target), " ", badgeEl(d.status), " ", count, " ", next);
+    card.append(header, el("p", "muted", "No attempt yet."));
+    return card;
+  }
+  function onEvent(m) {
+    const ev = m.event;
+    if (!ev) return;
+    const h1Badge = heading.querySelector(".badge:not(.badge-erased)");
+    if (h1Badge) setBadge(h1Badge, ev.status);
+    const box = document.getElementById("deliveries");
+    if (!box) return;
+    for (const d of ev.deliveries) {
+      let card = box.querySelector(`article[data-delivery-id="${CSS.escape(d.id)}"]`);
+      if (!card) {
+        box.querySelector(":scope > p.empty")?.remove();
+        card = deliveryCard(d);
+        box.append(card);
+      }
+      const header = card.querySelector("header");
+      setBadge(header.querySelector(".badge"), d.status);
+      const count = header.querySelector('[data-field="attempts"]');
+      if (count) count.textContent = `${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"}`;
+      const next = header.querySelector('[data-field="next"]');
+      if (next) setChildren(next, ...(d.nextAttemptAt ? ["· next ", timeEl(d.nextAttemptAt)] : []));
+      let error = card.querySelector(":scope > p.error-text");
+      if (d.lastError) {
+        if (!error) header.after((error = el("p", "error-text")));
+        error.textContent = d.lastError;
+      } else error?.remove();
+      if (d.attempts.length === 0) continue;
+      let tbody = card.querySelector("table.attempts tbody");
+      if (!tbody) {
+        const wrap = attemptsTable();
+        const none = card.querySelector(":scope > p.muted");
+        if (none) none.replaceWith(wrap);
+        else card.append(wrap);
+        tbody = wrap.querySelector("tbody");
+      }
+      // Attempts are only ever added, oldest first: draw the ones the page does not have yet.
+      // The page shows each attempt's request in a row of its own under it: count attempts, not rows.
+      const shown = tbody.querySelectorAll("tr:not(.attempt-request)").length;
+      for (const a of d.attempts.slice(shown)) tbody.append(attemptRow(a));
+    }
+  }
+
+  // ── The targets page ───────────────────────────────────────────────
+  function onTargets(m) {
+    for (const t of m.targets) {
+      const card = document.getElementById(`target-${t.name}`);
+      if (!card) continue;
+      const badge = card.querySelector("header .badge");
+      if (badge) setBadge(badge, t.state);
+      const set = (field, text) => {
+        const dd = card.querySelector(`[data-field="${field}"]`);
+        if (dd) dd.textContent = text;
+      };
+      const depth = card.querySelector(".queue-depth");
+      if (depth) depth.textContent = String(t.queueDepth);
+      set("queue", `${t.queue.pending} · ${t.queue.delivering} · ${t.queue.paused}`);
+      const failed = card.querySelector('[data-field="failed"]');
+      if (failed) {
+        if (t.queue.failed) {
+          const a = el("a", "", t.queue.failed);
+          a.href = `/?target=${encodeURIComponent(t.name)}&status=failed`;
+          setChildren(failed, a);
+        } else failed.textContent = "0";
+      }
+      const success = card.querySelector('[data-field="success"]');
+      if (success) {
+        const pct = t.successRate === null ? "—" : `${(t.successRate * 100).toFixed(t.successRate === 1 ? 0 : 1)} %`;
+        setChildren(success, pct, " ", el("span", "muted", `of ${t.recentAttempts}`));
+      }
+      const last = card.querySelector('[data-field="last-attempt"]');
+      if (last) setChildren(last, timeEl(t.lastAttemptAt));
+      let error = card.querySelector(".last-error");
+      if (t.lastError) {
+        if (!error) card.querySelector("dl.meta")?.after((error = el("p", "error-text last-error")));
+        if (error) error.textContent = `Last error: ${t.lastError}`;
+      } else error?.remove();
+    }
+  }
+
+  // ── The stream and its pause toggle ────────────────────────────────
+  const HANDLERS = { events: onEvents, event: onEvent, targets: onTargets };
+  const bar = el("div", "live-bar");
+  const state = el("span", "live-state");
+  const toggle = el("button", "secondary live-toggle");
+  toggle.type = "button";
+  bar.append(state, toggle);
+  heading.after(bar);
+  let source = null;
+  const show = (text, live, button) => {
+    state.textContent = text;
+    state.classList.toggle("on", live);
+    toggle.textContent = button;
+  };
+  function connect() {
+    const url = new URL(src, location.href);
+    const after = src.includes("view=events") ? newestId() : null;
+    if (after) url.searchParams.set("after", after);
+    source = new EventSource(url.pathname + url.search);
+    show("Live", true, "Pause");
+    source.onmessage = (e) => {
+      const m = JSON.parse(e.data);
+      HANDLERS[m.kind]?.(m);
+    };
+    source.onerror = () => {
+      // CLOSED: the server refused (signed out, too many streams); CONNECTING: the browser retries.
+      if (source.readyState === EventSource.CLOSED) {
+        source = null;
+        show("Live updates unavailable", false, "Retry");
+      } else show("Reconnecting…", false, "Pause");
+    };
+  }
+  toggle.addEventListener("click", () => {
+    if (source) {
+      source.close();
+      source = null;
+      show("Paused", false, "Resume");
+    } else connect();
+  });
+  connect();
+})();

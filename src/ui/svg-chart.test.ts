@@ -1,0 +1,31 @@
+import { expect, test } from "bun:test";
+import { lineChart, niceCeil } from "./svg-chart.ts";
+
+const base = { id: "c", title: "Things", unit: "", startMs: Date.UTC(2026, 0, 1, 0, 0), stepMs: 300_000, summary: "total" as const, empty: "Nothing." };
+
+test("a chart is SVG with UTC hour labels and a legend with each series' total, and carries no style attribute", () => {
+  const values = Array.from({ length: 288 }, (_, i) => (i % 10 === 0 ? 3 : 0));
+  const out = lineChart({ ...base, series: [{ label: "received", values }, { label: "<b>x</b>", values: values.map(() => 1) }] }).value;
+  expect(out).toContain("<svg");
+  expect(out).toContain(">03:00</text>");
+  expect(out).toContain('data-series="received"');
+  expect(out).toMatch(/received\s+<span class="muted">total<\/span> <span class="total">87<\/span>/);
+  expect(out).toContain("&lt;b&gt;x&lt;/b&gt;");
+  expect(out).not.toContain("<b>");
+  expect(out).not.toMatch(/\sstyle=/);
+});
+
+test("a chart whose values are all zero or missing says so instead of drawing", () => {
+  const out = lineChart({ ...base, series: [{ label: "p50", values: [null, 0, null] }] }).value;
+  expect(out).not.toContain("<svg");
+  expect(out).toContain('<p class="empty">Nothing.</p>');
+});
+
+test("a value alone between gaps is drawn as a dot", () => {
+  const out = lineChart({ ...base, series: [{ label: "p95", values: [null, 40, null, 10, 20] }] }).value;
+  expect(out.match(/<circle /g)?.length).toBe(1);
+});
+
+test("the y axis tops out at 1, 2 or 5 times a power of ten", () => {
+  expect([0, 1, 3, 7, 10, 11, 480, 0.3].map(niceCeil)).toEqual([1, 1, 5, 10, 10, 20, 500, 0.5]);
+});

@@ -1,0 +1,120 @@
+/**
+ * Live updates in a real Chromium against a real relay: a new event appears
+ * at the top of an open events list without a reload (and only when its
+ * filters match), pause stops that and resume catches up, an event page
+ * shows its deliveries' attempts as they are made, the targets page shows a
+ * target's new state; all without tripping the Content-Security-Policy.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Browser, Page } from "playwright-core";
+import { ADMIN_TOKEN } from "../support/admin-fixture.ts";
+import { startLiveRelay, type LiveRelay } from "../support/admin-relay.ts";
+import { hasChromium, launchChromium, signedInPage } from "../support/chromium.ts";
+
+describe.skipIf(!hasChromium)("live updates in Chromium", () => {
+  let live: LiveRelay;
+  let browser: Browser;
+  let page: Page;
+  let admin: string;
+  let cspViolations: string[] = [];
+  const send = async (source: string, body: object, headers: Record<string, string> = {}) => {
+    const res = await live.send(source, JSON.stringify(body), headers);
+    return ((await res.json()) as { id: string }).id;
+  };
+  // Set on the window after load: still there later means the page was not reloaded.
+  const markPage = () => page.evaluate(() => ((window as unknown as { __sameLoad: boolean }).__sameLoad = true));
+  const samePage = () => page.evaluate(() => (window as unknown as { __sameLoad?: boolean }).__sameLoad === true);
+  const row = (id: string) => page.locator(`table.list tbody tr[data-event-id="${id}"]`);
+
+  beforeAll(async () => {
+    live = await startLiveRelay();
+    admin = live.relay.adminUrl;
+    await send("shop", { id: "before-1", type: "order.created" });
+    browser = await launchChromium();
+    ({ page, cspViolations } = await signedInPage(browser, admin, ADMIN_TOKEN));
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+    await live?.stop();
+  });
+
+  test("a new event appears at the top of the open events list without a reload", async () => {
+    await page.goto(`${admin}/`);
+    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await markPage();
+    const id = await send("shop", { id: "live-ui-1", type: "order.paid" });
+    await row(id).waitFor({ timeout: 2500 });
+    expect(await page.locator("table.list tbody tr").first().getAttribute("data-event-id")).toBe(id);
+    expect(await row(id).locator("td").nth(4).innerText()).toBe("live-ui-1");
+    expect(await samePage()).toBe(true);
+    // Its status follows the delivery: the test receiver answers 200.
+    await row(id).locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 3000 });
+  });
+
+  test("a filtered list only gains the events its filters match", async () => {
+    await page.goto(`${admin}/?source=billing`);
+    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await markPage();
+    const shop = await send("shop", { id: "live-ui-2", type: "order.paid" });
+    const billing = await send("billing", { id: "live-ui-3", type: "invoice.sent" }, { "x-webhook-secret": "billing-secret" });
+    await row(billing).waitFor({ timeout: 2500 });
+    expect(await row(shop).count()).toBe(0);
+    expect(await samePage()).toBe(true);
+  });
+
+  test("pause stops new events from appearing, and resume brings them in", async () => {
+    await page.goto(`${admin}/`);
+    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await page.click("button.live-toggle");
+    expect(await page.locator(".live-state").innerText()).toBe("Paused");
+    const id = await send("shop", { id: "live-ui-4", type: "order.paid" });
+    // Two ticks of the server and more: nothing may arrive while paused.
+    await Bun.sleep(2500);
+    expect(await row(id).count()).toBe(0);
+    await page.click("button.live-toggle");
+    await row(id).waitFor({ timeout: 2500 });
+  });
+
+  test("an open event page shows each delivery's attempt as it is made", async () => {
+    // The receiver answers 200 at once: hold the event back by disabling its target until the page is open.
+    await fetch(`${admin}/api/targets/orders/disable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const id = await send("billing", { id: "live-ui-5", type: "invoice.sent" }, { "x-webhook-secret": "billing-secret" });
+    await page.goto(`${admin}/events/${id}`);
+    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await markPage();
+    const card = page.locator("article.delivery").first();
+    expect(await card.locator(".badge").innerText()).toBe("paused");
+    await fetch(`${admin}/api/targets/orders/enable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    await card.locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 3000 });
+    await card.locator("table.attempts td", { hasText: /^200$/ }).waitFor({ timeout: 1000 });
+    expect(await card.locator('[data-field="attempts"]').innerText()).toBe("1 attempt");
+    expect(await page.locator("h1 .badge").first().innerText()).toBe("delivered");
+    expect(await samePage()).toBe(true);
+  });
+
+  test("the targets page shows a target's new state and queue without a reload", async () => {
+    await page.goto(`${admin}/targets`);
+    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await markPage();
+    await fetch(`${admin}/api/targets/audit/disable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    await send("shop", { id: "live-ui-6", type: "order.paid" });
+    await page.locator("#target-audit header .badge", { hasText: /^disabled$/ }).waitFor({ timeout: 2500 });
+    await page.locator("#target-audit .queue-depth", { hasText: /^1$/ }).waitFor({ timeout: 2500 });
+    expect(await samePage()).toBe(true);
+    await fetch(`${admin}/api/targets/audit/enable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  });
+
+  test("a provider's markup arriving live stays text", async () => {
+    await page.goto(`${admin}/`);
+    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    const id = await send("shop", { id: "<img src=x onerror=window.__pwned=1>", type: "<b>bold</b>" });
+    await row(id).waitFor({ timeout: 2500 });
+    expect(await row(id).locator("td").nth(3).innerText()).toBe("<b>bold</b>");
+    expect(await row(id).locator("img, b").count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  test("live pages never trip their Content-Security-Policy", () => {
+    expect(cspViolations).toEqual([]);
+  });
+});
