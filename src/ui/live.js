@@ -23,7 +23,7 @@
     if (!Number.isNaN(d.getTime())) t.title = d.toLocaleString();
     return t;
   };
-  const KNOWN = ["pending", "delivering", "delivered", "failed", "paused", "unrouted", "erased", "healthy", "failing", "disabled", "circuit-open"];
+  const KNOWN = ["pending", "delivering", "delivered", "failed", "paused", "unrouted", "erased", "healthy", "failing", "disabled", "circuit-open", "no-client"];
   const setBadge = (badge, status) => {
     badge.className = `badge badge-${KNOWN.includes(status) ? status : "none"}`;
     badge.textContent = status;
@@ -212,10 +212,16 @@
       }
       const last = card.querySelector('[data-field="last-attempt"]');
       if (last) setChildren(last, timeEl(t.lastAttemptAt));
+      // As the page draws it: red while failing; greyed, as past, once the target is healthy again.
       let error = card.querySelector(".last-error");
       if (t.lastError) {
-        if (!error) card.querySelector("dl.meta")?.after((error = el("p", "error-text last-error")));
-        if (error) error.textContent = `Last error: ${t.lastError}`;
+        if (!error) card.querySelector("dl.meta")?.after((error = el("p", "")));
+        if (error) {
+          const healthy = t.state === "healthy";
+          error.className = healthy ? "muted last-error past" : "error-text last-error";
+          const at = t.lastErrorAt ? [" (", timeEl(t.lastErrorAt), ")"] : [];
+          setChildren(error, "Last error", ...at, healthy ? `, before it recovered: ${t.lastError}` : `: ${t.lastError}`);
+        }
       } else error?.remove();
     }
   }
