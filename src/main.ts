@@ -38,6 +38,10 @@ async function main(): Promise<number> {
       return (await import("./cli/replay.ts")).runReplay(rest);
     case "listen":
       return (await import("./cli/listen.ts")).runListen(rest);
+    case "export":
+      return (await import("./cli/export.ts")).runExport(rest);
+    case "import":
+      return (await import("./cli/import.ts")).runImport(rest);
     default:
       return unknown(command);
   }

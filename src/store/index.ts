@@ -189,3 +189,17 @@ function watchCommits(writer: Writer, health: CommitHealth): Writer {
     ackBacklog: () => writer.ackBacklog(),
   };
 }
+
+/** A store opened only to read it (export, backup): no migrations, no writer, no checkpoints; the file must exist. */
+export interface StoreReader {
+  reads: Client;
+  /** Absolute path of an embedded store file, or null (a libSQL server). */
+  filePath: string | null;
+  close(): void;
+}
+
+/** Opens an existing store to read it, beside a relay that may be serving it (WAL readers never wait for writers). */
+export async function openStoreReader(opts: { url: string; busyTimeoutMs: number }): Promise<StoreReader> {
+  const conn = await openConnection({ url: opts.url, busyTimeoutMs: opts.busyTimeoutMs, mustExist: true });
+  return { reads: conn.client, filePath: conn.filePath, close: () => conn.close() };
+}
