@@ -10,6 +10,8 @@ import { createRelayMetrics } from "../metrics/relay-metrics.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
 import { startRetentionRunner } from "../store/retention.ts";
+import { createEventArchive } from "../store/event-archive.ts";
+import { resolve } from "node:path";
 import { listenProblem } from "./listen-address.ts";
 
 export interface RunningRelay {
@@ -58,6 +60,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     dedupeWindowMs: Object.fromEntries(config.sources.map((s) => [s.name, s.dedupeWindowMs])),
     nowMs: Date.now,
     log,
+    archive: config.store.archiveDir ? createEventArchive({ dir: resolve(config.store.archiveDir), reads: store.reads }) : undefined,
   });
   const publicPort = app.publicApp.server!.port!;
   const adminPort = app.adminApp.server!.port!;

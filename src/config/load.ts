@@ -222,7 +222,7 @@ class ConfigBuilder {
           readTimeoutMs: srv.read_timeout,
           maxInflightBytes: srv.max_inflight,
         },
-        store: { url: sto.url, retentionMs: sto.retention, busyTimeoutMs: sto.busy_timeout },
+        store: { url: sto.url, retentionMs: sto.retention, busyTimeoutMs: sto.busy_timeout, ...(sto.archive ? { archiveDir: sto.archive } : {}) },
         admin: { token: adm.token ?? null },
         logLevel: logLevel.value!,
         sources: sourceConfigs as SourceConfig[],

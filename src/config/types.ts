@@ -88,6 +88,8 @@ export interface Config {
     url: string;
     retentionMs: number;
     busyTimeoutMs: number;
+    /** `[store] archive`: events go here (daily gzipped NDJSON) before retention deletes them; absent: no archive. */
+    archiveDir?: string;
   };
   admin: { token: string | null };
   logLevel: LogLevel;
