@@ -222,7 +222,8 @@ async function withStatuses(client: Client, rows: Row[]): Promise<EventSummary[]
   return rows.map((r) => ({ ...summaryOf(r), status: statuses.get(String(r.id)) ?? "unrouted" }));
 }
 
-function summaryOf(r: Row): Omit<EventSummary, "status"> {
+/** An events row's list fields. */
+export function summaryOf(r: Row): Omit<EventSummary, "status"> {
   return {
     id: String(r.id),
     source: String(r.source),
@@ -281,14 +282,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
     createdAt: Number(d.created_at),
     attempts: at!.rows
       .filter((a) => String(a.delivery_id) === String(d.id))
-      .map((a) => ({
-        id: String(a.id),
-        at: Number(a.at),
-        statusCode: n(a.status_code),
-        durationMs: Number(a.duration_ms),
-        error: s(a.error),
-        responseExcerpt: s(a.response_excerpt),
-      })),
+      .map(attemptOf),
   }));
   return {
     ...summaryOf(r),
@@ -302,6 +296,18 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
     remoteAddr: s(r.remote_addr),
     lastDuplicateAt: n(r.last_duplicate_at),
     deliveries,
+  };
+}
+
+/** An attempts row. */
+export function attemptOf(a: Row): AttemptRow {
+  return {
+    id: String(a.id),
+    at: Number(a.at),
+    statusCode: n(a.status_code),
+    durationMs: Number(a.duration_ms),
+    error: s(a.error),
+    responseExcerpt: s(a.response_excerpt),
   };
 }
 

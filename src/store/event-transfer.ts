@@ -7,7 +7,7 @@
  */
 import type { InStatement, InValue, Row } from "@libsql/client";
 import type { ExportedDelivery, ExportedEvent } from "../core/export-line.ts";
-import { eventIdFloor, eventStatusOf, type EventStatus } from "./admin-queries.ts";
+import { attemptOf, eventIdFloor, eventStatusOf, summaryOf, type EventStatus } from "./admin-queries.ts";
 import type { StoreConnection } from "./client.ts";
 import type { SqlWriter } from "./sql-client.ts";
 
@@ -89,14 +89,8 @@ export async function readExportedEvents(reads: Client, ids: string[]): Promise<
   return ev!.rows.map((r) => {
     const deliveries = (deliveriesOf.get(String(r.id)) ?? []).map((d) => deliveryOf(d, attemptsOf.get(String(d.id)) ?? []));
     return {
-      id: String(r.id),
-      source: String(r.source),
-      eventType: s(r.event_type),
-      dedupeKey: String(r.dedupe_key),
-      receivedAt: Number(r.received_at),
-      duplicates: Number(r.duplicates),
+      ...summaryOf(r),
       lastDuplicateAt: n(r.last_duplicate_at),
-      erasedAt: n(r.erased_at),
       unrouted: Number(r.unrouted) === 1,
       status: eventStatusOf(deliveries),
       request: {
@@ -123,14 +117,7 @@ function deliveryOf(d: Row, attempts: Row[]): ExportedDelivery {
     lastError: s(d.last_error),
     createdAt: Number(d.created_at),
     updatedAt: Number(d.updated_at),
-    attempts: attempts.map((a) => ({
-      id: String(a.id),
-      at: Number(a.at),
-      statusCode: n(a.status_code),
-      durationMs: Number(a.duration_ms),
-      error: s(a.error),
-      responseExcerpt: s(a.response_excerpt),
-    })),
+    attempts: attempts.map(attemptOf),
   };
 }
 
