@@ -5,7 +5,8 @@
  * most one batch's commit for the write lock. A bad line is reported with its
  * number and skipped whole; events already stored are skipped.
  */
-import { createReadStream } from "node:fs";
+import { constants, createReadStream } from "node:fs";
+import { access } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
 import { parseExportLine, type ExportedEvent } from "../core/export-line.ts";
@@ -46,7 +47,8 @@ export async function runImport(args: string[]): Promise<number> {
   }
   let store;
   try {
-    store = await openStore({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now, checkpointEveryMs: 0, inlineWriter: true });
+    // The relay's own writer thread (statements kept prepared) and checkpointer (the WAL does not grow with the whole import).
+    store = await openStore({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now });
   } catch (err) {
     process.stderr.write(`hookrelay import: cannot open the store: ${(err as Error).message}\n`);
     return 1;
@@ -64,16 +66,28 @@ export async function runImport(args: string[]): Promise<number> {
   }
 }
 
-/** The file's lines (gunzipped when it ends in .gz: concatenated members read as one stream); an error naming the path. */
+/**
+ * The file's lines (gunzipped when it ends in .gz: concatenated members read as
+ * one stream); an error naming the path when it cannot be read. The lines are
+ * read only once iterated: readline emits whatever arrives, and lines (or the
+ * end) emitted before a consumer attaches would be lost — a store that takes a
+ * moment to open lost the first lines, or hung the import, that way.
+ */
 async function openLines(path: string): Promise<{ ok: true; lines: AsyncIterable<string> } | { ok: false; error: string }> {
-  const stream = createReadStream(path);
-  const opened = await new Promise<Error | null>((resolve) => {
-    stream.once("open", () => resolve(null));
-    stream.once("error", resolve);
-  });
-  if (opened) return { ok: false, error: `cannot read ${path}: ${(opened as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : opened.message}` };
-  const source = path.endsWith(".gz") ? stream.pipe(createGunzip()) : stream;
-  return { ok: true, lines: createInterface({ input: source, crlfDelay: Infinity }) };
+  try {
+    await access(path, constants.R_OK);
+  } catch (err) {
+    return { ok: false, error: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}` };
+  }
+  async function* lines() {
+    const stream = createReadStream(path);
+    try {
+      yield* createInterface({ input: path.endsWith(".gz") ? stream.pipe(createGunzip()) : stream, crlfDelay: Infinity });
+    } catch (err) {
+      throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return { ok: true, lines: lines() };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Config, ListenAddress } from "../config/types.ts";
 import { createDeliveryEngine } from "../delivery/engine.ts";
 import { createRelayMetrics } from "../metrics/relay-metrics.ts";
 import type { Logger } from "../log/logger.ts";
-import type { Store } from "../store/index.ts";
+import { openStoreReader, type Store } from "../store/index.ts";
 import { startRetentionRunner } from "../store/retention.ts";
 import { createEventArchive } from "../store/event-archive.ts";
 import { resolve } from "node:path";
@@ -53,6 +53,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     return { ok: false, error: listenProblem(adminListen, err) };
   }
   app.delivery?.start();
+  // Its own reader: the archive reads whole batches, on statements kept prepared (store/client.ts openReadConnection).
+  const archiveReader = config.store.archiveDir ? await openStoreReader({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs }) : null;
   const retention = startRetentionRunner({
     // Deletes go through the writer in small batches: purging never waits on our own writer.
     db: store,
@@ -60,7 +62,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     dedupeWindowMs: Object.fromEntries(config.sources.map((s) => [s.name, s.dedupeWindowMs])),
     nowMs: Date.now,
     log,
-    archive: config.store.archiveDir ? createEventArchive({ dir: resolve(config.store.archiveDir), reads: store.reads }) : undefined,
+    archive: archiveReader ? createEventArchive({ dir: resolve(config.store.archiveDir!), reads: archiveReader.reads }) : undefined,
   });
   const publicPort = app.publicApp.server!.port!;
   const adminPort = app.adminApp.server!.port!;
@@ -88,6 +90,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
       // No request can be rejected any more: write the last second's counts.
       app.rejectionLog.flush();
       await retention.stop();
+      archiveReader?.close();
       await store.writer.flushed();
       await app.delivery?.stop();
       await app.adminApp.stop(true);

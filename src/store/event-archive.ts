@@ -14,8 +14,7 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { join } from "node:path";
 import { exportLine } from "../core/export-line.ts";
-import type { StoreConnection } from "./client.ts";
-import { readExportedEvents } from "./event-transfer.ts";
+import { readExportedEvents, type TransferReader } from "./event-transfer.ts";
 
 // Async (zlib's thread pool, fs/promises): compressing and fsyncing a batch never blocks the event loop that acks requests.
 const gzipAsync = promisify(gzip);
@@ -23,8 +22,8 @@ const gzipAsync = promisify(gzip);
 /** Archives the events with these ids; resolves once they are on disk, rejects (naming the file) when they could not be. */
 export type EventArchive = (ids: string[]) => Promise<void>;
 
-/** An archive writing into `dir` (created 0700 on first use; files 0600: they hold raw requests like the store). */
-export function createEventArchive(opts: { dir: string; reads: StoreConnection["client"] }): EventArchive {
+/** An archive writing into `dir` (created 0700 on first use; files 0600: they hold raw requests like the store), reading through `reads` (a StoreReader's). */
+export function createEventArchive(opts: { dir: string; reads: TransferReader }): EventArchive {
   return async (ids) => {
     const events = await readExportedEvents(opts.reads, ids);
     const byDay = new Map<string, string[]>();

@@ -8,10 +8,11 @@
 import type { InStatement, InValue, Row } from "@libsql/client";
 import type { ExportedDelivery, ExportedEvent } from "../core/export-line.ts";
 import { attemptOf, eventIdFloor, eventStatusOf, summaryOf, type EventStatus } from "./admin-queries.ts";
-import type { StoreConnection } from "./client.ts";
+import type { WriteClient } from "./client.ts";
 import type { SqlWriter } from "./sql-client.ts";
 
-type Client = StoreConnection["client"];
+/** Reads in one snapshot (batch "read"); a StoreReader's client keeps the statements below prepared. */
+export type TransferReader = Pick<WriteClient, "execute" | "batch">;
 
 /** Which events an export takes; all optional, combined with AND. */
 export interface ExportFilter {
@@ -38,7 +39,7 @@ const PAGE_BODY_BYTES = 8 * 1024 * 1024;
  * keeps ingesting); each page is read in one snapshot, so an event's line
  * agrees with its deliveries, but the whole is not one snapshot (backup is).
  */
-export async function* exportEventPages(reads: Client, filter: ExportFilter): AsyncGenerator<ExportedEvent[]> {
+export async function* exportEventPages(reads: TransferReader, filter: ExportFilter): AsyncGenerator<ExportedEvent[]> {
   const top = await reads.execute("SELECT max(id) AS id FROM events");
   const lastId = top.rows[0]?.id;
   if (lastId === null || lastId === undefined) return;
@@ -70,16 +71,20 @@ export async function* exportEventPages(reads: Client, filter: ExportFilter): As
 }
 
 /** The events with these ids (those still stored), whole, oldest first; one read snapshot. */
-export async function readExportedEvents(reads: Client, ids: string[]): Promise<ExportedEvent[]> {
+export async function readExportedEvents(reads: TransferReader, ids: string[]): Promise<ExportedEvent[]> {
   if (ids.length === 0) return [];
-  const inIds = `(${ids.map(() => "?").join(",")})`;
+  // The id list padded (with its last id) to a power of two: a handful of statement texts, each prepared once.
+  let size = 1;
+  while (size < ids.length) size *= 2;
+  const args = [...ids, ...Array<string>(size - ids.length).fill(ids.at(-1)!)];
+  const inIds = `(${args.map(() => "?").join(",")})`;
   const [ev, dl, at] = await reads.batch(
     [
-      { sql: `SELECT * FROM events WHERE id IN ${inIds} ORDER BY id`, args: ids },
-      { sql: `SELECT * FROM deliveries WHERE event_id IN ${inIds} ORDER BY id`, args: ids },
+      { sql: `SELECT * FROM events WHERE id IN ${inIds} ORDER BY id`, args },
+      { sql: `SELECT * FROM deliveries WHERE event_id IN ${inIds} ORDER BY id`, args },
       {
         sql: `SELECT * FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN ${inIds}) ORDER BY at, id`,
-        args: ids,
+        args,
       },
     ],
     "read",

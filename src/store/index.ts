@@ -12,7 +12,7 @@
 import { dirname } from "node:path";
 import type { Client } from "@libsql/client";
 import { applyMigrations } from "./migrate.ts";
-import { openConnection, readOnlyCause, type StoreConnection } from "./client.ts";
+import { openConnection, openReadConnection, readOnlyCause, type StoreConnection, type WriteClient } from "./client.ts";
 import { GroupCommit } from "./writer/group-commit.ts";
 import { WriterProxy, type Writer } from "./writer/proxy.ts";
 import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
@@ -190,9 +190,10 @@ function watchCommits(writer: Writer, health: CommitHealth): Writer {
   };
 }
 
-/** A store opened only to read it (export, backup): no migrations, no writer, no checkpoints; the file must exist. */
+/** A store opened only to read it (export, backup, the archive): no migrations, no writer, no checkpoints; the file must exist. */
 export interface StoreReader {
-  reads: Client;
+  /** Keeps its prepared statements (client.ts openReadConnection). */
+  reads: WriteClient;
   /** Absolute path of an embedded store file, or null (a libSQL server). */
   filePath: string | null;
   close(): void;
@@ -200,6 +201,6 @@ export interface StoreReader {
 
 /** Opens an existing store to read it, beside a relay that may be serving it (WAL readers never wait for writers). */
 export async function openStoreReader(opts: { url: string; busyTimeoutMs: number }): Promise<StoreReader> {
-  const conn = await openConnection({ url: opts.url, busyTimeoutMs: opts.busyTimeoutMs, mustExist: true });
+  const conn = await openReadConnection(opts);
   return { reads: conn.client, filePath: conn.filePath, close: () => conn.close() };
 }

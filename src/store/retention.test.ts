@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeId } from "../core/ids.ts";
-import { openStore, type IngestItem, type Store } from "./index.ts";
+import { openStore, openStoreReader, type IngestItem, type Store, type StoreReader } from "./index.ts";
 import { createLogger } from "../log/logger.ts";
 import { purgeExpired, startRetentionRunner } from "./retention.ts";
 import { createEventArchive } from "./event-archive.ts";
@@ -178,7 +178,7 @@ async function archived(dir: string): Promise<Record<string, string[]>> {
 test("with an archive, retention appends exactly the events it deletes to gzipped files per receive day first, readable by zcat", async () => {
   const store = await freshStore();
   const dir = join(dirs[0]!, "archive");
-  const archive = createEventArchive({ dir, reads: store.reads });
+  const archive = createEventArchive({ dir, reads: await reader(store) });
   const day1 = [await event(store, NOW - 20 * DAY, "delivered"), await event(store, NOW - 20 * DAY + 5, "failed")];
   const day2 = [await event(store, NOW - 19 * DAY, "delivered")];
   await event(store, NOW - 20 * DAY + 9, "pending"); // kept: still open
@@ -188,7 +188,7 @@ test("with an archive, retention appends exactly the events it deletes to gzippe
   const counts = await purgeExpired(store, {
     nowMs: NOW, retentionMs: RETENTION, batchRows: 2, pauseMs: 0,
     archive: async (ids) => {
-      storedWhenArchived.push(...(await ids_in(store, ids)));
+      storedWhenArchived.push(...(await stillStored(store, ids)));
       await archive(ids);
     },
   });
@@ -206,7 +206,18 @@ test("with an archive, retention appends exactly the events it deletes to gzippe
   expect((await archived(dir))[`events-${d1}.ndjson.gz`]).toEqual([...day1, later]);
 });
 
-async function ids_in(store: Store, ids: string[]): Promise<string[]> {
+/** A reader on the store's file, as the relay gives its archive (closed after the test). */
+async function reader(store: Store) {
+  const r = await openStoreReader({ url: `file:${store.filePath}`, busyTimeoutMs: 1000 });
+  readers.push(r);
+  return r.reads;
+}
+const readers: StoreReader[] = [];
+afterEach(() => {
+  for (const r of readers.splice(0)) r.close();
+});
+
+async function stillStored(store: Store, ids: string[]): Promise<string[]> {
   const rs = await store.reads.execute({ sql: `SELECT id FROM events WHERE id IN (${ids.map(() => "?").join(",")})`, args: ids });
   return rs.rows.map((r) => String(r.id));
 }
@@ -217,7 +228,7 @@ test("an archive that cannot be written deletes nothing, and the runner logs why
   writeFileSync(blocker, "");
   await event(store, NOW - 20 * DAY, "delivered");
   await event(store, NOW - 20 * DAY + 1, "delivered");
-  await expect(purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, archive: createEventArchive({ dir: join(blocker, "archive"), reads: store.reads }) })).rejects.toThrow(
+  await expect(purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, archive: createEventArchive({ dir: join(blocker, "archive"), reads: await reader(store) }) })).rejects.toThrow(
     /archive/,
   );
   expect(await count(store, "events")).toBe(2);
@@ -226,7 +237,7 @@ test("an archive that cannot be written deletes nothing, and the runner logs why
   const lines: string[] = [];
   const runner = startRetentionRunner({
     db: store, retentionMs: RETENTION, dedupeWindowMs: {}, nowMs: () => NOW, firstAfterMs: 60_000,
-    archive: createEventArchive({ dir: join(blocker, "archive"), reads: store.reads }),
+    archive: createEventArchive({ dir: join(blocker, "archive"), reads: await reader(store) }),
     log: createLogger("info", (l) => lines.push(l)),
   });
   expect(await runner.runNow()).toBeNull();

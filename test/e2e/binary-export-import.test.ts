@@ -2,7 +2,8 @@ import { afterAll, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseExportLine, type ExportedEvent } from "../../src/core/export-line.ts";
+import { exportLine, parseExportLine, type ExportedEvent } from "../../src/core/export-line.ts";
+import { makeId } from "../../src/core/ids.ts";
 import { readExportedEvents } from "../../src/store/event-transfer.ts";
 import { openStore } from "../../src/store/index.ts";
 import { BINARY, startBinary } from "../support/binary.ts";
@@ -154,7 +155,50 @@ test("import reports bad lines with their numbers, skips them whole, and stores 
   expect(r.err).toContain('line 6: format: expected "hookrelay-export/1"');
   const stored = await storedEvents("c");
   expect(stored.map((e) => e.id)).toEqual([JSON.parse(good[0]!).id]);
+  // An archive file: gzip members appended one after another read as one stream.
+  const member = Bun.gzipSync(new TextEncoder().encode(`${good.join("\n")}\n`));
+  writeFileSync(join(tmp.dir, "events-day.ndjson.gz"), Buffer.concat([member, member]));
+  const gz = await run(["import", "--config", c, "events-day.ndjson.gz"]);
+  expect(gz.out).toBe("imported 3, skipped 5, bad lines 0\n");
+  writeFileSync(join(tmp.dir, "cut.ndjson.gz"), member.subarray(0, member.length - 20));
+  const cut = await run(["import", "--config", c, "cut.ndjson.gz"]);
+  expect(cut.code).toBe(1);
+  expect(cut.err).toContain("cut.ndjson.gz: unexpected end of file");
   const missing = await run(["import", "--config", c, "nope.ndjson"]);
   expect(missing.code).toBe(1);
   expect(missing.err).toContain("nope.ndjson");
 }, 30_000);
+
+test("import stores every line of a large file, the first ones included", async () => {
+  const first = parseExportLine(readFileSync(join(tmp.dir, "all.ndjson"), "utf8").split("\n")[0]!);
+  if (!first.ok) throw new Error(first.reason);
+  const ids = Array.from({ length: 3000 }, (_, i) => makeId("evt", first.event.receivedAt + i, crypto.getRandomValues(new Uint8Array(10))));
+  writeFileSync(join(tmp.dir, "large.ndjson"), ids.map((id) => `${exportLine({ ...first.event, id, deliveries: [] })}\n`).join(""));
+  const r = await run(["import", "--config", config("d", 9), "large.ndjson"]);
+  expect(r.out).toBe("imported 3000, skipped 0, bad lines 0\n");
+  expect((await storedEvents("d")).map((e) => e.id)).toEqual(ids);
+}, 60_000);
+
+test("import into a store a relay is serving stores every event while the relay keeps acking", async () => {
+  const cfg = config("e", 9);
+  const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+  const statuses: number[] = [];
+  let importing = true;
+  const ingest = (async () => {
+    for (let i = 0; importing; i++) {
+      const body = `{"id":"live-${i}","type":"points.earned"}`;
+      const res = await fetch(`${relay.publicUrl}/in/ploints`, { method: "POST", body, headers: { "x-ploints-signature": createHmac("sha256", SECRET).update(body).digest("hex") } });
+      statuses.push(res.status);
+    }
+  })();
+  const r = await run(["import", "--config", cfg, "large.ndjson"]);
+  importing = false;
+  await ingest;
+  expect(r.out).toBe("imported 3000, skipped 0, bad lines 0\n");
+  expect(statuses.length).toBeGreaterThan(0);
+  expect(statuses.every((s) => s === 200)).toBe(true);
+  const listed = await fetch(`${relay.adminUrl}/api/events?limit=1&source=ploints`);
+  expect(listed.status).toBe(200);
+  expect(await relay.stop()).toBe(0);
+  expect(await storedEvents("e")).toHaveLength(3000 + statuses.length);
+}, 60_000);
