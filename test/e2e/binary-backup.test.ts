@@ -1,42 +1,20 @@
 import { afterAll, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { openStoreReader } from "../../src/store/index.ts";
-import { BINARY, startBinary, type RunningBinary } from "../support/binary.ts";
+import { runBinary, startBinary, type RunningBinary } from "../support/binary.ts";
 import { tempDir } from "../support/relay.ts";
+import { writePlointsConfig } from "../support/ploints-config.ts";
 
 const tmp = tempDir("hookrelay-backup-");
 afterAll(() => tmp.remove());
 
+const run = (args: string[]) => runBinary(args, tmp.dir);
 const SECRET = "whsec_backup";
 
-async function run(args: string[]) {
-  const p = Bun.spawn([BINARY, ...args], { cwd: tmp.dir, stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } });
-  const [out, err] = await Promise.all([new Response(p.stdout as ReadableStream).text(), new Response(p.stderr as ReadableStream).text()]);
-  return { code: await p.exited, out, err };
-}
-
 function config(name: string, db: string, targetPort: number): string {
-  const path = join(tmp.dir, `${name}.toml`);
-  writeFileSync(path, `
-[server]
-listen = "127.0.0.1:0"
-admin_listen = "127.0.0.1:0"
-[store]
-url = "file:./${db}"
-[[sources]]
-name = "ploints"
-verify = { preset = "ploints", secret = "${SECRET}" }
-[[targets]]
-name = "app"
-url = "http://127.0.0.1:${targetPort}/hooks"
-signing = { secret = "whsec_${Buffer.from("backup-test-signing-key-32-bytes").toString("base64")}" }
-[[routes]]
-from = "ploints"
-to = ["app"]
-`);
-  return path;
+  return writePlointsConfig({ dir: tmp.dir, name, db, secret: SECRET, targetPort });
 }
 
 let seq = 0;

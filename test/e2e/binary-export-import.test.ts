@@ -6,41 +6,18 @@ import { exportLine, parseExportLine, type ExportedEvent } from "../../src/core/
 import { makeId } from "../../src/core/ids.ts";
 import { readExportedEvents } from "../../src/store/event-transfer.ts";
 import { openStore } from "../../src/store/index.ts";
-import { BINARY, startBinary } from "../support/binary.ts";
+import { runBinary, startBinary } from "../support/binary.ts";
 import { tempDir } from "../support/relay.ts";
+import { writePlointsConfig } from "../support/ploints-config.ts";
 
 const tmp = tempDir("hookrelay-export-");
 afterAll(() => tmp.remove());
 
+const run = (args: string[]) => runBinary(args, tmp.dir);
 const SECRET = "whsec_export";
 
-async function run(args: string[]) {
-  const p = Bun.spawn([BINARY, ...args], { cwd: tmp.dir, stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } });
-  const [out, err] = await Promise.all([new Response(p.stdout as ReadableStream).text(), new Response(p.stderr as ReadableStream).text()]);
-  return { code: await p.exited, out, err };
-}
-
 function config(name: string, targetPort: number): string {
-  const path = join(tmp.dir, `${name}.toml`);
-  writeFileSync(path, `
-[server]
-listen = "127.0.0.1:0"
-admin_listen = "127.0.0.1:0"
-[store]
-url = "file:./${name}.db"
-[[sources]]
-name = "ploints"
-verify = { preset = "ploints", secret = "${SECRET}" }
-[[targets]]
-name = "app"
-url = "http://127.0.0.1:${targetPort}/hooks"
-signing = { secret = "whsec_${Buffer.from("export-test-signing-key-32-bytes").toString("base64")}" }
-retry = { schedule = ["0s", "1h"], jitter = 0 }
-[[routes]]
-from = "ploints"
-to = ["app"]
-`);
-  return path;
+  return writePlointsConfig({ dir: tmp.dir, name, db: `${name}.db`, secret: SECRET, targetPort, extraTarget: 'retry = { schedule = ["0s", "1h"], jitter = 0 }' });
 }
 
 async function storedEvents(name: string): Promise<ExportedEvent[]> {
