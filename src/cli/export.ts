@@ -74,7 +74,8 @@ export async function runExport(args: string[]): Promise<number> {
   } catch (err) {
     file?.abort();
     const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`hookrelay export: ${e.code ? reason(e) : e.message}; nothing written\n`);
+    const why = e.code === "EPIPE" ? "the output was closed" : e.code ? reason(e) : e.message;
+    process.stderr.write(`hookrelay export: ${why}; ${file ? "nothing written" : `stopped after ${count} events`}\n`);
     return 1;
   } finally {
     store.close();
