@@ -38,6 +38,12 @@ async function main(): Promise<number> {
       return (await import("./cli/replay.ts")).runReplay(rest);
     case "listen":
       return (await import("./cli/listen.ts")).runListen(rest);
+    case "backup":
+      return (await import("./cli/backup.ts")).runBackup(rest);
+    case "export":
+      return (await import("./cli/export.ts")).runExport(rest);
+    case "import":
+      return (await import("./cli/import.ts")).runImport(rest);
     default:
       return unknown(command);
   }

@@ -12,6 +12,9 @@ Commands:
   dev       zero-config local relay forwarding to one URL
   replay    schedule new deliveries for stored events
   listen    pull a listen target's deliveries to a local URL
+  backup    copy the store while the relay serves (a working store)
+  export    write stored events as NDJSON
+  import    store exported (or archived) events again
   version   print the version
 
 Run "hookrelay <command> --help" for a command's options.
@@ -69,6 +72,36 @@ while offline flow on connect. Reconnects with capped, jittered backoff.
 Exit 0 on SIGINT/SIGTERM; 1 when the relay refuses the token (401) or the
 target (404), or another listen client for the target took over; 2 on bad
 flags. See docs/LISTEN.md.
+`,
+  backup: `Usage: hookrelay backup [--config hookrelay.toml] --to PATH [--force]
+
+Copies the store into PATH while a relay may be serving it: one consistent
+snapshot (SQLite VACUUM INTO), which never takes the write lock, so acks are
+not held up. Prints the path, size and event count. PATH is written 0600 and
+appears only once complete; an existing PATH is replaced only with --force.
+The copy is a working store: restore it by stopping the relay and putting it
+in the store's place (remove the old -wal and -shm). See docs/OPERATIONS.md.
+`,
+  export: `Usage: hookrelay export [--config hookrelay.toml] [--since 7d] [--until T] [--source S] [--status failed]
+                        [--out FILE [--force]]
+
+Writes the stored events as NDJSON, oldest first, one event a line: format
+"hookrelay-export/1", metadata, the request (headers in received order,
+bodyBase64) and the deliveries with their attempts. Streams a page at a time.
+
+  --since / --until   a duration back from now (2h, 7d) or an ISO 8601 time
+  --source S          events of one source
+  --status S          pending, delivering, delivered, failed, paused or unrouted
+  --out FILE          write FILE (0600, whole or not at all) instead of stdout
+  --force             replace an existing FILE
+`,
+  import: `Usage: hookrelay import [--config hookrelay.toml] FILE
+
+Stores the events of an export (or an archive's .ndjson.gz) again: same ids
+and body bytes; ids already stored are skipped; open deliveries become due
+now. Prints "imported N, skipped N, bad lines N"; each bad line is reported
+as "line N: …" on stderr and skipped whole (exit 1). Safe while a relay serves
+the store.
 `,
   version: "Usage: hookrelay version\n",
 };

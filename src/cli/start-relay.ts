@@ -12,9 +12,11 @@ import { createDeliveryEngine } from "../delivery/engine.ts";
 import { startSearchIndexer } from "../ingest/search-indexer.ts";
 import { createRelayMetrics } from "../metrics/relay-metrics.ts";
 import type { Logger } from "../log/logger.ts";
-import type { Store } from "../store/index.ts";
+import { openStoreReader, type Store } from "../store/index.ts";
 import { startOverviewJob } from "../store/overview.ts";
 import { startRetentionRunner } from "../store/retention.ts";
+import { createEventArchive } from "../store/event-archive.ts";
+import { resolve } from "node:path";
 import { listenProblem } from "./listen-address.ts";
 import { ALERT_SOURCE } from "../core/alert.ts";
 
@@ -75,6 +77,8 @@ export async function startRelay(opts: {
     return { ok: false, error: listenProblem(adminListen, err) };
   }
   app.delivery?.start();
+  // Its own reader: the archive reads whole batches, on statements kept prepared (store/client.ts openReadConnection).
+  const archiveReader = config.store.archiveDir ? await openStoreReader({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs }) : null;
   alerts.start();
   const current = () => app.live.current().config;
   const retention = startRetentionRunner({
@@ -94,6 +98,7 @@ export async function startRelay(opts: {
     },
     nowMs: Date.now,
     log,
+    archive: archiveReader ? createEventArchive({ dir: resolve(config.store.archiveDir!), reads: archiveReader.reads }) : undefined,
   });
   // Off the ack path: indexes what ingest committed, through the same writer ([store] search = false: none).
   const indexer = config.store.search ? startSearchIndexer({ store, log, maxDecodedBytes: maxBodyBytes }) : null;
@@ -128,6 +133,7 @@ export async function startRelay(opts: {
       await retention.stop();
       await indexer?.stop();
       await overview.stop();
+      archiveReader?.close();
       await store.writer.flushed();
       await app.delivery?.stop();
       // After the engine: the last attempts' delivery.failed alerts are stored before the store closes.

@@ -53,10 +53,10 @@ test("an unchanged config is no change at all", () => {
 test("listen addresses and the store URL need a restart; other settings are named by their TOML keys", () => {
   const before = config();
   const after = config({
-    server: `admin_listen = "127.0.0.1:9999"\npublic_url = "https://hooks.example.com"\ntrusted_proxies = ["10.0.0.0/8"]\n[store]\nurl = "file:./other.db"\nretention = "1d"\nsearch = false\n[admin]\ntoken = "a-new-admin-token-0123"`,
+    server: `admin_listen = "127.0.0.1:9999"\npublic_url = "https://hooks.example.com"\ntrusted_proxies = ["10.0.0.0/8"]\n[store]\nurl = "file:./other.db"\nretention = "1d"\nsearch = false\narchive = "./archive"\n[admin]\ntoken = "a-new-admin-token-0123"`,
   });
   const d = diffConfig(before, after);
-  expect(d.restartNeeded).toEqual(["server.admin_listen", "store.url", "store.search"]);
+  expect(d.restartNeeded).toEqual(["server.admin_listen", "store.url", "store.search", "store.archive"]);
   expect(d.settings).toEqual(["server.public_url", "server.trusted_proxies", "store.retention", "admin.token"]);
   expect(JSON.stringify(d)).not.toContain("a-new-admin-token");
   // What is applied keeps the running values of the keys that need a restart.
@@ -64,6 +64,7 @@ test("listen addresses and the store URL need a restart; other settings are name
   expect(applied.server.adminListen).toEqual(before.server.adminListen);
   expect(applied.store.url).toBe(before.store.url);
   expect(applied.store.search).toBe(before.store.search);
+  expect(applied.store.archiveDir).toBe(before.store.archiveDir);
   expect(applied.server.publicUrl).toBe("https://hooks.example.com");
   expect(applied.store.retentionMs).toBe(86_400_000);
 });

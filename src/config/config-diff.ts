@@ -29,14 +29,14 @@ export interface ConfigChanges {
  * Keys bound at start: the listeners (their addresses, Bun's body cap, the
  * shared in-flight budget), the store connection, and the logger.
  */
-const RESTART_BOUND = ["server.listen", "server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.busy_timeout", "store.search", "log_level"];
+const RESTART_BOUND = ["server.listen", "server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.busy_timeout", "store.search", "store.archive", "log_level"];
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** `maxBodyBytes` → `max_body`, `retentionMs` → `retention`: the key as written in TOML. */
+/** `maxBodyBytes` → `max_body`, `retentionMs` → `retention`, `archiveDir` → `archive`: the key as written in TOML. */
 const tomlKey = (key: string) =>
   key
-    .replace(/(Ms|Bytes|Sec)$/, "")
+    .replace(/(Ms|Bytes|Sec|Dir)$/, "")
     .replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 function named<T extends { name: string }>(before: T[], after: T[]): NamedChanges {
@@ -108,8 +108,8 @@ export function keepRunning(before: Config, after: Config): Config {
       maxBodyBytes: before.server.maxBodyBytes,
       maxInflightBytes: before.server.maxInflightBytes,
     },
-    // The search indexer is started (or not) with the relay.
-    store: { ...after.store, url: before.store.url, busyTimeoutMs: before.store.busyTimeoutMs, search: before.store.search },
+    // The search indexer and the archive's reader are started (or not) with the relay.
+    store: { ...after.store, url: before.store.url, busyTimeoutMs: before.store.busyTimeoutMs, search: before.store.search, archiveDir: before.store.archiveDir },
     logLevel: before.logLevel,
   };
 }

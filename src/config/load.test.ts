@@ -716,3 +716,15 @@ describe("readConfigFile", () => {
     expect(result.config.server.adminListen).toEqual({ host: "127.0.0.1", port: 8081 });
   });
 });
+
+describe("loadConfig reads [store] archive", () => {
+  test("an archive directory is taken as given, and absent means no archive", () => {
+    expect(configOf(`[store]\narchive = "/var/lib/hookrelay/archive"`).config.store.archiveDir).toBe("/var/lib/hookrelay/archive");
+    expect(configOf("").config.store.archiveDir).toBeUndefined();
+  });
+
+  test("an archive that is not a non-empty string is named by its key path", () => {
+    expect(problemsOf(`[store]\narchive = 7`).join("\n")).toContain("store.archive");
+    expect(problemsOf(`[store]\narchive = ""`).join("\n")).toContain("store.archive");
+  });
+});

@@ -230,7 +230,7 @@ class ConfigBuilder {
           maxInflightBytes: srv.max_inflight,
           trustedProxies: srv.trusted_proxies ?? [],
         },
-        store: { url: sto.url, retentionMs: sto.retention, busyTimeoutMs: sto.busy_timeout, search: sto.search },
+        store: { url: sto.url, retentionMs: sto.retention, busyTimeoutMs: sto.busy_timeout, search: sto.search, ...(sto.archive ? { archiveDir: sto.archive } : {}) },
         admin: { token: adm.token ?? null },
         logLevel: logLevel.value!,
         sources: sourceConfigs as SourceConfig[],

@@ -253,6 +253,8 @@ export function createSchemas(ctx: Ctx) {
     retention: v.optional(duration(), DEFAULTS.store.retention),
     busy_timeout: v.optional(duration(), DEFAULTS.store.busy_timeout),
     search: v.optional(bool(), DEFAULTS.store.search),
+    /** Directory retention archives events into before deleting them (store/event-archive.ts); none by default. */
+    archive: v.optional(v.pipe(str(), v.minLength(1, "expected a directory path, got an empty string"))),
   });
 
   const admin = tbl({ token: v.optional(secretOne(ctx)) });

@@ -98,6 +98,8 @@ export interface Config {
     busyTimeoutMs: number;
     /** Full-text search over stored requests: the background indexer and GET /api/events?text=. */
     search: boolean;
+    /** `[store] archive`: events go here (daily gzipped NDJSON) before retention deletes them; absent: no archive. */
+    archiveDir?: string;
   };
   admin: { token: string | null };
   logLevel: LogLevel;

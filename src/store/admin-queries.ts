@@ -235,7 +235,8 @@ export async function withStatuses(client: Client, rows: Row[]): Promise<EventSu
   return rows.map((r) => ({ ...summaryOf(r), status: statuses.get(String(r.id)) ?? "unrouted" }));
 }
 
-function summaryOf(r: Row): Omit<EventSummary, "status"> {
+/** An events row's list fields. */
+export function summaryOf(r: Row): Omit<EventSummary, "status"> {
   return {
     id: String(r.id),
     source: String(r.source),
@@ -312,15 +313,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
     createdAt: Number(d.created_at),
     attempts: at!.rows
       .filter((a) => String(a.delivery_id) === String(d.id))
-      .map((a) => ({
-        id: String(a.id),
-        at: Number(a.at),
-        statusCode: n(a.status_code),
-        durationMs: Number(a.duration_ms),
-        error: s(a.error),
-        responseExcerpt: s(a.response_excerpt),
-        request: a.request === null ? null : unpackAttemptRequest(String(a.request), event),
-      })),
+      .map((a) => ({ ...attemptOf(a), request: a.request === null ? null : unpackAttemptRequest(String(a.request), event) })),
   }));
   return {
     ...summaryOf(r),
@@ -334,6 +327,18 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
     remoteAddr: s(r.remote_addr),
     lastDuplicateAt: n(r.last_duplicate_at),
     deliveries,
+  };
+}
+
+/** An attempts row, without the request it sent (unpacked against its event: see getEvent). */
+export function attemptOf(a: Row): Omit<AttemptRow, "request"> {
+  return {
+    id: String(a.id),
+    at: Number(a.at),
+    statusCode: n(a.status_code),
+    durationMs: Number(a.duration_ms),
+    error: s(a.error),
+    responseExcerpt: s(a.response_excerpt),
   };
 }
 

@@ -12,7 +12,7 @@
 import { dirname } from "node:path";
 import type { Client } from "@libsql/client";
 import { applyMigrations } from "./migrate.ts";
-import { openConnection, readOnlyCause, type StoreConnection } from "./client.ts";
+import { openConnection, openReadConnection, readOnlyCause, type StoreConnection, type WriteClient } from "./client.ts";
 import { GroupCommit } from "./writer/group-commit.ts";
 import { WriterProxy, type Writer } from "./writer/proxy.ts";
 import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
@@ -188,4 +188,19 @@ function watchCommits(writer: Writer, health: CommitHealth): Writer {
     flushed: () => writer.flushed(),
     ackBacklog: () => writer.ackBacklog(),
   };
+}
+
+/** A store opened only to read it (export, backup, the archive): no migrations, no writer, no checkpoints; the file must exist. */
+export interface StoreReader {
+  /** Keeps its prepared statements (client.ts openReadConnection). */
+  reads: WriteClient;
+  /** Absolute path of an embedded store file, or null (a libSQL server). */
+  filePath: string | null;
+  close(): void;
+}
+
+/** Opens an existing store to read it, beside a relay that may be serving it (WAL readers never wait for writers). */
+export async function openStoreReader(opts: { url: string; busyTimeoutMs: number }): Promise<StoreReader> {
+  const conn = await openReadConnection(opts);
+  return { reads: conn.client, filePath: conn.filePath, close: () => conn.close() };
 }

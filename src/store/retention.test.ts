@@ -3,9 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeId } from "../core/ids.ts";
-import { openStore, type IngestItem, type Store } from "./index.ts";
+import { openStore, openStoreReader, type IngestItem, type Store, type StoreReader } from "./index.ts";
 import { createLogger } from "../log/logger.ts";
 import { purgeExpired, startRetentionRunner } from "./retention.ts";
+import { createEventArchive } from "./event-archive.ts";
+import { parseExportLine } from "../core/export-line.ts";
+import { gunzipSync } from "node:zlib";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 
 const DAY = 86_400_000;
 const NOW = 100 * DAY;
@@ -152,4 +156,94 @@ test("each source keeps at most its newest rejections, however recent the flood"
   expect(counts.rejections).toBe(20);
   const kept = (await store.reads.execute("SELECT received_at FROM rejections ORDER BY received_at")).rows.map((r) => Number(r.received_at));
   expect(kept).toEqual(Array.from({ length: 10 }, (_, i) => NOW - 1000 + 20 + i));
+});
+
+/** The ids in an archive dir's files, per file name; each file is read by zcat, as an operator would. */
+async function archived(dir: string): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const name of readdirSync(dir).sort()) {
+    const p = Bun.spawn(["zcat", join(dir, name)], { stdout: "pipe", stderr: "pipe" });
+    const text = await new Response(p.stdout as ReadableStream).text();
+    expect(await p.exited).toBe(0);
+    expect(gunzipSync(readFileSync(join(dir, name))).toString()).toBe(text);
+    out[name] = text.trimEnd().split("\n").map((l) => {
+      const parsed = parseExportLine(l);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      return parsed.event.id;
+    });
+  }
+  return out;
+}
+
+test("with an archive, retention appends exactly the events it deletes to gzipped files per receive day first, readable by zcat", async () => {
+  const store = await freshStore();
+  const dir = join(dirs[0]!, "archive");
+  const archive = createEventArchive({ dir, reads: await reader(store) });
+  const day1 = [await event(store, NOW - 20 * DAY, "delivered"), await event(store, NOW - 20 * DAY + 5, "failed")];
+  const day2 = [await event(store, NOW - 19 * DAY, "delivered")];
+  await event(store, NOW - 20 * DAY + 9, "pending"); // kept: still open
+  await event(store, NOW - DAY, "delivered"); // kept: recent
+  // The archive is written before the delete: when it is called, its events are all still stored.
+  let storedWhenArchived: string[] = [];
+  const counts = await purgeExpired(store, {
+    nowMs: NOW, retentionMs: RETENTION, batchRows: 2, pauseMs: 0,
+    archive: async (ids) => {
+      storedWhenArchived.push(...(await stillStored(store, ids)));
+      await archive(ids);
+    },
+  });
+  expect(counts.events).toBe(3);
+  expect(storedWhenArchived.sort()).toEqual([...day1, ...day2].sort());
+  const d1 = new Date(NOW - 20 * DAY).toISOString().slice(0, 10);
+  const d2 = new Date(NOW - 19 * DAY).toISOString().slice(0, 10);
+  expect(await archived(dir)).toEqual({ [`events-${d1}.ndjson.gz`]: day1, [`events-${d2}.ndjson.gz`]: day2 });
+  expect(statSync(join(dir, `events-${d1}.ndjson.gz`)).mode & 0o777).toBe(0o600);
+
+  // A later purge appends a second gzip member to the same day's file.
+  const later = await event(store, NOW - 20 * DAY + 7, "delivered");
+  storedWhenArchived = [];
+  await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, archive });
+  expect((await archived(dir))[`events-${d1}.ndjson.gz`]).toEqual([...day1, later]);
+});
+
+/** A reader on the store's file, as the relay gives its archive (closed after the test). */
+async function reader(store: Store) {
+  const r = await openStoreReader({ url: `file:${store.filePath}`, busyTimeoutMs: 1000 });
+  readers.push(r);
+  return r.reads;
+}
+const readers: StoreReader[] = [];
+afterEach(() => {
+  for (const r of readers.splice(0)) r.close();
+});
+
+async function stillStored(store: Store, ids: string[]): Promise<string[]> {
+  const rs = await store.reads.execute({ sql: `SELECT id FROM events WHERE id IN (${ids.map(() => "?").join(",")})`, args: ids });
+  return rs.rows.map((r) => String(r.id));
+}
+
+test("an archive that cannot be written deletes nothing, and the runner logs why", async () => {
+  const store = await freshStore();
+  const blocker = join(dirs[0]!, "not-a-dir");
+  writeFileSync(blocker, "");
+  await event(store, NOW - 20 * DAY, "delivered");
+  await event(store, NOW - 20 * DAY + 1, "delivered");
+  await expect(purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, archive: createEventArchive({ dir: join(blocker, "archive"), reads: await reader(store) }) })).rejects.toThrow(
+    /archive/,
+  );
+  expect(await count(store, "events")).toBe(2);
+  expect(await count(store, "attempts")).toBe(2);
+
+  const lines: string[] = [];
+  const runner = startRetentionRunner({
+    db: store, retentionMs: RETENTION, dedupeWindowMs: {}, nowMs: () => NOW, firstAfterMs: 60_000,
+    archive: createEventArchive({ dir: join(blocker, "archive"), reads: await reader(store) }),
+    log: createLogger("info", (l) => lines.push(l)),
+  });
+  expect(await runner.runNow()).toBeNull();
+  await runner.stop();
+  expect(JSON.parse(lines[0]!)).toMatchObject({ level: "error", msg: "retention archive failed; nothing deleted" });
+  expect(lines[0]).toContain("not-a-dir");
+  expect(await count(store, "events")).toBe(2);
+  expect(existsSync(join(blocker, "archive"))).toBe(false);
 });

@@ -5,8 +5,11 @@
  * (another connection, waiting for the write lock) nor request handling (this
  * thread, which the driver blocks while it runs) waits long. An event is kept while any of its
  * deliveries is still open, and while it can still be a dedupe original.
+ * With `[store] archive`, each batch of events is archived (event-archive.ts)
+ * before it is deleted, and only the events archived are deleted.
  */
 import { makeId } from "../core/ids.ts";
+import type { EventArchive } from "./event-archive.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SqlDoors, SqlWriter } from "./sql-client.ts";
 
@@ -29,6 +32,8 @@ export interface PurgeOptions {
   maxRejectionsPerSource?: number;
   /** Checked between transactions: true ends the purge early (shutdown). */
   stopped?: () => boolean;
+  /** Called with each batch's events before they are deleted; when it rejects, the purge ends and nothing of the batch is deleted. */
+  archive?: EventArchive;
 }
 
 export interface PurgeCounts {
@@ -71,7 +76,9 @@ export async function purgeExpired(db: SqlDoors, opts: PurgeOptions): Promise<Pu
       });
       if (page.rows.length === 0) break;
       const last = String(page.rows[page.rows.length - 1]!.id);
-      const deleted = await deleteEvents(db.writer, cursor, last, range);
+      const deleted = opts.archive
+        ? await archiveThenDelete(db, opts.archive, cursor, last, range)
+        : await deleteEvents(db.writer, cursor, last, range);
       counts.events += deleted.events;
       counts.deliveries += deleted.deliveries;
       counts.attempts += deleted.attempts;
@@ -125,9 +132,18 @@ function rangeSql(g: Group): { sql: string; args: string[] } {
  * a redelivery created a moment earlier keeps its event.
  */
 async function deleteEvents(writer: SqlWriter, after: string, last: string, range: { sql: string; args: string[] }) {
-  const doomed = `SELECT id FROM events WHERE id > ? AND id <= ? ${range.sql}
-    AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.event_id = events.id AND o.status IN (${OPEN}))`;
-  const args = [after, last, ...range.args];
+  return deleteDoomed(writer, doomedSql(range), [after, last, ...range.args]);
+}
+
+const NO_OPEN_DELIVERY = `NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.event_id = events.id AND o.status IN (${OPEN}))`;
+
+/** The events in (after, last] of the range with no open delivery. */
+function doomedSql(range: { sql: string }): string {
+  return `SELECT id FROM events WHERE id > ? AND id <= ? ${range.sql} AND ${NO_OPEN_DELIVERY}`;
+}
+
+/** Deletes the events `doomed` selects, with their deliveries and attempts, in one transaction. */
+async function deleteDoomed(writer: SqlWriter, doomed: string, args: string[]) {
   const rs = await writer.write(
     [
       {
@@ -140,6 +156,19 @@ async function deleteEvents(writer: SqlWriter, after: string, last: string, rang
     "redoable", // the next purge deletes them again
   );
   return { attempts: rs[0]!.rowsAffected, deliveries: rs[1]!.rowsAffected, events: rs[2]!.rowsAffected };
+}
+
+/**
+ * The batch's events that may go (no open delivery now) are archived, then
+ * deleted by id — the open-delivery check runs again inside the delete, so an
+ * event redelivered meanwhile stays (and is archived again when it goes).
+ */
+async function archiveThenDelete(db: SqlDoors, archive: EventArchive, after: string, last: string, range: { sql: string; args: string[] }) {
+  const rs = await db.reads.execute({ sql: `${doomedSql(range)} ORDER BY id`, args: [after, last, ...range.args] });
+  const ids = rs.rows.map((r) => String(r.id));
+  if (ids.length === 0) return { attempts: 0, deliveries: 0, events: 0 };
+  await archive(ids);
+  return deleteDoomed(db.writer, `SELECT id FROM events WHERE id IN (${ids.map(() => "?").join(",")}) AND ${NO_OPEN_DELIVERY}`, ids);
 }
 
 /** Deletes rows of `table` with `column` < cutoff, `batch` per transaction (the column is indexed). */
@@ -181,6 +210,8 @@ export function startRetentionRunner(opts: {
   log: Logger;
   everyMs?: number;
   firstAfterMs?: number;
+  /** `[store] archive`: events are archived before they are deleted. */
+  archive?: EventArchive;
 }): RetentionRunner {
   let stopping = false;
   let running: Promise<PurgeCounts | null> | null = null;
@@ -193,13 +224,17 @@ export function startRetentionRunner(opts: {
           retentionMs: opts.retentionMs,
           dedupeWindowMs: opts.dedupeWindowMs,
           stopped: () => stopping,
+          archive: opts.archive,
         });
         const total = counts.events + counts.attempts + counts.rejections;
         if (total > 0) opts.log.info("retention purge", { ...counts, durationMs: Math.round(performance.now() - started) });
         return counts;
       } catch (err) {
+        const error = String((err as Error).message ?? err);
+        // Nothing is deleted unarchived, so retention is stuck until someone fixes the archive: say so loudly.
+        if (opts.archive && error.startsWith("archive ")) opts.log.error("retention archive failed; nothing deleted", { error });
         // A busy store is the usual cause; the next run catches up.
-        opts.log.warn("retention purge failed", { error: String((err as Error).message ?? err) });
+        else opts.log.warn("retention purge failed", { error });
         return null;
       } finally {
         running = null;

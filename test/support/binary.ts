@@ -74,3 +74,10 @@ export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs
     await Bun.sleep(25);
   }
 }
+
+/** Runs `hookrelay <args>` in `cwd` to its end: exit code, stdout and stderr. */
+export async function runBinary(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn([BINARY, ...args], { cwd, stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } });
+  const [out, err] = await Promise.all([new Response(p.stdout as ReadableStream).text(), new Response(p.stderr as ReadableStream).text()]);
+  return { code: await p.exited, out, err };
+}

@@ -1,0 +1,78 @@
+/**
+ * `hookrelay backup --to PATH`: an online, consistent copy of an embedded
+ * store (store/backup.ts), safe beside a serving relay, which it never holds
+ * up. The copy is written 0600 under a temporary name and moved into place
+ * once complete and fsynced; it is a working store (start a relay on it).
+ */
+import { statSync } from "node:fs";
+import { copyStoreInto, countEvents } from "../store/backup.ts";
+import { openStoreReader, type StoreReader } from "../store/index.ts";
+import { parseFlags } from "./args.ts";
+import { loadConfigOrReport } from "./load-config.ts";
+import { startOutputFile } from "./output-file.ts";
+
+/** Exit 0 after printing the copy's path, size and event count; 1 on a bad config, store or path; 2 on bad flags. */
+export async function runBackup(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, { config: { type: "string", short: "c" }, to: { type: "string" }, force: { type: "boolean" } });
+  if (!parsed) return 2;
+  const to = parsed.values.to as string | undefined;
+  if (!to) {
+    process.stderr.write("hookrelay backup: --to PATH is required (where to write the copy)\n");
+    return 2;
+  }
+  const loaded = await loadConfigOrReport(parsed.values.config as string | undefined);
+  if (!loaded) return 1;
+  const { store: storeConfig } = loaded.config;
+  let store: StoreReader;
+  try {
+    store = await openStoreReader({ url: storeConfig.url, busyTimeoutMs: storeConfig.busyTimeoutMs });
+  } catch (err) {
+    process.stderr.write(`hookrelay backup: cannot open the store: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (store.filePath === null) {
+    store.close();
+    process.stderr.write("hookrelay backup: the store is not an embedded file; back it up with its server's own tools (or use hookrelay export)\n");
+    return 1;
+  }
+  const out = startOutputFile(to, parsed.values.force === true);
+  if (!out.ok) {
+    store.close();
+    process.stderr.write(`hookrelay backup: ${out.error}\n`);
+    return 1;
+  }
+  const file = out.file;
+  let events: number;
+  try {
+    await copyStoreInto(store, file.tmpPath);
+    const copy = await openStoreReader({ url: `file:${file.tmpPath}`, busyTimeoutMs: storeConfig.busyTimeoutMs });
+    try {
+      events = await countEvents(copy);
+    } finally {
+      copy.close();
+    }
+  } catch (err) {
+    file.abort();
+    process.stderr.write(`hookrelay backup: the copy failed: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    store.close();
+  }
+  const failed = file.commit();
+  if (failed) {
+    process.stderr.write(`hookrelay backup: ${failed}\n`);
+    return 1;
+  }
+  const bytes = statSync(file.path).size;
+  process.stdout.write(`backup written to ${file.path}: ${formatBytes(bytes)}, ${events} events\n`);
+  return 0;
+}
+
+/** 1536 → "1.5 KiB". */
+function formatBytes(n: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
+  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
+}

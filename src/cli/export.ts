@@ -1,0 +1,108 @@
+/** `hookrelay export`: the stored events as NDJSON (core/export-line.ts), to a file or stdout, a page at a time. */
+import { writeSync } from "node:fs";
+import { exportLine } from "../core/export-line.ts";
+import { parseDurationMs } from "../config/units.ts";
+import { EVENT_STATUSES, type EventStatus } from "../store/admin-queries.ts";
+import { exportEventPages, type ExportFilter } from "../store/event-transfer.ts";
+import { openStoreReader } from "../store/index.ts";
+import { parseFlags } from "./args.ts";
+import { loadConfigOrReport } from "./load-config.ts";
+import { reason, startOutputFile } from "./output-file.ts";
+
+/** Exit 0 after writing every matching event; 1 on a bad config, flag, store or output; 2 on unknown flags. */
+export async function runExport(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, {
+    config: { type: "string", short: "c" },
+    since: { type: "string" },
+    until: { type: "string" },
+    source: { type: "string" },
+    status: { type: "string" },
+    out: { type: "string", short: "o" },
+    force: { type: "boolean" },
+  });
+  if (!parsed) return 2;
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const problems: string[] = [];
+  const now = Date.now();
+  const filter: ExportFilter = {};
+  for (const key of ["since", "until"] as const) {
+    if (typeof v[key] !== "string") continue;
+    const t = parseTimeFlag(v[key] as string, now);
+    if (t === null) problems.push(`--${key}: expected a duration back from now (2h, 7d) or an ISO 8601 time, got "${v[key]}"`);
+    else filter[key === "since" ? "sinceMs" : "untilMs"] = t;
+  }
+  if (typeof v.status === "string") {
+    if (!(EVENT_STATUSES as readonly string[]).includes(v.status)) problems.push(`--status: expected one of ${EVENT_STATUSES.join(", ")}, got "${v.status}"`);
+    else filter.status = v.status as EventStatus;
+  }
+  if (typeof v.source === "string") filter.source = v.source;
+  if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(`hookrelay export: ${p}\n`);
+    return 1;
+  }
+  const loaded = await loadConfigOrReport(v.config as string | undefined);
+  if (!loaded) return 1;
+  const { config } = loaded;
+  let store;
+  try {
+    store = await openStoreReader({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs });
+  } catch (err) {
+    process.stderr.write(`hookrelay export: cannot open the store: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const out = typeof v.out === "string" ? startOutputFile(v.out, v.force === true) : null;
+  if (out && !out.ok) {
+    store.close();
+    process.stderr.write(`hookrelay export: ${out.error}\n`);
+    return 1;
+  }
+  const file = out?.ok ? out.file : null;
+  const stdout = file ? null : Bun.stdout.writer();
+  let count = 0;
+  let bytes = 0;
+  try {
+    for await (const page of exportEventPages(store.reads, filter)) {
+      const chunk = page.map((e) => `${exportLine(e)}\n`).join("");
+      if (file) writeAll(file.fd, chunk);
+      else {
+        stdout!.write(chunk);
+        await stdout!.flush();
+      }
+      count += page.length;
+      bytes += Buffer.byteLength(chunk);
+    }
+  } catch (err) {
+    file?.abort();
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "EPIPE" ? "the output was closed" : e.code ? reason(e) : e.message;
+    process.stderr.write(`hookrelay export: ${why}; ${file ? "nothing written" : `stopped after ${count} events`}\n`);
+    return 1;
+  } finally {
+    store.close();
+  }
+  if (file) {
+    const failed = file.commit();
+    if (failed) {
+      process.stderr.write(`hookrelay export: ${failed}\n`);
+      return 1;
+    }
+    process.stdout.write(`exported ${count} events to ${file.path} (${bytes} bytes)\n`);
+  } else {
+    await stdout!.end();
+    process.stderr.write(`exported ${count} events\n`);
+  }
+  return 0;
+}
+
+function writeAll(fd: number, chunk: string): void {
+  const buf = Buffer.from(chunk);
+  for (let at = 0; at < buf.length; ) at += writeSync(fd, buf, at);
+}
+
+/** `2h` (that long ago) or an ISO 8601 time, as epoch ms; null when neither. */
+export function parseTimeFlag(value: string, nowMs: number): number | null {
+  const d = parseDurationMs(value);
+  if (d.ok) return nowMs - d.value;
+  const t = /^\d{4}-\d\d-\d\d/.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(t) ? t : null;
+}

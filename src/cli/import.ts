@@ -1,0 +1,134 @@
+/**
+ * `hookrelay import FILE`: stores exported events again (NDJSON, or an
+ * archive's .gz), read a line at a time and written through the store's
+ * writer in small batches, so that a relay serving the same store waits at
+ * most one batch's commit for the write lock. A bad line is reported with its
+ * number and skipped whole; events already stored are skipped.
+ */
+import { constants, createReadStream } from "node:fs";
+import { access } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { createGunzip } from "node:zlib";
+import { parseExportLine, type ExportedEvent } from "../core/export-line.ts";
+import { importEvents } from "../store/event-transfer.ts";
+import { openStore, type Writer } from "../store/index.ts";
+import { parseFlags } from "./args.ts";
+import { loadConfigOrReport } from "./load-config.ts";
+
+/**
+ * Events per write job at most, and body bytes per job at most: each job is
+ * one savepoint of one commit, and a relay sharing the store waits for it.
+ */
+const BATCH_EVENTS = 200;
+const BATCH_BYTES = 4 * 1024 * 1024;
+
+export interface ImportCounts {
+  imported: number;
+  skipped: number;
+  bad: { line: number; reason: string }[];
+}
+
+/** Exit 0 when every line was imported or skipped; 1 when a line was bad or the store failed; 2 on bad flags. */
+export async function runImport(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, { config: { type: "string", short: "c" } }, true);
+  if (!parsed) return 2;
+  if (parsed.positionals.length !== 1) {
+    process.stderr.write("hookrelay import: expected one FILE (an export's NDJSON, or an archive's .ndjson.gz)\n");
+    return 2;
+  }
+  const path = parsed.positionals[0]!;
+  const loaded = await loadConfigOrReport(parsed.values.config as string | undefined);
+  if (!loaded) return 1;
+  const { config } = loaded;
+  const input = await openLines(path);
+  if (!input.ok) {
+    process.stderr.write(`hookrelay import: ${input.error}\n`);
+    return 1;
+  }
+  let store;
+  try {
+    // The relay's own writer thread (statements kept prepared) and checkpointer (the WAL does not grow with the whole import).
+    store = await openStore({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now });
+  } catch (err) {
+    process.stderr.write(`hookrelay import: cannot open the store: ${(err as Error).message}\n`);
+    return 1;
+  }
+  try {
+    const counts = await importLines(store.writer, input.lines, Date.now);
+    for (const b of counts.bad) process.stderr.write(`line ${b.line}: ${b.reason}\n`);
+    process.stdout.write(`imported ${counts.imported}, skipped ${counts.skipped}, bad lines ${counts.bad.length}\n`);
+    return counts.bad.length > 0 ? 1 : 0;
+  } catch (err) {
+    process.stderr.write(`hookrelay import: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The file's lines (gunzipped when it ends in .gz: concatenated members read as
+ * one stream); an error naming the path when it cannot be read. The lines are
+ * read only once iterated: readline emits whatever arrives, and lines (or the
+ * end) emitted before a consumer attaches would be lost — a store that takes a
+ * moment to open lost the first lines, or hung the import, that way.
+ */
+async function openLines(path: string): Promise<{ ok: true; lines: AsyncIterable<string> } | { ok: false; error: string }> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (err) {
+    return { ok: false, error: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}` };
+  }
+  async function* lines() {
+    const stream = createReadStream(path);
+    try {
+      yield* createInterface({ input: path.endsWith(".gz") ? stream.pipe(createGunzip()) : stream, crlfDelay: Infinity });
+    } catch (err) {
+      throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return { ok: true, lines: lines() };
+}
+
+/**
+ * Parses and stores `lines` in batches; blank lines are ignored. A batch the
+ * store refuses for one event's sake (a constraint) is written again one
+ * event at a time, so that only that line is reported. Store failures
+ * (locked too long, full, read-only) end the import: what was committed stays,
+ * and running it again skips it.
+ */
+export async function importLines(writer: Writer, lines: AsyncIterable<string>, nowMs: () => number): Promise<ImportCounts> {
+  const counts: ImportCounts = { imported: 0, skipped: 0, bad: [] };
+  let batch: { line: number; event: ExportedEvent }[] = [];
+  let bytes = 0;
+  const flush = async (items: { line: number; event: ExportedEvent }[]) => {
+    if (items.length === 0) return;
+    try {
+      const stored = await importEvents(writer, items.map((i) => i.event), nowMs());
+      for (const s of stored) s ? counts.imported++ : counts.skipped++;
+    } catch (err) {
+      if (!/SQLITE_CONSTRAINT|constraint failed|violates/i.test(`${(err as { code?: string }).code} ${(err as Error).message}`)) throw err;
+      if (items.length === 1) counts.bad.push({ line: items[0]!.line, reason: `not stored: ${(err as Error).message}` });
+      else for (const item of items) await flush([item]);
+    }
+  };
+  let n = 0;
+  for await (const text of lines) {
+    n++;
+    if (text.trim() === "") continue;
+    const parsed = parseExportLine(text);
+    if (!parsed.ok) {
+      counts.bad.push({ line: n, reason: parsed.reason });
+      continue;
+    }
+    batch.push({ line: n, event: parsed.event });
+    bytes += parsed.event.request.body?.length ?? 0;
+    if (batch.length >= BATCH_EVENTS || bytes >= BATCH_BYTES) {
+      await flush(batch);
+      batch = [];
+      bytes = 0;
+    }
+  }
+  await flush(batch);
+  return counts;
+}

@@ -1,0 +1,103 @@
+/**
+ * A file a command writes (a backup, an export): created 0600 under a
+ * temporary name beside its path, fsynced, and moved to its path only when
+ * complete, so that a failed or interrupted run never leaves half a file
+ * where a whole one is expected. An existing file is replaced only with
+ * --force. Problems come back as one-line messages naming the path.
+ */
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+
+export interface OutputFile {
+  /** The final path. */
+  path: string;
+  /** Where the content goes until commit() (mode 0600). */
+  tmpPath: string;
+  /** An open descriptor on tmpPath. */
+  fd: number;
+  /** fsyncs and moves the file to its path (and fsyncs the directory); an error message, or null. */
+  commit(): string | null;
+  /** Removes the temporary file. */
+  abort(): void;
+}
+
+/** Starts writing `path`; an error message when it exists (without `force`) or cannot be written. */
+export function startOutputFile(path: string, force: boolean): { ok: true; file: OutputFile } | { ok: false; error: string } {
+  const full = resolve(path);
+  const dir = dirname(full);
+  if (existsSync(full)) {
+    if (!force) return { ok: false, error: `${full} already exists (--force replaces it)` };
+    if (!statSync(full).isFile()) return { ok: false, error: `${full} is not a regular file` };
+  }
+  if (!existsSync(dir)) return { ok: false, error: `cannot write ${full}: directory ${dir} does not exist` };
+  const tmpPath = join(dir, `.${basename(full)}.partial-${process.pid}`);
+  let fd: number;
+  try {
+    fd = openSync(tmpPath, "wx", 0o600);
+  } catch (err) {
+    return { ok: false, error: `cannot write ${full}: ${reason(err)}` };
+  }
+  let open = true;
+  const close = () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  return {
+    ok: true,
+    file: {
+      path: full,
+      tmpPath,
+      fd,
+      commit() {
+        try {
+          fsyncSync(fd);
+          close();
+          if (force) renameSync(tmpPath, full);
+          else {
+            // link() fails if the path appeared meanwhile: never replace a file without --force.
+            linkSync(tmpPath, full);
+            unlinkSync(tmpPath);
+          }
+          syncDir(dir);
+          return null;
+        } catch (err) {
+          this.abort();
+          return `cannot write ${full}: ${reason(err)}`;
+        }
+      },
+      abort() {
+        close();
+        try {
+          unlinkSync(tmpPath);
+        } catch {
+          // already gone
+        }
+      },
+    },
+  };
+}
+
+/** fsync a directory so that a file just created or renamed in it survives a power cut. */
+export function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A failed file operation in a few words. */
+export function reason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const words: Record<string, string> = {
+    EACCES: "permission denied",
+    EPERM: "permission denied",
+    EROFS: "read-only file system",
+    ENOSPC: "no space left on device",
+    ENOENT: "no such file or directory",
+    EEXIST: "the file appeared meanwhile",
+    EISDIR: "is a directory",
+  };
+  return words[e.code ?? ""] ?? e.message;
+}

@@ -1,0 +1,26 @@
+/**
+ * An online copy of an embedded store file, taken with `VACUUM INTO` on a
+ * connection of its own (another process than the relay, usually).
+ *
+ * Why VACUUM INTO and not the online backup API in steps: in WAL mode both
+ * only read the store, so neither ever takes the write lock from the relay's
+ * writer (acks wait for nothing); but a stepped backup starts over whenever
+ * another connection writes between two steps, and a serving relay writes
+ * every few milliseconds, so under ingest it may never finish (bench/backup.ts
+ * measures both). VACUUM INTO reads one snapshot from start to end: it always
+ * finishes, and the copy is that snapshot, compacted. Its cost: while it runs,
+ * the relay's checkpoints cannot move past that snapshot, so the WAL grows by
+ * what is written meanwhile and is checkpointed after (docs/OPERATIONS.md).
+ */
+import type { StoreReader } from "./index.ts";
+
+/** Writes a consistent copy of the store into `destPath`, which must be absent or an empty file. */
+export async function copyStoreInto(store: StoreReader, destPath: string): Promise<void> {
+  await store.reads.execute({ sql: "VACUUM INTO ?", args: [destPath] });
+}
+
+/** How many events a store holds. */
+export async function countEvents(store: StoreReader): Promise<number> {
+  const rs = await store.reads.execute("SELECT count(*) AS n FROM events");
+  return Number(rs.rows[0]!.n);
+}

@@ -1,0 +1,181 @@
+import { afterAll, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { exportLine, parseExportLine, type ExportedEvent } from "../../src/core/export-line.ts";
+import { makeId } from "../../src/core/ids.ts";
+import { readExportedEvents } from "../../src/store/event-transfer.ts";
+import { openStore } from "../../src/store/index.ts";
+import { runBinary, startBinary } from "../support/binary.ts";
+import { tempDir } from "../support/relay.ts";
+import { writePlointsConfig } from "../support/ploints-config.ts";
+
+const tmp = tempDir("hookrelay-export-");
+afterAll(() => tmp.remove());
+
+const run = (args: string[]) => runBinary(args, tmp.dir);
+const SECRET = "whsec_export";
+
+function config(name: string, targetPort: number): string {
+  return writePlointsConfig({ dir: tmp.dir, name, db: `${name}.db`, secret: SECRET, targetPort, extraTarget: 'retry = { schedule = ["0s", "1h"], jitter = 0 }' });
+}
+
+async function storedEvents(name: string): Promise<ExportedEvent[]> {
+  const store = await openStore({ url: `file:${join(tmp.dir, `${name}.db`)}`, busyTimeoutMs: 1000, nowMs: Date.now, checkpointEveryMs: 0, mustExist: true, inlineWriter: true });
+  try {
+    const ids = (await store.reads.execute("SELECT id FROM events ORDER BY id")).rows.map((r) => String(r.id));
+    return await readExportedEvents(store.reads, ids);
+  } finally {
+    await store.close();
+  }
+}
+
+async function until(what: () => boolean, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await Bun.sleep(50);
+  }
+}
+
+// A body that is not UTF-8: export must carry its exact bytes.
+const BINARY_BODY = new Uint8Array([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0x7b, 0x0a]);
+
+test("export then import into a fresh store keeps ids and body bytes (binary and erased events too); a second import adds nothing; pending deliveries are delivered again", async () => {
+  const received: string[] = [];
+  const target = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const body = await req.text();
+      received.push(body);
+      return new Response(body.includes("fail") ? "no" : "ok", { status: body.includes("fail") ? 500 : 200 });
+    },
+  });
+  const relay = await startBinary(["serve", "--config", config("a", target.port!)], tmp.dir);
+  const post = (body: string | Uint8Array, type = "application/json") =>
+    fetch(`${relay.publicUrl}/in/ploints`, {
+      method: "POST",
+      body: body as BodyInit,
+      headers: { "content-type": type, "x-ploints-signature": createHmac("sha256", SECRET).update(body).digest("hex"), "x-trace": "t-1" },
+    });
+  const ids: string[] = [];
+  for (const body of ['{"id":"e1","type":"points.earned"}', BINARY_BODY, '{"id":"e3","type":"fail"}', '{"id":"e4","type":"private"}']) {
+    const res = await post(body, body instanceof Uint8Array ? "application/octet-stream" : "application/json");
+    expect(res.status).toBe(200);
+    ids.push(((await res.json()) as { id: string }).id);
+  }
+  await until(() => received.length >= 4);
+  const erase = await fetch(`${relay.adminUrl}/api/events/${ids[3]}`, { method: "DELETE", headers: { origin: relay.adminUrl } });
+  expect(erase.status).toBe(200);
+  expect(await relay.stop()).toBe(0);
+
+  const exported = await run(["export", "--config", join(tmp.dir, "a.toml"), "--out", "all.ndjson"]);
+  expect(exported).toMatchObject({ code: 0 });
+  expect(exported.out).toContain("exported 4 events");
+  const file = join(tmp.dir, "all.ndjson");
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  const lines = readFileSync(file, "utf8").trimEnd().split("\n");
+  expect(lines).toHaveLength(4);
+  const parsed = lines.map((l) => parseExportLine(l));
+  const events = parsed.map((p) => (p.ok ? p.event : expect.unreachable(p.reason)));
+  expect(events.map((e) => e.id)).toEqual(ids);
+  expect(events[1]!.request.body).toEqual(BINARY_BODY);
+  expect(events[3]).toMatchObject({ request: { headers: null, body: null } });
+  expect(JSON.parse(lines[3]!)).toMatchObject({ format: "hookrelay-export/1", erased: true, request: { bodyBase64: null } });
+  expect(events[0]!.request.headers).toContainEqual(["x-trace", "t-1"]);
+  expect(events[2]!.deliveries[0]).toMatchObject({ status: "pending", attemptCount: 1, attempts: [{ statusCode: 500 }] });
+
+  // Refuses to overwrite without --force.
+  const again = await run(["export", "--config", join(tmp.dir, "a.toml"), "--out", "all.ndjson"]);
+  expect(again.code).toBe(1);
+  expect(again.err).toContain("--force");
+
+  const b = config("b", target.port!);
+  const imported = await run(["import", "--config", b, "all.ndjson"]);
+  expect(imported).toMatchObject({ code: 0 });
+  expect(imported.out).toContain("imported 4, skipped 0, bad lines 0");
+  const twice = await run(["import", "--config", b, "all.ndjson"]);
+  expect(twice.out).toContain("imported 0, skipped 4, bad lines 0");
+
+  const [inA, inB] = [await storedEvents("a"), await storedEvents("b")];
+  expect(inB.map((e) => e.id)).toEqual(inA.map((e) => e.id));
+  expect(inB.map((e) => e.request)).toEqual(inA.map((e) => e.request));
+  expect(inB.map((e) => [e.erasedAt, e.dedupeKey, e.receivedAt, e.duplicates])).toEqual(inA.map((e) => [e.erasedAt, e.dedupeKey, e.receivedAt, e.duplicates]));
+  // Finished deliveries as they were, with their attempts; the pending one due again.
+  for (const i of [0, 1, 3]) expect(inB[i]!.deliveries).toEqual(inA[i]!.deliveries);
+  expect(inB[2]!.deliveries[0]).toMatchObject({ id: inA[2]!.deliveries[0]!.id, status: "pending", attemptCount: 1, attempts: inA[2]!.deliveries[0]!.attempts });
+  expect(inB[2]!.deliveries[0]!.nextAttemptAt).toBeLessThan(inA[2]!.deliveries[0]!.nextAttemptAt);
+
+  const before = received.length;
+  const relayB = await startBinary(["serve", "--config", b], tmp.dir);
+  await until(() => received.length > before);
+  expect(received.at(-1)).toBe('{"id":"e3","type":"fail"}');
+  expect(await relayB.stop()).toBe(0);
+  target.stop(true);
+}, 60_000);
+
+test("import reports bad lines with their numbers, skips them whole, and stores the good ones", async () => {
+  const good = readFileSync(join(tmp.dir, "all.ndjson"), "utf8").trimEnd().split("\n");
+  const badBody = JSON.parse(good[1]!) as { request: { bodyBase64: string } };
+  badBody.request.bodyBase64 = "not base64!";
+  const noId = JSON.parse(good[2]!) as { id?: string };
+  delete noId.id;
+  writeFileSync(join(tmp.dir, "mixed.ndjson"), [good[0], "{ not json", JSON.stringify(badBody), "", JSON.stringify(noId), '{"format":"other/9"}'].join("\n") + "\n");
+  const c = config("c", 9);
+  const r = await run(["import", "--config", c, "mixed.ndjson"]);
+  expect(r.code).toBe(1);
+  expect(r.out).toContain("imported 1, skipped 0, bad lines 4");
+  expect(r.err).toContain("line 2: not JSON");
+  expect(r.err).toContain("line 3: request.bodyBase64: expected standard base64");
+  expect(r.err).toContain("line 5: id: expected an id");
+  expect(r.err).toContain('line 6: format: expected "hookrelay-export/1"');
+  const stored = await storedEvents("c");
+  expect(stored.map((e) => e.id)).toEqual([JSON.parse(good[0]!).id]);
+  // An archive file: gzip members appended one after another read as one stream.
+  const member = Bun.gzipSync(new TextEncoder().encode(`${good.join("\n")}\n`));
+  writeFileSync(join(tmp.dir, "events-day.ndjson.gz"), Buffer.concat([member, member]));
+  const gz = await run(["import", "--config", c, "events-day.ndjson.gz"]);
+  expect(gz.out).toBe("imported 3, skipped 5, bad lines 0\n");
+  writeFileSync(join(tmp.dir, "cut.ndjson.gz"), member.subarray(0, member.length - 20));
+  const cut = await run(["import", "--config", c, "cut.ndjson.gz"]);
+  expect(cut.code).toBe(1);
+  expect(cut.err).toContain("cut.ndjson.gz: unexpected end of file");
+  const missing = await run(["import", "--config", c, "nope.ndjson"]);
+  expect(missing.code).toBe(1);
+  expect(missing.err).toContain("nope.ndjson");
+}, 30_000);
+
+test("import stores every line of a large file, the first ones included", async () => {
+  const first = parseExportLine(readFileSync(join(tmp.dir, "all.ndjson"), "utf8").split("\n")[0]!);
+  if (!first.ok) throw new Error(first.reason);
+  const ids = Array.from({ length: 3000 }, (_, i) => makeId("evt", first.event.receivedAt + i, crypto.getRandomValues(new Uint8Array(10))));
+  writeFileSync(join(tmp.dir, "large.ndjson"), ids.map((id) => `${exportLine({ ...first.event, id, deliveries: [] })}\n`).join(""));
+  const r = await run(["import", "--config", config("d", 9), "large.ndjson"]);
+  expect(r.out).toBe("imported 3000, skipped 0, bad lines 0\n");
+  expect((await storedEvents("d")).map((e) => e.id)).toEqual(ids);
+}, 60_000);
+
+test("import into a store a relay is serving stores every event while the relay keeps acking", async () => {
+  const cfg = config("e", 9);
+  const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+  const statuses: number[] = [];
+  let importing = true;
+  const ingest = (async () => {
+    for (let i = 0; importing; i++) {
+      const body = `{"id":"live-${i}","type":"points.earned"}`;
+      const res = await fetch(`${relay.publicUrl}/in/ploints`, { method: "POST", body, headers: { "x-ploints-signature": createHmac("sha256", SECRET).update(body).digest("hex") } });
+      statuses.push(res.status);
+    }
+  })();
+  const r = await run(["import", "--config", cfg, "large.ndjson"]);
+  importing = false;
+  await ingest;
+  expect(r.out).toBe("imported 3000, skipped 0, bad lines 0\n");
+  expect(statuses.length).toBeGreaterThan(0);
+  expect(statuses.every((s) => s === 200)).toBe(true);
+  const listed = await fetch(`${relay.adminUrl}/api/events?limit=1&source=ploints`);
+  expect(listed.status).toBe(200);
+  expect(await relay.stop()).toBe(0);
+  expect(await storedEvents("e")).toHaveLength(3000 + statuses.length);
+}, 60_000);
