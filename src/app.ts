@@ -15,7 +15,10 @@ import { listenController } from "./http/listen-controller.ts";
 import { metricsController } from "./http/metrics-controller.ts";
 import { requireHost } from "./http/require-host.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
+import { routeStoredEvent } from "./ingest/request-view.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
+import { bulkStep } from "./jobs/bulk-actions.ts";
+import { createJobRunner, type JobPacing, type JobRunner } from "./jobs/runner.ts";
 import { RejectionLog } from "./ingest/rejection-log.ts";
 import { compileRoutes } from "./core/routing.ts";
 import { compileSources, type CompiledSource } from "./ingest/sources.ts";
@@ -49,6 +52,8 @@ export interface AppOptions {
   delivery?: DeliveryEngine;
   /** Pass one when the delivery engine was built first (its onAttempt feeds it); else one is made. */
   metrics?: RelayMetrics;
+  /** Pacing of the bulk-job runner (tests); production uses its defaults. */
+  jobPacing?: JobPacing;
 }
 
 export interface App {
@@ -62,6 +67,8 @@ export interface App {
   listen: ListenHub;
   /** Aggregated "rejected" log lines; flush it once the public app has stopped. */
   rejectionLog: RejectionLog;
+  /** Runs bulk actions (jobs/): start it with the delivery engine, stop it before the store closes. */
+  jobs: JobRunner;
 }
 
 /** What /readyz says when the store cannot take writes. */
@@ -126,6 +133,17 @@ export function createApp(opts: AppOptions): App {
     )
     // Each listener counts failed tokens on its own: a public-port guesser does not shut admins out.
     .use(listenController({ hub: listen, limiter: new FailedAuthLimiter(nowMs), log }));
+  const knownTargets = new Set(config.targets.map((t) => t.name));
+  const jobs = createJobRunner({
+    ...opts.jobPacing,
+    db: store,
+    nowMs,
+    log,
+    step: (job, limit, now) =>
+      bulkStep({ db: store, knownTargets, routeEvent: (id) => routeStoredEvent(store.reads, sources, id, config.server.maxBodyBytes) }, job, limit, now),
+    // New deliveries are due now: the engine sends them at each target's concurrency and rate.
+    onBatch: () => delivery?.wake(),
+  });
   const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs) });
   const adminApp = new Elysia()
     .onRequest(requireHost(log, "admin", ["/healthz", "/readyz"]))
@@ -137,6 +155,6 @@ export function createApp(opts: AppOptions): App {
       return { ok: false, store: UNWRITABLE[reason] };
     })
     .use(metricsController({ metrics, auth: adminAuth }))
-    .use(adminController({ config, store, sources, routes, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));
-  return { config, sources, publicApp, adminApp, delivery, metrics, listen, rejectionLog };
+    .use(adminController({ config, store, sources, routes, nowMs, engine: delivery, jobs, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth }));
+  return { config, sources, publicApp, adminApp, delivery, metrics, listen, rejectionLog, jobs };
 }

@@ -51,6 +51,7 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
     return { ok: false, error: listenProblem(adminListen, err) };
   }
   app.delivery?.start();
+  app.jobs.start();
   const retention = startRetentionRunner({
     // Deletes go through the writer in small batches: purging never waits on our own writer.
     db: store,
@@ -84,6 +85,8 @@ export async function startRelay(opts: { config: Config; store: Store; log: Logg
       await app.publicApp.stop();
       // No request can be rejected any more: write the last second's counts.
       app.rejectionLog.flush();
+      // At a batch boundary, the job's lease given back: the next start resumes it.
+      await app.jobs.stop();
       await retention.stop();
       await store.writer.flushed();
       await app.delivery?.stop();

@@ -21,6 +21,8 @@ export interface AdminOptions {
   routes: RouteTable;
   nowMs: () => number;
   engine?: EngineHooks | null;
+  /** The bulk-job runner, woken when a job is created. */
+  jobs?: { wake(): void } | null;
   /** The public listener's bound port once listening, for endpoint URLs. */
   publicPort?: () => number | null;
   /** Sessions and failed-token counts, shared with /metrics. */
@@ -30,7 +32,7 @@ export interface AdminOptions {
 /** The admin API and UI as one Elysia plugin. */
 export function adminController(o: AdminOptions) {
   const auth = o.auth;
-  const actions = createAdminActions({ store: o.store, config: o.config, sources: o.sources, nowMs: o.nowMs, engine: o.engine });
+  const actions = createAdminActions({ store: o.store, config: o.config, sources: o.sources, nowMs: o.nowMs, engine: o.engine, jobs: o.jobs });
   const opts = { store: o.store, config: o.config, routes: o.routes, actions, auth, nowMs: o.nowMs, publicPort: o.publicPort ?? (() => null) };
   return new Elysia().use(adminApiController(opts)).use(uiController(opts));
 }

@@ -46,6 +46,22 @@ const RejectionsQuery = v.object({
 
 const RedeliverBody = v.object({ target: v.optional(Name) });
 
+// The events list's filters as a JSON object; times may also be ms numbers. Unknown keys are
+// refused: a misspelt filter key would otherwise widen a bulk action to every event.
+const TimeValue = v.union([TimeParam, v.pipe(v.number(), v.integer(), v.minValue(0), v.transform(String))]);
+const BulkFilter = v.strictObject({
+  source: v.optional(v.string()),
+  target: v.optional(v.string()),
+  status: v.optional(v.string()),
+  type: v.optional(v.string()),
+  text: v.optional(v.string()),
+  since: v.optional(TimeValue),
+  until: v.optional(TimeValue),
+});
+const BulkBody = v.strictObject({ filter: v.optional(BulkFilter), target: v.optional(Name), dryRun: v.optional(v.boolean()) });
+const JobId = v.pipe(v.string(), v.regex(/^job_[0-9A-Z]{26}$/));
+const DeliveryId = v.pipe(v.string(), v.regex(/^dlv_[0-9A-Z]{26}$/));
+
 /** Parses `input` or throws HttpError(400) naming the first problem. */
 export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
   const r = v.safeParse(schema, input);
@@ -114,6 +130,42 @@ export function parseRedeliverBody(text: string): { target?: string } {
     throw new HttpError(400, "invalid_request", "body must be JSON");
   }
   return parseInput(RedeliverBody, json);
+}
+
+/** The body of POST /api/events/redeliver and /api/deliveries/cancel: the events list's filter, a target, dryRun. */
+export function parseBulkBody(text: string, nowMs: number): { filter: Omit<EventFilter, "cursor" | "limit">; target?: string; dryRun: boolean } {
+  const body = parseInput(BulkBody, jsonOf(text.trim() === "" ? "{}" : text));
+  const { text: q, ...rest } = body.filter ?? {};
+  // The list's own parser, so that a filter means here what it means on the events page ("text" is its q).
+  let filter: EventFilter;
+  try {
+    filter = parseEventFilter({ ...rest, q }, nowMs);
+  } catch (err) {
+    if (err instanceof HttpError) throw new HttpError(400, err.code, `filter.${err.message.replace(/^q:/, "text:")}`);
+    throw err;
+  }
+  const { cursor: _cursor, limit: _limit, ...f } = filter;
+  return { filter: f, target: body.target, dryRun: body.dryRun ?? false };
+}
+
+/** A job id from a path, or HttpError(404). */
+export function parseJobId(id: string): string {
+  if (!v.is(JobId, id)) throw new HttpError(404, "not_found", "no such job");
+  return id;
+}
+
+/** A delivery id from a path, or HttpError(404). */
+export function parseDeliveryId(id: string): string {
+  if (!v.is(DeliveryId, id)) throw new HttpError(404, "not_found", "no such delivery");
+  return id;
+}
+
+function jsonOf(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_request", "body must be JSON");
+  }
 }
 
 /** The body of POST /api/routes/test: an event and a route checked as config checks a `[[routes]]` table. */

@@ -8,6 +8,7 @@ import type { Config, TargetConfig } from "../config/types.ts";
 import { maskHeaders, redactedValue } from "../core/header-mask.ts";
 import type { EventDetail, EventSummary, RejectionRow } from "../store/admin-queries.ts";
 import type { SourceStats, TargetStats } from "../store/admin-stats.ts";
+import type { Job } from "../store/jobs.ts";
 
 /** ISO 8601 for a stored ms time (null stays null). */
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -207,3 +208,22 @@ export function sourceJson(config: Config, s: SourceStats, baseUrl: string) {
 }
 /** A source as the API returns it. */
 export type SourceJson = ReturnType<typeof sourceJson>;
+
+/** One bulk job: its progress (events worked through of those matched) and what it changed. */
+export function jobJson(j: Job) {
+  return {
+    id: j.id,
+    kind: j.kind,
+    status: j.status,
+    total: j.total,
+    done: j.done,
+    /** Deliveries created (redeliver) or cancelled (cancel) so far. */
+    affected: j.affected,
+    target: j.params.target ?? null,
+    error: j.error,
+    createdAt: iso(j.createdAt)!,
+    finishedAt: iso(j.finishedAt),
+  };
+}
+/** A job as the API returns it. */
+export type JobJson = ReturnType<typeof jobJson>;

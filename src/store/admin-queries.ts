@@ -14,7 +14,7 @@ import type { StoreConnection } from "./client.ts";
 type Client = StoreConnection["client"];
 
 /** Every delivery status, in lifecycle order. */
-export const DELIVERY_STATUSES = ["pending", "delivering", "delivered", "failed", "paused"] as const;
+export const DELIVERY_STATUSES = ["pending", "delivering", "delivered", "failed", "paused", "cancelled"] as const;
 /** One delivery status. */
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 /** An event's overall status: the most actionable of its current deliveries; "unrouted" without any (no route took it). */
@@ -90,17 +90,14 @@ export function eventIdFloor(ms: number): string {
 }
 
 // failed first: the list should surface what needs a human.
-const PRIORITY: DeliveryStatus[] = ["failed", "paused", "delivering", "pending", "delivered"];
+// A cancelled delivery says more than a delivered one beside it: an operator stopped it.
+const PRIORITY: DeliveryStatus[] = ["failed", "paused", "delivering", "pending", "cancelled", "delivered"];
 
 /** Overall status from an event's deliveries: only the latest one per target counts (a redelivery supersedes). */
-export function eventStatusOf(deliveries: { id: string; target: string; status: string }[]): EventStatus {
-  const latest = new Map<string, { id: string; status: string }>();
-  for (const d of deliveries) {
-    const cur = latest.get(d.target);
-    if (!cur || d.id > cur.id) latest.set(d.target, d);
-  }
+export function eventStatusOf(deliveries: DeliveryBrief[]): EventStatus {
+  const latest = latestByTarget(deliveries);
   if (latest.size === 0) return "unrouted";
-  const present = new Set([...latest.values()].map((d) => d.status));
+  const present = new Set(latest.values());
   return PRIORITY.find((p) => present.has(p)) ?? "unrouted";
 }
 
@@ -136,6 +133,65 @@ export async function listEvents(client: Client, f: EventFilter, tuning: SearchT
 // Walks one index in id order and stops at the page size: a delivery index
 // (d.event_id) with a target/status filter, else an events index.
 async function listIndexed(client: Client, f: EventFilter): Promise<Page> {
+  const w = filterWhere(f);
+  const args = [...w.args];
+  const cond = w.where.length > 0 ? `WHERE ${w.where.join(" AND ")}` : "";
+  const sql = w.byDelivery
+    ? `SELECT ${SUMMARY_COLS} FROM deliveries d ${w.hint}JOIN events e ON e.id = d.event_id ${cond} GROUP BY d.event_id ORDER BY d.event_id DESC LIMIT ?`
+    : `SELECT ${SUMMARY_COLS} FROM events e ${w.hint}${cond} ORDER BY e.id DESC LIMIT ?`;
+  args.push(f.limit + 1);
+  const rs = await client.execute({ sql, args });
+  const events = await withStatuses(client, rs.rows.slice(0, f.limit));
+  return { events, nextCursor: rs.rows.length > f.limit ? (events.at(-1)?.id ?? null) : null };
+}
+
+/**
+ * How many events match `f` (its cursor and limit ignored): the conditions of
+ * the list's own walk, counted. Drives the bulk actions' dry runs and the
+ * events page's "N matching".
+ */
+export async function countEvents(client: Client, f: Omit<EventFilter, "cursor" | "limit">): Promise<number> {
+  if (f.status === "unrouted" && f.target !== undefined) return 0;
+  if (f.status === "delivered") return countDelivered(client, { ...f, status: undefined });
+  const w = filterWhere(f);
+  const rs = await client.execute({ sql: `SELECT count(*) AS n FROM (${matchingIds(w)})`, args: w.args });
+  return Number(rs.rows[0]!.n);
+}
+
+// The ids (deliveries: event ids, one per event) the walk of `w` visits, unordered.
+function matchingIds(w: ReturnType<typeof filterWhere>): string {
+  const cond = w.where.length > 0 ? `WHERE ${w.where.join(" AND ")}` : "";
+  // With only delivery conditions the events table is not read at all.
+  const join = w.where.some((c) => /\be\./.test(c)) ? "JOIN events e ON e.id = d.event_id " : "";
+  return w.byDelivery ? `SELECT d.event_id FROM deliveries d ${w.hint}${join}${cond} GROUP BY d.event_id` : `SELECT e.id FROM events e ${w.hint}${cond}`;
+}
+
+// Delivered is the one status no partial index holds (nearly every delivery ends there), and
+// walking all of them costs seconds at 1 M. Counted the other way round instead: the routed
+// events (to the target, if one is named) less those whose current deliveries (to it) are all
+// in a status the partial indexes hold — few, in any store that delivers.
+async function countDelivered(client: Client, f: Omit<EventFilter, "cursor" | "limit">): Promise<number> {
+  const routed = f.target !== undefined ? await countEvents(client, f) : (await countEvents(client, f)) - (await countEvents(client, { ...f, status: "unrouted" }));
+  const open = filterWhere({ ...f, status: "pending" }, ATTENTION);
+  const flying = filterWhere({ ...f, status: "delivering" });
+  // An event counts as delivered when any current delivery (to the target) is.
+  const delivered = `EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = u.event_id ${f.target !== undefined ? "AND x.target = ?" : ""}
+    AND x.status = 'delivered' AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = x.event_id AND n.target = x.target AND n.id > x.id))`;
+  const rs = await client.execute({
+    sql: `SELECT count(*) AS n FROM (${matchingIds(open)} UNION ${matchingIds(flying)}) u WHERE NOT ${delivered}`,
+    args: [...open.args, ...flying.args, ...(f.target !== undefined ? [f.target] : [])],
+  });
+  return routed - Number(rs.rows[0]!.n);
+}
+
+// Spelt as the deliveries_attention index's own condition, so that SQLite walks that index.
+const ATTENTION = "(d.status = 'pending' OR d.status = 'failed' OR d.status = 'paused' OR d.status = 'cancelled')";
+
+/**
+ * The WHERE of the list's indexed walk: over deliveries d (joined to events e) or over events e.
+ * `statusTerm` replaces the status literal (countDelivered's several statuses at once).
+ */
+function filterWhere(f: Omit<EventFilter, "limit">, statusTerm?: string): { where: string[]; args: InValue[]; byDelivery: boolean; hint: string } {
   const where: string[] = [];
   const args: InValue[] = [];
   const byDelivery = (f.status !== undefined && f.status !== "unrouted") || f.target !== undefined;
@@ -152,15 +208,9 @@ async function listIndexed(client: Client, f: EventFilter): Promise<Page> {
   }
   if (f.target !== undefined) where.push("d.target = ?"), args.push(f.target);
   if (f.status === "unrouted") where.push(UNROUTED);
-  else if (f.status !== undefined) where.push(statusIs(f.status), CURRENT);
-  const cond = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
-  const sql = byDelivery
-    ? `SELECT ${SUMMARY_COLS} FROM deliveries d ${f.status === "delivering" ? DELIVERING_INDEX : ""}JOIN events e ON e.id = d.event_id ${cond} GROUP BY d.event_id ORDER BY d.event_id DESC LIMIT ?`
-    : `SELECT ${SUMMARY_COLS} FROM events e ${f.status === "unrouted" ? UNROUTED_INDEX : ""}${cond} ORDER BY e.id DESC LIMIT ?`;
-  args.push(f.limit + 1);
-  const rs = await client.execute({ sql, args });
-  const events = await withStatuses(client, rs.rows.slice(0, f.limit));
-  return { events, nextCursor: rs.rows.length > f.limit ? (events.at(-1)?.id ?? null) : null };
+  else if (f.status !== undefined) where.push(statusTerm ?? statusIs(f.status), CURRENT);
+  const hint = f.status === "delivering" ? DELIVERING_INDEX : f.status === "unrouted" ? UNROUTED_INDEX : "";
+  return { where, args, byDelivery, hint };
 }
 
 // Deliveries in flight are few: collect them from the open-deliveries index and sort, rather
@@ -235,20 +285,41 @@ function summaryOf(r: Row): Omit<EventSummary, "status"> {
 }
 
 async function statusesOf(client: Client, ids: string[]): Promise<Map<string, EventStatus>> {
-  const out = new Map<string, EventStatus>();
-  if (ids.length === 0) return out;
+  const byEvent = await deliveriesOf(client, ids);
+  return new Map(ids.map((id) => [id, eventStatusOf(byEvent.get(id) ?? [])]));
+}
+
+/** A delivery as a list of events needs it: which target, which status. */
+export interface DeliveryBrief {
+  id: string;
+  target: string;
+  status: DeliveryStatus;
+}
+
+/** The deliveries of each of `ids` (events without any are absent), in one query. */
+export async function deliveriesOf(client: Client, ids: string[]): Promise<Map<string, DeliveryBrief[]>> {
+  const byEvent = new Map<string, DeliveryBrief[]>();
+  if (ids.length === 0) return byEvent;
   const rs = await client.execute({
     sql: `SELECT id, event_id, target, status FROM deliveries WHERE event_id IN (${ids.map(() => "?").join(",")})`,
     args: ids,
   });
-  const byEvent = new Map<string, { id: string; target: string; status: string }[]>();
   for (const r of rs.rows) {
     const list = byEvent.get(String(r.event_id)) ?? [];
-    list.push({ id: String(r.id), target: String(r.target), status: String(r.status) });
+    list.push({ id: String(r.id), target: String(r.target), status: String(r.status) as DeliveryStatus });
     byEvent.set(String(r.event_id), list);
   }
-  for (const id of ids) out.set(id, eventStatusOf(byEvent.get(id) ?? []));
-  return out;
+  return byEvent;
+}
+
+/** Each target's latest delivery status among `deliveries` (a redelivery supersedes older ones). */
+export function latestByTarget(deliveries: DeliveryBrief[]): Map<string, DeliveryStatus> {
+  const latest = new Map<string, DeliveryBrief>();
+  for (const d of deliveries) {
+    const cur = latest.get(d.target);
+    if (!cur || d.id > cur.id) latest.set(d.target, d);
+  }
+  return new Map([...latest].map(([t, d]) => [t, d.status]));
 }
 
 /** An event's list fields without its status (cheap: one primary-key lookup); null when unknown. */
