@@ -220,6 +220,16 @@ export function jobJson(j: Job) {
     /** Deliveries created (redeliver) or cancelled (cancel) so far. */
     affected: j.affected,
     target: j.params.target ?? null,
+    /** The events filter it acts on, as POSTed ("until" bounded by when it was created). */
+    filter: {
+      source: j.params.filter.source ?? null,
+      target: j.params.filter.target ?? null,
+      status: j.params.filter.status ?? null,
+      type: j.params.filter.type ?? null,
+      text: j.params.filter.q ?? null,
+      since: iso(j.params.filter.sinceMs ?? null),
+      until: iso(j.params.filter.untilMs ?? null),
+    },
     error: j.error,
     createdAt: iso(j.createdAt)!,
     finishedAt: iso(j.finishedAt),

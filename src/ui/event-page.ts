@@ -19,6 +19,7 @@ function deliveries(ev: EventDetailJson): SafeHtml {
     ${d.nextAttemptAt ? html`<span class="muted">· next ${time(d.nextAttemptAt)}</span>` : null}
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
+  ${RETRYABLE.has(d.status) ? retryForm(ev.id, d) : null}
   ${
     d.attempts.length === 0
       ? html`<p class="muted">No attempt yet.</p>`
@@ -36,6 +37,17 @@ function deliveries(ev: EventDetailJson): SafeHtml {
   }
 </article>`,
   )}`;
+}
+
+// Waiting or finished without success: the same delivery may go again now (attempt number n + 1).
+const RETRYABLE = new Set(["pending", "failed", "cancelled", "paused"]);
+
+function retryForm(eventId: string, d: EventDetailJson["deliveries"][number]): SafeHtml {
+  return html`<form method="post" action="/deliveries/${d.id}/retry" class="inline retry">
+    <input type="hidden" name="event" value="${eventId}">
+    <button type="submit" class="secondary">Retry now</button>
+    <span class="muted">attempt ${d.attemptCount + 1}, same delivery</span>
+  </form>`;
 }
 
 /** Each configured route's verdict on this event, as GET /api/events/<id>/routing gives it. */

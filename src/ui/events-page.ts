@@ -12,6 +12,8 @@ export interface EventsPageData {
   targets: string[];
   events: EventJson[];
   nextCursor: string | null;
+  /** How many events the filter matches (null: not counted, the filter was invalid). */
+  matched: number | null;
 }
 
 const select = (name: string, label: string, current: string | undefined, options: string[]) => html`
@@ -42,6 +44,7 @@ export function eventsPage(d: EventsPageData): SafeHtml {
   ${text("until", "Until", q.until, "ISO time or 30m")}
   <div class="filter-actions"><button type="submit">Filter</button>${filtered ? html`<a href="/">Clear</a>` : null}</div>
 </form>
+${matchLine(d.matched, filters)}
 ${
   d.events.length === 0
     ? html`<p class="empty">No events${filtered ? " match these filters" : " stored yet"}.</p>`
@@ -69,4 +72,15 @@ ${
   ${q.cursor ? html`<a href="/${queryString(filters)}">← Newest</a>` : html`<span></span>`}
   ${d.nextCursor ? html`<a href="/${queryString({ ...filters, cursor: d.nextCursor })}" rel="next">Older →</a>` : null}
 </nav>`;
+}
+
+// How many events match, and the bulk actions over exactly those (each asks to confirm first).
+function matchLine(matched: number | null, filters: Record<string, string | undefined>): SafeHtml | null {
+  if (matched === null) return null;
+  const qs = queryString(filters);
+  return html`<div class="actions match-count">
+  <span id="matched">${matched} matching event${matched === 1 ? "" : "s"}</span>
+  ${matched > 0 ? html`<a class="button secondary" href="/bulk/redeliver${qs}">Redeliver ${matched} matching…</a>
+  <a class="button secondary" href="/bulk/cancel${qs}">Cancel pending…</a>` : null}
+</div>`;
 }
