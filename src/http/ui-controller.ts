@@ -7,7 +7,7 @@
  */
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { countEvents, getEvent, getRejection, listEvents, listRejections } from "../store/admin-queries.ts";
+import { countEvents, countEventsUpTo, getEvent, getRejection, listEvents, listRejections } from "../store/admin-queries.ts";
 import { getJob } from "../store/jobs.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
@@ -38,6 +38,8 @@ const redirect = (location: string, headers: Record<string, string> = {}) =>
 const safeNext = (next: unknown) => (typeof next === "string" && /^\/(?![/\\])[^\s]*$/.test(next) ? next : "/");
 const ONE_QUERY = (q: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(q).map(([k, val]) => [k, Array.isArray(val) ? String(val[0]) : val === undefined ? undefined : String(val)]));
+// The events page counts its matches on every render: up to this many, then "more than".
+const PAGE_COUNT_CAP = 10_000;
 const FormEvent = v.object({ event: v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, "must be an event id")) });
 const FormBulkTarget = v.object({ bulkTarget: v.optional(v.pipe(v.string(), v.regex(/^([a-z0-9_][a-z0-9_-]{0,99})?$/))) });
 const bulkKind = (kind: string): "redeliver" | "cancel" => {
@@ -130,12 +132,12 @@ export function uiController(opts: AdminControllerOptions) {
       try {
         const filter = parseEventFilter(raw, nowMs());
         const r = await listEvents(client, filter);
-        data = { events: r.events.map(eventJson), nextCursor: r.nextCursor, matched: await countEvents(client, filter) };
+        data = { events: r.events.map(eventJson), nextCursor: r.nextCursor, matched: await countEventsUpTo(client, filter, PAGE_COUNT_CAP) };
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         error = err.message;
       }
-      return render("Events", "events", eventsPage({ query: raw, ...lists, ...data }), error ? 400 : 200, { error, flash: flashOf(raw) });
+      return render("Events", "events", eventsPage({ query: raw, ...lists, ...data, countCap: PAGE_COUNT_CAP }), error ? 400 : 200, { error, flash: flashOf(raw) });
     })
     .get("/events/:id", async ({ params, query }) => {
       const ev = await getEvent(client, parseEventId(params.id));

@@ -153,8 +153,20 @@ async function listIndexed(client: Client, f: EventFilter): Promise<Page> {
 export async function countEvents(client: Client, f: Omit<EventFilter, "cursor" | "limit">): Promise<number> {
   if (f.status === "unrouted" && f.target !== undefined) return 0;
   if (f.status === "delivered") return countDelivered(client, { ...f, status: undefined });
-  const w = filterWhere(f);
+  const w = filterWhere(f, { keyOr: true });
   const rs = await client.execute({ sql: `SELECT count(*) AS n FROM (${matchingIds(w)})`, args: w.args });
+  return Number(rs.rows[0]!.n);
+}
+
+/**
+ * countEvents, but stops counting past `atMost`: returns at most atMost + 1
+ * (read "more than atMost"). Cheap whatever the filter, for a page that shows
+ * the count on every render; the exact count waits for the confirmation step.
+ */
+export async function countEventsUpTo(client: Client, f: Omit<EventFilter, "cursor" | "limit">, atMost: number): Promise<number> {
+  if (f.status === "unrouted" && f.target !== undefined) return 0;
+  const w = filterWhere(f, { keyOr: true });
+  const rs = await client.execute({ sql: `SELECT count(*) AS n FROM (${matchingIds(w)} LIMIT ${Math.floor(atMost) + 1})`, args: w.args });
   return Number(rs.rows[0]!.n);
 }
 
@@ -172,8 +184,8 @@ function matchingIds(w: ReturnType<typeof filterWhere>): string {
 // in a status the partial indexes hold — few, in any store that delivers.
 async function countDelivered(client: Client, f: Omit<EventFilter, "cursor" | "limit">): Promise<number> {
   const routed = f.target !== undefined ? await countEvents(client, f) : (await countEvents(client, f)) - (await countEvents(client, { ...f, status: "unrouted" }));
-  const open = filterWhere({ ...f, status: "pending" }, ATTENTION);
-  const flying = filterWhere({ ...f, status: "delivering" });
+  const open = filterWhere({ ...f, status: "pending" }, { keyOr: true, statusTerm: ATTENTION });
+  const flying = filterWhere({ ...f, status: "delivering" }, { keyOr: true });
   // An event counts as delivered when any current delivery (to the target) is.
   const delivered = `EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = u.event_id ${f.target !== undefined ? "AND x.target = ?" : ""}
     AND x.status = 'delivered' AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = x.event_id AND n.target = x.target AND n.id > x.id))`;
@@ -189,9 +201,13 @@ const ATTENTION = "(d.status = 'pending' OR d.status = 'failed' OR d.status = 'p
 
 /**
  * The WHERE of the list's indexed walk: over deliveries d (joined to events e) or over events e.
- * `statusTerm` replaces the status literal (countDelivered's several statuses at once).
+ * `statusTerm` replaces the status literal (countDelivered's several statuses at once); `keyOr`
+ * tests the text search on each row (a count: nothing to sort) instead of collecting its matches.
  */
-function filterWhere(f: Omit<EventFilter, "limit">, statusTerm?: string): { where: string[]; args: InValue[]; byDelivery: boolean; hint: string } {
+function filterWhere(
+  f: Omit<EventFilter, "limit">,
+  opts: { statusTerm?: string; keyOr?: boolean } = {},
+): { where: string[]; args: InValue[]; byDelivery: boolean; hint: string } {
   const where: string[] = [];
   const args: InValue[] = [];
   const byDelivery = (f.status !== undefined && f.status !== "unrouted") || f.target !== undefined;
@@ -201,14 +217,15 @@ function filterWhere(f: Omit<EventFilter, "limit">, statusTerm?: string): { wher
   if (f.untilMs !== undefined) where.push(`${idCol} < ?`), args.push(eventIdFloor(f.untilMs));
   if (f.source !== undefined) where.push("e.source = ?"), args.push(f.source);
   if (f.type !== undefined) where.push("e.event_type = ?"), args.push(f.type);
-  if (f.q !== undefined) {
+  if (f.q !== undefined && opts.keyOr) where.push("(e.id = ? OR (e.dedupe_key >= ? AND e.dedupe_key < ?))"), args.push(f.q, ...keyRange(f.q));
+  else if (f.q !== undefined) {
     // Few matches (checked by the caller): collect them from the id and dedupe-key indexes, then sort.
     where.push("e.id IN (SELECT id FROM events WHERE id = ? UNION ALL SELECT id FROM events WHERE dedupe_key >= ? AND dedupe_key < ?)");
     args.push(f.q, ...keyRange(f.q));
   }
   if (f.target !== undefined) where.push("d.target = ?"), args.push(f.target);
   if (f.status === "unrouted") where.push(UNROUTED);
-  else if (f.status !== undefined) where.push(statusTerm ?? statusIs(f.status), CURRENT);
+  else if (f.status !== undefined) where.push(opts.statusTerm ?? statusIs(f.status), CURRENT);
   const hint = f.status === "delivering" ? DELIVERING_INDEX : f.status === "unrouted" ? UNROUTED_INDEX : "";
   return { where, args, byDelivery, hint };
 }
