@@ -123,13 +123,7 @@ export function parseRejectionId(id: string): string {
 /** The optional `{"target"}` of a redeliver request (empty body allowed). */
 export function parseRedeliverBody(text: string): { target?: string } {
   if (text.trim() === "") return {};
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "invalid_request", "body must be JSON");
-  }
-  return parseInput(RedeliverBody, json);
+  return parseInput(RedeliverBody, jsonOf(text));
 }
 
 /** The body of POST /api/events/redeliver and /api/deliveries/cancel: the events list's filter, a target, dryRun. */
@@ -160,6 +154,7 @@ export function parseDeliveryId(id: string): string {
   return id;
 }
 
+/** The JSON of a request body, or HttpError(400). */
 function jsonOf(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -170,12 +165,7 @@ function jsonOf(text: string): unknown {
 
 /** The body of POST /api/routes/test: an event and a route checked as config checks a `[[routes]]` table. */
 export function parseRouteTestBody(text: string, known: { sources: ReadonlySet<string>; targets: ReadonlySet<string> }): { eventId: string; route: RouteConfig } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "invalid_request", "body must be JSON");
-  }
+  const json = jsonOf(text);
   const problems: string[] = [];
   const problem = (path: Path, message: string) => problems.push(`${formatPath(path)}: ${message}`);
   const body = isObject(json) ? json : {};
