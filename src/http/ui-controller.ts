@@ -39,7 +39,7 @@ const safeNext = (next: unknown) => (typeof next === "string" && /^\/(?![/\\])[^
 const ONE_QUERY = (q: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(q).map(([k, val]) => [k, Array.isArray(val) ? String(val[0]) : val === undefined ? undefined : String(val)]));
 // The events page counts its matches on every render: up to this many, then "more than".
-const PAGE_COUNT_CAP = 10_000;
+const PAGE_COUNT_CAP = 1000;
 const FormEvent = v.object({ event: v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, "must be an event id")) });
 const FormBulkTarget = v.object({ bulkTarget: v.optional(v.pipe(v.string(), v.regex(/^([a-z0-9_][a-z0-9_-]{0,99})?$/))) });
 const bulkKind = (kind: string): "redeliver" | "cancel" => {
