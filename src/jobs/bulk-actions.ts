@@ -44,7 +44,9 @@ export type BulkAnswer = { matched: number; job?: Job };
 export async function startBulkAction(db: Doors, req: BulkRequest, nowMs: number): Promise<BulkAnswer> {
   const untilMs = Math.min(req.filter.untilMs ?? Number.POSITIVE_INFINITY, nowMs + 1);
   const params: JobParams = { filter: { ...req.filter, untilMs }, ...(req.target !== undefined && { target: req.target }) };
-  const matched = await countEvents(db.reads, params.filter);
+  // Counted as asked: the bound changes nothing yet, and an id bound would steer SQLite off the
+  // text search's index (1.4 s instead of 0.1 s for a prefix of half the keys at 1 M).
+  const matched = await countEvents(db.reads, req.filter);
   if (req.dryRun) return { matched };
   return { matched, job: await createJob(db.writer, { kind: req.kind, params, total: matched, nowMs }) };
 }

@@ -180,12 +180,15 @@ function matchingIds(w: ReturnType<typeof filterWhere>): string {
 
 // Delivered is the one status no partial index holds (nearly every delivery ends there), and
 // walking all of them costs seconds at 1 M. Counted the other way round instead: the routed
-// events (to the target, if one is named) less those whose current deliveries (to it) are all
-// in a status the partial indexes hold — few, in any store that delivers.
+// events (to the target, if one is named) less those without a current delivered delivery (to
+// it) — all found among the events with a delivery in a status the partial indexes hold: few,
+// in any store that delivers.
 async function countDelivered(client: Client, f: Omit<EventFilter, "cursor" | "limit">): Promise<number> {
   const routed = f.target !== undefined ? await countEvents(client, f) : (await countEvents(client, f)) - (await countEvents(client, { ...f, status: "unrouted" }));
-  const open = filterWhere({ ...f, status: "pending" }, { keyOr: true, statusTerm: ATTENTION });
-  const flying = filterWhere({ ...f, status: "delivering" }, { keyOr: true });
+  // Any delivery (to the target) in those statuses, superseded or not: one whose current delivery
+  // is delivered is taken out by the test below all the same, and the walk stays in the index.
+  const open = filterWhere({ ...f, status: "pending" }, { keyOr: true, statusTerm: ATTENTION, anyDelivery: true });
+  const flying = filterWhere({ ...f, status: "delivering" }, { keyOr: true, anyDelivery: true });
   // An event counts as delivered when any current delivery (to the target) is.
   const delivered = `EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = u.event_id ${f.target !== undefined ? "AND x.target = ?" : ""}
     AND x.status = 'delivered' AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = x.event_id AND n.target = x.target AND n.id > x.id))`;
@@ -201,12 +204,13 @@ const ATTENTION = "(d.status = 'pending' OR d.status = 'failed' OR d.status = 'p
 
 /**
  * The WHERE of the list's indexed walk: over deliveries d (joined to events e) or over events e.
- * `statusTerm` replaces the status literal (countDelivered's several statuses at once); `keyOr`
- * tests the text search on each row (a count: nothing to sort) instead of collecting its matches.
+ * `statusTerm` replaces the status literal (countDelivered's several statuses at once), and
+ * `anyDelivery` drops "current" from it; `keyOr` tests the text search on each row (a count:
+ * nothing to sort) instead of collecting its matches.
  */
 function filterWhere(
   f: Omit<EventFilter, "limit">,
-  opts: { statusTerm?: string; keyOr?: boolean } = {},
+  opts: { statusTerm?: string; keyOr?: boolean; anyDelivery?: boolean } = {},
 ): { where: string[]; args: InValue[]; byDelivery: boolean; hint: string } {
   const where: string[] = [];
   const args: InValue[] = [];
@@ -225,7 +229,7 @@ function filterWhere(
   }
   if (f.target !== undefined) where.push("d.target = ?"), args.push(f.target);
   if (f.status === "unrouted") where.push(UNROUTED);
-  else if (f.status !== undefined) where.push(opts.statusTerm ?? statusIs(f.status), CURRENT);
+  else if (f.status !== undefined) where.push(opts.statusTerm ?? statusIs(f.status), ...(opts.anyDelivery ? [] : [CURRENT]));
   const hint = f.status === "delivering" ? DELIVERING_INDEX : f.status === "unrouted" ? UNROUTED_INDEX : "";
   return { where, args, byDelivery, hint };
 }
