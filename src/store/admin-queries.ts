@@ -188,6 +188,8 @@ async function countDelivered(client: Client, f: Omit<EventFilter, "cursor" | "l
   // Any delivery (to the target) in those statuses, superseded or not: one whose current delivery
   // is delivered is taken out by the test below all the same, and the walk stays in the index.
   const open = filterWhere({ ...f, status: "pending" }, { keyOr: true, statusTerm: ATTENTION, anyDelivery: true });
+  // Named, or SQLite walks all of the target's deliveries in event order to save a sort (0.8 s at 1 M).
+  open.hint = f.target !== undefined ? "INDEXED BY deliveries_target_attention " : "INDEXED BY deliveries_attention ";
   const flying = filterWhere({ ...f, status: "delivering" }, { keyOr: true, anyDelivery: true });
   // An event counts as delivered when any current delivery (to the target) is.
   const delivered = `EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = u.event_id ${f.target !== undefined ? "AND x.target = ?" : ""}
