@@ -15,7 +15,7 @@
  * - cancel takes pending and paused deliveries (only the filter's status when
  *   that is one of them) to `cancelled`; a delivery in flight is left alone.
  */
-import { countEvents, deliveriesOf, latestByTarget, listEvents, type EventFilter } from "../store/admin-queries.ts";
+import { countEvents, deliveriesOf, latestByTarget, listEventRefs, type EventFilter } from "../store/admin-queries.ts";
 import { cancelStatement, CANCELLABLE } from "../store/cancel-deliveries.ts";
 import type { DeliveryStatus } from "../store/deliveries.ts";
 import { createJob, jobFence, type Job, type JobBatch, type JobKind, type JobParams, type LeasedJob } from "../store/jobs.ts";
@@ -62,7 +62,7 @@ export interface BulkStepDeps {
 /** The next batch of `job`: up to `limit` matched events after its cursor, and its one statement. */
 export async function bulkStep(deps: BulkStepDeps, job: LeasedJob, limit: number, nowMs: number): Promise<JobBatch & { end: boolean }> {
   const { filter, target } = job.params;
-  const page = await listEvents(deps.db.reads, { ...filter, cursor: job.cursor ?? undefined, limit });
+  const page = await listEventRefs(deps.db.reads, { ...filter, cursor: job.cursor ?? undefined, limit });
   const ids = page.events.map((e) => e.id);
   // A broad text search walks windows: a page may hold no match and still continue below.
   const cursor = page.nextCursor ?? ids.at(-1) ?? null;

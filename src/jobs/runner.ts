@@ -5,9 +5,10 @@
  *   claim → step (read a batch, build its one statement) → commit (with the cursor) → pause → …  → finish
  *
  * Paced so that a bulk action of a million events never stalls acks: a batch
- * is a couple of hundred events, and after each one the runner pauses at least
- * as long as the batch took, so it never holds more than half of the writer's
- * and this thread's time. The deliveries it creates are ordinary due rows: the
+ * is 50 events (its one statement shares the writer's transaction with the
+ * acks of that moment, so its size is what an ack may wait for), and after
+ * each one the runner pauses twice as long as the batch took, so it holds at
+ * most a third of the writer's and this thread's time. The deliveries it creates are ordinary due rows: the
  * delivery engine sends them at each target's concurrency and rate.
  *
  * One job at a time per process; several processes on one store share the
@@ -24,9 +25,9 @@ export type JobStep = (job: LeasedJob, limit: number, nowMs: number) => Promise<
 
 /** Pacing of the runner; the defaults suit production, tests slow it down or speed it up. */
 export interface JobPacing {
-  /** Events per batch (one transaction). Default 200. */
+  /** Events per batch (one transaction). Default 50. */
   batchEvents?: number;
-  /** Least pause between batches; each pause is at least as long as the batch before it. Default 5 ms. */
+  /** Least pause between batches; each pause is at least twice as long as the batch before it. Default 10 ms. */
   pauseMs?: number;
   /** How often to look for a job to run (another process's, or one left by a restart). Default 2 s. */
   pollMs?: number;
@@ -62,8 +63,8 @@ const FAILURES_BEFORE_GIVING_UP = 3;
 /** Creates the runner; nothing runs until start(), wake() or drain(). */
 export function createJobRunner(opts: JobRunnerOptions): JobRunner {
   const { db, log, nowMs } = opts;
-  const batchEvents = opts.batchEvents ?? 200;
-  const pauseMs = opts.pauseMs ?? 5;
+  const batchEvents = opts.batchEvents ?? 50;
+  const pauseMs = opts.pauseMs ?? 10;
   const leaseMs = opts.leaseMs ?? 15_000;
   const leaseId = makeId("lease", nowMs(), crypto.getRandomValues(new Uint8Array(10)));
   let stopping = false;
@@ -101,7 +102,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         log.warn("job batch failed", { job: job.id, error });
         if (++failures >= FAILURES_BEFORE_GIVING_UP) return failJob(db.writer, job, error, nowMs());
       }
-      await new Promise((r) => setTimeout(r, Math.max(pauseMs, performance.now() - busySince)));
+      await new Promise((r) => setTimeout(r, Math.max(pauseMs, 2 * (performance.now() - busySince))));
       busySince = performance.now();
     }
   }

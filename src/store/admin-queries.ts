@@ -119,7 +119,20 @@ const keyRange = (q: string) => [q, `${q}\u{10FFFF}`]; // U+10FFFF sorts after a
 
 /** One page of events, newest first, and the cursor of the next page (null on the last). */
 export async function listEvents(client: Client, f: EventFilter, tuning: SearchTuning = TUNING): Promise<Page> {
-  if (f.status === "unrouted" && f.target !== undefined) return { events: [], nextCursor: null }; // an unrouted event has no target
+  const page = await rowPage(client, f, tuning);
+  return { events: await withStatuses(client, page.rows), nextCursor: page.nextCursor };
+}
+
+/** listEvents without the events' statuses (one query fewer): what a bulk job walks. */
+export async function listEventRefs(client: Client, f: EventFilter, tuning: SearchTuning = TUNING): Promise<{ events: Omit<EventSummary, "status">[]; nextCursor: string | null }> {
+  const page = await rowPage(client, f, tuning);
+  return { events: page.rows.map(summaryOf), nextCursor: page.nextCursor };
+}
+
+type RowPage = { rows: Row[]; nextCursor: string | null };
+
+async function rowPage(client: Client, f: EventFilter, tuning: SearchTuning): Promise<RowPage> {
+  if (f.status === "unrouted" && f.target !== undefined) return { rows: [], nextCursor: null }; // an unrouted event has no target
   if (f.q !== undefined) {
     const rs = await client.execute({
       sql: `SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE dedupe_key >= ? AND dedupe_key < ? LIMIT ${tuning.broadPrefix + 1})`,
@@ -132,7 +145,7 @@ export async function listEvents(client: Client, f: EventFilter, tuning: SearchT
 
 // Walks one index in id order and stops at the page size: a delivery index
 // (d.event_id) with a target/status filter, else an events index.
-async function listIndexed(client: Client, f: EventFilter): Promise<Page> {
+async function listIndexed(client: Client, f: EventFilter): Promise<RowPage> {
   const w = filterWhere(f);
   const args = [...w.args];
   const cond = w.where.length > 0 ? `WHERE ${w.where.join(" AND ")}` : "";
@@ -141,8 +154,8 @@ async function listIndexed(client: Client, f: EventFilter): Promise<Page> {
     : `SELECT ${SUMMARY_COLS} FROM events e ${w.hint}${cond} ORDER BY e.id DESC LIMIT ?`;
   args.push(f.limit + 1);
   const rs = await client.execute({ sql, args });
-  const events = await withStatuses(client, rs.rows.slice(0, f.limit));
-  return { events, nextCursor: rs.rows.length > f.limit ? (events.at(-1)?.id ?? null) : null };
+  const rows = rs.rows.slice(0, f.limit);
+  return { rows, nextCursor: rs.rows.length > f.limit ? String(rows.at(-1)!.id) : null };
 }
 
 /**
@@ -260,7 +273,7 @@ const CURRENT = "NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = d.eve
 
 // A broad key prefix: examine the next `scanWindow` events in id order and keep
 // the matches, so a page costs a bounded scan however the matches are spread.
-async function listWindowed(client: Client, f: EventFilter, scanWindow: number): Promise<Page> {
+async function listWindowed(client: Client, f: EventFilter, scanWindow: number): Promise<RowPage> {
   const bounds: string[] = [];
   const bargs: InValue[] = [];
   if (f.cursor !== undefined) bounds.push("id < ?"), bargs.push(f.cursor);
@@ -283,11 +296,11 @@ async function listWindowed(client: Client, f: EventFilter, scanWindow: number):
     sql: `SELECT ${SUMMARY_COLS} FROM (${window}) e WHERE ${where.join(" AND ")} ORDER BY e.id DESC LIMIT ?`,
     args: [...bargs, ...args, f.limit + 1],
   });
-  const events = await withStatuses(client, rs.rows.slice(0, f.limit));
-  if (rs.rows.length > f.limit) return { events, nextCursor: events.at(-1)!.id };
+  const rows = rs.rows.slice(0, f.limit);
+  if (rs.rows.length > f.limit) return { rows, nextCursor: String(rows.at(-1)!.id) };
   // Fewer than a page in this window: continue below it, if the window was full.
   const last = await client.execute({ sql: `SELECT id FROM events ${within} ORDER BY id DESC LIMIT 1 OFFSET ${scanWindow - 1}`, args: bargs });
-  return { events, nextCursor: last.rows[0] ? String(last.rows[0].id) : null };
+  return { rows, nextCursor: last.rows[0] ? String(last.rows[0].id) : null };
 }
 
 async function withStatuses(client: Client, rows: Row[]): Promise<EventSummary[]> {
