@@ -59,8 +59,6 @@ const BulkFilter = v.strictObject({
   until: v.optional(TimeValue),
 });
 const BulkBody = v.strictObject({ filter: v.optional(BulkFilter), target: v.optional(Name), dryRun: v.optional(v.boolean()) });
-const JobId = v.pipe(v.string(), v.regex(/^job_[0-9A-Z]{26}$/));
-const DeliveryId = v.pipe(v.string(), v.regex(/^dlv_[0-9A-Z]{26}$/));
 
 /** Parses `input` or throws HttpError(400) naming the first problem. */
 export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
@@ -108,17 +106,22 @@ export function parseRejectionFilter(query: Record<string, unknown>, defaultLimi
   return { source: q.source, cursor: q.cursor, limit: q.limit ?? defaultLimit };
 }
 
-/** An event id from a path, or HttpError(404): a malformed id names no event. */
-export function parseEventId(id: string): string {
-  if (!v.is(EventId, id)) throw new HttpError(404, "not_found", "no such event");
-  return id;
+/** A parser of ids in paths: the id, or HttpError(404) — a malformed id names nothing. */
+function pathId(schema: v.GenericSchema<string>, what: string): (id: string) => string {
+  return (id) => {
+    if (!v.is(schema, id)) throw new HttpError(404, "not_found", `no such ${what}`);
+    return id;
+  };
 }
 
+/** An event id from a path, or HttpError(404). */
+export const parseEventId = pathId(EventId, "event");
 /** A rejection id from a path, or HttpError(404). */
-export function parseRejectionId(id: string): string {
-  if (!v.is(RejectionId, id)) throw new HttpError(404, "not_found", "no such rejection");
-  return id;
-}
+export const parseRejectionId = pathId(RejectionId, "rejection");
+/** A job id from a path, or HttpError(404). */
+export const parseJobId = pathId(v.pipe(v.string(), v.regex(/^job_[0-9A-Z]{26}$/)), "job");
+/** A delivery id from a path, or HttpError(404). */
+export const parseDeliveryId = pathId(v.pipe(v.string(), v.regex(/^dlv_[0-9A-Z]{26}$/)), "delivery");
 
 /** The optional `{"target"}` of a redeliver request (empty body allowed). */
 export function parseRedeliverBody(text: string): { target?: string } {
@@ -140,18 +143,6 @@ export function parseBulkBody(text: string, nowMs: number): { filter: Omit<Event
   }
   const { cursor: _cursor, limit: _limit, ...f } = filter;
   return { filter: f, target: body.target, dryRun: body.dryRun ?? false };
-}
-
-/** A job id from a path, or HttpError(404). */
-export function parseJobId(id: string): string {
-  if (!v.is(JobId, id)) throw new HttpError(404, "not_found", "no such job");
-  return id;
-}
-
-/** A delivery id from a path, or HttpError(404). */
-export function parseDeliveryId(id: string): string {
-  if (!v.is(DeliveryId, id)) throw new HttpError(404, "not_found", "no such delivery");
-  return id;
 }
 
 /** The JSON of a request body, or HttpError(400). */
