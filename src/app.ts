@@ -19,7 +19,10 @@ import { metricsController } from "./http/metrics-controller.ts";
 import { resolveClientAddress } from "./http/client-address.ts";
 import { requireHost } from "./http/require-host.ts";
 import type { IngestDeps } from "./ingest/ingest.ts";
+import { routeStoredEvent } from "./ingest/request-view.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
+import { bulkStep } from "./jobs/bulk-actions.ts";
+import { createJobRunner, type JobPacing, type JobRunner } from "./jobs/runner.ts";
 import { RejectionLog } from "./ingest/rejection-log.ts";
 import { compileRuntimeConfig, LiveConfig } from "./ingest/runtime-config.ts";
 import type { Logger } from "./log/logger.ts";
@@ -59,6 +62,8 @@ export interface AppOptions {
   readConfig?: () => LoadResult;
   /** Parts built outside the app (the alert watch) that take a reloaded config, with the app's own. */
   reconfigure?: ((config: Config) => void)[];
+  /** Pacing of the bulk-job runner (tests); production uses its defaults. */
+  jobPacing?: JobPacing;
 }
 
 export interface App {
@@ -76,6 +81,8 @@ export interface App {
   rejectionLog: RejectionLog;
   /** The admin UI's live-update streams; close them before the admin app stops. */
   streams: LiveHub;
+  /** Runs bulk actions (jobs/): start it with the delivery engine, stop it before the store closes. */
+  jobs: JobRunner;
 }
 
 /** What /readyz says when the store cannot take writes. */
@@ -143,6 +150,20 @@ export function createApp(opts: AppOptions): App {
     // Each listener counts failed tokens on its own: a public-port guesser does not shut admins out.
     .use(listenController({ hub: listen, limiter: new FailedAuthLimiter(nowMs), log }));
   const streams = new LiveHub({ reads: store.reads, targets: () => live.current().config.targets, listenStatus: (t) => listen.status(t), nowMs, log });
+  const jobs = createJobRunner({
+    ...opts.jobPacing,
+    db: store,
+    nowMs,
+    log,
+    // The config in force at each batch: a reload's targets and routes apply to jobs already running.
+    step: (job, limit, now) => {
+      const { config: c, sources: s } = live.current();
+      const knownTargets = new Set(c.targets.map((t) => t.name));
+      return bulkStep({ db: store, knownTargets, routeEvent: (id) => routeStoredEvent(store.reads, s, id, c.server.maxBodyBytes) }, job, limit, now);
+    },
+    // New deliveries are due now: the engine sends them at each target's concurrency and rate.
+    onBatch: () => delivery?.wake(),
+  });
   const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs) });
   const reload = () =>
     reloadConfig({
@@ -170,6 +191,6 @@ export function createApp(opts: AppOptions): App {
       return { ok: false, store: UNWRITABLE[reason] };
     })
     .use(metricsController({ metrics, auth: adminAuth }))
-    .use(adminController({ live, store, nowMs, engine: delivery, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload, listenStatus: (t) => listen.status(t), streams }));
-  return { live, reload, publicApp, adminApp, delivery, metrics, listen, rejectionLog, streams };
+    .use(adminController({ live, store, nowMs, engine: delivery, jobs, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload, listenStatus: (t) => listen.status(t), streams }));
+  return { live, reload, publicApp, adminApp, delivery, metrics, listen, rejectionLog, streams, jobs };
 }

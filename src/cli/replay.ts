@@ -6,7 +6,7 @@ import { openStore } from "../store/index.ts";
 import { parseFlags } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 
-const STATUSES: DeliveryStatus[] = ["pending", "delivering", "delivered", "failed", "paused"];
+const STATUSES: DeliveryStatus[] = ["pending", "delivering", "delivered", "failed", "paused", "cancelled"];
 
 /** Exit 0 after printing the count; 1 on a bad config, flag or store. */
 export async function runReplay(args: string[]): Promise<number> {

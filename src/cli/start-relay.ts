@@ -80,6 +80,7 @@ export async function startRelay(opts: {
   // Its own reader: the archive reads whole batches, on statements kept prepared (store/client.ts openReadConnection).
   const archiveReader = config.store.archiveDir ? await openStoreReader({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs }) : null;
   alerts.start();
+  app.jobs.start();
   const current = () => app.live.current().config;
   const retention = startRetentionRunner({
     // Deletes go through the writer in small batches: purging never waits on our own writer.
@@ -130,6 +131,8 @@ export async function startRelay(opts: {
       await app.publicApp.stop();
       // No request can be rejected any more: write the last second's counts.
       app.rejectionLog.flush();
+      // At a batch boundary, the job's lease given back: the next start resumes it.
+      await app.jobs.stop();
       await retention.stop();
       await indexer?.stop();
       await overview.stop();

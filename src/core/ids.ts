@@ -5,7 +5,7 @@
  */
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-export type IdPrefix = "evt" | "dlv" | "att" | "rej" | "lease" | "msg";
+export type IdPrefix = "evt" | "dlv" | "att" | "rej" | "lease" | "msg" | "job";
 
 /** Encodes `nowMs` and 10 random bytes as `<prefix>_<26 chars>`. */
 export function makeId(prefix: IdPrefix, nowMs: number, random: Uint8Array): string {

@@ -7,13 +7,18 @@
 import { randomBytes } from "node:crypto";
 import type { Config } from "../config/types.ts";
 import { makeId } from "../core/ids.ts";
-import { routedTargets, type CompiledSource } from "../ingest/sources.ts";
-import { getEvent } from "../store/admin-queries.ts";
+import { routeStoredEvent } from "../ingest/request-view.ts";
+import type { CompiledSource } from "../ingest/sources.ts";
+import { startBulkAction, type BulkAnswer, type BulkRequest } from "../jobs/bulk-actions.ts";
 import { eraseEvent } from "../store/erase-event.ts";
+import { stopJob, type Job } from "../store/jobs.ts";
+import { retryDelivery, type RetryResult } from "../store/retry-delivery.ts";
 import type { Store } from "../store/index.ts";
 import { redeliverEvent } from "../store/redeliver.ts";
-import { eventRequestView } from "./admin-routing.ts";
 import { disableTarget, enableTarget, readTargetStates } from "../store/target-state.ts";
+
+/** What a bulk action answered: the events matched, and its job unless a dry run. */
+export type BulkResult = BulkAnswer;
 
 /** What a redeliver did: how many deliveries it created, or why none. */
 export type RedeliverResult = { ok: true; created: number } | { ok: false; reason: "not_found" | "erased" | "no_targets" | "unknown_target" };
@@ -30,6 +35,12 @@ export interface AdminActions {
   sendTestEvent(targetName: string): Promise<{ eventId: string }>;
   /** Removes an event's raw body and headers, keeping a metadata row marked erased. */
   eraseEvent(id: string): Promise<{ found: boolean; erasedAt: number | null }>;
+  /** Counts the events a filter matches and, unless a dry run, starts the job that redelivers or cancels. */
+  startBulk(req: BulkRequest): Promise<BulkResult>;
+  /** Stops a running job; the job as it now is, or null when unknown. */
+  stopJob(id: string): Promise<Job | null>;
+  /** Makes one delivery due now (same delivery, next attempt number). */
+  retryDelivery(id: string): Promise<RetryResult>;
 }
 
 /** The parts of the delivery engine the actions use; every one optional. */
@@ -48,6 +59,8 @@ export interface AdminActionsDeps {
   readonly sources: ReadonlyMap<string, CompiledSource>;
   nowMs: () => number;
   engine?: EngineHooks | null;
+  /** The job runner: told when a job was created. */
+  jobs?: { wake(): void } | null;
 }
 
 /** Source name of test events; config names cannot start with "_", so it never collides. */
@@ -77,11 +90,8 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
       }
       if (first.reason !== "no_targets") return first;
       // Never delivered (unrouted when it arrived): route it again with today's routes and filters.
-      const ev = await getEvent(client, eventId);
-      const src = ev ? deps.sources.get(ev.source) : undefined;
-      const view = ev && eventRequestView(ev, deps.config.server.maxBodyBytes);
       let created = 0;
-      for (const t of src && view ? routedTargets(src, await view).filter((t) => known.has(t)) : []) {
+      for (const t of (await routeStoredEvent(client, deps.sources, eventId, deps.config.server.maxBodyBytes)).filter((t) => known.has(t))) {
         const r = await redeliverEvent(store, { eventId, target: t, nowMs: nowMs() });
         if (r.ok) created += r.deliveryIds.length;
       }
@@ -123,6 +133,17 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
     },
     async eraseEvent(id) {
       return eraseEvent(store.writer, id, nowMs());
+    },
+    async startBulk(req) {
+      const answer = await startBulkAction(store, req, nowMs());
+      if (answer.job?.status === "running") deps.jobs?.wake();
+      return answer;
+    },
+    stopJob: (id) => stopJob(store, id, nowMs()),
+    async retryDelivery(id) {
+      const r = await retryDelivery(store, id, nowMs());
+      if (r.ok) wake();
+      return r;
     },
   };
 }

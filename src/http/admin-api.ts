@@ -16,10 +16,22 @@ import { readOverview } from "../store/overview.ts";
 import type { Store } from "../store/index.ts";
 import type { AdminActions } from "./admin-actions.ts";
 import { listEventsMatching } from "../store/event-search.ts";
-import { checkSearchable, parseEventFilter, parseEventId, parseRedeliverBody, parseRejectionFilter, parseRejectionId, parseRouteTestBody } from "./admin-params.ts";
+import { getJob, type Job, type JobKind } from "../store/jobs.ts";
+import {
+  checkSearchable,
+  parseBulkBody,
+  parseDeliveryId,
+  parseEventFilter,
+  parseEventId,
+  parseJobId,
+  parseRedeliverBody,
+  parseRejectionFilter,
+  parseRejectionId,
+  parseRouteTestBody,
+} from "./admin-params.ts";
 import { explainEvent } from "./admin-routing.ts";
 import { parseLiveView, type LiveHub } from "./live-stream.ts";
-import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
+import { eventDetailJson, eventJson, iso, jobJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { isSameOrigin, type AdminAuth } from "./auth.ts";
 import { requestClientKey, tooManyAttempts } from "./failed-auth-limiter.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
@@ -75,6 +87,17 @@ export function adminApiController(opts: AdminControllerOptions) {
     const ev = await getEvent(client, id);
     if (!ev) throw new HttpError(404, "not_found", "no such event");
     return ev;
+  };
+  const jobNamed = async (id: string): Promise<Job> => {
+    const job = await getJob(client, parseJobId(id));
+    if (!job) throw new HttpError(404, "not_found", "no such job");
+    return job;
+  };
+  const bulk = async (kind: JobKind, request: Request) => {
+    const req = parseBulkBody(await request.text(), nowMs(), opts.config.store.search);
+    for (const name of [req.target, req.filter.target]) if (name !== undefined && !known().targets.has(name)) throw new HttpError(404, "not_found", `no target named "${name}"`);
+    const r = await actions.startBulk({ kind, ...req });
+    return json(r.job ? { matched: r.matched, job: r.job.id } : { matched: r.matched }, r.job ? 202 : 200);
   };
   const routing = async (ev: EventDetail, routes: RouteTable) => {
     const verdicts = await explainEvent(ev, routes, opts.config.server.maxBodyBytes);
@@ -138,6 +161,25 @@ export function adminApiController(opts: AdminControllerOptions) {
       },
       { parse: "none" },
     )
+    .post("/api/events/redeliver", ({ request }) => bulk("redeliver", request), { parse: "none" })
+    .post("/api/deliveries/cancel", ({ request }) => bulk("cancel", request), { parse: "none" })
+    .post(
+      "/api/deliveries/:id/retry",
+      async ({ params }) => {
+        const r = await actions.retryDelivery(parseDeliveryId(params.id));
+        if (r.ok) return json({ id: r.id, status: r.status, attempt: r.attempt, nextAttemptAt: iso(r.nextAttemptAt) }, 202);
+        if (r.reason === "not_found") throw new HttpError(404, "not_found", "no such delivery");
+        if (r.reason === "delivered") throw new HttpError(409, "delivered", "this delivery was delivered; redeliver the event for a new one");
+        throw new HttpError(409, "in_flight", "an attempt of this delivery is in flight; retry once it has ended");
+      },
+      { parse: "none" },
+    )
+    .get("/api/jobs/:id", async ({ params }) => json(jobJson(await jobNamed(params.id))))
+    .delete("/api/jobs/:id", async ({ params }) => {
+      const job = await actions.stopJob(parseJobId(params.id));
+      if (!job) throw new HttpError(404, "not_found", "no such job");
+      return json(jobJson(job));
+    })
     .delete("/api/events/:id", async ({ params }) => {
       const r = await actions.eraseEvent(parseEventId(params.id));
       if (!r.found) throw new HttpError(404, "not_found", "no such event");

@@ -21,6 +21,8 @@ export interface AdminOptions {
   store: Store;
   nowMs: () => number;
   engine?: EngineHooks | null;
+  /** The bulk-job runner, woken when a job is created. */
+  jobs?: { wake(): void } | null;
   /** The public listener's bound port once listening, for endpoint URLs. */
   publicPort?: () => number | null;
   /** Sessions and failed-token counts, shared with /metrics. */
@@ -49,6 +51,7 @@ export function adminController(o: AdminOptions) {
     },
     nowMs: o.nowMs,
     engine: o.engine,
+    jobs: o.jobs,
   });
   const opts = {
     store: o.store,

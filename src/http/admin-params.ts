@@ -49,6 +49,20 @@ const RejectionsQuery = v.object({
 
 const RedeliverBody = v.object({ target: v.optional(Name) });
 
+// The events list's filters as a JSON object; times may also be ms numbers. Unknown keys are
+// refused: a misspelt filter key would otherwise widen a bulk action to every event.
+const TimeValue = v.union([TimeParam, v.pipe(v.number(), v.integer(), v.minValue(0), v.transform(String))]);
+const BulkFilter = v.strictObject({
+  source: v.optional(v.string()),
+  target: v.optional(v.string()),
+  status: v.optional(v.string()),
+  type: v.optional(v.string()),
+  text: v.optional(v.string()),
+  since: v.optional(TimeValue),
+  until: v.optional(TimeValue),
+});
+const BulkBody = v.strictObject({ filter: v.optional(BulkFilter), target: v.optional(Name), dryRun: v.optional(v.boolean()) });
+
 /** Parses `input` or throws HttpError(400) naming the first problem. */
 export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
   const r = v.safeParse(schema, input);
@@ -121,38 +135,60 @@ export function parseRejectionFilter(query: Record<string, unknown>, defaultLimi
   return { source: q.source, cursor: q.cursor, limit: q.limit ?? defaultLimit };
 }
 
-/** An event id from a path, or HttpError(404): a malformed id names no event. */
-export function parseEventId(id: string): string {
-  if (!v.is(EventId, id)) throw new HttpError(404, "not_found", "no such event");
-  return id;
+/** A parser of ids in paths: the id, or HttpError(404) — a malformed id names nothing. */
+function pathId(schema: v.GenericSchema<string>, what: string): (id: string) => string {
+  return (id) => {
+    if (!v.is(schema, id)) throw new HttpError(404, "not_found", `no such ${what}`);
+    return id;
+  };
 }
 
+/** An event id from a path, or HttpError(404). */
+export const parseEventId = pathId(EventId, "event");
 /** A rejection id from a path, or HttpError(404). */
-export function parseRejectionId(id: string): string {
-  if (!v.is(RejectionId, id)) throw new HttpError(404, "not_found", "no such rejection");
-  return id;
-}
+export const parseRejectionId = pathId(RejectionId, "rejection");
+/** A job id from a path, or HttpError(404). */
+export const parseJobId = pathId(v.pipe(v.string(), v.regex(/^job_[0-9A-Z]{26}$/)), "job");
+/** A delivery id from a path, or HttpError(404). */
+export const parseDeliveryId = pathId(v.pipe(v.string(), v.regex(/^dlv_[0-9A-Z]{26}$/)), "delivery");
 
 /** The optional `{"target"}` of a redeliver request (empty body allowed). */
 export function parseRedeliverBody(text: string): { target?: string } {
   if (text.trim() === "") return {};
-  let json: unknown;
+  return parseInput(RedeliverBody, jsonOf(text));
+}
+
+/** The body of POST /api/events/redeliver and /api/deliveries/cancel: the events list's filter, a target, dryRun. */
+export function parseBulkBody(
+  text: string,
+  nowMs: number,
+  searchOn: boolean,
+): { filter: Omit<EventFilter, "cursor" | "limit">; target?: string; dryRun: boolean } {
+  const body = parseInput(BulkBody, jsonOf(text.trim() === "" ? "{}" : text));
+  // The list's own parser, so that a filter means here what it means for GET /api/events ("text": its words).
+  let filter: EventFilter;
   try {
-    json = JSON.parse(text);
+    filter = checkSearchable(parseEventFilter(body.filter ?? {}, nowMs), searchOn);
+  } catch (err) {
+    if (err instanceof HttpError) throw new HttpError(400, err.code, `filter.${err.message}`);
+    throw err;
+  }
+  const { cursor: _cursor, limit: _limit, ...f } = filter;
+  return { filter: f, target: body.target, dryRun: body.dryRun ?? false };
+}
+
+/** The JSON of a request body, or HttpError(400). */
+function jsonOf(text: string): unknown {
+  try {
+    return JSON.parse(text);
   } catch {
     throw new HttpError(400, "invalid_request", "body must be JSON");
   }
-  return parseInput(RedeliverBody, json);
 }
 
 /** The body of POST /api/routes/test: an event and a route checked as config checks a `[[routes]]` table. */
 export function parseRouteTestBody(text: string, known: { sources: ReadonlySet<string>; targets: ReadonlySet<string> }): { eventId: string; route: RouteConfig } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "invalid_request", "body must be JSON");
-  }
+  const json = jsonOf(text);
   const problems: string[] = [];
   const problem = (path: Path, message: string) => problems.push(`${formatPath(path)}: ${message}`);
   const body = isObject(json) ? json : {};

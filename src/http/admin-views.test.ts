@@ -43,7 +43,7 @@ describe("list entries", () => {
     const target = { name: "t", kind: "push", url: "http://10.0.0.1/", enabled: true, headers: [] as [string, string][], auth: null, tls: null } as TargetConfig;
     const stats: TargetStats = {
       name: "t", disabled: true, disabledReason: "r".repeat(5000), lastError: "e".repeat(5000), lastErrorAt: null, consecutiveFailures: 3,
-      failingSince: null, circuitOpenUntil: null, queue: { pending: 0, delivering: 0, paused: 0, failed: 0 },
+      failingSince: null, circuitOpenUntil: null, queue: { pending: 0, delivering: 0, paused: 0, failed: 0, cancelled: 0 },
       windowMs: 3_600_000, recentAttempts: 0, recentSuccesses: 0, lastAttempt: null,
     };
     const entry = targetJson(target, stats, 0);
@@ -63,7 +63,7 @@ describe("targets behind credentials", () => {
     } as TargetConfig;
     const stats: TargetStats = {
       name: "billing", disabled: null, disabledReason: null, lastError: null, lastErrorAt: null, consecutiveFailures: 0, failingSince: null, circuitOpenUntil: null,
-      queue: { pending: 0, delivering: 0, paused: 0, failed: 0 }, windowMs: 3_600_000, recentAttempts: 0, recentSuccesses: 0, lastAttempt: null,
+      queue: { pending: 0, delivering: 0, paused: 0, failed: 0, cancelled: 0 }, windowMs: 3_600_000, recentAttempts: 0, recentSuccesses: 0, lastAttempt: null,
     };
     const entry = targetJson(target, stats, 0);
     expect(entry).toMatchObject({

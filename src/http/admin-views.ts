@@ -10,6 +10,7 @@ import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { maskHeaders, maskUrl, redactedValue } from "../core/header-mask.ts";
 import type { EventDetail, EventSummary, RejectionRow } from "../store/admin-queries.ts";
 import type { SourceStats, TargetStats } from "../store/admin-stats.ts";
+import type { Job } from "../store/jobs.ts";
 
 /** ISO 8601 for a stored ms time (null stays null). */
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -204,3 +205,32 @@ export function sourceJson(config: Config, s: SourceStats, baseUrl: string) {
 }
 /** A source as the API returns it. */
 export type SourceJson = ReturnType<typeof sourceJson>;
+
+/** One bulk job: its progress (events worked through of those matched) and what it changed. */
+export function jobJson(j: Job) {
+  return {
+    id: j.id,
+    kind: j.kind,
+    status: j.status,
+    total: j.total,
+    done: j.done,
+    /** Deliveries created (redeliver) or cancelled (cancel) so far. */
+    affected: j.affected,
+    target: j.params.target ?? null,
+    /** The events filter it acts on, as POSTed ("until" bounded by when it was created). */
+    filter: {
+      source: j.params.filter.source ?? null,
+      target: j.params.filter.target ?? null,
+      status: j.params.filter.status ?? null,
+      type: j.params.filter.type ?? null,
+      text: j.params.filter.q ?? null,
+      since: iso(j.params.filter.sinceMs ?? null),
+      until: iso(j.params.filter.untilMs ?? null),
+    },
+    error: j.error,
+    createdAt: iso(j.createdAt)!,
+    finishedAt: iso(j.finishedAt),
+  };
+}
+/** A job as the API returns it. */
+export type JobJson = ReturnType<typeof jobJson>;

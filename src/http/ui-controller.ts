@@ -8,10 +8,12 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { ALERT_SOURCE } from "../core/alert.ts";
-import { getEvent, getRejection, listRejections } from "../store/admin-queries.ts";
+import { countEvents, countEventsUpTo, getEvent, getRejection, listRejections } from "../store/admin-queries.ts";
 import { listEventsMatching } from "../store/event-search.ts";
+import { getJob } from "../store/jobs.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
+import { bulkConfirmPage, filterQuery, jobPage } from "../ui/bulk-pages.ts";
 import { eventPage } from "../ui/event-page.ts";
 import { eventsPage } from "../ui/events-page.ts";
 import { html, type SafeHtml } from "../ui/html.ts";
@@ -23,8 +25,8 @@ import { rejectionPage, rejectionsPage } from "../ui/rejections-page.ts";
 import { sourcesPage } from "../ui/sources-page.ts";
 import { targetsPage } from "../ui/targets-page.ts";
 import type { AdminControllerOptions } from "./admin-api.ts";
-import { eventsPageFilter, parseEventId, parseInput, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
-import { eventDetailJson, eventJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
+import { eventsPageFilter, parseDeliveryId, parseEventId, parseInput, parseJobId, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
+import { eventDetailJson, eventJson, jobJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { CLEAR_SESSION_COOKIE, isSameOrigin, readCookie, servedOverHttps, SESSION_COOKIE, type AdminAuth } from "./auth.ts";
 import { requestClientKey } from "./failed-auth-limiter.ts";
 import { explainEvent } from "./admin-routing.ts";
@@ -40,6 +42,14 @@ const redirect = (location: string, headers: Record<string, string> = {}) =>
 const safeNext = (next: unknown) => (typeof next === "string" && /^\/(?![/\\])[^\s]*$/.test(next) ? next : "/");
 const ONE_QUERY = (q: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(q).map(([k, val]) => [k, Array.isArray(val) ? String(val[0]) : val === undefined ? undefined : String(val)]));
+// The events page counts its matches on every render: up to this many, then "more than".
+const PAGE_COUNT_CAP = 1000;
+const FormEvent = v.object({ event: v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, "must be an event id")) });
+const FormBulkTarget = v.object({ bulkTarget: v.optional(v.pipe(v.string(), v.regex(/^([a-z0-9_][a-z0-9_-]{0,99})?$/))) });
+const bulkKind = (kind: string): "redeliver" | "cancel" => {
+  if (kind === "redeliver" || kind === "cancel") return kind;
+  throw new HttpError(404, "not_found", "No such page.");
+};
 const FormTarget = v.object({ target: v.optional(v.pipe(v.string(), v.regex(/^([a-z0-9_][a-z0-9_-]{0,99})?$/))) });
 
 function flashOf(q: Record<string, string | undefined>): string | SafeHtml | null {
@@ -52,6 +62,10 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
       return "Target enabled: its paused deliveries are due now.";
     case "disabled":
       return "Target disabled: its deliveries are kept, paused.";
+    case "retried":
+      return `Retry scheduled: attempt ${Number(q.n) || 1} of this delivery is due now.`;
+    case "stopped":
+      return "Job stopped: what it did so far stays done.";
     case "test":
       return q.event && /^evt_[0-9A-Z]{26}$/.test(q.event)
         ? html`Test event stored: <a href="/events/${q.event}">${q.event}</a>.`
@@ -61,6 +75,8 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
     erased: "An erased event cannot be redelivered.",
     no_targets: "This event is routed to no target; pick one.",
     unknown_target: "No such target.",
+    delivered: "That delivery was delivered: redeliver the event for a new one.",
+    in_flight: "An attempt of that delivery is in flight: retry once it has ended.",
   };
   return q.error ? (errors[q.error] ?? null) : null;
 }
@@ -116,15 +132,16 @@ export function uiController(opts: AdminControllerOptions) {
       const raw = ONE_QUERY(query);
       const lists = { sources: opts.config.sources.map((s) => s.name).concat(ALERT_SOURCE, "_test"), targets: opts.config.targets.map((t) => t.name) };
       let error: string | null = null;
-      let data = { events: [] as ReturnType<typeof eventJson>[], nextCursor: null as string | null };
+      let data = { events: [] as ReturnType<typeof eventJson>[], nextCursor: null as string | null, matched: null as number | null };
       try {
-        const r = await listEventsMatching(client, eventsPageFilter(raw, nowMs(), opts.config.store.search));
-        data = { events: r.events.map(eventJson), nextCursor: r.nextCursor };
+        const filter = eventsPageFilter(raw, nowMs(), opts.config.store.search);
+        const r = await listEventsMatching(client, filter);
+        data = { events: r.events.map(eventJson), nextCursor: r.nextCursor, matched: await countEventsUpTo(client, filter, PAGE_COUNT_CAP) };
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         error = err.message;
       }
-      return render("Events", "events", eventsPage({ query: raw, ...lists, ...data }), error ? 400 : 200, { error, flash: flashOf(raw) });
+      return render("Events", "events", eventsPage({ query: raw, ...lists, ...data, countCap: PAGE_COUNT_CAP }), error ? 400 : 200, { error, flash: flashOf(raw) });
     })
     .get("/events/:id", async ({ params, query, request }) => {
       const ev = await getEvent(client, parseEventId(params.id));
@@ -153,6 +170,49 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/overview", async () => {
       const figures = await readOverview(client, nowMs(), opts.config.targets.map((t) => t.name));
       return render("Overview", "overview", overviewPage(figures));
+    })
+    .post(
+      "/deliveries/:id/retry",
+      async ({ params, request }) => {
+        const form = parseInput(FormEvent, Object.fromEntries(new URLSearchParams(await request.text())));
+        const r = await actions.retryDelivery(parseDeliveryId(params.id));
+        if (!r.ok && r.reason === "not_found") throw new HttpError(404, "not_found", "No such delivery.");
+        return redirect(`/events/${form.event}?${r.ok ? `done=retried&n=${r.attempt}` : `error=${r.reason}`}`);
+      },
+      { parse: "none" },
+    )
+    .get("/bulk/:kind", async ({ params, query }) => {
+      const kind = bulkKind(params.kind);
+      const raw = filterQuery(ONE_QUERY(query));
+      const matched = await countEvents(client, eventsPageFilter(raw, nowMs(), opts.config.store.search));
+      const body = bulkConfirmPage({ kind, query: raw, matched, targets: opts.config.targets.map((t) => t.name) });
+      return render(kind === "redeliver" ? "Redeliver" : "Cancel pending", "events", body);
+    })
+    .post(
+      "/bulk/:kind",
+      async ({ params, request }) => {
+        const kind = bulkKind(params.kind);
+        const form = Object.fromEntries(new URLSearchParams(await request.text()));
+        const { bulkTarget } = parseInput(FormBulkTarget, { bulkTarget: form.bulkTarget });
+        const { cursor: _c, limit: _l, ...filter } = eventsPageFilter(filterQuery(form), nowMs(), opts.config.store.search);
+        const known = new Set(opts.config.targets.map((t) => t.name));
+        for (const name of [bulkTarget, filter.target]) if (name && !known.has(name)) throw new HttpError(404, "not_found", "No such target.");
+        const r = await actions.startBulk({ kind, filter, target: bulkTarget || undefined, dryRun: false });
+        return redirect(`/jobs/${r.job!.id}`);
+      },
+      { parse: "none" },
+    )
+    .get("/jobs/:id", async ({ params, query }) => {
+      const job = await getJob(client, parseJobId(params.id));
+      if (!job) throw new HttpError(404, "not_found", "No such job.");
+      return htmlResponse(
+        page({ title: job.id, section: "events", body: jobPage(jobJson(job)), signOut: auth.required, flash: flashOf(ONE_QUERY(query)), refreshSec: job.status === "running" ? 1 : undefined }),
+      );
+    })
+    .post("/jobs/:id/stop", async ({ params }) => {
+      const job = await actions.stopJob(parseJobId(params.id));
+      if (!job) throw new HttpError(404, "not_found", "No such job.");
+      return redirect(`/jobs/${job.id}?done=stopped`);
     })
     .get("/targets", async ({ query }) => {
       const { config } = opts;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { adminToml, seedEvents, type SeededEvent } from "../../test/support/admin-fixture.ts";
 import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
-import { eventStatusOf, listEvents, type EventFilter } from "./admin-queries.ts";
+import { countEvents, countEventsUpTo, eventStatusOf, listEvents, type EventFilter } from "./admin-queries.ts";
 
 let relay: TestRelay;
 let seeded: SeededEvent[];
@@ -49,4 +49,29 @@ test("an event's status comes from the latest delivery per target, failures firs
   expect(eventStatusOf([{ id: "dlv_1", target: "a", status: "failed" }, { id: "dlv_2", target: "a", status: "delivered" }])).toBe("delivered");
   expect(eventStatusOf([{ id: "dlv_1", target: "a", status: "pending" }, { id: "dlv_2", target: "b", status: "failed" }])).toBe("failed");
   expect(eventStatusOf([{ id: "dlv_1", target: "a", status: "delivered" }, { id: "dlv_2", target: "b", status: "paused" }])).toBe("paused");
+});
+
+test("countEvents agrees with the list's walk for every filter, delivered and text search included; countEventsUpTo stops past its cap", async () => {
+  const filters: Omit<EventFilter, "limit">[] = [
+    {}, { source: "billing" }, { status: "delivered" }, { status: "delivered", target: "audit" }, { status: "delivered", source: "shop", type: "order.paid" },
+    { status: "failed" }, { status: "pending", target: "orders" }, { q: "inv_" }, { q: "ord_", status: "delivered" }, { q: "ord_", target: "audit", status: "failed" },
+    { status: "unrouted" }, { sinceMs: Date.UTC(2025, 0, 1) + 100_000, untilMs: Date.UTC(2025, 0, 1) + 300_000, status: "delivered" },
+  ];
+  const agree = async () => {
+    for (const f of filters) {
+      const { ids } = await walk(f);
+      expect({ f, n: await countEvents(relay.store.reads, f) }).toEqual({ f, n: ids.length });
+      expect({ f, n: await countEventsUpTo(relay.store.reads, f, 50) }).toEqual({ f, n: Math.min(ids.length, 51) });
+    }
+  };
+  await agree();
+  // Redeliveries supersede: newer deliveries, delivered over failed ones and pending over delivered ones.
+  const newer = (e: SeededEvent, status: string, i: number) => ({
+    sql: "INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, 'orders', ?, 0, 0, 0, 0)",
+    args: [`dlv_ZZZZZZZZZZ${String(i).padStart(16, "0")}`, e.id, status],
+  });
+  const failed = seeded.filter((e) => e.statuses.orders === "failed").slice(0, 20);
+  const delivered = seeded.filter((e) => e.statuses.orders === "delivered").slice(0, 20);
+  await relay.store.writer.write([...failed.map((e, i) => newer(e, "delivered", i)), ...delivered.map((e, i) => newer(e, "pending", 100 + i))]);
+  await agree();
 });

@@ -120,7 +120,8 @@ export interface TargetStats {
   consecutiveFailures: number;
   failingSince: number | null;
   circuitOpenUntil: number | null;
-  queue: { pending: number; delivering: number; paused: number; failed: number };
+  /** Current counts per status; cancelled ones are not queued (queue depth leaves them out). */
+  queue: { pending: number; delivering: number; paused: number; failed: number; cancelled: number };
   windowMs: number;
   recentAttempts: number;
   recentSuccesses: number;
@@ -136,7 +137,7 @@ export async function targetStats(client: Client, names: string[], nowMs: number
         { sql: "SELECT * FROM target_state WHERE name = ?", args: [name] },
         {
           // One count per status, each spelt so that it walks a partial index (schema.ts).
-          sql: ["pending", "delivering", "paused", "failed"]
+          sql: ["pending", "delivering", "paused", "failed", "cancelled"]
             .map((s) => `SELECT '${s}' AS status, count(*) AS c FROM deliveries WHERE status = '${s}' AND target = ?1`)
             .join(" UNION ALL "),
           args: [name],
@@ -150,7 +151,7 @@ export async function targetStats(client: Client, names: string[], nowMs: number
       "read",
     );
     const st = rs[0]!.rows[0];
-    const queue = { pending: 0, delivering: 0, paused: 0, failed: 0 };
+    const queue = { pending: 0, delivering: 0, paused: 0, failed: 0, cancelled: 0 };
     for (const r of rs[1]!.rows) queue[String(r.status) as keyof typeof queue] = Number(r.c);
     const win = rs[2]!.rows[0]!;
     const la = rs[3]!.rows[0];

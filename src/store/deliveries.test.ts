@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { runCleanups, storeAt, submitEvent, tempDir } from "../../test/delivery/fixtures.ts";
 import { leaseDueDeliveries, reclaimExpiredLeases, recordOutcomes, releaseLeases, type LeaseWant, type OutcomeRecord } from "./deliveries.ts";
-import { disableTarget, enableTarget, readTargetStates } from "./target-state.ts";
+import { disableTarget, enableTarget, pausePendingDeliveries, readTargetStates } from "./target-state.ts";
 import { redeliverEvent, scheduleReplay } from "./redeliver.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -120,6 +120,19 @@ test("disabling pauses pending deliveries and enabling makes them due now", asyn
   expect(await enableTarget(store.writer, { name: "a", nowMs: 7000 })).toBe(1);
   const row = await client.execute("SELECT status, next_attempt_at FROM deliveries");
   expect(row.rows[0]).toMatchObject({ status: "pending", next_attempt_at: 7000 });
+});
+
+test("pausing stragglers pauses only targets the store says are disabled: a stale view cannot undo an enable", async () => {
+  const { store, client } = await fresh();
+  await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
+  await submitEvent(store, { targets: ["b"], receivedAt: 1000 });
+  await disableTarget(store.writer, { name: "a", reason: "r", by: "api", nowMs: 1 });
+  await enableTarget(store.writer, { name: "a", nowMs: 2 });
+  await disableTarget(store.writer, { name: "b", reason: "r", by: "api", nowMs: 1 });
+  // A housekeeping round that read the states before the enable committed still names "a".
+  await pausePendingDeliveries(store.writer, ["a", "b"], 3);
+  const rs = await client.execute("SELECT target, status FROM deliveries ORDER BY target");
+  expect(rs.rows.map((r) => [r.target, r.status])).toEqual([["a", "pending"], ["b", "paused"]]);
 });
 
 test("replay creates new deliveries for finished pairs only, filtered by status, target and time", async () => {

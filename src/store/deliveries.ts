@@ -16,7 +16,8 @@ import { makeId } from "../core/ids.ts";
 import { DB_NOW_MS } from "./db-clock.ts";
 import { type TargetState, targetStateFromRow } from "./target-state.ts";
 
-export type DeliveryStatus = "pending" | "delivering" | "delivered" | "failed" | "paused";
+/** A delivery's status; `cancelled` is final (an operator's bulk cancel) until the event is redelivered or the delivery retried. */
+export type DeliveryStatus = "pending" | "delivering" | "delivered" | "failed" | "paused" | "cancelled";
 
 /** The statuses of a delivery not yet finished (the deliveries_open index holds these). */
 export const OPEN_STATUSES = ["pending", "delivering", "paused"] as const;

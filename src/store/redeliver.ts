@@ -6,7 +6,7 @@
  * two made it (deliveries.origin), so the event page can tell an operator's
  * redelivery from the delivery ingest scheduled.
  */
-import type { InStatement, Row } from "@libsql/client";
+import type { InStatement, InValue, Row } from "@libsql/client";
 import type { SqlDoors, SqlReader } from "./sql-client.ts";
 import { makeId } from "../core/ids.ts";
 import type { DeliveryStatus } from "./deliveries.ts";
@@ -108,6 +108,15 @@ export async function redeliverEvent(
   return { ok: true, deliveryIds: stmts.map((s) => String((s as { args: unknown[] }).args[0])) };
 }
 
+/** A stored event's request as routing reads it; null when unknown or erased. */
+export async function getStoredEvent(reads: SqlReader, id: string): Promise<StoredEvent | null> {
+  const rs = await reads.execute({
+    sql: "SELECT source, event_type, query, headers, body, content_type FROM events WHERE id = ? AND erased_at IS NULL",
+    args: [id],
+  });
+  return rs.rows[0] ? storedEventOf(rs.rows[0]) : null;
+}
+
 function storedEventOf(r: Row): StoredEvent {
   return {
     source: String(r.source),
@@ -133,6 +142,31 @@ async function latestStatuses(client: SqlReader, eventIds: string[]): Promise<Ma
     out.get(id)!.set(String(r.target), String(r.status));
   }
   return out;
+}
+
+/**
+ * ONE statement creating a new delivery for each (event, target) pair (a bulk
+ * redeliver's batch), due now — or `paused` for a disabled target — skipping
+ * pairs that have an open delivery when it runs (already on their way), and
+ * changing nothing unless `guard` (a job's fence) holds.
+ */
+export function redeliverPairsStatement(pairs: { eventId: string; target: string }[], nowMs: number, guard: { sql: string; args: InValue[] }): InStatement {
+  const args: InValue[] = [nowMs, nowMs, nowMs];
+  const values = pairs.map((p) => {
+    args.push(makeId("dlv", nowMs, crypto.getRandomValues(new Uint8Array(10))), p.eventId, p.target);
+    return "(?, ?, ?)";
+  });
+  args.push(...guard.args);
+  return {
+    sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at, origin)
+      SELECT v.column1, v.column2, v.column3,
+        CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = v.column3 AND t.disabled) THEN 'paused' ELSE 'pending' END,
+        0, ?, ?, ?, 'redeliver'
+      FROM (VALUES ${values.join(", ")}) AS v
+      WHERE ${guard.sql} AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.target = v.column3 AND o.event_id = v.column2
+        AND o.status IN (${OPEN.map((s) => `'${s}'`).join(", ")}))`,
+    args,
+  };
 }
 
 function insertDelivery(eventId: string, target: string, nowMs: number, origin: Exclude<DeliveryOrigin, "ingest">): InStatement {

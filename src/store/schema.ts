@@ -42,7 +42,7 @@ export const events = sqliteTable(
   ],
 );
 
-/** One row per (event, routed target). Status: pending|delivering|delivered|failed|paused. */
+/** One row per (event, routed target). Status: pending|delivering|delivered|failed|paused|cancelled. */
 export const deliveries = sqliteTable(
   "deliveries",
   {
@@ -77,10 +77,13 @@ export const deliveries = sqliteTable(
     index("deliveries_event").on(t.eventId),
     // Admin list filtered by target (and by a status that needs a human) walks these in event-id order (store/admin-queries.ts).
     index("deliveries_target_event").on(t.target, t.eventId),
-    index("deliveries_attention").on(t.status, t.eventId).where(sql`status = 'pending' OR status = 'failed' OR status = 'paused'`),
+    // Cancelled ones too: a final status an operator looks for, and one ordinary deliveries never reach.
+    index("deliveries_attention")
+      .on(t.status, t.eventId)
+      .where(sql`status = 'pending' OR status = 'failed' OR status = 'paused' OR status = 'cancelled'`),
     index("deliveries_target_attention")
       .on(t.target, t.status, t.eventId)
-      .where(sql`status = 'pending' OR status = 'failed' OR status = 'paused'`),
+      .where(sql`status = 'pending' OR status = 'failed' OR status = 'paused' OR status = 'cancelled'`),
   ],
 );
 
@@ -168,4 +171,38 @@ export const overviewBuckets = sqliteTable(
     value: integer("value").notNull(),
   },
   (t) => [primaryKey({ columns: [t.startMs, t.series, t.key] })],
+);
+
+/**
+ * Bulk actions (store/jobs.ts): one row per job, its progress and its lease.
+ * Status: running|done|cancelled|failed. A running job is worked on by the
+ * process holding its lease (lease_id, lease_until on the database clock), in
+ * batches that commit together with the job's cursor, so a restart resumes
+ * after the last committed batch and two processes never run it at once.
+ */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    /** redeliver | cancel */
+    kind: text("kind").notNull(),
+    status: text("status").notNull(),
+    /** JSON: the events filter (times resolved to ms, bounded by the creation time) and the target named. */
+    params: text("params").notNull(),
+    /** Events matched when the job was created. */
+    total: integer("total").notNull(),
+    /** Events worked through so far. */
+    done: integer("done").notNull().default(0),
+    /** Deliveries created (redeliver) or cancelled (cancel) so far. */
+    affected: integer("affected").notNull().default(0),
+    /** The last event id worked through; the next batch starts below it (the list's order, newest first). */
+    cursor: text("cursor"),
+    leaseId: text("lease_id"),
+    leaseUntil: integer("lease_until"),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("jobs_running").on(t.createdAt).where(sql`status = 'running'`)],
 );

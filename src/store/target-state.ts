@@ -94,12 +94,17 @@ export async function enableTarget(writer: SqlWriter, opts: { name: string; nowM
 /**
  * Pauses pending deliveries of disabled targets: a delivery inserted as
  * `pending` by a process that had not yet seen the disable gets caught here.
+ * Only targets still disabled in the store when it runs: the caller's list
+ * may have been read just before an enable committed, and pausing then would
+ * undo the enable (a bulk redeliver onto a disabled target makes that enable
+ * a long write, and the window wide).
  */
 export async function pausePendingDeliveries(writer: SqlWriter, targets: string[], nowMs: number): Promise<number> {
   if (targets.length === 0) return 0;
   const [rs] = await writer.write([{
     sql: `UPDATE deliveries SET status = 'paused', updated_at = ?
-      WHERE status = 'pending' AND target IN (${targets.map(() => "?").join(", ")})`,
+      WHERE status = 'pending' AND target IN (${targets.map(() => "?").join(", ")})
+        AND EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled)`,
     args: [nowMs, ...targets],
   }], "redoable"); // the next check pauses them again
   return rs!.rowsAffected;

@@ -21,6 +21,7 @@ function deliveries(ev: EventDetailJson): SafeHtml {
     <span class="muted" data-field="next">${d.nextAttemptAt ? html`· next ${time(d.nextAttemptAt)}` : null}</span>
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
+  ${RETRYABLE.has(d.status) ? retryForm(ev.id, d) : null}
   ${
     d.attempts.length === 0
       ? html`<p class="muted">No attempt yet.</p>`
@@ -53,6 +54,16 @@ const sentRequest = (r: SentRequest) => html`<tr class="attempt-request"><td col
     <table class="list headers"><tbody>${headerRows(r.headers)}</tbody></table>
   </details>
 </td></tr>`;
+// Waiting or finished without success: the same delivery may go again now (attempt number n + 1).
+const RETRYABLE = new Set(["pending", "failed", "cancelled", "paused"]);
+
+function retryForm(eventId: string, d: EventDetailJson["deliveries"][number]): SafeHtml {
+  return html`<form method="post" action="/deliveries/${d.id}/retry" class="inline retry">
+    <input type="hidden" name="event" value="${eventId}">
+    <button type="submit" class="secondary">Retry now</button>
+    <span class="muted">attempt ${d.attemptCount + 1}, same delivery</span>
+  </form>`;
+}
 
 /** Each configured route's verdict on this event, as GET /api/events/<id>/routing gives it. */
 function routing(verdicts: RouteVerdict[] | null): SafeHtml {

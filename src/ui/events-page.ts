@@ -12,6 +12,9 @@ export interface EventsPageData {
   targets: string[];
   events: EventJson[];
   nextCursor: string | null;
+  /** How many events the filter matches (null: not counted, the filter was invalid); past countCap: more than it. */
+  matched: number | null;
+  countCap: number;
 }
 
 const select = (name: string, label: string, current: string | undefined, options: string[]) => html`
@@ -44,6 +47,7 @@ export function eventsPage(d: EventsPageData): SafeHtml {
   ${text("until", "Until", q.until, "ISO time or 30m")}
   <div class="filter-actions"><button type="submit">Filter</button>${filtered ? html`<a href="/">Clear</a>` : null}</div>
 </form>
+${matchLine(d.matched, d.countCap, filters)}
 ${
   d.events.length === 0
     ? html`<p class="empty">No events${filtered ? " match these filters" : " stored yet"}.</p>`
@@ -71,4 +75,17 @@ ${
   ${q.cursor ? html`<a href="/${queryString(filters)}">← Newest</a>` : html`<span></span>`}
   ${d.nextCursor ? html`<a href="/${queryString({ ...filters, cursor: d.nextCursor })}" rel="next">Older →</a>` : null}
 </nav>`;
+}
+
+// How many events match, and the bulk actions over exactly those (each asks to confirm first).
+function matchLine(matched: number | null, cap: number, filters: Record<string, string | undefined>): SafeHtml | null {
+  if (matched === null) return null;
+  const qs = queryString(filters);
+  // Past the cap the exact figure comes with the confirmation step.
+  const n = matched > cap ? `${cap.toLocaleString("en")}+` : String(matched);
+  return html`<div class="actions match-count">
+  <span id="matched">${n} matching event${matched === 1 ? "" : "s"}</span>
+  ${matched > 0 ? html`<a class="button secondary" href="/bulk/redeliver${qs}">Redeliver ${n} matching…</a>
+  <a class="button secondary" href="/bulk/cancel${qs}">Cancel pending…</a>` : null}
+</div>`;
 }

@@ -8,7 +8,8 @@ export function time(isoTime: string | null): SafeHtml {
 }
 
 const KNOWN_BADGES = new Set([
-  "pending", "delivering", "delivered", "failed", "paused", "unrouted", "erased",
+  "pending", "delivering", "delivered", "failed", "paused", "cancelled", "unrouted", "erased",
+  "running", "done",
   "healthy", "failing", "disabled", "circuit-open", "no-client",
 ]);
 

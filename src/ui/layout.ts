@@ -14,6 +14,8 @@ export interface PageOptions {
   error?: string | SafeHtml | null;
   /** Show the sign-out button (a session exists to end). */
   signOut?: boolean;
+  /** Reload the page every this many seconds (a running job's progress); no script needed. */
+  refreshSec?: number;
 }
 
 const NAV: [Exclude<Section, null>, string, string][] = [
@@ -32,6 +34,7 @@ export function page(o: PageOptions): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · hookrelay</title>
+${o.refreshSec ? html`<meta http-equiv="refresh" content="${o.refreshSec}">` : null}
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/style.css">
 <script src="/assets/app.js" defer></script>

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { createApp, type App, type DeliveryEngine } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { createDeliveryEngine } from "../../src/delivery/engine.ts";
+import type { JobPacing } from "../../src/jobs/runner.ts";
 import type { Config } from "../../src/config/types.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { createRelayMetrics } from "../../src/metrics/relay-metrics.ts";
@@ -39,6 +40,8 @@ export async function startTestRelay(
     /** Build and start the production delivery engine on the relay's store (listen targets need it). */
     engine?: { pollMs?: number };
     busyTimeoutMs?: number;
+    /** Start the bulk-job runner with this pacing (jobs run only when given). */
+    jobs?: JobPacing;
   } = {},
 ): Promise<TestRelay> {
   const tmp = tempDir();
@@ -50,8 +53,9 @@ export async function startTestRelay(
   const store = await openStore({ url: config.store.url, busyTimeoutMs: opts.busyTimeoutMs ?? 1000, nowMs, checkpointEveryMs: 0 });
   const metrics = createRelayMetrics({ config, store, nowMs });
   const engine = opts.engine ? createDeliveryEngine({ config, store, log: silentLogger, pollMs: opts.engine.pollMs, onAttempt: metrics.onAttempt }) : null;
-  const app = createApp({ config, store, log: silentLogger, nowMs, delivery: opts.delivery ?? engine ?? undefined, metrics });
+  const app = createApp({ config, store, log: silentLogger, nowMs, delivery: opts.delivery ?? engine ?? undefined, metrics, jobPacing: opts.jobs });
   await engine?.start();
+  if (opts.jobs) app.jobs.start();
   return {
     dir: tmp.dir,
     config,
@@ -63,6 +67,7 @@ export async function startTestRelay(
       ),
     async close() {
       await app.listen.stop();
+      await app.jobs.stop();
       await engine?.stop(1000);
       await store.close();
       tmp.remove();

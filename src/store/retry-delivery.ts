@@ -1,0 +1,39 @@
+/**
+ * "Retry now" for one delivery: the same delivery (same id, so the same
+ * `webhook-id`) becomes due at once and its next attempt carries the next
+ * attempt number. Not a new delivery: a redelivery is that.
+ */
+import type { SqlDoors } from "./sql-client.ts";
+import type { DeliveryStatus } from "./deliveries.ts";
+
+/** What a retry did, or why it did nothing. */
+export type RetryResult =
+  | { ok: true; id: string; status: "pending" | "paused"; attempt: number; nextAttemptAt: number }
+  | { ok: false; reason: "not_found" | "delivered" | "in_flight" };
+
+// Finished or waiting deliveries may go again; a delivered one is done, a delivering one is in the air.
+const RETRYABLE: readonly DeliveryStatus[] = ["pending", "failed", "cancelled", "paused"];
+
+/**
+ * Makes delivery `id` due at `nowMs`: `pending`, or `paused` while its
+ * target is disabled (it goes once the target is enabled). Its attempts so
+ * far, and its schedule position, are kept: the next attempt is attempts + 1.
+ */
+export async function retryDelivery(db: SqlDoors, id: string, nowMs: number): Promise<RetryResult> {
+  const [rs] = await db.writer.write([
+    {
+      sql: `UPDATE deliveries SET
+          status = CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled) THEN 'paused' ELSE 'pending' END,
+          next_attempt_at = ?, updated_at = ?
+        WHERE id = ? AND status IN (${RETRYABLE.map((s) => `'${s}'`).join(", ")})
+        RETURNING status, attempts`,
+      args: [nowMs, nowMs, id],
+    },
+  ]);
+  const row = rs!.rows[0];
+  if (row) return { ok: true, id, status: String(row.status) as "pending" | "paused", attempt: Number(row.attempts) + 1, nextAttemptAt: nowMs };
+  const now = await db.reads.execute({ sql: "SELECT status FROM deliveries WHERE id = ?", args: [id] });
+  const status = now.rows[0]?.status;
+  if (status === undefined) return { ok: false, reason: "not_found" };
+  return { ok: false, reason: status === "delivered" ? "delivered" : "in_flight" };
+}

@@ -1,0 +1,80 @@
+/**
+ * Bulk actions in the UI: the confirmation step (`/bulk/redeliver`,
+ * `/bulk/cancel`: the count of matching events, the filter, a target) and the
+ * job page (`/jobs/<id>`: progress that refreshes itself while running, and a
+ * stop button).
+ */
+import type { JobJson } from "../http/admin-views.ts";
+import { badge, queryString, time } from "./format.ts";
+import { html, type SafeHtml } from "./html.ts";
+
+/** The events list's filter keys, as its form and query string name them. */
+export const FILTER_KEYS = ["source", "target", "status", "type", "q", "since", "until"] as const;
+
+/** The list's filter values from a query (empty ones dropped). */
+export function filterQuery(q: Record<string, string | undefined>): Record<string, string | undefined> {
+  return Object.fromEntries(FILTER_KEYS.map((k) => [k, q[k] || undefined]));
+}
+
+const KIND: Record<"redeliver" | "cancel", { verb: string; what: string; button: string }> = {
+  redeliver: {
+    verb: "Redeliver",
+    what: "Each gets a new delivery — to the target named below, else to each of its targets (those whose current delivery has the status filtered on) — unless one is still on its way.",
+    button: "Redeliver",
+  },
+  cancel: {
+    verb: "Cancel pending deliveries of",
+    what: "Their pending and paused deliveries (to the target named below, if any) become cancelled and are never attempted again unless redelivered or retried. One being sent right now is left to finish.",
+    button: "Cancel deliveries",
+  },
+};
+
+/** The confirmation step of a bulk action: how many events match, and the form that starts the job. */
+export function bulkConfirmPage(d: { kind: "redeliver" | "cancel"; query: Record<string, string | undefined>; matched: number; targets: string[] }): SafeHtml {
+  const k = KIND[d.kind];
+  const filters = Object.entries(d.query).filter(([, v]) => v !== undefined);
+  return html`
+<p class="crumbs"><a href="/${queryString(d.query)}">Events</a> /</p>
+<h1>${k.verb} ${d.matched} matching event${d.matched === 1 ? "" : "s"}?</h1>
+<p class="bulk-filter">${filters.length === 0 ? "Filter: none — every stored event." : html`Filter: ${filters.map(([key, v]) => html`<span class="pill">${key}: ${v}</span> `)}`}</p>
+<p class="muted">${k.what}</p>
+${
+  d.matched === 0
+    ? html`<p class="empty">Nothing matches: nothing to do.</p>`
+    : html`<form method="post" action="/bulk/${d.kind}" class="bulk-confirm">
+  ${filters.map(([key, v]) => html`<input type="hidden" name="${key}" value="${v}">`)}
+  <label>Target
+    <select name="bulkTarget">
+      <option value="">${d.kind === "redeliver" ? "each event's own targets" : "any target"}</option>
+      ${d.targets.map((t) => html`<option value="${t}"${t === d.query.target ? html` selected` : null}>${t}</option>`)}
+    </select>
+  </label>
+  <div class="actions"><button type="submit" class="${d.kind === "cancel" ? "danger" : ""}">${k.button} (${d.matched})</button><a href="/${queryString(d.query)}">Back</a></div>
+</form>`
+}`;
+}
+
+/** A job's progress; the page refreshes itself while the job runs (see the layout's refresh). */
+export function jobPage(j: JobJson): SafeHtml {
+  const f = j.filter;
+  const filter = { source: f.source ?? undefined, target: f.target ?? undefined, status: f.status ?? undefined, type: f.type ?? undefined, q: f.text ?? undefined, since: f.since ?? undefined, until: f.until ?? undefined };
+  const what = j.kind === "redeliver" ? "deliveries created" : "deliveries cancelled";
+  return html`
+<p class="crumbs"><a href="/">Events</a> / jobs /</p>
+<h1 class="mono wrap">${j.id} ${badge(j.status)}</h1>
+<p class="job-progress"><progress value="${j.done}" max="${Math.max(j.total, 1)}"></progress>
+  <span id="job-done">${j.done}</span> of <span id="job-total">${j.total}</span> events · <span id="job-affected">${j.affected}</span> ${what}</p>
+<dl class="meta">
+  <div><dt>Action</dt><dd>${j.kind === "redeliver" ? "Redeliver" : "Cancel pending"}${j.target ? ` → ${j.target}` : ""}</dd></div>
+  <div><dt>Started</dt><dd>${time(j.createdAt)}</dd></div>
+  <div><dt>Finished</dt><dd>${time(j.finishedAt)}</dd></div>
+  <div><dt>Events</dt><dd><a href="/${queryString(filter)}">the filter it matched</a></dd></div>
+</dl>
+${j.error ? html`<p class="error-text">${j.error}</p>` : null}
+${
+  j.status === "running"
+    ? html`<div class="actions"><form method="post" action="/jobs/${j.id}/stop" class="inline" data-confirm="Stop this job? What it did so far stays done.">
+  <button type="submit" class="danger">Stop</button></form><span class="muted">This page refreshes every second while the job runs.</span></div>`
+    : null
+}`;
+}

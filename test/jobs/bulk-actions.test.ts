@@ -1,0 +1,190 @@
+/**
+ * Bulk actions through the admin API on a real store: dry-run counts that
+ * agree with the events list, redeliver and cancel jobs run to done, a job
+ * stopped by DELETE, and bad requests refused with a reason.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ADMIN_TOKEN, adminToml, seedEvents, type SeededEvent } from "../support/admin-fixture.ts";
+import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
+
+const START = Date.UTC(2025, 0, 1);
+const COUNT = 600;
+
+type Api = (path: string, init?: { method?: string; body?: unknown }) => Promise<{ status: number; body: any }>;
+
+function apiOf(relay: TestRelay): Api {
+  return async (path, init = {}) => {
+    const res = await relay.app.adminApp.handle(
+      new Request(`http://127.0.0.1${path}`, {
+        method: init.method ?? "GET",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: init.body === undefined ? undefined : typeof init.body === "string" ? init.body : JSON.stringify(init.body),
+      }),
+    );
+    return { status: res.status, body: await res.json() };
+  };
+}
+
+/** Polls GET /api/jobs/<id> until it is no longer running (deadline 20 s). */
+async function finished(api: Api, id: string): Promise<any> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const { body } = await api(`/api/jobs/${id}`);
+    if (body.status !== "running" || Date.now() > deadline) return body;
+    await Bun.sleep(20);
+  }
+}
+
+/** Every event id the events list gives for `query`, following its cursor. */
+async function listed(api: Api, query: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor = "";
+  for (;;) {
+    const { body } = await api(`/api/events?${query}&limit=500${cursor ? `&cursor=${cursor}` : ""}`);
+    ids.push(...body.events.map((e: { id: string }) => e.id));
+    if (!body.nextCursor) return ids;
+    cursor = body.nextCursor;
+  }
+}
+
+const deliveryCount = async (relay: TestRelay) => Number((await rows(relay.store, "SELECT count(*) AS n FROM deliveries"))[0]!.n);
+
+describe("bulk actions (no delivery engine: rows stay as the jobs leave them)", () => {
+  let relay: TestRelay;
+  let api: Api;
+  let seeded: SeededEvent[];
+  beforeAll(async () => {
+    relay = await startTestRelay(adminToml(), { jobs: { pollMs: 50, pauseMs: 0, batchEvents: 50 } });
+    api = apiOf(relay);
+    seeded = await seedEvents(relay.store, COUNT, START);
+  });
+  afterAll(() => relay.close());
+
+  test("a dry run answers how many events the list's filter matches, and changes nothing", async () => {
+    const before = await deliveryCount(relay);
+    const filters: [Record<string, unknown>, string][] = [
+      [{}, ""],
+      [{ source: "billing" }, "source=billing"],
+      [{ status: "failed" }, "status=failed"],
+      [{ status: "delivered" }, "status=delivered"],
+      [{ target: "audit", status: "delivered" }, "target=audit&status=delivered"],
+      [{ target: "orders", status: "pending" }, "target=orders&status=pending"],
+      [{ type: "order.paid", since: START + 100_000, until: new Date(START + 400_000).toISOString() }, `type=order.paid&since=${START + 100_000}&until=${new Date(START + 400_000).toISOString()}`],
+      [{ text: "inv_0001" }, "q=inv_0001"],
+    ];
+    for (const [filter, query] of filters) {
+      const expected = (await listed(api, query)).length;
+      expect(expected).toBeGreaterThan(0);
+      for (const path of ["/api/events/redeliver", "/api/deliveries/cancel"]) {
+        const r = await api(path, { method: "POST", body: { filter, dryRun: true } });
+        expect({ path, filter, status: r.status, body: r.body }).toEqual({ path, filter, status: 200, body: { matched: expected } });
+      }
+    }
+    expect(await deliveryCount(relay)).toBe(before);
+    expect(await rows(relay.store, "SELECT id FROM jobs")).toEqual([]);
+  });
+
+  test("redeliver of failed deliveries runs as a job to done: one new pending delivery per failed pair, nothing else", async () => {
+    const failedPairs = seeded.flatMap((e) => Object.entries(e.statuses).filter(([, s]) => s === "failed").map(([t]) => `${e.id}/${t}`));
+    const failedEvents = seeded.filter((e) => Object.values(e.statuses).includes("failed"));
+    const before = await deliveryCount(relay);
+    const start = await api("/api/events/redeliver", { method: "POST", body: { filter: { status: "failed" } } });
+    expect(start.status).toBe(202);
+    expect(start.body).toEqual({ matched: failedEvents.length, job: expect.stringMatching(/^job_[0-9A-Z]{26}$/) });
+    const job = await finished(api, start.body.job);
+    expect(job).toMatchObject({ id: start.body.job, kind: "redeliver", status: "done", total: failedEvents.length, done: failedEvents.length, affected: failedPairs.length });
+    expect(Date.parse(job.finishedAt)).toBeGreaterThanOrEqual(Date.parse(job.createdAt));
+    const created = await rows(relay.store, "SELECT event_id, target, status, attempts FROM deliveries WHERE created_at > ?", [START + COUNT * 1000]);
+    expect(created.map((r) => `${r.event_id}/${r.target}`).sort()).toEqual(failedPairs.sort());
+    expect(new Set(created.map((r) => `${r.status}:${r.attempts}`))).toEqual(new Set(["pending:0"]));
+    expect(await deliveryCount(relay)).toBe(before + failedPairs.length);
+    // Those pairs are open now: the same filter matches nothing, and a second job finds nothing to do.
+    expect((await api("/api/events/redeliver", { method: "POST", body: { filter: { status: "failed" }, dryRun: true } })).body).toEqual({ matched: 0 });
+  });
+
+  test("redeliver to a named target creates one delivery per matched event to that target", async () => {
+    const billing = seeded.filter((e) => e.source === "billing" && e.receivedAt < START + 60_000);
+    const start = await api("/api/events/redeliver", {
+      method: "POST",
+      body: { filter: { source: "billing", until: START + 60_000 }, target: "audit" },
+    });
+    expect(start.body.matched).toBe(billing.length);
+    expect(await finished(api, start.body.job)).toMatchObject({ status: "done", affected: billing.length, target: "audit" });
+    const audit = await rows(relay.store, `SELECT event_id FROM deliveries WHERE target = 'audit' AND event_id IN (${billing.map(() => "?").join(",")})`, billing.map((e) => e.id));
+    expect(audit.map((r) => String(r.event_id)).sort()).toEqual(billing.map((e) => e.id).sort());
+  });
+
+  test("cancel makes the pending and paused deliveries of matched events cancelled and leaves delivered and failed ones alone", async () => {
+    const statusCounts = async () =>
+      Object.fromEntries((await rows(relay.store, "SELECT status, count(*) AS n FROM deliveries WHERE target = 'orders' GROUP BY status")).map((r) => [r.status, Number(r.n)]));
+    const before = await statusCounts();
+    const open = (before.pending ?? 0) + (before.paused ?? 0);
+    expect(open).toBeGreaterThan(0);
+    const start = await api("/api/deliveries/cancel", { method: "POST", body: { filter: { target: "orders" } } });
+    expect(start.status).toBe(202);
+    const job = await finished(api, start.body.job);
+    expect(job).toMatchObject({ kind: "cancel", status: "done", affected: open });
+    const after = await statusCounts();
+    expect(after).toEqual({ delivered: before.delivered, failed: before.failed, cancelled: open });
+    // Cancelled is a status like any other: listed, filtered and counted.
+    const cancelled = await listed(api, "target=orders&status=cancelled");
+    expect(cancelled.length).toBeGreaterThan(0);
+    expect((await api("/api/deliveries/cancel", { method: "POST", body: { filter: { target: "orders", status: "cancelled" }, dryRun: true } })).body).toEqual({
+      matched: cancelled.length,
+    });
+    const { body: targets } = await api("/api/targets");
+    const orders = targets.targets.find((t: { name: string }) => t.name === "orders");
+    expect(orders).toMatchObject({ queueDepth: 0, queue: { pending: 0, paused: 0, cancelled: open } });
+  });
+
+  test("a bulk action with nothing matched answers matched 0 and a job already done", async () => {
+    const start = await api("/api/events/redeliver", { method: "POST", body: { filter: { source: "shop", type: "no.such.type" } } });
+    expect(start.body.matched).toBe(0);
+    expect((await api(`/api/jobs/${start.body.job}`)).body).toMatchObject({ status: "done", total: 0, done: 0 });
+  });
+
+  test("bad bulk requests are refused with the problem named", async () => {
+    const cases: [unknown, number, RegExp][] = [
+      ["{not json", 400, /body must be JSON/],
+      [{ filter: { sorce: "shop" } }, 400, /sorce/],
+      [{ filter: { status: "lost" } }, 400, /filter\.status/],
+      [{ filter: { since: "yesterday-ish" } }, 400, /filter\.since/],
+      [{ filter: {}, dryRun: "yes" }, 400, /dryRun/],
+      [{ filter: {}, target: "nope" }, 404, /no target named "nope"/],
+      [{ filter: { target: "nope" } }, 404, /no target named "nope"/],
+    ];
+    for (const [body, status, message] of cases) {
+      const r = await api("/api/events/redeliver", { method: "POST", body });
+      expect({ body, status: r.status }).toEqual({ body, status });
+      expect(r.body.error.message).toMatch(message);
+    }
+    expect((await api("/api/jobs/job_nope")).status).toBe(404);
+    expect((await api("/api/jobs/job_00000000000000000000000000")).status).toBe(404);
+    expect((await api("/api/jobs/job_00000000000000000000000000", { method: "DELETE" })).status).toBe(404);
+  });
+});
+
+test("DELETE /api/jobs/<id> stops a running job: it is cancelled and makes no further progress", async () => {
+  // Slow pacing: 10 events a batch, 40 ms apart, so the job is still running when stopped.
+  const relay = await startTestRelay(adminToml(), { jobs: { pollMs: 50, pauseMs: 40, batchEvents: 10 } });
+  try {
+    const api = apiOf(relay);
+    await seedEvents(relay.store, 400, START);
+    const start = await api("/api/events/redeliver", { method: "POST", body: { filter: {}, target: "audit" } });
+    expect(start.body.matched).toBe(400);
+    const deadline = Date.now() + 10_000;
+    while ((await api(`/api/jobs/${start.body.job}`)).body.done === 0 && Date.now() < deadline) await Bun.sleep(10);
+    const stopped = await api(`/api/jobs/${start.body.job}`, { method: "DELETE" });
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toMatchObject({ status: "cancelled", finishedAt: expect.any(String) });
+    expect(stopped.body.done).toBeLessThan(400);
+    // Several batch periods later nothing more was done, and the deliveries made are the ones counted.
+    await Bun.sleep(300);
+    const later = (await api(`/api/jobs/${start.body.job}`)).body;
+    expect(later).toMatchObject({ status: "cancelled", done: stopped.body.done, affected: stopped.body.affected });
+    const made = await rows(relay.store, "SELECT count(*) AS n FROM deliveries WHERE created_at > ?", [START + 400 * 1000]);
+    expect(Number(made[0]!.n)).toBe(later.affected);
+  } finally {
+    await relay.close();
+  }
+});

@@ -1,0 +1,154 @@
+/**
+ * "Retry now" and cancel against a real recording target, with the delivery
+ * engine running: a retried delivery goes again at once as the same delivery
+ * (same webhook-id, next attempt number), and a cancelled one is never sent
+ * until it is redelivered or retried.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { recordingTarget, runCleanups } from "../delivery/fixtures.ts";
+import { ADMIN_TOKEN } from "../support/admin-fixture.ts";
+import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(() => runCleanups(cleanups));
+
+const WHSEC = "whsec_PwxOU6reGenbCqoeWrBcNEohgBMsDB33iJZ5aOB9UGY=";
+
+/** One source and three targets at `url`: orders retries after an hour, once never retries, slow waits 10 s for an answer. */
+function toml(url: string): string {
+  const target = (name: string, extra: string) => `[[targets]]\nname = "${name}"\nurl = "${url}"\nsigning = { secret = "${WHSEC}" }\n${extra}\n`;
+  return `
+[server]
+listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+[admin]
+token = "${ADMIN_TOKEN}"
+[[sources]]
+name = "shop"
+verify = { scheme = "none" }
+dedupe = { key = ["$.id"] }
+event_type = "$.type"
+${target("orders", 'retry = { schedule = ["0s", "1h"], jitter = 0 }')}
+${target("once", 'retry = { schedule = ["0s"], jitter = 0 }')}
+${target("slow", 'timeout = "10s"')}
+[[routes]]
+from = "shop"
+to = ["orders"]
+event_types = ["order.*"]
+[[routes]]
+from = "shop"
+to = ["once"]
+event_types = ["once.*"]
+[[routes]]
+from = "shop"
+to = ["slow"]
+event_types = ["slow.*"]
+`;
+}
+
+async function relayWith(script: Parameters<typeof recordingTarget>[1]) {
+  const target = recordingTarget(cleanups, script);
+  const relay = await startTestRelay(toml(target.url), { engine: { pollMs: 50 }, jobs: { pollMs: 50, pauseMs: 0 } });
+  cleanups.unshift(() => relay.close());
+  const api = async (path: string, init: { method?: string; body?: unknown } = {}) => {
+    const res = await relay.app.adminApp.handle(
+      new Request(`http://127.0.0.1${path}`, {
+        method: init.method ?? "GET",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      }),
+    );
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const send = async (id: string, type: string) => String(((await (await relay.post("shop", JSON.stringify({ id, type }))).json()) as { id: string }).id);
+  return { target, relay, api, send };
+}
+
+/** The one delivery of `eventId` once `ready` holds for it (polled, deadline 10 s). */
+async function deliveryOf(relay: TestRelay, eventId: string, ready: (d: { status: string; attempts: number }) => boolean) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [d] = await rows(relay.store, "SELECT id, status, attempts FROM deliveries WHERE event_id = ? ORDER BY id", [eventId]);
+    const row = d && { id: String(d.id), status: String(d.status), attempts: Number(d.attempts) };
+    if ((row && ready(row)) || Date.now() > deadline) return row!;
+    await Bun.sleep(10);
+  }
+}
+
+test("retry now sends a pending delivery again at once: the same delivery and webhook-id, the next attempt number", async () => {
+  const { target, relay, api, send } = await relayWith((_req, n) => ({ status: n === 1 ? 500 : 200 }));
+  const eventId = await send("o1", "order.created");
+  await target.until(1);
+  // The 500 left it pending, its next attempt an hour away.
+  const waiting = await deliveryOf(relay, eventId, (d) => d.status === "pending" && d.attempts === 1);
+  const retry = await api(`/api/deliveries/${waiting.id}/retry`, { method: "POST" });
+  expect(retry.status).toBe(202);
+  expect(retry.body).toMatchObject({ id: waiting.id, status: "pending", attempt: 2 });
+  await target.until(2);
+  const [first, second] = target.received;
+  expect([first!.headers.get("webhook-id"), second!.headers.get("webhook-id")]).toEqual([eventId, eventId]);
+  expect([first!.headers.get("hookrelay-attempt"), second!.headers.get("hookrelay-attempt")]).toEqual(["1", "2"]);
+  const done = await deliveryOf(relay, eventId, (d) => d.status === "delivered");
+  expect(done).toEqual({ id: waiting.id, status: "delivered", attempts: 2 });
+  expect(await rows(relay.store, "SELECT id FROM deliveries WHERE event_id = ?", [eventId])).toHaveLength(1);
+  // Delivered: nothing to retry.
+  const again = await api(`/api/deliveries/${waiting.id}/retry`, { method: "POST" });
+  expect(again.status).toBe(409);
+  expect(again.body.error).toMatchObject({ code: "delivered", message: expect.stringContaining("redeliver") });
+});
+
+test("retry now on a failed delivery (its schedule used up) makes one more attempt as the same delivery", async () => {
+  const { target, relay, api, send } = await relayWith((_req, n) => ({ status: n === 1 ? 503 : 200 }));
+  const eventId = await send("f1", "once.created");
+  const failed = await deliveryOf(relay, eventId, (d) => d.status === "failed");
+  expect(failed.attempts).toBe(1);
+  expect((await api(`/api/deliveries/${failed.id}/retry`, { method: "POST" })).body).toMatchObject({ status: "pending", attempt: 2 });
+  await target.until(2);
+  expect(target.received[1]!.headers.get("hookrelay-attempt")).toBe("2");
+  expect(await deliveryOf(relay, eventId, (d) => d.status === "delivered")).toEqual({ id: failed.id, status: "delivered", attempts: 2 });
+});
+
+test("retry now refuses a delivery in flight (409) and an unknown one (404)", async () => {
+  const { target, relay, api, send } = await relayWith(() => "hang");
+  const eventId = await send("s1", "slow.created");
+  await target.until(1);
+  const flying = await deliveryOf(relay, eventId, (d) => d.status === "delivering");
+  const r = await api(`/api/deliveries/${flying.id}/retry`, { method: "POST" });
+  expect(r.status).toBe(409);
+  expect(r.body.error).toMatchObject({ code: "in_flight", message: expect.stringContaining("in flight") });
+  expect((await api("/api/deliveries/dlv_00000000000000000000000000/retry", { method: "POST" })).status).toBe(404);
+  expect((await api("/api/deliveries/nope/retry", { method: "POST" })).status).toBe(404);
+});
+
+test("cancelled deliveries are never sent, even once their target is enabled again; redeliver and retry send them", async () => {
+  const { target, relay, api, send } = await relayWith(() => ({ status: 200 }));
+  expect((await api("/api/targets/orders/disable", { method: "POST" })).status).toBe(200);
+  const held = [];
+  for (let i = 0; i < 5; i++) held.push(await send(`held-${i}`, "order.created"));
+  const cancel = await api("/api/deliveries/cancel", { method: "POST", body: { filter: { target: "orders" } } });
+  expect(cancel.body.matched).toBe(5);
+  const deadline = Date.now() + 10_000;
+  let job = (await api(`/api/jobs/${cancel.body.job}`)).body;
+  while (job.status === "running" && Date.now() < deadline) job = (await Bun.sleep(10), await api(`/api/jobs/${cancel.body.job}`)).body;
+  expect(job).toMatchObject({ status: "done", affected: 5 });
+  expect((await api("/api/targets/orders/enable", { method: "POST" })).status).toBe(200);
+  // A fresh event goes through at once; the cancelled ones never follow it, whatever the rounds do.
+  const fresh = await send("fresh", "order.created");
+  await target.until(1);
+  await Bun.sleep(300); // six poll periods of the engine
+  expect(target.received.map((r) => r.headers.get("hookrelay-event-type"))).toEqual(["order.created"]);
+  expect(target.received[0]!.headers.get("webhook-id")).toBe(fresh); // webhook-id is the event id
+  const statuses = await rows(relay.store, `SELECT DISTINCT status FROM deliveries WHERE event_id IN (${held.map(() => "?").join(",")})`, held);
+  expect(statuses.map((r) => r.status)).toEqual(["cancelled"]);
+
+  // Retry now brings one back as the same delivery; a bulk redeliver the rest as new ones.
+  const [one] = await rows(relay.store, "SELECT id FROM deliveries WHERE event_id = ?", [held[0]!]);
+  expect((await api(`/api/deliveries/${one!.id}/retry`, { method: "POST" })).body).toMatchObject({ status: "pending", attempt: 1 });
+  await target.until(2);
+  expect(target.received[1]!.headers.get("webhook-id")).toBe(held[0]!);
+  expect(await rows(relay.store, "SELECT id, status FROM deliveries WHERE event_id = ?", [held[0]!])).toHaveLength(1);
+  const redeliver = await api("/api/events/redeliver", { method: "POST", body: { filter: { status: "cancelled" } } });
+  expect(redeliver.body.matched).toBe(4);
+  await target.until(6);
+  expect(new Set(target.received.slice(2).map((r) => r.headers.get("hookrelay-attempt")))).toEqual(new Set(["1"]));
+});

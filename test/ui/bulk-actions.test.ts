@@ -1,0 +1,125 @@
+/**
+ * Bulk actions and "Retry now" in a real Chromium against a real relay over
+ * HTTP: the events list's match count, the confirmation step with that count,
+ * the job page's progress to done, cancel pending from a filter, and retry of
+ * one delivery from the event page. No CSP violation on any of these pages.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Browser, Page } from "playwright-core";
+import { ADMIN_TOKEN, seedEvents, type SeededEvent } from "../support/admin-fixture.ts";
+import { startLiveRelay, type LiveRelay } from "../support/admin-relay.ts";
+import { hasChromium, launchChromium } from "../support/chromium.ts";
+
+if (!hasChromium) console.warn("SKIPPING UI tests: /usr/bin/chromium is missing (apt-get install -y chromium)");
+
+describe.skipIf(!hasChromium)("bulk actions in Chromium", () => {
+  let live: LiveRelay;
+  let browser: Browser;
+  let page: Page;
+  let admin: string;
+  let seeded: SeededEvent[];
+  const cspViolations: string[] = [];
+
+  /** What the API says the filter matches (the oracle for the page's count). */
+  const matched = async (filter: Record<string, string>) => {
+    const res = await fetch(`${admin}/api/events/redeliver`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ filter, dryRun: true }),
+    });
+    return ((await res.json()) as { matched: number }).matched;
+  };
+
+  /** Reloads the job page (it also refreshes itself) until the job is no longer running. */
+  const jobFinished = async () => {
+    const deadline = Date.now() + 20_000;
+    while ((await page.locator("h1 .badge").innerText()) === "running" && Date.now() < deadline) {
+      await Bun.sleep(200);
+      await page.reload();
+    }
+    return page.locator("h1 .badge").innerText();
+  };
+
+  beforeAll(async () => {
+    live = await startLiveRelay();
+    admin = live.relay.adminUrl;
+    seeded = await seedEvents(live.store, 200, Date.now() - 3_600_000);
+    browser = await launchChromium();
+    page = await browser.newPage();
+    page.on("dialog", (d) => void d.accept());
+    page.on("console", (m) => {
+      if (/Content.Security.Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
+    });
+    await page.goto(`${admin}/login`);
+    await page.fill('input[name="token"]', ADMIN_TOKEN);
+    await page.click('button[type="submit"]');
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+    await live?.stop();
+  });
+
+  test("retry now on a failed delivery sends the same delivery again and the event page shows its second attempt", async () => {
+    const e = seeded.find((x) => x.statuses.orders === "failed")!;
+    await page.goto(`${admin}/events/${e.id}`);
+    const card = page.locator("article.delivery", { has: page.locator("h3", { hasText: /^orders$/ }) });
+    expect(await card.locator(".badge").innerText()).toBe("failed");
+    await card.locator('form.retry button[type="submit"]').click();
+    expect(await page.locator(".flash").innerText()).toContain("attempt 2 of this delivery is due now");
+    const deadline = Date.now() + 10_000;
+    while ((await card.locator(".badge").innerText()) !== "delivered" && Date.now() < deadline) {
+      await Bun.sleep(100);
+      await page.reload();
+    }
+    expect(await card.locator(".badge").innerText()).toBe("delivered");
+    expect(await card.locator("header .muted").first().innerText()).toContain("2 attempts");
+    // Still one delivery to orders: the same one, not a new one.
+    expect(await page.locator("article.delivery h3", { hasText: /^orders$/ }).count()).toBe(1);
+    expect(await card.locator("form.retry").count()).toBe(0);
+  });
+
+  test("bulk redeliver from a filter: the list's count, the confirmation with it, and the job's progress to done", async () => {
+    const expected = await matched({ status: "failed" });
+    expect(expected).toBeGreaterThan(0);
+    await page.goto(`${admin}/?status=failed`);
+    expect(await page.locator("#matched").innerText()).toBe(`${expected} matching events`);
+    await page.locator("a", { hasText: `Redeliver ${expected} matching…` }).click();
+    expect(new URL(page.url()).pathname).toBe("/bulk/redeliver");
+    expect(await page.locator("h1").innerText()).toBe(`Redeliver ${expected} matching events?`);
+    await page.locator(`form.bulk-confirm button[type="submit"]`).click();
+    expect(new URL(page.url()).pathname).toMatch(/^\/jobs\/job_[0-9A-Z]{26}$/);
+    expect(await jobFinished()).toBe("done");
+    expect(await page.locator("#job-done").innerText()).toBe(String(expected));
+    expect(await page.locator("#job-total").innerText()).toBe(String(expected));
+    expect(Number(await page.locator("#job-affected").innerText())).toBeGreaterThanOrEqual(expected);
+    expect(await page.locator(".job-progress progress").getAttribute("value")).toBe(String(expected));
+    // Every failed pair now has a newer delivery: the filter matches nothing any more.
+    await page.goto(`${admin}/?status=failed`);
+    expect(await page.locator("#matched").innerText()).toBe("0 matching events");
+  });
+
+  test("cancel pending from a filter: the paused deliveries of a disabled target become cancelled", async () => {
+    await page.goto(`${admin}/targets`);
+    await page.locator('#target-audit form[action$="/disable"] button').click();
+    for (let i = 0; i < 5; i++) expect((await live.send("shop", JSON.stringify({ id: `held-${i}`, type: "order.created" }))).status).toBe(200);
+    const expected = await matched({ target: "audit", status: "paused" });
+    expect(expected).toBeGreaterThanOrEqual(5);
+    await page.goto(`${admin}/?target=audit&status=paused`);
+    expect(await page.locator("#matched").innerText()).toBe(`${expected} matching events`);
+    await page.locator("a", { hasText: "Cancel pending…" }).click();
+    expect(await page.locator("h1").innerText()).toBe(`Cancel pending deliveries of ${expected} matching events?`);
+    expect(await page.locator('select[name="bulkTarget"]').inputValue()).toBe("audit");
+    await page.locator(`form.bulk-confirm button[type="submit"]`).click();
+    expect(await jobFinished()).toBe("done");
+    expect(await page.locator("#job-affected").innerText()).toBe(String(expected));
+    await page.goto(`${admin}/?target=audit&status=cancelled`);
+    expect(await page.locator("#matched").innerText()).toBe(`${expected} matching events`);
+    expect(await page.locator("table.list tbody .badge", { hasText: "cancelled" }).count()).toBeGreaterThan(0);
+    await page.goto(`${admin}/?target=audit&status=paused`);
+    expect(await page.locator("#matched").innerText()).toBe("0 matching events");
+  });
+
+  test("these pages never trip their Content-Security-Policy", () => {
+    expect(cspViolations).toEqual([]);
+  });
+});
