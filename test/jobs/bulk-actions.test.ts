@@ -4,6 +4,8 @@
  * stopped by DELETE, and bad requests refused with a reason.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startSearchIndexer } from "../../src/ingest/search-indexer.ts";
+import { silentLogger } from "../../src/log/logger.ts";
 import { ADMIN_TOKEN, adminToml, seedEvents, type SeededEvent } from "../support/admin-fixture.ts";
 import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
 
@@ -57,6 +59,9 @@ describe("bulk actions (no delivery engine: rows stay as the jobs leave them)", 
     relay = await startTestRelay(adminToml(), { jobs: { pollMs: 50, pauseMs: 0, batchEvents: 50 } });
     api = apiOf(relay);
     seeded = await seedEvents(relay.store, COUNT, START);
+    const indexer = startSearchIndexer({ store: relay.store, log: silentLogger, maxDecodedBytes: 1 << 20, everyMs: 60_000 });
+    await indexer.drain();
+    await indexer.stop();
   });
   afterAll(() => relay.close());
 
@@ -70,7 +75,9 @@ describe("bulk actions (no delivery engine: rows stay as the jobs leave them)", 
       [{ target: "audit", status: "delivered" }, "target=audit&status=delivered"],
       [{ target: "orders", status: "pending" }, "target=orders&status=pending"],
       [{ type: "order.paid", since: START + 100_000, until: new Date(START + 400_000).toISOString() }, `type=order.paid&since=${START + 100_000}&until=${new Date(START + 400_000).toISOString()}`],
-      [{ text: "inv_0001" }, "q=inv_0001"],
+      // The words of GET /api/events?text= (the index built below).
+      [{ text: "inv_000003" }, "text=inv_000003"],
+      [{ text: "Customer", source: "billing" }, "text=Customer&source=billing"],
     ];
     for (const [filter, query] of filters) {
       const expected = (await listed(api, query)).length;
