@@ -48,6 +48,15 @@ await shot("event", `/events/${failed.id}`);
 await shot("targets", "/targets");
 await shot("sources", "/sources");
 await shot("rejections", "/rejections", true, () => page.locator("details.rejection summary").first().click());
+await shot("bulk-confirm", "/bulk/redeliver?source=shop&status=failed");
+// A job started through the API, as a script would: its page shows the progress.
+const started = await fetch(`${admin}/api/events/redeliver`, {
+  method: "POST",
+  headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+  body: JSON.stringify({ filter: { source: "shop", status: "failed" }, target: "orders" }),
+});
+const { job } = (await started.json()) as { job: string };
+await shot("job", `/jobs/${job}`);
 const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
 await phone.context().addCookies(await page.context().cookies());
 await phone.goto(`${admin}/events/${failed.id}`);
