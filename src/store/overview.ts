@@ -20,6 +20,7 @@
  */
 import type { InStatement } from "@libsql/client";
 import { eventIdFloor } from "./admin-queries.ts";
+import { startPeriodicJob, type PeriodicJob } from "./periodic-job.ts";
 import { queueStats } from "./queue-stats.ts";
 import type { Store } from "./index.ts";
 import type { Logger } from "../log/logger.ts";
@@ -198,12 +199,8 @@ export async function updateOverview(db: OverviewDoors, nowMs: number, targets: 
   return { summed };
 }
 
-/** The minute job's handle. */
-export interface OverviewJob {
-  /** Runs once now (or joins the run in progress). */
-  runNow(): Promise<void>;
-  stop(): Promise<void>;
-}
+/** The minute job's handle: one run now (or the one in progress), stop. */
+export type OverviewJob = PeriodicJob<void>;
 
 /** Runs updateOverview `firstAfterMs` (10 s) after start, then every `everyMs` (1 min); failures are logged and retried next time. */
 export function startOverviewJob(o: {
@@ -215,27 +212,13 @@ export function startOverviewJob(o: {
   everyMs?: number;
   firstAfterMs?: number;
 }): OverviewJob {
-  let running: Promise<void> | null = null;
-  let stopping = false;
-  const runNow = () =>
-    (running ??= updateOverview(o.db, o.nowMs(), o.targets(), () => stopping)
-      .then(
+  // Not at once: a relay starting up has better things to do, and one stopped within seconds never needs it.
+  return startPeriodicJob(
+    (stopping) =>
+      updateOverview(o.db, o.nowMs(), o.targets(), stopping).then(
         () => {},
         (err: unknown) => o.log.warn("overview update failed", { error: String((err as Error)?.message ?? err) }),
-      )
-      .finally(() => (running = null)));
-  // Not at once: a relay starting up has better things to do, and one stopped within seconds never needs it.
-  const first = setTimeout(() => void runNow(), o.firstAfterMs ?? 10_000);
-  const timer = setInterval(() => void runNow(), o.everyMs ?? 60_000);
-  first.unref?.();
-  timer.unref?.();
-  return {
-    runNow,
-    async stop() {
-      stopping = true;
-      clearTimeout(first);
-      clearInterval(timer);
-      await running;
-    },
-  };
+      ),
+    { firstAfterMs: o.firstAfterMs ?? 10_000, everyMs: o.everyMs ?? 60_000 },
+  );
 }

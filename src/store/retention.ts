@@ -10,6 +10,7 @@
  */
 import { makeId } from "../core/ids.ts";
 import type { EventArchive } from "./event-archive.ts";
+import { startPeriodicJob, type PeriodicJob } from "./periodic-job.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SqlDoors, SqlWriter } from "./sql-client.ts";
 
@@ -194,12 +195,9 @@ async function deleteByAge(
   return total;
 }
 
-export interface RetentionRunner {
-  /** Runs one purge now (or joins the one running). */
-  runNow(): Promise<PurgeCounts | null>;
-  /** Stops the timer and ends a running purge at its next batch boundary. */
-  stop(): Promise<void>;
-}
+/** The retention runner: one purge now (or the one running), stop at the next batch boundary. */
+export type RetentionRunner = PeriodicJob<PurgeCounts | null>;
+
 
 /** Purges every `everyMs` (first run `firstAfterMs` after start); failures are logged and retried next time. */
 export function startRetentionRunner(opts: {
@@ -213,17 +211,15 @@ export function startRetentionRunner(opts: {
   /** `[store] archive`: events are archived before they are deleted. */
   archive?: EventArchive;
 }): RetentionRunner {
-  let stopping = false;
-  let running: Promise<PurgeCounts | null> | null = null;
-  const runNow = () =>
-    (running ??= (async () => {
+  return startPeriodicJob(
+    async (stopping) => {
       const started = performance.now();
       try {
         const counts = await purgeExpired(opts.db, {
           nowMs: opts.nowMs(),
           retentionMs: opts.retentionMs,
           dedupeWindowMs: opts.dedupeWindowMs,
-          stopped: () => stopping,
+          stopped: stopping,
           archive: opts.archive,
         });
         const total = counts.events + counts.attempts + counts.rejections;
@@ -236,22 +232,8 @@ export function startRetentionRunner(opts: {
         // A busy store is the usual cause; the next run catches up.
         else opts.log.warn("retention purge failed", { error });
         return null;
-      } finally {
-        running = null;
       }
-    })());
-  const first = setTimeout(() => void runNow(), opts.firstAfterMs ?? 60_000);
-  const timer = setInterval(() => void runNow(), opts.everyMs ?? 5 * 60_000);
-  // Never the reason the process stays alive.
-  first.unref?.();
-  timer.unref?.();
-  return {
-    runNow,
-    async stop() {
-      stopping = true;
-      clearTimeout(first);
-      clearInterval(timer);
-      await running;
     },
-  };
+    { firstAfterMs: opts.firstAfterMs ?? 60_000, everyMs: opts.everyMs ?? 5 * 60_000 },
+  );
 }
