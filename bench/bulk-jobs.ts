@@ -55,8 +55,11 @@ if (PART !== "job") {
     ["since 24h", { since: "24h" }],
     ["status=failed&since 24h", { status: "failed", since: "24h" }],
     ["source=rare&type=ping&since 3d", { source: "rare", type: "ping", since: Date.now() - 3 * day }],
-    ["text=shop_ (prefix of half the keys)", { text: "shop_" }],
-    ["text=exact key", { text: "rare_000abc" }],
+    // text: the words of GET /api/events?text= (the page's box: the same words, or an exact key).
+    ["text=EUR (a word of every event)", { text: "EUR" }],
+    ["text=refunded (1 event in 10)", { text: "refunded" }],
+    ["text=cus_1234 (200 events)", { text: "cus_1234" }],
+    ["text=EUR&source=rare&status=failed", { text: "EUR", source: "rare", status: "failed" }],
   ];
   const time = async (req: () => Request) => {
     const t0 = performance.now();
