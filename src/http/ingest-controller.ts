@@ -10,11 +10,11 @@
  * meanwhile changes the requests that come after it.
  */
 import { Elysia } from "elysia";
-import { clientAddress } from "../core/client-address.ts";
 import { answerGetChallenge } from "../core/verify/index.ts";
 import { ingest, rejectRequest, type IngestDeps, type IngestResult, type RawRequest } from "../ingest/ingest.ts";
 import type { RuntimeConfig } from "../ingest/runtime-config.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
+import { requestClientAddress } from "./client-address.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { inflightBudget } from "./inflight-budget.ts";
 import { readBodyLimited } from "./read-body.ts";
@@ -53,7 +53,8 @@ export function ingestController(opts: IngestControllerOptions) {
         const rc = opts.current();
         const source = rc.sources.get(params.source);
         if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
-        const remoteAddr = clientAddress(server?.requestIP(request)?.address ?? null, request.headers, rc.trustedProxies);
+        // Resolved once per request by the listener's onRequest hook (behind trusted proxies).
+        const remoteAddr = requestClientAddress(server, request);
         const raw: RawRequest = { method: request.method, url: new URL(request.url), headers: request.headers, body: NO_BODY, remoteAddr };
         // Before the body is read: a sender that may not send does not get to use our memory.
         if (source.allowed && (remoteAddr === null || !source.allowed.has(remoteAddr))) return refuseAddress(opts.deps, source, raw);
