@@ -132,7 +132,7 @@ export function adminApiController(opts: AdminControllerOptions) {
       });
     })
     .get("/api/stream", ({ query, request, server }) => {
-      const view = parseLiveView(query, nowMs());
+      const view = parseLiveView(query, nowMs(), opts.config.store.search);
       // A stream may stay open for hours: no idle timeout (a heartbeat keeps it alive instead).
       server?.timeout(request, 0);
       const addr = requestClientKey(server, request);

@@ -122,8 +122,8 @@ export function checkSearchable(f: EventFilter, searchOn: boolean): EventFilter 
  * with search on, by the box's words or an exact dedupe key; with search off
  * (or no word in it), by a dedupe-key prefix as the API's q does.
  */
-export function eventsPageFilter(query: Record<string, unknown>, nowMs: number, searchOn: boolean): EventFilter {
-  const f = checkSearchable(parseEventFilter(query, nowMs), searchOn);
+export function eventsPageFilter(query: Record<string, unknown>, nowMs: number, searchOn: boolean, defaultLimit = 50): EventFilter {
+  const f = checkSearchable(parseEventFilter(query, nowMs, defaultLimit), searchOn);
   if (f.q === undefined || !searchOn || v.is(EventId, f.q)) return f;
   const words = searchQueryOf(f.q);
   return words === null ? f : { ...f, q: undefined, text: f.text === undefined ? words : `${f.text} ${words}`, orKey: f.q };

@@ -26,7 +26,7 @@ import { eventVersion, getEvent, type EventFilter } from "../store/admin-queries
 import { listEventsMatching } from "../store/event-search.ts";
 import { targetStats } from "../store/admin-stats.ts";
 import type { Store } from "../store/index.ts";
-import { EventId, parseEventFilter, parseInput } from "./admin-params.ts";
+import { EventId, eventsPageFilter, parseInput } from "./admin-params.ts";
 import { eventDetailJson, eventJson, targetJson, type EventJson } from "./admin-views.ts";
 import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { HttpError } from "./http-error.ts";
@@ -57,8 +57,12 @@ const ViewQuery = v.object({
   after: v.optional(EventId),
 });
 
-/** The view a stream request asks for (the events list's filters as GET /api/events takes them), or HttpError(400). */
-export function parseLiveView(query: Record<string, unknown>, nowMs: number): LiveView {
+/**
+ * The view a stream request asks for, or HttpError(400). An events view takes
+ * the events page's filters as the page reads them (its search box: words or
+ * an exact key with search on), so that the live rows are the rows the page lists.
+ */
+export function parseLiveView(query: Record<string, unknown>, nowMs: number, searchOn: boolean): LiveView {
   const { view, after, id, ...rest } = query;
   const p = parseInput(ViewQuery, { view, id, after: after === "" ? undefined : after });
   if (p.view === "event") {
@@ -66,7 +70,7 @@ export function parseLiveView(query: Record<string, unknown>, nowMs: number): Li
     return { kind: "event", id: p.id };
   }
   if (p.view === "targets") return { kind: "targets" };
-  return { kind: "events", filter: { ...parseEventFilter(rest, nowMs, EVENTS_PAGE), cursor: undefined }, afterId: p.after ?? null };
+  return { kind: "events", filter: { ...eventsPageFilter(rest, nowMs, searchOn, EVENTS_PAGE), cursor: undefined }, afterId: p.after ?? null };
 }
 
 interface Stream {
