@@ -105,12 +105,9 @@ export async function runAttempt(ctx: AttemptContext, target: DeliveryTarget, d:
  */
 function prepare(ctx: AttemptContext, target: DeliveryTarget, d: LeasedDelivery, attempt: number, nowMs: number): PreparedAttempt | null {
   if (d.body === null) return null;
-  const sent =
-    target.config.format === "slack"
-      ? { ...d, body: slackBody({ ...d, body: d.body }), contentType: "application/json", headers: [] }
-      : { ...d, body: d.body };
-  const forwardHeaders = target.config.format === "slack" ? [] : ctx.forwardHeaders(d.source);
-  const headers = buildOutboundHeaders(sent, { attempt, nowMs, keys: target.keys, forwardHeaders });
+  const slack = target.config.format === "slack";
+  const sent = slack ? { ...d, body: slackBody({ ...d, body: d.body }), contentType: "application/json", headers: [] } : { ...d, body: d.body };
+  const headers = buildOutboundHeaders(sent, { attempt, nowMs, keys: target.keys, forwardHeaders: slack ? [] : ctx.forwardHeaders(d.source) });
   return { delivery: d, attempt, headers, body: sent.body };
 }
 
