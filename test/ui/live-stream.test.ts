@@ -100,6 +100,23 @@ describe("GET /api/stream", () => {
     }
   });
 
+  test("an events stream reads q as the page's search box: an exact dedupe key, not a key prefix", async () => {
+    const stream = await open("view=events&q=zebra-7");
+    try {
+      await stream.next(() => true, 2000);
+      const longer = await send("shop", { id: "zebra-77", type: "order.created" });
+      const exact = await send("shop", { id: "zebra-7", type: "order.created" });
+      const seen: string[] = [];
+      await stream.next<EventsMessage>((m) => {
+        seen.push(...(m.events ?? []).map((e) => e.id));
+        return seen.includes(exact);
+      }, 2000);
+      expect(seen).not.toContain(longer);
+    } finally {
+      await stream.close();
+    }
+  });
+
   test("an events stream opened after a given id starts with the events newer than it", async () => {
     const older = await send("shop", { id: "live-4", type: "order.created" });
     const newer = await send("shop", { id: "live-5", type: "order.created" });
