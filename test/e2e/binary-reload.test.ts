@@ -6,13 +6,19 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startBinary, until, type RunningBinary } from "../support/binary.ts";
 import { tempDir } from "../support/relay.ts";
 
 const tmp = tempDir("hookrelay-reload-e2e-");
 afterAll(() => tmp.remove());
+// Each test its own store: deliveries a previous test's relay left pending would go to the next test's target.
+function ownDir(name: string): string {
+  const dir = join(tmp.dir, name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
 
 const WHSEC = `whsec_${Buffer.alloc(24, 3).toString("base64")}`;
 
@@ -58,9 +64,10 @@ function receiver() {
 
 test("under a steady stream of signed requests, SIGHUP adds a source and an invalid file changes nothing; every request is answered 200", async () => {
   const rx = receiver();
-  const cfg = join(tmp.dir, "stream.toml");
+  const dir = ownDir("stream");
+  const cfg = join(dir, "stream.toml");
   writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "secret-a" }], targetUrl: rx.url }));
-  const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+  const relay = await startBinary(["serve", "--config", cfg], dir);
   const statuses: number[] = [];
   let streaming = true;
   // Four senders in a loop, bounded in count: the reloads happen while they send.
@@ -113,9 +120,10 @@ test("under a steady stream of signed requests, SIGHUP adds a source and an inva
 
 test("POST /api/reload: a rotated source secret works at once, and a target's new URL gets the next attempt", async () => {
   const [first, second] = [receiver(), receiver()];
-  const cfg = join(tmp.dir, "rotate.toml");
+  const dir = ownDir("rotate");
+  const cfg = join(dir, "rotate.toml");
   writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "old-secret" }], targetUrl: first.url }));
-  const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+  const relay = await startBinary(["serve", "--config", cfg], dir);
   try {
     expect((await post(relay, "a", "old-secret", '{"type":"one"}')).status).toBe(200);
     await until("delivered to the first receiver", () => first.got.length === 1);
@@ -141,9 +149,10 @@ test("POST /api/reload: a rotated source secret works at once, and a target's ne
 
 test("a reload that changes the listen address applies the rest and says a restart is needed", async () => {
   const rx = receiver();
-  const cfg = join(tmp.dir, "listen.toml");
+  const dir = ownDir("listen");
+  const cfg = join(dir, "listen.toml");
   writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "s" }], targetUrl: rx.url }));
-  const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+  const relay = await startBinary(["serve", "--config", cfg], dir);
   try {
     writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "s" }, { name: "c", secret: "s" }], targetUrl: rx.url, listen: "127.0.0.1:1" }));
     const res = await reloadApi(relay);
