@@ -11,9 +11,9 @@ import type { DeliveryOrigin } from "./redeliver.ts";
 import type { RejectionItem } from "./writer/group-commit.ts";
 import type { InValue, Row } from "@libsql/client";
 import { makeId } from "../core/ids.ts";
-import type { StoreConnection } from "./client.ts";
+import type { StoreReads } from "./sql-client.ts";
 
-type Client = StoreConnection["client"];
+type Client = StoreReads;
 
 /** Every delivery status, in lifecycle order. */
 export const DELIVERY_STATUSES = ["pending", "delivering", "delivered", "failed", "paused", "cancelled"] as const;

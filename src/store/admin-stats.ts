@@ -5,9 +5,9 @@
  * index range count bounded by a recent window, never a table scan.
  */
 import { makeId } from "../core/ids.ts";
-import type { StoreConnection } from "./client.ts";
+import type { StoreReads } from "./sql-client.ts";
 
-type Client = StoreConnection["client"];
+type Client = StoreReads;
 
 /** Rejection reasons that mean "the request was signed, but not with our secret". */
 export const MISMATCH_REASONS = ["bad_signature", "bad_credentials", "body_hash_mismatch"] as const;

@@ -24,12 +24,14 @@ import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import * as schema from "./schema.ts";
 import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
 import { rowBuilder } from "./result-rows.ts";
+import { sqliteDialect, type Dialect } from "./dialect.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
 export type { InStatement, ResultSet, Transaction };
 
 export interface StoreConnection {
-  client: Client;
+  /** @libsql/client, marked with its dialect so that it serves as a door (sql-client.ts). */
+  client: Client & { readonly dialect: Dialect };
   db: Db;
   /** True for an embedded file (PRAGMAs and checkpoints apply). */
   isFile: boolean;
@@ -99,7 +101,7 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
     }
   }
   const db = drizzle(client, { schema });
-  return { client, db, isFile, filePath, close: () => client.close() };
+  return { client: Object.assign(client, { dialect: sqliteDialect }), db, isFile, filePath, close: () => client.close() };
 }
 
 /** Creates `path` empty with mode 0600 unless it exists (an empty file is an empty SQLite database). */
@@ -152,6 +154,7 @@ async function applyConnectionPragmas(client: { execute(sql: string): Promise<un
 
 /** The part of a client the writer thread uses: statements, batches and one open transaction at a time. */
 export interface WriteClient {
+  readonly dialect: Dialect;
   readonly closed: boolean;
   execute(stmt: InStatement): Promise<ResultSet>;
   execute(sql: string, args?: InArgs): Promise<ResultSet>;
@@ -226,6 +229,7 @@ const MAX_PREPARED = 256;
  * ArrayBuffers; errors are LibsqlErrors with the same codes.
  */
 class CachedClient implements WriteClient {
+  readonly dialect = sqliteDialect;
   #db: Database.Database;
   #prepared = new Map<string, Prepared>();
   #closed = false;

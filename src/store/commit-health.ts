@@ -7,7 +7,8 @@
  * come to prove it. Other failures are also cleared by a probe that commits.
  */
 import { statfsSync } from "node:fs";
-import type { StoreErrorCode } from "./errors.ts";
+import { classifyStoreError, type StoreErrorCode } from "./errors.ts";
+import type { Writer } from "./writer/proxy.ts";
 
 export interface CommitHealthOptions {
   /** Directory of the embedded store file, or null for a libSQL server. */
@@ -57,3 +58,35 @@ export class CommitHealth {
     return null;
   }
 }
+
+/**
+ * The writer as the rest sees it, reporting to `health`:
+ * every ingest commit, and write jobs that failed for want of space
+ * or write access (their other errors may be the statement's own).
+ */
+export function watchCommits(writer: Writer, health: CommitHealth): Writer {
+  const failed = (err: unknown): never => {
+    health.failed(classifyStoreError(err).code);
+    throw err;
+  };
+  // A write job fails alone for its own reasons (a constraint); only a full or read-only store is the store's.
+  const failedJob = (err: unknown): never => {
+    const code = classifyStoreError(err).code;
+    if (code === "full" || code === "readonly") health.failed(code);
+    throw err;
+  };
+  return {
+    dialect: writer.dialect,
+    submit: (item) =>
+      writer.submit(item).then((outcome) => {
+        health.succeeded();
+        return outcome;
+      }, failed),
+    recordRejection: (item) => writer.recordRejection(item),
+    write: (stmts, durability) => writer.write(stmts, durability).catch(failedJob),
+    checkpoint: () => writer.checkpoint(),
+    flushed: () => writer.flushed(),
+    ackBacklog: () => writer.ackBacklog(),
+  };
+}
+

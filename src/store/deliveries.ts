@@ -5,15 +5,15 @@
  * lease_until), so nothing the scheduler knows lives only in memory.
  *
  * Due-ness compares next_attempt_at with the caller's (injectable) clock;
- * lease expiry compares lease_until with the database clock (DB_NOW_MS).
+ * lease expiry compares lease_until with the database clock (dialect.nowMs).
  */
 import type { InStatement, Row } from "@libsql/client";
 import type { SqlDoors, SqlReader, SqlWriter } from "./sql-client.ts";
+import type { Dialect } from "./dialect.ts";
 import type { IngestItem, LeaseClaim } from "./writer/group-commit.ts";
 
 export type { LeaseClaim } from "./writer/group-commit.ts";
 import { makeId } from "../core/ids.ts";
-import { DB_NOW_MS } from "./db-clock.ts";
 import { type TargetState, targetStateFromRow } from "./target-state.ts";
 
 /** A delivery's status; `cancelled` is final (an operator's bulk cancel) until the event is redelivered or the delivery retried. */
@@ -59,7 +59,7 @@ export interface LeasedDelivery {
  * `reclaimExpiredLeases`.
  */
 export async function leaseDueDeliveries(writer: SqlWriter, opts: LeaseRequest): Promise<LeasedDelivery[]> {
-  const stmt = leaseStatement(opts);
+  const stmt = leaseStatement(writer.dialect, opts);
   if (stmt === null) return [];
   const [leased] = await writer.write([stmt], "redoable");
   return leasedFromRows(leased!.rows, opts.leaseId);
@@ -72,7 +72,7 @@ export interface LeaseRequest {
   wants: LeaseWant[];
 }
 
-function leaseStatement(opts: LeaseRequest): InStatement | null {
+function leaseStatement(dialect: Dialect, opts: LeaseRequest): InStatement | null {
   const wants = opts.wants.filter((w) => w.slots > 0);
   if (wants.length === 0) return null;
   const args: Record<string, string | number> = { lease: opts.leaseId, now: opts.nowMs };
@@ -83,8 +83,8 @@ function leaseStatement(opts: LeaseRequest): InStatement | null {
     args[`s${i}`] = int(w.slots);
     args[`c${i}`] = int(w.ordered ? 1 : w.concurrency);
     // Free slots across every process: live leases in the store count against concurrency.
-    const limit = `max(0, min(:s${i}, :c${i} - (SELECT count(*) FROM deliveries
-      WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${DB_NOW_MS})))`;
+    const limit = dialect.greatest("0", dialect.least(`:s${i}`, `:c${i} - (SELECT count(*) FROM deliveries
+      WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${dialect.nowMs})`));
     if (w.ordered) {
       // The head of the line is the oldest open delivery in receive order; nothing behind it may
       // go first. The oldest of each open status, one index seek each (deliveries_open), then the oldest of those.
@@ -103,7 +103,7 @@ function leaseStatement(opts: LeaseRequest): InStatement | null {
   // Kept deliberately simple (a long statement costs more to prepare), and expired leases
   // are handed back to `pending` by reclaimExpiredLeases instead of here.
   const sql = `UPDATE deliveries SET status = 'delivering', lease_id = :lease, updated_at = :now,
-      lease_until = ${DB_NOW_MS} + ${leaseMs}
+      lease_until = ${dialect.nowMs} + ${leaseMs}
     WHERE id IN (${arms.join(" UNION ALL ")})
     RETURNING id, event_id, target, attempts,
       (SELECT source FROM events e WHERE e.id = deliveries.event_id) AS source,
@@ -146,7 +146,8 @@ export function leasedDeliveriesOf(item: IngestItem, leasedIds: readonly string[
  * first, so the usual case takes no write lock.
  */
 export async function reclaimExpiredLeases(db: SqlDoors, nowMs: number): Promise<number> {
-  const expired = `status = 'delivering' AND lease_until <= ${DB_NOW_MS}`;
+  const dialect = db.writer.dialect;
+  const expired = `status = 'delivering' AND lease_until <= ${dialect.nowMs}`;
   const found = await db.reads.execute(`SELECT id FROM deliveries WHERE ${expired} LIMIT 500`);
   if (found.rows.length === 0) return 0;
   const ids = found.rows.map((r) => String(r.id));
@@ -158,7 +159,7 @@ export async function reclaimExpiredLeases(db: SqlDoors, nowMs: number): Promise
   }));
   stmts.push({
     sql: `UPDATE deliveries SET status = 'pending', attempts = attempts + 1, last_error = ?, lease_id = NULL,
-        lease_until = NULL, next_attempt_at = min(next_attempt_at, ?), updated_at = ?
+        lease_until = NULL, next_attempt_at = ${dialect.least("next_attempt_at", "?")}, updated_at = ?
       WHERE id IN (${ids.map(() => "?").join(", ")}) AND ${expired}`,
     args: [LOST_ATTEMPT, nowMs, nowMs, ...ids],
   });
@@ -239,7 +240,7 @@ export async function recordOutcomes(
   lease?: LeaseRequest | null,
 ): Promise<{ updated: Set<string>; targets: TargetState[]; leased: LeasedDelivery[] }> {
   if (outcomes.length === 0) return { updated: new Set(), targets: [], leased: lease ? await leaseDueDeliveries(writer, lease) : [] };
-  const leaseStmt = lease ? leaseStatement(lease) : null;
+  const leaseStmt = lease ? leaseStatement(writer.dialect, lease) : null;
   const stmts: InStatement[] = [];
   const dArgs: (string | number | null)[] = [];
   const dValues = outcomes.map((o) => {

@@ -15,6 +15,8 @@ export class StoreError extends Error {
 /** Maps a driver error to a StoreError with a code the HTTP layer can act on. */
 export function classifyStoreError(err: unknown): StoreError {
   if (err instanceof StoreError) return err;
+  const pg = postgresErrorCode(err);
+  if (pg !== null) return classifyPostgres(err, pg);
   const text = `${(err as { code?: string })?.code ?? ""} ${(err as Error)?.message ?? err}`;
   if (/SQLITE_FULL|database or disk is full/i.test(text)) return new StoreError("full", "store is full", { cause: err });
   if (/SQLITE_BUSY|SQLITE_LOCKED|database is locked/i.test(text)) return new StoreError("busy", "store is locked", { cause: err });
@@ -22,4 +24,22 @@ export function classifyStoreError(err: unknown): StoreError {
   if (/SQLITE_CORRUPT|SQLITE_NOTADB|malformed|not a database/i.test(text))
     return new StoreError("corrupt", "store file is corrupt or not a database", { cause: err });
   return new StoreError("unavailable", "store cannot be written", { cause: err });
+}
+
+/** The SQLSTATE (or the driver's connection code) of a PostgreSQL error, else null. */
+function postgresErrorCode(err: unknown): string | null {
+  if (!(err instanceof Error) || err.name !== "PostgresError") return null;
+  const e = err as Error & { errno?: string; code?: string };
+  return e.errno ?? e.code ?? "";
+}
+
+/** PostgreSQL's SQLSTATE classes (https://www.postgresql.org/docs/current/errcodes-appendix.html) as our codes. */
+function classifyPostgres(err: unknown, code: string): StoreError {
+  const opts = { cause: err };
+  if (code === "53100") return new StoreError("full", "store is full (the database server's disk)", opts);
+  if (code === "25006") return new StoreError("readonly", "store is read-only (a read-only transaction or a standby server)", opts);
+  if (code === "40001" || code === "40P01" || code === "55P03") return new StoreError("busy", "store is locked", opts);
+  if (code.startsWith("ERR_POSTGRES_CONNECTION") || code.startsWith("08") || code.startsWith("57P") || code === "ERR_POSTGRES_IDLE_TIMEOUT")
+    return new StoreError("unavailable", `cannot reach the database (${(err as Error).message})`, opts);
+  return new StoreError("unavailable", `store cannot be written (${(err as Error).message})`, opts);
 }

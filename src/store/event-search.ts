@@ -11,10 +11,10 @@
  * with a margin (SKEW_MS) and are then checked exactly.
  */
 import type { InValue } from "@libsql/client";
-import type { StoreConnection } from "./client.ts";
+import type { StoreReads } from "./sql-client.ts";
 import { CURRENT, eventIdFloor, listEvents, statusIs, SUMMARY_COLS, UNROUTED, withStatuses, type EventFilter, type EventSummary } from "./admin-queries.ts";
 
-type Client = StoreConnection["client"];
+type Client = StoreReads;
 type Page = { events: EventSummary[]; nextCursor: string | null };
 
 /** How much later than its id's time an event may be committed: the rowid bounds of since/until allow for it. */

@@ -10,23 +10,26 @@
  * and close.
  */
 import { dirname } from "node:path";
-import type { Client } from "@libsql/client";
+import type { StoreReads } from "./sql-client.ts";
+import { isPostgresUrl } from "./postgres/client.ts";
+import { openPostgresStore } from "./postgres/open.ts";
 import { applyMigrations } from "./migrate.ts";
 import { openConnection, openReadConnection, readOnlyCause, type StoreConnection, type WriteClient } from "./client.ts";
 import { GroupCommit } from "./writer/group-commit.ts";
 import { WriterProxy, type Writer } from "./writer/proxy.ts";
 import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
 import { startCheckpointer } from "./checkpointer.ts";
-import { CommitHealth } from "./commit-health.ts";
+import { CommitHealth, watchCommits } from "./commit-health.ts";
 
 export { StoreError, classifyStoreError, type StoreErrorCode } from "./errors.ts";
 export type { IngestItem, IngestOutcome, RejectionItem } from "./writer/group-commit.ts";
 export type { Writer } from "./writer/proxy.ts";
-export type { SqlReader, SqlWriter } from "./sql-client.ts";
+export type { SqlReader, SqlWriter, StoreReads } from "./sql-client.ts";
+export type { Dialect } from "./dialect.ts";
 
 export interface Store {
-  /** Reads, on this thread's connection. (Tests also use it to stage faults.) */
-  reads: Client;
+  /** Reads, on this thread's connection (a pool on PostgreSQL). (Tests also use it to stage faults.) */
+  reads: StoreReads;
   /** Every write, group-committed (on the writer thread for embedded files). */
   writer: Writer;
   /** Absolute path of an embedded store file, or null (a libSQL server). */
@@ -43,6 +46,8 @@ export interface Store {
 
 export interface StoreOptions {
   url: string;
+  /** The `[store] password` secret, resolved (PostgreSQL). */
+  password?: string;
   busyTimeoutMs: number;
   nowMs: () => number;
   /**
@@ -60,7 +65,8 @@ export interface StoreOptions {
   roomBytes?: number;
 }
 
-const PROBE = "UPDATE source_counters SET received = received WHERE 0";
+/** A write that changes nothing: can a transaction be opened and committed? */
+export const PROBE = "UPDATE source_counters SET received = received WHERE 1 = 0";
 
 /** Opens and commits a write transaction on `client` before the writer starts; the classified failure, or null. */
 async function probeWrite(client: StoreConnection["client"]): Promise<StoreError | null> {
@@ -80,6 +86,7 @@ async function probeWrite(client: StoreConnection["client"]): Promise<StoreError
 
 /** Opens the store, applies embedded migrations and starts the checkpoint worker. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
+  if (isPostgresUrl(opts.url)) return openPostgresStore(opts);
   const conn = await openConnection({ url: opts.url, busyTimeoutMs: opts.busyTimeoutMs, mustExist: opts.mustExist });
   try {
     await applyMigrations(conn.client, opts.nowMs());
@@ -157,36 +164,6 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       }
       conn.close();
     },
-  };
-}
-
-/**
- * The writer as the rest sees it, reporting to `health`:
- * every ingest commit, and write jobs that failed for want of space
- * or write access (their other errors may be the statement's own).
- */
-function watchCommits(writer: Writer, health: CommitHealth): Writer {
-  const failed = (err: unknown): never => {
-    health.failed(classifyStoreError(err).code);
-    throw err;
-  };
-  // A write job fails alone for its own reasons (a constraint); only a full or read-only store is the store's.
-  const failedJob = (err: unknown): never => {
-    const code = classifyStoreError(err).code;
-    if (code === "full" || code === "readonly") health.failed(code);
-    throw err;
-  };
-  return {
-    submit: (item) =>
-      writer.submit(item).then((outcome) => {
-        health.succeeded();
-        return outcome;
-      }, failed),
-    recordRejection: (item) => writer.recordRejection(item),
-    write: (stmts, durability) => writer.write(stmts, durability).catch(failedJob),
-    checkpoint: () => writer.checkpoint(),
-    flushed: () => writer.flushed(),
-    ackBacklog: () => writer.ackBacklog(),
   };
 }
 

@@ -15,7 +15,6 @@
 import type { InStatement, InValue, Row } from "@libsql/client";
 import { makeId } from "../core/ids.ts";
 import type { EventFilter } from "./admin-queries.ts";
-import { DB_NOW_MS } from "./db-clock.ts";
 import type { SqlDoors, SqlReader, SqlWriter } from "./sql-client.ts";
 
 /** What a job does to the events its filter matches. */
@@ -126,14 +125,14 @@ export async function stopJob(db: SqlDoors, id: string, nowMs: number): Promise<
  * runner already holds. A cheap read first, so an idle poll takes no write lock.
  */
 export async function claimJob(db: SqlDoors, opts: { leaseId: string; leaseMs: number; nowMs: number }): Promise<LeasedJob | null> {
-  const free = `status = 'running' AND (lease_until IS NULL OR lease_until <= ${DB_NOW_MS} OR lease_id = ?)`;
+  const free = `status = 'running' AND (lease_until IS NULL OR lease_until <= ${db.writer.dialect.nowMs} OR lease_id = ?)`;
   const found = await db.reads.execute({ sql: `SELECT id FROM jobs WHERE ${free} ORDER BY created_at LIMIT 1`, args: [opts.leaseId] });
   if (found.rows.length === 0) return null;
   const [rs] = await db.writer.write(
     [
       {
         // Re-checked in the write: another process may have claimed it meanwhile.
-        sql: `UPDATE jobs SET lease_id = ?, lease_until = ${DB_NOW_MS} + ?, updated_at = ? WHERE id = ? AND ${free} RETURNING *`,
+        sql: `UPDATE jobs SET lease_id = ?, lease_until = ${db.writer.dialect.nowMs} + ?, updated_at = ? WHERE id = ? AND ${free} RETURNING *`,
         args: [opts.leaseId, opts.leaseMs, opts.nowMs, String(found.rows[0]!.id), opts.leaseId],
       },
     ],
@@ -165,7 +164,7 @@ export async function commitBatch(writer: SqlWriter, job: LeasedJob, batch: JobB
       {
         // changes(): the rows the batch's statement, just before in this savepoint, changed.
         sql: `UPDATE jobs SET cursor = coalesce(?, cursor), done = done + ?, affected = affected + ${batch.stmt ? "changes()" : "0"},
-            lease_until = ${DB_NOW_MS} + ?, updated_at = ?
+            lease_until = ${writer.dialect.nowMs} + ?, updated_at = ?
           WHERE id = ? AND lease_id = ? AND status = 'running' RETURNING id`,
         args: [batch.cursor, batch.examined, opts.leaseMs, opts.nowMs, job.id, job.leaseId],
       },

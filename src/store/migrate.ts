@@ -1,20 +1,32 @@
 /**
  * Applies the embedded drizzle migrations at start, each in its own
  * transaction, recording applied tags so that every process on one store
- * agrees on the schema.
+ * agrees on the schema. On PostgreSQL, relays starting together take turns
+ * (an advisory lock per transaction); on a file, SQLite's write lock does it.
  */
-import type { Client } from "@libsql/client";
-import { migrations } from "./migrations.gen.ts";
+import type { WriteClient } from "./client.ts";
+import { migrations as sqliteMigrations, pgMigrations } from "./migrations.gen.ts";
 import { classifyStoreError, StoreError } from "./errors.ts";
 
 const BREAKPOINT = "--> statement-breakpoint";
+/** The advisory lock relays take while migrating one PostgreSQL database. */
+const MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(6835314)";
+
+type MigrationClient = Pick<WriteClient, "execute" | "transaction" | "dialect">;
 
 /** Brings the store's schema up to date; returns the tags it applied. */
-export async function applyMigrations(client: Client, nowMs: number): Promise<string[]> {
+export async function applyMigrations(client: MigrationClient, nowMs: number): Promise<string[]> {
+  const pg = client.dialect.engine === "postgres";
+  const migrations = pg ? pgMigrations : sqliteMigrations;
   try {
-    await client.execute(
-      "CREATE TABLE IF NOT EXISTS hookrelay_migrations (tag TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
-    );
+    const tx = await client.transaction("write");
+    try {
+      if (pg) await tx.execute(MIGRATION_LOCK);
+      await tx.execute(`CREATE TABLE IF NOT EXISTS hookrelay_migrations (tag TEXT PRIMARY KEY, applied_at ${pg ? "BIGINT" : "INTEGER"} NOT NULL)`);
+      await tx.commit();
+    } finally {
+      tx.close();
+    }
   } catch (cause) {
     const err = classifyStoreError(cause);
     throw new StoreError(err.code, `cannot prepare the store: ${err.message}`, { cause });
@@ -31,6 +43,7 @@ export async function applyMigrations(client: Client, nowMs: number): Promise<st
       .filter((s) => s.length > 0);
     const tx = await client.transaction("write");
     try {
+      if (pg) await tx.execute(MIGRATION_LOCK);
       // Another process may have applied it between our read and our lock.
       const again = await tx.execute({ sql: "SELECT 1 FROM hookrelay_migrations WHERE tag = ?", args: [m.tag] });
       if (again.rows.length === 0) {

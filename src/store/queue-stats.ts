@@ -3,9 +3,9 @@
  * of the oldest one. One grouped query over the deliveries_open index (open
  * deliveries only), cheap enough to run on every scrape.
  */
-import type { StoreConnection } from "./client.ts";
+import type { StoreReads } from "./sql-client.ts";
 
-type Client = StoreConnection["client"];
+type Client = StoreReads;
 
 export interface QueueStat {
   target: string;

@@ -5,12 +5,17 @@
  * state, retention, admin actions — goes through the one writer (store.writer,
  * writer/): it joins the writer's next group transaction, so the disk sees
  * one fsync per round for all of them, and this process's writes never wait
- * on each other in SQLite's busy handler.
+ * on each other in SQLite's busy handler. Both doors carry the engine's
+ * dialect (dialect.ts): the same doors open onto an embedded file or onto
+ * PostgreSQL.
  */
-import type { InArgs, InStatement, ResultSet } from "@libsql/client";
+import type { InArgs, InStatement, ResultSet, TransactionMode } from "@libsql/client";
+import type { Dialect } from "./dialect.ts";
 
 /** Reads: the part of a libSQL client the read-side store functions use. */
 export interface SqlReader {
+  /** The engine's SQL where it differs (dialect.ts). */
+  readonly dialect: Dialect;
   execute(stmt: InStatement): Promise<ResultSet>;
   execute(sql: string, args?: InArgs): Promise<ResultSet>;
 }
@@ -28,6 +33,8 @@ export type Durability = "durable" | "redoable";
 
 /** Writes: statements that commit together, in the writer's next group transaction. */
 export interface SqlWriter {
+  /** The engine's SQL where it differs (dialect.ts). */
+  readonly dialect: Dialect;
   /**
    * Runs `stmts` atomically (a savepoint of the next group transaction) and
    * resolves with their results once that transaction is committed; rejects
@@ -48,4 +55,18 @@ export class RemoteSqlError extends Error {
 export interface SqlDoors {
   reads: SqlReader;
   writer: SqlWriter;
+}
+
+/** An open transaction on the reads' side (tests stage locks with it; export reads in one snapshot). */
+export interface ReadTransaction {
+  execute(stmt: InStatement): Promise<ResultSet>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+  close(): void;
+}
+
+/** The store's reads door: statements, batches in one snapshot, and transactions. */
+export interface StoreReads extends SqlReader {
+  batch(stmts: InStatement[], mode?: TransactionMode): Promise<ResultSet[]>;
+  transaction(mode?: TransactionMode): Promise<ReadTransaction>;
 }

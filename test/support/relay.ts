@@ -13,6 +13,7 @@ import type { Config } from "../../src/config/types.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { createRelayMetrics } from "../../src/metrics/relay-metrics.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
+import { freshStoreUrl } from "./test-store.ts";
 
 export interface TestRelay {
   dir: string;
@@ -48,7 +49,8 @@ export async function startTestRelay(
   const loaded = loadConfig(toml, { env: opts.env ?? {}, baseDir: tmp.dir });
   if (!loaded.ok) throw new Error(`test config invalid:\n${loaded.problems.join("\n")}`);
   const config = loaded.config;
-  config.store.url = `file:${join(tmp.dir, "relay.db")}`;
+  const fresh = await freshStoreUrl(tmp.dir, "relay.db");
+  config.store.url = fresh.url;
   const nowMs = opts.nowMs ?? Date.now;
   const store = await openStore({ url: config.store.url, busyTimeoutMs: opts.busyTimeoutMs ?? 1000, nowMs, checkpointEveryMs: 0 });
   const metrics = createRelayMetrics({ config, store, nowMs });
@@ -70,6 +72,7 @@ export async function startTestRelay(
       await app.jobs.stop();
       await engine?.stop(1000);
       await store.close();
+      await fresh.drop();
       tmp.remove();
     },
   };

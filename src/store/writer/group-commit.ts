@@ -11,9 +11,12 @@
  */
 import type { InStatement, ResultSet } from "@libsql/client";
 import type { WriteClient as Client } from "../client.ts";
-import { DB_NOW_MS } from "../db-clock.ts";
+import { sqliteDialect, type Dialect } from "../dialect.ts";
 import { classifyStoreError, type StoreError } from "../errors.ts";
 import type { Durability, SqlWriter } from "../sql-client.ts";
+import { findOriginals } from "../sqlite/dedupe.ts";
+import { claimDedupeKeys, lockTargets } from "../postgres/dedupe.ts";
+import { dedupeMapKey, fixedChunks, type Tx, type Value } from "./batch-rows.ts";
 
 /**
  * A fresh delivery that ingest asks to write already leased to this process
@@ -100,6 +103,8 @@ export interface GroupCommitOptions {
    * transaction makes it FULL again, and its fsync covers the WAL written before.
    */
   relaxRedoable?: boolean;
+  /** The connection's engine (default: an embedded file). */
+  dialect?: Dialect;
 }
 
 /** Queues the process's writes and commits them in shared transactions. */
@@ -110,6 +115,7 @@ export class GroupCommit implements SqlWriter {
   #scheduled = false;
   #flushing: Promise<void> | null = null;
   readonly #maxBatch: number;
+  readonly dialect: Dialect;
   /** Ingest requests submitted and not yet settled; what each submit saw since ackBacklog(). */
   #waiting = 0;
   #seen = 0;
@@ -120,6 +126,7 @@ export class GroupCommit implements SqlWriter {
     private readonly opts: GroupCommitOptions = {},
   ) {
     this.#maxBatch = opts.maxBatch ?? 512;
+    this.dialect = opts.dialect ?? sqliteDialect;
   }
 
   /** Stores one request (or finds its original); resolves only once durable. */
@@ -164,6 +171,7 @@ export class GroupCommit implements SqlWriter {
    * and only the writer can let it start over (checkpoint-worker.ts).
    */
   async checkpoint(): Promise<void> {
+    if (this.dialect.engine !== "sqlite") return;
     while (this.#flushing) await this.#flushing;
     this.#client ??= await this.connection.get();
     await this.#client.execute("PRAGMA wal_checkpoint(PASSIVE)");
@@ -230,6 +238,7 @@ export class GroupCommit implements SqlWriter {
   // Set between transactions (SQLite reads it at each commit): only a transaction with nothing
   // durable in it skips the fsync.
   async #syncFor(durable: boolean): Promise<void> {
+    if (this.dialect.engine !== "sqlite") return;
     const wanted = durable || !this.opts.relaxRedoable ? "FULL" : "NORMAL";
     if (wanted === (this.#synchronous ?? "FULL")) return;
     await this.#client!.execute(`PRAGMA synchronous = ${wanted}`);
@@ -249,12 +258,16 @@ export class GroupCommit implements SqlWriter {
     jobs: Job[],
   ): Promise<{ outcomes: IngestOutcome[]; jobResults: ({ ok: true; results: ResultSet[] } | { ok: false; error: unknown })[] }> {
     this.#client ??= await this.connection.get();
-    await this.#syncFor(items.length > 0 || jobs.some((j) => j.durability === "durable"));
+    const durable = items.length > 0 || jobs.some((j) => j.durability === "durable");
+    await this.#syncFor(durable);
     const tx = await this.#client.transaction("write");
     try {
+      // PostgreSQL sets it per transaction; a transaction of redoable writes only skips waiting for the WAL flush.
+      if (this.dialect.engine === "postgres" && !durable && this.opts.relaxRedoable) await tx.execute("SET LOCAL synchronous_commit = off");
       // Multi-row statements: the driver's cost is per statement, not per row,
       // so a batch of N requests costs a handful of statements, not 4N.
-      const originals = await findOriginals(tx, items);
+      // On PostgreSQL several relays may store the same key at once: a unique key decides, not a lookup.
+      const originals = this.dialect.engine === "postgres" ? await claimDedupeKeys(tx, items) : await findOriginals(tx, items);
       const outcomes: IngestOutcome[] = [];
       const fresh: { item: IngestItem; outcome: { kind: "stored"; id: string; leased: string[] } }[] = [];
       const dupCounts = new Map<string, { n: number; lastAt: number }>();
@@ -287,7 +300,7 @@ export class GroupCommit implements SqlWriter {
         it.id, it.source, it.eventType, it.dedupeKey, it.receivedAt, it.method, it.path, it.query,
         JSON.stringify(it.headers), it.body, it.contentType, it.remoteAddr, it.deliveries.length === 0 ? 1 : null,
       ]));
-      const leases = await grantClaims(tx, fresh.flatMap((f) => f.item.deliveries));
+      const leases = await grantClaims(tx, this.dialect, fresh.flatMap((f) => f.item.deliveries));
       await insertRows(tx, "deliveries", DELIVERY_COLUMNS, fresh.flatMap(({ item: it, outcome }) =>
         it.deliveries.map((d) => {
           const leaseUntil = leases.get(d.id);
@@ -312,8 +325,8 @@ export class GroupCommit implements SqlWriter {
       for (const [source, c] of counters) {
         await tx.execute({
           sql: `INSERT INTO source_counters (source, received, duplicates, rejected) VALUES (?, ?, ?, ?)
-                ON CONFLICT (source) DO UPDATE SET received = received + excluded.received,
-                  duplicates = duplicates + excluded.duplicates, rejected = rejected + excluded.rejected`,
+                ON CONFLICT (source) DO UPDATE SET received = source_counters.received + excluded.received,
+                  duplicates = source_counters.duplicates + excluded.duplicates, rejected = source_counters.rejected + excluded.rejected`,
           args: [source, c.received, c.duplicates, c.rejected],
         });
       }
@@ -326,29 +339,10 @@ export class GroupCommit implements SqlWriter {
   }
 }
 
-type Value = string | number | null | Uint8Array;
-type Tx = Pick<Awaited<ReturnType<Client["transaction"]>>, "execute">;
-
 // unrouted: no route took the event (it gets no delivery), the admin list's status=unrouted.
 const EVENT_COLUMNS = ["id", "source", "event_type", "dedupe_key", "received_at", "method", "path", "query", "headers", "body", "content_type", "remote_addr", "unrouted"];
 const DELIVERY_COLUMNS = ["id", "event_id", "target", "status", "attempts", "next_attempt_at", "lease_id", "lease_until", "created_at", "updated_at"];
 const REJECTION_COLUMNS = ["id", "source", "received_at", "reason", "method", "path", "headers", "body_excerpt", "remote_addr"];
-/**
- * Rows per multi-row statement, largest first. A batch is cut into these
- * fixed sizes so that the writer's connection sees a handful of distinct SQL
- * texts and reuses their prepared statements (64 × 12 event columns stays
- * well under SQLite's bound-parameter limit). Powers of two: any batch up to
- * 127 rows takes at most 7 statements per table.
- */
-const CHUNK_SIZES = [64, 32, 16, 8, 4, 2, 1];
-
-/** Splits rows into chunks of CHUNK_SIZES (e.g. 75 rows → 64, 8, 2, 1). */
-function* fixedChunks<T>(rows: T[]): Generator<T[]> {
-  let i = 0;
-  for (const size of CHUNK_SIZES) {
-    for (; rows.length - i >= size; i += size) yield rows.slice(i, i + size);
-  }
-}
 
 /**
  * Runs one job's statements between SAVEPOINT and RELEASE. A failing
@@ -373,8 +367,6 @@ async function runInSavepoint(tx: Tx, stmts: InStatement[]): Promise<{ ok: true;
   }
 }
 
-const dedupeMapKey = (source: string, key: string) => `${source}\u0000${key}`;
-
 /** INSERTs rows in multi-row statements of fixed sizes (see CHUNK_SIZES). */
 async function insertRows(tx: Tx, table: string, columns: string[], rows: Value[][]): Promise<void> {
   const tuple = `(${columns.map(() => "?").join(", ")})`;
@@ -392,41 +384,26 @@ async function insertRows(tx: Tx, table: string, columns: string[], rows: Value[
  * leases of every process; the rest are written pending and leased by a
  * round. One read per batch, whatever its size.
  */
-async function grantClaims(tx: Tx, deliveries: IngestItem["deliveries"]): Promise<Map<string, number>> {
+async function grantClaims(tx: Tx, dialect: Dialect, deliveries: IngestItem["deliveries"]): Promise<Map<string, number>> {
   const granted = new Map<string, number>();
   const claimed = deliveries.filter((d) => d.claim !== undefined);
   if (claimed.length === 0) return granted;
-  const targets = [...new Set(claimed.map((d) => d.target))];
+  let targets = [...new Set(claimed.map((d) => d.target))];
+  // Several relays on one PostgreSQL database: counting live leases is exact only under the
+  // target's lock (postgres/dedupe.ts); a target another relay holds now gets its rows pending.
+  if (dialect.engine === "postgres") targets = await lockTargets(tx, targets);
+  if (targets.length === 0) return granted;
   const live = targets.map(
-    (_, i) => `(SELECT count(*) FROM deliveries WHERE target = ?${i + 1} AND status = 'delivering' AND lease_until > ${DB_NOW_MS}) AS c${i}`,
+    (_, i) => `(SELECT count(*) FROM deliveries WHERE target = ?${i + 1} AND status = 'delivering' AND lease_until > ${dialect.nowMs}) AS c${i}`,
   );
-  const row = (await tx.execute({ sql: `SELECT ${DB_NOW_MS} AS now, ${live.join(", ")}`, args: targets })).rows[0]!;
+  const row = (await tx.execute({ sql: `SELECT ${dialect.nowMs} AS now, ${live.join(", ")}`, args: targets })).rows[0]!;
   const room = new Map(targets.map((t, i) => [t, Number(row[`c${i}`])]));
   for (const d of claimed) {
-    const inUse = room.get(d.target)!;
-    if (inUse >= d.claim!.concurrency) continue;
+    const inUse = room.get(d.target);
+    if (inUse === undefined || inUse >= d.claim!.concurrency) continue;
     room.set(d.target, inUse + 1);
     granted.set(d.id, Number(row.now) + d.claim!.leaseMs);
   }
   return granted;
 }
 
-/** The newest stored event for each (source, dedupe key) in the batch. */
-async function findOriginals(tx: Tx, items: IngestItem[]): Promise<Map<string, { id: string; receivedAt: number }>> {
-  const found = new Map<string, { id: string; receivedAt: number }>();
-  const keyed = items.filter((it) => it.dedupeWindowMs > 0);
-  for (const chunk of fixedChunks(keyed)) {
-    const res = await tx.execute({
-      sql: `SELECT id, source, dedupe_key, received_at FROM events
-            WHERE (source, dedupe_key) IN (VALUES ${chunk.map(() => "(?, ?)").join(", ")})`,
-      args: chunk.flatMap((it) => [it.source, it.dedupeKey]),
-    });
-    for (const row of res.rows) {
-      const key = dedupeMapKey(String(row.source), String(row.dedupe_key));
-      const at = Number(row.received_at);
-      const prev = found.get(key);
-      if (!prev || at > prev.receivedAt) found.set(key, { id: String(row.id), receivedAt: at });
-    }
-  }
-  return found;
-}

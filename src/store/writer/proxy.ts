@@ -6,6 +6,7 @@
  */
 import type { InStatement, ResultSet } from "@libsql/client";
 import { StoreError, type StoreErrorCode } from "../errors.ts";
+import { sqliteDialect } from "../dialect.ts";
 import { RemoteSqlError, type Durability, type SqlWriter } from "../sql-client.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
 import type { BatchResult, FromWriter, ToWriter } from "./thread.ts";
@@ -35,6 +36,8 @@ interface Pending {
 
 /** Main-thread side of the writer thread. */
 export class WriterProxy implements Writer {
+  /** The writer thread writes only embedded files. */
+  readonly dialect = sqliteDialect;
   #worker: Worker;
   #seq = 0;
   /** Waiting to be sent; the first has sequence number #seq - #queue.length + 1. */

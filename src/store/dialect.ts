@@ -1,0 +1,35 @@
+/**
+ * Where the two engines' SQL differs in an expression, the store functions
+ * write it through the store's dialect (`doors.reads.dialect`,
+ * `doors.writer.dialect`); statements that differ as a whole live in
+ * sqlite/ and postgres/ behind one function each. Everything else is one
+ * statement text for both (postgres/client.ts translates the placeholders).
+ */
+export interface Dialect {
+  readonly engine: "sqlite" | "postgres";
+  /**
+   * The database's own clock in integer ms. Lease expiry is judged on it, not
+   * on a process clock, so that several processes on one store (each with its
+   * own, possibly skewed or fake, clock) agree on when a lease has run out.
+   */
+  readonly nowMs: string;
+  /** The larger of scalar expressions (SQLite's two-argument max()). */
+  greatest(...xs: string[]): string;
+  /** The smaller of scalar expressions (SQLite's two-argument min()). */
+  least(...xs: string[]): string;
+}
+
+export const sqliteDialect: Dialect = {
+  engine: "sqlite",
+  nowMs: "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+  greatest: (...xs) => `max(${xs.join(", ")})`,
+  least: (...xs) => `min(${xs.join(", ")})`,
+};
+
+export const postgresDialect: Dialect = {
+  engine: "postgres",
+  // clock_timestamp(), not now(): now() is the transaction's start, and a group transaction can last a while.
+  nowMs: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+  greatest: (...xs) => `greatest(${xs.join(", ")})`,
+  least: (...xs) => `least(${xs.join(", ")})`,
+};

@@ -1,0 +1,74 @@
+/**
+ * What makes several relays on one PostgreSQL database exact where the
+ * embedded file relies on its one write lock:
+ * - dedupe by a primary key (dedupe_keys), not a lookup: the second relay to
+ *   insert a key waits for the first one's commit and then finds it;
+ * - a per-target advisory lock, held to the end of the transaction, around
+ *   counting a target's live leases and taking new ones, so that two relays
+ *   never both see the same free slot. Locks are only ever tried, never
+ *   waited for: a target another relay holds is skipped this round, and no
+ *   two transactions can deadlock on them.
+ */
+import type { IngestItem } from "../writer/group-commit.ts";
+import { dedupeMapKey, fixedChunks, type Original, type Tx } from "../writer/batch-rows.ts";
+
+/**
+ * Claims the batch's dedupe keys; returns the originals of the keys it could
+ * not claim (stored before, by any relay, within the window). Keys go in
+ * sorted order so that two relays' batches lock them in the same order.
+ * Later copies of a key within the batch are left to the caller.
+ */
+export async function claimDedupeKeys(tx: Tx, items: IngestItem[]): Promise<Map<string, Original>> {
+  const firsts = new Map<string, IngestItem>();
+  for (const it of items) {
+    const key = dedupeMapKey(it.source, it.dedupeKey);
+    if (it.dedupeWindowMs > 0 && !firsts.has(key)) firsts.set(key, it);
+  }
+  const sorted = [...firsts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, it]) => it);
+  const claimed = new Set<string>();
+  for (const chunk of fixedChunks(sorted)) {
+    // A key comes back when it was new, or its last copy is past its window (then this one takes it over).
+    const res = await tx.execute({
+      sql: `INSERT INTO dedupe_keys (source, dedupe_key, event_id, received_at, window_ms)
+            VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}
+            ON CONFLICT (source, dedupe_key) DO UPDATE
+              SET event_id = excluded.event_id, received_at = excluded.received_at, window_ms = excluded.window_ms
+              WHERE dedupe_keys.received_at < excluded.received_at - excluded.window_ms
+            RETURNING source, dedupe_key`,
+      args: chunk.flatMap((it) => [it.source, it.dedupeKey, it.id, it.receivedAt, it.dedupeWindowMs]),
+    });
+    for (const row of res.rows) claimed.add(dedupeMapKey(String(row.source), String(row.dedupe_key)));
+  }
+  const taken = sorted.filter((it) => !claimed.has(dedupeMapKey(it.source, it.dedupeKey)));
+  const found = new Map<string, Original>();
+  for (const chunk of fixedChunks(taken)) {
+    const res = await tx.execute({
+      sql: `SELECT source, dedupe_key, event_id, received_at FROM dedupe_keys
+            WHERE (source, dedupe_key) IN (${chunk.map(() => "(?, ?)").join(", ")})`,
+      args: chunk.flatMap((it) => [it.source, it.dedupeKey]),
+    });
+    for (const row of res.rows)
+      found.set(dedupeMapKey(String(row.source), String(row.dedupe_key)), { id: String(row.event_id), receivedAt: Number(row.received_at) });
+  }
+  return found;
+}
+
+/** The advisory-lock namespace of targets (the first key of pg_try_advisory_xact_lock). */
+const TARGET_LOCKS = 0x686b72; // "hkr"
+
+/** A statement's condition that takes (or already holds) the lock of the target named by `param`. */
+export function targetLocked(param: string): string {
+  return `pg_try_advisory_xact_lock(${TARGET_LOCKS}, hashtext(${param}))`;
+}
+
+/**
+ * Takes the locks of `targets` it can get now, until the transaction ends;
+ * returns those. In a statement of its own: a statement that counts leases
+ * must start after the lock is held, to see the commit of the relay that held it before.
+ */
+export async function lockTargets(tx: Tx, targets: string[]): Promise<string[]> {
+  if (targets.length === 0) return [];
+  const res = await tx.execute({ sql: `SELECT ${targets.map((_, i) => `${targetLocked(`?${i + 1}`)} AS l${i}`).join(", ")}`, args: targets });
+  const row = res.rows[0]!;
+  return targets.filter((_, i) => Number(row[`l${i}`]) === 1);
+}
