@@ -25,7 +25,7 @@ export async function runBackup(args: string[]): Promise<number> {
   const { store: storeConfig } = loaded.config;
   let store: StoreReader;
   try {
-    store = await openStoreReader({ url: storeConfig.url, busyTimeoutMs: storeConfig.busyTimeoutMs });
+    store = await openStoreReader({ url: storeConfig.url, password: storeConfig.password, busyTimeoutMs: storeConfig.busyTimeoutMs });
   } catch (err) {
     process.stderr.write(`hookrelay backup: cannot open the store: ${(err as Error).message}\n`);
     return 1;

@@ -45,7 +45,7 @@ export async function runExport(args: string[]): Promise<number> {
   const { config } = loaded;
   let store;
   try {
-    store = await openStoreReader({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs });
+    store = await openStoreReader({ url: config.store.url, password: config.store.password, busyTimeoutMs: config.store.busyTimeoutMs });
   } catch (err) {
     process.stderr.write(`hookrelay export: cannot open the store: ${(err as Error).message}\n`);
     return 1;

@@ -48,7 +48,7 @@ export async function runImport(args: string[]): Promise<number> {
   let store;
   try {
     // The relay's own writer thread (statements kept prepared) and checkpointer (the WAL does not grow with the whole import).
-    store = await openStore({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now });
+    store = await openStore({ url: config.store.url, password: config.store.password, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now });
   } catch (err) {
     process.stderr.write(`hookrelay import: cannot open the store: ${(err as Error).message}\n`);
     return 1;

@@ -40,7 +40,7 @@ export async function runReplay(args: string[]): Promise<number> {
   }
   let store;
   try {
-    store = await openStore({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now, checkpointEveryMs: 0, mustExist: true, inlineWriter: true });
+    store = await openStore({ url: config.store.url, password: config.store.password, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now, checkpointEveryMs: 0, mustExist: true, inlineWriter: true });
   } catch (err) {
     process.stderr.write(`hookrelay replay: cannot open the store: ${(err as Error).message}\n`);
     return 1;

@@ -39,6 +39,7 @@ export async function serveConfig(
   try {
     store = await openStore({
       url: config.store.url,
+      password: config.store.password,
       busyTimeoutMs: config.store.busyTimeoutMs,
       nowMs: Date.now,
       // After a full disk, ready again once a largest request fits in the WAL and, at checkpoint, in the database file.

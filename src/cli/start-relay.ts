@@ -78,7 +78,7 @@ export async function startRelay(opts: {
   }
   app.delivery?.start();
   // Its own reader: the archive reads whole batches, on statements kept prepared (store/client.ts openReadConnection).
-  const archiveReader = config.store.archiveDir ? await openStoreReader({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs }) : null;
+  const archiveReader = config.store.archiveDir ? await openStoreReader({ url: config.store.url, password: config.store.password, busyTimeoutMs: config.store.busyTimeoutMs }) : null;
   alerts.start();
   app.jobs.start();
   const current = () => app.live.current().config;

@@ -78,3 +78,12 @@ test("keepRunning keeps every key that needs a restart", () => {
   expect(diffConfig(before, after).restartNeeded).toEqual(["server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.busy_timeout", "log_level"]);
   expect(diffConfig(before, keepRunning(before, after)).restartNeeded).toEqual([]);
 });
+
+test("a new PostgreSQL password needs a restart (the pool was opened with the old one) and is named, never shown", () => {
+  const before = config({ server: `[store]\nurl = "postgres://h@db/h"\npassword = "old-db-password"` });
+  const after = config({ server: `[store]\nurl = "postgres://h@db/h"\npassword = "new-db-password"` });
+  const d = diffConfig(before, after);
+  expect(d.restartNeeded).toEqual(["store.password"]);
+  expect(JSON.stringify(d)).not.toContain("db-password");
+  expect(keepRunning(before, after).store.password).toBe("old-db-password");
+});

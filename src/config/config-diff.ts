@@ -29,7 +29,7 @@ export interface ConfigChanges {
  * Keys bound at start: the listeners (their addresses, Bun's body cap, the
  * shared in-flight budget), the store connection, and the logger.
  */
-const RESTART_BOUND = ["server.listen", "server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.busy_timeout", "store.search", "store.archive", "log_level"];
+const RESTART_BOUND = ["server.listen", "server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.password", "store.busy_timeout", "store.search", "store.archive", "log_level"];
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -109,7 +109,7 @@ export function keepRunning(before: Config, after: Config): Config {
       maxInflightBytes: before.server.maxInflightBytes,
     },
     // The search indexer and the archive's reader are started (or not) with the relay.
-    store: { ...after.store, url: before.store.url, busyTimeoutMs: before.store.busyTimeoutMs, search: before.store.search, archiveDir: before.store.archiveDir },
+    store: { ...after.store, url: before.store.url, password: before.store.password, busyTimeoutMs: before.store.busyTimeoutMs, search: before.store.search, archiveDir: before.store.archiveDir },
     logLevel: before.logLevel,
   };
 }

@@ -728,3 +728,44 @@ describe("loadConfig reads [store] archive", () => {
     expect(problemsOf(`[store]\narchive = ""`).join("\n")).toContain("store.archive");
   });
 });
+
+describe("loadConfig reads a PostgreSQL [store]", () => {
+  test("a postgres:// or postgresql:// url is taken as given, and its password secret ref is resolved", () => {
+    const { config, warnings } = configOf(`[store]\nurl = "postgres://hookrelay@db.internal:5432/hookrelay?sslmode=verify-full"\npassword = "env:PGPASS_REF"`, { PGPASS_REF: "s3cret-pw" });
+    expect(config.store.url).toBe("postgres://hookrelay@db.internal:5432/hookrelay?sslmode=verify-full");
+    expect(config.store.password).toBe("s3cret-pw");
+    expect(warnings).toEqual([]);
+    expect(configOf(`[store]\nurl = "postgresql://hookrelay@db/hookrelay"`).config.store.url).toBe("postgresql://hookrelay@db/hookrelay");
+    // Without a password key, the URL's or PGPASSWORD (the driver's) applies.
+    expect(configOf(`[store]\nurl = "postgres://hookrelay@db/hookrelay"`).config.store.password).toBeUndefined();
+  });
+
+  test("a postgres url that cannot be used is a problem at store.url, naming what is wrong but never its password", () => {
+    const notUrl = problemsOf(`[store]\nurl = "postgres://hookrelay:topsecret@db:notaport/x"`).join("\n");
+    expect(notUrl).toContain("store.url: ");
+    expect(notUrl).not.toContain("topsecret");
+    expect(problemsOf(`[store]\nurl = "postgres://db/hookrelay?sslmode=sometimes"`)).toEqual([
+      'store.url: sslmode: expected one of disable, allow, prefer, require, verify-ca, verify-full, got "sometimes"',
+    ]);
+    expect(problemsOf(`[store]\nurl = "postgres://db/hook/relay"`)).toEqual(['store.url: expected one database name after the host (postgres://user@host:5432/database), got "/hook/relay"']);
+    expect(problemsOf(`[store]\nurl = "mysql://db/hookrelay"`).join("\n")).toContain("store.url: expected a file:, postgres:, libsql:");
+  });
+
+  test("a password that cannot be resolved is a problem naming the variable, not a value", () => {
+    expect(problemsOf(`[store]\nurl = "postgres://h@db/h"\npassword = "env:NOPE_PG"`)).toEqual(["store.password: env var NOPE_PG is not set"]);
+  });
+
+  test("a password with a store that is not PostgreSQL is a problem", () => {
+    expect(problemsOf(`[store]\nurl = "file:./x.db"\npassword = "pw"`)).toEqual(["store.password: only a postgres:// store.url takes a password"]);
+  });
+
+  test("a password also written in the url is a warning that does not show it", () => {
+    const { warnings } = configOf(`[store]\nurl = "postgres://h:inline-pw@db/h"`);
+    expect(warnings).toEqual(["store.url: carries a password; put it in store.password (env:NAME or file:/path) to keep it out of the config file"]);
+  });
+
+  test("busy_timeout set with a postgres url is a warning: it applies to the embedded file only", () => {
+    const { warnings } = configOf(`[store]\nurl = "postgres://h@db/h"\nbusy_timeout = "2s"`);
+    expect(warnings).toEqual(["store.busy_timeout: applies to the embedded file only; ignored with a postgres:// store.url"]);
+  });
+});

@@ -16,6 +16,7 @@ import { formatPath, isTable, type Path } from "./key-path.ts";
 import { buildVerifySpec, type Report } from "./verify-spec.ts";
 import { checkTargetCredentials, targetCredentials } from "./target-credentials.ts";
 import { buildAlerts, checkReservedSourceNames } from "./alerts.ts";
+import { isPostgresStoreUrl, urlHasPassword } from "./store-url.ts";
 
 export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[]; warnings?: string[] };
 
@@ -194,6 +195,7 @@ class ConfigBuilder {
     const routes = rawRoutes.map((item, i) => this.parse(s.route, item, ["routes", i]));
 
     const rawAdmin = table("admin");
+    if (store.ok) this.checkStore(store.value!, table("store") ?? {});
     this.checkServer(server.value ?? {}, rawAdmin?.token !== undefined, admin.value?.token);
     this.checkUniqueNames("sources", rawSources);
     this.checkUniqueNames("targets", rawTargets);
@@ -230,7 +232,14 @@ class ConfigBuilder {
           maxInflightBytes: srv.max_inflight,
           trustedProxies: srv.trusted_proxies ?? [],
         },
-        store: { url: sto.url, retentionMs: sto.retention, busyTimeoutMs: sto.busy_timeout, search: sto.search, ...(sto.archive ? { archiveDir: sto.archive } : {}) },
+        store: {
+          url: sto.url,
+          ...(sto.password !== undefined ? { password: sto.password } : {}),
+          retentionMs: sto.retention,
+          busyTimeoutMs: sto.busy_timeout,
+          search: sto.search,
+          ...(sto.archive ? { archiveDir: sto.archive } : {}),
+        },
         admin: { token: adm.token ?? null },
         logLevel: logLevel.value!,
         sources: sourceConfigs as SourceConfig[],
@@ -239,6 +248,18 @@ class ConfigBuilder {
         alerts: alertsConfig,
       },
     };
+  }
+
+  /** Keys of [store] that only one kind of store takes. */
+  private checkStore(store: { url: string; password?: string }, raw: Record<string, unknown>) {
+    const postgres = isPostgresStoreUrl(store.url);
+    if (store.password !== undefined && !postgres) this.problem(["store", "password"], "only a postgres:// store.url takes a password");
+    if (!postgres) return;
+    if (urlHasPassword(store.url)) {
+      this.warnings.push("store.url: carries a password; put it in store.password (env:NAME or file:/path) to keep it out of the config file");
+    }
+    // SQLite's wait for its write lock; a PostgreSQL server's lock waits are its own (and the relay's locks are only tried).
+    if (raw.busy_timeout !== undefined) this.warnings.push("store.busy_timeout: applies to the embedded file only; ignored with a postgres:// store.url");
   }
 
   private checkServer(server: Partial<RawServer>, adminTokenSet: boolean, adminToken: string | undefined) {

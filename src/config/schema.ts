@@ -15,6 +15,7 @@ import { parseValueRef } from "../core/value-ref.ts";
 import { parseRouteFilter, type RouteFilter } from "../core/route-filter.ts";
 import { parseRange, type IpRange } from "../core/ip-ranges.ts";
 import { didYouMean } from "./did-you-mean.ts";
+import { parseStoreUrl } from "./store-url.ts";
 import { pem, targetHeaders } from "./target-credentials.ts";
 import { ALERT_KINDS } from "../core/alert.ts";
 
@@ -240,16 +241,9 @@ export function createSchemas(ctx: Ctx) {
   });
 
   const store = tbl({
-    url: v.optional(
-      v.pipe(
-        str(),
-        v.check(
-          (url) => url === ":memory:" || /^(file|libsql|https?|wss?):/.test(url),
-          (issue) => `expected a file:, libsql:, http(s): or ws(s): URL, got ${describeValue(issue.input)}`,
-        ),
-      ),
-      DEFAULTS.store.url,
-    ),
+    url: v.optional(converted(parseStoreUrl), DEFAULTS.store.url),
+    /** PostgreSQL's password, a secret ref (else the URL's, or PGPASSWORD); load.ts refuses it for other stores. */
+    password: v.optional(secretOne(ctx)),
     retention: v.optional(duration(), DEFAULTS.store.retention),
     busy_timeout: v.optional(duration(), DEFAULTS.store.busy_timeout),
     search: v.optional(bool(), DEFAULTS.store.search),

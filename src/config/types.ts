@@ -94,6 +94,8 @@ export interface Config {
   };
   store: {
     url: string;
+    /** `[store] password`, resolved (PostgreSQL only): never logged, printed or rendered. */
+    password?: string;
     retentionMs: number;
     busyTimeoutMs: number;
     /** Full-text search over stored requests: the background indexer and GET /api/events?text=. */

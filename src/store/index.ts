@@ -12,7 +12,7 @@
 import { dirname } from "node:path";
 import type { StoreReads } from "./sql-client.ts";
 import { isPostgresUrl } from "./postgres/client.ts";
-import { openPostgresStore } from "./postgres/open.ts";
+import { openPostgresReader, openPostgresStore } from "./postgres/open.ts";
 import { applyMigrations } from "./migrate.ts";
 import { openConnection, openReadConnection, readOnlyCause, type StoreConnection, type WriteClient } from "./client.ts";
 import { GroupCommit } from "./writer/group-commit.ts";
@@ -171,13 +171,14 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 export interface StoreReader {
   /** Keeps its prepared statements (client.ts openReadConnection). */
   reads: WriteClient;
-  /** Absolute path of an embedded store file, or null (a libSQL server). */
+  /** Absolute path of an embedded store file, or null (a libSQL server, PostgreSQL). */
   filePath: string | null;
   close(): void;
 }
 
 /** Opens an existing store to read it, beside a relay that may be serving it (WAL readers never wait for writers). */
-export async function openStoreReader(opts: { url: string; busyTimeoutMs: number }): Promise<StoreReader> {
+export async function openStoreReader(opts: { url: string; password?: string; busyTimeoutMs: number }): Promise<StoreReader> {
+  if (isPostgresUrl(opts.url)) return openPostgresReader(opts);
   const conn = await openReadConnection(opts);
   return { reads: conn.client, filePath: conn.filePath, close: () => conn.close() };
 }

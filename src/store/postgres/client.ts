@@ -105,7 +105,9 @@ export class PgClient implements WriteClient {
       }
     };
     try {
-      await conn.unsafe(mode === "read" ? "BEGIN READ ONLY" : "BEGIN");
+      // A read batch is one snapshot, as on the embedded file (an export's event agrees with its deliveries);
+      // READ COMMITTED would give each statement its own.
+      await conn.unsafe(mode === "read" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
     } catch (err) {
       open = false;
       conn.release();

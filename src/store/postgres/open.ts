@@ -11,15 +11,21 @@ import { postgresDialect } from "../dialect.ts";
 import { classifyStoreError, StoreError } from "../errors.ts";
 import { CommitHealth, watchCommits } from "../commit-health.ts";
 import { GroupCommit } from "../writer/group-commit.ts";
-import type { Store, StoreOptions } from "../index.ts";
+import type { Store, StoreOptions, StoreReader } from "../index.ts";
 import { openPgClient, redactedUrl, type PgClient } from "./client.ts";
 
 /** A write that changes nothing: can a transaction be opened and committed? */
 const PROBE = "UPDATE source_counters SET received = received WHERE 1 = 0";
 
+/**
+ * How long one connection attempt may take. `[store] busy_timeout` is the
+ * embedded file's lock wait and does not apply here (config/load.ts warns).
+ */
+const CONNECT_TIMEOUT_MS = 5000;
+
 /** Connects, applies the PostgreSQL migrations and starts the writer. */
 export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
-  const connect = (max: number) => openPgClient({ url: opts.url, password: opts.password, max, connectTimeoutMs: Math.max(opts.busyTimeoutMs, 5000) });
+  const connect = (max: number) => openPgClient({ url: opts.url, password: opts.password, max, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   const reads = await connect(4);
   let writes: PgClient;
   try {
@@ -54,4 +60,10 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
       await Promise.all([reads.end(), writes.end()]);
     },
   };
+}
+
+/** Opens an existing database to read it (export, the archive): a small pool, no migrations, no writer. */
+export async function openPostgresReader(opts: { url: string; password?: string }): Promise<StoreReader> {
+  const reads = await openPgClient({ url: opts.url, password: opts.password, max: 2, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  return { reads, filePath: null, close: () => reads.close() };
 }

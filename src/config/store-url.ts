@@ -1,0 +1,60 @@
+/**
+ * `[store] url`: which store the relay runs on. An embedded file (`file:`,
+ * the default), a PostgreSQL database (`postgres://`, `postgresql://`), or a
+ * libSQL server (`libsql:`, `http(s):`, `ws(s):`; accepted, untested on our
+ * side). A PostgreSQL URL is checked here without connecting, so that
+ * `hookrelay check` names a bad one; its value is never echoed, since it may
+ * carry a password.
+ */
+import { describeValue } from "./units.ts";
+
+/** A value-or-error result, as every leaf parser returns. */
+type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** The sslmode values Bun's SQL client accepts (it throws on any other). */
+export const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
+
+const EXPECTED = "expected a file:, postgres:, libsql:, http(s): or ws(s): URL";
+
+/** True when `url` names a PostgreSQL database. */
+export function isPostgresStoreUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/** A store URL as written, or the reason it cannot be one. */
+export function parseStoreUrl(input: unknown): Parsed<string> {
+  if (typeof input !== "string") return { ok: false, error: `${EXPECTED}, got ${describeValue(input)}` };
+  if (isPostgresStoreUrl(input)) return parsePostgresUrl(input);
+  if (input === ":memory:" || /^(file|libsql|https?|wss?):/.test(input)) return { ok: true, value: input };
+  // Only the scheme: the rest may hold a credential.
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.exec(input)?.[0];
+  return { ok: false, error: `${EXPECTED}, got ${scheme ? `a ${scheme} URL` : describeValue(input)}` };
+}
+
+/** postgres://user@host:port/database?sslmode=…; host, user and database may be left to PG* variables. */
+function parsePostgresUrl(input: string): Parsed<string> {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return { ok: false, error: "expected a URL like postgres://user@host:5432/database, got something that is not a URL (a port that is not a number? characters to percent-encode?)" };
+  }
+  const path = decodeURIComponent(url.pathname);
+  if (path.length > 1 && path.slice(1).includes("/")) {
+    return { ok: false, error: `expected one database name after the host (postgres://user@host:5432/database), got ${describeValue(path)}` };
+  }
+  const mode = url.searchParams.get("sslmode");
+  if (mode !== null && !(SSL_MODES as readonly string[]).includes(mode)) {
+    return { ok: false, error: `sslmode: expected one of ${SSL_MODES.join(", ")}, got ${describeValue(mode)}` };
+  }
+  return { ok: true, value: input };
+}
+
+/** True when a PostgreSQL URL carries a password of its own. */
+export function urlHasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== "";
+  } catch {
+    return false;
+  }
+}
