@@ -6,7 +6,7 @@
  */
 import { statSync } from "node:fs";
 import { copyStoreInto, countEvents } from "../store/backup.ts";
-import { openStoreReader, type StoreReader } from "../store/index.ts";
+import { isPostgresUrl, openStoreReader, type StoreReader } from "../store/index.ts";
 import { parseFlags } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 import { startOutputFile } from "./output-file.ts";
@@ -23,6 +23,13 @@ export async function runBackup(args: string[]): Promise<number> {
   const loaded = await loadConfigOrReport(parsed.values.config as string | undefined);
   if (!loaded) return 1;
   const { store: storeConfig } = loaded.config;
+  // Before connecting: the answer does not depend on the database being up.
+  if (isPostgresUrl(storeConfig.url)) {
+    process.stderr.write(
+      "hookrelay backup: the store is a PostgreSQL database; back it up with pg_dump (docs/OPERATIONS.md), or copy its events with hookrelay export\n",
+    );
+    return 1;
+  }
   let store: StoreReader;
   try {
     store = await openStoreReader({ url: storeConfig.url, password: storeConfig.password, busyTimeoutMs: storeConfig.busyTimeoutMs });

@@ -54,7 +54,8 @@ export async function runImport(args: string[]): Promise<number> {
     return 1;
   }
   try {
-    const counts = await importLines(store.writer, input.lines, Date.now);
+    const windows = new Map(config.sources.map((s) => [s.name, s.dedupeWindowMs]));
+    const counts = await importLines(store.writer, input.lines, Date.now, (source) => windows.get(source) ?? 0);
     for (const b of counts.bad) process.stderr.write(`line ${b.line}: ${b.reason}\n`);
     process.stdout.write(`imported ${counts.imported}, skipped ${counts.skipped}, bad lines ${counts.bad.length}\n`);
     return counts.bad.length > 0 ? 1 : 0;
@@ -97,14 +98,14 @@ async function openLines(path: string): Promise<{ ok: true; lines: AsyncIterable
  * (locked too long, full, read-only) end the import: what was committed stays,
  * and running it again skips it.
  */
-export async function importLines(writer: Writer, lines: AsyncIterable<string>, nowMs: () => number): Promise<ImportCounts> {
+export async function importLines(writer: Writer, lines: AsyncIterable<string>, nowMs: () => number, dedupeWindowMs?: (source: string) => number): Promise<ImportCounts> {
   const counts: ImportCounts = { imported: 0, skipped: 0, bad: [] };
   let batch: { line: number; event: ExportedEvent }[] = [];
   let bytes = 0;
   const flush = async (items: { line: number; event: ExportedEvent }[]) => {
     if (items.length === 0) return;
     try {
-      const stored = await importEvents(writer, items.map((i) => i.event), nowMs());
+      const stored = await importEvents(writer, items.map((i) => i.event), nowMs(), dedupeWindowMs);
       for (const s of stored) s ? counts.imported++ : counts.skipped++;
     } catch (err) {
       if (!/SQLITE_CONSTRAINT|constraint failed|violates/i.test(`${(err as { code?: string }).code} ${(err as Error).message}`)) throw err;

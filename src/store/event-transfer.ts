@@ -10,6 +10,7 @@ import type { ExportedDelivery, ExportedEvent } from "../core/export-line.ts";
 import { attemptOf, eventIdFloor, eventStatusOf, summaryOf, type EventStatus } from "./admin-queries.ts";
 import type { WriteClient } from "./client.ts";
 import type { SqlWriter } from "./sql-client.ts";
+import { importedDedupeKey } from "./postgres/dedupe.ts";
 
 /** Reads in one snapshot (batch "read"); a StoreReader's client keeps the statements below prepared. */
 export type TransferReader = Pick<WriteClient, "execute" | "batch">;
@@ -147,10 +148,11 @@ function groupBy(rows: Row[], key: string): Map<string, Row[]> {
  * insert checks, inside the job, that the event was not there). Finished
  * deliveries keep their state; open ones (pending, delivering, paused) become
  * pending and due at `nowMs` — their lease belonged to another store — or
- * paused when this store has their target disabled. Returns, per event,
- * whether it was stored.
+ * paused when this store has their target disabled. `dedupeWindowMs` gives
+ * each source's window (0: none), so that retries of imported events stay
+ * duplicates. Returns, per event, whether it was stored.
  */
-export async function importEvents(writer: SqlWriter, events: ExportedEvent[], nowMs: number): Promise<boolean[]> {
+export async function importEvents(writer: SqlWriter, events: ExportedEvent[], nowMs: number, dedupeWindowMs: (source: string) => number = () => 0): Promise<boolean[]> {
   const stmts: InStatement[] = [];
   const eventStmt: number[] = [];
   for (const e of events) {
@@ -160,7 +162,7 @@ export async function importEvents(writer: SqlWriter, events: ExportedEvent[], n
       const open = d.status === "pending" || d.status === "delivering" || d.status === "paused";
       stmts.push({
         sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, lease_id, lease_until, last_error, created_at, updated_at)
-              SELECT ?, ?, ?, CASE WHEN ? AND EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled) THEN 'paused' ELSE ? END,
+              SELECT ?, ?, ?, CASE WHEN ? = 1 AND EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled = 1) THEN 'paused' ELSE ? END,
                      ?, ?, NULL, NULL, ?, ?, ? ${absent}`,
         args: [d.id, e.id, d.target, open ? 1 : 0, d.target, open ? "pending" : d.status, d.attemptCount, open ? nowMs : d.nextAttemptAt, d.lastError, d.createdAt, open ? nowMs : d.updatedAt, e.id],
       });
@@ -183,6 +185,9 @@ export async function importEvents(writer: SqlWriter, events: ExportedEvent[], n
         e.duplicates, e.lastDuplicateAt, e.erasedAt, e.unrouted ? 1 : null,
       ],
     });
+    // The file finds originals among the events themselves; PostgreSQL keeps keys in a table of their own.
+    const windowMs = dedupeWindowMs(e.source);
+    if (writer.dialect.engine === "postgres" && windowMs > 0) stmts.push(importedDedupeKey(e, windowMs));
   }
   if (stmts.length === 0) return [];
   const results = await writer.write(stmts, "durable");

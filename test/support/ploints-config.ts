@@ -2,15 +2,16 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** Writes `<dir>/<name>.toml` with the store at `./<db>` and returns its path; `extraTarget` adds lines to the target. */
-export function writePlointsConfig(opts: { dir: string; name: string; db: string; secret: string; targetPort: number; extraTarget?: string }): string {
+/** Writes `<dir>/<name>.toml` with the store at `./<db>` (or at `storeUrl`) and returns its path; `extraTarget` adds lines to the target, `extraStore` to [store]. */
+export function writePlointsConfig(opts: { dir: string; name: string; db: string; secret: string; targetPort: number; extraTarget?: string; storeUrl?: string; extraStore?: string }): string {
   const path = join(opts.dir, `${opts.name}.toml`);
   writeFileSync(path, `
 [server]
 listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
 [store]
-url = "file:./${opts.db}"
+url = "${opts.storeUrl ?? `file:./${opts.db}`}"
+${opts.extraStore ?? ""}
 [[sources]]
 name = "ploints"
 verify = { preset = "ploints", secret = "${opts.secret}" }

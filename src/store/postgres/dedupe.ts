@@ -9,6 +9,7 @@
  *   waited for: a target another relay holds is skipped this round, and no
  *   two transactions can deadlock on them.
  */
+import type { InStatement } from "@libsql/client";
 import type { IngestItem } from "../writer/group-commit.ts";
 import { dedupeMapKey, fixedChunks, type Original, type Tx } from "../writer/batch-rows.ts";
 
@@ -71,4 +72,20 @@ export async function lockTargets(tx: Tx, targets: string[]): Promise<string[]> 
   const res = await tx.execute({ sql: `SELECT ${targets.map((_, i) => `${targetLocked(`?${i + 1}`)} AS l${i}`).join(", ")}`, args: targets });
   const row = res.rows[0]!;
   return targets.filter((_, i) => Number(row[`l${i}`]) === 1);
+}
+
+/**
+ * The dedupe key of an imported event (store/event-transfer.ts), so that a
+ * provider retrying an event across a move to PostgreSQL is still a
+ * duplicate. The newest event with the key keeps it, as ingest would have.
+ */
+export function importedDedupeKey(e: { id: string; source: string; dedupeKey: string; receivedAt: number }, windowMs: number): InStatement {
+  return {
+    sql: `INSERT INTO dedupe_keys (source, dedupe_key, event_id, received_at, window_ms)
+          SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM events WHERE id = ?)
+          ON CONFLICT (source, dedupe_key) DO UPDATE
+            SET event_id = excluded.event_id, received_at = excluded.received_at, window_ms = excluded.window_ms
+            WHERE dedupe_keys.received_at < excluded.received_at`,
+    args: [e.source, e.dedupeKey, e.id, e.receivedAt, windowMs, e.id],
+  };
 }
