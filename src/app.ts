@@ -93,6 +93,7 @@ const UNWRITABLE: Record<StoreErrorCode, string> = {
   corrupt: "corrupt",
   unavailable: "not writable",
   invalid: "not writable",
+  unreachable: "unreachable",
 };
 
 /** Builds the apps without listening on anything. */

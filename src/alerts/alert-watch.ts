@@ -37,6 +37,7 @@ import type { Store, StoreErrorCode } from "../store/index.ts";
 import { oldestWaitingAt } from "../store/queue-stats.ts";
 import { readTargetStates } from "../store/target-state.ts";
 import { AlertSender, type AlertCounts } from "./alert-sender.ts";
+import { isStoreUnreachable } from "../store/errors.ts";
 
 export interface AlertWatchOptions {
   store: Pick<Store, "reads" | "writer" | "unwritableReason">;
@@ -115,7 +116,7 @@ export class AlertWatch {
   /** One look at the store; a check already under way is waited for instead of run twice. */
   check(): Promise<void> {
     this.#running ??= this.#check()
-      .catch((err) => this.opts.log.error("alert check failed", { error: String(err) }))
+      .catch((err) => void (isStoreUnreachable(err) || this.opts.log.error("alert check failed", { error: String(err) })))
       .finally(() => (this.#running = null));
     return this.#running;
   }

@@ -40,6 +40,7 @@ export async function serveConfig(
     store = await openStore({
       url: config.store.url,
       password: config.store.password,
+      log,
       busyTimeoutMs: config.store.busyTimeoutMs,
       nowMs: Date.now,
       // After a full disk, ready again once a largest request fits in the WAL and, at checkpoint, in the database file.

@@ -24,6 +24,7 @@ import { buildOutboundHeaders } from "./outbound-request.ts";
 import type { SendReport } from "./sender.ts";
 import type { TargetHealth } from "./target-health.ts";
 import type { PreparedAttempt, Transport, TransportReport } from "./transport.ts";
+import { isStoreUnreachable } from "../store/errors.ts";
 
 /** A configured target as the engine runs it: its config, decoded signing keys and transport. */
 export interface DeliveryTarget {
@@ -94,7 +95,7 @@ export async function runAttempt(ctx: AttemptContext, target: DeliveryTarget, d:
   } catch (err) {
     ctx.freeSlot(d);
     // The lease expires and another attempt follows: at-least-once, never lost.
-    ctx.log.error("could not record an attempt", { target: d.target, delivery: d.id, error: String(err) });
+    if (!isStoreUnreachable(err)) ctx.log.error("could not record an attempt", { target: d.target, delivery: d.id, error: String(err) });
   }
 }
 

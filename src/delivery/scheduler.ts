@@ -31,6 +31,7 @@ import { createSender, type Sender } from "./sender.ts";
 import { Slots } from "./slots.ts";
 import { TargetHealth, type CircuitPolicy } from "./target-health.ts";
 import { httpTransport } from "./transport.ts";
+import { isStoreUnreachable } from "../store/errors.ts";
 
 export type { AttemptReport } from "./attempt.ts";
 
@@ -252,7 +253,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     wanted = wantedFull = false;
     running = true;
     void round(full)
-      .catch((err) => log.error("delivery round failed", { error: String(err) }))
+      // An unreachable database is logged once by the store (lost / back), not at every round.
+      .catch((err) => isStoreUnreachable(err) || log.error("delivery round failed", { error: String(err) }))
       .finally(() => {
         running = false;
         startRound();

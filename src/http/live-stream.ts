@@ -31,6 +31,7 @@ import { eventDetailJson, eventJson, targetJson, type EventJson } from "./admin-
 import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { HttpError } from "./http-error.ts";
 import { API_HEADERS } from "./security-headers.ts";
+import { isStoreUnreachable } from "../store/errors.ts";
 
 /** Streams open at once per process, at most. */
 export const LIVE_MAX_STREAMS = 32;
@@ -189,7 +190,7 @@ export class LiveHub {
     this.#busy = true;
     const started = performance.now();
     void this.#tick()
-      .catch((err: unknown) => this.o.log.warn("live stream update failed", { error: String((err as Error)?.message ?? err) }))
+      .catch((err: unknown) => isStoreUnreachable(err) || this.o.log.warn("live stream update failed", { error: String((err as Error)?.message ?? err) }))
       .finally(() => {
         this.#notBeforeMs = performance.now() + 19 * (performance.now() - started);
         this.#busy = false;

@@ -128,7 +128,8 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
   } catch (err) {
     unclaim(deps, item, []);
     const error = classifyStoreError(err);
-    deps.log.error("store write failed", { source: source.config.name, code: error.code });
+    // An unreachable database is logged once by the store (lost / back), not at every request.
+    if (error.code !== "unreachable") deps.log.error("store write failed", { source: source.config.name, code: error.code });
     return { kind: "unavailable", error };
   }
 }

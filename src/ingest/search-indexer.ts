@@ -19,6 +19,7 @@ import type { Logger } from "../log/logger.ts";
 import { nextIndexBatch, writeIndexBatch, type EventToIndex, type IndexDirection, type IndexedText } from "../store/search-index.ts";
 import type { SqlDoors } from "../store/sql-client.ts";
 import { decodeBody } from "./decode-body.ts";
+import { isStoreUnreachable } from "../store/errors.ts";
 
 export interface SearchIndexerOptions {
   store: SqlDoors;
@@ -96,8 +97,11 @@ export function startSearchIndexer(opts: SearchIndexerOptions): SearchIndexer {
         failing = false;
       } catch (err) {
         // A busy or full store: the events stay unindexed and are taken again.
-        if (!failing) opts.log.warn("search indexing failed", { error: String((err as Error).message ?? err) });
-        failing = true;
+        // An unreachable database is logged once by the store (lost / back).
+        if (!isStoreUnreachable(err)) {
+          if (!failing) opts.log.warn("search indexing failed", { error: String((err as Error).message ?? err) });
+          failing = true;
+        }
       }
       if (stopped) break;
       await sleep(more && !failing ? Math.max(1, (performance.now() - started) * pauseFactor) : everyMs);

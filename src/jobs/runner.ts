@@ -19,6 +19,7 @@ import { makeId } from "../core/ids.ts";
 import type { Logger } from "../log/logger.ts";
 import { claimJob, commitBatch, failJob, finishJob, releaseJob, type Job, type JobBatch, type LeasedJob } from "../store/jobs.ts";
 import type { SqlDoors } from "../store/sql-client.ts";
+import { isStoreUnreachable } from "../store/errors.ts";
 
 /** Builds a job's next batch of at most `limit` events; `end` when none are left after it. */
 export type JobStep = (job: LeasedJob, limit: number, nowMs: number) => Promise<JobBatch & { end: boolean }>;
@@ -99,8 +100,11 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         }
       } catch (err) {
         const error = String((err as Error).message ?? err);
-        log.warn("job batch failed", { job: job.id, error });
-        if (++failures >= FAILURES_BEFORE_GIVING_UP) return failJob(db.writer, job, error, nowMs());
+        // A database away for a while is not the job's failure: it waits (the store logs the loss once).
+        if (!isStoreUnreachable(err)) {
+          log.warn("job batch failed", { job: job.id, error });
+          if (++failures >= FAILURES_BEFORE_GIVING_UP) return failJob(db.writer, job, error, nowMs());
+        }
       }
       await new Promise((r) => setTimeout(r, Math.max(pauseMs, 2 * (performance.now() - busySince))));
       busySince = performance.now();
@@ -114,7 +118,7 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
       return;
     }
     running = runJobs()
-      .catch((err) => log.warn("job runner failed", { error: String((err as Error).message ?? err) }))
+      .catch((err) => void (isStoreUnreachable(err) || log.warn("job runner failed", { error: String((err as Error).message ?? err) })))
       .finally(() => {
         running = null;
         if (again) {

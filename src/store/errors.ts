@@ -1,5 +1,6 @@
 /** The one error class for failed infrastructure (STYLE.md): a code and a cause. */
-export type StoreErrorCode = "unavailable" | "full" | "busy" | "readonly" | "corrupt" | "invalid";
+/** `unreachable`: a database server that does not answer (PostgreSQL); the store logs its loss and return itself. */
+export type StoreErrorCode = "unavailable" | "full" | "busy" | "readonly" | "corrupt" | "invalid" | "unreachable";
 
 export class StoreError extends Error {
   override readonly name = "StoreError";
@@ -39,7 +40,20 @@ function classifyPostgres(err: unknown, code: string): StoreError {
   if (code === "53100") return new StoreError("full", "store is full (the database server's disk)", opts);
   if (code === "25006") return new StoreError("readonly", "store is read-only (a read-only transaction or a standby server)", opts);
   if (code === "40001" || code === "40P01" || code === "55P03") return new StoreError("busy", "store is locked", opts);
-  if (code.startsWith("ERR_POSTGRES_CONNECTION") || code.startsWith("08") || code.startsWith("57P") || code === "ERR_POSTGRES_IDLE_TIMEOUT")
-    return new StoreError("unavailable", `cannot reach the database (${(err as Error).message})`, opts);
+  if (isConnectionFailure(code)) return new StoreError("unreachable", `cannot reach the database (${(err as Error).message})`, opts);
   return new StoreError("unavailable", `store cannot be written (${(err as Error).message})`, opts);
+}
+
+/**
+ * A PostgreSQL error that says the connection, not the statement, failed:
+ * the driver's connection codes, SQLSTATE class 08 (connection exception) and
+ * 57P (the server shutting down, crashed, or not yet accepting connections).
+ */
+function isConnectionFailure(code: string): boolean {
+  return code.startsWith("ERR_POSTGRES_CONNECTION") || code.startsWith("08") || code.startsWith("57P") || code === "ERR_POSTGRES_IDLE_TIMEOUT";
+}
+
+/** True when `err` is the database server not answering: the store has logged that once; callers need not log each failure. */
+export function isStoreUnreachable(err: unknown): boolean {
+  return classifyStoreError(err).code === "unreachable";
 }

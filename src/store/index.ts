@@ -11,6 +11,7 @@
  */
 import { dirname } from "node:path";
 import type { StoreReads } from "./sql-client.ts";
+import type { Logger } from "../log/logger.ts";
 import { isPostgresUrl } from "./postgres/client.ts";
 import { openPostgresReader, openPostgresStore } from "./postgres/open.ts";
 import { applyMigrations } from "./migrate.ts";
@@ -21,7 +22,7 @@ import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts
 import { startCheckpointer } from "./checkpointer.ts";
 import { CommitHealth, watchCommits } from "./commit-health.ts";
 
-export { StoreError, classifyStoreError, type StoreErrorCode } from "./errors.ts";
+export { StoreError, classifyStoreError, isStoreUnreachable, type StoreErrorCode } from "./errors.ts";
 export type { IngestItem, IngestOutcome, RejectionItem } from "./writer/group-commit.ts";
 export type { Writer } from "./writer/proxy.ts";
 export type { SqlReader, SqlWriter, StoreReads } from "./sql-client.ts";
@@ -49,6 +50,8 @@ export interface StoreOptions {
   url: string;
   /** The `[store] password` secret, resolved (PostgreSQL). */
   password?: string;
+  /** Where a PostgreSQL store logs losing its database and getting it back (postgres/connection-watch.ts); none: silent. */
+  log?: Logger;
   busyTimeoutMs: number;
   nowMs: () => number;
   /**

@@ -24,6 +24,7 @@ import { startPeriodicJob, type PeriodicJob } from "./periodic-job.ts";
 import { queueStats } from "./queue-stats.ts";
 import type { Store } from "./index.ts";
 import type { Logger } from "../log/logger.ts";
+import { isStoreUnreachable } from "./errors.ts";
 
 /** One bucket's width. */
 export const OVERVIEW_STEP_MS = 5 * 60_000;
@@ -217,7 +218,7 @@ export function startOverviewJob(o: {
     (stopping) =>
       updateOverview(o.db, o.nowMs(), o.targets(), stopping).then(
         () => {},
-        (err: unknown) => o.log.warn("overview update failed", { error: String((err as Error)?.message ?? err) }),
+        (err: unknown) => void (isStoreUnreachable(err) || o.log.warn("overview update failed", { error: String((err as Error)?.message ?? err) })),
       ),
     { firstAfterMs: o.firstAfterMs ?? 10_000, everyMs: o.everyMs ?? 60_000 },
   );

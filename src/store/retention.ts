@@ -13,6 +13,7 @@ import type { EventArchive } from "./event-archive.ts";
 import { startPeriodicJob, type PeriodicJob } from "./periodic-job.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SqlDoors, SqlWriter } from "./sql-client.ts";
+import { isStoreUnreachable } from "./errors.ts";
 
 const OPEN = "'pending','delivering','paused'";
 
@@ -229,8 +230,8 @@ export function startRetentionRunner(opts: {
         const error = String((err as Error).message ?? err);
         // Nothing is deleted unarchived, so retention is stuck until someone fixes the archive: say so loudly.
         if (opts.archive && error.startsWith("archive ")) opts.log.error("retention archive failed; nothing deleted", { error });
-        // A busy store is the usual cause; the next run catches up.
-        else opts.log.warn("retention purge failed", { error });
+        // A busy store is the usual cause; the next run catches up. An unreachable one the store logs itself.
+        else if (!isStoreUnreachable(err)) opts.log.warn("retention purge failed", { error });
         return null;
       }
     },

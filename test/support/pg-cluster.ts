@@ -28,6 +28,10 @@ export interface PgCluster {
   port: number;
   dir: string;
   stop(): Promise<void>;
+  /** Stops the server and keeps its data: the database goes away (connection-loss tests). */
+  stopServer(mode?: "fast" | "immediate"): Promise<void>;
+  /** Starts the stopped server again, on the same port and data. */
+  startServer(): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -68,7 +72,8 @@ export async function startPgCluster(opts: { settings?: Record<string, string> }
     ...opts.settings,
   };
   const o = ["-p", String(port), ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])].join(" ");
-  await run([join(bin, "pg_ctl"), "-D", data, "-o", o, "-l", join(dir, "log"), "-w", "-t", "60", "start"], "pg_ctl start");
+  const start = () => run([join(bin, "pg_ctl"), "-D", data, "-o", o, "-l", join(dir, "log"), "-w", "-t", "60", "start"], "pg_ctl start");
+  await start();
   const baseUrl = `postgres://postgres@127.0.0.1:${port}/`;
   return {
     baseUrl,
@@ -78,6 +83,8 @@ export async function startPgCluster(opts: { settings?: Record<string, string> }
       await run([join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"], "pg_ctl stop").catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
+    stopServer: (mode = "fast") => run([join(bin, "pg_ctl"), "-D", data, "-m", mode, "-w", "stop"], "pg_ctl stop"),
+    startServer: start,
   };
 }
 

@@ -11,8 +11,9 @@ import { SQL } from "bun";
 import type { InArgs, InStatement, InValue, ResultSet, TransactionMode } from "@libsql/client";
 import { CachedResultSet, type WriteClient, type WriteTransaction } from "../client.ts";
 import { rowBuilder } from "../result-rows.ts";
-import { StoreError } from "../errors.ts";
+import { classifyStoreError, StoreError } from "../errors.ts";
 import { postgresDialect } from "../dialect.ts";
+import type { ConnectionHooks } from "./connection-watch.ts";
 
 export interface PgOptions {
   /** postgres://user@host:port/db?sslmode=… (standard PG* variables fill what it leaves out). */
@@ -23,6 +24,8 @@ export interface PgOptions {
   max?: number;
   /** Give up on a connection attempt after this long. */
   connectTimeoutMs?: number;
+  /** Told of connections that fail; holds statements back while the database is away (connection-watch.ts). */
+  hooks?: ConnectionHooks;
 }
 
 /** True when `url` names a PostgreSQL database. */
@@ -52,9 +55,9 @@ export async function openPgClient(opts: PgOptions): Promise<PgClient> {
     // Statements with a placeholder text of their own are prepared once per connection.
     prepare: true,
   });
-  const client = new PgClient(sql);
+  const client = new PgClient(sql, opts.hooks);
   try {
-    await client.execute("SELECT 1");
+    await client.sql.unsafe("SELECT 1");
   } catch (cause) {
     client.close();
     throw new StoreError("unavailable", `cannot connect to ${redactedUrl(opts.url)}: ${(cause as Error).message}`, { cause });
@@ -68,7 +71,10 @@ type Runner = Pick<SQL, "unsafe">;
 export class PgClient implements WriteClient {
   readonly dialect = postgresDialect;
   #closed = false;
-  constructor(readonly sql: SQL) {}
+  constructor(
+    readonly sql: SQL,
+    private readonly hooks?: ConnectionHooks,
+  ) {}
 
   get closed(): boolean {
     return this.#closed;
@@ -76,7 +82,23 @@ export class PgClient implements WriteClient {
 
   async execute(stmtOrSql: InStatement | string, args?: InArgs): Promise<ResultSet> {
     if (this.#closed) throw new StoreError("unavailable", "the PostgreSQL client is closed");
-    return run(this.sql, typeof stmtOrSql === "string" ? { sql: stmtOrSql, args: args ?? [] } : stmtOrSql);
+    this.#holdBack();
+    return this.#watched(run(this.sql, typeof stmtOrSql === "string" ? { sql: stmtOrSql, args: args ?? [] } : stmtOrSql));
+  }
+
+  /** While the database is known to be away, fail at once rather than wait for a connection attempt. */
+  #holdBack(): void {
+    const down = this.hooks?.downError();
+    if (down) throw down;
+  }
+
+  /** `p`, telling the hooks when it failed because its connection did. */
+  #watched<T>(p: Promise<T>): Promise<T> {
+    if (!this.hooks) return p;
+    return p.catch((err: unknown) => {
+      if (classifyStoreError(err).code === "unreachable") this.hooks!.failed(err);
+      throw err;
+    });
   }
 
   async batch(stmts: InStatement[], mode: TransactionMode = "deferred"): Promise<ResultSet[]> {
@@ -93,13 +115,14 @@ export class PgClient implements WriteClient {
 
   async transaction(mode: TransactionMode = "write"): Promise<WriteTransaction> {
     if (this.#closed) throw new StoreError("unavailable", "the PostgreSQL client is closed");
-    const conn = await this.sql.reserve();
+    this.#holdBack();
+    const conn = await this.#watched(this.sql.reserve());
     let open = true;
     const settle = async (how: "COMMIT" | "ROLLBACK") => {
       if (!open) return;
       open = false;
       try {
-        await conn.unsafe(how);
+        await this.#watched(conn.unsafe(how));
       } finally {
         conn.release();
       }
@@ -107,7 +130,7 @@ export class PgClient implements WriteClient {
     try {
       // A read batch is one snapshot, as on the embedded file (an export's event agrees with its deliveries);
       // READ COMMITTED would give each statement its own.
-      await conn.unsafe(mode === "read" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+      await this.#watched(conn.unsafe(mode === "read" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN"));
     } catch (err) {
       open = false;
       conn.release();
@@ -116,7 +139,7 @@ export class PgClient implements WriteClient {
     return {
       execute: async (stmt) => {
         if (!open) throw new StoreError("unavailable", "the transaction is closed");
-        return run(conn, stmt);
+        return this.#watched(run(conn, stmt));
       },
       commit: () => settle("COMMIT"),
       rollback: () => settle("ROLLBACK").catch(() => {}),

@@ -13,6 +13,8 @@ import { CommitHealth, watchCommits } from "../commit-health.ts";
 import { GroupCommit } from "../writer/group-commit.ts";
 import type { Store, StoreOptions, StoreReader } from "../index.ts";
 import { openPgClient, redactedUrl, type PgClient } from "./client.ts";
+import { ConnectionWatch } from "./connection-watch.ts";
+import { silentLogger } from "../../log/logger.ts";
 
 /** A write that changes nothing: can a transaction be opened and committed? */
 const PROBE = "UPDATE source_counters SET received = received WHERE 1 = 0";
@@ -25,13 +27,21 @@ const CONNECT_TIMEOUT_MS = 5000;
 
 /** Connects, applies the PostgreSQL migrations and starts the writer. */
 export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
-  const connect = (max: number) => openPgClient({ url: opts.url, password: opts.password, max, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  // Both pools report to one watch, which probes both (either may be the one that lost its connections).
+  let pools: PgClient[] = [];
+  const watch = new ConnectionWatch({
+    probe: () => Promise.all(pools.map((p) => p.sql.unsafe("SELECT 1"))),
+    log: opts.log ?? silentLogger,
+    where: redactedUrl(opts.url),
+  });
+  const connect = (max: number) => openPgClient({ url: opts.url, password: opts.password, max, connectTimeoutMs: CONNECT_TIMEOUT_MS, hooks: watch });
   const reads = await connect(4);
   let writes: PgClient;
   try {
     await applyMigrations(reads, opts.nowMs());
     // The group commit runs one transaction at a time; a second connection stands by for a failed one.
     writes = await connect(2);
+    pools = [reads, writes];
   } catch (err) {
     reads.close();
     if (err instanceof StoreError) throw new StoreError(err.code, `${redactedUrl(opts.url)}: ${err.message}`, { cause: err });
@@ -56,6 +66,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
     async close() {
       if (closed) return;
       closed = true;
+      watch.close();
       await writer.flushed();
       await Promise.all([reads.end(), writes.end()]);
     },
