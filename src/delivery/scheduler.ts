@@ -285,7 +285,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   return {
     async start() {
       if (started) return;
-      await housekeeping.start();
+      // Not fatal: a database away at this moment would leave the engine unstarted (an unhandled
+      // rejection ends the process). Each round runs these checks first until they succeed.
+      await housekeeping.start().catch((err) => isStoreUnreachable(err) || log.error("delivery start-up checks failed; retried each round", { error: String(err) }));
       started = true;
       poll = setInterval(() => requestRound(true), pollMs);
       requestRound(true);

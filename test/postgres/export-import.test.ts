@@ -10,8 +10,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseExportLine, type ExportedEvent } from "../../src/core/export-line.ts";
 import { makeId } from "../../src/core/ids.ts";
-import { openStore } from "../../src/store/index.ts";
-import { runBinary, startBinary, until } from "../support/binary.ts";
+import { openStore, openStoreReader } from "../../src/store/index.ts";
+import { BINARY, runBinary, startBinary, until } from "../support/binary.ts";
 import { createDatabase } from "../support/pg-cluster.ts";
 import { writePlointsConfig } from "../support/ploints-config.ts";
 import { tempDir } from "../support/relay.ts";
@@ -129,6 +129,22 @@ describe.skipIf(!onPostgres)("on PostgreSQL (runs in the PostgreSQL half of the 
       target.stop(true);
     }
   }, 60_000);
+
+  test("the database the url names is the one used, whatever PGDATABASE says (Bun's client would let it win)", async () => {
+    const base = process.env.HOOKRELAY_TEST_PG_URL!;
+    const db = await createDatabase(base.endsWith("/") ? base : `${base}/`, "named");
+    dbs.push(db);
+    const cfg = writePlointsConfig({ dir: tmp.dir, name: "named", db: "unused.db", secret: SECRET, targetPort: 9, storeUrl: db.url });
+    const p = Bun.spawn([BINARY, "import", "--config", cfg, "from-file.ndjson"], { cwd: tmp.dir, env: { PATH: process.env.PATH ?? "", PGDATABASE: "postgres" }, stdout: "pipe", stderr: "pipe" });
+    expect(await new Response(p.stdout).text()).toBe("imported 4, skipped 0, bad lines 0\n");
+    expect(await p.exited).toBe(0);
+    const store = await openStoreReader({ url: db.url, busyTimeoutMs: 1000 });
+    try {
+      expect((await store.reads.execute("SELECT count(*) AS n FROM events")).rows[0]!.n).toBe(4);
+    } finally {
+      store.close();
+    }
+  });
 
   test("backup refuses a PostgreSQL store and says to use pg_dump, without connecting or showing the password", async () => {
     const cfg = writePlointsConfig({ dir: tmp.dir, name: "backup", db: "unused.db", secret: SECRET, targetPort: 9, storeUrl: "postgres://hookrelay@127.0.0.1:9/nowhere", extraStore: 'password = "do-not-show-me"' });

@@ -44,11 +44,24 @@ export function redactedUrl(url: string): string {
   }
 }
 
+/** The database a URL names (its path), or null when it leaves it to PGDATABASE or the user name. */
+function databaseOf(url: string): string | null {
+  try {
+    const name = decodeURIComponent(new URL(url).pathname.slice(1));
+    return name === "" ? null : name;
+  } catch {
+    return null;
+  }
+}
+
 /** Opens a pool and checks that the database answers. */
 export async function openPgClient(opts: PgOptions): Promise<PgClient> {
+  const database = databaseOf(opts.url);
   const sql = new SQL({
     url: opts.url,
     ...(opts.password !== undefined ? { password: opts.password } : {}),
+    // Bun lets PGDATABASE win over the URL's database; the URL in the config says which one is meant.
+    ...(database ? { database } : {}),
     max: opts.max ?? 4,
     connectionTimeout: Math.ceil((opts.connectTimeoutMs ?? 10_000) / 1000),
     idleTimeout: 60,
