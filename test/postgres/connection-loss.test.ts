@@ -78,6 +78,8 @@ describe.skipIf(!onPostgres)("on PostgreSQL (runs in the PostgreSQL half of the 
     try {
       expect((await post('{"n":"before"}')).status).toBe(200);
       await until("the first delivery", () => received.includes('{"n":"before"}'));
+      // Its outcome written (or not) before the window in which nothing may be logged starts.
+      await until("the first attempt's outcome", () => /"msg":"(delivered|could not record an attempt)"/.test(relay.logs()));
       expect((await fetch(`${relay.adminUrl}/readyz`)).status).toBe(200);
 
       const quietFrom = relay.logs().length;
