@@ -1,4 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
+import { onPostgres } from "../support/test-store.ts";
 import { createHmac } from "node:crypto";
 import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
 
@@ -121,8 +122,9 @@ test("unknown sources get 404 and other methods 405", async () => {
 
 test("a store locked by another writer past the busy timeout answers 503 with Retry-After, never 200", async () => {
   relay = await startTestRelay(CONFIG, { busyTimeoutMs: 200 });
-  // Another connection holds the write lock, as another process would.
+  // Another connection holds the write lock, as another process would (on PostgreSQL: a lock on the events table).
   const lock = await relay.store.reads.transaction("write");
+  if (onPostgres) await lock.execute("LOCK TABLE events IN EXCLUSIVE MODE");
   const body = '{"id":"evt_locked","type":"points.earned"}';
   const res = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
   expect(res.status).toBe(503);

@@ -23,6 +23,12 @@ export interface PgOptions {
   max?: number;
   /** Give up on a connection attempt after this long. */
   connectTimeoutMs?: number;
+  /**
+   * How long a statement waits for a lock another connection holds before it
+   * fails as busy (lock_timeout): the file's busy timeout, so that a locked
+   * store answers 503 instead of holding every request.
+   */
+  lockTimeoutMs?: number;
 }
 
 /** True when `url` names a PostgreSQL database. */
@@ -49,6 +55,10 @@ export async function openPgClient(opts: PgOptions): Promise<PgClient> {
     max: opts.max ?? 4,
     connectionTimeout: Math.ceil((opts.connectTimeoutMs ?? 10_000) / 1000),
     idleTimeout: 60,
+    connection: {
+      application_name: "hookrelay",
+      ...(opts.lockTimeoutMs !== undefined ? { lock_timeout: String(Math.max(1, Math.floor(opts.lockTimeoutMs))) } : {}),
+    },
     // Statements with a placeholder text of their own are prepared once per connection.
     prepare: true,
   });

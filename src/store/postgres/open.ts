@@ -19,7 +19,8 @@ const PROBE = "UPDATE source_counters SET received = received WHERE 1 = 0";
 
 /** Connects, applies the PostgreSQL migrations and starts the writer. */
 export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
-  const connect = (max: number) => openPgClient({ url: opts.url, password: opts.password, max, connectTimeoutMs: Math.max(opts.busyTimeoutMs, 5000) });
+  const connect = (max: number) =>
+    openPgClient({ url: opts.url, password: opts.password, max, connectTimeoutMs: Math.max(opts.busyTimeoutMs, 5000), lockTimeoutMs: opts.busyTimeoutMs });
   const reads = await connect(4);
   let writes: PgClient;
   try {
