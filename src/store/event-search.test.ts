@@ -116,6 +116,23 @@ describe("searching stored events by words", () => {
     expect(await search(store, "common", { status: "failed", source: "billing" })).toEqual([ids[9]!]);
   });
 
+  test("words match as the index cuts them: any case, Latin diacritics folded, an address's parts, a term with punctuation as a phrase, a trailing * as a prefix", async () => {
+    const store = await freshStore();
+    const a = await put(store, JSON.stringify({ note: "Café refund ord_123 for a.b@mail.example" }));
+    const b = await put(store, JSON.stringify({ note: "ord 999 then 123 refunded" }));
+    await indexerOf(store).drain();
+    expect(await search(store, "CAFE")).toEqual([a]);
+    expect(await search(store, "café")).toEqual([a]);
+    expect(await search(store, "mail")).toEqual([a]);
+    // A phrase: b has both words, but not next to each other.
+    expect(await search(store, "ord_123")).toEqual([a]);
+    expect(await search(store, "refund")).toEqual([a]);
+    expect(await search(store, "refund*")).toEqual([b, a]);
+    expect(await search(store, "ord_12*")).toEqual([a]);
+    expect(await countEvents(store.reads, { text: searchQueryOf("refund*")! })).toBe(2);
+    expect(await countEvents(store.reads, { text: searchQueryOf("ord_123")! })).toBe(1);
+  });
+
   test("time bounds are exact", async () => {
     const store = await freshStore();
     const t0 = Date.now() - 10 * 60_000;
