@@ -227,13 +227,15 @@ export function benchRelayToml(o: {
   filteredRoutes?: boolean;
   /** [store] search = false (no full-text indexing). */
   noSearch?: boolean;
+  /** [store] url (default: ./relay.db beside the config). */
+  storeUrl?: string;
 }): string {
   return `log_level = "warn"
 [server]
 listen = "127.0.0.1:${o.publicPort}"
 admin_listen = "127.0.0.1:${o.adminPort}"
 [store]
-url = "file:./relay.db"
+url = "${o.storeUrl ?? "file:./relay.db"}"
 ${o.noSearch ? "search = false\n" : ""}[[sources]]
 name = "bench"
 verify = { scheme = "hmac", header = "X-Signature", algorithm = "sha256", encoding = "hex", prefix = "sha256=", signed = "{body}", secret = "${o.secret}" }

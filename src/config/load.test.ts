@@ -764,8 +764,9 @@ describe("loadConfig reads a PostgreSQL [store]", () => {
     expect(warnings).toEqual(["store.url: carries a password; put it in store.password (env:NAME or file:/path) to keep it out of the config file"]);
   });
 
-  test("busy_timeout set with a postgres url is a warning: it applies to the embedded file only", () => {
-    const { warnings } = configOf(`[store]\nurl = "postgres://h@db/h"\nbusy_timeout = "2s"`);
-    expect(warnings).toEqual(["store.busy_timeout: applies to the embedded file only; ignored with a postgres:// store.url"]);
+  test("busy_timeout applies to PostgreSQL too (a statement's lock wait) and is no warning", () => {
+    const { config, warnings } = configOf(`[store]\nurl = "postgres://h@db/h"\nbusy_timeout = "2s"`);
+    expect(config.store.busyTimeoutMs).toBe(2000);
+    expect(warnings).toEqual([]);
   });
 });

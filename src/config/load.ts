@@ -195,7 +195,7 @@ class ConfigBuilder {
     const routes = rawRoutes.map((item, i) => this.parse(s.route, item, ["routes", i]));
 
     const rawAdmin = table("admin");
-    if (store.ok) this.checkStore(store.value!, table("store") ?? {});
+    if (store.ok) this.checkStore(store.value!);
     this.checkServer(server.value ?? {}, rawAdmin?.token !== undefined, admin.value?.token);
     this.checkUniqueNames("sources", rawSources);
     this.checkUniqueNames("targets", rawTargets);
@@ -251,15 +251,12 @@ class ConfigBuilder {
   }
 
   /** Keys of [store] that only one kind of store takes. */
-  private checkStore(store: { url: string; password?: string }, raw: Record<string, unknown>) {
+  private checkStore(store: { url: string; password?: string }) {
     const postgres = isPostgresStoreUrl(store.url);
     if (store.password !== undefined && !postgres) this.problem(["store", "password"], "only a postgres:// store.url takes a password");
-    if (!postgres) return;
-    if (urlHasPassword(store.url)) {
+    if (postgres && urlHasPassword(store.url)) {
       this.warnings.push("store.url: carries a password; put it in store.password (env:NAME or file:/path) to keep it out of the config file");
     }
-    // SQLite's wait for its write lock; a PostgreSQL server's lock waits are its own (and the relay's locks are only tried).
-    if (raw.busy_timeout !== undefined) this.warnings.push("store.busy_timeout: applies to the embedded file only; ignored with a postgres:// store.url");
   }
 
   private checkServer(server: Partial<RawServer>, adminTokenSet: boolean, adminToken: string | undefined) {

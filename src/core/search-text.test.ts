@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { searchQueryOf, searchTextOf } from "./search-text.ts";
+import { Database } from "bun:sqlite";
+import { searchQueryOf, searchTextOf, searchWordsOf } from "./search-text.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const words = (text: string) => text.split(/\s+/).filter(Boolean);
@@ -70,5 +71,27 @@ describe("searchQueryOf", () => {
 
   test("at most 16 terms are kept", () => {
     expect(searchQueryOf(Array.from({ length: 40 }, (_, i) => `w${i}`).join(" "))!.split(" ").length).toBe(16);
+  });
+});
+
+describe("searchWordsOf", () => {
+  test("cuts words as the embedded store's FTS5 tokenizer does (case, Latin diacritics, separators, scripts)", () => {
+    // The oracle: SQLite's own unicode61 tokenizer with the index's options, read back through fts5vocab.
+    const db = new Database(":memory:");
+    db.run("CREATE VIRTUAL TABLE f USING fts5(t, tokenize='unicode61 remove_diacritics 2')");
+    db.run("CREATE VIRTUAL TABLE v USING fts5vocab(f, 'row')");
+    const samples = [
+      "Refund EUR ord_123 a.b@c.example acme-widgets.example 4.20",
+      "cafe\u0301 Café ÆSIR straße ǅemal Ångström Łódź",
+      "x²y ½ ١٢٣ हिन्दी 日本語 İstanbul ΣΊΣΥΦΟΣ ﬁne",
+      "tabs\tand\nnewlines, \"quotes\" 'single' back\\slash $dollar #hash",
+    ];
+    for (const text of samples) {
+      db.run("DELETE FROM f");
+      db.run("INSERT INTO f VALUES (?)", [text]);
+      const oracle = (db.query("SELECT term FROM v ORDER BY term").all() as { term: string }[]).map((r) => r.term);
+      expect([...new Set(searchWordsOf(text))].sort()).toEqual(oracle);
+    }
+    db.close();
   });
 });

@@ -86,3 +86,23 @@ export function searchQueryOf(text: string): string | null {
   if (terms.length === 0) return null;
   return terms.map((t) => `"${t.word.replaceAll('"', '""')}"${t.prefix ? "*" : ""}`).join(" ");
 }
+
+// A Latin letter's diacritics, once decomposed: FTS5's remove_diacritics folds those of Latin letters only.
+const LATIN_MARKS = /(\p{Script=Latin})\p{Mn}+/gu;
+// What FTS5's unicode61 tokenizer keeps in a word (its default categories L*, N*, Co); anything else separates words.
+const WORD = /[\p{L}\p{N}\p{Co}]+/gu;
+
+/**
+ * The words the full-text index sees in `text`, as the embedded store's
+ * tokenizer (FTS5 unicode61, remove_diacritics 2) cuts them: case folded,
+ * Latin diacritics removed, split at anything but a letter, digit or
+ * private-use character. A store whose index does not do this itself
+ * (PostgreSQL) cuts the texts and the queries with it, so both engines find
+ * the same events.
+ *
+ * @example searchWordsOf("Café ord_123") // ["cafe", "ord", "123"]
+ */
+export function searchWordsOf(text: string): string[] {
+  const folded = text.toLowerCase().replaceAll("ς", "σ").normalize("NFD").replace(LATIN_MARKS, "$1").normalize("NFC");
+  return folded.match(WORD) ?? [];
+}

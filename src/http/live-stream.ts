@@ -6,8 +6,8 @@
  * page (each target's state and queue).
  *
  * The hub reads the store; ingest publishes nothing. While a stream is open,
- * one timer per process asks SQLite once a second whether any connection
- * committed (`PRAGMA data_version`, a counter read without touching a table)
+ * one timer per process asks the store once a second whether anything was
+ * committed (store/change-mark.ts: a counter read without touching a table)
  * and only then runs each view's query — the same store functions the pages
  * use, once per distinct view and tick, however many streams show it. So the
  * ack path does no work for it, events ingested by another relay on the same
@@ -24,6 +24,7 @@ import type { TargetConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { eventVersion, getEvent, type EventFilter } from "../store/admin-queries.ts";
 import { listEventsMatching } from "../store/event-search.ts";
+import { storeChangeMark } from "../store/change-mark.ts";
 import { targetStats } from "../store/admin-stats.ts";
 import type { Store } from "../store/index.ts";
 import { EventId, eventsPageFilter, parseInput } from "./admin-params.ts";
@@ -203,7 +204,7 @@ export class LiveHub {
 
   async #tick(): Promise<void> {
     if (this.#streams.size === 0) return;
-    const version = (await this.o.reads.execute("PRAGMA data_version")).rows[0]?.[0];
+    const version = await storeChangeMark(this.o.reads);
     const changed = version !== this.#version || ++this.#quietTicks >= QUERY_ANYWAY_TICKS;
     if (changed) (this.#version = version), (this.#quietTicks = 0);
     const tick = new TickReads(this.o);

@@ -1,7 +1,7 @@
 /**
  * The full-text indexer: the tail of the inbound pipeline, off the ack path.
  * It reads committed events in small batches (store/search-index.ts: new
- * ones by rowid upward, then those stored before the index existed,
+ * ones first, then on the file those stored before the index existed,
  * newest first), turns each into its searchable text (core/search-text.ts,
  * Content-Encoding undone as at ingest) and writes the batch through the one
  * writer as a redoable job, which joins a group transaction like any other.
@@ -61,7 +61,7 @@ export function startSearchIndexer(opts: SearchIndexerOptions): SearchIndexer {
     const decoded = ev.body === null ? null : await decodeBody(ev.body, encoding, opts.maxDecodedBytes);
     // A body that cannot be decoded is still searched by its header values.
     const body = decoded?.ok ? decoded.body : null;
-    return { rowid: ev.rowid, id: ev.id, text: searchTextOf({ headers: ev.headers, body, contentType: ev.contentType }) };
+    return { id: ev.id, text: searchTextOf({ headers: ev.headers, body, contentType: ev.contentType }) };
   };
 
   // One batch, new events first: how many events it looked at (0: nothing waits), and whether more wait.

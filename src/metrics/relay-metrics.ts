@@ -4,10 +4,10 @@
  * pending age and store size are read from the store at scrape time, so they
  * are right even with several processes on one store.
  */
-import { statSync } from "node:fs";
 import type { Config } from "../config/types.ts";
 import type { Store } from "../store/index.ts";
 import { queueStats, type QueueStat } from "../store/queue-stats.ts";
+import { storeSizeBytes } from "../store/store-size.ts";
 import { Registry, type Sample } from "./registry.ts";
 
 /** The delivery status an attempt left behind, as the delivery engine reports it. */
@@ -88,17 +88,9 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
   registry.gauge("hookrelay_oldest_pending_age_seconds", "Age of the oldest open delivery, by target (0 when none).", () =>
     perTarget((q) => (q ? Math.max(0, (nowMs() - q.oldestCreatedAt) / 1000) : 0)),
   );
-  registry.gauge("hookrelay_store_size_bytes", "Size of the embedded store: database plus WAL file.", () => {
-    const path = store.filePath;
-    if (!path) return []; // a libSQL server's size is not ours to see
-    const size = (p: string) => {
-      try {
-        return statSync(p).size;
-      } catch {
-        return 0;
-      }
-    };
-    return [{ labels: {}, value: size(path) + size(`${path}-wal`) }];
+  registry.gauge("hookrelay_store_size_bytes", "Size of the store: the embedded file plus its WAL, or the PostgreSQL database.", async () => {
+    const bytes = await storeSizeBytes(store);
+    return bytes === null ? [] : [{ labels: {}, value: bytes }];
   });
 
   const recordAttempt = (target: string, status: AttemptStatus, durationMs: number) => {

@@ -12,6 +12,8 @@ import type { RejectionItem } from "./writer/group-commit.ts";
 import type { InValue, Row } from "@libsql/client";
 import { makeId } from "../core/ids.ts";
 import type { StoreReads } from "./sql-client.ts";
+import type { Dialect } from "./dialect.ts";
+import { tsqueryOf } from "./postgres/words.ts";
 
 type Client = StoreReads;
 
@@ -144,7 +146,7 @@ async function rowPage(client: Client, f: EventFilter, tuning: SearchTuning): Pr
   if (f.status === "unrouted" && f.target !== undefined) return { rows: [], nextCursor: null }; // an unrouted event has no target
   if (f.q !== undefined) {
     const rs = await client.execute({
-      sql: `SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE dedupe_key >= ? AND dedupe_key < ? LIMIT ${tuning.broadPrefix + 1})`,
+      sql: `SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE dedupe_key >= ? AND dedupe_key < ? LIMIT ${tuning.broadPrefix + 1}) AS m`,
       args: keyRange(f.q),
     });
     if (Number(rs.rows[0]!.n) > tuning.broadPrefix) return listWindowed(client, f, tuning.scanWindow);
@@ -155,11 +157,13 @@ async function rowPage(client: Client, f: EventFilter, tuning: SearchTuning): Pr
 // Walks one index in id order and stops at the page size: a delivery index
 // (d.event_id) with a target/status filter, else an events index.
 async function listIndexed(client: Client, f: EventFilter): Promise<RowPage> {
-  const w = filterWhere(f);
+  const w = filterWhere(client.dialect, f);
   const args = [...w.args];
   const cond = w.where.length > 0 ? `WHERE ${w.where.join(" AND ")}` : "";
+  // PostgreSQL lists the events' columns of a group only when grouped by their key (SQLite: one walk of d.event_id's index).
+  const groupBy = client.dialect.engine === "postgres" ? "d.event_id, e.id" : "d.event_id";
   const sql = w.byDelivery
-    ? `SELECT ${SUMMARY_COLS} FROM deliveries d ${w.hint}JOIN events e ON e.id = d.event_id ${cond} GROUP BY d.event_id ORDER BY d.event_id DESC LIMIT ?`
+    ? `SELECT ${SUMMARY_COLS} FROM deliveries d ${w.hint}JOIN events e ON e.id = d.event_id ${cond} GROUP BY ${groupBy} ORDER BY d.event_id DESC LIMIT ?`
     : `SELECT ${SUMMARY_COLS} FROM events e ${w.hint}${cond} ORDER BY e.id DESC LIMIT ?`;
   args.push(f.limit + 1);
   const rs = await client.execute({ sql, args });
@@ -176,8 +180,8 @@ export async function countEvents(client: Client, f: Omit<EventFilter, "cursor" 
   if (f.status === "unrouted" && f.target !== undefined) return 0;
   if (wordsAlone(f)) return countWords(client, f);
   if (f.status === "delivered") return countDelivered(client, { ...f, status: undefined });
-  const w = filterWhere(f, { keyOr: true });
-  const rs = await client.execute({ sql: `SELECT count(*) AS n FROM (${matchingIds(w)})`, args: w.args });
+  const w = filterWhere(client.dialect, f, { keyOr: true });
+  const rs = await client.execute({ sql: `SELECT count(*) AS n FROM (${matchingIds(w)}) AS m`, args: w.args });
   return Number(rs.rows[0]!.n);
 }
 
@@ -189,8 +193,8 @@ export async function countEvents(client: Client, f: Omit<EventFilter, "cursor" 
 export async function countEventsUpTo(client: Client, f: Omit<EventFilter, "cursor" | "limit">, atMost: number): Promise<number> {
   if (f.status === "unrouted" && f.target !== undefined) return 0;
   if (wordsAlone(f)) return Math.min(await countWords(client, f), Math.floor(atMost) + 1);
-  const w = filterWhere(f, { keyOr: true });
-  const rs = await client.execute({ sql: `SELECT count(*) AS n FROM (${matchingIds(w)} LIMIT ${Math.floor(atMost) + 1})`, args: w.args });
+  const w = filterWhere(client.dialect, f, { keyOr: true });
+  const rs = await client.execute({ sql: `SELECT count(*) AS n FROM (${matchingIds(w)} LIMIT ${Math.floor(atMost) + 1}) AS m`, args: w.args });
   return Number(rs.rows[0]!.n);
 }
 
@@ -202,6 +206,14 @@ const wordsAlone = (f: Omit<EventFilter, "cursor" | "limit">) =>
   [f.source, f.target, f.status, f.type, f.q, f.sinceMs, f.untilMs, (f as EventFilter).cursor].every((v) => v === undefined);
 
 async function countWords(client: Client, f: Omit<EventFilter, "cursor" | "limit">): Promise<number> {
+  if (client.dialect.engine === "postgres") {
+    // The GIN index answers the words; the box's exact key is two index lookups beside it.
+    const rs = await client.execute({
+      sql: `SELECT count(*) AS n FROM events WHERE search @@ ?::tsquery${f.orKey === undefined ? "" : " OR id = ? OR dedupe_key = ?"}`,
+      args: [tsqueryOf(f.text!), ...(f.orKey === undefined ? [] : [f.orKey, f.orKey])],
+    });
+    return Number(rs.rows[0]!.n);
+  }
   const words = "SELECT rowid FROM events_fts WHERE events_fts MATCH ?";
   const rs =
     f.orKey === undefined
@@ -230,10 +242,10 @@ async function countDelivered(client: Client, f: Omit<EventFilter, "cursor" | "l
   const routed = f.target !== undefined ? await countEvents(client, f) : (await countEvents(client, f)) - (await countEvents(client, { ...f, status: "unrouted" }));
   // Any delivery (to the target) in those statuses, superseded or not: one whose current delivery
   // is delivered is taken out by the test below all the same, and the walk stays in the index.
-  const open = filterWhere({ ...f, status: "pending" }, { keyOr: true, statusTerm: ATTENTION, anyDelivery: true });
+  const open = filterWhere(client.dialect, { ...f, status: "pending" }, { keyOr: true, statusTerm: ATTENTION, anyDelivery: true });
   // Named, or SQLite walks all of the target's deliveries in event order to save a sort (0.8 s at 1 M).
-  open.hint = f.target !== undefined ? "INDEXED BY deliveries_target_attention " : "INDEXED BY deliveries_attention ";
-  const flying = filterWhere({ ...f, status: "delivering" }, { keyOr: true, anyDelivery: true });
+  open.hint = client.dialect.indexedBy(f.target !== undefined ? "deliveries_target_attention" : "deliveries_attention");
+  const flying = filterWhere(client.dialect, { ...f, status: "delivering" }, { keyOr: true, anyDelivery: true });
   // An event counts as delivered when any current delivery (to the target) is.
   const delivered = `EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = u.event_id ${f.target !== undefined ? "AND x.target = ?" : ""}
     AND x.status = 'delivered' AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = x.event_id AND n.target = x.target AND n.id > x.id))`;
@@ -254,6 +266,7 @@ const ATTENTION = "(d.status = 'pending' OR d.status = 'failed' OR d.status = 'p
  * nothing to sort) instead of collecting its matches.
  */
 function filterWhere(
+  dialect: Dialect,
   f: Omit<EventFilter, "limit">,
   opts: { statusTerm?: string; keyOr?: boolean; anyDelivery?: boolean } = {},
 ): { where: string[]; args: InValue[]; byDelivery: boolean; hint: string } {
@@ -275,25 +288,28 @@ function filterWhere(
   if (f.text !== undefined) {
     // Words: each row tested against the full-text index's matches. Counts and bulk walks take
     // this; the events list walks the index itself (store/event-search.ts), which is faster.
-    const words = "e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)";
-    if (f.orKey !== undefined) where.push(`(${words} OR e.id = ? OR e.dedupe_key = ?)`), args.push(f.text, f.orKey, f.orKey);
-    else where.push(words), args.push(f.text);
+    const [words, query] =
+      dialect.engine === "postgres"
+        ? ["e.search @@ ?::tsquery", tsqueryOf(f.text)]
+        : ["e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", f.text];
+    if (f.orKey !== undefined) where.push(`(${words} OR e.id = ? OR e.dedupe_key = ?)`), args.push(query, f.orKey, f.orKey);
+    else where.push(words), args.push(query);
   }
   if (f.target !== undefined) where.push("d.target = ?"), args.push(f.target);
   if (f.status === "unrouted") where.push(UNROUTED);
   else if (f.status !== undefined) where.push(opts.statusTerm ?? statusIs(f.status), ...(opts.anyDelivery ? [] : [CURRENT]));
-  const hint = f.status === "delivering" ? DELIVERING_INDEX : f.status === "unrouted" ? UNROUTED_INDEX : "";
+  const hint = f.status === "delivering" ? dialect.indexedBy(DELIVERING_INDEX) : f.status === "unrouted" ? dialect.indexedBy(UNROUTED_INDEX) : "";
   return { where, args, byDelivery, hint };
 }
 
 // Deliveries in flight are few: collect them from the open-deliveries index and sort, rather
 // than walk a target's whole history in event order looking for them (the planner's guess
 // without statistics; 275 ms against 1 M deliveries).
-const DELIVERING_INDEX = "INDEXED BY deliveries_open ";
+const DELIVERING_INDEX = "deliveries_open";
 
 // Unrouted events are few: walk their partial index newest first rather than let a source or
 // type index lead (the planner's guess without statistics) and test every event of it.
-const UNROUTED_INDEX = "INDEXED BY events_unrouted ";
+const UNROUTED_INDEX = "events_unrouted";
 // Flagged at ingest (no route took it) and still without a delivery: a redelivery to a named
 // target makes it an event like any other.
 /** Events aliased `e` that no route took. */
@@ -411,8 +427,8 @@ export async function getEventSummary(client: Client, id: string): Promise<Omit<
  */
 export async function eventVersion(client: Client, id: string): Promise<string | null> {
   const rs = await client.execute({
-    sql: `SELECT e.duplicates || '/' || coalesce(e.erased_at, '') || '/' ||
-            coalesce((SELECT group_concat(d.id || d.status || d.attempts || d.next_attempt_at || d.updated_at) FROM deliveries d WHERE d.event_id = e.id), '') AS v
+    sql: `SELECT e.duplicates || '/' || coalesce(CAST(e.erased_at AS TEXT), '') || '/' ||
+            coalesce((SELECT ${client.dialect.listAgg("d.id || d.status || d.attempts || d.next_attempt_at || d.updated_at", "d.id")} FROM deliveries d WHERE d.event_id = e.id), '') AS v
           FROM events e WHERE e.id = ?`,
     args: [id],
   });

@@ -100,7 +100,7 @@ export async function mismatchSpikes(
     if (!isMismatchSpike(mismatches, 0)) continue;
     // Past mismatches × 5 accepted it is no spike, whatever the exact count.
     const a = await client.execute({
-      sql: "SELECT count(*) AS c FROM (SELECT 1 FROM events WHERE source = ? AND id >= ? LIMIT ?)",
+      sql: "SELECT count(*) AS c FROM (SELECT 1 FROM events WHERE source = ? AND id >= ? LIMIT ?) AS m",
       args: [name, makeId("evt", since, new Uint8Array(10)), mismatches * 5 + 1],
     });
     const accepted = Number(a.rows[0]!.c);
@@ -143,7 +143,8 @@ export async function targetStats(client: Client, names: string[], nowMs: number
           args: [name],
         },
         {
-          sql: "SELECT count(*) AS c, coalesce(sum(status_code BETWEEN 200 AND 299), 0) AS ok FROM attempts WHERE target = ? AND at >= ?",
+          // CASE, not a sum of the comparison: PostgreSQL has no sum of booleans.
+          sql: "SELECT count(*) AS c, coalesce(sum(CASE WHEN status_code BETWEEN 200 AND 299 THEN 1 ELSE 0 END), 0) AS ok FROM attempts WHERE target = ? AND at >= ?",
           args: [name, nowMs - windowMs],
         },
         { sql: "SELECT at, status_code, error FROM attempts WHERE target = ? ORDER BY at DESC LIMIT 1", args: [name] },

@@ -17,6 +17,10 @@ export interface Dialect {
   greatest(...xs: string[]): string;
   /** The smaller of scalar expressions (SQLite's two-argument min()). */
   least(...xs: string[]): string;
+  /** A planner hint naming the index a FROM item walks, with a trailing space ("" where the planner takes none). */
+  indexedBy(index: string): string;
+  /** The text values of `expr` over a group, comma-separated, in the order of `orderBy` (SQLite: the rows' own order). */
+  listAgg(expr: string, orderBy: string): string;
 }
 
 export const sqliteDialect: Dialect = {
@@ -24,6 +28,8 @@ export const sqliteDialect: Dialect = {
   nowMs: "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
   greatest: (...xs) => `max(${xs.join(", ")})`,
   least: (...xs) => `min(${xs.join(", ")})`,
+  indexedBy: (index) => `INDEXED BY ${index} `,
+  listAgg: (expr) => `group_concat(${expr})`,
 };
 
 export const postgresDialect: Dialect = {
@@ -32,4 +38,7 @@ export const postgresDialect: Dialect = {
   nowMs: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
   greatest: (...xs) => `greatest(${xs.join(", ")})`,
   least: (...xs) => `least(${xs.join(", ")})`,
+  // PostgreSQL has no index hints: its planner has statistics to choose with.
+  indexedBy: () => "",
+  listAgg: (expr, orderBy) => `string_agg(${expr}, ',' ORDER BY ${orderBy})`,
 };

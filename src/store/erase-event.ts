@@ -4,6 +4,7 @@
  * event existed and when it was erased.
  */
 import type { SqlWriter } from "./sql-client.ts";
+import { eraseWordsSet } from "./search-index.ts";
 
 /**
  * Sets body and headers to NULL and erased_at (first erase wins); false when
@@ -12,7 +13,8 @@ import type { SqlWriter } from "./sql-client.ts";
 export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): Promise<{ found: boolean; erasedAt: number | null }> {
   const rs = await writer.write(
     [
-      { sql: "UPDATE events SET body = NULL, headers = NULL, erased_at = coalesce(erased_at, ?) WHERE id = ?", args: [nowMs, id] },
+      // Its words leave the search index with it (on the file a trigger takes them out).
+      { sql: `UPDATE events SET body = NULL, headers = NULL, erased_at = coalesce(erased_at, ?)${eraseWordsSet(writer)} WHERE id = ?`, args: [nowMs, id] },
       {
         sql: "UPDATE deliveries SET status = 'failed', last_error = 'event erased', updated_at = ? WHERE event_id = ? AND status IN ('pending','paused')",
         args: [nowMs, id],

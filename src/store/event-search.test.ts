@@ -14,6 +14,8 @@ import { listEventsMatching } from "./event-search.ts";
 import { openStore, type IngestItem, type Store } from "./index.ts";
 import { purgeExpired } from "./retention.ts";
 import { nextIndexBatch, writeIndexBatch, type IndexBatch } from "./search-index.ts";
+import { countEvents } from "./admin-queries.ts";
+import { freshStoreUrl, onPostgres } from "../../test/support/test-store.ts";
 
 const DAY = 86_400_000;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -21,13 +23,17 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function freshStore(dir?: string): Promise<Store> {
-  if (!dir) {
-    dir = mkdtempSync(join(tmpdir(), "hookrelay-search-"));
-    const d = dir;
-    cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-  }
-  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 2000, nowMs: Date.now, checkpointEveryMs: 0 });
+/** A fresh store's URL (a file, or a database on the test cluster), removed after the test. */
+async function freshUrl(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "hookrelay-search-"));
+  const fresh = await freshStoreUrl(dir);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => fresh.drop());
+  return fresh.url;
+}
+
+/** A store opened on `url` (another relay's, when given), closed after the test. */
+async function freshStore(url?: string): Promise<Store> {
+  const store = await openStore({ url: url ?? (await freshUrl()), busyTimeoutMs: 2000, nowMs: Date.now, checkpointEveryMs: 0 });
   cleanups.push(() => store.close());
   return store;
 }
@@ -110,6 +116,23 @@ describe("searching stored events by words", () => {
     expect(await search(store, "common", { status: "failed", source: "billing" })).toEqual([ids[9]!]);
   });
 
+  test("words match as the index cuts them: any case, Latin diacritics folded, an address's parts, a term with punctuation as a phrase, a trailing * as a prefix", async () => {
+    const store = await freshStore();
+    const a = await put(store, JSON.stringify({ note: "Café refund ord_123 for a.b@mail.example" }));
+    const b = await put(store, JSON.stringify({ note: "ord 999 then 123 refunded" }));
+    await indexerOf(store).drain();
+    expect(await search(store, "CAFE")).toEqual([a]);
+    expect(await search(store, "café")).toEqual([a]);
+    expect(await search(store, "mail")).toEqual([a]);
+    // A phrase: b has both words, but not next to each other.
+    expect(await search(store, "ord_123")).toEqual([a]);
+    expect(await search(store, "refund")).toEqual([a]);
+    expect(await search(store, "refund*")).toEqual([b, a]);
+    expect(await search(store, "ord_12*")).toEqual([a]);
+    expect(await countEvents(store.reads, { text: searchQueryOf("refund*")! })).toBe(2);
+    expect(await countEvents(store.reads, { text: searchQueryOf("ord_123")! })).toBe(1);
+  });
+
   test("time bounds are exact", async () => {
     const store = await freshStore();
     const t0 = Date.now() - 10 * 60_000;
@@ -170,37 +193,36 @@ describe("what leaves the index", () => {
 
 describe("indexing in the store", () => {
   test("two relays indexing one store at once leave every event found", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hookrelay-search-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const a = await freshStore(dir);
-    const b = await freshStore(dir);
+    const url = await freshUrl();
+    const a = await freshStore(url);
+    const b = await freshStore(url);
     const ids: string[] = [];
     for (let i = 0; i < 300; i++) ids.push(await put(i % 2 ? a : b, JSON.stringify({ note: `shared word ${i}` })));
     const [ia, ib] = [indexerOf(a), indexerOf(b)];
     await Promise.all([ia.drain(), ib.drain(), ia.drain(), ib.drain()]);
-    const rs = await a.reads.execute({ sql: "SELECT rowid FROM events_fts WHERE events_fts MATCH ?", args: ['"shared"'] });
-    expect(rs.rows.length).toBe(300);
-    expect(new Set(rs.rows.map((r) => Number(r.rowid))).size).toBe(300);
+    // A word count comes from the index alone: an event indexed twice would count twice.
+    expect(await countEvents(a.reads, { text: searchQueryOf("shared")! })).toBe(300);
+    expect((await listEventsMatching(a.reads, { limit: 500, text: searchQueryOf("shared")! })).events.map((e) => e.id)).toEqual([...ids].reverse());
   });
 
   test("a batch another relay wrote first is not written again", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hookrelay-search-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const a = await freshStore(dir);
-    const b = await freshStore(dir);
+    const url = await freshUrl();
+    const a = await freshStore(url);
+    const b = await freshStore(url);
     for (let i = 0; i < 5; i++) await put(a, JSON.stringify({ note: "raced" }));
     const limits = { maxRows: 100, maxBytes: 1 << 20 };
     // Both relays read the same batch before either writes it.
     const [ba, bb] = [(await nextIndexBatch(a.reads, "new", limits))!, (await nextIndexBatch(b.reads, "new", limits))!];
-    const texts = (batch: IndexBatch, text: string) => batch.events.map((e) => ({ rowid: e.rowid, id: e.id, text }));
+    const texts = (batch: IndexBatch, text: string) => batch.events.map((e) => ({ id: e.id, text }));
     expect(await writeIndexBatch(a.writer, ba, texts(ba, "first"))).toBe(true);
     expect(await writeIndexBatch(b.writer, bb, texts(bb, "second"))).toBe(false);
-    const matches = async (word: string) => (await a.reads.execute({ sql: "SELECT rowid FROM events_fts WHERE events_fts MATCH ?", args: [word] })).rows.length;
+    const matches = (word: string) => countEvents(a.reads, { text: searchQueryOf(word)! });
     expect(await matches("first")).toBe(5);
     expect(await matches("second")).toBe(0);
   });
 
-  test("events stored before the index existed are backfilled, and new events are indexed first", async () => {
+  // The file's watermarks; on PostgreSQL every event without words is taken alike, oldest first.
+  test.skipIf(onPostgres)("events stored before the index existed are backfilled, and new events are indexed first", async () => {
     const store = await freshStore();
     const old: string[] = [];
     for (let i = 0; i < 40; i++) old.push(await put(store, JSON.stringify({ note: `legacy ${i}` })));
@@ -216,7 +238,7 @@ describe("indexing in the store", () => {
     expect(Number(state.rows[0]!.lo)).toBe(Number(state.rows[0]!.first));
   });
 
-  test("a store migrated with events in it leaves them all to the backfill", async () => {
+  test.skipIf(onPostgres)("a store migrated with events in it leaves them all to the backfill", async () => {
     const store = await freshStore();
     const rs = await store.reads.execute("SELECT hi, lo FROM search_state");
     expect(rs.rows.map((r) => [Number(r.hi), Number(r.lo)])).toEqual([[0, 1]]);

@@ -1,6 +1,7 @@
 /**
  * The events list searched by words (GET /api/events?text=…, the UI's search
- * box): the full-text index walked newest first, joined to events and
+ * box). On the file (here; PostgreSQL's: postgres/event-search.ts) the
+ * full-text index is walked newest first, joined to events and
  * filtered by the list's other filters, stopping at the page size.
  *
  * Words pages are in rowid order (the order events were committed, which is
@@ -12,6 +13,7 @@
  */
 import type { InValue } from "@libsql/client";
 import type { StoreReads } from "./sql-client.ts";
+import { wordMatchRows } from "./postgres/event-search.ts";
 import { CURRENT, eventIdFloor, listEvents, statusIs, SUMMARY_COLS, UNROUTED, withStatuses, type EventFilter, type EventSummary } from "./admin-queries.ts";
 
 type Client = StoreReads;
@@ -25,6 +27,11 @@ const NO_ROWID = "9223372036854775807";
 export async function listEventsMatching(client: Client, f: EventFilter): Promise<Page> {
   if (f.text === undefined) return listEvents(client, f);
   if (f.status === "unrouted" && f.target !== undefined) return { events: [], nextCursor: null };
+  if (client.dialect.engine === "postgres") {
+    const rows = await wordMatchRows(client, f, eventConditions(f));
+    const events = await withStatuses(client, rows.slice(0, f.limit));
+    return { events, nextCursor: rows.length > f.limit ? events.at(-1)!.id : null };
+  }
   const { where, args } = eventConditions(f);
   const bounds = rowidBounds(f);
   // Events drive from the index (CROSS JOIN keeps that order): FTS5 yields matches by rowid, newest first.

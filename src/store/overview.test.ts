@@ -87,7 +87,7 @@ test("queue depth keeps the highest sample of each bucket, the current one reads
   const start = bucketOf(NOW) - 10 * STEP;
   for (let k = 0; k < 3; k++) await event(store, start + k, "a", "pending");
   await updateOverview(store, start + 60_000, ["a", "b"]); // depth 3
-  await store.writer.write([{ sql: "UPDATE deliveries SET status = 'delivered' WHERE rowid IN (SELECT rowid FROM deliveries LIMIT 2)" }]);
+  await store.writer.write([{ sql: "UPDATE deliveries SET status = 'delivered' WHERE id IN (SELECT id FROM deliveries ORDER BY id LIMIT 2)" }]);
   await updateOverview(store, start + 120_000, ["a", "b"]); // depth 1, same bucket
   await store.writer.write([
     { sql: "INSERT INTO overview_buckets (start_ms, series, key, value) VALUES (?, 'queue', 'a', 9)", args: [NOW - 26 * HOUR] },

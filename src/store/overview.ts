@@ -70,7 +70,8 @@ export async function countBucket(reads: OverviewDoors["reads"], startMs: number
   const events = await reads.execute({ sql: "SELECT count(*) AS n FROM events WHERE id >= ? AND id < ?", args: [eventIdFloor(startMs), eventIdFloor(endMs)] });
   const rejected = await reads.execute({ sql: "SELECT count(*) AS n FROM rejections WHERE received_at >= ? AND received_at < ?", args: [startMs, endMs] });
   const outcomes = await reads.execute({
-    sql: "SELECT target, count(*) AS n, coalesce(sum(status_code BETWEEN 200 AND 299), 0) AS ok FROM attempts WHERE at >= ? AND at < ? GROUP BY target",
+    // CASE, not a sum of the comparison: PostgreSQL has no sum of booleans.
+    sql: "SELECT target, count(*) AS n, coalesce(sum(CASE WHEN status_code BETWEEN 200 AND 299 THEN 1 ELSE 0 END), 0) AS ok FROM attempts WHERE at >= ? AND at < ? GROUP BY target",
     args: [startMs, endMs],
   });
   const f: BucketFigures = { received: Number(events.rows[0]!.n), rejected: Number(rejected.rows[0]!.n), delivered: {}, failed: {}, latencyP50: null, latencyP95: null };
@@ -173,7 +174,7 @@ export async function updateOverview(db: OverviewDoors, nowMs: number, targets: 
     [
       ...targets.map((t) => ({
         sql: `INSERT INTO overview_buckets (start_ms, series, key, value) VALUES (?, 'queue', ?, ?)
-              ON CONFLICT (start_ms, series, key) DO UPDATE SET value = max(value, excluded.value)`,
+              ON CONFLICT (start_ms, series, key) DO UPDATE SET value = ${db.writer.dialect.greatest("overview_buckets.value", "excluded.value")}`,
         args: [bucket, t, depth.get(t) ?? 0],
       })),
       { sql: "DELETE FROM overview_buckets WHERE start_ms < ?", args: [nowMs - KEEP_MS] },

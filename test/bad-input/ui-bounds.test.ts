@@ -98,6 +98,8 @@ test("long dedupe keys are stored hashed; a long key already in the store is cut
   const key = long(9, "key");
   const id = makeId("evt", Date.now(), new Uint8Array(10).fill(255));
   const db = new Database(join(tmp.dir, "data", "relay.db"));
+  // The relay's own writes (the search indexer after the ack) may hold the lock for a moment.
+  db.run("PRAGMA busy_timeout = 5000");
   db.query(
     `INSERT INTO events (id, source, event_type, dedupe_key, received_at, method, path, query, headers, body, content_type, remote_addr)
      VALUES (?, 'p', ?, ?, ?, 'POST', '/in/p', '', '[]', ?, 'application/json', NULL)`,

@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
+import { onPostgres } from "../support/test-store.ts";
 import { createHmac } from "node:crypto";
 import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
-import { onPostgres } from "../support/test-store.ts";
 
 const SECRET = "whsec_k8x2_ploints_demo";
 const sign = (body: string | Uint8Array) => createHmac("sha256", SECRET).update(body).digest("hex");
@@ -120,11 +120,11 @@ test("unknown sources get 404 and other methods 405", async () => {
   expect(((await other.json()) as { error: { code: string } }).error.code).toBe("not_found");
 });
 
-// The embedded file's one write lock and busy_timeout; PostgreSQL has neither (busy_timeout is the file's key).
-test.skipIf(onPostgres)("a store locked by another writer past the busy timeout answers 503 with Retry-After, never 200", async () => {
+test("a store locked by another writer past the busy timeout answers 503 with Retry-After, never 200", async () => {
   relay = await startTestRelay(CONFIG, { busyTimeoutMs: 200 });
-  // Another connection holds the write lock, as another process would.
+  // Another connection holds the write lock, as another process would (on PostgreSQL: a lock on the events table).
   const lock = await relay.store.reads.transaction("write");
+  if (onPostgres) await lock.execute("LOCK TABLE events IN EXCLUSIVE MODE");
   const body = '{"id":"evt_locked","type":"points.earned"}';
   const res = await relay.post("ploints", body, { "x-ploints-signature": sign(body) });
   expect(res.status).toBe(503);

@@ -146,6 +146,21 @@ describe.skipIf(!onPostgres)("on PostgreSQL (runs in the PostgreSQL half of the 
     }
   });
 
+  test("a relay's connections are named hookrelay unless the url names them (application_name=relay-a)", async () => {
+    const base = process.env.HOOKRELAY_TEST_PG_URL!;
+    const url = `${base.endsWith("/") ? base : `${base}/`}postgres`;
+    const nameOf = async (u: string) => {
+      const store = await openStoreReader({ url: u, busyTimeoutMs: 1000 });
+      try {
+        return (await store.reads.execute("SELECT current_setting('application_name') AS a")).rows[0]!.a;
+      } finally {
+        store.close();
+      }
+    };
+    expect(await nameOf(url)).toBe("hookrelay");
+    expect(await nameOf(`${url}?application_name=relay-a`)).toBe("relay-a");
+  });
+
   test("backup refuses a PostgreSQL store and says to use pg_dump, without connecting or showing the password", async () => {
     const cfg = writePlointsConfig({ dir: tmp.dir, name: "backup", db: "unused.db", secret: SECRET, targetPort: 9, storeUrl: "postgres://hookrelay@127.0.0.1:9/nowhere", extraStore: 'password = "do-not-show-me"' });
     const r = await run(["backup", "--config", cfg, "--to", "copy.db"]);

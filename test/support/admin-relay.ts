@@ -1,15 +1,15 @@
 /**
  * A real relay for the browser tests and screenshots: config from the admin
- * fixtures, a store in a temp dir, both listeners on port 0 via startRelay,
+ * fixtures, a store in a temp dir (or a fresh database on the test cluster: test-store.ts), both listeners on port 0 via startRelay,
  * and a throwaway target receiver that answers 200 (or as `receiver` says).
  */
-import { join } from "node:path";
 import { startRelay, type RunningRelay } from "../../src/cli/start-relay.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { adminToml } from "./admin-fixture.ts";
 import { tempDir } from "./relay.ts";
+import { freshStoreUrl } from "./test-store.ts";
 
 /** A running relay plus its store and a sender for inbound requests. */
 export interface LiveRelay {
@@ -29,7 +29,8 @@ export async function startLiveRelay(
   const loaded = loadConfig(adminToml({ token: opts.token, targetUrl: `http://127.0.0.1:${receiver.port}/hooks` }), { env: {}, baseDir: tmp.dir });
   if (!loaded.ok) throw new Error(loaded.problems.join("\n"));
   const config = loaded.config;
-  config.store.url = `file:${join(tmp.dir, "relay.db")}`;
+  const fresh = await freshStoreUrl(tmp.dir, "relay.db");
+  config.store.url = fresh.url;
   if (opts.publicUrl) config.server.publicUrl = opts.publicUrl;
   const store = await openStore({ url: config.store.url, busyTimeoutMs: 2000, nowMs: Date.now, checkpointEveryMs: 0 });
   const relay = await startRelay({ config, store, log: silentLogger });
@@ -42,6 +43,7 @@ export async function startLiveRelay(
     async stop() {
       await relay.stop();
       receiver.stop(true);
+      await fresh.drop();
       tmp.remove();
     },
   };

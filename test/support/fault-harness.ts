@@ -27,6 +27,8 @@ export interface TargetOptions {
   schedule?: string[];
   concurrency?: number;
   name?: string;
+  /** Deliver in receive order, one at a time. */
+  ordered?: boolean;
 }
 
 /** TOML for one `ploints` source `p` routed to the given push targets. */
@@ -70,6 +72,7 @@ export function relayToml(opts: {
       `connect_timeout = "${t.connectTimeout ?? "1s"}"`,
       `retry = { schedule = [${(t.schedule ?? ["0s", "500ms", "1s", "1s", "1s", "1s", "1s", "1s", "1s", "1s"]).map((s) => `"${s}"`).join(", ")}], jitter = 0 }`,
       `concurrency = ${t.concurrency ?? 16}`,
+      ...(t.ordered ? ["ordered = true"] : []),
     );
   }
   if (targets.length > 0) {

@@ -24,6 +24,12 @@ export interface PgOptions {
   max?: number;
   /** Give up on a connection attempt after this long. */
   connectTimeoutMs?: number;
+  /**
+   * How long a statement waits for a lock another connection holds before it
+   * fails as busy (lock_timeout): the file's busy timeout, so that a locked
+   * store answers 503 instead of holding every request.
+   */
+  lockTimeoutMs?: number;
   /** Told of connections that fail; holds statements back while the database is away (connection-watch.ts). */
   hooks?: ConnectionHooks;
 }
@@ -41,6 +47,15 @@ export function redactedUrl(url: string): string {
     return u.toString();
   } catch {
     return "the PostgreSQL URL";
+  }
+}
+
+/** A query parameter of the URL, or null. */
+function urlParam(url: string, name: string): string | null {
+  try {
+    return new URL(url).searchParams.get(name);
+  } catch {
+    return null;
   }
 }
 
@@ -65,6 +80,11 @@ export async function openPgClient(opts: PgOptions): Promise<PgClient> {
     max: opts.max ?? 4,
     connectionTimeout: Math.ceil((opts.connectTimeoutMs ?? 10_000) / 1000),
     idleTimeout: 60,
+    connection: {
+      // An option wins over the URL: keep the operator's name for a relay (`?application_name=relay-a`).
+      application_name: urlParam(opts.url, "application_name") ?? "hookrelay",
+      ...(opts.lockTimeoutMs !== undefined ? { lock_timeout: String(Math.max(1, Math.floor(opts.lockTimeoutMs))) } : {}),
+    },
     // Statements with a placeholder text of their own are prepared once per connection.
     prepare: true,
   });

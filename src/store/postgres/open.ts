@@ -20,8 +20,8 @@ import { silentLogger } from "../../log/logger.ts";
 const PROBE = "UPDATE source_counters SET received = received WHERE 1 = 0";
 
 /**
- * How long one connection attempt may take. `[store] busy_timeout` is the
- * embedded file's lock wait and does not apply here (config/load.ts warns).
+ * How long one connection attempt may take (`[store] busy_timeout` is how long
+ * a statement waits for a lock: lock_timeout).
  */
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -34,7 +34,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
     log: opts.log ?? silentLogger,
     where: redactedUrl(opts.url),
   });
-  const connect = (max: number) => openPgClient({ url: opts.url, password: opts.password, max, connectTimeoutMs: CONNECT_TIMEOUT_MS, hooks: watch });
+  const connect = (max: number) => openPgClient({ url: opts.url, password: opts.password, max, connectTimeoutMs: CONNECT_TIMEOUT_MS, lockTimeoutMs: opts.busyTimeoutMs, hooks: watch });
   const reads = await connect(4);
   let writes: PgClient;
   try {
