@@ -9,6 +9,7 @@ import { purgeExpired, startRetentionRunner } from "./retention.ts";
 import { createEventArchive } from "./event-archive.ts";
 import { parseExportLine } from "../core/export-line.ts";
 import { gunzipSync } from "node:zlib";
+import { freshStoreUrl } from "../../test/support/test-store.ts";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 
 const DAY = 86_400_000;
@@ -17,15 +18,19 @@ const RETENTION = 14 * DAY;
 
 const dirs: string[] = [];
 const stores: Store[] = [];
+const drops: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
+  for (const drop of drops.splice(0)) await drop();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 async function freshStore(): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), "hookrelay-retention-"));
   dirs.push(dir);
-  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 1000, nowMs: () => NOW, checkpointEveryMs: 0, inlineWriter: true });
+  const { url, drop } = await freshStoreUrl(dir);
+  drops.push(drop);
+  const store = await openStore({ url, busyTimeoutMs: 1000, nowMs: () => NOW, checkpointEveryMs: 0, inlineWriter: true });
   stores.push(store);
   return store;
 }
@@ -206,8 +211,9 @@ test("with an archive, retention appends exactly the events it deletes to gzippe
   expect((await archived(dir))[`events-${d1}.ndjson.gz`]).toEqual([...day1, later]);
 });
 
-/** A reader on the store's file, as the relay gives its archive (closed after the test). */
+/** A reader on the store's file, as the relay gives its archive (closed after the test); on PostgreSQL the store's pool. */
 async function reader(store: Store) {
+  if (store.filePath === null) return store.reads;
   const r = await openStoreReader({ url: `file:${store.filePath}`, busyTimeoutMs: 1000 });
   readers.push(r);
   return r.reads;
