@@ -12,7 +12,13 @@ import type { SqlWriter } from "./sql-client.ts";
 export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): Promise<{ found: boolean; erasedAt: number | null }> {
   const rs = await writer.write(
     [
-      { sql: "UPDATE events SET body = NULL, headers = NULL, erased_at = coalesce(erased_at, ?) WHERE id = ?", args: [nowMs, id] },
+      {
+        // PostgreSQL keeps an event's words in the row (events.search): they go with the body, and
+        // an empty vector tells the indexer there is nothing left to index. (The file's FTS5 trigger does this there.)
+        sql: `UPDATE events SET body = NULL, headers = NULL, erased_at = coalesce(erased_at, ?)${writer.dialect.engine === "postgres" ? ", search = ''::tsvector" : ""}
+          WHERE id = ?`,
+        args: [nowMs, id],
+      },
       {
         sql: "UPDATE deliveries SET status = 'failed', last_error = 'event erased', updated_at = ? WHERE event_id = ? AND status IN ('pending','paused')",
         args: [nowMs, id],

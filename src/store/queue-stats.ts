@@ -34,7 +34,7 @@ export async function oldestWaitingAt(client: Client, targets: string[]): Promis
   if (targets.length === 0) return new Map();
   const oldest = (status: string, i: number) => `SELECT min(created_at) AS t FROM deliveries WHERE status = '${status}' AND target = ?${i + 1}`;
   const rs = await client.execute({
-    sql: targets.map((_, i) => `SELECT ?${i + 1} AS target, (SELECT min(t) FROM (${oldest("pending", i)} UNION ALL ${oldest("delivering", i)})) AS oldest`).join(" UNION ALL "),
+    sql: targets.map((_, i) => `SELECT ?${i + 1} AS target, (SELECT min(t) FROM (${oldest("pending", i)} UNION ALL ${oldest("delivering", i)}) AS o) AS oldest`).join(" UNION ALL "),
     args: targets,
   });
   const out = new Map<string, number>();
