@@ -9,7 +9,7 @@ import { purgeExpired, startRetentionRunner } from "./retention.ts";
 import { createEventArchive } from "./event-archive.ts";
 import { parseExportLine } from "../core/export-line.ts";
 import { gunzipSync } from "node:zlib";
-import { freshStoreUrl } from "../../test/support/test-store.ts";
+import { freshStoreUrl, onPostgres } from "../../test/support/test-store.ts";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 
 const DAY = 86_400_000;
@@ -118,6 +118,22 @@ test("events inside their source's dedupe window outlive retention", async () =>
   await event(store, NOW - 20 * DAY, "delivered", "short");
   await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, dedupeWindowMs: { long: 30 * DAY, short: DAY } });
   expect(await ids(store, "events")).toEqual([inWindow]);
+});
+
+test.skipIf(!onPostgres)("on PostgreSQL, dedupe keys whose window is over are deleted in batches; a key still in its window stays and still dedupes", async () => {
+  const store = await freshStore();
+  const keyed = (key: string, atMs: number, windowMs: number): IngestItem => ({
+    id: makeId("evt", atMs, crypto.getRandomValues(new Uint8Array(10))), source: "s", eventType: "x", dedupeKey: key, dedupeWindowMs: windowMs,
+    receivedAt: atMs, method: "POST", path: "/in/s", query: "", headers: [], body: new TextEncoder().encode("{}"),
+    contentType: "application/json", remoteAddr: null, deliveries: [],
+  });
+  for (let i = 0; i < 5; i++) await store.writer.submit(keyed(`over${i}`, NOW - 3 * DAY + i, DAY));
+  await store.writer.submit(keyed("live", NOW - 3 * DAY, 30 * DAY));
+  await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, batchRows: 2, pauseMs: 0 });
+  const keys = await store.reads.execute("SELECT dedupe_key FROM dedupe_keys ORDER BY dedupe_key");
+  expect(keys.rows.map((r) => r.dedupe_key)).toEqual(["live"]);
+  expect((await store.writer.submit(keyed("live", NOW, 30 * DAY))).kind).toBe("duplicate");
+  expect((await store.writer.submit(keyed("over0", NOW, DAY))).kind).toBe("stored");
 });
 
 test("a purge larger than one batch walks every batch, past kept events", async () => {
