@@ -27,7 +27,8 @@ export const CLOCK_STEP_TOLERANCE_MS = 1000;
  */
 export async function rebaseAfterClockStep(writer: SqlWriter, opts: { nowMs: number; stepMs: number }): Promise<{ deliveries: number; circuits: number }> {
   const args = { now: opts.nowMs, step: Math.max(0, Math.floor(opts.stepMs)), tolerance: CLOCK_STEP_TOLERANCE_MS };
-  const rebased = (column: string) => `:now + max(0, min(${column} - updated_at, ${column} - :step - :now))`;
+  const { greatest, least } = writer.dialect;
+  const rebased = (column: string) => `:now + ${greatest("0", least(`${column} - updated_at`, `${column} - :step - :now`))}`;
   const [deliveries, circuits] = await writer.write(
     [
       {

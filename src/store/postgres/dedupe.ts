@@ -9,6 +9,7 @@
  *   waited for: a target another relay holds is skipped this round, and no
  *   two transactions can deadlock on them.
  */
+import type { InStatement } from "@libsql/client";
 import type { IngestItem } from "../writer/group-commit.ts";
 import { dedupeMapKey, fixedChunks, type Original, type Tx } from "../writer/batch-rows.ts";
 
@@ -71,4 +72,17 @@ export async function lockTargets(tx: Tx, targets: string[]): Promise<string[]> 
   const res = await tx.execute({ sql: `SELECT ${targets.map((_, i) => `${targetLocked(`?${i + 1}`)} AS l${i}`).join(", ")}`, args: targets });
   const row = res.rows[0]!;
   return targets.filter((_, i) => Number(row[`l${i}`]) === 1);
+}
+
+/**
+ * Deletes up to `batch` dedupe keys whose window is over at `nowMs` (a copy
+ * arriving now would be stored anyway): retention's batch for this table,
+ * which the embedded file does not have. Rows an ingest is claiming right now are left for the next batch.
+ */
+export function expiredDedupeKeysStatement(nowMs: number, batch: number): InStatement {
+  return {
+    sql: `DELETE FROM dedupe_keys WHERE (source, dedupe_key) IN (
+        SELECT source, dedupe_key FROM dedupe_keys WHERE received_at < CAST(? AS BIGINT) - window_ms LIMIT ? FOR UPDATE SKIP LOCKED)`,
+    args: [nowMs, batch],
+  };
 }
