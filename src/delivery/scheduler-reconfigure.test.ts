@@ -8,6 +8,7 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { fakeClock, recordingTarget, runCleanups, storeAt, submitEvent, targetConfig, tempDir } from "../../test/delivery/fixtures.ts";
 import { createScheduler } from "./scheduler.ts";
+import { storedOrder } from "../store/deliveries.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(() => runCleanups(cleanups));
@@ -21,7 +22,7 @@ async function setup(targets: Parameters<typeof createScheduler>[0]["targets"]) 
 }
 
 const deliveries = async (store: Awaited<ReturnType<typeof setup>>["store"]) =>
-  (await store.reads.execute("SELECT target, status, attempts FROM deliveries ORDER BY created_at, rowid")).rows.map((r) => ({ target: r.target, status: r.status, attempts: r.attempts }));
+  (await store.reads.execute(`SELECT target, status, attempts FROM deliveries ORDER BY ${storedOrder(store.reads.dialect)}`)).rows.map((r) => ({ target: r.target, status: r.status, attempts: r.attempts }));
 
 test("a target's new URL gets the next attempt; the attempt in flight finishes at the old one", async () => {
   const old = recordingTarget(cleanups, () => ({ status: 500 }));

@@ -4,6 +4,7 @@ import type { TargetConfig } from "../config/types.ts";
 import { fakeClock, recordingTarget, runCleanups, storeAt, submitEvent, targetConfig, tempDir } from "../../test/delivery/fixtures.ts";
 import { createLogger } from "../log/logger.ts";
 import { createScheduler, type SchedulerOptions } from "./scheduler.ts";
+import { storedOrder } from "../store/deliveries.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(() => runCleanups(cleanups));
@@ -20,7 +21,7 @@ async function setup(targets: TargetConfig[], extra: Partial<SchedulerOptions> =
 }
 
 const statuses = async (store: Awaited<ReturnType<typeof setup>>["store"]) =>
-  (await store.reads.execute("SELECT status FROM deliveries ORDER BY created_at, rowid")).rows.map((r) => r.status);
+  (await store.reads.execute(`SELECT status FROM deliveries ORDER BY ${storedOrder(store.reads.dialect)}`)).rows.map((r) => r.status);
 
 test("an ordered target receives events one at a time in receive order, a retry holding the line", async () => {
   const target = recordingTarget(cleanups, (_r, n) => ({ status: n === 1 ? 500 : 200 }));

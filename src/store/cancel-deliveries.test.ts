@@ -9,7 +9,7 @@ const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(() => runCleanups(cleanups));
 
 const want = (over: Partial<LeaseWant> = {}): LeaseWant => ({ target: "a", slots: 10, concurrency: 10, leaseMs: 60_000, ordered: false, ...over });
-const always = { sql: "1", args: [] };
+const always = { sql: "1 = 1", args: [] };
 
 async function fresh() {
   return storeAt(join(tempDir(cleanups), "s.db"), cleanups, () => 10_000);

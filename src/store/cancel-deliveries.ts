@@ -28,7 +28,7 @@ export function cancelStatement(
   args.push(...opts.guard.args);
   return {
     sql: `UPDATE deliveries SET status = 'cancelled', updated_at = ?
-      WHERE event_id IN (${eventIds.map(() => "?").join(", ")}) AND (${status || "0"})
+      WHERE event_id IN (${eventIds.map(() => "?").join(", ")}) AND (${status || "1 = 0"})
         ${opts.target !== undefined ? "AND target = ?" : ""} AND ${opts.guard.sql}`,
     args,
   };

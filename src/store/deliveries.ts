@@ -15,24 +15,21 @@ import type { IngestItem, LeaseClaim } from "./writer/group-commit.ts";
 export type { LeaseClaim } from "./writer/group-commit.ts";
 import { makeId } from "../core/ids.ts";
 import { type TargetState, targetStateFromRow } from "./target-state.ts";
+import type { LeaseRequest } from "./lease-request.ts";
+import { leaseStatements as sqliteLeaseStatements, reclaimStatements as sqliteReclaimStatements } from "./sqlite/leases.ts";
+import { leaseStatements as pgLeaseStatements, reclaimStatements as pgReclaimStatements } from "./postgres/leases.ts";
 
 /** A delivery's status; `cancelled` is final (an operator's bulk cancel) until the event is redelivered or the delivery retried. */
 export type DeliveryStatus = "pending" | "delivering" | "delivered" | "failed" | "paused" | "cancelled";
 
-/** The statuses of a delivery not yet finished (the deliveries_open index holds these). */
-export const OPEN_STATUSES = ["pending", "delivering", "paused"] as const;
+export { OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "./lease-request.ts";
 
-/** What the scheduler may lease for one target in this round. */
-export interface LeaseWant {
-  target: string;
-  /** How many this process may start now (its own free slots, rate tokens). */
-  slots: number;
-  /** The target's concurrency across every process: live leases in the store count against it. */
-  concurrency: number;
-  /** Lease length; must outlast one attempt (the target's timeout plus a margin). */
-  leaseMs: number;
-  /** Ordered targets: only the oldest open delivery, and only when none is in flight. */
-  ordered: boolean;
+/**
+ * ORDER BY terms putting deliveries in the order they were stored: created_at,
+ * then within a millisecond the file's rowid, or PostgreSQL's `seq`.
+ */
+export function storedOrder(dialect: Dialect, table = "deliveries"): string {
+  return `${table}.created_at, ${table}.${dialect.engine === "postgres" ? "seq" : "rowid"}`;
 }
 
 /** A leased delivery with the stored request it must send. */
@@ -53,65 +50,23 @@ export interface LeasedDelivery {
 }
 
 /**
- * Leases due deliveries for several targets in ONE statement: pending ones due
- * by `nowMs` (the caller's clock), up to each target's free slots, with a
- * lease that expires on the database clock. Expired leases come back through
- * `reclaimExpiredLeases`.
+ * Leases due deliveries for several targets in one write: pending ones due
+ * by `nowMs` (the caller's clock), up to each target's free slots across every
+ * process, with a lease that expires on the database clock. Expired leases
+ * come back through `reclaimExpiredLeases`.
  */
 export async function leaseDueDeliveries(writer: SqlWriter, opts: LeaseRequest): Promise<LeasedDelivery[]> {
-  const stmt = leaseStatement(writer.dialect, opts);
-  if (stmt === null) return [];
-  const [leased] = await writer.write([stmt], "redoable");
-  return leasedFromRows(leased!.rows, opts.leaseId);
+  const stmts = leaseStatements(writer.dialect, opts);
+  if (stmts.length === 0) return [];
+  const leased = await writer.write(stmts, "redoable");
+  return leasedFromRows(leased.at(-1)!.rows, opts.leaseId);
 }
 
-/** One round of leasing: a lease id for the round, the caller's clock, what each target may take. */
-export interface LeaseRequest {
-  leaseId: string;
-  nowMs: number;
-  wants: LeaseWant[];
-}
-
-function leaseStatement(dialect: Dialect, opts: LeaseRequest): InStatement | null {
+// The embedded file's one write lock makes one statement exact; PostgreSQL needs the target's lock first (postgres/leases.ts).
+function leaseStatements(dialect: Dialect, opts: LeaseRequest): InStatement[] {
   const wants = opts.wants.filter((w) => w.slots > 0);
-  if (wants.length === 0) return null;
-  const args: Record<string, string | number> = { lease: opts.leaseId, now: opts.nowMs };
-  const arms = wants.map((w, i) => {
-    args[`t${i}`] = w.target;
-    // Numbers are bound, not inlined, so that a round's SQL text depends only on
-    // its targets' count and kinds and the writer reuses its prepared statement.
-    args[`s${i}`] = int(w.slots);
-    args[`c${i}`] = int(w.ordered ? 1 : w.concurrency);
-    // Free slots across every process: live leases in the store count against concurrency.
-    const limit = dialect.greatest("0", dialect.least(`:s${i}`, `:c${i} - (SELECT count(*) FROM deliveries
-      WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${dialect.nowMs})`));
-    if (w.ordered) {
-      // The head of the line is the oldest open delivery in receive order; nothing behind it may
-      // go first. The oldest of each open status, one index seek each (deliveries_open), then the oldest of those.
-      const oldest = (status: string) =>
-        `SELECT * FROM (SELECT id, status, next_attempt_at, created_at, rowid AS r FROM deliveries
-          WHERE status = '${status}' AND target = :t${i} ORDER BY created_at LIMIT 1)`;
-      return `SELECT id FROM (SELECT * FROM (${OPEN_STATUSES.map(oldest).join(" UNION ALL ")}) ORDER BY created_at, r LIMIT 1)
-        WHERE status = 'pending' AND next_attempt_at <= :now LIMIT ${limit}`;
-    }
-    return `SELECT id FROM (SELECT id FROM deliveries WHERE target = :t${i} AND status = 'pending'
-      AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT ${limit})`;
-  });
-  const oneLeaseMs = new Set(wants.map((w) => w.leaseMs)).size === 1;
-  (oneLeaseMs ? wants.slice(0, 1) : wants).forEach((w, i) => (args[`ms${i}`] = int(w.leaseMs)));
-  const leaseMs = oneLeaseMs ? ":ms0" : `CASE target ${wants.map((_, i) => `WHEN :t${i} THEN :ms${i}`).join(" ")} END`;
-  // Kept deliberately simple (a long statement costs more to prepare), and expired leases
-  // are handed back to `pending` by reclaimExpiredLeases instead of here.
-  const sql = `UPDATE deliveries SET status = 'delivering', lease_id = :lease, updated_at = :now,
-      lease_until = ${dialect.nowMs} + ${leaseMs}
-    WHERE id IN (${arms.join(" UNION ALL ")})
-    RETURNING id, event_id, target, attempts,
-      (SELECT source FROM events e WHERE e.id = deliveries.event_id) AS source,
-      (SELECT event_type FROM events e WHERE e.id = deliveries.event_id) AS event_type,
-      (SELECT content_type FROM events e WHERE e.id = deliveries.event_id) AS content_type,
-      (SELECT headers FROM events e WHERE e.id = deliveries.event_id) AS headers,
-      (SELECT body FROM events e WHERE e.id = deliveries.event_id) AS body`;
-  return { sql, args };
+  if (wants.length === 0) return [];
+  return dialect.engine === "postgres" ? pgLeaseStatements(opts, wants) : sqliteLeaseStatements(opts, wants);
 }
 
 /**
@@ -146,24 +101,11 @@ export function leasedDeliveriesOf(item: IngestItem, leasedIds: readonly string[
  * first, so the usual case takes no write lock.
  */
 export async function reclaimExpiredLeases(db: SqlDoors, nowMs: number): Promise<number> {
-  const dialect = db.writer.dialect;
-  const expired = `status = 'delivering' AND lease_until <= ${dialect.nowMs}`;
-  const found = await db.reads.execute(`SELECT id FROM deliveries WHERE ${expired} LIMIT 500`);
+  const found = await db.reads.execute(`SELECT id FROM deliveries WHERE status = 'delivering' AND lease_until <= ${db.writer.dialect.nowMs} LIMIT 500`);
   if (found.rows.length === 0) return 0;
-  const ids = found.rows.map((r) => String(r.id));
-  const stmts: InStatement[] = ids.map((id) => ({
-    // Re-checked inside the transaction: another process may have reclaimed it meanwhile.
-    sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt)
-      SELECT ?, id, event_id, target, updated_at, NULL, 0, ?, NULL FROM deliveries WHERE id = ? AND ${expired}`,
-    args: [makeId("att", nowMs, crypto.getRandomValues(new Uint8Array(10))), LOST_ATTEMPT, id],
-  }));
-  stmts.push({
-    sql: `UPDATE deliveries SET status = 'pending', attempts = attempts + 1, last_error = ?, lease_id = NULL,
-        lease_until = NULL, next_attempt_at = ${dialect.least("next_attempt_at", "?")}, updated_at = ?
-      WHERE id IN (${ids.map(() => "?").join(", ")}) AND ${expired}`,
-    args: [LOST_ATTEMPT, nowMs, nowMs, ...ids],
-  });
-  const results = await db.writer.write(stmts, "redoable");
+  const lost = found.rows.map((r) => ({ id: String(r.id), attemptId: makeId("att", nowMs, crypto.getRandomValues(new Uint8Array(10))) }));
+  const reclaim = db.writer.dialect.engine === "postgres" ? pgReclaimStatements : sqliteReclaimStatements;
+  const results = await db.writer.write(reclaim(lost, LOST_ATTEMPT, nowMs), "redoable");
   return results.at(-1)!.rowsAffected;
 }
 
@@ -240,17 +182,18 @@ export async function recordOutcomes(
   lease?: LeaseRequest | null,
 ): Promise<{ updated: Set<string>; targets: TargetState[]; leased: LeasedDelivery[] }> {
   if (outcomes.length === 0) return { updated: new Set(), targets: [], leased: lease ? await leaseDueDeliveries(writer, lease) : [] };
-  const leaseStmt = lease ? leaseStatement(writer.dialect, lease) : null;
+  const leaseStmts = lease ? leaseStatements(writer.dialect, lease) : [];
   const stmts: InStatement[] = [];
   const dArgs: (string | number | null)[] = [];
   const dValues = outcomes.map((o) => {
     dArgs.push(o.deliveryId, o.leaseId, o.status, o.attempt ? 1 : 0, o.nextAttemptAt, o.error);
-    return "(?, ?, ?, ?, ?, ?)";
+    // Typed for PostgreSQL, which reads an untyped VALUES parameter as text (a no-op in SQLite).
+    return "(?, ?, ?, CAST(? AS INTEGER), CAST(? AS BIGINT), ?)";
   });
   stmts.push({
     sql: `UPDATE deliveries SET
         status = CASE WHEN v.column3 = 'pending' AND EXISTS (SELECT 1 FROM target_state t
-          WHERE t.name = deliveries.target AND t.disabled) THEN 'paused' ELSE v.column3 END,
+          WHERE t.name = deliveries.target AND t.disabled = 1) THEN 'paused' ELSE v.column3 END,
         attempts = attempts + v.column4, next_attempt_at = coalesce(v.column5, next_attempt_at),
         last_error = coalesce(v.column6, CASE WHEN v.column4 = 1 THEN NULL ELSE last_error END),
         lease_id = NULL, lease_until = NULL, updated_at = ?
@@ -275,14 +218,14 @@ export async function recordOutcomes(
   const health = [...summariseHealth(outcomes)].map(([target, h]) => healthStatement(target, h, nowMs));
   stmts.push(...health);
   // Last, so that the slots freed by this batch's outcomes count as free.
-  if (leaseStmt) stmts.push(leaseStmt);
+  stmts.push(...leaseStmts);
   // A power failure that loses a round loses leases that expire and outcomes whose attempts
   // are made again (at-least-once): no reason to wait for the disk.
   const results = await writer.write(stmts, "redoable");
   const updated = new Set(results[0]!.rows.map((r) => String(r.id)));
   const firstHealth = made.length > 0 ? 2 : 1;
   const targets = results.slice(firstHealth, firstHealth + health.length).flatMap((rs) => rs.rows.map(targetStateFromRow));
-  const leased = leaseStmt ? leasedFromRows(results.at(-1)!.rows, lease!.leaseId) : [];
+  const leased = leaseStmts.length > 0 ? leasedFromRows(results.at(-1)!.rows, lease!.leaseId) : [];
   return { updated, targets, leased };
 }
 
@@ -316,7 +259,7 @@ function summariseHealth(outcomes: OutcomeRecord[]): Map<string, Health> {
 
 function healthStatement(target: string, h: Health, nowMs: number): InStatement {
   const upsert = `INSERT INTO target_state (name, consecutive_failures, failing_since, last_error, last_error_at, updated_at)
-    VALUES (:name, :n, :since, :err, CASE WHEN :err IS NULL THEN NULL ELSE :now END, :now) ON CONFLICT (name) DO UPDATE SET`;
+    VALUES (:name, :n, :since, :err, CASE WHEN CAST(:err AS TEXT) IS NULL THEN NULL ELSE :now END, :now) ON CONFLICT (name) DO UPDATE SET`;
   const ret = "RETURNING *";
   const args = { name: target, n: h.trailingFailures, since: h.firstTrailingFailureAt, err: h.lastError, now: nowMs };
   if (h.trailingFailures === 0) {
@@ -333,7 +276,7 @@ function healthStatement(target: string, h: Health, nowMs: number): InStatement 
     };
   }
   return {
-    sql: `${upsert} consecutive_failures = consecutive_failures + :n, failing_since = coalesce(failing_since, :since),
+    sql: `${upsert} consecutive_failures = target_state.consecutive_failures + :n, failing_since = coalesce(target_state.failing_since, :since),
       last_error = :err, last_error_at = :now, updated_at = :now ${ret}`,
     args,
   };
@@ -357,10 +300,4 @@ export async function releaseLeases(writer: SqlWriter, leaseIds: string[], nowMs
 export async function countDeliveriesByTarget(client: SqlReader): Promise<{ target: string; status: DeliveryStatus; count: number }[]> {
   const rs = await client.execute("SELECT target, status, count(*) AS n FROM deliveries GROUP BY target, status");
   return rs.rows.map((r) => ({ target: String(r.target), status: String(r.status) as DeliveryStatus, count: Number(r.n) }));
-}
-
-// Values inlined into SQL are our own integers; never text from a request.
-function int(n: number): number {
-  if (!Number.isFinite(n)) throw new Error(`not a finite number: ${n}`);
-  return Math.max(0, Math.floor(n));
 }

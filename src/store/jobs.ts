@@ -16,6 +16,8 @@ import type { InStatement, InValue, Row } from "@libsql/client";
 import { makeId } from "../core/ids.ts";
 import type { EventFilter } from "./admin-queries.ts";
 import type { SqlDoors, SqlReader, SqlWriter } from "./sql-client.ts";
+import { batchStatements as sqliteBatchStatements } from "./sqlite/jobs.ts";
+import { batchStatements as pgBatchStatements } from "./postgres/jobs.ts";
 
 /** What a job does to the events its filter matches. */
 export type JobKind = "redeliver" | "cancel";
@@ -158,29 +160,23 @@ export interface JobBatch {
  * null when the job was stopped or its lease lost (then nothing changed).
  */
 export async function commitBatch(writer: SqlWriter, job: LeasedJob, batch: JobBatch, opts: { leaseMs: number; nowMs: number }): Promise<number | null> {
-  const results = await writer.write(
-    [
-      ...(batch.stmt ? [batch.stmt] : []),
-      {
-        // changes(): the rows the batch's statement, just before in this savepoint, changed.
-        sql: `UPDATE jobs SET cursor = coalesce(?, cursor), done = done + ?, affected = affected + ${batch.stmt ? "changes()" : "0"},
-            lease_until = ${writer.dialect.nowMs} + ?, updated_at = ?
-          WHERE id = ? AND lease_id = ? AND status = 'running' RETURNING id`,
-        args: [batch.cursor, batch.examined, opts.leaseMs, opts.nowMs, job.id, job.leaseId],
-      },
-    ],
-    // Lost with a power failure, the batch and its cursor go together: it is done again.
-    "redoable",
-  );
+  const { stmts, changed } = (writer.dialect.engine === "postgres" ? pgBatchStatements : sqliteBatchStatements)(batch.stmt, (rows) => ({
+    sql: `UPDATE jobs SET cursor = coalesce(?, cursor), done = done + ?, affected = affected + ${rows},
+        lease_until = ${writer.dialect.nowMs} + ?, updated_at = ?
+      WHERE id = ? AND lease_id = ? AND status = 'running' RETURNING id`,
+    args: [batch.cursor, batch.examined, opts.leaseMs, opts.nowMs, job.id, job.leaseId],
+  }));
+  // Lost with a power failure, the batch and its cursor go together: it is done again.
+  const results = await writer.write(stmts, "redoable");
   if (results.at(-1)!.rows.length === 0) return null;
-  return batch.stmt ? results[0]!.rowsAffected : 0;
+  return changed(results);
 }
 
 /** Marks a job done (every matched event worked through): done and total meet. */
 export async function finishJob(writer: SqlWriter, job: LeasedJob, nowMs: number): Promise<void> {
   await writer.write([
     {
-      sql: `UPDATE jobs SET status = 'done', total = max(total, done), done = max(total, done), lease_id = NULL, lease_until = NULL,
+      sql: `UPDATE jobs SET status = 'done', total = ${writer.dialect.greatest("total", "done")}, done = ${writer.dialect.greatest("total", "done")}, lease_id = NULL, lease_until = NULL,
           finished_at = ?, updated_at = ?
         WHERE id = ? AND lease_id = ? AND status = 'running'`,
       args: [nowMs, nowMs, job.id, job.leaseId],

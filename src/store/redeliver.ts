@@ -9,7 +9,7 @@
 import type { InStatement, InValue, Row } from "@libsql/client";
 import type { SqlDoors, SqlReader } from "./sql-client.ts";
 import { makeId } from "../core/ids.ts";
-import type { DeliveryStatus } from "./deliveries.ts";
+import { storedOrder, type DeliveryStatus } from "./deliveries.ts";
 
 /** Who made a delivery: ingest (a test event too), an operator's redeliver (UI or API), or `hookrelay replay`. */
 export type DeliveryOrigin = "ingest" | "redeliver" | "replay";
@@ -57,7 +57,7 @@ export async function scheduleReplay(db: SqlDoors, f: ReplayFilter): Promise<num
   for (;;) {
     const page = await db.reads.execute({
       sql: `SELECT id, source, event_type, query, headers, body, content_type FROM events
-        WHERE id > ? AND erased_at IS NULL AND (? IS NULL OR source = ?) AND received_at >= ?
+        WHERE id > ? AND erased_at IS NULL AND (CAST(? AS TEXT) IS NULL OR source = ?) AND received_at >= ?
         ORDER BY id LIMIT ${PAGE}`,
       args: [cursor, f.source ?? null, f.source ?? null, f.sinceMs ?? 0],
     });
@@ -132,7 +132,7 @@ function storedEventOf(r: Row): StoredEvent {
 async function latestStatuses(client: SqlReader, eventIds: string[]): Promise<Map<string, Map<string, string>>> {
   const rs = await client.execute({
     sql: `SELECT event_id, target, status FROM deliveries WHERE event_id IN (${eventIds.map(() => "?").join(", ")})
-      ORDER BY created_at, rowid`,
+      ORDER BY ${storedOrder(client.dialect)}`,
     args: eventIds,
   });
   const out = new Map<string, Map<string, string>>();
@@ -160,7 +160,7 @@ export function redeliverPairsStatement(pairs: { eventId: string; target: string
   return {
     sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at, origin)
       SELECT v.column1, v.column2, v.column3,
-        CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = v.column3 AND t.disabled) THEN 'paused' ELSE 'pending' END,
+        CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = v.column3 AND t.disabled = 1) THEN 'paused' ELSE 'pending' END,
         0, ?, ?, ?, 'redeliver'
       FROM (VALUES ${values.join(", ")}) AS v
       WHERE ${guard.sql} AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.target = v.column3 AND o.event_id = v.column2
@@ -173,7 +173,7 @@ function insertDelivery(eventId: string, target: string, nowMs: number, origin: 
   const id = makeId("dlv", nowMs, crypto.getRandomValues(new Uint8Array(10)));
   return {
     sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at, origin)
-      VALUES (?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled) THEN 'paused' ELSE 'pending' END,
+      VALUES (?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled = 1) THEN 'paused' ELSE 'pending' END,
         0, ?, ?, ?, ?)`,
     args: [id, eventId, target, target, nowMs, nowMs, nowMs, origin],
   };

@@ -9,6 +9,7 @@ import { purgeExpired, startRetentionRunner } from "./retention.ts";
 import { createEventArchive } from "./event-archive.ts";
 import { parseExportLine } from "../core/export-line.ts";
 import { gunzipSync } from "node:zlib";
+import { freshStoreUrl, onPostgres } from "../../test/support/test-store.ts";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 
 const DAY = 86_400_000;
@@ -17,15 +18,19 @@ const RETENTION = 14 * DAY;
 
 const dirs: string[] = [];
 const stores: Store[] = [];
+const drops: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
+  for (const drop of drops.splice(0)) await drop();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 async function freshStore(): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), "hookrelay-retention-"));
   dirs.push(dir);
-  const store = await openStore({ url: `file:${join(dir, "t.db")}`, busyTimeoutMs: 1000, nowMs: () => NOW, checkpointEveryMs: 0, inlineWriter: true });
+  const { url, drop } = await freshStoreUrl(dir);
+  drops.push(drop);
+  const store = await openStore({ url, busyTimeoutMs: 1000, nowMs: () => NOW, checkpointEveryMs: 0, inlineWriter: true });
   stores.push(store);
   return store;
 }
@@ -113,6 +118,22 @@ test("events inside their source's dedupe window outlive retention", async () =>
   await event(store, NOW - 20 * DAY, "delivered", "short");
   await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, dedupeWindowMs: { long: 30 * DAY, short: DAY } });
   expect(await ids(store, "events")).toEqual([inWindow]);
+});
+
+test.skipIf(!onPostgres)("on PostgreSQL, dedupe keys whose window is over are deleted in batches; a key still in its window stays and still dedupes", async () => {
+  const store = await freshStore();
+  const keyed = (key: string, atMs: number, windowMs: number): IngestItem => ({
+    id: makeId("evt", atMs, crypto.getRandomValues(new Uint8Array(10))), source: "s", eventType: "x", dedupeKey: key, dedupeWindowMs: windowMs,
+    receivedAt: atMs, method: "POST", path: "/in/s", query: "", headers: [], body: new TextEncoder().encode("{}"),
+    contentType: "application/json", remoteAddr: null, deliveries: [],
+  });
+  for (let i = 0; i < 5; i++) await store.writer.submit(keyed(`over${i}`, NOW - 3 * DAY + i, DAY));
+  await store.writer.submit(keyed("live", NOW - 3 * DAY, 30 * DAY));
+  await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, batchRows: 2, pauseMs: 0 });
+  const keys = await store.reads.execute("SELECT dedupe_key FROM dedupe_keys ORDER BY dedupe_key");
+  expect(keys.rows.map((r) => r.dedupe_key)).toEqual(["live"]);
+  expect((await store.writer.submit(keyed("live", NOW, 30 * DAY))).kind).toBe("duplicate");
+  expect((await store.writer.submit(keyed("over0", NOW, DAY))).kind).toBe("stored");
 });
 
 test("a purge larger than one batch walks every batch, past kept events", async () => {
@@ -206,8 +227,9 @@ test("with an archive, retention appends exactly the events it deletes to gzippe
   expect((await archived(dir))[`events-${d1}.ndjson.gz`]).toEqual([...day1, later]);
 });
 
-/** A reader on the store's file, as the relay gives its archive (closed after the test). */
+/** A reader on the store's file, as the relay gives its archive (closed after the test); on PostgreSQL the store's pool. */
 async function reader(store: Store) {
+  if (store.filePath === null) return store.reads;
   const r = await openStoreReader({ url: `file:${store.filePath}`, busyTimeoutMs: 1000 });
   readers.push(r);
   return r.reads;

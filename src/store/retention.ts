@@ -11,6 +11,7 @@
 import { makeId } from "../core/ids.ts";
 import type { EventArchive } from "./event-archive.ts";
 import { startPeriodicJob, type PeriodicJob } from "./periodic-job.ts";
+import { expiredDedupeKeysStatement } from "./postgres/dedupe.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SqlDoors, SqlWriter } from "./sql-client.ts";
 import { isStoreUnreachable } from "./errors.ts";
@@ -92,6 +93,8 @@ export async function purgeExpired(db: SqlDoors, opts: PurgeOptions): Promise<Pu
   counts.attempts += await deleteByAge(db.writer, "attempts", "at", cutoffMs, batch, pause, stopped);
   counts.rejections += await deleteByAge(db.writer, "rejections", "received_at", cutoffMs, batch, pause, stopped);
   counts.rejections += await capRejections(db, opts.maxRejectionsPerSource ?? MAX_REJECTIONS_PER_SOURCE, batch, pause, stopped);
+  // PostgreSQL dedupes by a table of keys (postgres/dedupe.ts); the file looks its events up instead.
+  if (db.writer.dialect.engine === "postgres") await deleteExpiredDedupeKeys(db.writer, opts.nowMs, batch, pause, stopped);
   return counts;
 }
 
@@ -109,7 +112,7 @@ async function capRejections(db: SqlDoors, max: number, batch: number, pause: ()
   for (const source of sources) {
     while (!stopped()) {
       const [rs] = await db.writer.write([{
-        sql: `DELETE FROM rejections WHERE rowid IN (SELECT rowid FROM rejections WHERE source = ? AND received_at <
+        sql: `DELETE FROM rejections WHERE id IN (SELECT id FROM rejections WHERE source = ? AND received_at <
                 (SELECT received_at FROM rejections WHERE source = ? ORDER BY received_at DESC LIMIT 1 OFFSET ?)
               ORDER BY received_at LIMIT ?)`,
         args: [source, source, max - 1, batch],
@@ -186,7 +189,7 @@ async function deleteByAge(
   let total = 0;
   while (!stopped()) {
     const [rs] = await writer.write([{
-      sql: `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ?)`,
+      sql: `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${column} < ? LIMIT ?)`,
       args: [cutoffMs, batch],
     }], "redoable");
     total += rs!.rowsAffected;
@@ -194,6 +197,15 @@ async function deleteByAge(
     await pause();
   }
   return total;
+}
+
+/** Deletes dedupe keys whose window is over, `batch` per transaction. */
+async function deleteExpiredDedupeKeys(writer: SqlWriter, nowMs: number, batch: number, pause: () => Promise<unknown>, stopped: () => boolean): Promise<void> {
+  while (!stopped()) {
+    const [rs] = await writer.write([expiredDedupeKeysStatement(nowMs, batch)], "redoable");
+    if (rs!.rowsAffected < batch) break;
+    await pause();
+  }
 }
 
 /** The retention runner: one purge now (or the one running), stop at the next batch boundary. */

@@ -23,7 +23,7 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number): Pr
   const [rs] = await db.writer.write([
     {
       sql: `UPDATE deliveries SET
-          status = CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled) THEN 'paused' ELSE 'pending' END,
+          status = CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled = 1) THEN 'paused' ELSE 'pending' END,
           next_attempt_at = ?, updated_at = ?
         WHERE id = ? AND status IN (${RETRYABLE.map((s) => `'${s}'`).join(", ")})
         RETURNING status, attempts`,

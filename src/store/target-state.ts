@@ -104,7 +104,7 @@ export async function pausePendingDeliveries(writer: SqlWriter, targets: string[
   const [rs] = await writer.write([{
     sql: `UPDATE deliveries SET status = 'paused', updated_at = ?
       WHERE status = 'pending' AND target IN (${targets.map(() => "?").join(", ")})
-        AND EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled)`,
+        AND EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled = 1)`,
     args: [nowMs, ...targets],
   }], "redoable"); // the next check pauses them again
   return rs!.rowsAffected;

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { startTestRelay, type TestRelay } from "../support/relay.ts";
+import { onPostgres } from "../support/test-store.ts";
 
 const TOKEN = "bearer-secret-4f1e9a7c";
 const API_KEY = "api-key-secret-8b3d2e6f";
@@ -100,9 +101,21 @@ test("an attempt records the request sent, with the bearer token and the secret 
   // The recorded signature is the one sent: it verifies the event's body.
   const wh = new Webhook(SIGNING);
   expect(() => wh.verify(received.at(-1)!.body, Object.fromEntries(headers))).not.toThrow();
-  const store = readFileSync(join(relay.dir, "relay.db")).toString("latin1") + readFileSync(join(relay.dir, "relay.db-wal")).toString("latin1");
+  const store = await everythingStored();
   for (const secret of [TOKEN, API_KEY, "pw-in-url", "query-secret"]) expect({ secret, stored: store.includes(secret) }).toEqual({ secret, stored: false });
 });
+
+/** Every byte the store holds: the file and its WAL, or on PostgreSQL every row of every table as text. */
+async function everythingStored(): Promise<string> {
+  if (!onPostgres) return readFileSync(join(relay.dir, "relay.db")).toString("latin1") + readFileSync(join(relay.dir, "relay.db-wal")).toString("latin1");
+  const tables = await relay.store.reads.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()");
+  let all = "";
+  for (const t of tables.rows) {
+    const rs = await relay.store.reads.execute(`SELECT coalesce(string_agg(t::text, ' '), '') AS s FROM "${String(t.tablename)}" t`);
+    all += String(rs.rows[0]!.s);
+  }
+  return all;
+}
 
 test("a manual redelivery is labelled as one, and its attempt records its own request", async () => {
   const res = await relay.post("shop", '{"type":"order.paid","id":2}');

@@ -9,6 +9,7 @@ import type { TargetConfig } from "../../src/config/types.ts";
 import { createScheduler, type Scheduler } from "../../src/delivery/scheduler.ts";
 import type { Store } from "../../src/store/index.ts";
 import { fakeClock, recordingTarget, runCleanups, SECRET, storeAt, submitEvent, targetConfig, tempDir, verify, type Reply } from "./fixtures.ts";
+import { storedOrder } from "../../src/store/deliveries.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(() => runCleanups(cleanups));
@@ -22,7 +23,7 @@ async function setup(targets: TargetConfig[], extra: Partial<Parameters<typeof c
 }
 
 async function deliveryRows(store: Store) {
-  const rs = await store.reads.execute("SELECT target, status, attempts, last_error FROM deliveries ORDER BY created_at, rowid");
+  const rs = await store.reads.execute(`SELECT target, status, attempts, last_error FROM deliveries ORDER BY ${storedOrder(store.reads.dialect)}`);
   return rs.rows.map((r) => ({ target: r.target, status: r.status, attempts: r.attempts, lastError: r.last_error }));
 }
 

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { TargetConfig } from "../../src/config/types.ts";
 import { makeId } from "../../src/core/ids.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
+import { freshStoreUrl, onPostgres } from "../support/test-store.ts";
 import { Webhook } from "standardwebhooks";
 
 export const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -32,9 +33,30 @@ export function tempDir(cleanups: (() => void | Promise<void>)[]): string {
   return dir;
 }
 
+// On PostgreSQL each store "file" of a test is a database of its own, made on its first open.
+const databases = new Map<string, string>();
+
+/**
+ * The store URL standing for `file`: the file itself, or (on the PostgreSQL
+ * half of the matrix) a fresh database that every later call for the same
+ * file shares, dropped by `cleanups` after the stores on it are closed.
+ */
+export async function storeUrlFor(file: string, cleanups: (() => void | Promise<void>)[]): Promise<string> {
+  if (!onPostgres) return `file:${file}`;
+  const known = databases.get(file);
+  if (known) return known;
+  const db = await freshStoreUrl(file);
+  databases.set(file, db.url);
+  cleanups.push(async () => {
+    databases.delete(file);
+    await db.drop();
+  });
+  return db.url;
+}
+
 /** Opens a store on `file` (a second call on the same file is a second connection, like a second process). */
 export async function storeAt(file: string, cleanups: (() => void | Promise<void>)[], nowMs = () => 0): Promise<Store> {
-  const store = await openStore({ url: `file:${file}`, busyTimeoutMs: 5000, nowMs, checkpointEveryMs: 0 });
+  const store = await openStore({ url: await storeUrlFor(file, cleanups), busyTimeoutMs: 5000, nowMs, checkpointEveryMs: 0 });
   cleanups.unshift(() => store.close());
   return store;
 }

@@ -1,6 +1,6 @@
 /**
- * Several workers on one SQLite file (each its own openStore connection, as
- * two `hookrelay serve` processes would have) share the delivery work through
+ * Several workers on one store — an SQLite file, or one PostgreSQL database
+ * (each its own openStore connection, as two `hookrelay serve` processes would have) share the delivery work through
  * leases: each delivery made, none attempted by two workers at once, and a
  * crashed worker's lease is picked up once it expires on the database clock.
  */
@@ -8,19 +8,20 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createScheduler } from "../../src/delivery/scheduler.ts";
 import { leaseDueDeliveries, recordOutcomes } from "../../src/store/deliveries.ts";
-import { fakeClock, recordingTarget, runCleanups, storeAt, submitEvent, targetConfig, tempDir } from "./fixtures.ts";
+import { fakeClock, recordingTarget, runCleanups, storeAt, storeUrlFor, submitEvent, targetConfig, tempDir } from "./fixtures.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(() => runCleanups(cleanups));
 
-test("two worker processes on one SQLite file deliver a batch once each, never the same event at the same time", async () => {
+test("two worker processes on one store deliver a batch once each, never the same event at the same time", async () => {
   const file = join(tempDir(cleanups), "shared.db");
   const store = await storeAt(file, cleanups, Date.now);
   const target = recordingTarget(cleanups, () => ({ status: 200, delayMs: 2 }));
   const ids: string[] = [];
   for (let i = 0; i < 200; i++) ids.push(await submitEvent(store, { targets: ["t"], receivedAt: Date.now() }));
+  const storeUrl = await storeUrlFor(file, cleanups);
   const workers = [0, 1].map(() =>
-    Bun.spawn([process.execPath, join(import.meta.dir, "worker-process.ts"), file, target.url, "8"], { stdout: "pipe", stderr: "inherit" }),
+    Bun.spawn([process.execPath, join(import.meta.dir, "worker-process.ts"), storeUrl, target.url, "8"], { stdout: "pipe", stderr: "inherit" }),
   );
   const outputs = await Promise.all(workers.map(async (w) => JSON.parse(await new Response(w.stdout).text()) as { attempts: number }));
   expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);

@@ -1,18 +1,18 @@
 /**
  * A stand-alone delivery worker for the multi-process test: opens the store
- * file, runs a scheduler with its real loop until no delivery is open, then
+ * (a file, or the PostgreSQL database the test made), runs a scheduler with its real loop until no delivery is open, then
  * prints how many attempts it made. Two of these on one file stand in for
- * two `hookrelay serve` processes until the compiled binary test exists.
+ * two `hookrelay serve` processes (or two relays on one database).
  *
- * Usage: bun worker-process.ts <db file> <target url> <concurrency>
+ * Usage: bun worker-process.ts <store url> <target url> <concurrency>
  */
 import { createScheduler } from "../../src/delivery/scheduler.ts";
 import { countDeliveriesByTarget } from "../../src/store/deliveries.ts";
 import { openStore } from "../../src/store/index.ts";
 import { targetConfig } from "./fixtures.ts";
 
-const [file, url, concurrency] = process.argv.slice(2);
-const store = await openStore({ url: `file:${file}`, busyTimeoutMs: 10_000, nowMs: Date.now, checkpointEveryMs: 0 });
+const [storeUrl, url, concurrency] = process.argv.slice(2);
+const store = await openStore({ url: storeUrl!, busyTimeoutMs: 10_000, nowMs: Date.now, checkpointEveryMs: 0 });
 let attempts = 0;
 const scheduler = createScheduler({
   store,

@@ -315,9 +315,15 @@ function bindArgs(params: Param[], args: InArgs | undefined): unknown[] {
   const list = Array.isArray(args) ? args : [];
   const byName = !Array.isArray(args) && args ? (args as Record<string, InValue>) : {};
   return params.map((p) => {
-    const v = typeof p === "number" ? list[p] : (byName[p] ?? byName[`:${p}`] ?? byName[`@${p}`] ?? byName[`$${p}`]);
+    const v = typeof p === "number" ? list[p] : namedValue(byName, p);
     return valueToPg(v, p);
   });
+}
+
+// By `in`, not `??`: a name bound to null is bound.
+function namedValue(byName: Record<string, InValue>, p: string): InValue | undefined {
+  for (const k of [p, `:${p}`, `@${p}`, `$${p}`]) if (k in byName) return byName[k];
+  return undefined;
 }
 
 function valueToPg(v: InValue | undefined, p: Param): unknown {

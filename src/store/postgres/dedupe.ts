@@ -89,3 +89,16 @@ export function importedDedupeKey(e: { id: string; source: string; dedupeKey: st
     args: [e.source, e.dedupeKey, e.id, e.receivedAt, windowMs, e.id],
   };
 }
+
+/**
+ * Deletes up to `batch` dedupe keys whose window is over at `nowMs` (a copy
+ * arriving now would be stored anyway): retention's batch for this table,
+ * which the embedded file does not have. Rows an ingest is claiming right now are left for the next batch.
+ */
+export function expiredDedupeKeysStatement(nowMs: number, batch: number): InStatement {
+  return {
+    sql: `DELETE FROM dedupe_keys WHERE (source, dedupe_key) IN (
+        SELECT source, dedupe_key FROM dedupe_keys WHERE received_at < CAST(? AS BIGINT) - window_ms LIMIT ? FOR UPDATE SKIP LOCKED)`,
+    args: [nowMs, batch],
+  };
+}

@@ -11,7 +11,7 @@
  *   file keeps an FTS5 table.
  */
 import { sql } from "drizzle-orm";
-import { bigint, customType, index, integer, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { bigint, bigserial, customType, index, integer, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
 
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => "bytea" });
 const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
@@ -65,11 +65,16 @@ export const deliveries = pgTable(
     origin: text("origin"),
     createdAt: ms("created_at").notNull(),
     updatedAt: ms("updated_at").notNull(),
+    /**
+     * Receive order within a millisecond, where the file has its rowid: an
+     * ordered target's line is (created_at, seq). Filled by the database.
+     */
+    seq: bigserial("seq", { mode: "number" }).notNull(),
   },
   (t) => [
     index("deliveries_due").on(t.target, t.nextAttemptAt).where(sql`status = 'pending'`),
     index("deliveries_open")
-      .on(t.status, t.target, t.createdAt)
+      .on(t.status, t.target, t.createdAt, t.seq)
       .where(sql`status = 'pending' OR status = 'delivering' OR status = 'paused'`),
     index("deliveries_event").on(t.eventId),
     index("deliveries_target_event").on(t.target, t.eventId),

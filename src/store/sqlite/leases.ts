@@ -1,0 +1,72 @@
+/**
+ * Leasing on the embedded file: ONE statement for all of a round's targets.
+ * The file's one write lock serialises every writer of every process, so the
+ * count of live leases and the lease itself can never interleave with another
+ * process's lease.
+ */
+import type { InStatement } from "@libsql/client";
+import { sqliteDialect as dialect } from "../dialect.ts";
+import { leaseInt as int, OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "../lease-request.ts";
+
+/** The round's lease as statements; the last one returns the leased rows (deliveries.ts reads them). */
+export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InStatement[] {
+  const args: Record<string, string | number> = { lease: opts.leaseId, now: opts.nowMs };
+  const arms = wants.map((w, i) => {
+    args[`t${i}`] = w.target;
+    // Numbers are bound, not inlined, so that a round's SQL text depends only on
+    // its targets' count and kinds and the writer reuses its prepared statement.
+    args[`s${i}`] = int(w.slots);
+    args[`c${i}`] = int(w.ordered ? 1 : w.concurrency);
+    // Free slots across every process: live leases in the store count against concurrency.
+    const limit = dialect.greatest("0", dialect.least(`:s${i}`, `:c${i} - (SELECT count(*) FROM deliveries
+      WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${dialect.nowMs})`));
+    if (w.ordered) {
+      // The head of the line is the oldest open delivery in receive order; nothing behind it may
+      // go first. The oldest of each open status, one index seek each (deliveries_open), then the oldest of those.
+      const oldest = (status: string) =>
+        `SELECT * FROM (SELECT id, status, next_attempt_at, created_at, rowid AS r FROM deliveries
+          WHERE status = '${status}' AND target = :t${i} ORDER BY created_at LIMIT 1)`;
+      return `SELECT id FROM (SELECT * FROM (${OPEN_STATUSES.map(oldest).join(" UNION ALL ")}) ORDER BY created_at, r LIMIT 1)
+        WHERE status = 'pending' AND next_attempt_at <= :now LIMIT ${limit}`;
+    }
+    return `SELECT id FROM (SELECT id FROM deliveries WHERE target = :t${i} AND status = 'pending'
+      AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT ${limit})`;
+  });
+  const oneLeaseMs = new Set(wants.map((w) => w.leaseMs)).size === 1;
+  (oneLeaseMs ? wants.slice(0, 1) : wants).forEach((w, i) => (args[`ms${i}`] = int(w.leaseMs)));
+  const leaseMs = oneLeaseMs ? ":ms0" : `CASE target ${wants.map((_, i) => `WHEN :t${i} THEN :ms${i}`).join(" ")} END`;
+  // Kept deliberately simple (a long statement costs more to prepare), and expired leases
+  // are handed back to `pending` by reclaimExpiredLeases instead of here.
+  const sql = `UPDATE deliveries SET status = 'delivering', lease_id = :lease, updated_at = :now,
+      lease_until = ${dialect.nowMs} + ${leaseMs}
+    WHERE id IN (${arms.join(" UNION ALL ")})
+    RETURNING id, event_id, target, attempts,
+      (SELECT source FROM events e WHERE e.id = deliveries.event_id) AS source,
+      (SELECT event_type FROM events e WHERE e.id = deliveries.event_id) AS event_type,
+      (SELECT content_type FROM events e WHERE e.id = deliveries.event_id) AS content_type,
+      (SELECT headers FROM events e WHERE e.id = deliveries.event_id) AS headers,
+      (SELECT body FROM events e WHERE e.id = deliveries.event_id) AS body`;
+  return [{ sql, args }];
+}
+
+/**
+ * Hands the `lost` deliveries whose lease ran out back to `pending`, each with
+ * an attempt row saying no outcome came back; the last statement's count is
+ * how many. Expiry is checked again in the write: another process may have
+ * reclaimed one meanwhile.
+ */
+export function reclaimStatements(lost: { id: string; attemptId: string }[], error: string, nowMs: number): InStatement[] {
+  const expired = `status = 'delivering' AND lease_until <= ${dialect.nowMs}`;
+  const stmts: InStatement[] = lost.map(({ id, attemptId }) => ({
+    sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt)
+      SELECT ?, id, event_id, target, updated_at, NULL, 0, ?, NULL FROM deliveries WHERE id = ? AND ${expired}`,
+    args: [attemptId, error, id],
+  }));
+  stmts.push({
+    sql: `UPDATE deliveries SET status = 'pending', attempts = attempts + 1, last_error = ?, lease_id = NULL,
+        lease_until = NULL, next_attempt_at = ${dialect.least("next_attempt_at", "?")}, updated_at = ?
+      WHERE id IN (${lost.map(() => "?").join(", ")}) AND ${expired}`,
+    args: [error, nowMs, nowMs, ...lost.map((l) => l.id)],
+  });
+  return stmts;
+}
