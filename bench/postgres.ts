@@ -31,6 +31,10 @@ import { benchRelayToml, freePort, runWrk, sinkUrlOf, waitForHttp, warmUp, write
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const CONCURRENCY = 64;
 const DURATION = process.env.BENCH_DURATION ?? "8s";
+/** BENCH_NO_SEARCH=1: `[store] search = false` on every relay (the full-text indexer's share). */
+const NO_SEARCH = process.env.BENCH_NO_SEARCH === "1";
+/** BENCH_ONLY=ingest: the ingest figures alone. */
+const ONLY = process.env.BENCH_ONLY;
 const SECRET = "bench-secret";
 const SIGNING = `whsec_${Buffer.from("bench-signing-secret-32-bytes!!!").toString("base64")}`;
 const BODY = JSON.stringify({ type: "order.paid", data: { id: "ord_123", amount: 4200, currency: "EUR", note: "ë Ñ ú ✓" } });
@@ -62,7 +66,7 @@ async function startRelay(opts: { route: boolean; storeUrl: string; cwd?: string
   const adminPort = freePort();
   writeFileSync(
     join(cwd, "hookrelay.toml"),
-    benchRelayToml({ publicPort, adminPort, secret: SECRET, sinkUrl, signingSecret: SIGNING, route: opts.route, concurrency: CONCURRENCY, storeUrl: opts.storeUrl }),
+    benchRelayToml({ publicPort, adminPort, secret: SECRET, sinkUrl, signingSecret: SIGNING, route: opts.route, concurrency: CONCURRENCY, storeUrl: opts.storeUrl, noSearch: NO_SEARCH }),
   );
   const proc = spawnChild([bin, "serve", "--config", "hookrelay.toml"], cwd);
   await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, proc);
@@ -131,8 +135,8 @@ try {
   const fileIngest = await ingest(fileUrl(), 1);
   const pgIngest = await ingest(await pgUrl("ingest_one"), 1);
   const pgTwo = await ingest(await pgUrl("ingest_two"), 2);
-  const fileDrain = await drain(fileUrl());
-  const pgDrain = await drain(await pgUrl("drain"));
+  const fileDrain = ONLY === "ingest" ? Number.NaN : await drain(fileUrl());
+  const pgDrain = ONLY === "ingest" ? Number.NaN : await drain(await pgUrl("drain"));
   const n = (x: number, d = 0) => x.toFixed(d);
   console.log(`binary: ${bin}`);
   console.log(`ingest alone, file              ${n(fileIngest.rps).padStart(7)} req/s  p99 ${n(fileIngest.p99, 1)} ms`);

@@ -296,12 +296,16 @@ export class GroupCommit implements SqlWriter {
         count(it.source).received++;
         outcomes.push(stored);
       }
-      await insertRows(tx, "events", EVENT_COLUMNS, fresh.map(({ item: it }) => [
+      const leases = await grantClaims(tx, this.dialect, fresh.flatMap((f) => f.item.deliveries));
+      // The batch's rows need no answer back: they go out together (pipelined on PostgreSQL,
+      // one round trip instead of one per statement) and are awaited as one.
+      const written: Promise<unknown>[] = [];
+      const put = (stmt: InStatement) => written.push(tx.execute(stmt));
+      insertRows(put, "events", EVENT_COLUMNS, fresh.map(({ item: it }) => [
         it.id, it.source, it.eventType, it.dedupeKey, it.receivedAt, it.method, it.path, it.query,
         JSON.stringify(it.headers), it.body, it.contentType, it.remoteAddr, it.deliveries.length === 0 ? 1 : null,
       ]));
-      const leases = await grantClaims(tx, this.dialect, fresh.flatMap((f) => f.item.deliveries));
-      await insertRows(tx, "deliveries", DELIVERY_COLUMNS, fresh.flatMap(({ item: it, outcome }) =>
+      insertRows(put, "deliveries", DELIVERY_COLUMNS, fresh.flatMap(({ item: it, outcome }) =>
         it.deliveries.map((d) => {
           const leaseUntil = leases.get(d.id);
           if (leaseUntil === undefined) return [d.id, it.id, d.target, d.status, 0, it.receivedAt, null, null, it.receivedAt, it.receivedAt];
@@ -310,26 +314,24 @@ export class GroupCommit implements SqlWriter {
         }),
       ));
       for (const [id, d] of dupCounts) {
-        await tx.execute({
-          sql: "UPDATE events SET duplicates = duplicates + ?, last_duplicate_at = ? WHERE id = ?",
-          args: [d.n, d.lastAt, id],
-        });
+        put({ sql: "UPDATE events SET duplicates = duplicates + ?, last_duplicate_at = ? WHERE id = ?", args: [d.n, d.lastAt, id] });
       }
       for (const r of rejections) count(r.source).rejected++;
-      await insertRows(tx, "rejections", REJECTION_COLUMNS, rejections.filter((r) => r.keep).map((r) => [
+      insertRows(put, "rejections", REJECTION_COLUMNS, rejections.filter((r) => r.keep).map((r) => [
         r.id, r.source, r.receivedAt, r.reason, r.method, r.path, JSON.stringify(r.headers), r.bodyExcerpt, r.remoteAddr,
       ]));
-      // After the events, so that a lease in this flush already sees them.
-      const jobResults = [];
-      for (const job of jobs) jobResults.push(await runInSavepoint(tx, job.stmts));
       for (const [source, c] of counters) {
-        await tx.execute({
+        put({
           sql: `INSERT INTO source_counters (source, received, duplicates, rejected) VALUES (?, ?, ?, ?)
                 ON CONFLICT (source) DO UPDATE SET received = source_counters.received + excluded.received,
                   duplicates = source_counters.duplicates + excluded.duplicates, rejected = source_counters.rejected + excluded.rejected`,
           args: [source, c.received, c.duplicates, c.rejected],
         });
       }
+      await Promise.all(written);
+      // After the events, so that a lease in this flush already sees them.
+      const jobResults = [];
+      for (const job of jobs) jobResults.push(await runInSavepoint(tx, job.stmts));
       await tx.commit();
       return { outcomes, jobResults };
     } catch (err) {
@@ -367,14 +369,11 @@ async function runInSavepoint(tx: Tx, stmts: InStatement[]): Promise<{ ok: true;
   }
 }
 
-/** INSERTs rows in multi-row statements of fixed sizes (see CHUNK_SIZES). */
-async function insertRows(tx: Tx, table: string, columns: string[], rows: Value[][]): Promise<void> {
+/** Queues INSERTs of rows in multi-row statements of fixed sizes (batch-rows.ts CHUNK_SIZES). */
+function insertRows(put: (stmt: InStatement) => void, table: string, columns: string[], rows: Value[][]): void {
   const tuple = `(${columns.map(() => "?").join(", ")})`;
   for (const chunk of fixedChunks(rows)) {
-    await tx.execute({
-      sql: `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => tuple).join(", ")}`,
-      args: chunk.flat(),
-    });
+    put({ sql: `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => tuple).join(", ")}`, args: chunk.flat() });
   }
 }
 
