@@ -26,10 +26,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { makeId } from "../src/core/ids.ts";
-import { openStore } from "../src/store/index.ts";
 import { ensureBinary } from "../test/support/binary.ts";
-import { benchRelayToml, fixedRate, freePort, pct, runWrk, sinkUrlOf, threadCpuMs, waitForHttp, warmUp, writeWrkScript } from "./wrk.ts";
+import { benchRelayToml, fixedRate, freePort, pct, runWrk, seedPendingDeliveries, sinkUrlOf, threadCpuMs, waitForHttp, warmUp, writeWrkScript } from "./wrk.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const CONCURRENCY = 64;
@@ -113,23 +111,7 @@ async function bareLoop(n: number): Promise<number> {
 // 2. The drain of a stored backlog.
 async function drain() {
   const cwd = mkdtempSync(join(dir, "drain-"));
-  const store = await openStore({ url: `file:${join(cwd, "relay.db")}`, busyTimeoutMs: 5000, nowMs: Date.now, checkpointEveryMs: 0 });
-  const rnd = () => crypto.getRandomValues(new Uint8Array(10));
-  const body = new TextEncoder().encode(BODY);
-  for (let i = 0; i < EVENTS; i += 1000) {
-    await Promise.all(
-      Array.from({ length: Math.min(1000, EVENTS - i) }, () => {
-        const now = Date.now();
-        const id = makeId("evt", now, rnd());
-        return store.writer.submit({
-          id, source: "bench", eventType: "order.paid", dedupeKey: id, dedupeWindowMs: 0, receivedAt: now, method: "POST", path: "/in/bench",
-          query: "", headers: [["content-type", "application/json"]], body, contentType: "application/json", remoteAddr: "127.0.0.1",
-          deliveries: [{ id: makeId("dlv", now, rnd()), target: "sink", status: "pending" }],
-        });
-      }),
-    );
-  }
-  await store.close();
+  await seedPendingDeliveries(`file:${join(cwd, "relay.db")}`, EVENTS, BODY);
   const base = await sinkCount();
   const relay = await startRelay({ route: true, sinkUrl, cwd });
   const from = 1000;

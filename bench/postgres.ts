@@ -22,11 +22,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { makeId } from "../src/core/ids.ts";
-import { openStore } from "../src/store/index.ts";
 import { ensureBinary } from "../test/support/binary.ts";
 import { createDatabase, startPgCluster } from "../test/support/pg-cluster.ts";
-import { benchRelayToml, freePort, runWrk, sinkUrlOf, waitForHttp, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
+import { benchRelayToml, freePort, runWrk, seedPendingDeliveries, sinkUrlOf, waitForHttp, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const CONCURRENCY = 64;
@@ -99,23 +97,7 @@ async function ingest(storeUrl: string, relays: number): Promise<{ rps: number; 
 /** The drain of EVENTS stored pending deliveries on `storeUrl`, in deliveries/s. */
 async function drain(storeUrl: string): Promise<number> {
   const cwd = mkdtempSync(join(dir, "drain-"));
-  const store = await openStore({ url: storeUrl, busyTimeoutMs: 5000, nowMs: Date.now, checkpointEveryMs: 0 });
-  const rnd = () => crypto.getRandomValues(new Uint8Array(10));
-  const body = new TextEncoder().encode(BODY);
-  for (let i = 0; i < EVENTS; i += 1000) {
-    await Promise.all(
-      Array.from({ length: Math.min(1000, EVENTS - i) }, () => {
-        const now = Date.now();
-        const id = makeId("evt", now, rnd());
-        return store.writer.submit({
-          id, source: "bench", eventType: "order.paid", dedupeKey: id, dedupeWindowMs: 0, receivedAt: now, method: "POST", path: "/in/bench",
-          query: "", headers: [["content-type", "application/json"]], body, contentType: "application/json", remoteAddr: "127.0.0.1",
-          deliveries: [{ id: makeId("dlv", now, rnd()), target: "sink", status: "pending" }],
-        });
-      }),
-    );
-  }
-  await store.close();
+  await seedPendingDeliveries(storeUrl, EVENTS, BODY);
   const base = await sinkCount();
   const relay = await startRelay({ route: true, storeUrl, cwd });
   const from = 1000;

@@ -7,6 +7,8 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { makeId } from "../src/core/ids.ts";
+import { openStore } from "../src/store/index.ts";
 
 /** Figures of one wrk run; latencies in ms. */
 export interface WrkResult {
@@ -267,3 +269,24 @@ export const FILTERED_ROUTES = [
 ]
   .map((filter) => `[[routes]]\nfrom = "bench"\nto = ["sink"]\n${filter}\n`)
   .join("\n");
+
+/** Stores `events` events of `body` on the store at `url`, each with one pending delivery to the target "sink" (a backlog to drain). */
+export async function seedPendingDeliveries(url: string, events: number, body: string): Promise<void> {
+  const store = await openStore({ url, busyTimeoutMs: 5000, nowMs: Date.now, checkpointEveryMs: 0 });
+  const rnd = () => crypto.getRandomValues(new Uint8Array(10));
+  const bytes = new TextEncoder().encode(body);
+  for (let i = 0; i < events; i += 1000) {
+    await Promise.all(
+      Array.from({ length: Math.min(1000, events - i) }, () => {
+        const now = Date.now();
+        const id = makeId("evt", now, rnd());
+        return store.writer.submit({
+          id, source: "bench", eventType: "order.paid", dedupeKey: id, dedupeWindowMs: 0, receivedAt: now, method: "POST", path: "/in/bench",
+          query: "", headers: [["content-type", "application/json"]], body: bytes, contentType: "application/json", remoteAddr: "127.0.0.1",
+          deliveries: [{ id: makeId("dlv", now, rnd()), target: "sink", status: "pending" }],
+        });
+      }),
+    );
+  }
+  await store.close();
+}
