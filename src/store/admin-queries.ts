@@ -415,6 +415,10 @@ export function latestByTarget(deliveries: DeliveryBrief[]): Map<string, Deliver
   return new Map([...latest].map(([t, d]) => [t, d.status]));
 }
 
+/** An event row's own columns, named: PostgreSQL's events also hold the event's words (search), which no reader of a row wants. */
+export const EVENT_ROW_COLUMNS =
+  "id, source, event_type, dedupe_key, received_at, method, path, query, headers, body, content_type, remote_addr, duplicates, last_duplicate_at, erased_at, unrouted";
+
 /** An event's list fields without its status (cheap: one primary-key lookup); null when unknown. */
 export async function getEventSummary(client: Client, id: string): Promise<Omit<EventSummary, "status"> | null> {
   const rs = await client.execute({ sql: `SELECT ${SUMMARY_COLS} FROM events e WHERE e.id = ?`, args: [id] });
@@ -441,7 +445,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
   // cannot show a delivery's new attempt beside its old status.
   const [ev, dl, at] = await client.batch(
     [
-      { sql: "SELECT * FROM events WHERE id = ?", args: [id] },
+      { sql: `SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE id = ?`, args: [id] },
       { sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY id", args: [id] },
       { sql: "SELECT * FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?) ORDER BY at, id", args: [id] },
     ],

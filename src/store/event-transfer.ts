@@ -7,7 +7,7 @@
  */
 import type { InStatement, InValue, Row } from "@libsql/client";
 import type { ExportedDelivery, ExportedEvent } from "../core/export-line.ts";
-import { attemptOf, eventIdFloor, eventStatusOf, summaryOf, type EventStatus } from "./admin-queries.ts";
+import { attemptOf, EVENT_ROW_COLUMNS, eventIdFloor, eventStatusOf, summaryOf, type EventStatus } from "./admin-queries.ts";
 import type { WriteClient } from "./client.ts";
 import type { SqlWriter } from "./sql-client.ts";
 import { importedDedupeKey } from "./postgres/dedupe.ts";
@@ -81,7 +81,7 @@ export async function readExportedEvents(reads: TransferReader, ids: string[]): 
   const inIds = `(${args.map(() => "?").join(",")})`;
   const [ev, dl, at] = await reads.batch(
     [
-      { sql: `SELECT * FROM events WHERE id IN ${inIds} ORDER BY id`, args },
+      { sql: `SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE id IN ${inIds} ORDER BY id`, args },
       { sql: `SELECT * FROM deliveries WHERE event_id IN ${inIds} ORDER BY id`, args },
       {
         sql: `SELECT * FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN ${inIds}) ORDER BY at, id`,
