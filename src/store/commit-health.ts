@@ -90,3 +90,18 @@ export function watchCommits(writer: Writer, health: CommitHealth): Writer {
   };
 }
 
+/** A write that changes nothing: can a transaction be opened and committed? */
+export const PROBE = "UPDATE source_counters SET received = received WHERE 1 = 0";
+
+/**
+ * Why the store cannot take writes now, or null: a probe through the writer
+ * (like every write: a probe that took the write lock from beside the writer
+ * would wait behind it), else a failure of the writer's commits that still stands.
+ */
+export function unwritableReasonOf(writer: Writer, health: CommitHealth): () => Promise<StoreErrorCode | null> {
+  return async () =>
+    (await writer.write([PROBE]).then(
+      () => null,
+      (err: unknown) => classifyStoreError(err).code,
+    )) ?? health.standingFailure();
+}

@@ -20,7 +20,7 @@ import { GroupCommit } from "./writer/group-commit.ts";
 import { WriterProxy, type Writer } from "./writer/proxy.ts";
 import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
 import { startCheckpointer } from "./checkpointer.ts";
-import { CommitHealth, watchCommits } from "./commit-health.ts";
+import { CommitHealth, PROBE, unwritableReasonOf, watchCommits } from "./commit-health.ts";
 
 export { StoreError, classifyStoreError, isStoreUnreachable, type StoreErrorCode } from "./errors.ts";
 export type { IngestItem, IngestOutcome, RejectionItem } from "./writer/group-commit.ts";
@@ -69,8 +69,6 @@ export interface StoreOptions {
   roomBytes?: number;
 }
 
-/** A write that changes nothing: can a transaction be opened and committed? */
-export const PROBE = "UPDATE source_counters SET received = received WHERE 1 = 0";
 
 /** Opens and commits a write transaction on `client` before the writer starts; the classified failure, or null. */
 async function probeWrite(client: StoreConnection["client"]): Promise<StoreError | null> {
@@ -138,13 +136,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         })
       : null;
   let closed = false;
-  // Through the writer, like every write: a probe that takes the write lock from this thread
-  // would wait in SQLite's busy handler behind our own writer.
-  const unwritableReason = async () =>
-    (await watched.write([PROBE]).then(
-      () => null,
-      (err: unknown) => classifyStoreError(err).code,
-    )) ?? health.standingFailure();
+  const unwritableReason = unwritableReasonOf(watched, health);
   return {
     reads: conn.client,
     writer: watched,

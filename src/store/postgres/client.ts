@@ -137,8 +137,8 @@ export class PgClient implements WriteClient {
   async batch(stmts: InStatement[], mode: TransactionMode = "deferred"): Promise<ResultSet[]> {
     const tx = await this.transaction(mode);
     try {
-      const results: ResultSet[] = [];
-      for (const s of stmts) results.push(await tx.execute(s));
+      // Sent together on the transaction's one connection (pipelined), answered in order.
+      const results = await Promise.all(stmts.map((s) => tx.execute(s)));
       await tx.commit();
       return results;
     } finally {

@@ -8,16 +8,13 @@
  */
 import { applyMigrations } from "../migrate.ts";
 import { postgresDialect } from "../dialect.ts";
-import { classifyStoreError, StoreError } from "../errors.ts";
-import { CommitHealth, watchCommits } from "../commit-health.ts";
+import { StoreError } from "../errors.ts";
+import { CommitHealth, unwritableReasonOf, watchCommits } from "../commit-health.ts";
 import { GroupCommit } from "../writer/group-commit.ts";
 import type { Store, StoreOptions, StoreReader } from "../index.ts";
 import { openPgClient, redactedUrl, type PgClient } from "./client.ts";
 import { ConnectionWatch } from "./connection-watch.ts";
 import { silentLogger } from "../../log/logger.ts";
-
-/** A write that changes nothing: can a transaction be opened and committed? */
-const PROBE = "UPDATE source_counters SET received = received WHERE 1 = 0";
 
 /**
  * How long one connection attempt may take (`[store] busy_timeout` is how long
@@ -50,11 +47,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
   const writer = new GroupCommit({ get: async () => writes }, { relaxRedoable: true, dialect: postgresDialect });
   const health = new CommitHealth({ dir: null, roomBytes: opts.roomBytes ?? 3 * 1024 * 1024 });
   const watched = watchCommits(writer, health);
-  const unwritableReason = async () =>
-    (await watched.write([PROBE]).then(
-      () => null,
-      (err: unknown) => classifyStoreError(err).code,
-    )) ?? health.standingFailure();
+  const unwritableReason = unwritableReasonOf(watched, health);
   let closed = false;
   return {
     reads,
