@@ -27,7 +27,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
-import { benchRelayToml, fixedRate, freePort, pct, runWrk, seedPendingDeliveries, sinkUrlOf, threadCpuMs, waitForHttp, warmUp, writeWrkScript } from "./wrk.ts";
+import { benchRelayToml, COUNTING_SINK_COMMAND, fixedRate, freePort, pct, runWrk, seedPendingDeliveries, sinkUrlOf, threadCpuMs, waitForHttp, warmUp, writeWrkScript } from "./wrk.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const CONCURRENCY = 64;
@@ -48,13 +48,7 @@ const spawnChild = (cmd: string[], cwd?: string) => {
 };
 process.on("exit", () => children.forEach((c) => c.kill()));
 
-// The sink counts what it receives (GET answers the count): the drain is timed by it, not by
-// scraping the relay's /metrics, whose queue gauges would add their own work to what is measured.
-const sink = spawnChild([
-  process.execPath,
-  "-e",
-  `let n = 0; const s = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) { if (req.method === "GET") return new Response(String(n)); await req.arrayBuffer(); n++; return new Response("ok"); } }); console.log(s.port);`,
-]);
+const sink = spawnChild(COUNTING_SINK_COMMAND);
 const sinkUrl = await sinkUrlOf(sink);
 const sinkCount = async () => Number(await (await fetch(sinkUrl)).text());
 

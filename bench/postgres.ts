@@ -24,7 +24,7 @@ import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
 import { createDatabase, startPgCluster } from "../test/support/pg-cluster.ts";
-import { benchRelayToml, freePort, runWrk, seedPendingDeliveries, sinkUrlOf, waitForHttp, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
+import { benchRelayToml, COUNTING_SINK_COMMAND, freePort, runWrk, seedPendingDeliveries, sinkUrlOf, waitForHttp, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const CONCURRENCY = 64;
@@ -49,11 +49,7 @@ const spawnChild = (cmd: string[], cwd?: string) => {
 process.on("exit", () => children.forEach((c) => c.kill()));
 
 const cluster = await startPgCluster();
-const sink = spawnChild([
-  process.execPath,
-  "-e",
-  `let n = 0; const s = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) { if (req.method === "GET") return new Response(String(n)); await req.arrayBuffer(); n++; return new Response("ok"); } }); console.log(s.port);`,
-]);
+const sink = spawnChild(COUNTING_SINK_COMMAND);
 const sinkUrl = await sinkUrlOf(sink);
 const sinkCount = async () => Number(await (await fetch(sinkUrl)).text());
 

@@ -118,7 +118,17 @@ export const SINK_COMMAND = [
   `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) { await req.arrayBuffer(); return new Response("ok"); } }); console.log(s.port);`,
 ];
 
-/** Reads the port a SINK_COMMAND process prints and gives its URL. */
+/**
+ * A sink that counts what it receives (GET answers the count): a drain is timed by it, not by
+ * scraping the relay's /metrics, whose queue gauges would add their own work to what is measured.
+ */
+export const COUNTING_SINK_COMMAND = [
+  process.execPath,
+  "-e",
+  `let n = 0; const s = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) { if (req.method === "GET") return new Response(String(n)); await req.arrayBuffer(); n++; return new Response("ok"); } }); console.log(s.port);`,
+];
+
+/** Reads the port a SINK_COMMAND (or COUNTING_SINK_COMMAND) process prints and gives its URL. */
 export async function sinkUrlOf(proc: { stdout: unknown }): Promise<string> {
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
