@@ -1,13 +1,9 @@
 /**
- * What makes several relays on one PostgreSQL database exact where the
- * embedded file relies on its one write lock:
- * - dedupe by a primary key (dedupe_keys), not a lookup: the second relay to
- *   insert a key waits for the first one's commit and then finds it;
- * - a per-target advisory lock, held to the end of the transaction, around
- *   counting a target's live leases and taking new ones, so that two relays
- *   never both see the same free slot. Locks are only ever tried, never
- *   waited for: a target another relay holds is skipped this round, and no
- *   two transactions can deadlock on them.
+ * Dedupe on PostgreSQL, exact across relays where the embedded file relies on
+ * its one write lock: by a primary key (dedupe_keys), not a lookup; the
+ * second relay to insert a key waits for the first one's commit and then
+ * finds it. Imported events bring their keys; retention drops keys whose
+ * window is over.
  */
 import type { InStatement } from "@libsql/client";
 import type { IngestItem } from "../writer/group-commit.ts";
@@ -52,26 +48,6 @@ export async function claimDedupeKeys(tx: Tx, items: IngestItem[]): Promise<Map<
       found.set(dedupeMapKey(String(row.source), String(row.dedupe_key)), { id: String(row.event_id), receivedAt: Number(row.received_at) });
   }
   return found;
-}
-
-/** The advisory-lock namespace of targets (the first key of pg_try_advisory_xact_lock). */
-const TARGET_LOCKS = 0x686b72; // "hkr"
-
-/** A statement's condition that takes (or already holds) the lock of the target named by `param`. */
-export function targetLocked(param: string): string {
-  return `pg_try_advisory_xact_lock(${TARGET_LOCKS}, hashtext(${param}))`;
-}
-
-/**
- * Takes the locks of `targets` it can get now, until the transaction ends;
- * returns those. In a statement of its own: a statement that counts leases
- * must start after the lock is held, to see the commit of the relay that held it before.
- */
-export async function lockTargets(tx: Tx, targets: string[]): Promise<string[]> {
-  if (targets.length === 0) return [];
-  const res = await tx.execute({ sql: `SELECT ${targets.map((_, i) => `${targetLocked(`?${i + 1}`)} AS l${i}`).join(", ")}`, args: targets });
-  const row = res.rows[0]!;
-  return targets.filter((_, i) => Number(row[`l${i}`]) === 1);
 }
 
 /**

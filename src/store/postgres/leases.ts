@@ -2,7 +2,7 @@
  * Leasing on PostgreSQL, exact across any number of relays on one database.
  * Two statements in the round's one savepoint:
  *
- * 1. take each target's advisory try-lock (dedupe.ts targetLocked) and note
+ * 1. take each target's advisory try-lock (target-locks.ts targetLocked) and note
  *    in a transaction-local setting which ones this transaction holds;
  * 2. per held target, count its live leases (database clock) and take that
  *    many fewer due rows, `FOR UPDATE SKIP LOCKED`.
@@ -16,7 +16,7 @@
 import type { InStatement } from "@libsql/client";
 import { postgresDialect as dialect } from "../dialect.ts";
 import { leaseInt as int, OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "../lease-request.ts";
-import { targetLocked } from "./dedupe.ts";
+import { targetLocked } from "./target-locks.ts";
 
 /** The transaction-local setting naming the round's targets whose locks are held, as `|0|2|` (indexes into the wants). */
 const HELD = "hookrelay.leasing";

@@ -15,7 +15,8 @@ import { sqliteDialect, type Dialect } from "../dialect.ts";
 import { classifyStoreError, type StoreError } from "../errors.ts";
 import type { Durability, SqlWriter } from "../sql-client.ts";
 import { findOriginals } from "../sqlite/dedupe.ts";
-import { claimDedupeKeys, lockTargets } from "../postgres/dedupe.ts";
+import { claimDedupeKeys } from "../postgres/dedupe.ts";
+import { lockTargets } from "../postgres/target-locks.ts";
 import { dedupeMapKey, fixedChunks, type Tx, type Value } from "./batch-rows.ts";
 
 /**
@@ -389,7 +390,7 @@ async function grantClaims(tx: Tx, dialect: Dialect, deliveries: IngestItem["del
   if (claimed.length === 0) return granted;
   let targets = [...new Set(claimed.map((d) => d.target))];
   // Several relays on one PostgreSQL database: counting live leases is exact only under the
-  // target's lock (postgres/dedupe.ts); a target another relay holds now gets its rows pending.
+  // target's lock (postgres/target-locks.ts); a target another relay holds now gets its rows pending.
   if (dialect.engine === "postgres") targets = await lockTargets(tx, targets);
   if (targets.length === 0) return granted;
   const live = targets.map(
