@@ -47,7 +47,7 @@ export function createDeliveryEngine(opts: {
     pollMs: opts.pollMs,
     onAttempt: opts.onAttempt,
     forwardHeadersFor: (source) => forward.get(source) ?? [],
-    ingestFirst: ingestFirstFromEnv(() => opts.store.writer.ackBacklog(), opts.log, process.env.HOOKRELAY_INGEST_FIRST_BUSY_AT),
+    ingestFirst: ingestFirstFromEnv(() => opts.store.writer.ackWaitMs(), opts.log, process.env),
   });
   wake = scheduler.wake;
   return {
@@ -62,16 +62,24 @@ export function createDeliveryEngine(opts: {
 }
 
 /**
- * Ingest first (ingest-first.ts) on the store's ack backlog. The environment
- * variable HOOKRELAY_INGEST_FIRST_BUSY_AT tunes the backlog at which
- * deliveries yield (default 64); 0 turns it off (OPERATIONS.md).
+ * Ingest first (ingest-first.ts) on the store's ack wait. The environment
+ * variable HOOKRELAY_INGEST_FIRST_WAIT_MS tunes the wait (ms) at which
+ * deliveries yield (default 50); 0 turns it off (OPERATIONS.md).
  */
-export function ingestFirstFromEnv(backlog: () => number, log: Logger, value: string | undefined): IngestFirstOptions | undefined {
-  if (value === undefined || value === "") return { backlog };
-  const busyAt = Number(value);
-  if (!Number.isFinite(busyAt) || busyAt < 0) {
-    log.warn("HOOKRELAY_INGEST_FIRST_BUSY_AT: expected a number ≥ 0; using the default", { value });
-    return { backlog };
+export function ingestFirstFromEnv(
+  ackWaitMs: () => number,
+  log: Logger,
+  env: Record<string, string | undefined>,
+): IngestFirstOptions | undefined {
+  // The count it took before: an operator who set it must hear that it no longer does anything.
+  if (env.HOOKRELAY_INGEST_FIRST_BUSY_AT !== undefined)
+    log.warn("HOOKRELAY_INGEST_FIRST_BUSY_AT is no longer read; HOOKRELAY_INGEST_FIRST_WAIT_MS (a wait in ms) replaced it", { value: env.HOOKRELAY_INGEST_FIRST_BUSY_AT });
+  const value = env.HOOKRELAY_INGEST_FIRST_WAIT_MS;
+  if (value === undefined || value === "") return { ackWaitMs };
+  const busyAtMs = Number(value);
+  if (!Number.isFinite(busyAtMs) || busyAtMs < 0) {
+    log.warn("HOOKRELAY_INGEST_FIRST_WAIT_MS: expected a number of ms ≥ 0; using the default", { value });
+    return { ackWaitMs };
   }
-  return busyAt === 0 ? undefined : { backlog, busyAt };
+  return busyAtMs === 0 ? undefined : { ackWaitMs, busyAtMs };
 }

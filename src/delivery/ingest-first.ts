@@ -3,36 +3,43 @@
  * when it is slow; a target waits for nothing: its deliveries are safe in
  * the store. Both share the process's CPU and its one write connection, so
  * when providers' requests queue up for their commit the delivery engine
- * yields. Every period the ingest backlog is high it halves the attempts it
- * keeps in flight (from the second busy period in a row), down to a floor
- * that keeps deliveries moving; every period it is low it doubles them back,
- * until no cap is left; and while capped it starts attempts in rounds, at
- * most one a period (roundWait). A burst is absorbed by the queue and
- * delivered once it is over; below saturation nothing changes. It is a burst absorber, not a state: after `maxYieldMs` of
- * yielding in a row deliveries get their full concurrency back for `restMs`,
- * whatever the backlog, so a queue that is not a burst (a load past the
- * machine's capacity, or a slow disk whose commits keep many acks waiting)
- * never starves them.
+ * yields.
+ *
+ * A queue shows as time: requests waiting long for their commit. A count of
+ * waiting requests would not do: at the same wait it grows with the rate, so
+ * at a high rate the relay keeps up with it reads as a queue, and yielding
+ * there only moves deliveries to the slower path of rounds that lease them
+ * back from the store.
+ *
+ * Every period the wait is long it halves the attempts it keeps in flight
+ * (from the second long period in a row), down to a floor that keeps
+ * deliveries moving; every period it is short it doubles them back, until no
+ * cap is left; and while capped it starts attempts in rounds, at most one a
+ * period (roundWait). A burst is absorbed by the queue and delivered once it
+ * is over; below saturation nothing changes. It is a burst absorber, not a
+ * state: after `maxYieldMs` of yielding in a row deliveries get their full
+ * concurrency back for `restMs`, whatever the wait, so a queue that is not a
+ * burst (a load past the machine's capacity, or a slow disk whose commits
+ * keep acks waiting) never starves them.
  */
 
 import { silentLogger, type Logger } from "../log/logger.ts";
 
 export interface IngestFirstOptions {
-  /** How many ingest requests wait for their commit on average since the previous call (store Writer.ackBacklog). */
-  backlog: () => number;
+  /** How long ingest requests waited for their commit since the previous call, in ms (store Writer.ackWaitMs). */
+  ackWaitMs: () => number;
   /**
-   * A backlog at or above this for two periods in a row means providers are
-   * queueing. Default 64: with fresh events delivered straight from ingest,
-   * an open loop of 3,500–4,000 events/s in and out, which the relay keeps up
-   * with, keeps 30–40 waiting; at 32 deliveries yielded there and the queue
-   * grew without the acks getting faster (docs/PERFORMANCE.md).
+   * A wait at or above this (ms) for two periods in a row means providers are
+   * queueing. Default 50: a relay that keeps up with its load answers within
+   * a few commits (5–15 ms on a small machine even at saturation), while a
+   * burst past what it can commit adds its excess to every next wait.
    */
-  busyAt?: number;
+  busyAtMs?: number;
   /** Attempts kept in flight however busy ingest is. Default 2. */
   floor?: number;
   /** The longest stretch of yielding. Default 30 s. */
   maxYieldMs?: number;
-  /** After it, how long deliveries keep full concurrency whatever the backlog. Default 30 s. */
+  /** After it, how long deliveries keep full concurrency whatever the wait. Default 30 s. */
   restMs?: number;
   /** How often the cap may move. Default 100 ms. */
   periodMs?: number;
@@ -53,7 +60,7 @@ export class IngestFirst {
   #restUntil = -Infinity;
   /** When the last lease round ran while capped (roundWait). */
   #lastRoundAt = -Infinity;
-  readonly #busyAt: number;
+  readonly #busyAtMs: number;
   readonly #floor: number;
   readonly #periodMs: number;
   readonly #maxYieldMs: number;
@@ -66,7 +73,7 @@ export class IngestFirst {
 
   constructor(private readonly opts: IngestFirstOptions) {
     this.#log = opts.log ?? silentLogger;
-    this.#busyAt = opts.busyAt ?? 64;
+    this.#busyAtMs = opts.busyAtMs ?? 50;
     this.#floor = Math.max(1, opts.floor ?? 2);
     this.#periodMs = opts.periodMs ?? 100;
     this.#maxYieldMs = opts.maxYieldMs ?? 30_000;
@@ -100,7 +107,7 @@ export class IngestFirst {
     const now = this.#now();
     if (now - this.#at < this.#periodMs) return this.#cap;
     this.#at = now;
-    const busy = this.opts.backlog() >= this.#busyAt && now >= this.#restUntil;
+    const busy = this.opts.ackWaitMs() >= this.#busyAtMs && now >= this.#restUntil;
     const wasBusy = this.#wasBusy;
     this.#wasBusy = busy;
     if (this.#cap !== Infinity && now - this.#yieldingSince >= this.#maxYieldMs) {

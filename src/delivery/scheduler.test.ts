@@ -147,16 +147,16 @@ test("a rate caps how many attempts start per second of the clock", async () => 
 
 test("deliveries yield to providers queueing for their ack, down to the floor, and come back once the queue is gone", async () => {
   const target = recordingTarget(cleanups, () => "hang");
-  const backlog = { n: 40 };
+  const wait = { ms: 40 };
   const period = { t: 0 };
   const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 16 })], {
-    ingestFirst: { backlog: () => backlog.n, now: () => period.t, busyAt: 16, floor: 2, periodMs: 100 },
+    ingestFirst: { ackWaitMs: () => wait.ms, now: () => period.t, busyAtMs: 16, floor: 2, periodMs: 100 },
   });
   await scheduler.tick(); // nothing due yet; the first busy period
   for (let i = 0; i < 20; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
   period.t = 100;
   const leased = [await scheduler.tick(), await scheduler.tick()];
-  backlog.n = 0;
+  wait.ms = 0;
   for (let i = 2; i <= 4; i++) {
     period.t = i * 100;
     leased.push(await scheduler.tick());
@@ -169,10 +169,10 @@ test("deliveries yield to providers queueing for their ack, down to the floor, a
 
 test("while deliveries yield, slots freed within a period wait for the next period's round instead of one lease each", async () => {
   const target = recordingTarget(cleanups);
-  const backlog = { n: 40 };
+  const wait = { ms: 40 };
   const period = { t: 0 };
   const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 16 })], {
-    ingestFirst: { backlog: () => backlog.n, now: () => period.t, busyAt: 16, floor: 2, periodMs: 100 },
+    ingestFirst: { ackWaitMs: () => wait.ms, now: () => period.t, busyAtMs: 16, floor: 2, periodMs: 100 },
   });
   await scheduler.tick(); // the first busy period
   for (let i = 0; i < 20; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
@@ -189,13 +189,13 @@ test("while deliveries yield, slots freed within a period wait for the next peri
 
 test("once a burst is over, the cap relaxes without rounds of its own: an idle relay stops yielding within a few periods", async () => {
   const lines: Record<string, unknown>[] = [];
-  const backlog = { n: 40 };
+  const wait = { ms: 40 };
   const target = recordingTarget(cleanups);
   // Real time, short periods, and a poll far away: nothing but the scheduler's own wake-ups runs a round.
   const { scheduler } = await setup([targetConfig("t", target.url, { concurrency: 16 })], {
     pollMs: 3_600_000,
     log: createLogger("info", (l) => lines.push(JSON.parse(l))),
-    ingestFirst: { backlog: () => backlog.n, busyAt: 16, floor: 2, periodMs: 20 },
+    ingestFirst: { ackWaitMs: () => wait.ms, busyAtMs: 16, floor: 2, periodMs: 20 },
   });
   await scheduler.start();
   for (let i = 0; i < 3 && !scheduler.yielding(); i++) {
@@ -203,7 +203,7 @@ test("once a burst is over, the cap relaxes without rounds of its own: an idle r
     await scheduler.tick();
   }
   expect(scheduler.yielding()).toBe(true);
-  backlog.n = 0;
+  wait.ms = 0;
   // 2 → 4 → 8 → 16 (the ceiling): four periods; allow ten.
   await Bun.sleep(200);
   expect(scheduler.yielding()).toBe(false);
@@ -212,17 +212,17 @@ test("once a burst is over, the cap relaxes without rounds of its own: an idle r
 
 test("a burst is logged once it is over, and a second burst within the minute adds no line of its own", async () => {
   const lines: Record<string, unknown>[] = [];
-  const backlog = { n: 0 };
+  const wait = { ms: 0 };
   const period = { t: 0 };
   const target = recordingTarget(cleanups);
   const { scheduler } = await setup([targetConfig("t", target.url, { concurrency: 4 })], {
     log: createLogger("info", (l) => lines.push(JSON.parse(l))),
-    ingestFirst: { backlog: () => backlog.n, now: () => period.t, busyAt: 16, floor: 2, periodMs: 100 },
+    ingestFirst: { ackWaitMs: () => wait.ms, now: () => period.t, busyAtMs: 16, floor: 2, periodMs: 100 },
   });
   // Busy two periods (capped at 2), then calm until the cap is gone (4 is the targets' ceiling).
   const burst = async () => {
     for (const n of [40, 40, 0, 0]) {
-      backlog.n = n;
+      wait.ms = n;
       period.t += 100;
       await scheduler.tick();
     }

@@ -86,7 +86,7 @@ export function watchCommits(writer: Writer, health: CommitHealth): Writer {
     write: (stmts, durability) => writer.write(stmts, durability).catch(failedJob),
     checkpoint: () => writer.checkpoint(),
     flushed: () => writer.flushed(),
-    ackBacklog: () => writer.ackBacklog(),
+    ackWaitMs: () => writer.ackWaitMs(),
   };
 }
 

@@ -17,6 +17,7 @@ import type { Durability, SqlWriter } from "../sql-client.ts";
 import { findOriginals } from "../sqlite/dedupe.ts";
 import { claimDedupeKeys } from "../postgres/dedupe.ts";
 import { lockTargets } from "../postgres/target-locks.ts";
+import { CommitWait } from "./commit-wait.ts";
 import { dedupeMapKey, fixedChunks, type Tx, type Value } from "./batch-rows.ts";
 
 /**
@@ -117,10 +118,7 @@ export class GroupCommit implements SqlWriter {
   #flushing: Promise<void> | null = null;
   readonly #maxBatch: number;
   readonly dialect: Dialect;
-  /** Ingest requests submitted and not yet settled; what each submit saw since ackBacklog(). */
-  #waiting = 0;
-  #seen = 0;
-  #seenBy = 0;
+  readonly #ackWait = new CommitWait();
 
   constructor(
     private readonly connection: WriterConnection,
@@ -132,19 +130,16 @@ export class GroupCommit implements SqlWriter {
 
   /** Stores one request (or finds its original); resolves only once durable. */
   submit(item: IngestItem): Promise<IngestOutcome> {
-    this.#seen += ++this.#waiting;
-    this.#seenBy++;
-    return new Promise((resolve, reject) => {
+    const waiting = this.#ackWait.started();
+    return new Promise<IngestOutcome>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
       this.#schedule();
-    });
+    }).finally(() => this.#ackWait.settled(waiting));
   }
 
-  /** Mean count of ingest requests waiting for their commit, as each submit since the previous call saw it. */
-  ackBacklog(): number {
-    const mean = this.#seenBy === 0 ? 0 : this.#seen / this.#seenBy;
-    this.#seen = this.#seenBy = 0;
-    return mean;
+  /** How long ingest requests waited for their commit since the previous call (commit-wait.ts), in ms. */
+  ackWaitMs(): number {
+    return this.#ackWait.take();
   }
 
   /** Records a rejection on the next flush; never fails the caller. */
@@ -210,7 +205,6 @@ export class GroupCommit implements SqlWriter {
         const jobs = this.#jobs.splice(0);
         try {
           const { outcomes, jobResults } = await this.#write(batch.map((w) => w.item), rejections, jobs);
-          this.#waiting -= batch.length;
           batch.forEach((w, i) => w.resolve(outcomes[i]!));
           jobs.forEach((j, i) => {
             const r = jobResults[i]!;
@@ -219,7 +213,6 @@ export class GroupCommit implements SqlWriter {
           });
         } catch (cause) {
           const err = classifyStoreError(cause);
-          this.#waiting -= batch.length;
           for (const w of batch) w.reject(err);
           for (const j of jobs) j.reject(cause);
           await this.#resetConnection();

@@ -10,6 +10,7 @@ import { sqliteDialect } from "../dialect.ts";
 import { RemoteSqlError, type Durability, type SqlWriter } from "../sql-client.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
 import type { BatchResult, FromWriter, ToWriter } from "./thread.ts";
+import { CommitWait } from "./commit-wait.ts";
 import { encodeBatch, fromWire, type WireResult } from "./wire.ts";
 
 /** Every write of the process goes through this, in-process or on the writer thread. */
@@ -23,10 +24,11 @@ export interface Writer extends SqlWriter {
   /** Runs a PASSIVE WAL checkpoint on the write connection between two transactions (so that the WAL can start over). */
   checkpoint(): Promise<void>;
   /**
-   * How many ingest requests were waiting for their commit, on average, as each
-   * request submitted since the previous call found it (itself included); 0 if none.
+   * How long ingest requests waited for their commit (ms): the mean of those
+   * answered since the previous call, or the age of the oldest still waiting
+   * when that is longer (commit-wait.ts); 0 if none.
    */
-  ackBacklog(): number;
+  ackWaitMs(): number;
 }
 
 interface Pending {
@@ -44,9 +46,7 @@ export class WriterProxy implements Writer {
   #queue: IngestItem[] = [];
   #rejections: RejectionItem[] = [];
   #pending = new Map<number, Pending>();
-  /** Sum of the waiting counts seen by each submit since ackBacklog(), and how many. */
-  #seen = 0;
-  #seenBy = 0;
+  readonly #ackWait = new CommitWait();
   #scheduled = false;
   /** Batches sent and not yet answered (a rejection-only batch is answered too). */
   #inflight = 0;
@@ -93,14 +93,13 @@ export class WriterProxy implements Writer {
   }
 
   submit(item: IngestItem): Promise<IngestOutcome> {
-    return new Promise((resolve, reject) => {
+    const waiting = this.#ackWait.started();
+    return new Promise<IngestOutcome>((resolve, reject) => {
       const seq = ++this.#seq;
       this.#pending.set(seq, { resolve, reject });
-      this.#seen += this.#pending.size;
-      this.#seenBy++;
       this.#queue.push(item);
       this.#schedule();
-    });
+    }).finally(() => this.#ackWait.settled(waiting));
   }
 
   recordRejection(item: RejectionItem): void {
@@ -108,10 +107,8 @@ export class WriterProxy implements Writer {
     this.#schedule();
   }
 
-  ackBacklog(): number {
-    const mean = this.#seenBy === 0 ? 0 : this.#seen / this.#seenBy;
-    this.#seen = this.#seenBy = 0;
-    return mean;
+  ackWaitMs(): number {
+    return this.#ackWait.take();
   }
 
   async flushed(): Promise<void> {
