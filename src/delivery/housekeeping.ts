@@ -43,8 +43,22 @@ export class Housekeeping {
     this.#started = true;
   }
 
-  /** Runs the checks when `force`d, when the clock stepped back, or once `everyMs` has passed since the last run. */
+  #running: Promise<void> | null = null;
+
+  /**
+   * Runs the checks when `force`d, when the clock stepped back, or once
+   * `everyMs` has passed since the last run. Two rounds may ask at once: the
+   * second waits for the run in progress instead of starting its own.
+   */
   async run(force: boolean): Promise<void> {
+    if (this.#running) return this.#running;
+    this.#running = this.#run(force).finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  async #run(force: boolean): Promise<void> {
     await this.start();
     const now = this.clock();
     const stepBackMs = this.#lastClockMs - now;

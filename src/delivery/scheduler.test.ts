@@ -259,3 +259,30 @@ test("a burst of failures in flight together opens the circuit once, with one lo
   // Every failure that will be retried says so, with when.
   expect(lines.filter((l) => l.msg === "attempt failed; will retry" && l.level === "warn" && typeof l.nextAttemptAt === "string")).toHaveLength(16);
 });
+
+test("a second round is written while one is in flight, never a third: outcomes finishing meanwhile do not wait for the whole round", async () => {
+  const target = recordingTarget(cleanups, (_r, n) => ({ status: 200, delayMs: n * 15 }));
+  const { clock, store } = await setup([targetConfig("t", target.url, { concurrency: 8 })]);
+  // Every write of the scheduler is held 60 ms, as a write waiting behind an ingest commit is.
+  let writing = 0;
+  let most = 0;
+  const slowWriter = {
+    ...store.writer,
+    async write(...args: Parameters<typeof store.writer.write>) {
+      most = Math.max(most, ++writing);
+      try {
+        await Bun.sleep(60);
+        return await store.writer.write(...args);
+      } finally {
+        writing--;
+      }
+    },
+  };
+  for (let i = 0; i < 8; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  const scheduler = createScheduler({ store: { ...store, writer: slowWriter }, targets: [targetConfig("t", target.url, { concurrency: 8 })], clock, random: () => 0.5, pollMs: 60_000 });
+  cleanups.unshift(() => scheduler.stop(1_000));
+  await scheduler.start();
+  for (let i = 0; i < 200 && (await statuses(store)).some((s) => s !== "delivered"); i++) await Bun.sleep(25);
+  expect(await statuses(store)).toEqual(Array(8).fill("delivered"));
+  expect(most).toBe(2);
+});

@@ -6,8 +6,8 @@
  *   round:   housekeeping (now and then) → plan (lease-planner.ts) → record + lease → launch
  *   attempt: prepare → send → decide → record (joins the next round) → after   (attempt.ts)
  *
- * Rounds run one at a time; attempts that finish while one is being written
- * join the next, so under load a commit carries many outcomes. A round is
+ * At most two rounds are in flight; attempts that finish while they are being
+ * written join the next, so under load a commit carries many outcomes. A round is
  * asked for by a recorded outcome, by ingest (wake), and by the poll timer.
  * Fresh events skip the lease: ingest claims a free slot (claim), the
  * delivery row is written already leased in the event's own transaction, and
@@ -232,10 +232,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     slots.track(d, runAttempt(attemptContext, target, d));
   }
 
-  // Rounds run one at a time: outcomes that finish while one is being written wait for the
-  // next, so under load a commit carries many (two rounds in flight were measured slower:
-  // smaller batches cost the writer more per delivery than the overlap saved).
-  let running = false;
+  // At most ROUNDS_IN_FLIGHT rounds are in flight: outcomes that finish meanwhile wait for the
+  // next, so under load a commit carries many. One at a time was not enough with ingest running:
+  // a round's write waits behind an ingest commit before sharing the next, and an outcome waited
+  // for that whole round before its own began, so leases lived in the store long enough to use
+  // up a busy target's concurrency. Two overlap those waits; more would only make each commit's
+  // batch smaller (docs/PERFORMANCE.md).
+  let running = 0;
   let wanted = false;
   let wantedFull = false;
   let scheduled = false;
@@ -248,26 +251,26 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   }
   function startRound(): void {
     scheduled = false;
-    if (!wanted || running) return; // the round running starts the next when it ends
+    if (!wanted || running >= ROUNDS_IN_FLIGHT) return; // a round ending starts the next
     const full = wantedFull;
     wanted = wantedFull = false;
-    running = true;
+    running++;
     void round(full)
       // An unreachable database is logged once by the store (lost / back), not at every round.
       .catch((err) => isStoreUnreachable(err) || log.error("delivery round failed", { error: String(err) }))
       .finally(() => {
-        running = false;
+        running--;
         startRound();
       });
   }
-  // tick() and drain() run a round in the same one-at-a-time order (tests).
+  // tick() and drain() run a round alone, after those in flight (tests).
   async function tick(): Promise<number> {
-    while (running) await new Promise((r) => setImmediate(r));
-    running = true;
+    while (running > 0) await new Promise((r) => setImmediate(r));
+    running++;
     try {
       return await round(true);
     } finally {
-      running = false;
+      running--;
       startRound();
     }
   }
@@ -299,7 +302,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       const bound = timeoutMs ?? Math.max(1000, ...configs.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
       // Every attempt that reached a target is recorded: rounds keep recording outcomes (and lease nothing).
       await slots.settled(performance.now() + bound);
-      while (running || finished.length > 0) await tick();
+      while (running > 0 || finished.length > 0) await tick();
       const released = await releaseLeases(store.writer, slots.leaseIds(), clock());
       if (released > 0) log.info("released leases at shutdown", { released });
     },
@@ -353,6 +356,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     yielding: () => ingestFirst?.yielding() ?? false,
   };
 }
+
+const ROUNDS_IN_FLIGHT = 2;
 
 const configMap = (configs: TargetConfig[]) => new Map(configs.map((t) => [t.name, t]));
 
