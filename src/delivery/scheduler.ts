@@ -232,12 +232,16 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     slots.track(d, runAttempt(attemptContext, target, d));
   }
 
-  // At most ROUNDS_IN_FLIGHT rounds are in flight: outcomes that finish meanwhile wait for the
-  // next, so under load a commit carries many. One at a time was not enough with ingest running:
-  // a round's write waits behind an ingest commit before sharing the next, and an outcome waited
-  // for that whole round before its own began, so leases lived in the store long enough to use
-  // up a busy target's concurrency. Two overlap those waits; more would only make each commit's
-  // batch smaller (docs/PERFORMANCE.md).
+  // One round at a time, outcomes that finish meanwhile wait for the next, so a commit carries
+  // many. While ingest runs, two: a round's write then waits behind an ingest commit before
+  // sharing the next, and an outcome waited for all of that before its own round began, so
+  // leases lived in the store long enough to use up a busy target's concurrency (fresh events
+  // then went the slower way, pending and leased back); a second round overlaps that wait.
+  // With the writer to themselves (a backlog, retries) rounds already follow at its pace, and a
+  // second one only halves each commit's batch, which costs the writer more per delivery.
+  // Ingest shows itself by claiming (every routed fresh event asks, granted or not).
+  let ingestSeenAt = Number.NEGATIVE_INFINITY;
+  const roundsInFlight = () => (clock() - ingestSeenAt < INGEST_RECENT_MS ? 2 : 1);
   let running = 0;
   let wanted = false;
   let wantedFull = false;
@@ -251,7 +255,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   }
   function startRound(): void {
     scheduled = false;
-    if (!wanted || running >= ROUNDS_IN_FLIGHT) return; // a round ending starts the next
+    if (!wanted || running >= roundsInFlight()) return; // a round ending starts the next
     const full = wantedFull;
     wanted = wantedFull = false;
     running++;
@@ -318,6 +322,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (started && !stopped) requestRound();
     },
     claim(name) {
+      ingestSeenAt = clock();
       const t = targets.get(name);
       if (!t || stopped || t.config.kind !== "push" || t.config.ordered || ingestFirst?.yielding()) return null;
       const now = clock();
@@ -357,7 +362,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   };
 }
 
-const ROUNDS_IN_FLIGHT = 2;
+/** How recent an ingest claim must be for ingest to count as running (two rounds in flight). */
+const INGEST_RECENT_MS = 1_000;
 
 const configMap = (configs: TargetConfig[]) => new Map(configs.map((t) => [t.name, t]));
 
