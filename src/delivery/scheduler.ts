@@ -6,9 +6,10 @@
  *   round:   housekeeping (now and then) → plan (lease-planner.ts) → record + lease → launch
  *   attempt: prepare → send → decide → record (joins the next round) → after   (attempt.ts)
  *
- * At most two rounds are in flight; attempts that finish while they are being
- * written join the next, so under load a commit carries many outcomes. A round is
- * asked for by a recorded outcome, by ingest (wake), and by the poll timer.
+ * One round is in flight at a time, two while ingest runs; attempts that
+ * finish while one is being written join the next, so under load a commit
+ * carries many outcomes. A round is asked for by a recorded outcome, by
+ * ingest (wake), and by the poll timer.
  * Fresh events skip the lease: ingest claims a free slot (claim), the
  * delivery row is written already leased in the event's own transaction, and
  * the attempt starts from the bytes in memory right after the commit
