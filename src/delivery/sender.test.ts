@@ -183,3 +183,21 @@ test("an address that worked and then refuses hands the attempt to the next one,
   expect(report.excerpt).toBe("b");
   expect([hitsA.length, hitsB.length]).toEqual([1, 1]);
 });
+
+test("a name's answer is used again for a while, then asked anew; a failed lookup is asked again at once", async () => {
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("ok") });
+  servers.push(server);
+  let asked = 0;
+  const send = createSender({ nameReuseMs: 200, resolve: async () => (asked++, ["127.0.0.1"]) });
+  const url = `http://reused.example.test:${server.port}/`;
+  for (let i = 0; i < 3; i++) expect((await send(request(url))).result).toMatchObject({ kind: "response", status: 200 });
+  expect(asked).toBe(1);
+  await Bun.sleep(250);
+  expect((await send(request(url))).result).toMatchObject({ kind: "response", status: 200 });
+  expect(asked).toBe(2);
+
+  let failures = 0;
+  const failing = createSender({ resolve: async () => Promise.reject((failures++, new Error("SERVFAIL"))) });
+  for (let i = 0; i < 2; i++) expect((await failing(request(url))).result.kind).toBe("network");
+  expect(failures).toBe(2);
+});

@@ -8,6 +8,7 @@
  * The request goes to the address the guard checked, never to a second lookup
  * of the name: otherwise a name whose answer changes in between (DNS
  * rebinding, TTL 0) passes the check and is then requested at 169.254.169.254.
+ * A name's answer is used again for a second (each use checked again).
  * The URL's host becomes that address; the name stays in the Host header and,
  * for https, in the TLS server name (SNI and the certificate check), which
  * Bun's fetch takes as `tls.serverName`; a target's own CAs and client
@@ -28,6 +29,8 @@ export const EXCERPT_BYTES = 4096;
 const EXCERPT_READ_MS = 1000;
 // An origin that answered within this window is assumed connectable (no probe).
 const CONNECTED_RECENTLY_MS = 30_000;
+// How long a name's answer is used again (see reusedAnswers).
+const NAME_REUSE_MS = 1_000;
 
 /** One request to send. */
 export interface SendRequest {
@@ -66,8 +69,8 @@ export type Sender = (req: SendRequest) => Promise<SendReport>;
  * `connectTimeoutMs`: a blackholed target then fails fast instead of at the
  * total timeout. Healthy addresses skip the probe and reuse pooled connections.
  */
-export function createSender(opts: { resolve?: (host: string) => Promise<string[]> } = {}): Sender {
-  const resolveHost = opts.resolve ?? resolveAll;
+export function createSender(opts: { resolve?: (host: string) => Promise<string[]>; nameReuseMs?: number } = {}): Sender {
+  const resolveHost = reusedAnswers(opts.resolve ?? resolveAll, opts.nameReuseMs ?? NAME_REUSE_MS);
   const lastHeard = new Map<string, number>();
   // Target URLs are few and fixed (config): each is parsed once, and a literal address checked once.
   const parsed = new Map<string, ParsedTarget>();
@@ -252,6 +255,27 @@ async function probeConnect(address: string, port: number, timeoutMs: number): P
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The resolver, with each name's answer used again for `reuseMs`: a lookup
+ * through node:dns costs about as much CPU as all the rest of a delivery,
+ * and a busy target is asked thousands of times a second. Every request
+ * still goes to an address of the answer the guard checked; a name whose
+ * addresses change is followed within `reuseMs`. A failed lookup is not kept.
+ */
+function reusedAnswers(resolve: (host: string) => Promise<string[]>, reuseMs: number): (host: string) => Promise<string[]> {
+  const answers = new Map<string, { addresses: Promise<string[]>; until: number }>();
+  return (host) => {
+    const now = performance.now();
+    let kept = answers.get(host);
+    if (kept === undefined || kept.until <= now) {
+      const entry = { addresses: resolve(host), until: now + reuseMs };
+      answers.set(host, (kept = entry));
+      entry.addresses.catch(() => answers.get(host) === entry && answers.delete(host));
+    }
+    return kept.addresses;
+  };
 }
 
 async function resolveAll(host: string): Promise<string[]> {
