@@ -8,7 +8,8 @@
  */
 import { statfsSync } from "node:fs";
 import { classifyStoreError, type StoreErrorCode } from "./errors.ts";
-import type { Writer } from "./writer/proxy.ts";
+import { CommitWait } from "./writer/commit-wait.ts";
+import type { CommitWriter, Writer } from "./writer/proxy.ts";
 
 export interface CommitHealthOptions {
   /** Directory of the embedded store file, or null for a libSQL server. */
@@ -62,9 +63,11 @@ export class CommitHealth {
 /**
  * The writer as the rest sees it, reporting to `health`:
  * every ingest commit, and write jobs that failed for want of space
- * or write access (their other errors may be the statement's own).
+ * or write access (their other errors may be the statement's own);
+ * and timing each ingest request's wait for its commit (ackWaitMs).
  */
-export function watchCommits(writer: Writer, health: CommitHealth): Writer {
+export function watchCommits(writer: CommitWriter, health: CommitHealth): Writer {
+  const waits = new CommitWait();
   const failed = (err: unknown): never => {
     health.failed(classifyStoreError(err).code);
     throw err;
@@ -77,16 +80,25 @@ export function watchCommits(writer: Writer, health: CommitHealth): Writer {
   };
   return {
     dialect: writer.dialect,
-    submit: (item) =>
-      writer.submit(item).then((outcome) => {
-        health.succeeded();
-        return outcome;
-      }, failed),
+    submit: (item) => {
+      const waiting = waits.started();
+      return writer.submit(item).then(
+        (outcome) => {
+          waits.settled(waiting);
+          health.succeeded();
+          return outcome;
+        },
+        (err: unknown) => {
+          waits.settled(waiting);
+          return failed(err);
+        },
+      );
+    },
     recordRejection: (item) => writer.recordRejection(item),
     write: (stmts, durability) => writer.write(stmts, durability).catch(failedJob),
     checkpoint: () => writer.checkpoint(),
     flushed: () => writer.flushed(),
-    ackWaitMs: () => writer.ackWaitMs(),
+    ackWaitMs: () => waits.take(),
   };
 }
 

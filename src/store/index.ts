@@ -17,7 +17,7 @@ import { openPostgresReader, openPostgresStore } from "./postgres/open.ts";
 import { applyMigrations } from "./migrate.ts";
 import { openConnection, openReadConnection, readOnlyCause, type StoreConnection, type WriteClient } from "./client.ts";
 import { GroupCommit } from "./writer/group-commit.ts";
-import { WriterProxy, type Writer } from "./writer/proxy.ts";
+import { WriterProxy, type CommitWriter, type Writer } from "./writer/proxy.ts";
 import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
 import { startCheckpointer } from "./checkpointer.ts";
 import { CommitHealth, PROBE, unwritableReasonOf, watchCommits } from "./commit-health.ts";
@@ -104,7 +104,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     const where = conn.filePath ?? "the store";
     throw new StoreError("readonly", `${where}: store is read-only (${conn.filePath ? readOnlyCause(conn.filePath) : readOnly.message})`, { cause: readOnly });
   }
-  let writer: Writer & { close?(): Promise<void> };
+  let writer: CommitWriter & { close?(): Promise<void> };
   try {
     writer =
       conn.filePath && !opts.inlineWriter

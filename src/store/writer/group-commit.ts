@@ -17,7 +17,6 @@ import type { Durability, SqlWriter } from "../sql-client.ts";
 import { findOriginals } from "../sqlite/dedupe.ts";
 import { claimDedupeKeys } from "../postgres/dedupe.ts";
 import { lockTargets } from "../postgres/target-locks.ts";
-import { CommitWait } from "./commit-wait.ts";
 import { dedupeMapKey, fixedChunks, type Tx, type Value } from "./batch-rows.ts";
 
 /**
@@ -118,7 +117,6 @@ export class GroupCommit implements SqlWriter {
   #flushing: Promise<void> | null = null;
   readonly #maxBatch: number;
   readonly dialect: Dialect;
-  readonly #ackWait = new CommitWait();
 
   constructor(
     private readonly connection: WriterConnection,
@@ -130,16 +128,10 @@ export class GroupCommit implements SqlWriter {
 
   /** Stores one request (or finds its original); resolves only once durable. */
   submit(item: IngestItem): Promise<IngestOutcome> {
-    const waiting = this.#ackWait.started();
-    return new Promise<IngestOutcome>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
       this.#schedule();
-    }).finally(() => this.#ackWait.settled(waiting));
-  }
-
-  /** How long ingest requests waited for their commit since the previous call (commit-wait.ts), in ms. */
-  ackWaitMs(): number {
-    return this.#ackWait.take();
+    });
   }
 
   /** Records a rejection on the next flush; never fails the caller. */

@@ -10,11 +10,10 @@ import { sqliteDialect } from "../dialect.ts";
 import { RemoteSqlError, type Durability, type SqlWriter } from "../sql-client.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
 import type { BatchResult, FromWriter, ToWriter } from "./thread.ts";
-import { CommitWait } from "./commit-wait.ts";
 import { encodeBatch, fromWire, type WireResult } from "./wire.ts";
 
-/** Every write of the process goes through this, in-process or on the writer thread. */
-export interface Writer extends SqlWriter {
+/** A group commit's writes, in-process or on the writer thread (what commit-health.ts watchCommits wraps). */
+export interface CommitWriter extends SqlWriter {
   /** Stores one request (or finds its original); resolves only once durable. */
   submit(item: IngestItem): Promise<IngestOutcome>;
   /** Records a rejection with the next round; never fails the caller. */
@@ -23,6 +22,10 @@ export interface Writer extends SqlWriter {
   flushed(): Promise<void>;
   /** Runs a PASSIVE WAL checkpoint on the write connection between two transactions (so that the WAL can start over). */
   checkpoint(): Promise<void>;
+}
+
+/** Every write of the process goes through this (the watched CommitWriter). */
+export interface Writer extends CommitWriter {
   /**
    * How long ingest requests waited for their commit (ms): the mean of those
    * answered since the previous call, or the age of the oldest still waiting
@@ -37,7 +40,7 @@ interface Pending {
 }
 
 /** Main-thread side of the writer thread. */
-export class WriterProxy implements Writer {
+export class WriterProxy implements CommitWriter {
   /** The writer thread writes only embedded files. */
   readonly dialect = sqliteDialect;
   #worker: Worker;
@@ -46,7 +49,6 @@ export class WriterProxy implements Writer {
   #queue: IngestItem[] = [];
   #rejections: RejectionItem[] = [];
   #pending = new Map<number, Pending>();
-  readonly #ackWait = new CommitWait();
   #scheduled = false;
   /** Batches sent and not yet answered (a rejection-only batch is answered too). */
   #inflight = 0;
@@ -93,22 +95,17 @@ export class WriterProxy implements Writer {
   }
 
   submit(item: IngestItem): Promise<IngestOutcome> {
-    const waiting = this.#ackWait.started();
-    return new Promise<IngestOutcome>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const seq = ++this.#seq;
       this.#pending.set(seq, { resolve, reject });
       this.#queue.push(item);
       this.#schedule();
-    }).finally(() => this.#ackWait.settled(waiting));
+    });
   }
 
   recordRejection(item: RejectionItem): void {
     this.#rejections.push(item);
     this.#schedule();
-  }
-
-  ackWaitMs(): number {
-    return this.#ackWait.take();
   }
 
   async flushed(): Promise<void> {
