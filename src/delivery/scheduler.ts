@@ -323,10 +323,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (started && !stopped) requestRound();
     },
     claim(name) {
-      ingestSeenAt = clock();
+      const now = clock();
+      ingestSeenAt = now;
       const t = targets.get(name);
       if (!t || stopped || t.config.kind !== "push" || t.config.ordered || ingestFirst?.yielding()) return null;
-      const now = clock();
       if (freeSlots(targetView(t, now)) <= 0) return null;
       rate.take(name, now);
       slots.take(name);
