@@ -3,32 +3,30 @@
  * redirect, give up at the connect and total timeouts, read at most 4 KB of
  * the reply (a target streaming a huge body is cut off, not read whole), and
  * refuse a name that resolves to a link-local / cloud-metadata address.
- * Keep-alive is fetch's default, so one connection serves many attempts.
+ * Connections are kept alive and pooled (http-exchange.ts), so one serves
+ * many attempts.
  *
  * The request goes to the address the guard checked, never to a second lookup
  * of the name: otherwise a name whose answer changes in between (DNS
  * rebinding, TTL 0) passes the check and is then requested at 169.254.169.254.
  * A name's answer is used again for a second (each use checked again).
- * The URL's host becomes that address; the name stays in the Host header and,
- * for https, in the TLS server name (SNI and the certificate check), which
- * Bun's fetch takes as `tls.serverName`; a target's own CAs and client
- * certificate (`tls` in its config) go beside it, so a private CA's
- * certificate is checked against the name, never the address. A name with
- * several answers is tried in the resolver's order: an address that cannot
- * be connected to (probe failed, or connection refused — nothing was sent)
- * hands over to the next, all within the attempt's total timeout; any failure
- * after the request may have left ends the attempt.
+ * The connection is made to that address; the name stays in the Host header
+ * and, for https, is the TLS server name (SNI and the certificate check); a
+ * target's own CAs and client certificate (`tls` in its config) go beside it,
+ * so a private CA's certificate is checked against the name, never the
+ * address. A name with several answers is tried in the resolver's order: an
+ * address that cannot be connected to (refused, unreachable, or not within
+ * the connect timeout — nothing was sent) hands over to the next, all within
+ * the attempt's total timeout; any failure after the request may have left
+ * ends the attempt.
  */
 import { lookup } from "node:dns/promises";
 import { isForbiddenAddress, parseIPv4, parseIPv6 } from "../core/address-guard.ts";
 import type { SendResult } from "../core/delivery-outcome.ts";
+import { createHttpExchanger, errorText } from "./http-exchange.ts";
 
 /** How many bytes of a target's reply are kept for the UI. */
 export const EXCERPT_BYTES = 4096;
-// After the status line the reply body only feeds the excerpt: do not hold a slot for it.
-const EXCERPT_READ_MS = 1000;
-// An origin that answered within this window is assumed connectable (no probe).
-const CONNECTED_RECENTLY_MS = 30_000;
 // How long a name's answer is used again (see reusedAnswers).
 const NAME_REUSE_MS = 1_000;
 
@@ -45,7 +43,7 @@ export interface SendRequest {
   replyBytes?: number;
 }
 
-/** TLS material for one request, as Bun's fetch takes it. */
+/** A target's TLS material (PEM), beside the server name the sender adds. */
 export interface SendTls {
   ca?: string | string[];
   cert?: string;
@@ -64,14 +62,12 @@ export interface SendReport {
 export type Sender = (req: SendRequest) => Promise<SendReport>;
 
 /**
- * Makes the real sender. Bun's fetch has no connect timeout, so an address
- * not heard from recently is first probed with a bare TCP connect bounded by
- * `connectTimeoutMs`: a blackholed target then fails fast instead of at the
- * total timeout. Healthy addresses skip the probe and reuse pooled connections.
+ * Makes the real sender: one HTTP/1.1 exchanger (http-exchange.ts) whose
+ * kept-alive connections serve every target, and the resolver.
  */
 export function createSender(opts: { resolve?: (host: string) => Promise<string[]>; nameReuseMs?: number } = {}): Sender {
   const resolveHost = reusedAnswers(opts.resolve ?? resolveAll, opts.nameReuseMs ?? NAME_REUSE_MS);
-  const lastHeard = new Map<string, number>();
+  const exchanger = createHttpExchanger();
   // Target URLs are few and fixed (config): each is parsed once, and a literal address checked once.
   const parsed = new Map<string, ParsedTarget>();
   return async (req) => {
@@ -88,174 +84,105 @@ export function createSender(opts: { resolve?: (host: string) => Promise<string[
     }
     const forbidden = target.literal ? target.forbidden : [host, ...addresses].find(isForbiddenAddress);
     if (forbidden !== undefined) return { result: { kind: "forbidden-address", address: forbidden }, durationMs: elapsed(), excerpt: null };
+    const head = requestHead(target, req);
+    if (typeof head !== "string") return { result: head, durationMs: elapsed(), excerpt: null };
     // Every answer in the resolver's order; one that cannot be connected to hands over to the next.
     const candidates = addresses.length === 1 ? addresses : [...new Set(addresses.length > 0 ? addresses : [host])];
-    let unreachable: SendResult | null = null;
+    // The total timeout bounds the whole attempt, every address included: it is what the lease is sized by.
+    const deadline = started + req.timeoutMs;
+    let unreachable: SendResult = { kind: "timeout", phase: "total", afterMs: req.timeoutMs };
     for (const address of candidates) {
-      const left = req.timeoutMs - elapsed();
-      // The total timeout bounds the whole attempt, every address included: it is what the lease is sized by.
-      if (left <= 0) break;
-      const key = `${target.origin} ${address}`;
-      if ((lastHeard.get(key) ?? -Infinity) < performance.now() - CONNECTED_RECENTLY_MS) {
-        unreachable = await probeConnect(address, target.port, Math.min(req.connectTimeoutMs, left));
-        if (unreachable !== null) continue;
-      }
-      const report = await request(req, target, address, req.timeoutMs - elapsed(), elapsed);
-      if (report === "refused") {
-        lastHeard.delete(key);
-        unreachable = { kind: "network", message: `connection refused by ${address}` };
+      if (performance.now() >= deadline) break;
+      const outcome = await exchanger.exchange({
+        address: address.replace(/%.*$/, ""),
+        port: target.port,
+        tls: target.tls === null ? null : { ...req.tls, serverName: target.tls.serverName },
+        poolKey: `${address} ${target.poolKey} ${tlsIdentity(req.tls)}`,
+        head,
+        body: req.body,
+        connectTimeoutMs: req.connectTimeoutMs,
+        deadline,
+        timeoutMs: req.timeoutMs,
+        replyBytes: req.replyBytes ?? EXCERPT_BYTES,
+      });
+      if (outcome.kind === "unconnected") {
+        unreachable = outcome.failure;
         continue;
       }
-      if (report.result.kind === "network") lastHeard.delete(key);
-      else lastHeard.set(key, performance.now());
-      return report;
+      if (outcome.kind === "failed") return { result: outcome.failure, durationMs: elapsed(), excerpt: null };
+      const { status, headers, body } = outcome.reply;
+      return {
+        result: { kind: "response", status, retryAfter: headers.get("retry-after") ?? null, location: headers.get("location") ?? null },
+        durationMs: elapsed(),
+        excerpt: excerptText(body),
+      };
     }
-    if (unreachable === null) return { result: { kind: "timeout", phase: "total", afterMs: req.timeoutMs }, durationMs: elapsed(), excerpt: null };
     return { result: unreachable, durationMs: elapsed(), excerpt: null };
   };
 }
 
-/** A target URL taken apart once: its host (a name or a literal address), port and origin. */
+/** A target URL taken apart once: its host (a name or a literal address), port, and what every request to it starts with. */
 interface ParsedTarget {
-  url: URL;
   host: string;
   port: number;
-  origin: string;
   /** The host is an address: nothing to resolve. */
   literal: boolean;
   /** For a literal: the host itself when the guard refuses it. */
   forbidden: string | undefined;
-  /** The URL with its host replaced by each address it was requested at. */
-  pinned: Map<string, string>;
+  /** https: the name the certificate must carry (none for an address, which is checked as itself). */
+  tls: { serverName: string | undefined } | null;
+  /** The request line and Host header. */
+  requestLine: string;
+  poolKey: string;
 }
 
 function parseTarget(href: string): ParsedTarget {
   const url = new URL(href);
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const literal = isIpLiteral(host);
+  const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
   return {
-    url,
     host,
-    port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
-    origin: `${url.protocol}//${url.host}`,
+    port,
     literal,
     forbidden: literal && isForbiddenAddress(host) ? host : undefined,
-    pinned: new Map(),
+    tls: url.protocol === "https:" ? { serverName: literal ? undefined : host.replace(/\.$/, "") } : null,
+    // The name stays in the Host header whatever address the request goes to.
+    requestLine: `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`,
+    poolKey: `${url.protocol}//${url.host}:${port}`,
   };
 }
 
-/**
- * One POST to one checked address. "refused" when the connection was refused
- * before anything was sent (the next address may be tried: the target cannot
- * have seen this request); any other failure is the attempt's result.
- */
-async function request(
-  req: SendRequest,
-  target: ParsedTarget,
-  address: string,
-  timeoutMs: number,
-  elapsed: () => number,
-): Promise<SendReport | "refused"> {
-  const { url, host } = target;
-  let pinned = target.pinned.get(address);
-  if (pinned === undefined) target.pinned.set(address, (pinned = pinnedUrl(url, address)));
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), Math.max(1, timeoutMs));
-  try {
-    const res = await fetch(pinned, {
-      method: "POST",
-      body: req.body,
-      // The caller never sets Host (forward headers exclude it); this one names the target.
-      headers: [...req.headers.filter(([name]) => name.toLowerCase() !== "host"), ["host", url.host]],
-      redirect: "manual",
-      signal: controller.signal,
-      keepalive: true,
-      // Bun keys its connection pool by server name and TLS material too, so two names (or two
-      // client certificates) on one address never share a TLS session.
-      ...(url.protocol === "https:" ? { tls: isIpLiteral(host) ? req.tls : { ...req.tls, serverName: host.replace(/\.$/, "") } } : {}),
-    });
-    const excerpt = await readExcerpt(res, controller, req.replyBytes ?? EXCERPT_BYTES);
-    return {
-      result: { kind: "response", status: res.status, retryAfter: res.headers.get("retry-after"), location: res.headers.get("location") },
-      durationMs: elapsed(),
-      excerpt,
-    };
-  } catch (err) {
-    if (controller.signal.aborted) return { result: { kind: "timeout", phase: "total", afterMs: req.timeoutMs }, durationMs: elapsed(), excerpt: null };
-    if (isRefused(err)) return "refused";
-    return { result: { kind: "network", message: errorText(err) }, durationMs: elapsed(), excerpt: null };
-  } finally {
-    clearTimeout(timer);
+// A value that would end its header line (or is not a byte) would let a header be injected.
+const NOT_A_HEADER_BYTE = /[\0\r\n\u0100-\uffff]/;
+const NOT_A_TOKEN = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+// Framing is the exchange's: these are never taken from the caller.
+const FRAMING = new Set(["host", "content-length", "transfer-encoding", "connection"]);
+
+/** The request's head: line, Host, the caller's headers, Content-Length; a header that cannot be sent is a network error, as fetch's was. */
+function requestHead(target: ParsedTarget, req: SendRequest): string | SendResult {
+  let head = target.requestLine;
+  for (const [name, value] of req.headers) {
+    if (name.length === 0 || NOT_A_TOKEN.test(name) || NOT_A_HEADER_BYTE.test(value)) return { kind: "network", message: `header ${JSON.stringify(name.slice(0, 60))} cannot be sent: invalid name or value` };
+    if (FRAMING.has(name.toLowerCase())) continue;
+    head += `${name}: ${value}\r\n`;
   }
+  return `${head}content-length: ${req.body.length}\r\n`;
 }
 
-// A refused connect is the only failure known to happen before the request left.
-function isRefused(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
-  return code === "ConnectionRefused" || code === "ECONNREFUSED";
-}
-
-// Reads up to `limit` bytes, then cancels the stream so the rest is never read.
-async function readExcerpt(res: Response, controller: AbortController, limit: number): Promise<string> {
-  if (!res.body) return "";
-  // A short reply that says its length (the usual "ok") is read whole, without a stream reader.
-  const length = Number(res.headers.get("content-length") ?? Number.NaN);
-  if (length <= limit) return excerptText(new Uint8Array(await res.arrayBuffer()), limit);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const cutoff = setTimeout(() => void reader.cancel().catch(() => {}), EXCERPT_READ_MS);
-  try {
-    while (size < limit) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-  } catch {
-    // A reply cut short (timeout, reset) still has its status; keep what was read.
-  } finally {
-    clearTimeout(cutoff);
-    if (size >= limit) {
-      await reader.cancel().catch(() => {});
-      controller.abort();
-    }
-  }
-  const all = new Uint8Array(Math.min(size, limit));
-  let at = 0;
-  for (const c of chunks) {
-    const part = c.subarray(0, all.length - at);
-    all.set(part, at);
-    at += part.length;
-    if (at >= all.length) break;
-  }
-  return excerptText(all, limit);
+// TLS material per target is one object, made once from its config: its identity keys the pool.
+const tlsIds = new WeakMap<SendTls, number>();
+let lastTlsId = 0;
+function tlsIdentity(tls: SendTls | undefined): number {
+  if (tls === undefined) return 0;
+  let id = tlsIds.get(tls);
+  if (id === undefined) tlsIds.set(tls, (id = ++lastTlsId));
+  return id;
 }
 
 const utf8 = new TextDecoder();
 // Lossy on purpose: the excerpt is for a human, whatever bytes the target sent.
-const excerptText = (bytes: Uint8Array, limit: number) => utf8.decode(bytes.subarray(0, limit));
-
-// A bare TCP connect with a deadline; null when it connected.
-async function probeConnect(address: string, port: number, timeoutMs: number): Promise<SendResult | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<SendResult>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: "timeout", phase: "connect", afterMs: timeoutMs }), timeoutMs);
-  });
-  const attempt = Bun.connect({ hostname: address, port, socket: { data() {} } }).then(
-    (socket) => {
-      socket.end();
-      return null;
-    },
-    (err: unknown): SendResult => ({ kind: "network", message: errorText(err) }),
-  );
-  try {
-    // A connect landing after the deadline is still closed by the `then` above.
-    return await Promise.race([attempt, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const excerptText = (bytes: Uint8Array) => utf8.decode(bytes);
 
 /**
  * The resolver, with each name's answer used again for `reuseMs`: a lookup
@@ -283,18 +210,6 @@ async function resolveAll(host: string): Promise<string[]> {
   return found.map((a) => a.address);
 }
 
-// The target URL with its host replaced by the checked address (bracketed when IPv6).
-function pinnedUrl(url: URL, address: string): string {
-  const pinned = new URL(url.href);
-  pinned.hostname = address.includes(":") ? `[${address.replace(/%.*$/, "")}]` : address;
-  return pinned.href;
-}
-
 function isIpLiteral(host: string): boolean {
   return /^[\d.]+$/.test(host) ? parseIPv4(host) !== null : parseIPv6(host) !== null;
-}
-
-function errorText(err: unknown): string {
-  const e = err as { code?: string; message?: string };
-  return [e?.code, e?.message ?? String(err)].filter(Boolean).join(": ").slice(0, 300);
 }
