@@ -10,7 +10,7 @@ import { sqliteDialect } from "../dialect.ts";
 import { RemoteSqlError, type Durability, type SqlWriter } from "../sql-client.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
 import type { BatchResult, FromWriter, ToWriter } from "./thread.ts";
-import { encodeBatch, fromWire, type WireResult } from "./wire.ts";
+import { decodeResults, encodeBatch, encodeStatements, fromWire, type WireResult } from "./wire.ts";
 
 /** A group commit's writes, in-process or on the writer thread (what commit-health.ts watchCommits wraps). */
 export interface CommitWriter extends SqlWriter {
@@ -58,7 +58,7 @@ export class WriterProxy implements CommitWriter {
   #writes = new Map<number, { resolve(r: WireResult[]): void; reject(e: Error): void }>();
 
   write(stmts: InStatement[], durability: Durability = "durable"): Promise<ResultSet[]> {
-    return this.#ask((id) => ({ kind: "write", id, stmts, durability })).then((results) => results.map(fromWire));
+    return this.#ask((id) => ({ kind: "write", id, stmts: encodeStatements(stmts), durability })).then((results) => results.map(fromWire));
   }
 
   async checkpoint(): Promise<void> {
@@ -145,7 +145,7 @@ export class WriterProxy implements CommitWriter {
     if (m.kind === "written" || m.kind === "write-failed") {
       const p = this.#writes.get(m.id);
       this.#writes.delete(m.id);
-      if (m.kind === "written") p?.resolve(m.results);
+      if (m.kind === "written") p?.resolve(decodeResults(m.results));
       else p?.reject(new RemoteSqlError(m.error.message, m.error.code));
       return;
     }

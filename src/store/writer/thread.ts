@@ -7,12 +7,11 @@
  * work arrive: a tick's ingest batch, and `write` jobs (statements that
  * commit together); and now and then a checkpoint between two transactions. The main thread's side is proxy.ts.
  */
-import type { InStatement } from "@libsql/client";
 import type { Durability } from "../sql-client.ts";
 import { openWriteConnection, type WriteClient } from "../client.ts";
 import { classifyStoreError } from "../errors.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { decodeBatch, toWire, type WireBatch, type WireResult } from "./wire.ts";
+import { decodeBatch, decodeStatements, encodeResults, type WireBatch, type WireValues } from "./wire.ts";
 
 declare const self: Worker;
 
@@ -21,7 +20,7 @@ export type ToWriter =
   /** Items carry the consecutive sequence numbers firstSeq, firstSeq + 1, … */
   | { kind: "batch"; firstSeq: number; wire: WireBatch }
   /** Statements that commit together in the next group transaction. */
-  | { kind: "write"; id: number; stmts: InStatement[]; durability: Durability }
+  | { kind: "write"; id: number; stmts: WireValues; durability: Durability }
   /** A WAL checkpoint between two transactions (the WAL may start over). */
   | { kind: "checkpoint"; id: number }
   | { kind: "close" };
@@ -34,7 +33,7 @@ export type FromWriter =
   | { kind: "failed"; message: string }
   /** Outcomes in the batch's item order, as JSON (see BatchResult). */
   | { kind: "results"; firstSeq: number; results: string }
-  | { kind: "written"; id: number; results: WireResult[] }
+  | { kind: "written"; id: number; results: WireValues }
   | { kind: "write-failed"; id: number; error: { message: string; code?: string } }
   | { kind: "closed" };
 
@@ -77,7 +76,9 @@ self.onmessage = async (e: MessageEvent<ToWriter>) => {
       return;
     case "write":
       try {
-        post({ kind: "written", id: msg.id, results: (await commit!.write(msg.stmts, msg.durability)).map(toWire) });
+        const results = encodeResults(await commit!.write(decodeStatements(msg.stmts), msg.durability));
+        // The result's blobs were made for this message: moved, not copied.
+        self.postMessage({ kind: "written", id: msg.id, results } satisfies FromWriter, results.blobs.map((b) => b.buffer));
       } catch (err) {
         post({ kind: "write-failed", id: msg.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
       }
@@ -85,7 +86,7 @@ self.onmessage = async (e: MessageEvent<ToWriter>) => {
     case "checkpoint":
       try {
         await commit!.checkpoint();
-        post({ kind: "written", id: msg.id, results: [] });
+        post({ kind: "written", id: msg.id, results: { json: "[]", blobs: [] } });
       } catch (err) {
         post({ kind: "write-failed", id: msg.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
       }
