@@ -45,6 +45,13 @@ export class Housekeeping {
 
   #running: Promise<void> | null = null;
 
+  /** True when `run(force)` would do anything now: a round that gets false need not wait for it. */
+  due(force: boolean): boolean {
+    if (force || !this.#started || this.#running !== null) return true;
+    if (this.#lastClockMs - this.clock() > CLOCK_STEP_TOLERANCE_MS) return true;
+    return performance.now() - this.#lastRunAt >= this.everyMs;
+  }
+
   /**
    * Runs the checks when `force`d, when the clock stepped back, or once
    * `everyMs` has passed since the last run. Two rounds may ask at once: the

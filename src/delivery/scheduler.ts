@@ -3,7 +3,8 @@
  * since the last round and leases new work for the slots that frees, in one
  * store write (one commit):
  *
- *   round:   housekeeping (now and then) → plan (lease-planner.ts) → record + lease → launch
+ *   round:   housekeeping (now and then) → plan (lease-planner.ts) → write: record + lease
+ *            → the next round's write leaves → settle: outcomes go on, the leased are launched
  *   attempt: prepare → send → decide → record (joins the next round) → after   (attempt.ts)
  *
  * One round is in flight at a time, two while ingest runs; attempts that
@@ -112,6 +113,13 @@ interface Finished {
   reject(e: unknown): void;
 }
 
+/** A round as written: the outcomes it recorded, the lease it asked for, and what the store answered. */
+interface WrittenRound {
+  outcomes: Finished[];
+  lease: LeaseRequest | null;
+  result: Awaited<ReturnType<typeof recordOutcomes>>;
+}
+
 /** Creates the delivery scheduler for the configured targets. */
 export function createScheduler(opts: SchedulerOptions): Scheduler {
   // Leases and outcomes go through the store's one writer; its few reads (target state, expired leases) through reads.
@@ -151,32 +159,35 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   };
 
   /**
-   * One round: record what finished, lease for the free slots, launch what
-   * was leased. The slots and rate tokens a round asks for are taken when it
+   * A round's write: record what finished, lease for the free slots, in one
+   * store write. The slots and rate tokens a round asks for are taken when it
    * is planned and what the store could not fill is given back, so that a
    * fresh event claiming a slot while the round is being written never takes
-   * one the lease may fill.
+   * one the lease may fill. Null when there was nothing to write.
    */
-  async function round(full: boolean): Promise<number> {
-    if (!stopped) await housekeeping.run(full);
+  async function writeRound(full: boolean): Promise<WrittenRound | null> {
+    // Not awaited when there is nothing to do: the round's write then leaves at once (see startRound).
+    if (!stopped && housekeeping.due(full)) await housekeeping.run(full);
     const outcomes = finished;
     finished = [];
     const now = clock();
     const lease = stopped ? null : plan(now);
-    if (outcomes.length === 0 && lease === null) return 0;
-    let res: Awaited<ReturnType<typeof recordOutcomes>>;
+    if (outcomes.length === 0 && lease === null) return null;
     try {
-      res = await recordOutcomes(store.writer, outcomes.map((f) => f.record), now, lease);
+      return { outcomes, lease, result: await recordOutcomes(store.writer, outcomes.map((f) => f.record), now, lease) };
     } catch (err) {
       for (const f of outcomes) f.reject(err);
       if (lease) unreserve(lease, []);
       throw err;
     }
-    const states = new Map(res.targets.map((t) => [t.name, t]));
-    for (const f of outcomes) f.resolve({ updated: res.updated.has(f.record.deliveryId), target: states.get(f.record.target) ?? null });
-    if (lease) unreserve(lease, res.leased);
-    for (const d of res.leased) start(d);
-    return res.leased.length;
+  }
+
+  /** A written round's aftermath: each outcome's attempt goes on, the unfilled part of the lease is given back, the leased are launched. */
+  function settleRound({ outcomes, lease, result }: WrittenRound): void {
+    const states = new Map(result.targets.map((t) => [t.name, t]));
+    for (const f of outcomes) f.resolve({ updated: result.updated.has(f.record.deliveryId), target: states.get(f.record.target) ?? null });
+    if (lease) unreserve(lease, result.leased);
+    for (const d of result.leased) start(d);
   }
 
   /** What each target may lease now (free slots, rate tokens, health, the ingest-first budget), taken for the request. */
@@ -260,23 +271,32 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const full = wantedFull;
     wanted = wantedFull = false;
     running++;
-    void round(full)
-      // An unreachable database is logged once by the store (lost / back), not at every round.
-      .catch((err) => isStoreUnreachable(err) || log.error("delivery round failed", { error: String(err) }))
-      .finally(() => {
+    void writeRound(full)
+      .catch((err) => {
+        // An unreachable database is logged once by the store (lost / back), not at every round.
+        if (!isStoreUnreachable(err)) log.error("delivery round failed", { error: String(err) });
+        return null;
+      })
+      .then((written) => {
         running--;
+        // The next round (the outcomes that finished while this one was written) leaves for the
+        // writer first: it is written while this one's attempts go on and its leases are sent.
         startRound();
+        if (written) settleRound(written);
       });
   }
   // tick() and drain() run a round alone, after those in flight (tests).
   async function tick(): Promise<number> {
     while (running > 0) await new Promise((r) => setImmediate(r));
     running++;
+    let written: WrittenRound | null = null;
     try {
-      return await round(true);
+      written = await writeRound(true);
+      return written?.result.leased.length ?? 0;
     } finally {
       running--;
       startRound();
+      if (written) settleRound(written);
     }
   }
 
