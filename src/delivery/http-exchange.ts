@@ -264,7 +264,8 @@ class Connection {
     this.#keptBytes = 0;
     this.#timer = setTimeout(() => this.#timedOut(), Math.max(1, req.deadline - performance.now()));
     // One buffer, one write: a syscall costs more than copying the body.
-    const message = Buffer.allocUnsafe(Buffer.byteLength(req.head, "latin1") + 2 + req.body.length);
+    // Latin-1: one byte per character (the sender refuses any other).
+    const message = Buffer.allocUnsafe(req.head.length + 2 + req.body.length);
     let at = message.write(req.head, 0, "latin1");
     at += message.write("\r\n", at, "latin1");
     message.set(req.body, at);

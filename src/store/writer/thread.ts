@@ -77,8 +77,8 @@ self.onmessage = async (e: MessageEvent<ToWriter>) => {
     case "write":
       try {
         const results = encodeResults(await commit!.write(decodeStatements(msg.stmts), msg.durability));
-        // The result's blobs were made for this message: moved, not copied.
-        self.postMessage({ kind: "written", id: msg.id, results } satisfies FromWriter, results.blobs.map((b) => b.buffer));
+        // The result's blobs were made for this message: moved, not copied (each buffer once).
+        self.postMessage({ kind: "written", id: msg.id, results } satisfies FromWriter, [...new Set(results.blobs.map((b) => b.buffer))]);
       } catch (err) {
         post({ kind: "write-failed", id: msg.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
       }

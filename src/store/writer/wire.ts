@@ -88,8 +88,11 @@ function putBack(value: unknown, blobs: Uint8Array[], asBuffer: boolean): unknow
   const tagged = value as Tagged;
   if ("n" in tagged) return BigInt(tagged.n);
   const blob = blobs[tagged.b]!;
-  // Result values are ArrayBuffers, as the driver gives them; arguments stay views.
-  return asBuffer ? blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength) : blob;
+  // Result values are ArrayBuffers, as the driver gives them (a whole transferred buffer is
+  // handed over as it is, not copied); arguments stay views.
+  if (!asBuffer) return blob;
+  const whole = blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength;
+  return whole ? blob.buffer : blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength);
 }
 
 type StatementTuple = [sql: string, args: unknown[] | Record<string, unknown> | null];
@@ -133,7 +136,7 @@ export function encodeResults(results: ResultSet[]): WireValues {
   const blobs: Uint8Array[] = [];
   const tuples = results.map((rs): ResultTuple => {
     const rows = rs instanceof CachedResultSet ? rs.values : rs.rows.map((r) => Array.from(r as ArrayLike<unknown>));
-    const anyObject = rows.some((row) => row.some((v) => v !== null && typeof v === "object") || row.some((v) => typeof v === "bigint"));
+    const anyObject = rows.some((row) => row.some((v) => (v !== null && typeof v === "object") || typeof v === "bigint"));
     return [rs.columns, rs.columnTypes, anyObject ? rows.map((row) => row.map((v) => setAside(v, blobs))) : rows, rs.rowsAffected, setAside(rs.lastInsertRowid ?? null, blobs)];
   });
   return { json: JSON.stringify(tuples), blobs };
