@@ -48,9 +48,12 @@ export class Housekeeping {
   /** True when `run(force)` would do anything now: a round that gets false need not wait for it. */
   due(force: boolean): boolean {
     if (force || !this.#started || this.#running !== null) return true;
-    if (this.#lastClockMs - this.clock() > CLOCK_STEP_TOLERANCE_MS) return true;
-    return performance.now() - this.#lastRunAt >= this.everyMs;
+    return this.#stepBackMs(this.clock()) > CLOCK_STEP_TOLERANCE_MS || this.#periodPassed();
   }
+
+  // How far the clock went back since the previous reading (negative: forward, as usual).
+  #stepBackMs = (now: number) => this.#lastClockMs - now;
+  #periodPassed = () => performance.now() - this.#lastRunAt >= this.everyMs;
 
   /**
    * Runs the checks when `force`d, when the clock stepped back, or once
@@ -68,13 +71,13 @@ export class Housekeeping {
   async #run(force: boolean): Promise<void> {
     await this.start();
     const now = this.clock();
-    const stepBackMs = this.#lastClockMs - now;
+    const stepBackMs = this.#stepBackMs(now);
     this.#lastClockMs = now;
     if (stepBackMs > CLOCK_STEP_TOLERANCE_MS) {
       await this.#undoClockStep(now, stepBackMs);
       force = true; // circuits may have moved: re-read the target state
     }
-    if (!force && performance.now() - this.#lastRunAt < this.everyMs) return;
+    if (!force && !this.#periodPassed()) return;
     this.#lastRunAt = performance.now();
     await this.health.refresh();
     await this.health.pauseStragglers(now);
