@@ -177,7 +177,7 @@ test("an address that worked and then refuses hands the attempt to the next one,
   const url = `http://fails-over.invalid:${b.port}/`;
   expect((await send(request(url))).excerpt).toBe("a");
   a.stop(true);
-  // ::1 was heard from a moment ago, so no probe: the fetch itself is refused, then 127.0.0.1 answers.
+  // The pooled connection to ::1 was closed with the server: a new one is refused (nothing sent), then 127.0.0.1 answers.
   const report = await send(request(url));
   expect(report.result).toMatchObject({ kind: "response", status: 200 });
   expect(report.excerpt).toBe("b");
