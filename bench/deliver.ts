@@ -7,7 +7,8 @@
  *  1. bare: a 64-way `fetch` loop against a sink process — the ceiling of
  *     what one process can send to that sink on this machine;
  *  2. drain: the relay started on a store holding BENCH_EVENTS (20,000)
- *     pending deliveries to the same sink (target concurrency 64), timed
+ *     pending deliveries to the same sink (target concurrency 64; their
+ *     events already searchable, as a relay leaves a backlog it stored), timed
  *     from the 1,000th to the last delivery (start-up left out, the JIT
  *     still compiling), with the CPU per delivery of its event loop and its
  *     writer thread (/proc); then warm: twice as many stored, the second

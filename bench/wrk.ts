@@ -9,6 +9,8 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeId } from "../src/core/ids.ts";
 import { openStore } from "../src/store/index.ts";
+import { startSearchIndexer } from "../src/ingest/search-indexer.ts";
+import { silentLogger } from "../src/log/logger.ts";
 
 /** Figures of one wrk run; latencies in ms. */
 export interface WrkResult {
@@ -328,5 +330,10 @@ export async function seedPendingDeliveries(url: string, events: number, body: s
       }),
     );
   }
+  // As a relay leaves a backlog it stored: its events searchable (the indexer follows ingest within
+  // seconds). Otherwise the relay under test would index them all while it drains.
+  const indexer = startSearchIndexer({ store, log: silentLogger, maxDecodedBytes: 1 << 20, everyMs: 60_000 });
+  await indexer.drain();
+  await indexer.stop();
   await store.close();
 }
