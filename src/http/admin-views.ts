@@ -117,6 +117,7 @@ export function rejectionDetailJson(r: RejectionRow) {
     source: r.source,
     receivedAt: iso(r.receivedAt)!,
     reason: r.reason,
+    message: r.message,
     method: r.method,
     path: r.path,
     headers: maskHeaders(r.headers),

@@ -152,6 +152,7 @@ export function rejectRequest(
     source: source.config.name,
     receivedAt: now,
     reason: why.reason,
+    message: why.message,
     method: raw.method,
     path: raw.url.pathname + raw.url.search,
     headers: headerPairs,

@@ -496,8 +496,8 @@ export function attemptOf(a: Row): Omit<AttemptRow, "request"> {
   };
 }
 
-/** One stored rejected request: what ingest recorded, the excerpt possibly absent. */
-export type RejectionRow = Omit<RejectionItem, "keep" | "bodyExcerpt"> & { bodyExcerpt: Uint8Array | null };
+/** One stored rejected request: what ingest recorded, the excerpt possibly absent, the message absent on rows stored before it was kept. */
+export type RejectionRow = Omit<RejectionItem, "keep" | "bodyExcerpt" | "message"> & { bodyExcerpt: Uint8Array | null; message: string | null };
 
 /** One page of rejected requests, newest first. */
 export async function listRejections(
@@ -529,6 +529,7 @@ function rejectionOf(r: Row): RejectionRow {
     source: String(r.source),
     receivedAt: Number(r.received_at),
     reason: String(r.reason),
+    message: s(r.message),
     method: String(r.method),
     path: String(r.path),
     headers: JSON.parse(String(r.headers)) as [string, string][],

@@ -51,6 +51,10 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0012_bulk_jobs",
     "sql": "CREATE TABLE `jobs` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`kind` text NOT NULL,\n\t`status` text NOT NULL,\n\t`params` text NOT NULL,\n\t`total` integer NOT NULL,\n\t`done` integer DEFAULT 0 NOT NULL,\n\t`affected` integer DEFAULT 0 NOT NULL,\n\t`cursor` text,\n\t`lease_id` text,\n\t`lease_until` integer,\n\t`error` text,\n\t`created_at` integer NOT NULL,\n\t`updated_at` integer NOT NULL,\n\t`finished_at` integer\n);\n--> statement-breakpoint\nCREATE INDEX `jobs_running` ON `jobs` (`created_at`) WHERE status = 'running';--> statement-breakpoint\nDROP INDEX `deliveries_attention`;--> statement-breakpoint\nDROP INDEX `deliveries_target_attention`;--> statement-breakpoint\nCREATE INDEX `deliveries_attention` ON `deliveries` (`status`,`event_id`) WHERE status = 'pending' OR status = 'failed' OR status = 'paused' OR status = 'cancelled';--> statement-breakpoint\nCREATE INDEX `deliveries_target_attention` ON `deliveries` (`target`,`status`,`event_id`) WHERE status = 'pending' OR status = 'failed' OR status = 'paused' OR status = 'cancelled';"
+  },
+  {
+    "tag": "0013_rejection_message",
+    "sql": "ALTER TABLE `rejections` ADD `message` text;"
   }
 ];
 export const pgMigrations: { tag: string; sql: string }[] = [
@@ -61,5 +65,9 @@ export const pgMigrations: { tag: string; sql: string }[] = [
   {
     "tag": "0001_delivery_order",
     "sql": "DROP INDEX \"deliveries_open\";--> statement-breakpoint\nALTER TABLE \"deliveries\" ADD COLUMN \"seq\" bigserial NOT NULL;--> statement-breakpoint\nCREATE INDEX \"deliveries_open\" ON \"deliveries\" USING btree (\"status\",\"target\",\"created_at\",\"seq\") WHERE status = 'pending' OR status = 'delivering' OR status = 'paused';"
+  },
+  {
+    "tag": "0002_rejection_message",
+    "sql": "ALTER TABLE \"rejections\" ADD COLUMN \"message\" text;"
   }
 ];

@@ -60,7 +60,7 @@ async function event(store: Store, atMs: number, status: string, source = "s"): 
 async function rejection(store: Store, atMs: number): Promise<void> {
   store.writer.recordRejection({
     id: makeId("rej", atMs, new Uint8Array(10).fill(++seq)), source: "s", receivedAt: atMs, reason: "bad_signature",
-    method: "POST", path: "/in/s", headers: [], bodyExcerpt: new Uint8Array(), remoteAddr: null, keep: true,
+    message: "signature does not match", method: "POST", path: "/in/s", headers: [], bodyExcerpt: new Uint8Array(), remoteAddr: null, keep: true,
   });
   await store.writer.flushed();
 }

@@ -26,6 +26,7 @@ export function rejectionPage(r: RejectionDetailJson): SafeHtml {
   return html`
 <p class="crumbs"><a href="/rejections">Rejections</a> /</p>
 <h1 class="mono wrap">${r.id} ${badge(r.reason)}</h1>
+${r.message === null ? null : html`<p class="reason">${r.message}</p>`}
 <dl class="meta">
   <div><dt>Source</dt><dd><a href="/rejections?source=${encodeURIComponent(r.source)}">${r.source}</a></dd></div>
   <div><dt>Received</dt><dd>${time(r.receivedAt)}</dd></div>
@@ -52,7 +53,7 @@ ${d.rejections.map(
   (r) => html`
 <details class="card rejection">
   <summary>${time(r.receivedAt)} <strong>${r.source}</strong> ${badge(r.reason)} <span class="mono">${r.method} ${r.path}</span>
-    <span class="muted">${r.remoteAddr ?? ""}</span></summary>
+    <span class="muted">${r.remoteAddr ?? ""}</span>${r.message === null ? null : html`<span class="reason">${r.message}</span>`}</summary>
   ${rejectedRequest(r)}
   <p>${r.truncated ? "Long values are cut here. " : ""}<a href="/rejections/${encodeURIComponent(r.id)}">The whole request →</a></p>
 </details>`,

@@ -156,4 +156,13 @@ test("long header values are cut in the rejections list and shown whole on the r
   expect(detail).toContain(value);
   const full = await adminJson(bin.adminUrl, `/api/rejections/${rejectionId}`);
   expect(full.headers.find(([n]: [string]) => n === "x-long")[1]).toBe(value);
+
+  // The one-line reason the sender got is kept with the rejection, and shown on both pages as text.
+  const { error } = (await res.json()) as { error: { code: string; message: string } };
+  expect(error.message.length).toBeGreaterThan(10);
+  expect(full).toMatchObject({ reason: error.code, message: error.message });
+  expect(entry.message).toBe(error.message);
+  const asText = Bun.escapeHTML(error.message);
+  expect(detail).toContain(`<p class="reason">${asText}</p>`);
+  expect(list).toContain(`<span class="reason">${asText}</span>`);
 }, 60_000);

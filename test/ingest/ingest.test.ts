@@ -55,9 +55,11 @@ test("a bad signature gets 401 with a reason, is recorded and stores no event", 
   relay = await startTestRelay(CONFIG);
   const res = await relay.post("ploints", '{"id":"x"}', { "x-ploints-signature": sign('{"id":"y"}') });
   expect(res.status).toBe(401);
-  expect(((await res.json()) as { error: { code: string } }).error.code).toBe("bad_signature");
+  const { error } = (await res.json()) as { error: { code: string; message: string } };
+  expect(error.code).toBe("bad_signature");
   await relay.store.writer.flushed();
-  expect(await rows(relay.store, "SELECT reason FROM rejections")).toEqual([{ reason: "bad_signature" }] as never);
+  // Kept as the sender got it: the operator reads the same reason in the UI.
+  expect(await rows(relay.store, "SELECT reason, message FROM rejections")).toEqual([{ reason: "bad_signature", message: error.message }] as never);
   expect(await rows(relay.store, "SELECT rejected FROM source_counters WHERE source = 'ploints'")).toEqual([{ rejected: 1 }] as never);
   expect(await rows(relay.store, "SELECT id FROM events")).toHaveLength(0);
 });

@@ -111,6 +111,8 @@ export const rejections = pgTable(
     source: text("source").notNull(),
     receivedAt: ms("received_at").notNull(),
     reason: text("reason").notNull(),
+    /** The one-line reason the sender got (null on rows stored before it was kept). */
+    message: text("message"),
     method: text("method").notNull(),
     path: text("path").notNull(),
     headers: text("headers").notNull(),

@@ -96,7 +96,7 @@ test("on the writer thread, every field crosses the thread boundary intact: raw 
   odd.query = "a=1&b=%E2%9C%93";
   const plain = item("evt_plain", "plain", '{"ok":"✓"}');
   store.writer.recordRejection({
-    id: "rej_wire", source: "s", receivedAt: 1_000_000, reason: "bad_signature", method: "POST", path: "/in/s?x=1",
+    id: "rej_wire", source: "s", receivedAt: 1_000_000, reason: "bad_signature", message: "X-Signature: \"v1=\u00e9\" does not match ✓", method: "POST", path: "/in/s?x=1",
     headers: [["x-signature", "v1=\u00e9"]], bodyExcerpt: new Uint8Array([0x80, 0x81]), remoteAddr: null, keep: true,
   });
   expect(await Promise.all([store.writer.submit(odd), store.writer.submit(plain)])).toEqual([
@@ -110,8 +110,9 @@ test("on the writer thread, every field crosses the thread boundary intact: raw 
   expect([w!.event_type, w!.content_type, w!.remote_addr, w!.query]).toEqual([null, null, null, "a=1&b=%E2%9C%93"]);
   expect(JSON.parse(String(w!.headers))).toEqual(odd.headers);
   expect(new Uint8Array(w!.body as ArrayBuffer)).toEqual(new Uint8Array(odd.body));
-  const rej = await store.reads.execute("SELECT reason, headers, body_excerpt, remote_addr FROM rejections WHERE id = 'rej_wire'");
+  const rej = await store.reads.execute("SELECT reason, message, headers, body_excerpt, remote_addr FROM rejections WHERE id = 'rej_wire'");
   expect(rej.rows[0]!.reason).toBe("bad_signature");
+  expect(rej.rows[0]!.message).toBe('X-Signature: "v1=\u00e9" does not match ✓');
   expect(JSON.parse(String(rej.rows[0]!.headers))).toEqual([["x-signature", "v1=\u00e9"]]);
   expect(new Uint8Array(rej.rows[0]!.body_excerpt as ArrayBuffer)).toEqual(new Uint8Array([0x80, 0x81]));
   const dl = await store.reads.execute("SELECT id FROM deliveries ORDER BY id");

@@ -59,7 +59,10 @@ export interface RejectionItem {
   id: string;
   source: string;
   receivedAt: number;
+  /** A short code (bad_signature, stale_timestamp, …). */
   reason: string;
+  /** The one-line reason the sender got in the reply. */
+  message: string;
   method: string;
   path: string;
   headers: [string, string][];
@@ -304,7 +307,7 @@ export class GroupCommit implements SqlWriter {
       }
       for (const r of rejections) count(r.source).rejected++;
       insertRows(put, "rejections", REJECTION_COLUMNS, rejections.filter((r) => r.keep).map((r) => [
-        r.id, r.source, r.receivedAt, r.reason, r.method, r.path, JSON.stringify(r.headers), r.bodyExcerpt, r.remoteAddr,
+        r.id, r.source, r.receivedAt, r.reason, r.message, r.method, r.path, JSON.stringify(r.headers), r.bodyExcerpt, r.remoteAddr,
       ]));
       for (const [source, c] of counters) {
         put({
@@ -330,7 +333,7 @@ export class GroupCommit implements SqlWriter {
 // unrouted: no route took the event (it gets no delivery), the admin list's status=unrouted.
 const EVENT_COLUMNS = ["id", "source", "event_type", "dedupe_key", "received_at", "method", "path", "query", "headers", "body", "content_type", "remote_addr", "unrouted"];
 const DELIVERY_COLUMNS = ["id", "event_id", "target", "status", "attempts", "next_attempt_at", "lease_id", "lease_until", "created_at", "updated_at"];
-const REJECTION_COLUMNS = ["id", "source", "received_at", "reason", "method", "path", "headers", "body_excerpt", "remote_addr"];
+const REJECTION_COLUMNS = ["id", "source", "received_at", "reason", "message", "method", "path", "headers", "body_excerpt", "remote_addr"];
 
 /**
  * Runs one job's statements between SAVEPOINT and RELEASE. A failing

@@ -24,7 +24,7 @@ type ItemTuple = [
   string, string, string | null, string, number, number, string, string, string,
   [string, string][], number, string | null, string | null, IngestItem["deliveries"],
 ];
-type RejectionTuple = [string, string, number, string, string, string, [string, string][], number, string | null, boolean];
+type RejectionTuple = [string, string, number, string, string, string, string, [string, string][], number, string | null, boolean];
 
 export function encodeBatch(items: IngestItem[], rejections: RejectionItem[]): WireBatch {
   let total = 0;
@@ -42,7 +42,7 @@ export function encodeBatch(items: IngestItem[], rejections: RejectionItem[]): W
     it.headers, put(it.body), it.contentType, it.remoteAddr, it.deliveries,
   ]);
   const rejectionTuples: RejectionTuple[] = rejections.map((r) => [
-    r.id, r.source, r.receivedAt, r.reason, r.method, r.path, r.headers, put(r.bodyExcerpt), r.remoteAddr, r.keep,
+    r.id, r.source, r.receivedAt, r.reason, r.message, r.method, r.path, r.headers, put(r.bodyExcerpt), r.remoteAddr, r.keep,
   ]);
   return { meta: JSON.stringify([itemTuples, rejectionTuples]), bodies: bytes.buffer };
 }
@@ -58,8 +58,8 @@ export function decodeBatch(batch: WireBatch): { items: IngestItem[]; rejections
     }),
   );
   const rejections = rejectionTuples.map(
-    ([id, source, receivedAt, reason, method, path, headers, excerptLength, remoteAddr, keep]): RejectionItem => ({
-      id, source, receivedAt, reason, method, path, headers, bodyExcerpt: take(excerptLength), remoteAddr, keep,
+    ([id, source, receivedAt, reason, message, method, path, headers, excerptLength, remoteAddr, keep]): RejectionItem => ({
+      id, source, receivedAt, reason, message, method, path, headers, bodyExcerpt: take(excerptLength), remoteAddr, keep,
     }),
   );
   return { items, rejections };

@@ -1,0 +1,1 @@
+ALTER TABLE `rejections` ADD `message` text;
