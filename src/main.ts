@@ -13,6 +13,13 @@ const wantsHelp = rest.includes("--help") || rest.includes("-h");
 if ((command === "serve" || command === "dev") && !wantsHelp) reexecWithAllocatorTuning();
 
 async function main(): Promise<number> {
+  if (command === "help" && rest[0] !== undefined) {
+    // `hookrelay help dev` as `hookrelay dev --help`.
+    const text = HELP[rest[0]];
+    if (!text) return unknown(rest[0]);
+    process.stdout.write(text);
+    return 0;
+  }
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(HELP.main!);
     return command === undefined ? 1 : 0;

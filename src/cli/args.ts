@@ -1,5 +1,6 @@
 /** Small wrapper over node:util parseArgs that turns bad flags into a message, not a stack. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { closestName } from "../config/did-you-mean.ts";
 
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 
@@ -8,7 +9,12 @@ export function parseFlags(args: string[], options: NonNullable<ParseArgsConfig[
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
-    process.stderr.write(`hookrelay: ${(err as Error).message}\n`);
+    const e = err as Error & { code?: string };
+    // A misspelt long option gets the nearest of this command's (as config keys get theirs).
+    const flag = e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /'--([^'=]+)/.exec(e.message)?.[1] : undefined;
+    const near = flag === undefined ? null : closestName(flag, Object.keys(options));
+    const hint = e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? `${near === null ? "" : `; did you mean "--${near}"?`} (--help lists the options)` : "";
+    process.stderr.write(`hookrelay: ${e.message}${hint}\n`);
     return null;
   }
 }

@@ -108,8 +108,9 @@ export async function runDev(args: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger(loaded.config.logLevel);
-  for (const w of loaded.warnings) log.warn(w);
-  return serveConfig(loaded.config, log, ({ publicUrl, adminUrl }) => {
+  // Unsigned requests get the banner's own WARNING below; a key path of the generated config would mean nothing here.
+  for (const w of loaded.warnings) if (opts.preset || !w.startsWith("sources[0].verify:")) log.warn(flagNames(w));
+  const banner = ({ publicUrl, adminUrl }: { publicUrl: string; adminUrl: string }) => {
     const base = (opts.publicUrl ?? publicUrl).replace(/\/+$/, "");
     process.stdout.write(
       [
@@ -127,7 +128,8 @@ export async function runDev(args: string[]): Promise<number> {
         "WARNING: no --preset/--secret given: /in/dev accepts UNSIGNED requests from anyone who can reach it.\n" +
           "         Pass --preset <provider> --secret <secret> to verify signatures like production does.\n",
       );
-  });
+  };
+  return serveConfig(loaded.config, log, { banner, listenSettings: ["--port", "--admin-port"] });
 }
 
 function usageProblem(v: Record<string, string | undefined>): string | null {

@@ -26,15 +26,16 @@ export function listenProblem(addr: ListenAddress, err: unknown): string {
 
 /**
  * Binds and at once releases each fixed address (port 0 is always free);
- * Bun.listen leaves SO_REUSEPORT off, like our listeners. The first problem, or null.
+ * Bun.listen leaves SO_REUSEPORT off, like our listeners. The first problem,
+ * naming the setting that chose the address (where to pick another), or null.
  */
-export function probeListenAddresses(addrs: ListenAddress[]): string | null {
-  for (const addr of addrs) {
+export function probeListenAddresses(addrs: { addr: ListenAddress; setting: string }[]): string | null {
+  for (const { addr, setting } of addrs) {
     if (addr.port === 0) continue;
     try {
       Bun.listen({ hostname: addr.host, port: addr.port, socket: { data() {} } }).stop(true);
     } catch (err) {
-      return listenProblem(addr, err);
+      return `${listenProblem(addr, err)} (${setting})`;
     }
   }
   return null;

@@ -19,18 +19,29 @@ export async function runServe(args: string[]): Promise<number> {
   for (const w of loaded.warnings) log.warn(w);
   // The same file, read and checked again on SIGHUP / POST /api/reload.
   const file = resolve((parsed.values.config as string | undefined) ?? DEFAULT_CONFIG_PATH);
-  return serveConfig(loaded.config, log, undefined, () => readConfigFile(file, process.env));
+  return serveConfig(loaded.config, log, {
+    readConfig: () => readConfigFile(file, process.env),
+    listenSettings: ["server.listen", "server.admin_listen"],
+  });
 }
 
-/** Opens the store and listeners for a loaded config; shared by `serve` and `dev` (which has no file to reload). */
-export async function serveConfig(
-  config: Config,
-  log: Logger,
-  banner?: (urls: { publicUrl: string; adminUrl: string }) => void,
-  readConfig?: () => LoadResult,
-): Promise<number> {
+/** How `serve` and `dev` differ around the same relay. */
+export interface ServeOptions {
+  /** Printed once the relay listens (dev's banner). */
+  banner?: (urls: { publicUrl: string; adminUrl: string }) => void;
+  /** Reads the config again on SIGHUP / POST /api/reload; `dev` has no file to reload. */
+  readConfig?: () => LoadResult;
+  /** What sets the public and the admin address, named when one is taken (a config key, or dev's flag). */
+  listenSettings: [publicListen: string, adminListen: string];
+}
+
+/** Opens the store and listeners for a loaded config; shared by `serve` and `dev`. */
+export async function serveConfig(config: Config, log: Logger, opts: ServeOptions): Promise<number> {
   // Before the store is opened: a second relay on taken ports must not touch (or create) its store.
-  const taken = probeListenAddresses([config.server.listen, config.server.adminListen]);
+  const taken = probeListenAddresses([
+    { addr: config.server.listen, setting: opts.listenSettings[0] },
+    { addr: config.server.adminListen, setting: opts.listenSettings[1] },
+  ]);
   if (taken) {
     process.stderr.write(`hookrelay: ${taken}\n`);
     return 1;
@@ -50,13 +61,13 @@ export async function serveConfig(
     process.stderr.write(`hookrelay: cannot open the store: ${(err as Error).message}\n`);
     return 1;
   }
-  const relay = await startRelay({ config, store, log, readConfig });
+  const relay = await startRelay({ config, store, log, readConfig: opts.readConfig });
   if (!relay.ok) {
     process.stderr.write(`hookrelay: ${relay.error}\n`);
     await store.close();
     return 1;
   }
-  banner?.({ publicUrl: relay.publicUrl, adminUrl: relay.adminUrl });
+  opts.banner?.({ publicUrl: relay.publicUrl, adminUrl: relay.adminUrl });
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -113,6 +113,8 @@ export async function startRelay(opts: {
   log.info("listening", {
     public: `${listen.host}:${publicPort}`,
     admin: `${adminListen.host}:${adminPort}`,
+    // The web UI as a link a terminal makes clickable.
+    ui: `${adminUrl}/`,
     sources: config.sources.map((s) => `${base.replace(/\/+$/, "")}/in/${s.name}`),
     // A libSQL server URL may carry credentials: log only its scheme and host.
     store: redactStoreUrl(config.store.url),

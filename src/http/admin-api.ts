@@ -68,7 +68,7 @@ export function refuseAdminRequest(auth: AdminAuth, request: Request, addr: stri
   if (!id.ok) return new HttpError(401, "unauthorized", "missing or wrong admin token", auth.required ? { "www-authenticate": "Bearer" } : {});
   // A custom header cannot be sent cross-site without a CORS preflight, which we never grant.
   if (id.who !== "bearer" && !SAFE_METHODS.has(request.method) && !isSameOrigin(request) && !request.headers.has("x-requested-with"))
-    return new HttpError(403, "csrf", "cross-site request refused");
+    return new HttpError(403, "csrf", "cross-site request refused: a script or curl must send the header X-Requested-With (any value) or the admin token as Authorization: Bearer");
   return null;
 }
 

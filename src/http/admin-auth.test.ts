@@ -89,6 +89,22 @@ test("a cross-site form post carrying the session cookie is refused and changes 
   expect(ok.status).toBe(303);
 });
 
+test("an API post without a same-origin proof is told which header makes it go through", async () => {
+  const r = await relayWith();
+  const [e] = await seedEvents(r.store, 1, Date.UTC(2025, 0, 1));
+  const cookie = await sessionCookie(r);
+  const erase = (headers: Record<string, string>) =>
+    r.app.adminApp.handle(new Request(`http://127.0.0.1/api/events/${e!.id}`, { method: "DELETE", headers: { cookie, ...headers } }));
+  // As curl sends it: no Origin, no Sec-Fetch-Site.
+  const refused = await erase({});
+  expect(refused.status).toBe(403);
+  const { error } = (await refused.json()) as { error: { code: string; message: string } };
+  expect(error.code).toBe("csrf");
+  expect(error.message).toContain("X-Requested-With");
+  expect(error.message).toContain("Authorization: Bearer");
+  expect((await erase({ "x-requested-with": "curl" })).status).toBe(200);
+});
+
 test("on a real http admin listener, a post whose Origin is https on the same host and port is refused", async () => {
   const live = await startLiveRelay();
   try {

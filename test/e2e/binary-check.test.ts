@@ -95,3 +95,20 @@ to = ["orders"]
   expect(r.stderr).toContain('warning: sources[0].verify.url: has no effect: preset "github" does not sign the URL');
   expect(r.stderr).toContain("warning: targets[0].concurrency: has no effect with ordered = true (one delivery at a time)");
 });
+
+test("a misspelt option is named with the nearest one; `help <command>` is that command's help", async () => {
+  const typo = await runBinary(["serve", "--confg", "hookrelay.toml"], tmp.dir);
+  expect(typo.code).toBe(2);
+  expect(typo.stderr).toContain("--confg");
+  expect(typo.stderr).toContain('did you mean "--config"?');
+  expect(typo.stderr).toContain("--help");
+  const far = await runBinary(["check", "--zzzzzz"], tmp.dir);
+  expect(far.stderr).not.toContain("did you mean");
+
+  const viaHelp = await runBinary(["help", "dev"], tmp.dir);
+  const viaFlag = await runBinary(["dev", "--help"], tmp.dir);
+  expect(viaHelp.code).toBe(0);
+  expect(viaHelp.stdout).toBe(viaFlag.stdout);
+  expect(viaHelp.stdout).toContain("--forward-to");
+  expect((await runBinary(["help", "nope"], tmp.dir)).stderr).toContain('unknown command "nope"');
+});

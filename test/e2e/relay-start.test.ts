@@ -74,7 +74,8 @@ test("a second serve on the ports of a running relay exits 1 with 'address in us
   writeFileSync(join(second, "hookrelay.toml"), relayToml({ listen: `127.0.0.1:${publicPort}`, adminListen: `127.0.0.1:${adminPort}` }));
   const r = await runBinary(["serve", "--config", "hookrelay.toml"], second, 10_000);
   expect(r.code).toBe(1);
-  expect(r.stderr.split("\n")).toContain(`hookrelay: cannot listen on 127.0.0.1:${publicPort}: address in use`);
+  // Named with the key that chose it: where to pick another.
+  expect(r.stderr.split("\n")).toContain(`hookrelay: cannot listen on 127.0.0.1:${publicPort}: address in use (server.listen)`);
   expect(r.stderr).not.toContain('"msg":"listening"');
   expect(existsSync(join(second, "data"))).toBe(false);
   await expectFirstServesAlone(first, [publicPort, adminPort]);
@@ -85,14 +86,14 @@ test("dev on the public or the admin port of a running relay exits 1 naming that
   const [publicPort, adminPort, freePort] = freePorts(3) as [number, number, number];
   const first = await firstRelay(publicPort, adminPort);
   const forward = ["--forward-to", "http://127.0.0.1:9/hooks"];
-  for (const [port, admin, taken] of [
-    [publicPort, freePort, publicPort],
-    [freePort, adminPort, adminPort],
+  for (const [port, admin, taken, flag] of [
+    [publicPort, freePort, publicPort, "--port"],
+    [freePort, adminPort, adminPort, "--admin-port"],
   ] as const) {
     const cwd = dir();
     const r = await runBinary(["dev", ...forward, "--port", String(port), "--admin-port", String(admin)], cwd, 10_000);
     expect(r.code).toBe(1);
-    expect(r.stderr.split("\n")).toContain(`hookrelay: cannot listen on 127.0.0.1:${taken}: address in use`);
+    expect(r.stderr.split("\n")).toContain(`hookrelay: cannot listen on 127.0.0.1:${taken}: address in use (${flag})`);
     expect(r.stdout).not.toContain("Paste into the provider");
     expect(existsSync(join(cwd, ".hookrelay/hookrelay.db"))).toBe(false);
   }
