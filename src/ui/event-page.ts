@@ -78,7 +78,7 @@ function routing(verdicts: RouteVerdict[] | null): SafeHtml {
     <td>${v.from}</td>
     <td>${v.to.join(", ")}</td>
     <td>${v.matched ? html`<span class="ok">matched</span>` : html`<span class="muted">no match</span>`}</td>
-    <td class="wrap">${v.reason}</td>
+    <td class="why">${v.reason}</td>
   </tr>`,
   )}</tbody>
 </table></div>`;

@@ -113,6 +113,36 @@ describe.skipIf(!hasChromium)("event page and layout in Chromium", () => {
     expect(await marker()).toBe('"▾"');
   });
 
+  test("at 1280 px a failing target's and a source's figures stay inside their cards (times go onto two lines)", async () => {
+    const at = Date.now() - 60_000;
+    await live.store.writer.write([
+      {
+        sql: `INSERT INTO target_state (name, last_error, last_error_at, consecutive_failures, failing_since, updated_at) VALUES ('audit', 'HTTP 503', ?, 3, ?, ?)
+          ON CONFLICT (name) DO UPDATE SET last_error = 'HTTP 503', last_error_at = excluded.last_error_at, consecutive_failures = 3, failing_since = excluded.failing_since`,
+        args: [at, at, at],
+      },
+    ]);
+    for (const path of ["/targets", "/sources"]) {
+      await page.goto(`${admin}${path}`);
+      const outside = await page.locator(".card").evaluateAll((cards) =>
+        cards.flatMap((card) => {
+          // The card's content box: text in its padding already touches the border.
+          const edge = card.getBoundingClientRect().right - parseFloat(getComputedStyle(card).paddingRight);
+          // The text's own extent: a dd keeps its grid column's width while its text runs past it.
+          const textRight = (dd: Element) => {
+            const range = document.createRange();
+            range.selectNodeContents(dd);
+            return range.getBoundingClientRect().right;
+          };
+          return [...card.querySelectorAll("dl.meta dd")].filter((dd) => textRight(dd) > edge + 0.5).map((dd) => dd.textContent);
+        }),
+      );
+      expect(await page.locator(".card dl.meta time").count()).toBeGreaterThan(0);
+      if (path === "/targets") expect(await page.locator("#target-audit").innerText()).toContain("Failing since");
+      expect({ path, outside }).toEqual({ path, outside: [] });
+    }
+  });
+
   test("a target that is healthy again shows its last error greyed, as past, with its time", async () => {
     const at = Date.now() - 60_000;
     await live.store.writer.write([
