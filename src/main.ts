@@ -51,6 +51,8 @@ async function main(): Promise<number> {
       return (await import("./cli/export.ts")).runExport(rest);
     case "import":
       return (await import("./cli/import.ts")).runImport(rest);
+    case "init":
+      return (await import("./cli/init.ts")).runInit(rest);
     default:
       return unknown(command);
   }

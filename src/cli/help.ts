@@ -7,6 +7,7 @@ export const HELP: Record<string, string> = {
 Usage: hookrelay <command> [options]
 
 Commands:
+  init      write an example config (hookrelay.toml) to start from
   serve     run the relay (public listener + admin UI/API)
   check     validate a config file and print every problem
   dev       zero-config local relay forwarding to one URL
@@ -18,6 +19,12 @@ Commands:
   version   print the version
 
 Run "hookrelay <command> --help" for a command's options.
+`,
+  init: `Usage: hookrelay init [--config hookrelay.toml] [--force]
+
+Writes the example config: every key with its default, a demo source and a
+demo target, listening on 127.0.0.1 with DEMO secrets. Refuses to replace an
+existing file unless --force. Then: hookrelay check, hookrelay serve.
 `,
   serve: `Usage: hookrelay serve [--config hookrelay.toml]
 

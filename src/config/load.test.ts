@@ -681,7 +681,7 @@ describe("readConfigFile", () => {
     const result = readConfigFile(join(dir, "nope.toml"), {});
     expect(result).toEqual({
       ok: false,
-      problems: [`${join(dir, "nope.toml")}: no such file (use --config to point at one; see hookrelay.example.toml)`],
+      problems: [`${join(dir, "nope.toml")}: no such file (use --config to point at one, or hookrelay init to write an example)`],
     });
   });
 

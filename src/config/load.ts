@@ -46,7 +46,7 @@ export function readConfigFile(path: string, env: Record<string, string | undefi
     text = readFileSync(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file (use --config to point at one; see hookrelay.example.toml)" : `cannot read (${code ?? "error"})`;
+    const why = code === "ENOENT" ? "no such file (use --config to point at one, or hookrelay init to write an example)" : `cannot read (${code ?? "error"})`;
     return { ok: false, problems: [`${path}: ${why}`] };
   }
   return loadConfig(text, { env, baseDir: dirname(resolve(path)) });

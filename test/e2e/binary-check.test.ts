@@ -5,7 +5,7 @@
  * misspelt names.
  */
 import { afterAll, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runBinary, scratchDir } from "../support/fault-harness.ts";
 
@@ -111,4 +111,34 @@ test("a misspelt option is named with the nearest one; `help <command>` is that 
   expect(viaHelp.stdout).toBe(viaFlag.stdout);
   expect(viaHelp.stdout).toContain("--forward-to");
   expect((await runBinary(["help", "nope"], tmp.dir)).stderr).toContain('unknown command "nope"');
+});
+
+test("with only the binary, init writes a config that check accepts and serve can start from; it never overwrites unasked", async () => {
+  const empty = scratchDir("hookrelay-init-");
+  try {
+    const missing = await runBinary(["check"], empty.dir);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("hookrelay init");
+
+    const init = await runBinary(["init"], empty.dir);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain("DEMO");
+    const file = join(empty.dir, "hookrelay.toml");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const written = readFileSync(file, "utf8");
+    expect(written).toContain('[[sources]]\nname = "demo"');
+
+    const checked = await runBinary(["check"], empty.dir);
+    expect({ code: checked.code, stderr: checked.stderr }).toEqual({ code: 0, stderr: "" });
+
+    writeFileSync(file, "# mine\n");
+    const again = await runBinary(["init"], empty.dir);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("--force");
+    expect(readFileSync(file, "utf8")).toBe("# mine\n");
+    expect((await runBinary(["init", "--force"], empty.dir)).code).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(written);
+  } finally {
+    empty.remove();
+  }
 });
