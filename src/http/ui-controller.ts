@@ -25,6 +25,7 @@ import { rejectionPage, rejectionsPage } from "../ui/rejections-page.ts";
 import { sourcesPage } from "../ui/sources-page.ts";
 import { targetsPage } from "../ui/targets-page.ts";
 import type { AdminControllerOptions } from "./admin-api.ts";
+import { TEST_SOURCE } from "./admin-actions.ts";
 import { eventsPageFilter, parseDeliveryId, parseEventId, parseInput, parseJobId, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
 import { eventDetailJson, eventJson, jobJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { CLEAR_SESSION_COOKIE, isSameOrigin, readCookie, servedOverHttps, SESSION_COOKIE, type AdminAuth } from "./auth.ts";
@@ -130,7 +131,11 @@ export function uiController(opts: AdminControllerOptions) {
     .onBeforeHandle(({ request, server }) => guardPage(auth, request, requestClientKey(server, request)))
     .get("/", async ({ query }) => {
       const raw = ONE_QUERY(query);
-      const lists = { sources: opts.config.sources.map((s) => s.name).concat(ALERT_SOURCE, "_test"), targets: opts.config.targets.map((t) => t.name) };
+      const lists = {
+        sources: opts.config.sources.map((s) => s.name),
+        builtInSources: [{ name: ALERT_SOURCE, holds: "the relay's alerts" }, { name: TEST_SOURCE, holds: "test events" }],
+        targets: opts.config.targets.map((t) => t.name),
+      };
       let error: string | null = null;
       let data = { events: [] as ReturnType<typeof eventJson>[], nextCursor: null as string | null, matched: null as number | null };
       try {

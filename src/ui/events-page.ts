@@ -8,7 +8,9 @@ import { html, type SafeHtml } from "./html.ts";
 export interface EventsPageData {
   /** The raw filter values as typed, to refill the form. */
   query: Record<string, string | undefined>;
+  /** The configured sources; then the built-in ones, which config does not list, with what each holds. */
   sources: string[];
+  builtInSources: { name: string; holds: string }[];
   targets: string[];
   events: EventJson[];
   nextCursor: string | null;
@@ -17,11 +19,13 @@ export interface EventsPageData {
   countCap: number;
 }
 
-const select = (name: string, label: string, current: string | undefined, options: string[]) => html`
+const option = (value: string, current: string | undefined, label = value) => html`<option value="${value}"${value === current ? html` selected` : null}>${label}</option>`;
+const select = (name: string, label: string, current: string | undefined, options: string[], builtIn: { name: string; holds: string }[] = []) => html`
   <label>${label}
     <select name="${name}">
       <option value="">any</option>
-      ${options.map((o) => html`<option value="${o}"${o === current ? html` selected` : null}>${o}</option>`)}
+      ${options.map((o) => option(o, current))}
+      ${builtIn.length === 0 ? null : html`<optgroup label="built in">${builtIn.map((b) => option(b.name, current, `${b.name} (${b.holds})`))}</optgroup>`}
     </select>
   </label>`;
 
@@ -39,7 +43,7 @@ export function eventsPage(d: EventsPageData): SafeHtml {
 <h1${live ? html` data-live-src="${live}"` : null}>Events</h1>
 <form class="filters" method="get" action="/">
   ${text("q", "Search", q.q, "words, dedupe key or evt_ id")}
-  ${select("source", "Source", q.source, d.sources)}
+  ${select("source", "Source", q.source, d.sources, d.builtInSources)}
   ${select("target", "Target", q.target, d.targets)}
   ${select("status", "Status", q.status, [...EVENT_STATUSES])}
   ${text("type", "Event type", q.type, "e.g. invoice.paid")}

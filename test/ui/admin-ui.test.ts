@@ -56,6 +56,16 @@ describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
     expect(cookies.find((c) => c.name === "hookrelay_session")).toMatchObject({ httpOnly: true, sameSite: "Strict" });
   });
 
+  test("the source filter lists the configured sources, then the built-in ones under a label saying what they hold", async () => {
+    await page.goto(`${admin}/`);
+    const plain = await page.locator('select[name="source"] > option').allInnerTexts();
+    expect(plain).toEqual(["any", "shop", "billing"]);
+    const builtIn = page.locator('select[name="source"] > optgroup');
+    expect(await builtIn.getAttribute("label")).toBe("built in");
+    expect(await builtIn.locator("option").allInnerTexts()).toEqual(["hookrelay (the relay's alerts)", "_test (test events)"]);
+    expect(await builtIn.locator("option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(["hookrelay", "_test"]);
+  });
+
   test("an event is found by its dedupe key, and its page shows the raw body", async () => {
     const res = await live.send("shop", JSON.stringify({ id: "ord_findme_42", type: "order.created", total: 4200 }));
     const { id } = (await res.json()) as { id: string };
