@@ -32,8 +32,8 @@ function deliveries(ev: EventDetailJson): SafeHtml {
       <td class="nowrap">${time(a.at)}</td>
       <td>${a.status === null ? html`<span class="muted">no response</span>` : html`<span class="${a.status >= 200 && a.status < 300 ? "ok" : "bad"}">${a.status}</span>`}</td>
       <td class="num nowrap">${duration(a.durationMs)}</td>
-      <td>${a.error ?? ""}</td>
-      <td>${a.responseExcerpt ? html`<pre class="excerpt">${a.responseExcerpt}</pre>` : ""}</td>
+      <td class="col-error">${a.error ?? ""}</td>
+      <td class="col-response">${a.responseExcerpt ? html`<pre class="excerpt">${a.responseExcerpt}</pre>` : ""}</td>
     </tr>${a.request ? sentRequest(a.request) : null}`,
     )}</tbody></table></div>`
   }

@@ -103,6 +103,24 @@ describe.skipIf(!hasChromium)("event page and layout in Chromium", () => {
     await phone.close();
   });
 
+  test("on a 390 px phone an event's attempts stack as blocks: every cell in view, nothing to scroll sideways", async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.context().addCookies(await page.context().cookies());
+    await phone.goto(`${admin}/events/${eventId}`);
+    const tables = phone.locator("table.attempts");
+    expect(await tables.count()).toBeGreaterThan(0);
+    const hidden = await tables.evaluateAll((ts) =>
+      ts.flatMap((t) => {
+        const frame = t.closest(".table-wrap")!;
+        const wide = frame.scrollWidth > frame.clientWidth ? ["the frame scrolls"] : [];
+        const cells = [...t.querySelectorAll("tbody td")].filter((td) => (td as HTMLElement).offsetParent !== null);
+        return wide.concat(cells.filter((td) => td.getBoundingClientRect().right > window.innerWidth).map((td) => td.className || td.textContent!));
+      }),
+    );
+    expect(hidden).toEqual([]);
+    await phone.close();
+  });
+
   test("rejection rows carry a disclosure marker that turns when opened", async () => {
     await live.send("billing", JSON.stringify({ id: "inv_1", type: "invoice.paid" }), { "x-webhook-secret": "wrong" });
     await page.goto(`${admin}/rejections`);
