@@ -5,7 +5,7 @@
  * once complete and fsynced; it is a working store (start a relay on it).
  */
 import { statSync } from "node:fs";
-import { copyStoreInto, countEvents } from "../store/backup.ts";
+import { copyStoreInto } from "../store/backup.ts";
 import { isPostgresUrl, openStoreReader, type StoreReader } from "../store/index.ts";
 import { parseFlags } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
@@ -51,13 +51,7 @@ export async function runBackup(args: string[]): Promise<number> {
   const file = out.file;
   let events: number;
   try {
-    await copyStoreInto(store, file.tmpPath);
-    const copy = await openStoreReader({ url: `file:${file.tmpPath}`, busyTimeoutMs: storeConfig.busyTimeoutMs });
-    try {
-      events = await countEvents(copy);
-    } finally {
-      copy.close();
-    }
+    events = await copyStoreInto(store, file.tmpPath, storeConfig.busyTimeoutMs);
   } catch (err) {
     file.abort();
     process.stderr.write(`hookrelay backup: the copy failed: ${(err as Error).message}\n`);

@@ -12,15 +12,25 @@
  * the relay's checkpoints cannot move past that snapshot, so the WAL grows by
  * what is written meanwhile and is checkpointed after (docs/OPERATIONS.md).
  */
+import { openWriteConnection } from "./client.ts";
 import type { StoreReader } from "./index.ts";
 
-/** Writes a consistent copy of the store into `destPath`, which must be absent or an empty file. */
-export async function copyStoreInto(store: StoreReader, destPath: string): Promise<void> {
+/**
+ * Writes a consistent copy of the store into `destPath` (absent or an empty
+ * file) and returns how many events it holds. The copy is one self-contained
+ * file: VACUUM INTO keeps the source's WAL mode, so counting in it would
+ * leave a -wal and a -shm beside it (under the temporary name, one pair per
+ * backup); it is switched to a rollback journal first. A relay started on it
+ * puts it back in WAL mode.
+ */
+export async function copyStoreInto(store: StoreReader, destPath: string, busyTimeoutMs: number): Promise<number> {
   await store.reads.execute({ sql: "VACUUM INTO ?", args: [destPath] });
-}
-
-/** How many events a store holds. */
-export async function countEvents(store: StoreReader): Promise<number> {
-  const rs = await store.reads.execute("SELECT count(*) AS n FROM events");
-  return Number(rs.rows[0]!.n);
+  const copy = await openWriteConnection({ url: `file:${destPath}`, busyTimeoutMs });
+  try {
+    await copy.client.execute("PRAGMA journal_mode = DELETE");
+    const rs = await copy.client.execute("SELECT count(*) AS n FROM events");
+    return Number(rs.rows[0]!.n);
+  } finally {
+    copy.close();
+  }
 }

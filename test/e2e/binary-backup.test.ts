@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { openStoreReader } from "../../src/store/index.ts";
 import { runBinary, startBinary, type RunningBinary } from "../support/binary.ts";
@@ -89,6 +89,9 @@ test("a backup taken while the relay ingests is a consistent working store holdi
 
   const copy = join(tmp.dir, "copy.db");
   expect(statSync(copy).mode & 0o777).toBe(0o600);
+  // One self-contained file: no journal of the copy's nor of its temporary name left beside it.
+  const leftBeside = () => readdirSync(tmp.dir).filter((f) => f.includes(".partial-") || /^(copy|offline)\.db-/.test(f));
+  expect(leftBeside()).toEqual([]);
   const reader = await openStoreReader({ url: `file:${copy}`, busyTimeoutMs: 1000 });
   const check = await reader.reads.execute("PRAGMA integrity_check");
   expect(String(check.rows[0]![0])).toBe("ok");
@@ -112,6 +115,7 @@ test("a backup taken while the relay ingests is a consistent working store holdi
   expect(offline.code).toBe(0);
   const total = seed.acks.length + quiet.acks.length + during.acks.length;
   expect(offline.out).toContain(`${total} events`);
+  expect(leftBeside().filter((f) => f.startsWith("offline") || f.includes("offline"))).toEqual([]);
   target.stop(true);
 }, 90_000);
 
