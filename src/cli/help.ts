@@ -76,9 +76,9 @@ while offline flow on connect. Reconnects with capped, jittered backoff.
   --timeout 10s           per local POST
   --max-backoff 30s       longest wait between reconnects
 
-Exit 0 on SIGINT/SIGTERM; 1 when the relay refuses the token (401) or the
-target (404), or another listen client for the target took over; 2 on bad
-flags. See docs/LISTEN.md.
+Exit 0 on SIGINT/SIGTERM; 1 when the relay refuses the token or the target
+name (401, one answer for both) or another listen client for the target took
+over; 2 on bad flags. See docs/LISTEN.md.
 `,
   backup: `Usage: hookrelay backup [--config hookrelay.toml] --to PATH [--force]
 
