@@ -149,7 +149,7 @@ export function createApp(opts: AppOptions): App {
       }),
     )
     // Each listener counts failed tokens on its own: a public-port guesser does not shut admins out.
-    .use(listenController({ hub: listen, limiter: new FailedAuthLimiter(nowMs), log }));
+    .use(listenController({ hub: listen, limiter: new FailedAuthLimiter(nowMs, undefined, shutOutLogger(log, "listen")), log }));
   const streams = new LiveHub({ reads: store.reads, targets: () => live.current().config.targets, listenStatus: (t) => listen.status(t), nowMs, log });
   const jobs = createJobRunner({
     ...opts.jobPacing,
@@ -165,7 +165,7 @@ export function createApp(opts: AppOptions): App {
     // New deliveries are due now: the engine sends them at each target's concurrency and rate.
     onBatch: () => delivery?.wake(),
   });
-  const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs) });
+  const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs, undefined, shutOutLogger(log, "admin")) });
   const reload = () =>
     reloadConfig({
       live,
@@ -194,4 +194,10 @@ export function createApp(opts: AppOptions): App {
     .use(metricsController({ metrics, auth: adminAuth }))
     .use(adminController({ live, store, nowMs, engine: delivery, jobs, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload, listenStatus: (t) => listen.status(t), streams }));
   return { live, reload, publicApp, adminApp, delivery, metrics, listen, rejectionLog, streams, jobs };
+}
+
+/** The warning when an address is shut out for failed tokens (a guesser, or a client still on an old token). */
+function shutOutLogger(log: Logger, door: "admin" | "listen") {
+  return (remote: string, failures: number) =>
+    log.warn("token attempts refused for a while", { door, remote, failures, hint: "a client still using an old token, or someone guessing" });
 }

@@ -60,3 +60,18 @@ test("IPv6 clients share a bucket per /64, IPv4-mapped clients are keyed by thei
   expect(clientKey("127.0.0.1")).toBe("127.0.0.1");
   expect(clientKey(null)).toBe("unknown");
 });
+
+test("an address shut out is told once per streak of failures, not at every further failure", () => {
+  const clock = { now: 1_000_000 };
+  const told: [string, number][] = [];
+  const limiter = new FailedAuthLimiter(() => clock.now, POLICY, (addr, failures) => told.push([addr, failures]));
+  for (let i = 0; i < 4; i++) limiter.recordFailure("1.2.3.4");
+  expect(told).toEqual([]);
+  for (let i = 0; i < 6; i++) limiter.recordFailure("1.2.3.4");
+  limiter.recordFailure("5.6.7.8");
+  expect(told).toEqual([["1.2.3.4", 5]]);
+  // Quiet long enough to be forgotten: a new streak is told again.
+  clock.now += POLICY.forgetAfterMs + 1;
+  for (let i = 0; i < 5; i++) limiter.recordFailure("1.2.3.4");
+  expect(told).toEqual([["1.2.3.4", 5], ["1.2.3.4", 5]]);
+});

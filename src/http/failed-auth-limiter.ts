@@ -45,6 +45,12 @@ export class FailedAuthLimiter {
   constructor(
     private readonly nowMs: () => number,
     private readonly policy: FailedAuthPolicy = DEFAULT_FAILED_AUTH_POLICY,
+    /**
+     * Told when an address is first shut out in a streak of failures (once per
+     * streak, so a guesser costs a line per address, not per guess): an
+     * operator locked out by a client still on an old token can see which.
+     */
+    private readonly onShutOut: (addr: string, failures: number) => void = () => {},
   ) {}
 
   /** Addresses currently remembered. */
@@ -72,6 +78,7 @@ export class FailedAuthLimiter {
     const over = b.failures - this.policy.freeFailures;
     if (over >= 0) b.blockedUntilMs = now + Math.min(this.policy.baseBackoffMs * 2 ** over, this.policy.maxBackoffMs);
     this.#buckets.set(addr, b);
+    if (over === 0) this.onShutOut(addr, b.failures);
   }
 
   #forgetQuiet(): void {

@@ -36,3 +36,26 @@ test("received and rejected lines carry ids and reasons, never the secret or the
   expect(all).not.toContain(SECRET);
   expect(all).not.toContain(BODY_MARKER);
 });
+
+test("an address shut out for failed admin tokens is logged once, with the address, never the token", async () => {
+  const TOKEN = "the-right-admin-token-0123456789";
+  const loaded = loadConfig(`[admin]\ntoken = "${TOKEN}"\n[[sources]]\nname = "p"\nverify = { preset = "ploints", secret = "${SECRET}" }\n`, { env: {}, baseDir: tmp.dir });
+  if (!loaded.ok) throw new Error(loaded.problems.join("\n"));
+  const lines: string[] = [];
+  const store = await openStore({ url: `file:${join(tmp.dir, "auth.db")}`, busyTimeoutMs: 1000, nowMs: Date.now, checkpointEveryMs: 0 });
+  const app = createApp({ config: loaded.config, store, log: createLogger("info", (l) => lines.push(l)) });
+  const statuses: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const res = await app.adminApp.handle(new Request("http://127.0.0.1/api/events", { headers: { authorization: "Bearer an-old-token-still-in-a-scraper" } }));
+    statuses.push(res.status);
+  }
+  await store.close();
+  expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
+  expect(statuses.at(-1)).toBe(429);
+  const shutOut = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "token attempts refused for a while");
+  expect(shutOut).toHaveLength(1);
+  expect(shutOut[0]).toMatchObject({ level: "warn", door: "admin", failures: 5 });
+  expect(typeof shutOut[0]!.remote).toBe("string");
+  expect(lines.join("")).not.toContain("an-old-token-still-in-a-scraper");
+  expect(lines.join("")).not.toContain(TOKEN);
+});
