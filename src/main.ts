@@ -13,28 +13,23 @@ const wantsHelp = rest.includes("--help") || rest.includes("-h");
 if ((command === "serve" || command === "dev") && !wantsHelp) reexecWithAllocatorTuning();
 
 async function main(): Promise<number> {
-  if (command === "help" && rest[0] !== undefined) {
-    // `hookrelay help dev` as `hookrelay dev --help`.
-    const text = HELP[rest[0]];
-    if (!text) return unknown(rest[0]);
-    process.stdout.write(text);
-    return 0;
-  }
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+  // `hookrelay help dev` is `hookrelay dev --help`.
+  const topic = command === "help" ? rest[0] : command;
+  if (topic === undefined || topic === "--help" || topic === "-h" || topic === "help") {
     process.stdout.write(HELP.main!);
     return command === undefined ? 1 : 0;
   }
-  if (command === "version" || command === "--version" || command === "-v") {
+  if (topic === "version" || topic === "--version" || topic === "-v") {
     process.stdout.write(`hookrelay ${VERSION}\n`);
     return 0;
   }
-  if (wantsHelp) {
-    const text = HELP[command];
-    if (!text) return unknown(command);
+  if (wantsHelp || command === "help") {
+    const text = HELP[topic];
+    if (!text) return unknown(topic);
     process.stdout.write(text);
     return 0;
   }
-  switch (command) {
+  switch (topic) {
     case "serve":
       return (await import("./cli/serve.ts")).runServe(rest);
     case "check":
@@ -54,7 +49,7 @@ async function main(): Promise<number> {
     case "init":
       return (await import("./cli/init.ts")).runInit(rest);
     default:
-      return unknown(command);
+      return unknown(topic);
   }
 }
 

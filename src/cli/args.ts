@@ -10,11 +10,14 @@ export function parseFlags(args: string[], options: NonNullable<ParseArgsConfig[
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
     const e = err as Error & { code?: string };
+    if (e.code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      process.stderr.write(`hookrelay: ${e.message}\n`);
+      return null;
+    }
     // A misspelt long option gets the nearest of this command's (as config keys get theirs).
-    const flag = e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /'--([^'=]+)/.exec(e.message)?.[1] : undefined;
+    const flag = /'--([^'=]+)/.exec(e.message)?.[1];
     const near = flag === undefined ? null : closestName(flag, Object.keys(options));
-    const hint = e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? `${near === null ? "" : `; did you mean "--${near}"?`} (--help lists the options)` : "";
-    process.stderr.write(`hookrelay: ${e.message}${hint}\n`);
+    process.stderr.write(`hookrelay: ${e.message}${near === null ? "" : `; did you mean "--${near}"?`} (--help lists the options)\n`);
     return null;
   }
 }
