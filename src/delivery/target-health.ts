@@ -33,6 +33,9 @@ export class TargetHealth {
   // change is stale when it lands (the store runs on another thread) and must
   // not overwrite what the change put there.
   #version = 0;
+  // Changes set in the cache first whose store write has not returned yet: a
+  // re-read meanwhile may not have them either.
+  #unwritten = 0;
   // Failures whose outcome is being written: the slot is already free, but the
   // target state that counts them is not back yet. Until it is, a target they
   // may push over the circuit threshold gets no new work, and neither does a
@@ -70,7 +73,8 @@ export class TargetHealth {
   async refresh(force = false): Promise<void> {
     const before = this.#version;
     const fresh = await targetState.readTargetStates(this.db.reads);
-    if (force || before === this.#version) {
+    // A change made here meanwhile, or set in the cache and still being written, is newer than the read.
+    if (force || (before === this.#version && this.#unwritten === 0)) {
       this.#version++;
       this.#states = fresh;
     }
@@ -150,7 +154,7 @@ export class TargetHealth {
       const untilMs = nowMs + Math.min(c.maxMs, c.baseMs * 2 ** Math.min(30, s.consecutiveFailures - c.threshold));
       // Cache first: leasing reads the cache, and the store write is a round trip away.
       this.#set(t.name, { ...s, circuitOpenUntil: untilMs });
-      await targetState.openCircuit(this.db.writer, { name: t.name, untilMs, nowMs });
+      await this.#writing(() => targetState.openCircuit(this.db.writer, { name: t.name, untilMs, nowMs }));
       this.log.warn("target circuit open", { target: t.name, untilMs, consecutiveFailures: s.consecutiveFailures });
     }
   }
@@ -160,7 +164,7 @@ export class TargetHealth {
     // Cache first, so no round of leasing hands the target more work meanwhile.
     const known = this.#states.get(name);
     if (known) this.#set(name, { ...known, disabled: true });
-    const paused = await targetState.disableTarget(this.db.writer, { name, reason, by, nowMs });
+    const paused = await this.#writing(() => targetState.disableTarget(this.db.writer, { name, reason, by, nowMs }));
     await this.refresh(true);
     this.log.warn("target disabled", { target: name, reason, by, paused });
     return paused;
@@ -172,6 +176,16 @@ export class TargetHealth {
     await this.refresh(true);
     this.log.info("target enabled", { target: name, resumed });
     return resumed;
+  }
+
+  /** A store write of a change already set in the cache: refreshes meanwhile keep the cache (see refresh). */
+  async #writing<T>(write: () => Promise<T>): Promise<T> {
+    this.#unwritten++;
+    try {
+      return await write();
+    } finally {
+      this.#unwritten--;
+    }
   }
 
   #set(name: string, s: targetState.TargetState): void {
