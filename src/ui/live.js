@@ -158,6 +158,8 @@
       }
       const header = card.querySelector("header");
       setBadge(header.querySelector(".badge"), d.status);
+      // "Retry now" only while there is something to retry (event-page.ts RETRYABLE); it is drawn with the page.
+      if (!["pending", "failed", "cancelled", "paused"].includes(d.status)) card.querySelector(":scope > form.retry")?.remove();
       const count = header.querySelector('[data-field="attempts"]');
       if (count) count.textContent = `${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"}`;
       const next = header.querySelector('[data-field="next"]');

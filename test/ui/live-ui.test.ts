@@ -2,7 +2,8 @@
  * Live updates in a real Chromium against a real relay: a new event appears
  * at the top of an open events list without a reload (and only when its
  * filters match), pause stops that and resume catches up, an event page
- * shows its deliveries' attempts as they are made, the targets page shows a
+ * shows its deliveries' attempts as they are made (and stops offering a
+ * retry once one is delivered), the targets page shows a
  * target's new state; all without tripping the Content-Security-Policy.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -84,10 +85,13 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     await markPage();
     const card = page.locator("article.delivery").first();
     expect(await card.locator(".badge").innerText()).toBe("paused");
+    expect(await card.locator("form.retry").count()).toBe(1);
     await fetch(`${admin}/api/targets/orders/enable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     await card.locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 3000 });
     await card.locator("table.attempts td", { hasText: /^200$/ }).waitFor({ timeout: 1000 });
     expect(await card.locator('[data-field="attempts"]').innerText()).toBe("1 attempt");
+    // Nothing left to retry: the page no longer offers it.
+    expect(await card.locator("form.retry").count()).toBe(0);
     expect(await page.locator("h1 .badge").first().innerText()).toBe("delivered");
     expect(await samePage()).toBe(true);
   });
