@@ -1,7 +1,7 @@
 /**
  * One attempt of one leased delivery, for every kind of target:
  *
- *   prepare → send → (free the slot) → decide → record → after
+ *   prepare → send → decide → (free the slot) → record → after
  *
  * prepare signs the stored request for this attempt; the target's transport
  * sends it (an HTTP POST, or a `listen` client's ack); core's decideOutcome
@@ -81,9 +81,10 @@ export async function runAttempt(ctx: AttemptContext, target: DeliveryTarget, d:
   try {
     const prepared = prepare(ctx, target, d, attempt, at);
     const sent = prepared ? await target.transport.send(prepared) : ERASED;
-    ctx.freeSlot(d);
     const decision = decideOutcome(sent.result, target.config.retry, attempt, ctx.clock(), ctx.random());
+    // Before the slot is freed: a delivery waiting for it must see a failure that may trip the circuit.
     ctx.health.outcomeDecided(d.target, decision);
+    ctx.freeSlot(d);
     let recorded: Recorded;
     try {
       recorded = await ctx.record(outcomeRecord(d, at, sent, decision));
@@ -97,6 +98,17 @@ export async function runAttempt(ctx: AttemptContext, target: DeliveryTarget, d:
     // The lease expires and another attempt follows: at-least-once, never lost.
     if (!isStoreUnreachable(err)) ctx.log.error("could not record an attempt", { target: d.target, delivery: d.id, error: String(err) });
   }
+}
+
+/**
+ * Hands a leased delivery back to the queue without sending anything (one
+ * leased ahead whose target lost its full health while it waited for a
+ * slot): the attempt path with a transport that sends nothing, so it is
+ * recorded as any attempt not made is — due now, uncounted.
+ */
+export function handBack(ctx: AttemptContext, target: DeliveryTarget, d: LeasedDelivery, reason: string): Promise<void> {
+  const nothingSent: TransportReport = { result: { kind: "not-sent", reason }, durationMs: 0, excerpt: null, request: null };
+  return runAttempt(ctx, { ...target, transport: { send: async () => nothingSent } }, d);
 }
 
 /**

@@ -7,6 +7,7 @@ const view = (name: string, over: Partial<TargetView> = {}): TargetView => ({
   ordered: false,
   leaseMs: 15_000,
   inFlight: 0,
+  ahead: 0,
   tokens: Number.POSITIVE_INFINITY,
   gate: { open: true, probeOnly: false },
   reachable: true,
@@ -37,8 +38,8 @@ test("a closed gate or an unreachable target gets nothing", () => {
 test("a round asks for every target with free slots, with the store-wide concurrency it must respect", () => {
   const wants = planLeases([view("a", { inFlight: 6 }), view("b", { gate: { open: false } }), view("c", { gate: { open: true, probeOnly: true } })], Infinity);
   expect(wants).toEqual([
-    { target: "a", slots: 2, concurrency: 8, ordered: false, leaseMs: 15_000 },
-    { target: "c", slots: 1, concurrency: 1, ordered: false, leaseMs: 15_000 },
+    { target: "a", slots: 2, concurrency: 8, ordered: false, leaseMs: 15_000, ahead: 0 },
+    { target: "c", slots: 1, concurrency: 1, ordered: false, leaseMs: 15_000, ahead: 0 },
   ]);
 });
 
@@ -47,4 +48,20 @@ test("a shared budget is spent in order from the rotating first target", () => {
   expect(planLeases(targets, 10, 0).map((w) => [w.target, w.slots])).toEqual([["a", 8], ["b", 2]]);
   expect(planLeases(targets, 10, 2).map((w) => [w.target, w.slots])).toEqual([["c", 8], ["a", 2]]);
   expect(planLeases(targets, 0, 0)).toEqual([]);
+});
+
+test("a healthy, unlimited target leases ahead of its free slots; the store is told how far", () => {
+  const [want] = planLeases([view("a", { inFlight: 10, ahead: 8 })], Infinity);
+  expect(want).toEqual({ target: "a", slots: 6, concurrency: 8, ordered: false, leaseMs: 15_000, ahead: 8 });
+  // Holding its concurrency and its lease ahead, it asks for nothing.
+  expect(planLeases([view("a", { inFlight: 16, ahead: 8 })], Infinity)).toEqual([]);
+});
+
+test("no lease ahead when probing, rate-limited, ordered, or under an ingest-first cap", () => {
+  const ask = (over: Partial<TargetView>, budget = Infinity) => planLeases([view("a", { ahead: 8, ...over })], budget).map((w) => [w.slots, w.ahead]);
+  expect(ask({ gate: { open: true, probeOnly: true } })).toEqual([[1, 0]]);
+  expect(ask({ tokens: 20 })).toEqual([[8, 0]]);
+  expect(ask({ ordered: true })).toEqual([[1, 0]]);
+  expect(ask({}, 12)).toEqual([[8, 0]]);
+  expect(ask({ inFlight: 8 }, 12)).toEqual([]);
 });

@@ -1,10 +1,11 @@
 /**
  * What a leasing round asks the store for: per target, how many deliveries
- * this process may start now. Pure: it reads a snapshot of each target (its
- * free local slots, rate tokens, health gate, whether something can take a
- * delivery at all) and the ingest-first budget shared by every target, and
- * needs no store, clock or timer. The store then bounds each want again by
- * the target's concurrency across every process (live leases count).
+ * this process may start now, and how many more it may lease ahead of a free
+ * slot. Pure: it reads a snapshot of each target (its free local slots, rate
+ * tokens, health gate, whether something can take a delivery at all) and the
+ * ingest-first budget shared by every target, and needs no store, clock or
+ * timer. The store then bounds each want again by the target's concurrency
+ * across every process (live leases count).
  */
 import type { LeaseWant } from "../store/deliveries.ts";
 
@@ -18,8 +19,14 @@ export interface TargetView {
   ordered: boolean;
   /** Lease length: the target's timeout plus a margin (how long a crashed process's attempt blocks a retry). */
   leaseMs: number;
-  /** Attempts this process has in flight to it. */
+  /** Leases this process holds of it (sending, waiting for a slot, or asked for). */
   inFlight: number;
+  /**
+   * Deliveries it may lease beyond its concurrency, to start the moment a slot
+   * frees instead of after the next round's write (0: none). Used only at full
+   * health, without a rate limit or an ingest-first cap, and not when ordered.
+   */
+  ahead: number;
   /** Whole rate tokens left (Infinity without a `rate`). */
   tokens: number;
   gate: LeaseGate;
@@ -29,14 +36,14 @@ export interface TargetView {
 
 /**
  * How many attempts `t` may start now: its concurrency (1 when ordered or
- * probing a half-open circuit) less what is in flight, within its rate
- * tokens and `budget`.
+ * probing a half-open circuit) less the leases held, within its rate tokens
+ * and `budget`; a lease `ahead` raises the concurrency for a round's want.
  *
  * @example freeSlots({ ...view, concurrency: 8, inFlight: 3, tokens: Infinity }, 2) // 2
  */
-export function freeSlots(t: TargetView, budget = Number.POSITIVE_INFINITY): number {
+export function freeSlots(t: TargetView, budget = Number.POSITIVE_INFINITY, ahead = 0): number {
   if (!t.gate.open || !t.reachable) return 0;
-  return Math.max(0, Math.min(concurrencyOf(t) - t.inFlight, t.tokens, budget));
+  return Math.max(0, Math.min(concurrencyOf(t) + ahead - t.inFlight, t.tokens, budget));
 }
 
 /** The target's concurrency as a round applies it: 1 while ordered or probing a half-open circuit. */
@@ -53,12 +60,20 @@ export function concurrencyOf(t: TargetView): number {
  */
 export function planLeases(targets: readonly TargetView[], budget: number, first = 0): LeaseWant[] {
   const wants: LeaseWant[] = [];
+  const capped = budget !== Number.POSITIVE_INFINITY;
   for (let i = 0; i < targets.length && budget > 0; i++) {
     const t = targets[(first + i) % targets.length]!;
-    const slots = freeSlots(t, budget);
+    const ahead = capped ? 0 : aheadOf(t);
+    const slots = freeSlots(t, budget, ahead);
     if (slots <= 0) continue;
     budget -= slots;
-    wants.push({ target: t.name, slots, concurrency: concurrencyOf(t), ordered: t.ordered, leaseMs: t.leaseMs });
+    wants.push({ target: t.name, slots, concurrency: concurrencyOf(t), ordered: t.ordered, leaseMs: t.leaseMs, ahead });
   }
   return wants;
+}
+
+/** The lease ahead `t` may use now: none unless it is at full health, unlimited in rate and not ordered. */
+export function aheadOf(t: TargetView): number {
+  const fullHealth = t.gate.open && !t.gate.probeOnly && t.reachable;
+  return fullHealth && !t.ordered && t.tokens === Number.POSITIVE_INFINITY ? t.ahead : 0;
 }

@@ -161,8 +161,9 @@ test("deliveries yield to providers queueing for their ack, down to the floor, a
     period.t = i * 100;
     leased.push(await scheduler.tick());
   }
-  // Busy a second period: the floor (2), nothing more in the same period; calm: 4, 8, then the target's own 16.
-  expect(leased).toEqual([2, 0, 2, 4, 8]);
+  // Busy a second period: the floor (2), nothing more in the same period; calm: 4, 8, then uncapped:
+  // the target's own 16 and a lease ahead of them (the last 4 of the 20 wait for a slot).
+  expect(leased).toEqual([2, 0, 2, 4, 12]);
   await target.until(16);
   expect(scheduler.inFlight()).toBe(16);
 });
@@ -294,4 +295,47 @@ test("while ingest runs a second round is written while one is in flight, never 
   };
   expect(await run(false)).toBe(1);
   expect(await run(true)).toBe(2);
+});
+
+test("alone on its store, a relay leases ahead: a freed slot takes the next delivery without waiting for a write, never past the concurrency", async () => {
+  const target = recordingTarget(cleanups, () => ({ status: 200, delayMs: 5 }));
+  const { clock, store } = await setup([]);
+  for (let i = 0; i < 12; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  // Every write takes 400 ms: in that time the attempts of one lease round finish one after another.
+  const slowWriter = {
+    ...store.writer,
+    async write(...args: Parameters<typeof store.writer.write>) {
+      await Bun.sleep(400);
+      return await store.writer.write(...args);
+    },
+  };
+  const scheduler = createScheduler({ store: { ...store, writer: slowWriter }, targets: [targetConfig("t", target.url, { concurrency: 3 })], clock, random: () => 0.5, pollMs: 60_000 });
+  cleanups.unshift(() => scheduler.stop(1_000));
+  // One round leases the concurrency (3) and as many ahead; all six are sent before any other write is back.
+  expect(await scheduler.tick()).toBe(6);
+  const leasedAt = performance.now();
+  await target.until(6);
+  expect(performance.now() - leasedAt).toBeLessThan(300);
+  const edges = target.received.flatMap((r) => [[r.at, 1], [r.doneAt, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let open = 0;
+  let most = 0;
+  for (const [, d] of edges) most = Math.max(most, (open += d));
+  expect(most).toBeLessThanOrEqual(3);
+  await scheduler.drain();
+  expect(await statuses(store)).toEqual(Array(12).fill("delivered"));
+  expect(target.received).toHaveLength(12);
+});
+
+test("a delivery leased ahead is handed back uncounted, never sent, when its target's circuit may open while it waits", async () => {
+  const target = recordingTarget(cleanups, () => ({ status: 500, delayMs: 5 }));
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 2, retry: { scheduleMs: [0, 60_000], jitter: 0 } })], {
+    circuit: { threshold: 1, baseMs: 10_000, maxMs: 60_000 },
+  });
+  for (let i = 0; i < 4; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  expect(await scheduler.tick()).toBe(4);
+  await scheduler.drain();
+  // The first failure may open the circuit: the two leased ahead go back to the queue untried.
+  expect(target.received).toHaveLength(2);
+  const rows = await store.reads.execute(`SELECT status, attempts FROM deliveries ORDER BY ${storedOrder(store.reads.dialect)}`);
+  expect(rows.rows.map((r) => [r.status, r.attempts])).toEqual([["pending", 1], ["pending", 1], ["pending", 0], ["pending", 0]]);
 });

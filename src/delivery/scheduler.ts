@@ -14,8 +14,13 @@
  * Fresh events skip the lease: ingest claims a free slot (claim), the
  * delivery row is written already leased in the event's own transaction, and
  * the attempt starts from the bytes in memory right after the commit
- * (launchClaimed). All retry state is in the store; this object holds only
- * slots, rate tokens and target-health.ts's cache of target state.
+ * (launchClaimed).
+ * Slots need not wait for a round's write: a healthy target's round leases
+ * ahead (beyond its concurrency, while no other process holds any of its
+ * leases), and a delivery leased ahead waits in this process for the next
+ * slot of its target to free (slots.ts). All retry state is in the store;
+ * this object holds only slots, rate tokens and target-health.ts's cache of
+ * target state.
  */
 import type { TargetConfig } from "../config/types.ts";
 import { makeId } from "../core/ids.ts";
@@ -23,7 +28,7 @@ import { decodeSigningSecret } from "../core/outbound-signing.ts";
 import { silentLogger, type Logger } from "../log/logger.ts";
 import { recordOutcomes, releaseLeases, type LeaseClaim, type LeasedDelivery, type LeaseRequest, type OutcomeRecord } from "../store/deliveries.ts";
 import type { Store } from "../store/index.ts";
-import { runAttempt, type AttemptContext, type AttemptReport, type DeliveryTarget, type Recorded } from "./attempt.ts";
+import { handBack, runAttempt, type AttemptContext, type AttemptReport, type DeliveryTarget, type Recorded } from "./attempt.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { IngestFirst, type IngestFirstOptions } from "./ingest-first.ts";
 import { freeSlots, planLeases, type TargetView } from "./lease-planner.ts";
@@ -101,7 +106,7 @@ export interface Scheduler {
    * deliveries wait in the store (pending) until it is listed again.
    */
   setTargets(targets: TargetConfig[]): void;
-  /** Attempts in flight in this process. */
+  /** Attempts in flight in this process (sent, their target not answered yet). */
   inFlight(): number;
   /** True while ingest first holds attempts below the targets' concurrency. */
   yielding(): boolean;
@@ -147,7 +152,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     clock,
     random: opts.random,
     forwardHeaders: opts.forwardHeadersFor ?? (() => []),
-    freeSlot: (d) => slots.free(d.id),
+    freeSlot: (d) => {
+      if (slots.free(d.id)) startWaiting(d.target);
+    },
     record: (record) =>
       new Promise((resolve, reject) => {
         finished.push({ record, resolve, reject });
@@ -206,7 +213,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       slots.take(w.target, w.slots);
       rate.take(w.target, now, w.slots);
     }
-    return { leaseId: leaseIds.next(), nowMs: now, wants };
+    return { leaseId: leaseIds.next(), holder: leaseIds.holder, nowMs: now, wants };
   }
 
   /** Gives back the slots and tokens of a lease request that the store did not fill. */
@@ -225,23 +232,48 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     // Out of tokens: look again when the next one is due rather than at the next poll.
     if (tokens <= 0 && c.ratePerSec !== null) wakeIn(Math.ceil(1000 / c.ratePerSec));
     const listen = c.kind === "listen";
+    const ahead = listen || c.ordered ? 0 : Math.min(c.concurrency, LEASE_AHEAD_MAX);
     return {
       name: c.name,
       concurrency: listen ? 1 : c.concurrency,
       ordered: listen || c.ordered,
-      leaseMs: t.leaseMs,
+      // A delivery leased ahead may wait for one attempt of its target before its own.
+      leaseMs: ahead > 0 ? t.leaseMs + c.timeoutMs : t.leaseMs,
       inFlight: slots.of(c.name),
+      ahead,
       tokens,
       gate: health.gate(c.name, now),
       reachable: !listen || (opts.listen?.idle(c.name) ?? false),
     };
   }
 
-  /** Starts the attempt of a delivery leased (or claimed) into a slot already taken for it. */
+  /** A delivery leased (or claimed) joins its target's line for a slot, and starts if one is free. */
   function start(d: LeasedDelivery): void {
-    const target = targets.get(d.target);
-    if (!target) return slots.release(d.target); // not ours (another process's config): its lease expires
-    slots.track(d, runAttempt(attemptContext, target, d));
+    if (!targets.has(d.target)) return slots.release(d.target); // not ours (another process's config): its lease expires
+    slots.wait(d);
+    startWaiting(d.target);
+  }
+
+  /**
+   * Starts what waits for a slot of `name` (in lease order) as far as its
+   * concurrency and health gate allow. Past a closed gate (circuit open,
+   * disabled, a failure being written that may open it) or a half-open one's
+   * single probe nothing more is sent: what was leased ahead goes back to the
+   * queue, uncounted. Called when a delivery is leased and when a slot frees.
+   */
+  function startWaiting(name: string): void {
+    if (stopped || slots.waiting(name) === 0) return; // stop() hands their leases back
+    const target = targets.get(name);
+    if (!target) return; // gone from config: their leases expire
+    const gate = health.gate(name, clock());
+    const full = sendingLimit(target.config);
+    const limit = !gate.open ? 0 : gate.probeOnly ? 1 : full;
+    while (slots.sending(name) < limit) {
+      const d = slots.nextWaiting(name);
+      if (!d) return;
+      slots.track(d, runAttempt(attemptContext, target, d));
+    }
+    if (limit < full) for (const d of slots.allWaiting(name)) slots.track(d, handBack(attemptContext, target, d, "its target is not at full health"));
   }
 
   // One round at a time, outcomes that finish meanwhile wait for the next, so a commit carries
@@ -378,13 +410,23 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
           .catch((err) => log.error("could not apply target enablement after a reload", { error: String(err) }))
           .finally(() => requestRound(true));
     },
-    inFlight: () => slots.total(),
+    inFlight: () => slots.sendingTotal(),
     yielding: () => ingestFirst?.yielding() ?? false,
   };
 }
 
+/**
+ * The most deliveries a target leases ahead of its free slots: about what a
+ * slot would otherwise wait for (the outcomes of one round's write); more
+ * would only hold more request bodies in memory.
+ */
+const LEASE_AHEAD_MAX = 64;
+
 /** How recent an ingest claim must be for ingest to count as running (two rounds in flight). */
 const INGEST_RECENT_MS = 1_000;
+
+/** Attempts a target may have sending at once in this process (a half-open circuit's one probe is the gate's). */
+const sendingLimit = (c: TargetConfig) => (c.kind === "listen" || c.ordered ? 1 : c.concurrency);
 
 const configMap = (configs: TargetConfig[]) => new Map(configs.map((t) => [t.name, t]));
 
@@ -418,12 +460,13 @@ function deliveryTargets(opts: SchedulerOptions, sender: Sender, configs: Target
 }
 
 /**
- * Lease ids: a random prefix per scheduler and a counter. Unique across
- * processes and restarts (the prefix), and far cheaper than a random id per
- * claim, which fresh events take one each of.
+ * Lease ids: `<holder>.<n>`, a random holder per scheduler and a counter.
+ * Unique across processes and restarts (the holder, by which the store also
+ * tells this process's leases from others'), and far cheaper than a random
+ * id per claim, which fresh events take one each of.
  */
-function leaseIdMaker(clock: () => number): { next(): string } {
-  const prefix = makeId("lease", clock(), crypto.getRandomValues(new Uint8Array(10)));
+function leaseIdMaker(clock: () => number): { holder: string; next(): string } {
+  const holder = makeId("lease", clock(), crypto.getRandomValues(new Uint8Array(10)));
   let n = 0;
-  return { next: () => `${prefix}.${(++n).toString(36)}` };
+  return { holder, next: () => `${holder}.${(++n).toString(36)}` };
 }

@@ -1,10 +1,16 @@
 /**
- * The scheduler's book of attempts in flight: how many per target (the
- * slots a round may not lease again), and each running attempt with its
+ * The scheduler's book of the leases this process holds, per target:
+ *
+ *   held:    every lease it holds or has asked a round for — what a round
+ *            counts against the target's concurrency (and its lease ahead);
+ *   sending: attempts whose target has not answered yet, within the
+ *            target's concurrency;
+ *   waiting: deliveries leased ahead, each waiting for a slot to free.
+ *
+ * A slot is freed as soon as its target answered, before the outcome is
+ * written: a delivery waiting for it starts at once, and the round writing
+ * the outcome may lease the next. Each running attempt is kept with its
  * lease, so that stop() can wait for them and hand back what never finished.
- * A slot is taken when a delivery is leased or claimed and freed as soon as
- * its target answered, before the outcome is written, so that the round
- * writing the outcome can already lease the next delivery into it.
  */
 import type { LeasedDelivery } from "../store/deliveries.ts";
 
@@ -15,50 +21,92 @@ interface Running {
   done: Promise<void>;
 }
 
-/** Slots per target and the attempts running in them. */
+/** Leases held, attempts sending and deliveries waiting, per target. */
 export class Slots {
-  #perTarget = new Map<string, number>();
+  #held = new Map<string, number>();
   #total = 0;
+  #sending = new Map<string, number>();
+  #sendingTotal = 0;
+  #waiting = new Map<string, LeasedDelivery[]>();
   #running = new Map<string, Running>();
 
-  /** Attempts holding a slot of `target`. */
+  /** Leases of `target` held or asked for: sending, waiting, or on their way in a round. */
   of(target: string): number {
-    return this.#perTarget.get(target) ?? 0;
+    return this.#held.get(target) ?? 0;
   }
 
-  /** Attempts holding a slot, all targets. */
+  /** Leases held or asked for, all targets. */
   total(): number {
     return this.#total;
   }
 
+  /** Attempts of `target` whose target has not answered yet. */
+  sending(target: string): number {
+    return this.#sending.get(target) ?? 0;
+  }
+
+  /** Attempts whose target has not answered yet, all targets. */
+  sendingTotal(): number {
+    return this.#sendingTotal;
+  }
+
   /** Takes `n` slots of `target`: a claim, or a lease request on its way (its unfilled slots are released). */
   take(target: string, n = 1): void {
-    this.#perTarget.set(target, this.of(target) + n);
+    this.#held.set(target, this.of(target) + n);
     this.#total += n;
   }
 
   /** Gives back `n` slots taken for attempts that never started (an unused claim, a lease that found less). */
   release(target: string, n = 1): void {
-    this.#perTarget.set(target, this.of(target) - n);
+    this.#held.set(target, this.of(target) - n);
     this.#total -= n;
   }
 
-  /** The attempt of `d`, running in the slot taken for it, until `done` settles. */
+  /** The attempt of `d`, sending in the slot taken for it, then running until `done` settles. */
   track(d: LeasedDelivery, done: Promise<void>): void {
     const entry: Running = { leaseId: d.leaseId, target: d.target, slotHeld: true, done };
     this.#running.set(d.id, entry);
+    this.#sending.set(d.target, this.sending(d.target) + 1);
+    this.#sendingTotal++;
     void done.finally(() => {
       this.free(d.id);
       this.#running.delete(d.id);
     });
   }
 
-  /** The attempt of delivery `id` no longer needs its slot (its target answered); once only. */
-  free(id: string): void {
+  /** The attempt of delivery `id` no longer needs its slot (its target answered); true the first time only. */
+  free(id: string): boolean {
     const r = this.#running.get(id);
-    if (!r?.slotHeld) return;
+    if (!r?.slotHeld) return false;
     r.slotHeld = false;
+    this.#sending.set(r.target, this.sending(r.target) - 1);
+    this.#sendingTotal--;
     this.release(r.target);
+    return true;
+  }
+
+  /** A delivery leased ahead waits (in lease order) for a slot of its target; its lease stays held. */
+  wait(d: LeasedDelivery): void {
+    const line = this.#waiting.get(d.target);
+    if (line) line.push(d);
+    else this.#waiting.set(d.target, [d]);
+  }
+
+  /** Deliveries waiting for a slot of `target`. */
+  waiting(target: string): number {
+    return this.#waiting.get(target)?.length ?? 0;
+  }
+
+  /** The next delivery waiting for a slot of `target`, taken off the line. */
+  nextWaiting(target: string): LeasedDelivery | undefined {
+    return this.#waiting.get(target)?.shift();
+  }
+
+  /** Every delivery waiting for a slot of `target`, taken off the line. */
+  allWaiting(target: string): LeasedDelivery[] {
+    const line = this.#waiting.get(target) ?? [];
+    this.#waiting.delete(target);
+    return line;
   }
 
   /** Attempts running, whether or not they still hold their slot (an outcome being recorded). */
@@ -82,8 +130,9 @@ export class Slots {
     }
   }
 
-  /** Leases of the attempts still running (to hand back at shutdown). */
+  /** Leases of the attempts still running and of the deliveries still waiting (to hand back at shutdown). */
   leaseIds(): string[] {
-    return [...new Set([...this.#running.values()].map((r) => r.leaseId))];
+    const waiting = [...this.#waiting.values()].flat();
+    return [...new Set([...this.#running.values(), ...waiting].map((r) => r.leaseId))];
   }
 }

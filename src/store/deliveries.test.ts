@@ -49,6 +49,27 @@ test("live leases in the store count against a target's concurrency", async () =
   expect(await leaseDueDeliveries(store.writer, { leaseId: "l3", nowMs: 9000, wants: [want("a", { concurrency: 3 })] })).toHaveLength(1);
 });
 
+test("a process holding every live lease of a target may lease ahead of its concurrency; with another's live lease, neither may", async () => {
+  const { store } = await fresh();
+  for (let i = 0; i < 12; i++) await submitEvent(store, { targets: ["a"], receivedAt: 1000 + i });
+  const lease = (holder: string, n: number) =>
+    leaseDueDeliveries(store.writer, { leaseId: `${holder}.${n}`, holder, nowMs: 9000, wants: [want("a", { concurrency: 3, ahead: 2 })] });
+  // Alone: concurrency 3 and 2 ahead.
+  const mine = await lease("p1", 1);
+  expect(mine).toHaveLength(5);
+  // Another process gets nothing while the live leases reach the concurrency, ahead or not ("p1x" is not "p1").
+  expect(await lease("p1x", 1)).toHaveLength(0);
+  await recordOutcomes(store.writer, mine.slice(0, 3).map((d) => outcome(d)), 9000);
+  expect(await lease("p1x", 2)).toHaveLength(1);
+  // Now neither holds every live lease: both are held to the concurrency (3 live already).
+  expect(await lease("p1", 2)).toHaveLength(0);
+  await recordOutcomes(store.writer, mine.slice(3).map((d) => outcome(d)), 9000);
+  expect(await lease("p1", 3)).toHaveLength(2);
+  // Without a holder nothing is leased ahead.
+  const plain = await leaseDueDeliveries(store.writer, { leaseId: "x.1", nowMs: 9000, wants: [want("a", { concurrency: 5, ahead: 8 })] });
+  expect(plain).toHaveLength(5 - 3);
+});
+
 test("an ordered target hands out only the oldest open delivery, one at a time", async () => {
   const { store, client } = await fresh();
   const ids = [];

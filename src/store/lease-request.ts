@@ -17,11 +17,27 @@ export interface LeaseWant {
   leaseMs: number;
   /** Ordered targets: only the oldest open delivery, and only when none is in flight. */
   ordered: boolean;
+  /**
+   * Leases beyond `concurrency` this process may hold while no other process
+   * holds a live lease of the target (lease ahead; 0 or absent: none). The
+   * process sends at most `concurrency` at once and keeps the rest ready for
+   * the next free slot, so a slot need not wait for a round's write. Safe
+   * across processes: another process leases nothing while the live leases are
+   * at or above `concurrency`, and this one leases ahead only while it holds
+   * every live lease, so sends across processes stay within `concurrency`.
+   */
+  ahead?: number;
 }
 
 /** One round of leasing: a lease id for the round, the caller's clock, what each target may take. */
 export interface LeaseRequest {
   leaseId: string;
+  /**
+   * The prefix every lease id of this process starts with (`<holder>.<n>`):
+   * how the store tells this process's live leases from other processes'
+   * (wants' `ahead`). Without it nothing is leased ahead.
+   */
+  holder?: string;
   nowMs: number;
   wants: LeaseWant[];
 }
@@ -30,4 +46,16 @@ export interface LeaseRequest {
 export function leaseInt(n: number): number {
   if (!Number.isFinite(n)) throw new Error(`not a finite number: ${n}`);
   return Math.max(0, Math.floor(n));
+}
+
+/**
+ * How a lease statement tells this process's leases apart: the holder's own
+ * prefix (with its dot, so that "a.1" is not taken for holder "a.") and its
+ * length, bound as :holder and :holderLen; null when the request leases
+ * nothing ahead.
+ */
+export function holderArgs(opts: LeaseRequest, wants: LeaseWant[]): { holder: string; holderLen: number } | null {
+  if (!opts.holder || !wants.some((w) => !w.ordered && (w.ahead ?? 0) > 0)) return null;
+  const holder = `${opts.holder}.`;
+  return { holder, holderLen: holder.length };
 }

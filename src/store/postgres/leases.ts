@@ -15,7 +15,7 @@
  */
 import type { InStatement } from "@libsql/client";
 import { postgresDialect as dialect } from "../dialect.ts";
-import { leaseInt as int, OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "../lease-request.ts";
+import { holderArgs, leaseInt as int, OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "../lease-request.ts";
 import { targetLocked } from "./target-locks.ts";
 
 /** The transaction-local setting naming the round's targets whose locks are held, as `|0|2|` (indexes into the wants). */
@@ -30,15 +30,23 @@ export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InState
     args: targets,
   };
 
-  const args: Record<string, string | number> = { ...targets, lease: opts.leaseId, now: opts.nowMs };
+  const holder = holderArgs(opts, wants);
+  const args: Record<string, string | number> = { ...targets, lease: opts.leaseId, now: opts.nowMs, ...holder };
   const arms = wants.map((w, i) => {
     args[`s${i}`] = int(w.slots);
     args[`c${i}`] = int(w.ordered ? 1 : w.concurrency);
     args[`ms${i}`] = int(w.leaseMs);
-    const live = `(SELECT count(*) FROM deliveries WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${dialect.nowMs})`;
+    const live = `FROM deliveries WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${dialect.nowMs}`;
+    let room = `CAST(:c${i} AS BIGINT) - (SELECT count(*) ${live})`;
+    if (holder && !w.ordered && (w.ahead ?? 0) > 0) {
+      // Lease ahead: `ahead` more while every live lease is this relay's (see LeaseWant).
+      args[`a${i}`] = int(w.ahead!);
+      room = `(SELECT CAST(:c${i} AS BIGINT) - count(*) + CASE WHEN count(*) FILTER (WHERE substr(lease_id, 1, CAST(:holderLen AS INT)) = :holder) = count(*)
+        THEN CAST(:a${i} AS BIGINT) ELSE 0 END ${live})`;
+    }
     // Nothing (not even the count) for a target this transaction does not hold.
     const limit = `CASE WHEN strpos(current_setting('${HELD}', true), '|${i}|') > 0
-      THEN greatest(0, least(CAST(:s${i} AS BIGINT), CAST(:c${i} AS BIGINT) - ${live})) ELSE 0 END`;
+      THEN greatest(0, least(CAST(:s${i} AS BIGINT), ${room})) ELSE 0 END`;
     if (w.ordered) {
       // The head of the line is the oldest open delivery in receive order (created_at, then the
       // order rows were stored in); only it may go, and only when it is pending and due. The

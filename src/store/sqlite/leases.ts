@@ -6,11 +6,12 @@
  */
 import type { InStatement } from "@libsql/client";
 import { sqliteDialect as dialect } from "../dialect.ts";
-import { leaseInt as int, OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "../lease-request.ts";
+import { holderArgs, leaseInt as int, OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "../lease-request.ts";
 
 /** The round's lease as statements; the last one returns the leased rows (deliveries.ts reads them). */
 export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InStatement[] {
-  const args: Record<string, string | number> = { lease: opts.leaseId, now: opts.nowMs };
+  const holder = holderArgs(opts, wants);
+  const args: Record<string, string | number> = { lease: opts.leaseId, now: opts.nowMs, ...holder };
   const arms = wants.map((w, i) => {
     args[`t${i}`] = w.target;
     // Numbers are bound, not inlined, so that a round's SQL text depends only on
@@ -18,8 +19,14 @@ export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InState
     args[`s${i}`] = int(w.slots);
     args[`c${i}`] = int(w.ordered ? 1 : w.concurrency);
     // Free slots across every process: live leases in the store count against concurrency.
-    const limit = dialect.greatest("0", dialect.least(`:s${i}`, `:c${i} - (SELECT count(*) FROM deliveries
-      WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${dialect.nowMs})`));
+    const live = `FROM deliveries WHERE target = :t${i} AND status = 'delivering' AND lease_until > ${dialect.nowMs}`;
+    let room = `:c${i} - (SELECT count(*) ${live})`;
+    if (holder && !w.ordered && (w.ahead ?? 0) > 0) {
+      // Lease ahead: `ahead` more while every live lease is this process's (see LeaseWant).
+      args[`a${i}`] = int(w.ahead!);
+      room = `(SELECT :c${i} - count(*) + CASE WHEN total(substr(lease_id, 1, :holderLen) = :holder) = count(*) THEN :a${i} ELSE 0 END ${live})`;
+    }
+    const limit = dialect.greatest("0", dialect.least(`:s${i}`, room));
     if (w.ordered) {
       // The head of the line is the oldest open delivery in receive order; nothing behind it may
       // go first. The oldest of each open status, one index seek each (deliveries_open), then the oldest of those.
