@@ -4,8 +4,10 @@
  * store write (one commit):
  *
  *   round:   housekeeping (now and then) → plan (lease-planner.ts) → write: record + lease
- *            → the next round's write leaves → settle: outcomes go on, the leased are launched
- *   attempt: prepare → send → decide → record (joins the next round) → after   (attempt.ts)
+ *            → the next round's write leaves → settle: outcomes go on, the leased join their
+ *            target's line for a slot (start → startWaiting)
+ *   attempt: prepare → send → decide → (slot freed: the next in line starts) → record
+ *            (joins the next round) → after   (attempt.ts)
  *
  * One round is in flight at a time, two while ingest runs; attempts that
  * finish while one is being written join the next, so under load a commit
@@ -18,7 +20,8 @@
  * Slots need not wait for a round's write: a healthy target's round leases
  * ahead (beyond its concurrency, while no other process holds any of its
  * leases), and a delivery leased ahead waits in this process for the next
- * slot of its target to free (slots.ts). All retry state is in the store;
+ * slot of its target to free (slots.ts), or goes back to the queue uncounted
+ * when the target's health gate closes meanwhile. All retry state is in the store;
  * this object holds only slots, rate tokens and target-health.ts's cache of
  * target state.
  */
