@@ -15,7 +15,7 @@
  */
 import type { Logger } from "../log/logger.ts";
 import { CLOCK_STEP_TOLERANCE_MS, rebaseAfterClockStep } from "../store/clock-step.ts";
-import { reclaimExpiredLeases } from "../store/deliveries.ts";
+import { RECLAIM_BATCH, reclaimExpiredLeases } from "../store/deliveries.ts";
 import type { SqlDoors } from "../store/sql-client.ts";
 import type { TargetHealth } from "./target-health.ts";
 
@@ -81,7 +81,14 @@ export class Housekeeping {
     this.#lastRunAt = performance.now();
     await this.health.refresh();
     await this.health.pauseStragglers(now);
-    const reclaimed = await reclaimExpiredLeases(this.db, now);
+    // A dead process may leave several batches (its attempts and what it leased ahead, per target):
+    // all of them now, within a bound, rather than one batch per poll period.
+    let reclaimed = 0;
+    for (let batch = 0; batch < MAX_RECLAIM_BATCHES; batch++) {
+      const n = await reclaimExpiredLeases(this.db, now);
+      reclaimed += n;
+      if (n < RECLAIM_BATCH) break;
+    }
     if (reclaimed > 0) this.log.warn("reclaimed deliveries whose lease expired", { reclaimed });
   }
 
@@ -90,3 +97,6 @@ export class Housekeeping {
     if (moved.deliveries + moved.circuits > 0) this.log.warn("the clock stepped back: due times moved back with it", { stepMs, ...moved });
   }
 }
+
+/** Reclaim writes one housekeeping run may make (RECLAIM_BATCH each): a crash's leases at once, a flood of them over several runs. */
+const MAX_RECLAIM_BATCHES = 20;

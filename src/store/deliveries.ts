@@ -101,13 +101,16 @@ export function leasedDeliveriesOf(item: IngestItem, leasedIds: readonly string[
  * first, so the usual case takes no write lock.
  */
 export async function reclaimExpiredLeases(db: SqlDoors, nowMs: number): Promise<number> {
-  const found = await db.reads.execute(`SELECT id FROM deliveries WHERE status = 'delivering' AND lease_until <= ${db.writer.dialect.nowMs} LIMIT 500`);
+  const found = await db.reads.execute(`SELECT id FROM deliveries WHERE status = 'delivering' AND lease_until <= ${db.writer.dialect.nowMs} LIMIT ${RECLAIM_BATCH}`);
   if (found.rows.length === 0) return 0;
   const lost = found.rows.map((r) => ({ id: String(r.id), attemptId: makeId("att", nowMs, crypto.getRandomValues(new Uint8Array(10))) }));
   const reclaim = db.writer.dialect.engine === "postgres" ? pgReclaimStatements : sqliteReclaimStatements;
   const results = await db.writer.write(reclaim(lost, LOST_ATTEMPT, nowMs), "redoable");
   return results.at(-1)!.rowsAffected;
 }
+
+/** The most expired leases one reclaim write hands back. */
+export const RECLAIM_BATCH = 500;
 
 const LOST_ATTEMPT = "no outcome: the lease expired (the process making this attempt stopped or stalled)";
 
