@@ -26,7 +26,10 @@ test("condition changes raise, recover, or say nothing", () => {
   expect(types("circuit_open", "ok", healthy)).toEqual([["target.recovered", true, "target.circuit_open"]]);
   expect(types(undefined, "disabled", gone)).toEqual([["target.disabled", false, "target.disabled"]]);
   expect(types(undefined, "ok", healthy)).toEqual([]);
-  expect(types("disabled", "off", { ...gone, disabledBy: "api" })).toEqual([]);
+  // An operator turning a target off raises nothing but closes the alert it had; enabling it later says nothing.
+  expect(types("disabled", "off", { ...gone, disabledBy: "api" })).toEqual([["target.recovered", true, "target.disabled"]]);
+  expect(types("circuit_open", "off", { ...open, disabled: true, disabledBy: "api" })).toEqual([["target.recovered", true, "target.circuit_open"]]);
+  expect(types("ok", "off", { ...healthy, disabled: true, disabledBy: "config" })).toEqual([]);
   expect(types("off", "ok", healthy)).toEqual([]);
   expect(types("disabled", "disabled", gone)).toEqual([]);
 });

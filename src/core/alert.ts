@@ -98,8 +98,10 @@ export function targetCondition(s: TargetFacts | undefined): TargetCondition {
 /**
  * The alerts a target's change of condition raises: a new circuit_open or
  * disabled raises it; leaving one for "ok" is a target.recovered. Going from
- * circuit_open to disabled raises disabled alone (no recovery in between), and
- * a target turned off by an operator ends its alert without a notice.
+ * circuit_open to disabled raises disabled alone (no recovery in between). A
+ * target an operator turns off raises nothing, but an alert it had is
+ * resolved then (the operator took it over): otherwise it would stay open
+ * for whoever is paged, as enabling it later is no change to report.
  * `before` undefined: first look (at start); a bad condition found then is raised.
  */
 export function targetAlerts(name: string, before: TargetCondition | undefined, now: TargetCondition, s: TargetFacts | undefined, atMs: number): Alert[] {
@@ -119,6 +121,10 @@ export function targetAlerts(name: string, before: TargetCondition | undefined, 
     const until = s?.circuitOpenUntil ?? atMs;
     const message = `target ${name}: circuit open after ${s?.consecutiveFailures ?? 0} failures in a row (last error: ${s?.lastError ?? "unknown"}); attempts resume with one probe at ${iso(until)}`;
     return [{ type: "target.circuit_open", subject: name, message, atMs, resolved: false, condition: "target.circuit_open", details: { ...details, openUntil: iso(until) } }];
+  }
+  if (now === "off" && (before === "disabled" || before === "circuit_open")) {
+    const message = `target ${name} was disabled by an operator (${s?.disabledBy ?? "unknown"}): its ${before === "disabled" ? "disabled" : "circuit open"} alert is closed; its deliveries wait, paused, until it is enabled`;
+    return [{ type: "target.recovered", subject: name, message, atMs, resolved: true, condition: `target.${before}`, details: { target: name, cleared: `target.${before}`, disabledBy: s?.disabledBy ?? null } }];
   }
   if (now === "ok" && (before === "disabled" || before === "circuit_open")) {
     const message = before === "disabled" ? `target ${name} was enabled again; its paused deliveries are being sent` : `target ${name} recovered: its circuit is closed, deliveries flow again`;

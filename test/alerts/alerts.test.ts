@@ -166,6 +166,23 @@ test("a circuit that opens is alerted, and its close after a successful probe is
   ]);
 });
 
+test("an operator disabling a target whose circuit is open closes the alert; enabling it later sends nothing", async () => {
+  const r = await setup([{ name: "orders", script: () => ({ status: 500 }), schedule: ["0s", "1h"] }, { name: "ops" }], 'to = ["ops"]');
+  for (let i = 0; i < 3; i++) await submitEvent(r.store, { targets: ["orders"], receivedAt: r.clock() });
+  await r.settle();
+  const ops = r.target("ops");
+  expect(alertsOf(ops.received).map((a) => a.type)).toEqual(["target.circuit_open"]);
+  await r.scheduler.disableTarget("orders", "looking into it");
+  await r.settle();
+  const [, closed] = alertsOf(ops.received);
+  expect(closed).toMatchObject({ type: "target.recovered", subject: "orders", resolved: true, details: { cleared: "target.circuit_open", disabledBy: "api" } });
+  expect(closed!.message).toBe("target orders was disabled by an operator (api): its circuit open alert is closed; its deliveries wait, paused, until it is enabled");
+  await r.scheduler.enableTarget("orders");
+  await r.settle();
+  // No recovery notice for an alert already closed (a delivery still failing may say so on its own).
+  expect(alertsOf(ops.received).filter((a) => a.type.startsWith("target.")).map((a) => a.type)).toEqual(["target.circuit_open", "target.recovered"]);
+});
+
 test("a delivery that reaches failed after its last attempt is a delivery.failed alert", async () => {
   const r = await setup([{ name: "orders", script: () => ({ status: 500 }), schedule: ["0s"] }, { name: "ops" }], 'to = ["ops"]');
   const eventId = await submitEvent(r.store, { targets: ["orders"], receivedAt: r.clock() });
