@@ -8,6 +8,8 @@ import type { Config } from "../config/types.ts";
 import type { Store } from "../store/index.ts";
 import { queueStats, type QueueStat } from "../store/queue-stats.ts";
 import { storeSizeBytes } from "../store/store-size.ts";
+import { readTargetStates } from "../store/target-state.ts";
+import { targetCondition, type TargetCondition } from "../core/alert.ts";
 import { Registry, type Sample } from "./registry.ts";
 
 /** The delivery status an attempt left behind, as the delivery engine reports it. */
@@ -15,6 +17,9 @@ export type AttemptStatus = "delivered" | "pending" | "failed" | "paused" | (str
 
 // "pending" after an attempt means a retry is scheduled: name it for what it means.
 const OUTCOME: Record<string, string> = { delivered: "delivered", pending: "retrying", failed: "failed", paused: "paused" };
+
+/** hookrelay_target_state's states (core/alert.ts targetCondition). */
+const TARGET_STATES: TargetCondition[] = ["ok", "circuit_open", "disabled", "off"];
 
 const LATENCY_BUCKETS_SEC = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -88,6 +93,14 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
   registry.gauge("hookrelay_oldest_pending_age_seconds", "Age of the oldest open delivery, by target (0 when none).", () =>
     perTarget((q) => (q ? Math.max(0, (nowMs() - q.oldestCreatedAt) / 1000) : 0)),
   );
+  // A state set: one series per state, 1 for the one the target is in (core/alert.ts targetCondition).
+  registry.gauge("hookrelay_target_state", "1 for the state each target is in: ok, circuit_open, disabled (a 410 or disable_after), off (an operator).", async () => {
+    const states = await readTargetStates(store.reads);
+    return config.targets.flatMap((t) => {
+      const now = targetCondition(states.get(t.name));
+      return TARGET_STATES.map((state) => ({ labels: { target: t.name, state }, value: state === now ? 1 : 0 }));
+    });
+  });
   registry.gauge("hookrelay_store_size_bytes", "Size of the store: the embedded file plus its WAL, or the PostgreSQL database.", async () => {
     const bytes = await storeSizeBytes(store);
     return bytes === null ? [] : [{ labels: {}, value: bytes }];

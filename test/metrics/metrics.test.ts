@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
+import { disableTarget, openCircuit } from "../../src/store/target-state.ts";
 import { startTestRelay, type TestRelay } from "../support/relay.ts";
 
 const SECRET = "whsec_k8x2_metrics";
@@ -87,6 +88,21 @@ test("counters move with received, duplicate and rejected traffic, and queue dep
   expect(after.get('hookrelay_queue_depth{target="orders"}')).toBe(2);
   expect(after.get('hookrelay_oldest_pending_age_seconds{target="orders"}')).toBeGreaterThanOrEqual(0);
   expect(after.get("hookrelay_store_size_bytes")).toBeGreaterThan(0);
+});
+
+test("each target's state is one series of a state set: ok, then circuit_open, off when an operator disables it", async () => {
+  relay = await startTestRelay(CONFIG);
+  const state = async () => {
+    const series = parseExposition(await (await scrape()).text());
+    const on = ["ok", "circuit_open", "disabled", "off"].filter((s) => series.get(`hookrelay_target_state{target="orders",state="${s}"}`) === 1);
+    expect(["ok", "circuit_open", "disabled", "off"].map((s) => series.has(`hookrelay_target_state{target="orders",state="${s}"}`))).toEqual([true, true, true, true]);
+    return on;
+  };
+  expect(await state()).toEqual(["ok"]);
+  await openCircuit(relay.store.writer, { name: "orders", untilMs: Date.now() + 60_000, nowMs: Date.now() });
+  expect(await state()).toEqual(["circuit_open"]);
+  await disableTarget(relay.store.writer, { name: "orders", reason: "maintenance", by: "api", nowMs: Date.now() });
+  expect(await state()).toEqual(["off"]);
 });
 
 test("attempts reported by the delivery engine fill the deliveries counter and the latency histogram", async () => {
