@@ -2,7 +2,7 @@
  * JSON-lines logger: one object per notable event, on stderr. Callers pass
  * ids and reasons, never secrets or bodies (STYLE.md, SPEC.md "Operations").
  */
-import { writeSync } from "node:fs";
+import { fstatSync, writeSync } from "node:fs";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -52,12 +52,35 @@ function batchedStderr(): (line: string) => void {
 let stderrSink: ((line: string) => void) | null = null;
 const toStderr = (line: string) => (stderrSink ??= batchedStderr())(line);
 
-/** A logger writing lines at or above `level` to `write` (stderr, batched per turn, by default). */
-export function createLogger(level: LogLevel, write: (line: string) => void = toStderr): Logger {
+/**
+ * sd-daemon(3) priority prefixes. journald takes them off each line of a
+ * service's stderr and keeps the line at that priority, so that
+ * `journalctl -p warning` shows warnings and errors only.
+ */
+const PRIORITY_PREFIX: Record<LogLevel, string> = { debug: "<7>", info: "<6>", warn: "<4>", error: "<3>" };
+
+/** True when stderr is connected to the journal: systemd sets JOURNAL_STREAM to that stream's device:inode. */
+export function stderrIsJournal(env: Record<string, string | undefined> = process.env): boolean {
+  const [dev, ino] = (env.JOURNAL_STREAM ?? "").split(":");
+  if (!dev || !ino) return false;
+  try {
+    const st = fstatSync(2);
+    return String(st.dev) === dev && String(st.ino) === ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A logger writing lines at or above `level` to `write` (stderr, batched per
+ * turn, by default); each line starts with its journald priority when stderr
+ * is the journal.
+ */
+export function createLogger(level: LogLevel, write: (line: string) => void = toStderr, journal = write === toStderr && stderrIsJournal()): Logger {
   const min = RANK[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[lvl] < min) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields })}\n`);
+    write(`${journal ? PRIORITY_PREFIX[lvl] : ""}${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields })}\n`);
   };
   return {
     debug: (m, f) => emit("debug", m, f),
