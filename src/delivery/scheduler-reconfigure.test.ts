@@ -79,3 +79,25 @@ test("slots stay right across a reload: an attempt in flight still counts agains
   expect(rx.received).toHaveLength(1);
   expect((await deliveries(store)).map((d) => d.status)).toEqual(["delivered", "delivered"]);
 });
+
+test("what a removed target had leased ahead goes back to the queue uncounted; its attempt in flight finishes", async () => {
+  let release = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  const slow = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch() { await gate; return new Response("ok"); } });
+  cleanups.push(() => slow.stop(true));
+  const t = targetConfig("t", `http://127.0.0.1:${slow.port}/`, { concurrency: 1 });
+  const { clock, store, scheduler } = await setup([t]);
+  await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  // One sent, one leased ahead waiting for the slot.
+  expect(await scheduler.tick()).toBe(2);
+  scheduler.setTargets([]);
+  release();
+  await scheduler.drain();
+  expect(await deliveries(store)).toEqual([
+    { target: "t", status: "delivered", attempts: 1 },
+    { target: "t", status: "pending", attempts: 0 },
+  ]);
+  const leased = await store.reads.execute("SELECT count(*) AS n FROM deliveries WHERE lease_id IS NOT NULL");
+  expect(Number(leased.rows[0]!.n)).toBe(0);
+});

@@ -267,7 +267,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   function startWaiting(name: string): void {
     if (stopped || slots.waiting(name) === 0) return; // stop() hands their leases back
     const target = targets.get(name);
-    if (!target) return; // gone from config: their leases expire
+    if (!target) return; // gone from config: setTargets handed them back
     const gate = health.gate(name, clock());
     const full = sendingLimit(target.config);
     const limit = !gate.open ? 0 : gate.probeOnly ? 1 : full;
@@ -402,10 +402,14 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     setTargets(next) {
       // One synchronous swap: no round or claim sees half of it. Slots and rate
       // buckets are kept by name, so what is in flight still counts.
+      const before = targets;
       configs = next;
       targets = deliveryTargets(opts, sender, next, targets);
       health.setTargets(configMap(next));
       ceiling = concurrencyCeiling(next);
+      // What a target no longer listed had leased ahead would never start: back to the queue, uncounted.
+      for (const [name, t] of before)
+        if (!targets.has(name)) for (const d of slots.allWaiting(name)) slots.track(d, handBack(attemptContext, t, d, "its target is no longer configured"));
       // A target that config now enables or disables (or a new one that starts disabled).
       if (started && !stopped)
         void health
