@@ -4,6 +4,7 @@
  * next attempt uses the new URL and secrets, and a removed target's
  * deliveries wait in the store until it comes back.
  */
+import { createLogger } from "../log/logger.ts";
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { fakeClock, recordingTarget, runCleanups, storeAt, submitEvent, targetConfig, tempDir } from "../../test/delivery/fixtures.ts";
@@ -13,10 +14,10 @@ import { storedOrder } from "../store/deliveries.ts";
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(() => runCleanups(cleanups));
 
-async function setup(targets: Parameters<typeof createScheduler>[0]["targets"]) {
+async function setup(targets: Parameters<typeof createScheduler>[0]["targets"], extra: Partial<Parameters<typeof createScheduler>[0]> = {}) {
   const clock = fakeClock();
   const store = await storeAt(join(tempDir(cleanups), "s.db"), cleanups, clock);
-  const scheduler = createScheduler({ store, targets, clock, random: () => 0.5, pollMs: 60_000 });
+  const scheduler = createScheduler({ store, targets, clock, random: () => 0.5, pollMs: 60_000, ...extra });
   cleanups.unshift(() => scheduler.stop(100));
   return { clock, store, scheduler };
 }
@@ -101,3 +102,23 @@ test("what a removed target had leased ahead goes back to the queue uncounted; i
   const leased = await store.reads.execute("SELECT count(*) AS n FROM deliveries WHERE lease_id IS NOT NULL");
   expect(Number(leased.rows[0]!.n)).toBe(0);
 });
+
+test("a delivery leased ahead that waited longer than one attempt (a reload lowered the concurrency) goes back instead of being sent", async () => {
+  const ids: string[] = [];
+  const target = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) { ids.push(req.headers.get("webhook-id")!); await Bun.sleep(500); return new Response("ok"); } });
+  cleanups.push(() => target.stop(true));
+  const t = (concurrency: number) => targetConfig("t", `http://127.0.0.1:${target.port}/`, { concurrency, timeoutMs: 1_200 });
+  const lines: string[] = [];
+  const { clock, store, scheduler } = await setup([t(4)], { log: createLogger("debug", (l) => lines.push(l)) });
+  for (let i = 0; i < 8; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  // Four sent, four leased ahead; then one at a time: the waiting ones would start 0.5, 1, 1.5 and 2 s later.
+  expect(await scheduler.tick()).toBe(8);
+  scheduler.setTargets([t(1)]);
+  await scheduler.drain();
+  // Those that would have waited past the target's timeout went back to the queue, uncounted, and were leased anew.
+  const handedBack = lines.filter((l) => l.includes("waited for a slot longer than its lease allows"));
+  expect(handedBack.length).toBeGreaterThanOrEqual(1);
+  expect(await deliveries(store)).toEqual(Array(8).fill({ target: "t", status: "delivered", attempts: 1 }));
+  expect(new Set(ids).size).toBe(8);
+  expect(ids).toHaveLength(8);
+}, 15_000);

@@ -156,7 +156,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     random: opts.random,
     forwardHeaders: opts.forwardHeadersFor ?? (() => []),
     freeSlot: (d) => {
-      if (slots.free(d.id)) startWaiting(d.target);
+      if (slots.free(d)) startWaiting(d.target);
     },
     record: (record) =>
       new Promise((resolve, reject) => {
@@ -272,9 +272,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const full = sendingLimit(target.config);
     const limit = !gate.open ? 0 : gate.probeOnly ? 1 : full;
     while (slots.sending(name) < limit) {
-      const d = slots.nextWaiting(name);
-      if (!d) return;
-      slots.track(d, runAttempt(attemptContext, target, d));
+      const next = slots.nextWaiting(name);
+      if (!next) return;
+      // Its lease covers a wait of one attempt (targetView's leaseMs); one that waited longer (a reload
+      // lowered the concurrency) goes back rather than be sent on a lease that may run out meanwhile.
+      if (next.waitedMs > target.config.timeoutMs) slots.track(next.delivery, handBack(attemptContext, target, next.delivery, "it waited for a slot longer than its lease allows"));
+      else slots.track(next.delivery, runAttempt(attemptContext, target, next.delivery));
     }
     if (limit < full) for (const d of slots.allWaiting(name)) slots.track(d, handBack(attemptContext, target, d, "its target is not at full health"));
   }

@@ -14,6 +14,12 @@
  */
 import type { LeasedDelivery } from "../store/deliveries.ts";
 
+interface Waiting {
+  delivery: LeasedDelivery;
+  /** performance.now() when it joined the line. */
+  since: number;
+}
+
 interface Running {
   leaseId: string;
   target: string;
@@ -27,7 +33,7 @@ export class Slots {
   #total = 0;
   #sending = new Map<string, number>();
   #sendingTotal = 0;
-  #waiting = new Map<string, LeasedDelivery[]>();
+  #waiting = new Map<string, Waiting[]>();
   #running = new Map<string, Running>();
 
   /** Leases of `target` held or asked for: sending, waiting, or on their way in a round. */
@@ -64,19 +70,20 @@ export class Slots {
 
   /** The attempt of `d`, sending in the slot taken for it, then running until `done` settles. */
   track(d: LeasedDelivery, done: Promise<void>): void {
+    const key = runKey(d);
     const entry: Running = { leaseId: d.leaseId, target: d.target, slotHeld: true, done };
-    this.#running.set(d.id, entry);
+    this.#running.set(key, entry);
     this.#sending.set(d.target, this.sending(d.target) + 1);
     this.#sendingTotal++;
     void done.finally(() => {
-      this.free(d.id);
-      this.#running.delete(d.id);
+      this.free(d);
+      this.#running.delete(key);
     });
   }
 
-  /** The attempt of delivery `id` no longer needs its slot (its target answered); true the first time only. */
-  free(id: string): boolean {
-    const r = this.#running.get(id);
+  /** The attempt of `d` (under this lease) no longer needs its slot (its target answered); true the first time only. */
+  free(d: LeasedDelivery): boolean {
+    const r = this.#running.get(runKey(d));
     if (!r?.slotHeld) return false;
     r.slotHeld = false;
     this.#sending.set(r.target, this.sending(r.target) - 1);
@@ -87,9 +94,10 @@ export class Slots {
 
   /** A delivery leased ahead waits (in lease order) for a slot of its target; its lease stays held. */
   wait(d: LeasedDelivery): void {
+    const entry = { delivery: d, since: performance.now() };
     const line = this.#waiting.get(d.target);
-    if (line) line.push(d);
-    else this.#waiting.set(d.target, [d]);
+    if (line) line.push(entry);
+    else this.#waiting.set(d.target, [entry]);
   }
 
   /** Deliveries waiting for a slot of `target`. */
@@ -97,16 +105,17 @@ export class Slots {
     return this.#waiting.get(target)?.length ?? 0;
   }
 
-  /** The next delivery waiting for a slot of `target`, taken off the line. */
-  nextWaiting(target: string): LeasedDelivery | undefined {
-    return this.#waiting.get(target)?.shift();
+  /** The next delivery waiting for a slot of `target`, taken off the line, with how long it waited (ms). */
+  nextWaiting(target: string): { delivery: LeasedDelivery; waitedMs: number } | undefined {
+    const next = this.#waiting.get(target)?.shift();
+    return next && { delivery: next.delivery, waitedMs: performance.now() - next.since };
   }
 
   /** Every delivery waiting for a slot of `target`, taken off the line. */
   allWaiting(target: string): LeasedDelivery[] {
     const line = this.#waiting.get(target) ?? [];
     this.#waiting.delete(target);
-    return line;
+    return line.map((w) => w.delivery);
   }
 
   /** Attempts running, whether or not they still hold their slot (an outcome being recorded). */
@@ -132,7 +141,14 @@ export class Slots {
 
   /** Leases of the attempts still running and of the deliveries still waiting (to hand back at shutdown). */
   leaseIds(): string[] {
-    const waiting = [...this.#waiting.values()].flat();
+    const waiting = [...this.#waiting.values()].flat().map((w) => w.delivery);
     return [...new Set([...this.#running.values(), ...waiting].map((r) => r.leaseId))];
   }
 }
+
+/**
+ * A running attempt is one delivery under one lease: the same delivery may
+ * run twice at once here, the tail of an attempt that handed it back (its
+ * outcome being settled) and its next attempt under a new lease.
+ */
+const runKey = (d: LeasedDelivery) => `${d.leaseId} ${d.id}`;
