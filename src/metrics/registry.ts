@@ -33,8 +33,20 @@ function labelText(labels: Labels): string {
   return parts.length === 0 ? "" : `{${parts.join(",")}}`;
 }
 
-// Label order is fixed by the family's label names, so one key per label set.
-const keyOf = (names: readonly string[], labels: Labels) => JSON.stringify(names.map((n) => labels[n] ?? ""));
+/**
+ * One key per label set: the values in the family's label order, each after
+ * its length, so that no value can run into the next. Counters and
+ * histograms are updated on every attempt: a loop of concatenations keeps
+ * that cheap, to run and for the JIT to compile.
+ */
+function keyOf(names: readonly string[], labels: Labels): string {
+  let key = "";
+  for (let i = 0; i < names.length; i++) {
+    const v = labels[names[i]!] ?? "";
+    key += `${v.length}:${v}`;
+  }
+  return key;
+}
 const pick = (names: readonly string[], labels: Labels): Labels => Object.fromEntries(names.map((n) => [n, labels[n] ?? ""]));
 
 /** A counter with fixed label names. */
@@ -74,9 +86,9 @@ export class Histogram {
     const key = keyOf(this.labelNames, labels);
     let s = this.#series.get(key);
     if (!s) this.#series.set(key, (s = { labels: pick(this.labelNames, labels), counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
-    this.buckets.forEach((le, i) => {
-      if (value <= le) s.counts[i]!++;
-    });
+    // Buckets ascend: every one from the first that holds the value counts it (they are cumulative).
+    const { buckets } = this;
+    for (let i = buckets.length - 1; i >= 0 && value <= buckets[i]!; i--) s.counts[i]!++;
     s.sum += value;
     s.count++;
   }
