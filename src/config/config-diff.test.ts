@@ -32,7 +32,7 @@ test("names added, removed and changed sources and targets, and routes by their 
   expect(d).toEqual({
     sources: { added: ["b"], removed: [], changed: ["a"] },
     targets: { added: ["u"], removed: ["t"], changed: [] },
-    routes: { added: ["a → u", "b → u"], removed: ["a → t"] },
+    routes: { added: ["a → u", "b → u"], removed: ["a → t"], changed: [] },
     settings: [],
     restartNeeded: [],
   });
@@ -40,11 +40,17 @@ test("names added, removed and changed sources and targets, and routes by their 
   expect(JSON.stringify(d)).not.toContain("two");
 });
 
+test("a route that keeps its ends and changes its filter is changed, not removed and added", () => {
+  const before = config({ routes: `[[routes]]\nfrom = "a"\nto = "t"\nevent_types = ["order.*"]\n` });
+  const after = config({ routes: `[[routes]]\nfrom = "a"\nto = "t"\nevent_types = ["invoice.*"]\n` });
+  expect(diffConfig(before, after).routes).toEqual({ added: [], removed: [], changed: ["a → t"] });
+});
+
 test("an unchanged config is no change at all", () => {
   expect(diffConfig(config(), config())).toEqual({
     sources: { added: [], removed: [], changed: [] },
     targets: { added: [], removed: [], changed: [] },
-    routes: { added: [], removed: [] },
+    routes: { added: [], removed: [], changed: [] },
     settings: [],
     restartNeeded: [],
   });

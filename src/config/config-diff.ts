@@ -17,8 +17,11 @@ export interface NamedChanges {
 export interface ConfigChanges {
   sources: NamedChanges;
   targets: NamedChanges;
-  /** Routes as "from → to, to" (a route has no name of its own). */
-  routes: { added: string[]; removed: string[] };
+  /**
+   * Routes as "from → to, to" (a route has no name of its own); a route
+   * whose ends stayed and whose filter changed is "changed".
+   */
+  routes: NamedChanges;
   /** Other keys whose value changed and is applied (TOML key paths: `server.public_url`, `admin.token`). */
   settings: string[];
   /** Keys whose new value needs a restart; the running value is kept until then. */
@@ -51,7 +54,10 @@ function named<T extends { name: string }>(before: T[], after: T[]): NamedChange
 
 const routeLabel = (r: RouteConfig) => `${r.from} → ${r.to.join(", ")}`;
 
-/** Routes present on one side only (a list may hold equal routes: counted, not deduplicated). */
+/**
+ * Routes present on one side only (a list may hold equal routes: counted, not
+ * deduplicated); one removed and one added with the same ends are a changed route.
+ */
 function routeChanges(before: RouteConfig[], after: RouteConfig[]): ConfigChanges["routes"] {
   const left = (from: RouteConfig[], other: RouteConfig[]) => {
     const pool = other.map((r) => JSON.stringify(r));
@@ -62,7 +68,17 @@ function routeChanges(before: RouteConfig[], after: RouteConfig[]): ConfigChange
       return false;
     });
   };
-  return { added: left(after, before).map(routeLabel), removed: left(before, after).map(routeLabel) };
+  const added = left(after, before).map(routeLabel);
+  const removed = left(before, after).map(routeLabel);
+  const changed: string[] = [];
+  for (const label of [...added]) {
+    const i = removed.indexOf(label);
+    if (i < 0) continue;
+    removed.splice(i, 1);
+    added.splice(added.indexOf(label), 1);
+    changed.push(label);
+  }
+  return { added, removed, changed };
 }
 
 /** Every changed key outside sources, targets and routes, as TOML key paths (one level into each table). */
