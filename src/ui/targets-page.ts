@@ -19,7 +19,7 @@ ${targets.map((t) => {
   ${t.disabledReason ? html`<p class="notice">Disabled: ${t.disabledReason}</p>` : null}
   <dl class="meta compact">
     <div><dt>Queue</dt><dd class="queue-depth">${t.queueDepth}</dd></div>
-    <div><dt>Pending · in flight · paused</dt><dd data-field="queue">${t.queue.pending} · ${t.queue.delivering} · ${t.queue.paused}</dd></div>
+    <div><dt title="leased: being sent, or leased ahead and waiting for one of the target's concurrency slots">Pending · leased · paused</dt><dd data-field="queue">${t.queue.pending} · ${t.queue.delivering} · ${t.queue.paused}</dd></div>
     <div><dt>Failed</dt><dd data-field="failed">${t.queue.failed ? html`<a href="/?target=${encodeURIComponent(t.name)}&status=failed">${t.queue.failed}</a>` : "0"}</dd></div>
     <div><dt>Success (${Math.round(t.successWindowMs / 60_000)} min)</dt><dd data-field="success">${percent(t.successRate)} <span class="muted">of ${t.recentAttempts}</span></dd></div>
     <div><dt>Last attempt</dt><dd data-field="last-attempt">${time(t.lastAttemptAt)}</dd></div>
