@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { readConfigFile } from "../config/index.ts";
 import type { Config } from "../config/types.ts";
+import { stderrLine } from "../log/logger.ts";
 
 export const DEFAULT_CONFIG_PATH = "hookrelay.toml";
 
@@ -10,10 +11,10 @@ export async function loadConfigOrReport(path: string | undefined): Promise<{ co
   const file = resolve(path ?? DEFAULT_CONFIG_PATH);
   const result = await readConfigFile(file, process.env);
   if (!result.ok) {
-    process.stderr.write(`hookrelay: ${file}: ${result.problems.length} problem(s)\n`);
-    for (const p of result.problems) process.stderr.write(`  ${p}\n`);
+    stderrLine("error", `hookrelay: ${file}: ${result.problems.length} problem(s)`);
+    for (const p of result.problems) stderrLine("error", `  ${p}`);
     // Found in the same pass: showing them now saves a second round of fixes.
-    for (const w of result.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+    for (const w of result.warnings ?? []) stderrLine("warn", `warning: ${w}`);
     return null;
   }
   return { config: result.config, warnings: result.warnings };

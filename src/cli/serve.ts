@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import { readConfigFile, type LoadResult } from "../config/index.ts";
 import type { Config } from "../config/types.ts";
-import { createLogger, type Logger } from "../log/logger.ts";
+import { createLogger, stderrLine, type Logger } from "../log/logger.ts";
 import { openStore } from "../store/index.ts";
 import { parseFlags } from "./args.ts";
 import { probeListenAddresses } from "./listen-address.ts";
@@ -43,7 +43,7 @@ export async function serveConfig(config: Config, log: Logger, opts: ServeOption
     { addr: config.server.adminListen, setting: opts.listenSettings[1] },
   ]);
   if (taken) {
-    process.stderr.write(`hookrelay: ${taken}\n`);
+    stderrLine("error", `hookrelay: ${taken}`);
     return 1;
   }
   let store;
@@ -58,12 +58,12 @@ export async function serveConfig(config: Config, log: Logger, opts: ServeOption
       roomBytes: 2 * config.server.maxBodyBytes + 1024 * 1024,
     });
   } catch (err) {
-    process.stderr.write(`hookrelay: cannot open the store: ${(err as Error).message}\n`);
+    stderrLine("error", `hookrelay: cannot open the store: ${(err as Error).message}`);
     return 1;
   }
   const relay = await startRelay({ config, store, log, readConfig: opts.readConfig });
   if (!relay.ok) {
-    process.stderr.write(`hookrelay: ${relay.error}\n`);
+    stderrLine("error", `hookrelay: ${relay.error}`);
     await store.close();
     return 1;
   }

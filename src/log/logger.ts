@@ -72,6 +72,15 @@ export function stderrIsJournal(env: Record<string, string | undefined> = proces
 }
 
 /**
+ * A plain-text line to stderr, outside the JSON log (why `serve` could not
+ * start, a config's problems), with its journald priority when stderr is
+ * the journal, so that `journalctl -p err` shows why a service did not start.
+ */
+export function stderrLine(level: "error" | "warn", text: string): void {
+  process.stderr.write(`${stderrIsJournal() ? PRIORITY_PREFIX[level] : ""}${text}\n`);
+}
+
+/**
  * A logger writing lines at or above `level` to `write` (stderr, batched per
  * turn, by default); each line starts with its journald priority when stderr
  * is the journal.

@@ -51,3 +51,29 @@ test("with stderr as the journal's stream each line starts with its priority; ot
   expect(byMsg(plain, "listening")).toStartWith('{"time":');
   for (const line of plain) expect(() => JSON.parse(line)).not.toThrow();
 }, 30_000);
+
+test("why serve could not start reaches the journal at error priority; in a terminal it is plain text", async () => {
+  const bin = await ensureBinary();
+  const dir = join(tmp.dir, "bad");
+  await Bun.write(join(dir, "hookrelay.toml"), `[server]\nmax_body = 12\n`);
+  const run = async (journal: boolean) => {
+    const log = join(dir, `stderr-${journal}.log`);
+    writeFileSync(log, "");
+    const st = statSync(log);
+    const proc = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", ...(journal ? { JOURNAL_STREAM: `${st.dev}:${st.ino}` } : {}) },
+      stdout: "ignore",
+      stderr: Bun.file(log),
+    });
+    expect(await proc.exited).toBe(1);
+    return readFileSync(log, "utf8").trim().split("\n");
+  };
+  const journal = await run(true);
+  expect(journal[0]).toMatch(/^<3>hookrelay: .*hookrelay\.toml: \d+ problem\(s\)$/);
+  expect(journal.some((l) => l.startsWith("<3>  server.max_body"))).toBe(true);
+  for (const line of journal) expect(line).toMatch(/^<[34]>/);
+  const plain = await run(false);
+  expect(plain[0]).toMatch(/^hookrelay: .*hookrelay\.toml: \d+ problem\(s\)$/);
+  expect(plain.some((l) => l.startsWith("  server.max_body"))).toBe(true);
+});
