@@ -55,7 +55,7 @@ const sentRequest = (r: SentRequest) => html`<tr class="attempt-request"><td col
   </details>
 </td></tr>`;
 // Waiting or finished without success: the same delivery may go again now (attempt number n + 1).
-// live.js removes the form when a live update leaves the delivery in none of these.
+// live.js draws or removes the form as a live update moves the delivery into or out of these.
 const RETRYABLE = new Set(["pending", "failed", "cancelled", "paused"]);
 
 function retryForm(eventId: string, d: EventDetailJson["deliveries"][number]): SafeHtml {

@@ -128,6 +128,21 @@
     wrap.append(table);
     return wrap;
   }
+  const RETRYABLE = ["pending", "failed", "cancelled", "paused"];
+  // As event-page.ts retryForm(): a plain form, answered by a redirect back to this page.
+  function retryForm(eventId, deliveryId) {
+    const form = el("form", "inline retry");
+    form.method = "post";
+    form.action = `/deliveries/${encodeURIComponent(deliveryId)}/retry`;
+    const event = el("input");
+    event.type = "hidden";
+    event.name = "event";
+    event.value = eventId;
+    const button = el("button", "secondary", "Retry now");
+    button.type = "submit";
+    form.append(event, " ", button, " ", el("span", "muted", ""));
+    return form;
+  }
   function deliveryCard(d) {
     const card = el("article", "card delivery");
     card.setAttribute("data-delivery-id", d.id);
@@ -158,8 +173,6 @@
       }
       const header = card.querySelector("header");
       setBadge(header.querySelector(".badge"), d.status);
-      // "Retry now" only while there is something to retry (event-page.ts RETRYABLE); it is drawn with the page.
-      if (!["pending", "failed", "cancelled", "paused"].includes(d.status)) card.querySelector(":scope > form.retry")?.remove();
       const count = header.querySelector('[data-field="attempts"]');
       if (count) count.textContent = `${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"}`;
       const next = header.querySelector('[data-field="next"]');
@@ -169,6 +182,13 @@
         if (!error) header.after((error = el("p", "error-text")));
         error.textContent = d.lastError;
       } else error?.remove();
+      // "Retry now" only while there is something to retry (event-page.ts RETRYABLE), under the error as the page draws it.
+      let retry = card.querySelector(":scope > form.retry");
+      if (!RETRYABLE.includes(d.status)) retry?.remove();
+      else {
+        if (!retry) (error ?? header).after((retry = retryForm(ev.id, d.id)));
+        retry.querySelector("span.muted").textContent = `attempt ${d.attemptCount + 1}, same delivery`;
+      }
       if (d.attempts.length === 0) continue;
       let tbody = card.querySelector("table.attempts tbody");
       if (!tbody) {

@@ -96,6 +96,30 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     expect(await samePage()).toBe(true);
   });
 
+  test("a delivery that appears on an open event page, retryable, comes with its Retry now form", async () => {
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const id = await send("billing", { id: "live-ui-retry", type: "invoice.sent" }, { "x-webhook-secret": "billing-secret" });
+    await page.goto(`${admin}/events/${id}`);
+    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    const orders = page.locator("article.delivery", { has: page.locator("h3", { hasText: /^orders$/ }) });
+    await orders.first().locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 3000 });
+    await markPage();
+    // A redelivery to the target while it is disabled: a new delivery, paused, drawn by the live update.
+    await fetch(`${admin}/api/targets/orders/disable`, { method: "POST", headers: auth });
+    expect((await fetch(`${admin}/api/events/${id}/redeliver`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ target: "orders" }) })).status).toBe(202);
+    const fresh = orders.nth(1);
+    await fresh.locator(".badge", { hasText: /^paused$/ }).waitFor({ timeout: 3000 });
+    await fresh.locator("form.retry").waitFor({ timeout: 1000 });
+    expect(await fresh.locator("form.retry").getAttribute("action")).toMatch(/^\/deliveries\/dlv_[0-9A-Z]+\/retry$/);
+    expect(await fresh.locator("form.retry span.muted").innerText()).toBe("attempt 1, same delivery");
+    expect(await orders.first().locator("form.retry").count()).toBe(0);
+    expect(await samePage()).toBe(true);
+    // The form works as the page's own: the delivery is due now and goes out once the target is enabled.
+    await fresh.locator("form.retry button").click();
+    await page.locator(".flash").waitFor({ timeout: 3000 });
+    await fetch(`${admin}/api/targets/orders/enable`, { method: "POST", headers: auth });
+  });
+
   test("the targets page shows a target's new state and queue without a reload", async () => {
     await page.goto(`${admin}/targets`);
     await page.locator(".live-state.on").waitFor({ timeout: 3000 });
