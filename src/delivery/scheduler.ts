@@ -276,10 +276,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (!next) return;
       // Its lease covers a wait of one attempt (targetView's leaseMs); one that waited longer (a reload
       // lowered the concurrency) goes back rather than be sent on a lease that may run out meanwhile.
-      if (next.waitedMs > target.config.timeoutMs) slots.track(next.delivery, handBack(attemptContext, target, next.delivery, "it waited for a slot longer than its lease allows"));
+      if (next.waitedMs > target.config.timeoutMs) slots.track(next.delivery, handBack(attemptContext, target, next.delivery, "it waited for a slot longer than its lease allows"), false);
       else slots.track(next.delivery, runAttempt(attemptContext, target, next.delivery));
     }
-    if (limit < full) for (const d of slots.allWaiting(name)) slots.track(d, handBack(attemptContext, target, d, "its target is not at full health"));
+    if (limit < full) for (const d of slots.allWaiting(name)) slots.track(d, handBack(attemptContext, target, d, "its target is not at full health"), false);
   }
 
   // One round at a time, outcomes that finish meanwhile wait for the next, so a commit carries
@@ -412,7 +412,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       ceiling = concurrencyCeiling(next);
       // What a target no longer listed had leased ahead would never start: back to the queue, uncounted.
       for (const [name, t] of before)
-        if (!targets.has(name)) for (const d of slots.allWaiting(name)) slots.track(d, handBack(attemptContext, t, d, "its target is no longer configured"));
+        if (!targets.has(name)) for (const d of slots.allWaiting(name)) slots.track(d, handBack(attemptContext, t, d, "its target is no longer configured"), false);
       // A target that config now enables or disables (or a new one that starts disabled).
       if (started && !stopped)
         void health

@@ -24,6 +24,8 @@ interface Running {
   leaseId: string;
   target: string;
   slotHeld: boolean;
+  /** False for a delivery handed back unsent: it holds its lease, never a sending slot. */
+  sends: boolean;
   done: Promise<void>;
 }
 
@@ -68,13 +70,19 @@ export class Slots {
     this.#total -= n;
   }
 
-  /** The attempt of `d`, sending in the slot taken for it, then running until `done` settles. */
-  track(d: LeasedDelivery, done: Promise<void>): void {
+  /**
+   * The attempt of `d`, sending in the slot taken for it, then running until
+   * `done` settles; `sends` false for one that hands `d` back unsent (it is
+   * recorded like an attempt, but takes no sending slot).
+   */
+  track(d: LeasedDelivery, done: Promise<void>, sends = true): void {
     const key = runKey(d);
-    const entry: Running = { leaseId: d.leaseId, target: d.target, slotHeld: true, done };
+    const entry: Running = { leaseId: d.leaseId, target: d.target, slotHeld: true, sends, done };
     this.#running.set(key, entry);
-    this.#sending.set(d.target, this.sending(d.target) + 1);
-    this.#sendingTotal++;
+    if (sends) {
+      this.#sending.set(d.target, this.sending(d.target) + 1);
+      this.#sendingTotal++;
+    }
     void done.finally(() => {
       this.free(d);
       this.#running.delete(key);
@@ -86,8 +94,10 @@ export class Slots {
     const r = this.#running.get(runKey(d));
     if (!r?.slotHeld) return false;
     r.slotHeld = false;
-    this.#sending.set(r.target, this.sending(r.target) - 1);
-    this.#sendingTotal--;
+    if (r.sends) {
+      this.#sending.set(r.target, this.sending(r.target) - 1);
+      this.#sendingTotal--;
+    }
     this.release(r.target);
     return true;
   }
