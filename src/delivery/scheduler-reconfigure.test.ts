@@ -103,22 +103,23 @@ test("what a removed target had leased ahead goes back to the queue uncounted; i
   expect(Number(leased.rows[0]!.n)).toBe(0);
 });
 
-test("a delivery leased ahead that waited longer than one attempt (a reload lowered the concurrency) goes back instead of being sent", async () => {
+test("a delivery leased ahead that waited longer than its lease allows (a reload lowered the concurrency) goes back instead of being sent", async () => {
   const ids: string[] = [];
   const target = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) { ids.push(req.headers.get("webhook-id")!); await Bun.sleep(500); return new Response("ok"); } });
   cleanups.push(() => target.stop(true));
   const t = (concurrency: number) => targetConfig("t", `http://127.0.0.1:${target.port}/`, { concurrency, timeoutMs: 1_200 });
   const lines: string[] = [];
   const { clock, store, scheduler } = await setup([t(4)], { log: createLogger("debug", (l) => lines.push(l)) });
-  for (let i = 0; i < 8; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
-  // Four sent, four leased ahead; then one at a time: the waiting ones would start 0.5, 1, 1.5 and 2 s later.
-  expect(await scheduler.tick()).toBe(8);
+  for (let i = 0; i < 12; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  // Four sent, eight leased ahead (a wait of two attempts: 2.4 s); then one at a time: the
+  // waiting ones would start 0.5, 1, … 4 s later.
+  expect(await scheduler.tick()).toBe(12);
   scheduler.setTargets([t(1)]);
   await scheduler.drain();
-  // Those that would have waited past the target's timeout went back to the queue, uncounted, and were leased anew.
+  // Those that would have waited past two of the target's timeouts went back to the queue, uncounted, and were leased anew.
   const handedBack = lines.filter((l) => l.includes("waited for a slot longer than its lease allows"));
   expect(handedBack.length).toBeGreaterThanOrEqual(1);
-  expect(await deliveries(store)).toEqual(Array(8).fill({ target: "t", status: "delivered", attempts: 1 }));
-  expect(new Set(ids).size).toBe(8);
-  expect(ids).toHaveLength(8);
-}, 15_000);
+  expect(await deliveries(store)).toEqual(Array(12).fill({ target: "t", status: "delivered", attempts: 1 }));
+  expect(new Set(ids).size).toBe(12);
+  expect(ids).toHaveLength(12);
+}, 20_000);

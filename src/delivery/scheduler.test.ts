@@ -311,10 +311,10 @@ test("alone on its store, a relay leases ahead: a freed slot takes the next deli
   };
   const scheduler = createScheduler({ store: { ...store, writer: slowWriter }, targets: [targetConfig("t", target.url, { concurrency: 3 })], clock, random: () => 0.5, pollMs: 60_000 });
   cleanups.unshift(() => scheduler.stop(1_000));
-  // One round leases the concurrency (3) and as many ahead; all six are sent before any other write is back.
-  expect(await scheduler.tick()).toBe(6);
+  // One round leases the concurrency (3) and twice as many ahead; all nine are sent before any other write is back.
+  expect(await scheduler.tick()).toBe(9);
   const leasedAt = performance.now();
-  await target.until(6);
+  await target.until(9);
   expect(performance.now() - leasedAt).toBeLessThan(300);
   const edges = target.received.flatMap((r) => [[r.at, 1], [r.doneAt, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let open = 0;

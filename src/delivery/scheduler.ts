@@ -235,13 +235,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     // Out of tokens: look again when the next one is due rather than at the next poll.
     if (tokens <= 0 && c.ratePerSec !== null) wakeIn(Math.ceil(1000 / c.ratePerSec));
     const listen = c.kind === "listen";
-    const ahead = listen || c.ordered ? 0 : Math.min(c.concurrency, LEASE_AHEAD_MAX);
+    const ahead = listen || c.ordered ? 0 : Math.min(AHEAD_ATTEMPTS * c.concurrency, LEASE_AHEAD_MAX);
     return {
       name: c.name,
       concurrency: listen ? 1 : c.concurrency,
       ordered: listen || c.ordered,
-      // A delivery leased ahead may wait for one attempt of its target before its own.
-      leaseMs: ahead > 0 ? t.leaseMs + c.timeoutMs : t.leaseMs,
+      // A delivery leased ahead may wait for AHEAD_ATTEMPTS attempts of its target before its own.
+      leaseMs: ahead > 0 ? t.leaseMs + aheadWaitMs(c) : t.leaseMs,
       inFlight: slots.of(c.name),
       ahead,
       tokens,
@@ -274,9 +274,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     while (slots.sending(name) < limit) {
       const next = slots.nextWaiting(name);
       if (!next) return;
-      // Its lease covers a wait of one attempt (targetView's leaseMs); one that waited longer (a reload
-      // lowered the concurrency) goes back rather than be sent on a lease that may run out meanwhile.
-      if (next.waitedMs > target.config.timeoutMs) slots.track(next.delivery, handBack(attemptContext, target, next.delivery, "it waited for a slot longer than its lease allows"), false);
+      // Its lease covers the wait (targetView's leaseMs); one that waited longer (a reload lowered
+      // the concurrency) goes back rather than be sent on a lease that may run out meanwhile.
+      if (next.waitedMs > aheadWaitMs(target.config)) slots.track(next.delivery, handBack(attemptContext, target, next.delivery, "it waited for a slot longer than its lease allows"), false);
       else slots.track(next.delivery, runAttempt(attemptContext, target, next.delivery));
     }
     if (limit < full) for (const d of slots.allWaiting(name)) slots.track(d, handBack(attemptContext, target, d, "its target is not at full health"), false);
@@ -426,11 +426,19 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
 }
 
 /**
- * The most deliveries a target leases ahead of its free slots: about what a
- * slot would otherwise wait for (the outcomes of one round's write); more
- * would only hold more request bodies in memory.
+ * How far a target leases ahead of its free slots, in attempts of each slot:
+ * the round in flight asks for about one concurrency's worth (what finished
+ * while the last was written), and a line of one more must wait in the
+ * process meanwhile, or the slots run dry while that round is written.
+ * A delivery leased ahead waits for at most this many attempts of its target.
  */
-const LEASE_AHEAD_MAX = 64;
+const AHEAD_ATTEMPTS = 2;
+
+/** The most deliveries a target leases ahead, whatever its concurrency: each holds its request body in memory. */
+const LEASE_AHEAD_MAX = 128;
+
+/** The longest a delivery leased ahead may wait for a slot; its lease lasts that much longer. */
+const aheadWaitMs = (c: TargetConfig) => AHEAD_ATTEMPTS * c.timeoutMs;
 
 /** How recent an ingest claim must be for ingest to count as running (two rounds in flight). */
 const INGEST_RECENT_MS = 1_000;
