@@ -203,6 +203,23 @@ test("a closed port is unconnected (nothing sent); a silent server times out at 
   expect(silent.requests).toHaveLength(1);
 });
 
+test("a body that stops coming after its head gets a second of its own: the reply ends with what came, its connection closed", async () => {
+  const stalled = await rawServer(() => "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc");
+  const started = performance.now();
+  const outcome = await exchanger().exchange(request(stalled.port, { deadline: performance.now() + 5000, timeoutMs: 5000 }));
+  const took = performance.now() - started;
+  expect(outcome.kind).toBe("reply");
+  if (outcome.kind !== "reply") return;
+  expect(outcome.reply.status).toBe(200);
+  expect(text(outcome.reply.body)).toBe("abc");
+  // The body's own second, not the 5 s total timeout.
+  expect(took).toBeGreaterThanOrEqual(950);
+  expect(took).toBeLessThan(3000);
+  // A reply cut short leaves the connection in no known state: the next request opens another.
+  await Bun.sleep(20);
+  expect(stalled.sockets.size).toBe(0);
+});
+
 test("https: a server that never finishes the handshake is a connect timeout, nothing sent", async () => {
   const silent = await rawServer(() => null);
   const started = performance.now();

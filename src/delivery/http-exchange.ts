@@ -289,7 +289,14 @@ class Connection {
     }
     this.#gotBytes = true;
     this.#buffered = this.#buffered === null || this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
-    if (this.#headers !== null || this.#readHead()) this.#readBody();
+    const hadHead = this.#headers !== null;
+    if (hadHead || this.#readHead()) this.#readBody();
+    // The body gets a short while of its own, within the total timeout, once its head is in without
+    // it (a reply that came whole, the usual case, needs no second timer).
+    if (!hadHead && this.#headers !== null && this.#resolve !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => this.#finish(false), Math.max(1, Math.min(BODY_READ_MS, this.#deadline - performance.now())));
+    }
     // Kept past this call: copied off the socket's read buffer.
     if (this.#resolve !== null && this.#buffered !== null && this.#buffered.length > 0) this.#buffered = Buffer.from(this.#buffered);
   }
@@ -332,9 +339,6 @@ class Connection {
       this.#headers = headers;
       this.#framing = framing;
       this.#keepAlive = statusLine[1] === "1" && framing.kind !== "close" && !/(^|,)\s*close\s*(,|$)/i.test(headers.get("connection") ?? "");
-      // The body gets a short while of its own, within the total timeout.
-      clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.#finish(false), Math.max(1, Math.min(BODY_READ_MS, this.#deadline - performance.now())));
       return true;
     }
   }
