@@ -10,7 +10,7 @@ import { sqliteDialect } from "../dialect.ts";
 import { RemoteSqlError, type Durability, type SqlWriter } from "../sql-client.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
 import type { BatchResult, FromWriter, ToWriter } from "./thread.ts";
-import { decodeResults, encodeBatch, encodeStatements, fromWire, type WireResult } from "./wire.ts";
+import { decodeResults, encodeBatch, encodeStatements, fromWire, transferOf, type WireResult } from "./wire.ts";
 
 /** A group commit's writes, in-process or on the writer thread (what commit-health.ts watchCommits wraps). */
 export interface CommitWriter extends SqlWriter {
@@ -58,18 +58,19 @@ export class WriterProxy implements CommitWriter {
   #writes = new Map<number, { resolve(r: WireResult[]): void; reject(e: Error): void }>();
 
   write(stmts: InStatement[], durability: Durability = "durable"): Promise<ResultSet[]> {
-    return this.#ask((id) => ({ kind: "write", id, stmts: encodeStatements(stmts), durability })).then((results) => results.map(fromWire));
+    const wire = encodeStatements(stmts);
+    return this.#ask((id) => ({ kind: "write", id, stmts: wire, durability }), transferOf(wire)).then((results) => results.map(fromWire));
   }
 
   async checkpoint(): Promise<void> {
     await this.#ask((id) => ({ kind: "checkpoint", id }));
   }
 
-  #ask(message: (id: number) => ToWriter): Promise<WireResult[]> {
+  #ask(message: (id: number) => ToWriter, transfer: ArrayBuffer[] = []): Promise<WireResult[]> {
     return new Promise<WireResult[]>((resolve, reject) => {
       const id = ++this.#writeSeq;
       this.#writes.set(id, { resolve, reject });
-      this.#worker.postMessage(message(id));
+      this.#worker.postMessage(message(id), transfer);
     });
   }
 

@@ -11,7 +11,7 @@ import type { Durability } from "../sql-client.ts";
 import { openWriteConnection, type WriteClient } from "../client.ts";
 import { classifyStoreError } from "../errors.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { decodeBatch, decodeStatements, encodeResults, type WireBatch, type WireValues } from "./wire.ts";
+import { decodeBatch, decodeStatements, encodeResults, transferOf, type WireBatch, type WireValues } from "./wire.ts";
 
 declare const self: Worker;
 
@@ -77,8 +77,8 @@ self.onmessage = async (e: MessageEvent<ToWriter>) => {
     case "write":
       try {
         const results = encodeResults(await commit!.write(decodeStatements(msg.stmts), msg.durability));
-        // The result's blobs were made for this message: moved, not copied (each buffer once).
-        self.postMessage({ kind: "written", id: msg.id, results } satisfies FromWriter, [...new Set(results.blobs.map((b) => b.buffer))]);
+        // The result's blobs were packed for this message: moved, not copied.
+        self.postMessage({ kind: "written", id: msg.id, results } satisfies FromWriter, transferOf(results));
       } catch (err) {
         post({ kind: "write-failed", id: msg.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
       }
@@ -86,7 +86,7 @@ self.onmessage = async (e: MessageEvent<ToWriter>) => {
     case "checkpoint":
       try {
         await commit!.checkpoint();
-        post({ kind: "written", id: msg.id, results: { json: "[]", blobs: [] } });
+        post({ kind: "written", id: msg.id, results: { json: "[]", bytes: null, ends: [] } });
       } catch (err) {
         post({ kind: "write-failed", id: msg.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
       }

@@ -67,55 +67,77 @@ export function decodeBatch(batch: WireBatch): { items: IngestItem[]; rejections
 
 /**
  * Values as JSON with what JSON cannot hold set aside: a blob becomes
- * {"b": i} (its index in `blobs`), a bigint {"n": "digits"}. Nothing else in
- * a statement's arguments or a result's values is an object.
+ * {"b": i} (the i-th of the blobs packed back to back in `bytes`), a bigint
+ * {"n": "digits"}. Nothing else in a statement's arguments or a result's
+ * values is an object. The blobs travel as one buffer, moved with the
+ * message: a lease round's result holds a body per delivery, and a message
+ * moving one buffer costs a fraction of one moving one per row.
  */
 export interface WireValues {
   json: string;
-  blobs: Uint8Array[];
+  /** Every blob, back to back; null when there is none. */
+  bytes: Uint8Array | null;
+  /** Where each blob ends in `bytes`. */
+  ends: number[];
 }
 
 type Tagged = { b: number } | { n: string };
 
-function setAside(value: unknown, blobs: Uint8Array[]): unknown {
-  if (value === null || typeof value !== "object") return typeof value === "bigint" ? ({ n: value.toString() } satisfies Tagged) : value;
-  blobs.push(value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer));
-  return { b: blobs.length - 1 } satisfies Tagged;
+/** Collects a message's blobs, to be packed into one buffer. */
+class BlobPacker {
+  readonly #blobs: Uint8Array[] = [];
+
+  setAside(value: unknown): unknown {
+    if (value === null || typeof value !== "object") return typeof value === "bigint" ? ({ n: value.toString() } satisfies Tagged) : value;
+    this.#blobs.push(value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer));
+    return { b: this.#blobs.length - 1 } satisfies Tagged;
+  }
+
+  pack(json: string): WireValues {
+    if (this.#blobs.length === 0) return { json, bytes: null, ends: [] };
+    const ends: number[] = [];
+    let total = 0;
+    for (const b of this.#blobs) ends.push((total += b.byteLength));
+    const bytes = new Uint8Array(total);
+    this.#blobs.forEach((b, i) => bytes.set(b, ends[i]! - b.byteLength));
+    return { json, bytes, ends };
+  }
 }
 
-function putBack(value: unknown, blobs: Uint8Array[], asBuffer: boolean): unknown {
+/** The buffers a message of these values moves instead of copying (postMessage's transfer list). */
+export const transferOf = (w: WireValues): ArrayBuffer[] => (w.bytes === null ? [] : [w.bytes.buffer as ArrayBuffer]);
+
+function putBack(value: unknown, w: WireValues, asBuffer: boolean): unknown {
   if (value === null || typeof value !== "object") return value;
   const tagged = value as Tagged;
   if ("n" in tagged) return BigInt(tagged.n);
-  const blob = blobs[tagged.b]!;
-  // Result values are ArrayBuffers, as the driver gives them (a whole transferred buffer is
-  // handed over as it is, not copied); arguments stay views.
-  if (!asBuffer) return blob;
-  const whole = blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength;
-  return whole ? blob.buffer : blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength);
+  const start = tagged.b === 0 ? 0 : w.ends[tagged.b - 1]!;
+  const end = w.ends[tagged.b]!;
+  // Result values are ArrayBuffers of their own, as the driver gives them; arguments stay views.
+  return asBuffer ? w.bytes!.buffer.slice(w.bytes!.byteOffset + start, w.bytes!.byteOffset + end) : w.bytes!.subarray(start, end);
 }
 
 type StatementTuple = [sql: string, args: unknown[] | Record<string, unknown> | null];
 
 /** Statements on their way to the writer thread. */
 export function encodeStatements(stmts: InStatement[]): WireValues {
-  const blobs: Uint8Array[] = [];
+  const blobs = new BlobPacker();
   const tuples = stmts.map((st): StatementTuple => {
     if (typeof st === "string") return [st, null];
     const args = st.args;
     if (args === undefined) return [st.sql, null];
-    if (Array.isArray(args)) return [st.sql, args.map((a) => setAside(a, blobs))];
-    return [st.sql, Object.fromEntries(Object.entries(args).map(([k, a]) => [k, setAside(a, blobs)]))];
+    if (Array.isArray(args)) return [st.sql, args.map((a) => blobs.setAside(a))];
+    return [st.sql, Object.fromEntries(Object.entries(args).map(([k, a]) => [k, blobs.setAside(a)]))];
   });
-  return { json: JSON.stringify(tuples), blobs };
+  return blobs.pack(JSON.stringify(tuples));
 }
 
 export function decodeStatements(w: WireValues): InStatement[] {
   return (JSON.parse(w.json) as StatementTuple[]).map(([sql, args]) => {
     if (args === null) return sql;
     const restored = Array.isArray(args)
-      ? args.map((a) => putBack(a, w.blobs, false))
-      : Object.fromEntries(Object.entries(args).map(([k, a]) => [k, putBack(a, w.blobs, false)]));
+      ? args.map((a) => putBack(a, w, false))
+      : Object.fromEntries(Object.entries(args).map(([k, a]) => [k, putBack(a, w, false)]));
     return { sql, args: restored as InArgs };
   });
 }
@@ -133,22 +155,22 @@ type ResultTuple = [columns: string[], columnTypes: string[], rows: unknown[][],
 
 /** Result sets as they leave the writer thread; the cached client's carry plain value arrays, so no row objects are built there. */
 export function encodeResults(results: ResultSet[]): WireValues {
-  const blobs: Uint8Array[] = [];
+  const blobs = new BlobPacker();
   const tuples = results.map((rs): ResultTuple => {
     const rows = rs instanceof CachedResultSet ? rs.values : rs.rows.map((r) => Array.from(r as ArrayLike<unknown>));
     const anyObject = rows.some((row) => row.some((v) => (v !== null && typeof v === "object") || typeof v === "bigint"));
-    return [rs.columns, rs.columnTypes, anyObject ? rows.map((row) => row.map((v) => setAside(v, blobs))) : rows, rs.rowsAffected, setAside(rs.lastInsertRowid ?? null, blobs)];
+    return [rs.columns, rs.columnTypes, anyObject ? rows.map((row) => row.map((v) => blobs.setAside(v))) : rows, rs.rowsAffected, blobs.setAside(rs.lastInsertRowid ?? null)];
   });
-  return { json: JSON.stringify(tuples), blobs };
+  return blobs.pack(JSON.stringify(tuples));
 }
 
 export function decodeResults(w: WireValues): WireResult[] {
   return (JSON.parse(w.json) as ResultTuple[]).map(([columns, columnTypes, rows, rowsAffected, lastInsertRowid]) => ({
     columns,
     columnTypes,
-    rows: w.blobs.length === 0 ? rows : rows.map((row) => row.map((v) => putBack(v, w.blobs, true))),
+    rows: w.bytes === null ? rows : rows.map((row) => row.map((v) => putBack(v, w, true))),
     rowsAffected,
-    lastInsertRowid: (putBack(lastInsertRowid, w.blobs, true) as bigint | null) ?? undefined,
+    lastInsertRowid: (putBack(lastInsertRowid, w, true) as bigint | null) ?? undefined,
   }));
 }
 
