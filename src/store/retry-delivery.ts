@@ -11,8 +11,12 @@ export type RetryResult =
   | { ok: true; id: string; status: "pending" | "paused"; attempt: number; nextAttemptAt: number }
   | { ok: false; reason: "not_found" | "delivered" | "in_flight" };
 
-// Finished or waiting deliveries may go again; a delivered one is done, a delivering one is in the air.
-const RETRYABLE: readonly DeliveryStatus[] = ["pending", "failed", "cancelled", "paused"];
+/**
+ * The statuses "Retry now" applies to: finished or waiting deliveries may go
+ * again; a delivered one is done, a delivering one is in the air. The event
+ * page draws the form for these, and hands them to its live updates.
+ */
+export const RETRYABLE_STATUSES: readonly DeliveryStatus[] = ["pending", "failed", "cancelled", "paused"];
 
 /**
  * Makes delivery `id` due at `nowMs`: `pending`, or `paused` while its
@@ -25,7 +29,7 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number): Pr
       sql: `UPDATE deliveries SET
           status = CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled = 1) THEN 'paused' ELSE 'pending' END,
           next_attempt_at = ?, updated_at = ?
-        WHERE id = ? AND status IN (${RETRYABLE.map((s) => `'${s}'`).join(", ")})
+        WHERE id = ? AND status IN (${RETRYABLE_STATUSES.map((s) => `'${s}'`).join(", ")})
         RETURNING status, attempts`,
       args: [nowMs, nowMs, id],
     },

@@ -6,6 +6,7 @@ import { curlCommand } from "./curl-command.ts";
 import { badge, bytes, duration, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 import { prettyJson } from "./pretty-json.ts";
+import { RETRYABLE_STATUSES } from "../store/retry-delivery.ts";
 
 const idPath = (id: string) => `/events/${encodeURIComponent(id)}`;
 
@@ -21,7 +22,7 @@ function deliveries(ev: EventDetailJson): SafeHtml {
     <span class="muted" data-field="next">${d.nextAttemptAt ? html`· next ${time(d.nextAttemptAt)}` : null}</span>
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
-  ${RETRYABLE.has(d.status) ? retryForm(ev.id, d) : null}
+  ${RETRYABLE_STATUSES.includes(d.status) ? retryForm(ev.id, d) : null}
   ${
     d.attempts.length === 0
       ? html`<p class="muted">No attempt yet.</p>`
@@ -54,10 +55,8 @@ const sentRequest = (r: SentRequest) => html`<tr class="attempt-request"><td col
     <table class="list headers"><tbody>${headerRows(r.headers)}</tbody></table>
   </details>
 </td></tr>`;
-// Waiting or finished without success: the same delivery may go again now (attempt number n + 1).
-// live.js draws or removes the form as a live update moves the delivery into or out of these.
-const RETRYABLE = new Set(["pending", "failed", "cancelled", "paused"]);
-
+// "Retry now" (attempt number n + 1, the same delivery) for a delivery in one of RETRYABLE_STATUSES;
+// live.js draws or removes it as a live update moves the delivery into or out of them (#deliveries' data-retryable).
 function retryForm(eventId: string, d: EventDetailJson["deliveries"][number]): SafeHtml {
   return html`<form method="post" action="/deliveries/${d.id}/retry" class="inline retry">
     <input type="hidden" name="event" value="${eventId}">
@@ -161,7 +160,7 @@ export function eventPage(ev: EventDetailJson, targets: string[], verdicts: Rout
   }
 </div>
 <h2>Deliveries</h2>
-<div id="deliveries">${deliveries(ev)}</div>
+<div id="deliveries" data-retryable="${RETRYABLE_STATUSES.join(" ")}">${deliveries(ev)}</div>
 <h2>Routing</h2>
 ${routing(verdicts)}
 <h2>Request</h2>

@@ -128,7 +128,6 @@
     wrap.append(table);
     return wrap;
   }
-  const RETRYABLE = ["pending", "failed", "cancelled", "paused"];
   // As event-page.ts retryForm(): a plain form, answered by a redirect back to this page.
   function retryForm(eventId, deliveryId) {
     const form = el("form", "inline retry");
@@ -182,9 +181,9 @@
         if (!error) header.after((error = el("p", "error-text")));
         error.textContent = d.lastError;
       } else error?.remove();
-      // "Retry now" only while there is something to retry (event-page.ts RETRYABLE), under the error as the page draws it.
+      // "Retry now" only while there is something to retry (the statuses the page lists), under the error as the page draws it.
       let retry = card.querySelector(":scope > form.retry");
-      if (!RETRYABLE.includes(d.status)) retry?.remove();
+      if (!(box.dataset.retryable ?? "").split(" ").includes(d.status)) retry?.remove();
       else {
         if (!retry) (error ?? header).after((retry = retryForm(ev.id, d.id)));
         retry.querySelector("span.muted").textContent = `attempt ${d.attemptCount + 1}, same delivery`;
