@@ -42,6 +42,8 @@ export function relayToml(opts: {
   maxBody?: string;
   readTimeout?: string;
   maxInflight?: string;
+  /** store.search (default on, as the relay's). */
+  search?: boolean;
   logLevel?: string;
   /** Raw TOML appended at the end (more sources, routes). */
   extra?: string;
@@ -58,6 +60,7 @@ export function relayToml(opts: {
     "[store]",
     `url = "${opts.storeUrl ?? "file:./data/relay.db"}"`,
     `busy_timeout = "${opts.busyTimeout ?? "5s"}"`,
+    ...(opts.search === false ? ["search = false"] : []),
     "[[sources]]",
     `name = "p"`,
     `verify = { preset = "ploints", secret = "${PROVIDER_SECRET}" }`,
