@@ -6,6 +6,7 @@ const view = (name: string, over: Partial<TargetView> = {}): TargetView => ({
   concurrency: 8,
   ordered: false,
   leaseMs: 15_000,
+  aheadWaitMs: 0,
   inFlight: 0,
   ahead: 0,
   tokens: Number.POSITIVE_INFINITY,
@@ -64,4 +65,12 @@ test("no lease ahead when probing, rate-limited, ordered, or under an ingest-fir
   expect(ask({ ordered: true })).toEqual([[1, 0]]);
   expect(ask({}, 12)).toEqual([[8, 0]]);
   expect(ask({ inFlight: 8 }, 12)).toEqual([]);
+});
+
+test("a want that leases ahead gets the longer lease (its deliveries may wait for a slot); one that does not keeps the target's", () => {
+  const leaseOf = (over: Partial<TargetView>) => planLeases([view("a", { ahead: 8, aheadWaitMs: 20_000, ...over })], Infinity)[0]!.leaseMs;
+  expect(leaseOf({})).toBe(35_000);
+  expect(leaseOf({ ordered: true })).toBe(15_000);
+  expect(leaseOf({ tokens: 20 })).toBe(15_000);
+  expect(leaseOf({ gate: { open: true, probeOnly: true } })).toBe(15_000);
 });

@@ -19,6 +19,8 @@ export interface TargetView {
   ordered: boolean;
   /** Lease length: the target's timeout plus a margin (how long a crashed process's attempt blocks a retry). */
   leaseMs: number;
+  /** How much longer a lease ahead lasts: the longest a delivery leased ahead may wait for a slot. */
+  aheadWaitMs: number;
   /** Leases this process holds of it (sending, waiting for a slot, or asked for). */
   inFlight: number;
   /**
@@ -67,7 +69,8 @@ export function planLeases(targets: readonly TargetView[], budget: number, first
     const slots = freeSlots(t, budget, ahead);
     if (slots <= 0) continue;
     budget -= slots;
-    wants.push({ target: t.name, slots, concurrency: concurrencyOf(t), ordered: t.ordered, leaseMs: t.leaseMs, ahead });
+    const leaseMs = ahead > 0 ? t.leaseMs + t.aheadWaitMs : t.leaseMs;
+    wants.push({ target: t.name, slots, concurrency: concurrencyOf(t), ordered: t.ordered, leaseMs, ahead });
   }
   return wants;
 }

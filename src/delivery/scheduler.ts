@@ -235,15 +235,15 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     // Out of tokens: look again when the next one is due rather than at the next poll.
     if (tokens <= 0 && c.ratePerSec !== null) wakeIn(Math.ceil(1000 / c.ratePerSec));
     const listen = c.kind === "listen";
-    const ahead = listen || c.ordered ? 0 : Math.min(AHEAD_ATTEMPTS * c.concurrency, LEASE_AHEAD_MAX);
     return {
       name: c.name,
       concurrency: listen ? 1 : c.concurrency,
+      // One at a time, and so never leased ahead (the planner's rule).
       ordered: listen || c.ordered,
-      // A delivery leased ahead may wait for AHEAD_ATTEMPTS attempts of its target before its own.
-      leaseMs: ahead > 0 ? t.leaseMs + aheadWaitMs(c) : t.leaseMs,
+      leaseMs: t.leaseMs,
+      aheadWaitMs: aheadWaitMs(c),
       inFlight: slots.of(c.name),
-      ahead,
+      ahead: Math.min(AHEAD_ATTEMPTS * c.concurrency, LEASE_AHEAD_MAX),
       tokens,
       gate: health.gate(c.name, now),
       reachable: !listen || (opts.listen?.idle(c.name) ?? false),
@@ -274,7 +274,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     while (slots.sending(name) < limit) {
       const next = slots.nextWaiting(name);
       if (!next) return;
-      // Its lease covers the wait (targetView's leaseMs); one that waited longer (a reload lowered
+      // Its lease covers the wait (the planner's want); one that waited longer (a reload lowered
       // the concurrency) goes back rather than be sent on a lease that may run out meanwhile.
       if (next.waitedMs > aheadWaitMs(target.config)) slots.track(next.delivery, handBack(attemptContext, target, next.delivery, "it waited for a slot longer than its lease allows"), false);
       else slots.track(next.delivery, runAttempt(attemptContext, target, next.delivery));
