@@ -201,6 +201,34 @@ const SOCKET_HANDLERS: Bun.SocketHandler<Connection> = {
   },
 };
 
+/**
+ * The requests started in one turn of the event loop, written together once
+ * the turn's I/O is handled. A request is usually started as a reply comes
+ * in (its slot freed), and a turn handles many replies: written on the spot,
+ * the requests left one at a time between the replies' handling, and a
+ * target woke for each of them; written back to back after them, a target
+ * takes several per wake-up, and so does this process with their replies.
+ * An immediate runs once the turn's I/O callbacks are done, so the wait is
+ * that of the handling still to do, not of a timer.
+ */
+class TurnWrites {
+  #waiting: Connection[] = [];
+
+  add(conn: Connection) {
+    this.#waiting.push(conn);
+    if (this.#waiting.length === 1) setImmediate(() => this.#flush());
+  }
+
+  #flush() {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    // A connection closed meanwhile has no socket: its exchange was settled by the close.
+    for (const conn of waiting) conn.flush();
+  }
+}
+
+const turnWrites = new TurnWrites();
+
 type Framing = { kind: "length"; left: number } | { kind: "chunked"; left: number; at: "size" | "data" | "data-end" | "trailer" } | { kind: "close" };
 
 /** One socket and the exchange in flight on it, if any. */
@@ -269,7 +297,9 @@ class Connection {
     let at = message.write(req.head, 0, "latin1");
     at += message.write("\r\n", at, "latin1");
     message.set(req.body, at);
-    this.#write(message);
+    // Written with the rest of this turn's requests (see TurnWrites); until then it counts as unsent.
+    this.#unsent = message;
+    turnWrites.add(this);
   }
 
   #write(bytes: Uint8Array) {
