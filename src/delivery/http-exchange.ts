@@ -1,9 +1,10 @@
 /**
  * One HTTP/1.1 request and its reply over a kept-alive connection, on Bun's
- * own sockets: the request is written from the event loop and its reply
- * parsed as it arrives — status line and headers, then the body framed by
- * Content-Length, chunked coding or the connection's end, of which only the
- * first `replyBytes` are kept. `fetch` hands each request to Bun's HTTP
+ * own sockets: the request is written from the event loop (with the rest of
+ * its turn's requests, see TurnWrites) and its reply parsed as it arrives —
+ * status line and headers, then the body framed by Content-Length, chunked
+ * coding or the connection's end, of which only the first `replyBytes` are
+ * kept. `fetch` hands each request to Bun's HTTP
  * client thread and back, which cost a delivery more CPU than the relay's
  * own work around the send, and it has no connect timeout.
  *
