@@ -5,7 +5,8 @@
  * In one run:
  *
  *  1. bare: a 64-way `fetch` loop against a sink process — the ceiling of
- *     what one process can send to that sink on this machine;
+ *     what one process can send to that sink on this machine — with what
+ *     each request cost the sink (CPU, context switches), as for the drains;
  *  2. drain: the relay started on a store holding BENCH_EVENTS (20,000)
  *     pending deliveries to the same sink (target concurrency 64; their
  *     events already searchable, as a relay leaves a backlog it stored), timed
@@ -30,7 +31,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
-import { benchRelayToml, COUNTING_SINK_COMMAND, fixedRate, freePort, pct, runWrk, seedPendingDeliveries, sinkUrlOf, threadCpuMs, waitForHttp, WARMUP, warmUp, writeWrkScript } from "./wrk.ts";
+import { benchRelayToml, COUNTING_SINK_COMMAND, fixedRate, freePort, pct, processCpuMs, processSwitches, runWrk, seedPendingDeliveries, sinkUrlOf, threadCpuMs, waitForHttp, WARMUP, warmUp, writeWrkScript } from "./wrk.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const CONCURRENCY = 64;
@@ -93,16 +94,26 @@ function cpuPer(pid: number, before: ReturnType<typeof threadCpuMs>, units: numb
   return { mainUs: (main * 1000) / units, writerUs: (writer * 1000) / units, totalUs: (total * 1000) / units };
 }
 
+/** The sink's CPU and context switches so far, to be read per request with sinkPer. */
+const sinkMark = () => ({ cpuMs: processCpuMs(sink.pid), switches: processSwitches(sink.pid) });
+
+/** What each request cost the sink since `mark`: CPU µs and context switches (its wake-ups). */
+function sinkPer(mark: ReturnType<typeof sinkMark>, requests: number) {
+  const now = sinkMark();
+  return { cpuUs: ((now.cpuMs - mark.cpuMs) * 1000) / requests, switches: (now.switches - mark.switches) / requests };
+}
+
 // 1. The bare loop.
-async function bareLoop(n: number): Promise<number> {
+async function bareLoop(n: number) {
   let next = 0;
+  const mark = sinkMark();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next++ < n) await (await fetch(sinkUrl, { method: "POST", body: BODY, headers: { "content-type": "application/json" } })).arrayBuffer();
     }),
   );
-  return n / ((performance.now() - started) / 1000);
+  return { rate: n / ((performance.now() - started) / 1000), sink: sinkPer(mark, n) };
 }
 
 // 2. The drain of a stored backlog: `stored` deliveries, timed from the `from`-th to the last.
@@ -113,19 +124,22 @@ async function drain(stored: number, from: number) {
   const relay = await startRelay({ route: true, sinkUrl, cwd });
   let t0 = 0;
   let cpu0 = threadCpuMs(relay.proc.pid);
+  let sink0 = sinkMark();
   for (;;) {
     const n = (await sinkCount()) - base;
     if (t0 === 0 && n >= from) {
       t0 = performance.now();
       cpu0 = threadCpuMs(relay.proc.pid);
+      sink0 = sinkMark();
     }
     if (n >= stored) break;
     await Bun.sleep(10);
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuPer(relay.proc.pid, cpu0, stored - from);
+  const sinkCost = sinkPer(sink0, stored - from);
   await relay.stop();
-  return { rate: (stored - from) / seconds, cpu };
+  return { rate: (stored - from) / seconds, cpu, sink: sinkCost };
 }
 
 // 3. Ingest alone.
@@ -210,8 +224,8 @@ async function endToEnd(): Promise<number[]> {
 // BENCH_ONLY=drain (or e2e) runs the bare loop and that part alone, for quick comparisons.
 const only = process.env.BENCH_ONLY;
 await bareLoop(2000); // warm-up
-const bare = await bareLoop(EVENTS);
-const none = { rate: Number.NaN, cpu: { mainUs: Number.NaN, writerUs: Number.NaN, totalUs: Number.NaN } };
+const { rate: bare, sink: bareSink } = await bareLoop(EVENTS);
+const none = { rate: Number.NaN, cpu: { mainUs: Number.NaN, writerUs: Number.NaN, totalUs: Number.NaN }, sink: { cpuUs: Number.NaN, switches: Number.NaN } };
 // Cold: a relay started on the backlog, timed from the 1,000th delivery (its JIT still compiling).
 const drained = !only || only === "drain" ? await drain(EVENTS, 1000) : none;
 // Warm, as the other figures are: the same count timed after as many delivered first.
@@ -225,11 +239,15 @@ rmSync(dir, { recursive: true, force: true });
 const n = (x: number, d = 0) => x.toFixed(d);
 const flat = steps.filter((s) => s.depthAfter <= s.depthBefore + CONCURRENCY).at(-1);
 console.log(`binary: ${bin}`);
+const sinkLine = (s: typeof bareSink) => `  the sink per request: ${n(s.cpuUs)} µs CPU, ${n(s.switches, 3)} context switches`;
 console.log(`bare 64-way fetch loop to the sink   ${n(bare).padStart(7)} req/s`);
+console.log(sinkLine(bareSink));
 console.log(`drain of ${EVENTS} stored deliveries   ${n(drained.rate).padStart(7)} deliveries/s   ${n(drained.rate / bare, 2)}× the bare loop (aim ≥ 0.4)`);
 console.log(`  CPU per delivery: event loop ${n(drained.cpu.mainUs)} µs + writer ${n(drained.cpu.writerUs)} µs = ${n(drained.cpu.mainUs + drained.cpu.writerUs)} µs (aim ≤ 100); whole process ${n(drained.cpu.totalUs)} µs`);
+console.log(sinkLine(drained.sink));
 console.log(`drain, warm (the last ${EVENTS} of ${2 * EVENTS})  ${n(drainedWarm.rate).padStart(7)} deliveries/s   ${n(drainedWarm.rate / bare, 2)}× the bare loop`);
 console.log(`  CPU per delivery: event loop ${n(drainedWarm.cpu.mainUs)} µs + writer ${n(drainedWarm.cpu.writerUs)} µs = ${n(drainedWarm.cpu.mainUs + drainedWarm.cpu.writerUs)} µs; whole process ${n(drainedWarm.cpu.totalUs)} µs`);
+console.log(sinkLine(drainedWarm.sink));
 console.log(`ingest alone (wrk, 64 connections)   ${n(ingestRps).padStart(7)} req/s`);
 for (const s of steps)
   console.log(`  in and out at ${s.offered}/s: ingested ${n(s.ingest)}/s, delivered ${n(s.delivered)}/s, queue ${s.depthBefore} → ${s.depthAfter}, ${n(s.cpuUs)} µs process CPU per event`);

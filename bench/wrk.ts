@@ -165,6 +165,24 @@ export function processCpuMs(pid: number): number {
 }
 
 /**
+ * Context switches of every thread of a process so far (voluntary and not),
+ * from /proc; NaN elsewhere. A server that sleeps and wakes for each request
+ * pays for each wake-up: per request, this tells how its load arrives.
+ */
+export function processSwitches(pid: number): number {
+  try {
+    let n = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+      n += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]) + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]);
+    }
+    return n;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
  * Open-loop load at a fixed rate: requests are sent on schedule whether or
  * not earlier ones were answered (up to 256 in flight, one per keep-alive
  * connection; beyond that a request is counted as skipped, i.e. the server
