@@ -4,9 +4,9 @@
  * its turn's requests, see TurnWrites) and its reply parsed as it arrives —
  * status line and headers, then the body framed by Content-Length, chunked
  * coding or the connection's end, of which only the first `replyBytes` are
- * kept. `fetch` hands each request to Bun's HTTP
- * client thread and back, which cost a delivery more CPU than the relay's
- * own work around the send, and it has no connect timeout.
+ * kept. `fetch` hands each request to Bun's HTTP client thread and back,
+ * which cost a delivery more CPU than the relay's own work around the send,
+ * and it has no connect timeout.
  *
  * A connection carries one exchange at a time. It goes back to its pool
  * (keyed by address, port, server name and TLS material) when its reply was
