@@ -40,6 +40,11 @@ const result = await Bun.build({
   root: join(root, "src"),
   compile: { outfile: join(root, "dist/hookrelay") },
   minify: true,
+  // The bundle's bytecode is made here instead of at each start: `serve` answers
+  // in about 0.33 s instead of 0.56, `check` takes 60 ms instead of 108 (the
+  // binary grows by ~7 MB). ESM bytecode needs `compile`, which this is.
+  bytecode: true,
+  format: "esm",
   sourcemap: "linked",
   plugins: [embedLibsqlAddon],
 });
