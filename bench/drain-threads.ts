@@ -15,12 +15,12 @@
  * Figures from one run swing by ±15 % on a small shared VM: compare binaries in
  * alternated pairs, never against a figure from another hour.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
-import { benchRelayToml, COUNTING_SINK_COMMAND, freePort, processCpuMs, processSwitches, seedPendingDeliveries, sinkUrlOf, waitForHttp } from "./wrk.ts";
+import { benchRelayToml, COUNTING_SINK_COMMAND, freePort, processCpuMs, processSwitches, seedPendingDeliveries, sinkUrlOf, threadStats, type ThreadStats, waitForHttp } from "./wrk.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 30_000);
 const FROM = Number(process.env.BENCH_FROM ?? 1_000);
@@ -39,27 +39,17 @@ children.push(sink);
 const sinkUrl = await sinkUrlOf(sink);
 const sinkCount = async () => Number(await (await fetch(sinkUrl)).text());
 
-interface ThreadCounts {
-  cpuMs: number;
-  faults: number;
-  switches: number;
-}
+type ThreadCounts = Omit<ThreadStats, "name">;
 
 /** CPU, minor faults and context switches of a process's threads so far, summed by thread name. */
 function byThreadName(pid: number): Map<string, ThreadCounts> {
   const out = new Map<string, ThreadCounts>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
-    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
-    const switches = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]) + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]);
-    const c = out.get(name) ?? { cpuMs: 0, faults: 0, switches: 0 };
-    // minflt is field 10 of stat, utime and stime 14 and 15 (clock ticks of 10 ms); `fields` starts at field 3.
-    c.cpuMs += (Number(fields[11]) + Number(fields[12])) * 10;
-    c.faults += Number(fields[7]);
-    c.switches += switches;
-    out.set(name, c);
+  for (const t of threadStats(pid).values()) {
+    const c = out.get(t.name) ?? { cpuMs: 0, faults: 0, switches: 0 };
+    c.cpuMs += t.cpuMs;
+    c.faults += t.faults;
+    c.switches += t.switches;
+    out.set(t.name, c);
   }
   return out;
 }

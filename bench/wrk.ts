@@ -138,20 +138,40 @@ export async function sinkUrlOf(proc: { stdout: unknown }): Promise<string> {
   return `http://127.0.0.1:${port}/hooks`;
 }
 
-/** CPU time (ms) of each thread of a process by thread id, with the thread's name, from /proc; empty elsewhere. */
-export function threadCpuMs(pid: number): Map<number, { name: string; ms: number }> {
-  const out = new Map<number, { name: string; ms: number }>();
+/** What /proc says of one thread so far: its name, CPU time (ms), minor page faults and context switches. */
+export interface ThreadStats {
+  name: string;
+  cpuMs: number;
+  faults: number;
+  switches: number;
+}
+
+/** Every thread of a process by thread id, from /proc; empty elsewhere (not Linux, or the process is gone). */
+export function threadStats(pid: number): Map<number, ThreadStats> {
+  const out = new Map<number, ThreadStats>();
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+      // Fields after the name: minflt is the 8th, utime and stime the 12th and 13th (clock ticks, USER_HZ = 100).
       const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
-      out.set(Number(tid), { name, ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 });
+      const switches = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]) + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]);
+      out.set(Number(tid), {
+        name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+        cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100,
+        faults: Number(fields[7]),
+        switches,
+      });
     }
   } catch {
     // not Linux, or the process is gone
   }
   return out;
+}
+
+/** CPU time (ms) of each thread of a process by thread id, with the thread's name, from /proc; empty elsewhere. */
+export function threadCpuMs(pid: number): Map<number, { name: string; ms: number }> {
+  return new Map([...threadStats(pid)].map(([tid, t]) => [tid, { name: t.name, ms: t.cpuMs }]));
 }
 
 /** User + system CPU time of a process (all its threads) in ms, from /proc; NaN elsewhere. */
@@ -170,16 +190,8 @@ export function processCpuMs(pid: number): number {
  * pays for each wake-up: per request, this tells how its load arrives.
  */
 export function processSwitches(pid: number): number {
-  try {
-    let n = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
-      n += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]) + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]);
-    }
-    return n;
-  } catch {
-    return Number.NaN;
-  }
+  const threads = [...threadStats(pid).values()];
+  return threads.length === 0 ? Number.NaN : threads.reduce((n, t) => n + t.switches, 0);
 }
 
 /**
