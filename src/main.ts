@@ -4,13 +4,13 @@
  * Every command lives in src/cli/; this file only dispatches.
  */
 import { HELP, VERSION } from "./cli/help.ts";
-import { reexecWithAllocatorTuning } from "./cli/allocator-tuning.ts";
+import { reexecWithRuntimeTuning } from "./cli/runtime-tuning.ts";
 
 const [command, ...rest] = process.argv.slice(2);
 // Before any command's modules load: a relay may replace itself (execve) here,
 // and what was loaded before would only be loaded again.
 const wantsHelp = rest.includes("--help") || rest.includes("-h");
-if ((command === "serve" || command === "dev") && !wantsHelp) reexecWithAllocatorTuning();
+if ((command === "serve" || command === "dev") && !wantsHelp) reexecWithRuntimeTuning();
 
 async function main(): Promise<number> {
   // `hookrelay help dev` is `hookrelay dev --help`.

@@ -77,18 +77,23 @@ test("the compiled binary stores every acked request byte-identical across a res
   for (const row of stored) expect(sha(new Uint8Array(row.body as ArrayBuffer))).toBe(acked.get(String(row.id))!);
 });
 
-test("serve replaces itself, same PID and environment, with a 1 s allocator purge delay unless the operator set it", async () => {
+test("serve replaces itself, same PID and environment, with its runtime tuning unless the operator set it", async () => {
   const cfg = join(tmp.dir, "tuning.toml");
   writeFileSync(cfg, config.replace("./data/relay.db", "./tuning.db"));
   const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-  for (const [set, expected] of [[undefined, "1000"], ["100", "100"]] as const) {
-    const env: Record<string, string> = { PLOINTS_SECRET: PLOINTS, ...(set ? { MIMALLOC_PURGE_DELAY: set } : {}) };
-    const relay = await startBinary(["serve", "--config", cfg], tmp.dir, env);
+  const operators = { MIMALLOC_PURGE_DELAY: "100", BUN_JSC_thresholdForFTLOptimizeAfterWarmUp: "64000" };
+  for (const [set, expected] of [
+    [{}, { MIMALLOC_PURGE_DELAY: "1000", BUN_JSC_thresholdForFTLOptimizeAfterWarmUp: "1000000" }],
+    [operators, operators],
+  ] as const) {
+    const relay = await startBinary(["serve", "--config", cfg], tmp.dir, { PLOINTS_SECRET: PLOINTS, ...set });
     try {
       // The spawned PID itself serves: execve replaced it in place.
       const environ = environOf(relay.proc.pid!);
-      expect(environ).toContain(`MIMALLOC_PURGE_DELAY=${expected}`);
-      expect(environ.filter((e) => e.startsWith("MIMALLOC_PURGE_DELAY="))).toHaveLength(1);
+      for (const [name, value] of Object.entries(expected)) {
+        expect(environ).toContain(`${name}=${value}`);
+        expect(environ.filter((e) => e.startsWith(`${name}=`))).toHaveLength(1);
+      }
       expect(environ).toContain(`PLOINTS_SECRET=${PLOINTS}`);
       expect(readFileSync(`/proc/${relay.proc.pid}/cmdline`, "utf8").split("\0").slice(1, 4)).toEqual(["serve", "--config", cfg]);
       const body = '{"id":"tuned"}';
