@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { freeSlots, planLeases, type TargetView } from "./lease-planner.ts";
+import { freeSlots, planLeases, sendingLimit, type TargetView } from "./lease-planner.ts";
 
 const view = (name: string, over: Partial<TargetView> = {}): TargetView => ({
   name,
@@ -29,6 +29,15 @@ test("an ordered target or a half-open circuit takes one at a time", () => {
   expect(freeSlots(view("t", { ordered: true }))).toBe(1);
   expect(freeSlots(view("t", { ordered: true, inFlight: 1 }))).toBe(0);
   expect(freeSlots(view("t", { gate: { open: true, probeOnly: true } }))).toBe(1);
+});
+
+test("what may be sending at once: the concurrency at full health, one while ordered or probing, none past a closed gate", () => {
+  expect(sendingLimit(view("t"))).toBe(8);
+  expect(sendingLimit(view("t", { ordered: true }))).toBe(1);
+  expect(sendingLimit(view("t", { gate: { open: true, probeOnly: true } }))).toBe(1);
+  expect(sendingLimit(view("t", { gate: { open: false } }))).toBe(0);
+  // In flight and tokens bound what a round leases, not what may send: leased deliveries wait for a slot.
+  expect(sendingLimit(view("t", { inFlight: 8, tokens: 0 }))).toBe(8);
 });
 
 test("a closed gate or an unreachable target gets nothing", () => {

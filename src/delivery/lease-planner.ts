@@ -48,10 +48,21 @@ export function freeSlots(t: TargetView, budget = Number.POSITIVE_INFINITY, ahea
   return Math.max(0, Math.min(concurrencyOf(t) + ahead - t.inFlight, t.tokens, budget));
 }
 
+/** What bounds a target's attempts at once: its concurrency, whether it is ordered, its health gate. */
+export type SlotRules = Pick<TargetView, "concurrency" | "ordered" | "gate">;
+
 /** The target's concurrency as a round applies it: 1 while ordered or probing a half-open circuit. */
-export function concurrencyOf(t: TargetView): number {
+export function concurrencyOf(t: SlotRules): number {
   return t.ordered || (t.gate.open && t.gate.probeOnly) ? 1 : t.concurrency;
 }
+
+/** Attempts a target may have sending at once in this process: none past a closed gate, else its concurrency as a round applies it. */
+export function sendingLimit(t: SlotRules): number {
+  return t.gate.open ? concurrencyOf(t) : 0;
+}
+
+/** The gate of a target at full health. */
+export const FULL_HEALTH: LeaseGate = { open: true, probeOnly: false };
 
 /**
  * The wants of one round, in `targets` order starting at `first` (a budget

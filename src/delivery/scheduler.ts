@@ -34,7 +34,7 @@ import type { Store } from "../store/index.ts";
 import { handBack, runAttempt, type AttemptContext, type AttemptReport, type DeliveryTarget, type Recorded } from "./attempt.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { IngestFirst, type IngestFirstOptions } from "./ingest-first.ts";
-import { freeSlots, planLeases, type TargetView } from "./lease-planner.ts";
+import { freeSlots, FULL_HEALTH, planLeases, sendingLimit, type TargetView } from "./lease-planner.ts";
 import type { ListenHub } from "./listen-hub.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import { createSender, type Sender } from "./sender.ts";
@@ -237,9 +237,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const listen = c.kind === "listen";
     return {
       name: c.name,
-      concurrency: listen ? 1 : c.concurrency,
-      // One at a time, and so never leased ahead (the planner's rule).
-      ordered: listen || c.ordered,
+      ...slotRules(c),
       leaseMs: t.leaseMs,
       aheadWaitMs: aheadWaitMs(c),
       inFlight: slots.of(c.name),
@@ -268,9 +266,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     if (stopped || slots.waiting(name) === 0) return; // stop() hands their leases back
     const target = targets.get(name);
     if (!target) return; // gone from config: setTargets handed them back
-    const gate = health.gate(name, clock());
-    const full = sendingLimit(target.config);
-    const limit = !gate.open ? 0 : gate.probeOnly ? 1 : full;
+    const rules = slotRules(target.config);
+    const full = sendingLimit({ ...rules, gate: FULL_HEALTH });
+    const limit = sendingLimit({ ...rules, gate: health.gate(name, clock()) });
     while (slots.sending(name) < limit) {
       const next = slots.nextWaiting(name);
       if (!next) return;
@@ -443,8 +441,8 @@ const aheadWaitMs = (c: TargetConfig) => AHEAD_ATTEMPTS * c.timeoutMs;
 /** How recent an ingest claim must be for ingest to count as running (two rounds in flight). */
 const INGEST_RECENT_MS = 1_000;
 
-/** Attempts a target may have sending at once in this process (a half-open circuit's one probe is the gate's). */
-const sendingLimit = (c: TargetConfig) => (c.kind === "listen" || c.ordered ? 1 : c.concurrency);
+/** A target's concurrency and ordering as rounds and sends apply them: a listen target takes one at a time, in order, and so is never leased ahead (the planner's rule). */
+const slotRules = (c: TargetConfig) => (c.kind === "listen" ? { concurrency: 1, ordered: true } : { concurrency: c.concurrency, ordered: c.ordered });
 
 const configMap = (configs: TargetConfig[]) => new Map(configs.map((t) => [t.name, t]));
 
