@@ -96,11 +96,20 @@ test("once the load stops the writer is no longer asked for checkpoints, though 
     },
   });
   try {
-    const { maxWal } = await sustainedIngest(store, walPath, 1000);
+    // Load until the writer has been asked at least once (a second of it on a normal machine; a
+    // cold one may take longer to start the checkpoint thread), bounded.
+    let maxWal = 0;
+    for (let i = 0; i < 10 && asked === 0; i++) maxWal = Math.max(maxWal, (await sustainedIngest(store, walPath, 1000)).maxWal);
     expect(asked).toBeGreaterThan(0);
     expect(maxWal).toBeLessThan(32 * 1024 * 1024);
-    await Bun.sleep(300);
-    const afterLoad = asked;
+    // A pass under way when the load stopped may still ask once: on a slow disk its copy takes
+    // hundreds of milliseconds and its second look then finds what the last commits added.
+    // Wait for 300 ms without a request (bounded), then none may come.
+    let afterLoad = -1;
+    for (let i = 0; i < 20 && asked !== afterLoad; i++) {
+      afterLoad = asked;
+      await Bun.sleep(300);
+    }
     await Bun.sleep(600);
     // The file is as large as it ever was (SQLite overwrites it in place) but holds little: no more requests.
     expect(statSync(walPath).size).toBeGreaterThan(1024 * 1024);
@@ -108,4 +117,4 @@ test("once the load stops the writer is no longer asked for checkpoints, though 
   } finally {
     await checkpointer.stop();
   }
-}, 20_000);
+}, 30_000);
