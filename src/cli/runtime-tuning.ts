@@ -31,7 +31,7 @@
 import { readFileSync } from "node:fs";
 
 /** Each variable and the value a relay starts with unless it is set already. */
-export const RUNTIME_TUNING: Readonly<Record<string, string>> = {
+const RUNTIME_TUNING: Readonly<Record<string, string>> = {
   MIMALLOC_PURGE_DELAY: "1000",
   BUN_JSC_thresholdForFTLOptimizeAfterWarmUp: "1000000",
 };
