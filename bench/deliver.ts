@@ -14,7 +14,7 @@
  *     still compiling), with the CPU per delivery of its event loop and its
  *     writer thread (/proc). BENCH_DRAINS (3) such cold drains, each right
  *     after a bare loop of its own, the ratio taken within each pair: a
- *     two-second drain swings by ±15 % on a small shared VM, and the pair's
+ *     two-second drain swings by ±10 % on a small shared VM, and the pair's
  *     median is the figure (every pair printed). Then warm: twice as many
  *     stored, the second half timed, as the other figures are taken from
  *     warm servers;
