@@ -12,12 +12,12 @@
  *     events already searchable, as a relay leaves a backlog it stored), timed
  *     from the 1,000th to the last delivery (start-up left out, the JIT
  *     still compiling), with the CPU per delivery of its event loop and its
- *     writer thread (/proc). BENCH_DRAINS (3) such cold drains, each right
- *     after a bare loop of its own, the ratio taken within each pair: a
- *     two-second drain swings by ±10 % on a small shared VM, and the pair's
- *     median is the figure (every pair printed). Then warm: twice as many
- *     stored, the second half timed, as the other figures are taken from
- *     warm servers;
+ *     writer thread (/proc). BENCH_DRAINS (3) such cold drains, each
+ *     between two bare loops whose mean is its baseline, the ratio taken
+ *     within each pair: a two-second drain swings by ±10 % on a small shared
+ *     VM, and the median pair is the figure (every pair printed). Then warm:
+ *     twice as many stored, the second half timed, as the other figures are
+ *     taken from warm servers, between bare loops too;
  *  3. ingest alone: wrk (64 connections, after a warm-up) against the relay
  *     with the source routed nowhere;
  *  4. in and out: the relay ingesting at fixed rates (a share of the ingest-
@@ -232,16 +232,24 @@ await bareLoop(2000); // warm-up
 const { rate: bare, sink: bareSink } = await bareLoop(EVENTS);
 const none = { rate: Number.NaN, cpu: { mainUs: Number.NaN, writerUs: Number.NaN, totalUs: Number.NaN }, sink: { cpuUs: Number.NaN, switches: Number.NaN } };
 // Cold: a relay started on the backlog, timed from the 1,000th delivery (its JIT still compiling),
-// DRAINS times, each beside a bare loop of its own (the first the one above); the median pair is the figure.
+// DRAINS times, each between two bare loops (the first the one above) whose mean is its baseline,
+// so that the machine drifting during a pair moves both sides; the median pair is the figure.
 const coldPairs: { bare: number; drain: typeof none }[] = [];
-if (!only || only === "drain")
-  for (let i = 0; i < DRAINS; i++) coldPairs.push({ bare: i === 0 ? bare : (await bareLoop(EVENTS)).rate, drain: await drain(EVENTS, 1000) });
+let bareBefore = bare;
+const betweenBareLoops = async (run: () => Promise<typeof none>) => {
+  const drained = await run();
+  const bareAfter = (await bareLoop(EVENTS)).rate;
+  const pair = { bare: (bareBefore + bareAfter) / 2, drain: drained };
+  bareBefore = bareAfter;
+  return pair;
+};
+if (!only || only === "drain") for (let i = 0; i < DRAINS; i++) coldPairs.push(await betweenBareLoops(() => drain(EVENTS, 1000)));
 const ratioOf = (p: (typeof coldPairs)[number]) => p.drain.rate / p.bare;
 const medianPair = [...coldPairs].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor((coldPairs.length - 1) / 2)] ?? { bare, drain: none };
 const drained = medianPair.drain;
 // Warm, as the other figures are: the same count timed after as many delivered first.
-const bareWarm = !only || only === "drain" ? (await bareLoop(EVENTS)).rate : bare;
-const drainedWarm = !only || only === "drain" ? await drain(2 * EVENTS, EVENTS) : none;
+const warmPair = !only || only === "drain" ? await betweenBareLoops(() => drain(2 * EVENTS, EVENTS)) : { bare, drain: none };
+const { bare: bareWarm, drain: drainedWarm } = warmPair;
 const ingestRps = !only ? await ingestAlone() : Number.NaN;
 const steps = !only ? await inAndOut(ingestRps) : [];
 const lat = !only || only === "e2e" ? await endToEnd() : [];
@@ -255,11 +263,11 @@ const sinkLine = (s: typeof bareSink) => `  the sink per request: ${n(s.cpuUs)} 
 console.log(`bare 64-way fetch loop to the sink   ${n(bare).padStart(7)} req/s`);
 console.log(sinkLine(bareSink));
 for (const [i, p] of coldPairs.entries())
-  console.log(`  cold drain ${i + 1} of ${coldPairs.length}: bare loop ${n(p.bare)} req/s, drain ${n(p.drain.rate)} deliveries/s, ${n(ratioOf(p), 2)}×`);
+  console.log(`  cold drain ${i + 1} of ${coldPairs.length}: bare loop ${n(p.bare)} req/s (before and after), drain ${n(p.drain.rate)} deliveries/s, ${n(ratioOf(p), 2)}×`);
 console.log(`drain of ${EVENTS} stored deliveries   ${n(drained.rate).padStart(7)} deliveries/s   ${n(ratioOf(medianPair), 2)}× its bare loop, the median of ${coldPairs.length} (aim ≥ 0.4)`);
 console.log(`  CPU per delivery: event loop ${n(drained.cpu.mainUs)} µs + writer ${n(drained.cpu.writerUs)} µs = ${n(drained.cpu.mainUs + drained.cpu.writerUs)} µs (aim ≤ 100); whole process ${n(drained.cpu.totalUs)} µs`);
 console.log(sinkLine(drained.sink));
-console.log(`drain, warm (the last ${EVENTS} of ${2 * EVENTS})  ${n(drainedWarm.rate).padStart(7)} deliveries/s   ${n(drainedWarm.rate / bareWarm, 2)}× its bare loop (${n(bareWarm)} req/s)`);
+console.log(`drain, warm (the last ${EVENTS} of ${2 * EVENTS})  ${n(drainedWarm.rate).padStart(7)} deliveries/s   ${n(drainedWarm.rate / bareWarm, 2)}× its bare loops (${n(bareWarm)} req/s before and after)`);
 console.log(`  CPU per delivery: event loop ${n(drainedWarm.cpu.mainUs)} µs + writer ${n(drainedWarm.cpu.writerUs)} µs = ${n(drainedWarm.cpu.mainUs + drainedWarm.cpu.writerUs)} µs; whole process ${n(drainedWarm.cpu.totalUs)} µs`);
 console.log(sinkLine(drainedWarm.sink));
 console.log(`ingest alone (wrk, 64 connections)   ${n(ingestRps).padStart(7)} req/s`);
