@@ -19,7 +19,9 @@ token = "tok-alice-0123456789"
   const sent: string[] = [];
   const socket = { send: (t: string) => void sent.push(t), close: () => {} };
   const session = new ListenSession({ log: silentLogger, ackMarginMs: 1000, pingMs: 40 }, relay.config.targets[0]!, socket);
-  await Bun.sleep(220);
+  // Three periods take ~120 ms; an interval does not make up ticks a stalled event loop missed, so bounded at 2 s.
+  const pings = () => sent.filter((t) => (JSON.parse(t) as { type: string }).type === "ping").length;
+  for (let i = 0; i < 100 && pings() < 3; i++) await Bun.sleep(20);
   session.end();
   const types = sent.map((t) => (JSON.parse(t) as { type: string }).type);
   expect(types[0]).toBe("ready");

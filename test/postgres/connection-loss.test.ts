@@ -109,6 +109,8 @@ describe.skipIf(!onPostgres)("on PostgreSQL (runs in the PostgreSQL half of the 
 
       await cluster!.startServer();
       await until("ready again", async () => (await fetch(`${relay.adminUrl}/readyz`)).status === 200, 20_000);
+      // The line may reach us a little after /readyz says so (logs are written a turn later, read from a pipe).
+      await until("the return logged", () => linesOf(relay, "the database is back").length > 0, 5_000);
       expect(linesOf(relay, "the database is back")).toHaveLength(1);
       expect((await post('{"n":"after"}')).status).toBe(200);
       await until("the delivery after the return", () => received.includes('{"n":"after"}'), 15_000);

@@ -41,31 +41,31 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
 
   test("a new event appears at the top of the open events list without a reload", async () => {
     await page.goto(`${admin}/`);
-    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
     await markPage();
     const id = await send("shop", { id: "live-ui-1", type: "order.paid" });
-    await row(id).waitFor({ timeout: 2500 });
+    await row(id).waitFor({ timeout: 10_000 });
     expect(await page.locator("table.list tbody tr").first().getAttribute("data-event-id")).toBe(id);
     expect(await row(id).locator("td").nth(4).innerText()).toBe("live-ui-1");
     expect(await samePage()).toBe(true);
     // Its status follows the delivery: the test receiver answers 200.
-    await row(id).locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 3000 });
+    await row(id).locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 10_000 });
   });
 
   test("a filtered list only gains the events its filters match", async () => {
     await page.goto(`${admin}/?source=billing`);
-    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
     await markPage();
     const shop = await send("shop", { id: "live-ui-2", type: "order.paid" });
     const billing = await send("billing", { id: "live-ui-3", type: "invoice.sent" }, { "x-webhook-secret": "billing-secret" });
-    await row(billing).waitFor({ timeout: 2500 });
+    await row(billing).waitFor({ timeout: 10_000 });
     expect(await row(shop).count()).toBe(0);
     expect(await samePage()).toBe(true);
   });
 
   test("pause stops new events from appearing, and resume brings them in", async () => {
     await page.goto(`${admin}/`);
-    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
     await page.click("button.live-toggle");
     expect(await page.locator(".live-state").innerText()).toBe("Paused");
     const id = await send("shop", { id: "live-ui-4", type: "order.paid" });
@@ -73,7 +73,7 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     await Bun.sleep(2500);
     expect(await row(id).count()).toBe(0);
     await page.click("button.live-toggle");
-    await row(id).waitFor({ timeout: 2500 });
+    await row(id).waitFor({ timeout: 10_000 });
   });
 
   test("an open event page shows each delivery's attempt as it is made", async () => {
@@ -81,13 +81,13 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     await fetch(`${admin}/api/targets/orders/disable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     const id = await send("billing", { id: "live-ui-5", type: "invoice.sent" }, { "x-webhook-secret": "billing-secret" });
     await page.goto(`${admin}/events/${id}`);
-    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
     await markPage();
     const card = page.locator("article.delivery").first();
     expect(await card.locator(".badge").innerText()).toBe("paused");
     expect(await card.locator("form.retry").count()).toBe(1);
     await fetch(`${admin}/api/targets/orders/enable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    await card.locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 3000 });
+    await card.locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 10_000 });
     await card.locator("table.attempts td", { hasText: /^200$/ }).waitFor({ timeout: 1000 });
     expect(await card.locator('[data-field="attempts"]').innerText()).toBe("1 attempt");
     // Nothing left to retry: the page no longer offers it.
@@ -100,15 +100,15 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const id = await send("billing", { id: "live-ui-retry", type: "invoice.sent" }, { "x-webhook-secret": "billing-secret" });
     await page.goto(`${admin}/events/${id}`);
-    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
     const orders = page.locator("article.delivery", { has: page.locator("h3", { hasText: /^orders$/ }) });
-    await orders.first().locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 3000 });
+    await orders.first().locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 10_000 });
     await markPage();
     // A redelivery to the target while it is disabled: a new delivery, paused, drawn by the live update.
     await fetch(`${admin}/api/targets/orders/disable`, { method: "POST", headers: auth });
     expect((await fetch(`${admin}/api/events/${id}/redeliver`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ target: "orders" }) })).status).toBe(202);
     const fresh = orders.nth(1);
-    await fresh.locator(".badge", { hasText: /^paused$/ }).waitFor({ timeout: 3000 });
+    await fresh.locator(".badge", { hasText: /^paused$/ }).waitFor({ timeout: 10_000 });
     await fresh.locator("form.retry").waitFor({ timeout: 1000 });
     expect(await fresh.locator("form.retry").getAttribute("action")).toMatch(/^\/deliveries\/dlv_[0-9A-Z]+\/retry$/);
     expect(await fresh.locator("form.retry span.muted").innerText()).toBe("attempt 1, same delivery");
@@ -116,27 +116,27 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     expect(await samePage()).toBe(true);
     // The form works as the page's own: the delivery is due now and goes out once the target is enabled.
     await fresh.locator("form.retry button").click();
-    await page.locator(".flash").waitFor({ timeout: 3000 });
+    await page.locator(".flash").waitFor({ timeout: 10_000 });
     await fetch(`${admin}/api/targets/orders/enable`, { method: "POST", headers: auth });
   });
 
   test("the targets page shows a target's new state and queue without a reload", async () => {
     await page.goto(`${admin}/targets`);
-    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
     await markPage();
     await fetch(`${admin}/api/targets/audit/disable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     await send("shop", { id: "live-ui-6", type: "order.paid" });
-    await page.locator("#target-audit header .badge", { hasText: /^disabled$/ }).waitFor({ timeout: 2500 });
-    await page.locator("#target-audit .queue-depth", { hasText: /^1$/ }).waitFor({ timeout: 2500 });
+    await page.locator("#target-audit header .badge", { hasText: /^disabled$/ }).waitFor({ timeout: 10_000 });
+    await page.locator("#target-audit .queue-depth", { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
     expect(await samePage()).toBe(true);
     await fetch(`${admin}/api/targets/audit/enable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   });
 
   test("a provider's markup arriving live stays text", async () => {
     await page.goto(`${admin}/`);
-    await page.locator(".live-state.on").waitFor({ timeout: 3000 });
+    await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
     const id = await send("shop", { id: "<img src=x onerror=window.__pwned=1>", type: "<b>bold</b>" });
-    await row(id).waitFor({ timeout: 2500 });
+    await row(id).waitFor({ timeout: 10_000 });
     expect(await row(id).locator("td").nth(3).innerText()).toBe("<b>bold</b>");
     expect(await row(id).locator("img, b").count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
