@@ -32,12 +32,13 @@ test("an ordered target or a half-open circuit takes one at a time", () => {
 });
 
 test("what may be sending at once: the concurrency at full health, one while ordered or probing, none past a closed gate", () => {
-  expect(sendingLimit(view("t"))).toBe(8);
-  expect(sendingLimit(view("t", { ordered: true }))).toBe(1);
-  expect(sendingLimit(view("t", { gate: { open: true, probeOnly: true } }))).toBe(1);
-  expect(sendingLimit(view("t", { gate: { open: false } }))).toBe(0);
+  const sendingLimitOf = (v: TargetView) => sendingLimit(v, v.gate);
+  expect(sendingLimitOf(view("t"))).toBe(8);
+  expect(sendingLimitOf(view("t", { ordered: true }))).toBe(1);
+  expect(sendingLimitOf(view("t", { gate: { open: true, probeOnly: true } }))).toBe(1);
+  expect(sendingLimitOf(view("t", { gate: { open: false } }))).toBe(0);
   // In flight and tokens bound what a round leases, not what may send: leased deliveries wait for a slot.
-  expect(sendingLimit(view("t", { inFlight: 8, tokens: 0 }))).toBe(8);
+  expect(sendingLimitOf(view("t", { inFlight: 8, tokens: 0 }))).toBe(8);
 });
 
 test("a closed gate or an unreachable target gets nothing", () => {

@@ -45,20 +45,20 @@ export interface TargetView {
  */
 export function freeSlots(t: TargetView, budget = Number.POSITIVE_INFINITY, ahead = 0): number {
   if (!t.gate.open || !t.reachable) return 0;
-  return Math.max(0, Math.min(concurrencyOf(t) + ahead - t.inFlight, t.tokens, budget));
+  return Math.max(0, Math.min(concurrencyOf(t, t.gate) + ahead - t.inFlight, t.tokens, budget));
 }
 
-/** What bounds a target's attempts at once: its concurrency, whether it is ordered, its health gate. */
-export type SlotRules = Pick<TargetView, "concurrency" | "ordered" | "gate">;
+/** What bounds a target's attempts at once, besides its health gate: its concurrency and whether it is ordered. */
+export type SlotRules = Pick<TargetView, "concurrency" | "ordered">;
 
 /** The target's concurrency as a round applies it: 1 while ordered or probing a half-open circuit. */
-export function concurrencyOf(t: SlotRules): number {
-  return t.ordered || (t.gate.open && t.gate.probeOnly) ? 1 : t.concurrency;
+export function concurrencyOf(t: SlotRules, gate: LeaseGate): number {
+  return t.ordered || (gate.open && gate.probeOnly) ? 1 : t.concurrency;
 }
 
 /** Attempts a target may have sending at once in this process: none past a closed gate, else its concurrency as a round applies it. */
-export function sendingLimit(t: SlotRules): number {
-  return t.gate.open ? concurrencyOf(t) : 0;
+export function sendingLimit(t: SlotRules, gate: LeaseGate): number {
+  return gate.open ? concurrencyOf(t, gate) : 0;
 }
 
 /** The gate of a target at full health. */
@@ -81,7 +81,7 @@ export function planLeases(targets: readonly TargetView[], budget: number, first
     if (slots <= 0) continue;
     budget -= slots;
     const leaseMs = ahead > 0 ? t.leaseMs + t.aheadWaitMs : t.leaseMs;
-    wants.push({ target: t.name, slots, concurrency: concurrencyOf(t), ordered: t.ordered, leaseMs, ahead });
+    wants.push({ target: t.name, slots, concurrency: concurrencyOf(t, t.gate), ordered: t.ordered, leaseMs, ahead });
   }
   return wants;
 }

@@ -267,8 +267,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const target = targets.get(name);
     if (!target) return; // gone from config: setTargets handed them back
     const rules = slotRules(target.config);
-    const full = sendingLimit({ ...rules, gate: FULL_HEALTH });
-    const limit = sendingLimit({ ...rules, gate: health.gate(name, clock()) });
+    const full = sendingLimit(rules, FULL_HEALTH);
+    const limit = sendingLimit(rules, health.gate(name, clock()));
     while (slots.sending(name) < limit) {
       const next = slots.nextWaiting(name);
       if (!next) return;
