@@ -10,7 +10,7 @@ import { sqliteDialect } from "../dialect.ts";
 import { RemoteSqlError, type Durability, type SqlWriter } from "../sql-client.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
 import type { BatchResult, FromWriter, ToWriter } from "./thread.ts";
-import { decodeResults, encodeBatch, encodeStatements, fromWire, transferOf, type WireResult } from "./wire.ts";
+import { decodeResults, encodeBatch, encodeStatements, fromWire, post, receiving, type WireResult } from "./wire.ts";
 
 /** A group commit's writes, in-process or on the writer thread (what commit-health.ts watchCommits wraps). */
 export interface CommitWriter extends SqlWriter {
@@ -59,24 +59,24 @@ export class WriterProxy implements CommitWriter {
 
   write(stmts: InStatement[], durability: Durability = "durable"): Promise<ResultSet[]> {
     const wire = encodeStatements(stmts);
-    return this.#ask((id) => ({ kind: "write", id, stmts: wire, durability }), transferOf(wire)).then((results) => results.map(fromWire));
+    return this.#ask((id) => ({ kind: "write", id, stmts: wire.json, durability }), wire.bytes).then((results) => results.map(fromWire));
   }
 
   async checkpoint(): Promise<void> {
     await this.#ask((id) => ({ kind: "checkpoint", id }));
   }
 
-  #ask(message: (id: number) => ToWriter, transfer: ArrayBuffer[] = []): Promise<WireResult[]> {
+  #ask(message: (id: number) => ToWriter, bytes: Uint8Array | null = null): Promise<WireResult[]> {
     return new Promise<WireResult[]>((resolve, reject) => {
       const id = ++this.#writeSeq;
       this.#writes.set(id, { resolve, reject });
-      this.#worker.postMessage(message(id), transfer);
+      post(this.#worker, message(id), bytes);
     });
   }
 
   private constructor(worker: Worker) {
     this.#worker = worker;
-    worker.onmessage = (e: MessageEvent<FromWriter>) => this.#receive(e.data);
+    worker.onmessage = receiving<FromWriter>((m, bytes) => this.#receive(m, bytes));
     worker.addEventListener("error", (e) => this.#failAll(new StoreError("unavailable", `store writer crashed: ${e.message}`)));
   }
 
@@ -84,13 +84,13 @@ export class WriterProxy implements CommitWriter {
   static async start(url: string, busyTimeoutMs: number): Promise<WriterProxy> {
     const worker = new Worker(workerPath("writer/thread"));
     const opened = new Promise<void>((resolve, reject) => {
-      worker.onmessage = (e: MessageEvent<FromWriter>) => {
-        if (e.data.kind === "opened") resolve();
-        else if (e.data.kind === "failed") reject(new StoreError("unavailable", e.data.message));
-      };
+      worker.onmessage = receiving<FromWriter>((m) => {
+        if (m.kind === "opened") resolve();
+        else if (m.kind === "failed") reject(new StoreError("unavailable", m.message));
+      });
       worker.addEventListener("error", (e) => reject(new StoreError("unavailable", e.message)));
     });
-    worker.postMessage({ kind: "open", url, busyTimeoutMs } satisfies ToWriter);
+    post(worker, { kind: "open", url, busyTimeoutMs } satisfies ToWriter);
     await opened;
     return new WriterProxy(worker);
   }
@@ -123,7 +123,7 @@ export class WriterProxy implements CommitWriter {
         clearTimeout(timer);
         resolve();
       };
-      this.#worker.postMessage({ kind: "close" } satisfies ToWriter);
+      post(this.#worker, { kind: "close" } satisfies ToWriter);
     });
     this.#worker.terminate();
   }
@@ -133,21 +133,22 @@ export class WriterProxy implements CommitWriter {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      const msg: ToWriter = { kind: "batch", firstSeq: this.#seq - this.#queue.length + 1, wire: encodeBatch(this.#queue, this.#rejections) };
+      const firstSeq = this.#seq - this.#queue.length + 1;
+      const { meta, bytes } = encodeBatch(this.#queue, this.#rejections);
       this.#queue = [];
       this.#rejections = [];
       this.#inflight++;
-      this.#worker.postMessage(msg, [msg.wire.bodies]);
+      post(this.#worker, { kind: "batch", firstSeq, meta } satisfies ToWriter, bytes);
     });
   }
 
-  #receive(m: FromWriter): void {
+  #receive(m: FromWriter, bytes: Uint8Array | null): void {
     if (m.kind === "closed") return this.#onClosed?.();
     if (m.kind === "written" || m.kind === "write-failed") {
       const p = this.#writes.get(m.id);
       this.#writes.delete(m.id);
-      if (m.kind === "written") p?.resolve(decodeResults(m.results));
-      else p?.reject(new RemoteSqlError(m.error.message, m.error.code));
+      if (m.kind === "written") p?.resolve(decodeResults({ json: m.results, bytes }));
+      else p?.reject(new RemoteSqlError(m.message, m.code ?? undefined));
       return;
     }
     if (m.kind !== "results") return;

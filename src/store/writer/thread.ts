@@ -11,16 +11,17 @@ import type { Durability } from "../sql-client.ts";
 import { openWriteConnection, type WriteClient } from "../client.ts";
 import { classifyStoreError } from "../errors.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { decodeBatch, decodeStatements, encodeResults, transferOf, type WireBatch, type WireValues } from "./wire.ts";
+import { decodeBatch, decodeStatements, encodeResults, post, receiving } from "./wire.ts";
 
 declare const self: Worker;
 
+/** Messages are flat records (wire.ts); the bytes of a batch or a write travel beside them. */
 export type ToWriter =
   | { kind: "open"; url: string; busyTimeoutMs: number }
-  /** Items carry the consecutive sequence numbers firstSeq, firstSeq + 1, … */
-  | { kind: "batch"; firstSeq: number; wire: WireBatch }
-  /** Statements that commit together in the next group transaction. */
-  | { kind: "write"; id: number; stmts: WireValues; durability: Durability }
+  /** A tick's items (WireBatch's meta), with the consecutive sequence numbers firstSeq, firstSeq + 1, … */
+  | { kind: "batch"; firstSeq: number; meta: string }
+  /** Statements (WireValues' json) that commit together in the next group transaction. */
+  | { kind: "write"; id: number; stmts: string; durability: Durability }
   /** A WAL checkpoint between two transactions (the WAL may start over). */
   | { kind: "checkpoint"; id: number }
   | { kind: "close" };
@@ -33,14 +34,15 @@ export type FromWriter =
   | { kind: "failed"; message: string }
   /** Outcomes in the batch's item order, as JSON (see BatchResult). */
   | { kind: "results"; firstSeq: number; results: string }
-  | { kind: "written"; id: number; results: WireValues }
-  | { kind: "write-failed"; id: number; error: { message: string; code?: string } }
+  /** Result sets (WireValues' json); their blobs travel beside. */
+  | { kind: "written"; id: number; results: string }
+  | { kind: "write-failed"; id: number; message: string; code: string | null }
   | { kind: "closed" };
 
 let conn: { client: WriteClient; close(): void } | null = null;
 let opened: { url: string; busyTimeoutMs: number } | null = null;
 let commit: GroupCommit | null = null;
-const post = (m: FromWriter) => self.postMessage(m);
+const answer = (m: FromWriter, bytes: Uint8Array | null = null) => post(self, m, bytes);
 
 // libSQL can leave a statement that failed with SQLITE_BUSY "in progress",
 // after which every COMMIT on that connection fails: after a failure the
@@ -53,8 +55,14 @@ const connection = {
   discard: () => conn?.close(),
 };
 
-self.onmessage = async (e: MessageEvent<ToWriter>) => {
-  const msg = e.data;
+const failed = (id: number, err: unknown): FromWriter => ({
+  kind: "write-failed",
+  id,
+  message: (err as Error).message,
+  code: (err as { code?: string }).code ?? null,
+});
+
+self.onmessage = receiving<ToWriter>(async (msg, bytes) => {
   switch (msg.kind) {
     case "open":
       opened = { url: msg.url, busyTimeoutMs: msg.busyTimeoutMs };
@@ -62,9 +70,9 @@ self.onmessage = async (e: MessageEvent<ToWriter>) => {
         await connection.get();
         // The writer thread always holds an embedded file in WAL mode.
         commit = new GroupCommit(connection, { relaxRedoable: true });
-        post({ kind: "opened" });
+        answer({ kind: "opened" });
       } catch (err) {
-        post({ kind: "failed", message: (err as Error).message });
+        answer({ kind: "failed", message: (err as Error).message });
       }
       return;
     case "close":
@@ -72,28 +80,27 @@ self.onmessage = async (e: MessageEvent<ToWriter>) => {
       // in the middle of a native call aborts the whole process.
       await commit?.flushed();
       conn?.close();
-      post({ kind: "closed" });
+      answer({ kind: "closed" });
       return;
     case "write":
       try {
-        const results = encodeResults(await commit!.write(decodeStatements(msg.stmts), msg.durability));
-        // The result's blobs were packed for this message: moved, not copied.
-        self.postMessage({ kind: "written", id: msg.id, results } satisfies FromWriter, transferOf(results));
+        const results = encodeResults(await commit!.write(decodeStatements({ json: msg.stmts, bytes }), msg.durability));
+        answer({ kind: "written", id: msg.id, results: results.json }, results.bytes);
       } catch (err) {
-        post({ kind: "write-failed", id: msg.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
+        answer(failed(msg.id, err));
       }
       return;
     case "checkpoint":
       try {
         await commit!.checkpoint();
-        post({ kind: "written", id: msg.id, results: { json: "[]", bytes: null, ends: [] } });
+        answer({ kind: "written", id: msg.id, results: "[]" });
       } catch (err) {
-        post({ kind: "write-failed", id: msg.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
+        answer(failed(msg.id, err));
       }
       return;
     case "batch": {
       const c = commit!;
-      const { items, rejections } = decodeBatch(msg.wire);
+      const { items, rejections } = decodeBatch({ meta: msg.meta, bytes });
       for (const r of rejections) c.recordRejection(r);
       // Every item of this message joins the same flush (GroupCommit batches per tick).
       const results = await Promise.all(
@@ -109,7 +116,7 @@ self.onmessage = async (e: MessageEvent<ToWriter>) => {
       );
       // Rejections ride the same flush; answer only once they are written too.
       if (rejections.length > 0) await c.flushed();
-      post({ kind: "results", firstSeq: msg.firstSeq, results: JSON.stringify(results) });
+      answer({ kind: "results", firstSeq: msg.firstSeq, results: JSON.stringify(results) });
     }
   }
-};
+});

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import type { ResultSet } from "@libsql/client";
-import { decodeResults, decodeStatements, encodeResults, encodeStatements, fromWire, transferOf } from "./wire.ts";
+import { decodeResults, decodeStatements, encodeResults, encodeStatements, fromWire, post, receiving } from "./wire.ts";
 
 test("statements cross as JSON with their blobs and bigints set aside, positional and named arguments alike", () => {
   const blob = new Uint8Array([0, 255, 10, 13, 34]);
@@ -14,8 +14,9 @@ test("statements cross as JSON with their blobs and bigints set aside, positiona
   ];
   const wire = encodeStatements(stmts);
   // Both blobs in one buffer, the view's own three bytes only.
-  expect(wire.ends).toEqual([5, 8]);
-  expect(wire.bytes!.byteLength).toBe(8);
+  expect(wire.json).toContain('{"b":[0,5]}');
+  expect(wire.json).toContain('{"b":[5,8]}');
+  expect([...wire.bytes!]).toEqual([0, 255, 10, 13, 34, 1, 2, 3]);
   const back = decodeStatements(structuredClone(wire));
   expect(back[0]).toBe("BEGIN");
   expect(back[1]).toEqual({ sql: "INSERT INTO t VALUES (?, ?, ?, ?, ?)", args: ["text \"quoted\"\n", 4.5, null, blob, 2n ** 62n] });
@@ -34,10 +35,7 @@ test("results cross with blob values as ArrayBuffers (as the driver gives them) 
   } as unknown as ResultSet;
   const plain = { columns: ["x"], columnTypes: [""], rows: [[1]], rowsAffected: 0, lastInsertRowid: undefined } as unknown as ResultSet;
   const wire = encodeResults([rs, plain]);
-  // The buffer moves with the message (transferred, not copied); what arrives is still whole.
-  const moved = structuredClone(wire, { transfer: transferOf(wire) });
-  expect(wire.bytes!.byteLength).toBe(0);
-  const [one, two] = decodeResults(moved).map(fromWire);
+  const [one, two] = decodeResults(structuredClone(wire)).map(fromWire);
   expect(one!.rows[0]!.id).toBe("a");
   expect(one!.rows[0]![1]).toBeInstanceOf(ArrayBuffer);
   expect([...new Uint8Array(one!.rows[0]!.body as ArrayBuffer)]).toEqual([1, 2, 3, 250]);
@@ -47,4 +45,37 @@ test("results cross with blob values as ArrayBuffers (as the driver gives them) 
   expect(one!.lastInsertRowid).toBe(12345678901234n);
   expect(two!.rows[0]!.x).toBe(1);
   expect(two!.lastInsertRowid).toBeUndefined();
+});
+
+/** What a port was asked to post, delivered as a receiving thread would get it. */
+function loopback() {
+  const sent: { data: unknown; transfer?: Transferable[] }[] = [];
+  const port = { postMessage: (data: unknown, transfer?: Transferable[]) => sent.push({ data: structuredClone(data, { transfer: transfer as Transferable[] }), transfer }) };
+  return { port, sent, deliver: (to: (e: MessageEvent) => void) => sent.forEach((m) => to({ data: m.data } as MessageEvent)) };
+}
+
+test("a message's bytes move in a message of their own just before it, and arrive paired with it", () => {
+  const { port, sent, deliver } = loopback();
+  const bytes = new Uint8Array([1, 2, 3]);
+  post(port, { kind: "write", id: 1, stmts: "[]" }, bytes);
+  post(port, { kind: "checkpoint", id: 2 });
+  // Moved, not copied: the sender's buffer is detached.
+  expect(bytes.byteLength).toBe(0);
+  expect(sent.map((m) => m.data instanceof ArrayBuffer)).toEqual([true, false, false]);
+  // The records themselves stay flat: nothing in them for the structured clone to copy.
+  for (const m of sent.slice(1)) expect(Object.values(m.data as object).every((v) => v === null || typeof v !== "object")).toBe(true);
+  const got: [unknown, number[] | null][] = [];
+  deliver(receiving((m, b) => got.push([m, b && [...b]])));
+  expect(got).toEqual([
+    [{ kind: "write", id: 1, stmts: "[]" }, [1, 2, 3]],
+    [{ kind: "checkpoint", id: 2 }, null],
+  ]);
+});
+
+test("a view into a larger buffer moves only its own bytes and leaves the larger buffer whole", () => {
+  const { port, sent } = loopback();
+  const whole = new Uint8Array([9, 1, 2, 9]);
+  post(port, { kind: "x" }, whole.subarray(1, 3));
+  expect([...new Uint8Array(sent[0]!.data as ArrayBuffer)]).toEqual([1, 2]);
+  expect(whole.byteLength).toBe(4);
 });

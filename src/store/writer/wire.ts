@@ -1,23 +1,60 @@
 /**
- * What crosses between the event loop and the writer thread. A tick's ingest
- * items and rejections: the fields as one JSON string and every body in one
- * transferred buffer (structured cloning the item objects cost ~5 µs per item
- * on each side; this costs under 1). Statements and their results the same
- * way: one JSON string, with the byte values (blobs) beside it — a delivery
- * round's statements cost several times more to structured-clone than to
- * stringify. Result rows travel as plain value arrays, rebuilt into the
- * driver's row shape on arrival.
+ * What crosses between the event loop and the writer thread, and how.
+ *
+ * Every message is a flat record of strings, numbers, booleans and nulls:
+ * Bun hands such a record to the other thread without serializing it, its
+ * strings shared rather than copied, while a message with a nested object
+ * or array goes through the structured clone, which copies every string in
+ * it (PERFORMANCE.md, "Flat messages"). So what a message carries is
+ * encoded into one string of JSON: a tick's ingest items and rejections as
+ * field tuples, statements and result sets as value tuples. Bytes (bodies,
+ * blobs) cannot ride in JSON cheaply; they are packed back to back into one
+ * buffer, moved (not copied) in a message of its own posted just before the
+ * record it belongs to, and `receiving` pairs the two again. Result rows
+ * travel as plain value arrays, rebuilt into the driver's row shape on
+ * arrival.
  */
 import type { InArgs, InStatement, ResultSet } from "@libsql/client";
 import { CachedResultSet } from "../client.ts";
 import { rowBuilder } from "../result-rows.ts";
 import type { IngestItem, RejectionItem } from "./group-commit.ts";
 
+/** A message's own fields: nothing that would make Bun clone it. */
+export type Flat = Record<string, string | number | boolean | null>;
+
+interface Port {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+}
+
+/** Posts `message`, with `bytes` (when there are any) moved in a message of their own just before it. */
+export function post(port: Port, message: Flat, bytes: Uint8Array | null = null): void {
+  if (bytes !== null) {
+    // A view into a larger buffer would move (and detach) all of it: only a buffer of its own moves.
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    port.postMessage(own.buffer, [own.buffer as ArrayBuffer]);
+  }
+  port.postMessage(message);
+}
+
+/** A message handler for what `post` sent: each record with the bytes posted just before it, or null. */
+export function receiving<M>(handle: (message: M, bytes: Uint8Array | null) => void): (e: MessageEvent) => void {
+  let bytes: Uint8Array | null = null;
+  return (e) => {
+    if (e.data instanceof ArrayBuffer) {
+      bytes = new Uint8Array(e.data);
+      return;
+    }
+    const own = bytes;
+    bytes = null;
+    handle(e.data as M, own);
+  };
+}
+
 export interface WireBatch {
   /** JSON: [items as field tuples, rejections as field tuples]. */
   meta: string;
-  /** Every item body, then every rejection excerpt, back to back. */
-  bodies: ArrayBuffer;
+  /** Every item body, then every rejection excerpt, back to back; null when all are empty. */
+  bytes: Uint8Array | null;
 }
 
 type ItemTuple = [
@@ -44,13 +81,14 @@ export function encodeBatch(items: IngestItem[], rejections: RejectionItem[]): W
   const rejectionTuples: RejectionTuple[] = rejections.map((r) => [
     r.id, r.source, r.receivedAt, r.reason, r.message, r.method, r.path, r.headers, put(r.bodyExcerpt), r.remoteAddr, r.keep,
   ]);
-  return { meta: JSON.stringify([itemTuples, rejectionTuples]), bodies: bytes.buffer };
+  return { meta: JSON.stringify([itemTuples, rejectionTuples]), bytes: total === 0 ? null : bytes };
 }
 
 export function decodeBatch(batch: WireBatch): { items: IngestItem[]; rejections: RejectionItem[] } {
   const [itemTuples, rejectionTuples] = JSON.parse(batch.meta) as [ItemTuple[], RejectionTuple[]];
+  const bytes = batch.bytes ?? new Uint8Array(0);
   let at = 0;
-  const take = (n: number) => new Uint8Array(batch.bodies, (at += n) - n, n);
+  const take = (n: number) => bytes.subarray(at, (at += n));
   const items = itemTuples.map(
     ([id, source, eventType, dedupeKey, dedupeWindowMs, receivedAt, method, path, query, headers, bodyLength, contentType, remoteAddr, deliveries]): IngestItem => ({
       id, source, eventType, dedupeKey, dedupeWindowMs, receivedAt, method, path, query, headers,
@@ -67,54 +105,51 @@ export function decodeBatch(batch: WireBatch): { items: IngestItem[]; rejections
 
 /**
  * Values as JSON with what JSON cannot hold set aside: a blob becomes
- * {"b": i} (the i-th of the blobs packed back to back in `bytes`), a bigint
- * {"n": "digits"}. Nothing else in a statement's arguments or a result's
- * values is an object. The blobs travel as one buffer, moved with the
- * message: a lease round's result holds a body per delivery, and a message
- * moving one buffer costs a fraction of one moving one per row.
+ * {"b": [start, end]} (its place among the blobs packed back to back in
+ * `bytes`), a bigint {"n": "digits"}. Nothing else in a statement's
+ * arguments or a result's values is an object.
  */
 export interface WireValues {
   json: string;
   /** Every blob, back to back; null when there is none. */
   bytes: Uint8Array | null;
-  /** Where each blob ends in `bytes`. */
-  ends: number[];
 }
 
-type Tagged = { b: number } | { n: string };
+type Tagged = { b: [number, number] } | { n: string };
 
 /** Collects a message's blobs, to be packed into one buffer. */
 class BlobPacker {
   readonly #blobs: Uint8Array[] = [];
+  #total = 0;
 
   setAside(value: unknown): unknown {
     if (value === null || typeof value !== "object") return typeof value === "bigint" ? ({ n: value.toString() } satisfies Tagged) : value;
-    this.#blobs.push(value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer));
-    return { b: this.#blobs.length - 1 } satisfies Tagged;
+    const blob = value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer);
+    this.#blobs.push(blob);
+    const start = this.#total;
+    this.#total += blob.byteLength;
+    return { b: [start, this.#total] } satisfies Tagged;
   }
 
   pack(json: string): WireValues {
-    if (this.#blobs.length === 0) return { json, bytes: null, ends: [] };
-    const ends: number[] = [];
-    let total = 0;
-    for (const b of this.#blobs) ends.push((total += b.byteLength));
-    const bytes = new Uint8Array(total);
-    this.#blobs.forEach((b, i) => bytes.set(b, ends[i]! - b.byteLength));
-    return { json, bytes, ends };
+    if (this.#blobs.length === 0) return { json, bytes: null };
+    const bytes = new Uint8Array(this.#total);
+    let at = 0;
+    for (const b of this.#blobs) {
+      bytes.set(b, at);
+      at += b.byteLength;
+    }
+    return { json, bytes };
   }
 }
 
-/** The buffers a message of these values moves instead of copying (postMessage's transfer list). */
-export const transferOf = (w: WireValues): ArrayBuffer[] => (w.bytes === null ? [] : [w.bytes.buffer as ArrayBuffer]);
-
-function putBack(value: unknown, w: WireValues, asBuffer: boolean): unknown {
+function putBack(value: unknown, bytes: Uint8Array | null, asBuffer: boolean): unknown {
   if (value === null || typeof value !== "object") return value;
   const tagged = value as Tagged;
   if ("n" in tagged) return BigInt(tagged.n);
-  const start = tagged.b === 0 ? 0 : w.ends[tagged.b - 1]!;
-  const end = w.ends[tagged.b]!;
+  const [start, end] = tagged.b;
   // Result values are ArrayBuffers of their own, as the driver gives them; arguments stay views.
-  return asBuffer ? w.bytes!.buffer.slice(w.bytes!.byteOffset + start, w.bytes!.byteOffset + end) : w.bytes!.subarray(start, end);
+  return asBuffer ? bytes!.buffer.slice(bytes!.byteOffset + start, bytes!.byteOffset + end) : bytes!.subarray(start, end);
 }
 
 type StatementTuple = [sql: string, args: unknown[] | Record<string, unknown> | null];
@@ -136,8 +171,8 @@ export function decodeStatements(w: WireValues): InStatement[] {
   return (JSON.parse(w.json) as StatementTuple[]).map(([sql, args]) => {
     if (args === null) return sql;
     const restored = Array.isArray(args)
-      ? args.map((a) => putBack(a, w, false))
-      : Object.fromEntries(Object.entries(args).map(([k, a]) => [k, putBack(a, w, false)]));
+      ? args.map((a) => putBack(a, w.bytes, false))
+      : Object.fromEntries(Object.entries(args).map(([k, a]) => [k, putBack(a, w.bytes, false)]));
     return { sql, args: restored as InArgs };
   });
 }
@@ -168,9 +203,9 @@ export function decodeResults(w: WireValues): WireResult[] {
   return (JSON.parse(w.json) as ResultTuple[]).map(([columns, columnTypes, rows, rowsAffected, lastInsertRowid]) => ({
     columns,
     columnTypes,
-    rows: w.bytes === null ? rows : rows.map((row) => row.map((v) => putBack(v, w, true))),
+    rows: w.bytes === null ? rows : rows.map((row) => row.map((v) => putBack(v, w.bytes, true))),
     rowsAffected,
-    lastInsertRowid: (putBack(lastInsertRowid, w, true) as bigint | null) ?? undefined,
+    lastInsertRowid: (putBack(lastInsertRowid, w.bytes, true) as bigint | null) ?? undefined,
   }));
 }
 
