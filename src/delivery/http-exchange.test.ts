@@ -4,7 +4,7 @@ import { createServer as createHttpServer } from "node:http";
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { makeMtlsCerts } from "../../test/support/mtls-certs.ts";
-import { createHttpExchanger, type ExchangeRequest, type HttpExchanger } from "./http-exchange.ts";
+import { createHttpExchanger, TurnWrites, type ExchangeRequest, type HttpExchanger } from "./http-exchange.ts";
 
 const closers: (() => void)[] = [];
 afterEach(() => {
@@ -252,4 +252,29 @@ test("https: the certificate is checked against the server name, not the address
   const untrusted = await ex.exchange(request(port, { tls: { serverName: "localhost" }, poolKey: "c" }));
   expect(untrusted.kind).toBe("failed");
   expect(served).toBe(1);
+});
+
+test("requests started in a turn a reply came in are written together at the turn's end; others as soon as their task is done", async () => {
+  const writes = new TurnWrites();
+  const order: string[] = [];
+  const conn = (name: string) => ({ flush: () => order.push(name) });
+
+  // No reply this turn (a fresh event's delivery): written once the task's microtasks ran, before the next turn.
+  writes.add(conn("fresh 1"));
+  writes.add(conn("fresh 2"));
+  order.push("task goes on");
+  await Promise.resolve();
+  order.push("a later microtask");
+  await new Promise((r) => setImmediate(r));
+  expect(order).toEqual(["task goes on", "fresh 1", "fresh 2", "a later microtask"]);
+
+  // A reply arrived: what starts until the turn's I/O is handled waits for the turn's end, microtasks included.
+  order.length = 0;
+  writes.replyArrived();
+  writes.add(conn("after reply 1"));
+  await Promise.resolve();
+  writes.add(conn("after reply 2"));
+  order.push("microtasks done");
+  await new Promise((r) => setImmediate(r));
+  expect(order).toEqual(["microtasks done", "after reply 1", "after reply 2"]);
 });

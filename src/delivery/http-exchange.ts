@@ -181,6 +181,7 @@ const SOCKET_HANDLERS: Bun.SocketHandler<Connection> = {
     else socket.data.connected({ kind: "failed", failure: { kind: "network", message: `TLS: ${errorText(authorizationError)}` } });
   },
   data(socket, chunk) {
+    turnWrites.replyArrived();
     socket.data.received(chunk);
   },
   drain(socket) {
@@ -203,21 +204,41 @@ const SOCKET_HANDLERS: Bun.SocketHandler<Connection> = {
 };
 
 /**
- * The requests started in one turn of the event loop, written together once
- * the turn's I/O is handled. A request is usually started as a reply comes
+ * When a started request is written. Most requests start as a reply comes
  * in (its slot freed), and a turn handles many replies: written on the spot,
  * the requests left one at a time between the replies' handling, and a
- * target woke for each of them; written back to back after them, a target
- * takes several per wake-up, and so does this process with their replies.
- * An immediate runs once the turn's I/O callbacks are done, so the wait is
- * that of the handling still to do, not of a timer.
+ * target woke for each of them; written back to back once the turn's I/O is
+ * handled (an immediate), a target takes several per wake-up, and so does
+ * this process with their replies. A request started in a turn no reply
+ * came in (a fresh event's delivery, as the writer thread's answer settles
+ * its ingest batch) has nothing to wait for: it goes out as soon as the
+ * task that started it is done (a microtask), with the others that task
+ * started, and before the ingest acks that the same answer settled.
  */
-class TurnWrites {
-  #waiting: Connection[] = [];
+export class TurnWrites {
+  #waiting: { flush(): void }[] = [];
+  #replyTurn = false;
+  #taskFlush = false;
 
-  add(conn: Connection) {
+  /** A reply arrived: requests started until the turn's end wait for it. */
+  replyArrived() {
+    if (this.#replyTurn) return;
+    this.#replyTurn = true;
+    setImmediate(() => {
+      this.#replyTurn = false;
+      this.#flush();
+    });
+  }
+
+  add(conn: { flush(): void }) {
     this.#waiting.push(conn);
-    if (this.#waiting.length === 1) setImmediate(() => this.#flush());
+    if (this.#replyTurn || this.#taskFlush) return;
+    this.#taskFlush = true;
+    queueMicrotask(() => {
+      this.#taskFlush = false;
+      // A reply arrived meanwhile: these go with the turn's requests.
+      if (!this.#replyTurn) this.#flush();
+    });
   }
 
   #flush() {
@@ -298,7 +319,7 @@ class Connection {
     let at = message.write(req.head, 0, "latin1");
     at += message.write("\r\n", at, "latin1");
     message.set(req.body, at);
-    // Written with the rest of this turn's requests (see TurnWrites); until then it counts as unsent.
+    // Written with the other requests started meanwhile (see TurnWrites); until then it counts as unsent.
     this.#unsent = message;
     turnWrites.add(this);
   }
