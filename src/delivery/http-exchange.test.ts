@@ -254,12 +254,13 @@ test("https: the certificate is checked against the server name, not the address
   expect(served).toBe(1);
 });
 
-test("requests started in a turn a reply came in are written together at the turn's end; others as soon as their task is done", async () => {
-  const writes = new TurnWrites();
+test("while replies are coming in, started requests are written together at the turn's end; otherwise as soon as their task is done", async () => {
+  let now = 1000;
+  const writes = new TurnWrites(() => now);
   const order: string[] = [];
   const conn = (name: string) => ({ flush: () => order.push(name) });
 
-  // No reply this turn (a fresh event's delivery): written once the task's microtasks ran, before the next turn.
+  // No reply lately (a fresh event's delivery on a quiet relay): written once the task's microtasks ran.
   writes.add(conn("fresh 1"));
   writes.add(conn("fresh 2"));
   order.push("task goes on");
@@ -268,13 +269,22 @@ test("requests started in a turn a reply came in are written together at the tur
   await new Promise((r) => setImmediate(r));
   expect(order).toEqual(["task goes on", "fresh 1", "fresh 2", "a later microtask"]);
 
-  // A reply arrived: what starts until the turn's I/O is handled waits for the turn's end, microtasks included.
+  // A reply just came in: what starts waits for the turn's end, microtasks included.
   order.length = 0;
   writes.replyArrived();
+  now += 0.5;
   writes.add(conn("after reply 1"));
   await Promise.resolve();
   writes.add(conn("after reply 2"));
   order.push("microtasks done");
   await new Promise((r) => setImmediate(r));
   expect(order).toEqual(["microtasks done", "after reply 1", "after reply 2"]);
+
+  // A millisecond without replies: quiet again.
+  order.length = 0;
+  now += 1;
+  writes.add(conn("quiet again"));
+  await Promise.resolve();
+  order.push("a later microtask");
+  expect(order).toEqual(["quiet again", "a later microtask"]);
 });

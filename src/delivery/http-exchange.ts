@@ -204,41 +204,35 @@ const SOCKET_HANDLERS: Bun.SocketHandler<Connection> = {
 };
 
 /**
- * When a started request is written. Most requests start as a reply comes
- * in (its slot freed), and a turn handles many replies: written on the spot,
- * the requests left one at a time between the replies' handling, and a
- * target woke for each of them; written back to back once the turn's I/O is
- * handled (an immediate), a target takes several per wake-up, and so does
- * this process with their replies. A request started in a turn no reply
- * came in (a fresh event's delivery, as the writer thread's answer settles
- * its ingest batch) has nothing to wait for: it goes out as soon as the
- * task that started it is done (a microtask), with the others that task
- * started, and before the ingest acks that the same answer settled.
+ * When a started request is written. While replies are coming in, most
+ * requests start as one arrives (its slot freed), and a turn handles many
+ * replies: written on the spot, the requests left one at a time between the
+ * replies' handling, and a target woke for each of them; written back to
+ * back once the turn's I/O is handled (an immediate), a target takes several
+ * per wake-up, and so does this process with their replies. A request
+ * started while none are coming in (a fresh event's delivery on a quiet
+ * relay, started by the writer thread's answer to its ingest batch) has
+ * nothing to gain from waiting: it goes out as soon as the task that started
+ * it is done (a microtask), with the others that task started — before the
+ * ingest acks the same answer settled, whose handling would otherwise come
+ * first.
  */
 export class TurnWrites {
   #waiting: { flush(): void }[] = [];
-  #replyTurn = false;
-  #taskFlush = false;
+  #lastReplyAt = Number.NEGATIVE_INFINITY;
 
-  /** A reply arrived: requests started until the turn's end wait for it. */
+  constructor(private readonly clock: () => number = () => performance.now()) {}
+
+  /** A reply is coming in: for the next millisecond, started requests wait for their turn's end. */
   replyArrived() {
-    if (this.#replyTurn) return;
-    this.#replyTurn = true;
-    setImmediate(() => {
-      this.#replyTurn = false;
-      this.#flush();
-    });
+    this.#lastReplyAt = this.clock();
   }
 
   add(conn: { flush(): void }) {
     this.#waiting.push(conn);
-    if (this.#replyTurn || this.#taskFlush) return;
-    this.#taskFlush = true;
-    queueMicrotask(() => {
-      this.#taskFlush = false;
-      // A reply arrived meanwhile: these go with the turn's requests.
-      if (!this.#replyTurn) this.#flush();
-    });
+    if (this.#waiting.length > 1) return; // a flush is on its way
+    if (this.clock() - this.#lastReplyAt < REPLIES_COMING_MS) setImmediate(() => this.#flush());
+    else queueMicrotask(() => this.#flush());
   }
 
   #flush() {
@@ -248,6 +242,9 @@ export class TurnWrites {
     for (const conn of waiting) conn.flush();
   }
 }
+
+/** How recent a reply must be for requests to be batched per turn. */
+const REPLIES_COMING_MS = 1;
 
 const turnWrites = new TurnWrites();
 
