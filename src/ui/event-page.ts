@@ -22,7 +22,7 @@ function deliveries(ev: EventDetailJson): SafeHtml {
     <span class="muted" data-field="next">${d.nextAttemptAt ? html`· next ${time(d.nextAttemptAt)}` : null}</span>
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
-  ${RETRYABLE_STATUSES.includes(d.status) ? retryForm(ev.id, d) : null}
+  ${RETRYABLE_STATUSES.includes(d.status) ? retryForm(ev.id, d.id, `attempt ${d.attemptCount + 1}, same delivery`) : null}
   ${
     d.attempts.length === 0
       ? html`<p class="muted">No attempt yet.</p>`
@@ -55,13 +55,14 @@ const sentRequest = (r: SentRequest) => html`<tr class="attempt-request"><td col
     <table class="list headers"><tbody>${headerRows(r.headers)}</tbody></table>
   </details>
 </td></tr>`;
-// "Retry now" (attempt number n + 1, the same delivery) for a delivery in one of RETRYABLE_STATUSES;
-// live.js draws or removes it as a live update moves the delivery into or out of them (#deliveries' data-retryable).
-function retryForm(eventId: string, d: EventDetailJson["deliveries"][number]): SafeHtml {
-  return html`<form method="post" action="/deliveries/${d.id}/retry" class="inline retry">
+// "Retry now" (the next attempt of the same delivery) for a delivery in one of RETRYABLE_STATUSES. The page
+// also holds it once as <template id="retry-form">, from which live.js draws it for one delivery (setting its
+// action and note) or removes it as a live update moves the delivery into or out of them (#deliveries' data-retryable).
+function retryForm(eventId: string, deliveryId: string, note: string): SafeHtml {
+  return html`<form method="post" action="/deliveries/${deliveryId}/retry" class="inline retry">
     <input type="hidden" name="event" value="${eventId}">
     <button type="submit" class="secondary">Retry now</button>
-    <span class="muted">attempt ${d.attemptCount + 1}, same delivery</span>
+    <span class="muted">${note}</span>
   </form>`;
 }
 
@@ -161,6 +162,7 @@ export function eventPage(ev: EventDetailJson, targets: string[], verdicts: Rout
 </div>
 <h2>Deliveries</h2>
 <div id="deliveries" data-retryable="${RETRYABLE_STATUSES.join(" ")}">${deliveries(ev)}</div>
+<template id="retry-form">${retryForm(ev.id, "", "")}</template>
 <h2>Routing</h2>
 ${routing(verdicts)}
 <h2>Request</h2>

@@ -128,18 +128,10 @@
     wrap.append(table);
     return wrap;
   }
-  // As event-page.ts retryForm(): a plain form, answered by a redirect back to this page.
-  function retryForm(eventId, deliveryId) {
-    const form = el("form", "inline retry");
-    form.method = "post";
+  // The page's own "Retry now" form (event-page.ts retryForm, held in <template id="retry-form">), for one delivery.
+  function retryForm(deliveryId) {
+    const form = document.getElementById("retry-form").content.firstElementChild.cloneNode(true);
     form.action = `/deliveries/${encodeURIComponent(deliveryId)}/retry`;
-    const event = el("input");
-    event.type = "hidden";
-    event.name = "event";
-    event.value = eventId;
-    const button = el("button", "secondary", "Retry now");
-    button.type = "submit";
-    form.append(event, " ", button, " ", el("span", "muted", ""));
     return form;
   }
   function deliveryCard(d) {
@@ -185,7 +177,7 @@
       let retry = card.querySelector(":scope > form.retry");
       if (!(box.dataset.retryable ?? "").split(" ").includes(d.status)) retry?.remove();
       else {
-        if (!retry) (error ?? header).after((retry = retryForm(ev.id, d.id)));
+        if (!retry) (error ?? header).after((retry = retryForm(d.id)));
         retry.querySelector("span.muted").textContent = `attempt ${d.attemptCount + 1}, same delivery`;
       }
       if (d.attempts.length === 0) continue;
