@@ -213,6 +213,7 @@ export class GroupCommit implements SqlWriter {
           await this.#resetConnection();
         }
       }
+      await this.#idleInFull();
     };
     this.#flushing = run().finally(() => {
       this.#flushing = null;
@@ -223,6 +224,24 @@ export class GroupCommit implements SqlWriter {
   #client: Client | null = null;
   /** The connection's synchronous setting as last set here; null when unknown (a fresh connection: FULL). */
   #synchronous: "FULL" | "NORMAL" | null = null;
+  /** When a durable transaction last committed (performance.now()). */
+  #durableAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * With nothing left to write, a connection relaxed for a round of redoable
+   * writes goes back to FULL while durable work is about (ingest in the last
+   * second): at low load every event's commit follows a delivery round's, and
+   * would otherwise set FULL again on its own path to the ack. A relay only
+   * draining a backlog stays relaxed between its rounds.
+   */
+  async #idleInFull(): Promise<void> {
+    if (this.#synchronous !== "NORMAL" || performance.now() - this.#durableAt > DURABLE_RECENT_MS) return;
+    try {
+      await this.#syncFor(true);
+    } catch {
+      // Unchanged (and still known as NORMAL): the next durable transaction sets FULL before it begins.
+    }
+  }
 
   // Set between transactions (SQLite reads it at each commit): only a transaction with nothing
   // durable in it skips the fsync.
@@ -322,6 +341,7 @@ export class GroupCommit implements SqlWriter {
       const jobResults = [];
       for (const job of jobs) jobResults.push(await runInSavepoint(tx, job.stmts));
       await tx.commit();
+      if (durable) this.#durableAt = performance.now();
       return { outcomes, jobResults };
     } catch (err) {
       tx.close();
@@ -329,6 +349,9 @@ export class GroupCommit implements SqlWriter {
     }
   }
 }
+
+/** How recent durable work must be for an idle connection to go back to FULL (GroupCommit #idleInFull). */
+const DURABLE_RECENT_MS = 1000;
 
 // unrouted: no route took the event (it gets no delivery), the admin list's status=unrouted.
 const EVENT_COLUMNS = ["id", "source", "event_type", "dedupe_key", "received_at", "method", "path", "query", "headers", "body", "content_type", "remote_addr", "unrouted"];
