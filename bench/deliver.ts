@@ -226,7 +226,7 @@ async function endToEnd(): Promise<number[]> {
   return latencies.sort((a, b) => a - b);
 }
 
-// BENCH_ONLY=drain (or e2e) runs the bare loop and that part alone, for quick comparisons.
+// BENCH_ONLY=drain (or inout, or e2e) runs the bare loop and that part alone, for quick comparisons.
 const only = process.env.BENCH_ONLY;
 await bareLoop(2000); // warm-up
 const { rate: bare, sink: bareSink } = await bareLoop(EVENTS);
@@ -250,8 +250,8 @@ const drained = medianPair.drain;
 // Warm, as the other figures are: the same count timed after as many delivered first.
 const warmPair = !only || only === "drain" ? await betweenBareLoops(() => drain(2 * EVENTS, EVENTS)) : { bare, drain: none };
 const { bare: bareWarm, drain: drainedWarm } = warmPair;
-const ingestRps = !only ? await ingestAlone() : Number.NaN;
-const steps = !only ? await inAndOut(ingestRps) : [];
+const ingestRps = !only || only === "inout" ? await ingestAlone() : Number.NaN;
+const steps = !only || only === "inout" ? await inAndOut(ingestRps) : [];
 const lat = !only || only === "e2e" ? await endToEnd() : [];
 sink.kill();
 rmSync(dir, { recursive: true, force: true });
