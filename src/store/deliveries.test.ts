@@ -49,6 +49,24 @@ test("live leases in the store count against a target's concurrency", async () =
   expect(await leaseDueDeliveries(store.writer, { leaseId: "l3", nowMs: 9000, wants: [want("a", { concurrency: 3 })] })).toHaveLength(1);
 });
 
+test("a lease reads back its own rows with their events, not the other live leases'; leasing nothing reads nothing", async () => {
+  const { store } = await fresh();
+  const ids: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    ids.push(await submitEvent(store, { targets: ["a"], receivedAt: 1000 + i, body: `{"n":${i}}`, source: `s${i}`, eventType: i === 3 ? null : `t.${i}` }));
+  }
+  const first = await leaseDueDeliveries(store.writer, { leaseId: "p.1", holder: "p", nowMs: 9000, wants: [want("a", { slots: 2 })] });
+  expect(first.map((d) => d.eventId).sort()).toEqual(ids.slice(0, 2));
+  const second = await leaseDueDeliveries(store.writer, { leaseId: "p.2", holder: "p", nowMs: 9000, wants: [want("a")] });
+  expect(second.map((d) => [d.eventId, d.leaseId, d.source, d.eventType, new TextDecoder().decode(d.body!)]).sort()).toEqual([
+    [ids[2], "p.2", "s2", "t.2", '{"n":2}'],
+    [ids[3], "p.2", "s3", null, '{"n":3}'],
+  ]);
+  expect(second.every((d) => d.contentType === "application/json" && d.attempts === 0)).toBe(true);
+  // Four live leases, nothing due: nothing comes back.
+  expect(await leaseDueDeliveries(store.writer, { leaseId: "p.3", holder: "p", nowMs: 9000, wants: [want("a")] })).toEqual([]);
+});
+
 test("a process holding every live lease of a target may lease ahead of its concurrency; with another's live lease, neither may", async () => {
   const { store } = await fresh();
   for (let i = 0; i < 12; i++) await submitEvent(store, { targets: ["a"], receivedAt: 1000 + i });

@@ -8,7 +8,7 @@ import type { InStatement } from "@libsql/client";
 import { sqliteDialect as dialect } from "../dialect.ts";
 import { holderArgs, leaseInt as int, OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "../lease-request.ts";
 
-/** The round's lease as statements; the last one returns the leased rows (deliveries.ts reads them). */
+/** The round's lease as statements; the last one reads the leased rows back (deliveries.ts reads them). */
 export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InStatement[] {
   const holder = holderArgs(opts, wants);
   const args: Record<string, string | number> = { lease: opts.leaseId, now: opts.nowMs, ...holder };
@@ -26,7 +26,10 @@ export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InState
       args[`a${i}`] = int(w.ahead!);
       room = `(SELECT :c${i} - count(*) + CASE WHEN total(substr(lease_id, 1, :holderLen) = :holder) = count(*) THEN :a${i} ELSE 0 END ${live})`;
     }
-    const limit = dialect.greatest("0", dialect.least(`:s${i}`, room));
+    // Counting the live leases reads each of their rows (expiry, holder): only worth it
+    // when something is due, which most rounds of a relay whose fresh events are claimed lack.
+    const due = `EXISTS (SELECT 1 FROM deliveries WHERE target = :t${i} AND status = 'pending' AND next_attempt_at <= :now)`;
+    const limit = `CASE WHEN ${due} THEN ${dialect.greatest("0", dialect.least(`:s${i}`, room))} ELSE 0 END`;
     if (w.ordered) {
       // The head of the line is the oldest open delivery in receive order; nothing behind it may
       // go first. The oldest of each open status, one index seek each (deliveries_open), then the oldest of those.
@@ -44,16 +47,21 @@ export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InState
   const leaseMs = oneLeaseMs ? ":ms0" : `CASE target ${wants.map((_, i) => `WHEN :t${i} THEN :ms${i}`).join(" ")} END`;
   // Kept deliberately simple (a long statement costs more to prepare), and expired leases
   // are handed back to `pending` by reclaimExpiredLeases instead of here.
-  const sql = `UPDATE deliveries SET status = 'delivering', lease_id = :lease, updated_at = :now,
+  const lease = `UPDATE deliveries SET status = 'delivering', lease_id = :lease, updated_at = :now,
       lease_until = ${dialect.nowMs} + ${leaseMs}
-    WHERE id IN (${arms.join(" UNION ALL ")})
-    RETURNING id, event_id, target, attempts,
-      (SELECT source FROM events e WHERE e.id = deliveries.event_id) AS source,
-      (SELECT event_type FROM events e WHERE e.id = deliveries.event_id) AS event_type,
-      (SELECT content_type FROM events e WHERE e.id = deliveries.event_id) AS content_type,
-      (SELECT headers FROM events e WHERE e.id = deliveries.event_id) AS headers,
-      (SELECT body FROM events e WHERE e.id = deliveries.event_id) AS body`;
-  return [{ sql, args }];
+    WHERE id IN (${arms.join(" UNION ALL ")})`;
+  // The leased rows with their events, read in one join: RETURNING could name the
+  // events' columns only as one correlated lookup each, five per row. The round's
+  // lease id finds them among the few live leases (deliveries_open); the limit,
+  // the count the lease just changed, ends the scan once all are found, and
+  // skips it when the lease took nothing (most rounds while fresh events are claimed).
+  const leased = `SELECT d.id, d.event_id, d.target, d.attempts, e.source, e.event_type, e.content_type, e.headers, e.body
+    FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
+    WHERE d.status = 'delivering' AND d.lease_id = :lease LIMIT changes()`;
+  return [
+    { sql: lease, args },
+    { sql: leased, args: { lease: opts.leaseId } },
+  ];
 }
 
 /**
