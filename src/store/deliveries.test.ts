@@ -59,8 +59,8 @@ test("a lease reads back its own rows with their events, not the other live leas
   expect(first.map((d) => d.eventId).sort()).toEqual(ids.slice(0, 2));
   const second = await leaseDueDeliveries(store.writer, { leaseId: "p.2", holder: "p", nowMs: 9000, wants: [want("a")] });
   expect(second.map((d) => [d.eventId, d.leaseId, d.source, d.eventType, new TextDecoder().decode(d.body!)]).sort()).toEqual([
-    [ids[2], "p.2", "s2", "t.2", '{"n":2}'],
-    [ids[3], "p.2", "s3", null, '{"n":3}'],
+    [ids[2]!, "p.2", "s2", "t.2", '{"n":2}'],
+    [ids[3]!, "p.2", "s3", null, '{"n":3}'],
   ]);
   expect(second.every((d) => d.contentType === "application/json" && d.attempts === 0)).toBe(true);
   // Four live leases, nothing due: nothing comes back.

@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { RunningBinary } from "../support/binary.ts";
-import { rawHttp, recordingTarget, relayToml, scratchDir, sendEvent, serveBinary, signPloints, waitFor } from "../support/fault-harness.ts";
+import { rawHttp, recordingTarget, relayToml, scratchDir, sendEvent, serveBinary, signPloints } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const MAX_BODY = 64 * 1024;
 const tmp = scratchDir("hookrelay-badbody-");

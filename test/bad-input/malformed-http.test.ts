@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { RunningBinary } from "../support/binary.ts";
-import { adminJson, rawHttp, relayToml, scratchDir, sendEvent, serveBinary, signPloints, waitFor } from "../support/fault-harness.ts";
+import { adminJson, rawHttp, relayToml, scratchDir, sendEvent, serveBinary, signPloints } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = scratchDir("hookrelay-malformed-");
 let bin: RunningBinary;
@@ -149,7 +150,7 @@ async function rawConnection(port: number) {
     responses: () => parseResponses(buf),
     closed: () => closed,
     /** Resolves once `count` responses arrived, the server closed, or `ms` passed. */
-    async until(count: number, ms: number) {
+    async waitFor(count: number, ms: number) {
       const deadline = performance.now() + ms;
       while (parseResponses(buf).length < count && !closed && performance.now() < deadline) {
         await Promise.race([new Promise<void>((r) => (wake = r)), Bun.sleep(50)]);
@@ -163,7 +164,7 @@ async function rawConnection(port: number) {
 async function collect(port: number, request: string, count: number): Promise<{ responses: string[]; closed: boolean }> {
   const conn = await rawConnection(port);
   conn.write(request);
-  await conn.until(count, 2_000);
+  await conn.waitFor(count, 2_000);
   conn.end();
   return { responses: conn.responses().map((r) => r.body), closed: conn.closed() };
 }
@@ -174,7 +175,7 @@ async function keepAlive(port: number, requests: string[]): Promise<{ status: nu
   try {
     for (const [i, request] of requests.entries()) {
       conn.write(request);
-      await conn.until(i + 1, 5_000);
+      await conn.waitFor(i + 1, 5_000);
       if (conn.responses().length <= i) throw new Error(`no answer to request ${i + 1}`);
     }
   } finally {

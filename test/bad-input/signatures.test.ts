@@ -11,7 +11,8 @@ import { createHmac } from "node:crypto";
 import { sign as githubSign } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import type { RunningBinary } from "../support/binary.ts";
-import { rawHttp, recordingTarget, relayToml, scratchDir, serveBinary, waitFor } from "../support/fault-harness.ts";
+import { rawHttp, recordingTarget, relayToml, scratchDir, serveBinary } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const SW_SECRET = "whsec_" + Buffer.from("bad-input-suite-key-32-bytes!!!!").toString("base64");
 const STRIPE_SECRET = "whsec_stripe_bad_input";

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { makeId } from "../../src/core/ids.ts";
 import type { RunningBinary } from "../support/binary.ts";
-import { adminJson, relayToml, scratchDir, sendEvent, serveBinary, waitFor } from "../support/fault-harness.ts";
+import { adminJson, relayToml, scratchDir, sendEvent, serveBinary } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = scratchDir("hookrelay-ui-bounds-");
 let bin: RunningBinary;

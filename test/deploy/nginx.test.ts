@@ -10,8 +10,9 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { BINARY, startBinary, until } from "../support/binary.ts";
+import { BINARY, startBinary } from "../support/binary.ts";
 import { tempDir } from "../support/relay.ts";
+import { waitFor } from "../support/wait.ts";
 
 const NGINX = ["/usr/sbin/nginx", Bun.which("nginx")].find((p) => p && Bun.file(p).size > 0) ?? null;
 if (!NGINX) console.warn("SKIPPED test/deploy/nginx.test.ts: nginx is not installed (apt-get install -y nginx; .ci/run installs it)");
@@ -100,7 +101,7 @@ to = ["dev"]
   let listen: ReturnType<typeof Bun.spawn> | null = null;
   const proxied = `http://127.0.0.1:${port}`;
   try {
-    await until("nginx answering", async () => (await fetch(`${proxied}/healthz`).catch(() => null))?.status === 200);
+    await waitFor("nginx answering", async () => (await fetch(`${proxied}/healthz`).catch(() => null))?.status === 200);
 
     // The client (127.0.0.1, with a forged hop) is what is stored, not nginx's 127.0.0.3.
     const body = new Uint8Array(1024 * 1024).fill(0x61);
@@ -117,10 +118,10 @@ to = ["dev"]
     expect((await fetch(`${proxied}/api/events`)).status).toBe(404);
 
     listen = Bun.spawn([BINARY, "listen", proxied, "--target", "dev", "--forward-to", `http://127.0.0.1:${local.port}/hooks`, "--token", TOKEN], { stdout: "pipe", stderr: "pipe" });
-    await until("the max_body event delivered through the proxy", () => got.length >= 1, 15_000);
+    await waitFor("the max_body event delivered through the proxy", () => got.length >= 1, 15_000);
     expect(got[0]!.body.length).toBe(1024 * 1024);
     expect((await fetch(`${proxied}/in/app`, { method: "POST", body: '{"second":true}' })).status).toBe(200);
-    await until("a second event delivered", () => got.length >= 2);
+    await waitFor("a second event delivered", () => got.length >= 2);
     expect(new TextDecoder().decode(got[1]!.body)).toBe('{"second":true}');
   } finally {
     listen?.kill("SIGTERM");

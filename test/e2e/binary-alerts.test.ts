@@ -8,7 +8,8 @@ import { afterAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
-import { adminJson, recordingTarget, runBinary, scratchDir, sendEvent, serveBinary, waitFor, relayToml, TARGET_SECRET } from "../support/fault-harness.ts";
+import { adminJson, recordingTarget, runBinary, scratchDir, sendEvent, serveBinary, relayToml, TARGET_SECRET } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = scratchDir("hookrelay-alerts-");
 afterAll(() => tmp.remove());

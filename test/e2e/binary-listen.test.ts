@@ -6,8 +6,9 @@
 import { afterAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, startBinary, until } from "../support/binary.ts";
+import { BINARY, startBinary } from "../support/binary.ts";
 import { tempDir } from "../support/relay.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = tempDir("hookrelay-listen-e2e-");
 afterAll(() => tmp.remove());
@@ -71,14 +72,14 @@ to = ["alice"]
 
     const base = `http://127.0.0.1:${local.port}`;
     client = startListen([relay.publicUrl, "--target", "alice", "--forward-to", `${base}/hooks`, "--forward-to", `order.*=${base}/orders`, "--token", "env:T"], { T: TOKEN });
-    await until("three local posts", () => got.length >= 3);
+    await waitFor("three local posts", () => got.length >= 3);
     expect(got.map((g) => g.path)).toEqual(["/orders", "/hooks", "/orders"]);
     expect(got.map((g) => g.webhookId)).toEqual(ids);
     got.forEach((g, i) => expect(Buffer.from(g.body).equals(Buffer.from(bodies[i]!, "utf8"))).toBe(true));
 
     // Each acked once: delivered, one attempt, and nothing posted twice.
     for (const id of ids) {
-      const event = await until("delivered", async () => {
+      const event = await waitFor("delivered", async () => {
         const e = (await (await fetch(`${relay.adminUrl}/api/events/${id}`)).json()) as { deliveries: { status: string; attempts: unknown[] }[] };
         return e.deliveries[0]?.status === "delivered" ? e : null;
       });
@@ -91,7 +92,7 @@ to = ["alice"]
 
     // A relay shutdown with a client connected still exits 0; the client notices and retries.
     expect(await relay.stop()).toBe(0);
-    await until("client sees the close", () => client!.logs().includes('"msg":"connection closed"'));
+    await waitFor("client sees the close", () => client!.logs().includes('"msg":"connection closed"'));
     client.proc.kill("SIGTERM");
     expect(await client.proc.exited).toBe(0);
   } finally {

@@ -8,8 +8,9 @@ import { afterAll, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startBinary, until, type RunningBinary } from "../support/binary.ts";
+import { startBinary, type RunningBinary } from "../support/binary.ts";
 import { tempDir } from "../support/relay.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = tempDir("hookrelay-reload-e2e-");
 afterAll(() => tmp.remove());
@@ -79,13 +80,13 @@ test("under a steady stream of signed requests, SIGHUP adds a source and an inva
     }
   });
   try {
-    await until("some requests stored", () => statuses.length >= 20);
+    await waitFor("some requests stored", () => statuses.length >= 20);
     expect((await fetch(`${relay.publicUrl}/in/b`, { method: "POST", body: "{}" })).status).toBe(404);
 
     writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "secret-a" }, { name: "b", secret: "secret-b" }], targetUrl: rx.url }));
     relay.proc.kill("SIGHUP");
-    await until("source b answering", async () => (await post(relay, "b", "secret-b", '{"type":"b"}')).status === 200);
-    await until("the reload logged", () => relay.logs().includes('"msg":"config reloaded"'));
+    await waitFor("source b answering", async () => (await post(relay, "b", "secret-b", '{"type":"b"}')).status === 200);
+    await waitFor("the reload logged", () => relay.logs().includes('"msg":"config reloaded"'));
     const line = relay.logs().split("\n").find((l) => l.includes('"msg":"config reloaded"'))!;
     expect(JSON.parse(line)).toMatchObject({ sources: { added: ["b"], removed: [], changed: [] }, routes: { added: ["b → t"], removed: [] } });
     expect(line).not.toContain("secret-b");
@@ -94,7 +95,7 @@ test("under a steady stream of signed requests, SIGHUP adds a source and an inva
     writeFileSync(cfg, `${configText({ sources: [{ name: "a", secret: "secret-a" }], targetUrl: rx.url })}\n[server2]\nx = 1\n`.replace('name = "a"\n', 'name = "a"\nallow_ips = ["10.0.0.0/33"]\n'));
     const before = statuses.length;
     relay.proc.kill("SIGHUP");
-    await until("the failed reload logged", () => relay.logs().includes('"msg":"config reload failed"'));
+    await waitFor("the failed reload logged", () => relay.logs().includes('"msg":"config reload failed"'));
     const failed = JSON.parse(relay.logs().split("\n").find((l) => l.includes('"msg":"config reload failed"'))!);
     expect(failed.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^sources\[0\]\.allow_ips\[0\]: /), expect.stringMatching(/^server2: unknown key/)]));
 
@@ -104,7 +105,7 @@ test("under a steady stream of signed requests, SIGHUP adds a source and an inva
     expect(answer.error.code).toBe("invalid_config");
     expect(answer.error.problems).toHaveLength(2);
     expect((await post(relay, "b", "secret-b", '{"type":"b"}')).status).toBe(200);
-    await until("more requests after the failed reloads", () => statuses.length >= before + 20);
+    await waitFor("more requests after the failed reloads", () => statuses.length >= before + 20);
 
     expect(await metric(relay, "hookrelay_config_reloads_total")).toBe(1);
     expect(await metric(relay, "hookrelay_config_reload_failures_total")).toBe(2);
@@ -126,7 +127,7 @@ test("POST /api/reload: a rotated source secret works at once, and a target's ne
   const relay = await startBinary(["serve", "--config", cfg], dir);
   try {
     expect((await post(relay, "a", "old-secret", '{"type":"one"}')).status).toBe(200);
-    await until("delivered to the first receiver", () => first.got.length === 1);
+    await waitFor("delivered to the first receiver", () => first.got.length === 1);
 
     writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "new-secret" }], targetUrl: second.url }));
     const res = await reloadApi(relay);
@@ -137,7 +138,7 @@ test("POST /api/reload: a rotated source secret works at once, and a target's ne
 
     expect((await post(relay, "a", "new-secret", '{"type":"two"}')).status).toBe(200);
     expect((await post(relay, "a", "old-secret", '{"type":"three"}')).status).toBe(401);
-    await until("delivered to the second receiver", () => second.got.length === 1);
+    await waitFor("delivered to the second receiver", () => second.got.length === 1);
     expect(second.got[0]!.body).toBe('{"type":"two"}');
     expect(first.got).toHaveLength(1);
   } finally {
@@ -159,7 +160,7 @@ test("a reload that changes the listen address applies the rest and says a resta
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ reloaded: true, restartNeeded: ["server.listen"], sources: { added: ["c"] } });
     expect((await post(relay, "c", "s", "{}")).status).toBe(200);
-    await until("the restart warning logged", () => relay.logs().includes("server.listen"));
+    await waitFor("the restart warning logged", () => relay.logs().includes("server.listen"));
   } finally {
     await relay.stop();
     rx.stop();

@@ -6,7 +6,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { adminJson, recordingTarget, runBinary, scratchDir, serveBinary, waitFor } from "../support/fault-harness.ts";
+import { adminJson, recordingTarget, runBinary, scratchDir, serveBinary } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = scratchDir("hookrelay-route-filters-");
 afterAll(() => tmp.remove());

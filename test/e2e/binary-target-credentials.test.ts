@@ -9,8 +9,9 @@ import { afterAll, expect, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startBinary } from "../support/binary.ts";
-import { adminJson, PROVIDER_SECRET, recordingTarget, scratchDir, sendEvent, waitFor } from "../support/fault-harness.ts";
+import { adminJson, PROVIDER_SECRET, recordingTarget, scratchDir, sendEvent } from "../support/fault-harness.ts";
 import { makeMtlsCerts, mtlsServer } from "../support/mtls-certs.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = scratchDir("hookrelay-e2e-credentials-");
 const certs = makeMtlsCerts();

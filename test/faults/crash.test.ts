@@ -7,7 +7,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { RunningBinary } from "../support/binary.ts";
-import { openStoreFile, provider, recordingTarget, relayToml, scratchDir, sendEvent, serveBinary, waitFor } from "../support/fault-harness.ts";
+import { openStoreFile, provider, recordingTarget, relayToml, scratchDir, sendEvent, serveBinary } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

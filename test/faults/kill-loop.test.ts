@@ -8,7 +8,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { RunningBinary } from "../support/binary.ts";
-import { openStoreFile, provider, recordingTarget, relayToml, scratchDir, serveBinary, waitFor } from "../support/fault-harness.ts";
+import { openStoreFile, provider, recordingTarget, relayToml, scratchDir, serveBinary } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const EVENTS = 3000;
 const KILLS = 3;

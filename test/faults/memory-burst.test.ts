@@ -8,7 +8,8 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { adminJson, relayToml, scratchDir, serveBinary, signPloints, waitFor } from "../support/fault-harness.ts";
+import { adminJson, relayToml, scratchDir, serveBinary, signPloints } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const MB = 1024 * 1024;
 const SENDERS = 200;

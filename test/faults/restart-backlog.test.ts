@@ -8,7 +8,8 @@ import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { makeId } from "../../src/core/ids.ts";
 import type { RunningBinary } from "../support/binary.ts";
-import { openStoreFile, recordingTarget, relayToml, scratchDir, serveBinary, waitFor } from "../support/fault-harness.ts";
+import { openStoreFile, recordingTarget, relayToml, scratchDir, serveBinary } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const BACKLOG = 100_000;
 const STALE_LEASES = 1_000;

@@ -9,7 +9,8 @@ import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBinary, startBinary, type RunningBinary } from "../support/binary.ts";
-import { openStoreFile, recordingTarget, relayToml, runBinary, scratchDir, sendEvent, serveBinary, waitFor } from "../support/fault-harness.ts";
+import { openStoreFile, recordingTarget, relayToml, runBinary, scratchDir, sendEvent, serveBinary } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

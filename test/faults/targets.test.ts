@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import type { RunningBinary } from "../support/binary.ts";
-import { adminJson, recordingTarget, relayToml, scratchDir, sendEvent, serveBinary, waitFor, type TargetOptions } from "../support/fault-harness.ts";
+import { adminJson, recordingTarget, relayToml, scratchDir, sendEvent, serveBinary, type TargetOptions } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 type Attempt = { at: string; status: number | null; durationMs: number; error: string | null; responseExcerpt: string | null };
 type Delivery = { target: string; status: string; attempts: Attempt[] };

@@ -5,8 +5,8 @@
  * is never shown as healthy. A real WebSocket client on 127.0.0.1.
  */
 import { afterEach, expect, test } from "bun:test";
-import { waitFor } from "../support/fault-harness.ts";
 import { startTestRelay, type TestRelay } from "../support/relay.ts";
+import { waitFor } from "../support/wait.ts";
 
 const TOKEN = "tok-listen-0123456789";
 const ADMIN = "admin-token-0123456789abcdef";

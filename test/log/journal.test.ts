@@ -8,8 +8,9 @@
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBinary, until } from "../support/binary.ts";
+import { ensureBinary } from "../support/binary.ts";
 import { relayToml, scratchDir, sendEvent } from "../support/fault-harness.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = scratchDir("hookrelay-journal-");
 afterAll(() => tmp.remove());
@@ -30,10 +31,10 @@ async function linesOf(journal: boolean): Promise<string[]> {
     stderr: Bun.file(log),
   });
   try {
-    const listening = await until("the listening line", () => readFileSync(log, "utf8").split("\n").find((l) => l.includes('"msg":"listening"')));
+    const listening = await waitFor("the listening line", () => readFileSync(log, "utf8").split("\n").find((l) => l.includes('"msg":"listening"')));
     const publicUrl = `http://${JSON.parse(listening.slice(listening.indexOf("{"))).public}`;
     expect((await sendEvent(publicUrl, '{"id":"journal-1","type":"points.earned"}')).status).toBe(200);
-    await until("a failed attempt", () => readFileSync(log, "utf8").includes("attempt failed; will retry"));
+    await waitFor("a failed attempt", () => readFileSync(log, "utf8").includes("attempt failed; will retry"));
   } finally {
     proc.kill("SIGTERM");
     await proc.exited;

@@ -10,10 +10,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runBinary, startBinary, until, type RunningBinary } from "../support/binary.ts";
+import { runBinary, startBinary, type RunningBinary } from "../support/binary.ts";
 import { createDatabase, startPgCluster, type PgCluster } from "../support/pg-cluster.ts";
 import { tempDir } from "../support/relay.ts";
 import { onPostgres } from "../support/test-store.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = tempDir("hookrelay-pg-loss-");
 let cluster: PgCluster | null = null;
@@ -77,9 +78,9 @@ describe.skipIf(!onPostgres)("on PostgreSQL (runs in the PostgreSQL half of the 
     const post = (body: string) => fetch(`${relay.publicUrl}/in/p`, { method: "POST", body });
     try {
       expect((await post('{"n":"before"}')).status).toBe(200);
-      await until("the first delivery", () => received.includes('{"n":"before"}'));
+      await waitFor("the first delivery", () => received.includes('{"n":"before"}'));
       // Its outcome written (or not) before the window in which nothing may be logged starts.
-      await until("the first attempt's outcome", () => /"msg":"(delivered|could not record an attempt)"/.test(relay.logs()));
+      await waitFor("the first attempt's outcome", () => /"msg":"(delivered|could not record an attempt)"/.test(relay.logs()));
       expect((await fetch(`${relay.adminUrl}/readyz`)).status).toBe(200);
 
       const quietFrom = relay.logs().length;
@@ -108,12 +109,12 @@ describe.skipIf(!onPostgres)("on PostgreSQL (runs in the PostgreSQL half of the 
       expect(storm).toEqual([]);
 
       await cluster!.startServer();
-      await until("ready again", async () => (await fetch(`${relay.adminUrl}/readyz`)).status === 200, 20_000);
+      await waitFor("ready again", async () => (await fetch(`${relay.adminUrl}/readyz`)).status === 200, 20_000);
       // The line may reach us a little after /readyz says so (logs are written a turn later, read from a pipe).
-      await until("the return logged", () => linesOf(relay, "the database is back").length > 0, 5_000);
+      await waitFor("the return logged", () => linesOf(relay, "the database is back").length > 0, 5_000);
       expect(linesOf(relay, "the database is back")).toHaveLength(1);
       expect((await post('{"n":"after"}')).status).toBe(200);
-      await until("the delivery after the return", () => received.includes('{"n":"after"}'), 15_000);
+      await waitFor("the delivery after the return", () => received.includes('{"n":"after"}'), 15_000);
       // Nothing sent while it was away was stored: each was refused, for the sender to retry.
       expect(received.filter((b) => b.includes("during"))).toEqual([]);
       expect(relay.logs()).not.toContain(PASSWORD);

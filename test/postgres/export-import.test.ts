@@ -11,11 +11,12 @@ import { join } from "node:path";
 import { parseExportLine, type ExportedEvent } from "../../src/core/export-line.ts";
 import { makeId } from "../../src/core/ids.ts";
 import { openStore, openStoreReader } from "../../src/store/index.ts";
-import { BINARY, runBinary, startBinary, until } from "../support/binary.ts";
+import { BINARY, runBinary, startBinary } from "../support/binary.ts";
 import { createDatabase } from "../support/pg-cluster.ts";
 import { writePlointsConfig } from "../support/ploints-config.ts";
 import { tempDir } from "../support/relay.ts";
 import { onPostgres } from "../support/test-store.ts";
+import { waitFor } from "../support/wait.ts";
 
 const tmp = tempDir("hookrelay-pg-transfer-");
 const dbs: { drop(): Promise<void> }[] = [];
@@ -76,7 +77,7 @@ describe.skipIf(!onPostgres)("on PostgreSQL (runs in the PostgreSQL half of the 
         });
         expect(res.status).toBe(200);
       }
-      await until("every first attempt", () => received.length >= 4);
+      await waitFor("every first attempt", () => received.length >= 4);
       expect(await relay.stop()).toBe(0);
       expect(await run(["export", "--config", onFile, "--out", "from-file.ndjson"])).toMatchObject({ code: 0 });
       const fromFile = exported("from-file.ndjson");

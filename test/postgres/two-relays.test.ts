@@ -10,9 +10,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SQL } from "bun";
 import type { RunningBinary } from "../support/binary.ts";
-import { provider, relayToml, scratchDir, serveBinary, waitFor } from "../support/fault-harness.ts";
+import { provider, relayToml, scratchDir, serveBinary } from "../support/fault-harness.ts";
 import { createDatabase, postgresBinDir, startPgCluster, type PgCluster } from "../support/pg-cluster.ts";
 import { onPostgres } from "../support/test-store.ts";
+import { waitFor } from "../support/wait.ts";
 
 const EVENTS = 1000;
 const CONCURRENCY = 4;

@@ -64,17 +64,6 @@ export async function startBinary(args: string[], cwd: string, env: Record<strin
   };
 }
 
-/** Polls `fn` until it returns something truthy, or throws naming `what` after `timeoutMs`. */
-export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
-
 /** Runs `hookrelay <args>` in `cwd` to its end: exit code, stdout and stderr. */
 export async function runBinary(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
   const p = Bun.spawn([BINARY, ...args], { cwd, stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } });

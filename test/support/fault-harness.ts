@@ -127,22 +127,6 @@ export async function sendEvent(
   return { status: res.status, json, headers: res.headers };
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 50): Promise<NonNullable<T>> {
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await Bun.sleep(everyMs);
-  }
-}
-
 /** GET a JSON admin API path (the admin side is loopback without a token). */
 export async function adminJson<T = any>(adminUrl: string, path: string): Promise<T> {
   const res = await fetch(`${adminUrl}${path}`);
