@@ -22,7 +22,7 @@ function deliveries(ev: EventDetailJson): SafeHtml {
     <span class="muted" data-field="next">${d.nextAttemptAt ? html`· next ${time(d.nextAttemptAt)}` : null}</span>
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
-  ${RETRYABLE_STATUSES.includes(d.status) ? retryForm(ev.id, d.id, `attempt ${d.attemptCount + 1}, same delivery`) : null}
+  ${RETRYABLE_STATUSES.includes(d.status) ? retryForm(ev.id, d.id, d.attemptCount + 1) : null}
   ${
     d.attempts.length === 0
       ? html`<p class="muted">No attempt yet.</p>`
@@ -57,12 +57,13 @@ const sentRequest = (r: SentRequest) => html`<tr class="attempt-request"><td col
 </td></tr>`;
 // "Retry now" (the next attempt of the same delivery) for a delivery in one of RETRYABLE_STATUSES. The page
 // also holds it once as <template id="retry-form">, from which live.js draws it for one delivery (setting its
-// action and note) or removes it as a live update moves the delivery into or out of them (#deliveries' data-retryable).
-function retryForm(eventId: string, deliveryId: string, note: string): SafeHtml {
+// action and the attempt's number) or removes it as a live update moves the delivery into or out of them
+// (#deliveries' data-retryable).
+function retryForm(eventId: string, deliveryId: string, nextAttempt: number | null): SafeHtml {
   return html`<form method="post" action="/deliveries/${deliveryId}/retry" class="inline retry">
     <input type="hidden" name="event" value="${eventId}">
     <button type="submit" class="secondary">Retry now</button>
-    <span class="muted">${note}</span>
+    <span class="muted">attempt <span data-field="next-attempt">${nextAttempt === null ? "" : String(nextAttempt)}</span>, same delivery</span>
   </form>`;
 }
 
@@ -162,7 +163,7 @@ export function eventPage(ev: EventDetailJson, targets: string[], verdicts: Rout
 </div>
 <h2>Deliveries</h2>
 <div id="deliveries" data-retryable="${RETRYABLE_STATUSES.join(" ")}">${deliveries(ev)}</div>
-<template id="retry-form">${retryForm(ev.id, "", "")}</template>
+<template id="retry-form">${retryForm(ev.id, "", null)}</template>
 <h2>Routing</h2>
 ${routing(verdicts)}
 <h2>Request</h2>

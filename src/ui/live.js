@@ -178,7 +178,7 @@
       if (!(box.dataset.retryable ?? "").split(" ").includes(d.status)) retry?.remove();
       else {
         if (!retry) (error ?? header).after((retry = retryForm(d.id)));
-        retry.querySelector("span.muted").textContent = `attempt ${d.attemptCount + 1}, same delivery`;
+        retry.querySelector('[data-field="next-attempt"]').textContent = String(d.attemptCount + 1);
       }
       if (d.attempts.length === 0) continue;
       let tbody = card.querySelector("table.attempts tbody");
