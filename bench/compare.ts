@@ -29,7 +29,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
 import {
-  ackedBy, benchRelayToml, fixedRate, freePort, pct, processCpuMs, runWrk as runWrkWith, SINK_COMMAND, sinkUrlOf, waitForHttp,
+  ackedBy, fixedRate, freePort, pct, processCpuMs, runWrk as runWrkWith, SINK_COMMAND, sinkUrlOf, startBenchRelay, waitForHttp,
   WARMUP, warmUp, writeWrkScript, type WrkResult,
 } from "./wrk.ts";
 
@@ -127,17 +127,9 @@ async function startSink(): Promise<{ proc: Subprocess; url: string }> {
   return { proc, url: await sinkUrlOf(proc) };
 }
 
-/** Writes a config for one hmac source routed to the sink (or, with route false, to nothing) and starts the binary in `cwd`. */
-async function startRelay(bin: string, cwd: string, sinkUrl: string, route = true) {
-  const [pub, admin] = [freePort(), freePort()];
-  writeFileSync(
-    join(cwd, "hookrelay.toml"),
-    benchRelayToml({ publicPort: pub, adminPort: admin, secret: SECRET, sinkUrl, signingSecret: SIGNING, route, concurrency: 64 }),
-  );
-  const proc = spawnChild([bin, "serve", "--config", "hookrelay.toml"], { cwd });
-  const adminUrl = `http://127.0.0.1:${admin}`;
-  await waitForHttp(`${adminUrl}/healthz`, proc);
-  return { proc, ingestUrl: `http://127.0.0.1:${pub}/in/bench`, adminUrl };
+/** One hmac source routed to the sink (or, with route false, to nothing): the binary started in `cwd`. */
+function startRelay(bin: string, cwd: string, sinkUrl: string, route = true) {
+  return startBenchRelay(bin, cwd, { secret: SECRET, sinkUrl, signingSecret: SIGNING, route, concurrency: 64 }, (cmd, at) => spawnChild(cmd, { cwd: at }));
 }
 
 interface RelayStats { depth: number; delivered: number; received: number }

@@ -30,12 +30,12 @@
  * Prints each figure and its ratio to its baseline from the same run.
  */
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
-import { benchRelayToml, COUNTING_SINK_COMMAND, fixedRate, freePort, pct, processCpuMs, processSwitches, runWrk, seedPendingDeliveries, sinkUrlOf, threadCpuMs, waitForHttp, WARMUP, warmUp, writeWrkScript } from "./wrk.ts";
+import { COUNTING_SINK_COMMAND, fixedRate, pct, processCpuMs, processSwitches, runWrk, seedPendingDeliveries, sinkUrlOf, startBenchRelay, threadCpuMs, WARMUP, warmUp, writeWrkScript } from "./wrk.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const DRAINS = Math.max(1, Number(process.env.BENCH_DRAINS ?? 3));
@@ -50,7 +50,7 @@ const SIGNATURE = `sha256=${createHmac("sha256", SECRET).update(BODY).digest("he
 const bin = process.env.BENCH_BIN ? resolve(process.env.BENCH_BIN) : await ensureBinary();
 const dir = mkdtempSync(join(tmpdir(), "hookrelay-bench-deliver-"));
 const children: Subprocess[] = [];
-const spawnChild = (cmd: string[], cwd?: string) => {
+const spawnChild = (cmd: string[], cwd?: string): Subprocess => {
   const p = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "inherit" });
   children.push(p);
   return p;
@@ -64,28 +64,15 @@ const sinkCount = async () => Number(await (await fetch(sinkUrl)).text());
 /** A relay binary in its own directory on free ports; its store is ./relay.db there. */
 async function startRelay(opts: { route: boolean; sinkUrl: string; cwd?: string }) {
   const cwd = opts.cwd ?? mkdtempSync(join(dir, "relay-"));
-  const publicPort = freePort();
-  const adminPort = freePort();
-  writeFileSync(
-    join(cwd, "hookrelay.toml"),
-    benchRelayToml({ publicPort, adminPort, secret: SECRET, sinkUrl: opts.sinkUrl, signingSecret: SIGNING, route: opts.route, concurrency: CONCURRENCY }),
-  );
-  const proc = spawnChild([bin, "serve", "--config", "hookrelay.toml"], cwd);
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
-  await waitForHttp(`${adminUrl}/healthz`, proc);
+  const relay = await startBenchRelay(bin, cwd, { secret: SECRET, sinkUrl: opts.sinkUrl, signingSecret: SIGNING, route: opts.route, concurrency: CONCURRENCY }, spawnChild);
   const metric = async (name: string, labels: string) => {
-    const text = await (await fetch(`${adminUrl}/metrics`)).text();
+    const text = await (await fetch(`${relay.adminUrl}/metrics`)).text();
     return Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
   };
   return {
-    proc,
-    ingestUrl: `http://127.0.0.1:${publicPort}/in/bench`,
+    ...relay,
     delivered: () => metric("hookrelay_deliveries_total", 'target="sink",outcome="delivered"'),
     depth: () => metric("hookrelay_queue_depth", 'target="sink"'),
-    async stop() {
-      proc.kill("SIGTERM");
-      await proc.exited;
-    },
   };
 }
 

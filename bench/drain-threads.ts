@@ -15,12 +15,12 @@
  * Figures from one run swing by ±15 % on a small shared VM: compare binaries in
  * alternated pairs, never against a figure from another hour.
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
-import { benchRelayToml, COUNTING_SINK_COMMAND, freePort, processCpuMs, processSwitches, seedPendingDeliveries, sinkUrlOf, threadStats, type ThreadStats, waitForHttp } from "./wrk.ts";
+import { COUNTING_SINK_COMMAND, processCpuMs, processSwitches, seedPendingDeliveries, sinkUrlOf, startBenchRelay, threadStats, type ThreadStats } from "./wrk.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 30_000);
 const FROM = Number(process.env.BENCH_FROM ?? 1_000);
@@ -70,15 +70,12 @@ function attachTool(pid: number): Subprocess | null {
 async function coldDrain(bin: string) {
   const cwd = mkdtempSync(join(dir, "drain-"));
   await seedPendingDeliveries(`file:${join(cwd, "relay.db")}`, EVENTS, BODY);
-  const adminPort = freePort();
-  writeFileSync(
-    join(cwd, "hookrelay.toml"),
-    benchRelayToml({ publicPort: freePort(), adminPort, secret: "bench-secret", sinkUrl, signingSecret: SIGNING, route: true, concurrency: 64 }),
-  );
   const base = await sinkCount();
-  const relay = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd, stdout: "ignore", stderr: "inherit" });
-  children.push(relay);
-  await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, relay);
+  const { proc: relay } = await startBenchRelay(bin, cwd, { secret: "bench-secret", sinkUrl, signingSecret: SIGNING, route: true, concurrency: 64 }, (cmd, dir) => {
+    const p = Bun.spawn(cmd, { cwd: dir, stdout: "ignore", stderr: "inherit" });
+    children.push(p);
+    return p;
+  });
   let t0 = 0;
   let relay0 = byThreadName(relay.pid);
   let sink0 = { cpuMs: processCpuMs(sink.pid), switches: processSwitches(sink.pid) };

@@ -18,13 +18,13 @@
  * spent waiting (for commits), not a second machine's worth.
  */
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../test/support/binary.ts";
 import { createDatabase, startPgCluster } from "../test/support/pg-cluster.ts";
-import { benchRelayToml, COUNTING_SINK_COMMAND, freePort, runWrk, seedPendingDeliveries, sinkUrlOf, waitForHttp, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
+import { COUNTING_SINK_COMMAND, runWrk, seedPendingDeliveries, sinkUrlOf, startBenchRelay, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const CONCURRENCY = 64;
@@ -41,7 +41,7 @@ const SIGNATURE = `sha256=${createHmac("sha256", SECRET).update(BODY).digest("he
 const bin = process.env.BENCH_BIN ? resolve(process.env.BENCH_BIN) : await ensureBinary();
 const dir = mkdtempSync(join(tmpdir(), "hookrelay-bench-pg-"));
 const children: Subprocess[] = [];
-const spawnChild = (cmd: string[], cwd?: string) => {
+const spawnChild = (cmd: string[], cwd?: string): Subprocess => {
   const p = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "inherit" });
   children.push(p);
   return p;
@@ -54,23 +54,9 @@ const sinkUrl = await sinkUrlOf(sink);
 const sinkCount = async () => Number(await (await fetch(sinkUrl)).text());
 
 /** A relay binary in its own directory on free ports, on `storeUrl`. */
-async function startRelay(opts: { route: boolean; storeUrl: string; cwd?: string }) {
-  const cwd = opts.cwd ?? mkdtempSync(join(dir, "relay-"));
-  const publicPort = freePort();
-  const adminPort = freePort();
-  writeFileSync(
-    join(cwd, "hookrelay.toml"),
-    benchRelayToml({ publicPort, adminPort, secret: SECRET, sinkUrl, signingSecret: SIGNING, route: opts.route, concurrency: CONCURRENCY, storeUrl: opts.storeUrl, noSearch: NO_SEARCH }),
-  );
-  const proc = spawnChild([bin, "serve", "--config", "hookrelay.toml"], cwd);
-  await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, proc);
-  return {
-    ingestUrl: `http://127.0.0.1:${publicPort}/in/bench`,
-    async stop() {
-      proc.kill("SIGTERM");
-      await proc.exited;
-    },
-  };
+function startRelay(opts: { route: boolean; storeUrl: string; cwd?: string }) {
+  const config = { secret: SECRET, sinkUrl, signingSecret: SIGNING, route: opts.route, concurrency: CONCURRENCY, storeUrl: opts.storeUrl, noSearch: NO_SEARCH };
+  return startBenchRelay(bin, opts.cwd ?? mkdtempSync(join(dir, "relay-")), config, spawnChild);
 }
 
 const fileUrl = () => `file:${join(mkdtempSync(join(dir, "file-")), "relay.db")}`;

@@ -7,6 +7,7 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 import { makeId } from "../src/core/ids.ts";
 import { openStore } from "../src/store/index.ts";
 import { startSearchIndexer } from "../src/ingest/search-indexer.ts";
@@ -283,16 +284,8 @@ export async function fixedRate(
 /** The p-quantile (0–1) of ascending values. */
 export const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 
-/**
- * The benches' relay config: one generic `hmac` source "bench" (X-Signature,
- * sha256 hex, prefix `sha256=`, dedupe on X-Request-Id) and one target "sink";
- * with `route` false the source routes nowhere (ingest alone); with
- * `filteredRoutes` the one route is ten routes with payload filters instead
- * (FILTERED_ROUTES: the first takes every bench event, nine never do).
- */
-export function benchRelayToml(o: {
-  publicPort: number;
-  adminPort: number;
+/** What a bench relay's config varies by (benchRelayToml), its ports aside. */
+export interface BenchRelayConfig {
   secret: string;
   sinkUrl: string;
   signingSecret: string;
@@ -303,7 +296,55 @@ export function benchRelayToml(o: {
   noSearch?: boolean;
   /** [store] url (default: ./relay.db beside the config). */
   storeUrl?: string;
-}): string {
+}
+
+/** A bench relay started by startBenchRelay. */
+export interface BenchRelay {
+  proc: Subprocess;
+  /** The bench source's ingest URL. */
+  ingestUrl: string;
+  /** The admin side (loopback: /metrics and the API without a token). */
+  adminUrl: string;
+  /** SIGTERM, and waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `bin serve` in `cwd` with benchRelayToml on two free ports, once its admin
+ * side answers. `spawn` lets a bench keep track of its children (to kill them
+ * when it exits); by default the relay's stdout is piped and stderr inherited.
+ */
+export async function startBenchRelay(
+  bin: string,
+  cwd: string,
+  config: BenchRelayConfig,
+  spawn: (cmd: string[], cwd: string) => Subprocess = (cmd, dir) => Bun.spawn(cmd, { cwd: dir, stdout: "pipe", stderr: "inherit" }),
+): Promise<BenchRelay> {
+  const publicPort = freePort();
+  const adminPort = freePort();
+  writeFileSync(join(cwd, "hookrelay.toml"), benchRelayToml({ ...config, publicPort, adminPort }));
+  const proc = spawn([bin, "serve", "--config", "hookrelay.toml"], cwd);
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  await waitForHttp(`${adminUrl}/healthz`, proc);
+  return {
+    proc,
+    ingestUrl: `http://127.0.0.1:${publicPort}/in/bench`,
+    adminUrl,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+}
+
+/**
+ * The benches' relay config: one generic `hmac` source "bench" (X-Signature,
+ * sha256 hex, prefix `sha256=`, dedupe on X-Request-Id) and one target "sink";
+ * with `route` false the source routes nowhere (ingest alone); with
+ * `filteredRoutes` the one route is ten routes with payload filters instead
+ * (FILTERED_ROUTES: the first takes every bench event, nine never do).
+ */
+export function benchRelayToml(o: BenchRelayConfig & { publicPort: number; adminPort: number }): string {
   return `log_level = "warn"
 [server]
 listen = "127.0.0.1:${o.publicPort}"
