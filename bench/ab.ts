@@ -28,11 +28,11 @@
  * ingest with the full-text indexer (A) against without it (B) in the same run.
  */
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { benchRelayToml, fixedRate, freePort, pct, runWrk, SINK_COMMAND, sinkUrlOf, threadCpuMs, waitForHttp, warmUp, writeWrkScript } from "./wrk.ts";
+import { fixedRate, pct, runWrk, SINK_COMMAND, sinkUrlOf, startBenchRelay, threadCpuMs, warmUp, writeWrkScript } from "./wrk.ts";
 
 const bins = process.argv.slice(2).map((p, i) => ({ label: String.fromCharCode(65 + i), bin: resolve(p) }));
 if (bins.length < 2) {
@@ -87,14 +87,16 @@ async function load(url: string, measuring: () => void): Promise<Omit<Run, "labe
 
 async function measure(label: string, bin: string, sinkUrl: string): Promise<Run> {
   const cwd = mkdtempSync(join(dir, "run-"));
-  const [pub, admin] = [freePort(), freePort()];
   const signingSecret = `whsec_${Buffer.from("bench-signing-secret-32-bytes!!!").toString("base64")}`;
-  writeFileSync(join(cwd, "hookrelay.toml"), benchRelayToml({ publicPort: pub, adminPort: admin, secret: SECRET, sinkUrl, signingSecret, route: ROUTE, filteredRoutes: FILTERED.has(label), noSearch: NO_SEARCH.has(label) }));
-  const proc = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd, stdout: "ignore", stderr: "ignore" });
-  children.push(proc);
+  const config = { secret: SECRET, sinkUrl, signingSecret, route: ROUTE, filteredRoutes: FILTERED.has(label), noSearch: NO_SEARCH.has(label) };
+  const relay = await startBenchRelay(bin, cwd, config, (cmd, at) => {
+    const p = Bun.spawn(cmd, { cwd: at, stdout: "ignore", stderr: "ignore" });
+    children.push(p);
+    return p;
+  });
+  const proc = relay.proc;
   try {
-    await waitForHttp(`http://127.0.0.1:${admin}/healthz`, proc);
-    const url = `http://127.0.0.1:${pub}/in/bench`;
+    const url = relay.ingestUrl;
     // Per-thread CPU of the measured part only.
     let before = new Map<number, { name: string; ms: number }>();
     const measured = await load(url, () => (before = threadCpuMs(proc.pid)));

@@ -9,11 +9,11 @@
  * BENCH_WARMUP (3s), unmeasured: servers are measured warm. Needs `wrk`.
  */
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary } from "../test/support/binary.ts";
-import { ackedBy, benchRelayToml, fixedRate, pct, processCpuMs, runWrk as runWrkWith, WARMUP, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
+import { ackedBy, fixedRate, pct, processCpuMs, runWrk as runWrkWith, startBenchRelay, WARMUP, warmUp, writeWrkScript, type WrkResult } from "./wrk.ts";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -54,31 +54,28 @@ bare.kill();
 // 2. hookrelay, compiled, durable store.
 const bin = await ensureBinary();
 const sink = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("ok") });
-writeFileSync(
-  join(dir, "hookrelay.toml"),
-  benchRelayToml({
-    publicPort: 18091,
-    adminPort: 18092,
+const relay = await startBenchRelay(
+  bin,
+  dir,
+  {
     secret: SECRET,
     sinkUrl: `http://127.0.0.1:${sink.port}/`,
     signingSecret: `whsec_${Buffer.from("bench-signing-secret-32-bytes!!!").toString("base64")}`,
     route: !NO_ROUTE,
-  }),
+  },
+  (cmd, cwd) => Bun.spawn(cmd, { cwd, stdout: "ignore", stderr: "inherit" }),
 );
-const relay = Bun.spawn([bin, "serve", "--config", "hookrelay.toml"], { cwd: dir, stderr: "inherit" });
-await waitForPort("http://127.0.0.1:18092/healthz");
 // Below saturation first: an open-loop load at fixed rates (the relay is fresh), for the latency a provider sees.
 const belowSaturation: { rate: number; ok: number; failed: number; skipped: number; latMs: number[] }[] = [];
 for (const rate of RATES) {
-  const r = await fixedRate({ url: "http://127.0.0.1:18091/in/bench", body: BODY, signature: `sha256=${SIG}` }, rate, RATE_SEC, `rate${rate}`);
+  const r = await fixedRate({ url: relay.ingestUrl, body: BODY, signature: `sha256=${SIG}` }, rate, RATE_SEC, `rate${rate}`);
   belowSaturation.push({ rate, ...r });
 }
-const warm = await warmUp({ url: "http://127.0.0.1:18091/in/bench", script: lua, connections: CONNECTIONS });
-const cpuBefore = processCpuMs(relay.pid);
-const hr = await runWrk("http://127.0.0.1:18091/in/bench");
-const relayCpuMs = processCpuMs(relay.pid) - cpuBefore;
-relay.kill("SIGTERM");
-await relay.exited;
+const warm = await warmUp({ url: relay.ingestUrl, script: lua, connections: CONNECTIONS });
+const cpuBefore = processCpuMs(relay.proc.pid);
+const hr = await runWrk(relay.ingestUrl);
+const relayCpuMs = processCpuMs(relay.proc.pid) - cpuBefore;
+await relay.stop();
 sink.stop(true);
 
 const { openStore } = await import("../src/store/index.ts");
