@@ -312,13 +312,13 @@ export interface BenchRelay {
 /**
  * `bin serve` in `cwd` with benchRelayToml on two free ports, once its admin
  * side answers. `spawn` lets a bench keep track of its children (to kill them
- * when it exits); by default the relay's stdout is piped and stderr inherited.
+ * when it exits); by default the relay's stdout is dropped and stderr inherited.
  */
 export async function startBenchRelay(
   bin: string,
   cwd: string,
   config: BenchRelayConfig,
-  spawn: (cmd: string[], cwd: string) => Subprocess = (cmd, dir) => Bun.spawn(cmd, { cwd: dir, stdout: "pipe", stderr: "inherit" }),
+  spawn: (cmd: string[], cwd: string) => Subprocess = (cmd, dir) => Bun.spawn(cmd, { cwd: dir, stdout: "ignore", stderr: "inherit" }),
 ): Promise<BenchRelay> {
   const publicPort = freePort();
   const adminPort = freePort();
