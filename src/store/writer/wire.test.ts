@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import type { ResultSet } from "@libsql/client";
-import { decodeResults, decodeStatements, encodeResults, encodeStatements, fromWire, post, receiving } from "./wire.ts";
+import type { IngestItem, RejectionItem } from "./group-commit.ts";
+import { decodeBatch, decodeResults, decodeStatements, encodeBatch, encodeResults, encodeStatements, fromWire, post, receiving } from "./wire.ts";
 
 test("statements cross as JSON with their blobs and bigints set aside, positional and named arguments alike", () => {
   const blob = new Uint8Array([0, 255, 10, 13, 34]);
@@ -78,4 +79,27 @@ test("a view into a larger buffer moves only its own bytes and leaves the larger
   post(port, { kind: "x" }, whole.subarray(1, 3));
   expect([...new Uint8Array(sent[0]!.data as ArrayBuffer)]).toEqual([1, 2]);
   expect(whole.byteLength).toBe(4);
+});
+
+test("a batch's bodies and excerpts travel back to back in one buffer, empty ones included; none at all when every one is empty", () => {
+  const item = (id: string, body: number[]): IngestItem => ({
+    id, source: "s", eventType: null, dedupeKey: id, dedupeWindowMs: 0, receivedAt: 1, method: "POST", path: "/in/s", query: "",
+    headers: [["x", "é"]], body: new Uint8Array(body), contentType: null, remoteAddr: null, deliveries: [{ id: `d${id}`, target: "t", status: "pending" }],
+  });
+  const rejection = (excerpt: number[]): RejectionItem => ({
+    id: "r", source: "s", receivedAt: 2, reason: "bad_signature", message: "no", method: "POST", path: "/in/s", headers: [], bodyExcerpt: new Uint8Array(excerpt), remoteAddr: null, keep: true,
+  });
+  const wire = encodeBatch([item("a", [1, 2]), item("b", []), item("c", [0, 255])], [rejection([7])]);
+  expect([...wire.bytes!]).toEqual([1, 2, 0, 255, 7]);
+  const back = decodeBatch(wire);
+  expect(back.items.map((it) => [...it.body])).toEqual([[1, 2], [], [0, 255]]);
+  expect(back.items[1]!.headers).toEqual([["x", "é"]]);
+  expect(back.items[2]!.deliveries).toEqual([{ id: "dc", target: "t", status: "pending" }]);
+  expect([...back.rejections[0]!.bodyExcerpt]).toEqual([7]);
+
+  const empty = encodeBatch([item("a", []), item("b", [])], [rejection([])]);
+  expect(empty.bytes).toBeNull();
+  const emptyBack = decodeBatch(empty);
+  expect(emptyBack.items.map((it) => it.body.byteLength)).toEqual([0, 0]);
+  expect(emptyBack.rejections[0]!.bodyExcerpt.byteLength).toBe(0);
 });

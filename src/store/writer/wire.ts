@@ -57,47 +57,40 @@ export interface WireBatch {
   bytes: Uint8Array | null;
 }
 
+// A body or excerpt rides as its place among the batch's bytes (BlobPacker's tag).
 type ItemTuple = [
   string, string, string | null, string, number, number, string, string, string,
-  [string, string][], number, string | null, string | null, IngestItem["deliveries"],
+  [string, string][], Tagged, string | null, string | null, IngestItem["deliveries"],
 ];
-type RejectionTuple = [string, string, number, string, string, string, string, [string, string][], number, string | null, boolean];
+type RejectionTuple = [string, string, number, string, string, string, string, [string, string][], Tagged, string | null, boolean];
 
 export function encodeBatch(items: IngestItem[], rejections: RejectionItem[]): WireBatch {
-  let total = 0;
-  for (const it of items) total += it.body.byteLength;
-  for (const r of rejections) total += r.bodyExcerpt.byteLength;
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  const put = (b: Uint8Array) => {
-    bytes.set(b, at);
-    at += b.byteLength;
-    return b.byteLength;
-  };
-  const itemTuples: ItemTuple[] = items.map((it) => [
+  const blobs = new BlobPacker();
+  const itemTuples = items.map((it) => [
     it.id, it.source, it.eventType, it.dedupeKey, it.dedupeWindowMs, it.receivedAt, it.method, it.path, it.query,
-    it.headers, put(it.body), it.contentType, it.remoteAddr, it.deliveries,
+    it.headers, blobs.setAside(it.body), it.contentType, it.remoteAddr, it.deliveries,
   ]);
-  const rejectionTuples: RejectionTuple[] = rejections.map((r) => [
-    r.id, r.source, r.receivedAt, r.reason, r.message, r.method, r.path, r.headers, put(r.bodyExcerpt), r.remoteAddr, r.keep,
+  const rejectionTuples = rejections.map((r) => [
+    r.id, r.source, r.receivedAt, r.reason, r.message, r.method, r.path, r.headers, blobs.setAside(r.bodyExcerpt), r.remoteAddr, r.keep,
   ]);
-  return { meta: JSON.stringify([itemTuples, rejectionTuples]), bytes: total === 0 ? null : bytes };
+  const { json, bytes } = blobs.pack(JSON.stringify([itemTuples, rejectionTuples]));
+  // Nothing to move when every body is empty: the batch goes as one message.
+  return { meta: json, bytes: bytes !== null && bytes.byteLength > 0 ? bytes : null };
 }
 
 export function decodeBatch(batch: WireBatch): { items: IngestItem[]; rejections: RejectionItem[] } {
   const [itemTuples, rejectionTuples] = JSON.parse(batch.meta) as [ItemTuple[], RejectionTuple[]];
   const bytes = batch.bytes ?? new Uint8Array(0);
-  let at = 0;
-  const take = (n: number) => bytes.subarray(at, (at += n));
+  const take = (tag: Tagged) => putBack(tag, bytes, false) as Uint8Array;
   const items = itemTuples.map(
-    ([id, source, eventType, dedupeKey, dedupeWindowMs, receivedAt, method, path, query, headers, bodyLength, contentType, remoteAddr, deliveries]): IngestItem => ({
+    ([id, source, eventType, dedupeKey, dedupeWindowMs, receivedAt, method, path, query, headers, body, contentType, remoteAddr, deliveries]): IngestItem => ({
       id, source, eventType, dedupeKey, dedupeWindowMs, receivedAt, method, path, query, headers,
-      body: take(bodyLength), contentType, remoteAddr, deliveries,
+      body: take(body), contentType, remoteAddr, deliveries,
     }),
   );
   const rejections = rejectionTuples.map(
-    ([id, source, receivedAt, reason, message, method, path, headers, excerptLength, remoteAddr, keep]): RejectionItem => ({
-      id, source, receivedAt, reason, message, method, path, headers, bodyExcerpt: take(excerptLength), remoteAddr, keep,
+    ([id, source, receivedAt, reason, message, method, path, headers, excerpt, remoteAddr, keep]): RejectionItem => ({
+      id, source, receivedAt, reason, message, method, path, headers, bodyExcerpt: take(excerpt), remoteAddr, keep,
     }),
   );
   return { items, rejections };
