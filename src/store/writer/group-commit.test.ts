@@ -163,17 +163,17 @@ test("a transaction holding only redoable writes commits without an fsync; an in
   const synchronous = async () => Number((await store.reads.execute("PRAGMA synchronous")).rows[0]![0]);
   const counter = (source: string) => ({ sql: "INSERT INTO source_counters (source) VALUES (?)", args: [source] });
   // The setting the transaction itself commits with, read inside it.
-  const inside = async (p: Promise<{ rows: unknown[][] }[]>) => Number((await p).at(-1)!.rows[0]![0]);
+  const inside = async (p: Promise<ResultSet[]>) => Number((await p).at(-1)!.rows[0]![0]);
   const withSetting = (source: string) => [counter(source), "PRAGMA synchronous"];
   // Nothing durable yet: a round commits relaxed, and the idle connection stays so (a backlog draining).
-  expect(await inside(store.writer.write(withSetting("a"), "redoable") as never)).toBe(1);
+  expect(await inside(store.writer.write(withSetting("a"), "redoable"))).toBe(1);
   expect(await synchronous()).toBe(1);
   await store.writer.submit(item("evt_s1", "s1"));
   expect(await synchronous()).toBe(2); // FULL: an acknowledged event is on disk before its 200
   const [shared] = await Promise.all([store.writer.write(withSetting("b"), "redoable"), store.writer.write([counter("c")])]);
   expect(Number(shared!.at(-1)!.rows[0]![0])).toBe(2); // a durable admin write shares the round: FULL for all of it
   // A round after durable work still commits relaxed; the idle connection is FULL again for the next event.
-  expect(await inside(store.writer.write(withSetting("d"), "redoable") as never)).toBe(1);
+  expect(await inside(store.writer.write(withSetting("d"), "redoable"))).toBe(1);
   expect(await synchronous()).toBe(2);
   expect((await store.reads.execute("SELECT count(*) AS n FROM source_counters WHERE source IN ('a', 'b', 'c', 'd')")).rows[0]!.n).toBe(4);
 });
