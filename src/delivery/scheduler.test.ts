@@ -38,6 +38,19 @@ test("an ordered target receives events one at a time in receive order, a retry 
   for (let i = 1; i < target.received.length; i++) expect(target.received[i]!.at).toBeGreaterThanOrEqual(target.received[i - 1]!.doneAt);
 });
 
+test("an ordered target in the config holds back none of the other targets' deliveries, wherever it is listed", async () => {
+  const target = recordingTarget(cleanups, () => ({ status: 200 }));
+  for (const order of [["o", "a"], ["a", "o"]]) {
+    const { clock, store, scheduler } = await setup(order.map((name) => targetConfig(name, target.url, { ordered: name === "o" })));
+    // Pending, as retries, redeliveries and a backlog are: only a round's lease sends them.
+    for (let i = 0; i < 3; i++) await submitEvent(store, { targets: ["a"], receivedAt: clock() + i });
+    clock.advance(10);
+    await scheduler.drain();
+    expect(await statuses(store)).toEqual(["delivered", "delivered", "delivered"]);
+  }
+  expect(target.received).toHaveLength(6);
+});
+
 test("a target failing many in a row is backed off as a whole, then probed once", async () => {
   let up = false;
   const target = recordingTarget(cleanups, () => ({ status: up ? 200 : 500 }));

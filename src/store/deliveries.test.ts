@@ -106,6 +106,24 @@ test("an ordered target hands out only the oldest open delivery, one at a time",
   expect(next.map((d) => d.eventId)).toEqual([ids[1]!]);
 });
 
+test("an ordered target's line limits only its own part of a round's lease, wherever it stands among the targets", async () => {
+  const ordered = want("o", { ordered: true });
+  const leasedBy = async (targets: Record<string, number>, order: string[]) => {
+    const { store } = await fresh();
+    for (const [target, n] of Object.entries(targets)) for (let i = 0; i < n; i++) await submitEvent(store, { targets: [target], receivedAt: 1000 + i });
+    const wants = order.map((t) => (t === "o" ? ordered : want(t)));
+    const leased = await leaseDueDeliveries(store.writer, { leaseId: "l", nowMs: 2000, wants });
+    const count: Record<string, number> = {};
+    for (const d of leased) count[d.target] = (count[d.target] ?? 0) + 1;
+    return count;
+  };
+  // Nothing due on the ordered target: the others still lease all that is due, first or last.
+  expect(await leasedBy({ a: 3 }, ["a", "o"])).toEqual({ a: 3 });
+  expect(await leasedBy({ a: 3 }, ["o", "a"])).toEqual({ a: 3 });
+  // Its head (one) beside every other target's due deliveries, in any position.
+  for (const order of [["o", "a", "b"], ["a", "o", "b"], ["a", "b", "o"]]) expect(await leasedBy({ o: 2, a: 3, b: 3 }, order)).toEqual({ o: 1, a: 3, b: 3 });
+});
+
 test("a worker that lost its lease cannot finish the delivery, but its attempt is kept", async () => {
   const { store, client } = await fresh();
   await submitEvent(store, { targets: ["a"], receivedAt: 1000 });

@@ -8,6 +8,13 @@ import type { InStatement } from "@libsql/client";
 import { sqliteDialect as dialect } from "../dialect.ts";
 import { holderArgs, leaseInt as int, OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "../lease-request.ts";
 
+/**
+ * One target's arm of the lease's UNION ALL, as a subquery of its own: a
+ * LIMIT written at an arm's top level would be a syntax error in any arm but
+ * the last, and in the last would limit the whole union, every target's arm.
+ */
+const arm = (select: string) => `SELECT id FROM (${select})`;
+
 /** The round's lease as statements; the last one reads the leased rows back (deliveries.ts reads them). */
 export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InStatement[] {
   const holder = holderArgs(opts, wants);
@@ -36,11 +43,11 @@ export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InState
       const oldest = (status: string) =>
         `SELECT * FROM (SELECT id, status, next_attempt_at, created_at, rowid AS r FROM deliveries
           WHERE status = '${status}' AND target = :t${i} ORDER BY created_at LIMIT 1)`;
-      return `SELECT id FROM (SELECT * FROM (${OPEN_STATUSES.map(oldest).join(" UNION ALL ")}) ORDER BY created_at, r LIMIT 1)
-        WHERE status = 'pending' AND next_attempt_at <= :now LIMIT ${limit}`;
+      const head = `SELECT * FROM (${OPEN_STATUSES.map(oldest).join(" UNION ALL ")}) ORDER BY created_at, r LIMIT 1`;
+      return arm(`SELECT id FROM (${head}) WHERE status = 'pending' AND next_attempt_at <= :now LIMIT ${limit}`);
     }
-    return `SELECT id FROM (SELECT id FROM deliveries WHERE target = :t${i} AND status = 'pending'
-      AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT ${limit})`;
+    return arm(`SELECT id FROM deliveries WHERE target = :t${i} AND status = 'pending'
+      AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT ${limit}`);
   });
   const oneLeaseMs = new Set(wants.map((w) => w.leaseMs)).size === 1;
   (oneLeaseMs ? wants.slice(0, 1) : wants).forEach((w, i) => (args[`ms${i}`] = int(w.leaseMs)));
