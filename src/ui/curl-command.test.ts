@@ -99,6 +99,14 @@ test("a hostile header value and text body reach the server byte for byte, and n
   expect(got.body.toString("utf8")).toBe(body);
 });
 
+test("a UTF-8 text body arrives byte for byte, chars up to U+00FF (è, ë) as well as beyond (✓)", async () => {
+  const body = new TextEncoder().encode('{"dessert":"Crème brûlée ë Ñ ú ✓ 😀"}');
+  const command = curlCommand({ method: "POST", url: `http://127.0.0.1:${port}/in/u`, headers: [["content-type", "application/json; charset=utf-8"]], body });
+  expect(command).toContain("--data-raw");
+  const got = await runInBash(command);
+  expect([...got.body]).toEqual([...body]);
+});
+
 test("a binary body goes through a base64 pipe and arrives exactly", async () => {
   const body = new Uint8Array([0, 1, 2, 0x1b, 0x5b, 0x33, 0x31, 0x6d, 0xff, 0xfe, 0x27, 0x0a, 0x0d, 0x09, 0x80]);
   const command = curlCommand({ method: "POST", url: `http://127.0.0.1:${port}/in/bin`, headers: [["content-type", "application/octet-stream"]], body });

@@ -33,15 +33,19 @@ const PRINTABLE = /^[\x20-\x7e]*$/;
 // C0 controls but newline, DEL, and C1 controls: a terminal may act on them when pasted.
 const UNSAFE_IN_TEXT = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Encoder = new TextEncoder();
 
 /**
  * A shell word: single-quoted when printable ASCII, else ANSI-C quoted with
- * each other char as its byte (chars up to U+00FF are bytes: Bun decodes
- * header values as latin-1), beyond that as its UTF-8 bytes.
+ * each other char as the bytes it stands for. In `latin1` (header values,
+ * which Bun decodes one byte per char) a char up to U+00FF is that one byte,
+ * and one beyond it its UTF-8 bytes; in `utf8` (a body decoded as UTF-8
+ * text) every char is its UTF-8 bytes, so that "è" is sent as the two bytes
+ * it was received as.
  *
  * @example shellWord("it's $(x)") // `'it'\''s $(x)'`
  */
-export function shellWord(s: string): string {
+export function shellWord(s: string, charset: "latin1" | "utf8" = "latin1"): string {
   if (PRINTABLE.test(s)) return `'${s.replaceAll("'", `'\\''`)}'`;
   let out = "";
   for (const ch of s) {
@@ -49,7 +53,7 @@ export function shellWord(s: string): string {
     if (ch === "'" || ch === "\\") out += `\\${ch}`;
     else if (code >= 0x20 && code <= 0x7e) out += ch;
     else {
-      const bytes = code <= 0xff ? [code] : [...new TextEncoder().encode(ch)];
+      const bytes = charset === "latin1" && code <= 0xff ? [code] : [...utf8Encoder.encode(ch)];
       out += bytes.map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("");
     }
   }
@@ -81,7 +85,7 @@ export function curlCommand(r: CurlRequest): string {
   const text = r.body.length === 0 ? null : pasteableText(r.body);
   const binary = r.body.length > 0 && text === null;
   const args = ["--globoff", `--request ${shellWord(r.method)}`, shellWord(r.url), ...headers.map((h) => `--header ${h}`)];
-  if (text !== null) args.push(`--data-raw ${shellWord(text)}`);
+  if (text !== null) args.push(`--data-raw ${shellWord(text, "utf8")}`);
   if (binary) args.push("--data-binary @-");
   const lines: string[] = [];
   if (redacted.length > 0) lines.push(`# left out, stored redacted: ${redacted.join(", ")}`);
