@@ -170,6 +170,7 @@ export function adminApiController(opts: AdminControllerOptions) {
         if (r.ok) return json({ id: r.id, status: r.status, attempt: r.attempt, nextAttemptAt: iso(r.nextAttemptAt) }, 202);
         if (r.reason === "not_found") throw new HttpError(404, "not_found", "no such delivery");
         if (r.reason === "delivered") throw new HttpError(409, "delivered", "this delivery was delivered; redeliver the event for a new one");
+        if (r.reason === "erased") throw new HttpError(409, "erased", "this delivery's event was erased: there is no body left to send");
         throw new HttpError(409, "in_flight", "an attempt of this delivery is in flight; retry once it has ended");
       },
       { parse: "none" },

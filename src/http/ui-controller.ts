@@ -73,7 +73,7 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
         : "Test event stored.";
   }
   const errors: Record<string, string> = {
-    erased: "An erased event cannot be redelivered.",
+    erased: "An erased event cannot be sent again: its body and headers are gone.",
     no_targets: "This event is routed to no target; pick one.",
     unknown_target: "No such target.",
     delivered: "That delivery was delivered: redeliver the event for a new one.",

@@ -9,7 +9,7 @@ import type { DeliveryStatus } from "./deliveries.ts";
 /** What a retry did, or why it did nothing. */
 export type RetryResult =
   | { ok: true; id: string; status: "pending" | "paused"; attempt: number; nextAttemptAt: number }
-  | { ok: false; reason: "not_found" | "delivered" | "in_flight" };
+  | { ok: false; reason: "not_found" | "delivered" | "in_flight" | "erased" };
 
 /**
  * The statuses "Retry now" applies to: finished or waiting deliveries may go
@@ -22,6 +22,8 @@ export const RETRYABLE_STATUSES: readonly DeliveryStatus[] = ["pending", "failed
  * Makes delivery `id` due at `nowMs`: `pending`, or `paused` while its
  * target is disabled (it goes once the target is enabled). Its attempts so
  * far, and its schedule position, are kept: the next attempt is attempts + 1.
+ * Not when its event was erased: with no body left, the attempt would only
+ * record that (as a redelivery of it is refused).
  */
 export async function retryDelivery(db: SqlDoors, id: string, nowMs: number): Promise<RetryResult> {
   const [rs] = await db.writer.write([
@@ -30,14 +32,19 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number): Pr
           status = CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled = 1) THEN 'paused' ELSE 'pending' END,
           next_attempt_at = ?, updated_at = ?
         WHERE id = ? AND status IN (${RETRYABLE_STATUSES.map((s) => `'${s}'`).join(", ")})
+          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.erased_at IS NOT NULL)
         RETURNING status, attempts`,
       args: [nowMs, nowMs, id],
     },
   ]);
   const row = rs!.rows[0];
   if (row) return { ok: true, id, status: String(row.status) as "pending" | "paused", attempt: Number(row.attempts) + 1, nextAttemptAt: nowMs };
-  const now = await db.reads.execute({ sql: "SELECT status FROM deliveries WHERE id = ?", args: [id] });
-  const status = now.rows[0]?.status;
-  if (status === undefined) return { ok: false, reason: "not_found" };
-  return { ok: false, reason: status === "delivered" ? "delivered" : "in_flight" };
+  const now = await db.reads.execute({
+    sql: "SELECT d.status, e.erased_at FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?",
+    args: [id],
+  });
+  const found = now.rows[0];
+  if (found === undefined) return { ok: false, reason: "not_found" };
+  if (found.status === "delivered") return { ok: false, reason: "delivered" };
+  return { ok: false, reason: found.erased_at !== null ? "erased" : "in_flight" };
 }

@@ -10,6 +10,9 @@ import { RETRYABLE_STATUSES } from "../store/retry-delivery.ts";
 
 const idPath = (id: string) => `/events/${encodeURIComponent(id)}`;
 
+/** The delivery statuses "Retry now" is offered for on this event's page: none once it is erased (nothing left to send). */
+const retryableOn = (ev: EventDetailJson): readonly string[] => (ev.erasedAt ? [] : RETRYABLE_STATUSES);
+
 function deliveries(ev: EventDetailJson): SafeHtml {
   if (ev.deliveries.length === 0) return html`<p class="empty">No deliveries: no route matched this event when it arrived (see Routing).</p>`;
   return html`${ev.deliveries.map(
@@ -22,7 +25,7 @@ function deliveries(ev: EventDetailJson): SafeHtml {
     <span class="muted" data-field="next">${d.nextAttemptAt ? html`· next ${time(d.nextAttemptAt)}` : null}</span>
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
-  ${RETRYABLE_STATUSES.includes(d.status) ? retryForm(ev.id, d.id, d.attemptCount + 1) : null}
+  ${retryableOn(ev).includes(d.status) ? retryForm(ev.id, d.id, d.attemptCount + 1) : null}
   ${
     d.attempts.length === 0
       ? html`<p class="muted">No attempt yet.</p>`
@@ -162,7 +165,7 @@ export function eventPage(ev: EventDetailJson, targets: string[], verdicts: Rout
   }
 </div>
 <h2>Deliveries</h2>
-<div id="deliveries" data-retryable="${RETRYABLE_STATUSES.join(" ")}">${deliveries(ev)}</div>
+<div id="deliveries" data-retryable="${retryableOn(ev).join(" ")}">${deliveries(ev)}</div>
 <template id="retry-form">${retryForm(ev.id, "", null)}</template>
 <h2>Routing</h2>
 ${routing(verdicts)}

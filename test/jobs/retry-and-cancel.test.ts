@@ -120,6 +120,24 @@ test("retry now refuses a delivery in flight (409) and an unknown one (404)", as
   expect((await api("/api/deliveries/nope/retry", { method: "POST" })).status).toBe(404);
 });
 
+test("retry now refuses a delivery whose event was erased (409), and its page offers none", async () => {
+  const { target, relay, api, send } = await relayWith(() => ({ status: 503 }));
+  const eventId = await send("e1", "once.created");
+  const failed = await deliveryOf(relay, eventId, (d) => d.status === "failed");
+  const page = async () => (await relay.app.adminApp.handle(new Request(`http://127.0.0.1/events/${eventId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
+  expect(await page()).toContain(`action="/deliveries/${failed.id}/retry"`);
+  expect((await api(`/api/events/${eventId}`, { method: "DELETE" })).status).toBe(200);
+  const r = await api(`/api/deliveries/${failed.id}/retry`, { method: "POST" });
+  expect(r.status).toBe(409);
+  expect(r.body.error).toMatchObject({ code: "erased", message: expect.stringContaining("erased") });
+  expect(await deliveryOf(relay, eventId, () => true)).toEqual({ id: failed.id, status: "failed", attempts: 1 });
+  const html = await page();
+  expect(html).toContain("were erased");
+  expect(html).not.toContain(`action="/deliveries/${failed.id}/retry"`);
+  expect(html).toContain('data-retryable=""');
+  expect(target.received).toHaveLength(1);
+});
+
 test("cancelled deliveries are never sent, even once their target is enabled again; redeliver and retry send them", async () => {
   const { target, relay, api, send } = await relayWith(() => ({ status: 200 }));
   expect((await api("/api/targets/orders/disable", { method: "POST" })).status).toBe(200);
