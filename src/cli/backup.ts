@@ -5,6 +5,7 @@
  * once complete and fsynced; it is a working store (start a relay on it).
  */
 import { statSync } from "node:fs";
+import { counted, sizeText } from "../core/quantity-text.ts";
 import { copyStoreInto } from "../store/backup.ts";
 import { isPostgresUrl, openStoreReader, type StoreReader } from "../store/index.ts";
 import { parseFlags } from "./args.ts";
@@ -65,15 +66,7 @@ export async function runBackup(args: string[]): Promise<number> {
     return 1;
   }
   const bytes = statSync(file.path).size;
-  process.stdout.write(`backup written to ${file.path}: ${formatBytes(bytes)}, ${events} events\n`);
+  process.stdout.write(`backup written to ${file.path}: ${sizeText(bytes)}, ${counted(events, "event", "events")}\n`);
   return 0;
 }
 
-/** 1536 → "1.5 KiB". */
-function formatBytes(n: number): string {
-  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
-  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
-}

@@ -1,6 +1,7 @@
 /** `hookrelay export`: the stored events as NDJSON (core/export-line.ts), to a file or stdout, a page at a time. */
 import { writeSync } from "node:fs";
 import { exportLine } from "../core/export-line.ts";
+import { counted, sizeText } from "../core/quantity-text.ts";
 import { parseDurationMs } from "../config/units.ts";
 import { EVENT_STATUSES, type EventStatus } from "../store/admin-queries.ts";
 import { exportEventPages, type ExportFilter } from "../store/event-transfer.ts";
@@ -75,7 +76,7 @@ export async function runExport(args: string[]): Promise<number> {
     file?.abort();
     const e = err as NodeJS.ErrnoException;
     const why = e.code === "EPIPE" ? "the output was closed" : e.code ? reason(e) : e.message;
-    process.stderr.write(`hookrelay export: ${why}; ${file ? "nothing written" : `stopped after ${count} events`}\n`);
+    process.stderr.write(`hookrelay export: ${why}; ${file ? "nothing written" : `stopped after ${counted(count, "event", "events")}`}\n`);
     return 1;
   } finally {
     store.close();
@@ -86,10 +87,10 @@ export async function runExport(args: string[]): Promise<number> {
       process.stderr.write(`hookrelay export: ${failed}\n`);
       return 1;
     }
-    process.stdout.write(`exported ${count} events to ${file.path} (${bytes} bytes)\n`);
+    process.stdout.write(`exported ${counted(count, "event", "events")} to ${file.path} (${sizeText(bytes)})\n`);
   } else {
     await stdout!.end();
-    process.stderr.write(`exported ${count} events\n`);
+    process.stderr.write(`exported ${counted(count, "event", "events")}\n`);
   }
   return 0;
 }

@@ -20,14 +20,15 @@ export function runInit(args: string[]): number {
     process.stderr.write(`hookrelay init: ${file} exists; left as it is (--force replaces it)\n`);
     return 1;
   }
+  const flag = path === DEFAULT_CONFIG_PATH ? "" : ` --config ${path}`;
   try {
-    // Owner-only: the file will hold secrets once the demo literals are replaced.
-    writeFileSync(file, example, { mode: 0o600 });
+    // Owner-only: the file will hold secrets once the demo literals are replaced. Its header's
+    // commands name the file they are read from in the repository; here, the one just written.
+    writeFileSync(file, example.replaceAll(" --config hookrelay.example.toml", flag), { mode: 0o600 });
   } catch (err) {
     process.stderr.write(`hookrelay init: cannot write ${file}: ${(err as Error).message}\n`);
     return 1;
   }
-  const flag = path === DEFAULT_CONFIG_PATH ? "" : ` --config ${path}`;
   process.stdout.write(
     [
       `wrote ${file}: every key with its default, a demo source and a demo target.`,

@@ -1,5 +1,6 @@
 /** `hookrelay replay`: schedule new deliveries for stored events and print how many. */
 import { parseDurationMs } from "../config/units.ts";
+import { counted } from "../core/quantity-text.ts";
 import { replay } from "../delivery/replay.ts";
 import type { DeliveryStatus } from "../store/deliveries.ts";
 import { openStore } from "../store/index.ts";
@@ -54,7 +55,8 @@ export async function runReplay(args: string[]): Promise<number> {
       status,
       dryRun,
     });
-    process.stdout.write(dryRun ? `would schedule ${count} deliveries (dry run)\n` : `scheduled ${count} deliveries\n`);
+    const deliveries = counted(count, "delivery", "deliveries");
+    process.stdout.write(dryRun ? `would schedule ${deliveries} (dry run)\n` : `scheduled ${deliveries}\n`);
     return 0;
   } finally {
     await store.close();

@@ -3,7 +3,8 @@ import { isRedacted, isSensitiveHeader } from "../core/header-mask.ts";
 import type { RouteVerdict } from "../core/routing.ts";
 import type { EventDetailJson } from "../http/admin-views.ts";
 import { curlCommand } from "./curl-command.ts";
-import { badge, bytes, duration, time } from "./format.ts";
+import { sizeText } from "../core/quantity-text.ts";
+import { badge, duration, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 import { prettyJson } from "./pretty-json.ts";
 import { RETRYABLE_STATUSES } from "../store/retry-delivery.ts";
@@ -117,7 +118,7 @@ function body(ev: EventDetailJson): SafeHtml {
   const r = ev.request;
   const pretty = prettyJson(r.body);
   return html`
-<p class="muted">${bytes(r.bodyBytes)}${ev.contentType ? ` · ${ev.contentType}` : ""} ·
+<p class="muted">${sizeText(r.bodyBytes)}${ev.contentType ? ` · ${ev.contentType}` : ""} ·
   <a href="/api/events/${encodeURIComponent(ev.id)}/body" download>Download exact bytes</a></p>
 <details open class="body"><summary>Raw</summary>
   <pre class="raw" id="raw-body">${r.body ?? `(not UTF-8 text; base64 of the ${r.bodyBytes} bytes)\n${r.bodyBase64 ?? ""}`}</pre>

@@ -19,12 +19,6 @@ export function badge(status: string): SafeHtml {
   return html`<span class="badge badge-${cls}">${status}</span>`;
 }
 
-/** "1.2 kB"-style size. */
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
 
 /** "123 ms" / "4.5 s". */
 export function duration(ms: number): string {

@@ -127,6 +127,9 @@ test("with only the binary, init writes a config that check accepts and serve ca
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const written = readFileSync(file, "utf8");
     expect(written).toContain('[[sources]]\nname = "demo"');
+    // Its header's commands are for the file written, not the repository's example.
+    expect(written).toContain("#   hookrelay check   ");
+    expect(written).not.toContain("hookrelay.example.toml");
 
     const checked = await runBinary(["check"], empty.dir);
     expect({ code: checked.code, stderr: checked.stderr }).toEqual({ code: 0, stderr: "" });

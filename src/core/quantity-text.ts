@@ -1,0 +1,32 @@
+/**
+ * Sizes and counts as people read them, one way everywhere (UI pages and CLI
+ * output): sizes in binary units, as config sizes are ("1kb" = 1024 bytes),
+ * and a count with its noun in the right number. (config/units.ts parses
+ * the config's durations and sizes; this only writes them.)
+ */
+
+const SIZE_UNITS = ["KiB", "MiB", "GiB", "TiB"];
+
+/**
+ * A byte count in binary units, one decimal past a KiB.
+ *
+ * @example sizeText(512) // "512 bytes"
+ * @example sizeText(1536) // "1.5 KiB"
+ */
+export function sizeText(n: number): string {
+  if (n < 1024) return counted(n, "byte", "bytes");
+  let v = n / 1024;
+  let unit = 0;
+  while (v >= 1024 && unit < SIZE_UNITS.length - 1) (v /= 1024), unit++;
+  return `${v.toFixed(1)} ${SIZE_UNITS[unit]}`;
+}
+
+/**
+ * A count with its noun, singular for exactly one.
+ *
+ * @example counted(1, "delivery", "deliveries") // "1 delivery"
+ * @example counted(0, "event", "events") // "0 events"
+ */
+export function counted(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
