@@ -138,6 +138,21 @@ test("failed logins are rate-limited per address, even when the right token foll
   expect((await login(r)).status).toBe(303);
 });
 
+test("signing in with the right token clears the address's failed attempts; a right bearer token does not", async () => {
+  const { clock, r } = await relayWithClock();
+  for (let i = 0; i < 6; i++) await login(r, "wrong");
+  clock.now += 2000;
+  expect((await login(r)).status).toBe(303);
+  // A typo now is one failure of five free ones, not the next back-off (4 s) that refuses the right token.
+  expect((await login(r, "typo")).status).toBe(401);
+  expect((await login(r)).status).toBe(303);
+  // Bearer: the right token between failures leaves the count alone.
+  for (let i = 0; i < 4; i++) await api(r, "/api/events", "wrong");
+  expect((await api(r, "/api/events", ADMIN_TOKEN)).status).toBe(200);
+  expect((await api(r, "/api/events", "wrong")).status).toBe(401);
+  expect((await api(r, "/api/events", ADMIN_TOKEN)).status).toBe(429);
+});
+
 test("wrong bearer tokens get 429 after five, even with the right token, which works again once the back-off has passed", async () => {
   const { clock, r } = await relayWithClock();
   for (let i = 0; i < 5; i++) expect((await api(r, "/api/events", "wrong")).status).toBe(401);

@@ -146,6 +146,17 @@ export class AdminAuth {
     return false;
   }
 
+  /**
+   * The login form's check: as checkToken, and a right token clears the
+   * address's failures (see FailedAuthLimiter.recordSuccess; a bearer token,
+   * sent with every request, does not).
+   */
+  signIn(candidate: string, addr: string): boolean {
+    const ok = this.checkToken(candidate, addr);
+    if (ok) this.#limiter?.recordSuccess(addr);
+    return ok;
+  }
+
   /** Seconds until `addr` may try a token again, or 0. */
   retryAfterSec(addr: string): number {
     return this.#limiter?.retryAfterSec(addr) ?? 0;

@@ -41,6 +41,20 @@ test("an address that stays quiet is forgotten, and starts again with its free f
   expect(limiter.retryAfterSec("1.2.3.4")).toBe(1);
 });
 
+test("a right token clears its address's failures; while shut out, nothing is cleared (the token is not even checked)", () => {
+  const { clock, limiter } = limiterAt();
+  for (let i = 0; i < 6; i++) limiter.recordFailure("1.2.3.4");
+  expect(limiter.retryAfterSec("1.2.3.4")).toBe(2);
+  clock.now += 2_000;
+  limiter.recordSuccess("1.2.3.4");
+  expect(limiter.size).toBe(0);
+  // Five free failures again, not the next back-off (4 s).
+  for (let i = 0; i < 4; i++) limiter.recordFailure("1.2.3.4");
+  expect(limiter.retryAfterSec("1.2.3.4")).toBe(0);
+  limiter.recordFailure("1.2.3.4");
+  expect(limiter.retryAfterSec("1.2.3.4")).toBe(1);
+});
+
 test("the table never holds more addresses than its cap, and drops quiet ones first", () => {
   const { clock, limiter } = limiterAt(0, { ...POLICY, maxAddresses: 100 });
   for (let i = 0; i < 1000; i++) limiter.recordFailure(`10.0.${i >> 8}.${i & 255}`);

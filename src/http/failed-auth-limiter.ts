@@ -5,7 +5,10 @@
  * under a minute. While shut out, attempts are not checked at all — a right
  * token gets the same 429 as a wrong one, otherwise the answer would tell
  * the guesser which guess was right. The owner of a token is back in within
- * the cap; a guesser gets about two tries a minute. Memory is bounded: an
+ * the cap; a guesser gets about two tries a minute. A sign-in with the right
+ * token (the login form, a listen connection) clears its address's failures,
+ * so that an operator's typo minutes after a streak of wrong tokens is one
+ * failure, not the next back-off of up to 30 s. Memory is bounded: an
  * address quiet for `forgetAfterMs` is forgotten, and the table holds at most
  * `maxAddresses` (the least recently failing go first).
  */
@@ -79,6 +82,16 @@ export class FailedAuthLimiter {
     if (over >= 0) b.blockedUntilMs = now + Math.min(this.policy.baseBackoffMs * 2 ** over, this.policy.maxBackoffMs);
     this.#buckets.set(addr, b);
     if (over === 0) this.onShutOut(addr, b.failures);
+  }
+
+  /**
+   * A sign-in with the right token from `addr`: its failures so far are
+   * forgotten. Not for a bearer token, which a client sends with every
+   * request: a guesser on the same address would get five free tries
+   * between any two of them.
+   */
+  recordSuccess(addr: string): void {
+    this.#buckets.delete(addr);
   }
 
   #forgetQuiet(): void {

@@ -33,6 +33,7 @@ export function refuseListen(hub: ListenHub, limiter: FailedAuthLimiter, name: s
     limiter.recordFailure(addr);
     return new HttpError(401, "unauthorized", "no listen target of that name, or a missing or wrong token", { "www-authenticate": "Bearer" });
   }
+  limiter.recordSuccess(addr);
   if (!hub.accepting()) return new HttpError(503, "shutting_down", "relay is shutting down; reconnect later", { "retry-after": "5" });
   return null;
 }

@@ -112,7 +112,7 @@ export function uiController(opts: AdminControllerOptions) {
         const again = (status: number, error: string, headers: Record<string, string> = {}) =>
           htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next), error }), status, headers);
         if (wait > 0) return again(429, tooManySignIns(wait), { "retry-after": String(wait) });
-        if (!auth.checkToken(form.get("token") ?? "", addr)) return again(401, "Wrong token.");
+        if (!auth.signIn(form.get("token") ?? "", addr)) return again(401, "Wrong token.");
         return redirect(next, { "set-cookie": auth.sessionCookie(servedOverHttps(request)) });
       },
       { parse: "none" },
