@@ -3,7 +3,7 @@ import { isRedacted, isSensitiveHeader } from "../core/header-mask.ts";
 import type { RouteVerdict } from "../core/routing.ts";
 import type { EventDetailJson } from "../http/admin-views.ts";
 import { curlCommand } from "./curl-command.ts";
-import { sizeText } from "../core/quantity-text.ts";
+import { counted, sizeText } from "../core/quantity-text.ts";
 import { badge, duration, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 import { prettyJson } from "./pretty-json.ts";
@@ -72,13 +72,17 @@ function retryForm(eventId: string, deliveryId: string, nextAttempt: number | nu
 }
 
 /** Each configured route's verdict on this event, as GET /api/events/<id>/routing gives it. */
-function routing(verdicts: RouteVerdict[] | null): SafeHtml {
+// The routes from the event's own source (a route from another source never takes it; the API lists those too).
+function routing(verdicts: RouteVerdict[] | null, source: string): SafeHtml {
   if (verdicts === null) return html`<p class="muted">Erased: no body or headers left to route by.</p>`;
-  if (verdicts.length === 0) return html`<p class="empty">No routes are configured.</p>`;
-  return html`<p class="muted">What the current routes say about this event (routes may have changed since it arrived).</p>
+  const own = verdicts.filter((v) => v.from === source);
+  const others = verdicts.length - own.length;
+  const elsewhere = others > 0 ? ` ${counted(others, "route", "routes")} from other sources not shown.` : "";
+  if (own.length === 0) return html`<p class="empty">No route is configured from source ${source}.${elsewhere}</p>`;
+  return html`<p class="muted">What the current routes from source ${source} say about this event (routes may have changed since it arrived).${elsewhere}</p>
 <div class="table-wrap"><table class="list routing">
   <thead><tr><th class="num">Route</th><th>From</th><th>To</th><th>Verdict</th><th>Why</th></tr></thead>
-  <tbody>${verdicts.map(
+  <tbody>${own.map(
     (v) => html`<tr>
     <td class="num mono">${v.index}</td>
     <td>${v.from}</td>
@@ -169,7 +173,7 @@ export function eventPage(ev: EventDetailJson, targets: string[], verdicts: Rout
 <div id="deliveries" data-retryable="${retryableOn(ev).join(" ")}">${deliveries(ev)}</div>
 <template id="retry-form">${retryForm(ev.id, "", null)}</template>
 <h2>Routing</h2>
-${routing(verdicts)}
+${routing(verdicts, ev.source)}
 <h2>Request</h2>
 <p class="mono wrap request-line">${r.method} ${r.path}${query(r.query)}</p>
 ${ev.erasedAt ? null : copyAsCurl(ev, publicBase)}

@@ -159,6 +159,10 @@ describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
     expect(await page.locator("dl.meta").innerText()).toContain("<b>bold</b>");
     expect(await page.locator("#raw-body img, #raw-body script, dl.meta b").count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    // Routing lists the routes from the event's own source; the other source's route is only counted.
+    expect(await page.locator("table.routing tbody tr td:nth-child(2)").allInnerTexts()).toEqual(["shop"]);
+    expect(await page.locator("table.routing tbody tr td:nth-child(4)").allInnerTexts()).toEqual(["matched"]);
+    expect(await page.locator("table.routing").locator("xpath=preceding::p[1]").innerText()).toContain("1 route from other sources not shown");
   });
 
   test("erase removes the body and headers and says so", async () => {
