@@ -63,6 +63,15 @@ const cases: Case[] = [
     message: `timestamp ${NOW_S - 3600} is 3600 s old, outside the 300 s tolerance`,
   },
   {
+    name: "Point (milliseconds) signed with a seconds timestamp",
+    result: (() => {
+      const t = NOW_S;
+      return preset("point")(req({ "point-signature": `t=${t},v1=${hex(`${t}.${BODY}`)}` }), NOW_MS);
+    })(),
+    reason: "stale_timestamp",
+    message: `timestamp ${NOW_S} is ${Math.round((NOW_MS - NOW_S) / 1000)} s old, outside the 300 s tolerance (it looks like seconds; milliseconds are expected)`,
+  },
+  {
     name: "Stripe header without t=",
     result: preset("stripe")(req({ "stripe-signature": `v1=${hex("x")}` }), NOW_MS),
     reason: "missing_timestamp",

@@ -11,7 +11,8 @@ export interface TimestampRule {
 // Digits only: no sign, no fraction, no exponent, no spaces. 15 digits keeps
 // every value an exact integer in a double (ms timestamps are 13 digits).
 const INTEGER = /^[0-9]{1,15}$/;
-// A seconds timestamp this large is a millisecond one (1e11 s is the year 5138).
+// A seconds timestamp this large is a millisecond one (1e11 s is the year 5138), and a
+// millisecond one this small a seconds one (1e11 ms is March 1973).
 const LOOKS_LIKE_MS = 1e11;
 
 /** Parse a timestamp strictly as a non-negative integer; null for anything else. */
@@ -55,7 +56,10 @@ export function checkTimestamp(
   const tolerance = rule.unit === "s" ? toleranceSec : toleranceSec * 1000;
   const offSec = (units: number) => (rule.unit === "s" ? units : Math.round(units / 1000));
   const outside = `outside the ${toleranceSec} s tolerance`;
-  if (now - ts > tolerance) return reject("stale_timestamp", `timestamp ${ts} is ${offSec(now - ts)} s old, ${outside}`);
+  if (now - ts > tolerance) {
+    const hint = rule.unit === "ms" && ts < LOOKS_LIKE_MS ? " (it looks like seconds; milliseconds are expected)" : "";
+    return reject("stale_timestamp", `timestamp ${ts} is ${offSec(now - ts)} s old, ${outside}${hint}`);
+  }
   if (rule.window === "both" && ts - now > tolerance) {
     const hint = rule.unit === "s" && ts > LOOKS_LIKE_MS ? " (it looks like milliseconds; seconds are expected)" : "";
     return reject("future_timestamp", `timestamp ${ts} is ${offSec(ts - now)} s ahead of the relay's clock, ${outside}${hint}`);
