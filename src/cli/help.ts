@@ -54,8 +54,14 @@ Deliveries to URL are signed with a Standard Webhooks secret kept in
 `,
   replay: `Usage: hookrelay replay [--config hookrelay.toml] [--source S] [--target T] [--since 2h] [--status failed] [--dry-run]
 
-Schedules new deliveries for the stored events that match and prints how many.
+Schedules new deliveries for the stored events that match and prints how many:
+for each event, to the targets it had and those the current routes send it to.
 A running relay picks them up.
+
+  --status S   only (event, target) pairs whose latest delivery is S: pending,
+               delivering, delivered, failed, paused or cancelled; unrouted:
+               pairs with no delivery yet (events no route took when they
+               arrived, targets a route gained since)
 `,
   listen: `Usage: hookrelay listen <relay-url> --target NAME --forward-to URL [--forward-to TYPE=URL ...] [--token T]
                         [--timeout 10s] [--max-backoff 30s] [--log-level info]

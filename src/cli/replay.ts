@@ -2,12 +2,12 @@
 import { parseDurationMs } from "../config/units.ts";
 import { counted } from "../core/quantity-text.ts";
 import { replay } from "../delivery/replay.ts";
-import type { DeliveryStatus } from "../store/deliveries.ts";
 import { openStore } from "../store/index.ts";
+import type { ReplayStatus } from "../store/redeliver.ts";
 import { parseFlags } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 
-const STATUSES: DeliveryStatus[] = ["pending", "delivering", "delivered", "failed", "paused", "cancelled"];
+const STATUSES: ReplayStatus[] = ["pending", "delivering", "delivered", "failed", "paused", "cancelled", "unrouted"];
 
 /** Exit 0 after printing the count; 1 on a bad config, flag or store. */
 export async function runReplay(args: string[]): Promise<number> {
@@ -31,7 +31,7 @@ export async function runReplay(args: string[]): Promise<number> {
     if (d.ok) sinceMs = Date.now() - d.value;
     else problems.push(`--since: ${d.error}`);
   }
-  const status = v.status as DeliveryStatus | undefined;
+  const status = v.status as ReplayStatus | undefined;
   if (status !== undefined && !STATUSES.includes(status)) problems.push(`--status: expected one of ${STATUSES.join(", ")}, got "${status}"`);
   if (typeof v.source === "string" && !config.sources.some((s) => s.name === v.source)) problems.push(`--source: no source named "${v.source}"`);
   if (typeof v.target === "string" && !config.targets.some((t) => t.name === v.target)) problems.push(`--target: no target named "${v.target}"`);

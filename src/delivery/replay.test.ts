@@ -44,7 +44,11 @@ test("replay reaches a target routed after the events arrived", async () => {
   await submitEvent(store, { targets: [], receivedAt: clock(), eventType: "order.created" });
   const targets = [targetConfig("new", target.url)];
   const config = { targets, server, routes: [{ from: "src", to: ["new"], eventTypes: ["points.*"] }] };
+  expect(await replay(store, config, { status: "failed", dryRun: true, nowMs: clock() })).toBe(0);
+  expect(await replay(store, config, { status: "unrouted", dryRun: true, nowMs: clock() })).toBe(1);
   expect(await replay(store, config, { target: "new", dryRun: false, nowMs: clock() })).toBe(1);
+  // Now delivered to (pending): no longer unrouted.
+  expect(await replay(store, config, { status: "unrouted", dryRun: true, nowMs: clock() })).toBe(0);
   const scheduler = createScheduler({ store, targets, clock, random: () => 0.5, pollMs: 60_000 });
   cleanups.unshift(() => scheduler.stop(100));
   await scheduler.drain();

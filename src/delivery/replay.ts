@@ -6,9 +6,8 @@
 import type { Config } from "../config/types.ts";
 import { compileRoutes, routeTargets } from "../core/routing.ts";
 import { storedRequestView } from "../ingest/request-view.ts";
-import type { DeliveryStatus } from "../store/deliveries.ts";
 import type { Store } from "../store/index.ts";
-import { scheduleReplay } from "../store/redeliver.ts";
+import { scheduleReplay, type ReplayStatus } from "../store/redeliver.ts";
 
 /** The replay filters; each one narrows the selection. */
 export interface ReplayOptions {
@@ -16,8 +15,8 @@ export interface ReplayOptions {
   target?: string;
   /** Only events received at or after this time (ms since epoch). */
   sinceMs?: number;
-  /** Only (event, target) pairs whose latest delivery has this status, e.g. "failed". */
-  status?: DeliveryStatus;
+  /** Only (event, target) pairs whose latest delivery has this status, e.g. "failed"; "unrouted": those with none yet. */
+  status?: ReplayStatus;
   /** Count, create nothing. */
   dryRun: boolean;
   /** Defaults to the wall clock. */

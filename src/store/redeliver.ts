@@ -30,13 +30,20 @@ export interface StoredEvent {
 }
 
 /** Filters of `hookrelay replay`; every field narrows the selection. */
+/**
+ * Which (event, target) pairs a replay takes by their latest delivery: one
+ * with that status, or `unrouted`, a pair with no delivery yet (an event that
+ * no route took when it arrived, or a target a route gained since).
+ */
+export type ReplayStatus = DeliveryStatus | "unrouted";
+
 export interface ReplayFilter {
   source?: string;
   target?: string;
   /** Events received at or after this time (ms). */
   sinceMs?: number;
   /** Only (event, target) pairs whose latest delivery has this status. */
-  status?: DeliveryStatus;
+  status?: ReplayStatus;
   dryRun: boolean;
   nowMs: number;
   /** Targets an event is routed to now; pairs routed but never delivered are included. */
@@ -76,7 +83,7 @@ export async function scheduleReplay(db: SqlDoors, f: ReplayFilter): Promise<num
         if (f.knownTargets && !f.knownTargets.has(target)) continue;
         const status = statuses.get(target) ?? null;
         if (status !== null && OPEN.includes(status)) continue;
-        if (f.status !== undefined && status !== f.status) continue;
+        if (f.status !== undefined && status !== (f.status === "unrouted" ? null : f.status)) continue;
         inserts.push({ eventId, target });
       }
     }
