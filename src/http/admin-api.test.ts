@@ -112,6 +112,20 @@ describe("events list", () => {
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
     }
   });
+
+  test("on the events page an invalid filter shows its error and the form to fix it, no list and no live updates", async () => {
+    const res = await api("/?since=yesterday-ish");
+    expect(res.status).toBe(400);
+    const page = await res.text();
+    expect(page).toContain('class="error"');
+    expect(page).toContain('value="yesterday-ish"');
+    expect(page).not.toContain("No events");
+    expect(page).not.toContain("data-live-src");
+    expect(page).not.toContain('class="pager"');
+    // A valid filter lists and streams.
+    const ok = await (await api("/?since=2h")).text();
+    expect(ok).toContain("data-live-src");
+  });
 });
 
 describe("one event", () => {

@@ -37,8 +37,10 @@ export function eventsPage(d: EventsPageData): SafeHtml {
   const q = d.query;
   const filters = { source: q.source, target: q.target, status: q.status, type: q.type, q: q.q, since: q.since, until: q.until };
   const filtered = Object.values(filters).some((v) => v !== undefined && v !== "");
+  // An invalid filter (its error is the page's banner) lists nothing and streams nothing: only the form, to fix it.
+  const invalid = d.matched === null;
   // Live updates (ui/live.js) add new events at the top: only on the newest page.
-  const live = q.cursor ? "" : `/api/stream${queryString({ view: "events", ...filters })}`;
+  const live = q.cursor || invalid ? "" : `/api/stream${queryString({ view: "events", ...filters })}`;
   return html`
 <h1${live ? html` data-live-src="${live}"` : null}>Events</h1>
 <form class="filters" method="get" action="/">
@@ -51,7 +53,12 @@ export function eventsPage(d: EventsPageData): SafeHtml {
   ${text("until", "Until", q.until, "ISO time or 30m")}
   <div class="filter-actions"><button type="submit">Filter</button>${filtered ? html`<a href="/">Clear</a>` : null}</div>
 </form>
-${matchLine(d.matched, d.countCap, filters)}
+${invalid ? null : eventList(d, q, filters, filtered)}`;
+}
+
+// The count, the page of events and the pager.
+function eventList(d: EventsPageData, q: EventsPageData["query"], filters: Record<string, string | undefined>, filtered: boolean): SafeHtml {
+  return html`${matchLine(d.matched, d.countCap, filters)}
 ${
   d.events.length === 0
     ? html`<p class="empty">No events${filtered ? " match these filters" : " stored yet"}.</p>`
