@@ -97,11 +97,11 @@ test("once the load stops the writer is no longer asked for checkpoints, though 
   });
   try {
     // Load until the writer has been asked at least once (a second of it on a normal machine; a
-    // cold one may take longer to start the checkpoint thread), bounded.
-    let maxWal = 0;
-    for (let i = 0; i < 10 && asked === 0; i++) maxWal = Math.max(maxWal, (await sustainedIngest(store, walPath, 1000)).maxWal);
+    // cold one may take longer to start the checkpoint thread), bounded. How large the file grows
+    // meanwhile is the previous test's (against a control): here it depends on how soon the
+    // thread's first pass comes, which a fast writer on a quiet machine outruns (58 MiB seen).
+    for (let i = 0; i < 10 && asked === 0; i++) await sustainedIngest(store, walPath, 1000);
     expect(asked).toBeGreaterThan(0);
-    expect(maxWal).toBeLessThan(32 * 1024 * 1024);
     // A pass under way when the load stopped may still ask once: on a slow disk its copy takes
     // hundreds of milliseconds and its second look then finds what the last commits added.
     // Wait for 300 ms without a request (bounded), then none may come.
