@@ -42,6 +42,9 @@ export class TargetHealth {
   // target whose 410 is being written (it is about to be disabled).
   #unrecordedFailures = new Map<string, number>();
   #goneWriting = new Map<string, number>();
+  // Targets a 410 is disabling right now: the other 410s of the same burst (attempts that were in
+  // flight together) find it disabled already, rather than disable and log it once each.
+  #goneDisabling = new Set<string>();
 
   constructor(
     private readonly db: SqlDoors,
@@ -117,8 +120,19 @@ export class TargetHealth {
   /** After an outcome is recorded: take the target state it wrote, then disable (410, disable_after) or open the circuit. */
   async afterOutcome(t: TargetConfig, d: Decision, recorded: { target: targetState.TargetState | null }, nowMs: number): Promise<void> {
     if (recorded.target) this.recorded(recorded.target);
-    if (d.health === "gone") await this.disable(t.name, d.error ?? "HTTP 410 Gone", "gone", nowMs);
+    if (d.health === "gone") await this.#disableGone(t.name, d.error ?? "HTTP 410 Gone", nowMs);
     else if (d.health === "failure") await this.afterFailure(t, recorded.target, nowMs);
+  }
+
+  /** A 410: disables the target once, however many of its attempts answered 410 at once. */
+  async #disableGone(name: string, reason: string, nowMs: number): Promise<void> {
+    if (this.#goneDisabling.has(name) || this.#states.get(name)?.disabled) return;
+    this.#goneDisabling.add(name);
+    try {
+      await this.disable(name, reason, "gone", nowMs);
+    } finally {
+      this.#goneDisabling.delete(name);
+    }
   }
 
   /** True when failures not yet written may push the target over the circuit threshold. */
@@ -135,7 +149,10 @@ export class TargetHealth {
   recorded(state: targetState.TargetState): void {
     const openUntil = this.#states.get(state.name)?.circuitOpenUntil ?? null;
     const keepOpen = state.consecutiveFailures > 0 && openUntil !== null && openUntil > (state.circuitOpenUntil ?? -Infinity);
-    this.#set(state.name, keepOpen ? { ...state, circuitOpenUntil: openUntil } : state);
+    // Likewise a 410's disable being written: the batch was written before it.
+    const keepDisabled = this.#goneDisabling.has(state.name) && !state.disabled;
+    if (!keepOpen && !keepDisabled) return this.#set(state.name, state);
+    this.#set(state.name, { ...state, ...(keepOpen ? { circuitOpenUntil: openUntil } : {}), ...(keepDisabled ? { disabled: true } : {}) });
   }
 
   /** After a failed attempt is recorded: disable after `disable_after` of continuous failure, or open the circuit. */

@@ -7,6 +7,7 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { TargetConfig } from "../../src/config/types.ts";
 import { createScheduler, type Scheduler } from "../../src/delivery/scheduler.ts";
+import { createLogger } from "../../src/log/logger.ts";
 import type { Store } from "../../src/store/index.ts";
 import { fakeClock, recordingTarget, runCleanups, SECRET, storeAt, submitEvent, targetConfig, tempDir, verify, type Reply } from "./fixtures.ts";
 import { storedOrder } from "../../src/store/deliveries.ts";
@@ -122,6 +123,20 @@ test("410 disables the target, later events wait paused, and all are delivered a
   await scheduler.drain();
   expect(target.received).toHaveLength(3);
   expect((await deliveryRows(store)).map((r) => r.status)).toEqual(["delivered", "delivered"]);
+});
+
+test("a burst of 410s (attempts in flight together) disables the target once", async () => {
+  const target = recordingTarget(cleanups, () => ({ status: 410 }));
+  const lines: string[] = [];
+  const log = createLogger("info", (line) => lines.push(line));
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 4 })], { log });
+  for (let i = 0; i < 4; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(target.received).toHaveLength(4);
+  const disabled = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "target disabled");
+  expect(disabled).toHaveLength(1);
+  expect(disabled[0]).toMatchObject({ target: "t", by: "gone" });
+  expect(scheduler.isPaused("t")).toBe(true);
 });
 
 test("a hanging target times out without starving another target", async () => {
