@@ -152,7 +152,7 @@ export class TargetHealth {
     // Likewise a 410's disable being written: the batch was written before it.
     const keepDisabled = this.#goneDisabling.has(state.name) && !state.disabled;
     if (!keepOpen && !keepDisabled) return this.#set(state.name, state);
-    this.#set(state.name, { ...state, ...(keepOpen ? { circuitOpenUntil: openUntil } : {}), ...(keepDisabled ? { disabled: true } : {}) });
+    this.#set(state.name, { ...state, circuitOpenUntil: keepOpen ? openUntil : state.circuitOpenUntil, disabled: state.disabled || keepDisabled });
   }
 
   /** After a failed attempt is recorded: disable after `disable_after` of continuous failure, or open the circuit. */
