@@ -105,6 +105,13 @@ describe("events list", () => {
     expect(body.nextCursor).toBe(e.id);
   });
 
+  test("a list entry names each target's latest status, by target; the overall status is the one needing a human most", async () => {
+    const mixed = seeded.find((x) => x.source === "shop" && x.statuses.audit === "failed" && x.statuses.orders === "delivered")!;
+    const res = await api(`/api/events?q=${mixed.id}`);
+    const [entry] = ((await res.json()) as { events: { id: string; status: string; targets: unknown }[] }).events;
+    expect(entry).toMatchObject({ id: mixed.id, status: "failed", targets: [{ target: "audit", status: "failed" }, { target: "orders", status: "delivered" }] });
+  });
+
   test("invalid filters answer 400 with the one error shape", async () => {
     for (const q of ["status=lost", "limit=0", "limit=abc", "cursor=nope", "since=yesterday-ish"]) {
       const res = await api(`/api/events?${q}`);

@@ -3,7 +3,7 @@ import type { TargetConfig } from "../config/types.ts";
 import type { TargetStats } from "../store/admin-stats.ts";
 import { eventJson, LIST_VALUE_MAX_CHARS, rejectionDetailJson, rejectionJson, targetJson } from "./admin-views.ts";
 
-const event = { id: "evt_01", source: "s", eventType: "t", dedupeKey: "k", receivedAt: 0, duplicates: 0, status: "delivered" as const, erasedAt: null };
+const event = { id: "evt_01", source: "s", eventType: "t", dedupeKey: "k", receivedAt: 0, duplicates: 0, status: "delivered" as const, targets: [], erasedAt: null };
 const rejection = {
   id: "rej_01", source: "s", receivedAt: 0, reason: "bad_signature", message: "signature does not match", method: "POST", path: "/in/s",
   headers: [["x-short", "v"]] as [string, string][], bodyExcerpt: null, remoteAddr: null,

@@ -60,6 +60,7 @@ function eventFields(e: EventSummary) {
     receivedAt: iso(e.receivedAt)!,
     duplicates: e.duplicates,
     status: e.status,
+    targets: e.targets,
     erasedAt: iso(e.erasedAt),
   };
 }

@@ -81,7 +81,7 @@ interface Stream {
   controller: ReadableStreamDefaultController<Uint8Array>;
   started: boolean;
   lastWriteMs: number;
-  /** events: the newest id sent; the statuses last sent for the newest page. */
+  /** events: the newest id sent; the statuses last sent for the newest page (overall and per target, as one key). */
   afterId: string | null;
   statuses: Map<string, string>;
   /** event: the event's version last sent; targets: the last message sent (only changes are sent). */
@@ -226,9 +226,11 @@ export class LiveHub {
     if (view.kind === "events") {
       const page = await tick.events(view.filter);
       const fresh = page.filter((e) => s.afterId === null || e.id > s.afterId);
-      const statuses: [string, string][] = [];
-      for (const e of page) if (!fresh.includes(e) && s.statuses.get(e.id) !== e.status) statuses.push([e.id, e.status]);
-      s.statuses = new Map(page.map((e) => [e.id, e.status]));
+      // An event's status changes when its own or any of its targets' does.
+      const key = (e: (typeof page)[number]) => `${e.status} ${JSON.stringify(e.targets)}`;
+      const statuses: [string, string, (typeof page)[number]["targets"]][] = [];
+      for (const e of page) if (!fresh.includes(e) && s.statuses.get(e.id) !== key(e)) statuses.push([e.id, e.status, e.targets]);
+      s.statuses = new Map(page.map((e) => [e.id, key(e)]));
       if (fresh.length > 0) s.afterId = fresh[0]!.id;
       if (first || fresh.length > 0 || statuses.length > 0) this.#send(s, { kind: "events", events: fresh, statuses });
       return;

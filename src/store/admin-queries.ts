@@ -56,7 +56,18 @@ export interface EventSummary {
   receivedAt: number;
   duplicates: number;
   status: EventStatus;
+  /** Each target's latest delivery status, by target name; `status` is the one that needs a human most. */
+  targets: TargetStatus[];
   erasedAt: number | null;
+}
+
+/** An event's list fields without its delivery statuses (what the events table alone says). */
+export type EventRef = Omit<EventSummary, "status" | "targets">;
+
+/** One target's latest delivery status for an event. */
+export interface TargetStatus {
+  target: string;
+  status: DeliveryStatus;
 }
 
 /** One attempt of a delivery: the attempts row as the delivery engine records it. */
@@ -111,6 +122,12 @@ export function eventStatusOf(deliveries: DeliveryBrief[]): EventStatus {
   return PRIORITY.find((p) => present.has(p)) ?? "unrouted";
 }
 
+/** An event's overall status and each target's, from its deliveries (see eventStatusOf). */
+export function statusesFrom(deliveries: DeliveryBrief[]): { status: EventStatus; targets: TargetStatus[] } {
+  const targets = [...latestByTarget(deliveries)].map(([target, status]) => ({ target, status })).sort((a, b) => (a.target < b.target ? -1 : 1));
+  return { status: eventStatusOf(deliveries), targets };
+}
+
 /** The list columns of events aliased `e`. */
 export const SUMMARY_COLS = "e.id, e.source, e.event_type, e.dedupe_key, e.received_at, e.duplicates, e.erased_at";
 
@@ -135,7 +152,7 @@ export async function listEvents(client: Client, f: EventFilter, tuning: SearchT
 }
 
 /** listEvents without the events' statuses (one query fewer): what a bulk job walks. */
-export async function listEventRefs(client: Client, f: EventFilter, tuning: SearchTuning = TUNING): Promise<{ events: Omit<EventSummary, "status">[]; nextCursor: string | null }> {
+export async function listEventRefs(client: Client, f: EventFilter, tuning: SearchTuning = TUNING): Promise<{ events: EventRef[]; nextCursor: string | null }> {
   const page = await rowPage(client, f, tuning);
   return { events: page.rows.map(summaryOf), nextCursor: page.nextCursor };
 }
@@ -358,14 +375,14 @@ async function listWindowed(client: Client, f: EventFilter, scanWindow: number):
   return { rows, nextCursor: last.rows[0] ? String(last.rows[0].id) : null };
 }
 
-/** List rows with each event's overall status. */
+/** List rows with each event's overall status and its targets'. */
 export async function withStatuses(client: Client, rows: Row[]): Promise<EventSummary[]> {
-  const statuses = await statusesOf(client, rows.map((r) => String(r.id)));
-  return rows.map((r) => ({ ...summaryOf(r), status: statuses.get(String(r.id)) ?? "unrouted" }));
+  const byEvent = await deliveriesOf(client, rows.map((r) => String(r.id)));
+  return rows.map((r) => ({ ...summaryOf(r), ...statusesFrom(byEvent.get(String(r.id)) ?? []) }));
 }
 
 /** An events row's list fields. */
-export function summaryOf(r: Row): Omit<EventSummary, "status"> {
+export function summaryOf(r: Row): EventRef {
   return {
     id: String(r.id),
     source: String(r.source),
@@ -375,11 +392,6 @@ export function summaryOf(r: Row): Omit<EventSummary, "status"> {
     duplicates: Number(r.duplicates),
     erasedAt: n(r.erased_at),
   };
-}
-
-async function statusesOf(client: Client, ids: string[]): Promise<Map<string, EventStatus>> {
-  const byEvent = await deliveriesOf(client, ids);
-  return new Map(ids.map((id) => [id, eventStatusOf(byEvent.get(id) ?? [])]));
 }
 
 /** A delivery as a list of events needs it: which target, which status. */
@@ -420,7 +432,7 @@ export const EVENT_ROW_COLUMNS =
   "id, source, event_type, dedupe_key, received_at, method, path, query, headers, body, content_type, remote_addr, duplicates, last_duplicate_at, erased_at, unrouted";
 
 /** An event's list fields without its status (cheap: one primary-key lookup); null when unknown. */
-export async function getEventSummary(client: Client, id: string): Promise<Omit<EventSummary, "status"> | null> {
+export async function getEventSummary(client: Client, id: string): Promise<EventRef | null> {
   const rs = await client.execute({ sql: `SELECT ${SUMMARY_COLS} FROM events e WHERE e.id = ?`, args: [id] });
   return rs.rows[0] ? summaryOf(rs.rows[0]) : null;
 }
@@ -471,7 +483,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
   }));
   return {
     ...summaryOf(r),
-    status: eventStatusOf(deliveries),
+    ...statusesFrom(deliveries),
     method: String(r.method),
     path: String(r.path),
     query: String(r.query),

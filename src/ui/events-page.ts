@@ -75,7 +75,7 @@ ${
     <td>${e.eventType ?? html`<span class="muted">—</span>`}</td>
     <td class="mono clip" title="${e.dedupeKey}">${e.dedupeKey}</td>
     <td class="num">${e.duplicates || ""}</td>
-    <td class="col-status">${badge(e.status)}${e.erasedAt ? html` ${badge("erased")}` : null}</td>
+    <td class="col-status">${badge(e.status)}${e.erasedAt ? html` ${badge("erased")}` : null}${targetsLine(e.targets)}</td>
   </tr>`,
   )}
   </tbody>
@@ -86,6 +86,16 @@ ${
   ${q.cursor ? html`<a href="/${queryString(filters)}">← Newest</a>` : html`<span></span>`}
   ${d.nextCursor ? html`<a href="/${queryString({ ...filters, cursor: d.nextCursor })}" rel="next">Older →</a>` : null}
 </nav>`;
+}
+
+/**
+ * Under the overall status (the one that needs a human most), each target's
+ * when they differ: "failed" alone would hide that the other target has it.
+ * live.js draws the same line for the rows it adds and updates.
+ */
+function targetsLine(targets: EventJson["targets"]): SafeHtml | null {
+  if (new Set(targets.map((t) => t.status)).size < 2) return null;
+  return html`<span class="targets muted">${targets.map((t) => `${t.target} ${t.status}`).join(" · ")}</span>`;
 }
 
 // How many events match, and the bulk actions over exactly those (each asks to confirm first).

@@ -36,6 +36,13 @@
   const setChildren = (parent, ...children) => parent.replaceChildren(...children.filter((c) => c !== null));
 
   // ── The events list ────────────────────────────────────────────────
+  // Each target's status under the overall one when they differ (events-page.ts targetsLine).
+  function setTargets(cell, targets) {
+    let line = cell.querySelector(".targets");
+    if (new Set(targets.map((t) => t.status)).size < 2) return line?.remove();
+    if (!line) cell.append((line = el("span", "targets muted")));
+    line.textContent = targets.map((t) => `${t.target} ${t.status}`).join(" · ");
+  }
   function eventRow(e) {
     const tr = el("tr");
     tr.setAttribute("data-event-id", e.id);
@@ -44,9 +51,10 @@
     link.href = `/events/${encodeURIComponent(e.id)}`;
     const key = el("td", "mono clip", e.dedupeKey);
     key.title = e.dedupeKey;
-    const status = el("td");
+    const status = el("td", "col-status");
     status.append(badgeEl(e.status));
     if (e.erasedAt) status.append(" ", badgeEl("erased"));
+    setTargets(status, e.targets);
     setChildren(
       tr,
       (() => { const td = el("td", "nowrap"); td.append(timeEl(e.receivedAt)); return td; })(),
@@ -79,9 +87,11 @@
   }
   const newestId = () => document.querySelector("tr[data-event-id]")?.getAttribute("data-event-id") ?? null;
   function onEvents(m) {
-    for (const [id, status] of m.statuses) {
-      const badge = document.querySelector(`tr[data-event-id="${CSS.escape(id)}"] td:last-child .badge`);
+    for (const [id, status, targets] of m.statuses) {
+      const cell = document.querySelector(`tr[data-event-id="${CSS.escape(id)}"] td:last-child`);
+      const badge = cell?.querySelector(".badge");
       if (badge && badge.textContent !== status) setBadge(badge, status);
+      if (cell) setTargets(cell, targets);
     }
     if (m.events.length === 0) return;
     const tbody = listBody();

@@ -76,6 +76,30 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     await row(id).waitFor({ timeout: 10_000 });
   });
 
+  test("a listed event shows each target's status while they differ, kept current without a reload", async () => {
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    await fetch(`${admin}/api/targets/audit/disable`, { method: "POST", headers: auth });
+    await page.goto(`${admin}/`);
+    await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
+    await markPage();
+    // shop routes to audit (disabled: its delivery waits, paused) and orders (delivered).
+    const id = await send("shop", { id: "live-ui-targets", type: "order.paid" });
+    const line = row(id).locator("td:last-child .targets");
+    await line.filter({ hasText: "audit paused · orders delivered" }).waitFor({ timeout: 10_000 });
+    expect(await row(id).locator("td:last-child .badge").first().innerText()).toBe("paused");
+    // Enabled: audit delivers too, and with one status for both the line goes.
+    await fetch(`${admin}/api/targets/audit/enable`, { method: "POST", headers: auth });
+    await row(id).locator("td:last-child .badge", { hasText: /^delivered$/ }).waitFor({ timeout: 10_000 });
+    await line.waitFor({ state: "detached", timeout: 10_000 });
+    // Drawn by the server the same way.
+    await fetch(`${admin}/api/targets/audit/disable`, { method: "POST", headers: auth });
+    const held = await send("shop", { id: "live-ui-targets-2", type: "order.paid" });
+    await row(held).locator("td:last-child .targets").waitFor({ timeout: 10_000 });
+    await page.reload();
+    expect(await row(held).locator("td:last-child .targets").innerText()).toBe("audit paused · orders delivered");
+    await fetch(`${admin}/api/targets/audit/enable`, { method: "POST", headers: auth });
+  });
+
   test("an open event page shows each delivery's attempt as it is made", async () => {
     // The receiver answers 200 at once: hold the event back by disabling its target until the page is open.
     await fetch(`${admin}/api/targets/orders/disable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
