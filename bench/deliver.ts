@@ -195,8 +195,8 @@ async function inAndOut(ingestRps: number) {
  * answers, and forwards the body with fetch. What the relay adds is the rest.
  */
 const FLOOR_RELAY_SCRIPT = `
-const fd = require("node:fs").openSync(process.env.FLOOR_WAL, "w");
 const fs = require("node:fs");
+const fd = fs.openSync(process.env.FLOOR_WAL, "w");
 const header = Buffer.alloc(24, 1), page = Buffer.alloc(4096, 7);
 const s = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) {
   const body = await req.arrayBuffer();
@@ -210,7 +210,8 @@ console.log(s.port);`;
 async function startFloorRelay(targetUrl: string) {
   const proc = Bun.spawn([process.execPath, "-e", FLOOR_RELAY_SCRIPT], { stdout: "pipe", stderr: "inherit", env: { ...process.env, FLOOR_WAL: join(dir, "floor.wal"), FLOOR_TARGET: targetUrl } });
   children.push(proc);
-  return { ingestUrl: (await sinkUrlOf(proc)).replace(/\/hooks$/, "/in/bench"), stop: async () => void proc.kill() };
+  // It answers on any path; sinkUrlOf reads the port it prints, as a sink's.
+  return { ingestUrl: await sinkUrlOf(proc), stop: async () => void proc.kill() };
 }
 
 /** Provider send → target receive at 100 events/s for 10 s through `start`'s relay (the receiving end in this process, so both ends share one clock). */

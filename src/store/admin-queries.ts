@@ -116,16 +116,20 @@ const PRIORITY: DeliveryStatus[] = ["failed", "paused", "delivering", "pending",
 
 /** Overall status from an event's deliveries: only the latest one per target counts (a redelivery supersedes). */
 export function eventStatusOf(deliveries: DeliveryBrief[]): EventStatus {
-  const latest = latestByTarget(deliveries);
-  if (latest.size === 0) return "unrouted";
-  const present = new Set(latest.values());
-  return PRIORITY.find((p) => present.has(p)) ?? "unrouted";
+  return overallOf(latestByTarget(deliveries));
 }
 
 /** An event's overall status and each target's, from its deliveries (see eventStatusOf). */
 export function statusesFrom(deliveries: DeliveryBrief[]): { status: EventStatus; targets: TargetStatus[] } {
-  const targets = [...latestByTarget(deliveries)].map(([target, status]) => ({ target, status })).sort((a, b) => (a.target < b.target ? -1 : 1));
-  return { status: eventStatusOf(deliveries), targets };
+  const latest = latestByTarget(deliveries);
+  const targets = [...latest].map(([target, status]) => ({ target, status })).sort((a, b) => (a.target < b.target ? -1 : 1));
+  return { status: overallOf(latest), targets };
+}
+
+// The status among the targets' latest that needs a human most; unrouted with none.
+function overallOf(latest: Map<string, DeliveryStatus>): EventStatus {
+  const present = new Set(latest.values());
+  return PRIORITY.find((p) => present.has(p)) ?? "unrouted";
 }
 
 /** The list columns of events aliased `e`. */

@@ -60,8 +60,8 @@ export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InState
   // The leased rows with their events, read in one join: RETURNING could name the
   // events' columns only as one correlated lookup each, five per row. The round's
   // lease id finds them among the few live leases (deliveries_open); the limit,
-  // the count the lease just changed, ends the scan once all are found, and
-  // skips it when the lease took nothing (most rounds while fresh events are claimed).
+  // the count the lease just changed, ends the scan once all are found (with
+  // nothing leased it returns nothing, but the statement still runs).
   const leased = `SELECT d.id, d.event_id, d.target, d.attempts, e.source, e.event_type, e.content_type, e.headers, e.body
     FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
     WHERE d.status = 'delivering' AND d.lease_id = :lease LIMIT changes()`;
