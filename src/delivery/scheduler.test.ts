@@ -259,6 +259,25 @@ test("wake() sends a newly stored event without waiting for the poll", async () 
   expect(target.received).toHaveLength(1);
 });
 
+test("a retry is sent when it falls due, without waiting for the poll", async () => {
+  const target = recordingTarget(cleanups, (_r, n) => (n === 1 ? { status: 503 } : { status: 200 }));
+  // The engine's clock runs in real time here: the retry's wake is a real timer.
+  const fake = fakeClock();
+  const started = performance.now();
+  const clock = () => fake() + Math.round(performance.now() - started);
+  const { store, scheduler } = await setup([targetConfig("t", target.url, { retry: { scheduleMs: [100, 100], jitter: 0 } })], { pollMs: 3_600_000, clock });
+  await scheduler.start();
+  await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  scheduler.wake();
+  await target.until(2);
+  // Due 100 ms after the failure, not at the hour's poll.
+  const gap = target.received[1]!.at - target.received[0]!.at;
+  expect(gap).toBeGreaterThanOrEqual(99);
+  expect(gap).toBeLessThan(2_000);
+  await scheduler.drain();
+  expect(await statuses(store)).toEqual(["delivered"]);
+});
+
 test("a burst of failures in flight together opens the circuit once, with one log line", async () => {
   const lines: Record<string, unknown>[] = [];
   const target = recordingTarget(cleanups, () => ({ status: 500, delayMs: 20 }));

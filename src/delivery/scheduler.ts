@@ -41,6 +41,7 @@ import { createSender, type Sender } from "./sender.ts";
 import { Slots } from "./slots.ts";
 import { TargetHealth, type CircuitPolicy } from "./target-health.ts";
 import { httpTransport } from "./transport.ts";
+import { WakeUps } from "./wake-ups.ts";
 import { isStoreUnreachable } from "../store/errors.ts";
 
 export type { AttemptReport } from "./attempt.ts";
@@ -192,10 +193,19 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     }
   }
 
-  /** A written round's aftermath: each outcome's attempt goes on, the unfilled part of the lease is given back, the leased are launched. */
+  /**
+   * A written round's aftermath: each outcome's attempt goes on, a retry
+   * wakes the engine at its time, the unfilled part of the lease is given
+   * back, the leased are launched.
+   */
   function settleRound({ outcomes, lease, result }: WrittenRound): void {
     const states = new Map(result.targets.map((t) => [t.name, t]));
-    for (const f of outcomes) f.resolve({ updated: result.updated.has(f.record.deliveryId), target: states.get(f.record.target) ?? null });
+    const now = clock();
+    for (const f of outcomes) {
+      const updated = result.updated.has(f.record.deliveryId);
+      f.resolve({ updated, target: states.get(f.record.target) ?? null });
+      if (updated && f.record.status === "pending" && f.record.nextAttemptAt !== null) wakeIn(f.record.nextAttemptAt - now + 1);
+    }
     if (lease) unreserve(lease, result.leased);
     for (const d of result.leased) start(d);
   }
@@ -337,13 +347,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   }
 
   let poll: ReturnType<typeof setInterval> | null = null;
-  let wakeTimer: ReturnType<typeof setTimeout> | null = null;
+  const wakeUps = new WakeUps(() => requestRound());
   function wakeIn(ms: number): void {
-    if (!started || stopped || wakeTimer) return;
-    wakeTimer = setTimeout(() => {
-      wakeTimer = null;
-      requestRound();
-    }, ms);
+    if (started && !stopped) wakeUps.in(ms);
   }
 
   return {
@@ -359,7 +365,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     async stop(timeoutMs) {
       stopped = true;
       if (poll) clearInterval(poll);
-      if (wakeTimer) clearTimeout(wakeTimer);
+      wakeUps.stop();
       const bound = timeoutMs ?? Math.max(1000, ...configs.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
       // Every attempt that reached a target is recorded: rounds keep recording outcomes (and lease nothing).
       await slots.settled(performance.now() + bound);

@@ -1,0 +1,55 @@
+import { expect, test } from "bun:test";
+import { WakeUps } from "./wake-ups.ts";
+
+const woken = () => {
+  const at: number[] = [];
+  const wakeUps = new WakeUps(() => at.push(performance.now()));
+  return { at, wakeUps };
+};
+
+test("each time asked for wakes the engine once, in time order, whatever order they were asked in", async () => {
+  const { at, wakeUps } = woken();
+  const start = performance.now();
+  wakeUps.in(60);
+  wakeUps.in(20);
+  wakeUps.in(40);
+  expect(wakeUps.waiting).toBe(3);
+  await Bun.sleep(300);
+  expect(at).toHaveLength(3);
+  const offsets = at.map((t) => t - start);
+  for (const [i, due] of [20, 40, 60].entries()) expect(offsets[i]!).toBeGreaterThanOrEqual(due - 1);
+  expect(wakeUps.waiting).toBe(0);
+});
+
+test("times that have passed together wake it once; the same millisecond asked twice is one wake-up", async () => {
+  const { at, wakeUps } = woken();
+  wakeUps.in(10);
+  wakeUps.in(10);
+  expect(wakeUps.waiting).toBe(1);
+  // Both have passed by the time the loop runs the timer.
+  wakeUps.in(5);
+  Bun.sleepSync(30);
+  await Bun.sleep(20);
+  expect(at).toHaveLength(1);
+});
+
+test("bounded: past its maximum the latest times are let go, the earliest kept", async () => {
+  const at: number[] = [];
+  const wakeUps = new WakeUps(() => at.push(performance.now()), 2);
+  const start = performance.now();
+  wakeUps.in(300);
+  wakeUps.in(200);
+  wakeUps.in(10); // 300 is let go
+  wakeUps.in(400); // later than every time kept: not taken
+  expect(wakeUps.waiting).toBe(2);
+  await Bun.sleep(500);
+  expect(at.map((t) => t - start >= 190)).toEqual([false, true]);
+});
+
+test("stop() cancels every wake-up", async () => {
+  const { at, wakeUps } = woken();
+  wakeUps.in(10);
+  wakeUps.stop();
+  await Bun.sleep(30);
+  expect(at).toHaveLength(0);
+});
