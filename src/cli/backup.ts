@@ -43,7 +43,7 @@ export async function runBackup(args: string[]): Promise<number> {
     process.stderr.write("hookrelay backup: the store is not an embedded file; back it up with its server's own tools (or use hookrelay export)\n");
     return 1;
   }
-  const out = startOutputFile(to, parsed.values.force === true);
+  const out = startOutputFile(to, parsed.values.force === true, store.filePath);
   if (!out.ok) {
     store.close();
     process.stderr.write(`hookrelay backup: ${out.error}\n`);

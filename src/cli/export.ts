@@ -51,7 +51,7 @@ export async function runExport(args: string[]): Promise<number> {
     process.stderr.write(`hookrelay export: cannot open the store: ${(err as Error).message}\n`);
     return 1;
   }
-  const out = typeof v.out === "string" ? startOutputFile(v.out, v.force === true) : null;
+  const out = typeof v.out === "string" ? startOutputFile(v.out, v.force === true, store.filePath) : null;
   if (out && !out.ok) {
     store.close();
     process.stderr.write(`hookrelay export: ${out.error}\n`);

@@ -104,7 +104,7 @@ bodyBase64) and the deliveries with their attempts. Streams a page at a time.
 
   --since / --until   a duration back from now (2h, 7d) or an ISO 8601 time
   --source S          events of one source
-  --status S          pending, delivering, delivered, failed, paused or unrouted
+  --status S          pending, delivering, delivered, failed, paused, cancelled or unrouted
   --out FILE          write FILE (0600, whole or not at all) instead of stdout
   --force             replace an existing FILE
 `,

@@ -21,13 +21,20 @@ export interface OutputFile {
   abort(): void;
 }
 
-/** Starts writing `path`; an error message when it exists (without `force`) or cannot be written. */
-export function startOutputFile(path: string, force: boolean): { ok: true; file: OutputFile } | { ok: false; error: string } {
+/**
+ * Starts writing `path`; an error message when it exists (without `force`),
+ * cannot be written, or is the store's file (`storeFile`: the embedded
+ * store the command reads, or one of SQLite's files beside it) — replacing
+ * that under a running relay would drop what it has acknowledged since.
+ */
+export function startOutputFile(path: string, force: boolean, storeFile: string | null = null): { ok: true; file: OutputFile } | { ok: false; error: string } {
   const full = resolve(path);
   const dir = dirname(full);
+  const store = storeFile === null ? undefined : storeFiles(storeFile).find((f) => sameFile(f, full));
+  if (store !== undefined) return { ok: false, error: `${full} is ${store === storeFile ? "the store itself" : `the store's ${store.slice(storeFile!.length)} file`}; write it elsewhere` };
   if (existsSync(full)) {
-    if (!force) return { ok: false, error: `${full} already exists (--force replaces it)` };
     if (!statSync(full).isFile()) return { ok: false, error: `${full} is not a regular file` };
+    if (!force) return { ok: false, error: `${full} already exists (--force replaces it)` };
   }
   if (!existsSync(dir)) return { ok: false, error: `cannot write ${full}: directory ${dir} does not exist` };
   const tmpPath = join(dir, `.${basename(full)}.partial-${process.pid}`);
@@ -75,6 +82,23 @@ export function startOutputFile(path: string, force: boolean): { ok: true; file:
       },
     },
   };
+}
+
+/** The store's file and those SQLite keeps beside it. */
+function storeFiles(file: string): string[] {
+  return [file, `${file}-wal`, `${file}-shm`, `${file}-journal`];
+}
+
+/** The same path, or (through a link or another name) the same file. */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === b) return true;
+  try {
+    const sa = statSync(a);
+    const sb = statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** fsync a directory so that a file just created or renamed in it survives a power cut. */

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { openStoreReader } from "../../src/store/index.ts";
 import { runBinary, startBinary, type RunningBinary } from "../support/binary.ts";
@@ -118,6 +118,31 @@ test("a backup taken while the relay ingests is a consistent working store holdi
   expect(leftBeside().filter((f) => f.startsWith("offline") || f.includes("offline"))).toEqual([]);
   target.stop(true);
 }, 90_000);
+
+test("backup and export refuse to write over the store or its WAL, --force or not, by any name", async () => {
+  const cfg = config("own", "own.db", 9);
+  const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+  await send(relay, "a");
+  symlinkSync(join(tmp.dir, "own.db"), join(tmp.dir, "own-link.db"));
+  const attempts = [
+    ["backup", "--config", cfg, "--to", "own.db", "--force"],
+    ["backup", "--config", cfg, "--to", "./own-link.db", "--force"],
+    ["backup", "--config", cfg, "--to", "own.db-wal", "--force"],
+    ["export", "--config", cfg, "--out", "own.db", "--force"],
+    ["export", "--config", cfg, "--out", "own-link.db"],
+  ];
+  for (const args of attempts) {
+    const r = await run(args);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/is the store(?: itself|'s -wal file); write it elsewhere/);
+  }
+  // The relay still has its store: what it acks is there after a restart.
+  await send(relay, "b");
+  expect(await relay.stop()).toBe(0);
+  const store = await openStoreReader({ url: `file:${join(tmp.dir, "own.db")}`, busyTimeoutMs: 1000 });
+  expect((await store.reads.execute("SELECT count(*) AS n FROM events")).rows[0]!.n).toBe(2);
+  store.close();
+}, 30_000);
 
 test("backup refuses to overwrite a file without --force and names a path it cannot write", async () => {
   const target = { port: 9 };
