@@ -70,6 +70,27 @@ timeout = "ten"
     expect(problems).toContain('targets[0].timeout: expected a duration like "10s", got "ten"');
   });
 
+  test("a deadline, tolerance or retention of 0 is a problem: it would mean at once, or never", () => {
+    const problems = problemsOf(`
+[server]
+read_timeout = "0s"
+[store]
+retention = "0s"
+[[sources]]
+name = "slack"
+verify = { preset = "slack", secret = "s", tolerance = "0s" }
+[[targets]]
+name = "orders"
+url = "http://10.0.0.5/hooks"
+timeout = "0s"
+connect_timeout = "0ms"
+disable_after = "0s"
+`);
+    const zero = 'expected a duration longer than 0 (like "30s")';
+    for (const key of ["server.read_timeout", "store.retention", "sources[0].verify.tolerance", "targets[0].timeout", "targets[0].connect_timeout", "targets[0].disable_after"])
+      expect(problems).toContain(`${key}: ${zero}`);
+  });
+
   test("names the index of a failing secret in a rotation list", () => {
     const problems = problemsOf(BASE.replace('secret = "lit-secret"', 'secret = ["env:NEW", "env:OLD"]'), { NEW: "n" });
     expect(problems).toEqual(["sources[0].verify.secret[1]: env var OLD is not set"]);

@@ -43,6 +43,8 @@ function converted<T>(parse: (input: unknown) => Parsed<T>) {
 }
 
 const duration = () => converted(parseDurationMs);
+/** A span that must pass before something happens (a deadline, a tolerance, a retention): 0 would mean "at once" or, read another way, "never". */
+const span = () => v.pipe(duration(), v.check((ms) => ms > 0, 'expected a duration longer than 0 (like "30s")'));
 const size = () => converted(parseSizeBytes);
 const rate = () => converted(parseRatePerSec);
 const str = () => v.string(expected("a string"));
@@ -235,7 +237,7 @@ export function createSchemas(ctx: Ctx) {
     admin_listen: v.optional(converted(parseListenAddress), DEFAULTS.server.admin_listen),
     public_url: v.optional(v.pipe(httpUrl(), v.transform((u) => u.replace(/\/+$/, "")))),
     max_body: v.optional(size(), DEFAULTS.server.max_body),
-    read_timeout: v.optional(duration(), DEFAULTS.server.read_timeout),
+    read_timeout: v.optional(span(), DEFAULTS.server.read_timeout),
     max_inflight: v.optional(size(), DEFAULTS.server.max_inflight),
     trusted_proxies: v.optional(ipRanges()),
   });
@@ -244,7 +246,7 @@ export function createSchemas(ctx: Ctx) {
     url: v.optional(converted(parseStoreUrl), DEFAULTS.store.url),
     /** PostgreSQL's password, a secret ref (else the URL's, or PGPASSWORD); load.ts refuses it for other stores. */
     password: v.optional(secretOne(ctx)),
-    retention: v.optional(duration(), DEFAULTS.store.retention),
+    retention: v.optional(span(), DEFAULTS.store.retention),
     busy_timeout: v.optional(duration(), DEFAULTS.store.busy_timeout),
     search: v.optional(bool(), DEFAULTS.store.search),
     /** Directory retention archives events into before deleting them (store/event-archive.ts); none by default. */
@@ -262,7 +264,7 @@ export function createSchemas(ctx: Ctx) {
     preset: v.optional(oneOf(PRESETS, `a preset (${PRESETS.join(", ")})`)),
     scheme: v.optional(oneOf(SCHEMES, `a scheme (${SCHEMES.join(", ")})`)),
     secret: v.optional(secretList(ctx)),
-    tolerance: v.optional(duration()),
+    tolerance: v.optional(span()),
     url: v.optional(httpUrl()),
     header: v.optional(headerName()),
     algorithm: v.optional(oneOf(["sha1", "sha256", "sha512"], '"sha1", "sha256" or "sha512"')),
@@ -296,8 +298,8 @@ export function createSchemas(ctx: Ctx) {
     url: v.optional(converted(parseTargetUrl)),
     signing: v.optional(tbl({ secret: secretList(ctx) })),
     token: v.optional(secretOne(ctx)),
-    timeout: v.optional(duration(), DEFAULTS.target.timeout),
-    connect_timeout: v.optional(duration(), DEFAULTS.target.connect_timeout),
+    timeout: v.optional(span(), DEFAULTS.target.timeout),
+    connect_timeout: v.optional(span(), DEFAULTS.target.connect_timeout),
     retry: v.optional(
       tbl({
         schedule: v.optional(
@@ -328,7 +330,7 @@ export function createSchemas(ctx: Ctx) {
     ),
     rate: v.optional(rate()),
     ordered: v.optional(bool(), DEFAULTS.target.ordered),
-    disable_after: v.optional(duration(), DEFAULTS.target.disable_after),
+    disable_after: v.optional(span(), DEFAULTS.target.disable_after),
     enabled: v.optional(bool(), DEFAULTS.target.enabled),
     // Push targets behind credentials (target-credentials.ts has the rules across these keys).
     headers: v.optional(targetHeaders(ctx)),
@@ -364,7 +366,7 @@ export function createSchemas(ctx: Ctx) {
       v.array(oneOf(ALERT_KINDS, `an alert kind (${ALERT_KINDS.join(", ")})`), expected("a list of alert kinds")),
       [...ALERT_KINDS],
     ),
-    stale_after: v.optional(duration(), DEFAULTS.alerts.stale_after),
+    stale_after: v.optional(span(), DEFAULTS.alerts.stale_after),
     repeat_after: v.optional(duration(), DEFAULTS.alerts.repeat_after),
   });
 
