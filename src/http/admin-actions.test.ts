@@ -19,15 +19,28 @@ async function relayWithEvents(n: number) {
   return { r, events, api };
 }
 
-test("erase removes body and headers and keeps a metadata row marked erased", async () => {
-  const { events, api } = await relayWithEvents(3);
+test("erase removes body, headers, query and the targets' reply excerpts, and keeps a metadata row marked erased", async () => {
+  const { r, events, api } = await relayWithEvents(3);
   const e = events[1]!;
+  // A query string and a target that echoed the body: both may hold what the request is about.
+  await r.store.writer.write([
+    { sql: "UPDATE events SET query = 'email=alice%40example.com' WHERE id = ?", args: [e.id] },
+    {
+      sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt, request)
+            SELECT 'att_echo', id, event_id, target, 1, 200, 5, NULL, 'got alice@example.com', NULL FROM deliveries WHERE event_id = ? LIMIT 1`,
+      args: [e.id],
+    },
+  ]);
+  const before = await api(`/api/events/${e.id}`);
+  expect(before.body.request.query).toBe("email=alice%40example.com");
+  expect(JSON.stringify(before.body.deliveries)).toContain("got alice@example.com");
   const del = await api(`/api/events/${e.id}`, { method: "DELETE" });
   expect(del.status).toBe(200);
   expect(del.body.id).toBe(e.id);
   const ev = await api(`/api/events/${e.id}`);
   expect(ev.body).toMatchObject({ id: e.id, dedupeKey: e.dedupeKey, erasedAt: del.body.erasedAt });
-  expect(ev.body.request).toMatchObject({ headers: [], body: null, bodyBase64: null });
+  expect(ev.body.request).toMatchObject({ headers: [], body: null, bodyBase64: null, query: "" });
+  expect(JSON.stringify(ev.body)).not.toContain("alice");
   expect((await api(`/api/events/${e.id}/body`)).status).toBe(410);
   expect((await api(`/api/events/${e.id}/redeliver`, { method: "POST" })).status).toBe(409);
   const list = await api(`/api/events?q=${e.dedupeKey}`);

@@ -1,20 +1,23 @@
 /**
- * Erasing one event for a privacy request: the raw body and headers go, the
- * metadata row stays with `erased_at` set, so the list still shows that the
- * event existed and when it was erased.
+ * Erasing one event for a privacy request: the raw body, headers and query
+ * string go, and so do the reply excerpts its targets answered with (a target
+ * may echo what it received); the metadata row stays with `erased_at` set,
+ * so the list still shows that the event existed and when it was erased.
  */
 import type { SqlWriter } from "./sql-client.ts";
 import { eraseWordsSet } from "./search-index.ts";
 
 /**
- * Sets body and headers to NULL and erased_at (first erase wins); false when
- * the id is unknown. Open deliveries end as failed: there is nothing left to send.
+ * Sets body and headers to NULL, the query to '' and erased_at (first erase
+ * wins), and its attempts' reply excerpts to NULL; false when the id is
+ * unknown. Open deliveries end as failed: there is nothing left to send.
  */
 export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): Promise<{ found: boolean; erasedAt: number | null }> {
   const rs = await writer.write(
     [
       // Its words leave the search index with it (on the file a trigger takes them out).
-      { sql: `UPDATE events SET body = NULL, headers = NULL, erased_at = coalesce(erased_at, ?)${eraseWordsSet(writer)} WHERE id = ?`, args: [nowMs, id] },
+      { sql: `UPDATE events SET body = NULL, headers = NULL, query = '', erased_at = coalesce(erased_at, ?)${eraseWordsSet(writer)} WHERE id = ?`, args: [nowMs, id] },
+      { sql: "UPDATE attempts SET response_excerpt = NULL WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?)", args: [id] },
       {
         sql: "UPDATE deliveries SET status = 'failed', last_error = 'event erased', updated_at = ? WHERE event_id = ? AND status IN ('pending','paused')",
         args: [nowMs, id],
@@ -22,6 +25,6 @@ export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): 
       { sql: "SELECT erased_at FROM events WHERE id = ?", args: [id] },
     ],
   );
-  const row = rs[2]!.rows[0];
+  const row = rs[3]!.rows[0];
   return { found: rs[0]!.rowsAffected > 0, erasedAt: row ? Number(row.erased_at) : null };
 }
