@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { searchQueryOf, searchTextOf, searchWordsOf } from "./search-text.ts";
+import { searchQueryOf, searchTextOf, searchWordsOf, typedSearchOf } from "./search-text.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const words = (text: string) => text.split(/\s+/).filter(Boolean);
@@ -94,4 +94,8 @@ describe("searchWordsOf", () => {
     }
     db.close();
   });
+});
+
+test("typedSearchOf gives back the words a search query was made from", () => {
+  for (const typed of ["refund EUR*", 'say "hi"', "ord_123 Café"]) expect(typedSearchOf(searchQueryOf(typed)!)).toBe(typed);
 });

@@ -87,6 +87,16 @@ export function searchQueryOf(text: string): string | null {
   return terms.map((t) => `"${t.word.replaceAll('"', '""')}"${t.prefix ? "*" : ""}`).join(" ");
 }
 
+/**
+ * The words a query of searchQueryOf was made from, as a user would type
+ * them (what a job shows of the search it was started with).
+ *
+ * @example typedSearchOf('"refund" "EUR"*') // "refund EUR*"
+ */
+export function typedSearchOf(query: string): string {
+  return [...query.matchAll(/"((?:[^"]|"")*)"(\*?)/g)].map(([, word, star]) => `${word!.replaceAll('""', '"')}${star}`).join(" ");
+}
+
 // A Latin letter's diacritics, once decomposed: FTS5's remove_diacritics folds those of Latin letters only.
 const LATIN_MARKS = /(\p{Script=Latin})\p{Mn}+/gu;
 // What FTS5's unicode61 tokenizer keeps in a word (its default categories L*, N*, Co); anything else separates words.

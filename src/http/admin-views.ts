@@ -8,6 +8,7 @@ import type { Config, TargetConfig } from "../config/types.ts";
 import { mismatchWarning } from "../core/alert.ts";
 import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { maskHeaders, maskUrl, redactedValue } from "../core/header-mask.ts";
+import { typedSearchOf } from "../core/search-text.ts";
 import type { EventDetail, EventSummary, RejectionRow } from "../store/admin-queries.ts";
 import type { SourceStats, TargetStats } from "../store/admin-stats.ts";
 import type { Job } from "../store/jobs.ts";
@@ -225,7 +226,9 @@ export function jobJson(j: Job) {
       target: j.params.filter.target ?? null,
       status: j.params.filter.status ?? null,
       type: j.params.filter.type ?? null,
-      text: j.params.filter.q ?? null,
+      /** The events page's search box (an id, a dedupe key, or with search on its words: then also in text). */
+      q: j.params.filter.orKey ?? j.params.filter.q ?? null,
+      text: j.params.filter.text === undefined ? null : typedSearchOf(j.params.filter.text),
       since: iso(j.params.filter.sinceMs ?? null),
       until: iso(j.params.filter.untilMs ?? null),
     },

@@ -54,10 +54,13 @@ ${
 }`;
 }
 
+/** The events page's search that matches a job's: its box (which makes the words of its text itself), else the text. */
+const searchOf = (f: JobJson["filter"]) => (f.q !== null ? { q: f.q } : { text: f.text ?? undefined });
+
 /** A job's progress; the page refreshes itself while the job runs (see the layout's refresh). */
 export function jobPage(j: JobJson): SafeHtml {
   const f = j.filter;
-  const filter = { source: f.source ?? undefined, target: f.target ?? undefined, status: f.status ?? undefined, type: f.type ?? undefined, q: f.text ?? undefined, since: f.since ?? undefined, until: f.until ?? undefined };
+  const filter = { source: f.source ?? undefined, target: f.target ?? undefined, status: f.status ?? undefined, type: f.type ?? undefined, ...searchOf(f), since: f.since ?? undefined, until: f.until ?? undefined };
   const what = j.kind === "redeliver" ? "deliveries created" : "deliveries cancelled";
   return html`
 <p class="crumbs"><a href="/">Events</a> / jobs /</p>

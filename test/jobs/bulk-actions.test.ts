@@ -144,6 +144,13 @@ describe("bulk actions (no delivery engine: rows stay as the jobs leave them)", 
     expect(orders).toMatchObject({ queueDepth: 0, queue: { pending: 0, paused: 0, cancelled: open } });
   });
 
+  test("a job shows the filter it was started with, its search words included", async () => {
+    const start = await api("/api/events/redeliver", { method: "POST", body: { filter: { text: "inv_000003", source: "billing" }, target: "audit" } });
+    expect(start.status).toBe(202);
+    const job = await finished(api, start.body.job);
+    expect(job.filter).toMatchObject({ source: "billing", text: "inv_000003", q: null, status: null });
+  });
+
   test("a bulk action with nothing matched answers matched 0 and a job already done", async () => {
     const start = await api("/api/events/redeliver", { method: "POST", body: { filter: { source: "shop", type: "no.such.type" } } });
     expect(start.body.matched).toBe(0);

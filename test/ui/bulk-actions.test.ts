@@ -119,6 +119,26 @@ describe.skipIf(!hasChromium)("bulk actions in Chromium", () => {
     expect(await page.locator("#matched").innerText()).toBe("0 matching events");
   });
 
+  test("a job started from a search links back to that search, and the API shows it", async () => {
+    // The relay indexes the seeded events after the ack path, within a moment.
+    const deadline = Date.now() + 10_000;
+    let count = "";
+    do {
+      await page.goto(`${admin}/?q=${encodeURIComponent("Customer 17")}`);
+      count = await page.locator("#matched").innerText();
+    } while (count === "0 matching events" && Date.now() < deadline && (await Bun.sleep(200), true));
+    expect(count).toMatch(/^[1-9]\d* matching events?$/);
+    await page.locator("a", { hasText: "Cancel pending…" }).click();
+    await page.locator(`form.bulk-confirm button[type="submit"]`).click();
+    expect(await jobFinished()).toBe("done");
+    const job = new URL(page.url()).pathname.split("/").at(-1)!;
+    const json = (await (await fetch(`${admin}/api/jobs/${job}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { filter: Record<string, unknown> };
+    expect(json.filter).toMatchObject({ q: "Customer 17", source: null, status: null });
+    await page.locator("a", { hasText: "the filter it matched" }).click();
+    expect(new URL(page.url()).searchParams.get("q")).toBe("Customer 17");
+    expect(await page.locator("#matched").innerText()).toBe(count);
+  });
+
   test("these pages never trip their Content-Security-Policy", () => {
     expect(cspViolations).toEqual([]);
   });
