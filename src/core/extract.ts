@@ -50,7 +50,7 @@ function scalar(v: unknown): string | null {
 export function readRef(ref: ValueRef, ctx: ExtractContext, fields: () => unknown): string | null {
   switch (ref.kind) {
     case "header":
-      return scalar(ctx.headers.get(ref.name));
+      return scalar(ctx.headers.get(ref.name) ?? (ref.alias === undefined ? null : ctx.headers.get(ref.alias)));
     case "query":
       return scalar(ctx.query.get(ref.name));
     case "json": {

@@ -6,7 +6,10 @@
 /** Where a value comes from in a request: a JSON path into the body or a header. */
 export type ValueRef =
   | { kind: "json"; path: string[] } // "$.order.id" → ["order", "id"]
-  | { kind: "header"; name: string } // "header:X-Webhook-Event" → lower-cased name
+  // "header:X-Webhook-Event" → lower-cased name; a preset may name the same header as a provider
+  // also sends it under another name (`alias`, read when `name` is absent: Shopify's newer
+  // deliveries drop the X- prefix).
+  | { kind: "header"; name: string; alias?: string }
   | { kind: "query"; name: string }; // "query:id"
 
 /** Named provider presets (SPEC.md "verify"). */

@@ -161,3 +161,33 @@ test("a rejection's message says what was wrong in words, naming the expected he
     error: { code: "bad_signature", message: "X-Ploints-Signature does not match: the request was not signed with the configured secret" },
   });
 });
+
+test("Shopify's headers without the X- prefix (its newer deliveries) dedupe and type the event as the prefixed ones do", async () => {
+  const secret = "shpss_demo_secret";
+  relay = await startTestRelay(`
+[[sources]]
+name = "shop"
+verify = { preset = "shopify", secret = "${secret}" }
+[[targets]]
+name = "orders"
+url = "http://127.0.0.1:9/hooks"
+[[routes]]
+from = "shop"
+to = ["orders"]
+event_types = ["orders/*"]
+`);
+  const post = (body: string, prefix: string) =>
+    relay.post("shop", body, {
+      [`${prefix}Shopify-Hmac-Sha256`]: createHmac("sha256", secret).update(body).digest("base64"),
+      [`${prefix}Shopify-Topic`]: "orders/create",
+      [`${prefix}Shopify-Event-Id`]: `same-event-${prefix}`,
+    });
+  for (const prefix of ["X-", ""]) {
+    const first = (await (await post('{"id":1}', prefix)).json()) as { id: string };
+    const again = (await (await post('{"id":1,"retry":true}', prefix)).json()) as { id: string; duplicate?: boolean };
+    expect(again).toEqual({ id: first.id, duplicate: true });
+    const [ev] = await rows(relay.store, "SELECT event_type, dedupe_key FROM events WHERE id = ?", [first.id]);
+    expect(ev).toEqual({ event_type: "orders/create", dedupe_key: `same-event-${prefix}` } as never);
+    expect(await rows(relay.store, "SELECT target FROM deliveries WHERE event_id = ?", [first.id])).toEqual([{ target: "orders" }] as never);
+  }
+});

@@ -19,7 +19,7 @@ interface PresetEntry {
 }
 
 const json = (path: string): ValueRef => ({ kind: "json", path: path.split(".") });
-const header = (name: string): ValueRef => ({ kind: "header", name });
+const header = (name: string, alias?: string): ValueRef => (alias === undefined ? { kind: "header", name } : { kind: "header", name, alias });
 
 /** A generic HMAC scheme with fixed settings, filled in from the preset spec. */
 function hmacPreset(settings: Omit<HmacSpec, "kind" | "secrets" | "toleranceSec" | "url">) {
@@ -99,11 +99,14 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
   shopify: {
     build: firstPresent(bodyHmac("x-shopify-hmac-sha256", "sha256", "base64"), bodyHmac("shopify-hmac-sha256", "sha256", "base64")),
     defaults: {
-      dedupe: [header("x-shopify-event-id")],
-      eventType: [header("x-shopify-topic")],
+      // Shopify's newer "Events" deliveries send the same headers without the X- prefix.
+      dedupe: [header("x-shopify-event-id", "shopify-event-id")],
+      eventType: [header("x-shopify-topic", "shopify-topic")],
       forwardHeaders: [
         "x-shopify-topic", "x-shopify-hmac-sha256", "x-shopify-shop-domain", "x-shopify-api-version",
         "x-shopify-webhook-id", "x-shopify-event-id", "x-shopify-triggered-at",
+        "shopify-topic", "shopify-hmac-sha256", "shopify-shop-domain", "shopify-api-version",
+        "shopify-webhook-id", "shopify-event-id", "shopify-triggered-at",
       ],
     },
   },
