@@ -91,6 +91,15 @@ disable_after = "0s"
       expect(problems).toContain(`${key}: ${zero}`);
   });
 
+  test("a target URL with a user name or password is refused, pointing to auth, without echoing them", () => {
+    const problems = problemsOf(`
+[[targets]]
+name = "orders"
+url = "http://relay:supersecretpw@10.0.0.5/hooks"
+`);
+    expect(problems).toEqual(['targets[0].url: a user name or password in the URL is not sent; give it as auth = { basic = { username = "…", password = "env:…" } }']);
+  });
+
   test("names the index of a failing secret in a rotation list", () => {
     const problems = problemsOf(BASE.replace('secret = "lit-secret"', 'secret = ["env:NEW", "env:OLD"]'), { NEW: "n" });
     expect(problems).toEqual(["sources[0].verify.secret[1]: env var OLD is not set"]);

@@ -103,6 +103,10 @@ function parseTargetUrl(input: unknown): Parsed<string> {
     const shown = written === url.hostname ? written : `${written} (${url.hostname})`;
     return { ok: false, error: `host ${shown} is link-local or a cloud metadata address; refused` };
   }
+  // Requests carry the target's credentials in Authorization (auth), never from the URL: a user
+  // name and password left in it would be dropped silently, and the target answer 401.
+  if (url.username !== "" || url.password !== "")
+    return { ok: false, error: 'a user name or password in the URL is not sent; give it as auth = { basic = { username = "…", password = "env:…" } }' };
   return { ok: true, value: text };
 }
 
