@@ -69,7 +69,16 @@ export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown)
   if (r.success) return r.output;
   const issue = r.issues[0]!;
   const path = v.getDotPath(issue);
-  throw new HttpError(400, "invalid_request", path ? `${path}: ${issue.message}` : issue.message);
+  const message = issueText(issue);
+  throw new HttpError(400, "invalid_request", path ? `${path}: ${message}` : message);
+}
+
+/** An issue in the words the config's problems use, where valibot's own would read as its internals. */
+function issueText(issue: v.BaseIssue<unknown>): string {
+  if (issue.type === "strict_object" && issue.expected === "never") return "unknown key";
+  if (issue.type === "picklist") return `expected one of ${issue.expected?.replace(/^\(|\)$/g, "").split(" | ").join(", ")}, got ${issue.received}`;
+  if (issue.message.startsWith("Invalid type: ")) return `expected ${issue.expected}, got ${issue.received}`;
+  return issue.message;
 }
 
 // Empty form fields mean "no filter", not "match the empty string".
