@@ -5,13 +5,13 @@
  * most one batch's commit for the write lock. A bad line is reported with its
  * number and skipped whole; events already stored are skipped.
  */
-import { constants, createReadStream } from "node:fs";
+import { constants, createReadStream, existsSync } from "node:fs";
 import { access } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
 import { parseExportLine, type ExportedEvent } from "../core/export-line.ts";
 import { importEvents } from "../store/event-transfer.ts";
-import { openStore, type Writer } from "../store/index.ts";
+import { filePathOf, openStore, type Writer } from "../store/index.ts";
 import { parseFlags } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 
@@ -45,6 +45,10 @@ export async function runImport(args: string[]): Promise<number> {
     process.stderr.write(`hookrelay import: ${input.error}\n`);
     return 1;
   }
+  // Importing into a store file that is not there yet creates it (a new machine's first import):
+  // said, so that an import run from the wrong directory does not fill a store no relay reads.
+  const file = filePathOf(config.store.url);
+  const created = file !== null && !existsSync(file);
   let store;
   try {
     // The relay's own writer thread (statements kept prepared) and checkpointer (the WAL does not grow with the whole import).
@@ -58,6 +62,7 @@ export async function runImport(args: string[]): Promise<number> {
     const counts = await importLines(store.writer, input.lines, Date.now, (source) => windows.get(source) ?? 0);
     for (const b of counts.bad) process.stderr.write(`line ${b.line}: ${b.reason}\n`);
     process.stdout.write(`imported ${counts.imported}, skipped ${counts.skipped}, bad lines ${counts.bad.length}\n`);
+    if (created) process.stderr.write(`hookrelay import: ${file} did not exist: a new store was created there\n`);
     return counts.bad.length > 0 ? 1 : 0;
   } catch (err) {
     process.stderr.write(`hookrelay import: ${(err as Error).message}\n`);

@@ -28,6 +28,7 @@ export type { Writer } from "./writer/proxy.ts";
 export type { SqlReader, SqlWriter, StoreReads } from "./sql-client.ts";
 export type { Dialect } from "./dialect.ts";
 export { isPostgresUrl } from "./postgres/client.ts";
+export { filePathOf } from "./client.ts";
 
 export interface Store {
   /** Reads, on this thread's connection (a pool on PostgreSQL). (Tests also use it to stage faults.) */

@@ -95,8 +95,11 @@ test("export then import into a fresh store keeps ids and body bytes (binary and
   const imported = await run(["import", "--config", b, "all.ndjson"]);
   expect(imported).toMatchObject({ code: 0 });
   expect(imported.out).toContain("imported 4, skipped 0, bad lines 0");
+  // b's store did not exist: the import made it, and says so (the second time not).
+  expect(imported.err).toMatch(/b\.db did not exist: a new store was created there/);
   const twice = await run(["import", "--config", b, "all.ndjson"]);
   expect(twice.out).toContain("imported 0, skipped 4, bad lines 0");
+  expect(twice.err).not.toContain("did not exist");
 
   const [inA, inB] = [await storedEvents("a"), await storedEvents("b")];
   expect(inB.map((e) => e.id)).toEqual(inA.map((e) => e.id));
