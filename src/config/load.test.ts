@@ -100,6 +100,12 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     expect(problems).toEqual(['targets[0].url: a user name or password in the URL is not sent; give it as auth = { basic = { username = "…", password = "env:…" } }']);
   });
 
+  test("an archive path that is a file, not a directory, is a problem", () => {
+    const problems = problemsOf(`[store]\narchive = "${import.meta.path}"`);
+    expect(problems).toEqual([`store.archive: expected a directory, but ${import.meta.path} is a file`]);
+    expect(() => configOf(`[store]\narchive = "${import.meta.dir}"`)).not.toThrow();
+  });
+
   test("names the index of a failing secret in a rotation list", () => {
     const problems = problemsOf(BASE.replace('secret = "lit-secret"', 'secret = ["env:NEW", "env:OLD"]'), { NEW: "n" });
     expect(problems).toEqual(["sources[0].verify.secret[1]: env var OLD is not set"]);

@@ -3,7 +3,7 @@
  * (each prefixed by its key path, `sources[1].verify.secret: …`) instead of
  * stopping at the first, so `hookrelay check` shows the whole list at once.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIPv4, parseIPv6 } from "../core/address-guard.ts";
@@ -251,7 +251,11 @@ class ConfigBuilder {
   }
 
   /** Keys of [store] that only one kind of store takes. */
-  private checkStore(store: { url: string; password?: string }) {
+  private checkStore(store: { url: string; password?: string; archive?: string }) {
+    // Made when retention first archives; a file in its place would fail only then (nothing is
+    // purged meanwhile, but nothing is archived either).
+    if (store.archive !== undefined && existsSync(store.archive) && !statSync(store.archive).isDirectory())
+      this.problem(["store", "archive"], `expected a directory, but ${resolve(store.archive)} is a file`);
     const postgres = isPostgresStoreUrl(store.url);
     if (store.password !== undefined && !postgres) this.problem(["store", "password"], "only a postgres:// store.url takes a password");
     if (postgres && urlHasPassword(store.url)) {
