@@ -1,6 +1,7 @@
 /** Small wrapper over node:util parseArgs that turns bad flags into a message, not a stack. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { closestName } from "../config/did-you-mean.ts";
+import { parseDurationMs } from "../config/units.ts";
 
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 
@@ -20,4 +21,12 @@ export function parseFlags(args: string[], options: NonNullable<ParseArgsConfig[
     process.stderr.write(`hookrelay: ${e.message}${near === null ? "" : `; did you mean "--${near}"?`} (--help lists the options)\n`);
     return null;
   }
+}
+
+/** `2h` (that long ago) or an ISO 8601 time, as epoch ms; null when neither (export's and replay's --since). */
+export function parseTimeFlag(value: string, nowMs: number): number | null {
+  const d = parseDurationMs(value);
+  if (d.ok) return nowMs - d.value;
+  const t = /^\d{4}-\d\d-\d\d/.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(t) ? t : null;
 }

@@ -2,11 +2,10 @@
 import { writeSync } from "node:fs";
 import { exportLine } from "../core/export-line.ts";
 import { counted, sizeText } from "../core/quantity-text.ts";
-import { parseDurationMs } from "../config/units.ts";
 import { EVENT_STATUSES, type EventStatus } from "../store/admin-queries.ts";
 import { exportEventPages, type ExportFilter } from "../store/event-transfer.ts";
 import { openStoreReader } from "../store/index.ts";
-import { parseFlags } from "./args.ts";
+import { parseFlags, parseTimeFlag } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 import { reason, startOutputFile } from "./output-file.ts";
 
@@ -32,6 +31,8 @@ export async function runExport(args: string[]): Promise<number> {
     if (t === null) problems.push(`--${key}: expected a duration back from now (2h, 7d) or an ISO 8601 time, got "${v[key]}"`);
     else filter[key === "since" ? "sinceMs" : "untilMs"] = t;
   }
+  if (filter.sinceMs !== undefined && filter.untilMs !== undefined && filter.sinceMs >= filter.untilMs)
+    problems.push("--since: is not before --until: no event could match");
   if (typeof v.status === "string") {
     if (!(EVENT_STATUSES as readonly string[]).includes(v.status)) problems.push(`--status: expected one of ${EVENT_STATUSES.join(", ")}, got "${v.status}"`);
     else filter.status = v.status as EventStatus;
@@ -98,12 +99,4 @@ export async function runExport(args: string[]): Promise<number> {
 function writeAll(fd: number, chunk: string): void {
   const buf = Buffer.from(chunk);
   for (let at = 0; at < buf.length; ) at += writeSync(fd, buf, at);
-}
-
-/** `2h` (that long ago) or an ISO 8601 time, as epoch ms; null when neither. */
-export function parseTimeFlag(value: string, nowMs: number): number | null {
-  const d = parseDurationMs(value);
-  if (d.ok) return nowMs - d.value;
-  const t = /^\d{4}-\d\d-\d\d/.test(value) ? Date.parse(value) : Number.NaN;
-  return Number.isFinite(t) ? t : null;
 }

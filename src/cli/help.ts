@@ -58,6 +58,8 @@ Schedules new deliveries for the stored events that match and prints how many:
 for each event, to the targets it had and those the current routes send it to.
 A running relay picks them up.
 
+  --since T    events received since T: a duration back from now (2h, 7d) or
+               an ISO 8601 time
   --status S   only (event, target) pairs whose latest delivery is S: pending,
                delivering, delivered, failed, paused or cancelled; unrouted:
                pairs with no delivery yet (events no route took when they

@@ -1,10 +1,9 @@
 /** `hookrelay replay`: schedule new deliveries for stored events and print how many. */
-import { parseDurationMs } from "../config/units.ts";
 import { counted } from "../core/quantity-text.ts";
 import { replay } from "../delivery/replay.ts";
 import { openStore } from "../store/index.ts";
 import type { ReplayStatus } from "../store/redeliver.ts";
-import { parseFlags } from "./args.ts";
+import { parseFlags, parseTimeFlag } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 
 const STATUSES: ReplayStatus[] = ["pending", "delivering", "delivered", "failed", "paused", "cancelled", "unrouted"];
@@ -27,9 +26,9 @@ export async function runReplay(args: string[]): Promise<number> {
   const problems: string[] = [];
   let sinceMs: number | undefined;
   if (typeof v.since === "string") {
-    const d = parseDurationMs(v.since);
-    if (d.ok) sinceMs = Date.now() - d.value;
-    else problems.push(`--since: ${d.error}`);
+    const t = parseTimeFlag(v.since, Date.now());
+    if (t !== null) sinceMs = t;
+    else problems.push(`--since: expected a duration back from now (2h, 7d) or an ISO 8601 time, got "${v.since}"`);
   }
   const status = v.status as ReplayStatus | undefined;
   if (status !== undefined && !STATUSES.includes(status)) problems.push(`--status: expected one of ${STATUSES.join(", ")}, got "${status}"`);

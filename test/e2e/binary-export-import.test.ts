@@ -86,6 +86,11 @@ test("export then import into a fresh store keeps ids and body bytes (binary and
   expect(events[0]!.request.headers).toContainEqual(["x-trace", "t-1"]);
   expect(events[2]!.deliveries[0]).toMatchObject({ status: "pending", attemptCount: 1, attempts: [{ statusCode: 500 }] });
 
+  // A window that ends before it starts is a mistake, not "0 events".
+  const backwards = await run(["export", "--config", join(tmp.dir, "a.toml"), "--since", "1h", "--until", "2h"]);
+  expect(backwards.code).toBe(1);
+  expect(backwards.err).toContain("--since: is not before --until");
+
   // Refuses to overwrite without --force.
   const again = await run(["export", "--config", join(tmp.dir, "a.toml"), "--out", "all.ndjson"]);
   expect(again.code).toBe(1);

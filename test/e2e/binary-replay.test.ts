@@ -49,6 +49,9 @@ to = ["app"]
   expect(dry).toMatchObject({ code: 0, out: "would schedule 3 deliveries (dry run)\n" });
   const none = await run(["replay", "--config", cfg, "--status", "failed"]);
   expect(none.out).toBe("scheduled 0 deliveries\n");
+  // --since takes an ISO 8601 time as export's does: none of the events is that recent.
+  const future = await run(["replay", "--config", cfg, "--since", new Date(Date.now() + 3_600_000).toISOString(), "--dry-run"]);
+  expect(future).toMatchObject({ code: 0, out: "would schedule 0 deliveries (dry run)\n" });
   const real = await run(["replay", "--config", cfg, "--since", "1h"]);
   expect(real.out).toBe("scheduled 3 deliveries\n");
   const bad = await run(["replay", "--config", cfg, "--status", "lost", "--since", "soon"]);
