@@ -200,5 +200,20 @@ describe("sources, targets and rejections", () => {
     expect(body.rejections.map((r) => r.reason)).toEqual(["missing_signature", "bad_signature"]);
     expect(body.rejections[0].headers).toEqual([["x-webhook-secret", "[redacted: 5 chars]"]]);
     expect(body.rejections[0].bodyExcerpt).toBe("{}");
+    // Filtered by reason (alone or with the source); a reason that is not a code is a 400.
+    const only = (await (await api("/api/rejections?reason=bad_signature")).json()) as { rejections: any[] };
+    expect(only.rejections.map((r) => r.reason)).toEqual(["bad_signature"]);
+    const both = (await (await api("/api/rejections?source=billing&reason=missing_signature")).json()) as { rejections: any[] };
+    expect(both.rejections.map((r) => r.reason)).toEqual(["missing_signature"]);
+    const elsewhere = (await (await api("/api/rejections?source=shop&reason=missing_signature")).json()) as { rejections: any[] };
+    expect(elsewhere.rejections).toEqual([]);
+    const bad = await api("/api/rejections?reason=Bad%20one");
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.message).toBe("reason: expected a reason code like bad_signature");
+    // The page: the reason in its filter form, each badge a link to its reason.
+    const page = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/rejections?reason=bad_signature", { headers: auth }))).text();
+    expect(page).toContain('name="reason" value="bad_signature"');
+    expect(page).toContain('href="/rejections?reason=bad_signature"');
+    expect(page).not.toContain("missing_signature</span>");
   });
 });

@@ -43,6 +43,8 @@ const EventsQuery = v.object({
 
 const RejectionsQuery = v.object({
   source: v.optional(Name),
+  /** A rejection's reason code (bad_signature, stale_timestamp, …). */
+  reason: v.optional(v.pipe(v.string(), v.regex(/^[a-z_]{1,64}$/, "expected a reason code like bad_signature"))),
   cursor: v.optional(RejectionId),
   limit: v.optional(Limit),
 });
@@ -141,7 +143,7 @@ export function eventsPageFilter(query: Record<string, unknown>, nowMs: number, 
 /** The rejections-list filter from a query object. */
 export function parseRejectionFilter(query: Record<string, unknown>, defaultLimit = 50) {
   const q = parseInput(RejectionsQuery, withoutEmpty(query));
-  return { source: q.source, cursor: q.cursor, limit: q.limit ?? defaultLimit };
+  return { source: q.source, reason: q.reason, cursor: q.cursor, limit: q.limit ?? defaultLimit };
 }
 
 /** A parser of ids in paths: the id, or HttpError(404) — a malformed id names nothing. */

@@ -248,6 +248,7 @@ export function uiController(opts: AdminControllerOptions) {
       const base = publicBaseUrl(config, request, opts.publicPort());
       const body = rejectionsPage({
         source: f.source,
+        reason: f.reason,
         cursor: f.cursor,
         sources: stats.map((s) => sourceJson(config, s, base)),
         rejections: list.rejections.map(rejectionJson),

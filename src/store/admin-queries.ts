@@ -518,11 +518,12 @@ export type RejectionRow = Omit<RejectionItem, "keep" | "bodyExcerpt" | "message
 /** One page of rejected requests, newest first. */
 export async function listRejections(
   client: Client,
-  f: { source?: string; cursor?: string; limit: number },
+  f: { source?: string; reason?: string; cursor?: string; limit: number },
 ): Promise<{ rejections: RejectionRow[]; nextCursor: string | null }> {
   const where: string[] = [];
   const args: InValue[] = [];
   if (f.source !== undefined) where.push("source = ?"), args.push(f.source);
+  if (f.reason !== undefined) where.push("reason = ?"), args.push(f.reason);
   if (f.cursor !== undefined) where.push("id < ?"), args.push(f.cursor);
   args.push(f.limit + 1);
   const rs = await client.execute({

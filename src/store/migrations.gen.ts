@@ -55,6 +55,10 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0013_rejection_message",
     "sql": "ALTER TABLE `rejections` ADD `message` text;"
+  },
+  {
+    "tag": "0014_rejections_reason",
+    "sql": "CREATE INDEX `rejections_reason` ON `rejections` (`reason`,`id`);"
   }
 ];
 export const pgMigrations: { tag: string; sql: string }[] = [
@@ -69,5 +73,9 @@ export const pgMigrations: { tag: string; sql: string }[] = [
   {
     "tag": "0002_rejection_message",
     "sql": "ALTER TABLE \"rejections\" ADD COLUMN \"message\" text;"
+  },
+  {
+    "tag": "0003_rejections_reason",
+    "sql": "CREATE INDEX \"rejections_reason\" ON \"rejections\" USING btree (\"reason\",\"id\");"
   }
 ];

@@ -129,7 +129,8 @@ export const rejections = sqliteTable(
     bodyExcerpt: blob("body_excerpt", { mode: "buffer" }),
     remoteAddr: text("remote_addr"),
   },
-  (t) => [index("rejections_source_at").on(t.source, t.receivedAt), index("rejections_at").on(t.receivedAt)],
+  // rejections_reason: the list filtered by reason, newest first, without reading the others.
+  (t) => [index("rejections_source_at").on(t.source, t.receivedAt), index("rejections_at").on(t.receivedAt), index("rejections_reason").on(t.reason, t.id)],
 );
 
 /** Runtime state of a target that must survive restarts (disabled, circuit). */

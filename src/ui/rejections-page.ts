@@ -7,6 +7,7 @@ import { mismatchWarnings } from "./sources-page.ts";
 /** What the rejections page renders. */
 export interface RejectionsPageData {
   source: string | undefined;
+  reason: string | undefined;
   cursor: string | undefined;
   sources: SourceJson[];
   rejections: RejectionJson[];
@@ -45,14 +46,15 @@ ${mismatchWarnings(d.sources)}
   <label>Source<select name="source"><option value="">any</option>
     ${d.sources.map((s) => html`<option value="${s.name}"${s.name === d.source ? html` selected` : null}>${s.name}</option>`)}
   </select></label>
+  <label>Reason<input name="reason" value="${d.reason ?? ""}" placeholder="any (bad_signature, …)" pattern="[a-z_]+"></label>
   <div class="filter-actions"><button type="submit">Filter</button></div>
 </form>
-${d.rejections.length === 0 ? html`<p class="empty">No rejected requests stored.</p>` : null}
+${d.rejections.length === 0 ? html`<p class="empty">${d.source === undefined && d.reason === undefined ? "No rejected requests stored." : "No stored rejection matches."}</p>` : null}
 <div class="rejections">
 ${d.rejections.map(
   (r) => html`
 <details class="card rejection">
-  <summary>${time(r.receivedAt)} <strong>${r.source}</strong> ${badge(r.reason)} <span class="mono">${r.method} ${r.path}</span>
+  <summary>${time(r.receivedAt)} <strong>${r.source}</strong> <a href="/rejections${queryString({ source: d.source, reason: r.reason })}" title="only ${r.reason}">${badge(r.reason)}</a> <span class="mono">${r.method} ${r.path}</span>
     <span class="muted">${r.remoteAddr ?? ""}</span>${r.message === null ? null : html`<span class="reason">${r.message}</span>`}</summary>
   ${rejectedRequest(r)}
   <p>${r.truncated ? "Long values are cut here. " : ""}<a href="/rejections/${encodeURIComponent(r.id)}">The whole request →</a></p>
@@ -60,7 +62,7 @@ ${d.rejections.map(
 )}
 </div>
 <nav class="pager">
-  ${d.cursor ? html`<a href="/rejections${queryString({ source: d.source })}">← Newest</a>` : html`<span></span>`}
-  ${d.nextCursor ? html`<a href="/rejections${queryString({ source: d.source, cursor: d.nextCursor })}" rel="next">Older →</a>` : null}
+  ${d.cursor ? html`<a href="/rejections${queryString({ source: d.source, reason: d.reason })}">← Newest</a>` : html`<span></span>`}
+  ${d.nextCursor ? html`<a href="/rejections${queryString({ source: d.source, reason: d.reason, cursor: d.nextCursor })}" rel="next">Older →</a>` : null}
 </nav>`;
 }

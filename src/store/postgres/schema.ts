@@ -119,7 +119,8 @@ export const rejections = pgTable(
     bodyExcerpt: bytea("body_excerpt"),
     remoteAddr: text("remote_addr"),
   },
-  (t) => [index("rejections_source_at").on(t.source, t.receivedAt), index("rejections_at").on(t.receivedAt)],
+  // rejections_reason: the list filtered by reason, newest first, without reading the others.
+  (t) => [index("rejections_source_at").on(t.source, t.receivedAt), index("rejections_at").on(t.receivedAt), index("rejections_reason").on(t.reason, t.id)],
 );
 
 export const targetState = pgTable("target_state", {

@@ -1,0 +1,1 @@
+CREATE INDEX `rejections_reason` ON `rejections` (`reason`,`id`);
