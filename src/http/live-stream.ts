@@ -44,8 +44,11 @@ const HEARTBEAT_MS = 15_000;
 const QUERY_ANYWAY_TICKS = 5;
 // A client this far behind in reading is cut off (memory stays bounded; its browser reconnects and catches up).
 const BEHIND_BYTES = 1024 * 1024;
-// An events view reads its newest page each tick: a burst of more in one second shows its newest 50.
+// An events view reads its newest page each tick, and the pages below it down to the last event
+// it sent, up to EVENTS_PAGES pages: past that (a burst of more than 200 in a second) the message
+// says events were left out (`gap`), and the page asks for a reload.
 const EVENTS_PAGE = 50;
+const EVENTS_PAGES = 4;
 
 /** What one stream shows. */
 export type LiveView =
@@ -226,13 +229,23 @@ export class LiveHub {
     if (view.kind === "events") {
       const page = await tick.events(view.filter);
       const fresh = page.filter((e) => s.afterId === null || e.id > s.afterId);
+      let gap = false;
+      // The whole page is new: what arrived between the last event sent and this page is below it.
+      for (let pages = 1, below = page; s.afterId !== null && below.length === EVENTS_PAGE && fresh.length === pages * EVENTS_PAGE; pages++) {
+        if (pages === EVENTS_PAGES) {
+          gap = true;
+          break;
+        }
+        below = await tick.events({ ...view.filter, cursor: below.at(-1)!.id });
+        fresh.push(...below.filter((e) => e.id > s.afterId!));
+      }
       // An event's status changes when its own or any of its targets' does.
       const key = (e: (typeof page)[number]) => `${e.status} ${JSON.stringify(e.targets)}`;
       const statuses: [string, string, (typeof page)[number]["targets"]][] = [];
       for (const e of page) if (!fresh.includes(e) && s.statuses.get(e.id) !== key(e)) statuses.push([e.id, e.status, e.targets]);
       s.statuses = new Map(page.map((e) => [e.id, key(e)]));
       if (fresh.length > 0) s.afterId = fresh[0]!.id;
-      if (first || fresh.length > 0 || statuses.length > 0) this.#send(s, { kind: "events", events: fresh, statuses });
+      if (first || fresh.length > 0 || statuses.length > 0) this.#send(s, { kind: "events", events: fresh, statuses, gap });
       return;
     }
     if (view.kind === "event") {

@@ -97,6 +97,17 @@
     const tbody = listBody();
     const known = new Set([...tbody.querySelectorAll("tr[data-event-id]")].map((r) => r.getAttribute("data-event-id")));
     const rows = m.events.filter((e) => !known.has(e.id)).map(eventRow);
+    if (m.gap) {
+      // More arrived in that second than a message carries: say so where they are missing.
+      const tr = el("tr", "gap");
+      const td = el("td", "muted", "More events arrived here than the live list shows. ");
+      td.colSpan = 7;
+      const reload = el("a", "", "Reload");
+      reload.href = location.href;
+      td.append(reload, " to see them all.");
+      tr.append(td);
+      rows.push(tr);
+    }
     tbody.prepend(...rows);
     const all = tbody.querySelectorAll("tr[data-event-id]");
     if (all.length > MAX_ROWS) {

@@ -130,6 +130,23 @@ describe("GET /api/stream", () => {
     }
   });
 
+  test("a burst of more than a page between two ticks is sent whole; past four pages the message says some were left out", async () => {
+    for (const [type, burst, sent, gap] of [["burst.a", 120, 120, false], ["burst.b", 230, 200, true]] as const) {
+      const first = await send("shop", { id: `${type}-0`, type });
+      const ids: string[] = [];
+      for (let i = 1; i <= burst; i++) ids.push(await send("shop", { id: `${type}-${i}`, type }));
+      const stream = await open(`view=events&type=${type}&after=${first}`);
+      try {
+        const m = await stream.next<EventsMessage & { gap: boolean }>(() => true, 10_000);
+        expect({ type, count: m.events.length, gap: m.gap }).toEqual({ type, count: sent, gap });
+        // Newest first, none twice: the newest `sent` of the burst.
+        expect(m.events.map((e) => e.id)).toEqual(ids.slice(-sent).reverse());
+      } finally {
+        await stream.close();
+      }
+    }
+  }, 30_000);
+
   test("an event stream sends the event's deliveries again when an attempt is recorded", async () => {
     const id = await send("shop", { id: "live-6", type: "order.created" });
     const stream = await open(`view=event&id=${id}`);
