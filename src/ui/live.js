@@ -60,7 +60,7 @@
       (() => { const td = el("td", "nowrap"); td.append(timeEl(e.receivedAt)); return td; })(),
       (() => { const td = el("td"); td.append(link); return td; })(),
       el("td", "", e.source),
-      e.eventType === null ? (() => { const td = el("td"); td.append(el("span", "muted", "—")); return td; })() : el("td", "", e.eventType),
+      e.eventType === null ? (() => { const td = el("td", "clip"); td.append(el("span", "muted", "—")); return td; })() : (() => { const td = el("td", "clip", e.eventType); td.title = e.eventType; return td; })(),
       key,
       el("td", "num", e.duplicates || ""),
       status,

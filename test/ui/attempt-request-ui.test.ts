@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { ADMIN_TOKEN } from "../support/admin-fixture.ts";
+import { ADMIN_TOKEN, seedEvents } from "../support/admin-fixture.ts";
 import { startLiveRelay, type LiveRelay } from "../support/admin-relay.ts";
 import { hasChromium, launchChromium } from "../support/chromium.ts";
 
@@ -100,6 +100,31 @@ describe.skipIf(!hasChromium)("event page and layout in Chromium", () => {
     expect(rights.length).toBeGreaterThan(0);
     expect(rights.filter((r) => r > 390)).toEqual([]);
     expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBe(0);
+    await phone.close();
+  });
+
+  test("on a 390 px phone each target's status never covers the event id, and a 200-character event type scrolls nothing sideways", async () => {
+    await seedEvents(live.store, 12, Date.now() - 600_000);
+    const res = await live.send("shop", JSON.stringify({ id: "ord_long_type", type: `type.${"x".repeat(195)}` }));
+    const longTyped = ((await res.json()) as { id: string }).id;
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.context().addCookies(await page.context().cookies());
+    await phone.goto(`${admin}/`);
+    const rows = await phone.locator("tr[data-event-id]:has(td.col-status .targets)").evaluateAll((trs) =>
+      trs.map((tr) => {
+        const id = tr.querySelector("td:nth-child(2) a")!.getBoundingClientRect();
+        const status = tr.querySelector("td.col-status")!.getBoundingClientRect();
+        return id.right <= status.left || id.bottom <= status.top || id.top >= status.bottom;
+      }),
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((apart) => !apart)).toEqual([]);
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBe(0);
+    for (const width of [390, 1280]) {
+      await phone.setViewportSize({ width, height: 844 });
+      await phone.goto(`${admin}/events/${longTyped}`);
+      expect({ width, sideways: await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth) }).toEqual({ width, sideways: 0 });
+    }
     await phone.close();
   });
 
