@@ -218,10 +218,31 @@
   }
 
   // ── The targets page ───────────────────────────────────────────────
+  // A card whose form or notices would change (targets-page.ts drawnState) is taken anew from the server.
+  let redrawing = false;
+  async function redrawCards(names) {
+    if (redrawing) return;
+    redrawing = true;
+    try {
+      const res = await fetch(location.pathname, { credentials: "same-origin" });
+      if (!res.ok) return;
+      const fresh = new DOMParser().parseFromString(await res.text(), "text/html");
+      for (const name of names) {
+        const next = fresh.getElementById(`target-${name}`);
+        if (next) document.getElementById(`target-${name}`)?.replaceWith(document.adoptNode(next));
+      }
+    } catch {
+      // The next update tries again.
+    } finally {
+      redrawing = false;
+    }
+  }
   function onTargets(m) {
+    const redraw = [];
     for (const t of m.targets) {
       const card = document.getElementById(`target-${t.name}`);
       if (!card) continue;
+      if (card.dataset.drawn !== JSON.stringify([t.enabled, t.disabledReason, t.failingSince, t.circuitOpenUntil])) redraw.push(t.name);
       const badge = card.querySelector("header .badge");
       if (badge) setBadge(badge, t.state);
       const set = (field, text) => {
@@ -258,6 +279,7 @@
         }
       } else error?.remove();
     }
+    if (redraw.length > 0) void redrawCards(redraw);
   }
 
   // ── The stream and its pause toggle ────────────────────────────────

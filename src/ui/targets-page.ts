@@ -11,7 +11,7 @@ export function targetsPage(targets: TargetJson[]): SafeHtml {
 ${targets.map((t) => {
   const path = `/targets/${encodeURIComponent(t.name)}`;
   return html`
-<article class="card target" id="target-${t.name}">
+<article class="card target" id="target-${t.name}" data-drawn="${drawnState(t)}">
   <header><h2>${t.name}</h2> ${badge(t.state)}</header>
   <p class="mono wrap muted">${t.kind === "listen" ? "listen target (pulled by hookrelay listen)" : t.url}</p>
   ${t.listen ? listenClient(t.listen) : null}
@@ -40,6 +40,15 @@ ${targets.map((t) => {
 </article>`;
 })}
 </div>`;
+}
+
+/**
+ * What a card draws only when the page is made (its enable/disable form, why it is disabled,
+ * failing since, circuit open until): live.js computes the same from a live update and, when it
+ * differs, takes the card anew from the server instead of patching it.
+ */
+export function drawnState(t: Pick<TargetJson, "enabled" | "disabledReason" | "failingSince" | "circuitOpenUntil">): string {
+  return JSON.stringify([t.enabled, t.disabledReason, t.failingSince, t.circuitOpenUntil]);
 }
 
 // Which credentials a target sends: kinds and header names, never a value.

@@ -152,8 +152,14 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     await send("shop", { id: "live-ui-6", type: "order.paid" });
     await page.locator("#target-audit header .badge", { hasText: /^disabled$/ }).waitFor({ timeout: 10_000 });
     await page.locator("#target-audit .queue-depth", { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
+    // What the card draws only when made follows too: the form and why the target is disabled.
+    await page.locator('#target-audit form[action$="/enable"] button').waitFor({ timeout: 10_000 });
+    expect(await page.locator("#target-audit .notice").innerText()).toContain("Disabled:");
     expect(await samePage()).toBe(true);
     await fetch(`${admin}/api/targets/audit/enable`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    await page.locator('#target-audit form[action$="/disable"] button').waitFor({ timeout: 10_000 });
+    expect(await page.locator("#target-audit .notice").count()).toBe(0);
+    expect(await samePage()).toBe(true);
   });
 
   test("a provider's markup arriving live stays text", async () => {
