@@ -173,6 +173,18 @@ describe("one event", () => {
   });
 });
 
+describe("the events page's count", () => {
+  test("an older page counts every event the filter matches, as the bulk action it links to acts on", async () => {
+    const html = async (query: string) => await (await api(`/${query}`)).text();
+    const first = await html("?source=shop");
+    const matched = /id="matched"[^>]*>([^<]+)</.exec(first)![1]!;
+    const next = /href="\/\?([^"]*cursor=[^"]+)" rel="next"/.exec(first)![1]!.replaceAll("&amp;", "&");
+    const older = await html(`?${next}`);
+    expect(/id="matched"[^>]*>([^<]+)</.exec(older)![1]).toBe(matched);
+    expect(older).toContain('href="/bulk/redeliver?source=shop"');
+  });
+});
+
 describe("sources, targets and rejections", () => {
   test("sources list endpoint URLs and counts", async () => {
     const body = (await (await api("/api/sources")).json()) as { sources: any[] };

@@ -8,7 +8,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { ALERT_SOURCE } from "../core/alert.ts";
-import { countEvents, countEventsUpTo, getEvent, getRejection, listRejections } from "../store/admin-queries.ts";
+import { countEvents, countEventsUpTo, getEvent, getRejection, listRejections, type EventFilter } from "../store/admin-queries.ts";
 import { listEventsMatching } from "../store/event-search.ts";
 import { getJob } from "../store/jobs.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
@@ -141,7 +141,8 @@ export function uiController(opts: AdminControllerOptions) {
       try {
         const filter = eventsPageFilter(raw, nowMs(), opts.config.store.search);
         const r = await listEventsMatching(client, filter);
-        data = { events: r.events.map(eventJson), nextCursor: r.nextCursor, matched: await countEventsUpTo(client, filter, PAGE_COUNT_CAP) };
+        // The count is of every event the filter matches, on an older page too: what the bulk actions act on.
+        data = { events: r.events.map(eventJson), nextCursor: r.nextCursor, matched: await countEventsUpTo(client, withoutPaging(filter), PAGE_COUNT_CAP) };
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         error = err.message;
@@ -283,4 +284,9 @@ function guardPage(auth: AdminAuth, request: Request, addr: string): Response | 
   }
   if (who === null) return htmlResponse("sign in first", 401);
   if (!isSameOrigin(request)) return htmlResponse(page({ title: "Refused", section: null, body: html`<h1>Cross-site request refused</h1>` }), 403);
+}
+
+/** A filter without its page: what the count and the bulk actions cover. */
+function withoutPaging({ cursor: _cursor, limit: _limit, ...filter }: EventFilter): Omit<EventFilter, "cursor" | "limit"> {
+  return filter;
 }

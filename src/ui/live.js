@@ -85,6 +85,22 @@
     else document.querySelector("main").append(wrap);
     return tbody;
   }
+  // New events match the list's filter: the count above it grows with them (exact only below its cap, and without a gap).
+  function countNew(added, gap) {
+    const span = document.getElementById("matched");
+    const was = span?.dataset.matched;
+    if (!span || !was || added === 0) return;
+    if (gap) {
+      span.dataset.matched = "";
+      span.textContent = "More matching events than counted; reload for the figure";
+      return;
+    }
+    const n = Number(was) + added;
+    span.dataset.matched = String(n);
+    span.textContent = `${n} matching event${n === 1 ? "" : "s"}`;
+    const redeliver = document.getElementById("redeliver-matching");
+    if (redeliver) redeliver.textContent = `Redeliver ${n} matching…`;
+  }
   const newestId = () => document.querySelector("tr[data-event-id]")?.getAttribute("data-event-id") ?? null;
   function onEvents(m) {
     for (const [id, status, targets] of m.statuses) {
@@ -109,6 +125,7 @@
       rows.push(tr);
     }
     tbody.prepend(...rows);
+    countNew(m.events.filter((e) => !known.has(e.id)).length, m.gap);
     const all = tbody.querySelectorAll("tr[data-event-id]");
     if (all.length > MAX_ROWS) {
       for (const r of [...all].slice(MAX_ROWS)) r.remove();

@@ -53,13 +53,19 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
   });
 
   test("a filtered list only gains the events its filters match", async () => {
+    // One there already, so that the page draws its count and bulk actions.
+    await send("billing", { id: "live-ui-3a", type: "invoice.sent" }, { "x-webhook-secret": "billing-secret" });
     await page.goto(`${admin}/?source=billing`);
     await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
     await markPage();
+    const before = Number((await page.locator("#matched").innerText()).split(" ")[0]);
     const shop = await send("shop", { id: "live-ui-2", type: "order.paid" });
     const billing = await send("billing", { id: "live-ui-3", type: "invoice.sent" }, { "x-webhook-secret": "billing-secret" });
     await row(billing).waitFor({ timeout: 10_000 });
     expect(await row(shop).count()).toBe(0);
+    // The count above the list (and the bulk action's) grows with the events that came in.
+    expect(await page.locator("#matched").innerText()).toBe(`${before + 1} matching event${before + 1 === 1 ? "" : "s"}`);
+    expect(await page.locator("#redeliver-matching").innerText()).toBe(`Redeliver ${before + 1} matching…`);
     expect(await samePage()).toBe(true);
   });
 
