@@ -204,7 +204,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     for (const f of outcomes) {
       const updated = result.updated.has(f.record.deliveryId);
       f.resolve({ updated, target: states.get(f.record.target) ?? null });
-      if (updated && f.record.status === "pending" && f.record.nextAttemptAt !== null) wakeIn(f.record.nextAttemptAt - now + 1);
+      if (updated && f.record.status === "pending" && f.record.nextAttemptAt !== null) wakeAt(f.record.nextAttemptAt - now + 1);
     }
     if (lease) unreserve(lease, result.leased);
     for (const d of result.leased) start(d);
@@ -348,8 +348,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
 
   let poll: ReturnType<typeof setInterval> | null = null;
   const wakeUps = new WakeUps(() => requestRound());
+  /** A round `ms` from now (a retry falling due). */
+  function wakeAt(ms: number): void {
+    if (started && !stopped) wakeUps.at(ms);
+  }
+  /** Some round within `ms` (tokens or budget back by then); see WakeUps. */
   function wakeIn(ms: number): void {
-    if (started && !stopped) wakeUps.in(ms);
+    if (started && !stopped) wakeUps.within(ms);
   }
 
   return {

@@ -10,9 +10,9 @@ const woken = () => {
 test("each time asked for wakes the engine once, in time order, whatever order they were asked in", async () => {
   const { at, wakeUps } = woken();
   const start = performance.now();
-  wakeUps.in(60);
-  wakeUps.in(20);
-  wakeUps.in(40);
+  wakeUps.at(60);
+  wakeUps.at(20);
+  wakeUps.at(40);
   expect(wakeUps.waiting).toBe(3);
   await Bun.sleep(300);
   expect(at).toHaveLength(3);
@@ -23,11 +23,11 @@ test("each time asked for wakes the engine once, in time order, whatever order t
 
 test("times that have passed together wake it once; the same millisecond asked twice is one wake-up", async () => {
   const { at, wakeUps } = woken();
-  wakeUps.in(10);
-  wakeUps.in(10);
+  wakeUps.at(10);
+  wakeUps.at(10);
   expect(wakeUps.waiting).toBe(1);
   // Both have passed by the time the loop runs the timer.
-  wakeUps.in(5);
+  wakeUps.at(5);
   Bun.sleepSync(30);
   await Bun.sleep(20);
   expect(at).toHaveLength(1);
@@ -37,10 +37,10 @@ test("bounded: past its maximum the latest times are let go, the earliest kept",
   const at: number[] = [];
   const wakeUps = new WakeUps(() => at.push(performance.now()), 2);
   const start = performance.now();
-  wakeUps.in(300);
-  wakeUps.in(200);
-  wakeUps.in(10); // 300 is let go
-  wakeUps.in(400); // later than every time kept: not taken
+  wakeUps.at(300);
+  wakeUps.at(200);
+  wakeUps.at(10); // 300 is let go
+  wakeUps.at(400); // later than every time kept: not taken
   expect(wakeUps.waiting).toBe(2);
   await Bun.sleep(500);
   expect(at.map((t) => t - start >= 190)).toEqual([false, true]);
@@ -48,8 +48,21 @@ test("bounded: past its maximum the latest times are let go, the earliest kept",
 
 test("stop() cancels every wake-up", async () => {
   const { at, wakeUps } = woken();
-  wakeUps.in(10);
+  wakeUps.at(10);
   wakeUps.stop();
   await Bun.sleep(30);
   expect(at).toHaveLength(0);
+});
+
+test("within: a round already due by then serves, so rounds that keep asking add no wake-ups of their own", async () => {
+  const { at, wakeUps } = woken();
+  wakeUps.within(30);
+  wakeUps.within(50); // the wake-up at 30 serves
+  wakeUps.within(40);
+  expect(wakeUps.waiting).toBe(1);
+  wakeUps.within(10); // sooner than any waiting: added
+  wakeUps.at(50); // a retry's time is kept whatever waits before it
+  expect(wakeUps.waiting).toBe(3);
+  await Bun.sleep(200);
+  expect(at).toHaveLength(3);
 });

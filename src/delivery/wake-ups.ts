@@ -1,11 +1,14 @@
 /**
  * The times the delivery engine asked to run a round of its own accord,
- * besides its poll: a retry falling due, rate tokens coming back, the
- * ingest-first budget easing. One timer serves them all, set for the
- * earliest; when it fires, every time passed by then is done with and the
- * timer moves on to the next. Bounded: with `max` times waiting, the latest
- * is let go, and the poll finds what it was for (at most a poll period
- * late, as before there were wake-ups).
+ * besides its poll. Two kinds: a retry falling due needs a round at its own
+ * time (`at`), however many others are waiting; rate tokens coming back or
+ * the ingest-first budget easing need only some round by then (`within`),
+ * which a wake-up already waiting at or before that time gives — each round
+ * asks again, and so would otherwise start a chain of wake-ups of its own.
+ * One timer serves them all, set for the earliest; when it fires, every time
+ * passed by then is done with and the timer moves on to the next. Bounded:
+ * with `max` times waiting, the latest is let go, and the poll finds what it
+ * was for (at most a poll period late, as before there were wake-ups).
  */
 export class WakeUps {
   /** Ascending, distinct whole milliseconds of performance.now(). */
@@ -17,9 +20,18 @@ export class WakeUps {
     private readonly max = 1024,
   ) {}
 
-  /** Asks for a wake-up `ms` from now. */
-  in(ms: number): void {
+  /** Asks for a round `ms` from now, whatever else is waiting. */
+  at(ms: number): void {
+    this.#add(Math.ceil(performance.now() + Math.max(0, ms)));
+  }
+
+  /** Asks for some round within `ms` from now: nothing to add when one is due by then. */
+  within(ms: number): void {
     const at = Math.ceil(performance.now() + Math.max(0, ms));
+    if (this.#times[0] === undefined || this.#times[0] > at) this.#add(at);
+  }
+
+  #add(at: number): void {
     const times = this.#times;
     const i = firstNotBefore(times, at);
     if (times[i] === at) return;
