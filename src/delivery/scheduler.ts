@@ -112,6 +112,8 @@ export interface Scheduler {
   setTargets(targets: TargetConfig[]): void;
   /** Attempts in flight in this process (sent, their target not answered yet). */
   inFlight(): number;
+  /** The longest a lease of this engine lasts, leased ahead included: no attempt leased now is recorded later than that. */
+  longestLeaseMs(): number;
   /** True while ingest first holds attempts below the targets' concurrency. */
   yielding(): boolean;
 }
@@ -411,6 +413,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     },
     disableTarget: (name, reason) => health.disable(name, reason, "api", clock()),
     isPaused: (name) => health.isPaused(name),
+    longestLeaseMs: () => Math.max(0, ...[...targets.values()].map((t) => t.leaseMs + aheadWaitMs(t.config))),
     setTargets(next) {
       // One synchronous swap: no round or claim sees half of it. Slots and rate
       // buckets are kept by name, so what is in flight still counts.

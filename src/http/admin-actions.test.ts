@@ -104,3 +104,46 @@ test("a spike of signature mismatches on a source is flagged", async () => {
   expect(billing.mismatchWarning).toContain("rotated on one side only");
   expect(body.sources.find((s: any) => s.name === "shop").mismatchWarning).toBeNull();
 });
+
+test("an attempt in flight when its event is erased has its reply excerpt erased once its lease has ended", async () => {
+  // A target that holds each request until told, then echoes the body back.
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let received!: () => void;
+  const arrived = new Promise<void>((r) => (received = r));
+  const target = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const body = await req.text();
+      received();
+      await released;
+      return new Response(`got ${body}`);
+    },
+  });
+  try {
+    const toml = adminToml({ targetUrl: `http://127.0.0.1:${target.port}/hooks` }).replace(/signing = \{/g, 'timeout = "300ms"\nsigning = {');
+    const r = await startTestRelay(toml, { engine: { pollMs: 50, leaseMs: 100 } });
+    relays.push(r);
+    const api = async (path: string, init: RequestInit = {}) => {
+      const res = await r.app.adminApp.handle(new Request(`http://127.0.0.1${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+      return (await res.json()) as any;
+    };
+    expect((await r.post("billing", JSON.stringify({ id: "e1", type: "t", email: "alice@example.com" }), { "x-webhook-secret": "billing-secret" })).status).toBe(200);
+    await arrived;
+    const id = (await api("/api/events")).events[0].id;
+    await api(`/api/events/${id}`, { method: "DELETE" });
+    release();
+    const excerpt = async () => (await r.store.reads.execute({ sql: "SELECT response_excerpt FROM attempts WHERE event_id = ?", args: [id] })).rows[0]?.response_excerpt;
+    // The attempt lands after the erase, with the echo in it …
+    for (let i = 0; i < 100 && (await excerpt()) === undefined; i++) await Bun.sleep(20);
+    expect(String(await excerpt())).toContain("alice");
+    // … and is gone once the longest lease (300 ms timeout, 100 ms margin, two attempts ahead) and a second have passed.
+    for (let i = 0; i < 150 && (await excerpt()) !== null; i++) await Bun.sleep(20);
+    expect(await excerpt()).toBeNull();
+    expect(JSON.stringify(await api(`/api/events/${id}`))).not.toContain("alice");
+  } finally {
+    release();
+    target.stop(true);
+  }
+});

@@ -10,7 +10,7 @@ import { makeId } from "../core/ids.ts";
 import { routeStoredEvent } from "../ingest/request-view.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import { startBulkAction, type BulkAnswer, type BulkRequest } from "../jobs/bulk-actions.ts";
-import { eraseEvent } from "../store/erase-event.ts";
+import { eraseEvent, eraseLateExcerpts } from "../store/erase-event.ts";
 import { stopJob, type Job } from "../store/jobs.ts";
 import { retryDelivery, type RetryResult } from "../store/retry-delivery.ts";
 import type { Store } from "../store/index.ts";
@@ -49,7 +49,11 @@ export interface EngineHooks {
   enableTarget?(name: string): unknown;
   disableTarget?(name: string, reason: string): unknown;
   isPaused?(name: string): boolean;
+  longestLeaseMs?(): number;
 }
+
+/** How long an attempt in flight may still take to be recorded when no engine says (any target's lease is shorter). */
+const LONGEST_LEASE_FALLBACK_MS = 10 * 60_000;
 
 /** What createAdminActions needs. */
 export interface AdminActionsDeps {
@@ -132,7 +136,15 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
       return { eventId: id };
     },
     async eraseEvent(id) {
-      return eraseEvent(store.writer, id, nowMs());
+      const erased = await eraseEvent(store.writer, id, nowMs());
+      if (erased.inFlight > 0) {
+        // Attempts on their way record their targets' replies after this erase (here or in
+        // another relay on the same database): erase those once every lease has ended.
+        const afterMs = (deps.engine?.longestLeaseMs?.() ?? LONGEST_LEASE_FALLBACK_MS) + 1000;
+        // A store closed by then (a shutdown) has nothing more to take.
+        setTimeout(() => void eraseLateExcerpts(store.writer, id).catch(() => {}), afterMs).unref();
+      }
+      return { found: erased.found, erasedAt: erased.erasedAt };
     },
     async startBulk(req) {
       const answer = await startBulkAction(store, req, nowMs());

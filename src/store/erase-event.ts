@@ -3,28 +3,52 @@
  * string go, and so do the reply excerpts its targets answered with (a target
  * may echo what it received); the metadata row stays with `erased_at` set,
  * so the list still shows that the event existed and when it was erased.
+ *
+ * An attempt already on its way when the event is erased records its reply
+ * afterwards, so an erase that finds deliveries in flight says so, and its
+ * caller erases the excerpts again once every lease they hold has ended.
  */
 import type { SqlWriter } from "./sql-client.ts";
 import { eraseWordsSet } from "./search-index.ts";
+
+/** What an erase found: the event, when it was erased, and how many of its deliveries were in flight. */
+export interface Erased {
+  found: boolean;
+  erasedAt: number | null;
+  inFlight: number;
+}
+
+const eraseExcerpts = (id: string) => ({
+  sql: "UPDATE attempts SET response_excerpt = NULL WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?) AND response_excerpt IS NOT NULL",
+  args: [id],
+});
 
 /**
  * Sets body and headers to NULL, the query to '' and erased_at (first erase
  * wins), and its attempts' reply excerpts to NULL; false when the id is
  * unknown. Open deliveries end as failed: there is nothing left to send.
  */
-export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): Promise<{ found: boolean; erasedAt: number | null }> {
+export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): Promise<Erased> {
   const rs = await writer.write(
     [
       // Its words leave the search index with it (on the file a trigger takes them out).
       { sql: `UPDATE events SET body = NULL, headers = NULL, query = '', erased_at = coalesce(erased_at, ?)${eraseWordsSet(writer)} WHERE id = ?`, args: [nowMs, id] },
-      { sql: "UPDATE attempts SET response_excerpt = NULL WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?)", args: [id] },
+      eraseExcerpts(id),
       {
         sql: "UPDATE deliveries SET status = 'failed', last_error = 'event erased', updated_at = ? WHERE event_id = ? AND status IN ('pending','paused')",
         args: [nowMs, id],
       },
-      { sql: "SELECT erased_at FROM events WHERE id = ?", args: [id] },
+      {
+        sql: "SELECT erased_at, (SELECT count(*) FROM deliveries WHERE event_id = ? AND status = 'delivering') AS in_flight FROM events WHERE id = ?",
+        args: [id, id],
+      },
     ],
   );
   const row = rs[3]!.rows[0];
-  return { found: rs[0]!.rowsAffected > 0, erasedAt: row ? Number(row.erased_at) : null };
+  return { found: rs[0]!.rowsAffected > 0, erasedAt: row ? Number(row.erased_at) : null, inFlight: row ? Number(row.in_flight) : 0 };
+}
+
+/** The reply excerpts an erased event's late attempts recorded, erased in turn. */
+export async function eraseLateExcerpts(writer: SqlWriter, id: string): Promise<void> {
+  await writer.write([eraseExcerpts(id)]);
 }

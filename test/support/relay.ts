@@ -39,7 +39,7 @@ export async function startTestRelay(
     nowMs?: () => number;
     delivery?: DeliveryEngine;
     /** Build and start the production delivery engine on the relay's store (listen targets need it). */
-    engine?: { pollMs?: number };
+    engine?: { pollMs?: number; leaseMs?: number };
     busyTimeoutMs?: number;
     /** Start the bulk-job runner with this pacing (jobs run only when given). */
     jobs?: JobPacing;
@@ -54,7 +54,7 @@ export async function startTestRelay(
   const nowMs = opts.nowMs ?? Date.now;
   const store = await openStore({ url: config.store.url, busyTimeoutMs: opts.busyTimeoutMs ?? 1000, nowMs, checkpointEveryMs: 0 });
   const metrics = createRelayMetrics({ config, store, nowMs });
-  const engine = opts.engine ? createDeliveryEngine({ config, store, log: silentLogger, pollMs: opts.engine.pollMs, onAttempt: metrics.onAttempt }) : null;
+  const engine = opts.engine ? createDeliveryEngine({ config, store, log: silentLogger, pollMs: opts.engine.pollMs, leaseMs: opts.engine.leaseMs, onAttempt: metrics.onAttempt }) : null;
   const app = createApp({ config, store, log: silentLogger, nowMs, delivery: opts.delivery ?? engine ?? undefined, metrics, jobPacing: opts.jobs });
   await engine?.start();
   if (opts.jobs) app.jobs.start();
