@@ -97,6 +97,21 @@ async function openLines(path: string): Promise<{ ok: true; lines: AsyncIterable
 }
 
 /**
+ * What a constraint the store refused a line for means to the person importing,
+ * or null when `err` is not a constraint. An event whose own id is stored is
+ * skipped, not refused: what collides is a delivery's or an attempt's id, already
+ * stored under another event (an edited file, or lines from another store).
+ */
+function constraintRefused(err: unknown): string | null {
+  const text = `${(err as { code?: string }).code} ${(err as Error).message}`;
+  if (!/SQLITE_CONSTRAINT|constraint failed|violates/i.test(text)) return null;
+  // SQLite names "deliveries.id"; PostgreSQL "deliveries_pkey".
+  const table = /\b(deliveries|attempts|events)[._]/.exec(text)?.[1];
+  if (table === "deliveries" || table === "attempts") return `one of its ${table === "deliveries" ? "deliveries'" : "attempts'"} ids is already stored under another event`;
+  return `the store refused it (${(err as Error).message})`;
+}
+
+/**
  * Parses and stores `lines` in batches; blank lines are ignored. A batch the
  * store refuses for one event's sake (a constraint) is written again one
  * event at a time, so that only that line is reported. Store failures
@@ -113,8 +128,9 @@ export async function importLines(writer: Writer, lines: AsyncIterable<string>, 
       const stored = await importEvents(writer, items.map((i) => i.event), nowMs(), dedupeWindowMs);
       for (const s of stored) s ? counts.imported++ : counts.skipped++;
     } catch (err) {
-      if (!/SQLITE_CONSTRAINT|constraint failed|violates/i.test(`${(err as { code?: string }).code} ${(err as Error).message}`)) throw err;
-      if (items.length === 1) counts.bad.push({ line: items[0]!.line, reason: `not stored: ${(err as Error).message}` });
+      const refused = constraintRefused(err);
+      if (refused === null) throw err;
+      if (items.length === 1) counts.bad.push({ line: items[0]!.line, reason: `not stored: ${refused}` });
       else for (const item of items) await flush([item]);
     }
   };

@@ -140,6 +140,15 @@ test("import reports bad lines with their numbers, skips them whole, and stores 
   expect(r.err).toContain('line 6: format: expected "hookrelay-export/1"');
   const stored = await storedEvents("c");
   expect(stored.map((e) => e.id)).toEqual([JSON.parse(good[0]!).id]);
+  // A new event whose delivery has the id of one already stored under another event.
+  const stolen = JSON.parse(good[1]!) as { id: string; deliveries: { id: string }[] };
+  stolen.id = stolen.id.slice(0, -4) + "ZZZZ";
+  stolen.deliveries[0]!.id = (JSON.parse(good[0]!) as typeof stolen).deliveries[0]!.id;
+  writeFileSync(join(tmp.dir, "stolen.ndjson"), `${JSON.stringify(stolen)}\n`);
+  const clash = await run(["import", "--config", c, "stolen.ndjson"]);
+  expect(clash.code).toBe(1);
+  expect(clash.err).toContain("line 1: not stored: one of its deliveries' ids is already stored under another event");
+  expect(clash.err).not.toContain("SQLITE");
   // An archive file: gzip members appended one after another read as one stream.
   const member = Bun.gzipSync(new TextEncoder().encode(`${good.join("\n")}\n`));
   writeFileSync(join(tmp.dir, "events-day.ndjson.gz"), Buffer.concat([member, member]));
