@@ -284,15 +284,17 @@
       }
       const last = card.querySelector('[data-field="last-attempt"]');
       if (last) setChildren(last, timeEl(t.lastAttemptAt));
-      // As the page draws it: red while failing; greyed, as past, once the target is healthy again.
+      // As the page draws it: red while failing; greyed, as past, once the target is healthy
+      // again, "recovered" only when an attempt went through since.
       let error = card.querySelector(".last-error");
       if (t.lastError) {
         if (!error) card.querySelector("dl.meta")?.after((error = el("p", "")));
         if (error) {
           const healthy = t.state === "healthy";
+          const recovered = healthy && t.lastAttemptAt !== null && t.lastErrorAt !== null && t.lastAttemptAt > t.lastErrorAt;
           error.className = healthy ? "muted last-error past" : "error-text last-error";
           const at = t.lastErrorAt ? [" (", timeEl(t.lastErrorAt), ")"] : [];
-          setChildren(error, "Last error", ...at, healthy ? `, before it recovered: ${t.lastError}` : `: ${t.lastError}`);
+          setChildren(error, "Last error", ...at, `${recovered ? ", before it recovered" : ""}: ${t.lastError}`);
         }
       } else error?.remove();
     }

@@ -69,10 +69,12 @@ function listenClient(l: NonNullable<TargetJson["listen"]>): SafeHtml {
   }</p>`;
 }
 
-// Red while the target is failing; greyed, as past, once it is healthy again.
+// Red while the target is failing; greyed, as past, once it is healthy again — said to have
+// recovered only when an attempt went through since (an enable alone makes it healthy too).
 function lastError(t: TargetJson): SafeHtml | null {
   if (!t.lastError) return null;
   const at = t.lastErrorAt ? html` (${time(t.lastErrorAt)})` : null;
-  if (t.state === "healthy") return html`<p class="muted last-error past">Last error${at}, before it recovered: ${t.lastError}</p>`;
-  return html`<p class="error-text last-error">Last error${at}: ${t.lastError}</p>`;
+  if (t.state !== "healthy") return html`<p class="error-text last-error">Last error${at}: ${t.lastError}</p>`;
+  const recovered = t.lastAttemptAt !== null && t.lastErrorAt !== null && t.lastAttemptAt > t.lastErrorAt;
+  return html`<p class="muted last-error past">Last error${at}${recovered ? ", before it recovered" : ""}: ${t.lastError}</p>`;
 }

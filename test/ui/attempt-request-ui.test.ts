@@ -187,7 +187,9 @@ describe.skipIf(!hasChromium)("event page and layout in Chromium", () => {
   });
 
   test("a target that is healthy again shows its last error greyed, as past, with its time", async () => {
-    const at = Date.now() - 60_000;
+    // After every attempt the fixture made: the error is the latest thing that happened to the target.
+    const newest = await live.store.reads.execute("SELECT max(at) AS at FROM attempts WHERE target = 'audit'");
+    const at = Math.max(Date.now() - 60_000, Number(newest.rows[0]?.at ?? 0) + 1);
     await live.store.writer.write([
       {
         sql: `INSERT INTO target_state (name, last_error, last_error_at, consecutive_failures, updated_at) VALUES ('audit', 'HTTP 503', ?, 0, ?)
@@ -202,5 +204,17 @@ describe.skipIf(!hasChromium)("event page and layout in Chromium", () => {
     const past = card.locator(".last-error.past");
     expect(await past.innerText()).toContain("HTTP 503");
     expect(await past.locator("time").getAttribute("datetime")).toBe(new Date(at).toISOString());
+    // Healthy with no attempt through since (as after an enable): not said to have recovered …
+    expect(await past.innerText()).not.toContain("recovered");
+    // … until one goes through.
+    await live.store.writer.write([
+      {
+        sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt)
+          SELECT 'att_after_error', id, event_id, target, ?, 200, 3, NULL, NULL FROM deliveries WHERE target = 'audit' LIMIT 1`,
+        args: [at + 30_000],
+      },
+    ]);
+    await page.goto(`${admin}/targets`);
+    expect(await page.locator("#target-audit .last-error.past").innerText()).toContain("before it recovered: HTTP 503");
   });
 });
