@@ -167,7 +167,7 @@ export function adminApiController(opts: AdminControllerOptions) {
       "/api/deliveries/:id/retry",
       async ({ params }) => {
         const r = await actions.retryDelivery(parseDeliveryId(params.id));
-        if (r.ok) return json({ id: r.id, status: r.status, attempt: r.attempt, nextAttemptAt: iso(r.nextAttemptAt) }, 202);
+        if (r.ok) return json({ id: r.id, status: r.status, attempt: r.attempt, nextAttemptAt: iso(r.nextAttemptAt), circuitOpenUntil: iso(r.circuitOpenUntil) }, 202);
         if (r.reason === "not_found") throw new HttpError(404, "not_found", "no such delivery");
         if (r.reason === "delivered") throw new HttpError(409, "delivered", "this delivery was delivered; redeliver the event for a new one");
         if (r.reason === "erased") throw new HttpError(409, "erased", "this delivery's event was erased: there is no body left to send");

@@ -16,6 +16,7 @@ import { ASSETS } from "../ui/assets.ts";
 import { bulkConfirmPage, filterQuery, jobPage } from "../ui/bulk-pages.ts";
 import { eventPage } from "../ui/event-page.ts";
 import { eventsPage } from "../ui/events-page.ts";
+import { time } from "../ui/format.ts";
 import { html, type SafeHtml } from "../ui/html.ts";
 import { page, type Section } from "../ui/layout.ts";
 import { loginPage } from "../ui/login-page.ts";
@@ -63,8 +64,14 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
       return "Target enabled: its paused deliveries are due now.";
     case "disabled":
       return "Target disabled: its deliveries are kept, paused.";
-    case "retried":
-      return `Retry scheduled: attempt ${Number(q.n) || 1} of this delivery is due now.`;
+    case "retried": {
+      const attempt = `attempt ${Number(q.n) || 1} of this delivery`;
+      if (q.waits === "disabled") return `Retry scheduled: ${attempt} goes once its target is enabled.`;
+      const until = Number(q.until);
+      if (q.waits === "circuit" && Number.isFinite(until) && until > 0)
+        return html`Retry scheduled: ${attempt} waits for its target's circuit, open until ${time(new Date(until).toISOString())}, then goes as its first attempt through.`;
+      return `Retry scheduled: ${attempt} is due now.`;
+    }
     case "stopped":
       return "Job stopped: what it did so far stays done.";
     case "test":
@@ -183,7 +190,9 @@ export function uiController(opts: AdminControllerOptions) {
         const form = parseInput(FormEvent, Object.fromEntries(new URLSearchParams(await request.text())));
         const r = await actions.retryDelivery(parseDeliveryId(params.id));
         if (!r.ok && r.reason === "not_found") throw new HttpError(404, "not_found", "No such delivery.");
-        return redirect(`/events/${form.event}?${r.ok ? `done=retried&n=${r.attempt}` : `error=${r.reason}`}`);
+        if (!r.ok) return redirect(`/events/${form.event}?error=${r.reason}`);
+        const waits = r.status === "paused" ? "&waits=disabled" : r.circuitOpenUntil !== null ? `&waits=circuit&until=${r.circuitOpenUntil}` : "";
+        return redirect(`/events/${form.event}?done=retried&n=${r.attempt}${waits}`);
       },
       { parse: "none" },
     )

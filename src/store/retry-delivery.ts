@@ -8,7 +8,15 @@ import type { DeliveryStatus } from "./deliveries.ts";
 
 /** What a retry did, or why it did nothing. */
 export type RetryResult =
-  | { ok: true; id: string; status: "pending" | "paused"; attempt: number; nextAttemptAt: number }
+  | {
+      ok: true;
+      id: string;
+      status: "pending" | "paused";
+      attempt: number;
+      nextAttemptAt: number;
+      /** Its target's circuit is open until then: the attempt waits for it (target-health.ts). */
+      circuitOpenUntil: number | null;
+    }
   | { ok: false; reason: "not_found" | "delivered" | "in_flight" | "erased" };
 
 /**
@@ -33,12 +41,15 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number): Pr
           next_attempt_at = ?, updated_at = ?
         WHERE id = ? AND status IN (${RETRYABLE_STATUSES.map((s) => `'${s}'`).join(", ")})
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.erased_at IS NOT NULL)
-        RETURNING status, attempts`,
-      args: [nowMs, nowMs, id],
+        RETURNING status, attempts, (SELECT t.circuit_open_until FROM target_state t WHERE t.name = deliveries.target AND t.circuit_open_until > ?) AS circuit_open_until`,
+      args: [nowMs, nowMs, id, nowMs],
     },
   ]);
   const row = rs!.rows[0];
-  if (row) return { ok: true, id, status: String(row.status) as "pending" | "paused", attempt: Number(row.attempts) + 1, nextAttemptAt: nowMs };
+  if (row) {
+    const circuitOpenUntil = row.circuit_open_until === null ? null : Number(row.circuit_open_until);
+    return { ok: true, id, status: String(row.status) as "pending" | "paused", attempt: Number(row.attempts) + 1, nextAttemptAt: nowMs, circuitOpenUntil };
+  }
   const now = await db.reads.execute({
     sql: "SELECT d.status, e.erased_at FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?",
     args: [id],

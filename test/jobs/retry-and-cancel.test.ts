@@ -170,3 +170,33 @@ test("cancelled deliveries are never sent, even once their target is enabled aga
   await target.until(6);
   expect(new Set(target.received.slice(2).map((r) => r.headers.get("hookrelay-attempt")))).toEqual(new Set(["1"]));
 });
+
+test("retry now says when the attempt waits: for the target's open circuit (until when), or for the target to be enabled", async () => {
+  const { relay, api, send } = await relayWith(() => ({ status: 503 }));
+  const eventId = await send("c1", "once.created");
+  const failed = await deliveryOf(relay, eventId, (d) => d.status === "failed");
+  const openUntil = Date.now() + 600_000;
+  await relay.store.writer.write([{ sql: "UPDATE target_state SET circuit_open_until = ?, consecutive_failures = 5 WHERE name = 'once'", args: [openUntil] }]);
+  const viaApi = await api(`/api/deliveries/${failed.id}/retry`, { method: "POST" });
+  expect(viaApi.body).toMatchObject({ status: "pending", circuitOpenUntil: new Date(openUntil).toISOString() });
+  // The engine's own view of the circuit was not told (only the store was): the attempt may go and fail again.
+  await Bun.sleep(200);
+  await deliveryOf(relay, eventId, (d) => d.status !== "delivering");
+  // The event page's button: a form post answered with a redirect to the page and its notice.
+  const form = async () => {
+    const res = await relay.app.adminApp.handle(
+      new Request(`http://127.0.0.1/deliveries/${failed.id}/retry`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/x-www-form-urlencoded", origin: "http://127.0.0.1", "sec-fetch-site": "same-origin" },
+        body: `event=${eventId}`,
+      }),
+    );
+    expect(res.status).toBe(303);
+    const page = await relay.app.adminApp.handle(new Request(`http://127.0.0.1${res.headers.get("location")}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+    return (await page.text()).replace(/<[^>]+>/g, "");
+  };
+  expect(await form()).toContain(`waits for its target's circuit, open until ${new Date(openUntil).toISOString().replace("T", " ").replace(/\.\d+Z$/, "")} UTC`);
+  await api("/api/targets/once/disable", { method: "POST" });
+  expect(await form()).toContain("goes once its target is enabled");
+  expect((await api(`/api/deliveries/${failed.id}/retry`, { method: "POST" })).body).toMatchObject({ status: "paused" });
+});
