@@ -330,10 +330,26 @@
       if (source.readyState === EventSource.CLOSED) {
         source = null;
         show("Live updates unavailable", false, "Retry");
+        void explainRefusal();
       } else show("Reconnecting…", false, "Pause");
     };
   }
+  // EventSource hides the status it was refused with. A stream request that names no view
+  // answers 401 when signed out (the sign-in is checked first) and 400 otherwise: a signed-out
+  // tab offers to sign in again, where a retry could only be refused again.
+  let signedOut = false;
+  async function explainRefusal() {
+    const status = await fetch("/api/stream", { credentials: "same-origin" }).then((r) => r.status, () => 0);
+    if (source) return;
+    signedOut = status === 401;
+    if (signedOut) show("Signed out: live updates stopped", false, "Sign in again");
+    else if (status === 0) show("The relay cannot be reached", false, "Retry");
+  }
   toggle.addEventListener("click", () => {
+    if (signedOut) {
+      location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+      return;
+    }
     if (source) {
       source.close();
       source = null;

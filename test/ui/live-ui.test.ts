@@ -178,6 +178,29 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
   });
 
+  test("a tab signed out elsewhere says so and offers to sign in again, back to the same page", async () => {
+    const other = await signedInPage(browser, admin, ADMIN_TOKEN);
+    try {
+      const tab = other.page;
+      await tab.goto(`${admin}/targets`);
+      await tab.locator(".live-state.on").waitFor({ timeout: 10_000 });
+      // Signing out in another tab of the same browser ends the session this tab's stream runs on.
+      const out = await tab.request.post(`${admin}/logout`, { headers: { origin: admin, "sec-fetch-site": "same-origin" }, maxRedirects: 0 });
+      expect(out.status()).toBe(303);
+      await tab.locator(".live-state", { hasText: "Signed out" }).waitFor({ timeout: 10_000 });
+      expect(await tab.locator("button.live-toggle").innerText()).toBe("Sign in again");
+      await tab.click("button.live-toggle");
+      await tab.waitForURL(/\/login\?next=%2Ftargets$/);
+      await tab.fill('input[name="token"]', ADMIN_TOKEN);
+      await tab.click('button[type="submit"]');
+      await tab.waitForURL(`${admin}/targets`);
+      await tab.locator(".live-state.on").waitFor({ timeout: 10_000 });
+      cspViolations.push(...other.cspViolations);
+    } finally {
+      await other.page.context().close();
+    }
+  }, 30_000);
+
   test("live pages never trip their Content-Security-Policy", () => {
     expect(cspViolations).toEqual([]);
   });
