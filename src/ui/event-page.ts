@@ -14,11 +14,21 @@ const idPath = (id: string) => `/events/${encodeURIComponent(id)}`;
 /** The delivery statuses "Retry now" is offered for on this event's page: none once it is erased (nothing left to send). */
 const retryableOn = (ev: EventDetailJson): readonly string[] => (ev.erasedAt ? [] : RETRYABLE_STATUSES);
 
+type DeliveryJson = EventDetailJson["deliveries"][number];
+
+/**
+ * What a delivery's card shows that a live update can change. live.js takes from the
+ * server anew each card whose value differs from the one it shows (and each new card),
+ * so the page is drawn here alone.
+ */
+const drawnDelivery = (d: DeliveryJson, retryable: boolean) =>
+  JSON.stringify([d.status, d.attemptCount, d.nextAttemptAt, d.lastError, d.attempts.length, retryable]);
+
 function deliveries(ev: EventDetailJson): SafeHtml {
   if (ev.deliveries.length === 0) return html`<p class="empty">No deliveries: no route matched this event when it arrived (see Routing).</p>`;
   return html`${ev.deliveries.map(
     (d) => html`
-<article class="card delivery" data-delivery-id="${d.id}">
+<article class="card delivery" data-delivery-id="${d.id}" data-drawn="${drawnDelivery(d, retryableOn(ev).includes(d.status))}">
   <header>
     <h3>${d.target}</h3> ${badge(d.status)}
     ${d.origin === "ingest" ? null : html`<span class="pill origin">${d.origin === "redeliver" ? "manual redelivery" : "replay"}</span>`}
@@ -59,15 +69,12 @@ const sentRequest = (r: SentRequest) => html`<tr class="attempt-request"><td col
     <table class="list headers"><tbody>${headerRows(r.headers)}</tbody></table>
   </details>
 </td></tr>`;
-// "Retry now" (the next attempt of the same delivery) for a delivery in one of RETRYABLE_STATUSES. The page
-// also holds it once as <template id="retry-form">, from which live.js draws it for one delivery (setting its
-// action and the attempt's number) or removes it as a live update moves the delivery into or out of them
-// (#deliveries' data-retryable).
-function retryForm(eventId: string, deliveryId: string, nextAttempt: number | null): SafeHtml {
+// "Retry now" (the next attempt of the same delivery) for a delivery in one of RETRYABLE_STATUSES.
+function retryForm(eventId: string, deliveryId: string, nextAttempt: number): SafeHtml {
   return html`<form method="post" action="/deliveries/${deliveryId}/retry" class="inline retry">
     <input type="hidden" name="event" value="${eventId}">
     <button type="submit" class="secondary">Retry now</button>
-    <span class="muted">attempt <span data-field="next-attempt">${nextAttempt === null ? "" : String(nextAttempt)}</span>, same delivery</span>
+    <span class="muted">attempt ${String(nextAttempt)}, same delivery</span>
   </form>`;
 }
 
@@ -170,8 +177,7 @@ export function eventPage(ev: EventDetailJson, targets: string[], verdicts: Rout
   }
 </div>
 <h2>Deliveries</h2>
-<div id="deliveries" data-retryable="${retryableOn(ev).join(" ")}">${deliveries(ev)}</div>
-<template id="retry-form">${retryForm(ev.id, "", null)}</template>
+<div id="deliveries">${deliveries(ev)}</div>
 <h2>Routing</h2>
 ${routing(verdicts, ev.source)}
 <h2>Request</h2>

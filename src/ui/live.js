@@ -23,7 +23,7 @@
     if (!Number.isNaN(d.getTime())) t.title = d.toLocaleString();
     return t;
   };
-  const KNOWN = ["pending", "delivering", "delivered", "failed", "paused", "unrouted", "erased", "healthy", "failing", "disabled", "circuit-open", "no-client"];
+  const KNOWN = ["pending", "delivering", "delivered", "failed", "paused", "cancelled", "unrouted", "erased", "healthy", "failing", "disabled", "circuit-open", "no-client"];
   const setBadge = (badge, status) => {
     badge.className = `badge badge-${KNOWN.includes(status) ? status : "none"}`;
     badge.textContent = status;
@@ -142,117 +142,81 @@
     }
   }
 
+  // ── Parts of the page taken anew from the server ───────────────────
+  // A live update that changes what the server draws (an event page's delivery card, a target
+  // card's form and notices) does not redraw it here: the page is fetched again and the parts
+  // that differ are swapped in, so each is drawn by the server alone. One fetch at a time; a
+  // swap asked for meanwhile runs once more after it, on a page fetched after the change.
+  let fetching = false;
+  let queued = [];
+  async function fromServer(swap) {
+    queued.push(swap);
+    if (fetching) return;
+    fetching = true;
+    try {
+      while (queued.length > 0) {
+        const swaps = queued;
+        queued = [];
+        const res = await fetch(location.pathname + location.search, { credentials: "same-origin" });
+        if (!res.ok || !res.headers.get("content-type")?.startsWith("text/html")) break;
+        const fresh = new DOMParser().parseFromString(await res.text(), "text/html");
+        for (const s of swaps) s(fresh);
+      }
+    } catch {
+      // The next update tries again.
+    } finally {
+      fetching = false;
+      queued = [];
+    }
+  }
+  // A part of the fetched page put in place of `old` (or where `place` puts it), as app.js would
+  // have left it: local times as tooltips, and its disclosures open as the reader left them.
+  function adopt(fresh, old, place) {
+    const node = document.adoptNode(fresh);
+    for (const t of node.querySelectorAll("time[datetime]")) {
+      const d = new Date(t.getAttribute("datetime"));
+      if (!Number.isNaN(d.getTime())) t.title = d.toLocaleString();
+    }
+    if (old) {
+      const was = old.querySelectorAll("details");
+      node.querySelectorAll("details").forEach((d, i) => {
+        if (was[i]) d.open = was[i].open;
+      });
+      old.replaceWith(node);
+    } else place(node);
+  }
+
   // ── An event page ──────────────────────────────────────────────────
-  function attemptRow(a) {
-    const status = el("td");
-    if (a.status === null) status.append(el("span", "muted", "no response"));
-    else status.append(el("span", a.status >= 200 && a.status < 300 ? "ok" : "bad", a.status));
-    const response = el("td");
-    if (a.responseExcerpt) response.append(el("pre", "excerpt", a.responseExcerpt));
-    const tr = el("tr");
-    const at = el("td", "nowrap");
-    at.append(timeEl(a.at));
-    setChildren(tr, at, status, el("td", "num nowrap", a.durationMs < 1000 ? `${a.durationMs} ms` : `${(a.durationMs / 1000).toFixed(1)} s`), el("td", "", a.error ?? ""), response);
-    return tr;
-  }
-  function attemptsTable() {
-    const wrap = el("div", "table-wrap");
-    const table = el("table", "list attempts");
-    const head = el("tr");
-    for (const [label, cls] of [["Time"], ["Status"], ["Latency", "num"], ["Error"], ["Response"]]) head.append(el("th", cls || "", label));
-    const thead = el("thead");
-    thead.append(head);
-    table.append(thead, el("tbody"));
-    wrap.append(table);
-    return wrap;
-  }
-  // The page's own "Retry now" form (event-page.ts retryForm, held in <template id="retry-form">), for one delivery.
-  function retryForm(deliveryId) {
-    const form = document.getElementById("retry-form").content.firstElementChild.cloneNode(true);
-    form.action = `/deliveries/${encodeURIComponent(deliveryId)}/retry`;
-    return form;
-  }
-  function deliveryCard(d) {
-    const card = el("article", "card delivery");
-    card.setAttribute("data-delivery-id", d.id);
-    const header = el("header");
-    const count = el("span", "muted");
-    const n = el("span", "", "");
-    n.setAttribute("data-field", "attempts");
-    count.append(n, " · created ", timeEl(d.createdAt));
-    const next = el("span", "muted");
-    next.setAttribute("data-field", "next");
-    header.append(el("h3", "", d.target), " ", badgeEl(d.status), " ", count, " ", next);
-    card.append(header, el("p", "muted", "No attempt yet."));
-    return card;
+  // Each delivery card carries what it shows (event-page.ts drawnDelivery): new and changed cards come from the server.
+  function swapDeliveries(fresh) {
+    const box = document.getElementById("deliveries");
+    const next = fresh.getElementById("deliveries");
+    if (!box || !next) return;
+    for (const card of next.querySelectorAll(":scope > article[data-delivery-id]")) {
+      const old = box.querySelector(`:scope > article[data-delivery-id="${CSS.escape(card.dataset.deliveryId)}"]`);
+      if (old?.dataset.drawn === card.dataset.drawn) continue;
+      box.querySelector(":scope > p.empty")?.remove();
+      adopt(card, old, (node) => box.append(node));
+    }
   }
   function onEvent(m) {
     const ev = m.event;
     if (!ev) return;
     const h1Badge = heading.querySelector(".badge:not(.badge-erased)");
     if (h1Badge) setBadge(h1Badge, ev.status);
-    const box = document.getElementById("deliveries");
-    if (!box) return;
-    for (const d of ev.deliveries) {
-      let card = box.querySelector(`article[data-delivery-id="${CSS.escape(d.id)}"]`);
-      if (!card) {
-        box.querySelector(":scope > p.empty")?.remove();
-        card = deliveryCard(d);
-        box.append(card);
-      }
-      const header = card.querySelector("header");
-      setBadge(header.querySelector(".badge"), d.status);
-      const count = header.querySelector('[data-field="attempts"]');
-      if (count) count.textContent = `${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"}`;
-      const next = header.querySelector('[data-field="next"]');
-      if (next) setChildren(next, ...(d.nextAttemptAt ? ["· next ", timeEl(d.nextAttemptAt)] : []));
-      let error = card.querySelector(":scope > p.error-text");
-      if (d.lastError) {
-        if (!error) header.after((error = el("p", "error-text")));
-        error.textContent = d.lastError;
-      } else error?.remove();
-      // "Retry now" only while there is something to retry (the statuses the page lists), under the error as the page draws it.
-      let retry = card.querySelector(":scope > form.retry");
-      if (!(box.dataset.retryable ?? "").split(" ").includes(d.status)) retry?.remove();
-      else {
-        if (!retry) (error ?? header).after((retry = retryForm(d.id)));
-        retry.querySelector('[data-field="next-attempt"]').textContent = String(d.attemptCount + 1);
-      }
-      if (d.attempts.length === 0) continue;
-      let tbody = card.querySelector("table.attempts tbody");
-      if (!tbody) {
-        const wrap = attemptsTable();
-        const none = card.querySelector(":scope > p.muted");
-        if (none) none.replaceWith(wrap);
-        else card.append(wrap);
-        tbody = wrap.querySelector("tbody");
-      }
-      // Attempts are only ever added, oldest first: draw the ones the page does not have yet.
-      // The page shows each attempt's request in a row of its own under it: count attempts, not rows.
-      const shown = tbody.querySelectorAll("tr:not(.attempt-request)").length;
-      for (const a of d.attempts.slice(shown)) tbody.append(attemptRow(a));
-    }
+    void fromServer(swapDeliveries);
   }
 
   // ── The targets page ───────────────────────────────────────────────
   // A card whose form or notices would change (targets-page.ts drawnState) is taken anew from the server.
-  let redrawing = false;
-  async function redrawCards(names) {
-    if (redrawing) return;
-    redrawing = true;
-    try {
-      const res = await fetch(location.pathname, { credentials: "same-origin" });
-      if (!res.ok) return;
-      const fresh = new DOMParser().parseFromString(await res.text(), "text/html");
+  function swapTargetCards(names) {
+    return (fresh) => {
       for (const name of names) {
         const next = fresh.getElementById(`target-${name}`);
-        if (next) document.getElementById(`target-${name}`)?.replaceWith(document.adoptNode(next));
+        const old = document.getElementById(`target-${name}`);
+        if (next && old) adopt(next, old);
       }
-    } catch {
-      // The next update tries again.
-    } finally {
-      redrawing = false;
-    }
+    };
   }
   function onTargets(m) {
     const redraw = [];
@@ -298,7 +262,7 @@
         }
       } else error?.remove();
     }
-    if (redraw.length > 0) void redrawCards(redraw);
+    if (redraw.length > 0) void fromServer(swapTargetCards(redraw));
   }
 
   // ── The stream and its pause toggle ────────────────────────────────

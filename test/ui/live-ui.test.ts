@@ -120,6 +120,9 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     await card.locator(".badge", { hasText: /^delivered$/ }).waitFor({ timeout: 10_000 });
     await card.locator("table.attempts td", { hasText: /^200$/ }).waitFor({ timeout: 1000 });
     expect(await card.locator('[data-field="attempts"]').innerText()).toBe("1 attempt");
+    // Drawn as the page draws it: the request the attempt sent under its row, times with local tooltips.
+    expect(await card.locator("tr.attempt-request summary").innerText()).toBe("Request sent");
+    expect(await card.locator("table.attempts time").first().getAttribute("title")).toBeTruthy();
     // Nothing left to retry: the page no longer offers it.
     expect(await card.locator("form.retry").count()).toBe(0);
     expect(await page.locator("h1 .badge").first().innerText()).toBe("delivered");
@@ -142,6 +145,7 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     await fresh.locator("form.retry").waitFor({ timeout: 1000 });
     expect(await fresh.locator("form.retry").getAttribute("action")).toMatch(/^\/deliveries\/dlv_[0-9A-Z]+\/retry$/);
     expect(await fresh.locator("form.retry span.muted").innerText()).toBe("attempt 1, same delivery");
+    expect(await fresh.locator(".pill.origin").innerText()).toBe("manual redelivery");
     expect(await orders.first().locator("form.retry").count()).toBe(0);
     expect(await samePage()).toBe(true);
     // The form works as the page's own: the delivery is due now and goes out once the target is enabled.
