@@ -91,7 +91,7 @@ export function lineChart(c: LineChart): SafeHtml {
         : null,
     );
   return html`<figure class="chart" id="${c.id}"><figcaption>${c.title}</figcaption>
-<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${c.title}, last 24 h">
+<div class="plot"><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${c.title}, last 24 h">
   ${yTicks.map(
     (v) => html`<line class="grid" x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}"></line>
   <text class="tick" x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}${c.unit ? ` ${c.unit}` : ""}</text>`,
@@ -104,7 +104,7 @@ export function lineChart(c: LineChart): SafeHtml {
   ${c.series.map(
     (s, i) => html`<path class="line series-${i % SERIES_CLASSES}" fill="none" d="${path(s.values)}"><title>${s.label}</title></path>${dots(s.values, `series-${i % SERIES_CLASSES}`)}`,
   )}
-</svg>
+</svg></div>
 <p class="muted axis-note">24 h to ${clock(endMs + c.stepMs)} UTC, per ${Math.round(c.stepMs / 60_000)} min</p>
 ${legend}</figure>`;
 }

@@ -89,6 +89,9 @@ describe.skipIf(!hasChromium)("the overview page in Chromium", () => {
     await phone.context().addCookies(await page.context().cookies());
     await phone.goto(`${admin}/overview`);
     expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBe(0);
+    // The axis labels stay readable: the plot scrolls inside its card rather than shrinking to fit.
+    const smallest = await phone.evaluate(() => Math.min(...[...document.querySelectorAll("svg text.tick")].map((t) => t.getBoundingClientRect().height)));
+    expect(smallest).toBeGreaterThanOrEqual(9);
     await phone.close();
   });
 
