@@ -18,10 +18,18 @@ test("jitter stays within plus or minus the configured fraction", () => {
   expect(nextAttemptAt(policy, 1, 0, 0.999999)).toBe(6_000);
 });
 
-test("Retry-After replaces the scheduled delay within the schedule's bounds", () => {
+test("Retry-After puts the next attempt later than the schedule would, within the schedule's bounds", () => {
   expect(nextAttemptAt(policy, 1, 0, 0.5, 20_000)).toBe(20_000);
+  expect(nextAttemptAt(policy, 1, 0, 0.5, 86_400_000)).toBe(300_000);
   expect(clampRetryAfter(policy, 0)).toBe(5_000);
   expect(clampRetryAfter(policy, 86_400_000)).toBe(300_000);
+});
+
+test("Retry-After never brings the next attempt sooner than the schedule", () => {
+  // "Retry-After: 1" on the attempt whose next step is 1 min: the minute stands.
+  expect(nextAttemptAt(policy, 2, 0, 0.5, 1_000)).toBe(60_000);
+  expect(nextAttemptAt(policy, 2, 0, 0.5, 7_000)).toBe(60_000);
+  expect(nextAttemptAt(policy, 3, 0, 0.5, 0)).toBe(300_000);
 });
 
 test("Retry-After does not extend a finished schedule", () => {

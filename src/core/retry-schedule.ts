@@ -8,8 +8,11 @@ import type { RetryPolicy } from "./types.ts";
 
 /**
  * Time of attempt `attemptsMade + 1`, or null when the schedule is exhausted.
- * `random` is a number in [0, 1); `retryAfterMs` (from a 429/503) replaces the
- * scheduled delay, clamped within the schedule's bounds.
+ * `random` is a number in [0, 1); `retryAfterMs` (from a 429/503) is the
+ * earliest the target will take it: the later of that and the scheduled delay,
+ * clamped within the schedule's bounds. Never sooner than the schedule: a
+ * target answering "Retry-After: 1" would otherwise use up every attempt of a
+ * day-long schedule within a minute.
  *
  * @example nextAttemptAt({ scheduleMs: [0, 5000], jitter: 0 }, 1, 1000, 0.5) // 6000
  */
@@ -22,9 +25,9 @@ export function nextAttemptAt(
 ): number | null {
   const scheduled = policy.scheduleMs[attemptsMade];
   if (scheduled === undefined) return null;
-  if (retryAfterMs !== null) return nowMs + clampRetryAfter(policy, retryAfterMs);
   const factor = 1 + policy.jitter * (2 * random - 1);
-  return nowMs + Math.max(0, Math.round(scheduled * factor));
+  const delay = Math.max(0, Math.round(scheduled * factor));
+  return nowMs + (retryAfterMs === null ? delay : Math.max(delay, clampRetryAfter(policy, retryAfterMs)));
 }
 
 /**

@@ -162,7 +162,20 @@ test("a hanging target times out without starving another target", async () => {
   expect(slow.every((r) => r.lastError === "timeout after 1500ms")).toBe(true);
 });
 
-test("Retry-After on a 503 is honoured instead of the schedule", async () => {
+test("Retry-After on a 429 shorter than the schedule's next delay waits for the schedule", async () => {
+  const target = recordingTarget(cleanups, (_r, n) => (n === 1 ? { status: 429, headers: { "retry-after": "1" } } : { status: 200 }));
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { retry: { scheduleMs: [0, 60_000, 300_000], jitter: 0 } })]);
+  await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  clock.advance(59_000);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(1);
+  clock.advance(1_000);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(2);
+});
+
+test("Retry-After on a 503 longer than the schedule's next delay is honoured", async () => {
   const target = recordingTarget(cleanups, (_r, n) => (n === 1 ? { status: 503, headers: { "retry-after": "20" } } : { status: 200 }));
   const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { retry: { scheduleMs: [0, 5_000, 60_000], jitter: 0 } })]);
   await submitEvent(store, { targets: ["t"], receivedAt: clock() });
