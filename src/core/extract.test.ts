@@ -41,3 +41,8 @@ test("a JSON body labelled as form data is still read as JSON", () => {
   expect(dedupeKeyOf([{ kind: "json", path: ["id"] }], c, makeFieldReader(c))).toBe("evt_1");
   expect(eventTypeOf([{ kind: "json", path: ["type"] }], c, makeFieldReader(c))).toBe("points.earned");
 });
+
+test("control characters in an event type become U+FFFD; other characters stay as they are", () => {
+  const c = ctx(JSON.stringify({ type: "inj\u0000nul\r\nX: y✓" }));
+  expect(eventTypeOf([{ kind: "json", path: ["type"] }], c, makeFieldReader(c))).toBe("inj\ufffdnul\ufffd\ufffdX: y✓");
+});

@@ -103,11 +103,18 @@ export function dedupeKeyOf(refs: ValueRef[], ctx: ExtractContext, fields: () =>
   return storedKey(parts.length === 1 ? parts[0]! : JSON.stringify(parts));
 }
 
-/** The event type: the first ref with a value (cut to MAX_EVENT_TYPE_CHARS), or null. */
+// Control characters in a type: a NUL would end the stored text early (SQLite reads text up to it).
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
+/**
+ * The event type: the first ref with a value (cut to MAX_EVENT_TYPE_CHARS), or null.
+ * A type is a label: its control characters are stored, routed and shown as U+FFFD,
+ * so that the type a route matched is the one stored and sent again later.
+ */
 export function eventTypeOf(refs: ValueRef[], ctx: ExtractContext, fields: () => unknown): string | null {
   for (const ref of refs) {
     const v = readRef(ref, ctx, fields);
-    if (v !== null) return v.slice(0, MAX_EVENT_TYPE_CHARS);
+    if (v !== null) return v.slice(0, MAX_EVENT_TYPE_CHARS).replace(CONTROL, "\ufffd");
   }
   return null;
 }

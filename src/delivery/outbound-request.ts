@@ -6,6 +6,7 @@
  * so a target can dedupe on it; the timestamp and signature are fresh per attempt.
  */
 import { contentEncodingHeader, selectForwardHeaders } from "../core/forward-headers.ts";
+import { headerText } from "../core/header-text.ts";
 import { signStandardWebhook } from "../core/outbound-signing.ts";
 import type { LeasedDelivery } from "../store/deliveries.ts";
 
@@ -26,7 +27,8 @@ export function buildOutboundHeaders(
   headers.push(["webhook-timestamp", String(timestampSec)]);
   if (opts.keys.length > 0) headers.push(["webhook-signature", signStandardWebhook(d.eventId, timestampSec, d.body, opts.keys)]);
   headers.push(["hookrelay-source", d.source]);
-  if (d.eventType !== null) headers.push(["hookrelay-event-type", d.eventType]);
+  // The provider's text: percent-encoded when a header cannot carry it as it is (header-text.ts).
+  if (d.eventType !== null) headers.push(["hookrelay-event-type", headerText(d.eventType)]);
   headers.push(["hookrelay-attempt", String(opts.attempt)]);
   return headers;
 }

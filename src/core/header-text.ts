@@ -1,0 +1,39 @@
+/**
+ * Text of our own choosing sent as a header value. A header carries printable
+ * ASCII; an event type is whatever the provider's JSON held (`✓`, `é`, a
+ * line break). Sent as it is, such a value is refused by the sender or by the
+ * target, and the delivery fails on every attempt for a reason that is not
+ * the target's.
+ */
+
+// Printable ASCII without "%", not starting or ending with a space (a receiver trims those).
+const PLAIN = /^(?:[!-$&-~](?:[ !-$&-~]*[!-$&-~])?)?$/;
+
+/**
+ * `text` as it is when a header can carry it, else percent-encoded as UTF-8:
+ * every character outside printable ASCII, every "%", and a space at either
+ * end. `decodeURIComponent` gives the text back in either case.
+ *
+ * @example headerText("order.created") // "order.created"
+ * @example headerText("points.earned✓") // "points.earned%E2%9C%93"
+ */
+export function headerText(text: string): string {
+  if (PLAIN.test(text)) return text;
+  let out = "";
+  const last = text.length - 1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const plain = c > 0x20 && c < 0x7f && c !== 0x25;
+    const innerSpace = c === 0x20 && i > 0 && i < last;
+    if (plain || innerSpace) {
+      out += text[i];
+      continue;
+    }
+    // A whole code point (a surrogate pair together); a lone surrogate as U+FFFD.
+    const cp = text.codePointAt(i)!;
+    if (cp > 0xffff) i++;
+    const char = cp >= 0xd800 && cp <= 0xdfff ? "\ufffd" : String.fromCodePoint(cp);
+    for (const byte of Buffer.from(char, "utf8")) out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
