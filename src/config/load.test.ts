@@ -180,6 +180,25 @@ to = ["t"]
     expect(warnings).toEqual(["targets[0].signing: no signing secret; deliveries carry no webhook-signature"]);
   });
 
+  test("a route with a problem of its own brings no 'no route' warnings for what it names", () => {
+    const result = load(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = 5'));
+    expect(result.ok).toBe(false);
+    expect(result.warnings.filter((w) => w.includes("no route"))).toEqual([]);
+  });
+
+  test("a dedupe window longer than the retention is said: the source's raw requests are kept that long", () => {
+    const short = configOf(`[store]\nretention = "20s"\n${BASE}`);
+    expect(short.warnings).toContain(
+      'sources[0].dedupe.window: 7d (the default) is longer than store.retention (20s): source "ploints" keeps its events, body and headers included, 7d so that a late duplicate is still recognised; a window no longer than the retention keeps them no longer',
+    );
+    const set = configOf(`[store]\nretention = "1d"\n${BASE.replace('secret = "lit-secret" }', 'secret = "lit-secret" }\ndedupe = { window = "36h" }')}`);
+    expect(set.warnings.filter((w) => w.includes("dedupe.window"))).toEqual([
+      expect.stringMatching(/^sources\[0\]\.dedupe\.window: 36h is longer than store\.retention \(1d\)/),
+    ]);
+    // Within the retention (the defaults, 7d against 14d): nothing to say.
+    expect(configOf(BASE).warnings.filter((w) => w.includes("dedupe.window"))).toEqual([]);
+  });
+
   test("reads every key when given", () => {
     const { config } = configOf(`
 log_level = "debug"

@@ -206,6 +206,7 @@ class ConfigBuilder {
     const alertsConfig = alerts?.value?.to ? buildAlerts(alerts.value, rawAlerts, rawTargets, (path, message) => this.problem(path, message)) : null;
 
     const sourceConfigs = sources.map((src, i) => (src.value ? this.buildSource(src, i, server, rawSources[i]) : null));
+    if (store.ok) this.warnRetentionOutlived(sourceConfigs, rawSources, store.value!.retention);
     const targetConfigs = targets.map((tgt, i) => (tgt.value ? this.buildTarget(tgt, i, rawTargets[i], server.value?.listen) : null));
     const routeConfigs = this.buildRoutes(
       routes.map((r) => (r.ok ? r.value! : null)),
@@ -393,6 +394,24 @@ class ConfigBuilder {
     };
   }
 
+  /**
+   * Retention keeps an event while it can still be a dedupe original: a source whose
+   * window outlives `store.retention` keeps its raw requests that long. Said, because
+   * the window is usually a default and a short retention is usually meant for privacy.
+   */
+  private warnRetentionOutlived(sources: (SourceConfig | null)[], raw: unknown[], retentionMs: number): void {
+    sources.forEach((src, i) => {
+      if (!src || src.dedupeWindowMs <= retentionMs) return;
+      const item = raw[i];
+      const set = isTable(item) && isTable(item.dedupe) && item.dedupe.window !== undefined;
+      this.warnings.push(
+        `sources[${i}].dedupe.window: ${spanText(src.dedupeWindowMs)}${set ? "" : " (the default)"} is longer than store.retention (${spanText(retentionMs)}): ` +
+          `source "${src.name}" keeps its events, body and headers included, ${spanText(src.dedupeWindowMs)} so that a late duplicate is still recognised; ` +
+          `a window no longer than the retention keeps them no longer`,
+      );
+    });
+  }
+
   private buildRoutes(
     routes: (v.InferOutput<Schemas["route"]> | null)[],
     rawRoutes: unknown[],
@@ -405,7 +424,13 @@ class ConfigBuilder {
     const routedSources = new Set<string>();
     const routedTargets = new Set<string>();
     routes.forEach((route, i) => {
-      if (!route) return;
+      if (!route) {
+        // A route with a problem of its own still names what it routes: no "no route" warning on top.
+        const raw = rawRoutes[i];
+        if (isTable(raw) && typeof raw.from === "string") routedSources.add(raw.from);
+        if (isTable(raw)) for (const name of [raw.to].flat()) if (typeof name === "string") routedTargets.add(name);
+        return;
+      }
       let ok = true;
       if (!sourceNames.has(route.from)) {
         this.problem(["routes", i, "from"], `no source named "${route.from}"`);
@@ -432,6 +457,12 @@ class ConfigBuilder {
   }
 }
 
+
+/** A span in the config's own units, as the operator would write it ("7d", "90m", "20s"). */
+function spanText(ms: number): string {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
 
 function namesOf(items: unknown[]): Set<string> {
   const names = new Set<string>();
