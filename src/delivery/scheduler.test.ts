@@ -132,6 +132,17 @@ test("config enabled = false starts the target disabled, and config re-enables o
   cleanups.unshift(() => again.stop(100));
   await again.start();
   expect(again.isPaused("t")).toBe(true);
+  // Config toggled off and on again (two reloads): the target disabled at run time flows again.
+  const settled = async (paused: boolean) => {
+    for (let i = 0; i < 100 && again.isPaused("t") !== paused; i++) await Bun.sleep(10);
+    return again.isPaused("t");
+  };
+  again.setTargets([targetConfig("t", target.url, { enabled: false })]);
+  await Bun.sleep(50);
+  expect(await settled(true)).toBe(true);
+  expect((await off.store.reads.execute("SELECT disabled_by FROM target_state")).rows[0]).toMatchObject({ disabled_by: "config" });
+  again.setTargets([targetConfig("t", target.url)]);
+  expect(await settled(false)).toBe(false);
 });
 
 test("an erased event's delivery fails without a request", async () => {

@@ -63,7 +63,9 @@ export class TargetHealth {
     const stored = await targetState.readTargetStates(this.db.reads);
     for (const t of this.targets.values()) {
       const s = stored.get(t.name);
-      if (!t.enabled && !s?.disabled) {
+      // A target disabled at run time that config now disables becomes config's: so that config's
+      // `enabled = true` later enables it again ("off and on again", as the file comment says).
+      if (!t.enabled && s?.disabledBy !== "config") {
         await targetState.disableTarget(this.db.writer, { name: t.name, reason: "disabled in config", by: "config", nowMs });
       } else if (t.enabled && s?.disabled && s.disabledBy === "config") {
         await targetState.enableTarget(this.db.writer, { name: t.name, nowMs });
