@@ -5,6 +5,7 @@
  * once complete and fsynced; it is a working store (start a relay on it).
  */
 import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { counted, sizeText } from "../core/quantity-text.ts";
 import { copyStoreInto } from "../store/backup.ts";
 import { isPostgresUrl, openStoreReader, type StoreReader } from "../store/index.ts";
@@ -66,7 +67,9 @@ export async function runBackup(args: string[]): Promise<number> {
     return 1;
   }
   const bytes = statSync(file.path).size;
-  process.stdout.write(`backup written to ${file.path}: ${sizeText(bytes)}, ${counted(events, "event", "events")}\n`);
+  // Which store was copied, in full: a relative store path is read from the working directory,
+  // and a job run from another one copies another store (or none).
+  process.stdout.write(`backup of ${resolve(store.filePath)} written to ${file.path}: ${sizeText(bytes)}, ${counted(events, "event", "events")}\n`);
   return 0;
 }
 

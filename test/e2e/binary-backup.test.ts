@@ -99,6 +99,7 @@ test("a backup taken while the relay ingests is a consistent working store holdi
   reader.close();
   expect(allBefore.filter((id) => !stored.has(id))).toEqual([]);
   expect(backup.out).toContain(copy);
+  expect(backup.out).toContain(`backup of ${join(tmp.dir, "live.db")} written to`);
   expect(backup.out).toContain(`${stored.size} events`);
   expect(backup.out).toMatch(/\d+(\.\d+)? (KiB|MiB|GiB|bytes)/);
 
