@@ -183,7 +183,7 @@ to = ["t"]
   test("a route with a problem of its own brings no 'no route' warnings for what it names", () => {
     const result = load(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = 5'));
     expect(result.ok).toBe(false);
-    expect(result.warnings.filter((w) => w.includes("no route"))).toEqual([]);
+    expect((result.warnings ?? []).filter((w) => w.includes("no route"))).toEqual([]);
   });
 
   test("a dedupe window longer than the retention is said: the source's raw requests are kept that long", () => {

@@ -42,6 +42,14 @@ function refuseAddress(deps: IngestDeps, source: CompiledSource, raw: RawRequest
   return errorResponse(new HttpError(403, "ip_not_allowed", message));
 }
 
+/** The URL as a rejection stores it: a verify token is the source's secret, or a guess at it. */
+function withoutVerifyToken(url: URL): URL {
+  if (!url.searchParams.has("hub.verify_token")) return url;
+  const stored = new URL(url);
+  stored.searchParams.set("hub.verify_token", "[redacted]");
+  return stored;
+}
+
 /** Elysia instance serving the public inbound routes. */
 export function ingestController(opts: IngestControllerOptions) {
   const retryAfter = String(opts.retryAfterSec ?? 5);
@@ -87,11 +95,16 @@ export function ingestController(opts: IngestControllerOptions) {
       },
       { parse: "none" },
     )
-    .get("/in/:source", ({ params, request }) => {
+    .get("/in/:source", ({ params, request, server }) => {
       const source = opts.current().sources.get(params.source);
       if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
-      // Verification challenges some providers send before the first event (never stored).
-      const hs = answerGetChallenge(source.config.verify, new URL(request.url).searchParams);
+      const url = new URL(request.url);
+      const raw: RawRequest = { method: request.method, url: withoutVerifyToken(url), headers: request.headers, body: NO_BODY, remoteAddr: requestClientAddress(server, request) };
+      if (source.allowed && (raw.remoteAddr === null || !source.allowed.has(raw.remoteAddr))) return refuseAddress(opts.deps, source, raw);
+      // Verification challenges some providers send before the first event (never stored). A wrong
+      // verify token is a guess at the source's secret: recorded and counted like a bad signature.
+      const hs = answerGetChallenge(source.config.verify, url.searchParams);
+      if (hs?.refused) rejectRequest(opts.deps, source, raw, { reason: hs.refused, message: hs.body });
       if (hs) return new Response(hs.body, { status: hs.status, headers: { "content-type": hs.contentType, "x-content-type-options": "nosniff" } });
       return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
     })

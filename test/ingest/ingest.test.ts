@@ -147,9 +147,16 @@ test("GET verification challenges are echoed as inert text and never stored; a w
   expect(dropbox.headers.get("content-type")).toStartWith("text/plain");
   const hub = await get(`hub.mode=subscribe&hub.challenge=c9&hub.verify_token=${encodeURIComponent(SECRET)}`);
   expect([hub.status, await hub.text()]).toEqual([200, "c9"]);
-  const wrong = await get("hub.mode=subscribe&hub.challenge=c9&hub.verify_token=nope");
+  const wrong = await get("hub.mode=subscribe&hub.challenge=c9&hub.verify_token=nope-guess");
   expect(wrong.status).toBe(403);
   expect(await rows(relay.store, "SELECT id FROM events")).toHaveLength(0);
+  // The wrong token is a guess at the source's secret: recorded like a bad signature, the guess itself not kept.
+  const rejected = async () => rows(relay.store, "SELECT reason, path FROM rejections");
+  for (let i = 0; i < 100 && (await rejected()).length === 0; i++) await Bun.sleep(20);
+  const [r] = await rejected();
+  expect(r).toMatchObject({ reason: "bad_verify_token" });
+  expect(String(r!.path)).toContain("hub.verify_token=%5Bredacted%5D");
+  expect(String(r!.path)).not.toContain("nope-guess");
 });
 
 test("a rejection's message says what was wrong in words, naming the expected header", async () => {

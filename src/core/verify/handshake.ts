@@ -6,6 +6,8 @@ export interface HandshakeResponse {
   status: number;
   contentType: string;
   body: string;
+  /** Set when the handshake was refused: the rejection's reason code (recorded like a bad signature). */
+  refused?: string;
 }
 
 /**
@@ -47,7 +49,8 @@ export function answerGetChallenge(spec: VerifySpec, query: URLSearchParams): Ha
     const token = query.get("hub.verify_token") ?? "";
     const secrets = "secrets" in spec ? spec.secrets : [];
     const ok = query.get("hub.mode") === "subscribe" && secrets.some((s) => sameText(s, token));
-    if (!ok || hub.length > MAX_CHALLENGE) return { status: 403, contentType: "text/plain", body: "verification token mismatch" };
+    if (!ok) return { status: 403, contentType: "text/plain", body: "verification token mismatch", refused: "bad_verify_token" };
+    if (hub.length > MAX_CHALLENGE) return { status: 403, contentType: "text/plain", body: `challenge longer than ${MAX_CHALLENGE} characters`, refused: "bad_challenge" };
     return { status: 200, contentType: "text/plain", body: hub };
   }
   const echo = query.get("challenge");
