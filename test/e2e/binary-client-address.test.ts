@@ -82,13 +82,17 @@ test("allow_ips: another address gets 403 with a reason, recorded as rejection i
     expect(spoofed.status).toBe(403);
     expect((await send(relay, { "x-forwarded-for": "192.30.253.200" })).status).toBe(200);
     expect((await send(relay, { "x-forwarded-for": "2a0a:a441::1" })).status).toBe(200);
+    // A GET challenge from outside the ranges is refused alike, before any echo.
+    const challenge = await fetch(`${relay.publicUrl}/in/gh?challenge=probe`);
+    expect([challenge.status, await challenge.text()]).toEqual([403, expect.stringContaining("ip_not_allowed")]);
     const { rejections } = await api<{ rejections: { reason: string; remoteAddr: string; bodyExcerpt: string | null }[] }>(relay, "/api/rejections?source=gh");
     expect(rejections.map((r) => [r.reason, r.remoteAddr])).toEqual([
+      ["ip_not_allowed", "127.0.0.1"],
       ["ip_not_allowed", "198.51.100.9"],
       ["ip_not_allowed", "127.0.0.1"],
     ]);
     const metrics = await (await fetch(`${relay.adminUrl}/metrics`)).text();
-    expect(metrics).toContain('hookrelay_rejected_total{source="gh",reason="ip_not_allowed"} 2');
+    expect(metrics).toContain('hookrelay_rejected_total{source="gh",reason="ip_not_allowed"} 3');
   } finally {
     await relay.stop();
   }
