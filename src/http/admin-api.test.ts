@@ -118,6 +118,11 @@ describe("events list", () => {
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
     }
+    // A limit out of range says the range, however far out it is.
+    for (const q of ["limit=0", "limit=501", "limit=100000"]) {
+      const res = await api(`/api/events?${q}`);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe("limit: must be a whole number from 1 to 500");
+    }
   });
 
   test("on the events page an invalid filter shows its error and the form to fix it, no list and no live updates", async () => {

@@ -22,10 +22,10 @@ const RejectionId = v.pipe(v.string(), v.regex(/^rej_[0-9A-Z]{26}$/, "must be a 
 const TimeParam = v.pipe(v.string(), v.maxLength(40));
 const Limit = v.pipe(
   v.string(),
-  v.regex(/^\d{1,4}$/, "must be a whole number"),
+  v.regex(/^\d+$/, "must be a whole number from 1 to 500"),
   v.transform(Number),
-  v.minValue(1),
-  v.maxValue(500),
+  v.minValue(1, "must be a whole number from 1 to 500"),
+  v.maxValue(500, "must be a whole number from 1 to 500"),
 );
 
 const EventsQuery = v.object({
