@@ -180,6 +180,13 @@ to = ["t"]
     expect(warnings).toEqual(["targets[0].signing: no signing secret; deliveries carry no webhook-signature"]);
   });
 
+  test("every bad value reference in a list is reported under its index", () => {
+    const problems = problemsOf(BASE.replace('secret = "lit-secret" }', 'secret = "lit-secret" }\ndedupe = { key = ["$.id", "hdr:X", "$.a..b"] }\nevent_type = "nope"'));
+    expect(problems).toContain('sources[0].dedupe.key[1]: expected "$.json.path", "header:Name" or "query:name" (or a list of them), got "hdr:X"');
+    expect(problems).toContain('sources[0].dedupe.key[2]: expected "$.json.path", "header:Name" or "query:name" (or a list of them), got "$.a..b"');
+    expect(problems).toContain('sources[0].event_type: expected "$.json.path", "header:Name" or "query:name" (or a list of them), got "nope"');
+  });
+
   test("a route with a problem of its own brings no 'no route' warnings for what it names", () => {
     const result = load(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = 5'));
     expect(result.ok).toBe(false);

@@ -170,23 +170,28 @@ function stringList(what: string, check?: (s: string) => string | null) {
   });
 }
 
-/** `"$.a.b"`, `"header:Name"` or `"query:n"`, one or a list. */
+/** `"$.a.b"`, `"header:Name"` or `"query:n"`, one or a list; in a list each bad one is reported under its index. */
 const valueRefs = () =>
-  converted<ValueRef[]>((input) => {
-    const items = typeof input === "string" ? [input] : Array.isArray(input) ? input : null;
-    const fail = (got: unknown) => ({
-      ok: false as const,
-      error: `expected "$.json.path", "header:Name" or "query:name" (or a list of them), got ${describeValue(got)}`,
-    });
-    if (items === null || items.length === 0) return fail(input);
-    const refs: ValueRef[] = [];
-    for (const item of items) {
-      const ref = typeof item === "string" ? parseValueRef(item) : null;
-      if (ref === null) return fail(item);
-      refs.push(ref);
-    }
-    return { ok: true, value: refs };
-  });
+  v.pipe(
+    v.unknown(),
+    v.rawTransform<unknown, ValueRef[]>(({ dataset, addIssue, NEVER }) => {
+      const input = dataset.value;
+      const expectedText = (got: unknown) => `expected "$.json.path", "header:Name" or "query:name" (or a list of them), got ${describeValue(got)}`;
+      const items = typeof input === "string" ? [input] : Array.isArray(input) ? input : null;
+      if (items === null || items.length === 0) {
+        addIssue({ message: expectedText(input) });
+        return NEVER;
+      }
+      const refs: ValueRef[] = [];
+      items.forEach((item, key) => {
+        const ref = typeof item === "string" ? parseValueRef(item) : null;
+        if (ref !== null) refs.push(ref);
+        else if (!Array.isArray(input)) addIssue({ message: expectedText(item) });
+        else addIssue({ message: expectedText(item), path: [{ type: "array", origin: "value", input, key, value: item }] as never });
+      });
+      return refs.length === items.length ? refs : NEVER;
+    }),
+  );
 
 /** A route's `filter` table (core/route-filter.ts): every problem under its own key path. */
 const routeFilter = () =>
