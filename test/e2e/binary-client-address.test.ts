@@ -85,7 +85,10 @@ test("allow_ips: another address gets 403 with a reason, recorded as rejection i
     // A GET challenge from outside the ranges is refused alike, before any echo.
     const challenge = await fetch(`${relay.publicUrl}/in/gh?challenge=probe`);
     expect([challenge.status, await challenge.text()]).toEqual([403, expect.stringContaining("ip_not_allowed")]);
-    const { rejections } = await api<{ rejections: { reason: string; remoteAddr: string; bodyExcerpt: string | null }[] }>(relay, "/api/rejections?source=gh");
+    // Rejections are written with the next commit, not before the answer: wait for the third.
+    const listed = () => api<{ rejections: { reason: string; remoteAddr: string; bodyExcerpt: string | null }[] }>(relay, "/api/rejections?source=gh");
+    let { rejections } = await listed();
+    for (let i = 0; i < 100 && rejections.length < 3; i++) ({ rejections } = await (Bun.sleep(20).then(listed)));
     expect(rejections.map((r) => [r.reason, r.remoteAddr])).toEqual([
       ["ip_not_allowed", "127.0.0.1"],
       ["ip_not_allowed", "198.51.100.9"],
