@@ -12,6 +12,7 @@ import type { Config } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
 import type { IngestFirstOptions } from "./ingest-first.ts";
+import { retryTargetNow } from "../store/retry-delivery.ts";
 import { createListenHub, type ListenHub } from "./listen-hub.ts";
 import { createScheduler, type AttemptReport, type Scheduler } from "./scheduler.ts";
 
@@ -35,7 +36,17 @@ export function createDeliveryEngine(opts: {
   const forwardOf = (config: Config) => new Map(config.sources.map((s) => [s.name, s.forwardHeaders]));
   let forward = forwardOf(opts.config);
   let wake = () => {};
-  const listen = createListenHub({ targets: opts.config.targets, log: opts.log, onIdle: () => wake() });
+  // A client that connects retries its target's failed deliveries at once (retry-delivery.ts retryTargetNow).
+  const retryNow = (target: string) =>
+    void retryTargetNow(opts.store, target, Date.now())
+      .then((n) => {
+        if (n > 0) {
+          opts.log.info("listen client connected: its deliveries waiting for a retry are due now", { target, deliveries: n });
+          wake();
+        }
+      })
+      .catch((err) => opts.log.warn("could not make a listen target's retries due", { target, error: String(err) }));
+  const listen = createListenHub({ targets: opts.config.targets, log: opts.log, onIdle: () => wake(), onConnected: retryNow });
   const scheduler = createScheduler({
     store: opts.store,
     listen,

@@ -24,6 +24,8 @@ export interface ListenHubOptions {
   pingMs?: number;
   /** A client connected: its target can take a delivery (the scheduler looks now). */
   onIdle?: () => void;
+  /** A client connected to `target` (after onIdle): its deliveries waiting for a retry may go now. */
+  onConnected?: (target: string) => void;
   /** Clock of the connection times (admin API). Default Date.now. */
   nowMs?: () => number;
 }
@@ -99,6 +101,7 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
       seen.set(name, { connected: true, sinceMs: nowMs(), remoteAddr });
       opts.log.info("listen client connected", { target: name, remote: remoteAddr });
       opts.onIdle?.();
+      opts.onConnected?.(name);
       return session;
     },
     receive: (session, ack) => session.receive(ack),

@@ -59,3 +59,20 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number): Pr
   if (found.status === "delivered") return { ok: false, reason: "delivered" };
   return { ok: false, reason: found.erased_at !== null ? "erased" : "in_flight" };
 }
+
+/**
+ * Makes every delivery of `target` waiting for a retry due at `nowMs`. A
+ * `hookrelay listen` client that connects has changed something (restarted
+ * with other --forward-to routes, its app back up): what failed locally goes
+ * again at once rather than at the schedule's next step, an hour away maybe,
+ * with every later event of the ordered target held behind it. Returns how many.
+ */
+export async function retryTargetNow(db: SqlDoors, target: string, nowMs: number): Promise<number> {
+  const [rs] = await db.writer.write([
+    {
+      sql: "UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE target = ? AND status = 'pending' AND next_attempt_at > ?",
+      args: [nowMs, nowMs, target, nowMs],
+    },
+  ]);
+  return rs!.rowsAffected;
+}

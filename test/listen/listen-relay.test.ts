@@ -213,6 +213,30 @@ test("a nack records the local failure and the relay retries on the target's sch
   ]);
 });
 
+test("a client that connects gets its target's failed deliveries at once, not at the schedule's next step, the line behind them following", async () => {
+  // Schedule: a second attempt 5 minutes after a nack.
+  const { relay, wsUrl } = await relayOnPort();
+  await relay.post("src", '{"type":"first"}');
+  await relay.post("src", '{"type":"second"}');
+  const c1 = rawClient(wsUrl("alice"), TOKEN);
+  const d1 = await c1.next<DeliveryMessage>("delivery");
+  c1.ack(d1, false, 502);
+  await until("the nack recorded", async () => (await deliveryRow(relay, d1.deliveryId)).attempts === 1);
+  // The line is held: an ordered target's second event waits behind the first's retry.
+  await Bun.sleep(300);
+  expect(c1.frames.filter((f) => f.type === "delivery")).toEqual([]);
+  c1.ws.close();
+  // The developer fixes the app and starts the client again.
+  const c2 = rawClient(wsUrl("alice"), TOKEN);
+  const again = await c2.next<DeliveryMessage>("delivery", 3000);
+  expect(again).toMatchObject({ deliveryId: d1.deliveryId, attempt: 2 });
+  c2.ack(again);
+  const next = await c2.next<DeliveryMessage>("delivery", 3000);
+  expect(next.deliveryId).not.toBe(d1.deliveryId);
+  c2.ack(next);
+  await until("both delivered", async () => (await deliveryRow(relay, next.deliveryId)).status === "delivered");
+});
+
 test("a second client for the same target replaces the first, which is closed with 4009", async () => {
   const { relay, wsUrl } = await relayOnPort();
   const c1 = rawClient(wsUrl("alice"), TOKEN);
