@@ -137,10 +137,12 @@ export class TargetHealth {
     }
   }
 
-  /** True when failures not yet written may push the target over the circuit threshold. */
+  /** True when failures not yet written may push the target over the circuit threshold, or are a half-open circuit's failed probe. */
   mayTripCircuit(name: string): boolean {
     const pending = this.#unrecordedFailures.get(name) ?? 0;
-    return pending > 0 && (this.#states.get(name)?.consecutiveFailures ?? 0) + pending >= this.circuit.threshold;
+    if (pending === 0) return false;
+    const s = this.#states.get(name);
+    return (s?.consecutiveFailures ?? 0) + pending >= this.circuit.threshold || s?.circuitOpenUntil != null;
   }
 
   /**
@@ -161,16 +163,21 @@ export class TargetHealth {
   async afterFailure(t: TargetConfig, s: targetState.TargetState | null, nowMs: number): Promise<void> {
     if (!s || s.disabled || s.consecutiveFailures === 0) return;
     if (s.failingSince !== null && nowMs - s.failingSince >= t.disableAfterMs) {
-      const reason = `failing continuously since ${new Date(s.failingSince).toISOString()}; last error: ${s.lastError ?? "unknown"}`;
+      // As the UI prints times: "2026-12-05 07:24:19 UTC".
+      const since = new Date(s.failingSince).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+      const reason = `failing continuously since ${since}; last error: ${s.lastError ?? "unknown"}`;
       await this.disable(t.name, reason, "auto", nowMs);
       return;
     }
     // The cache, not `s`: another failure of the same batch may have opened it a moment ago.
     const openUntil = this.#states.get(t.name)?.circuitOpenUntil ?? s.circuitOpenUntil;
     const open = openUntil !== null && nowMs < openUntil;
-    if (s.consecutiveFailures >= this.circuit.threshold && !open) {
+    // Half-open (its time up, no success since): the probe failed, so it opens again whatever the
+    // streak — as after an enable of a failing target, which comes back half-open (target-state.ts).
+    const halfOpen = openUntil !== null && !open;
+    if ((s.consecutiveFailures >= this.circuit.threshold || halfOpen) && !open) {
       const c = this.circuit;
-      const untilMs = nowMs + Math.min(c.maxMs, c.baseMs * 2 ** Math.min(30, s.consecutiveFailures - c.threshold));
+      const untilMs = nowMs + Math.min(c.maxMs, c.baseMs * 2 ** Math.min(30, Math.max(0, s.consecutiveFailures - c.threshold)));
       // Cache first: leasing reads the cache, and the store write is a round trip away.
       this.#set(t.name, { ...s, circuitOpenUntil: untilMs });
       await this.#writing(() => targetState.openCircuit(this.db.writer, { name: t.name, untilMs, nowMs }));

@@ -70,8 +70,12 @@ export async function disableTarget(
 }
 
 /**
- * Enables a target: clears the disable, the failure streak and the circuit,
- * and makes its paused deliveries pending and due now. Returns how many resumed.
+ * Enables a target and makes its paused deliveries pending and due now.
+ * Returns how many resumed. A target that was failing when it was disabled
+ * comes back half-open (target-health.ts): one attempt probes it, and only a
+ * success lets the rest go, so an enable does not fire its whole queue at a
+ * target still down. Its failure streak is kept for the circuit's back-off;
+ * its failure clock starts again, so that `disable_after` is counted anew.
  */
 export async function enableTarget(writer: SqlWriter, opts: { name: string; nowMs: number }): Promise<number> {
   const [, resumed] = await writer.write(
@@ -79,7 +83,9 @@ export async function enableTarget(writer: SqlWriter, opts: { name: string; nowM
       {
         sql: `INSERT INTO target_state (name, disabled, updated_at) VALUES (?, 0, ?)
           ON CONFLICT (name) DO UPDATE SET disabled = 0, disabled_reason = NULL, disabled_by = NULL,
-            consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = excluded.updated_at`,
+            failing_since = CASE WHEN target_state.consecutive_failures > 0 THEN excluded.updated_at END,
+            circuit_open_until = CASE WHEN target_state.consecutive_failures > 0 THEN excluded.updated_at END,
+            updated_at = excluded.updated_at`,
         args: [opts.name, opts.nowMs],
       },
       {

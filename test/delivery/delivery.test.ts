@@ -125,6 +125,34 @@ test("410 disables the target, later events wait paused, and all are delivered a
   expect((await deliveryRows(store)).map((r) => r.status)).toEqual(["delivered", "delivered"]);
 });
 
+test("enabling a target that was failing sends one probe first, not its whole queue; a success lets the rest go", async () => {
+  let down = true;
+  const target = recordingTarget(cleanups, () => ({ status: down ? 503 : 200 }));
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 8, retry: { scheduleMs: [0, 3_600_000], jitter: 0 } })]);
+  await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(target.received).toHaveLength(1);
+  await scheduler.disableTarget("t", "maintenance");
+  for (let i = 0; i < 12; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock(), paused: ["t"] });
+  // Enabled while the target is still down: one attempt probes it, and its failure holds the rest back.
+  // The first event's delivery (waiting an hour for its retry) was paused too.
+  expect(await scheduler.enableTarget("t")).toBe(13);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(2);
+  const [state] = (await store.reads.execute("SELECT consecutive_failures, circuit_open_until FROM target_state WHERE name = 't'")).rows;
+  expect(Number(state!.consecutive_failures)).toBe(2);
+  expect(Number(state!.circuit_open_until)).toBeGreaterThan(clock());
+  // Back up: the next probe goes through and the queue follows (the failed probe waits for its own retry).
+  down = false;
+  clock.advance(6_000);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(2 + 12);
+  const statuses = (await deliveryRows(store)).map((r) => r.status);
+  expect(statuses.filter((x) => x === "delivered")).toHaveLength(12);
+  // The probe: pending for its retry, or failed when it was the first event's last scheduled attempt.
+  expect(statuses.filter((x) => x !== "delivered")).toEqual([expect.stringMatching(/^(pending|failed)$/)]);
+});
+
 test("a burst of 410s (attempts in flight together) disables the target once", async () => {
   const target = recordingTarget(cleanups, () => ({ status: 410 }));
   const lines: string[] = [];
