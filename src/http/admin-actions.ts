@@ -153,7 +153,7 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
     },
     stopJob: (id) => stopJob(store, id, nowMs()),
     async retryDelivery(id) {
-      const r = await retryDelivery(store, id, nowMs());
+      const r = await retryDelivery(store, id, nowMs(), deps.config.targets.map((t) => t.name));
       if (r.ok) wake();
       return r;
     },

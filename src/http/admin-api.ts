@@ -171,6 +171,8 @@ export function adminApiController(opts: AdminControllerOptions) {
         if (r.reason === "not_found") throw new HttpError(404, "not_found", "no such delivery");
         if (r.reason === "delivered") throw new HttpError(409, "delivered", "this delivery was delivered; redeliver the event for a new one");
         if (r.reason === "erased") throw new HttpError(409, "erased", "this delivery's event was erased: there is no body left to send");
+        if (r.reason === "target_not_configured")
+          throw new HttpError(409, "target_not_configured", "this delivery's target is no longer configured: list it again, or redeliver the event to another target");
         throw new HttpError(409, "in_flight", "an attempt of this delivery is in flight; retry once it has ended");
       },
       { parse: "none" },

@@ -11,10 +11,11 @@ import { ALERT_SOURCE } from "../core/alert.ts";
 import { countEvents, countEventsUpTo, getEvent, getRejection, listRejections, type EventFilter } from "../store/admin-queries.ts";
 import { listEventsMatching } from "../store/event-search.ts";
 import { getJob } from "../store/jobs.ts";
+import { readTargetStates } from "../store/target-state.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
 import { bulkConfirmPage, filterQuery, jobPage } from "../ui/bulk-pages.ts";
-import { eventPage } from "../ui/event-page.ts";
+import { eventPage, type TargetHold } from "../ui/event-page.ts";
 import { eventsPage } from "../ui/events-page.ts";
 import { time } from "../ui/format.ts";
 import { html, type SafeHtml } from "../ui/html.ts";
@@ -69,7 +70,7 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
       if (q.waits === "disabled") return `Retry scheduled: ${attempt} goes once its target is enabled.`;
       const until = Number(q.until);
       if (q.waits === "circuit" && Number.isFinite(until) && until > 0)
-        return html`Retry scheduled: ${attempt} waits for its target's circuit, open until ${time(new Date(until).toISOString())}, then goes as its first attempt through.`;
+        return html`Retry scheduled: ${attempt} waits for its target's circuit, open until ${time(new Date(until).toISOString())}; it goes once the circuit lets attempts through again.`;
       return `Retry scheduled: ${attempt} is due now.`;
     }
     case "stopped":
@@ -85,6 +86,7 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
     unknown_target: "No such target.",
     delivered: "That delivery was delivered: redeliver the event for a new one.",
     in_flight: "An attempt of that delivery is in flight: retry once it has ended.",
+    target_not_configured: "That delivery's target is no longer configured: list it again, or redeliver the event to another target.",
   };
   return q.error ? (errors[q.error] ?? null) : null;
 }
@@ -161,7 +163,15 @@ export function uiController(opts: AdminControllerOptions) {
       if (!ev) throw new HttpError(404, "not_found", "No such event.");
       const routing = await explainEvent(ev, opts.routes, opts.config.server.maxBodyBytes);
       const base = publicBaseUrl(opts.config, request, opts.publicPort());
-      const body = eventPage(eventDetailJson(ev), opts.config.targets.map((t) => t.name), routing, base);
+      const names = opts.config.targets.map((t) => t.name);
+      const now = nowMs();
+      const states = await readTargetStates(client);
+      const holdOf = (target: string): TargetHold | null => {
+        if (!names.includes(target)) return { kind: "unconfigured" };
+        const until = states.get(target)?.circuitOpenUntil ?? null;
+        return until !== null && until > now ? { kind: "circuit", untilIso: new Date(until).toISOString() } : null;
+      };
+      const body = eventPage(eventDetailJson(ev), names, routing, base, holdOf);
       return render(ev.id, "events", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })
     .post(

@@ -17,7 +17,7 @@ export type RetryResult =
       /** Its target's circuit is open until then: the attempt waits for it (target-health.ts). */
       circuitOpenUntil: number | null;
     }
-  | { ok: false; reason: "not_found" | "delivered" | "in_flight" | "erased" };
+  | { ok: false; reason: "not_found" | "delivered" | "in_flight" | "erased" | "target_not_configured" };
 
 /**
  * The statuses "Retry now" applies to: finished or waiting deliveries may go
@@ -33,16 +33,19 @@ export const RETRYABLE_STATUSES: readonly DeliveryStatus[] = ["pending", "failed
  * Not when its event was erased: with no body left, the attempt would only
  * record that (as a redelivery of it is refused).
  */
-export async function retryDelivery(db: SqlDoors, id: string, nowMs: number): Promise<RetryResult> {
+export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, configured: readonly string[]): Promise<RetryResult> {
+  // Only to a configured target: one a reload removed would take nothing, and the delivery would
+  // read "due now" for good.
   const [rs] = await db.writer.write([
     {
       sql: `UPDATE deliveries SET
           status = CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled = 1) THEN 'paused' ELSE 'pending' END,
           next_attempt_at = ?, updated_at = ?
         WHERE id = ? AND status IN (${RETRYABLE_STATUSES.map((s) => `'${s}'`).join(", ")})
+          AND target IN (${configured.map(() => "?").join(", ") || "NULL"})
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.erased_at IS NOT NULL)
         RETURNING status, attempts, (SELECT t.circuit_open_until FROM target_state t WHERE t.name = deliveries.target AND t.circuit_open_until > ?) AS circuit_open_until`,
-      args: [nowMs, nowMs, id, nowMs],
+      args: [nowMs, nowMs, id, ...configured, nowMs],
     },
   ]);
   const row = rs!.rows[0];
@@ -51,12 +54,13 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number): Pr
     return { ok: true, id, status: String(row.status) as "pending" | "paused", attempt: Number(row.attempts) + 1, nextAttemptAt: nowMs, circuitOpenUntil };
   }
   const now = await db.reads.execute({
-    sql: "SELECT d.status, e.erased_at FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?",
+    sql: "SELECT d.status, d.target, e.erased_at FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?",
     args: [id],
   });
   const found = now.rows[0];
   if (found === undefined) return { ok: false, reason: "not_found" };
   if (found.status === "delivered") return { ok: false, reason: "delivered" };
+  if (!configured.includes(String(found.target))) return { ok: false, reason: "target_not_configured" };
   return { ok: false, reason: found.erased_at !== null ? "erased" : "in_flight" };
 }
 

@@ -21,22 +21,38 @@ type DeliveryJson = EventDetailJson["deliveries"][number];
  * server anew each card whose value differs from the one it shows (and each new card),
  * so the page is drawn here alone.
  */
-const drawnDelivery = (d: DeliveryJson, retryable: boolean) =>
-  JSON.stringify([d.status, d.attemptCount, d.nextAttemptAt, d.lastError, d.attempts.length, retryable]);
+const drawnDelivery = (d: DeliveryJson, retryable: boolean, hold: TargetHold | null) =>
+  JSON.stringify([d.status, d.attemptCount, d.nextAttemptAt, d.lastError, d.attempts.length, retryable, hold]);
 
-function deliveries(ev: EventDetailJson): SafeHtml {
+/** What holds a target's open deliveries back, as the event page says it. */
+export type TargetHold = { kind: "unconfigured" } | { kind: "circuit"; untilIso: string };
+
+// When a pending delivery goes: at its next attempt, or after what holds its target back
+// (a next time already past would read as a delivery forgotten).
+function nextAttempt(d: DeliveryJson, hold: TargetHold | null): SafeHtml | null {
+  if (d.status !== "pending" && d.status !== "paused") return null;
+  if (hold?.kind === "unconfigured") return html`· <span class="warn-text">its target is no longer configured</span>: it waits until the target is listed again`;
+  if (d.status === "paused") return null;
+  if (hold?.kind === "circuit") return html`· waits for its target's circuit, open until ${time(hold.untilIso)}`;
+  return d.nextAttemptAt ? html`· next ${time(d.nextAttemptAt)}` : null;
+}
+
+function deliveries(ev: EventDetailJson, holdOf: (target: string) => TargetHold | null): SafeHtml {
   if (ev.deliveries.length === 0) return html`<p class="empty">No deliveries: no route matched this event when it arrived (see Routing).</p>`;
-  return html`${ev.deliveries.map(
-    (d) => html`
-<article class="card delivery" data-delivery-id="${d.id}" data-drawn="${drawnDelivery(d, retryableOn(ev).includes(d.status))}">
+  return html`${ev.deliveries.map((d) => {
+    const hold = holdOf(d.target);
+    // Retry now only to a target that is configured: none would take it.
+    const retryable = retryableOn(ev).includes(d.status) && hold?.kind !== "unconfigured";
+    return html`
+<article class="card delivery" data-delivery-id="${d.id}" data-drawn="${drawnDelivery(d, retryable, hold)}">
   <header>
     <h3>${d.target}</h3> ${badge(d.status)}
     ${d.origin === "ingest" ? null : html`<span class="pill origin">${d.origin === "redeliver" ? "manual redelivery" : "replay"}</span>`}
     <span class="muted"><span data-field="attempts">${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"}</span> · created ${time(d.createdAt)}</span>
-    <span class="muted" data-field="next">${d.nextAttemptAt ? html`· next ${time(d.nextAttemptAt)}` : null}</span>
+    <span class="muted" data-field="next">${nextAttempt(d, hold)}</span>
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
-  ${retryableOn(ev).includes(d.status) ? retryForm(ev.id, d.id, d.attemptCount + 1) : null}
+  ${retryable ? retryForm(ev.id, d.id, d.attemptCount + 1) : null}
   ${
     d.attempts.length === 0
       ? html`<p class="muted">No attempt yet.</p>`
@@ -52,8 +68,8 @@ function deliveries(ev: EventDetailJson): SafeHtml {
     </tr>${a.request ? sentRequest(a.request) : null}`,
     )}</tbody></table></div>`
   }
-</article>`,
-  )}`;
+</article>`;
+  })}`;
 }
 
 // Header rows, a masked value shown as such.
@@ -147,7 +163,13 @@ ${
  * The event page's body markup; `targets` are the configured target names (redeliver choices),
  * `verdicts` each route's verdict on the event (null once erased), `publicBase` where providers reach the relay.
  */
-export function eventPage(ev: EventDetailJson, targets: string[], verdicts: RouteVerdict[] | null, publicBase: string): SafeHtml {
+export function eventPage(
+  ev: EventDetailJson,
+  targets: string[],
+  verdicts: RouteVerdict[] | null,
+  publicBase: string,
+  holdOf: (target: string) => TargetHold | null = () => null,
+): SafeHtml {
   const r = ev.request;
   return html`
 <p class="crumbs"><a href="/">Events</a> /</p>
@@ -177,7 +199,7 @@ export function eventPage(ev: EventDetailJson, targets: string[], verdicts: Rout
   }
 </div>
 <h2>Deliveries</h2>
-<div id="deliveries">${deliveries(ev)}</div>
+<div id="deliveries">${deliveries(ev, holdOf)}</div>
 <h2>Routing</h2>
 ${routing(verdicts, ev.source)}
 <h2>Request</h2>

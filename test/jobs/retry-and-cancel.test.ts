@@ -199,3 +199,18 @@ test("retry now says when the attempt waits: for the target's open circuit (unti
   expect(await form()).toContain("goes once its target is enabled");
   expect((await api(`/api/deliveries/${failed.id}/retry`, { method: "POST" })).body).toMatchObject({ status: "paused" });
 });
+
+test("a delivery whose target a reload removed says so on its page, offers no Retry now, and the API refuses one (409)", async () => {
+  const { relay, api, send } = await relayWith(() => ({ status: 503 }));
+  const eventId = await send("g1", "once.created");
+  const failed = await deliveryOf(relay, eventId, (d) => d.status === "failed");
+  // As a reload that drops the target leaves the config the actions read.
+  relay.config.targets.splice(relay.config.targets.findIndex((t) => t.name === "once"), 1);
+  const r = await api(`/api/deliveries/${failed.id}/retry`, { method: "POST" });
+  expect(r.status).toBe(409);
+  expect(r.body.error.code).toBe("target_not_configured");
+  await relay.store.writer.write([{ sql: "UPDATE deliveries SET status = 'pending' WHERE id = ?", args: [failed.id] }]);
+  const page = await (await relay.app.adminApp.handle(new Request(`http://127.0.0.1/events/${eventId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
+  expect(page.replace(/<[^>]+>/g, "")).toContain("its target is no longer configured: it waits until the target is listed again");
+  expect(page).not.toContain(`action="/deliveries/${failed.id}/retry"`);
+});
