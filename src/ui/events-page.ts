@@ -105,7 +105,7 @@ function matchLine(matched: number | null, cap: number, filters: Record<string, 
   // Past the cap the exact figure comes with the confirmation step.
   const n = matched > cap ? `${cap.toLocaleString("en")}+` : String(matched);
   return html`<div class="actions match-count">
-  <span id="matched" data-matched="${matched > cap ? "" : String(matched)}">${n} matching event${matched === 1 ? "" : "s"}</span>
+  <span id="matched" data-matched="${matched > cap ? "" : String(matched)}" data-cap="${String(cap)}">${n} matching event${matched === 1 ? "" : "s"}</span>
   ${matched > 0 ? html`<a class="button secondary" id="redeliver-matching" href="/bulk/redeliver${qs}">Redeliver ${n} matching…</a>
   <a class="button secondary" href="/bulk/cancel${qs}">Cancel pending…</a>` : null}
 </div>`;

@@ -86,20 +86,24 @@
     return tbody;
   }
   // New events match the list's filter: the count above it grows with them (exact only below its cap, and without a gap).
+  // Past the page's cap (events-page.ts matchLine) the figure reads "1,000+", as the server draws it.
   function countNew(added, gap) {
     const span = document.getElementById("matched");
     const was = span?.dataset.matched;
     if (!span || !was || added === 0) return;
+    const redeliver = document.getElementById("redeliver-matching");
     if (gap) {
       span.dataset.matched = "";
       span.textContent = "More matching events than counted; reload for the figure";
+      if (redeliver) redeliver.textContent = "Redeliver matching…";
       return;
     }
     const n = Number(was) + added;
-    span.dataset.matched = String(n);
-    span.textContent = `${n} matching event${n === 1 ? "" : "s"}`;
-    const redeliver = document.getElementById("redeliver-matching");
-    if (redeliver) redeliver.textContent = `Redeliver ${n} matching…`;
+    const cap = Number(span.dataset.cap);
+    const text = cap > 0 && n > cap ? `${cap.toLocaleString("en")}+` : String(n);
+    span.dataset.matched = cap > 0 && n > cap ? "" : String(n);
+    span.textContent = `${text} matching event${n === 1 ? "" : "s"}`;
+    if (redeliver) redeliver.textContent = `Redeliver ${text} matching…`;
   }
   const newestId = () => document.querySelector("tr[data-event-id]")?.getAttribute("data-event-id") ?? null;
   function onEvents(m) {

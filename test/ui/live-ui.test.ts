@@ -182,6 +182,15 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
   });
 
+  test("a burst past what a message carries: the list says more arrived, and the count and its button stop naming a figure", async () => {
+    await page.goto(`${admin}/?source=billing`);
+    await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
+    await Promise.all(Array.from({ length: 260 }, (_, i) => send("billing", { id: `burst-${i}`, type: "invoice.sent" }, { "x-webhook-secret": "billing-secret" })));
+    await page.locator("tr.gap").waitFor({ timeout: 10_000 });
+    expect(await page.locator("#matched").innerText()).toBe("More matching events than counted; reload for the figure");
+    expect(await page.locator("#redeliver-matching").innerText()).toBe("Redeliver matching…");
+  }, 30_000);
+
   test("a tab signed out elsewhere says so and offers to sign in again, back to the same page", async () => {
     const other = await signedInPage(browser, admin, ADMIN_TOKEN);
     try {
