@@ -48,9 +48,9 @@ export function eventsPage(d: EventsPageData): SafeHtml {
   ${select("source", "Source", q.source, d.sources, d.builtInSources)}
   ${select("target", "Target", q.target, d.targets)}
   ${select("status", "Status", q.status, [...EVENT_STATUSES])}
-  ${text("type", "Event type", q.type, "exact, e.g. invoice.paid")}
-  ${text("since", "Since", q.since, "2h or 2025-01-31T12:00Z")}
-  ${text("until", "Until", q.until, "ISO time or 30m")}
+  ${text("type", "Event type", q.type, "e.g. order.paid")}
+  ${text("since", "Since", q.since, "2h, or a time")}
+  ${text("until", "Until", q.until, "30m, or a time")}
   <div class="filter-actions"><button type="submit">Filter</button>${filtered ? html`<a href="/">Clear</a>` : null}</div>
 </form>
 ${invalid ? null : eventList(d, q, filters, filtered)}`;

@@ -41,12 +41,12 @@ ${rejectedRequest(r)}`;
 /** The rejections page's body markup. */
 export function rejectionsPage(d: RejectionsPageData): SafeHtml {
   return html`<h1>Rejections</h1>
-${mismatchWarnings(d.sources)}
+${mismatchWarnings(d.sources, false)}
 <form class="filters" method="get" action="/rejections">
   <label>Source<select name="source"><option value="">any</option>
     ${d.sources.map((s) => html`<option value="${s.name}"${s.name === d.source ? html` selected` : null}>${s.name}</option>`)}
   </select></label>
-  <label>Reason<input name="reason" value="${d.reason ?? ""}" placeholder="any (bad_signature, …)" pattern="[a-z_]+"></label>
+  <label>Reason<input type="text" name="reason" value="${d.reason ?? ""}" placeholder="any (bad_signature, …)" pattern="[a-z_]+"></label>
   <div class="filter-actions"><button type="submit">Filter</button></div>
 </form>
 ${d.rejections.length === 0 ? html`<p class="empty">${d.source === undefined && d.reason === undefined ? "No rejected requests stored." : "No stored rejection matches."}</p>` : null}

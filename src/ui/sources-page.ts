@@ -3,12 +3,12 @@ import type { SourceJson } from "../http/admin-views.ts";
 import { time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 
-/** One warning box per source whose recent mismatches suggest a one-sided secret rotation. */
-export function mismatchWarnings(sources: SourceJson[]): SafeHtml {
+/** One warning box per source whose recent mismatches suggest a one-sided secret rotation; `linked`: with a link to its rejections. */
+export function mismatchWarnings(sources: SourceJson[], linked = true): SafeHtml {
   return html`${sources
     .filter((s) => s.mismatchWarning)
     .map((s) => html`<p class="warning" role="alert"><strong>${s.name}:</strong> ${s.mismatchWarning}
-      <a href="/rejections?source=${encodeURIComponent(s.name)}">See rejections →</a></p>`)}`;
+      ${linked ? html`<a href="/rejections?source=${encodeURIComponent(s.name)}">See rejections →</a>` : null}</p>`)}`;
 }
 
 /** The sources page's body markup; `hasPublicUrl` false adds a hint to set server.public_url. */
