@@ -89,6 +89,26 @@ test("a cross-site form post carrying the session cookie is refused and changes 
   expect(ok.status).toBe(303);
 });
 
+test("a form sent from a tab whose session ended leads to sign-in, says the action was not done, and returns to its page", async () => {
+  const r = await relayWith();
+  const [e] = await seedEvents(r.store, 1, Date.UTC(2025, 0, 1));
+  const res = await r.app.adminApp.handle(
+    new Request(`http://127.0.0.1/events/${e!.id}/erase`, {
+      method: "POST",
+      headers: { ...FORM, ...SAME_SITE, referer: `http://127.0.0.1/events/${e!.id}?x=1` },
+      body: "",
+    }),
+  );
+  expect(res.status).toBe(303);
+  const location = res.headers.get("location")!;
+  expect(location).toBe(`/login?ended=1&next=${encodeURIComponent(`/events/${e!.id}?x=1`)}`);
+  const login = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1${location}`))).text();
+  expect(login).toContain("that action was not carried out");
+  expect(login).toContain(`value="/events/${e!.id}?x=1"`);
+  const ev = (await (await r.app.adminApp.handle(new Request(`http://127.0.0.1/api/events/${e!.id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).json()) as any;
+  expect(ev.erasedAt).toBeNull();
+});
+
 test("an API post without a same-origin proof is told which header makes it go through", async () => {
   const r = await relayWith();
   const [e] = await seedEvents(r.store, 1, Date.UTC(2025, 0, 1));

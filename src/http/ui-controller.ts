@@ -107,7 +107,7 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/login", ({ request, query, server }) => {
       const next = safeNext(query.next);
       if (auth.identify(request, requestClientKey(server, request)).ok) return redirect(next);
-      return htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next) }));
+      return htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next, query.ended === "1") }));
     })
     .post(
       "/login",
@@ -301,8 +301,15 @@ function guardPage(auth: AdminAuth, request: Request, addr: string): Response | 
     const url = new URL(request.url);
     return auth.required ? redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`) : htmlResponse("forbidden host", 403);
   }
-  if (who === null) return htmlResponse("sign in first", 401);
   if (!isSameOrigin(request)) return htmlResponse(page({ title: "Refused", section: null, body: html`<h1>Cross-site request refused</h1>` }), 403);
+  // A form sent from a tab whose session ended (signed out elsewhere, expired): not carried out;
+  // sign in and come back to the page it was sent from.
+  if (who === null) {
+    if (!auth.required) return htmlResponse("forbidden host", 403);
+    const from = request.headers.get("referer");
+    const back = from && URL.canParse(from) && new URL(from).host === new URL(request.url).host ? new URL(from) : null;
+    return redirect(`/login?ended=1&next=${encodeURIComponent(back ? back.pathname + back.search : "/")}`);
+  }
 }
 
 /** A filter without its page: what the count and the bulk actions cover. */

@@ -1,11 +1,15 @@
 /** `/login` — the admin token form. */
 import { html, type SafeHtml } from "./html.ts";
 
-/** The login form; `next` is the local path to return to (already validated). */
-export function loginPage(next: string): SafeHtml {
+/**
+ * The login form; `next` is the local path to return to (already validated);
+ * `ended`: a form was sent from a page whose session had ended (not carried out).
+ */
+export function loginPage(next: string, ended = false): SafeHtml {
   return html`
 <section class="login card">
   <h1>Sign in</h1>
+  ${ended ? html`<p class="notice">Your session had ended, so that action was not carried out. Sign in, then do it again.</p>` : null}
   <form method="post" action="/login">
     <input type="hidden" name="next" value="${next}">
     <label>Admin token<input type="password" name="token" autocomplete="current-password" required autofocus></label>
