@@ -66,8 +66,10 @@ export function refuseAdminRequest(auth: AdminAuth, request: Request, addr: stri
   const id = auth.identify(request, addr);
   if (!id.ok && id.retryAfterSec > 0) return tooManyAttempts(id.retryAfterSec);
   if (!id.ok) return new HttpError(401, "unauthorized", "missing or wrong admin token", auth.required ? { "www-authenticate": "Bearer" } : {});
-  // A custom header cannot be sent cross-site without a CORS preflight, which we never grant.
-  if (id.who !== "bearer" && !SAFE_METHODS.has(request.method) && !isSameOrigin(request) && !request.headers.has("x-requested-with"))
+  // A custom header cannot be sent cross-site without a CORS preflight, which we never grant. A request
+  // that names another site as its Origin (or says it is cross-site) is refused whatever it carries.
+  const foreign = (request.headers.has("origin") || request.headers.has("sec-fetch-site")) && !isSameOrigin(request);
+  if (id.who !== "bearer" && !SAFE_METHODS.has(request.method) && (foreign || (!isSameOrigin(request) && !request.headers.has("x-requested-with"))))
     return new HttpError(403, "csrf", "cross-site request refused: a script or curl must send the header X-Requested-With (any value) or the admin token as Authorization: Bearer");
   return null;
 }

@@ -122,6 +122,9 @@ test("an API post without a same-origin proof is told which header makes it go t
   expect(error.code).toBe("csrf");
   expect(error.message).toContain("X-Requested-With");
   expect(error.message).toContain("Authorization: Bearer");
+  // A request naming another site, X-Requested-With or not, is refused and erases nothing.
+  expect((await erase({ "x-requested-with": "x", origin: "http://evil.example" })).status).toBe(403);
+  expect((await erase({ "x-requested-with": "x", "sec-fetch-site": "cross-site" })).status).toBe(403);
   expect((await erase({ "x-requested-with": "curl" })).status).toBe(200);
 });
 
