@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { lineChart, niceCeil } from "./svg-chart.ts";
+import { lineChart, niceCeil, tickText } from "./svg-chart.ts";
 
 const base = { id: "c", title: "Things", unit: "", startMs: Date.UTC(2026, 0, 1, 0, 0), stepMs: 300_000, summary: "total" as const, empty: "Nothing." };
 
@@ -28,4 +28,16 @@ test("a value alone between gaps is drawn as a dot", () => {
 
 test("the y axis tops out at 1, 2 or 5 times a power of ten", () => {
   expect([0, 1, 3, 7, 10, 11, 480, 0.3].map(niceCeil)).toEqual([1, 1, 5, 10, 10, 20, 500, 0.5]);
+});
+
+test("y-axis labels stay short enough for the margin: seconds past 1000 ms, thousands past 10000", () => {
+  expect(tickText(500, "ms")).toBe("500 ms");
+  expect(tickText(10_000, "ms")).toBe("10 s");
+  expect(tickText(2_500, "ms")).toBe("2.5 s");
+  expect(tickText(20_000, "")).toBe("20k");
+  expect(tickText(5_000, "")).toBe("5000");
+  const out = lineChart({ ...base, unit: "ms", summary: "peak", series: [{ label: "p99", values: [9_000, 200] }] }).value;
+  expect(out).toContain(">10 s</text>");
+  // The legend keeps the whole figure.
+  expect(out).toContain('<span class="total">9000</span> ms');
 });

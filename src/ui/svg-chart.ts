@@ -44,6 +44,15 @@ export function niceCeil(max: number): number {
 }
 
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+/**
+ * A y-axis label short enough for the plot's left margin: "10 s" for 10000 ms,
+ * "20k" for 20000 (a legend, which has room, keeps the whole figure).
+ */
+export function tickText(v: number, unit: string): string {
+  if (unit === "ms" && v >= 1000) return `${fmt(v / 1000)} s`;
+  if (v >= 10_000) return `${fmt(v / 1000)}k${unit ? ` ${unit}` : ""}`;
+  return `${fmt(v)}${unit ? ` ${unit}` : ""}`;
+}
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 
 /** A figure with the chart and its legend, or the empty-state sentence. */
@@ -94,7 +103,7 @@ export function lineChart(c: LineChart): SafeHtml {
 <div class="plot"><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${c.title}, last 24 h">
   ${yTicks.map(
     (v) => html`<line class="grid" x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}"></line>
-  <text class="tick" x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}${c.unit ? ` ${c.unit}` : ""}</text>`,
+  <text class="tick" x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${tickText(v, c.unit)}</text>`,
   )}
   ${xTicks.map(
     (t) => html`<line class="grid" x1="${xAt(t).toFixed(1)}" x2="${xAt(t).toFixed(1)}" y1="${PAD.top}" y2="${H - PAD.bottom}"></line>
