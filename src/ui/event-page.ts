@@ -210,7 +210,7 @@ ${body(ev)}
 ${
   ev.erasedAt
     ? null
-    : html`<h3>Headers <span class="muted">(as received; names lower-cased by the HTTP server)</span></h3>
+    : html`<h3>Headers <span class="muted">(as the HTTP server read them: names lower-cased and sorted, a repeated header joined with ", ")</span></h3>
 <div class="table-wrap"><table class="list headers">
   <tbody>${headerRows(r.headers)}</tbody>
 </table></div>`

@@ -34,7 +34,7 @@ ${r.message === null ? null : html`<p class="reason">${r.message}</p>`}
   <div><dt>Request</dt><dd class="mono">${r.method} ${r.path}</dd></div>
   <div><dt>From</dt><dd class="mono">${r.remoteAddr ?? "—"}</dd></div>
 </dl>
-<h2>Headers <span class="muted">(as received; names lower-cased by the HTTP server)</span></h2>
+<h2>Headers <span class="muted">(as the HTTP server read them: names lower-cased and sorted, a repeated header joined with ", ")</span></h2>
 ${rejectedRequest(r)}`;
 }
 
