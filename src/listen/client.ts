@@ -75,6 +75,13 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
         return { go: false, exit: { ok: false, code: "unknown_target", message }, why: "404" };
       }
       if (res.status === 426) return { go: true };
+      // A redirect is never the relay's public listener: most likely its admin UI (→ /login), a URL
+      // copied from the browser. Retrying would loop for good; say where to point instead.
+      if (res.status >= 300 && res.status < 400) {
+        const to = res.headers.get("location");
+        const message = `${origin} answered a redirect (${res.status}${to ? ` to ${to}` : ""}), not a listen endpoint: is this the relay's admin UI? Use its public address (server.listen)`;
+        return { go: false, exit: { ok: false, code: "unknown_target", message }, why: `HTTP ${res.status}` };
+      }
       return { go: false, why: `HTTP ${res.status}` };
     } catch (err) {
       return { go: false, why: (err as Error).message.slice(0, 200) };

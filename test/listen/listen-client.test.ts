@@ -130,6 +130,19 @@ test("a wrong token ends the client with a clear refusal instead of retrying", a
   expect(await c.done).toMatchObject({ ok: false, code: "unauthorized" });
 });
 
+test("pointed at the admin UI (a redirect to /login) the client ends, saying to use the public address, instead of retrying for good", async () => {
+  // With an admin token the admin listener sends a page request without a session to /login.
+  const relay = await startTestRelay(`${CONFIG}\n[admin]\ntoken = "admin-token-0123456789abcdef"\n`);
+  cleanups.push(() => relay.close());
+  relay.app.adminApp.listen({ hostname: "127.0.0.1", port: 0 });
+  cleanups.push(() => relay.app.adminApp.stop(true));
+  const admin = `http://127.0.0.1:${relay.app.adminApp.server!.port}`;
+  const c = client(admin, ["http://127.0.0.1:9/hooks"]);
+  const done = await c.done;
+  expect(done).toMatchObject({ ok: false });
+  expect((done as { message: string }).message).toContain("admin UI? Use its public address");
+});
+
 test("a relay that goes silent (no heartbeat) is dropped and reconnected to; a pinging relay is kept", async () => {
   // A stand-in relay: answers the preflight with 426, accepts the upgrade, sends `ready`,
   // then pings only when told to. Each upgrade counts as one connection.
