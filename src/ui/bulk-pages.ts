@@ -61,7 +61,8 @@ const searchOf = (f: JobJson["filter"]) => (f.q !== null ? { q: f.q } : { text: 
 export function jobPage(j: JobJson): SafeHtml {
   const f = j.filter;
   const filter = { source: f.source ?? undefined, target: f.target ?? undefined, status: f.status ?? undefined, type: f.type ?? undefined, ...searchOf(f), since: f.since ?? undefined, until: f.until ?? undefined };
-  const what = j.kind === "redeliver" ? "deliveries created" : "deliveries cancelled";
+  const noun = j.affected === 1 ? "delivery" : "deliveries";
+  const what = j.kind === "redeliver" ? `${noun} created` : `${noun} cancelled`;
   return html`
 <p class="crumbs"><a href="/">Events</a> / jobs /</p>
 <h1 class="mono wrap">${j.id} ${badge(j.status)}</h1>

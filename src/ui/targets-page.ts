@@ -24,7 +24,7 @@ ${targets.map((t) => {
     <div><dt>Success (${Math.round(t.successWindowMs / 60_000)} min)</dt><dd data-field="success">${percent(t.successRate)} <span class="muted">of ${t.recentAttempts}</span></dd></div>
     <div><dt>Last attempt</dt><dd data-field="last-attempt">${time(t.lastAttemptAt)}</dd></div>
     ${t.failingSince ? html`<div><dt>Failing since</dt><dd>${time(t.failingSince)}</dd></div>` : null}
-    ${t.circuitOpenUntil ? html`<div><dt>Circuit open until</dt><dd>${time(t.circuitOpenUntil)}</dd></div>` : null}
+    ${t.circuitOpenUntil && t.enabled ? html`<div><dt>Circuit open until</dt><dd>${time(t.circuitOpenUntil)}</dd></div>` : null}
   </dl>
   ${lastError(t)}
   <div class="actions">
