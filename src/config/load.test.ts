@@ -187,6 +187,25 @@ to = ["t"]
     expect(problems).toContain('sources[0].event_type: expected "$.json.path", "header:Name" or "query:name" (or a list of them), got "nope"');
   });
 
+  test("a route by event type from a source that reads no type is warned about: it would take nothing", () => {
+    const { warnings } = configOf(`
+[[sources]]
+name = "plain"
+verify = { scheme = "none" }
+[[targets]]
+name = "t"
+url = "http://10.0.0.5/hooks"
+signing = { secret = "${WHSEC}" }
+[[routes]]
+from = "plain"
+to = "t"
+event_types = ["*"]
+`);
+    expect(warnings).toContain('routes[0].event_types: source "plain" reads no event type (set its event_type), so its events are untyped and this route takes none of them');
+    // A preset's own event type counts.
+    expect(configOf(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = ["*"]')).warnings.filter((w) => w.includes("reads no event type"))).toEqual([]);
+  });
+
   test("a route with a problem of its own brings no 'no route' warnings for what it names", () => {
     const result = load(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = 5'));
     expect(result.ok).toBe(false);

@@ -216,6 +216,12 @@ class ConfigBuilder {
       new Set(alerts?.value?.to ?? []),
     );
 
+    // A route by event type from a source that reads none takes nothing: every event arrives untyped.
+    routeConfigs.forEach((r, i) => {
+      const src = sourceConfigs.find((s) => s?.name === r.from);
+      if (r.eventTypes && src && src.eventType.length === 0)
+        this.warnings.push(`routes[${i}].event_types: source "${r.from}" reads no event type (set its event_type), so its events are untyped and this route takes none of them`);
+    });
     if (this.problems.length > 0 || !root.ok || !server.ok || !store.ok || !admin.ok || !logLevel.ok || alerts?.ok === false) {
       return { ok: false, problems: this.problems, warnings: this.warnings };
     }
