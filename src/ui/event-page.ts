@@ -186,7 +186,7 @@ export function eventPage(
   ${
     ev.erasedAt
       ? null
-      : html`<form method="post" action="${idPath(ev.id)}/redeliver" class="inline">
+      : html`<form method="post" action="${idPath(ev.id)}/redeliver" class="inline" data-confirm="Send this event again? A target that already has it gets it a second time.">
     <select name="target" aria-label="Redeliver to">
       <option value="">all its targets</option>
       ${targets.map((t) => html`<option value="${t}">${t}</option>`)}
