@@ -16,7 +16,7 @@ import { readOverview } from "../store/overview.ts";
 import type { Store } from "../store/index.ts";
 import type { AdminActions } from "./admin-actions.ts";
 import { listEventsMatching } from "../store/event-search.ts";
-import { getJob, type Job, type JobKind } from "../store/jobs.ts";
+import { getJob, listJobs, type Job, type JobKind } from "../store/jobs.ts";
 import {
   checkSearchable,
   parseBulkBody,
@@ -179,6 +179,7 @@ export function adminApiController(opts: AdminControllerOptions) {
       },
       { parse: "none" },
     )
+    .get("/api/jobs", async () => json({ jobs: (await listJobs(client)).map(jobJson) }))
     .get("/api/jobs/:id", async ({ params }) => json(jobJson(await jobNamed(params.id))))
     .delete("/api/jobs/:id", async ({ params }) => {
       const job = await actions.stopJob(parseJobId(params.id));

@@ -10,11 +10,11 @@ import * as v from "valibot";
 import { ALERT_SOURCE } from "../core/alert.ts";
 import { countEvents, countEventsUpTo, getEvent, getRejection, listRejections, type EventFilter } from "../store/admin-queries.ts";
 import { listEventsMatching } from "../store/event-search.ts";
-import { getJob } from "../store/jobs.ts";
+import { getJob, listJobs } from "../store/jobs.ts";
 import { readTargetStates } from "../store/target-state.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
-import { bulkConfirmPage, filterQuery, jobPage } from "../ui/bulk-pages.ts";
+import { bulkConfirmPage, filterQuery, jobPage, jobsPage } from "../ui/bulk-pages.ts";
 import { eventPage, type TargetHold } from "../ui/event-page.ts";
 import { eventsPage } from "../ui/events-page.ts";
 import { time } from "../ui/format.ts";
@@ -227,6 +227,7 @@ export function uiController(opts: AdminControllerOptions) {
       },
       { parse: "none" },
     )
+    .get("/jobs", async () => render("Jobs", "events", jobsPage((await listJobs(client)).map(jobJson))))
     .get("/jobs/:id", async ({ params, query }) => {
       const job = await getJob(client, parseJobId(params.id));
       if (!job) throw new HttpError(404, "not_found", "No such job.");

@@ -105,6 +105,12 @@ export async function getJob(reads: SqlReader, id: string): Promise<Job | null> 
   return rs.rows[0] ? jobOf(rs.rows[0]) : null;
 }
 
+/** The newest jobs first (ids begin with their creation time), at most `limit`. */
+export async function listJobs(reads: SqlReader, limit = 50): Promise<Job[]> {
+  const rs = await reads.execute({ sql: "SELECT * FROM jobs ORDER BY id DESC LIMIT ?", args: [limit] });
+  return rs.rows.map(jobOf);
+}
+
 /**
  * Stops a running job (DELETE /api/jobs/<id>): it becomes `cancelled` and no
  * further batch commits (the fence). Batches already committed stay done.

@@ -64,7 +64,7 @@ export function jobPage(j: JobJson): SafeHtml {
   const noun = j.affected === 1 ? "delivery" : "deliveries";
   const what = j.kind === "redeliver" ? `${noun} created` : `${noun} cancelled`;
   return html`
-<p class="crumbs"><a href="/">Events</a> / jobs /</p>
+<p class="crumbs"><a href="/">Events</a> / <a href="/jobs">Jobs</a> /</p>
 <h1 class="mono wrap">${j.id} ${badge(j.status)}</h1>
 <p class="job-progress"><progress value="${j.done}" max="${Math.max(j.total, 1)}"></progress>
   <span id="job-done">${j.done}</span> of <span id="job-total">${j.total}</span> events · <span id="job-affected">${j.affected}</span> ${what}</p>
@@ -80,5 +80,31 @@ ${
     ? html`<div class="actions"><form method="post" action="/jobs/${j.id}/stop" class="inline" data-confirm="Stop this job? What it did so far stays done.">
   <button type="submit" class="danger">Stop</button></form><span class="muted">This page refreshes every second while the job runs.</span></div>`
     : null
+}`;
+}
+
+/** `/jobs`: the newest bulk jobs, each with its progress, linked to its page. */
+export function jobsPage(jobs: JobJson[]): SafeHtml {
+  const noun = (j: JobJson) => (j.affected === 1 ? "delivery" : "deliveries");
+  return html`
+<p class="crumbs"><a href="/">Events</a> /</p>
+<h1>Jobs</h1>
+<p class="muted">Bulk redeliveries and cancels started from the events list (the newest 50).</p>
+${
+  jobs.length === 0
+    ? html`<p class="empty">No jobs yet: "Redeliver matching…" and "Cancel pending…" on the events list start one.</p>`
+    : html`<div class="table-wrap"><table class="list jobs">
+  <thead><tr><th>Started</th><th>Job</th><th>Action</th><th>Status</th><th class="num">Events</th><th>Changed</th></tr></thead>
+  <tbody>${jobs.map(
+    (j) => html`<tr>
+    <td class="nowrap">${time(j.createdAt)}</td>
+    <td><a class="mono" href="/jobs/${j.id}">${j.id}</a></td>
+    <td>${j.kind === "redeliver" ? "Redeliver" : "Cancel pending"}${j.target ? ` → ${j.target}` : ""}</td>
+    <td>${badge(j.status)}</td>
+    <td class="num nowrap">${String(j.done)} of ${String(j.total)}</td>
+    <td class="nowrap">${String(j.affected)} ${noun(j)} ${j.kind === "redeliver" ? "created" : "cancelled"}</td>
+  </tr>`,
+  )}</tbody>
+</table></div>`
 }`;
 }

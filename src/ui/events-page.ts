@@ -108,5 +108,6 @@ function matchLine(matched: number | null, cap: number, filters: Record<string, 
   <span id="matched" data-matched="${matched > cap ? "" : String(matched)}" data-cap="${String(cap)}">${n} matching event${matched === 1 ? "" : "s"}</span>
   ${matched > 0 ? html`<a class="button secondary" id="redeliver-matching" href="/bulk/redeliver${qs}">Redeliver ${n} matching…</a>
   <a class="button secondary" href="/bulk/cancel${qs}">Cancel pending…</a>` : null}
+  <a href="/jobs">Jobs</a>
 </div>`;
 }

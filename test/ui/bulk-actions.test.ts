@@ -139,6 +139,22 @@ describe.skipIf(!hasChromium)("bulk actions in Chromium", () => {
     expect(await page.locator("#matched").innerText()).toBe(count);
   });
 
+  test("the jobs page lists every job started, newest first, each linked to its page; so does the API", async () => {
+    const api = (await (await fetch(`${admin}/api/jobs`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { jobs: { id: string; status: string }[] };
+    expect(api.jobs.length).toBeGreaterThanOrEqual(3);
+    expect(api.jobs.map((j) => j.id)).toEqual([...api.jobs.map((j) => j.id)].sort().reverse());
+    await page.goto(`${admin}/`);
+    await page.locator(".match-count a", { hasText: /^Jobs$/ }).click();
+    expect(new URL(page.url()).pathname).toBe("/jobs");
+    const links = await page.locator("table.jobs tbody a").allInnerTexts();
+    expect(links).toEqual(api.jobs.map((j) => j.id));
+    await page.locator("table.jobs tbody a").first().click();
+    expect(new URL(page.url()).pathname).toBe(`/jobs/${api.jobs[0]!.id}`);
+    // And back through its breadcrumb.
+    await page.locator(".crumbs a", { hasText: "Jobs" }).click();
+    expect(new URL(page.url()).pathname).toBe("/jobs");
+  });
+
   test("these pages never trip their Content-Security-Policy", () => {
     expect(cspViolations).toEqual([]);
   });
