@@ -179,7 +179,7 @@ export function eventPage(
   <div><dt>Event type</dt><dd>${ev.eventType ?? "—"}</dd></div>
   <div><dt>Dedupe key</dt><dd class="mono wrap" id="dedupe-key">${ev.dedupeKey}</dd></div>
   <div><dt>Received</dt><dd>${time(ev.receivedAt)}</dd></div>
-  <div><dt>Duplicates</dt><dd>${ev.duplicates}${ev.lastDuplicateAt ? html` <span class="muted">(last ${time(ev.lastDuplicateAt)})</span>` : null}</dd></div>
+  <div><dt>Duplicates</dt><dd id="event-duplicates">${ev.duplicates}${ev.lastDuplicateAt ? html` <span class="muted">(last ${time(ev.lastDuplicateAt)})</span>` : null}</dd></div>
   <div><dt>From</dt><dd class="mono">${ev.remoteAddr ?? "—"}</dd></div>
 </dl>
 <div class="actions">

@@ -191,8 +191,12 @@
   }
 
   // ── An event page ──────────────────────────────────────────────────
-  // Each delivery card carries what it shows (event-page.ts drawnDelivery): new and changed cards come from the server.
+  // Each delivery card carries what it shows (event-page.ts drawnDelivery): new and changed cards come from
+  // the server, and so does the duplicate count (a provider's retry arrived).
   function swapDeliveries(fresh) {
+    const dups = fresh.getElementById("event-duplicates");
+    const shown = document.getElementById("event-duplicates");
+    if (dups && shown && dups.textContent !== shown.textContent) adopt(dups, shown);
     const box = document.getElementById("deliveries");
     const next = fresh.getElementById("deliveries");
     if (!box || !next) return;

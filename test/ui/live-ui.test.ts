@@ -147,6 +147,9 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     expect(await fresh.locator("form.retry span.muted").innerText()).toBe("attempt 1, same delivery");
     expect(await fresh.locator(".pill.origin").innerText()).toBe("manual redelivery");
     expect(await orders.first().locator("form.retry").count()).toBe(0);
+    // The provider sends it again: the duplicate count follows.
+    await send("billing", { id: "live-ui-retry", type: "invoice.sent" }, { "x-webhook-secret": "billing-secret" });
+    await page.locator("#event-duplicates", { hasText: /^1/ }).waitFor({ timeout: 10_000 });
     expect(await samePage()).toBe(true);
     // The form works as the page's own: the delivery is due now and goes out once the target is enabled.
     await fresh.locator("form.retry button").click();
