@@ -73,8 +73,13 @@ function deliveries(ev: EventDetailJson, holdOf: (target: string) => TargetHold 
 }
 
 // Header rows, a masked value shown as such.
+// A value this long (a provider's 12 KB header) shows its start, the whole under a disclosure:
+// the page stays a page, and every value is still there.
+const LONG_VALUE_CHARS = 600;
+const headerValue = (v: string): SafeHtml | string =>
+  v.length <= LONG_VALUE_CHARS ? v : html`<details class="long-value"><summary>${v.slice(0, 200)}… <span class="muted">(${String(v.length)} characters: show all)</span></summary>${v}</details>`;
 const headerRows = (headers: [string, string][]) =>
-  headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${v}</td></tr>`);
+  headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${headerValue(v)}</td></tr>`);
 
 type SentRequest = NonNullable<EventDetailJson["deliveries"][number]["attempts"][number]["request"]>;
 
