@@ -179,6 +179,18 @@ describe.skipIf(!hasChromium)("event page and layout in Chromium", () => {
     await phone.close();
   });
 
+  test("on a 390 px phone an event's routing verdicts stack: the reason in view, nothing to scroll sideways", async () => {
+    const res = await live.send("shop", JSON.stringify({ id: "ord_routing_phone", type: "order.paid" }));
+    const { id } = (await res.json()) as { id: string };
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.context().addCookies(await page.context().cookies());
+    await phone.goto(`${admin}/events/${id}`);
+    const whys = await phone.locator("table.routing td.why").evaluateAll((els) => els.map((e) => e.getBoundingClientRect().right));
+    expect(whys.length).toBeGreaterThan(0);
+    expect(whys.filter((r) => r > 390)).toEqual([]);
+    await phone.close();
+  });
+
   test("rejection rows carry a disclosure marker that turns when opened", async () => {
     await live.send("billing", JSON.stringify({ id: "inv_1", type: "invoice.paid" }), { "x-webhook-secret": "wrong" });
     // A rejection is written with the next commit, not before its answer: the page may come first.
