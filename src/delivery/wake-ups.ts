@@ -11,23 +11,25 @@
  * was for (at most a poll period late, as before there were wake-ups).
  */
 export class WakeUps {
-  /** Ascending, distinct whole milliseconds of performance.now(). */
+  /** Ascending, distinct whole milliseconds of the clock (performance.now()). */
   #times: number[] = [];
   #timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly wake: () => void,
     private readonly max = 1024,
+    /** Monotonic ms; a test holds it still to ask for the same millisecond twice. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Asks for a round `ms` from now, whatever else is waiting. */
   at(ms: number): void {
-    this.#add(Math.ceil(performance.now() + Math.max(0, ms)));
+    this.#add(Math.ceil(this.now() + Math.max(0, ms)));
   }
 
   /** Asks for some round within `ms` from now: nothing to add when one is due by then. */
   within(ms: number): void {
-    const at = Math.ceil(performance.now() + Math.max(0, ms));
+    const at = Math.ceil(this.now() + Math.max(0, ms));
     if (this.#times[0] === undefined || this.#times[0] > at) this.#add(at);
   }
 
@@ -57,13 +59,13 @@ export class WakeUps {
   #arm(): void {
     if (this.#timer) clearTimeout(this.#timer);
     const first = this.#times[0];
-    this.#timer = first === undefined ? null : setTimeout(() => this.#fire(), Math.max(0, first - performance.now()));
+    this.#timer = first === undefined ? null : setTimeout(() => this.#fire(), Math.max(0, first - this.now()));
   }
 
   #fire(): void {
     this.#timer = null;
     // A timer may fire a fraction of a millisecond before its whole millisecond.
-    const passed = firstNotBefore(this.#times, performance.now() + 1);
+    const passed = firstNotBefore(this.#times, this.now() + 1);
     this.#times.splice(0, Math.max(1, passed));
     this.#arm();
     this.wake();
