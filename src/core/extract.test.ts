@@ -46,3 +46,10 @@ test("control characters in an event type become U+FFFD; other characters stay a
   const c = ctx(JSON.stringify({ type: "inj\u0000nul\r\nX: y✓" }));
   expect(eventTypeOf([{ kind: "json", path: ["type"] }], c, makeFieldReader(c))).toBe("inj\ufffdnul\ufffd\ufffdX: y✓");
 });
+
+test("an event type cut at its limit never keeps half of an emoji", () => {
+  const c = ctx(JSON.stringify({ type: `${"a".repeat(199)}😀tail` }));
+  const t = eventTypeOf([{ kind: "json", path: ["type"] }], c, makeFieldReader(c))!;
+  expect(t).toBe("a".repeat(199));
+  expect(t).not.toContain("\ufffd");
+});

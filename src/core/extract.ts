@@ -106,6 +106,13 @@ export function dedupeKeyOf(refs: ValueRef[], ctx: ExtractContext, fields: () =>
 // Control characters in a type: a NUL would end the stored text early (SQLite reads text up to it).
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 
+/** The first `n` UTF-16 units of `s`, one fewer when the last would be half of a surrogate pair (an emoji). */
+function cutAt(s: string, n: number): string {
+  if (s.length <= n) return s;
+  const last = s.charCodeAt(n - 1);
+  return s.slice(0, last >= 0xd800 && last <= 0xdbff ? n - 1 : n);
+}
+
 /**
  * The event type: the first ref with a value (cut to MAX_EVENT_TYPE_CHARS), or null.
  * A type is a label: its control characters are stored, routed and shown as U+FFFD,
@@ -114,7 +121,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/g;
 export function eventTypeOf(refs: ValueRef[], ctx: ExtractContext, fields: () => unknown): string | null {
   for (const ref of refs) {
     const v = readRef(ref, ctx, fields);
-    if (v !== null) return v.slice(0, MAX_EVENT_TYPE_CHARS).replace(CONTROL, "\ufffd");
+    if (v !== null) return cutAt(v, MAX_EVENT_TYPE_CHARS).replace(CONTROL, "\ufffd");
   }
   return null;
 }

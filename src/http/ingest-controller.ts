@@ -42,14 +42,6 @@ function refuseAddress(deps: IngestDeps, source: CompiledSource, raw: RawRequest
   return errorResponse(new HttpError(403, "ip_not_allowed", message));
 }
 
-/** The URL as a rejection stores it: a verify token is the source's secret, or a guess at it. */
-function withoutVerifyToken(url: URL): URL {
-  if (!url.searchParams.has("hub.verify_token")) return url;
-  const stored = new URL(url);
-  stored.searchParams.set("hub.verify_token", "[redacted]");
-  return stored;
-}
-
 /** Elysia instance serving the public inbound routes. */
 export function ingestController(opts: IngestControllerOptions) {
   const retryAfter = String(opts.retryAfterSec ?? 5);
@@ -99,7 +91,7 @@ export function ingestController(opts: IngestControllerOptions) {
       const source = opts.current().sources.get(params.source);
       if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
       const url = new URL(request.url);
-      const raw: RawRequest = { method: request.method, url: withoutVerifyToken(url), headers: request.headers, body: NO_BODY, remoteAddr: requestClientAddress(server, request) };
+      const raw: RawRequest = { method: request.method, url, headers: request.headers, body: NO_BODY, remoteAddr: requestClientAddress(server, request) };
       if (source.allowed && (raw.remoteAddr === null || !source.allowed.has(raw.remoteAddr))) return refuseAddress(opts.deps, source, raw);
       // Verification challenges some providers send before the first event (never stored). A wrong
       // verify token is a guess at the source's secret: recorded and counted like a bad signature.

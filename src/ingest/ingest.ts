@@ -154,7 +154,7 @@ export function rejectRequest(
     reason: why.reason,
     message: why.message,
     method: raw.method,
-    path: raw.url.pathname + raw.url.search,
+    path: raw.url.pathname + withoutVerifyToken(raw.url).search,
     headers: headerPairs,
     bodyExcerpt: raw.body.subarray(0, REJECTION_EXCERPT_BYTES),
     remoteAddr: raw.remoteAddr,
@@ -163,6 +163,14 @@ export function rejectRequest(
   deps.onRejected?.(source.config.name, why.reason);
   deps.rejectionLog.record({ source: source.config.name, reason: why.reason, message: why.message, remote: raw.remoteAddr });
   return { kind: "rejected", reason: why.reason, message: why.message };
+}
+
+/** The URL as a rejection stores it: a `hub.verify_token` is a source's secret, or a guess at it. */
+export function withoutVerifyToken(url: URL): URL {
+  if (!url.searchParams.has("hub.verify_token")) return url;
+  const stored = new URL(url);
+  stored.searchParams.set("hub.verify_token", "[redacted]");
+  return stored;
 }
 
 /** Hands back the slots claimed for deliveries that were not written leased. */

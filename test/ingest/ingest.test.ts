@@ -161,6 +161,15 @@ test("GET verification challenges are echoed as inert text and never stored; a w
   expect(r).toMatchObject({ reason: "bad_verify_token" });
   expect(String(r!.path)).toContain("hub.verify_token=%5Bredacted%5D");
   expect(String(r!.path)).not.toContain("nope-guess");
+  // A POST rejected for its signature that carries the token in its query keeps it no more.
+  await relay.app.publicApp.handle(
+    new Request(`http://127.0.0.1/in/ploints?hub.verify_token=${encodeURIComponent(SECRET)}`, { method: "POST", body: "{}", headers: { "x-ploints-signature": "00" } }),
+  );
+  for (let i = 0; i < 100 && (await rejected()).length < 2; i++) await Bun.sleep(20);
+  const paths = (await rejected()).map((x) => String(x.path));
+  expect(paths).toHaveLength(2);
+  expect(paths.join(" ")).not.toContain(encodeURIComponent(SECRET));
+  expect(paths.join(" ")).not.toContain(SECRET);
 });
 
 test("a rejection's message says what was wrong in words, naming the expected header", async () => {

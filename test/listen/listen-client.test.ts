@@ -143,6 +143,14 @@ test("pointed at the admin UI (a redirect to /login) the client ends, saying to 
   expect((done as { message: string }).message).toContain("admin UI? Use its public address");
 });
 
+test("pointed at an ordinary HTTP server (the local app's own address) the client ends, saying what goes where", async () => {
+  const app = receiver();
+  const c = client(app.url("").replace(/\/$/, ""), ["http://127.0.0.1:9/hooks"]);
+  const done = await c.done;
+  expect(done).toMatchObject({ ok: false });
+  expect((done as { message: string }).message).toContain("not a hookrelay relay's listen endpoint");
+});
+
 test("a relay that goes silent (no heartbeat) is dropped and reconnected to; a pinging relay is kept", async () => {
   // A stand-in relay: answers the preflight with 426, accepts the upgrade, sends `ready`,
   // then pings only when told to. Each upgrade counts as one connection.
