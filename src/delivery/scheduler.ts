@@ -112,8 +112,8 @@ export interface Scheduler {
   setTargets(targets: TargetConfig[]): void;
   /** Attempts in flight in this process (sent, their target not answered yet). */
   inFlight(): number;
-  /** The longest a lease of this engine lasts, leased ahead included: no attempt leased now is recorded later than that. */
-  longestLeaseMs(): number;
+  /** The longest a lease to `target` lasts, leased ahead included (no attempt leased now is recorded later); null for a target not configured. */
+  leaseMsOf(target: string): number | null;
   /** True while ingest first holds attempts below the targets' concurrency. */
   yielding(): boolean;
 }
@@ -413,7 +413,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     },
     disableTarget: (name, reason) => health.disable(name, reason, "api", clock()),
     isPaused: (name) => health.isPaused(name),
-    longestLeaseMs: () => Math.max(0, ...[...targets.values()].map((t) => t.leaseMs + aheadWaitMs(t.config))),
+    leaseMsOf(name) {
+      const t = targets.get(name);
+      return t ? t.leaseMs + aheadWaitMs(t.config) : null;
+    },
     setTargets(next) {
       // One synchronous swap: no round or claim sees half of it. Slots and rate
       // buckets are kept by name, so what is in flight still counts.

@@ -49,7 +49,7 @@ export interface EngineHooks {
   enableTarget?(name: string): unknown;
   disableTarget?(name: string, reason: string): unknown;
   isPaused?(name: string): boolean;
-  longestLeaseMs?(): number;
+  leaseMsOf?(target: string): number | null;
 }
 
 /** How long an attempt in flight may still take to be recorded when no engine says (any target's lease is shorter). */
@@ -137,10 +137,11 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
     },
     async eraseEvent(id) {
       const erased = await eraseEvent(store.writer, id, nowMs());
-      if (erased.inFlight > 0) {
+      if (erased.inFlightTo.length > 0) {
         // Attempts on their way record their targets' replies after this erase (here or in
-        // another relay on the same database): erase those once every lease has ended.
-        const afterMs = (deps.engine?.longestLeaseMs?.() ?? LONGEST_LEASE_FALLBACK_MS) + 1000;
+        // another relay on the same database): erase those once their leases have ended.
+        const leaseMs = (t: string) => deps.engine?.leaseMsOf?.(t) ?? LONGEST_LEASE_FALLBACK_MS;
+        const afterMs = Math.max(...erased.inFlightTo.map(leaseMs)) + 1000;
         // A store closed by then (a shutdown) has nothing more to take.
         setTimeout(() => void eraseLateExcerpts(store.writer, id).catch(() => {}), afterMs).unref();
       }

@@ -11,11 +11,11 @@
 import type { SqlWriter } from "./sql-client.ts";
 import { eraseWordsSet } from "./search-index.ts";
 
-/** What an erase found: the event, when it was erased, and how many of its deliveries were in flight. */
+/** What an erase found: the event, when it was erased, and the targets of its deliveries in flight. */
 export interface Erased {
   found: boolean;
   erasedAt: number | null;
-  inFlight: number;
+  inFlightTo: string[];
 }
 
 const eraseExcerpts = (id: string) => ({
@@ -38,14 +38,12 @@ export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): 
         sql: "UPDATE deliveries SET status = 'failed', last_error = 'event erased', updated_at = ? WHERE event_id = ? AND status IN ('pending','paused')",
         args: [nowMs, id],
       },
-      {
-        sql: "SELECT erased_at, (SELECT count(*) FROM deliveries WHERE event_id = ? AND status = 'delivering') AS in_flight FROM events WHERE id = ?",
-        args: [id, id],
-      },
+      { sql: "SELECT erased_at FROM events WHERE id = ?", args: [id] },
+      { sql: "SELECT DISTINCT target FROM deliveries WHERE event_id = ? AND status = 'delivering'", args: [id] },
     ],
   );
   const row = rs[3]!.rows[0];
-  return { found: rs[0]!.rowsAffected > 0, erasedAt: row ? Number(row.erased_at) : null, inFlight: row ? Number(row.in_flight) : 0 };
+  return { found: rs[0]!.rowsAffected > 0, erasedAt: row ? Number(row.erased_at) : null, inFlightTo: rs[4]!.rows.map((r) => String(r.target)) };
 }
 
 /** The reply excerpts an erased event's late attempts recorded, erased in turn. */

@@ -30,9 +30,10 @@ export type TargetHold = { kind: "unconfigured" } | { kind: "circuit"; untilIso:
 // When a pending delivery goes: at its next attempt, or after what holds its target back
 // (a next time already past would read as a delivery forgotten).
 function nextAttempt(d: DeliveryJson, hold: TargetHold | null): SafeHtml | null {
-  if (d.status !== "pending" && d.status !== "paused") return null;
-  if (hold?.kind === "unconfigured") return html`· <span class="warn-text">its target is no longer configured</span>: it waits until the target is listed again`;
-  if (d.status === "paused") return null;
+  const open = d.status === "pending" || d.status === "paused";
+  if (hold?.kind === "unconfigured" && d.status !== "delivered")
+    return html`· <span class="warn-text">its target is no longer configured</span>${open ? ": it waits until the target is listed again" : ""}`;
+  if (!open || d.status === "paused") return null;
   if (hold?.kind === "circuit") return html`· waits for its target's circuit, open until ${time(hold.untilIso)}`;
   return d.nextAttemptAt ? html`· next ${time(d.nextAttemptAt)}` : null;
 }

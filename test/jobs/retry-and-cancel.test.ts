@@ -209,6 +209,9 @@ test("a delivery whose target a reload removed says so on its page, offers no Re
   const r = await api(`/api/deliveries/${failed.id}/retry`, { method: "POST" });
   expect(r.status).toBe(409);
   expect(r.body.error.code).toBe("target_not_configured");
+  // Failed: its page says why no Retry now is offered.
+  const failedPage = await (await relay.app.adminApp.handle(new Request(`http://127.0.0.1/events/${eventId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
+  expect(failedPage.replace(/<[^>]+>/g, "")).toContain("its target is no longer configured");
   await relay.store.writer.write([{ sql: "UPDATE deliveries SET status = 'pending' WHERE id = ?", args: [failed.id] }]);
   const page = await (await relay.app.adminApp.handle(new Request(`http://127.0.0.1/events/${eventId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
   expect(page.replace(/<[^>]+>/g, "")).toContain("its target is no longer configured: it waits until the target is listed again");
