@@ -143,6 +143,13 @@ test("config enabled = false starts the target disabled, and config re-enables o
   expect((await off.store.reads.execute("SELECT disabled_by FROM target_state")).rows[0]).toMatchObject({ disabled_by: "config" });
   again.setTargets([targetConfig("t", target.url)]);
   expect(await settled(false)).toBe(false);
+  // A reload that leaves `enabled` as it was does not undo an operator's enable of a target the config disables.
+  again.setTargets([targetConfig("t", target.url, { enabled: false })]);
+  expect(await settled(true)).toBe(true);
+  await again.enableTarget("t");
+  again.setTargets([targetConfig("t", target.url, { enabled: false, timeoutMs: 2_000 })]);
+  await Bun.sleep(100);
+  expect(again.isPaused("t")).toBe(false);
 });
 
 test("an erased event's delivery fails without a request", async () => {

@@ -431,7 +431,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       // A target that config now enables or disables (or a new one that starts disabled).
       if (started && !stopped)
         void health
-          .applyConfig(clock())
+          .applyConfig(clock(), new Map([...before].map(([name, t]) => [name, t.config])))
           .catch((err) => log.error("could not apply target enablement after a reload", { error: String(err) }))
           .finally(() => requestRound(true));
     },

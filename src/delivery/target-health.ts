@@ -11,7 +11,8 @@
  * disables a target (disabled_by = "config"); config `enabled = true`
  * re-enables only a target that config had disabled. A target disabled at run
  * time (API, 410, disable_after) stays disabled across restarts until enabled
- * via the API/UI, or until config toggles it off and on again.
+ * via the API/UI, or until config toggles it off and on again. A reload applies
+ * only the `enabled` values it changes; a restart applies them all.
  */
 import type { TargetConfig } from "../config/types.ts";
 import type { Decision } from "../core/delivery-outcome.ts";
@@ -58,10 +59,16 @@ export class TargetHealth {
     this.targets = targets;
   }
 
-  /** Applies config enablement (see the file comment), then loads the cache. */
-  async applyConfig(nowMs: number): Promise<void> {
+  /**
+   * Applies config enablement (see the file comment), then loads the cache. After a
+   * reload, `before` is the config it replaced: only a target whose `enabled` changed
+   * (or a new one) is applied, so that an unrelated reload does not undo an operator's
+   * enable or disable of a target the config still names as it did.
+   */
+  async applyConfig(nowMs: number, before?: ReadonlyMap<string, TargetConfig>): Promise<void> {
     const stored = await targetState.readTargetStates(this.db.reads);
     for (const t of this.targets.values()) {
+      if (before?.get(t.name)?.enabled === t.enabled) continue;
       const s = stored.get(t.name);
       // A target disabled at run time that config now disables becomes config's: so that config's
       // `enabled = true` later enables it again ("off and on again", as the file comment says).
