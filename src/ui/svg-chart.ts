@@ -103,11 +103,12 @@ export function lineChart(c: LineChart): SafeHtml {
 <div class="plot"><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${c.title}, last 24 h">
   ${yTicks.map(
     (v) => html`<line class="grid" x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}"></line>
-  <text class="tick" x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${tickText(v, c.unit)}</text>`,
+  <text class="tick y" x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${tickText(v, c.unit)}</text>`,
   )}
   ${xTicks.map(
-    (t) => html`<line class="grid" x1="${xAt(t).toFixed(1)}" x2="${xAt(t).toFixed(1)}" y1="${PAD.top}" y2="${H - PAD.bottom}"></line>
-  <text class="tick" x="${xAt(t).toFixed(1)}" y="${H - 8}" text-anchor="middle">${clock(t)}</text>`,
+    // Every other hour label is "minor": a phone, drawing them larger, shows one every 6 h.
+    (t, i) => html`<line class="grid" x1="${xAt(t).toFixed(1)}" x2="${xAt(t).toFixed(1)}" y1="${PAD.top}" y2="${H - PAD.bottom}"></line>
+  <text class="tick x${i % 2 === 1 ? " minor" : ""}" x="${xAt(t).toFixed(1)}" y="${H - 8}" text-anchor="middle">${clock(t)}</text>`,
   )}
   <line class="axis" x1="${PAD.left}" x2="${W - PAD.right}" y1="${H - PAD.bottom}" y2="${H - PAD.bottom}"></line>
   ${c.series.map(
