@@ -133,6 +133,9 @@ describe.skipIf(!hasChromium)("event page and layout in Chromium", () => {
     expect(rights.length).toBeGreaterThan(0);
     expect(rights.filter((r) => r > 390)).toEqual([]);
     expect(await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBe(0);
+    // Each event's link is tall enough to tap.
+    const heights = await phone.locator("table.list td a").evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+    expect(Math.min(...heights)).toBeGreaterThanOrEqual(32);
     await phone.close();
   });
 
