@@ -30,6 +30,7 @@ import type { Store } from "../store/index.ts";
 import { EventId, eventsPageFilter, parseInput } from "./admin-params.ts";
 import { eventDetailJson, eventJson, targetJson, type EventJson } from "./admin-views.ts";
 import type { ListenStatus } from "../delivery/listen-hub.ts";
+import { targetsLineText } from "../ui/format.ts";
 import { HttpError } from "./http-error.ts";
 import { API_HEADERS } from "./security-headers.ts";
 import { isStoreUnreachable } from "../store/errors.ts";
@@ -241,11 +242,13 @@ export class LiveHub {
       }
       // An event's status changes when its own or any of its targets' does.
       const key = (e: (typeof page)[number]) => `${e.status} ${JSON.stringify(e.targets)}`;
-      const statuses: [string, string, (typeof page)[number]["targets"]][] = [];
-      for (const e of page) if (!fresh.includes(e) && s.statuses.get(e.id) !== key(e)) statuses.push([e.id, e.status, e.targets]);
+      // Each with its per-target line as the events page draws it (ui/format.ts targetsLineText).
+      const statuses: [string, string, (typeof page)[number]["targets"], string | null][] = [];
+      for (const e of page) if (!fresh.includes(e) && s.statuses.get(e.id) !== key(e)) statuses.push([e.id, e.status, e.targets, targetsLineText(e.targets)]);
       s.statuses = new Map(page.map((e) => [e.id, key(e)]));
       if (fresh.length > 0) s.afterId = fresh[0]!.id;
-      if (first || fresh.length > 0 || statuses.length > 0) this.#send(s, { kind: "events", events: fresh, statuses, gap });
+      const events = fresh.map((e) => ({ ...e, targetsLine: targetsLineText(e.targets) }));
+      if (first || fresh.length > 0 || statuses.length > 0) this.#send(s, { kind: "events", events, statuses, gap });
       return;
     }
     if (view.kind === "event") {

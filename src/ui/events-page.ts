@@ -1,7 +1,7 @@
 /** `/` — the events list: filter form, one table row per event, cursor paging. */
 import { EVENT_STATUSES } from "../store/admin-queries.ts";
 import type { EventJson } from "../http/admin-views.ts";
-import { badge, queryString, time } from "./format.ts";
+import { badge, queryString, targetsLineText, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 
 /** What the events page renders. */
@@ -94,8 +94,8 @@ ${
  * live.js draws the same line for the rows it adds and updates.
  */
 function targetsLine(targets: EventJson["targets"]): SafeHtml | null {
-  if (new Set(targets.map((t) => t.status)).size < 2) return null;
-  return html`<span class="targets muted">${targets.map((t) => `${t.target} ${t.status}`).join(" · ")}</span>`;
+  const line = targetsLineText(targets);
+  return line === null ? null : html`<span class="targets muted">${line}</span>`;
 }
 
 // How many events match, and the bulk actions over exactly those (each asks to confirm first).

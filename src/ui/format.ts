@@ -37,3 +37,13 @@ export function queryString(params: Record<string, string | undefined>): string 
   const s = q.toString();
   return s ? `?${s}` : "";
 }
+
+/**
+ * An event's line of per-target statuses ("audit paused · orders delivered"), or null when
+ * its targets agree (the overall badge says it all). The events page draws it, and the live
+ * stream sends it as drawn, so that live.js never works it out again.
+ */
+export function targetsLineText(targets: readonly { target: string; status: string }[]): string | null {
+  if (new Set(targets.map((t) => t.status)).size < 2) return null;
+  return targets.map((t) => `${t.target} ${t.status}`).join(" · ");
+}

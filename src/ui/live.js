@@ -36,12 +36,12 @@
   const setChildren = (parent, ...children) => parent.replaceChildren(...children.filter((c) => c !== null));
 
   // ── The events list ────────────────────────────────────────────────
-  // Each target's status under the overall one when they differ (events-page.ts targetsLine).
-  function setTargets(cell, targets) {
+  // Each target's status under the overall one when they differ, the line as the server drew it (format.ts targetsLineText).
+  function setTargets(cell, text) {
     let line = cell.querySelector(".targets");
-    if (new Set(targets.map((t) => t.status)).size < 2) return line?.remove();
+    if (text === null) return line?.remove();
     if (!line) cell.append((line = el("span", "targets muted")));
-    line.textContent = targets.map((t) => `${t.target} ${t.status}`).join(" · ");
+    line.textContent = text;
   }
   function eventRow(e) {
     const tr = el("tr");
@@ -54,7 +54,7 @@
     const status = el("td", "col-status");
     status.append(badgeEl(e.status));
     if (e.erasedAt) status.append(" ", badgeEl("erased"));
-    setTargets(status, e.targets);
+    setTargets(status, e.targetsLine);
     setChildren(
       tr,
       (() => { const td = el("td", "nowrap"); td.append(timeEl(e.receivedAt)); return td; })(),
@@ -107,11 +107,11 @@
   }
   const newestId = () => document.querySelector("tr[data-event-id]")?.getAttribute("data-event-id") ?? null;
   function onEvents(m) {
-    for (const [id, status, targets] of m.statuses) {
+    for (const [id, status, , line] of m.statuses) {
       const cell = document.querySelector(`tr[data-event-id="${CSS.escape(id)}"] td:last-child`);
       const badge = cell?.querySelector(".badge");
       if (badge && badge.textContent !== status) setBadge(badge, status);
-      if (cell) setTargets(cell, targets);
+      if (cell) setTargets(cell, line);
     }
     if (m.events.length === 0) return;
     const tbody = listBody();
