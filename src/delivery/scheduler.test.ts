@@ -307,6 +307,10 @@ test("a burst of failures in flight together opens the circuit once, with one lo
   await scheduler.drain();
   expect(target.received).toHaveLength(16);
   expect(lines.filter((l) => l.msg === "target circuit open")).toHaveLength(1);
+  // Sixteen failures at once are one failure of the target: the circuit waits the base time, not 2^13 of it (capped).
+  const [state] = (await store.reads.execute("SELECT consecutive_failures, circuit_open_until FROM target_state")).rows;
+  expect(Number(state!.consecutive_failures)).toBe(16);
+  expect(Number(state!.circuit_open_until) - clock()).toBe(10_000);
   // Every failure that will be retried says so, with when.
   expect(lines.filter((l) => l.msg === "attempt failed; will retry" && l.level === "warn" && typeof l.nextAttemptAt === "string")).toHaveLength(16);
 });

@@ -184,7 +184,12 @@ export class TargetHealth {
     const halfOpen = openUntil !== null && !open;
     if ((s.consecutiveFailures >= this.circuit.threshold || halfOpen) && !open) {
       const c = this.circuit;
-      const untilMs = nowMs + Math.min(c.maxMs, c.baseMs * 2 ** Math.min(30, Math.max(0, s.consecutiveFailures - c.threshold)));
+      // Closed → open waits the base time. A failed probe doubles the wait: the waits so far add up
+      // to about the time the target has been failing, so the next is that plus the base (5, 10,
+      // 20 s …). Not counted in failures: the attempts in flight when it opened all fail together,
+      // and a burst of 16 would otherwise start at 2^6 times the base.
+      const failingMs = s.failingSince === null ? 0 : Math.max(0, nowMs - s.failingSince);
+      const untilMs = nowMs + Math.min(c.maxMs, halfOpen ? failingMs + c.baseMs : c.baseMs);
       // Cache first: leasing reads the cache, and the store write is a round trip away.
       this.#set(t.name, { ...s, circuitOpenUntil: untilMs });
       await this.#writing(() => targetState.openCircuit(this.db.writer, { name: t.name, untilMs, nowMs }));
