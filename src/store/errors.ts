@@ -53,6 +53,16 @@ function isConnectionFailure(code: string): boolean {
   return code.startsWith("ERR_POSTGRES_CONNECTION") || code.startsWith("08") || code.startsWith("57P") || code === "ERR_POSTGRES_IDLE_TIMEOUT";
 }
 
+/**
+ * True when PostgreSQL rolled the transaction back to break a deadlock, or for a
+ * serialization conflict, with another writer (two relays on one database): the
+ * transaction did nothing, and running it again is the remedy SQLSTATE 40 asks for.
+ */
+export function isWriteConflict(err: unknown): boolean {
+  const code = postgresErrorCode(err);
+  return code === "40P01" || code === "40001";
+}
+
 /** True when `err` is the database server not answering: the store has logged that once; callers need not log each failure. */
 export function isStoreUnreachable(err: unknown): boolean {
   return classifyStoreError(err).code === "unreachable";

@@ -12,7 +12,7 @@
 import type { InStatement, ResultSet } from "@libsql/client";
 import type { WriteClient as Client } from "../client.ts";
 import { sqliteDialect, type Dialect } from "../dialect.ts";
-import { classifyStoreError, type StoreError } from "../errors.ts";
+import { classifyStoreError, isWriteConflict, type StoreError } from "../errors.ts";
 import type { Durability, SqlWriter } from "../sql-client.ts";
 import { findOriginals } from "../sqlite/dedupe.ts";
 import { claimDedupeKeys } from "../postgres/dedupe.ts";
@@ -199,7 +199,7 @@ export class GroupCommit implements SqlWriter {
         const rejections = this.#rejections.splice(0, this.#maxBatch);
         const jobs = this.#jobs.splice(0);
         try {
-          const { outcomes, jobResults } = await this.#write(batch.map((w) => w.item), rejections, jobs);
+          const { outcomes, jobResults } = await this.#writeAgainOnConflict(batch.map((w) => w.item), rejections, jobs);
           batch.forEach((w, i) => w.resolve(outcomes[i]!));
           jobs.forEach((j, i) => {
             const r = jobResults[i]!;
@@ -260,11 +260,26 @@ export class GroupCommit implements SqlWriter {
     if (c) this.connection.discard?.(c);
   }
 
+  /**
+   * #write, run again (at most WRITE_CONFLICT_TRIES times in all) when PostgreSQL rolled it back
+   * to break a deadlock with another relay's transaction: nothing of it was written, and the
+   * providers waiting for their acks would otherwise get a 503 for a lock they never held long.
+   */
+  async #writeAgainOnConflict(items: IngestItem[], rejections: RejectionItem[], jobs: Job[]): Promise<Written> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.#write(items, rejections, jobs);
+      } catch (err) {
+        if (tries >= WRITE_CONFLICT_TRIES || !isWriteConflict(err)) throw err;
+      }
+    }
+  }
+
   async #write(
     items: IngestItem[],
     rejections: RejectionItem[],
     jobs: Job[],
-  ): Promise<{ outcomes: IngestOutcome[]; jobResults: ({ ok: true; results: ResultSet[] } | { ok: false; error: unknown })[] }> {
+  ): Promise<Written> {
     this.#client ??= await this.connection.get();
     const durable = items.length > 0 || jobs.some((j) => j.durability === "durable");
     await this.#syncFor(durable);
@@ -321,14 +336,16 @@ export class GroupCommit implements SqlWriter {
           return [d.id, it.id, d.target, "delivering", 0, it.receivedAt, d.claim!.leaseId, leaseUntil, it.receivedAt, it.receivedAt];
         }),
       ));
-      for (const [id, d] of dupCounts) {
+      // Rows locked in one order (ids, then sources) by every relay's commit: two relays storing the
+      // same provider retry at once then wait for each other instead of deadlocking.
+      for (const [id, d] of [...dupCounts].sort(([a], [b]) => (a < b ? -1 : 1))) {
         put({ sql: "UPDATE events SET duplicates = duplicates + ?, last_duplicate_at = ? WHERE id = ?", args: [d.n, d.lastAt, id] });
       }
       for (const r of rejections) count(r.source).rejected++;
       insertRows(put, "rejections", REJECTION_COLUMNS, rejections.filter((r) => r.keep).map((r) => [
         r.id, r.source, r.receivedAt, r.reason, r.message, r.method, r.path, JSON.stringify(r.headers), r.bodyExcerpt, r.remoteAddr,
       ]));
-      for (const [source, c] of counters) {
+      for (const [source, c] of [...counters].sort(([a], [b]) => (a < b ? -1 : 1))) {
         put({
           sql: `INSERT INTO source_counters (source, received, duplicates, rejected) VALUES (?, ?, ?, ?)
                 ON CONFLICT (source) DO UPDATE SET received = source_counters.received + excluded.received,
@@ -349,6 +366,12 @@ export class GroupCommit implements SqlWriter {
     }
   }
 }
+
+/** What one group commit answers: each item's outcome, and each job's results or error. */
+type Written = { outcomes: IngestOutcome[]; jobResults: ({ ok: true; results: ResultSet[] } | { ok: false; error: unknown })[] };
+
+/** Tries of one group commit that PostgreSQL keeps rolling back for a deadlock (GroupCommit #writeAgainOnConflict). */
+const WRITE_CONFLICT_TRIES = 3;
 
 /** How recent durable work must be for an idle connection to go back to FULL (GroupCommit #idleInFull). */
 const DURABLE_RECENT_MS = 1000;
