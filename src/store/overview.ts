@@ -157,7 +157,9 @@ function bucketRows(startMs: number, f: BucketFigures): InStatement[] {
   return [
     { sql: "DELETE FROM overview_buckets WHERE start_ms = ? AND series <> 'queue'", args: [startMs] },
     {
-      sql: `INSERT INTO overview_buckets (start_ms, series, key, value) VALUES ${values.map(() => "(?, ?, ?, ?)").join(", ")}`,
+      // Two relays on one database may sum the same bucket at once: the same figures, either row stands.
+      sql: `INSERT INTO overview_buckets (start_ms, series, key, value) VALUES ${values.map(() => "(?, ?, ?, ?)").join(", ")}
+            ON CONFLICT (start_ms, series, key) DO UPDATE SET value = excluded.value`,
       args: values.flatMap(([series, key, value]) => [startMs, series, key, value]),
     },
   ];

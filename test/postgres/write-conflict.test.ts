@@ -10,6 +10,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { openStore, type IngestItem, type Store } from "../../src/store/index.ts";
+import { readOverview, updateOverview } from "../../src/store/overview.ts";
+import { makeId } from "../../src/core/ids.ts";
 import { tempDir } from "../support/relay.ts";
 import { freshStoreUrl, onPostgres } from "../support/test-store.ts";
 
@@ -52,4 +54,24 @@ test.skipIf(!onPostgres)("a commit PostgreSQL rolls back to break a deadlock wit
   expect(await retry).toEqual({ kind: "duplicate", id: "evt_a0000000000000000000000000" });
   const [row] = await store.reads.execute("SELECT duplicates FROM events WHERE id = 'evt_a0000000000000000000000000'").then((r) => r.rows);
   expect(Number(row!.duplicates)).toBe(1);
+}, 20_000);
+
+test.skipIf(!onPostgres)("two relays summing the overview's closed buckets at once both succeed (the same figures, either row stands)", async () => {
+  const tmp = tempDir();
+  cleanups.push(() => tmp.remove());
+  const fresh = await freshStoreUrl(tmp.dir);
+  cleanups.push(() => fresh.drop());
+  const open = async () => {
+    const s = await openStore({ url: fresh.url, busyTimeoutMs: 10_000, nowMs: Date.now, checkpointEveryMs: 0 });
+    cleanups.push(() => s.close());
+    return s;
+  };
+  const [a, b] = [await open(), await open()];
+  const now = Date.now();
+  // Ids begin with their time, and the buckets are read by id: one an hour ago.
+  await a.writer.submit({ ...item(makeId("evt", now - 3_600_000, new Uint8Array(10)), "c"), receivedAt: now - 3_600_000 });
+  const results = await Promise.allSettled([updateOverview(a, now, []), updateOverview(b, now, [])]);
+  expect(results.map((r) => (r.status === "rejected" ? String(r.reason) : "ok"))).toEqual(["ok", "ok"]);
+  const read = await readOverview(a.reads, now, []);
+  expect(read.received.reduce((x, y) => x + y, 0)).toBe(1);
 }, 20_000);
