@@ -42,7 +42,7 @@ export function reloadConfig(deps: ReloadDeps): ReloadOutcome {
   for (const take of deps.apply) take(applied);
   deps.live.replace(next);
   deps.metrics.configReload(true);
-  for (const w of loaded.warnings) deps.log.warn(w);
+  for (const w of loaded.warnings) deps.log.warn("config warning", { warning: w });
   deps.log.info("config reloaded", { ...changes });
   if (changes.restartNeeded.length > 0) deps.log.warn("config reloaded, but these keys need a restart to apply", { keys: changes.restartNeeded });
   return { ok: true, changes, warnings: loaded.warnings };

@@ -109,7 +109,7 @@ export async function runDev(args: string[]): Promise<number> {
   }
   const log = createLogger(loaded.config.logLevel);
   // Unsigned requests get the banner's own WARNING below; a key path of the generated config would mean nothing here.
-  for (const w of loaded.warnings) if (opts.preset || !w.startsWith("sources[0].verify:")) log.warn(flagNames(w));
+  for (const w of loaded.warnings) if (opts.preset || !w.startsWith("sources[0].verify:")) log.warn("config warning", { warning: flagNames(w) });
   const banner = ({ publicUrl, adminUrl }: { publicUrl: string; adminUrl: string }) => {
     const base = (opts.publicUrl ?? publicUrl).replace(/\/+$/, "");
     process.stdout.write(

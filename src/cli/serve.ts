@@ -16,7 +16,8 @@ export async function runServe(args: string[]): Promise<number> {
   const loaded = await loadConfigOrReport(parsed.values.config as string | undefined);
   if (!loaded) return 1;
   const log = createLogger(loaded.config.logLevel);
-  for (const w of loaded.warnings) log.warn(w);
+  // One msg for every warning, so that a log filter or alert can match it; the text says which key.
+  for (const w of loaded.warnings) log.warn("config warning", { warning: w });
   // The same file, read and checked again on SIGHUP / POST /api/reload.
   const file = resolve((parsed.values.config as string | undefined) ?? DEFAULT_CONFIG_PATH);
   return serveConfig(loaded.config, log, {
