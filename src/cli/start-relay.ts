@@ -12,7 +12,7 @@ import { createDeliveryEngine } from "../delivery/engine.ts";
 import { startSearchIndexer } from "../ingest/search-indexer.ts";
 import { createRelayMetrics } from "../metrics/relay-metrics.ts";
 import type { Logger } from "../log/logger.ts";
-import { openStoreReader, type Store } from "../store/index.ts";
+import { openStoreReader, storeUrlForLog, type Store } from "../store/index.ts";
 import { startOverviewJob } from "../store/overview.ts";
 import { startRetentionRunner } from "../store/retention.ts";
 import { createEventArchive } from "../store/event-archive.ts";
@@ -117,7 +117,7 @@ export async function startRelay(opts: {
     ui: `${adminUrl}/`,
     sources: config.sources.map((s) => `${base.replace(/\/+$/, "")}/in/${s.name}`),
     // A libSQL server URL may carry credentials: log only its scheme and host.
-    store: redactStoreUrl(config.store.url),
+    store: storeUrlForLog(config.store.url),
   });
   return {
     ok: true,
@@ -150,13 +150,3 @@ export async function startRelay(opts: {
   };
 }
 
-/** The store URL without userinfo or query (where a libSQL authToken may sit). */
-function redactStoreUrl(url: string): string {
-  if (url.startsWith("file:") || url.includes(":memory:")) return url.split("?")[0]!;
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return "(unparseable url)";
-  }
-}

@@ -12,7 +12,7 @@
 import { dirname } from "node:path";
 import type { StoreReads } from "./sql-client.ts";
 import type { Logger } from "../log/logger.ts";
-import { isPostgresUrl } from "./postgres/client.ts";
+import { isPostgresUrl, redactedUrl } from "./postgres/client.ts";
 import { openPostgresReader, openPostgresStore } from "./postgres/open.ts";
 import { applyMigrations } from "./migrate.ts";
 import { openConnection, openReadConnection, readOnlyCause, type StoreConnection, type WriteClient } from "./client.ts";
@@ -178,4 +178,19 @@ export async function openStoreReader(opts: { url: string; password?: string; bu
   if (isPostgresUrl(opts.url)) return openPostgresReader(opts);
   const conn = await openReadConnection(opts);
   return { reads: conn.client, filePath: conn.filePath, close: () => conn.close() };
+}
+
+/**
+ * The store URL as the log names it: a PostgreSQL one as its other lines do (its password
+ * masked); any other without userinfo or query (where a libSQL authToken may sit).
+ */
+export function storeUrlForLog(url: string): string {
+  if (isPostgresUrl(url)) return redactedUrl(url);
+  if (url.startsWith("file:") || url.includes(":memory:")) return url.split("?")[0]!;
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "(unparseable url)";
+  }
 }

@@ -39,11 +39,12 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-/** The URL without its password, for messages. */
+/** The URL without its password (in the userinfo or the query), for messages and logs: every line names the database alike. */
 export function redactedUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";
+    for (const key of ["password", "sslpassword"]) if (u.searchParams.has(key)) u.searchParams.set(key, "***");
     return u.toString();
   } catch {
     return "the PostgreSQL URL";
