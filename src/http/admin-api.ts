@@ -32,7 +32,7 @@ import {
 import { explainEvent } from "./admin-routing.ts";
 import { parseLiveView, type LiveHub } from "./live-stream.ts";
 import { eventDetailJson, eventJson, iso, jobJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
-import { isSameOrigin, type AdminAuth } from "./auth.ts";
+import { isSameOrigin, readCookie, SESSION_COOKIE, type AdminAuth } from "./auth.ts";
 import { requestClientKey, tooManyAttempts } from "./failed-auth-limiter.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { API_HEADERS, withHeaders } from "./security-headers.ts";
@@ -65,7 +65,13 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 export function refuseAdminRequest(auth: AdminAuth, request: Request, addr: string): HttpError | null {
   const id = auth.identify(request, addr);
   if (!id.ok && id.retryAfterSec > 0) return tooManyAttempts(id.retryAfterSec);
-  if (!id.ok) return new HttpError(401, "unauthorized", "missing or wrong admin token", auth.required ? { "www-authenticate": "Bearer" } : {});
+  if (!id.ok) {
+    // A session cookie no longer known (signed out, 12 h passed, a restart, a new admin token): say so,
+    // rather than blame a token the browser never sent.
+    const ended = !request.headers.has("authorization") && readCookie(request.headers.get("cookie"), SESSION_COOKIE) !== null;
+    const message = ended ? "the session has ended (signed out, expired, or the relay restarted): sign in again" : "missing or wrong admin token";
+    return new HttpError(401, "unauthorized", message, auth.required ? { "www-authenticate": "Bearer" } : {});
+  }
   // A custom header cannot be sent cross-site without a CORS preflight, which we never grant. A request
   // that names another site as its Origin (or says it is cross-site) is refused whatever it carries.
   const foreign = (request.headers.has("origin") || request.headers.has("sec-fetch-site")) && !isSameOrigin(request);

@@ -216,7 +216,10 @@ test("a copied session cookie stops working for good after logout", async () => 
   const after = await page();
   expect(after.status).toBe(303);
   expect(after.headers.get("location")).toBe("/login?next=%2Ftargets");
-  expect((await r.app.adminApp.handle(new Request("http://127.0.0.1/api/events", { headers: { cookie } }))).status).toBe(401);
+  const api = await r.app.adminApp.handle(new Request("http://127.0.0.1/api/events", { headers: { cookie } }));
+  expect(api.status).toBe(401);
+  // Said as what happened: the session ended, not a wrong token the browser never sent.
+  expect(((await api.json()) as { error: { message: string } }).error.message).toContain("the session has ended");
 });
 
 test("over real HTTP, wrong tokens are limited per client address, the admin and public listeners each with their own count", async () => {
