@@ -17,6 +17,7 @@ import { buildVerifySpec, type Report } from "./verify-spec.ts";
 import { checkTargetCredentials, targetCredentials } from "./target-credentials.ts";
 import { buildAlerts, checkReservedSourceNames } from "./alerts.ts";
 import { isPostgresStoreUrl, urlHasPassword } from "./store-url.ts";
+import { durationText } from "./units.ts";
 
 export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[]; warnings?: string[] };
 
@@ -214,14 +215,9 @@ class ConfigBuilder {
       namesOf(rawSources),
       namesOf(rawTargets),
       new Set(alerts?.value?.to ?? []),
+      new Set(sourceConfigs.filter((src) => src !== null && src.eventType.length === 0).map((src) => src!.name)),
     );
 
-    // A route by event type from a source that reads none takes nothing: every event arrives untyped.
-    routeConfigs.forEach((r, i) => {
-      const src = sourceConfigs.find((s) => s?.name === r.from);
-      if (r.eventTypes && src && src.eventType.length === 0)
-        this.warnings.push(`routes[${i}].event_types: source "${r.from}" reads no event type (set its event_type), so its events are untyped and this route takes none of them`);
-    });
     if (this.problems.length > 0 || !root.ok || !server.ok || !store.ok || !admin.ok || !logLevel.ok || alerts?.ok === false) {
       return { ok: false, problems: this.problems, warnings: this.warnings };
     }
@@ -411,8 +407,8 @@ class ConfigBuilder {
       const item = raw[i];
       const set = isTable(item) && isTable(item.dedupe) && item.dedupe.window !== undefined;
       this.warnings.push(
-        `sources[${i}].dedupe.window: ${spanText(src.dedupeWindowMs)}${set ? "" : " (the default)"} is longer than store.retention (${spanText(retentionMs)}): ` +
-          `source "${src.name}" keeps its events, body and headers included, ${spanText(src.dedupeWindowMs)} so that a late duplicate is still recognised; ` +
+        `sources[${i}].dedupe.window: ${durationText(src.dedupeWindowMs)}${set ? "" : " (the default)"} is longer than store.retention (${durationText(retentionMs)}): ` +
+          `source "${src.name}" keeps its events, body and headers included, ${durationText(src.dedupeWindowMs)} so that a late duplicate is still recognised; ` +
           `a window no longer than the retention keeps them no longer`,
       );
     });
@@ -425,6 +421,8 @@ class ConfigBuilder {
     targetNames: Set<string>,
     /** Targets that get events without a route (alert targets). */
     unrouted: Set<string>,
+    /** Sources that read no event type: their events are untyped. */
+    untyped: Set<string>,
   ): RouteConfig[] {
     const out: RouteConfig[] = [];
     const routedSources = new Set<string>();
@@ -451,6 +449,9 @@ class ConfigBuilder {
         routedTargets.add(name);
       });
       routedSources.add(route.from);
+      // A route by event type from a source that reads none takes nothing: every event arrives untyped.
+      if (route.event_types && untyped.has(route.from))
+        this.warnings.push(`routes[${i}].event_types: source "${route.from}" reads no event type (set its event_type), so its events are untyped and this route takes none of them`);
       if (ok) out.push({ from: route.from, to: [...new Set(route.to)], eventTypes: route.event_types ?? null, ...(route.filter && { filter: route.filter }) });
     });
     for (const name of sourceNames) {
@@ -463,12 +464,6 @@ class ConfigBuilder {
   }
 }
 
-
-/** A span in the config's own units, as the operator would write it ("7d", "90m", "20s"). */
-function spanText(ms: number): string {
-  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
-}
 
 function namesOf(items: unknown[]): Set<string> {
   const names = new Set<string>();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseDurationMs, parseRatePerSec, parseSizeBytes } from "./units.ts";
+import { durationText, parseDurationMs, parseRatePerSec, parseSizeBytes } from "./units.ts";
 
 describe("parseDurationMs", () => {
   test("reads every unit from milliseconds to days", () => {
@@ -43,4 +43,11 @@ describe("parseRatePerSec", () => {
     expect(parseRatePerSec("0/s").ok).toBe(false);
     expect(parseRatePerSec("fast").ok).toBe(false);
   });
+});
+
+test("a duration is written back in the largest unit that divides it", () => {
+  expect(durationText(604_800_000)).toBe("7d");
+  expect(durationText(129_600_000)).toBe("36h");
+  expect(durationText(90_000)).toBe("90s");
+  expect(durationText(1_500)).toBe("1500ms");
 });

@@ -14,6 +14,18 @@ const DURATION_UNITS_MS: Record<string, number> = {
   d: 86_400_000,
 };
 
+/**
+ * A duration in the largest unit that divides it, as an operator would write it in the config.
+ *
+ * @example durationText(604_800_000) // "7d"
+ * @example durationText(90_000) // "90s"
+ */
+export function durationText(ms: number): string {
+  const units = Object.entries(DURATION_UNITS_MS).sort(([, a], [, b]) => b - a);
+  const [unit, size] = units.find(([, size]) => ms % size === 0) ?? ["ms", 1];
+  return `${ms / size}${unit}`;
+}
+
 const SIZE_UNITS_BYTES: Record<string, number> = {
   b: 1,
   kb: 1024,

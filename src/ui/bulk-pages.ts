@@ -57,17 +57,18 @@ ${
 /** The events page's search that matches a job's: its box (which makes the words of its text itself), else the text. */
 const searchOf = (f: JobJson["filter"]) => (f.q !== null ? { q: f.q } : { text: f.text ?? undefined });
 
+/** What a job's count of deliveries changed is of: "deliveries created", "delivery cancelled". */
+const whatChanged = (j: JobJson) => `${j.affected === 1 ? "delivery" : "deliveries"} ${j.kind === "redeliver" ? "created" : "cancelled"}`;
+
 /** A job's progress; the page refreshes itself while the job runs (see the layout's refresh). */
 export function jobPage(j: JobJson): SafeHtml {
   const f = j.filter;
   const filter = { source: f.source ?? undefined, target: f.target ?? undefined, status: f.status ?? undefined, type: f.type ?? undefined, ...searchOf(f), since: f.since ?? undefined, until: f.until ?? undefined };
-  const noun = j.affected === 1 ? "delivery" : "deliveries";
-  const what = j.kind === "redeliver" ? `${noun} created` : `${noun} cancelled`;
   return html`
 <p class="crumbs"><a href="/">Events</a> / <a href="/jobs">Jobs</a> /</p>
 <h1 class="mono wrap">${j.id} ${badge(j.status)}</h1>
 <p class="job-progress"><progress value="${j.done}" max="${Math.max(j.total, 1)}"></progress>
-  <span id="job-done">${j.done}</span> of <span id="job-total">${j.total}</span> events · <span id="job-affected">${j.affected}</span> ${what}</p>
+  <span id="job-done">${j.done}</span> of <span id="job-total">${j.total}</span> events · <span id="job-affected">${j.affected}</span> ${whatChanged(j)}</p>
 <dl class="meta">
   <div><dt>Action</dt><dd>${j.kind === "redeliver" ? "Redeliver" : "Cancel pending"}${j.target ? ` → ${j.target}` : ""}</dd></div>
   <div><dt>Started</dt><dd>${time(j.createdAt)}</dd></div>
@@ -85,7 +86,6 @@ ${
 
 /** `/jobs`: the newest bulk jobs, each with its progress, linked to its page. */
 export function jobsPage(jobs: JobJson[]): SafeHtml {
-  const noun = (j: JobJson) => (j.affected === 1 ? "delivery" : "deliveries");
   return html`
 <p class="crumbs"><a href="/">Events</a> /</p>
 <h1>Jobs</h1>
@@ -102,7 +102,7 @@ ${
     <td>${j.kind === "redeliver" ? "Redeliver" : "Cancel pending"}${j.target ? ` → ${j.target}` : ""}</td>
     <td>${badge(j.status)}</td>
     <td class="num nowrap">${String(j.done)} of ${String(j.total)}</td>
-    <td class="nowrap">${String(j.affected)} ${noun(j)} ${j.kind === "redeliver" ? "created" : "cancelled"}</td>
+    <td class="nowrap">${String(j.affected)} ${whatChanged(j)}</td>
   </tr>`,
   )}</tbody>
 </table></div>`
