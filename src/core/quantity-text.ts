@@ -1,6 +1,6 @@
 /**
- * Sizes and counts as people read them, one way everywhere (UI pages and CLI
- * output): sizes in binary units, as config sizes are ("1kb" = 1024 bytes),
+ * Sizes, counts and times as people read them, one way everywhere (UI pages, CLI
+ * output, messages): sizes in binary units, as config sizes are ("1kb" = 1024 bytes),
  * and a count with its noun in the right number. (config/units.ts parses
  * the config's durations and sizes; this only writes them.)
  */
@@ -29,4 +29,13 @@ export function sizeText(n: number): string {
  */
 export function counted(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
+}
+
+/**
+ * An ISO time as the UI prints times, to the second, in UTC (the caller adds " UTC").
+ *
+ * @example utcTimeText("2026-12-05T07:24:19.397Z") // "2026-12-05 07:24:19"
+ */
+export function utcTimeText(iso: string): string {
+  return iso.replace("T", " ").replace(/\.\d+Z$/, "").replace(/Z$/, "");
 }

@@ -16,6 +16,7 @@
  */
 import type { TargetConfig } from "../config/types.ts";
 import type { Decision } from "../core/delivery-outcome.ts";
+import { utcTimeText } from "../core/quantity-text.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SqlDoors } from "../store/sql-client.ts";
 import * as targetState from "../store/target-state.ts";
@@ -170,9 +171,8 @@ export class TargetHealth {
   async afterFailure(t: TargetConfig, s: targetState.TargetState | null, nowMs: number): Promise<void> {
     if (!s || s.disabled || s.consecutiveFailures === 0) return;
     if (s.failingSince !== null && nowMs - s.failingSince >= t.disableAfterMs) {
-      // As the UI prints times: "2026-12-05 07:24:19 UTC".
-      const since = new Date(s.failingSince).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
-      const reason = `failing continuously since ${since}; last error: ${s.lastError ?? "unknown"}`;
+      const since = utcTimeText(new Date(s.failingSince).toISOString());
+      const reason = `failing continuously since ${since} UTC; last error: ${s.lastError ?? "unknown"}`;
       await this.disable(t.name, reason, "auto", nowMs);
       return;
     }

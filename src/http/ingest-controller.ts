@@ -35,8 +35,9 @@ const JSON_TYPE = { "content-type": "application/json" };
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: JSON_TYPE });
 const NO_BODY = new Uint8Array(0);
 
-/** The 403 of a client address outside the source's allow_ips; recorded as rejection `ip_not_allowed`. */
-function refuseAddress(deps: IngestDeps, source: CompiledSource, raw: RawRequest): Response {
+/** The 403 of a client address outside the source's allow_ips, recorded as rejection `ip_not_allowed`; null when it may send. */
+function refuseAddress(deps: IngestDeps, source: CompiledSource, raw: RawRequest): Response | null {
+  if (!source.allowed || (raw.remoteAddr !== null && source.allowed.has(raw.remoteAddr))) return null;
   const message = `requests from ${raw.remoteAddr ?? "an unknown address"} are not allowed for this source (allow_ips)`;
   rejectRequest(deps, source, raw, { reason: "ip_not_allowed", message });
   return errorResponse(new HttpError(403, "ip_not_allowed", message));
@@ -57,7 +58,8 @@ export function ingestController(opts: IngestControllerOptions) {
         const remoteAddr = requestClientAddress(server, request);
         const raw: RawRequest = { method: request.method, url: new URL(request.url), headers: request.headers, body: NO_BODY, remoteAddr };
         // Before the body is read: a sender that may not send does not get to use our memory.
-        if (source.allowed && (remoteAddr === null || !source.allowed.has(remoteAddr))) return refuseAddress(opts.deps, source, raw);
+        const refused = refuseAddress(opts.deps, source, raw);
+        if (refused) return refused;
         // The body counts against max_inflight until its answer: it is in
         // memory (and on its way to the writer) until then.
         const hold = inflight.hold();
@@ -92,7 +94,8 @@ export function ingestController(opts: IngestControllerOptions) {
       if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
       const url = new URL(request.url);
       const raw: RawRequest = { method: request.method, url, headers: request.headers, body: NO_BODY, remoteAddr: requestClientAddress(server, request) };
-      if (source.allowed && (raw.remoteAddr === null || !source.allowed.has(raw.remoteAddr))) return refuseAddress(opts.deps, source, raw);
+      const refused = refuseAddress(opts.deps, source, raw);
+      if (refused) return refused;
       // Verification challenges some providers send before the first event (never stored). A wrong
       // verify token is a guess at the source's secret: recorded and counted like a bad signature.
       const hs = answerGetChallenge(source.config.verify, url.searchParams);

@@ -75,14 +75,14 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
         return { go: false, exit: { ok: false, code: "unknown_target", message }, why: "404" };
       }
       if (res.status === 426) return { go: true };
-      // A redirect is never the relay's public listener: most likely its admin UI (→ /login), a URL
-      // copied from the browser. Retrying would loop for good; say where to point instead.
       // The relay's listen endpoint answers a plain GET with 426 (upgrade required): a 2xx is some other
       // server, most likely the local app's own address given as the relay's.
       if (res.status >= 200 && res.status < 300) {
         const message = `${origin} answered ${res.status} to ${new URL(httpUrl).pathname}: not a hookrelay relay's listen endpoint. The relay's public address comes first, the local app's goes to --forward-to`;
         return { go: false, exit: { ok: false, code: "unknown_target", message }, why: `HTTP ${res.status}` };
       }
+      // A redirect is never the relay's public listener: most likely its admin UI (→ /login), a URL
+      // copied from the browser. Retrying would loop for good; say where to point instead.
       if (res.status >= 300 && res.status < 400) {
         const to = res.headers.get("location");
         const message = `${origin} answered a redirect (${res.status}${to ? ` to ${to}` : ""}), not a listen endpoint: is this the relay's admin UI? Use its public address (server.listen)`;

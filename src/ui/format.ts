@@ -1,10 +1,11 @@
 /** Small formatters shared by the UI pages; all return escaped markup or plain text. */
+import { utcTimeText } from "../core/quantity-text.ts";
 import { html, type SafeHtml } from "./html.ts";
 
 /** An ISO time as `<time>` showing "YYYY-MM-DD HH:MM:SS UTC" (the script adds the local time as a tooltip). */
 export function time(isoTime: string | null): SafeHtml {
   if (isoTime === null) return html`<span class="muted">—</span>`;
-  return html`<time datetime="${isoTime}">${isoTime.replace("T", " ").replace(/\.\d+Z$/, "").replace(/Z$/, "")}<span class="muted"> UTC</span></time>`;
+  return html`<time datetime="${isoTime}">${utcTimeText(isoTime)}<span class="muted"> UTC</span></time>`;
 }
 
 const KNOWN_BADGES = new Set([
