@@ -50,10 +50,23 @@ export function reexecWithRuntimeTuning(): void {
     const argv = nulList(readFileSync("/proc/self/cmdline"));
     const env = nulList(readFileSync("/proc/self/environ"));
     if (argv.length === 0) return;
-    execve("/proc/self/exe", argv, [...env, ...missing.map(([name, value]) => `${name}=${value}`)]);
+    execve("/proc/self/exe", argv, [...env, ...missing.map(([name, value]) => `${name}=${value}`)], inheritedFdsNamedIn(argv));
   } catch {
     // No /proc, no libc, or execve refused: run as we are, with Bun's defaults.
   }
+}
+
+/**
+ * The descriptors an argument names as a file (`--config <(…)` is
+ * `/dev/fd/63`). Bun marks every descriptor it inherits close-on-exec, so
+ * the re-executed process would find such a file gone; these are kept open
+ * across the exec, no others.
+ */
+function inheritedFdsNamedIn(argv: string[]): number[] {
+  return argv.flatMap((arg) => {
+    const m = /^(?:.*=)?\/(?:dev|proc\/self)\/fd\/(\d+)$/.exec(arg);
+    return m && Number(m[1]) > 2 ? [Number(m[1])] : [];
+  });
 }
 
 function nulList(bytes: Buffer): string[] {
@@ -62,11 +75,16 @@ function nulList(bytes: Buffer): string[] {
   return (text.endsWith("\0") ? text.slice(0, -1) : text).split("\0");
 }
 
-/** Calls libc's execve; returns only if it failed. */
-function execve(path: string, argv: string[], env: string[]): void {
+/** Calls libc's execve, `keepOpen` cleared of close-on-exec first; returns only if it failed. */
+function execve(path: string, argv: string[], env: string[], keepOpen: number[]): void {
   // Loaded here, not at the top: only `serve` and `dev` pay for bun:ffi.
   const { dlopen, FFIType, ptr } = require("bun:ffi") as typeof import("bun:ffi");
-  const libc = dlopen("libc.so.6", { execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 } });
+  const libc = dlopen("libc.so.6", {
+    execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  });
+  const F_SETFD = 2;
+  for (const fd of keepOpen) libc.symbols.fcntl(fd, F_SETFD, 0);
   // Referenced until the call: the pointers must not outlive their buffers.
   const keep: ArrayBufferView[] = [];
   const cString = (s: string) => {

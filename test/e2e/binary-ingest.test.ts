@@ -3,7 +3,7 @@ import { createHash, createHmac } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
-import { startBinary } from "../support/binary.ts";
+import { startBinary, startCommand } from "../support/binary.ts";
 import { tempDir } from "../support/relay.ts";
 import { openStore } from "../../src/store/index.ts";
 
@@ -106,6 +106,26 @@ test("serve replaces itself, same PID and environment, with its runtime tuning u
     } finally {
       expect(await relay.stop()).toBe(0);
     }
+  }
+});
+
+test("serve reads a config handed over as a descriptor (--config <(…)) after replacing itself", async () => {
+  const cfg = join(tmp.dir, "piped.toml");
+  writeFileSync(cfg, config.replace("./data/relay.db", "./piped.db"));
+  const { BINARY } = await import("../support/binary.ts");
+  // bash's process substitution: the config arrives as /dev/fd/N, a pipe that can be read once.
+  const relay = await startCommand(["bash", "-c", 'exec "$0" serve --config <(cat "$1")', BINARY, cfg], tmp.dir, { PLOINTS_SECRET: PLOINTS });
+  try {
+    expect(readFileSync(`/proc/${relay.proc.pid}/environ`, "utf8")).toContain("MIMALLOC_PURGE_DELAY=1000");
+    const body = '{"id":"piped"}';
+    const res = await fetch(`${relay.publicUrl}/in/ploints`, {
+      method: "POST",
+      body,
+      headers: { "x-ploints-signature": createHmac("sha256", PLOINTS).update(body).digest("hex") },
+    });
+    expect(res.status).toBe(200);
+  } finally {
+    expect(await relay.stop()).toBe(0);
   }
 });
 

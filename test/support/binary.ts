@@ -28,8 +28,13 @@ export interface RunningBinary {
 
 /** Starts `hookrelay <args>` in `cwd` and resolves once it logs "listening". */
 export async function startBinary(args: string[], cwd: string, env: Record<string, string> = {}): Promise<RunningBinary> {
-  const bin = await ensureBinary();
-  const proc = Bun.spawn([bin, ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
+  return startCommand([await ensureBinary(), ...args], cwd, env);
+}
+
+/** Starts a command that runs the binary in its own place (`exec` in a shell), as startBinary does. */
+export async function startCommand(command: string[], cwd: string, env: Record<string, string> = {}): Promise<RunningBinary> {
+  await ensureBinary();
+  const proc = Bun.spawn(command, { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
   let text = "";
   const decoder = new TextDecoder();
   const listening = new Promise<{ publicUrl: string; adminUrl: string }>((resolve, reject) => {
