@@ -14,6 +14,7 @@ import { rowBuilder } from "../result-rows.ts";
 import { classifyStoreError, StoreError } from "../errors.ts";
 import { postgresDialect } from "../dialect.ts";
 import type { ConnectionHooks } from "./connection-watch.ts";
+import { whyNoConnection } from "./connect-failure.ts";
 
 export interface PgOptions {
   /** postgres://user@host:port/db?sslmode=… (standard PG* variables fill what it leaves out). */
@@ -94,7 +95,9 @@ export async function openPgClient(opts: PgOptions): Promise<PgClient> {
     await client.sql.unsafe("SELECT 1");
   } catch (cause) {
     client.close();
-    throw new StoreError("unavailable", `cannot connect to ${redactedUrl(opts.url)}: ${(cause as Error).message}`, { cause });
+    // Bun says only "Failed to connect" when the server cannot be reached at all; find out why.
+    const unreachable = (cause as { code?: string }).code === "ERR_POSTGRES_CONNECTION_REFUSED" ? await whyNoConnection(opts.url, Math.min(opts.connectTimeoutMs ?? 10_000, 5_000)) : null;
+    throw new StoreError("unavailable", `cannot connect to ${redactedUrl(opts.url)}: ${unreachable ?? (cause as Error).message}`, { cause });
   }
   return client;
 }
