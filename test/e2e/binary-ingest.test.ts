@@ -26,6 +26,12 @@ name = "sw"
 verify = { preset = "standard-webhooks", secret = "${SW_SECRET}" }
 `;
 
+/** Posts `body` to the ploints source, signed; the answer's status. */
+async function postSigned(publicUrl: string, body: string): Promise<number> {
+  const headers = { "x-ploints-signature": createHmac("sha256", PLOINTS).update(body).digest("hex") };
+  return (await fetch(`${publicUrl}/in/ploints`, { method: "POST", body, headers })).status;
+}
+
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 
 test("the compiled binary stores every acked request byte-identical across a restart", async () => {
@@ -96,13 +102,7 @@ test("serve replaces itself, same PID and environment, with its runtime tuning u
       }
       expect(environ).toContain(`PLOINTS_SECRET=${PLOINTS}`);
       expect(readFileSync(`/proc/${relay.proc.pid}/cmdline`, "utf8").split("\0").slice(1, 4)).toEqual(["serve", "--config", cfg]);
-      const body = '{"id":"tuned"}';
-      const res = await fetch(`${relay.publicUrl}/in/ploints`, {
-        method: "POST",
-        body,
-        headers: { "x-ploints-signature": createHmac("sha256", PLOINTS).update(body).digest("hex") },
-      });
-      expect(res.status).toBe(200);
+      expect(await postSigned(relay.publicUrl, '{"id":"tuned"}')).toBe(200);
     } finally {
       expect(await relay.stop()).toBe(0);
     }
@@ -117,13 +117,7 @@ test("serve reads a config handed over as a descriptor (--config <(…)) after r
   const relay = await startCommand(["bash", "-c", 'exec "$0" serve --config <(cat "$1")', BINARY, cfg], tmp.dir, { PLOINTS_SECRET: PLOINTS });
   try {
     expect(readFileSync(`/proc/${relay.proc.pid}/environ`, "utf8")).toContain("MIMALLOC_PURGE_DELAY=1000");
-    const body = '{"id":"piped"}';
-    const res = await fetch(`${relay.publicUrl}/in/ploints`, {
-      method: "POST",
-      body,
-      headers: { "x-ploints-signature": createHmac("sha256", PLOINTS).update(body).digest("hex") },
-    });
-    expect(res.status).toBe(200);
+    expect(await postSigned(relay.publicUrl, '{"id":"piped"}')).toBe(200);
   } finally {
     expect(await relay.stop()).toBe(0);
   }
