@@ -130,6 +130,8 @@ export class TargetHealth {
   /** After an outcome is recorded: take the target state it wrote, then disable (410, disable_after) or open the circuit. */
   async afterOutcome(t: TargetConfig, d: Decision, recorded: { target: targetState.TargetState | null }, nowMs: number): Promise<void> {
     if (recorded.target) this.recorded(recorded.target);
+    // No row back for a success: the stored state was healthy already (deliveries.ts healthStatement).
+    else if (d.health === "success") this.#healthyAsStored(t.name);
     if (d.health === "gone") await this.#disableGone(t.name, d.error ?? "HTTP 410 Gone", nowMs);
     else if (d.health === "failure") await this.afterFailure(t, recorded.target, nowMs);
   }
@@ -165,6 +167,14 @@ export class TargetHealth {
     const keepDisabled = this.#goneDisabling.has(state.name) && !state.disabled;
     if (!keepOpen && !keepDisabled) return this.#set(state.name, state);
     this.#set(state.name, { ...state, circuitOpenUntil: keepOpen ? openUntil : state.circuitOpenUntil, disabled: state.disabled || keepDisabled });
+  }
+
+  /** A success found the stored state healthy: so is ours (another relay may have closed the circuit). */
+  #healthyAsStored(name: string): void {
+    const s = this.#states.get(name);
+    if (s && (s.consecutiveFailures !== 0 || s.failingSince !== null || s.circuitOpenUntil !== null)) {
+      this.#set(name, { ...s, consecutiveFailures: 0, failingSince: null, circuitOpenUntil: null });
+    }
   }
 
   /** After a failed attempt is recorded: disable after `disable_after` of continuous failure, or open the circuit. */

@@ -170,6 +170,21 @@ test("failures build a streak with its start time, and a success clears it", asy
   expect(res.targets[0]).toMatchObject({ consecutiveFailures: 0, failingSince: null, lastError: "HTTP 500 at 2100" });
 });
 
+test("a success on a target that is healthy already leaves its stored state unwritten (and returns none)", async () => {
+  const { store, client } = await fresh();
+  for (let i = 0; i < 3; i++) await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
+  const ds = await leaseDueDeliveries(store.writer, { leaseId: "l", nowMs: 2000, wants: [want("a")] });
+  // The first success creates the row: the target had none.
+  expect((await recordOutcomes(store.writer, [outcome(ds[0]!)], 2100)).targets).toMatchObject([{ name: "a", consecutiveFailures: 0, updatedAt: 2100 }]);
+  const res = await recordOutcomes(store.writer, [outcome(ds[1]!)], 2200);
+  expect(res.updated.has(ds[1]!.id)).toBe(true);
+  expect(res.targets).toEqual([]);
+  expect((await readTargetStates(client)).get("a")).toMatchObject({ consecutiveFailures: 0, updatedAt: 2100 });
+  // A circuit left open (opened by another relay, say) is closed by a success, and the row comes back.
+  await client.execute("UPDATE target_state SET circuit_open_until = 9999 WHERE name = 'a'");
+  expect((await recordOutcomes(store.writer, [outcome(ds[2]!)], 2300)).targets).toMatchObject([{ name: "a", circuitOpenUntil: null, updatedAt: 2300 }]);
+});
+
 test("disabling pauses pending deliveries and enabling makes them due now", async () => {
   const { store, client } = await fresh();
   await submitEvent(store, { targets: ["a"], receivedAt: 1000 });

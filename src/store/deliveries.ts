@@ -267,8 +267,11 @@ function healthStatement(target: string, h: Health, nowMs: number): InStatement 
   const args = { name: target, n: h.trailingFailures, since: h.firstTrailingFailureAt, err: h.lastError, now: nowMs };
   if (h.trailingFailures === 0) {
     // Healthy again: the circuit closes and the failure clock stops; the last error stays for the UI.
+    // A target that was healthy already is not written at all (no row comes back): a steady round
+    // of successes would otherwise rewrite its page in every round.
     return {
-      sql: `${upsert} consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = :now ${ret}`,
+      sql: `${upsert} consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = :now
+        WHERE target_state.consecutive_failures <> 0 OR target_state.failing_since IS NOT NULL OR target_state.circuit_open_until IS NOT NULL ${ret}`,
       args,
     };
   }
