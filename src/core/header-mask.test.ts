@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { isSensitiveHeader, maskUrl } from "./header-mask.ts";
+import { isSensitiveHeader, maskPathQuery, maskQuery, maskUrl } from "./header-mask.ts";
 
 test("credential-looking header names are sensitive, signatures and ordinary headers are not", () => {
   const sensitive = ["Authorization", "proxy-authorization", "cookie", "set-cookie", "x-webhook-secret", "X-Gitlab-Token", "x-api-key", "x-apikey", "x-password", "x-passwd", "x-credential", "x-session-id"];
@@ -12,4 +12,14 @@ test("a URL is shown without its userinfo and query", () => {
   expect(maskUrl("https://u:p@h.example:8443/x/y?key=s")).toBe("https://h.example:8443/x/y?…");
   expect(maskUrl("http://127.0.0.1/hooks")).toBe("http://127.0.0.1/hooks");
   expect(maskUrl("not a url")).toBe("");
+});
+
+test("a query parameter whose name looks secret is shown redacted, as such a header would be", () => {
+  expect(maskQuery("evt=1&token=QUERYTOKEN123&sig=abc")).toBe("evt=1&token=[redacted: 13 chars]&sig=abc");
+  expect(maskQuery("?api_key=k1&x=y&Session%5Fid=s&flag")).toBe("?api_key=[redacted: 2 chars]&x=y&Session%5Fid=[redacted: 1 chars]&flag");
+  // Signatures stay visible (as headers' do); a value masked already is left as it is.
+  expect(maskQuery("signature=abc&secret=[redacted: 3 chars]")).toBe("signature=abc&secret=[redacted: 3 chars]");
+  expect(maskQuery("")).toBe("");
+  expect(maskPathQuery("/in/plain?password=hunter2&a=1")).toBe("/in/plain?password=[redacted: 7 chars]&a=1");
+  expect(maskPathQuery("/in/plain")).toBe("/in/plain");
 });

@@ -8,7 +8,7 @@
  * how an operator debugs a mismatch.
  */
 // Exact names, then parts of names (X-Webhook-Secret, X-Gitlab-Token, X-Api-Key, …); one regex: every attempt's record is masked with it.
-const SENSITIVE = /^(?:authorization|proxy-authorization|cookie|set-cookie)$|secret|token|passw(?:or)?d|api-?key|credential|session/i;
+const SENSITIVE = /^(?:authorization|proxy-authorization|cookie|set-cookie)$|secret|token|passw(?:or)?d|api[-_]?key|credential|session/i;
 // Credentials for the relay or a proxy in front of it, whatever the scheme: never forwarded, never needed later.
 const ALWAYS_REDACTED = ["authorization", "proxy-authorization", "cookie"];
 const REDACTED = /^\[redacted: \d+ chars\]$/;
@@ -31,6 +31,33 @@ export function isRedacted(value: string): boolean {
 /** Copies headers with every sensitive value replaced by its redacted form (for display). */
 export function maskHeaders(headers: readonly (readonly [string, string])[]): [string, string][] {
   return headers.map(([n, v]) => [n, isSensitiveHeader(n) && !isRedacted(v) ? redactedValue(v) : v]);
+}
+
+/**
+ * A provider's query string as shown: the value of every parameter whose name
+ * looks secret, by the same test as a header's (`?token=…`, `?api_key=…`),
+ * replaced by its redacted form. A leading "?" is kept.
+ *
+ * @example maskQuery("evt=1&token=s3cret") // "evt=1&token=[redacted: 6 chars]"
+ */
+export function maskQuery(query: string): string {
+  return query.replace(/(^\?|&|^)([^&=]*)=([^&]*)/g, (pair, lead: string, name: string, value: string) =>
+    isSensitiveHeader(decodedName(name)) && !isRedacted(value) ? `${lead}${name}=${redactedValue(value)}` : pair,
+  );
+}
+
+/** A path with its query (a rejection's request line) as shown: the query masked (maskQuery). */
+export function maskPathQuery(pathAndQuery: string): string {
+  const q = pathAndQuery.indexOf("?");
+  return q < 0 ? pathAndQuery : pathAndQuery.slice(0, q) + maskQuery(pathAndQuery.slice(q));
+}
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replaceAll("+", " "));
+  } catch {
+    return name;
+  }
 }
 
 /**

@@ -1,13 +1,13 @@
 /**
  * The admin side's JSON shapes (camelCase, ISO 8601 times), built from store
  * rows plus config. The API returns them as they are and the UI renders the
- * same objects, so the two never disagree. Credential-carrying headers are
- * masked here, once, for both.
+ * same objects, so the two never disagree. Credential-carrying headers and
+ * query parameters are masked here, once, for both.
  */
 import type { Config, TargetConfig } from "../config/types.ts";
 import { mismatchWarning } from "../core/alert.ts";
 import type { ListenStatus } from "../delivery/listen-hub.ts";
-import { maskHeaders, maskUrl, redactedValue } from "../core/header-mask.ts";
+import { maskHeaders, maskPathQuery, maskQuery, maskUrl, redactedValue } from "../core/header-mask.ts";
 import { typedSearchOf } from "../core/search-text.ts";
 import type { EventDetail, EventSummary, RejectionRow } from "../store/admin-queries.ts";
 import type { SourceStats, TargetStats } from "../store/admin-stats.ts";
@@ -83,7 +83,7 @@ export function eventDetailJson(e: EventDetail) {
     request: {
       method: e.method,
       path: e.path,
-      query: e.query,
+      query: maskQuery(e.query),
       headers: e.headers === null ? [] : maskHeaders(e.headers),
       body: bodyText(e.body),
       bodyBase64: e.body === null ? null : Buffer.from(e.body).toString("base64"),
@@ -121,7 +121,7 @@ export function rejectionDetailJson(r: RejectionRow) {
     reason: r.reason,
     message: r.message,
     method: r.method,
-    path: r.path,
+    path: maskPathQuery(r.path),
     headers: maskHeaders(r.headers),
     bodyExcerpt: bodyText(r.bodyExcerpt),
     bodyExcerptBase64: r.bodyExcerpt === null ? null : Buffer.from(r.bodyExcerpt).toString("base64"),

@@ -103,8 +103,29 @@ test("a UTF-8 text body arrives byte for byte, chars up to U+00FF (è, ë) as we
   const body = new TextEncoder().encode('{"dessert":"Crème brûlée ë Ñ ú ✓ 😀"}');
   const command = curlCommand({ method: "POST", url: `http://127.0.0.1:${port}/in/u`, headers: [["content-type", "application/json; charset=utf-8"]], body });
   expect(command).toContain("--data-raw");
+  // Readable: the text itself in single quotes, not its bytes.
+  expect(command).toContain(`--data-raw '{"dessert":"Crème brûlée ë Ñ ú ✓ 😀"}'`);
   const got = await runInBash(command);
   expect([...got.body]).toEqual([...body]);
+});
+
+test("a bidirectional-text control in a body is written as its bytes, and the body still arrives exactly", async () => {
+  const body = new TextEncoder().encode('{"n":"abc\u202Efdp.exe"}');
+  const command = curlCommand({ method: "POST", url: `http://127.0.0.1:${port}/in/u`, headers: [], body });
+  expect(command).toContain("\\xe2\\x80\\xae");
+  expect(command).not.toContain("\u202E");
+  expect([...(await runInBash(command)).body]).toEqual([...body]);
+});
+
+test("a query parameter shown redacted is left out of the URL and named with the headers left out", async () => {
+  const command = curlCommand({
+    method: "POST",
+    url: `http://127.0.0.1:${port}/in/q?evt=1&token=[redacted: 9 chars]&b=2`,
+    headers: [["x-auth-token", "[redacted: 4 chars]"]],
+    body: new TextEncoder().encode("{}"),
+  });
+  expect(command).toContain("# left out, stored redacted: x-auth-token, ?token");
+  expect((await runInBash(command)).head.split("\r\n")[0]).toBe("POST /in/q?evt=1&b=2 HTTP/1.1");
 });
 
 test("a binary body goes through a base64 pipe and arrives exactly", async () => {

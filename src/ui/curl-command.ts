@@ -3,8 +3,10 @@
  * headers and body bytes to the relay's public URL of the source again.
  *
  * Everything in it comes from a provider, so every word is quoted for a
- * POSIX shell: printable ASCII in single quotes (where nothing expands), any
- * other header byte as `$'\xNN'` (bash, zsh), and a body that is not plain
+ * POSIX shell: printable ASCII — and a text body's UTF-8 text, line breaks
+ * included — in single quotes (where nothing expands), any other header byte
+ * (and a bidirectional-text control, which would reorder what the terminal
+ * shows) as `$'\xNN'` (bash, zsh), and a body that is not plain
  * UTF-8 text — or holds a control character a terminal would act on when
  * pasted (an escape sequence, a tab, a carriage return) — as base64 piped
  * through `base64 -d` into `--data-binary @-`. A text body goes as
@@ -12,8 +14,9 @@
  * starting with "@".
  *
  * Hop-by-hop headers, Host and Content-Length (curl sets them for the new
- * connection) and credentials stored redacted are left out, the last named
- * in a comment line, since a request that needs them will be refused.
+ * connection) and credentials shown redacted (headers, query parameters) are
+ * left out, the last named in a comment line, since a request that needs
+ * them will be refused.
  */
 import { HOP_BY_HOP_HEADERS } from "../core/forward-headers.ts";
 import { isRedacted } from "../core/header-mask.ts";
@@ -30,13 +33,16 @@ const LEFT_OUT = new Set([...HOP_BY_HOP_HEADERS, "host", "content-length", "expe
 // Headers curl adds on its own unless told not to (an empty `name:` removes one).
 const CURL_DEFAULTS = ["content-type", "accept", "user-agent"];
 const PRINTABLE = /^[\x20-\x7e]*$/;
+// Text a terminal shows as it is: no control char but the line break, no bidirectional-text control.
+const PLAIN_TEXT = /^[^\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/;
 // C0 controls but newline, DEL, and C1 controls: a terminal may act on them when pasted.
 const UNSAFE_IN_TEXT = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 /**
- * A shell word: single-quoted when printable ASCII, else ANSI-C quoted with
+ * A shell word: single-quoted when printable ASCII (or, in `utf8`, plain
+ * text: PLAIN_TEXT), else ANSI-C quoted with
  * each other char as the bytes it stands for. In `latin1` (header values,
  * which Bun decodes one byte per char) a char up to U+00FF is that one byte,
  * and one beyond it its UTF-8 bytes; in `utf8` (a body decoded as UTF-8
@@ -46,7 +52,7 @@ const utf8Encoder = new TextEncoder();
  * @example shellWord("it's $(x)") // `'it'\''s $(x)'`
  */
 export function shellWord(s: string, charset: "latin1" | "utf8" = "latin1"): string {
-  if (PRINTABLE.test(s)) return `'${s.replaceAll("'", `'\\''`)}'`;
+  if (PRINTABLE.test(s) || (charset === "utf8" && PLAIN_TEXT.test(s))) return `'${s.replaceAll("'", `'\\''`)}'`;
   let out = "";
   for (const ch of s) {
     const code = ch.codePointAt(0)!;
@@ -77,14 +83,15 @@ function pasteableText(body: Uint8Array): string | null {
  */
 export function curlCommand(r: CurlRequest): string {
   const kept = r.headers.filter(([name, value]) => !LEFT_OUT.has(name.toLowerCase()) && !isRedacted(value));
-  const redacted = r.headers.filter(([, value]) => isRedacted(value)).map(([name]) => name);
+  const url = withoutRedactedParams(r.url);
+  const redacted = [...r.headers.filter(([, value]) => isRedacted(value)).map(([name]) => name), ...url.left.map((name) => `?${name}`)];
   const names = new Set(kept.map(([name]) => name.toLowerCase()));
   // An empty value is sent as `name;` (curl drops a header given as `name:`).
   const headers = kept.map(([name, value]) => shellWord(value === "" ? `${name};` : `${name}: ${value}`));
   for (const name of CURL_DEFAULTS) if (!names.has(name)) headers.push(shellWord(`${name}:`));
   const text = r.body.length === 0 ? null : pasteableText(r.body);
   const binary = r.body.length > 0 && text === null;
-  const args = ["--globoff", `--request ${shellWord(r.method)}`, shellWord(r.url), ...headers.map((h) => `--header ${h}`)];
+  const args = ["--globoff", `--request ${shellWord(r.method)}`, shellWord(url.url), ...headers.map((h) => `--header ${h}`)];
   if (text !== null) args.push(`--data-raw ${shellWord(text, "utf8")}`);
   if (binary) args.push("--data-binary @-");
   const lines: string[] = [];
@@ -92,4 +99,18 @@ export function curlCommand(r: CurlRequest): string {
   const curl = `curl ${args.join(" \\\n  ")}`;
   lines.push(binary ? `printf %s ${shellWord(Buffer.from(r.body).toString("base64"))} | base64 -d | ${curl}` : curl);
   return lines.join("\n");
+}
+
+/** The URL with every query parameter shown redacted (header-mask.ts maskQuery) taken out, and their names. */
+function withoutRedactedParams(raw: string): { url: string; left: string[] } {
+  const q = raw.indexOf("?");
+  if (q < 0) return { url: raw, left: [] };
+  const left: string[] = [];
+  const kept = raw.slice(q + 1).split("&").filter((pair) => {
+    const eq = pair.indexOf("=");
+    if (eq < 0 || !isRedacted(pair.slice(eq + 1))) return true;
+    left.push(pair.slice(0, eq));
+    return false;
+  });
+  return { url: kept.length > 0 ? `${raw.slice(0, q)}?${kept.join("&")}` : raw.slice(0, q), left };
 }

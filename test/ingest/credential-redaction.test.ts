@@ -106,3 +106,20 @@ test("basic credentials, the Points secret and the GitLab token are stored redac
   const detail = await adminJson(`/api/events/${events[0].id}`);
   expect(headerOf(detail.request.headers, "x-ploints-signature")).toBe(signature);
 });
+
+test("a query parameter whose name looks secret is shown redacted on the event page, in its curl command and in the API", async () => {
+  relay = await startTestRelay(CONFIG);
+  const QUERY_TOKEN = "QUERYTOKEN123";
+  const ok = await relay.post(`hook?token=${QUERY_TOKEN}&evt=1`, '{"id":"q"}', { "x-hook-key": HOOK_KEY });
+  expect(ok.status).toBe(200);
+  const { id } = (await ok.json()) as { id: string };
+  expect((await relay.post(`hook?api_key=${QUERY_TOKEN}`, '{"id":"r"}', { "x-hook-key": "wrong" })).status).toBe(401);
+  await relay.store.writer.flushed();
+
+  expect((await adminJson(`/api/events/${id}`)).request.query).toBe(`token=${redacted(QUERY_TOKEN)}&evt=1`);
+  expect((await adminJson("/api/rejections")).rejections[0].path).toBe(`/in/hook?api_key=${redacted(QUERY_TOKEN)}`);
+  const pages = (await adminHtml(`/events/${id}`)) + (await adminHtml("/rejections"));
+  expect(pages).not.toContain(QUERY_TOKEN);
+  expect(pages).toContain(`/in/hook?token=${redacted(QUERY_TOKEN)}&amp;evt=1`);
+  expect(pages).toContain("# left out, stored redacted: x-hook-key, ?token");
+});
