@@ -209,8 +209,12 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/bulk/:kind", async ({ params, query }) => {
       const kind = bulkKind(params.kind);
       const raw = filterQuery(ONE_QUERY(query));
-      const matched = await countEvents(client, eventsPageFilter(raw, nowMs(), opts.config.store.search));
-      const body = bulkConfirmPage({ kind, query: raw, matched, targets: opts.config.targets.map((t) => t.name) });
+      const drawnAt = nowMs();
+      const filter = eventsPageFilter(raw, drawnAt, opts.config.store.search);
+      const matched = await countEvents(client, filter);
+      // The job acts on what was counted: times as of now ("2h" ago would move), nothing received later.
+      const bounds = { since: filter.sinceMs, until: Math.min(filter.untilMs ?? Number.POSITIVE_INFINITY, drawnAt + 1) };
+      const body = bulkConfirmPage({ kind, query: raw, bounds, drawnAt, matched, targets: opts.config.targets.map((t) => t.name) });
       return render(kind === "redeliver" ? "Redeliver" : "Cancel pending", "events", body);
     })
     .post(

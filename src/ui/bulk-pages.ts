@@ -29,20 +29,33 @@ const KIND: Record<"redeliver" | "cancel", { verb: string; what: string; button:
   },
 };
 
-/** The confirmation step of a bulk action: how many events match, and the form that starts the job. */
-export function bulkConfirmPage(d: { kind: "redeliver" | "cancel"; query: Record<string, string | undefined>; matched: number; targets: string[] }): SafeHtml {
+/**
+ * The confirmation step of a bulk action: how many events match, and the form
+ * that starts the job. The form carries the filter with its times as counted
+ * (`bounds`, ms): the job acts on the events the operator confirmed, not on
+ * those received while they read the page.
+ */
+export function bulkConfirmPage(d: {
+  kind: "redeliver" | "cancel";
+  query: Record<string, string | undefined>;
+  bounds: { since: number | undefined; until: number };
+  drawnAt: number;
+  matched: number;
+  targets: string[];
+}): SafeHtml {
   const k = KIND[d.kind];
   const filters = Object.entries(d.query).filter(([, v]) => v !== undefined);
+  const sent = Object.entries({ ...d.query, since: d.bounds.since?.toString(), until: d.bounds.until.toString() }).filter(([, v]) => v !== undefined);
   return html`
 <p class="crumbs"><a href="/${queryString(d.query)}">Events</a> /</p>
 <h1>${k.verb} ${d.matched} matching event${d.matched === 1 ? "" : "s"}?</h1>
 <p class="bulk-filter">${filters.length === 0 ? "Filter: none — every stored event." : html`Filter: ${filters.map(([key, v]) => html`<span class="pill">${key}: ${v}</span> `)}`}</p>
-<p class="muted">${k.what}</p>
+<p class="muted">${k.what} Events received after ${time(new Date(d.drawnAt).toISOString())} (when this page was drawn) are not part of it.</p>
 ${
   d.matched === 0
     ? html`<p class="empty">Nothing matches: nothing to do.</p>`
     : html`<form method="post" action="/bulk/${d.kind}" class="bulk-confirm">
-  ${filters.map(([key, v]) => html`<input type="hidden" name="${key}" value="${v}">`)}
+  ${sent.map(([key, v]) => html`<input type="hidden" name="${key}" value="${v}">`)}
   <label>Target
     <select name="bulkTarget">
       <option value="">${d.kind === "redeliver" ? "each event's own targets" : "any target"}</option>
