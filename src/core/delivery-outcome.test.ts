@@ -87,8 +87,8 @@ test("nothing sent hands the delivery back due now, uncounted and without a heal
   });
 });
 
-test("an erased event fails at once without an attempt", () => {
+test("an erased event's delivery is cancelled at once, without an attempt", () => {
   expect(decideOutcome({ kind: "erased" }, policy, 1, 0, 0.5)).toEqual({
-    status: "failed", nextAttemptAt: null, error: "event erased", health: null, counted: false,
+    status: "cancelled", nextAttemptAt: null, error: "event erased", health: null, counted: false,
   });
 });

@@ -86,8 +86,9 @@ export interface Decision {
   /**
    * The delivery's next status. `paused`: the target is gone (410) and is
    * being disabled; the delivery flows again when it is re-enabled.
+   * `cancelled`: its event was erased, there is nothing left to send.
    */
-  status: "delivered" | "pending" | "failed" | "paused";
+  status: "delivered" | "pending" | "failed" | "paused" | "cancelled";
   /** For `pending` and `paused`: when it is due (ms). */
   nextAttemptAt: number | null;
   error: string | null;
@@ -100,7 +101,8 @@ export interface Decision {
 /**
  * Decides attempt number `attempt`'s consequences: delivered, retried on the
  * schedule (Retry-After within its bounds), failed once the schedule is used
- * up, paused by a 410, or handed back untouched when nothing was sent.
+ * up, paused by a 410, handed back untouched when nothing was sent, or
+ * cancelled when the event was erased.
  *
  * @example decideOutcome({ kind: "response", status: 500, retryAfter: null, location: null }, { scheduleMs: [0, 5000], jitter: 0 }, 1, 1000, 0.5)
  * // { status: "pending", nextAttemptAt: 6000, error: "HTTP 500", health: "failure", counted: true }
@@ -119,6 +121,6 @@ export function decideOutcome(result: SendResult, policy: RetryPolicy, attempt: 
     case "release":
       return { status: "pending", nextAttemptAt: nowMs, error: outcome.error, health: null, counted: false };
     case "give-up":
-      return { status: "failed", nextAttemptAt: null, error: outcome.error, health: null, counted: false };
+      return { status: "cancelled", nextAttemptAt: null, error: outcome.error, health: null, counted: false };
   }
 }

@@ -129,10 +129,10 @@ test("a listen client that goes away mid-attempt hands the delivery back uncount
   expect(reports).toEqual([]);
 });
 
-test("an erased event fails without any request and without an attempt row", async () => {
+test("an erased event's delivery is cancelled without any request and without an attempt row", async () => {
   let sent = 0;
   const { ctx, records } = context();
   await runAttempt(ctx, target({ send: async () => (sent++, { result: { kind: "response", status: 200, retryAfter: null, location: null }, durationMs: 0, excerpt: null, request: null }) }), delivery({ body: null, headers: null }));
   expect(sent).toBe(0);
-  expect(records).toEqual([expect.objectContaining({ status: "failed", attempt: null, error: "event erased", healthy: null })]);
+  expect(records).toEqual([expect.objectContaining({ status: "cancelled", attempt: null, error: "event erased", healthy: null })]);
 });

@@ -146,7 +146,7 @@ function outcomeRecord(d: LeasedDelivery, at: number, sent: TransportReport, dec
     status: decision.status,
     nextAttemptAt: decision.nextAttemptAt,
     // An attempt not made (nothing sent) leaves the last real error in place.
-    error: decision.counted || decision.status === "failed" ? decision.error : null,
+    error: decision.counted || decision.status === "cancelled" ? decision.error : null,
     healthy: decision.health === null ? null : decision.health === "success",
   };
 }
@@ -169,7 +169,8 @@ function report(ctx: AttemptContext, d: LeasedDelivery, attempt: number, sent: S
     error: decision.error,
   };
   if (!decision.counted) {
-    ctx.log.debug("attempt not made; the delivery goes back to the queue", { ...fields, status: decision.status });
+    const what = decision.status === "cancelled" ? "attempt not made; the delivery is cancelled" : "attempt not made; the delivery goes back to the queue";
+    ctx.log.debug(what, { ...fields, status: decision.status });
     return;
   }
   ctx.onAttempt?.({

@@ -152,14 +152,14 @@ test("config enabled = false starts the target disabled, and config re-enables o
   expect(again.isPaused("t")).toBe(false);
 });
 
-test("an erased event's delivery fails without a request", async () => {
+test("an erased event's delivery is cancelled without a request", async () => {
   const target = recordingTarget(cleanups);
   const { clock, store, scheduler } = await setup([targetConfig("t", target.url)]);
   const id = await submitEvent(store, { targets: ["t"], receivedAt: clock() });
   await store.reads.execute({ sql: "UPDATE events SET body = NULL, headers = NULL, erased_at = 1 WHERE id = ?", args: [id] });
   await scheduler.drain();
   expect(target.received).toHaveLength(0);
-  expect(await statuses(store)).toEqual(["failed"]);
+  expect(await statuses(store)).toEqual(["cancelled"]);
 });
 
 test("a rate caps how many attempts start per second of the clock", async () => {

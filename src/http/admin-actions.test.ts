@@ -47,17 +47,23 @@ test("erase removes body, headers, query and the targets' reply excerpts, and ke
   expect(list.body.events[0].erasedAt).toBe(del.body.erasedAt);
 });
 
-test("redeliver creates a new pending delivery per target, or for the named one", async () => {
-  const { events, api } = await relayWithEvents(3);
-  const e = events.find((x) => x.source === "shop")!;
+test("redeliver creates a new pending delivery per target, or for the named one, never beside one still on its way", async () => {
+  const { r, events, api } = await relayWithEvents(3);
+  const e = events.find((x) => x.source === "shop" && Object.values(x.statuses).every((s) => s === "delivered" || s === "failed"))!;
   const all = await api(`/api/events/${e.id}/redeliver`, { method: "POST" });
-  expect(all).toEqual({ status: 202, body: { created: 2 } });
-  const one = await api(`/api/events/${e.id}/redeliver`, { method: "POST", body: JSON.stringify({ target: "audit" }) });
-  expect(one.body).toEqual({ created: 1 });
+  expect(all).toEqual({ status: 202, body: { created: 2, onItsWay: [] } });
+  // Both are pending now: a second redeliver doubles neither, and says so.
+  const again = await api(`/api/events/${e.id}/redeliver`, { method: "POST" });
+  expect(again.status).toBe(409);
+  expect(again.body.error).toMatchObject({ code: "on_its_way" });
+  expect(again.body.error.message).toContain("its delivery to audit, orders is still on its way");
+  const named = await api(`/api/events/${e.id}/redeliver`, { method: "POST", body: JSON.stringify({ target: "audit" }) });
+  expect(named.body.error).toMatchObject({ code: "on_its_way" });
+  // Once audit's has ended, audit alone gets a new one; orders' is still pending and is left alone.
+  await r.store.writer.write([{ sql: "UPDATE deliveries SET status = 'delivered' WHERE event_id = ? AND target = 'audit'", args: [e.id] }]);
+  expect(await api(`/api/events/${e.id}/redeliver`, { method: "POST" })).toEqual({ status: 202, body: { created: 1, onItsWay: ["orders"] } });
   const ev = await api(`/api/events/${e.id}`);
-  expect(ev.body.deliveries.map((d: any) => `${d.target}:${d.status}`)).toEqual(
-    expect.arrayContaining(["orders:pending", "audit:pending", "audit:pending"]),
-  );
+  expect(ev.body.deliveries.filter((d: any) => d.status === "pending").map((d: any) => d.target).sort()).toEqual(["audit", "orders"]);
   expect(ev.body.deliveries.length).toBe(5);
   expect((await api(`/api/events/${e.id}/redeliver`, { method: "POST", body: JSON.stringify({ target: "ghost" }) })).status).toBe(404);
   expect((await api(`/api/events/${e.id}/redeliver`, { method: "POST", body: "{not json" })).status).toBe(400);

@@ -20,8 +20,14 @@ import { disableTarget, enableTarget, readTargetStates } from "../store/target-s
 /** What a bulk action answered: the events matched, and its job unless a dry run. */
 export type BulkResult = BulkAnswer;
 
-/** What a redeliver did: how many deliveries it created, or why none. */
-export type RedeliverResult = { ok: true; created: number } | { ok: false; reason: "not_found" | "erased" | "no_targets" | "unknown_target" };
+/**
+ * What a redeliver did: how many deliveries it created and the targets it left
+ * alone because their delivery is still on its way, or why none.
+ */
+export type RedeliverResult =
+  | { ok: true; created: number; onItsWay: string[] }
+  | { ok: false; reason: "not_found" | "erased" | "no_targets" | "unknown_target" }
+  | { ok: false; reason: "on_its_way"; onItsWay: string[] };
 
 /** What the admin side can do to events and targets. */
 export interface AdminActions {
@@ -87,21 +93,22 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
   return {
     async redeliver(eventId, target) {
       if (target !== undefined && !known.has(target)) return { ok: false, reason: "unknown_target" };
-      const first = await redeliverEvent(store, { eventId, target, nowMs: nowMs() });
-      if (first.ok) {
+      const made = (created: number, onItsWay: string[]): RedeliverResult => {
+        if (created === 0) return { ok: false, reason: "on_its_way", onItsWay };
         wake();
-        return { ok: true, created: first.deliveryIds.length };
-      }
+        return { ok: true, created, onItsWay };
+      };
+      const first = await redeliverEvent(store, { eventId, target, nowMs: nowMs() });
+      if (first.ok) return made(first.deliveryIds.length, first.onItsWay);
       if (first.reason !== "no_targets") return first;
       // Never delivered (unrouted when it arrived): route it again with today's routes and filters.
       let created = 0;
+      const onItsWay: string[] = [];
       for (const t of (await routeStoredEvent(client, deps.sources, eventId, deps.config.server.maxBodyBytes)).filter((t) => known.has(t))) {
         const r = await redeliverEvent(store, { eventId, target: t, nowMs: nowMs() });
-        if (r.ok) created += r.deliveryIds.length;
+        if (r.ok) created += r.deliveryIds.length, onItsWay.push(...r.onItsWay);
       }
-      if (created === 0) return first;
-      wake();
-      return { ok: true, created };
+      return created === 0 && onItsWay.length === 0 ? first : made(created, onItsWay);
     },
     async enableTarget(name) {
       if (deps.engine?.enableTarget) await deps.engine.enableTarget(name);

@@ -161,8 +161,10 @@ export function adminApiController(opts: AdminControllerOptions) {
         const id = parseEventId(params.id);
         const body = parseRedeliverBody(await request.text());
         const r = await actions.redeliver(id, body.target);
-        if (r.ok) return json({ created: r.created }, 202);
+        if (r.ok) return json({ created: r.created, onItsWay: r.onItsWay }, 202);
         if (r.reason === "not_found") throw new HttpError(404, "not_found", "no such event");
+        if (r.reason === "on_its_way")
+          throw new HttpError(409, "on_its_way", `its delivery to ${r.onItsWay.join(", ")} is still on its way (pending, being sent or paused): nothing doubled; retry a pending one to send it now`);
         if (r.reason === "unknown_target") throw new HttpError(404, "not_found", `no target named "${body.target}"`);
         if (r.reason === "erased") throw new HttpError(409, "erased", "an erased event cannot be redelivered");
         throw new HttpError(409, "no_targets", "the event is routed to no target; name one");

@@ -58,7 +58,7 @@ const FormTarget = v.object({ target: v.optional(v.pipe(v.string(), v.regex(/^([
 function flashOf(q: Record<string, string | undefined>): string | SafeHtml | null {
   switch (q.done) {
     case "redelivered":
-      return `Redelivery scheduled: ${Number(q.n) || 0} new deliver${Number(q.n) === 1 ? "y" : "ies"}.`;
+      return `Redelivery scheduled: ${Number(q.n) || 0} new deliver${Number(q.n) === 1 ? "y" : "ies"}.${onItsWayText(q.skipped)}`;
     case "erased":
       return "Body and headers erased.";
     case "enabled":
@@ -87,8 +87,16 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
     delivered: "That delivery was delivered: redeliver the event for a new one.",
     in_flight: "An attempt of that delivery is in flight: retry once it has ended.",
     target_not_configured: "That delivery's target is no longer configured: list it again, or redeliver the event to another target.",
+    on_its_way: `Nothing redelivered: ${onItsWayText(q.skipped).trim() || "its deliveries are still on their way."} Retry now sends a pending one at once.`,
   };
   return q.error ? (errors[q.error] ?? null) : null;
+}
+
+/** The targets a redeliver left alone, as a sentence (empty when none). */
+function onItsWayText(skipped: string | undefined): string {
+  const names = (skipped ?? "").split(",").filter((n) => /^[a-z0-9_][a-z0-9_-]{0,99}$/.test(n));
+  if (names.length === 0) return "";
+  return ` Not doubled: the delivery to ${names.join(", ")} is still on its way (pending, being sent or paused).`;
 }
 
 /** Elysia instance serving the UI pages, assets and form posts. */
@@ -181,7 +189,9 @@ export function uiController(opts: AdminControllerOptions) {
         const form = parseInput(FormTarget, Object.fromEntries(new URLSearchParams(await request.text())));
         const r = await actions.redeliver(id, form.target || undefined);
         if (!r.ok && r.reason === "not_found") throw new HttpError(404, "not_found", "No such event.");
-        return redirect(`/events/${id}?${r.ok ? `done=redelivered&n=${r.created}` : `error=${r.reason}`}`);
+        const onItsWay = r.ok || r.reason === "on_its_way" ? r.onItsWay : [];
+        const skipped = onItsWay.length > 0 ? `&skipped=${encodeURIComponent(onItsWay.join(","))}` : "";
+        return redirect(`/events/${id}?${r.ok ? `done=redelivered&n=${r.created}` : `error=${r.reason}`}${skipped}`);
       },
       { parse: "none" },
     )

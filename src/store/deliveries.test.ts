@@ -225,14 +225,17 @@ test("replay creates new deliveries for finished pairs only, filtered by status,
   expect(Number((await client.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'pending'")).rows[0]!.n)).toBe(2);
 });
 
-test("redelivering an event to a disabled target creates a paused delivery", async () => {
+test("redelivering an event to a disabled target creates a paused delivery, once its open one has ended", async () => {
   const { store, client } = await fresh();
   const id = await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
   await disableTarget(store.writer, { name: "a", reason: "x", by: "api", nowMs: 1000 });
+  // Its first delivery, paused, is still on its way: not doubled.
+  expect(await redeliverEvent(store, { eventId: id, nowMs: 2000 })).toEqual({ ok: true, deliveryIds: [], onItsWay: ["a"] });
+  await client.execute("UPDATE deliveries SET status = 'cancelled'");
   const res = await redeliverEvent(store, { eventId: id, nowMs: 2000 });
-  expect(res.ok).toBe(true);
+  expect(res).toMatchObject({ ok: true, onItsWay: [] });
   const rows = await client.execute("SELECT status FROM deliveries ORDER BY created_at");
-  expect(rows.rows.map((r) => r.status)).toEqual(["paused", "paused"]);
+  expect(rows.rows.map((r) => r.status)).toEqual(["cancelled", "paused"]);
   expect(await redeliverEvent(store, { eventId: "evt_nope", nowMs: 2000 })).toEqual({ ok: false, reason: "not_found" });
 });
 

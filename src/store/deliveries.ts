@@ -161,7 +161,7 @@ export interface OutcomeRecord {
    * outcome with no attempt and status `pending` hands the delivery back
    * uncounted (nothing was sent).
    */
-  status: "delivered" | "pending" | "failed" | "paused";
+  status: "delivered" | "pending" | "failed" | "paused" | "cancelled";
   /** For `pending`: when the next attempt is due (caller's clock). */
   nextAttemptAt: number | null;
   /** null with no attempt keeps the delivery's last error. */

@@ -26,7 +26,8 @@ const eraseExcerpts = (id: string) => ({
 /**
  * Sets body and headers to NULL, the query to '' and erased_at (first erase
  * wins), and its attempts' reply excerpts to NULL; false when the id is
- * unknown. Open deliveries end as failed: there is nothing left to send.
+ * unknown. Open deliveries end cancelled ("event erased"): there is nothing
+ * left to send, and nothing for an operator to act on.
  */
 export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): Promise<Erased> {
   const rs = await writer.write(
@@ -35,7 +36,7 @@ export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): 
       { sql: `UPDATE events SET body = NULL, headers = NULL, query = '', erased_at = coalesce(erased_at, ?)${eraseWordsSet(writer)} WHERE id = ?`, args: [nowMs, id] },
       eraseExcerpts(id),
       {
-        sql: "UPDATE deliveries SET status = 'failed', last_error = 'event erased', updated_at = ? WHERE event_id = ? AND status IN ('pending','paused')",
+        sql: "UPDATE deliveries SET status = 'cancelled', last_error = 'event erased', updated_at = ? WHERE event_id = ? AND status IN ('pending','paused')",
         args: [nowMs, id],
       },
       { sql: "SELECT erased_at FROM events WHERE id = ?", args: [id] },

@@ -87,32 +87,40 @@ export async function scheduleReplay(db: SqlDoors, f: ReplayFilter): Promise<num
         inserts.push({ eventId, target });
       }
     }
-    count += inserts.length;
-    if (!f.dryRun && inserts.length > 0) await db.writer.write(inserts.map((p) => insertDelivery(p.eventId, p.target, f.nowMs, "replay")));
+    if (f.dryRun || inserts.length === 0) count += inserts.length;
+    else count += (await db.writer.write(inserts.map((p) => insertDelivery(p.eventId, p.target, f.nowMs, "replay")))).reduce((n, rs) => n + rs.rowsAffected, 0);
   }
 }
 
 /**
  * Redelivers one event: to `target` if given, else to every target it had a
- * delivery for. Returns the new delivery ids, or why nothing was scheduled.
+ * delivery for; a target whose delivery of it is still open (on its way:
+ * pending, delivering or paused) is skipped, so that nothing is sent twice.
+ * Returns the new delivery ids and the targets skipped, or why nothing was
+ * scheduled.
  */
 export async function redeliverEvent(
   db: SqlDoors,
   opts: { eventId: string; target?: string; nowMs: number },
-): Promise<{ ok: true; deliveryIds: string[] } | { ok: false; reason: "not_found" | "erased" | "no_targets" }> {
+): Promise<{ ok: true; deliveryIds: string[]; onItsWay: string[] } | { ok: false; reason: "not_found" | "erased" | "no_targets" }> {
   const ev = await db.reads.execute({ sql: "SELECT erased_at FROM events WHERE id = ?", args: [opts.eventId] });
   if (ev.rows.length === 0) return { ok: false, reason: "not_found" };
   if (ev.rows[0]!.erased_at !== null) return { ok: false, reason: "erased" };
   let targets: string[];
   if (opts.target !== undefined) targets = [opts.target];
   else {
-    const rs = await db.reads.execute({ sql: "SELECT DISTINCT target FROM deliveries WHERE event_id = ?", args: [opts.eventId] });
+    const rs = await db.reads.execute({ sql: "SELECT DISTINCT target FROM deliveries WHERE event_id = ? ORDER BY target", args: [opts.eventId] });
     targets = rs.rows.map((r) => String(r.target));
   }
   if (targets.length === 0) return { ok: false, reason: "no_targets" };
   const stmts = targets.map((t) => insertDelivery(opts.eventId, t, opts.nowMs, "redeliver"));
-  await db.writer.write(stmts);
-  return { ok: true, deliveryIds: stmts.map((s) => String((s as { args: unknown[] }).args[0])) };
+  const written = await db.writer.write(stmts);
+  const made = (i: number) => written[i]!.rowsAffected > 0;
+  return {
+    ok: true,
+    deliveryIds: stmts.filter((_, i) => made(i)).map((s) => String((s as { args: unknown[] }).args[0])),
+    onItsWay: targets.filter((_, i) => !made(i)),
+  };
 }
 
 /** A stored event's request as routing reads it; null when unknown or erased. */
@@ -176,12 +184,14 @@ export function redeliverPairsStatement(pairs: { eventId: string; target: string
   };
 }
 
+// A new delivery of the pair, unless one is open already (checked in the same statement: no race with another).
 function insertDelivery(eventId: string, target: string, nowMs: number, origin: Exclude<DeliveryOrigin, "ingest">): InStatement {
   const id = makeId("dlv", nowMs, crypto.getRandomValues(new Uint8Array(10)));
   return {
     sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at, origin)
-      VALUES (?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled = 1) THEN 'paused' ELSE 'pending' END,
-        0, ?, ?, ?, ?)`,
-    args: [id, eventId, target, target, nowMs, nowMs, nowMs, origin],
+      SELECT ?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled = 1) THEN 'paused' ELSE 'pending' END,
+        0, ?, ?, ?, ?
+      WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ? AND target = ? AND status IN (${OPEN.map((s) => `'${s}'`).join(", ")}))`,
+    args: [id, eventId, target, target, nowMs, nowMs, nowMs, origin, eventId, target],
   };
 }

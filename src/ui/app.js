@@ -15,7 +15,7 @@ for (const el of document.querySelectorAll("time[datetime]")) {
 {
   const url = new URL(location.href);
   // "until" is also the events list's filter: it belongs to the notice only beside "waits".
-  const notice = ["done", "error", "n", "event", ...(url.searchParams.has("waits") ? ["waits", "until"] : [])];
+  const notice = ["done", "error", "n", "event", "skipped", ...(url.searchParams.has("waits") ? ["waits", "until"] : [])];
   if (url.searchParams.has("done") || url.searchParams.has("error")) {
     for (const k of notice) url.searchParams.delete(k);
     history.replaceState(history.state, "", url.pathname + url.search + url.hash);
