@@ -18,6 +18,7 @@ import { startRetentionRunner } from "../store/retention.ts";
 import { createEventArchive } from "../store/event-archive.ts";
 import { resolve } from "node:path";
 import { listenProblem } from "./listen-address.ts";
+import { idleSecondsFor } from "../http/read-body.ts";
 import { ALERT_SOURCE } from "../core/alert.ts";
 
 export interface RunningRelay {
@@ -66,6 +67,8 @@ export async function startRelay(opts: {
       reusePort: false,
       // Bun's own cap (plus slack for headers); ours is checked while reading.
       maxRequestBodySize: maxBodyBytes + 64 * 1024,
+      // Elysia's default (30 s) would close a slow body's socket before read_timeout's 408.
+      idleTimeout: idleSecondsFor(config.server.readTimeoutMs),
     });
   } catch (err) {
     return { ok: false, error: listenProblem(listen, err) };

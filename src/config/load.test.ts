@@ -91,6 +91,14 @@ disable_after = "0s"
       expect(problems).toContain(`${key}: ${zero}`);
   });
 
+  test("a body cap of 0 and a read_timeout past the HTTP server's idle limit are problems", () => {
+    const problems = problemsOf(`[server]\nmax_body = "0b"\nmax_inflight = "0b"\nread_timeout = "251s"\n`);
+    expect(problems).toContain('server.max_body: expected a size larger than 0 (like "1mb")');
+    expect(problems).toContain('server.max_inflight: expected a size larger than 0 (like "1mb")');
+    expect(problems).toContain("server.read_timeout: expected at most 250s (the HTTP server's own idle limit is 255 s)");
+    expect(() => configOf(`[server]\nread_timeout = "250s"\n`)).not.toThrow();
+  });
+
   test("a target URL with a user name or password is refused, pointing to auth, without echoing them", () => {
     const problems = problemsOf(`
 [[targets]]

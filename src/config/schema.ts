@@ -46,6 +46,13 @@ const duration = () => converted(parseDurationMs);
 /** A span that must pass before something happens (a deadline, a tolerance, a retention): 0 would mean "at once" or, read another way, "never". */
 const span = () => v.pipe(duration(), v.check((ms) => ms > 0, 'expected a duration longer than 0 (like "30s")'));
 const size = () => converted(parseSizeBytes);
+const positiveSize = () => v.pipe(size(), v.check((n) => n > 0, 'expected a size larger than 0 (like "1mb")'));
+/**
+ * The longest `read_timeout`: the HTTP server closes a connection idle for
+ * longer than 255 s whatever it is told, and the listener's idle limit is set
+ * a few seconds past read_timeout so that the relay's 408 comes first.
+ */
+export const MAX_READ_TIMEOUT_MS = 250_000;
 const rate = () => converted(parseRatePerSec);
 const str = () => v.string(expected("a string"));
 /** A strict table: unknown keys are problems, so typos are caught. */
@@ -245,9 +252,12 @@ export function createSchemas(ctx: Ctx) {
     listen: v.optional(converted(parseListenAddress), DEFAULTS.server.listen),
     admin_listen: v.optional(converted(parseListenAddress), DEFAULTS.server.admin_listen),
     public_url: v.optional(v.pipe(httpUrl(), v.transform((u) => u.replace(/\/+$/, "")))),
-    max_body: v.optional(size(), DEFAULTS.server.max_body),
-    read_timeout: v.optional(span(), DEFAULTS.server.read_timeout),
-    max_inflight: v.optional(size(), DEFAULTS.server.max_inflight),
+    max_body: v.optional(positiveSize(), DEFAULTS.server.max_body),
+    read_timeout: v.optional(
+      v.pipe(span(), v.check((ms) => ms <= MAX_READ_TIMEOUT_MS, "expected at most 250s (the HTTP server's own idle limit is 255 s)")),
+      DEFAULTS.server.read_timeout,
+    ),
+    max_inflight: v.optional(positiveSize(), DEFAULTS.server.max_inflight),
     trusted_proxies: v.optional(ipRanges()),
   });
 

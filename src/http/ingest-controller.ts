@@ -17,7 +17,7 @@ import type { CompiledSource } from "../ingest/sources.ts";
 import { requestClientAddress } from "./client-address.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { inflightBudget } from "./inflight-budget.ts";
-import { readBodyLimited } from "./read-body.ts";
+import { idleSecondsFor, readBodyLimited } from "./read-body.ts";
 
 export interface IngestControllerOptions {
   /** The runtime config in force (sources, trusted proxies, read timeout); replaced by a reload. */
@@ -47,6 +47,8 @@ function refuseAddress(deps: IngestDeps, source: CompiledSource, raw: RawRequest
 export function ingestController(opts: IngestControllerOptions) {
   const retryAfter = String(opts.retryAfterSec ?? 5);
   const inflight = inflightBudget(opts.maxInflightBytes, opts.retryAfterSec ?? 5);
+  // What the listener was started with (cli/start-relay.ts): a reload that raises read_timeout past it extends each request's own.
+  const listenerIdleSec = idleSecondsFor(opts.current().config.server.readTimeoutMs);
   return new Elysia({ name: "ingest" })
     .post(
       "/in/:source",
@@ -63,6 +65,8 @@ export function ingestController(opts: IngestControllerOptions) {
         // The body counts against max_inflight until its answer: it is in
         // memory (and on its way to the writer) until then.
         const hold = inflight.hold();
+        const idleSec = idleSecondsFor(rc.config.server.readTimeoutMs);
+        if (idleSec > listenerIdleSec) server?.timeout(request, idleSec);
         let result: IngestResult;
         try {
           raw.body = await readBodyLimited(request, opts.maxBodyBytes, rc.config.server.readTimeoutMs, hold);

@@ -8,6 +8,16 @@
 import { HttpError } from "./http-error.ts";
 import type { BodyHold } from "./inflight-budget.ts";
 
+/**
+ * How long the public listener lets a connection sit idle, in seconds: past
+ * `read_timeout`, so that a body that stops arriving gets its 408 before the
+ * HTTP server closes the socket without a word (Bun's limit is 255 s; config
+ * keeps read_timeout at 250 s at most).
+ */
+export function idleSecondsFor(readTimeoutMs: number): number {
+  return Math.min(255, Math.ceil(readTimeoutMs / 1000) + 5);
+}
+
 /** The exact body bytes, or an HttpError (413 too large, 503 max_inflight full, 408 too slow, 400 broken). */
 export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs: number, hold: BodyHold): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
