@@ -99,6 +99,14 @@ disable_after = "0s"
     expect(() => configOf(`[server]\nread_timeout = "250s"\n`)).not.toThrow();
   });
 
+  test("a store in memory, a file: URL without a path and a directory are refused", () => {
+    const memory = "an in-memory database keeps nothing across a restart, and the relay acknowledges only what it has stored durably: give a file (file:./data/hookrelay.db)";
+    for (const url of ["file::memory:", ":memory:", "file:x.db?mode=memory&cache=shared"]) expect(problemsOf(`[store]\nurl = "${url}"\n`)).toEqual([`store.url: ${memory}`]);
+    expect(problemsOf(`[store]\nurl = "file:"\n`)).toEqual(["store.url: expected a file path after file: (like file:./data/hookrelay.db), got none"]);
+    expect(problemsOf(`[store]\nurl = "file:./dir/"\n`)).toEqual(['store.url: expected a file path, got a directory ("./dir/"); name the file in it, like "./dir/hookrelay.db"']);
+    expect(() => configOf(`[store]\nurl = "file:./data/relay.db"\n`)).not.toThrow();
+  });
+
   test("a target URL with a user name or password is refused, pointing to auth, without echoing them", () => {
     const problems = problemsOf(`
 [[targets]]
@@ -212,6 +220,23 @@ event_types = ["*"]
     expect(warnings).toContain('routes[0].event_types: source "plain" reads no event type (set its event_type), so its events are untyped and this route takes none of them');
     // A preset's own event type counts.
     expect(configOf(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = ["*"]')).warnings.filter((w) => w.includes("reads no event type"))).toEqual([]);
+  });
+
+  test("a secret with whitespace at either end is warned about, by its place in a rotation list; the value is kept as written", () => {
+    const padded = "starts or ends with whitespace (a line break from an env var or a copy and paste?); it is used as written, and the provider signs with the secret without it";
+    const one = configOf(BASE.replace('secret = "lit-secret"', 'secret = "env:WS"'), { WS: "whsec_abc\n" });
+    expect(one.warnings).toContain(`sources[0].verify.secret: ${padded}`);
+    const list = configOf(BASE.replace('secret = "lit-secret"', 'secret = ["new-secret", " old-secret"]'));
+    expect(list.warnings).toContain(`sources[0].verify.secret[1]: ${padded}`);
+    expect(list.warnings.filter((w) => w.includes("whitespace"))).toHaveLength(1);
+    expect(configOf(BASE).warnings.filter((w) => w.includes("whitespace"))).toEqual([]);
+  });
+
+  test("forward_headers names that are never forwarded are warned about", () => {
+    const { warnings } = configOf(BASE.replace('secret = "lit-secret" }', 'secret = "lit-secret" }\nforward_headers = ["Host", "x-ok", "connection", "webhook-id", "Content-Type", "hookrelay-source"]'));
+    expect(warnings).toContain(
+      "sources[0].forward_headers: never forwarded, whatever this says: host, connection, webhook-id, hookrelay-source (hop-by-hop, the inbound request's own, a credential for the relay, or set by hookrelay on every delivery)",
+    );
   });
 
   test("a route with a problem of its own brings no 'no route' warnings for what it names", () => {

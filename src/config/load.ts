@@ -8,6 +8,7 @@ import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIPv4, parseIPv6 } from "../core/address-guard.ts";
 import { presetDefaults } from "../core/verify/index.ts";
+import { isForwardableHeader } from "../core/forward-headers.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { didYouMean } from "./did-you-mean.ts";
 import { createSchemas, type RawServer, type RawSource, type RawTarget, type Schemas } from "./schema.ts";
@@ -312,6 +313,8 @@ class ConfigBuilder {
     if (value.verify === undefined) return null;
     const verify = buildVerifySpec(value, at, server.value?.public_url, server.ok, rawItem, this.report);
     if (!verify || !src.ok) return null;
+    if ("secrets" in verify) this.warnPaddedSecrets(verify.secrets, at("secret"));
+    this.warnUnforwardable(value.forward_headers ?? [], ["sources", i, "forward_headers"]);
     // What config leaves out comes from the preset, here and only here.
     const preset = verify.kind === "preset" ? presetDefaults(verify.preset) : { dedupe: [], eventType: [], forwardHeaders: [] };
     return {
@@ -323,6 +326,24 @@ class ConfigBuilder {
       forwardHeaders: value.forward_headers ?? preset.forwardHeaders,
       allowIps: value.allow_ips ?? null,
     };
+  }
+
+  /** A secret with whitespace at either end (a line break from an env var, a stray space): used as written, so a provider's signature will not match. */
+  private warnPaddedSecrets(secrets: string[], path: Path): void {
+    const padded = secrets.flatMap((secret, n) => (secret !== secret.trim() ? [n] : []));
+    for (const n of padded) {
+      const where = secrets.length > 1 ? [...path, n] : path;
+      this.report.warn(where, "starts or ends with whitespace (a line break from an env var or a copy and paste?); it is used as written, and the provider signs with the secret without it");
+    }
+  }
+
+  /** forward_headers names that are never forwarded (core/forward-headers.ts), said rather than dropped in silence. */
+  private warnUnforwardable(names: string[], path: Path): void {
+    const sentAnyway = new Set(["content-type", "content-encoding"]);
+    const never = names.filter((n) => !isForwardableHeader(n) && !sentAnyway.has(n.toLowerCase()));
+    if (never.length > 0) {
+      this.report.warn(path, `never forwarded, whatever this says: ${never.join(", ")} (hop-by-hop, the inbound request's own, a credential for the relay, or set by hookrelay on every delivery)`);
+    }
   }
 
   private buildTarget(parsed: Parsed<RawTarget>, i: number, rawItem: unknown, listen: ListenAddress | undefined): TargetConfig | null {

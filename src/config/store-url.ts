@@ -25,10 +25,23 @@ export function isPostgresStoreUrl(url: string): boolean {
 export function parseStoreUrl(input: unknown): Parsed<string> {
   if (typeof input !== "string") return { ok: false, error: `${EXPECTED}, got ${describeValue(input)}` };
   if (isPostgresStoreUrl(input)) return parsePostgresUrl(input);
-  if (input === ":memory:" || /^(file|libsql|https?|wss?):/.test(input)) return { ok: true, value: input };
+  if (input.startsWith("file:")) return parseFileUrl(input);
+  if (input.includes(":memory:")) return { ok: false, error: IN_MEMORY };
+  if (/^(libsql|https?|wss?):/.test(input)) return { ok: true, value: input };
   // Only the scheme: the rest may hold a credential.
   const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.exec(input)?.[0];
   return { ok: false, error: `${EXPECTED}, got ${scheme ? `a ${scheme} URL` : describeValue(input)}` };
+}
+
+const IN_MEMORY = "an in-memory database keeps nothing across a restart, and the relay acknowledges only what it has stored durably: give a file (file:./data/hookrelay.db)";
+
+/** file:<path>: a path to a file, not a directory, not memory. */
+function parseFileUrl(input: string): Parsed<string> {
+  const path = input.slice("file:".length).split("?")[0]!;
+  if (path.includes(":memory:") || /[?&]mode=memory\b/.test(input)) return { ok: false, error: IN_MEMORY };
+  if (path === "") return { ok: false, error: "expected a file path after file: (like file:./data/hookrelay.db), got none" };
+  if (path.endsWith("/")) return { ok: false, error: `expected a file path, got a directory (${describeValue(path)}); name the file in it, like ${describeValue(`${path}hookrelay.db`)}` };
+  return { ok: true, value: input };
 }
 
 /** postgres://user@host:port/database?sslmode=…; host, user and database may be left to PG* variables. */
