@@ -53,6 +53,12 @@ export function readRef(ref: ValueRef, ctx: ExtractContext, fields: () => unknow
       return scalar(ctx.headers.get(ref.name) ?? (ref.alias === undefined ? null : ctx.headers.get(ref.alias)));
     case "query":
       return scalar(ctx.query.get(ref.name));
+    case "first":
+      for (const r of ref.refs) {
+        const v = readRef(r, ctx, fields);
+        if (v !== null) return v;
+      }
+      return null;
     case "json": {
       let cur: unknown = fields();
       for (const key of ref.path) {

@@ -10,7 +10,10 @@ export type ValueRef =
   // also sends it under another name (`alias`, read when `name` is absent: Shopify's newer
   // deliveries drop the X- prefix).
   | { kind: "header"; name: string; alias?: string }
-  | { kind: "query"; name: string }; // "query:id"
+  | { kind: "query"; name: string } // "query:id"
+  // The first of several with a value: a preset's key part that reads like its event type (Points'
+  // event: the X-Webhook-Event header, else the body's `event`). Not written in config.
+  | { kind: "first"; refs: ValueRef[] };
 
 /** Named provider presets (SPEC.md "verify"). */
 export const PRESETS = [

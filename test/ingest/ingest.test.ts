@@ -79,10 +79,10 @@ test("the same Points (order.id, event) twice is one event, both answered 200 wi
   expect(await rows(relay.store, "SELECT duplicates FROM events")).toEqual([{ duplicates: 1 }] as never);
   const other = await relay.post("points", body, { ...headers, "x-webhook-event": "cancelled" });
   expect(((await other.json()) as { id: string }).id).not.toBe(ja.id);
-  // Without the header the body's "event" names the type.
+  // Without the header the body's "event" names the type, and is the key's event.
   const bare = await relay.post("points", JSON.stringify({ event: "refunded", order: { id: "o-2" } }), { "x-webhook-secret": "pts_secret" });
-  const [t] = await rows(relay.store, "SELECT event_type FROM events WHERE id = ?", [((await bare.json()) as { id: string }).id]);
-  expect(t).toEqual({ event_type: "refunded" } as never);
+  const [t] = await rows(relay.store, "SELECT event_type, dedupe_key FROM events WHERE id = ?", [((await bare.json()) as { id: string }).id]);
+  expect(t).toEqual({ event_type: "refunded", dedupe_key: '["o-2","refunded"]' } as never);
 });
 
 test("malformed JSON with a valid signature is stored and keyed by the body hash", async () => {

@@ -26,7 +26,10 @@ describe("presetDefaults", () => {
     expect(presetDefaults("shopify").dedupe).toEqual([{ kind: "header", name: "x-shopify-event-id", alias: "shopify-event-id" }]);
     expect(presetDefaults("slack").eventType).toEqual([{ kind: "json", path: ["event", "type"] }, { kind: "json", path: ["type"] }]);
     expect(presetDefaults("mailgun").dedupe).toEqual([{ kind: "json", path: ["signature", "token"] }]);
-    expect(presetDefaults("points").dedupe).toEqual([{ kind: "json", path: ["order", "id"] }, { kind: "header", name: "x-webhook-event" }]);
+    expect(presetDefaults("points").dedupe).toEqual([
+      { kind: "json", path: ["order", "id"] },
+      { kind: "first", refs: [{ kind: "header", name: "x-webhook-event" }, { kind: "json", path: ["event"] }] },
+    ]);
     expect(presetDefaults("point").dedupe).toEqual([]);
     expect(presetDefaults("twilio").dedupe).toEqual([]);
   });

@@ -150,8 +150,13 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
     build: (s) => sharedSecretVerifier("x-webhook-secret", s.secrets),
     credentialHeaders: ["x-webhook-secret"],
     // Never forward x-webhook-secret: it is the secret itself.
-    // The body carries the event name too ("event"): the type when a request lacks the header.
-    defaults: { dedupe: [json("order.id"), header("x-webhook-event")], eventType: [header("x-webhook-event"), json("event")], forwardHeaders: ["x-webhook-event"] },
+    // The body carries the event name too ("event"): the type when a request lacks the header,
+    // and the key's event likewise, so that the key is still (order.id, event) then.
+    defaults: {
+      dedupe: [json("order.id"), { kind: "first", refs: [header("x-webhook-event"), json("event")] }],
+      eventType: [header("x-webhook-event"), json("event")],
+      forwardHeaders: ["x-webhook-event"],
+    },
   },
   ploints: {
     build: hmacPreset({ header: "x-ploints-signature", algorithm: "sha256", encoding: "hex", prefix: "", signed: "{body}" }),
