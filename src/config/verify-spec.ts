@@ -81,7 +81,10 @@ export function buildVerifySpec(
     const url = vf.url ?? (publicUrl ? `${publicUrl}/in/${src.name}` : undefined);
     // Without a parsed [server] we cannot know public_url: its problem is already reported.
     if (url === undefined && serverKnown) {
-      report.warn(at("url"), `${why}; set verify.url or server.public_url, or every request will fail verification`);
+      report.warn(
+        at("url"),
+        `${why}; set verify.url or server.public_url: without either the URL the relay was reached at is checked, which is not the one the provider signed behind a proxy, a TLS terminator or a port mapping`,
+      );
     }
     return url;
   };

@@ -61,10 +61,16 @@ const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...API_HEADERS } });
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/** Why a request to an admin side without a token was refused. */
+export const FORBIDDEN_HOST =
+  "with no admin token, the admin side answers only requests addressed to localhost, 127.x.x.x or [::1] (the Host header), so that a web page cannot reach it by DNS rebinding; behind a proxy, set admin.token";
+
 /** Why a request from client address `addr` may not use the API, or null when it may. */
 export function refuseAdminRequest(auth: AdminAuth, request: Request, addr: string): HttpError | null {
   const id = auth.identify(request, addr);
   if (!id.ok && id.retryAfterSec > 0) return tooManyAttempts(id.retryAfterSec);
+  // Without a token the only rule is the Host one (DNS rebinding): name it, not a token there is none of.
+  if (!id.ok && !auth.required) return new HttpError(403, "forbidden_host", FORBIDDEN_HOST);
   if (!id.ok) {
     // A session cookie no longer known (signed out, 12 h passed, a restart, a new admin token): say so,
     // rather than blame a token the browser never sent.

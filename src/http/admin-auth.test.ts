@@ -255,7 +255,12 @@ test("without a token (loopback only) no auth is needed, but a foreign Host is r
   expect((await r.app.adminApp.handle(new Request("http://127.0.0.1/api/events"))).status).toBe(200);
   expect((await r.app.adminApp.handle(new Request("http://localhost:8081/"))).status).toBe(200);
   // DNS rebinding: a page on attacker.example resolving to 127.0.0.1.
-  expect((await r.app.adminApp.handle(new Request("http://attacker.example:8081/api/events"))).status).toBe(401);
+  const rebound = await r.app.adminApp.handle(new Request("http://attacker.example:8081/api/events"));
+  expect(rebound.status).toBe(403);
+  // The Host rule is named, not a token there is none of.
+  expect(((await rebound.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "forbidden_host", message: expect.stringContaining("localhost, 127.x.x.x or [::1]") });
+  const page = await r.app.adminApp.handle(new Request("http://attacker.example:8081/"));
+  expect([page.status, await page.text()]).toEqual([403, expect.stringContaining("Forbidden host: with no admin token")]);
   const cross = await r.app.adminApp.handle(
     new Request("http://127.0.0.1/targets/orders/disable", { method: "POST", headers: { ...FORM, ...CROSS_SITE }, body: "" }),
   );

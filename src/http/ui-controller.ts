@@ -26,7 +26,7 @@ import { readOverview } from "../store/overview.ts";
 import { rejectionPage, rejectionsPage } from "../ui/rejections-page.ts";
 import { sourcesPage } from "../ui/sources-page.ts";
 import { targetsPage } from "../ui/targets-page.ts";
-import type { AdminControllerOptions } from "./admin-api.ts";
+import { FORBIDDEN_HOST, type AdminControllerOptions } from "./admin-api.ts";
 import { TEST_SOURCE } from "./admin-actions.ts";
 import { eventsPageFilter, parseDeliveryId, parseEventId, parseInput, parseJobId, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
 import { eventDetailJson, eventJson, jobJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
@@ -314,13 +314,13 @@ function guardPage(auth: AdminAuth, request: Request, addr: string): Response | 
   if (request.method === "GET" || request.method === "HEAD") {
     if (who !== null) return;
     const url = new URL(request.url);
-    return auth.required ? redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`) : htmlResponse("forbidden host", 403);
+    return auth.required ? redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`) : htmlResponse(`Forbidden host: ${FORBIDDEN_HOST}.`, 403);
   }
   if (!isSameOrigin(request)) return htmlResponse(page({ title: "Refused", section: null, body: html`<h1>Cross-site request refused</h1>` }), 403);
   // A form sent from a tab whose session ended (signed out elsewhere, expired): not carried out;
   // sign in and come back to the page it was sent from.
   if (who === null) {
-    if (!auth.required) return htmlResponse("forbidden host", 403);
+    if (!auth.required) return htmlResponse(`Forbidden host: ${FORBIDDEN_HOST}.`, 403);
     const from = request.headers.get("referer");
     const back = from && URL.canParse(from) && new URL(from).host === new URL(request.url).host ? new URL(from) : null;
     return redirect(`/login?ended=1&next=${encodeURIComponent(back ? back.pathname + back.search : "/")}`);
