@@ -5,7 +5,7 @@
  * example is the one `npm start` runs, built into the binary.
  */
 import { existsSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import example from "../../hookrelay.example.toml" with { type: "text" };
 import { parseFlags } from "./args.ts";
 import { DEFAULT_CONFIG_PATH } from "./load-config.ts";
@@ -26,7 +26,9 @@ export function runInit(args: string[]): number {
     // commands name the file they are read from in the repository; here, the one just written.
     writeFileSync(file, example.replaceAll(" --config hookrelay.example.toml", flag), { mode: 0o600 });
   } catch (err) {
-    process.stderr.write(`hookrelay init: cannot write ${file}: ${(err as Error).message}\n`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? `the folder ${dirname(file)} does not exist` : code === "EACCES" ? "permission denied" : (err as Error).message;
+    process.stderr.write(`hookrelay init: cannot write ${file}: ${why}\n`);
     return 1;
   }
   process.stdout.write(

@@ -32,8 +32,9 @@ export interface RunningRelay {
   stop(): Promise<void>;
 }
 
-const urlOf = (a: ListenAddress, port: number) =>
-  `http://${a.host === "0.0.0.0" || a.host === "::" ? "127.0.0.1" : a.host.includes(":") ? `[${a.host}]` : a.host}:${port}`;
+/** host:port as a URL writes it: an IPv6 address in brackets. */
+const hostPort = (host: string, port: number) => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
+const urlOf = (a: ListenAddress, port: number) => `http://${hostPort(a.host === "0.0.0.0" || a.host === "::" ? "127.0.0.1" : a.host, port)}`;
 
 /** Listens on server.listen and server.admin_listen; an error value if either cannot be bound (a port is taken). */
 export async function startRelay(opts: {
@@ -114,8 +115,8 @@ export async function startRelay(opts: {
   const adminUrl = urlOf(adminListen, adminPort);
   const base = config.server.publicUrl ?? publicUrl;
   log.info("listening", {
-    public: `${listen.host}:${publicPort}`,
-    admin: `${adminListen.host}:${adminPort}`,
+    public: hostPort(listen.host, publicPort),
+    admin: hostPort(adminListen.host, adminPort),
     // The web UI as a link a terminal makes clickable.
     ui: `${adminUrl}/`,
     sources: config.sources.map((s) => `${base.replace(/\/+$/, "")}/in/${s.name}`),

@@ -107,6 +107,10 @@ disable_after = "0s"
     expect(() => configOf(`[store]\nurl = "file:./data/relay.db"\n`)).not.toThrow();
   });
 
+  test("a route to an empty list says so", () => {
+    expect(problemsOf(BASE.replace('to = "orders"', "to = []"))).toEqual(["routes[0].to: expected a target name or a non-empty list of them, got an empty list"]);
+  });
+
   test("a target URL with a user name or password is refused, pointing to auth, without echoing them", () => {
     const problems = problemsOf(`
 [[targets]]

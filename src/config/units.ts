@@ -42,7 +42,7 @@ export function describeValue(value: unknown): string {
   if (value instanceof Date) return value.toISOString();
   // TOML dates and times parse to Temporal-like objects that print as written.
   if (value !== null && typeof value === "object" && "epochMilliseconds" in value) return String(value);
-  if (Array.isArray(value)) return "a list";
+  if (Array.isArray(value)) return value.length === 0 ? "an empty list" : "a list";
   if (value !== null && typeof value === "object") return "a table";
   return String(value);
 }
