@@ -179,6 +179,17 @@ describe.skipIf(!hasChromium)("event page and layout in Chromium", () => {
       }),
     );
     expect(hidden).toEqual([]);
+    // The request an attempt sent: each header's name above its value, none drawn over another.
+    for (const s of await phone.locator("tr.attempt-request summary").all()) await s.click();
+    const overlaps = await phone.locator("tr.attempt-request table.headers tr").evaluateAll((rows) =>
+      rows.filter((tr) => {
+        const name = tr.querySelector("th")!.getBoundingClientRect();
+        const value = tr.querySelector("td")!.getBoundingClientRect();
+        return name.bottom > value.top + 1 || value.right > window.innerWidth;
+      }).length,
+    );
+    expect(await phone.locator("tr.attempt-request table.headers tr").count()).toBeGreaterThan(0);
+    expect(overlaps).toBe(0);
     await phone.close();
   });
 
