@@ -21,3 +21,28 @@ for (const el of document.querySelectorAll("time[datetime]")) {
     history.replaceState(history.state, "", url.pathname + url.search + url.hash);
   }
 }
+// A running job's page follows its progress in place: reloading it every second would take the
+// focus (and a click on its way) off the Stop button. Once the job has ended, the page is drawn again.
+{
+  const progress = document.querySelector(".job-progress[data-job]");
+  if (progress) {
+    const url = `/api/jobs/${encodeURIComponent(progress.getAttribute("data-job"))}`;
+    const follow = async () => {
+      let job = null;
+      try {
+        const res = await fetch(url, { headers: { accept: "application/json" } });
+        if (res.ok) job = await res.json();
+      } catch {
+        // The relay restarting: try again in a moment.
+      }
+      if (job && job.status !== "running") return location.reload();
+      if (job) {
+        progress.querySelector("progress").value = job.done;
+        progress.querySelector("progress").max = Math.max(job.total, 1);
+        for (const key of ["done", "total", "affected"]) document.getElementById(`job-${key}`).textContent = String(job[key]);
+      }
+      setTimeout(follow, job ? 1000 : 3000);
+    };
+    setTimeout(follow, 1000);
+  }
+}

@@ -73,14 +73,18 @@ const searchOf = (f: JobJson["filter"]) => (f.q !== null ? { q: f.q } : { text: 
 /** What a job's count of deliveries changed is of: "deliveries created", "delivery cancelled". */
 const whatChanged = (j: JobJson) => `${j.affected === 1 ? "delivery" : "deliveries"} ${j.kind === "redeliver" ? "created" : "cancelled"}`;
 
-/** A job's progress; the page refreshes itself while the job runs (see the layout's refresh). */
+/**
+ * A job's progress. While the job runs, app.js follows it (GET /api/jobs/<id>
+ * every second) and reloads the page once it has ended; without scripts, the
+ * layout's refresh reloads it every second.
+ */
 export function jobPage(j: JobJson): SafeHtml {
   const f = j.filter;
   const filter = { source: f.source ?? undefined, target: f.target ?? undefined, status: f.status ?? undefined, type: f.type ?? undefined, ...searchOf(f), since: f.since ?? undefined, until: f.until ?? undefined };
   return html`
 <p class="crumbs"><a href="/">Events</a> / <a href="/jobs">Jobs</a> /</p>
 <h1 class="mono wrap">${j.id} ${badge(j.status)}</h1>
-<p class="job-progress"><progress value="${j.done}" max="${Math.max(j.total, 1)}"></progress>
+<p class="job-progress"${j.status === "running" ? html` data-job="${j.id}"` : null}><progress value="${j.done}" max="${Math.max(j.total, 1)}"></progress>
   <span id="job-done">${j.done}</span> of <span id="job-total">${j.total}</span> events · <span id="job-affected">${j.affected}</span> ${whatChanged(j)}</p>
 <dl class="meta">
   <div><dt>Action</dt><dd>${j.kind === "redeliver" ? "Redeliver" : "Cancel pending"}${j.target ? ` → ${j.target}` : ""}</dd></div>
@@ -92,7 +96,7 @@ ${j.error ? html`<p class="error-text">${j.error}</p>` : null}
 ${
   j.status === "running"
     ? html`<div class="actions"><form method="post" action="/jobs/${j.id}/stop" class="inline" data-confirm="Stop this job? What it did so far stays done.">
-  <button type="submit" class="danger">Stop</button></form><span class="muted">This page refreshes every second while the job runs.</span></div>`
+  <button type="submit" class="danger">Stop</button></form><span class="muted">This page follows the job while it runs.</span></div>`
     : null
 }`;
 }

@@ -34,7 +34,7 @@ export function page(o: PageOptions): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · hookrelay</title>
-${o.refreshSec ? html`<meta http-equiv="refresh" content="${o.refreshSec}">` : null}
+${o.refreshSec ? html`<noscript><meta http-equiv="refresh" content="${o.refreshSec}"></noscript>` : null}
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/style.css">
 <script src="/assets/app.js" defer></script>

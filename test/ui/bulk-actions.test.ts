@@ -158,6 +158,30 @@ describe.skipIf(!hasChromium)("bulk actions in Chromium", () => {
     expect(new URL(page.url()).pathname).toBe("/jobs");
   });
 
+  test("a running job's page follows its progress in place: the focus stays on Stop, and the page is drawn again once it ends", async () => {
+    // A job another process holds (its lease far ahead): this relay's runner leaves it alone, the test moves it.
+    const id = "job_01M00000000000000000000000";
+    const jobRow = (sql: string, args: (string | number)[]) => live.store.writer.write([{ sql, args }]);
+    await jobRow(
+      `INSERT INTO jobs (id, kind, status, params, total, done, affected, lease_id, lease_until, created_at, updated_at)
+        VALUES (?, 'cancel', 'running', '{"filter":{}}', 40, 10, 3, 'elsewhere', ?, ?, ?)`,
+      [id, Date.now() + 600_000, Date.now(), Date.now()],
+    );
+    await page.goto(`${admin}/jobs/${id}`);
+    await page.evaluate(() => ((window as unknown as { drawn: boolean }).drawn = true));
+    await page.locator('form[action$="/stop"] button').focus();
+    await jobRow("UPDATE jobs SET done = 25, affected = 9 WHERE id = ?", [id]);
+    await page.waitForFunction(() => document.getElementById("job-done")!.textContent === "25", undefined, { timeout: 5000 });
+    expect(await page.locator("#job-affected").innerText()).toBe("9");
+    expect(await page.locator(".job-progress progress").evaluate((p) => (p as HTMLProgressElement).value)).toBe(25);
+    // The same document all along, the focus where the operator put it.
+    expect(await page.evaluate(() => (window as unknown as { drawn?: boolean }).drawn)).toBe(true);
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Stop");
+    await jobRow("UPDATE jobs SET status = 'done', done = 40, finished_at = ? WHERE id = ?", [Date.now(), id]);
+    await page.waitForFunction(() => document.querySelector("h1 .badge")?.textContent === "done", undefined, { timeout: 5000 });
+    expect(await page.locator('form[action$="/stop"]').count()).toBe(0);
+  });
+
   test("these pages never trip their Content-Security-Policy", () => {
     expect(cspViolations).toEqual([]);
   });
