@@ -44,3 +44,40 @@ test("a stream whose credentials stop being accepted is ended at the next tick",
   // The client sees the end of the stream after what was already sent.
   for (;;) if ((await reader.read()).done) break;
 });
+
+test("an open event's stream sends it again when what holds its target back changes (a circuit opened, reopened later), not only its deliveries", async () => {
+  const store = await freshStore();
+  const target = { name: "t" } as never;
+  const hub = new LiveHub({ reads: store.reads, targets: () => [target], nowMs: Date.now, log: silentLogger, tickMs: 20 });
+  const id = makeId("evt", Date.now(), new Uint8Array(10).fill(++seq));
+  await store.writer.submit({
+    id, source: "s", eventType: "x", dedupeKey: `k${seq}`, dedupeWindowMs: 0, receivedAt: Date.now(),
+    method: "POST", path: "/in/s", query: "", headers: [], body: new TextEncoder().encode("{}"),
+    contentType: "application/json", remoteAddr: null, deliveries: [{ id: makeId("dlv", Date.now(), new Uint8Array(10).fill(seq)), target: "t", status: "pending" }],
+  });
+  const reader = hub.open({ kind: "event", id }, () => true).body!.getReader();
+  const decoder = new TextDecoder();
+  // One read in flight at a time: a read left pending by a timeout takes the next chunk.
+  let reading: ReturnType<typeof reader.read> | null = null;
+  /** The next event message, or null when none comes within a second. */
+  const next = async (): Promise<string | null> => {
+    const timeout = Bun.sleep(1000).then(() => null);
+    for (;;) {
+      reading ??= reader.read();
+      const chunk = await Promise.race([reading, timeout]);
+      if (chunk === null) return null;
+      reading = null;
+      const text = decoder.decode(chunk.value);
+      if (text.includes('"kind":"event"')) return text;
+    }
+  };
+  expect(await next()).toContain(id);
+  expect(await next()).toBeNull();
+  const circuit = (until: number) =>
+    store.writer.write([{ sql: "INSERT INTO target_state (name, circuit_open_until, updated_at) VALUES ('t', ?, 0) ON CONFLICT (name) DO UPDATE SET circuit_open_until = excluded.circuit_open_until", args: [until] }]);
+  await circuit(Date.now() + 60_000);
+  expect(await next()).toContain(id);
+  await circuit(Date.now() + 120_000);
+  expect(await next()).toContain(id);
+  await reader.cancel();
+});

@@ -31,6 +31,9 @@ import { EventId, eventsPageFilter, parseInput } from "./admin-params.ts";
 import { eventDetailJson, eventJson, targetJson, type EventJson } from "./admin-views.ts";
 import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { targetsLineText } from "../ui/format.ts";
+import { drawnState } from "../ui/targets-page.ts";
+import { targetHolds } from "../ui/event-page.ts";
+import { readTargetStates } from "../store/target-state.ts";
 import { HttpError } from "./http-error.ts";
 import { API_HEADERS } from "./security-headers.ts";
 import { isStoreUnreachable } from "../store/errors.ts";
@@ -252,10 +255,12 @@ export class LiveHub {
       return;
     }
     if (view.kind === "event") {
-      // The whole event is read again only when its deliveries changed (its body may be megabytes).
+      // The whole event is read again only when its deliveries changed (its body may be megabytes),
+      // or what holds their targets back did (a circuit opened, reopened or run out: the card says until when).
       const version = await tick.eventVersion(view.id);
-      if (!first && version === s.lastSent) return;
-      s.lastSent = version;
+      const drawn = version === null ? null : `${version} ${await tick.holds()}`;
+      if (!first && drawn === s.lastSent) return;
+      s.lastSent = drawn;
       this.#send(s, { kind: "event", event: version === null ? null : await tick.event(view.id) });
       return;
     }
@@ -297,13 +302,27 @@ class TickReads {
     });
   }
 
+  /** Every configured target's hold as the event page draws it (ui/event-page.ts targetHolds), as one text. */
+  holds(): Promise<string> {
+    return this.#once("holds", async () => {
+      const names = this.o.targets().map((t) => t.name);
+      const states = await readTargetStates(this.o.reads);
+      const holdOf = targetHolds(names, (t) => states.get(t)?.circuitOpenUntil ?? null, this.o.nowMs());
+      return JSON.stringify(names.map(holdOf));
+    });
+  }
+
   /** Every configured target as GET /api/targets shows it. */
   targets() {
     return this.#once("targets", async () => {
       const now = this.o.nowMs();
       const targets = this.o.targets();
       const stats = await targetStats(this.o.reads, targets.map((t) => t.name), now);
-      return targets.map((t, i) => targetJson(t, stats[i]!, now, this.o.listenStatus?.(t.name)));
+      // Each with the state its card is drawn from (targets-page.ts drawnState): a change there redraws the card.
+      return targets.map((t, i) => {
+        const json = targetJson(t, stats[i]!, now, this.o.listenStatus?.(t.name));
+        return { ...json, drawn: drawnState(json) };
+      });
     });
   }
 }

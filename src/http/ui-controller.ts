@@ -15,7 +15,7 @@ import { readTargetStates } from "../store/target-state.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
 import { bulkConfirmPage, filterQuery, jobPage, jobsPage } from "../ui/bulk-pages.ts";
-import { eventPage, type TargetHold } from "../ui/event-page.ts";
+import { eventPage, targetHolds } from "../ui/event-page.ts";
 import { eventsPage } from "../ui/events-page.ts";
 import { time } from "../ui/format.ts";
 import { html, type SafeHtml } from "../ui/html.ts";
@@ -172,13 +172,8 @@ export function uiController(opts: AdminControllerOptions) {
       const routing = await explainEvent(ev, opts.routes, opts.config.server.maxBodyBytes);
       const base = publicBaseUrl(opts.config, request, opts.publicPort());
       const names = opts.config.targets.map((t) => t.name);
-      const now = nowMs();
       const states = await readTargetStates(client);
-      const holdOf = (target: string): TargetHold | null => {
-        if (!names.includes(target)) return { kind: "unconfigured" };
-        const until = states.get(target)?.circuitOpenUntil ?? null;
-        return until !== null && until > now ? { kind: "circuit", untilIso: new Date(until).toISOString() } : null;
-      };
+      const holdOf = targetHolds(names, (t) => states.get(t)?.circuitOpenUntil ?? null, nowMs());
       const body = eventPage(eventDetailJson(ev), names, routing, base, holdOf);
       return render(ev.id, "events", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })

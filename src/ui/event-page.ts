@@ -27,6 +27,18 @@ const drawnDelivery = (d: DeliveryJson, retryable: boolean, hold: TargetHold | n
 /** What holds a target's open deliveries back, as the event page says it. */
 export type TargetHold = { kind: "unconfigured" } | { kind: "circuit"; untilIso: string };
 
+/**
+ * Each target's hold at `nowMs`: not configured (any name outside
+ * `configured`), or a circuit open until a time still ahead.
+ */
+export function targetHolds(configured: readonly string[], circuitOpenUntil: (target: string) => number | null, nowMs: number): (target: string) => TargetHold | null {
+  return (target) => {
+    if (!configured.includes(target)) return { kind: "unconfigured" };
+    const until = circuitOpenUntil(target);
+    return until !== null && until > nowMs ? { kind: "circuit", untilIso: new Date(until).toISOString() } : null;
+  };
+}
+
 // When a pending delivery goes: at its next attempt, or after what holds its target back
 // (a next time already past would read as a delivery forgotten).
 function nextAttempt(d: DeliveryJson, hold: TargetHold | null): SafeHtml | null {

@@ -231,7 +231,7 @@
     for (const t of m.targets) {
       const card = document.getElementById(`target-${t.name}`);
       if (!card) continue;
-      if (card.dataset.drawn !== JSON.stringify([t.enabled, t.disabledReason, t.failingSince, t.circuitOpenUntil])) redraw.push(t.name);
+      if (card.dataset.drawn !== t.drawn) redraw.push(t.name);
       const badge = card.querySelector("header .badge");
       if (badge) setBadge(badge, t.state);
       const set = (field, text) => {

@@ -47,8 +47,8 @@ ${targets.map((t) => {
  * failing since, circuit open until): live.js computes the same from a live update and, when it
  * differs, takes the card anew from the server instead of patching it.
  */
-export function drawnState(t: Pick<TargetJson, "enabled" | "disabledReason" | "failingSince" | "circuitOpenUntil">): string {
-  return JSON.stringify([t.enabled, t.disabledReason, t.failingSince, t.circuitOpenUntil]);
+export function drawnState(t: Pick<TargetJson, "enabled" | "disabledReason" | "failingSince" | "circuitOpenUntil" | "listen">): string {
+  return JSON.stringify([t.enabled, t.disabledReason, t.failingSince, t.circuitOpenUntil, t.listen]);
 }
 
 // Which credentials a target sends: kinds and header names, never a value.
