@@ -5,12 +5,16 @@
  */
 import { HELP, VERSION } from "./cli/help.ts";
 import { reexecWithRuntimeTuning } from "./cli/runtime-tuning.ts";
+import { holdReloadsWhileStarting } from "./cli/early-signals.ts";
 
 const [command, ...rest] = process.argv.slice(2);
 // Before any command's modules load: a relay may replace itself (execve) here,
 // and what was loaded before would only be loaded again.
 const wantsHelp = rest.includes("--help") || rest.includes("-h");
-if ((command === "serve" || command === "dev") && !wantsHelp) reexecWithRuntimeTuning();
+if ((command === "serve" || command === "dev") && !wantsHelp) {
+  reexecWithRuntimeTuning();
+  holdReloadsWhileStarting();
+}
 
 async function main(): Promise<number> {
   // `hookrelay help dev` is `hookrelay dev --help`.

@@ -82,9 +82,15 @@ function execve(path: string, argv: string[], env: string[], keepOpen: number[])
   const libc = dlopen("libc.so.6", {
     execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    signal: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.ptr },
   });
   const F_SETFD = 2;
   for (const fd of keepOpen) libc.symbols.fcntl(fd, F_SETFD, 0);
+  // A reload signal between here and the new process's first line would end it: ignored meanwhile
+  // (an ignored signal stays ignored across execve; early-signals.ts takes over from there).
+  const SIGHUP = 1;
+  const SIG_IGN = 1;
+  const before = libc.symbols.signal(SIGHUP, SIG_IGN as never);
   // Referenced until the call: the pointers must not outlive their buffers.
   const keep: ArrayBufferView[] = [];
   const cString = (s: string) => {
@@ -99,5 +105,7 @@ function execve(path: string, argv: string[], env: string[], keepOpen: number[])
     return ptr(a);
   };
   libc.symbols.execve(cString(path), array(argv), array(env));
+  // Still here: execve failed, and this process runs on as it was.
+  libc.symbols.signal(SIGHUP, before);
   libc.close();
 }

@@ -8,6 +8,7 @@ import { parseFlags } from "./args.ts";
 import { probeListenAddresses } from "./listen-address.ts";
 import { DEFAULT_CONFIG_PATH, loadConfigOrReport } from "./load-config.ts";
 import { startRelay } from "./start-relay.ts";
+import { reloadOnSignal } from "./early-signals.ts";
 
 /** Runs until a signal; returns -1 (keep the process alive) or an exit code on failure to start. */
 export async function runServe(args: string[]): Promise<number> {
@@ -81,7 +82,7 @@ export async function serveConfig(config: Config, log: Logger, opts: ServeOption
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
   // systemctl reload (ExecReload=/bin/kill -HUP $MAINPID): the outcome is logged by the reload itself.
-  process.on("SIGHUP", () => {
+  reloadOnSignal(() => {
     if (!stopping) relay.reload();
   });
   return -1;

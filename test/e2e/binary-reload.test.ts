@@ -166,3 +166,41 @@ test("a reload that changes the listen address applies the rest and says a resta
     rx.stop();
   }
 }, 30_000);
+
+test("a reload signal while the relay is still starting neither ends it nor is lost: it is carried out once the relay listens", async () => {
+  const target = receiver();
+  const { BINARY } = await import("../support/binary.ts");
+  try {
+    // From ~0.15 s: before that the runtime is still loading the binary, before any code of ours runs.
+    for (const delayMs of [150, 300, 600]) {
+      const dir = ownDir(`early-hup-${delayMs}`);
+      writeFileSync(join(dir, "relay.toml"), configText({ sources: [{ name: "a", secret: "sa" }], targetUrl: target.url }));
+      const proc = Bun.spawn([BINARY, "serve", "--config", "relay.toml"], { cwd: dir, env: { PATH: process.env.PATH ?? "" }, stdout: "ignore", stderr: "pipe" });
+      await Bun.sleep(delayMs);
+      proc.kill("SIGHUP");
+      let log = "";
+      const decoder = new TextDecoder();
+      const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
+      await waitFor("the relay to listen or exit", async () => {
+        const { value, done } = await reader.read();
+        if (value) log += decoder.decode(value, { stream: true });
+        return done || log.includes('"msg":"listening"');
+      }, 15_000);
+      expect([delayMs, proc.exitCode, log.includes('"msg":"listening"')]).toEqual([delayMs, null, true]);
+      const publicAddr = (JSON.parse(log.split("\n").find((l) => l.includes('"msg":"listening"'))!) as { public: string }).public;
+      const res = await fetch(`http://${publicAddr}/in/a`, { method: "POST", body: "{}", headers: { "x-sig": sign("sa", "{}") } });
+      expect([delayMs, res.status]).toEqual([delayMs, 200]);
+      proc.kill("SIGTERM");
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (value) log += decoder.decode(value, { stream: true });
+        if (done) break;
+      }
+      expect(await proc.exited).toBe(0);
+      // Held while starting, or taken as any reload once listening: carried out either way.
+      if (delayMs === 600) expect(log).toContain('"msg":"config reloaded"');
+    }
+  } finally {
+    target.stop();
+  }
+}, 60_000);
