@@ -258,6 +258,17 @@ test("a store locked by another process past busy_timeout answers 503 with Retry
   expect(waitedMs).toBeGreaterThan(250);
   expect(waitedMs).toBeLessThan(5_000);
   expect((await fetch(`${bin.adminUrl}/readyz`)).status).toBe(503);
+  // Requests that arrive while a write waits for the lock wait with it, not for a try of their own after it.
+  const waits = await Promise.all(
+    Array.from({ length: 6 }, async (_, i) => {
+      await Bun.sleep(i * 50);
+      const t = performance.now();
+      const r = await sendEvent(bin.publicUrl, JSON.stringify({ id: `queued_${i}`, type: "x" }));
+      expect(r.status).toBe(503);
+      return performance.now() - t;
+    }),
+  );
+  expect(Math.max(...waits)).toBeLessThan(450);
 
   holder.stdin!.write("release\n");
   await holder.stdin!.end();

@@ -12,7 +12,7 @@
 import type { InStatement, ResultSet } from "@libsql/client";
 import type { WriteClient as Client } from "../client.ts";
 import { sqliteDialect, type Dialect } from "../dialect.ts";
-import { classifyStoreError, isWriteConflict, type StoreError } from "../errors.ts";
+import { classifyStoreError, isWriteConflict, StoreError } from "../errors.ts";
 import type { Durability, SqlWriter } from "../sql-client.ts";
 import { findOriginals } from "../sqlite/dedupe.ts";
 import { claimDedupeKeys } from "../postgres/dedupe.ts";
@@ -114,6 +114,8 @@ export interface GroupCommitOptions {
 /** Queues the process's writes and commits them in shared transactions. */
 export class GroupCommit implements SqlWriter {
   #queue: Waiting[] = [];
+  /** When a write last gave up on a locked store (Date.now()), or null. */
+  #busyAt: number | null = null;
   #rejections: RejectionItem[] = [];
   #jobs: Job[] = [];
   #scheduled = false;
@@ -129,8 +131,14 @@ export class GroupCommit implements SqlWriter {
     this.dialect = opts.dialect ?? sqliteDialect;
   }
 
-  /** Stores one request (or finds its original); resolves only once durable. */
-  submit(item: IngestItem): Promise<IngestOutcome> {
+  /**
+   * Stores one request (or finds its original); resolves only once durable.
+   * `queuedAt` (Date.now() when the request was handed over): a request
+   * already waiting when a write gave up on a locked store (busy_timeout)
+   * fails with it instead of waiting as long again with a try of its own.
+   */
+  submit(item: IngestItem, queuedAt = Date.now()): Promise<IngestOutcome> {
+    if (this.#busyAt !== null && queuedAt <= this.#busyAt) return Promise.reject(new StoreError("busy", "store is locked"));
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
       this.#schedule();
@@ -210,6 +218,13 @@ export class GroupCommit implements SqlWriter {
           const err = classifyStoreError(cause);
           for (const w of batch) w.reject(err);
           for (const j of jobs) j.reject(cause);
+          // Locked for busy_timeout: the requests that queued meanwhile (here, or still on their way
+          // to this thread, which a blocked embedded write holds up) have waited too, and a try of
+          // their own would make them wait as long again. Answered now (503); later ones try afresh.
+          if (err.code === "busy") {
+            this.#busyAt = Date.now();
+            for (const w of this.#queue.splice(0)) w.reject(err);
+          }
           await this.#resetConnection();
         }
       }

@@ -138,7 +138,7 @@ export class WriterProxy implements CommitWriter {
       this.#queue = [];
       this.#rejections = [];
       this.#inflight++;
-      post(this.#worker, { kind: "batch", firstSeq, meta } satisfies ToWriter, bytes);
+      post(this.#worker, { kind: "batch", firstSeq, meta, postedAt: Date.now() } satisfies ToWriter, bytes);
     });
   }
 

@@ -18,8 +18,11 @@ declare const self: Worker;
 /** Messages are flat records (wire.ts); the bytes of a batch or a write travel beside them. */
 export type ToWriter =
   | { kind: "open"; url: string; busyTimeoutMs: number }
-  /** A tick's items (WireBatch's meta), with the consecutive sequence numbers firstSeq, firstSeq + 1, … */
-  | { kind: "batch"; firstSeq: number; meta: string }
+  /**
+   * A tick's items (WireBatch's meta), with the consecutive sequence numbers firstSeq, firstSeq + 1, …,
+   * posted at `postedAt` (Date.now(): the threads share the wall clock, not performance.now()).
+   */
+  | { kind: "batch"; firstSeq: number; meta: string; postedAt: number }
   /** Statements (WireValues' json) that commit together in the next group transaction. */
   | { kind: "write"; id: number; stmts: string; durability: Durability }
   /** A WAL checkpoint between two transactions (the WAL may start over). */
@@ -105,7 +108,7 @@ self.onmessage = receiving<ToWriter>(async (msg, bytes) => {
       // Every item of this message joins the same flush (GroupCommit batches per tick).
       const results = await Promise.all(
         items.map((item) =>
-          c.submit(item).then(
+          c.submit(item, msg.postedAt).then(
             (outcome): BatchResult => (outcome.kind === "stored" ? ["stored", outcome.id, outcome.leased] : ["duplicate", outcome.id]),
             (err: unknown): BatchResult => {
               const e = classifyStoreError(err);
