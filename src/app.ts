@@ -18,12 +18,11 @@ import { LiveHub } from "./http/live-stream.ts";
 import { metricsController } from "./http/metrics-controller.ts";
 import { resolveClientAddress } from "./http/client-address.ts";
 import { requireHost } from "./http/require-host.ts";
-import type { IngestDeps } from "./ingest/ingest.ts";
+import { ingestLogs, type IngestDeps, type IngestLogs } from "./ingest/ingest.ts";
 import { routeStoredEvent } from "./ingest/request-view.ts";
 import { RejectionLimiter } from "./ingest/rejection-limiter.ts";
 import { bulkStep } from "./jobs/bulk-actions.ts";
 import { createJobRunner, type JobPacing, type JobRunner } from "./jobs/runner.ts";
-import { RejectionLog } from "./ingest/rejection-log.ts";
 import { compileRuntimeConfig, LiveConfig } from "./ingest/runtime-config.ts";
 import type { Logger } from "./log/logger.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics/relay-metrics.ts";
@@ -78,7 +77,7 @@ export interface App {
   /** Connected `hookrelay listen` clients (listen targets); stop it before the public app. */
   listen: ListenHub;
   /** Aggregated "rejected" log lines; flush it once the public app has stopped. */
-  rejectionLog: RejectionLog;
+  ingestLogs: IngestLogs;
   /** The admin UI's live-update streams; close them before the admin app stops. */
   streams: LiveHub;
   /** Runs bulk actions (jobs/): start it with the delivery engine, stop it before the store closes. */
@@ -106,11 +105,11 @@ export function createApp(opts: AppOptions): App {
   const metrics = opts.metrics ?? createRelayMetrics({ config, store, nowMs });
   // Without an engine (tests of ingest alone) listen clients may connect, and get nothing.
   const listen = delivery?.listen ?? createListenHub({ targets: config.targets, log });
-  const rejectionLog = new RejectionLog(log, { nowMs });
+  const logs = ingestLogs(log, nowMs);
   const deps: IngestDeps = {
     writer: store.writer,
     limiter: new RejectionLimiter(),
-    rejectionLog,
+    logs,
     nowMs,
     isPaused: (t) => delivery?.isPaused(t) ?? false,
     claim: delivery ? (t) => delivery.claim(t) : undefined,
@@ -193,7 +192,7 @@ export function createApp(opts: AppOptions): App {
     })
     .use(metricsController({ metrics, auth: adminAuth }))
     .use(adminController({ live, store, nowMs, engine: delivery, jobs, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload, listenStatus: (t) => listen.status(t), streams }));
-  return { live, reload, publicApp, adminApp, delivery, metrics, listen, rejectionLog, streams, jobs };
+  return { live, reload, publicApp, adminApp, delivery, metrics, listen, ingestLogs: logs, streams, jobs };
 }
 
 /** The warning when an address is shut out for failed tokens (a guesser, or a client still on an old token). */

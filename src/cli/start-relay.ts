@@ -135,8 +135,8 @@ export async function startRelay(opts: {
       await app.listen.stop();
       // Stop accepting; requests already inside finish and get their answer.
       await app.publicApp.stop();
-      // No request can be rejected any more: write the last second's counts.
-      app.rejectionLog.flush();
+      // No request can be rejected or refused any more: write the last second's counts.
+      app.ingestLogs.flush();
       // At a batch boundary, the job's lease given back: the next start resumes it.
       await app.jobs.stop();
       await retention.stop();

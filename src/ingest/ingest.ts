@@ -15,7 +15,7 @@ import { leasedDeliveriesOf, type LeaseClaim, type LeasedDelivery } from "../sto
 import { classifyStoreError, type IngestItem, type StoreError, type Writer } from "../store/index.ts";
 import { decodeBody } from "./decode-body.ts";
 import type { RejectionLimiter } from "./rejection-limiter.ts";
-import type { RejectionLog } from "./rejection-log.ts";
+import { FoldedLog } from "../log/folded-log.ts";
 import { routedTargets, type CompiledSource } from "./sources.ts";
 
 export interface RawRequest {
@@ -34,11 +34,36 @@ export type IngestResult =
   | { kind: "rejected"; reason: string; message: string }
   | { kind: "unavailable"; error: StoreError };
 
+/**
+ * Ingest's log lines that a flood would repeat (a wave of bad signatures, a
+ * full disk refusing every request), at most one a second per source and
+ * reason or error code (log/folded-log.ts).
+ */
+export function ingestLogs(log: Logger, nowMs: () => number) {
+  const bySourceAnd = (what: string) => (e: { source: string } & Record<string, unknown>) => `${e.source}\0${String(e[what])}`;
+  const rejected = new FoldedLog<{ source: string; reason: string; message: string; remote: string | null }>(
+    log,
+    { level: "info", msg: "rejected", key: bySourceAnd("reason") },
+    { nowMs },
+  );
+  const storeFailed = new FoldedLog<{ source: string; code: string }>(log, { level: "error", msg: "store write failed", key: bySourceAnd("code") }, { nowMs });
+  return {
+    rejected,
+    storeFailed,
+    /** Writes the counts still pending (at stop). */
+    flush() {
+      rejected.flush();
+      storeFailed.flush();
+    },
+  };
+}
+export type IngestLogs = ReturnType<typeof ingestLogs>;
+
 export interface IngestDeps {
   writer: Writer;
   limiter: RejectionLimiter;
-  /** "rejected" log lines, aggregated per source and reason. */
-  rejectionLog: RejectionLog;
+  /** Ingest's log lines a flood would repeat (ingestLogs). */
+  logs: IngestLogs;
   nowMs: () => number;
   /** Whether new deliveries for a target start paused (disabled target). */
   isPaused: (target: string) => boolean;
@@ -129,7 +154,7 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
     unclaim(deps, item, []);
     const error = classifyStoreError(err);
     // An unreachable database is logged once by the store (lost / back), not at every request.
-    if (error.code !== "unreachable") deps.log.error("store write failed", { source: source.config.name, code: error.code });
+    if (error.code !== "unreachable") deps.logs.storeFailed.record({ source: source.config.name, code: error.code });
     return { kind: "unavailable", error };
   }
 }
@@ -161,7 +186,7 @@ export function rejectRequest(
     keep: deps.limiter.shouldKeep(source.config.name, now),
   });
   deps.onRejected?.(source.config.name, why.reason);
-  deps.rejectionLog.record({ source: source.config.name, reason: why.reason, message: why.message, remote: raw.remoteAddr });
+  deps.logs.rejected.record({ source: source.config.name, reason: why.reason, message: why.message, remote: raw.remoteAddr });
   return { kind: "rejected", reason: why.reason, message: why.message };
 }
 

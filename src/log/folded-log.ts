@@ -1,32 +1,32 @@
 /**
- * "rejected" log lines, at most one a second per (source, reason): a flood of
- * bad signatures once wrote 68,941 lines in 5 s. The first rejection is
- * logged at once; the rest of its second are counted and written as one line
- * (`count`, the last message and remote address) when the second ends, and
- * the next second's likewise while the flood lasts. The counts of all lines
- * add up to every rejection. flush() writes what is pending (at stop).
+ * A log line that a flood would repeat, at most once a second per key: a
+ * flood of bad signatures once wrote 68,941 "rejected" lines in 5 s, and a
+ * full disk one "store write failed" per refused request. The first of a
+ * key is logged at once; the rest of its second are counted and written as
+ * one line (`count`, the last one's fields) when the second ends, and the
+ * next second's likewise while the flood lasts. The counts of all lines add
+ * up to every occurrence. flush() writes what is pending (at stop).
  */
-import type { Logger } from "../log/logger.ts";
+import type { Logger } from "./logger.ts";
 
-/** One rejection as logged. */
-export interface RejectionLogEntry {
-  source: string;
-  reason: string;
-  message: string;
-  remote: string | null;
+/** The line: its level and message, and which of its fields tell floods apart. */
+export interface FoldedLine<F> {
+  level: "info" | "warn" | "error";
+  msg: string;
+  key: (fields: F) => string;
 }
 
 /** Clock and timer, injectable for tests; setTimer returns a cancel function. */
-export interface RejectionLogOptions {
+export interface FoldedLogOptions {
   nowMs: () => number;
   setTimer?: (fn: () => void, ms: number) => () => void;
   windowMs?: number;
 }
 
-interface Window {
+interface Window<F> {
   endMs: number;
   folded: number;
-  last: RejectionLogEntry | null;
+  last: F | null;
   cancel: (() => void) | null;
 }
 
@@ -37,28 +37,29 @@ const realTimer = (fn: () => void, ms: number) => {
   return () => clearTimeout(t);
 };
 
-/** Aggregates rejection log lines per (source, reason). */
-export class RejectionLog {
-  // Keyed by source and reason code: both come from config and a fixed set, so the map stays small.
-  #windows = new Map<string, Window>();
+/** One line's occurrences, folded per key. */
+export class FoldedLog<F extends Record<string, unknown>> {
+  // Keys come from config and fixed sets (a source and a reason or error code), so the map stays small.
+  #windows = new Map<string, Window<F>>();
   readonly #setTimer: (fn: () => void, ms: number) => () => void;
   readonly #windowMs: number;
 
   constructor(
     private readonly log: Logger,
-    private readonly opts: RejectionLogOptions,
+    private readonly line: FoldedLine<F>,
+    private readonly opts: FoldedLogOptions,
   ) {
     this.#setTimer = opts.setTimer ?? realTimer;
     this.#windowMs = opts.windowMs ?? 1000;
   }
 
-  /** Logs a rejection now, or counts it into the line its second will end with. */
-  record(entry: RejectionLogEntry): void {
-    const key = `${entry.source}\0${entry.reason}`;
+  /** Logs it now, or counts it into the line its second will end with. */
+  record(entry: F): void {
+    const key = this.line.key(entry);
     const now = this.opts.nowMs();
     const w = this.#windows.get(key);
     if (w === undefined || (now >= w.endMs && w.cancel === null)) {
-      this.log.info("rejected", { ...entry, count: 1 });
+      this.log[this.line.level](this.line.msg, { ...entry, count: 1 });
       this.#windows.set(key, { endMs: now + this.#windowMs, folded: 0, last: null, cancel: null });
       return;
     }
@@ -82,7 +83,7 @@ export class RejectionLog {
   #summarise(key: string): void {
     const w = this.#windows.get(key);
     if (!w || w.last === null) return;
-    this.log.info("rejected", { ...w.last, count: w.folded });
+    this.log[this.line.level](this.line.msg, { ...w.last, count: w.folded });
     // The next second starts now: what arrives in it is folded into its own summary.
     this.#windows.set(key, { endMs: this.opts.nowMs() + this.#windowMs, folded: 0, last: null, cancel: null });
   }

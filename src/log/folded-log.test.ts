@@ -1,13 +1,14 @@
 import { expect, test } from "bun:test";
-import { createLogger } from "../log/logger.ts";
-import { RejectionLog } from "./rejection-log.ts";
+import { createLogger } from "./logger.ts";
+import { FoldedLog } from "./folded-log.ts";
 
-/** A RejectionLog on a fake clock whose timers run only when the test moves time. */
+/** The "rejected" line (ingest's) on a fake clock whose timers run only when the test moves time. */
 function harness() {
   let now = 1_000_000;
   const lines: Record<string, unknown>[] = [];
   const timers: { at: number; fn: () => void }[] = [];
-  const log = new RejectionLog(createLogger("info", (l) => lines.push(JSON.parse(l))), {
+  const rejected = { level: "info", msg: "rejected", key: (e: { source: string; reason: string }) => `${e.source}\0${e.reason}` } as const;
+  const log = new FoldedLog<{ source: string; reason: string; message: string; remote: string }>(createLogger("info", (l) => lines.push(JSON.parse(l))), rejected, {
     nowMs: () => now,
     setTimer: (fn, ms) => {
       const t = { at: now + ms, fn };
@@ -87,4 +88,22 @@ test("flush writes what is pending at once and cancels its timer", () => {
   expect(h.pending()).toBe(0);
   h.log.flush();
   expect(h.lines).toHaveLength(2);
+});
+
+test("any line folds the same way, at its own level and keyed by its own fields", () => {
+  const lines: Record<string, unknown>[] = [];
+  let now = 0;
+  const failed = new FoldedLog<{ source: string; code: string }>(
+    createLogger("info", (l) => lines.push(JSON.parse(l))),
+    { level: "error", msg: "store write failed", key: (e) => `${e.source}\0${e.code}` },
+    { nowMs: () => now, setTimer: () => () => {} },
+  );
+  for (let i = 0; i < 50; i++) failed.record({ source: "a", code: "full" });
+  failed.record({ source: "a", code: "busy" });
+  failed.flush();
+  expect(lines.map((l) => [l.level, l.msg, l.code, l.count])).toEqual([
+    ["error", "store write failed", "full", 1],
+    ["error", "store write failed", "busy", 1],
+    ["error", "store write failed", "full", 49],
+  ]);
 });
