@@ -34,6 +34,11 @@ const embedLibsqlAddon: BunPlugin = {
 };
 
 mkdirSync(join(root, "dist"), { recursive: true });
+// The build's own name (help.ts BUILD): the commit, marked when the tree had changes, and the day.
+const git = (...args: string[]) => Bun.spawnSync(["git", ...args], { cwd: root, stderr: "ignore" });
+const commit = git("rev-parse", "--short=10", "HEAD");
+const dirty = git("diff", "--quiet", "HEAD").exitCode === 1;
+const buildInfo = `${commit.exitCode === 0 ? commit.stdout.toString().trim() : "unknown commit"}${dirty ? "+changes" : ""}, built ${new Date().toISOString().slice(0, 10)}`;
 const result = await Bun.build({
   entrypoints: [join(root, "src/main.ts"), join(root, "src/store/checkpoint-worker.ts"), join(root, "src/store/writer/thread.ts")],
   // src/ is the virtual root, so workers are /$bunfs/root/store/<name>.ts (see store/writer/proxy.ts).
@@ -47,6 +52,7 @@ const result = await Bun.build({
   format: "esm",
   sourcemap: "linked",
   plugins: [embedLibsqlAddon],
+  define: { "process.env.HOOKRELAY_BUILD_INFO": JSON.stringify(buildInfo) },
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);

@@ -3,7 +3,7 @@
  * CLI entry: parse args, load config, open store, start, drain on signals.
  * Every command lives in src/cli/; this file only dispatches.
  */
-import { HELP, VERSION } from "./cli/help.ts";
+import { BUILD, HELP, VERSION } from "./cli/help.ts";
 import { reexecWithRuntimeTuning } from "./cli/runtime-tuning.ts";
 import { holdReloadsWhileStarting } from "./cli/early-signals.ts";
 
@@ -23,8 +23,8 @@ async function main(): Promise<number> {
     process.stdout.write(HELP.main!);
     return command === undefined ? 1 : 0;
   }
-  if (topic === "version" || topic === "--version" || topic === "-v") {
-    process.stdout.write(`hookrelay ${VERSION}\n`);
+  if ((topic === "version" && !wantsHelp) || topic === "--version" || topic === "-v") {
+    process.stdout.write(`hookrelay ${VERSION} (${BUILD})\n`);
     return 0;
   }
   if (wantsHelp || command === "help") {

@@ -1,5 +1,11 @@
 /** Usage texts for `hookrelay --help` and `hookrelay <command> --help`. */
 export const VERSION = "0.1.0";
+/**
+ * Which build this is: the commit it was built from and the build's date
+ * (scripts/build.ts writes them in), "source" when run from the checkout.
+ * The version alone stays the same from build to build.
+ */
+export const BUILD: string = process.env.HOOKRELAY_BUILD_INFO ?? "source";
 
 export const HELP: Record<string, string> = {
   main: `hookrelay ${VERSION} — receive, verify, dedupe, store and forward webhooks
@@ -118,5 +124,5 @@ now. Prints "imported N, skipped N, bad lines N"; each bad line is reported
 as "line N: …" on stderr and skipped whole (exit 1). Safe while a relay serves
 the store.
 `,
-  version: "Usage: hookrelay version\n",
+  version: "Usage: hookrelay version\n\nPrints the version and the build: the commit it was built from and when (\"source\" when run from a checkout).\n",
 };

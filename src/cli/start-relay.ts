@@ -18,6 +18,7 @@ import { startRetentionRunner } from "../store/retention.ts";
 import { createEventArchive } from "../store/event-archive.ts";
 import { resolve } from "node:path";
 import { listenProblem } from "./listen-address.ts";
+import { BUILD, VERSION } from "./help.ts";
 import { idleSecondsFor } from "../http/read-body.ts";
 import { ALERT_SOURCE } from "../core/alert.ts";
 
@@ -45,7 +46,7 @@ export async function startRelay(opts: {
   readConfig?: () => LoadResult;
 }): Promise<RunningRelay | { ok: false; error: string }> {
   const { config, store, log } = opts;
-  const metrics = createRelayMetrics({ config, store, nowMs: Date.now });
+  const metrics = createRelayMetrics({ config, store, nowMs: Date.now, build: { version: VERSION, build: BUILD } });
   // Built whatever the config says, so that a reloaded config can turn alerts on (reconfigure).
   const alerts = new AlertWatch({ store, config, clock: Date.now, log, engine: () => delivery, counts: metrics });
   const delivery = createDeliveryEngine({
@@ -122,6 +123,7 @@ export async function startRelay(opts: {
     sources: config.sources.map((s) => `${base.replace(/\/+$/, "")}/in/${s.name}`),
     // A libSQL server URL may carry credentials: log only its scheme and host.
     store: storeUrlForLog(config.store.url),
+    version: `${VERSION} (${BUILD})`,
   });
   return {
     ok: true,

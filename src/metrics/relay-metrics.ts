@@ -45,7 +45,13 @@ export interface RelayMetrics {
 }
 
 /** Creates the registry for one process, seeded with zero series for every configured source and target. */
-export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: () => number }): RelayMetrics {
+export function createRelayMetrics(opts: {
+  config: Config;
+  store: Store;
+  nowMs: () => number;
+  /** What hookrelay_build_info names: the version and the build (cli/help.ts). */
+  build?: { version: string; build: string };
+}): RelayMetrics {
   const { store, nowMs } = opts;
   let config = opts.config;
   const registry = new Registry();
@@ -89,6 +95,8 @@ export function createRelayMetrics(opts: { config: Config; store: Store; nowMs: 
     const names = new Set([...config.targets.map((t) => t.name), ...stats.keys()]);
     return [...names].map((target) => ({ labels: { target }, value: value(stats.get(target)) }));
   };
+  const build = opts.build;
+  if (build) registry.gauge("hookrelay_build_info", "1, labelled with the running version and build (the commit it was built from).", () => [{ labels: build, value: 1 }]);
   registry.gauge("hookrelay_queue_depth", "Deliveries pending, delivering or paused, by target.", () => perTarget((q) => q?.depth ?? 0));
   registry.gauge("hookrelay_oldest_pending_age_seconds", "Age of the oldest open delivery, by target (0 when none).", () =>
     perTarget((q) => (q ? Math.max(0, (nowMs() - q.oldestCreatedAt) / 1000) : 0)),

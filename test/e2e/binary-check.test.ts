@@ -113,6 +113,15 @@ test("a misspelt option is named with the nearest one; `help <command>` is that 
   expect((await runBinary(["help", "nope"], tmp.dir)).stderr).toContain('unknown command "nope"');
 });
 
+test("version names the build: the commit the binary was built from and the day; version --help is help", async () => {
+  const commit = Bun.spawnSync(["git", "rev-parse", "--short=10", "HEAD"], { cwd: import.meta.dir }).stdout.toString().trim();
+  const v = await runBinary(["version"], tmp.dir);
+  expect(v.code).toBe(0);
+  expect(v.stdout).toMatch(new RegExp(`^hookrelay \\d+\\.\\d+\\.\\d+ \\(${commit}(\\+changes)?, built \\d{4}-\\d{2}-\\d{2}\\)\\n$`));
+  const help = await runBinary(["version", "--help"], tmp.dir);
+  expect(help.stdout).toStartWith("Usage: hookrelay version");
+});
+
 test("with only the binary, init writes a config that check accepts and serve can start from; it never overwrites unasked", async () => {
   const empty = scratchDir("hookrelay-init-");
   try {

@@ -118,6 +118,9 @@ test("serve reads a config handed over as a descriptor (--config <(…)) after r
   try {
     expect(readFileSync(`/proc/${relay.proc.pid}/environ`, "utf8")).toContain("MIMALLOC_PURGE_DELAY=1000");
     expect(await postSigned(relay.publicUrl, '{"id":"piped"}')).toBe(200);
+    // Which build serves, as `hookrelay version` names it.
+    const metrics = await (await fetch(`${relay.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^hookrelay_build_info\{version="\d+\.\d+\.\d+",build="[0-9a-f]{10}(\+changes)?, built \d{4}-\d{2}-\d{2}"\} 1$/m);
   } finally {
     expect(await relay.stop()).toBe(0);
   }
