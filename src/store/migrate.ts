@@ -34,6 +34,15 @@ export async function applyMigrations(client: MigrationClient, nowMs: number): P
   const applied = new Set(
     (await client.execute("SELECT tag FROM hookrelay_migrations")).rows.map((r) => String(r.tag)),
   );
+  // A newer build migrated this store: an older one would write rows that schema does not expect.
+  const known = new Set(migrations.map((m) => m.tag));
+  const newer = [...applied].filter((tag) => !known.has(tag)).sort();
+  if (newer.length > 0) {
+    throw new StoreError(
+      "invalid",
+      `the store was migrated by a newer hookrelay (${newer.join(", ")}, unknown to this build): run that build or a later one, or a backup taken before the upgrade`,
+    );
+  }
   const done: string[] = [];
   for (const m of migrations) {
     if (applied.has(m.tag)) continue;

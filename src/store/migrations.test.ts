@@ -7,3 +7,22 @@ test("the embedded migrations are exactly drizzle-kit's generated ones (run `npm
   const embedded = readFileSync(join(import.meta.dir, "migrations.gen.ts"), "utf8");
   expect(embedded).toBe(renderMigrationsModule());
 });
+
+test("a store migrated by a newer build is refused by name, not written with a schema this build does not know", async () => {
+  const { runCleanups, storeAt, storeUrlFor, tempDir } = await import("../../test/delivery/fixtures.ts");
+  const { openStore } = await import("./index.ts");
+  const cleanups: (() => void | Promise<void>)[] = [];
+  try {
+    const file = join(tempDir(cleanups), "s.db");
+    const store = await storeAt(file, cleanups);
+    await store.writer.write([{ sql: "INSERT INTO hookrelay_migrations (tag, applied_at) VALUES ('9999_from_the_future', 1)", args: [] }]);
+    await runCleanups(cleanups.splice(0, 1));
+    const url = await storeUrlFor(file, cleanups);
+    const reopened = openStore({ url, busyTimeoutMs: 1000, nowMs: () => 0, checkpointEveryMs: 0 });
+    await expect(reopened).rejects.toThrow(
+      "the store was migrated by a newer hookrelay (9999_from_the_future, unknown to this build): run that build or a later one, or a backup taken before the upgrade",
+    );
+  } finally {
+    await runCleanups(cleanups);
+  }
+});
