@@ -44,6 +44,19 @@ test("a narrow prefix is answered from the key index in one sorted page", async 
   expect(pageSizes).toEqual([expected.length]);
 });
 
+test("the type filter takes a glob as routes write it: * any run, ? one character, case as given, nothing else special", async () => {
+  const types = (es: SeededEvent[]) => es.map((e) => e.id).sort().reverse();
+  const byType = (pick: (t: string) => boolean) => types(seeded.filter((e) => pick(e.type)));
+  expect((await walk({ type: "order.*" })).ids).toEqual(byType((t) => t.startsWith("order.")));
+  expect((await walk({ type: "order.pai?" })).ids).toEqual(byType((t) => t === "order.paid"));
+  expect((await walk({ type: "*.sent", source: "billing" })).ids).toEqual(types(seeded.filter((e) => e.source === "billing" && e.type.endsWith(".sent"))));
+  expect((await walk({ type: "ORDER.*" })).ids).toEqual([]);
+  // SQL's own wildcards are plain characters here.
+  expect((await walk({ type: "order%" })).ids).toEqual([]);
+  expect((await walk({ type: "order._aid" })).ids).toEqual([]);
+  expect(await countEvents(relay.store.reads, { type: "invoice.*" })).toBe(byType((t) => t.startsWith("invoice.")).length);
+});
+
 test("an event's status comes from the latest delivery per target, failures first", () => {
   expect(eventStatusOf([])).toBe("unrouted");
   expect(eventStatusOf([{ id: "dlv_1", target: "a", status: "failed" }, { id: "dlv_2", target: "a", status: "delivered" }])).toBe("delivered");

@@ -286,6 +286,24 @@ const ATTENTION = "(d.status = 'pending' OR d.status = 'failed' OR d.status = 'p
  * `anyDelivery` drops "current" from it; `keyOr` tests the text search on each row (a count:
  * nothing to sort) instead of collecting its matches.
  */
+/**
+ * The event-type filter: the type itself, or a glob as routes write them
+ * (`charge.*`; `*` any run of characters, `?` one), case as given. SQLite's
+ * GLOB is case-sensitive (its LIKE is not); PostgreSQL's LIKE is.
+ */
+function eventTypeCondition(dialect: Dialect, type: string): { sql: string; arg: string } {
+  if (!/[*?]/.test(type)) return { sql: "e.event_type = ?", arg: type };
+  if (dialect.engine === "sqlite") return { sql: "e.event_type GLOB ?", arg: type.replace(/[[\]]/g, (c) => `[${c}]`) };
+  return { sql: "e.event_type LIKE ? ESCAPE '\\'", arg: type.replace(/[\\%_]/g, "\\$&").replace(/\*/g, "%").replace(/\?/g, "_") };
+}
+
+/** Adds the event-type condition to a where list. */
+export function typeWhere(dialect: Dialect, type: string, where: string[], args: InValue[]): void {
+  const c = eventTypeCondition(dialect, type);
+  where.push(c.sql);
+  args.push(c.arg);
+}
+
 function filterWhere(
   dialect: Dialect,
   f: Omit<EventFilter, "limit">,
@@ -299,7 +317,7 @@ function filterWhere(
   if (f.sinceMs !== undefined) where.push(`${idCol} >= ?`), args.push(eventIdFloor(f.sinceMs));
   if (f.untilMs !== undefined) where.push(`${idCol} < ?`), args.push(eventIdFloor(f.untilMs));
   if (f.source !== undefined) where.push("e.source = ?"), args.push(f.source);
-  if (f.type !== undefined) where.push("e.event_type = ?"), args.push(f.type);
+  if (f.type !== undefined) typeWhere(dialect, f.type, where, args);
   if (f.q !== undefined && opts.keyOr) where.push("(e.id = ? OR (e.dedupe_key >= ? AND e.dedupe_key < ?))"), args.push(f.q, ...keyRange(f.q));
   else if (f.q !== undefined) {
     // Few matches (checked by the caller): collect them from the id and dedupe-key indexes, then sort.
@@ -359,7 +377,7 @@ async function listWindowed(client: Client, f: EventFilter, scanWindow: number):
   const where = ["(e.id = ? OR (e.dedupe_key >= ? AND e.dedupe_key < ?))"];
   const args: InValue[] = [f.q!, ...keyRange(f.q!)];
   if (f.source !== undefined) where.push("e.source = ?"), args.push(f.source);
-  if (f.type !== undefined) where.push("e.event_type = ?"), args.push(f.type);
+  if (f.type !== undefined) typeWhere(client.dialect, f.type, where, args);
   if (f.status === "unrouted") where.push(UNROUTED);
   if (f.target !== undefined || (f.status !== undefined && f.status !== "unrouted")) {
     const d: string[] = ["d.event_id = e.id"];

@@ -14,7 +14,8 @@
 import type { InValue } from "@libsql/client";
 import type { StoreReads } from "./sql-client.ts";
 import { wordMatchRows } from "./postgres/event-search.ts";
-import { CURRENT, eventIdFloor, listEvents, statusIs, SUMMARY_COLS, UNROUTED, withStatuses, type EventFilter, type EventSummary } from "./admin-queries.ts";
+import { CURRENT, eventIdFloor, listEvents, statusIs, SUMMARY_COLS, typeWhere, UNROUTED, withStatuses, type EventFilter, type EventSummary } from "./admin-queries.ts";
+import type { Dialect } from "./dialect.ts";
 
 type Client = StoreReads;
 type Page = { events: EventSummary[]; nextCursor: string | null };
@@ -28,11 +29,11 @@ export async function listEventsMatching(client: Client, f: EventFilter): Promis
   if (f.text === undefined) return listEvents(client, f);
   if (f.status === "unrouted" && f.target !== undefined) return { events: [], nextCursor: null };
   if (client.dialect.engine === "postgres") {
-    const rows = await wordMatchRows(client, f, eventConditions(f));
+    const rows = await wordMatchRows(client, f, eventConditions(client.dialect, f));
     const events = await withStatuses(client, rows.slice(0, f.limit));
     return { events, nextCursor: rows.length > f.limit ? events.at(-1)!.id : null };
   }
-  const { where, args } = eventConditions(f);
+  const { where, args } = eventConditions(client.dialect, f);
   const bounds = rowidBounds(f);
   // Events drive from the index (CROSS JOIN keeps that order): FTS5 yields matches by rowid, newest first.
   const byWords = client.execute({
@@ -63,13 +64,13 @@ export async function listEventsMatching(client: Client, f: EventFilter): Promis
 }
 
 // The list's filters on events aliased `e`, exactly.
-function eventConditions(f: EventFilter): { where: string[]; args: InValue[] } {
+function eventConditions(dialect: Dialect, f: EventFilter): { where: string[]; args: InValue[] } {
   const where: string[] = [];
   const args: InValue[] = [];
   if (f.sinceMs !== undefined) where.push("e.id >= ?"), args.push(eventIdFloor(f.sinceMs));
   if (f.untilMs !== undefined) where.push("e.id < ?"), args.push(eventIdFloor(f.untilMs));
   if (f.source !== undefined) where.push("e.source = ?"), args.push(f.source);
-  if (f.type !== undefined) where.push("e.event_type = ?"), args.push(f.type);
+  if (f.type !== undefined) typeWhere(dialect, f.type, where, args);
   if (f.q !== undefined) {
     where.push("(e.id = ? OR (e.dedupe_key >= ? AND e.dedupe_key < ?))");
     args.push(f.q, f.q, `${f.q}\u{10FFFF}`);

@@ -48,7 +48,7 @@ export function eventsPage(d: EventsPageData): SafeHtml {
   ${select("source", "Source", q.source, d.sources, d.builtInSources)}
   ${select("target", "Target", q.target, d.targets)}
   ${select("status", "Status", q.status, [...EVENT_STATUSES])}
-  ${text("type", "Event type", q.type, "e.g. order.paid")}
+  ${text("type", "Event type", q.type, "order.paid, or order.*")}
   ${text("since", "Since", q.since, "2h, or a time")}
   ${text("until", "Until", q.until, "30m, or a time")}
   <div class="filter-actions"><button type="submit">Filter</button>${filtered ? html`<a href="/">Clear</a>` : null}</div>
