@@ -14,12 +14,16 @@ import { searchQueryOf } from "../core/search-text.ts";
 import { EVENT_STATUSES, type EventFilter } from "../store/admin-queries.ts";
 import { HttpError } from "./http-error.ts";
 
-const Name = v.pipe(v.string(), v.regex(/^[a-z0-9_][a-z0-9_-]{0,99}$/, "must be a source or target name"));
+// Names as config allows them (lower-case letters, digits, _ and -): a source's, a target's.
+const nameOf = (what: string) => v.pipe(v.string(), v.regex(/^[a-z0-9_][a-z0-9_-]{0,99}$/, `must be a ${what} name (lower-case letters, digits, _ and -)`));
+const Name = nameOf("target");
+const SourceName = nameOf("source");
 /** An event id (evt_…). */
 export const EventId = v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, "must be an event id (evt_…)"));
 const RejectionId = v.pipe(v.string(), v.regex(/^rej_[0-9A-Z]{26}$/, "must be a rejection id (rej_…)"));
 /** ms since epoch, an ISO 8601 time, or a duration back from now ("2h"). */
-const TimeParam = v.pipe(v.string(), v.maxLength(40));
+const TIME_EXPECTED = 'must be ms since epoch, an ISO 8601 time or a duration back from now like "2h"';
+const TimeParam = v.pipe(v.string(), v.maxLength(40, TIME_EXPECTED));
 const Limit = v.pipe(
   v.string(),
   v.regex(/^\d+$/, "must be a whole number from 1 to 500"),
@@ -29,10 +33,10 @@ const Limit = v.pipe(
 );
 
 const EventsQuery = v.object({
-  source: v.optional(Name),
+  source: v.optional(SourceName),
   target: v.optional(Name),
-  status: v.optional(v.picklist(EVENT_STATUSES)),
-  type: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  status: v.optional(v.picklist(EVENT_STATUSES, `must be one of ${EVENT_STATUSES.join(", ")}`)),
+  type: v.optional(v.pipe(v.string(), v.maxLength(200, "must be an event type of at most 200 characters"))),
   q: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(500))),
   text: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(500))),
   since: v.optional(TimeParam),
@@ -42,7 +46,7 @@ const EventsQuery = v.object({
 });
 
 const RejectionsQuery = v.object({
-  source: v.optional(Name),
+  source: v.optional(SourceName),
   /** A rejection's reason code (bad_signature, stale_timestamp, …). */
   reason: v.optional(v.pipe(v.string(), v.regex(/^[a-z_]{1,64}$/, "expected a reason code like bad_signature"))),
   cursor: v.optional(RejectionId),
@@ -95,7 +99,7 @@ export function parseTimeMs(name: string, value: string, nowMs: number): number 
   if (ago.ok) return nowMs - ago.value;
   const t = Date.parse(value);
   if (Number.isFinite(t)) return t;
-  throw new HttpError(400, "invalid_request", `${name}: expected ms since epoch, an ISO 8601 time or a duration like "2h"`);
+  throw new HttpError(400, "invalid_request", `${name}: ${TIME_EXPECTED}`);
 }
 
 /** The events-list filter from a query object (API or UI form). */

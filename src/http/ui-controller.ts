@@ -141,9 +141,13 @@ export function uiController(opts: AdminControllerOptions) {
     });
 
   const pages = new Elysia()
-    .onError(({ error, code }) => {
+    .onError(({ error, code, request }) => {
       const e = code === "NOT_FOUND" ? new HttpError(404, "not_found", "No such page.") : error instanceof HttpError ? error : null;
-      return render("Error", null, html`<h1>${e ? e.message : "Something went wrong."}</h1><p><a href="/">Back to events</a></p>`, e?.status ?? 500);
+      // A query the page cannot take (a filter out of shape): the same page without it is one click away.
+      const path = new URL(request.url).pathname;
+      const back = e?.status === 400 && path !== "/" ? html`<a href="${path}">The same page without it</a> · ` : null;
+      const title = e?.status === 400 ? html`<h1>That address asks for something this page cannot show</h1><p class="error-text">${e.message}</p>` : html`<h1>${e ? e.message : "Something went wrong."}</h1>`;
+      return render("Error", null, html`${title}<p>${back}<a href="/">Back to events</a></p>`, e?.status ?? 500);
     })
     .onBeforeHandle(({ request, server }) => guardPage(auth, request, requestClientKey(server, request)))
     .get("/", async ({ query }) => {

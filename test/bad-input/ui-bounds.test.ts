@@ -167,3 +167,20 @@ test("long header values are cut in the rejections list and shown whole on the r
   expect(detail).toContain(`<p class="reason">${asText}</p>`);
   expect(list).toContain(`<span class="reason">${asText}</span>`);
 }, 60_000);
+
+test("a filter out of shape is named in words, on the page it was meant for or with a way back to it", async () => {
+  const at = async (path: string) => {
+    const res = await fetch(`${bin.adminUrl}${path}`);
+    return { status: res.status, text: await res.text() };
+  };
+  const since = await at(`/?since=${"9".repeat(61)}`);
+  expect(since.status).toBe(400);
+  expect(since.text).toContain("since: must be ms since epoch, an ISO 8601 time or a duration back from now like &quot;2h&quot;");
+  expect(since.text).not.toContain("Invalid length");
+  expect((await at("/?source=Bogus!")).text).toContain("source: must be a source name (lower-case letters, digits, _ and -)");
+  const reason = await at("/rejections?reason=NOT-A-CODE");
+  expect(reason.status).toBe(400);
+  expect(reason.text).toContain("expected a reason code like bad_signature");
+  expect(reason.text).toContain('<a href="/rejections">The same page without it</a>');
+  expect((await at("/bulk/cancel?status=bogus")).text).toContain('<a href="/bulk/cancel">The same page without it</a>');
+});
