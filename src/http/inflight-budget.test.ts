@@ -33,3 +33,12 @@ test("the refusal is a 503 with Retry-After naming server.max_inflight that clos
   expect(err.headers).toEqual({ "retry-after": "7", connection: "close" });
   expect(err.message).toContain("server.max_inflight (64 bytes)");
 });
+
+test("a share that is not a count of bytes (NaN, negative, fractional) is refused and leaves the total as it was", () => {
+  const budget = inflightBudget(100, 5);
+  const h = budget.hold();
+  for (const bad of [Number.NaN, -5, 1.5, Number.POSITIVE_INFINITY]) expect(h.take(bad)).toBe(false);
+  expect(budget.usedBytes()).toBe(0);
+  expect(h.take(100)).toBe(true);
+  expect(budget.hold().take(1)).toBe(false);
+});

@@ -35,7 +35,8 @@ export function inflightBudget(maxBytes: number, retryAfterSec: number) {
       let held = 0;
       return {
         take(bytes) {
-          if (usedBytes + bytes > maxBytes) return false;
+          // Only a count of bytes: anything else (NaN compares as fitting) would corrupt the total for good.
+          if (!Number.isSafeInteger(bytes) || bytes < 0 || usedBytes + bytes > maxBytes) return false;
           usedBytes += bytes;
           held += bytes;
           return true;

@@ -20,10 +20,14 @@ export function idleSecondsFor(readTimeoutMs: number): number {
 
 /** The exact body bytes, or an HttpError (413 too large, 503 max_inflight full, 408 too slow, 400 broken). */
 export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs: number, hold: BodyHold): Promise<Uint8Array> {
-  const declared = req.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes)
-    throw new HttpError(413, "body_too_large", `body exceeds max_body (${maxBytes} bytes)`);
-  if (declared !== null && !hold.take(Number(declared))) throw hold.refusal();
+  const header = req.headers.get("content-length");
+  // Bun joins a repeated header ("2, 2"): anything but one whole number is refused, never taken as NaN
+  // (which would compare as within every limit).
+  if (header !== null && !/^\d{1,15}$/.test(header))
+    throw new HttpError(400, "bad_content_length", "Content-Length must be one whole number of bytes (it was repeated or malformed)");
+  const declared = header === null ? null : Number(header);
+  if (declared !== null && declared > maxBytes) throw new HttpError(413, "body_too_large", `body exceeds max_body (${maxBytes} bytes)`);
+  if (declared !== null && !hold.take(declared)) throw hold.refusal();
   if (!req.body) return new Uint8Array(0);
   // With a declared length (checked above, and enforced by Bun) one native
   // read is far cheaper than pulling the stream chunk by chunk.

@@ -198,3 +198,19 @@ function parseResponses(buf: Buffer): { status: number; body: string }[] {
     text = text.slice(end + 4 + length);
   }
 }
+
+test("a repeated or malformed Content-Length gets 400 bad_content_length before anything is read or counted, whatever the body's size", async () => {
+  const before = ((await adminJson(bin.adminUrl, "/api/events?limit=500")) as { events: unknown[] }).events.length;
+  const body = JSON.stringify({ id: "cl_twice", type: "x", pad: "y".repeat(200) });
+  const head = (cl: string[]) =>
+    ["POST /in/p HTTP/1.1", `Host: 127.0.0.1:${publicPort}`, ...cl.map((v) => `Content-Length: ${v}`), `X-Ploints-Signature: ${signPloints(body)}`, "Connection: close"].join("\r\n") + "\r\n\r\n";
+  // Twice the same (Bun joins them as "n, n"), and with a shorter length stated twice than sent.
+  for (const cl of [[String(body.length), String(body.length)], ["2", "2"]]) {
+    const r = await rawHttp(publicPort, [head(cl) + body], { waitMs: 2000 });
+    expect([cl, r.status]).toEqual([cl, 400]);
+    expect(r.text).toContain("bad_content_length");
+  }
+  expect(((await adminJson(bin.adminUrl, "/api/events?limit=500")) as { events: unknown[] }).events.length).toBe(before);
+  // The relay goes on counting bodies: a normal request is stored.
+  expect((await sendEvent(bin.publicUrl, JSON.stringify({ id: "after_cl", type: "x" }))).status).toBe(200);
+});
