@@ -53,3 +53,31 @@ test("an event type cut at its limit never keeps half of an emoji", () => {
   expect(t).toBe("a".repeat(199));
   expect(t).not.toContain("\ufffd");
 });
+
+test("an integer id past 2^53 is keyed by the digits sent: two ids one double apart stay two keys", () => {
+  const key = (body: string) => {
+    const c = ctx(body);
+    return dedupeKeyOf([{ kind: "json", path: ["id"] }], c, makeFieldReader(c));
+  };
+  expect(key('{"id":12345678901234567890}')).toBe("12345678901234567890");
+  expect(key('{"id":12345678901234567891}')).toBe("12345678901234567891");
+  expect(key('{"id":9007199254740993}')).not.toBe(key('{"id":9007199254740992}'));
+  // Within a double's exact range, and non-integers, as before.
+  expect(key('{"id":777}')).toBe("777");
+  expect(key('{"id":1.5}')).toBe("1.5");
+  const composite = ctx('{"order":{"id":18446744073709551615},"event":"paid"}');
+  expect(dedupeKeyOf([{ kind: "json", path: ["order", "id"] }, { kind: "json", path: ["event"] }], composite, makeFieldReader(composite))).toBe(
+    '["18446744073709551615","paid"]',
+  );
+});
+
+test("a key with a lone surrogate is kept apart, written as JSON escapes it, from one with a real U+FFFD", () => {
+  const key = (body: string) => {
+    const c = ctx(body);
+    return dedupeKeyOf([{ kind: "json", path: ["id"] }], c, makeFieldReader(c));
+  };
+  const lone = key('{"id":"sur-\\ud800"}');
+  expect(lone.isWellFormed()).toBe(true);
+  expect(lone).toBe('"sur-\\ud800"');
+  expect(key('{"id":"sur-\\ufffd"}')).toBe("sur-\ufffd");
+});

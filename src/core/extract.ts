@@ -17,14 +17,22 @@ export interface ExtractContext {
 const NOT_PARSED = Symbol("not parsed");
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * The body's fields, parsed once; `exact()` parses it again with every
+ * integer too large for a double (past 2^53: a 64-bit id) as the digits
+ * sent, which a key must keep (12345678901234567891 and …892 are one double).
+ */
+export type FieldReader = (() => unknown) & { exact?: () => unknown };
+
 /** Parses the body once into an object for JSON-path refs, or undefined when it is not JSON/form. */
-export function makeFieldReader(ctx: ExtractContext): () => unknown {
+export function makeFieldReader(ctx: ExtractContext): FieldReader {
   let cached: unknown = NOT_PARSED;
-  return () => {
+  let text = "";
+  const read: FieldReader = () => {
     if (cached !== NOT_PARSED) return cached;
     cached = undefined;
     try {
-      const text = decoder.decode(ctx.body);
+      text = decoder.decode(ctx.body);
       // A JSON body is read as JSON whatever its Content-Type says (curl -d and
       // some providers label JSON as form data); a form body never starts with { or [.
       const looksJson = /^\s*[[{]/.test(text);
@@ -38,6 +46,11 @@ export function makeFieldReader(ctx: ExtractContext): () => unknown {
     }
     return cached;
   };
+  // Asked only for a key part that came out an unsafe integer: a JSON body, parsed already.
+  read.exact = () => JSON.parse(text, (_key, value, context?: { source?: string }) =>
+    typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value) && context?.source !== undefined ? context.source : value,
+  );
+  return read;
 }
 
 function scalar(v: unknown): string | null {
@@ -60,14 +73,24 @@ export function readRef(ref: ValueRef, ctx: ExtractContext, fields: () => unknow
       }
       return null;
     case "json": {
-      let cur: unknown = fields();
-      for (const key of ref.path) {
-        if (cur === null || typeof cur !== "object") return null;
-        cur = (cur as Record<string, unknown>)[key];
+      const value = atPath(fields(), ref.path);
+      // Past 2^53 two ids can be one double: read the digits as sent instead.
+      if (typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        const exact = (fields as FieldReader).exact;
+        if (exact) return scalar(atPath(exact(), ref.path));
       }
-      return scalar(cur);
+      return scalar(value);
     }
   }
+}
+
+function atPath(root: unknown, path: readonly string[]): unknown {
+  let cur = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
 }
 
 /** `sha256:<hex>` of the exact body bytes: the key of last resort. */
@@ -106,7 +129,11 @@ export function dedupeKeyOf(refs: ValueRef[], ctx: ExtractContext, fields: () =>
     if (v === null) return bodyHashKey(ctx.body);
     parts.push(v);
   }
-  return storedKey(parts.length === 1 ? parts[0]! : JSON.stringify(parts));
+  // Well-formed before anything compares it: the store would keep a lone surrogate (JSON's "\ud800")
+  // as U+FFFD, and a key looked up as sent then misses its stored copy. Written as JSON writes it
+  // (escaped, in quotes), it stays apart from a real U+FFFD too.
+  const key = parts.length === 1 ? parts[0]! : JSON.stringify(parts);
+  return storedKey(key.isWellFormed() ? key : JSON.stringify(key));
 }
 
 // Control characters in a type: a NUL would end the stored text early (SQLite reads text up to it).
@@ -127,7 +154,7 @@ function cutAt(s: string, n: number): string {
 export function eventTypeOf(refs: ValueRef[], ctx: ExtractContext, fields: () => unknown): string | null {
   for (const ref of refs) {
     const v = readRef(ref, ctx, fields);
-    if (v !== null) return cutAt(v, MAX_EVENT_TYPE_CHARS).replace(CONTROL, "\ufffd");
+    if (v !== null) return cutAt(v, MAX_EVENT_TYPE_CHARS).replace(CONTROL, "\ufffd").toWellFormed();
   }
   return null;
 }
