@@ -81,3 +81,17 @@ test("a key with a lone surrogate is kept apart, written as JSON escapes it, fro
   expect(lone).toBe('"sur-\\ud800"');
   expect(key('{"id":"sur-\\ufffd"}')).toBe("sur-\ufffd");
 });
+
+test("Shopify's key is its event id when sent, else its webhook id, with or without the X- prefix; Svix's is svix-id, else webhook-id", async () => {
+  const { presetDefaults } = await import("./verify/index.ts");
+  const key = (preset: "shopify" | "svix", headers: Record<string, string>) => {
+    const c = ctx('{"same":"body"}', headers);
+    return dedupeKeyOf(presetDefaults(preset).dedupe, c, makeFieldReader(c));
+  };
+  expect(key("shopify", { "x-shopify-event-id": "e1", "x-shopify-webhook-id": "w1" })).toBe("e1");
+  expect(key("shopify", { "x-shopify-webhook-id": "w1" })).toBe("w1");
+  expect(key("shopify", { "shopify-webhook-id": "w2" })).toBe("w2");
+  expect(key("shopify", {})).toMatch(/^sha256:/);
+  expect(key("svix", { "svix-id": "msg_1", "webhook-id": "msg_2" })).toBe("msg_1");
+  expect(key("svix", { "webhook-id": "msg_2" })).toBe("msg_2");
+});

@@ -23,7 +23,16 @@ describe("presetDefaults", () => {
     expect(presetDefaults("stripe")).toMatchObject({ dedupe: [{ kind: "json", path: ["id"] }], eventType: [{ kind: "json", path: ["type"] }] });
     expect(presetDefaults("github")).toMatchObject({ dedupe: [{ kind: "header", name: "x-github-delivery" }], eventType: [{ kind: "header", name: "x-github-event" }] });
     expect(presetDefaults("gitlab").dedupe).toEqual([{ kind: "header", name: "idempotency-key" }]);
-    expect(presetDefaults("shopify").dedupe).toEqual([{ kind: "header", name: "x-shopify-event-id", alias: "shopify-event-id" }]);
+    expect(presetDefaults("shopify").dedupe).toEqual([
+      {
+        kind: "first",
+        refs: [
+          { kind: "header", name: "x-shopify-event-id", alias: "shopify-event-id" },
+          { kind: "header", name: "x-shopify-webhook-id", alias: "shopify-webhook-id" },
+        ],
+      },
+    ]);
+    expect(presetDefaults("svix").dedupe).toEqual([{ kind: "first", refs: [{ kind: "header", name: "svix-id" }, { kind: "header", name: "webhook-id" }] }]);
     expect(presetDefaults("slack").eventType).toEqual([{ kind: "json", path: ["event", "type"] }, { kind: "json", path: ["type"] }]);
     expect(presetDefaults("mailgun").dedupe).toEqual([{ kind: "json", path: ["signature", "token"] }]);
     expect(presetDefaults("points").dedupe).toEqual([

@@ -20,6 +20,8 @@ interface PresetEntry {
 
 const json = (path: string): ValueRef => ({ kind: "json", path: path.split(".") });
 const header = (name: string, alias?: string): ValueRef => (alias === undefined ? { kind: "header", name } : { kind: "header", name, alias });
+/** The first of `refs` with a value. */
+const first = (...refs: ValueRef[]): ValueRef => ({ kind: "first", refs });
 
 /** A generic HMAC scheme with fixed settings, filled in from the preset spec. */
 function hmacPreset(settings: Omit<HmacSpec, "kind" | "secrets" | "toleranceSec" | "url">) {
@@ -64,7 +66,8 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
   svix: {
     signs: { timestamp: true },
     build: (s) => standardWebhooksVerifier(s.secrets, s.toleranceSec, SVIX_HEADERS),
-    defaults: { dedupe: [header("svix-id")], eventType: [json("type")], forwardHeaders: ["svix-id", "svix-timestamp", "svix-signature"] },
+    // Svix's verifier also takes the webhook-* names (Standard Webhooks'): so does the key.
+    defaults: { dedupe: [first(header("svix-id"), header("webhook-id"))], eventType: [json("type")], forwardHeaders: ["svix-id", "svix-timestamp", "svix-signature"] },
   },
   stripe: {
     signs: { timestamp: true },
@@ -99,8 +102,9 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
   shopify: {
     build: firstPresent(bodyHmac("x-shopify-hmac-sha256", "sha256", "base64"), bodyHmac("shopify-hmac-sha256", "sha256", "base64")),
     defaults: {
-      // Shopify's newer "Events" deliveries send the same headers without the X- prefix.
-      dedupe: [header("x-shopify-event-id", "shopify-event-id")],
+      // Shopify's newer "Events" deliveries send the same headers without the X- prefix. Its pages
+      // disagree on the key (PROVIDERS.md): the event id when sent, else the webhook (delivery) id.
+      dedupe: [first(header("x-shopify-event-id", "shopify-event-id"), header("x-shopify-webhook-id", "shopify-webhook-id"))],
       eventType: [header("x-shopify-topic", "shopify-topic")],
       forwardHeaders: [
         "x-shopify-topic", "x-shopify-hmac-sha256", "x-shopify-shop-domain", "x-shopify-api-version",
@@ -153,7 +157,7 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
     // The body carries the event name too ("event"): the type when a request lacks the header,
     // and the key's event likewise, so that the key is still (order.id, event) then.
     defaults: {
-      dedupe: [json("order.id"), { kind: "first", refs: [header("x-webhook-event"), json("event")] }],
+      dedupe: [json("order.id"), first(header("x-webhook-event"), json("event"))],
       eventType: [header("x-webhook-event"), json("event")],
       forwardHeaders: ["x-webhook-event"],
     },
