@@ -6,7 +6,7 @@
  * redeliver (an event stored before a route existed), over a RequestView
  * built once per event from the request or from the stored event.
  */
-import { globToRegExp, matchesAnyGlob } from "./glob.ts";
+import { compileGlob, matchesAnyGlob, type Glob } from "./glob.ts";
 import { compileRouteFilter, type CompiledFilter, type FilterInput, type RouteFilter } from "./route-filter.ts";
 
 /** A route as config states it. */
@@ -23,7 +23,7 @@ interface CompiledRoute {
   from: string;
   to: string[];
   eventTypes: string[] | null;
-  globs: RegExp[] | null;
+  globs: Glob[] | null;
   filter: CompiledFilter | null;
   /** "body", "headers" and "query" as far as the filter reads them (for reasons). */
   filtered: string[];
@@ -56,7 +56,7 @@ export function compileRoutes(routes: readonly RouteSpec[]): RouteTable {
       from: r.from,
       to: r.to,
       eventTypes: r.eventTypes,
-      globs: r.eventTypes ? r.eventTypes.map(globToRegExp) : null,
+      globs: r.eventTypes ? r.eventTypes.map(compileGlob) : null,
       filter: r.filter ? compileRouteFilter(r.filter) : null,
       filtered: r.filter ? (["body", "headers", "query"] as const).filter((p) => r.filter![p] !== null) : [],
     })),

@@ -5,12 +5,12 @@
  * then the default; with neither, the delivery is nacked (kept and retried
  * by the relay, never dropped silently).
  */
-import { globToRegExp } from "../core/glob.ts";
+import { compileGlob, type Glob } from "../core/glob.ts";
 
 /** One `TYPE=URL` entry. */
 export interface ForwardRoute {
   glob: string;
-  pattern: RegExp;
+  pattern: Glob;
   url: string;
 }
 
@@ -40,7 +40,7 @@ export function parseForwardRoutes(values: string[]): { ok: true; value: Forward
       if (out.defaultUrl !== null) return { ok: false, error: "--forward-to: only one default URL (without TYPE=) is allowed" };
       out.defaultUrl = url;
     } else {
-      out.routes.push({ glob, pattern: globToRegExp(glob), url });
+      out.routes.push({ glob, pattern: compileGlob(glob), url });
     }
   }
   if (out.defaultUrl === null && out.routes.length === 0) return { ok: false, error: "--forward-to is required" };
