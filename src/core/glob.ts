@@ -15,13 +15,18 @@ export interface Glob {
 
 /** Compiles `glob` once; `test` matches a whole value against it. */
 export function compileGlob(glob: string): Glob {
-  const pattern = [...glob];
-  return { test: (value) => matches(pattern, [...value]) };
+  const units = glob;
+  const points = [...glob];
+  // Most types and globs are plain ASCII: walked as they are, no arrays made. A surrogate pair
+  // (an emoji) in either is walked by code point, so that "?" takes all of it.
+  return { test: (value) => (SURROGATE.test(value) || SURROGATE.test(units) ? matches(points, [...value]) : matches(units, value)) };
 }
+
+const SURROGATE = /[\ud800-\udfff]/;
 
 // The classic wildcard walk: on a mismatch, the last star takes one more character and the rest
 // is tried again from there; an earlier star never needs to (the last one can take whatever it would).
-function matches(p: string[], s: string[]): boolean {
+function matches(p: ArrayLike<string>, s: ArrayLike<string>): boolean {
   let pi = 0;
   let si = 0;
   let star = -1;
