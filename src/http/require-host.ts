@@ -8,6 +8,7 @@
  * are let through: some checkers (haproxy's httpchk) send HTTP/1.0 without a
  * Host, and /healthz and /readyz read nothing from the URL.
  */
+import { FoldedLog } from "../log/folded-log.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 
@@ -16,16 +17,22 @@ type RequestContext = { request: Request; server: { requestIP(r: Request): { add
 /**
  * An Elysia `onRequest` hook for one listener: 400 `missing_host` (no or
  * an empty Host) or `bad_host` (one no URL can be built with), with an info
- * log line, except for the `exempt` paths; else nothing.
+ * log line (at most one a second per reason: a flood of them is counted,
+ * log/folded-log.ts), except for the `exempt` paths; else nothing.
  */
-export function requireHost(log: Logger, listener: "public" | "admin", exempt: readonly string[] = []) {
+export function requireHost(log: Logger, listener: "public" | "admin", exempt: readonly string[] = [], nowMs: () => number = Date.now) {
+  const badRequests = new FoldedLog<{ listener: string; reason: string; method: string; path: string; remote: string | null }>(
+    log,
+    { level: "info", msg: "bad request", key: (e) => e.reason },
+    { nowMs },
+  );
   return ({ request, server }: RequestContext) => {
     if (URL.canParse(request.url)) return;
     // Relative ("/in/x?…") or "http://<bad host>/in/x?…": the path without parsing a URL.
     const path = request.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").split("?")[0]!.slice(0, 200);
     if (exempt.includes(path)) return;
     const reason = request.headers.get("host") ? "bad_host" : "missing_host";
-    log.info("bad request", { listener, reason, method: request.method, path, remote: server?.requestIP(request)?.address ?? null });
+    badRequests.record({ listener, reason, method: request.method, path, remote: server?.requestIP(request)?.address ?? null });
     const message = reason === "missing_host" ? "the request has no Host header" : "the Host header is not a valid host[:port]";
     return errorResponse(new HttpError(400, reason, message));
   };
