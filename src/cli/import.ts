@@ -20,6 +20,7 @@ import { loadConfigOrReport } from "./load-config.ts";
  * one savepoint of one commit, and a relay sharing the store waits for it.
  */
 const BATCH_EVENTS = 200;
+const IMPORT_PAUSE_MIN_MS = 25;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
 export interface ImportCounts {
@@ -125,8 +126,13 @@ export async function importLines(writer: Writer, lines: AsyncIterable<string>, 
   const flush = async (items: { line: number; event: ExportedEvent }[]) => {
     if (items.length === 0) return;
     try {
+      const started = performance.now();
       const stored = await importEvents(writer, items.map((i) => i.event), nowMs(), dedupeWindowMs);
       for (const s of stored) s ? counts.imported++ : counts.skipped++;
+      // A relay serving this store waits for the write lock by sleeping and trying again (SQLite's
+      // busy handler: 1 ms, then longer, up to 100 ms): batches back to back would always win it, and
+      // its acks wait for the whole import. Pausing as long as the batch took (25 ms at least) lets it in.
+      await Bun.sleep(Math.max(IMPORT_PAUSE_MIN_MS, performance.now() - started));
     } catch (err) {
       const refused = constraintRefused(err);
       if (refused === null) throw err;
