@@ -269,6 +269,17 @@ test("a store locked by another process past busy_timeout answers 503 with Retry
     }),
   );
   expect(Math.max(...waits)).toBeLessThan(450);
+  // So does a readiness probe: answered within busy_timeout, not after a wait of its own behind another.
+  const probes = await Promise.all(
+    Array.from({ length: 4 }, async (_, i) => {
+      await Bun.sleep(i * 80);
+      const t = performance.now();
+      const res = await fetch(`${bin.adminUrl}/readyz`);
+      return { status: res.status, ms: performance.now() - t };
+    }),
+  );
+  expect(probes.map((p) => p.status)).toEqual([503, 503, 503, 503]);
+  expect(Math.max(...probes.map((p) => p.ms))).toBeLessThan(450);
 
   holder.stdin!.write("release\n");
   await holder.stdin!.end();

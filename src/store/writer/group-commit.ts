@@ -116,6 +116,10 @@ export class GroupCommit implements SqlWriter {
   #queue: Waiting[] = [];
   /** When a write last gave up on a locked store (Date.now()), or null. */
   #busyAt: number | null = null;
+  /** True when work handed over at `queuedAt` has waited out a locked store already. */
+  #lockedSince(queuedAt: number): boolean {
+    return this.#busyAt !== null && queuedAt <= this.#busyAt;
+  }
   #rejections: RejectionItem[] = [];
   #jobs: Job[] = [];
   #scheduled = false;
@@ -138,7 +142,7 @@ export class GroupCommit implements SqlWriter {
    * fails with it instead of waiting as long again with a try of its own.
    */
   submit(item: IngestItem, queuedAt = Date.now()): Promise<IngestOutcome> {
-    if (this.#busyAt !== null && queuedAt <= this.#busyAt) return Promise.reject(new StoreError("busy", "store is locked"));
+    if (this.#lockedSince(queuedAt)) return Promise.reject(new StoreError("busy", "store is locked"));
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
       this.#schedule();
@@ -157,7 +161,9 @@ export class GroupCommit implements SqlWriter {
    * committed, rejects with the statement's error (the rest of the flush
    * still commits) or, if the flush fails, with its error.
    */
-  write(stmts: InStatement[], durability: Durability = "durable"): Promise<ResultSet[]> {
+  write(stmts: InStatement[], durability: Durability = "durable", queuedAt = Date.now()): Promise<ResultSet[]> {
+    // Like submit: handed over while a write waited out busy_timeout, it fails with it (a readiness probe too).
+    if (this.#lockedSince(queuedAt)) return Promise.reject(new StoreError("busy", "store is locked"));
     return new Promise((resolve, reject) => {
       this.#jobs.push({ stmts, durability, resolve, reject });
       this.#schedule();
@@ -224,6 +230,7 @@ export class GroupCommit implements SqlWriter {
           if (err.code === "busy") {
             this.#busyAt = Date.now();
             for (const w of this.#queue.splice(0)) w.reject(err);
+            for (const j of this.#jobs.splice(0)) j.reject(cause);
           }
           await this.#resetConnection();
         }

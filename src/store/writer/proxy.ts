@@ -59,7 +59,7 @@ export class WriterProxy implements CommitWriter {
 
   write(stmts: InStatement[], durability: Durability = "durable"): Promise<ResultSet[]> {
     const wire = encodeStatements(stmts);
-    return this.#ask((id) => ({ kind: "write", id, stmts: wire.json, durability }), wire.bytes).then((results) => results.map(fromWire));
+    return this.#ask((id) => ({ kind: "write", id, stmts: wire.json, durability, postedAt: Date.now() }), wire.bytes).then((results) => results.map(fromWire));
   }
 
   async checkpoint(): Promise<void> {

@@ -24,7 +24,7 @@ export type ToWriter =
    */
   | { kind: "batch"; firstSeq: number; meta: string; postedAt: number }
   /** Statements (WireValues' json) that commit together in the next group transaction. */
-  | { kind: "write"; id: number; stmts: string; durability: Durability }
+  | { kind: "write"; id: number; stmts: string; durability: Durability; postedAt: number }
   /** A WAL checkpoint between two transactions (the WAL may start over). */
   | { kind: "checkpoint"; id: number }
   | { kind: "close" };
@@ -87,7 +87,7 @@ self.onmessage = receiving<ToWriter>(async (msg, bytes) => {
       return;
     case "write":
       try {
-        const results = encodeResults(await commit!.write(decodeStatements({ json: msg.stmts, bytes }), msg.durability));
+        const results = encodeResults(await commit!.write(decodeStatements({ json: msg.stmts, bytes }), msg.durability, msg.postedAt));
         answer({ kind: "written", id: msg.id, results: results.json }, results.bytes);
       } catch (err) {
         answer(failed(msg.id, err));
