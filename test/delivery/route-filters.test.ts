@@ -225,7 +225,7 @@ describe("routing explanation", () => {
       ["{", "body must be JSON"],
       [{ route: { from: "shop", to: "big" } }, "eventId: required"],
       [{ eventId: ids.small, route: { from: "nowhere", to: "big", when: 1 } }, 'route.from: no source named "nowhere"; route.when: unknown key'],
-      [{ eventId: ids.small, route: { from: "shop", to: [] } }, "route.to: expected a target name or a non-empty list of them, got a list"],
+      [{ eventId: ids.small, route: { from: "shop", to: [] } }, "route.to: expected a target name or a non-empty list of them, got an empty list"],
       [{ eventId: ids.small, route: { from: "shop", to: "big", event_types: [1] } }, "route.event_types: expected an event type glob or a non-empty list of them, got a list"],
       [{ eventId: ids.small }, "route: required"],
     ];
