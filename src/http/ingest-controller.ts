@@ -105,7 +105,7 @@ export function ingestController(opts: IngestControllerOptions) {
       const hs = answerGetChallenge(source.config.verify, url.searchParams);
       if (hs?.refused) rejectRequest(opts.deps, source, raw, { reason: hs.refused, message: hs.body });
       if (hs) return new Response(hs.body, { status: hs.status, headers: { "content-type": hs.contentType, "x-content-type-options": "nosniff" } });
-      return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
+      return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST (a GET here answers only a provider's verification challenge)", { allow: "POST" }));
     })
     .all("/in/:source", ({ params }) => {
       if (!opts.current().sources.has(params.source))
