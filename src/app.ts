@@ -132,14 +132,9 @@ export function createApp(opts: AppOptions): App {
     .onError(({ code, error, request }) => {
       if (code !== "NOT_FOUND") return errorResponse(error);
       // Methods Elysia's .all() does not route (PROPFIND, …) on a real source are still 405.
-      const path = new URL(request.url).pathname;
-      const [, name, slash] = /^\/in\/([^/]+)(\/?)$/.exec(path) ?? [];
-      if (name !== undefined && live.current().sources.has(decodeURIComponent(name))) {
-        // A POST to /in/<source>/: the provider was given the URL with a slash at its end.
-        if (slash && request.method === "POST")
-          return errorResponse(new HttpError(404, "not_found", `no such route: ${path} ends in a slash; webhooks go to POST /in/${name}`));
+      const name = /^\/in\/([^/]+)\/?$/.exec(new URL(request.url).pathname)?.[1];
+      if (name !== undefined && live.current().sources.has(decodeURIComponent(name)))
         return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
-      }
       return errorResponse(new HttpError(404, "not_found", "no such route; webhooks go to POST /in/<source>"));
     })
     // For load balancers: no auth, nothing read, a few bytes.

@@ -193,6 +193,9 @@ test("wrong methods get 405 with Allow: POST, wrong paths 404, and the admin sid
     expect([path, res.status]).toEqual([path, 404]);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBeString();
   }
+  // A provider given the URL with a slash at its end reaches the source all the same (here: unsigned, 401).
+  const slash = await fetch(`${bin.publicUrl}/in/p/`, { method: "POST", body: "{}" });
+  expect(slash.status).toBe(401);
   // Raw request lines fetch will not send: a traversal, an absolute URI, WebDAV and made-up
   // methods. Each gets a 4xx, or (unknown method tokens) Bun's parser closes the connection.
   const raw: Record<string, string> = {};
