@@ -107,6 +107,13 @@ disable_after = "0s"
     expect(() => configOf(`[store]\nurl = "file:./data/relay.db"\n`)).not.toThrow();
   });
 
+  test("a retention shorter than the overview needs is warned about", () => {
+    expect(configOf(`[store]\nretention = "3m"\n`).warnings).toContain(
+      "store.retention: 3m is shorter than the overview needs (11m): its figures are summed from the stored events and attempts 5 minutes after each 5-minute step ends, and these would be gone",
+    );
+    expect(configOf(`[store]\nretention = "1h"\n`).warnings.filter((w) => w.startsWith("store.retention"))).toEqual([]);
+  });
+
   test("a route to an empty list says so", () => {
     expect(problemsOf(BASE.replace('to = "orders"', "to = []"))).toEqual(["routes[0].to: expected a target name or a non-empty list of them, got an empty list"]);
   });

@@ -18,6 +18,9 @@ import { buildVerifySpec, type Report } from "./verify-spec.ts";
 import { checkTargetCredentials, targetCredentials } from "./target-credentials.ts";
 import { buildAlerts, checkReservedSourceNames } from "./alerts.ts";
 import { isPostgresStoreUrl, urlHasPassword } from "./store-url.ts";
+
+/** What the overview needs a retention to keep: its 5-minute step, the 5 minutes it settles, and the minute job's turn (store/overview.ts). */
+const OVERVIEW_NEEDS_MS = 11 * 60_000;
 import { durationText } from "./units.ts";
 
 export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[]; warnings?: string[] };
@@ -209,6 +212,13 @@ class ConfigBuilder {
 
     const sourceConfigs = sources.map((src, i) => (src.value ? this.buildSource(src, i, server, rawSources[i]) : null));
     if (store.ok) this.warnRetentionOutlived(sourceConfigs, rawSources, store.value!.retention);
+    // The overview sums a 5-minute step 5 minutes after it ends (store/overview.ts): from the raw rows.
+    if (store.ok && store.value!.retention < OVERVIEW_NEEDS_MS) {
+      this.warnings.push(
+        `store.retention: ${durationText(store.value!.retention)} is shorter than the overview needs (${durationText(OVERVIEW_NEEDS_MS)}): ` +
+          "its figures are summed from the stored events and attempts 5 minutes after each 5-minute step ends, and these would be gone",
+      );
+    }
     const targetConfigs = targets.map((tgt, i) => (tgt.value ? this.buildTarget(tgt, i, rawTargets[i], server.value?.listen) : null));
     const routeConfigs = this.buildRoutes(
       routes.map((r) => (r.ok ? r.value! : null)),
