@@ -18,10 +18,10 @@ import { buildVerifySpec, type Report } from "./verify-spec.ts";
 import { checkTargetCredentials, targetCredentials } from "./target-credentials.ts";
 import { buildAlerts, checkReservedSourceNames } from "./alerts.ts";
 import { isPostgresStoreUrl, urlHasPassword } from "./store-url.ts";
+import { durationText } from "./units.ts";
 
 /** What the overview needs a retention to keep: its 5-minute step, the 5 minutes it settles, and the minute job's turn (store/overview.ts). */
 const OVERVIEW_NEEDS_MS = 11 * 60_000;
-import { durationText } from "./units.ts";
 
 export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[]; warnings?: string[] };
 
