@@ -100,3 +100,10 @@ export interface RetryPolicy {
   /** 0..1: each delay is multiplied by a random factor in [1-jitter, 1+jitter]. */
   jitter: number;
 }
+
+/**
+ * Rejected requests kept as rows per source and second (ingest's
+ * RejectionLimiter); all are counted. What reads the rows (the mismatch
+ * rule) must know how far they can stand for a flood.
+ */
+export const REJECTIONS_KEPT_PER_SECOND = 10;

@@ -1,6 +1,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { ADMIN_TOKEN, adminToml, seedEvents } from "../../test/support/admin-fixture.ts";
 import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
+import { randomBytes } from "node:crypto";
+import { makeId } from "../core/ids.ts";
 
 const relays: TestRelay[] = [];
 afterEach(async () => {
@@ -152,4 +154,24 @@ test("an attempt in flight when its event is erased has its reply excerpt erased
     release();
     target.stop(true);
   }
+});
+
+test("a wave on a busy source is flagged though the stored rejections (capped) cannot outnumber a fifth of what it accepted", async () => {
+  const { r, api } = await relayWithEvents(0);
+  const now = Date.now();
+  // 4,000 accepted in the window, then a rotation: rejections kept at their cap, 10 a second, for the last minute.
+  const accepted = Array.from({ length: 4000 }, (_, i) => ({
+    sql: "INSERT INTO events (id, source, dedupe_key, received_at, method, path, query, headers, body) VALUES (?, 'billing', ?, ?, 'POST', '/in/billing', '', '[]', ?)",
+    args: [makeId("evt", now - 600_000 + i * 100, randomBytes(10)), `k${i}`, now - 600_000 + i * 100, new TextEncoder().encode("{}")],
+  }));
+  await r.store.writer.write(accepted);
+  const wave = Array.from({ length: 600 }, (_, i) => ({
+    sql: "INSERT INTO rejections (id, source, received_at, reason, method, path, headers) VALUES (?, 'billing', ?, 'bad_credentials', 'POST', '/in/billing', '[]')",
+    args: [`rej_${String(i).padStart(26, "0")}`, now - i * 100],
+  }));
+  await r.store.writer.write(wave);
+  const billing = (await api("/api/sources")).body.sources.find((s: any) => s.name === "billing");
+  expect(billing.recent.mismatches).toBe(600);
+  expect(billing.recent.received).toBeGreaterThan(600 * 5);
+  expect(billing.mismatchWarning).toContain("rotated on one side only");
 });

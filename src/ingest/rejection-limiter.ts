@@ -1,10 +1,12 @@
+import { REJECTIONS_KEPT_PER_SECOND } from "../core/types.ts";
+
 /**
  * Caps how many rejected requests per source are kept as rows: a flood of
  * bad signatures is counted in full but stored only a few per second.
  */
 export class RejectionLimiter {
   #windows = new Map<string, { startMs: number; kept: number }>();
-  constructor(private readonly perSecond = 10) {}
+  constructor(private readonly perSecond = REJECTIONS_KEPT_PER_SECOND) {}
 
   /** True when this rejection should be stored, false when only counted. */
   shouldKeep(source: string, nowMs: number): boolean {

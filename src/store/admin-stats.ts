@@ -5,6 +5,7 @@
  * index range count bounded by a recent window, never a table scan.
  */
 import { makeId } from "../core/ids.ts";
+import { REJECTIONS_KEPT_PER_SECOND } from "../core/types.ts";
 import type { StoreReads } from "./sql-client.ts";
 
 type Client = StoreReads;
@@ -44,6 +45,10 @@ export async function sourceStats(client: Client, names: string[], nowMs: number
           sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
           args: [name, since, ...MISMATCH_REASONS],
         },
+        {
+          sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
+          args: [name, nowMs - 60_000, ...MISMATCH_REASONS],
+        },
       ],
       "read",
     );
@@ -64,17 +69,25 @@ export async function sourceStats(client: Client, names: string[], nowMs: number
       windowMs,
       recentReceived,
       recentMismatches,
-      mismatchSpike: isMismatchSpike(recentMismatches, recentReceived),
+      mismatchSpike: isMismatchSpike(recentMismatches, recentReceived, Number(rs[5]!.rows[0]!.c)),
     });
   }
   return out;
 }
 
-/** Many recent mismatches against few accepted requests: a secret rotated on one side only, most likely. */
-export function isMismatchSpike(mismatches: number, accepted: number): boolean {
-  // Stored rejections are rate-limited (10/s per source), so compare against a fifth of the accepted.
-  return mismatches >= 5 && mismatches * 5 >= accepted;
+/**
+ * Many recent mismatches against few accepted requests: a secret rotated on
+ * one side only, most likely. Stored rejections are rate-limited
+ * (REJECTIONS_KEPT_PER_SECOND), so they are compared with a fifth of the
+ * accepted; and past ~50 accepted a second that comparison cannot be won,
+ * so mismatches kept at that rate for half of the last minute
+ * (`lastMinute`) are a wave whatever was accepted before them.
+ */
+export function isMismatchSpike(mismatches: number, accepted: number, lastMinute = 0): boolean {
+  return (mismatches >= 5 && mismatches * 5 >= accepted) || lastMinute >= FLOOD_LAST_MINUTE;
 }
+
+const FLOOD_LAST_MINUTE = (REJECTIONS_KEPT_PER_SECOND * 60) / 2;
 
 /**
  * The sources whose last `windowMs` is a mismatch spike, with its figures.
@@ -98,15 +111,30 @@ export async function mismatchSpikes(
     });
     const mismatches = Number(m.rows[0]!.c);
     if (!isMismatchSpike(mismatches, 0)) continue;
+    if (mismatches >= FLOOD_LAST_MINUTE) {
+      const recent = await client.execute({
+        sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
+        args: [name, nowMs - 60_000, ...MISMATCH_REASONS],
+      });
+      if (isMismatchSpike(mismatches, Number.POSITIVE_INFINITY, Number(recent.rows[0]!.c))) {
+        out.set(name, { mismatches, accepted: await acceptedSince(client, name, since, mismatches * 5 + 1) });
+        continue;
+      }
+    }
     // Past mismatches × 5 accepted it is no spike, whatever the exact count.
-    const a = await client.execute({
-      sql: "SELECT count(*) AS c FROM (SELECT 1 FROM events WHERE source = ? AND id >= ? LIMIT ?) AS m",
-      args: [name, makeId("evt", since, new Uint8Array(10)), mismatches * 5 + 1],
-    });
-    const accepted = Number(a.rows[0]!.c);
+    const accepted = await acceptedSince(client, name, since, mismatches * 5 + 1);
     if (isMismatchSpike(mismatches, accepted)) out.set(name, { mismatches, accepted });
   }
   return out;
+}
+
+/** Events of `source` received since `since`, counted up to `atMost`. */
+async function acceptedSince(client: Client, source: string, since: number, atMost: number): Promise<number> {
+  const a = await client.execute({
+    sql: "SELECT count(*) AS c FROM (SELECT 1 FROM events WHERE source = ? AND id >= ? LIMIT ?) AS m",
+    args: [source, makeId("evt", since, new Uint8Array(10)), atMost],
+  });
+  return Number(a.rows[0]!.c);
 }
 
 /** State, queue and recent figures of one target. */
