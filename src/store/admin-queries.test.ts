@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { adminToml, seedEvents, type SeededEvent } from "../../test/support/admin-fixture.ts";
 import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
-import { countEvents, countEventsUpTo, eventStatusOf, listEvents, type EventFilter } from "./admin-queries.ts";
+import { countEvents, countEventsUpTo, eventStatusOf, getEvent, listEvents, type EventFilter } from "./admin-queries.ts";
 
 let relay: TestRelay;
 let seeded: SeededEvent[];
@@ -55,6 +55,12 @@ test("the type filter takes a glob as routes write it: * any run, ? one characte
   expect((await walk({ type: "order%" })).ids).toEqual([]);
   expect((await walk({ type: "order._aid" })).ids).toEqual([]);
   expect(await countEvents(relay.store.reads, { type: "invoice.*" })).toBe(byType((t) => t.startsWith("invoice.")).length);
+});
+
+test("an event's deliveries made together come in target order, the same on every event (not by their random ids)", async () => {
+  for (const e of seeded.filter((x) => x.source === "shop").slice(0, 20)) {
+    expect((await getEvent(relay.store.reads, e.id))!.deliveries.map((d) => d.target)).toEqual(["audit", "orders"]);
+  }
 });
 
 test("an event's status comes from the latest delivery per target, failures first", () => {

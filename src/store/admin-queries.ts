@@ -480,7 +480,8 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
   const [ev, dl, at] = await client.batch(
     [
       { sql: `SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE id = ?`, args: [id] },
-      { sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY id", args: [id] },
+      // Oldest first; those made together (ingest's, one per target) by target name, the same on every event.
+      { sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY created_at, target, id", args: [id] },
       { sql: "SELECT * FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?) ORDER BY at, id", args: [id] },
     ],
     "read",
