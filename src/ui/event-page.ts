@@ -92,7 +92,19 @@ const LONG_VALUE_CHARS = 600;
 const headerValue = (v: string): SafeHtml | string =>
   v.length <= LONG_VALUE_CHARS ? v : html`<details class="long-value"><summary>${v.slice(0, 200)}… <span class="muted">(${String(v.length)} characters: show all)</span></summary>${v}</details>`;
 const headerRows = (headers: [string, string][]) =>
-  headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${headerValue(v)}</td></tr>`);
+  headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${headerValue(asText(v))}</td></tr>`);
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+// Bun reads a header value one byte per character (latin-1): a provider's UTF-8 ("שלום", "café")
+// would show as "×©×•…". Shown decoded when its bytes are UTF-8; as they are otherwise.
+function asText(v: string): string {
+  if (!/[\x80-\xff]/.test(v) || /[^\x00-\xff]/.test(v)) return v;
+  try {
+    return utf8.decode(Buffer.from(v, "latin1"));
+  } catch {
+    return v;
+  }
+}
 
 type SentRequest = NonNullable<EventDetailJson["deliveries"][number]["attempts"][number]["request"]>;
 

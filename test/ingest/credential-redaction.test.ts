@@ -123,3 +123,16 @@ test("a query parameter whose name looks secret is shown redacted on the event p
   expect(pages).toContain(`/in/hook?token=${redacted(QUERY_TOKEN)}&amp;evt=1`);
   expect(pages).toContain("# left out, stored redacted: x-hook-key, ?token");
 });
+
+test("a header value whose bytes are UTF-8 is shown decoded on the event page; other bytes as they are", async () => {
+  relay = await startTestRelay(CONFIG);
+  // What Bun hands over for the UTF-8 bytes of "café ✓" and for a lone 0xE9: one character per byte.
+  const utf8Bytes = Buffer.from("café ✓", "utf8").toString("latin1");
+  const res = await relay.post("hook", '{"id":"hdr"}', { "x-hook-key": HOOK_KEY, "x-note": utf8Bytes, "x-latin": "caf\u00e9" });
+  const { id } = (await res.json()) as { id: string };
+  const page = await adminHtml(`/events/${id}`);
+  expect(page).toContain("café ✓");
+  expect(page).not.toContain("cafÃ©");
+  // Not UTF-8 (a single 0xE9): left as the byte it is.
+  expect(page).toContain("caf\u00e9<");
+});
