@@ -212,6 +212,9 @@ test("a copied session cookie stops working for good after logout", async () => 
   const out = await r.app.adminApp.handle(new Request("http://127.0.0.1/logout", { method: "POST", headers: { cookie, ...SAME_SITE } }));
   expect(out.status).toBe(303);
   expect(out.headers.get("set-cookie")).toContain("Max-Age=0");
+  // The sign-in page it lands on says so.
+  expect(out.headers.get("location")).toBe("/login?signed-out=1");
+  expect(await (await r.app.adminApp.handle(new Request(`http://127.0.0.1${out.headers.get("location")}`))).text()).toContain("You have signed out.");
   // The browser drops the cookie; a copy kept elsewhere is refused by the server.
   const after = await page();
   expect(after.status).toBe(303);

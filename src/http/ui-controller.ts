@@ -115,7 +115,8 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/login", ({ request, query, server }) => {
       const next = safeNext(query.next);
       if (auth.identify(request, requestClientKey(server, request)).ok) return redirect(next);
-      return htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next, query.ended === "1") }));
+      const why = query.ended === "1" ? "ended" : query["signed-out"] === "1" ? "signed-out" : null;
+      return htmlResponse(page({ title: "Sign in", section: null, body: loginPage(next, why) }));
     })
     .post(
       "/login",
@@ -137,7 +138,7 @@ export function uiController(opts: AdminControllerOptions) {
     .post("/logout", ({ request }) => {
       if (!isSameOrigin(request)) return htmlResponse("cross-site request refused", 403);
       auth.endSession(readCookie(request.headers.get("cookie"), SESSION_COOKIE));
-      return redirect("/login", { "set-cookie": CLEAR_SESSION_COOKIE });
+      return redirect("/login?signed-out=1", { "set-cookie": CLEAR_SESSION_COOKIE });
     });
 
   const pages = new Elysia()
