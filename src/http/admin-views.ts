@@ -200,6 +200,7 @@ export function sourceJson(config: Config, s: SourceStats, baseUrl: string) {
     received: s.received,
     duplicates: s.duplicates,
     rejected: s.rejected,
+    rejectedKept: s.rejectedKept,
     lastReceivedAt: iso(s.lastReceivedAt),
     lastRejectedAt: iso(s.lastRejectedAt),
     recent: { windowMs: s.windowMs, received: s.recentReceived, mismatches: s.recentMismatches },

@@ -19,6 +19,8 @@ export interface SourceStats {
   received: number;
   duplicates: number;
   rejected: number;
+  /** Rejected requests kept as rows (the rest only counted: REJECTIONS_KEPT_PER_SECOND, 10,000 per source at most). */
+  rejectedKept: number;
   lastReceivedAt: number | null;
   lastRejectedAt: number | null;
   windowMs: number;
@@ -49,6 +51,7 @@ export async function sourceStats(client: Client, names: string[], nowMs: number
           sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
           args: [name, nowMs - 60_000, ...MISMATCH_REASONS],
         },
+        { sql: "SELECT count(*) AS c FROM rejections WHERE source = ?", args: [name] },
       ],
       "read",
     );
@@ -64,6 +67,7 @@ export async function sourceStats(client: Client, names: string[], nowMs: number
       received: Number(c?.received ?? 0),
       duplicates: Number(c?.duplicates ?? 0),
       rejected: Number(c?.rejected ?? 0),
+      rejectedKept: Number(rs[6]!.rows[0]!.c),
       lastReceivedAt: last(1),
       lastRejectedAt: last(2),
       windowMs,

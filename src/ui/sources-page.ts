@@ -26,7 +26,7 @@ ${sources.map(
   <dl class="meta compact">
     <div><dt>Received</dt><dd>${s.received}</dd></div>
     <div><dt>Duplicates</dt><dd>${s.duplicates}</dd></div>
-    <div><dt>Rejected</dt><dd>${s.rejected}</dd></div>
+    <div><dt>Rejected</dt><dd>${s.rejected}${s.rejectedKept < s.rejected ? html` <span class="muted" title="rejected requests are kept at most 10 a second per source; all are counted">(${s.rejectedKept} kept)</span>` : null}</dd></div>
     <div><dt>Last received</dt><dd>${time(s.lastReceivedAt)}</dd></div>
     <div><dt>Last rejected</dt><dd>${time(s.lastRejectedAt)}</dd></div>
     <div><dt>Mismatches (${Math.round(s.recent.windowMs / 60_000)} min)</dt><dd>${s.recent.mismatches} <span class="muted">vs ${s.recent.received} accepted</span></dd></div>

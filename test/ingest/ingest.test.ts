@@ -85,6 +85,21 @@ test("the same Points (order.id, event) twice is one event, both answered 200 wi
   expect(t).toEqual({ event_type: "refunded", dedupe_key: '["o-2","refunded"]' } as never);
 });
 
+test("a flood of bad signatures is counted in full and kept ten a second: the sources API and page say both", async () => {
+  relay = await startTestRelay(CONFIG);
+  const sent = 40;
+  for (let i = 0; i < sent; i++) expect((await relay.post("ploints", `{"id":"f${i}"}`, { "x-ploints-signature": "00" })).status).toBe(401);
+  await relay.store.writer.flushed();
+  const res = await relay.app.adminApp.handle(new Request("http://127.0.0.1/api/sources"));
+  const ploints = ((await res.json()) as { sources: { name: string; rejected: number; rejectedKept: number }[] }).sources.find((s) => s.name === "ploints")!;
+  expect(ploints.rejected).toBe(sent);
+  // Within the second or two the flood took: at most ten a second kept.
+  expect(ploints.rejectedKept).toBeGreaterThanOrEqual(10);
+  expect(ploints.rejectedKept).toBeLessThan(sent);
+  const page = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/sources"))).text();
+  expect(page).toContain(`${sent} <span class="muted" title="rejected requests are kept at most 10 a second per source; all are counted">(${ploints.rejectedKept} kept)</span>`);
+});
+
 test("malformed JSON with a valid signature is stored and keyed by the body hash", async () => {
   relay = await startTestRelay(CONFIG);
   const body = '{"id": "evt_3", "type": "points.earned",';
