@@ -241,12 +241,12 @@ export function uiController(opts: AdminControllerOptions) {
       },
       { parse: "none" },
     )
-    .get("/jobs", async () => render("Jobs", "events", jobsPage((await listJobs(client)).map(jobJson))))
+    .get("/jobs", async () => render("Jobs", "jobs", jobsPage((await listJobs(client)).map(jobJson))))
     .get("/jobs/:id", async ({ params, query }) => {
       const job = await getJob(client, parseJobId(params.id));
       if (!job) throw new HttpError(404, "not_found", "No such job.");
       return htmlResponse(
-        page({ title: job.id, section: "events", body: jobPage(jobJson(job)), signOut: auth.required, flash: flashOf(ONE_QUERY(query)), refreshSec: job.status === "running" ? 1 : undefined }),
+        page({ title: job.id, section: "jobs", body: jobPage(jobJson(job)), signOut: auth.required, flash: flashOf(ONE_QUERY(query)), refreshSec: job.status === "running" ? 1 : undefined }),
       );
     })
     .post("/jobs/:id/stop", async ({ params }) => {

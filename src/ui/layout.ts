@@ -2,7 +2,7 @@
 import { html, type SafeHtml } from "./html.ts";
 
 /** The navigation entry a page belongs to (null: none highlighted). */
-export type Section = "overview" | "events" | "rejections" | "targets" | "sources" | null;
+export type Section = "overview" | "events" | "rejections" | "targets" | "sources" | "jobs" | null;
 
 /** What a page shell needs. */
 export interface PageOptions {
@@ -24,6 +24,7 @@ const NAV: [Exclude<Section, null>, string, string][] = [
   ["rejections", "/rejections", "Rejections"],
   ["targets", "/targets", "Targets"],
   ["sources", "/sources", "Sources"],
+  ["jobs", "/jobs", "Jobs"],
 ];
 
 /** A complete HTML document. */
