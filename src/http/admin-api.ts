@@ -109,7 +109,8 @@ export function adminApiController(opts: AdminControllerOptions) {
   };
   const bulk = async (kind: JobKind, request: Request) => {
     const req = parseBulkBody(await request.text(), nowMs(), opts.config.store.search);
-    for (const name of [req.target, req.filter.target]) if (name !== undefined && !known().targets.has(name)) throw new HttpError(404, "not_found", `no target named "${name}"`);
+    // Cancelling may name a target no longer configured (its deliveries wait for it); redelivering may not.
+    if (kind === "redeliver") for (const name of [req.target, req.filter.target]) if (name !== undefined && !known().targets.has(name)) throw new HttpError(404, "not_found", `no target named "${name}"`);
     const r = await actions.startBulk({ kind, ...req });
     return json(r.job ? { matched: r.matched, job: r.job.id } : { matched: r.matched }, r.job ? 202 : 200);
   };

@@ -16,6 +16,7 @@ import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
 import { bulkConfirmPage, filterQuery, jobPage, jobsPage } from "../ui/bulk-pages.ts";
 import { eventPage, targetHolds } from "../ui/event-page.ts";
+import { queueStats } from "../store/queue-stats.ts";
 import { eventsPage } from "../ui/events-page.ts";
 import { time } from "../ui/format.ts";
 import { html, type SafeHtml } from "../ui/html.ts";
@@ -224,7 +225,10 @@ export function uiController(opts: AdminControllerOptions) {
       const matched = await countEvents(client, filter);
       // The job acts on what was counted: times as of now ("2h" ago would move), nothing received later.
       const bounds = { since: filter.sinceMs, until: Math.min(filter.untilMs ?? Number.POSITIVE_INFINITY, drawnAt + 1) };
-      const body = bulkConfirmPage({ kind, query: raw, bounds, drawnAt, matched, targets: opts.config.targets.map((t) => t.name) });
+      const configured = opts.config.targets.map((t) => t.name);
+      // A cancel may be of a target no longer configured (the targets page links here for it).
+      const targets = kind === "cancel" && raw.target && !configured.includes(raw.target) ? [...configured, raw.target] : configured;
+      const body = bulkConfirmPage({ kind, query: raw, bounds, drawnAt, matched, targets });
       return render(kind === "redeliver" ? "Redeliver" : "Cancel pending", "events", body);
     })
     .post(
@@ -235,7 +239,8 @@ export function uiController(opts: AdminControllerOptions) {
         const { bulkTarget } = parseInput(FormBulkTarget, { bulkTarget: form.bulkTarget });
         const { cursor: _c, limit: _l, ...filter } = eventsPageFilter(filterQuery(form), nowMs(), opts.config.store.search);
         const known = new Set(opts.config.targets.map((t) => t.name));
-        for (const name of [bulkTarget, filter.target]) if (name && !known.has(name)) throw new HttpError(404, "not_found", "No such target.");
+        // Cancelling may name a target no longer configured (its deliveries wait for it); sending may not.
+        if (kind === "redeliver") for (const name of [bulkTarget, filter.target]) if (name && !known.has(name)) throw new HttpError(404, "not_found", "No such target.");
         const r = await actions.startBulk({ kind, filter, target: bulkTarget || undefined, dryRun: false });
         return redirect(`/jobs/${r.job!.id}`);
       },
@@ -257,7 +262,9 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/targets", async ({ query }) => {
       const { config } = opts;
       const stats = await targetStats(client, config.targets.map((t) => t.name), nowMs());
-      const body = targetsPage(config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs(), opts.listenStatus(t.name))));
+      const configured = new Set(config.targets.map((t) => t.name));
+      const unconfigured = (await queueStats(client)).filter((q) => !configured.has(q.target)).map((q) => ({ name: q.target, open: q.depth }));
+      const body = targetsPage(config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs(), opts.listenStatus(t.name))), unconfigured);
       return render("Targets", "targets", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })
     .post("/targets/:name/:action", async ({ params }) => {

@@ -3,10 +3,17 @@ import type { TargetJson } from "../http/admin-views.ts";
 import { badge, percent, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 
-/** The targets page's body markup. */
-export function targetsPage(targets: TargetJson[]): SafeHtml {
-  if (targets.length === 0) return html`<h1>Targets</h1><p class="empty">No targets configured.</p>`;
+/** A target no longer configured whose deliveries still wait in the store. */
+export interface Unconfigured {
+  name: string;
+  open: number;
+}
+
+/** The targets page's body markup; `unconfigured`: names the store still has open deliveries for. */
+export function targetsPage(targets: TargetJson[], unconfigured: Unconfigured[] = []): SafeHtml {
+  if (targets.length === 0 && unconfigured.length === 0) return html`<h1>Targets</h1><p class="empty">No targets configured.</p>`;
   return html`<h1 data-live-src="/api/stream?view=targets">Targets</h1>
+${unconfiguredNotice(unconfigured)}
 <div class="cards">
 ${targets.map((t) => {
   const path = `/targets/${encodeURIComponent(t.name)}`;
@@ -39,6 +46,18 @@ ${targets.map((t) => {
   </div>
 </article>`;
 })}
+</div>`;
+}
+
+// Deliveries to a target taken out of the config wait for it to come back (and keep their events
+// from retention): said here, with the way to end them if it will not.
+function unconfiguredNotice(unconfigured: Unconfigured[]): SafeHtml | null {
+  if (unconfigured.length === 0) return null;
+  return html`<div class="notice unconfigured">
+  <p>Open deliveries wait for targets no longer configured; they go once a target of that name is configured again, and keep their events from retention until then:</p>
+  <ul>${unconfigured.map(
+    (u) => html`<li><strong>${u.name}</strong>: ${u.open} open · <a href="/?target=${encodeURIComponent(u.name)}">events</a> · <a href="/bulk/cancel?target=${encodeURIComponent(u.name)}">cancel them…</a></li>`,
+  )}</ul>
 </div>`;
 }
 

@@ -202,3 +202,30 @@ test("DELETE /api/jobs/<id> stops a running job: it is cancelled and makes no fu
     await relay.close();
   }
 });
+
+test("the open deliveries of a target no longer configured are listed on the targets page and can be cancelled (not redelivered to)", async () => {
+  const relay = await startTestRelay(adminToml(), { jobs: { pollMs: 50, pauseMs: 0, batchEvents: 50 } });
+  try {
+    const api = apiOf(relay);
+    const seeded = await seedEvents(relay.store, 30, START);
+    // A target taken out of the config with deliveries still waiting for it.
+    await relay.store.writer.write(
+      seeded.slice(0, 12).map((e, i) => ({
+        sql: "INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, 'gone', 'pending', 0, 0, ?, ?)",
+        args: [`dlv_ZZZZZZZZZZ${String(i).padStart(16, "0")}`, e.id, START, START],
+      })),
+    );
+    const page = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/targets", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
+    expect(page).toContain("<strong>gone</strong>: 12 open");
+    expect(page).toContain('<a href="/bulk/cancel?target=gone">cancel them…</a>');
+    expect((await api("/api/events/redeliver", { method: "POST", body: { filter: { target: "gone" } } })).status).toBe(404);
+    const start = await api("/api/deliveries/cancel", { method: "POST", body: { filter: { target: "gone" }, target: "gone" } });
+    expect(start.status).toBe(202);
+    expect(await finished(api, start.body.job)).toMatchObject({ status: "done", affected: 12 });
+    expect(await rows(relay.store, "SELECT DISTINCT status FROM deliveries WHERE target = 'gone'")).toEqual([{ status: "cancelled" }] as never);
+    const after = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/targets", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
+    expect(after).not.toContain("no longer configured");
+  } finally {
+    await relay.close();
+  }
+});
