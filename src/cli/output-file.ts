@@ -74,10 +74,13 @@ export function startOutputFile(path: string, force: boolean, storeFile: string 
       },
       abort() {
         close();
-        try {
-          unlinkSync(tmpPath);
-        } catch {
-          // already gone
+        // With what SQLite may have left beside it: a VACUUM INTO that failed (a full disk) leaves its journal.
+        for (const f of storeFiles(tmpPath)) {
+          try {
+            unlinkSync(f);
+          } catch {
+            // already gone
+          }
         }
       },
     },

@@ -140,6 +140,19 @@ test.skipIf(cannotMount !== null)("a full disk while delivering: 503s, the relay
   expect(await bin.stop()).toBe(0);
 }, 45_000);
 
+test.skipIf(cannotMount !== null)("a backup that runs out of room fails, says so, and leaves nothing behind at its destination", async () => {
+  const dir = setup();
+  const bin = track(await serveBinary(dir, relayToml({ maxBody: "256kb" })));
+  for (let i = 0; i < 40; i++) expect((await sendEvent(bin.publicUrl, JSON.stringify({ id: `big_${i}`, type: "x", pad: "q".repeat(60_000) + i }))).status).toBe(200);
+  expect(await bin.stop()).toBe(0);
+  const mnt = mountedTmpfs(join(dir, "small"), "512k");
+  const r = await runBinary(["backup", "--config", join(dir, "hookrelay.toml"), "--to", join(mnt, "copy.db")], dir, 30_000);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("hookrelay backup: the copy failed");
+  // Neither the copy's temporary name nor a journal SQLite left beside it.
+  expect(readdirSync(mnt)).toEqual([]);
+});
+
 test.skipIf(cannotMount !== null)("/readyz answers 503 while the full store cannot commit, and 200 again once space is freed, with no request in between", async () => {
   const dir = setup();
   const mnt = mountedTmpfs(join(dir, "small"), "4m");
