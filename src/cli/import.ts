@@ -21,6 +21,7 @@ import { loadConfigOrReport } from "./load-config.ts";
  */
 const BATCH_EVENTS = 200;
 const IMPORT_PAUSE_MIN_MS = 25;
+const FUTURE_SLACK_MS = 24 * 3600_000;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
 export interface ImportCounts {
@@ -147,6 +148,11 @@ export async function importLines(writer: Writer, lines: AsyncIterable<string>, 
     const parsed = parseExportLine(text);
     if (!parsed.ok) {
       counts.bad.push({ line: n, reason: parsed.reason });
+      continue;
+    }
+    // A time far ahead (a clock that was wrong, a hand-made line) would keep the event from retention until then.
+    if (parsed.event.receivedAt > nowMs() + FUTURE_SLACK_MS) {
+      counts.bad.push({ line: n, reason: `receivedAt: ${new Date(parsed.event.receivedAt).toISOString()} is more than a day ahead of this machine's clock` });
       continue;
     }
     batch.push({ line: n, event: parsed.event });

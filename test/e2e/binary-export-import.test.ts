@@ -129,11 +129,17 @@ test("import reports bad lines with their numbers, skips them whole, and stores 
   badBody.request.bodyBase64 = "not base64!";
   const noId = JSON.parse(good[2]!) as { id?: string };
   delete noId.id;
-  writeFileSync(join(tmp.dir, "mixed.ndjson"), [good[0], "{ not json", JSON.stringify(badBody), "", JSON.stringify(noId), '{"format":"other/9"}'].join("\n") + "\n");
+  const ahead = JSON.parse(good[2]!) as { receivedAt: string };
+  ahead.receivedAt = "9999-01-01T00:00:00.000Z";
+  writeFileSync(
+    join(tmp.dir, "mixed.ndjson"),
+    [good[0], "{ not json", JSON.stringify(badBody), "", JSON.stringify(noId), '{"format":"other/9"}', JSON.stringify(ahead)].join("\n") + "\n",
+  );
   const c = config("c", 9);
   const r = await run(["import", "--config", c, "mixed.ndjson"]);
   expect(r.code).toBe(1);
-  expect(r.out).toContain("imported 1, skipped 0, bad lines 4");
+  expect(r.out).toContain("imported 1, skipped 0, bad lines 5");
+  expect(r.err).toContain("line 7: receivedAt: 9999-01-01T00:00:00.000Z is more than a day ahead of this machine's clock");
   expect(r.err).toContain("line 2: not JSON");
   expect(r.err).toContain("line 3: request.bodyBase64: expected standard base64");
   expect(r.err).toContain("line 5: id: expected an id");
