@@ -175,3 +175,12 @@ test("a wave on a busy source is flagged though the stored rejections (capped) c
   expect(billing.recent.received).toBeGreaterThan(600 * 5);
   expect(billing.mismatchWarning).toContain("rotated on one side only");
 });
+
+test("a pending delivery already due says it waits its turn at its target, not a next time in the past", async () => {
+  const { r, events } = await relayWithEvents(12);
+  const e = events.find((x) => x.statuses.orders === "pending")!;
+  const res = await r.app.adminApp.handle(new Request(`http://127.0.0.1/events/${e.id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+  const page = await res.text();
+  expect(page).toContain("waits its turn at its target");
+  expect(page).not.toMatch(/· next <time/);
+});

@@ -41,16 +41,19 @@ export function targetHolds(configured: readonly string[], circuitOpenUntil: (ta
 
 // When a pending delivery goes: at its next attempt, or after what holds its target back
 // (a next time already past would read as a delivery forgotten).
-function nextAttempt(d: DeliveryJson, hold: TargetHold | null): SafeHtml | null {
+function nextAttempt(d: DeliveryJson, hold: TargetHold | null, nowMs: number): SafeHtml | null {
   const open = d.status === "pending" || d.status === "paused";
   if (hold?.kind === "unconfigured" && d.status !== "delivered")
     return html`· <span class="warn-text">its target is no longer configured</span>${open ? ": it waits until the target is listed again" : ""}`;
   if (!open || d.status === "paused") return null;
   if (hold?.kind === "circuit") return html`· waits for its target's circuit, open until ${time(hold.untilIso)}`;
-  return d.nextAttemptAt ? html`· next ${time(d.nextAttemptAt)}` : null;
+  if (!d.nextAttemptAt) return null;
+  // Due already: it waits for a free slot of its target (a backlog ahead of it), not for a time.
+  if (Date.parse(d.nextAttemptAt) <= nowMs) return html`· due since ${time(d.nextAttemptAt)}, waits its turn at its target`;
+  return html`· next ${time(d.nextAttemptAt)}`;
 }
 
-function deliveries(ev: EventDetailJson, holdOf: (target: string) => TargetHold | null): SafeHtml {
+function deliveries(ev: EventDetailJson, holdOf: (target: string) => TargetHold | null, nowMs: number): SafeHtml {
   if (ev.deliveries.length === 0) return html`<p class="empty">No deliveries: no route matched this event when it arrived (see Routing).</p>`;
   return html`${ev.deliveries.map((d) => {
     const hold = holdOf(d.target);
@@ -62,7 +65,7 @@ function deliveries(ev: EventDetailJson, holdOf: (target: string) => TargetHold 
     <h3>${d.target}</h3> ${badge(d.status)}
     ${d.origin === "ingest" ? null : html`<span class="pill origin">${d.origin === "redeliver" ? "manual redelivery" : "replay"}</span>`}
     <span class="muted"><span data-field="attempts">${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"}</span> · created ${time(d.createdAt)}</span>
-    <span class="muted" data-field="next">${nextAttempt(d, hold)}</span>
+    <span class="muted" data-field="next">${nextAttempt(d, hold, nowMs)}</span>
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
   ${retryable ? retryForm(ev.id, d.id, d.attemptCount + 1) : null}
@@ -199,6 +202,7 @@ export function eventPage(
   verdicts: RouteVerdict[] | null,
   publicBase: string,
   holdOf: (target: string) => TargetHold | null = () => null,
+  nowMs = Date.now(),
 ): SafeHtml {
   const r = ev.request;
   return html`
@@ -229,7 +233,7 @@ export function eventPage(
   }
 </div>
 <h2>Deliveries</h2>
-<div id="deliveries">${deliveries(ev, holdOf)}</div>
+<div id="deliveries">${deliveries(ev, holdOf, nowMs)}</div>
 <h2>Routing</h2>
 ${routing(verdicts, ev.source)}
 <h2>Request</h2>
