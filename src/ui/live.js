@@ -7,10 +7,13 @@
   const MAX_ROWS = 200; // a list left open for hours keeps this many rows; "Older →" continues below them
   const src = heading.getAttribute("data-live-src");
 
+  // A bidirectional-text control as a visible mark, as the server's html.ts escapeHtml shows it:
+  // otherwise a provider's text could read as another value (U+202E reverses what follows).
+  const visible = (text) => String(text).replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `⟨U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
   const el = (tag, className, text) => {
     const e = document.createElement(tag);
     if (className) e.className = className;
-    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (text !== undefined && text !== null) e.textContent = visible(text);
     return e;
   };
   // As the server's format.ts time(): "YYYY-MM-DD HH:MM:SS UTC", local time as the tooltip.
@@ -41,7 +44,7 @@
     let line = cell.querySelector(".targets");
     if (text === null) return line?.remove();
     if (!line) cell.append((line = el("span", "targets muted")));
-    line.textContent = text;
+    line.textContent = visible(text);
   }
   function eventRow(e) {
     const tr = el("tr");

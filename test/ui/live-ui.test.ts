@@ -183,6 +183,12 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     expect(await row(id).locator("td").nth(3).innerText()).toBe("<b>bold</b>");
     expect(await row(id).locator("img, b").count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    // A bidirectional-text control reads as a mark, live as on the page drawn by the server.
+    const rtl = await send("shop", { id: "rtl-live", type: "order.\u202Edeliaf\u202C.x" });
+    await row(rtl).waitFor({ timeout: 10_000 });
+    expect(await row(rtl).locator("td").nth(3).innerText()).toBe("order.⟨U+202E⟩deliaf⟨U+202C⟩.x");
+    await page.reload();
+    expect(await row(rtl).locator("td").nth(3).innerText()).toBe("order.⟨U+202E⟩deliaf⟨U+202C⟩.x");
   });
 
   test("a burst past what a message carries: the list says more arrived, and the count and its button stop naming a figure", async () => {
