@@ -184,3 +184,15 @@ test("a pending delivery already due says it waits its turn at its target, not a
   expect(page).toContain("waits its turn at its target");
   expect(page).not.toMatch(/· next <time/);
 });
+
+test("a target's failed count is of deliveries still failed: one redelivered since no longer counts, as in the events list it links to", async () => {
+  const { events, api } = await relayWithEvents(30);
+  const failedCount = async () => (await api("/api/targets")).body.targets.find((t: any) => t.name === "orders").queue.failed;
+  const listed = async () => (await api("/api/events?target=orders&status=failed&limit=500")).body.events.length;
+  const before = await failedCount();
+  expect(before).toBe(await listed());
+  const e = events.find((x) => x.statuses.orders === "failed")!;
+  expect((await api(`/api/events/${e.id}/redeliver`, { method: "POST", body: JSON.stringify({ target: "orders" }) })).status).toBe(202);
+  expect(await failedCount()).toBe(before - 1);
+  expect(await failedCount()).toBe(await listed());
+});

@@ -153,12 +153,15 @@ export interface TargetStats {
   failingSince: number | null;
   circuitOpenUntil: number | null;
   /** Current counts per status; cancelled ones are not queued (queue depth leaves them out). */
+  /** `failed`: failed deliveries still the latest of their (event, target), as the events list counts them. */
   queue: { pending: number; delivering: number; paused: number; failed: number; cancelled: number };
   windowMs: number;
   recentAttempts: number;
   recentSuccesses: number;
   lastAttempt: { at: number; statusCode: number | null; error: string | null } | null;
 }
+
+const CURRENT_PAIR = " AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = d.event_id AND n.target = d.target AND n.id > d.id)";
 
 /** Figures for each named target; `disabled` is null when the store holds no state for it. */
 export async function targetStats(client: Client, names: string[], nowMs: number, windowMs = 60 * 60_000): Promise<TargetStats[]> {
@@ -168,9 +171,10 @@ export async function targetStats(client: Client, names: string[], nowMs: number
       [
         { sql: "SELECT * FROM target_state WHERE name = ?", args: [name] },
         {
-          // One count per status, each spelt so that it walks a partial index (schema.ts).
+          // One count per status, each spelt so that it walks a partial index (schema.ts). Failed ones
+          // only while still the pair's latest (not redelivered since), as the events list counts them.
           sql: ["pending", "delivering", "paused", "failed", "cancelled"]
-            .map((s) => `SELECT '${s}' AS status, count(*) AS c FROM deliveries WHERE status = '${s}' AND target = ?1`)
+            .map((s) => `SELECT '${s}' AS status, count(*) AS c FROM deliveries d WHERE status = '${s}' AND target = ?1${s === "failed" ? CURRENT_PAIR : ""}`)
             .join(" UNION ALL "),
           args: [name],
         },
