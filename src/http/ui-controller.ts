@@ -97,7 +97,10 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
 function onItsWayText(skipped: string | undefined): string {
   const names = (skipped ?? "").split(",").filter((n) => /^[a-z0-9_][a-z0-9_-]{0,99}$/.test(n));
   if (names.length === 0) return "";
-  return ` Not doubled: the delivery to ${names.join(", ")} is still on its way (pending, being sent or paused).`;
+  const listed = names.length === 1 ? names[0] : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+  return names.length === 1
+    ? ` Not doubled: the delivery to ${listed} is still on its way (pending, being sent or paused).`
+    : ` Not doubled: the deliveries to ${listed} are still on their way (pending, being sent or paused).`;
 }
 
 /** Elysia instance serving the UI pages, assets and form posts. */

@@ -84,7 +84,7 @@ export function jobPage(j: JobJson): SafeHtml {
   return html`
 <p class="crumbs"><a href="/">Events</a> / <a href="/jobs">Jobs</a> /</p>
 <h1 class="mono wrap">${j.id} ${badge(j.status)}</h1>
-<p class="job-progress"${j.status === "running" ? html` data-job="${j.id}"` : null}><progress value="${j.done}" max="${Math.max(j.total, 1)}"></progress>
+<p class="job-progress"${j.status === "running" ? html` data-job="${j.id}"` : null}><progress value="${j.done}" max="${Math.max(j.total, 1)}" aria-label="events worked through"></progress>
   <span id="job-done">${j.done}</span> of <span id="job-total">${j.total}</span> events · <span id="job-affected">${j.affected}</span> ${whatChanged(j)}</p>
 <dl class="meta">
   <div><dt>Action</dt><dd>${j.kind === "redeliver" ? "Redeliver" : "Cancel pending"}${j.target ? ` → ${j.target}` : ""}</dd></div>

@@ -220,7 +220,7 @@ export function eventPage(
   ${
     ev.erasedAt
       ? null
-      : html`<form method="post" action="${idPath(ev.id)}/redeliver" class="inline" data-confirm="Send this event again? A target that already has it gets it a second time.">
+      : html`<form method="post" action="${idPath(ev.id)}/redeliver" class="inline" data-confirm="Send this event again? A target that already has it gets it a second time; one whose delivery is still on its way is left alone.">
     <select name="target" aria-label="Redeliver to">
       <option value="">all its targets</option>
       ${targets.map((t) => html`<option value="${t}">${t}</option>`)}

@@ -280,6 +280,8 @@
   const HANDLERS = { events: onEvents, event: onEvent, targets: onTargets };
   const bar = el("div", "live-bar");
   const state = el("span", "live-state");
+  // Announced when it changes ("Reconnecting…", "Signed out…"), not on every row that arrives.
+  state.setAttribute("role", "status");
   const toggle = el("button", "secondary live-toggle");
   toggle.type = "button";
   bar.append(state, toggle);
