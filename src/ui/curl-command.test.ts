@@ -152,3 +152,10 @@ test("an empty body sends no data", async () => {
   expect(got.body.length).toBe(0);
   expect(got.headers.get("x-a")!.toString()).toBe("1");
 });
+
+test("a header value whose bytes are UTF-8 text is written as that text in plain quotes, and arrives as the same bytes", async () => {
+  const bytes = Buffer.from("café ✓", "utf8");
+  const command = curlCommand({ method: "POST", url: `http://127.0.0.1:${port}/in/h`, headers: [["x-note", bytes.toString("latin1")]], body: new Uint8Array(0) });
+  expect(command).toContain("--header 'x-note: café ✓'");
+  expect([...(await runInBash(command)).headers.get("x-note")!]).toEqual([...bytes]);
+});

@@ -66,6 +66,16 @@ export function shellWord(s: string, charset: "latin1" | "utf8" = "latin1"): str
   return `$'${out}'`;
 }
 
+// A header as a shell word: a value whose bytes are UTF-8 text ("café", as the page shows it) in plain
+// quotes like a text body, the same bytes sent; any other bytes one by one (shellWord's latin-1).
+function headerWord(name: string, value: string): string {
+  if (/[\x80-\xff]/.test(value) && !/[^\x00-\xff]/.test(value)) {
+    const text = pasteableText(Buffer.from(value, "latin1"));
+    if (text !== null) return shellWord(`${name}: ${text}`, "utf8");
+  }
+  return shellWord(`${name}: ${value}`);
+}
+
 // The body as pasteable text, or null when it must travel as base64.
 function pasteableText(body: Uint8Array): string | null {
   try {
@@ -87,7 +97,7 @@ export function curlCommand(r: CurlRequest): string {
   const redacted = [...r.headers.filter(([, value]) => isRedacted(value)).map(([name]) => name), ...url.left.map((name) => `?${name}`)];
   const names = new Set(kept.map(([name]) => name.toLowerCase()));
   // An empty value is sent as `name;` (curl drops a header given as `name:`).
-  const headers = kept.map(([name, value]) => shellWord(value === "" ? `${name};` : `${name}: ${value}`));
+  const headers = kept.map(([name, value]) => (value === "" ? shellWord(`${name};`) : headerWord(name, value)));
   for (const name of CURL_DEFAULTS) if (!names.has(name)) headers.push(shellWord(`${name}:`));
   const text = r.body.length === 0 ? null : pasteableText(r.body);
   const binary = r.body.length > 0 && text === null;
