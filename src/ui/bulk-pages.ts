@@ -73,14 +73,32 @@ const searchOf = (f: JobJson["filter"]) => (f.q !== null ? { q: f.q } : { text: 
 /** What a job's count of deliveries changed is of: "deliveries created", "delivery cancelled". */
 const whatChanged = (j: JobJson) => `${j.affected === 1 ? "delivery" : "deliveries"} ${j.kind === "redeliver" ? "created" : "cancelled"}`;
 
+/** What a job's filter matched, in a few words: "source shop · status failed", or every event. */
+function filterText(f: JobJson["filter"]): string {
+  const parts = [
+    f.source && `source ${f.source}`,
+    f.target && `target ${f.target}`,
+    f.status && `status ${f.status}`,
+    f.type && `type ${f.type}`,
+    (f.q ?? f.text) && `search “${f.q ?? f.text}”`,
+    f.since && `since ${f.since.replace("T", " ").replace(/\.\d+Z$/, "")}`,
+  ].filter((p): p is string => typeof p === "string" && p.length > 0);
+  return parts.length === 0 ? "every event" : parts.join(" · ");
+}
+
+/** The events list's query for a job's filter (the list of the events it matched). */
+function filterOf(j: JobJson): Record<string, string | undefined> {
+  const f = j.filter;
+  return { source: f.source ?? undefined, target: f.target ?? undefined, status: f.status ?? undefined, type: f.type ?? undefined, ...searchOf(f), since: f.since ?? undefined, until: f.until ?? undefined };
+}
+
 /**
  * A job's progress. While the job runs, app.js follows it (GET /api/jobs/<id>
  * every second) and reloads the page once it has ended; without scripts, the
  * layout's refresh reloads it every second.
  */
 export function jobPage(j: JobJson): SafeHtml {
-  const f = j.filter;
-  const filter = { source: f.source ?? undefined, target: f.target ?? undefined, status: f.status ?? undefined, type: f.type ?? undefined, ...searchOf(f), since: f.since ?? undefined, until: f.until ?? undefined };
+  const filter = filterOf(j);
   return html`
 <p class="crumbs"><a href="/">Events</a> / <a href="/jobs">Jobs</a> /</p>
 <h1 class="mono wrap">${j.id} ${badge(j.status)}</h1>
@@ -111,12 +129,13 @@ ${
   jobs.length === 0
     ? html`<p class="empty">No jobs yet: "Redeliver matching…" and "Cancel pending…" on the events list start one.</p>`
     : html`<div class="table-wrap"><table class="list jobs">
-  <thead><tr><th>Started</th><th>Job</th><th>Action</th><th>Status</th><th class="num">Events</th><th>Changed</th></tr></thead>
+  <thead><tr><th>Started</th><th>Job</th><th>Action</th><th>Of the events</th><th>Status</th><th class="num">Events</th><th>Changed</th></tr></thead>
   <tbody>${jobs.map(
     (j) => html`<tr>
     <td class="nowrap">${time(j.createdAt)}</td>
     <td><a class="mono" href="/jobs/${j.id}">${j.id}</a></td>
     <td>${j.kind === "redeliver" ? "Redeliver" : "Cancel pending"}${j.target ? ` → ${j.target}` : ""}</td>
+    <td><a href="/${queryString(filterOf(j))}">${filterText(j.filter)}</a></td>
     <td>${badge(j.status)}</td>
     <td class="num nowrap">${String(j.done)} of ${String(j.total)}</td>
     <td class="nowrap">${String(j.affected)} ${whatChanged(j)}</td>

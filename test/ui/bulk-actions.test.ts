@@ -149,9 +149,11 @@ describe.skipIf(!hasChromium)("bulk actions in Chromium", () => {
     await page.goto(`${admin}/`);
     await page.locator(".match-count a", { hasText: /^Jobs$/ }).click();
     expect(new URL(page.url()).pathname).toBe("/jobs");
-    const links = await page.locator("table.jobs tbody a").allInnerTexts();
+    const links = await page.locator("table.jobs tbody a.mono").allInnerTexts();
     expect(links).toEqual(api.jobs.map((j) => j.id));
-    await page.locator("table.jobs tbody a").first().click();
+    // What each acted on, in words, linked to those events.
+    expect(await page.locator("table.jobs tbody td a:not(.mono)").allInnerTexts()).toContain("target audit · status paused");
+    await page.locator("table.jobs tbody a.mono").first().click();
     expect(new URL(page.url()).pathname).toBe(`/jobs/${api.jobs[0]!.id}`);
     // And back through its breadcrumb.
     await page.locator(".crumbs a", { hasText: "Jobs" }).click();
