@@ -182,5 +182,7 @@ test("a filter out of shape is named in words, on the page it was meant for or w
   expect(reason.status).toBe(400);
   expect(reason.text).toContain("expected a reason code like bad_signature");
   expect(reason.text).toContain('<a href="/rejections">The same page without it</a>');
+  // The top navigation is there, the page it was meant for marked.
+  expect(reason.text).toContain('<a href="/rejections" class="active" aria-current="page">Rejections</a>');
   expect((await at("/bulk/cancel?status=bogus")).text).toContain('<a href="/bulk/cancel">The same page without it</a>');
 });
