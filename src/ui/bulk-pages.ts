@@ -48,7 +48,7 @@ export function bulkConfirmPage(d: {
   const sent = Object.entries({ ...d.query, since: d.bounds.since?.toString(), until: d.bounds.until.toString() }).filter(([, v]) => v !== undefined);
   return html`
 <p class="crumbs"><a href="/${queryString(d.query)}">Events</a> /</p>
-<h1>${k.verb} ${d.matched} matching event${d.matched === 1 ? "" : "s"}?</h1>
+<h1>${d.matched === 0 ? `${k.verb} matching events: none match` : `${k.verb} ${d.matched} matching event${d.matched === 1 ? "" : "s"}?`}</h1>
 <p class="bulk-filter">${filters.length === 0 ? "Filter: none — every stored event." : html`Filter: ${filters.map(([key, v]) => html`<span class="pill">${key}: ${v}</span> `)}`}</p>
 <p class="muted">${k.what} Events received after ${time(new Date(d.drawnAt).toISOString())} (when this page was drawn) are not part of it.</p>
 ${
