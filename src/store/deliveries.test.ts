@@ -150,6 +150,16 @@ test("a live lease is not reclaimed", async () => {
   expect(await leaseDueDeliveries(store.writer, { leaseId: "other", nowMs: 2000, wants: [want("a")] })).toHaveLength(0);
 });
 
+test("a round for more targets than SQLite takes in one compound statement (500) still leases each one's due deliveries", async () => {
+  const { store } = await fresh();
+  const targets = Array.from({ length: 1001 }, (_, i) => `t${i}`);
+  for (const t of ["t0", "t500", "t1000"]) await submitEvent(store, { targets: [t], receivedAt: 1000 });
+  const leased = await leaseDueDeliveries(store.writer, { leaseId: "many", nowMs: 2000, wants: targets.map((t) => want(t)) });
+  expect(leased.map((d) => d.target).sort()).toEqual(["t0", "t1000", "t500"]);
+  // Leased once: a second round finds nothing left.
+  expect(await leaseDueDeliveries(store.writer, { leaseId: "again", nowMs: 2000, wants: targets.map((t) => want(t)) })).toEqual([]);
+});
+
 test("released leases go back to pending for another process", async () => {
   const { store, client } = await fresh();
   await submitEvent(store, { targets: ["a"], receivedAt: 1000 });

@@ -15,8 +15,21 @@ import { holderArgs, leaseInt as int, OPEN_STATUSES, type LeaseRequest, type Lea
  */
 const arm = (select: string) => `SELECT id FROM (${select})`;
 
+/**
+ * Targets one lease statement takes: SQLite refuses a compound SELECT of more
+ * than 500 terms (SQLITE_MAX_COMPOUND_SELECT), and a relay with more targets
+ * than that leased nothing at all.
+ */
+const MAX_ARMS = 400;
+
 /** The round's lease as statements; the last one reads the leased rows back (deliveries.ts reads them). */
 export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InStatement[] {
+  if (wants.length > MAX_ARMS) {
+    // One lease statement per MAX_ARMS targets, under the same lease id; the read-back finds all their rows.
+    const updates: InStatement[] = [];
+    for (let at = 0; at < wants.length; at += MAX_ARMS) updates.push(leaseStatements(opts, wants.slice(at, at + MAX_ARMS))[0]!);
+    return [...updates, { sql: leasedBack(false), args: { lease: opts.leaseId } }];
+  }
   const holder = holderArgs(opts, wants);
   const args: Record<string, string | number> = { lease: opts.leaseId, now: opts.nowMs, ...holder };
   const arms = wants.map((w, i) => {
@@ -57,18 +70,24 @@ export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InState
   const lease = `UPDATE deliveries SET status = 'delivering', lease_id = :lease, updated_at = :now,
       lease_until = ${dialect.nowMs} + ${leaseMs}
     WHERE id IN (${arms.join(" UNION ALL ")})`;
-  // The leased rows with their events, read in one join: RETURNING could name the
-  // events' columns only as one correlated lookup each, five per row. The round's
-  // lease id finds them among the few live leases (deliveries_open); the limit,
-  // the count the lease just changed, ends the scan once all are found (with
-  // nothing leased it returns nothing, but the statement still runs).
-  const leased = `SELECT d.id, d.event_id, d.target, d.attempts, e.source, e.event_type, e.content_type, e.headers, e.body
-    FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
-    WHERE d.status = 'delivering' AND d.lease_id = :lease LIMIT changes()`;
   return [
     { sql: lease, args },
-    { sql: leased, args: { lease: opts.leaseId } },
+    { sql: leasedBack(true), args: { lease: opts.leaseId } },
   ];
+}
+
+/**
+ * Reads the lease's rows back with their events, in one join: RETURNING could
+ * name the events' columns only as one correlated lookup each, five per row.
+ * The round's lease id finds them among the few live leases (deliveries_open);
+ * right after its one lease statement (`afterOne`) the limit, the count that
+ * statement changed, ends the scan once all are found (with nothing leased it
+ * returns nothing, but the statement still runs).
+ */
+function leasedBack(afterOne: boolean): string {
+  return `SELECT d.id, d.event_id, d.target, d.attempts, e.source, e.event_type, e.content_type, e.headers, e.body
+    FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
+    WHERE d.status = 'delivering' AND d.lease_id = :lease${afterOne ? " LIMIT changes()" : ""}`;
 }
 
 /**
