@@ -21,8 +21,20 @@ import { targetLocked } from "./target-locks.ts";
 /** The transaction-local setting naming the round's targets whose locks are held, as `|0|2|` (indexes into the wants). */
 const HELD = "hookrelay.leasing";
 
+/** Targets one lock-and-lease pair takes: PostgreSQL passes at most 100 arguments to a function (the lock's concat). */
+const MAX_TARGETS = 90;
+
 /** The round's lease as statements; the last one returns the leased rows (deliveries.ts reads them). */
 export function leaseStatements(opts: LeaseRequest, wants: LeaseWant[]): InStatement[] {
+  if (wants.length > MAX_TARGETS) {
+    // A lock-and-lease pair per MAX_TARGETS targets, under the same lease id (each lease reads the
+    // setting its own lock just wrote), then one read of every row the round leased.
+    const pairs: InStatement[] = [];
+    for (let at = 0; at < wants.length; at += MAX_TARGETS) pairs.push(...leaseStatements(opts, wants.slice(at, at + MAX_TARGETS)));
+    const leased = `SELECT d.id, d.event_id, d.target, d.attempts, e.source, e.event_type, e.content_type, e.headers, e.body
+      FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.status = 'delivering' AND d.lease_id = :lease`;
+    return [...pairs, { sql: leased, args: { lease: opts.leaseId } }];
+  }
   const targets: Record<string, string> = {};
   wants.forEach((w, i) => (targets[`t${i}`] = w.target));
   const lock: InStatement = {
