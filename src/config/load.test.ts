@@ -104,6 +104,10 @@ disable_after = "0s"
     for (const url of ["file::memory:", ":memory:", "file:x.db?mode=memory&cache=shared"]) expect(problemsOf(`[store]\nurl = "${url}"\n`)).toEqual([`store.url: ${memory}`]);
     expect(problemsOf(`[store]\nurl = "file:"\n`)).toEqual(["store.url: expected a file path after file: (like file:./data/hookrelay.db), got none"]);
     expect(problemsOf(`[store]\nurl = "file:./dir/"\n`)).toEqual(['store.url: expected a file path, got a directory ("./dir/"); name the file in it, like "./dir/hookrelay.db"']);
+    expect(problemsOf(`[store]\nurl = "file::MEMORY:"\n`)).toEqual([`store.url: ${memory}`]);
+    for (const path of ["./a%20b.db", "./a b#c.db"])
+      expect(problemsOf(`[store]\nurl = "file:${path}"\n`)).toEqual([`store.url: expected the file's path as it is, without % escapes or # (got "${path}"); rename a file whose name has them`]);
+    expect(() => configOf(`[store]\nurl = "file:./a b.db"\n`)).not.toThrow();
     expect(() => configOf(`[store]\nurl = "file:./data/relay.db"\n`)).not.toThrow();
   });
 

@@ -38,7 +38,10 @@ const IN_MEMORY = "an in-memory database keeps nothing across a restart, and the
 /** file:<path>: a path to a file, not a directory, not memory. */
 function parseFileUrl(input: string): Parsed<string> {
   const path = input.slice("file:".length).split("?")[0]!;
-  if (path.includes(":memory:") || /[?&]mode=memory\b/.test(input)) return { ok: false, error: IN_MEMORY };
+  if (/:memory:/i.test(path) || /[?&]mode=memory\b/i.test(input)) return { ok: false, error: IN_MEMORY };
+  // The drivers that open the file (migrations, the writer, the readers) do not all decode a URL's
+  // escapes, and "#" ends a URL's path: such a path named two files, or none.
+  if (/[%#]/.test(path)) return { ok: false, error: `expected the file's path as it is, without % escapes or # (got ${describeValue(path)}); rename a file whose name has them` };
   if (path === "") return { ok: false, error: "expected a file path after file: (like file:./data/hookrelay.db), got none" };
   if (path.endsWith("/")) return { ok: false, error: `expected a file path, got a directory (${describeValue(path)}); name the file in it, like ${describeValue(`${path}hookrelay.db`)}` };
   return { ok: true, value: input };
