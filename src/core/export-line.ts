@@ -228,6 +228,9 @@ function count(v: unknown, at: string): number {
 function time(v: unknown, at: string): number {
   const ms = typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v) ? Date.parse(v) : Number.NaN;
   if (!Number.isFinite(ms)) throw new Bad(`${at}: expected an ISO 8601 UTC time like 2026-01-02T03:04:05.678Z`);
+  // Date.parse rolls an impossible date over (2026-02-30 is March 2nd): the date must be the one written.
+  if (new Date(ms).toISOString().slice(0, 19) !== (v as string).slice(0, 19)) throw new Bad(`${at}: ${v as string} is not a date of the calendar`);
+  if (ms < 0) throw new Bad(`${at}: ${v as string} is before 1970`);
   return ms;
 }
 function optTime(v: unknown, at: string): number | null {
