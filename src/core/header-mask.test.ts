@@ -15,11 +15,15 @@ test("a URL is shown without its userinfo and query", () => {
 });
 
 test("a query parameter whose name looks secret is shown redacted, as such a header would be", () => {
-  expect(maskQuery("evt=1&token=QUERYTOKEN123&sig=abc")).toBe("evt=1&token=[redacted: 13 chars]&sig=abc");
+  expect(maskQuery("evt=1&token=QUERYTOKEN123&v=abc")).toBe("evt=1&token=[redacted: 13 chars]&v=abc");
   expect(maskQuery("?api_key=k1&x=y&Session%5Fid=s&flag")).toBe("?api_key=[redacted: 2 chars]&x=y&Session%5Fid=[redacted: 1 chars]&flag");
-  // Signatures stay visible (as headers' do); a value masked already is left as it is.
-  expect(maskQuery("signature=abc&secret=[redacted: 3 chars]")).toBe("signature=abc&secret=[redacted: 3 chars]");
+  // A value masked already is left as it is.
+  expect(maskQuery("secret=[redacted: 3 chars]&id=1")).toBe("secret=[redacted: 3 chars]&id=1");
   expect(maskQuery("")).toBe("");
   expect(maskPathQuery("/in/plain?password=hunter2&a=1")).toBe("/in/plain?password=[redacted: 7 chars]&a=1");
   expect(maskPathQuery("/in/plain")).toBe("/in/plain");
+  // Names a URL carries credentials under: an API key, a signed URL's signature, a function key, a token.
+  expect(maskQuery("key=AIza&sig=abc%3D&code=xyz&jwt=e.y.J&auth=a&X-Amz-Signature=f00&keyword=shoes")).toBe(
+    "key=[redacted: 4 chars]&sig=[redacted: 6 chars]&code=[redacted: 3 chars]&jwt=[redacted: 5 chars]&auth=[redacted: 1 chars]&X-Amz-Signature=[redacted: 3 chars]&keyword=shoes",
+  );
 });

@@ -42,8 +42,17 @@ export function maskHeaders(headers: readonly (readonly [string, string])[]): [s
  */
 export function maskQuery(query: string): string {
   return query.replace(/(^\?|&|^)([^&=]*)=([^&]*)/g, (pair, lead: string, name: string, value: string) =>
-    isSensitiveHeader(decodedName(name)) && !isRedacted(value) ? `${lead}${name}=${redactedValue(value)}` : pair,
+    isSensitiveParam(decodedName(name)) && !isRedacted(value) ? `${lead}${name}=${redactedValue(value)}` : pair,
   );
+}
+
+// Names a URL carries a credential under that a header seldom has: an API key (`?key=`), a
+// signed URL's signature (Azure SAS `sig`, S3 `X-Amz-Signature`, which grant access on their
+// own), a function key or OAuth code (`?code=`), a token under another name (`auth`, `jwt`).
+const SENSITIVE_PARAM = /^(?:key|sig|code|auth|jwt)$|signature|access[-_]?key/i;
+
+function isSensitiveParam(name: string): boolean {
+  return isSensitiveHeader(name) || SENSITIVE_PARAM.test(name);
 }
 
 /** A path with its query (a rejection's request line) as shown: the query masked (maskQuery). */
