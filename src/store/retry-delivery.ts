@@ -17,7 +17,7 @@ export type RetryResult =
       /** Its target's circuit is open until then: the attempt waits for it (target-health.ts). */
       circuitOpenUntil: number | null;
     }
-  | { ok: false; reason: "not_found" | "delivered" | "in_flight" | "erased" | "target_not_configured" };
+  | { ok: false; reason: "not_found" | "delivered" | "in_flight" | "erased" | "target_not_configured" | "newer_open" };
 
 /**
  * The statuses "Retry now" applies to: finished or waiting deliveries may go
@@ -33,6 +33,11 @@ export const RETRYABLE_STATUSES: readonly DeliveryStatus[] = ["pending", "failed
  * Not when its event was erased: with no body left, the attempt would only
  * record that (as a redelivery of it is refused).
  */
+// Another delivery of the same event to the same target still on its way (a redelivery made
+// meanwhile): retrying this one as well would send the event twice.
+const OTHER_OPEN = `SELECT 1 FROM deliveries o WHERE o.event_id = deliveries.event_id AND o.target = deliveries.target
+  AND o.id <> deliveries.id AND o.status IN ('pending', 'delivering', 'paused')`;
+
 export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, configured: readonly string[]): Promise<RetryResult> {
   // Only to a configured target: one a reload removed would take nothing, and the delivery would
   // read "due now" for good.
@@ -44,6 +49,7 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, con
         WHERE id = ? AND status IN (${RETRYABLE_STATUSES.map((s) => `'${s}'`).join(", ")})
           AND target IN (${configured.map(() => "?").join(", ") || "NULL"})
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.erased_at IS NOT NULL)
+          AND NOT EXISTS (${OTHER_OPEN})
         RETURNING status, attempts, (SELECT t.circuit_open_until FROM target_state t WHERE t.name = deliveries.target AND t.circuit_open_until > ?) AS circuit_open_until`,
       args: [nowMs, nowMs, id, ...configured, nowMs],
     },
@@ -54,13 +60,15 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, con
     return { ok: true, id, status: String(row.status) as "pending" | "paused", attempt: Number(row.attempts) + 1, nextAttemptAt: nowMs, circuitOpenUntil };
   }
   const now = await db.reads.execute({
-    sql: "SELECT d.status, d.target, e.erased_at FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?",
+    sql: `SELECT d.status, d.target, e.erased_at, EXISTS (${OTHER_OPEN.replaceAll("deliveries.", "d.")}) AS other_open
+      FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
     args: [id],
   });
   const found = now.rows[0];
   if (found === undefined) return { ok: false, reason: "not_found" };
   if (found.status === "delivered") return { ok: false, reason: "delivered" };
   if (!configured.includes(String(found.target))) return { ok: false, reason: "target_not_configured" };
+  if (Boolean(Number(found.other_open))) return { ok: false, reason: "newer_open" };
   return { ok: false, reason: found.erased_at !== null ? "erased" : "in_flight" };
 }
 

@@ -137,6 +137,19 @@ test("retry now refuses a delivery whose event was erased (409), and its page of
   expect(target.received).toHaveLength(1);
 });
 
+test("retry now refuses a failed delivery once a newer delivery of the same pair is on its way (nothing sent twice)", async () => {
+  // The first attempt fails for good; the rest hang, so the redelivery stays on its way.
+  const { relay, api, send } = await relayWith((_r, n) => (n === 1 ? { status: 503 } : "hang"));
+  const eventId = await send("r1", "once.created");
+  const failed = await deliveryOf(relay, eventId, (d) => d.status === "failed");
+  expect((await api(`/api/events/${eventId}/redeliver`, { method: "POST", body: { target: "once" } })).status).toBe(202);
+  const r = await api(`/api/deliveries/${failed.id}/retry`, { method: "POST" });
+  expect(r.status).toBe(409);
+  expect(r.body.error).toMatchObject({ code: "on_its_way" });
+  const open = await rows(relay.store, "SELECT count(*) AS n FROM deliveries WHERE event_id = ? AND status IN ('pending', 'delivering', 'paused')", [eventId]);
+  expect(Number(open[0]!.n)).toBe(1);
+});
+
 test("cancelled deliveries are never sent, even once their target is enabled again; redeliver and retry send them", async () => {
   const { target, relay, api, send } = await relayWith(() => ({ status: 200 }));
   expect((await api("/api/targets/orders/disable", { method: "POST" })).status).toBe(200);
