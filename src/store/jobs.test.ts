@@ -41,8 +41,14 @@ test("a redeliver batch counts the deliveries it made, skipping pairs still open
   await createJob(store.writer, { kind: "redeliver", params: { filter: {} }, total: 5, nowMs: 5000 });
   const job = (await claimJob(store, { leaseId: "lease_1", leaseMs: 60_000, nowMs: 5000 }))!;
   const stmt = redeliverPairsStatement(ids.map((eventId) => ({ eventId, target: "a" })), 5000, jobFence(job));
-  // The first event's delivery is still pending: it is on its way already.
-  expect(await commitBatch(store.writer, job, { stmt, examined: 3, cursor: ids[2]! }, { leaseMs: 60_000, nowMs: 5000 })).toBe(2);
+  // The first event's delivery is still pending: it is on its way already. The third is purged
+  // (retention) after the batch read it: no delivery is made for an event that is gone.
+  await store.writer.write([
+    { sql: "DELETE FROM deliveries WHERE event_id = ?", args: [ids[2]!] },
+    { sql: "DELETE FROM events WHERE id = ?", args: [ids[2]!] },
+  ]);
+  expect(await commitBatch(store.writer, job, { stmt, examined: 3, cursor: ids[2]! }, { leaseMs: 60_000, nowMs: 5000 })).toBe(1);
   await finishJob(store.writer, job, 5000);
-  expect(await getJob(store.reads, job.id)).toMatchObject({ status: "done", total: 5, done: 5, affected: 2, finishedAt: 5000 });
+  expect(await getJob(store.reads, job.id)).toMatchObject({ status: "done", total: 5, done: 5, affected: 1, finishedAt: 5000 });
+  expect(Number((await store.reads.execute({ sql: "SELECT count(*) AS n FROM deliveries WHERE event_id = ?", args: [ids[2]!] })).rows[0]!.n)).toBe(0);
 });

@@ -162,8 +162,9 @@ async function latestStatuses(client: SqlReader, eventIds: string[]): Promise<Ma
 /**
  * ONE statement creating a new delivery for each (event, target) pair (a bulk
  * redeliver's batch), due now — or `paused` for a disabled target — skipping
- * pairs that have an open delivery when it runs (already on their way), and
- * changing nothing unless `guard` (a job's fence) holds.
+ * pairs that have an open delivery when it runs (already on their way) and
+ * events gone meanwhile (purged by retention, erased), and changing nothing
+ * unless `guard` (a job's fence) holds.
  */
 export function redeliverPairsStatement(pairs: { eventId: string; target: string }[], nowMs: number, guard: { sql: string; args: InValue[] }): InStatement {
   const args: InValue[] = [nowMs, nowMs, nowMs];
@@ -179,10 +180,16 @@ export function redeliverPairsStatement(pairs: { eventId: string; target: string
         0, ?, ?, ?, 'redeliver'
       FROM (VALUES ${values.join(", ")}) AS v
       WHERE ${guard.sql} AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.target = v.column3 AND o.event_id = v.column2
-        AND o.status IN (${OPEN.map((s) => `'${s}'`).join(", ")}))`,
+        AND o.status IN (${OPEN.map((s) => `'${s}'`).join(", ")}))
+        AND ${EVENT_STILL_THERE("v.column2")}`,
     args,
   };
 }
+
+// The event is stored and not erased, checked in the statement that adds a delivery: retention
+// may have purged it since it was read (a bulk job walks events for minutes), and a delivery of
+// an event that is gone is never sent.
+const EVENT_STILL_THERE = (eventId: string) => `EXISTS (SELECT 1 FROM events e WHERE e.id = ${eventId} AND e.erased_at IS NULL)`;
 
 // A new delivery of the pair, unless one is open already (checked in the same statement: no race with another).
 function insertDelivery(eventId: string, target: string, nowMs: number, origin: Exclude<DeliveryOrigin, "ingest">): InStatement {
@@ -191,7 +198,8 @@ function insertDelivery(eventId: string, target: string, nowMs: number, origin: 
     sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at, origin)
       SELECT ?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled = 1) THEN 'paused' ELSE 'pending' END,
         0, ?, ?, ?, ?
-      WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ? AND target = ? AND status IN (${OPEN.map((s) => `'${s}'`).join(", ")}))`,
-    args: [id, eventId, target, target, nowMs, nowMs, nowMs, origin, eventId, target],
+      WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ? AND target = ? AND status IN (${OPEN.map((s) => `'${s}'`).join(", ")}))
+        AND ${EVENT_STILL_THERE("?")}`,
+    args: [id, eventId, target, target, nowMs, nowMs, nowMs, origin, eventId, target, eventId],
   };
 }
