@@ -3,7 +3,16 @@
 document.addEventListener("submit", (event) => {
   const form = event.target;
   const question = form instanceof HTMLFormElement ? form.getAttribute("data-confirm") : null;
-  if (question && !window.confirm(question)) event.preventDefault();
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    return;
+  }
+  // A filter form sends only the fields filled in: the address then reads as the filter it is.
+  if (form instanceof HTMLFormElement && form.method === "get") {
+    for (const field of form.querySelectorAll("input[name], select[name]")) if (field.value === "") field.disabled = true;
+    // Enabled again for the back button's cached page.
+    setTimeout(() => form.querySelectorAll("[name]:disabled").forEach((f) => (f.disabled = false)), 0);
+  }
 });
 // Times are rendered in UTC by the server; show them in the viewer's zone too.
 for (const el of document.querySelectorAll("time[datetime]")) {

@@ -64,6 +64,11 @@ describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
     expect(await builtIn.getAttribute("label")).toBe("built in");
     expect(await builtIn.locator("option").allInnerTexts()).toEqual(["hookrelay (the relay's alerts)", "_test (test events)"]);
     expect(await builtIn.locator("option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(["hookrelay", "_test"]);
+    // Filtering by one field puts only that field in the address.
+    await page.selectOption('select[name="source"]', "billing");
+    await page.locator('form.filters button[type="submit"]').click();
+    await page.waitForURL(/\?source=billing$/);
+    expect(new URL(page.url()).search).toBe("?source=billing");
   });
 
   test("an event is found by its dedupe key, and its page shows the raw body", async () => {
