@@ -61,7 +61,9 @@ function eventList(d: EventsPageData, q: EventsPageData["query"], filters: Recor
   return html`${matchLine(d.matched, d.countCap, filters)}
 ${
   d.events.length === 0
-    ? html`<p class="empty">No events${filtered ? " match these filters" : " stored yet"}.</p>`
+    ? html`<p class="empty">No events${filtered ? " match these filters" : " stored yet"}.${
+        q.q && !/[\p{L}\p{N}]/u.test(q.q) ? " The search finds words, ids and dedupe keys: one of only symbols or emoji has none to look for." : ""
+      }</p>`
     : html`
 <div class="table-wrap">
 <table class="list events">

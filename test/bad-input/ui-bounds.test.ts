@@ -186,3 +186,8 @@ test("a filter out of shape is named in words, on the page it was meant for or w
   expect(reason.text).toContain('<a href="/rejections" class="active" aria-current="page">Rejections</a>');
   expect((await at("/bulk/cancel?status=bogus")).text).toContain('<a href="/bulk/cancel">The same page without it</a>');
 });
+
+test("a search of only symbols or emoji that finds nothing says why", async () => {
+  const res = await fetch(`${bin.adminUrl}/?q=${encodeURIComponent("🎉!!")}`);
+  expect(await res.text()).toContain("The search finds words, ids and dedupe keys: one of only symbols or emoji has none to look for.");
+});
