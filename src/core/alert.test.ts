@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { alertBody, alertEnabled, alertKey, formatAge, targetAlerts, targetCondition, type TargetFacts } from "./alert.ts";
+import { alertBody, alertEnabled, alertKey, targetAlerts, targetCondition, type TargetFacts } from "./alert.ts";
+import { formatAge } from "./quantity-text.ts";
 import { slackText } from "./slack-format.ts";
 
 const AT = Date.UTC(2030, 0, 1);

@@ -8,6 +8,7 @@
  * window is `repeat_after`: the store's dedupe is what makes "the same alert
  * at most once per repeat_after" exact across every relay on one store.
  */
+import { formatAge } from "./quantity-text.ts";
 
 /** Every alert kind, in the order SPEC.md lists them (the default of `alerts.on`). */
 export const ALERT_KINDS = [
@@ -57,17 +58,6 @@ export function alertEnabled(a: Pick<Alert, "type" | "condition">, on: readonly 
   return on.includes(a.type) && on.includes(a.condition);
 }
 
-/** "45s", "17m", "2h 5m", "3d 4h": an age or a window in an alert's message. */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
-  const d = Math.floor(h / 24);
-  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
-}
 
 /** What a target's stored state says, for alerts. */
 export type TargetCondition = "ok" | "circuit_open" | "disabled" | "off";

@@ -39,3 +39,19 @@ export function counted(n: number, one: string, many: string): string {
 export function utcTimeText(iso: string): string {
   return iso.replace("T", " ").replace(/\.\d+Z$/, "").replace(/Z$/, "");
 }
+
+/**
+ * An age or a window, coarse: "45s", "17m", "2h 5m", "3d 4h" (alerts' messages, the overview).
+ *
+ * @example formatAge(125_000) // "2m"
+ */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
+}

@@ -196,3 +196,16 @@ test("a target's failed count is of deliveries still failed: one redelivered sin
   expect(await failedCount()).toBe(before - 1);
   expect(await failedCount()).toBe(await listed());
 });
+
+test("the overview says first what needs a look now: targets not healthy or with deliveries waiting over a minute, else that all is well", async () => {
+  const page = async (r: TestRelay) =>
+    (await r.app.adminApp.handle(new Request("http://127.0.0.1/overview", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
+  const quiet = await relayWithEvents(0);
+  expect(await page(quiet.r)).toContain("Now: every target healthy, nothing waiting longer than a minute.");
+  // Seeded a year ago: pending deliveries to orders wait since then.
+  const { r } = await relayWithEvents(12);
+  const html = await page(r);
+  expect(html).toContain("Now: 1 target to look at");
+  expect(html).toContain('<a href="/targets#target-orders">orders</a>');
+  expect(html).not.toContain('<a href="/targets#target-audit">audit</a>');
+});

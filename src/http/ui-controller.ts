@@ -208,8 +208,15 @@ export function uiController(opts: AdminControllerOptions) {
       return redirect(`/events/${params.id}?done=erased`);
     })
     .get("/overview", async () => {
-      const figures = await readOverview(client, nowMs(), opts.config.targets.map((t) => t.name));
-      return render("Overview", "overview", overviewPage(figures));
+      const now = nowMs();
+      const names = opts.config.targets.map((t) => t.name);
+      const [figures, stats, queues] = [await readOverview(client, now, names), await targetStats(client, names, now), await queueStats(client)];
+      const oldest = new Map(queues.map((q) => [q.target, q.oldestCreatedAt]));
+      const targets = opts.config.targets.map((t, i) => ({
+        target: targetJson(t, stats[i]!, now, opts.listenStatus(t.name)),
+        oldestWaitingAt: oldest.get(t.name) ?? null,
+      }));
+      return render("Overview", "overview", overviewPage(figures, { nowMs: now, targets }));
     })
     .post(
       "/deliveries/:id/retry",

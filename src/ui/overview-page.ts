@@ -1,13 +1,23 @@
 /** `/overview` — the last 24 h per 5 minutes as server-drawn SVG charts (store/overview.ts has the figures). */
+import type { TargetJson } from "../http/admin-views.ts";
 import type { Overview } from "../store/overview.ts";
+import { formatAge } from "../core/quantity-text.ts";
+import { badge, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 import { lineChart } from "./svg-chart.ts";
 
-/** The overview page's body markup. */
-export function overviewPage(o: Overview): SafeHtml {
+/** A target as the overview's "now" sees it: its state and figures, and since when its oldest open delivery waits. */
+export interface TargetNow {
+  target: TargetJson;
+  oldestWaitingAt: number | null;
+}
+
+/** The overview page's body markup: what needs a look now, then the last 24 hours. */
+export function overviewPage(o: Overview, now: { nowMs: number; targets: TargetNow[] } = { nowMs: o.startMs, targets: [] }): SafeHtml {
   const base = { startMs: o.startMs, stepMs: o.stepMs };
   const perTarget = (by: Record<string, (number | null)[]>) => Object.entries(by).map(([label, values]) => ({ label, values }));
   return html`<h1>Overview</h1>
+${nowPanel(now.targets, now.nowMs)}
 <p class="muted">The last 24 hours in 5-minute steps, times in UTC. Counts are per 5 minutes; the current step is still filling.</p>
 <div class="charts">
 ${lineChart({
@@ -38,4 +48,24 @@ ${lineChart({
 })}
 ${lineChart({ ...base, id: "chart-queue", title: "Queue depth per target (highest sample each 5 min)", unit: "", summary: "peak", empty: "The queues were empty (or not sampled yet).", series: perTarget(o.queue) })}
 </div>`;
+}
+
+// What an operator in an incident looks for first: the targets that are not healthy, or that
+// have deliveries waiting longer than a minute, with why; else one line saying all is well.
+function nowPanel(targets: TargetNow[], nowMs: number): SafeHtml {
+  const waitingLong = (t: TargetNow) => t.oldestWaitingAt !== null && nowMs - t.oldestWaitingAt > 60_000;
+  const attention = targets.filter((t) => t.target.state !== "healthy" || waitingLong(t));
+  if (targets.length === 0) return html``;
+  if (attention.length === 0) return html`<p class="now-ok" role="status">Now: every target healthy, nothing waiting longer than a minute.</p>`;
+  return html`<section class="now" aria-labelledby="now-title"><h2 id="now-title">Now: ${attention.length} target${attention.length === 1 ? "" : "s"} to look at</h2>
+<div class="table-wrap"><table class="list now-targets">
+  <thead><tr><th>Target</th><th>State</th><th class="num">Waiting</th><th>Oldest waits</th><th>Why</th></tr></thead>
+  <tbody>${attention.map(({ target: t, oldestWaitingAt }) => html`<tr>
+    <td><a href="/targets#target-${encodeURIComponent(t.name)}">${t.name}</a></td>
+    <td>${badge(t.state)}${t.circuitOpenUntil && t.enabled ? html` <span class="muted">until ${time(t.circuitOpenUntil)}</span>` : null}</td>
+    <td class="num" data-label="waiting">${t.queueDepth}</td>
+    <td data-label="oldest waits">${oldestWaitingAt === null ? html`<span class="muted">—</span>` : formatAge(nowMs - oldestWaitingAt)}</td>
+    <td class="wrap">${t.disabledReason ?? t.lastError ?? ""}</td>
+  </tr>`)}</tbody>
+</table></div></section>`;
 }
