@@ -9,6 +9,7 @@ import { probeListenAddresses } from "./listen-address.ts";
 import { DEFAULT_CONFIG_PATH, loadConfigOrReport } from "./load-config.ts";
 import { startRelay } from "./start-relay.ts";
 import { reloadOnSignal } from "./early-signals.ts";
+import { notifySystemd } from "./systemd-notify.ts";
 
 /** Runs until a signal; returns -1 (keep the process alive) or an exit code on failure to start. */
 export async function runServe(args: string[]): Promise<number> {
@@ -75,6 +76,11 @@ export async function serveConfig(config: Config, log: Logger, opts: ServeOption
     if (stopping) return;
     stopping = true;
     log.info("shutting down", { signal });
+    try {
+      notifySystemd("STOPPING=1");
+    } catch {
+      // Only a courtesy: systemd sees the process end either way.
+    }
     await relay.stop();
     log.info("stopped");
     process.exit(0);
@@ -85,5 +91,12 @@ export async function serveConfig(config: Config, log: Logger, opts: ServeOption
   reloadOnSignal(() => {
     if (!stopping) relay.reload();
   });
+  // Under systemd's Type=notify the unit is started from here: `systemctl start` waits for it,
+  // and a reload waits for it too. Without NOTIFY_SOCKET (anywhere else) nothing is sent.
+  try {
+    notifySystemd("READY=1");
+  } catch (err) {
+    log.error("cannot tell systemd the relay is ready (Type=notify will stop it)", { error: String((err as Error).message) });
+  }
   return -1;
 }

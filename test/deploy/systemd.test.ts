@@ -1,13 +1,16 @@
 /**
  * The shipped unit passes `systemd-analyze verify` (Debian's systemd package)
- * without a single warning, and the production config example loads with
- * its secrets read from a systemd credentials directory.
+ * without a single warning, the production config example loads with its
+ * secrets read from a systemd credentials directory, and the binary tells
+ * systemd when it is ready (Type=notify) and when it stops.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/index.ts";
-import { ensureBinary } from "../support/binary.ts";
+import { ensureBinary, startBinary } from "../support/binary.ts";
+import { listenForNotify } from "../support/notify-socket.ts";
+import { waitFor } from "../support/wait.ts";
 import { tempDir } from "../support/relay.ts";
 
 const DEPLOY = join(import.meta.dir, "../../deploy");
@@ -47,4 +50,23 @@ test("the production config loads with file:%d/… secrets from $CREDENTIALS_DIR
   // Every credential the config reads is loaded by the unit.
   const unit = readFileSync(join(DEPLOY, "hookrelay.service"), "utf8");
   for (const name of ["admin-token", "ploints-secret", "orders-whsec"]) expect(unit).toContain(`LoadCredential=${name}:/etc/hookrelay/credentials/${name}\n`);
+});
+
+test.skipIf(process.platform !== "linux")("serve tells systemd READY=1 once it listens and STOPPING=1 when it stops, through NOTIFY_SOCKET", async () => {
+  const unit = readFileSync(join(DEPLOY, "hookrelay.service"), "utf8");
+  expect(unit).toContain("Type=notify\nNotifyAccess=main\n");
+  const socketPath = join(tmp.dir, "notify.sock");
+  const socket = listenForNotify(socketPath);
+  try {
+    const cfg = join(tmp.dir, "notify.toml");
+    writeFileSync(cfg, `[server]\nlisten = "127.0.0.1:0"\nadmin_listen = "127.0.0.1:0"\n[store]\nurl = "file:./notify.db"\n[[sources]]\nname = "s"\nverify = { scheme = "none" }\n`);
+    const relay = await startBinary(["serve", "--config", cfg], tmp.dir, { NOTIFY_SOCKET: socketPath });
+    // Ready only once it answers: the "listening" line came first.
+    expect(await waitFor("READY=1", () => socket.recv(), 5000)).toBe("READY=1");
+    expect((await fetch(`${relay.publicUrl}/healthz`)).status).toBe(200);
+    expect(await relay.stop()).toBe(0);
+    expect(socket.recv()).toBe("STOPPING=1");
+  } finally {
+    socket.close();
+  }
 });
