@@ -8,7 +8,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { ALERT_SOURCE } from "../core/alert.ts";
-import { countEvents, countEventsUpTo, getEvent, getRejection, listRejections, type EventFilter } from "../store/admin-queries.ts";
+import { countEvents, countEventsUpTo, getEvent, getRejection, listRejections, rejectionReasons, type EventFilter } from "../store/admin-queries.ts";
 import { listEventsMatching } from "../store/event-search.ts";
 import { getJob, listJobs } from "../store/jobs.ts";
 import { readTargetStates } from "../store/target-state.ts";
@@ -308,6 +308,7 @@ export function uiController(opts: AdminControllerOptions) {
         sources: stats.map((s) => sourceJson(config, s, base)),
         rejections: list.rejections.map(rejectionJson),
         nextCursor: list.nextCursor,
+        reasons: await rejectionReasons(client),
       });
       return render("Rejections", "rejections", body);
     })

@@ -534,6 +534,12 @@ export function attemptOf(a: Row): Omit<AttemptRow, "request"> {
 /** One stored rejected request: what ingest recorded, the excerpt possibly absent, the message absent on rows stored before it was kept. */
 export type RejectionRow = Omit<RejectionItem, "keep" | "bodyExcerpt" | "message"> & { bodyExcerpt: Uint8Array | null; message: string | null };
 
+/** The reason codes of the rejections stored, in order (the rejections page's reason filter offers them). */
+export async function rejectionReasons(client: Client): Promise<string[]> {
+  const rs = await client.execute("SELECT DISTINCT reason FROM rejections ORDER BY reason");
+  return rs.rows.map((r) => String(r.reason));
+}
+
 /** One page of rejected requests, newest first. */
 export async function listRejections(
   client: Client,

@@ -12,6 +12,8 @@ export interface RejectionsPageData {
   sources: SourceJson[];
   rejections: RejectionJson[];
   nextCursor: string | null;
+  /** The reason codes stored, offered by the reason filter. */
+  reasons?: string[];
 }
 
 // Headers and body excerpt of a rejected request, as far as `r` has them (cut in the list, whole on its page).
@@ -46,7 +48,8 @@ ${mismatchWarnings(d.sources, false)}
   <label>Source<select name="source"><option value="">any</option>
     ${d.sources.map((s) => html`<option value="${s.name}"${s.name === d.source ? html` selected` : null}>${s.name}</option>`)}
   </select></label>
-  <label>Reason<input type="text" name="reason" value="${d.reason ?? ""}" placeholder="any (bad_signature, …)" pattern="[a-z_]+"></label>
+  <label>Reason<input type="text" name="reason" value="${d.reason ?? ""}" placeholder="any (bad_signature, …)" pattern="[a-z_]+" list="rejection-reasons" autocomplete="off"></label>
+  <datalist id="rejection-reasons">${(d.reasons ?? []).map((r) => html`<option value="${r}"></option>`)}</datalist>
   <div class="filter-actions"><button type="submit">Filter</button></div>
 </form>
 ${d.rejections.length === 0 ? html`<p class="empty">${d.source === undefined && d.reason === undefined ? "No rejected requests stored." : "No stored rejection matches."}</p>` : null}

@@ -98,6 +98,9 @@ test("a flood of bad signatures is counted in full and kept ten a second: the so
   expect(ploints.rejectedKept).toBeLessThan(sent);
   const page = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/sources"))).text();
   expect(page).toContain(`${sent} <span class="muted" title="rejected requests are kept at most 10 a second per source; all are counted">(${ploints.rejectedKept} kept)</span>`);
+  // The rejections page's reason filter offers the reasons stored.
+  const rejections = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/rejections"))).text();
+  expect(rejections).toContain('<datalist id="rejection-reasons"><option value="bad_signature"></option></datalist>');
 });
 
 test("malformed JSON with a valid signature is stored and keyed by the body hash", async () => {
