@@ -152,6 +152,16 @@ function routing(verdicts: RouteVerdict[] | null, source: string): SafeHtml {
 
 const query = (q: string) => (q ? `?${q.replace(/^\?/, "")}` : "");
 
+// The query's parameters decoded, one a row (a signed URL or a provider's "?topic=…&id=…" reads
+// better so than percent-encoded on one line); masked values stay masked.
+function queryTable(q: string): SafeHtml | null {
+  const params = [...new URLSearchParams(q)];
+  if (params.length === 0) return null;
+  return html`<table class="list headers query-params"><caption class="muted">Query parameters</caption><tbody>${params.map(
+    ([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isRedacted(v) ? " masked" : ""}">${headerValue(v)}</td></tr>`,
+  )}</tbody></table>`;
+}
+
 // The stored request as a curl command to the relay again: a button (copy.js) and the text itself, for when there is no clipboard.
 function copyAsCurl(ev: EventDetailJson, publicBase: string): SafeHtml {
   const r = ev.request;
@@ -238,6 +248,7 @@ export function eventPage(
 ${routing(verdicts, ev.source)}
 <h2>Request</h2>
 <p class="mono wrap request-line">${r.method} ${r.path}${query(r.query)}</p>
+${queryTable(r.query)}
 ${ev.erasedAt ? null : copyAsCurl(ev, publicBase)}
 <h3>Body</h3>
 ${body(ev)}

@@ -121,6 +121,8 @@ test("a query parameter whose name looks secret is shown redacted on the event p
   const pages = (await adminHtml(`/events/${id}`)) + (await adminHtml("/rejections"));
   expect(pages).not.toContain(QUERY_TOKEN);
   expect(pages).toContain(`/in/hook?token=${redacted(QUERY_TOKEN)}&amp;evt=1`);
+  // And decoded, a parameter a row.
+  expect(pages).toContain(`<tr><th class="mono">token</th><td class="mono wrap masked">${redacted(QUERY_TOKEN)}</td></tr><tr><th class="mono">evt</th><td class="mono wrap">1</td></tr>`);
   expect(pages).toContain("# left out, stored redacted: x-hook-key, ?token");
 });
 
