@@ -209,3 +209,12 @@ test("the overview says first what needs a look now: targets not healthy or with
   expect(html).toContain('<a href="/targets#target-orders">orders</a>');
   expect(html).not.toContain('<a href="/targets#target-audit">audit</a>');
 });
+
+test("the targets page shows the targets that need a look first, config order within a state", async () => {
+  const { r, api } = await relayWithEvents(0);
+  expect((await api("/api/targets/audit/disable", { method: "POST" })).status).toBe(200);
+  const html = await (await r.app.adminApp.handle(new Request("http://127.0.0.1/targets", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
+  const cards = [...html.matchAll(/<article class="card target" id="target-([a-z0-9_-]+)"/g)].map((m) => m[1]);
+  // Configured as orders, audit: audit (disabled) now comes before orders (healthy).
+  expect(cards).toEqual(["audit", "orders"]);
+});

@@ -9,13 +9,18 @@ export interface Unconfigured {
   open: number;
 }
 
-/** The targets page's body markup; `unconfigured`: names the store still has open deliveries for. */
+// The cards that need a look come first (config order within each state): with many targets,
+// the one failing is not the twentieth card down.
+const STATE_ORDER: Record<string, number> = { "circuit-open": 0, failing: 1, "no-client": 2, disabled: 3, healthy: 4 };
+const byNeed = (targets: TargetJson[]) => targets.map((t, i) => [t, i] as const).sort(([a, i], [b, j]) => (STATE_ORDER[a.state] ?? 5) - (STATE_ORDER[b.state] ?? 5) || i - j).map(([t]) => t);
+
+/** The targets page's body markup, the targets that need a look first; `unconfigured`: names the store still has open deliveries for. */
 export function targetsPage(targets: TargetJson[], unconfigured: Unconfigured[] = []): SafeHtml {
   if (targets.length === 0 && unconfigured.length === 0) return html`<h1>Targets</h1><p class="empty">No targets configured.</p>`;
   return html`<h1 data-live-src="/api/stream?view=targets">Targets</h1>
 ${unconfiguredNotice(unconfigured)}
 <div class="cards">
-${targets.map((t) => {
+${byNeed(targets).map((t) => {
   const path = `/targets/${encodeURIComponent(t.name)}`;
   return html`
 <article class="card target" id="target-${t.name}" data-drawn="${drawnState(t)}">
