@@ -10,13 +10,24 @@ import type { InStatement, InValue, Row } from "@libsql/client";
 import type { SqlDoors, SqlReader } from "./sql-client.ts";
 import { makeId } from "../core/ids.ts";
 import { storedOrder, type DeliveryStatus } from "./deliveries.ts";
+import { OPEN_STATUSES } from "./lease-request.ts";
 
 /** Who made a delivery: ingest (a test event too), an operator's redeliver (UI or API), or `hookrelay replay`. */
 export type DeliveryOrigin = "ingest" | "redeliver" | "replay";
 
 const PAGE = 500;
 // A pair with one of these is already on its way; another copy would double it.
-const OPEN: readonly string[] = ["pending", "delivering", "paused"];
+const OPEN: readonly string[] = OPEN_STATUSES;
+
+/**
+ * SQL: a delivery of the same event to the same target is open (on its way), as a condition
+ * over the given column expressions; `except` leaves one delivery out (the one being retried).
+ * Checked inside the statement that would add or reopen a delivery: no race with another.
+ */
+export function openPairExists(eventId: string, target: string, except?: string): string {
+  return `EXISTS (SELECT 1 FROM deliveries o WHERE o.event_id = ${eventId} AND o.target = ${target}${except ? ` AND o.id <> ${except}` : ""}
+    AND o.status IN (${OPEN.map((s) => `'${s}'`).join(", ")}))`;
+}
 
 /** A stored event as routing reads it: its request as received (never an erased one). */
 export interface StoredEvent {
@@ -179,9 +190,7 @@ export function redeliverPairsStatement(pairs: { eventId: string; target: string
         CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = v.column3 AND t.disabled = 1) THEN 'paused' ELSE 'pending' END,
         0, ?, ?, ?, 'redeliver'
       FROM (VALUES ${values.join(", ")}) AS v
-      WHERE ${guard.sql} AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.target = v.column3 AND o.event_id = v.column2
-        AND o.status IN (${OPEN.map((s) => `'${s}'`).join(", ")}))
-        AND ${EVENT_STILL_THERE("v.column2")}`,
+      WHERE ${guard.sql} AND NOT ${openPairExists("v.column2", "v.column3")} AND ${EVENT_STILL_THERE("v.column2")}`,
     args,
   };
 }
@@ -198,8 +207,7 @@ function insertDelivery(eventId: string, target: string, nowMs: number, origin: 
     sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, created_at, updated_at, origin)
       SELECT ?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled = 1) THEN 'paused' ELSE 'pending' END,
         0, ?, ?, ?, ?
-      WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ? AND target = ? AND status IN (${OPEN.map((s) => `'${s}'`).join(", ")}))
-        AND ${EVENT_STILL_THERE("?")}`,
+      WHERE NOT ${openPairExists("?", "?")} AND ${EVENT_STILL_THERE("?")}`,
     args: [id, eventId, target, target, nowMs, nowMs, nowMs, origin, eventId, target, eventId],
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { SqlDoors } from "./sql-client.ts";
 import type { DeliveryStatus } from "./deliveries.ts";
+import { openPairExists } from "./redeliver.ts";
 
 /** What a retry did, or why it did nothing. */
 export type RetryResult =
@@ -35,8 +36,7 @@ export const RETRYABLE_STATUSES: readonly DeliveryStatus[] = ["pending", "failed
  */
 // Another delivery of the same event to the same target still on its way (a redelivery made
 // meanwhile): retrying this one as well would send the event twice.
-const OTHER_OPEN = `SELECT 1 FROM deliveries o WHERE o.event_id = deliveries.event_id AND o.target = deliveries.target
-  AND o.id <> deliveries.id AND o.status IN ('pending', 'delivering', 'paused')`;
+const otherOpen = (d: string) => openPairExists(`${d}.event_id`, `${d}.target`, `${d}.id`);
 
 export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, configured: readonly string[]): Promise<RetryResult> {
   // Only to a configured target: one a reload removed would take nothing, and the delivery would
@@ -49,7 +49,7 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, con
         WHERE id = ? AND status IN (${RETRYABLE_STATUSES.map((s) => `'${s}'`).join(", ")})
           AND target IN (${configured.map(() => "?").join(", ") || "NULL"})
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.erased_at IS NOT NULL)
-          AND NOT EXISTS (${OTHER_OPEN})
+          AND NOT ${otherOpen("deliveries")}
         RETURNING status, attempts, (SELECT t.circuit_open_until FROM target_state t WHERE t.name = deliveries.target AND t.circuit_open_until > ?) AS circuit_open_until`,
       args: [nowMs, nowMs, id, ...configured, nowMs],
     },
@@ -60,7 +60,7 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, con
     return { ok: true, id, status: String(row.status) as "pending" | "paused", attempt: Number(row.attempts) + 1, nextAttemptAt: nowMs, circuitOpenUntil };
   }
   const now = await db.reads.execute({
-    sql: `SELECT d.status, d.target, e.erased_at, EXISTS (${OTHER_OPEN.replaceAll("deliveries.", "d.")}) AS other_open
+    sql: `SELECT d.status, d.target, e.erased_at, ${otherOpen("d")} AS other_open
       FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
     args: [id],
   });
