@@ -15,11 +15,11 @@ export interface Glob {
 
 /** Compiles `glob` once; `test` matches a whole value against it. */
 export function compileGlob(glob: string): Glob {
-  const units = glob;
   const points = [...glob];
   // Most types and globs are plain ASCII: walked as they are, no arrays made. A surrogate pair
   // (an emoji) in either is walked by code point, so that "?" takes all of it.
-  return { test: (value) => (SURROGATE.test(value) || SURROGATE.test(units) ? matches(points, [...value]) : matches(units, value)) };
+  if (SURROGATE.test(glob)) return { test: (value) => matches(points, [...value]) };
+  return { test: (value) => (SURROGATE.test(value) ? matches(points, [...value]) : matches(glob, value)) };
 }
 
 const SURROGATE = /[\ud800-\udfff]/;
