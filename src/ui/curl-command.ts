@@ -20,6 +20,8 @@
  */
 import { HOP_BY_HOP_HEADERS } from "../core/forward-headers.ts";
 import { isRedacted } from "../core/header-mask.ts";
+import { utf8HeaderText } from "./format.ts";
+import { BIDI_CONTROL_CHARS } from "./html.ts";
 
 /** The request to reproduce: masked headers as received, the exact body bytes. */
 export interface CurlRequest {
@@ -34,7 +36,7 @@ const LEFT_OUT = new Set([...HOP_BY_HOP_HEADERS, "host", "content-length", "expe
 const CURL_DEFAULTS = ["content-type", "accept", "user-agent"];
 const PRINTABLE = /^[\x20-\x7e]*$/;
 // Text a terminal shows as it is: no control char but the line break, no bidirectional-text control.
-const PLAIN_TEXT = /^[^\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/;
+const PLAIN_TEXT = new RegExp(`^[^\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f${BIDI_CONTROL_CHARS}]*$`);
 // C0 controls but newline, DEL, and C1 controls: a terminal may act on them when pasted.
 const UNSAFE_IN_TEXT = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -69,10 +71,8 @@ export function shellWord(s: string, charset: "latin1" | "utf8" = "latin1"): str
 // A header as a shell word: a value whose bytes are UTF-8 text ("café", as the page shows it) in plain
 // quotes like a text body, the same bytes sent; any other bytes one by one (shellWord's latin-1).
 function headerWord(name: string, value: string): string {
-  if (/[\x80-\xff]/.test(value) && !/[^\x00-\xff]/.test(value)) {
-    const text = pasteableText(Buffer.from(value, "latin1"));
-    if (text !== null) return shellWord(`${name}: ${text}`, "utf8");
-  }
+  const text = utf8HeaderText(value);
+  if (text !== null && !UNSAFE_IN_TEXT.test(text)) return shellWord(`${name}: ${text}`, "utf8");
   return shellWord(`${name}: ${value}`);
 }
 

@@ -4,7 +4,7 @@ import type { RouteVerdict } from "../core/routing.ts";
 import type { EventDetailJson } from "../http/admin-views.ts";
 import { curlCommand } from "./curl-command.ts";
 import { counted, sizeText } from "../core/quantity-text.ts";
-import { badge, duration, time } from "./format.ts";
+import { badge, duration, time, utf8HeaderText } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 import { prettyJson } from "./pretty-json.ts";
 import { RETRYABLE_STATUSES } from "../store/retry-delivery.ts";
@@ -95,19 +95,7 @@ const LONG_VALUE_CHARS = 600;
 const headerValue = (v: string): SafeHtml | string =>
   v.length <= LONG_VALUE_CHARS ? v : html`<details class="long-value"><summary>${v.slice(0, 200)}… <span class="muted">(${String(v.length)} characters: show all)</span></summary>${v}</details>`;
 const headerRows = (headers: [string, string][]) =>
-  headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${headerValue(asText(v))}</td></tr>`);
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-// Bun reads a header value one byte per character (latin-1): a provider's UTF-8 ("שלום", "café")
-// would show as "×©×•…". Shown decoded when its bytes are UTF-8; as they are otherwise.
-function asText(v: string): string {
-  if (!/[\x80-\xff]/.test(v) || /[^\x00-\xff]/.test(v)) return v;
-  try {
-    return utf8.decode(Buffer.from(v, "latin1"));
-  } catch {
-    return v;
-  }
-}
+  headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap${isSensitiveHeader(n) || isRedacted(v) ? " masked" : ""}">${headerValue(utf8HeaderText(v) ?? v)}</td></tr>`);
 
 type SentRequest = NonNullable<EventDetailJson["deliveries"][number]["attempts"][number]["request"]>;
 

@@ -26,8 +26,9 @@ export function escapeHtml(text: string): string {
   return BIDI_CONTROL.test(escaped) ? escaped.replace(BIDI_CONTROLS, bidiMark) : escaped;
 }
 
-// LRM, RLM, ALM, the embeddings and overrides (LRE…RLO) and the isolates (LRI…PDI).
-const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+/** The bidirectional-text controls, as a character class's body: ALM, LRM, RLM, the embeddings and overrides (LRE…RLO), the isolates (LRI…PDI). */
+export const BIDI_CONTROL_CHARS = "\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069";
+const BIDI_CONTROL = new RegExp(`[${BIDI_CONTROL_CHARS}]`);
 const BIDI_CONTROLS = new RegExp(BIDI_CONTROL.source, "g");
 
 /** The visible mark of a bidirectional-text control: ⟨U+202E⟩. */
