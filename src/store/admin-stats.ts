@@ -30,11 +30,18 @@ export interface SourceStats {
   mismatchSpike: boolean;
 }
 
+/** The statement counting `source`'s signature mismatches stored since `sinceMs`. */
+function mismatchesSince(source: string, sinceMs: number): { sql: string; args: (string | number)[] } {
+  return {
+    sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${MISMATCH_REASONS.map(() => "?").join(",")})`,
+    args: [source, sinceMs, ...MISMATCH_REASONS],
+  };
+}
+
 /** Figures for each named source over the last `windowMs`. */
 export async function sourceStats(client: Client, names: string[], nowMs: number, windowMs = 15 * 60_000): Promise<SourceStats[]> {
   const since = nowMs - windowMs;
   const out: SourceStats[] = [];
-  const reasons = MISMATCH_REASONS.map(() => "?").join(",");
   for (const name of names) {
     const rs = await client.batch(
       [
@@ -43,14 +50,8 @@ export async function sourceStats(client: Client, names: string[], nowMs: number
         { sql: "SELECT received_at AS t FROM events WHERE source = ? ORDER BY id DESC LIMIT 1", args: [name] },
         { sql: "SELECT max(received_at) AS t FROM rejections WHERE source = ?", args: [name] },
         { sql: "SELECT count(*) AS c FROM events WHERE source = ? AND id >= ?", args: [name, makeId("evt", since, new Uint8Array(10))] },
-        {
-          sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
-          args: [name, since, ...MISMATCH_REASONS],
-        },
-        {
-          sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
-          args: [name, nowMs - 60_000, ...MISMATCH_REASONS],
-        },
+        mismatchesSince(name, since),
+        mismatchesSince(name, nowMs - 60_000),
         { sql: "SELECT count(*) AS c FROM rejections WHERE source = ?", args: [name] },
       ],
       "read",
@@ -107,19 +108,12 @@ export async function mismatchSpikes(
 ): Promise<Map<string, { mismatches: number; accepted: number }>> {
   const out = new Map<string, { mismatches: number; accepted: number }>();
   const since = nowMs - windowMs;
-  const reasons = MISMATCH_REASONS.map(() => "?").join(",");
   for (const name of names) {
-    const m = await client.execute({
-      sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
-      args: [name, since, ...MISMATCH_REASONS],
-    });
+    const m = await client.execute(mismatchesSince(name, since));
     const mismatches = Number(m.rows[0]!.c);
     if (!isMismatchSpike(mismatches, 0)) continue;
     if (mismatches >= FLOOD_LAST_MINUTE) {
-      const recent = await client.execute({
-        sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${reasons})`,
-        args: [name, nowMs - 60_000, ...MISMATCH_REASONS],
-      });
+      const recent = await client.execute(mismatchesSince(name, nowMs - 60_000));
       if (isMismatchSpike(mismatches, Number.POSITIVE_INFINITY, Number(recent.rows[0]!.c))) {
         out.set(name, { mismatches, accepted: await acceptedSince(client, name, since, mismatches * 5 + 1) });
         continue;
