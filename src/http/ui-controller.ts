@@ -110,6 +110,11 @@ export function uiController(opts: AdminControllerOptions) {
   const client = store.reads;
   const render = (title: string, section: Section, body: SafeHtml, status = 200, extra: { flash?: string | SafeHtml | null; error?: string | null } = {}) =>
     htmlResponse(page({ title, section, body, signOut: auth.required, ...extra }), status);
+  // Every configured target as the API shows it, at `now` (the targets page and the overview's "now").
+  const targetViews = async (now: number) => {
+    const stats = await targetStats(client, opts.config.targets.map((t) => t.name), now);
+    return opts.config.targets.map((t, i) => targetJson(t, stats[i]!, now, opts.listenStatus(t.name)));
+  };
 
   const open = new Elysia()
     .get("/assets/:file", ({ params }) => {
@@ -209,13 +214,9 @@ export function uiController(opts: AdminControllerOptions) {
     })
     .get("/overview", async () => {
       const now = nowMs();
-      const names = opts.config.targets.map((t) => t.name);
-      const [figures, stats, queues] = [await readOverview(client, now, names), await targetStats(client, names, now), await queueStats(client)];
-      const oldest = new Map(queues.map((q) => [q.target, q.oldestCreatedAt]));
-      const targets = opts.config.targets.map((t, i) => ({
-        target: targetJson(t, stats[i]!, now, opts.listenStatus(t.name)),
-        oldestWaitingAt: oldest.get(t.name) ?? null,
-      }));
+      const figures = await readOverview(client, now, opts.config.targets.map((t) => t.name));
+      const oldest = new Map((await queueStats(client)).map((q) => [q.target, q.oldestCreatedAt]));
+      const targets = (await targetViews(now)).map((target) => ({ target, oldestWaitingAt: oldest.get(target.name) ?? null }));
       return render("Overview", "overview", overviewPage(figures, { nowMs: now, targets }));
     })
     .post(
@@ -273,11 +274,9 @@ export function uiController(opts: AdminControllerOptions) {
       return redirect(`/jobs/${job.id}?done=stopped`);
     })
     .get("/targets", async ({ query }) => {
-      const { config } = opts;
-      const stats = await targetStats(client, config.targets.map((t) => t.name), nowMs());
-      const configured = new Set(config.targets.map((t) => t.name));
+      const configured = new Set(opts.config.targets.map((t) => t.name));
       const unconfigured = (await queueStats(client)).filter((q) => !configured.has(q.target)).map((q) => ({ name: q.target, open: q.depth }));
-      const body = targetsPage(config.targets.map((t, i) => targetJson(t, stats[i]!, nowMs(), opts.listenStatus(t.name))), unconfigured);
+      const body = targetsPage(await targetViews(nowMs()), unconfigured);
       return render("Targets", "targets", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })
     .post("/targets/:name/:action", async ({ params }) => {
