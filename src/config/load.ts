@@ -8,7 +8,7 @@ import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIPv4, parseIPv6 } from "../core/address-guard.ts";
 import { presetDefaults } from "../core/verify/index.ts";
-import { isForwardableHeader } from "../core/forward-headers.ts";
+import { ALWAYS_SENT_HEADERS, isForwardableHeader } from "../core/forward-headers.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { didYouMean } from "./did-you-mean.ts";
 import { createSchemas, type RawServer, type RawSource, type RawTarget, type Schemas } from "./schema.ts";
@@ -349,8 +349,7 @@ class ConfigBuilder {
 
   /** forward_headers names that are never forwarded (core/forward-headers.ts), said rather than dropped in silence. */
   private warnUnforwardable(names: string[], path: Path): void {
-    const sentAnyway = new Set(["content-type", "content-encoding"]);
-    const never = names.filter((n) => !isForwardableHeader(n) && !sentAnyway.has(n.toLowerCase()));
+    const never = names.filter((n) => !isForwardableHeader(n) && !ALWAYS_SENT_HEADERS.includes(n.toLowerCase()));
     if (never.length > 0) {
       this.report.warn(path, `never forwarded, whatever this says: ${never.join(", ")} (hop-by-hop, the inbound request's own, a credential for the relay, or set by hookrelay on every delivery)`);
     }

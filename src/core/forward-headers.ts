@@ -19,12 +19,16 @@ export const HOP_BY_HOP_HEADERS: readonly string[] = [
   "transfer-encoding",
   "upgrade",
 ];
+/**
+ * Sent with every delivery from the stored request whatever forward_headers says, exactly once:
+ * the stored content type, and the Content-Encoding (contentEncodingHeader).
+ */
+export const ALWAYS_SENT_HEADERS: readonly string[] = ["content-type", "content-encoding"];
 const NEVER = new Set([
   ...HOP_BY_HOP_HEADERS,
   "host",
   "content-length",
-  "content-type", // sent from the stored content type, exactly once
-  "content-encoding", // sent from contentEncodingHeader, exactly once, whatever forward_headers says
+  ...ALWAYS_SENT_HEADERS, // never as forwarded headers: sent once, from the stored request
   "cookie",
   "authorization",
   "expect",
