@@ -105,6 +105,7 @@ export async function startRelay(opts: {
     nowMs: Date.now,
     log,
     archive: archiveReader ? createEventArchive({ dir: resolve(config.store.archiveDir!), reads: archiveReader.reads }) : undefined,
+    inTurn: (job, run) => store.inTurn(job, run),
   });
   // Off the ack path: indexes what ingest committed, through the same writer ([store] search = false: none).
   const indexer = config.store.search ? startSearchIndexer({ store, log, maxDecodedBytes: maxBodyBytes }) : null;

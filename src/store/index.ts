@@ -43,6 +43,12 @@ export interface Store {
   isWritable(): Promise<boolean>;
   /** Why the store cannot take writes now (a probe fails, or the writer's commits do), or null. */
   unwritableReason(): Promise<StoreErrorCode | null>;
+  /**
+   * Runs `run` unless another relay on the store is running the same job now
+   * (then resolves null without running it): for a job every relay schedules
+   * but one at a time should do. A file has one relay: it always runs.
+   */
+  inTurn<T>(job: string, run: () => Promise<T>): Promise<T | null>;
   /** Flushes pending writes, checkpoints and closes. */
   close(): Promise<void>;
 }
@@ -145,6 +151,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     checkpoint,
     unwritableReason,
     isWritable: async () => (await unwritableReason()) === null,
+    inTurn: (_job, run) => run(),
     async close() {
       if (closed) return;
       closed = true;

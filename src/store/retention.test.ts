@@ -32,7 +32,17 @@ async function freshStore(): Promise<Store> {
   drops.push(drop);
   const store = await openStore({ url, busyTimeoutMs: 1000, nowMs: () => NOW, checkpointEveryMs: 0, inlineWriter: true });
   stores.push(store);
+  urls.set(store, url);
   return store;
+}
+const urls = new Map<Store, string>();
+
+/** A second relay's store on the same database as `store`. */
+async function secondRelay(store: Store): Promise<Store> {
+  const other = await openStore({ url: urls.get(store)!, busyTimeoutMs: 1000, nowMs: () => NOW, checkpointEveryMs: 0, inlineWriter: true });
+  // Closed before the first (the list closes in order): the database is dropped after both.
+  stores.unshift(other);
+  return other;
 }
 
 let seq = 0;
@@ -268,4 +278,43 @@ test("an archive that cannot be written deletes nothing, and the runner logs why
   expect(lines[0]).toContain("not-a-dir");
   expect(await count(store, "events")).toBe(2);
   expect(existsSync(join(blocker, "archive"))).toBe(false);
+});
+
+test.skipIf(!onPostgres)("relays on one database take turns at retention: while one purges, another's run is skipped, and a batch is archived once", async () => {
+  const a = await freshStore();
+  const b = await secondRelay(a);
+  const expired = [await event(a, NOW - 20 * DAY, "delivered"), await event(a, NOW - 20 * DAY + 1, "failed")];
+  const dir = join(dirs[0]!, "archive-b");
+  const lines: string[] = [];
+  const runnerB = startRetentionRunner({
+    db: b, retentionMs: RETENTION, dedupeWindowMs: {}, nowMs: () => NOW, firstAfterMs: 60_000,
+    archive: createEventArchive({ dir, reads: await reader(b) }),
+    inTurn: (job, run) => b.inTurn(job, run),
+    log: createLogger("debug", (l) => lines.push(l)),
+  });
+  // Relay A's purge is running (its turn held until we let go).
+  let letGo!: () => void;
+  const aPurging = a.inTurn("retention", () => new Promise<string>((r) => (letGo = () => r("a purged"))));
+  await Bun.sleep(50);
+  expect(await runnerB.runNow()).toBeNull();
+  expect(JSON.parse(lines.at(-1)!)).toMatchObject({ level: "debug", msg: "retention purge skipped: another relay on the store is purging" });
+  expect(await count(b, "events")).toBe(2);
+  expect(existsSync(dir)).toBe(false);
+  // Another job is not held by retention's turn.
+  expect(await b.inTurn("overview", async () => "ran")).toBe("ran");
+
+  letGo();
+  expect(await aPurging).toBe("a purged");
+  expect(await runnerB.runNow()).toMatchObject({ events: 2 });
+  await runnerB.stop();
+  expect(Object.values(await archived(dir)).flat().sort()).toEqual(expired.sort());
+});
+
+test.skipIf(onPostgres)("a relay on a file runs every job: it has the store to itself", async () => {
+  const store = await freshStore();
+  let letGo!: () => void;
+  const first = store.inTurn("retention", () => new Promise<void>((r) => (letGo = r)));
+  expect(await store.inTurn("retention", async () => "ran")).toBe("ran");
+  letGo();
+  await first;
 });

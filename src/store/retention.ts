@@ -223,18 +223,30 @@ export function startRetentionRunner(opts: {
   firstAfterMs?: number;
   /** `[store] archive`: events are archived before they are deleted. */
   archive?: EventArchive;
+  /**
+   * Runs a purge unless another relay on the store is purging (Store.inTurn):
+   * relays purging the same batches at once would each archive them.
+   */
+  inTurn?: <T>(job: string, run: () => Promise<T>) => Promise<T | null>;
 }): RetentionRunner {
+  const inTurn = opts.inTurn ?? ((_job, run) => run());
   return startPeriodicJob(
     async (stopping) => {
       const started = performance.now();
       try {
-        const counts = await purgeExpired(opts.db, {
-          nowMs: opts.nowMs(),
-          retentionMs: opts.retentionMs,
-          dedupeWindowMs: opts.dedupeWindowMs,
-          stopped: stopping,
-          archive: opts.archive,
-        });
+        const counts = await inTurn("retention", () =>
+          purgeExpired(opts.db, {
+            nowMs: opts.nowMs(),
+            retentionMs: opts.retentionMs,
+            dedupeWindowMs: opts.dedupeWindowMs,
+            stopped: stopping,
+            archive: opts.archive,
+          }),
+        );
+        if (counts === null) {
+          opts.log.debug("retention purge skipped: another relay on the store is purging");
+          return null;
+        }
         const total = counts.events + counts.attempts + counts.rejections;
         if (total > 0) opts.log.info("retention purge", { ...counts, durationMs: Math.round(performance.now() - started) });
         return counts;

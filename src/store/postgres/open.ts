@@ -14,6 +14,7 @@ import { GroupCommit } from "../writer/group-commit.ts";
 import type { Store, StoreOptions, StoreReader } from "../index.ts";
 import { openPgClient, redactedUrl, type PgClient } from "./client.ts";
 import { ConnectionWatch } from "./connection-watch.ts";
+import { inTurn } from "./job-turns.ts";
 import { silentLogger } from "../../log/logger.ts";
 
 /**
@@ -56,6 +57,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
     checkpoint: async () => {},
     unwritableReason,
     isWritable: async () => (await unwritableReason()) === null,
+    inTurn: (job, run) => inTurn(reads.sql, job, run),
     async close() {
       if (closed) return;
       closed = true;
