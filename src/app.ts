@@ -84,6 +84,9 @@ export interface App {
   jobs: JobRunner;
 }
 
+/** How long /readyz waits for its probe's commit before it answers "busy". */
+const READY_WAIT_MS = 1_000;
+
 /** What /readyz says when the store cannot take writes. */
 const UNWRITABLE: Record<StoreErrorCode, string> = {
   full: "full",
@@ -185,7 +188,9 @@ export function createApp(opts: AppOptions): App {
     .onRequest(resolveClientAddress(trustedProxies))
     .get("/healthz", () => ({ ok: true }))
     .get("/readyz", async ({ set }) => {
-      const reason = await store.unwritableReason();
+      // A probe still unanswered after a second waits on a lock (for up to busy_timeout) or a stalled
+      // disk: say so now, before a health check's own timeout gives up on us with no reason at all.
+      const reason = await Promise.race([store.unwritableReason(), Bun.sleep(READY_WAIT_MS).then(() => "busy" as const)]);
       if (reason === null) return { ok: true, store: "writable" };
       set.status = 503;
       return { ok: false, store: UNWRITABLE[reason] };

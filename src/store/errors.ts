@@ -2,6 +2,13 @@
 /** `unreachable`: a database server that does not answer (PostgreSQL); the store logs its loss and return itself. */
 export type StoreErrorCode = "unavailable" | "full" | "busy" | "readonly" | "corrupt" | "invalid" | "unreachable";
 
+const STORE_ERROR_CODES: ReadonlySet<string> = new Set<StoreErrorCode>(["unavailable", "full", "busy", "readonly", "corrupt", "invalid", "unreachable"]);
+
+/** True when `code` is one of ours (a StoreError's, carried across the writer thread as text). */
+export function isStoreErrorCode(code: string | null | undefined): code is StoreErrorCode {
+  return code != null && STORE_ERROR_CODES.has(code);
+}
+
 export class StoreError extends Error {
   override readonly name = "StoreError";
   constructor(

@@ -270,7 +270,8 @@ test("a store locked by another process past busy_timeout answers 503 with Retry
   // It waited for the lock (busy_timeout) before giving up, and did not hang.
   expect(waitedMs).toBeGreaterThan(250);
   expect(waitedMs).toBeLessThan(5_000);
-  expect((await fetch(`${bin.adminUrl}/readyz`)).status).toBe(503);
+  const ready = await fetch(`${bin.adminUrl}/readyz`);
+  expect({ status: ready.status, body: await ready.json() }).toEqual({ status: 503, body: { ok: false, store: "busy" } });
   // Requests that arrive while a write waits for the lock wait with it, not for a try of their own after it.
   const waits = await Promise.all(
     Array.from({ length: 6 }, async (_, i) => {
@@ -306,6 +307,22 @@ test("a store locked by another process past busy_timeout answers 503 with Retry
   const keys = (await store.reads.execute("SELECT dedupe_key FROM events ORDER BY dedupe_key")).rows.map((r) => r.dedupe_key);
   await store.close();
   expect(keys).toEqual(["before_lock", "while_locked"]);
+});
+
+test("/readyz answers a locked store within a second, whatever busy_timeout is: a health check's own timeout is shorter", async () => {
+  const dir = setup();
+  const bin = track(await serveBinary(dir, relayToml({ busyTimeout: "20s" })));
+  const holder = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures/hold-lock.ts"), join(dir, "data/relay.db")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  cleanups.push(() => holder.kill("SIGKILL"));
+  expect(new TextDecoder().decode((await (holder.stdout as ReadableStream<Uint8Array>).getReader().read()).value)).toContain("locked");
+  const started = performance.now();
+  const res = await fetch(`${bin.adminUrl}/readyz`);
+  expect({ status: res.status, body: await res.json() }).toEqual({ status: 503, body: { ok: false, store: "busy" } });
+  expect(performance.now() - started).toBeLessThan(2_500);
+  holder.stdin!.write("release\n");
+  await holder.stdin!.end();
+  expect(await holder.exited).toBe(0);
+  await waitFor("/readyz 200 once the lock is released", async () => ((await fetch(`${bin.adminUrl}/readyz`)).status === 200 ? true : null), 25_000, 100);
 });
 
 const sha = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");

@@ -5,7 +5,7 @@
  * same tick travel to the thread in one message and commit together.
  */
 import type { InStatement, ResultSet } from "@libsql/client";
-import { StoreError, type StoreErrorCode } from "../errors.ts";
+import { isStoreErrorCode, StoreError, type StoreErrorCode } from "../errors.ts";
 import { sqliteDialect } from "../dialect.ts";
 import { RemoteSqlError, type Durability, type SqlWriter } from "../sql-client.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
@@ -148,7 +148,7 @@ export class WriterProxy implements CommitWriter {
       const p = this.#writes.get(m.id);
       this.#writes.delete(m.id);
       if (m.kind === "written") p?.resolve(decodeResults({ json: m.results, bytes }));
-      else p?.reject(new RemoteSqlError(m.message, m.code ?? undefined));
+      else p?.reject(writeError(m.message, m.code));
       return;
     }
     if (m.kind !== "results") return;
@@ -192,4 +192,13 @@ export class WriterProxy implements CommitWriter {
 export function workerPath(name: "writer/thread" | "checkpoint-worker"): string {
   if (import.meta.url.includes("$bunfs")) return `/$bunfs/root/store/${name}.ts`;
   return new URL(`../${name}.ts`, import.meta.url).href;
+}
+
+/**
+ * A write's failure as the thread reported it: the thread's own StoreError
+ * (a lock waited out, a full disk) keeps its code; a driver's error keeps the
+ * driver's code, for classifyStoreError to read as on this thread.
+ */
+function writeError(message: string, code: string | null): Error {
+  return isStoreErrorCode(code) ? new StoreError(code, message) : new RemoteSqlError(message, code ?? undefined);
 }
