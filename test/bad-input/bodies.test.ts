@@ -105,6 +105,21 @@ test("a chunked body over max_body is refused with 413 while reading, and one ju
   await stillServes("chunked");
 }, 15_000);
 
+test("a chunked body in tens of thousands of tiny chunks is refused with 400 fragmented_body, one in a thousand small chunks is stored", async () => {
+  // 20,000 one-byte chunks: each a read of the event loop's; refused at 16,384, unsigned or not.
+  const tiny = [head(["Transfer-Encoding: chunked", "X-Ploints-Signature: 00"]), "1\r\nx\r\n".repeat(20_000) + "0\r\n\r\n"];
+  const refused = await rawHttp(port, tiny, { waitMs: 3000 });
+  expect(refused.status).toBe(400);
+  expect(refused.text).toContain("fragmented_body");
+  // A real sender's small chunks: 1,000 of 40 bytes.
+  const body = JSON.stringify({ id: "chunked_small_pieces", pad: "y".repeat(40_000) });
+  const pieces = body.match(/[^]{1,40}/g)!.map((p) => `${p.length.toString(16)}\r\n${p}\r\n`);
+  const stored = await rawHttp(port, [head(["Transfer-Encoding: chunked", `X-Ploints-Signature: ${signPloints(body)}`]), pieces.join("") + "0\r\n\r\n"], { waitMs: 3000 });
+  expect(stored.status).toBe(200);
+  expect(await storedKeys()).toContain("chunked_small_pieces");
+  await stillServes("fragmented");
+});
+
 test("a body shorter than its Content-Length is never stored as complete, whether the client hangs up or stalls", async () => {
   const full = '{"id":"cl_short","type":"x","pad":"0123456789"}';
   const sent = full.slice(0, 20);
