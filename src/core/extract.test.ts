@@ -82,6 +82,29 @@ test("a key with a lone surrogate is kept apart, written as JSON escapes it, fro
   expect(key('{"id":"sur-\\ufffd"}')).toBe("sur-\ufffd");
 });
 
+test("a key with a NUL is stored escaped, apart from the key cut at the NUL (stored text is read back only up to a NUL)", () => {
+  const key = (body: string) => {
+    const c = ctx(body);
+    return dedupeKeyOf([{ kind: "json", path: ["id"] }], c, makeFieldReader(c));
+  };
+  expect(key('{"id":"a\\u0000one"}')).toBe('"a\\u0000one"');
+  expect(key('{"id":"a\\u0000one"}')).not.toBe(key('{"id":"a\\u0000two"}'));
+  expect(key('{"id":"a"}')).toBe("a");
+});
+
+test("Mailgun's key is the signature block's token, in a JSON body or a legacy form, and one token is one key either way", async () => {
+  const { presetDefaults } = await import("./verify/index.ts");
+  const read = (body: string, contentType: string) => {
+    const c = ctx(body, {}, contentType);
+    const fields = makeFieldReader(c);
+    return { key: dedupeKeyOf(presetDefaults("mailgun").dedupe, c, fields), type: eventTypeOf(presetDefaults("mailgun").eventType, c, fields) };
+  };
+  const json = JSON.stringify({ signature: { timestamp: "1", token: "tok_1", signature: "ab" }, "event-data": { event: "delivered" } });
+  expect(read(json, "application/json")).toEqual({ key: "tok_1", type: "delivered" });
+  const form = "timestamp=1&token=tok_1&signature=ab&event=complained&recipient=mallory%40evil";
+  expect(read(form, "application/x-www-form-urlencoded")).toEqual({ key: "tok_1", type: "complained" });
+});
+
 test("Shopify's key is its event id when sent, else its webhook id, with or without the X- prefix; Svix's is svix-id, else webhook-id", async () => {
   const { presetDefaults } = await import("./verify/index.ts");
   const key = (preset: "shopify" | "svix", headers: Record<string, string>) => {

@@ -130,10 +130,12 @@ export function dedupeKeyOf(refs: ValueRef[], ctx: ExtractContext, fields: () =>
     parts.push(v);
   }
   // Well-formed before anything compares it: the store would keep a lone surrogate (JSON's "\ud800")
-  // as U+FFFD, and a key looked up as sent then misses its stored copy. Written as JSON writes it
-  // (escaped, in quotes), it stays apart from a real U+FFFD too.
+  // as U+FFFD, and a key looked up as sent then misses its stored copy. A NUL is kept, but its
+  // text is read back only up to it (the UI, the API, an export: "a\u0000b" came back "a", and
+  // an import keyed it so). Either is written as JSON writes it (escaped, in quotes), which keeps
+  // it apart from a real U+FFFD, and from the key cut at the NUL.
   const key = parts.length === 1 ? parts[0]! : JSON.stringify(parts);
-  return storedKey(key.isWellFormed() ? key : JSON.stringify(key));
+  return storedKey(key.isWellFormed() && !key.includes("\0") ? key : JSON.stringify(key));
 }
 
 // Control characters in a type: a NUL would end the stored text early (SQLite reads text up to it).

@@ -34,7 +34,7 @@ describe("presetDefaults", () => {
     ]);
     expect(presetDefaults("svix").dedupe).toEqual([{ kind: "first", refs: [{ kind: "header", name: "svix-id" }, { kind: "header", name: "webhook-id" }] }]);
     expect(presetDefaults("slack").eventType).toEqual([{ kind: "json", path: ["event", "type"] }, { kind: "json", path: ["type"] }]);
-    expect(presetDefaults("mailgun").dedupe).toEqual([{ kind: "json", path: ["signature", "token"] }]);
+    expect(presetDefaults("mailgun").dedupe).toEqual([{ kind: "first", refs: [{ kind: "json", path: ["signature", "token"] }, { kind: "json", path: ["token"] }] }]);
     expect(presetDefaults("points").dedupe).toEqual([
       { kind: "json", path: ["order", "id"] },
       { kind: "first", refs: [{ kind: "header", name: "x-webhook-event" }, { kind: "json", path: ["event"] }] },

@@ -148,7 +148,14 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
   mailgun: {
     signs: { timestamp: true },
     build: (s) => mailgunVerifier(s.secrets, s.toleranceSec),
-    defaults: { dedupe: [json("signature.token")], eventType: [json("event-data.event")], forwardHeaders: [] },
+    // The token is the replay defence (the event data is not signed): JSON's `signature.token`, a
+    // legacy form's `token` field — one key for both, so a block re-sent in the other encoding with
+    // other data is a duplicate too.
+    defaults: {
+      dedupe: [first(json("signature.token"), json("token"))],
+      eventType: [json("event-data.event"), json("event")],
+      forwardHeaders: [],
+    },
   },
   points: {
     build: (s) => sharedSecretVerifier("x-webhook-secret", s.secrets),
