@@ -75,7 +75,7 @@ export function hmacVerifier(spec: HmacSpec): Verifier {
     const parts = pieces.map((piece) => ("literal" in piece ? piece.literal : values[piece.placeholder]));
     const result = checkSignatures({ algorithm: spec.algorithm, encoding: spec.encoding, keys, contents: [parts], candidates, label, hint });
     if (!result.ok || !spec.timestampHeader) return result;
-    return checkTimestamp(timestamp, nowMs, spec.toleranceSec, { unit: "s", window: "both" }, timestampWhere);
+    return checkTimestamp(timestamp, nowMs, spec.toleranceSec, { unit: "s" }, timestampWhere);
   };
 }
 

@@ -60,6 +60,6 @@ export function mailgunVerifier(secrets: readonly string[], toleranceSec: number
       candidates: [signature],
       label: `the signature in ${BLOCK}`,
     });
-    return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, { unit: "s", window: "both" }, where) : result;
+    return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, { unit: "s" }, where) : result;
   };
 }

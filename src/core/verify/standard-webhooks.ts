@@ -79,6 +79,6 @@ export function standardWebhooksVerifier(
       candidates,
       label,
     });
-    return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, { unit: "s", window: "both" }, where) : result;
+    return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, { unit: "s" }, where) : result;
   };
 }

@@ -15,9 +15,9 @@ interface KeyValueScheme {
 
 /** Stripe, Paddle Billing and Point: all HMAC-SHA256 hex with UTF-8 string keys. */
 export const KEY_VALUE_SCHEMES = {
-  stripe: { header: "stripe-signature", timestampKey: "t", signatureKey: "v1", joiner: ".", rule: { unit: "s", window: "past" } },
-  paddle: { header: "paddle-signature", timestampKey: "ts", signatureKey: "h1", joiner: ":", rule: { unit: "s", window: "past" } },
-  point: { header: "point-signature", timestampKey: "t", signatureKey: "v1", joiner: ".", rule: { unit: "ms", window: "both" } },
+  stripe: { header: "stripe-signature", timestampKey: "t", signatureKey: "v1", joiner: ".", rule: { unit: "s" } },
+  paddle: { header: "paddle-signature", timestampKey: "ts", signatureKey: "h1", joiner: ":", rule: { unit: "s" } },
+  point: { header: "point-signature", timestampKey: "t", signatureKey: "v1", joiner: ".", rule: { unit: "ms" } },
 } as const satisfies Partial<Record<PresetName, KeyValueScheme>>;
 
 /** Presets verified by keyValueVerifier. */

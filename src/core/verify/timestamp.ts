@@ -1,11 +1,13 @@
 import type { VerifyResult } from "../types.ts";
 import { OK, reject } from "./result.ts";
 
-/** How a scheme's timestamp is read and which side of the window is enforced. */
+/**
+ * How a scheme's timestamp is read. Too old and too new are both rejected,
+ * Stripe's and Paddle's too, though their own libraries check only the past:
+ * a leaked request with a timestamp far ahead would otherwise never go stale.
+ */
 export interface TimestampRule {
   unit: "s" | "ms";
-  /** "both": too old and too new are rejected; "past": only too old (Stripe, Paddle). */
-  window: "both" | "past";
 }
 
 // Digits only: no sign, no fraction, no exponent, no spaces. 15 digits keeps
@@ -60,7 +62,7 @@ export function checkTimestamp(
     const hint = rule.unit === "ms" && ts < LOOKS_LIKE_MS ? " (it looks like seconds; milliseconds are expected)" : "";
     return reject("stale_timestamp", `timestamp ${ts} is ${offSec(now - ts)} s old, ${outside}${hint}`);
   }
-  if (rule.window === "both" && ts - now > tolerance) {
+  if (ts - now > tolerance) {
     const hint = rule.unit === "s" && ts > LOOKS_LIKE_MS ? " (it looks like milliseconds; seconds are expected)" : "";
     return reject("future_timestamp", `timestamp ${ts} is ${offSec(ts - now)} s ahead of the relay's clock, ${outside}${hint}`);
   }
