@@ -36,7 +36,9 @@ existing file unless --force. Then: hookrelay check, hookrelay serve.
 
 Runs the relay: POST /in/<source> on server.listen; UI, /api, /metrics,
 /healthz and /readyz on server.admin_listen. Refuses to start on a bad config.
-SIGTERM/SIGINT stop accepting, finish writes and in-flight attempts, exit 0.
+SIGTERM/SIGINT stop accepting, finish writes, wait up to 10 s for attempts in
+flight (one still running is due again at the next start), exit 0; a second
+one exits at once (1).
 `,
   check: `Usage: hookrelay check [--config hookrelay.toml]
 

@@ -73,7 +73,12 @@ export async function serveConfig(config: Config, log: Logger, opts: ServeOption
   opts.banner?.({ publicUrl: relay.publicUrl, adminUrl: relay.adminUrl });
   let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C (or TERM) is someone who will not wait: what is acked is already on disk,
+      // and the leases of attempts cut short expire into new attempts (at-least-once), as after a crash.
+      log.warn("second signal: stopping now, without finishing the drain", { signal });
+      process.exit(1);
+    }
     stopping = true;
     log.info("shutting down", { signal });
     try {
@@ -87,6 +92,9 @@ export async function serveConfig(config: Config, log: Logger, opts: ServeOption
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  // Their default is to end the process on the spot, no drain, no word: a logrotate habit
+  // (`kill -USR1` to reopen logs) would do that. The relay writes to stderr, nothing to reopen.
+  for (const signal of ["SIGUSR1", "SIGUSR2"] as const) process.on(signal, () => log.warn("signal ignored", { signal }));
   // systemctl reload (ExecReload=/bin/kill -HUP $MAINPID): the outcome is logged by the reload itself.
   reloadOnSignal(() => {
     if (!stopping) relay.reload();

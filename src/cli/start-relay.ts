@@ -21,6 +21,7 @@ import { listenProblem } from "./listen-address.ts";
 import { BUILD, VERSION } from "./help.ts";
 import { idleSecondsFor } from "../http/read-body.ts";
 import { ALERT_SOURCE } from "../core/alert.ts";
+import type { Server } from "bun";
 
 export interface RunningRelay {
   ok: true;
@@ -137,7 +138,7 @@ export async function startRelay(opts: {
       // Listen clients first: their open sockets would keep the public server from stopping.
       await app.listen.stop();
       // Stop accepting; requests already inside finish and get their answer.
-      await app.publicApp.stop();
+      await stopListener(app.publicApp, LISTENER_GRACE_MS, log);
       // No request can be rejected or refused any more: write the last second's counts.
       app.ingestLogs.flush();
       // At a batch boundary, the job's lease given back: the next start resumes it.
@@ -157,3 +158,22 @@ export async function startRelay(opts: {
   };
 }
 
+/**
+ * How long requests already inside get to finish at a stop. A verified
+ * request commits in milliseconds; what is still open after this is a body
+ * still arriving (a slow sender, up to read_timeout), never acknowledged.
+ */
+const LISTENER_GRACE_MS = 5_000;
+
+/** Stops accepting; requests inside get `graceMs` to finish, then the connections still open are closed. */
+async function stopListener(app: { server: Server<unknown> | null; stop(): Promise<unknown> }, graceMs: number, log: Logger): Promise<void> {
+  const server = app.server;
+  const stopped = app.stop();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = await Promise.race([stopped.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+  clearTimeout(timer);
+  if (!late || !server) return void (await stopped);
+  log.info("closing requests still arriving at shutdown (none was acknowledged)", { requests: server.pendingRequests });
+  await server.stop(true);
+  await stopped;
+}

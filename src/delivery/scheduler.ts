@@ -373,9 +373,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       stopped = true;
       if (poll) clearInterval(poll);
       wakeUps.stop();
-      const bound = timeoutMs ?? Math.max(1000, ...configs.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000;
-      // Every attempt that reached a target is recorded: rounds keep recording outcomes (and lease nothing).
+      const bound = timeoutMs ?? Math.min(STOP_WAIT_MS, Math.max(1000, ...configs.map((t) => t.timeoutMs + t.connectTimeoutMs)) + 1000);
+      if (slots.running() > 0) log.info("waiting for attempts in flight", { attempts: slots.running(), upToMs: bound });
+      // Every attempt that ends meanwhile is recorded: rounds keep recording outcomes (and lease nothing).
       await slots.settled(performance.now() + bound);
+      // A slower target's attempt is left to run out: its lease is handed back below, and its delivery
+      // is due again at once (the target may get it twice: at-least-once, as after a crash).
+      if (slots.running() > 0) log.warn("attempts still in flight at shutdown are due again", { attempts: slots.running() });
       while (running > 0 || finished.length > 0) await tick();
       const released = await releaseLeases(store.writer, slots.leaseIds(), clock());
       if (released > 0) log.info("released leases at shutdown", { released });
@@ -454,6 +458,14 @@ const LEASE_AHEAD_MAX = 128;
 
 /** The longest a delivery leased ahead may wait for a slot; its lease lasts that much longer. */
 const aheadWaitMs = (c: TargetConfig) => AHEAD_ATTEMPTS * c.timeoutMs;
+
+/**
+ * The longest a stop waits for attempts in flight (less when every target's
+ * timeouts are shorter): with the public listener's grace, well inside a
+ * service manager's stop timeout (the unit's TimeoutStopSec=30), however
+ * long a target may take.
+ */
+export const STOP_WAIT_MS = 10_000;
 
 /** How recent an ingest claim must be for ingest to count as running (two rounds in flight). */
 const INGEST_RECENT_MS = 1_000;
