@@ -28,7 +28,7 @@
  * later"). A Bun that no longer knows the option refuses to start, which
  * every test of the binary would show at the upgrade.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 
 /** Each variable and the value a relay starts with unless it is set already. */
 const RUNTIME_TUNING: Readonly<Record<string, string>> = {
@@ -50,10 +50,22 @@ export function reexecWithRuntimeTuning(): void {
     const argv = nulList(readFileSync("/proc/self/cmdline"));
     const env = nulList(readFileSync("/proc/self/environ"));
     if (argv.length === 0) return;
-    execve("/proc/self/exe", argv, [...env, ...missing.map(([name, value]) => `${name}=${value}`)], inheritedFdsNamedIn(argv));
+    execve(ownExecutable(), argv, [...env, ...missing.map(([name, value]) => `${name}=${value}`)], inheritedFdsNamedIn(argv));
   } catch {
     // No /proc, no libc, or execve refused: run as we are, with Bun's defaults.
   }
+}
+
+/**
+ * The path of the running executable. The process takes its name (ps, top,
+ * pgrep, journald's _COMM) from the file execve is given: the link
+ * /proc/self/exe would name it `exe`. The link itself only when the file is
+ * gone from its path (replaced by an upgrade this very moment): it still
+ * reaches the binary that is running.
+ */
+function ownExecutable(): string {
+  const path = readlinkSync("/proc/self/exe");
+  return path.endsWith(" (deleted)") ? "/proc/self/exe" : path;
 }
 
 /**

@@ -83,7 +83,7 @@ test("the compiled binary stores every acked request byte-identical across a res
   for (const row of stored) expect(sha(new Uint8Array(row.body as ArrayBuffer))).toBe(acked.get(String(row.id))!);
 });
 
-test("serve replaces itself, same PID and environment, with its runtime tuning unless the operator set it", async () => {
+test("serve replaces itself, same PID, name and environment, with its runtime tuning unless the operator set it", async () => {
   const cfg = join(tmp.dir, "tuning.toml");
   writeFileSync(cfg, config.replace("./data/relay.db", "./tuning.db"));
   const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
@@ -102,6 +102,8 @@ test("serve replaces itself, same PID and environment, with its runtime tuning u
       }
       expect(environ).toContain(`PLOINTS_SECRET=${PLOINTS}`);
       expect(readFileSync(`/proc/${relay.proc.pid}/cmdline`, "utf8").split("\0").slice(1, 4)).toEqual(["serve", "--config", cfg]);
+      // Its name is the binary's (ps, pgrep, journald), not the /proc/self/exe link's "exe".
+      expect(readFileSync(`/proc/${relay.proc.pid}/comm`, "utf8").trim()).toBe("hookrelay");
       expect(await postSigned(relay.publicUrl, '{"id":"tuned"}')).toBe(200);
     } finally {
       expect(await relay.stop()).toBe(0);
