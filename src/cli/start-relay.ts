@@ -124,7 +124,8 @@ export async function startRelay(opts: {
     ui: `${adminUrl}/`,
     sources: config.sources.map((s) => `${base.replace(/\/+$/, "")}/in/${s.name}`),
     // A libSQL server URL may carry credentials: log only its scheme and host.
-    store: storeUrlForLog(config.store.url),
+    // The file as opened (a relative path resolved against the working directory), else the URL.
+    store: store.filePath ?? storeUrlForLog(config.store.url),
     version: `${VERSION} (${BUILD})`,
   });
   return {

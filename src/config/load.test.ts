@@ -107,6 +107,11 @@ disable_after = "0s"
     expect(problemsOf(`[store]\nurl = "file::MEMORY:"\n`)).toEqual([`store.url: ${memory}`]);
     for (const path of ["./a%20b.db", "./a b#c.db"])
       expect(problemsOf(`[store]\nurl = "file:${path}"\n`)).toEqual([`store.url: expected the file's path as it is, without % escapes or # (got "${path}"); rename a file whose name has them`]);
+    expect(problemsOf(`[store]\nurl = "file:~/relay/h.db"\n`)).toEqual([
+      'store.url: expected a path without ~ (nothing expands it here: it would be a directory named "~"), got "~/relay/h.db"; write the full path, like file:/home/relay/hookrelay.db',
+    ]);
+    expect(problemsOf(`[store]\nurl = "file://tmp/h.db"\n`)).toEqual(['store.url: expected file:/absolute/path or file:///absolute/path, got "file://tmp/h.db", whose first name is read as a host']);
+    for (const url of ["file:///tmp/h.db", "file://localhost/tmp/h.db", "file:/tmp/h.db"]) expect(() => configOf(`[store]\nurl = "${url}"\n`)).not.toThrow();
     expect(() => configOf(`[store]\nurl = "file:./a b.db"\n`)).not.toThrow();
     expect(() => configOf(`[store]\nurl = "file:./data/relay.db"\n`)).not.toThrow();
   });

@@ -43,6 +43,10 @@ function parseFileUrl(input: string): Parsed<string> {
   // escapes, and "#" ends a URL's path: such a path named two files, or none.
   if (/[%#]/.test(path)) return { ok: false, error: `expected the file's path as it is, without % escapes or # (got ${describeValue(path)}); rename a file whose name has them` };
   if (path === "") return { ok: false, error: "expected a file path after file: (like file:./data/hookrelay.db), got none" };
+  // No shell reads the config: "~" would be a directory of that name in the working directory.
+  if (path.startsWith("~")) return { ok: false, error: `expected a path without ~ (nothing expands it here: it would be a directory named "~"), got ${describeValue(path)}; write the full path, like file:/home/relay/hookrelay.db` };
+  // file://x/… names a host x, not a directory: the path would silently lose it.
+  if (/^\/\/(?!\/)/.test(path) && !path.startsWith("//localhost/")) return { ok: false, error: `expected file:/absolute/path or file:///absolute/path, got ${describeValue(input)}, whose first name is read as a host` };
   if (path.endsWith("/")) return { ok: false, error: `expected a file path, got a directory (${describeValue(path)}); name the file in it, like ${describeValue(`${path}hookrelay.db`)}` };
   return { ok: true, value: input };
 }

@@ -14,7 +14,7 @@ import type { StoreReads } from "./sql-client.ts";
 import type { Logger } from "../log/logger.ts";
 import { isPostgresUrl, redactedUrl } from "./postgres/client.ts";
 import { openPostgresReader, openPostgresStore } from "./postgres/open.ts";
-import { applyMigrations } from "./migrate.ts";
+import { applyMigrations, logMigrations } from "./migrate.ts";
 import { openConnection, openReadConnection, readOnlyCause, type StoreConnection, type WriteClient } from "./client.ts";
 import { GroupCommit } from "./writer/group-commit.ts";
 import { WriterProxy, type CommitWriter, type Writer } from "./writer/proxy.ts";
@@ -57,7 +57,7 @@ export interface StoreOptions {
   url: string;
   /** The `[store] password` secret, resolved (PostgreSQL). */
   password?: string;
-  /** Where a PostgreSQL store logs losing its database and getting it back (postgres/connection-watch.ts); none: silent. */
+  /** Where the store logs a new store or schema update, and on PostgreSQL losing its database and getting it back (postgres/connection-watch.ts); none: silent. */
   log?: Logger;
   busyTimeoutMs: number;
   nowMs: () => number;
@@ -98,7 +98,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   if (isPostgresUrl(opts.url)) return openPostgresStore(opts);
   const conn = await openConnection({ url: opts.url, busyTimeoutMs: opts.busyTimeoutMs, mustExist: opts.mustExist });
   try {
-    await applyMigrations(conn.client, opts.nowMs());
+    logMigrations(opts.log, conn.filePath ?? storeUrlForLog(opts.url), await applyMigrations(conn.client, opts.nowMs()));
   } catch (err) {
     conn.close();
     throw err;

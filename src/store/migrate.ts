@@ -7,6 +7,7 @@
 import type { WriteClient } from "./client.ts";
 import { migrations as sqliteMigrations, pgMigrations } from "./migrations.gen.ts";
 import { classifyStoreError, StoreError } from "./errors.ts";
+import type { Logger } from "../log/logger.ts";
 
 const BREAKPOINT = "--> statement-breakpoint";
 /** The advisory lock relays take while migrating one PostgreSQL database. */
@@ -63,8 +64,22 @@ export async function applyMigrations(client: MigrationClient, nowMs: number): P
       await tx.commit();
     } catch (cause) {
       tx.close();
-      throw new StoreError(classifyStoreError(cause).code, `migration ${m.tag} failed`, { cause });
+      // Say why (a full disk is the likely one at an upgrade): the driver's own words when ours are generic.
+      const err = classifyStoreError(cause);
+      const why = err.code === "unavailable" || err.code === "invalid" ? `${err.message}: ${(cause as Error).message ?? cause}` : err.message;
+      throw new StoreError(err.code, `migration ${m.tag} failed (nothing of it was applied): ${why}`, { cause });
     }
   }
   return done;
+}
+
+/**
+ * Says what `applyMigrations` did, when it did anything: a new store (every
+ * migration applied, the first included: a relay started from the wrong
+ * directory or with a mistyped path says so at once), or an upgraded one.
+ */
+export function logMigrations(log: Logger | undefined, store: string, applied: string[]): void {
+  if (!log || applied.length === 0) return;
+  if (applied.includes(sqliteMigrations[0]!.tag) || applied.includes(pgMigrations[0]!.tag)) log.info("new store created", { store });
+  else log.info("store schema updated", { store, migrations: applied });
 }

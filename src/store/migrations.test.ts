@@ -26,3 +26,28 @@ test("a store migrated by a newer build is refused by name, not written with a s
     await runCleanups(cleanups);
   }
 });
+
+test("a migration that fails says why (a full disk at an upgrade), and that nothing of it was applied", async () => {
+  const { applyMigrations } = await import("./migrate.ts");
+  const { sqliteDialect } = await import("./dialect.ts");
+  const full = Object.assign(new Error("SQLITE_FULL: database or disk is full"), { code: "SQLITE_FULL" });
+  const odd = new Error("no such collation sequence: x");
+  for (const [cause, why] of [[full, "store is full"], [odd, "store cannot be written: no such collation sequence: x"]] as const) {
+    let statements = 0;
+    const client = {
+      dialect: sqliteDialect,
+      execute: async () => ({ rows: [] }),
+      transaction: async () => ({
+        // The bookkeeping table and the first migration's lookup pass; its first statement fails.
+        execute: async () => {
+          if (++statements > 2) throw cause;
+          return { rows: [] };
+        },
+        commit: async () => {},
+        rollback: async () => {},
+        close: () => {},
+      }),
+    } as unknown as Parameters<typeof applyMigrations>[0];
+    await expect(applyMigrations(client, 0)).rejects.toThrow(`migration 0000_init failed (nothing of it was applied): ${why}`);
+  }
+});

@@ -6,7 +6,7 @@
  * created readable by the relay's own user only.
  */
 import { afterEach, expect, test } from "bun:test";
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startRelay } from "../../src/cli/start-relay.ts";
 import { loadConfig } from "../../src/config/index.ts";
@@ -132,6 +132,21 @@ test("serve on a fresh directory creates the store directory 0700 and the store,
   const bin = tracked(await serveBinary(cwd, relayToml({ storeUrl: "file:./data/relay.db" })));
   expect(storeModes(join(cwd, "data/relay.db"))).toEqual({ dir: "700", db: "600", wal: "600", shm: "600" });
   expect(await bin.stop()).toBe(0);
+});
+
+test("serve says when it created a new store, and names the store file by its full path: a relay started in the wrong directory shows it", async () => {
+  const cwd = dir();
+  const file = join(realpathSync(cwd), "data/relay.db");
+  const lines = (b: RunningBinary) => b.logs().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const first = tracked(await serveBinary(cwd, relayToml({ storeUrl: "file:./data/relay.db" })));
+  expect(lines(first).find((l) => l.msg === "new store created")).toMatchObject({ level: "info", store: file });
+  expect(lines(first).find((l) => l.msg === "listening")).toMatchObject({ store: file });
+  expect(await first.stop()).toBe(0);
+  // Started again on it: nothing new to say.
+  const again = tracked(await serveBinary(cwd, relayToml({ storeUrl: "file:./data/relay.db" })));
+  expect(lines(again).map((l) => l.msg)).not.toContain("new store created");
+  expect(lines(again).map((l) => l.msg)).not.toContain("store schema updated");
+  expect(await again.stop()).toBe(0);
 });
 
 test("dev on a fresh directory creates ./.hookrelay 0700 and the store, -wal and -shm files 0600", async () => {

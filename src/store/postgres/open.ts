@@ -6,7 +6,7 @@
  * (synchronous_commit on) unless it holds only redoable writes. No WAL
  * checkpoints, no file: the database server keeps its own.
  */
-import { applyMigrations } from "../migrate.ts";
+import { applyMigrations, logMigrations } from "../migrate.ts";
 import { postgresDialect } from "../dialect.ts";
 import { StoreError } from "../errors.ts";
 import { CommitHealth, unwritableReasonOf, watchCommits } from "../commit-health.ts";
@@ -36,7 +36,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
   const reads = await connect(4);
   let writes: PgClient;
   try {
-    await applyMigrations(reads, opts.nowMs());
+    logMigrations(opts.log, redactedUrl(opts.url), await applyMigrations(reads, opts.nowMs()));
     // The group commit runs one transaction at a time; a second connection stands by for a failed one.
     writes = await connect(2);
     pools = [reads, writes];
