@@ -125,6 +125,7 @@ export function createApp(opts: AppOptions): App {
       if (r.targets.length > r.leased.length) delivery?.wake();
     },
     onRejected: (source, reason) => metrics.rejected(source, reason),
+    onRefused: (code) => metrics.refused(code),
     onDuplicate: (source) => metrics.duplicate(source),
   };
   const trustedProxies = () => live.current().trustedProxies;

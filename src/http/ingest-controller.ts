@@ -43,6 +43,27 @@ function refuseAddress(deps: IngestDeps, source: CompiledSource, raw: RawRequest
   return errorResponse(new HttpError(403, "ip_not_allowed", message));
 }
 
+/** Longest unknown source name echoed in a 404 or logged: the sender chooses it. */
+const MAX_ECHOED_NAME = 100;
+
+/** The 404 of a source name that is not configured. */
+function unknownSource(name: string): HttpError {
+  const shown = name.length > MAX_ECHOED_NAME ? `${name.slice(0, MAX_ECHOED_NAME)}…` : name;
+  return new HttpError(404, "unknown_source", `no source named "${shown}"`);
+}
+
+/**
+ * Answers a request refused before it was verified (or not stored): counted
+ * and logged (folded, one line a second per source and code), so that an
+ * operator sees providers sent to a mistyped URL, bodies over max_body,
+ * senders too slow, and max_inflight turning requests away.
+ */
+function refuse(deps: IngestDeps, err: HttpError, source: string | null, remote: string | null): Response {
+  deps.onRefused?.(err.code);
+  deps.logs.refused.record({ source, code: err.code, status: err.status, message: err.message, remote });
+  return errorResponse(err);
+}
+
 /** Elysia instance serving the public inbound routes. */
 export function ingestController(opts: IngestControllerOptions) {
   const retryAfter = String(opts.retryAfterSec ?? 5);
@@ -55,9 +76,9 @@ export function ingestController(opts: IngestControllerOptions) {
       async ({ request, params, server }) => {
         const rc = opts.current();
         const source = rc.sources.get(params.source);
-        if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
         // Resolved once per request by the listener's onRequest hook (behind trusted proxies).
         const remoteAddr = requestClientAddress(server, request);
+        if (!source) return refuse(opts.deps, unknownSource(params.source), null, remoteAddr);
         const raw: RawRequest = { method: request.method, url: new URL(request.url), headers: request.headers, body: NO_BODY, remoteAddr };
         // Before the body is read: a sender that may not send does not get to use our memory.
         const refused = refuseAddress(opts.deps, source, raw);
@@ -72,7 +93,7 @@ export function ingestController(opts: IngestControllerOptions) {
           raw.body = await readBodyLimited(request, opts.maxBodyBytes, rc.config.server.readTimeoutMs, hold);
           result = await ingest(opts.deps, source, raw);
         } catch (err) {
-          return errorResponse(err);
+          return err instanceof HttpError ? refuse(opts.deps, err, source.config.name, remoteAddr) : errorResponse(err);
         } finally {
           hold.release();
         }
@@ -86,6 +107,8 @@ export function ingestController(opts: IngestControllerOptions) {
           case "rejected":
             return errorResponse(new HttpError(401, result.reason, result.message));
           case "unavailable":
+            // Logged by ingest (store write failed); counted here with the other refusals.
+            opts.deps.onRefused?.("store_unavailable");
             return errorResponse(
               new HttpError(503, "store_unavailable", `event not stored (${result.error.code}); retry later`, { "retry-after": retryAfter }),
             );
@@ -95,7 +118,7 @@ export function ingestController(opts: IngestControllerOptions) {
     )
     .get("/in/:source", ({ params, request, server }) => {
       const source = opts.current().sources.get(params.source);
-      if (!source) return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
+      if (!source) return refuse(opts.deps, unknownSource(params.source), null, requestClientAddress(server, request));
       const url = new URL(request.url);
       const raw: RawRequest = { method: request.method, url, headers: request.headers, body: NO_BODY, remoteAddr: requestClientAddress(server, request) };
       const refused = refuseAddress(opts.deps, source, raw);
@@ -107,9 +130,8 @@ export function ingestController(opts: IngestControllerOptions) {
       if (hs) return new Response(hs.body, { status: hs.status, headers: { "content-type": hs.contentType, "x-content-type-options": "nosniff" } });
       return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST (a GET here answers only a provider's verification challenge)", { allow: "POST" }));
     })
-    .all("/in/:source", ({ params }) => {
-      if (!opts.current().sources.has(params.source))
-        return errorResponse(new HttpError(404, "unknown_source", `no source named "${params.source}"`));
+    .all("/in/:source", ({ params, request, server }) => {
+      if (!opts.current().sources.has(params.source)) return refuse(opts.deps, unknownSource(params.source), null, requestClientAddress(server, request));
       return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
     });
 }

@@ -47,13 +47,22 @@ export function ingestLogs(log: Logger, nowMs: () => number) {
     { nowMs },
   );
   const storeFailed = new FoldedLog<{ source: string; code: string }>(log, { level: "error", msg: "store write failed", key: bySourceAnd("code") }, { nowMs });
+  // Keyed by a configured source (an unknown one's name is the sender's to choose: it is a field, not a key).
+  const refused = new FoldedLog<{ source: string | null; code: string; status: number; message: string; remote: string | null }>(
+    log,
+    { level: "info", msg: "request refused", key: (e) => `${e.source ?? ""}\0${e.code}` },
+    { nowMs },
+  );
   return {
     rejected,
     storeFailed,
+    /** Requests answered 4xx/503 before verification: unknown source, too large, too slow, server busy, a broken body. */
+    refused,
     /** Writes the counts still pending (at stop). */
     flush() {
       rejected.flush();
       storeFailed.flush();
+      refused.flush();
     },
   };
 }
@@ -80,6 +89,8 @@ export interface IngestDeps {
    */
   onStored?: (r: { source: string; id: string; targets: string[]; leased: LeasedDelivery[] }) => void;
   onRejected?: (source: string, reason: string) => void;
+  /** A request refused before verification or not stored (its error code: body_too_large, server_busy, store_unavailable…). */
+  onRefused?: (code: string) => void;
   onDuplicate?: (source: string) => void;
 }
 

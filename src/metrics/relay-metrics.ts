@@ -21,12 +21,17 @@ const OUTCOME: Record<string, string> = { delivered: "delivered", pending: "retr
 /** hookrelay_target_state's states (core/alert.ts targetCondition). */
 const TARGET_STATES: TargetCondition[] = ["ok", "circuit_open", "disabled", "off"];
 
+/** The refusals a relay answers most, given zero series so that a rate over them starts at 0. */
+const REFUSAL_CODES = ["unknown_source", "body_too_large", "read_timeout", "server_busy", "store_unavailable"];
+
 const LATENCY_BUCKETS_SEC = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export interface RelayMetrics {
   registry: Registry;
   received(source: string): void;
   rejected(source: string, reason: string): void;
+  /** A request refused before verification, or not stored, by its error code. */
+  refused(code: string): void;
   duplicate(source: string): void;
   /** One finished attempt: its target, the delivery status it left, and how long it took. */
   recordAttempt(target: string, status: AttemptStatus, durationMs: number): void;
@@ -57,6 +62,12 @@ export function createRelayMetrics(opts: {
   const registry = new Registry();
   const received = registry.counter("hookrelay_received_total", "Requests accepted and stored, by source.", ["source"]);
   const rejected = registry.counter("hookrelay_rejected_total", "Requests refused by verification, by source and reason.", ["source", "reason"]);
+  const refused = registry.counter(
+    "hookrelay_refused_total",
+    "Requests refused before verification or not stored, by error code (unknown_source, body_too_large, read_timeout, server_busy, store_unavailable…).",
+    ["code"],
+  );
+  for (const code of REFUSAL_CODES) refused.inc({ code }, 0);
   const duplicates = registry.counter("hookrelay_duplicates_total", "Requests acknowledged as duplicates of a stored event.", ["source"]);
   const deliveries = registry.counter(
     "hookrelay_deliveries_total",
@@ -122,6 +133,7 @@ export function createRelayMetrics(opts: {
     registry,
     received: (source) => received.inc({ source }),
     rejected: (source, reason) => rejected.inc({ source, reason }),
+    refused: (code) => refused.inc({ code }),
     duplicate: (source) => duplicates.inc({ source }),
     alert: (kind, outcome, reason) => (outcome === "suppressed" ? alerts.suppressed.inc({ kind, reason: reason ?? "" }) : alerts[outcome].inc({ kind })),
     recordAttempt,

@@ -120,6 +120,20 @@ test("a chunked body in tens of thousands of tiny chunks is refused with 400 fra
   await stillServes("fragmented");
 });
 
+test("refusals before verification are logged, folded per source and code, and an unknown source's name is echoed only so far", async () => {
+  const long = "x".repeat(5000);
+  const res = await fetch(`${bin.publicUrl}/in/${long}`, { method: "POST", body: "{}" });
+  expect(res.status).toBe(404);
+  const { error } = (await res.json()) as { error: { message: string } };
+  expect(error.message).toBe(`no source named "${"x".repeat(100)}…"`);
+  const big = new Uint8Array(MAX_BODY + 1).fill(0x20);
+  expect((await fetch(`${bin.publicUrl}/in/p`, { method: "POST", body: big, headers: { "x-ploints-signature": "00" } })).status).toBe(413);
+  const refused = () => bin.logs().split("\n").filter((l) => l.includes('"msg":"request refused"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  await waitFor("both refusals logged", () => refused().some((l) => l.code === "body_too_large") && refused().some((l) => l.code === "unknown_source"), 3_000);
+  expect(refused().find((l) => l.code === "body_too_large")).toMatchObject({ level: "info", source: "p", status: 413, remote: "127.0.0.1" });
+  expect(refused().find((l) => l.code === "unknown_source")).toMatchObject({ source: null, status: 404, message: error.message });
+});
+
 test("a body shorter than its Content-Length is never stored as complete, whether the client hangs up or stalls", async () => {
   const full = '{"id":"cl_short","type":"x","pad":"0123456789"}';
   const sent = full.slice(0, 20);

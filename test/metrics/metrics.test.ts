@@ -90,6 +90,20 @@ test("counters move with received, duplicate and rejected traffic, and queue dep
   expect(after.get("hookrelay_store_size_bytes")).toBeGreaterThan(0);
 });
 
+test("requests refused before verification are counted by code, from zero: an unknown source, a body over max_body", async () => {
+  relay = await startTestRelay(`[server]\nmax_body = "1kb"\n${CONFIG}`);
+  const before = parseExposition(await (await scrape()).text());
+  for (const code of ["unknown_source", "body_too_large", "read_timeout", "server_busy", "store_unavailable"]) expect(before.get(`hookrelay_refused_total{code="${code}"}`)).toBe(0);
+  expect((await relay.post("plionts", "{}")).status).toBe(404);
+  expect((await relay.post("plionts", "{}")).status).toBe(404);
+  const big = JSON.stringify({ id: "big", pad: "x".repeat(2000) });
+  expect((await relay.post("ploints", big, { "x-ploints-signature": sign(big) })).status).toBe(413);
+  const after = parseExposition(await (await scrape()).text());
+  expect(after.get('hookrelay_refused_total{code="unknown_source"}')).toBe(2);
+  expect(after.get('hookrelay_refused_total{code="body_too_large"}')).toBe(1);
+  expect(after.get('hookrelay_received_total{source="ploints"}')).toBe(0);
+});
+
 test("each target's state is one series of a state set: ok, then circuit_open, off when an operator disables it", async () => {
   relay = await startTestRelay(CONFIG);
   const state = async () => {
