@@ -189,5 +189,7 @@ function report(ctx: AttemptContext, d: LeasedDelivery, attempt: number, sent: S
   else if (decision.status === "delivered") ctx.log.info("delivered", fields);
   else if (decision.status === "failed") ctx.log.warn("delivery failed", fields);
   else if (decision.status === "paused") ctx.log.warn("target gone (410): delivery paused", fields);
+  // This failure disabled the target (disable_after): its pending deliveries, this one too, were paused.
+  else if (ctx.health.isPaused(d.target)) ctx.log.warn("attempt failed; the target is disabled, delivery paused", fields);
   else ctx.log.warn("attempt failed; will retry", { ...fields, nextAttemptAt: new Date(decision.nextAttemptAt!).toISOString() });
 }

@@ -95,9 +95,11 @@ test("a half-open circuit that fails again stays open twice as long", async () =
 
 test("a target failing continuously for disable_after is disabled with its last error, deliveries kept", async () => {
   const target = recordingTarget(cleanups, () => ({ status: 502 }));
-  const { clock, store, scheduler } = await setup([
-    targetConfig("t", target.url, { disableAfterMs: 3_600_000, retry: { scheduleMs: [0, 1_800_000, 1_800_000, 1_800_000], jitter: 0 } }),
-  ]);
+  const lines: Record<string, unknown>[] = [];
+  const { clock, store, scheduler } = await setup(
+    [targetConfig("t", target.url, { disableAfterMs: 3_600_000, retry: { scheduleMs: [0, 1_800_000, 1_800_000, 1_800_000], jitter: 0 } })],
+    { log: createLogger("info", (l) => lines.push(JSON.parse(l))) },
+  );
   await submitEvent(store, { targets: ["t"], receivedAt: clock() });
   await scheduler.drain();
   clock.advance(1_800_000);
@@ -111,6 +113,10 @@ test("a target failing continuously for disable_after is disabled with its last 
   expect(state.rows[0]).toMatchObject({ disabled_by: "auto", last_error: "HTTP 502" });
   expect(String(state.rows[0]!.disabled_reason)).toContain("last error: HTTP 502");
   expect(await statuses(store)).toEqual(["paused", "paused"]);
+  // The failure that disabled it says what became of its delivery: paused, not a retry at some time.
+  const last = lines.filter((l) => String(l.msg).startsWith("attempt failed")).at(-1)!;
+  expect(last).toMatchObject({ msg: "attempt failed; the target is disabled, delivery paused", level: "warn" });
+  expect(last.nextAttemptAt).toBeUndefined();
 });
 
 test("config enabled = false starts the target disabled, and config re-enables only what config disabled", async () => {
@@ -313,6 +319,26 @@ test("a burst of failures in flight together opens the circuit once, with one lo
   expect(Number(state!.circuit_open_until) - clock()).toBe(10_000);
   // Every failure that will be retried says so, with when.
   expect(lines.filter((l) => l.msg === "attempt failed; will retry" && l.level === "warn" && typeof l.nextAttemptAt === "string")).toHaveLength(16);
+});
+
+test("a circuit that opened says until when, in ISO time, and says so again when a probe closes it", async () => {
+  const lines: Record<string, unknown>[] = [];
+  let up = false;
+  const target = recordingTarget(cleanups, () => ({ status: up ? 200 : 500 }));
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { retry: { scheduleMs: [1_000, 1_000, 1_000, 1_000], jitter: 0 } })], {
+    circuit: { threshold: 2, baseMs: 10_000, maxMs: 60_000 },
+    log: createLogger("info", (l) => lines.push(JSON.parse(l))),
+  });
+  const opened = clock();
+  for (let i = 0; i < 2; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(lines.find((l) => l.msg === "target circuit open")).toMatchObject({ target: "t", until: new Date(opened + 10_000).toISOString() });
+  expect(lines.some((l) => l.msg === "target circuit closed")).toBe(false);
+  up = true;
+  clock.advance(10_000);
+  await scheduler.drain();
+  expect(await statuses(store)).toEqual(["delivered", "delivered"]);
+  expect(lines.filter((l) => l.msg === "target circuit closed")).toEqual([expect.objectContaining({ level: "info", target: "t", failingForMs: 10_000 })]);
 });
 
 test("while ingest runs a second round is written while one is in flight, never a third; without ingest, one at a time", async () => {

@@ -129,9 +129,15 @@ export class TargetHealth {
 
   /** After an outcome is recorded: take the target state it wrote, then disable (410, disable_after) or open the circuit. */
   async afterOutcome(t: TargetConfig, d: Decision, recorded: { target: targetState.TargetState | null }, nowMs: number): Promise<void> {
+    const before = this.#states.get(t.name);
     if (recorded.target) this.recorded(recorded.target);
     // No row back for a success: the stored state was healthy already (deliveries.ts healthStatement).
     else if (d.health === "success") this.#healthyAsStored(t.name);
+    // The line that answers "target circuit open": the probe got through.
+    if (d.health === "success" && before?.circuitOpenUntil != null && this.#states.get(t.name)?.circuitOpenUntil == null) {
+      const failingForMs = before.failingSince === null ? null : Math.max(0, nowMs - before.failingSince);
+      this.log.info("target circuit closed", { target: t.name, failingForMs });
+    }
     if (d.health === "gone") await this.#disableGone(t.name, d.error ?? "HTTP 410 Gone", nowMs);
     else if (d.health === "failure") await this.afterFailure(t, recorded.target, nowMs);
   }
@@ -203,7 +209,7 @@ export class TargetHealth {
       // Cache first: leasing reads the cache, and the store write is a round trip away.
       this.#set(t.name, { ...s, circuitOpenUntil: untilMs });
       await this.#writing(() => targetState.openCircuit(this.db.writer, { name: t.name, untilMs, nowMs }));
-      this.log.warn("target circuit open", { target: t.name, untilMs, consecutiveFailures: s.consecutiveFailures });
+      this.log.warn("target circuit open", { target: t.name, until: new Date(untilMs).toISOString(), consecutiveFailures: s.consecutiveFailures });
     }
   }
 
