@@ -6,19 +6,30 @@
  *
  * - never to the target it is about (no alert loops): when that leaves no
  *   recipient, it is only logged and counted;
- * - at most once per repeat_after for the same kind and subject: a memory of
- *   what this process sent answers first, and the store decides for good (the
- *   alert's dedupe key, with repeat_after as its window, inside the writer's
- *   transaction): two relays on one store never both send it;
+ * - a condition that is raised and later resolved (a target disabled or its
+ *   circuit open, a stale queue, a wave of rejections) is one episode at a
+ *   time: its raise goes out when the last word on it is none or a resolved
+ *   notice, again only as a reminder once repeat_after has passed; its
+ *   resolved notice goes out when the last word is a raise. The last word is
+ *   read from the store, so a problem that comes back after its resolved
+ *   notice is sent at once, however soon;
+ * - other alerts (a delivery that failed, the store's unwritable spell) at
+ *   most once per repeat_after for the same kind and subject: a memory of
+ *   what this process sent answers first;
+ * - either way the store decides for good: the alert's dedupe key (for an
+ *   episode, with the id of the alert it follows), repeat_after as its
+ *   window, checked inside the writer's transaction: two relays on one
+ *   store never both send it;
  * - a store that cannot commit keeps it in a small outbox, sent by the next
  *   check that finds the store writable.
  */
 import { randomBytes } from "node:crypto";
 import type { AlertsConfig } from "../config/types.ts";
-import { ALERT_SOURCE, alertBody, alertEnabled, alertKey, type Alert, type AlertKind } from "../core/alert.ts";
+import { ALERT_SOURCE, alertBody, alertEnabled, alertKey, hasEpisodes, type Alert, type AlertKind } from "../core/alert.ts";
 import { makeId } from "../core/ids.ts";
 import type { Logger } from "../log/logger.ts";
-import type { IngestItem, Writer } from "../store/index.ts";
+import type { IngestItem, SqlReader, Writer } from "../store/index.ts";
+import { lastAlertOf } from "../store/alert-history.ts";
 
 /** Why an alert was not sent (the `reason` label of hookrelay_alerts_suppressed_total). */
 export type SuppressedReason = "repeat_after" | "about_alert_target" | "store_unwritable" | "outbox_full";
@@ -31,6 +42,8 @@ export interface AlertCounts {
 /** What the sender needs around it. */
 export interface AlertSenderDeps {
   writer: Writer;
+  /** Where the last word on a condition is read (lastAlertOf). */
+  reads: SqlReader;
   log: Logger;
   /** Whether new deliveries to a target start paused (it is disabled). */
   isPaused(target: string): boolean;
@@ -46,7 +59,7 @@ const OUTBOX_MAX = 100;
 export class AlertSender {
   /** When this process last stored (or found stored) each alert key. */
   #lastSent = new Map<string, number>();
-  #outbox: { alert: Alert; to: string[] }[] = [];
+  #outbox: { alert: Alert; to: string[]; dedupeKey: string }[] = [];
 
   constructor(private readonly deps: AlertSenderDeps) {}
 
@@ -65,7 +78,8 @@ export class AlertSender {
     const inWindow = last !== undefined && a.atMs - last <= config.repeatAfterMs;
     if (repeat && inWindow) return;
     counts?.alert(a.type, "raised");
-    if (inWindow) {
+    const episode = hasEpisodes(a) ? await this.#episode(a, config, repeat) : { dedupeKey: key, go: !inWindow };
+    if (!episode.go) {
       counts?.alert(a.type, "suppressed", "repeat_after");
       return;
     }
@@ -77,19 +91,36 @@ export class AlertSender {
       counts?.alert(a.type, "suppressed", "about_alert_target");
       return;
     }
-    await this.#store(a, to, config);
+    await this.#store(a, to, config, episode.dedupeKey);
+  }
+
+  /**
+   * Whether an alert of a raised-then-resolved condition goes out, by the
+   * last word the store holds on it, and its dedupe key: its own key with
+   * the id of that last word, which relays sending the same alert at once
+   * agree on.
+   */
+  async #episode(a: Alert, config: AlertsConfig, repeat: boolean): Promise<{ dedupeKey: string; go: boolean }> {
+    const base = alertKey({ ...a, resolved: false });
+    const last = await lastAlertOf(this.deps.reads, ALERT_SOURCE, base);
+    const dedupeKey = `${alertKey(a)}@${last?.id ?? "none"}`;
+    const quiet = last === null || a.atMs - last.receivedAt > config.repeatAfterMs;
+    // A resolved notice answers a raise. A condition that starts goes out after a resolved notice
+    // (or none) at once; one that persists, once repeat_after has passed since the last word on it.
+    if (a.resolved) return { dedupeKey, go: last === null || !last.resolved };
+    return { dedupeKey, go: repeat ? quiet : quiet || last!.resolved };
   }
 
   /** Sends what the outbox kept (the store is writable again); each that fails again goes back. */
   async flush(config: AlertsConfig): Promise<void> {
-    for (const kept of this.#outbox.splice(0)) await this.#store(kept.alert, kept.to.filter((t) => config.to.includes(t)), config);
+    for (const kept of this.#outbox.splice(0)) await this.#store(kept.alert, kept.to.filter((t) => config.to.includes(t)), config, kept.dedupeKey);
   }
 
-  async #store(a: Alert, to: string[], config: AlertsConfig): Promise<void> {
+  async #store(a: Alert, to: string[], config: AlertsConfig, dedupeKey: string): Promise<void> {
     const counts = this.deps.counts;
     if (to.length === 0) return; // a new config took its recipients away
     try {
-      const outcome = await this.deps.writer.submit(this.#item(a, to, config.repeatAfterMs));
+      const outcome = await this.deps.writer.submit(this.#item(a, to, config.repeatAfterMs, dedupeKey));
       this.#lastSent.set(alertKey(a), a.atMs);
       if (outcome.kind === "duplicate") {
         // Another relay on this store (or this one before a restart) sent it inside repeat_after.
@@ -100,7 +131,7 @@ export class AlertSender {
       this.deps.log.warn("alert", { type: a.type, subject: a.subject, resolved: a.resolved, event: outcome.id, to, message: a.message });
       this.deps.wake();
     } catch (err) {
-      this.#keep({ alert: a, to });
+      this.#keep({ alert: a, to, dedupeKey });
       this.deps.log.error("alert not stored yet: the store cannot commit; sent once it can", { type: a.type, subject: a.subject, error: String(err) });
     }
   }
@@ -110,7 +141,7 @@ export class AlertSender {
     this.#lastSent.clear();
   }
 
-  #keep(kept: { alert: Alert; to: string[] }): void {
+  #keep(kept: { alert: Alert; to: string[]; dedupeKey: string }): void {
     this.#outbox.push(kept);
     if (this.#outbox.length <= OUTBOX_MAX) return;
     const dropped = this.#outbox.shift()!.alert;
@@ -118,13 +149,13 @@ export class AlertSender {
     this.deps.log.error("alert dropped: too many waiting for the store", { type: dropped.type, subject: dropped.subject });
   }
 
-  #item(a: Alert, to: string[], repeatAfterMs: number): IngestItem {
+  #item(a: Alert, to: string[], repeatAfterMs: number, dedupeKey: string): IngestItem {
     const id = makeId("evt", a.atMs, randomBytes(10));
     return {
       id,
       source: ALERT_SOURCE,
       eventType: a.type,
-      dedupeKey: alertKey(a),
+      dedupeKey,
       dedupeWindowMs: repeatAfterMs,
       receivedAt: a.atMs,
       method: "POST",

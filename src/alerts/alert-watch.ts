@@ -72,6 +72,7 @@ export class AlertWatch {
     this.#config = opts.config;
     this.#sender = new AlertSender({
       writer: opts.store.writer,
+      reads: opts.store.reads,
       log: opts.log,
       isPaused: (t) => opts.engine()?.isPaused(t) ?? false,
       wake: () => opts.engine()?.wake(),

@@ -53,6 +53,15 @@ export function alertKey(a: Pick<Alert, "condition" | "subject" | "resolved">): 
   return `${a.condition}/${a.subject}${a.resolved ? "/resolved" : ""}`;
 }
 
+/**
+ * Conditions raised and then resolved: one episode at a time (alert-sender.ts).
+ * A delivery that failed has no end, and the store's unwritable spell is
+ * told only once it is over.
+ */
+export function hasEpisodes(a: Pick<Alert, "condition">): boolean {
+  return a.condition !== "delivery.failed" && a.condition !== "store.unwritable";
+}
+
 /** Whether `on` lets this alert out: a resolved notice needs its condition's kind too. */
 export function alertEnabled(a: Pick<Alert, "type" | "condition">, on: readonly AlertKind[]): boolean {
   return on.includes(a.type) && on.includes(a.condition);
@@ -107,7 +116,9 @@ export function targetAlerts(name: string, before: TargetCondition | undefined, 
     const message = `target ${name} was disabled: ${reason}; its deliveries wait, paused, until it is enabled`;
     return [{ type: "target.disabled", subject: name, message, atMs, resolved: false, condition: "target.disabled", details: { ...details, disabledBy: s?.disabledBy ?? null, reason } }];
   }
-  if (now === "circuit_open") {
+  // An enable brings a target that was failing back half-open (target-state.ts): one probe decides,
+  // and a circuit still open after it is raised as a condition that persists.
+  if (now === "circuit_open" && before !== "off") {
     const until = s?.circuitOpenUntil ?? atMs;
     const message = `target ${name}: circuit open after ${s?.consecutiveFailures ?? 0} failures in a row (last error: ${s?.lastError ?? "unknown"}); attempts resume with one probe at ${iso(until)}`;
     return [{ type: "target.circuit_open", subject: name, message, atMs, resolved: false, condition: "target.circuit_open", details: { ...details, openUntil: iso(until) } }];
