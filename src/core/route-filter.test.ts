@@ -79,6 +79,8 @@ describe("matching", () => {
     const fails = [
       "a", { $eq: "a" }, { $in: ["a"] }, { $gt: 0 }, { $gte: 0 }, { $lt: 0 }, { $lte: 0 },
       { $startsWith: "" }, { $endsWith: "" }, { $contains: "" }, { $exists: true }, { nested: { $exists: true } },
+      // "level is not under 3" is a level of 3 or more, not "no level".
+      { $not: { $lt: 3 } }, { $not: "a" },
     ];
     for (const op of passes) expect({ op, matched: body({ x: op }, { y: 1 }) }).toEqual({ op, matched: true });
     for (const op of fails) expect({ op, matched: body({ x: op }, { y: 1 }) }).toEqual({ op, matched: false });

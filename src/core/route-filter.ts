@@ -245,6 +245,12 @@ function compile(c: FilterCondition, at: string): Test {
     case "$not": {
       const inner = compile(c.filter, at);
       return (x, why) => {
+        // A missing field fails "$not" too, as every operator but $exists = false, $neq and $nin:
+        // `level = {"$not" = {"$lt" = 3}}` means a level of 3 or more, not "no level".
+        if (x === undefined) {
+          why?.push(`${at}: missing (expected a value that does not match the "$not" filter)`);
+          return false;
+        }
         if (!inner(x, null)) return true;
         why?.push(`${at}: matches the "$not" filter`);
         return false;
