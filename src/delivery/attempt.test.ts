@@ -112,7 +112,7 @@ test("through a listen client, the same attempt sends the same signed request an
   expect(reports.map((r) => r.status)).toEqual(["pending", "delivered"]);
   // Each attempt records what went over the socket: the frame's headers, webhook-* included.
   const d = delivery();
-  const event = { id: d.eventId, source: d.source, eventType: d.eventType, contentType: d.contentType, headers: d.headers };
+  const event = { id: d.eventId, deliveryId: d.id, source: d.source, eventType: d.eventType, contentType: d.contentType, headers: d.headers };
   expect(records.map((r) => unpackAttemptRequest(r.attempt!.request!, event))).toEqual(frames.map((f) => ({ method: "POST", url: "listen://t", headers: f.headers })));
 });
 

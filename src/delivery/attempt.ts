@@ -140,7 +140,7 @@ function outcomeRecord(d: LeasedDelivery, at: number, sent: TransportReport, dec
           durationMs: sent.durationMs,
           error: decision.error,
           responseExcerpt: sent.excerpt,
-          request: sent.request && packAttemptRequest(sent.request, { id: d.eventId, source: d.source, eventType: d.eventType, contentType: d.contentType, headers: d.headers }),
+          request: sent.request && packAttemptRequest(sent.request, { id: d.eventId, deliveryId: d.id, source: d.source, eventType: d.eventType, contentType: d.contentType, headers: d.headers }),
         }
       : null,
     status: decision.status,

@@ -30,5 +30,8 @@ export function buildOutboundHeaders(
   // The provider's text: percent-encoded when a header cannot carry it as it is (header-text.ts).
   if (d.eventType !== null) headers.push(["hookrelay-event-type", headerText(d.eventType)]);
   headers.push(["hookrelay-attempt", String(opts.attempt)]);
+  // webhook-id is the event's, the same at a redelivery: a consumer that wants a redelivery
+  // processed again tells it apart by the delivery, which is new at a redelivery.
+  headers.push(["hookrelay-delivery", d.id]);
   return headers;
 }

@@ -502,7 +502,7 @@ export async function getEvent(client: Client, id: string): Promise<EventDetail 
     createdAt: Number(d.created_at),
     attempts: at!.rows
       .filter((a) => String(a.delivery_id) === String(d.id))
-      .map((a) => ({ ...attemptOf(a), request: a.request === null ? null : unpackAttemptRequest(String(a.request), event) })),
+      .map((a) => ({ ...attemptOf(a), request: a.request === null ? null : unpackAttemptRequest(String(a.request), { ...event, deliveryId: String(d.id) }) })),
   }));
   return {
     ...summaryOf(r),

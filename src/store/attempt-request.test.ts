@@ -3,6 +3,7 @@ import { packAttemptRequest, unpackAttemptRequest } from "./attempt-request.ts";
 
 const event = {
   id: "evt_1",
+  deliveryId: "dlv_1",
   source: "shop",
   eventType: "order.paid",
   contentType: "application/json",
@@ -21,6 +22,7 @@ const request = {
     ["hookrelay-source", "shop"],
     ["hookrelay-event-type", "order.paid"],
     ["hookrelay-attempt", "2"],
+    ["hookrelay-delivery", "dlv_1"],
     ["authorization", "Bearer [redacted: 20 chars]"],
   ] as [string, string][],
 };
@@ -39,6 +41,7 @@ test("a stored request keeps every name in order, refers to the event for the va
     "hookrelay-source",
     "hookrelay-event-type",
     ["hookrelay-attempt", "2"],
+    "hookrelay-delivery",
     ["authorization", "Bearer [redacted: 20 chars]"],
   ]);
   expect(stored.length).toBeLessThan(JSON.stringify(request).length * 0.8);

@@ -2,7 +2,8 @@
  * How an attempt's request is stored (attempts.request). Most of what an
  * attempt sends is the event's own data again — the forwarded provider
  * headers, its content type, `webhook-id` (the event id), `hookrelay-source`
- * and `hookrelay-event-type` — and an event has an attempt per target and per
+ * and `hookrelay-event-type`, and the delivery's id (`hookrelay-delivery`) —
+ * and an event has an attempt per target and per
  * retry. A header whose value equals the event's is stored by its name
  * alone and read back from the event row; every other value (the signature,
  * the timestamp, the target's masked headers) is stored as sent. Names and
@@ -16,9 +17,11 @@
  */
 import type { AttemptRequest } from "./deliveries.ts";
 
-/** The parts of a stored event an attempt's headers may repeat. */
+/** The parts of a stored event (and of the attempt's delivery) an attempt's headers may repeat. */
 export interface RequestEvent {
   id: string;
+  /** The attempt's delivery (`hookrelay-delivery`). */
+  deliveryId: string;
   source: string;
   eventType: string | null;
   contentType: string | null;
@@ -33,6 +36,8 @@ function eventValue(name: string, e: RequestEvent): string | null {
   switch (name) {
     case "webhook-id":
       return e.id;
+    case "hookrelay-delivery":
+      return e.deliveryId;
     case "hookrelay-source":
       return e.source;
     case "hookrelay-event-type":

@@ -88,6 +88,7 @@ test("retry now sends a pending delivery again at once: the same delivery and we
   const [first, second] = target.received;
   expect([first!.headers.get("webhook-id"), second!.headers.get("webhook-id")]).toEqual([eventId, eventId]);
   expect([first!.headers.get("hookrelay-attempt"), second!.headers.get("hookrelay-attempt")]).toEqual(["1", "2"]);
+  expect([first!.headers.get("hookrelay-delivery"), second!.headers.get("hookrelay-delivery")]).toEqual([waiting.id, waiting.id]);
   const done = await deliveryOf(relay, eventId, (d) => d.status === "delivered");
   expect(done).toEqual({ id: waiting.id, status: "delivered", attempts: 2 });
   expect(await rows(relay.store, "SELECT id FROM deliveries WHERE event_id = ?", [eventId])).toHaveLength(1);
@@ -181,6 +182,15 @@ test("cancelled deliveries are never sent, even once their target is enabled aga
   expect(redeliver.body.matched).toBe(4);
   await target.until(6);
   expect(new Set(target.received.slice(2).map((r) => r.headers.get("hookrelay-attempt")))).toEqual(new Set(["1"]));
+  // A redelivery is the same event (webhook-id) in a new delivery (hookrelay-delivery): a consumer
+  // that dedupes on webhook-id skips it, one that wants it processed again tells it apart.
+  const redelivered = target.received.slice(2).find((r) => r.headers.get("webhook-id") === held[1]!)!;
+  const pair = await rows(relay.store, "SELECT id, status FROM deliveries WHERE event_id = ?", [held[1]!]);
+  expect(pair).toHaveLength(2);
+  const cancelledRow = pair.find((r) => r.status === "cancelled")!;
+  const newRow = pair.find((r) => r.status !== "cancelled")!;
+  expect(redelivered.headers.get("hookrelay-delivery")).toBe(String(newRow.id));
+  expect(String(cancelledRow.id)).not.toBe(String(newRow.id));
 });
 
 test("retry now says when the attempt waits: for the target's open circuit (until when), or for the target to be enabled", async () => {
