@@ -91,6 +91,33 @@ test("a half-open circuit that fails again stays open twice as long", async () =
   clock.advance(1);
   await scheduler.drain();
   expect(target.received).toHaveLength(4);
+  // And twice as long again: 40 s.
+  clock.advance(39_999);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(4);
+  clock.advance(1);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(5);
+});
+
+test("a failed probe doubles the circuit's last wait, however long the target sat idle failing before it opened", async () => {
+  const target = recordingTarget(cleanups, () => ({ status: 500 }));
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 1, retry: { scheduleMs: [0, 3_600_000], jitter: 0 } })], {
+    circuit: { threshold: 2, baseMs: 10_000, maxMs: 60_000 },
+  });
+  // One failure, then fourteen quiet minutes: the target has been "failing" all along.
+  await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  clock.advance(14 * 60_000);
+  for (let i = 0; i < 3; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(target.received).toHaveLength(2); // the second failure opened it (10 s)
+  clock.advance(10_000);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(3); // the probe failed: 20 s, not the maximum
+  clock.advance(20_000);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(4);
 });
 
 test("a target failing continuously for disable_after is disabled with its last error, deliveries kept", async () => {

@@ -139,7 +139,7 @@ export class TargetHealth {
       this.log.info("target circuit closed", { target: t.name, failingForMs });
     }
     if (d.health === "gone") await this.#disableGone(t.name, d.error ?? "HTTP 410 Gone", nowMs);
-    else if (d.health === "failure") await this.afterFailure(t, recorded.target, nowMs);
+    else if (d.health === "failure") await this.afterFailure(t, recorded.target, nowMs, before);
   }
 
   /** A 410: disables the target once, however many of its attempts answered 410 at once. */
@@ -183,8 +183,11 @@ export class TargetHealth {
     }
   }
 
-  /** After a failed attempt is recorded: disable after `disable_after` of continuous failure, or open the circuit. */
-  async afterFailure(t: TargetConfig, s: targetState.TargetState | null, nowMs: number): Promise<void> {
+  /**
+   * After a failed attempt is recorded: disable after `disable_after` of continuous failure, or open
+   * the circuit. `before`: the target's state as known before this outcome (the circuit's last wait).
+   */
+  async afterFailure(t: TargetConfig, s: targetState.TargetState | null, nowMs: number, before?: targetState.TargetState): Promise<void> {
     if (!s || s.disabled || s.consecutiveFailures === 0) return;
     if (s.failingSince !== null && nowMs - s.failingSince >= t.disableAfterMs) {
       const since = utcTimeText(new Date(s.failingSince).toISOString());
@@ -200,12 +203,14 @@ export class TargetHealth {
     const halfOpen = openUntil !== null && !open;
     if ((s.consecutiveFailures >= this.circuit.threshold || halfOpen) && !open) {
       const c = this.circuit;
-      // Closed → open waits the base time. A failed probe doubles the wait: the waits so far add up
-      // to about the time the target has been failing, so the next is that plus the base (5, 10,
-      // 20 s …). Not counted in failures: the attempts in flight when it opened all fail together,
-      // and a burst of 16 would otherwise start at 2^6 times the base.
-      const failingMs = s.failingSince === null ? 0 : Math.max(0, nowMs - s.failingSince);
-      const untilMs = nowMs + Math.min(c.maxMs, halfOpen ? failingMs + c.baseMs : c.baseMs);
+      // Closed → open waits the base time. A failed probe doubles the last wait (5, 10, 20 s …),
+      // read from the state as the circuit was opened (its until less the time it was written).
+      // Not the time the target has been failing: a target that gets a delivery now and then was
+      // "failing" through its idle hours and went straight to the maximum. Not counted in failures
+      // either: the attempts in flight when it opened all fail together, and a burst of 16 would
+      // otherwise start at 2^6 times the base.
+      const lastWaitMs = before?.circuitOpenUntil != null ? Math.max(0, before.circuitOpenUntil - before.updatedAt) : 0;
+      const untilMs = nowMs + Math.min(c.maxMs, halfOpen ? Math.max(c.baseMs, 2 * lastWaitMs) : c.baseMs);
       // Cache first: leasing reads the cache, and the store write is a round trip away.
       this.#set(t.name, { ...s, circuitOpenUntil: untilMs });
       await this.#writing(() => targetState.openCircuit(this.db.writer, { name: t.name, untilMs, nowMs }));

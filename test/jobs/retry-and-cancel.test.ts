@@ -154,7 +154,7 @@ test("retry now refuses a failed delivery once a newer delivery of the same pair
 test("cancelled deliveries are never sent, even once their target is enabled again; redeliver and retry send them", async () => {
   const { target, relay, api, send } = await relayWith(() => ({ status: 200 }));
   expect((await api("/api/targets/orders/disable", { method: "POST" })).status).toBe(200);
-  const held = [];
+  const held: string[] = [];
   for (let i = 0; i < 5; i++) held.push(await send(`held-${i}`, "order.created"));
   const cancel = await api("/api/deliveries/cancel", { method: "POST", body: { filter: { target: "orders" } } });
   expect(cancel.body.matched).toBe(5);
