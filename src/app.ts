@@ -197,7 +197,7 @@ export function createApp(opts: AppOptions): App {
       return { ok: false, store: UNWRITABLE[reason] };
     })
     .use(metricsController({ metrics, auth: adminAuth }))
-    .use(adminController({ live, store, nowMs, engine: delivery, jobs, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload, listenStatus: (t) => listen.status(t), streams }));
+    .use(adminController({ live, store, nowMs, log, engine: delivery, jobs, publicPort: () => publicApp.server?.port ?? null, auth: adminAuth, reload, listenStatus: (t) => listen.status(t), streams }));
   return { live, reload, publicApp, adminApp, delivery, metrics, listen, ingestLogs: logs, streams, jobs };
 }
 

@@ -3,13 +3,14 @@ import { ADMIN_TOKEN, adminToml, seedEvents } from "../../test/support/admin-fix
 import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
 import { randomBytes } from "node:crypto";
 import { makeId } from "../core/ids.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
 
 const relays: TestRelay[] = [];
 afterEach(async () => {
   for (const r of relays.splice(0)) await r.close();
 });
-async function relayWithEvents(n: number) {
-  const r = await startTestRelay(adminToml());
+async function relayWithEvents(n: number, log?: Logger) {
+  const r = await startTestRelay(adminToml(), { log });
   relays.push(r);
   const events = await seedEvents(r.store, n, Date.UTC(2025, 0, 1));
   const api = async (path: string, init: RequestInit = {}) => {
@@ -47,6 +48,27 @@ test("erase removes body, headers, query and the targets' reply excerpts, and ke
   expect((await api(`/api/events/${e.id}/redeliver`, { method: "POST" })).status).toBe(409);
   const list = await api(`/api/events?q=${e.dedupeKey}`);
   expect(list.body.events[0].erasedAt).toBe(del.body.erasedAt);
+});
+
+test("what an operator does is logged: an erase (the privacy audit trail), a redelivery, a retry, a bulk action", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const { events, api } = await relayWithEvents(10, createLogger("info", (l) => lines.push(JSON.parse(l))));
+  const done = events.find((x) => x.source === "shop" && Object.values(x.statuses).every((s) => s === "delivered" || s === "failed"))!;
+  expect((await api(`/api/events/${done.id}/redeliver`, { method: "POST" })).status).toBe(202);
+  const erased = events.find((x) => x.id !== done.id)!;
+  expect((await api(`/api/events/${erased.id}`, { method: "DELETE" })).status).toBe(200);
+  const bulk = await api("/api/events/redeliver", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ filter: { source: "shop" } }) });
+  expect(bulk.status).toBe(202);
+  const msgs = lines.map((l) => l.msg);
+  expect(lines.find((l) => l.msg === "event redelivered")).toMatchObject({ level: "info", event: done.id, deliveries: 2 });
+  expect(lines.find((l) => l.msg === "event erased")).toMatchObject({ level: "info", event: erased.id });
+  expect(lines.find((l) => l.msg === "bulk action started")).toMatchObject({ kind: "redeliver", job: bulk.body.job, events: bulk.body.matched, filter: { source: "shop" } });
+  expect(msgs).not.toContain("delivery retried"); // nothing retried yet
+  const failed = events.find((x) => x.id !== erased.id && x.source !== "shop" && Object.values(x.statuses).includes("failed"))!;
+  const detail = await api(`/api/events/${failed.id}`);
+  const d = (detail.body.deliveries as { id: string; status: string }[]).find((x) => x.status === "failed")!;
+  expect((await api(`/api/deliveries/${d.id}/retry`, { method: "POST" })).status).toBe(202);
+  expect(lines.find((l) => l.msg === "delivery retried")).toMatchObject({ delivery: d.id });
 });
 
 test("redeliver creates a new pending delivery per target, or for the named one, never beside one still on its way", async () => {

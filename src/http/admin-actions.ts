@@ -11,6 +11,7 @@ import { routeStoredEvent } from "../ingest/request-view.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import { startBulkAction, type BulkAnswer, type BulkRequest } from "../jobs/bulk-actions.ts";
 import { eraseEvent, eraseLateExcerpts } from "../store/erase-event.ts";
+import { silentLogger, type Logger } from "../log/logger.ts";
 import { stopJob, type Job } from "../store/jobs.ts";
 import { retryDelivery, type RetryResult } from "../store/retry-delivery.ts";
 import type { Store } from "../store/index.ts";
@@ -71,6 +72,8 @@ export interface AdminActionsDeps {
   engine?: EngineHooks | null;
   /** The job runner: told when a job was created. */
   jobs?: { wake(): void } | null;
+  /** Where what an operator did is logged (an erase above all: the privacy audit trail). */
+  log?: Logger;
 }
 
 /** Source name of test events; config names cannot start with "_", so it never collides. */
@@ -80,6 +83,7 @@ const DISABLED_REASON = "disabled by an operator";
 /** AdminActions over the store (and the engine when present). */
 export function createAdminActions(deps: AdminActionsDeps): AdminActions {
   const { store, nowMs } = deps;
+  const log = deps.log ?? silentLogger;
   const client = store.reads;
   const known = { has: (name: string) => deps.config.targets.some((t) => t.name === name) };
   const wake = () => deps.engine?.wake?.();
@@ -99,7 +103,10 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
         return { ok: true, created, onItsWay };
       };
       const first = await redeliverEvent(store, { eventId, target, nowMs: nowMs() });
-      if (first.ok) return made(first.deliveryIds.length, first.onItsWay);
+      if (first.ok) {
+        log.info("event redelivered", { event: eventId, target: target ?? null, deliveries: first.deliveryIds.length });
+        return made(first.deliveryIds.length, first.onItsWay);
+      }
       if (first.reason !== "no_targets") return first;
       // Never delivered (unrouted when it arrived): route it again with today's routes and filters.
       let created = 0;
@@ -108,6 +115,7 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
         const r = await redeliverEvent(store, { eventId, target: t, nowMs: nowMs() });
         if (r.ok) created += r.deliveryIds.length, onItsWay.push(...r.onItsWay);
       }
+      if (created > 0) log.info("event redelivered", { event: eventId, target: null, deliveries: created, routedAgain: true });
       return created === 0 && onItsWay.length === 0 ? first : made(created, onItsWay);
     },
     async enableTarget(name) {
@@ -140,10 +148,12 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
         deliveries: [{ id: makeId("dlv", now, randomBytes(10)), target: targetName, status: (await isDisabled(targetName)) ? "paused" : "pending" }],
       });
       wake();
+      log.info("test event sent", { target: targetName, event: id });
       return { eventId: id };
     },
     async eraseEvent(id) {
       const erased = await eraseEvent(store.writer, id, nowMs());
+      if (erased.found) log.info("event erased", { event: id, inFlightTo: erased.inFlightTo });
       if (erased.inFlightTo.length > 0) {
         // Attempts on their way record their targets' replies after this erase (here or in
         // another relay on the same database): erase those once their leases have ended.
@@ -156,13 +166,21 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
     },
     async startBulk(req) {
       const answer = await startBulkAction(store, req, nowMs());
+      if (answer.job) log.info("bulk action started", { kind: req.kind, job: answer.job.id, events: answer.matched, filter: req.filter, target: req.target ?? null });
       if (answer.job?.status === "running") deps.jobs?.wake();
       return answer;
     },
-    stopJob: (id) => stopJob(store, id, nowMs()),
+    async stopJob(id) {
+      const job = await stopJob(store, id, nowMs());
+      if (job) log.info("bulk action stopped", { job: id, status: job.status });
+      return job;
+    },
     async retryDelivery(id) {
       const r = await retryDelivery(store, id, nowMs(), deps.config.targets.map((t) => t.name));
-      if (r.ok) wake();
+      if (r.ok) {
+        log.info("delivery retried", { delivery: id });
+        wake();
+      }
       return r;
     },
   };

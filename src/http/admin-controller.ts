@@ -8,6 +8,7 @@ import type { LiveConfig } from "../ingest/runtime-config.ts";
 import type { ListenStatus } from "../delivery/listen-hub.ts";
 import type { Store } from "../store/index.ts";
 import { createAdminActions, type EngineHooks } from "./admin-actions.ts";
+import type { Logger } from "../log/logger.ts";
 import { adminApiController } from "./admin-api.ts";
 import type { AdminAuth } from "./auth.ts";
 import { LiveHub } from "./live-stream.ts";
@@ -23,6 +24,8 @@ export interface AdminOptions {
   engine?: EngineHooks | null;
   /** The bulk-job runner, woken when a job is created. */
   jobs?: { wake(): void } | null;
+  /** Where operators' actions are logged (erase, redeliver, retry, bulk actions, test events). */
+  log?: Logger;
   /** The public listener's bound port once listening, for endpoint URLs. */
   publicPort?: () => number | null;
   /** Sessions and failed-token counts, shared with /metrics. */
@@ -52,6 +55,7 @@ export function adminController(o: AdminOptions) {
     nowMs: o.nowMs,
     engine: o.engine,
     jobs: o.jobs,
+    log: o.log,
   });
   const opts = {
     store: o.store,

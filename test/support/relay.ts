@@ -10,7 +10,7 @@ import { loadConfig } from "../../src/config/index.ts";
 import { createDeliveryEngine } from "../../src/delivery/engine.ts";
 import type { JobPacing } from "../../src/jobs/runner.ts";
 import type { Config } from "../../src/config/types.ts";
-import { silentLogger } from "../../src/log/logger.ts";
+import { silentLogger, type Logger } from "../../src/log/logger.ts";
 import { createRelayMetrics } from "../../src/metrics/relay-metrics.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { freshStoreUrl } from "./test-store.ts";
@@ -43,6 +43,8 @@ export async function startTestRelay(
     busyTimeoutMs?: number;
     /** Start the bulk-job runner with this pacing (jobs run only when given). */
     jobs?: JobPacing;
+    /** The app's logger (default: silent). */
+    log?: Logger;
   } = {},
 ): Promise<TestRelay> {
   const tmp = tempDir();
@@ -55,7 +57,7 @@ export async function startTestRelay(
   const store = await openStore({ url: config.store.url, busyTimeoutMs: opts.busyTimeoutMs ?? 1000, nowMs, checkpointEveryMs: 0 });
   const metrics = createRelayMetrics({ config, store, nowMs });
   const engine = opts.engine ? createDeliveryEngine({ config, store, log: silentLogger, pollMs: opts.engine.pollMs, leaseMs: opts.engine.leaseMs, onAttempt: metrics.onAttempt }) : null;
-  const app = createApp({ config, store, log: silentLogger, nowMs, delivery: opts.delivery ?? engine ?? undefined, metrics, jobPacing: opts.jobs });
+  const app = createApp({ config, store, log: opts.log ?? silentLogger, nowMs, delivery: opts.delivery ?? engine ?? undefined, metrics, jobPacing: opts.jobs });
   await engine?.start();
   if (opts.jobs) app.jobs.start();
   return {
