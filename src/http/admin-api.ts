@@ -13,6 +13,7 @@ import { compileRoutes, type RouteTable } from "../core/routing.ts";
 import { getEvent, getRejection, listRejections, type EventDetail } from "../store/admin-queries.ts";
 import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { readOverview } from "../store/overview.ts";
+import { unconfiguredTargets } from "../store/queue-stats.ts";
 import type { Store } from "../store/index.ts";
 import type { AdminActions } from "./admin-actions.ts";
 import { listEventsMatching } from "../store/event-search.ts";
@@ -210,7 +211,9 @@ export function adminApiController(opts: AdminControllerOptions) {
     .get("/api/targets", async () => {
       const { targets } = opts.config;
       const stats = await targetStats(client, targets.map((t) => t.name), nowMs());
-      return json({ targets: targets.map((t, i) => targetJson(t, stats[i]!, nowMs(), opts.listenStatus(t.name))) });
+      // As the targets page lists them: names the store still has open deliveries for, no longer configured.
+      const unconfigured = await unconfiguredTargets(client, targets.map((t) => t.name));
+      return json({ targets: targets.map((t, i) => targetJson(t, stats[i]!, nowMs(), opts.listenStatus(t.name))), unconfigured });
     })
     .post(
       "/api/targets/:name/:action",

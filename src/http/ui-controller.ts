@@ -16,7 +16,7 @@ import { sourceStats, targetStats } from "../store/admin-stats.ts";
 import { ASSETS } from "../ui/assets.ts";
 import { bulkConfirmPage, filterQuery, jobPage, jobsPage } from "../ui/bulk-pages.ts";
 import { eventPage, targetHolds } from "../ui/event-page.ts";
-import { queueStats } from "../store/queue-stats.ts";
+import { queueStats, unconfiguredTargets } from "../store/queue-stats.ts";
 import { eventsPage } from "../ui/events-page.ts";
 import { time } from "../ui/format.ts";
 import { html, type SafeHtml } from "../ui/html.ts";
@@ -274,8 +274,7 @@ export function uiController(opts: AdminControllerOptions) {
       return redirect(`/jobs/${job.id}?done=stopped`);
     })
     .get("/targets", async ({ query }) => {
-      const configured = new Set(opts.config.targets.map((t) => t.name));
-      const unconfigured = (await queueStats(client)).filter((q) => !configured.has(q.target)).map((q) => ({ name: q.target, open: q.depth }));
+      const unconfigured = await unconfiguredTargets(client, opts.config.targets.map((t) => t.name));
       const body = targetsPage(await targetViews(nowMs()), unconfigured);
       return render("Targets", "targets", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })

@@ -41,3 +41,9 @@ export async function oldestWaitingAt(client: Client, targets: string[]): Promis
   for (const r of rs.rows) if (r.oldest !== null) out.set(String(r.target), Number(r.oldest));
   return out;
 }
+
+/** The targets the store still has open deliveries for that are not in `configured` (removed by a reload), with how many. */
+export async function unconfiguredTargets(db: Client, configured: readonly string[]): Promise<{ name: string; open: number }[]> {
+  const names = new Set(configured);
+  return (await queueStats(db)).filter((q) => !names.has(q.target)).map((q) => ({ name: q.target, open: q.depth }));
+}

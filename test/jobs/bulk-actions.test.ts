@@ -218,6 +218,8 @@ test("the open deliveries of a target no longer configured are listed on the tar
     const page = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/targets", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
     expect(page).toContain("<strong>gone</strong>: 12 open");
     expect(page).toContain('<a href="/bulk/cancel?target=gone">cancel them…</a>');
+    // The API lists them as the page does.
+    expect((await api("/api/targets")).body.unconfigured).toEqual([{ name: "gone", open: 12 }]);
     expect((await api("/api/events/redeliver", { method: "POST", body: { filter: { target: "gone" } } })).status).toBe(404);
     const start = await api("/api/deliveries/cancel", { method: "POST", body: { filter: { target: "gone" }, target: "gone" } });
     expect(start.status).toBe(202);
@@ -225,6 +227,7 @@ test("the open deliveries of a target no longer configured are listed on the tar
     expect(await rows(relay.store, "SELECT DISTINCT status FROM deliveries WHERE target = 'gone'")).toEqual([{ status: "cancelled" }] as never);
     const after = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/targets", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
     expect(after).not.toContain("no longer configured");
+    expect((await api("/api/targets")).body.unconfigured).toEqual([]);
   } finally {
     await relay.close();
   }
