@@ -62,6 +62,8 @@ export class AlertWatch {
   #stale = new Set<string>();
   #waves = new Set<string>();
   #unwritable: { reason: StoreErrorCode; sinceMs: number } | null = null;
+  /** Resolved notices of conditions whose target or source a reload removed, sent by the next check. */
+  #closing: Alert[] = [];
   #timer: ReturnType<typeof setInterval> | null = null;
   #soon: ReturnType<typeof setTimeout> | null = null;
   #running: Promise<void> | null = null;
@@ -109,9 +111,26 @@ export class AlertWatch {
     if (JSON.stringify(before) !== JSON.stringify(config.alerts)) this.#sender.forget();
     const targets = new Set(config.targets.map((t) => t.name));
     const sources = new Set(config.sources.map((s) => s.name));
-    for (const name of this.#targets.keys()) if (!targets.has(name)) this.#targets.delete(name);
-    for (const name of this.#stale) if (!targets.has(name)) this.#stale.delete(name);
-    for (const name of this.#waves) if (!sources.has(name)) this.#waves.delete(name);
+    // What a removed target or source had open is closed by the next check: no check looks at it
+    // again, and whoever was paged would otherwise never hear the end of it.
+    const now = this.opts.clock();
+    const removed = (what: string, kind: string) => `${what} was removed from the config: its ${kind} alert is closed`;
+    for (const [name, condition] of this.#targets) {
+      if (targets.has(name)) continue;
+      this.#targets.delete(name);
+      for (const a of targetAlerts(name, condition, "ok", undefined, now)) this.#closing.push({ ...a, message: removed(`target ${name}`, a.condition) });
+    }
+    for (const name of this.#stale) {
+      if (targets.has(name)) continue;
+      this.#stale.delete(name);
+      this.#closing.push({ ...queueStaleAlert(name, null, config.alerts?.staleAfterMs ?? 0, now), message: removed(`target ${name}`, "queue.stale") });
+    }
+    for (const name of this.#waves) {
+      if (sources.has(name)) continue;
+      this.#waves.delete(name);
+      const windowMs = this.opts.rejectionWindowMs ?? 15 * 60_000;
+      this.#closing.push({ ...rejectionsAlert(name, null, windowMs, now), message: removed(`source ${name}`, "source.rejections") });
+    }
   }
 
   /** One look at the store; a check already under way is waited for instead of run twice. */
@@ -150,6 +169,7 @@ export class AlertWatch {
     const now = this.opts.clock();
     if (!(await this.#storeWritable(alerts, now))) return; // nothing could be stored: look again at the next check
     await this.#sender.flush(alerts);
+    for (const a of this.#closing.splice(0)) await this.#sender.send(a, alerts, null);
     await this.#checkTargets(alerts, now);
     if (alerts.on.includes("queue.stale")) await this.#checkQueues(alerts, now);
     if (alerts.on.includes("source.rejections")) await this.#checkSources(alerts, now);

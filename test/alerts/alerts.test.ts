@@ -405,3 +405,26 @@ test("a new config's [alerts] replaces the old one in a running watcher (reload)
   await r.settle();
   expect(r.target("pager").received).toHaveLength(1); // alerts off: no recovered notice
 });
+
+test("a reload that removes a target with a stale queue or a disabled state closes their alerts, saying why", async () => {
+  const r = await setup(
+    [{ name: "orders", script: () => ({ status: 503 }), schedule: ["0s", "1h"] }, { name: "gone", script: () => ({ status: 410 }) }, { name: "ops" }],
+    'to = ["ops"]\nstale_after = "2m"',
+  );
+  await submitEvent(r.store, { targets: ["orders", "gone"], receivedAt: r.clock() });
+  await r.settle();
+  r.clock.advance(3 * MIN);
+  await r.settle();
+  expect(alertsOf(r.target("ops").received).map((a) => [a.type, a.subject, a.resolved]).sort()).toEqual([
+    ["queue.stale", "orders", false],
+    ["target.disabled", "gone", false],
+  ]);
+  r.watch.reconfigure({ ...r.config, targets: r.config.targets.filter((t) => t.name === "ops") });
+  r.clock.advance(MIN);
+  await r.settle();
+  const closed = alertsOf(r.target("ops").received).slice(2);
+  expect(closed.map((a) => [a.type, a.subject, a.resolved, a.message]).sort()).toEqual([
+    ["queue.stale", "orders", true, "target orders was removed from the config: its queue.stale alert is closed"],
+    ["target.recovered", "gone", true, "target gone was removed from the config: its target.disabled alert is closed"],
+  ]);
+});
