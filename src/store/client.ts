@@ -73,6 +73,7 @@ export async function openConnection(opts: OpenOptions): Promise<StoreConnection
       throw new StoreError(fsErrorCode(cause), `cannot create the store directory ${dirname(filePath)} (${fsReason(cause)})`, { cause });
     }
     createPrivateFile(filePath);
+    assertOurs(filePath);
   }
   let client: Client;
   try {
@@ -112,7 +113,25 @@ function createPrivateFile(path: string): void {
     // Already there: an existing store keeps its mode.
     if ((cause as NodeJS.ErrnoException).code === "EEXIST") return;
     const code = fsErrorCode(cause);
-    throw new StoreError(code, `${path}: ${code === "readonly" ? "store is read-only" : "cannot create the store"} (${fsReason(cause)})`, { cause });
+    throw new StoreError(code, `${path}: ${code === "readonly" ? `store is read-only (${readOnlyCause(path)})` : `cannot create the store (${fsReason(cause)})`}`, { cause });
+  }
+}
+
+/**
+ * A store file this process may not read and write: say whose it is, not
+ * SQLite's "unable to open database file" (a store created by root, the
+ * service then run as its own user).
+ */
+function assertOurs(path: string): void {
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+  } catch (cause) {
+    // A read-only file system is said as such where the connection finds it (readOnlyCause).
+    if ((cause as NodeJS.ErrnoException).code === "EROFS") return;
+    const st = statSync(path);
+    const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
+    const who = process.getuid ? ` as uid ${process.getuid()}` : "";
+    throw new StoreError(fsErrorCode(cause), `${path}: ${fsReason(cause)}: the relay runs${who}, the file is uid ${st.uid}'s, mode ${mode} (chown it to the relay's user)`, { cause });
   }
 }
 
@@ -131,7 +150,7 @@ function fsReason(err: unknown): string {
 
 /** Why an existing store at `filePath` cannot be written: its filesystem, or the permissions on it or its directory. */
 export function readOnlyCause(filePath: string): string {
-  for (const path of [filePath, dirname(filePath)]) {
+  for (const path of existsSync(filePath) ? [filePath, dirname(filePath)] : [dirname(filePath)]) {
     try {
       accessSync(path, constants.W_OK);
     } catch (err) {

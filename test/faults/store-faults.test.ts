@@ -367,3 +367,25 @@ test("a directory where the store file should be makes serve exit 1 and says so"
   expect(r.stderr).toContain(`cannot open the store: ${join(dir, "data/relay.db")} is not a regular file (a directory?)`);
   expect(statSync(join(dir, "data/relay.db")).isDirectory()).toBe(true);
 });
+
+test.skipIf(cannotDropPrivileges !== null)("a store file another user owns (created by root, served as the service's user) makes serve exit 1 saying whose it is", async () => {
+  const dir = setup();
+  chmodSync(dir, 0o755);
+  const db = join(dir, "data/relay.db");
+  await (await openStoreFile(db)).close();
+  chmodSync(join(dir, "data"), 0o777);
+  writeFileSync(join(dir, "hookrelay.toml"), relayToml({}));
+  const p = Bun.spawn(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", await ensureBinary(), "serve", "--config", "hookrelay.toml"], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "" },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 10_000,
+  });
+  const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  const nobody = Number(Bun.spawnSync(["id", "-u", "nobody"]).stdout.toString());
+  expect(await p.exited).toBe(1);
+  expect(stdout).toBe("");
+  expect(stderr.split("\n")[0]).toBe(`hookrelay: cannot open the store: ${db}: permission denied: the relay runs as uid ${nobody}, the file is uid 0's, mode 0600 (chown it to the relay's user)`);
+  expect(stderr).not.toContain('"msg":"listening"');
+});
