@@ -112,7 +112,9 @@ export async function reclaimExpiredLeases(db: SqlDoors, nowMs: number): Promise
 /** The most expired leases one reclaim write hands back. */
 export const RECLAIM_BATCH = 500;
 
-const LOST_ATTEMPT = "no outcome: the lease expired (the process making this attempt stopped or stalled)";
+// The store cannot tell an attempt under way from a delivery leased ahead, waiting for a slot: either
+// may be the one a crash cut short, so the row says "may".
+const LOST_ATTEMPT = "no outcome: the lease expired (the process holding it stopped or stalled); the attempt may not have reached the target";
 
 function leasedFromRows(rows: Row[], leaseId: string): LeasedDelivery[] {
   return rows.map((r) => ({
