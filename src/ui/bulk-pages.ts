@@ -20,7 +20,7 @@ const KIND: Record<"redeliver" | "cancel", { verb: string; what: string; button:
   redeliver: {
     verb: "Redeliver",
     what: "Each gets a new delivery — to the target named below, else to each of its targets (those whose current delivery has the status filtered on) — unless one is still on its way.",
-    button: "Redeliver",
+    button: "Redeliver each",
   },
   cancel: {
     verb: "Cancel pending deliveries of",
@@ -62,7 +62,8 @@ ${
       ${d.targets.map((t) => html`<option value="${t}"${t === d.query.target ? html` selected` : null}>${t}</option>`)}
     </select>
   </label>
-  <div class="actions"><button type="submit" class="${d.kind === "cancel" ? "danger" : ""}">${k.button} (${d.matched})</button><a href="/${queryString(d.query)}">Back</a></div>
+  <div class="actions"><button type="submit" class="${d.kind === "cancel" ? "danger" : ""}">${k.button} of ${d.matched} event${d.matched === 1 ? "" : "s"}</button><a href="/${queryString(d.query)}">Back</a></div>
+  <p class="muted">The count is of events: how many deliveries each has to change depends on their state now, and the job's page says how many did.</p>
 </form>`
 }`;
 }
