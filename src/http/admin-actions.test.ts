@@ -118,6 +118,21 @@ test("a test event is stored with one delivery to the target", async () => {
   expect(ev.body).toMatchObject({ source: "_test", eventType: "hookrelay.test", status: "pending" });
   expect(ev.body.deliveries.map((d: any) => d.target)).toEqual(["audit"]);
   expect(JSON.parse(ev.body.request.body)).toMatchObject({ type: "hookrelay.test", target: "audit" });
+  expect(sent.body.paused).toBe(false);
+});
+
+test("a test event to a disabled target says it waits, paused, in the API's answer and on the page", async () => {
+  const { r, api } = await relayWithEvents(0);
+  expect((await api("/api/targets/audit/disable", { method: "POST" })).status).toBe(200);
+  const sent = await api("/api/targets/audit/test", { method: "POST" });
+  expect(sent.body).toMatchObject({ paused: true });
+  expect((await api(`/api/events/${sent.body.eventId}`)).body.deliveries.map((d: any) => d.status)).toEqual(["paused"]);
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, origin: "http://127.0.0.1" };
+  const posted = await r.app.adminApp.handle(new Request("http://127.0.0.1/targets/audit/test", { method: "POST", headers: auth }));
+  const location = posted.headers.get("location")!;
+  expect(location).toContain("waits=disabled");
+  const page = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1${location}`, { headers: auth }))).text();
+  expect(page).toContain("The target is disabled: it waits, paused, until the target is enabled.");
 });
 
 test("a spike of signature mismatches on a source is flagged", async () => {

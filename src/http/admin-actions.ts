@@ -38,8 +38,8 @@ export interface AdminActions {
   enableTarget(name: string): Promise<void>;
   /** Disables a target; its pending deliveries are kept, paused. */
   disableTarget(name: string): Promise<void>;
-  /** Stores a synthetic event (source `_test`) with one delivery to the target. */
-  sendTestEvent(targetName: string): Promise<{ eventId: string }>;
+  /** Stores a synthetic event (source `_test`) with one delivery to the target; `paused` when the target is disabled (it waits). */
+  sendTestEvent(targetName: string): Promise<{ eventId: string; paused: boolean }>;
   /** Removes an event's raw body and headers, keeping a metadata row marked erased. */
   eraseEvent(id: string): Promise<{ found: boolean; erasedAt: number | null }>;
   /** Counts the events a filter matches and, unless a dry run, starts the job that redelivers or cancels. */
@@ -131,6 +131,7 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
       const now = nowMs();
       const id = makeId("evt", now, randomBytes(10));
       const body = JSON.stringify({ type: "hookrelay.test", id, target: targetName, sentAt: new Date(now).toISOString() });
+      const paused = await isDisabled(targetName);
       await store.writer.submit({
         id,
         source: TEST_SOURCE,
@@ -145,11 +146,11 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
         body: new TextEncoder().encode(body),
         contentType: "application/json",
         remoteAddr: null,
-        deliveries: [{ id: makeId("dlv", now, randomBytes(10)), target: targetName, status: (await isDisabled(targetName)) ? "paused" : "pending" }],
+        deliveries: [{ id: makeId("dlv", now, randomBytes(10)), target: targetName, status: paused ? "paused" : "pending" }],
       });
       wake();
-      log.info("test event sent", { target: targetName, event: id });
-      return { eventId: id };
+      log.info("test event sent", { target: targetName, event: id, paused });
+      return { eventId: id, paused };
     },
     async eraseEvent(id) {
       const erased = await eraseEvent(store.writer, id, nowMs());

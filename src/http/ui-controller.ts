@@ -76,10 +76,13 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
     }
     case "stopped":
       return "Job stopped: what it did so far stays done.";
-    case "test":
+    case "test": {
+      // A disabled target's test event waits, paused, like its other deliveries: say so, or it looks lost.
+      const waits = q.waits === "disabled" ? " The target is disabled: it waits, paused, until the target is enabled." : "";
       return q.event && /^evt_[0-9A-Z]{26}$/.test(q.event)
-        ? html`Test event stored: <a href="/events/${q.event}">${q.event}</a>.`
-        : "Test event stored.";
+        ? html`Test event stored: <a href="/events/${q.event}">${q.event}</a>.${waits}`
+        : `Test event stored.${waits}`;
+    }
   }
   const errors: Record<string, string> = {
     erased: "An erased event cannot be sent again: its body and headers are gone.",
@@ -283,7 +286,10 @@ export function uiController(opts: AdminControllerOptions) {
       if (!t) throw new HttpError(404, "not_found", "No such target.");
       if (params.action === "enable") await actions.enableTarget(t.name);
       else if (params.action === "disable") await actions.disableTarget(t.name);
-      else if (params.action === "test") return redirect(`/targets?done=test&event=${(await actions.sendTestEvent(t.name)).eventId}`);
+      else if (params.action === "test") {
+        const sent = await actions.sendTestEvent(t.name);
+        return redirect(`/targets?done=test&event=${sent.eventId}${sent.paused ? "&waits=disabled" : ""}`);
+      }
       else throw new HttpError(404, "not_found", "No such action.");
       return redirect(`/targets?done=${params.action}d`);
     })
