@@ -11,7 +11,8 @@ import type { RetryPolicy } from "./types.ts";
 
 /** The raw result of one HTTP attempt, as the sender reports it. */
 export type SendResult =
-  | { kind: "response"; status: number; retryAfter: string | null; location: string | null }
+  // `note`: what the relay knows beside the status (an OAuth2 token fetched anew was refused too).
+  | { kind: "response"; status: number; retryAfter: string | null; location: string | null; note?: string }
   | { kind: "timeout"; phase: "connect" | "total"; afterMs: number }
   | { kind: "network"; message: string }
   /** The target's name resolved to a link-local / metadata address. */
@@ -54,7 +55,7 @@ export function classifyDelivery(result: SendResult, nowMs: number): DeliveryOut
       const error =
         status >= 300 && status < 400
           ? `HTTP ${status}: redirect not followed${result.location ? ` (Location: ${result.location.slice(0, 200)})` : ""}`
-          : `HTTP ${status}`;
+          : `HTTP ${status}${result.note ? ` (${result.note})` : ""}`;
       return { kind: "retry", error, retryAfterMs };
     }
     case "timeout":

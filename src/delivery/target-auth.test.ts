@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { decideOutcome } from "../core/delivery-outcome.ts";
 import { fakeClock, runCleanups, targetConfig } from "../../test/delivery/fixtures.ts";
 import type { TargetAuth } from "../config/types.ts";
 import { createSender, type SendReport } from "./sender.ts";
@@ -128,11 +129,12 @@ describe("oauth2 client credentials", () => {
     expect(target.seen.filter((a) => a === "Bearer tok-2")).toHaveLength(5);
   });
 
-  test("a second 401, with the new token, is the attempt's answer", async () => {
+  test("a second 401, with the new token, is the attempt's answer, and its error says a fresh token was refused too", async () => {
     const tokens = tokenEndpoint();
     const target = protectedTarget(() => false);
     const report = await setup(oauth2(tokens.url), target.url).attempt();
     expect(report.result).toMatchObject({ kind: "response", status: 401 });
+    expect(decideOutcome(report.result, { scheduleMs: [0, 1000], jitter: 0 }, 1, 0, 0.5).error).toBe("HTTP 401 (a freshly fetched OAuth2 token was refused too)");
     expect(tokens.requests).toHaveLength(2);
     expect(target.seen).toEqual(["Bearer tok-1", "Bearer tok-2"]);
   });

@@ -62,6 +62,10 @@ export function createTargetAuth(target: TargetConfig, opts: { sender: Sender; c
       if (first.token === undefined || !isUnauthorized(first.result)) return finish(first.result, first);
       tokens.forget(first.token);
       const second = await attempt();
+      // Said in the error: the target refused a token fetched for this very attempt, so the grant
+      // (client, scope, audience) is what to look at, not an expiry.
+      if (second.token !== undefined && second.token !== first.token && isUnauthorized(second.result))
+        return finish({ ...second.result, note: "a freshly fetched OAuth2 token was refused too" }, second);
       return finish(second.result, second);
     },
   };
@@ -81,7 +85,7 @@ export function maskedAuthorization(auth: TargetAuth | null): string | null {
   return `${scheme} ${redactedValue(credential)}`;
 }
 
-const isUnauthorized = (r: SendResult) => r.kind === "response" && r.status === 401;
+const isUnauthorized = (r: SendResult): r is Extract<SendResult, { kind: "response" }> => r.kind === "response" && r.status === 401;
 
 type TokenResult = { ok: true; value: string } | { ok: false; error: string };
 
