@@ -32,7 +32,7 @@ export async function runExport(args: string[]): Promise<number> {
     else filter[key === "since" ? "sinceMs" : "untilMs"] = t;
   }
   if (filter.sinceMs !== undefined && filter.untilMs !== undefined && filter.sinceMs >= filter.untilMs)
-    problems.push("--since: is not before --until: no event could match");
+    problems.push(`--since ${v.since} is not before --until ${v.until}: no event could match (a duration counts back from now: --since takes the longer one, as in --since 20m --until 10m)`);
   if (typeof v.status === "string") {
     if (!(EVENT_STATUSES as readonly string[]).includes(v.status)) problems.push(`--status: expected one of ${EVENT_STATUSES.join(", ")}, got "${v.status}"`);
     else filter.status = v.status as EventStatus;
