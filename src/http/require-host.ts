@@ -27,13 +27,17 @@ export function requireHost(log: Logger, listener: "public" | "admin", exempt: r
     { nowMs },
   );
   return ({ request, server }: RequestContext) => {
-    if (URL.canParse(request.url)) return;
+    // Bun joins repeated headers with ", " and builds the URL from the first Host: two Hosts
+    // (which RFC 9112 answers with 400) would reach us as one, the second ignored.
+    const host = request.headers.get("host");
+    const repeated = host !== null && host.includes(",");
+    if (!repeated && URL.canParse(request.url)) return;
     // Relative ("/in/x?…") or "http://<bad host>/in/x?…": the path without parsing a URL.
     const path = request.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").split("?")[0]!.slice(0, 200);
     if (exempt.includes(path)) return;
-    const reason = request.headers.get("host") ? "bad_host" : "missing_host";
+    const reason = host ? "bad_host" : "missing_host";
     badRequests.record({ listener, reason, method: request.method, path, remote: server?.requestIP(request)?.address ?? null });
-    const message = reason === "missing_host" ? "the request has no Host header" : "the Host header is not a valid host[:port]";
+    const message = reason === "missing_host" ? "the request has no Host header" : repeated ? "the request has more than one Host header" : "the Host header is not a valid host[:port]";
     return errorResponse(new HttpError(400, reason, message));
   };
 }

@@ -33,6 +33,11 @@ test("a Host no URL can be built with gets 400 bad_host, never 500", async () =>
   }
   expect((await rawHttp(adminPort, [`GET /api/events HTTP/1.1\r\nHost: a b\r\n\r\n`])).status).toBe(400);
   expect(bin.logs()).toContain('"reason":"bad_host"');
+  // Two Host lines (RFC 9112: 400), which Bun would join and build the URL from the first of.
+  const two = await rawHttp(publicPort, [signedPost("badhost_two", { host: `127.0.0.1:${publicPort}\r\nHost: evil.example` })]);
+  expect([two.status, errorCode(two.text)]).toEqual([400, "bad_host"]);
+  expect(two.text).toContain("more than one Host header");
+  expect(await storedKeys()).not.toContain("badhost_two");
 });
 
 /** A signed POST /in/p with the given request line version and Host line ("" for none). */
