@@ -53,9 +53,12 @@ export function ingestLogs(log: Logger, nowMs: () => number) {
     { level: "info", msg: "request refused", key: (e) => `${e.source ?? ""}\0${e.code}` },
     { nowMs },
   );
+  const notDecoded = new FoldedLog<{ source: string; encoding: string; reason: string }>(log, { level: "warn", msg: "body not decoded", key: (e) => e.source }, { nowMs });
   return {
     rejected,
     storeFailed,
+    /** A verified body whose Content-Encoding could not be decoded (stored and forwarded as received). */
+    notDecoded,
     /** Requests answered 4xx/503 before verification: unknown source, too large, too slow, server busy, a broken body. */
     refused,
     /** Writes the counts still pending (at stop). */
@@ -63,6 +66,7 @@ export function ingestLogs(log: Logger, nowMs: () => number) {
       rejected.flush();
       storeFailed.flush();
       refused.flush();
+      notDecoded.flush();
     },
   };
 }
@@ -118,7 +122,8 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
   // Keys and types are read from the decoded body; what is stored and forwarded stays the bytes received.
   const encoding = raw.headers.get("content-encoding");
   const decoded = encoding === null ? { ok: true as const, body: raw.body } : await decodeBody(raw.body, encoding, deps.maxDecodedBytes);
-  if (!decoded.ok) deps.log.warn("body not decoded", { source: source.config.name, encoding, reason: decoded.reason });
+  // The sender's Content-Encoding, cut short: it is theirs to make as long as a header may be.
+  if (!decoded.ok) deps.logs.notDecoded.record({ source: source.config.name, encoding: encoding!.slice(0, 100), reason: decoded.reason });
   const ctx = { headers: raw.headers, query: raw.url.searchParams, body: decoded.ok ? decoded.body : raw.body, contentType };
   // An undecodable body has no fields: JSON-path keys fall back to the hash of the bytes received.
   const fields = decoded.ok ? makeFieldReader(ctx) : () => undefined;
