@@ -136,6 +136,17 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     expect(problems).toEqual(['targets[0].url: a user name or password in the URL is not sent; give it as auth = { basic = { username = "…", password = "env:…" } }']);
   });
 
+  test("a target URL may be read from a secret (an incoming-webhook URL is the credential), and its problems never show it", () => {
+    const slack = "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX";
+    const { config } = configOf(`[[targets]]\nname = "ops"\nurl = "env:SLACK_URL"\nformat = "slack"\n`, { SLACK_URL: `${slack}\n` });
+    expect(config.targets[0]).toMatchObject({ url: slack, urlIsSecret: true });
+    expect(configOf(`[[targets]]\nname = "plain"\nurl = "https://example.com/hooks"\n`).config.targets[0]!.urlIsSecret).toBeUndefined();
+    expect(problemsOf(`[[targets]]\nname = "ops"\nurl = "env:SLACK_URL"\n`)).toEqual(["targets[0].url: env var SLACK_URL is not set"]);
+    const bad = problemsOf(`[[targets]]\nname = "ops"\nurl = "env:SLACK_URL"\n`, { SLACK_URL: "ftp://hooks.example/XXXXsecretXXXX" });
+    expect(bad).toEqual(["targets[0].url: expected an http:// or https:// URL, got a ftp: URL (read from env:)"]);
+    expect(bad.join()).not.toContain("XXXXsecretXXXX");
+  });
+
   test("an archive path that is a file, not a directory, is a problem", () => {
     const problems = problemsOf(`[store]\narchive = "${import.meta.path}"`);
     expect(problems).toEqual([`store.archive: expected a directory, but ${import.meta.path} is a file`]);

@@ -407,7 +407,8 @@ class ConfigBuilder {
     return {
       name: tgt.name,
       kind: tgt.kind,
-      url: tgt.url ?? "",
+      url: tgt.url?.url ?? "",
+      ...(tgt.url?.secret ? { urlIsSecret: true } : {}),
       signingSecrets,
       token: tgt.token ?? null,
       timeoutMs: tgt.timeout,

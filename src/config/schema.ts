@@ -117,6 +117,25 @@ function parseTargetUrl(input: unknown): Parsed<string> {
   return { ok: true, value: text };
 }
 
+/**
+ * A push target's URL, written out or read from a secret (`env:NAME`,
+ * `file:/path`): an incoming-webhook URL (Slack's, Teams') is itself the
+ * credential. One read from a secret is shown by its scheme and host only.
+ */
+function targetUrl(ctx: Ctx) {
+  return converted<{ url: string; secret: boolean }>((input) => {
+    if (typeof input === "string" && /^(env|file):/.test(input)) {
+      const resolved = resolveSecret(input, ctx);
+      if (!resolved.ok) return resolved;
+      const parsed = parseTargetUrl(resolved.value.trim());
+      // Its errors name the scheme or the host at most, never the path that holds the credential.
+      return parsed.ok ? { ok: true, value: { url: parsed.value, secret: true } } : { ok: false, error: `${parsed.error} (read from ${input.split(":")[0]}:)` };
+    }
+    const parsed = parseTargetUrl(input);
+    return parsed.ok ? { ok: true, value: { url: parsed.value, secret: false } } : parsed;
+  });
+}
+
 /** `secret = "…"` or `secret = ["new", "old"]`, each a literal, env:NAME or file:/path. */
 function secretList(ctx: Ctx) {
   return v.pipe(
@@ -314,7 +333,7 @@ export function createSchemas(ctx: Ctx) {
   const target = tbl({
     name: name(),
     kind: v.optional(oneOf(["push", "listen"], '"push" or "listen"'), DEFAULTS.target.kind),
-    url: v.optional(converted(parseTargetUrl)),
+    url: v.optional(targetUrl(ctx)),
     signing: v.optional(tbl({ secret: secretList(ctx) })),
     token: v.optional(secretOne(ctx)),
     timeout: v.optional(span(), DEFAULTS.target.timeout),

@@ -126,7 +126,7 @@ const AUTH_KINDS = ["bearer", "basic", "oauth2"] as const;
  * certificate with its key, tls only over https. Returns false when any failed.
  */
 export function checkTargetCredentials(
-  tgt: RawCredentials & { kind?: string; url?: string },
+  tgt: RawCredentials & { kind?: string; url?: { url: string } },
   raw: Record<string, unknown>,
   at: (...keys: string[]) => Path,
   problem: (path: Path, message: string) => void,
@@ -156,7 +156,7 @@ export function checkTargetCredentials(
     if (cert !== undefined && key === undefined) fail(at("tls", "key"), "required with tls.cert");
     if (key !== undefined && cert === undefined) fail(at("tls", "cert"), "required with tls.key");
     if (tgt.tls?.cert && tgt.tls.key && !keyMatches(tgt.tls.cert, tgt.tls.key)) fail(at("tls", "key"), "does not match tls.cert");
-    if (tgt.url !== undefined && new URL(tgt.url).protocol !== "https:") fail(at("tls"), "only used with an https:// url");
+    if (tgt.url !== undefined && new URL(tgt.url.url).protocol !== "https:") fail(at("tls"), "only used with an https:// url");
   }
   return ok;
 }

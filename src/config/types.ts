@@ -31,6 +31,8 @@ export interface TargetConfig {
   kind: "push" | "listen";
   /** push targets only. */
   url: string;
+  /** The URL was read from a secret (env:/file:): it is shown by its scheme and host only (core/header-mask.ts shownTargetUrl). */
+  urlIsSecret?: boolean;
   /** Standard Webhooks secrets (whsec_…), newest first; both sign during rotation. */
   signingSecrets: string[];
   /** listen targets only: token the `hookrelay listen` client presents. */

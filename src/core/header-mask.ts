@@ -84,6 +84,23 @@ export function maskUrl(raw: string): string {
   }
 }
 
+/**
+ * A target's URL as the UI, the API and attempt records show it: without its
+ * query (maskUrl), and without its path too when it was read from a secret
+ * (an incoming-webhook URL, whose path is the credential).
+ *
+ * @example shownTargetUrl({ url: "https://hooks.slack.com/services/T0/B0/XyZ", urlIsSecret: true }) // "https://hooks.slack.com/…"
+ */
+export function shownTargetUrl(t: { url: string; urlIsSecret?: boolean }): string {
+  if (!t.urlIsSecret) return maskUrl(t.url);
+  try {
+    const u = new URL(t.url);
+    return `${u.protocol}//${u.host}/…`;
+  } catch {
+    return "";
+  }
+}
+
 /** The lower-cased header names a source stores redacted: its scheme's credential headers and the relay-wide ones. */
 export function redactionSet(credentialHeaders: readonly string[]): ReadonlySet<string> {
   return new Set([...ALWAYS_REDACTED, ...credentialHeaders.map((n) => n.toLowerCase())]);

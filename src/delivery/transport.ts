@@ -15,7 +15,7 @@
  * compare it with what the target computed.
  */
 import type { TargetConfig } from "../config/types.ts";
-import { isSensitiveHeader, maskHeaders, maskUrl, redactedValue } from "../core/header-mask.ts";
+import { isSensitiveHeader, maskHeaders, redactedValue, shownTargetUrl } from "../core/header-mask.ts";
 import type { AttemptRequest, LeasedDelivery } from "../store/deliveries.ts";
 import type { Sender, SendReport } from "./sender.ts";
 import { createTargetAuth, maskedAuthorization, sendTls } from "./target-auth.ts";
@@ -46,7 +46,7 @@ export function httpTransport(target: TargetConfig, sender: Sender, clock: () =>
   const secretValues = target.headers.filter(([name]) => isSensitiveHeader(name)).map(([, value]) => value);
   // What the record shows of the target's own parts, masked once.
   const shown = {
-    url: maskUrl(target.url),
+    url: shownTargetUrl(target),
     headers: target.headers.map(([name, value]): [string, string] => [name, redactedValue(value)]),
     authorization: maskedAuthorization(target.auth),
   };

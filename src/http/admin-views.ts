@@ -7,7 +7,7 @@
 import type { Config, TargetConfig } from "../config/types.ts";
 import { mismatchWarning } from "../core/alert.ts";
 import type { ListenStatus } from "../delivery/listen-hub.ts";
-import { maskHeaders, maskPathQuery, maskQuery, maskUrl, redactedValue } from "../core/header-mask.ts";
+import { maskHeaders, maskPathQuery, maskQuery, redactedValue, shownTargetUrl } from "../core/header-mask.ts";
 import { typedSearchOf } from "../core/search-text.ts";
 import type { EventDetail, EventSummary, RejectionRow } from "../store/admin-queries.ts";
 import type { SourceStats, TargetStats } from "../store/admin-stats.ts";
@@ -155,7 +155,7 @@ export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number, liste
   const entry = {
     name: t.name,
     kind: t.kind,
-    url: t.kind === "push" ? maskUrl(t.url) : null,
+    url: t.kind === "push" ? shownTargetUrl(t) : null,
     state: disabled ? "disabled" : circuitOpen ? "circuit-open" : s.consecutiveFailures > 0 ? "failing" : waiting ? "no-client" : "healthy",
     listen: client === null ? null : { connected: client.connected, since: iso(client.sinceMs), remoteAddr: client.remoteAddr },
     enabled: !disabled,
