@@ -4,37 +4,22 @@
  * SIGTERM under load. A real SQLite file, a signing provider and a recording
  * target on 127.0.0.1:0; the store is opened afterwards to check what is in it.
  */
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
 import type { RunningBinary } from "../support/binary.ts";
-import { openStoreFile, provider, recordingTarget, relayToml, scratchDir, sendEvent, serveBinary } from "../support/fault-harness.ts";
+import { openStoreFile, provider, recordingTarget, perTestCleanups, relayToml, sendEvent, serveBinary } from "../support/fault-harness.ts";
 import { waitFor } from "../support/wait.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c();
-    } catch {
-      // best effort
-    }
-  }
-});
+const { later, scratch, track } = perTestCleanups();
 
 function setup() {
-  const tmp = scratchDir();
-  cleanups.push(tmp.remove);
-  return { dir: tmp.dir, db: join(tmp.dir, "data/relay.db") };
-}
-
-function track(bin: RunningBinary): RunningBinary {
-  cleanups.push(() => (bin.proc.exitCode === null && !bin.proc.killed ? bin.stop("SIGKILL") : undefined));
-  return bin;
+  const dir = scratch();
+  return { dir, db: join(dir, "data/relay.db") };
 }
 
 function target(script?: Parameters<typeof recordingTarget>[0]) {
   const t = recordingTarget(script);
-  cleanups.push(() => t.stop());
+  later(() => t.stop());
   return t;
 }
 

@@ -7,32 +7,12 @@
  * timeout (the unit's TimeoutStopSec=30). Signals that would end the process
  * without a drain are ignored; a second stop signal ends it at once.
  */
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { RunningBinary } from "../support/binary.ts";
-import { rawHttp, recordingTarget, relayToml, scratchDir, sendEvent, serveBinary } from "../support/fault-harness.ts";
+import { perTestCleanups, rawHttp, recordingTarget, relayToml, sendEvent, serveBinary } from "../support/fault-harness.ts";
 import { waitFor } from "../support/wait.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c();
-    } catch {
-      // best effort
-    }
-  }
-});
-
-function setup() {
-  const tmp = scratchDir();
-  cleanups.push(tmp.remove);
-  return tmp.dir;
-}
-
-function track(bin: RunningBinary): RunningBinary {
-  cleanups.push(() => (bin.proc.exitCode === null && !bin.proc.killed ? bin.stop("SIGKILL") : undefined));
-  return bin;
-}
+const { later, scratch, track } = perTestCleanups();
 
 /** Sends SIGTERM; resolves with the exit code and how long the process took to end. */
 async function timedStop(bin: RunningBinary): Promise<{ code: number; ms: number }> {
@@ -42,10 +22,10 @@ async function timedStop(bin: RunningBinary): Promise<{ code: number; ms: number
 }
 
 test("a stop waits at most 10 s for a target that takes a minute; its delivery is handed back and delivered after the restart", async () => {
-  const dir = setup();
+  const dir = scratch();
   // The first request hangs (a 60 s timeout would let it); the next is answered.
   const target = recordingTarget((_hit, n) => (n === 1 ? "hang" : new Response("ok")));
-  cleanups.push(() => target.stop());
+  later(() => target.stop());
   const toml = relayToml({ targets: [{ url: target.url, timeout: "60s" }] });
   const bin = track(await serveBinary(dir, toml));
   const sent = await sendEvent(bin.publicUrl, JSON.stringify({ id: "slow_target", type: "x" }));
@@ -66,7 +46,7 @@ test("a stop waits at most 10 s for a target that takes a minute; its delivery i
 }, 40_000);
 
 test("a sender dripping its body does not hold the stop: its connection is closed after 5 s", async () => {
-  const dir = setup();
+  const dir = scratch();
   const bin = track(await serveBinary(dir, relayToml({ readTimeout: "30s" })));
   const port = Number(new URL(bin.publicUrl).port);
   const head = ["POST /in/p HTTP/1.1", `Host: 127.0.0.1:${port}`, "Content-Length: 1000", "X-Ploints-Signature: 00"].join("\r\n") + "\r\n\r\n";
@@ -84,9 +64,9 @@ test("a sender dripping its body does not hold the stop: its connection is close
 }, 30_000);
 
 test("SIGUSR1 and SIGUSR2 are logged and ignored; a second SIGTERM during the drain ends the process at once with exit 1", async () => {
-  const dir = setup();
+  const dir = scratch();
   const target = recordingTarget(() => "hang");
-  cleanups.push(() => target.stop());
+  later(() => target.stop());
   const bin = track(await serveBinary(dir, relayToml({ targets: [{ url: target.url, timeout: "60s" }] })));
   bin.proc.kill("SIGUSR1");
   bin.proc.kill("SIGUSR2");

@@ -4,35 +4,15 @@
  * truncated file, a directory). Never ack what is not stored; never replace
  * a store that cannot be read.
  */
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBinary, startBinary, type RunningBinary } from "../support/binary.ts";
-import { openStoreFile, recordingTarget, relayToml, runBinary, scratchDir, sendEvent, serveBinary } from "../support/fault-harness.ts";
+import { ensureBinary, startBinary } from "../support/binary.ts";
+import { openStoreFile, recordingTarget, perTestCleanups, relayToml, runBinary, scratchDir, sendEvent, serveBinary } from "../support/fault-harness.ts";
 import { waitFor } from "../support/wait.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c();
-    } catch {
-      // best effort
-    }
-  }
-});
-
-function setup() {
-  const tmp = scratchDir();
-  cleanups.push(tmp.remove);
-  return tmp.dir;
-}
-
-function track(bin: RunningBinary): RunningBinary {
-  cleanups.push(() => (bin.proc.exitCode === null ? bin.stop("SIGKILL") : undefined));
-  return bin;
-}
+const { later, scratch: setup, track } = perTestCleanups();
 
 /** Mounts a tmpfs of `size` at `dir` (needs CAP_SYS_ADMIN); the reason it cannot, or null. */
 function mountTmpfs(dir: string, size: string): string | null {
@@ -45,7 +25,7 @@ function mountTmpfs(dir: string, size: string): string | null {
 /** A tmpfs of `size` mounted at `dir` for this test (lazily unmounted after it). */
 function mountedTmpfs(dir: string, size: string): string {
   expect(mountTmpfs(dir, size)).toBeNull();
-  cleanups.push(() => Bun.spawnSync(["umount", "-l", dir]));
+  later(() => Bun.spawnSync(["umount", "-l", dir]));
   return dir;
 }
 
@@ -115,7 +95,7 @@ test.skipIf(cannotMount !== null)("a full disk while delivering: 503s, the relay
   const dir = setup();
   const mnt = mountedTmpfs(join(dir, "small"), "4m");
   const target = recordingTarget();
-  cleanups.push(() => target.stop());
+  later(() => target.stop());
   // Delivery writes (leases, outcomes, attempts) share the ingest commit: they meet the full disk too.
   const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/relay.db`, maxBody: "256kb", targets: [{ url: target.url }] })));
   const acked = new Set<string>();
@@ -226,6 +206,19 @@ test.skipIf(cannotMount !== null)("dev whose ./.hookrelay became read-only exits
 const cannotDropPrivileges = process.getuid?.() !== 0 ? "not root" : !Bun.which("setpriv") ? "setpriv is missing" : null;
 if (cannotDropPrivileges) console.warn(`store-permissions test skipped: cannot run the binary as another user (${cannotDropPrivileges})`);
 
+/** `serve --config hookrelay.toml` in `dir` as the user nobody, to its end (10 s at most). */
+async function serveAsNobody(dir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = Bun.spawn(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", await ensureBinary(), "serve", "--config", "hookrelay.toml"], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "" },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 10_000,
+  });
+  const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  return { code: await p.exited, stdout, stderr };
+}
+
 test.skipIf(cannotDropPrivileges !== null)("a store whose directory its user may not write makes serve exit 1 naming the directory, before listening", async () => {
   const dir = setup();
   chmodSync(dir, 0o755);
@@ -235,16 +228,8 @@ test.skipIf(cannotDropPrivileges !== null)("a store whose directory its user may
   Bun.spawnSync(["chown", "-R", "nobody", join(dir, "data")]);
   chmodSync(join(dir, "data"), 0o500);
   writeFileSync(join(dir, "hookrelay.toml"), relayToml({}));
-  const p = Bun.spawn(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", await ensureBinary(), "serve", "--config", "hookrelay.toml"], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? "" },
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: 10_000,
-  });
-  const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   expectRefusedReadOnly(
-    { code: await p.exited, stdout, stderr },
+    await serveAsNobody(dir),
     `hookrelay: cannot open the store: ${db}: store is read-only (permission denied on ${join(dir, "data")})`,
   );
 });
@@ -257,7 +242,7 @@ test("a store locked by another process past busy_timeout answers 503 with Retry
   expect(before.status).toBe(200);
 
   const holder = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures/hold-lock.ts"), db], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  cleanups.push(() => holder.kill("SIGKILL"));
+  later(() => holder.kill("SIGKILL"));
   const out = (holder.stdout as ReadableStream<Uint8Array>).getReader();
   expect(new TextDecoder().decode((await out.read()).value)).toContain("locked");
 
@@ -313,7 +298,7 @@ test("/readyz answers a locked store within a second, whatever busy_timeout is: 
   const dir = setup();
   const bin = track(await serveBinary(dir, relayToml({ busyTimeout: "20s" })));
   const holder = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures/hold-lock.ts"), join(dir, "data/relay.db")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  cleanups.push(() => holder.kill("SIGKILL"));
+  later(() => holder.kill("SIGKILL"));
   expect(new TextDecoder().decode((await (holder.stdout as ReadableStream<Uint8Array>).getReader().read()).value)).toContain("locked");
   const started = performance.now();
   const res = await fetch(`${bin.adminUrl}/readyz`);
@@ -375,16 +360,9 @@ test.skipIf(cannotDropPrivileges !== null)("a store file another user owns (crea
   await (await openStoreFile(db)).close();
   chmodSync(join(dir, "data"), 0o777);
   writeFileSync(join(dir, "hookrelay.toml"), relayToml({}));
-  const p = Bun.spawn(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", await ensureBinary(), "serve", "--config", "hookrelay.toml"], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? "" },
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: 10_000,
-  });
-  const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  const { code, stdout, stderr } = await serveAsNobody(dir);
   const nobody = Number(Bun.spawnSync(["id", "-u", "nobody"]).stdout.toString());
-  expect(await p.exited).toBe(1);
+  expect(code).toBe(1);
   expect(stdout).toBe("");
   expect(stderr.split("\n")[0]).toBe(`hookrelay: cannot open the store: ${db}: permission denied: the relay runs as uid ${nobody}, the file is uid 0's, mode 0600 (chown it to the relay's user)`);
   expect(stderr).not.toContain('"msg":"listening"');

@@ -4,6 +4,7 @@
  * body), a scripted recording target on 127.0.0.1:0 that counts what is in
  * flight, the admin API, and polling with a deadline instead of sleeps.
  */
+import { afterEach } from "bun:test";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +19,37 @@ export const TARGET_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 export function scratchDir(prefix = "hookrelay-faults-"): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * What a fault suite undoes after each test, last first and best effort:
+ * `later` takes anything (a target to stop, a lock holder to kill), `scratch`
+ * makes a directory removed afterwards, `track` a binary SIGKILLed if still
+ * running. Call once at the top of a test file: it registers the afterEach.
+ */
+export function perTestCleanups() {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch {
+        // best effort
+      }
+    }
+  });
+  return {
+    later: (c: () => unknown) => void cleanups.push(c),
+    scratch(): string {
+      const tmp = scratchDir();
+      cleanups.push(tmp.remove);
+      return tmp.dir;
+    },
+    track(bin: RunningBinary): RunningBinary {
+      cleanups.push(() => (bin.proc.exitCode === null && !bin.proc.killed ? bin.stop("SIGKILL") : undefined));
+      return bin;
+    },
+  };
 }
 
 export interface TargetOptions {
