@@ -61,7 +61,7 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
   let wakeSleep = () => {};
   let stopNow = () => {};
 
-  async function preflight(): Promise<{ go: true } | { go: false; exit?: ListenExit; why: string }> {
+  async function preflight(): Promise<{ go: true } | { go: false; exit?: ListenExit; why: string; waitMs?: number }> {
     try {
       const res = await fetch(httpUrl, { headers: auth, signal: AbortSignal.timeout(10_000), redirect: "manual" });
       const text = await res.text();
@@ -71,7 +71,10 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
         return { go: false, exit: { ok: false, code: "unauthorized", message }, why: "401" };
       }
       if (res.status === 404) {
-        const message = text.includes("unknown_target") ? `the relay has no listen target "${opts.target}"` : `no listen endpoint at ${origin} (404): is this a hookrelay relay?`;
+        // Named as asked for: a source URL pasted as the relay's (…/in/shop) asks for …/in/shop/listen/….
+        const path = new URL(base).pathname.replace(/\/+$/, "");
+        const hint = path === "" ? "is this a hookrelay relay?" : `give the relay's address alone (${origin}), not a path under it`;
+        const message = text.includes("unknown_target") ? `the relay has no listen target "${opts.target}"` : `no listen endpoint at ${httpUrl} (404): ${hint}`;
         return { go: false, exit: { ok: false, code: "unknown_target", message }, why: "404" };
       }
       if (res.status === 426) return { go: true };
@@ -87,6 +90,11 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
         const to = res.headers.get("location");
         const message = `${origin} answered a redirect (${res.status}${to ? ` to ${to}` : ""}), not a listen endpoint: is this the relay's admin UI? Use its public address (server.listen)`;
         return { go: false, exit: { ok: false, code: "unknown_target", message }, why: `HTTP ${res.status}` };
+      }
+      // Too many wrong tokens from this address: the relay says when to come back.
+      if (res.status === 429) {
+        const retryAfterSec = Number(res.headers.get("retry-after"));
+        return { go: false, why: "the relay refuses this address for a while (429: too many wrong tokens from it)", waitMs: Number.isFinite(retryAfterSec) ? retryAfterSec * 1000 : undefined };
       }
       return { go: false, why: `HTTP ${res.status}` };
     } catch (err) {
@@ -182,10 +190,10 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
       } else if (pre.exit) {
         return pre.exit;
       } else {
-        opts.log.warn("cannot reach the relay", { relay: origin, target: opts.target, error: pre.why });
+        opts.log.warn(pre.waitMs === undefined ? "cannot reach the relay" : "the relay asks to wait", { relay: origin, target: opts.target, error: pre.why });
       }
       failures++;
-      const delayMs = reconnectDelayMs(failures, random(), opts.backoff);
+      const delayMs = Math.max(reconnectDelayMs(failures, random(), opts.backoff), (!pre.go && pre.waitMs) || 0);
       opts.log.info("reconnecting", { inMs: delayMs, failures });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delayMs);

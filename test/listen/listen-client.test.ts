@@ -6,7 +6,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { createApp } from "../../src/app.ts";
 import { createDeliveryEngine } from "../../src/delivery/engine.ts";
-import { silentLogger } from "../../src/log/logger.ts";
+import { createLogger, silentLogger } from "../../src/log/logger.ts";
 import { startListenClient, type ListenClient } from "../../src/listen/client.ts";
 import { parseForwardRoutes } from "../../src/listen/forward-routes.ts";
 import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
@@ -149,6 +149,39 @@ test("pointed at an ordinary HTTP server (the local app's own address) the clien
   const done = await c.done;
   expect(done).toMatchObject({ ok: false });
   expect((done as { message: string }).message).toContain("not a hookrelay relay's listen endpoint");
+});
+
+test("pointed at a source's URL under the relay, the client ends naming the URL it asked for and the address to give instead", async () => {
+  const { url } = await relayOnPort();
+  const done = await client(`${url}/in/src`, ["http://127.0.0.1:9/hooks"]).done;
+  expect(done).toEqual({ ok: false, code: "unknown_target", message: `no listen endpoint at ${url}/in/src/listen/alice (404): give the relay's address alone (${url}), not a path under it` });
+});
+
+test("a relay that answers 429 (too many wrong tokens from this address) is waited for as long as it asks, and said so", async () => {
+  const lines: Record<string, unknown>[] = [];
+  let asked = 0;
+  const askedAt: number[] = [];
+  const fake = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch() {
+      asked++;
+      askedAt.push(performance.now());
+      return new Response("slow down", { status: 429, headers: { "retry-after": "1" } });
+    },
+  });
+  cleanups.push(() => fake.stop(true));
+  const routes = parseForwardRoutes(["http://127.0.0.1:9/hooks"]);
+  if (!routes.ok) throw new Error(routes.error);
+  const c = startListenClient({
+    relayUrl: `http://127.0.0.1:${fake.port}`, target: "alice", token: TOKEN, routes: routes.value, timeoutMs: 2000,
+    backoff: { baseMs: 20, maxMs: 100 }, log: createLogger("info", (l) => lines.push(JSON.parse(l))),
+  });
+  cleanups.push(() => c.stop());
+  await until("a second try", () => asked >= 2, 5000);
+  expect(askedAt[1]! - askedAt[0]!).toBeGreaterThanOrEqual(950);
+  expect(lines.find((l) => l.msg === "the relay asks to wait")).toMatchObject({ error: "the relay refuses this address for a while (429: too many wrong tokens from it)" });
+  expect(lines.some((l) => l.msg === "cannot reach the relay")).toBe(false);
 });
 
 test("a relay that goes silent (no heartbeat) is dropped and reconnected to; a pinging relay is kept", async () => {
