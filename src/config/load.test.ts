@@ -147,6 +147,14 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     expect(bad.join()).not.toContain("XXXXsecretXXXX");
   });
 
+  test("a Standard Webhooks or Svix source secret that is not base64 is a problem (it would reject every request), never shown", () => {
+    const src = (preset: string, secret: string) => `[[sources]]\nname = "s"\nverify = { preset = "${preset}", secret = ${secret} }\n`;
+    const msg = 'expected the provider\'s signing secret as given: "whsec_" followed by base64 (or the base64 alone)';
+    expect(problemsOf(src("standard-webhooks", '"whsec_not base64!!"'))).toEqual([`sources[0].verify.secret: ${msg}`]);
+    expect(problemsOf(src("svix", '["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_oops-not-base64"]'))).toEqual([`sources[0].verify.secret[1]: ${msg}`]);
+    for (const ok of ['"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"', '"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"']) expect(() => configOf(src("standard-webhooks", ok))).not.toThrow();
+  });
+
   test("an archive path that is a file, not a directory, is a problem", () => {
     const problems = problemsOf(`[store]\narchive = "${import.meta.path}"`);
     expect(problems).toEqual([`store.archive: expected a directory, but ${import.meta.path} is a file`]);

@@ -324,6 +324,7 @@ class ConfigBuilder {
     const verify = buildVerifySpec(value, at, server.value?.public_url, server.ok, rawItem, this.report);
     if (!verify || !src.ok) return null;
     if ("secrets" in verify) this.warnPaddedSecrets(verify.secrets, at("secret"));
+    if (verify.kind === "preset" && (verify.preset === "standard-webhooks" || verify.preset === "svix") && !this.base64Secrets(verify.secrets, at("secret"), rawItem)) return null;
     this.warnUnforwardable(value.forward_headers ?? [], ["sources", i, "forward_headers"]);
     // What config leaves out comes from the preset, here and only here.
     const preset = verify.kind === "preset" ? presetDefaults(verify.preset) : { dedupe: [], eventType: [], forwardHeaders: [] };
@@ -336,6 +337,24 @@ class ConfigBuilder {
       forwardHeaders: value.forward_headers ?? preset.forwardHeaders,
       allowIps: value.allow_ips ?? null,
     };
+  }
+
+  /**
+   * A Standard Webhooks (Svix) secret is base64, with or without `whsec_`: its
+   * decoded bytes are the key. Anything else would be decoded leniently into
+   * some other key, and every request rejected with no hint why.
+   */
+  private base64Secrets(secrets: string[], path: Path, rawItem: unknown): boolean {
+    const raw = isTable(rawItem) && isTable(rawItem.verify) ? rawItem.verify.secret : undefined;
+    let ok = true;
+    secrets.forEach((secret, n) => {
+      const body = secret.trim().replace(/^whsec_/, "");
+      if (/^[A-Za-z0-9+/]+={0,2}$/.test(body) && body.length % 4 === 0) return;
+      // Never show the secret: say what it should look like.
+      this.problem(Array.isArray(raw) ? [...path, n] : path, 'expected the provider\'s signing secret as given: "whsec_" followed by base64 (or the base64 alone)');
+      ok = false;
+    });
+    return ok;
   }
 
   /** A secret with whitespace at either end (a line break from an env var, a stray space): used as written, so a provider's signature will not match. */
