@@ -26,19 +26,28 @@ export interface DevOptions {
 
 // A literal --secret travels by this variable, so it never appears in generated text.
 const SECRET_VAR = "HOOKRELAY_DEV_SECRET";
+const CHECK_SIGNING_VAR = "HOOKRELAY_DEV_SIGNING_CHECK";
 // A laptop app is restarted often: retry sooner than the production default.
 const DEV_RETRY = ["0s", "2s", "10s", "30s", "2m", "10m"];
 
 const q = (s: string) => JSON.stringify(s); // JSON strings are valid TOML basic strings
 
 /** The dev relay's config as TOML text, plus the env its secret refs read. */
-export function devConfigToml(o: DevOptions, env: Record<string, string | undefined>): { toml: string; env: Record<string, string | undefined> } {
+export function devConfigToml(
+  o: DevOptions,
+  env: Record<string, string | undefined>,
+  // Where the target's signing secret is read; the flags are checked with a stand-in before .hookrelay/ is made.
+  signingSecret = `file:${join(o.dir, "signing-secret")}`,
+): { toml: string; env: Record<string, string | undefined> } {
   let verify = `{ scheme = "none" }`;
+  // Without a preset nothing says where the type is: most senders' JSON has it at $.type.
+  let eventType = `event_type = "$.type"\n`;
   let withSecret = env;
   if (o.preset !== undefined && o.secret !== undefined) {
     const isRef = /^(env|file):/.test(o.secret);
     if (!isRef) withSecret = { ...env, [SECRET_VAR]: o.secret };
     verify = `{ preset = ${q(o.preset)}, secret = ${q(isRef ? o.secret : `env:${SECRET_VAR}`)} }`;
+    eventType = "";
   }
   const toml = `log_level = "info"
 [server]
@@ -50,10 +59,10 @@ url = ${q(`file:${join(o.dir, "hookrelay.db")}`)}
 [[sources]]
 name = "dev"
 verify = ${verify}
-[[targets]]
+${eventType}[[targets]]
 name = "local"
 url = ${q(o.forwardTo)}
-signing = { secret = ${q(`file:${join(o.dir, "signing-secret")}`)} }
+signing = { secret = ${q(signingSecret)} }
 retry = { schedule = ${JSON.stringify(DEV_RETRY)} }
 [[routes]]
 from = "dev"
@@ -94,6 +103,14 @@ export async function runDev(args: string[]): Promise<number> {
     forwardTo: v["forward-to"]!, preset: v.preset, secret: v.secret,
     port: Number(v.port), adminPort: Number(v["admin-port"]), publicUrl: v["public-url"], dir,
   };
+  // The flags first, with a stand-in signing secret: a mistyped --forward-to or --preset leaves nothing behind.
+  const standIn = devConfigToml(opts, { ...process.env, [CHECK_SIGNING_VAR]: `whsec_${randomBytes(32).toString("base64")}` }, `env:${CHECK_SIGNING_VAR}`);
+  const checked = loadConfig(standIn.toml, { env: standIn.env, baseDir: process.cwd() });
+  if (!checked.ok) {
+    // Key paths refer to generated text: name the flags instead where they map.
+    for (const p of checked.problems) process.stderr.write(`hookrelay dev: ${flagNames(p)}\n`);
+    return 1;
+  }
   try {
     prepareDevDir(dir);
   } catch (err) {
@@ -103,7 +120,6 @@ export async function runDev(args: string[]): Promise<number> {
   const { toml, env } = devConfigToml(opts, process.env);
   const loaded: LoadResult = loadConfig(toml, { env, baseDir: process.cwd() });
   if (!loaded.ok) {
-    // Key paths refer to generated text: name the flags instead where they map.
     for (const p of loaded.problems) process.stderr.write(`hookrelay dev: ${flagNames(p)}\n`);
     return 1;
   }

@@ -25,14 +25,14 @@ async function readUntil(stream: ReadableStream<Uint8Array>, marker: string): Pr
 }
 
 test("dev in an empty directory prints the URLs, stores under ./.hookrelay and forwards to the local receiver", async () => {
-  const received: { path: string; body: string; signature: string | null }[] = [];
+  const received: { path: string; body: string; signature: string | null; eventType: string | null }[] = [];
   let firstArrived = () => {};
   const arrived = new Promise<void>((r) => (firstArrived = r));
   const receiver = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     async fetch(req) {
-      received.push({ path: new URL(req.url).pathname, body: await req.text(), signature: req.headers.get("webhook-signature") });
+      received.push({ path: new URL(req.url).pathname, body: await req.text(), signature: req.headers.get("webhook-signature"), eventType: req.headers.get("hookrelay-event-type") });
       firstArrived();
       return new Response("ok");
     },
@@ -62,10 +62,26 @@ test("dev in an empty directory prints the URLs, stores under ./.hookrelay and f
 
     await Promise.race([arrived, Bun.sleep(5000)]);
     expect(received).toHaveLength(1);
-    expect(received[0]).toMatchObject({ path: "/hooks", body });
+    expect(received[0]).toMatchObject({ path: "/hooks", body, eventType: "dev.test" });
     expect(received[0]!.signature).toMatch(/^v1,/);
   } finally {
     expect(await relay.stop()).toBe(0);
     receiver.stop(true);
+  }
+});
+
+test("dev with a mistyped --forward-to or --preset exits 1 naming the flag, and leaves no ./.hookrelay behind", async () => {
+  const { runBinary } = await import("../support/fault-harness.ts");
+  const empty = tempDir("hookrelay-dev-flags-");
+  try {
+    const url = await runBinary(["dev", "--forward-to", "localhost:3000", "--port", "0", "--admin-port", "0"], empty.dir);
+    expect(url.code).toBe(1);
+    expect(url.stderr).toContain("hookrelay dev: --forward-to:");
+    const preset = await runBinary(["dev", "--forward-to", "http://127.0.0.1:9/hooks", "--preset", "stripee", "--secret", "whsec_x", "--port", "0", "--admin-port", "0"], empty.dir);
+    expect(preset.code).toBe(1);
+    expect(preset.stderr).toContain('did you mean "stripe"?');
+    expect(existsSync(join(empty.dir, ".hookrelay"))).toBe(false);
+  } finally {
+    empty.remove();
   }
 });
