@@ -34,7 +34,7 @@ import { eventDetailJson, eventJson, jobJson, publicBaseUrl, rejectionDetailJson
 import { CLEAR_SESSION_COOKIE, isSameOrigin, readCookie, servedOverHttps, SESSION_COOKIE, type AdminAuth } from "./auth.ts";
 import { requestClientKey } from "./failed-auth-limiter.ts";
 import { explainEvent } from "./admin-routing.ts";
-import { HttpError } from "./http-error.ts";
+import { HttpError, httpErrorOf } from "./http-error.ts";
 import { PAGE_HEADERS } from "./security-headers.ts";
 
 const htmlResponse = (body: string, status = 200, headers: Record<string, string> = {}) =>
@@ -156,7 +156,8 @@ export function uiController(opts: AdminControllerOptions) {
 
   const pages = new Elysia()
     .onError(({ error, code, request }) => {
-      const e = code === "NOT_FOUND" ? new HttpError(404, "not_found", "No such page.") : error instanceof HttpError ? error : null;
+      const known = code === "NOT_FOUND" ? new HttpError(404, "not_found", "No such page.") : httpErrorOf(error);
+      const e = known.status === 500 ? null : known;
       // A query the page cannot take (a filter out of shape): the same page without it is one click away.
       const path = new URL(request.url).pathname;
       const back = e?.status === 400 && path !== "/" ? html`<a href="${path}">The same page without it</a> · ` : null;

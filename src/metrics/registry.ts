@@ -126,7 +126,16 @@ export class Registry {
 
   /** Registers a gauge whose samples `collect` computes at each scrape. */
   gauge(name: string, help: string, collect: () => Promise<Sample[]> | Sample[]): void {
-    this.#families.push({ name, help, type: "gauge", lines: async () => sampleLines(name, await collect()) });
+    // A gauge read from the store has no sample while the store cannot answer (a database away):
+    // the scrape still gets every counter, which is when they matter most.
+    const samples = async () => {
+      try {
+        return await collect();
+      } catch {
+        return [];
+      }
+    };
+    this.#families.push({ name, help, type: "gauge", lines: async () => sampleLines(name, await samples()) });
   }
 
   /** The whole registry in the Prometheus text format. */

@@ -96,6 +96,14 @@ describe.skipIf(!onPostgres)("on PostgreSQL (runs in the PostgreSQL half of the 
       const ready = await fetch(`${relay.adminUrl}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.json()).toEqual({ ok: false, store: "unreachable" });
+      // The admin side says the same, not a 500; a scrape still gets the counters.
+      const list = await fetch(`${relay.adminUrl}/api/events`);
+      expect({ status: list.status, retryAfter: list.headers.get("retry-after") }).toEqual({ status: 503, retryAfter: "5" });
+      expect(await list.json()).toMatchObject({ error: { code: "store_unavailable", message: "the store cannot answer now (unreachable); retry later" } });
+      expect((await fetch(`${relay.adminUrl}/`)).status).toBe(503);
+      const metrics = await fetch(`${relay.adminUrl}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/^hookrelay_refused_total\{code="store_unavailable"\} 5$/m);
       // Three poll rounds of the delivery loop (and whatever else runs) while it is away.
       await Bun.sleep(3000);
       expect(relay.proc.exitCode).toBeNull();
