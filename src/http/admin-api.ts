@@ -192,6 +192,8 @@ export function adminApiController(opts: AdminControllerOptions) {
         if (r.reason === "target_not_configured")
           throw new HttpError(409, "target_not_configured", "this delivery's target is no longer configured: list it again, or redeliver the event to another target");
         if (r.reason === "newer_open") throw new HttpError(409, "on_its_way", "a newer delivery of this event to this target is on its way: nothing doubled");
+        if (r.reason === "replaced")
+          throw new HttpError(409, "replaced", "a later delivery of this event to this target replaced this one: retry that one, or redeliver the event");
         throw new HttpError(409, "in_flight", "an attempt of this delivery is in flight; retry once it has ended");
       },
       { parse: "none" },

@@ -91,6 +91,7 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
     delivered: "That delivery was delivered: redeliver the event for a new one.",
     in_flight: "An attempt of that delivery is in flight: retry once it has ended.",
     newer_open: "A newer delivery of this event to that target is on its way: not retried, so that nothing is sent twice.",
+    replaced: "A later delivery of this event to that target replaced that one: not retried, so that nothing is sent twice. Retry the later one, or redeliver.",
     target_not_configured: "That delivery's target is no longer configured: list it again, or redeliver the event to another target.",
     on_its_way: `Nothing redelivered: ${onItsWayText(q.skipped).trim() || "its deliveries are still on their way."} Retry now sends a pending one at once.`,
   };

@@ -18,7 +18,7 @@ export type RetryResult =
       /** Its target's circuit is open until then: the attempt waits for it (target-health.ts). */
       circuitOpenUntil: number | null;
     }
-  | { ok: false; reason: "not_found" | "delivered" | "in_flight" | "erased" | "target_not_configured" | "newer_open" };
+  | { ok: false; reason: "not_found" | "delivered" | "in_flight" | "erased" | "target_not_configured" | "newer_open" | "replaced" };
 
 /**
  * The statuses "Retry now" applies to: finished or waiting deliveries may go
@@ -37,6 +37,10 @@ export const RETRYABLE_STATUSES: readonly DeliveryStatus[] = ["pending", "failed
 // Another delivery of the same event to the same target still on its way (a redelivery made
 // meanwhile): retrying this one as well would send the event twice.
 const otherOpen = (d: string) => openPairExists(`${d}.event_id`, `${d}.target`, `${d}.id`);
+// A later delivery of the same event to the same target (a redelivery), whatever became of it:
+// that one is the pair's current delivery. Retrying this older one would send the event again
+// though the later one may have delivered it (delivery ids sort by their creation time).
+const replaced = (d: string) => `EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = ${d}.event_id AND n.target = ${d}.target AND n.id > ${d}.id)`;
 
 export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, configured: readonly string[]): Promise<RetryResult> {
   // Only to a configured target: one a reload removed would take nothing, and the delivery would
@@ -50,6 +54,7 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, con
           AND target IN (${configured.map(() => "?").join(", ") || "NULL"})
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.erased_at IS NOT NULL)
           AND NOT ${otherOpen("deliveries")}
+          AND NOT ${replaced("deliveries")}
         RETURNING status, attempts, (SELECT t.circuit_open_until FROM target_state t WHERE t.name = deliveries.target AND t.circuit_open_until > ?) AS circuit_open_until`,
       args: [nowMs, nowMs, id, ...configured, nowMs],
     },
@@ -60,7 +65,7 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, con
     return { ok: true, id, status: String(row.status) as "pending" | "paused", attempt: Number(row.attempts) + 1, nextAttemptAt: nowMs, circuitOpenUntil };
   }
   const now = await db.reads.execute({
-    sql: `SELECT d.status, d.target, e.erased_at, ${otherOpen("d")} AS other_open
+    sql: `SELECT d.status, d.target, e.erased_at, ${otherOpen("d")} AS other_open, ${replaced("d")} AS replaced
       FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
     args: [id],
   });
@@ -69,6 +74,7 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, con
   if (found.status === "delivered") return { ok: false, reason: "delivered" };
   if (!configured.includes(String(found.target))) return { ok: false, reason: "target_not_configured" };
   if (Boolean(Number(found.other_open))) return { ok: false, reason: "newer_open" };
+  if (Boolean(Number(found.replaced))) return { ok: false, reason: "replaced" };
   return { ok: false, reason: found.erased_at !== null ? "erased" : "in_flight" };
 }
 

@@ -21,8 +21,8 @@ type DeliveryJson = EventDetailJson["deliveries"][number];
  * server anew each card whose value differs from the one it shows (and each new card),
  * so the page is drawn here alone.
  */
-const drawnDelivery = (d: DeliveryJson, retryable: boolean, hold: TargetHold | null) =>
-  JSON.stringify([d.status, d.attemptCount, d.nextAttemptAt, d.lastError, d.attempts.length, retryable, hold]);
+const drawnDelivery = (d: DeliveryJson, retryable: boolean, hold: TargetHold | null, replaced: boolean) =>
+  JSON.stringify([d.status, d.attemptCount, d.nextAttemptAt, d.lastError, d.attempts.length, retryable, hold, replaced]);
 
 /** What holds a target's open deliveries back, as the event page says it. */
 export type TargetHold = { kind: "unconfigured" } | { kind: "circuit"; untilIso: string };
@@ -57,15 +57,18 @@ function deliveries(ev: EventDetailJson, holdOf: (target: string) => TargetHold 
   if (ev.deliveries.length === 0) return html`<p class="empty">No deliveries: no route matched this event when it arrived (see Routing).</p>`;
   return html`${ev.deliveries.map((d) => {
     const hold = holdOf(d.target);
+    // A redelivery to the same target replaced it (ids sort by creation time): the later card is the
+    // pair's current delivery, and retrying this one could send the event twice (the store refuses).
+    const replaced = ev.deliveries.some((n) => n.target === d.target && n.id > d.id);
     // Retry now only to a target that is configured: none would take it.
-    const retryable = retryableOn(ev).includes(d.status) && hold?.kind !== "unconfigured";
+    const retryable = retryableOn(ev).includes(d.status) && hold?.kind !== "unconfigured" && !replaced;
     return html`
-<article class="card delivery" data-delivery-id="${d.id}" data-drawn="${drawnDelivery(d, retryable, hold)}">
+<article class="card delivery" data-delivery-id="${d.id}" data-drawn="${drawnDelivery(d, retryable, hold, replaced)}">
   <header>
     <h3>${d.target}</h3> ${badge(d.status)}
     ${d.origin === "ingest" ? null : html`<span class="pill origin">${d.origin === "redeliver" ? "manual redelivery" : "replay"}</span>`}
     <span class="muted"><span data-field="attempts">${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"}</span> · created ${time(d.createdAt)}</span>
-    <span class="muted" data-field="next">${nextAttempt(d, hold, nowMs)}</span>
+    <span class="muted" data-field="next">${replaced ? "· replaced by a later delivery" : nextAttempt(d, hold, nowMs)}</span>
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
   ${retryable ? retryForm(ev.id, d.id, d.attemptCount + 1) : null}

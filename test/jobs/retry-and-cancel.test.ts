@@ -151,6 +151,25 @@ test("retry now refuses a failed delivery once a newer delivery of the same pair
   expect(Number(open[0]!.n)).toBe(1);
 });
 
+test("retry now refuses a failed delivery a later redelivery replaced, even once that one delivered it; the event page offers it no Retry now", async () => {
+  const { target, relay, api, send } = await relayWith((_r, n) => ({ status: n === 1 ? 503 : 200 }));
+  const eventId = await send("r2", "once.created");
+  const failed = await deliveryOf(relay, eventId, (d) => d.status === "failed");
+  expect((await api(`/api/events/${eventId}/redeliver`, { method: "POST", body: { target: "once" } })).status).toBe(202);
+  await target.until(2);
+  const deadline = Date.now() + 10_000;
+  while ((await rows(relay.store, "SELECT 1 FROM deliveries WHERE event_id = ? AND status = 'delivered'", [eventId])).length === 0 && Date.now() < deadline) await Bun.sleep(10);
+  const r = await api(`/api/deliveries/${failed.id}/retry`, { method: "POST" });
+  expect(r.status).toBe(409);
+  expect(r.body.error).toMatchObject({ code: "replaced" });
+  await Bun.sleep(200);
+  expect(target.received).toHaveLength(2);
+  const page = await (await relay.app.adminApp.handle(new Request(`http://127.0.0.1/events/${eventId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
+  const oldCard = page.slice(page.indexOf(`data-delivery-id="${failed.id}"`)).split("</article>")[0]!;
+  expect(oldCard).toContain("replaced by a later delivery");
+  expect(oldCard).not.toContain("Retry now");
+});
+
 test("cancelled deliveries are never sent, even once their target is enabled again; redeliver and retry send them", async () => {
   const { target, relay, api, send } = await relayWith(() => ({ status: 200 }));
   expect((await api("/api/targets/orders/disable", { method: "POST" })).status).toBe(200);
