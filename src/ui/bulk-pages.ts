@@ -75,14 +75,15 @@ const searchOf = (f: JobJson["filter"]) => (f.q !== null ? { q: f.q } : { text: 
 const whatChanged = (j: JobJson) => `${j.affected === 1 ? "delivery" : "deliveries"} ${j.kind === "redeliver" ? "created" : "cancelled"}`;
 
 /** What a job's filter matched, in a few words: "source shop · status failed", or every event. */
-function filterText(f: JobJson["filter"]): string {
+export function filterText(f: JobJson["filter"]): string {
   const parts = [
     f.source && `source ${f.source}`,
     f.target && `target ${f.target}`,
     f.status && `status ${f.status}`,
     f.type && `type ${f.type}`,
     (f.q ?? f.text) && `search “${f.q ?? f.text}”`,
-    f.since && `since ${f.since.replace("T", " ").replace(/\.\d+Z$/, "")}`,
+    f.since && `since ${f.since.replace("T", " ").replace(/(\.\d+)?Z$/, "")} UTC`,
+    f.until && `until ${f.until.replace("T", " ").replace(/(\.\d+)?Z$/, "")} UTC`,
   ].filter((p): p is string => typeof p === "string" && p.length > 0);
   return parts.length === 0 ? "every event" : parts.join(" · ");
 }

@@ -20,11 +20,16 @@ export interface EventsPageData {
 }
 
 const option = (value: string, current: string | undefined, label = value) => html`<option value="${value}"${value === current ? html` selected` : null}>${label}</option>`;
+// A value in force that the config no longer lists (a source or target a reload removed, an old
+// bookmark) is an option of its own: the form shows the filter the list is drawn with, never "any".
+const unlisted = (current: string | undefined, known: string[]) =>
+  current !== undefined && current !== "" && !known.includes(current) ? option(current, current, `${current} (not configured)`) : null;
 const select = (name: string, label: string, current: string | undefined, options: string[], builtIn: { name: string; holds: string }[] = []) => html`
   <label>${label}
     <select name="${name}">
       <option value="">any</option>
       ${options.map((o) => option(o, current))}
+      ${unlisted(current, [...options, ...builtIn.map((b) => b.name)])}
       ${builtIn.length === 0 ? null : html`<optgroup label="built in">${builtIn.map((b) => option(b.name, current, `${b.name} (${b.holds})`))}</optgroup>`}
     </select>
   </label>`;
