@@ -265,3 +265,10 @@ test("the events list filtered by a source no longer configured shows it selecte
     "since 2026-12-05 12:25:23 UTC · until 2026-12-05 13:00:00 UTC",
   );
 });
+
+test("the targets page's repeated buttons name their target for a screen reader", async () => {
+  const { r } = await relayWithEvents(0);
+  const page = await (await r.app.adminApp.handle(new Request("http://127.0.0.1/targets", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
+  expect(page).toContain('aria-label="Disable audit"');
+  expect(page).toContain('aria-label="Send a test event to audit"');
+});

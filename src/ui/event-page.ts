@@ -71,7 +71,7 @@ function deliveries(ev: EventDetailJson, holdOf: (target: string) => TargetHold 
     <span class="muted" data-field="next">${replaced ? "· replaced by a later delivery" : nextAttempt(d, hold, nowMs)}</span>
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
-  ${retryable ? retryForm(ev.id, d.id, d.attemptCount + 1) : null}
+  ${retryable ? retryForm(ev.id, d.id, d.attemptCount + 1, d.target) : null}
   ${
     d.attempts.length === 0
       ? html`<p class="muted">No attempt yet.</p>`
@@ -110,10 +110,10 @@ const sentRequest = (r: SentRequest) => html`<tr class="attempt-request"><td col
   </details>
 </td></tr>`;
 // "Retry now" (the next attempt of the same delivery) for a delivery in one of RETRYABLE_STATUSES.
-function retryForm(eventId: string, deliveryId: string, nextAttempt: number): SafeHtml {
+function retryForm(eventId: string, deliveryId: string, nextAttempt: number, target: string): SafeHtml {
   return html`<form method="post" action="/deliveries/${deliveryId}/retry" class="inline retry">
     <input type="hidden" name="event" value="${eventId}">
-    <button type="submit" class="secondary">Retry now</button>
+    <button type="submit" class="secondary" aria-label="Retry now to ${target}">Retry now</button>
     <span class="muted">attempt ${String(nextAttempt)}, same delivery</span>
   </form>`;
 }

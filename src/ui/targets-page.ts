@@ -43,11 +43,11 @@ ${byNeed(targets).map((t) => {
     ${
       t.enabled
         ? html`<form method="post" action="${path}/disable" class="inline" data-confirm="Disable ${t.name}? Its deliveries are kept, paused.">
-        <button type="submit" class="danger">Disable</button></form>`
-        : html`<form method="post" action="${path}/enable" class="inline"><button type="submit">Enable</button></form>`
+        <button type="submit" class="danger" aria-label="Disable ${t.name}">Disable</button></form>`
+        : html`<form method="post" action="${path}/enable" class="inline"><button type="submit" aria-label="Enable ${t.name}">Enable</button></form>`
     }
-    <form method="post" action="${path}/test" class="inline"><button type="submit" class="secondary">Send test event</button></form>
-    <a href="/?target=${encodeURIComponent(t.name)}">Events →</a>
+    <form method="post" action="${path}/test" class="inline"><button type="submit" class="secondary" aria-label="Send a test event to ${t.name}">Send test event</button></form>
+    <a href="/?target=${encodeURIComponent(t.name)}" aria-label="Events of ${t.name}">Events →</a>
   </div>
 </article>`;
 })}
