@@ -107,3 +107,6 @@ export interface RetryPolicy {
  * rule) must know how far they can stand for a flood.
  */
 export const REJECTIONS_KEPT_PER_SECOND = 10;
+
+/** Source name of test events (a target's "Send test event"); config names cannot start with "_", so it never collides. */
+export const TEST_SOURCE = "_test";

@@ -272,3 +272,19 @@ test("the targets page's repeated buttons name their target for a screen reader"
   expect(page).toContain('aria-label="Disable audit"');
   expect(page).toContain('aria-label="Send a test event to audit"');
 });
+
+test("a test event's page offers no curl command (no endpoint takes it); a JSON body that is not UTF-8 says why it has no pretty view", async () => {
+  const { r, api } = await relayWithEvents(0);
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const sent = await api("/api/targets/audit/test", { method: "POST" });
+  const testPage = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1/events/${sent.body.eventId}`, { headers: auth }))).text();
+  expect(testPage).not.toContain("curl command");
+  const id = makeId("evt", Date.now(), randomBytes(10));
+  await r.store.writer.submit({
+    id, source: "shop", eventType: "x", dedupeKey: id, dedupeWindowMs: 0, receivedAt: Date.now(), method: "POST", path: "/in/shop", query: "",
+    headers: [["content-type", "application/json"]], body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), contentType: "application/json", remoteAddr: null, deliveries: [],
+  });
+  const page = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1/events/${id}`, { headers: auth }))).text();
+  expect(page).toContain("Pretty JSON view left out: the body is not UTF-8 text.");
+  expect(page).toContain("curl command");
+});

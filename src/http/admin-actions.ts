@@ -11,6 +11,7 @@ import { routeStoredEvent } from "../ingest/request-view.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import { startBulkAction, type BulkAnswer, type BulkRequest } from "../jobs/bulk-actions.ts";
 import { eraseEvent, eraseLateExcerpts } from "../store/erase-event.ts";
+import { TEST_SOURCE } from "../core/types.ts";
 import { silentLogger, type Logger } from "../log/logger.ts";
 import { stopJob, type Job } from "../store/jobs.ts";
 import { retryDelivery, type RetryResult } from "../store/retry-delivery.ts";
@@ -76,8 +77,6 @@ export interface AdminActionsDeps {
   log?: Logger;
 }
 
-/** Source name of test events; config names cannot start with "_", so it never collides. */
-export const TEST_SOURCE = "_test";
 const DISABLED_REASON = "disabled by an operator";
 
 /** AdminActions over the store (and the engine when present). */

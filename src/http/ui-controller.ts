@@ -28,7 +28,7 @@ import { rejectionPage, rejectionsPage } from "../ui/rejections-page.ts";
 import { sourcesPage } from "../ui/sources-page.ts";
 import { targetsPage } from "../ui/targets-page.ts";
 import { FORBIDDEN_HOST, type AdminControllerOptions } from "./admin-api.ts";
-import { TEST_SOURCE } from "./admin-actions.ts";
+import { TEST_SOURCE } from "../core/types.ts";
 import { eventsPageFilter, parseDeliveryId, parseEventId, parseInput, parseJobId, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
 import { eventDetailJson, eventJson, jobJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { CLEAR_SESSION_COOKIE, isSameOrigin, readCookie, servedOverHttps, SESSION_COOKIE, type AdminAuth } from "./auth.ts";

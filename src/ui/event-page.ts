@@ -8,6 +8,8 @@ import { badge, duration, time, utf8HeaderText } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 import { prettyJson } from "./pretty-json.ts";
 import { RETRYABLE_STATUSES } from "../store/retry-delivery.ts";
+import { ALERT_SOURCE } from "../core/alert.ts";
+import { TEST_SOURCE } from "../core/types.ts";
 
 const idPath = (id: string) => `/events/${encodeURIComponent(id)}`;
 
@@ -153,6 +155,9 @@ function queryTable(q: string): SafeHtml | null {
   )}</tbody></table>`;
 }
 
+// Events the relay made itself (alerts, test events): no endpoint takes them, so no curl command.
+const BUILT_IN_SOURCES: readonly string[] = [ALERT_SOURCE, TEST_SOURCE];
+
 // The stored request as a curl command to the relay again: a button (copy.js) and the text itself, for when there is no clipboard.
 function copyAsCurl(ev: EventDetailJson, publicBase: string): SafeHtml {
   const r = ev.request;
@@ -186,7 +191,9 @@ function body(ev: EventDetailJson): SafeHtml {
 </details>
 ${
   pretty === null
-    ? null
+    ? r.body === null && /json/i.test(ev.contentType ?? "")
+      ? html`<p class="muted" id="pretty-omitted">Pretty JSON view left out: the body is not UTF-8 text. The raw body above is complete (as base64).</p>`
+      : null
     : pretty.ok
       ? html`<details class="body"><summary>Pretty JSON</summary><pre class="raw" id="pretty-body">${pretty.text}</pre></details>`
       : html`<p class="muted" id="pretty-omitted">Pretty JSON view left out: ${pretty.reason}. The raw body above is complete.</p>`
@@ -240,7 +247,7 @@ ${routing(verdicts, ev.source)}
 <h2>Request</h2>
 <p class="mono wrap request-line">${r.method} ${r.path}${query(r.query)}</p>
 ${queryTable(r.query)}
-${ev.erasedAt ? null : copyAsCurl(ev, publicBase)}
+${ev.erasedAt || BUILT_IN_SOURCES.includes(ev.source) ? null : copyAsCurl(ev, publicBase)}
 <h3>Body</h3>
 ${body(ev)}
 ${
