@@ -245,6 +245,8 @@ test("the overview says first what needs a look now: targets not healthy or with
   expect(html).toContain("Now: 1 target to look at");
   expect(html).toContain('<a href="/targets#target-orders">orders</a>');
   expect(html).not.toContain('<a href="/targets#target-audit">audit</a>');
+  // A healthy target with a backlog says why it is listed, not a blank cell.
+  expect(html).toContain("a backlog: deliveries wait for a free slot of its concurrency (and its rate)");
 });
 
 test("the targets page shows the targets that need a look first, config order within a state", async () => {

@@ -50,6 +50,15 @@ ${lineChart({ ...base, id: "chart-queue", title: "Queue depth per target (highes
 </div>`;
 }
 
+// Why a target is in the Now panel, in words: its disable reason or last error, else what its
+// state says (a listen target waiting for its client), else a backlog that waits for its slots.
+function whyNow(t: TargetNow["target"]): string {
+  if (t.disabledReason) return t.disabledReason;
+  if (t.lastError) return t.lastError;
+  if (t.state === "no-client") return "no hookrelay listen client connected: its deliveries wait for one";
+  return "a backlog: deliveries wait for a free slot of its concurrency (and its rate)";
+}
+
 // What an operator in an incident looks for first: the targets that are not healthy, or that
 // have deliveries waiting longer than a minute, with why; else one line saying all is well.
 function nowPanel(targets: TargetNow[], nowMs: number): SafeHtml {
@@ -65,7 +74,7 @@ function nowPanel(targets: TargetNow[], nowMs: number): SafeHtml {
     <td>${badge(t.state)}${t.circuitOpenUntil && t.enabled ? html` <span class="muted">until ${time(t.circuitOpenUntil)}</span>` : null}</td>
     <td class="num" data-label="waiting">${t.queueDepth}</td>
     <td data-label="oldest waits">${oldestWaitingAt === null ? html`<span class="muted">—</span>` : formatAge(nowMs - oldestWaitingAt)}</td>
-    <td class="wrap">${t.disabledReason ?? t.lastError ?? ""}</td>
+    <td class="wrap">${whyNow(t)}</td>
   </tr>`)}</tbody>
 </table></div></section>`;
 }
