@@ -4,6 +4,7 @@ import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
 import { randomBytes } from "node:crypto";
 import { makeId } from "../core/ids.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
+import { openCircuit } from "../store/target-state.ts";
 
 const relays: TestRelay[] = [];
 afterEach(async () => {
@@ -133,6 +134,18 @@ test("a test event to a disabled target says it waits, paused, in the API's answ
   expect(location).toContain("waits=disabled");
   const page = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1${location}`, { headers: auth }))).text();
   expect(page).toContain("The target is disabled: it waits, paused, until the target is enabled.");
+});
+
+test("a test event to a target whose circuit is open says until when it waits", async () => {
+  const { r, api } = await relayWithEvents(0);
+  const until = Date.now() + 60_000;
+  await openCircuit(r.store.writer, { name: "audit", untilMs: until, nowMs: Date.now() });
+  const sent = await api("/api/targets/audit/test", { method: "POST" });
+  expect(sent.body).toMatchObject({ paused: false, circuitOpenUntil: new Date(until).toISOString() });
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, origin: "http://127.0.0.1" };
+  const posted = await r.app.adminApp.handle(new Request("http://127.0.0.1/targets/audit/test", { method: "POST", headers: auth }));
+  const page = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1${posted.headers.get("location")}`, { headers: auth }))).text();
+  expect(page).toContain("It waits for the target's circuit, open until");
 });
 
 test("a spike of signature mismatches on a source is flagged", async () => {

@@ -40,7 +40,7 @@ export interface AdminActions {
   /** Disables a target; its pending deliveries are kept, paused. */
   disableTarget(name: string): Promise<void>;
   /** Stores a synthetic event (source `_test`) with one delivery to the target; `paused` when the target is disabled (it waits). */
-  sendTestEvent(targetName: string): Promise<{ eventId: string; paused: boolean }>;
+  sendTestEvent(targetName: string): Promise<{ eventId: string; paused: boolean; circuitOpenUntil: number | null }>;
   /** Removes an event's raw body and headers, keeping a metadata row marked erased. */
   eraseEvent(id: string): Promise<{ found: boolean; erasedAt: number | null }>;
   /** Counts the events a filter matches and, unless a dry run, starts the job that redelivers or cancels. */
@@ -148,8 +148,11 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
         deliveries: [{ id: makeId("dlv", now, randomBytes(10)), target: targetName, status: paused ? "paused" : "pending" }],
       });
       wake();
+      // It waits for an open circuit like any delivery: say until when, or it looks lost.
+      const until = (await readTargetStates(client)).get(targetName)?.circuitOpenUntil ?? null;
+      const circuitOpenUntil = !paused && until !== null && until > now ? until : null;
       log.info("test event sent", { target: targetName, event: id, paused });
-      return { eventId: id, paused };
+      return { eventId: id, paused, circuitOpenUntil };
     },
     async eraseEvent(id) {
       const erased = await eraseEvent(store.writer, id, nowMs());

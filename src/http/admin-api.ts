@@ -223,7 +223,10 @@ export function adminApiController(opts: AdminControllerOptions) {
         const t = targetNamed(opts.config, params.name);
         if (params.action === "enable") await actions.enableTarget(t.name);
         else if (params.action === "disable") await actions.disableTarget(t.name);
-        else if (params.action === "test") return json(await actions.sendTestEvent(t.name), 202);
+        else if (params.action === "test") {
+          const sent = await actions.sendTestEvent(t.name);
+          return json({ eventId: sent.eventId, paused: sent.paused, circuitOpenUntil: iso(sent.circuitOpenUntil) }, 202);
+        }
         else throw new HttpError(404, "not_found", "expected enable, disable or test");
         const [s] = await targetStats(client, [t.name], nowMs());
         return json(targetJson(t, s!, nowMs(), opts.listenStatus(t.name)));

@@ -77,11 +77,17 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
     case "stopped":
       return "Job stopped: what it did so far stays done.";
     case "test": {
-      // A disabled target's test event waits, paused, like its other deliveries: say so, or it looks lost.
-      const waits = q.waits === "disabled" ? " The target is disabled: it waits, paused, until the target is enabled." : "";
+      // A test event waits as any delivery to its target does (disabled, circuit open): say so, or it looks lost.
+      const until = Number(q.until);
+      const waits =
+        q.waits === "disabled"
+          ? " The target is disabled: it waits, paused, until the target is enabled."
+          : q.waits === "circuit" && Number.isFinite(until) && until > 0
+            ? html` It waits for the target's circuit, open until ${time(new Date(until).toISOString())}.`
+            : "";
       return q.event && /^evt_[0-9A-Z]{26}$/.test(q.event)
         ? html`Test event stored: <a href="/events/${q.event}">${q.event}</a>.${waits}`
-        : `Test event stored.${waits}`;
+        : html`Test event stored.${waits}`;
     }
   }
   const errors: Record<string, string> = {
@@ -290,7 +296,8 @@ export function uiController(opts: AdminControllerOptions) {
       else if (params.action === "disable") await actions.disableTarget(t.name);
       else if (params.action === "test") {
         const sent = await actions.sendTestEvent(t.name);
-        return redirect(`/targets?done=test&event=${sent.eventId}${sent.paused ? "&waits=disabled" : ""}`);
+        const waits = sent.paused ? "&waits=disabled" : sent.circuitOpenUntil !== null ? `&waits=circuit&until=${sent.circuitOpenUntil}` : "";
+        return redirect(`/targets?done=test&event=${sent.eventId}${waits}`);
       }
       else throw new HttpError(404, "not_found", "No such action.");
       return redirect(`/targets?done=${params.action}d`);
