@@ -83,7 +83,6 @@ export function filterText(f: JobJson["filter"]): string {
     f.type && `type ${f.type}`,
     (f.q ?? f.text) && `search “${f.q ?? f.text}”`,
     f.since && `since ${f.since.replace("T", " ").replace(/(\.\d+)?Z$/, "")} UTC`,
-    f.until && `until ${f.until.replace("T", " ").replace(/(\.\d+)?Z$/, "")} UTC`,
   ].filter((p): p is string => typeof p === "string" && p.length > 0);
   return parts.length === 0 ? "every event" : parts.join(" · ");
 }
@@ -110,7 +109,7 @@ export function jobPage(j: JobJson): SafeHtml {
   <div><dt>Action</dt><dd>${j.kind === "redeliver" ? "Redeliver" : "Cancel pending"}${j.target ? ` → ${j.target}` : ""}</dd></div>
   <div><dt>Started</dt><dd>${time(j.createdAt)}</dd></div>
   <div><dt>Finished</dt><dd>${time(j.finishedAt)}</dd></div>
-  <div><dt>Events</dt><dd><a href="/${queryString(filter)}">the filter it matched</a></dd></div>
+  <div><dt>Events</dt><dd><a href="/${queryString(filter)}">the filter it matched</a>${j.filter.until ? html`, received until ${time(j.filter.until)}` : null}</dd></div>
 </dl>
 ${j.error ? html`<p class="error-text">${j.error}</p>` : null}
 ${
