@@ -336,6 +336,7 @@ class ConfigBuilder {
       eventType: value.event_type ?? preset.eventType,
       forwardHeaders: value.forward_headers ?? preset.forwardHeaders,
       allowIps: value.allow_ips ?? null,
+      ...(value.verify_token !== undefined ? { verifyToken: value.verify_token } : {}),
     };
   }
 

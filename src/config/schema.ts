@@ -328,6 +328,7 @@ export function createSchemas(ctx: Ctx) {
       v.pipe(v.array(headerName(), expected("a list of header names")), v.transform((names) => [...new Set(names)])),
     ),
     allow_ips: v.optional(ipRanges()),
+    verify_token: v.optional(secretOne(ctx)),
   });
 
   const target = tbl({

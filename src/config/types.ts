@@ -23,6 +23,11 @@ export interface SourceConfig {
   forwardHeaders: string[];
   /** Peers allowed to send (allow_ips); null = every address. */
   allowIps: IpRange[] | null;
+  /**
+   * `verify_token`: what a WebSub/Meta GET challenge must present
+   * (`hub.verify_token`), resolved; absent: one of the verify secrets, as before.
+   */
+  verifyToken?: string;
 }
 
 

@@ -125,7 +125,7 @@ export function ingestController(opts: IngestControllerOptions) {
       if (refused) return refused;
       // Verification challenges some providers send before the first event (never stored). A wrong
       // verify token is a guess at the source's secret: recorded and counted like a bad signature.
-      const hs = answerGetChallenge(source.config.verify, url.searchParams);
+      const hs = answerGetChallenge(source.config.verify, url.searchParams, source.config.verifyToken);
       if (hs?.refused) rejectRequest(opts.deps, source, raw, { reason: hs.refused, message: hs.body });
       if (hs) return new Response(hs.body, { status: hs.status, headers: { "content-type": hs.contentType, "x-content-type-options": "nosniff" } });
       return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST (a GET here answers only a provider's verification challenge)", { allow: "POST" }));

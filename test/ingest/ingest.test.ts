@@ -190,6 +190,18 @@ test("GET verification challenges are echoed as inert text and never stored; a w
   expect(paths.join(" ")).not.toContain(SECRET);
 });
 
+test("a source's verify_token is what a hub challenge must present, so the signing secret never has to travel in a URL", async () => {
+  const token = "meta-verify-token-chosen-by-the-operator";
+  relay = await startTestRelay(CONFIG.replace(`verify = { preset = "ploints", secret = "${SECRET}" }`, `verify = { preset = "ploints", secret = "${SECRET}" }\nverify_token = "env:META_VERIFY_TOKEN"`), {
+    env: { META_VERIFY_TOKEN: token },
+  });
+  const get = (t: string) => relay.app.publicApp.handle(new Request(`http://127.0.0.1/in/ploints?hub.mode=subscribe&hub.challenge=c7&hub.verify_token=${encodeURIComponent(t)}`));
+  const ok = await get(token);
+  expect([ok.status, await ok.text()]).toEqual([200, "c7"]);
+  // The signing secret is not a verify token once one is set.
+  expect((await get(SECRET)).status).toBe(403);
+});
+
 test("a rejection's message says what was wrong in words, naming the expected header", async () => {
   relay = await startTestRelay(CONFIG);
   const missing = await relay.post("ploints", '{"id":"x"}');

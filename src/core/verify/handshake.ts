@@ -37,17 +37,19 @@ const MAX_CHALLENGE = 512;
 /**
  * Answer a GET verification challenge on a source's endpoint, or null:
  * - `?hub.mode=subscribe&hub.challenge=X&hub.verify_token=T` (WebSub, Meta):
- *   echoed only when T is one of the source's secrets (constant-time);
+ *   echoed only when T is the source's `verify_token` (constant-time), or,
+ *   without one, one of its verify secrets (which then travels in a URL:
+ *   `verify_token` keeps the signing secret out of every access log);
  * - `?challenge=X` (Dropbox-style echo): echoed as inert text.
  * The echo is plain text (the controller adds `nosniff`) and never stored.
  *
  * @example answerGetChallenge(spec, new URLSearchParams("challenge=abc")) // { status: 200, …, body: "abc" }
  */
-export function answerGetChallenge(spec: VerifySpec, query: URLSearchParams): HandshakeResponse | null {
+export function answerGetChallenge(spec: VerifySpec, query: URLSearchParams, verifyToken?: string): HandshakeResponse | null {
   const hub = query.get("hub.challenge");
   if (hub !== null) {
     const token = query.get("hub.verify_token") ?? "";
-    const secrets = "secrets" in spec ? spec.secrets : [];
+    const secrets = verifyToken !== undefined ? [verifyToken] : "secrets" in spec ? spec.secrets : [];
     const ok = query.get("hub.mode") === "subscribe" && secrets.some((s) => sameText(s, token));
     if (!ok) return { status: 403, contentType: "text/plain", body: "verification token mismatch", refused: "bad_verify_token" };
     if (hub.length > MAX_CHALLENGE) return { status: 403, contentType: "text/plain", body: `challenge longer than ${MAX_CHALLENGE} characters`, refused: "bad_challenge" };
