@@ -124,6 +124,11 @@ export class Registry {
     return h;
   }
 
+  /** Registers a counter the process keeps itself (CPU time), read at each scrape. */
+  counterOf(name: string, help: string, read: () => number): void {
+    this.#families.push({ name, help, type: "counter", lines: () => sampleLines(name, [{ labels: {}, value: read() }]) });
+  }
+
   /** Registers a gauge whose samples `collect` computes at each scrape. */
   gauge(name: string, help: string, collect: () => Promise<Sample[]> | Sample[]): void {
     // A gauge read from the store has no sample while the store cannot answer (a database away):

@@ -120,6 +120,15 @@ export function createRelayMetrics(opts: {
       return TARGET_STATES.map((state) => ({ labels: { target: t.name, state }, value: state === now ? 1 : 0 }));
     });
   });
+  // The standard process metrics (Prometheus client libraries' names): memory is what a relay's
+  // operator watches after a burst (docs/OPERATIONS.md "Memory"), and a restart shows in the start time.
+  const startedSec = Math.round((Date.now() - performance.now()) / 1000);
+  registry.gauge("process_resident_memory_bytes", "Resident memory of the relay process.", () => [{ labels: {}, value: process.memoryUsage.rss() }]);
+  registry.gauge("process_start_time_seconds", "When the relay process started, in seconds since the epoch.", () => [{ labels: {}, value: startedSec }]);
+  registry.counterOf("process_cpu_seconds_total", "CPU time the relay process has used (user and system).", () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  });
   registry.gauge("hookrelay_store_size_bytes", "Size of the store: the embedded file plus its WAL, or the PostgreSQL database.", async () => {
     const bytes = await storeSizeBytes(store);
     return bytes === null ? [] : [{ labels: {}, value: bytes }];
