@@ -33,7 +33,8 @@ export interface SourceStats {
 /** The statement counting `source`'s signature mismatches stored since `sinceMs`. */
 function mismatchesSince(source: string, sinceMs: number): { sql: string; args: (string | number)[] } {
   return {
-    sql: `SELECT count(*) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${MISMATCH_REASONS.map(() => "?").join(",")})`,
+    // What the rows stand for: a burst past the storing cap (10 a second) counts in full.
+    sql: `SELECT coalesce(sum(represents), 0) AS c FROM rejections WHERE source = ? AND received_at >= ? AND reason IN (${MISMATCH_REASONS.map(() => "?").join(",")})`,
     args: [source, sinceMs, ...MISMATCH_REASONS],
   };
 }
@@ -82,11 +83,11 @@ export async function sourceStats(client: Client, names: string[], nowMs: number
 
 /**
  * Many recent mismatches against few accepted requests: a secret rotated on
- * one side only, most likely. Stored rejections are rate-limited
- * (REJECTIONS_KEPT_PER_SECOND), so they are compared with a fifth of the
- * accepted; and past ~50 accepted a second that comparison cannot be won,
- * so mismatches kept at that rate for half of the last minute
- * (`lastMinute`) are a wave whatever was accepted before them.
+ * one side only, most likely. The mismatches are what the stored rows stand
+ * for (rejections.represents: a flood past the storing cap counts in full),
+ * compared with a fifth of the accepted; and mismatches at five a second for
+ * the last minute (`lastMinute`) are a wave whatever a busy source accepted
+ * in the window before them.
  */
 export function isMismatchSpike(mismatches: number, accepted: number, lastMinute = 0): boolean {
   return (mismatches >= 5 && mismatches * 5 >= accepted) || lastMinute >= FLOOD_LAST_MINUTE;

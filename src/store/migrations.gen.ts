@@ -59,6 +59,10 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0014_rejections_reason",
     "sql": "CREATE INDEX `rejections_reason` ON `rejections` (`reason`,`id`);"
+  },
+  {
+    "tag": "0015_rejection_represents",
+    "sql": "ALTER TABLE `rejections` ADD `represents` integer DEFAULT 1 NOT NULL;"
   }
 ];
 export const pgMigrations: { tag: string; sql: string }[] = [
@@ -77,5 +81,9 @@ export const pgMigrations: { tag: string; sql: string }[] = [
   {
     "tag": "0003_rejections_reason",
     "sql": "CREATE INDEX \"rejections_reason\" ON \"rejections\" USING btree (\"reason\",\"id\");"
+  },
+  {
+    "tag": "0004_rejection_represents",
+    "sql": "ALTER TABLE \"rejections\" ADD COLUMN \"represents\" integer DEFAULT 1 NOT NULL;"
   }
 ];

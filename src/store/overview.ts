@@ -68,7 +68,8 @@ const PERCENTILE_SQL = "SELECT duration_ms AS d FROM attempts WHERE at >= ? AND 
 export async function countBucket(reads: OverviewDoors["reads"], startMs: number): Promise<BucketFigures> {
   const endMs = startMs + OVERVIEW_STEP_MS;
   const events = await reads.execute({ sql: "SELECT count(*) AS n FROM events WHERE id >= ? AND id < ?", args: [eventIdFloor(startMs), eventIdFloor(endMs)] });
-  const rejected = await reads.execute({ sql: "SELECT count(*) AS n FROM rejections WHERE received_at >= ? AND received_at < ?", args: [startMs, endMs] });
+  // What the rows stand for (rejections.represents): a flood past the storing cap counts in full.
+  const rejected = await reads.execute({ sql: "SELECT coalesce(sum(represents), 0) AS n FROM rejections WHERE received_at >= ? AND received_at < ?", args: [startMs, endMs] });
   const outcomes = await reads.execute({
     // CASE, not a sum of the comparison: PostgreSQL has no sum of booleans.
     sql: "SELECT target, count(*) AS n, coalesce(sum(CASE WHEN status_code BETWEEN 200 AND 299 THEN 1 ELSE 0 END), 0) AS ok FROM attempts WHERE at >= ? AND at < ? GROUP BY target",

@@ -128,6 +128,11 @@ export const rejections = sqliteTable(
     /** First 4 KB of the body. */
     bodyExcerpt: blob("body_excerpt", { mode: "buffer" }),
     remoteAddr: text("remote_addr"),
+    /**
+     * How many rejections this row stands for: itself, and those of the same source and reason
+     * refused while its second's storing cap was reached (counted, not kept).
+     */
+    represents: integer("represents").notNull().default(1),
   },
   // rejections_reason: the list filtered by reason, newest first, without reading the others.
   (t) => [index("rejections_source_at").on(t.source, t.receivedAt), index("rejections_at").on(t.receivedAt), index("rejections_reason").on(t.reason, t.id)],

@@ -96,6 +96,10 @@ test("a flood of bad signatures is counted in full and kept ten a second: the so
   // Within the second or two the flood took: at most ten a second kept.
   expect(ploints.rejectedKept).toBeGreaterThanOrEqual(10);
   expect(ploints.rejectedKept).toBeLessThan(sent);
+  // The rows kept stand for every one refused (rejections.represents): the mismatch figure is the real one.
+  const stoodFor = await rows(relay.store, "SELECT coalesce(sum(represents), 0) AS n FROM rejections WHERE source = 'ploints'");
+  expect(Number(stoodFor[0]!.n)).toBe(sent);
+  expect(((await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/api/sources"))).json()) as { sources: { name: string; recent: { mismatches: number } }[] }).sources.find((s) => s.name === "ploints")!.recent.mismatches).toBe(sent);
   const page = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/sources"))).text();
   expect(page).toContain(`${sent} <span class="muted" title="rejected requests are kept at most 10 a second per source; all are counted">(${ploints.rejectedKept} kept)</span>`);
   // The rejections page's reason filter offers the reasons stored.

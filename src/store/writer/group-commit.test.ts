@@ -177,3 +177,25 @@ test("a transaction holding only redoable writes commits without an fsync; an in
   expect(await synchronous()).toBe(2);
   expect((await store.reads.execute("SELECT count(*) AS n FROM source_counters WHERE source IN ('a', 'b', 'c', 'd')")).rows[0]!.n).toBe(4);
 });
+
+test("rejections refused past the storing cap are stood for by a kept row of their source and reason, in their batch or the newest stored", async () => {
+  const store = await freshStore();
+  const rej = (id: string, reason: string, keep: boolean) =>
+    store.writer.recordRejection({ id, source: "s", receivedAt: 1_000_000, reason, message: "m", method: "POST", path: "/in/s", headers: [], bodyExcerpt: new Uint8Array(), remoteAddr: null, keep });
+  // One batch: two kept, four refused (three bad_signature, one stale_timestamp with no kept row yet).
+  rej("rej_a", "bad_signature", true);
+  rej("rej_b", "bad_signature", true);
+  for (let i = 0; i < 3; i++) rej(`rej_x${i}`, "bad_signature", false);
+  rej("rej_s0", "stale_timestamp", false);
+  await store.writer.flushed();
+  // A later batch of refused ones only: the newest stored bad_signature row stands for them.
+  for (let i = 0; i < 2; i++) rej(`rej_y${i}`, "bad_signature", false);
+  await store.writer.flushed();
+  const rs = await store.reads.execute("SELECT id, reason, represents FROM rejections ORDER BY id");
+  expect(rs.rows.map((r) => [r.id, r.reason, Number(r.represents)])).toEqual([
+    ["rej_a", "bad_signature", 1],
+    ["rej_b", "bad_signature", 6],
+  ]);
+  const counted = await store.reads.execute("SELECT rejected FROM source_counters WHERE source = 's'");
+  expect(Number(counted.rows[0]!.rejected)).toBe(8);
+});

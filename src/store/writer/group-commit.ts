@@ -364,9 +364,17 @@ export class GroupCommit implements SqlWriter {
         put({ sql: "UPDATE events SET duplicates = duplicates + ?, last_duplicate_at = ? WHERE id = ?", args: [d.n, d.lastAt, id] });
       }
       for (const r of rejections) count(r.source).rejected++;
-      insertRows(put, "rejections", REJECTION_COLUMNS, rejections.filter((r) => r.keep).map((r) => [
-        r.id, r.source, r.receivedAt, r.reason, r.message, r.method, r.path, JSON.stringify(r.headers), r.bodyExcerpt, r.remoteAddr,
+      const { kept, stoodFor, leftOver } = rejectionRows(rejections);
+      insertRows(put, "rejections", REJECTION_COLUMNS, kept.map((r) => [
+        r.id, r.source, r.receivedAt, r.reason, r.message, r.method, r.path, JSON.stringify(r.headers), r.bodyExcerpt, r.remoteAddr, stoodFor.get(r.id) ?? 1,
       ]));
+      // Refused past the cap with no row of their source and reason in this batch: the newest stored one stands for them.
+      for (const { source, reason, n } of leftOver) {
+        put({
+          sql: `UPDATE rejections SET represents = represents + ? WHERE id = (SELECT id FROM rejections WHERE source = ? AND reason = ? ORDER BY received_at DESC, id DESC LIMIT 1)`,
+          args: [n, source, reason],
+        });
+      }
       for (const [source, c] of [...counters].sort(([a], [b]) => (a < b ? -1 : 1))) {
         put({
           sql: `INSERT INTO source_counters (source, received, duplicates, rejected) VALUES (?, ?, ?, ?)
@@ -401,7 +409,35 @@ const DURABLE_RECENT_MS = 1000;
 // unrouted: no route took the event (it gets no delivery), the admin list's status=unrouted.
 const EVENT_COLUMNS = ["id", "source", "event_type", "dedupe_key", "received_at", "method", "path", "query", "headers", "body", "content_type", "remote_addr", "unrouted"];
 const DELIVERY_COLUMNS = ["id", "event_id", "target", "status", "attempts", "next_attempt_at", "lease_id", "lease_until", "created_at", "updated_at"];
-const REJECTION_COLUMNS = ["id", "source", "received_at", "reason", "message", "method", "path", "headers", "body_excerpt", "remote_addr"];
+const REJECTION_COLUMNS = ["id", "source", "received_at", "reason", "message", "method", "path", "headers", "body_excerpt", "remote_addr", "represents"];
+
+/**
+ * A batch's rejections as rows: those kept, each standing for itself and, the
+ * last of each source and reason, for those of its source and reason refused
+ * past the storing cap (counted, not kept); refused ones with no such row in
+ * the batch are left over for the newest stored row. So a count of what the
+ * rows stand for (a wave of bad signatures) is the real one, not the cap's.
+ */
+function rejectionRows(rejections: RejectionItem[]): { kept: RejectionItem[]; stoodFor: Map<string, number>; leftOver: { source: string; reason: string; n: number }[] } {
+  const kept = rejections.filter((r) => r.keep);
+  const lastKept = new Map<string, string>();
+  for (const r of kept) lastKept.set(`${r.source}\0${r.reason}`, r.id);
+  const stoodFor = new Map<string, number>();
+  const leftOver = new Map<string, { source: string; reason: string; n: number }>();
+  for (const r of rejections) {
+    if (r.keep) continue;
+    const key = `${r.source}\0${r.reason}`;
+    const id = lastKept.get(key);
+    if (id !== undefined) stoodFor.set(id, (stoodFor.get(id) ?? 1) + 1);
+    else {
+      const o = leftOver.get(key) ?? { source: r.source, reason: r.reason, n: 0 };
+      o.n++;
+      leftOver.set(key, o);
+    }
+  }
+  // In one order in every relay's commit: two updating the same rows wait for each other, never deadlock.
+  return { kept, stoodFor, leftOver: [...leftOver.values()].sort((a, b) => (a.source + a.reason < b.source + b.reason ? -1 : 1)) };
+}
 
 /**
  * Runs one job's statements between SAVEPOINT and RELEASE. A failing

@@ -1,0 +1,1 @@
+ALTER TABLE "rejections" ADD COLUMN "represents" integer DEFAULT 1 NOT NULL;
