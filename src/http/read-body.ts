@@ -37,7 +37,7 @@ export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs
   if (header !== null && !/^\d{1,15}$/.test(header))
     throw new HttpError(400, "bad_content_length", "Content-Length must be one whole number of bytes (it was repeated or malformed)");
   const declared = header === null ? null : Number(header);
-  if (declared !== null && declared > maxBytes) throw new HttpError(413, "body_too_large", `body exceeds max_body (${maxBytes} bytes)`);
+  if (declared !== null && declared > maxBytes) throw tooLarge(maxBytes);
   // A webhook's usual size, declared: its share taken at once and one native read, far cheaper than
   // pulling the stream chunk by chunk. A larger one counts as it arrives (below), so that a sender
   // who declares megabytes and sends a byte a second holds only what it sent, not a share of
@@ -63,7 +63,6 @@ export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs
  */
 async function readStreamed(body: ReadableStream<Uint8Array>, maxBytes: number, deadlineMs: number, hold: BodyHold, declared: number | null): Promise<Uint8Array> {
   const reader = body.getReader();
-  const tooLarge = () => new HttpError(413, "body_too_large", `body exceeds max_body (${maxBytes} bytes)`);
   let out: Uint8Array<ArrayBuffer> = new Uint8Array(Math.min(declared ?? 16 * 1024, maxBytes));
   let total = 0;
   let pieces = 0;
@@ -79,7 +78,7 @@ async function readStreamed(body: ReadableStream<Uint8Array>, maxBytes: number, 
       if ((pieces += chunks.length) > MAX_BODY_PIECES)
         throw new HttpError(400, "fragmented_body", `request body sent in more than ${MAX_BODY_PIECES} pieces; send it in larger chunks`);
       for (const chunk of chunks) {
-        if (total + chunk.byteLength > maxBytes) throw tooLarge();
+        if (total + chunk.byteLength > maxBytes) throw tooLarge(maxBytes);
         if (!hold.take(chunk.byteLength)) throw hold.refusal();
         if (total + chunk.byteLength > out.byteLength) out = grown(out, total, Math.min(maxBytes, Math.max(out.byteLength * 2, total + chunk.byteLength)));
         out.set(chunk, total);
@@ -96,6 +95,8 @@ async function readStreamed(body: ReadableStream<Uint8Array>, maxBytes: number, 
   }
   return total === out.byteLength ? out : out.subarray(0, total);
 }
+
+const tooLarge = (maxBytes: number) => new HttpError(413, "body_too_large", `body exceeds max_body (${maxBytes} bytes)`);
 
 /** `bytes`' first `used` bytes in a larger buffer of `size`. */
 function grown(bytes: Uint8Array, used: number, size: number): Uint8Array<ArrayBuffer> {

@@ -7,7 +7,7 @@
  */
 import { unpackAttemptRequest } from "./attempt-request.ts";
 import type { AttemptRecord, AttemptRequest } from "./deliveries.ts";
-import type { DeliveryOrigin } from "./redeliver.ts";
+import { latestOfPair, type DeliveryOrigin } from "./redeliver.ts";
 import type { RejectionItem } from "./writer/group-commit.ts";
 import type { InValue, Row } from "@libsql/client";
 import { makeId } from "../core/ids.ts";
@@ -269,7 +269,7 @@ async function countDelivered(client: Client, f: Omit<EventFilter, "cursor" | "l
   const flying = filterWhere(client.dialect, { ...f, status: "delivering" }, { keyOr: true, anyDelivery: true });
   // An event counts as delivered when any current delivery (to the target) is.
   const delivered = `EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = u.event_id ${f.target !== undefined ? "AND x.target = ?" : ""}
-    AND x.status = 'delivered' AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = x.event_id AND n.target = x.target AND n.id > x.id))`;
+    AND x.status = 'delivered' AND ${latestOfPair("x")})`;
   const rs = await client.execute({
     sql: `SELECT count(*) AS n FROM (${matchingIds(open)} UNION ${matchingIds(flying)}) u WHERE NOT ${delivered}`,
     args: [...open.args, ...flying.args, ...(f.target !== undefined ? [f.target] : [])],
@@ -363,7 +363,7 @@ export function statusIs(status: DeliveryStatus): string {
 
 // "d is the latest delivery of its (event, target)": a redelivery supersedes older ones.
 /** Deliveries aliased `d` that are their (event, target)'s latest. */
-export const CURRENT = "NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = d.event_id AND n.target = d.target AND n.id > d.id)";
+export const CURRENT = latestOfPair("d");
 
 // A broad key prefix: examine the next `scanWindow` events in id order and keep
 // the matches, so a page costs a bounded scan however the matches are spread.

@@ -5,7 +5,7 @@
  * index range count bounded by a recent window, never a table scan.
  */
 import { makeId } from "../core/ids.ts";
-import { REJECTIONS_KEPT_PER_SECOND } from "../core/types.ts";
+import { latestOfPair } from "./redeliver.ts";
 import type { StoreReads } from "./sql-client.ts";
 
 type Client = StoreReads;
@@ -93,7 +93,8 @@ export function isMismatchSpike(mismatches: number, accepted: number, lastMinute
   return (mismatches >= 5 && mismatches * 5 >= accepted) || lastMinute >= FLOOD_LAST_MINUTE;
 }
 
-const FLOOD_LAST_MINUTE = (REJECTIONS_KEPT_PER_SECOND * 60) / 2;
+// Five mismatches a second for the last minute: counted in full (what the rows stand for), not the storing cap.
+const FLOOD_LAST_MINUTE = 300;
 
 /**
  * The sources whose last `windowMs` is a mismatch spike, with its figures.
@@ -156,7 +157,6 @@ export interface TargetStats {
   lastAttempt: { at: number; statusCode: number | null; error: string | null } | null;
 }
 
-const CURRENT_PAIR = " AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = d.event_id AND n.target = d.target AND n.id > d.id)";
 
 /** Figures for each named target; `disabled` is null when the store holds no state for it. */
 export async function targetStats(client: Client, names: string[], nowMs: number, windowMs = 60 * 60_000): Promise<TargetStats[]> {
@@ -169,7 +169,7 @@ export async function targetStats(client: Client, names: string[], nowMs: number
           // One count per status, each spelt so that it walks a partial index (schema.ts). Failed ones
           // only while still the pair's latest (not redelivered since), as the events list counts them.
           sql: ["pending", "delivering", "paused", "failed", "cancelled"]
-            .map((s) => `SELECT '${s}' AS status, count(*) AS c FROM deliveries d WHERE status = '${s}' AND target = ?1${s === "failed" ? CURRENT_PAIR : ""}`)
+            .map((s) => `SELECT '${s}' AS status, count(*) AS c FROM deliveries d WHERE status = '${s}' AND target = ?1${s === "failed" ? ` AND ${latestOfPair("d")}` : ""}`)
             .join(" UNION ALL "),
           args: [name],
         },

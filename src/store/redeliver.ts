@@ -29,6 +29,15 @@ export function openPairExists(eventId: string, target: string, except?: string)
     AND o.status IN (${OPEN.map((s) => `'${s}'`).join(", ")}))`;
 }
 
+/**
+ * SQL: the delivery aliased `d` is the latest of its (event, target) pair, no redelivery made
+ * since (delivery ids sort by their creation time). What the lists count as its current state,
+ * and the only one of the pair "Retry now" may send again.
+ */
+export function latestOfPair(d: string): string {
+  return `NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = ${d}.event_id AND n.target = ${d}.target AND n.id > ${d}.id)`;
+}
+
 /** A stored event as routing reads it: its request as received (never an erased one). */
 export interface StoredEvent {
   source: string;

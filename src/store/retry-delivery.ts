@@ -5,7 +5,7 @@
  */
 import type { SqlDoors } from "./sql-client.ts";
 import type { DeliveryStatus } from "./deliveries.ts";
-import { openPairExists } from "./redeliver.ts";
+import { latestOfPair, openPairExists } from "./redeliver.ts";
 
 /** What a retry did, or why it did nothing. */
 export type RetryResult =
@@ -37,10 +37,9 @@ export const RETRYABLE_STATUSES: readonly DeliveryStatus[] = ["pending", "failed
 // Another delivery of the same event to the same target still on its way (a redelivery made
 // meanwhile): retrying this one as well would send the event twice.
 const otherOpen = (d: string) => openPairExists(`${d}.event_id`, `${d}.target`, `${d}.id`);
-// A later delivery of the same event to the same target (a redelivery), whatever became of it:
-// that one is the pair's current delivery. Retrying this older one would send the event again
-// though the later one may have delivered it (delivery ids sort by their creation time).
-const replaced = (d: string) => `EXISTS (SELECT 1 FROM deliveries n WHERE n.event_id = ${d}.event_id AND n.target = ${d}.target AND n.id > ${d}.id)`;
+// Only the pair's latest delivery: a later one (a redelivery), whatever became of it, replaced this
+// one, and retrying it would send the event again though the later one may have delivered it.
+const replaced = (d: string) => `NOT ${latestOfPair(d)}`;
 
 export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, configured: readonly string[]): Promise<RetryResult> {
   // Only to a configured target: one a reload removed would take nothing, and the delivery would

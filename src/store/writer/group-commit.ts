@@ -436,7 +436,7 @@ function rejectionRows(rejections: RejectionItem[]): { kept: RejectionItem[]; st
     }
   }
   // In one order in every relay's commit: two updating the same rows wait for each other, never deadlock.
-  return { kept, stoodFor, leftOver: [...leftOver.values()].sort((a, b) => (a.source + a.reason < b.source + b.reason ? -1 : 1)) };
+  return { kept, stoodFor, leftOver: [...leftOver].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, o]) => o) };
 }
 
 /**
