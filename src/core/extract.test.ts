@@ -103,6 +103,16 @@ test("Mailgun's key is the signature block's token, in a JSON body or a legacy f
   expect(read(json, "application/json")).toEqual({ key: "tok_1", type: "delivered" });
   const form = "timestamp=1&token=tok_1&signature=ab&event=complained&recipient=mallory%40evil";
   expect(read(form, "application/x-www-form-urlencoded")).toEqual({ key: "tok_1", type: "complained" });
+  const part = (name: string, value: string) => `--b0\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  const multipart = `${part("timestamp", "1")}${part("token", "tok_1")}${part("signature", "ab")}${part("event", "stored")}--b0--\r\n`;
+  expect(read(multipart, "multipart/form-data; boundary=b0")).toEqual({ key: "tok_1", type: "stored" });
+});
+
+test("a form's repeated field counts by its first value, the one a signature check reads", () => {
+  const c = ctx("event=first&event=second&__proto__=x", {}, "application/x-www-form-urlencoded");
+  const fields = makeFieldReader(c);
+  expect(eventTypeOf([{ kind: "json", path: ["event"] }], c, fields)).toBe("first");
+  expect(eventTypeOf([{ kind: "json", path: ["__proto__"] }], c, fields)).toBe("x");
 });
 
 test("Shopify's key is its event id when sent, else its webhook id, with or without the X- prefix; Svix's is svix-id, else webhook-id", async () => {

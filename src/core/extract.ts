@@ -1,9 +1,11 @@
 /**
  * Reads dedupe keys and event types out of a raw request. JSON paths look into
- * the body (a form-encoded body counts as a flat object of its fields),
+ * the body (a form body, url-encoded or multipart, counts as a flat object of
+ * its text fields),
  * `header:` and `query:` refs into the request line and headers.
  */
 import { createHash } from "node:crypto";
+import { formFields, formKindOf } from "./form-fields.ts";
 import type { ValueRef } from "./types.ts";
 
 /** What the extractors may look at; `fields` is parsed lazily once. */
@@ -32,15 +34,15 @@ export function makeFieldReader(ctx: ExtractContext): FieldReader {
     if (cached !== NOT_PARSED) return cached;
     cached = undefined;
     try {
+      const form = formKindOf(ctx.contentType);
+      // A multipart body's attachments need not be UTF-8: its fields are cut out of the bytes.
+      const multipart = form === "multipart" ? formFields(ctx.body, ctx.contentType) : null;
+      if (multipart !== null) return (cached = fieldsObject(multipart));
       text = decoder.decode(ctx.body);
       // A JSON body is read as JSON whatever its Content-Type says (curl -d and
       // some providers label JSON as form data); a form body never starts with { or [.
       const looksJson = /^\s*[[{]/.test(text);
-      if (!looksJson && ctx.contentType?.toLowerCase().includes("application/x-www-form-urlencoded")) {
-        cached = Object.fromEntries(new URLSearchParams(text));
-      } else {
-        cached = JSON.parse(text);
-      }
+      cached = !looksJson && form === "urlencoded" ? fieldsObject(formFields(ctx.body, ctx.contentType)!) : JSON.parse(text);
     } catch {
       cached = undefined; // malformed: callers fall back to the body hash
     }
@@ -51,6 +53,18 @@ export function makeFieldReader(ctx: ExtractContext): FieldReader {
     typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value) && context?.source !== undefined ? context.source : value,
   );
   return read;
+}
+
+/**
+ * A form's fields as an object, the first value of a repeated name winning:
+ * what URLSearchParams.get and a signature check read (Mailgun's token), so a
+ * key cannot be taken from another copy of a field than the one verified.
+ * No prototype: a field named `__proto__` or `constructor` is a field.
+ */
+function fieldsObject(fields: [string, string][]): Record<string, string> {
+  const object: Record<string, string> = Object.create(null);
+  for (const [name, value] of fields) if (!Object.hasOwn(object, name)) object[name] = value;
+  return object;
 }
 
 function scalar(v: unknown): string | null {

@@ -29,7 +29,10 @@ test("hop-by-hop, Host, Cookie, Authorization and Content-Length are never forwa
 test("a provider's webhook-* headers cannot override hookrelay's own signature", () => {
   expect(isForwardableHeader("Webhook-Signature")).toBe(false);
   expect(isForwardableHeader("hookrelay-attempt")).toBe(false);
-  expect(isForwardableHeader("svix-signature")).toBe(true);
+  // Svix's library reads svix-* before webhook-*: a forwarded one would shadow the relay's signature.
+  expect(isForwardableHeader("svix-signature")).toBe(false);
+  expect(isForwardableHeader("Svix-Id")).toBe(false);
+  expect(isForwardableHeader("svix-webhooks-extra")).toBe(true);
 });
 
 test("the stored Content-Encoding is always sent, once, even when forward_headers also names it", () => {

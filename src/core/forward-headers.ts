@@ -35,11 +35,18 @@ const NEVER = new Set([
 ]);
 // Headers hookrelay sets on every delivery.
 const OWN_PREFIXES = ["webhook-", "hookrelay-"];
+// Svix's names for the Standard Webhooks headers: its library reads each before its webhook-*
+// twin, so a provider's svix-signature (or -id, -timestamp) would shadow the relay's signature.
+const SIGNATURE_ALIASES = new Set(["svix-id", "svix-timestamp", "svix-signature"]);
 
-/** True for a header hookrelay sets on every delivery (`webhook-*`, `hookrelay-*`): another value would collide with (or spoof) its own. */
+/**
+ * True for a header hookrelay sets on every delivery (`webhook-*`, `hookrelay-*`) or that a
+ * consumer reads in their place (`svix-id`, `svix-timestamp`, `svix-signature`): another value
+ * would collide with (or spoof) its own.
+ */
 export function isRelayHeader(name: string): boolean {
   const lower = name.toLowerCase();
-  return OWN_PREFIXES.some((p) => lower.startsWith(p));
+  return OWN_PREFIXES.some((p) => lower.startsWith(p)) || SIGNATURE_ALIASES.has(lower);
 }
 
 /** True when a header name may be forwarded to a target at all. */

@@ -3,7 +3,8 @@
  * real HTTP targets on port 0, the official `standardwebhooks` library as the
  * oracle, the scheduler driven by drain() and a fake clock.
  */
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, setSystemTime, test } from "bun:test";
+import { Webhook as SvixWebhook } from "svix";
 import { join } from "node:path";
 import type { TargetConfig } from "../../src/config/types.ts";
 import { createScheduler, type Scheduler } from "../../src/delivery/scheduler.ts";
@@ -51,6 +52,26 @@ test("the target receives the provider's exact bytes and headers, signed so the 
   expect(rec.headers.get("cookie")).toBeNull();
   expect(rec.headers.get("host")).not.toBe("hooks.example.com");
   expect(await deliveryRows(store)).toEqual([{ target: "t", status: "delivered", attempts: 1, lastError: null }]);
+});
+
+test("a provider's svix-* headers never reach the target, so the svix library verifies the relay's signature", async () => {
+  const target = recordingTarget(cleanups);
+  // Named explicitly, as a user might: the svix library reads svix-* before webhook-*.
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url)], { forwardHeadersFor: () => ["svix-id", "svix-timestamp", "svix-signature", "x-provider-event"] });
+  const body = new TextEncoder().encode('{"type":"invoice.paid"}');
+  const providerSigned = [["svix-id", "msg_provider"], ["svix-timestamp", "1700000000"], ["svix-signature", "v1,cHJvdmlkZXI="], ["x-provider-event", "a"]] as [string, string][];
+  await submitEvent(store, { targets: ["t"], receivedAt: clock(), body, headers: [...providerSigned, ["content-type", "application/json"]] });
+  await scheduler.drain();
+  const rec = target.received[0]!;
+  expect(rec.headers.get("svix-signature")).toBeNull();
+  expect(rec.headers.get("x-provider-event")).toBe("a");
+  const h = Object.fromEntries(rec.headers);
+  setSystemTime(new Date(Number(h["webhook-timestamp"]) * 1000));
+  try {
+    expect(new SvixWebhook(SECRET).verify(Buffer.from(rec.body).toString(), h)).toEqual({ type: "invoice.paid" });
+  } finally {
+    setSystemTime();
+  }
 });
 
 test("500, 500, 200 makes exactly three attempts with one webhook-id, each freshly signed", async () => {

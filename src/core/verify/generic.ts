@@ -1,6 +1,7 @@
 import type { InboundRequest, VerifySpec } from "../types.ts";
 import { checkSignatures, decodeSignature, secretsEqual, utf8Key, type Part } from "./hmac.ts";
 import { configuredSecrets, headerLabel, missingHeader, OK, reject, SIGNED_URL_HINT, type Verifier } from "./result.ts";
+import { signedUrl, urlAsSent } from "./signed-url.ts";
 import { checkTimestamp, timestampHeader, timestampProblem } from "./timestamp.ts";
 
 /** The generic HMAC variant of VerifySpec. */
@@ -66,14 +67,13 @@ export function hmacVerifier(spec: HmacSpec): Verifier {
     if (needsId && (id === null || id === "")) return missingHeader("missing_id", [spec.idHeader!]);
     const candidates = prefixedCandidates(value, spec.prefix);
     if (candidates === null) return reject("malformed_signature", `${label} does not start with "${spec.prefix}"`);
-    const values: Record<Placeholder, Part> = {
-      body: req.body,
-      timestamp: timestamp ?? "",
-      id: id ?? "",
-      url: spec.url ?? req.url,
-    };
-    const parts = pieces.map((piece) => ("literal" in piece ? piece.literal : values[piece.placeholder]));
-    const result = checkSignatures({ algorithm: spec.algorithm, encoding: spec.encoding, keys, contents: [parts], candidates, label, hint });
+    // The URL as the provider called it, query included (signed-url.ts): one content per form it may have had.
+    const urls = uses("url") ? urlAsSent(signedUrl(spec.url, req.url)) : [""];
+    const contents = urls.map((url) => {
+      const values: Record<Placeholder, Part> = { body: req.body, timestamp: timestamp ?? "", id: id ?? "", url };
+      return pieces.map((piece) => ("literal" in piece ? piece.literal : values[piece.placeholder]));
+    });
+    const result = checkSignatures({ algorithm: spec.algorithm, encoding: spec.encoding, keys, contents, candidates, label, hint });
     if (!result.ok || !spec.timestampHeader) return result;
     return checkTimestamp(timestamp, nowMs, spec.toleranceSec, { unit: "s" }, timestampWhere);
   };

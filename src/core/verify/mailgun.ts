@@ -1,3 +1,4 @@
+import { formFields, formKindOf } from "../form-fields.ts";
 import type { InboundRequest } from "../types.ts";
 import { checkSignatures, utf8Key } from "./hmac.ts";
 import { reject, type Verifier } from "./result.ts";
@@ -12,30 +13,45 @@ interface SignatureBlock {
 // Where Mailgun puts it: `signature.{timestamp,token,signature}` in JSON, plain fields in a form.
 const BLOCK = "the body's signature block";
 const EMPTY: SignatureBlock = { timestamp: null, token: null, signature: null };
+const SIGNED_FIELDS = ["timestamp", "token", "signature"];
 
 function text(value: unknown): string | null {
   if (typeof value === "string") return value;
   return typeof value === "number" && Number.isSafeInteger(value) ? String(value) : null;
 }
 
-/** The signature block from a JSON body (`signature.{…}`) or a form-encoded one. */
-function readSignatureBlock(req: InboundRequest): SignatureBlock {
-  const raw = new TextDecoder().decode(req.body);
-  const contentType = req.headers.get("content-type") ?? "";
-  if (contentType.includes("json") || raw.trimStart().startsWith("{")) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      return EMPTY;
-    }
-    const block: unknown = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>).signature : null;
-    if (typeof block !== "object" || block === null) return EMPTY;
-    const fields = block as Record<string, unknown>;
-    return { timestamp: text(fields.timestamp), token: text(fields.token), signature: text(fields.signature) };
+/**
+ * The signature block from a JSON body (`signature.{…}`) or a form (url-encoded,
+ * or multipart when a route forwards a message with attachments); null when a
+ * form repeats one of its fields (which copy was signed is anyone's guess).
+ */
+function readSignatureBlock(req: InboundRequest): SignatureBlock | null {
+  const contentType = req.headers.get("content-type");
+  if (contentType?.includes("json") || startsLikeJson(req.body)) return jsonSignatureBlock(req.body);
+  // Anything else is read as a form: a url-encoded one when it says nothing better.
+  const fields = formFields(req.body, formKindOf(contentType) === "multipart" ? contentType : "application/x-www-form-urlencoded");
+  if (fields === null) return EMPTY; // a multipart body cut short
+  if (SIGNED_FIELDS.some((name) => fields.filter(([n]) => n === name).length > 1)) return null;
+  const field = (name: string) => fields.find(([n]) => n === name)?.[1] ?? null;
+  return { timestamp: field("timestamp"), token: field("token"), signature: field("signature") };
+}
+
+function startsLikeJson(body: Uint8Array): boolean {
+  for (const byte of body) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return byte === 0x7b; // {
+  return false;
+}
+
+function jsonSignatureBlock(body: Uint8Array): SignatureBlock {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return EMPTY;
   }
-  const form = new URLSearchParams(raw);
-  return { timestamp: form.get("timestamp"), token: form.get("token"), signature: form.get("signature") };
+  const block: unknown = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>).signature : null;
+  if (typeof block !== "object" || block === null) return EMPTY;
+  const fields = block as Record<string, unknown>;
+  return { timestamp: text(fields.timestamp), token: text(fields.token), signature: text(fields.signature) };
 }
 
 /**
@@ -47,7 +63,9 @@ export function mailgunVerifier(secrets: readonly string[], toleranceSec: number
   const keys = secrets.map(utf8Key);
   const where = { missing: `${BLOCK} has no timestamp`, label: `the timestamp in ${BLOCK}` };
   return (req, nowMs) => {
-    const { timestamp, token, signature } = readSignatureBlock(req);
+    const block = readSignatureBlock(req);
+    if (block === null) return reject("malformed_signature", `${BLOCK} has a field twice: timestamp, token and signature must each be sent once`);
+    const { timestamp, token, signature } = block;
     if (signature === null || signature === "") return reject("missing_signature", `${BLOCK} has no signature`);
     const problem = timestampProblem(timestamp, where, "s");
     if (problem) return problem;

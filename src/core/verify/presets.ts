@@ -61,13 +61,15 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
   "standard-webhooks": {
     signs: { timestamp: true },
     build: (s) => standardWebhooksVerifier(s.secrets, s.toleranceSec, WEBHOOK_HEADERS),
-    defaults: { dedupe: [header("webhook-id")], eventType: [json("type")], forwardHeaders: ["webhook-id", "webhook-timestamp", "webhook-signature"] },
+    // The provider's webhook-* headers are never forwarded (forward-headers.ts): the relay signs with its own.
+    defaults: { dedupe: [header("webhook-id")], eventType: [json("type")], forwardHeaders: [] },
   },
   svix: {
     signs: { timestamp: true },
     build: (s) => standardWebhooksVerifier(s.secrets, s.toleranceSec, SVIX_HEADERS),
     // Svix's verifier also takes the webhook-* names (Standard Webhooks'): so does the key.
-    defaults: { dedupe: [first(header("svix-id"), header("webhook-id"))], eventType: [json("type")], forwardHeaders: ["svix-id", "svix-timestamp", "svix-signature"] },
+    // Its svix-* headers are never forwarded either: the svix library would read them before the relay's.
+    defaults: { dedupe: [first(header("svix-id"), header("webhook-id"))], eventType: [json("type")], forwardHeaders: [] },
   },
   stripe: {
     signs: { timestamp: true },
@@ -95,7 +97,6 @@ export const PRESET_TABLE: Record<PresetName, PresetEntry> = {
       eventType: [header("x-gitlab-event")],
       forwardHeaders: [
         "x-gitlab-event", "x-gitlab-event-uuid", "x-gitlab-webhook-uuid", "x-gitlab-instance", "idempotency-key",
-        "webhook-id", "webhook-timestamp", "webhook-signature",
       ],
     },
   },

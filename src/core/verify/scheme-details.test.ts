@@ -10,8 +10,8 @@ const NOW_S = NOW_MS / 1000;
 const BODY = '{"id":"evt_1"}';
 const hex = (key: string, data: string, alg = "sha256") => createHmac(alg, key).update(data).digest("hex");
 
-function req(headers: Record<string, string> | Headers, body = BODY, url = "https://hooks.example.com/in/x"): InboundRequest {
-  return { method: "POST", url, headers: new Headers(headers), body: new TextEncoder().encode(body) };
+function req(headers: Record<string, string> | Headers, body: string | Uint8Array = BODY, url = "https://hooks.example.com/in/x"): InboundRequest {
+  return { method: "POST", url, headers: new Headers(headers), body: typeof body === "string" ? new TextEncoder().encode(body) : body };
 }
 const preset = (p: Extract<VerifySpec, { kind: "preset" }>["preset"], secrets: string[], toleranceSec = 300) =>
   buildVerifier({ kind: "preset", preset: p, secrets, toleranceSec });
@@ -162,6 +162,27 @@ describe("Mailgun", () => {
     const body = new URLSearchParams({ timestamp: String(NOW_S), token, signature, event: "delivered" }).toString();
     const headers = { "content-type": "application/x-www-form-urlencoded" };
     expect(preset("mailgun", [key])(req(headers, body), NOW_MS)).toEqual({ ok: true });
+  });
+
+  test("multipart fields (a route forwarding a message with attachments) verify; a file part is not a field", () => {
+    const boundary = "----mg7f3a";
+    const part = (name: string, value: string, file = "") =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${file}\r\n\r\n${value}\r\n`;
+    const body = Buffer.concat([
+      Buffer.from(part("timestamp", String(NOW_S)) + part("token", token) + part("attachment-1", "", '; filename="a.bin"').replace("\r\n\r\n\r\n", "\r\nContent-Type: application/octet-stream\r\n\r\n")),
+      Buffer.from([0xff, 0x00, 0x0d, 0x0a, 0x2d, 0x2d]), // binary, with a CRLF and "--" that are not a boundary
+      Buffer.from(`\r\n${part("signature", signature)}--${boundary}--\r\n`),
+    ]);
+    const headers = { "content-type": `multipart/form-data; boundary=${boundary}` };
+    expect(preset("mailgun", [key])(req(headers, body), NOW_MS)).toEqual({ ok: true });
+    const forged = Buffer.from(body.toString("latin1").replace(`name="signature"\r\n\r\n${signature}`, `name="signature"\r\n\r\n${"0".repeat(64)}`), "latin1");
+    expect(preset("mailgun", [key])(req(headers, forged), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
+  });
+
+  test("a form that repeats a signed field is refused: which copy was signed cannot be told", () => {
+    const body = `timestamp=${NOW_S}&token=${token}&signature=${signature}&token=other`;
+    const verdict = preset("mailgun", [key])(req({ "content-type": "application/x-www-form-urlencoded" }, body), NOW_MS);
+    expect(verdict).toMatchObject({ ok: false, reason: "malformed_signature" });
   });
 
   test("a numeric JSON timestamp is accepted as its decimal string", () => {

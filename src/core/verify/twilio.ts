@@ -1,6 +1,7 @@
 import { parse as parseQuery, stringify as stringifyQuery } from "node:querystring";
 import { bytesEqual, checkSignatures, sha256Hex, utf8Key } from "./hmac.ts";
 import { commaCandidates, missingHeader, reject, SIGNED_URL_HINT, type Verifier } from "./result.ts";
+import { signedUrl, urlAsSent } from "./signed-url.ts";
 
 const SCHEME_AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)/i;
 
@@ -69,17 +70,6 @@ export function twilioParamString(body: Uint8Array): string {
 }
 
 /**
- * The public URL Twilio called. A configured URL wins; when it has no query
- * but the request does (Twilio appends `bodySHA256` for JSON bodies), the
- * request's query is kept.
- */
-function signedUrl(configured: string | undefined, requested: string): string {
-  if (configured === undefined) return requested;
-  const q = requested.indexOf("?");
-  return !configured.includes("?") && q !== -1 ? configured + requested.slice(q) : configured;
-}
-
-/**
  * Twilio: HMAC-SHA1 base64 of URL + sorted form params (form bodies), or of
  * the URL alone with a `bodySHA256` query value that must equal the body's hash.
  */
@@ -95,7 +85,7 @@ export function twilioVerifier(secrets: readonly string[], configuredUrl: string
       algorithm: "sha1",
       encoding: "base64",
       keys,
-      contents: twilioUrlVariants(url).map((u) => [u + params]),
+      contents: [...new Set(urlAsSent(url).flatMap(twilioUrlVariants))].map((u) => [u + params]),
       candidates: commaCandidates(header),
       label: "X-Twilio-Signature",
       hint: SIGNED_URL_HINT,
