@@ -101,6 +101,39 @@ export function shownTargetUrl(t: { url: string; urlIsSecret?: boolean }): strin
   }
 }
 
+/** Shorter configured values are left in a reply's text: replacing every "2" or "prod" would garble it, and they guard nothing. */
+const SHORTEST_SCRUBBED = 6;
+
+/**
+ * What of a target's own config a reply may echo (a debugging endpoint, a
+ * gateway's error page) and its stored excerpt must not keep: every
+ * configured header value (secret refs or not: the record masks them all),
+ * the URL's password and query values, as sent and decoded, and, for a URL
+ * read from a secret, the URL, its path and each of its path segments.
+ * Longest first, so that a whole is replaced before a piece of it.
+ *
+ * @example echoableSecrets({ url: "https://h.example/x?key=s3cr3t-k", headers: [] }) // ["s3cr3t-k"]
+ */
+export function echoableSecrets(t: { url: string; urlIsSecret?: boolean; headers: readonly [string, string][] }): string[] {
+  const values = t.headers.map(([, value]) => value);
+  const u = URL.canParse(t.url) ? new URL(t.url) : null;
+  if (u) {
+    values.push(u.password, decoded(u.password));
+    for (const pair of u.search.slice(1).split("&")) values.push(pair.slice(pair.indexOf("=") + 1));
+    for (const [, value] of u.searchParams) values.push(value);
+    if (t.urlIsSecret) values.push(t.url, u.pathname + u.search, ...u.pathname.split("/").flatMap((piece) => [piece, decoded(piece)]));
+  }
+  return [...new Set(values)].filter((v) => v.length >= SHORTEST_SCRUBBED).sort((a, b) => b.length - a.length);
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** The lower-cased header names a source stores redacted: its scheme's credential headers and the relay-wide ones. */
 export function redactionSet(credentialHeaders: readonly string[]): ReadonlySet<string> {
   return new Set([...ALWAYS_REDACTED, ...credentialHeaders.map((n) => n.toLowerCase())]);

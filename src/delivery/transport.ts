@@ -10,12 +10,13 @@
  * shown on the event page: the headers actually sent, with every value the
  * target's config supplies masked (its `headers`, which may come from secret
  * refs, and the credential part of Authorization) and the URL without
- * userinfo or query. The signing secret is never in a header; the
+ * userinfo or query. The reply excerpt is stored too: what of those a target
+ * echoes back is replaced in it (echoableSecrets). The signing secret is never in a header; the
  * `webhook-signature` derived from it is kept, so that an operator can
  * compare it with what the target computed.
  */
 import type { TargetConfig } from "../config/types.ts";
-import { isSensitiveHeader, maskHeaders, redactedValue, shownTargetUrl } from "../core/header-mask.ts";
+import { echoableSecrets, maskHeaders, redactedValue, shownTargetUrl } from "../core/header-mask.ts";
 import type { AttemptRequest, LeasedDelivery } from "../store/deliveries.ts";
 import type { Sender, SendReport } from "./sender.ts";
 import { createTargetAuth, maskedAuthorization, sendTls } from "./target-auth.ts";
@@ -43,7 +44,7 @@ export function httpTransport(target: TargetConfig, sender: Sender, clock: () =>
   const credentials = createTargetAuth(target, { sender, clock });
   const tls = sendTls(target.tls);
   // Values a target echoing its request (a debugging endpoint) would put in the stored reply excerpt.
-  const secretValues = target.headers.filter(([name]) => isSensitiveHeader(name)).map(([, value]) => value);
+  const secretValues = echoableSecrets(target);
   // What the record shows of the target's own parts, masked once.
   const shown = {
     url: shownTargetUrl(target),
@@ -84,8 +85,8 @@ function withTargetHeaders(prepared: [string, string][], configured: [string, st
 function withoutSecrets(report: SendReport, authorization: string | null, secretValues: string[]): SendReport {
   const excerpt = report.excerpt;
   if (excerpt === null || (authorization === null && secretValues.length === 0)) return report;
-  // The credential part of "Bearer <token>" / "Basic <base64>".
-  const secrets = authorization === null ? secretValues : [...secretValues, authorization.slice(authorization.indexOf(" ") + 1)];
+  // The credential part of "Bearer <token>" / "Basic <base64>" first: it may be longer than any configured value.
+  const secrets = authorization === null ? secretValues : [authorization.slice(authorization.indexOf(" ") + 1), ...secretValues];
   const scrubbed = secrets.reduce((text, secret) => (secret.length > 0 ? text.replaceAll(secret, "[redacted]") : text), excerpt);
   return scrubbed === excerpt ? report : { ...report, excerpt: scrubbed };
 }

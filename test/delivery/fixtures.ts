@@ -116,6 +116,8 @@ export function targetConfig(name: string, url: string, over: Partial<TargetConf
 /** One request as the recording target saw it. */
 export interface Received {
   path: string;
+  /** The query as received, "?…" or "". */
+  query: string;
   headers: Headers;
   body: Uint8Array;
   at: number;
@@ -134,7 +136,8 @@ export function recordingTarget(cleanups: (() => void | Promise<void>)[], script
     port: 0,
     idleTimeout: 0,
     async fetch(req) {
-      const rec: Received = { path: new URL(req.url).pathname, headers: req.headers, body: new Uint8Array(await req.arrayBuffer()), at: performance.now(), doneAt: 0 };
+      const url = new URL(req.url);
+      const rec: Received = { path: url.pathname, query: url.search, headers: req.headers, body: new Uint8Array(await req.arrayBuffer()), at: performance.now(), doneAt: 0 };
       received.push(rec);
       for (const w of waiters.filter((w) => received.length >= w.n)) w.resolve();
       const reply = script(rec, received.length);

@@ -11,7 +11,7 @@ import type { TargetConfig } from "../../src/config/types.ts";
 import { createScheduler } from "../../src/delivery/scheduler.ts";
 import type { Store } from "../../src/store/index.ts";
 import { makeMtlsCerts, mtlsServer } from "../support/mtls-certs.ts";
-import { fakeClock, recordingTarget, runCleanups, storeAt, submitEvent, targetConfig, tempDir } from "./fixtures.ts";
+import { fakeClock, recordingTarget, runCleanups, storeAt, submitEvent, targetConfig, tempDir, type Received } from "./fixtures.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(() => runCleanups(cleanups));
@@ -92,34 +92,40 @@ test("a failing token endpoint fails the attempt with an oauth2: error and the d
   expect(await table(store, "SELECT status, attempts FROM deliveries")).toEqual([{ status: "delivered", attempts: 2 }]);
 });
 
-test("bearer, basic and custom headers arrive at the target and never in the stored attempt, even when the target echoes them", async () => {
-  // The target echoes every request header in its reply, as a debugging endpoint would.
-  const echo = (r: { headers: Headers }) => ({ status: 200, body: JSON.stringify(Object.fromEntries(r.headers)) });
+test("bearer, basic and custom headers, the URL's query and a secret URL's path arrive at the target and never in the stored attempt, even when the target echoes them", async () => {
+  // The target echoes its request line and every header in its reply, as a debugging endpoint would.
+  const echo = (r: Received) => ({ status: 200, body: JSON.stringify({ path: r.path, query: r.query, headers: Object.fromEntries(r.headers) }) });
   const bearerTarget = recordingTarget(cleanups, echo);
   const basicTarget = recordingTarget(cleanups, echo);
-  const headers: [string, string][] = [["x-api-key", "api-key-SECRET-1"], ["x-env", "prod"], ["x-provider-event", "from-config"]];
+  const slackLike = recordingTarget(cleanups, echo);
+  const headers: [string, string][] = [["x-api-key", "api-key-SECRET-1"], ["x-plain", "plain-SECRET-4"], ["x-env", "prod"], ["x-provider-event", "from-config"]];
   const { clock, store, scheduler } = await setup(
     [
-      targetConfig("bearer", bearerTarget.url, { auth: { kind: "bearer", token: "bearer-SECRET-2" }, headers }),
+      targetConfig("bearer", `${bearerTarget.url}?apikey=query-SECRET-5&v=2`, { auth: { kind: "bearer", token: "bearer-SECRET-2" }, headers }),
       targetConfig("basic", basicTarget.url, { auth: { kind: "basic", username: "relay", password: "basic-SECRET-3" } }),
+      // An incoming-webhook URL read from a secret: its path is the credential.
+      targetConfig("slack", `${slackLike.origin}/services/T0/B0/path-SECRET-6`, { urlIsSecret: true }),
     ],
     ["x-provider-event"],
   );
-  await submitEvent(store, { targets: ["bearer", "basic"], receivedAt: clock(), headers: [["content-type", "application/json"], ["x-provider-event", "from-provider"]] });
+  await submitEvent(store, { targets: ["bearer", "basic", "slack"], receivedAt: clock(), headers: [["content-type", "application/json"], ["x-provider-event", "from-provider"]] });
   await scheduler.drain();
 
-  const atBearer = bearerTarget.received[0]!.headers;
-  expect(atBearer.get("authorization")).toBe("Bearer bearer-SECRET-2");
-  expect(atBearer.get("x-api-key")).toBe("api-key-SECRET-1");
-  expect(atBearer.get("x-env")).toBe("prod");
+  const atBearer = bearerTarget.received[0]!;
+  expect(atBearer.headers.get("authorization")).toBe("Bearer bearer-SECRET-2");
+  expect(atBearer.headers.get("x-api-key")).toBe("api-key-SECRET-1");
+  expect(atBearer.headers.get("x-plain")).toBe("plain-SECRET-4");
+  expect(atBearer.query).toBe("?apikey=query-SECRET-5&v=2");
   // A configured header replaces a forwarded provider header of the same name.
-  expect(atBearer.get("x-provider-event")).toBe("from-config");
-  expect(atBearer.get("webhook-signature")).toStartWith("v1,");
+  expect(atBearer.headers.get("x-provider-event")).toBe("from-config");
+  expect(atBearer.headers.get("webhook-signature")).toStartWith("v1,");
   expect(basicTarget.received[0]!.headers.get("authorization")).toBe(`Basic ${btoa("relay:basic-SECRET-3")}`);
+  expect(slackLike.received[0]!.path).toBe("/services/T0/B0/path-SECRET-6");
 
   const stored = JSON.stringify(await table(store, "SELECT * FROM attempts")) + JSON.stringify(await table(store, "SELECT * FROM deliveries"));
   expect(stored).toContain("x-env"); // the echoed replies were stored…
-  for (const secret of ["api-key-SECRET-1", "bearer-SECRET-2", btoa("relay:basic-SECRET-3")]) expect(stored).not.toContain(secret); // …without the credentials
+  const secrets = ["api-key-SECRET-1", "bearer-SECRET-2", btoa("relay:basic-SECRET-3"), "plain-SECRET-4", "query-SECRET-5", "path-SECRET-6"];
+  for (const secret of secrets) expect(stored).not.toContain(secret); // …without the credentials
 });
 
 test("an https target that requires a client certificate: delivered with tls.ca, cert and key; refused without the certificate or the CA", async () => {
