@@ -109,8 +109,9 @@ in the store's place (remove the old -wal and -shm). See docs/OPERATIONS.md.
                         [--out FILE [--force]]
 
 Writes the stored events as NDJSON, oldest first, one event a line: format
-"hookrelay-export/1", metadata, the request (headers in received order,
-bodyBase64) and the deliveries with their attempts. Streams a page at a time.
+"hookrelay-export/1", metadata, the request (headers as stored: names
+lower-cased and sorted; bodyBase64) and the deliveries with their attempts
+(and the request each attempt sent). Streams a page at a time.
 
   --since / --until   a duration back from now (2h, 7d) or an ISO 8601 time
   --source S          events of one source

@@ -5,13 +5,14 @@
  * most one batch's commit for the write lock. A bad line is reported with its
  * number and skipped whole; events already stored are skipped.
  */
-import { constants, createReadStream, existsSync } from "node:fs";
+import { constants, createReadStream } from "node:fs";
 import { access } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
 import { parseExportLine, type ExportedEvent } from "../core/export-line.ts";
 import { importEvents } from "../store/event-transfer.ts";
-import { filePathOf, openStore, type Writer } from "../store/index.ts";
+import { openStore, type Writer } from "../store/index.ts";
+import { storeNotices } from "./store-notices.ts";
 import { parseFlags } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 
@@ -47,14 +48,11 @@ export async function runImport(args: string[]): Promise<number> {
     process.stderr.write(`hookrelay import: ${input.error}\n`);
     return 1;
   }
-  // Importing into a store file that is not there yet creates it (a new machine's first import):
-  // said, so that an import run from the wrong directory does not fill a store no relay reads.
-  const file = filePathOf(config.store.url);
-  const created = file !== null && !existsSync(file);
   let store;
   try {
     // The relay's own writer thread (statements kept prepared) and checkpointer (the WAL does not grow with the whole import).
-    store = await openStore({ url: config.store.url, password: config.store.password, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now });
+    // A store created (a new machine's first import) or updated is said (storeNotices).
+    store = await openStore({ url: config.store.url, password: config.store.password, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now, log: storeNotices("import") });
   } catch (err) {
     process.stderr.write(`hookrelay import: cannot open the store: ${(err as Error).message}\n`);
     return 1;
@@ -64,7 +62,6 @@ export async function runImport(args: string[]): Promise<number> {
     const counts = await importLines(store.writer, input.lines, Date.now, (source) => windows.get(source) ?? 0);
     for (const b of counts.bad) process.stderr.write(`line ${b.line}: ${b.reason}\n`);
     process.stdout.write(`imported ${counts.imported}, skipped ${counts.skipped}, bad lines ${counts.bad.length}\n`);
-    if (created) process.stderr.write(`hookrelay import: ${file} did not exist: a new store was created there\n`);
     return counts.bad.length > 0 ? 1 : 0;
   } catch (err) {
     process.stderr.write(`hookrelay import: ${(err as Error).message}\n`);
@@ -92,7 +89,9 @@ async function openLines(path: string): Promise<{ ok: true; lines: AsyncIterable
     try {
       yield* createInterface({ input: path.endsWith(".gz") ? stream.pipe(createGunzip()) : stream, crlfDelay: Infinity });
     } catch (err) {
-      throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
+      // zlib's own words for a file that is not gzip at all.
+      const notGzip = (err as NodeJS.ErrnoException).code === "Z_DATA_ERROR" && (err as Error).message === "incorrect header check";
+      throw new Error(`${path}: ${notGzip ? "not a gzip file (its name ends in .gz: rename a plain export to .ndjson)" : (err as Error).message}`, { cause: err });
     }
   }
   return { ok: true, lines: lines() };

@@ -2,6 +2,7 @@
 import { counted } from "../core/quantity-text.ts";
 import { replay } from "../delivery/replay.ts";
 import { openStore } from "../store/index.ts";
+import { storeNotices } from "./store-notices.ts";
 import type { ReplayStatus } from "../store/redeliver.ts";
 import { parseFlags, parseTimeFlag } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
@@ -38,15 +39,19 @@ export async function runReplay(args: string[]): Promise<number> {
     for (const p of problems) process.stderr.write(`hookrelay replay: ${p}\n`);
     return 1;
   }
+  const dryRun = v["dry-run"] === true;
   let store;
   try {
-    store = await openStore({ url: config.store.url, password: config.store.password, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now, checkpointEveryMs: 0, mustExist: true, inlineWriter: true });
+    store = await openStore({
+      url: config.store.url, password: config.store.password, busyTimeoutMs: config.store.busyTimeoutMs, nowMs: Date.now,
+      checkpointEveryMs: 0, mustExist: true, inlineWriter: true,
+      migrations: dryRun ? "refuse" : "apply", log: storeNotices("replay"),
+    });
   } catch (err) {
     process.stderr.write(`hookrelay replay: cannot open the store: ${(err as Error).message}\n`);
     return 1;
   }
   try {
-    const dryRun = v["dry-run"] === true;
     const count = await replay(store, config, {
       source: v.source as string | undefined,
       target: v.target as string | undefined,

@@ -9,6 +9,8 @@
  * docs/OPERATIONS.md "Export format" describes every field.
  */
 
+import { DELIVERY_ORIGINS, DELIVERY_STATUSES, type DeliveryOrigin, type DeliveryStatus } from "./types.ts";
+
 /** The value of every line's `format` field; a new major number means a reader must not guess. */
 export const EXPORT_FORMAT = "hookrelay-export/1";
 
@@ -20,13 +22,16 @@ export interface ExportedAttempt {
   durationMs: number;
   error: string | null;
   responseExcerpt: string | null;
+  /** The request sent (secrets masked as stored); null when none was made or none was recorded. */
+  request: { method: string; url: string; headers: [string, string][] } | null;
 }
 
 /** One delivery as exported, with its attempts oldest first. */
 export interface ExportedDelivery {
   id: string;
   target: string;
-  status: "pending" | "delivering" | "delivered" | "failed" | "paused";
+  status: DeliveryStatus;
+  origin: DeliveryOrigin;
   attemptCount: number;
   nextAttemptAt: number;
   lastError: string | null;
@@ -64,7 +69,6 @@ export interface ExportedEvent {
   deliveries: ExportedDelivery[];
 }
 
-const DELIVERY_STATUSES = ["pending", "delivering", "delivered", "failed", "paused"] as const;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -96,6 +100,7 @@ export function exportLine(e: ExportedEvent): string {
       id: d.id,
       target: d.target,
       status: d.status,
+      origin: d.origin,
       attemptCount: d.attemptCount,
       nextAttemptAt: iso(d.nextAttemptAt),
       lastError: d.lastError,
@@ -108,6 +113,7 @@ export function exportLine(e: ExportedEvent): string {
         durationMs: a.durationMs,
         error: a.error,
         responseExcerpt: a.responseExcerpt,
+        request: a.request,
       })),
     })),
   });
@@ -175,12 +181,13 @@ function readEvent(raw: unknown): ExportedEvent {
 
 function readDelivery(raw: unknown, at: string): ExportedDelivery {
   const d = obj(raw, at);
-  const status = d.status as ExportedDelivery["status"];
-  if (!DELIVERY_STATUSES.includes(status)) throw new Bad(`${at}.status: expected one of ${DELIVERY_STATUSES.join(", ")}`);
+  const status = oneOf(d.status, DELIVERY_STATUSES, `${at}.status`);
   return {
     id: id(d.id, "dlv", `${at}.id`),
     target: str(d.target, `${at}.target`),
     status,
+    // Added to version 1 later: absent in older files (made by ingest, as far as they tell).
+    origin: d.origin === undefined ? "ingest" : oneOf(d.origin, DELIVERY_ORIGINS, `${at}.origin`),
     attemptCount: count(d.attemptCount, `${at}.attemptCount`),
     nextAttemptAt: time(d.nextAttemptAt, `${at}.nextAttemptAt`),
     lastError: optStr(d.lastError, `${at}.lastError`),
@@ -196,9 +203,20 @@ function readDelivery(raw: unknown, at: string): ExportedDelivery {
         durationMs: count(x.durationMs, `${p}.durationMs`),
         error: optStr(x.error, `${p}.error`),
         responseExcerpt: optStr(x.responseExcerpt, `${p}.responseExcerpt`),
+        request: x.request === undefined || x.request === null ? null : attemptRequest(x.request, `${p}.request`),
       };
     }),
   };
+}
+
+function attemptRequest(raw: unknown, at: string): ExportedAttempt["request"] {
+  const r = obj(raw, at);
+  return { method: str(r.method, `${at}.method`), url: str(r.url, `${at}.url`), headers: headerList(r.headers, `${at}.headers`) };
+}
+
+function oneOf<T extends string>(v: unknown, values: readonly T[], at: string): T {
+  if (!values.includes(v as T)) throw new Bad(`${at}: expected one of ${values.join(", ")}`);
+  return v as T;
 }
 
 function obj(v: unknown, at: string): Record<string, unknown> {
@@ -240,10 +258,10 @@ function id(v: unknown, prefix: string, at: string): string {
   if (typeof v !== "string" || !new RegExp(`^${prefix}_[0-9A-Z]{26}$`).test(v)) throw new Bad(`${at}: expected an id like ${prefix}_01J…`);
   return v;
 }
-function headerList(v: unknown): [string, string][] {
-  return list(v, "request.headers").map((h, i) => {
+function headerList(v: unknown, at = "request.headers"): [string, string][] {
+  return list(v, at).map((h, i) => {
     if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== "string" || typeof h[1] !== "string")
-      throw new Bad(`request.headers[${i}]: expected a [name, value] pair of strings`);
+      throw new Bad(`${at}[${i}]: expected a [name, value] pair of strings`);
     return [h[0], h[1]];
   });
 }

@@ -110,3 +110,13 @@ export const REJECTIONS_KEPT_PER_SECOND = 10;
 
 /** Source name of test events (a target's "Send test event"); config names cannot start with "_", so it never collides. */
 export const TEST_SOURCE = "_test";
+
+/** Every delivery status, in lifecycle order ("cancelled": an operator's bulk cancel). */
+export const DELIVERY_STATUSES = ["pending", "delivering", "delivered", "failed", "paused", "cancelled"] as const;
+/** One delivery status. */
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** Who made a delivery: ingest (a test event too), an operator's redeliver (UI or API), or `hookrelay replay`. */
+export const DELIVERY_ORIGINS = ["ingest", "redeliver", "replay"] as const;
+/** One delivery origin. */
+export type DeliveryOrigin = (typeof DELIVERY_ORIGINS)[number];

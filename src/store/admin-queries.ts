@@ -12,15 +12,13 @@ import type { RejectionItem } from "./writer/group-commit.ts";
 import type { InValue, Row } from "@libsql/client";
 import { makeId } from "../core/ids.ts";
 import type { StoreReads } from "./sql-client.ts";
+import { DELIVERY_STATUSES, type DeliveryStatus } from "../core/types.ts";
 import type { Dialect } from "./dialect.ts";
 import { tsqueryOf } from "./postgres/words.ts";
 
 type Client = StoreReads;
 
-/** Every delivery status, in lifecycle order. */
-export const DELIVERY_STATUSES = ["pending", "delivering", "delivered", "failed", "paused", "cancelled"] as const;
-/** One delivery status. */
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+export { DELIVERY_STATUSES, type DeliveryStatus };
 /** An event's overall status: the most actionable of its current deliveries; "unrouted" without any (no route took it). */
 export type EventStatus = DeliveryStatus | "unrouted";
 /** Every status the events list filters on. */

@@ -20,7 +20,8 @@ import { leaseStatements as sqliteLeaseStatements, reclaimStatements as sqliteRe
 import { leaseStatements as pgLeaseStatements, reclaimStatements as pgReclaimStatements } from "./postgres/leases.ts";
 
 /** A delivery's status; `cancelled` is final (an operator's bulk cancel) until the event is redelivered or the delivery retried. */
-export type DeliveryStatus = "pending" | "delivering" | "delivered" | "failed" | "paused" | "cancelled";
+import type { DeliveryStatus } from "../core/types.ts";
+export type { DeliveryStatus };
 
 export { OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "./lease-request.ts";
 

@@ -7,6 +7,7 @@
  */
 import type { InStatement, InValue, Row } from "@libsql/client";
 import type { ExportedDelivery, ExportedEvent } from "../core/export-line.ts";
+import { packAttemptRequest, unpackAttemptRequest, type RequestEvent } from "./attempt-request.ts";
 import { attemptOf, EVENT_ROW_COLUMNS, eventIdFloor, eventStatusOf, summaryOf, type EventStatus } from "./admin-queries.ts";
 import type { WriteClient } from "./client.ts";
 import type { SqlWriter } from "./sql-client.ts";
@@ -93,7 +94,8 @@ export async function readExportedEvents(reads: TransferReader, ids: string[]): 
   const attemptsOf = groupBy(at!.rows, "delivery_id");
   const deliveriesOf = groupBy(dl!.rows, "event_id");
   return ev!.rows.map((r) => {
-    const deliveries = (deliveriesOf.get(String(r.id)) ?? []).map((d) => deliveryOf(d, attemptsOf.get(String(d.id)) ?? []));
+    const event = requestEventOf(r);
+    const deliveries = (deliveriesOf.get(String(r.id)) ?? []).map((d) => deliveryOf(d, attemptsOf.get(String(d.id)) ?? [], event));
     return {
       ...summaryOf(r),
       lastDuplicateAt: n(r.last_duplicate_at),
@@ -113,17 +115,30 @@ export async function readExportedEvents(reads: TransferReader, ids: string[]): 
   });
 }
 
-function deliveryOf(d: Row, attempts: Row[]): ExportedDelivery {
+// What an attempt's stored request may name instead of repeating (attempt-request.ts), less the delivery.
+function requestEventOf(r: Row): Omit<RequestEvent, "deliveryId"> {
+  return {
+    id: String(r.id),
+    source: String(r.source),
+    eventType: s(r.event_type),
+    contentType: s(r.content_type),
+    headers: r.headers === null ? null : (JSON.parse(String(r.headers)) as [string, string][]),
+  };
+}
+
+function deliveryOf(d: Row, attempts: Row[], event: Omit<RequestEvent, "deliveryId">): ExportedDelivery {
+  const requestEvent = { ...event, deliveryId: String(d.id) };
   return {
     id: String(d.id),
     target: String(d.target),
     status: String(d.status) as ExportedDelivery["status"],
+    origin: (s(d.origin) ?? "ingest") as ExportedDelivery["origin"],
     attemptCount: Number(d.attempts),
     nextAttemptAt: Number(d.next_attempt_at),
     lastError: s(d.last_error),
     createdAt: Number(d.created_at),
     updatedAt: Number(d.updated_at),
-    attempts: attempts.map(attemptOf),
+    attempts: attempts.map((a) => ({ ...attemptOf(a), request: a.request === null ? null : unpackAttemptRequest(String(a.request), requestEvent) })),
   };
 }
 
@@ -160,17 +175,19 @@ export async function importEvents(writer: SqlWriter, events: ExportedEvent[], n
     const absent = "WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?)";
     for (const d of e.deliveries) {
       const open = d.status === "pending" || d.status === "delivering" || d.status === "paused";
+      const origin = d.origin === "ingest" ? null : d.origin;
       stmts.push({
-        sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, lease_id, lease_until, last_error, created_at, updated_at)
+        sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, lease_id, lease_until, last_error, origin, created_at, updated_at)
               SELECT ?, ?, ?, CASE WHEN ? = 1 AND EXISTS (SELECT 1 FROM target_state WHERE name = ? AND disabled = 1) THEN 'paused' ELSE ? END,
-                     ?, ?, NULL, NULL, ?, ?, ? ${absent}`,
-        args: [d.id, e.id, d.target, open ? 1 : 0, d.target, open ? "pending" : d.status, d.attemptCount, open ? nowMs : d.nextAttemptAt, d.lastError, d.createdAt, open ? nowMs : d.updatedAt, e.id],
+                     ?, ?, NULL, NULL, ?, ?, ?, ? ${absent}`,
+        args: [d.id, e.id, d.target, open ? 1 : 0, d.target, open ? "pending" : d.status, d.attemptCount, open ? nowMs : d.nextAttemptAt, d.lastError, origin, d.createdAt, open ? nowMs : d.updatedAt, e.id],
       });
+      const requestEvent: RequestEvent = { ...e, contentType: e.request.contentType, headers: e.request.headers, deliveryId: d.id };
       for (const a of d.attempts) {
         stmts.push({
-          sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt)
-                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? ${absent}`,
-          args: [a.id, d.id, e.id, d.target, a.at, a.statusCode, a.durationMs, a.error, a.responseExcerpt, e.id],
+          sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt, request)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? ${absent}`,
+          args: [a.id, d.id, e.id, d.target, a.at, a.statusCode, a.durationMs, a.error, a.responseExcerpt, a.request === null ? null : packAttemptRequest(a.request, requestEvent), e.id],
         });
       }
     }

@@ -70,6 +70,8 @@ export interface StoreOptions {
   /** WAL size past which the writer lets the WAL start over (checkpoint-worker.ts); 64 MiB. */
   walRestartBytes?: number;
   mustExist?: boolean;
+  /** `refuse`: a store whose schema is behind this build is refused, unchanged, instead of migrated (a dry run). Default `apply`. */
+  migrations?: "apply" | "refuse";
   /** Run the group commit on this thread's connection instead of the writer thread (remote URLs always do). */
   inlineWriter?: boolean;
   /** Free bytes that count as room again after a commit failed on a full disk (default 3 MiB; serve: 2 × max_body + 1 MiB). */
@@ -98,7 +100,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   if (isPostgresUrl(opts.url)) return openPostgresStore(opts);
   const conn = await openConnection({ url: opts.url, busyTimeoutMs: opts.busyTimeoutMs, mustExist: opts.mustExist });
   try {
-    logMigrations(opts.log, conn.filePath ?? storeUrlForLog(opts.url), await applyMigrations(conn.client, opts.nowMs()));
+    logMigrations(opts.log, conn.filePath ?? storeUrlForLog(opts.url), await applyMigrations(conn.client, opts.nowMs(), opts.migrations));
   } catch (err) {
     conn.close();
     throw err;

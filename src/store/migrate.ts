@@ -15,8 +15,12 @@ const MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(6835314)";
 
 type MigrationClient = Pick<WriteClient, "execute" | "transaction" | "dialect">;
 
-/** Brings the store's schema up to date; returns the tags it applied. */
-export async function applyMigrations(client: MigrationClient, nowMs: number): Promise<string[]> {
+/**
+ * Brings the store's schema up to date; returns the tags it applied. With
+ * `refuse`, a store that needs any is refused instead, unchanged (a dry run
+ * must not lock an older build out of the store it only looked at).
+ */
+export async function applyMigrations(client: MigrationClient, nowMs: number, mode: "apply" | "refuse" = "apply"): Promise<string[]> {
   const pg = client.dialect.engine === "postgres";
   const migrations = pg ? pgMigrations : sqliteMigrations;
   try {
@@ -42,6 +46,13 @@ export async function applyMigrations(client: MigrationClient, nowMs: number): P
     throw new StoreError(
       "invalid",
       `the store was migrated by a newer hookrelay (${newer.join(", ")}, unknown to this build): run that build or a later one, or a backup taken before the upgrade`,
+    );
+  }
+  const pending = migrations.filter((m) => !applied.has(m.tag)).map((m) => m.tag);
+  if (mode === "refuse" && pending.length > 0) {
+    throw new StoreError(
+      "invalid",
+      `the store's schema is older than this build (${pending.join(", ")} to apply), and this command changes nothing: start the relay (or run the command without --dry-run) to update it first`,
     );
   }
   const done: string[] = [];

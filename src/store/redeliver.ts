@@ -9,11 +9,11 @@
 import type { InStatement, InValue, Row } from "@libsql/client";
 import type { SqlDoors, SqlReader } from "./sql-client.ts";
 import { makeId } from "../core/ids.ts";
+import type { DeliveryOrigin } from "../core/types.ts";
 import { storedOrder, type DeliveryStatus } from "./deliveries.ts";
 import { OPEN_STATUSES } from "./lease-request.ts";
 
-/** Who made a delivery: ingest (a test event too), an operator's redeliver (UI or API), or `hookrelay replay`. */
-export type DeliveryOrigin = "ingest" | "redeliver" | "replay";
+export type { DeliveryOrigin };
 
 const PAGE = 500;
 // A pair with one of these is already on its way; another copy would double it.

@@ -60,23 +60,27 @@ test("export then import into a fresh store keeps ids and body bytes (binary and
       headers: { "content-type": type, "x-ploints-signature": createHmac("sha256", SECRET).update(body).digest("hex"), "x-trace": "t-1" },
     });
   const ids: string[] = [];
-  for (const body of ['{"id":"e1","type":"points.earned"}', BINARY_BODY, '{"id":"e3","type":"fail"}', '{"id":"e4","type":"private"}']) {
+  for (const body of ['{"id":"e1","type":"points.earned"}', BINARY_BODY, '{"id":"e3","type":"fail"}', '{"id":"e4","type":"private"}', '{"id":"e5","type":"fail"}']) {
     const res = await post(body, body instanceof Uint8Array ? "application/octet-stream" : "application/json");
     expect(res.status).toBe(200);
     ids.push(((await res.json()) as { id: string }).id);
   }
-  await until(() => received.length >= 4);
-  const erase = await fetch(`${relay.adminUrl}/api/events/${ids[3]}`, { method: "DELETE", headers: { origin: relay.adminUrl } });
-  expect(erase.status).toBe(200);
+  await until(() => received.length >= 5);
+  const admin = (path: string, method: string) => fetch(`${relay.adminUrl}${path}`, { method, headers: { origin: relay.adminUrl } });
+  expect((await admin(`/api/events/${ids[3]}`, "DELETE")).status).toBe(200);
+  // Erasing an event whose delivery waits for a retry cancels it; an operator's redeliver makes a second delivery.
+  expect((await admin(`/api/events/${ids[4]}`, "DELETE")).status).toBe(200);
+  expect((await admin(`/api/events/${ids[0]}/redeliver`, "POST")).status).toBe(202);
+  await until(() => received.length >= 6);
   expect(await relay.stop()).toBe(0);
 
   const exported = await run(["export", "--config", join(tmp.dir, "a.toml"), "--out", "all.ndjson"]);
   expect(exported).toMatchObject({ code: 0 });
-  expect(exported.out).toContain("exported 4 events");
+  expect(exported.out).toContain("exported 5 events");
   const file = join(tmp.dir, "all.ndjson");
   expect(statSync(file).mode & 0o777).toBe(0o600);
   const lines = readFileSync(file, "utf8").trimEnd().split("\n");
-  expect(lines).toHaveLength(4);
+  expect(lines).toHaveLength(5);
   const parsed = lines.map((l) => parseExportLine(l));
   const events = parsed.map((p) => (p.ok ? p.event : expect.unreachable(p.reason)));
   expect(events.map((e) => e.id)).toEqual(ids);
@@ -85,6 +89,10 @@ test("export then import into a fresh store keeps ids and body bytes (binary and
   expect(JSON.parse(lines[3]!)).toMatchObject({ format: "hookrelay-export/1", erased: true, request: { bodyBase64: null } });
   expect(events[0]!.request.headers).toContainEqual(["x-trace", "t-1"]);
   expect(events[2]!.deliveries[0]).toMatchObject({ status: "pending", attemptCount: 1, attempts: [{ statusCode: 500 }] });
+  expect(events[4]!.deliveries[0]).toMatchObject({ status: "cancelled", origin: "ingest" });
+  expect(events[0]!.deliveries.map((d) => d.origin)).toEqual(["ingest", "redeliver"]);
+  // The request each attempt sent comes along (as the event page shows it).
+  expect(events[0]!.deliveries[0]!.attempts[0]!.request).toMatchObject({ method: "POST", headers: expect.arrayContaining([["webhook-id", ids[0]]]) });
 
   // A window that ends before it starts is a mistake, not "0 events".
   const backwards = await run(["export", "--config", join(tmp.dir, "a.toml"), "--since", "1h", "--until", "2h"]);
@@ -99,11 +107,11 @@ test("export then import into a fresh store keeps ids and body bytes (binary and
   const b = config("b", target.port!);
   const imported = await run(["import", "--config", b, "all.ndjson"]);
   expect(imported).toMatchObject({ code: 0 });
-  expect(imported.out).toContain("imported 4, skipped 0, bad lines 0");
+  expect(imported.out).toContain("imported 5, skipped 0, bad lines 0");
   // b's store did not exist: the import made it, and says so (the second time not).
   expect(imported.err).toMatch(/b\.db did not exist: a new store was created there/);
   const twice = await run(["import", "--config", b, "all.ndjson"]);
-  expect(twice.out).toContain("imported 0, skipped 4, bad lines 0");
+  expect(twice.out).toContain("imported 0, skipped 5, bad lines 0");
   expect(twice.err).not.toContain("did not exist");
 
   const [inA, inB] = [await storedEvents("a"), await storedEvents("b")];
@@ -111,7 +119,7 @@ test("export then import into a fresh store keeps ids and body bytes (binary and
   expect(inB.map((e) => e.request)).toEqual(inA.map((e) => e.request));
   expect(inB.map((e) => [e.erasedAt, e.dedupeKey, e.receivedAt, e.duplicates])).toEqual(inA.map((e) => [e.erasedAt, e.dedupeKey, e.receivedAt, e.duplicates]));
   // Finished deliveries as they were, with their attempts; the pending one due again.
-  for (const i of [0, 1, 3]) expect(inB[i]!.deliveries).toEqual(inA[i]!.deliveries);
+  for (const i of [0, 1, 3, 4]) expect(inB[i]!.deliveries).toEqual(inA[i]!.deliveries);
   expect(inB[2]!.deliveries[0]).toMatchObject({ id: inA[2]!.deliveries[0]!.id, status: "pending", attemptCount: 1, attempts: inA[2]!.deliveries[0]!.attempts });
   expect(inB[2]!.deliveries[0]!.nextAttemptAt).toBeLessThan(inA[2]!.deliveries[0]!.nextAttemptAt);
 
@@ -159,11 +167,15 @@ test("import reports bad lines with their numbers, skips them whole, and stores 
   const member = Bun.gzipSync(new TextEncoder().encode(`${good.join("\n")}\n`));
   writeFileSync(join(tmp.dir, "events-day.ndjson.gz"), Buffer.concat([member, member]));
   const gz = await run(["import", "--config", c, "events-day.ndjson.gz"]);
-  expect(gz.out).toBe("imported 3, skipped 5, bad lines 0\n");
+  expect(gz.out).toBe("imported 4, skipped 6, bad lines 0\n");
   writeFileSync(join(tmp.dir, "cut.ndjson.gz"), member.subarray(0, member.length - 20));
   const cut = await run(["import", "--config", c, "cut.ndjson.gz"]);
   expect(cut.code).toBe(1);
   expect(cut.err).toContain("cut.ndjson.gz: unexpected end of file");
+  writeFileSync(join(tmp.dir, "plain.ndjson.gz"), `${good[0]}\n`);
+  const plain = await run(["import", "--config", c, "plain.ndjson.gz"]);
+  expect(plain.code).toBe(1);
+  expect(plain.err).toContain("plain.ndjson.gz: not a gzip file");
   const missing = await run(["import", "--config", c, "nope.ndjson"]);
   expect(missing.code).toBe(1);
   expect(missing.err).toContain("nope.ndjson");

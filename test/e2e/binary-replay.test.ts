@@ -1,4 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -64,4 +65,16 @@ to = ["app"]
   expect(await again.stop()).toBe(0);
   target.stop(true);
   expect(received).toHaveLength(6);
+});
+
+test("a dry run refuses a store whose schema is behind the build, and leaves it as it was", async () => {
+  // The store of the test above, made to look one migration behind: its last tag's row removed.
+  const db = new Database(join(tmp.dir, "relay.db"));
+  const last = db.query<{ tag: string }, []>("SELECT tag FROM hookrelay_migrations ORDER BY tag DESC LIMIT 1").get()!.tag;
+  db.run("DELETE FROM hookrelay_migrations WHERE tag = ?", [last]);
+  const dry = await run(["replay", "--config", join(tmp.dir, "hookrelay.toml"), "--dry-run"]);
+  expect(dry.code).toBe(1);
+  expect(dry.err).toContain(`the store's schema is older than this build (${last} to apply), and this command changes nothing`);
+  expect(db.query("SELECT count(*) AS n FROM hookrelay_migrations WHERE tag = ?").get(last)).toEqual({ n: 0 });
+  db.close();
 });

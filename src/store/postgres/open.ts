@@ -36,7 +36,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
   const reads = await connect(4);
   let writes: PgClient;
   try {
-    logMigrations(opts.log, redactedUrl(opts.url), await applyMigrations(reads, opts.nowMs()));
+    logMigrations(opts.log, redactedUrl(opts.url), await applyMigrations(reads, opts.nowMs(), opts.migrations));
     // The group commit runs one transaction at a time; a second connection stands by for a failed one.
     writes = await connect(2);
     pools = [reads, writes];
