@@ -176,6 +176,21 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     expect(problemsOf(`${BASE}\n[server]\nlisten_addr = ":80"`)).toEqual(['server.listen_addr: unknown key; did you mean "listen"?']);
   });
 
+  test("a value that looks like a mistyped secret reference is warned about, never quoted", () => {
+    const { warnings } = configOf(BASE.replace('secret = "lit-secret"', 'secret = ["ENV:PLOINTS_SECRET", "$OLD_SECRET"]').replace("[[targets]]", '[admin]\ntoken = "Env: TOKEN"\n[[targets]]'), { PLOINTS_SECRET: "x" });
+    expect(warnings).toContain('sources[0].verify.secret[0]: starts with "ENV:": a secret reference is env:NAME or file:/path, in lower case, with no space before the colon; this is used as the literal text');
+    expect(warnings).toContain("sources[0].verify.secret[1]: is a shell variable ($OLD_SECRET): the config file is not expanded, so this is used as the literal text; write env:OLD_SECRET");
+    expect(warnings.some((w) => w.startsWith("admin.token: starts with \"Env:\""))).toBe(true);
+    expect(warnings.join("\n")).not.toContain("PLOINTS_SECRET\"");
+  });
+
+  test("a known key in the wrong table is pointed to where it belongs", () => {
+    // Appended to the file, it lands in the last [[routes]] table.
+    expect(problemsOf(`${BASE}\nlog_level = "debug"`)).toEqual(["routes[0].log_level: unknown key (it belongs in the top level (before the first [table]))"]);
+    expect(problemsOf(`${BASE}\n[server]\nretention = "7d"`)).toEqual(["server.retention: unknown key (it belongs in [store])"]);
+    expect(problemsOf(BASE.replace("[[targets]]", '[[targets]]\nschedule = ["1s"]'))).toContain("targets[0].schedule: unknown key (it belongs in [[targets]] retry)");
+  });
+
   test("applies every default when keys are left out", () => {
     const { config, warnings } = configOf(`
 [[sources]]

@@ -11,6 +11,7 @@ import { presetDefaults } from "../core/verify/index.ts";
 import { ALWAYS_SENT_HEADERS, isForwardableHeader } from "../core/forward-headers.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { didYouMean } from "./did-you-mean.ts";
+import { referenceLookAlike } from "./secret-ref.ts";
 import { createSchemas, type RawServer, type RawSource, type RawTarget, type Schemas } from "./schema.ts";
 import type { Config, ListenAddress, RouteConfig, SourceConfig, TargetConfig } from "./types.ts";
 import { formatPath, isTable, type Path } from "./key-path.ts";
@@ -118,11 +119,45 @@ export function isValidSigningSecret(secret: string): boolean {
 }
 
 
+/**
+ * Where each key of the config lives (`retention` → "[store]", `schedule` →
+ * "[[targets]] retry"): a known key in the wrong table (a line appended after
+ * a `[[routes]]` table belongs to it in TOML) is pointed to its place.
+ */
+function keyHomes(schemas: Schemas): Map<string, string[]> {
+  const homes = new Map<string, string[]>();
+  const add = (key: string, home: string) => homes.set(key, [...new Set([...(homes.get(key) ?? []), home])]);
+  const walk = (schema: v.GenericSchema, home: string, depth: number) => {
+    for (const [key, entry] of Object.entries(tableEntries(schema) ?? {})) {
+      add(key, home);
+      if (depth === 0) walk(entry, `${home} ${key}`, 1);
+    }
+  };
+  const tables: [v.GenericSchema, string][] = [
+    [schemas.server, "[server]"], [schemas.store, "[store]"], [schemas.admin, "[admin]"], [schemas.alerts, "[alerts]"],
+    [schemas.source, "[[sources]]"], [schemas.target, "[[targets]]"], [schemas.route, "[[routes]]"],
+  ];
+  for (const [schema, home] of tables) walk(schema, home, 0);
+  for (const key of ["preset", "scheme", "secret", "tolerance", "header", "algorithm", "encoding", "prefix", "signed", "timestamp_header", "id_header", "url", "username"]) add(key, "[[sources]] verify");
+  add("log_level", "the top level (before the first [table])");
+  return homes;
+}
+
+/** Where a key unknown at `path` belongs, as " (it belongs in …)", or "". */
+function belongsElsewhere(homes: Map<string, string[]>, key: string, path: Path): string {
+  const here = path.filter((p) => typeof p === "string").join(".");
+  const places = (homes.get(key) ?? []).filter((home) => home.replace(/[[\]]/g, "").replace(" ", ".") !== here);
+  return places.length === 0 ? "" : ` (it belongs in ${places.join(" or ")})`;
+}
+
 class ConfigBuilder {
   private problems: string[] = [];
   private warnings: string[] = [];
+  private homes: Map<string, string[]>;
 
-  constructor(private schemas: Schemas) {}
+  constructor(private schemas: Schemas) {
+    this.homes = keyHomes(schemas);
+  }
 
   private report: Report = {
     problem: (path, message) => this.problem(path, message),
@@ -149,7 +184,7 @@ class ConfigBuilder {
     for (const key of keys) {
       const entry = entries[key];
       if (entry === undefined) {
-        this.problem([...prefix, key], `unknown key${didYouMean(key, Object.keys(entries))}`);
+        this.problem([...prefix, key], `unknown key${didYouMean(key, Object.keys(entries)) || belongsElsewhere(this.homes, key, prefix)}`);
         ok = false;
       } else if (input[key] === undefined && entry.type !== "optional") {
         this.problem([...prefix, key], "required");
@@ -199,6 +234,7 @@ class ConfigBuilder {
     const targets = rawTargets.map((item, i) => this.parse(s.target, item, ["targets", i]));
     const routes = rawRoutes.map((item, i) => this.parse(s.route, item, ["routes", i]));
 
+    this.warnReferenceLookAlikes(raw, []);
     const rawAdmin = table("admin");
     if (store.ok) this.checkStore(store.value!);
     this.checkServer(server.value ?? {}, rawAdmin?.token !== undefined, admin.value?.token);
@@ -365,6 +401,15 @@ class ConfigBuilder {
       const where = secrets.length > 1 ? [...path, n] : path;
       this.report.warn(where, "starts or ends with whitespace (a line break from an env var or a copy and paste?); it is used as written, and the provider signs with the secret without it");
     }
+  }
+
+  /** Every string of the config that looks like a mistyped secret reference (secret-ref.ts), wherever it is. */
+  private warnReferenceLookAlikes(value: unknown, path: Path): void {
+    if (typeof value === "string") {
+      const why = referenceLookAlike(value);
+      if (why) this.report.warn(path, why);
+    } else if (Array.isArray(value)) value.forEach((item, i) => this.warnReferenceLookAlikes(item, [...path, i]));
+    else if (isTable(value)) for (const [key, item] of Object.entries(value)) this.warnReferenceLookAlikes(item, [...path, key]);
   }
 
   /** forward_headers names that are never forwarded (core/forward-headers.ts), said rather than dropped in silence. */

@@ -58,3 +58,20 @@ function readFileSecret(rawPath: string, ctx: SecretContext): SecretResult {
   if (value === "") return { ok: false, error: `file ${path} is empty` };
   return { ok: true, value };
 }
+
+/**
+ * Why a value that is read as a literal looks like a secret reference meant
+ * otherwise (`ENV:NAME`, `Env: NAME`, `$NAME`, `${NAME}`), or null. Such a
+ * value is used as written — the literal text becomes the secret, and the
+ * real one fails — so `check` says so. The value itself is never quoted; a
+ * variable's name is not a secret.
+ *
+ * @example referenceLookAlike("ENV:TOKEN") // 'starts with "ENV:": a secret reference is env:NAME or file:/path, in lower case, with no space before the colon'
+ */
+export function referenceLookAlike(value: string): string | null {
+  const prefix = /^\s*(env|file)\s*:/i.exec(value);
+  if (prefix && !/^(env|file):/.test(value)) return `starts with "${prefix[0].trim()}": a secret reference is env:NAME or file:/path, in lower case, with no space before the colon; this is used as the literal text`;
+  const shell = /^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(value.trim());
+  if (shell && !CREDENTIALS_PREFIX.test(value)) return `is a shell variable ($${shell[1]}): the config file is not expanded, so this is used as the literal text; write env:${shell[1]}`;
+  return null;
+}

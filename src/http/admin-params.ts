@@ -179,11 +179,14 @@ export function parseBulkBody(
   nowMs: number,
   searchOn: boolean,
 ): { filter: Omit<EventFilter, "cursor" | "limit">; target?: string; dryRun: boolean } {
-  const body = parseInput(BulkBody, jsonOf(text.trim() === "" ? "{}" : text));
+  // No filter is no request: every event is `"filter": {}`, said, never a body left out by mistake
+  // (POST /api/events/<id>/redeliver, a body optional, is one path segment away).
+  const body = parseInput(BulkBody, text.trim() === "" ? {} : jsonOf(text));
+  if (body.filter === undefined) throw new HttpError(400, "filter_required", 'a bulk action needs a "filter": {"filter": {}} acts on every stored event');
   // The list's own parser, so that a filter means here what it means for GET /api/events ("text": its words).
   let filter: EventFilter;
   try {
-    filter = checkSearchable(parseEventFilter(body.filter ?? {}, nowMs), searchOn);
+    filter = checkSearchable(parseEventFilter(body.filter, nowMs), searchOn);
   } catch (err) {
     if (err instanceof HttpError) throw new HttpError(400, err.code, `filter.${err.message}`);
     throw err;

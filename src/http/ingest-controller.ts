@@ -10,6 +10,7 @@
  * meanwhile changes the requests that come after it.
  */
 import { Elysia } from "elysia";
+import type { SourceConfig } from "../config/types.ts";
 import { answerGetChallenge } from "../core/verify/index.ts";
 import { ingest, rejectRequest, type IngestDeps, type IngestResult, type RawRequest } from "../ingest/ingest.ts";
 import type { RuntimeConfig } from "../ingest/runtime-config.ts";
@@ -64,6 +65,15 @@ function refuse(deps: IngestDeps, err: HttpError, source: string | null, remote:
   return errorResponse(err);
 }
 
+/**
+ * The 401's challenge of a source that takes HTTP basic auth: a sender that
+ * sends credentials only when asked (a URL with user:pass@, as Twilio's) is
+ * asked. Other schemes sign; their 401 asks for nothing.
+ */
+function challengeOf(source: SourceConfig): Record<string, string> {
+  return source.verify.kind === "basic" ? { "www-authenticate": `Basic realm="${source.name}", charset="UTF-8"` } : {};
+}
+
 /** Elysia instance serving the public inbound routes. */
 export function ingestController(opts: IngestControllerOptions) {
   const retryAfter = String(opts.retryAfterSec ?? 5);
@@ -105,7 +115,7 @@ export function ingestController(opts: IngestControllerOptions) {
           case "handshake":
             return new Response(result.body, { status: result.status, headers: { "content-type": result.contentType } });
           case "rejected":
-            return errorResponse(new HttpError(401, result.reason, result.message));
+            return errorResponse(new HttpError(401, result.reason, result.message, challengeOf(source.config)));
           case "unavailable":
             // Logged by ingest (store write failed); counted here with the other refusals.
             opts.deps.onRefused?.("store_unavailable");

@@ -88,6 +88,10 @@ test("basic credentials, the Points secret and the GitLab token are stored redac
   relay = await startTestRelay(CONFIG);
   expect((await relay.post("basic", '{"id":"c"}', { authorization: basic(BASIC_PASSWORD) })).status).toBe(200);
   expect((await relay.post("basic", '{"id":"d"}', { authorization: basic("guessed-password") })).status).toBe(401);
+  // A sender that sends credentials only when asked (a URL with user:pass@) is asked; a signed source asks for nothing.
+  const unasked = await relay.post("basic", '{"id":"e"}');
+  expect([unasked.status, unasked.headers.get("www-authenticate")]).toEqual([401, 'Basic realm="basic", charset="UTF-8"']);
+  expect((await relay.post("hook", '{"id":"f"}')).headers.get("www-authenticate")).toBeNull();
   expect((await relay.post("points", '{"order":{"id":"o1"}}', { "x-webhook-secret": POINTS_SECRET, "x-webhook-event": "approved" })).status).toBe(200);
   expect((await relay.post("gitlab", '{"object_kind":"push"}', { "x-gitlab-token": GITLAB_TOKEN, "x-gitlab-event": "Push Hook" })).status).toBe(200);
   const body = '{"id":"p1","type":"points.earned"}';

@@ -160,6 +160,9 @@ describe("bulk actions (no delivery engine: rows stay as the jobs leave them)", 
   test("bad bulk requests are refused with the problem named", async () => {
     const cases: [unknown, number, RegExp][] = [
       ["{not json", 400, /body must be JSON/],
+      // Left out, the filter is not "everything": that is {"filter": {}}, said.
+      ["", 400, /needs a "filter": \{"filter": \{\}\} acts on every stored event/],
+      [{ target: "audit" }, 400, /needs a "filter"/],
       [{ filter: { sorce: "shop" } }, 400, /^filter\.sorce: unknown key$/],
       [{ filter: { status: "lost" } }, 400, /^filter\.status: expected one of "pending", .*"unrouted", got "lost"$/],
       [{ filter: { since: "yesterday-ish" } }, 400, /filter\.since/],
@@ -168,7 +171,7 @@ describe("bulk actions (no delivery engine: rows stay as the jobs leave them)", 
       [{ filter: { target: "nope" } }, 404, /no target named "nope"/],
     ];
     for (const [body, status, message] of cases) {
-      const r = await api("/api/events/redeliver", { method: "POST", body });
+      const r = await api(body === "" ? "/api/deliveries/cancel" : "/api/events/redeliver", { method: "POST", body });
       expect({ body, status: r.status }).toEqual({ body, status });
       expect(r.body.error.message).toMatch(message);
     }
