@@ -12,6 +12,9 @@ import { FoldedLog } from "../log/folded-log.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 
+/** Where Elysia's router takes a URL's path to start at the earliest ("http://" and a 4-character host). */
+const ROUTER_PATH_START = 11;
+
 type RequestContext = { request: Request; server: { requestIP(r: Request): { address: string } | null } | null };
 
 /**
@@ -31,13 +34,20 @@ export function requireHost(log: Logger, listener: "public" | "admin", exempt: r
     // (which RFC 9112 answers with 400) would reach us as one, the second ignored.
     const host = request.headers.get("host");
     const repeated = host !== null && host.includes(",");
-    if (!repeated && URL.canParse(request.url)) return;
+    // The router reads the path from the 12th character of the URL on (past "http://" and a host
+    // of 4 or more): a shorter host ("x", "ab:1") would be routed by a piece of its path.
+    const tooShort = request.url.indexOf("/", 8) < ROUTER_PATH_START;
+    if (!repeated && !tooShort && URL.canParse(request.url)) return;
     // Relative ("/in/x?…") or "http://<bad host>/in/x?…": the path without parsing a URL.
     const path = request.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").split("?")[0]!.slice(0, 200);
     if (exempt.includes(path)) return;
     const reason = host ? "bad_host" : "missing_host";
     badRequests.record({ listener, reason, method: request.method, path, remote: server?.requestIP(request)?.address ?? null });
-    const message = reason === "missing_host" ? "the request has no Host header" : repeated ? "the request has more than one Host header" : "the Host header is not a valid host[:port]";
+    const message =
+      reason === "missing_host" ? "the request has no Host header"
+      : repeated ? "the request has more than one Host header"
+      : tooShort && URL.canParse(request.url) ? "the Host header is shorter than 4 characters: name the host as the sender knows it (a real name or address)"
+      : "the Host header is not a valid host[:port]";
     return errorResponse(new HttpError(400, reason, message));
   };
 }

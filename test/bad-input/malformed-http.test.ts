@@ -38,6 +38,16 @@ test("a Host no URL can be built with gets 400 bad_host, never 500", async () =>
   expect([two.status, errorCode(two.text)]).toEqual([400, "bad_host"]);
   expect(two.text).toContain("more than one Host header");
   expect(await storedKeys()).not.toContain("badhost_two");
+  // A host under 4 characters: the router would read the path from inside it ("/p" of "/in/p").
+  for (const host of ["x", "ab", "a:1"]) {
+    const short = await rawHttp(publicPort, [signedPost(`badhost_short_${host}`, { host })]);
+    expect([host, short.status, errorCode(short.text)]).toEqual([host, 400, "bad_host"]);
+    expect(short.text).toContain("shorter than 4 characters");
+  }
+  const fine = await rawHttp(publicPort, [signedPost("badhost_four", { host: "abcd" })]);
+  expect(fine.status).toBe(200);
+  // On the admin port, /xx/healthz must not be answered as /healthz.
+  expect((await rawHttp(adminPort, ["GET /xx/healthz HTTP/1.1\r\nHost: x\r\n\r\n"])).status).toBe(400);
 });
 
 /** A signed POST /in/p with the given request line version and Host line ("" for none). */
