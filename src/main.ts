@@ -21,7 +21,7 @@ async function main(): Promise<number> {
   const topic = command === "help" ? rest[0] : command;
   if (topic === undefined || topic === "--help" || topic === "-h" || topic === "help") {
     process.stdout.write(HELP.main!);
-    return command === undefined ? 1 : 0;
+    return command === undefined ? 2 : 0; // no command: a usage error, as an unknown one
   }
   if ((topic === "version" && !wantsHelp) || topic === "--version" || topic === "-v") {
     process.stdout.write(`hookrelay ${VERSION} (${BUILD})\n`);

@@ -16,9 +16,12 @@ export function parseFlags(args: string[], options: NonNullable<ParseArgsConfig[
       return null;
     }
     // A misspelt long option gets the nearest of this command's (as config keys get theirs).
-    const flag = /'--([^'=]+)/.exec(e.message)?.[1];
-    const near = flag === undefined ? null : closestName(flag, Object.keys(options));
-    process.stderr.write(`hookrelay: ${e.message}${near === null ? "" : `; did you mean "--${near}"?`} (--help lists the options)\n`);
+    // Said in our words: node's own, for a command that takes positionals, ends in a quoted
+    // aside about "--" that a suggestion appended to it would land inside.
+    const flag = /'(-[^'=]+)/.exec(e.message)?.[1];
+    const near = flag?.startsWith("--") ? closestName(flag.slice(2), Object.keys(options)) : null;
+    const what = flag === undefined ? e.message : `unknown option ${flag}`;
+    process.stderr.write(`hookrelay: ${what}${near === null ? "" : `; did you mean "--${near}"?`} (--help lists the options)\n`);
     return null;
   }
 }

@@ -104,6 +104,10 @@ test("a misspelt option is named with the nearest one; `help <command>` is that 
   expect(typo.stderr).toContain("--help");
   const far = await runBinary(["check", "--zzzzzz"], tmp.dir);
   expect(far.stderr).not.toContain("did you mean");
+  // A command that takes positionals too: the suggestion is not lost inside node's quoted aside.
+  const listen = await runBinary(["listen", "http://127.0.0.1:1", "--tokn", "x"], tmp.dir);
+  expect([listen.code, listen.stderr]).toEqual([2, 'hookrelay: unknown option --tokn; did you mean "--token"? (--help lists the options)\n']);
+  expect((await runBinary([], tmp.dir)).code).toBe(2);
 
   const viaHelp = await runBinary(["help", "dev"], tmp.dir);
   const viaFlag = await runBinary(["dev", "--help"], tmp.dir);
