@@ -138,7 +138,7 @@ function keyHomes(schemas: Schemas): Map<string, string[]> {
     [schemas.source, "[[sources]]"], [schemas.target, "[[targets]]"], [schemas.route, "[[routes]]"],
   ];
   for (const [schema, home] of tables) walk(schema, home, 0);
-  for (const key of ["preset", "scheme", "secret", "tolerance", "header", "algorithm", "encoding", "prefix", "signed", "timestamp_header", "id_header", "url", "username"]) add(key, "[[sources]] verify");
+  for (const key of ["preset", "scheme", "secret", "tolerance", "header", "algorithm", "encoding", "prefix", "signed", "timestamp_header", "timestamp_format", "secret_encoding", "id_header", "url", "username"]) add(key, "[[sources]] verify");
   add("log_level", "the top level (before the first [table])");
   return homes;
 }

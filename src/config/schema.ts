@@ -310,6 +310,8 @@ export function createSchemas(ctx: Ctx) {
     prefix: v.optional(str()),
     signed: v.optional(str()),
     timestamp_header: v.optional(headerName()),
+    timestamp_format: v.optional(oneOf(["unix", "unix_ms", "rfc3339"], '"unix" (seconds), "unix_ms" or "rfc3339"')),
+    secret_encoding: v.optional(oneOf(["utf8", "base64", "hex"], '"utf8", "base64" or "hex"')),
     id_header: v.optional(headerName()),
     username: v.optional(str()),
   });

@@ -3,7 +3,7 @@
  * preset or scheme takes, and what it requires, lives here.
  */
 import type { VerifySpec } from "../core/types.ts";
-import { presetSigns } from "../core/verify/index.ts";
+import { isEncodedSecret, presetSigns } from "../core/verify/index.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { isTable, type Path } from "./key-path.ts";
 import type { RawSource } from "./schema.ts";
@@ -49,7 +49,7 @@ export function buildVerifySpec(
   const label = vf.preset !== undefined ? `preset "${vf.preset}"` : `scheme ${vf.scheme}`;
   const allowed: Record<string, string[]> = {
     preset: ["preset", "secret", "tolerance", "url"],
-    hmac: ["scheme", "header", "algorithm", "encoding", "prefix", "signed", "secret", "timestamp_header", "id_header", "tolerance", "url"],
+    hmac: ["scheme", "header", "algorithm", "encoding", "prefix", "signed", "secret", "secret_encoding", "timestamp_header", "timestamp_format", "id_header", "tolerance", "url"],
     "shared-secret": ["scheme", "header", "secret"],
     basic: ["scheme", "username", "secret"],
     none: ["scheme"],
@@ -80,7 +80,8 @@ export function buildVerifySpec(
   const derivedUrl = (why: string): string | undefined => {
     const url = vf.url ?? (publicUrl ? `${publicUrl}/in/${src.name}` : undefined);
     // Without a parsed [server] we cannot know public_url: its problem is already reported.
-    if (url === undefined && serverKnown) {
+    // An invalid verify.url is reported as such: "set verify.url" would read as if it were missing.
+    if (url === undefined && serverKnown && !isSet("url")) {
       report.warn(
         at("url"),
         `${why}; set verify.url or server.public_url: without either the URL the relay was reached at is checked, which is not the one the provider signed behind a proxy, a TLS terminator or a port mapping`,
@@ -131,6 +132,14 @@ export function buildVerifySpec(
   }
   // The timestamp header alone turns the tolerance check on (core/verify/generic.ts).
   if (vf.tolerance !== undefined && !isSet("timestamp_header")) report.warn(at("tolerance"), "has no effect without timestamp_header");
+  if (!isSet("timestamp_header")) noEffect("timestamp_format", "no timestamp_header");
+  // A decoder skips what it cannot read: a mistyped key would verify nothing, in silence.
+  const secretEncoding = vf.secret_encoding ?? "utf8";
+  (secrets ?? []).forEach((secret, n) => {
+    if (isEncodedSecret(secret, secretEncoding)) return;
+    report.problem((secrets?.length ?? 0) > 1 ? [...at("secret"), n] : at("secret"), `is not ${secretEncoding === "hex" ? "hex (pairs of 0-9, a-f)" : "standard base64 (a whsec_ prefix allowed)"}, as secret_encoding says`);
+    ok = false;
+  });
   if (!signed.includes("{url}")) noEffect("url", "signed does not use {url}");
   if (!signed.includes("{id}")) noEffect("id_header", "signed does not use {id}");
   const url = signed.includes("{url}") ? derivedUrl("signed uses {url}") : vf.url;
@@ -144,6 +153,8 @@ export function buildVerifySpec(
     signed,
     secrets: secrets!,
     ...(vf.timestamp_header ? { timestampHeader: vf.timestamp_header } : {}),
+    ...(vf.timestamp_format ? { timestampFormat: vf.timestamp_format } : {}),
+    ...(vf.secret_encoding ? { secretEncoding: vf.secret_encoding } : {}),
     ...(vf.id_header ? { idHeader: vf.id_header } : {}),
     toleranceSec,
     ...(url ? { url } : {}),

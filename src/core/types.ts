@@ -62,6 +62,10 @@ export type VerifySpec =
       signed: string;
       secrets: string[];
       timestampHeader?: string; // lower-cased
+      /** How the timestamp header writes the time: Unix seconds (default), milliseconds, or RFC 3339. */
+      timestampFormat?: "unix" | "unix_ms" | "rfc3339";
+      /** How the secret becomes the HMAC key: its UTF-8 bytes (default), or decoded from base64 or hex. */
+      secretEncoding?: "utf8" | "base64" | "hex";
       idHeader?: string; // lower-cased
       toleranceSec: number;
       url?: string;

@@ -113,3 +113,45 @@ describe("none scheme", () => {
     expect(buildVerifier({ kind: "none" })(req({}), NOW_MS)).toEqual({ ok: true });
   });
 });
+
+describe("generic hmac: providers written by config alone", () => {
+  const configured = async (verify: string) => {
+    const { loadConfig } = await import("../../config/load.ts");
+    const loaded = loadConfig(`[[sources]]\nname = "p"\nverify = ${verify}\n`, { env: {}, baseDir: "/" });
+    if (!loaded.ok) throw new Error(loaded.problems.join("\n"));
+    return buildVerifier(loaded.config.sources[0]!.verify);
+  };
+
+  test("Twitch EventSub: message id + RFC 3339 timestamp (nanoseconds) + body, sha256= hex, 10 minutes", async () => {
+    const verify = await configured(`{ scheme = "hmac", header = "Twitch-Eventsub-Message-Signature", prefix = "sha256=",
+      signed = "{id}{timestamp}{body}", id_header = "Twitch-Eventsub-Message-Id", timestamp_header = "Twitch-Eventsub-Message-Timestamp",
+      timestamp_format = "rfc3339", tolerance = "10m", secret = "twitch-secret-123" }`);
+    // As Twitch's docs build it: HMAC-SHA256(secret, message_id + timestamp + body), hex, prefixed.
+    const signed = (ts: string) => ({
+      "Twitch-Eventsub-Message-Id": "e76c6bd4-55c9-4987-8304-da1588d8988b",
+      "Twitch-Eventsub-Message-Timestamp": ts,
+      "Twitch-Eventsub-Message-Signature": `sha256=${createHmac("sha256", "twitch-secret-123").update(`e76c6bd4-55c9-4987-8304-da1588d8988b${ts}${BODY}`).digest("hex")}`,
+    });
+    const at = (offsetMs: number) => new Date(NOW_MS + offsetMs).toISOString().replace("Z", "123456Z");
+    expect(verify(req(signed(at(-30_000))), NOW_MS)).toEqual({ ok: true });
+    expect(verify(req(signed(at(-11 * 60_000))), NOW_MS)).toMatchObject({ ok: false, reason: "stale_timestamp", message: expect.stringContaining("is 660 s old") });
+    expect(verify(req(signed(String(NOW_S))), NOW_MS)).toMatchObject({ ok: false, reason: "bad_timestamp", message: expect.stringContaining("is not an RFC 3339 time") });
+  });
+
+  test("a millisecond timestamp header, and a base64 key used as its decoded bytes", async () => {
+    const key = Buffer.from("0123456789abcdef0123456789abcdef");
+    const verify = await configured(`{ scheme = "hmac", header = "X-Sig", signed = "{timestamp}.{body}", timestamp_header = "X-Ts",
+      timestamp_format = "unix_ms", secret_encoding = "base64", secret = "whsec_${key.toString("base64")}" }`);
+    const sig = (ts: number) => createHmac("sha256", key).update(`${ts}.${BODY}`).digest("hex");
+    expect(verify(req({ "X-Sig": sig(NOW_MS - 1000), "X-Ts": String(NOW_MS - 1000) }), NOW_MS)).toEqual({ ok: true });
+    // Seconds where milliseconds are expected: said.
+    expect(verify(req({ "X-Sig": sig(NOW_S), "X-Ts": String(NOW_S) }), NOW_MS)).toMatchObject({ ok: false, message: expect.stringContaining("it looks like seconds") });
+  });
+
+  test("a secret that is not in its secret_encoding is a config problem, naming the key and never the value", async () => {
+    const { loadConfig } = await import("../../config/load.ts");
+    const loaded = loadConfig(`[[sources]]\nname = "p"\nverify = { scheme = "hmac", header = "X-Sig", secret_encoding = "hex", secret = ["abcd", "not-hex-SECRET"] }\n`, { env: {}, baseDir: "/" });
+    expect(loaded.ok).toBe(false);
+    expect(loaded.ok ? [] : loaded.problems).toEqual(["sources[0].verify.secret[1]: is not hex (pairs of 0-9, a-f), as secret_encoding says"]);
+  });
+});

@@ -2,7 +2,7 @@ import type { InboundRequest, VerifySpec } from "../types.ts";
 import { checkSignatures, decodeSignature, secretsEqual, utf8Key, type Part } from "./hmac.ts";
 import { configuredSecrets, headerLabel, missingHeader, OK, reject, SIGNED_URL_HINT, type Verifier } from "./result.ts";
 import { signedUrl, urlAsSent } from "./signed-url.ts";
-import { checkTimestamp, timestampHeader, timestampProblem } from "./timestamp.ts";
+import { checkTimestamp, timestampHeader, timestampProblem, type TimestampRule } from "./timestamp.ts";
 
 /** The generic HMAC variant of VerifySpec. */
 export type HmacSpec = Extract<VerifySpec, { kind: "hmac" }>;
@@ -49,7 +49,8 @@ export function hmacVerifier(spec: HmacSpec): Verifier {
   if (uses("timestamp") && !spec.timestampHeader) throw new Error("verify: {timestamp} needs a timestamp header");
   const needsId = uses("id");
   if (needsId && !spec.idHeader) throw new Error("verify: {id} needs an id header");
-  const keys = spec.secrets.map(utf8Key);
+  const keys = spec.secrets.map((secret) => hmacKey(secret, spec.secretEncoding ?? "utf8"));
+  const rule: TimestampRule = { unit: TIMESTAMP_UNITS[spec.timestampFormat ?? "unix"] };
   const label = headerLabel(spec.header);
   const timestampWhere = spec.timestampHeader ? timestampHeader(headerLabel(spec.timestampHeader)) : undefined;
   // A provider signing the URL it called fails when we rebuild another one: say where to look.
@@ -60,7 +61,7 @@ export function hmacVerifier(spec: HmacSpec): Verifier {
     let timestamp: string | null = null;
     if (spec.timestampHeader) {
       timestamp = req.headers.get(spec.timestampHeader);
-      const problem = timestampProblem(timestamp, timestampWhere!, "s");
+      const problem = timestampProblem(timestamp, timestampWhere!, rule.unit);
       if (problem) return problem;
     }
     const id = spec.idHeader ? req.headers.get(spec.idHeader) : null;
@@ -75,8 +76,29 @@ export function hmacVerifier(spec: HmacSpec): Verifier {
     });
     const result = checkSignatures({ algorithm: spec.algorithm, encoding: spec.encoding, keys, contents, candidates, label, hint });
     if (!result.ok || !spec.timestampHeader) return result;
-    return checkTimestamp(timestamp, nowMs, spec.toleranceSec, { unit: "s" }, timestampWhere);
+    return checkTimestamp(timestamp, nowMs, spec.toleranceSec, rule, timestampWhere);
   };
+}
+
+const TIMESTAMP_UNITS: Record<NonNullable<HmacSpec["timestampFormat"]>, TimestampRule["unit"]> = { unix: "s", unix_ms: "ms", rfc3339: "rfc3339" };
+
+/**
+ * The HMAC key a secret stands for: its UTF-8 bytes, or the bytes it encodes
+ * (a provider that hands out a base64 or hex key and signs with the decoded
+ * bytes; a `whsec_` prefix before base64 is dropped, as Standard Webhooks
+ * keys are written). Config checks the encoding (isEncodedSecret).
+ */
+export function hmacKey(secret: string, encoding: NonNullable<HmacSpec["secretEncoding"]>): Uint8Array {
+  if (encoding === "utf8") return utf8Key(secret);
+  if (encoding === "hex") return Buffer.from(secret, "hex");
+  return Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+}
+
+/** True when `secret` is written in `encoding` whole (a decoder would silently drop what it cannot read). */
+export function isEncodedSecret(secret: string, encoding: NonNullable<HmacSpec["secretEncoding"]>): boolean {
+  if (encoding === "hex") return /^([0-9a-fA-F]{2})+$/.test(secret);
+  if (encoding === "base64") return /^[A-Za-z0-9+/]+={0,2}$/.test(secret.replace(/^whsec_/, "")) && secret.replace(/^whsec_/, "").length % 4 !== 1;
+  return true;
 }
 
 /** A bearer secret in a header (GitLab token, Points), compared in constant time. */
