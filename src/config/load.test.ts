@@ -64,10 +64,10 @@ name = "orders"
 url = "http://10.0.0.5/hooks"
 timeout = "ten"
 `);
-    expect(problems).toContain('server.max_body: expected a size like "1mb", got 12');
+    expect(problems).toContain('server.max_body: expected a size like "1mb" (b, kb, mb or gb), got 12');
     expect(problems).toContain("sources[1].verify.secret: env var PLOINTS_SECRET is not set");
-    expect(problems).toContain('sources[1].dedupe.window: expected a duration like "10s", got 7');
-    expect(problems).toContain('targets[0].timeout: expected a duration like "10s", got "ten"');
+    expect(problems).toContain('sources[1].dedupe.window: expected a duration like "10s" (ms, s, m, h or d), got 7');
+    expect(problems).toContain('targets[0].timeout: expected a duration like "10s" (ms, s, m, h or d), got "ten"');
   });
 
   test("a deadline, tolerance or retention of 0 is a problem: it would mean at once, or never", () => {
@@ -627,10 +627,10 @@ concurrency = 0
     expect(result.problems).toEqual(
       expect.arrayContaining([
         // Schema problems…
-        'server.max_body: expected a size like "1mb", got 12',
-        'sources[0].dedupe.window: expected a duration like "10s", got 7',
-        'sources[1].verify.tolerance: expected a duration like "10s", got "soon"',
-        'targets[0].timeout: expected a duration like "10s", got "ten"',
+        'server.max_body: expected a size like "1mb" (b, kb, mb or gb), got 12',
+        'sources[0].dedupe.window: expected a duration like "10s" (ms, s, m, h or d), got 7',
+        'sources[1].verify.tolerance: expected a duration like "10s" (ms, s, m, h or d), got "soon"',
+        'targets[0].timeout: expected a duration like "10s" (ms, s, m, h or d), got "ten"',
         "targets[1].concurrency: expected a whole number ≥ 1, got 0",
         // …and the cross-field ones, though the same tables had schema problems.
         "admin.token: required when server.admin_listen (0.0.0.0:8081) is not a loopback address",
@@ -660,7 +660,7 @@ max_body = 12
 name = "g"
 verify = { preset = "github", secret = "x", tolerance = "1m" }`);
     if (result.ok) throw new Error("expected problems");
-    expect(result.problems).toEqual(['server.max_body: expected a size like "1mb", got 12']);
+    expect(result.problems).toEqual(['server.max_body: expected a size like "1mb" (b, kb, mb or gb), got 12']);
     expect(result.warnings).toContain('sources[1].verify.tolerance: has no effect: preset "github" signs no timestamp');
   });
 });

@@ -13,8 +13,8 @@ describe("parseDurationMs", () => {
   });
 
   test("refuses bare numbers, unknown units and words with a message naming the input", () => {
-    expect(parseDurationMs(10)).toEqual({ ok: false, error: 'expected a duration like "10s", got 10' });
-    expect(parseDurationMs("ten")).toEqual({ ok: false, error: 'expected a duration like "10s", got "ten"' });
+    expect(parseDurationMs(10)).toEqual({ ok: false, error: 'expected a duration like "10s" (ms, s, m, h or d), got 10' });
+    expect(parseDurationMs("ten")).toEqual({ ok: false, error: 'expected a duration like "10s" (ms, s, m, h or d), got "ten"' });
     expect(parseDurationMs("10").ok).toBe(false);
     expect(parseDurationMs("10y").ok).toBe(false);
     expect(parseDurationMs("-5s").ok).toBe(false);
@@ -30,7 +30,7 @@ describe("parseSizeBytes", () => {
   });
 
   test("refuses numbers without a unit", () => {
-    expect(parseSizeBytes(12)).toEqual({ ok: false, error: 'expected a size like "1mb", got 12' });
+    expect(parseSizeBytes(12)).toEqual({ ok: false, error: 'expected a size like "1mb" (b, kb, mb or gb), got 12' });
     expect(parseSizeBytes("1m").ok).toBe(false);
   });
 });

@@ -55,7 +55,8 @@ function parseAmount(
 ): UnitResult {
   const fail: UnitResult = {
     ok: false,
-    error: `expected a ${kind} like "${example}", got ${describeValue(input)}`,
+    // The units listed: "5 sec" or "1MiB" is refused, and what would do is said.
+    error: `expected a ${kind} like "${example}" (${unitList(units)}), got ${describeValue(input)}`,
   };
   if (typeof input !== "string") return fail;
   const match = AMOUNT.exec(input);
@@ -65,6 +66,11 @@ function parseAmount(
   const value = Math.round(Number(match[1]) * factor);
   if (!Number.isSafeInteger(value)) return fail;
   return { ok: true, value };
+}
+
+function unitList(units: Record<string, number>): string {
+  const names = Object.keys(units);
+  return `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
 }
 
 /** Parses `"500ms" | "10s" | "5m" | "2h" | "7d"` into milliseconds. */

@@ -53,13 +53,13 @@ concurency = 4
   expect(r.code).toBe(1);
   for (const line of [
     "8 problem(s)",
-    'server.max_body: expected a size like "1mb", got 12',
+    'server.max_body: expected a size like "1mb" (b, kb, mb or gb), got 12',
     "admin.token: expected at least 16 characters when server.admin_listen (0.0.0.0:8081) is not a loopback address",
     'sources[0].verify.preset: expected a preset (',
     'got "stripee"; did you mean "stripe"?',
-    'sources[0].dedupe.window: expected a duration like "10s", got 7',
+    'sources[0].dedupe.window: expected a duration like "10s" (ms, s, m, h or d), got 7',
     'targets[0].signing.secret: expected "whsec_" followed by base64 of at least 16 random bytes',
-    'targets[0].timeout: expected a duration like "10s", got "ten"',
+    'targets[0].timeout: expected a duration like "10s" (ms, s, m, h or d), got "ten"',
     "targets[1].token: expected at least 16 characters when server.listen (0.0.0.0:8080) is not a loopback address",
     'targets[1].concurency: unknown key; did you mean "concurrency"?',
     'warning: sources[1].verify.tolerance: has no effect: preset "github" signs no timestamp',
