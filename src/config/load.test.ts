@@ -184,6 +184,11 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     expect(warnings.join("\n")).not.toContain("PLOINTS_SECRET\"");
   });
 
+  test("a connect_timeout longer than the timeout is said: the timeout bounds the whole attempt", () => {
+    const { warnings } = configOf(BASE.replace("[[targets]]", '[[targets]]\ntimeout = "5s"\nconnect_timeout = "30s"'));
+    expect(warnings).toContain("targets[0].connect_timeout: is longer than timeout (5s), which bounds the whole attempt, connecting included");
+  });
+
   test("a known key in the wrong table is pointed to where it belongs", () => {
     // Appended to the file, it lands in the last [[routes]] table.
     expect(problemsOf(`${BASE}\nlog_level = "debug"`)).toEqual(["routes[0].log_level: unknown key (it belongs in the top level (before the first [table]))"]);

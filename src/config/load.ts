@@ -460,6 +460,10 @@ class ConfigBuilder {
         ok = false;
       }
     });
+    // The timeout bounds a whole attempt, connecting included (delivery/sender.ts).
+    if (raw.connect_timeout !== undefined && tgt.connect_timeout > tgt.timeout) {
+      this.report.warn(at("connect_timeout"), `is longer than timeout (${durationText(tgt.timeout)}), which bounds the whole attempt, connecting included`);
+    }
     if (tgt.ordered && raw.concurrency !== undefined && tgt.concurrency !== 1) {
       this.report.warn(at("concurrency"), "has no effect with ordered = true (one delivery at a time)");
     }
