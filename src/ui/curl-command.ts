@@ -20,7 +20,7 @@
  */
 import { HOP_BY_HOP_HEADERS } from "../core/forward-headers.ts";
 import { isRedacted } from "../core/header-mask.ts";
-import { utf8HeaderText } from "./format.ts";
+import { utf8HeaderText } from "../core/header-text.ts";
 import { BIDI_CONTROL_CHARS } from "./html.ts";
 
 /** The request to reproduce: masked headers as received, the exact body bytes. */

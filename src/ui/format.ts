@@ -49,20 +49,3 @@ export function targetsLineText(targets: readonly { target: string; status: stri
   return targets.map((t) => `${t.target} ${t.status}`).join(" · ");
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * A header value's text when its bytes are UTF-8 beyond ASCII, else null. Bun
- * reads a header value one byte per character (latin-1): a provider's UTF-8
- * ("שלום", "café") would otherwise read as "×©×•…".
- *
- * @example utf8HeaderText("caf\u00c3\u00a9") // "café"
- */
-export function utf8HeaderText(v: string): string | null {
-  if (!/[\x80-\xff]/.test(v) || /[^\x00-\xff]/.test(v)) return null;
-  try {
-    return utf8.decode(Buffer.from(v, "latin1"));
-  } catch {
-    return null;
-  }
-}

@@ -1,4 +1,5 @@
 /** `/rejections` — requests that failed verification, newest first, with the mismatch warnings on top; `/rejections/<id>` — one of them whole. */
+import { utf8HeaderText } from "../core/header-text.ts";
 import type { RejectionDetailJson, RejectionJson, SourceJson } from "../http/admin-views.ts";
 import { badge, queryString, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
@@ -19,7 +20,7 @@ export interface RejectionsPageData {
 // Headers and body excerpt of a rejected request, as far as `r` has them (cut in the list, whole on its page).
 const rejectedRequest = (r: RejectionJson) => html`
   <div class="table-wrap"><table class="list headers"><tbody>
-    ${r.headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap">${v}</td></tr>`)}
+    ${r.headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap">${utf8HeaderText(v) ?? v}</td></tr>`)}
   </tbody></table></div>
   <h4>Body (first 4 KB)</h4>
   <pre class="raw">${r.bodyExcerpt ?? `(not UTF-8 text; base64)\n${r.bodyExcerptBase64 ?? ""}`}</pre>`;

@@ -141,4 +141,11 @@ test("a header value whose bytes are UTF-8 is shown decoded on the event page; o
   expect(page).not.toContain("cafÃ©");
   // Not UTF-8 (a single 0xE9): left as the byte it is.
   expect(page).toContain("caf\u00e9<");
+  // A rejected request's page alike.
+  await relay.post("hook", '{"id":"hdr2"}', { "x-hook-key": "wrong", "x-note": utf8Bytes });
+  await relay.store.writer.flushed();
+  const { rejections } = await adminJson("/api/rejections");
+  const rejection = await adminHtml(`/rejections/${rejections[0].id}`);
+  expect(rejection).toContain("café ✓");
+  expect(rejection).not.toContain("cafÃ©");
 });
