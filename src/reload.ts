@@ -35,6 +35,16 @@ export function reloadConfig(deps: ReloadDeps): ReloadOutcome {
     return { ok: false, problems: loaded.problems };
   }
   const running = deps.live.current().config;
+  // A file read while an editor or `cp` was writing it parses as an empty (or cut) config: applied,
+  // every source would answer 404 until the next reload. Taking every source away is refused.
+  if (loaded.config.sources.length === 0 && running.sources.length > 0) {
+    const problems = [
+      `sources: the new config has none, and the running one has ${running.sources.length}: refused (a file read while being written looks so; write the new file beside the old one and rename it over it). To stop receiving, stop the relay`,
+    ];
+    deps.metrics.configReload(false);
+    deps.log.error("config reload failed", { problems, running: "unchanged" });
+    return { ok: false, problems };
+  }
   const changes = diffConfig(running, loaded.config);
   // Keys bound at start keep their running value until a restart.
   const applied = keepRunning(running, loaded.config);

@@ -68,10 +68,11 @@ A running relay picks them up.
 
   --since T    events received since T: a duration back from now (2h, 7d) or
                an ISO 8601 time
-  --status S   only (event, target) pairs whose latest delivery is S: pending,
-               delivering, delivered, failed, paused or cancelled; unrouted:
-               pairs with no delivery yet (events no route took when they
-               arrived, targets a route gained since)
+  --status S   only (event, target) pairs whose latest delivery is S:
+               delivered, failed or cancelled; unrouted: pairs with no delivery
+               yet (events no route took when they arrived, targets a route
+               gained since). A pair whose delivery is still open (pending,
+               delivering, paused) is never replayed: it is on its way
 `,
   listen: `Usage: hookrelay listen <relay-url> --target NAME --forward-to URL [--forward-to TYPE=URL ...] [--token T]
                         [--timeout 10s] [--max-backoff 30s] [--log-level info]

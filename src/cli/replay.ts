@@ -7,7 +7,9 @@ import type { ReplayStatus } from "../store/redeliver.ts";
 import { parseFlags, parseTimeFlag } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 
-const STATUSES: ReplayStatus[] = ["pending", "delivering", "delivered", "failed", "paused", "cancelled", "unrouted"];
+// An open delivery (pending, delivering, paused) is never replayed (redeliver.ts): those statuses would match nothing.
+const STATUSES: ReplayStatus[] = ["delivered", "failed", "cancelled", "unrouted"];
+const OPEN: string[] = ["pending", "delivering", "paused"];
 
 /** Exit 0 after printing the count; 1 on a bad config, flag or store. */
 export async function runReplay(args: string[]): Promise<number> {
@@ -32,7 +34,9 @@ export async function runReplay(args: string[]): Promise<number> {
     else problems.push(`--since: expected a duration back from now (2h, 7d) or an ISO 8601 time, got "${v.since}"`);
   }
   const status = v.status as ReplayStatus | undefined;
-  if (status !== undefined && !STATUSES.includes(status)) problems.push(`--status: expected one of ${STATUSES.join(", ")}, got "${status}"`);
+  if (status !== undefined && OPEN.includes(status)) {
+    problems.push(`--status ${status}: a delivery still open is on its way and never replayed (a paused one goes once its target is enabled; "Retry now" sends one at once)`);
+  } else if (status !== undefined && !STATUSES.includes(status)) problems.push(`--status: expected one of ${STATUSES.join(", ")}, got "${status}"`);
   if (typeof v.source === "string" && !config.sources.some((s) => s.name === v.source)) problems.push(`--source: no source named "${v.source}"`);
   if (typeof v.target === "string" && !config.targets.some((t) => t.name === v.target)) problems.push(`--target: no target named "${v.target}"`);
   if (problems.length > 0) {

@@ -80,7 +80,7 @@ export class Housekeeping {
     if (!force && !this.#periodPassed()) return;
     this.#lastRunAt = performance.now();
     await this.health.refresh();
-    await this.health.pauseStragglers(now);
+    await this.health.settleStragglers(now);
     // A dead process may leave several batches (its attempts and what it leased ahead, per target):
     // all of them now, within a bound, rather than one batch per poll period.
     let reclaimed = 0;

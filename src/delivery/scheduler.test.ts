@@ -149,7 +149,9 @@ test("a target failing continuously for disable_after is disabled with its last 
 test("config enabled = false starts the target disabled, and config re-enables only what config disabled", async () => {
   const target = recordingTarget(cleanups);
   const file = join(tempDir(cleanups), "cfg.db");
-  const off = await setup([targetConfig("t", target.url, { enabled: false })], {}, file);
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger("info", (l) => lines.push(JSON.parse(l)));
+  const off = await setup([targetConfig("t", target.url, { enabled: false })], { log }, file);
   await off.scheduler.start();
   expect(off.scheduler.isPaused("t")).toBe(true);
   await submitEvent(off.store, { targets: ["t"], receivedAt: off.clock(), paused: ["t"] });
@@ -161,7 +163,7 @@ test("config enabled = false starts the target disabled, and config re-enables o
   expect(target.received).toHaveLength(1);
   // Disabled at run time (API): a restart with the target enabled in config keeps it disabled.
   await on.disableTarget("t", "maintenance");
-  const again = createScheduler({ store: off.store, targets: [targetConfig("t", target.url)], clock: off.clock, random: () => 0.5, pollMs: 60_000 });
+  const again = createScheduler({ store: off.store, targets: [targetConfig("t", target.url)], clock: off.clock, random: () => 0.5, pollMs: 60_000, log });
   cleanups.unshift(() => again.stop(100));
   await again.start();
   expect(again.isPaused("t")).toBe(true);
@@ -176,6 +178,9 @@ test("config enabled = false starts the target disabled, and config re-enables o
   expect((await off.store.reads.execute("SELECT disabled_by FROM target_state")).rows[0]).toMatchObject({ disabled_by: "config" });
   again.setTargets([targetConfig("t", target.url)]);
   expect(await settled(false)).toBe(false);
+  // Said as an operator's disable and enable are (the config taking over the operator's disable changes nothing to say).
+  const said = lines.filter((l) => String(l.msg).startsWith("target ")).map((l) => [l.msg, l.by]);
+  expect(said).toEqual([["target disabled", "config"], ["target enabled", "config"]]);
   // A reload that leaves `enabled` as it was does not undo an operator's enable of a target the config disables.
   again.setTargets([targetConfig("t", target.url, { enabled: false })]);
   expect(await settled(true)).toBe(true);

@@ -29,6 +29,9 @@ export interface CircuitPolicy {
   maxMs: number;
 }
 
+/** The disabled reason a config's `enabled = false` records. */
+const CONFIG_REASON = "disabled in config";
+
 export class TargetHealth {
   #states = new Map<string, targetState.TargetState>();
   // Bumped by every local change to the cache. A re-read that started before a
@@ -74,9 +77,12 @@ export class TargetHealth {
       // A target disabled at run time that config now disables becomes config's: so that config's
       // `enabled = true` later enables it again ("off and on again", as the file comment says).
       if (!t.enabled && s?.disabledBy !== "config") {
-        await targetState.disableTarget(this.db.writer, { name: t.name, reason: "disabled in config", by: "config", nowMs });
+        const paused = await targetState.disableTarget(this.db.writer, { name: t.name, reason: CONFIG_REASON, by: "config", nowMs });
+        // Said as an API disable is (OPERATIONS "Logs": by config), unless the config only names a target already off.
+        if (!s?.disabled || paused > 0) this.log.warn("target disabled", { target: t.name, reason: CONFIG_REASON, by: "config", paused });
       } else if (t.enabled && s?.disabled && s.disabledBy === "config") {
-        await targetState.enableTarget(this.db.writer, { name: t.name, nowMs });
+        const resumed = await targetState.enableTarget(this.db.writer, { name: t.name, nowMs });
+        this.log.info("target enabled", { target: t.name, by: "config", resumed });
       }
     }
     await this.refresh(true);
@@ -93,10 +99,17 @@ export class TargetHealth {
     }
   }
 
-  /** Pauses deliveries inserted `pending` for a disabled target by a process that had not yet seen the disable. */
-  async pauseStragglers(nowMs: number): Promise<void> {
-    const disabled = [...this.#states.values()].filter((s) => s.disabled && this.targets.has(s.name)).map((s) => s.name);
+  /**
+   * Settles deliveries inserted by an ingest that had not yet seen a disable or an enable (its
+   * cache read a moment before): pending ones of a disabled target are paused, paused ones of an
+   * enabled target resumed (they would wait for an enable that already happened).
+   */
+  async settleStragglers(nowMs: number): Promise<void> {
+    const configured = [...this.targets.keys()];
+    const disabled = configured.filter((name) => this.#states.get(name)?.disabled);
     await targetState.pausePendingDeliveries(this.db.writer, disabled, nowMs);
+    const resumed = await targetState.resumePausedDeliveries(this.db.writer, configured.filter((name) => !this.isPaused(name)), nowMs);
+    if (resumed > 0) this.log.info("paused deliveries of an enabled target resumed", { resumed });
   }
 
   /** True when new deliveries to this target should be inserted as `paused`. */

@@ -2,7 +2,8 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { runCleanups, storeAt, submitEvent, tempDir } from "../../test/delivery/fixtures.ts";
 import { leaseDueDeliveries, reclaimExpiredLeases, recordOutcomes, releaseLeases, type LeaseWant, type OutcomeRecord } from "./deliveries.ts";
-import { disableTarget, enableTarget, pausePendingDeliveries, readTargetStates } from "./target-state.ts";
+import { disableTarget, enableTarget, pausePendingDeliveries,
+  resumePausedDeliveries, readTargetStates } from "./target-state.ts";
 import { redeliverEvent, scheduleReplay } from "./redeliver.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -216,6 +217,17 @@ test("pausing stragglers pauses only targets the store says are disabled: a stal
   await pausePendingDeliveries(store.writer, ["a", "b"], 3);
   const rs = await client.execute("SELECT target, status FROM deliveries ORDER BY target");
   expect(rs.rows.map((r) => [r.target, r.status])).toEqual([["a", "pending"], ["b", "paused"]]);
+});
+
+test("resuming stragglers resumes paused deliveries only of targets the store says are enabled", async () => {
+  const { store, client } = await fresh();
+  await submitEvent(store, { targets: ["a"], receivedAt: 1000, paused: ["a"] });
+  await submitEvent(store, { targets: ["b"], receivedAt: 1000, paused: ["b"] });
+  await disableTarget(store.writer, { name: "b", reason: "r", by: "api", nowMs: 1 });
+  // A round whose cache missed b's disable still names "b".
+  expect(await resumePausedDeliveries(store.writer, ["a", "b"], 3)).toBe(1);
+  const rs = await client.execute("SELECT target, status, next_attempt_at FROM deliveries ORDER BY target");
+  expect(rs.rows.map((r) => [r.target, r.status, r.next_attempt_at])).toEqual([["a", "pending", 3], ["b", "paused", 1000]]);
 });
 
 test("replay creates new deliveries for finished pairs only, filtered by status, target and time", async () => {

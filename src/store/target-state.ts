@@ -116,6 +116,23 @@ export async function pausePendingDeliveries(writer: SqlWriter, targets: string[
   return rs!.rowsAffected;
 }
 
+/**
+ * Resumes paused deliveries of enabled targets: ingest decides `paused` from
+ * its cache of target state, and an event stored in the moment an enable was
+ * being written can be inserted paused after the enable's own resume ran.
+ * Only targets not disabled in the store when it runs, as pausePendingDeliveries.
+ */
+export async function resumePausedDeliveries(writer: SqlWriter, targets: string[], nowMs: number): Promise<number> {
+  if (targets.length === 0) return 0;
+  const [rs] = await writer.write([{
+    sql: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
+      WHERE status = 'paused' AND target IN (${targets.map(() => "?").join(", ")})
+        AND NOT EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled = 1)`,
+    args: [nowMs, nowMs, ...targets],
+  }], "redoable"); // the next check resumes them again
+  return rs!.rowsAffected;
+}
+
 /** Opens a target's circuit until `untilMs` (caller's clock): no attempts to it until then. */
 export async function openCircuit(writer: SqlWriter, opts: { name: string; untilMs: number; nowMs: number }): Promise<void> {
   await writer.write([{

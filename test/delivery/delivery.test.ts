@@ -146,6 +146,18 @@ test("410 disables the target, later events wait paused, and all are delivered a
   expect((await deliveryRows(store)).map((r) => r.status)).toEqual(["delivered", "delivered"]);
 });
 
+test("a delivery stored paused in the moment its target was enabled is resumed, not left waiting for another enable", async () => {
+  const target = recordingTarget(cleanups);
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url)]);
+  await scheduler.disableTarget("t", "maintenance");
+  await scheduler.enableTarget("t");
+  // Ingest decided "paused" on its cache a moment before the enable was written, and committed after it.
+  await submitEvent(store, { targets: ["t"], receivedAt: clock(), paused: ["t"] });
+  await scheduler.drain();
+  expect(target.received).toHaveLength(1);
+  expect(await deliveryRows(store)).toEqual([{ target: "t", status: "delivered", attempts: 1, lastError: null }]);
+});
+
 test("enabling a target that was failing sends one probe first, not its whole queue; a success lets the rest go", async () => {
   let down = true;
   const target = recordingTarget(cleanups, () => ({ status: down ? 503 : 200 }));

@@ -105,10 +105,17 @@ test("under a steady stream of signed requests, SIGHUP adds a source and an inva
     expect(answer.error.code).toBe("invalid_config");
     expect(answer.error.problems).toHaveLength(2);
     expect((await post(relay, "b", "secret-b", '{"type":"b"}')).status).toBe(200);
+    // An empty file (read while `cp` was writing it) would take every source away: refused.
+    writeFileSync(cfg, "");
+    const empty = await reloadApi(relay);
+    expect(empty.status).toBe(400);
+    const emptyAnswer = (await empty.json()) as { error: { problems: string[] } };
+    expect(emptyAnswer.error.problems[0]).toStartWith("sources: the new config has none, and the running one has 2: refused");
+    expect((await post(relay, "a", "secret-a", '{"type":"a"}')).status).toBe(200);
     await waitFor("more requests after the failed reloads", () => statuses.length >= before + 20);
 
     expect(await metric(relay, "hookrelay_config_reloads_total")).toBe(1);
-    expect(await metric(relay, "hookrelay_config_reload_failures_total")).toBe(2);
+    expect(await metric(relay, "hookrelay_config_reload_failures_total")).toBe(3);
   } finally {
     streaming = false;
     await Promise.all(senders);

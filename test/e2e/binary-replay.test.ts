@@ -59,6 +59,9 @@ to = ["app"]
   expect(bad.code).toBe(1);
   expect(bad.err).toContain("--status");
   expect(bad.err).toContain("--since");
+  const open = await run(["replay", "--config", cfg, "--status", "paused"]);
+  expect(open.code).toBe(1);
+  expect(open.err).toContain("--status paused: a delivery still open is on its way and never replayed");
 
   const again = await startBinary(["serve", "--config", cfg], tmp.dir);
   for (let i = 0; i < 50 && received.length < 6; i++) await Bun.sleep(100);
