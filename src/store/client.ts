@@ -196,7 +196,7 @@ export interface WriteTransaction {
  * call (~14 % of the writer's profile), while the writer runs the same few
  * statements thousands of times. Other URLs get @libsql/client.
  */
-export async function openWriteConnection(opts: OpenOptions): Promise<{ client: WriteClient; close(): void }> {
+export async function openWriteConnection(opts: OpenOptions, use: "write" | "read" = "write"): Promise<{ client: WriteClient; close(): void }> {
   const filePath = filePathOf(opts.url);
   if (!filePath) {
     const conn = await openConnection(opts);
@@ -205,7 +205,10 @@ export async function openWriteConnection(opts: OpenOptions): Promise<{ client: 
   let client: CachedClient;
   try {
     client = new CachedClient(new Database(filePath, { timeout: opts.busyTimeoutMs }));
-    await applyConnectionPragmas(client, opts.busyTimeoutMs);
+    // A reader leaves the file's journal mode as it is: a store is in WAL already, and a backup
+    // copy (a rollback-journal file) that export reads stays one, with no -wal beside it.
+    if (use === "write") await applyConnectionPragmas(client, opts.busyTimeoutMs);
+    else await client.execute(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
   } catch (cause) {
     const err = classifyStoreError(mapDriverError(cause));
     throw new StoreError(err.code, `${filePath}: ${err.message}`, { cause });
@@ -223,7 +226,7 @@ export async function openWriteConnection(opts: OpenOptions): Promise<{ client: 
 export async function openReadConnection(opts: { url: string; busyTimeoutMs: number }): Promise<{ client: WriteClient; filePath: string | null; close(): void }> {
   const filePath = filePathOf(opts.url);
   if (filePath && !existsSync(filePath)) throw new StoreError("unavailable", `store file ${filePath} does not exist`);
-  const conn = await openWriteConnection(opts);
+  const conn = await openWriteConnection(opts, "read");
   return { ...conn, filePath };
 }
 

@@ -117,6 +117,10 @@ test("a backup taken while the relay ingests is a consistent working store holdi
   const total = seed.acks.length + quiet.acks.length + during.acks.length;
   expect(offline.out).toContain(`${total} events`);
   expect(leftBeside().filter((f) => f.startsWith("offline") || f.includes("offline"))).toEqual([]);
+  // Exporting from the copy reads it as it is: it stays one file, no -wal or -shm made beside it.
+  const exported = await run(["export", "--config", config("offline", "offline.db", target.port!), "--out", "offline.ndjson"]);
+  expect(exported.code).toBe(0);
+  expect(readdirSync(tmp.dir).filter((f) => /^offline\.db-/.test(f))).toEqual([]);
   target.stop(true);
 }, 90_000);
 
