@@ -121,6 +121,10 @@ disable_after = "0s"
       "store.retention: 3m is shorter than the overview needs (11m): its figures are summed from the stored events and attempts 5 minutes after each 5-minute step ends, and these would be gone",
     );
     expect(configOf(`[store]\nretention = "1h"\n`).warnings.filter((w) => w.startsWith("store.retention"))).toEqual([]);
+    // Under an hour, the admin figures read from stored rows undercount, leaning towards failures.
+    const half = configOf(`[store]\nretention = "30m"\n`).warnings.filter((w) => w.startsWith("store.retention"));
+    expect(half).toHaveLength(1);
+    expect(half[0]).toStartWith("store.retention: 30m is shorter than the windows the targets' success rate (60m) and the sources' recent counts (15m) are read over");
   });
 
   test("a route to an empty list says so", () => {

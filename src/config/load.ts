@@ -23,6 +23,8 @@ import { durationText } from "./units.ts";
 
 /** What the overview needs a retention to keep: its 5-minute step, the 5 minutes it settles, and the minute job's turn (store/overview.ts). */
 const OVERVIEW_NEEDS_MS = 11 * 60_000;
+/** The longest window the admin figures count stored rows over: a target's success rate, 60 minutes (store/admin-stats.ts). */
+const STATS_WINDOW_MS = 60 * 60_000;
 
 export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[]; warnings?: string[] };
 
@@ -253,6 +255,13 @@ class ConfigBuilder {
       this.warnings.push(
         `store.retention: ${durationText(store.value!.retention)} is shorter than the overview needs (${durationText(OVERVIEW_NEEDS_MS)}): ` +
           "its figures are summed from the stored events and attempts 5 minutes after each 5-minute step ends, and these would be gone",
+      );
+    }
+    // The targets' success rate and the sources' recent counts are read from the stored rows (store/admin-stats.ts).
+    if (store.ok && store.value!.retention < STATS_WINDOW_MS) {
+      this.warnings.push(
+        `store.retention: ${durationText(store.value!.retention)} is shorter than the windows the targets' success rate (60m) and the sources' recent counts (15m) are read over: ` +
+          "they count only what retention keeps, and lean towards failures (a finished event goes with its attempts, an open delivery's failed attempts stay); /metrics counts everything",
       );
     }
     const targetConfigs = targets.map((tgt, i) => (tgt.value ? this.buildTarget(tgt, i, rawTargets[i], server.value?.listen) : null));

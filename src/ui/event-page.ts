@@ -75,9 +75,10 @@ function deliveries(ev: EventDetailJson, holdOf: (target: string) => TargetHold 
   </header>
   ${d.lastError ? html`<p class="error-text">${d.lastError}</p>` : null}
   ${retryable ? retryForm(ev.id, d.id, d.attemptCount + 1, d.target) : null}
+  ${unrecorded(d)}
   ${
     d.attempts.length === 0
-      ? html`<p class="muted">No attempt yet.</p>`
+      ? d.attemptCount === 0 ? html`<p class="muted">No attempt yet.</p>` : null
       : html`<div class="table-wrap"><table class="list attempts">
     <thead><tr><th>Time</th><th>Status</th><th class="num">Latency</th><th>Error</th><th>Response</th></tr></thead>
     <tbody>${d.attempts.map(
@@ -92,6 +93,15 @@ function deliveries(ev: EventDetailJson, holdOf: (target: string) => TargetHold 
   }
 </article>`;
   })}`;
+}
+
+// Attempts counted with no record: retention removes attempt records by age while an open
+// delivery stays, and a process that died mid-attempt counted one it never recorded.
+function unrecorded(d: { attemptCount: number; attempts: unknown[] }): SafeHtml | null {
+  const missing = d.attemptCount - d.attempts.length;
+  if (missing <= 0) return null;
+  const what = d.attempts.length === 0 ? `No record of its ${counted(missing, "attempt", "attempts")}` : `${counted(missing, "earlier attempt", "earlier attempts")} without a record`;
+  return html`<p class="muted">${what}: removed by the store's retention, or cut short by a relay that stopped.</p>`;
 }
 
 // Header rows, a masked value shown as such.

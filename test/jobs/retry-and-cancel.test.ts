@@ -259,3 +259,14 @@ test("a delivery whose target a reload removed says so on its page, offers no Re
   expect(page.replace(/<[^>]+>/g, "")).toContain("its target is no longer configured: it waits until the target is listed again");
   expect(page).not.toContain(`action="/deliveries/${failed.id}/retry"`);
 });
+
+test("an event page says when a delivery's attempts have no record (retention removed them), instead of 'No attempt yet'", async () => {
+  const { relay, send } = await relayWith(() => ({ status: 500 }));
+  const eventId = await send("ord_purged", "order.paid");
+  await deliveryOf(relay, eventId, (d) => d.attempts === 1 && d.status === "pending");
+  // What retention's age-based delete does to the attempt records of an open delivery.
+  await relay.store.writer.write([{ sql: "DELETE FROM attempts WHERE event_id = ?", args: [eventId] }]);
+  const page = await (await relay.app.adminApp.handle(new Request(`http://127.0.0.1/events/${eventId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
+  expect(page).toContain("No record of its 1 attempt: removed by the store's retention, or cut short by a relay that stopped.");
+  expect(page).not.toContain("No attempt yet.");
+});
