@@ -316,19 +316,26 @@ console.log(`binary: ${bin}`);
 const sinkLine = (s: typeof bareSink) => `  the sink per request: ${n(s.cpuUs)} µs CPU, ${n(s.switches, 3)} context switches`;
 console.log(`bare 64-way fetch loop to the sink   ${n(bare).padStart(7)} req/s`);
 console.log(sinkLine(bareSink));
-for (const [i, p] of coldPairs.entries())
-  console.log(`  cold drain ${i + 1} of ${coldPairs.length}: bare loop ${n(p.bare)} req/s (before and after), drain ${n(p.drain.rate)} deliveries/s, ${n(ratioOf(p), 2)}×`);
-console.log(`drain of ${EVENTS} stored deliveries   ${n(drained.rate).padStart(7)} deliveries/s   ${n(ratioOf(medianPair), 2)}× its bare loop, the median of ${coldPairs.length} (aim ≥ 0.4)`);
-console.log(`  CPU per delivery: event loop ${n(drained.cpu.mainUs)} µs + writer ${n(drained.cpu.writerUs)} µs = ${n(drained.cpu.mainUs + drained.cpu.writerUs)} µs (aim ≤ 100); whole process ${n(drained.cpu.totalUs)} µs`);
-console.log(sinkLine(drained.sink));
-console.log(`drain, warm (the last ${EVENTS} of ${2 * EVENTS})  ${n(drainedWarm.rate).padStart(7)} deliveries/s   ${n(drainedWarm.rate / bareWarm, 2)}× its bare loops (${n(bareWarm)} req/s before and after)`);
-console.log(`  CPU per delivery: event loop ${n(drainedWarm.cpu.mainUs)} µs + writer ${n(drainedWarm.cpu.writerUs)} µs = ${n(drainedWarm.cpu.mainUs + drainedWarm.cpu.writerUs)} µs; whole process ${n(drainedWarm.cpu.totalUs)} µs`);
-console.log(sinkLine(drainedWarm.sink));
-console.log(`ingest alone (wrk, 64 connections)   ${n(ingestRps).padStart(7)} req/s (before and after in and out: ${n(ingestBefore)} / ${n(ingestAfter)})`);
-for (const s of steps)
-  console.log(`  in and out at ${s.offered}/s: ingested ${n(s.ingest)}/s, delivered ${n(s.delivered)}/s, queue ${s.depthBefore} → ${s.depthAfter}, ${n(s.cpuUs)} µs process CPU per event`);
-console.log(flat ? `in and out with the queue flat        ${n(flat.ingest).padStart(7)} events/s   ${n(flat.ingest / ingestRps, 2)}× ingest alone (aim ≥ 0.35)` : "in and out: no step kept the queue flat");
+// BENCH_ONLY prints the parts it ran.
+if (coldPairs.length > 0) {
+  for (const [i, p] of coldPairs.entries())
+    console.log(`  cold drain ${i + 1} of ${coldPairs.length}: bare loop ${n(p.bare)} req/s (before and after), drain ${n(p.drain.rate)} deliveries/s, ${n(ratioOf(p), 2)}×`);
+  console.log(`drain of ${EVENTS} stored deliveries   ${n(drained.rate).padStart(7)} deliveries/s   ${n(ratioOf(medianPair), 2)}× its bare loop, the median of ${coldPairs.length} (aim ≥ 0.4)`);
+  console.log(`  CPU per delivery: event loop ${n(drained.cpu.mainUs)} µs + writer ${n(drained.cpu.writerUs)} µs = ${n(drained.cpu.mainUs + drained.cpu.writerUs)} µs (aim ≤ 100); whole process ${n(drained.cpu.totalUs)} µs`);
+  console.log(sinkLine(drained.sink));
+  console.log(`drain, warm (the last ${EVENTS} of ${2 * EVENTS})  ${n(drainedWarm.rate).padStart(7)} deliveries/s   ${n(drainedWarm.rate / bareWarm, 2)}× its bare loops (${n(bareWarm)} req/s before and after)`);
+  console.log(`  CPU per delivery: event loop ${n(drainedWarm.cpu.mainUs)} µs + writer ${n(drainedWarm.cpu.writerUs)} µs = ${n(drainedWarm.cpu.mainUs + drainedWarm.cpu.writerUs)} µs; whole process ${n(drainedWarm.cpu.totalUs)} µs`);
+  console.log(sinkLine(drainedWarm.sink));
+}
+if (steps.length > 0) {
+  console.log(`ingest alone (wrk, 64 connections)   ${n(ingestRps).padStart(7)} req/s (before and after in and out: ${n(ingestBefore)} / ${n(ingestAfter)})`);
+  for (const s of steps)
+    console.log(`  in and out at ${s.offered}/s: ingested ${n(s.ingest)}/s, delivered ${n(s.delivered)}/s, queue ${s.depthBefore} → ${s.depthAfter}, ${n(s.cpuUs)} µs process CPU per event`);
+  console.log(flat ? `in and out with the queue flat        ${n(flat.ingest).padStart(7)} events/s   ${n(flat.ingest / ingestRps, 2)}× ingest alone (aim ≥ 0.35)` : "in and out: no step kept the queue flat");
+}
 const latencyLine = (l: number[]) => `p50 ${n(pct(l, 0.5), 2)} ms, p90 ${n(pct(l, 0.9), 2)} ms, p99 ${n(pct(l, 0.99), 2)} ms`;
-console.log(`end to end at 100 events/s, warm (${lat.warm.length} events after ${E2E_WARMUP + 1100}): ${latencyLine(lat.warm)} (aim p50 ≤ 2)`);
-console.log(`  the machine's floor (read, 12 WAL frames + fdatasync, answer, forward), warm: ${latencyLine(floorLat.warm)}; the relay adds ${n(pct(lat.warm, 0.5) - pct(floorLat.warm, 0.5), 2)} ms at p50`);
-console.log(`  fresh (the ${lat.fresh.length} events after the first 100 from start): ${latencyLine(lat.fresh)}; the floor's ${latencyLine(floorLat.fresh)}`);
+if (lat.warm.length > 0) {
+  console.log(`end to end at 100 events/s, warm (${lat.warm.length} events after ${E2E_WARMUP + 1100}): ${latencyLine(lat.warm)} (aim p50 ≤ 2)`);
+  console.log(`  the machine's floor (read, 12 WAL frames + fdatasync, answer, forward), warm: ${latencyLine(floorLat.warm)}; the relay adds ${n(pct(lat.warm, 0.5) - pct(floorLat.warm, 0.5), 2)} ms at p50`);
+  console.log(`  fresh (the ${lat.fresh.length} events after the first 100 from start): ${latencyLine(lat.fresh)}; the floor's ${latencyLine(floorLat.fresh)}`);
+}
