@@ -97,8 +97,9 @@ export function hmacKey(secret: string, encoding: NonNullable<HmacSpec["secretEn
 /** True when `secret` is written in `encoding` whole (a decoder would silently drop what it cannot read). */
 export function isEncodedSecret(secret: string, encoding: NonNullable<HmacSpec["secretEncoding"]>): boolean {
   if (encoding === "hex") return /^([0-9a-fA-F]{2})+$/.test(secret);
-  if (encoding === "base64") return /^[A-Za-z0-9+/]+={0,2}$/.test(secret.replace(/^whsec_/, "")) && secret.replace(/^whsec_/, "").length % 4 !== 1;
-  return true;
+  if (encoding === "utf8") return true;
+  const b64 = secret.replace(/^whsec_/, "");
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(b64) && b64.length % 4 !== 1;
 }
 
 /** A bearer secret in a header (GitLab token, Points), compared in constant time. */
