@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIPv4, parseIPv6 } from "../core/address-guard.ts";
-import { presetDefaults } from "../core/verify/index.ts";
+import { decodeKey, presetDefaults } from "../core/verify/index.ts";
 import { ALWAYS_SENT_HEADERS, isForwardableHeader } from "../core/forward-headers.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { didYouMean } from "./did-you-mean.ts";
@@ -109,15 +109,9 @@ function tableEntries(schema: v.GenericSchema): Record<string, v.GenericSchema> 
   return inner.type === "strict_object" && inner.entries ? inner.entries : null;
 }
 
-const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
-
 /** True when a Standard Webhooks secret is whsec_ + base64 of at least 16 bytes. */
 export function isValidSigningSecret(secret: string): boolean {
-  const match = WHSEC.exec(secret);
-  if (!match) return false;
-  const b64 = match[1]!;
-  if (b64.replace(/=+$/, "").length % 4 === 1) return false;
-  return Buffer.from(b64, "base64").length >= 16;
+  return secret.startsWith("whsec_") && (decodeKey(secret, "base64")?.length ?? 0) >= 16;
 }
 
 
@@ -368,7 +362,9 @@ class ConfigBuilder {
     if (value.verify === undefined) return null;
     const verify = buildVerifySpec(value, at, server.value?.public_url, server.ok, rawItem, this.report);
     if (!verify || !src.ok) return null;
-    if ("secrets" in verify) this.warnPaddedSecrets(verify.secrets, at("secret"));
+    // A key read as text is used as written; an encoded one (Standard Webhooks, secret_encoding) is decoded, whitespace aside.
+    const encoded = (verify.kind === "preset" && (verify.preset === "standard-webhooks" || verify.preset === "svix")) || (verify.kind === "hmac" && (verify.secretEncoding ?? "utf8") !== "utf8");
+    if ("secrets" in verify && !encoded) this.warnPaddedSecrets(verify.secrets, at("secret"));
     if (verify.kind === "preset" && (verify.preset === "standard-webhooks" || verify.preset === "svix") && !this.base64Secrets(verify.secrets, at("secret"), rawItem)) return null;
     this.warnUnforwardable(value.forward_headers ?? [], ["sources", i, "forward_headers"]);
     // What config leaves out comes from the preset, here and only here.
@@ -394,8 +390,7 @@ class ConfigBuilder {
     const raw = isTable(rawItem) && isTable(rawItem.verify) ? rawItem.verify.secret : undefined;
     let ok = true;
     secrets.forEach((secret, n) => {
-      const body = secret.trim().replace(/^whsec_/, "");
-      if (/^[A-Za-z0-9+/]+={0,2}$/.test(body) && body.length % 4 === 0) return;
+      if (decodeKey(secret, "base64") !== null) return;
       // Never show the secret: say what it should look like.
       this.problem(Array.isArray(raw) ? [...path, n] : path, 'expected the provider\'s signing secret as given: "whsec_" followed by base64 (or the base64 alone)');
       ok = false;

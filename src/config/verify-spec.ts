@@ -3,7 +3,7 @@
  * preset or scheme takes, and what it requires, lives here.
  */
 import type { VerifySpec } from "../core/types.ts";
-import { isEncodedSecret, presetSigns } from "../core/verify/index.ts";
+import { decodeKey, presetSigns } from "../core/verify/index.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { isTable, type Path } from "./key-path.ts";
 import type { RawSource } from "./schema.ts";
@@ -136,7 +136,7 @@ export function buildVerifySpec(
   // A decoder skips what it cannot read: a mistyped key would verify nothing, in silence.
   const secretEncoding = vf.secret_encoding ?? "utf8";
   (secrets ?? []).forEach((secret, n) => {
-    if (isEncodedSecret(secret, secretEncoding)) return;
+    if (secretEncoding === "utf8" || decodeKey(secret, secretEncoding) !== null) return;
     report.problem((secrets?.length ?? 0) > 1 ? [...at("secret"), n] : at("secret"), `is not ${secretEncoding === "hex" ? "hex (pairs of 0-9, a-f)" : "standard base64 (a whsec_ prefix allowed)"}, as secret_encoding says`);
     ok = false;
   });

@@ -4,15 +4,11 @@
  * padded base64, one `v1,<sig>` entry per secret so both sign during rotation.
  */
 import { createHmac } from "node:crypto";
-
-const PREFIX = "whsec_";
+import { decodeKey } from "./verify/hmac.ts";
 
 /** Decodes a `whsec_…` secret (prefix optional) into the HMAC key bytes; null if not base64. */
 export function decodeSigningSecret(secret: string): Uint8Array | null {
-  const text = secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret;
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return null;
-  const bytes = Buffer.from(text, "base64");
-  return bytes.length > 0 ? new Uint8Array(bytes) : null;
+  return decodeKey(secret, "base64");
 }
 
 /**

@@ -9,6 +9,7 @@ import { dedupeKeyOf, eventTypeOf, makeFieldReader } from "../core/extract.ts";
 import { redactHeaders } from "../core/header-mask.ts";
 import { makeId } from "../core/ids.ts";
 import { requestView } from "../core/routing.ts";
+import { signedUrl } from "../core/verify/signed-url.ts";
 import type { InboundRequest } from "../core/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { leasedDeliveriesOf, type LeaseClaim, type LeasedDelivery } from "../store/deliveries.ts";
@@ -100,11 +101,11 @@ export interface IngestDeps {
 
 const REJECTION_EXCERPT_BYTES = 4096;
 
-/** The URL the provider signed: the configured public URL (or verify url) plus path and query. */
+/** The URL the provider signed: the configured verify url (or public URL plus path), with the request's query (signedUrl). */
 function providerUrl(source: CompiledSource, url: URL): string {
   const spec = source.config.verify;
-  const base = "url" in spec && spec.url ? spec.url : source.publicUrl ? source.publicUrl.replace(/\/+$/, "") + url.pathname : null;
-  return base ? base + url.search : url.href;
+  const base = "url" in spec && spec.url ? spec.url : source.publicUrl ? source.publicUrl.replace(/\/+$/, "") + url.pathname : undefined;
+  return signedUrl(base, url.href);
 }
 
 /** Runs one request through the pipeline; never throws for expected outcomes. */

@@ -1,5 +1,5 @@
 import type { InboundRequest, VerifySpec } from "../types.ts";
-import { checkSignatures, decodeSignature, secretsEqual, utf8Key, type Part } from "./hmac.ts";
+import { checkSignatures, decodeKey, decodeSignature, secretsEqual, utf8Key, type Part } from "./hmac.ts";
 import { configuredSecrets, headerLabel, missingHeader, OK, reject, SIGNED_URL_HINT, type Verifier } from "./result.ts";
 import { signedUrl, urlAsSent } from "./signed-url.ts";
 import { checkTimestamp, timestampHeader, timestampProblem, type TimestampRule } from "./timestamp.ts";
@@ -85,21 +85,11 @@ const TIMESTAMP_UNITS: Record<NonNullable<HmacSpec["timestampFormat"]>, Timestam
 /**
  * The HMAC key a secret stands for: its UTF-8 bytes, or the bytes it encodes
  * (a provider that hands out a base64 or hex key and signs with the decoded
- * bytes; a `whsec_` prefix before base64 is dropped, as Standard Webhooks
- * keys are written). Config checks the encoding (isEncodedSecret).
+ * bytes). Config refuses a secret that is not written in its encoding
+ * (decodeKey), so the key here is whole.
  */
-export function hmacKey(secret: string, encoding: NonNullable<HmacSpec["secretEncoding"]>): Uint8Array {
-  if (encoding === "utf8") return utf8Key(secret);
-  if (encoding === "hex") return Buffer.from(secret, "hex");
-  return Buffer.from(secret.replace(/^whsec_/, ""), "base64");
-}
-
-/** True when `secret` is written in `encoding` whole (a decoder would silently drop what it cannot read). */
-export function isEncodedSecret(secret: string, encoding: NonNullable<HmacSpec["secretEncoding"]>): boolean {
-  if (encoding === "hex") return /^([0-9a-fA-F]{2})+$/.test(secret);
-  if (encoding === "utf8") return true;
-  const b64 = secret.replace(/^whsec_/, "");
-  return /^[A-Za-z0-9+/]+={0,2}$/.test(b64) && b64.length % 4 !== 1;
+function hmacKey(secret: string, encoding: NonNullable<HmacSpec["secretEncoding"]>): Uint8Array {
+  return encoding === "utf8" ? utf8Key(secret) : (decodeKey(secret, encoding) ?? new Uint8Array());
 }
 
 /** A bearer secret in a header (GitLab token, Points), compared in constant time. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { bytesEqual, checkSignatures, decodeSignature, secretsEqual } from "./hmac.ts";
+import { bytesEqual, checkSignatures, decodeKey, decodeSignature, secretsEqual } from "./hmac.ts";
 import { checkTimestamp, parseTimestamp } from "./timestamp.ts";
 
 describe("decodeSignature", () => {
@@ -71,4 +71,16 @@ describe("timestamps", () => {
       reason: "future_timestamp",
     });
   });
+});
+
+test("decodeKey reads an encoded secret whole or not at all: whitespace at its ends aside, never what a lenient decoder would skip", () => {
+  const key = Buffer.from("0123456789abcdef");
+  expect(decodeKey(`whsec_${key.toString("base64")}`, "base64")).toEqual(new Uint8Array(key));
+  expect(decodeKey(`${key.toString("base64")}\n`, "base64")).toEqual(new Uint8Array(key));
+  expect(decodeKey(key.toString("base64").replace(/=+$/, ""), "base64")).toEqual(new Uint8Array(key));
+  expect(decodeKey("whsec_abc$def", "base64")).toBeNull();
+  expect(decodeKey("whsec_YWJj-_8", "base64")).toBeNull(); // base64url
+  expect(decodeKey(key.toString("hex"), "hex")).toEqual(new Uint8Array(key));
+  expect(decodeKey("abc", "hex")).toBeNull();
+  expect(decodeKey("", "base64")).toBeNull();
 });

@@ -21,6 +21,25 @@ function roundTrip(text: string, encoding: BufferEncoding): Buffer | null {
   return bytes.toString(encoding) === text ? bytes : null;
 }
 
+/**
+ * The key bytes a secret written in `encoding` stands for, or null when it is
+ * not written so, whole: hex in pairs, or standard base64 (padding optional;
+ * a `whsec_` prefix, as Standard Webhooks writes its keys, dropped first;
+ * whitespace at either end ignored).
+ * The one reading of an encoded secret: config refuses what this refuses, so
+ * a verifier or a signer never gets a key a lenient decoder cut short.
+ *
+ * @example decodeKey("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "base64") // 24 bytes
+ */
+export function decodeKey(secret: string, encoding: SignatureEncoding): Uint8Array | null {
+  // Whitespace is never part of an encoded key: an env var's line break is dropped, not refused.
+  const trimmed = secret.trim();
+  if (encoding === "hex") return /^([0-9a-fA-F]{2})+$/.test(trimmed) ? new Uint8Array(Buffer.from(trimmed, "hex")) : null;
+  const text = trimmed.startsWith("whsec_") ? trimmed.slice("whsec_".length) : trimmed;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.replace(/=+$/, "").length % 4 === 1) return null;
+  return new Uint8Array(Buffer.from(text, "base64"));
+}
+
 /** Decode a signature strictly; null when it is not canonical hex/base64. */
 export function decodeSignature(encoding: SignatureEncoding, text: string): Buffer | null {
   return DECODERS[encoding](text);

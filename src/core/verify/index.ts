@@ -9,7 +9,7 @@ import { PRESET_TABLE } from "./presets.ts";
 
 export { answerGetChallenge, answerHandshake, type HandshakeResponse } from "./handshake.ts";
 export type { Verifier } from "./result.ts";
-export { isEncodedSecret } from "./generic.ts";
+export { decodeKey } from "./hmac.ts";
 
 /**
  * Build the verifier for a source. Throws only for a broken spec (an unknown

@@ -4,10 +4,12 @@
  */
 
 /**
- * A configured URL wins over the one rebuilt from the request; when it has
- * no query but the request does (Twilio appends `bodySHA256`, a Square
- * subscription may carry one), the request's query is kept: the provider
- * signed the URL it called, query included.
+ * The one rule for the URL a provider signed (ingest builds the request's
+ * from it; a verifier given a configured URL applies it again, to the same
+ * result): a configured URL wins over the one rebuilt from the request; when
+ * it has no query but the request does (Twilio appends `bodySHA256`, a
+ * Square subscription may carry one), the request's query is kept: the
+ * provider signed the URL it called, query included.
  *
  * @example signedUrl("https://x.example/in/sq", "http://127.0.0.1/in/sq?env=live") // "https://x.example/in/sq?env=live"
  */

@@ -1,4 +1,4 @@
-import { checkSignatures } from "./hmac.ts";
+import { checkSignatures, decodeKey } from "./hmac.ts";
 import { firstHeader, headerLabel, missingHeader, reject, type Verifier } from "./result.ts";
 import { checkTimestamp, timestampProblem } from "./timestamp.ts";
 
@@ -25,11 +25,11 @@ export const SVIX_HEADERS: StandardHeaderNames = {
 
 /**
  * The HMAC key of a Standard Webhooks secret: `whsec_` stripped, the rest
- * base64-decoded. Unlike Stripe, the string itself is never the key.
+ * base64-decoded (decodeKey; config refuses one that is not). Unlike Stripe,
+ * the string itself is never the key.
  */
 export function standardWebhooksKey(secret: string): Uint8Array {
-  const body = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret;
-  return Buffer.from(body, "base64");
+  return decodeKey(secret, "base64") ?? new Uint8Array();
 }
 
 /**
