@@ -3,13 +3,14 @@ import { counted } from "../core/quantity-text.ts";
 import { replay } from "../delivery/replay.ts";
 import { openStore } from "../store/index.ts";
 import { storeNotices } from "./store-notices.ts";
+import { DELIVERY_STATUSES, OPEN_STATUSES } from "../core/types.ts";
 import type { ReplayStatus } from "../store/redeliver.ts";
 import { parseFlags, parseTimeFlag } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 
 // An open delivery (pending, delivering, paused) is never replayed (redeliver.ts): those statuses would match nothing.
-const STATUSES: ReplayStatus[] = ["delivered", "failed", "cancelled", "unrouted"];
-const OPEN: string[] = ["pending", "delivering", "paused"];
+const OPEN: readonly string[] = OPEN_STATUSES;
+const STATUSES: ReplayStatus[] = [...DELIVERY_STATUSES.filter((s) => !OPEN.includes(s)), "unrouted"];
 
 /** Exit 0 after printing the count; 1 on a bad config, flag or store. */
 export async function runReplay(args: string[]): Promise<number> {

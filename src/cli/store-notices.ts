@@ -1,4 +1,5 @@
 import type { Logger } from "../log/logger.ts";
+import { NEW_STORE_CREATED, STORE_SCHEMA_UPDATED } from "../store/migrate.ts";
 
 /**
  * The store's own log lines, for a command that is not the relay (`import`,
@@ -11,8 +12,8 @@ import type { Logger } from "../log/logger.ts";
 export function storeNotices(command: string, write: (line: string) => void = (line) => void process.stderr.write(line)): Logger {
   const say = (msg: string, fields: Record<string, unknown> = {}) => {
     const store = String(fields.store ?? "the store");
-    if (msg === "new store created") return write(`hookrelay ${command}: ${store} did not exist: a new store was created there\n`);
-    if (msg === "store schema updated") return write(`hookrelay ${command}: ${store}: schema updated (${(fields.migrations as string[]).join(", ")}); builds older than this one no longer open it\n`);
+    if (msg === NEW_STORE_CREATED) return write(`hookrelay ${command}: ${store} did not exist: a new store was created there\n`);
+    if (msg === STORE_SCHEMA_UPDATED) return write(`hookrelay ${command}: ${store}: schema updated (${(fields.migrations as string[]).join(", ")}); builds older than this one no longer open it\n`);
     write(`hookrelay ${command}: ${msg} ${JSON.stringify(fields)}\n`);
   };
   return { debug: () => {}, info: say, warn: say, error: say };

@@ -124,7 +124,7 @@ disable_after = "0s"
     // Under an hour, the admin figures read from stored rows undercount, leaning towards failures.
     const half = configOf(`[store]\nretention = "30m"\n`).warnings.filter((w) => w.startsWith("store.retention"));
     expect(half).toHaveLength(1);
-    expect(half[0]).toStartWith("store.retention: 30m is shorter than the windows the targets' success rate (60m) and the sources' recent counts (15m) are read over");
+    expect(half[0]).toStartWith("store.retention: 30m is shorter than the windows the targets' success rate (1h) and the sources' recent counts (15m) are read over");
   });
 
   test("a route to an empty list says so", () => {
@@ -186,6 +186,9 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     expect(warnings).toContain("sources[0].verify.secret[1]: is a shell variable ($OLD_SECRET): the config file is not expanded, so this is used as the literal text; write env:OLD_SECRET");
     expect(warnings.some((w) => w.startsWith("admin.token: starts with \"Env:\""))).toBe(true);
     expect(warnings.join("\n")).not.toContain("PLOINTS_SECRET\"");
+    // Not where a value is no secret: a route filter's "$push", an event type glob.
+    const plain = configOf(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = ["$push"]\nfilter.body = { op = "$push" }')).warnings;
+    expect(plain.filter((w) => w.includes("shell variable"))).toEqual([]);
   });
 
   test("a connect_timeout longer than the timeout is said: the timeout bounds the whole attempt", () => {

@@ -11,6 +11,7 @@ import { decodeKey, presetDefaults } from "../core/verify/index.ts";
 import { ALWAYS_SENT_HEADERS, isForwardableHeader } from "../core/forward-headers.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { didYouMean } from "./did-you-mean.ts";
+import { SOURCE_STATS_WINDOW_MS, TARGET_STATS_WINDOW_MS } from "../core/types.ts";
 import { referenceLookAlike } from "./secret-ref.ts";
 import { createSchemas, type RawServer, type RawSource, type RawTarget, type Schemas } from "./schema.ts";
 import type { Config, ListenAddress, RouteConfig, SourceConfig, TargetConfig } from "./types.ts";
@@ -23,8 +24,9 @@ import { durationText } from "./units.ts";
 
 /** What the overview needs a retention to keep: its 5-minute step, the 5 minutes it settles, and the minute job's turn (store/overview.ts). */
 const OVERVIEW_NEEDS_MS = 11 * 60_000;
-/** The longest window the admin figures count stored rows over: a target's success rate, 60 minutes (store/admin-stats.ts). */
-const STATS_WINDOW_MS = 60 * 60_000;
+/** The keys whose value may be a secret reference (env:NAME, file:/path): a look-alike there is warned about. */
+const SECRET_KEYS = new Set(["secret", "token", "password", "verify_token", "client_secret", "username", "url", "ca", "cert", "key"]);
+
 
 export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[]; warnings?: string[] };
 
@@ -252,9 +254,9 @@ class ConfigBuilder {
       );
     }
     // The targets' success rate and the sources' recent counts are read from the stored rows (store/admin-stats.ts).
-    if (store.ok && store.value!.retention < STATS_WINDOW_MS) {
+    if (store.ok && store.value!.retention < TARGET_STATS_WINDOW_MS) {
       this.warnings.push(
-        `store.retention: ${durationText(store.value!.retention)} is shorter than the windows the targets' success rate (60m) and the sources' recent counts (15m) are read over: ` +
+        `store.retention: ${durationText(store.value!.retention)} is shorter than the windows the targets' success rate (${durationText(TARGET_STATS_WINDOW_MS)}) and the sources' recent counts (${durationText(SOURCE_STATS_WINDOW_MS)}) are read over: ` +
           "they count only what retention keeps, and lean towards failures (a finished event goes with its attempts, an open delivery's failed attempts stay); /metrics counts everything",
       );
     }
@@ -407,13 +409,19 @@ class ConfigBuilder {
     }
   }
 
-  /** Every string of the config that looks like a mistyped secret reference (secret-ref.ts), wherever it is. */
-  private warnReferenceLookAlikes(value: unknown, path: Path): void {
+  /**
+   * Every value of a key that takes a secret (SECRET_KEYS, a target's header values) that looks
+   * like a mistyped secret reference (secret-ref.ts). Elsewhere `$push` or `Env: prod` are values.
+   */
+  private warnReferenceLookAlikes(value: unknown, path: Path, secretKey = false): void {
     if (typeof value === "string") {
-      const why = referenceLookAlike(value);
+      const why = secretKey ? referenceLookAlike(value) : null;
       if (why) this.report.warn(path, why);
-    } else if (Array.isArray(value)) value.forEach((item, i) => this.warnReferenceLookAlikes(item, [...path, i]));
-    else if (isTable(value)) for (const [key, item] of Object.entries(value)) this.warnReferenceLookAlikes(item, [...path, key]);
+    } else if (Array.isArray(value)) value.forEach((item, i) => this.warnReferenceLookAlikes(item, [...path, i], secretKey));
+    else if (isTable(value)) {
+      const headers = path.at(-1) === "headers" && path[0] === "targets";
+      for (const [key, item] of Object.entries(value)) this.warnReferenceLookAlikes(item, [...path, key], headers || SECRET_KEYS.has(key));
+    }
   }
 
   /** forward_headers names that are never forwarded (core/forward-headers.ts), said rather than dropped in silence. */

@@ -119,7 +119,8 @@ export function echoableSecrets(t: { url: string; urlIsSecret?: boolean; headers
   const u = URL.canParse(t.url) ? new URL(t.url) : null;
   if (u) {
     values.push(u.password, decoded(u.password));
-    for (const pair of u.search.slice(1).split("&")) values.push(pair.slice(pair.indexOf("=") + 1));
+    // Values as sent; a bare flag (`?verbose`) has none.
+    for (const pair of u.search.slice(1).split("&")) if (pair.includes("=")) values.push(pair.slice(pair.indexOf("=") + 1));
     for (const [, value] of u.searchParams) values.push(value);
     if (t.urlIsSecret) values.push(t.url, u.pathname + u.search, ...u.pathname.split("/").flatMap((piece) => [piece, decoded(piece)]));
   }

@@ -119,8 +119,14 @@ export const TEST_SOURCE = "_test";
 export const DELIVERY_STATUSES = ["pending", "delivering", "delivered", "failed", "paused", "cancelled"] as const;
 /** One delivery status. */
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+/** The statuses of a delivery not yet finished: on its way, never replayed or redelivered over. */
+export const OPEN_STATUSES = ["pending", "delivering", "paused"] as const satisfies readonly DeliveryStatus[];
 
 /** Who made a delivery: ingest (a test event too), an operator's redeliver (UI or API), or `hookrelay replay`. */
 export const DELIVERY_ORIGINS = ["ingest", "redeliver", "replay"] as const;
 /** One delivery origin. */
 export type DeliveryOrigin = (typeof DELIVERY_ORIGINS)[number];
+
+/** The windows the admin figures count stored rows over: a source's recent counts, a target's success rate. */
+export const SOURCE_STATS_WINDOW_MS = 15 * 60_000;
+export const TARGET_STATS_WINDOW_MS = 60 * 60_000;

@@ -107,8 +107,8 @@ export class TargetHealth {
   async settleStragglers(nowMs: number): Promise<void> {
     const configured = [...this.targets.keys()];
     const disabled = configured.filter((name) => this.#states.get(name)?.disabled);
-    await targetState.pausePendingDeliveries(this.db.writer, disabled, nowMs);
-    const resumed = await targetState.resumePausedDeliveries(this.db.writer, configured.filter((name) => !this.isPaused(name)), nowMs);
+    const enabled = configured.filter((name) => !this.isPaused(name));
+    const { resumed } = await targetState.settleStragglers(this.db.writer, { disabled, enabled }, nowMs);
     if (resumed > 0) this.log.info("paused deliveries of an enabled target resumed", { resumed });
   }
 

@@ -35,12 +35,13 @@ export function requireHost(log: Logger, listener: "public" | "admin", exempt: r
     const host = request.headers.get("host");
     const repeated = host !== null && host.includes(",");
     // The router reads the path from the 12th character of the URL on (past "http://" and a host
-    // of 4 or more): a shorter host ("x", "ab:1") would be routed by a piece of its path.
+    // of 4 or more): a shorter host ("x", "a:1") would be routed by a piece of its path. Refused,
+    // health probes too: answered, such a probe would reach the wrong route.
     const tooShort = request.url.indexOf("/", 8) < ROUTER_PATH_START;
     if (!repeated && !tooShort && URL.canParse(request.url)) return;
     // Relative ("/in/x?…") or "http://<bad host>/in/x?…": the path without parsing a URL.
     const path = request.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").split("?")[0]!.slice(0, 200);
-    if (exempt.includes(path)) return;
+    if (exempt.includes(path) && !tooShort) return;
     const reason = host ? "bad_host" : "missing_host";
     badRequests.record({ listener, reason, method: request.method, path, remote: server?.requestIP(request)?.address ?? null });
     const message =

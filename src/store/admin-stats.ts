@@ -4,6 +4,7 @@
  * side only), queue depth, success rate and last error. Each figure is an
  * index range count bounded by a recent window, never a table scan.
  */
+import { SOURCE_STATS_WINDOW_MS, TARGET_STATS_WINDOW_MS } from "../core/types.ts";
 import { makeId } from "../core/ids.ts";
 import { latestOfPair } from "./redeliver.ts";
 import type { StoreReads } from "./sql-client.ts";
@@ -40,7 +41,7 @@ function mismatchesSince(source: string, sinceMs: number): { sql: string; args: 
 }
 
 /** Figures for each named source over the last `windowMs`. */
-export async function sourceStats(client: Client, names: string[], nowMs: number, windowMs = 15 * 60_000): Promise<SourceStats[]> {
+export async function sourceStats(client: Client, names: string[], nowMs: number, windowMs = SOURCE_STATS_WINDOW_MS): Promise<SourceStats[]> {
   const since = nowMs - windowMs;
   const out: SourceStats[] = [];
   for (const name of names) {
@@ -159,7 +160,7 @@ export interface TargetStats {
 
 
 /** Figures for each named target; `disabled` is null when the store holds no state for it. */
-export async function targetStats(client: Client, names: string[], nowMs: number, windowMs = 60 * 60_000): Promise<TargetStats[]> {
+export async function targetStats(client: Client, names: string[], nowMs: number, windowMs = TARGET_STATS_WINDOW_MS): Promise<TargetStats[]> {
   const out: TargetStats[] = [];
   for (const name of names) {
     const rs = await client.batch(

@@ -2,8 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { runCleanups, storeAt, submitEvent, tempDir } from "../../test/delivery/fixtures.ts";
 import { leaseDueDeliveries, reclaimExpiredLeases, recordOutcomes, releaseLeases, type LeaseWant, type OutcomeRecord } from "./deliveries.ts";
-import { disableTarget, enableTarget, pausePendingDeliveries,
-  resumePausedDeliveries, readTargetStates } from "./target-state.ts";
+import { disableTarget, enableTarget, settleStragglers, readTargetStates } from "./target-state.ts";
 import { redeliverEvent, scheduleReplay } from "./redeliver.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -214,7 +213,7 @@ test("pausing stragglers pauses only targets the store says are disabled: a stal
   await enableTarget(store.writer, { name: "a", nowMs: 2 });
   await disableTarget(store.writer, { name: "b", reason: "r", by: "api", nowMs: 1 });
   // A housekeeping round that read the states before the enable committed still names "a".
-  await pausePendingDeliveries(store.writer, ["a", "b"], 3);
+  await settleStragglers(store.writer, { disabled: ["a", "b"], enabled: [] }, 3);
   const rs = await client.execute("SELECT target, status FROM deliveries ORDER BY target");
   expect(rs.rows.map((r) => [r.target, r.status])).toEqual([["a", "pending"], ["b", "paused"]]);
 });
@@ -225,7 +224,7 @@ test("resuming stragglers resumes paused deliveries only of targets the store sa
   await submitEvent(store, { targets: ["b"], receivedAt: 1000, paused: ["b"] });
   await disableTarget(store.writer, { name: "b", reason: "r", by: "api", nowMs: 1 });
   // A round whose cache missed b's disable still names "b".
-  expect(await resumePausedDeliveries(store.writer, ["a", "b"], 3)).toBe(1);
+  expect(await settleStragglers(store.writer, { disabled: [], enabled: ["a", "b"] }, 3)).toEqual({ paused: 0, resumed: 1 });
   const rs = await client.execute("SELECT target, status, next_attempt_at FROM deliveries ORDER BY target");
   expect(rs.rows.map((r) => [r.target, r.status, r.next_attempt_at])).toEqual([["a", "pending", 3], ["b", "paused", 1000]]);
 });

@@ -19,8 +19,8 @@ import type { LeaseRequest } from "./lease-request.ts";
 import { leaseStatements as sqliteLeaseStatements, reclaimStatements as sqliteReclaimStatements } from "./sqlite/leases.ts";
 import { leaseStatements as pgLeaseStatements, reclaimStatements as pgReclaimStatements } from "./postgres/leases.ts";
 
-/** A delivery's status; `cancelled` is final (an operator's bulk cancel) until the event is redelivered or the delivery retried. */
 import type { DeliveryStatus } from "../core/types.ts";
+/** A delivery's status (core/types.ts); `cancelled` is final (an operator's bulk cancel) until the event is redelivered or the delivery retried. */
 export type { DeliveryStatus };
 
 export { OPEN_STATUSES, type LeaseRequest, type LeaseWant } from "./lease-request.ts";

@@ -12,6 +12,9 @@ import { attemptOf, EVENT_ROW_COLUMNS, eventIdFloor, eventStatusOf, summaryOf, t
 import type { WriteClient } from "./client.ts";
 import type { SqlWriter } from "./sql-client.ts";
 import { importedDedupeKey } from "./postgres/dedupe.ts";
+import { OPEN_STATUSES } from "../core/types.ts";
+
+const OPEN: readonly string[] = OPEN_STATUSES;
 
 /** Reads in one snapshot (batch "read"); a StoreReader's client keeps the statements below prepared. */
 export type TransferReader = Pick<WriteClient, "execute" | "batch">;
@@ -174,7 +177,7 @@ export async function importEvents(writer: SqlWriter, events: ExportedEvent[], n
     // Children first: they test "event not stored yet", which the event's own insert ends.
     const absent = "WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?)";
     for (const d of e.deliveries) {
-      const open = d.status === "pending" || d.status === "delivering" || d.status === "paused";
+      const open = OPEN.includes(d.status);
       const origin = d.origin === "ingest" ? null : d.origin;
       stmts.push({
         sql: `INSERT INTO deliveries (id, event_id, target, status, attempts, next_attempt_at, lease_id, lease_until, last_error, origin, created_at, updated_at)

@@ -3,8 +3,10 @@
  * engine's lease statement (sqlite/leases.ts, postgres/leases.ts).
  */
 
-/** The statuses of a delivery not yet finished (the deliveries_open index holds these). */
-export const OPEN_STATUSES = ["pending", "delivering", "paused"] as const;
+import { OPEN_STATUSES } from "../core/types.ts";
+
+/** The statuses of a delivery not yet finished (core/types.ts; the deliveries_open index holds these). */
+export { OPEN_STATUSES };
 
 /** What the scheduler may lease for one target in this round. */
 export interface LeaseWant {

@@ -91,6 +91,10 @@ export async function applyMigrations(client: MigrationClient, nowMs: number, mo
  */
 export function logMigrations(log: Logger | undefined, store: string, applied: string[]): void {
   if (!log || applied.length === 0) return;
-  if (applied.includes(sqliteMigrations[0]!.tag) || applied.includes(pgMigrations[0]!.tag)) log.info("new store created", { store });
-  else log.info("store schema updated", { store, migrations: applied });
+  if (applied.includes(sqliteMigrations[0]!.tag) || applied.includes(pgMigrations[0]!.tag)) log.info(NEW_STORE_CREATED, { store });
+  else log.info(STORE_SCHEMA_UPDATED, { store, migrations: applied });
 }
+
+/** The two lines logMigrations writes (cli/store-notices.ts says them in a command's words). */
+export const NEW_STORE_CREATED = "new store created";
+export const STORE_SCHEMA_UPDATED = "store schema updated";

@@ -98,39 +98,41 @@ export async function enableTarget(writer: SqlWriter, opts: { name: string; nowM
 }
 
 /**
- * Pauses pending deliveries of disabled targets: a delivery inserted as
- * `pending` by a process that had not yet seen the disable gets caught here.
- * Only targets still disabled in the store when it runs: the caller's list
- * may have been read just before an enable committed, and pausing then would
- * undo the enable (a bulk redeliver onto a disabled target makes that enable
- * a long write, and the window wide).
+ * Settles deliveries ingest stored on a stale view of target state (it
+ * decides `paused` or `pending` from its cache): pending ones of `disabled`
+ * targets are paused, a delivery inserted `pending` by a process that had
+ * not yet seen the disable; paused ones of `enabled` targets are resumed, due
+ * now, one inserted `paused` after an enable's own resume ran. Each only for
+ * targets the store still says are so when it runs: the caller's lists may
+ * have been read just before an enable or a disable committed, and acting on
+ * them would undo it (a bulk redeliver onto a disabled target makes that
+ * enable a long write, and the window wide). One write; nothing when both
+ * lists are empty. Returns how many were paused and resumed.
  */
-export async function pausePendingDeliveries(writer: SqlWriter, targets: string[], nowMs: number): Promise<number> {
-  if (targets.length === 0) return 0;
-  const [rs] = await writer.write([{
-    sql: `UPDATE deliveries SET status = 'paused', updated_at = ?
-      WHERE status = 'pending' AND target IN (${targets.map(() => "?").join(", ")})
-        AND EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled = 1)`,
-    args: [nowMs, ...targets],
-  }], "redoable"); // the next check pauses them again
-  return rs!.rowsAffected;
-}
-
-/**
- * Resumes paused deliveries of enabled targets: ingest decides `paused` from
- * its cache of target state, and an event stored in the moment an enable was
- * being written can be inserted paused after the enable's own resume ran.
- * Only targets not disabled in the store when it runs, as pausePendingDeliveries.
- */
-export async function resumePausedDeliveries(writer: SqlWriter, targets: string[], nowMs: number): Promise<number> {
-  if (targets.length === 0) return 0;
-  const [rs] = await writer.write([{
-    sql: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
-      WHERE status = 'paused' AND target IN (${targets.map(() => "?").join(", ")})
-        AND NOT EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled = 1)`,
-    args: [nowMs, nowMs, ...targets],
-  }], "redoable"); // the next check resumes them again
-  return rs!.rowsAffected;
+export async function settleStragglers(writer: SqlWriter, targets: { disabled: string[]; enabled: string[] }, nowMs: number): Promise<{ paused: number; resumed: number }> {
+  const marks = (names: string[]) => names.map(() => "?").join(", ");
+  const statements = [];
+  if (targets.disabled.length > 0) {
+    statements.push({
+      sql: `UPDATE deliveries SET status = 'paused', updated_at = ?
+        WHERE status = 'pending' AND target IN (${marks(targets.disabled)})
+          AND EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled = 1)`,
+      args: [nowMs, ...targets.disabled],
+    });
+  }
+  if (targets.enabled.length > 0) {
+    statements.push({
+      sql: `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
+        WHERE status = 'paused' AND target IN (${marks(targets.enabled)})
+          AND NOT EXISTS (SELECT 1 FROM target_state t WHERE t.name = deliveries.target AND t.disabled = 1)`,
+      args: [nowMs, nowMs, ...targets.enabled],
+    });
+  }
+  if (statements.length === 0) return { paused: 0, resumed: 0 };
+  const results = await writer.write(statements, "redoable"); // the next check settles them again
+  const paused = targets.disabled.length > 0 ? results[0]!.rowsAffected : 0;
+  const resumed = targets.enabled.length > 0 ? results.at(-1)!.rowsAffected : 0;
+  return { paused, resumed };
 }
 
 /** Opens a target's circuit until `untilMs` (caller's clock): no attempts to it until then. */
