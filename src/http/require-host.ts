@@ -37,8 +37,9 @@ export function requireHost(log: Logger, listener: "public" | "admin", exempt: r
     // The router reads the path from the 12th character of the URL on (past "http://" and a host
     // of 4 or more): a shorter host ("x", "a:1") would be routed by a piece of its path. Refused,
     // health probes too: answered, such a probe would reach the wrong route.
-    const tooShort = request.url.indexOf("/", 8) < ROUTER_PATH_START;
-    if (!repeated && !tooShort && URL.canParse(request.url)) return;
+    const absolute = URL.canParse(request.url);
+    const tooShort = absolute && request.url.indexOf("/", 8) < ROUTER_PATH_START;
+    if (!repeated && !tooShort && absolute) return;
     // Relative ("/in/x?…") or "http://<bad host>/in/x?…": the path without parsing a URL.
     const path = request.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").split("?")[0]!.slice(0, 200);
     if (exempt.includes(path) && !tooShort) return;
@@ -47,7 +48,7 @@ export function requireHost(log: Logger, listener: "public" | "admin", exempt: r
     const message =
       reason === "missing_host" ? "the request has no Host header"
       : repeated ? "the request has more than one Host header"
-      : tooShort && URL.canParse(request.url) ? "the Host header is shorter than 4 characters: name the host as the sender knows it (a real name or address)"
+      : tooShort ? "the Host header is shorter than 4 characters: name the host as the sender knows it (a real name or address)"
       : "the Host header is not a valid host[:port]";
     return errorResponse(new HttpError(400, reason, message));
   };
