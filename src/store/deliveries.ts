@@ -221,7 +221,8 @@ export async function recordOutcomes(
       args: aArgs,
     });
   }
-  const health = [...summariseHealth(outcomes)].map(([target, h]) => healthStatement(target, h, nowMs));
+  // By target name, in every relay's round: two rounds upserting the same targets' rows wait for each other, never deadlock.
+  const health = [...summariseHealth(outcomes)].sort(([a], [b]) => (a < b ? -1 : 1)).map(([target, h]) => healthStatement(target, h, nowMs));
   stmts.push(...health);
   // Last, so that the slots freed by this batch's outcomes count as free.
   stmts.push(...leaseStmts);

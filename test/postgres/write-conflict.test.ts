@@ -75,3 +75,41 @@ test.skipIf(!onPostgres)("two relays summing the overview's closed buckets at on
   const read = await readOverview(a.reads, now, []);
   expect(read.received.reduce((x, y) => x + y, 0)).toBe(1);
 }, 20_000);
+
+test.skipIf(!onPostgres)("a delivery round PostgreSQL rolls back to break a deadlock on target health is written again: its outcomes are kept, not sent twice", async () => {
+  const { leaseDueDeliveries, recordOutcomes } = await import("../../src/store/deliveries.ts");
+  const tmp = tempDir();
+  cleanups.push(() => tmp.remove());
+  const fresh = await freshStoreUrl(tmp.dir);
+  cleanups.push(() => fresh.drop());
+  const store: Store = await openStore({ url: fresh.url, busyTimeoutMs: 10_000, nowMs: Date.now, checkpointEveryMs: 0 });
+  cleanups.push(() => store.close());
+  const id = "evt_c0000000000000000000000000";
+  const deliveries = ["a", "b"].map((target) => ({ id: makeId("dlv", Date.now(), crypto.getRandomValues(new Uint8Array(10))), target, status: "pending" as const }));
+  await store.writer.submit({ ...item(id, "k"), deliveries });
+  const leased = await leaseDueDeliveries(store.writer, { leaseId: "lease_x", nowMs: Date.now() + 1000, wants: ["a", "b"].map((target) => ({ target, slots: 5, concurrency: 5, leaseMs: 60_000, ordered: false })) });
+  expect(leased).toHaveLength(2);
+
+  const other = new SQL(fresh.url);
+  cleanups.push(() => other.close());
+  await other.unsafe("INSERT INTO target_state (name, disabled, updated_at) VALUES ('a', 0, 0), ('b', 0, 0)");
+  const tx = await other.reserve();
+  cleanups.push(() => tx.release());
+  await tx.unsafe("BEGIN");
+  // The other relay's round holds b's health row; this one takes a's (name order), then waits for b's.
+  await tx.unsafe("UPDATE target_state SET consecutive_failures = consecutive_failures WHERE name = 'b'");
+  const failed = (d: (typeof leased)[number]) => ({
+    deliveryId: d.id, leaseId: d.leaseId, eventId: d.eventId, target: d.target, status: "pending" as const, nextAttemptAt: Date.now() + 60_000, error: "HTTP 500", healthy: false,
+    attempt: { id: makeId("att", Date.now(), crypto.getRandomValues(new Uint8Array(10))), at: Date.now(), statusCode: 500, durationMs: 3, error: "HTTP 500", responseExcerpt: null, request: null },
+  });
+  const round = recordOutcomes(store.writer, leased.map(failed), Date.now());
+  await Bun.sleep(300);
+  // Now the other relay wants a's row: a deadlock, which PostgreSQL breaks by rolling one back.
+  await tx.unsafe("UPDATE target_state SET consecutive_failures = consecutive_failures WHERE name = 'a'").catch(() => {});
+  await tx.unsafe("COMMIT").catch(() => {});
+  const written = await round;
+  expect([...written.updated].sort()).toEqual(leased.map((d) => d.id).sort());
+  const rows = (await store.reads.execute("SELECT status, attempts, lease_id FROM deliveries ORDER BY target")).rows.map((r) => ({ status: r.status, attempts: Number(r.attempts), lease_id: r.lease_id }));
+  expect(rows).toEqual([{ status: "pending", attempts: 1, lease_id: null }, { status: "pending", attempts: 1, lease_id: null }]);
+  expect(Number((await store.reads.execute("SELECT count(*) AS n FROM attempts")).rows[0]!.n)).toBe(2);
+}, 20_000);

@@ -442,7 +442,11 @@ function rejectionRows(rejections: RejectionItem[]): { kept: RejectionItem[]; st
 /**
  * Runs one job's statements between SAVEPOINT and RELEASE. A failing
  * statement undoes only that job; if SQLite ended the whole transaction (a
- * full disk, I/O error), the ROLLBACK TO fails too and the flush fails.
+ * full disk, I/O error), the ROLLBACK TO fails too and the flush fails. A
+ * deadlock with another relay's transaction fails the flush as well: the
+ * whole flush is written again (#writeAgainOnConflict), where failing the job
+ * alone would lose a round's outcomes (its attempts sent again at the leases'
+ * end) for a lock the other relay held a moment.
  */
 async function runInSavepoint(tx: Tx, stmts: InStatement[]): Promise<{ ok: true; results: ResultSet[] } | { ok: false; error: unknown }> {
   await tx.execute("SAVEPOINT job");
@@ -452,6 +456,7 @@ async function runInSavepoint(tx: Tx, stmts: InStatement[]): Promise<{ ok: true;
     await tx.execute("RELEASE job");
     return { ok: true, results };
   } catch (error) {
+    if (isWriteConflict(error)) throw error;
     try {
       await tx.execute("ROLLBACK TO job");
       await tx.execute("RELEASE job");
