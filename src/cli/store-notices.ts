@@ -12,7 +12,11 @@ import { NEW_STORE_CREATED, STORE_SCHEMA_UPDATED } from "../store/migrate.ts";
 export function storeNotices(command: string, write: (line: string) => void = (line) => void process.stderr.write(line)): Logger {
   const say = (msg: string, fields: Record<string, unknown> = {}) => {
     const store = String(fields.store ?? "the store");
-    if (msg === NEW_STORE_CREATED) return write(`hookrelay ${command}: ${store} did not exist: a new store was created there\n`);
+    if (msg === NEW_STORE_CREATED) {
+      // A database is made by its operator; what is new there is the relay's tables.
+      const what = /^postgres(ql)?:/.test(store) ? "had no hookrelay tables: they were created" : "did not exist: a new store was created there";
+      return write(`hookrelay ${command}: ${store} ${what}\n`);
+    }
     if (msg === STORE_SCHEMA_UPDATED) return write(`hookrelay ${command}: ${store}: schema updated (${(fields.migrations as string[]).join(", ")}); builds older than this one no longer open it\n`);
     write(`hookrelay ${command}: ${msg} ${JSON.stringify(fields)}\n`);
   };

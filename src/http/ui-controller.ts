@@ -286,7 +286,8 @@ export function uiController(opts: AdminControllerOptions) {
     })
     .get("/targets", async ({ query }) => {
       const unconfigured = await unconfiguredTargets(client, opts.config.targets.map((t) => t.name));
-      const body = targetsPage(await targetViews(nowMs()), unconfigured);
+      // On PostgreSQL another relay, on another config, may be delivering them.
+      const body = targetsPage(await targetViews(nowMs()), unconfigured, client.dialect.engine === "postgres");
       return render("Targets", "targets", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })
     .post("/targets/:name/:action", async ({ params }) => {

@@ -15,10 +15,10 @@ const STATE_ORDER: Record<string, number> = { "circuit-open": 0, failing: 1, "no
 const byNeed = (targets: TargetJson[]) => targets.map((t, i) => [t, i] as const).sort(([a, i], [b, j]) => (STATE_ORDER[a.state] ?? 5) - (STATE_ORDER[b.state] ?? 5) || i - j).map(([t]) => t);
 
 /** The targets page's body markup, the targets that need a look first; `unconfigured`: names the store still has open deliveries for. */
-export function targetsPage(targets: TargetJson[], unconfigured: Unconfigured[] = []): SafeHtml {
+export function targetsPage(targets: TargetJson[], unconfigured: Unconfigured[] = [], shared = false): SafeHtml {
   if (targets.length === 0 && unconfigured.length === 0) return html`<h1>Targets</h1><p class="empty">No targets configured.</p>`;
   return html`<h1 data-live-src="/api/stream?view=targets">Targets</h1>
-${unconfiguredNotice(unconfigured)}
+${unconfiguredNotice(unconfigured, shared)}
 <div class="cards">
 ${byNeed(targets).map((t) => {
   const path = `/targets/${encodeURIComponent(t.name)}`;
@@ -56,10 +56,12 @@ ${byNeed(targets).map((t) => {
 
 // Deliveries to a target taken out of the config wait for it to come back (and keep their events
 // from retention): said here, with the way to end them if it will not.
-function unconfiguredNotice(unconfigured: Unconfigured[]): SafeHtml | null {
+function unconfiguredNotice(unconfigured: Unconfigured[], shared: boolean): SafeHtml | null {
   if (unconfigured.length === 0) return null;
   return html`<div class="notice unconfigured">
-  <p>Open deliveries wait for targets no longer configured; they go once a target of that name is configured again, and keep their events from retention until then:</p>
+  <p>Open deliveries wait for targets this relay's config does not name; they go once a target of that name is configured again, and keep their events from retention until then${
+    shared ? html` — or another relay on this database, whose config names it, is delivering them: look there before cancelling` : ""
+  }:</p>
   <ul>${unconfigured.map(
     (u) => html`<li><strong>${u.name}</strong>: ${u.open} open · <a href="/?target=${encodeURIComponent(u.name)}">events</a> · <a href="/bulk/cancel?target=${encodeURIComponent(u.name)}">cancel them…</a></li>`,
   )}</ul>
