@@ -78,8 +78,12 @@ export class AlertSender {
     const inWindow = last !== undefined && a.atMs - last <= config.repeatAfterMs;
     if (repeat && inWindow) return;
     counts?.alert(a.type, "raised");
-    const episode = hasEpisodes(a) ? await this.#episode(a, config, repeat) : { dedupeKey: key, go: !inWindow };
+    const episode = hasEpisodes(a) ? await this.#episode(a, config) : { dedupeKey: key, go: !inWindow, lastRaisedAt: null };
     if (!episode.go) {
+      // The store's last word on the condition is a raise inside repeat_after (this process before a
+      // restart, or another relay): remembered, so that the checks while it persists are not each
+      // counted as found and suppressed until the window ends.
+      if (episode.lastRaisedAt !== null) this.#lastSent.set(key, episode.lastRaisedAt);
       counts?.alert(a.type, "suppressed", "repeat_after");
       return;
     }
@@ -100,15 +104,16 @@ export class AlertSender {
    * the id of that last word, which relays sending the same alert at once
    * agree on.
    */
-  async #episode(a: Alert, config: AlertsConfig, repeat: boolean): Promise<{ dedupeKey: string; go: boolean }> {
+  async #episode(a: Alert, config: AlertsConfig): Promise<{ dedupeKey: string; go: boolean; lastRaisedAt: number | null }> {
     const base = alertKey({ ...a, resolved: false });
     const last = await lastAlertOf(this.deps.reads, ALERT_SOURCE, base);
     const dedupeKey = `${alertKey(a)}@${last?.id ?? "none"}`;
-    const quiet = last === null || a.atMs - last.receivedAt > config.repeatAfterMs;
-    // A resolved notice answers a raise. A condition that starts goes out after a resolved notice
-    // (or none) at once; one that persists, once repeat_after has passed since the last word on it.
-    if (a.resolved) return { dedupeKey, go: last === null || !last.resolved };
-    return { dedupeKey, go: repeat ? quiet : quiet || last!.resolved };
+    const lastRaisedAt = last !== null && !last.resolved ? last.receivedAt : null;
+    // A resolved notice answers a raise. A raise goes out when the last word is none or a resolved
+    // notice (a new episode: at once, whether the condition just started or persisted through an
+    // operator's close), else as a reminder once repeat_after has passed since that raise.
+    if (a.resolved) return { dedupeKey, go: last === null || !last.resolved, lastRaisedAt };
+    return { dedupeKey, go: lastRaisedAt === null || a.atMs - lastRaisedAt > config.repeatAfterMs, lastRaisedAt };
   }
 
   /** Sends what the outbox kept (the store is writable again); each that fails again goes back. */
@@ -122,6 +127,8 @@ export class AlertSender {
     try {
       const outcome = await this.deps.writer.submit(this.#item(a, to, config.repeatAfterMs, dedupeKey));
       this.#lastSent.set(alertKey(a), a.atMs);
+      // A resolved notice ends the episode: the next raise of its condition is a new one, not a reminder.
+      if (a.resolved && hasEpisodes(a)) this.#lastSent.delete(alertKey({ ...a, resolved: false }));
       if (outcome.kind === "duplicate") {
         // Another relay on this store (or this one before a restart) sent it inside repeat_after.
         counts?.alert(a.type, "suppressed", "repeat_after");

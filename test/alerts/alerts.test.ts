@@ -172,15 +172,28 @@ test("an operator disabling a target whose circuit is open closes the alert; ena
   await r.settle();
   const ops = r.target("ops");
   expect(alertsOf(ops.received).map((a) => a.type)).toEqual(["target.circuit_open"]);
+  // Each step a second later: the store tells the last word on a condition by its alerts' ids, made of their times.
+  r.clock.advance(1000);
   await r.scheduler.disableTarget("orders", "looking into it");
   await r.settle();
   const [, closed] = alertsOf(ops.received);
   expect(closed).toMatchObject({ type: "target.recovered", subject: "orders", resolved: true, details: { cleared: "target.circuit_open", disabledBy: "api" } });
   expect(closed!.message).toBe("target orders was disabled by an operator (api): its circuit open alert is closed; its deliveries wait, paused, until it is enabled");
+  r.clock.advance(1000);
   await r.scheduler.enableTarget("orders");
   await r.settle();
   // No recovery notice for an alert already closed (a delivery still failing may say so on its own).
   expect(alertsOf(ops.received).filter((a) => a.type.startsWith("target.")).map((a) => a.type)).toEqual(["target.circuit_open", "target.recovered"]);
+  // Its probe failed: the circuit is open again, a new episode after the close, alerted at the next check (not after repeat_after).
+  r.clock.advance(1000);
+  await r.settle();
+  expect(alertsOf(ops.received).filter((a) => a.type.startsWith("target.")).map((a) => a.type)).toEqual(["target.circuit_open", "target.recovered", "target.circuit_open"]);
+  // A relay started on this store (a restart) finds the open circuit once, not again at every check.
+  r.clock.advance(1000);
+  const again = await relayOn(r.file, r.config, r.clock);
+  for (let i = 0; i < 3; i++) await again.watch.check();
+  expect(await value(again.metrics, 'hookrelay_alerts_raised_total{kind="target.circuit_open"}')).toBe(1);
+  expect(alertsOf(ops.received).filter((a) => a.type === "target.circuit_open")).toHaveLength(2);
 });
 
 test("a delivery that reaches failed after its last attempt is a delivery.failed alert", async () => {
