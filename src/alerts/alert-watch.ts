@@ -32,7 +32,7 @@ import {
 } from "../core/alert.ts";
 import type { AttemptReport } from "../delivery/attempt.ts";
 import type { Logger } from "../log/logger.ts";
-import { mismatchSpikes } from "../store/admin-stats.ts";
+import { mismatchCountSince, mismatchSpikes } from "../store/admin-stats.ts";
 import type { Store, StoreErrorCode } from "../store/index.ts";
 import { oldestWaitingAt } from "../store/queue-stats.ts";
 import { readTargetStates } from "../store/target-state.ts";
@@ -54,6 +54,9 @@ export interface AlertWatchOptions {
 }
 
 /** The alert watcher of one process. */
+/** How long a wave of signature mismatches must be quiet before its alert is resolved. */
+const WAVE_QUIET_MS = 60_000;
+
 export class AlertWatch {
   #config: Config;
   readonly #sender: AlertSender;
@@ -219,7 +222,9 @@ export class AlertWatch {
     for (const name of push) {
       const at = oldest.get(name);
       const stale = at !== undefined && now - at > alerts.staleAfterMs;
-      await this.#level(this.#stale, name, stale, queueStaleAlert(name, stale ? at! : null, alerts.staleAfterMs, now), alerts, name);
+      // A disabled target's deliveries wait paused, out of this count: its queue did not move.
+      const disabled = this.#targets.get(name) === "disabled" || this.#targets.get(name) === "off";
+      await this.#level(this.#stale, name, stale, queueStaleAlert(name, stale ? at! : null, alerts.staleAfterMs, now, disabled), alerts, name);
     }
   }
 
@@ -229,6 +234,10 @@ export class AlertWatch {
     const spikes = await mismatchSpikes(this.opts.store.reads, names, now, windowMs);
     for (const name of names) {
       const spike = spikes.get(name);
+      // An open wave ends when the mismatches stop for a minute, not when their share dips under
+      // the spike's line for a moment (a burst of good requests): that flapped, "stopped" and back.
+      const lasting = spike === undefined && this.#waves.has(name) && (await mismatchCountSince(this.opts.store.reads, name, now - WAVE_QUIET_MS)) > 0;
+      if (lasting) continue;
       await this.#level(this.#waves, name, spike !== undefined, rejectionsAlert(name, spike ? { ...spike, windowMs } : null, windowMs, now), alerts, null);
     }
   }

@@ -157,11 +157,13 @@ export function deliveryFailedAlert(f: FailedDelivery, atMs: number): Alert {
 }
 
 /** queue.stale: a target's oldest pending delivery is older than stale_after; `oldestMs` null once none is. */
-export function queueStaleAlert(target: string, oldestMs: number | null, staleAfterMs: number, atMs: number): Alert {
+export function queueStaleAlert(target: string, oldestMs: number | null, staleAfterMs: number, atMs: number, disabled = false): Alert {
   const resolved = oldestMs === null;
-  const message = resolved
-    ? `queue of ${target} is moving again: no pending delivery is older than ${formatAge(staleAfterMs)}`
-    : `oldest pending delivery to ${target} is ${formatAge(atMs - oldestMs)} old (stale_after ${formatAge(staleAfterMs)})`;
+  const message = !resolved
+    ? `oldest pending delivery to ${target} is ${formatAge(atMs - oldestMs)} old (stale_after ${formatAge(staleAfterMs)})`
+    : disabled
+      ? `queue of ${target}: its target is disabled, so its deliveries wait paused (told by the target's own state) and are no longer counted as a stale queue`
+      : `queue of ${target} is moving again: no pending delivery is older than ${formatAge(staleAfterMs)}`;
   const details = { target, staleAfterMs, ...(resolved ? {} : { oldestPendingAt: iso(oldestMs), ageMs: atMs - oldestMs }) };
   return { type: "queue.stale", subject: target, message, atMs, resolved, condition: "queue.stale", details };
 }
@@ -181,7 +183,7 @@ export function mismatchWarning(w: MismatchWave): string {
 
 /** source.rejections: a wave of signature mismatches on a source; `wave` null once it stopped. */
 export function rejectionsAlert(source: string, wave: MismatchWave | null, windowMs: number, atMs: number): Alert {
-  const message = wave ? `source ${source}: ${mismatchWarning(wave)}` : `source ${source}: the wave of signature mismatches has stopped`;
+  const message = wave ? `source ${source}: ${mismatchWarning(wave)}` : `source ${source}: the wave of signature mismatches has stopped (none for a minute)`;
   return { type: "source.rejections", subject: source, message, atMs, resolved: wave === null, condition: "source.rejections", details: { source, windowMs, ...wave } };
 }
 

@@ -129,6 +129,11 @@ export async function mismatchSpikes(
   return out;
 }
 
+/** Signature mismatches of `source` since `sinceMs` (what the rows stand for), whatever the accepted count. */
+export async function mismatchCountSince(client: Client, source: string, sinceMs: number): Promise<number> {
+  return Number((await client.execute(mismatchesSince(source, sinceMs))).rows[0]!.c);
+}
+
 /** Events of `source` received since `since`, counted up to `atMost`. */
 async function acceptedSince(client: Client, source: string, since: number, atMost: number): Promise<number> {
   const a = await client.execute({
