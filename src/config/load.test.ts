@@ -191,6 +191,11 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     expect(plain.filter((w) => w.includes("shell variable"))).toEqual([]);
   });
 
+  test("a first retry delay is said not to apply: the first attempt goes at once", () => {
+    const { warnings } = configOf(BASE.replace("[[targets]]", '[[targets]]\nretry = { schedule = ["3s", "1m"] }'));
+    expect(warnings).toContain('targets[0].retry.schedule[0]: the first attempt goes at once: a first delay of 3s is not applied (write "0s"; the later entries are the retries\' delays)');
+  });
+
   test("a connect_timeout longer than the timeout is said: the timeout bounds the whole attempt", () => {
     const { warnings } = configOf(BASE.replace("[[targets]]", '[[targets]]\ntimeout = "5s"\nconnect_timeout = "30s"'));
     expect(warnings).toContain("targets[0].connect_timeout: is longer than timeout (5s), which bounds the whole attempt, connecting included");
@@ -582,7 +587,7 @@ to = "alice"
       ),
     );
     expect(bad).toEqual([
-      'targets[0].retry.schedule: expected at least one delay (the first attempt\'s, usually "0s")',
+      'targets[0].retry.schedule: expected at least one delay (the first attempt\'s, "0s": it goes at once)',
       "targets[0].retry.jitter: expected a number between 0 and 1, got 1.5",
       "targets[0].concurrency: expected a whole number ≥ 1, got 0",
       'targets[0].rate: expected a rate like "50/s" or "10/m", got "lots"',

@@ -472,6 +472,10 @@ class ConfigBuilder {
         ok = false;
       }
     });
+    // A fresh event's first attempt goes at once (ingest writes it due, or sends it from memory).
+    if ((tgt.retry?.schedule?.[0] ?? 0) > 0) {
+      this.report.warn(at("retry", "schedule", 0), `the first attempt goes at once: a first delay of ${durationText(tgt.retry.schedule[0]!)} is not applied (write "0s"; the later entries are the retries' delays)`);
+    }
     // The timeout bounds a whole attempt, connecting included (delivery/sender.ts).
     if (raw.connect_timeout !== undefined && tgt.connect_timeout > tgt.timeout) {
       this.report.warn(at("connect_timeout"), `is longer than timeout (${durationText(tgt.timeout)}), which bounds the whole attempt, connecting included`);

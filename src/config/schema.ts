@@ -346,7 +346,7 @@ export function createSchemas(ctx: Ctx) {
         schedule: v.optional(
           v.pipe(
             v.array(duration(), expected('a list of durations like ["0s", "5s", "1m"]')),
-            v.minLength(1, "expected at least one delay (the first attempt's, usually \"0s\")"),
+            v.minLength(1, "expected at least one delay (the first attempt's, \"0s\": it goes at once)"),
           ),
           [...DEFAULTS.target.retry.schedule],
         ),

@@ -99,7 +99,7 @@ export interface PresetDefaults {
 
 /** A target's retry schedule, resolved from config (durations in ms). */
 export interface RetryPolicy {
-  /** Delay before each attempt, the first one included (usually 0). */
+  /** One delay per attempt: the first attempt goes at once (its entry, "0s", is not applied), each later one waits its own. */
   scheduleMs: number[];
   /** 0..1: each delay is multiplied by a random factor in [1-jitter, 1+jitter]. */
   jitter: number;

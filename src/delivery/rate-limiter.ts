@@ -8,8 +8,10 @@ export class RateLimiter {
   /** Whole attempts `target` may start now (Infinity when it has no rate). */
   available(target: string, ratePerSec: number | null, nowMs: number): number {
     if (ratePerSec === null || ratePerSec <= 0) return Number.POSITIVE_INFINITY;
-    // A one-second burst at most: a quiet minute does not bank a flood.
-    const capacity = Math.max(1, ratePerSec);
+    // A tenth of a second's worth banked at most: in any second a target gets its rate and that
+    // little more (a bucket of a whole second's let twice the rate through one second after a pause),
+    // and the engine still needs no more than ~10 rounds a second to keep it.
+    const capacity = Math.max(1, ratePerSec / 10);
     let b = this.#buckets.get(target);
     if (!b) this.#buckets.set(target, (b = { tokens: capacity, atMs: nowMs }));
     b.tokens = Math.min(capacity, b.tokens + (Math.max(0, nowMs - b.atMs) * ratePerSec) / 1000);

@@ -200,18 +200,21 @@ test("an erased event's delivery is cancelled without a request", async () => {
   expect(await statuses(store)).toEqual(["cancelled"]);
 });
 
-test("a rate caps how many attempts start per second of the clock", async () => {
+test("a rate caps how many attempts start in any second of the clock, a pause banking no second's worth", async () => {
   const target = recordingTarget(cleanups);
-  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { ratePerSec: 2, concurrency: 10 })]);
-  for (let i = 0; i < 5; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { ratePerSec: 20, concurrency: 50 })]);
+  for (let i = 0; i < 60; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
   await scheduler.drain();
-  expect(target.received).toHaveLength(2);
-  clock.advance(500);
+  expect(target.received).toHaveLength(2); // a tenth of a second's worth at once
+  for (let step = 0; step < 20; step++) {
+    clock.advance(50);
+    await scheduler.drain();
+  }
+  // The first second: 20 and the 2 banked, not 20 banked and 20 more.
+  expect(target.received).toHaveLength(22);
+  clock.advance(10_000); // a pause banks a tenth of a second's worth again, no more
   await scheduler.drain();
-  expect(target.received).toHaveLength(3);
-  clock.advance(1_000);
-  await scheduler.drain();
-  expect(target.received).toHaveLength(5);
+  expect(target.received).toHaveLength(24);
 });
 
 test("deliveries yield to providers queueing for their ack, down to the floor, and come back once the queue is gone", async () => {
