@@ -123,3 +123,26 @@ test("a delivery leased ahead that waited longer than its lease allows (a reload
   expect(new Set(ids).size).toBe(12);
   expect(ids).toHaveLength(12);
 }, 20_000);
+
+test("a reload that changes how a target is reached probes its open circuit now, not at the circuit's old time", async () => {
+  const broken = recordingTarget(cleanups, () => ({ status: 503 }));
+  const fixed = recordingTarget(cleanups);
+  const retry = { scheduleMs: [0, 1000, 1000, 1000], jitter: 0 };
+  const { clock, store, scheduler } = await setup([targetConfig("t", broken.url, { retry })], { circuit: { threshold: 3, baseMs: 60_000, maxMs: 300_000 } });
+  await scheduler.start(); // a reload's target changes are applied by a running engine
+  for (let i = 0; i < 3; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(broken.received).toHaveLength(3);
+  const [open] = (await store.reads.execute("SELECT circuit_open_until FROM target_state WHERE name = 't'")).rows;
+  expect(Number(open!.circuit_open_until)).toBeGreaterThan(clock() + 30_000);
+  clock.advance(2000);
+  scheduler.setTargets([targetConfig("t", fixed.url, { retry })]);
+  for (let i = 0; i < 100 && fixed.received.length === 0; i++) {
+    await scheduler.drain();
+    await Bun.sleep(10);
+  }
+  // One probe at once to the new URL; its success lets the rest go.
+  expect(fixed.received.length).toBeGreaterThan(0);
+  await scheduler.drain();
+  expect(await deliveries(store)).toEqual(Array(3).fill({ target: "t", status: "delivered", attempts: 2 }));
+});

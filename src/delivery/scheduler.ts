@@ -42,7 +42,8 @@ import { Slots } from "./slots.ts";
 import { TargetHealth, type CircuitPolicy } from "./target-health.ts";
 import { httpTransport } from "./transport.ts";
 import { WakeUps } from "./wake-ups.ts";
-import { isStoreUnreachable } from "../store/errors.ts";
+import { classifyStoreError, isStoreUnreachable } from "../store/errors.ts";
+import { FoldedLog } from "../log/folded-log.ts";
 
 export type { AttemptReport } from "./attempt.ts";
 
@@ -137,6 +138,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const { store } = opts;
   const { clock } = opts;
   const log = opts.log ?? silentLogger;
+  // A store that cannot commit fails every round until it can: one line a minute per cause, counted.
+  const roundFailures = new FoldedLog<{ code: string; error: string }>(log, { level: "error", msg: "delivery round failed", key: (e) => e.code }, { nowMs: () => Date.now(), windowMs: 60_000 });
   const pollMs = opts.pollMs ?? 1000;
   const sender = opts.sender ?? createSender();
   let configs = opts.targets;
@@ -322,7 +325,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     void writeRound(full)
       .catch((err) => {
         // An unreachable database is logged once by the store (lost / back), not at every round.
-        if (!isStoreUnreachable(err)) log.error("delivery round failed", { error: String(err) });
+        if (!isStoreUnreachable(err)) roundFailures.record({ code: classifyStoreError(err).code, error: String(err) });
         return null;
       })
       .then((written) => {

@@ -29,6 +29,12 @@ export interface CircuitPolicy {
   maxMs: number;
 }
 
+/** Whether a reload changed how a target is reached: its URL, TLS material, credentials or headers. */
+function reachedDifferently(a: TargetConfig, b: TargetConfig): boolean {
+  const how = (t: TargetConfig) => JSON.stringify([t.url, t.tls ?? null, t.auth ?? null, t.headers]);
+  return how(a) !== how(b);
+}
+
 /** The disabled reason a config's `enabled = false` records. */
 const CONFIG_REASON = "disabled in config";
 
@@ -72,7 +78,15 @@ export class TargetHealth {
   async applyConfig(nowMs: number, before?: ReadonlyMap<string, TargetConfig>): Promise<void> {
     const stored = await targetState.readTargetStates(this.db.reads);
     for (const t of this.targets.values()) {
-      if (before?.get(t.name)?.enabled === t.enabled) continue;
+      // A reload that changes where or how a target is reached (its URL, TLS, auth, headers) may be
+      // the fix for what opened its circuit: its probe goes now, not at the circuit's old time.
+      const was = before?.get(t.name);
+      const until = stored.get(t.name)?.circuitOpenUntil ?? null;
+      if (was && reachedDifferently(was, t) && until !== null && until > nowMs) {
+        await targetState.openCircuit(this.db.writer, { name: t.name, untilMs: nowMs, nowMs });
+        this.log.info("target circuit probes now: a reload changed how it is reached", { target: t.name, wasUntil: new Date(until).toISOString() });
+      }
+      if (was?.enabled === t.enabled) continue;
       const s = stored.get(t.name);
       // A target disabled at run time that config now disables becomes config's: so that config's
       // `enabled = true` later enables it again ("off and on again", as the file comment says).

@@ -129,6 +129,10 @@ export function createRelayMetrics(opts: {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1e6;
   });
+  // What /readyz says of the store, for a dashboard: 0 while a commit cannot go through (full, read-only, locked, away).
+  registry.gauge("hookrelay_store_writable", "1 while the store takes commits, 0 while it cannot (full, read-only, locked, unreachable): ingest answers 503 then.", async () => [
+    { labels: {}, value: (await store.unwritableReason()) === null ? 1 : 0 },
+  ]);
   registry.gauge("hookrelay_store_size_bytes", "Size of the store: the embedded file plus its WAL, or the PostgreSQL database.", async () => {
     const bytes = await storeSizeBytes(store);
     return bytes === null ? [] : [{ labels: {}, value: bytes }];

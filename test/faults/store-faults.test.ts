@@ -150,11 +150,14 @@ test.skipIf(cannotMount !== null)("/readyz answers 503 while the full store cann
   // A commit just failed for want of space: not ready, however cheap a probe commit would be.
   expect(await readyz()).toEqual({ status: 503, body: { ok: false, store: "full" } });
   expect((await readyz()).status).toBe(503);
+  const writable = async () => /^hookrelay_store_writable (\d)$/m.exec(await (await fetch(`${bin.adminUrl}/metrics`)).text())?.[1];
+  expect(await writable()).toBe("0");
 
   Bun.spawnSync(["rm", "-f", join(mnt, "filler")]);
   // Ready again by itself: a balancer that stopped sending while it was 503 would never send the request that proves it.
   await waitFor("/readyz 200 after space was freed", async () => ((await readyz()).status === 200 ? true : null), 10_000, 100);
   expect(await readyz()).toEqual({ status: 200, body: { ok: true, store: "writable" } });
+  expect(await writable()).toBe("1");
   expect((await sendEvent(bin.publicUrl, JSON.stringify({ id: "rz_after", pad: "r".repeat(60_000) }))).status).toBe(200);
   expect(await bin.stop()).toBe(0);
 }, 30_000);

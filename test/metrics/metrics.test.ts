@@ -88,6 +88,7 @@ test("counters move with received, duplicate and rejected traffic, and queue dep
   expect(after.get('hookrelay_queue_depth{target="orders"}')).toBe(2);
   expect(after.get('hookrelay_oldest_pending_age_seconds{target="orders"}')).toBeGreaterThanOrEqual(0);
   expect(after.get("hookrelay_store_size_bytes")).toBeGreaterThan(0);
+  expect(after.get("hookrelay_store_writable")).toBe(1);
   // The standard process metrics: memory after a burst, a restart's start time, CPU used.
   expect(after.get("process_resident_memory_bytes")).toBeGreaterThan(10 * 1024 * 1024);
   expect(Math.abs(after.get("process_start_time_seconds")! - (Date.now() - performance.now()) / 1000)).toBeLessThan(5);
