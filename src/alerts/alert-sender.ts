@@ -95,7 +95,10 @@ export class AlertSender {
       counts?.alert(a.type, "suppressed", "about_alert_target");
       return;
     }
-    await this.#store(a, to, config, episode.dedupeKey);
+    // A raise while the last word is an earlier raise is a reminder of the same episode: said, so that
+    // whoever is paged tells it from a new problem.
+    const told = !a.resolved && episode.lastRaisedAt !== null ? reminder(a, episode.lastRaisedAt) : a;
+    await this.#store(told, to, config, episode.dedupeKey);
   }
 
   /**
@@ -175,4 +178,10 @@ export class AlertSender {
       deliveries: to.map((target) => ({ id: makeId("dlv", a.atMs, randomBytes(10)), target, status: this.deps.isPaused(target) ? "paused" : "pending" })),
     };
   }
+}
+
+/** `a` as a reminder: its condition was raised (first, or in the last reminder) at `previousAtMs` and is still open. */
+function reminder(a: Alert, previousAtMs: number): Alert {
+  const at = new Date(previousAtMs).toISOString();
+  return { ...a, message: `still open (alerted at ${at}): ${a.message}`, details: { ...a.details, reminder: true, previousAlertAt: at } };
 }
