@@ -33,6 +33,7 @@ import {
 import type { AttemptReport } from "../delivery/attempt.ts";
 import type { Logger } from "../log/logger.ts";
 import { mismatchCountSince, mismatchSpikes } from "../store/admin-stats.ts";
+import { openAlertConditions } from "../store/alert-history.ts";
 import type { Store, StoreErrorCode } from "../store/index.ts";
 import { oldestWaitingAt } from "../store/queue-stats.ts";
 import { readTargetStates } from "../store/target-state.ts";
@@ -64,6 +65,7 @@ export class AlertWatch {
   #targets = new Map<string, TargetCondition>();
   #stale = new Set<string>();
   #waves = new Set<string>();
+  #sweptAtStart = false;
   #unwritable: { reason: StoreErrorCode; sinceMs: number } | null = null;
   /** Resolved notices of conditions whose target or source a reload removed, sent by the next check. */
   #closing: Alert[] = [];
@@ -104,6 +106,26 @@ export class AlertWatch {
   async settled(): Promise<void> {
     await this.#running;
     await Promise.all(this.#sending);
+  }
+
+  /**
+   * At the first check: the episodes the store has open for a target or source this config does
+   * not name (removed while the relay was stopped) are closed, as a reload closes them.
+   */
+  async #closeRemoved(alerts: AlertsConfig, now: number): Promise<void> {
+    const targets = new Set(this.#config.targets.map((t) => t.name));
+    const sources = new Set(this.#config.sources.map((s) => s.name));
+    for (const { condition, subject } of await openAlertConditions(this.opts.store.reads, ALERT_SOURCE)) {
+      const gone = condition === "source.rejections" ? !sources.has(subject) : condition.startsWith("target.") || condition === "queue.stale" ? !targets.has(subject) : false;
+      if (!gone) continue;
+      const what = condition === "source.rejections" ? `source ${subject}` : `target ${subject}`;
+      const message = `${what} is no longer in the config: its ${condition} alert is closed`;
+      if (condition === "queue.stale") this.#closing.push({ ...queueStaleAlert(subject, null, alerts.staleAfterMs, now), message });
+      else if (condition === "source.rejections") this.#closing.push({ ...rejectionsAlert(subject, null, this.opts.rejectionWindowMs ?? 15 * 60_000, now), message });
+      else if (condition === "target.disabled" || condition === "target.circuit_open") {
+        for (const a of targetAlerts(subject, condition === "target.disabled" ? "disabled" : "circuit_open", "ok", undefined, now)) this.#closing.push({ ...a, message });
+      }
+    }
   }
 
   /** Takes the [alerts] settings (and targets, sources) of a new config; conditions seen so far are kept. */
@@ -172,6 +194,10 @@ export class AlertWatch {
     const now = this.opts.clock();
     if (!(await this.#storeWritable(alerts, now))) return; // nothing could be stored: look again at the next check
     await this.#sender.flush(alerts);
+    if (!this.#sweptAtStart) {
+      this.#sweptAtStart = true;
+      await this.#closeRemoved(alerts, now);
+    }
     for (const a of this.#closing.splice(0)) await this.#sender.send(a, alerts, null);
     await this.#checkTargets(alerts, now);
     if (alerts.on.includes("queue.stale")) await this.#checkQueues(alerts, now);

@@ -28,3 +28,26 @@ export async function lastAlertOf(reads: SqlReader, source: string, base: string
   }
   return null;
 }
+
+/**
+ * The conditions whose newest alert among the recent ones is a raise: open
+ * episodes, as `<condition>` and `<subject>` (a target, a source). What a
+ * relay starting on this store reads to close those of a target or source
+ * its config no longer names.
+ */
+export async function openAlertConditions(reads: SqlReader, source: string): Promise<{ condition: string; subject: string }[]> {
+  const rs = await reads.execute({ sql: `SELECT dedupe_key FROM events WHERE source = ? ORDER BY id DESC LIMIT ${LOOK_BACK}`, args: [source] });
+  const seen = new Set<string>();
+  const open: { condition: string; subject: string }[] = [];
+  for (const r of rs.rows) {
+    // <condition>/<subject>[/resolved][@<episode>]: names hold neither "/" nor "@".
+    const match = /^([^/@]+)\/([^/@]+)(\/resolved)?(@.*)?$/.exec(String(r.dedupe_key));
+    if (!match) continue;
+    const [, condition, subject, resolved] = match;
+    const base = `${condition}/${subject}`;
+    if (seen.has(base)) continue;
+    seen.add(base);
+    if (!resolved) open.push({ condition: condition!, subject: subject! });
+  }
+  return open;
+}

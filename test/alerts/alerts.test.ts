@@ -473,3 +473,25 @@ test("a reload that removes a target with a stale queue or a disabled state clos
     ["target.recovered", "gone", true, "target gone was removed from the config: its target.disabled alert is closed"],
   ]);
 });
+
+test("a relay started with a config that no longer names a target closes the alerts the store has open for it", async () => {
+  const r = await setup(
+    [{ name: "orders", script: () => ({ status: 503 }), schedule: ["0s", "1h"] }, { name: "gone", script: () => ({ status: 410 }) }, { name: "ops" }],
+    'to = ["ops"]\nstale_after = "2m"',
+  );
+  await submitEvent(r.store, { targets: ["orders", "gone"], receivedAt: r.clock() });
+  await r.settle();
+  r.clock.advance(3 * MIN);
+  await r.settle();
+  expect(alertsOf(r.target("ops").received)).toHaveLength(2);
+  await r.watch.stop();
+  await r.scheduler.stop(100);
+  // The restart: the same store, a config without "gone" (and "orders" kept, its queue still stale).
+  r.clock.advance(MIN);
+  const restarted = await relayOn(r.file, { ...r.config, targets: r.config.targets.filter((t) => t.name !== "gone") }, r.clock);
+  await restarted.settle();
+  const after = alertsOf(r.target("ops").received).slice(2);
+  expect(after.map((a) => [a.type, a.subject, a.resolved, a.message])).toEqual([
+    ["target.recovered", "gone", true, "target gone is no longer in the config: its target.disabled alert is closed"],
+  ]);
+});
