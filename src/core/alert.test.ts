@@ -22,7 +22,8 @@ test("condition changes raise, recover, or say nothing", () => {
   const types = (before: Parameters<typeof targetAlerts>[1], now: Parameters<typeof targetAlerts>[2], s: TargetFacts) =>
     targetAlerts("orders", before, now, s, AT).map((a) => [a.type, a.resolved, a.condition]);
   expect(types("ok", "circuit_open", open)).toEqual([["target.circuit_open", false, "target.circuit_open"]]);
-  expect(types("circuit_open", "disabled", gone)).toEqual([["target.disabled", false, "target.disabled"]]);
+  // The circuit's alert is closed, pointing to the disabled one: left open, a later circuit would read as its reminder.
+  expect(types("circuit_open", "disabled", gone)).toEqual([["target.recovered", true, "target.circuit_open"], ["target.disabled", false, "target.disabled"]]);
   expect(types("disabled", "ok", healthy)).toEqual([["target.recovered", true, "target.disabled"]]);
   expect(types("circuit_open", "ok", healthy)).toEqual([["target.recovered", true, "target.circuit_open"]]);
   expect(types(undefined, "disabled", gone)).toEqual([["target.disabled", false, "target.disabled"]]);

@@ -97,7 +97,7 @@ export function targetCondition(s: TargetFacts | undefined): TargetCondition {
 /**
  * The alerts a target's change of condition raises: a new circuit_open or
  * disabled raises it; leaving one for "ok" is a target.recovered. Going from
- * circuit_open to disabled raises disabled alone (no recovery in between). A
+ * circuit_open to disabled closes the circuit's alert (saying why) and raises disabled. A
  * target an operator turns off raises nothing, but an alert it had is
  * resolved then (the operator took it over): otherwise it would stay open
  * for whoever is paged, as enabling it later is no change to report.
@@ -114,7 +114,12 @@ export function targetAlerts(name: string, before: TargetCondition | undefined, 
   if (now === "disabled") {
     const reason = s?.disabledReason ?? "unknown";
     const message = `target ${name} was disabled: ${reason}; its deliveries wait, paused, until it is enabled`;
-    return [{ type: "target.disabled", subject: name, message, atMs, resolved: false, condition: "target.disabled", details: { ...details, disabledBy: s?.disabledBy ?? null, reason } }];
+    const disabled: Alert = { type: "target.disabled", subject: name, message, atMs, resolved: false, condition: "target.disabled", details: { ...details, disabledBy: s?.disabledBy ?? null, reason } };
+    if (before !== "circuit_open") return [disabled];
+    // Its circuit alert ends here, closed in words that point to the disabled one: left open, a circuit
+    // opening after the target's enable would read as a reminder of this old episode, and wait.
+    const closed = `target ${name}: its circuit open alert is closed, the target being disabled (target.disabled)`;
+    return [{ type: "target.recovered", subject: name, message: closed, atMs, resolved: true, condition: "target.circuit_open", details: { target: name, cleared: "target.circuit_open", disabledBy: s?.disabledBy ?? null } }, disabled];
   }
   // An enable brings a target that was failing back half-open (target-state.ts): one probe decides,
   // and a circuit still open after it is raised as a condition that persists.
