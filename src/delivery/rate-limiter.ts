@@ -25,6 +25,14 @@ export class RateLimiter {
     if (b && b.atMs <= nowMs) b.tokens -= n;
   }
 
+  /** How long until `target` has a whole token again (0 when it has one, or no rate). */
+  msUntilToken(target: string, ratePerSec: number | null, nowMs: number): number {
+    const b = this.#buckets.get(target);
+    if (ratePerSec === null || ratePerSec <= 0 || !b) return 0;
+    const tokens = b.tokens + (Math.max(0, nowMs - b.atMs) * ratePerSec) / 1000;
+    return tokens >= 1 ? 0 : ((1 - tokens) * 1000) / ratePerSec;
+  }
+
   /** Gives back `n` tokens taken for attempts that did not start (a lease that found less than it asked for). */
   refund(target: string, n: number): void {
     const b = this.#buckets.get(target);

@@ -454,3 +454,24 @@ test("a delivery leased ahead is handed back uncounted, never sent, when its tar
   const rows = await store.reads.execute(`SELECT status, attempts FROM deliveries ORDER BY ${storedOrder(store.reads.dialect)}`);
   expect(rows.rows.map((r) => [r.status, r.attempts])).toEqual([["pending", 1], ["pending", 1], ["pending", 0], ["pending", 0]]);
 });
+
+test("a rated target's next attempt goes when its token is due, not at another target's round (real clock)", async () => {
+  const fast = recordingTarget(cleanups);
+  const slow = recordingTarget(cleanups);
+  const store = await storeAt(join(tempDir(cleanups), "r.db"), cleanups);
+  const scheduler = createScheduler({
+    store,
+    targets: [targetConfig("fast", fast.url, { ratePerSec: 100 / 60, concurrency: 4 }), targetConfig("slow", slow.url, { ratePerSec: 1, concurrency: 4 })],
+    clock: Date.now,
+    random: () => 0.5,
+    pollMs: 60_000,
+  });
+  cleanups.unshift(() => scheduler.stop(100));
+  await scheduler.start();
+  for (let i = 0; i < 8; i++) await submitEvent(store, { targets: ["fast", "slow"], receivedAt: Date.now() });
+  scheduler.wake();
+  await fast.until(8);
+  // At 100/m the gaps are 0.6 s; paced by the 1/s target's rounds they were 0.8-1 s.
+  const gaps = fast.received.slice(2).map((r, i) => r.at - fast.received[i + 1]!.at);
+  expect(gaps.reduce((a, b) => a + b, 0) / gaps.length).toBeLessThan(750);
+}, 10_000);

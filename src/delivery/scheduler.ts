@@ -230,6 +230,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     for (const w of wants) {
       slots.take(w.target, w.slots);
       rate.take(w.target, now, w.slots);
+      wakeForToken(w.target, now);
     }
     return { leaseId: leaseIds.next(), holder: leaseIds.holder, nowMs: now, wants };
   }
@@ -244,11 +245,19 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     }
   }
 
+  // A rated target that spent its tokens gets a round when its next one is due: otherwise it waits
+  // for a round something else asks for (another target's, the poll).
+  function wakeForToken(target: string, now: number): void {
+    const wait = rate.msUntilToken(target, targets.get(target)?.config.ratePerSec ?? null, now);
+    if (wait > 0) wakeIn(Math.ceil(wait));
+  }
+
   function targetView(t: DeliveryTarget, now: number): TargetView {
     const c = t.config;
     const tokens = rate.available(c.name, c.ratePerSec, now);
-    // Out of tokens: look again when the next one is due rather than at the next poll.
-    if (tokens <= 0 && c.ratePerSec !== null) wakeIn(Math.ceil(1000 / c.ratePerSec));
+    // Out of tokens: look again when the next one is due (the part of a token left to fill, not a
+    // whole token's time: that paced a 100/m target at another target's 1/s rounds).
+    if (tokens <= 0) wakeForToken(c.name, now);
     const listen = c.kind === "listen";
     return {
       name: c.name,
@@ -405,6 +414,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (!t || stopped || t.config.kind !== "push" || t.config.ordered || ingestFirst?.yielding()) return null;
       if (freeSlots(targetView(t, now)) <= 0) return null;
       rate.take(name, now);
+      wakeForToken(name, now);
       slots.take(name);
       return { leaseId: leaseIds.next(), leaseMs: t.leaseMs, concurrency: t.config.concurrency };
     },
