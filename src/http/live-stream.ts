@@ -248,10 +248,15 @@ export class LiveHub {
       // Each with its per-target line as the events page draws it (ui/format.ts targetsLineText).
       const statuses: [string, string, (typeof page)[number]["targets"], string | null][] = [];
       for (const e of page) if (!fresh.includes(e) && s.statuses.get(e.id) !== key(e)) statuses.push([e.id, e.status, e.targets, targetsLineText(e.targets)]);
+      // Shown and now out of the list, though not pushed below it by newer events: no longer matching
+      // its filter (a status filter, once a bulk action moved it on). The page says so on its row.
+      const bottom = page.length === view.filter.limit ? page.at(-1)!.id : null;
+      const listed = new Set(page.map((e) => e.id));
+      const left = [...s.statuses.keys()].filter((id) => !listed.has(id) && (bottom === null || id > bottom));
       s.statuses = new Map(page.map((e) => [e.id, key(e)]));
       if (fresh.length > 0) s.afterId = fresh[0]!.id;
       const events = fresh.map((e) => ({ ...e, targetsLine: targetsLineText(e.targets) }));
-      if (first || fresh.length > 0 || statuses.length > 0) this.#send(s, { kind: "events", events, statuses, gap });
+      if (first || fresh.length > 0 || statuses.length > 0 || left.length > 0) this.#send(s, { kind: "events", events, statuses, left, gap });
       return;
     }
     if (view.kind === "event") {

@@ -116,6 +116,16 @@
       if (badge && badge.textContent !== status) setBadge(badge, status);
       if (cell) setTargets(cell, line);
     }
+    // Rows whose event no longer matches the filter (a status filter after a bulk action): said on the row, out of the count.
+    let left = 0;
+    for (const id of m.left ?? []) {
+      const row = document.querySelector(`tr[data-event-id="${CSS.escape(id)}"]:not(.left)`);
+      if (!row) continue;
+      row.classList.add("left");
+      row.lastElementChild.replaceChildren(el("span", "muted", "no longer matches the filter"));
+      left++;
+    }
+    if (left > 0) countNew(-left, false);
     if (m.events.length === 0) return;
     const tbody = listBody();
     const known = new Set([...tbody.querySelectorAll("tr[data-event-id]")].map((r) => r.getAttribute("data-event-id")));

@@ -205,3 +205,33 @@ describe("GET /api/stream", () => {
     }
   });
 });
+
+describe("GET /api/stream with a status filter", () => {
+  test("an event that no longer matches (its deliveries cancelled) is named as left, so the page stops showing it as pending", async () => {
+    const live = await startLiveRelay({ receiver: () => new Response("no", { status: 500 }) });
+    try {
+      const admin = live.relay.adminUrl;
+      const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+      const id = ((await (await live.send("shop", JSON.stringify({ id: "left-1", type: "order.created" }))).json()) as { id: string }).id;
+      // Its attempt failed: pending, a retry later.
+      for (let i = 0; i < 100; i++) {
+        const e = (await (await fetch(`${admin}/api/events/${id}`, { headers: auth })).json()) as { status: string; deliveries: { attempts: unknown[] }[] };
+        if (e.status === "pending" && e.deliveries.every((d) => d.attempts.length > 0)) break;
+        await Bun.sleep(50);
+      }
+      const stream = new SseReader(await fetch(`${admin}/api/stream?view=events&status=pending&source=shop`, { headers: auth }));
+      try {
+        const first = await stream.next<EventsMessage>(() => true, 10_000);
+        expect(first.events.map((e) => e.id)).toContain(id);
+        const cancel = await fetch(`${admin}/api/deliveries/cancel`, { method: "POST", headers: auth, body: JSON.stringify({ filter: { source: "shop" } }) });
+        expect(cancel.status).toBe(202);
+        const m = await stream.next<EventsMessage & { left?: string[] }>((m) => (m.left ?? []).includes(id), 15_000);
+        expect(m.left).toEqual([id]);
+      } finally {
+        await stream.close();
+      }
+    } finally {
+      await live.stop();
+    }
+  }, 30_000);
+});
