@@ -187,8 +187,8 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     expect(warnings.some((w) => w.startsWith("admin.token: starts with \"Env:\""))).toBe(true);
     expect(warnings.join("\n")).not.toContain("PLOINTS_SECRET\"");
     // Not where a value is no secret: a route filter's "$push", an event type glob.
-    const plain = configOf(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = ["$push"]\nfilter.body = { op = "$push" }')).warnings;
-    expect(plain.filter((w) => w.includes("shell variable"))).toEqual([]);
+    const plain = configOf(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = ["$push"]\nfilter.body = { op = "$push", token = "$USD", user = { username = "ENV:prod" } }')).warnings;
+    expect(plain.filter((w) => w.includes("shell variable") || w.includes("secret reference"))).toEqual([]);
   });
 
   test("a first retry delay is said not to apply: the first attempt goes at once", () => {
@@ -397,7 +397,6 @@ event_types = ["order.*"]
         secrets: ["a", "b"],
         timestampHeader: "x-ts",
         toleranceSec: 60,
-        url: "https://hooks.example.com/in/custom",
       },
       dedupeKeys: [
         { kind: "json", path: ["data", "id"] },
@@ -566,8 +565,10 @@ to = "alice"
 
   test("URL-signed presets take their URL from verify.url or server.public_url, and warn without either", () => {
     const twilio = BASE.replace('preset = "ploints"', 'preset = "twilio"');
+    // With public_url, ingest builds the URL from it and the request's own path and query (ingest.ts): no warning.
     const derived = configOf(`${twilio}\n[server]\npublic_url = "https://hooks.example.com"`);
-    expect(derived.config.sources[0]!.verify).toMatchObject({ url: "https://hooks.example.com/in/ploints" });
+    expect(derived.config.sources[0]!.verify).not.toHaveProperty("url");
+    expect(derived.warnings.filter((w) => w.startsWith("sources[0].verify.url"))).toEqual([]);
     const explicit = configOf(twilio.replace('secret = "lit-secret"', 'secret = "x", url = "https://a.example/in/x"'));
     expect(explicit.config.sources[0]!.verify).toMatchObject({ url: "https://a.example/in/x" });
     const neither = configOf(twilio);

@@ -24,8 +24,19 @@ import { durationText } from "./units.ts";
 
 /** What the overview needs a retention to keep: its 5-minute step, the 5 minutes it settles, and the minute job's turn (store/overview.ts). */
 const OVERVIEW_NEEDS_MS = 11 * 60_000;
-/** The keys whose value may be a secret reference (env:NAME, file:/path): a look-alike there is warned about. */
-const SECRET_KEYS = new Set(["secret", "token", "password", "verify_token", "client_secret", "username", "url", "ca", "cert", "key"]);
+/**
+ * Whether the value at `path` may be a secret reference (env:NAME, file:/path), where a look-alike is
+ * warned about: the keys that take one. A route filter's `$push` or `token`, a dedupe key's `$id`,
+ * the store's url (no secret reference) are values.
+ */
+function takesSecret(path: Path): boolean {
+  const [table, , key, sub] = path;
+  if (table === "admin") return path[1] === "token";
+  if (table === "store") return path[1] === "password";
+  if (table === "sources") return key === "verify_token" || (key === "verify" && sub === "secret");
+  if (table === "targets") return key === "url" || key === "token" || key === "headers" || key === "auth" || key === "tls" || (key === "signing" && sub === "secret");
+  return false;
+}
 
 
 export type LoadResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[]; warnings?: string[] };
@@ -413,15 +424,12 @@ class ConfigBuilder {
    * Every value of a key that takes a secret (SECRET_KEYS, a target's header values) that looks
    * like a mistyped secret reference (secret-ref.ts). Elsewhere `$push` or `Env: prod` are values.
    */
-  private warnReferenceLookAlikes(value: unknown, path: Path, secretKey = false): void {
+  private warnReferenceLookAlikes(value: unknown, path: Path): void {
     if (typeof value === "string") {
-      const why = secretKey ? referenceLookAlike(value) : null;
+      const why = takesSecret(path) ? referenceLookAlike(value) : null;
       if (why) this.report.warn(path, why);
-    } else if (Array.isArray(value)) value.forEach((item, i) => this.warnReferenceLookAlikes(item, [...path, i], secretKey));
-    else if (isTable(value)) {
-      const headers = path.at(-1) === "headers" && path[0] === "targets";
-      for (const [key, item] of Object.entries(value)) this.warnReferenceLookAlikes(item, [...path, key], headers || SECRET_KEYS.has(key));
-    }
+    } else if (Array.isArray(value)) value.forEach((item, i) => this.warnReferenceLookAlikes(item, [...path, i]));
+    else if (isTable(value)) for (const [key, item] of Object.entries(value)) this.warnReferenceLookAlikes(item, [...path, key]);
   }
 
   /** forward_headers names that are never forwarded (core/forward-headers.ts), said rather than dropped in silence. */

@@ -77,11 +77,14 @@ export function buildVerifySpec(
     if (vf[key as keyof typeof vf] !== undefined) report.warn(at(key), `has no effect: ${why}`);
   };
   const toleranceSec = (vf.tolerance ?? defaultMs(DEFAULTS.source.tolerance)) / 1000;
+  // The URL a provider signs: verify.url as written, or built per request from server.public_url
+  // and the path and query the request came with (ingest.ts providerUrl: a trailing slash the
+  // provider registered included).
   const derivedUrl = (why: string): string | undefined => {
-    const url = vf.url ?? (publicUrl ? `${publicUrl}/in/${src.name}` : undefined);
+    const url = vf.url;
     // Without a parsed [server] we cannot know public_url: its problem is already reported.
     // An invalid verify.url is reported as such: "set verify.url" would read as if it were missing.
-    if (url === undefined && serverKnown && !isSet("url")) {
+    if (url === undefined && publicUrl === undefined && serverKnown && !isSet("url")) {
       report.warn(
         at("url"),
         `${why}; set verify.url or server.public_url: without either the URL the relay was reached at is checked, which is not the one the provider signed behind a proxy, a TLS terminator or a port mapping`,

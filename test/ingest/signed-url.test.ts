@@ -46,6 +46,13 @@ describe("the query is part of the signed URL", () => {
     expect(res.status).toBe(401);
   });
 
+  test("Square, its URL from server.public_url: a trailing slash the provider registered is signed as sent", async () => {
+    relay = await startTestRelay(CONFIG);
+    const signedWith = b64("sq-key", `${PUBLIC}/in/square/${body}`);
+    const res = await post("/in/square/", body, { "x-square-hmacsha256-signature": signedWith, "content-type": "application/json" });
+    expect(res.status).toBe(200);
+  });
+
   test("a {url} template with a configured verify.url keeps the request's query", async () => {
     relay = await startTestRelay(CONFIG);
     const sig = createHmac("sha256", "c-key").update(`https://partner.example.com/hook?tenant=7|${body}`).digest("hex");
