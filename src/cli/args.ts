@@ -11,6 +11,13 @@ export function parseFlags(args: string[], options: NonNullable<ParseArgsConfig[
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
     const e = err as Error & { code?: string };
+    if (e.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+      // `hookrelay check hookrelay.toml`: a config file given where --config is meant.
+      const arg = /'([^']*)'/.exec(e.message)?.[1];
+      const hint = arg !== undefined && "config" in options && /\.toml$/i.test(arg) ? `; did you mean "--config ${arg}"?` : "";
+      process.stderr.write(`hookrelay: unexpected argument ${arg === undefined ? "" : `"${arg}"`}: this command takes none${hint} (--help lists the options)\n`);
+      return null;
+    }
     if (e.code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
       process.stderr.write(`hookrelay: ${e.message}\n`);
       return null;

@@ -124,7 +124,9 @@ disable_after = "0s"
     // Under an hour, the admin figures read from stored rows undercount, leaning towards failures.
     const half = configOf(`[store]\nretention = "30m"\n`).warnings.filter((w) => w.startsWith("store.retention"));
     expect(half).toHaveLength(1);
-    expect(half[0]).toStartWith("store.retention: 30m is shorter than the windows the targets' success rate (1h) and the sources' recent counts (15m) are read over");
+    expect(half[0]).toStartWith("store.retention: 30m is shorter than the window the targets' success rate is read over (1h): they count only what retention keeps");
+    const short = configOf(`[store]\nretention = "10m"\n`).warnings.filter((w) => w.startsWith("store.retention: 10m is shorter than the windows"));
+    expect(short[0]).toStartWith("store.retention: 10m is shorter than the windows the targets' success rate (1h) and the sources' recent counts (15m) are read over");
   });
 
   test("a route to an empty list says so", () => {

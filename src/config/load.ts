@@ -266,8 +266,12 @@ class ConfigBuilder {
     }
     // The targets' success rate and the sources' recent counts are read from the stored rows (store/admin-stats.ts).
     if (store.ok && store.value!.retention < TARGET_STATS_WINDOW_MS) {
+      const retention = store.value!.retention;
+      const windows = retention < SOURCE_STATS_WINDOW_MS
+        ? `the windows the targets' success rate (${durationText(TARGET_STATS_WINDOW_MS)}) and the sources' recent counts (${durationText(SOURCE_STATS_WINDOW_MS)}) are read over`
+        : `the window the targets' success rate is read over (${durationText(TARGET_STATS_WINDOW_MS)})`;
       this.warnings.push(
-        `store.retention: ${durationText(store.value!.retention)} is shorter than the windows the targets' success rate (${durationText(TARGET_STATS_WINDOW_MS)}) and the sources' recent counts (${durationText(SOURCE_STATS_WINDOW_MS)}) are read over: ` +
+        `store.retention: ${durationText(retention)} is shorter than ${windows}: ` +
           "they count only what retention keeps, and lean towards failures (a finished event goes with its attempts, an open delivery's failed attempts stay); /metrics counts everything",
       );
     }
