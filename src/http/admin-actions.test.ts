@@ -303,3 +303,18 @@ test("a test event's page offers no curl command (no endpoint takes it); a JSON 
   expect(page).toContain("Pretty JSON view left out: the body is not UTF-8 text.");
   expect(page).toContain("curl command");
 });
+
+test("a test event to a listen target with no client connected says it waits for one", async () => {
+  const toml = `${adminToml()}\n[[targets]]\nname = "alice"\nkind = "listen"\ntoken = "alice-token-0123456789"\n`;
+  const r = await startTestRelay(toml);
+  relays.push(r);
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, origin: "http://127.0.0.1" };
+  const posted = await r.app.adminApp.handle(new Request("http://127.0.0.1/targets/alice/test", { method: "POST", headers: auth }));
+  expect(posted.headers.get("location")).toContain("waits=client");
+  const page = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1${posted.headers.get("location")}`, { headers: auth }))).text();
+  expect(page).toContain("No `hookrelay listen` client is connected to this target: it waits until one connects.");
+  // Its delivery's card says what it waits for, not "due since …, waits its turn".
+  const eventId = new URL(`http://x${posted.headers.get("location")}`).searchParams.get("event");
+  const eventPage = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1/events/${eventId}`, { headers: auth }))).text();
+  expect(eventPage).toContain("waits for a <code>hookrelay listen</code> client to connect to its target");
+});

@@ -311,8 +311,10 @@ class TickReads {
   holds(): Promise<string> {
     return this.#once("holds", async () => {
       const names = this.o.targets().map((t) => t.name);
+      const listens = new Set(this.o.targets().filter((t) => t.kind === "listen").map((t) => t.name));
       const states = await readTargetStates(this.o.reads);
-      const holdOf = targetHolds(names, (t) => states.get(t)?.circuitOpenUntil ?? null, this.o.nowMs());
+      const waitsForClient = (t: string) => listens.has(t) && !(this.o.listenStatus?.(t).connected ?? false);
+      const holdOf = targetHolds(names, (t) => states.get(t)?.circuitOpenUntil ?? null, this.o.nowMs(), waitsForClient);
       return JSON.stringify(names.map(holdOf));
     });
   }

@@ -84,7 +84,9 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
           ? " The target is disabled: it waits, paused, until the target is enabled."
           : q.waits === "circuit" && Number.isFinite(until) && until > 0
             ? html` It waits for the target's circuit, open until ${time(new Date(until).toISOString())}.`
-            : "";
+            : q.waits === "client"
+              ? " No `hookrelay listen` client is connected to this target: it waits until one connects."
+              : "";
       return q.event && /^evt_[0-9A-Z]{26}$/.test(q.event)
         ? html`Test event stored: <a href="/events/${q.event}">${q.event}</a>.${waits}`
         : html`Test event stored.${waits}`;
@@ -201,7 +203,8 @@ export function uiController(opts: AdminControllerOptions) {
       const base = publicBaseUrl(opts.config, request, opts.publicPort());
       const names = opts.config.targets.map((t) => t.name);
       const states = await readTargetStates(client);
-      const holdOf = targetHolds(names, (t) => states.get(t)?.circuitOpenUntil ?? null, nowMs());
+      const listens = new Set(opts.config.targets.filter((t) => t.kind === "listen").map((t) => t.name));
+      const holdOf = targetHolds(names, (t) => states.get(t)?.circuitOpenUntil ?? null, nowMs(), (t) => listens.has(t) && !opts.listenStatus(t).connected);
       const body = eventPage(eventDetailJson(ev), names, routing, base, holdOf);
       return render(ev.id, "events", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })
@@ -297,7 +300,9 @@ export function uiController(opts: AdminControllerOptions) {
       else if (params.action === "disable") await actions.disableTarget(t.name);
       else if (params.action === "test") {
         const sent = await actions.sendTestEvent(t.name);
-        const waits = sent.paused ? "&waits=disabled" : sent.circuitOpenUntil !== null ? `&waits=circuit&until=${sent.circuitOpenUntil}` : "";
+        // A listen target's delivery waits for a `hookrelay listen` client as surely as for an enable.
+        const noClient = t.kind === "listen" && !opts.listenStatus(t.name).connected;
+        const waits = sent.paused ? "&waits=disabled" : sent.circuitOpenUntil !== null ? `&waits=circuit&until=${sent.circuitOpenUntil}` : noClient ? "&waits=client" : "";
         return redirect(`/targets?done=test&event=${sent.eventId}${waits}`);
       }
       else throw new HttpError(404, "not_found", "No such action.");

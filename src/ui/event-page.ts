@@ -28,17 +28,24 @@ const drawnDelivery = (d: DeliveryJson, retryable: boolean, hold: TargetHold | n
   JSON.stringify([d.status, d.attemptCount, d.nextAttemptAt, d.lastError, d.attempts.length, retryable, hold, replaced]);
 
 /** What holds a target's open deliveries back, as the event page says it. */
-export type TargetHold = { kind: "unconfigured" } | { kind: "circuit"; untilIso: string };
+export type TargetHold = { kind: "unconfigured" } | { kind: "circuit"; untilIso: string } | { kind: "no_client" };
 
 /**
  * Each target's hold at `nowMs`: not configured (any name outside
- * `configured`), or a circuit open until a time still ahead.
+ * `configured`), a circuit open until a time still ahead, or a listen
+ * target with no `hookrelay listen` client connected (`waitsForClient`).
  */
-export function targetHolds(configured: readonly string[], circuitOpenUntil: (target: string) => number | null, nowMs: number): (target: string) => TargetHold | null {
+export function targetHolds(
+  configured: readonly string[],
+  circuitOpenUntil: (target: string) => number | null,
+  nowMs: number,
+  waitsForClient: (target: string) => boolean = () => false,
+): (target: string) => TargetHold | null {
   return (target) => {
     if (!configured.includes(target)) return { kind: "unconfigured" };
     const until = circuitOpenUntil(target);
-    return until !== null && until > nowMs ? { kind: "circuit", untilIso: new Date(until).toISOString() } : null;
+    if (until !== null && until > nowMs) return { kind: "circuit", untilIso: new Date(until).toISOString() };
+    return waitsForClient(target) ? { kind: "no_client" } : null;
   };
 }
 
@@ -50,6 +57,7 @@ function nextAttempt(d: DeliveryJson, hold: TargetHold | null, nowMs: number): S
     return html`· <span class="warn-text">its target is no longer configured</span>${open ? ": it waits until the target is listed again" : ""}`;
   if (!open || d.status === "paused") return null;
   if (hold?.kind === "circuit") return html`· waits for its target's circuit, open until ${time(hold.untilIso)}`;
+  if (hold?.kind === "no_client") return html`· waits for a <code>hookrelay listen</code> client to connect to its target`;
   if (!d.nextAttemptAt) return null;
   // Due already: it waits for a free slot of its target (a backlog ahead of it), not for a time.
   if (Date.parse(d.nextAttemptAt) <= nowMs) return html`· due since ${time(d.nextAttemptAt)}, waits its turn at its target`;
