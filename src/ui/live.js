@@ -240,6 +240,14 @@
     };
   }
   function onTargets(m) {
+    // A reload of the config added or removed a target: the page is drawn anew (a removed target's
+    // card would offer buttons to a target that is gone).
+    const shown = [...document.querySelectorAll('article[id^="target-"]')].map((a) => a.id.slice("target-".length)).sort();
+    const listed = m.targets.map((t) => t.name).sort();
+    if (shown.length > 0 && shown.join("\n") !== listed.join("\n")) {
+      location.reload();
+      return;
+    }
     const redraw = [];
     for (const t of m.targets) {
       const card = document.getElementById(`target-${t.name}`);

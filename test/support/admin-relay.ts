@@ -22,18 +22,30 @@ export interface LiveRelay {
 
 /** Starts the relay; `token` null runs in open loopback mode. */
 export async function startLiveRelay(
-  opts: { token?: string | null; publicUrl?: string; receiver?: (req: Request) => Response | Promise<Response> } = {},
+  opts: {
+    token?: string | null;
+    publicUrl?: string;
+    receiver?: (req: Request) => Response | Promise<Response>;
+    /** Config text appended to the fixture's at start and at every reload (`relay.reload()`). */
+    extraToml?: () => string;
+  } = {},
 ): Promise<LiveRelay> {
   const tmp = tempDir("hookrelay-ui-");
   const receiver = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: opts.receiver ?? (() => new Response('{"received":true}')) });
-  const loaded = loadConfig(adminToml({ token: opts.token, targetUrl: `http://127.0.0.1:${receiver.port}/hooks` }), { env: {}, baseDir: tmp.dir });
+  const read = () => loadConfig(adminToml({ token: opts.token, targetUrl: `http://127.0.0.1:${receiver.port}/hooks` }) + (opts.extraToml?.() ?? ""), { env: {}, baseDir: tmp.dir });
+  const loaded = read();
   if (!loaded.ok) throw new Error(loaded.problems.join("\n"));
   const config = loaded.config;
   const fresh = await freshStoreUrl(tmp.dir, "relay.db");
   config.store.url = fresh.url;
   if (opts.publicUrl) config.server.publicUrl = opts.publicUrl;
   const store = await openStore({ url: config.store.url, busyTimeoutMs: 2000, nowMs: Date.now, checkpointEveryMs: 0 });
-  const relay = await startRelay({ config, store, log: silentLogger });
+  // A reload reads the same text again: store and listeners as started (keepRunning), the rest anew.
+  const relay = await startRelay({ config, store, log: silentLogger, readConfig: () => {
+    const again = read();
+    if (again.ok) again.config.store.url = config.store.url;
+    return again;
+  } });
   if (!relay.ok) throw new Error(relay.error);
   return {
     relay,

@@ -26,9 +26,10 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
   const markPage = () => page.evaluate(() => ((window as unknown as { __sameLoad: boolean }).__sameLoad = true));
   const samePage = () => page.evaluate(() => (window as unknown as { __sameLoad?: boolean }).__sameLoad === true);
   const row = (id: string) => page.locator(`table.list tbody tr[data-event-id="${id}"]`);
+  let extra = "";
 
   beforeAll(async () => {
-    live = await startLiveRelay();
+    live = await startLiveRelay({ extraToml: () => extra });
     admin = live.relay.adminUrl;
     await send("shop", { id: "before-1", type: "order.created" });
     browser = await launchChromium();
@@ -221,6 +222,15 @@ describe.skipIf(!hasChromium)("live updates in Chromium", () => {
     } finally {
       await other.page.context().close();
     }
+  }, 30_000);
+
+  test("a config reload that adds a target draws the open targets page anew, with its card", async () => {
+    await page.goto(`${admin}/targets`);
+    await page.locator(".live-state.on").waitFor({ timeout: 10_000 });
+    expect(await page.locator("#target-extra").count()).toBe(0);
+    extra = '\n[[targets]]\nname = "extra"\nurl = "http://127.0.0.1:9/extra"\n';
+    expect(live.relay.reload()).toMatchObject({ ok: true });
+    await page.locator("#target-extra").waitFor({ timeout: 10_000 });
   }, 30_000);
 
   test("live pages never trip their Content-Security-Policy", () => {
