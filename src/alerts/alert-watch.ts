@@ -30,6 +30,7 @@ import {
   type Alert,
   type TargetCondition,
 } from "../core/alert.ts";
+import { SOURCE_STATS_WINDOW_MS } from "../core/types.ts";
 import type { AttemptReport } from "../delivery/attempt.ts";
 import type { Logger } from "../log/logger.ts";
 import { mismatchCountSince, mismatchSpikes } from "../store/admin-stats.ts";
@@ -54,10 +55,10 @@ export interface AlertWatchOptions {
   rejectionWindowMs?: number;
 }
 
-/** The alert watcher of one process. */
 /** How long a wave of signature mismatches must be quiet before its alert is resolved. */
 const WAVE_QUIET_MS = 60_000;
 
+/** The alert watcher of one process. */
 export class AlertWatch {
   #config: Config;
   readonly #sender: AlertSender;
@@ -112,19 +113,13 @@ export class AlertWatch {
    * At the first check: the episodes the store has open for a target or source this config does
    * not name (removed while the relay was stopped) are closed, as a reload closes them.
    */
-  async #closeRemoved(alerts: AlertsConfig, now: number): Promise<void> {
+  async #closeRemoved(now: number): Promise<void> {
     const targets = new Set(this.#config.targets.map((t) => t.name));
     const sources = new Set(this.#config.sources.map((s) => s.name));
     for (const { condition, subject } of await openAlertConditions(this.opts.store.reads, ALERT_SOURCE)) {
-      const gone = condition === "source.rejections" ? !sources.has(subject) : condition.startsWith("target.") || condition === "queue.stale" ? !targets.has(subject) : false;
-      if (!gone) continue;
-      const what = condition === "source.rejections" ? `source ${subject}` : `target ${subject}`;
-      const message = `${what} is no longer in the config: its ${condition} alert is closed`;
-      if (condition === "queue.stale") this.#closing.push({ ...queueStaleAlert(subject, null, alerts.staleAfterMs, now), message });
-      else if (condition === "source.rejections") this.#closing.push({ ...rejectionsAlert(subject, null, this.opts.rejectionWindowMs ?? 15 * 60_000, now), message });
-      else if (condition === "target.disabled" || condition === "target.circuit_open") {
-        for (const a of targetAlerts(subject, condition === "target.disabled" ? "disabled" : "circuit_open", "ok", undefined, now)) this.#closing.push({ ...a, message });
-      }
+      const names = condition === "source.rejections" ? sources : condition.startsWith("target.") || condition === "queue.stale" ? targets : null;
+      if (names === null || names.has(subject)) continue;
+      this.#closeFor(condition, subject, "is no longer in the config", now);
     }
   }
 
@@ -139,23 +134,37 @@ export class AlertWatch {
     // What a removed target or source had open is closed by the next check: no check looks at it
     // again, and whoever was paged would otherwise never hear the end of it.
     const now = this.opts.clock();
-    const removed = (what: string, kind: string) => `${what} was removed from the config: its ${kind} alert is closed`;
+    const removed = "was removed from the config";
     for (const [name, condition] of this.#targets) {
       if (targets.has(name)) continue;
       this.#targets.delete(name);
-      for (const a of targetAlerts(name, condition, "ok", undefined, now)) this.#closing.push({ ...a, message: removed(`target ${name}`, a.condition) });
+      if (condition === "disabled" || condition === "circuit_open") this.#closeFor(`target.${condition}`, name, removed, now);
     }
     for (const name of this.#stale) {
       if (targets.has(name)) continue;
       this.#stale.delete(name);
-      this.#closing.push({ ...queueStaleAlert(name, null, config.alerts?.staleAfterMs ?? 0, now), message: removed(`target ${name}`, "queue.stale") });
+      this.#closeFor("queue.stale", name, removed, now);
     }
     for (const name of this.#waves) {
       if (sources.has(name)) continue;
       this.#waves.delete(name);
-      const windowMs = this.opts.rejectionWindowMs ?? 15 * 60_000;
-      this.#closing.push({ ...rejectionsAlert(name, null, windowMs, now), message: removed(`source ${name}`, "source.rejections") });
+      this.#closeFor("source.rejections", name, removed, now);
     }
+  }
+
+  /** Queues the resolved notice of `condition` on a target or source gone from the config, saying why (`gone`). */
+  #closeFor(condition: string, subject: string, gone: string, now: number): void {
+    const what = condition === "source.rejections" ? `source ${subject}` : `target ${subject}`;
+    const message = `${what} ${gone}: its ${condition} alert is closed`;
+    if (condition === "queue.stale") this.#closing.push({ ...queueStaleAlert(subject, null, this.#config.alerts?.staleAfterMs ?? 0, now), message });
+    else if (condition === "source.rejections") this.#closing.push({ ...rejectionsAlert(subject, null, this.#rejectionWindowMs, now), message });
+    else if (condition === "target.disabled" || condition === "target.circuit_open") {
+      for (const a of targetAlerts(subject, condition === "target.disabled" ? "disabled" : "circuit_open", "ok", undefined, now)) this.#closing.push({ ...a, message });
+    }
+  }
+
+  get #rejectionWindowMs(): number {
+    return this.opts.rejectionWindowMs ?? SOURCE_STATS_WINDOW_MS;
   }
 
   /** One look at the store; a check already under way is waited for instead of run twice. */
@@ -196,7 +205,7 @@ export class AlertWatch {
     await this.#sender.flush(alerts);
     if (!this.#sweptAtStart) {
       this.#sweptAtStart = true;
-      await this.#closeRemoved(alerts, now);
+      await this.#closeRemoved(now);
     }
     for (const a of this.#closing.splice(0)) await this.#sender.send(a, alerts, null);
     await this.#checkTargets(alerts, now);
@@ -255,7 +264,7 @@ export class AlertWatch {
   }
 
   async #checkSources(alerts: AlertsConfig, now: number): Promise<void> {
-    const windowMs = this.opts.rejectionWindowMs ?? 15 * 60_000;
+    const windowMs = this.#rejectionWindowMs;
     const names = this.#config.sources.map((s) => s.name);
     const spikes = await mismatchSpikes(this.opts.store.reads, names, now, windowMs);
     for (const name of names) {
