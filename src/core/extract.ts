@@ -5,7 +5,7 @@
  * `header:` and `query:` refs into the request line and headers.
  */
 import { createHash } from "node:crypto";
-import { formFields, formKindOf } from "./form-fields.ts";
+import { formFields, formKindOf, looksLikeJson } from "./form-fields.ts";
 import type { ValueRef } from "./types.ts";
 
 /** What the extractors may look at; `fields` is parsed lazily once. */
@@ -39,10 +39,7 @@ export function makeFieldReader(ctx: ExtractContext): FieldReader {
       const multipart = form === "multipart" ? formFields(ctx.body, ctx.contentType) : null;
       if (multipart !== null) return (cached = fieldsObject(multipart));
       text = decoder.decode(ctx.body);
-      // A JSON body is read as JSON whatever its Content-Type says (curl -d and
-      // some providers label JSON as form data); a form body never starts with { or [.
-      const looksJson = /^\s*[[{]/.test(text);
-      cached = !looksJson && form === "urlencoded" ? fieldsObject(formFields(ctx.body, ctx.contentType)!) : JSON.parse(text);
+      cached = !looksLikeJson(ctx.body) && form === "urlencoded" ? fieldsObject(formFields(ctx.body, ctx.contentType)!) : JSON.parse(text);
     } catch {
       cached = undefined; // malformed: callers fall back to the body hash
     }

@@ -5,6 +5,17 @@
  * posts multipart), and a dedupe key or event type may name a field.
  */
 
+/**
+ * Whether a body reads as JSON whatever its Content-Type says (curl -d and some providers label JSON
+ * as a form): its first byte past whitespace opens an object or an array. A form body never starts
+ * so. The one rule for the readers of a body's fields (extract.ts) and of Mailgun's signed fields,
+ * which must agree on which copy of a form they read.
+ */
+export function looksLikeJson(body: Uint8Array): boolean {
+  for (const byte of body) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return byte === 0x7b || byte === 0x5b; // { [
+  return false;
+}
+
 /** The form kinds this reads, from a Content-Type, or null for any other body. */
 export function formKindOf(contentType: string | null): "urlencoded" | "multipart" | null {
   const type = contentType?.split(";", 1)[0]!.trim().toLowerCase();

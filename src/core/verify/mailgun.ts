@@ -1,4 +1,4 @@
-import { formFields, formKindOf } from "../form-fields.ts";
+import { formFields, formKindOf, looksLikeJson } from "../form-fields.ts";
 import type { InboundRequest } from "../types.ts";
 import { checkSignatures, utf8Key } from "./hmac.ts";
 import { reject, type Verifier } from "./result.ts";
@@ -27,18 +27,13 @@ function text(value: unknown): string | null {
  */
 function readSignatureBlock(req: InboundRequest): SignatureBlock | null {
   const contentType = req.headers.get("content-type");
-  if (contentType?.includes("json") || startsLikeJson(req.body)) return jsonSignatureBlock(req.body);
+  if (contentType?.includes("json") || looksLikeJson(req.body)) return jsonSignatureBlock(req.body);
   // Anything else is read as a form: a url-encoded one when it says nothing better.
   const fields = formFields(req.body, formKindOf(contentType) === "multipart" ? contentType : "application/x-www-form-urlencoded");
   if (fields === null) return EMPTY; // a multipart body cut short
   if (SIGNED_FIELDS.some((name) => fields.filter(([n]) => n === name).length > 1)) return null;
   const field = (name: string) => fields.find(([n]) => n === name)?.[1] ?? null;
   return { timestamp: field("timestamp"), token: field("token"), signature: field("signature") };
-}
-
-function startsLikeJson(body: Uint8Array): boolean {
-  for (const byte of body) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return byte === 0x7b; // {
-  return false;
 }
 
 function jsonSignatureBlock(body: Uint8Array): SignatureBlock {

@@ -179,6 +179,12 @@ describe("Mailgun", () => {
     expect(preset("mailgun", [key])(req(headers, forged), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
   });
 
+  test("a form-labelled body that reads as JSON (a leading [) is not verified as a form: the dedupe key would read it as JSON", () => {
+    const body = `[=&timestamp=${NOW_S}&token=${token}&signature=${signature}`;
+    const verdict = preset("mailgun", [key])(req({ "content-type": "application/x-www-form-urlencoded" }, body), NOW_MS);
+    expect(verdict).toMatchObject({ ok: false, reason: "missing_signature" });
+  });
+
   test("a form that repeats a signed field is refused: which copy was signed cannot be told", () => {
     const body = `timestamp=${NOW_S}&token=${token}&signature=${signature}&token=other`;
     const verdict = preset("mailgun", [key])(req({ "content-type": "application/x-www-form-urlencoded" }, body), NOW_MS);
