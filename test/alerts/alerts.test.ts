@@ -451,7 +451,8 @@ test("a new config's [alerts] replaces the old one in a running watcher (reload)
   expect(r.target("pager").received).toHaveLength(1); // alerts off: no recovered notice
 });
 
-test("a reload that removes a target with a stale queue or a disabled state closes their alerts, saying why", async () => {
+/** A relay where "orders" has a stale queue and "gone" was disabled by a 410, each alerted to "ops". */
+async function staleOrdersAndGone() {
   const r = await setup(
     [{ name: "orders", script: () => ({ status: 503 }), schedule: ["0s", "1h"] }, { name: "gone", script: () => ({ status: 410 }) }, { name: "ops" }],
     'to = ["ops"]\nstale_after = "2m"',
@@ -460,6 +461,11 @@ test("a reload that removes a target with a stale queue or a disabled state clos
   await r.settle();
   r.clock.advance(3 * MIN);
   await r.settle();
+  return r;
+}
+
+test("a reload that removes a target with a stale queue or a disabled state closes their alerts, saying why", async () => {
+  const r = await staleOrdersAndGone();
   expect(alertsOf(r.target("ops").received).map((a) => [a.type, a.subject, a.resolved]).sort()).toEqual([
     ["queue.stale", "orders", false],
     ["target.disabled", "gone", false],
@@ -475,14 +481,7 @@ test("a reload that removes a target with a stale queue or a disabled state clos
 });
 
 test("a relay started with a config that no longer names a target closes the alerts the store has open for it", async () => {
-  const r = await setup(
-    [{ name: "orders", script: () => ({ status: 503 }), schedule: ["0s", "1h"] }, { name: "gone", script: () => ({ status: 410 }) }, { name: "ops" }],
-    'to = ["ops"]\nstale_after = "2m"',
-  );
-  await submitEvent(r.store, { targets: ["orders", "gone"], receivedAt: r.clock() });
-  await r.settle();
-  r.clock.advance(3 * MIN);
-  await r.settle();
+  const r = await staleOrdersAndGone();
   expect(alertsOf(r.target("ops").received)).toHaveLength(2);
   await r.watch.stop();
   await r.scheduler.stop(100);

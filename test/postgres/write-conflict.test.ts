@@ -28,13 +28,19 @@ function item(id: string, dedupeKey: string): IngestItem {
   };
 }
 
-test.skipIf(!onPostgres)("a commit PostgreSQL rolls back to break a deadlock with another writer is run again, not answered 503", async () => {
+/** A store on a fresh database of the test cluster (its URL for a second connection), dropped after the test. */
+async function freshStore(): Promise<{ fresh: { url: string }; store: Store }> {
   const tmp = tempDir();
   cleanups.push(() => tmp.remove());
   const fresh = await freshStoreUrl(tmp.dir);
   cleanups.push(() => fresh.drop());
   const store: Store = await openStore({ url: fresh.url, busyTimeoutMs: 10_000, nowMs: Date.now, checkpointEveryMs: 0 });
   cleanups.push(() => store.close());
+  return { fresh, store };
+}
+
+test.skipIf(!onPostgres)("a commit PostgreSQL rolls back to break a deadlock with another writer is run again, not answered 503", async () => {
+  const { fresh, store } = await freshStore();
   const first = await store.writer.submit(item("evt_a0000000000000000000000000", "same"));
   expect(first.kind).toBe("stored");
 
@@ -78,12 +84,7 @@ test.skipIf(!onPostgres)("two relays summing the overview's closed buckets at on
 
 test.skipIf(!onPostgres)("a delivery round PostgreSQL rolls back to break a deadlock on target health is written again: its outcomes are kept, not sent twice", async () => {
   const { leaseDueDeliveries, recordOutcomes } = await import("../../src/store/deliveries.ts");
-  const tmp = tempDir();
-  cleanups.push(() => tmp.remove());
-  const fresh = await freshStoreUrl(tmp.dir);
-  cleanups.push(() => fresh.drop());
-  const store: Store = await openStore({ url: fresh.url, busyTimeoutMs: 10_000, nowMs: Date.now, checkpointEveryMs: 0 });
-  cleanups.push(() => store.close());
+  const { fresh, store } = await freshStore();
   const id = "evt_c0000000000000000000000000";
   const deliveries = ["a", "b"].map((target) => ({ id: makeId("dlv", Date.now(), crypto.getRandomValues(new Uint8Array(10))), target, status: "pending" as const }));
   await store.writer.submit({ ...item(id, "k"), deliveries });
