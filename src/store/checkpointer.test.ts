@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { walRestartAt } from "./checkpoint-worker.ts";
 import { startCheckpointer } from "./checkpointer.ts";
 import { openStore, type IngestItem, type Store, type StoreOptions } from "./index.ts";
 
@@ -56,6 +57,18 @@ async function storeWith(opts: Partial<StoreOptions>): Promise<{ store: Store; f
   return { store, file, walPath: `${file}-wal` };
 }
 
+test("the WAL's most follows the room left on a disk short of it", () => {
+  const MiB = 1024 * 1024;
+  // Plenty of room (or none known): the configured size.
+  expect(walRestartAt(64 * MiB, 10_000 * MiB)).toBe(64 * MiB);
+  expect(walRestartAt(64 * MiB, 256 * MiB)).toBe(64 * MiB);
+  expect(walRestartAt(64 * MiB, null)).toBe(64 * MiB);
+  // Short of it: a quarter of what is free, never under 1 MiB.
+  expect(walRestartAt(64 * MiB, 200 * MiB)).toBe(50 * MiB);
+  expect(walRestartAt(64 * MiB, 10 * MiB)).toBe(2.5 * MiB);
+  expect(walRestartAt(64 * MiB, 0)).toBe(MiB);
+});
+
 test("under sustained ingest the WAL starts over once past walRestartBytes instead of growing with every commit", async () => {
   const MiB = 1024 * 1024;
   // Without the restart (threshold never reached) the same load grows the file with every commit:
@@ -90,6 +103,7 @@ test("once the load stops the writer is no longer asked for checkpoints, though 
     everyMs: 50,
     busyTimeoutMs: 2000,
     restartBytes: 1024 * 1024,
+    file: null,
     restartWal: () => {
       asked++;
       return store.writer.checkpoint();

@@ -10,10 +10,12 @@ export interface CheckpointerOptions {
   url: string;
   everyMs: number;
   busyTimeoutMs: number;
-  /** WAL size from which `restartWal` is called after a catch-up pass. */
+  /** WAL size from which `restartWal` is called after a catch-up pass (less on a disk short of room: walRestartAt). */
   restartBytes: number;
-  /** Runs one PASSIVE checkpoint on the writer's own connection, between its transactions. */
-  restartWal(): Promise<unknown>;
+  /** The store file, whose WAL file and free disk room are watched on a disk short of room; null: not watched. */
+  file: string | null;
+  /** Runs one checkpoint on the writer's own connection, between its transactions: PASSIVE, or TRUNCATE on a disk short of room. */
+  restartWal(truncate: boolean): Promise<unknown>;
 }
 
 /** Runs PASSIVE checkpoints every `everyMs` on a worker thread with its own connection. */
@@ -23,15 +25,15 @@ export function startCheckpointer(opts: CheckpointerOptions): Checkpointer {
   let restarting: Promise<unknown> | null = null;
   let stopping = false;
   worker.onmessage = (e: MessageEvent<FromCheckpointWorker>) => {
-    if (e.data === "stopped") return stopped?.();
+    if (e.data.kind === "stopped") return stopped?.();
     if (restarting || stopping) return;
     // A failed checkpoint is harmless: a busy or full store shows up on the write path.
     restarting = opts
-      .restartWal()
+      .restartWal(e.data.truncate)
       .catch(() => {})
       .finally(() => (restarting = null));
   };
-  worker.postMessage({ url: opts.url, everyMs: opts.everyMs, busyTimeoutMs: opts.busyTimeoutMs, restartBytes: opts.restartBytes } satisfies CheckpointStart);
+  worker.postMessage({ url: opts.url, everyMs: opts.everyMs, busyTimeoutMs: opts.busyTimeoutMs, restartBytes: opts.restartBytes, file: opts.file } satisfies CheckpointStart);
   (worker as unknown as { unref?(): void }).unref?.();
   return {
     // Returns once the writer's last checkpoint is answered: the store closes the writer next.

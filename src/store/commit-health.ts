@@ -96,7 +96,7 @@ export function watchCommits(writer: CommitWriter, health: CommitHealth): Writer
     },
     recordRejection: (item) => writer.recordRejection(item),
     write: (stmts, durability) => writer.write(stmts, durability).catch(failedJob),
-    checkpoint: () => writer.checkpoint(),
+    checkpoint: (truncate) => writer.checkpoint(truncate),
     flushed: () => writer.flushed(),
     ackWaitMs: () => waits.take(),
   };

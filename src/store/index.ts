@@ -141,7 +141,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
           everyMs: every,
           busyTimeoutMs: opts.busyTimeoutMs,
           restartBytes: opts.walRestartBytes ?? 64 * 1024 * 1024,
-          restartWal: () => writer.checkpoint(),
+          file: conn.filePath,
+          restartWal: (truncate) => writer.checkpoint(truncate),
         })
       : null;
   let closed = false;

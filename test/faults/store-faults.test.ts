@@ -120,6 +120,51 @@ test.skipIf(cannotMount !== null)("a full disk while delivering: 503s, the relay
   expect(await bin.stop()).toBe(0);
 }, 45_000);
 
+test.skipIf(cannotMount !== null)("on a small disk a burst fills it with events, not with the WAL, and freeing a little lets the providers' retries in", async () => {
+  const dir = setup();
+  const mnt = mountedTmpfs(join(dir, "small"), "16m");
+  const target = recordingTarget();
+  later(() => target.stop());
+  const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/relay.db`, maxBody: "64kb", targets: [{ url: target.url }] })));
+  const free = () => Number(Bun.spawnSync(["df", "-B1", "--output=avail", mnt]).stdout.toString().trim().split("\n").pop()!);
+  const room = 10_000_000;
+  writeFileSync(join(mnt, "filler"), new Uint8Array(Math.max(0, free() - room)));
+  const walSize = () => statSync(join(mnt, "relay.db-wal"), { throwIfNoEntry: false })?.size ?? 0;
+  // A burst after a quiet start (the checkpointer's idle pace), twenty at a time, until the disk is full.
+  const acked = new Set<string>();
+  let refused: string[] = [];
+  let n = 0;
+  while (refused.length === 0 && n < 20_000) {
+    const batch = Array.from({ length: 20 }, () => `burst_${n++}`);
+    const statuses = await Promise.all(batch.map(async (id) => {
+      const r = await sendEvent(bin.publicUrl, JSON.stringify({ id, type: "points.earned", pad: "w".repeat(2000) }));
+      if (r.status === 200) acked.add(r.json.id!);
+      return r.status;
+    }));
+    refused = batch.filter((_, i) => statuses[i] !== 200);
+  }
+  expect(refused.length).toBeGreaterThan(0);
+  // The WAL starts over well before it could take the room a checkpoint needs to copy it into the
+  // database file (it took it all, and the store could never commit again short of freeing as much).
+  const wal = walSize();
+  console.log(`small disk: ${acked.size} events stored in ${room / 1e6} MB, WAL ${(wal / 1e6).toFixed(1)} MB when full`);
+  expect(wal).toBeLessThan(room * 0.6);
+
+  // A little room back: the refused events, sent again as a provider would, are stored and delivered.
+  truncateSync(join(mnt, "filler"), Math.max(0, statSync(join(mnt, "filler")).size - 2_000_000));
+  await waitFor("the refused events stored after room was freed", async () => {
+    const statuses = await Promise.all(refused.map(async (id) => {
+      const r = await sendEvent(bin.publicUrl, JSON.stringify({ id, type: "points.earned", pad: "w".repeat(2000) }));
+      if (r.status === 200) acked.add(r.json.id!);
+      return r.status;
+    }));
+    refused = refused.filter((_, i) => statuses[i] !== 200);
+    return refused.length === 0 ? true : null;
+  }, 15_000, 300);
+  await waitFor("every acked event delivered", () => [...acked].every((id) => target.byId.has(id)), 20_000, 100);
+  expect(await bin.stop()).toBe(0);
+}, 60_000);
+
 test.skipIf(cannotMount !== null)("a backup that runs out of room fails, says so, and leaves nothing behind at its destination", async () => {
   const dir = setup();
   const bin = track(await serveBinary(dir, relayToml({ maxBody: "256kb" })));

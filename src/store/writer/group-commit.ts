@@ -174,12 +174,27 @@ export class GroupCommit implements SqlWriter {
    * Runs a PASSIVE WAL checkpoint on the write connection between two
    * transactions: the checkpoint thread found the WAL past its restart size,
    * and only the writer can let it start over (checkpoint-worker.ts).
+   * `truncate` (a disk short of room): a TRUNCATE checkpoint instead, which
+   * also hands the WAL file's room back to the disk; it waits for readers
+   * still on the WAL at most TRUNCATE_WAIT_MS (the writer waits with it), and
+   * finding them there is no error: the thread asks again.
    */
-  async checkpoint(): Promise<void> {
+  async checkpoint(truncate = false): Promise<void> {
     if (this.dialect.engine !== "sqlite") return;
     while (this.#flushing) await this.#flushing;
     this.#client ??= await this.connection.get();
-    await this.#client.execute("PRAGMA wal_checkpoint(PASSIVE)");
+    if (!truncate) {
+      await this.#client.execute("PRAGMA wal_checkpoint(PASSIVE)");
+      return;
+    }
+    const client = this.#client;
+    const busyTimeout = Number((await client.execute("PRAGMA busy_timeout")).rows[0]?.[0] ?? 0);
+    await client.execute(`PRAGMA busy_timeout = ${TRUNCATE_WAIT_MS}`);
+    try {
+      await client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+    } finally {
+      await client.execute(`PRAGMA busy_timeout = ${busyTimeout}`);
+    }
   }
 
   #pending(): boolean {
@@ -402,6 +417,9 @@ type Written = { outcomes: IngestOutcome[]; jobResults: ({ ok: true; results: Re
 
 /** Tries of one group commit that PostgreSQL keeps rolling back for a deadlock (GroupCommit #writeAgainOnConflict). */
 const WRITE_CONFLICT_TRIES = 3;
+
+/** The longest a truncating checkpoint waits for readers still on the WAL, holding up the writer (GroupCommit checkpoint). */
+const TRUNCATE_WAIT_MS = 50;
 
 /** How recent durable work must be for an idle connection to go back to FULL (GroupCommit #idleInFull). */
 const DURABLE_RECENT_MS = 1000;

@@ -20,8 +20,11 @@ export interface CommitWriter extends SqlWriter {
   recordRejection(item: RejectionItem): void;
   /** Resolves when everything queued so far is written. */
   flushed(): Promise<void>;
-  /** Runs a PASSIVE WAL checkpoint on the write connection between two transactions (so that the WAL can start over). */
-  checkpoint(): Promise<void>;
+  /**
+   * Runs a PASSIVE WAL checkpoint on the write connection between two transactions (so that the WAL can
+   * start over); `truncate`: a TRUNCATE checkpoint, which also gives the WAL file's room back (a disk short of it).
+   */
+  checkpoint(truncate?: boolean): Promise<void>;
 }
 
 /** Every write of the process goes through this (the watched CommitWriter). */
@@ -62,8 +65,8 @@ export class WriterProxy implements CommitWriter {
     return this.#ask((id) => ({ kind: "write", id, stmts: wire.json, durability, postedAt: Date.now() }), wire.bytes).then((results) => results.map(fromWire));
   }
 
-  async checkpoint(): Promise<void> {
-    await this.#ask((id) => ({ kind: "checkpoint", id }));
+  async checkpoint(truncate = false): Promise<void> {
+    await this.#ask((id) => ({ kind: "checkpoint", id, truncate }));
   }
 
   #ask(message: (id: number) => ToWriter, bytes: Uint8Array | null = null): Promise<WireResult[]> {

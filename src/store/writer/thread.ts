@@ -25,8 +25,8 @@ export type ToWriter =
   | { kind: "batch"; firstSeq: number; meta: string; postedAt: number }
   /** Statements (WireValues' json) that commit together in the next group transaction. */
   | { kind: "write"; id: number; stmts: string; durability: Durability; postedAt: number }
-  /** A WAL checkpoint between two transactions (the WAL may start over). */
-  | { kind: "checkpoint"; id: number }
+  /** A WAL checkpoint between two transactions (the WAL may start over; truncate: its file emptied too). */
+  | { kind: "checkpoint"; id: number; truncate: boolean }
   | { kind: "close" };
 
 /** One item's outcome: stored (with the deliveries written leased) or duplicate with the event id, or a store error. */
@@ -95,7 +95,7 @@ self.onmessage = receiving<ToWriter>(async (msg, bytes) => {
       return;
     case "checkpoint":
       try {
-        await commit!.checkpoint();
+        await commit!.checkpoint(msg.truncate);
         answer({ kind: "written", id: msg.id, results: "[]" });
       } catch (err) {
         answer(failed(msg.id, err));
