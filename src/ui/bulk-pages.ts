@@ -8,8 +8,13 @@ import type { JobJson } from "../http/admin-views.ts";
 import { badge, queryString, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 
-/** The events list's filter keys, as its form and query string name them. */
-export const FILTER_KEYS = ["source", "target", "status", "type", "q", "since", "until"] as const;
+/**
+ * The events list's filter keys, as its form and query string name them:
+ * `text` (words only, the API's) has no box of its own but comes with a
+ * job's link, and must reach the count, the live list, the pager and a bulk
+ * action like the others, or those act on more events than the page shows.
+ */
+export const FILTER_KEYS = ["source", "target", "status", "type", "q", "text", "since", "until"] as const;
 
 /** The list's filter values from a query (empty ones dropped). */
 export function filterQuery(q: Record<string, string | undefined>): Record<string, string | undefined> {

@@ -1,6 +1,7 @@
 /** `/` — the events list: filter form, one table row per event, cursor paging. */
 import { EVENT_STATUSES } from "../store/admin-queries.ts";
 import type { EventJson } from "../http/admin-views.ts";
+import { filterQuery } from "./bulk-pages.ts";
 import { badge, queryString, targetsLineText, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 
@@ -40,8 +41,8 @@ const text = (name: string, label: string, current: string | undefined, placehol
 /** The list's body markup. */
 export function eventsPage(d: EventsPageData): SafeHtml {
   const q = d.query;
-  const filters = { source: q.source, target: q.target, status: q.status, type: q.type, q: q.q, since: q.since, until: q.until };
-  const filtered = Object.values(filters).some((v) => v !== undefined && v !== "");
+  const filters = filterQuery(q);
+  const filtered = Object.values(filters).some((v) => v !== undefined);
   // An invalid filter (its error is the page's banner) lists nothing and streams nothing: only the form, to fix it.
   const invalid = d.matched === null;
   // Live updates (ui/live.js) add new events at the top: only on the newest page.
@@ -50,6 +51,7 @@ export function eventsPage(d: EventsPageData): SafeHtml {
 <h1${live ? html` data-live-src="${live}"` : null}>Events</h1>
 <form class="filters" method="get" action="/">
   ${text("q", "Search", q.q, "words, dedupe key or evt_ id")}
+  ${q.text ? text("text", "Words", q.text, "") : null}
   ${select("source", "Source", q.source, d.sources, d.builtInSources)}
   ${select("target", "Target", q.target, d.targets)}
   ${select("status", "Status", q.status, [...EVENT_STATUSES])}

@@ -142,6 +142,31 @@ describe.skipIf(!hasChromium)("bulk actions in Chromium", () => {
     expect(await page.locator("#matched").innerText()).toBe(count);
   });
 
+  test("a job started through the API with words (text) links to a list that keeps them: its count, live updates, pager and bulk actions", async () => {
+    const filter = { text: "Customer 42" };
+    // Indexed after the ack path, within a moment (as above).
+    const deadline = Date.now() + 10_000;
+    while ((await matched(filter)) === 0 && Date.now() < deadline) await Bun.sleep(200);
+    const expected = await matched(filter);
+    expect(expected).toBeGreaterThan(0);
+    const started = await fetch(`${admin}/api/deliveries/cancel`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ filter }),
+    });
+    const { job } = (await started.json()) as { job: string };
+    await page.goto(`${admin}/jobs/${job}`);
+    await page.locator("a", { hasText: "the filter it matched" }).click();
+    expect(new URL(page.url()).searchParams.get("text")).toBe("Customer 42");
+    expect(await page.locator("#matched").innerText()).toBe(`${expected} matching event${expected === 1 ? "" : "s"}`);
+    // The words are in the form, and in everything the page builds from its filter.
+    expect(await page.locator('input[name="text"]').inputValue()).toBe("Customer 42");
+    expect(await page.locator("h1").getAttribute("data-live-src")).toContain("text=Customer+42");
+    await page.locator("#redeliver-matching").click();
+    expect(await page.locator("h1").innerText()).toBe(`Redeliver ${expected} matching event${expected === 1 ? "" : "s"}?`);
+    expect(await page.locator('form.bulk-confirm input[name="text"]').getAttribute("value")).toBe("Customer 42");
+  });
+
   test("the jobs page lists every job started, newest first, each linked to its page; so does the API", async () => {
     const api = (await (await fetch(`${admin}/api/jobs`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { jobs: { id: string; status: string }[] };
     expect(api.jobs.length).toBeGreaterThanOrEqual(3);
