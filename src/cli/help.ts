@@ -43,8 +43,9 @@ one exits at once (1).
   check: `Usage: hookrelay check [--config hookrelay.toml]
 
 Validates the config (types, references, secrets reachable) and prints every
-problem with its key path. Exit 1 on any problem, 0 otherwise. Secrets are
-never printed.
+problem with its key path, and a warning for each key that has no effect.
+Exit 1 on any problem, 0 otherwise (warnings alone too); 2 on bad flags.
+Secrets are never printed.
 `,
   dev: `Usage: hookrelay dev --forward-to URL [--preset P --secret S] [--port 8080] [--admin-port 8081] [--public-url URL]
 
@@ -94,8 +95,9 @@ while offline flow on connect. Reconnects with capped, jittered backoff.
   --max-backoff 30s       longest wait between reconnects
 
 Exit 0 on SIGINT/SIGTERM; 1 when the relay refuses the token or the target
-name (401, one answer for both) or another listen client for the target took
-over; 2 on bad flags. See docs/LISTEN.md.
+name (401, one answer for both), when the address is not a relay's public
+listener (404, a 2xx, a redirect), or another listen client for the target
+took over; 2 on bad flags. See docs/LISTEN.md.
 `,
   backup: `Usage: hookrelay backup [--config hookrelay.toml] --to PATH [--force]
 

@@ -451,6 +451,17 @@ to = ["orders", "missing"]
     expect(problems).toEqual(['routes[1].from: no source named "nope"', 'routes[1].to[1]: no target named "missing"']);
   });
 
+  test("a route with a problem of its own still has what it names checked: every problem at once", () => {
+    const problems = problemsOf(`${BASE}
+[[routes]]
+from = "ploints"
+to = ["orders", "nope"]
+event_types = []
+`);
+    expect(problems).toContain('routes[1].to[1]: no target named "nope"');
+    expect(problems.some((p) => p.startsWith("routes[1].event_types: "))).toBe(true);
+  });
+
   test("a route to a listen target is fine", () => {
     const { config } = configOf(`${BASE}
 [[targets]]

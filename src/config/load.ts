@@ -556,27 +556,29 @@ class ConfigBuilder {
     const routedSources = new Set<string>();
     const routedTargets = new Set<string>();
     routes.forEach((route, i) => {
-      if (!route) {
-        // A route with a problem of its own still names what it routes: no "no route" warning on top.
-        const raw = rawRoutes[i];
-        if (isTable(raw) && typeof raw.from === "string") routedSources.add(raw.from);
-        if (isTable(raw)) for (const name of [raw.to].flat()) if (typeof name === "string") routedTargets.add(name);
-        return;
+      const raw = rawRoutes[i];
+      const toIsList = isTable(raw) && Array.isArray(raw.to);
+      // What the route names is checked even when it has a problem of its own (every problem at
+      // once), and counts as routed: no "no route" warning on top.
+      const from = route?.from ?? (isTable(raw) && typeof raw.from === "string" ? raw.from : null);
+      const to = route?.to ?? (isTable(raw) ? [raw.to].flat() : []);
+      let ok = route !== undefined;
+      if (from !== null) {
+        routedSources.add(from);
+        if (!sourceNames.has(from)) {
+          this.problem(["routes", i, "from"], `no source named "${from}"`);
+          ok = false;
+        }
       }
-      let ok = true;
-      if (!sourceNames.has(route.from)) {
-        this.problem(["routes", i, "from"], `no source named "${route.from}"`);
-        ok = false;
-      }
-      const toIsList = isTable(rawRoutes[i]) && Array.isArray(rawRoutes[i].to);
-      route.to.forEach((name, k) => {
+      to.forEach((name, k) => {
+        if (typeof name !== "string") return;
+        routedTargets.add(name);
         if (!targetNames.has(name)) {
           this.problem(toIsList ? ["routes", i, "to", k] : ["routes", i, "to"], `no target named "${name}"`);
           ok = false;
         }
-        routedTargets.add(name);
       });
-      routedSources.add(route.from);
+      if (!route) return;
       // A route by event type from a source that reads none takes nothing: every event arrives untyped.
       if (route.event_types && untyped.has(route.from))
         this.warnings.push(`routes[${i}].event_types: source "${route.from}" reads no event type (set its event_type), so its events are untyped and this route takes none of them`);

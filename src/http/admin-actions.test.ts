@@ -56,6 +56,9 @@ test("what an operator does is logged: an erase (the privacy audit trail), a red
   const { events, api } = await relayWithEvents(10, createLogger("info", (l) => lines.push(JSON.parse(l))));
   const done = events.find((x) => x.source === "shop" && Object.values(x.statuses).every((s) => s === "delivered" || s === "failed"))!;
   expect((await api(`/api/events/${done.id}/redeliver`, { method: "POST" })).status).toBe(202);
+  // Again at once: refused (on its way), and nothing done is nothing logged.
+  expect((await api(`/api/events/${done.id}/redeliver`, { method: "POST" })).status).toBe(409);
+  expect(lines.filter((l) => l.msg === "event redelivered").length).toBe(1);
   const erased = events.find((x) => x.id !== done.id)!;
   expect((await api(`/api/events/${erased.id}`, { method: "DELETE" })).status).toBe(200);
   const bulk = await api("/api/events/redeliver", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ filter: { source: "shop" } }) });

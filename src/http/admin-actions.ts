@@ -103,7 +103,8 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
       };
       const first = await redeliverEvent(store, { eventId, target, nowMs: nowMs() });
       if (first.ok) {
-        log.info("event redelivered", { event: eventId, target: target ?? null, deliveries: first.deliveryIds.length });
+        // None made (each still on its way) is refused (on_its_way): nothing to put on record.
+        if (first.deliveryIds.length > 0) log.info("event redelivered", { event: eventId, target: target ?? null, deliveries: first.deliveryIds.length });
         return made(first.deliveryIds.length, first.onItsWay);
       }
       if (first.reason !== "no_targets") return first;

@@ -113,11 +113,15 @@ describe("events list", () => {
   });
 
   test("invalid filters answer 400 with the one error shape", async () => {
-    for (const q of ["status=lost", "limit=0", "limit=abc", "cursor=nope", "since=yesterday-ish"]) {
+    for (const q of ["status=lost", "limit=0", "limit=abc", "cursor=nope", "since=yesterday-ish", "stauts=failed"]) {
       const res = await api(`/api/events?${q}`);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
     }
+    // A misspelt key is named, never read as no filter at all (every event).
+    expect(((await (await api("/api/events?stauts=failed")).json()) as { error: { message: string } }).error.message).toBe("stauts: unknown key");
+    // The page reads its own keys and leaves a link's others alone.
+    expect((await api("/?status=failed&utm_source=chat")).status).toBe(200);
     // A limit out of range says the range, however far out it is.
     for (const q of ["limit=0", "limit=501", "limit=100000"]) {
       const res = await api(`/api/events?${q}`);

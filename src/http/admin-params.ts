@@ -32,7 +32,9 @@ const Limit = v.pipe(
   v.maxValue(500, "must be a whole number from 1 to 500"),
 );
 
-const EventsQuery = v.object({
+// Unknown keys are refused, as a bulk filter's are (below): a misspelt one (?stauts=failed) would
+// otherwise list every event as if it were the answer. The UI's pages pick their keys first.
+const EventsQuery = v.strictObject({
   source: v.optional(SourceName),
   target: v.optional(Name),
   status: v.optional(v.picklist(EVENT_STATUSES, `must be one of ${EVENT_STATUSES.join(", ")}`)),
@@ -138,7 +140,9 @@ export function checkSearchable(f: EventFilter, searchOn: boolean): EventFilter 
  * (or no word in it), by a dedupe-key prefix as the API's q does.
  */
 export function eventsPageFilter(query: Record<string, unknown>, nowMs: number, searchOn: boolean, defaultLimit = 50): EventFilter {
-  const f = checkSearchable(parseEventFilter(query, nowMs, defaultLimit), searchOn);
+  // A page's address may carry more than its filter (a link's tracking parameter): the page reads its own keys.
+  const own = Object.fromEntries(Object.entries(query).filter(([k]) => k in EventsQuery.entries));
+  const f = checkSearchable(parseEventFilter(own, nowMs, defaultLimit), searchOn);
   if (f.q === undefined || !searchOn || v.is(EventId, f.q)) return f;
   const words = searchQueryOf(f.q);
   return words === null ? f : { ...f, q: undefined, text: f.text === undefined ? words : `${f.text} ${words}`, orKey: f.q };
