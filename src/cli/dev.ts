@@ -132,6 +132,10 @@ export async function runDev(args: string[]): Promise<number> {
       [
         "hookrelay dev relay",
         `  Paste into the provider:  ${base}/in/dev`,
+        // A provider on the internet cannot reach a loopback address: say what can.
+        ...(opts.publicUrl === undefined && isLoopbackUrl(base)
+          ? [`                            (this machine only: for a provider, point a tunnel at port ${new URL(base).port || "80"} and pass its URL as --public-url)`]
+          : []),
         `  Forwarding to:            ${opts.forwardTo}`,
         `  Web UI:                   ${adminUrl}/`,
         `  Store:                    ${join(dir, "hookrelay.db")}`,
@@ -164,4 +168,10 @@ function flagNames(problem: string): string {
     .replace(/^sources\[0\]\.verify\.preset/, "--preset")
     .replace(/^sources\[0\]\.verify\.secret/, "--secret")
     .replace(/^server\.public_url/, "--public-url");
+}
+
+/** True for an http URL whose host is a loopback address or localhost. */
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
 }

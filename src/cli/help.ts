@@ -65,7 +65,8 @@ Deliveries to URL are signed with a Standard Webhooks secret kept in
 
 Schedules new deliveries for the stored events that match and prints how many:
 for each event, to the targets it had and those the current routes send it to.
-A running relay picks them up.
+A running relay picks them up. With no filter that is every stored event, the
+delivered ones too: see how many with --dry-run first.
 
   --since T    events received since T: a duration back from now (2h, 7d) or
                an ISO 8601 time

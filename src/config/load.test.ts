@@ -486,6 +486,10 @@ to = "alice"
     expect(problemsOf(BASE.replace("http://10.0.0.5:3000", "ftp://10.0.0.5"))).toEqual([
       "targets[0].url: expected an http:// or https:// URL, got a ftp: URL",
     ]);
+    // A host and port without the scheme reads as a URL of scheme "localhost:": say what was meant.
+    expect(problemsOf(BASE.replace("http://10.0.0.5:3000", "localhost:3000"))).toEqual([
+      'targets[0].url: expected an http:// or https:// URL, got a localhost: URL; did you mean "http://localhost:3000/webhooks"?',
+    ]);
   });
 
   test("requires an admin token when the admin side listens off loopback", () => {

@@ -90,7 +90,10 @@ function parseHttpUrl(input: unknown): Parsed<string> {
     return { ok: false, error: "expected an http:// or https:// URL, got something that is not a URL" };
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return { ok: false, error: `expected an http:// or https:// URL, got a ${url.protocol} URL` };
+    // "localhost:3000" reads as a URL of scheme "localhost:". A bare host and port carries no
+    // credentials, so it may be echoed with the scheme it lacks.
+    const hostPort = /^[a-z0-9.-]+:\d{1,5}(?:[/?#]|$)/i.test(input) ? `; did you mean "http://${input}"?` : "";
+    return { ok: false, error: `expected an http:// or https:// URL, got a ${url.protocol} URL${hostPort}` };
   }
   return { ok: true, value: input };
 }

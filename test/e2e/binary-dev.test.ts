@@ -41,6 +41,8 @@ test("dev in an empty directory prints the URLs, stores under ./.hookrelay and f
   try {
     const banner = await readUntil(relay.proc.stdout as ReadableStream<Uint8Array>, "Web UI");
     expect(banner).toContain(`Paste into the provider:  ${relay.publicUrl}/in/dev`);
+    // A loopback address, and no --public-url: the banner says a provider needs a tunnel.
+    expect(banner).toContain(`(this machine only: for a provider, point a tunnel at port ${new URL(relay.publicUrl).port} and pass its URL as --public-url)`);
     expect(banner).toContain(`Web UI:                   ${relay.adminUrl}/`);
     expect(banner).not.toContain("whsec_");
     // The log's "listening" line carries the web UI as a URL too (serve has no banner).
