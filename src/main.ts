@@ -3,6 +3,7 @@
  * CLI entry: parse args, load config, open store, start, drain on signals.
  * Every command lives in src/cli/; this file only dispatches.
  */
+import { parseFlags } from "./cli/args.ts";
 import { BUILD, HELP, VERSION } from "./cli/help.ts";
 import { reexecWithRuntimeTuning } from "./cli/runtime-tuning.ts";
 import { holdReloadsWhileStarting } from "./cli/early-signals.ts";
@@ -24,6 +25,8 @@ async function main(): Promise<number> {
     return command === undefined ? 2 : 0; // no command: a usage error, as an unknown one
   }
   if ((topic === "version" && !wantsHelp) || topic === "--version" || topic === "-v") {
+    // It takes nothing: anything after it is refused as any command's stray argument is.
+    if (command === "version" && parseFlags(rest, {}) === null) return 2;
     process.stdout.write(`hookrelay ${VERSION} (${BUILD})\n`);
     return 0;
   }

@@ -18,6 +18,12 @@ export function parseFlags(args: string[], options: NonNullable<ParseArgsConfig[
       process.stderr.write(`hookrelay: unexpected argument ${arg === undefined ? "" : `"${arg}"`}: this command takes none${hint} (--help lists the options)\n`);
       return null;
     }
+    if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && /argument missing/.test(e.message)) {
+      // node's words ("Option '-c, --config <value>' argument missing") name its parser's syntax.
+      const flag = /--([a-z-]+)/.exec(e.message)?.[1];
+      process.stderr.write(`hookrelay: ${flag === undefined ? e.message : `--${flag} needs a value`} (--help lists the options)\n`);
+      return null;
+    }
     if (e.code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
       process.stderr.write(`hookrelay: ${e.message}\n`);
       return null;

@@ -108,6 +108,11 @@ test("a misspelt option is named with the nearest one; `help <command>` is that 
   const listen = await runBinary(["listen", "http://127.0.0.1:1", "--tokn", "x"], tmp.dir);
   expect([listen.code, listen.stderr]).toEqual([2, 'hookrelay: unknown option --tokn; did you mean "--token"? (--help lists the options)\n']);
   expect((await runBinary([], tmp.dir)).code).toBe(2);
+  // An option without its value, and one where a command takes none: our words, exit 2.
+  const bare = await runBinary(["check", "--config"], tmp.dir);
+  expect([bare.code, bare.stderr]).toEqual([2, "hookrelay: --config needs a value (--help lists the options)\n"]);
+  const version = await runBinary(["version", "--bogus"], tmp.dir);
+  expect([version.code, version.stderr]).toEqual([2, "hookrelay: unknown option --bogus (--help lists the options)\n"]);
   // A config file given where --config is meant.
   const positional = await runBinary(["check", "hookrelay.toml"], tmp.dir);
   expect([positional.code, positional.stderr]).toEqual([2, 'hookrelay: unexpected argument "hookrelay.toml": this command takes none; did you mean "--config hookrelay.toml"? (--help lists the options)\n']);
