@@ -888,6 +888,16 @@ describe("readConfigFile", () => {
     });
   });
 
+  test("a file that is not UTF-8 says so, and a TOML error names the byte it found as a reader knows it", () => {
+    const utf16 = join(dir, "utf16.toml");
+    writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('[server]\nlisten = "127.0.0.1:1"\n', "utf16le")]));
+    expect(readConfigFile(utf16, {})).toEqual({ ok: false, problems: [`${utf16}: not UTF-8 text, which TOML must be (it is UTF-16: save it as UTF-8)`] });
+    const latin1 = join(dir, "latin1.toml");
+    writeFileSync(latin1, Buffer.from('# caf\xe9\n', "latin1"));
+    expect(readConfigFile(latin1, {})).toEqual({ ok: false, problems: [`${latin1}: not UTF-8 text, which TOML must be`] });
+    expect(problemsOf("[server\nlisten = 1\n")).toEqual(["config: invalid TOML near line 1: Expected ']' to close a table header but found the end of the line"]);
+  });
+
   test("hookrelay.example.toml loads with no env vars, no problems and no warnings", () => {
     const result = readConfigFile(join(import.meta.dir, "../../hookrelay.example.toml"), {});
     if (!result.ok) throw new Error(result.problems.join("\n"));

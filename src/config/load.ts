@@ -62,13 +62,21 @@ export function loadConfig(text: string, opts: LoadOptions): LoadResult {
 
 /** Reads and loads a config file; a missing file is one clear problem. */
 export function readConfigFile(path: string, env: Record<string, string | undefined>): LoadResult {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = readFileSync(path, "utf8");
+    bytes = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file (use --config to point at one, or hookrelay init to write an example)" : `cannot read (${code ?? "error"})`;
     return { ok: false, problems: [`${path}: ${why}`] };
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // Decoded leniently, such a file fails as TOML at a byte it does not hold (the replacement character's).
+    const utf16 = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+    return { ok: false, problems: [`${path}: not UTF-8 text, which TOML must be${utf16 ? " (it is UTF-16: save it as UTF-8)" : ""}`] };
   }
   return loadConfig(text, { env, baseDir: dirname(resolve(path)) });
 }
@@ -82,7 +90,10 @@ function parseToml(text: string): { ok: true; value: unknown } | { ok: false; pr
     // which may be a secret: keep only the reason, and find the line ourselves.
     const reason = String((err as Error).message ?? err)
       .replace(/^TOML Parse error:\s*/, "")
-      .replace(/:\s*".*$/, "");
+      .replace(/:\s*".*$/, "")
+      // "found (0x0A)": the byte named as a reader knows it.
+      .replace(/found \(0x0A\)/, "found the end of the line")
+      .replace(/found \(0x09\)/, "found a tab");
     const lines = text.split("\n");
     let line = 0;
     for (let n = 1; n <= lines.length; n++) {
