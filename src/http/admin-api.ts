@@ -82,7 +82,11 @@ export function refuseAdminRequest(auth: AdminAuth, request: Request, addr: stri
   // A custom header cannot be sent cross-site without a CORS preflight, which we never grant. A request
   // that names another site as its Origin (or says it is cross-site) is refused whatever it carries.
   const foreign = (request.headers.has("origin") || request.headers.has("sec-fetch-site")) && !isSameOrigin(request);
-  if (id.who !== "bearer" && !SAFE_METHODS.has(request.method) && (foreign || (!isSameOrigin(request) && !request.headers.has("x-requested-with"))))
+  if (id.who === "bearer" || SAFE_METHODS.has(request.method)) return null;
+  // Each refusal names what decided it: a request that sent X-Requested-With and was refused for its Origin was told to send it.
+  if (foreign)
+    return new HttpError(403, "csrf", "cross-site request refused: its Origin (or Sec-Fetch-Site) names another site than the admin side's own address; send the admin token as Authorization: Bearer instead");
+  if (!isSameOrigin(request) && !request.headers.has("x-requested-with"))
     return new HttpError(403, "csrf", "cross-site request refused: a script or curl must send the header X-Requested-With (any value) or the admin token as Authorization: Bearer");
   return null;
 }

@@ -123,7 +123,10 @@ test("an API post without a same-origin proof is told which header makes it go t
   expect(error.message).toContain("X-Requested-With");
   expect(error.message).toContain("Authorization: Bearer");
   // A request naming another site, X-Requested-With or not, is refused and erases nothing.
-  expect((await erase({ "x-requested-with": "x", origin: "http://evil.example" })).status).toBe(403);
+  const foreign = await erase({ "x-requested-with": "x", origin: "http://evil.example" });
+  expect(foreign.status).toBe(403);
+  // …told it was the Origin, not to send the header it sent.
+  expect(((await foreign.json()) as { error: { message: string } }).error.message).toStartWith("cross-site request refused: its Origin");
   expect((await erase({ "x-requested-with": "x", "sec-fetch-site": "cross-site" })).status).toBe(403);
   expect((await erase({ "x-requested-with": "curl" })).status).toBe(200);
 });
