@@ -91,6 +91,19 @@ export function refuseAdminRequest(auth: AdminAuth, request: Request, addr: stri
   return null;
 }
 
+/**
+ * The downloaded body's file extension, by the type the provider declared:
+ * the file opens in an editor that reads it. The bytes are served as
+ * octet-stream all the same (never rendered by the browser).
+ */
+function bodyFileExtension(contentType: string | null): string {
+  const type = contentType?.split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type === "application/json" || type.endsWith("+json")) return "json";
+  if (type === "application/xml" || type === "text/xml" || type.endsWith("+xml")) return "xml";
+  if (type === "text/plain" || type === "application/x-www-form-urlencoded") return "txt";
+  return "bin";
+}
+
 function targetNamed(config: Config, name: string) {
   const t = config.targets.find((x) => x.name === name);
   if (!t) throw new HttpError(404, "not_found", `no target named "${name}"`);
@@ -147,7 +160,7 @@ export function adminApiController(opts: AdminControllerOptions) {
         headers: {
           ...API_HEADERS,
           "content-type": "application/octet-stream",
-          "content-disposition": `attachment; filename="${ev.id}.bin"`,
+          "content-disposition": `attachment; filename="${ev.id}.${bodyFileExtension(ev.contentType)}"`,
         },
       });
     })
