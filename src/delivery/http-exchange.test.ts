@@ -1,5 +1,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
@@ -287,4 +290,24 @@ test("while replies are coming in, started requests are written together at the 
   await Promise.resolve();
   order.push("a later microtask");
   expect(order).toEqual(["quiet again", "a later microtask"]);
+});
+
+test("a reply that arrived while the process was stalled past the deadline (stopped, paused) is read, not taken for a timeout", async () => {
+  // The target runs in a process of its own (this one stalls below), and leaves a mark once it has answered.
+  const mark = join(mkdtempSync(join(tmpdir(), "hookrelay-stall-")), "answered");
+  const script = `const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => { require("node:fs").writeFileSync(${JSON.stringify(mark)}, "1"); return new Response("ok"); } }); console.log(s.port);`;
+  const target = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe" });
+  closers.push(() => target.kill());
+  const port = Number(new TextDecoder().decode((await target.stdout.getReader().read()).value).trim());
+  const started = performance.now();
+  const outcome = exchanger().exchange(request(port, { deadline: started + 100, timeoutMs: 100 }));
+  await Bun.sleep(5); // the request leaves at the turn's end
+  // Stalled (as under SIGSTOP or a paused VM) until past the deadline and well after the answer:
+  // on waking, the timer and the reply are both due.
+  while (performance.now() - started < 200 || !existsSync(mark)) if (performance.now() - started > 10_000) break;
+  const answered = performance.now();
+  while (performance.now() - answered < 50) {}
+  const got = await outcome;
+  expect(got.kind).toBe("reply");
+  if (got.kind === "reply") expect(got.reply.status).toBe(200);
 });
