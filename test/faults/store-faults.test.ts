@@ -22,6 +22,9 @@ function mountTmpfs(dir: string, size: string): string | null {
   return null;
 }
 
+/** The bytes free on the filesystem at `dir`, as df counts them. */
+const freeBytes = (dir: string) => Number(Bun.spawnSync(["df", "-B1", "--output=avail", dir]).stdout.toString().trim().split("\n").pop()!);
+
 /** A tmpfs of `size` mounted at `dir` for this test (lazily unmounted after it). */
 function mountedTmpfs(dir: string, size: string): string {
   expect(mountTmpfs(dir, size)).toBeNull();
@@ -57,10 +60,7 @@ test.skipIf(cannotMount !== null)("a full disk answers 503 with Retry-After, the
     return r;
   };
   // Leave ~300 KB free, then write 60 KB events until the store cannot take more.
-  const free = () => {
-    const out = Bun.spawnSync(["df", "-B1", "--output=avail", mnt]).stdout.toString().trim().split("\n").pop()!;
-    return Number(out);
-  };
+  const free = () => freeBytes(mnt);
   writeFileSync(join(mnt, "filler"), new Uint8Array(Math.max(0, free() - 300_000)));
   let full: Awaited<ReturnType<typeof send>> | null = null;
   for (let i = 0; i < 40 && !full; i++) {
@@ -104,7 +104,7 @@ test.skipIf(cannotMount !== null)("a full disk while delivering: 503s, the relay
     if (r.status === 200) acked.add(r.json.id!);
     return r.status;
   };
-  const free = () => Number(Bun.spawnSync(["df", "-B1", "--output=avail", mnt]).stdout.toString().trim().split("\n").pop()!);
+  const free = () => freeBytes(mnt);
   writeFileSync(join(mnt, "filler"), new Uint8Array(Math.max(0, free() - 300_000)));
   const statuses: number[] = [];
   for (let i = 0; i < 40 && !statuses.includes(503); i++) statuses.push(await send(i));
@@ -126,7 +126,7 @@ test.skipIf(cannotMount !== null)("on a small disk a burst fills it with events,
   const target = recordingTarget();
   later(() => target.stop());
   const bin = track(await serveBinary(dir, relayToml({ storeUrl: `file:${mnt}/relay.db`, maxBody: "64kb", targets: [{ url: target.url }] })));
-  const free = () => Number(Bun.spawnSync(["df", "-B1", "--output=avail", mnt]).stdout.toString().trim().split("\n").pop()!);
+  const free = () => freeBytes(mnt);
   const room = 10_000_000;
   writeFileSync(join(mnt, "filler"), new Uint8Array(Math.max(0, free() - room)));
   const walSize = () => statSync(join(mnt, "relay.db-wal"), { throwIfNoEntry: false })?.size ?? 0;
@@ -187,7 +187,7 @@ test.skipIf(cannotMount !== null)("/readyz answers 503 while the full store cann
     return { status: res.status, body: (await res.json()) as { ok: boolean; store: string } };
   };
   expect((await readyz()).status).toBe(200);
-  const free = () => Number(Bun.spawnSync(["df", "-B1", "--output=avail", mnt]).stdout.toString().trim().split("\n").pop()!);
+  const free = () => freeBytes(mnt);
   writeFileSync(join(mnt, "filler"), new Uint8Array(Math.max(0, free() - 300_000)));
   let status = 200;
   for (let i = 0; i < 40 && status === 200; i++) status = (await sendEvent(bin.publicUrl, JSON.stringify({ id: `rz_${i}`, pad: "r".repeat(60_000) + i }))).status;
