@@ -7,7 +7,7 @@ import { createServer as createHttpServer } from "node:http";
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { makeMtlsCerts } from "../../test/support/mtls-certs.ts";
-import { createHttpExchanger, TurnWrites, type ExchangeRequest, type HttpExchanger } from "./http-exchange.ts";
+import { createHttpExchanger, errorText, TurnWrites, type ExchangeRequest, type HttpExchanger } from "./http-exchange.ts";
 
 const closers: (() => void)[] = [];
 afterEach(() => {
@@ -310,4 +310,10 @@ test("a reply that arrived while the process was stalled past the deadline (stop
   const got = await outcome;
   expect(got.kind).toBe("reply");
   if (got.kind === "reply") expect(got.reply.status).toBe(200);
+});
+
+test("a socket error reads its code once, whether or not its message starts with it", () => {
+  expect(errorText(Object.assign(new Error("ECONNRESET: connection reset by peer, read"), { code: "ECONNRESET" }))).toBe("ECONNRESET: connection reset by peer, read");
+  expect(errorText(Object.assign(new Error("broken pipe"), { code: "EPIPE" }))).toBe("EPIPE: broken pipe");
+  expect(errorText("plain")).toBe("plain");
 });

@@ -519,5 +519,8 @@ function framingOf(status: number, headers: Map<string, string>): Framing | null
 
 export function errorText(err: unknown): string {
   const e = err as { code?: string; message?: string };
-  return [e?.code, e?.message ?? String(err)].filter(Boolean).join(": ").slice(0, 300);
+  const message = e?.message ?? String(err);
+  // Bun's socket errors start their message with the code already ("ECONNRESET: connection reset by peer").
+  const code = e?.code && !message.startsWith(e.code) ? e.code : null;
+  return [code, message].filter(Boolean).join(": ").slice(0, 300);
 }
