@@ -156,6 +156,28 @@ test("a purge larger than one batch walks every batch, past kept events", async 
   expect(await count(store, "events")).toBe(5);
 });
 
+test("a slow purge write makes the next batch smaller (every ack in its commit waits for it), a quick one larger again", async () => {
+  const store = await freshStore();
+  for (let i = 0; i < 120; i++) await event(store, NOW - 20 * DAY + i, "delivered");
+  // The store's writer, timed as a loaded one would be for the first four batches.
+  const sizes: number[] = [];
+  const writer = Object.create(store.writer) as Store["writer"];
+  writer.write = async (stmts, durability) => {
+    const rs = await store.writer.write(stmts, durability);
+    if (rs.length === 3) sizes.push(rs[2]!.rowsAffected); // an events batch: attempts, deliveries, events
+    if (sizes.length <= 4) await Bun.sleep(30);
+    return rs;
+  };
+  const counts = await purgeExpired({ reads: store.reads, writer }, { nowMs: NOW, retentionMs: RETENTION, batchRows: 40, pauseMs: 0 });
+  expect(counts.events).toBe(120);
+  // Halved while slow, down to 10; doubled back once quick (an embedded file's write of ten events
+  // is well under 5 ms; a database server's round trips may not be), never past the configured 40.
+  expect(sizes.slice(0, 5)).toEqual([40, 20, 10, 10, 10]);
+  if (!onPostgres) expect(sizes[5]).toBe(20);
+  expect(Math.max(...sizes)).toBe(40);
+  expect(sizes.reduce((a, b) => a + b, 0)).toBe(120);
+});
+
 test("a purge stops between batches when asked", async () => {
   const store = await freshStore();
   for (let i = 0; i < 10; i++) await event(store, NOW - 20 * DAY + i, "delivered");

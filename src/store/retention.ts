@@ -21,7 +21,7 @@ const OPEN = "'pending','delivering','paused'";
 export interface PurgeOptions {
   nowMs: number;
   retentionMs: number;
-  /** Rows looked at per transaction. Default 200: about 10 ms of this thread per transaction. */
+  /** Rows looked at per transaction at most (fewer while transactions are slow: PurgePace). Default 200. */
   batchRows?: number;
   /** Per source: keep its events at least this long (its dedupe window). */
   dedupeWindowMs?: Record<string, number>;
@@ -51,12 +51,7 @@ type Group = { cutoffMs: number; source?: string; except: string[] };
 
 /** Deletes expired rows in small transactions; returns how many of each went. */
 export async function purgeExpired(db: SqlDoors, opts: PurgeOptions): Promise<PurgeCounts> {
-  const batch = opts.batchRows ?? 200;
-  let busySince = performance.now();
-  const pause = async () => {
-    await new Promise((r) => setTimeout(r, Math.max(opts.pauseMs ?? 5, performance.now() - busySince)));
-    busySince = performance.now();
-  };
+  const pace = new PurgePace(opts.batchRows ?? 200, opts.pauseMs ?? 5);
   const stopped = opts.stopped ?? (() => false);
   const cutoffMs = opts.nowMs - opts.retentionMs;
   const counts: PurgeCounts = { events: 0, deliveries: 0, attempts: 0, rejections: 0 };
@@ -73,30 +68,72 @@ export async function purgeExpired(db: SqlDoors, opts: PurgeOptions): Promise<Pu
     const below = makeId("evt", Math.max(0, g.cutoffMs), new Uint8Array(10));
     while (!stopped()) {
       const range = rangeSql(g);
+      const rows = pace.rows;
       const page = await db.reads.execute({
         sql: `SELECT id FROM events WHERE id > ? AND id < ? ${range.sql} ORDER BY id LIMIT ?`,
-        args: [cursor, below, ...range.args, batch],
+        args: [cursor, below, ...range.args, rows],
       });
       if (page.rows.length === 0) break;
       const last = String(page.rows[page.rows.length - 1]!.id);
-      const deleted = opts.archive
-        ? await archiveThenDelete(db, opts.archive, cursor, last, range)
-        : await deleteEvents(db.writer, cursor, last, range);
+      const deleted = await pace.timed(() => (opts.archive ? archiveThenDelete(db, opts.archive, cursor, last, range) : deleteEvents(db.writer, cursor, last, range)));
       counts.events += deleted.events;
       counts.deliveries += deleted.deliveries;
       counts.attempts += deleted.attempts;
       cursor = last;
-      if (page.rows.length < batch) break;
-      await pause();
+      if (page.rows.length < rows) break;
+      await pace.pause();
     }
   }
-  counts.attempts += await deleteByAge(db.writer, "attempts", "at", cutoffMs, batch, pause, stopped);
-  counts.rejections += await deleteByAge(db.writer, "rejections", "received_at", cutoffMs, batch, pause, stopped);
-  counts.rejections += await capRejections(db, opts.maxRejectionsPerSource ?? MAX_REJECTIONS_PER_SOURCE, batch, pause, stopped);
+  counts.attempts += await deleteByAge(db.writer, "attempts", "at", cutoffMs, pace, stopped);
+  counts.rejections += await deleteByAge(db.writer, "rejections", "received_at", cutoffMs, pace, stopped);
+  counts.rejections += await capRejections(db, opts.maxRejectionsPerSource ?? MAX_REJECTIONS_PER_SOURCE, pace, stopped);
   // PostgreSQL dedupes by a table of keys (postgres/dedupe.ts); the file looks its events up instead.
-  if (db.writer.dialect.engine === "postgres") await deleteExpiredDedupeKeys(db.writer, opts.nowMs, batch, pause, stopped);
+  if (db.writer.dialect.engine === "postgres") await deleteExpiredDedupeKeys(db.writer, opts.nowMs, pace, stopped);
   return counts;
 }
+
+/**
+ * A purge's pace: rows per transaction and the pause after each. Its writes
+ * ride in the group commit with ingest's (one transaction a round), so every
+ * ack of that round waits for them: a write that took longer than
+ * SLOW_WRITE_MS halves the next batch (a backlog's events, each with its
+ * deliveries and many attempts, made 200 take a third of a second), down to
+ * MIN_BATCH_ROWS; one under a quarter of that doubles it back, up to
+ * `maxRows`. Each pause lasts at least as long as the write before it, so a
+ * purge never takes more than half of the writer's time.
+ */
+class PurgePace {
+  rows: number;
+  #busySince = performance.now();
+
+  constructor(
+    private readonly maxRows: number,
+    private readonly minPauseMs: number,
+  ) {
+    this.rows = maxRows;
+  }
+
+  /** Runs one batch's write and sizes the next by its time. */
+  async timed<T>(write: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const result = await write();
+    const tookMs = performance.now() - started;
+    if (tookMs > SLOW_WRITE_MS) this.rows = Math.max(Math.min(MIN_BATCH_ROWS, this.maxRows), Math.floor(this.rows / 2));
+    else if (tookMs < SLOW_WRITE_MS / 4) this.rows = Math.min(this.maxRows, this.rows * 2);
+    return result;
+  }
+
+  async pause(): Promise<void> {
+    await new Promise((r) => setTimeout(r, Math.max(this.minPauseMs, performance.now() - this.#busySince)));
+    this.#busySince = performance.now();
+  }
+}
+
+/** A purge write slower than this makes the next batch smaller (PurgePace). */
+const SLOW_WRITE_MS = 20;
+
+/** The fewest rows a purge batch shrinks to. */
+const MIN_BATCH_ROWS = 10;
 
 /** Rejected requests kept per source at most, whatever their age. */
 export const MAX_REJECTIONS_PER_SOURCE = 10_000;
@@ -106,20 +143,21 @@ export const MAX_REJECTIONS_PER_SOURCE = 10_000;
  * limit bounds how fast a flood of bad signatures is stored, this bounds how
  * much of it is kept for the whole retention period.
  */
-async function capRejections(db: SqlDoors, max: number, batch: number, pause: () => Promise<unknown>, stopped: () => boolean): Promise<number> {
+async function capRejections(db: SqlDoors, max: number, pace: PurgePace, stopped: () => boolean): Promise<number> {
   let total = 0;
   const sources = (await db.reads.execute("SELECT DISTINCT source FROM rejections")).rows.map((r) => String(r.source));
   for (const source of sources) {
     while (!stopped()) {
-      const [rs] = await db.writer.write([{
+      const rows = pace.rows;
+      const [rs] = await pace.timed(() => db.writer.write([{
         sql: `DELETE FROM rejections WHERE id IN (SELECT id FROM rejections WHERE source = ? AND received_at <
                 (SELECT received_at FROM rejections WHERE source = ? ORDER BY received_at DESC LIMIT 1 OFFSET ?)
               ORDER BY received_at LIMIT ?)`,
-        args: [source, source, max - 1, batch],
-      }], "redoable");
+        args: [source, source, max - 1, rows],
+      }], "redoable"));
       total += rs!.rowsAffected;
-      if (rs!.rowsAffected < batch) break;
-      await pause();
+      if (rs!.rowsAffected < rows) break;
+      await pace.pause();
     }
   }
   return total;
@@ -176,35 +214,36 @@ async function archiveThenDelete(db: SqlDoors, archive: EventArchive, after: str
   return deleteDoomed(db.writer, `SELECT id FROM events WHERE id IN (${ids.map(() => "?").join(",")}) AND ${NO_OPEN_DELIVERY}`, ids);
 }
 
-/** Deletes rows of `table` with `column` < cutoff, `batch` per transaction (the column is indexed). */
+/** Deletes rows of `table` with `column` < cutoff, a batch per transaction (the column is indexed). */
 async function deleteByAge(
   writer: SqlWriter,
   table: "attempts" | "rejections",
   column: "at" | "received_at",
   cutoffMs: number,
-  batch: number,
-  pause: () => Promise<unknown>,
+  pace: PurgePace,
   stopped: () => boolean,
 ): Promise<number> {
   let total = 0;
   while (!stopped()) {
-    const [rs] = await writer.write([{
+    const rows = pace.rows;
+    const [rs] = await pace.timed(() => writer.write([{
       sql: `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${column} < ? LIMIT ?)`,
-      args: [cutoffMs, batch],
-    }], "redoable");
+      args: [cutoffMs, rows],
+    }], "redoable"));
     total += rs!.rowsAffected;
-    if (rs!.rowsAffected < batch) break;
-    await pause();
+    if (rs!.rowsAffected < rows) break;
+    await pace.pause();
   }
   return total;
 }
 
-/** Deletes dedupe keys whose window is over, `batch` per transaction. */
-async function deleteExpiredDedupeKeys(writer: SqlWriter, nowMs: number, batch: number, pause: () => Promise<unknown>, stopped: () => boolean): Promise<void> {
+/** Deletes dedupe keys whose window is over, a batch per transaction. */
+async function deleteExpiredDedupeKeys(writer: SqlWriter, nowMs: number, pace: PurgePace, stopped: () => boolean): Promise<void> {
   while (!stopped()) {
-    const [rs] = await writer.write([expiredDedupeKeysStatement(nowMs, batch)], "redoable");
-    if (rs!.rowsAffected < batch) break;
-    await pause();
+    const rows = pace.rows;
+    const [rs] = await pace.timed(() => writer.write([expiredDedupeKeysStatement(nowMs, rows)], "redoable"));
+    if (rs!.rowsAffected < rows) break;
+    await pace.pause();
   }
 }
 
