@@ -180,8 +180,8 @@ export class AlertSender {
   }
 }
 
-/** `a` as a reminder: its condition was raised (first, or in the last reminder) at `previousAtMs` and is still open. */
+/** `a` as a reminder: its condition was last alerted (raised, or reminded of) at `previousAtMs` and is still open. */
 function reminder(a: Alert, previousAtMs: number): Alert {
   const at = new Date(previousAtMs).toISOString();
-  return { ...a, message: `still open (alerted at ${at}): ${a.message}`, details: { ...a.details, reminder: true, previousAlertAt: at } };
+  return { ...a, message: `still open (last alerted at ${at}): ${a.message}`, details: { ...a.details, reminder: true, previousAlertAt: at } };
 }

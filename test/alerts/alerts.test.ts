@@ -298,7 +298,7 @@ test("the same alert is sent at most once per repeat_after: not again inside the
   const [first, again] = alertsOf(r.target("ops").received);
   expect([first!.type, again!.type]).toEqual(["target.disabled", "target.disabled"]);
   // The second is a reminder of the same episode, and says so.
-  expect(again!.message).toBe(`still open (alerted at ${first!.at}): ${first!.message}`);
+  expect(again!.message).toBe(`still open (last alerted at ${first!.at}): ${first!.message}`);
   expect(again!.details).toMatchObject({ reminder: true, previousAlertAt: first!.at });
   expect(first!.details.reminder).toBeUndefined();
   expect(await metric(r.metrics, 'hookrelay_alerts_sent_total{kind="target.disabled"}')).toBe('hookrelay_alerts_sent_total{kind="target.disabled"} 2');
