@@ -41,3 +41,12 @@ test("y-axis labels stay short enough for the margin: seconds past 1000 ms, thou
   // The legend keeps the whole figure.
   expect(out).toContain('<span class="total">9000</span> ms');
 });
+
+test("an hour label at the right edge ends there instead of being cut in half; the others are centred on their hour", () => {
+  // 24 h from 00:05: the last hour line (24:00) falls five minutes from the right edge.
+  const out = lineChart({ ...base, startMs: base.startMs + 300_000, series: [{ label: "received", values: Array.from({ length: 288 }, () => 1) }] }).value;
+  const labels = [...out.matchAll(/<text class="tick x[^"]*" x="([\d.]+)" y="[\d.]+" text-anchor="(\w+)">/g)].map((m) => ({ x: Number(m[1]), anchor: m[2] }));
+  expect(labels.length).toBe(8); // every 3 h
+  expect(labels.at(-1)!.anchor).toBe("end");
+  expect(labels.slice(0, -1).every((l) => l.anchor === "middle")).toBe(true);
+});

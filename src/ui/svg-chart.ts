@@ -32,6 +32,8 @@ export interface LineChart {
 const W = 720;
 const H = 200;
 const PAD = { left: 52, right: 10, top: 12, bottom: 26 };
+// Half an hour label's width ("18:00"): one centred closer than that to the right edge would be cut, so it ends there.
+const X_LABEL_HALF = 16;
 const HOUR = 3_600_000;
 /** Distinct line classes in style.css. */
 export const SERIES_CLASSES = 6;
@@ -108,7 +110,7 @@ export function lineChart(c: LineChart): SafeHtml {
   ${xTicks.map(
     // Every other hour label is "minor": a phone, drawing them larger, shows one every 6 h.
     (t, i) => html`<line class="grid" x1="${xAt(t).toFixed(1)}" x2="${xAt(t).toFixed(1)}" y1="${PAD.top}" y2="${H - PAD.bottom}"></line>
-  <text class="tick x${i % 2 === 1 ? " minor" : ""}" x="${xAt(t).toFixed(1)}" y="${H - 8}" text-anchor="middle">${clock(t)}</text>`,
+  <text class="tick x${i % 2 === 1 ? " minor" : ""}" x="${xAt(t).toFixed(1)}" y="${H - 8}" text-anchor="${xAt(t) > W - PAD.right - X_LABEL_HALF ? "end" : "middle"}">${clock(t)}</text>`,
   )}
   <line class="axis" x1="${PAD.left}" x2="${W - PAD.right}" y1="${H - PAD.bottom}" y2="${H - PAD.bottom}"></line>
   ${c.series.map(
