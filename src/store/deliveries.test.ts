@@ -184,8 +184,11 @@ test("a success on a target that is healthy already leaves its stored state unwr
   const { store, client } = await fresh();
   for (let i = 0; i < 3; i++) await submitEvent(store, { targets: ["a"], receivedAt: 1000 });
   const ds = await leaseDueDeliveries(store.writer, { leaseId: "l", nowMs: 2000, wants: [want("a")] });
-  // The first success creates the row: the target had none.
-  expect((await recordOutcomes(store.writer, [outcome(ds[0]!)], 2100)).targets).toMatchObject([{ name: "a", consecutiveFailures: 0, updatedAt: 2100 }]);
+  // No row is healthy: a success writes none (a plain UPDATE, which on PostgreSQL locks no row it leaves be).
+  expect((await recordOutcomes(store.writer, [outcome(ds[0]!)], 2100)).targets).toEqual([]);
+  expect((await readTargetStates(client)).get("a")).toBeUndefined();
+  // Nor one whose stored state is healthy.
+  await client.execute("INSERT INTO target_state (name, consecutive_failures, updated_at) VALUES ('a', 0, 2100)");
   const res = await recordOutcomes(store.writer, [outcome(ds[1]!)], 2200);
   expect(res.updated.has(ds[1]!.id)).toBe(true);
   expect(res.targets).toEqual([]);

@@ -221,7 +221,9 @@ export async function recordOutcomes(
       args: aArgs,
     });
   }
-  // By target name, in every relay's round: two rounds upserting the same targets' rows wait for each other, never deadlock.
+  // By target name, in every relay's round: two rounds upserting the same targets' rows wait for each other.
+  // (Two rounds in one group transaction may still lock failing targets in another order than another
+  // relay's: PostgreSQL then rolls one back and the whole transaction is written again, group-commit.ts.)
   const health = [...summariseHealth(outcomes)].sort(([a], [b]) => (a < b ? -1 : 1)).map(([target, h]) => healthStatement(target, h, nowMs));
   stmts.push(...health);
   // Last, so that the slots freed by this batch's outcomes count as free.
@@ -271,12 +273,14 @@ function healthStatement(target: string, h: Health, nowMs: number): InStatement 
   const args = { name: target, n: h.trailingFailures, since: h.firstTrailingFailureAt, err: h.lastError, now: nowMs };
   if (h.trailingFailures === 0) {
     // Healthy again: the circuit closes and the failure clock stops; the last error stays for the UI.
-    // A target that was healthy already is not written at all (no row comes back): a steady round
-    // of successes would otherwise rewrite its page in every round.
+    // A target that was healthy already (or has no row: healthy) is not written at all, and no row
+    // comes back: a steady round of successes would otherwise rewrite its page in every round. A plain
+    // UPDATE, not an upsert: on PostgreSQL an upsert locks the row even when its WHERE leaves it be,
+    // and relays whose rounds locked their targets' rows in different orders deadlocked (a second's stall).
     return {
-      sql: `${upsert} consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = :now
-        WHERE target_state.consecutive_failures <> 0 OR target_state.failing_since IS NOT NULL OR target_state.circuit_open_until IS NOT NULL ${ret}`,
-      args,
+      sql: `UPDATE target_state SET consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = :now
+        WHERE name = :name AND (consecutive_failures <> 0 OR failing_since IS NOT NULL OR circuit_open_until IS NOT NULL) ${ret}`,
+      args: { name: target, now: nowMs },
     };
   }
   if (h.sawSuccess) {

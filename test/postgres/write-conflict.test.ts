@@ -12,6 +12,8 @@ import { SQL } from "bun";
 import { openStore, type IngestItem, type Store } from "../../src/store/index.ts";
 import { readOverview, updateOverview } from "../../src/store/overview.ts";
 import { makeId } from "../../src/core/ids.ts";
+import { leaseDueDeliveries, recordOutcomes, type OutcomeRecord } from "../../src/store/deliveries.ts";
+import { writeIndexBatch } from "../../src/store/search-index.ts";
 import { tempDir } from "../support/relay.ts";
 import { freshStoreUrl, onPostgres } from "../support/test-store.ts";
 
@@ -113,4 +115,36 @@ test.skipIf(!onPostgres)("a delivery round PostgreSQL rolls back to break a dead
   const rows = (await store.reads.execute("SELECT status, attempts, lease_id FROM deliveries ORDER BY target")).rows.map((r) => ({ status: r.status, attempts: Number(r.attempts), lease_id: r.lease_id }));
   expect(rows).toEqual([{ status: "pending", attempts: 1, lease_id: null }, { status: "pending", attempts: 1, lease_id: null }]);
   expect(Number((await store.reads.execute("SELECT count(*) AS n FROM attempts")).rows[0]!.n)).toBe(2);
+}, 20_000);
+
+test.skipIf(!onPostgres)("a relay's success upsert and its search index batch wait for no row another relay holds: neither can close a deadlock", async () => {
+  const { fresh, store } = await freshStore();
+  const id = "evt_c0000000000000000000000000";
+  await store.writer.submit({ ...item(id, "k"), deliveries: [{ id: "dlv_c0000000000000000000000000", target: "t", status: "pending" }] });
+  await store.writer.write([{ sql: "INSERT INTO target_state (name, consecutive_failures, updated_at) VALUES ('t', 0, 1)" }]);
+  // The other relay holds the event's row (indexing it, or storing a duplicate) and the target's row (its own round).
+  const other = new SQL(fresh.url);
+  cleanups.push(() => other.close());
+  const tx = await other.reserve();
+  cleanups.push(() => tx.release());
+  await tx.unsafe("BEGIN");
+  await tx.unsafe(`SELECT 1 FROM events WHERE id = '${id}' FOR UPDATE`);
+  await tx.unsafe("SELECT 1 FROM target_state WHERE name = 't' FOR UPDATE");
+  try {
+    const [leased] = await leaseDueDeliveries(store.writer, { leaseId: "l", nowMs: Date.now(), wants: [{ target: "t", slots: 1, concurrency: 1, leaseMs: 60_000, ordered: false }] });
+    const success: OutcomeRecord = {
+      deliveryId: leased!.id, leaseId: "l", eventId: id, target: "t", status: "delivered", nextAttemptAt: null, error: null, healthy: true,
+      attempt: { id: "att_c0000000000000000000000000", at: Date.now(), statusCode: 200, durationMs: 1, error: null, responseExcerpt: null, request: null },
+    };
+    const started = performance.now();
+    // A target healthy already: nothing to write, so no lock to wait for.
+    const recorded = await recordOutcomes(store.writer, [success], Date.now());
+    expect(recorded.updated.has(leased!.id)).toBe(true);
+    // The locked event is skipped (indexed by a later batch), not waited for.
+    expect(await writeIndexBatch(store.writer, { events: [], more: false, watermark: null }, [{ id, text: "hello" }])).toBe(false);
+    expect(performance.now() - started).toBeLessThan(500);
+  } finally {
+    await tx.unsafe("ROLLBACK");
+  }
+  expect(await writeIndexBatch(store.writer, { events: [], more: false, watermark: null }, [{ id, text: "hello" }])).toBe(true);
 }, 20_000);

@@ -6,7 +6,7 @@
  * erased event's search is an empty tsvector: no words, and not taken again.
  *
  * Relays indexing the same batch at once each write only the events still
- * null: the second write changes nothing.
+ * null and not locked by the other: neither waits, and the second changes nothing.
  */
 import type { SqlReader, SqlWriter } from "../sql-client.ts";
 import { eventsToIndex, INLINE_BODY_BYTES, type RowToIndex } from "../events-to-index.ts";
@@ -37,9 +37,14 @@ export async function writeIndexBatch(writer: SqlWriter, batch: IndexBatch, text
   const rs = await writer.write(
     [
       {
+        // Rows another transaction holds (another relay indexing the same batch, or storing a duplicate
+        // of one) are skipped, not waited for: taken next batch if still null. Waiting for them, in a
+        // group transaction that also upserts target_state rows, closed a deadlock with that relay.
         sql: `UPDATE events e SET search = CASE WHEN e.erased_at IS NULL THEN (d.doc ->> 1)::tsvector ELSE ''::tsvector END
-              FROM jsonb_array_elements(CAST(? AS text)::jsonb) AS d(doc)
-              WHERE e.id = d.doc ->> 0 AND e.search IS NULL`,
+              FROM jsonb_array_elements(CAST(?1 AS text)::jsonb) AS d(doc)
+              WHERE e.id = d.doc ->> 0 AND e.search IS NULL
+                AND e.id IN (SELECT f.id FROM events f WHERE f.id IN (SELECT x.doc ->> 0 FROM jsonb_array_elements(CAST(?1 AS text)::jsonb) AS x(doc))
+                  AND f.search IS NULL FOR UPDATE SKIP LOCKED)`,
         // Typed text: a parameter typed jsonb would be sent as a JSON string, not parsed.
         args: [docs],
       },
