@@ -42,7 +42,7 @@ import { AlertSender, type AlertCounts } from "./alert-sender.ts";
 import { isStoreUnreachable } from "../store/errors.ts";
 
 export interface AlertWatchOptions {
-  store: Pick<Store, "reads" | "writer" | "unwritableReason">;
+  store: Pick<Store, "reads" | "writer" | "unwritableReason" | "lastOutage">;
   config: Config;
   clock: () => number;
   log: Logger;
@@ -232,7 +232,14 @@ export class AlertWatch {
     if (this.#unwritable) {
       const { reason: was, sinceMs } = this.#unwritable;
       this.#unwritable = null;
-      await this.#sender.send(storeUnwritableAlert(was, sinceMs, now), alerts, null);
+      // The store's own times (its first failed commit, its first good one) when it has them for this
+      // outage: the checks that noticed it run seconds apart, and would shift both ends by as much.
+      const outage = this.opts.store.lastOutage();
+      // This outage, not an earlier one: under way when the check noticed it.
+      const ours = outage !== null && outage.sinceMs <= sinceMs && (outage.untilMs === null || outage.untilMs >= sinceMs);
+      const from = ours ? outage.sinceMs : sinceMs;
+      const until = ours && outage.untilMs !== null && outage.untilMs <= now ? outage.untilMs : now;
+      await this.#sender.send(storeUnwritableAlert(was, from, until), alerts, null);
     }
     return true;
   }

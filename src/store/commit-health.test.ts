@@ -42,3 +42,29 @@ test("a lock held by another process is not remembered: the probe reports it whi
   h.failed("busy");
   expect(h.standingFailure()).toBeNull();
 });
+
+test("an outage runs from the first failed commit to the first that succeeds (or the probe that finds it over), at the store's clock", () => {
+  let now = 1_000;
+  const free = { bytes: 0 as number | null };
+  const h = new CommitHealth({ dir: "/data", roomBytes: 3 * MiB, freeBytes: () => free.bytes, nowMs: () => now });
+  expect(h.lastOutage()).toBeNull();
+  h.failed("busy"); // another process's lock: no outage
+  expect(h.lastOutage()).toBeNull();
+  h.failed("unreachable");
+  now = 2_000;
+  h.failed("unreachable"); // the same outage goes on
+  expect(h.lastOutage()).toEqual({ sinceMs: 1_000, untilMs: null });
+  now = 5_000;
+  h.succeeded();
+  expect(h.lastOutage()).toEqual({ sinceMs: 1_000, untilMs: 5_000 });
+  // A full disk with no request to prove it: over when a probe finds room.
+  now = 9_000;
+  h.failed("full");
+  now = 10_000;
+  expect(h.standingFailure()).toBe("full");
+  expect(h.lastOutage()).toEqual({ sinceMs: 9_000, untilMs: null });
+  free.bytes = 3 * MiB;
+  now = 12_000;
+  expect(h.standingFailure()).toBeNull();
+  expect(h.lastOutage()).toEqual({ sinceMs: 9_000, untilMs: 12_000 });
+});

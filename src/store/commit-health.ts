@@ -18,6 +18,14 @@ export interface CommitHealthOptions {
   roomBytes: number;
   /** Free bytes on the filesystem of `dir` (statfs); null if unknown. */
   freeBytes?: (dir: string) => number | null;
+  /** The clock of the outage's times (the store's). */
+  nowMs?: () => number;
+}
+
+/** When the store's commits began failing, and when one succeeded again (null: still failing). */
+export interface CommitOutage {
+  sinceMs: number;
+  untilMs: number | null;
 }
 
 /** Free bytes an unprivileged process may use on the filesystem holding `dir`; null if it cannot be read. */
@@ -39,14 +47,36 @@ export class CommitHealth {
     this.#opts = opts;
   }
 
+  #outage: CommitOutage | null = null;
+
   /** A commit of the writer succeeded. */
   succeeded(): void {
     this.#failure = null;
+    this.#over();
   }
 
   /** A commit of the writer failed; a lock held by another process (busy) is for the probe to see, not remembered. */
   failed(code: StoreErrorCode): void {
-    if (code !== "busy") this.#failure = code;
+    if (code === "busy") return;
+    this.#failure = code;
+    if (this.#outage === null || this.#outage.untilMs !== null) this.#outage = { sinceMs: this.#now(), untilMs: null };
+  }
+
+  /**
+   * The last time the store could not commit: from its first failed commit
+   * to the first that succeeded (or the probe that found it over), as they
+   * happened, not as a periodic check noticed them; null when it never failed.
+   */
+  lastOutage(): CommitOutage | null {
+    return this.#outage;
+  }
+
+  #over(): void {
+    if (this.#outage !== null && this.#outage.untilMs === null) this.#outage = { ...this.#outage, untilMs: this.#now() };
+  }
+
+  #now(): number {
+    return (this.#opts.nowMs ?? Date.now)();
   }
 
   /** The failure that still stands, given that a probe transaction just committed; null when there is none. */
@@ -56,6 +86,7 @@ export class CommitHealth {
       if (free === null || free < this.#opts.roomBytes) return "full";
     }
     this.#failure = null;
+    this.#over();
     return null;
   }
 }
@@ -72,10 +103,10 @@ export function watchCommits(writer: CommitWriter, health: CommitHealth): Writer
     health.failed(classifyStoreError(err).code);
     throw err;
   };
-  // A write job fails alone for its own reasons (a constraint); only a full or read-only store is the store's.
+  // A write job fails alone for its own reasons (a constraint); only a full, read-only or unreachable store is the store's.
   const failedJob = (err: unknown): never => {
     const code = classifyStoreError(err).code;
-    if (code === "full" || code === "readonly") health.failed(code);
+    if (code === "full" || code === "readonly" || code === "unreachable") health.failed(code);
     throw err;
   };
   return {

@@ -20,7 +20,7 @@ import { GroupCommit } from "./writer/group-commit.ts";
 import { WriterProxy, type CommitWriter, type Writer } from "./writer/proxy.ts";
 import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
 import { startCheckpointer } from "./checkpointer.ts";
-import { CommitHealth, PROBE, unwritableReasonOf, watchCommits } from "./commit-health.ts";
+import { CommitHealth, PROBE, unwritableReasonOf, watchCommits, type CommitOutage } from "./commit-health.ts";
 
 export { StoreError, classifyStoreError, isStoreUnreachable, type StoreErrorCode } from "./errors.ts";
 export type { IngestItem, IngestOutcome, RejectionItem } from "./writer/group-commit.ts";
@@ -43,6 +43,8 @@ export interface Store {
   isWritable(): Promise<boolean>;
   /** Why the store cannot take writes now (a probe fails, or the writer's commits do), or null. */
   unwritableReason(): Promise<StoreErrorCode | null>;
+  /** The last time the writer's commits failed, from the first failure to the first success after it (commit-health.ts). */
+  lastOutage(): CommitOutage | null;
   /**
    * Runs `run` unless another relay on the store is running the same job now
    * (then resolves null without running it): for a job every relay schedules
@@ -123,7 +125,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     conn.close();
     throw err;
   }
-  const health = new CommitHealth({ dir: conn.filePath && dirname(conn.filePath), roomBytes: opts.roomBytes ?? 3 * 1024 * 1024 });
+  const health = new CommitHealth({ dir: conn.filePath && dirname(conn.filePath), roomBytes: opts.roomBytes ?? 3 * 1024 * 1024, nowMs: opts.nowMs });
   const watched = watchCommits(writer, health);
   const checkpoint = async () => {
     if (!conn.isFile) return;
@@ -153,6 +155,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     filePath: conn.filePath,
     checkpoint,
     unwritableReason,
+    lastOutage: () => health.lastOutage(),
     isWritable: async () => (await unwritableReason()) === null,
     inTurn: (_job, run) => run(),
     async close() {

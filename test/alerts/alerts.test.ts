@@ -414,8 +414,12 @@ test("a store that cannot commit is logged and counted, and its store.unwritable
   const r = await setup([{ name: "orders" }, { name: "ops" }], 'to = ["ops"]');
   // The probe says "full" (the writes themselves stay real): what /readyz would say of a full disk.
   let full = true;
+  // The store's own account: its commits failed from 20 s before the first check, and one succeeded
+  // 10 s before the check that found it over. The alert tells those times, not the checks'.
+  const firstCheck = r.clock();
+  const outage = { sinceMs: firstCheck - 20_000, untilMs: null as number | null };
   const watch = new AlertWatch({
-    store: { ...r.store, unwritableReason: async () => (full ? "full" : r.store.unwritableReason()) },
+    store: { ...r.store, unwritableReason: async () => (full ? "full" : r.store.unwritableReason()), lastOutage: () => outage },
     config: r.config,
     clock: r.clock,
     log: silentLogger,
@@ -428,11 +432,15 @@ test("a store that cannot commit is logged and counted, and its store.unwritable
   expect(await metric(r.metrics, 'hookrelay_alerts_raised_total{kind="store.unwritable"}')).toBe('hookrelay_alerts_raised_total{kind="store.unwritable"} 1');
   expect((await r.store.reads.execute("SELECT count(*) AS n FROM events WHERE source = 'hookrelay'")).rows[0]!.n).toBe(0);
   full = false;
+  outage.untilMs = r.clock() - 10_000;
   await watch.check();
   await r.scheduler.drain();
   const [alert] = alertsOf(r.target("ops").received);
-  expect(alert).toMatchObject({ type: "store.unwritable", subject: "store", resolved: true, details: { reason: "full" } });
-  expect(alert!.message).toStartWith("the store could not commit (full) for 3m, from ");
+  expect(alert).toMatchObject({
+    type: "store.unwritable", subject: "store", resolved: true,
+    details: { reason: "full", since: new Date(firstCheck - 20_000).toISOString(), until: new Date(r.clock() - 10_000).toISOString() },
+  });
+  expect(alert!.message).toStartWith(`the store could not commit (full) for 3m, from ${new Date(firstCheck - 20_000).toISOString()} to `);
 });
 
 test("a new config's [alerts] replaces the old one in a running watcher (reload), keeping what it has seen", async () => {

@@ -46,7 +46,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
     throw err;
   }
   const writer = new GroupCommit({ get: async () => writes }, { relaxRedoable: true, dialect: postgresDialect });
-  const health = new CommitHealth({ dir: null, roomBytes: opts.roomBytes ?? 3 * 1024 * 1024 });
+  const health = new CommitHealth({ dir: null, roomBytes: opts.roomBytes ?? 3 * 1024 * 1024, nowMs: opts.nowMs });
   const watched = watchCommits(writer, health);
   const unwritableReason = unwritableReasonOf(watched, health);
   let closed = false;
@@ -56,6 +56,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
     filePath: null,
     checkpoint: async () => {},
     unwritableReason,
+    lastOutage: () => health.lastOutage(),
     isWritable: async () => (await unwritableReason()) === null,
     inTurn: (job, run) => inTurn(reads.sql, job, run),
     async close() {
