@@ -22,7 +22,7 @@
 import * as v from "valibot";
 import type { TargetConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
-import { eventVersion, getEvent, type EventFilter } from "../store/admin-queries.ts";
+import { countEventsUpTo, eventVersion, getEvent, withoutPaging, type EventFilter } from "../store/admin-queries.ts";
 import { listEventsMatching } from "../store/event-search.ts";
 import { storeChangeMark } from "../store/change-mark.ts";
 import { targetStats } from "../store/admin-stats.ts";
@@ -33,6 +33,7 @@ import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { targetsLineText } from "../ui/format.ts";
 import { drawnState } from "../ui/targets-page.ts";
 import { targetHolds } from "../ui/event-page.ts";
+import { EVENTS_COUNT_CAP } from "../ui/events-page.ts";
 import { readTargetStates } from "../store/target-state.ts";
 import { HttpError } from "./http-error.ts";
 import { API_HEADERS } from "./security-headers.ts";
@@ -88,9 +89,10 @@ interface Stream {
   controller: ReadableStreamDefaultController<Uint8Array>;
   started: boolean;
   lastWriteMs: number;
-  /** events: the newest id sent; the statuses last sent for the newest page (overall and per target, as one key). */
+  /** events: the newest id sent; the statuses last sent for the newest page (overall and per target, as one key); the count last sent. */
   afterId: string | null;
   statuses: Map<string, string>;
+  matched: number | null;
   /** event: the event's version last sent; targets: the last message sent (only changes are sent). */
   lastSent: string | null;
 }
@@ -135,7 +137,7 @@ export class LiveHub {
     let stream!: Stream;
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
-        stream = { view, allowed, controller, started: false, lastWriteMs: 0, afterId: view.kind === "events" ? view.afterId : null, statuses: new Map(), lastSent: null };
+        stream = { view, allowed, controller, started: false, lastWriteMs: 0, afterId: view.kind === "events" ? view.afterId : null, statuses: new Map(), matched: null, lastSent: null };
         this.#streams.add(stream);
         // Reconnect within 2 s after a dropped connection (the browser's EventSource does it).
         this.#write(stream, "retry: 2000\n\n");
@@ -256,7 +258,12 @@ export class LiveHub {
       s.statuses = new Map(page.map((e) => [e.id, key(e)]));
       if (fresh.length > 0) s.afterId = fresh[0]!.id;
       const events = fresh.map((e) => ({ ...e, targetsLine: targetsLineText(e.targets) }));
-      if (first || fresh.length > 0 || statuses.length > 0 || left.length > 0) this.#send(s, { kind: "events", events, statuses, left, gap });
+      // Counted again, not added up from the rows shown: events leave a status filter below the
+      // newest page too (a bulk action moves them on), and retention takes them from any filter.
+      const matched = await tick.count(view.filter);
+      const recounted = matched !== s.matched;
+      s.matched = matched;
+      if (first || fresh.length > 0 || statuses.length > 0 || left.length > 0 || recounted) this.#send(s, { kind: "events", events, statuses, left, gap, matched });
       return;
     }
     if (view.kind === "event") {
@@ -290,6 +297,12 @@ class TickReads {
   /** The newest page of the list under `filter`. */
   events(filter: EventFilter): Promise<EventJson[]> {
     return this.#once(`events:${JSON.stringify(filter)}`, async () => (await listEventsMatching(this.o.reads, filter)).events.map(eventJson));
+  }
+
+  /** How many events `filter` matches, up to the events page's cap (past it, one more). */
+  count(filter: EventFilter): Promise<number> {
+    const whole = withoutPaging(filter);
+    return this.#once(`count:${JSON.stringify(whole)}`, () => countEventsUpTo(this.o.reads, whole, EVENTS_COUNT_CAP));
   }
 
   /** What changes when the event's deliveries do (store eventVersion), or null once it is gone. */

@@ -8,7 +8,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { ALERT_SOURCE } from "../core/alert.ts";
-import { countEvents, countEventsUpTo, getEvent, getRejection, listRejections, rejectionReasons, type EventFilter } from "../store/admin-queries.ts";
+import { countEvents, countEventsUpTo, getEvent, getRejection, listRejections, rejectionReasons, withoutPaging, type EventFilter } from "../store/admin-queries.ts";
 import { listEventsMatching } from "../store/event-search.ts";
 import { getJob, listJobs } from "../store/jobs.ts";
 import { readTargetStates } from "../store/target-state.ts";
@@ -17,7 +17,7 @@ import { ASSETS } from "../ui/assets.ts";
 import { bulkConfirmPage, filterQuery, jobPage, jobsPage } from "../ui/bulk-pages.ts";
 import { eventPage, targetHolds } from "../ui/event-page.ts";
 import { queueStats, unconfiguredTargets } from "../store/queue-stats.ts";
-import { eventsPage } from "../ui/events-page.ts";
+import { EVENTS_COUNT_CAP, eventsPage } from "../ui/events-page.ts";
 import { time } from "../ui/format.ts";
 import { html, type SafeHtml } from "../ui/html.ts";
 import { page, type Section } from "../ui/layout.ts";
@@ -47,7 +47,6 @@ const safeNext = (next: unknown) => (typeof next === "string" && /^\/(?![/\\])[^
 const ONE_QUERY = (q: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(q).map(([k, val]) => [k, Array.isArray(val) ? String(val[0]) : val === undefined ? undefined : String(val)]));
 // The events page counts its matches on every render: up to this many, then "more than".
-const PAGE_COUNT_CAP = 1000;
 const FormEvent = v.object({ event: v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, "must be an event id")) });
 const FormBulkTarget = v.object({ bulkTarget: v.optional(v.pipe(v.string(), v.regex(/^([a-z0-9_][a-z0-9_-]{0,99})?$/))) });
 const bulkKind = (kind: string): "redeliver" | "cancel" => {
@@ -189,12 +188,12 @@ export function uiController(opts: AdminControllerOptions) {
         const filter = eventsPageFilter(raw, nowMs(), opts.config.store.search);
         const r = await listEventsMatching(client, filter);
         // The count is of every event the filter matches, on an older page too: what the bulk actions act on.
-        data = { events: r.events.map(eventJson), nextCursor: r.nextCursor, matched: await countEventsUpTo(client, withoutPaging(filter), PAGE_COUNT_CAP) };
+        data = { events: r.events.map(eventJson), nextCursor: r.nextCursor, matched: await countEventsUpTo(client, withoutPaging(filter), EVENTS_COUNT_CAP) };
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         error = err.message;
       }
-      return render("Events", "events", eventsPage({ query: raw, ...lists, ...data, countCap: PAGE_COUNT_CAP }), error ? 400 : 200, { error, flash: flashOf(raw) });
+      return render("Events", "events", eventsPage({ query: raw, ...lists, ...data, countCap: EVENTS_COUNT_CAP }), error ? 400 : 200, { error, flash: flashOf(raw) });
     })
     .get("/events/:id", async ({ params, query, request }) => {
       const ev = await getEvent(client, parseEventId(params.id));
@@ -365,9 +364,4 @@ function guardPage(auth: AdminAuth, request: Request, addr: string): Response | 
     const back = from && URL.canParse(from) && new URL(from).host === new URL(request.url).host ? new URL(from) : null;
     return redirect(`/login?ended=1&next=${encodeURIComponent(back ? back.pathname + back.search : "/")}`);
   }
-}
-
-/** A filter without its page: what the count and the bulk actions cover. */
-function withoutPaging({ cursor: _cursor, limit: _limit, ...filter }: EventFilter): Omit<EventFilter, "cursor" | "limit"> {
-  return filter;
 }

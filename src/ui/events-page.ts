@@ -5,6 +5,9 @@ import { filterQuery } from "./bulk-pages.ts";
 import { badge, queryString, targetsLineText, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 
+/** How far the events page counts the matching events (past it, "1,000+"); its live updates count as far. */
+export const EVENTS_COUNT_CAP = 1000;
+
 /** What the events page renders. */
 export interface EventsPageData {
   /** The raw filter values as typed, to refill the form. */

@@ -88,24 +88,16 @@
     else document.querySelector("main").append(wrap);
     return tbody;
   }
-  // New events match the list's filter: the count above it grows with them (exact only below its cap, and without a gap).
-  // Past the page's cap (events-page.ts matchLine) the figure reads "1,000+", as the server draws it.
-  function countNew(added, gap) {
+  // The count above the list, as the server counted it with this update (events-page.ts matchLine:
+  // past the cap the figure reads "1,000+", as the server draws it).
+  function showCount(n) {
     const span = document.getElementById("matched");
-    const was = span?.dataset.matched;
-    if (!span || !was || added === 0) return;
-    const redeliver = document.getElementById("redeliver-matching");
-    if (gap) {
-      span.dataset.matched = "";
-      span.textContent = "More matching events than counted; reload for the figure";
-      if (redeliver) redeliver.textContent = "Redeliver matching…";
-      return;
-    }
-    const n = Number(was) + added;
+    if (!span || typeof n !== "number") return;
     const cap = Number(span.dataset.cap);
     const text = cap > 0 && n > cap ? `${cap.toLocaleString("en")}+` : String(n);
     span.dataset.matched = cap > 0 && n > cap ? "" : String(n);
     span.textContent = `${text} matching event${n === 1 ? "" : "s"}`;
+    const redeliver = document.getElementById("redeliver-matching");
     if (redeliver) redeliver.textContent = `Redeliver ${text} matching…`;
   }
   const newestId = () => document.querySelector("tr[data-event-id]")?.getAttribute("data-event-id") ?? null;
@@ -116,16 +108,14 @@
       if (badge && badge.textContent !== status) setBadge(badge, status);
       if (cell) setTargets(cell, line);
     }
-    // Rows whose event no longer matches the filter (a status filter after a bulk action): said on the row, out of the count.
-    let left = 0;
+    // Rows whose event no longer matches the filter (a status filter after a bulk action): said on the row.
     for (const id of m.left ?? []) {
       const row = document.querySelector(`tr[data-event-id="${CSS.escape(id)}"]:not(.left)`);
       if (!row) continue;
       row.classList.add("left");
       row.lastElementChild.replaceChildren(el("span", "muted", "no longer matches the filter"));
-      left++;
     }
-    if (left > 0) countNew(-left, false);
+    showCount(m.matched);
     if (m.events.length === 0) return;
     const tbody = listBody();
     const known = new Set([...tbody.querySelectorAll("tr[data-event-id]")].map((r) => r.getAttribute("data-event-id")));
@@ -142,7 +132,6 @@
       rows.push(tr);
     }
     tbody.prepend(...rows);
-    countNew(m.events.filter((e) => !known.has(e.id)).length, m.gap);
     const all = tbody.querySelectorAll("tr[data-event-id]");
     if (all.length > MAX_ROWS) {
       for (const r of [...all].slice(MAX_ROWS)) r.remove();

@@ -41,7 +41,7 @@ class SseReader {
   }
 }
 
-type EventsMessage = { kind: "events"; events: { id: string; source: string; status: string }[]; statuses: [string, string][] };
+type EventsMessage = { kind: "events"; events: { id: string; source: string; status: string }[]; statuses: [string, string][]; matched: number };
 type EventMessage = { kind: "event"; event: { id: string; status: string; deliveries: { target: string; status: string; attempts: { status: number | null }[] }[] } };
 type TargetsMessage = { kind: "targets"; targets: { name: string; state: string; queueDepth: number; enabled: boolean }[] };
 
@@ -234,4 +234,27 @@ describe("GET /api/stream with a status filter", () => {
       await live.stop();
     }
   }, 30_000);
+
+  test("the count each message carries is the filter's: events that leave it below the newest page leave the count too", async () => {
+    const live = await startLiveRelay({ receiver: () => new Response("no", { status: 500 }) });
+    try {
+      const admin = live.relay.adminUrl;
+      const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+      // More than the newest page the stream follows (50): ten of them leave below it.
+      for (let i = 0; i < 60; i++) await live.send("shop", JSON.stringify({ id: `below-${i}`, type: "order.created" }));
+      const stream = new SseReader(await fetch(`${admin}/api/stream?view=events&status=pending&source=shop`, { headers: auth }));
+      try {
+        // Each waits for its first attempt (a 500, then pending): counted once all are.
+        await stream.next<EventsMessage>((m) => m.matched === 60, 20_000);
+        const cancel = await fetch(`${admin}/api/deliveries/cancel`, { method: "POST", headers: auth, body: JSON.stringify({ filter: { source: "shop" } }) });
+        expect(cancel.status).toBe(202);
+        const m = await stream.next<EventsMessage & { left?: string[] }>((m) => m.matched === 0, 15_000);
+        expect(m.matched).toBe(0);
+      } finally {
+        await stream.close();
+      }
+    } finally {
+      await live.stop();
+    }
+  }, 45_000);
 });
