@@ -315,9 +315,17 @@ test("a test event to a listen target with no client connected says it waits for
   const posted = await r.app.adminApp.handle(new Request("http://127.0.0.1/targets/alice/test", { method: "POST", headers: auth }));
   expect(posted.headers.get("location")).toContain("waits=client");
   const page = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1${posted.headers.get("location")}`, { headers: auth }))).text();
-  expect(page).toContain("No `hookrelay listen` client is connected to this target: it waits until one connects.");
+  expect(page).toContain("No <code>hookrelay listen</code> client is connected to this target: it waits until one connects.");
   // Its delivery's card says what it waits for, not "due since …, waits its turn".
   const eventId = new URL(`http://x${posted.headers.get("location")}`).searchParams.get("event");
   const eventPage = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1/events/${eventId}`, { headers: auth }))).text();
   expect(eventPage).toContain("waits for a <code>hookrelay listen</code> client to connect to its target");
+  // Retry now says so too, not "due now".
+  const deliveryId = /action="\/deliveries\/(dlv_[0-9A-Z]{26})\/retry"/.exec(eventPage)?.[1];
+  expect(deliveryId).toBeDefined();
+  const form = new URLSearchParams({ event: eventId! });
+  const retried = await r.app.adminApp.handle(new Request(`http://127.0.0.1/deliveries/${deliveryId}/retry`, { method: "POST", headers: { ...auth, "content-type": "application/x-www-form-urlencoded" }, body: form }));
+  expect(retried.headers.get("location")).toContain("waits=client");
+  const after = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1${retried.headers.get("location")}`, { headers: auth }))).text();
+  expect(after).toContain("waits for a <code>hookrelay listen</code> client: none is connected to its target.");
 });

@@ -68,6 +68,7 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
     case "retried": {
       const attempt = `attempt ${Number(q.n) || 1} of this delivery`;
       if (q.waits === "disabled") return `Retry scheduled: ${attempt} goes once its target is enabled.`;
+      if (q.waits === "client") return html`Retry scheduled: ${attempt} waits for a <code>hookrelay listen</code> client: none is connected to its target.`;
       const until = Number(q.until);
       if (q.waits === "circuit" && Number.isFinite(until) && until > 0)
         return html`Retry scheduled: ${attempt} waits for its target's circuit, open until ${time(new Date(until).toISOString())}; it goes once the circuit lets attempts through again.`;
@@ -84,7 +85,7 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
           : q.waits === "circuit" && Number.isFinite(until) && until > 0
             ? html` It waits for the target's circuit, open until ${time(new Date(until).toISOString())}.`
             : q.waits === "client"
-              ? " No `hookrelay listen` client is connected to this target: it waits until one connects."
+              ? html` No <code>hookrelay listen</code> client is connected to this target: it waits until one connects.`
               : "";
       return q.event && /^evt_[0-9A-Z]{26}$/.test(q.event)
         ? html`Test event stored: <a href="/events/${q.event}">${q.event}</a>.${waits}`
@@ -119,6 +120,8 @@ function onItsWayText(skipped: string | undefined): string {
 export function uiController(opts: AdminControllerOptions) {
   const { store, actions, auth, nowMs } = opts;
   const client = store.reads;
+  // A listen target's delivery waits for a `hookrelay listen` client as surely as for an enable: a flash says so.
+  const noListenClient = (target: string) => opts.config.targets.some((t) => t.name === target && t.kind === "listen") && !opts.listenStatus(target).connected;
   const render = (title: string, section: Section, body: SafeHtml, status = 200, extra: { flash?: string | SafeHtml | null; error?: string | null } = {}) =>
     htmlResponse(page({ title, section, body, signOut: auth.required, ...extra }), status);
   // Every configured target as the API shows it, at `now` (the targets page and the overview's "now").
@@ -239,7 +242,7 @@ export function uiController(opts: AdminControllerOptions) {
         const r = await actions.retryDelivery(parseDeliveryId(params.id));
         if (!r.ok && r.reason === "not_found") throw new HttpError(404, "not_found", "No such delivery.");
         if (!r.ok) return redirect(`/events/${form.event}?error=${r.reason}`);
-        const waits = r.status === "paused" ? "&waits=disabled" : r.circuitOpenUntil !== null ? `&waits=circuit&until=${r.circuitOpenUntil}` : "";
+        const waits = r.status === "paused" ? "&waits=disabled" : r.circuitOpenUntil !== null ? `&waits=circuit&until=${r.circuitOpenUntil}` : noListenClient(r.target) ? "&waits=client" : "";
         return redirect(`/events/${form.event}?done=retried&n=${r.attempt}${waits}`);
       },
       { parse: "none" },
@@ -299,9 +302,7 @@ export function uiController(opts: AdminControllerOptions) {
       else if (params.action === "disable") await actions.disableTarget(t.name);
       else if (params.action === "test") {
         const sent = await actions.sendTestEvent(t.name);
-        // A listen target's delivery waits for a `hookrelay listen` client as surely as for an enable.
-        const noClient = t.kind === "listen" && !opts.listenStatus(t.name).connected;
-        const waits = sent.paused ? "&waits=disabled" : sent.circuitOpenUntil !== null ? `&waits=circuit&until=${sent.circuitOpenUntil}` : noClient ? "&waits=client" : "";
+        const waits = sent.paused ? "&waits=disabled" : sent.circuitOpenUntil !== null ? `&waits=circuit&until=${sent.circuitOpenUntil}` : noListenClient(t.name) ? "&waits=client" : "";
         return redirect(`/targets?done=test&event=${sent.eventId}${waits}`);
       }
       else throw new HttpError(404, "not_found", "No such action.");

@@ -17,6 +17,8 @@ export type RetryResult =
       nextAttemptAt: number;
       /** Its target's circuit is open until then: the attempt waits for it (target-health.ts). */
       circuitOpenUntil: number | null;
+      /** The delivery's target. */
+      target: string;
     }
   | { ok: false; reason: "not_found" | "delivered" | "in_flight" | "erased" | "target_not_configured" | "newer_open" | "replaced" };
 
@@ -54,14 +56,14 @@ export async function retryDelivery(db: SqlDoors, id: string, nowMs: number, con
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.erased_at IS NOT NULL)
           AND NOT ${otherOpen("deliveries")}
           AND NOT ${replaced("deliveries")}
-        RETURNING status, attempts, (SELECT t.circuit_open_until FROM target_state t WHERE t.name = deliveries.target AND t.circuit_open_until > ?) AS circuit_open_until`,
+        RETURNING status, attempts, target, (SELECT t.circuit_open_until FROM target_state t WHERE t.name = deliveries.target AND t.circuit_open_until > ?) AS circuit_open_until`,
       args: [nowMs, nowMs, id, ...configured, nowMs],
     },
   ]);
   const row = rs!.rows[0];
   if (row) {
     const circuitOpenUntil = row.circuit_open_until === null ? null : Number(row.circuit_open_until);
-    return { ok: true, id, status: String(row.status) as "pending" | "paused", attempt: Number(row.attempts) + 1, nextAttemptAt: nowMs, circuitOpenUntil };
+    return { ok: true, id, status: String(row.status) as "pending" | "paused", attempt: Number(row.attempts) + 1, nextAttemptAt: nowMs, circuitOpenUntil, target: String(row.target) };
   }
   const now = await db.reads.execute({
     sql: `SELECT d.status, d.target, e.erased_at, ${otherOpen("d")} AS other_open, ${replaced("d")} AS replaced
