@@ -89,9 +89,9 @@ function issueText(issue: v.BaseIssue<unknown>): string {
   return issue.message;
 }
 
-// Empty form fields mean "no filter", not "match the empty string".
+// Empty form fields mean "no filter", not "match the empty string"; so does one of only spaces.
 function withoutEmpty(query: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(query).filter(([, val]) => val !== "" && val !== undefined));
+  return Object.fromEntries(Object.entries(query).filter(([, val]) => val !== undefined && !(typeof val === "string" && val.trim() === "")));
 }
 
 /** Milliseconds for a time parameter, or throws HttpError(400). */
