@@ -117,6 +117,6 @@ export function lineChart(c: LineChart): SafeHtml {
     (s, i) => html`<path class="line series-${i % SERIES_CLASSES}" fill="none" d="${path(s.values)}"><title>${s.label}</title></path>${dots(s.values, `series-${i % SERIES_CLASSES}`)}`,
   )}
 </svg></div>
-<p class="muted axis-note">24 h to ${clock(endMs + c.stepMs)} UTC, per ${Math.round(c.stepMs / 60_000)} min</p>
+<p class="muted axis-note">The last 24 h (UTC), per ${Math.round(c.stepMs / 60_000)} min; the last step, from ${clock(endMs)}, is the one under way</p>
 ${legend}</figure>`;
 }
