@@ -72,7 +72,7 @@ export async function bulkStep(deps: BulkStepDeps, job: LeasedJob, limit: number
   const named = target ?? filter.target;
   if (job.kind === "cancel") {
     const statuses = filter.status !== undefined && CANCELLABLE.includes(filter.status as DeliveryStatus) ? [filter.status as DeliveryStatus] : CANCELLABLE;
-    return { ...batch, stmt: cancelStatement(ids, { target: named, statuses, nowMs, guard }) };
+    return { ...batch, stmt: cancelStatement(ids, { target: named, statuses, nowMs, guard, reason: `cancelled by bulk job ${job.id}` }) };
   }
   const deliveries = await deliveriesOf(deps.db.reads, ids);
   const pairs: { eventId: string; target: string }[] = [];

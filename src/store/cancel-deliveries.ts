@@ -14,20 +14,21 @@ export const CANCELLABLE: readonly DeliveryStatus[] = ["pending", "paused"];
 /**
  * ONE statement cancelling the deliveries of `eventIds` whose status is one of
  * `statuses` (a subset of CANCELLABLE), to `target` only when given, and only
- * while `guard` (a job's fence) holds.
+ * while `guard` (a job's fence) holds; `reason` is kept as their last error.
  */
 export function cancelStatement(
   eventIds: string[],
-  opts: { target?: string; statuses: readonly DeliveryStatus[]; nowMs: number; guard: { sql: string; args: InValue[] } },
+  opts: { target?: string; statuses: readonly DeliveryStatus[]; nowMs: number; guard: { sql: string; args: InValue[] }; reason: string },
 ): InStatement {
   const statuses = opts.statuses.filter((s) => CANCELLABLE.includes(s));
   // Literals (never request text): each status spelt out lets SQLite use the partial indexes.
   const status = statuses.map((s) => `status = '${s}'`).join(" OR ");
-  const args: InValue[] = [opts.nowMs, ...eventIds];
+  // The reason takes the place of the last error, as an erase's does: the event page says why it ended.
+  const args: InValue[] = [opts.reason, opts.nowMs, ...eventIds];
   if (opts.target !== undefined) args.push(opts.target);
   args.push(...opts.guard.args);
   return {
-    sql: `UPDATE deliveries SET status = 'cancelled', updated_at = ?
+    sql: `UPDATE deliveries SET status = 'cancelled', last_error = ?, updated_at = ?
       WHERE event_id IN (${eventIds.map(() => "?").join(", ")}) AND (${status || "1 = 0"})
         ${opts.target !== undefined ? "AND target = ?" : ""} AND ${opts.guard.sql}`,
     args,

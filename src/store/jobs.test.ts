@@ -20,7 +20,7 @@ test("a batch's changed rows are counted into the job with its cursor, and a sto
   const job = (await claimJob(store, { leaseId: "lease_1", leaseMs: 60_000, nowMs: 5000 }))!;
   expect(job.id).toBe(created.id);
 
-  const cancel = (eventIds: string[]) => cancelStatement(eventIds, { target: "a", statuses: CANCELLABLE, nowMs: 5000, guard: jobFence(job) });
+  const cancel = (eventIds: string[]) => cancelStatement(eventIds, { target: "a", statuses: CANCELLABLE, nowMs: 5000, guard: jobFence(job), reason: "cancelled by a test" });
   expect(await commitBatch(store.writer, job, { stmt: cancel(ids.slice(0, 3)), examined: 3, cursor: ids[2]! }, { leaseMs: 60_000, nowMs: 5000 })).toBe(3);
   // A batch with nothing to change still moves the cursor.
   expect(await commitBatch(store.writer, job, { stmt: null, examined: 0, cursor: null }, { leaseMs: 60_000, nowMs: 5000 })).toBe(0);

@@ -115,9 +115,13 @@ describe.skipIf(!hasChromium)("bulk actions in Chromium", () => {
     expect(await jobFinished()).toBe("done");
     expect(await page.locator("#job-total").innerText()).toBe(String(expected));
     expect(await page.locator("#job-affected").innerText()).toBe(String(expected));
+    const job = new URL(page.url()).pathname.split("/").at(-1)!;
     await page.goto(`${admin}/?target=audit&status=cancelled`);
     expect(await page.locator("#matched").innerText()).toBe(`${expected} matching events`);
     expect(await page.locator("table.list tbody .badge", { hasText: "cancelled" }).count()).toBeGreaterThan(0);
+    // An event page says which job cancelled its delivery.
+    await page.locator("table.list tbody tr a").first().click();
+    expect(await page.locator("main").innerText()).toContain(`cancelled by bulk job ${job}`);
     await page.goto(`${admin}/?target=audit&status=paused`);
     expect(await page.locator("#matched").innerText()).toBe("2 matching events");
   });
