@@ -8,7 +8,14 @@ export type Flags = Record<string, string | boolean | string[] | undefined>;
 /** Parses `args` against `options`; on bad input prints the problem and returns null. */
 export function parseFlags(args: string[], options: NonNullable<ParseArgsConfig["options"]>, allowPositionals = false) {
   try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
+    const parsed = parseArgs({ args, options, allowPositionals, strict: true });
+    // `--config=` parses as an empty value: as much a missing value as `--config` at the end.
+    const empty = Object.entries(parsed.values).find(([name, value]) => options[name]?.type === "string" && (value === "" || (Array.isArray(value) && value.includes(""))));
+    if (empty) {
+      process.stderr.write(`hookrelay: --${empty[0]} needs a value (--help lists the options)\n`);
+      return null;
+    }
+    return parsed;
   } catch (err) {
     const e = err as Error & { code?: string };
     if (e.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {

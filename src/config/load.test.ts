@@ -486,10 +486,13 @@ to = "alice"
     expect(problemsOf(BASE.replace("http://10.0.0.5:3000", "ftp://10.0.0.5"))).toEqual([
       "targets[0].url: expected an http:// or https:// URL, got a ftp: URL",
     ]);
-    // A host and port without the scheme reads as a URL of scheme "localhost:": say what was meant.
+    // A host and port without the scheme reads as a URL of scheme "localhost:": say what was meant,
+    // never echoing what follows the port (a path or query may be the credential).
     expect(problemsOf(BASE.replace("http://10.0.0.5:3000", "localhost:3000"))).toEqual([
-      'targets[0].url: expected an http:// or https:// URL, got a localhost: URL; did you mean "http://localhost:3000/webhooks"?',
+      'targets[0].url: expected an http:// or https:// URL, got a localhost: URL; did you mean "http://localhost:3000/…"?',
     ]);
+    const secret = problemsOf(BASE.replace("http://10.0.0.5:3000/webhooks", "hooks.example.com:443/services/T0/B0/SECRETTOKEN?token=s3cr3t"));
+    expect(secret).toEqual(['targets[0].url: expected an http:// or https:// URL, got a hooks.example.com: URL; did you mean "http://hooks.example.com:443/…"?']);
   });
 
   test("requires an admin token when the admin side listens off loopback", () => {
@@ -896,6 +899,8 @@ describe("readConfigFile", () => {
     writeFileSync(latin1, Buffer.from('# caf\xe9\n', "latin1"));
     expect(readConfigFile(latin1, {})).toEqual({ ok: false, problems: [`${latin1}: not UTF-8 text, which TOML must be`] });
     expect(problemsOf("[server\nlisten = 1\n")).toEqual(["config: invalid TOML near line 1: Expected ']' to close a table header but found the end of the line"]);
+    // A file with CRLF line ends is placed as well.
+    expect(problemsOf("a = 1\r\nb = 2\r\nc = 3\r\nd = \r\n")[0]).toStartWith("config: invalid TOML near line 4: ");
   });
 
   test("hookrelay.example.toml loads with no env vars, no problems and no warnings", () => {

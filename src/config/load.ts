@@ -94,7 +94,8 @@ function parseToml(text: string): { ok: true; value: unknown } | { ok: false; pr
       // "found (0x0A)": the byte named as a reader knows it.
       .replace(/found \(0x0A\)/, "found the end of the line")
       .replace(/found \(0x09\)/, "found a tab");
-    const lines = text.split("\n");
+    // A CRLF file's lines each end in "\r", which a prefix ending there does not parse past.
+    const lines = text.split(/\r?\n/);
     let line = 0;
     for (let n = 1; n <= lines.length; n++) {
       try {

@@ -90,10 +90,11 @@ function parseHttpUrl(input: unknown): Parsed<string> {
     return { ok: false, error: "expected an http:// or https:// URL, got something that is not a URL" };
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    // "localhost:3000" reads as a URL of scheme "localhost:". A bare host and port carries no
-    // credentials, so it may be echoed with the scheme it lacks.
-    const hostPort = /^[a-z0-9.-]+:\d{1,5}(?:[/?#]|$)/i.test(input) ? `; did you mean "http://${input}"?` : "";
-    return { ok: false, error: `expected an http:// or https:// URL, got a ${url.protocol} URL${hostPort}` };
+    // "localhost:3000" reads as a URL of scheme "localhost:". Its host and port carry no credential
+    // and are echoed with the scheme it lacks; whatever follows them (a path or query may be one) never is.
+    const hostPort = /^([a-z0-9.-]+:\d{1,5})([/?#].*)?$/is.exec(input);
+    const hint = hostPort ? `; did you mean "http://${hostPort[1]}${hostPort[2] ? "/…" : ""}"?` : "";
+    return { ok: false, error: `expected an http:// or https:// URL, got a ${url.protocol} URL${hint}` };
   }
   return { ok: true, value: input };
 }

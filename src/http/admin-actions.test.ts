@@ -282,6 +282,23 @@ test("the events list filtered by a source no longer configured shows it selecte
   expect(filterText({ source: null, target: null, status: null, type: null, q: null, text: null, since: "2026-12-05T12:25:23.000Z", until: "2026-12-05T13:00:00.000Z" } as never)).toBe(
     "since 2026-12-05 12:25:23 UTC",
   );
+  // The box alone (its words are the stored text), the box beside words of their own, words alone.
+  const none = { source: null, target: null, status: null, type: null, since: null, until: null };
+  expect(filterText({ ...none, q: "order", text: "order" } as never)).toBe("search “order”");
+  expect(filterText({ ...none, q: "order", text: "zebra order" } as never)).toBe("search “order” · words “zebra”");
+  expect(filterText({ ...none, q: null, text: "zebra" } as never)).toBe("words “zebra”");
+});
+
+test("a job started from the box beside words of their own links back to a list with both", async () => {
+  const { r } = await relayWithEvents(0);
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, origin: "http://127.0.0.1" };
+  const form = new URLSearchParams({ q: "order", text: "zebra", until: String(Date.now()) });
+  const started = await r.app.adminApp.handle(new Request("http://127.0.0.1/bulk/cancel", { method: "POST", headers: { ...auth, "content-type": "application/x-www-form-urlencoded" }, body: form }));
+  const job = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1${started.headers.get("location")}`, { headers: auth }))).text();
+  const link = /<a href="\/(\?[^"]*)">the filter it matched<\/a>/.exec(job)?.[1]?.replaceAll("&amp;", "&");
+  const params = new URLSearchParams(link);
+  expect(params.get("q")).toBe("order");
+  expect(params.get("text")).toBe("zebra");
 });
 
 test("the targets page's repeated buttons name their target for a screen reader", async () => {

@@ -122,6 +122,9 @@ describe("events list", () => {
     expect(((await (await api("/api/events?stauts=failed")).json()) as { error: { message: string } }).error.message).toBe("stauts: unknown key");
     // The page reads its own keys and leaves a link's others alone.
     expect((await api("/?status=failed&utm_source=chat")).status).toBe(200);
+    // So is one on the rejections list; its page leaves a link's others alone too.
+    expect(((await (await api("/api/rejections?reasn=bad_signature")).json()) as { error: { message: string } }).error.message).toBe("reasn: unknown key");
+    expect((await api("/rejections?utm_source=chat")).status).toBe(200);
     // A search box of only spaces is no search, as an empty one is.
     expect((await api("/?q=+++")).status).toBe(200);
     expect((await api("/api/events?q=%20%20")).status).toBe(200);

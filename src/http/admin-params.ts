@@ -47,7 +47,8 @@ const EventsQuery = v.strictObject({
   limit: v.optional(Limit),
 });
 
-const RejectionsQuery = v.object({
+// Strict as the events list's: a misspelt key (?reasn=…) would otherwise list every rejection.
+const RejectionsQuery = v.strictObject({
   source: v.optional(SourceName),
   /** A rejection's reason code (bad_signature, stale_timestamp, …). */
   reason: v.optional(v.pipe(v.string(), v.regex(/^[a-z_]{1,64}$/, "expected a reason code like bad_signature"))),
@@ -148,7 +149,12 @@ export function eventsPageFilter(query: Record<string, unknown>, nowMs: number, 
   return words === null ? f : { ...f, q: undefined, text: f.text === undefined ? words : `${f.text} ${words}`, orKey: f.q };
 }
 
-/** The rejections-list filter from a query object. */
+/** The rejections page's filter: its own keys of the page's address (a link's others left alone). */
+export function rejectionsPageFilter(query: Record<string, unknown>, defaultLimit = 50) {
+  return parseRejectionFilter(Object.fromEntries(Object.entries(query).filter(([k]) => k in RejectionsQuery.entries)), defaultLimit);
+}
+
+/** The rejections-list filter from a query object (an unknown key is a 400). */
 export function parseRejectionFilter(query: Record<string, unknown>, defaultLimit = 50) {
   const q = parseInput(RejectionsQuery, withoutEmpty(query));
   return { source: q.source, reason: q.reason, cursor: q.cursor, limit: q.limit ?? defaultLimit };

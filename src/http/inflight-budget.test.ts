@@ -42,3 +42,23 @@ test("a share that is not a count of bytes (NaN, negative, fractional) is refuse
   expect(h.take(100)).toBe(true);
   expect(budget.hold().take(1)).toBe(false);
 });
+
+test("a late share moves to the late bodies' budget, as large again: the providers' budget is free, and past the late one the share goes", () => {
+  const budget = inflightBudget(100, 5);
+  const a = budget.hold();
+  const b = budget.hold();
+  expect(a.take(60)).toBe(true);
+  expect(b.take(40)).toBe(true);
+  expect(a.moveLate()).toBe(true);
+  expect(budget.usedBytes()).toBe(40);
+  expect(budget.lateBytes()).toBe(60);
+  // The providers' budget has room again; a third late share finds no room among the late: refused,
+  // and nothing held by it anywhere.
+  const c = budget.hold();
+  expect(c.take(50)).toBe(true);
+  expect(c.moveLate()).toBe(false);
+  expect([budget.usedBytes(), budget.lateBytes()]).toEqual([40, 60]);
+  a.release();
+  b.release();
+  expect([budget.usedBytes(), budget.lateBytes()]).toEqual([0, 0]);
+});

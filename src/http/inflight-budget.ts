@@ -15,7 +15,15 @@ import { HttpError } from "./http-error.ts";
 export interface BodyHold {
   /** Adds `bytes` to this request's share; false (nothing added) when the budget cannot hold them. */
   take(bytes: number): boolean;
-  /** The 503 to answer when `take` returned false. */
+  /**
+   * Moves the share taken before its body arrived (read-body.ts: a declared
+   * body read whole, late) to the budget of late bodies, as large again:
+   * false (and the share given back) when that one cannot hold it. Connections
+   * that declare a body and send it late, or never, then hold only that
+   * second budget, not the one the providers that send at once need.
+   */
+  moveLate(): boolean;
+  /** The 503 to answer when `take` or `moveLate` returned false. */
   refusal(): HttpError;
   /** Gives the whole share back (idempotent). */
   release(): void;
@@ -24,6 +32,7 @@ export interface BodyHold {
 /** A shared byte budget; `hold()` opens one request's share of it. */
 export function inflightBudget(maxBytes: number, retryAfterSec: number) {
   let usedBytes = 0;
+  let lateBytes = 0;
   const refusal = () =>
     new HttpError(503, "server_busy", `more than server.max_inflight (${maxBytes} bytes) of request bodies in flight; retry later`, {
       "retry-after": String(retryAfterSec),
@@ -31,8 +40,15 @@ export function inflightBudget(maxBytes: number, retryAfterSec: number) {
     });
   return {
     usedBytes: () => usedBytes,
+    lateBytes: () => lateBytes,
     hold(): BodyHold {
       let held = 0;
+      let heldLate = 0;
+      const release = () => {
+        usedBytes -= held;
+        lateBytes -= heldLate;
+        held = heldLate = 0;
+      };
       return {
         take(bytes) {
           // Only a count of bytes: anything else (NaN compares as fitting) would corrupt the total for good.
@@ -41,11 +57,17 @@ export function inflightBudget(maxBytes: number, retryAfterSec: number) {
           held += bytes;
           return true;
         },
-        refusal,
-        release() {
+        moveLate() {
+          const bytes = held;
           usedBytes -= held;
           held = 0;
+          if (lateBytes + bytes > maxBytes) return false;
+          lateBytes += bytes;
+          heldLate += bytes;
+          return true;
         },
+        refusal,
+        release,
       };
     },
   };

@@ -3,8 +3,8 @@
  * Content-Length: chunked uploads are counted as they stream) and a total
  * deadline, so a slow-drip sender cannot hold a connection forever. The
  * bytes also count against server.max_inflight (the request's `hold`): a
- * declared length up to WHOLE_READ_MAX_BYTES before anything is read (given
- * back while it is late, ON_TIME_MS), else each chunk as it comes.
+ * declared length up to WHOLE_READ_MAX_BYTES before anything is read (moved
+ * to a budget of late bodies once late, ON_TIME_MS), else each chunk as it comes.
  */
 import { HttpError } from "./http-error.ts";
 import type { BodyHold } from "./inflight-budget.ts";
@@ -32,11 +32,11 @@ export const WHOLE_READ_MAX_BYTES = 64 * 1024;
 /**
  * How long a body read whole keeps the share it took before arriving. A
  * webhook's body comes with its headers or right behind them; one still
- * missing by then gives its share back and takes it again once it is all
- * there (503 if it no longer fits): otherwise a thousand connections that
- * declare 64 KB and send nothing held all of max_inflight for read_timeout,
- * and every provider got a 503. Its bytes meanwhile are the kernel's and
- * Bun's, as for any connection that has not sent its body.
+ * missing by then moves its share to a budget of late bodies as large as
+ * max_inflight (503 at once when that is full): otherwise a thousand
+ * connections that declare 64 KB and send nothing held all of max_inflight
+ * for read_timeout, and every provider got a 503. Memory stays bounded (by
+ * twice max_inflight) whatever the late ones send.
  */
 export const ON_TIME_MS = 500;
 
@@ -56,7 +56,7 @@ export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs
   if (declared !== null && declared <= WHOLE_READ_MAX_BYTES) {
     if (!hold.take(declared)) throw hold.refusal();
     if (!req.body) return new Uint8Array(0);
-    return readWhole(req, deadlineMs, hold, declared);
+    return readWhole(req, deadlineMs, hold);
   }
   if (!req.body) return new Uint8Array(0);
   return readStreamed(req.body, maxBytes, deadlineMs, hold, declared);
@@ -116,21 +116,18 @@ function grown(bytes: Uint8Array, used: number, size: number): Uint8Array<ArrayB
   return next;
 }
 
-/** A declared body of `declared` bytes in one native read; its share (taken) is given back while it is late (ON_TIME_MS). */
-async function readWhole(req: Request, deadlineMs: number, hold: BodyHold, declared: number): Promise<Uint8Array> {
+/** A declared body in one native read; its share (taken) moves to the late bodies' budget once it is late (ON_TIME_MS). */
+async function readWhole(req: Request, deadlineMs: number, hold: BodyHold): Promise<Uint8Array> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let lateTimer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new HttpError(408, "read_timeout", "request body not received in time")), deadlineMs);
+    lateTimer = setTimeout(() => {
+      if (!hold.moveLate()) reject(hold.refusal());
+    }, Math.min(ON_TIME_MS, deadlineMs));
   });
-  let late = false;
-  const lateTimer = setTimeout(() => {
-    late = true;
-    hold.release();
-  }, Math.min(ON_TIME_MS, deadlineMs));
   try {
-    const bytes = await Promise.race([req.bytes(), deadline]);
-    if (late && !hold.take(declared)) throw hold.refusal();
-    return bytes;
+    return await Promise.race([req.bytes(), deadline]);
   } catch (err) {
     if (err instanceof HttpError) throw err;
     throw new HttpError(400, "bad_body", "request body could not be read", {}, { cause: err });

@@ -29,7 +29,7 @@ import { sourcesPage } from "../ui/sources-page.ts";
 import { targetsPage } from "../ui/targets-page.ts";
 import { FORBIDDEN_HOST, type AdminControllerOptions } from "./admin-api.ts";
 import { TEST_SOURCE } from "../core/types.ts";
-import { eventsPageFilter, parseDeliveryId, parseEventId, parseInput, parseJobId, parseRejectionFilter, parseRejectionId } from "./admin-params.ts";
+import { eventsPageFilter, parseDeliveryId, parseEventId, parseInput, parseJobId, parseRejectionId, rejectionsPageFilter } from "./admin-params.ts";
 import { eventDetailJson, eventJson, jobJson, publicBaseUrl, rejectionDetailJson, rejectionJson, sourceJson, targetJson } from "./admin-views.ts";
 import { CLEAR_SESSION_COOKIE, isSameOrigin, readCookie, servedOverHttps, SESSION_COOKIE, type AdminAuth } from "./auth.ts";
 import { requestClientKey } from "./failed-auth-limiter.ts";
@@ -317,7 +317,7 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/rejections", async ({ query, request }) => {
       const { config } = opts;
       const raw = ONE_QUERY(query);
-      const f = parseRejectionFilter(raw);
+      const f = rejectionsPageFilter(raw);
       const [list, stats] = [await listRejections(client, f), await sourceStats(client, config.sources.map((s) => s.name), nowMs())];
       const base = publicBaseUrl(config, request, opts.publicPort());
       const body = rejectionsPage({

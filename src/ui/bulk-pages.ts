@@ -5,6 +5,7 @@
  * stop button).
  */
 import type { JobJson } from "../http/admin-views.ts";
+import { searchQueryOf, typedSearchOf } from "../core/search-text.ts";
 import { badge, queryString, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 
@@ -73,8 +74,18 @@ ${
 }`;
 }
 
-/** The events page's search that matches a job's: its box (which makes the words of its text itself), else the text. */
-const searchOf = (f: JobJson["filter"]) => (f.q !== null ? { q: f.q } : { text: f.text ?? undefined });
+/**
+ * The events page's search that matches a job's: its box, which makes its own words part of the
+ * stored text, and the text too when it holds more than those (words given beside the box).
+ */
+const searchOf = (f: JobJson["filter"]): { q?: string; text?: string } => {
+  if (f.q === null) return { text: f.text ?? undefined };
+  const query = searchQueryOf(f.q);
+  const boxWords = query === null ? null : typedSearchOf(query);
+  if (f.text === null || boxWords === null || f.text === boxWords) return { q: f.q };
+  // The list joined them as "<text's words> <box's words>" (http/admin-params.ts eventsPageFilter).
+  return { q: f.q, text: f.text.endsWith(` ${boxWords}`) ? f.text.slice(0, -boxWords.length - 1) : f.text };
+};
 
 /** What a job's count of deliveries changed is of: "deliveries created", "delivery cancelled". */
 const whatChanged = (j: JobJson) => `${j.affected === 1 ? "delivery" : "deliveries"} ${j.kind === "redeliver" ? "created" : "cancelled"}`;
@@ -86,7 +97,8 @@ export function filterText(f: JobJson["filter"]): string {
     f.target && `target ${f.target}`,
     f.status && `status ${f.status}`,
     f.type && `type ${f.type}`,
-    (f.q ?? f.text) && `search “${f.q ?? f.text}”`,
+    f.q && `search “${f.q}”`,
+    searchOf(f).text && `words “${searchOf(f).text}”`,
     f.since && `since ${f.since.replace("T", " ").replace(/(\.\d+)?Z$/, "")} UTC`,
   ].filter((p): p is string => typeof p === "string" && p.length > 0);
   return parts.length === 0 ? "every event" : parts.join(" · ");

@@ -111,6 +111,8 @@ test("a misspelt option is named with the nearest one; `help <command>` is that 
   // An option without its value, and one where a command takes none: our words, exit 2.
   const bare = await runBinary(["check", "--config"], tmp.dir);
   expect([bare.code, bare.stderr]).toEqual([2, "hookrelay: --config needs a value (--help lists the options)\n"]);
+  const empty = await runBinary(["check", "--config="], tmp.dir);
+  expect([empty.code, empty.stderr]).toEqual([2, "hookrelay: --config needs a value (--help lists the options)\n"]);
   const version = await runBinary(["version", "--bogus"], tmp.dir);
   expect([version.code, version.stderr]).toEqual([2, "hookrelay: unknown option --bogus (--help lists the options)\n"]);
   // A config file given where --config is meant.
