@@ -493,6 +493,13 @@ to = "alice"
     ]);
     const secret = problemsOf(BASE.replace("http://10.0.0.5:3000/webhooks", "hooks.example.com:443/services/T0/B0/SECRETTOKEN?token=s3cr3t"));
     expect(secret).toEqual(['targets[0].url: expected an http:// or https:// URL, got a hooks.example.com: URL; did you mean "http://hooks.example.com:443/…"?']);
+    // An address literal too, which does not read as a URL at all.
+    expect(problemsOf(BASE.replace("http://10.0.0.5:3000/webhooks", "127.0.0.1:3000"))).toEqual([
+      'targets[0].url: expected an http:// or https:// URL, got something that is not a URL; did you mean "http://127.0.0.1:3000"?',
+    ]);
+    expect(problemsOf(BASE.replace("http://10.0.0.5:3000/webhooks", "[::1]:3000/x?k=s3cr3t"))).toEqual([
+      'targets[0].url: expected an http:// or https:// URL, got something that is not a URL; did you mean "http://[::1]:3000/…"?',
+    ]);
   });
 
   test("requires an admin token when the admin side listens off loopback", () => {

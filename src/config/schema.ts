@@ -87,16 +87,23 @@ function parseHttpUrl(input: unknown): Parsed<string> {
   try {
     url = new URL(input);
   } catch {
-    return { ok: false, error: "expected an http:// or https:// URL, got something that is not a URL" };
+    return { ok: false, error: `expected an http:// or https:// URL, got something that is not a URL${schemeHint(input)}` };
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    // "localhost:3000" reads as a URL of scheme "localhost:". Its host and port carry no credential
-    // and are echoed with the scheme it lacks; whatever follows them (a path or query may be one) never is.
-    const hostPort = /^([a-z0-9.-]+:\d{1,5})([/?#].*)?$/is.exec(input);
-    const hint = hostPort ? `; did you mean "http://${hostPort[1]}${hostPort[2] ? "/…" : ""}"?` : "";
-    return { ok: false, error: `expected an http:// or https:// URL, got a ${url.protocol} URL${hint}` };
+    // "localhost:3000" reads as a URL of scheme "localhost:" ("127.0.0.1:3000" as no URL at all).
+    return { ok: false, error: `expected an http:// or https:// URL, got a ${url.protocol} URL${schemeHint(input)}` };
   }
   return { ok: true, value: input };
+}
+
+/**
+ * For a host and port written without their scheme ("localhost:3000", "127.0.0.1:3000/hooks",
+ * "[::1]:3000"), the URL meant. The host and port carry no credential and are echoed; whatever
+ * follows them (a path or query may be one) never is.
+ */
+function schemeHint(input: string): string {
+  const hostPort = /^((?:[a-z0-9.-]+|\[[0-9a-f:.]+\]):\d{1,5})([/?#].*)?$/is.exec(input);
+  return hostPort ? `; did you mean "http://${hostPort[1]}${hostPort[2] ? "/…" : ""}"?` : "";
 }
 
 const httpUrl = () => converted(parseHttpUrl);
