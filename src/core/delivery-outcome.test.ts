@@ -22,9 +22,11 @@ test("410 Gone disables the target", () => {
 });
 
 test("Retry-After is read on 429 and 503 only", () => {
-  expect(classifyDelivery(response(429, "7"), 0)).toEqual({ kind: "retry", error: "HTTP 429", retryAfterMs: 7_000 });
-  expect(classifyDelivery(response(503, "7"), 0)).toEqual({ kind: "retry", error: "HTTP 503", retryAfterMs: 7_000 });
+  // Named in the error when honoured (why the next attempt is later than the schedule); not when ignored or unreadable.
+  expect(classifyDelivery(response(429, "7"), 0)).toEqual({ kind: "retry", error: "HTTP 429 (Retry-After: 7)", retryAfterMs: 7_000 });
+  expect(classifyDelivery(response(503, "7"), 0)).toEqual({ kind: "retry", error: "HTTP 503 (Retry-After: 7)", retryAfterMs: 7_000 });
   expect(classifyDelivery(response(500, "7"), 0)).toEqual({ kind: "retry", error: "HTTP 500", retryAfterMs: null });
+  expect(classifyDelivery(response(503, "soon"), 0)).toEqual({ kind: "retry", error: "HTTP 503", retryAfterMs: null });
 });
 
 test("client errors, timeouts, network errors and forbidden addresses are retried", () => {

@@ -41,7 +41,7 @@ export type DeliveryOutcome =
  * Classifies one attempt's result.
  *
  * @example classifyDelivery({ kind: "response", status: 503, retryAfter: "30", location: null }, now)
- * // { kind: "retry", error: "HTTP 503", retryAfterMs: 30000 }
+ * // { kind: "retry", error: "HTTP 503 (Retry-After: 30)", retryAfterMs: 30000 }
  */
 export function classifyDelivery(result: SendResult, nowMs: number): DeliveryOutcome {
   switch (result.kind) {
@@ -52,10 +52,11 @@ export function classifyDelivery(result: SendResult, nowMs: number): DeliveryOut
       const honoursRetryAfter = status === 429 || status === 503;
       const retryAfterMs = honoursRetryAfter ? parseRetryAfter(result.retryAfter, nowMs) : null;
       // The Location is shown so the operator can fix the URL; it is never requested.
+      // A Retry-After that was honoured is named: it is why the next attempt is later than the schedule says.
       const error =
         status >= 300 && status < 400
           ? `HTTP ${status}: redirect not followed${result.location ? ` (Location: ${result.location.slice(0, 200)})` : ""}`
-          : `HTTP ${status}${result.note ? ` (${result.note})` : ""}`;
+          : `HTTP ${status}${result.note ? ` (${result.note})` : ""}${retryAfterMs !== null ? ` (Retry-After: ${result.retryAfter!.slice(0, 40)})` : ""}`;
       return { kind: "retry", error, retryAfterMs };
     }
     case "timeout":
