@@ -4,6 +4,7 @@ import { recordingTarget, runCleanups, SECRET, targetConfig } from "../../test/d
 import { decodeSigningSecret } from "../core/outbound-signing.ts";
 import { parseListenMessage, type DeliveryMessage } from "../core/listen-protocol.ts";
 import { silentLogger } from "../log/logger.ts";
+import { StoreError } from "../store/errors.ts";
 import type { LeasedDelivery, OutcomeRecord } from "../store/deliveries.ts";
 import { runAttempt, type AttemptContext, type AttemptReport, type DeliveryTarget, type Recorded } from "./attempt.ts";
 import { ListenSession } from "./listen-session.ts";
@@ -135,4 +136,26 @@ test("an erased event's delivery is cancelled without any request and without an
   await runAttempt(ctx, target({ send: async () => (sent++, { result: { kind: "response", status: 200, retryAfter: null, location: null }, durationMs: 0, excerpt: null, request: null }) }), delivery({ body: null, headers: null }));
   expect(sent).toBe(0);
   expect(records).toEqual([expect.objectContaining({ status: "cancelled", attempt: null, error: "event erased", healthy: null })]);
+});
+
+test("an outcome the store cannot record for want of the database is handed to the engine with what the attempt came to; another failure is logged", async () => {
+  const { ctx, freed } = context();
+  const unrecorded: [string, string | null][] = [];
+  const errors: string[] = [];
+  ctx.unrecorded = (d, status) => void unrecorded.push([d.id, status]);
+  ctx.log = { ...silentLogger, error: (msg: string) => void errors.push(msg) };
+  const answered: Transport = { send: async () => ({ result: { kind: "response", status: 200, retryAfter: null, location: null }, durationMs: 1, excerpt: "ok", request: null }) };
+  ctx.record = async () => {
+    throw new StoreError("unreachable", "cannot reach the database");
+  };
+  await runAttempt(ctx, target(answered), delivery());
+  expect(unrecorded).toEqual([["dlv_1", "delivered"]]);
+  expect(errors).toEqual([]);
+  expect(freed).toContain("dlv_1"); // its slot is free for the next
+  ctx.record = async () => {
+    throw new StoreError("full", "store is full");
+  };
+  await runAttempt(ctx, target(answered), delivery({ id: "dlv_2" }));
+  expect(unrecorded).toHaveLength(1);
+  expect(errors).toEqual(["could not record an attempt"]);
 });

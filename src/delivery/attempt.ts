@@ -69,6 +69,12 @@ export interface AttemptContext {
   record(r: OutcomeRecord): Promise<Recorded>;
   health: TargetHealth;
   onAttempt?: (r: AttemptReport) => void;
+  /**
+   * An attempt whose outcome could not be recorded because the store is
+   * unreachable (its lease runs out and it is made again): `status` is what
+   * it came to, "delivered" when the target took it (a duplicate follows).
+   */
+  unrecorded?: (d: LeasedDelivery, status: Decision["status"] | null) => void;
   log: Logger;
 }
 
@@ -78,10 +84,11 @@ const ERASED: TransportReport = { result: { kind: "erased" }, durationMs: 0, exc
 export async function runAttempt(ctx: AttemptContext, target: DeliveryTarget, d: LeasedDelivery): Promise<void> {
   const attempt = d.attempts + 1;
   const at = ctx.clock();
+  let decided: Decision | null = null;
   try {
     const prepared = prepare(ctx, target, d, attempt, at);
     const sent = prepared ? await target.transport.send(prepared) : ERASED;
-    const decision = decideOutcome(sent.result, target.config.retry, attempt, ctx.clock(), ctx.random());
+    const decision = (decided = decideOutcome(sent.result, target.config.retry, attempt, ctx.clock(), ctx.random()));
     // Before the slot is freed: a delivery waiting for it must see a failure that may trip the circuit.
     ctx.health.outcomeDecided(d.target, decision);
     ctx.freeSlot(d);
@@ -95,8 +102,10 @@ export async function runAttempt(ctx: AttemptContext, target: DeliveryTarget, d:
     report(ctx, d, attempt, sent, decision, recorded);
   } catch (err) {
     ctx.freeSlot(d);
-    // The lease expires and another attempt follows: at-least-once, never lost.
-    if (!isStoreUnreachable(err)) ctx.log.error("could not record an attempt", { target: d.target, delivery: d.id, error: String(err) });
+    // The lease expires and another attempt follows: at-least-once, never lost. An unreachable
+    // database is logged once by the store; what it cost here (folded, counted) by the engine.
+    if (isStoreUnreachable(err)) ctx.unrecorded?.(d, decided?.status ?? null);
+    else ctx.log.error("could not record an attempt", { target: d.target, delivery: d.id, error: String(err) });
   }
 }
 

@@ -140,6 +140,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const log = opts.log ?? silentLogger;
   // A store that cannot commit fails every round until it can: one line a minute per cause, counted.
   const roundFailures = new FoldedLog<{ code: string; error: string }>(log, { level: "error", msg: "delivery round failed", key: (e) => e.code }, { nowMs: () => Date.now(), windowMs: 60_000 });
+  // Attempts made while the database went away: each is made again once its lease runs out, so a
+  // target may get it twice. Said per target and minute, with the last one's delivery and outcome.
+  const unrecorded = new FoldedLog<{ target: string; delivery: string; outcome: string }>(
+    log,
+    { level: "warn", msg: "attempt outcome not recorded (database unreachable): it is made again once its lease runs out", key: (e) => e.target },
+    { nowMs: () => Date.now(), windowMs: 60_000 },
+  );
   const pollMs = opts.pollMs ?? 1000;
   const sender = opts.sender ?? createSender();
   let configs = opts.targets;
@@ -171,6 +178,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       }),
     health,
     onAttempt: opts.onAttempt,
+    unrecorded: (d, status) => unrecorded.record({ target: d.target, delivery: d.id, outcome: status ?? "not sent" }),
     log,
   };
 
@@ -392,9 +400,15 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       // A slower target's attempt is left to run out: its lease is handed back below, and its delivery
       // is due again at once (the target may get it twice: at-least-once, as after a crash).
       if (slots.running() > 0) log.warn("attempts still in flight at shutdown are due again", { attempts: slots.running() });
-      while (running > 0 || finished.length > 0) await tick();
-      const released = await releaseLeases(store.writer, slots.leaseIds(), clock());
-      if (released > 0) log.info("released leases at shutdown", { released });
+      try {
+        while (running > 0 || finished.length > 0) await tick();
+        const released = await releaseLeases(store.writer, slots.leaseIds(), clock());
+        if (released > 0) log.info("released leases at shutdown", { released });
+      } finally {
+        // What the last minute folded, written before the process ends.
+        roundFailures.flush();
+        unrecorded.flush();
+      }
     },
     tick,
     async drain() {
