@@ -83,10 +83,10 @@ ${
     (e) => html`<tr data-event-id="${e.id}">
     <td class="nowrap">${time(e.receivedAt)}</td>
     <td><a class="mono" href="/events/${encodeURIComponent(e.id)}">${e.id}</a></td>
-    <td>${e.source}</td>
-    <td class="clip" title="${e.eventType ?? ""}">${e.eventType ?? html`<span class="muted">—</span>`}</td>
-    <td class="mono clip" title="${e.dedupeKey}">${e.dedupeKey}</td>
-    <td class="num">${e.duplicates || ""}</td>
+    <td data-label="source">${e.source}</td>
+    <td class="clip" data-label="type" title="${e.eventType ?? ""}">${e.eventType ?? html`<span class="muted">—</span>`}</td>
+    <td class="mono clip" data-label="key" title="${e.dedupeKey}">${e.dedupeKey}</td>
+    <td class="num" data-label="dups">${e.duplicates || ""}</td>
     <td class="col-status">${badge(e.status)}${e.erasedAt ? html` ${badge("erased")}` : null}${targetsLine(e.targets)}</td>
   </tr>`,
   )}

@@ -52,7 +52,9 @@
     tr.className = "live-new";
     const link = el("a", "mono", e.id);
     link.href = `/events/${encodeURIComponent(e.id)}`;
-    const key = el("td", "mono clip", e.dedupeKey);
+    // Labelled as the server draws them: a phone shows each cell's label before it (style.css).
+    const labelled = (td, label) => (td.setAttribute("data-label", label), td);
+    const key = labelled(el("td", "mono clip", e.dedupeKey), "key");
     key.title = e.dedupeKey;
     const status = el("td", "col-status");
     status.append(badgeEl(e.status));
@@ -62,10 +64,10 @@
       tr,
       (() => { const td = el("td", "nowrap"); td.append(timeEl(e.receivedAt)); return td; })(),
       (() => { const td = el("td"); td.append(link); return td; })(),
-      el("td", "", e.source),
-      e.eventType === null ? (() => { const td = el("td", "clip"); td.append(el("span", "muted", "—")); return td; })() : (() => { const td = el("td", "clip", e.eventType); td.title = e.eventType; return td; })(),
+      labelled(el("td", "", e.source), "source"),
+      labelled(e.eventType === null ? (() => { const td = el("td", "clip"); td.append(el("span", "muted", "—")); return td; })() : (() => { const td = el("td", "clip", e.eventType); td.title = e.eventType; return td; })(), "type"),
       key,
-      el("td", "num", e.duplicates || ""),
+      labelled(el("td", "num", e.duplicates || ""), "dups"),
       status,
     );
     return tr;

@@ -186,6 +186,10 @@ describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
       const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect({ path, overflow }).toEqual({ path, overflow: 0 });
     }
+    // An event's stacked cells say which is which (the table's head is hidden on a phone).
+    await phone.goto(`${admin}/`);
+    const label = await phone.locator('table.events tbody tr td[data-label="source"]').first().evaluate((td) => getComputedStyle(td, "::before").content);
+    expect(label).toBe('"source "');
     // The jobs list is blocks on a phone, as the events list is: its status in view, no sideways scroll in its frame.
     const started = await page.request.post(`${admin}/api/events/redeliver`, { headers: { "x-requested-with": "test", "content-type": "application/json" }, data: { filter: {}, dryRun: false } });
     expect(started.status()).toBe(202);
