@@ -45,7 +45,7 @@ function nginxConfig(site: string, o: { port: number; relayPort: number; prefix:
     .replace("server 127.0.0.1:8080;", `server 127.0.0.1:${o.relayPort};`)
     .replace("proxy_http_version 1.1;", `proxy_http_version 1.1;\n    proxy_bind ${PROXY_ADDR};`);
   // Every part of the shipped file that the test depends on is still there.
-  for (const kept of ["proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;", "client_max_body_size 2m;", "proxy_read_timeout 75s;", `listen 127.0.0.1:${o.port};`, `proxy_bind ${PROXY_ADDR};`])
+  for (const kept of ["proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;", "client_max_body_size 1088k;", "proxy_read_timeout 75s;", `listen 127.0.0.1:${o.port};`, `proxy_bind ${PROXY_ADDR};`])
     expect(templated).toContain(kept);
   return `
 daemon off;
@@ -112,8 +112,12 @@ to = ["dev"]
     const { id } = (await res.json()) as { id: string };
     const event = (await (await fetch(`${relay.adminUrl}/api/events/${id}`)).json()) as { remoteAddr: string; request: { bodyBytes: number } };
     expect(event).toMatchObject({ remoteAddr: "127.0.0.1", request: { bodyBytes: 1024 * 1024 } });
-    // Past max_body, the relay itself answers 413 (nginx lets up to 2m through).
-    expect((await fetch(`${proxied}/in/app`, { method: "POST", body: new Uint8Array(1024 * 1024 + 1) })).status).toBe(413);
+    // Past max_body, the relay itself answers 413 with its reason (nginx lets up to max_body + 64k through)…
+    const over = await fetch(`${proxied}/in/app`, { method: "POST", body: new Uint8Array(1024 * 1024 + 1) });
+    expect(over.status).toBe(413);
+    expect(((await over.json()) as { error: { code: string } }).error.code).toBe("body_too_large");
+    // …and past that, nginx does.
+    expect((await fetch(`${proxied}/in/app`, { method: "POST", body: new Uint8Array(1100 * 1024) })).status).toBe(413);
     // Nothing but the public routes goes through.
     expect((await fetch(`${proxied}/api/events`)).status).toBe(404);
 
