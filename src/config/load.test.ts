@@ -269,6 +269,22 @@ to = ["t"]
     expect(warnings).toEqual(["targets[0].signing: no signing secret; deliveries carry no webhook-signature"]);
   });
 
+  test("a slack-format target without a signing secret is no warning: an incoming webhook checks none", () => {
+    const { warnings } = configOf(`
+[[sources]]
+name = "s"
+verify = { scheme = "none" }
+[[targets]]
+name = "t"
+url = "https://hooks.example.com/services/x"
+format = "slack"
+[[routes]]
+from = "s"
+to = ["t"]
+`);
+    expect(warnings.filter((w) => w.includes("signing"))).toEqual([]);
+  });
+
   test("every bad value reference in a list is reported under its index", () => {
     const problems = problemsOf(BASE.replace('secret = "lit-secret" }', 'secret = "lit-secret" }\ndedupe = { key = ["$.id", "hdr:X", "$.a..b"] }\nevent_type = "nope"'));
     expect(problems).toContain('sources[0].dedupe.key[1]: expected "$.json.path", "header:Name" or "query:name" (or a list of them), got "hdr:X"');

@@ -508,7 +508,8 @@ class ConfigBuilder {
       this.report.warn(at("concurrency"), "has no effect with ordered = true (one delivery at a time)");
     }
     if (!checkTargetCredentials(tgt, raw, at, (path, message) => this.problem(path, message))) ok = false;
-    if (!("signing" in raw)) {
+    // A Slack or Mattermost incoming webhook checks no signature (its URL is the credential): no warning for it.
+    if (!("signing" in raw) && tgt.format !== "slack") {
       this.warnings.push(`${formatPath(at("signing"))}: no signing secret; deliveries carry no webhook-signature`);
     }
     if (!ok) return null;
