@@ -32,7 +32,8 @@ import type { Store, StoreErrorCode } from "./store/index.ts";
 
 /** What the app needs from the delivery engine (src/delivery). */
 export interface DeliveryEngine {
-  start(): void;
+  /** Applies config enablement (targets the config disables are paused), then runs the loop; resolves once applied. */
+  start(): Promise<void>;
   /** New deliveries were committed: look for due work now. */
   wake(): void;
   /** Deliveries for a disabled target are created paused. */

@@ -82,7 +82,9 @@ export async function startRelay(opts: {
     await app.publicApp.stop(true).catch(() => {});
     return { ok: false, error: listenProblem(adminListen, err) };
   }
-  app.delivery?.start();
+  // Before the alert watch's first check: a target the config disables has its queue paused by
+  // then, not found stale (an imported store's deliveries to it were pending until this start).
+  await app.delivery?.start();
   // Its own reader: the archive reads whole batches, on statements kept prepared (store/client.ts openReadConnection).
   const archiveReader = config.store.archiveDir ? await openStoreReader({ url: config.store.url, password: config.store.password, busyTimeoutMs: config.store.busyTimeoutMs }) : null;
   alerts.start();

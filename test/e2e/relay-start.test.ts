@@ -6,7 +6,8 @@
  * created readable by the relay's own user only.
  */
 import { afterEach, expect, test } from "bun:test";
-import { existsSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { makeId } from "../../src/core/ids.ts";
 import { join } from "node:path";
 import { startRelay } from "../../src/cli/start-relay.ts";
 import { loadConfig } from "../../src/config/index.ts";
@@ -154,5 +155,32 @@ test("dev on a fresh directory creates ./.hookrelay 0700 and the store, -wal and
   const bin = tracked(await startBinary(["dev", "--forward-to", "http://127.0.0.1:9/hooks", "--port", "0", "--admin-port", "0"], cwd));
   expect(storeModes(join(cwd, ".hookrelay/hookrelay.db"))).toEqual({ dir: "700", db: "600", wal: "600", shm: "600" });
   expect(modeOf(join(cwd, ".hookrelay/signing-secret"))).toBe("600");
+  expect(await bin.stop()).toBe(0);
+});
+
+test("a target the config disables has its old queue paused before the alert watch first looks: no stale-queue alert at start", async () => {
+  const d = dir();
+  // A store holding deliveries to "held" pending for five minutes, as an import into a new store leaves them.
+  mkdirSync(join(d, "data"));
+  const store = await openStoreFile(join(d, "data", "relay.db"));
+  const at = Date.now() - 5 * 60_000;
+  for (let i = 0; i < 3; i++) {
+    const id = makeId("evt", at + i, crypto.getRandomValues(new Uint8Array(10)));
+    await store.writer.submit({
+      id, source: "p", eventType: "x", dedupeKey: id, dedupeWindowMs: 0, receivedAt: at + i, method: "POST", path: "/in/p", query: "",
+      headers: [], body: new TextEncoder().encode("{}"), contentType: "application/json", remoteAddr: null,
+      deliveries: [{ id: makeId("dlv", at + i, crypto.getRandomValues(new Uint8Array(10))), target: "held", status: "pending" }],
+    });
+  }
+  await store.close();
+  const toml = relayToml({
+    targets: [{ name: "held", url: "http://127.0.0.1:9/" }, { name: "ops", url: "http://127.0.0.1:9/" }],
+    extra: '[alerts]\nto = ["ops"]\nstale_after = "1m"',
+  }).replace('name = "held"', 'name = "held"\nenabled = false');
+  const bin = tracked(await serveBinary(d, toml));
+  // The first check runs as the relay starts; a second one five seconds on would resolve a false one.
+  await Bun.sleep(1500);
+  const alerts = await adminJson<{ events: { eventType: string }[] }>(bin.adminUrl, "/api/events?source=hookrelay");
+  expect(alerts.events.map((e) => e.eventType)).not.toContain("queue.stale");
   expect(await bin.stop()).toBe(0);
 });
