@@ -105,6 +105,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     logMigrations(opts.log, conn.filePath ?? storeUrlForLog(opts.url), await applyMigrations(conn.client, opts.nowMs(), opts.migrations));
   } catch (err) {
     conn.close();
+    // Named by its path, as a PostgreSQL store is by its URL: a relay started in the wrong directory says which file it found.
+    if (err instanceof StoreError && err.code === "invalid" && conn.filePath) throw new StoreError(err.code, `${conn.filePath}: ${err.message}`, { cause: err });
     throw err;
   }
   // Migrations write nothing to an up-to-date store: without this, a read-only
