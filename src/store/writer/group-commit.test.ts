@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResultSet } from "@libsql/client";
@@ -198,4 +198,15 @@ test("rejections refused past the storing cap are stood for by a kept row of the
   ]);
   const counted = await store.reads.execute("SELECT rejected FROM source_counters WHERE source = 's'");
   expect(Number(counted.rows[0]!.rejected)).toBe(8);
+});
+
+test("a truncating checkpoint (a disk short of room) empties the WAL file and leaves the writer's busy_timeout as it was", async () => {
+  const store = await freshStore();
+  for (let i = 0; i < 20; i++) await store.writer.submit(item(`evt_${String(i).padStart(26, "0")}`, `trunc-${i}`, "x".repeat(2000)));
+  const wal = `${store.filePath}-wal`;
+  expect(statSync(wal).size).toBeGreaterThan(0);
+  await store.writer.checkpoint(true);
+  expect(statSync(wal).size).toBe(0);
+  // The checkpoint waits for readers with a short busy_timeout of its own: the writer's own is back.
+  expect(Number((await store.reads.execute("PRAGMA busy_timeout")).rows[0]![0])).toBe(1000);
 });
