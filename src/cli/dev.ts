@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadConfig, type LoadResult } from "../config/index.ts";
+import { isLoopback } from "../core/address-guard.ts";
 import { createLogger } from "../log/logger.ts";
 import { parseFlags } from "./args.ts";
 import { serveConfig } from "./serve.ts";
@@ -133,7 +134,7 @@ export async function runDev(args: string[]): Promise<number> {
         "hookrelay dev relay",
         `  Paste into the provider:  ${base}/in/dev`,
         // A provider on the internet cannot reach a loopback address: say what can.
-        ...(opts.publicUrl === undefined && isLoopbackUrl(base)
+        ...(opts.publicUrl === undefined && isLoopback(new URL(base).hostname.replace(/^\[|\]$/g, ""))
           ? [`                            (this machine only: for a provider, point a tunnel at port ${new URL(base).port || "80"} and pass its URL as --public-url)`]
           : []),
         `  Forwarding to:            ${opts.forwardTo}`,
@@ -168,10 +169,4 @@ function flagNames(problem: string): string {
     .replace(/^sources\[0\]\.verify\.preset/, "--preset")
     .replace(/^sources\[0\]\.verify\.secret/, "--secret")
     .replace(/^server\.public_url/, "--public-url");
-}
-
-/** True for an http URL whose host is a loopback address or localhost. */
-function isLoopbackUrl(url: string): boolean {
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
 }

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { parseIPv4, parseIPv6 } from "../core/address-guard.ts";
+import { isLoopback } from "../core/address-guard.ts";
 import { decodeKey, presetDefaults } from "../core/verify/index.ts";
 import { ALWAYS_SENT_HEADERS, isForwardableHeader } from "../core/forward-headers.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
@@ -107,18 +107,6 @@ function parseToml(text: string): { ok: true; value: unknown } | { ok: false; pr
     }
     return { ok: false, problem: `config: invalid TOML${line ? ` near line ${line}` : ""}: ${reason}` };
   }
-}
-
-function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === "localhost" || h.endsWith(".localhost")) return true;
-  const v4 = parseIPv4(h);
-  if (v4 !== null) return v4 >>> 24 === 127;
-  const v6 = parseIPv6(h);
-  if (v6 === null) return false;
-  if (v6.slice(0, 7).every((g) => g === 0) && v6[7] === 1) return true;
-  // ::ffff:127.x.x.x
-  return v6.slice(0, 5).every((g) => g === 0) && v6[5] === 0xffff && v6[6]! >>> 8 === 127;
 }
 
 /** Tokens that guard a listener reachable from other hosts must be at least this long (SPEC "Hardening rules"). */

@@ -136,3 +136,16 @@ export function parseIPv6(host: string): number[] | null {
   if (missing < 1) return null;
   return [...head, ...new Array<number>(missing).fill(0), ...tail];
 }
+
+/** True for localhost (and *.localhost) and any loopback address: 127/8, ::1, ::ffff:127.x.x.x. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  const v4 = parseIPv4(h);
+  if (v4 !== null) return v4 >>> 24 === 127;
+  const v6 = parseIPv6(h);
+  if (v6 === null) return false;
+  if (v6.slice(0, 7).every((g) => g === 0) && v6[7] === 1) return true;
+  // ::ffff:127.x.x.x
+  return v6.slice(0, 5).every((g) => g === 0) && v6[5] === 0xffff && v6[6]! >>> 8 === 127;
+}

@@ -141,9 +141,7 @@ export function checkSearchable(f: EventFilter, searchOn: boolean): EventFilter 
  * (or no word in it), by a dedupe-key prefix as the API's q does.
  */
 export function eventsPageFilter(query: Record<string, unknown>, nowMs: number, searchOn: boolean, defaultLimit = 50): EventFilter {
-  // A page's address may carry more than its filter (a link's tracking parameter): the page reads its own keys.
-  const own = Object.fromEntries(Object.entries(query).filter(([k]) => k in EventsQuery.entries));
-  const f = checkSearchable(parseEventFilter(own, nowMs, defaultLimit), searchOn);
+  const f = checkSearchable(parseEventFilter(ownKeys(query, EventsQuery), nowMs, defaultLimit), searchOn);
   if (f.q === undefined || !searchOn || v.is(EventId, f.q)) return f;
   const words = searchQueryOf(f.q);
   return words === null ? f : { ...f, q: undefined, text: f.text === undefined ? words : `${f.text} ${words}`, orKey: f.q };
@@ -151,7 +149,15 @@ export function eventsPageFilter(query: Record<string, unknown>, nowMs: number, 
 
 /** The rejections page's filter: its own keys of the page's address (a link's others left alone). */
 export function rejectionsPageFilter(query: Record<string, unknown>, defaultLimit = 50) {
-  return parseRejectionFilter(Object.fromEntries(Object.entries(query).filter(([k]) => k in RejectionsQuery.entries)), defaultLimit);
+  return parseRejectionFilter(ownKeys(query, RejectionsQuery), defaultLimit);
+}
+
+/**
+ * The keys of `query` that `schema` names. A page's address may carry more than its filter
+ * (a link's tracking parameter): a page reads its own keys, where the API refuses the others.
+ */
+function ownKeys(query: Record<string, unknown>, schema: { entries: Record<string, unknown> }): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(query).filter(([k]) => k in schema.entries));
 }
 
 /** The rejections-list filter from a query object (an unknown key is a 400). */

@@ -46,7 +46,6 @@ const redirect = (location: string, headers: Record<string, string> = {}) =>
 const safeNext = (next: unknown) => (typeof next === "string" && /^\/(?![/\\])[^\s]*$/.test(next) ? next : "/");
 const ONE_QUERY = (q: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(q).map(([k, val]) => [k, Array.isArray(val) ? String(val[0]) : val === undefined ? undefined : String(val)]));
-// The events page counts its matches on every render: up to this many, then "more than".
 const FormEvent = v.object({ event: v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, "must be an event id")) });
 const FormBulkTarget = v.object({ bulkTarget: v.optional(v.pipe(v.string(), v.regex(/^([a-z0-9_][a-z0-9_-]{0,99})?$/))) });
 const bulkKind = (kind: string): "redeliver" | "cancel" => {
@@ -120,7 +119,7 @@ function onItsWayText(skipped: string | undefined): string {
 export function uiController(opts: AdminControllerOptions) {
   const { store, actions, auth, nowMs } = opts;
   const client = store.reads;
-  // A listen target's delivery waits for a `hookrelay listen` client as surely as for an enable: a flash says so.
+  // A listen target's delivery waits for a `hookrelay listen` client as surely as for an enable: its card and a flash say so.
   const noListenClient = (target: string) => opts.config.targets.some((t) => t.name === target && t.kind === "listen") && !opts.listenStatus(target).connected;
   const render = (title: string, section: Section, body: SafeHtml, status = 200, extra: { flash?: string | SafeHtml | null; error?: string | null } = {}) =>
     htmlResponse(page({ title, section, body, signOut: auth.required, ...extra }), status);
@@ -205,8 +204,7 @@ export function uiController(opts: AdminControllerOptions) {
       const base = publicBaseUrl(opts.config, request, opts.publicPort());
       const names = opts.config.targets.map((t) => t.name);
       const states = await readTargetStates(client);
-      const listens = new Set(opts.config.targets.filter((t) => t.kind === "listen").map((t) => t.name));
-      const holdOf = targetHolds(names, (t) => states.get(t)?.circuitOpenUntil ?? null, nowMs(), (t) => listens.has(t) && !opts.listenStatus(t).connected);
+      const holdOf = targetHolds(names, (t) => states.get(t)?.circuitOpenUntil ?? null, nowMs(), noListenClient);
       const body = eventPage(eventDetailJson(ev), names, routing, base, holdOf);
       return render(ev.id, "events", body, 200, { flash: flashOf(ONE_QUERY(query)) });
     })

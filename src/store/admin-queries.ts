@@ -204,16 +204,16 @@ export async function countEvents(client: Client, f: Omit<EventFilter, "cursor" 
   return Number(rs.rows[0]!.n);
 }
 
-/**
- * countEvents, but stops counting past `atMost`: returns at most atMost + 1
- * (read "more than atMost"). Cheap whatever the filter, for a page that shows
- * the count on every render; the exact count waits for the confirmation step.
- */
 /** A filter without its page: what a count (and a bulk action) covers. */
 export function withoutPaging({ cursor: _cursor, limit: _limit, ...filter }: EventFilter): Omit<EventFilter, "cursor" | "limit"> {
   return filter;
 }
 
+/**
+ * countEvents, but stops counting past `atMost`: returns at most atMost + 1
+ * (read "more than atMost"). Cheap whatever the filter, for a page that shows
+ * the count on every render; the exact count waits for the confirmation step.
+ */
 export async function countEventsUpTo(client: Client, f: Omit<EventFilter, "cursor" | "limit">, atMost: number): Promise<number> {
   if (f.status === "unrouted" && f.target !== undefined) return 0;
   if (wordsAlone(f)) return Math.min(await countWords(client, f), Math.floor(atMost) + 1);

@@ -66,23 +66,21 @@ export async function purgeExpired(db: SqlDoors, opts: PurgeOptions): Promise<Pu
     // Walk ids with a cursor so events kept for open deliveries are looked at once, not every batch.
     let cursor = "";
     const below = makeId("evt", Math.max(0, g.cutoffMs), new Uint8Array(10));
-    while (!stopped()) {
-      const range = rangeSql(g);
-      const rows = pace.rows;
+    const range = rangeSql(g);
+    await pace.eachBatch(stopped, async (rows) => {
       const page = await db.reads.execute({
         sql: `SELECT id FROM events WHERE id > ? AND id < ? ${range.sql} ORDER BY id LIMIT ?`,
         args: [cursor, below, ...range.args, rows],
       });
-      if (page.rows.length === 0) break;
+      if (page.rows.length === 0) return 0;
       const last = String(page.rows[page.rows.length - 1]!.id);
       const deleted = await pace.timed(() => (opts.archive ? archiveThenDelete(db, opts.archive, cursor, last, range) : deleteEvents(db.writer, cursor, last, range)));
       counts.events += deleted.events;
       counts.deliveries += deleted.deliveries;
       counts.attempts += deleted.attempts;
       cursor = last;
-      if (page.rows.length < rows) break;
-      await pace.pause();
-    }
+      return page.rows.length;
+    });
   }
   counts.attempts += await deleteByAge(db.writer, "attempts", "at", cutoffMs, pace, stopped);
   counts.rejections += await deleteByAge(db.writer, "rejections", "received_at", cutoffMs, pace, stopped);
@@ -96,21 +94,34 @@ export async function purgeExpired(db: SqlDoors, opts: PurgeOptions): Promise<Pu
  * A purge's pace: rows per transaction and the pause after each. Its writes
  * ride in the group commit with ingest's (one transaction a round), so every
  * ack of that round waits for them: a write that took longer than
- * SLOW_WRITE_MS halves the next batch (a backlog's events, each with its
- * deliveries and many attempts, made 200 take a third of a second), down to
+ * SLOW_WRITE_MS halves the next batch (a drained backlog's events, each with
+ * its deliveries and many attempts, are slow to delete), down to
  * MIN_BATCH_ROWS; one under a quarter of that doubles it back, up to
  * `maxRows`. Each pause lasts at least as long as the write before it, so a
  * purge never takes more than half of the writer's time.
  */
 class PurgePace {
-  rows: number;
+  #rows: number;
   #busySince = performance.now();
 
   constructor(
     private readonly maxRows: number,
     private readonly minPauseMs: number,
   ) {
-    this.rows = maxRows;
+    this.#rows = maxRows;
+  }
+
+  /**
+   * Runs `batch` with the batch size of the moment until it looks at fewer
+   * rows than it was given (nothing more to do) or the purge is `stopped`,
+   * pausing after each.
+   */
+  async eachBatch(stopped: () => boolean, batch: (rows: number) => Promise<number>): Promise<void> {
+    while (!stopped()) {
+      const rows = this.#rows;
+      if ((await batch(rows)) < rows) return;
+      await this.#pause();
+    }
   }
 
   /** Runs one batch's write and sizes the next by its time. */
@@ -118,12 +129,12 @@ class PurgePace {
     const started = performance.now();
     const result = await write();
     const tookMs = performance.now() - started;
-    if (tookMs > SLOW_WRITE_MS) this.rows = Math.max(Math.min(MIN_BATCH_ROWS, this.maxRows), Math.floor(this.rows / 2));
-    else if (tookMs < SLOW_WRITE_MS / 4) this.rows = Math.min(this.maxRows, this.rows * 2);
+    if (tookMs > SLOW_WRITE_MS) this.#rows = Math.max(Math.min(MIN_BATCH_ROWS, this.maxRows), Math.floor(this.#rows / 2));
+    else if (tookMs < SLOW_WRITE_MS / 4) this.#rows = Math.min(this.maxRows, this.#rows * 2);
     return result;
   }
 
-  async pause(): Promise<void> {
+  async #pause(): Promise<void> {
     await new Promise((r) => setTimeout(r, Math.max(this.minPauseMs, performance.now() - this.#busySince)));
     this.#busySince = performance.now();
   }
@@ -147,8 +158,7 @@ async function capRejections(db: SqlDoors, max: number, pace: PurgePace, stopped
   let total = 0;
   const sources = (await db.reads.execute("SELECT DISTINCT source FROM rejections")).rows.map((r) => String(r.source));
   for (const source of sources) {
-    while (!stopped()) {
-      const rows = pace.rows;
+    await pace.eachBatch(stopped, async (rows) => {
       const [rs] = await pace.timed(() => db.writer.write([{
         sql: `DELETE FROM rejections WHERE id IN (SELECT id FROM rejections WHERE source = ? AND received_at <
                 (SELECT received_at FROM rejections WHERE source = ? ORDER BY received_at DESC LIMIT 1 OFFSET ?)
@@ -156,9 +166,8 @@ async function capRejections(db: SqlDoors, max: number, pace: PurgePace, stopped
         args: [source, source, max - 1, rows],
       }], "redoable"));
       total += rs!.rowsAffected;
-      if (rs!.rowsAffected < rows) break;
-      await pace.pause();
-    }
+      return rs!.rowsAffected;
+    });
   }
   return total;
 }
@@ -224,27 +233,23 @@ async function deleteByAge(
   stopped: () => boolean,
 ): Promise<number> {
   let total = 0;
-  while (!stopped()) {
-    const rows = pace.rows;
+  await pace.eachBatch(stopped, async (rows) => {
     const [rs] = await pace.timed(() => writer.write([{
       sql: `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${column} < ? LIMIT ?)`,
       args: [cutoffMs, rows],
     }], "redoable"));
     total += rs!.rowsAffected;
-    if (rs!.rowsAffected < rows) break;
-    await pace.pause();
-  }
+    return rs!.rowsAffected;
+  });
   return total;
 }
 
 /** Deletes dedupe keys whose window is over, a batch per transaction. */
 async function deleteExpiredDedupeKeys(writer: SqlWriter, nowMs: number, pace: PurgePace, stopped: () => boolean): Promise<void> {
-  while (!stopped()) {
-    const rows = pace.rows;
+  await pace.eachBatch(stopped, async (rows) => {
     const [rs] = await pace.timed(() => writer.write([expiredDedupeKeysStatement(nowMs, rows)], "redoable"));
-    if (rs!.rowsAffected < rows) break;
-    await pace.pause();
-  }
+    return rs!.rowsAffected;
+  });
 }
 
 /** The retention runner: one purge now (or the one running), stop at the next batch boundary. */

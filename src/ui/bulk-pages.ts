@@ -92,13 +92,14 @@ const whatChanged = (j: JobJson) => `${j.affected === 1 ? "delivery" : "deliveri
 
 /** What a job's filter matched, in a few words: "source shop · status failed", or every event. */
 export function filterText(f: JobJson["filter"]): string {
+  const words = searchOf(f).text;
   const parts = [
     f.source && `source ${f.source}`,
     f.target && `target ${f.target}`,
     f.status && `status ${f.status}`,
     f.type && `type ${f.type}`,
     f.q && `search “${f.q}”`,
-    searchOf(f).text && `words “${searchOf(f).text}”`,
+    words && `words “${words}”`,
     f.since && `since ${f.since.replace("T", " ").replace(/(\.\d+)?Z$/, "")} UTC`,
   ].filter((p): p is string => typeof p === "string" && p.length > 0);
   return parts.length === 0 ? "every event" : parts.join(" · ");
