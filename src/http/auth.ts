@@ -33,6 +33,8 @@ export interface AdminAuthOptions {
 }
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
+// The admin token's failures, as the limiter tells them from a listen token's.
+const ADMIN_SCOPE = "admin";
 
 /** Compares two secrets in constant time (hashing first equalises the lengths). */
 export function secretsEqual(a: string, b: string): boolean {
@@ -142,7 +144,7 @@ export class AdminAuth {
   checkToken(candidate: string, addr: string): boolean {
     if (this.#token === null || this.retryAfterSec(addr) > 0) return false;
     if (secretsEqual(candidate, this.#token)) return true;
-    this.#limiter?.recordFailure(addr);
+    this.#limiter?.recordFailure(addr, ADMIN_SCOPE);
     return false;
   }
 
@@ -153,7 +155,7 @@ export class AdminAuth {
    */
   signIn(candidate: string, addr: string): boolean {
     const ok = this.checkToken(candidate, addr);
-    if (ok) this.#limiter?.recordSuccess(addr);
+    if (ok) this.#limiter?.recordSuccess(addr, ADMIN_SCOPE);
     return ok;
   }
 

@@ -6,9 +6,12 @@
  * token gets the same 429 as a wrong one, otherwise the answer would tell
  * the guesser which guess was right. The owner of a token is back in within
  * the cap; a guesser gets about two tries a minute. A sign-in with the right
- * token (the login form, a listen connection) clears its address's failures,
- * so that an operator's typo minutes after a streak of wrong tokens is one
- * failure, not the next back-off of up to 30 s. Memory is bounded: an
+ * token (the login form, a listen connection) clears its address's failures
+ * when every one of them was a try at that same token (its scope: "admin",
+ * or the listen target's name), so that an operator's typo minutes after a
+ * streak of wrong tokens is one failure, not the next back-off of up to 30 s
+ * — while the holder of one listen token cannot clear a streak of guesses at
+ * another's by signing in between them. Memory is bounded: an
  * address quiet for `forgetAfterMs` is forgotten, and the table holds at most
  * `maxAddresses` (the least recently failing go first).
  */
@@ -36,6 +39,8 @@ export const DEFAULT_FAILED_AUTH_POLICY: FailedAuthPolicy = {
 
 interface Bucket {
   failures: number;
+  /** Which token the failures tried for; null once they tried for more than one. */
+  scope: string | null;
   lastFailureMs: number;
   blockedUntilMs: number;
 }
@@ -69,13 +74,14 @@ export class FailedAuthLimiter {
     return leftMs > 0 ? Math.ceil(leftMs / 1000) : 0;
   }
 
-  /** Counts a failed attempt by `addr`; past the free ones, it starts the next back-off. */
-  recordFailure(addr: string): void {
+  /** Counts a failed attempt by `addr` at the token of `scope`; past the free ones, it starts the next back-off. */
+  recordFailure(addr: string, scope: string): void {
     const now = this.nowMs();
     this.#forgetQuiet();
-    const b = this.#buckets.get(addr) ?? { failures: 0, lastFailureMs: now, blockedUntilMs: 0 };
+    const b = this.#buckets.get(addr) ?? { failures: 0, scope, lastFailureMs: now, blockedUntilMs: 0 };
     this.#buckets.delete(addr);
     if (this.#buckets.size >= this.policy.maxAddresses) this.#buckets.delete(this.#buckets.keys().next().value!);
+    if (b.scope !== scope) b.scope = null;
     b.failures++;
     b.lastFailureMs = now;
     const over = b.failures - this.policy.freeFailures;
@@ -85,13 +91,13 @@ export class FailedAuthLimiter {
   }
 
   /**
-   * A sign-in with the right token from `addr`: its failures so far are
-   * forgotten. Not for a bearer token, which a client sends with every
-   * request: a guesser on the same address would get five free tries
-   * between any two of them.
+   * A sign-in with the right token of `scope` from `addr`: its failures so
+   * far are forgotten when all were tries at that token. Not for a bearer
+   * token, which a client sends with every request: a guesser on the same
+   * address would get five free tries between any two of them.
    */
-  recordSuccess(addr: string): void {
-    this.#buckets.delete(addr);
+  recordSuccess(addr: string, scope: string): void {
+    if (this.#buckets.get(addr)?.scope === scope) this.#buckets.delete(addr);
   }
 
   #forgetQuiet(): void {

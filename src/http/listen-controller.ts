@@ -30,10 +30,10 @@ export function refuseListen(hub: ListenHub, limiter: FailedAuthLimiter, name: s
   const given = /^Bearer\s+(.+)$/i.exec(authorization ?? "")?.[1]?.trim() ?? null;
   const matches = secretsEqual(given ?? "", token ?? NO_TOKEN);
   if (!matches || token === null || given === null) {
-    limiter.recordFailure(addr);
+    limiter.recordFailure(addr, `listen:${name}`);
     return new HttpError(401, "unauthorized", "no listen target of that name, or a missing or wrong token", { "www-authenticate": "Bearer" });
   }
-  limiter.recordSuccess(addr);
+  limiter.recordSuccess(addr, `listen:${name}`);
   if (!hub.accepting()) return new HttpError(503, "shutting_down", "relay is shutting down; reconnect later", { "retry-after": "5" });
   return null;
 }

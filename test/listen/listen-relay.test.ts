@@ -134,6 +134,19 @@ test("wrong listen tokens get 429 after five, even with the right token, which w
   expect((await get("alice", TOKEN)).status).toBe(426);
 });
 
+test("the right token of one listen target does not clear a streak of guesses at another's", async () => {
+  const relay = await startTestRelay(config());
+  cleanups.push(() => relay.close(), () => relay.app.listen.stop());
+  const get = (target: string, token: string) =>
+    relay.app.publicApp.handle(new Request(`http://127.0.0.1/listen/${target}`, { headers: { authorization: `Bearer ${token}` } }));
+  const answers: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 2; i++) answers.push((await get("nobody", `guess-${round}-${i}`)).status);
+    answers.push((await get("alice", TOKEN)).status);
+  }
+  expect(answers).toEqual([401, 401, 426, 401, 401, 426, 401, 429, 429]);
+});
+
 test("an acked delivery is delivered with one attempt row, and deliveries go out one at a time in receive order", async () => {
   const { relay, wsUrl } = await relayOnPort();
   const bodies = ['{"type":"a.one","n":1}', '{"type":"a.two","n":2}\n'];
