@@ -9,8 +9,12 @@
  * token (loopback only, enforced by config) everything is open, but the Host
  * must be a loopback name so a DNS-rebinding page cannot drive the UI.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { secretsEqual } from "../core/verify/hmac.ts";
 import type { FailedAuthLimiter } from "./failed-auth-limiter.ts";
+
+// One comparison of secrets for the whole relay (a provider's, the admin's, a listen target's).
+export { secretsEqual };
 
 /** Name of the UI's session cookie. */
 export const SESSION_COOKIE = "hookrelay_session";
@@ -36,10 +40,6 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest();
 // The admin token's failures, as the limiter tells them from a listen token's.
 const ADMIN_SCOPE = "admin";
 
-/** Compares two secrets in constant time (hashing first equalises the lengths). */
-export function secretsEqual(a: string, b: string): boolean {
-  return timingSafeEqual(sha256(a), sha256(b));
-}
 
 /** Value of one cookie from a Cookie header, or null. */
 export function readCookie(header: string | null, name: string): string | null {

@@ -1,5 +1,5 @@
-import { timingSafeEqual } from "node:crypto";
 import type { InboundRequest, VerifySpec } from "../types.ts";
+import { secretsEqual } from "./hmac.ts";
 
 /** A response the relay sends instead of storing the request as an event. */
 export interface HandshakeResponse {
@@ -50,7 +50,7 @@ export function answerGetChallenge(spec: VerifySpec, query: URLSearchParams, ver
   if (hub !== null) {
     const token = query.get("hub.verify_token") ?? "";
     const secrets = verifyToken !== undefined ? [verifyToken] : "secrets" in spec ? spec.secrets : [];
-    const ok = query.get("hub.mode") === "subscribe" && secrets.some((s) => sameText(s, token));
+    const ok = query.get("hub.mode") === "subscribe" && secrets.some((s) => secretsEqual(token, s));
     if (!ok) return { status: 403, contentType: "text/plain", body: "verification token mismatch", refused: "bad_verify_token" };
     if (hub.length > MAX_CHALLENGE) return { status: 403, contentType: "text/plain", body: `challenge longer than ${MAX_CHALLENGE} characters`, refused: "bad_challenge" };
     return { status: 200, contentType: "text/plain", body: hub };
@@ -58,10 +58,4 @@ export function answerGetChallenge(spec: VerifySpec, query: URLSearchParams, ver
   const echo = query.get("challenge");
   if (echo !== null && echo.length <= MAX_CHALLENGE) return { status: 200, contentType: "text/plain", body: echo };
   return null;
-}
-
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
