@@ -15,6 +15,8 @@ test("every 2xx status is delivered", () => {
 test("a redirect is a failure that names the Location but does not follow it", () => {
   const outcome = classifyDelivery(response(302, null, "http://elsewhere/"), 0);
   expect(outcome).toEqual({ kind: "retry", error: "HTTP 302: redirect not followed (Location: http://elsewhere/)", retryAfterMs: null });
+  // A 3xx with nowhere to go is not called a redirect.
+  expect(classifyDelivery(response(304), 0)).toEqual({ kind: "retry", error: "HTTP 304", retryAfterMs: null });
 });
 
 test("410 Gone disables the target", () => {

@@ -53,9 +53,10 @@ export function classifyDelivery(result: SendResult, nowMs: number): DeliveryOut
       const retryAfterMs = honoursRetryAfter ? parseRetryAfter(result.retryAfter, nowMs) : null;
       // The Location is shown so the operator can fix the URL; it is never requested.
       // A Retry-After that was honoured is named: it is why the next attempt is later than the schedule says.
+      // Only a 3xx with somewhere to go is a redirect (a 304 or a bare 300 is just not a success).
       const error =
-        status >= 300 && status < 400
-          ? `HTTP ${status}: redirect not followed${result.location ? ` (Location: ${result.location.slice(0, 200)})` : ""}`
+        status >= 300 && status < 400 && result.location
+          ? `HTTP ${status}: redirect not followed (Location: ${result.location.slice(0, 200)})`
           : `HTTP ${status}${result.note ? ` (${result.note})` : ""}${retryAfterMs !== null ? ` (Retry-After: ${result.retryAfter!.slice(0, 40)})` : ""}`;
       return { kind: "retry", error, retryAfterMs };
     }

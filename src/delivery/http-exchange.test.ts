@@ -191,6 +191,69 @@ test("garbage instead of a reply, and a Content-Length that is not a number, fai
   expect(await exchanger().exchange(request(badLength.port))).toEqual({ kind: "failed", failure: { kind: "network", message: "the reply's Content-Length is not a number" } });
 });
 
+test("a reply whose lines end in bare LF is read as one with CRLF, its chunked body too", async () => {
+  const server = await rawServer((n) =>
+    n === 1 ? "HTTP/1.1 200 OK\ncontent-length: 2\n\nok" : "HTTP/1.1 201 Created\ntransfer-encoding: chunked\n\n3\nabc\n0\n\n",
+  );
+  const ex = exchanger();
+  const first = await ex.exchange(request(server.port));
+  expect(first.kind === "reply" && [first.reply.status, text(first.reply.body)]).toEqual([200, "ok"]);
+  const second = await ex.exchange(request(server.port));
+  expect(second.kind === "reply" && [second.reply.status, text(second.reply.body)]).toEqual([201, "abc"]);
+  expect(server.connections()).toBe(1);
+});
+
+test("a Content-Length repeated with one value is that value; two values conflict, and say which", async () => {
+  const same = await rawServer(() => "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nContent-Length: 2\r\n\r\nok");
+  const outcome = await exchanger().exchange(request(same.port));
+  expect(outcome.kind === "reply" && [outcome.reply.status, text(outcome.reply.body)]).toEqual([200, "ok"]);
+  const two = await rawServer(() => "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 5\r\n\r\nok");
+  expect(await exchanger().exchange(request(two.port))).toEqual({ kind: "failed", failure: { kind: "network", message: "the reply's Content-Length values conflict (2, 5)" } });
+});
+
+test("a status of more than three digits is not HTTP; a 101 ends its connection's use", async () => {
+  const long = await rawServer(() => "HTTP/1.1 2000 OK\r\ncontent-length: 2\r\n\r\nok");
+  expect(await exchanger().exchange(request(long.port))).toEqual({ kind: "failed", failure: { kind: "network", message: "the reply is not HTTP/1.x" } });
+  const bare = await rawServer(() => "HTTP/1.1 204\r\n\r\n");
+  expect((await exchanger().exchange(request(bare.port))).kind).toBe("reply");
+  const upgrade = await rawServer(() => "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n");
+  const ex = exchanger();
+  for (let i = 0; i < 2; i++) {
+    const outcome = await ex.exchange(request(upgrade.port));
+    expect(outcome.kind === "reply" && outcome.reply.status).toBe(101);
+  }
+  expect(upgrade.connections()).toBe(2);
+});
+
+test("a head past 64 KB is refused whether it came in one write or many", async () => {
+  const filler = `x-filler: ${"f".repeat(80 * 1024)}\r\n`;
+  const whole = await rawServer(() => `HTTP/1.1 200 OK\r\n${filler}content-length: 0\r\n\r\n`);
+  expect(await exchanger().exchange(request(whole.port))).toEqual({ kind: "failed", failure: { kind: "network", message: "the reply's headers are too large" } });
+  const pieces = await rawServer((_, socket) => {
+    const head = `HTTP/1.1 200 OK\r\n${filler}content-length: 0\r\n\r\n`;
+    for (let at = 0; at < head.length; at += 8192) setTimeout(() => socket.write(Buffer.from(head.slice(at, at + 8192), "latin1")), at / 8192);
+    return null;
+  });
+  expect(await exchanger().exchange(request(pieces.port))).toEqual({ kind: "failed", failure: { kind: "network", message: "the reply's headers are too large" } });
+});
+
+test("once the status is in, a malformed chunked body ends the reply there (the reply stands, the connection is closed)", async () => {
+  const server = await rawServer(() => "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n5x\r\nhello\r\n0\r\n\r\n");
+  const ex = exchanger();
+  const outcome = await ex.exchange(request(server.port));
+  expect(outcome.kind === "reply" && [outcome.reply.status, text(outcome.reply.body)]).toEqual([200, "ok"]);
+  await ex.exchange(request(server.port));
+  expect(server.connections()).toBe(2);
+});
+
+test("a connection closed without a reply byte says so", async () => {
+  const server = await rawServer((_, socket) => {
+    socket.end();
+    return null;
+  });
+  expect(await exchanger().exchange(request(server.port))).toEqual({ kind: "failed", failure: { kind: "network", message: "the target closed the connection without replying" } });
+});
+
 test("a closed port is unconnected (nothing sent); a silent server times out at the deadline", async () => {
   const closed = await rawServer(() => null);
   closers.splice(0).forEach((c) => c());

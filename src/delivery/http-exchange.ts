@@ -69,8 +69,12 @@ const MAX_HEAD_BYTES = 64 * 1024;
 // A pooled connection idle longer than this is closed rather than reused (servers' keep-alive timeouts are 5 s and up).
 const IDLE_REUSE_MS = 4000;
 
-const CRLF = Buffer.from("\r\n");
-const HEAD_END = Buffer.from("\r\n\r\n");
+const LF = 0x0a;
+// A head ends at its first empty line; a bare LF ends a line as CRLF does (RFC 9112 §2.2).
+const EMPTY_LINE = Buffer.from("\n\r\n");
+const BARE_EMPTY_LINE = Buffer.from("\n\n");
+// A reply that ended before any byte of it.
+const NO_REPLY = "the target closed the connection without replying";
 
 /** Exchanges over pooled connections; one per process is enough. */
 export interface HttpExchanger {
@@ -120,7 +124,7 @@ export function createHttpExchanger(): HttpExchanger {
       if (!(connected instanceof Connection)) return connected;
       const outcome = await exchangeOn(connected, req);
       // A new connection is never stale: a close before any reply byte is the target's doing.
-      return outcome === "stale" ? { kind: "failed", failure: { kind: "network", message: "connection closed before any reply" } } : outcome;
+      return outcome === "stale" ? { kind: "failed", failure: { kind: "network", message: NO_REPLY } } : outcome;
     },
     close() {
       for (const list of idle.values()) for (const conn of list.splice(0)) conn.close();
@@ -178,7 +182,7 @@ const SOCKET_HANDLERS: Bun.SocketHandler<Connection> = {
     if (success || !rejectsUnauthorized()) socket.data.connected(null);
     // A certificate refused: connected, but maybe not to the server meant. Nothing was sent, and
     // another address of the name would present the same certificate: the attempt ends here.
-    else socket.data.connected({ kind: "failed", failure: { kind: "network", message: `TLS: ${errorText(authorizationError)}` } });
+    else socket.data.connected({ kind: "failed", failure: { kind: "network", message: tlsFailureText(authorizationError) } });
   },
   data(socket, chunk) {
     turnWrites.replyArrived();
@@ -354,14 +358,16 @@ class Connection {
   #readHead(): boolean {
     for (;;) {
       const buffered = this.#buffered!;
-      const end = buffered.indexOf(HEAD_END);
-      if (end < 0) {
-        if (buffered.length > MAX_HEAD_BYTES) this.#fail("the reply's headers are too large");
+      const end = headEnd(buffered);
+      // However the head arrived (one packet or many), past the limit it is refused.
+      if ((end === null ? buffered.length : end.at) > MAX_HEAD_BYTES) {
+        this.#fail("the reply's headers are too large");
         return false;
       }
-      const lines = buffered.toString("latin1", 0, end).split("\r\n");
-      this.#buffered = buffered.subarray(end + 4);
-      const statusLine = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]!);
+      if (end === null) return false;
+      const lines = buffered.toString("latin1", 0, end.at).split(/\r?\n/);
+      this.#buffered = buffered.subarray(end.bodyAt);
+      const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]!);
       if (statusLine === null) {
         this.#fail("the reply is not HTTP/1.x");
         return false;
@@ -380,14 +386,15 @@ class Connection {
         headers.set(name, before === undefined ? value : `${before}, ${value}`);
       }
       const framing = framingOf(status, headers);
-      if (framing === null) {
-        this.#fail("the reply's Content-Length is not a number");
+      if (typeof framing === "string") {
+        this.#fail(framing);
         return false;
       }
       this.#status = status;
       this.#headers = headers;
       this.#framing = framing;
-      this.#keepAlive = statusLine[1] === "1" && framing.kind !== "close" && !/(^|,)\s*close\s*(,|$)/i.test(headers.get("connection") ?? "");
+      // After a 101 the connection speaks another protocol: it carries nothing more of ours.
+      this.#keepAlive = statusLine[1] === "1" && status !== 101 && framing.kind !== "close" && !/(^|,)\s*close\s*(,|$)/i.test(headers.get("connection") ?? "");
       return true;
     }
   }
@@ -407,16 +414,20 @@ class Connection {
         if (framing.kind === "length" && framing.left === 0) break;
         if (framing.kind === "chunked" && framing.left === 0) framing.at = "data-end";
       } else {
-        const eol = buffered.indexOf(CRLF);
+        const eol = buffered.indexOf(LF);
         if (eol < 0) break;
-        const line = buffered.toString("latin1", 0, eol);
-        buffered = buffered.subarray(eol + 2);
+        const line = buffered.toString("latin1", 0, eol > 0 && buffered[eol - 1] === 0x0d ? eol - 1 : eol);
+        buffered = buffered.subarray(eol + 1);
+        // The status is in: a malformed body is cut short there, as a connection's end cuts one
+        // (the reply stands, the connection is not used again).
         if (framing.at === "data-end") {
-          if (line !== "") return this.#fail("the reply's chunked body is malformed");
+          if (line !== "") return this.#finish(false);
           framing.at = "size";
         } else if (framing.at === "size") {
-          const size = Number.parseInt(line, 16);
-          if (!/^[0-9a-f]+/i.test(line) || !Number.isSafeInteger(size)) return this.#fail("the reply's chunked body is malformed");
+          // Hex digits, then optional whitespace and chunk extensions (";name=value").
+          const digits = /^([0-9a-f]+)[ \t]*(?:;.*)?$/i.exec(line)?.[1];
+          const size = digits === undefined ? Number.NaN : Number.parseInt(digits, 16);
+          if (!Number.isSafeInteger(size)) return this.#finish(false);
           framing.left = size;
           framing.at = size === 0 ? "trailer" : "data";
         } else if (line === "") {
@@ -479,7 +490,8 @@ class Connection {
     this.socket = null;
     if (this.onConnect !== null) {
       // Closed before it could be used (a refused or failed connect, or the handshake): nothing was sent.
-      const failure = wasOpen ? { kind: "network" as const, message: err ? errorText(err) : "connection closed while connecting" } : connectFailure(err, this.address);
+      const message = !err ? "connection closed while connecting" : this.secure ? tlsFailureText(err) : errorText(err);
+      const failure = wasOpen ? { kind: "network" as const, message } : connectFailure(err, this.address);
       this.connected({ kind: "unconnected", failure });
       return;
     }
@@ -494,7 +506,8 @@ class Connection {
       resolve("stale");
       return;
     }
-    this.#settleFailure({ kind: "network", message: err ? errorText(err) : "connection closed before the reply was complete" });
+    const message = err ? errorText(err) : this.#gotBytes ? "connection closed before the reply's headers were complete" : NO_REPLY;
+    this.#settleFailure({ kind: "network", message });
   }
 
   close() {
@@ -506,15 +519,33 @@ class Connection {
   }
 }
 
-// How the reply's body ends; null when its Content-Length cannot be read.
-function framingOf(status: number, headers: Map<string, string>): Framing | null {
+/** Where the head in `buffered` ends (its empty line) and its body starts; null while the empty line has not come. */
+function headEnd(buffered: Buffer): { at: number; bodyAt: number } | null {
+  const crlf = buffered.indexOf(EMPTY_LINE);
+  const bare = buffered.indexOf(BARE_EMPTY_LINE);
+  if (bare >= 0 && (crlf < 0 || bare < crlf)) return { at: bare, bodyAt: bare + 2 };
+  // The last line's own CR is not part of it.
+  return crlf >= 0 ? { at: crlf > 0 && buffered[crlf - 1] === 0x0d ? crlf - 1 : crlf, bodyAt: crlf + 3 } : null;
+}
+
+// How the reply's body ends; a message saying why when its Content-Length cannot be used.
+function framingOf(status: number, headers: Map<string, string>): Framing | string {
   if (status === 204 || status === 304 || (status >= 100 && status < 200)) return { kind: "length", left: 0 };
   const coding = headers.get("transfer-encoding");
   if (coding !== undefined) return /(^|,)\s*chunked\s*$/i.test(coding) ? { kind: "chunked", left: 0, at: "size" } : { kind: "close" };
   const length = headers.get("content-length");
   if (length === undefined) return { kind: "close" };
-  if (!/^\d+$/.test(length)) return null;
-  return { kind: "length", left: Number(length) };
+  // Repeated headers arrive joined by ", ": the same value repeated is that value (RFC 9110 §8.6).
+  const values = [...new Set(length.split(",").map((v) => v.trim()))];
+  if (!values.every((v) => /^\d+$/.test(v))) return "the reply's Content-Length is not a number";
+  if (values.length > 1) return `the reply's Content-Length values conflict (${values.join(", ")})`;
+  return { kind: "length", left: Number(values[0]) };
+}
+
+// A TLS failure as an operator can act on it: a handshake answered in plain HTTP is the usual mistake.
+function tlsFailureText(err: unknown): string {
+  const text = `TLS: ${errorText(err)}`;
+  return /WRONG_VERSION_NUMBER/.test(text) ? `${text} (does the target speak plain HTTP? its URL would then be http://)` : text;
 }
 
 export function errorText(err: unknown): string {

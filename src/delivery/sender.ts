@@ -90,7 +90,7 @@ export function createSender(opts: { resolve?: (host: string) => Promise<string[
     const candidates = addresses.length === 1 ? addresses : [...new Set(addresses.length > 0 ? addresses : [host])];
     // The total timeout bounds the whole attempt, every address included: it is what the lease is sized by.
     const deadline = started + req.timeoutMs;
-    let unreachable: SendResult = { kind: "timeout", phase: "total", afterMs: req.timeoutMs };
+    const unreachable: SendResult[] = [];
     for (const address of candidates) {
       if (performance.now() >= deadline) break;
       const outcome = await exchanger.exchange({
@@ -106,7 +106,7 @@ export function createSender(opts: { resolve?: (host: string) => Promise<string[
         replyBytes: req.replyBytes ?? EXCERPT_BYTES,
       });
       if (outcome.kind === "unconnected") {
-        unreachable = outcome.failure;
+        unreachable.push(outcome.failure);
         continue;
       }
       if (outcome.kind === "failed") return { result: outcome.failure, durationMs: elapsed(), excerpt: null };
@@ -117,8 +117,16 @@ export function createSender(opts: { resolve?: (host: string) => Promise<string[
         excerpt: excerptText(body),
       };
     }
-    return { result: unreachable, durationMs: elapsed(), excerpt: null };
+    return { result: noAddressReached(unreachable, req.timeoutMs), durationMs: elapsed(), excerpt: null };
   };
+}
+
+/** Why no address of a target could be connected to: every address's failure, when there were several. */
+function noAddressReached(failures: SendResult[], timeoutMs: number): SendResult {
+  if (failures.length === 0) return { kind: "timeout", phase: "total", afterMs: timeoutMs };
+  if (failures.length === 1 || failures.every((f) => f.kind !== "network")) return failures.at(-1)!;
+  const messages = [...new Set(failures.map((f) => (f.kind === "network" ? f.message : f.kind === "timeout" ? `connect timeout after ${f.afterMs}ms` : f.kind)))];
+  return { kind: "network", message: messages.join("; ") };
 }
 
 /** A target URL taken apart once: its host (a name or a literal address), port, and what every request to it starts with. */
