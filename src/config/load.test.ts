@@ -203,6 +203,18 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     expect(warnings).toContain("targets[0].connect_timeout: is longer than timeout (5s), which bounds the whole attempt, connecting included");
   });
 
+  test("a dedupe window shorter than the tolerance of a timestamp-signed source is a warning; a source signing no timestamp has none", () => {
+    const source = (verify: string, window: string) => `[[sources]]\nname = "s"\nverify = ${verify}\ndedupe = { window = "${window}" }\n[[targets]]\nname = "t"\nurl = "https://example.com/h"\nsigning = { secret = "${WHSEC}" }\n[[routes]]\nfrom = "s"\nto = ["t"]\n`;
+    expect(configOf(source(`{ preset = "stripe", secret = "sk", tolerance = "1h" }`, "1m")).warnings).toEqual([
+      "sources[0].dedupe.window: 1m is shorter than verify.tolerance (1h): a signed request replayed after the window but within the tolerance is accepted as a new event and forwarded again; a window at least as long as the tolerance answers every replay as a duplicate",
+    ]);
+    expect(configOf(source(`{ preset = "stripe", secret = "sk", tolerance = "1h" }`, "1h")).warnings).toEqual([]);
+    expect(configOf(source(`{ scheme = "hmac", header = "x-sig", secret = "k", timestamp_header = "x-ts", signed = "{timestamp}.{body}" }`, "1m")).warnings).toEqual([
+      "sources[0].dedupe.window: 1m is shorter than verify.tolerance (5m): a signed request replayed after the window but within the tolerance is accepted as a new event and forwarded again; a window at least as long as the tolerance answers every replay as a duplicate",
+    ]);
+    expect(configOf(source(`{ preset = "github", secret = "k" }`, "1m")).warnings).toEqual([]);
+  });
+
   test("a known key in the wrong table is pointed to where it belongs", () => {
     // Appended to the file, it lands in the last [[routes]] table.
     expect(problemsOf(`${BASE}\nlog_level = "debug"`)).toEqual(["routes[0].log_level: unknown key (it belongs in the top level (before the first [table]))"]);
@@ -992,6 +1004,8 @@ describe("loadConfig reads a PostgreSQL [store]", () => {
   test("a password also written in the url is a warning that does not show it", () => {
     const { warnings } = configOf(`[store]\nurl = "postgres://h:inline-pw@db/h"`);
     expect(warnings).toEqual(["store.url: carries a password; put it in store.password (env:NAME or file:/path) to keep it out of the config file"]);
+    // The driver reads one from the query string too.
+    expect(configOf(`[store]\nurl = "postgres://h@db/h?password=query-pw"`).warnings).toEqual(warnings);
   });
 
   test("busy_timeout applies to PostgreSQL too (a statement's lock wait) and is no warning", () => {

@@ -7,11 +7,11 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { isLoopback } from "../core/address-guard.ts";
-import { decodeKey, presetDefaults } from "../core/verify/index.ts";
+import { decodeKey, presetDefaults, presetSigns } from "../core/verify/index.ts";
 import { ALWAYS_SENT_HEADERS, isForwardableHeader } from "../core/forward-headers.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { didYouMean } from "./did-you-mean.ts";
-import { SOURCE_STATS_WINDOW_MS, TARGET_STATS_WINDOW_MS } from "../core/types.ts";
+import { SOURCE_STATS_WINDOW_MS, TARGET_STATS_WINDOW_MS, type VerifySpec } from "../core/types.ts";
 import { referenceLookAlike } from "./secret-ref.ts";
 import { createSchemas, type RawServer, type RawSource, type RawTarget, type Schemas } from "./schema.ts";
 import type { Config, ListenAddress, RouteConfig, SourceConfig, TargetConfig } from "./types.ts";
@@ -386,11 +386,13 @@ class ConfigBuilder {
     this.warnUnforwardable(value.forward_headers ?? [], ["sources", i, "forward_headers"]);
     // What config leaves out comes from the preset, here and only here.
     const preset = verify.kind === "preset" ? presetDefaults(verify.preset) : { dedupe: [], eventType: [], forwardHeaders: [] };
+    const dedupeWindowMs = value.dedupe?.window ?? defaultMs(DEFAULTS.source.dedupe_window);
+    this.warnReplayOutlastsDedupe(verify, dedupeWindowMs, ["sources", i, "dedupe", "window"]);
     return {
       name: value.name,
       verify,
       dedupeKeys: value.dedupe?.key ?? preset.dedupe,
-      dedupeWindowMs: value.dedupe?.window ?? defaultMs(DEFAULTS.source.dedupe_window),
+      dedupeWindowMs,
       eventType: value.event_type ?? preset.eventType,
       forwardHeaders: value.forward_headers ?? preset.forwardHeaders,
       allowIps: value.allow_ips ?? null,
@@ -523,6 +525,22 @@ class ConfigBuilder {
       ...targetCredentials(tgt),
       format: tgt.format,
     };
+  }
+
+  /**
+   * A signed request captured on its way is accepted again for as long as
+   * its timestamp is within the tolerance; only dedupe then tells it from a
+   * new event. A window shorter than the tolerance lets a replay between the
+   * two through as a new event, forwarded again.
+   */
+  private warnReplayOutlastsDedupe(verify: VerifySpec, dedupeWindowMs: number, path: Path): void {
+    const timestamped = (verify.kind === "preset" && presetSigns(verify.preset).timestamp) || (verify.kind === "hmac" && verify.timestampHeader !== undefined);
+    if (!timestamped || dedupeWindowMs >= verify.toleranceSec * 1000) return;
+    this.report.warn(
+      path,
+      `${durationText(dedupeWindowMs)} is shorter than verify.tolerance (${durationText(verify.toleranceSec * 1000)}): a signed request replayed after the window but within the tolerance ` +
+        "is accepted as a new event and forwarded again; a window at least as long as the tolerance answers every replay as a duplicate",
+    );
   }
 
   /**

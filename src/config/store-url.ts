@@ -70,10 +70,11 @@ function parsePostgresUrl(input: string): Parsed<string> {
   return { ok: true, value: input };
 }
 
-/** True when a PostgreSQL URL carries a password of its own. */
+/** True when a PostgreSQL URL carries a password of its own: after the user, or as a `password` query parameter. */
 export function urlHasPassword(url: string): boolean {
   try {
-    return new URL(url).password !== "";
+    const u = new URL(url);
+    return u.password !== "" || u.searchParams.has("password");
   } catch {
     return false;
   }

@@ -43,6 +43,7 @@ export function errorResponse(err: unknown): Response {
   const e = httpErrorOf(err);
   return new Response(JSON.stringify({ error: { code: e.code, message: e.message } }), {
     status: e.status,
-    headers: { "content-type": "application/json", ...e.headers },
+    // An error may echo what the client sent (an unknown source's name): never to be read as anything but JSON.
+    headers: { "content-type": "application/json", "x-content-type-options": "nosniff", ...e.headers },
   });
 }

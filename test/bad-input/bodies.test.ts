@@ -124,6 +124,8 @@ test("refusals before verification are logged, folded per source and code, and a
   const long = "x".repeat(5000);
   const res = await fetch(`${bin.publicUrl}/in/${long}`, { method: "POST", body: "{}" });
   expect(res.status).toBe(404);
+  // The echo is JSON and nothing else, whatever a browser would make of it.
+  expect(res.headers.get("x-content-type-options")).toBe("nosniff");
   const { error } = (await res.json()) as { error: { message: string } };
   expect(error.message).toBe(`no source named "${"x".repeat(100)}…"`);
   const big = new Uint8Array(MAX_BODY + 1).fill(0x20);
