@@ -72,6 +72,10 @@ describe("isForbiddenAddress", () => {
     expect(isForbiddenAddress("metadata")).toBe(true);
     expect(isForbiddenAddress("Metadata.")).toBe(true);
     expect(isForbiddenAddress("100.100.100.200")).toBe(true);
+    // Azure's WireServer, in two spellings; its neighbours are ordinary addresses.
+    expect(isForbiddenAddress("168.63.129.16")).toBe(true);
+    expect(isForbiddenAddress("::ffff:168.63.129.16")).toBe(true);
+    expect(isForbiddenAddress("168.63.129.17")).toBe(false);
   });
 
   test("allows private, loopback and public addresses and ordinary names", () => {

@@ -19,6 +19,8 @@ const METADATA_HOSTNAMES = new Set([
 
 // Alibaba Cloud's metadata service sits outside link-local.
 const ALIBABA_METADATA_V4 = (100 << 24) | (100 << 16) | (100 << 8) | 200;
+// Azure's platform endpoint (WireServer: the guest agent's goal state and extension settings), outside link-local too.
+const AZURE_WIRESERVER_V4 = ((168 << 24) | (63 << 16) | (129 << 8) | 16) >>> 0;
 
 /**
  * True when `host` (a hostname, an IPv4 address in any inet_aton spelling, or
@@ -39,7 +41,7 @@ export function isForbiddenAddress(host: string): boolean {
 }
 
 function isForbiddenIPv4(addr: number): boolean {
-  return addr >>> 16 === 0xa9fe || addr === ALIBABA_METADATA_V4;
+  return addr >>> 16 === 0xa9fe || addr === ALIBABA_METADATA_V4 || addr >>> 0 === AZURE_WIRESERVER_V4;
 }
 
 function isForbiddenIPv6(g: number[]): boolean {
