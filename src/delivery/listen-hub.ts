@@ -80,6 +80,12 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
   const seen = new Map<string, ListenStatus>();
   const nowMs = opts.nowMs ?? Date.now;
   let stopping = false;
+  // The target's client is gone: the admin side shows since when none is.
+  const forget = (name: string, message: string) => {
+    sessions.delete(name);
+    seen.set(name, { connected: false, sinceMs: nowMs(), remoteAddr: seen.get(name)?.remoteAddr ?? null });
+    opts.log.info(message, { target: name });
+  };
 
   return {
     target: (name) => targets.get(name) ?? null,
@@ -107,12 +113,7 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
     receive: (session, ack) => session.receive(ack),
     close(session) {
       session.end();
-      if (sessions.get(session.target.name) === session) {
-        sessions.delete(session.target.name);
-        const last = seen.get(session.target.name);
-        seen.set(session.target.name, { connected: false, sinceMs: nowMs(), remoteAddr: last?.remoteAddr ?? null });
-        opts.log.info("listen client disconnected", { target: session.target.name });
-      }
+      if (sessions.get(session.target.name) === session) forget(session.target.name, "listen client disconnected");
     },
     ackTimeoutMs: (t) => t.timeoutMs + sessionOptions.ackMarginMs,
     idle: (name) => sessions.get(name)?.idle() ?? false,
@@ -126,9 +127,12 @@ export function createListenHub(opts: ListenHubOptions): ListenHub {
       targets = listenTargets(all);
       for (const [name, session] of sessions) {
         const now = targets.get(name);
-        if (now && now.token === session.target.token) continue;
-        sessions.delete(name);
-        opts.log.info("listen client disconnected: its target changed in the reloaded config", { target: name });
+        // The same token: the client stays, under the target's new settings (its timeout among them).
+        if (now && now.token === session.target.token) {
+          session.reconfigure(now);
+          continue;
+        }
+        forget(name, "listen client disconnected: its target changed in the reloaded config");
         // 1012 (service restart): the client reconnects, and is checked against the new config.
         session.end(1012, "target reconfigured; reconnect");
       }

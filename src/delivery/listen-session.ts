@@ -39,17 +39,30 @@ export class ListenSession {
   #ping: ReturnType<typeof setInterval>;
   #waiting: { deliveryId: string; resolve(r: AckWait): void } | null = null;
 
+  #target: TargetConfig;
+
   constructor(
     private readonly opts: ListenSessionOptions,
-    readonly target: TargetConfig,
+    target: TargetConfig,
     private readonly socket: ListenSocket,
   ) {
+    this.#target = target;
     socket.send(encodeListenMessage({ type: "ready", target: target.name, protocol: LISTEN_PROTOCOL_VERSION }));
     // The heartbeat the client watches for: silence means the network, not an idle relay.
     this.#ping = setInterval(() => {
       if (!this.#closed) this.socket.send(encodeListenMessage({ type: "ping" }));
     }, opts.pingMs ?? LISTEN_PING_MS);
     (this.#ping as { unref?(): void }).unref?.();
+  }
+
+  /** The target's config this session runs under (the latest reload's). */
+  get target(): TargetConfig {
+    return this.#target;
+  }
+
+  /** A reload kept this client (same token): the next delivery waits for its ack by the target's new timeout. */
+  reconfigure(target: TargetConfig): void {
+    this.#target = target;
   }
 
   /** True while the client is connected and has no delivery waiting for its ack. */
