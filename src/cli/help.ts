@@ -92,8 +92,10 @@ while offline flow on connect. Reconnects with capped, jittered backoff.
                           first match wins, then the default
   --token T               the target's token: a literal, env:NAME or
                           file:/path (default env:HOOKRELAY_LISTEN_TOKEN)
-  --timeout 10s           per local POST
-  --max-backoff 30s       longest wait between reconnects
+  --timeout 10s           per local POST; keep it under the target's timeout
+                          (the relay waits for an ack that long plus 15 s)
+  --max-backoff 30s       longest wait between reconnects (at least 500ms)
+  --log-level info        debug, info, warn or error
 
 Exit 0 on SIGINT/SIGTERM; 1 when the relay refuses the token or the target
 name (401, one answer for both), when the address is not a relay's public

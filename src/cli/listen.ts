@@ -11,6 +11,8 @@ import { parseForwardRoutes } from "../listen/forward-routes.ts";
 import { parseFlags } from "./args.ts";
 
 const DEFAULT_TOKEN = "env:HOOKRELAY_LISTEN_TOKEN";
+// The first reconnect's wait (reconnect-backoff.ts): the cap may not be shorter.
+const MIN_BACKOFF_MS = 500;
 
 /** Runs the listen client until a signal or a permanent refusal. */
 export async function runListen(args: string[]): Promise<number> {
@@ -40,8 +42,10 @@ export async function runListen(args: string[]): Promise<number> {
   if (!token.ok) return fail(`--token: ${token.error}`);
   const timeout = parseDurationMs((v.timeout as string | undefined) ?? "10s");
   if (!timeout.ok) return fail(`--timeout: ${timeout.error}`);
+  if (timeout.value <= 0) return fail("--timeout: must be longer than 0 (every local post would time out at once)");
   const maxBackoff = parseDurationMs((v["max-backoff"] as string | undefined) ?? "30s");
   if (!maxBackoff.ok) return fail(`--max-backoff: ${maxBackoff.error}`);
+  if (maxBackoff.value < MIN_BACKOFF_MS) return fail(`--max-backoff: at least ${MIN_BACKOFF_MS}ms, got ${maxBackoff.value}ms (shorter, a relay that is down would be asked again in a tight loop)`);
   const level = (v["log-level"] as string | undefined) ?? "info";
   if (!["debug", "info", "warn", "error"].includes(level)) return fail("--log-level: expected debug, info, warn or error");
 
@@ -52,7 +56,7 @@ export async function runListen(args: string[]): Promise<number> {
     token: token.value,
     routes: routes.value,
     timeoutMs: timeout.value,
-    backoff: { baseMs: Math.min(500, maxBackoff.value), maxMs: maxBackoff.value },
+    backoff: { baseMs: MIN_BACKOFF_MS, maxMs: maxBackoff.value },
     log,
   });
   const onSignal = () => client.stop();

@@ -48,6 +48,8 @@ export interface DeliveryMessage {
   /** The event id, also in the `webhook-id` header. */
   webhookId: string;
   attempt: number;
+  /** A failure of this attempt ends the delivery (the target's schedule is used up); absent from relays before it was sent. */
+  lastAttempt?: boolean;
   eventType: string | null;
   source: string;
   headers: [string, string][];
@@ -102,6 +104,7 @@ export function parseListenMessage(frame: unknown): ListenMessage | null {
         deliveryId: o.deliveryId as string,
         webhookId: o.webhookId as string,
         attempt: o.attempt,
+        ...(typeof o.lastAttempt === "boolean" ? { lastAttempt: o.lastAttempt } : {}),
         eventType: (o.eventType as string | null | undefined) ?? null,
         source: o.source as string,
         headers: o.headers as [string, string][],

@@ -91,6 +91,8 @@ export class ListenSession {
           deliveryId: d.id,
           webhookId: d.eventId,
           attempt: a.attempt,
+          // No delay left in the schedule after this attempt (core/retry-schedule.ts): a failure is final.
+          lastAttempt: this.target.retry.scheduleMs[a.attempt] === undefined,
           eventType: d.eventType,
           source: d.source,
           headers: a.headers,

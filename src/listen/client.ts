@@ -56,6 +56,8 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
   const origin = new URL(base).origin;
   const auth = { authorization: `Bearer ${opts.token}` };
   const acked = new Map<string, number>();
+  // Every local post, whatever connection its delivery came on (see connect).
+  let chain = Promise.resolve();
   let stopped = false;
   let socket: WebSocket | null = null;
   let wakeSleep = () => {};
@@ -108,12 +110,21 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
       const ws = new WebSocket(wsUrl, { headers: auth } as unknown as string[]);
       socket = ws;
       let ready = false;
-      let chain = Promise.resolve();
+      const closed = (code: number, reason: string) => {
+        clearInterval(watchdog);
+        if (socket === ws) socket = null;
+        resolve({ code, reason, ready });
+      };
       // The relay pings every LISTEN_PING_MS: a long silence is a dead network, not a quiet relay.
+      // The socket is dropped at once: a close handshake would wait for the silent peer's answer.
       let heardAt = performance.now();
       const silenceMs = opts.silenceMs ?? LISTEN_SILENCE_MS;
       const watchdog = setInterval(() => {
-        if (performance.now() - heardAt > silenceMs) ws.close(LISTEN_CLOSE.relaySilent, "relay silent");
+        if (performance.now() - heardAt <= silenceMs) return;
+        ws.onmessage = null;
+        // Bun's client WebSocket: dropped without a close handshake.
+        (ws as unknown as { terminate(): void }).terminate();
+        closed(LISTEN_CLOSE.relaySilent, "relay silent");
       }, Math.max(50, Math.min(5_000, silenceMs / 3)));
       ws.onmessage = (e) => {
         heardAt = performance.now();
@@ -123,17 +134,14 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
           ready = true;
           opts.log.info("connected", { relay: origin, target: opts.target });
         } else if (msg?.type === "delivery") {
-          // One at a time, in the order sent: the relay waits for each ack anyway.
+          // One at a time, in the order sent, across connections too: a delivery re-sent on a new
+          // connection waits for its post on the old one, and is then acked without posting again.
           chain = chain.then(() => forward(ws, msg));
         } else {
           opts.log.warn("relay sent a malformed frame");
         }
       };
-      ws.onclose = (e) => {
-        clearInterval(watchdog);
-        if (socket === ws) socket = null;
-        resolve({ code: e.code, reason: e.reason, ready });
-      };
+      ws.onclose = (e) => closed(e.code, e.reason);
     });
   }
 
@@ -158,15 +166,21 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
     const ok = status !== null && status >= 200 && status < 300;
     const error = ok ? null : describe(report.result);
     if (ok) remember(d.deliveryId, status);
-    reply(ws, { type: "ack", deliveryId: d.deliveryId, ok, status, durationMs: report.durationMs, error, responseExcerpt: report.excerpt });
-    // The local path only: a local URL may carry credentials in its query.
-    const local = new URL(url).pathname;
-    if (ok) opts.log.info("forwarded", { ...fields, to: local, statusCode: status, durationMs: report.durationMs });
-    else opts.log.warn("local target failed; the relay retries", { ...fields, to: local, statusCode: status, error });
+    const told = reply(ws, { type: "ack", deliveryId: d.deliveryId, ok, status, durationMs: report.durationMs, error, responseExcerpt: report.excerpt });
+    // The local app's address without its query, which may carry credentials.
+    const target = new URL(url);
+    const to = `${target.origin}${target.pathname}`;
+    if (!told) opts.log.warn("the connection closed before this outcome could be acked: the relay sends the delivery again", { ...fields, to, statusCode: status, error });
+    else if (ok) opts.log.info("forwarded", { ...fields, to, statusCode: status, durationMs: report.durationMs });
+    else if (d.lastAttempt) opts.log.warn("local target failed on the last attempt: the delivery failed (redeliver it from the relay's UI)", { ...fields, to, statusCode: status, error });
+    else opts.log.warn("local target failed; the relay retries", { ...fields, to, statusCode: status, error });
   }
 
-  function reply(ws: WebSocket, ack: AckMessage): void {
-    if (ws.readyState === WebSocket.OPEN) ws.send(encodeListenMessage(ack));
+  // False when the connection is gone: the ack cannot be sent.
+  function reply(ws: WebSocket, ack: AckMessage): boolean {
+    if (ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(encodeListenMessage(ack));
+    return true;
   }
 
   function remember(id: string, status: number): void {

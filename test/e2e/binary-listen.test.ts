@@ -129,3 +129,17 @@ token = "${TOKEN}"
     expect(await relay.stop()).toBe(0);
   }
 });
+
+test("flags that would spin or time out every post are refused with exit 2, naming the flag", async () => {
+  const base = ["http://127.0.0.1:9", "--target", "alice", "--forward-to", "http://127.0.0.1:9/hooks", "--token", "t"];
+  for (const [flags, said] of [
+    [["--max-backoff", "0s"], "--max-backoff: at least 500ms, got 0ms"],
+    [["--max-backoff", "100ms"], "--max-backoff: at least 500ms, got 100ms"],
+    [["--timeout", "0s"], "--timeout: must be longer than 0"],
+  ] as const) {
+    const client = startListen([...base, ...flags], {});
+    expect(await client.proc.exited).toBe(2);
+    await client.reading;
+    expect(client.logs()).toContain(said);
+  }
+});

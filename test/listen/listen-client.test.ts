@@ -4,6 +4,8 @@
  * a 2xx, reconnect after the relay drops it, and refusal on a wrong token.
  */
 import { afterEach, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { createServer as createTcpServer, type Socket } from "node:net";
 import { createApp } from "../../src/app.ts";
 import { createDeliveryEngine } from "../../src/delivery/engine.ts";
 import { createLogger, silentLogger } from "../../src/log/logger.ts";
@@ -101,6 +103,26 @@ test("a local non-2xx is not acked: the relay retries and the client posts again
     [500, "HTTP 500"],
     [200, null],
   ]);
+});
+
+test("a local failure is logged as retried while the schedule lasts, and as the delivery's end on its last attempt", async () => {
+  const { relay, url } = await relayOnPort();
+  const local = receiver([500, 500, 500]);
+  await relay.post("src", '{"type":"x"}');
+  const routes = parseForwardRoutes([local.url("/hooks")]);
+  if (!routes.ok) throw new Error(routes.error);
+  const lines: { msg: string; attempt?: number; to?: string }[] = [];
+  const c = startListenClient({ relayUrl: url, target: "alice", token: TOKEN, routes: routes.value, timeoutMs: 2000, backoff: { baseMs: 20, maxMs: 100 }, log: createLogger("info", (l) => lines.push(JSON.parse(l))) });
+  cleanups.push(() => c.stop());
+  await until("failed", async () => (await statuses(relay))[0] === "failed");
+  const failures = lines.filter((l) => l.attempt !== undefined).map((l) => [l.attempt, l.msg]);
+  expect(failures).toEqual([
+    [1, "local target failed; the relay retries"],
+    [2, "local target failed; the relay retries"],
+    [3, "local target failed on the last attempt: the delivery failed (redeliver it from the relay's UI)"],
+  ]);
+  // Which local app it was: its address, not only the path.
+  expect(lines.find((l) => l.attempt === 1)?.to).toBe(local.url("/hooks"));
 });
 
 test("the client reconnects with backoff after the relay restarts, and what was queued meanwhile flows", async () => {
@@ -231,3 +253,84 @@ test("a relay that goes silent (no heartbeat) is dropped and reconnected to; a p
   await Bun.sleep(2500);
   expect(connections).toBe(before);
 }, 20_000);
+
+test("a relay that stops answering altogether (no close handshake either) is dropped when the silence is up, not when TCP gives up", async () => {
+  // A stand-in relay on a raw socket: 426 to the preflight, the upgrade and `ready`, then nothing,
+  // not even the answer to a close frame (a stopped process, a dead network).
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const fake = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.once("data", (chunk) => {
+      const head = chunk.toString("latin1");
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
+      if (!key) return void socket.end("HTTP/1.1 426 Upgrade Required\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+      connections++;
+      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+      const ready = Buffer.from(JSON.stringify({ type: "ready", target: "alice", protocol: 1 }));
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
+      socket.write(Buffer.concat([Buffer.from([0x81, ready.length]), ready]));
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", resolve));
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    fake.close();
+  });
+  const routes = parseForwardRoutes(["http://127.0.0.1:9/x"]);
+  if (!routes.ok) throw new Error(routes.error);
+  const c = startListenClient({
+    relayUrl: `http://127.0.0.1:${(fake.address() as import("node:net").AddressInfo).port}`, target: "alice", token: TOKEN, routes: routes.value,
+    timeoutMs: 500, backoff: { baseMs: 20, maxMs: 50 }, log: silentLogger, silenceMs: 1000,
+  });
+  cleanups.push(() => c.stop());
+  const deadline = performance.now() + 6_000;
+  while (connections < 2 && performance.now() < deadline) await Bun.sleep(20);
+  expect(connections).toBeGreaterThanOrEqual(2);
+}, 20_000);
+
+test("a delivery re-sent on a new connection while its post on the old one runs is posted once, and acked on the new one", async () => {
+  // A stand-in relay: the first connection gets the delivery and is dropped 100 ms later (a relay
+  // restart, an ack timeout); the second gets the same delivery again, as the relay re-sends it.
+  let connections = 0;
+  const acks: { connection: number; ack: Record<string, unknown> }[] = [];
+  const delivery = { type: "delivery", deliveryId: "dlv_1", webhookId: "evt_1", attempt: 1, eventType: "a", source: "src", headers: [["content-type", "application/json"]], bodyBase64: Buffer.from("{}").toString("base64") };
+  const fake = Bun.serve<{ n: number }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req, server) {
+      if (req.headers.get("upgrade") === "websocket" && server.upgrade(req, { data: { n: connections + 1 } })) return undefined;
+      return new Response("upgrade required", { status: 426 });
+    },
+    websocket: {
+      open(ws) {
+        connections++;
+        ws.send(JSON.stringify({ type: "ready", target: "alice", protocol: 1 }));
+        ws.send(JSON.stringify(delivery));
+        if (ws.data.n === 1) setTimeout(() => ws.close(1001, "relay restarting"), 100);
+      },
+      message(ws, text) {
+        acks.push({ connection: ws.data.n, ack: JSON.parse(String(text)) });
+      },
+    },
+  });
+  cleanups.push(() => fake.stop(true));
+  // The local app takes most of a second to answer.
+  let posts = 0;
+  const app = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch() {
+      posts++;
+      await Bun.sleep(800);
+      return new Response("ok");
+    },
+  });
+  cleanups.push(() => app.stop(true));
+  const c = client(`http://127.0.0.1:${fake.port}`, [`http://127.0.0.1:${app.port}/hook`]);
+  await until("the ack on the second connection", () => acks.find((a) => a.connection === 2));
+  expect(posts).toBe(1);
+  expect(acks).toEqual([{ connection: 2, ack: expect.objectContaining({ deliveryId: "dlv_1", ok: true, status: 200 }) }]);
+  c.stop();
+});

@@ -214,9 +214,11 @@ test("a nack records the local failure and the relay retries on the target's sch
   await relay.post("src", '{"type":"x"}');
   const c = rawClient(wsUrl("alice"), TOKEN);
   const d1 = await c.next<DeliveryMessage>("delivery");
+  // The client is told which attempt a failure ends the delivery with (the schedule has two).
+  expect(d1).toMatchObject({ attempt: 1, lastAttempt: false });
   c.ack(d1, false, 503);
   const d2 = await c.next<DeliveryMessage>("delivery");
-  expect(d2).toMatchObject({ deliveryId: d1.deliveryId, attempt: 2 });
+  expect(d2).toMatchObject({ deliveryId: d1.deliveryId, attempt: 2, lastAttempt: true });
   c.ack(d2);
   await until("delivered", async () => (await deliveryRow(relay, d2.deliveryId)).status === "delivered");
   const attempts = await attemptRows(relay, d1.deliveryId);
