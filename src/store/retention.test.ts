@@ -10,7 +10,7 @@ import { createEventArchive } from "./event-archive.ts";
 import { parseExportLine } from "../core/export-line.ts";
 import { gunzipSync } from "node:zlib";
 import { freshStoreUrl, onPostgres } from "../../test/support/test-store.ts";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 
 const DAY = 86_400_000;
 const NOW = 100 * DAY;
@@ -257,6 +257,52 @@ test("with an archive, retention appends exactly the events it deletes to gzippe
   storedWhenArchived = [];
   await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, archive });
   expect((await archived(dir))[`events-${d1}.ndjson.gz`]).toEqual([...day1, later]);
+});
+
+test("a member a crash cut short is cut off before the next append: the day's file stays whole for zcat and import", async () => {
+  const store = await freshStore();
+  const dir = join(dirs[0]!, "archive");
+  const archive = createEventArchive({ dir, reads: await reader(store) });
+  const first = await event(store, NOW - 20 * DAY, "delivered");
+  const second = await event(store, NOW - 20 * DAY + 1, "delivered");
+  const third = await event(store, NOW - 20 * DAY + 2, "delivered");
+  const file = join(dir, `events-${new Date(NOW - 20 * DAY).toISOString().slice(0, 10)}.ndjson.gz`);
+  await archive([first]);
+  const whole = readFileSync(file);
+  // A process killed in the middle of its next append: half a member, whose events were never deleted.
+  const scratch = join(dirs[0]!, "scratch");
+  await createEventArchive({ dir: scratch, reads: await reader(store) })([second]);
+  const cut = readFileSync(join(scratch, readdirSync(scratch)[0]!));
+  writeFileSync(file, Buffer.concat([whole, cut.subarray(0, cut.length >> 1)]));
+  // The restarted relay's archive (a new process: nothing known of the file) archives them again, and more.
+  await createEventArchive({ dir, reads: await reader(store) })([second, third]);
+  expect((await archived(dir))[file.slice(dir.length + 1)]).toEqual([first, second, third]);
+  // A tail shorter than a member's header is cut as well.
+  writeFileSync(file, Buffer.concat([readFileSync(file), cut.subarray(0, 7)]));
+  await createEventArchive({ dir, reads: await reader(store) })([third]);
+  expect((await archived(dir))[file.slice(dir.length + 1)]).toEqual([first, second, third, third]);
+});
+
+test("a day's file from before members said their length is appended to when it inflates whole, refused untouched when it does not", async () => {
+  const store = await freshStore();
+  const dir = join(dirs[0]!, "archive");
+  const [a, b] = [await event(store, NOW - 20 * DAY, "delivered"), await event(store, NOW - 20 * DAY + 1, "delivered")];
+  const file = join(dir, `events-${new Date(NOW - 20 * DAY).toISOString().slice(0, 10)}.ndjson.gz`);
+  const scratch = join(dirs[0]!, "scratch");
+  await createEventArchive({ dir: scratch, reads: await reader(store) })([a]);
+  const line = gunzipSync(readFileSync(join(scratch, readdirSync(scratch)[0]!)));
+  // Plain gzip members, as the archive wrote them before.
+  const { gzipSync } = await import("node:zlib");
+  const legacy = Buffer.concat([gzipSync(line), gzipSync(line)]);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, legacy);
+  await createEventArchive({ dir, reads: await reader(store) })([b]);
+  expect((await archived(dir))[file.slice(dir.length + 1)]).toEqual([a, a, b]);
+  // Broken inside: where its good part ends cannot be told, so nothing is cut and nothing appended.
+  const broken = Buffer.concat([legacy, gzipSync(line).subarray(0, 30)]);
+  writeFileSync(file, broken);
+  await expect(createEventArchive({ dir, reads: await reader(store) })([b])).rejects.toThrow(/are not whole gzip members that can be told apart; move the file aside/);
+  expect(readFileSync(file).equals(broken)).toBe(true);
 });
 
 /** A reader on the store's file, as the relay gives its archive (closed after the test); on PostgreSQL the store's pool. */
