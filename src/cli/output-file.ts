@@ -2,10 +2,11 @@
  * A file a command writes (a backup, an export): created 0600 under a
  * temporary name beside its path, fsynced, and moved to its path only when
  * complete, so that a failed or interrupted run never leaves half a file
- * where a whole one is expected. An existing file is replaced only with
+ * where a whole one is expected; what a killed run left under its temporary
+ * name goes at the next run. An existing file is replaced only with
  * --force. Problems come back as one-line messages naming the path.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
 export interface OutputFile {
@@ -37,6 +38,7 @@ export function startOutputFile(path: string, force: boolean, storeFile: string 
     if (!force) return { ok: false, error: `${full} already exists (--force replaces it)` };
   }
   if (!existsSync(dir)) return { ok: false, error: `cannot write ${full}: directory ${dir} does not exist` };
+  removeAbandoned(dir, basename(full));
   const tmpPath = join(dir, `.${basename(full)}.partial-${process.pid}`);
   let fd: number;
   try {
@@ -85,6 +87,40 @@ export function startOutputFile(path: string, force: boolean, storeFile: string 
       },
     },
   };
+}
+
+/**
+ * Removes what runs killed before their commit (kill -9, a power cut) left
+ * beside `name`: the temporary files of processes no longer running. A run
+ * still going (another process writing the same path) keeps its own.
+ */
+function removeAbandoned(dir: string, name: string): void {
+  const prefix = `.${name}.partial-`;
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const pid = /^(\d+)(?:-wal|-shm|-journal)?$/.exec(entry.startsWith(prefix) ? entry.slice(prefix.length) : "")?.[1];
+    if (pid === undefined || isRunning(Number(pid))) continue;
+    try {
+      unlinkSync(join(dir, entry));
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: running, under another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** The store's file and those SQLite keeps beside it. */
