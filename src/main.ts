@@ -4,6 +4,7 @@
  * Every command lives in src/cli/; this file only dispatches.
  */
 import { parseFlags } from "./cli/args.ts";
+import { closestName } from "./config/did-you-mean.ts";
 import { BUILD, HELP, VERSION } from "./cli/help.ts";
 import { reexecWithRuntimeTuning } from "./cli/runtime-tuning.ts";
 import { holdReloadsWhileStarting } from "./cli/early-signals.ts";
@@ -61,7 +62,11 @@ async function main(): Promise<number> {
 }
 
 function unknown(cmd: string): number {
-  process.stderr.write(`hookrelay: unknown command "${cmd}"\n\n${HELP.main}`);
+  // A flag first (`hookrelay --config x serve`) is a command missing; a misspelt command gets the nearest.
+  const hint = cmd.startsWith("-")
+    ? "; the command comes first (hookrelay serve --config …)"
+    : ((near) => (near === null ? "" : `; did you mean "${near}"?`))(closestName(cmd, Object.keys(HELP).filter((name) => name !== "main")));
+  process.stderr.write(`hookrelay: unknown command "${cmd}"${hint}\n\n${HELP.main}`);
   return 2;
 }
 

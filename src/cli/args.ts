@@ -8,7 +8,14 @@ export type Flags = Record<string, string | boolean | string[] | undefined>;
 /** Parses `args` against `options`; on bad input prints the problem and returns null. */
 export function parseFlags(args: string[], options: NonNullable<ParseArgsConfig["options"]>, allowPositionals = false) {
   try {
-    const parsed = parseArgs({ args, options, allowPositionals, strict: true });
+    const parsed = parseArgs({ args, options, allowPositionals, strict: true, tokens: true });
+    // A one-value option given twice would silently be the last: say so instead.
+    const given = parsed.tokens.filter((t) => t.kind === "option" && options[t.name]?.type === "string" && !options[t.name]?.multiple).map((t) => (t as { name: string }).name);
+    const twice = given.find((name, i) => given.indexOf(name) !== i);
+    if (twice !== undefined) {
+      process.stderr.write(`hookrelay: --${twice} given twice; it takes one value (--help lists the options)\n`);
+      return null;
+    }
     // `--config=` parses as an empty value: as much a missing value as `--config` at the end.
     const empty = Object.entries(parsed.values).find(([name, value]) => options[name]?.type === "string" && (value === "" || (Array.isArray(value) && value.includes(""))));
     if (empty) {

@@ -108,9 +108,9 @@ export async function runDev(args: string[]): Promise<number> {
   const standIn = devConfigToml(opts, { ...process.env, [CHECK_SIGNING_VAR]: `whsec_${randomBytes(32).toString("base64")}` }, `env:${CHECK_SIGNING_VAR}`);
   const checked = loadConfig(standIn.toml, { env: standIn.env, baseDir: process.cwd() });
   if (!checked.ok) {
-    // Key paths refer to generated text: name the flags instead where they map.
+    // Key paths refer to generated text: name the flags instead where they map. A bad flag, as any other.
     for (const p of checked.problems) process.stderr.write(`hookrelay dev: ${flagNames(p)}\n`);
-    return 1;
+    return 2;
   }
   try {
     prepareDevDir(dir);
@@ -155,6 +155,8 @@ export async function runDev(args: string[]): Promise<number> {
 
 function usageProblem(v: Record<string, string | undefined>): string | null {
   if (!v["forward-to"]) return "--forward-to URL is required (where to POST each event, e.g. http://localhost:3000/hooks)";
+  // Named with its value: on the command line it is the user's own, no secret from a config.
+  if (!URL.canParse(v["forward-to"])) return `--forward-to: ${JSON.stringify(v["forward-to"])} is not a URL; expected one like http://localhost:3000/hooks`;
   if ((v.preset === undefined) !== (v.secret === undefined)) return "--preset and --secret go together";
   for (const flag of ["port", "admin-port"]) {
     const n = Number(v[flag]);

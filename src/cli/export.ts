@@ -40,7 +40,7 @@ export async function runExport(args: string[]): Promise<number> {
   if (typeof v.source === "string") filter.source = v.source;
   if (problems.length > 0) {
     for (const p of problems) process.stderr.write(`hookrelay export: ${p}\n`);
-    return 1;
+    return 2;
   }
   const loaded = await loadConfigOrReport(v.config as string | undefined);
   if (!loaded) return 1;

@@ -60,6 +60,8 @@ Deliveries to URL are signed with a Standard Webhooks secret kept in
   --secret S         the provider's secret: a literal, env:NAME or file:/path
   --port / --admin-port   listeners (0 = any free port)
   --public-url URL   the URL a tunnel exposes (for URL-signed presets)
+
+Exit 0 on SIGINT/SIGTERM; 2 on bad flags (a value it cannot use included).
 `,
   replay: `Usage: hookrelay replay [--config hookrelay.toml] [--source S] [--target T] [--since 2h] [--status failed] [--dry-run]
 
@@ -75,6 +77,9 @@ delivered ones too: see how many with --dry-run first.
                yet (events no route took when they arrived, targets a route
                gained since). A pair whose delivery is still open (pending,
                delivering, paused) is never replayed: it is on its way
+
+Exit 0 once scheduled; 1 when the config or the store cannot be used; 2 on
+bad flags (an unknown --source or --target included).
 `,
   listen: `Usage: hookrelay listen <relay-url> --target NAME --forward-to URL [--forward-to TYPE=URL ...] [--token T]
                         [--timeout 10s] [--max-backoff 30s] [--log-level info]
@@ -124,6 +129,9 @@ lower-cased and sorted; bodyBase64) and the deliveries with their attempts
   --status S          pending, delivering, delivered, failed, paused, cancelled or unrouted
   --out FILE          write FILE (0600, whole or not at all) instead of stdout
   --force             replace an existing FILE
+
+Exit 0 once written; 1 when the config, the store or FILE cannot be used;
+2 on bad flags.
 `,
   import: `Usage: hookrelay import [--config hookrelay.toml] FILE
 

@@ -42,7 +42,7 @@ export async function runReplay(args: string[]): Promise<number> {
   if (typeof v.target === "string" && !config.targets.some((t) => t.name === v.target)) problems.push(`--target: no target named "${v.target}"`);
   if (problems.length > 0) {
     for (const p of problems) process.stderr.write(`hookrelay replay: ${p}\n`);
-    return 1;
+    return 2;
   }
   const dryRun = v["dry-run"] === true;
   let store;

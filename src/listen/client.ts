@@ -235,7 +235,8 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
 function describe(r: SendResult): string {
   switch (r.kind) {
     case "response":
-      return `HTTP ${r.status}`;
+      // A redirect is not followed (as for a push target): where it pointed is what to fix.
+      return `HTTP ${r.status}${r.location ? ` (redirect not followed: ${r.location.slice(0, 200)})` : ""}`;
     case "timeout":
       return `timeout (${r.phase}) after ${r.afterMs} ms`;
     case "network":

@@ -34,3 +34,10 @@ test("bad values are refused with the value in the message", () => {
   expect(parseForwardRoutes(["a=ftp://x/"])).toMatchObject({ ok: false });
   expect(parseForwardRoutes(["http://a/", "http://b/"])).toMatchObject({ ok: false });
 });
+
+test("a URL with credentials is refused, without echoing them: they would never reach the local app", () => {
+  for (const value of ["http://u:pw-secret@localhost:3000/hooks", "order.*=http://u@localhost:3000/orders"]) {
+    const r = parseForwardRoutes([value]);
+    expect(r).toEqual({ ok: false, error: "--forward-to: a URL with credentials (user:password@) is not supported: the local app would never get them" });
+  }
+});

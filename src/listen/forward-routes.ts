@@ -36,6 +36,8 @@ export function parseForwardRoutes(values: string[]): { ok: true; value: Forward
     const url = isUrl ? v : v.slice(eq + 1);
     if (!isUrl && (eq <= 0 || glob === "")) return { ok: false, error: `--forward-to ${JSON.stringify(v)}: expected URL or TYPE=URL` };
     if (!validHttpUrl(url)) return { ok: false, error: `--forward-to ${JSON.stringify(v)}: ${JSON.stringify(url)} is not an http(s) URL` };
+    // Never sent (the client posts with the relay's headers only): refused rather than dropped in silence, and not echoed.
+    if (hasCredentials(url)) return { ok: false, error: "--forward-to: a URL with credentials (user:password@) is not supported: the local app would never get them" };
     if (glob === null) {
       if (out.defaultUrl !== null) return { ok: false, error: "--forward-to: only one default URL (without TYPE=) is allowed" };
       out.defaultUrl = url;
@@ -51,6 +53,11 @@ export function parseForwardRoutes(values: string[]): { ok: true; value: Forward
 export function pickForwardUrl(r: ForwardRoutes, eventType: string | null): string | null {
   if (eventType !== null) for (const route of r.routes) if (route.pattern.test(eventType)) return route.url;
   return r.defaultUrl;
+}
+
+function hasCredentials(s: string): boolean {
+  const u = new URL(s);
+  return u.username !== "" || u.password !== "";
 }
 
 function validHttpUrl(s: string): boolean {

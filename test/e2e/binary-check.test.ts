@@ -125,6 +125,13 @@ test("a misspelt option is named with the nearest one; `help <command>` is that 
   expect(viaHelp.stdout).toBe(viaFlag.stdout);
   expect(viaHelp.stdout).toContain("--forward-to");
   expect((await runBinary(["help", "nope"], tmp.dir)).stderr).toContain('unknown command "nope"');
+  // A misspelt command gets the nearest; a flag first is said to come after the command.
+  const misspelt = await runBinary(["serv"], tmp.dir);
+  expect([misspelt.code, misspelt.stderr.split("\n")[0]]).toEqual([2, 'hookrelay: unknown command "serv"; did you mean "serve"?']);
+  expect((await runBinary(["--config", "x.toml", "serve"], tmp.dir)).stderr.split("\n")[0]).toBe('hookrelay: unknown command "--config"; the command comes first (hookrelay serve --config …)');
+  // A flag value a command cannot use is a bad flag too (2), as an unknown flag is.
+  const status = await runBinary(["export", "--status", "nope"], tmp.dir);
+  expect([status.code, status.stderr]).toEqual([2, "hookrelay export: --status: expected one of pending, delivering, delivered, failed, paused, cancelled, unrouted, got \"nope\"\n"]);
 });
 
 test("version names the build: the commit the binary was built from and the day; version --help is help", async () => {

@@ -72,15 +72,15 @@ test("dev in an empty directory prints the URLs, stores under ./.hookrelay and f
   }
 });
 
-test("dev with a mistyped --forward-to or --preset exits 1 naming the flag, and leaves no ./.hookrelay behind", async () => {
+test("dev with a mistyped --forward-to or --preset exits 2 naming the flag, and leaves no ./.hookrelay behind", async () => {
   const { runBinary } = await import("../support/fault-harness.ts");
   const empty = tempDir("hookrelay-dev-flags-");
   try {
     const url = await runBinary(["dev", "--forward-to", "localhost:3000", "--port", "0", "--admin-port", "0"], empty.dir);
-    expect(url.code).toBe(1);
+    expect(url.code).toBe(2);
     expect(url.stderr).toContain("hookrelay dev: --forward-to:");
     const preset = await runBinary(["dev", "--forward-to", "http://127.0.0.1:9/hooks", "--preset", "stripee", "--secret", "whsec_x", "--port", "0", "--admin-port", "0"], empty.dir);
-    expect(preset.code).toBe(1);
+    expect(preset.code).toBe(2);
     expect(preset.stderr).toContain('did you mean "stripe"?');
     expect(existsSync(join(empty.dir, ".hookrelay"))).toBe(false);
   } finally {

@@ -143,3 +143,10 @@ test("flags that would spin or time out every post are refused with exit 2, nami
     expect(client.logs()).toContain(said);
   }
 });
+
+test("a one-value flag given twice is refused (exit 2), not silently the last", async () => {
+  const client = startListen(["http://127.0.0.1:9", "--target", "a", "--target", "b", "--forward-to", "http://127.0.0.1:9/hooks", "--token", "t"], {});
+  expect(await client.proc.exited).toBe(2);
+  await client.reading;
+  expect(client.logs()).toContain("--target given twice; it takes one value");
+});
