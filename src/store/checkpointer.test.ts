@@ -87,8 +87,9 @@ test("under sustained ingest the WAL starts over once past walRestartBytes inste
   expect(kept.stored).toBe(grown.stored);
   // ... and the file stays within the threshold plus what a few checkpoint intervals write
   // (measured: 66 MiB without the restart, 9.4 MiB with it; on a loaded machine the checkpoint
-  // thread lags and the bounded file grows further, hence the margin of the ratio).
-  expect(kept.maxWal).toBeLessThan(grown.maxWal / 3);
+  // thread lags and the bounded file grows further, 23–24 MiB against 68 in a CI run, hence the
+  // margin of the ratio).
+  expect(kept.maxWal).toBeLessThan(grown.maxWal / 2.5);
   expect(kept.maxWal).toBeLessThan(32 * MiB);
   const count = await bounded.store.reads.execute("SELECT count(*) AS n FROM events");
   expect(Number(count.rows[0]!.n)).toBe(kept.stored);

@@ -96,7 +96,7 @@ test("export then import into a fresh store keeps ids and body bytes (binary and
 
   // A window that ends before it starts is a mistake, not "0 events".
   const backwards = await run(["export", "--config", join(tmp.dir, "a.toml"), "--since", "1h", "--until", "2h"]);
-  expect(backwards.code).toBe(1);
+  expect(backwards.code).toBe(2);
   expect(backwards.err).toContain("--since 1h is not before --until 2h: no event could match (a duration counts back from now");
 
   // Refuses to overwrite without --force.

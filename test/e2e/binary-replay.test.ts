@@ -56,11 +56,11 @@ to = ["app"]
   const real = await run(["replay", "--config", cfg, "--since", "1h"]);
   expect(real.out).toBe("scheduled 3 deliveries\n");
   const bad = await run(["replay", "--config", cfg, "--status", "lost", "--since", "soon"]);
-  expect(bad.code).toBe(1);
+  expect(bad.code).toBe(2);
   expect(bad.err).toContain("--status");
   expect(bad.err).toContain("--since");
   const open = await run(["replay", "--config", cfg, "--status", "paused"]);
-  expect(open.code).toBe(1);
+  expect(open.code).toBe(2);
   expect(open.err).toContain("--status paused: a delivery still open is on its way and never replayed");
 
   const again = await startBinary(["serve", "--config", cfg], tmp.dir);
