@@ -216,6 +216,9 @@ test("a status of more than three digits is not HTTP; a 101 ends its connection'
   expect(await exchanger().exchange(request(long.port))).toEqual({ kind: "failed", failure: { kind: "network", message: "the reply is not HTTP/1.x" } });
   const bare = await rawServer(() => "HTTP/1.1 204\r\n\r\n");
   expect((await exchanger().exchange(request(bare.port))).kind).toBe("reply");
+  // A CRLF line, then a bare LF ending the head.
+  const mixed = await rawServer(() => "HTTP/1.1 204\r\n\n");
+  expect((await exchanger().exchange(request(mixed.port))).kind).toBe("reply");
   const upgrade = await rawServer(() => "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n");
   const ex = exchanger();
   for (let i = 0; i < 2; i++) {

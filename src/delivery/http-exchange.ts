@@ -523,9 +523,10 @@ class Connection {
 function headEnd(buffered: Buffer): { at: number; bodyAt: number } | null {
   const crlf = buffered.indexOf(EMPTY_LINE);
   const bare = buffered.indexOf(BARE_EMPTY_LINE);
-  if (bare >= 0 && (crlf < 0 || bare < crlf)) return { at: bare, bodyAt: bare + 2 };
+  const end = bare >= 0 && (crlf < 0 || bare < crlf) ? { at: bare, bodyAt: bare + 2 } : crlf >= 0 ? { at: crlf, bodyAt: crlf + 3 } : null;
   // The last line's own CR is not part of it.
-  return crlf >= 0 ? { at: crlf > 0 && buffered[crlf - 1] === 0x0d ? crlf - 1 : crlf, bodyAt: crlf + 3 } : null;
+  if (end !== null && end.at > 0 && buffered[end.at - 1] === 0x0d) end.at--;
+  return end;
 }
 
 // How the reply's body ends; a message saying why when its Content-Length cannot be used.
