@@ -1,8 +1,9 @@
 /**
 /**
  * The store as the rest of the program sees it, through two doors: `reads`
- * (this thread's connection: admin pages and API, metrics, the delivery
- * engine's small reads) and `writer` (every write of the process: ingest,
+ * (for an embedded file, the reader thread's connection: admin pages and API,
+ * metrics, the background jobs' reads, none of which then holds the event
+ * loop; this thread's connection when inline) and `writer` (every write of the process: ingest,
  * leases and outcomes, target state, retention, admin actions, group-committed
  * on the writer thread). Also: open (migrate, PRAGMAs, refuse a read-only
  * store), WAL checkpoints on a worker thread (off the request path), a
@@ -18,6 +19,7 @@ import { applyMigrations, logMigrations } from "./migrate.ts";
 import { openConnection, openReadConnection, readOnlyCause, type StoreConnection, type WriteClient } from "./client.ts";
 import { GroupCommit } from "./writer/group-commit.ts";
 import { WriterProxy, type CommitWriter, type Writer } from "./writer/proxy.ts";
+import { ReaderProxy } from "./reader/proxy.ts";
 import { classifyStoreError, StoreError, type StoreErrorCode } from "./errors.ts";
 import { startCheckpointer } from "./checkpointer.ts";
 import { CommitHealth, PROBE, unwritableReasonOf, watchCommits, type CommitOutage } from "./commit-health.ts";
@@ -31,7 +33,7 @@ export { isPostgresUrl } from "./postgres/client.ts";
 export { filePathOf } from "./client.ts";
 
 export interface Store {
-  /** Reads, on this thread's connection (a pool on PostgreSQL). (Tests also use it to stage faults.) */
+  /** Reads, on the reader thread's connection (inline: this thread's; a pool on PostgreSQL). (Tests also use it to stage faults.) */
   reads: StoreReads;
   /** Every write, group-committed (on the writer thread for embedded files). */
   writer: Writer;
@@ -74,7 +76,11 @@ export interface StoreOptions {
   mustExist?: boolean;
   /** `refuse`: a store whose schema is behind this build is refused, unchanged, instead of migrated (a dry run). Default `apply`. */
   migrations?: "apply" | "refuse";
-  /** Run the group commit on this thread's connection instead of the writer thread (remote URLs always do). */
+  /**
+   * Run the group commit and the reads on this thread's connection instead of
+   * the writer and reader threads (remote URLs always do): a command that
+   * reads and writes a little and exits, and tests.
+   */
   inlineWriter?: boolean;
   /** Free bytes that count as room again after a commit failed on a full disk (default 3 MiB; serve: 2 × max_body + 1 MiB). */
   roomBytes?: number;
@@ -117,13 +123,20 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     const where = conn.filePath ?? "the store";
     throw new StoreError("readonly", `${where}: store is read-only (${conn.filePath ? readOnlyCause(conn.filePath) : readOnly.message})`, { cause: readOnly });
   }
+  // An embedded file's writes and reads each get a thread of their own, off the event loop.
+  const threads = conn.filePath !== null && !opts.inlineWriter;
   let writer: CommitWriter & { close?(): Promise<void> };
   try {
-    writer =
-      conn.filePath && !opts.inlineWriter
-        ? await WriterProxy.start(`file:${conn.filePath}`, opts.busyTimeoutMs)
-        : new GroupCommit({ get: async () => conn.client }, { relaxRedoable: conn.filePath !== null });
+    writer = threads ? await WriterProxy.start(`file:${conn.filePath}`, opts.busyTimeoutMs) : new GroupCommit({ get: async () => conn.client }, { relaxRedoable: conn.filePath !== null });
   } catch (err) {
+    conn.close();
+    throw err;
+  }
+  let reader: ReaderProxy | null = null;
+  try {
+    reader = threads ? await ReaderProxy.start(`file:${conn.filePath}`, opts.busyTimeoutMs) : null;
+  } catch (err) {
+    await writer.close?.();
     conn.close();
     throw err;
   }
@@ -152,7 +165,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   let closed = false;
   const unwritableReason = unwritableReasonOf(watched, health);
   return {
-    reads: conn.client,
+    reads: reader ?? conn.client,
     writer: watched,
     filePath: conn.filePath,
     checkpoint,
@@ -167,6 +180,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       await checkpointer?.stop();
       await writer.flushed();
       await writer.close?.();
+      await reader?.close();
       if (conn.isFile) {
         try {
           await conn.client.execute("PRAGMA wal_checkpoint(TRUNCATE)");

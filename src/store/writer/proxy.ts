@@ -151,7 +151,7 @@ export class WriterProxy implements CommitWriter {
       const p = this.#writes.get(m.id);
       this.#writes.delete(m.id);
       if (m.kind === "written") p?.resolve(decodeResults({ json: m.results, bytes }));
-      else p?.reject(writeError(m.message, m.code));
+      else p?.reject(threadError(m.message, m.code));
       return;
     }
     if (m.kind !== "results") return;
@@ -192,16 +192,17 @@ export class WriterProxy implements CommitWriter {
  * worker as an extra entrypoint under the binary's virtual root
  * (`/$bunfs/root/`, mirroring src/); from source it sits under store/.
  */
-export function workerPath(name: "writer/thread" | "checkpoint-worker"): string {
+export function workerPath(name: "writer/thread" | "reader/thread" | "checkpoint-worker"): string {
   if (import.meta.url.includes("$bunfs")) return `/$bunfs/root/store/${name}.ts`;
   return new URL(`../${name}.ts`, import.meta.url).href;
 }
 
 /**
- * A write's failure as the thread reported it: the thread's own StoreError
- * (a lock waited out, a full disk) keeps its code; a driver's error keeps the
- * driver's code, for classifyStoreError to read as on this thread.
+ * A statement's failure as a store thread reported it: the thread's own
+ * StoreError (a lock waited out, a full disk) keeps its code; a driver's
+ * error keeps the driver's code, for classifyStoreError to read as on this
+ * thread.
  */
-function writeError(message: string, code: string | null): Error {
+export function threadError(message: string, code: string | null): Error {
   return isStoreErrorCode(code) ? new StoreError(code, message) : new RemoteSqlError(message, code ?? undefined);
 }
