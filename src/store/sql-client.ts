@@ -1,7 +1,7 @@
 /**
  * The store's two doors, as the store functions see them. Reads run on the
- * main thread's connection (store.reads): WAL readers never wait for the
- * writer. Every write of the process — ingest, leases and outcomes, target
+ * reader thread's connection (store.reads; reader/): WAL readers never wait
+ * for the writer, and a heavy read holds no ack. Every write of the process — ingest, leases and outcomes, target
  * state, retention, admin actions — goes through the one writer (store.writer,
  * writer/): it joins the writer's next group transaction, so the disk sees
  * one fsync per round for all of them, and this process's writes never wait
