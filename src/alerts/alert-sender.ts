@@ -25,7 +25,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { AlertsConfig } from "../config/types.ts";
-import { ALERT_SOURCE, alertBody, alertEnabled, alertKey, hasEpisodes, type Alert, type AlertKind } from "../core/alert.ts";
+import { ALERT_SOURCE, alertBody, alertEnabled, alertKey, hasEpisodes, repeatWindowMs, type Alert, type AlertKind } from "../core/alert.ts";
 import { makeId } from "../core/ids.ts";
 import type { Logger } from "../log/logger.ts";
 import type { IngestItem, SqlReader, Writer } from "../store/index.ts";
@@ -75,7 +75,7 @@ export class AlertSender {
     const key = alertKey(a);
     const last = this.#lastSent.get(key);
     // <= as in the store's dedupe window (group-commit.ts): the same instant is still inside it.
-    const inWindow = last !== undefined && a.atMs - last <= config.repeatAfterMs;
+    const inWindow = last !== undefined && a.atMs - last <= repeatWindowMs(a, config.repeatAfterMs);
     if (repeat && inWindow) return;
     counts?.alert(a.type, "raised");
     const episode = hasEpisodes(a) ? await this.#episode(a, config) : { dedupeKey: key, go: !inWindow, lastRaisedAt: null };
@@ -128,7 +128,7 @@ export class AlertSender {
     const counts = this.deps.counts;
     if (to.length === 0) return; // a new config took its recipients away
     try {
-      const outcome = await this.deps.writer.submit(this.#item(a, to, config.repeatAfterMs, dedupeKey));
+      const outcome = await this.deps.writer.submit(this.#item(a, to, repeatWindowMs(a, config.repeatAfterMs), dedupeKey));
       this.#lastSent.set(alertKey(a), a.atMs);
       // A resolved notice ends the episode: the next raise of its condition is a new one, not a reminder.
       if (a.resolved && hasEpisodes(a)) this.#lastSent.delete(alertKey({ ...a, resolved: false }));

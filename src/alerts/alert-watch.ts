@@ -224,8 +224,8 @@ export class AlertWatch {
     if (reason !== null) {
       if (!this.#unwritable) {
         this.#unwritable = { reason, sinceMs: now };
+        // Counted as raised once, when it is sent (over): not here as well.
         this.opts.log.error("the store cannot commit: alerts wait until it can", { reason });
-        if (alerts.on.includes("store.unwritable")) this.opts.counts?.alert("store.unwritable", "raised");
       }
       return false;
     }

@@ -53,6 +53,21 @@ export function alertKey(a: Pick<Alert, "condition" | "subject" | "resolved">): 
   return `${a.condition}/${a.subject}${a.resolved ? "/resolved" : ""}`;
 }
 
+/** How close two store outages must be to be told as one (see repeatWindowMs). */
+export const OUTAGE_FOLD_MS = 60_000;
+
+/**
+ * How long an alert of `a`'s key is not sent again: repeat_after, but for
+ * store.unwritable at most OUTAGE_FOLD_MS. Every outage is told once it is
+ * over, with its own times; relays on one database telling the same outage
+ * (within a minute) fold into one alert, and one a minute is the most a
+ * database that keeps failing sends. Under repeat_after, the second outage
+ * of the hour and all after it went untold.
+ */
+export function repeatWindowMs(a: Pick<Alert, "condition">, repeatAfterMs: number): number {
+  return a.condition === "store.unwritable" ? Math.min(repeatAfterMs, OUTAGE_FOLD_MS) : repeatAfterMs;
+}
+
 /**
  * Conditions raised and then resolved: one episode at a time (alert-sender.ts).
  * A delivery that failed has no end, and the store's unwritable spell is

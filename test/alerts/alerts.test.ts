@@ -429,7 +429,6 @@ test("a store that cannot commit is logged and counted, and its store.unwritable
   await watch.check();
   r.clock.advance(3 * MIN);
   await watch.check();
-  expect(await metric(r.metrics, 'hookrelay_alerts_raised_total{kind="store.unwritable"}')).toBe('hookrelay_alerts_raised_total{kind="store.unwritable"} 1');
   expect((await r.store.reads.execute("SELECT count(*) AS n FROM events WHERE source = 'hookrelay'")).rows[0]!.n).toBe(0);
   full = false;
   outage.untilMs = r.clock() - 10_000;
@@ -441,6 +440,23 @@ test("a store that cannot commit is logged and counted, and its store.unwritable
     details: { reason: "full", since: new Date(firstCheck - 20_000).toISOString(), until: new Date(r.clock() - 10_000).toISOString() },
   });
   expect(alert!.message).toStartWith(`the store could not commit (full) for 3m, from ${new Date(firstCheck - 20_000).toISOString()} to `);
+  // Raised once for the outage, when it is told.
+  expect(await metric(r.metrics, 'hookrelay_alerts_raised_total{kind="store.unwritable"}')).toBe('hookrelay_alerts_raised_total{kind="store.unwritable"} 1');
+
+  // A second outage two minutes later is told too, with its own times (repeat_after is an hour).
+  r.clock.advance(2 * MIN);
+  full = true;
+  outage.sinceMs = r.clock();
+  outage.untilMs = null;
+  await watch.check();
+  r.clock.advance(MIN);
+  full = false;
+  outage.untilMs = r.clock();
+  await watch.check();
+  await r.scheduler.drain();
+  const told = alertsOf(r.target("ops").received);
+  expect(told.map((a) => a.details.since)).toEqual([new Date(firstCheck - 20_000).toISOString(), new Date(outage.sinceMs).toISOString()]);
+  expect(await metric(r.metrics, 'hookrelay_alerts_raised_total{kind="store.unwritable"}')).toBe('hookrelay_alerts_raised_total{kind="store.unwritable"} 2');
 });
 
 test("a new config's [alerts] replaces the old one in a running watcher (reload), keeping what it has seen", async () => {
