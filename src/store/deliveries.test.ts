@@ -4,6 +4,8 @@ import { runCleanups, storeAt, submitEvent, tempDir } from "../../test/delivery/
 import { leaseDueDeliveries, reclaimExpiredLeases, recordOutcomes, releaseLeases, type LeaseWant, type OutcomeRecord } from "./deliveries.ts";
 import { disableTarget, enableTarget, settleStragglers, readTargetStates } from "./target-state.ts";
 import { redeliverEvent, scheduleReplay } from "./redeliver.ts";
+import { postgresDialect, sqliteDialect } from "./dialect.ts";
+import type { LeaseRequest } from "./lease-request.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(() => runCleanups(cleanups));
@@ -286,4 +288,23 @@ test("a claimed delivery is written leased to the claimant, as long as the targe
   // The claimant records its outcome like any leased delivery's.
   const done = await recordOutcomes(store.writer, [outcome({ id: "dlv_fresh1", leaseId: "lease_fresh.1", eventId: "evt_fresh1", target: "a" })], 4000);
   expect(done.updated).toEqual(new Set(["dlv_fresh1"]));
+});
+
+test("a round that grants leases waits for the disk on PostgreSQL (a server crash must not undo a lease whose attempt is under way), not on an embedded file", async () => {
+  const asked: string[] = [];
+  const writerOf = (dialect: typeof sqliteDialect) => ({
+    dialect,
+    write: async (stmts: unknown[], durability?: string) => {
+      asked.push(`${dialect.engine} ${durability}`);
+      return stmts.map(() => ({ columns: [], columnTypes: [], rows: [], rowsAffected: 0, lastInsertRowid: undefined, toJSON: () => ({}) }));
+    },
+  });
+  const lease = { leaseId: "w1.1", holder: "w1", nowMs: 0, wants: [{ target: "t", slots: 1, concurrency: 1, leaseMs: 1000, ordered: false }] };
+  for (const dialect of [sqliteDialect, postgresDialect]) {
+    await leaseDueDeliveries(writerOf(dialect), lease as unknown as LeaseRequest);
+    // Outcomes alone stay redoable on both: a lost one only makes the attempt again, after its lease.
+    await recordOutcomes(writerOf(dialect), [{ deliveryId: "d", leaseId: "l", eventId: "e", target: "t", attempt: null, status: "pending", nextAttemptAt: 0, error: null, healthy: null }], 0);
+    await recordOutcomes(writerOf(dialect), [{ deliveryId: "d", leaseId: "l", eventId: "e", target: "t", attempt: null, status: "pending", nextAttemptAt: 0, error: null, healthy: null }], 0, lease as unknown as LeaseRequest);
+  }
+  expect(asked).toEqual(["sqlite redoable", "sqlite redoable", "sqlite redoable", "postgres durable", "postgres redoable", "postgres durable"]);
 });

@@ -8,7 +8,7 @@
  * lease expiry compares lease_until with the database clock (dialect.nowMs).
  */
 import type { InStatement, Row } from "@libsql/client";
-import type { SqlDoors, SqlReader, SqlWriter } from "./sql-client.ts";
+import type { Durability, SqlDoors, SqlReader, SqlWriter } from "./sql-client.ts";
 import type { Dialect } from "./dialect.ts";
 import type { IngestItem, LeaseClaim } from "./writer/group-commit.ts";
 
@@ -59,8 +59,21 @@ export interface LeasedDelivery {
 export async function leaseDueDeliveries(writer: SqlWriter, opts: LeaseRequest): Promise<LeasedDelivery[]> {
   const stmts = leaseStatements(writer.dialect, opts);
   if (stmts.length === 0) return [];
-  const leased = await writer.write(stmts, "redoable");
+  const leased = await writer.write(stmts, leaseDurability(writer.dialect));
   return leasedFromRows(leased.at(-1)!.rows, opts.leaseId);
+}
+
+/**
+ * How durable a write that grants leases must be. A lease must outlive a
+ * crash of the store that granted it whenever the process holding it can
+ * outlive that crash: a PostgreSQL server restarted (or failed over) under a
+ * running relay. Lost, it would put its delivery back in the queue while the
+ * attempt is still being made, and another relay (or this one) would make a
+ * second attempt at the same time. An embedded file loses a lease only with
+ * its machine, and the process holding it goes with it: no wait for the disk.
+ */
+function leaseDurability(dialect: Dialect): Durability {
+  return dialect.engine === "postgres" ? "durable" : "redoable";
 }
 
 // The embedded file's one write lock makes one statement exact; PostgreSQL needs the target's lock first (postgres/leases.ts).
@@ -229,8 +242,9 @@ export async function recordOutcomes(
   // Last, so that the slots freed by this batch's outcomes count as free.
   stmts.push(...leaseStmts);
   // A power failure that loses a round loses leases that expire and outcomes whose attempts
-  // are made again (at-least-once): no reason to wait for the disk.
-  const results = await writer.write(stmts, "redoable");
+  // are made again (at-least-once): no reason to wait for the disk, unless the round grants
+  // leases on a server that may crash under this process (leaseDurability).
+  const results = await writer.write(stmts, leaseStmts.length > 0 ? leaseDurability(writer.dialect) : "redoable");
   const updated = new Set(results[0]!.rows.map((r) => String(r.id)));
   const firstHealth = made.length > 0 ? 2 : 1;
   const targets = results.slice(firstHealth, firstHealth + health.length).flatMap((rs) => rs.rows.map(targetStateFromRow));
