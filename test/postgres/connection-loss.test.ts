@@ -8,7 +8,7 @@
  * down exits 1 naming the URL without its password.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runBinary, startBinary, type RunningBinary } from "../support/binary.ts";
 import { createDatabase, startPgCluster, type PgCluster } from "../support/pg-cluster.ts";
@@ -131,6 +131,40 @@ describe.skipIf(!onPostgres)("on PostgreSQL (runs in the PostgreSQL half of the 
       relay.proc.kill("SIGKILL");
       target.stop(true);
       if (cluster) await cluster.startServer().catch(() => {});
+      await db.drop();
+    }
+  }, 60_000);
+
+  test("a database that stops answering without closing its connections (frozen, a cut network) is answered 503 within the answer time, not with silence", async () => {
+    const db = await createDatabase(cluster!.baseUrl, "frozen");
+    // busy_timeout 1s: a write unanswered for 5 s (the floor of the answer time) means the server is gone.
+    const cfg = writeConfig("frozen", db.url, 9);
+    writeFileSync(cfg, readFileSync(cfg, "utf8").replace(`password = "${PASSWORD}"`, `password = "${PASSWORD}"\nbusy_timeout = "1s"`));
+    const relay = await startBinary(["serve", "--config", cfg], tmp.dir);
+    const post = (body: string) => fetch(`${relay.publicUrl}/in/p`, { method: "POST", body });
+    try {
+      expect((await post('{"n":"before"}')).status).toBe(200);
+      cluster!.freeze();
+      const started = performance.now();
+      const during = await post('{"n":"during"}');
+      const tookMs = performance.now() - started;
+      expect(during.status).toBe(503);
+      expect(during.headers.get("retry-after")).toMatch(/^\d+$/);
+      expect(tookMs).toBeLessThan(12_000);
+      // Held back at once now, not after another wait.
+      const next = performance.now();
+      expect((await post('{"n":"during-2"}')).status).toBe(503);
+      expect(performance.now() - next).toBeLessThan(1_000);
+      const ready = await fetch(`${relay.adminUrl}/readyz`);
+      expect(await ready.json()).toEqual({ ok: false, store: "unreachable" });
+      await waitFor("the loss logged", () => linesOf(relay, "lost the database").length === 1, 10_000);
+      cluster!.thaw();
+      await waitFor("ready again", async () => (await fetch(`${relay.adminUrl}/readyz`)).status === 200, 20_000);
+      expect((await post('{"n":"after"}')).status).toBe(200);
+      expect(await relay.stop()).toBe(0);
+    } finally {
+      cluster!.thaw();
+      relay.proc.kill("SIGKILL");
       await db.drop();
     }
   }, 60_000);

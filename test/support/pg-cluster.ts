@@ -4,7 +4,7 @@
  * when we are root: initdb refuses root). Debian's `postgresql` package puts
  * the programs in /usr/lib/postgresql/<version>/bin, off the PATH.
  */
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
@@ -32,6 +32,10 @@ export interface PgCluster {
   stopServer(mode?: "fast" | "immediate"): Promise<void>;
   /** Starts the stopped server again, on the same port and data. */
   startServer(): Promise<void>;
+  /** Freezes the server and every backend (SIGSTOP): connections stay open, nothing answers (a hung host, a cut network). */
+  freeze(): void;
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw(): void;
 }
 
 async function freePort(): Promise<number> {
@@ -85,7 +89,16 @@ export async function startPgCluster(opts: { settings?: Record<string, string> }
     },
     stopServer: (mode = "fast") => run([join(bin, "pg_ctl"), "-D", data, "-m", mode, "-w", "stop"], "pg_ctl stop"),
     startServer: start,
+    freeze: () => signalServer(data, "STOP"),
+    thaw: () => signalServer(data, "CONT"),
   };
+}
+
+/** Sends `signal` to the server's postmaster and every process it started. */
+function signalServer(data: string, signal: "STOP" | "CONT"): void {
+  const postmaster = readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]!.trim();
+  const children = Bun.spawnSync(["pgrep", "-P", postmaster]).stdout.toString().split("\n").filter(Boolean);
+  Bun.spawnSync(["kill", `-${signal}`, postmaster, ...children]);
 }
 
 let counter = 0;

@@ -13,7 +13,7 @@ import { CachedResultSet, type WriteClient, type WriteTransaction } from "../cli
 import { rowBuilder } from "../result-rows.ts";
 import { classifyStoreError, StoreError } from "../errors.ts";
 import { postgresDialect } from "../dialect.ts";
-import type { ConnectionHooks } from "./connection-watch.ts";
+import { NoAnswerError, type ConnectionHooks } from "./connection-watch.ts";
 import { whyNoConnection } from "./connect-failure.ts";
 
 export interface PgOptions {
@@ -33,6 +33,14 @@ export interface PgOptions {
   lockTimeoutMs?: number;
   /** Told of connections that fail; holds statements back while the database is away (connection-watch.ts). */
   hooks?: ConnectionHooks;
+  /**
+   * A statement not answered within this long is taken for a server that is
+   * gone without closing its connections (frozen, or the network between cut
+   * without a reset): it fails as unreachable and the hooks are told, instead
+   * of holding its caller (an ingest request) for as long as the server is
+   * away. Unset: statements wait (a read may rightly take long).
+   */
+  answerTimeoutMs?: number;
 }
 
 /** True when `url` names a PostgreSQL database. */
@@ -90,7 +98,7 @@ export async function openPgClient(opts: PgOptions): Promise<PgClient> {
     // Statements with a placeholder text of their own are prepared once per connection.
     prepare: true,
   });
-  const client = new PgClient(sql, opts.hooks);
+  const client = new PgClient(sql, opts.hooks, opts.answerTimeoutMs);
   try {
     await client.sql.unsafe("SELECT 1");
   } catch (cause) {
@@ -111,6 +119,7 @@ export class PgClient implements WriteClient {
   constructor(
     readonly sql: SQL,
     private readonly hooks?: ConnectionHooks,
+    private readonly answerTimeoutMs?: number,
   ) {}
 
   get closed(): boolean {
@@ -129,10 +138,11 @@ export class PgClient implements WriteClient {
     if (down) throw down;
   }
 
-  /** `p`, telling the hooks when it failed because its connection did. */
+  /** `p`, telling the hooks when it failed because its connection did, or was not answered in time. */
   #watched<T>(p: Promise<T>): Promise<T> {
-    if (!this.hooks) return p;
-    return p.catch((err: unknown) => {
+    const answered = this.answerTimeoutMs === undefined ? p : withinAnswerTime(p, this.answerTimeoutMs);
+    if (!this.hooks) return answered;
+    return answered.catch((err: unknown) => {
       if (classifyStoreError(err).code === "unreachable") this.hooks!.failed(err);
       throw err;
     });
@@ -194,6 +204,22 @@ export class PgClient implements WriteClient {
     this.#closed = true;
     await this.sql.close({ timeout: 1 }).catch(() => {});
   }
+}
+
+/**
+ * `p`, or an unreachable StoreError once `ms` passed without an answer. The
+ * statement itself is not stopped: a server that comes back may still carry
+ * it out (a commit then stands, and a provider's retry of a request answered
+ * 503 meanwhile is its duplicate).
+ */
+export function withinAnswerTime<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NoAnswerError(ms)), ms);
+  });
+  // Settled late, after the deadline answered for it: nobody is waiting for it then.
+  p.catch(() => {});
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 // PostgreSQL type oids whose values the driver hands out as something else than the embedded client does.

@@ -16,6 +16,17 @@
 import type { Logger } from "../../log/logger.ts";
 import { StoreError } from "../errors.ts";
 
+/**
+ * A statement the server did not answer in time (client.ts answerTimeoutMs):
+ * the wait itself was the check, so the database is lost at once, without a
+ * probe that would wait as long again.
+ */
+export class NoAnswerError extends StoreError {
+  constructor(ms: number) {
+    super("unreachable", `the database did not answer within ${ms / 1000} s`);
+  }
+}
+
 /** How a pool reports failed connections and is held back while its database is away (client.ts). */
 export interface ConnectionHooks {
   /** Non-null while the database is known to be unreachable: statements fail at once with it. */
@@ -65,7 +76,7 @@ export class ConnectionWatch implements ConnectionHooks {
   }
 
   async #confirm(err: unknown): Promise<void> {
-    if (await this.#answers()) {
+    if (!(err instanceof NoAnswerError) && (await this.#answers())) {
       this.#checking = false;
       return;
     }
