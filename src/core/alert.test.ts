@@ -25,6 +25,8 @@ test("condition changes raise, recover, or say nothing", () => {
   // The circuit's alert is closed, pointing to the disabled one: left open, a later circuit would read as its reminder.
   expect(types("circuit_open", "disabled", gone)).toEqual([["target.recovered", true, "target.circuit_open"], ["target.disabled", false, "target.disabled"]]);
   expect(types("disabled", "ok", healthy)).toEqual([["target.recovered", true, "target.disabled"]]);
+  // Enabled, and failing again before the check saw it: the disabled episode ends, the circuit's begins.
+  expect(types("disabled", "circuit_open", open)).toEqual([["target.recovered", true, "target.disabled"], ["target.circuit_open", false, "target.circuit_open"]]);
   expect(types("circuit_open", "ok", healthy)).toEqual([["target.recovered", true, "target.circuit_open"]]);
   expect(types(undefined, "disabled", gone)).toEqual([["target.disabled", false, "target.disabled"]]);
   expect(types(undefined, "ok", healthy)).toEqual([]);

@@ -141,7 +141,12 @@ export function targetAlerts(name: string, before: TargetCondition | undefined, 
   if (now === "circuit_open" && before !== "off") {
     const until = s?.circuitOpenUntil ?? atMs;
     const message = `target ${name}: circuit open after ${s?.consecutiveFailures ?? 0} failures in a row (last error: ${s?.lastError ?? "unknown"}); attempts resume with one probe at ${iso(until)}`;
-    return [{ type: "target.circuit_open", subject: name, message, atMs, resolved: false, condition: "target.circuit_open", details: { ...details, openUntil: iso(until) } }];
+    const open: Alert = { type: "target.circuit_open", subject: name, message, atMs, resolved: false, condition: "target.circuit_open", details: { ...details, openUntil: iso(until) } };
+    if (before !== "disabled") return [open];
+    // Enabled, and its first probe failed before this check saw it enabled: the disabled episode ends
+    // here all the same (left open, the next disabling would read as a reminder of this one).
+    const enabled = `target ${name} was enabled again; its first attempts failed and its circuit is open (target.circuit_open)`;
+    return [{ type: "target.recovered", subject: name, message: enabled, atMs, resolved: true, condition: "target.disabled", details: { target: name, cleared: "target.disabled" } }, open];
   }
   if (now === "off" && (before === "disabled" || before === "circuit_open")) {
     const message = `target ${name} was disabled by an operator (${s?.disabledBy ?? "unknown"}): its ${before === "disabled" ? "disabled" : "circuit open"} alert is closed; its deliveries wait, paused, until it is enabled`;
