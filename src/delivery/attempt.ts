@@ -182,6 +182,8 @@ function report(ctx: AttemptContext, d: LeasedDelivery, attempt: number, sent: S
     ctx.log.debug(what, { ...fields, status: decision.status });
     return;
   }
+  // A failure that disabled its target (disable_after) left the delivery paused, not retrying.
+  const disabledNow = decision.status === "pending" && ctx.health.isPaused(d.target);
   ctx.onAttempt?.({
     target: d.target,
     deliveryId: d.id,
@@ -189,7 +191,7 @@ function report(ctx: AttemptContext, d: LeasedDelivery, attempt: number, sent: S
     source: d.source,
     eventType: d.eventType,
     attempt,
-    status: decision.status,
+    status: disabledNow ? "paused" : decision.status,
     statusCode: fields.statusCode,
     durationMs: sent.durationMs,
     error: decision.error,
@@ -199,6 +201,6 @@ function report(ctx: AttemptContext, d: LeasedDelivery, attempt: number, sent: S
   else if (decision.status === "failed") ctx.log.warn("delivery failed", fields);
   else if (decision.status === "paused") ctx.log.warn("target gone (410): delivery paused", fields);
   // This failure disabled the target (disable_after): its pending deliveries, this one too, were paused.
-  else if (ctx.health.isPaused(d.target)) ctx.log.warn("attempt failed; the target is disabled, delivery paused", fields);
+  else if (disabledNow) ctx.log.warn("attempt failed; the target is disabled, delivery paused", fields);
   else ctx.log.warn("attempt failed; will retry", { ...fields, nextAttemptAt: new Date(decision.nextAttemptAt!).toISOString() });
 }

@@ -123,9 +123,10 @@ test("a failed probe doubles the circuit's last wait, however long the target sa
 test("a target failing continuously for disable_after is disabled with its last error, deliveries kept", async () => {
   const target = recordingTarget(cleanups, () => ({ status: 502 }));
   const lines: Record<string, unknown>[] = [];
+  const reported: string[] = [];
   const { clock, store, scheduler } = await setup(
     [targetConfig("t", target.url, { disableAfterMs: 3_600_000, retry: { scheduleMs: [0, 1_800_000, 1_800_000, 1_800_000], jitter: 0 } })],
-    { log: createLogger("info", (l) => lines.push(JSON.parse(l))) },
+    { log: createLogger("info", (l) => lines.push(JSON.parse(l))), onAttempt: (r) => reported.push(r.status) },
   );
   await submitEvent(store, { targets: ["t"], receivedAt: clock() });
   await scheduler.drain();
@@ -144,6 +145,10 @@ test("a target failing continuously for disable_after is disabled with its last 
   const last = lines.filter((l) => String(l.msg).startsWith("attempt failed")).at(-1)!;
   expect(last).toMatchObject({ msg: "attempt failed; the target is disabled, delivery paused", level: "warn" });
   expect(last.nextAttemptAt).toBeUndefined();
+  // And the metrics count it so (outcome "paused"), not as a retry.
+  expect(reported.at(-1)).toBe("paused");
+  // (both deliveries failing in the round that disabled it end paused.)
+  expect(reported).toEqual(["pending", "pending", "pending", "paused", "paused"]);
 });
 
 test("config enabled = false starts the target disabled, and config re-enables only what config disabled", async () => {

@@ -71,7 +71,7 @@ export function createRelayMetrics(opts: {
   const duplicates = registry.counter("hookrelay_duplicates_total", "Requests acknowledged as duplicates of a stored event.", ["source"]);
   const deliveries = registry.counter(
     "hookrelay_deliveries_total",
-    "Delivery attempts by target and outcome (delivered, retrying, failed = gave up, paused = target gone).",
+    "Delivery attempts by target and outcome (delivered, retrying, failed = gave up, paused = target gone or disabled by the failure).",
     ["target", "outcome"],
   );
   const latency = registry.histogram("hookrelay_attempt_duration_seconds", "Delivery attempt duration.", ["target"], LATENCY_BUCKETS_SEC);
