@@ -151,8 +151,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const sender = opts.sender ?? createSender();
   let configs = opts.targets;
   let targets = deliveryTargets(opts, sender, configs, new Map());
-  const health = new TargetHealth(store, configMap(configs), opts.circuit ?? { threshold: 10, baseMs: 5_000, maxMs: 300_000 }, log);
-  const housekeeping = new Housekeeping(store, health, clock, pollMs, log);
+  const engineDoors = { reads: store.engineReads, writer: store.writer };
+  const health = new TargetHealth(engineDoors, configMap(configs), opts.circuit ?? { threshold: 10, baseMs: 5_000, maxMs: 300_000 }, log);
+  const housekeeping = new Housekeeping(engineDoors, health, clock, pollMs, log);
   const ingestFirst = opts.ingestFirst ? new IngestFirst({ log, ...opts.ingestFirst }) : null;
   let ceiling = concurrencyCeiling(configs);
   const rate = new RateLimiter();

@@ -35,6 +35,13 @@ export { filePathOf } from "./client.ts";
 export interface Store {
   /** Reads, on the reader thread's connection (inline: this thread's; a pool on PostgreSQL). (Tests also use it to stage faults.) */
   reads: StoreReads;
+  /**
+   * The delivery engine's few small reads (target state, expired leases), on
+   * this thread's connection: answered in the same turn, in step with the
+   * writer's answers its health cache is built from, and never behind a heavy
+   * page read queued on the reader thread. Elsewhere (inline, PostgreSQL) `reads`.
+   */
+  engineReads: StoreReads;
   /** Every write, group-committed (on the writer thread for embedded files). */
   writer: Writer;
   /** Absolute path of an embedded store file, or null (a libSQL server). */
@@ -166,6 +173,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   const unwritableReason = unwritableReasonOf(watched, health);
   return {
     reads: reader ?? conn.client,
+    engineReads: conn.client,
     writer: watched,
     filePath: conn.filePath,
     checkpoint,

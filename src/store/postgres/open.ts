@@ -65,6 +65,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
   let closed = false;
   return {
     reads,
+    engineReads: reads,
     writer: watched,
     filePath: null,
     checkpoint: async () => {},
