@@ -188,7 +188,8 @@ export function queueStaleAlert(target: string, oldestMs: number | null, staleAf
     ? `oldest pending delivery to ${target} is ${formatAge(atMs - oldestMs)} old (stale_after ${formatAge(staleAfterMs)})`
     : disabled
       ? `queue of ${target}: its target is disabled, so its deliveries wait paused (told by the target's own state) and are no longer counted as a stale queue`
-      : `queue of ${target} is moving again: no pending delivery is older than ${formatAge(staleAfterMs)}`;
+      : // Said as measured: the old ones may have been delivered, or may have failed out of the queue.
+        `queue of ${target}: no pending delivery is older than ${formatAge(staleAfterMs)} now (the old ones were delivered, cancelled, or gave up)`;
   const details = { target, staleAfterMs, ...(resolved ? {} : { oldestPendingAt: iso(oldestMs), ageMs: atMs - oldestMs }) };
   return { type: "queue.stale", subject: target, message, atMs, resolved, condition: "queue.stale", details };
 }
