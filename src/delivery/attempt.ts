@@ -105,7 +105,8 @@ export async function runAttempt(ctx: AttemptContext, target: DeliveryTarget, d:
     // The lease expires and another attempt follows: at-least-once, never lost. An unreachable
     // database is logged once by the store; what it cost here (folded, counted) by the engine.
     if (isStoreUnreachable(err)) ctx.unrecorded?.(d, decided?.status ?? null);
-    else ctx.log.error("could not record an attempt", { target: d.target, delivery: d.id, error: String(err) });
+    // What it came to, as the unrecorded summary says it: "delivered" means a duplicate will follow.
+    else ctx.log.error("could not record an attempt", { target: d.target, delivery: d.id, outcome: decided?.status ?? null, error: String(err) });
   }
 }
 

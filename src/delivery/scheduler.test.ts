@@ -149,6 +149,8 @@ test("a target failing continuously for disable_after is disabled with its last 
   expect(reported.at(-1)).toBe("paused");
   // (both deliveries failing in the round that disabled it end paused.)
   expect(reported).toEqual(["pending", "pending", "pending", "paused", "paused"]);
+  // Both failures of that round crossed disable_after: disabled once, said once.
+  expect(lines.filter((l) => l.msg === "target disabled")).toHaveLength(1);
 });
 
 test("config enabled = false starts the target disabled, and config re-enables only what config disabled", async () => {

@@ -53,9 +53,10 @@ export class TargetHealth {
   // target whose 410 is being written (it is about to be disabled).
   #unrecordedFailures = new Map<string, number>();
   #goneWriting = new Map<string, number>();
-  // Targets a 410 is disabling right now: the other 410s of the same burst (attempts that were in
-  // flight together) find it disabled already, rather than disable and log it once each.
-  #goneDisabling = new Set<string>();
+  // Targets being disabled right now (a 410, disable_after): the other failures of the same burst
+  // (attempts that were in flight together) find it disabled already, rather than disable and log
+  // it once each, and an outcome batch written before the disable does not undo it in the cache.
+  #disabling = new Set<string>();
 
   constructor(
     private readonly db: SqlDoors,
@@ -171,13 +172,8 @@ export class TargetHealth {
 
   /** A 410: disables the target once, however many of its attempts answered 410 at once. */
   async #disableGone(name: string, reason: string, nowMs: number): Promise<void> {
-    if (this.#goneDisabling.has(name) || this.#states.get(name)?.disabled) return;
-    this.#goneDisabling.add(name);
-    try {
-      await this.disable(name, reason, "gone", nowMs);
-    } finally {
-      this.#goneDisabling.delete(name);
-    }
+    if (this.#disabling.has(name) || this.#states.get(name)?.disabled) return;
+    await this.disable(name, reason, "gone", nowMs);
   }
 
   /** True when failures not yet written may push the target over the circuit threshold, or are a half-open circuit's failed probe. */
@@ -196,8 +192,8 @@ export class TargetHealth {
   recorded(state: targetState.TargetState): void {
     const openUntil = this.#states.get(state.name)?.circuitOpenUntil ?? null;
     const keepOpen = state.consecutiveFailures > 0 && openUntil !== null && openUntil > (state.circuitOpenUntil ?? -Infinity);
-    // Likewise a 410's disable being written: the batch was written before it.
-    const keepDisabled = this.#goneDisabling.has(state.name) && !state.disabled;
+    // Likewise a disable being written (a 410, disable_after): the batch was written before it.
+    const keepDisabled = this.#disabling.has(state.name) && !state.disabled;
     if (!keepOpen && !keepDisabled) return this.#set(state.name, state);
     this.#set(state.name, { ...state, circuitOpenUntil: keepOpen ? openUntil : state.circuitOpenUntil, disabled: state.disabled || keepDisabled });
   }
@@ -217,6 +213,8 @@ export class TargetHealth {
   async afterFailure(t: TargetConfig, s: targetState.TargetState | null, nowMs: number, before?: targetState.TargetState): Promise<void> {
     if (!s || s.disabled || s.consecutiveFailures === 0) return;
     if (s.failingSince !== null && nowMs - s.failingSince >= t.disableAfterMs) {
+      // Another failure of the same round got here first: disabled once, logged once.
+      if (this.#disabling.has(t.name) || this.#states.get(t.name)?.disabled) return;
       const since = utcTimeText(new Date(s.failingSince).toISOString());
       const reason = `failing continuously since ${since} UTC; last error: ${s.lastError ?? "unknown"}`;
       await this.disable(t.name, reason, "auto", nowMs);
@@ -250,8 +248,14 @@ export class TargetHealth {
     // Cache first, so no round of leasing hands the target more work meanwhile.
     const known = this.#states.get(name);
     if (known) this.#set(name, { ...known, disabled: true });
-    const paused = await this.#writing(() => targetState.disableTarget(this.db.writer, { name, reason, by, nowMs }));
-    await this.refresh(true);
+    this.#disabling.add(name);
+    let paused: number;
+    try {
+      paused = await this.#writing(() => targetState.disableTarget(this.db.writer, { name, reason, by, nowMs }));
+      await this.refresh(true);
+    } finally {
+      this.#disabling.delete(name);
+    }
     this.log.warn("target disabled", { target: name, reason, by, paused });
     return paused;
   }
