@@ -51,6 +51,22 @@ test("an ordered target in the config holds back none of the other targets' deli
   expect(target.received).toHaveLength(6);
 });
 
+test("a half-open circuit's probe is its oldest due delivery, never a fresh event's claim", async () => {
+  const target = recordingTarget(cleanups, () => ({ status: 500 }));
+  const { clock, store, scheduler } = await setup([targetConfig("t", target.url, { concurrency: 4 })], {
+    circuit: { threshold: 2, baseMs: 10_000, maxMs: 60_000 },
+  });
+  for (let i = 0; i < 2; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(target.received).toHaveLength(2);
+  // Open: nothing is claimed. Half-open once its time is up: still nothing, the probe is leased.
+  expect(scheduler.claim("t")).toBeNull();
+  clock.advance(10_000);
+  expect(scheduler.claim("t")).toBeNull();
+  await scheduler.drain();
+  expect(target.received).toHaveLength(3);
+});
+
 test("a target failing many in a row is backed off as a whole, then probed once", async () => {
   let up = false;
   const target = recordingTarget(cleanups, () => ({ status: up ? 200 : 500 }));

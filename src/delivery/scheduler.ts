@@ -427,7 +427,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       ingestSeenAt = now;
       const t = targets.get(name);
       if (!t || stopped || t.config.kind !== "push" || t.config.ordered || ingestFirst?.yielding()) return null;
-      if (freeSlots(targetView(t, now)) <= 0) return null;
+      const view = targetView(t, now);
+      // A half-open circuit's one probe is its oldest due delivery, leased from the store: a fresh
+      // event taking it would leave the backlog's retries behind every new arrival while ingest runs.
+      if (view.gate.open && view.gate.probeOnly) return null;
+      if (freeSlots(view) <= 0) return null;
       rate.take(name, now);
       wakeForToken(name, now);
       slots.take(name);
