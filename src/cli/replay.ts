@@ -7,6 +7,7 @@ import { DELIVERY_STATUSES, OPEN_STATUSES } from "../core/types.ts";
 import type { ReplayStatus } from "../store/redeliver.ts";
 import { parseFlags, parseTimeFlag } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
+import { closestName } from "../config/did-you-mean.ts";
 
 // An open delivery (pending, delivering, paused) is never replayed (redeliver.ts): those statuses would match nothing.
 const OPEN: readonly string[] = OPEN_STATUSES;
@@ -24,9 +25,6 @@ export async function runReplay(args: string[]): Promise<number> {
   });
   if (!parsed) return 2;
   const v = parsed.values as Record<string, string | boolean | undefined>;
-  const loaded = await loadConfigOrReport(v.config as string | undefined);
-  if (!loaded) return 1;
-  const { config } = loaded;
   const problems: string[] = [];
   let sinceMs: number | undefined;
   if (typeof v.since === "string") {
@@ -38,8 +36,20 @@ export async function runReplay(args: string[]): Promise<number> {
   if (status !== undefined && OPEN.includes(status)) {
     problems.push(`--status ${status}: a delivery still open is on its way and never replayed (a paused one goes once its target is enabled; "Retry now" sends one at once)`);
   } else if (status !== undefined && !STATUSES.includes(status)) problems.push(`--status: expected one of ${STATUSES.join(", ")}, got "${status}"`);
-  if (typeof v.source === "string" && !config.sources.some((s) => s.name === v.source)) problems.push(`--source: no source named "${v.source}"`);
-  if (typeof v.target === "string" && !config.targets.some((t) => t.name === v.target)) problems.push(`--target: no target named "${v.target}"`);
+  // What the flags say alone is checked first; names against the config once it is loaded.
+  if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(`hookrelay replay: ${p}\n`);
+    return 2;
+  }
+  const loaded = await loadConfigOrReport(v.config as string | undefined);
+  if (!loaded) return 1;
+  const { config } = loaded;
+  const unknown = (flag: string, value: string, names: string[]) => {
+    const near = closestName(value, names);
+    problems.push(`--${flag}: no ${flag} named "${value}"${near === null ? "" : `; did you mean "${near}"?`}`);
+  };
+  if (typeof v.source === "string" && !config.sources.some((s) => s.name === v.source)) unknown("source", v.source, config.sources.map((s) => s.name));
+  if (typeof v.target === "string" && !config.targets.some((t) => t.name === v.target)) unknown("target", v.target, config.targets.map((t) => t.name));
   if (problems.length > 0) {
     for (const p of problems) process.stderr.write(`hookrelay replay: ${p}\n`);
     return 2;

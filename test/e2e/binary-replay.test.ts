@@ -62,6 +62,12 @@ to = ["app"]
   const open = await run(["replay", "--config", cfg, "--status", "paused"]);
   expect(open.code).toBe(2);
   expect(open.err).toContain("--status paused: a delivery still open is on its way and never replayed");
+  // A name the config does not know is a bad flag too, with the nearest one it does.
+  const typo = await run(["replay", "--config", cfg, "--source", "plonts"]);
+  expect([typo.code, typo.err]).toEqual([2, 'hookrelay replay: --source: no source named "plonts"; did you mean "ploints"?\n']);
+  // What the flags say alone comes before the config: no config needed to be told --status is wrong.
+  const noConfig = await run(["replay", "--config", join(tmp.dir, "missing.toml"), "--status", "nope"]);
+  expect(noConfig.code).toBe(2);
 
   const again = await startBinary(["serve", "--config", cfg], tmp.dir);
   for (let i = 0; i < 50 && received.length < 6; i++) await Bun.sleep(100);
