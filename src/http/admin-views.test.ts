@@ -53,6 +53,21 @@ describe("list entries", () => {
   });
 });
 
+describe("a target's circuit", () => {
+  test("open while its time runs, and still open (half-open, the next attempt probes it) once it has, as /metrics and the alerts say", () => {
+    const target = { name: "t", kind: "push", url: "http://10.0.0.1/", enabled: true, headers: [] as [string, string][], auth: null, tls: null } as TargetConfig;
+    const stats: TargetStats = {
+      name: "t", disabled: false, disabledReason: null, lastError: "HTTP 500", lastErrorAt: 900, consecutiveFailures: 10,
+      failingSince: 100, circuitOpenUntil: 2_000, queue: { pending: 0, delivering: 0, paused: 0, failed: 3, cancelled: 0 },
+      windowMs: 3_600_000, recentAttempts: 10, recentSuccesses: 0, lastAttempt: null,
+    };
+    expect(targetJson(target, stats, 1_000)).toMatchObject({ state: "circuit-open", circuitOpenUntil: new Date(2_000).toISOString(), circuitHalfOpen: false });
+    expect(targetJson(target, stats, 3_000)).toMatchObject({ state: "circuit-open", circuitOpenUntil: null, circuitHalfOpen: true });
+    // A success closed it: failures and the circuit cleared.
+    expect(targetJson(target, { ...stats, consecutiveFailures: 0, circuitOpenUntil: null }, 3_000)).toMatchObject({ state: "healthy", circuitHalfOpen: false });
+  });
+});
+
 describe("targets behind credentials", () => {
   test("configured headers are shown masked, with the auth kind and TLS parts, never a value", () => {
     const target = {

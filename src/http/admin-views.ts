@@ -148,6 +148,8 @@ export type RejectionJson = ReturnType<typeof rejectionJson>;
 export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number, listen: ListenStatus | null = null) {
   const disabled = s.disabled ?? !t.enabled;
   const circuitOpen = s.circuitOpenUntil !== null && s.circuitOpenUntil > nowMs;
+  // Its time up but no success since: the next attempt probes it. Still open, as /metrics and the alerts say.
+  const halfOpen = s.circuitOpenUntil !== null && !circuitOpen;
   const la = s.lastAttempt;
   const lastAttemptFailed = la !== null && (la.statusCode === null || la.statusCode < 200 || la.statusCode > 299);
   const client = t.kind === "listen" ? (listen ?? { connected: false, sinceMs: null, remoteAddr: null }) : null;
@@ -156,7 +158,7 @@ export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number, liste
     name: t.name,
     kind: t.kind,
     url: t.kind === "push" ? shownTargetUrl(t) : null,
-    state: disabled ? "disabled" : circuitOpen ? "circuit-open" : s.consecutiveFailures > 0 ? "failing" : waiting ? "no-client" : "healthy",
+    state: disabled ? "disabled" : circuitOpen || halfOpen ? "circuit-open" : s.consecutiveFailures > 0 ? "failing" : waiting ? "no-client" : "healthy",
     listen: client === null ? null : { connected: client.connected, since: iso(client.sinceMs), remoteAddr: client.remoteAddr },
     enabled: !disabled,
     disabledReason: disabled ? s.disabledReason : null,
@@ -168,6 +170,7 @@ export function targetJson(t: TargetConfig, s: TargetStats, nowMs: number, liste
     consecutiveFailures: s.consecutiveFailures,
     failingSince: iso(s.failingSince),
     circuitOpenUntil: circuitOpen ? iso(s.circuitOpenUntil) : null,
+    circuitHalfOpen: !disabled && halfOpen,
     lastAttemptAt: iso(la?.at ?? null),
     lastError: s.lastError ?? (lastAttemptFailed ? (la.error ?? `HTTP ${la.statusCode}`) : null),
     lastErrorAt: iso(s.lastError !== null ? s.lastErrorAt : lastAttemptFailed ? la.at : null),

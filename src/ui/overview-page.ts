@@ -71,7 +71,7 @@ function nowPanel(targets: TargetNow[], nowMs: number): SafeHtml {
   <thead><tr><th>Target</th><th>State</th><th class="num">Waiting</th><th>Oldest waits</th><th>Why</th></tr></thead>
   <tbody>${attention.map(({ target: t, oldestWaitingAt }) => html`<tr>
     <td><a href="/targets#target-${encodeURIComponent(t.name)}">${t.name}</a></td>
-    <td>${badge(t.state)}${t.circuitOpenUntil && t.enabled ? html` <span class="muted">until ${time(t.circuitOpenUntil)}</span>` : null}</td>
+    <td>${badge(t.state)}${t.circuitOpenUntil && t.enabled ? html` <span class="muted">until ${time(t.circuitOpenUntil)}</span>` : t.circuitHalfOpen ? html` <span class="muted">half-open</span>` : null}</td>
     <td class="num" data-label="waiting">${t.queueDepth}</td>
     <td data-label="oldest waits">${oldestWaitingAt === null ? html`<span class="muted">—</span>` : formatAge(nowMs - oldestWaitingAt)}</td>
     <td class="wrap">${whyNow(t)}</td>

@@ -37,6 +37,7 @@ ${byNeed(targets).map((t) => {
     <div><dt>Last attempt</dt><dd data-field="last-attempt">${time(t.lastAttemptAt)}</dd></div>
     ${t.failingSince ? html`<div><dt>Failing since</dt><dd>${time(t.failingSince)}</dd></div>` : null}
     ${t.circuitOpenUntil && t.enabled ? html`<div><dt>Circuit open until</dt><dd>${time(t.circuitOpenUntil)}</dd></div>` : null}
+    ${t.circuitHalfOpen ? html`<div><dt>Circuit</dt><dd>half-open: the next attempt probes it</dd></div>` : null}
   </dl>
   ${lastError(t)}
   <div class="actions">
@@ -73,8 +74,8 @@ function unconfiguredNotice(unconfigured: Unconfigured[], shared: boolean): Safe
  * failing since, circuit open until): live.js computes the same from a live update and, when it
  * differs, takes the card anew from the server instead of patching it.
  */
-export function drawnState(t: Pick<TargetJson, "enabled" | "disabledReason" | "failingSince" | "circuitOpenUntil" | "listen">): string {
-  return JSON.stringify([t.enabled, t.disabledReason, t.failingSince, t.circuitOpenUntil, t.listen]);
+export function drawnState(t: Pick<TargetJson, "enabled" | "disabledReason" | "failingSince" | "circuitOpenUntil" | "circuitHalfOpen" | "listen">): string {
+  return JSON.stringify([t.enabled, t.disabledReason, t.failingSince, t.circuitOpenUntil, t.circuitHalfOpen, t.listen]);
 }
 
 // Which credentials a target sends: kinds and header names, never a value.
