@@ -41,7 +41,7 @@ const dirty = git("diff", "--quiet", "HEAD").exitCode === 1;
 const buildInfo = `${commit.exitCode === 0 ? commit.stdout.toString().trim() : "unknown commit"}${dirty ? "+changes" : ""}, built ${new Date().toISOString().slice(0, 10)}`;
 const result = await Bun.build({
   entrypoints: [join(root, "src/main.ts"), join(root, "src/store/checkpoint-worker.ts"), join(root, "src/store/writer/thread.ts"), join(root, "src/store/reader/thread.ts")],
-  // src/ is the virtual root, so workers are /$bunfs/root/store/<name>.ts (see store/writer/proxy.ts).
+  // src/ is the virtual root, so workers are /$bunfs/root/store/<name>.ts (see store/store-thread.ts).
   root: join(root, "src"),
   compile: { outfile: join(root, "dist/hookrelay") },
   minify: true,

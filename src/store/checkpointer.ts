@@ -1,6 +1,6 @@
 /** Starts and stops the WAL checkpoint worker (see checkpoint-worker.ts). */
 import type { CheckpointStart, FromCheckpointWorker } from "./checkpoint-worker.ts";
-import { workerPath } from "./writer/proxy.ts";
+import { workerPath } from "./store-thread.ts";
 
 export interface Checkpointer {
   stop(): Promise<void>;

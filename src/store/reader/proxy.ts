@@ -10,7 +10,7 @@ import { openReadConnection } from "../client.ts";
 import { sqliteDialect } from "../dialect.ts";
 import { StoreError } from "../errors.ts";
 import type { ReadTransaction, StoreReads } from "../sql-client.ts";
-import { threadError, workerPath } from "../writer/proxy.ts";
+import { startStoreThread, threadError } from "../store-thread.ts";
 import { decodeResults, encodeStatements, fromWire, post, receiving, type WireResult } from "../writer/wire.ts";
 import type { FromReader, ToReader } from "./thread.ts";
 
@@ -32,22 +32,7 @@ export class ReaderProxy implements StoreReads {
 
   /** Starts the reader thread and opens its connection; rejects if the store cannot be opened. */
   static async start(url: string, busyTimeoutMs: number): Promise<ReaderProxy> {
-    const worker = new Worker(workerPath("reader/thread"));
-    const opened = new Promise<void>((resolve, reject) => {
-      worker.onmessage = receiving<FromReader>((m) => {
-        if (m.kind === "opened") resolve();
-        else if (m.kind === "failed") reject(new StoreError("unavailable", m.message));
-      });
-      worker.addEventListener("error", (e) => reject(new StoreError("unavailable", e.message)));
-    });
-    post(worker, { kind: "open", url, busyTimeoutMs } satisfies ToReader);
-    try {
-      await opened;
-    } catch (err) {
-      worker.terminate();
-      throw err;
-    }
-    return new ReaderProxy(worker, { url, busyTimeoutMs });
+    return new ReaderProxy(await startStoreThread("reader/thread", url, busyTimeoutMs), { url, busyTimeoutMs });
   }
 
   execute(stmt: InStatement): Promise<ResultSet>;

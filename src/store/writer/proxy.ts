@@ -5,9 +5,10 @@
  * same tick travel to the thread in one message and commit together.
  */
 import type { InStatement, ResultSet } from "@libsql/client";
-import { isStoreErrorCode, StoreError, type StoreErrorCode } from "../errors.ts";
+import { StoreError, type StoreErrorCode } from "../errors.ts";
 import { sqliteDialect } from "../dialect.ts";
-import { RemoteSqlError, type Durability, type SqlWriter } from "../sql-client.ts";
+import type { Durability, SqlWriter } from "../sql-client.ts";
+import { startStoreThread, threadError } from "../store-thread.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
 import type { BatchResult, FromWriter, ToWriter } from "./thread.ts";
 import { decodeResults, encodeBatch, encodeStatements, fromWire, post, receiving, type WireResult } from "./wire.ts";
@@ -85,17 +86,7 @@ export class WriterProxy implements CommitWriter {
 
   /** Starts the writer thread and opens its connection; rejects if the store cannot be opened. */
   static async start(url: string, busyTimeoutMs: number): Promise<WriterProxy> {
-    const worker = new Worker(workerPath("writer/thread"));
-    const opened = new Promise<void>((resolve, reject) => {
-      worker.onmessage = receiving<FromWriter>((m) => {
-        if (m.kind === "opened") resolve();
-        else if (m.kind === "failed") reject(new StoreError("unavailable", m.message));
-      });
-      worker.addEventListener("error", (e) => reject(new StoreError("unavailable", e.message)));
-    });
-    post(worker, { kind: "open", url, busyTimeoutMs } satisfies ToWriter);
-    await opened;
-    return new WriterProxy(worker);
+    return new WriterProxy(await startStoreThread("writer/thread", url, busyTimeoutMs));
   }
 
   submit(item: IngestItem): Promise<IngestOutcome> {
@@ -185,24 +176,4 @@ export class WriterProxy implements CommitWriter {
     if (!this.#isIdle()) return;
     for (const f of this.#idle.splice(0)) f();
   }
-}
-
-/**
- * A store worker's module path, relative to store/. The build embeds each
- * worker as an extra entrypoint under the binary's virtual root
- * (`/$bunfs/root/`, mirroring src/); from source it sits under store/.
- */
-export function workerPath(name: "writer/thread" | "reader/thread" | "checkpoint-worker"): string {
-  if (import.meta.url.includes("$bunfs")) return `/$bunfs/root/store/${name}.ts`;
-  return new URL(`../${name}.ts`, import.meta.url).href;
-}
-
-/**
- * A statement's failure as a store thread reported it: the thread's own
- * StoreError (a lock waited out, a full disk) keeps its code; a driver's
- * error keeps the driver's code, for classifyStoreError to read as on this
- * thread.
- */
-export function threadError(message: string, code: string | null): Error {
-  return isStoreErrorCode(code) ? new StoreError(code, message) : new RemoteSqlError(message, code ?? undefined);
 }
