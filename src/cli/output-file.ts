@@ -103,8 +103,9 @@ function removeAbandoned(dir: string, name: string): void {
     return;
   }
   for (const entry of entries) {
-    const pid = /^(\d+)(?:-wal|-shm|-journal)?$/.exec(entry.startsWith(prefix) ? entry.slice(prefix.length) : "")?.[1];
-    if (pid === undefined || isRunning(Number(pid))) continue;
+    const pid = entry.startsWith(prefix) ? /^\d+/.exec(entry.slice(prefix.length))?.[0] : undefined;
+    // A run's file, or one SQLite keeps beside it (a backup's VACUUM INTO journal).
+    if (pid === undefined || !storeFiles(`${prefix}${pid}`).includes(entry) || isRunning(Number(pid))) continue;
     try {
       unlinkSync(join(dir, entry));
     } catch {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { isLoopback } from "../core/address-guard.ts";
-import { decodeKey, presetDefaults, presetSigns } from "../core/verify/index.ts";
+import { checksTimestamp, decodeKey, presetDefaults } from "../core/verify/index.ts";
 import { ALWAYS_SENT_HEADERS, isForwardableHeader } from "../core/forward-headers.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { didYouMean } from "./did-you-mean.ts";
@@ -534,8 +534,7 @@ class ConfigBuilder {
    * two through as a new event, forwarded again.
    */
   private warnReplayOutlastsDedupe(verify: VerifySpec, dedupeWindowMs: number, path: Path): void {
-    const timestamped = (verify.kind === "preset" && presetSigns(verify.preset).timestamp) || (verify.kind === "hmac" && verify.timestampHeader !== undefined);
-    if (!timestamped || dedupeWindowMs >= verify.toleranceSec * 1000) return;
+    if (!checksTimestamp(verify) || !("toleranceSec" in verify) || dedupeWindowMs >= verify.toleranceSec * 1000) return;
     this.report.warn(
       path,
       `${durationText(dedupeWindowMs)} is shorter than verify.tolerance (${durationText(verify.toleranceSec * 1000)}): a signed request replayed after the window but within the tolerance ` +

@@ -23,11 +23,16 @@ export function nextAttemptAt(
   random: number,
   retryAfterMs: number | null = null,
 ): number | null {
-  const scheduled = policy.scheduleMs[attemptsMade];
-  if (scheduled === undefined) return null;
+  if (isLastAttempt(policy, attemptsMade)) return null;
+  const scheduled = policy.scheduleMs[attemptsMade]!;
   const factor = 1 + policy.jitter * (2 * random - 1);
   const delay = Math.max(0, Math.round(scheduled * factor));
   return nowMs + (retryAfterMs === null ? delay : Math.max(delay, clampRetryAfter(policy, retryAfterMs)));
+}
+
+/** True when attempt number `attempt` is the schedule's last: a failure of it ends the delivery. */
+export function isLastAttempt(policy: RetryPolicy, attempt: number): boolean {
+  return policy.scheduleMs[attempt] === undefined;
 }
 
 /**

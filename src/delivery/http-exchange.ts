@@ -70,9 +70,7 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const IDLE_REUSE_MS = 4000;
 
 const LF = 0x0a;
-// A head ends at its first empty line; a bare LF ends a line as CRLF does (RFC 9112 §2.2).
-const EMPTY_LINE = Buffer.from("\n\r\n");
-const BARE_EMPTY_LINE = Buffer.from("\n\n");
+const CR = 0x0d;
 // A reply that ended before any byte of it.
 const NO_REPLY = "the target closed the connection without replying";
 
@@ -416,7 +414,7 @@ class Connection {
       } else {
         const eol = buffered.indexOf(LF);
         if (eol < 0) break;
-        const line = buffered.toString("latin1", 0, eol > 0 && buffered[eol - 1] === 0x0d ? eol - 1 : eol);
+        const line = buffered.toString("latin1", 0, eol > 0 && buffered[eol - 1] === CR ? eol - 1 : eol);
         buffered = buffered.subarray(eol + 1);
         // The status is in: a malformed body is cut short there, as a connection's end cuts one
         // (the reply stands, the connection is not used again).
@@ -519,14 +517,18 @@ class Connection {
   }
 }
 
-/** Where the head in `buffered` ends (its empty line) and its body starts; null while the empty line has not come. */
+/**
+ * Where the head in `buffered` ends (its last line's end, without its CR)
+ * and its body starts; null while its empty line has not come. Line by
+ * line, each ended by LF, CRLF or a bare LF alike (RFC 9112 §2.2).
+ */
 function headEnd(buffered: Buffer): { at: number; bodyAt: number } | null {
-  const crlf = buffered.indexOf(EMPTY_LINE);
-  const bare = buffered.indexOf(BARE_EMPTY_LINE);
-  const end = bare >= 0 && (crlf < 0 || bare < crlf) ? { at: bare, bodyAt: bare + 2 } : crlf >= 0 ? { at: crlf, bodyAt: crlf + 3 } : null;
-  // The last line's own CR is not part of it.
-  if (end !== null && end.at > 0 && buffered[end.at - 1] === 0x0d) end.at--;
-  return end;
+  for (let eol = buffered.indexOf(LF); eol >= 0; eol = buffered.indexOf(LF, eol + 1)) {
+    const next = buffered[eol + 1];
+    const bodyAt = next === LF ? eol + 2 : next === CR && buffered[eol + 2] === LF ? eol + 3 : -1;
+    if (bodyAt >= 0) return { at: eol > 0 && buffered[eol - 1] === CR ? eol - 1 : eol, bodyAt };
+  }
+  return null;
 }
 
 // How the reply's body ends; a message saying why when its Content-Length cannot be used.

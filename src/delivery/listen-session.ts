@@ -14,6 +14,7 @@ import { maskHeaders } from "../core/header-mask.ts";
 import type { SendResult } from "../core/delivery-outcome.ts";
 import { encodeListenMessage, LISTEN_CLOSE, LISTEN_PING_MS, LISTEN_PROTOCOL_VERSION, type AckMessage } from "../core/listen-protocol.ts";
 import type { Logger } from "../log/logger.ts";
+import { isLastAttempt } from "../core/retry-schedule.ts";
 import type { PreparedAttempt, TransportReport } from "./transport.ts";
 
 /** The socket as the session needs it (Elysia's ws in production, a fake in unit tests). */
@@ -91,8 +92,7 @@ export class ListenSession {
           deliveryId: d.id,
           webhookId: d.eventId,
           attempt: a.attempt,
-          // No delay left in the schedule after this attempt (core/retry-schedule.ts): a failure is final.
-          lastAttempt: this.target.retry.scheduleMs[a.attempt] === undefined,
+          lastAttempt: isLastAttempt(this.target.retry, a.attempt),
           eventType: d.eventType,
           source: d.source,
           headers: a.headers,

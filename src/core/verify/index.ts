@@ -46,6 +46,12 @@ export function presetSigns(preset: PresetName): { timestamp: boolean; url: bool
   return { timestamp: signs?.timestamp === true, url: signs?.url === true };
 }
 
+/** Whether `spec` checks a signed timestamp against its tolerance: a preset that signs one, or hmac with a timestamp header (generic.ts). */
+export function checksTimestamp(spec: VerifySpec): boolean {
+  if (spec.kind === "preset") return presetSigns(spec.preset).timestamp;
+  return spec.kind === "hmac" && spec.timestampHeader !== undefined;
+}
+
 /**
  * Lower-cased names of the headers that carry this scheme's secret as a plain
  * value (a shared-secret header, Basic credentials, a preset's token header).
