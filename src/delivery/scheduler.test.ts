@@ -136,6 +136,35 @@ test("a failed probe doubles the circuit's last wait, however long the target sa
   expect(target.received).toHaveLength(4);
 });
 
+test("a failed probe doubles the wait the circuit opened for, though attempts in flight failed later", async () => {
+  // Two fail at once and open the circuit (10 s); the two others still in flight fail 4 s later.
+  const target = recordingTarget(cleanups, (_r, n) => ({ status: 500, delayMs: n > 2 ? 300 : 0 }));
+  let clock: ReturnType<typeof fakeClock> | undefined;
+  let opened = false;
+  const log = createLogger("info", (l) => {
+    if (JSON.parse(l).msg === "target circuit open" && !opened) (opened = true), clock?.advance(4_000);
+  });
+  const run = await setup([targetConfig("t", target.url, { concurrency: 4, retry: { scheduleMs: [0, 1], jitter: 0 } })], {
+    circuit: { threshold: 2, baseMs: 10_000, maxMs: 60_000 },
+    log,
+  });
+  clock = run.clock;
+  const { store, scheduler } = run;
+  for (let i = 0; i < 4; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(target.received).toHaveLength(4);
+  clock.advance(6_000); // the circuit's 10 s are up: the probe fails
+  await scheduler.drain();
+  expect(target.received).toHaveLength(5);
+  // Twice the 10 s it opened for, not twice what was left of them when the last failure was written.
+  clock.advance(19_999);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(5);
+  clock.advance(1);
+  await scheduler.drain();
+  expect(target.received).toHaveLength(6);
+});
+
 test("a target failing continuously for disable_after is disabled with its last error, deliveries kept", async () => {
   const target = recordingTarget(cleanups, () => ({ status: 502 }));
   const lines: Record<string, unknown>[] = [];

@@ -190,12 +190,14 @@ export class TargetHealth {
    * circuit was, and a failure streak that goes on leaves it open.
    */
   recorded(state: targetState.TargetState): void {
-    const openUntil = this.#states.get(state.name)?.circuitOpenUntil ?? null;
+    const known = this.#states.get(state.name);
+    const openUntil = known?.circuitOpenUntil ?? null;
     const keepOpen = state.consecutiveFailures > 0 && openUntil !== null && openUntil > (state.circuitOpenUntil ?? -Infinity);
     // Likewise a disable being written (a 410, disable_after): the batch was written before it.
     const keepDisabled = this.#disabling.has(state.name) && !state.disabled;
     if (!keepOpen && !keepDisabled) return this.#set(state.name, state);
-    this.#set(state.name, { ...state, circuitOpenUntil: keepOpen ? openUntil : state.circuitOpenUntil, disabled: state.disabled || keepDisabled });
+    const circuit = keepOpen ? { circuitOpenUntil: openUntil, circuitWaitMs: known!.circuitWaitMs } : {};
+    this.#set(state.name, { ...state, ...circuit, disabled: state.disabled || keepDisabled });
   }
 
   /** A success found the stored state healthy: so is ours (another relay may have closed the circuit). */
@@ -229,15 +231,14 @@ export class TargetHealth {
     if ((s.consecutiveFailures >= this.circuit.threshold || halfOpen) && !open) {
       const c = this.circuit;
       // Closed → open waits the base time. A failed probe doubles the last wait (5, 10, 20 s …),
-      // read from the state as the circuit was opened (its until less the time it was written).
-      // Not the time the target has been failing: a target that gets a delivery now and then was
-      // "failing" through its idle hours and went straight to the maximum. Not counted in failures
-      // either: the attempts in flight when it opened all fail together, and a burst of 16 would
-      // otherwise start at 2^6 times the base.
-      const lastWaitMs = before?.circuitOpenUntil != null ? Math.max(0, before.circuitOpenUntil - before.updatedAt) : 0;
+      // as stored when the circuit was opened. Not the time the target has been failing: a target
+      // that gets a delivery now and then was "failing" through its idle hours and went straight to
+      // the maximum. Not counted in failures either: the attempts in flight when it opened all fail
+      // together, and a burst of 16 would otherwise start at 2^6 times the base.
+      const lastWaitMs = lastCircuitWait(before);
       const untilMs = nowMs + Math.min(c.maxMs, halfOpen ? Math.max(c.baseMs, 2 * lastWaitMs) : c.baseMs);
       // Cache first: leasing reads the cache, and the store write is a round trip away.
-      this.#set(t.name, { ...s, circuitOpenUntil: untilMs });
+      this.#set(t.name, { ...s, circuitOpenUntil: untilMs, circuitWaitMs: untilMs - nowMs });
       await this.#writing(() => targetState.openCircuit(this.db.writer, { name: t.name, untilMs, nowMs }));
       this.log.warn("target circuit open", { target: t.name, until: new Date(untilMs).toISOString(), consecutiveFailures: s.consecutiveFailures });
     }
@@ -288,4 +289,14 @@ function bump(counts: Map<string, number>, name: string, by: number): void {
   const n = (counts.get(name) ?? 0) + by;
   if (n <= 0) counts.delete(name);
   else counts.set(name, n);
+}
+
+/**
+ * How long a target's circuit was last opened for. A state stored before the
+ * wait had a column of its own: its open-until less the time the state was
+ * written, short when attempts in flight failed after it opened.
+ */
+function lastCircuitWait(s: targetState.TargetState | undefined): number {
+  if (s?.circuitWaitMs != null) return s.circuitWaitMs;
+  return s?.circuitOpenUntil != null ? Math.max(0, s.circuitOpenUntil - s.updatedAt) : 0;
 }

@@ -292,7 +292,7 @@ function healthStatement(target: string, h: Health, nowMs: number): InStatement 
     // UPDATE, not an upsert: on PostgreSQL an upsert locks the row even when its WHERE leaves it be,
     // and relays whose rounds locked their targets' rows in different orders deadlocked (a second's stall).
     return {
-      sql: `UPDATE target_state SET consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = :now
+      sql: `UPDATE target_state SET consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, circuit_wait_ms = NULL, updated_at = :now
         WHERE name = :name AND (consecutive_failures <> 0 OR failing_since IS NOT NULL OR circuit_open_until IS NOT NULL) ${ret}`,
       args: { name: target, now: nowMs },
     };

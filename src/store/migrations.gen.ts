@@ -63,6 +63,10 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0015_rejection_represents",
     "sql": "ALTER TABLE `rejections` ADD `represents` integer DEFAULT 1 NOT NULL;"
+  },
+  {
+    "tag": "0016_circuit_wait",
+    "sql": "ALTER TABLE `target_state` ADD `circuit_wait_ms` integer;"
   }
 ];
 export const pgMigrations: { tag: string; sql: string }[] = [
@@ -85,5 +89,9 @@ export const pgMigrations: { tag: string; sql: string }[] = [
   {
     "tag": "0004_rejection_represents",
     "sql": "ALTER TABLE \"rejections\" ADD COLUMN \"represents\" integer DEFAULT 1 NOT NULL;"
+  },
+  {
+    "tag": "0005_circuit_wait",
+    "sql": "ALTER TABLE \"target_state\" ADD COLUMN \"circuit_wait_ms\" bigint;"
   }
 ];

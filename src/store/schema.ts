@@ -151,6 +151,8 @@ export const targetState = sqliteTable("target_state", {
   consecutiveFailures: integer("consecutive_failures").notNull().default(0),
   failingSince: integer("failing_since"),
   circuitOpenUntil: integer("circuit_open_until"),
+  /** How long the circuit was last opened for (a failed probe doubles it); null before this column. */
+  circuitWaitMs: integer("circuit_wait_ms"),
   updatedAt: integer("updated_at").notNull().default(sql`0`),
 });
 

@@ -22,6 +22,8 @@ export interface TargetState {
   failingSince: number | null;
   /** While now < this, the target gets no attempts at all (caller's clock). */
   circuitOpenUntil: number | null;
+  /** How long the circuit was last opened for: a failed probe opens it for twice that. Null: never opened, or not since this was stored. */
+  circuitWaitMs: number | null;
   updatedAt: number;
 }
 
@@ -37,6 +39,7 @@ export function targetStateFromRow(r: Row): TargetState {
     consecutiveFailures: Number(r.consecutive_failures),
     failingSince: num(r.failing_since),
     circuitOpenUntil: num(r.circuit_open_until),
+    circuitWaitMs: num(r.circuit_wait_ms),
     updatedAt: Number(r.updated_at),
   };
 }
@@ -85,6 +88,7 @@ export async function enableTarget(writer: SqlWriter, opts: { name: string; nowM
           ON CONFLICT (name) DO UPDATE SET disabled = 0, disabled_reason = NULL, disabled_by = NULL,
             failing_since = CASE WHEN target_state.consecutive_failures > 0 THEN excluded.updated_at END,
             circuit_open_until = CASE WHEN target_state.consecutive_failures > 0 THEN excluded.updated_at END,
+            circuit_wait_ms = CASE WHEN target_state.consecutive_failures > 0 THEN 0 END,
             updated_at = excluded.updated_at`,
         args: [opts.name, opts.nowMs],
       },
@@ -138,8 +142,9 @@ export async function settleStragglers(writer: SqlWriter, targets: { disabled: s
 /** Opens a target's circuit until `untilMs` (caller's clock): no attempts to it until then. */
 export async function openCircuit(writer: SqlWriter, opts: { name: string; untilMs: number; nowMs: number }): Promise<void> {
   await writer.write([{
-    sql: `INSERT INTO target_state (name, circuit_open_until, updated_at) VALUES (?, ?, ?)
-      ON CONFLICT (name) DO UPDATE SET circuit_open_until = excluded.circuit_open_until, updated_at = excluded.updated_at`,
-    args: [opts.name, opts.untilMs, opts.nowMs],
+    sql: `INSERT INTO target_state (name, circuit_open_until, circuit_wait_ms, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET circuit_open_until = excluded.circuit_open_until,
+        circuit_wait_ms = excluded.circuit_wait_ms, updated_at = excluded.updated_at`,
+    args: [opts.name, opts.untilMs, opts.untilMs - opts.nowMs, opts.nowMs],
   }], "redoable"); // a circuit lost to a power failure opens again at the next failures
 }

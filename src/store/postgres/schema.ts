@@ -138,6 +138,7 @@ export const targetState = pgTable("target_state", {
   consecutiveFailures: integer("consecutive_failures").notNull().default(0),
   failingSince: ms("failing_since"),
   circuitOpenUntil: ms("circuit_open_until"),
+  circuitWaitMs: ms("circuit_wait_ms"),
   updatedAt: ms("updated_at").notNull().default(0),
 });
 

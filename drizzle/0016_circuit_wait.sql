@@ -1,0 +1,1 @@
+ALTER TABLE `target_state` ADD `circuit_wait_ms` integer;
