@@ -21,6 +21,7 @@ import type { DeliveryStatus } from "../store/deliveries.ts";
 import { createJob, jobFence, type Job, type JobBatch, type JobKind, type JobParams, type LeasedJob } from "../store/jobs.ts";
 import { redeliverPairsStatement } from "../store/redeliver.ts";
 import type { Store } from "../store/index.ts";
+import { JobCannotGoOn } from "./runner.ts";
 
 /** The store's two doors; reads as the admin queries take them. */
 type Doors = Pick<Store, "reads" | "writer">;
@@ -74,6 +75,8 @@ export async function bulkStep(deps: BulkStepDeps, job: LeasedJob, limit: number
     const statuses = filter.status !== undefined && CANCELLABLE.includes(filter.status as DeliveryStatus) ? [filter.status as DeliveryStatus] : CANCELLABLE;
     return { ...batch, stmt: cancelStatement(ids, { target: named, statuses, nowMs, guard, reason: `cancelled by bulk job ${job.id}` }) };
   }
+  // Named, the target is the job's whole point: its pairs would all be skipped, and the job end `done`.
+  if (named !== undefined && !deps.knownTargets.has(named)) throw new JobCannotGoOn(`target "${named}" is no longer configured (a reload removed it)`);
   const deliveries = await deliveriesOf(deps.db.reads, ids);
   const pairs: { eventId: string; target: string }[] = [];
   // An erased event has nothing left to send.

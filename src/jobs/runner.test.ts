@@ -93,3 +93,22 @@ test("a dead process's job is taken over once its lease runs out, and the dead o
   expect(await commitBatch(a.writer, dead!, late, { leaseMs: 1000, nowMs: Date.now() })).toBeNull();
   expect(await madeByJob(a)).toEqual(Array(EVENTS).fill(1));
 });
+
+test("a redeliver job whose target a reload removed fails at once, saying so, and makes nothing", async () => {
+  const { a, jobId } = await setUp();
+  const runner = createJobRunner({
+    batchEvents: 10,
+    pauseMs: 0,
+    pollMs: 60_000,
+    db: a,
+    nowMs: Date.now,
+    log: silentLogger,
+    step: (job, limit, now) => bulkStep({ db: a, knownTargets: new Set(["orders"]), routeEvent: async () => [] }, job, limit, now),
+  });
+  cleanups.unshift(() => runner.stop());
+  await runner.drain();
+  const job = await getJob(a.reads, jobId);
+  expect(job).toMatchObject({ status: "failed", done: 0, affected: 0 });
+  expect(job!.error).toBe('target "audit" is no longer configured (a reload removed it)');
+  expect(await madeByJob(a)).toEqual([]);
+});

@@ -58,6 +58,9 @@ export interface JobRunner {
   stop(): Promise<void>;
 }
 
+/** Thrown by a step whose job can never go on (not a store that is away): the job fails at once, with this message. */
+export class JobCannotGoOn extends Error {}
+
 // A batch that keeps failing (the store refusing writes) fails the job rather than spin for ever.
 const FAILURES_BEFORE_GIVING_UP = 3;
 
@@ -100,6 +103,10 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         }
       } catch (err) {
         const error = String((err as Error).message ?? err);
+        if (err instanceof JobCannotGoOn) {
+          log.warn("job failed", { job: job.id, kind: job.kind, error });
+          return failJob(db.writer, job, error, nowMs());
+        }
         // A database away for a while is not the job's failure: it waits (the store logs the loss once).
         if (!isStoreUnreachable(err)) {
           log.warn("job batch failed", { job: job.id, error });
