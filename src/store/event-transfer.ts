@@ -168,7 +168,9 @@ function groupBy(rows: Row[], key: string): Map<string, Row[]> {
  * pending and due at `nowMs` — their lease belonged to another store — or
  * paused when this store has their target disabled. `dedupeWindowMs` gives
  * each source's window (0: none), so that retries of imported events stay
- * duplicates. Returns, per event, whether it was stored.
+ * duplicates. A stored event counts in its source's counters (received, and
+ * its duplicates), as it did where it was received. Returns, per event,
+ * whether it was stored.
  */
 export async function importEvents(writer: SqlWriter, events: ExportedEvent[], nowMs: number, dedupeWindowMs: (source: string) => number = () => 0): Promise<boolean[]> {
   const stmts: InStatement[] = [];
@@ -194,6 +196,12 @@ export async function importEvents(writer: SqlWriter, events: ExportedEvent[], n
         });
       }
     }
+    // The source's counters take the event in (received, and its duplicates) when it is stored here.
+    stmts.push({
+      sql: `INSERT INTO source_counters (source, received, duplicates, rejected) SELECT ?, 1, ?, 0 ${absent}
+            ON CONFLICT (source) DO UPDATE SET received = source_counters.received + 1, duplicates = source_counters.duplicates + excluded.duplicates`,
+      args: [e.source, e.duplicates, e.id],
+    });
     eventStmt.push(stmts.length);
     const r = e.request;
     stmts.push({

@@ -30,6 +30,16 @@ async function storedEvents(name: string): Promise<ExportedEvent[]> {
   }
 }
 
+/** A store's source counters, as the sources page shows them. */
+async function sourceCounters(name: string) {
+  const store = await openStore({ url: `file:${join(tmp.dir, `${name}.db`)}`, busyTimeoutMs: 1000, nowMs: Date.now, checkpointEveryMs: 0, mustExist: true, inlineWriter: true });
+  try {
+    return (await store.reads.execute("SELECT source, received, duplicates FROM source_counters ORDER BY source")).rows.map((r) => ({ ...r }));
+  } finally {
+    await store.close();
+  }
+}
+
 async function until(what: () => boolean, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (!what()) {
@@ -114,6 +124,9 @@ test("export then import into a fresh store keeps ids and body bytes (binary and
   expect(twice.out).toContain("imported 0, skipped 5, bad lines 0");
   expect(twice.err).not.toContain("did not exist");
 
+  // The source's counters moved with its events, once (the second import stored nothing).
+  expect(await sourceCounters("b")).toEqual([{ source: "ploints", received: 5, duplicates: 0 }]);
+  expect(await sourceCounters("b")).toEqual(await sourceCounters("a"));
   const [inA, inB] = [await storedEvents("a"), await storedEvents("b")];
   expect(inB.map((e) => e.id)).toEqual(inA.map((e) => e.id));
   expect(inB.map((e) => e.request)).toEqual(inA.map((e) => e.request));

@@ -111,6 +111,9 @@ describe.skipIf(!onPostgres)("on PostgreSQL (runs in the PostgreSQL half of the 
           deliveries: [],
         });
         expect(again).toEqual({ kind: "duplicate", id: e1.id });
+        // The source's counters came along with its events (once: the second import stored nothing), and counted the duplicate.
+        const counters = await store.reads.execute("SELECT source, received, duplicates FROM source_counters");
+        expect(counters.rows.map((r) => [r.source, Number(r.received), Number(r.duplicates)])).toEqual([["ploints", 4, 1]]);
       } finally {
         await store.close();
       }
