@@ -1,7 +1,7 @@
 /**
  * What the store's worker threads share on the main thread's side: where a
  * worker's module is, how one is started with its connection opened, and
- * how a statement's failure it reports becomes an error again
+ * how it is ended, how a statement's failure it reports becomes an error again
  * (writer/proxy.ts, reader/proxy.ts; checkpointer.ts uses the path).
  */
 import { isStoreErrorCode, StoreError } from "./errors.ts";
@@ -43,6 +43,23 @@ export async function startStoreThread(name: "writer/thread" | "reader/thread", 
     throw err;
   }
   return worker;
+}
+
+/**
+ * Ends a connection thread: asks it to close its connection, waits for its
+ * "closed" (which `onClosed` is handed the call for), 5 s at most, then
+ * terminates it.
+ */
+export async function endStoreThread(worker: Worker, onClosed: (closed: () => void) => void): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 5000);
+    onClosed(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    post(worker, { kind: "close" });
+  });
+  worker.terminate();
 }
 
 /**

@@ -34,7 +34,8 @@ async function storedEvents(name: string): Promise<ExportedEvent[]> {
 async function sourceCounters(name: string) {
   const store = await openStore({ url: `file:${join(tmp.dir, `${name}.db`)}`, busyTimeoutMs: 1000, nowMs: Date.now, checkpointEveryMs: 0, mustExist: true, inlineWriter: true });
   try {
-    return (await store.reads.execute("SELECT source, received, duplicates FROM source_counters ORDER BY source")).rows.map((r) => ({ ...r }));
+    const rows = (await store.reads.execute("SELECT source, received, duplicates FROM source_counters ORDER BY source")).rows;
+    return rows.map((r) => ({ source: r.source, received: r.received, duplicates: r.duplicates }));
   } finally {
     await store.close();
   }

@@ -10,7 +10,7 @@ import { openReadConnection } from "../client.ts";
 import { sqliteDialect } from "../dialect.ts";
 import { StoreError } from "../errors.ts";
 import type { ReadTransaction, StoreReads } from "../sql-client.ts";
-import { startStoreThread, threadError } from "../store-thread.ts";
+import { endStoreThread, startStoreThread, threadError } from "../store-thread.ts";
 import { decodeResults, encodeStatements, fromWire, post, receiving, type WireResult } from "../writer/wire.ts";
 import type { FromReader, ToReader } from "./thread.ts";
 
@@ -72,15 +72,7 @@ export class ReaderProxy implements StoreReads {
 
   /** Ends the thread (its connection closes with it). */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5000);
-      this.#onClosed = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      post(this.#worker, { kind: "close" } satisfies ToReader);
-    });
-    this.#worker.terminate();
+    await endStoreThread(this.#worker, (closed) => (this.#onClosed = closed));
     this.#failAll(new StoreError("unavailable", "the store is closed"));
   }
 

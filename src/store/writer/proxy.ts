@@ -8,7 +8,7 @@ import type { InStatement, ResultSet } from "@libsql/client";
 import { StoreError, type StoreErrorCode } from "../errors.ts";
 import { sqliteDialect } from "../dialect.ts";
 import type { Durability, SqlWriter } from "../sql-client.ts";
-import { startStoreThread, threadError } from "../store-thread.ts";
+import { endStoreThread, startStoreThread, threadError } from "../store-thread.ts";
 import type { IngestItem, IngestOutcome, RejectionItem } from "./group-commit.ts";
 import type { BatchResult, FromWriter, ToWriter } from "./thread.ts";
 import { decodeResults, encodeBatch, encodeStatements, fromWire, post, receiving, type WireResult } from "./wire.ts";
@@ -111,15 +111,7 @@ export class WriterProxy implements CommitWriter {
   /** Waits for queued writes, then ends the worker (its connection closes with it). */
   async close(): Promise<void> {
     await this.flushed();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5000);
-      this.#onClosed = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      post(this.#worker, { kind: "close" } satisfies ToWriter);
-    });
-    this.#worker.terminate();
+    await endStoreThread(this.#worker, (closed) => (this.#onClosed = closed));
   }
 
   #schedule(): void {
