@@ -42,6 +42,9 @@ test("the first rejection of a source and reason is logged at once, the rest of 
   h.advance(505);
   expect(h.summary()).toEqual([["a", "bad_signature", 1], ["a", "bad_signature", 99]]);
   expect(h.lines[1]).toMatchObject({ msg: "rejected", message: "last 98" });
+  // The counted line says when the first and the last it stands for happened (5 ms and 495 ms after the first one).
+  expect(h.lines[0]!.firstAt).toBeUndefined();
+  expect(h.lines[1]).toMatchObject({ firstAt: new Date(1_000_005).toISOString(), lastAt: new Date(1_000_495).toISOString() });
 });
 
 test("sources and reasons are counted apart", () => {

@@ -3,7 +3,8 @@
  * flood of bad signatures once wrote 68,941 "rejected" lines in 5 s, and a
  * full disk one "store write failed" per refused request. The first of a
  * key is logged at once; the rest of its second are counted and written as
- * one line (`count`, the last one's fields) when the second ends, and the
+ * one line (`count`, the last one's fields, `firstAt` and `lastAt`: when
+ * the first and the last it stands for happened) when the second ends, and the
  * next second's likewise while the flood lasts. The counts of all lines add
  * up to every occurrence. flush() writes what is pending (at stop).
  */
@@ -26,6 +27,8 @@ export interface FoldedLogOptions {
 interface Window<F> {
   endMs: number;
   folded: number;
+  firstAt: number;
+  lastAt: number;
   last: F | null;
   cancel: (() => void) | null;
 }
@@ -60,10 +63,11 @@ export class FoldedLog<F extends Record<string, unknown>> {
     const w = this.#windows.get(key);
     if (w === undefined || (now >= w.endMs && w.cancel === null)) {
       this.log[this.line.level](this.line.msg, { ...entry, count: 1 });
-      this.#windows.set(key, { endMs: now + this.#windowMs, folded: 0, last: null, cancel: null });
+      this.#windows.set(key, { endMs: now + this.#windowMs, folded: 0, firstAt: 0, lastAt: 0, last: null, cancel: null });
       return;
     }
-    w.folded++;
+    if (w.folded++ === 0) w.firstAt = now;
+    w.lastAt = now;
     w.last = entry;
     if (w.cancel === null) {
       const delay = Math.min(Math.max(w.endMs - now, 0), this.#windowMs);
@@ -83,8 +87,10 @@ export class FoldedLog<F extends Record<string, unknown>> {
   #summarise(key: string): void {
     const w = this.#windows.get(key);
     if (!w || w.last === null) return;
-    this.log[this.line.level](this.line.msg, { ...w.last, count: w.folded });
+    // The line is written when its window ends, a minute after the first it stands for in the longer ones.
+    const at = (ms: number) => new Date(ms).toISOString();
+    this.log[this.line.level](this.line.msg, { ...w.last, count: w.folded, firstAt: at(w.firstAt), lastAt: at(w.lastAt) });
     // The next second starts now: what arrives in it is folded into its own summary.
-    this.#windows.set(key, { endMs: this.opts.nowMs() + this.#windowMs, folded: 0, last: null, cancel: null });
+    this.#windows.set(key, { endMs: this.opts.nowMs() + this.#windowMs, folded: 0, firstAt: 0, lastAt: 0, last: null, cancel: null });
   }
 }
