@@ -9,7 +9,7 @@
  * capped, jittered backoff.
  */
 import { parseListenMessage, encodeListenMessage, LISTEN_CLOSE, LISTEN_SILENCE_MS, type AckMessage, type DeliveryMessage } from "../core/listen-protocol.ts";
-import type { SendResult } from "../core/delivery-outcome.ts";
+import { classifyDelivery, type SendResult } from "../core/delivery-outcome.ts";
 import { createSender, type Sender } from "../delivery/sender.ts";
 import type { Logger } from "../log/logger.ts";
 import { pickForwardUrl, type ForwardRoutes } from "./forward-routes.ts";
@@ -232,23 +232,8 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
   };
 }
 
+/** What an attempt that failed at the local app comes to, in the words a push target's attempt would have. */
 function describe(r: SendResult): string {
-  switch (r.kind) {
-    case "response":
-      // A redirect is not followed (as for a push target): where it pointed is what to fix.
-      return `HTTP ${r.status}${r.location ? ` (redirect not followed: ${r.location.slice(0, 200)})` : ""}`;
-    case "timeout":
-      return `timeout (${r.phase}) after ${r.afterMs} ms`;
-    case "network":
-      return r.message;
-    case "forbidden-address":
-      return `refused address ${r.address}`;
-    case "client-failed":
-    case "auth-failed":
-      return r.message;
-    case "not-sent":
-      return r.reason;
-    case "erased":
-      return "event erased";
-  }
+  const outcome = classifyDelivery(r, Date.now());
+  return "error" in outcome ? outcome.error : `HTTP ${r.kind === "response" ? r.status : "?"}`;
 }

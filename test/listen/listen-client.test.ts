@@ -50,7 +50,8 @@ function receiver(replies: number[] = []) {
     port: 0,
     async fetch(req) {
       got.push({ path: new URL(req.url).pathname, body: new Uint8Array(await req.arrayBuffer()), headers: req.headers });
-      return new Response("ok", { status: replies.shift() ?? 200 });
+      const status = replies.shift() ?? 200;
+      return new Response("ok", { status, headers: status >= 300 && status < 400 ? { location: "/elsewhere" } : {} });
     },
   });
   cleanups.push(() => server.stop(true));
@@ -103,6 +104,21 @@ test("a local non-2xx is not acked: the relay retries and the client posts again
     [500, "HTTP 500"],
     [200, null],
   ]);
+});
+
+test("a local app's failures read as a push target's do: a redirect named and not followed, a refused connection a network error", async () => {
+  const { relay, url } = await relayOnPort();
+  const local = receiver([302]);
+  await relay.post("src", '{"type":"x"}');
+  // order.* goes to a port nothing listens on.
+  await relay.post("src", '{"type":"order.paid"}');
+  const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  const nowhere = `http://127.0.0.1:${closed.port}/orders`;
+  closed.stop(true);
+  client(url, [local.url("/hooks"), `order.*=${nowhere}`]);
+  const errors = async () => (await rows(relay.store, "SELECT error FROM attempts WHERE error IS NOT NULL")).map((a) => String(a.error));
+  await until("both failed once", async () => new Set(await errors()).size >= 2);
+  expect(new Set(await errors())).toEqual(new Set(["HTTP 302: redirect not followed (Location: /elsewhere)", "network error: connection refused by 127.0.0.1"]));
 });
 
 test("a local failure is logged as retried while the schedule lasts, and as the delivery's end on its last attempt", async () => {
