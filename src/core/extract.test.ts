@@ -92,6 +92,26 @@ test("a key with a NUL is stored escaped, apart from the key cut at the NUL (sto
   expect(key('{"id":"a"}')).toBe("a");
 });
 
+test("a provider's id that spells a key the relay derives (a body hash, an escaped key, a long key's hash) is a key of its own", () => {
+  const key = (body: string) => {
+    const c = ctx(body);
+    return dedupeKeyOf([{ kind: "json", path: ["id"] }], c, makeFieldReader(c));
+  };
+  // A body with no id is keyed by its hash; an id that is that very text is another event.
+  const noId = key("not json at all 42");
+  expect(key(JSON.stringify({ id: noId, type: "hashlike" }))).not.toBe(noId);
+  // An id with a NUL is stored escaped; an id that is the escaped text is another event.
+  const escaped = key('{"id":"a\u0000b"}');
+  expect(key(JSON.stringify({ id: escaped }))).not.toBe(escaped);
+  // A long id is stored as its hash; so is an id that looks like one, and it is not the long one's.
+  const long = key(JSON.stringify({ id: "x".repeat(300) }));
+  expect(long).toMatch(/^key-sha256:/);
+  expect(key(JSON.stringify({ id: long }))).not.toBe(long);
+  // Ordinary ids are kept as sent.
+  expect(key('{"id":"evt_1"}')).toBe("evt_1");
+  expect(key('{"id":"sha-256-ish"}')).toBe("sha-256-ish");
+});
+
 test("Mailgun's key is the signature block's token, in a JSON body or a legacy form, and one token is one key either way", async () => {
   const { presetDefaults } = await import("./verify/index.ts");
   const read = (body: string, contentType: string) => {

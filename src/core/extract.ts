@@ -115,15 +115,20 @@ export const MAX_DEDUPE_KEY_BYTES = 256;
 export const MAX_EVENT_TYPE_CHARS = 200;
 const HASHED_KEY_PREFIX = "key-sha256:";
 
+/** How the keys the relay derives begin: a body's hash, a long key's hash, a key written as JSON (in quotes). */
+const DERIVED_KEY_STARTS = ["sha256:", HASHED_KEY_PREFIX, '"'];
+
 /**
  * A key as stored: as given up to MAX_DEDUPE_KEY_BYTES, else its SHA-256, so
  * that a provider's megabyte-long id neither bloats the index and every list
- * page nor loses exactness (different keys, different hashes). Its own
- * prefix differs from the body hash's, and a short key that already starts
- * with it is hashed too: a literal key can never equal a long key's hash.
+ * page nor loses exactness (different keys, different hashes). A key as the
+ * provider gave it (`literal`) that begins like a derived one is hashed too:
+ * else `{"id": "sha256:<hex>"}` would be a duplicate of the body with that
+ * hash, and a literal id spelling a JSON-escaped one of the escaped key.
  */
-function storedKey(key: string): string {
-  if (Buffer.byteLength(key, "utf8") <= MAX_DEDUPE_KEY_BYTES && !key.startsWith(HASHED_KEY_PREFIX)) return key;
+function storedKey(key: string, literal: boolean): string {
+  const mistakable = literal && DERIVED_KEY_STARTS.some((start) => key.startsWith(start));
+  if (Buffer.byteLength(key, "utf8") <= MAX_DEDUPE_KEY_BYTES && !mistakable) return key;
   return HASHED_KEY_PREFIX + createHash("sha256").update(key, "utf8").digest("hex");
 }
 
@@ -146,7 +151,8 @@ export function dedupeKeyOf(refs: ValueRef[], ctx: ExtractContext, fields: () =>
   // an import keyed it so). Either is written as JSON writes it (escaped, in quotes), which keeps
   // it apart from a real U+FFFD, and from the key cut at the NUL.
   const key = parts.length === 1 ? parts[0]! : JSON.stringify(parts);
-  return storedKey(key.isWellFormed() && !key.includes("\0") ? key : JSON.stringify(key));
+  const literal = key.isWellFormed() && !key.includes("\0");
+  return storedKey(literal ? key : JSON.stringify(key), literal);
 }
 
 // Control characters in a type: a NUL would end the stored text early (SQLite reads text up to it).
