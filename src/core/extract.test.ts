@@ -112,6 +112,17 @@ test("a provider's id that spells a key the relay derives (a body hash, an escap
   expect(key('{"id":"sha-256-ish"}')).toBe("sha-256-ish");
 });
 
+test("a type or key read from a header sent in UTF-8 is its text, not its bytes one character each", () => {
+  const asReceived = (text: string) => Buffer.from(text, "utf8").toString("latin1"); // as Bun reads a header value
+  const c = ctx("{}", { "x-github-event": asReceived("café✓"), "x-github-delivery": asReceived("dlv-日本-1") });
+  const fields = makeFieldReader(c);
+  expect(eventTypeOf([{ kind: "header", name: "x-github-event" }], c, fields)).toBe("café✓");
+  expect(dedupeKeyOf([{ kind: "header", name: "x-github-delivery" }], c, fields)).toBe("dlv-日本-1");
+  // Bytes that are not UTF-8 read as they are (latin-1).
+  const latin = ctx("{}", { "x-github-event": "m\u00fcnchen" });
+  expect(eventTypeOf([{ kind: "header", name: "x-github-event" }], latin, makeFieldReader(latin))).toBe("münchen");
+});
+
 test("Mailgun's key is the signature block's token, in a JSON body or a legacy form, and one token is one key either way", async () => {
   const { presetDefaults } = await import("./verify/index.ts");
   const read = (body: string, contentType: string) => {

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { formFields, formKindOf, looksLikeJson } from "./form-fields.ts";
 import type { ValueRef } from "./types.ts";
+import { headerValueText } from "./header-text.ts";
 
 /** What the extractors may look at; `fields` is parsed lazily once. */
 export interface ExtractContext {
@@ -73,8 +74,10 @@ function scalar(v: unknown): string | null {
 /** The value a ref points at, as a non-empty string, or null. */
 export function readRef(ref: ValueRef, ctx: ExtractContext, fields: () => unknown): string | null {
   switch (ref.kind) {
-    case "header":
-      return scalar(ctx.headers.get(ref.name) ?? (ref.alias === undefined ? null : ctx.headers.get(ref.alias)));
+    case "header": {
+      const v = ctx.headers.get(ref.name) ?? (ref.alias === undefined ? null : ctx.headers.get(ref.alias));
+      return scalar(v === null ? null : headerValueText(v));
+    }
     case "query":
       return scalar(ctx.query.get(ref.name));
     case "first":

@@ -56,3 +56,16 @@ export function utf8HeaderText(v: string): string | null {
     return null;
   }
 }
+
+/**
+ * A header value as the text a provider meant: its UTF-8 decoded, anything
+ * else as read. What the relay reads a meaning from (an event type, a dedupe
+ * key, a route filter, the search index) takes this; a signature is checked
+ * over the bytes as received.
+ *
+ * @example headerValueText("caf\u00c3\u00a9") // "café"
+ * @example headerValueText("m\u00fcnchen") // "münchen" (latin-1 as sent)
+ */
+export function headerValueText(v: string): string {
+  return utf8HeaderText(v) ?? v;
+}

@@ -47,6 +47,13 @@ describe("payload filters", () => {
     expect(routeTargets(filtered, "shop", view({}, "x", [["X-Shop-Domain", "acme.myshopify.com"]], "env=live&env=test"))).toEqual(["acme", "live"]);
   });
 
+  test("a header filter compares the text a provider sent in UTF-8, not its bytes one character each", () => {
+    const table = compileRoutes([{ from: "shop", to: ["zurich"], eventTypes: null, filter: filter({ headers: { "X-City": "zürich" } }) }]);
+    // As Bun hands a header value over: one character per byte.
+    const asReceived = Buffer.from("zürich", "utf8").toString("latin1");
+    expect(routeTargets(table, "shop", view({}, "x", [["X-City", asReceived]]))).toEqual(["zurich"]);
+  });
+
   test("the request view reads the body once and builds headers and query only when a filter asks", () => {
     let bodyReads = 0;
     let headerReads = 0;

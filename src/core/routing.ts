@@ -7,6 +7,7 @@
  * built once per event from the request or from the stored event.
  */
 import { compileGlob, matchesAnyGlob, type Glob } from "./glob.ts";
+import { headerValueText } from "./header-text.ts";
 import { compileRouteFilter, type CompiledFilter, type FilterInput, type RouteFilter } from "./route-filter.ts";
 
 /** A route as config states it. */
@@ -80,17 +81,17 @@ export function requestView(parts: {
   return {
     eventType: parts.eventType,
     body: () => (body ??= { value: parts.fields() }).value,
-    headers: () => (headers ??= firstValues(parts.headers, true)),
+    headers: () => (headers ??= firstValues(parts.headers, true, headerValueText)),
     query: () => (query ??= firstValues(parts.query, false)),
   };
 }
 
 /** A name → value table; a repeated name keeps its first value (as `query:` refs read it). */
-function firstValues(pairs: Iterable<[string, string]>, lowerCase: boolean): Record<string, string> {
+function firstValues(pairs: Iterable<[string, string]>, lowerCase: boolean, text = (v: string) => v): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const [name, value] of pairs) {
     const key = lowerCase ? name.toLowerCase() : name;
-    if (!(key in out)) out[key] = value;
+    if (!(key in out)) out[key] = text(value);
   }
   return out;
 }

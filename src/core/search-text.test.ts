@@ -33,6 +33,12 @@ describe("searchTextOf", () => {
     expect(searchTextOf({ headers: [], body: new Uint8Array([0xff, 0xfe, 0x41, 0x42]), contentType: null })).toBe("");
   });
 
+  test("a header value sent in UTF-8 is indexed as its text; one in latin-1 as it reads", () => {
+    const asReceived = (text: string) => Buffer.from(text, "utf8").toString("latin1"); // one character per byte, as Bun reads a header
+    const text = searchTextOf({ headers: [["x-city", asReceived("zürichstadt")], ["x-jp", asReceived("大阪")], ["x-old", "m\u00fcnchen"]], body: null, contentType: null });
+    expect(words(text)).toEqual(["zürichstadt", "大阪", "münchen"]);
+  });
+
   test("header values are indexed, header names are not", () => {
     const text = searchTextOf({ headers: [["x-shop-domain", "acme-store.example"], ["user-agent", "Shopify-Captain-Hook"]], body: null, contentType: null });
     expect(text).toContain("acme-store.example");

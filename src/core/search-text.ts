@@ -7,6 +7,7 @@
  * UTF-8 body as it is. A body that is not UTF-8 adds nothing.
  */
 import { makeFieldReader } from "./extract.ts";
+import { headerValueText } from "./header-text.ts";
 
 /** The parts of a stored request that are searched (the body with its Content-Encoding undone). */
 export interface SearchableRequest {
@@ -36,7 +37,7 @@ export function searchTextOf(req: SearchableRequest, maxChars = MAX_SEARCH_CHARS
     parts.push(s);
     size += s.length + 1;
   };
-  for (const [, value] of req.headers ?? []) add(value);
+  for (const [, value] of req.headers ?? []) add(headerValueText(value));
   if (req.body !== null && req.body.length > 0) {
     const parsed = makeFieldReader({ headers: NO_HEADERS, query: NO_QUERY, body: req.body, contentType: req.contentType })();
     if (parsed !== undefined) walkJson(parsed, add, () => size >= maxChars);
