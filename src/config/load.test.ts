@@ -999,6 +999,11 @@ describe("loadConfig reads a PostgreSQL [store]", () => {
 
   test("a password with a store that is not PostgreSQL is a problem", () => {
     expect(problemsOf(`[store]\nurl = "file:./x.db"\npassword = "pw"`)).toEqual(["store.password: only a postgres:// store.url takes a password"]);
+    // In the same pass as another key's problem, not after it is fixed.
+    expect(problemsOf(`[store]\nurl = "file:./x.db"\npassword = "pw"\nretention = "0s"`)).toEqual([
+      'store.retention: expected a duration longer than 0 (like "30s")',
+      "store.password: only a postgres:// store.url takes a password",
+    ]);
   });
 
   test("a password also written in the url is a warning that does not show it", () => {

@@ -245,7 +245,8 @@ class ConfigBuilder {
 
     this.warnReferenceLookAlikes(raw, []);
     const rawAdmin = table("admin");
-    if (store.ok) this.checkStore(store.value!);
+    // What was readable of [store]: a bad retention must not hide a password the url does not take.
+    if (store.value) this.checkStore(store.value);
     this.checkServer(server.value ?? {}, rawAdmin?.token !== undefined, admin.value?.token);
     this.checkUniqueNames("sources", rawSources);
     this.checkUniqueNames("targets", rawTargets);
@@ -321,11 +322,12 @@ class ConfigBuilder {
   }
 
   /** Keys of [store] that only one kind of store takes. */
-  private checkStore(store: { url: string; password?: string; archive?: string }) {
+  private checkStore(store: { url?: string; password?: string; archive?: string }) {
     // Made when retention first archives; a file in its place would fail only then (nothing is
     // purged meanwhile, but nothing is archived either).
     if (store.archive !== undefined && existsSync(store.archive) && !statSync(store.archive).isDirectory())
       this.problem(["store", "archive"], `expected a directory, but ${resolve(store.archive)} is a file`);
+    if (store.url === undefined) return; // its own problem is said already
     const postgres = isPostgresStoreUrl(store.url);
     if (store.password !== undefined && !postgres) this.problem(["store", "password"], "only a postgres:// store.url takes a password");
     if (postgres && urlHasPassword(store.url)) {
