@@ -41,9 +41,12 @@ export function maskHeaders(headers: readonly (readonly [string, string])[]): [s
  * @example maskQuery("evt=1&token=s3cret") // "evt=1&token=[redacted: 6 chars]"
  */
 export function maskQuery(query: string): string {
-  return query.replace(/(^\?|&|^)([^&=]*)=([^&]*)/g, (pair, lead: string, name: string, value: string) =>
-    isSensitiveParam(decodedName(name)) && !isRedacted(value) ? `${lead}${name}=${redactedValue(value)}` : pair,
-  );
+  return query.replace(/(^\?|&|^)([^&=]*)=([^&]*)/g, (pair, lead: string, name: string, value: string) => {
+    if (!isSensitiveParam(decodedName(name))) return pair;
+    // Stored redacted already (a rejected `hub.verify_token`): shown as it reads, not measured again.
+    const decoded = decodedName(value);
+    return `${lead}${name}=${isRedacted(decoded) ? decoded : redactedValue(value)}`;
+  });
 }
 
 // Names a URL carries a credential under that a header seldom has: an API key (`?key=`), a
@@ -61,6 +64,7 @@ export function maskPathQuery(pathAndQuery: string): string {
   return q < 0 ? pathAndQuery : pathAndQuery.slice(0, q) + maskQuery(pathAndQuery.slice(q));
 }
 
+/** A query name or value as text ("+" a space, %XX decoded); as written when it is not valid percent-encoding. */
 function decodedName(name: string): string {
   try {
     return decodeURIComponent(name.replaceAll("+", " "));

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { dedupeKeyOf, eventTypeOf, makeFieldReader } from "../core/extract.ts";
-import { redactHeaders } from "../core/header-mask.ts";
+import { redactedValue, redactHeaders } from "../core/header-mask.ts";
 import { makeId } from "../core/ids.ts";
 import { requestView } from "../core/routing.ts";
 import { signedUrl } from "../core/verify/signed-url.ts";
@@ -211,7 +211,7 @@ export function rejectRequest(
 export function withoutVerifyToken(url: URL): URL {
   if (!url.searchParams.has("hub.verify_token")) return url;
   const stored = new URL(url);
-  stored.searchParams.set("hub.verify_token", "[redacted]");
+  stored.searchParams.set("hub.verify_token", redactedValue(url.searchParams.get("hub.verify_token")!));
   return stored;
 }
 
