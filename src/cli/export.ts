@@ -8,6 +8,9 @@ import { openStoreReader } from "../store/index.ts";
 import { parseFlags, parseTimeFlag } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 import { reason, startOutputFile } from "./output-file.ts";
+import { closestName } from "../config/did-you-mean.ts";
+import { ALERT_SOURCE } from "../core/alert.ts";
+import { TEST_SOURCE } from "../core/types.ts";
 
 /** Exit 0 after writing every matching event; 1 on a bad config, flag, store or output; 2 on unknown flags. */
 export async function runExport(args: string[]): Promise<number> {
@@ -45,6 +48,12 @@ export async function runExport(args: string[]): Promise<number> {
   const loaded = await loadConfigOrReport(v.config as string | undefined);
   if (!loaded) return 1;
   const { config } = loaded;
+  // Not refused: a source removed from the config may still have events stored. But a typo exports nothing, silently.
+  const configured = [...config.sources.map((s) => s.name), ALERT_SOURCE, TEST_SOURCE];
+  if (filter.source !== undefined && !configured.includes(filter.source)) {
+    const near = closestName(filter.source, configured);
+    process.stderr.write(`hookrelay export: note: no source named "${filter.source}" in the config${near === null ? "" : ` (did you mean "${near}"?)`}; exporting whatever events it left in the store\n`);
+  }
   let store;
   try {
     store = await openStoreReader({ url: config.store.url, password: config.store.password, busyTimeoutMs: config.store.busyTimeoutMs });

@@ -110,6 +110,11 @@ test("export then import into a fresh store keeps ids and body bytes (binary and
   expect(backwards.code).toBe(2);
   expect(backwards.err).toContain("--since 1h is not before --until 2h: no event could match (a duration counts back from now");
 
+  // A source the config does not name is exported all the same (a removed source's events stay stored), said so: a typo is no silent "0 events".
+  const typo = await run(["export", "--config", join(tmp.dir, "a.toml"), "--source", "plonts"]);
+  expect([typo.code, typo.out]).toEqual([0, ""]);
+  expect(typo.err).toContain('hookrelay export: note: no source named "plonts" in the config (did you mean "ploints"?); exporting whatever events it left in the store');
+
   // Refuses to overwrite without --force.
   const again = await run(["export", "--config", join(tmp.dir, "a.toml"), "--out", "all.ndjson"]);
   expect(again.code).toBe(1);
