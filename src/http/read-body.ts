@@ -47,6 +47,11 @@ export async function readBodyLimited(req: Request, maxBytes: number, deadlineMs
   // (which would compare as within every limit).
   if (header !== null && !/^\d{1,15}$/.test(header))
     throw new HttpError(400, "bad_content_length", "Content-Length must be one whole number of bytes (it was repeated or malformed)");
+  // Bun's parser reads a chunked body but not trailer fields after it: it answers 400 and closes the
+  // connection once the body is read, while the event is being stored (the sender sees a failure,
+  // and so does every retry). Refused before anything is read when the sender announces them.
+  if (header === null && req.headers.has("trailer") && /chunked/i.test(req.headers.get("transfer-encoding") ?? ""))
+    throw new HttpError(400, "trailers_not_supported", "the request announces trailer fields (Trailer header), which this server cannot read after a chunked body: send the body without trailers");
   const declared = header === null ? null : Number(header);
   if (declared !== null && declared > maxBytes) throw tooLarge(maxBytes);
   // A webhook's usual size, declared: its share taken at once and one native read, far cheaper than

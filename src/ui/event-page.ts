@@ -198,20 +198,38 @@ function copyAsCurl(ev: EventDetailJson, publicBase: string): SafeHtml {
 <script src="/assets/copy.js" defer></script>`;
 }
 
+// C0 controls but tab, line feed and carriage return, and DEL: a page drops a NUL and shows most others as nothing.
+const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+
+/** `text` with each invisible control character as its Unicode control picture (␀, ␛, ␡). */
+function visibleControls(text: string): { text: string; replaced: boolean } {
+  let replaced = false;
+  const out = text.replace(INVISIBLE, (c) => {
+    replaced = true;
+    return String.fromCharCode(c === "\u007f" ? 0x2421 : 0x2400 + c.charCodeAt(0));
+  });
+  return { text: out, replaced };
+}
+
 function body(ev: EventDetailJson): SafeHtml {
   if (ev.erasedAt) return html`<p class="notice">The body and headers of this event were erased on ${time(ev.erasedAt)}.</p>`;
   const r = ev.request;
-  const pretty = prettyJson(r.body);
+  // A byte-order mark before JSON is no part of it (ingest reads the fields past it too).
+  const pretty = prettyJson(r.body?.replace(/^\uFEFF/, "") ?? null);
+  const raw = r.body === null ? null : visibleControls(r.body);
+  const encoding = r.headers.find(([name]) => name.toLowerCase() === "content-encoding")?.[1];
+  const notText = encoding !== undefined && !/^\s*identity\s*$/i.test(encoding) ? `the body is compressed as sent (Content-Encoding: ${encoding})` : "the body is not UTF-8 text";
   return html`
 <p class="muted">${sizeText(r.bodyBytes)}${ev.contentType ? ` · ${ev.contentType}` : ""} ·
   <a href="/api/events/${encodeURIComponent(ev.id)}/body" download>Download exact bytes</a></p>
 <details open class="body"><summary>Raw</summary>
-  <pre class="raw" id="raw-body">${r.body ?? `(not UTF-8 text; base64 of the ${r.bodyBytes} bytes)\n${r.bodyBase64 ?? ""}`}</pre>
+  ${raw?.replaced ? html`<p class="muted" id="raw-controls">Control characters are shown as their symbols (␀ for a NUL byte); the download has the bytes.</p>` : null}
+  <pre class="raw" id="raw-body">${raw?.text ?? `(${notText.replace(/^the body is /, "")}; base64 of the ${r.bodyBytes} bytes)\n${r.bodyBase64 ?? ""}`}</pre>
 </details>
 ${
   pretty === null
     ? r.body === null && /json/i.test(ev.contentType ?? "")
-      ? html`<p class="muted" id="pretty-omitted">Pretty JSON view left out: the body is not UTF-8 text. The raw body above is complete (as base64).</p>`
+      ? html`<p class="muted" id="pretty-omitted">Pretty JSON view left out: ${notText}. The raw body above is complete (as base64).</p>`
       : null
     : pretty.ok
       ? html`<details class="body"><summary>Pretty JSON</summary><pre class="raw" id="pretty-body">${pretty.text}</pre></details>`

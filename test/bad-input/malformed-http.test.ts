@@ -232,3 +232,12 @@ test("a repeated or malformed Content-Length gets 400 bad_content_length before 
   // The relay goes on counting bodies: a normal request is stored.
   expect((await sendEvent(bin.publicUrl, JSON.stringify({ id: "after_cl", type: "x" }))).status).toBe(200);
 });
+
+test("a chunked body that announces trailers gets 400 trailers_not_supported and is not stored (Bun cannot read them and would close the connection after storing it)", async () => {
+  const body = JSON.stringify({ id: "with_trailer", type: "x" });
+  const head = ["POST /in/p HTTP/1.1", `Host: 127.0.0.1:${publicPort}`, "Transfer-Encoding: chunked", "Trailer: X-Checksum", `X-Ploints-Signature: ${signPloints(body)}`, "Connection: close"].join("\r\n");
+  const r = await rawHttp(publicPort, [`${head}\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\nX-Checksum: abc\r\n\r\n`], { waitMs: 2000 });
+  expect(r.status).toBe(400);
+  expect(r.text).toContain("trailers_not_supported");
+  expect(await storedKeys()).not.toContain("with_trailer");
+});

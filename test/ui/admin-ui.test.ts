@@ -170,6 +170,20 @@ describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
     expect(await page.locator("table.routing").locator("xpath=preceding::p[1]").innerText()).toContain("1 route from other sources not shown");
   });
 
+  test("a body's control characters show as their symbols, said so; a JSON body after a byte-order mark still gets its pretty view", async () => {
+    const res = await live.send("shop", '\u0000\u0000{"type":"nul","x":"a\u0000b"}\u001b\u007f');
+    const { id } = (await res.json()) as { id: string };
+    await page.goto(`${admin}/events/${id}`);
+    // A page drops a NUL altogether: the raw view had read {"type":"nul",...} under a size that did not add up.
+    expect(await page.locator("#raw-body").innerText()).toBe('␀␀{"type":"nul","x":"a␀b"}␛␡');
+    expect(await page.locator("#raw-controls").innerText()).toContain("Control characters are shown as their symbols");
+    const bom = (await (await live.send("shop", '\uFEFF{"type":"bom"}')).json()) as { id: string };
+    await page.goto(`${admin}/events/${bom.id}`);
+    expect(await page.locator("#raw-controls").count()).toBe(0);
+    await page.locator("details.body summary", { hasText: "Pretty JSON" }).click();
+    expect(await page.locator("#pretty-body").innerText()).toBe('{\n  "type": "bom"\n}');
+  });
+
   test("erase removes the body and headers and says so", async () => {
     await page.locator('form[action$="/erase"] button').click();
     expect(await flash()).toContain("erased");

@@ -1,8 +1,8 @@
 import type { PresetDefaults, PresetName, ValueRef, VerifySpec } from "../types.ts";
 import { hmacVerifier, sharedSecretVerifier, type HmacSpec } from "./generic.ts";
 import { mailgunVerifier } from "./mailgun.ts";
-import { missingHeader, type Verifier } from "./result.ts";
-import { standardWebhooksVerifier, SVIX_HEADERS, WEBHOOK_HEADERS } from "./standard-webhooks.ts";
+import { missingHeader, reject, type Verifier } from "./result.ts";
+import { standardWebhooksKey, standardWebhooksVerifier, SVIX_HEADERS, WEBHOOK_HEADERS } from "./standard-webhooks.ts";
 import { keyValueVerifier } from "./stripe-like.ts";
 import { twilioVerifier } from "./twilio.ts";
 
@@ -49,11 +49,23 @@ const bodyHmac = (name: string, algorithm: HmacSpec["algorithm"], encoding: Hmac
   build: hmacPreset({ header: name, algorithm, encoding, prefix, signed }),
 });
 
-/** GitLab: Standard Webhooks when the signing token is in use, else the plain `X-Gitlab-Token`. */
+/**
+ * GitLab: Standard Webhooks when the signing token is in use, else the plain
+ * `X-Gitlab-Token`. Only a secret that is a signing key (base64, with or
+ * without `whsec_`) checks a signature: a classic token that is not would be
+ * no key at all, and a request signed with an empty one would pass.
+ */
 function gitlab(spec: PresetSpec): Verifier {
-  const signed = standardWebhooksVerifier(spec.secrets, spec.toleranceSec, WEBHOOK_HEADERS);
+  const signingSecrets = spec.secrets.filter((secret) => standardWebhooksKey(secret) !== null);
+  const signed = signingSecrets.length > 0 ? standardWebhooksVerifier(signingSecrets, spec.toleranceSec, WEBHOOK_HEADERS) : null;
   const token = sharedSecretVerifier("x-gitlab-token", spec.secrets);
-  return (req, nowMs) => (req.headers.has("webhook-signature") ? signed(req, nowMs) : token(req, nowMs));
+  return (req, nowMs) => {
+    if (!req.headers.has("webhook-signature")) return token(req, nowMs);
+    if (signed) return signed(req, nowMs);
+    // Signed, but no configured secret can check it: only the token can let it in.
+    if (req.headers.has("x-gitlab-token")) return token(req, nowMs);
+    return reject("missing_signature", 'signed with webhook-signature, but no configured secret is a GitLab signing token ("whsec_" followed by base64): configure that token, or the secret token GitLab sends as X-Gitlab-Token');
+  };
 }
 
 /** Every preset: how to verify it and the provider's natural dedupe/event/forward settings. */

@@ -66,6 +66,35 @@ describe("GitLab", () => {
   });
 });
 
+describe("GitLab signing", () => {
+  // Anyone can compute an HMAC with an empty key: a token that is no base64 key must not become one.
+  const forged = (headers: Record<string, string> = {}) => {
+    const sig = `v1,${createHmac("sha256", Buffer.alloc(0)).update(`msg_1.${NOW_S}.${BODY}`).digest("base64")}`;
+    return req({ "webhook-id": "msg_1", "webhook-timestamp": String(NOW_S), "webhook-signature": sig, ...headers });
+  };
+
+  test("a request signed with an empty key is refused whatever the classic token (not base64, a UUID, whitespace)", () => {
+    for (const secrets of [["glpat-token"], ["2f1c1f1e-9b1a-4c47-9d4e-3f2a7e0b5d11"], ["not-base64!"], ["classic-token", `whsec_${randomBytes(24).toString("base64")}`]]) {
+      const verdict = preset("gitlab", secrets)(forged(), NOW_MS);
+      expect([secrets[0], verdict.ok]).toEqual([secrets[0], false]);
+    }
+    expect(preset("gitlab", ["glpat-token"])(forged(), NOW_MS)).toMatchObject({ reason: "missing_signature", message: expect.stringContaining("no configured secret is a GitLab signing token") });
+  });
+
+  test("a signed request is let in by the classic token it also carries when no secret is a signing key", () => {
+    const verify = preset("gitlab", ["glpat-token"]);
+    expect(verify(forged({ "X-Gitlab-Token": "glpat-token" }), NOW_MS)).toEqual({ ok: true });
+    expect(verify(forged({ "X-Gitlab-Token": "guess" }), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
+  });
+
+  test("the signing token verifies next to a classic one, as standardwebhooks signs", () => {
+    const key = `whsec_${randomBytes(24).toString("base64")}`;
+    const sig = new StandardWebhook(key).sign("msg_1", new Date(NOW_MS), BODY);
+    const verify = preset("gitlab", ["classic-token", key]);
+    expect(verify(req({ "webhook-id": "msg_1", "webhook-timestamp": String(NOW_S), "webhook-signature": sig }), NOW_MS)).toEqual({ ok: true });
+  });
+});
+
 describe("Stripe-like headers", () => {
   const secret = "whsec_test";
   const v1 = hex(secret, `${NOW_S}.${BODY}`);

@@ -25,11 +25,13 @@ export const SVIX_HEADERS: StandardHeaderNames = {
 
 /**
  * The HMAC key of a Standard Webhooks secret: `whsec_` stripped, the rest
- * base64-decoded (decodeKey; config refuses one that is not). Unlike Stripe,
- * the string itself is never the key.
+ * base64-decoded (decodeKey); null when it is not base64. Unlike Stripe, the
+ * string itself is never the key, and neither is an empty one: anyone can
+ * sign with that.
  */
-export function standardWebhooksKey(secret: string): Uint8Array {
-  return decodeKey(secret, "base64") ?? new Uint8Array();
+export function standardWebhooksKey(secret: string): Uint8Array | null {
+  const key = decodeKey(secret, "base64");
+  return key !== null && key.length > 0 ? key : null;
 }
 
 /**
@@ -54,7 +56,9 @@ export function standardWebhooksVerifier(
   toleranceSec: number,
   names: StandardHeaderNames = WEBHOOK_HEADERS,
 ): Verifier {
-  const keys = secrets.map(standardWebhooksKey);
+  // Config refuses a secret that is no key for standard-webhooks and svix; GitLab's verifier passes only those that are.
+  const keys = secrets.map(standardWebhooksKey).filter((key) => key !== null);
+  if (keys.length === 0) return () => reject("bad_signature", "no configured secret is a signing key (\"whsec_\" followed by base64)");
   const where = {
     missing: `missing ${names.timestamp.map(headerLabel).join(" or ")} header`,
     label: names.timestamp.map(headerLabel).join(" or "),
