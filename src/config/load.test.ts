@@ -329,6 +329,14 @@ event_types = ["*"]
     );
   });
 
+  test("forwarding the source's own credential header is warned about: the target would get the redacted placeholder", () => {
+    const points = BASE.replace('verify = { preset = "ploints", secret = "lit-secret" }', 'verify = { preset = "points", secret = "lit-secret" }\nforward_headers = ["x-webhook-event", "X-Webhook-Secret"]');
+    expect(configOf(points).warnings).toContain(
+      'sources[0].forward_headers: x-webhook-secret carries this source\'s secret and is stored redacted: the target would get "[redacted: N chars]", not the value; give the target its own credentials (targets\' auth)',
+    );
+    expect(configOf(BASE).warnings.filter((w) => w.includes("stored redacted"))).toEqual([]);
+  });
+
   test("a route with a problem of its own brings no 'no route' warnings for what it names", () => {
     const result = load(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = 5'));
     expect(result.ok).toBe(false);

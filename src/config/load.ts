@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { isLoopback } from "../core/address-guard.ts";
-import { checksTimestamp, decodeKey, presetDefaults } from "../core/verify/index.ts";
+import { checksTimestamp, credentialHeaders, decodeKey, presetDefaults } from "../core/verify/index.ts";
 import { ALWAYS_SENT_HEADERS, isForwardableHeader } from "../core/forward-headers.ts";
 import { DEFAULTS, defaultMs } from "./defaults.ts";
 import { didYouMean } from "./did-you-mean.ts";
@@ -386,6 +386,12 @@ class ConfigBuilder {
     if ("secrets" in verify && !encoded) this.warnPaddedSecrets(verify.secrets, at("secret"));
     if (verify.kind === "preset" && (verify.preset === "standard-webhooks" || verify.preset === "svix") && !this.base64Secrets(verify.secrets, at("secret"), rawItem)) return null;
     this.warnUnforwardable(value.forward_headers ?? [], ["sources", i, "forward_headers"]);
+    // The source's own credential header is stored redacted: forwarded, the target would get the placeholder.
+    const credentials = credentialHeaders(verify);
+    const redacted = (value.forward_headers ?? []).filter((n) => credentials.includes(n.toLowerCase()));
+    if (redacted.length > 0) {
+      this.report.warn(["sources", i, "forward_headers"], `${redacted.join(", ")} carries this source's secret and is stored redacted: the target would get "[redacted: N chars]", not the value; give the target its own credentials (targets' auth)`);
+    }
     // What config leaves out comes from the preset, here and only here.
     const preset = verify.kind === "preset" ? presetDefaults(verify.preset) : { dedupe: [], eventType: [], forwardHeaders: [] };
     const dedupeWindowMs = value.dedupe?.window ?? defaultMs(DEFAULTS.source.dedupe_window);
