@@ -37,6 +37,7 @@ import { isSameOrigin, readCookie, SESSION_COOKIE, type AdminAuth } from "./auth
 import { requestClientKey, tooManyAttempts } from "./failed-auth-limiter.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { API_HEADERS, withHeaders } from "./security-headers.ts";
+import { bodyFileName } from "../core/body-file.ts";
 
 /** What the admin controllers (API and UI) need. */
 export interface AdminControllerOptions {
@@ -89,19 +90,6 @@ export function refuseAdminRequest(auth: AdminAuth, request: Request, addr: stri
   if (!isSameOrigin(request) && !request.headers.has("x-requested-with"))
     return new HttpError(403, "csrf", "cross-site request refused: a script or curl must send the header X-Requested-With (any value) or the admin token as Authorization: Bearer");
   return null;
-}
-
-/**
- * The downloaded body's file extension, by the type the provider declared:
- * the file opens in an editor that reads it. The bytes are served as
- * octet-stream all the same (never rendered by the browser).
- */
-function bodyFileExtension(contentType: string | null): string {
-  const type = contentType?.split(";")[0]?.trim().toLowerCase() ?? "";
-  if (type === "application/json" || type.endsWith("+json")) return "json";
-  if (type === "application/xml" || type === "text/xml" || type.endsWith("+xml")) return "xml";
-  if (type === "text/plain" || type === "application/x-www-form-urlencoded") return "txt";
-  return "bin";
 }
 
 function targetNamed(config: Config, name: string) {
@@ -160,7 +148,7 @@ export function adminApiController(opts: AdminControllerOptions) {
         headers: {
           ...API_HEADERS,
           "content-type": "application/octet-stream",
-          "content-disposition": `attachment; filename="${ev.id}.${bodyFileExtension(ev.contentType)}"`,
+          "content-disposition": `attachment; filename="${bodyFileName(ev.id, ev.contentType)}"`,
         },
       });
     })

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { curlCommand } from "./curl-command.ts";
+import { curlCommand, INLINE_BODY_MAX_BYTES } from "./curl-command.ts";
 
 let server: Server;
 let port = 0;
@@ -145,6 +145,18 @@ test("a text body with control characters (a terminal escape) is sent through th
   expect([...got.body]).toEqual([...body]);
   // No content-type was received, so curl's default form type is not added either.
   expect(got.headers.has("content-type")).toBe(false);
+});
+
+test("a body too large to paste (past INLINE_BODY_MAX_BYTES) is sent from the downloaded file, and arrives exactly", async () => {
+  const body = new TextEncoder().encode(JSON.stringify({ pad: "x".repeat(200_000) }));
+  const command = curlCommand({ method: "POST", url: `http://127.0.0.1:${port}/in/big`, headers: [["content-type", "application/json"]], body, bodyFile: "evt_01.json" });
+  expect(command.length).toBeLessThan(2_000);
+  expect(command).toContain(`# the body (${body.length} bytes) is read from the file evt_01.json: save it with "Download exact bytes" first`);
+  await Bun.write(join(dir, "evt_01.json"), body);
+  const got = await runInBash(command);
+  expect(Buffer.compare(got.body, Buffer.from(body))).toBe(0);
+  // Just under the limit, still pasted.
+  expect(curlCommand({ method: "POST", url: "http://x/in/y", headers: [], body: new Uint8Array(INLINE_BODY_MAX_BYTES).fill(0x61) })).toContain("--data-raw");
 });
 
 test("an empty body sends no data", async () => {

@@ -29,6 +29,8 @@ export interface CurlRequest {
   url: string;
   headers: readonly (readonly [string, string])[];
   body: Uint8Array;
+  /** Where a body too large to paste is read from: the name it downloads under (core/body-file.ts); body.bin when not given. */
+  bodyFile?: string;
 }
 
 const LEFT_OUT = new Set([...HOP_BY_HOP_HEADERS, "host", "content-length", "expect"]);
@@ -87,6 +89,14 @@ function pasteableText(body: Uint8Array): string | null {
 }
 
 /**
+ * Bodies past this are sent from a file, not pasted: one argument of a command
+ * may be 128 KB at most on Linux (MAX_ARG_STRLEN; curl then never starts,
+ * "Argument list too long"), base64 makes a body a third larger, and a page
+ * that holds a body twice, raw and in the command, doubles its weight.
+ */
+export const INLINE_BODY_MAX_BYTES = 64 * 1024;
+
+/**
  * The curl command for `r`, one option per line.
  *
  * @example curlCommand({ method: "POST", url: "https://hooks.example.com/in/shop", headers: [["content-type", "application/json"]], body })
@@ -99,13 +109,17 @@ export function curlCommand(r: CurlRequest): string {
   // An empty value is sent as `name;` (curl drops a header given as `name:`).
   const headers = kept.map(([name, value]) => (value === "" ? shellWord(`${name};`) : headerWord(name, value)));
   for (const name of CURL_DEFAULTS) if (!names.has(name)) headers.push(shellWord(`${name}:`));
-  const text = r.body.length === 0 ? null : pasteableText(r.body);
-  const binary = r.body.length > 0 && text === null;
+  const fromFile = r.body.length > INLINE_BODY_MAX_BYTES;
+  const text = r.body.length === 0 || fromFile ? null : pasteableText(r.body);
+  const binary = r.body.length > 0 && !fromFile && text === null;
   const args = ["--globoff", `--request ${shellWord(r.method)}`, shellWord(url.url), ...headers.map((h) => `--header ${h}`)];
   if (text !== null) args.push(`--data-raw ${shellWord(text, "utf8")}`);
   if (binary) args.push("--data-binary @-");
+  const file = r.bodyFile ?? "body.bin";
+  if (fromFile) args.push(`--data-binary @${shellWord(file)}`);
   const lines: string[] = [];
   if (redacted.length > 0) lines.push(`# left out, stored redacted: ${redacted.join(", ")}`);
+  if (fromFile) lines.push(`# the body (${r.body.length} bytes) is read from the file ${file}: save it with "Download exact bytes" first`);
   const curl = `curl ${args.join(" \\\n  ")}`;
   lines.push(binary ? `printf %s ${shellWord(Buffer.from(r.body).toString("base64"))} | base64 -d | ${curl}` : curl);
   return lines.join("\n");

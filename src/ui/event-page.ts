@@ -3,6 +3,7 @@ import { isRedacted, isSensitiveHeader } from "../core/header-mask.ts";
 import type { RouteVerdict } from "../core/routing.ts";
 import type { EventDetailJson } from "../http/admin-views.ts";
 import { curlCommand } from "./curl-command.ts";
+import { bodyFileName } from "../core/body-file.ts";
 import { counted, sizeText } from "../core/quantity-text.ts";
 import { utf8HeaderText } from "../core/header-text.ts";
 import { badge, duration, time } from "./format.ts";
@@ -185,6 +186,7 @@ function copyAsCurl(ev: EventDetailJson, publicBase: string): SafeHtml {
     url: `${publicBase}${r.path}${query(r.query)}`,
     headers: r.headers,
     body: Buffer.from(r.bodyBase64 ?? "", "base64"),
+    bodyFile: bodyFileName(ev.id, ev.contentType),
   });
   return html`<div class="copy-curl">
   <button type="button" class="secondary" data-copy="curl-command" hidden>Copy as curl</button>
