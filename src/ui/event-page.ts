@@ -8,7 +8,7 @@ import { counted, sizeText } from "../core/quantity-text.ts";
 import { utf8HeaderText } from "../core/header-text.ts";
 import { badge, duration, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
-import { prettyJson } from "./pretty-json.ts";
+import { prettyJson, PRETTY_LIMITS } from "./pretty-json.ts";
 import { RETRYABLE_STATUSES } from "../store/retry-delivery.ts";
 import { ALERT_SOURCE } from "../core/alert.ts";
 import { TEST_SOURCE } from "../core/types.ts";
@@ -200,6 +200,10 @@ function copyAsCurl(ev: EventDetailJson, publicBase: string): SafeHtml {
 <script src="/assets/copy.js" defer></script>`;
 }
 
+// A raw view past this is cut, as the pretty view is left out past it: a browser takes seconds over a
+// page of several megabytes, and the download has the bytes.
+const RAW_VIEW_MAX_CHARS = PRETTY_LIMITS.maxInputChars;
+
 // C0 controls but tab, line feed and carriage return, and DEL: a page drops a NUL and shows most others as nothing.
 const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 
@@ -218,7 +222,9 @@ function body(ev: EventDetailJson): SafeHtml {
   const r = ev.request;
   // A byte-order mark before JSON is no part of it (ingest reads the fields past it too).
   const pretty = prettyJson(r.body?.replace(/^\uFEFF/, "") ?? null);
-  const raw = r.body === null ? null : visibleControls(r.body);
+  const shown = r.body ?? r.bodyBase64 ?? "";
+  const cut = shown.length > RAW_VIEW_MAX_CHARS;
+  const raw = r.body === null ? null : visibleControls(cut ? r.body.slice(0, RAW_VIEW_MAX_CHARS) : r.body);
   const encoding = r.headers.find(([name]) => name.toLowerCase() === "content-encoding")?.[1];
   const notText = encoding !== undefined && !/^\s*identity\s*$/i.test(encoding) ? `the body is compressed as sent (Content-Encoding: ${encoding})` : "the body is not UTF-8 text";
   return html`
@@ -226,7 +232,8 @@ function body(ev: EventDetailJson): SafeHtml {
   <a href="/api/events/${encodeURIComponent(ev.id)}/body" download>Download exact bytes</a></p>
 <details open class="body"><summary>Raw</summary>
   ${raw?.replaced ? html`<p class="muted" id="raw-controls">Control characters are shown as their symbols (␀ for a NUL byte); the download has the bytes.</p>` : null}
-  <pre class="raw" id="raw-body">${raw?.text ?? `(${notText.replace(/^the body is /, "")}; base64 of the ${r.bodyBytes} bytes)\n${r.bodyBase64 ?? ""}`}</pre>
+  ${cut ? html`<p class="muted" id="raw-cut">The first ${RAW_VIEW_MAX_CHARS.toLocaleString("en")} characters are shown; "Download exact bytes" has the whole body.</p>` : null}
+  <pre class="raw" id="raw-body">${raw?.text ?? `(${notText.replace(/^the body is /, "")}; base64 of the ${r.bodyBytes} bytes)\n${cut ? shown.slice(0, RAW_VIEW_MAX_CHARS) : shown}`}</pre>
 </details>
 ${
   pretty === null

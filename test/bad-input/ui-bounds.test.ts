@@ -55,6 +55,19 @@ test("a deeply nested JSON body gets an event page linear in its size that says 
   expect(JSON.parse(apiText).request.body).toBe(body);
 }, 60_000);
 
+test("a body past 256 KB shows its first 262,144 characters and says the download has it whole; the API has it whole", async () => {
+  const body = JSON.stringify({ id: "big-raw", pad: "y".repeat(300_000), end: "TAIL-MARK" });
+  const stored = await sendEvent(bin.publicUrl, body);
+  expect(stored.status).toBe(200);
+  const html = await page(`/events/${stored.json.id}`);
+  expect(html).toContain('id="raw-cut"');
+  expect(html).toContain("The first 262,144 characters are shown");
+  expect(html).not.toContain("TAIL-MARK");
+  expect(html.length).toBeLessThan(2 * 262_144 + 65_536);
+  const api = (await (await fetch(`${bin.adminUrl}/api/events/${stored.json.id}`)).json()) as { request: { body: string } };
+  expect(api.request.body).toBe(body);
+});
+
 test("an ordinary JSON body still gets its pretty view, with numbers exactly as sent", async () => {
   const body = '{"id":"plain-1","type":"order.paid","amount":12345678901234567890,"items":[{"sku":"a"},{"sku":"b"}],"empty":{}}';
   const r = await sendEvent(bin.publicUrl, body);
