@@ -180,6 +180,7 @@ export function createApp(opts: AppOptions): App {
         (c) => listen !== delivery?.listen && listen.setTargets(c.targets),
         (c) => adminAuth.setToken(c.admin.token),
         (c) => metrics.reconfigure(c),
+        (c) => log.setLevel?.(c.logLevel),
         ...(opts.reconfigure ?? []),
       ],
       metrics,

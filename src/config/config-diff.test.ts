@@ -81,8 +81,11 @@ test("keepRunning keeps every key that needs a restart", () => {
     top: `log_level = "debug"`,
     server: `admin_listen = "127.0.0.1:2"\nmax_body = "2mb"\nmax_inflight = "128mb"\n[store]\nurl = "file:./x.db"\nbusy_timeout = "1s"`,
   });
-  expect(diffConfig(before, after).restartNeeded).toEqual(["server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.busy_timeout", "log_level"]);
+  expect(diffConfig(before, after).restartNeeded).toEqual(["server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.busy_timeout"]);
   expect(diffConfig(before, keepRunning(before, after)).restartNeeded).toEqual([]);
+  // The log level is applied by a reload: a setting, kept as the new file says.
+  expect(diffConfig(before, after).settings).toContain("log_level");
+  expect(keepRunning(before, after).logLevel).toBe("debug");
 });
 
 test("a new PostgreSQL password needs a restart (the pool was opened with the old one) and is named, never shown", () => {

@@ -30,9 +30,9 @@ export interface ConfigChanges {
 
 /**
  * Keys bound at start: the listeners (their addresses, Bun's body cap, the
- * shared in-flight budget), the store connection, and the logger.
+ * shared in-flight budget) and the store connection.
  */
-const RESTART_BOUND = ["server.listen", "server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.password", "store.busy_timeout", "store.search", "store.archive", "log_level"];
+const RESTART_BOUND = ["server.listen", "server.admin_listen", "server.max_body", "server.max_inflight", "store.url", "store.password", "store.busy_timeout", "store.search", "store.archive"];
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -126,7 +126,6 @@ export function keepRunning(before: Config, after: Config): Config {
     },
     // The search indexer and the archive's reader are started (or not) with the relay.
     store: { ...after.store, url: before.store.url, password: before.store.password, busyTimeoutMs: before.store.busyTimeoutMs, search: before.store.search, archiveDir: before.store.archiveDir },
-    logLevel: before.logLevel,
   };
 }
 

@@ -12,6 +12,8 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** Moves the floor (a reload's `log_level`); a logger that wraps another has none. */
+  setLevel?(level: LogLevel): void;
 }
 
 /**
@@ -86,7 +88,7 @@ export function stderrLine(level: "error" | "warn", text: string): void {
  * is the journal.
  */
 export function createLogger(level: LogLevel, write: (line: string) => void = toStderr, journal = write === toStderr && stderrIsJournal()): Logger {
-  const min = RANK[level];
+  let min = RANK[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[lvl] < min) return;
     write(`${journal ? PRIORITY_PREFIX[lvl] : ""}${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields })}\n`);
@@ -96,6 +98,7 @@ export function createLogger(level: LogLevel, write: (line: string) => void = to
     info: (m, f) => emit("info", m, f),
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
+    setLevel: (next) => void (min = RANK[next]),
   };
 }
 

@@ -155,6 +155,34 @@ test("POST /api/reload: a rotated source secret works at once, and a target's ne
   }
 }, 30_000);
 
+test("a reload applies a new log_level at once: debug lines start, and stop again", async () => {
+  const rx = receiver();
+  const dir = ownDir("loglevel");
+  const cfg = join(dir, "loglevel.toml");
+  const text = (level: string) => `log_level = "${level}"\n${configText({ sources: [{ name: "a", secret: "s" }], targetUrl: rx.url })}`;
+  writeFileSync(cfg, text("info"));
+  const relay = await startBinary(["serve", "--config", cfg], dir);
+  const duplicates = () => relay.logs().split("\n").filter((l) => l.includes('"msg":"duplicate"')).length;
+  const body = '{"type":"x","n":1}';
+  try {
+    expect((await post(relay, "a", "s", body)).status).toBe(200);
+    expect((await post(relay, "a", "s", body)).status).toBe(200); // a duplicate: a debug line, not written at info
+    writeFileSync(cfg, text("debug"));
+    const res = await reloadApi(relay);
+    expect(await res.json()).toMatchObject({ reloaded: true, restartNeeded: [], settings: ["log_level"] });
+    expect((await post(relay, "a", "s", body)).status).toBe(200);
+    await waitFor("the duplicate's debug line", () => duplicates() === 1);
+    writeFileSync(cfg, text("info"));
+    expect((await reloadApi(relay)).status).toBe(200);
+    expect((await post(relay, "a", "s", body)).status).toBe(200);
+    await Bun.sleep(200);
+    expect(duplicates()).toBe(1);
+  } finally {
+    await relay.stop();
+    rx.stop();
+  }
+}, 30_000);
+
 test("a reload that changes the listen address applies the rest and says a restart is needed", async () => {
   const rx = receiver();
   const dir = ownDir("listen");
