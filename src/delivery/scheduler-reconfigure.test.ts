@@ -146,3 +146,49 @@ test("a reload that changes how a target is reached probes its open circuit now,
   await scheduler.drain();
   expect(await deliveries(store)).toEqual(Array(3).fill({ target: "t", status: "delivered", attempts: 2 }));
 });
+
+test("a target named again by a reload, or found at a start, with its circuit open is probed now, not at the circuit's old time", async () => {
+  const broken = recordingTarget(cleanups, () => ({ status: 503 }));
+  const fixed = recordingTarget(cleanups);
+  const retry = { scheduleMs: [0, 1000, 1000, 1000], jitter: 0 };
+  const circuit = { threshold: 3, baseMs: 60_000, maxMs: 300_000 };
+  const file = join(tempDir(cleanups), "s.db");
+  const clock = fakeClock();
+  const store = await storeAt(file, cleanups, clock);
+  const lines: string[] = [];
+  const make = (url: string) => {
+    const s = createScheduler({ store, targets: [targetConfig("t", url, { retry })], clock, random: () => 0.5, pollMs: 60_000, circuit, log: createLogger("info", (l) => lines.push(l)) });
+    cleanups.unshift(() => s.stop(100));
+    return s;
+  };
+  const scheduler = make(broken.url);
+  await scheduler.start();
+  for (let i = 0; i < 3; i++) await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  await scheduler.drain();
+  expect(broken.received).toHaveLength(3);
+  // Removed, then named again with the fixed URL.
+  scheduler.setTargets([]);
+  await scheduler.drain();
+  clock.advance(2000);
+  scheduler.setTargets([targetConfig("t", fixed.url, { retry })]);
+  for (let i = 0; i < 100 && fixed.received.length === 0; i++) {
+    await scheduler.drain();
+    await Bun.sleep(10);
+  }
+  expect(fixed.received.length).toBeGreaterThan(0);
+  expect(lines.some((l) => l.includes("target circuit probes now: a reload named it again"))).toBe(true);
+  await scheduler.stop(100);
+
+  // A start finds a circuit left open (by a relay that then stopped): probed at once too.
+  await store.writer.write([{ sql: "UPDATE target_state SET circuit_open_until = ?, consecutive_failures = 3 WHERE name = 't'", args: [clock() + 120_000] }]);
+  await submitEvent(store, { targets: ["t"], receivedAt: clock() });
+  const before = fixed.received.length;
+  const restarted = make(fixed.url);
+  await restarted.start();
+  for (let i = 0; i < 100 && fixed.received.length === before; i++) {
+    await restarted.drain();
+    await Bun.sleep(10);
+  }
+  expect(fixed.received.length).toBeGreaterThan(before);
+  expect(lines.some((l) => l.includes("target circuit probes now: the relay started"))).toBe(true);
+});

@@ -80,12 +80,15 @@ export class TargetHealth {
     const stored = await targetState.readTargetStates(this.db.reads);
     for (const t of this.targets.values()) {
       // A reload that changes where or how a target is reached (its URL, TLS, auth, headers) may be
-      // the fix for what opened its circuit: its probe goes now, not at the circuit's old time.
+      // the fix for what opened its circuit: its probe goes now, not at the circuit's old time. So
+      // may a start, or a reload that names a removed target again: how it was reached when its
+      // circuit opened is not known here, and one early probe is all it costs.
       const was = before?.get(t.name);
       const until = stored.get(t.name)?.circuitOpenUntil ?? null;
-      if (was && reachedDifferently(was, t) && until !== null && until > nowMs) {
+      if ((was === undefined || reachedDifferently(was, t)) && until !== null && until > nowMs) {
         await targetState.openCircuit(this.db.writer, { name: t.name, untilMs: nowMs, nowMs });
-        this.log.info("target circuit probes now: a reload changed how it is reached", { target: t.name, wasUntil: new Date(until).toISOString() });
+        const why = was !== undefined ? "a reload changed how it is reached" : before !== undefined ? "a reload named it again" : "the relay started";
+        this.log.info(`target circuit probes now: ${why}`, { target: t.name, wasUntil: new Date(until).toISOString() });
       }
       if (was?.enabled === t.enabled) continue;
       const s = stored.get(t.name);
