@@ -181,6 +181,7 @@ export function createApp(opts: AppOptions): App {
         (c) => adminAuth.setToken(c.admin.token),
         (c) => metrics.reconfigure(c),
         (c) => log.setLevel?.(c.logLevel),
+        () => streams.configChanged(),
         ...(opts.reconfigure ?? []),
       ],
       metrics,

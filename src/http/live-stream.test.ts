@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { tempStores } from "../../test/support/temp-store.ts";
+import { targetConfig } from "../../test/delivery/fixtures.ts";
 import { makeId } from "../core/ids.ts";
 import { silentLogger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
@@ -79,5 +80,27 @@ test("an open event's stream sends it again when what holds its target back chan
   expect(await next()).toContain(id);
   await circuit(Date.now() + 120_000);
   expect(await next()).toContain(id);
+  await reader.cancel();
+});
+
+test("a reload (configChanged) brings a targets stream up to date at the next tick, though nothing was committed", async () => {
+  const store = await freshStore();
+  let targets = [targetConfig("a", "http://127.0.0.1:9/a"), targetConfig("b", "http://127.0.0.1:9/b")];
+  const hub = new LiveHub({ reads: store.reads, targets: () => targets, nowMs: Date.now, log: silentLogger, tickMs: 100 });
+  const reader = hub.open({ kind: "targets" }, () => true).body!.getReader();
+  const decoder = new TextDecoder();
+  const names = async () => {
+    for (;;) {
+      const data = /^data: (.*)$/m.exec(decoder.decode((await reader.read()).value))?.[1];
+      if (data) return (JSON.parse(data) as { targets: { name: string }[] }).targets.map((t) => t.name);
+    }
+  };
+  expect(await names()).toEqual(["a", "b"]);
+  await Bun.sleep(250); // quiet ticks: without a commit the views are read again only every 5th (500 ms here)
+  targets = [targets[0]!];
+  hub.configChanged();
+  const started = performance.now();
+  expect(await names()).toEqual(["a"]);
+  expect(performance.now() - started).toBeLessThan(400);
   await reader.cancel();
 });

@@ -125,6 +125,16 @@ export class LiveHub {
   #notBeforeMs = 0;
   constructor(private readonly o: LiveHubOptions) {}
 
+  /**
+   * Something the views show changed outside the store (a reload: targets
+   * added, removed, their URLs): the next tick reads every view again, as
+   * after a commit, instead of on its quiet-ticks round some seconds on.
+   */
+  configChanged(): void {
+    this.#version = null;
+    this.#quietTicks = 0;
+  }
+
   /** Streams open now. */
   get size(): number {
     return this.#streams.size;
