@@ -107,9 +107,11 @@ test("a provider's id that spells a key the relay derives (a body hash, an escap
   const long = key(JSON.stringify({ id: "x".repeat(300) }));
   expect(long).toMatch(/^key-sha256:/);
   expect(key(JSON.stringify({ id: long }))).not.toBe(long);
-  // Ordinary ids are kept as sent.
+  // Ordinary ids are kept as sent, and so are ids that only begin like a derived key.
   expect(key('{"id":"evt_1"}')).toBe("evt_1");
   expect(key('{"id":"sha-256-ish"}')).toBe("sha-256-ish");
+  expect(key('{"id":"sha256:abc123"}')).toBe("sha256:abc123");
+  expect(key('{"id":"\\"quoted\\" start"}')).toBe('"quoted" start');
 });
 
 test("a type or key read from a header sent in UTF-8 is its text, not its bytes one character each", () => {

@@ -118,19 +118,24 @@ export const MAX_DEDUPE_KEY_BYTES = 256;
 export const MAX_EVENT_TYPE_CHARS = 200;
 const HASHED_KEY_PREFIX = "key-sha256:";
 
-/** How the keys the relay derives begin: a body's hash, a long key's hash, a key written as JSON (in quotes). */
-const DERIVED_KEY_STARTS = ["sha256:", HASHED_KEY_PREFIX, '"'];
+/**
+ * The shapes of the keys the relay derives: a body's hash, a long key's hash,
+ * a key written as JSON (in quotes). Exact, not prefixes: a provider's key of
+ * another shape stays as sent (a registry's `sha256:` digest of another
+ * length, an id that merely starts with a quote).
+ */
+const DERIVED_KEY = /^(?:sha256:[0-9a-f]{64}|key-sha256:.*|".*")$/s;
 
 /**
  * A key as stored: as given up to MAX_DEDUPE_KEY_BYTES, else its SHA-256, so
  * that a provider's megabyte-long id neither bloats the index and every list
  * page nor loses exactness (different keys, different hashes). A key as the
- * provider gave it (`literal`) that begins like a derived one is hashed too:
- * else `{"id": "sha256:<hex>"}` would be a duplicate of the body with that
- * hash, and a literal id spelling a JSON-escaped one of the escaped key.
+ * provider gave it (`literal`) of a derived key's shape is hashed too: else
+ * `{"id": "sha256:<hex>"}` would be a duplicate of the body with that hash,
+ * and a literal id spelling a JSON-escaped one of the escaped key.
  */
 function storedKey(key: string, literal: boolean): string {
-  const mistakable = literal && DERIVED_KEY_STARTS.some((start) => key.startsWith(start));
+  const mistakable = literal ? DERIVED_KEY.test(key) : key.startsWith(HASHED_KEY_PREFIX);
   if (Buffer.byteLength(key, "utf8") <= MAX_DEDUPE_KEY_BYTES && !mistakable) return key;
   return HASHED_KEY_PREFIX + createHash("sha256").update(key, "utf8").digest("hex");
 }
