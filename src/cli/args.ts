@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { closestName } from "../config/did-you-mean.ts";
 import { parseDurationMs } from "../config/units.ts";
+import { parseUtcTime } from "../core/time-text.ts";
 
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 
@@ -57,6 +58,5 @@ export function parseFlags(args: string[], options: NonNullable<ParseArgsConfig[
 export function parseTimeFlag(value: string, nowMs: number): number | null {
   const d = parseDurationMs(value);
   if (d.ok) return nowMs - d.value;
-  const t = /^\d{4}-\d\d-\d\d/.test(value) ? Date.parse(value) : Number.NaN;
-  return Number.isFinite(t) ? t : null;
+  return parseUtcTime(value);
 }

@@ -31,7 +31,7 @@ export async function runExport(args: string[]): Promise<number> {
   for (const key of ["since", "until"] as const) {
     if (typeof v[key] !== "string") continue;
     const t = parseTimeFlag(v[key] as string, now);
-    if (t === null) problems.push(`--${key}: expected a duration back from now (2h, 7d) or an ISO 8601 time, got "${v[key]}"`);
+    if (t === null) problems.push(`--${key}: expected a duration back from now (2h, 7d) or an ISO 8601 date or time (UTC unless it names its zone), got "${v[key]}"`);
     else filter[key === "since" ? "sinceMs" : "untilMs"] = t;
   }
   if (filter.sinceMs !== undefined && filter.untilMs !== undefined && filter.sinceMs >= filter.untilMs)

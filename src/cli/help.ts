@@ -71,7 +71,7 @@ A running relay picks them up. With no filter that is every stored event, the
 delivered ones too: see how many with --dry-run first.
 
   --since T    events received since T: a duration back from now (2h, 7d) or
-               an ISO 8601 time
+               an ISO 8601 date or time, UTC unless it names its zone
   --status S   only (event, target) pairs whose latest delivery is S:
                delivered, failed or cancelled; unrouted: pairs with no delivery
                yet (events no route took when they arrived, targets a route
@@ -124,7 +124,8 @@ Writes the stored events as NDJSON, oldest first, one event a line: format
 lower-cased and sorted; bodyBase64) and the deliveries with their attempts
 (and the request each attempt sent). Streams a page at a time.
 
-  --since / --until   a duration back from now (2h, 7d) or an ISO 8601 time
+  --since / --until   a duration back from now (2h, 7d) or an ISO 8601 date or
+                      time, UTC unless it names its zone (2026-12-05 14:00)
   --source S          events of one source
   --status S          pending, delivering, delivered, failed, paused, cancelled or unrouted
   --out FILE          write FILE (0600, whole or not at all) instead of stdout

@@ -30,7 +30,7 @@ export async function runReplay(args: string[]): Promise<number> {
   if (typeof v.since === "string") {
     const t = parseTimeFlag(v.since, Date.now());
     if (t !== null) sinceMs = t;
-    else problems.push(`--since: expected a duration back from now (2h, 7d) or an ISO 8601 time, got "${v.since}"`);
+    else problems.push(`--since: expected a duration back from now (2h, 7d) or an ISO 8601 date or time (UTC unless it names its zone), got "${v.since}"`);
   }
   const status = v.status as ReplayStatus | undefined;
   if (status !== undefined && OPEN.includes(status)) {

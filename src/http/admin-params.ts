@@ -13,6 +13,7 @@ import { parseRouteFilter } from "../core/route-filter.ts";
 import { searchQueryOf } from "../core/search-text.ts";
 import { EVENT_STATUSES, type EventFilter } from "../store/admin-queries.ts";
 import { HttpError } from "./http-error.ts";
+import { parseUtcTime } from "../core/time-text.ts";
 
 // Names as config allows them (lower-case letters, digits, _ and -): a source's, a target's.
 const nameOf = (what: string) => v.pipe(v.string(), v.regex(/^[a-z0-9_][a-z0-9_-]{0,99}$/, `must be a ${what} name (lower-case letters, digits, _ and -)`));
@@ -22,7 +23,7 @@ const SourceName = nameOf("source");
 export const EventId = v.pipe(v.string(), v.regex(/^evt_[0-9A-Z]{26}$/, "must be an event id (evt_…)"));
 const RejectionId = v.pipe(v.string(), v.regex(/^rej_[0-9A-Z]{26}$/, "must be a rejection id (rej_…)"));
 /** ms since epoch, an ISO 8601 time, or a duration back from now ("2h"). */
-const TIME_EXPECTED = 'must be ms since epoch, an ISO 8601 time or a duration back from now like "2h"';
+const TIME_EXPECTED = 'must be ms since epoch, an ISO 8601 date or time (UTC unless it names its zone) or a duration back from now like "2h"';
 const TimeParam = v.pipe(v.string(), v.maxLength(40, TIME_EXPECTED));
 const Limit = v.pipe(
   v.string(),
@@ -100,8 +101,8 @@ export function parseTimeMs(name: string, value: string, nowMs: number): number 
   if (/^\d{1,15}$/.test(value)) return Number(value);
   const ago = parseDurationMs(value);
   if (ago.ok) return nowMs - ago.value;
-  const t = Date.parse(value);
-  if (Number.isFinite(t)) return t;
+  const t = parseUtcTime(value);
+  if (t !== null) return t;
   throw new HttpError(400, "invalid_request", `${name}: ${TIME_EXPECTED}`);
 }
 

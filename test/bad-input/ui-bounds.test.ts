@@ -188,7 +188,7 @@ test("a filter out of shape is named in words, on the page it was meant for or w
   };
   const since = await at(`/?since=${"9".repeat(61)}`);
   expect(since.status).toBe(400);
-  expect(since.text).toContain("since: must be ms since epoch, an ISO 8601 time or a duration back from now like &quot;2h&quot;");
+  expect(since.text).toContain("since: must be ms since epoch, an ISO 8601 date or time (UTC unless it names its zone) or a duration back from now like &quot;2h&quot;");
   expect(since.text).not.toContain("Invalid length");
   expect((await at("/?source=Bogus!")).text).toContain("source: must be a source name (lower-case letters, digits, _ and -)");
   const reason = await at("/rejections?reason=NOT-A-CODE");

@@ -1,0 +1,28 @@
+import { expect, test } from "bun:test";
+import { HttpError } from "./http-error.ts";
+import { parseEventFilter } from "./admin-params.ts";
+
+const NOW = Date.UTC(2026, 11, 5, 23, 30);
+
+test("the list's since/until take ms, a duration back from now, or an ISO 8601 time read as UTC unless it names its zone", () => {
+  expect(parseEventFilter({ since: "2026-12-05 23:28:30" }, NOW).sinceMs).toBe(Date.UTC(2026, 11, 5, 23, 28, 30));
+  expect(parseEventFilter({ since: "2026-12-05T23:28:30+05:30" }, NOW).sinceMs).toBe(Date.UTC(2026, 11, 5, 17, 58, 30));
+  expect(parseEventFilter({ until: "2h" }, NOW).untilMs).toBe(NOW - 7_200_000);
+  expect(parseEventFilter({ since: String(NOW) }, NOW).sinceMs).toBe(NOW);
+});
+
+test("a since the runtime would guess at (Dec 5, 12/05/2026, 30 February) is a 400 naming the parameter", () => {
+  for (const since of ["Dec 5", "12/05/2026", "2026-02-30"]) {
+    const err = (() => {
+      try {
+        parseEventFilter({ since }, NOW);
+        return null;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).status).toBe(400);
+    expect((err as HttpError).message).toStartWith("since: must be ms since epoch, an ISO 8601 date or time (UTC unless it names its zone)");
+  }
+});
