@@ -9,6 +9,7 @@ import { createLogger, type LogLevel } from "../log/logger.ts";
 import { startListenClient } from "../listen/client.ts";
 import { parseForwardRoutes } from "../listen/forward-routes.ts";
 import { parseFlags } from "./args.ts";
+import { MAX_TIMER_MS } from "../config/schema.ts";
 
 const DEFAULT_TOKEN = "env:HOOKRELAY_LISTEN_TOKEN";
 // The first reconnect's wait (reconnect-backoff.ts): the cap may not be shorter.
@@ -43,6 +44,7 @@ export async function runListen(args: string[]): Promise<number> {
   const timeout = parseDurationMs((v.timeout as string | undefined) ?? "10s");
   if (!timeout.ok) return fail(`--timeout: ${timeout.error}`);
   if (timeout.value <= 0) return fail("--timeout: must be longer than 0 (every local post would time out at once)");
+  if (timeout.value > MAX_TIMER_MS) return fail("--timeout: at most 24d (a timer waits no longer; a longer one would fire at once)");
   const maxBackoff = parseDurationMs((v["max-backoff"] as string | undefined) ?? "30s");
   if (!maxBackoff.ok) return fail(`--max-backoff: ${maxBackoff.error}`);
   if (maxBackoff.value < MIN_BACKOFF_MS) return fail(`--max-backoff: at least ${MIN_BACKOFF_MS}ms, got ${maxBackoff.value}ms (shorter, a relay that is down would be asked again in a tight loop)`);

@@ -99,6 +99,12 @@ disable_after = "0s"
     expect(() => configOf(`[server]\nread_timeout = "250s"\n`)).not.toThrow();
   });
 
+  test("a deadline longer than a timer keeps (24.8 days) is a problem: it would fire at once", () => {
+    const problems = problemsOf(`[store]\nbusy_timeout = "30d"\n${BASE.replace('url = "http://10.0.0.5:3000/webhooks"', 'url = "http://10.0.0.5:3000/webhooks"\ntimeout = "30d"\nconnect_timeout = "25d"')}`);
+    for (const key of ["store.busy_timeout", "targets[0].timeout", "targets[0].connect_timeout"]) expect(problems).toContain(`${key}: expected at most 24d (a timer waits no longer)`);
+    expect(configOf(`${BASE.replace('url = "http://10.0.0.5:3000/webhooks"', 'url = "http://10.0.0.5:3000/webhooks"\ntimeout = "24d"')}`).config.targets[0]!.timeoutMs).toBe(24 * 86_400_000);
+  });
+
   test("a store in memory, a file: URL without a path and a directory are refused", () => {
     const memory = "an in-memory database keeps nothing across a restart, and the relay acknowledges only what it has stored durably: give a file (file:./data/hookrelay.db)";
     for (const url of ["file::memory:", ":memory:", "file:x.db?mode=memory&cache=shared"]) expect(problemsOf(`[store]\nurl = "${url}"\n`)).toEqual([`store.url: ${memory}`]);

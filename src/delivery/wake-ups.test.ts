@@ -70,3 +70,14 @@ test("within: a round already due by then serves, so rounds that keep asking add
   await Bun.sleep(200);
   expect(at).toHaveLength(3);
 });
+
+test("a time further ahead than a timer keeps (weeks) waits, instead of waking the engine at once", async () => {
+  const { at, wakeUps } = woken();
+  wakeUps.at(30 * 86_400_000);
+  wakeUps.at(20);
+  await Bun.sleep(100);
+  // The near one woke it; the far one still waits (a 30-day timer would have fired within a millisecond).
+  expect(at).toHaveLength(1);
+  expect(wakeUps.waiting).toBe(1);
+  wakeUps.stop();
+});

@@ -59,18 +59,21 @@ export class WakeUps {
   #arm(): void {
     if (this.#timer) clearTimeout(this.#timer);
     const first = this.#times[0];
-    this.#timer = first === undefined ? null : setTimeout(() => this.#fire(), Math.max(0, first - this.now()));
+    // A wait past what a timer keeps (a retry scheduled weeks ahead) is waited in steps: a longer one would fire at once.
+    this.#timer = first === undefined ? null : setTimeout(() => this.#fire(), Math.min(MAX_TIMER_MS, Math.max(0, first - this.now())));
   }
 
   #fire(): void {
     this.#timer = null;
     // A timer may fire a fraction of a millisecond before its whole millisecond.
     const passed = firstNotBefore(this.#times, this.now() + 1);
-    this.#times.splice(0, Math.max(1, passed));
+    this.#times.splice(0, passed);
     this.#arm();
-    this.wake();
+    if (passed > 0) this.wake();
   }
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The index of the first time ≥ `at` in an ascending list (its length when none is). */
 function firstNotBefore(times: readonly number[], at: number): number {
