@@ -209,15 +209,15 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     expect(warnings).toContain("targets[0].connect_timeout: is longer than timeout (5s), which bounds the whole attempt, connecting included");
   });
 
-  test("a dedupe window shorter than the tolerance of a timestamp-signed source is a warning; a source signing no timestamp has none", () => {
+  test("a dedupe window shorter than twice the tolerance of a timestamp-signed source is a warning; a source signing no timestamp has none", () => {
     const source = (verify: string, window: string) => `[[sources]]\nname = "s"\nverify = ${verify}\ndedupe = { window = "${window}" }\n[[targets]]\nname = "t"\nurl = "https://example.com/h"\nsigning = { secret = "${WHSEC}" }\n[[routes]]\nfrom = "s"\nto = ["t"]\n`;
-    expect(configOf(source(`{ preset = "stripe", secret = "sk", tolerance = "1h" }`, "1m")).warnings).toEqual([
-      "sources[0].dedupe.window: 1m is shorter than verify.tolerance (1h): a signed request replayed after the window but within the tolerance is accepted as a new event and forwarded again; a window at least as long as the tolerance answers every replay as a duplicate",
-    ]);
-    expect(configOf(source(`{ preset = "stripe", secret = "sk", tolerance = "1h" }`, "1h")).warnings).toEqual([]);
-    expect(configOf(source(`{ scheme = "hmac", header = "x-sig", secret = "k", timestamp_header = "x-ts", signed = "{timestamp}.{body}" }`, "1m")).warnings).toEqual([
-      "sources[0].dedupe.window: 1m is shorter than verify.tolerance (5m): a signed request replayed after the window but within the tolerance is accepted as a new event and forwarded again; a window at least as long as the tolerance answers every replay as a duplicate",
-    ]);
+    const said = (window: string, tolerance: string, twice: string) =>
+      `sources[0].dedupe.window: ${window} is shorter than twice verify.tolerance (${tolerance}): a signed request stays valid for up to twice the tolerance (its timestamp may be ahead of the relay's clock by as much as behind it), and a replay after the window but within that is accepted as a new event and forwarded again; a window of at least ${twice} answers every replay as a duplicate`;
+    expect(configOf(source(`{ preset = "stripe", secret = "sk", tolerance = "1h" }`, "1m")).warnings).toEqual([said("1m", "1h", "2h")]);
+    // As long as the tolerance is not enough: a copy signed ahead of the clock is still valid after it.
+    expect(configOf(source(`{ preset = "stripe", secret = "sk", tolerance = "1h" }`, "1h")).warnings).toEqual([said("1h", "1h", "2h")]);
+    expect(configOf(source(`{ preset = "stripe", secret = "sk", tolerance = "1h" }`, "2h")).warnings).toEqual([]);
+    expect(configOf(source(`{ scheme = "hmac", header = "x-sig", secret = "k", timestamp_header = "x-ts", signed = "{timestamp}.{body}" }`, "1m")).warnings).toEqual([said("1m", "5m", "10m")]);
     expect(configOf(source(`{ preset = "github", secret = "k" }`, "1m")).warnings).toEqual([]);
   });
 

@@ -542,11 +542,14 @@ class ConfigBuilder {
    * two through as a new event, forwarded again.
    */
   private warnReplayOutlastsDedupe(verify: VerifySpec, dedupeWindowMs: number, path: Path): void {
-    if (!checksTimestamp(verify) || !("toleranceSec" in verify) || dedupeWindowMs >= verify.toleranceSec * 1000) return;
+    // The tolerance holds both ways: a timestamp ahead of the relay's clock by the tolerance stays
+    // valid until it is as far behind, twice the tolerance after the first copy came.
+    if (!checksTimestamp(verify) || !("toleranceSec" in verify) || dedupeWindowMs >= 2 * verify.toleranceSec * 1000) return;
     this.report.warn(
       path,
-      `${durationText(dedupeWindowMs)} is shorter than verify.tolerance (${durationText(verify.toleranceSec * 1000)}): a signed request replayed after the window but within the tolerance ` +
-        "is accepted as a new event and forwarded again; a window at least as long as the tolerance answers every replay as a duplicate",
+      `${durationText(dedupeWindowMs)} is shorter than twice verify.tolerance (${durationText(verify.toleranceSec * 1000)}): a signed request stays valid for up to twice the tolerance ` +
+        "(its timestamp may be ahead of the relay's clock by as much as behind it), and a replay after the window but within that is accepted as a new event and forwarded again; " +
+        `a window of at least ${durationText(2 * verify.toleranceSec * 1000)} answers every replay as a duplicate`,
     );
   }
 
