@@ -42,9 +42,20 @@ test("Retry-After parses delay-seconds and HTTP dates, and rejects junk", () => 
   expect(parseRetryAfter(" 7 ", now)).toBe(7_000);
   expect(parseRetryAfter("Wed, 21 Oct 2015 07:29:30 GMT", now)).toBe(90_000);
   expect(parseRetryAfter("Wed, 21 Oct 2015 07:00:00 GMT", now)).toBe(0);
+  // asctime and RFC 850, HTTP's older forms: GMT too, whatever the process's zone.
+  expect(parseRetryAfter("Wed Oct 21 07:29:30 2015", now)).toBe(90_000);
+  expect(parseRetryAfter("Wednesday, 21-Oct-15 07:29:30 GMT", now)).toBe(90_000);
   expect(parseRetryAfter("-5", now)).toBeNull();
   expect(parseRetryAfter("soon", now)).toBeNull();
   expect(parseRetryAfter("21 Oct 2015", now)).toBeNull();
   expect(parseRetryAfter("1.5", now)).toBeNull();
   expect(parseRetryAfter(null, now)).toBeNull();
+});
+
+test("an asctime Retry-After means the same under any process zone", () => {
+  const script = `import { parseRetryAfter } from ${JSON.stringify(new URL("./retry-schedule.ts", import.meta.url).pathname)}; console.log(parseRetryAfter("Wed Oct 21 07:29:30 2015", Date.parse("Wed, 21 Oct 2015 07:28:00 GMT")))`;
+  for (const tz of ["Asia/Kolkata", "America/Los_Angeles"]) {
+    const run = Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, TZ: tz } });
+    expect([tz, run.stdout.toString().trim()]).toEqual([tz, "90000"]);
+  }
 });
