@@ -346,3 +346,26 @@ test("a test event to a listen target with no client connected says it waits for
   const after = await (await r.app.adminApp.handle(new Request(`http://127.0.0.1${retried.headers.get("location")}`, { headers: auth }))).text();
   expect(after).toContain("waits for a <code>hookrelay listen</code> client: none is connected to its target.");
 });
+
+test("in the UI, an action that did nothing says why as an alert, not as a done notice; stopping a job that had ended says so", async () => {
+  const { r, events, api } = await relayWithEvents(3);
+  const ui = async (path: string, method = "GET") => {
+    const res = await r.app.adminApp.handle(new Request(`http://127.0.0.1${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, origin: "http://127.0.0.1" }, body: method === "POST" ? "" : undefined }));
+    return { status: res.status, location: res.headers.get("location"), text: await res.text() };
+  };
+  const e = events.find((x) => x.source === "shop" && Object.values(x.statuses).every((s) => s === "delivered" || s === "failed"))!;
+  const first = await ui(`/events/${e.id}/redeliver`, "POST");
+  expect((await ui(first.location!)).text).toContain('<p class="flash" role="status">Redelivery scheduled');
+  // Again: its deliveries are on their way, nothing redelivered.
+  const again = await ui(`/events/${e.id}/redeliver`, "POST");
+  const page = (await ui(again.location!)).text;
+  expect(page).toContain('<p class="error" role="alert">Nothing redelivered:');
+  expect(page).not.toContain('class="flash"');
+  // A job stopped after it ended.
+  const started = await api("/api/events/redeliver", { method: "POST", body: JSON.stringify({ filter: { source: "shop" }, target: "audit" }) });
+  const jobId = started.body.job as string;
+  await r.store.writer.write([{ sql: "UPDATE jobs SET status = 'done', finished_at = updated_at WHERE id = ?", args: [jobId] }]);
+  const stop = await ui(`/jobs/${jobId}/stop`, "POST");
+  expect(stop.location).toBe(`/jobs/${jobId}?done=ended`);
+  expect((await ui(stop.location!)).text).toContain("The job had already ended: there was nothing left to stop.");
+});

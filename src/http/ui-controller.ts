@@ -54,7 +54,17 @@ const bulkKind = (kind: string): "redeliver" | "cancel" => {
 };
 const FormTarget = v.object({ target: v.optional(v.pipe(v.string(), v.regex(/^([a-z0-9_][a-z0-9_-]{0,99})?$/))) });
 
-function flashOf(q: Record<string, string | undefined>): string | SafeHtml | null {
+/**
+ * The notice a page shows after an action redirected to it: what was done
+ * (`done=…`, a status line) or why nothing was (`error=…`, an alert: in red,
+ * and read out at once by a screen reader).
+ */
+function noticeOf(q: Record<string, string | undefined>): { flash: string | SafeHtml | null; error: string | null } {
+  const error = q.error ? errorOf(q) : null;
+  return { flash: error === null ? doneOf(q) : null, error };
+}
+
+function doneOf(q: Record<string, string | undefined>): string | SafeHtml | null {
   switch (q.done) {
     case "redelivered":
       return `Redelivery scheduled: ${Number(q.n) || 0} new deliver${Number(q.n) === 1 ? "y" : "ies"}.${onItsWayText(q.skipped)}`;
@@ -75,6 +85,8 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
     }
     case "stopped":
       return "Job stopped: what it did so far stays done.";
+    case "ended":
+      return "The job had already ended: there was nothing left to stop.";
     case "test": {
       // A test event waits as any delivery to its target does (disabled, circuit open): say so, or it looks lost.
       const until = Number(q.until);
@@ -91,6 +103,10 @@ function flashOf(q: Record<string, string | undefined>): string | SafeHtml | nul
         : html`Test event stored.${waits}`;
     }
   }
+  return null;
+}
+
+function errorOf(q: Record<string, string | undefined>): string | null {
   const errors: Record<string, string> = {
     erased: "An erased event cannot be sent again: its body and headers are gone.",
     no_targets: "This event is routed to no target; pick one.",
@@ -195,7 +211,7 @@ export function uiController(opts: AdminControllerOptions) {
         if (!(err instanceof HttpError)) throw err;
         error = err.message;
       }
-      return render("Events", "events", eventsPage({ query: raw, ...lists, ...data, countCap: EVENTS_COUNT_CAP }), error ? 400 : 200, { error, flash: flashOf(raw) });
+      return render("Events", "events", eventsPage({ query: raw, ...lists, ...data, countCap: EVENTS_COUNT_CAP }), error ? 400 : 200, { ...noticeOf(raw), ...(error ? { error } : {}) });
     })
     .get("/events/:id", async ({ params, query, request }) => {
       const ev = await getEvent(client, parseEventId(params.id));
@@ -206,7 +222,7 @@ export function uiController(opts: AdminControllerOptions) {
       const states = await readTargetStates(client);
       const holdOf = targetHolds(names, (t) => states.get(t)?.circuitOpenUntil ?? null, nowMs(), noListenClient);
       const body = eventPage(eventDetailJson(ev), names, routing, base, holdOf);
-      return render(ev.id, "events", body, 200, { flash: flashOf(ONE_QUERY(query)) });
+      return render(ev.id, "events", body, 200, noticeOf(ONE_QUERY(query)));
     })
     .post(
       "/events/:id/redeliver",
@@ -279,19 +295,20 @@ export function uiController(opts: AdminControllerOptions) {
       const job = await getJob(client, parseJobId(params.id));
       if (!job) throw new HttpError(404, "not_found", "No such job.");
       return htmlResponse(
-        page({ title: job.id, section: "jobs", body: jobPage(jobJson(job)), signOut: auth.required, flash: flashOf(ONE_QUERY(query)), refreshSec: job.status === "running" ? 1 : undefined }),
+        page({ title: job.id, section: "jobs", body: jobPage(jobJson(job)), signOut: auth.required, ...noticeOf(ONE_QUERY(query)), refreshSec: job.status === "running" ? 1 : undefined }),
       );
     })
     .post("/jobs/:id/stop", async ({ params }) => {
       const job = await actions.stopJob(parseJobId(params.id));
       if (!job) throw new HttpError(404, "not_found", "No such job.");
-      return redirect(`/jobs/${job.id}?done=stopped`);
+      // Stopped by this press, or it had ended meanwhile (done, failed: its page says which).
+      return redirect(`/jobs/${job.id}?done=${job.status === "cancelled" ? "stopped" : "ended"}`);
     })
     .get("/targets", async ({ query }) => {
       const unconfigured = await unconfiguredTargets(client, opts.config.targets.map((t) => t.name));
       // On PostgreSQL another relay, on another config, may be delivering them.
       const body = targetsPage(await targetViews(nowMs()), unconfigured, client.dialect.engine === "postgres");
-      return render("Targets", "targets", body, 200, { flash: flashOf(ONE_QUERY(query)) });
+      return render("Targets", "targets", body, 200, noticeOf(ONE_QUERY(query)));
     })
     .post("/targets/:name/:action", async ({ params }) => {
       const t = opts.config.targets.find((x) => x.name === params.name);
