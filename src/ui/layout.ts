@@ -42,12 +42,13 @@ ${o.refreshSec ? html`<noscript><meta http-equiv="refresh" content="${o.refreshS
 <script src="/assets/live.js" defer></script>
 </head>
 <body>
+<a class="skip" href="#main">Skip to content</a>
 <header class="top">
   <a class="brand" href="/">hookrelay</a>
   ${o.section === null ? null : html`<nav>${NAV.map(([key, href, label]) => html`<a href="${href}"${key === o.section ? html` class="active" aria-current="page"` : null}>${label}</a>`)}</nav>`}
   ${o.signOut ? html`<form method="post" action="/logout" class="signout"><button class="link">Sign out</button></form>` : null}
 </header>
-<main>
+<main id="main" tabindex="-1">
 ${o.flash ? html`<p class="flash" role="status">${o.flash}</p>` : null}
 ${o.error ? html`<p class="error" role="alert">${o.error}</p>` : null}
 ${o.body}

@@ -213,6 +213,16 @@ describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
     await phone.close();
   });
 
+  test("the keyboard's first stop skips past the navigation to the page's content; decorative marks stay out of names", async () => {
+    await page.goto(`${admin}/targets`);
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
+    // The brand reads "hookrelay", not "↪ hookrelay".
+    expect(await page.getByRole("link", { name: "hookrelay", exact: true }).count()).toBe(1);
+  });
+
   test("our own pages never trip their Content-Security-Policy", () => {
     expect(cspViolations).toEqual([]);
   });
