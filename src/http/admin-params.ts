@@ -109,6 +109,11 @@ export function parseTimeMs(name: string, value: string, nowMs: number): number 
 /** The events-list filter from a query object (API or UI form). */
 export function parseEventFilter(query: Record<string, unknown>, nowMs: number, defaultLimit = 50): EventFilter {
   const q = parseInput(EventsQuery, withoutEmpty(query));
+  const sinceMs = q.since === undefined ? undefined : parseTimeMs("since", q.since, nowMs);
+  const untilMs = q.until === undefined ? undefined : parseTimeMs("until", q.until, nowMs);
+  // Said, not answered with an empty list that reads as "nothing happened then".
+  if (sinceMs !== undefined && untilMs !== undefined && sinceMs >= untilMs)
+    throw new HttpError(400, "invalid_request", `since ${q.since} is not before until ${q.until}: no event could match (a duration counts back from now: since takes the longer one, as in since=2h&until=1h)`);
   return {
     source: q.source,
     target: q.target,
@@ -116,8 +121,8 @@ export function parseEventFilter(query: Record<string, unknown>, nowMs: number, 
     type: q.type,
     q: q.q,
     text: q.text === undefined ? undefined : wordsOf(q.text),
-    sinceMs: q.since === undefined ? undefined : parseTimeMs("since", q.since, nowMs),
-    untilMs: q.until === undefined ? undefined : parseTimeMs("until", q.until, nowMs),
+    sinceMs,
+    untilMs,
     cursor: q.cursor,
     limit: q.limit ?? defaultLimit,
   };
