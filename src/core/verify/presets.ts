@@ -61,10 +61,13 @@ function gitlab(spec: PresetSpec): Verifier {
   const token = sharedSecretVerifier("x-gitlab-token", spec.secrets);
   return (req, nowMs) => {
     if (!req.headers.has("webhook-signature")) return token(req, nowMs);
-    if (signed) return signed(req, nowMs);
-    // Signed, but no configured secret can check it: only the token can let it in.
+    const verdict = signed ? signed(req, nowMs) : null;
+    if (verdict?.ok) return verdict;
+    // A hook may carry both. A signature no configured secret checks (GitLab's signing token left out
+    // of the config, or a classic token that happens to read as base64) does not refuse a request
+    // whose classic token matches: the token alone lets a request in either way.
     if (req.headers.has("x-gitlab-token")) return token(req, nowMs);
-    return reject("missing_signature", 'signed with webhook-signature, but no configured secret is a GitLab signing token ("whsec_" followed by base64): configure that token, or the secret token GitLab sends as X-Gitlab-Token');
+    return verdict ?? reject("missing_signature", 'signed with webhook-signature, but no configured secret is a GitLab signing token ("whsec_" followed by base64): configure that token, or the secret token GitLab sends as X-Gitlab-Token');
   };
 }
 

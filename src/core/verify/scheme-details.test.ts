@@ -87,6 +87,17 @@ describe("GitLab signing", () => {
     expect(verify(forged({ "X-Gitlab-Token": "guess" }), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
   });
 
+  test("a classic token that reads as base64 (hex, from openssl rand) still lets in a request whose signature it cannot check", () => {
+    const hexToken = "0123456789abcdef0123456789abcdef01234567";
+    const other = `whsec_${randomBytes(24).toString("base64")}`; // GitLab's signing token, not in the config
+    const sig = new StandardWebhook(other).sign("msg_1", new Date(NOW_MS), BODY);
+    const verify = preset("gitlab", [hexToken]);
+    const headers = { "webhook-id": "msg_1", "webhook-timestamp": String(NOW_S), "webhook-signature": sig };
+    expect(verify(req({ ...headers, "X-Gitlab-Token": hexToken }), NOW_MS)).toEqual({ ok: true });
+    expect(verify(req({ ...headers, "X-Gitlab-Token": "guess" }), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
+    expect(verify(req(headers), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
+  });
+
   test("the signing token verifies next to a classic one, as standardwebhooks signs", () => {
     const key = `whsec_${randomBytes(24).toString("base64")}`;
     const sig = new StandardWebhook(key).sign("msg_1", new Date(NOW_MS), BODY);
