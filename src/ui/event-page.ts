@@ -204,15 +204,19 @@ function copyAsCurl(ev: EventDetailJson, publicBase: string): SafeHtml {
 // page of several megabytes, and the download has the bytes.
 const RAW_VIEW_MAX_CHARS = PRETTY_LIMITS.maxInputChars;
 
-// C0 controls but tab, line feed and carriage return, and DEL: a page drops a NUL and shows most others as nothing.
-const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+// C0 controls but tab, line feed and carriage return, DEL, C1 controls, and a byte-order mark:
+// a page drops a NUL and shows the others as nothing.
+const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufeff]/g;
 
-/** `text` with each invisible control character as its Unicode control picture (␀, ␛, ␡). */
+/** `text` with each invisible character shown: a C0 control or DEL as its control picture (␀, ␛, ␡), the others by name. */
 function visibleControls(text: string): { text: string; replaced: boolean } {
   let replaced = false;
   const out = text.replace(INVISIBLE, (c) => {
     replaced = true;
-    return String.fromCharCode(c === "\u007f" ? 0x2421 : 0x2400 + c.charCodeAt(0));
+    const code = c.charCodeAt(0);
+    if (code < 0x20) return String.fromCharCode(0x2400 + code);
+    if (code === 0x7f) return "\u2421";
+    return code === 0xfeff ? "⟨BOM⟩" : `⟨U+${code.toString(16).toUpperCase().padStart(4, "0")}⟩`;
   });
   return { text: out, replaced };
 }
@@ -226,12 +230,12 @@ function body(ev: EventDetailJson): SafeHtml {
   const cut = shown.length > RAW_VIEW_MAX_CHARS;
   const raw = r.body === null ? null : visibleControls(cut ? r.body.slice(0, RAW_VIEW_MAX_CHARS) : r.body);
   const encoding = r.headers.find(([name]) => name.toLowerCase() === "content-encoding")?.[1];
-  const notText = encoding !== undefined && !/^\s*identity\s*$/i.test(encoding) ? `the body is compressed as sent (Content-Encoding: ${encoding})` : "the body is not UTF-8 text";
+  const notText = encoding !== undefined && !/^\s*identity\s*$/i.test(encoding) ? `the body is compressed as sent, Content-Encoding: ${encoding}` : "the body is not UTF-8 text";
   return html`
 <p class="muted">${sizeText(r.bodyBytes)}${ev.contentType ? ` · ${ev.contentType}` : ""} ·
   <a href="/api/events/${encodeURIComponent(ev.id)}/body" download>Download exact bytes</a></p>
 <details open class="body"><summary>Raw</summary>
-  ${raw?.replaced ? html`<p class="muted" id="raw-controls">Control characters are shown as their symbols (␀ for a NUL byte); the download has the bytes.</p>` : null}
+  ${raw?.replaced ? html`<p class="muted" id="raw-controls">Invisible characters are shown as symbols (␀ for a NUL byte, ⟨BOM⟩ for a byte-order mark); the download has the bytes.</p>` : null}
   ${cut ? html`<p class="muted" id="raw-cut">The first ${RAW_VIEW_MAX_CHARS.toLocaleString("en")} characters are shown; "Download exact bytes" has the whole body.</p>` : null}
   <pre class="raw" id="raw-body">${raw?.text ?? `(${notText.replace(/^the body is /, "")}; base64 of the ${r.bodyBytes} bytes)\n${cut ? shown.slice(0, RAW_VIEW_MAX_CHARS) : shown}`}</pre>
 </details>
