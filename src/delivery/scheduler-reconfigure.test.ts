@@ -22,6 +22,14 @@ async function setup(targets: Parameters<typeof createScheduler>[0]["targets"], 
   return { clock, store, scheduler };
 }
 
+/** Drains until `done` (a reload's target changes are applied by the running engine a moment later), at most a second. */
+async function drainUntil(scheduler: { drain(): Promise<void> }, done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) {
+    await scheduler.drain();
+    await Bun.sleep(10);
+  }
+}
+
 const deliveries = async (store: Awaited<ReturnType<typeof setup>>["store"]) =>
   (await store.reads.execute(`SELECT target, status, attempts FROM deliveries ORDER BY ${storedOrder(store.reads.dialect)}`)).rows.map((r) => ({ target: r.target, status: r.status, attempts: r.attempts }));
 
@@ -137,10 +145,7 @@ test("a reload that changes how a target is reached probes its open circuit now,
   expect(Number(open!.circuit_open_until)).toBeGreaterThan(clock() + 30_000);
   clock.advance(2000);
   scheduler.setTargets([targetConfig("t", fixed.url, { retry })]);
-  for (let i = 0; i < 100 && fixed.received.length === 0; i++) {
-    await scheduler.drain();
-    await Bun.sleep(10);
-  }
+  await drainUntil(scheduler, () => fixed.received.length > 0);
   // One probe at once to the new URL; its success lets the rest go.
   expect(fixed.received.length).toBeGreaterThan(0);
   await scheduler.drain();
@@ -171,10 +176,7 @@ test("a target named again by a reload, or found at a start, with its circuit op
   await scheduler.drain();
   clock.advance(2000);
   scheduler.setTargets([targetConfig("t", fixed.url, { retry })]);
-  for (let i = 0; i < 100 && fixed.received.length === 0; i++) {
-    await scheduler.drain();
-    await Bun.sleep(10);
-  }
+  await drainUntil(scheduler, () => fixed.received.length > 0);
   expect(fixed.received.length).toBeGreaterThan(0);
   expect(lines.some((l) => l.includes("target circuit probes now: a reload named it again"))).toBe(true);
   await scheduler.stop(100);
@@ -185,10 +187,7 @@ test("a target named again by a reload, or found at a start, with its circuit op
   const before = fixed.received.length;
   const restarted = make(fixed.url);
   await restarted.start();
-  for (let i = 0; i < 100 && fixed.received.length === before; i++) {
-    await restarted.drain();
-    await Bun.sleep(10);
-  }
+  await drainUntil(restarted, () => fixed.received.length > before);
   expect(fixed.received.length).toBeGreaterThan(before);
   expect(lines.some((l) => l.includes("target circuit probes now: the relay started"))).toBe(true);
 });
