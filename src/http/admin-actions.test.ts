@@ -368,4 +368,7 @@ test("in the UI, an action that did nothing says why as an alert, not as a done 
   const stop = await ui(`/jobs/${jobId}/stop`, "POST");
   expect(stop.location).toBe(`/jobs/${jobId}?done=ended`);
   expect((await ui(stop.location!)).text).toContain("The job had already ended: there was nothing left to stop.");
+  // A job that worked through its events and changed none says why, rather than read as one that did not run.
+  await r.store.writer.write([{ sql: "UPDATE jobs SET done = total, affected = 0 WHERE id = ?", args: [jobId] }]);
+  expect((await ui(`/jobs/${jobId}`)).text).toContain('<p class="notice" id="job-nothing">No matched event got a new delivery: each one&#x27;s delivery to its target was still on its way');
 });

@@ -111,6 +111,13 @@ function filterOf(j: JobJson): Record<string, string | undefined> {
   return { source: f.source ?? undefined, target: f.target ?? undefined, status: f.status ?? undefined, type: f.type ?? undefined, ...searchOf(f), since: f.since ?? undefined, until: f.until ?? undefined };
 }
 
+/** Why a job that worked through its events changed none: said, or it reads as a job that did not run. */
+function nothingDone(j: JobJson): string {
+  if (j.kind === "redeliver")
+    return "No matched event got a new delivery: each one's delivery to its target was still on its way (pending, being sent, or paused while the target is disabled), or its body was erased. Retry now sends a pending one at once; a paused one goes once its target is enabled.";
+  return "No delivery was cancelled: none of the matched events had a pending or paused delivery (to the target named) any more.";
+}
+
 /**
  * A job's progress. While the job runs, app.js follows it (GET /api/jobs/<id>
  * every second) and reloads the page once it has ended; without scripts, the
@@ -130,6 +137,7 @@ export function jobPage(j: JobJson): SafeHtml {
   <div><dt>Events</dt><dd><a href="/${queryString(filter)}">the filter it matched</a>${j.filter.until ? html`, received until ${time(j.filter.until)}` : null}</dd></div>
 </dl>
 ${j.error ? html`<p class="error-text">${j.error}</p>` : null}
+${j.status === "done" && j.done > 0 && j.affected === 0 ? html`<p class="notice" id="job-nothing">${nothingDone(j)}</p>` : null}
 ${
   j.status === "running"
     ? html`<div class="actions"><form method="post" action="/jobs/${j.id}/stop" class="inline" data-confirm="Stop this job? What it did so far stays done.">
