@@ -135,6 +135,12 @@ describe("events list", () => {
     }
   });
 
+  test("a one-term search that finds nothing offers the search for the dedupe keys it starts", async () => {
+    const page = await (await api("/?q=ord_00&source=shop")).text();
+    expect(page).toContain("No events match these filters.");
+    expect(page).toContain('A dedupe key is found whole: <a href="/?source=shop&amp;q=ord_00*">ord_00*</a> finds the keys that start with it.');
+  });
+
   test("on the events page an invalid filter shows its error and the form to fix it, no list and no live updates", async () => {
     const res = await api("/?since=yesterday-ish");
     expect(res.status).toBe(400);

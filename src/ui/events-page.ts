@@ -66,6 +66,13 @@ export function eventsPage(d: EventsPageData): SafeHtml {
 ${invalid ? null : eventList(d, q, filters, filtered)}`;
 }
 
+// A search of one term finds a dedupe key only whole: say so, with the search for the keys it starts.
+function prefixHint(q: EventsPageData["query"], filters: Record<string, string | undefined>): SafeHtml | null {
+  const term = q.q?.trim();
+  if (!term || /\s|\*$/.test(term) || !/[\p{L}\p{N}]/u.test(term)) return null;
+  return html` A dedupe key is found whole: <a href="/${queryString({ ...filters, q: `${term}*` })}">${term}*</a> finds the keys that start with it.`;
+}
+
 // The count, the page of events and the pager.
 function eventList(d: EventsPageData, q: EventsPageData["query"], filters: Record<string, string | undefined>, filtered: boolean): SafeHtml {
   return html`${matchLine(d.matched, d.countCap, filters)}
@@ -73,7 +80,7 @@ ${
   d.events.length === 0
     ? html`<p class="empty">No events${filtered ? " match these filters" : " stored yet"}.${
         q.q && !/[\p{L}\p{N}]/u.test(q.q) ? " The search finds words, ids and dedupe keys: one of only symbols or emoji has none to look for." : ""
-      }</p>`
+      }${prefixHint(q, filters)}</p>`
     : html`
 <div class="table-wrap">
 <table class="list events">
