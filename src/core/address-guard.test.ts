@@ -18,7 +18,7 @@ describe("isForbiddenAddress", () => {
     }
   });
 
-  test("refuses IPv6 link-local, IPv4-mapped metadata and AWS IMDS over IPv6", () => {
+  test("refuses IPv6 link-local, IPv4-mapped metadata and AWS's instance services over IPv6 (fd00:ec2::/32)", () => {
     for (const host of [
       "fe80::1",
       "[fe80::1%eth0]",
@@ -29,6 +29,8 @@ describe("isForbiddenAddress", () => {
       "64:ff9b::169.254.169.254",
       "fd00:ec2::254",
       "[FD00:EC2:0:0:0:0:0:254]",
+      "fd00:ec2::23", // EKS Pod Identity Agent (its IPv4 twin 169.254.170.23 is link-local)
+      "fd00:ec2::253",
     ]) {
       expect([host, isForbiddenAddress(host)]).toEqual([host, true]);
     }
@@ -88,7 +90,8 @@ describe("isForbiddenAddress", () => {
       "::1",
       "[::1]",
       "fec0::1",
-      "fd00:ec2::253",
+      "fd00:ec3::254", // beside AWS's fd00:ec2::/32, a private network's own
+      "fd01:ec2::254",
       "::ffff:10.0.0.1",
       "localhost",
       "example.com",

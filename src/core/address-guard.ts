@@ -47,10 +47,9 @@ function isForbiddenIPv4(addr: number): boolean {
 function isForbiddenIPv6(g: number[]): boolean {
   const [g0, g1, g2, g3, g4, g5, g6, g7] = g as [number, number, number, number, number, number, number, number];
   if ((g0 & 0xffc0) === 0xfe80) return true; // fe80::/10 link-local
-  // AWS IMDS over IPv6.
-  if (g0 === 0xfd00 && g1 === 0x0ec2 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0 && g6 === 0 && g7 === 0x254) {
-    return true;
-  }
+  // AWS's instance services over IPv6, fd00:ec2::/32: the metadata service (::254), the EKS Pod
+  // Identity Agent's credentials (::23), the resolver and time servers. No webhook target lives there.
+  if (g0 === 0xfd00 && g1 === 0x0ec2) return true;
   const low32 = ((g6 << 16) | g7) >>> 0;
   const zeroPrefix = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0;
   // ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (translated), ::a.b.c.d (compatible).
