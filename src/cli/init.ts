@@ -4,11 +4,12 @@
  * so that someone holding only the binary has a file to start from. The
  * example is the one `npm start` runs, built into the binary.
  */
-import { existsSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import example from "../../hookrelay.example.toml" with { type: "text" };
 import { parseFlags } from "./args.ts";
 import { DEFAULT_CONFIG_PATH } from "./load-config.ts";
+import { writeWholeFile } from "./output-file.ts";
 
 /** Exit 0 once written; 1 when the file exists (without --force) or cannot be written; 2 on bad flags. */
 export function runInit(args: string[]): number {
@@ -21,14 +22,12 @@ export function runInit(args: string[]): number {
     return 1;
   }
   const flag = path === DEFAULT_CONFIG_PATH ? "" : ` --config ${path}`;
-  try {
-    // Owner-only: the file will hold secrets once the demo literals are replaced. Its header's
-    // commands name the file they are read from in the repository; here, the one just written.
-    writeFileSync(file, example.replaceAll(" --config hookrelay.example.toml", flag), { mode: 0o600 });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? `the folder ${dirname(file)} does not exist` : code === "EACCES" ? "permission denied" : (err as Error).message;
-    process.stderr.write(`hookrelay init: cannot write ${file}: ${why}\n`);
+  // Owner-only (0600, a file replaced rather than written over, never through a link): the file will
+  // hold secrets once the demo literals are replaced. Its header's commands name the file they are
+  // read from in the repository; here, the one just written.
+  const error = writeWholeFile(file, example.replaceAll(" --config hookrelay.example.toml", flag), parsed.values.force === true);
+  if (error !== null) {
+    process.stderr.write(`hookrelay init: ${error}\n`);
     return 1;
   }
   process.stdout.write(

@@ -6,7 +6,7 @@
  * name goes at the next run. An existing file is replaced only with
  * --force. Problems come back as one-line messages naming the path.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
 export interface OutputFile {
@@ -36,6 +36,8 @@ export function startOutputFile(path: string, force: boolean, storeFile: string 
   if (existsSync(full)) {
     if (!statSync(full).isFile()) return { ok: false, error: `${full} is not a regular file` };
     if (!force) return { ok: false, error: `${full} already exists (--force replaces it)` };
+  } else if (isLink(full) && !force) {
+    return { ok: false, error: `${full} is a symbolic link to a file that does not exist (--force replaces the link, never what it names)` };
   }
   if (!existsSync(dir)) return { ok: false, error: `cannot write ${full}: directory ${dir} does not exist` };
   removeAbandoned(dir, basename(full));
@@ -129,6 +131,14 @@ function storeFiles(file: string): string[] {
   return [file, `${file}-wal`, `${file}-shm`, `${file}-journal`];
 }
 
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** The same path, or (through a link or another name) the same file. */
 function sameFile(a: string, b: string): boolean {
   if (resolve(a) === b) return true;
@@ -164,4 +174,23 @@ export function reason(err: unknown): string {
     EISDIR: "is a directory",
   };
   return words[e.code ?? ""] ?? e.message;
+}
+
+/**
+ * Writes `text` to `path` as a whole (startOutputFile: 0600 under a temporary
+ * name, moved over only when complete, never through a link); an error
+ * message naming the path, or null.
+ */
+export function writeWholeFile(path: string, text: string, force: boolean): string | null {
+  const started = startOutputFile(path, force);
+  if (!started.ok) return started.error;
+  const { file } = started;
+  try {
+    const bytes = Buffer.from(text);
+    for (let at = 0; at < bytes.length; ) at += writeSync(file.fd, bytes, at);
+  } catch (err) {
+    file.abort();
+    return `cannot write ${file.path}: ${reason(err)}`;
+  }
+  return file.commit();
 }

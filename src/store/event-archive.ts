@@ -19,6 +19,7 @@
  * to check its trailer. A file's good end is kept once known, so a running
  * relay checks only what changed since its own last append.
  */
+import { constants } from "node:fs";
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { promisify } from "node:util";
 import { createGunzip, gzip } from "node:zlib";
@@ -59,9 +60,12 @@ async function appendMember(path: string, text: string, goodEnds: Map<string, nu
   const member = framedMember(await gzipAsync(Buffer.from(text)));
   let file;
   try {
-    file = await open(path, "a+", 0o600);
+    // Not through a link: one planted in the folder would have the raw requests written into (and a
+    // short file it names cut to) whatever it points at, at that file's permissions.
+    file = await open(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   } catch (err) {
-    throw new Error(`archive ${path}: ${(err as Error).message}`, { cause: err });
+    const why = (err as NodeJS.ErrnoException).code === "ELOOP" ? "is a symbolic link, which the archive does not write through" : (err as Error).message;
+    throw new Error(`archive ${path}: ${why}`, { cause: err });
   }
   let before: number;
   try {

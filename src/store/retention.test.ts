@@ -10,7 +10,7 @@ import { createEventArchive } from "./event-archive.ts";
 import { parseExportLine } from "../core/export-line.ts";
 import { gunzipSync } from "node:zlib";
 import { freshStoreUrl, onPostgres } from "../../test/support/test-store.ts";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 
 const DAY = 86_400_000;
 const NOW = 100 * DAY;
@@ -346,6 +346,23 @@ test("an archive that cannot be written deletes nothing, and the runner logs why
   expect(lines[0]).toContain("not-a-dir");
   expect(await count(store, "events")).toBe(2);
   expect(existsSync(join(blocker, "archive"))).toBe(false);
+});
+
+test("a link planted in the archive folder is not written through: the file it names is left as it was, and nothing is deleted", async () => {
+  const store = await freshStore();
+  const archiveDir = join(dirs[0]!, "archive");
+  mkdirSync(archiveDir);
+  const victim = join(dirs[0]!, "victim.txt");
+  writeFileSync(victim, "IMPORTANT\n", { mode: 0o644 });
+  const day = new Date(NOW - 20 * DAY).toISOString().slice(0, 10);
+  symlinkSync(victim, join(archiveDir, `events-${day}.ndjson.gz`));
+  await event(store, NOW - 20 * DAY, "delivered");
+  const archive = createEventArchive({ dir: archiveDir, reads: await reader(store) });
+  const err = await purgeExpired(store, { nowMs: NOW, retentionMs: RETENTION, archive }).then(() => null, (e: Error) => e);
+  expect(err?.message).toContain("is a symbolic link, which the archive does not write through");
+  expect(readFileSync(victim, "utf8")).toBe("IMPORTANT\n");
+  expect(statSync(victim).mode & 0o777).toBe(0o644);
+  expect(await count(store, "events")).toBe(1);
 });
 
 test.skipIf(!onPostgres)("relays on one database take turns at retention: while one purges, another's run is skipped, and a batch is archived once", async () => {

@@ -5,7 +5,7 @@
  * misspelt names.
  */
 import { afterAll, expect, test } from "bun:test";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runBinary, scratchDir } from "../support/fault-harness.ts";
 
@@ -171,6 +171,24 @@ test("with only the binary, init writes a config that check accepts and serve ca
     expect(readFileSync(file, "utf8")).toBe("# mine\n");
     expect((await runBinary(["init", "--force"], empty.dir)).code).toBe(0);
     expect(readFileSync(file, "utf8")).toBe(written);
+
+    // A file replaced with --force is the owner's alone again, and a link is replaced, never written through.
+    writeFileSync(file, "# mine\n", { mode: 0o644 });
+    chmodSync(file, 0o644);
+    expect((await runBinary(["init", "--force"], empty.dir)).code).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const victim = join(empty.dir, "victim.txt");
+    writeFileSync(victim, "IMPORTANT\n", { mode: 0o644 });
+    symlinkSync(victim, join(empty.dir, "linked.toml"));
+    expect((await runBinary(["init", "--config", "linked.toml", "--force"], empty.dir)).code).toBe(0);
+    expect(readFileSync(victim, "utf8")).toBe("IMPORTANT\n");
+    expect(lstatSync(join(empty.dir, "linked.toml")).isSymbolicLink()).toBe(false);
+    // A link to nothing is not followed to make a file where it points.
+    symlinkSync(join(empty.dir, "elsewhere.toml"), join(empty.dir, "dangling.toml"));
+    const dangling = await runBinary(["init", "--config", "dangling.toml"], empty.dir);
+    expect(dangling.code).toBe(1);
+    expect(dangling.stderr).toContain("is a symbolic link to a file that does not exist");
+    expect(existsSync(join(empty.dir, "elsewhere.toml"))).toBe(false);
   } finally {
     empty.remove();
   }
