@@ -272,7 +272,8 @@ export function uiController(opts: AdminControllerOptions) {
       const configured = opts.config.targets.map((t) => t.name);
       // A cancel may be of a target no longer configured (the targets page links here for it).
       const targets = kind === "cancel" && raw.target && !configured.includes(raw.target) ? [...configured, raw.target] : configured;
-      const body = bulkConfirmPage({ kind, query: raw, bounds, drawnAt, matched, targets });
+      const inLine = opts.config.targets.filter((t) => t.ordered || t.kind === "listen").map((t) => t.name);
+      const body = bulkConfirmPage({ kind, query: raw, bounds, drawnAt, matched, targets, inLine });
       return render(kind === "redeliver" ? "Redeliver" : "Cancel pending", "events", body);
     })
     .post(
