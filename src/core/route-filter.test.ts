@@ -21,6 +21,20 @@ function run(filter: unknown, on: FilterInput): { matched: boolean; reason: stri
 
 const body = (filter: unknown, value: unknown) => run({ body: filter }, input(value)).matched;
 
+describe("filters pasted from Hookdeck", () => {
+  test("a list means the field's list holds every one of its values", () => {
+    const f = { product: { tags: ["gift", "something"] } };
+    expect(body(f, { product: { tags: ["something", "x", "gift"] } })).toBe(true);
+    expect(body(f, { product: { tags: ["gift"] } })).toBe(false);
+    expect(body(f, { product: { tags: "gift" } })).toBe(false);
+  });
+
+  test("$exist is read as $exists", () => {
+    expect(body({ product: { deleted_at: { $exist: false } } }, { product: {} })).toBe(true);
+    expect(body({ product: { deleted_at: { $exist: false } } }, { product: { deleted_at: 1 } })).toBe(false);
+  });
+});
+
 describe("matching", () => {
   test("a plain value means equality; nested tables match nested fields and every listed field must match", () => {
     const f = { data: { currency: "EUR", amount: 50, live: true } };
@@ -246,10 +260,10 @@ describe("validation", () => {
     expect(problems({ body: { a: { $regex: "x" } } })[0]).toStartWith("body a $regex: unknown operator (expected one of $eq, $neq, $in, $nin,");
   });
 
-  test("a list, null or an empty table is not a filter", () => {
-    expect(problems({ body: { tags: ["a", "b"] } })).toEqual([
-      'body tags: expected a value or a table of operators, got a list (use "$in" for one of several values)',
-    ]);
+  test("null, an empty table, an empty list or a list of tables is not a filter; a header's list is not either", () => {
+    expect(problems({ body: { tags: [] } })).toEqual(['body tags: expected a non-empty list of values the field\'s list must all hold (use "$in" for one of several values)']);
+    expect(problems({ body: { tags: [{ a: 1 }] } })).toEqual(["body tags 0: expected a string, number or true/false (a list in a filter is values the field's list must all hold), got a table"]);
+    expect(problems({ headers: { "x-tag": ["a", "b"] } })).toEqual(['headers x-tag: expected a value or a table of operators, got a list (use "$in" for one of several values)']);
     expect(problems({ body: { a: null } })).toEqual(["body a: expected a string, number, true/false or a table, got null"]);
     expect(problems({ body: { a: {} } })).toEqual(["body a: expected at least one field or operator"]);
   });

@@ -114,7 +114,18 @@ class FilterParser {
       if (this.flat && level === "container") return this.problem(path, `expected a table of ${this.fieldNames()}, got ${describeInput(input)}`);
       return { op: "$eq", value: input };
     }
-    if (Array.isArray(input)) return this.problem(path, 'expected a value or a table of operators, got a list (use "$in" for one of several values)');
+    // A list, as Hookdeck's filters read one: the field is a list holding every one of these values.
+    if (Array.isArray(input)) {
+      if (this.flat) return this.problem(path, `expected a value or a table of operators, got a list (use "$in" for one of several values)`);
+      if (input.length === 0) return this.problem(path, 'expected a non-empty list of values the field\'s list must all hold (use "$in" for one of several values)');
+      let ok = true;
+      input.forEach((v, i) => {
+        if (!isScalar(v)) ok = this.problem([...path, i], `expected a string, number or true/false (a list in a filter is values the field's list must all hold), got ${describeInput(v)}`) ?? false;
+      });
+      if (!ok) return null;
+      const holds = (input as Scalar[]).map((value): FilterCondition => ({ op: "$eq", value }));
+      return holds.length === 1 ? holds[0]! : { op: "all", filters: holds };
+    }
     return this.problem(path, `expected a string, number, true/false or a table, got ${describeInput(input)}`);
   }
 
@@ -141,7 +152,9 @@ class FilterParser {
   }
 
   private operator(key: string, operand: unknown, path: (string | number)[], level: Level, depth: number): FilterCondition | null {
-    const op = (FILTER_OPERATORS as readonly string[]).includes(key) ? (key as (typeof FILTER_OPERATORS)[number]) : null;
+    // Hookdeck's (and Outpost's) spelling of $exists, so that a filter pasted from there is taken as written.
+    const name = key === "$exist" ? "$exists" : key;
+    const op = (FILTER_OPERATORS as readonly string[]).includes(name) ? (name as (typeof FILTER_OPERATORS)[number]) : null;
     if (op === null) return this.problem(path, `unknown operator${operatorHint(key)}`);
     const logical = op === "$or" || op === "$and" || op === "$not";
     if (this.flat && level === "container" && !logical) {
