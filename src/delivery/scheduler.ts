@@ -113,8 +113,6 @@ export interface Scheduler {
   setTargets(targets: TargetConfig[]): void;
   /** Attempts in flight in this process (sent, their target not answered yet). */
   inFlight(): number;
-  /** The longest a lease to `target` lasts, leased ahead included (no attempt leased now is recorded later); null for a target not configured. */
-  leaseMsOf(target: string): number | null;
   /** True while ingest first holds attempts below the targets' concurrency. */
   yielding(): boolean;
 }
@@ -449,10 +447,6 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     },
     disableTarget: (name, reason) => health.disable(name, reason, "api", clock()),
     isPaused: (name) => health.isPaused(name),
-    leaseMsOf(name) {
-      const t = targets.get(name);
-      return t ? t.leaseMs + aheadWaitMs(t.config) : null;
-    },
     setTargets(next) {
       // One synchronous swap: no round or claim sees half of it. Slots and rate
       // buckets are kept by name, so what is in flight still counts.

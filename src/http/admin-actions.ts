@@ -10,7 +10,7 @@ import { makeId } from "../core/ids.ts";
 import { routeStoredEvent } from "../ingest/request-view.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import { startBulkAction, type BulkAnswer, type BulkRequest } from "../jobs/bulk-actions.ts";
-import { eraseEvent, eraseLateExcerpts } from "../store/erase-event.ts";
+import { eraseEvent } from "../store/erase-event.ts";
 import { TEST_SOURCE } from "../core/types.ts";
 import { silentLogger, type Logger } from "../log/logger.ts";
 import { stopJob, type Job } from "../store/jobs.ts";
@@ -57,11 +57,7 @@ export interface EngineHooks {
   enableTarget?(name: string): unknown;
   disableTarget?(name: string, reason: string): unknown;
   isPaused?(name: string): boolean;
-  leaseMsOf?(target: string): number | null;
 }
-
-/** How long an attempt in flight may still take to be recorded when no engine says (any target's lease is shorter). */
-const LONGEST_LEASE_FALLBACK_MS = 10 * 60_000;
 
 /** What createAdminActions needs. */
 export interface AdminActionsDeps {
@@ -157,15 +153,8 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
     },
     async eraseEvent(id) {
       const erased = await eraseEvent(store.writer, id, nowMs());
+      // Attempts on their way still reach their targets; what they record of the reply is left out (store/deliveries.ts).
       if (erased.found) log.info("event erased", { event: id, inFlightTo: erased.inFlightTo });
-      if (erased.inFlightTo.length > 0) {
-        // Attempts on their way record their targets' replies after this erase (here or in
-        // another relay on the same database): erase those once their leases have ended.
-        const leaseMs = (t: string) => deps.engine?.leaseMsOf?.(t) ?? LONGEST_LEASE_FALLBACK_MS;
-        const afterMs = Math.max(...erased.inFlightTo.map(leaseMs)) + 1000;
-        // A store closed by then (a shutdown) has nothing more to take.
-        setTimeout(() => void eraseLateExcerpts(store.writer, id).catch(() => {}), afterMs).unref();
-      }
       return { found: erased.found, erasedAt: erased.erasedAt };
     },
     async startBulk(req) {

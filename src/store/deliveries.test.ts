@@ -4,6 +4,7 @@ import { runCleanups, storeAt, submitEvent, tempDir } from "../../test/delivery/
 import { leaseDueDeliveries, reclaimExpiredLeases, recordOutcomes, releaseLeases, type LeaseWant, type OutcomeRecord } from "./deliveries.ts";
 import { disableTarget, enableTarget, settleStragglers, readTargetStates } from "./target-state.ts";
 import { redeliverEvent, scheduleReplay } from "./redeliver.ts";
+import { eraseEvent } from "./erase-event.ts";
 import { postgresDialect, sqliteDialect } from "./dialect.ts";
 import type { LeaseRequest } from "./lease-request.ts";
 
@@ -142,6 +143,22 @@ test("a worker that lost its lease cannot finish the delivery, but its attempt i
   const attempts = await client.execute("SELECT error FROM attempts ORDER BY at DESC");
   expect(String(attempts.rows[0]!.error)).toContain("lease expired");
   expect(attempts.rows).toHaveLength(2);
+});
+
+test("an attempt that ends after its event was erased keeps no reply excerpt, however long the relay lives", async () => {
+  const { store, client } = await fresh();
+  await submitEvent(store, { targets: ["a"], receivedAt: 1000, body: '{"email":"alice@example.com"}' });
+  await submitEvent(store, { targets: ["a"], receivedAt: 1001 });
+  const leased = await leaseDueDeliveries(store.writer, { leaseId: "l1", nowMs: 2000, wants: [want("a")] });
+  const [erased, kept] = leased;
+  await eraseEvent(store.writer, erased!.eventId, 2500);
+  // The target echoed what it got, after the erase.
+  const echo = (d: typeof erased) => outcome(d!, { attempt: { id: `att_${crypto.randomUUID()}`, at: 3000, statusCode: 200, durationMs: 900, error: null, responseExcerpt: "got alice@example.com", request: null } });
+  await recordOutcomes(store.writer, [echo(erased), echo(kept)], 3000);
+  const rows = await client.execute("SELECT event_id, status_code, response_excerpt FROM attempts ORDER BY event_id");
+  const byEvent = new Map(rows.rows.map((r) => [String(r.event_id), r]));
+  expect(byEvent.get(erased!.eventId)).toMatchObject({ status_code: 200, response_excerpt: null });
+  expect(byEvent.get(kept!.eventId)).toMatchObject({ status_code: 200, response_excerpt: "got alice@example.com" });
 });
 
 test("a live lease is not reclaimed", async () => {

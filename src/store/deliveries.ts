@@ -228,9 +228,14 @@ export async function recordOutcomes(
       const a = o.attempt!;
       aArgs.push(a.id, o.deliveryId, o.eventId, o.target, a.at, a.statusCode, a.durationMs, a.error, a.responseExcerpt, a.request);
     }
+    // An event erased while its attempt was on its way keeps no reply excerpt from it (a target may
+    // echo what it got): checked in the write itself, so neither a crash nor another relay lets one in.
     stmts.push({
       sql: `INSERT INTO attempts (id, delivery_id, event_id, target, at, status_code, duration_ms, error, response_excerpt, request)
-        VALUES ${made.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+        SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8,
+          CASE WHEN e.erased_at IS NULL THEN v.column9 END, v.column10
+        FROM (VALUES ${made.map(() => "(?, ?, ?, ?, CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS INTEGER), ?, ?, ?)").join(", ")}) AS v
+          LEFT JOIN events e ON e.id = v.column3`,
       args: aArgs,
     });
   }

@@ -4,9 +4,9 @@
  * may echo what it received); the metadata row stays with `erased_at` set,
  * so the list still shows that the event existed and when it was erased.
  *
- * An attempt already on its way when the event is erased records its reply
- * afterwards, so an erase that finds deliveries in flight says so, and its
- * caller erases the excerpts again once every lease they hold has ended.
+ * An attempt already on its way when the event is erased still reaches its
+ * target; its outcome is recorded without the reply (recordOutcomes checks
+ * erased_at in the write), and the erase says which targets it was on its way to.
  */
 import type { SqlWriter } from "./sql-client.ts";
 import { eraseWordsSet } from "./search-index.ts";
@@ -45,9 +45,4 @@ export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): 
   );
   const row = rs[3]!.rows[0];
   return { found: rs[0]!.rowsAffected > 0, erasedAt: row ? Number(row.erased_at) : null, inFlightTo: rs[4]!.rows.map((r) => String(r.target)) };
-}
-
-/** The reply excerpts an erased event's late attempts recorded, erased in turn. */
-export async function eraseLateExcerpts(writer: SqlWriter, id: string): Promise<void> {
-  await writer.write([eraseExcerpts(id)]);
 }
