@@ -155,6 +155,8 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
       const erased = await eraseEvent(store.writer, id, nowMs());
       // Attempts on their way still reach their targets; what they record of the reply is left out (store/deliveries.ts).
       if (erased.found) log.info("event erased", { event: id, inFlightTo: erased.inFlightTo });
+      // The erased bytes' older page images leave the write-ahead log now, not when traffic overwrites them.
+      if (erased.found) await store.flushWal();
       return { found: erased.found, erasedAt: erased.erasedAt };
     },
     async startBulk(req) {

@@ -169,6 +169,9 @@ async function applyConnectionPragmas(client: { execute(sql: string): Promise<un
   // Checkpoints run on the checkpoint worker's connection, never inside a request's commit.
   await client.execute("PRAGMA wal_autocheckpoint = 0");
   await client.execute("PRAGMA foreign_keys = ON");
+  // What a delete or an erase frees is overwritten with zeros, not left readable in free space: an
+  // erased body, a purged event's request stayed in the file (`strings` found them) until reused.
+  await client.execute("PRAGMA secure_delete = ON");
 }
 
 /** The part of a client the writer thread uses: statements, batches and one open transaction at a time. */

@@ -48,6 +48,14 @@ export interface Store {
   filePath: string | null;
   /** Runs a PASSIVE WAL checkpoint now on this connection (tests, tools). */
   checkpoint(): Promise<void>;
+  /**
+   * After an erase: the WAL's pages copied into the file (where secure_delete
+   * has zeroed what the erase freed) and the WAL file emptied, unless a
+   * reader is still on it (then it starts over at the next checkpoint), so
+   * that the erased bytes' older page images do not stay in it while the
+   * relay is idle. Nothing on PostgreSQL.
+   */
+  flushWal(): Promise<void>;
   /** True when a write transaction can be opened and committed and no commit of the writer's is failing. */
   isWritable(): Promise<boolean>;
   /** Why the store cannot take writes now (a probe fails, or the writer's commits do), or null. */
@@ -177,6 +185,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     writer: watched,
     filePath: conn.filePath,
     checkpoint,
+    // Between the writer's transactions, on its own connection; best effort (a busy store retries later on its own).
+    flushWal: () => (conn.filePath ? writer.checkpoint(true).catch(() => {}) : Promise.resolve()),
     unwritableReason,
     lastOutage: () => health.lastOutage(),
     isWritable: async () => (await unwritableReason()) === null,

@@ -69,6 +69,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
     writer: watched,
     filePath: null,
     checkpoint: async () => {},
+    flushWal: async () => {},
     unwritableReason,
     lastOutage: () => health.lastOutage(),
     isWritable: async () => (await unwritableReason()) === null,
