@@ -285,7 +285,7 @@ export function eventPage(
     </select>
     <button type="submit">Redeliver</button>
   </form>
-  <form method="post" action="${idPath(ev.id)}/erase" class="inline" data-confirm="Erase the body and headers of this event? This cannot be undone.">
+  <form method="post" action="${idPath(ev.id)}/erase" class="inline" data-confirm="Erase the body, headers and query of this event, and its targets' replies? Its metadata and dedupe key stay. This cannot be undone.">
     <button type="submit" class="danger">Erase</button>
   </form>`
   }
