@@ -34,8 +34,8 @@ import type { Store, StoreErrorCode } from "./store/index.ts";
 export interface DeliveryEngine {
   /** Applies config enablement (targets the config disables are paused), then runs the loop; resolves once applied. */
   start(): Promise<void>;
-  /** New deliveries were committed: look for due work now. */
-  wake(): void;
+  /** New deliveries were committed: look for due work now, at the targets ingest `stored` pending deliveries for (else at every target). */
+  wake(stored?: readonly string[]): void;
   /** Deliveries for a disabled target are created paused. */
   isPaused(target: string): boolean;
   /** Fast path for fresh events (ingest.ts): a slot claimed, the row written leased, the attempt started from memory. */
@@ -123,7 +123,10 @@ export function createApp(opts: AppOptions): App {
     onStored: (r) => {
       metrics.received(r.source);
       for (const d of r.leased) delivery?.launchClaimed(d);
-      if (r.targets.length > r.leased.length) delivery?.wake();
+      if (r.targets.length > r.leased.length) {
+        const leased = new Set(r.leased.map((d) => d.target));
+        delivery?.wake(r.targets.filter((t) => !leased.has(t)));
+      }
     },
     onRejected: (source, reason) => metrics.rejected(source, reason),
     onRefused: (code) => metrics.refused(code),

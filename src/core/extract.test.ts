@@ -45,9 +45,9 @@ test("a JSON body labelled as form data is still read as JSON", () => {
 test("control characters in an event type become U+FFFD; other characters stay as they are", () => {
   const c = ctx(JSON.stringify({ type: "inj\u0000nul\r\nX: y✓" }));
   expect(eventTypeOf([{ kind: "json", path: ["type"] }], c, makeFieldReader(c))).toBe("inj\ufffdnul\ufffd\ufffdX: y✓");
-  // C1 controls (an 8-bit terminal escape), line separators and bidirectional overrides likewise.
-  const c1 = ctx(JSON.stringify({ type: "x\u009b31mRED\u2028y\u202eevil" }));
-  expect(eventTypeOf([{ kind: "json", path: ["type"] }], c1, makeFieldReader(c1))).toBe("x\ufffd31mRED\ufffdy\ufffdevil");
+  // C1 controls (an 8-bit terminal escape) likewise; a bidirectional override is the provider's text (the UI marks it, the log escapes it).
+  const c1 = ctx(JSON.stringify({ type: "x\u009b31mRED\u202eevil" }));
+  expect(eventTypeOf([{ kind: "json", path: ["type"] }], c1, makeFieldReader(c1))).toBe("x\ufffd31mRED\u202eevil");
 });
 
 test("an event type cut at its limit never keeps half of an emoji", () => {

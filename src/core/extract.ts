@@ -163,10 +163,10 @@ export function dedupeKeyOf(refs: ValueRef[], ctx: ExtractContext, fields: () =>
   return storedKey(literal ? key : JSON.stringify(key), literal);
 }
 
-// Control characters in a type: a NUL would end the stored text early (SQLite reads text up to it), a
-// C1 control is an escape to some terminals (a log read with `less -R` or a viewer), line and paragraph
-// separators break lines where JSON does not, and bidirectional controls make a label read backwards.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// Control characters in a type: a NUL would end the stored text early (SQLite reads text up to it),
+// and a C1 control is an escape to some terminals. (Bidirectional controls are kept: the UI shows them
+// as marks, and the log escapes them.)
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /** The first `n` UTF-16 units of `s`, one fewer when the last would be half of a surrogate pair (an emoji). */
 function cutAt(s: string, n: number): string {

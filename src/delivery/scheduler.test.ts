@@ -527,3 +527,30 @@ test("a rated target's next attempt goes when its token is due, not at another t
   const gaps = fast.received.slice(2).map((r, i) => r.at - fast.received[i + 1]!.at);
   expect(gaps.reduce((a, b) => a + b, 0) / gaps.length).toBeLessThan(750);
 }, 10_000);
+
+test("a round asks the store only for the targets that may have due work; a poll or a wake without names, for every target", async () => {
+  const target = recordingTarget(cleanups);
+  const configs = Array.from({ length: 50 }, (_, i) => targetConfig(`t${i}`, target.url));
+  const { store, scheduler, clock } = await setup(configs);
+  // The lease statement names each target it asks for as :t<i>.
+  const asked: number[] = [];
+  const writer = store.writer as { write: typeof store.writer.write };
+  const write = writer.write.bind(store.writer);
+  writer.write = (stmts, durability) => {
+    for (const s of stmts) if (typeof s !== "string" && /SET status = 'delivering'/.test(s.sql)) asked.push(Object.keys(s.args ?? {}).filter((k) => /^t\d+$/.test(k)).length);
+    return write(stmts, durability);
+  };
+  await scheduler.start();
+  while (asked.length === 0) await Bun.sleep(5);
+  expect(asked).toEqual([50]); // the first round: every target
+  await submitEvent(store, { targets: ["t7"], receivedAt: clock() });
+  scheduler.wake(["t7"]);
+  await target.until(1);
+  // Its outcome's round asks for none: t7's lease came back short of what it asked (nothing more due).
+  await Bun.sleep(100);
+  expect(asked).toEqual([50, 1]);
+  expect(await statuses(store)).toEqual(["delivered"]);
+  scheduler.wake();
+  while (asked.length === 2) await Bun.sleep(5);
+  expect(asked).toEqual([50, 1, 50]);
+});

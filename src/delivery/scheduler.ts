@@ -42,6 +42,7 @@ import { Slots } from "./slots.ts";
 import { TargetHealth, type CircuitPolicy } from "./target-health.ts";
 import { httpTransport } from "./transport.ts";
 import { WakeUps } from "./wake-ups.ts";
+import { DueHints } from "./due-hints.ts";
 import { classifyStoreError, isStoreUnreachable } from "../store/errors.ts";
 import { FoldedLog } from "../log/folded-log.ts";
 
@@ -85,8 +86,8 @@ export interface Scheduler {
   tick(): Promise<number>;
   /** Ticks until nothing is due or in flight (tests, by the injected clock). */
   drain(): Promise<void>;
-  /** New work was committed (ingest): look now instead of at the next poll. */
-  wake(): void;
+  /** New work was committed: look now instead of at the next poll, at the targets ingest `stored` pending deliveries for (else at every target). */
+  wake(stored?: readonly string[]): void;
   /**
    * Ingest asks for a fresh event's delivery to start at once: a free slot of
    * `target` is reserved and the claim says how to write the row leased, or
@@ -156,6 +157,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   let ceiling = concurrencyCeiling(configs);
   const rate = new RateLimiter();
   const slots = new Slots();
+  // The targets a round leases for: those that may have due work, every one at the poll (due-hints.ts).
+  const hints = new DueHints();
   const leaseIds = leaseIdMaker(clock);
   let finished: Finished[] = [];
   // First target asked in each round: a budget shared by several targets rotates among them.
@@ -190,7 +193,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
    */
   async function writeRound(full: boolean): Promise<WrittenRound | null> {
     // Not awaited when there is nothing to do: the round's write then leaves at once (see startRound).
-    if (!stopped && housekeeping.due(full)) await housekeeping.run(full);
+    const housekept = !stopped && housekeeping.due(full);
+    if (housekept) await housekeeping.run(full);
+    // A poll or a reload asks for every target, and so does a round after the housekeeping
+    // (leases it reclaimed, targets it found enabled elsewhere are due again).
+    if (full || housekept) hints.everyTarget();
     const outcomes = finished;
     finished = [];
     const now = clock();
@@ -214,11 +221,21 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const states = new Map(result.targets.map((t) => [t.name, t]));
     const now = clock();
     for (const f of outcomes) {
-      const updated = result.updated.has(f.record.deliveryId);
-      f.resolve({ updated, target: states.get(f.record.target) ?? null });
-      if (updated && f.record.status === "pending" && f.record.nextAttemptAt !== null) wakeAt(f.record.nextAttemptAt - now + 1);
+      const { record } = f;
+      const updated = result.updated.has(record.deliveryId);
+      f.resolve({ updated, target: states.get(record.target) ?? null });
+      if (!updated || record.status !== "pending") continue;
+      // A retry falls due at its time; a delivery handed back untried is due now.
+      if (record.nextAttemptAt === null) hints.now(record.target);
+      else {
+        hints.later(record.target, record.nextAttemptAt);
+        wakeAt(record.nextAttemptAt - now + 1);
+      }
     }
-    if (lease) unreserve(lease, result.leased);
+    if (lease) {
+      for (const w of lease.wants) hints.leased(w.target, w.slots, result.leased.filter((d) => d.target === w.target).length);
+      unreserve(lease, result.leased);
+    }
     for (const d of result.leased) start(d);
   }
 
@@ -231,7 +248,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (b.slots <= 0) return null;
       budget = b.slots;
     }
-    const views = [...targets.values()].map((t) => targetView(t, now));
+    const asked = hints.take(now);
+    const views = [...targets.values()].filter((t) => asked === "every" || asked.has(t.config.name)).map((t) => targetView(t, now));
     const wants = planLeases(views, budget, budget === Number.POSITIVE_INFINITY ? 0 : turn++);
     if (wants.length === 0) return null;
     for (const w of wants) {
@@ -417,8 +435,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         if (slots.running() > 0) await slots.any();
       }
     },
-    wake: () => {
-      if (started && !stopped) requestRound();
+    wake: (stored) => {
+      if (!started || stopped) return;
+      // Ingest names the targets it stored pending deliveries for; anyone else (an operator's action,
+      // a job, a listen client) may have made any target's deliveries due.
+      if (stored) for (const t of stored) hints.now(t);
+      else hints.everyTarget();
+      requestRound();
     },
     claim(name) {
       const now = clock();
@@ -442,6 +465,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     },
     async enableTarget(name) {
       const resumed = await health.enable(name, clock());
+      hints.now(name);
       requestRound();
       return resumed;
     },

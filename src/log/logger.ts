@@ -82,6 +82,13 @@ export function stderrLine(level: "error" | "warn", text: string): void {
   process.stderr.write(`${stderrIsJournal() ? PRIORITY_PREFIX[level] : ""}${text}\n`);
 }
 
+// What JSON leaves as it is but a terminal or a log viewer acts on: C1 controls (8-bit escapes), line
+// and paragraph separators, bidirectional controls (a provider's text read backwards).
+const UNSAFE_IN_TERMINAL = /[\u0080-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE_ALL = new RegExp(UNSAFE_IN_TERMINAL.source, "g");
+/** The line with those written as JSON escapes: the same JSON, one inert line. */
+const escapeUnsafe = (line: string) => line.replace(UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 /**
  * A logger writing lines at or above `level` to `write` (stderr, batched per
  * turn, by default); each line starts with its journald priority when stderr
@@ -91,7 +98,8 @@ export function createLogger(level: LogLevel, write: (line: string) => void = to
   let min = RANK[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[lvl] < min) return;
-    write(`${journal ? PRIORITY_PREFIX[lvl] : ""}${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields })}\n`);
+    const line = JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields });
+    write(`${journal ? PRIORITY_PREFIX[lvl] : ""}${UNSAFE_IN_TERMINAL.test(line) ? escapeUnsafe(line) : line}\n`);
   };
   return {
     debug: (m, f) => emit("debug", m, f),
