@@ -60,6 +60,8 @@ export interface AppOptions {
   metrics?: RelayMetrics;
   /** Reads and checks the config file again (SIGHUP, POST /api/reload); without it a reload is refused. */
   readConfig?: () => LoadResult;
+  /** The warnings of the config it starts with, logged already: a reload logs only new ones. */
+  warnings?: readonly string[];
   /** Parts built outside the app (the alert watch) that take a reloaded config, with the app's own. */
   reconfigure?: ((config: Config) => void)[];
   /** Pacing of the bulk-job runner (tests); production uses its defaults. */
@@ -173,6 +175,7 @@ export function createApp(opts: AppOptions): App {
     onBatch: () => delivery?.wake(),
   });
   const adminAuth = new AdminAuth({ token: config.admin.token, nowMs, limiter: new FailedAuthLimiter(nowMs, undefined, shutOutLogger(log, "admin")) });
+  const warned = new Set(opts.warnings ?? []);
   const reload = () =>
     reloadConfig({
       live,
@@ -189,6 +192,7 @@ export function createApp(opts: AppOptions): App {
       ],
       metrics,
       log,
+      warned,
     });
   const adminApp = new Elysia()
     .onRequest(requireHost(log, "admin", ["/healthz", "/readyz"]))

@@ -24,6 +24,8 @@ export interface ReloadDeps {
   apply: ((config: Config) => void)[];
   metrics: { configReload(ok: boolean): void };
   log: Logger;
+  /** Warnings already logged (at start, by an earlier reload): a reload logs only those new since. */
+  warned?: Set<string>;
 }
 
 /** Reads, checks and applies the config file once; see the file comment. */
@@ -52,7 +54,12 @@ export function reloadConfig(deps: ReloadDeps): ReloadOutcome {
   for (const take of deps.apply) take(applied);
   deps.live.replace(next);
   deps.metrics.configReload(true);
-  for (const w of loaded.warnings) deps.log.warn("config warning", { warning: w });
+  // Each said once: a config with a standing warning reloaded every hour is not a warning an hour.
+  for (const w of loaded.warnings) if (!deps.warned?.has(w)) deps.log.warn("config warning", { warning: w });
+  if (deps.warned) {
+    deps.warned.clear();
+    for (const w of loaded.warnings) deps.warned.add(w);
+  }
   deps.log.info("config reloaded", { ...changes });
   if (changes.restartNeeded.length > 0) deps.log.warn("config reloaded, but these keys need a restart to apply", { keys: changes.restartNeeded });
   return { ok: true, changes, warnings: loaded.warnings };

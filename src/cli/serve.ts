@@ -24,6 +24,7 @@ export async function runServe(args: string[]): Promise<number> {
   const file = resolve((parsed.values.config as string | undefined) ?? DEFAULT_CONFIG_PATH);
   return serveConfig(loaded.config, log, {
     readConfig: () => readConfigFile(file, process.env),
+    warnings: loaded.warnings,
     listenSettings: ["server.listen", "server.admin_listen"],
   });
 }
@@ -34,6 +35,8 @@ export interface ServeOptions {
   banner?: (urls: { publicUrl: string; adminUrl: string }) => void;
   /** Reads the config again on SIGHUP / POST /api/reload; `dev` has no file to reload. */
   readConfig?: () => LoadResult;
+  /** The config's warnings, logged at start. */
+  warnings?: readonly string[];
   /** What sets the public and the admin address, named when one is taken (a config key, or dev's flag). */
   listenSettings: [publicListen: string, adminListen: string];
 }
@@ -64,7 +67,7 @@ export async function serveConfig(config: Config, log: Logger, opts: ServeOption
     stderrLine("error", `hookrelay: cannot open the store: ${(err as Error).message}`);
     return 1;
   }
-  const relay = await startRelay({ config, store, log, readConfig: opts.readConfig });
+  const relay = await startRelay({ config, store, log, readConfig: opts.readConfig, warnings: opts.warnings });
   if (!relay.ok) {
     stderrLine("error", `hookrelay: ${relay.error}`);
     await store.close();

@@ -45,6 +45,8 @@ export async function startRelay(opts: {
   log: Logger;
   /** Reads and checks the config file again, for reloads; without it a reload is refused. */
   readConfig?: () => LoadResult;
+  /** The config's warnings, logged at start (a reload logs only new ones). */
+  warnings?: readonly string[];
 }): Promise<RunningRelay | { ok: false; error: string }> {
   const { config, store, log } = opts;
   const metrics = createRelayMetrics({ config, store, nowMs: Date.now, build: { version: VERSION, build: BUILD } });
@@ -60,7 +62,7 @@ export async function startRelay(opts: {
     },
   });
   metrics.watchDelivery(delivery);
-  const app = createApp({ config, store, log, delivery, metrics, readConfig: opts.readConfig, reconfigure: [(c) => alerts.reconfigure(c)] });
+  const app = createApp({ config, store, log, delivery, metrics, readConfig: opts.readConfig, warnings: opts.warnings, reconfigure: [(c) => alerts.reconfigure(c)] });
   const { listen, adminListen, maxBodyBytes } = config.server;
   // reusePort off (Elysia turns it on): a port held by another process is an error, never shared.
   try {

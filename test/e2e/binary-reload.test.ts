@@ -183,6 +183,29 @@ test("a reload applies a new log_level at once: debug lines start, and stop agai
   }
 }, 30_000);
 
+test("a reload logs a config warning only when it is new: one standing since the start is not said again at every reload", async () => {
+  const rx = receiver();
+  const dir = ownDir("warnings");
+  const cfg = join(dir, "warnings.toml");
+  const unsigned = (name: string) => `[[targets]]\nname = "${name}"\nurl = "${rx.url}"\n[[routes]]\nfrom = "a"\nto = ["${name}"]\n`;
+  writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "s" }], targetUrl: rx.url, extra: unsigned("plain") }));
+  const relay = await startBinary(["serve", "--config", cfg], dir);
+  const said = () => relay.logs().split("\n").filter((l) => l.includes('"msg":"config warning"')).map((l) => JSON.parse(l).warning as string);
+  try {
+    await waitFor("the start's warning", () => said().length === 1);
+    for (let i = 0; i < 3; i++) expect((await reloadApi(relay)).status).toBe(200);
+    expect(said()).toHaveLength(1);
+    // A new one is said; the standing one still not.
+    writeFileSync(cfg, configText({ sources: [{ name: "a", secret: "s" }], targetUrl: rx.url, extra: unsigned("plain") + unsigned("other") }));
+    expect((await reloadApi(relay)).status).toBe(200);
+    await waitFor("the new warning", () => said().length === 2);
+    expect(said()[1]).toContain("targets[2].signing");
+  } finally {
+    await relay.stop();
+    rx.stop();
+  }
+}, 30_000);
+
 test("a reload that changes the listen address applies the rest and says a restart is needed", async () => {
   const rx = receiver();
   const dir = ownDir("listen");
