@@ -4,7 +4,7 @@ import type { Overview } from "../store/overview.ts";
 import { formatAge } from "../core/quantity-text.ts";
 import { badge, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
-import { lineChart } from "./svg-chart.ts";
+import { lineChart, SERIES_CLASSES } from "./svg-chart.ts";
 
 /** A target as the overview's "now" sees it: its state and figures, and since when its oldest open delivery waits. */
 export interface TargetNow {
@@ -15,7 +15,7 @@ export interface TargetNow {
 /** The overview page's body markup: what needs a look now, then the last 24 hours. */
 export function overviewPage(o: Overview, now: { nowMs: number; targets: TargetNow[] } = { nowMs: o.startMs, targets: [] }): SafeHtml {
   const base = { startMs: o.startMs, stepMs: o.stepMs };
-  const perTarget = (by: Record<string, (number | null)[]>) => Object.entries(by).map(([label, values]) => ({ label, values }));
+  const perTarget = (by: Record<string, (number | null)[]>, figure: "total" | "peak" = "total") => targetSeries(by, figure);
   return html`<h1>Overview</h1>
 ${nowPanel(now.targets, now.nowMs)}
 <p class="muted">The last 24 hours in 5-minute steps, times in UTC. Counts are per 5 minutes; the current step is still filling.</p>
@@ -46,7 +46,7 @@ ${lineChart({
     { label: "p95", values: o.latencyP95 },
   ],
 })}
-${lineChart({ ...base, id: "chart-queue", title: "Queue depth per target (highest sample each 5 min)", unit: "", summary: "peak", empty: "The queues were empty (or not sampled yet).", series: perTarget(o.queue) })}
+${lineChart({ ...base, id: "chart-queue", title: "Queue depth per target (highest sample each 5 min)", unit: "", summary: "peak", empty: "The queues were empty (or not sampled yet).", series: perTarget(o.queue, "peak") })}
 </div>`;
 }
 
@@ -77,4 +77,32 @@ function nowPanel(targets: TargetNow[], nowMs: number): SafeHtml {
     <td class="wrap">${whyNow(t)}</td>
   </tr>`)}</tbody>
 </table></div></section>`;
+}
+
+/** Lines a per-target chart draws at most, one per series style (svg-chart.ts): past them the rest are one line, their sum. */
+const MAX_TARGET_LINES = SERIES_CLASSES;
+
+/**
+ * A per-target chart's series: the targets with anything to show, the
+ * largest first; past MAX_TARGET_LINES the rest summed as "N other targets".
+ * With 200 targets every one drawn made two 700 KB charts of lines no eye
+ * could tell apart, and a legend of "total 0".
+ */
+function targetSeries(by: Record<string, (number | null)[]>, figure: "total" | "peak"): { label: string; values: (number | null)[] }[] {
+  const measure = (values: (number | null)[]) => {
+    const vals = values.filter((v): v is number => v !== null);
+    return figure === "total" ? vals.reduce((a, b) => a + b, 0) : Math.max(0, ...vals);
+  };
+  const shown = Object.entries(by)
+    .map(([label, values]) => ({ label, values, size: measure(values) }))
+    .filter((s) => s.size > 0)
+    .sort((a, b) => b.size - a.size || (a.label < b.label ? -1 : 1));
+  if (shown.length <= MAX_TARGET_LINES) return shown.map(({ label, values }) => ({ label, values }));
+  const rest = shown.slice(MAX_TARGET_LINES - 1);
+  const n = Math.max(...rest.map((s) => s.values.length));
+  const sum = Array.from({ length: n }, (_, i) => {
+    const at = rest.map((s) => s.values[i]).filter((v): v is number => v !== null && v !== undefined);
+    return at.length === 0 ? null : at.reduce((a, b) => a + b, 0);
+  });
+  return [...shown.slice(0, MAX_TARGET_LINES - 1).map(({ label, values }) => ({ label, values })), { label: `${rest.length} other targets`, values: sum }];
 }
