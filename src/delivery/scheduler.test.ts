@@ -534,15 +534,20 @@ test("a round asks the store only for the targets that may have due work; a poll
   const { store, scheduler, clock } = await setup(configs);
   // The lease statement names each target it asks for as :t<i>.
   const asked: number[] = [];
+  const written: Promise<unknown>[] = [];
   const writer = store.writer as { write: typeof store.writer.write };
   const write = writer.write.bind(store.writer);
   writer.write = (stmts, durability) => {
     for (const s of stmts) if (typeof s !== "string" && /SET status = 'delivering'/.test(s.sql)) asked.push(Object.keys(s.args ?? {}).filter((k) => /^t\d+$/.test(k)).length);
-    return write(stmts, durability);
+    const done = write(stmts, durability);
+    written.push(done.catch(() => null));
+    return done;
   };
   await scheduler.start();
   while (asked.length === 0) await Bun.sleep(5);
   expect(asked).toEqual([50]); // the first round: every target
+  // Its write done before the event is stored (else that round may lease it: PostgreSQL's writer runs it later).
+  await Promise.all(written);
   await submitEvent(store, { targets: ["t7"], receivedAt: clock() });
   scheduler.wake(["t7"]);
   await target.until(1);
