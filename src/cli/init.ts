@@ -4,7 +4,7 @@
  * so that someone holding only the binary has a file to start from. The
  * example is the one `npm start` runs, built into the binary.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import example from "../../hookrelay.example.toml" with { type: "text" };
 import { parseFlags } from "./args.ts";
@@ -17,6 +17,10 @@ export function runInit(args: string[]): number {
   if (!parsed) return 2;
   const path = (parsed.values.config as string | undefined) ?? DEFAULT_CONFIG_PATH;
   const file = resolve(path);
+  if (existsSync(file) && statSync(file).isDirectory()) {
+    process.stderr.write(`hookrelay init: ${file} is a directory; name the file to write (--config ${path.replace(/\/+$/, "")}/hookrelay.toml)\n`);
+    return 1;
+  }
   if (existsSync(file) && !parsed.values.force) {
     process.stderr.write(`hookrelay init: ${file} exists; left as it is (--force replaces it)\n`);
     return 1;

@@ -45,6 +45,8 @@ test("Retry-After parses delay-seconds and HTTP dates, and rejects junk", () => 
   // asctime and RFC 850, HTTP's older forms: GMT too, whatever the process's zone.
   expect(parseRetryAfter("Wed Oct 21 07:29:30 2015", now)).toBe(90_000);
   expect(parseRetryAfter("Wednesday, 21-Oct-15 07:29:30 GMT", now)).toBe(90_000);
+  // A date that names another zone (not HTTP's, but meant so) is read in that zone.
+  expect(parseRetryAfter("Wed, 21 Oct 2015 02:29:30 EST", now)).toBe(90_000);
   expect(parseRetryAfter("-5", now)).toBeNull();
   expect(parseRetryAfter("soon", now)).toBeNull();
   expect(parseRetryAfter("21 Oct 2015", now)).toBeNull();

@@ -61,6 +61,6 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | n
   if (!/[a-z]{3},? .*\d{2}:\d{2}:\d{2}/i.test(text)) return null;
   // An HTTP date is GMT in each of its three forms, though asctime's ("Sun Nov  6 08:49:37 1994")
   // does not say so: Date.parse reads a date without a zone in the process's own.
-  const at = Date.parse(/\b(?:GMT|UTC|Z|[+-]\d{4})$/i.test(text) ? text : `${text} GMT`);
+  const at = Date.parse(/\d{4}$/.test(text) ? `${text} GMT` : text);
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }

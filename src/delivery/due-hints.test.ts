@@ -30,6 +30,14 @@ test("a retry's target is asked for from its time on, in time order whatever ord
   expect(asked(h, 400)).toEqual(["a", "b", "c"]);
 });
 
+test("the retries remembered are bounded: past the bound the poll finds them", () => {
+  const h = new DueHints();
+  h.take(0);
+  for (let i = 0; i < 20_000; i++) h.later(`t${i}`, 100);
+  const due = h.take(100);
+  expect(due === "every" ? -1 : due.size).toBe(10_000);
+});
+
 test("a lease filled to what was asked keeps the target asked for; one short of it drops it", () => {
   const h = new DueHints();
   h.take(0);

@@ -12,6 +12,9 @@
  * recorded the failure wrote it); a lease for it was filled (there may be
  * more). It has none once a lease for it comes back short of what was asked.
  */
+/** Retries remembered at most (a flaky target on a long schedule records one per delivery). */
+const MAX_LATER = 10_000;
+
 export class DueHints {
   /** Targets that may have due work now. */
   #now = new Set<string>();
@@ -27,6 +30,8 @@ export class DueHints {
   /** A delivery of `target` falls due at `atMs` (the round's clock). */
   later(target: string, atMs: number): void {
     const heap = this.#later;
+    // Bounded: past it a retry is found by the poll instead, at most a poll period late.
+    if (heap.length >= MAX_LATER) return;
     heap.push({ at: atMs, target });
     for (let i = heap.length - 1; i > 0; ) {
       const parent = (i - 1) >> 1;

@@ -8,6 +8,8 @@ test("the list's since/until take ms, a duration back from now, or an ISO 8601 t
   expect(parseEventFilter({ since: "2026-12-05 23:28:30" }, NOW).sinceMs).toBe(Date.UTC(2026, 11, 5, 23, 28, 30));
   expect(parseEventFilter({ since: "2026-12-05T23:28:30+05:30" }, NOW).sinceMs).toBe(Date.UTC(2026, 11, 5, 17, 58, 30));
   expect(parseEventFilter({ until: "2h" }, NOW).untilMs).toBe(NOW - 7_200_000);
+  // A "+" not encoded in the URL arrives as a space.
+  expect(parseEventFilter({ since: "2026-12-05T23:28:30 05:30" }, NOW).sinceMs).toBe(Date.UTC(2026, 11, 5, 17, 58, 30));
   expect(parseEventFilter({ since: String(NOW) }, NOW).sinceMs).toBe(NOW);
 });
 

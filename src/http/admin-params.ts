@@ -101,7 +101,8 @@ export function parseTimeMs(name: string, value: string, nowMs: number): number 
   if (/^\d{1,15}$/.test(value)) return Number(value);
   const ago = parseDurationMs(value);
   if (ago.ok) return nowMs - ago.value;
-  const t = parseUtcTime(value);
+  // An offset's "+" not percent-encoded in a URL arrives as a space: "…T00:00:00 01:00".
+  const t = parseUtcTime(value.replace(/(\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$/, "$1+$2"));
   if (t !== null) return t;
   throw new HttpError(400, "invalid_request", `${name}: ${TIME_EXPECTED}`);
 }

@@ -189,6 +189,10 @@ test("with only the binary, init writes a config that check accepts and serve ca
     expect(dangling.code).toBe(1);
     expect(dangling.stderr).toContain("is a symbolic link to a file that does not exist");
     expect(existsSync(join(empty.dir, "elsewhere.toml"))).toBe(false);
+    // A directory is not a file to write, --force or not.
+    const dir = await runBinary(["init", "--config", empty.dir, "--force"], empty.dir);
+    expect(dir.code).toBe(1);
+    expect(dir.stderr).toContain("is a directory; name the file to write");
   } finally {
     empty.remove();
   }
