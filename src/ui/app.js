@@ -14,10 +14,32 @@ document.addEventListener("submit", (event) => {
     setTimeout(() => form.querySelectorAll("[name]:disabled").forEach((f) => (f.disabled = false)), 0);
   }
 });
-// Times are rendered in UTC by the server; show them in the viewer's zone too.
+// Times are rendered in UTC by the server; show them in the viewer's zone too, named.
 for (const el of document.querySelectorAll("time[datetime]")) {
   const d = new Date(el.getAttribute("datetime"));
-  if (!Number.isNaN(d.getTime())) el.title = d.toLocaleString();
+  if (!Number.isNaN(d.getTime())) el.title = d.toLocaleString(undefined, { timeZoneName: "short" });
+}
+// A page of many cards (targets, sources) narrows to the names holding what is typed in its filter,
+// cards the live view draws anew included.
+{
+  const box = document.querySelector("input[data-filter-cards]");
+  const cards = document.querySelector(".cards");
+  if (box && cards) {
+    const count = document.querySelector("[data-filter-count]");
+    const apply = () => {
+      const text = box.value.trim().toLowerCase();
+      let shown = 0;
+      const all = cards.querySelectorAll(":scope > article.card");
+      for (const card of all) {
+        const name = (card.id || "").replace(/^(target|source)-/, "").toLowerCase();
+        card.hidden = text !== "" && !name.includes(text);
+        if (!card.hidden) shown++;
+      }
+      if (count) count.textContent = text === "" ? "" : `${shown} of ${all.length}`;
+    };
+    box.addEventListener("input", apply);
+    new MutationObserver(apply).observe(cards, { childList: true });
+  }
 }
 // An action's notice comes in the query string (done=…, error=…) of the page it redirected to: once
 // shown, it leaves the address, so that a reload or a copied link does not say it again.

@@ -49,3 +49,11 @@ export function targetsLineText(targets: readonly { target: string; status: stri
   return targets.map((t) => `${t.target} ${t.status}`).join(" · ");
 }
 
+/** Cards past which a page offers a filter by name (app.js hides the cards whose name does not hold it). */
+const FILTER_FROM_CARDS = 9;
+
+/** A box that narrows a page of cards to the names holding what is typed; none for a short page. */
+export function cardFilter(count: number, what: "targets" | "sources"): SafeHtml | null {
+  if (count < FILTER_FROM_CARDS) return null;
+  return html`<p class="card-filter"><label>Filter ${what}<input type="search" data-filter-cards placeholder="a name, or part of one" autocomplete="off"></label> <span class="muted" data-filter-count></span></p>`;
+}

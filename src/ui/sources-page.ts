@@ -1,6 +1,6 @@
 /** `/sources` — endpoint URLs to paste into providers, counts, and mismatch-spike warnings. */
 import type { SourceJson } from "../http/admin-views.ts";
-import { time } from "./format.ts";
+import { cardFilter, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 
 /** One warning box per source whose recent mismatches suggest a one-sided secret rotation; `linked`: with a link to its rejections. */
@@ -17,6 +17,7 @@ export function sourcesPage(sources: SourceJson[], hasPublicUrl: boolean): SafeH
 ${hasPublicUrl ? null : html`<p class="notice">These URLs use the listener's address. Set <code>server.public_url</code> to show the address providers actually reach.</p>`}
 ${mismatchWarnings(sources)}
 ${sources.length === 0 ? html`<p class="empty">No sources configured.</p>` : null}
+${cardFilter(sources.length, "sources")}
 <div class="cards">
 ${sources.map(
   (s) => html`

@@ -1,6 +1,6 @@
 /** `/targets` — one card per configured target: state, queue, success rate, last error, actions. */
 import type { TargetJson } from "../http/admin-views.ts";
-import { badge, percent, time } from "./format.ts";
+import { badge, cardFilter, percent, time } from "./format.ts";
 import { html, type SafeHtml } from "./html.ts";
 
 /** A target no longer configured whose deliveries still wait in the store. */
@@ -19,6 +19,7 @@ export function targetsPage(targets: TargetJson[], unconfigured: Unconfigured[] 
   if (targets.length === 0 && unconfigured.length === 0) return html`<h1>Targets</h1><p class="empty">No targets configured.</p>`;
   return html`<h1 data-live-src="/api/stream?view=targets">Targets</h1>
 ${unconfiguredNotice(unconfigured, shared)}
+${cardFilter(targets.length, "targets")}
 <div class="cards">
 ${byNeed(targets).map((t) => {
   const path = `/targets/${encodeURIComponent(t.name)}`;
