@@ -25,7 +25,7 @@ test("a retry's target is asked for from its time on, in time order whatever ord
   expect(asked(h, 100)).toEqual(["a"]);
   expect(asked(h, 250)).toEqual(["a", "b"]);
   // a's lease came back short: none of it is due now; its later retry brings it back.
-  h.leased("a", 4, 1);
+  h.leased("a", 4, 1, h.stamp);
   expect(asked(h, 300)).toEqual(["b", "c"]);
   expect(asked(h, 400)).toEqual(["a", "b", "c"]);
 });
@@ -42,8 +42,21 @@ test("a lease filled to what was asked keeps the target asked for; one short of 
   const h = new DueHints();
   h.take(0);
   h.now("a");
-  h.leased("a", 8, 8);
+  h.leased("a", 8, 8, h.stamp);
   expect(asked(h, 0)).toEqual(["a"]);
-  h.leased("a", 8, 0);
+  h.leased("a", 8, 0, h.stamp);
+  expect(asked(h, 0)).toEqual([]);
+});
+
+test("a target said to have due work while its round was written keeps its hint though that round's lease came back short", () => {
+  const h = new DueHints();
+  h.take(0);
+  h.now("a");
+  h.take(0);
+  const planned = h.stamp; // the round is planned, its lease goes to the store
+  h.now("a"); // ingest stores a pending delivery of a meanwhile
+  h.leased("a", 8, 0, planned); // the lease, written before it, found nothing
+  expect(asked(h, 0)).toEqual(["a"]);
+  h.leased("a", 8, 0, h.stamp); // a later round finds nothing either: now it goes
   expect(asked(h, 0)).toEqual([]);
 });

@@ -18,6 +18,9 @@ const MAX_LATER = 10_000;
 export class DueHints {
   /** Targets that may have due work now. */
   #now = new Set<string>();
+  /** When each target was last said to have due work (a count of such sayings): see leased(). */
+  #marked = new Map<string, number>();
+  #stamp = 0;
   /** Retries falling due later: a binary min-heap by time. */
   #later: { at: number; target: string }[] = [];
   #everyTarget = true;
@@ -25,6 +28,12 @@ export class DueHints {
   /** `target` may have due work now. */
   now(target: string): void {
     this.#now.add(target);
+    this.#marked.set(target, ++this.#stamp);
+  }
+
+  /** The moment, as leased() takes it: read when a round is planned. */
+  get stamp(): number {
+    return this.#stamp;
   }
 
   /** A delivery of `target` falls due at `atMs` (the round's clock). */
@@ -48,16 +57,24 @@ export class DueHints {
 
   /** The targets a round planned at `nowMs` asks for: every one, or those that may have due work. */
   take(nowMs: number): "every" | ReadonlySet<string> {
-    while (this.#later.length > 0 && this.#later[0]!.at <= nowMs) this.#now.add(this.#popEarliest().target);
+    while (this.#later.length > 0 && this.#later[0]!.at <= nowMs) this.now(this.#popEarliest().target);
     if (!this.#everyTarget) return this.#now;
     this.#everyTarget = false;
     return "every";
   }
 
-  /** What a lease for `target` brought back: short of what was asked, nothing more of it is due now. */
-  leased(target: string, asked: number, got: number): void {
+  /**
+   * What a lease for `target` brought back, the round planned at `stamp`:
+   * short of what was asked, nothing more of it is due now — unless it was
+   * said to have some since (ingest stored a pending delivery while the
+   * round was being written: that one the lease did not see).
+   */
+  leased(target: string, asked: number, got: number, stamp: number): void {
     if (got >= asked) this.#now.add(target);
-    else this.#now.delete(target);
+    else if ((this.#marked.get(target) ?? 0) <= stamp) {
+      this.#now.delete(target);
+      this.#marked.delete(target);
+    }
   }
 
   #popEarliest(): { at: number; target: string } {

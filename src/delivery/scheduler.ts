@@ -124,10 +124,11 @@ interface Finished {
   reject(e: unknown): void;
 }
 
-/** A round as written: the outcomes it recorded, the lease it asked for, and what the store answered. */
+/** A round as written: the outcomes it recorded, the lease it asked for (and when, as due-hints.ts counts), and what the store answered. */
 interface WrittenRound {
   outcomes: Finished[];
   lease: LeaseRequest | null;
+  hintStamp: number;
   result: Awaited<ReturnType<typeof recordOutcomes>>;
 }
 
@@ -202,9 +203,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     finished = [];
     const now = clock();
     const lease = stopped ? null : plan(now);
+    const hintStamp = hints.stamp;
     if (outcomes.length === 0 && lease === null) return null;
     try {
-      return { outcomes, lease, result: await recordOutcomes(store.writer, outcomes.map((f) => f.record), now, lease) };
+      return { outcomes, lease, hintStamp, result: await recordOutcomes(store.writer, outcomes.map((f) => f.record), now, lease) };
     } catch (err) {
       for (const f of outcomes) f.reject(err);
       if (lease) unreserve(lease, []);
@@ -217,7 +219,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
    * wakes the engine at its time, the unfilled part of the lease is given
    * back, the leased are launched.
    */
-  function settleRound({ outcomes, lease, result }: WrittenRound): void {
+  function settleRound({ outcomes, lease, hintStamp, result }: WrittenRound): void {
     const states = new Map(result.targets.map((t) => [t.name, t]));
     const now = clock();
     for (const f of outcomes) {
@@ -233,7 +235,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       }
     }
     if (lease) {
-      for (const w of lease.wants) hints.leased(w.target, w.slots, result.leased.filter((d) => d.target === w.target).length);
+      for (const w of lease.wants) hints.leased(w.target, w.slots, result.leased.filter((d) => d.target === w.target).length, hintStamp);
       unreserve(lease, result.leased);
     }
     for (const d of result.leased) start(d);
