@@ -141,6 +141,9 @@ export async function runDev(args: string[]): Promise<number> {
         `  Web UI:                   ${adminUrl}/`,
         `  Store:                    ${join(dir, "hookrelay.db")}`,
         `  Deliveries are signed (Standard Webhooks); the secret is in ${join(dir, "signing-secret")}`,
+        // Re-sending one payload is the dev loop's habit: say why the second one does not arrive.
+        `  A request sent again (the same body${opts.preset ? ", or the provider's event id" : ""}) is a duplicate for 7 days: acked, not forwarded.`,
+        "  To send one again, use Redeliver on its page in the web UI.",
         "",
       ].join("\n"),
     );

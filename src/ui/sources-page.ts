@@ -14,7 +14,7 @@ export function mismatchWarnings(sources: SourceJson[], linked = true): SafeHtml
 /** The sources page's body markup; `hasPublicUrl` false adds a hint to set server.public_url. */
 export function sourcesPage(sources: SourceJson[], hasPublicUrl: boolean): SafeHtml {
   return html`<h1>Sources</h1>
-${hasPublicUrl ? null : html`<p class="notice">These URLs use the listener's address. Set <code>server.public_url</code> to show the address providers actually reach.</p>`}
+${hasPublicUrl ? null : html`<p class="notice">These URLs use the listener's address. Set <code>server.public_url</code> (with <code>hookrelay dev</code>: <code>--public-url</code>) to show the address providers actually reach.</p>`}
 ${mismatchWarnings(sources)}
 ${sources.length === 0 ? html`<p class="empty">No sources configured.</p>` : null}
 ${cardFilter(sources.length, "sources")}

@@ -39,12 +39,14 @@ test("dev in an empty directory prints the URLs, stores under ./.hookrelay and f
   });
   const relay = await startBinary(["dev", "--forward-to", `http://127.0.0.1:${receiver.port}/hooks`, "--port", "0", "--admin-port", "0"], tmp.dir);
   try {
-    const banner = await readUntil(relay.proc.stdout as ReadableStream<Uint8Array>, "Web UI");
+    const banner = await readUntil(relay.proc.stdout as ReadableStream<Uint8Array>, "Redeliver on its page");
     expect(banner).toContain(`Paste into the provider:  ${relay.publicUrl}/in/dev`);
     // A loopback address, and no --public-url: the banner says a provider needs a tunnel.
     expect(banner).toContain(`(this machine only: for a provider, point a tunnel at port ${new URL(relay.publicUrl).port} and pass its URL as --public-url)`);
     expect(banner).toContain(`Web UI:                   ${relay.adminUrl}/`);
     expect(banner).not.toContain("whsec_");
+    // Why the same curl a second time reaches nothing: said before it happens.
+    expect(banner).toContain("A request sent again (the same body) is a duplicate for 7 days: acked, not forwarded.");
     // The log's "listening" line carries the web UI as a URL too (serve has no banner).
     const listening = JSON.parse(relay.logs().split("\n").find((l) => l.includes('"msg":"listening"'))!) as { ui: string };
     expect(listening.ui).toBe(`${relay.adminUrl}/`);
