@@ -33,7 +33,7 @@ ${byNeed(targets).map((t) => {
   <dl class="meta compact">
     <div><dt>Queue</dt><dd class="queue-depth">${t.queueDepth}</dd></div>
     <div><dt title="leased: being sent, or leased ahead and waiting for one of the target's concurrency slots">Pending · leased · paused</dt><dd data-field="queue">${t.queue.pending} · ${t.queue.delivering} · ${t.queue.paused}</dd></div>
-    <div><dt title="deliveries that used up their retry schedule (each event counted once)">Failed deliveries</dt><dd data-field="failed">${t.queue.failed ? html`<a href="/?target=${encodeURIComponent(t.name)}&status=failed">${t.queue.failed}</a>` : "0"}</dd></div>
+    <div><dt title="deliveries that used up their retry schedule (each event counted once); those still being retried are pending">Failed (retries used up)</dt><dd data-field="failed">${t.queue.failed ? html`<a href="/?target=${encodeURIComponent(t.name)}&status=failed">${t.queue.failed}</a>` : "0"}</dd></div>
     <div><dt title="attempts answered 2xx in the last minutes (every retry is an attempt)">Attempts OK (${Math.round(t.successWindowMs / 60_000)} min)</dt><dd data-field="success">${percent(t.successRate)} <span class="muted">of ${t.recentAttempts}</span></dd></div>
     <div><dt>Last attempt</dt><dd data-field="last-attempt">${time(t.lastAttemptAt)}</dd></div>
     ${t.failingSince ? html`<div><dt>Failing since</dt><dd>${time(t.failingSince)}</dd></div>` : null}
