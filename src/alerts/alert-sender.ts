@@ -59,6 +59,8 @@ const OUTBOX_MAX = 100;
 export class AlertSender {
   /** When this process last stored (or found stored) each alert key. */
   #lastSent = new Map<string, number>();
+  /** Alerts of a key held back by repeat_after since it was last sent: how many, the first one's time. */
+  #heldBack = new Map<string, { count: number; sinceMs: number }>();
   #outbox: { alert: Alert; to: string[]; dedupeKey: string }[] = [];
 
   constructor(private readonly deps: AlertSenderDeps) {}
@@ -85,6 +87,12 @@ export class AlertSender {
       // counted as found and suppressed until the window ends.
       if (episode.lastRaisedAt !== null) this.#lastSent.set(key, episode.lastRaisedAt);
       counts?.alert(a.type, "suppressed", "repeat_after");
+      // An occurrence held back (another delivery failed) is said with the next one sent; a persisting
+      // condition checked again is the same occurrence, not another.
+      if (!repeat && !hasEpisodes(a)) {
+        const held = this.#heldBack.get(key);
+        this.#heldBack.set(key, { count: (held?.count ?? 0) + 1, sinceMs: held?.sinceMs ?? a.atMs });
+      }
       return;
     }
     const to = config.to.filter((t) => t !== about);
@@ -97,7 +105,10 @@ export class AlertSender {
     }
     // A raise while the last word is an earlier raise is a reminder of the same episode: said, so that
     // whoever is paged tells it from a new problem.
-    const told = !a.resolved && episode.lastRaisedAt !== null ? reminder(a, episode.lastRaisedAt) : a;
+    const reminded = !a.resolved && episode.lastRaisedAt !== null ? reminder(a, episode.lastRaisedAt) : a;
+    const held = this.#heldBack.get(key);
+    this.#heldBack.delete(key);
+    const told = held ? withHeldBack(reminded, held) : reminded;
     await this.#store(told, to, config, episode.dedupeKey);
   }
 
@@ -149,6 +160,7 @@ export class AlertSender {
   /** Forgets what was sent: a new config may have other targets or another repeat_after. */
   forget(): void {
     this.#lastSent.clear();
+    this.#heldBack.clear();
   }
 
   #keep(kept: { alert: Alert; to: string[]; dedupeKey: string }): void {
@@ -181,6 +193,16 @@ export class AlertSender {
 }
 
 /** `a` as a reminder: its condition was last alerted (raised, or reminded of) at `previousAtMs` and is still open. */
+/**
+ * `a` with what repeat_after held back of its kind since the last one sent: a
+ * page about one failed delivery while six failed reads as one problem.
+ */
+function withHeldBack(a: Alert, held: { count: number; sinceMs: number }): Alert {
+  const since = new Date(held.sinceMs).toISOString();
+  const more = `${held.count} more like it since ${since} not alerted (repeat_after)`;
+  return { ...a, message: `${a.message} (and ${more})`, details: { ...a.details, heldBack: held.count, heldBackSince: since } };
+}
+
 function reminder(a: Alert, previousAtMs: number): Alert {
   const at = new Date(previousAtMs).toISOString();
   return { ...a, message: `still open (last alerted at ${at}): ${a.message}`, details: { ...a.details, reminder: true, previousAlertAt: at } };

@@ -206,6 +206,28 @@ test("a delivery that reaches failed after its last attempt is a delivery.failed
   expect(alert!.message).toContain(`of event ${eventId} (source src) to orders failed after 1 attempt: HTTP 500`);
 });
 
+test("failed deliveries held back by repeat_after are said with the next delivery.failed alert sent: how many, since when", async () => {
+  const r = await setup([{ name: "orders", script: () => ({ status: 500 }), schedule: ["0s"] }, { name: "ops" }], 'to = ["ops"]\nrepeat_after = "1h"');
+  await submitEvent(r.store, { targets: ["orders"], receivedAt: r.clock() });
+  await r.settle();
+  const heldSince = r.clock();
+  for (let i = 0; i < 3; i++) {
+    r.clock.advance(60_000);
+    await submitEvent(r.store, { targets: ["orders"], receivedAt: r.clock() });
+    await r.settle();
+  }
+  // (The target's circuit opens on the way: only the delivery.failed alerts count here.)
+  const failedAlerts = () => alertsOf(r.target("ops").received).filter((a) => a.type === "delivery.failed");
+  expect(failedAlerts()).toHaveLength(1); // three held back
+  r.clock.advance(60 * MIN);
+  const last = await submitEvent(r.store, { targets: ["orders"], receivedAt: r.clock() });
+  await r.settle();
+  const alerts = failedAlerts();
+  expect(alerts).toHaveLength(2);
+  expect(alerts[1]!.details).toMatchObject({ eventId: last, heldBack: 3, heldBackSince: new Date(heldSince + 60_000).toISOString() });
+  expect(alerts[1]!.message).toContain(`(and 3 more like it since ${new Date(heldSince + 60_000).toISOString()} not alerted (repeat_after))`);
+});
+
 test("a queue whose oldest waiting delivery passes stale_after is a queue.stale alert, resolved once it drains", async () => {
   let failing = true;
   const r = await setup(
