@@ -3,7 +3,7 @@
  * (Elysia's parsers are off) so the verifier sees exactly what was sent, then
  * maps the pipeline's outcome to a status: 200 stored or duplicate, 401
  * rejected, 403 a client address not in the source's allow_ips (checked
- * before the body is read), 404 unknown source, 405 other methods, 413/408 while reading,
+ * before the body is read), 404 unknown source, 200 to a HEAD (a provider checking the URL), 405 other methods, 413/408 while reading,
  * 503 + Retry-After when server.max_inflight of bodies are already in
  * flight or when the store cannot write. Each request takes the runtime
  * config once when it arrives and runs on it to its answer: a reload
@@ -133,6 +133,8 @@ export function ingestController(opts: IngestControllerOptions) {
       const raw: RawRequest = { method: request.method, url, headers: request.headers, body: NO_BODY, remoteAddr: requestClientAddress(server, request) };
       const refused = refuseAddress(opts.deps, source, raw);
       if (refused) return refused;
+      // A HEAD comes here too: some providers check a callback URL with one before they register it (Trello).
+      if (request.method === "HEAD") return new Response(null, { status: 200, headers: { allow: "POST" } });
       // Verification challenges some providers send before the first event (never stored). A wrong
       // verify token is a guess at the source's secret: recorded and counted like a bad signature.
       const hs = answerGetChallenge(source.config.verify, url.searchParams, source.config.verifyToken);

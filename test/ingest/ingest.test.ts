@@ -136,7 +136,7 @@ test("a body over max_body gets 413 and nothing is stored, with or without Conte
   expect(await rows(relay.store, "SELECT id FROM events")).toHaveLength(0);
 });
 
-test("unknown sources get 404 and other methods 405", async () => {
+test("unknown sources get 404, a HEAD 200, other methods 405", async () => {
   relay = await startTestRelay(CONFIG);
   expect((await relay.post("nope", "{}")).status).toBe(404);
   const get = await relay.app.publicApp.handle(new Request("http://127.0.0.1/in/ploints"));
@@ -147,6 +147,11 @@ test("unknown sources get 404 and other methods 405", async () => {
   const other = await relay.app.publicApp.handle(new Request("http://127.0.0.1/other"));
   expect(other.status).toBe(404);
   expect(((await other.json()) as { error: { code: string } }).error.code).toBe("not_found");
+  // A provider checking the URL with a HEAD before it registers it (Trello) gets 200; nothing is stored.
+  const head = await relay.app.publicApp.handle(new Request("http://127.0.0.1/in/ploints", { method: "HEAD" }));
+  expect([head.status, head.headers.get("allow")]).toEqual([200, "POST"]);
+  expect((await relay.app.publicApp.handle(new Request("http://127.0.0.1/in/nope", { method: "HEAD" }))).status).toBe(404);
+  expect(await rows(relay.store, "SELECT id FROM events")).toHaveLength(0);
 });
 
 test("a store locked by another writer past the busy timeout answers 503 with Retry-After, never 200", async () => {
