@@ -36,17 +36,25 @@ function readSignatureBlock(req: InboundRequest): SignatureBlock | null {
   return { timestamp: field("timestamp"), token: field("token"), signature: field("signature") };
 }
 
-function jsonSignatureBlock(body: Uint8Array): SignatureBlock {
+function jsonSignatureBlock(body: Uint8Array, name = "signature"): SignatureBlock {
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder().decode(body));
   } catch {
     return EMPTY;
   }
-  const block: unknown = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>).signature : null;
+  const block: unknown = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>)[name] : null;
   if (typeof block !== "object" || block === null) return EMPTY;
   const fields = block as Record<string, unknown>;
   return { timestamp: text(fields.timestamp), token: text(fields.token), signature: text(fields.signature) };
+}
+
+/** A subaccount's webhook also carries a `parent-signature` block, made with the primary account's key (JSON only). */
+function parentSignatureBlock(req: InboundRequest): SignatureBlock | null {
+  const contentType = req.headers.get("content-type");
+  if (!(contentType?.includes("json") || looksLikeJson(req.body))) return null;
+  const block = jsonSignatureBlock(req.body, "parent-signature");
+  return block.signature === null ? null : block;
 }
 
 /**
@@ -65,14 +73,16 @@ export function mailgunVerifier(secrets: readonly string[], toleranceSec: number
     const problem = timestampProblem(timestamp, where, "s");
     if (problem) return problem;
     if (token === null || token === "") return reject("missing_token", `${BLOCK} has no token`);
-    const result = checkSignatures({
-      algorithm: "sha256",
-      encoding: "hex",
-      keys,
-      contents: [[timestamp! + token]],
-      candidates: [signature],
-      label: `the signature in ${BLOCK}`,
-    });
+    const signed = (b: SignatureBlock, label: string) =>
+      checkSignatures({ algorithm: "sha256", encoding: "hex", keys, contents: [[b.timestamp! + b.token]], candidates: [b.signature!], label });
+    const result = signed(block, `the signature in ${BLOCK}`);
+    // A subaccount signs its block with its own key; the primary account's key (the one configured,
+    // often) signs the `parent-signature` block beside it, over its own timestamp and token.
+    const parent = result.ok ? null : parentSignatureBlock(req);
+    if (parent && parent.token && !timestampProblem(parent.timestamp, where, "s")) {
+      const byParent = signed(parent, "the parent-signature block");
+      if (byParent.ok) return checkTimestamp(parent.timestamp, nowMs, toleranceSec, { unit: "s" }, where);
+    }
     return result.ok ? checkTimestamp(timestamp, nowMs, toleranceSec, { unit: "s" }, where) : result;
   };
 }

@@ -198,6 +198,24 @@ describe("Mailgun", () => {
   const token = "tok123";
   const signature = hex(key, `${NOW_S}${token}`);
 
+  test("a subaccount's webhook verifies with the primary account's key through its parent-signature block, and only so", () => {
+    const subKey = "subaccount-key";
+    const body = JSON.stringify({
+      signature: { timestamp: String(NOW_S), token, signature: hex(subKey, `${NOW_S}${token}`) },
+      "parent-signature": { timestamp: String(NOW_S), token: "ptok9", signature: hex(key, `${NOW_S}ptok9`) },
+      "event-data": { event: "delivered" },
+    });
+    const headers = { "content-type": "application/json" };
+    expect(preset("mailgun", [key])(req(headers, body), NOW_MS)).toEqual({ ok: true });
+    expect(preset("mailgun", [subKey])(req(headers, body), NOW_MS)).toEqual({ ok: true });
+    // A parent block signed with another key lets nothing in.
+    const forged = body.replace(hex(key, `${NOW_S}ptok9`), hex("other", `${NOW_S}ptok9`));
+    expect(preset("mailgun", [key])(req(headers, forged), NOW_MS)).toMatchObject({ ok: false, reason: "bad_signature" });
+    // Nor a stale one.
+    const stale = JSON.stringify({ ...JSON.parse(body), "parent-signature": { timestamp: String(NOW_S - 3600), token: "ptok9", signature: hex(key, `${NOW_S - 3600}ptok9`) } });
+    expect(preset("mailgun", [key])(req(headers, stale), NOW_MS)).toMatchObject({ ok: false });
+  });
+
   test("legacy form-encoded fields verify", () => {
     const body = new URLSearchParams({ timestamp: String(NOW_S), token, signature, event: "delivered" }).toString();
     const headers = { "content-type": "application/x-www-form-urlencoded" };
