@@ -9,7 +9,7 @@ import { createLogger, type LogLevel } from "../log/logger.ts";
 import { startListenClient } from "../listen/client.ts";
 import { parseForwardRoutes } from "../listen/forward-routes.ts";
 import { parseFlags } from "./args.ts";
-import { MAX_TIMER_MS } from "../config/schema.ts";
+import { MAX_TIMER_MS } from "../core/timer-limit.ts";
 
 const DEFAULT_TOKEN = "env:HOOKRELAY_LISTEN_TOKEN";
 // The first reconnect's wait (reconnect-backoff.ts): the cap may not be shorter.

@@ -18,6 +18,7 @@ import { didYouMean } from "./did-you-mean.ts";
 import { parseStoreUrl } from "./store-url.ts";
 import { pem, targetHeaders } from "./target-credentials.ts";
 import { ALERT_KINDS } from "../core/alert.ts";
+import { MAX_TIMER_MS } from "../core/timer-limit.ts";
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 export const SCHEMES = ["hmac", "shared-secret", "basic", "none"] as const;
@@ -45,14 +46,10 @@ function converted<T>(parse: (input: unknown) => Parsed<T>) {
 const duration = () => converted(parseDurationMs);
 /** A span that must pass before something happens (a deadline, a tolerance, a retention): 0 would mean "at once" or, read another way, "never". */
 const span = () => v.pipe(duration(), v.check((ms) => ms > 0, 'expected a duration longer than 0 (like "30s")'));
-/**
- * The longest wait the runtime's timers keep (2^31 − 1 ms, 24.8 days): a
- * longer one fires at once, and a 30-day target timeout failed every attempt
- * in 2 ms, after the target had taken the request.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** No longer than a timer keeps: a longer wait would end at once. */
+const withinTimer = () => v.check((ms: number) => ms <= MAX_TIMER_MS, "expected at most 24d (a timer waits no longer)");
 /** A span the relay waits out on a timer (a deadline, a lock's wait). */
-const timerSpan = () => v.pipe(span(), v.check((ms) => ms <= MAX_TIMER_MS, "expected at most 24d (a timer waits no longer)"));
+const timerSpan = () => v.pipe(span(), withinTimer());
 const size = () => converted(parseSizeBytes);
 const positiveSize = () => v.pipe(size(), v.check((n) => n > 0, 'expected a size larger than 0 (like "1mb")'));
 /**
@@ -304,7 +301,7 @@ export function createSchemas(ctx: Ctx) {
     /** PostgreSQL's password, a secret ref (else the URL's, or PGPASSWORD); load.ts refuses it for other stores. */
     password: v.optional(secretOne(ctx)),
     retention: v.optional(span(), DEFAULTS.store.retention),
-    busy_timeout: v.optional(v.pipe(duration(), v.check((ms) => ms <= MAX_TIMER_MS, "expected at most 24d (a timer waits no longer)")), DEFAULTS.store.busy_timeout),
+    busy_timeout: v.optional(v.pipe(duration(), withinTimer()), DEFAULTS.store.busy_timeout),
     search: v.optional(bool(), DEFAULTS.store.search),
     /** Directory retention archives events into before deleting them (store/event-archive.ts); none by default. */
     archive: v.optional(v.pipe(str(), v.minLength(1, "expected a directory path, got an empty string"))),

@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from "../core/timer-limit.ts";
+
 /**
  * The times the delivery engine asked to run a round of its own accord,
  * besides its poll. Two kinds: a retry falling due needs a round at its own
@@ -72,8 +74,6 @@ export class WakeUps {
     if (passed > 0) this.wake();
   }
 }
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The index of the first time ≥ `at` in an ascending list (its length when none is). */
 function firstNotBefore(times: readonly number[], at: number): number {
