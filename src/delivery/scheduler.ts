@@ -209,7 +209,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       return { outcomes, lease, hintStamp, result: await recordOutcomes(store.writer, outcomes.map((f) => f.record), now, lease) };
     } catch (err) {
       for (const f of outcomes) f.reject(err);
-      if (lease) unreserve(lease, []);
+      if (lease) unreserve(lease, new Map());
       throw err;
     }
   }
@@ -235,8 +235,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       }
     }
     if (lease) {
-      for (const w of lease.wants) hints.leased(w.target, w.slots, result.leased.filter((d) => d.target === w.target).length, hintStamp);
-      unreserve(lease, result.leased);
+      const filled = leasedPerTarget(result.leased);
+      for (const w of lease.wants) hints.leased(w.target, w.slots, filled.get(w.target) ?? 0, hintStamp);
+      unreserve(lease, filled);
     }
     for (const d of result.leased) start(d);
   }
@@ -262,10 +263,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     return { leaseId: leaseIds.next(), holder: leaseIds.holder, nowMs: now, wants };
   }
 
-  /** Gives back the slots and tokens of a lease request that the store did not fill. */
-  function unreserve(lease: LeaseRequest, leased: LeasedDelivery[]): void {
+  /** Gives back the slots and tokens of a lease request that the store did not fill (`filled`: leased per target). */
+  function unreserve(lease: LeaseRequest, filled: ReadonlyMap<string, number>): void {
     for (const w of lease.wants) {
-      const unfilled = w.slots - leased.filter((d) => d.target === w.target).length;
+      const unfilled = w.slots - (filled.get(w.target) ?? 0);
       if (unfilled <= 0) continue;
       slots.release(w.target, unfilled);
       rate.refund(w.target, unfilled);
@@ -566,4 +567,11 @@ function leaseIdMaker(clock: () => number): { holder: string; next(): string } {
   const holder = makeId("lease", clock(), crypto.getRandomValues(new Uint8Array(10)));
   let n = 0;
   return { holder, next: () => `${holder}.${(++n).toString(36)}` };
+}
+
+/** How many deliveries a round leased for each target. */
+function leasedPerTarget(leased: readonly LeasedDelivery[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const d of leased) counts.set(d.target, (counts.get(d.target) ?? 0) + 1);
+  return counts;
 }
