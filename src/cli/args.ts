@@ -60,3 +60,14 @@ export function parseTimeFlag(value: string, nowMs: number): number | null {
   if (d.ok) return nowMs - d.value;
   return parseUtcTime(value);
 }
+
+/** What a `--since`/`--until` value that neither form reads gets told. */
+export function badTimeFlag(flag: string, value: string): string {
+  return `--${flag}: expected a duration back from now (2h, 7d) or an ISO 8601 date or time (UTC unless it names its zone), got "${value}"`;
+}
+
+/** Writes a command's flag problems, one line each, all of them at once; true when there were any (the command exits 2). */
+export function reportFlagProblems(command: string, problems: readonly string[]): boolean {
+  for (const p of problems) process.stderr.write(`hookrelay ${command}: ${p}\n`);
+  return problems.length > 0;
+}

@@ -5,7 +5,7 @@ import { counted, sizeText } from "../core/quantity-text.ts";
 import { EVENT_STATUSES, type EventStatus } from "../store/admin-queries.ts";
 import { exportEventPages, type ExportFilter } from "../store/event-transfer.ts";
 import { openStoreReader } from "../store/index.ts";
-import { parseFlags, parseTimeFlag } from "./args.ts";
+import { badTimeFlag, parseFlags, parseTimeFlag, reportFlagProblems } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 import { reason, startOutputFile } from "./output-file.ts";
 import { closestName } from "../config/did-you-mean.ts";
@@ -31,7 +31,7 @@ export async function runExport(args: string[]): Promise<number> {
   for (const key of ["since", "until"] as const) {
     if (typeof v[key] !== "string") continue;
     const t = parseTimeFlag(v[key] as string, now);
-    if (t === null) problems.push(`--${key}: expected a duration back from now (2h, 7d) or an ISO 8601 date or time (UTC unless it names its zone), got "${v[key]}"`);
+    if (t === null) problems.push(badTimeFlag(key, v[key] as string));
     else filter[key === "since" ? "sinceMs" : "untilMs"] = t;
   }
   if (filter.sinceMs !== undefined && filter.untilMs !== undefined && filter.sinceMs >= filter.untilMs)
@@ -41,10 +41,7 @@ export async function runExport(args: string[]): Promise<number> {
     else filter.status = v.status as EventStatus;
   }
   if (typeof v.source === "string") filter.source = v.source;
-  if (problems.length > 0) {
-    for (const p of problems) process.stderr.write(`hookrelay export: ${p}\n`);
-    return 2;
-  }
+  if (reportFlagProblems("export", problems)) return 2;
   const loaded = await loadConfigOrReport(v.config as string | undefined);
   if (!loaded) return 1;
   const { config } = loaded;

@@ -5,7 +5,7 @@ import { openStore } from "../store/index.ts";
 import { storeNotices } from "./store-notices.ts";
 import { DELIVERY_STATUSES, OPEN_STATUSES } from "../core/types.ts";
 import type { ReplayStatus } from "../store/redeliver.ts";
-import { parseFlags, parseTimeFlag } from "./args.ts";
+import { badTimeFlag, parseFlags, parseTimeFlag, reportFlagProblems } from "./args.ts";
 import { loadConfigOrReport } from "./load-config.ts";
 import { closestName } from "../config/did-you-mean.ts";
 
@@ -30,17 +30,14 @@ export async function runReplay(args: string[]): Promise<number> {
   if (typeof v.since === "string") {
     const t = parseTimeFlag(v.since, Date.now());
     if (t !== null) sinceMs = t;
-    else problems.push(`--since: expected a duration back from now (2h, 7d) or an ISO 8601 date or time (UTC unless it names its zone), got "${v.since}"`);
+    else problems.push(badTimeFlag("since", v.since));
   }
   const status = v.status as ReplayStatus | undefined;
   if (status !== undefined && OPEN.includes(status)) {
     problems.push(`--status ${status}: a delivery still open is on its way and never replayed (a paused one goes once its target is enabled; "Retry now" sends one at once)`);
   } else if (status !== undefined && !STATUSES.includes(status)) problems.push(`--status: expected one of ${STATUSES.join(", ")}, got "${status}"`);
   // What the flags say alone is checked first; names against the config once it is loaded.
-  if (problems.length > 0) {
-    for (const p of problems) process.stderr.write(`hookrelay replay: ${p}\n`);
-    return 2;
-  }
+  if (reportFlagProblems("replay", problems)) return 2;
   const loaded = await loadConfigOrReport(v.config as string | undefined);
   if (!loaded) return 1;
   const { config } = loaded;
@@ -50,10 +47,7 @@ export async function runReplay(args: string[]): Promise<number> {
   };
   if (typeof v.source === "string" && !config.sources.some((s) => s.name === v.source)) unknown("source", v.source, config.sources.map((s) => s.name));
   if (typeof v.target === "string" && !config.targets.some((t) => t.name === v.target)) unknown("target", v.target, config.targets.map((t) => t.name));
-  if (problems.length > 0) {
-    for (const p of problems) process.stderr.write(`hookrelay replay: ${p}\n`);
-    return 2;
-  }
+  if (reportFlagProblems("replay", problems)) return 2;
   const dryRun = v["dry-run"] === true;
   let store;
   try {

@@ -109,6 +109,13 @@ test("export then import into a fresh store keeps ids and body bytes (binary and
   const backwards = await run(["export", "--config", join(tmp.dir, "a.toml"), "--since", "1h", "--until", "2h"]);
   expect(backwards.code).toBe(2);
   expect(backwards.err).toContain("--since 1h is not before --until 2h: no event could match (a duration counts back from now");
+  // Every bad flag is said at once, each on its own line, before the config is read.
+  const bad = await run(["export", "--config", join(tmp.dir, "a.toml"), "--until", "Dec 5", "--status", "nope"]);
+  expect(bad.code).toBe(2);
+  expect(bad.err.trim().split("\n")).toEqual([
+    'hookrelay export: --until: expected a duration back from now (2h, 7d) or an ISO 8601 date or time (UTC unless it names its zone), got "Dec 5"',
+    expect.stringMatching(/^hookrelay export: --status: expected one of pending, .*, got "nope"$/),
+  ]);
 
   // A source the config does not name is exported all the same (a removed source's events stay stored), said so: a typo is no silent "0 events".
   const typo = await run(["export", "--config", join(tmp.dir, "a.toml"), "--source", "plonts"]);
