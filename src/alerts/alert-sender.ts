@@ -192,7 +192,6 @@ export class AlertSender {
   }
 }
 
-/** `a` as a reminder: its condition was last alerted (raised, or reminded of) at `previousAtMs` and is still open. */
 /**
  * `a` with what repeat_after held back of its kind since the last one sent: a
  * page about one failed delivery while six failed reads as one problem.
@@ -203,6 +202,7 @@ function withHeldBack(a: Alert, held: { count: number; sinceMs: number }): Alert
   return { ...a, message: `${a.message} (and ${more})`, details: { ...a.details, heldBack: held.count, heldBackSince: since } };
 }
 
+/** `a` as a reminder: its condition was last alerted (raised, or reminded of) at `previousAtMs` and is still open. */
 function reminder(a: Alert, previousAtMs: number): Alert {
   const at = new Date(previousAtMs).toISOString();
   return { ...a, message: `still open (last alerted at ${at}): ${a.message}`, details: { ...a.details, reminder: true, previousAlertAt: at } };
