@@ -15,7 +15,6 @@ export interface TargetNow {
 /** The overview page's body markup: what needs a look now, then the last 24 hours. */
 export function overviewPage(o: Overview, now: { nowMs: number; targets: TargetNow[] } = { nowMs: o.startMs, targets: [] }): SafeHtml {
   const base = { startMs: o.startMs, stepMs: o.stepMs };
-  const perTarget = (by: Record<string, (number | null)[]>, figure: "total" | "peak" = "total") => targetSeries(by, figure);
   return html`<h1>Overview</h1>
 ${nowPanel(now.targets, now.nowMs)}
 <p class="muted">The last 24 hours in 5-minute steps, times in UTC. Counts are per 5 minutes; the current step is still filling.</p>
@@ -32,8 +31,8 @@ ${lineChart({
     { label: "rejected", values: o.rejected },
   ],
 })}
-${lineChart({ ...base, id: "chart-delivered", title: "Delivered per target", unit: "", summary: "total", empty: "Nothing delivered in the last 24 hours.", series: perTarget(o.delivered) })}
-${lineChart({ ...base, id: "chart-failed", title: "Failed attempts per target", unit: "", summary: "total", empty: "No failed attempts in the last 24 hours.", series: perTarget(o.failed) })}
+${lineChart({ ...base, id: "chart-delivered", title: "Delivered per target", unit: "", summary: "total", empty: "Nothing delivered in the last 24 hours.", series: targetSeries(o.delivered, "total") })}
+${lineChart({ ...base, id: "chart-failed", title: "Failed attempts per target", unit: "", summary: "total", empty: "No failed attempts in the last 24 hours.", series: targetSeries(o.failed, "total") })}
 ${lineChart({
   ...base,
   id: "chart-latency",
@@ -46,7 +45,7 @@ ${lineChart({
     { label: "p95", values: o.latencyP95 },
   ],
 })}
-${lineChart({ ...base, id: "chart-queue", title: "Queue depth per target (highest sample each 5 min)", unit: "", summary: "peak", empty: "The queues were empty (or not sampled yet).", series: perTarget(o.queue, "peak") })}
+${lineChart({ ...base, id: "chart-queue", title: "Queue depth per target (highest sample each 5 min)", unit: "", summary: "peak", empty: "The queues were empty (or not sampled yet).", series: targetSeries(o.queue, "peak") })}
 </div>`;
 }
 
