@@ -39,7 +39,16 @@ export async function startTestRelay(
     nowMs?: () => number;
     delivery?: DeliveryEngine;
     /** Build and start the production delivery engine on the relay's store (listen targets need it). */
-    engine?: { pollMs?: number; leaseMs?: number };
+    engine?: {
+      pollMs?: number;
+      leaseMs?: number;
+      /**
+       * False: the app never wakes the engine (after ingest's commits, actions); rounds run at the
+       * start, the poll and finished attempts only. For a test of what ingest itself wrote, which a
+       * round woken by the commit would otherwise lease ahead before the test reads it.
+       */
+      woken?: boolean;
+    };
     busyTimeoutMs?: number;
     /** Start the bulk-job runner with this pacing (jobs run only when given). */
     jobs?: JobPacing;
@@ -57,7 +66,8 @@ export async function startTestRelay(
   const store = await openStore({ url: config.store.url, busyTimeoutMs: opts.busyTimeoutMs ?? 1000, nowMs, checkpointEveryMs: 0 });
   const metrics = createRelayMetrics({ config, store, nowMs });
   const engine = opts.engine ? createDeliveryEngine({ config, store, log: silentLogger, pollMs: opts.engine.pollMs, leaseMs: opts.engine.leaseMs, onAttempt: metrics.onAttempt }) : null;
-  const app = createApp({ config, store, log: opts.log ?? silentLogger, nowMs, delivery: opts.delivery ?? engine ?? undefined, metrics, jobPacing: opts.jobs });
+  const unwoken = engine && opts.engine?.woken === false ? { ...engine, wake: () => {} } : engine;
+  const app = createApp({ config, store, log: opts.log ?? silentLogger, nowMs, delivery: opts.delivery ?? unwoken ?? undefined, metrics, jobPacing: opts.jobs });
   await engine?.start();
   if (opts.jobs) app.jobs.start();
   return {
