@@ -17,7 +17,11 @@
  *     within each pair: a two-second drain swings by ±10 % on a small shared
  *     VM, and the median pair is the figure (every pair printed). Then warm:
  *     twice as many stored, the second half timed, as the other figures are
- *     taken from warm servers, between bare loops too;
+ *     taken from warm servers, between bare loops too. And the drain's floor
+ *     (bench/drain-floor.ts: a durable drain shaped as the relay, an event
+ *     loop sending and a writer thread leasing and recording, with nothing of
+ *     the product), BENCH_DRAINS times between bare loops: what share of the
+ *     bare loop a drain can reach on this machine, and the relay's share of it;
  *  3. ingest alone: wrk (64 connections, after a warm-up) against the relay
  *     with the source routed nowhere;
  *  4. in and out: the relay ingesting at fixed rates (a share of the ingest-
@@ -148,6 +152,37 @@ async function drain(stored: number, from: number) {
   const sinkCost = sinkPer(sink0, stored - from);
   await relay.stop();
   return { rate: (stored - from) / seconds, cpu, sink: sinkCost };
+}
+
+/**
+ * The drain's floor (bench/drain-floor.ts): `stored` deliveries drained by a process shaped as the
+ * relay (an event loop sending, a writer thread leasing and recording in one transaction a round)
+ * with nothing of the product, to the same sink, timed as `drain` is.
+ */
+async function floorDrain(stored: number, from: number) {
+  const file = join(mkdtempSync(join(dir, "floor-")), "floor.db");
+  const base = await sinkCount();
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "drain-floor.ts"), sinkUrl, file, String(stored)], {
+    stdout: "pipe",
+    stderr: "inherit",
+    env: { ...process.env, FLOOR_BODY: BODY },
+  });
+  children.push(proc);
+  let t0 = 0;
+  let cpu0 = processCpuMs(proc.pid);
+  for (;;) {
+    const n = (await sinkCount()) - base;
+    if (t0 === 0 && n >= from) {
+      t0 = performance.now();
+      cpu0 = processCpuMs(proc.pid);
+    }
+    if (n >= stored) break;
+    await Bun.sleep(10);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const totalUs = ((processCpuMs(proc.pid) - cpu0) * 1000) / (stored - from);
+  await proc.exited;
+  return { rate: (stored - from) / seconds, cpu: { mainUs: Number.NaN, writerUs: Number.NaN, totalUs }, sink: { cpuUs: Number.NaN, switches: Number.NaN } };
 }
 
 // 3. Ingest alone.
@@ -293,7 +328,12 @@ const betweenBareLoops = async (run: () => Promise<typeof none>) => {
 };
 if (!only || only === "drain") for (let i = 0; i < DRAINS; i++) coldPairs.push(await betweenBareLoops(() => drain(EVENTS, 1000)));
 const ratioOf = (p: (typeof coldPairs)[number]) => p.drain.rate / p.bare;
-const medianPair = [...coldPairs].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor((coldPairs.length - 1) / 2)] ?? { bare, drain: none };
+const median = (pairs: typeof coldPairs) => [...pairs].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor((pairs.length - 1) / 2)] ?? { bare, drain: none };
+const medianPair = median(coldPairs);
+// The floor, DRAINS times between bare loops too: what share of the bare loop a drain can reach here at all.
+const floorPairs: typeof coldPairs = [];
+if (!only || only === "drain") for (let i = 0; i < DRAINS; i++) floorPairs.push(await betweenBareLoops(() => floorDrain(EVENTS, 1000)));
+const floorPair = median(floorPairs);
 const drained = medianPair.drain;
 // Warm, as the other figures are: the same count timed after as many delivered first.
 const warmPair = !only || only === "drain" ? await betweenBareLoops(() => drain(2 * EVENTS, EVENTS)) : { bare, drain: none };
@@ -323,6 +363,10 @@ if (coldPairs.length > 0) {
   console.log(`drain of ${EVENTS} stored deliveries   ${n(drained.rate).padStart(7)} deliveries/s   ${n(ratioOf(medianPair), 2)}× its bare loop, the median of ${coldPairs.length} (aim ≥ 0.4)`);
   console.log(`  CPU per delivery: event loop ${n(drained.cpu.mainUs)} µs + writer ${n(drained.cpu.writerUs)} µs = ${n(drained.cpu.mainUs + drained.cpu.writerUs)} µs (aim ≤ 100); whole process ${n(drained.cpu.totalUs)} µs`);
   console.log(sinkLine(drained.sink));
+  for (const [i, p] of floorPairs.entries())
+    console.log(`  floor drain ${i + 1} of ${floorPairs.length}: bare loop ${n(p.bare)} req/s (before and after), ${n(p.drain.rate)} deliveries/s, ${n(ratioOf(p), 2)}×`);
+  console.log(`the drain's floor (bench/drain-floor.ts)  ${n(floorPair.drain.rate).padStart(7)} deliveries/s   ${n(ratioOf(floorPair), 2)}× its bare loop, the median of ${floorPairs.length}; ${n(floorPair.drain.cpu.totalUs)} µs process CPU per delivery`);
+  console.log(`  the relay's cold drain is ${n(ratioOf(medianPair) / ratioOf(floorPair), 2)}× the floor's (each to its own bare loops)`);
   console.log(`drain, warm (the last ${EVENTS} of ${2 * EVENTS})  ${n(drainedWarm.rate).padStart(7)} deliveries/s   ${n(drainedWarm.rate / bareWarm, 2)}× its bare loops (${n(bareWarm)} req/s before and after)`);
   console.log(`  CPU per delivery: event loop ${n(drainedWarm.cpu.mainUs)} µs + writer ${n(drainedWarm.cpu.writerUs)} µs = ${n(drainedWarm.cpu.mainUs + drainedWarm.cpu.writerUs)} µs; whole process ${n(drainedWarm.cpu.totalUs)} µs`);
   console.log(sinkLine(drainedWarm.sink));

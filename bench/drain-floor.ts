@@ -1,0 +1,135 @@
+/**
+ * The drain's floor on this machine (run by bench/deliver.ts, step 2): the
+ * least a process must do to drain a stored backlog durably, shaped as the
+ * relay is — an event loop that sends and a writer thread that owns the
+ * store — with nothing of the product. Its store: one table of deliveries
+ * (an integer key, a status, the body) with the one index a lease needs,
+ * one table of attempts; no events, headers, signing, ids, health, logs,
+ * metrics or admin indexes. The writer, in one transaction a round (WAL,
+ * synchronous=NORMAL, as the relay writes a drain's rounds): marks the
+ * round's finished deliveries done, appends their attempts, leases the next
+ * ones (UPDATE … RETURNING the bodies). The event loop keeps 64 `fetch`es
+ * going to the sink, as the bare loop does, from the leased line, and asks
+ * for the next round while one is not in flight.
+ *
+ *   bun bench/drain-floor.ts <sink url> <store file> <count>
+ *
+ * Seeds <count> pending deliveries of BODY into a new <store file>, prints
+ * "ready", drains them all, exits.
+ */
+import { Database } from "bun:sqlite";
+
+const CONCURRENCY = 64;
+/** The line leased ahead of the slots, as the relay's (2 × concurrency, at most 128). */
+const AHEAD = 128;
+
+interface Round {
+  done: number[];
+  at: number;
+  want: number;
+}
+interface Leased {
+  ids: number[];
+  bodies: Uint8Array[];
+}
+
+if (Bun.isMainThread) await main();
+else writerThread();
+
+async function main(): Promise<void> {
+  const [sinkUrl, file, countText] = process.argv.slice(2);
+  const count = Number(countText);
+  const body = process.env.FLOOR_BODY ?? "{}";
+  seed(file!, count, body);
+  const writer = new Worker(import.meta.url, { workerData: file });
+  const line: Leased = { ids: [], bodies: [] };
+  let done: number[] = [];
+  let roundInFlight = false;
+  let sent = 0;
+  let waiting: (() => void)[] = [];
+  const wakeSenders = () => {
+    const w = waiting;
+    waiting = [];
+    for (const f of w) f();
+  };
+  const round = () => {
+    if (roundInFlight) return;
+    const want = Math.max(0, CONCURRENCY + AHEAD - line.ids.length - inFlight);
+    if (done.length === 0 && want === 0) return;
+    roundInFlight = true;
+    writer.postMessage({ done, at: Date.now(), want } satisfies Round);
+    done = [];
+  };
+  writer.onmessage = (e: MessageEvent<Leased>) => {
+    roundInFlight = false;
+    line.ids.push(...e.data.ids);
+    line.bodies.push(...e.data.bodies);
+    wakeSenders();
+    if (sent < count) round();
+    else if (done.length > 0) round();
+  };
+  let inFlight = 0;
+  console.log("ready");
+  round();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (;;) {
+        while (line.ids.length === 0) {
+          if (sent >= count) return;
+          await new Promise<void>((r) => waiting.push(r));
+        }
+        const id = line.ids.shift()!;
+        const payload = line.bodies.shift()!;
+        sent++;
+        inFlight++;
+        const res = await fetch(sinkUrl!, { method: "POST", body: payload, headers: { "content-type": "application/json" } });
+        await res.arrayBuffer();
+        inFlight--;
+        done.push(id);
+        round();
+      }
+    }),
+  );
+  // The last outcomes recorded before the exit.
+  while (roundInFlight || done.length > 0) {
+    round();
+    await Bun.sleep(1);
+  }
+  writer.terminate();
+  process.exit(0);
+}
+
+function seed(file: string, count: number, body: string): void {
+  const db = new Database(file, { create: true });
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec(`CREATE TABLE deliveries (id INTEGER PRIMARY KEY, status INTEGER NOT NULL, body BLOB NOT NULL);
+    CREATE INDEX deliveries_due ON deliveries (id) WHERE status = 0;
+    CREATE TABLE attempts (id INTEGER PRIMARY KEY, delivery_id INTEGER NOT NULL, at INTEGER NOT NULL, status_code INTEGER)`);
+  const insert = db.prepare("INSERT INTO deliveries (status, body) VALUES (0, ?)");
+  const bytes = new TextEncoder().encode(body);
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) insert.run(bytes);
+  })();
+  db.close();
+}
+
+function writerThread(): void {
+  const { workerData } = require("node:worker_threads") as { workerData: string };
+  const db = new Database(workerData);
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  const finish = db.prepare("UPDATE deliveries SET status = 2 WHERE id = ?");
+  const attempt = db.prepare("INSERT INTO attempts (delivery_id, at, status_code) VALUES (?, ?, 200)");
+  const lease = db.prepare<{ id: number; body: Uint8Array }, [number]>(
+    "UPDATE deliveries SET status = 1 WHERE id IN (SELECT id FROM deliveries WHERE status = 0 ORDER BY id LIMIT ?) RETURNING id, body",
+  );
+  const write = db.transaction((r: Round): Leased => {
+    for (const id of r.done) {
+      finish.run(id);
+      attempt.run(id, r.at);
+    }
+    const rows = r.want > 0 ? lease.all(r.want) : [];
+    return { ids: rows.map((row) => row.id), bodies: rows.map((row) => row.body) };
+  });
+  self.onmessage = (e: MessageEvent<Round>) => postMessage(write(e.data));
+}
