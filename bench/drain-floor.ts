@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   const count = Number(countText);
   const body = process.env.FLOOR_BODY ?? "{}";
   seed(file!, count, body);
-  const writer = new Worker(import.meta.url, { workerData: file });
+  const writer = new Worker(import.meta.url);
+  writer.postMessage(file); // its first message: the store's file
   const line: Leased = { ids: [], bodies: [] };
   let done: number[] = [];
   let roundInFlight = false;
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
         const payload = line.bodies.shift()!;
         sent++;
         inFlight++;
-        const res = await fetch(sinkUrl!, { method: "POST", body: payload, headers: { "content-type": "application/json" } });
+        const res = await fetch(sinkUrl!, { method: "POST", body: payload as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/json" } });
         await res.arrayBuffer();
         inFlight--;
         done.push(id);
@@ -114,8 +115,15 @@ function seed(file: string, count: number, body: string): void {
 }
 
 function writerThread(): void {
-  const { workerData } = require("node:worker_threads") as { workerData: string };
-  const db = new Database(workerData);
+  let write: ((r: Round) => Leased) | null = null;
+  self.onmessage = (e: MessageEvent<Round | string>) => {
+    if (typeof e.data === "string") write = openWriter(e.data);
+    else postMessage(write!(e.data));
+  };
+}
+
+function openWriter(file: string): (r: Round) => Leased {
+  const db = new Database(file);
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   const finish = db.prepare("UPDATE deliveries SET status = 2 WHERE id = ?");
@@ -123,7 +131,7 @@ function writerThread(): void {
   const lease = db.prepare<{ id: number; body: Uint8Array }, [number]>(
     "UPDATE deliveries SET status = 1 WHERE id IN (SELECT id FROM deliveries WHERE status = 0 ORDER BY id LIMIT ?) RETURNING id, body",
   );
-  const write = db.transaction((r: Round): Leased => {
+  return db.transaction((r: Round): Leased => {
     for (const id of r.done) {
       finish.run(id);
       attempt.run(id, r.at);
@@ -131,5 +139,4 @@ function writerThread(): void {
     const rows = r.want > 0 ? lease.all(r.want) : [];
     return { ids: rows.map((row) => row.id), bodies: rows.map((row) => row.body) };
   });
-  self.onmessage = (e: MessageEvent<Round>) => postMessage(write(e.data));
 }
