@@ -8,21 +8,17 @@
  * action: what other processes and tools store is known only from the store).
  *
  * A target may have due work when: ingest stored a delivery of it pending
- * (no slot to claim); a retry of it falls due (its time, as the round that
- * recorded the failure wrote it); a lease for it was filled (there may be
- * more). It has none once a lease for it comes back short of what was asked.
+ * (no slot to claim); a retry of it falls due (its wake-up fires: the round
+ * that recorded the failure asked for one at its time, wake-ups.ts); a lease
+ * for it was filled (there may be more). It has none once a lease for it
+ * comes back short of what was asked.
  */
-/** Retries remembered at most (a flaky target on a long schedule records one per delivery). */
-const MAX_LATER = 10_000;
-
 export class DueHints {
   /** Targets that may have due work now. */
   #now = new Set<string>();
   /** When each target was last said to have due work (a count of such sayings): see leased(). */
   #marked = new Map<string, number>();
   #stamp = 0;
-  /** Retries falling due later: a binary min-heap by time. */
-  #later: { at: number; target: string }[] = [];
   #everyTarget = true;
 
   /** `target` may have due work now. */
@@ -36,28 +32,13 @@ export class DueHints {
     return this.#stamp;
   }
 
-  /** A delivery of `target` falls due at `atMs` (the round's clock). */
-  later(target: string, atMs: number): void {
-    const heap = this.#later;
-    // Bounded: past it a retry is found by the poll instead, at most a poll period late.
-    if (heap.length >= MAX_LATER) return;
-    heap.push({ at: atMs, target });
-    for (let i = heap.length - 1; i > 0; ) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.at <= heap[i]!.at) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
-      i = parent;
-    }
-  }
-
   /** The next round asks for every target (the poll, a reload, work stored elsewhere). */
   everyTarget(): void {
     this.#everyTarget = true;
   }
 
-  /** The targets a round planned at `nowMs` asks for: every one, or those that may have due work. */
-  take(nowMs: number): "every" | ReadonlySet<string> {
-    while (this.#later.length > 0 && this.#later[0]!.at <= nowMs) this.now(this.#popEarliest().target);
+  /** The targets a round asks for: every one, or those that may have due work. */
+  take(): "every" | ReadonlySet<string> {
     if (!this.#everyTarget) return this.#now;
     this.#everyTarget = false;
     return "every";
@@ -74,24 +55,6 @@ export class DueHints {
     else if ((this.#marked.get(target) ?? 0) <= stamp) {
       this.#now.delete(target);
       this.#marked.delete(target);
-    }
-  }
-
-  #popEarliest(): { at: number; target: string } {
-    const heap = this.#later;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length === 0) return top;
-    heap[0] = last;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let least = i;
-      if (l < heap.length && heap[l]!.at < heap[least]!.at) least = l;
-      if (r < heap.length && heap[r]!.at < heap[least]!.at) least = r;
-      if (least === i) return top;
-      [heap[least], heap[i]] = [heap[i]!, heap[least]!];
-      i = least;
     }
   }
 }

@@ -559,3 +559,40 @@ test("a round asks the store only for the targets that may have due work; a poll
   while (asked.length === 2) await Bun.sleep(5);
   expect(asked).toEqual([50, 1, 50]);
 });
+
+test("a retry falling due wakes a round of its own that asks the store for its target alone, long before the poll", async () => {
+  let failed = false;
+  const target = recordingTarget(cleanups, () => {
+    if (failed) return { status: 200 };
+    failed = true;
+    return { status: 500 };
+  });
+  const configs = Array.from({ length: 20 }, (_, i) => targetConfig(`t${i}`, target.url, { retry: { scheduleMs: [0, 150], jitter: 0 } }));
+  // The machine's clock, for the store and the engine: a retry's wake-up waits on it.
+  const store = await storeAt(join(tempDir(cleanups), "s.db"), cleanups, Date.now);
+  const scheduler = createScheduler({ store, targets: configs, clock: Date.now, random: () => 0.5, pollMs: 60_000 });
+  cleanups.unshift(() => scheduler.stop(100));
+  const asked: number[] = [];
+  const written: Promise<unknown>[] = [];
+  const writer = store.writer as { write: typeof store.writer.write };
+  const write = writer.write.bind(store.writer);
+  writer.write = (stmts, durability) => {
+    for (const s of stmts) if (typeof s !== "string" && /SET status = 'delivering'/.test(s.sql)) asked.push(Object.keys(s.args ?? {}).filter((k) => /^t\d+$/.test(k)).length);
+    const done = write(stmts, durability);
+    written.push(done.catch(() => null));
+    return done;
+  };
+  await scheduler.start();
+  while (asked.length === 0) await Bun.sleep(5);
+  await Promise.all(written);
+  await submitEvent(store, { targets: ["t7"], receivedAt: Date.now() });
+  scheduler.wake(["t7"]);
+  await target.until(1);
+  const failedAt = performance.now();
+  await target.until(2);
+  // Sent again at its time (150 ms), by a round that asked for t7 alone; the poll is a minute away.
+  expect(performance.now() - failedAt).toBeGreaterThanOrEqual(140);
+  expect(performance.now() - failedAt).toBeLessThan(5_000);
+  expect(asked).toEqual([20, 1, 1]);
+  while ((await statuses(store))[0] !== "delivered") await Bun.sleep(5);
+});

@@ -227,12 +227,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       const updated = result.updated.has(record.deliveryId);
       f.resolve({ updated, target: states.get(record.target) ?? null });
       if (!updated || record.status !== "pending") continue;
-      // A retry falls due at its time; a delivery handed back untried is due now.
+      // A retry falls due at its time (a round then asks for its target); a delivery handed back untried is due now.
       if (record.nextAttemptAt === null) hints.now(record.target);
-      else {
-        hints.later(record.target, record.nextAttemptAt);
-        wakeAt(record.nextAttemptAt - now + 1);
-      }
+      else wakeAt(record.nextAttemptAt - now + 1, record.target);
     }
     if (lease) {
       const filled = leasedPerTarget(result.leased);
@@ -251,7 +248,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (b.slots <= 0) return null;
       budget = b.slots;
     }
-    const asked = hints.take(now);
+    const asked = hints.take();
     const views = [...targets.values()].filter((t) => asked === "every" || asked.has(t.config.name)).map((t) => targetView(t, now));
     const wants = planLeases(views, budget, budget === Number.POSITIVE_INFINITY ? 0 : turn++);
     if (wants.length === 0) return null;
@@ -389,10 +386,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   }
 
   let poll: ReturnType<typeof setInterval> | null = null;
-  const wakeUps = new WakeUps(() => requestRound());
-  /** A round `ms` from now (a retry falling due). */
-  function wakeAt(ms: number): void {
-    if (started && !stopped) wakeUps.at(ms);
+  const wakeUps = new WakeUps((due) => {
+    for (const target of due) hints.now(target);
+    requestRound();
+  });
+  /** A round `ms` from now, asking for `target` (a retry of it falling due). */
+  function wakeAt(ms: number, target: string): void {
+    if (started && !stopped) wakeUps.at(ms, target);
   }
   /** Some round within `ms` (tokens or budget back by then); see WakeUps. */
   function wakeIn(ms: number): void {

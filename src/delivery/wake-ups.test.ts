@@ -81,3 +81,35 @@ test("a time further ahead than a timer keeps (weeks) waits, instead of waking t
   expect(wakeUps.waiting).toBe(1);
   wakeUps.stop();
 });
+
+test("a retry's time hands its target over when it fires; times passed together hand theirs over together", async () => {
+  const handed: string[][] = [];
+  let held: number | null = performance.now();
+  const wakeUps = new WakeUps((due) => handed.push([...due].sort()), 1024, () => held ?? performance.now());
+  wakeUps.at(10, "a");
+  wakeUps.at(10, "b"); // the same millisecond: one wake-up, both targets
+  wakeUps.at(10, "a"); // a target named twice is handed over once
+  wakeUps.within(5); // a round for tokens: no target of its own
+  wakeUps.at(60, "c");
+  expect(wakeUps.waiting).toBe(3);
+  held = null;
+  Bun.sleepSync(20); // 5 and 10 have both passed by the time the loop runs the timer
+  await Bun.sleep(10);
+  expect(handed).toEqual([["a", "b"]]);
+  await Bun.sleep(80);
+  expect(handed).toEqual([["a", "b"], ["c"]]);
+});
+
+test("a time let go at the bound takes its targets with it (the poll finds them); stop() forgets them all", async () => {
+  const handed: string[][] = [];
+  const wakeUps = new WakeUps((due) => handed.push([...due]), 1);
+  wakeUps.at(40, "late");
+  wakeUps.at(10, "soon"); // 40 is let go, and "late" with it
+  await Bun.sleep(80);
+  expect(handed).toEqual([["soon"]]);
+  wakeUps.at(10, "x");
+  wakeUps.stop();
+  wakeUps.at(20);
+  await Bun.sleep(50);
+  expect(handed).toEqual([["soon"], []]);
+});
