@@ -9,10 +9,10 @@
  *   attempt: prepare → send → decide → (slot freed: the next in line starts) → record
  *            (joins the next round) → after   (attempt.ts)
  *
- * One round is in flight at a time, two while ingest runs; attempts that
- * finish while one is being written join the next, so under load a commit
- * carries many outcomes. A round is asked for by a recorded outcome, by
- * ingest (wake), and by the poll timer.
+ * One round is in flight at a time, two while ingest runs (round-pacer.ts);
+ * attempts that finish while one is being written join the next, so under
+ * load a commit carries many outcomes. A round is asked for by a recorded
+ * outcome, by ingest (wake), by a retry's wake-up and by the poll timer.
  * Fresh events skip the lease: ingest claims a free slot (claim), the
  * delivery row is written already leased in the event's own transaction, and
  * the attempt starts from the bytes in memory right after the commit
@@ -37,6 +37,7 @@ import { IngestFirst, type IngestFirstOptions } from "./ingest-first.ts";
 import { freeSlots, FULL_HEALTH, planLeases, sendingLimit, type TargetView } from "./lease-planner.ts";
 import type { ListenHub } from "./listen-hub.ts";
 import { RateLimiter } from "./rate-limiter.ts";
+import { RoundPacer } from "./round-pacer.ts";
 import { createSender, type Sender } from "./sender.ts";
 import { Slots } from "./slots.ts";
 import { TargetHealth, type CircuitPolicy } from "./target-health.ts";
@@ -161,6 +162,16 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   // The targets a round leases for: those that may have due work, every one at the poll (due-hints.ts).
   const hints = new DueHints();
   const leaseIds = leaseIdMaker(clock);
+  // When rounds run: one at a time, two while ingest runs (round-pacer.ts).
+  const rounds = new RoundPacer<WrittenRound>(
+    {
+      write: writeRound,
+      settle: settleRound,
+      // An unreachable database is logged once by the store (lost / back), not at every round.
+      failed: (err) => isStoreUnreachable(err) || roundFailures.record({ code: classifyStoreError(err).code, error: String(err) }),
+    },
+    clock,
+  );
   let finished: Finished[] = [];
   // First target asked in each round: a budget shared by several targets rotates among them.
   let turn = 0;
@@ -177,7 +188,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     record: (record) =>
       new Promise((resolve, reject) => {
         finished.push({ record, resolve, reject });
-        requestRound();
+        rounds.request();
       }),
     health,
     onAttempt: opts.onAttempt,
@@ -193,7 +204,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
    * one the lease may fill. Null when there was nothing to write.
    */
   async function writeRound(full: boolean): Promise<WrittenRound | null> {
-    // Not awaited when there is nothing to do: the round's write then leaves at once (see startRound).
+    // Not awaited when there is nothing to do: the round's write then leaves at once (see round-pacer.ts).
     const housekept = !stopped && housekeeping.due(full);
     if (housekept) await housekeeping.run(full);
     // A poll or a reload asks for every target, and so does a round after the housekeeping
@@ -329,66 +340,16 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     if (limit < full) for (const d of slots.allWaiting(name)) slots.track(d, handBack(attemptContext, target, d, "its target is not at full health"), false);
   }
 
-  // One round at a time, outcomes that finish meanwhile wait for the next, so a commit carries
-  // many. While ingest runs, two: a round's write then waits behind an ingest commit before
-  // sharing the next, and an outcome waited for all of that before its own round began, so
-  // leases lived in the store long enough to use up a busy target's concurrency (fresh events
-  // then went the slower way, pending and leased back); a second round overlaps that wait.
-  // With the writer to themselves (a backlog, retries) rounds already follow at its pace, and a
-  // second one only halves each commit's batch, which costs the writer more per delivery.
-  // Ingest shows itself by claiming (every routed fresh event asks, granted or not).
-  let ingestSeenAt = Number.NEGATIVE_INFINITY;
-  const roundsInFlight = () => (clock() - ingestSeenAt < INGEST_RECENT_MS ? 2 : 1);
-  let running = 0;
-  let wanted = false;
-  let wantedFull = false;
-  let scheduled = false;
-  function requestRound(full = false): void {
-    wanted = true;
-    wantedFull ||= full;
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(startRound);
-  }
-  function startRound(): void {
-    scheduled = false;
-    if (!wanted || running >= roundsInFlight()) return; // a round ending starts the next
-    const full = wantedFull;
-    wanted = wantedFull = false;
-    running++;
-    void writeRound(full)
-      .catch((err) => {
-        // An unreachable database is logged once by the store (lost / back), not at every round.
-        if (!isStoreUnreachable(err)) roundFailures.record({ code: classifyStoreError(err).code, error: String(err) });
-        return null;
-      })
-      .then((written) => {
-        running--;
-        // The next round (the outcomes that finished while this one was written) leaves for the
-        // writer first: it is written while this one's attempts go on and its leases are sent.
-        startRound();
-        if (written) settleRound(written);
-      });
-  }
   // tick() and drain() run a round alone, after those in flight (tests).
   async function tick(): Promise<number> {
-    while (running > 0) await new Promise((r) => setImmediate(r));
-    running++;
-    let written: WrittenRound | null = null;
-    try {
-      written = await writeRound(true);
-      return written?.result.leased.length ?? 0;
-    } finally {
-      running--;
-      startRound();
-      if (written) settleRound(written);
-    }
+    const written = await rounds.tick();
+    return written?.result.leased.length ?? 0;
   }
 
   let poll: ReturnType<typeof setInterval> | null = null;
   const wakeUps = new WakeUps((due) => {
     for (const target of due) hints.now(target);
-    requestRound();
+    rounds.request();
   });
   /** A round `ms` from now, asking for `target` (a retry of it falling due). */
   function wakeAt(ms: number, target: string): void {
@@ -406,8 +367,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       // rejection ends the process). Each round runs these checks first until they succeed.
       await housekeeping.start().catch((err) => isStoreUnreachable(err) || log.error("delivery start-up checks failed; retried each round", { error: String(err) }));
       started = true;
-      poll = setInterval(() => requestRound(true), pollMs);
-      requestRound(true);
+      poll = setInterval(() => rounds.request(true), pollMs);
+      rounds.request(true);
     },
     async stop(timeoutMs) {
       stopped = true;
@@ -421,7 +382,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       // is due again at once (the target may get it twice: at-least-once, as after a crash).
       if (slots.running() > 0) log.warn("attempts still in flight at shutdown are due again", { attempts: slots.running() });
       try {
-        while (running > 0 || finished.length > 0) await tick();
+        while (rounds.running > 0 || finished.length > 0) await tick();
         const released = await releaseLeases(store.writer, slots.leaseIds(), clock());
         if (released > 0) log.info("released leases at shutdown", { released });
       } finally {
@@ -444,11 +405,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       // a job, a listen client) may have made any target's deliveries due.
       if (stored) for (const t of stored) hints.now(t);
       else hints.everyTarget();
-      requestRound();
+      rounds.request();
     },
     claim(name) {
       const now = clock();
-      ingestSeenAt = now;
+      rounds.ingestSeen(now);
       const t = targets.get(name);
       if (!t || stopped || t.config.kind !== "push" || t.config.ordered || ingestFirst?.yielding()) return null;
       const view = targetView(t, now);
@@ -469,7 +430,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     async enableTarget(name) {
       const resumed = await health.enable(name, clock());
       hints.now(name);
-      requestRound();
+      rounds.request();
       return resumed;
     },
     disableTarget: (name, reason) => health.disable(name, reason, "api", clock()),
@@ -490,7 +451,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         void health
           .applyConfig(clock(), new Map([...before].map(([name, t]) => [name, t.config])))
           .catch((err) => log.error("could not apply target enablement after a reload", { error: String(err) }))
-          .finally(() => requestRound(true));
+          .finally(() => rounds.request(true));
     },
     inFlight: () => slots.sendingTotal(),
     yielding: () => ingestFirst?.yielding() ?? false,
@@ -519,9 +480,6 @@ const aheadWaitMs = (c: TargetConfig) => AHEAD_ATTEMPTS * c.timeoutMs;
  * long a target may take.
  */
 export const STOP_WAIT_MS = 10_000;
-
-/** How recent an ingest claim must be for ingest to count as running (two rounds in flight). */
-const INGEST_RECENT_MS = 1_000;
 
 /** A target's concurrency and ordering as rounds and sends apply them: a listen target takes one at a time, in order, and so is never leased ahead (the planner's rule). */
 const slotRules = (c: TargetConfig) => (c.kind === "listen" ? { concurrency: 1, ordered: true } : { concurrency: c.concurrency, ordered: c.ordered });
