@@ -9,6 +9,7 @@
  * context switches, whose wake-ups say how the requests reach it.
  *
  *   BENCH_BIN=a BENCH_VS=b BENCH_PAIRS=5   alternates two binaries, a then b, five times
+ *   BENCH_CONCURRENCY=128                   the target's concurrency (64, as bench/deliver.ts)
  *   PERF=out.data [PERF_EVENT=page-faults] `perf record -g` of the relay over the timed part
  *   STRACE=out.txt                          `strace -c` of every relay thread over the timed part
  *
@@ -71,7 +72,7 @@ async function coldDrain(bin: string) {
   const cwd = mkdtempSync(join(dir, "drain-"));
   await seedPendingDeliveries(`file:${join(cwd, "relay.db")}`, EVENTS, BODY);
   const base = await sinkCount();
-  const { proc: relay } = await startBenchRelay(bin, cwd, { secret: "bench-secret", sinkUrl, signingSecret: SIGNING, route: true, concurrency: 64 }, (cmd, dir) => {
+  const { proc: relay } = await startBenchRelay(bin, cwd, { secret: "bench-secret", sinkUrl, signingSecret: SIGNING, route: true, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 64) }, (cmd, dir) => {
     const p = Bun.spawn(cmd, { cwd: dir, stdout: "ignore", stderr: "inherit" });
     children.push(p);
     return p;
