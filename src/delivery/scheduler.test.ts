@@ -23,6 +23,24 @@ async function setup(targets: TargetConfig[], extra: Partial<SchedulerOptions> =
 const statuses = async (store: Awaited<ReturnType<typeof setup>>["store"]) =>
   (await store.reads.execute(`SELECT status FROM deliveries ORDER BY ${storedOrder(store.reads.dialect)}`)).rows.map((r) => r.status);
 
+/**
+ * How many targets each lease statement written to `store` asked for (it names each as :t<i>),
+ * and every write's promise, to wait for them.
+ */
+function targetsAsked(store: Awaited<ReturnType<typeof setup>>["store"]) {
+  const asked: number[] = [];
+  const written: Promise<unknown>[] = [];
+  const writer = store.writer as { write: typeof store.writer.write };
+  const write = writer.write.bind(store.writer);
+  writer.write = (stmts, durability) => {
+    for (const s of stmts) if (typeof s !== "string" && /SET status = 'delivering'/.test(s.sql)) asked.push(Object.keys(s.args ?? {}).filter((k) => /^t\d+$/.test(k)).length);
+    const done = write(stmts, durability);
+    written.push(done.catch(() => null));
+    return done;
+  };
+  return { asked, written };
+}
+
 test("an ordered target receives events one at a time in receive order, a retry holding the line", async () => {
   const target = recordingTarget(cleanups, (_r, n) => ({ status: n === 1 ? 500 : 200 }));
   const { clock, store, scheduler } = await setup([targetConfig("o", target.url, { ordered: true, concurrency: 8 })]);
@@ -532,17 +550,7 @@ test("a round asks the store only for the targets that may have due work; a poll
   const target = recordingTarget(cleanups);
   const configs = Array.from({ length: 50 }, (_, i) => targetConfig(`t${i}`, target.url));
   const { store, scheduler, clock } = await setup(configs);
-  // The lease statement names each target it asks for as :t<i>.
-  const asked: number[] = [];
-  const written: Promise<unknown>[] = [];
-  const writer = store.writer as { write: typeof store.writer.write };
-  const write = writer.write.bind(store.writer);
-  writer.write = (stmts, durability) => {
-    for (const s of stmts) if (typeof s !== "string" && /SET status = 'delivering'/.test(s.sql)) asked.push(Object.keys(s.args ?? {}).filter((k) => /^t\d+$/.test(k)).length);
-    const done = write(stmts, durability);
-    written.push(done.catch(() => null));
-    return done;
-  };
+  const { asked, written } = targetsAsked(store);
   await scheduler.start();
   while (asked.length === 0) await Bun.sleep(5);
   expect(asked).toEqual([50]); // the first round: every target
@@ -572,16 +580,7 @@ test("a retry falling due wakes a round of its own that asks the store for its t
   const store = await storeAt(join(tempDir(cleanups), "s.db"), cleanups, Date.now);
   const scheduler = createScheduler({ store, targets: configs, clock: Date.now, random: () => 0.5, pollMs: 60_000 });
   cleanups.unshift(() => scheduler.stop(100));
-  const asked: number[] = [];
-  const written: Promise<unknown>[] = [];
-  const writer = store.writer as { write: typeof store.writer.write };
-  const write = writer.write.bind(store.writer);
-  writer.write = (stmts, durability) => {
-    for (const s of stmts) if (typeof s !== "string" && /SET status = 'delivering'/.test(s.sql)) asked.push(Object.keys(s.args ?? {}).filter((k) => /^t\d+$/.test(k)).length);
-    const done = write(stmts, durability);
-    written.push(done.catch(() => null));
-    return done;
-  };
+  const { asked, written } = targetsAsked(store);
   await scheduler.start();
   while (asked.length === 0) await Bun.sleep(5);
   await Promise.all(written);
