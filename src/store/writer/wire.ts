@@ -193,13 +193,20 @@ export function encodeResults(results: ResultSet[]): WireValues {
 }
 
 export function decodeResults(w: WireValues): WireResult[] {
-  return (JSON.parse(w.json) as ResultTuple[]).map(([columns, columnTypes, rows, rowsAffected, lastInsertRowid]) => ({
-    columns,
-    columnTypes,
-    rows: w.bytes === null ? rows : rows.map((row) => row.map((v) => putBack(v, w.bytes, true))),
-    rowsAffected,
-    lastInsertRowid: (putBack(lastInsertRowid, w.bytes, true) as bigint | null) ?? undefined,
-  }));
+  return (JSON.parse(w.json) as ResultTuple[]).map(([columns, columnTypes, rows, rowsAffected, lastInsertRowid]) => {
+    if (w.bytes !== null) putBackInPlace(rows, w.bytes);
+    return { columns, columnTypes, rows, rowsAffected, lastInsertRowid: (putBack(lastInsertRowid, w.bytes, true) as bigint | null) ?? undefined };
+  });
+}
+
+// The rows were just parsed and are ours: only the cells that were set aside (objects) are replaced.
+function putBackInPlace(rows: unknown[][], bytes: Uint8Array): void {
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) {
+      const v = row[i];
+      if (v !== null && typeof v === "object") row[i] = putBack(v, bytes, true);
+    }
+  }
 }
 
 /** Rebuilds a ResultSet whose rows answer by column name and by index, as the driver's do. */
