@@ -531,6 +531,8 @@ function headEnd(buffered: Buffer): { at: number; bodyAt: number } | null {
   return null;
 }
 
+const ONE_LENGTH = /^\d+$/;
+
 // How the reply's body ends; a message saying why when its Content-Length cannot be used.
 function framingOf(status: number, headers: Map<string, string>): Framing | string {
   if (status === 204 || status === 304 || (status >= 100 && status < 200)) return { kind: "length", left: 0 };
@@ -538,6 +540,8 @@ function framingOf(status: number, headers: Map<string, string>): Framing | stri
   if (coding !== undefined) return /(^|,)\s*chunked\s*$/i.test(coding) ? { kind: "chunked", left: 0, at: "size" } : { kind: "close" };
   const length = headers.get("content-length");
   if (length === undefined) return { kind: "close" };
+  // The usual reply: one Content-Length.
+  if (ONE_LENGTH.test(length)) return { kind: "length", left: Number(length) };
   // Repeated headers arrive joined by ", ": the same value repeated is that value (RFC 9110 §8.6).
   const values = [...new Set(length.split(",").map((v) => v.trim()))];
   if (!values.every((v) => /^\d+$/.test(v))) return "the reply's Content-Length is not a number";
