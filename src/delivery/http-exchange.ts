@@ -531,7 +531,8 @@ function headEnd(buffered: Buffer): { at: number; bodyAt: number } | null {
   return null;
 }
 
-const ONE_LENGTH = /^\d+$/;
+/** A Content-Length value: digits only (no sign, no spaces, no list). */
+const DIGITS = /^\d+$/;
 
 // How the reply's body ends; a message saying why when its Content-Length cannot be used.
 function framingOf(status: number, headers: Map<string, string>): Framing | string {
@@ -541,10 +542,10 @@ function framingOf(status: number, headers: Map<string, string>): Framing | stri
   const length = headers.get("content-length");
   if (length === undefined) return { kind: "close" };
   // The usual reply: one Content-Length.
-  if (ONE_LENGTH.test(length)) return { kind: "length", left: Number(length) };
+  if (DIGITS.test(length)) return { kind: "length", left: Number(length) };
   // Repeated headers arrive joined by ", ": the same value repeated is that value (RFC 9110 §8.6).
   const values = [...new Set(length.split(",").map((v) => v.trim()))];
-  if (!values.every((v) => /^\d+$/.test(v))) return "the reply's Content-Length is not a number";
+  if (!values.every((v) => DIGITS.test(v))) return "the reply's Content-Length is not a number";
   if (values.length > 1) return `the reply's Content-Length values conflict (${values.join(", ")})`;
   return { kind: "length", left: Number(values[0]) };
 }
