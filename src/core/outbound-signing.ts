@@ -3,6 +3,7 @@
  * `{id}.{timestampSec}.{body}` keyed with the base64-DECODED secret, standard
  * padded base64, one `v1,<sig>` entry per secret so both sign during rotation.
  */
+import { createHmac } from "node:crypto";
 import { decodeKey } from "./verify/hmac.ts";
 
 /** Decodes a `whsec_…` secret (prefix optional) into the HMAC key bytes; null if not base64. */
@@ -22,6 +23,6 @@ export function signStandardWebhook(id: string, timestampSec: number, body: Uint
   if (!Number.isInteger(timestampSec)) throw new Error("webhook timestamp must be integer seconds");
   const prefix = `${id}.${timestampSec}.`;
   return keys
-    .map((key) => `v1,${new Bun.CryptoHasher("sha256", key).update(prefix).update(body).digest("base64")}`)
+    .map((key) => `v1,${createHmac("sha256", key).update(prefix).update(body).digest("base64")}`)
     .join(" ");
 }
