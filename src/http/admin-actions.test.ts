@@ -381,3 +381,38 @@ test("the bulk redeliver confirmation says an ordered or listen target gets the 
   expect(redeliver).toContain("<code>hookrelay replay</code>, which schedules oldest first");
   expect(await page("/bulk/cancel")).not.toContain('id="bulk-order"');
 });
+
+test("erasing a rejected request removes its headers, body, query string and address, keeps the row marked erased and counted, and is logged", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const { r, api } = await relayWithEvents(0, createLogger("info", (l) => lines.push(JSON.parse(l))));
+  // A wrong secret, a query string and a body that name the customer.
+  const refused = await r.app.publicApp.handle(
+    new Request("http://127.0.0.1/in/billing?email=alice%40example.com", {
+      method: "POST",
+      body: JSON.stringify({ email: "alice@example.com" }),
+      headers: { "x-webhook-secret": "wrong", "x-customer": "alice@example.com", "x-forwarded-for": "203.0.113.9" },
+    }),
+  );
+  expect(refused.status).toBe(401);
+  let list = await api("/api/rejections");
+  for (let i = 0; i < 50 && list.body.rejections.length === 0; i++) {
+    await Bun.sleep(20);
+    list = await api("/api/rejections");
+  }
+  const id = list.body.rejections[0].id as string;
+  expect(JSON.stringify((await api(`/api/rejections/${id}`)).body)).toContain("alice");
+  const del = await api(`/api/rejections/${id}`, { method: "DELETE" });
+  expect(del.status).toBe(200);
+  expect(del.body.id).toBe(id);
+  const after = await api(`/api/rejections/${id}`);
+  expect(after.body).toMatchObject({ id, source: "billing", reason: list.body.rejections[0].reason, path: "/in/billing", headers: [], bodyExcerpt: null, remoteAddr: null, erasedAt: del.body.erasedAt });
+  expect(JSON.stringify(after.body)).not.toContain("alice");
+  expect(JSON.stringify((await api("/api/rejections")).body)).not.toContain("alice");
+  // Still counted: its source's figures and the mismatch alert read the row.
+  const row = (await r.store.reads.execute({ sql: "SELECT represents FROM rejections WHERE id = ?", args: [id] })).rows[0];
+  expect(Number(row?.represents)).toBe(1);
+  // Erased again: the first erase's time stands.
+  expect((await api(`/api/rejections/${id}`, { method: "DELETE" })).body.erasedAt).toBe(del.body.erasedAt);
+  expect((await api("/api/rejections/rej_00000000000000000000000000", { method: "DELETE" })).status).toBe(404);
+  expect(lines.filter((l) => l.msg === "rejection erased").map((l) => l.rejection)).toEqual([id, id]);
+});

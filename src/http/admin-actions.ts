@@ -11,6 +11,7 @@ import { routeStoredEvent } from "../ingest/request-view.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import { startBulkAction, type BulkAnswer, type BulkRequest } from "../jobs/bulk-actions.ts";
 import { eraseEvent } from "../store/erase-event.ts";
+import { eraseRejection } from "../store/erase-rejection.ts";
 import { TEST_SOURCE } from "../core/types.ts";
 import { silentLogger, type Logger } from "../log/logger.ts";
 import { stopJob, type Job } from "../store/jobs.ts";
@@ -43,6 +44,8 @@ export interface AdminActions {
   sendTestEvent(targetName: string): Promise<{ eventId: string; paused: boolean; circuitOpenUntil: number | null }>;
   /** Removes an event's raw body and headers, keeping a metadata row marked erased. */
   eraseEvent(id: string): Promise<{ found: boolean; erasedAt: number | null }>;
+  /** Removes a rejected request's headers, body excerpt, query string and address, keeping a row marked erased. */
+  eraseRejection(id: string): Promise<{ found: boolean; erasedAt: number | null }>;
   /** Counts the events a filter matches and, unless a dry run, starts the job that redelivers or cancels. */
   startBulk(req: BulkRequest): Promise<BulkResult>;
   /** Stops a running job; the job as it now is, or null when unknown. */
@@ -158,6 +161,14 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
       // The erased bytes' older page images leave the write-ahead log now, not when traffic overwrites them.
       if (erased.found) await store.flushWal();
       return { found: erased.found, erasedAt: erased.erasedAt };
+    },
+    async eraseRejection(id) {
+      const erased = await eraseRejection(store.writer, id, nowMs());
+      if (erased.found) {
+        log.info("rejection erased", { rejection: id });
+        await store.flushWal();
+      }
+      return erased;
     },
     async startBulk(req) {
       const answer = await startBulkAction(store, req, nowMs());

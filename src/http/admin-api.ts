@@ -249,6 +249,11 @@ export function adminApiController(opts: AdminControllerOptions) {
       const page = await listRejections(client, parseRejectionFilter(query));
       return json({ rejections: page.rejections.map(rejectionJson), nextCursor: page.nextCursor });
     })
+    .delete("/api/rejections/:id", async ({ params }) => {
+      const r = await actions.eraseRejection(parseRejectionId(params.id));
+      if (!r.found) throw new HttpError(404, "not_found", "no such rejection");
+      return json({ id: params.id, erasedAt: new Date(r.erasedAt!).toISOString() });
+    })
     .get("/api/rejections/:id", async ({ params }) => {
       const r = await getRejection(client, parseRejectionId(params.id));
       if (!r) throw new HttpError(404, "not_found", "no such rejection");

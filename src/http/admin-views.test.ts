@@ -6,7 +6,7 @@ import { eventJson, LIST_VALUE_MAX_CHARS, rejectionDetailJson, rejectionJson, ta
 const event = { id: "evt_01", source: "s", eventType: "t", dedupeKey: "k", receivedAt: 0, duplicates: 0, status: "delivered" as const, targets: [], erasedAt: null };
 const rejection = {
   id: "rej_01", source: "s", receivedAt: 0, reason: "bad_signature", message: "signature does not match", method: "POST", path: "/in/s",
-  headers: [["x-short", "v"]] as [string, string][], bodyExcerpt: null, remoteAddr: null,
+  headers: [["x-short", "v"]] as [string, string][], bodyExcerpt: null, remoteAddr: null, erasedAt: null,
 };
 
 describe("list entries", () => {

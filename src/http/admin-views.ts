@@ -126,6 +126,7 @@ export function rejectionDetailJson(r: RejectionRow) {
     bodyExcerpt: bodyText(r.bodyExcerpt),
     bodyExcerptBase64: r.bodyExcerpt === null ? null : Buffer.from(r.bodyExcerpt).toString("base64"),
     remoteAddr: r.remoteAddr,
+    erasedAt: iso(r.erasedAt),
   };
 }
 /** A rejection as its own endpoint returns it. */

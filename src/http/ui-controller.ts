@@ -347,10 +347,15 @@ export function uiController(opts: AdminControllerOptions) {
       });
       return render("Rejections", "rejections", body);
     })
-    .get("/rejections/:id", async ({ params }) => {
+    .get("/rejections/:id", async ({ params, query }) => {
       const r = await getRejection(client, parseRejectionId(params.id));
       if (!r) throw new HttpError(404, "not_found", "No such rejection.");
-      return render(r.id, "rejections", rejectionPage(rejectionDetailJson(r)));
+      return render(r.id, "rejections", rejectionPage(rejectionDetailJson(r)), 200, noticeOf(ONE_QUERY(query)));
+    })
+    .post("/rejections/:id/erase", async ({ params }) => {
+      const r = await actions.eraseRejection(parseRejectionId(params.id));
+      if (!r.found) throw new HttpError(404, "not_found", "No such rejection.");
+      return redirect(`/rejections/${params.id}?done=erased`);
     })
     // Unknown paths get a page with the same headers as every other.
     .all("*", () => {

@@ -535,7 +535,12 @@ export function attemptOf(a: Row): Omit<AttemptRow, "request"> {
 }
 
 /** One stored rejected request: what ingest recorded, the excerpt possibly absent, the message absent on rows stored before it was kept. */
-export type RejectionRow = Omit<RejectionItem, "keep" | "bodyExcerpt" | "message"> & { bodyExcerpt: Uint8Array | null; message: string | null };
+export type RejectionRow = Omit<RejectionItem, "keep" | "bodyExcerpt" | "message"> & {
+  bodyExcerpt: Uint8Array | null;
+  message: string | null;
+  /** When an operator erased its request (store/erase-rejection.ts); null otherwise. */
+  erasedAt: number | null;
+};
 
 /** The reason codes of the rejections stored, in order (the rejections page's reason filter offers them). */
 export async function rejectionReasons(client: Client): Promise<string[]> {
@@ -580,5 +585,6 @@ function rejectionOf(r: Row): RejectionRow {
     headers: JSON.parse(String(r.headers)) as [string, string][],
     bodyExcerpt: bytes(r.body_excerpt),
     remoteAddr: s(r.remote_addr),
+    erasedAt: r.erased_at === null || r.erased_at === undefined ? null : Number(r.erased_at),
   };
 }

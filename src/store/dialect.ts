@@ -21,6 +21,8 @@ export interface Dialect {
   indexedBy(index: string): string;
   /** The text values of `expr` over a group, comma-separated, in the order of `orderBy` (SQLite: the rows' own order). */
   listAgg(expr: string, orderBy: string): string;
+  /** Where `needle` first occurs in `text`, from 1; 0 when it does not. */
+  position(text: string, needle: string): string;
 }
 
 export const sqliteDialect: Dialect = {
@@ -30,6 +32,7 @@ export const sqliteDialect: Dialect = {
   least: (...xs) => `min(${xs.join(", ")})`,
   indexedBy: (index) => `INDEXED BY ${index} `,
   listAgg: (expr) => `group_concat(${expr})`,
+  position: (text, needle) => `instr(${text}, ${needle})`,
 };
 
 export const postgresDialect: Dialect = {
@@ -41,4 +44,5 @@ export const postgresDialect: Dialect = {
   // PostgreSQL has no index hints: its planner has statistics to choose with.
   indexedBy: () => "",
   listAgg: (expr, orderBy) => `string_agg(${expr}, ',' ORDER BY ${orderBy})`,
+  position: (text, needle) => `strpos(${text}, ${needle})`,
 };

@@ -67,6 +67,10 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0016_circuit_wait",
     "sql": "ALTER TABLE `target_state` ADD `circuit_wait_ms` integer;"
+  },
+  {
+    "tag": "0017_rejection_erased",
+    "sql": "ALTER TABLE `rejections` ADD `erased_at` integer;"
   }
 ];
 export const pgMigrations: { tag: string; sql: string }[] = [
@@ -93,5 +97,9 @@ export const pgMigrations: { tag: string; sql: string }[] = [
   {
     "tag": "0005_circuit_wait",
     "sql": "ALTER TABLE \"target_state\" ADD COLUMN \"circuit_wait_ms\" bigint;"
+  },
+  {
+    "tag": "0006_rejection_erased",
+    "sql": "ALTER TABLE \"rejections\" ADD COLUMN \"erased_at\" bigint;"
   }
 ];

@@ -133,6 +133,8 @@ export const rejections = sqliteTable(
      * refused while its second's storing cap was reached (counted, not kept).
      */
     represents: integer("represents").notNull().default(1),
+    /** Set when an operator erased its headers, body excerpt, query string and address (a privacy request); null otherwise. */
+    erasedAt: integer("erased_at"),
   },
   // rejections_reason: the list filtered by reason, newest first, without reading the others.
   (t) => [index("rejections_source_at").on(t.source, t.receivedAt), index("rejections_at").on(t.receivedAt), index("rejections_reason").on(t.reason, t.id)],

@@ -18,7 +18,10 @@ export interface RejectionsPageData {
 }
 
 // Headers and body excerpt of a rejected request, as far as `r` has them (cut in the list, whole on its page).
-const rejectedRequest = (r: RejectionJson) => html`
+const rejectedRequest = (r: RejectionJson) =>
+  r.erasedAt
+    ? html`<p class="notice">The headers, body, query string and address of this request were erased on ${time(r.erasedAt)}.</p>`
+    : html`
   <div class="table-wrap"><table class="list headers"><tbody>
     ${r.headers.map(([n, v]) => html`<tr><th class="mono">${n}</th><td class="mono wrap">${utf8HeaderText(v) ?? v}</td></tr>`)}
   </tbody></table></div>
@@ -29,15 +32,24 @@ const rejectedRequest = (r: RejectionJson) => html`
 export function rejectionPage(r: RejectionDetailJson): SafeHtml {
   return html`
 <p class="crumbs"><a href="/rejections">Rejections</a> /</p>
-<h1 class="mono wrap">${r.id} ${badge(r.reason)}</h1>
+<h1 class="mono wrap">${r.id} ${badge(r.reason)}${r.erasedAt ? html` ${badge("erased")}` : null}</h1>
 ${r.message === null ? null : html`<p class="reason">${r.message}</p>`}
+${
+  r.erasedAt
+    ? null
+    : html`<div class="actions">
+  <form method="post" action="/rejections/${encodeURIComponent(r.id)}/erase" class="inline" data-confirm="Erase the headers, body, query string and address of this rejected request? Its source, time and reason stay, and it still counts in the source's figures. This cannot be undone.">
+    <button type="submit" class="danger">Erase</button>
+  </form>
+</div>`
+}
 <dl class="meta">
   <div><dt>Source</dt><dd><a href="/rejections?source=${encodeURIComponent(r.source)}">${r.source}</a></dd></div>
   <div><dt>Received</dt><dd>${time(r.receivedAt)}</dd></div>
   <div><dt>Request</dt><dd class="mono">${r.method} ${r.path}</dd></div>
   <div><dt>From</dt><dd class="mono">${r.remoteAddr ?? "—"}</dd></div>
 </dl>
-<h2>Headers <span class="muted">(as the HTTP server read them: names lower-cased and sorted, a repeated header joined with ", ")</span></h2>
+${r.erasedAt ? null : html`<h2>Headers <span class="muted">(as the HTTP server read them: names lower-cased and sorted, a repeated header joined with ", ")</span></h2>`}
 ${rejectedRequest(r)}`;
 }
 
@@ -58,7 +70,7 @@ ${d.rejections.length === 0 ? html`<p class="empty">${d.source === undefined && 
 ${d.rejections.map(
   (r) => html`
 <details class="card rejection">
-  <summary>${time(r.receivedAt)} <strong>${r.source}</strong> <a href="/rejections${queryString({ source: d.source, reason: r.reason })}" title="only ${r.reason}">${badge(r.reason)}</a> <span class="mono">${r.method} ${r.path}</span>
+  <summary>${time(r.receivedAt)} <strong>${r.source}</strong> <a href="/rejections${queryString({ source: d.source, reason: r.reason })}" title="only ${r.reason}">${badge(r.reason)}</a>${r.erasedAt ? html` ${badge("erased")}` : null} <span class="mono">${r.method} ${r.path}</span>
     <span class="muted">${r.remoteAddr ?? ""}</span>${r.message === null ? null : html`<span class="reason">${r.message}</span>`}</summary>
   ${rejectedRequest(r)}
   <p>${r.truncated ? "Long values are cut here. " : ""}<a href="/rejections/${encodeURIComponent(r.id)}">The whole request →</a></p>

@@ -2,7 +2,7 @@
  * An erase through the compiled binary, judged by the store's raw bytes: the
  * erased request (body, query, a header) and the target's echo of it are in
  * neither the database file nor its write-ahead log afterwards, while the
- * relay runs on, idle. (The search index keeps words, lower-cased, apart: see
+ * relay runs on, idle; so is an erased rejected request. (The search index keeps words, lower-cased, apart: see
  * docs/OPERATIONS.md "Erasing an event".)
  */
 import { afterAll, expect, test } from "bun:test";
@@ -57,4 +57,30 @@ test("an erased request and the reply echoing it are gone from the store's file 
   const copy = readFileSync(join(tmp.dir, "copy.db")).toString("latin1");
   expect([copy.split(MARKER).length - 1, copy.split(word).length - 1]).toEqual([0, 0]);
   expect(copy).toContain("priv-2"); // the other event is there
+}, 30_000);
+
+test("an erased rejected request is gone from the store's file and its WAL, the relay running on", async () => {
+  const dir = scratchDir("hookrelay-erase-rejection-");
+  const relay = await serveBinary(dir.dir, relayToml({ targets: [{ url: `http://127.0.0.1:${echo.port}/hooks` }] }));
+  try {
+    const marker = `${MARKER}Rej`;
+    // A bad signature: refused (401), its query, a header and the body's first 4 KB kept as a rejection.
+    const refused = await fetch(`${relay.publicUrl}/in/p?cust=${marker}`, {
+      method: "POST",
+      body: JSON.stringify({ email: `bob-${marker}@example.com` }),
+      headers: { "content-type": "application/json", "x-ploints-signature": "sha256=00", "x-customer": marker },
+    });
+    expect(refused.status).toBe(401);
+    const db = join(dir.dir, "data", "relay.db");
+    const hits = () => [db, `${db}-wal`].map((f) => (existsSync(f) ? readFileSync(f).toString("latin1").split(marker).length - 1 : 0));
+    await waitFor("the marker on disk before the erase", () => hits().some((n) => n > 0));
+    const { rejections } = await adminJson<{ rejections: { id: string }[] }>(relay.adminUrl, "/api/rejections");
+    const erased = await fetch(`${relay.adminUrl}/api/rejections/${rejections[0]!.id}`, { method: "DELETE", headers: { "x-requested-with": "test" } });
+    expect(erased.status).toBe(200);
+    expect(hits()).toEqual([0, 0]);
+    expect(JSON.stringify(await adminJson(relay.adminUrl, `/api/rejections/${rejections[0]!.id}`))).not.toContain(marker);
+  } finally {
+    await relay.stop();
+    dir.remove();
+  }
 }, 30_000);

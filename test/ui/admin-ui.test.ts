@@ -1,7 +1,7 @@
 /**
  * The admin UI in a real Chromium against a real relay over HTTP: sign in,
  * find an event by its dedupe key and by a word of its body, read its raw body, redeliver it, disable
- * and enable a target, erase an event, and check a hostile body stays text.
+ * and enable a target, erase an event and a rejected request, and check a hostile body stays text.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
@@ -190,6 +190,25 @@ describe.skipIf(!hasChromium)("admin UI in Chromium", () => {
     expect(await page.locator(".notice").innerText()).toContain("were erased");
     expect(await page.locator("#raw-body").count()).toBe(0);
     expect(await page.locator(".badge-erased").count()).toBeGreaterThan(0);
+  });
+
+  test("a rejected request is erased from its page: its headers and body go, the page says when, the list marks it", async () => {
+    const refused = await live.send("billing", JSON.stringify({ email: "carol@example.com" }), { "x-webhook-secret": "wrong", "x-customer": "carol@example.com" });
+    expect(refused.status).toBe(401);
+    await page.goto(`${admin}/rejections?source=billing`);
+    const link = page.locator("details.rejection", { hasText: "carol@example.com" }).first().locator('a[href^="/rejections/rej_"]');
+    await page.locator("details.rejection", { hasText: "carol@example.com" }).first().locator("summary").click();
+    await link.click();
+    expect(await page.content()).toContain("carol@example.com");
+    await page.locator('form[action$="/erase"] button').click();
+    expect(await flash()).toContain("erased");
+    expect(await page.locator(".notice").innerText()).toContain("were erased on");
+    expect(await page.locator(".badge-erased").count()).toBe(1);
+    expect(await page.locator('form[action$="/erase"]').count()).toBe(0);
+    expect(await page.content()).not.toContain("carol");
+    await page.goto(`${admin}/rejections?source=billing`);
+    expect(await page.content()).not.toContain("carol");
+    expect(await page.locator("details.rejection .badge-erased").count()).toBeGreaterThan(0);
   });
 
   test("on a phone-sized screen the page does not scroll sideways; tables scroll inside their frame", async () => {

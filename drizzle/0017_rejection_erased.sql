@@ -1,0 +1,1 @@
+ALTER TABLE `rejections` ADD `erased_at` integer;

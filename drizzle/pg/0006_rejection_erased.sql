@@ -1,0 +1,1 @@
+ALTER TABLE "rejections" ADD COLUMN "erased_at" bigint;
