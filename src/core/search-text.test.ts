@@ -39,6 +39,11 @@ describe("searchTextOf", () => {
     expect(words(text)).toEqual(["zürichstadt", "大阪", "münchen"]);
   });
 
+  test("a query string's parameter names and values are indexed, decoded", () => {
+    const text = searchTextOf({ headers: [], query: "email=alice%40example.com&note=two+words&flag", body: null, contentType: null });
+    expect(text).toBe("email alice@example.com note two words flag");
+  });
+
   test("header values are indexed, header names are not", () => {
     const text = searchTextOf({ headers: [["x-shop-domain", "acme-store.example"], ["user-agent", "Shopify-Captain-Hook"]], body: null, contentType: null });
     expect(text).toContain("acme-store.example");

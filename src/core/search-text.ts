@@ -1,7 +1,7 @@
 /**
  * What full-text search sees of a stored request, and how a user's words
- * become a search. The text of an event is its header values and its body's
- * words: a JSON body's keys, string values and numbers (parsed, so escapes
+ * become a search. The text of an event is its header values, its query
+ * string's parameter names and decoded values, and its body's words: a JSON body's keys, string values and numbers (parsed, so escapes
  * are undone and `true`/`null`/punctuation are not words); a form body's
  * field names and decoded values (the same reader as dedupe keys); any other
  * UTF-8 body as it is. A body that is not UTF-8 adds nothing.
@@ -12,6 +12,8 @@ import { headerValueText } from "./header-text.ts";
 /** The parts of a stored request that are searched (the body with its Content-Encoding undone). */
 export interface SearchableRequest {
   headers: [string, string][] | null;
+  /** The query string as received, without "?" ("" when none). */
+  query?: string;
   body: Uint8Array | null;
   contentType: string | null;
 }
@@ -38,6 +40,8 @@ export function searchTextOf(req: SearchableRequest, maxChars = MAX_SEARCH_CHARS
     size += s.length + 1;
   };
   for (const [, value] of req.headers ?? []) add(headerValueText(value));
+  // Decoded, as a form body's fields are: "email=alice%40example.com" is found by "alice@example.com".
+  if (req.query) for (const [name, value] of new URLSearchParams(req.query)) add(`${name} ${value}`.trim());
   if (req.body !== null && req.body.length > 0) {
     const parsed = makeFieldReader({ headers: NO_HEADERS, query: NO_QUERY, body: req.body, contentType: req.contentType })();
     if (parsed !== undefined) walkJson(parsed, add, () => size >= maxChars);

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { makeId } from "../core/ids.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { openCircuit } from "../store/target-state.ts";
+import { onPostgres } from "../../test/support/test-store.ts";
 
 const relays: TestRelay[] = [];
 afterEach(async () => {
@@ -44,6 +45,8 @@ test("erase removes body, headers, query and the targets' reply excerpts, and ke
   const ev = await api(`/api/events/${e.id}`);
   expect(ev.body).toMatchObject({ id: e.id, dedupeKey: e.dedupeKey, erasedAt: del.body.erasedAt });
   expect(ev.body.request).toMatchObject({ headers: [], body: null, bodyBase64: null, query: "" });
+  expect(ev.body.remoteAddr).toBeNull();
+  expect(del.body.walEmptied).toBe(true);
   expect(JSON.stringify(ev.body)).not.toContain("alice");
   expect((await api(`/api/events/${e.id}/body`)).status).toBe(410);
   expect((await api(`/api/events/${e.id}/redeliver`, { method: "POST" })).status).toBe(409);
@@ -415,4 +418,32 @@ test("erasing a rejected request removes its headers, body, query string and add
   expect((await api(`/api/rejections/${id}`, { method: "DELETE" })).body.erasedAt).toBe(del.body.erasedAt);
   expect((await api("/api/rejections/rej_00000000000000000000000000", { method: "DELETE" })).status).toBe(404);
   expect(lines.filter((l) => l.msg === "rejection erased").map((l) => l.rejection)).toEqual([id, id]);
+});
+
+// The embedded file's write-ahead log; PostgreSQL's is the server's own.
+test.skipIf(onPostgres)("an erase that finds a reader on the write-ahead log says so: in its answer, and in a warning", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const { r, events, api } = await relayWithEvents(2, createLogger("info", (l) => lines.push(JSON.parse(l))));
+  // A reader in a transaction (as a backup or an export is) on a log that holds frames keeps it from being
+  // emptied. In a process of its own: SQLite's file locks are the process's, another copy of SQLite in
+  // this one would not stop the checkpoint.
+  await r.store.writer.write([{ sql: "UPDATE events SET duplicates = duplicates + 1 WHERE id = ?", args: [events[1]!.id] }]);
+  const reader = Bun.spawn(
+    [process.execPath, "-e", `const { Database } = require("bun:sqlite"); const db = new Database(process.argv[1], { readonly: true }); db.exec("BEGIN"); db.query("SELECT count(*) FROM events").get(); console.log("reading"); await Bun.sleep(60_000);`, r.store.filePath!],
+    { stdout: "pipe", stderr: "inherit" },
+  );
+  try {
+    await reader.stdout.getReader().read(); // "reading"
+    const held = await api(`/api/events/${events[0]!.id}`, { method: "DELETE" });
+    expect(held.status).toBe(200);
+    expect(held.body.walEmptied).toBe(false);
+    expect(lines.find((l) => l.msg?.toString().startsWith("erased bytes stay in the write-ahead log"))).toMatchObject({ level: "warn", event: events[0]!.id });
+  } finally {
+    reader.kill();
+    await reader.exited;
+  }
+  expect((await api(`/api/events/${events[1]!.id}`, { method: "DELETE" })).body.walEmptied).toBe(true);
+  // Erased again: said as a repeat in the audit trail.
+  await api(`/api/events/${events[1]!.id}`, { method: "DELETE" });
+  expect(lines.filter((l) => l.msg === "event erased" && l.event === events[1]!.id).map((l) => l.again ?? false)).toEqual([false, true]);
 });

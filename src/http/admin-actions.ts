@@ -33,6 +33,14 @@ export type RedeliverResult =
   | { ok: false; reason: "on_its_way"; onItsWay: string[] };
 
 /** What the admin side can do to events and targets. */
+/** What an erase did: found or not, when it was first erased, and whether the write-ahead log could be emptied after it. */
+export interface EraseResult {
+  found: boolean;
+  erasedAt: number | null;
+  /** False when a reader held the log: the erased bytes' older copies stay in it until it starts over. */
+  walEmptied: boolean;
+}
+
 export interface AdminActions {
   /** New deliveries for one event: to `target`, else to every target it had (or is now routed to). */
   redeliver(eventId: string, target?: string): Promise<RedeliverResult>;
@@ -42,10 +50,10 @@ export interface AdminActions {
   disableTarget(name: string): Promise<void>;
   /** Stores a synthetic event (source `_test`) with one delivery to the target; `paused` when the target is disabled (it waits). */
   sendTestEvent(targetName: string): Promise<{ eventId: string; paused: boolean; circuitOpenUntil: number | null }>;
-  /** Removes an event's raw body and headers, keeping a metadata row marked erased. */
-  eraseEvent(id: string): Promise<{ found: boolean; erasedAt: number | null }>;
+  /** Removes an event's raw body, headers, query string and address, keeping a metadata row marked erased. */
+  eraseEvent(id: string): Promise<EraseResult>;
   /** Removes a rejected request's headers, body excerpt, query string and address, keeping a row marked erased. */
-  eraseRejection(id: string): Promise<{ found: boolean; erasedAt: number | null }>;
+  eraseRejection(id: string): Promise<EraseResult>;
   /** Counts the events a filter matches and, unless a dry run, starts the job that redelivers or cancels. */
   startBulk(req: BulkRequest): Promise<BulkResult>;
   /** Stops a running job; the job as it now is, or null when unknown. */
@@ -90,6 +98,16 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
     if (deps.engine?.isPaused) return deps.engine.isPaused(name);
     const state = (await readTargetStates(client)).get(name);
     return state?.disabled ?? !(deps.config.targets.find((t) => t.name === name)?.enabled ?? true);
+  };
+
+  /**
+   * After an erase: the erased bytes' older page images leave the write-ahead log now, not when
+   * traffic overwrites them — unless a reader (a backup or export running) holds it: said, then.
+   */
+  const emptyWal = async (what: Record<string, string>): Promise<boolean> => {
+    const emptied = await store.flushWal();
+    if (!emptied) log.warn("erased bytes stay in the write-ahead log until it starts over: a reader holds it (a backup or export running?)", what);
+    return emptied;
   };
 
   return {
@@ -155,20 +173,19 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
       return { eventId: id, paused, circuitOpenUntil };
     },
     async eraseEvent(id) {
-      const erased = await eraseEvent(store.writer, id, nowMs());
+      const now = nowMs();
+      const erased = await eraseEvent(store.writer, id, now);
+      if (!erased.found) return { found: false, erasedAt: null, walEmptied: true };
       // Attempts on their way still reach their targets; what they record of the reply is left out (store/deliveries.ts).
-      if (erased.found) log.info("event erased", { event: id, inFlightTo: erased.inFlightTo });
-      // The erased bytes' older page images leave the write-ahead log now, not when traffic overwrites them.
-      if (erased.found) await store.flushWal();
-      return { found: erased.found, erasedAt: erased.erasedAt };
+      log.info("event erased", { event: id, inFlightTo: erased.inFlightTo, ...(erased.erasedAt !== now && { again: true }) });
+      return { found: true, erasedAt: erased.erasedAt, walEmptied: await emptyWal({ event: id }) };
     },
     async eraseRejection(id) {
-      const erased = await eraseRejection(store.writer, id, nowMs());
-      if (erased.found) {
-        log.info("rejection erased", { rejection: id });
-        await store.flushWal();
-      }
-      return erased;
+      const now = nowMs();
+      const erased = await eraseRejection(store.writer, id, now);
+      if (!erased.found) return { found: false, erasedAt: null, walEmptied: true };
+      log.info("rejection erased", { rejection: id, ...(erased.erasedAt !== now && { again: true }) });
+      return { found: true, erasedAt: erased.erasedAt, walEmptied: await emptyWal({ rejection: id }) };
     },
     async startBulk(req) {
       const answer = await startBulkAction(store, req, nowMs());

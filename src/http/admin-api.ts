@@ -213,7 +213,7 @@ export function adminApiController(opts: AdminControllerOptions) {
     .delete("/api/events/:id", async ({ params }) => {
       const r = await actions.eraseEvent(parseEventId(params.id));
       if (!r.found) throw new HttpError(404, "not_found", "no such event");
-      return json({ id: params.id, erasedAt: new Date(r.erasedAt!).toISOString() });
+      return json({ id: params.id, erasedAt: new Date(r.erasedAt!).toISOString(), walEmptied: r.walEmptied });
     })
     .get("/api/targets", async () => {
       const { targets } = opts.config;
@@ -252,7 +252,7 @@ export function adminApiController(opts: AdminControllerOptions) {
     .delete("/api/rejections/:id", async ({ params }) => {
       const r = await actions.eraseRejection(parseRejectionId(params.id));
       if (!r.found) throw new HttpError(404, "not_found", "no such rejection");
-      return json({ id: params.id, erasedAt: new Date(r.erasedAt!).toISOString() });
+      return json({ id: params.id, erasedAt: new Date(r.erasedAt!).toISOString(), walEmptied: r.walEmptied });
     })
     .get("/api/rejections/:id", async ({ params }) => {
       const r = await getRejection(client, parseRejectionId(params.id));

@@ -69,7 +69,9 @@ function doneOf(q: Record<string, string | undefined>): string | SafeHtml | null
     case "redelivered":
       return `Redelivery scheduled: ${Number(q.n) || 0} new deliver${Number(q.n) === 1 ? "y" : "ies"}.${onItsWayText(q.skipped)}`;
     case "erased":
-      return "Body and headers erased.";
+      return `Body, headers, query string and address erased, and the targets' replies.${walHeldText(q.wal)}`;
+    case "request-erased":
+      return `Headers, body, query string and address erased.${walHeldText(q.wal)}`;
     case "enabled":
       return "Target enabled: its paused deliveries are due now.";
     case "disabled":
@@ -105,6 +107,10 @@ function doneOf(q: Record<string, string | undefined>): string | SafeHtml | null
   }
   return null;
 }
+
+// A reader (a backup or export running) held the write-ahead log when the erase asked to empty it.
+const walHeldText = (wal: string | undefined) =>
+  wal === "held" ? " A backup or export reading the store held its write-ahead log: the erased bytes' older copies leave it as it starts over (seconds to minutes of traffic), or at a clean stop." : "";
 
 function errorOf(q: Record<string, string | undefined>): string | null {
   const errors: Record<string, string> = {
@@ -240,7 +246,7 @@ export function uiController(opts: AdminControllerOptions) {
     .post("/events/:id/erase", async ({ params }) => {
       const r = await actions.eraseEvent(parseEventId(params.id));
       if (!r.found) throw new HttpError(404, "not_found", "No such event.");
-      return redirect(`/events/${params.id}?done=erased`);
+      return redirect(`/events/${params.id}?done=erased${r.walEmptied ? "" : "&wal=held"}`);
     })
     .get("/overview", async () => {
       const now = nowMs();
@@ -355,7 +361,7 @@ export function uiController(opts: AdminControllerOptions) {
     .post("/rejections/:id/erase", async ({ params }) => {
       const r = await actions.eraseRejection(parseRejectionId(params.id));
       if (!r.found) throw new HttpError(404, "not_found", "No such rejection.");
-      return redirect(`/rejections/${params.id}?done=erased`);
+      return redirect(`/rejections/${params.id}?done=request-erased${r.walEmptied ? "" : "&wal=held"}`);
     })
     // Unknown paths get a page with the same headers as every other.
     .all("*", () => {

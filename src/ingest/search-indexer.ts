@@ -61,7 +61,7 @@ export function startSearchIndexer(opts: SearchIndexerOptions): SearchIndexer {
     const decoded = ev.body === null ? null : await decodeBody(ev.body, encoding, opts.maxDecodedBytes);
     // A body that cannot be decoded is still searched by its header values.
     const body = decoded?.ok ? decoded.body : null;
-    return { id: ev.id, text: searchTextOf({ headers: ev.headers, body, contentType: ev.contentType }) };
+    return { id: ev.id, text: searchTextOf({ headers: ev.headers, query: ev.query, body, contentType: ev.contentType }) };
   };
 
   // One batch, new events first: how many events it looked at (0: nothing waits), and whether more wait.

@@ -1,6 +1,6 @@
 /**
- * Erasing one event for a privacy request: the raw body, headers and query
- * string go, and so do the reply excerpts its targets answered with (a target
+ * Erasing one event for a privacy request: the raw body, headers, query
+ * string and the address it came from go, and so do the reply excerpts its targets answered with (a target
  * may echo what it received); the metadata row stays with `erased_at` set,
  * so the list still shows that the event existed and when it was erased.
  *
@@ -24,7 +24,7 @@ const eraseExcerpts = (id: string) => ({
 });
 
 /**
- * Sets body and headers to NULL, the query to '' and erased_at (first erase
+ * Sets body, headers and the address to NULL, the query to '' and erased_at (first erase
  * wins), and its attempts' reply excerpts to NULL; false when the id is
  * unknown. Open deliveries end cancelled ("event erased"): there is nothing
  * left to send, and nothing for an operator to act on.
@@ -33,7 +33,7 @@ export async function eraseEvent(writer: SqlWriter, id: string, nowMs: number): 
   const rs = await writer.write(
     [
       // Its words leave the search index with it (on the file a trigger takes them out).
-      { sql: `UPDATE events SET body = NULL, headers = NULL, query = '', erased_at = coalesce(erased_at, ?)${eraseWordsSet(writer)} WHERE id = ?`, args: [nowMs, id] },
+      { sql: `UPDATE events SET body = NULL, headers = NULL, query = '', remote_addr = NULL, erased_at = coalesce(erased_at, ?)${eraseWordsSet(writer)} WHERE id = ?`, args: [nowMs, id] },
       eraseExcerpts(id),
       {
         sql: "UPDATE deliveries SET status = 'cancelled', last_error = 'event erased', updated_at = ? WHERE event_id = ? AND status IN ('pending','paused')",

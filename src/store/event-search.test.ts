@@ -47,12 +47,12 @@ function indexerOf(store: Store): SearchIndexer {
 
 let clock = Date.now() - DAY;
 /** Stores one event (one delivery to "t", pending) and returns its id. */
-async function put(store: Store, body: string | Uint8Array, opts: { source?: string; headers?: [string, string][]; contentType?: string; atMs?: number } = {}): Promise<string> {
+async function put(store: Store, body: string | Uint8Array, opts: { source?: string; headers?: [string, string][]; contentType?: string; atMs?: number; query?: string } = {}): Promise<string> {
   const at = opts.atMs ?? (clock += 1000);
   const id = makeId("evt", at, randomBytes(10));
   const item: IngestItem = {
     id, source: opts.source ?? "shop", eventType: "x", dedupeKey: `key-${id}`, dedupeWindowMs: 0, receivedAt: at,
-    method: "POST", path: "/in/shop", query: "", headers: opts.headers ?? [["content-type", opts.contentType ?? "application/json"]],
+    method: "POST", path: "/in/shop", query: opts.query ?? "", headers: opts.headers ?? [["content-type", opts.contentType ?? "application/json"]],
     body: typeof body === "string" ? new TextEncoder().encode(body) : body, contentType: opts.contentType ?? "application/json",
     remoteAddr: null, deliveries: [{ id: makeId("dlv", at, randomBytes(10)), target: "t", status: "pending" }],
   };
@@ -73,6 +73,17 @@ describe("searching stored events by words", () => {
     expect(await search(store, "refund EUR")).toEqual([id]);
     expect(await search(store, "refund USD")).toEqual([]);
     expect(await search(store, "chargeback")).toEqual([]);
+  });
+
+  test("an event is found by its query string's decoded values, and no longer once erased", async () => {
+    const store = await freshStore();
+    const id = await put(store, JSON.stringify({ note: "nothing personal" }), { query: "email=alice%40example.com&plan=pro+yearly" });
+    await put(store, JSON.stringify({ note: "someone else" }), { query: "email=bob%40example.com" });
+    await indexerOf(store).drain();
+    expect(await search(store, "alice@example.com")).toEqual([id]);
+    expect(await search(store, "yearly")).toEqual([id]);
+    await eraseEvent(store.writer, id, Date.now());
+    expect(await search(store, "alice@example.com")).toEqual([]);
   });
 
   test("a gzip body is searched by its decoded words", async () => {

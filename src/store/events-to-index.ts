@@ -10,6 +10,8 @@ import type { SqlReader } from "./sql-client.ts";
 export interface EventToIndex {
   id: string;
   headers: [string, string][] | null;
+  /** The query string as received (without "?"); "" when none, or erased. */
+  query: string;
   body: Uint8Array | null;
   contentType: string | null;
 }
@@ -21,6 +23,7 @@ export const INLINE_BODY_BYTES = 64 * 1024;
 export interface RowToIndex {
   id: unknown;
   headers: unknown;
+  query: unknown;
   content_type: unknown;
   body: unknown;
   n: unknown;
@@ -38,6 +41,7 @@ export async function eventsToIndex(reads: SqlReader, rows: RowToIndex[], maxByt
     events.push({
       id: String(r.id),
       headers: r.headers === null ? null : (JSON.parse(String(r.headers)) as [string, string][]),
+      query: r.query === null || r.query === undefined ? "" : String(r.query),
       body: body === null || body === undefined ? null : new Uint8Array(body as ArrayBuffer),
       contentType: r.content_type === null ? null : String(r.content_type),
     });

@@ -53,9 +53,10 @@ export interface Store {
    * has zeroed what the erase freed) and the WAL file emptied, unless a
    * reader is still on it (then it starts over at the next checkpoint), so
    * that the erased bytes' older page images do not stay in it while the
-   * relay is idle. Nothing on PostgreSQL.
+   * relay is idle. Nothing on PostgreSQL. Resolves false when the WAL could
+   * not be emptied (a reader held it, or the checkpoint failed).
    */
-  flushWal(): Promise<void>;
+  flushWal(): Promise<boolean>;
   /** True when a write transaction can be opened and committed and no commit of the writer's is failing. */
   isWritable(): Promise<boolean>;
   /** Why the store cannot take writes now (a probe fails, or the writer's commits do), or null. */
@@ -186,7 +187,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     filePath: conn.filePath,
     checkpoint,
     // Between the writer's transactions, on its own connection; best effort (a busy store retries later on its own).
-    flushWal: () => (conn.filePath ? writer.checkpoint(true).catch(() => {}) : Promise.resolve()),
+    flushWal: () => (conn.filePath ? writer.checkpoint(true).catch(() => false) : Promise.resolve(true)),
     unwritableReason,
     lastOutage: () => health.lastOutage(),
     isWritable: async () => (await unwritableReason()) === null,

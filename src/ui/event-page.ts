@@ -222,7 +222,7 @@ function visibleControls(text: string): { text: string; replaced: boolean } {
 }
 
 function body(ev: EventDetailJson): SafeHtml {
-  if (ev.erasedAt) return html`<p class="notice">The body and headers of this event were erased on ${time(ev.erasedAt)}.</p>`;
+  if (ev.erasedAt) return html`<p class="notice">The body, headers, query string and address of this event were erased on ${time(ev.erasedAt)}.</p>`;
   const r = ev.request;
   // A byte-order mark before JSON is no part of it (ingest reads the fields past it too).
   const pretty = prettyJson(r.body?.replace(/^\uFEFF/, "") ?? null);
@@ -285,7 +285,7 @@ export function eventPage(
     </select>
     <button type="submit">Redeliver</button>
   </form>
-  <form method="post" action="${idPath(ev.id)}/erase" class="inline" data-confirm="Erase the body, headers and query of this event, and its targets' replies? Its metadata and dedupe key stay. This cannot be undone.">
+  <form method="post" action="${idPath(ev.id)}/erase" class="inline" data-confirm="Erase the body, headers, query string and address of this event, and its targets' replies? Its metadata and dedupe key stay. This cannot be undone.">
     <button type="submit" class="danger">Erase</button>
   </form>`
   }

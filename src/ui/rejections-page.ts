@@ -73,7 +73,7 @@ ${d.rejections.map(
   <summary>${time(r.receivedAt)} <strong>${r.source}</strong> <a href="/rejections${queryString({ source: d.source, reason: r.reason })}" title="only ${r.reason}">${badge(r.reason)}</a>${r.erasedAt ? html` ${badge("erased")}` : null} <span class="mono">${r.method} ${r.path}</span>
     <span class="muted">${r.remoteAddr ?? ""}</span>${r.message === null ? null : html`<span class="reason">${r.message}</span>`}</summary>
   ${rejectedRequest(r)}
-  <p>${r.truncated ? "Long values are cut here. " : ""}<a href="/rejections/${encodeURIComponent(r.id)}">The whole request →</a></p>
+  <p>${r.truncated ? "Long values are cut here. " : ""}<a href="/rejections/${encodeURIComponent(r.id)}">${r.erasedAt ? "Its page →" : "The whole request →"}</a></p>
 </details>`,
 )}
 </div>

@@ -3,7 +3,7 @@
  * erased request (body, query, a header) and the target's echo of it are in
  * neither the database file nor its write-ahead log afterwards, while the
  * relay runs on, idle; so is an erased rejected request. (The search index keeps words, lower-cased, apart: see
- * docs/OPERATIONS.md "Erasing an event".)
+ * docs/OPERATIONS.md "A privacy request".)
  */
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";

@@ -69,7 +69,7 @@ export async function openPostgresStore(opts: StoreOptions): Promise<Store> {
     writer: watched,
     filePath: null,
     checkpoint: async () => {},
-    flushWal: async () => {},
+    flushWal: async () => true,
     unwritableReason,
     lastOutage: () => health.lastOutage(),
     isWritable: async () => (await unwritableReason()) === null,

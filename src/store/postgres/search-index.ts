@@ -21,7 +21,7 @@ export async function nextIndexBatch(reads: SqlReader, direction: IndexDirection
   if (direction === "backfill") return null;
   // length(bytea) reads a stored value's size without fetching it: a large body is not loaded here.
   const rs = await reads.execute({
-    sql: `SELECT e.id, e.headers, e.content_type, CASE WHEN length(e.body) <= ${INLINE_BODY_BYTES} THEN e.body END AS body, coalesce(length(e.body), 0) AS n
+    sql: `SELECT e.id, e.headers, e.query, e.content_type, CASE WHEN length(e.body) <= ${INLINE_BODY_BYTES} THEN e.body END AS body, coalesce(length(e.body), 0) AS n
           FROM events e WHERE e.search IS NULL ORDER BY e.id LIMIT ?`,
     args: [limits.maxRows],
   });

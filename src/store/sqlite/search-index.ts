@@ -24,7 +24,7 @@ export async function nextIndexBatch(reads: SqlReader, direction: IndexDirection
   const [cmp, order] = direction === "new" ? [">", "ASC"] : ["<", "DESC"];
   // length(body) reads a blob's size from its header, not its pages: a large body is not loaded here.
   const rs = await reads.execute({
-    sql: `SELECT s.${MARK[direction]} AS mark, e.rowid AS rid, e.id, e.headers, e.content_type,
+    sql: `SELECT s.${MARK[direction]} AS mark, e.rowid AS rid, e.id, e.headers, e.query, e.content_type,
             CASE WHEN length(e.body) <= ${INLINE_BODY_BYTES} THEN e.body END AS body, coalesce(length(e.body), 0) AS n
           FROM search_state s JOIN events e ON e.rowid ${cmp} s.${MARK[direction]} WHERE s.id = 1 ORDER BY e.rowid ${order} LIMIT ?`,
     args: [limits.maxRows],

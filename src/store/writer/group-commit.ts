@@ -178,20 +178,21 @@ export class GroupCommit implements SqlWriter {
    * also hands the WAL file's room back to the disk; it waits for readers
    * still on the WAL at most TRUNCATE_WAIT_MS (the writer waits with it), and
    * finding them there is no error: the thread asks again.
+   * Resolves true when the checkpoint ran to its end (no reader or writer
+   * stopped it): after a TRUNCATE, the WAL is empty.
    */
-  async checkpoint(truncate = false): Promise<void> {
-    if (this.dialect.engine !== "sqlite") return;
+  async checkpoint(truncate = false): Promise<boolean> {
+    if (this.dialect.engine !== "sqlite") return true;
     while (this.#flushing) await this.#flushing;
     this.#client ??= await this.connection.get();
-    if (!truncate) {
-      await this.#client.execute("PRAGMA wal_checkpoint(PASSIVE)");
-      return;
-    }
+    // SQLite answers one row: busy (1 when it could not finish), the WAL's frames, those copied.
+    const ranToEnd = (rs: { rows: ArrayLike<unknown>[] }) => Number(rs.rows[0]?.[0] ?? 1) === 0;
+    if (!truncate) return ranToEnd(await this.#client.execute("PRAGMA wal_checkpoint(PASSIVE)"));
     const client = this.#client;
     const busyTimeout = Number((await client.execute("PRAGMA busy_timeout")).rows[0]?.[0] ?? 0);
     await client.execute(`PRAGMA busy_timeout = ${TRUNCATE_WAIT_MS}`);
     try {
-      await client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+      return ranToEnd(await client.execute("PRAGMA wal_checkpoint(TRUNCATE)"));
     } finally {
       await client.execute(`PRAGMA busy_timeout = ${busyTimeout}`);
     }

@@ -24,8 +24,9 @@ export interface CommitWriter extends SqlWriter {
   /**
    * Runs a PASSIVE WAL checkpoint on the write connection between two transactions (so that the WAL can
    * start over); `truncate`: a TRUNCATE checkpoint, which also gives the WAL file's room back (a disk short of it).
+   * Resolves true when it ran to its end (a reader on the WAL stops it): after a TRUNCATE, the WAL is empty.
    */
-  checkpoint(truncate?: boolean): Promise<void>;
+  checkpoint(truncate?: boolean): Promise<boolean>;
 }
 
 /** Every write of the process goes through this (the watched CommitWriter). */
@@ -59,21 +60,22 @@ export class WriterProxy implements CommitWriter {
   #idle: (() => void)[] = [];
   #onClosed: (() => void) | null = null;
   #writeSeq = 0;
-  #writes = new Map<number, { resolve(r: WireResult[]): void; reject(e: Error): void }>();
+  #writes = new Map<number, { resolve(r: unknown): void; reject(e: Error): void }>();
 
   write(stmts: InStatement[], durability: Durability = "durable"): Promise<ResultSet[]> {
     const wire = encodeStatements(stmts);
-    return this.#ask((id) => ({ kind: "write", id, stmts: wire.json, durability, postedAt: Date.now() }), wire.bytes).then((results) => results.map(fromWire));
+    return this.#ask<WireResult[]>((id) => ({ kind: "write", id, stmts: wire.json, durability, postedAt: Date.now() }), wire.bytes).then((results) => results.map(fromWire));
   }
 
-  async checkpoint(truncate = false): Promise<void> {
-    await this.#ask((id) => ({ kind: "checkpoint", id, truncate }));
+  checkpoint(truncate = false): Promise<boolean> {
+    return this.#ask<boolean>((id) => ({ kind: "checkpoint", id, truncate }));
   }
 
-  #ask(message: (id: number) => ToWriter, bytes: Uint8Array | null = null): Promise<WireResult[]> {
-    return new Promise<WireResult[]>((resolve, reject) => {
+  /** Posts a request the thread answers by its id: `written` (result sets), `checkpointed`, or `write-failed`. */
+  #ask<T>(message: (id: number) => ToWriter, bytes: Uint8Array | null = null): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const id = ++this.#writeSeq;
-      this.#writes.set(id, { resolve, reject });
+      this.#writes.set(id, { resolve: (r) => resolve(r as T), reject });
       post(this.#worker, message(id), bytes);
     });
   }
@@ -130,10 +132,11 @@ export class WriterProxy implements CommitWriter {
 
   #receive(m: FromWriter, bytes: Uint8Array | null): void {
     if (m.kind === "closed") return this.#onClosed?.();
-    if (m.kind === "written" || m.kind === "write-failed") {
+    if (m.kind === "written" || m.kind === "checkpointed" || m.kind === "write-failed") {
       const p = this.#writes.get(m.id);
       this.#writes.delete(m.id);
       if (m.kind === "written") p?.resolve(decodeResults({ json: m.results, bytes }));
+      else if (m.kind === "checkpointed") p?.resolve(m.whole);
       else p?.reject(threadError(m.message, m.code));
       return;
     }

@@ -40,6 +40,8 @@ export type FromWriter =
   /** Result sets (WireValues' json); their blobs travel beside. */
   | { kind: "written"; id: number; results: string }
   | { kind: "write-failed"; id: number; message: string; code: string | null }
+  /** A checkpoint's answer: whether it ran to its end (the WAL emptied, for a TRUNCATE). */
+  | { kind: "checkpointed"; id: number; whole: boolean }
   | { kind: "closed" };
 
 let conn: { client: WriteClient; close(): void } | null = null;
@@ -95,8 +97,7 @@ self.onmessage = receiving<ToWriter>(async (msg, bytes) => {
       return;
     case "checkpoint":
       try {
-        await commit!.checkpoint(msg.truncate);
-        answer({ kind: "written", id: msg.id, results: "[]" });
+        answer({ kind: "checkpointed", id: msg.id, whole: await commit!.checkpoint(msg.truncate) });
       } catch (err) {
         answer(failed(msg.id, err));
       }
