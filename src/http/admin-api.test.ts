@@ -250,4 +250,28 @@ describe("sources, targets and rejections", () => {
     expect(page).toContain('href="/rejections?reason=bad_signature"');
     expect(page).not.toContain("missing_signature</span>");
   });
+
+  test("rejections are found by text in their headers, body excerpt or query string (sent encoded), case aside; an erased one no longer", async () => {
+    const put = (id: string, path: string, headers: [string, string][], body: string | Uint8Array) =>
+      relay.store.reads.execute({
+        sql: "INSERT INTO rejections (id, source, received_at, reason, method, path, headers, body_excerpt) VALUES (?, 'shop', ?, 'bad_signature', 'POST', ?, ?, ?)",
+        args: [id, START, path, JSON.stringify(headers), typeof body === "string" ? new TextEncoder().encode(body) : body],
+      });
+    await put("rej_1000000000000000000000000A", "/in/shop", [["x-customer", "Carol@Example.com"]], "{}");
+    await put("rej_1000000000000000000000000B", "/in/shop", [], `{"email":"carol@example.com","pad":"${"x".repeat(100)}"}`);
+    await put("rej_1000000000000000000000000C", "/in/shop?email=carol%40example.com", [], "{}");
+    await put("rej_1000000000000000000000000D", "/in/shop?email=dave%40example.com", [["x-customer", "dave@example.com"]], "{}");
+    // A body that is not UTF-8 is passed over, not a failed search.
+    await put("rej_1000000000000000000000000E", "/in/shop", [], new Uint8Array([0xff, 0xfe, 0x00, 0xc3]));
+    const found = async (q: string) => ((await (await api(`/api/rejections?${q}`)).json()) as { rejections: { id: string }[] }).rejections.map((r) => r.id);
+    expect(await found("text=carol%40example.com")).toEqual(["rej_1000000000000000000000000C", "rej_1000000000000000000000000B", "rej_1000000000000000000000000A"]);
+    expect(await found("source=shop&text=CAROL@example.com&limit=2")).toEqual(["rej_1000000000000000000000000C", "rej_1000000000000000000000000B"]);
+    expect(await found("text=nobody@example.com")).toEqual([]);
+    expect((await api(`/api/rejections/rej_1000000000000000000000000C`, { method: "DELETE" })).status).toBe(200);
+    expect(await found("text=carol%40example.com")).toEqual(["rej_1000000000000000000000000B", "rej_1000000000000000000000000A"]);
+    // The page: the text in its filter box and in its pager's links.
+    const page = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/rejections?text=carol%40example.com&limit=1", { headers: auth }))).text();
+    expect(page).toContain('name="text" value="carol@example.com"');
+    expect(page).toContain("text=carol%40example.com&amp;cursor=");
+  });
 });

@@ -53,6 +53,8 @@ const RejectionsQuery = v.strictObject({
   source: v.optional(SourceName),
   /** A rejection's reason code (bad_signature, stale_timestamp, …). */
   reason: v.optional(v.pipe(v.string(), v.regex(/^[a-z_]{1,64}$/, "expected a reason code like bad_signature"))),
+  /** Text the request's headers, body excerpt or request line holds (a privacy request's address). */
+  text: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(256))),
   cursor: v.optional(RejectionId),
   limit: v.optional(Limit),
 });
@@ -170,7 +172,7 @@ function ownKeys(query: Record<string, unknown>, schema: { entries: Record<strin
 /** The rejections-list filter from a query object (an unknown key is a 400). */
 export function parseRejectionFilter(query: Record<string, unknown>, defaultLimit = 50) {
   const q = parseInput(RejectionsQuery, withoutEmpty(query));
-  return { source: q.source, reason: q.reason, cursor: q.cursor, limit: q.limit ?? defaultLimit };
+  return { source: q.source, reason: q.reason, text: q.text, cursor: q.cursor, limit: q.limit ?? defaultLimit };
 }
 
 /** A parser of ids in paths: the id, or HttpError(404) — a malformed id names nothing. */

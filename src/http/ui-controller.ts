@@ -345,6 +345,7 @@ export function uiController(opts: AdminControllerOptions) {
       const body = rejectionsPage({
         source: f.source,
         reason: f.reason,
+        text: f.text,
         cursor: f.cursor,
         sources: stats.map((s) => sourceJson(config, s, base)),
         rejections: list.rejections.map(rejectionJson),

@@ -548,15 +548,28 @@ export async function rejectionReasons(client: Client): Promise<string[]> {
   return rs.rows.map((r) => String(r.reason));
 }
 
-/** One page of rejected requests, newest first. */
+/**
+ * One page of rejected requests, newest first. `text`: those whose headers,
+ * body excerpt or request line hold it, case aside (a query string's
+ * percent-encoded form too) — a scan of the rows, which retention and the
+ * per-source cap keep few; an erased one holds none.
+ */
 export async function listRejections(
   client: Client,
-  f: { source?: string; reason?: string; cursor?: string; limit: number },
+  f: { source?: string; reason?: string; text?: string; cursor?: string; limit: number },
 ): Promise<{ rejections: RejectionRow[]; nextCursor: string | null }> {
   const where: string[] = [];
   const args: InValue[] = [];
   if (f.source !== undefined) where.push("source = ?"), args.push(f.source);
   if (f.reason !== undefined) where.push("reason = ?"), args.push(f.reason);
+  if (f.text !== undefined) {
+    const d = client.dialect;
+    const term = f.text.toLowerCase();
+    // The request line keeps its query string as sent: "alice@example.com" is there as "alice%40example.com".
+    const places: [string, string][] = [["headers", term], [d.blobText("body_excerpt"), term], ["path", term], ["path", encodeURIComponent(f.text).toLowerCase()]];
+    where.push(`(${places.map(([expr]) => `${d.position(`lower(${expr})`, "?")} > 0`).join(" OR ")})`);
+    args.push(...places.map(([, value]) => value));
+  }
   if (f.cursor !== undefined) where.push("id < ?"), args.push(f.cursor);
   args.push(f.limit + 1);
   const rs = await client.execute({

@@ -23,6 +23,8 @@ export interface Dialect {
   listAgg(expr: string, orderBy: string): string;
   /** Where `needle` first occurs in `text`, from 1; 0 when it does not. */
   position(text: string, needle: string): string;
+  /** A blob column read as text for a substring search (bytes that are not UTF-8 never fail it). */
+  blobText(column: string): string;
 }
 
 export const sqliteDialect: Dialect = {
@@ -33,6 +35,7 @@ export const sqliteDialect: Dialect = {
   indexedBy: (index) => `INDEXED BY ${index} `,
   listAgg: (expr) => `group_concat(${expr})`,
   position: (text, needle) => `instr(${text}, ${needle})`,
+  blobText: (column) => `CAST(${column} AS TEXT)`,
 };
 
 export const postgresDialect: Dialect = {
@@ -45,4 +48,6 @@ export const postgresDialect: Dialect = {
   indexedBy: () => "",
   listAgg: (expr, orderBy) => `string_agg(${expr}, ',' ORDER BY ${orderBy})`,
   position: (text, needle) => `strpos(${text}, ${needle})`,
+  // convert_from() fails a whole query on one invalid byte; 'escape' writes non-ASCII bytes as \nnn (ASCII text still matches).
+  blobText: (column) => `encode(${column}, 'escape')`,
 };

@@ -9,6 +9,8 @@ import { mismatchWarnings } from "./sources-page.ts";
 export interface RejectionsPageData {
   source: string | undefined;
   reason: string | undefined;
+  /** Text the requests listed hold (their headers, body excerpt or request line). */
+  text?: string;
   cursor: string | undefined;
   sources: SourceJson[];
   rejections: RejectionJson[];
@@ -63,9 +65,10 @@ ${mismatchWarnings(d.sources, false)}
   </select></label>
   <label>Reason<input type="text" name="reason" value="${d.reason ?? ""}" placeholder="any (bad_signature, …)" pattern="[a-z_]+" list="rejection-reasons" autocomplete="off"></label>
   <datalist id="rejection-reasons">${(d.reasons ?? []).map((r) => html`<option value="${r}"></option>`)}</datalist>
+  <label>Text<input type="search" name="text" value="${d.text ?? ""}" placeholder="in headers, body or query (an e-mail address, an id)" maxlength="256"></label>
   <div class="filter-actions"><button type="submit">Filter</button></div>
 </form>
-${d.rejections.length === 0 ? html`<p class="empty">${d.source === undefined && d.reason === undefined ? "No rejected requests stored." : "No stored rejection matches."}</p>` : null}
+${d.rejections.length === 0 ? html`<p class="empty">${d.source === undefined && d.reason === undefined && d.text === undefined ? "No rejected requests stored." : "No stored rejection matches."}</p>` : null}
 <div class="rejections">
 ${d.rejections.map(
   (r) => html`
@@ -78,7 +81,7 @@ ${d.rejections.map(
 )}
 </div>
 <nav class="pager">
-  ${d.cursor ? html`<a href="/rejections${queryString({ source: d.source, reason: d.reason })}">← Newest</a>` : html`<span></span>`}
-  ${d.nextCursor ? html`<a href="/rejections${queryString({ source: d.source, reason: d.reason, cursor: d.nextCursor })}" rel="next">Older →</a>` : null}
+  ${d.cursor ? html`<a href="/rejections${queryString({ source: d.source, reason: d.reason, text: d.text })}">← Newest</a>` : html`<span></span>`}
+  ${d.nextCursor ? html`<a href="/rejections${queryString({ source: d.source, reason: d.reason, text: d.text, cursor: d.nextCursor })}" rel="next">Older →</a>` : null}
 </nav>`;
 }
