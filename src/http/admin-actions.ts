@@ -32,7 +32,6 @@ export type RedeliverResult =
   | { ok: false; reason: "not_found" | "erased" | "no_targets" | "unknown_target" }
   | { ok: false; reason: "on_its_way"; onItsWay: string[] };
 
-/** What the admin side can do to events and targets. */
 /** What an erase did: found or not, when it was first erased, and whether the write-ahead log could be emptied after it. */
 export interface EraseResult {
   found: boolean;
@@ -41,6 +40,7 @@ export interface EraseResult {
   walEmptied: boolean;
 }
 
+/** What the admin side can do to events and targets. */
 export interface AdminActions {
   /** New deliveries for one event: to `target`, else to every target it had (or is now routed to). */
   redeliver(eventId: string, target?: string): Promise<RedeliverResult>;
