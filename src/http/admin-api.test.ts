@@ -273,5 +273,9 @@ describe("sources, targets and rejections", () => {
     const page = await (await relay.app.adminApp.handle(new Request("http://127.0.0.1/rejections?text=carol%40example.com&limit=1", { headers: auth }))).text();
     expect(page).toContain('name="text" value="carol@example.com"');
     expect(page).toContain("text=carol%40example.com&amp;cursor=");
+    // A rejection that is gone (purged, or never was): its 404 page leads back to the rejections.
+    const missing = await relay.app.adminApp.handle(new Request("http://127.0.0.1/rejections/rej_0000000000000000000000000Z", { headers: auth }));
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toContain('<a href="/rejections">Back to rejections</a>');
   });
 });

@@ -196,7 +196,9 @@ export function uiController(opts: AdminControllerOptions) {
       const title = e?.status === 400 ? html`<h1>That address asks for something this page cannot show</h1><p class="error-text">${e.message}</p>` : html`<h1>${e ? e.message : "Something went wrong."}</h1>`;
       // With the top navigation of the page it was meant for: an operator goes on from there.
       const section = (["overview", "rejections", "targets", "sources", "jobs"] as const).find((s) => path.startsWith(`/${s}`)) ?? "events";
-      return render("Error", section, html`${title}<p>${back}<a href="/">Back to events</a></p>`, e?.status ?? 500);
+      // And a way back to that section's list (a rejection's page: the rejections).
+      const list = section === "events" ? html`<a href="/">Back to events</a>` : html`<a href="/${section}">Back to ${section}</a>`;
+      return render("Error", section, html`${title}<p>${back}${list}</p>`, e?.status ?? 500);
     })
     .onBeforeHandle(({ request, server }) => guardPage(auth, request, requestClientKey(server, request)))
     .get("/", async ({ query }) => {
