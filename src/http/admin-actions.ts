@@ -40,6 +40,9 @@ export interface EraseResult {
   walEmptied: boolean;
 }
 
+/** An erase of something unknown (or already purged): nothing done, nothing left in the log. */
+const NOT_ERASED: EraseResult = { found: false, erasedAt: null, walEmptied: true };
+
 /** What the admin side can do to events and targets. */
 export interface AdminActions {
   /** New deliveries for one event: to `target`, else to every target it had (or is now routed to). */
@@ -101,13 +104,15 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
   };
 
   /**
-   * After an erase: the erased bytes' older page images leave the write-ahead log now, not when
-   * traffic overwrites them — unless a reader (a backup or export running) holds it: said, then.
+   * What follows an erase, whatever was erased: the audit trail's line (a repeat said so), then the
+   * erased bytes' older page images out of the write-ahead log now, not when traffic overwrites them
+   * — unless a reader (a backup or export running) holds it: said, then.
    */
-  const emptyWal = async (what: Record<string, string>): Promise<boolean> => {
-    const emptied = await store.flushWal();
-    if (!emptied) log.warn("erased bytes stay in the write-ahead log until it starts over: a reader holds it (a backup or export running?)", what);
-    return emptied;
+  const afterErase = async (msg: string, subject: Record<string, string>, erasedAt: number, now: number, detail: Record<string, unknown> = {}): Promise<EraseResult> => {
+    log.info(msg, { ...subject, ...detail, ...(erasedAt !== now && { again: true }) });
+    const walEmptied = await store.flushWal();
+    if (!walEmptied) log.warn("erased bytes stay in the write-ahead log until it starts over: a reader holds it (a backup or export running?)", subject);
+    return { found: true, erasedAt, walEmptied };
   };
 
   return {
@@ -175,17 +180,15 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
     async eraseEvent(id) {
       const now = nowMs();
       const erased = await eraseEvent(store.writer, id, now);
-      if (!erased.found) return { found: false, erasedAt: null, walEmptied: true };
+      if (!erased.found) return NOT_ERASED;
       // Attempts on their way still reach their targets; what they record of the reply is left out (store/deliveries.ts).
-      log.info("event erased", { event: id, inFlightTo: erased.inFlightTo, ...(erased.erasedAt !== now && { again: true }) });
-      return { found: true, erasedAt: erased.erasedAt, walEmptied: await emptyWal({ event: id }) };
+      return afterErase("event erased", { event: id }, erased.erasedAt!, now, { inFlightTo: erased.inFlightTo });
     },
     async eraseRejection(id) {
       const now = nowMs();
       const erased = await eraseRejection(store.writer, id, now);
-      if (!erased.found) return { found: false, erasedAt: null, walEmptied: true };
-      log.info("rejection erased", { rejection: id, ...(erased.erasedAt !== now && { again: true }) });
-      return { found: true, erasedAt: erased.erasedAt, walEmptied: await emptyWal({ rejection: id }) };
+      if (!erased.found) return NOT_ERASED;
+      return afterErase("rejection erased", { rejection: id }, erased.erasedAt!, now);
     },
     async startBulk(req) {
       const answer = await startBulkAction(store, req, nowMs());
