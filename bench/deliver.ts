@@ -134,24 +134,35 @@ async function drain(stored: number, from: number) {
   await seedPendingDeliveries(`file:${join(cwd, "relay.db")}`, stored, BODY);
   const base = await sinkCount();
   const relay = await startRelay({ route: true, sinkUrl, cwd });
-  let t0 = 0;
   let cpu0 = threadCpuMs(relay.proc.pid);
   let sink0 = sinkMark();
-  for (;;) {
-    const n = (await sinkCount()) - base;
-    if (t0 === 0 && n >= from) {
-      t0 = performance.now();
-      cpu0 = threadCpuMs(relay.proc.pid);
-      sink0 = sinkMark();
-    }
-    if (n >= stored) break;
-    await Bun.sleep(10);
-  }
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = await timedBySink(base, from, stored, () => {
+    cpu0 = threadCpuMs(relay.proc.pid);
+    sink0 = sinkMark();
+  });
   const cpu = cpuPer(relay.proc.pid, cpu0, stored - from);
   const sinkCost = sinkPer(sink0, stored - from);
   await relay.stop();
   return { rate: (stored - from) / seconds, cpu, sink: sinkCost };
+}
+
+/**
+ * Looks at the sink every 10 ms until it got `stored` more requests than `base`, `each` at every
+ * look; `atFrom` once it got `from` (the timed part starts there). Resolves with the seconds from
+ * `from` to `stored`.
+ */
+async function timedBySink(base: number, from: number, stored: number, atFrom: () => void, each: () => void = () => {}): Promise<number> {
+  let t0 = 0;
+  for (;;) {
+    const n = (await sinkCount()) - base;
+    each();
+    if (t0 === 0 && n >= from) {
+      t0 = performance.now();
+      atFrom();
+    }
+    if (n >= stored) return (performance.now() - t0) / 1000;
+    await Bun.sleep(10);
+  }
 }
 
 /**
@@ -168,22 +179,14 @@ async function floorDrain(stored: number, from: number) {
     env: { ...process.env, FLOOR_BODY: BODY },
   });
   children.push(proc);
-  let t0 = 0;
-  let cpu0 = processCpuMs(proc.pid);
   // It exits once done, its /proc entry with it: the last reading while it ran (10 ms at most before its end) stands.
-  let cpu = cpu0;
-  for (;;) {
-    const n = (await sinkCount()) - base;
+  let cpu = processCpuMs(proc.pid);
+  let cpu0 = cpu;
+  const readCpu = () => {
     const now = processCpuMs(proc.pid);
     if (!Number.isNaN(now)) cpu = now;
-    if (t0 === 0 && n >= from) {
-      t0 = performance.now();
-      cpu0 = cpu;
-    }
-    if (n >= stored) break;
-    await Bun.sleep(10);
-  }
-  const seconds = (performance.now() - t0) / 1000;
+  };
+  const seconds = await timedBySink(base, from, stored, () => (cpu0 = cpu), readCpu);
   const totalUs = ((cpu - cpu0) * 1000) / (stored - from);
   await proc.exited;
   return { rate: (stored - from) / seconds, cpu: { mainUs: Number.NaN, writerUs: Number.NaN, totalUs }, sink: { cpuUs: Number.NaN, switches: Number.NaN } };
