@@ -1,5 +1,5 @@
 /**
- * Delivery benchmark (by hand: `bun bench/deliver.ts`, ~4 minutes; needs `wrk`).
+ * Delivery benchmark (by hand: `bun bench/deliver.ts`, ~5 minutes; needs `wrk`).
  * Everything on 127.0.0.1, the compiled binary (BENCH_BIN to measure another
  * build, e.g. an older commit's), targets and sinks in their own processes.
  * In one run:
@@ -22,6 +22,10 @@
  *     loop sending and a writer thread leasing and recording, with nothing of
  *     the product), BENCH_DRAINS times between bare loops: what share of the
  *     bare loop a drain can reach on this machine, and the relay's share of it;
+ *     then that floor doing the product's work (bench/drain-floor-product.ts:
+ *     the relay's store rounds and signed requests, none of its engine), as
+ *     many times: the way from the floor to the relay split into what the
+ *     product's work costs and what the engine adds;
  *  3. ingest alone: wrk (64 connections, after a warm-up) against the relay
  *     with the source routed nowhere;
  *  4. in and out: the relay ingesting at fixed rates (a share of the ingest-
@@ -166,14 +170,15 @@ async function timedBySink(base: number, from: number, stored: number, atFrom: (
 }
 
 /**
- * The drain's floor (bench/drain-floor.ts): `stored` deliveries drained by a process shaped as the
- * relay (an event loop sending, a writer thread leasing and recording in one transaction a round)
- * with nothing of the product, to the same sink, timed as `drain` is.
+ * A drain's floor: `stored` deliveries drained by a process shaped as the relay (an event loop
+ * sending, a writer thread leasing and recording in one transaction a round), to the same sink,
+ * timed as `drain` is. `script`: bench/drain-floor.ts (nothing of the product) or
+ * bench/drain-floor-product.ts (the product's store and requests, nothing of the relay's engine).
  */
-async function floorDrain(stored: number, from: number) {
+async function floorDrain(script: string, stored: number, from: number) {
   const file = join(mkdtempSync(join(dir, "floor-")), "floor.db");
   const base = await sinkCount();
-  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "drain-floor.ts"), sinkUrl, file, String(stored)], {
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, script), sinkUrl, file, String(stored)], {
     stdout: "pipe",
     stderr: "inherit",
     env: { ...process.env, FLOOR_BODY: BODY },
@@ -339,8 +344,12 @@ const median = (pairs: typeof coldPairs) => [...pairs].sort((a, b) => ratioOf(a)
 const medianPair = median(coldPairs);
 // The floor, DRAINS times between bare loops too: what share of the bare loop a drain can reach here at all.
 const floorPairs: typeof coldPairs = [];
-if (!only || only === "drain") for (let i = 0; i < DRAINS; i++) floorPairs.push(await betweenBareLoops(() => floorDrain(EVENTS, 1000)));
+if (!only || only === "drain") for (let i = 0; i < DRAINS; i++) floorPairs.push(await betweenBareLoops(() => floorDrain("drain-floor.ts", EVENTS, 1000)));
 const floorPair = median(floorPairs);
+// And with the product's work in it: how much of the way from the floor to the relay is the product's, how much its engine's.
+const productPairs: typeof coldPairs = [];
+if (!only || only === "drain") for (let i = 0; i < DRAINS; i++) productPairs.push(await betweenBareLoops(() => floorDrain("drain-floor-product.ts", EVENTS, 1000)));
+const productPair = median(productPairs);
 const drained = medianPair.drain;
 // Warm, as the other figures are: the same count timed after as many delivered first.
 const warmPair = !only || only === "drain" ? await betweenBareLoops(() => drain(2 * EVENTS, EVENTS)) : { bare, drain: none };
@@ -374,6 +383,10 @@ if (coldPairs.length > 0) {
     console.log(`  floor drain ${i + 1} of ${floorPairs.length}: bare loop ${n(p.bare)} req/s (before and after), ${n(p.drain.rate)} deliveries/s, ${n(ratioOf(p), 2)}×`);
   console.log(`the drain's floor (bench/drain-floor.ts)  ${n(floorPair.drain.rate).padStart(7)} deliveries/s   ${n(ratioOf(floorPair), 2)}× its bare loop, the median of ${floorPairs.length}; ${n(floorPair.drain.cpu.totalUs)} µs process CPU per delivery`);
   console.log(`  the relay's cold drain is ${n(ratioOf(medianPair) / ratioOf(floorPair), 2)}× the floor's (each to its own bare loops)`);
+  for (const [i, p] of productPairs.entries())
+    console.log(`  product floor drain ${i + 1} of ${productPairs.length}: bare loop ${n(p.bare)} req/s (before and after), ${n(p.drain.rate)} deliveries/s, ${n(ratioOf(p), 2)}×`);
+  console.log(`the floor with the product's work (bench/drain-floor-product.ts)  ${n(productPair.drain.rate).padStart(7)} deliveries/s   ${n(ratioOf(productPair), 2)}× its bare loop, the median of ${productPairs.length}; ${n(productPair.drain.cpu.totalUs)} µs process CPU per delivery`);
+  console.log(`  the relay's cold drain is ${n(ratioOf(medianPair) / ratioOf(productPair), 2)}× its (each to its own bare loops)`);
   console.log(`drain, warm (the last ${EVENTS} of ${2 * EVENTS})  ${n(drainedWarm.rate).padStart(7)} deliveries/s   ${n(drainedWarm.rate / bareWarm, 2)}× its bare loops (${n(bareWarm)} req/s before and after)`);
   console.log(`  CPU per delivery: event loop ${n(drainedWarm.cpu.mainUs)} µs + writer ${n(drainedWarm.cpu.writerUs)} µs = ${n(drainedWarm.cpu.mainUs + drainedWarm.cpu.writerUs)} µs; whole process ${n(drainedWarm.cpu.totalUs)} µs`);
   console.log(sinkLine(drainedWarm.sink));

@@ -14,11 +14,9 @@ import { Database } from "bun:sqlite";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { InStatement, ResultSet } from "@libsql/client";
 import { makeId } from "../src/core/ids.ts";
 import { recordOutcomes, type LeasedDelivery, type OutcomeRecord } from "../src/store/deliveries.ts";
-import { sqliteDialect } from "../src/store/dialect.ts";
-import type { SqlWriter } from "../src/store/sql-client.ts";
+import { bunSqliteWriter, DRAIN_PRAGMAS } from "./bun-sqlite-writer.ts";
 import { seedPendingDeliveries } from "./wrk.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -38,45 +36,20 @@ const dir = mkdtempSync(join(tmpdir(), "hookrelay-bench-drain-sql-"));
 const seeded = join(dir, "seeded.db");
 await seedPendingDeliveries(`file:${seeded}`, EVENTS, BODY);
 
-/** A SqlWriter that runs each write as one transaction here, adding each statement's time to `spent` by its first words. */
-function timedWriter(db: Database, spent: Map<string, number>): SqlWriter {
-  const prepared = new Map<string, ReturnType<Database["prepare"]>>();
-  const timed = <T>(what: string, run: () => T): T => {
-    const t = performance.now();
-    const out = run();
-    spent.set(what, (spent.get(what) ?? 0) + performance.now() - t);
-    return out;
-  };
-  return {
-    dialect: sqliteDialect,
-    async write(stmts: InStatement[]) {
-      db.exec("BEGIN");
-      const results = stmts.map((st) => {
-        const sql = typeof st === "string" ? st : st.sql;
-        const args = typeof st === "string" ? [] : (st.args ?? []);
-        let p = prepared.get(sql);
-        if (!p) prepared.set(sql, (p = db.prepare(sql)));
-        // The lease ("… SET status = 'delivering'") and the outcome ("… SET status = CASE") told apart.
-        const what = sql.trim().replace(/\s+/g, " ").split(" ").slice(0, 6).join(" ");
-        const rows = timed(what, () => (Array.isArray(args) ? p!.all(...(args as never[])) : p!.all(args as never)));
-        return { rows, columns: [], columnTypes: [], rowsAffected: 0, lastInsertRowid: undefined } as unknown as ResultSet;
-      });
-      timed("COMMIT", () => db.exec("COMMIT"));
-      return results;
-    },
-  };
-}
-
 async function replay(variant: (typeof VARIANTS)[number]): Promise<{ perDelivery: number; spent: Map<string, number> }> {
   const file = join(dir, "replay.db");
   for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
   copyFileSync(seeded, file);
   // strict: named arguments bind without their ':' (as the relay's driver binds them).
   const db = new Database(file, { strict: true });
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON");
+  db.exec(DRAIN_PRAGMAS);
   for (const index of variant.drop) db.exec(`DROP INDEX ${index}`);
   const spent = new Map<string, number>();
-  const writer = timedWriter(db, spent);
+  // Each statement's time under its first words: the lease ("… SET status = 'delivering'") and the outcome ("… SET status = CASE") told apart.
+  const writer = bunSqliteWriter(db, (sql, ms) => {
+    const what = sql.trim().replace(/\s+/g, " ").split(" ").slice(0, 6).join(" ");
+    spent.set(what, (spent.get(what) ?? 0) + ms);
+  });
   let leased: LeasedDelivery[] = [];
   let delivered = 0;
   let round = 0;
