@@ -49,8 +49,12 @@ const MAX_ECHOED_NAME = 100;
 
 /** The 404 of a source name that is not configured. */
 function unknownSource(name: string): HttpError {
-  const shown = name.length > MAX_ECHOED_NAME ? `${name.slice(0, MAX_ECHOED_NAME)}…` : name;
-  return new HttpError(404, "unknown_source", `no source named "${shown}"`);
+  // A query string put into the path (its "?" sent as %3F) is the sender's data and may name a
+  // person: the name is echoed and logged up to it, never with it.
+  const bare = name.replace(/(?:\?|%3f)[^]*$/i, "");
+  const shown = bare.length > MAX_ECHOED_NAME ? `${bare.slice(0, MAX_ECHOED_NAME)}…` : bare;
+  const rest = bare.length < name.length ? ` (what followed its "?" is not shown)` : "";
+  return new HttpError(404, "unknown_source", `no source named "${shown}"${rest}`);
 }
 
 /**

@@ -136,6 +136,16 @@ test("refusals before verification are logged, folded per source and code, and a
   expect(refused().find((l) => l.code === "unknown_source")).toMatchObject({ source: null, status: 404, message: error.message });
 });
 
+test("an unknown source's name is echoed and logged without a query string put into the path", async () => {
+  await Bun.sleep(1_100); // the refusals' log is folded a second per code: this one gets a line of its own
+  const res = await fetch(`${bin.publicUrl}/in/plonts%3Femail=alice%40example.com`, { method: "POST", body: "{}" });
+  expect(res.status).toBe(404);
+  const { error } = (await res.json()) as { error: { message: string } };
+  expect(error.message).toBe('no source named "plonts" (what followed its "?" is not shown)');
+  await waitFor("the refusal logged", () => bin.logs().includes(error.message.replaceAll('"', '\\"')), 3_000);
+  expect(bin.logs()).not.toContain("alice");
+});
+
 test("a body shorter than its Content-Length is never stored as complete, whether the client hangs up or stalls", async () => {
   const full = '{"id":"cl_short","type":"x","pad":"0123456789"}';
   const sent = full.slice(0, 20);
