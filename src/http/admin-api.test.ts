@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ADMIN_TOKEN, adminToml, seedEvents, type SeededEvent } from "../../test/support/admin-fixture.ts";
 import { startTestRelay, type TestRelay } from "../../test/support/relay.ts";
+import { makeId } from "../core/ids.ts";
 
 const START = Date.UTC(2025, 0, 1);
 const COUNT = 3000;
@@ -249,6 +250,33 @@ describe("sources, targets and rejections", () => {
     expect(page).toContain('name="reason" value="bad_signature"');
     expect(page).toContain('href="/rejections?reason=bad_signature"');
     expect(page).not.toContain("missing_signature</span>");
+  });
+
+  test("rejections are filtered by the time they were received (since, until), the page keeping both in its form and pager", async () => {
+    const at = (hour: number) => Date.UTC(2026, 0, 1, hour);
+    for (const hour of [10, 11, 12])
+      await relay.store.reads.execute({
+        sql: "INSERT INTO rejections (id, source, received_at, reason, method, path, headers, body_excerpt) VALUES (?, 'shop', ?, 'stale_timestamp', 'POST', '/in/shop', '[]', NULL)",
+        args: [makeId("rej", at(hour), new Uint8Array(10).fill(hour)), at(hour)],
+      });
+    const hours = async (q: string) =>
+      ((await (await api(`/api/rejections?reason=stale_timestamp&${q}`)).json()) as { rejections: { receivedAt: number }[] }).rejections.map((r) => new Date(r.receivedAt).getUTCHours());
+    expect(await hours("")).toEqual([12, 11, 10]);
+    expect(await hours("since=2026-01-01T10:30:00Z")).toEqual([12, 11]);
+    expect(await hours(`until=${at(12)}`)).toEqual([11, 10]);
+    expect(await hours("since=2026-01-01T10:30:00Z&until=2026-01-01T12:00:00Z")).toEqual([11]);
+    // At the bound: since takes a request received at that very millisecond, until leaves it out.
+    expect(await hours(`since=${at(11)}&until=${at(11) + 1}`)).toEqual([11]);
+    const inverted = await api(`/api/rejections?since=${at(12)}&until=${at(10)}`);
+    expect(inverted.status).toBe(400);
+    expect(((await inverted.json()) as any).error.message).toStartWith(`since ${at(12)} is not before until ${at(10)}: no rejection could match`);
+    expect((await api("/api/rejections?since=yesterday")).status).toBe(400);
+    // The page: both in the form, kept by the pager and by a reason badge's link.
+    const page = await (await relay.app.adminApp.handle(new Request(`http://127.0.0.1/rejections?since=2026-01-01T09:00:00Z&until=2026-01-01T13:00:00Z&limit=1`, { headers: auth }))).text();
+    expect(page).toContain('name="since" value="2026-01-01T09:00:00Z"');
+    expect(page).toContain('name="until" value="2026-01-01T13:00:00Z"');
+    expect(page).toContain("since=2026-01-01T09%3A00%3A00Z&amp;until=2026-01-01T13%3A00%3A00Z&amp;cursor=");
+    expect(page).toContain('href="/rejections?reason=stale_timestamp&amp;since=2026-01-01T09%3A00%3A00Z&amp;until=2026-01-01T13%3A00%3A00Z"');
   });
 
   test("rejections are found by text in their headers, body excerpt or query string (sent encoded), case aside; an erased one no longer", async () => {

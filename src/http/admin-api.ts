@@ -246,7 +246,7 @@ export function adminApiController(opts: AdminControllerOptions) {
       return json({ sources: stats.map((s) => sourceJson(config, s, base)) });
     })
     .get("/api/rejections", async ({ query }) => {
-      const page = await listRejections(client, parseRejectionFilter(query));
+      const page = await listRejections(client, parseRejectionFilter(query, nowMs()));
       return json({ rejections: page.rejections.map(rejectionJson), nextCursor: page.nextCursor });
     })
     .delete("/api/rejections/:id", async ({ params }) => {

@@ -11,7 +11,7 @@ import type { RouteConfig } from "../config/types.ts";
 import { describeValue, parseDurationMs } from "../config/units.ts";
 import { parseRouteFilter } from "../core/route-filter.ts";
 import { searchQueryOf } from "../core/search-text.ts";
-import { EVENT_STATUSES, type EventFilter } from "../store/admin-queries.ts";
+import { EVENT_STATUSES, type EventFilter, type RejectionFilter } from "../store/admin-queries.ts";
 import { HttpError } from "./http-error.ts";
 import { parseUtcTime } from "../core/time-text.ts";
 
@@ -55,6 +55,8 @@ const RejectionsQuery = v.strictObject({
   reason: v.optional(v.pipe(v.string(), v.regex(/^[a-z_]{1,64}$/, "expected a reason code like bad_signature"))),
   /** Text the request's headers, body excerpt or request line holds (a privacy request's address). */
   text: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(256))),
+  since: v.optional(TimeParam),
+  until: v.optional(TimeParam),
   cursor: v.optional(RejectionId),
   limit: v.optional(Limit),
 });
@@ -109,14 +111,20 @@ export function parseTimeMs(name: string, value: string, nowMs: number): number 
   throw new HttpError(400, "invalid_request", `${name}: ${TIME_EXPECTED}`);
 }
 
-/** The events-list filter from a query object (API or UI form). */
-export function parseEventFilter(query: Record<string, unknown>, nowMs: number, defaultLimit = 50): EventFilter {
-  const q = parseInput(EventsQuery, withoutEmpty(query));
+/** A list's since and until in ms (either may be absent), or HttpError(400). */
+function timeRange(q: { since?: string; until?: string }, nowMs: number, what: string): { sinceMs?: number; untilMs?: number } {
   const sinceMs = q.since === undefined ? undefined : parseTimeMs("since", q.since, nowMs);
   const untilMs = q.until === undefined ? undefined : parseTimeMs("until", q.until, nowMs);
   // Said, not answered with an empty list that reads as "nothing happened then".
   if (sinceMs !== undefined && untilMs !== undefined && sinceMs >= untilMs)
-    throw new HttpError(400, "invalid_request", `since ${q.since} is not before until ${q.until}: no event could match (a duration counts back from now: since takes the longer one, as in since=2h&until=1h)`);
+    throw new HttpError(400, "invalid_request", `since ${q.since} is not before until ${q.until}: no ${what} could match (a duration counts back from now: since takes the longer one, as in since=2h&until=1h)`);
+  return { sinceMs, untilMs };
+}
+
+/** The events-list filter from a query object (API or UI form). */
+export function parseEventFilter(query: Record<string, unknown>, nowMs: number, defaultLimit = 50): EventFilter {
+  const q = parseInput(EventsQuery, withoutEmpty(query));
+  const { sinceMs, untilMs } = timeRange(q, nowMs, "event");
   return {
     source: q.source,
     target: q.target,
@@ -157,8 +165,8 @@ export function eventsPageFilter(query: Record<string, unknown>, nowMs: number, 
 }
 
 /** The rejections page's filter: its own keys of the page's address (a link's others left alone). */
-export function rejectionsPageFilter(query: Record<string, unknown>, defaultLimit = 50) {
-  return parseRejectionFilter(ownKeys(query, RejectionsQuery), defaultLimit);
+export function rejectionsPageFilter(query: Record<string, unknown>, nowMs: number, defaultLimit = 50) {
+  return parseRejectionFilter(ownKeys(query, RejectionsQuery), nowMs, defaultLimit);
 }
 
 /**
@@ -170,9 +178,10 @@ function ownKeys(query: Record<string, unknown>, schema: { entries: Record<strin
 }
 
 /** The rejections-list filter from a query object (an unknown key is a 400). */
-export function parseRejectionFilter(query: Record<string, unknown>, defaultLimit = 50) {
+export function parseRejectionFilter(query: Record<string, unknown>, nowMs: number, defaultLimit = 50): RejectionFilter & { since?: string; until?: string } {
   const q = parseInput(RejectionsQuery, withoutEmpty(query));
-  return { source: q.source, reason: q.reason, text: q.text, cursor: q.cursor, limit: q.limit ?? defaultLimit };
+  // The times as given too: a page's form and pager keep "2h" as "2h".
+  return { source: q.source, reason: q.reason, text: q.text, since: q.since, until: q.until, ...timeRange(q, nowMs, "rejection"), cursor: q.cursor, limit: q.limit ?? defaultLimit };
 }
 
 /** A parser of ids in paths: the id, or HttpError(404) — a malformed id names nothing. */

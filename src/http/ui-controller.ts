@@ -341,13 +341,15 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/rejections", async ({ query, request }) => {
       const { config } = opts;
       const raw = ONE_QUERY(query);
-      const f = rejectionsPageFilter(raw);
+      const f = rejectionsPageFilter(raw, nowMs());
       const [list, stats] = [await listRejections(client, f), await sourceStats(client, config.sources.map((s) => s.name), nowMs())];
       const base = publicBaseUrl(config, request, opts.publicPort());
       const body = rejectionsPage({
         source: f.source,
         reason: f.reason,
         text: f.text,
+        since: f.since,
+        until: f.until,
         cursor: f.cursor,
         sources: stats.map((s) => sourceJson(config, s, base)),
         rejections: list.rejections.map(rejectionJson),

@@ -105,7 +105,12 @@ const bytes = (v: unknown) => (v === null || v === undefined ? null : new Uint8A
 
 /** The smallest event id made at `ms`: time bounds become id bounds on the primary key. */
 export function eventIdFloor(ms: number): string {
-  return makeId("evt", Math.max(0, ms), new Uint8Array(10));
+  return idFloor("evt", ms);
+}
+
+/** The smallest id of `prefix` made at `ms`: ids sort by their time, so `id >= idFloor(p, t)` is "made at t or later". */
+function idFloor(prefix: "evt" | "rej", ms: number): string {
+  return makeId(prefix, Math.max(0, ms), new Uint8Array(10));
 }
 
 // failed first: the list should surface what needs a human.
@@ -548,6 +553,20 @@ export async function rejectionReasons(client: Client): Promise<string[]> {
   return rs.rows.map((r) => String(r.reason));
 }
 
+/** The rejections list's filter (GET /api/rejections, the Rejections page). */
+export interface RejectionFilter {
+  source?: string;
+  reason?: string;
+  /** Text the request's headers, body excerpt or request line holds. */
+  text?: string;
+  /** Received at or after (ms). */
+  sinceMs?: number;
+  /** Received before (ms). */
+  untilMs?: number;
+  cursor?: string;
+  limit: number;
+}
+
 /**
  * One page of rejected requests, newest first. `text`: those whose headers,
  * body excerpt or request line hold it, case aside (a query string's
@@ -556,11 +575,14 @@ export async function rejectionReasons(client: Client): Promise<string[]> {
  */
 export async function listRejections(
   client: Client,
-  f: { source?: string; reason?: string; text?: string; cursor?: string; limit: number },
+  f: RejectionFilter,
 ): Promise<{ rejections: RejectionRow[]; nextCursor: string | null }> {
   const where: string[] = [];
   const args: InValue[] = [];
   if (f.source !== undefined) where.push("source = ?"), args.push(f.source);
+  // By the id, made at the time the request was received: the list's own order and index.
+  if (f.sinceMs !== undefined) where.push("id >= ?"), args.push(idFloor("rej", f.sinceMs));
+  if (f.untilMs !== undefined) where.push("id < ?"), args.push(idFloor("rej", f.untilMs));
   if (f.reason !== undefined) where.push("reason = ?"), args.push(f.reason);
   if (f.text !== undefined) {
     const d = client.dialect;

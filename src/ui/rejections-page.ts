@@ -11,6 +11,9 @@ export interface RejectionsPageData {
   reason: string | undefined;
   /** Text the requests listed hold (their headers, body excerpt or request line). */
   text?: string;
+  /** Received since / until, as given ("2h", or a time). */
+  since?: string;
+  until?: string;
   cursor: string | undefined;
   sources: SourceJson[];
   rejections: RejectionJson[];
@@ -57,6 +60,8 @@ ${rejectedRequest(r)}`;
 
 /** The rejections page's body markup. */
 export function rejectionsPage(d: RejectionsPageData): SafeHtml {
+  // What the list is filtered by: kept by the pager, and a reason badge's link keeps the source.
+  const filters = { source: d.source, reason: d.reason, text: d.text, since: d.since, until: d.until };
   return html`<h1>Rejections</h1>
 ${mismatchWarnings(d.sources, false)}
 <form class="filters" method="get" action="/rejections">
@@ -66,14 +71,16 @@ ${mismatchWarnings(d.sources, false)}
   <label>Reason<input type="text" name="reason" value="${d.reason ?? ""}" placeholder="any (bad_signature, …)" pattern="[a-z_]+" list="rejection-reasons" autocomplete="off"></label>
   <datalist id="rejection-reasons">${(d.reasons ?? []).map((r) => html`<option value="${r}"></option>`)}</datalist>
   <label>Text<input type="search" name="text" value="${d.text ?? ""}" placeholder="in headers, body or query (an e-mail address, an id)" maxlength="256"></label>
-  <div class="filter-actions"><button type="submit">Filter</button></div>
+  <label>Since<input type="text" name="since" value="${d.since ?? ""}" placeholder="2h, or a time" autocomplete="off"></label>
+  <label>Until<input type="text" name="until" value="${d.until ?? ""}" placeholder="30m, or a time" autocomplete="off"></label>
+  <div class="filter-actions"><button type="submit">Filter</button>${Object.values(filters).some((v) => v !== undefined) ? html`<a href="/rejections">Clear</a>` : null}</div>
 </form>
-${d.rejections.length === 0 ? html`<p class="empty">${d.source === undefined && d.reason === undefined && d.text === undefined ? "No rejected requests stored." : "No stored rejection matches."}</p>` : null}
+${d.rejections.length === 0 ? html`<p class="empty">${Object.values(filters).every((v) => v === undefined) ? "No rejected requests stored." : "No stored rejection matches."}</p>` : null}
 <div class="rejections">
 ${d.rejections.map(
   (r) => html`
 <details class="card rejection">
-  <summary>${time(r.receivedAt)} <strong>${r.source}</strong> <a href="/rejections${queryString({ source: d.source, reason: r.reason })}" title="only ${r.reason}">${badge(r.reason)}</a>${r.erasedAt ? html` ${badge("erased")}` : null} <span class="mono">${r.method} ${r.path}</span>
+  <summary>${time(r.receivedAt)} <strong>${r.source}</strong> <a href="/rejections${queryString({ ...filters, reason: r.reason })}" title="only ${r.reason}">${badge(r.reason)}</a>${r.erasedAt ? html` ${badge("erased")}` : null} <span class="mono">${r.method} ${r.path}</span>
     <span class="muted">${r.remoteAddr ?? ""}</span>${r.message === null ? null : html`<span class="reason">${r.message}</span>`}</summary>
   ${rejectedRequest(r)}
   <p>${r.truncated ? "Long values are cut here. " : ""}<a href="/rejections/${encodeURIComponent(r.id)}">${r.erasedAt ? "Its page →" : "The whole request →"}</a></p>
@@ -81,7 +88,7 @@ ${d.rejections.map(
 )}
 </div>
 <nav class="pager">
-  ${d.cursor ? html`<a href="/rejections${queryString({ source: d.source, reason: d.reason, text: d.text })}">← Newest</a>` : html`<span></span>`}
-  ${d.nextCursor ? html`<a href="/rejections${queryString({ source: d.source, reason: d.reason, text: d.text, cursor: d.nextCursor })}" rel="next">Older →</a>` : null}
+  ${d.cursor ? html`<a href="/rejections${queryString(filters)}">← Newest</a>` : html`<span></span>`}
+  ${d.nextCursor ? html`<a href="/rejections${queryString({ ...filters, cursor: d.nextCursor })}" rel="next">Older →</a>` : null}
 </nav>`;
 }
