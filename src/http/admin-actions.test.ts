@@ -374,17 +374,6 @@ test("in the UI, an action that did nothing says why as an alert, not as a done 
   expect((await ui(`/jobs/${jobId}`)).text).toContain('<p class="notice" id="job-nothing">No matched event got a new delivery: each one&#x27;s delivery to its target was still on its way');
 });
 
-test("the bulk redeliver confirmation says an ordered or listen target gets the job's deliveries newest first, and what sends them in order", async () => {
-  const r = await startTestRelay(`${adminToml()}\n[[targets]]\nname = "ledger"\nurl = "http://127.0.0.1:9/ledger"\nordered = true\nsigning = { secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }\n`);
-  relays.push(r);
-  const page = async (path: string) => (await r.app.adminApp.handle(new Request(`http://127.0.0.1${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))).text();
-  await seedEvents(r.store, 2, Date.UTC(2025, 0, 1));
-  const redeliver = await page("/bulk/redeliver");
-  expect(redeliver).toContain('id="bulk-order">The job works newest event first, so ledger (one at a time, in line) gets these newest first.');
-  expect(redeliver).toContain("<code>hookrelay replay</code>, which schedules oldest first");
-  expect(await page("/bulk/cancel")).not.toContain('id="bulk-order"');
-});
-
 test("erasing a rejected request removes its headers, body, query string and address, keeps the row marked erased and counted, and is logged", async () => {
   const lines: Record<string, unknown>[] = [];
   const { r, api } = await relayWithEvents(0, createLogger("info", (l) => lines.push(JSON.parse(l))));

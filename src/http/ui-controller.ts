@@ -280,8 +280,7 @@ export function uiController(opts: AdminControllerOptions) {
       const configured = opts.config.targets.map((t) => t.name);
       // A cancel may be of a target no longer configured (the targets page links here for it).
       const targets = kind === "cancel" && raw.target && !configured.includes(raw.target) ? [...configured, raw.target] : configured;
-      const inLine = opts.config.targets.filter((t) => t.ordered || t.kind === "listen").map((t) => t.name);
-      const body = bulkConfirmPage({ kind, query: raw, bounds, drawnAt, matched, targets, inLine });
+      const body = bulkConfirmPage({ kind, query: raw, bounds, drawnAt, matched, targets });
       return render(kind === "redeliver" ? "Redeliver" : "Cancel pending", "events", body);
     })
     .post(

@@ -40,9 +40,15 @@ export interface EventFilter {
   sinceMs?: number;
   /** Exclusive upper bound. */
   untilMs?: number;
-  /** The last id of the previous page: the next page holds older events. */
+  /** The last id of the previous page: the next page holds older events (newer ones, oldestFirst). */
   cursor?: string;
   limit: number;
+  /**
+   * Walks the list oldest first (a bulk job: its deliveries made in receive
+   * order, the order an ordered or listen target takes them in). The events
+   * list and the search (store/event-search.ts) are newest first.
+   */
+  oldestFirst?: boolean;
 }
 
 /** An event as the list shows it (no body, no headers). */
@@ -158,7 +164,7 @@ export async function listEvents(client: Client, f: EventFilter, tuning: SearchT
   return { events: await withStatuses(client, page.rows), nextCursor: page.nextCursor };
 }
 
-/** listEvents without the events' statuses (one query fewer): what a bulk job walks. */
+/** listEvents without the events' statuses (one query fewer): what a bulk job walks, in either direction (`oldestFirst`). */
 export async function listEventRefs(client: Client, f: EventFilter, tuning: SearchTuning = TUNING): Promise<{ events: EventRef[]; nextCursor: string | null }> {
   const page = await rowPage(client, f, tuning);
   return { events: page.rows.map(summaryOf), nextCursor: page.nextCursor };
@@ -186,9 +192,10 @@ async function listIndexed(client: Client, f: EventFilter): Promise<RowPage> {
   const cond = w.where.length > 0 ? `WHERE ${w.where.join(" AND ")}` : "";
   // PostgreSQL lists the events' columns of a group only when grouped by their key (SQLite: one walk of d.event_id's index).
   const groupBy = client.dialect.engine === "postgres" ? "d.event_id, e.id" : "d.event_id";
+  const dir = f.oldestFirst ? "ASC" : "DESC";
   const sql = w.byDelivery
-    ? `SELECT ${SUMMARY_COLS} FROM deliveries d ${w.hint}JOIN events e ON e.id = d.event_id ${cond} GROUP BY ${groupBy} ORDER BY d.event_id DESC LIMIT ?`
-    : `SELECT ${SUMMARY_COLS} FROM events e ${w.hint}${cond} ORDER BY e.id DESC LIMIT ?`;
+    ? `SELECT ${SUMMARY_COLS} FROM deliveries d ${w.hint}JOIN events e ON e.id = d.event_id ${cond} GROUP BY ${groupBy} ORDER BY d.event_id ${dir} LIMIT ?`
+    : `SELECT ${SUMMARY_COLS} FROM events e ${w.hint}${cond} ORDER BY e.id ${dir} LIMIT ?`;
   args.push(f.limit + 1);
   const rs = await client.execute({ sql, args });
   const rows = rs.rows.slice(0, f.limit);
@@ -321,7 +328,7 @@ function filterWhere(
   const args: InValue[] = [];
   const byDelivery = (f.status !== undefined && f.status !== "unrouted") || f.target !== undefined;
   const idCol = byDelivery ? "d.event_id" : "e.id";
-  if (f.cursor !== undefined) where.push(`${idCol} < ?`), args.push(f.cursor);
+  if (f.cursor !== undefined) where.push(`${idCol} ${f.oldestFirst ? ">" : "<"} ?`), args.push(f.cursor);
   if (f.sinceMs !== undefined) where.push(`${idCol} >= ?`), args.push(eventIdFloor(f.sinceMs));
   if (f.untilMs !== undefined) where.push(`${idCol} < ?`), args.push(eventIdFloor(f.untilMs));
   if (f.source !== undefined) where.push("e.source = ?"), args.push(f.source);
@@ -378,7 +385,8 @@ export const CURRENT = latestOfPair("d");
 async function listWindowed(client: Client, f: EventFilter, scanWindow: number): Promise<RowPage> {
   const bounds: string[] = [];
   const bargs: InValue[] = [];
-  if (f.cursor !== undefined) bounds.push("id < ?"), bargs.push(f.cursor);
+  const dir = f.oldestFirst ? "ASC" : "DESC";
+  if (f.cursor !== undefined) bounds.push(f.oldestFirst ? "id > ?" : "id < ?"), bargs.push(f.cursor);
   if (f.sinceMs !== undefined) bounds.push("id >= ?"), bargs.push(eventIdFloor(f.sinceMs));
   if (f.untilMs !== undefined) bounds.push("id < ?"), bargs.push(eventIdFloor(f.untilMs));
   const within = bounds.length > 0 ? `WHERE ${bounds.join(" AND ")}` : "";
@@ -393,15 +401,15 @@ async function listWindowed(client: Client, f: EventFilter, scanWindow: number):
     if (f.status !== undefined && f.status !== "unrouted") d.push(statusIs(f.status), CURRENT);
     where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE ${d.join(" AND ")})`);
   }
-  const window = `SELECT id, source, event_type, dedupe_key, received_at, duplicates, erased_at, unrouted FROM events ${within} ORDER BY id DESC LIMIT ${scanWindow}`;
+  const window = `SELECT id, source, event_type, dedupe_key, received_at, duplicates, erased_at, unrouted FROM events ${within} ORDER BY id ${dir} LIMIT ${scanWindow}`;
   const rs = await client.execute({
-    sql: `SELECT ${SUMMARY_COLS} FROM (${window}) e WHERE ${where.join(" AND ")} ORDER BY e.id DESC LIMIT ?`,
+    sql: `SELECT ${SUMMARY_COLS} FROM (${window}) e WHERE ${where.join(" AND ")} ORDER BY e.id ${dir} LIMIT ?`,
     args: [...bargs, ...args, f.limit + 1],
   });
   const rows = rs.rows.slice(0, f.limit);
   if (rs.rows.length > f.limit) return { rows, nextCursor: String(rows.at(-1)!.id) };
-  // Fewer than a page in this window: continue below it, if the window was full.
-  const last = await client.execute({ sql: `SELECT id FROM events ${within} ORDER BY id DESC LIMIT 1 OFFSET ${scanWindow - 1}`, args: bargs });
+  // Fewer than a page in this window: continue past it, if the window was full.
+  const last = await client.execute({ sql: `SELECT id FROM events ${within} ORDER BY id ${dir} LIMIT 1 OFFSET ${scanWindow - 1}`, args: bargs });
   return { rows, nextCursor: last.rows[0] ? String(last.rows[0].id) : null };
 }
 

@@ -26,8 +26,13 @@ export type JobStatus = "running" | "done" | "cancelled" | "failed";
 
 /** What a bulk action acts on: the events list's filter (no paging), and the target named, if any. */
 export interface JobParams {
-  filter: Omit<EventFilter, "cursor" | "limit">;
+  filter: Omit<EventFilter, "cursor" | "limit" | "oldestFirst">;
   target?: string;
+  /**
+   * The walk goes oldest event first (every job created since 6 Dec 2026); a
+   * job stored without it, by an older build, goes on newest first from its cursor.
+   */
+  oldestFirst?: boolean;
 }
 
 /** One job as stored. */
@@ -42,7 +47,7 @@ export interface Job {
   done: number;
   /** Deliveries created (redeliver) or cancelled (cancel). */
   affected: number;
-  /** The last event id worked through (the walk goes newest first), or null before the first batch. */
+  /** The last event id worked through (the walk goes oldest first: params.oldestFirst), or null before the first batch. */
   cursor: string | null;
   error: string | null;
   createdAt: number;

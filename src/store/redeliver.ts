@@ -188,9 +188,11 @@ async function latestStatuses(client: SqlReader, eventIds: string[]): Promise<Ma
  */
 export function redeliverPairsStatement(pairs: { eventId: string; target: string }[], nowMs: number, guard: { sql: string; args: InValue[] }): InStatement {
   const args: InValue[] = [nowMs, nowMs, nowMs];
-  const values = pairs.map((p) => {
+  const values = pairs.map((p, i) => {
     args.push(makeId("dlv", nowMs, crypto.getRandomValues(new Uint8Array(10))), p.eventId, p.target);
-    return "(?, ?, ?)";
+    // Its place among the pairs (our own count): rows are inserted in the pairs' order, the order
+    // an ordered or listen target's line takes them in, whatever plan checks the conditions.
+    return `(?, ?, ?, ${i})`;
   });
   args.push(...guard.args);
   return {
@@ -199,7 +201,8 @@ export function redeliverPairsStatement(pairs: { eventId: string; target: string
         CASE WHEN EXISTS (SELECT 1 FROM target_state t WHERE t.name = v.column3 AND t.disabled = 1) THEN 'paused' ELSE 'pending' END,
         0, ?, ?, ?, 'redeliver'
       FROM (VALUES ${values.join(", ")}) AS v
-      WHERE ${guard.sql} AND NOT ${openPairExists("v.column2", "v.column3")} AND ${EVENT_STILL_THERE("v.column2")}`,
+      WHERE ${guard.sql} AND NOT ${openPairExists("v.column2", "v.column3")} AND ${EVENT_STILL_THERE("v.column2")}
+      ORDER BY v.column4`,
     args,
   };
 }

@@ -48,8 +48,6 @@ export function bulkConfirmPage(d: {
   drawnAt: number;
   matched: number;
   targets: string[];
-  /** Targets that take their deliveries one at a time in line (ordered, listen). */
-  inLine?: string[];
 }): SafeHtml {
   const k = KIND[d.kind];
   const filters = Object.entries(d.query).filter(([, v]) => v !== undefined);
@@ -72,11 +70,6 @@ ${
   </label>
   <div class="actions"><button type="submit" class="${d.kind === "cancel" ? "danger" : ""}">${k.button} of ${d.matched} event${d.matched === 1 ? "" : "s"}</button><a href="/${queryString(d.query)}">Back</a></div>
   <p class="muted">The count is of events: how many deliveries each has to change depends on their state now, and the job's page says how many did.</p>
-  ${
-    d.kind === "redeliver" && (d.inLine ?? []).length > 0
-      ? html`<p class="notice" id="bulk-order">The job works newest event first, so ${(d.inLine ?? []).join(", ")} (one at a time, in line) get${d.inLine!.length === 1 ? "s" : ""} these newest first. To send them in receive order, use <code>hookrelay replay</code>, which schedules oldest first.</p>`
-      : null
-  }
 </form>`
 }`;
 }

@@ -5,9 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startSearchIndexer } from "../../src/ingest/search-indexer.ts";
+import { searchQueryOf } from "../../src/core/search-text.ts";
+import { bulkStep } from "../../src/jobs/bulk-actions.ts";
+import { listEventRefs, type EventFilter, type SearchTuning } from "../../src/store/admin-queries.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { ADMIN_TOKEN, adminToml, seedEvents, type SeededEvent } from "../support/admin-fixture.ts";
 import { rows, startTestRelay, type TestRelay } from "../support/relay.ts";
+import { onPostgres } from "../support/test-store.ts";
 
 const START = Date.UTC(2025, 0, 1);
 const COUNT = 600;
@@ -91,6 +95,41 @@ describe("bulk actions (no delivery engine: rows stay as the jobs leave them)", 
     expect(await rows(relay.store, "SELECT id FROM jobs")).toEqual([]);
   });
 
+  test("a job's walk goes oldest first page by page, the same events the list gives newest first, on each of the list's paths", async () => {
+    const walk = async (f: Omit<EventFilter, "limit" | "cursor">, oldestFirst: boolean, tuning?: SearchTuning) => {
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await listEventRefs(relay.store.reads, { ...f, cursor, limit: 37, oldestFirst }, tuning);
+        ids.push(...page.events.map((e) => e.id));
+        if (page.nextCursor === null) return ids;
+        cursor = page.nextCursor;
+      }
+    };
+    const windowed: SearchTuning = { broadPrefix: 10, scanWindow: 100 }; // a broad key prefix walks id windows
+    const cases: [Omit<EventFilter, "limit" | "cursor">, SearchTuning | undefined][] = [
+      [{}, undefined],
+      [{ source: "billing", sinceMs: START + 50_000, untilMs: START + 400_000 }, undefined],
+      [{ target: "orders", status: "failed" }, undefined],
+      [{ text: searchQueryOf("Customer")! }, undefined],
+      [{ q: "inv_" }, windowed],
+      [{ q: "ord_", status: "delivered" }, windowed],
+    ];
+    for (const [f, tuning] of cases) {
+      const newest = await walk(f, false, tuning);
+      expect({ f, n: newest.length > 37 }).toEqual({ f, n: true });
+      expect({ f, ids: await walk(f, true, tuning) }).toEqual({ f, ids: [...newest].reverse() });
+    }
+  });
+
+  test("a job stored by an older build, without oldestFirst, goes on newest first from its cursor", async () => {
+    const below = seeded[300]!.id;
+    const job = { id: "job_0", kind: "cancel", status: "running", params: { filter: { source: "shop" } }, total: 0, done: 0, affected: 0, cursor: below, error: null, createdAt: 0, finishedAt: null, leaseId: "l" } as const;
+    const step = await bulkStep({ db: relay.store, knownTargets: new Set(), routeEvent: async () => [] }, job, 10, Date.now());
+    const shopBelow = seeded.filter((e) => e.source === "shop" && e.id < below).map((e) => e.id);
+    expect(step.cursor).toBe(shopBelow.at(-10)!);
+  });
+
   test("redeliver of failed deliveries runs as a job to done: one new pending delivery per failed pair, nothing else", async () => {
     const failedPairs = seeded.flatMap((e) => Object.entries(e.statuses).filter(([, s]) => s === "failed").map(([t]) => `${e.id}/${t}`));
     const failedEvents = seeded.filter((e) => Object.values(e.statuses).includes("failed"));
@@ -104,6 +143,12 @@ describe("bulk actions (no delivery engine: rows stay as the jobs leave them)", 
     const created = await rows(relay.store, "SELECT event_id, target, status, attempts FROM deliveries WHERE created_at > ?", [START + COUNT * 1000]);
     expect(created.map((r) => `${r.event_id}/${r.target}`).sort()).toEqual(failedPairs.sort());
     expect(new Set(created.map((r) => `${r.status}:${r.attempts}`))).toEqual(new Set(["pending:0"]));
+    // Made in receive order, across the job's batches (50 events each): the order an ordered or
+    // listen target's line takes them in (creation time, then insertion order).
+    const line = await rows(relay.store, `SELECT event_id FROM deliveries WHERE target = 'orders' AND origin = 'redeliver' ORDER BY created_at, ${onPostgres ? "seq" : "rowid"}`);
+    const ordersFailed = seeded.filter((e) => e.statuses.orders === "failed").map((e) => e.id);
+    expect(ordersFailed.length).toBeGreaterThan(50);
+    expect(line.map((r) => String(r.event_id))).toEqual([...ordersFailed].sort());
     expect(await deliveryCount(relay)).toBe(before + failedPairs.length);
     // Those pairs are open now: the same filter matches nothing, and a second job finds nothing to do.
     expect((await api("/api/events/redeliver", { method: "POST", body: { filter: { status: "failed" }, dryRun: true } })).body).toEqual({ matched: 0 });
