@@ -1,9 +1,9 @@
 /**
  * The drain's floor with the product's work in it (run by bench/deliver.ts,
- * step 2): the floor's engine (bench/drain-floor.ts: an event loop keeping 64
- * `fetch`es going from a leased line, a writer thread running one
- * transaction a round, one round in flight) doing what the product must do
- * for each delivery and nothing the relay's engine adds:
+ * step 2): the floor's engine (bench/floor-engine.ts, as bench/drain-floor.ts
+ * runs it: an event loop keeping 64 `fetch`es going from a leased line, a
+ * writer thread running one transaction a round, one round in flight) doing
+ * what the product must do for each delivery and nothing the relay's engine adds:
  *
  * - the store is the relay's: its schema and indexes (issue 4's admin
  *   queries need them), seeded as bench/deliver.ts seeds the relay's, and
@@ -34,11 +34,9 @@ import { packAttemptRequest } from "../src/store/attempt-request.ts";
 import { recordOutcomes, type LeasedDelivery, type OutcomeRecord } from "../src/store/deliveries.ts";
 import type { LeaseRequest } from "../src/store/lease-request.ts";
 import { bunSqliteWriter, DRAIN_PRAGMAS } from "./bun-sqlite-writer.ts";
+import { AHEAD, CONCURRENCY, drainRounds } from "./floor-engine.ts";
 import { seedPendingDeliveries } from "./wrk.ts";
 
-const CONCURRENCY = 64;
-/** The line leased ahead of the slots, as the relay's (2 × concurrency, at most 128). */
-const AHEAD = 128;
 /** A signing key as a target's `signing_secret` decodes to. */
 const KEY = new TextEncoder().encode("bench-signing-secret-32-bytes!!!");
 
@@ -56,68 +54,29 @@ async function main(): Promise<void> {
   await seedPendingDeliveries(`file:${file}`, count, process.env.FLOOR_BODY ?? "{}");
   const writer = new Worker(import.meta.url);
   writer.postMessage(file); // its first message: the store's file
-  const line: LeasedDelivery[] = [];
-  let done: OutcomeRecord[] = [];
-  let roundInFlight = false;
   let rounds = 0;
-  let sent = 0;
-  let inFlight = 0;
-  let waiting: (() => void)[] = [];
-  const wakeSenders = () => {
-    const w = waiting;
-    waiting = [];
-    for (const f of w) f();
-  };
-  const round = () => {
-    if (roundInFlight) return;
-    const want = sent >= count ? 0 : Math.max(0, CONCURRENCY + AHEAD - line.length - inFlight);
-    if (done.length === 0 && want === 0) return;
-    roundInFlight = true;
-    const nowMs = Date.now();
-    const lease = want === 0 ? null : { leaseId: `lease_floor.${++rounds}`, holder: "lease_floor", nowMs, wants: [{ target: "sink", slots: want, concurrency: CONCURRENCY, leaseMs: 35_000, ordered: false, ahead: AHEAD }] };
-    writer.postMessage({ outcomes: done, lease } satisfies Round);
-    done = [];
-  };
-  writer.onmessage = (e: MessageEvent<LeasedDelivery[]>) => {
-    roundInFlight = false;
-    line.push(...e.data);
-    wakeSenders();
-    round();
-  };
   console.log("ready");
-  round();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      for (;;) {
-        while (line.length === 0) {
-          if (sent >= count) return;
-          await new Promise<void>((r) => waiting.push(r));
-        }
-        const d = line.shift()!;
-        sent++;
-        inFlight++;
-        const attempt = d.attempts + 1;
-        const at = Date.now();
-        const headers = buildOutboundHeaders({ ...d, body: d.body! }, { attempt, nowMs: at, keys: [KEY], forwardHeaders: [] });
-        const res = await fetch(sinkUrl!, { method: "POST", body: d.body!, headers });
-        const excerpt = await res.text();
-        inFlight--;
-        done.push({
-          deliveryId: d.id, leaseId: d.leaseId, eventId: d.eventId, target: d.target, status: "delivered", nextAttemptAt: null, error: null, healthy: true,
-          attempt: {
-            id: makeId("att", at, crypto.getRandomValues(new Uint8Array(10))), at, statusCode: res.status, durationMs: Date.now() - at, error: null, responseExcerpt: excerpt,
-            request: packAttemptRequest({ method: "POST", url: sinkUrl!, headers }, { ...d, id: d.eventId, deliveryId: d.id }),
-          },
-        });
-        round();
-      }
-    }),
-  );
-  // The last outcomes recorded before the exit.
-  while (roundInFlight || done.length > 0) {
-    round();
-    await Bun.sleep(1);
-  }
+  await drainRounds<LeasedDelivery, OutcomeRecord>(writer, count, {
+    post(outcomes, want) {
+      const lease = want === 0 ? null : { leaseId: `lease_floor.${++rounds}`, holder: "lease_floor", nowMs: Date.now(), wants: [{ target: "sink", slots: want, concurrency: CONCURRENCY, leaseMs: 35_000, ordered: false, ahead: AHEAD }] };
+      writer.postMessage({ outcomes, lease } satisfies Round);
+    },
+    // As the relay makes an attempt: its signed headers, the request, the outcome with its attempt row.
+    async send(d) {
+      const attempt = d.attempts + 1;
+      const at = Date.now();
+      const headers = buildOutboundHeaders({ ...d, body: d.body! }, { attempt, nowMs: at, keys: [KEY], forwardHeaders: [] });
+      const res = await fetch(sinkUrl!, { method: "POST", body: d.body!, headers });
+      const excerpt = await res.text();
+      return {
+        deliveryId: d.id, leaseId: d.leaseId, eventId: d.eventId, target: d.target, status: "delivered", nextAttemptAt: null, error: null, healthy: true,
+        attempt: {
+          id: makeId("att", at, crypto.getRandomValues(new Uint8Array(10))), at, statusCode: res.status, durationMs: Date.now() - at, error: null, responseExcerpt: excerpt,
+          request: packAttemptRequest({ method: "POST", url: sinkUrl!, headers }, { ...d, id: d.eventId, deliveryId: d.id }),
+        },
+      };
+    },
+  });
   writer.terminate();
   process.exit(0);
 }

@@ -8,9 +8,9 @@
  * metrics or admin indexes. The writer, in one transaction a round (WAL,
  * synchronous=NORMAL, as the relay writes a drain's rounds): marks the
  * round's finished deliveries done, appends their attempts, leases the next
- * ones (UPDATE … RETURNING the bodies). The event loop keeps 64 `fetch`es
- * going to the sink, as the bare loop does, from the leased line, and asks
- * for the next round while one is not in flight.
+ * ones (UPDATE … RETURNING the bodies). The event loop (bench/floor-engine.ts)
+ * keeps 64 `fetch`es going to the sink, as the bare loop does, from the
+ * leased line, and asks for the next round while one is not in flight.
  *
  *   bun bench/drain-floor.ts <sink url> <store file> <count>
  *
@@ -18,10 +18,7 @@
  * "ready", drains them all, exits.
  */
 import { Database } from "bun:sqlite";
-
-const CONCURRENCY = 64;
-/** The line leased ahead of the slots, as the relay's (2 × concurrency, at most 128). */
-const AHEAD = 128;
+import { drainRounds } from "./floor-engine.ts";
 
 interface Round {
   done: number[];
@@ -29,8 +26,8 @@ interface Round {
   want: number;
 }
 interface Leased {
-  ids: number[];
-  bodies: Uint8Array[];
+  id: number;
+  body: Uint8Array;
 }
 
 if (Bun.isMainThread) await main();
@@ -39,63 +36,18 @@ else writerThread();
 async function main(): Promise<void> {
   const [sinkUrl, file, countText] = process.argv.slice(2);
   const count = Number(countText);
-  const body = process.env.FLOOR_BODY ?? "{}";
-  seed(file!, count, body);
+  seed(file!, count, process.env.FLOOR_BODY ?? "{}");
   const writer = new Worker(import.meta.url);
   writer.postMessage(file); // its first message: the store's file
-  const line: Leased = { ids: [], bodies: [] };
-  let done: number[] = [];
-  let roundInFlight = false;
-  let sent = 0;
-  let waiting: (() => void)[] = [];
-  const wakeSenders = () => {
-    const w = waiting;
-    waiting = [];
-    for (const f of w) f();
-  };
-  const round = () => {
-    if (roundInFlight) return;
-    const want = Math.max(0, CONCURRENCY + AHEAD - line.ids.length - inFlight);
-    if (done.length === 0 && want === 0) return;
-    roundInFlight = true;
-    writer.postMessage({ done, at: Date.now(), want } satisfies Round);
-    done = [];
-  };
-  writer.onmessage = (e: MessageEvent<Leased>) => {
-    roundInFlight = false;
-    line.ids.push(...e.data.ids);
-    line.bodies.push(...e.data.bodies);
-    wakeSenders();
-    if (sent < count) round();
-    else if (done.length > 0) round();
-  };
-  let inFlight = 0;
   console.log("ready");
-  round();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      for (;;) {
-        while (line.ids.length === 0) {
-          if (sent >= count) return;
-          await new Promise<void>((r) => waiting.push(r));
-        }
-        const id = line.ids.shift()!;
-        const payload = line.bodies.shift()!;
-        sent++;
-        inFlight++;
-        const res = await fetch(sinkUrl!, { method: "POST", body: payload as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/json" } });
-        await res.arrayBuffer();
-        inFlight--;
-        done.push(id);
-        round();
-      }
-    }),
-  );
-  // The last outcomes recorded before the exit.
-  while (roundInFlight || done.length > 0) {
-    round();
-    await Bun.sleep(1);
-  }
+  await drainRounds<Leased, number>(writer, count, {
+    post: (done, want) => writer.postMessage({ done, at: Date.now(), want } satisfies Round),
+    async send({ id, body }) {
+      const res = await fetch(sinkUrl!, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/json" } });
+      await res.arrayBuffer();
+      return id;
+    },
+  });
   writer.terminate();
   process.exit(0);
 }
@@ -115,28 +67,27 @@ function seed(file: string, count: number, body: string): void {
 }
 
 function writerThread(): void {
-  let write: ((r: Round) => Leased) | null = null;
+  let write: ((r: Round) => Leased[]) | null = null;
   self.onmessage = (e: MessageEvent<Round | string>) => {
     if (typeof e.data === "string") write = openWriter(e.data);
     else postMessage(write!(e.data));
   };
 }
 
-function openWriter(file: string): (r: Round) => Leased {
+function openWriter(file: string): (r: Round) => Leased[] {
   const db = new Database(file);
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   const finish = db.prepare("UPDATE deliveries SET status = 2 WHERE id = ?");
   const attempt = db.prepare("INSERT INTO attempts (delivery_id, at, status_code) VALUES (?, ?, 200)");
-  const lease = db.prepare<{ id: number; body: Uint8Array }, [number]>(
+  const lease = db.prepare<Leased, [number]>(
     "UPDATE deliveries SET status = 1 WHERE id IN (SELECT id FROM deliveries WHERE status = 0 ORDER BY id LIMIT ?) RETURNING id, body",
   );
-  return db.transaction((r: Round): Leased => {
+  return db.transaction((r: Round): Leased[] => {
     for (const id of r.done) {
       finish.run(id);
       attempt.run(id, r.at);
     }
-    const rows = r.want > 0 ? lease.all(r.want) : [];
-    return { ids: rows.map((row) => row.id), bodies: rows.map((row) => row.body) };
+    return r.want > 0 ? lease.all(r.want) : [];
   });
 }
