@@ -25,7 +25,8 @@
  *     then that floor doing the product's work (bench/drain-floor-product.ts:
  *     the relay's store rounds and signed requests, none of its engine), as
  *     many times: the way from the floor to the relay split into what the
- *     product's work costs and what the engine adds;
+ *     product's work costs and what the engine adds (FLOOR_SENDER=relay: it
+ *     sends with the relay's HTTP client instead of `fetch`);
  *  3. ingest alone: wrk (64 connections, after a warm-up) against the relay
  *     with the source routed nowhere;
  *  4. in and out: the relay ingesting at fixed rates (a share of the ingest-

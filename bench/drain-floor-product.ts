@@ -17,7 +17,8 @@
  *   the request packed).
  *
  * Not here: the wire to the writer thread (structured clone instead), the
- * libSQL driver, the relay's HTTP client (Bun's `fetch`, on its own thread),
+ * libSQL driver, the relay's HTTP client (Bun's `fetch`, on its own thread;
+ * FLOOR_SENDER=relay sends with the relay's client instead),
  * slots, rate tokens, health in memory, metrics, logs, wake-ups. What the
  * relay's drain costs beyond this is its engine; what this costs beyond
  * drain-floor.ts is the product.
@@ -30,12 +31,32 @@
 import { Database } from "bun:sqlite";
 import { makeId } from "../src/core/ids.ts";
 import { buildOutboundHeaders } from "../src/delivery/outbound-request.ts";
+import { createSender } from "../src/delivery/sender.ts";
 import { packAttemptRequest } from "../src/store/attempt-request.ts";
 import { recordOutcomes, type LeasedDelivery, type OutcomeRecord } from "../src/store/deliveries.ts";
 import type { LeaseRequest } from "../src/store/lease-request.ts";
 import { bunSqliteWriter, DRAIN_PRAGMAS } from "./bun-sqlite-writer.ts";
 import { AHEAD, CONCURRENCY, drainRounds } from "./floor-engine.ts";
 import { seedPendingDeliveries } from "./wrk.ts";
+
+/**
+ * How a request goes: Bun's `fetch` (its HTTP client thread), or with
+ * FLOOR_SENDER=relay the relay's own HTTP/1.1 client (delivery/sender.ts,
+ * on the event loop, as the relay sends).
+ */
+const post: (url: string, body: Uint8Array<ArrayBuffer>, headers: [string, string][]) => Promise<{ status: number; excerpt: string | null }> =
+  process.env.FLOOR_SENDER === "relay"
+    ? (() => {
+        const send = createSender();
+        return async (url, body, headers) => {
+          const r = await send({ url, body, headers, timeoutMs: 30_000, connectTimeoutMs: 5_000 });
+          return { status: r.result.kind === "response" ? r.result.status : 0, excerpt: r.excerpt };
+        };
+      })()
+    : async (url, body, headers) => {
+        const res = await fetch(url, { method: "POST", body, headers });
+        return { status: res.status, excerpt: await res.text() };
+      };
 
 /** A signing key as a target's `signing_secret` decodes to. */
 const KEY = new TextEncoder().encode("bench-signing-secret-32-bytes!!!");
@@ -66,12 +87,11 @@ async function main(): Promise<void> {
       const attempt = d.attempts + 1;
       const at = Date.now();
       const headers = buildOutboundHeaders({ ...d, body: d.body! }, { attempt, nowMs: at, keys: [KEY], forwardHeaders: [] });
-      const res = await fetch(sinkUrl!, { method: "POST", body: d.body!, headers });
-      const excerpt = await res.text();
+      const { status, excerpt } = await post(sinkUrl!, d.body!, headers);
       return {
         deliveryId: d.id, leaseId: d.leaseId, eventId: d.eventId, target: d.target, status: "delivered", nextAttemptAt: null, error: null, healthy: true,
         attempt: {
-          id: makeId("att", at, crypto.getRandomValues(new Uint8Array(10))), at, statusCode: res.status, durationMs: Date.now() - at, error: null, responseExcerpt: excerpt,
+          id: makeId("att", at, crypto.getRandomValues(new Uint8Array(10))), at, statusCode: status, durationMs: Date.now() - at, error: null, responseExcerpt: excerpt,
           request: packAttemptRequest({ method: "POST", url: sinkUrl!, headers }, { ...d, id: d.eventId, deliveryId: d.id }),
         },
       };
