@@ -26,7 +26,7 @@
 import { randomBytes } from "node:crypto";
 import type { AlertsConfig } from "../config/types.ts";
 import { ALERT_SOURCE, alertBody, alertEnabled, alertKey, hasEpisodes, repeatWindowMs, type Alert, type AlertKind } from "../core/alert.ts";
-import { makeId } from "../core/ids.ts";
+import { makeId, nextEventId } from "../core/ids.ts";
 import type { Logger } from "../log/logger.ts";
 import type { IngestItem, SqlReader, Writer } from "../store/index.ts";
 import { lastAlertOf } from "../store/alert-history.ts";
@@ -172,7 +172,7 @@ export class AlertSender {
   }
 
   #item(a: Alert, to: string[], repeatAfterMs: number, dedupeKey: string): IngestItem {
-    const id = makeId("evt", a.atMs, randomBytes(10));
+    const id = nextEventId(a.atMs);
     return {
       id,
       source: ALERT_SOURCE,

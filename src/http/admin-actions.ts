@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Config } from "../config/types.ts";
-import { makeId } from "../core/ids.ts";
+import { makeId, nextEventId } from "../core/ids.ts";
 import { routeStoredEvent } from "../ingest/request-view.ts";
 import type { CompiledSource } from "../ingest/sources.ts";
 import { startBulkAction, type BulkAnswer, type BulkRequest } from "../jobs/bulk-actions.ts";
@@ -151,7 +151,7 @@ export function createAdminActions(deps: AdminActionsDeps): AdminActions {
     },
     async sendTestEvent(targetName) {
       const now = nowMs();
-      const id = makeId("evt", now, randomBytes(10));
+      const id = nextEventId(now);
       const body = JSON.stringify({ type: "hookrelay.test", id, target: targetName, sentAt: new Date(now).toISOString() });
       const paused = await isDisabled(targetName);
       await store.writer.submit({

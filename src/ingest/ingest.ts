@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { dedupeKeyOf, eventTypeOf, makeFieldReader } from "../core/extract.ts";
 import { redactedValue, redactHeaders } from "../core/header-mask.ts";
-import { makeId } from "../core/ids.ts";
+import { makeId, nextEventId } from "../core/ids.ts";
 import { requestView } from "../core/routing.ts";
 import { signedUrl } from "../core/verify/signed-url.ts";
 import type { InboundRequest } from "../core/types.ts";
@@ -133,7 +133,7 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
   // Routes read the same parse of the body as the event type did, and the headers as stored
   // (credentials redacted): replay and the routing explanation see exactly what ingest saw.
   const targets = routedTargets(source, requestView({ eventType, fields, headers: headerPairs, query: raw.url.searchParams }));
-  const id = makeId("evt", now, randomBytes(10));
+  const id = nextEventId(now);
   const item: IngestItem = {
     id,
     source: source.config.name,

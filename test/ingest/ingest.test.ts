@@ -44,6 +44,23 @@ test("a signed request is stored byte-exact with one pending delivery and answer
   expect(dl).toEqual([{ target: "orders", status: "pending" }] as never);
 });
 
+test("events received together, many in one millisecond, get ids in the order they were stored", async () => {
+  relay = await startTestRelay(CONFIG);
+  const bodies = Array.from({ length: 300 }, (_, i) => `{"id":"evt_burst_${i}","type":"points.earned"}`);
+  const answers = await Promise.all(bodies.map((b) => relay.post("ploints", b, { "x-ploints-signature": sign(b) })));
+  expect(answers.map((r) => r.status)).toEqual(bodies.map(() => 200));
+  // Stored order: SQLite's rowid, PostgreSQL's order of the deliveries' sequence (written with their events).
+  const stored = onPostgres
+    ? await rows(relay.store, "SELECT event_id AS id FROM deliveries ORDER BY seq")
+    : await rows(relay.store, "SELECT id FROM events ORDER BY rowid");
+  const ids = stored.map((r) => String(r.id));
+  expect(ids).toHaveLength(300);
+  const perMs = new Map<string, number>();
+  for (const id of ids) perMs.set(id.slice(4, 14), (perMs.get(id.slice(4, 14)) ?? 0) + 1);
+  expect(Math.max(...perMs.values())).toBeGreaterThan(1); // the test means something only if milliseconds were shared
+  expect([...ids].sort()).toEqual(ids);
+});
+
 test("an event type outside the route's globs is stored but not routed", async () => {
   relay = await startTestRelay(CONFIG);
   const body = '{"id":"evt_2","type":"customer.created"}';
