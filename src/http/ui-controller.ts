@@ -340,22 +340,30 @@ export function uiController(opts: AdminControllerOptions) {
     .get("/rejections", async ({ query, request }) => {
       const { config } = opts;
       const raw = ONE_QUERY(query);
-      const f = rejectionsPageFilter(raw, nowMs());
-      const [list, stats] = [await listRejections(client, f), await sourceStats(client, config.sources.map((s) => s.name), nowMs())];
+      // A filter out of shape is said above the form, which keeps what was typed (as the events page does).
+      let error: string | null = null;
+      let list: Awaited<ReturnType<typeof listRejections>> | null = null;
+      try {
+        list = await listRejections(client, rejectionsPageFilter(raw, nowMs()));
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        error = err.message;
+      }
+      const stats = await sourceStats(client, config.sources.map((s) => s.name), nowMs());
       const base = publicBaseUrl(config, request, opts.publicPort());
       const body = rejectionsPage({
-        source: f.source,
-        reason: f.reason,
-        text: f.text,
-        since: f.since,
-        until: f.until,
-        cursor: f.cursor,
+        source: raw.source,
+        reason: raw.reason,
+        text: raw.text,
+        since: raw.since,
+        until: raw.until,
+        cursor: raw.cursor,
         sources: stats.map((s) => sourceJson(config, s, base)),
-        rejections: list.rejections.map(rejectionJson),
-        nextCursor: list.nextCursor,
+        rejections: list === null ? null : list.rejections.map(rejectionJson),
+        nextCursor: list?.nextCursor ?? null,
         reasons: await rejectionReasons(client),
       });
-      return render("Rejections", "rejections", body);
+      return render("Rejections", "rejections", body, error ? 400 : 200, error ? { error } : {});
     })
     .get("/rejections/:id", async ({ params, query }) => {
       const r = await getRejection(client, parseRejectionId(params.id));

@@ -16,7 +16,8 @@ export interface RejectionsPageData {
   until?: string;
   cursor: string | undefined;
   sources: SourceJson[];
-  rejections: RejectionJson[];
+  /** null: the filter could not be taken (the page's error says why); only the form is shown, to fix it. */
+  rejections: RejectionJson[] | null;
   nextCursor: string | null;
   /** The reason codes stored, offered by the reason filter. */
   reasons?: string[];
@@ -60,8 +61,9 @@ ${rejectedRequest(r)}`;
 
 /** The rejections page's body markup. */
 export function rejectionsPage(d: RejectionsPageData): SafeHtml {
-  // What the list is filtered by: kept by the pager, and a reason badge's link keeps the source.
+  // What the list is filtered by (as typed): kept by the pager, and by a reason badge's link beside its reason.
   const filters = { source: d.source, reason: d.reason, text: d.text, since: d.since, until: d.until };
+  const filtered = Object.values(filters).some((v) => v !== undefined && v !== "");
   return html`<h1>Rejections</h1>
 ${mismatchWarnings(d.sources, false)}
 <form class="filters" method="get" action="/rejections">
@@ -73,11 +75,16 @@ ${mismatchWarnings(d.sources, false)}
   <label>Text<input type="search" name="text" value="${d.text ?? ""}" placeholder="in headers, body or query (an e-mail address, an id)" maxlength="256"></label>
   <label>Since<input type="text" name="since" value="${d.since ?? ""}" placeholder="2h, or a time" autocomplete="off"></label>
   <label>Until<input type="text" name="until" value="${d.until ?? ""}" placeholder="30m, or a time" autocomplete="off"></label>
-  <div class="filter-actions"><button type="submit">Filter</button>${Object.values(filters).some((v) => v !== undefined) ? html`<a href="/rejections">Clear</a>` : null}</div>
+  <div class="filter-actions"><button type="submit">Filter</button>${filtered ? html`<a href="/rejections">Clear</a>` : null}</div>
 </form>
-${d.rejections.length === 0 ? html`<p class="empty">${Object.values(filters).every((v) => v === undefined) ? "No rejected requests stored." : "No stored rejection matches."}</p>` : null}
+${d.rejections === null ? null : rejectionList(d, d.rejections, filters, filtered)}`;
+}
+
+// The list of rejected requests under the form, and its pager.
+function rejectionList(d: RejectionsPageData, rejections: RejectionJson[], filters: Record<string, string | undefined>, filtered: boolean): SafeHtml {
+  return html`${rejections.length === 0 ? html`<p class="empty">${filtered ? "No stored rejection matches." : "No rejected requests stored."}</p>` : null}
 <div class="rejections">
-${d.rejections.map(
+${rejections.map(
   (r) => html`
 <details class="card rejection">
   <summary>${time(r.receivedAt)} <strong>${r.source}</strong> <a href="/rejections${queryString({ ...filters, reason: r.reason })}" title="only ${r.reason}">${badge(r.reason)}</a>${r.erasedAt ? html` ${badge("erased")}` : null} <span class="mono">${r.method} ${r.path}</span>

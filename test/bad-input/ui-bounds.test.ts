@@ -191,10 +191,17 @@ test("a filter out of shape is named in words, on the page it was meant for or w
   expect(since.text).toContain("since: must be ms since epoch, an ISO 8601 date or time (UTC unless it names its zone) or a duration back from now like &quot;2h&quot;");
   expect(since.text).not.toContain("Invalid length");
   expect((await at("/?source=Bogus!")).text).toContain("source: must be a source name (lower-case letters, digits, _ and -)");
-  const reason = await at("/rejections?reason=NOT-A-CODE");
+  // The rejections page, as the events page: the error above its form, which keeps every filter as typed.
+  const reason = await at("/rejections?reason=NOT-A-CODE&text=alice&since=nope");
   expect(reason.status).toBe(400);
   expect(reason.text).toContain("expected a reason code like bad_signature");
-  expect(reason.text).toContain('<a href="/rejections">The same page without it</a>');
+  expect(reason.text).toContain('name="reason" value="NOT-A-CODE"');
+  expect(reason.text).toContain('name="text" value="alice"');
+  expect(reason.text).toContain('name="since" value="nope"');
+  expect(reason.text).not.toContain('class="rejections"'); // no list under a filter it could not take
+  const since2 = await at("/rejections?since=yesterday&until=1h");
+  expect(since2.text).toContain("since: must be ms since epoch");
+  expect(since2.text).toContain('name="until" value="1h"');
   // The top navigation is there, the page it was meant for marked.
   expect(reason.text).toContain('<a href="/rejections" class="active" aria-current="page">Rejections</a>');
   expect((await at("/bulk/cancel?status=bogus")).text).toContain('<a href="/bulk/cancel">The same page without it</a>');
