@@ -47,14 +47,17 @@ function refuseAddress(deps: IngestDeps, source: CompiledSource, raw: RawRequest
 /** Longest unknown source name echoed in a 404 or logged: the sender chooses it. */
 const MAX_ECHOED_NAME = 100;
 
-/** The 404 of a source name that is not configured. */
-function unknownSource(name: string): HttpError {
+/** The 404 of a source name that is not configured (`known`: the configured ones). */
+function unknownSource(name: string, known: ReadonlyMap<string, unknown>): HttpError {
   // A query string put into the path (its "?" sent as %3F) is the sender's data and may name a
   // person: the name is echoed and logged up to it, never with it.
   const bare = name.replace(/(?:\?|%3f)[^]*$/i, "");
-  const shown = bare.length > MAX_ECHOED_NAME ? `${bare.slice(0, MAX_ECHOED_NAME)}…` : bare;
-  const rest = bare.length < name.length ? ` (what followed its "?" is not shown)` : "";
-  return new HttpError(404, "unknown_source", `no source named "${shown}"${rest}`);
+  // The sender chooses it: control and direction characters would disorder a terminal or a log viewer.
+  const cut = (bare.length > MAX_ECHOED_NAME ? `${bare.slice(0, MAX_ECHOED_NAME)}…` : bare).replace(/[\p{Cc}\p{Cf}]/gu, "\uFFFD");
+  if (bare.length === name.length) return new HttpError(404, "unknown_source", `no source named "${cut}"`);
+  // The source is right, its "?" was sent encoded (a URL built by escaping the whole query into the path).
+  if (known.has(bare)) return new HttpError(404, "unknown_source", `source "${cut}" with an encoded "?" (%3F) after its name: a query string must follow a plain "?", as in /in/${cut}?…`);
+  return new HttpError(404, "unknown_source", `no source named "${cut}" (what followed its "?" is not shown)`);
 }
 
 /**
@@ -92,7 +95,7 @@ export function ingestController(opts: IngestControllerOptions) {
         const source = rc.sources.get(params.source);
         // Resolved once per request by the listener's onRequest hook (behind trusted proxies).
         const remoteAddr = requestClientAddress(server, request);
-        if (!source) return refuse(opts.deps, unknownSource(params.source), null, remoteAddr);
+        if (!source) return refuse(opts.deps, unknownSource(params.source, rc.sources), null, remoteAddr);
         const raw: RawRequest = { method: request.method, url: new URL(request.url), headers: request.headers, body: NO_BODY, remoteAddr };
         // Before the body is read: a sender that may not send does not get to use our memory.
         const refused = refuseAddress(opts.deps, source, raw);
@@ -131,8 +134,9 @@ export function ingestController(opts: IngestControllerOptions) {
       { parse: "none" },
     )
     .get("/in/:source", ({ params, request, server }) => {
-      const source = opts.current().sources.get(params.source);
-      if (!source) return refuse(opts.deps, unknownSource(params.source), null, requestClientAddress(server, request));
+      const { sources } = opts.current();
+      const source = sources.get(params.source);
+      if (!source) return refuse(opts.deps, unknownSource(params.source, sources), null, requestClientAddress(server, request));
       const url = new URL(request.url);
       const raw: RawRequest = { method: request.method, url, headers: request.headers, body: NO_BODY, remoteAddr: requestClientAddress(server, request) };
       const refused = refuseAddress(opts.deps, source, raw);
@@ -147,7 +151,8 @@ export function ingestController(opts: IngestControllerOptions) {
       return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST (a GET here answers only a provider's verification challenge)", { allow: "POST" }));
     })
     .all("/in/:source", ({ params, request, server }) => {
-      if (!opts.current().sources.has(params.source)) return refuse(opts.deps, unknownSource(params.source), null, requestClientAddress(server, request));
+      const { sources } = opts.current();
+      if (!sources.has(params.source)) return refuse(opts.deps, unknownSource(params.source, sources), null, requestClientAddress(server, request));
       return errorResponse(new HttpError(405, "method_not_allowed", "webhooks must be sent with POST", { allow: "POST" }));
     });
 }

@@ -144,6 +144,13 @@ test("an unknown source's name is echoed and logged without a query string put i
   expect(error.message).toBe('no source named "plonts" (what followed its "?" is not shown)');
   await waitFor("the refusal logged", () => bin.logs().includes(error.message.replaceAll('"', '\\"')), 3_000);
   expect(bin.logs()).not.toContain("alice");
+  // A configured source whose "?" was sent encoded: told so, with the way to send it.
+  const known = await fetch(`${bin.publicUrl}/in/p%3Femail=alice%40example.com`, { method: "POST", body: "{}" });
+  expect(known.status).toBe(404);
+  expect(((await known.json()) as { error: { message: string } }).error.message).toBe('source "p" with an encoded "?" (%3F) after its name: a query string must follow a plain "?", as in /in/p?…');
+  // Control and direction characters of a sender's name are not echoed as they are.
+  const odd = await fetch(`${bin.publicUrl}/in/x%E2%80%AEy%0Az`, { method: "POST", body: "{}" });
+  expect(((await odd.json()) as { error: { message: string } }).error.message).toBe('no source named "x\uFFFDy\uFFFDz"');
 });
 
 test("a body shorter than its Content-Length is never stored as complete, whether the client hangs up or stalls", async () => {
