@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadConfig, type LoadResult } from "../config/index.ts";
 import { isLoopback } from "../core/address-guard.ts";
+import type { ValueRef } from "../core/types.ts";
 import { createLogger } from "../log/logger.ts";
 import { parseFlags } from "./args.ts";
 import { serveConfig } from "./serve.ts";
@@ -137,12 +138,14 @@ export async function runDev(args: string[]): Promise<number> {
         ...(opts.publicUrl === undefined && isLoopback(new URL(base).hostname.replace(/^\[|\]$/g, ""))
           ? [`                            (this machine only: for a provider, point a tunnel at port ${new URL(base).port || "80"} and pass its URL as --public-url)`]
           : []),
+        // The port the tunnel must lead to (chosen by the system with --port 0).
+        ...(opts.publicUrl !== undefined ? [`                            (your --public-url: its tunnel must lead to ${new URL(publicUrl).host} here)`] : []),
         `  Forwarding to:            ${opts.forwardTo}`,
         `  Web UI:                   ${adminUrl}/`,
         `  Store:                    ${join(dir, "hookrelay.db")}`,
         `  Deliveries are signed (Standard Webhooks); the secret is in ${join(dir, "signing-secret")}`,
         // Re-sending one payload is the dev loop's habit: say why the second one does not arrive.
-        `  A request sent again (the same body${opts.preset ? ", or the provider's event id" : ""}) is a duplicate for 7 days: acked, not forwarded.`,
+        `  A request sent again (${sameRequest(loaded.config.sources[0]!.dedupeKeys)}) is a duplicate for 7 days: acked, not forwarded.`,
         "  To send one again, use Redeliver on its page in the web UI.",
         "",
       ].join("\n"),
@@ -154,6 +157,14 @@ export async function runDev(args: string[]): Promise<number> {
       );
   };
   return serveConfig(loaded.config, log, { banner, listenSettings: ["--port", "--admin-port"] });
+}
+
+/** What makes a request the same one again, in the banner's words: its dedupe key, or its body when it has none. */
+function sameRequest(keys: readonly ValueRef[]): string {
+  if (keys.length === 0) return "the same body";
+  const where = (r: ValueRef): string =>
+    r.kind === "json" ? `$.${r.path.join(".")}` : r.kind === "header" ? r.name : r.kind === "query" ? `?${r.name}` : r.refs.map(where).join(" or ");
+  return `the same ${keys.map(where).join(" + ")}, the provider's event id`;
 }
 
 function usageProblem(v: Record<string, string | undefined>): string | null {

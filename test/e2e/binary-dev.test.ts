@@ -74,6 +74,21 @@ test("dev in an empty directory prints the URLs, stores under ./.hookrelay and f
   }
 });
 
+test("dev with a preset names the provider's event id as what makes a request a duplicate, and with --public-url the port its tunnel must reach", async () => {
+  const dir = tempDir("hookrelay-dev-preset-");
+  const relay = await startBinary(["dev", "--forward-to", "http://127.0.0.1:9/hooks", "--preset", "github", "--secret", "gh-dev-secret", "--public-url", "https://abc.example.com", "--port", "0", "--admin-port", "0"], dir.dir);
+  try {
+    const banner = await readUntil(relay.proc.stdout as ReadableStream<Uint8Array>, "Redeliver on its page");
+    expect(banner).toContain("Paste into the provider:  https://abc.example.com/in/dev");
+    expect(banner).toContain(`(your --public-url: its tunnel must lead to ${new URL(relay.publicUrl).host} here)`);
+    expect(banner).toContain("A request sent again (the same x-github-delivery, the provider's event id) is a duplicate for 7 days");
+    expect(banner).not.toContain("point a tunnel at port");
+  } finally {
+    await relay.stop();
+    dir.remove();
+  }
+});
+
 test("dev with a mistyped --forward-to or --preset exits 2 naming the flag, and leaves no ./.hookrelay behind", async () => {
   const { runBinary } = await import("../support/fault-harness.ts");
   const empty = tempDir("hookrelay-dev-flags-");
