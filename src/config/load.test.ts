@@ -213,10 +213,10 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     const source = (verify: string, window: string) => `[[sources]]\nname = "s"\nverify = ${verify}\ndedupe = { window = "${window}" }\n[[targets]]\nname = "t"\nurl = "https://example.com/h"\nsigning = { secret = "${WHSEC}" }\n[[routes]]\nfrom = "s"\nto = ["t"]\n`;
     const said = (window: string, tolerance: string, twice: string) =>
       `sources[0].dedupe.window: ${window} is shorter than twice verify.tolerance (${tolerance}): a signed request stays valid for up to twice the tolerance (its timestamp may be ahead of the relay's clock by as much as behind it), and a replay after the window but within that is accepted as a new event and forwarded again; a window of at least ${twice} answers every replay as a duplicate`;
-    expect(configOf(source(`{ preset = "stripe", secret = "sk", tolerance = "1h" }`, "1m")).warnings).toEqual([said("1m", "1h", "2h")]);
+    expect(configOf(source(`{ preset = "stripe", secret = "whsec_sk", tolerance = "1h" }`, "1m")).warnings).toEqual([said("1m", "1h", "2h")]);
     // As long as the tolerance is not enough: a copy signed ahead of the clock is still valid after it.
-    expect(configOf(source(`{ preset = "stripe", secret = "sk", tolerance = "1h" }`, "1h")).warnings).toEqual([said("1h", "1h", "2h")]);
-    expect(configOf(source(`{ preset = "stripe", secret = "sk", tolerance = "1h" }`, "2h")).warnings).toEqual([]);
+    expect(configOf(source(`{ preset = "stripe", secret = "whsec_sk", tolerance = "1h" }`, "1h")).warnings).toEqual([said("1h", "1h", "2h")]);
+    expect(configOf(source(`{ preset = "stripe", secret = "whsec_sk", tolerance = "1h" }`, "2h")).warnings).toEqual([]);
     expect(configOf(source(`{ scheme = "hmac", header = "x-sig", secret = "k", timestamp_header = "x-ts", signed = "{timestamp}.{body}" }`, "1m")).warnings).toEqual([said("1m", "5m", "10m")]);
     expect(configOf(source(`{ preset = "github", secret = "k" }`, "1m")).warnings).toEqual([]);
   });
@@ -232,7 +232,7 @@ url = "http://relay:supersecretpw@10.0.0.5/hooks"
     const { config, warnings } = configOf(`
 [[sources]]
 name = "s"
-verify = { preset = "stripe", secret = "sk" }
+verify = { preset = "stripe", secret = "whsec_sk" }
 
 [[targets]]
 name = "t"
@@ -256,7 +256,7 @@ to = ["t"]
     expect(config.logLevel).toBe("info");
     expect(config.sources[0]).toEqual({
       name: "s",
-      verify: { kind: "preset", preset: "stripe", secrets: ["sk"], toleranceSec: 300 },
+      verify: { kind: "preset", preset: "stripe", secrets: ["whsec_sk"], toleranceSec: 300 },
       // Left out: the preset's defaults, filled in here once.
       dedupeKeys: [{ kind: "json", path: ["id"] }],
       dedupeWindowMs: ms("7d"),
@@ -328,6 +328,16 @@ event_types = ["*"]
     expect(configOf(BASE).warnings.filter((w) => w.includes("whitespace"))).toEqual([]);
   });
 
+  test("a Stripe secret that is not a webhook signing secret (an API key pasted instead) is warned about, never shown", () => {
+    const stripe = (secret: string) => configOf(BASE.replace('{ preset = "ploints", secret = "lit-secret" }', `{ preset = "stripe", secret = ${secret} }`)).warnings.filter((w) => w.includes("Stripe"));
+    const said = 'Stripe\'s webhook signing secret starts with "whsec_": the endpoint\'s "Signing secret" in the Dashboard, or the one `stripe listen` prints';
+    expect(stripe('"sk_test_51Habc"')).toEqual([`sources[0].verify.secret: ${said} (this looks like an API key, which cannot verify a webhook)`]);
+    expect(stripe('["whsec_new", "rk_live_old"]')).toEqual([`sources[0].verify.secret[1]: ${said} (this looks like an API key, which cannot verify a webhook)`]);
+    expect(stripe('"mysecret"')).toEqual([`sources[0].verify.secret: ${said}`]);
+    expect(stripe('"whsec_abc"')).toEqual([]);
+    expect(stripe('"sk_test_51Habc"').join(" ")).not.toContain("51Habc");
+  });
+
   test("forward_headers names that are never forwarded are warned about", () => {
     const { warnings } = configOf(BASE.replace('secret = "lit-secret" }', 'secret = "lit-secret" }\nforward_headers = ["Host", "x-ok", "connection", "webhook-id", "Content-Type", "hookrelay-source"]'));
     expect(warnings).toContain(
@@ -347,6 +357,10 @@ event_types = ["*"]
     const result = load(BASE.replace('to = "orders"', 'to = "orders"\nevent_types = 5'));
     expect(result.ok).toBe(false);
     expect((result.warnings ?? []).filter((w) => w.includes("no route"))).toEqual([]);
+    // `from` written as a list, as `to` may be: its sources are not said to have no route.
+    const listed = load(BASE.replace('from = "ploints"', 'from = ["ploints"]'));
+    expect(listed.ok).toBe(false);
+    expect((listed.warnings ?? []).filter((w) => w.includes("no route"))).toEqual([]);
   });
 
   test("a dedupe window longer than the retention is said: the source's raw requests are kept that long", () => {
@@ -750,7 +764,7 @@ verify = { preset = "github", secret = "x", tolerance = "1m", url = "https://a.e
 
 [[sources]]
 name = "st"
-verify = { preset = "stripe", secret = "x", tolerance = "1m" }
+verify = { preset = "stripe", secret = "whsec_x", tolerance = "1m" }
 
 [[sources]]
 name = "h"
@@ -785,7 +799,7 @@ to = ["o"]
 
   test("tolerance on a timestamped preset and on hmac with a timestamp header is used, so no warning", () => {
     const { warnings } = configOf(
-      BASE.replace('{ preset = "ploints", secret = "lit-secret" }', '{ preset = "stripe", secret = "x", tolerance = "1m" }') +
+      BASE.replace('{ preset = "ploints", secret = "lit-secret" }', '{ preset = "stripe", secret = "whsec_x", tolerance = "1m" }') +
         '\n[[sources]]\nname = "h"\nverify = { scheme = "hmac", header = "X-S", secret = "x", timestamp_header = "X-T", tolerance = "1m" }\n[[routes]]\nfrom = "h"\nto = "orders"\n',
     );
     expect(warnings).toEqual([]);

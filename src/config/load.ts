@@ -385,6 +385,7 @@ class ConfigBuilder {
     const encoded = (verify.kind === "preset" && (verify.preset === "standard-webhooks" || verify.preset === "svix")) || (verify.kind === "hmac" && (verify.secretEncoding ?? "utf8") !== "utf8");
     if ("secrets" in verify && !encoded) this.warnPaddedSecrets(verify.secrets, at("secret"));
     if (verify.kind === "preset" && (verify.preset === "standard-webhooks" || verify.preset === "svix") && !this.base64Secrets(verify.secrets, at("secret"), rawItem)) return null;
+    if (verify.kind === "preset" && verify.preset === "stripe") this.warnNotStripeSigningSecrets(verify.secrets, at("secret"));
     this.warnUnforwardable(value.forward_headers ?? [], ["sources", i, "forward_headers"]);
     // The source's own credential header is stored redacted: forwarded, the target would get the placeholder.
     const credentials = credentialHeaders(verify);
@@ -423,6 +424,19 @@ class ConfigBuilder {
       ok = false;
     });
     return ok;
+  }
+
+  /**
+   * Stripe signs with the endpoint's signing secret, which starts with `whsec_`; its API keys
+   * (`sk_`, `rk_`) are the usual thing pasted instead, and every request is then a mismatch.
+   * A warning, not a problem: the secret is used as written. Never shows the secret.
+   */
+  private warnNotStripeSigningSecrets(secrets: string[], path: Path): void {
+    secrets.forEach((secret, n) => {
+      if (secret.trim().startsWith("whsec_")) return;
+      const apiKey = /^\s*(?:sk|rk|pk)_/.test(secret) ? " (this looks like an API key, which cannot verify a webhook)" : "";
+      this.report.warn(secrets.length > 1 ? [...path, n] : path, `Stripe's webhook signing secret starts with "whsec_": the endpoint's "Signing secret" in the Dashboard, or the one \`stripe listen\` prints${apiKey}`);
+    });
   }
 
   /** A secret with whitespace at either end (a line break from an env var, a stray space): used as written, so a provider's signature will not match. */
@@ -591,6 +605,8 @@ class ConfigBuilder {
       // once), and counts as routed: no "no route" warning on top.
       const from = route?.from ?? (isTable(raw) && typeof raw.from === "string" ? raw.from : null);
       const to = route?.to ?? (isTable(raw) ? [raw.to].flat() : []);
+      // A list in `from` (one source a route; its problem is said already) still names its sources.
+      if (isTable(raw) && Array.isArray(raw.from)) for (const name of raw.from) if (typeof name === "string") routedSources.add(name);
       let ok = route !== undefined;
       if (from !== null) {
         routedSources.add(from);
