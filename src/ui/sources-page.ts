@@ -30,7 +30,7 @@ ${sources.map(
     <div><dt>Rejected</dt><dd>${s.rejected}${s.rejectedKept < s.rejected ? html` <span class="muted" title="rejected requests are kept at most 10 a second per source; all are counted">(${s.rejectedKept} kept)</span>` : null}</dd></div>
     <div><dt>Last received</dt><dd>${time(s.lastReceivedAt)}</dd></div>
     <div><dt>Last rejected</dt><dd>${time(s.lastRejectedAt)}</dd></div>
-    <div><dt>Mismatches (${Math.round(s.recent.windowMs / 60_000)} min)</dt><dd>${s.recent.mismatches} <span class="muted">vs ${s.recent.received} accepted</span></dd></div>
+    <div><dt>Signature mismatches (${Math.round(s.recent.windowMs / 60_000)} min)</dt><dd>${s.recent.mismatches} <span class="muted">vs ${s.recent.received} accepted</span></dd></div>
   </dl>
   <div class="actions"><a href="/?source=${encodeURIComponent(s.name)}">Events →</a> <a href="/rejections?source=${encodeURIComponent(s.name)}">Rejections →</a></div>
 </article>`,
