@@ -26,7 +26,7 @@
 import { randomBytes } from "node:crypto";
 import type { AlertsConfig } from "../config/types.ts";
 import { ALERT_SOURCE, alertBody, alertEnabled, alertKey, hasEpisodes, repeatWindowMs, type Alert, type AlertKind } from "../core/alert.ts";
-import { makeId, nextEventId } from "../core/ids.ts";
+import { makeId } from "../core/ids.ts";
 import type { Logger } from "../log/logger.ts";
 import type { IngestItem, SqlReader, Writer } from "../store/index.ts";
 import { lastAlertOf } from "../store/alert-history.ts";
@@ -172,7 +172,8 @@ export class AlertSender {
   }
 
   #item(a: Alert, to: string[], repeatAfterMs: number, dedupeKey: string): IngestItem {
-    const id = nextEventId(a.atMs);
+    // At the alert's own time, which may lie behind the ids ingest makes now: not from their sequence (nextEventId).
+    const id = makeId("evt", a.atMs, randomBytes(10));
     return {
       id,
       source: ALERT_SOURCE,
