@@ -52,3 +52,15 @@ test("a redeliver batch counts the deliveries it made, skipping pairs still open
   expect(await getJob(store.reads, job.id)).toMatchObject({ status: "done", total: 5, done: 5, affected: 1, finishedAt: 5000 });
   expect(Number((await store.reads.execute({ sql: "SELECT count(*) AS n FROM deliveries WHERE event_id = ?", args: [ids[2]!] })).rows[0]!.n)).toBe(0);
 });
+
+test("a job made now walks oldest first; a row an older build left (migration 0018's default) walks newest first", async () => {
+  const store = await open();
+  const made = await createJob(store.writer, { kind: "cancel", params: { filter: {} }, total: 1, nowMs: 5000 });
+  expect(made.oldestFirst).toBe(true);
+  // As a job row stood before the migration added the column: its default.
+  await store.reads.execute({
+    sql: "INSERT INTO jobs (id, kind, status, params, total, cursor, created_at, updated_at) VALUES ('job_OLD', 'cancel', 'running', '{\"filter\":{}}', 5, 'evt_X', 1, 1)",
+  });
+  expect(await getJob(store.reads, "job_OLD")).toMatchObject({ oldestFirst: false, cursor: "evt_X" });
+  expect(await getJob(store.reads, made.id)).toMatchObject({ oldestFirst: true });
+});

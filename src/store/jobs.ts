@@ -28,11 +28,6 @@ export type JobStatus = "running" | "done" | "cancelled" | "failed";
 export interface JobParams {
   filter: Omit<EventFilter, "cursor" | "limit" | "oldestFirst">;
   target?: string;
-  /**
-   * The walk goes oldest event first (every job created since 6 Dec 2026); a
-   * job stored without it, by an older build, goes on newest first from its cursor.
-   */
-  oldestFirst?: boolean;
 }
 
 /** One job as stored. */
@@ -47,8 +42,15 @@ export interface Job {
   done: number;
   /** Deliveries created (redeliver) or cancelled (cancel). */
   affected: number;
-  /** The last event id worked through (the walk goes oldest first: params.oldestFirst), or null before the first batch. */
+  /** The last event id worked through, or null before the first batch. */
   cursor: string | null;
+  /**
+   * The walk goes oldest event first: every job made since migration 0018, so that a redeliver's
+   * deliveries are made in receive order. false: a job an older build made, which goes on newest
+   * first from its cursor (an older build refuses a store with that migration, so none walks one
+   * of these the other way).
+   */
+  oldestFirst: boolean;
   error: string | null;
   createdAt: number;
   finishedAt: number | null;
@@ -84,6 +86,7 @@ function jobOf(r: Row): Job {
     done: Number(r.done),
     affected: Number(r.affected),
     cursor: r.cursor === null ? null : String(r.cursor),
+    oldestFirst: Number(r.oldest_first) === 1,
     error: r.error === null ? null : String(r.error),
     createdAt: Number(r.created_at),
     finishedAt: n(r.finished_at),
@@ -96,8 +99,9 @@ export async function createJob(writer: SqlWriter, opts: { kind: JobKind; params
   const status: JobStatus = opts.total === 0 ? "done" : "running";
   const [rs] = await writer.write([
     {
-      sql: `INSERT INTO jobs (id, kind, status, params, total, created_at, updated_at, finished_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      // Every job made now walks oldest first (Job.oldestFirst).
+      sql: `INSERT INTO jobs (id, kind, status, params, total, oldest_first, created_at, updated_at, finished_at)
+        VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING *`,
       args: [id, opts.kind, status, JSON.stringify(opts.params), opts.total, opts.nowMs, opts.nowMs, status === "done" ? opts.nowMs : null],
     },
   ]);

@@ -71,6 +71,10 @@ export const migrations: { tag: string; sql: string }[] = [
   {
     "tag": "0017_rejection_erased",
     "sql": "ALTER TABLE `rejections` ADD `erased_at` integer;"
+  },
+  {
+    "tag": "0018_jobs_oldest_first",
+    "sql": "ALTER TABLE `jobs` ADD `oldest_first` integer DEFAULT 0 NOT NULL;"
   }
 ];
 export const pgMigrations: { tag: string; sql: string }[] = [
@@ -101,5 +105,9 @@ export const pgMigrations: { tag: string; sql: string }[] = [
   {
     "tag": "0006_rejection_erased",
     "sql": "ALTER TABLE \"rejections\" ADD COLUMN \"erased_at\" bigint;"
+  },
+  {
+    "tag": "0007_jobs_oldest_first",
+    "sql": "ALTER TABLE \"jobs\" ADD COLUMN \"oldest_first\" integer DEFAULT 0 NOT NULL;"
   }
 ];

@@ -207,8 +207,14 @@ export const jobs = sqliteTable(
     done: integer("done").notNull().default(0),
     /** Deliveries created (redeliver) or cancelled (cancel) so far. */
     affected: integer("affected").notNull().default(0),
-    /** The last event id worked through; the next batch starts below it (the list's order, newest first). */
+    /** The last event id worked through; the next batch starts past it (above it when oldest_first, else below). */
     cursor: text("cursor"),
+    /**
+     * 1: the walk goes oldest event first (every job made since this column came, so that a
+     * redeliver's deliveries are made in receive order); 0: newest first (a job an older build made).
+     * A column, with its migration, so that an older build refuses the store rather than walk such a job backwards.
+     */
+    oldestFirst: integer("oldest_first").notNull().default(0),
     leaseId: text("lease_id"),
     leaseUntil: integer("lease_until"),
     error: text("error"),

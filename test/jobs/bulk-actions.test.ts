@@ -122,9 +122,9 @@ describe("bulk actions (no delivery engine: rows stay as the jobs leave them)", 
     }
   });
 
-  test("a job stored by an older build, without oldestFirst, goes on newest first from its cursor", async () => {
+  test("a job an older build made (oldest_first 0, as migration 0018 leaves it) goes on newest first from its cursor", async () => {
     const below = seeded[300]!.id;
-    const job = { id: "job_0", kind: "cancel", status: "running", params: { filter: { source: "shop" } }, total: 0, done: 0, affected: 0, cursor: below, error: null, createdAt: 0, finishedAt: null, leaseId: "l" } as const;
+    const job = { id: "job_0", kind: "cancel", status: "running", params: { filter: { source: "shop" } }, total: 0, done: 0, affected: 0, cursor: below, oldestFirst: false, error: null, createdAt: 0, finishedAt: null, leaseId: "l" } as const;
     const step = await bulkStep({ db: relay.store, knownTargets: new Set(), routeEvent: async () => [] }, job, 10, Date.now());
     const shopBelow = seeded.filter((e) => e.source === "shop" && e.id < below).map((e) => e.id);
     expect(step.cursor).toBe(shopBelow.at(-10)!);

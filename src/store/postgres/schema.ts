@@ -173,6 +173,7 @@ export const jobs = pgTable(
     done: integer("done").notNull().default(0),
     affected: integer("affected").notNull().default(0),
     cursor: text("cursor"),
+    oldestFirst: integer("oldest_first").notNull().default(0),
     leaseId: text("lease_id"),
     leaseUntil: ms("lease_until"),
     error: text("error"),

@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "oldest_first" integer DEFAULT 0 NOT NULL;
