@@ -133,14 +133,17 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
   // Routes read the same parse of the body as the event type did, and the headers as stored
   // (credentials redacted): replay and the routing explanation see exactly what ingest saw.
   const targets = routedTargets(source, requestView({ eventType, fields, headers: headerPairs, query: raw.url.searchParams }));
-  const id = nextEventId(now);
+  // The time it is stored under, read again after the body's decoding (an await): ingest submits
+  // an event at once under the time it reads here, so ids, times and the store's order agree.
+  const receivedAt = deps.nowMs();
+  const id = nextEventId(receivedAt);
   const item: IngestItem = {
     id,
     source: source.config.name,
     eventType,
     dedupeKey,
     dedupeWindowMs: source.config.dedupeWindowMs,
-    receivedAt: now,
+    receivedAt,
     method: raw.method,
     path: raw.url.pathname,
     query: raw.url.search.replace(/^\?/, ""),
@@ -150,7 +153,7 @@ export async function ingest(deps: IngestDeps, source: CompiledSource, raw: RawR
     remoteAddr: raw.remoteAddr,
     // A disabled target's delivery waits paused; one with a free slot is written leased and sent from memory.
     deliveries: targets.map((target) => {
-      const delivery = { id: makeId("dlv", now, randomBytes(10)), target };
+      const delivery = { id: makeId("dlv", receivedAt, randomBytes(10)), target };
       if (deps.isPaused(target)) return { ...delivery, status: "paused" as const };
       const claim = deps.claim?.(target);
       return claim ? { ...delivery, status: "pending" as const, claim } : { ...delivery, status: "pending" as const };

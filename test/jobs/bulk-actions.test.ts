@@ -280,3 +280,22 @@ test("the open deliveries of a target no longer configured are listed on the tar
     await relay.close();
   }
 });
+
+test("a bulk job started while ingest runs acts on the events it counted, no more", async () => {
+  const relay = await startTestRelay(adminToml(), { jobs: { pollMs: 20, pauseMs: 0, batchEvents: 50 } });
+  try {
+    const api = apiOf(relay);
+    for (let round = 0; round < 5; round++) {
+      const sends = Array.from({ length: 300 }, (_, i) => relay.post("shop", JSON.stringify({ id: `race_${round}_${i}`, type: "order.paid" })));
+      await Bun.sleep(2 + round); // started while those are being written
+      const started = await api("/api/events/redeliver", { method: "POST", body: { filter: { source: "shop" }, target: "audit" } });
+      await Promise.all(sends);
+      const job = await finished(api, started.body.job);
+      // The job's total is the count it answered, and it worked through exactly those events.
+      expect({ round, total: job.total, done: job.done }).toEqual({ round, total: started.body.matched, done: started.body.matched });
+      expect(started.body.matched).toBeGreaterThan(0);
+    }
+  } finally {
+    await relay.close();
+  }
+}, 60_000);
