@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { runCleanups, storeAt, tempDir } from "../../test/delivery/fixtures.ts";
 import { seedEvents } from "../../test/support/admin-fixture.ts";
-import { silentLogger } from "../log/logger.ts";
+import { createLogger, silentLogger } from "../log/logger.ts";
 import { claimJob, commitBatch, getJob } from "../store/jobs.ts";
 import type { Store } from "../store/index.ts";
 import { bulkStep, startBulkAction } from "./bulk-actions.ts";
@@ -111,4 +111,24 @@ test("a redeliver job whose target a reload removed fails at once, saying so, an
   expect(job).toMatchObject({ status: "failed", done: 0, affected: 0 });
   expect(job!.error).toBe('target "audit" is no longer configured (a reload removed it)');
   expect(await madeByJob(a)).toEqual([]);
+});
+
+test("a job whose events stopped matching meanwhile ends, in its log line as in the store, with every matched event worked through", async () => {
+  const file = join(tempDir(cleanups), "jobs.db");
+  const store = await storeAt(file, cleanups, Date.now);
+  await seedEvents(store, 40, START);
+  const { job } = await startBulkAction(store, { kind: "cancel", filter: { source: "shop" }, dryRun: false }, Date.now());
+  // Some of them leave the filter before the job reaches them.
+  await store.reads.execute("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE source = 'shop' LIMIT 5)");
+  const lines: Record<string, unknown>[] = [];
+  const runner = createJobRunner({
+    batchEvents: 10, pauseMs: 0, pollMs: 60_000, db: store, nowMs: Date.now,
+    log: createLogger("info", (l) => lines.push(JSON.parse(l))),
+    step: (j, limit, now) => bulkStep({ db: store, knownTargets: new Set(["orders", "audit"]), routeEvent: async () => [] }, j, limit, now),
+  });
+  cleanups.unshift(() => runner.stop());
+  await runner.drain();
+  const stored = (await getJob(store.reads, job!.id))!;
+  expect(stored).toMatchObject({ status: "done", done: job!.total, total: job!.total });
+  expect(lines.find((l) => l.msg === "job done")).toMatchObject({ job: job!.id, events: job!.total });
 });

@@ -99,7 +99,8 @@ export function createJobRunner(opts: JobRunnerOptions): JobRunner {
         if (affected > 0) opts.onBatch?.(job, affected);
         if (batch.end) {
           await finishJob(db.writer, job, nowMs());
-          return log.info("job done", { job: job.id, kind: job.kind, events: job.done, deliveries: job.affected });
+          // As the job now reads (finishJob): events that stopped matching meanwhile count as worked through.
+          return log.info("job done", { job: job.id, kind: job.kind, events: Math.max(job.total, job.done), deliveries: job.affected });
         }
       } catch (err) {
         const error = String((err as Error).message ?? err);
