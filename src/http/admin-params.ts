@@ -178,10 +178,9 @@ function ownKeys(query: Record<string, unknown>, schema: { entries: Record<strin
 }
 
 /** The rejections-list filter from a query object (an unknown key is a 400). */
-export function parseRejectionFilter(query: Record<string, unknown>, nowMs: number, defaultLimit = 50): RejectionFilter & { since?: string; until?: string } {
+export function parseRejectionFilter(query: Record<string, unknown>, nowMs: number, defaultLimit = 50): RejectionFilter {
   const q = parseInput(RejectionsQuery, withoutEmpty(query));
-  // The times as given too: a page's form and pager keep "2h" as "2h".
-  return { source: q.source, reason: q.reason, text: q.text, since: q.since, until: q.until, ...timeRange(q, nowMs, "rejection"), cursor: q.cursor, limit: q.limit ?? defaultLimit };
+  return { source: q.source, reason: q.reason, text: q.text, ...timeRange(q, nowMs, "rejection"), cursor: q.cursor, limit: q.limit ?? defaultLimit };
 }
 
 /** A parser of ids in paths: the id, or HttpError(404) — a malformed id names nothing. */
