@@ -119,7 +119,7 @@ test("a job whose events stopped matching meanwhile ends, in its log line as in 
   await seedEvents(store, 40, START);
   const { job } = await startBulkAction(store, { kind: "cancel", filter: { source: "shop" }, dryRun: false }, Date.now());
   // Some of them leave the filter before the job reaches them.
-  await store.reads.execute("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE source = 'shop' LIMIT 5)");
+  await store.reads.execute("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE source = 'shop' ORDER BY id LIMIT 5)");
   const lines: Record<string, unknown>[] = [];
   const runner = createJobRunner({
     batchEvents: 10, pauseMs: 0, pollMs: 60_000, db: store, nowMs: Date.now,
