@@ -269,7 +269,7 @@ describe("sources, targets and rejections", () => {
     expect(await hours(`since=${at(11)}&until=${at(11) + 1}`)).toEqual([11]);
     const inverted = await api(`/api/rejections?since=${at(12)}&until=${at(10)}`);
     expect(inverted.status).toBe(400);
-    expect(((await inverted.json()) as any).error.message).toStartWith(`since ${at(12)} is not before until ${at(10)}: no rejection could match`);
+    expect(((await inverted.json()) as any).error.message).toStartWith(`since: ${at(12)} is not before until ${at(10)}: no rejection could match`);
     expect((await api("/api/rejections?since=yesterday")).status).toBe(400);
     // The page: both in the form, kept by the pager and by a reason badge's link.
     const page = await (await relay.app.adminApp.handle(new Request(`http://127.0.0.1/rejections?since=2026-01-01T09:00:00Z&until=2026-01-01T13:00:00Z&limit=1`, { headers: auth }))).text();

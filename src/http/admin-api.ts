@@ -88,7 +88,7 @@ export function refuseAdminRequest(auth: AdminAuth, request: Request, addr: stri
   if (foreign)
     return new HttpError(403, "csrf", `cross-site request refused: its Origin (or Sec-Fetch-Site) names another site than the admin side's own address${auth.required ? "; send the admin token as Authorization: Bearer instead" : ""}`);
   if (!isSameOrigin(request) && !request.headers.has("x-requested-with"))
-    return new HttpError(403, "csrf", "cross-site request refused: a script or curl must send the header X-Requested-With (any value) or the admin token as Authorization: Bearer");
+    return new HttpError(403, "csrf", `cross-site request refused: a script or curl must send the header X-Requested-With (any value)${auth.required ? " or the admin token as Authorization: Bearer" : ""}`);
   return null;
 }
 

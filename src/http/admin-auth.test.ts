@@ -277,4 +277,7 @@ test("without a token (loopback only) no auth is needed, but a foreign Host is r
     new Request("http://127.0.0.1/api/targets/orders/disable", { method: "POST", headers: { "content-type": "text/plain", ...CROSS_SITE } }),
   );
   expect(simplePost.status).toBe(403);
+  // curl without X-Requested-With is told what to send: not a token there is none of.
+  const bare = await r.app.adminApp.handle(new Request("http://127.0.0.1/api/reload", { method: "POST" }));
+  expect([bare.status, ((await bare.json()) as { error: { message: string } }).error.message]).toEqual([403, "cross-site request refused: a script or curl must send the header X-Requested-With (any value)"]);
 });

@@ -61,13 +61,15 @@ const RejectionsQuery = v.strictObject({
   limit: v.optional(Limit),
 });
 
-const RedeliverBody = v.object({ target: v.optional(Name) });
+// Strict: a misspelt key ({"tagret": …}) would otherwise redeliver to every target.
+const RedeliverBody = v.strictObject({ target: v.optional(Name) });
 
 // The events list's filters as a JSON object; times may also be ms numbers. Unknown keys are
 // refused: a misspelt filter key would otherwise widen a bulk action to every event.
 const TimeValue = v.union([TimeParam, v.pipe(v.number(), v.integer(), v.minValue(0), v.transform(String))]);
 const BulkFilter = v.strictObject({
   source: v.optional(v.string()),
+  q: v.optional(v.string()),
   target: v.optional(v.string()),
   status: v.optional(v.string()),
   type: v.optional(v.string()),
@@ -117,7 +119,7 @@ function timeRange(q: { since?: string; until?: string }, nowMs: number, what: s
   const untilMs = q.until === undefined ? undefined : parseTimeMs("until", q.until, nowMs);
   // Said, not answered with an empty list that reads as "nothing happened then".
   if (sinceMs !== undefined && untilMs !== undefined && sinceMs >= untilMs)
-    throw new HttpError(400, "invalid_request", `since ${q.since} is not before until ${q.until}: no ${what} could match (a duration counts back from now: since takes the longer one, as in since=2h&until=1h)`);
+    throw new HttpError(400, "invalid_request", `since: ${q.since} is not before until ${q.until}: no ${what} could match (a duration counts back from now: since takes the longer one, as in since=2h&until=1h)`);
   return { sinceMs, untilMs };
 }
 
@@ -164,6 +166,12 @@ export function eventsPageFilter(query: Record<string, unknown>, nowMs: number, 
   return words === null ? f : { ...f, q: undefined, text: f.text === undefined ? words : `${f.text} ${words}`, orKey: f.q };
 }
 
+/** The events filter of GET /api/stream?view=events: the page's reading of it, its unknown keys refused as the API's list refuses them. */
+export function eventsStreamFilter(query: Record<string, unknown>, nowMs: number, searchOn: boolean, defaultLimit: number): EventFilter {
+  for (const key of Object.keys(query)) if (!(key in EventsQuery.entries)) throw new HttpError(400, "invalid_request", `${key}: unknown key`);
+  return eventsPageFilter(query, nowMs, searchOn, defaultLimit);
+}
+
 /** The rejections page's filter: its own keys of the page's address (a link's others left alone). */
 export function rejectionsPageFilter(query: Record<string, unknown>, nowMs: number, defaultLimit = 50) {
   return parseRejectionFilter(ownKeys(query, RejectionsQuery), nowMs, defaultLimit);
@@ -203,7 +211,7 @@ export const parseDeliveryId = pathId(v.pipe(v.string(), v.regex(/^dlv_[0-9A-Z]{
 /** The optional `{"target"}` of a redeliver request (empty body allowed). */
 export function parseRedeliverBody(text: string): { target?: string } {
   if (text.trim() === "") return {};
-  return parseInput(RedeliverBody, jsonOf(text));
+  return parseInput(RedeliverBody, jsonObjectOf(text));
 }
 
 /** The body of POST /api/events/redeliver and /api/deliveries/cancel: the events list's filter, a target, dryRun. */
@@ -214,7 +222,10 @@ export function parseBulkBody(
 ): { filter: Omit<EventFilter, "cursor" | "limit">; target?: string; dryRun: boolean } {
   // No filter is no request: every event is `"filter": {}`, said, never a body left out by mistake
   // (POST /api/events/<id>/redeliver, a body optional, is one path segment away).
-  const body = parseInput(BulkBody, text.trim() === "" ? {} : jsonOf(text));
+  const json = text.trim() === "" ? {} : jsonObjectOf(text);
+  // A list is no filter ({} is every event): said, rather than read as {} by the schema.
+  if (Array.isArray(json.filter)) throw new HttpError(400, "invalid_request", 'filter: expected an object of the list\'s filters ({} for every stored event), got a list');
+  const body = parseInput(BulkBody, json);
   if (body.filter === undefined) throw new HttpError(400, "filter_required", 'a bulk action needs a "filter": {"filter": {}} acts on every stored event');
   // The list's own parser, so that a filter means here what it means for GET /api/events ("text": its words).
   let filter: EventFilter;
@@ -226,6 +237,13 @@ export function parseBulkBody(
   }
   const { cursor: _cursor, limit: _limit, ...f } = filter;
   return { filter: f, target: body.target, dryRun: body.dryRun ?? false };
+}
+
+/** The JSON object of a request body, or HttpError(400) (a list or a value is no body these routes take). */
+function jsonObjectOf(text: string): Record<string, unknown> {
+  const json = jsonOf(text);
+  if (!isObject(json)) throw new HttpError(400, "invalid_request", `body must be a JSON object, got ${describeValue(json)}`);
+  return json;
 }
 
 /** The JSON of a request body, or HttpError(400). */
@@ -241,9 +259,11 @@ function jsonOf(text: string): unknown {
 export function parseRouteTestBody(text: string, known: { sources: ReadonlySet<string>; targets: ReadonlySet<string> }): { eventId: string; route: RouteConfig } {
   const json = jsonOf(text);
   const problems: string[] = [];
-  const problem = (path: Path, message: string) => problems.push(`${formatPath(path)}: ${message}`);
+  const problem = (path: Path, message: string) => problems.push(path.length === 0 ? message : `${formatPath(path)}: ${message}`);
   const body = isObject(json) ? json : {};
   if (!isObject(json)) problem([], 'expected {"eventId": "evt_…", "route": {…}}');
+  // Strict, as the route in it is: a misspelt key would otherwise be a part of the test left out.
+  for (const key of Object.keys(body)) if (key !== "eventId" && key !== "route") problem([key], "unknown key");
   if (body.eventId === undefined) problem(["eventId"], "required");
   else if (!v.is(EventId, body.eventId)) problem(["eventId"], "must be an event id (evt_…)");
   const route = routeOf(body.route, known, problem);

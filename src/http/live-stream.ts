@@ -27,7 +27,7 @@ import { listEventsMatching } from "../store/event-search.ts";
 import { storeChangeMark } from "../store/change-mark.ts";
 import { targetStats } from "../store/admin-stats.ts";
 import type { Store } from "../store/index.ts";
-import { EventId, eventsPageFilter, parseInput } from "./admin-params.ts";
+import { EventId, eventsStreamFilter, parseInput } from "./admin-params.ts";
 import { eventDetailJson, eventJson, targetJson, type EventJson } from "./admin-views.ts";
 import type { ListenStatus } from "../delivery/listen-hub.ts";
 import { targetsLineText } from "../ui/format.ts";
@@ -80,7 +80,7 @@ export function parseLiveView(query: Record<string, unknown>, nowMs: number, sea
     return { kind: "event", id: p.id };
   }
   if (p.view === "targets") return { kind: "targets" };
-  return { kind: "events", filter: { ...eventsPageFilter(rest, nowMs, searchOn, EVENTS_PAGE), cursor: undefined }, afterId: p.after ?? null };
+  return { kind: "events", filter: { ...eventsStreamFilter(rest, nowMs, searchOn, EVENTS_PAGE), cursor: undefined }, afterId: p.after ?? null };
 }
 
 interface Stream {

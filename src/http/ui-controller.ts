@@ -275,9 +275,9 @@ export function uiController(opts: AdminControllerOptions) {
       const raw = filterQuery(ONE_QUERY(query));
       const drawnAt = nowMs();
       const filter = eventsPageFilter(raw, drawnAt, opts.config.store.search);
-      const matched = await countBulkMatches(store, filter);
       // The job acts on what was counted: times as of now ("2h" ago would move), nothing received later.
       const bounds = { since: filter.sinceMs, until: bulkBound(filter, drawnAt) };
+      const matched = await countBulkMatches(store, { ...withoutPaging(filter), untilMs: bounds.until });
       const configured = opts.config.targets.map((t) => t.name);
       // A cancel may be of a target no longer configured (the targets page links here for it).
       const targets = kind === "cancel" && raw.target && !configured.includes(raw.target) ? [...configured, raw.target] : configured;

@@ -228,6 +228,8 @@ describe("routing explanation", () => {
       [{ eventId: ids.small, route: { from: "shop", to: [] } }, "route.to: expected a target name or a non-empty list of them, got an empty list"],
       [{ eventId: ids.small, route: { from: "shop", to: "big", event_types: [1] } }, "route.event_types: expected an event type glob or a non-empty list of them, got a list"],
       [{ eventId: ids.small }, "route: required"],
+      [{ eventId: ids.small, route: { from: "shop", to: "big" }, extra: 1 }, "extra: unknown key"],
+      [[1], 'expected {"eventId": "evt_…", "route": {…}}; eventId: required; route: required'],
     ];
     for (const [body, message] of cases) {
       const res = await api("/api/routes/test", { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body) });

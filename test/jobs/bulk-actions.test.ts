@@ -214,12 +214,24 @@ describe("bulk actions (no delivery engine: rows stay as the jobs leave them)", 
       [{ filter: {}, dryRun: "yes" }, 400, /^dryRun: expected boolean, got "yes"$/],
       [{ filter: {}, target: "nope" }, 404, /no target named "nope"/],
       [{ filter: { target: "nope" } }, 404, /no target named "nope"/],
+      // A list is no filter: it would have read as {}, every stored event.
+      [{ filter: [] }, 400, /^filter: expected an object of the list's filters \(\{\} for every stored event\), got a list$/],
+      [[], 400, /^body must be a JSON object, got/],
+      [{ filter: { since: "1h", until: "2h" } }, 400, /^filter\.since: 1h is not before until 2h/],
     ];
     for (const [body, status, message] of cases) {
       const r = await api(body === "" ? "/api/deliveries/cancel" : "/api/events/redeliver", { method: "POST", body });
       expect({ body, status: r.status }).toEqual({ body, status });
       expect(r.body.error.message).toMatch(message);
     }
+    // One event's redelivery: a misspelt key is refused, not read as "every target".
+    const one = seeded[0]!.id;
+    const misspelt = await api(`/api/events/${one}/redeliver`, { method: "POST", body: { tagret: "audit" } });
+    expect([misspelt.status, misspelt.body.error.message]).toEqual([400, "tagret: unknown key"]);
+    expect((await api(`/api/events/${one}/redeliver`, { method: "POST", body: [] })).status).toBe(400);
+    // A filter by key or id (the list's q) takes bulk actions too.
+    const byKey = await api("/api/deliveries/cancel", { method: "POST", body: { filter: { q: seeded[0]!.dedupeKey }, dryRun: true } });
+    expect(byKey.body).toEqual({ matched: 1 });
     expect((await api("/api/jobs/job_nope")).status).toBe(404);
     expect((await api("/api/jobs/job_00000000000000000000000000")).status).toBe(404);
     expect((await api("/api/jobs/job_00000000000000000000000000", { method: "DELETE" })).status).toBe(404);

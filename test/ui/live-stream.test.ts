@@ -182,6 +182,10 @@ describe("GET /api/stream", () => {
     expect(((await bad.json()) as { error: { message: string } }).error.message).toContain("id");
     const noView = await fetch(`${admin}/api/stream`, { headers: auth });
     expect(noView.status).toBe(400);
+    // A misspelt filter is refused, as on GET /api/events, not streamed unfiltered.
+    const misspelt = await fetch(`${admin}/api/stream?view=events&stauts=failed`, { headers: auth });
+    expect(misspelt.status).toBe(400);
+    expect(((await misspelt.json()) as { error: { message: string } }).error.message).toBe("stauts: unknown key");
   });
 
   test("past the cap on open streams the next one gets a 503, and a closed one frees its place", async () => {
