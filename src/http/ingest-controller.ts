@@ -53,7 +53,9 @@ function unknownSource(name: string, known: ReadonlyMap<string, unknown>): HttpE
   // person: the name is echoed and logged up to it, never with it.
   const bare = name.replace(/(?:\?|%3f)[^]*$/i, "");
   // The sender chooses it: control and direction characters would disorder a terminal or a log viewer.
-  const cut = (bare.length > MAX_ECHOED_NAME ? `${bare.slice(0, MAX_ECHOED_NAME)}…` : bare).replace(/[\p{Cc}\p{Cf}]/gu, "\uFFFD");
+  // Cut by characters, not UTF-16 units: half an emoji is a lone surrogate some log pipelines refuse.
+  const chars = Array.from(bare);
+  const cut = (chars.length > MAX_ECHOED_NAME ? `${chars.slice(0, MAX_ECHOED_NAME).join("")}…` : bare).replace(/[\p{Cc}\p{Cf}]/gu, "\uFFFD");
   if (bare.length === name.length) return new HttpError(404, "unknown_source", `no source named "${cut}"`);
   // The source is right, its "?" was sent encoded (a URL built by escaping the whole query into the path).
   if (known.has(bare)) return new HttpError(404, "unknown_source", `source "${cut}" with an encoded "?" (%3F) after its name: a query string must follow a plain "?", as in /in/${cut}?…`);

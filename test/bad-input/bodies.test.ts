@@ -151,6 +151,9 @@ test("an unknown source's name is echoed and logged without a query string put i
   // Control and direction characters of a sender's name are not echoed as they are.
   const odd = await fetch(`${bin.publicUrl}/in/x%E2%80%AEy%0Az`, { method: "POST", body: "{}" });
   expect(((await odd.json()) as { error: { message: string } }).error.message).toBe('no source named "x\uFFFDy\uFFFDz"');
+  // The cut at 100 characters never splits one: an emoji at the edge stays whole.
+  const emoji = await fetch(`${bin.publicUrl}/in/${"d".repeat(99)}%F0%9F%98%80tail`, { method: "POST", body: "{}" });
+  expect(((await emoji.json()) as { error: { message: string } }).error.message).toBe(`no source named "${"d".repeat(99)}😀…"`);
 });
 
 test("a body shorter than its Content-Length is never stored as complete, whether the client hangs up or stalls", async () => {
