@@ -41,6 +41,8 @@ export async function runExport(args: string[]): Promise<number> {
     else filter.status = v.status as EventStatus;
   }
   if (typeof v.source === "string") filter.source = v.source;
+  // Said, not ignored: whoever wrote it meant a file, and the export would go to the terminal.
+  if (v.force === true && typeof v.out !== "string") problems.push("--force goes with --out FILE (it lets the export replace that file); without --out the export goes to standard output");
   if (reportFlagProblems("export", problems)) return 2;
   const loaded = await loadConfigOrReport(v.config as string | undefined);
   if (!loaded) return 1;

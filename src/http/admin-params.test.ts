@@ -31,5 +31,6 @@ test("a since the runtime would guess at (Dec 5, 12/05/2026, 30 February) is a 4
 
 test("a since that is not before its until is a 400 saying so, not an empty list", () => {
   expect(() => parseEventFilter({ since: "2h", until: "3h" }, NOW)).toThrow("since: 2h is not before until 3h: no event could match");
+  expect(() => parseEventFilter({ since: "999999999h" }, NOW)).toThrow("since: 999999999h back from now is before 1970");
   expect(parseEventFilter({ since: "3h", until: "2h" }, NOW)).toMatchObject({ sinceMs: NOW - 3 * 3_600_000, untilMs: NOW - 2 * 3_600_000 });
 });

@@ -106,6 +106,8 @@ function withoutEmpty(query: Record<string, unknown>): Record<string, unknown> {
 export function parseTimeMs(name: string, value: string, nowMs: number): number {
   if (/^\d{1,15}$/.test(value)) return Number(value);
   const ago = parseDurationMs(value);
+  // A duration back past 1970 names no time an event can have: said, as a negative time is.
+  if (ago.ok && ago.value > nowMs) throw new HttpError(400, "invalid_request", `${name}: ${value} back from now is before 1970`);
   if (ago.ok) return nowMs - ago.value;
   // An offset's "+" not percent-encoded in a URL arrives as a space: "…T00:00:00 01:00".
   const t = parseUtcTime(value.replace(/(\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$/, "$1+$2"));

@@ -132,6 +132,8 @@ test("a misspelt option is named with the nearest one; `help <command>` is that 
   // A flag value a command cannot use is a bad flag too (2), as an unknown flag is.
   const status = await runBinary(["export", "--status", "nope"], tmp.dir);
   expect([status.code, status.stderr]).toEqual([2, "hookrelay export: --status: expected one of pending, delivering, delivered, failed, paused, cancelled, unrouted, got \"nope\"\n"]);
+  const force = await runBinary(["export", "--force"], tmp.dir);
+  expect([force.code, force.stderr]).toEqual([2, "hookrelay export: --force goes with --out FILE (it lets the export replace that file); without --out the export goes to standard output\n"]);
 });
 
 test("version names the build: the commit the binary was built from and the day; version --help is help", async () => {
