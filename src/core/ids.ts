@@ -68,6 +68,11 @@ function increment(bytes: Uint8Array): boolean {
 /** The process's event ids: in the order they were made (monotonicIds). */
 export const nextEventId = monotonicIds("evt");
 
+/** The smallest id of `prefix` made at `ms`: ids sort by their time, so `id >= idFloor(p, t)` is "made at t or later". */
+export function idFloor(prefix: IdPrefix, ms: number): string {
+  return makeId(prefix, Math.max(0, ms), new Uint8Array(10));
+}
+
 /** Millisecond time encoded in an id made by `makeId`, or NaN. */
 export function idTimeMs(id: string): number {
   const body = id.slice(id.indexOf("_") + 1, id.indexOf("_") + 11);

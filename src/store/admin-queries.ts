@@ -10,7 +10,7 @@ import type { AttemptRecord, AttemptRequest } from "./deliveries.ts";
 import { latestOfPair, type DeliveryOrigin } from "./redeliver.ts";
 import type { RejectionItem } from "./writer/group-commit.ts";
 import type { InValue, Row } from "@libsql/client";
-import { makeId } from "../core/ids.ts";
+import { idFloor } from "../core/ids.ts";
 import type { StoreReads } from "./sql-client.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "../core/types.ts";
 import type { Dialect } from "./dialect.ts";
@@ -112,11 +112,6 @@ const bytes = (v: unknown) => (v === null || v === undefined ? null : new Uint8A
 /** The smallest event id made at `ms`: time bounds become id bounds on the primary key. */
 export function eventIdFloor(ms: number): string {
   return idFloor("evt", ms);
-}
-
-/** The smallest id of `prefix` made at `ms`: ids sort by their time, so `id >= idFloor(p, t)` is "made at t or later". */
-function idFloor(prefix: "evt" | "rej", ms: number): string {
-  return makeId(prefix, Math.max(0, ms), new Uint8Array(10));
 }
 
 // failed first: the list should surface what needs a human.

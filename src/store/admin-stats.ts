@@ -5,7 +5,7 @@
  * index range count bounded by a recent window, never a table scan.
  */
 import { SOURCE_STATS_WINDOW_MS, TARGET_STATS_WINDOW_MS } from "../core/types.ts";
-import { makeId } from "../core/ids.ts";
+import { idFloor } from "../core/ids.ts";
 import { latestOfPair } from "./redeliver.ts";
 import type { StoreReads } from "./sql-client.ts";
 
@@ -51,7 +51,7 @@ export async function sourceStats(client: Client, names: string[], nowMs: number
         // Event ids sort by receive time, so (source, id) answers both without a time index.
         { sql: "SELECT received_at AS t FROM events WHERE source = ? ORDER BY id DESC LIMIT 1", args: [name] },
         { sql: "SELECT max(received_at) AS t FROM rejections WHERE source = ?", args: [name] },
-        { sql: "SELECT count(*) AS c FROM events WHERE source = ? AND id >= ?", args: [name, makeId("evt", since, new Uint8Array(10))] },
+        { sql: "SELECT count(*) AS c FROM events WHERE source = ? AND id >= ?", args: [name, idFloor("evt", since)] },
         mismatchesSince(name, since),
         mismatchesSince(name, nowMs - 60_000),
         { sql: "SELECT count(*) AS c FROM rejections WHERE source = ?", args: [name] },
@@ -138,7 +138,7 @@ export async function mismatchCountSince(client: Client, source: string, sinceMs
 async function acceptedSince(client: Client, source: string, since: number, atMost: number): Promise<number> {
   const a = await client.execute({
     sql: "SELECT count(*) AS c FROM (SELECT 1 FROM events WHERE source = ? AND id >= ? LIMIT ?) AS m",
-    args: [source, makeId("evt", since, new Uint8Array(10)), atMost],
+    args: [source, idFloor("evt", since), atMost],
   });
   return Number(a.rows[0]!.c);
 }

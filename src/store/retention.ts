@@ -8,7 +8,7 @@
  * With `[store] archive`, each batch of events is archived (event-archive.ts)
  * before it is deleted, and only the events archived are deleted.
  */
-import { makeId } from "../core/ids.ts";
+import { idFloor } from "../core/ids.ts";
 import type { EventArchive } from "./event-archive.ts";
 import { startPeriodicJob, type PeriodicJob } from "./periodic-job.ts";
 import { expiredDedupeKeysStatement } from "./postgres/dedupe.ts";
@@ -65,7 +65,7 @@ export async function purgeExpired(db: SqlDoors, opts: PurgeOptions): Promise<Pu
   for (const g of groups) {
     // Walk ids with a cursor so events kept for open deliveries are looked at once, not every batch.
     let cursor = "";
-    const below = makeId("evt", Math.max(0, g.cutoffMs), new Uint8Array(10));
+    const below = idFloor("evt", g.cutoffMs);
     const range = rangeSql(g);
     await pace.eachBatch(stopped, async (rows) => {
       const page = await db.reads.execute({
