@@ -9,7 +9,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { ALERT_SOURCE } from "../core/alert.ts";
 import { countEventsUpTo, getEvent, getRejection, listRejections, rejectionReasons, withoutPaging, type EventFilter } from "../store/admin-queries.ts";
-import { bulkBound, countBulkMatches } from "../jobs/bulk-actions.ts";
+import { countBulkMatches } from "../jobs/bulk-actions.ts";
 import { listEventsMatching } from "../store/event-search.ts";
 import { getJob, listJobs } from "../store/jobs.ts";
 import { readTargetStates } from "../store/target-state.ts";
@@ -276,8 +276,9 @@ export function uiController(opts: AdminControllerOptions) {
       const drawnAt = nowMs();
       const filter = eventsPageFilter(raw, drawnAt, opts.config.store.search);
       // The job acts on what was counted: times as of now ("2h" ago would move), nothing received later.
-      const bounds = { since: filter.sinceMs, until: bulkBound(filter, drawnAt) };
-      const matched = await countBulkMatches(store, { ...withoutPaging(filter), untilMs: bounds.until });
+      const counted = await countBulkMatches(store, withoutPaging(filter), drawnAt);
+      const bounds = { since: filter.sinceMs, until: counted.filter.untilMs! };
+      const matched = counted.matched;
       const configured = opts.config.targets.map((t) => t.name);
       // A cancel may be of a target no longer configured (the targets page links here for it).
       const targets = kind === "cancel" && raw.target && !configured.includes(raw.target) ? [...configured, raw.target] : configured;

@@ -45,21 +45,16 @@ export type BulkAnswer = { matched: number; job?: Job };
  * bounded by the creation time, so `total` stays the count the operator saw.
  */
 export async function startBulkAction(db: Doors, req: BulkRequest, nowMs: number): Promise<BulkAnswer> {
-  const filter = { ...req.filter, untilMs: bulkBound(req.filter, nowMs) };
+  const { filter, matched } = await countBulkMatches(db, req.filter, nowMs);
   const params: JobParams = { filter, ...(req.target !== undefined && { target: req.target }) };
-  const matched = await countBulkMatches(db, filter);
   if (req.dryRun) return { matched };
   return { matched, job: await createJob(db.writer, { kind: req.kind, params, total: matched, nowMs }) };
 }
 
-/** A bulk action made at `nowMs` acts on events received before it (the filter's own `until` if earlier). */
-export function bulkBound(filter: Pick<EventFilter, "untilMs">, nowMs: number): number {
-  return Math.min(filter.untilMs ?? Number.POSITIVE_INFINITY, nowMs);
-}
-
 /**
- * How many events a bulk action acts on: `filter` bounded by its moment (bulkBound), counted
- * once this process's writer has committed every event submitted before the call (a write
+ * What a bulk action made at `nowMs` acts on — `filter` bounded by that moment: events
+ * received before it (the filter's own `until` if earlier) — and how many events that is,
+ * counted once this process's writer has committed every event submitted before the call (a write
  * through it, behind them). Ingest submits an event at once under the time it reads, so none
  * received before the bound is still to come, and the job's walk finds what was counted
  * (another relay's, being written at that moment, may still be added: a few milliseconds'
@@ -67,9 +62,10 @@ export function bulkBound(filter: Pick<EventFilter, "untilMs">, nowMs: number): 
  * filters at 1 M events — words alone lose the full-text index's own count, a broad key
  * prefix its index (seconds rather than a tenth) — paid once, at a confirmation.
  */
-export async function countBulkMatches(db: Doors, filter: Omit<EventFilter, "cursor" | "limit">): Promise<number> {
+export async function countBulkMatches(db: Doors, asked: Omit<EventFilter, "cursor" | "limit">, nowMs: number): Promise<{ filter: Omit<EventFilter, "cursor" | "limit">; matched: number }> {
+  const filter = { ...asked, untilMs: Math.min(asked.untilMs ?? Number.POSITIVE_INFINITY, nowMs) };
   await db.writer.write([{ sql: "SELECT 1" }], "redoable");
-  return countEvents(db.reads, filter);
+  return { filter, matched: await countEvents(db.reads, filter) };
 }
 
 /** What a batch needs besides the store: the targets that exist and today's routing of a stored event. */
