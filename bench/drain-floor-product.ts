@@ -44,19 +44,16 @@ import { seedPendingDeliveries } from "./wrk.ts";
  * FLOOR_SENDER=relay the relay's own HTTP/1.1 client (delivery/sender.ts,
  * on the event loop, as the relay sends).
  */
-const post: (url: string, body: Uint8Array<ArrayBuffer>, headers: [string, string][]) => Promise<{ status: number; excerpt: string | null }> =
-  process.env.FLOOR_SENDER === "relay"
-    ? (() => {
-        const send = createSender();
-        return async (url, body, headers) => {
-          const r = await send({ url, body, headers, timeoutMs: 30_000, connectTimeoutMs: 5_000 });
-          return { status: r.result.kind === "response" ? r.result.status : 0, excerpt: r.excerpt };
-        };
-      })()
-    : async (url, body, headers) => {
-        const res = await fetch(url, { method: "POST", body, headers });
-        return { status: res.status, excerpt: await res.text() };
-      };
+const relaySender = process.env.FLOOR_SENDER === "relay" ? createSender() : null;
+
+async function post(url: string, body: Uint8Array<ArrayBuffer>, headers: [string, string][]): Promise<{ status: number; excerpt: string | null }> {
+  if (relaySender) {
+    const r = await relaySender({ url, body, headers, timeoutMs: 30_000, connectTimeoutMs: 5_000 });
+    return { status: r.result.kind === "response" ? r.result.status : 0, excerpt: r.excerpt };
+  }
+  const res = await fetch(url, { method: "POST", body, headers });
+  return { status: res.status, excerpt: await res.text() };
+}
 
 /** A signing key as a target's `signing_secret` decodes to. */
 const KEY = new TextEncoder().encode("bench-signing-secret-32-bytes!!!");
